@@ -1,0 +1,40 @@
+# Thin wrapper over CMake/CTest.  Every target installs what it needs first.
+BUILD ?= build
+ASAN  ?= build-asan
+FUZZ  ?= build-fuzz
+JOBS  ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build asan check demo bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+asan: deps
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCYPHONIC_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN) -j$(JOBS)
+
+# Unit tests on the release build; then unit and network tests again on
+# the ASan/UBSan build, whose daemons the network tests run.
+check: build asan
+	@scripts/check.sh $(BUILD) $(ASAN)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/bin
+
+bench: build
+	@bench/bench.sh $(BUILD)/bin
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ) -DCYPHONIC_FUZZ=ON -DCYPHONIC_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ) -j$(JOBS)
+	@scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

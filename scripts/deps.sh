@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install the Debian packages the build, the tests and the demo need, when
+# any is missing.  Needs root for the install; does nothing when all are there.
+set -eu
+PKGS="build-essential cmake pkg-config clang libssl-dev libevent-dev libsqlite3-dev
+libpq-dev libmnl-dev libinih-dev libcmocka-dev iproute2 nftables udhcpc
+isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox procps
+postgresql wireguard-go wireguard-tools openssl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: run as root to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,160 @@
+#include "addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+static int parse_port(const char *s, uint16_t *port)
+{
+	long n;
+
+	if (!conf_parse_long(s, 1, 65535, &n))
+		return -EINVAL;
+	*port = (uint16_t)n;
+	return 0;
+}
+
+int addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage *ss,
+	       socklen_t *len)
+{
+	char host[ADDR_STR_MAX];
+	const char *colon;
+	uint16_t port = default_port;
+	size_t n;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || (size_t)(end - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, end - s - 1);
+		host[end - s - 1] = '\0';
+		if (end[1] == ':') {
+			if (parse_port(end + 2, &port) < 0)
+				return -EINVAL;
+		} else if (end[1]) {
+			return -EINVAL;
+		}
+	} else {
+		colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* bare IPv6 address */
+		n = colon ? (size_t)(colon - s) : strlen(s);
+		if (n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (colon && parse_port(colon + 1, &port) < 0)
+			return -EINVAL;
+	}
+	if (port == 0 && default_port != 0)
+		return -EINVAL;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STR_MAX])
+{
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+			  ADDR_STR_MAX);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  ADDR_STR_MAX);
+	else
+		snprintf(buf, ADDR_STR_MAX, "(none)");
+	return buf;
+}
+
+const char *addr_str(const struct sockaddr *sa, char buf[ADDR_STR_MAX])
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET)
+		snprintf(buf, ADDR_STR_MAX, "%s:%u", ip, addr_port(sa));
+	else if (sa->sa_family == AF_INET6)
+		snprintf(buf, ADDR_STR_MAX, "[%s]:%u", ip, addr_port(sa));
+	else
+		snprintf(buf, ADDR_STR_MAX, "(none)");
+	return buf;
+}
+
+void addr_unmap(struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in sin;
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = sin6->sin6_port;
+	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &sin, sizeof(sin));
+	if (len)
+		*len = sizeof(sin);
+}
+
+socklen_t addr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					: sizeof(struct sockaddr_in6);
+}
+
+uint16_t addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return 0;
+}
+
+void addr_set_port(struct sockaddr *sa, uint16_t port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
+bool addr_equal_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->sa_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+	return false;
+}
+
+bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	return addr_equal_ip(a, b) && addr_port(a) == addr_port(b);
+}

@@ -1,0 +1,30 @@
+/* Socket address helpers: parse and print "1.2.3.4:port", "[2001:db8::1]:port"
+ * and bare addresses, normalise IPv4-mapped IPv6, compare. */
+#ifndef CY_ADDR_H
+#define CY_ADDR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ADDR_STR_MAX 64   /* "[ffff:...:ffff]:65535" plus NUL fits */
+
+/* "ADDR", "ADDR:PORT" or "[V6]:PORT"; default_port when none is given.
+ * Returns 0 or -EINVAL. */
+int addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage *ss,
+	       socklen_t *len);
+/* Formats as "1.2.3.4:5" or "[2001:db8::1]:5"; returns buf. */
+const char *addr_str(const struct sockaddr *sa, char buf[ADDR_STR_MAX]);
+/* Address only, no port. */
+const char *addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STR_MAX]);
+/* ::ffff:a.b.c.d becomes AF_INET in place (what a dual-stack socket reports). */
+void addr_unmap(struct sockaddr_storage *ss, socklen_t *len);
+/* Same family, address and port. */
+bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+/* Same family and address, any port. */
+bool addr_equal_ip(const struct sockaddr *a, const struct sockaddr *b);
+socklen_t addr_len(const struct sockaddr *sa);
+uint16_t addr_port(const struct sockaddr *sa);
+void addr_set_port(struct sockaddr *sa, uint16_t port);
+
+#endif

@@ -1,0 +1,26 @@
+#include "clock.h"
+
+#include <time.h>
+
+static int64_t fake_s, fake_ms;
+
+int64_t clock_now(void)
+{
+	return fake_s ? fake_s : (int64_t)time(NULL);
+}
+
+int64_t clock_now_ms(void)
+{
+	struct timespec ts;
+
+	if (fake_ms)
+		return fake_ms;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void clock_set_fake(int64_t unix_s, int64_t mono_ms)
+{
+	fake_s = unix_s;
+	fake_ms = mono_ms;
+}

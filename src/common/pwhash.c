@@ -1,0 +1,1 @@
+#include "pwhash.h"

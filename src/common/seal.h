@@ -1,0 +1,46 @@
+/* The sealed UDP envelope that carries signaling between a node and the
+ * NMS (and, later, other sealed control messages):
+ *
+ *    0       1       2       3
+ *   +-------+-------+-------+-------+
+ *   |  ver  | 0x80  |  dir  |  rsv  |   dir: 0 node->cloud, 1 cloud->node
+ *   +-------+-------+-------+-------+
+ *   |         key id (64)           |   names the node-NMS common key
+ *   +-------+-------+-------+-------+
+ *   |         counter (64)          |   per key and direction, never reused
+ *   +-------+-------+-------+-------+
+ *   | AEAD(inner message) ... | tag |
+ *
+ * The 20-byte header is the AEAD's associated data; the nonce is
+ * dir (4 bytes, big-endian) || counter (8 bytes).  The inner message is a
+ * complete wire.h message. */
+#ifndef CY_SEAL_H
+#define CY_SEAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "aead.h"
+
+#define CY_SEAL_HDR_LEN 20
+#define CY_SEAL_OVERHEAD (CY_SEAL_HDR_LEN + AEAD_TAG_LEN)
+
+enum cy_dir { CY_DIR_TO_CLOUD = 0, CY_DIR_FROM_CLOUD = 1 };
+
+struct cy_seal_hdr {
+	uint8_t dir;
+	uint64_t key_id;
+	uint64_t counter;
+};
+
+/* Seal msg into out.  Returns the datagram length or -EMSGSIZE/-EIO. */
+ssize_t cy_seal(struct aead *a, enum cy_dir dir, uint64_t key_id, uint64_t counter,
+		const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
+/* Parse the clear header only (to find the key).  0 or -EBADMSG. */
+int cy_seal_peek(const uint8_t *buf, size_t len, struct cy_seal_hdr *h);
+/* Authenticate and decrypt; the caller checks h->counter against its
+ * replay window first.  Returns the inner length or -EBADMSG. */
+ssize_t cy_unseal(struct aead *a, const uint8_t *buf, size_t len, uint8_t *out,
+		  size_t cap);
+
+#endif

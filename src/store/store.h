@@ -1,0 +1,113 @@
+/* The cloud's state behind one interface: nodes (plain nodes, adapters
+ * and general nodes), their credentials, virtual-IP allocations,
+ * revocations, node-NMS common keys and NMS registrations.
+ *
+ * The backend follows the URL given to store_open():
+ *   "/path/cloud.db" or "sqlite:/path/cloud.db"  embedded SQLite (default)
+ *   "postgresql://..."                            PostgreSQL (later)
+ * Every backend implements struct store_ops (store_impl.h) and passes the
+ * same unit tests.  Several AS/NMS processes may share one store, so
+ * anything that must be consistent (VIP allocation, key lookup) is done
+ * inside the backend in one transaction, never read-modify-write here.
+ *
+ * Errors: 0 on success, -ENOENT not found, -EEXIST duplicate,
+ * -ENOSPC address range exhausted, -EIO backend failure (logged). */
+#ifndef CY_STORE_H
+#define CY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "wire.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_SERIAL_MAX 64     /* hex certificate serial */
+#define STORE_PWHASH_MAX 256    /* "$scrypt$..." */
+#define STORE_META_MAX 4096
+#define STORE_MAX_ADDRS 8
+
+struct store;
+
+struct store_node {
+	int64_t id;
+	char name[CY_NAME_MAX + 1];          /* label, unique per cloud */
+	char fqdn[CY_FQDN_MAX + 1];          /* name.domain */
+	enum cy_kind kind;
+	int64_t adapter_id;                  /* general nodes: owning adapter; else 0 */
+	uint8_t mac[6];                      /* general nodes */
+	uint8_t vip4[4];
+	uint8_t vip6[16];
+	char cert_serial[STORE_SERIAL_MAX + 1]; /* "" when none issued */
+	char pwhash[STORE_PWHASH_MAX + 1];   /* "" when password login is off */
+	bool revoked;
+	char revoke_reason[CY_REASON_MAX + 1];
+	int64_t created;                     /* unix seconds */
+};
+
+struct store_key {
+	uint64_t key_id;
+	int64_t node_id;
+	uint8_t key[CY_KEY_LEN];
+	int64_t expires;                     /* unix seconds */
+};
+
+struct store_reg {
+	int64_t node_id;
+	uint64_t key_id;
+	struct sockaddr_storage observed;    /* where the NMS saw it from */
+	size_t naddrs;
+	struct sockaddr_storage addrs[STORE_MAX_ADDRS]; /* what the node reported */
+	uint8_t families;                    /* CY_FAM_* */
+	bool nat;                            /* observed not among the reported */
+	uint64_t counter;                    /* next acceptable sealed counter */
+	int64_t updated;                     /* unix seconds */
+	int64_t expires;
+};
+
+/* Open (creating and migrating the schema as needed). err gets a
+ * human-readable reason on failure. */
+int store_open(struct store **out, const char *url, char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* Small key/value metadata: "domain", "vip4_prefix", "vip6_prefix", ... */
+int store_meta_set(struct store *st, const char *key, const char *value);
+int store_meta_get(struct store *st, const char *key, char *value, size_t len);
+
+/* Add a node.  n->name, fqdn, kind, adapter_id, mac, cert_serial and
+ * pwhash are taken from *n; the backend allocates the lowest free
+ * virtual-IP index in the cloud's ranges (meta "vip4_prefix" like
+ * "100.64.0.0/10" and "vip6_prefix" like "fd12:3456:789a::/48"; index i
+ * gives vip4 = prefix + i and vip6 = prefix + i, i >= 1, skipping the
+ * IPv4 broadcast) atomically, and fills in id, vip4, vip6, created.
+ * -EEXIST if the name (or a general node's MAC) is taken. */
+int store_node_add(struct store *st, struct store_node *n);
+int store_node_set_cert(struct store *st, int64_t id, const char *serial);
+int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash);
+int store_node_by_name(struct store *st, const char *name, struct store_node *n);
+int store_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n);
+int store_node_by_id(struct store *st, int64_t id, struct store_node *n);
+int store_node_by_serial(struct store *st, const char *serial, struct store_node *n);
+int store_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n);
+/* Mark revoked (keeps the row and its VIPs reserved) and delete its keys
+ * and registration, so signaling with an old key stops at once. */
+int store_node_revoke(struct store *st, const char *name, const char *reason);
+/* Visit all nodes ordered by id (adapter_id >= 0 filters general nodes of
+ * one adapter; -1 means all).  The callback returns non-zero to stop. */
+int store_node_foreach(struct store *st, int64_t adapter_id,
+		       int (*cb)(const struct store_node *n, void *arg), void *arg);
+
+int store_key_put(struct store *st, const struct store_key *k);
+int store_key_get(struct store *st, uint64_t key_id, struct store_key *k);
+int store_key_delete(struct store *st, uint64_t key_id);
+/* Delete keys with expires <= now; returns how many, or -EIO. */
+int store_key_expire(struct store *st, int64_t now);
+
+int store_reg_put(struct store *st, const struct store_reg *r);
+int store_reg_get(struct store *st, int64_t node_id, struct store_reg *r);
+int store_reg_delete(struct store *st, int64_t node_id);
+int store_reg_expire(struct store *st, int64_t now);
+int store_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
+		      void *arg);
+
+#endif
