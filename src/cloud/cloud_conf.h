@@ -1,0 +1,61 @@
+/* The cloud's configuration (DIR/cloud.conf, written by `cyphonic init`).
+ * Which roles cyphonic-cloud runs follows the sections present.
+ *
+ *   [cloud]
+ *   domain = example.test                          (required)
+ *   store = /var/lib/cyphonic/cloud.db             sqlite path or URL (required)
+ *   ca_cert = DIR/ca.pem                           (required)
+ *   ca_key = DIR/ca.key                            only the CLI reads it
+ *   control = DIR/cloud.sock                       stats socket
+ *   log_level = info
+ *
+ *   [as]
+ *   listen = [::]:7443                             dual-stack
+ *   cert = DIR/as.pem                              server cert from the CA (required)
+ *   key = DIR/as.key                               (required)
+ *   key_lifetime = 3600                            seconds a common key lives
+ *   nms = 192.0.2.1:7444,[2001:db8::1]:7444        NMS endpoints given to nodes (required)
+ *
+ *   [nms]
+ *   listen = [::]:7444
+ *   registration_ttl = 60                          seconds without keepalive
+ */
+#ifndef CY_CLOUD_CONF_H
+#define CY_CLOUD_CONF_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "wire.h"
+
+#define CLOUD_PATH_MAX 512
+#define CLOUD_MAX_NMS 4
+
+struct cloud_conf {
+	char domain[CY_FQDN_MAX + 1];
+	char store[CLOUD_PATH_MAX];
+	char ca_cert[CLOUD_PATH_MAX];
+	char ca_key[CLOUD_PATH_MAX];
+	char control[108];
+	char log_level[16];
+
+	bool has_as;
+	struct sockaddr_storage as_listen;
+	char as_cert[CLOUD_PATH_MAX];
+	char as_key[CLOUD_PATH_MAX];
+	int key_lifetime;
+	size_t nnms;
+	struct sockaddr_storage nms[CLOUD_MAX_NMS];
+
+	bool has_nms;
+	struct sockaddr_storage nms_listen;
+	int registration_ttl;
+
+	bool has_cloud;
+};
+
+int cloud_conf_load(struct cloud_conf *c, const char *path, char *err, size_t errlen);
+int cloud_conf_load_string(struct cloud_conf *c, const char *name, const char *text,
+			   char *err, size_t errlen);
+
+#endif

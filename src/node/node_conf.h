@@ -1,0 +1,62 @@
+/* A node's configuration file (nodes/NAME.conf, written by
+ * `cyphonic node add`).  Shared by cyphonicd and by `cyphonic status`.
+ *
+ *   [node]
+ *   name = alpha                    label; FQDN is name.domain   (required)
+ *   domain = example.test           the cloud's domain           (required)
+ *   cloud = 192.0.2.1,2001:db8::1   AS addresses, tried in order (required)
+ *   as_port = 7443
+ *   port = 7446                     local UDP port: NMS signaling and data
+ *   tun = cy0                       TUN device name
+ *   mtu = 1400                      TUN MTU
+ *   control = /run/cyphonic/alpha.example.test.sock
+ *   keepalive = 15                  seconds between keepalives (upper bound)
+ *   log_level = info                error | warn | info | debug
+ *
+ *   [credentials]
+ *   ca = <PEM, multi-line>          the cloud CA certificate     (required)
+ *   cert = <PEM>                    node certificate   } one of these pairs,
+ *   key = <PEM>                     its private key    } or password
+ *   password = ...                  ID + password login
+ */
+#ifndef CY_NODE_CONF_H
+#define CY_NODE_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "wire.h"
+
+#define NODE_MAX_CLOUD 4
+#define NODE_PATH_MAX 108
+
+struct node_conf {
+	char name[CY_NAME_MAX + 1];
+	char domain[CY_FQDN_MAX + 1];
+	char fqdn[CY_FQDN_MAX + 1];          /* derived: name.domain */
+	size_t ncloud;
+	struct sockaddr_storage cloud[NODE_MAX_CLOUD]; /* port = as_port */
+	int as_port;
+	int port;
+	char tun[16];
+	int mtu;
+	char control[NODE_PATH_MAX];
+	int keepalive;
+	char log_level[16];
+
+	char *ca_pem;        /* heap; node_conf_free() wipes and frees */
+	char *cert_pem;
+	char *key_pem;
+	char *password;
+
+	bool has_node, has_credentials; /* sections seen */
+};
+
+/* 0, or -1 with "FILE:LINE: reason" in err. */
+int node_conf_load(struct node_conf *c, const char *path, char *err, size_t errlen);
+int node_conf_load_string(struct node_conf *c, const char *name, const char *text,
+			  char *err, size_t errlen);
+void node_conf_free(struct node_conf *c);
+
+#endif
