@@ -78,6 +78,8 @@ enum cy_attr_type {
 	CY_A_NMS = 18,       /* endpoint of the NMS to register with; repeatable */
 	CY_A_KIND = 19,      /* u8, enum cy_kind */
 	CY_A_GN = 20,        /* nested attributes; repeatable: one general node */
+	CY_A_PREFIX4 = 21,   /* u8: prefix length of the cloud's virtual IPv4 range */
+	CY_A_PREFIX6 = 22,   /* u8: prefix length of the cloud's virtual IPv6 range */
 };
 
 enum cy_result {
