@@ -1,5 +1,6 @@
 /* The cloud's configuration (DIR/cloud.conf, written by `cyphonic init`).
- * Which roles cyphonic-cloud runs follows the sections present.
+ * Which roles cyphonic-cloud runs follows the sections present (a section
+ * is seen through its keys: write at least `listen`).
  *
  *   [cloud]
  *   domain = example.test                          (required)

@@ -1,0 +1,165 @@
+#include "cloud_conf.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+
+#define AS_PORT 7443
+#define NMS_PORT 7444
+
+static int set_endpoint(struct sockaddr_storage *ss, uint16_t port, const char *v, char *err,
+			size_t errlen)
+{
+	socklen_t len;
+
+	if (addr_parse(v, port, ss, &len) < 0) {
+		snprintf(err, errlen, "'%s' is not ADDR[:PORT] or [V6]:PORT", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_as_listen(void *obj, const char *v, char *err, size_t errlen)
+{
+	return set_endpoint(&((struct cloud_conf *)obj)->as_listen, AS_PORT, v, err, errlen);
+}
+
+static int set_nms_listen(void *obj, const char *v, char *err, size_t errlen)
+{
+	return set_endpoint(&((struct cloud_conf *)obj)->nms_listen, NMS_PORT, v, err, errlen);
+}
+
+static int set_nms_list(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+	char list[512], *save, *tok;
+
+	if (strlen(v) >= sizeof(list)) {
+		snprintf(err, errlen, "too long");
+		return -1;
+	}
+	strcpy(list, v);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		if (c->nnms == CLOUD_MAX_NMS) {
+			snprintf(err, errlen, "at most %d addresses", CLOUD_MAX_NMS);
+			return -1;
+		}
+		if (set_endpoint(&c->nms[c->nnms], NMS_PORT, tok, err, errlen) < 0)
+			return -1;
+		c->nnms++;
+	}
+	if (!c->nnms) {
+		snprintf(err, errlen, "no address");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_level(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+	bool ok;
+
+	log_level_from_string(v, &ok);
+	if (!ok || strlen(v) >= sizeof(c->log_level)) {
+		snprintf(err, errlen, "must be error, warn, info or debug, not '%s'", v);
+		return -1;
+	}
+	strcpy(c->log_level, v);
+	return 0;
+}
+
+#define STR(sec, key, field, req) \
+	{ sec, key, CONF_STR, offsetof(struct cloud_conf, field), \
+	  sizeof(((struct cloud_conf *)0)->field), 0, 0, req, NULL }
+#define INT(sec, key, field, lo, hi) \
+	{ sec, key, CONF_INT, offsetof(struct cloud_conf, field), 0, lo, hi, false, NULL }
+#define FN(sec, key, fn, req) { sec, key, CONF_FN, 0, 0, 0, 0, req, fn }
+
+static const struct conf_key cloud_keys[] = {
+	STR("cloud", "domain", domain, true),
+	STR("cloud", "store", store, true),
+	STR("cloud", "ca_cert", ca_cert, true),
+	STR("cloud", "ca_key", ca_key, false),
+	STR("cloud", "control", control, false),
+	FN("cloud", "log_level", set_level, false),
+	FN("as", "listen", set_as_listen, false),
+	STR("as", "cert", as_cert, false),
+	STR("as", "key", as_key, false),
+	INT("as", "key_lifetime", key_lifetime, 60, 7 * 86400),
+	FN("as", "nms", set_nms_list, false),
+	FN("nms", "listen", set_nms_listen, false),
+	INT("nms", "registration_ttl", registration_ttl, 3, 3600),
+};
+
+static const struct conf_section cloud_sections[] = {
+	{ "cloud", offsetof(struct cloud_conf, has_cloud) },
+	{ "as", offsetof(struct cloud_conf, has_as) },
+	{ "nms", offsetof(struct cloud_conf, has_nms) },
+};
+
+static const struct conf_schema cloud_schema = {
+	cloud_sections, CONF_ARRAY_LEN(cloud_sections), cloud_keys, CONF_ARRAY_LEN(cloud_keys),
+};
+
+static void defaults(struct cloud_conf *c)
+{
+	socklen_t len;
+
+	memset(c, 0, sizeof(*c));
+	strcpy(c->log_level, "info");
+	addr_parse("[::]", AS_PORT, &c->as_listen, &len);
+	addr_parse("[::]", NMS_PORT, &c->nms_listen, &len);
+	c->key_lifetime = 3600;
+	c->registration_ttl = 60;
+}
+
+/* Rules across keys.  The AS needs its certificate and the NMS list; a
+ * section seen only through an unknown key never gets here. */
+static int finish(struct cloud_conf *c, const char *name, char *err, size_t errlen)
+{
+	if (c->has_as && (!c->as_cert[0] || !c->as_key[0])) {
+		snprintf(err, errlen, "%s: [as] needs cert and key", name);
+		return -1;
+	}
+	if (c->has_as && !c->nnms) {
+		snprintf(err, errlen, "%s: [as] needs nms (the NMS addresses given to nodes)",
+			 name);
+		return -1;
+	}
+	if (!c->has_as && !c->has_nms) {
+		snprintf(err, errlen, "%s: no role: add an [as] or [nms] section", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int load(struct cloud_conf *c, const char *name, const char *text, char *err,
+		size_t errlen)
+{
+	int rc;
+
+	defaults(c);
+	rc = text ? conf_load_string(name, text, &cloud_schema, c, err, errlen)
+		  : conf_load_file(name, &cloud_schema, c, err, errlen);
+	if (rc == 0)
+		rc = finish(c, name, err, errlen);
+	return rc;
+}
+
+int cloud_conf_load(struct cloud_conf *c, const char *path, char *err, size_t errlen)
+{
+	return load(c, path, NULL, err, errlen);
+}
+
+int cloud_conf_load_string(struct cloud_conf *c, const char *name, const char *text,
+			   char *err, size_t errlen)
+{
+	return load(c, name, text, err, errlen);
+}

@@ -1,0 +1,237 @@
+#include "node_conf.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+
+#define NODE_DEFAULT_AS_PORT 7443
+
+/* The cloud list is kept as text while parsing: as_port may come after
+ * it, and the addresses get that port at the end. */
+struct node_conf_raw {
+	struct node_conf c;
+	char cloud[512];
+};
+
+static bool label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+static bool domain_ok(const char *s)
+{
+	char buf[CY_FQDN_MAX + 1], *save, *lab;
+
+	if (strlen(s) == 0 || strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	if (buf[0] == '.' || buf[strlen(buf) - 1] == '.' || strstr(buf, ".."))
+		return false;
+	for (lab = strtok_r(buf, ".", &save); lab; lab = strtok_r(NULL, ".", &save))
+		if (!label_ok(lab))
+			return false;
+	return true;
+}
+
+static int set_name(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	if (!label_ok(v)) {
+		snprintf(err, errlen, "'%s' is not a DNS label (a-z, 0-9, '-', at most 63)", v);
+		return -1;
+	}
+	strcpy(c->name, v);
+	return 0;
+}
+
+static int set_domain(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	if (!domain_ok(v)) {
+		snprintf(err, errlen, "'%s' is not a domain name", v);
+		return -1;
+	}
+	strcpy(c->domain, v);
+	return 0;
+}
+
+static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf_raw *r = obj;
+
+	if (strlen(v) >= sizeof(r->cloud)) {
+		snprintf(err, errlen, "too long");
+		return -1;
+	}
+	strcpy(r->cloud, v);
+	return 0;
+}
+
+static int set_level(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+	bool ok;
+
+	log_level_from_string(v, &ok);
+	if (!ok || strlen(v) >= sizeof(c->log_level)) {
+		snprintf(err, errlen, "must be error, warn, info or debug, not '%s'", v);
+		return -1;
+	}
+	strcpy(c->log_level, v);
+	return 0;
+}
+
+#define STR(sec, key, field, req) \
+	{ sec, key, CONF_STR, offsetof(struct node_conf_raw, c.field), \
+	  sizeof(((struct node_conf *)0)->field), 0, 0, req, NULL }
+#define TEXT(sec, key, field, req) \
+	{ sec, key, CONF_TEXT, offsetof(struct node_conf_raw, c.field), 0, 0, 0, req, NULL }
+#define INT(sec, key, field, lo, hi) \
+	{ sec, key, CONF_INT, offsetof(struct node_conf_raw, c.field), 0, lo, hi, false, NULL }
+#define FN(sec, key, fn, req) { sec, key, CONF_FN, 0, 0, 0, 0, req, fn }
+
+static const struct conf_key node_keys[] = {
+	FN("node", "name", set_name, true),
+	FN("node", "domain", set_domain, true),
+	FN("node", "cloud", set_cloud, true),
+	INT("node", "as_port", as_port, 1, 65535),
+	INT("node", "port", port, 0, 65535),
+	STR("node", "tun", tun, false),
+	INT("node", "mtu", mtu, 1280, 65535),
+	STR("node", "control", control, false),
+	INT("node", "keepalive", keepalive, 1, 3600),
+	FN("node", "log_level", set_level, false),
+	TEXT("credentials", "ca", ca_pem, true),
+	TEXT("credentials", "cert", cert_pem, false),
+	TEXT("credentials", "key", key_pem, false),
+	TEXT("credentials", "password", password, false),
+};
+
+static const struct conf_section node_sections[] = {
+	{ "node", offsetof(struct node_conf_raw, c.has_node) },
+	{ "credentials", offsetof(struct node_conf_raw, c.has_credentials) },
+};
+
+static const struct conf_schema node_schema = {
+	node_sections, CONF_ARRAY_LEN(node_sections), node_keys, CONF_ARRAY_LEN(node_keys),
+};
+
+static void defaults(struct node_conf_raw *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->c.as_port = NODE_DEFAULT_AS_PORT;
+	r->c.port = 7446;
+	strcpy(r->c.tun, "cy0");
+	r->c.mtu = 1400;
+	r->c.keepalive = 15;
+	strcpy(r->c.log_level, "info");
+}
+
+/* Checks that need more than one key; err gets "FILE: reason". */
+static int finish(struct node_conf_raw *r, const char *name, char *err, size_t errlen)
+{
+	struct node_conf *c = &r->c;
+	char list[sizeof(r->cloud)], *save, *tok;
+
+	strcpy(list, r->cloud);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		socklen_t len;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		if (c->ncloud == NODE_MAX_CLOUD) {
+			snprintf(err, errlen, "%s: [node] cloud: at most %d addresses", name,
+				 NODE_MAX_CLOUD);
+			return -1;
+		}
+		if (addr_parse(tok, (uint16_t)c->as_port, &c->cloud[c->ncloud], &len) < 0) {
+			snprintf(err, errlen, "%s: [node] cloud: '%s' is not an IP address",
+				 name, tok);
+			return -1;
+		}
+		c->ncloud++;
+	}
+	if (c->ncloud == 0) {
+		snprintf(err, errlen, "%s: [node] cloud: no address", name);
+		return -1;
+	}
+	if (snprintf(c->fqdn, sizeof(c->fqdn), "%s.%s", c->name, c->domain) >=
+	    (int)sizeof(c->fqdn)) {
+		snprintf(err, errlen, "%s: name.domain is longer than %d", name, CY_FQDN_MAX);
+		return -1;
+	}
+	if (!c->control[0] && strlen("/run/cyphonic/.sock") + strlen(c->fqdn) >= NODE_PATH_MAX) {
+		snprintf(err, errlen, "%s: [node] control: the default path is too long, set one",
+			 name);
+		return -1;
+	}
+	if (!c->control[0])
+		snprintf(c->control, sizeof(c->control), "/run/cyphonic/%.*s.sock",
+			 (int)(NODE_PATH_MAX - 20), c->fqdn);
+	if (!!c->cert_pem != !!c->key_pem) {
+		snprintf(err, errlen, "%s: [credentials] cert and key go together", name);
+		return -1;
+	}
+	if (!c->cert_pem && !c->password) {
+		snprintf(err, errlen, "%s: [credentials] needs cert and key, or password", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int load(struct node_conf *c, const char *name, const char *text, char *err,
+		size_t errlen)
+{
+	struct node_conf_raw r;
+	int rc;
+
+	defaults(&r);
+	rc = text ? conf_load_string(name, text, &node_schema, &r, err, errlen)
+		  : conf_load_file(name, &node_schema, &r, err, errlen);
+	if (rc == 0 && finish(&r, name, err, errlen) < 0) {
+		conf_free(&node_schema, &r);
+		rc = -1;
+	}
+	if (rc < 0) {
+		memset(c, 0, sizeof(*c));
+		return -1;
+	}
+	*c = r.c;
+	return 0;
+}
+
+int node_conf_load(struct node_conf *c, const char *path, char *err, size_t errlen)
+{
+	return load(c, path, NULL, err, errlen);
+}
+
+int node_conf_load_string(struct node_conf *c, const char *name, const char *text,
+			  char *err, size_t errlen)
+{
+	return load(c, name, text, err, errlen);
+}
+
+void node_conf_free(struct node_conf *c)
+{
+	struct node_conf_raw r;
+
+	if (!c)
+		return;
+	r.c = *c;
+	conf_free(&node_schema, &r);
+	memset(c, 0, sizeof(*c));
+}
