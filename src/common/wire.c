@@ -21,6 +21,7 @@ const char *cy_result_str(enum cy_result r)
 	case CY_ERR_REREGISTER: return "register again";
 	case CY_ERR_INTERNAL: return "internal error";
 	case CY_ERR_POLICY: return "refused by policy";
+	case CY_ERR_UNREACHABLE: return "peer unreachable";
 	}
 	return "unknown result";
 }

@@ -80,6 +80,11 @@ enum cy_attr_type {
 	CY_A_GN = 20,        /* nested attributes; repeatable: one general node */
 	CY_A_PREFIX4 = 21,   /* u8: prefix length of the cloud's virtual IPv4 range */
 	CY_A_PREFIX6 = 22,   /* u8: prefix length of the cloud's virtual IPv6 range */
+	CY_A_TUNNEL_ID = 23, /* u64 */
+	CY_A_PEER = 24,      /* endpoint where the peer is reached */
+	CY_A_ROLE = 25,      /* u8, enum cy_role */
+	CY_A_PATH = 26,      /* u8, enum cy_path */
+	CY_A_REQ_ID = 27,    /* u32, echoed from a Direction Request */
 };
 
 enum cy_result {
@@ -92,7 +97,11 @@ enum cy_result {
 	CY_ERR_REREGISTER = 6,  /* send a Registration Request again */
 	CY_ERR_INTERNAL = 7,
 	CY_ERR_POLICY = 8,
+	CY_ERR_UNREACHABLE = 9, /* peer not registered, or no path without a relay */
 };
+
+enum cy_role { CY_ROLE_RESPONDER = 0, CY_ROLE_INITIATOR = 1 };
+enum cy_path { CY_PATH_DIRECT = 0, CY_PATH_RELAY = 1 };
 
 enum cy_kind { CY_KIND_NODE = 0, CY_KIND_ADAPTER = 1, CY_KIND_GN = 2 };
 
