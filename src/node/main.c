@@ -1,0 +1,88 @@
+/* cyphonicd: the CYPHONIC node daemon.  cyphonicd -c FILE */
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "node.h"
+#include "node_conf.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cyphonicd -c FILE\n"
+		   "  -c FILE  node configuration (nodes/NAME.conf from `cyphonic node add`)\n"
+		   "  -h       this help\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(base);
+}
+
+int main(int argc, char **argv)
+{
+	struct node_conf conf = { 0 };
+	struct event_base *base = NULL;
+	struct event *ev_term = NULL, *ev_int = NULL;
+	struct node *node = NULL;
+	const char *path = NULL;
+	char err[512];
+	enum log_level lvl;
+	bool ok;
+	int c, rc = 1;
+
+	while ((c = getopt(argc, argv, "c:h")) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (node_conf_load(&conf, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	lvl = log_level_from_string(conf.log_level[0] ? conf.log_level : "info", &ok);
+	log_init("cyphonicd", lvl);
+	signal(SIGPIPE, SIG_IGN);
+
+	base = event_base_new();
+	if (!base)
+		goto out;
+	ev_term = evsignal_new(base, SIGTERM, on_signal, base);
+	ev_int = evsignal_new(base, SIGINT, on_signal, base);
+	if (!ev_term || !ev_int || event_add(ev_term, NULL) < 0 || event_add(ev_int, NULL) < 0)
+		goto out;
+	node = node_new(base, &conf);
+	if (!node)
+		goto out;
+	event_base_dispatch(base);
+	node_stop(node);
+	rc = 0;
+out:
+	node_free(node);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	if (base)
+		event_base_free(base);
+	libevent_global_shutdown();
+	node_conf_free(&conf);
+	return rc;
+}

@@ -1,0 +1,548 @@
+#include "sig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+#include "replay.h"
+#include "seal.h"
+
+#define SIG_PLAIN_MAX 4096   /* largest sealed signaling message accepted */
+#define SIG_DGRAM_MAX 2048   /* largest we send */
+#define NMS_REJECT_LEN 12
+#define NEVER INT64_MAX
+
+struct sig {
+	const struct sig_ops *ops;
+	void *arg;
+	uint16_t port;
+	int keepalive_ms;
+
+	struct sig_info info;
+	struct sig_stats st;
+	struct ratelimit rl;
+
+	/* the node-NMS common key */
+	struct aead *aead;
+	uint64_t tx_ctr;            /* last counter sent with this key */
+	struct replay rx;           /* dir 1, this key */
+	size_t nnms, nms_idx;
+	struct sockaddr_storage nms[LOGIN_MAX_NMS];
+
+	bool login_pending;
+	int login_backoff_ms;
+	int64_t login_at, tx_at, rekey_at, reg_since;
+	int64_t ka_interval_ms;
+	int ka_out;                 /* keepalives sent since the last ack */
+};
+
+const char *sig_state_str(enum sig_state st)
+{
+	switch (st) {
+	case SIG_LOGIN: return "login";
+	case SIG_REGISTER: return "register";
+	case SIG_REGISTERED: return "registered";
+	case SIG_REVOKED: return "revoked";
+	}
+	return "?";
+}
+
+static void set_state(struct sig *s, enum sig_state st)
+{
+	if (s->info.state == st)
+		return;
+	log_info("state %s -> %s", sig_state_str(s->info.state), sig_state_str(st));
+	s->info.state = st;
+}
+
+static void drop_key(struct sig *s)
+{
+	aead_free(s->aead);
+	s->aead = NULL;
+	s->info.have_key = false;
+	s->info.key_id = 0;
+	s->rekey_at = NEVER;
+}
+
+/* ---- sending ---- */
+
+static void send_sealed(struct sig *s, const uint8_t *msg, ssize_t len)
+{
+	uint8_t out[SIG_DGRAM_MAX];
+	const struct sockaddr *to;
+	ssize_t n;
+
+	if (len < 0 || !s->aead || s->nnms == 0) {
+		s->st.tx_err++;
+		return;
+	}
+	to = (const struct sockaddr *)&s->nms[s->nms_idx];
+	n = cy_seal(s->aead, CY_DIR_TO_CLOUD, s->info.key_id, ++s->tx_ctr, msg, (size_t)len,
+		    out, sizeof(out));
+	if (n < 0 || s->ops->send(s->arg, out, (size_t)n, to) < 0) {
+		s->st.tx_err++;
+		return;
+	}
+	s->st.tx++;
+}
+
+static void send_reg(struct sig *s)
+{
+	struct sockaddr_storage addrs[SIG_MAX_ADDRS];
+	uint8_t msg[SIG_DGRAM_MAX - CY_SEAL_OVERHEAD];
+	struct cy_builder b;
+	uint8_t fam = 0;
+	size_t n, i;
+
+	n = s->ops->local_addrs(s->arg, addrs, SIG_MAX_ADDRS);
+	if (n > SIG_MAX_ADDRS)
+		n = SIG_MAX_ADDRS;
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+	for (i = 0; i < n; i++) {
+		struct sockaddr *sa = (struct sockaddr *)&addrs[i];
+
+		if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+			continue;
+		fam |= sa->sa_family == AF_INET ? CY_FAM_IPV4 : CY_FAM_IPV6;
+		addr_set_port(sa, s->port);
+		cy_put_endpoint(&b, CY_A_ADDR, sa);
+	}
+	cy_put_u8(&b, CY_A_FAMILIES, fam);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	log_debug("Registration Request with %zu addresses", n);
+	send_sealed(s, msg, cy_build_finish(&b));
+}
+
+static void send_simple(struct sig *s, uint8_t type)
+{
+	uint8_t msg[64];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), type);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	send_sealed(s, msg, cy_build_finish(&b));
+}
+
+/* ---- transitions ---- */
+
+static void start_login(struct sig *s)
+{
+	s->login_pending = true;
+	s->login_at = NEVER;
+	s->ops->login(s->arg);
+}
+
+/* keep: stay REGISTERED on the old key while the new one is fetched. */
+static void relogin(struct sig *s, const char *why, bool keep)
+{
+	if (!keep || s->info.state != SIG_REGISTERED) {
+		set_state(s, SIG_LOGIN);
+		s->tx_at = NEVER;
+	}
+	if (s->login_pending)
+		return;
+	log_info("logging in again: %s", why);
+	start_login(s);
+}
+
+static void enter_register(struct sig *s)
+{
+	int64_t now = clock_now_ms();
+
+	set_state(s, SIG_REGISTER);
+	s->reg_since = now;
+	s->ka_out = 0;
+	send_reg(s);
+	s->tx_at = now + SIG_REG_RETRY_MS;
+}
+
+void sig_start(struct sig *s)
+{
+	set_state(s, SIG_LOGIN);
+	if (!s->login_pending)
+		start_login(s);
+}
+
+void sig_login_done(struct sig *s, const struct login_result *r)
+{
+	int64_t now = clock_now_ms();
+
+	s->login_pending = false;
+	if (r->status == LOGIN_OK) {
+		struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, r->key);
+
+		if (!a) {
+			log_warnx("login: cannot set up the common key");
+			goto failed;
+		}
+		aead_free(s->aead);
+		s->aead = a;
+		s->info.have_key = true;
+		s->info.key_id = r->key_id;
+		s->info.key_expires_ms = now + (int64_t)r->lifetime * 1000;
+		s->rekey_at = now + (int64_t)r->lifetime * 800; /* 80 % */
+		s->tx_ctr = 0;
+		replay_init(&s->rx);
+		s->nnms = r->nnms < LOGIN_MAX_NMS ? r->nnms : LOGIN_MAX_NMS;
+		memcpy(s->nms, r->nms, s->nnms * sizeof(s->nms[0]));
+		s->nms_idx = 0;
+		snprintf(s->info.fqdn, sizeof(s->info.fqdn), "%s", r->fqdn);
+		s->login_backoff_ms = 0;
+		s->login_at = NEVER;
+		log_info("logged in as %s: key %016" PRIx64 ", lifetime %" PRIu32 " s, %zu NMS",
+			 r->fqdn, r->key_id, r->lifetime, s->nnms);
+		enter_register(s);
+		return;
+	}
+	if (r->status == LOGIN_REFUSED) {
+		const char *what = cy_result_str((enum cy_result)r->result);
+
+		if (strcmp(what, r->reason))
+			log_err("login refused: %s: %s", what, r->reason);
+		else
+			log_err("login refused: %s", what);
+		drop_key(s);
+		if (r->result == CY_ERR_REVOKED) {
+			set_state(s, SIG_REVOKED);
+			s->info.have_vips = false;
+			s->info.have_observed = false;
+		} else {
+			set_state(s, SIG_LOGIN);
+		}
+		s->tx_at = NEVER;
+		s->login_at = now + SIG_REFUSED_RETRY_MS;
+		return;
+	}
+	log_warnx("login failed: %s", r->reason);
+failed:
+	s->login_backoff_ms = s->login_backoff_ms ? s->login_backoff_ms * 2 : 1000;
+	if (s->login_backoff_ms > SIG_LOGIN_BACKOFF_MAX_MS)
+		s->login_backoff_ms = SIG_LOGIN_BACKOFF_MAX_MS;
+	if (s->info.state == SIG_REVOKED) {
+		s->login_at = now + SIG_REFUSED_RETRY_MS;
+		return;
+	}
+	/* A failed key renewal keeps the registration on the old key. */
+	if (s->info.state != SIG_REGISTERED) {
+		set_state(s, SIG_LOGIN);
+		s->tx_at = NEVER;
+	}
+	s->login_at = now + s->login_backoff_ms;
+}
+
+/* ---- receiving ---- */
+
+static void bad_input(struct sig *s, const struct sockaddr *from, const char *why)
+{
+	char a[ADDR_STR_MAX];
+
+	s->st.rx_bad++;
+	LOG_RATELIMITED(&s->rl, "dropped datagram from %s: %s", addr_str(from, a), why);
+}
+
+static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
+{
+	struct sig_info *in = &s->info;
+	char reason[CY_REASON_MAX + 1] = "", fqdn[CY_FQDN_MAX + 1];
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], ob[ADDR_STR_MAX];
+	struct sockaddr_storage obs;
+	socklen_t obslen;
+	uint8_t res, p4, p6, nat;
+	uint32_t ttl;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!cy_msg_u8(m, CY_A_RESULT, &res)) {
+		bad_input(s, from, "Registration Response without RESULT");
+		return;
+	}
+	if (in->state != SIG_REGISTER && in->state != SIG_REGISTERED)
+		return; /* a late answer while logging in */
+	if (res != CY_OK) {
+		cy_msg_str(m, CY_A_REASON, reason, CY_REASON_MAX);
+		log_warnx("registration refused: %s%s%s", cy_result_str((enum cy_result)res),
+			  reason[0] ? ": " : "", reason);
+		if (res == CY_ERR_REREGISTER)
+			send_reg(s);
+		else if (res != CY_ERR_INTERNAL)
+			relogin(s, "registration refused", false);
+		return;
+	}
+	if (!cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
+	    !cy_msg_bytes(m, CY_A_VIP4, &a4, 4) || !cy_msg_bytes(m, CY_A_VIP6, &a6, 16) ||
+	    !cy_msg_u8(m, CY_A_PREFIX4, &p4) || p4 > 32 || !cy_msg_u8(m, CY_A_PREFIX6, &p6) ||
+	    p6 > 128 || !cy_msg_endpoint(m, CY_A_OBSERVED, &obs, &obslen) ||
+	    !cy_msg_u8(m, CY_A_NAT, &nat) || !cy_msg_u32(m, CY_A_TTL, &ttl) || ttl == 0) {
+		bad_input(s, from, "Registration Response missing a required attribute");
+		return;
+	}
+	/* Keepalives go to the NMS that answered. */
+	for (size_t i = 0; i < s->nnms; i++)
+		if (addr_equal((const struct sockaddr *)&s->nms[i], from))
+			s->nms_idx = i;
+	strcpy(in->fqdn, fqdn);
+	in->have_vips = true;
+	in->vip4 = a4;
+	in->vip6 = a6;
+	in->prefix4 = p4;
+	in->prefix6 = p6;
+	in->have_observed = true;
+	in->observed = obs;
+	in->nat = nat == 1;
+	in->ttl = ttl;
+	s->ka_interval_ms = (int64_t)s->keepalive_ms;
+	if (s->ka_interval_ms > (int64_t)ttl * 1000 / 3)
+		s->ka_interval_ms = (int64_t)ttl * 1000 / 3;
+	if (s->ka_interval_ms < 1000)
+		s->ka_interval_ms = 1000;
+	s->ka_out = 0;
+	s->tx_at = clock_now_ms() + s->ka_interval_ms;
+	set_state(s, SIG_REGISTERED);
+	log_info("registered as %s vip4 %s/%u vip6 %s/%u observed %s nat %s, ttl %" PRIu32
+		 " s, keepalive every %" PRId64 " s",
+		 fqdn, inet_ntop(AF_INET, &a4, v4, sizeof(v4)), p4,
+		 inet_ntop(AF_INET6, &a6, v6, sizeof(v6)), p6,
+		 addr_str((struct sockaddr *)&obs, ob), in->nat ? "yes" : "no", ttl,
+		 s->ka_interval_ms / 1000);
+	s->ops->registered(s->arg, in);
+}
+
+static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
+{
+	struct sockaddr_storage obs;
+	socklen_t obslen;
+	char a[ADDR_STR_MAX], b[ADDR_STR_MAX];
+	uint8_t res;
+
+	if (!cy_msg_u8(m, CY_A_RESULT, &res)) {
+		bad_input(s, from, "Keepalive Ack without RESULT");
+		return;
+	}
+	if (s->info.state != SIG_REGISTERED)
+		return;
+	switch (res) {
+	case CY_OK:
+		s->ka_out = 0;
+		if (cy_msg_endpoint(m, CY_A_OBSERVED, &obs, &obslen) &&
+		    !addr_equal((struct sockaddr *)&obs, (struct sockaddr *)&s->info.observed)) {
+			log_info("observed endpoint changed: %s -> %s",
+				 addr_str((struct sockaddr *)&s->info.observed, a),
+				 addr_str((struct sockaddr *)&obs, b));
+			s->info.observed = obs;
+		}
+		break;
+	case CY_ERR_REREGISTER:
+		log_info("NMS asks to register again");
+		enter_register(s);
+		break;
+	case CY_ERR_INTERNAL:
+		log_warnx("keepalive: NMS internal error");
+		break;
+	default:
+		log_warnx("keepalive refused: %s", cy_result_str((enum cy_result)res));
+		relogin(s, "keepalive refused", false);
+	}
+}
+
+static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
+		     const struct sockaddr *from)
+{
+	struct cur c = cur_make(buf, len);
+	uint8_t ver, type, res, rsv;
+	uint64_t key_id;
+	char why[64];
+
+	if (len != NMS_REJECT_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) ||
+	    !cur_get_u8(&c, &res) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, &key_id)) {
+		bad_input(s, from, "malformed NMS Reject");
+		return 0;
+	}
+	/* Unauthenticated: it may only make us log in again, and only when it
+	 * names the key we use now. */
+	if (!s->info.have_key || key_id != s->info.key_id ||
+	    (s->info.state != SIG_REGISTER && s->info.state != SIG_REGISTERED)) {
+		s->st.rx_reject_ignored++;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "NMS rejected key %016" PRIx64 " (%s)", key_id,
+		 cy_result_str((enum cy_result)res));
+	relogin(s, why, false);
+	return 0;
+}
+
+int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockaddr *from)
+{
+	uint8_t plain[SIG_PLAIN_MAX];
+	struct cy_seal_hdr h;
+	struct cy_msg m;
+	ssize_t n;
+
+	if (len < 2 || buf[0] != CY_VERSION)
+		return -ENOMSG;
+	if (buf[1] == CY_NMS_REJECT)
+		return on_reject(s, buf, len, from);
+	if (buf[1] != CY_SEALED)
+		return -ENOMSG;
+	if (cy_seal_peek(buf, len, &h) < 0 || h.dir != CY_DIR_FROM_CLOUD) {
+		bad_input(s, from, "bad sealed header");
+		return 0;
+	}
+	if (!s->aead || h.key_id != s->info.key_id) {
+		s->st.rx_other_key++;
+		LOG_RATELIMITED(&s->rl, "dropped datagram sealed with key %016" PRIx64
+				" (not the current key)", h.key_id);
+		return 0;
+	}
+	/* Check before authenticating, update only after. */
+	if (!replay_check(&s->rx, h.counter)) {
+		s->st.rx_replay++;
+		LOG_RATELIMITED(&s->rl, "dropped replayed datagram (counter %" PRIu64 ")",
+				h.counter);
+		return 0;
+	}
+	n = cy_unseal(s->aead, buf, len, plain, sizeof(plain));
+	if (n < 0) {
+		bad_input(s, from, "does not authenticate");
+		return 0;
+	}
+	if (!replay_update(&s->rx, h.counter)) {
+		s->st.rx_replay++;
+		return 0;
+	}
+	if (cy_msg_parse(&m, plain, (size_t)n) < 0) {
+		bad_input(s, from, "malformed message inside the seal");
+		return 0;
+	}
+	s->st.rx_ok++;
+	switch (m.type) {
+	case CY_REG_RES:
+		on_reg_res(s, &m, from);
+		break;
+	case CY_KEEPALIVE_ACK:
+		on_ka_ack(s, &m, from);
+		break;
+	case CY_DEREG:
+		break; /* the answer to our Deregistration */
+	default:
+		bad_input(s, from, "unexpected message type");
+	}
+	cy_wipe(plain, sizeof(plain));
+	return 0;
+}
+
+/* ---- timers ---- */
+
+void sig_timeout(struct sig *s)
+{
+	int64_t now = clock_now_ms();
+
+	if (s->info.have_key && now >= s->info.key_expires_ms) {
+		log_warnx("common key %016" PRIx64 " expired", s->info.key_id);
+		drop_key(s);
+		if (s->info.state == SIG_REGISTER || s->info.state == SIG_REGISTERED) {
+			set_state(s, SIG_LOGIN);
+			s->tx_at = NEVER;
+		}
+		if (!s->login_pending && s->login_at == NEVER)
+			start_login(s);
+	}
+	if (now >= s->rekey_at) {
+		s->rekey_at = NEVER;
+		relogin(s, "the common key reached 80% of its lifetime", true);
+	}
+	if (now >= s->login_at && !s->login_pending)
+		start_login(s);
+	if (now < s->tx_at)
+		return;
+	switch (s->info.state) {
+	case SIG_REGISTER:
+		if (now - s->reg_since >= SIG_REG_GIVEUP_MS) {
+			log_warnx("no Registration Response for %d s", SIG_REG_GIVEUP_MS / 1000);
+			relogin(s, "registration failed", false);
+			break;
+		}
+		if (s->nnms)
+			s->nms_idx = (s->nms_idx + 1) % s->nnms;
+		send_reg(s);
+		s->tx_at = now + SIG_REG_RETRY_MS;
+		break;
+	case SIG_REGISTERED:
+		if (s->ka_out >= SIG_KA_MISSES) {
+			log_warnx("%d keepalives unanswered: not registered", SIG_KA_MISSES);
+			enter_register(s);
+			break;
+		}
+		send_simple(s, CY_KEEPALIVE);
+		s->ka_out++;
+		s->tx_at = now + s->ka_interval_ms;
+		break;
+	default:
+		s->tx_at = NEVER;
+	}
+}
+
+int64_t sig_next_ms(const struct sig *s)
+{
+	int64_t t = s->login_pending ? NEVER : s->login_at;
+
+	if (s->tx_at < t)
+		t = s->tx_at;
+	if (s->rekey_at < t)
+		t = s->rekey_at;
+	if (s->info.have_key && s->info.key_expires_ms < t)
+		t = s->info.key_expires_ms;
+	return t;
+}
+
+void sig_stop(struct sig *s)
+{
+	if (s->aead && (s->info.state == SIG_REGISTERED || s->info.state == SIG_REGISTER)) {
+		log_info("deregistering");
+		send_simple(s, CY_DEREG);
+	}
+}
+
+/* ---- lifecycle ---- */
+
+struct sig *sig_new(uint16_t port, int keepalive, const struct sig_ops *ops, void *arg)
+{
+	struct sig *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ops = ops;
+	s->arg = arg;
+	s->port = port;
+	s->keepalive_ms = (keepalive > 0 ? keepalive : 15) * 1000;
+	s->info.state = SIG_LOGIN;
+	s->login_at = s->tx_at = s->rekey_at = NEVER;
+	replay_init(&s->rx);
+	return s;
+}
+
+void sig_free(struct sig *s)
+{
+	if (!s)
+		return;
+	aead_free(s->aead);
+	cy_wipe(s, sizeof(*s));
+	free(s);
+}
+
+const struct sig_info *sig_info(const struct sig *s)
+{
+	return &s->info;
+}
+
+const struct sig_stats *sig_stats(const struct sig *s)
+{
+	return &s->st;
+}

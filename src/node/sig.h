@@ -1,0 +1,97 @@
+/* The node's signaling with the NMS: registration and keepalive as a
+ * state machine driven only by what it is given (received datagrams,
+ * login outcomes, the clock of clock.h).  It never touches a socket: it
+ * sends through ops->send, starts logins through ops->login, and tells
+ * the daemon about its VIPs through ops->registered, so the tests drive
+ * it with a fake clock and captured datagrams.
+ *
+ *   LOGIN ──login ok──> REGISTER ──Registration Response ok──> REGISTERED
+ *     ^  <──5 s without an answer, NMS Reject, key expiry──┘        │
+ *     │                     ^──3 keepalives unanswered, result 6───┘
+ *     └─ refused: REVOKED (result 3) or LOGIN, retried every 60 s
+ *
+ * The key is renewed at 80 % of its lifetime without leaving REGISTERED:
+ * the new key registers again, the VIPs stay.
+ *
+ * (Named sig.h, not signal.h: this directory is on the include path and
+ * would shadow <signal.h>.) */
+#ifndef CY_NODE_SIG_H
+#define CY_NODE_SIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "login.h"
+#include "wire.h"
+
+#define SIG_MAX_ADDRS 32
+#define SIG_REG_RETRY_MS 1000        /* Registration Request retransmit */
+#define SIG_REG_GIVEUP_MS 5000       /* then log in again */
+#define SIG_KA_MISSES 3              /* unanswered keepalives: not registered */
+#define SIG_REFUSED_RETRY_MS 60000
+#define SIG_LOGIN_BACKOFF_MAX_MS 5000
+
+enum sig_state { SIG_LOGIN, SIG_REGISTER, SIG_REGISTERED, SIG_REVOKED };
+
+/* What the status shows; kept up to date by the state machine. */
+struct sig_info {
+	enum sig_state state;
+	char fqdn[CY_FQDN_MAX + 1];        /* "" until logged in */
+	bool have_vips;
+	struct in_addr vip4;
+	struct in6_addr vip6;
+	uint8_t prefix4, prefix6;
+	bool have_observed;
+	struct sockaddr_storage observed;
+	bool nat;
+	uint32_t ttl;
+	bool have_key;
+	uint64_t key_id;
+	int64_t key_expires_ms;            /* clock_now_ms() time */
+};
+
+struct sig_stats {
+	uint64_t rx_ok, rx_bad, rx_replay, rx_other_key, rx_reject_ignored;
+	uint64_t tx, tx_err;
+};
+
+struct sig_ops {
+	/* One datagram to the NMS; 0 or -errno. */
+	int (*send)(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to);
+	/* Start a login; the outcome comes back through sig_login_done(). */
+	void (*login)(void *arg);
+	/* The node's own addresses to report (port ignored); returns how many. */
+	size_t (*local_addrs)(void *arg, struct sockaddr_storage *out, size_t max);
+	/* Registered with these VIPs (called on every successful registration). */
+	void (*registered)(void *arg, const struct sig_info *info);
+};
+
+struct sig;
+
+/* port: the local UDP port reported with each ADDR; keepalive: seconds
+ * between keepalives (an upper bound: at most TTL / 3 is used). */
+struct sig *sig_new(uint16_t port, int keepalive, const struct sig_ops *ops, void *arg);
+void sig_free(struct sig *s);
+
+/* Begin: log in. */
+void sig_start(struct sig *s);
+void sig_login_done(struct sig *s, const struct login_result *r);
+/* A datagram received on the node's socket (from already unmapped).
+ * 0 when it was signaling (taken or dropped and counted), -ENOMSG when it
+ * is not signaling at all (for the data path). */
+int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockaddr *from);
+/* Run whatever is due at clock_now_ms(). */
+void sig_timeout(struct sig *s);
+/* When sig_timeout() wants to run next (clock_now_ms() time), INT64_MAX
+ * for never. */
+int64_t sig_next_ms(const struct sig *s);
+/* Stopping: a best-effort Deregistration when registered. */
+void sig_stop(struct sig *s);
+
+const struct sig_info *sig_info(const struct sig *s);
+const struct sig_stats *sig_stats(const struct sig *s);
+const char *sig_state_str(enum sig_state st);
+
+#endif

@@ -1,0 +1,173 @@
+/* The AS client's wire part: Login Request building, Login Response
+ * parsing (every required attribute checked), and the address filter of
+ * the Registration Request. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "localaddr.h"
+#include "login.h"
+#include "wire.h"
+
+static void test_request(void **state)
+{
+	uint8_t buf[512];
+	char s[CY_PASSWORD_MAX + 1];
+	struct cy_msg m;
+	ssize_t n;
+
+	n = login_build_request("alpha", "s3cret", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(&m, buf, (size_t)n), 0);
+	assert_int_equal(m.type, CY_LOGIN_REQ);
+	assert_true(cy_msg_str(&m, CY_A_NAME, s, CY_NAME_MAX));
+	assert_string_equal(s, "alpha");
+	assert_true(cy_msg_str(&m, CY_A_PASSWORD, s, CY_PASSWORD_MAX));
+	assert_string_equal(s, "s3cret");
+
+	n = login_build_request("alpha", NULL, buf, sizeof(buf));
+	assert_int_equal(cy_msg_parse(&m, buf, (size_t)n), 0);
+	assert_null(cy_msg_find(&m, CY_A_PASSWORD));
+	assert_int_equal(login_build_request("alpha", "x", buf, 8), -EMSGSIZE);
+}
+
+enum omit { OMIT_NONE, OMIT_FQDN, OMIT_KEY_ID, OMIT_KEY, OMIT_LIFETIME, OMIT_NMS, OMIT_RESULT,
+	    OMIT_END };
+
+static ssize_t response(enum omit omit, uint8_t *buf, size_t cap)
+{
+	uint8_t key[CY_KEY_LEN];
+	struct sockaddr_storage a, b6;
+	struct cy_builder b;
+	socklen_t l;
+
+	memset(key, 0xab, sizeof(key));
+	addr_parse("192.0.2.1:7444", 0, &a, &l);
+	addr_parse("[2001:db8::1]:7444", 0, &b6, &l);
+	cy_build_start(&b, buf, cap, CY_LOGIN_RES);
+	if (omit != OMIT_RESULT)
+		cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	cy_put_str(&b, CY_A_NAME, "alpha");
+	if (omit != OMIT_FQDN)
+		cy_put_str(&b, CY_A_FQDN, "alpha.example.test");
+	cy_put_u8(&b, CY_A_KIND, CY_KIND_NODE);
+	if (omit != OMIT_KEY_ID)
+		cy_put_u64(&b, CY_A_KEY_ID, 42);
+	if (omit != OMIT_KEY)
+		cy_put_bytes(&b, CY_A_KEY, key, sizeof(key));
+	if (omit != OMIT_LIFETIME)
+		cy_put_u32(&b, CY_A_LIFETIME, 3600);
+	if (omit != OMIT_NMS) {
+		cy_put_endpoint(&b, CY_A_NMS, (struct sockaddr *)&a);
+		cy_put_endpoint(&b, CY_A_NMS, (struct sockaddr *)&b6);
+	}
+	return cy_build_finish(&b);
+}
+
+static void test_response_ok(void **state)
+{
+	struct login_result r;
+	uint8_t buf[512];
+	char s[ADDR_STR_MAX];
+	ssize_t n = response(OMIT_NONE, buf, sizeof(buf));
+
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_OK);
+	assert_string_equal(r.fqdn, "alpha.example.test");
+	assert_string_equal(r.name, "alpha");
+	assert_true(r.key_id == 42);
+	assert_int_equal(r.key[31], 0xab);
+	assert_int_equal(r.lifetime, 3600);
+	assert_int_equal(r.nnms, 2);
+	assert_string_equal(addr_str((struct sockaddr *)&r.nms[0], s), "192.0.2.1:7444");
+	assert_string_equal(addr_str((struct sockaddr *)&r.nms[1], s), "[2001:db8::1]:7444");
+}
+
+static void test_response_missing(void **state)
+{
+	struct login_result r;
+	uint8_t buf[512];
+
+	for (int o = OMIT_FQDN; o < OMIT_END; o++) {
+		ssize_t n = response((enum omit)o, buf, sizeof(buf));
+
+		assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+		assert_int_equal(r.status, LOGIN_FAILED);
+		assert_true(r.reason[0] != '\0');
+	}
+	/* Truncations and a wrong message type. */
+	ssize_t n = response(OMIT_NONE, buf, sizeof(buf));
+	for (ssize_t k = 0; k < n; k++)
+		assert_int_equal(login_parse_response(buf, (size_t)k, &r), -EBADMSG);
+	buf[1] = CY_LOGIN_REQ;
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+}
+
+static void test_response_refused(void **state)
+{
+	struct login_result r;
+	struct cy_builder b;
+	uint8_t buf[512];
+	ssize_t n;
+
+	cy_build_start(&b, buf, sizeof(buf), CY_LOGIN_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_ERR_REVOKED);
+	cy_put_str(&b, CY_A_REASON, "node alpha was revoked");
+	n = cy_build_finish(&b);
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_REFUSED);
+	assert_int_equal(r.result, CY_ERR_REVOKED);
+	assert_string_equal(r.reason, "node alpha was revoked");
+
+	/* No REASON: the result's name stands in. */
+	cy_build_start(&b, buf, sizeof(buf), CY_LOGIN_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_ERR_AUTH);
+	n = cy_build_finish(&b);
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_REFUSED);
+	assert_string_equal(r.reason, "authentication failed");
+}
+
+static void test_localaddr_filter(void **state)
+{
+	static const struct { const char *a; bool ok; } cases[] = {
+		{ "192.0.2.10", true },  { "2001:db8::10", true },  { "127.0.0.1", false },
+		{ "::1", false },        { "169.254.1.1", false },  { "fe80::1", false },
+		{ "100.64.0.1", false }, { "100.127.255.254", false }, { "100.128.0.1", true },
+		{ "fd00:1:2::1", false }, { "fd00:1:2::2", true },  { "224.0.0.1", false },
+		{ "::ffff:192.0.2.1", false },
+	};
+	struct in6_addr vip6;
+	struct in_addr vip4;
+
+	inet_pton(AF_INET, "100.64.0.1", &vip4);
+	inet_pton(AF_INET6, "fd00:1:2::1", &vip6);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		socklen_t l;
+
+		assert_int_equal(addr_parse(cases[i].a, 0, &ss, &l), 0);
+		if (localaddr_usable((struct sockaddr *)&ss, &vip4, &vip6) != cases[i].ok)
+			fail_msg("%s: expected %s", cases[i].a, cases[i].ok ? "usable" : "skipped");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_response_ok),
+		cmocka_unit_test(test_response_missing),
+		cmocka_unit_test(test_response_refused),
+		cmocka_unit_test(test_localaddr_filter),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,557 @@
+/* The node's signaling state machine, driven with captured datagrams and
+ * a fake clock: no sockets, no AS, no NMS. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "clock.h"
+#include "seal.h"
+#include "sig.h"
+#include "status.h"
+#include "wire.h"
+
+#define KEY_ID 0x1122334455667788ULL
+#define T0_UNIX 1700000000
+#define T0_MS 1000000
+
+static const uint8_t key1[CY_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+static const uint8_t key2[CY_KEY_LEN] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+
+struct fake {
+	int nsent, nlogin, nregistered;
+	uint8_t sent[8][2048];
+	size_t sentlen[8];
+	struct sockaddr_storage sentto;
+	int64_t now;
+	uint64_t nms_ctr;
+};
+
+static struct fake F;
+
+static int f_send(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	int i = F.nsent++ % 8;
+
+	memcpy(F.sent[i], buf, len);
+	F.sentlen[i] = len;
+	memcpy(&F.sentto, to, addr_len(to));
+	return 0;
+}
+
+static void f_login(void *arg) { F.nlogin++; }
+
+static size_t f_addrs(void *arg, struct sockaddr_storage *out, size_t max)
+{
+	socklen_t l;
+
+	assert_true(max >= 2);
+	assert_int_equal(addr_parse("192.0.2.10", 0, &out[0], &l), 0);
+	assert_int_equal(addr_parse("2001:db8::10", 0, &out[1], &l), 0);
+	return 2;
+}
+
+static void f_registered(void *arg, const struct sig_info *in) { F.nregistered++; }
+
+static const struct sig_ops ops = { f_send, f_login, f_addrs, f_registered };
+
+static void advance(int64_t ms)
+{
+	F.now += ms;
+	clock_set_fake(T0_UNIX + F.now / 1000, T0_MS + F.now);
+}
+
+static int setup(void **state)
+{
+	memset(&F, 0, sizeof(F));
+	advance(0);
+	F.nms_ctr = 1000;
+	*state = sig_new(7446, 15, &ops, NULL);
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	sig_free(*state);
+	clock_set_fake(0, 0);
+	return 0;
+}
+
+static void login_ok(struct sig *s, uint64_t key_id, const uint8_t *key, uint32_t lifetime)
+{
+	struct login_result r = { .status = LOGIN_OK, .key_id = key_id, .lifetime = lifetime,
+				  .nnms = 1 };
+	socklen_t l;
+
+	strcpy(r.fqdn, "alpha.example.test");
+	memcpy(r.key, key, CY_KEY_LEN);
+	assert_int_equal(addr_parse("192.0.2.1:7444", 0, &r.nms[0], &l), 0);
+	sig_login_done(s, &r);
+}
+
+/* The last datagram sent: check the envelope, open it, parse it. */
+static void open_last(const uint8_t *key, uint64_t key_id, uint64_t want_ctr, struct cy_msg *m,
+		      uint8_t *plain)
+{
+	int i = (F.nsent - 1) % 8;
+	struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, key);
+	struct cy_seal_hdr h;
+	ssize_t n;
+
+	assert_true(F.nsent > 0);
+	assert_int_equal(cy_seal_peek(F.sent[i], F.sentlen[i], &h), 0);
+	assert_int_equal(h.dir, CY_DIR_TO_CLOUD);
+	assert_true(h.key_id == key_id);
+	assert_true(h.counter == want_ctr);
+	n = cy_unseal(a, F.sent[i], F.sentlen[i], plain, 2048);
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(m, plain, (size_t)n), 0);
+	aead_free(a);
+}
+
+/* A sealed message from the NMS. */
+static size_t nms_seal(const uint8_t *key, uint64_t key_id, enum cy_dir dir,
+		       const uint8_t *msg, size_t len, uint8_t *out)
+{
+	struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, key);
+	ssize_t n = cy_seal(a, dir, key_id, ++F.nms_ctr, msg, len, out, 2048);
+
+	assert_true(n > 0);
+	aead_free(a);
+	return (size_t)n;
+}
+
+static size_t reg_res(const uint8_t *key, uint64_t key_id, const char *vip4, uint8_t *out)
+{
+	uint8_t msg[512];
+	struct cy_builder b;
+	struct sockaddr_storage obs;
+	struct in_addr a4;
+	struct in6_addr a6;
+	socklen_t l;
+	ssize_t n;
+
+	inet_pton(AF_INET, vip4, &a4);
+	inet_pton(AF_INET6, "fd00:1:2::1", &a6);
+	addr_parse("203.0.113.5:40000", 0, &obs, &l);
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	cy_put_str(&b, CY_A_FQDN, "alpha.example.test");
+	cy_put_bytes(&b, CY_A_VIP4, &a4, 4);
+	cy_put_bytes(&b, CY_A_VIP6, &a6, 16);
+	cy_put_u8(&b, CY_A_PREFIX4, 10);
+	cy_put_u8(&b, CY_A_PREFIX6, 48);
+	cy_put_endpoint(&b, CY_A_OBSERVED, (struct sockaddr *)&obs);
+	cy_put_u8(&b, CY_A_NAT, 1);
+	cy_put_u32(&b, CY_A_TTL, 30);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	return nms_seal(key, key_id, CY_DIR_FROM_CLOUD, msg, (size_t)n, out);
+}
+
+static size_t simple(const uint8_t *key, uint64_t key_id, uint8_t type, uint8_t result,
+		     uint8_t *out)
+{
+	uint8_t msg[64];
+	struct cy_builder b;
+	ssize_t n;
+
+	cy_build_start(&b, msg, sizeof(msg), type);
+	cy_put_u8(&b, CY_A_RESULT, result);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	return nms_seal(key, key_id, CY_DIR_FROM_CLOUD, msg, (size_t)n, out);
+}
+
+static const struct sockaddr *nms_addr(void)
+{
+	static struct sockaddr_storage ss;
+	socklen_t l;
+
+	addr_parse("192.0.2.1:7444", 0, &ss, &l);
+	return (struct sockaddr *)&ss;
+}
+
+static void do_register(struct sig *s)
+{
+	uint8_t d[2048];
+	size_t n;
+
+	sig_start(s);
+	assert_int_equal(F.nlogin, 1);
+	login_ok(s, KEY_ID, key1, 3600);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	n = reg_res(key1, KEY_ID, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+}
+
+static void test_registration_request(void **state)
+{
+	struct sig *s = *state;
+	uint8_t plain[2048];
+	struct cy_msg m;
+	const struct cy_attr *a;
+	struct sockaddr_storage ss;
+	socklen_t l;
+	size_t pos = 0;
+	int naddr = 0;
+	uint8_t fam;
+	uint64_t t;
+	char buf[ADDR_STR_MAX];
+
+	sig_start(s);
+	assert_int_equal(F.nlogin, 1);
+	assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+	assert_int_equal(F.nsent, 0);
+	login_ok(s, KEY_ID, key1, 3600);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	assert_int_equal(F.nsent, 1);
+	assert_string_equal(addr_str((struct sockaddr *)&F.sentto, buf), "192.0.2.1:7444");
+	open_last(key1, KEY_ID, 1, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+	while ((a = cy_msg_next(&m, CY_A_ADDR, &pos))) {
+		assert_true(cy_attr_endpoint(a, &ss, &l));
+		assert_int_equal(addr_port((struct sockaddr *)&ss), 7446);
+		naddr++;
+	}
+	assert_int_equal(naddr, 2);
+	assert_true(cy_msg_u8(&m, CY_A_FAMILIES, &fam));
+	assert_int_equal(fam, CY_FAM_IPV4 | CY_FAM_IPV6);
+	assert_true(cy_msg_u64(&m, CY_A_TIME, &t));
+	assert_true(t == (uint64_t)T0_UNIX * 1000);
+
+	/* Retransmitted every second with a fresh counter. */
+	assert_true(sig_next_ms(s) == clock_now_ms() + SIG_REG_RETRY_MS);
+	advance(SIG_REG_RETRY_MS);
+	sig_timeout(s);
+	assert_int_equal(F.nsent, 2);
+	open_last(key1, KEY_ID, 2, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+}
+
+static void test_registration_response(void **state)
+{
+	struct sig *s = *state;
+	const struct sig_info *in;
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], buf[ADDR_STR_MAX], js[1024];
+
+	do_register(s);
+	in = sig_info(s);
+	assert_int_equal(F.nregistered, 1);
+	assert_string_equal(in->fqdn, "alpha.example.test");
+	assert_string_equal(inet_ntop(AF_INET, &in->vip4, v4, sizeof(v4)), "100.64.0.1");
+	assert_string_equal(inet_ntop(AF_INET6, &in->vip6, v6, sizeof(v6)), "fd00:1:2::1");
+	assert_int_equal(in->prefix4, 10);
+	assert_int_equal(in->prefix6, 48);
+	assert_true(in->nat);
+	assert_string_equal(addr_str((struct sockaddr *)&in->observed, buf), "203.0.113.5:40000");
+	assert_int_equal(in->ttl, 30);
+
+	assert_true(status_format(in, clock_now_ms(), js, sizeof(js)) > 0);
+	assert_non_null(strstr(js, "\"fqdn\":\"alpha.example.test\""));
+	assert_non_null(strstr(js, "\"vip4\":\"100.64.0.1\""));
+	assert_non_null(strstr(js, "\"vip6\":\"fd00:1:2::1\""));
+	assert_non_null(strstr(js, "\"dns\":null"));
+	assert_non_null(strstr(js, "\"registered\":true"));
+	assert_non_null(strstr(js, "\"nat\":true"));
+	assert_non_null(strstr(js, "\"observed\":\"203.0.113.5:40000\""));
+	assert_non_null(strstr(js, "\"state\":\"registered\""));
+	assert_non_null(strstr(js, "\"tunnels\":[]"));
+	assert_non_null(strstr(js, "\"key_expires_in\":3600"));
+}
+
+static void test_status_before_registration(void **state)
+{
+	struct sig *s = *state;
+	char js[1024];
+
+	assert_true(status_format(sig_info(s), clock_now_ms(), js, sizeof(js)) > 0);
+	assert_non_null(strstr(js, "\"fqdn\":null"));
+	assert_non_null(strstr(js, "\"vip4\":null"));
+	assert_non_null(strstr(js, "\"registered\":false"));
+	assert_non_null(strstr(js, "\"nat\":null"));
+	assert_non_null(strstr(js, "\"state\":\"login\""));
+	assert_non_null(strstr(js, "\"key_expires_in\":null"));
+	assert_int_equal(status_format(sig_info(s), clock_now_ms(), js, 20), -1);
+}
+
+static void test_replay_and_tamper_ignored(void **state)
+{
+	struct sig *s = *state;
+	const struct sig_info *in = sig_info(s);
+	uint8_t d[2048], first[2048];
+	size_t n, nfirst;
+	char v4[INET_ADDRSTRLEN];
+
+	sig_start(s);
+	login_ok(s, KEY_ID, key1, 3600);
+	nfirst = reg_res(key1, KEY_ID, "100.64.0.1", first);
+	assert_int_equal(sig_input(s, first, nfirst, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_int_equal(F.nregistered, 1);
+
+	/* The same datagram again: a replay. */
+	assert_int_equal(sig_input(s, first, nfirst, nms_addr()), 0);
+	assert_int_equal(sig_stats(s)->rx_replay, 1);
+	assert_int_equal(F.nregistered, 1);
+
+	/* A response with another VIP, one ciphertext bit flipped. */
+	n = reg_res(key1, KEY_ID, "100.64.0.99", d);
+	d[n - 20] ^= 1;
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_stats(s)->rx_bad, 1);
+	/* Header tampered: the counter is associated data. */
+	n = reg_res(key1, KEY_ID, "100.64.0.99", d);
+	d[19] ^= 1;
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_stats(s)->rx_bad, 2);
+	/* Sealed with another key id, and in the wrong direction. */
+	n = reg_res(key2, KEY_ID + 1, "100.64.0.99", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_stats(s)->rx_other_key, 1);
+	{
+		uint8_t msg[8] = { CY_VERSION, CY_REG_RES, 0, 0 };
+		n = nms_seal(key1, KEY_ID, CY_DIR_TO_CLOUD, msg, 4, d);
+		assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+		assert_int_equal(sig_stats(s)->rx_bad, 3);
+	}
+	/* Truncated: every prefix of a valid datagram is dropped. */
+	n = reg_res(key1, KEY_ID, "100.64.0.99", d);
+	for (size_t k = 0; k < n; k++)
+		sig_input(s, d, k, nms_addr());
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_int_equal(F.nregistered, 1);
+	assert_string_equal(inet_ntop(AF_INET, &in->vip4, v4, sizeof(v4)), "100.64.0.1");
+	/* The untouched one is accepted. */
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(F.nregistered, 2);
+	assert_string_equal(inet_ntop(AF_INET, &in->vip4, v4, sizeof(v4)), "100.64.0.99");
+
+	/* Not signaling at all: left for the data path. */
+	d[0] = CY_VERSION;
+	d[1] = 0x42;
+	assert_int_equal(sig_input(s, d, 10, nms_addr()), -ENOMSG);
+}
+
+static void reject(uint64_t key_id, uint8_t *d)
+{
+	d[0] = CY_VERSION;
+	d[1] = CY_NMS_REJECT;
+	d[2] = CY_ERR_UNKNOWN;
+	d[3] = 0;
+	for (int i = 0; i < 8; i++)
+		d[4 + i] = (uint8_t)(key_id >> (56 - 8 * i));
+}
+
+static void test_nms_reject(void **state)
+{
+	struct sig *s = *state;
+	uint8_t d[16];
+
+	do_register(s);
+	reject(KEY_ID + 1, d);
+	assert_int_equal(sig_input(s, d, 12, nms_addr()), 0);
+	assert_int_equal(sig_stats(s)->rx_reject_ignored, 1);
+	assert_int_equal(F.nlogin, 1);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+	/* Malformed (wrong length): dropped. */
+	reject(KEY_ID, d);
+	assert_int_equal(sig_input(s, d, 11, nms_addr()), 0);
+	assert_int_equal(F.nlogin, 1);
+	/* Naming the current key: log in again. */
+	assert_int_equal(sig_input(s, d, 12, nms_addr()), 0);
+	assert_int_equal(F.nlogin, 2);
+	assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+}
+
+static void test_keepalive_miss(void **state)
+{
+	struct sig *s = *state;
+	uint8_t plain[2048], d[2048];
+	struct cy_msg m;
+	size_t n;
+	int sent;
+
+	do_register(s);
+	/* keepalive = 15 s but TTL 30 s: every 10 s. */
+	assert_true(sig_next_ms(s) == clock_now_ms() + 10000);
+	advance(9999);
+	sig_timeout(s);
+	assert_int_equal(F.nsent, 1);
+	advance(1);
+	sig_timeout(s);
+	assert_int_equal(F.nsent, 2);
+	open_last(key1, KEY_ID, 2, &m, plain);
+	assert_int_equal(m.type, CY_KEEPALIVE);
+	assert_non_null(cy_msg_find(&m, CY_A_TIME));
+	n = simple(key1, KEY_ID, CY_KEEPALIVE_ACK, CY_OK, d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+
+	/* Three keepalives without an ack ... */
+	for (int i = 0; i < SIG_KA_MISSES; i++) {
+		advance(10000);
+		sig_timeout(s);
+		assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+	}
+	assert_int_equal(F.nsent, 2 + SIG_KA_MISSES);
+	/* ... and the next deadline gives the registration up. */
+	advance(10000);
+	sig_timeout(s);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	open_last(key1, KEY_ID, 3 + SIG_KA_MISSES, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+	/* Retried every second, then after 5 s: log in again. */
+	sent = F.nsent;
+	for (int i = 1; i < SIG_REG_GIVEUP_MS / SIG_REG_RETRY_MS; i++) {
+		advance(SIG_REG_RETRY_MS);
+		sig_timeout(s);
+		assert_int_equal(F.nsent, sent + i);
+	}
+	assert_int_equal(F.nlogin, 1);
+	advance(SIG_REG_RETRY_MS);
+	sig_timeout(s);
+	assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+	assert_int_equal(F.nlogin, 2);
+}
+
+static void test_keepalive_register_again(void **state)
+{
+	struct sig *s = *state;
+	uint8_t plain[2048], d[2048];
+	struct cy_msg m;
+	size_t n;
+
+	do_register(s);
+	advance(10000);
+	sig_timeout(s);
+	n = simple(key1, KEY_ID, CY_KEEPALIVE_ACK, CY_ERR_REREGISTER, d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	open_last(key1, KEY_ID, 3, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+}
+
+static void test_rekey(void **state)
+{
+	struct sig *s = *state;
+	uint8_t plain[2048], d[2048];
+	struct cy_msg m;
+	size_t n;
+
+	do_register(s);
+	/* Keep the registration alive up to 80 % of the 3600 s lifetime. */
+	for (int64_t t = 0; t < 2880000 - 10000; t += 10000) {
+		advance(10000);
+		sig_timeout(s);
+		n = simple(key1, KEY_ID, CY_KEEPALIVE_ACK, CY_OK, d);
+		sig_input(s, d, n, nms_addr());
+	}
+	assert_int_equal(F.nlogin, 1);
+	advance(10000);
+	sig_timeout(s);
+	assert_int_equal(F.nlogin, 2);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED); /* still, on the old key */
+	login_ok(s, KEY_ID + 1, key2, 3600);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	open_last(key2, KEY_ID + 1, 1, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+	/* Answers under the old key are no longer taken. */
+	n = reg_res(key1, KEY_ID, "100.64.0.1", d);
+	sig_input(s, d, n, nms_addr());
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	n = reg_res(key2, KEY_ID + 1, "100.64.0.1", d);
+	sig_input(s, d, n, nms_addr());
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+}
+
+static void test_login_refused_and_failed(void **state)
+{
+	struct sig *s = *state;
+	struct login_result r = { .status = LOGIN_REFUSED, .result = CY_ERR_REVOKED };
+	int64_t backoff[] = { 1000, 2000, 4000, 5000, 5000 };
+
+	strcpy(r.reason, "node alpha is revoked");
+	sig_start(s);
+	sig_login_done(s, &r);
+	assert_int_equal(sig_info(s)->state, SIG_REVOKED);
+	assert_true(sig_next_ms(s) == clock_now_ms() + SIG_REFUSED_RETRY_MS);
+	advance(SIG_REFUSED_RETRY_MS - 1);
+	sig_timeout(s);
+	assert_int_equal(F.nlogin, 1);
+	advance(1);
+	sig_timeout(s);
+	assert_int_equal(F.nlogin, 2);
+
+	/* Cloud unreachable: 1 s doubling to 5 s. */
+	r.status = LOGIN_FAILED;
+	strcpy(r.reason, "connection refused");
+	sig_login_done(s, &r); /* still revoked: stays on the 60 s rhythm */
+	assert_true(sig_next_ms(s) == clock_now_ms() + SIG_REFUSED_RETRY_MS);
+	advance(SIG_REFUSED_RETRY_MS);
+	sig_timeout(s);
+	assert_int_equal(F.nlogin, 3);
+	login_ok(s, KEY_ID, key1, 3600); /* unrevoked, say */
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	for (int i = 0; i < 6; i++) {
+		advance(1000);
+		sig_timeout(s);
+	}
+	assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+	assert_int_equal(F.nlogin, 4);
+	for (size_t i = 0; i < sizeof(backoff) / sizeof(backoff[0]); i++) {
+		int before = F.nlogin;
+
+		sig_login_done(s, &r);
+		assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+		assert_true(sig_next_ms(s) == clock_now_ms() + backoff[i]);
+		advance(backoff[i]);
+		sig_timeout(s);
+		assert_int_equal(F.nlogin, before + 1);
+	}
+}
+
+static void test_key_expiry(void **state)
+{
+	struct sig *s = *state;
+
+	sig_start(s);
+	login_ok(s, KEY_ID, key1, 10);
+	/* Never registered; at 5 s registration gives up and logs in again,
+	 * that login never answers, and the key then expires. */
+	for (int i = 0; i < 5; i++) {
+		advance(1000);
+		sig_timeout(s);
+	}
+	assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+	assert_int_equal(F.nlogin, 2);
+	advance(5000);
+	sig_timeout(s);
+	assert_false(sig_info(s)->have_key);
+	assert_int_equal(F.nlogin, 2); /* the login in flight is not doubled */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_registration_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registration_response, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_before_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_and_tamper_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nms_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_miss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_register_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_refused_and_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_expiry, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
