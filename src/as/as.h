@@ -1,0 +1,68 @@
+/* The Authentication Service (docs/protocol.md, "AS").
+ *
+ * as_handle() is the whole protocol as a plain function over one
+ * request frame: no sockets, no TLS.  The TLS glue (as_server.c) hands
+ * it every complete frame together with what the handshake proved: the
+ * verified client certificate's serial, or none for password login.
+ *
+ * On a successful login the AS creates a fresh node-NMS common key,
+ * stores it with its expiry (now + key_lifetime) and returns it with the
+ * node's identity and the NMS endpoints. */
+#ifndef CY_AS_H
+#define CY_AS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define AS_MSG_MAX 4096      /* attribute bytes of one frame (header length field) */
+#define AS_MAX_NMS 4
+#define AS_IDLE_TIMEOUT 10   /* seconds */
+
+struct store;
+
+struct as_conf {
+	int key_lifetime;                    /* seconds */
+	size_t nnms;
+	struct sockaddr_storage nms[AS_MAX_NMS];
+};
+
+struct as_stats {
+	uint64_t tls_fail;       /* handshakes that failed (no TLS 1.3, foreign cert, ...) */
+	uint64_t login_ok;
+	uint64_t login_refused;  /* bad credentials, unknown node (revoked not included) */
+	uint64_t malformed;      /* bad frames and requests */
+	uint64_t oversized;      /* frames longer than AS_MSG_MAX */
+	uint64_t revoked;        /* logins of revoked nodes */
+};
+
+/* What the transport proved about the peer. */
+struct as_peer {
+	const char *cert_serial;             /* verified client cert serial (hex), or NULL */
+	const struct sockaddr *addr;         /* for logging; may be NULL */
+};
+
+struct as;
+
+struct as *as_new(struct store *st, const struct as_conf *conf);
+void as_free(struct as *as);
+
+/* Check a frame header (CY_HDR_LEN bytes) before reading the body.
+ * Returns the total frame length, or -EBADMSG (bad version: counted
+ * malformed) / -EMSGSIZE (too long: counted oversized); the caller then
+ * closes the connection. */
+ssize_t as_frame_len(struct as *as, const uint8_t *hdr);
+
+/* Handle one complete request frame and write the response into resp.
+ * Returns the response length, or a negative errno when the connection
+ * must be closed without an answer (-EMSGSIZE, -EBADMSG, -ENOBUFS).
+ * resp holds the common key afterwards: the caller wipes it. */
+ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req, size_t len,
+		  uint8_t *resp, size_t cap);
+
+/* A TLS handshake failed (counted only; the glue logs). */
+void as_tls_failed(struct as *as);
+const struct as_stats *as_stats(const struct as *as);
+
+#endif

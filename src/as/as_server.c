@@ -1,0 +1,336 @@
+#include "as_server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "as.h"
+#include "log.h"
+#include "store.h"
+#include "wire.h"
+
+struct as_conn {
+	struct as_server *srv;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	bool connected;                      /* handshake done */
+	bool has_cert;
+	char serial[STORE_SERIAL_MAX + 1];
+	struct as_conn *prev, *next;
+};
+
+struct as_server {
+	struct event_base *base;
+	struct as *as;
+	SSL_CTX *ctx;
+	struct evconnlistener *lis;
+	struct as_conn *conns;
+	int nconns, max_conns;
+	struct ratelimit rl_tls, rl_full;
+};
+
+static void as_conn_free(struct as_conn *c)
+{
+	struct as_server *s = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* The response holds the common key: hand libevent a copy that is wiped
+ * when it has been written, rather than letting it linger in freed chains. */
+static void as_wipe_free(const void *data, size_t len, void *arg)
+{
+	cy_wipe((void *)data, len);
+	free((void *)data);
+}
+
+static int as_conn_send(struct as_conn *c, const uint8_t *p, size_t len)
+{
+	uint8_t *copy = malloc(len);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, p, len);
+	if (evbuffer_add_reference(bufferevent_get_output(c->bev), copy, len, as_wipe_free,
+				   NULL) < 0) {
+		as_wipe_free(copy, len, NULL);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void as_conn_read(struct bufferevent *bev, void *arg)
+{
+	struct as_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t req[CY_HDR_LEN + AS_MSG_MAX], resp[1024];
+	struct as_peer peer = {
+		.cert_serial = c->has_cert ? c->serial : NULL,
+		.addr = (struct sockaddr *)&c->peer,
+	};
+	char pbuf[ADDR_STR_MAX];
+	ssize_t flen, n;
+
+	while (evbuffer_get_length(in) >= CY_HDR_LEN) {
+		if (evbuffer_copyout(in, req, CY_HDR_LEN) != CY_HDR_LEN)
+			goto close;
+		flen = as_frame_len(c->srv->as, req);
+		if (flen < 0) {
+			LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: %s frame, closing",
+					addr_str((struct sockaddr *)&c->peer, pbuf),
+					flen == -EMSGSIZE ? "oversized" : "bad");
+			goto close;
+		}
+		if (evbuffer_get_length(in) < (size_t)flen)
+			return;
+		if (evbuffer_remove(in, req, (size_t)flen) != flen)
+			goto close;
+		n = as_handle(c->srv->as, &peer, req, (size_t)flen, resp, sizeof(resp));
+		cy_wipe(req, (size_t)flen); /* may hold a password */
+		if (n < 0)
+			goto close;
+		if (as_conn_send(c, resp, (size_t)n) < 0) {
+			cy_wipe(resp, sizeof(resp));
+			goto close;
+		}
+		cy_wipe(resp, (size_t)n);
+	}
+	return;
+close:
+	as_conn_free(c);
+}
+
+static void as_conn_peer_cert(struct as_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	X509 *x = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	BIGNUM *bn;
+	char *hex;
+
+	if (!x || SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	hex = bn ? BN_bn2hex(bn) : NULL;
+	if (hex && strlen(hex) <= STORE_SERIAL_MAX) {
+		strcpy(c->serial, hex);
+		c->has_cert = true;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static void as_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct as_conn *c = arg;
+	char pbuf[ADDR_STR_MAX], ebuf[256] = "";
+	unsigned long e;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->connected = true;
+		as_conn_peer_cert(c);
+		log_debug("as: %s: TLS up, %s", addr_str((struct sockaddr *)&c->peer, pbuf),
+			  c->has_cert ? "client certificate" : "no client certificate");
+		return;
+	}
+	if (!c->connected) {
+		as_tls_failed(c->srv->as);
+		e = bufferevent_get_openssl_error(bev);
+		if (e)
+			ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: TLS handshake failed%s%s",
+				addr_str((struct sockaddr *)&c->peer, pbuf), e ? ": " : "",
+				ebuf);
+	}
+	/* Drain OpenSSL's error queue so errors do not pile up on the thread. */
+	while (bufferevent_get_openssl_error(bev))
+		;
+	ERR_clear_error();
+	as_conn_free(c);
+}
+
+static void as_conn_written(struct bufferevent *bev, void *arg)
+{
+}
+
+static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct as_server *s = arg;
+	struct timeval idle = { AS_IDLE_TIMEOUT, 0 };
+	struct as_conn *c;
+	socklen_t len = (socklen_t)salen;
+	SSL *ssl;
+
+	if (s->nconns >= s->max_conns) {
+		LOG_RATELIMITED(&s->rl_full, "as: %d connections, refusing more", s->nconns);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	ssl = SSL_new(s->ctx);
+	if (!c || !ssl)
+		goto fail;
+	if ((size_t)salen <= sizeof(c->peer))
+		memcpy(&c->peer, sa, (size_t)salen);
+	addr_unmap(&c->peer, &len);
+	c->srv = s;
+	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		/* With BEV_OPT_CLOSE_ON_FREE libevent frees the SSL on failure. */
+		ssl = NULL;
+		goto fail;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, as_conn_read, as_conn_written, as_conn_event, c);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	return;
+fail:
+	SSL_free(ssl);
+	free(c);
+	close(fd);
+}
+
+static void as_accept_error(struct evconnlistener *lis, void *arg)
+{
+	struct as_server *s = arg;
+
+	LOG_RATELIMITED(&s->rl_full, "as: accept: %s", strerror(errno));
+}
+
+static SSL_CTX *as_server_ctx(const struct as_server_conf *conf)
+{
+	STACK_OF(X509_NAME) *cas;
+	static const unsigned char sid[] = "cyphonic-as";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		return NULL;
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
+		log_err("as: cannot require TLS 1.3");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, conf->cert) != 1) {
+		log_err("as: cannot load certificate %s", conf->cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, conf->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_err("as: cannot load private key %s (or it does not match %s)", conf->key,
+			conf->cert);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, conf->ca_cert, NULL) != 1) {
+		log_err("as: cannot load CA certificate %s", conf->ca_cert);
+		goto fail;
+	}
+	cas = SSL_load_client_CA_file(conf->ca_cert);
+	if (cas)
+		SSL_CTX_set_client_CA_list(ctx, cas);
+	/* Verify a client certificate when one is sent, but do not require
+	 * one: password login comes without. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static int as_server_socket(const struct sockaddr_storage *ss)
+{
+	int fd, on = 1, off = 0;
+	char buf[ADDR_STR_MAX];
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		goto fail;
+	if (ss->ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)ss, addr_len((const struct sockaddr *)ss)) < 0 ||
+	    listen(fd, 128) < 0)
+		goto fail;
+	return fd;
+fail:
+	log_warn("as: listen on %s", addr_str((const struct sockaddr *)ss, buf));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+struct as_server *as_server_new(struct event_base *base, struct as *as,
+				const struct as_server_conf *conf)
+{
+	struct as_server *s;
+	char buf[ADDR_STR_MAX];
+	int fd;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->base = base;
+	s->as = as;
+	s->max_conns = conf->max_conns > 0 ? conf->max_conns : AS_MAX_CONNS;
+	s->ctx = as_server_ctx(conf);
+	if (!s->ctx)
+		goto fail;
+	fd = as_server_socket(&conf->listen);
+	if (fd < 0)
+		goto fail;
+	s->lis = evconnlistener_new(base, as_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!s->lis) {
+		close(fd);
+		goto fail;
+	}
+	evconnlistener_set_error_cb(s->lis, as_accept_error);
+	log_info("as: listening on %s (TLS 1.3)",
+		 addr_str((const struct sockaddr *)&conf->listen, buf));
+	return s;
+fail:
+	as_server_free(s);
+	return NULL;
+}
+
+void as_server_free(struct as_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		as_conn_free(s->conns);
+	if (s->lis)
+		evconnlistener_free(s->lis);
+	SSL_CTX_free(s->ctx);
+	free(s);
+}

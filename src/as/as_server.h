@@ -1,0 +1,31 @@
+/* The AS on the network: a libevent listener accepting TLS 1.3 (OpenSSL
+ * through bufferevent_openssl), client certificates verified against the
+ * cloud CA but optional (password login has none), each complete frame
+ * passed to as_handle().  A failed handshake (for instance a certificate
+ * from another CA) is counted in as_stats.tls_fail. */
+#ifndef CY_AS_SERVER_H
+#define CY_AS_SERVER_H
+
+#include <sys/socket.h>
+
+#define AS_MAX_CONNS 1024
+
+struct event_base;
+struct as;
+
+struct as_server_conf {
+	struct sockaddr_storage listen;      /* [::]:port is dual-stack */
+	const char *cert;                    /* PEM server certificate (chain) */
+	const char *key;                     /* PEM private key */
+	const char *ca_cert;                 /* PEM cloud CA: client certs must chain to it */
+	int max_conns;                       /* 0 = AS_MAX_CONNS */
+};
+
+struct as_server;
+
+/* NULL on failure (logged). */
+struct as_server *as_server_new(struct event_base *base, struct as *as,
+				const struct as_server_conf *conf);
+void as_server_free(struct as_server *s);
+
+#endif

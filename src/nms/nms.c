@@ -1,0 +1,470 @@
+#include "nms.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "clock.h"
+#include "log.h"
+#include "replay.h"
+#include "seal.h"
+#include "store.h"
+#include "wire.h"
+
+#define NMS_BUCKETS 1024
+#define NMS_RL_SLOTS 256
+#define NMS_MSG_MAX 512          /* our replies are far smaller */
+
+/* One node-NMS common key in use: its AEAD context, the receive window
+ * and the last counter we sent with it. */
+struct nms_key {
+	uint64_t key_id;
+	int64_t node_id;
+	int64_t expires;
+	struct aead *aead;
+	struct replay rx;
+	uint64_t tx;
+	struct nms_key *next;
+};
+
+/* NMS Rejects are unauthenticated answers to unauthenticated input:
+ * limit them per source address so the NMS is no reflector. */
+struct nms_rl_slot {
+	int64_t second;
+	unsigned sent;
+};
+
+struct nms {
+	struct store *st;
+	struct nms_conf conf;
+	struct nms_stats stats;
+	uint8_t prefix4, prefix6;
+	struct nms_key *keys[NMS_BUCKETS];
+	struct nms_rl_slot rl[NMS_RL_SLOTS];
+	uint64_t rl_salt;
+	struct ratelimit rl_log;
+};
+
+static uint8_t nms_prefix_len(struct store *st, const char *meta, uint8_t def, uint8_t max)
+{
+	char v[128], *slash, *end;
+	long l;
+
+	if (store_meta_get(st, meta, v, sizeof(v)) < 0)
+		return def;
+	slash = strrchr(v, '/');
+	if (!slash)
+		return def;
+	l = strtol(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || l < 0 || l > max)
+		return def;
+	return (uint8_t)l;
+}
+
+struct nms *nms_new(struct store *st, const struct nms_conf *conf)
+{
+	struct nms *n;
+
+	if (conf->registration_ttl <= 0)
+		return NULL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->st = st;
+	n->conf = *conf;
+	n->prefix4 = nms_prefix_len(st, "vip4_prefix", 10, 32);
+	n->prefix6 = nms_prefix_len(st, "vip6_prefix", 48, 128);
+	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
+		n->rl_salt = 0x9e3779b97f4a7c15ULL;
+	return n;
+}
+
+static void nms_key_free(struct nms_key *k)
+{
+	if (!k)
+		return;
+	aead_free(k->aead);
+	free(k);
+}
+
+void nms_free(struct nms *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < NMS_BUCKETS; i++) {
+		while (n->keys[i]) {
+			struct nms_key *k = n->keys[i];
+
+			n->keys[i] = k->next;
+			nms_key_free(k);
+		}
+	}
+	free(n);
+}
+
+const struct nms_stats *nms_stats(const struct nms *n)
+{
+	return &n->stats;
+}
+
+static struct nms_key **nms_key_slot(struct nms *n, uint64_t key_id)
+{
+	struct nms_key **pp = &n->keys[key_id % NMS_BUCKETS];
+
+	while (*pp && (*pp)->key_id != key_id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void nms_key_drop(struct nms *n, uint64_t key_id)
+{
+	struct nms_key **pp = nms_key_slot(n, key_id), *k = *pp;
+
+	if (k) {
+		*pp = k->next;
+		nms_key_free(k);
+	}
+}
+
+/* The cached key for sk, created on a miss.  After a restart the receive
+ * window starts from the counter stored with the registration, so a
+ * datagram recorded before the restart is still refused. */
+static struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
+{
+	struct nms_key **pp = nms_key_slot(n, sk->key_id), *k = *pp;
+	struct store_reg reg;
+
+	if (k)
+		return k;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->aead = aead_new(AEAD_CHACHA20_POLY1305, sk->key);
+	if (!k->aead) {
+		free(k);
+		return NULL;
+	}
+	k->key_id = sk->key_id;
+	k->node_id = sk->node_id;
+	k->expires = sk->expires;
+	if (store_reg_get(n->st, sk->node_id, &reg) == 0 && reg.key_id == sk->key_id)
+		replay_init_from(&k->rx, reg.counter);
+	else
+		replay_init(&k->rx);
+	*pp = k;
+	return k;
+}
+
+void nms_expire(struct nms *n, int64_t now)
+{
+	int regs = store_reg_expire(n->st, now);
+	int keys = store_key_expire(n->st, now);
+
+	if (regs > 0 || keys > 0)
+		log_info("nms: expired %d registration(s), %d key(s)", regs > 0 ? regs : 0,
+			 keys > 0 ? keys : 0);
+	for (size_t i = 0; i < NMS_BUCKETS; i++) {
+		struct nms_key **pp = &n->keys[i];
+
+		while (*pp) {
+			struct nms_key *k = *pp;
+
+			if (k->expires <= now) {
+				*pp = k->next;
+				nms_key_free(k);
+			} else {
+				pp = &k->next;
+			}
+		}
+	}
+}
+
+static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
+{
+	const uint8_t *p;
+	size_t len;
+	uint64_t h = n->rl_salt;
+	int64_t sec = clock_now_ms() / 1000;
+	struct nms_rl_slot *s;
+
+	if (from->sa_family == AF_INET) {
+		p = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+		len = 4;
+	} else if (from->sa_family == AF_INET6) {
+		p = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+		len = 16;
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	s = &n->rl[h % NMS_RL_SLOTS];
+	if (s->second != sec) {
+		s->second = sec;
+		s->sent = 0;
+	}
+	if (s->sent >= NMS_REJECT_PER_SEC)
+		return false;
+	s->sent++;
+	return true;
+}
+
+/* NMS Reject (0x81), not sealed: ver | 0x81 | result | 0 | key id. */
+static size_t nms_reject(struct nms *n, const struct sockaddr *from, enum cy_result r,
+			 uint64_t key_id, uint8_t *out, size_t cap)
+{
+	struct wbuf w;
+
+	if (!nms_reject_ok(n, from))
+		return 0;
+	wbuf_init(&w, out, cap);
+	wbuf_put_u8(&w, CY_VERSION);
+	wbuf_put_u8(&w, CY_NMS_REJECT);
+	wbuf_put_u8(&w, (uint8_t)r);
+	wbuf_put_u8(&w, 0);
+	wbuf_put_u64(&w, key_id);
+	return wbuf_ok(&w) ? w.len : 0;
+}
+
+/* Our sending counter: max(previous + 1, realtime ns), so it keeps
+ * rising across restarts without being stored. */
+static uint64_t nms_tx_counter(struct nms_key *k)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	k->tx = now > k->tx ? now : k->tx + 1;
+	return k->tx;
+}
+
+static void nms_observed(struct store_reg *r, const struct sockaddr *from)
+{
+	socklen_t len = addr_len(from);
+
+	memset(&r->observed, 0, sizeof(r->observed));
+	if (len && len <= sizeof(r->observed))
+		memcpy(&r->observed, from, len);
+}
+
+static ssize_t nms_fail(struct cy_builder *b, enum cy_result r, const char *reason)
+{
+	cy_put_u8(b, CY_A_RESULT, (uint8_t)r);
+	if (reason)
+		cy_put_str(b, CY_A_REASON, reason);
+	return cy_build_finish(b);
+}
+
+static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			   const struct cy_msg *m, uint8_t *msg, size_t cap)
+{
+	char fbuf[ADDR_STR_MAX];
+	struct store_node node;
+	struct store_reg reg, prev;
+	const struct cy_attr *a;
+	bool moved;
+	struct cy_builder b;
+	int64_t now = clock_now();
+	socklen_t slen;
+	size_t pos = 0;
+	int rc;
+
+	cy_build_start(&b, msg, cap, CY_REG_RES);
+	memset(&reg, 0, sizeof(reg));
+	while ((a = cy_msg_next(m, CY_A_ADDR, &pos))) {
+		if (reg.naddrs == STORE_MAX_ADDRS)
+			continue; /* more than we keep: ignore the rest */
+		if (!cy_attr_endpoint(a, &reg.addrs[reg.naddrs], &slen))
+			goto malformed;
+		reg.naddrs++;
+	}
+	if (cy_msg_find(m, CY_A_FAMILIES)) {
+		if (!cy_msg_u8(m, CY_A_FAMILIES, &reg.families))
+			goto malformed;
+	} else {
+		for (size_t i = 0; i < reg.naddrs; i++)
+			reg.families |= reg.addrs[i].ss_family == AF_INET ? CY_FAM_IPV4 :
+									    CY_FAM_IPV6;
+	}
+
+	rc = store_node_by_id(n->st, k->node_id, &node);
+	if (rc < 0)
+		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL, NULL);
+	if (node.revoked)
+		return nms_fail(&b, CY_ERR_REVOKED, "revoked");
+
+	reg.node_id = node.id;
+	reg.key_id = k->key_id;
+	nms_observed(&reg, from);
+	reg.nat = true;
+	for (size_t i = 0; i < reg.naddrs; i++)
+		if (addr_equal((const struct sockaddr *)&reg.addrs[i], from))
+			reg.nat = false;
+	reg.counter = k->rx.top;
+	reg.updated = now;
+	reg.expires = now + n->conf.registration_ttl;
+	moved = store_reg_get(n->st, node.id, &prev) < 0 || prev.nat != reg.nat ||
+		!addr_equal((const struct sockaddr *)&prev.observed, from);
+	if (store_reg_put(n->st, &reg) < 0)
+		return nms_fail(&b, CY_ERR_INTERNAL, "store unavailable");
+	n->stats.registrations++;
+	log_msg(moved ? LOG_LVL_INFO : LOG_LVL_DEBUG, false, "nms: %s registered from %s%s",
+		node.fqdn, addr_str(from, fbuf), reg.nat ? " (behind NAPT)" : "");
+
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	cy_put_str(&b, CY_A_FQDN, node.fqdn);
+	cy_put_bytes(&b, CY_A_VIP4, node.vip4, sizeof(node.vip4));
+	cy_put_bytes(&b, CY_A_VIP6, node.vip6, sizeof(node.vip6));
+	cy_put_u8(&b, CY_A_PREFIX4, n->prefix4);
+	cy_put_u8(&b, CY_A_PREFIX6, n->prefix6);
+	cy_put_endpoint(&b, CY_A_OBSERVED, from);
+	cy_put_u8(&b, CY_A_NAT, reg.nat);
+	cy_put_u32(&b, CY_A_TTL, (uint32_t)n->conf.registration_ttl);
+	return cy_build_finish(&b);
+malformed:
+	n->stats.malformed++;
+	LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Registration Request",
+			addr_str(from, fbuf));
+	return nms_fail(&b, CY_ERR_MALFORMED, "malformed request");
+}
+
+/* A keepalive refreshes the registration it belongs to; it never moves it
+ * to another endpoint (only a Registration Request does). */
+static ssize_t nms_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			     uint8_t *msg, size_t cap)
+{
+	struct store_reg reg;
+	struct cy_builder b;
+	int64_t now = clock_now();
+	uint8_t result = CY_OK;
+
+	n->stats.keepalives++;
+	cy_build_start(&b, msg, cap, CY_KEEPALIVE_ACK);
+	if (store_reg_get(n->st, k->node_id, &reg) < 0 || reg.key_id != k->key_id ||
+	    reg.expires <= now || !addr_equal((const struct sockaddr *)&reg.observed, from)) {
+		result = CY_ERR_REREGISTER;
+	} else {
+		reg.updated = now;
+		reg.expires = now + n->conf.registration_ttl;
+		reg.counter = k->rx.top;
+		if (store_reg_put(n->st, &reg) < 0)
+			result = CY_ERR_INTERNAL;
+	}
+	cy_put_u8(&b, CY_A_RESULT, result);
+	cy_put_endpoint(&b, CY_A_OBSERVED, from);
+	return cy_build_finish(&b);
+}
+
+static ssize_t nms_dereg(struct nms *n, struct nms_key *k, uint8_t *msg, size_t cap)
+{
+	struct store_reg reg;
+	struct cy_builder b;
+
+	/* Only the key that registered may take the registration down. */
+	if (store_reg_get(n->st, k->node_id, &reg) == 0 && reg.key_id == k->key_id) {
+		store_reg_delete(n->st, k->node_id);
+		n->stats.deregistrations++;
+	}
+	cy_build_start(&b, msg, cap, CY_DEREG);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	return cy_build_finish(&b);
+}
+
+size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt, size_t len,
+		  uint8_t *out, size_t cap)
+{
+	uint8_t plain[NMS_PKT_MAX], msg[NMS_MSG_MAX];
+	char fbuf[ADDR_STR_MAX];
+	struct cy_seal_hdr h;
+	struct store_key sk;
+	struct nms_key *k;
+	struct cy_msg *m = NULL;
+	ssize_t plen, mlen = -1, olen;
+	size_t ret = 0;
+	int rc;
+
+	n->stats.rx++;
+	if (len > NMS_PKT_MAX || cy_seal_peek(pkt, len, &h) < 0 || h.dir != CY_DIR_TO_CLOUD) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed datagram (%zu bytes)",
+				addr_str(from, fbuf), len);
+		return 0;
+	}
+	rc = store_key_get(n->st, h.key_id, &sk);
+	if (rc == -ENOENT) {
+		n->stats.unknown_key++;
+		nms_key_drop(n, h.key_id); /* revoked or expired meanwhile */
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: unknown key %016" PRIx64,
+				addr_str(from, fbuf), h.key_id);
+		return nms_reject(n, from, CY_ERR_UNKNOWN, h.key_id, out, cap);
+	}
+	if (rc < 0)
+		return 0;
+	if (sk.expires <= clock_now()) {
+		cy_wipe(&sk, sizeof(sk));
+		n->stats.expired_key++;
+		nms_key_drop(n, h.key_id);
+		return nms_reject(n, from, CY_ERR_EXPIRED, h.key_id, out, cap);
+	}
+	k = nms_key_get(n, &sk);
+	cy_wipe(&sk, sizeof(sk));
+	if (!k)
+		return 0;
+
+	/* Cheap check first; the window moves only after authentication. */
+	if (!replay_check(&k->rx, h.counter)) {
+		n->stats.replay++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: replayed counter %" PRIu64 " on key %016"
+				PRIx64, addr_str(from, fbuf), h.counter, h.key_id);
+		return 0;
+	}
+	plen = cy_unseal(k->aead, pkt, len, plain, sizeof(plain));
+	if (plen < 0) {
+		n->stats.auth_fail++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: datagram failed authentication",
+				addr_str(from, fbuf));
+		return 0;
+	}
+	replay_update(&k->rx, h.counter);
+
+	m = malloc(sizeof(*m));
+	if (!m)
+		goto out;
+	if (cy_msg_parse(m, plain, (size_t)plen) < 0) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed message", addr_str(from, fbuf));
+		goto out;
+	}
+	switch (m->type) {
+	case CY_REG_REQ:
+		mlen = nms_register(n, k, from, m, msg, sizeof(msg));
+		break;
+	case CY_KEEPALIVE:
+		mlen = nms_keepalive(n, k, from, msg, sizeof(msg));
+		break;
+	case CY_DEREG:
+		mlen = nms_dereg(n, k, msg, sizeof(msg));
+		break;
+	default:
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: unexpected %s (0x%02x)",
+				addr_str(from, fbuf), cy_msg_type_str(m->type), m->type);
+		break;
+	}
+	if (mlen > 0) {
+		olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, nms_tx_counter(k), msg,
+			       (size_t)mlen, out, cap);
+		if (olen > 0)
+			ret = (size_t)olen;
+	}
+out:
+	cy_wipe(plain, sizeof(plain));
+	free(m);
+	return ret;
+}

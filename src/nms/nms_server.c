@@ -1,0 +1,132 @@
+#include "nms_server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "log.h"
+#include "nms.h"
+
+/* Datagrams handled per readiness event before yielding to the other
+ * events of the loop (the read event is level-triggered: the rest are
+ * picked up on the next round). */
+#define NMS_BATCH 1024
+
+struct nms_server {
+	struct nms *nms;
+	int fd;
+	int family;
+	struct event *ev_read;
+	struct event *ev_expire;
+	struct ratelimit rl;
+};
+
+static void nms_server_send(struct nms_server *s, const struct sockaddr_storage *to,
+			    const uint8_t *p, size_t len)
+{
+	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6 };
+	const struct sockaddr *sa = (const struct sockaddr *)to;
+
+	/* A dual-stack socket wants its IPv4 peers mapped back. */
+	if (s->family == AF_INET6 && to->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
+
+		m6.sin6_port = sin->sin_port;
+		m6.sin6_addr.s6_addr[10] = 0xff;
+		m6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		sa = (const struct sockaddr *)&m6;
+	}
+	if (sendto(s->fd, p, len, 0, sa, addr_len(sa)) < 0)
+		LOG_RATELIMITED(&s->rl, "nms: sendto: %s", strerror(errno));
+}
+
+static void nms_server_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct nms_server *s = arg;
+	uint8_t pkt[NMS_PKT_MAX + 1], out[NMS_PKT_MAX];
+	struct sockaddr_storage from;
+	socklen_t flen;
+	ssize_t n;
+	size_t r;
+
+	for (int i = 0; i < NMS_BATCH; i++) {
+		flen = sizeof(from);
+		n = recvfrom(fd, pkt, sizeof(pkt), MSG_TRUNC, (struct sockaddr *)&from, &flen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				LOG_RATELIMITED(&s->rl, "nms: recvfrom: %s", strerror(errno));
+			if (errno != EINTR)
+				return;
+			continue;
+		}
+		addr_unmap(&from, &flen);
+		/* An oversized datagram arrives cut to NMS_PKT_MAX + 1 bytes
+		 * (MSG_TRUNC tells us it was longer); nms_handle() refuses it. */
+		r = nms_handle(s->nms, (struct sockaddr *)&from, pkt,
+			       (size_t)n > sizeof(pkt) ? sizeof(pkt) : (size_t)n, out, sizeof(out));
+		if (r)
+			nms_server_send(s, &from, out, r);
+	}
+}
+
+static void nms_server_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct nms_server *s = arg;
+
+	nms_expire(s->nms, clock_now());
+}
+
+struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
+				  const struct sockaddr_storage *listen)
+{
+	struct timeval tv = { NMS_EXPIRE_INTERVAL, 0 };
+	struct nms_server *s;
+	char buf[ADDR_STR_MAX];
+	int off = 0;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->nms = nms;
+	s->family = listen->ss_family;
+	s->fd = socket(listen->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto fail_sock;
+	if (listen->ss_family == AF_INET6 &&
+	    setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0)
+		goto fail_sock;
+	if (bind(s->fd, (const struct sockaddr *)listen,
+		 addr_len((const struct sockaddr *)listen)) < 0)
+		goto fail_sock;
+	s->ev_read = event_new(base, s->fd, EV_READ | EV_PERSIST, nms_server_read, s);
+	s->ev_expire = event_new(base, -1, EV_PERSIST, nms_server_expire, s);
+	if (!s->ev_read || !s->ev_expire || event_add(s->ev_read, NULL) < 0 ||
+	    event_add(s->ev_expire, &tv) < 0)
+		goto fail;
+	log_info("nms: listening on %s/udp", addr_str((const struct sockaddr *)listen, buf));
+	return s;
+fail_sock:
+	log_warn("nms: socket on %s", addr_str((const struct sockaddr *)listen, buf));
+fail:
+	nms_server_free(s);
+	return NULL;
+}
+
+void nms_server_free(struct nms_server *s)
+{
+	if (!s)
+		return;
+	if (s->ev_read)
+		event_free(s->ev_read);
+	if (s->ev_expire)
+		event_free(s->ev_expire);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}

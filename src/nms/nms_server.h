@@ -1,0 +1,20 @@
+/* The NMS on the network: one UDP socket (dual-stack when bound to ::),
+ * read until EAGAIN on each readiness event, each datagram handed to
+ * nms_handle() and its reply sent back; plus the expiry timer. */
+#ifndef CY_NMS_SERVER_H
+#define CY_NMS_SERVER_H
+
+#include <sys/socket.h>
+
+#define NMS_EXPIRE_INTERVAL 5   /* seconds between expiry sweeps */
+
+struct event_base;
+struct nms;
+struct nms_server;
+
+/* NULL on failure (logged). */
+struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
+				  const struct sockaddr_storage *listen);
+void nms_server_free(struct nms_server *s);
+
+#endif

@@ -1,0 +1,364 @@
+/* The AS protocol handler, driven directly over bytes with a temporary
+ * SQLite store. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "addr.h"
+#include "as.h"
+#include "clock.h"
+#include "pwhash.h"
+#include "store.h"
+#include "wire.h"
+
+#define NOW 1700000000
+#define LIFETIME 3600
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct store *st;
+	struct as *as;
+	int64_t alpha_id;
+};
+
+static int64_t add_node(struct store *st, const char *name, const char *serial,
+			const char *password)
+{
+	struct store_node n;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.fqdn, sizeof(n.fqdn), "%s.example.test", name);
+	n.kind = CY_KIND_NODE;
+	snprintf(n.cert_serial, sizeof(n.cert_serial), "%s", serial);
+	if (password) {
+		char h[PWHASH_MAX];
+
+		assert_int_equal(pwhash_create(password, h), 0);
+		snprintf(n.pwhash, sizeof(n.pwhash), "%s", h);
+	}
+	assert_int_equal(store_node_add(st, &n), 0);
+	return n.id;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct as_conf ac = { .key_lifetime = LIFETIME, .nnms = 2 };
+	char err[256];
+	socklen_t len;
+
+	assert_non_null(f);
+	clock_set_fake(NOW, 1000);
+	strcpy(f->dir, "/tmp/cy-test-as-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/cloud.db", f->dir);
+	assert_int_equal(store_open(&f->st, f->db, err, sizeof(err)), 0);
+	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
+	assert_int_equal(store_meta_set(f->st, "vip4_prefix", "100.64.0.0/10"), 0);
+	assert_int_equal(store_meta_set(f->st, "vip6_prefix", "fd12:3456:789a::/48"), 0);
+	f->alpha_id = add_node(f->st, "alpha", "0A1B2C3D", NULL);
+	add_node(f->st, "beta", "", "correct horse");
+	add_node(f->st, "gamma", "77", "battery staple");
+	assert_int_equal(store_node_revoke(f->st, "gamma", "lost laptop"), 0);
+	assert_int_equal(addr_parse("192.0.2.1:7444", 7444, &ac.nms[0], &len), 0);
+	assert_int_equal(addr_parse("[2001:db8::1]:7444", 7444, &ac.nms[1], &len), 0);
+	f->as = as_new(f->st, &ac);
+	assert_non_null(f->as);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char path[200];
+
+	as_free(f->as);
+	store_close(f->st);
+	unlink(f->db);
+	snprintf(path, sizeof(path), "%s-wal", f->db);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-shm", f->db);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	clock_set_fake(0, 0);
+	return 0;
+}
+
+static size_t login_req(uint8_t *buf, size_t cap, const char *name, const char *password)
+{
+	struct cy_builder b;
+	ssize_t n;
+
+	cy_build_start(&b, buf, cap, CY_LOGIN_REQ);
+	if (name)
+		cy_put_str(&b, CY_A_NAME, name);
+	if (password)
+		cy_put_str(&b, CY_A_PASSWORD, password);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* Run one request; parse the response into *m; return its RESULT. */
+static int login(struct fx *f, const char *serial, const uint8_t *req, size_t len,
+		 struct cy_msg *m, uint8_t *resp, size_t cap)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(40000) };
+	struct as_peer peer = { .cert_serial = serial, .addr = (struct sockaddr *)&sin };
+	ssize_t n;
+	uint8_t r;
+
+	inet_pton(AF_INET, "198.51.100.7", &sin.sin_addr);
+	n = as_handle(f->as, &peer, req, len, resp, cap);
+	if (n < 0)
+		return (int)n;
+	assert_int_equal(cy_msg_parse(m, resp, (size_t)n), 0);
+	assert_int_equal(m->type, CY_LOGIN_RES);
+	assert_true(cy_msg_u8(m, CY_A_RESULT, &r));
+	return r;
+}
+
+static void check_success(struct fx *f, struct cy_msg *m, const char *name)
+{
+	char s[CY_FQDN_MAX + 1], fqdn[CY_FQDN_MAX + 1];
+	struct sockaddr_storage ss;
+	struct store_key k;
+	const struct cy_attr *a;
+	struct store_node n;
+	uint8_t key[CY_KEY_LEN], kind;
+	uint64_t key_id;
+	uint32_t life;
+	size_t pos = 0, nnms = 0;
+	socklen_t len;
+
+	assert_true(cy_msg_str(m, CY_A_NAME, s, CY_NAME_MAX));
+	assert_string_equal(s, name);
+	snprintf(fqdn, sizeof(fqdn), "%s.example.test", name);
+	assert_true(cy_msg_str(m, CY_A_FQDN, s, CY_FQDN_MAX));
+	assert_string_equal(s, fqdn);
+	assert_true(cy_msg_u8(m, CY_A_KIND, &kind));
+	assert_int_equal(kind, CY_KIND_NODE);
+	assert_true(cy_msg_u64(m, CY_A_KEY_ID, &key_id));
+	assert_true(key_id != 0);
+	assert_true(cy_msg_bytes(m, CY_A_KEY, key, sizeof(key)));
+	assert_true(cy_msg_u32(m, CY_A_LIFETIME, &life));
+	assert_int_equal(life, LIFETIME);
+	while ((a = cy_msg_next(m, CY_A_NMS, &pos))) {
+		assert_true(cy_attr_endpoint(a, &ss, &len));
+		nnms++;
+	}
+	assert_int_equal(nnms, 2);
+	assert_null(cy_msg_find(m, CY_A_REASON));
+
+	/* The key is in the store, for this node, with its expiry. */
+	assert_int_equal(store_key_get(f->st, key_id, &k), 0);
+	assert_memory_equal(k.key, key, sizeof(key));
+	assert_int_equal(store_node_by_name(f->st, name, &n), 0);
+	assert_int_equal(k.node_id, n.id);
+	assert_int_equal(k.expires, NOW + LIFETIME);
+}
+
+static void test_cert_login(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = login_req(req, sizeof(req), NULL, NULL);
+	assert_int_equal(login(f, "0A1B2C3D", req, len, &m, resp, sizeof(resp)), CY_OK);
+	check_success(f, &m, "alpha");
+	/* NAME may come along and must match; serial case does not matter. */
+	len = login_req(req, sizeof(req), "alpha", NULL);
+	assert_int_equal(login(f, "0a1b2c3d", req, len, &m, resp, sizeof(resp)), CY_OK);
+	check_success(f, &m, "alpha");
+	assert_int_equal(as_stats(f->as)->login_ok, 2);
+}
+
+static void test_cert_login_refused(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	/* A certificate of alpha claiming to be beta. */
+	len = login_req(req, sizeof(req), "beta", NULL);
+	assert_int_equal(login(f, "0A1B2C3D", req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	assert_non_null(cy_msg_find(&m, CY_A_REASON));
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	/* Unknown serial (a certificate the store does not hold). */
+	len = login_req(req, sizeof(req), NULL, NULL);
+	assert_int_equal(login(f, "DEADBEEF", req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_int_equal(as_stats(f->as)->login_refused, 2);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+}
+
+static void test_password_login(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
+	check_success(f, &m, "beta");
+	assert_int_equal(as_stats(f->as)->login_ok, 1);
+}
+
+static void test_password_refused(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = login_req(req, sizeof(req), "beta", "wrong horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	/* alpha has no password hash: password login is off for it. */
+	len = login_req(req, sizeof(req), "alpha", "anything");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	/* Unknown name. */
+	len = login_req(req, sizeof(req), "nobody", "correct horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	/* No certificate and no password. */
+	len = login_req(req, sizeof(req), "beta", NULL);
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	assert_int_equal(as_stats(f->as)->login_refused, 4);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+}
+
+static void test_revoked(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	char reason[CY_REASON_MAX + 1];
+	struct cy_msg m;
+	size_t len;
+
+	len = login_req(req, sizeof(req), NULL, NULL);
+	assert_int_equal(login(f, "77", req, len, &m, resp, sizeof(resp)), CY_ERR_REVOKED);
+	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
+	assert_string_equal(reason, "lost laptop");
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	len = login_req(req, sizeof(req), "gamma", "battery staple");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_REVOKED);
+	/* The wrong password of a revoked node is an authentication failure:
+	 * the reason is told only to the node itself. */
+	len = login_req(req, sizeof(req), "gamma", "guess");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	assert_int_equal(as_stats(f->as)->revoked, 2);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+}
+
+static void test_malformed(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+	uint64_t before;
+
+	/* Attribute running past the end of the message. */
+	const uint8_t trunc_attr[] = { 1, CY_LOGIN_REQ, 0, 6, 0, CY_A_NAME, 0, 9, 'a', 'b' };
+	assert_int_equal(login(f, NULL, trunc_attr, sizeof(trunc_attr), &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+	/* Duplicated NAME. */
+	const uint8_t dup[] = { 1, CY_LOGIN_REQ, 0, 10, 0, CY_A_NAME, 0, 1, 'a',
+				0, CY_A_NAME, 0, 1, 'b' };
+	assert_int_equal(login(f, NULL, dup, sizeof(dup), &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+	/* NAME with a control character. */
+	const uint8_t ctl[] = { 1, CY_LOGIN_REQ, 0, 6, 0, CY_A_NAME, 0, 2, 'a', '\n' };
+	assert_int_equal(login(f, "0A1B2C3D", ctl, sizeof(ctl), &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+	/* Not a Login Request. */
+	const uint8_t other[] = { 1, CY_REG_REQ, 0, 0 };
+	assert_int_equal(login(f, NULL, other, sizeof(other), &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+	assert_int_equal(as_stats(f->as)->malformed, 4);
+
+	/* Framing errors close the connection: no answer at all. */
+	const uint8_t badver[] = { 2, CY_LOGIN_REQ, 0, 0 };
+	assert_int_equal(login(f, NULL, badver, sizeof(badver), &m, resp, sizeof(resp)),
+			 -EBADMSG);
+	assert_int_equal(login(f, NULL, badver, 3, &m, resp, sizeof(resp)), -EBADMSG);
+	/* Every truncation of a good request. */
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	before = as_stats(f->as)->malformed;
+	for (size_t i = 0; i < len; i++)
+		assert_true(login(f, NULL, req, i, &m, resp, sizeof(resp)) == -EBADMSG);
+	assert_int_equal(as_stats(f->as)->malformed, before + len);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+	assert_int_equal(as_stats(f->as)->login_refused, 0);
+}
+
+static void test_oversized(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *big = calloc(1, CY_HDR_LEN + AS_MSG_MAX + 1), resp[1024];
+	struct cy_msg m;
+	uint8_t hdr[CY_HDR_LEN] = { 1, CY_LOGIN_REQ, 0, 0 };
+
+	assert_non_null(big);
+	big[0] = 1;
+	big[1] = CY_LOGIN_REQ;
+	put_be16(big + 2, AS_MSG_MAX + 1);
+	assert_int_equal(login(f, NULL, big, CY_HDR_LEN + AS_MSG_MAX + 1, &m, resp,
+			       sizeof(resp)), -EMSGSIZE);
+	/* The header alone tells the server to close before reading more. */
+	put_be16(hdr + 2, 0xffff);
+	assert_int_equal(as_frame_len(f->as, hdr), -EMSGSIZE);
+	put_be16(hdr + 2, AS_MSG_MAX);
+	assert_int_equal(as_frame_len(f->as, hdr), CY_HDR_LEN + AS_MSG_MAX);
+	assert_int_equal(as_stats(f->as)->oversized, 2);
+	free(big);
+}
+
+static void test_small_response_buffer(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[40];
+	struct as_peer peer = { .cert_serial = "0A1B2C3D" };
+	size_t len;
+
+	/* A response that does not fit is not sent half-written. */
+	len = login_req(req, sizeof(req), NULL, NULL);
+	assert_int_equal(as_handle(f->as, &peer, req, len, resp, sizeof(resp)), -ENOBUFS);
+	for (size_t i = 0; i < sizeof(resp); i++)
+		assert_int_equal(resp[i], 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cert_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_login_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_password_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_password_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_response_buffer, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

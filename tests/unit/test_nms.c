@@ -1,0 +1,617 @@
+/* The NMS protocol handler, driven directly over datagrams with a
+ * temporary SQLite store and a fake clock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "clock.h"
+#include "nms.h"
+#include "seal.h"
+#include "store.h"
+#include "wire.h"
+
+#define NOW 1700000000
+#define TTL 60
+#define KEY_A 0x1111222233334444ULL
+#define KEY_B 0x5555666677778888ULL
+#define KEY_OLD 0x0badc0ffee000001ULL
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct store *st;
+	struct nms *nms;
+	struct store_node alpha, beta;
+	struct aead *ka, *kb, *kold;
+	uint64_t ctr_a, ctr_b;
+};
+
+static void add_node(struct store *st, const char *name, struct store_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->fqdn, sizeof(n->fqdn), "%s.example.test", name);
+	n->kind = CY_KIND_NODE;
+	assert_int_equal(store_node_add(st, n), 0);
+}
+
+static struct aead *add_key(struct store *st, uint64_t id, int64_t node_id, int64_t expires)
+{
+	struct store_key k = { .key_id = id, .node_id = node_id, .expires = expires };
+
+	for (size_t i = 0; i < sizeof(k.key); i++)
+		k.key[i] = (uint8_t)(id + i);
+	assert_int_equal(store_key_put(st, &k), 0);
+	return aead_new(AEAD_CHACHA20_POLY1305, k.key);
+}
+
+static struct nms *new_nms(struct store *st)
+{
+	struct nms_conf nc = { .registration_ttl = TTL };
+	struct nms *n = nms_new(st, &nc);
+
+	assert_non_null(n);
+	return n;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	clock_set_fake(NOW, 1000);
+	strcpy(f->dir, "/tmp/cy-test-nms-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/cloud.db", f->dir);
+	assert_int_equal(store_open(&f->st, f->db, err, sizeof(err)), 0);
+	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
+	assert_int_equal(store_meta_set(f->st, "vip4_prefix", "100.64.0.0/10"), 0);
+	assert_int_equal(store_meta_set(f->st, "vip6_prefix", "fd12:3456:789a::/48"), 0);
+	add_node(f->st, "alpha", &f->alpha);
+	add_node(f->st, "beta", &f->beta);
+	f->ka = add_key(f->st, KEY_A, f->alpha.id, NOW + 3600);
+	f->kb = add_key(f->st, KEY_B, f->beta.id, NOW + 3600);
+	f->kold = add_key(f->st, KEY_OLD, f->beta.id, NOW);   /* expires now */
+	f->nms = new_nms(f->st);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char path[200];
+
+	nms_free(f->nms);
+	aead_free(f->ka);
+	aead_free(f->kb);
+	aead_free(f->kold);
+	store_close(f->st);
+	unlink(f->db);
+	snprintf(path, sizeof(path), "%s-wal", f->db);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-shm", f->db);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	clock_set_fake(0, 0);
+	return 0;
+}
+
+static struct sockaddr_storage ep(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	assert_int_equal(addr_parse(s, 0, &ss, &len), 0);
+	return ss;
+}
+
+#define SA(ss) ((const struct sockaddr *)&(ss))
+
+/* Seal an inner message the way a node does. */
+static size_t seal(struct aead *a, uint64_t key_id, uint64_t ctr, const uint8_t *msg,
+		   size_t len, uint8_t *out, size_t cap)
+{
+	ssize_t n = cy_seal(a, CY_DIR_TO_CLOUD, key_id, ctr, msg, len, out, cap);
+
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static size_t reg_req(struct aead *a, uint64_t key_id, uint64_t ctr, const char *addr,
+		      uint8_t *out, size_t cap)
+{
+	uint8_t msg[256];
+	struct cy_builder b;
+	struct sockaddr_storage ss;
+	ssize_t n;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+	if (addr) {
+		ss = ep(addr);
+		cy_put_endpoint(&b, CY_A_ADDR, SA(ss));
+	}
+	cy_put_u8(&b, CY_A_FAMILIES, CY_FAM_IPV4);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	return seal(a, key_id, ctr, msg, (size_t)n, out, cap);
+}
+
+static size_t simple_req(struct aead *a, uint64_t key_id, uint64_t ctr, uint8_t type,
+			 uint8_t *out, size_t cap)
+{
+	uint8_t msg[64];
+	struct cy_builder b;
+	ssize_t n;
+
+	cy_build_start(&b, msg, sizeof(msg), type);
+	if (type == CY_KEEPALIVE)
+		cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	return seal(a, key_id, ctr, msg, (size_t)n, out, cap);
+}
+
+/* Open a sealed reply and parse it; returns its RESULT. */
+static int open_reply(struct aead *a, uint64_t key_id, const uint8_t *pkt, size_t len,
+		      uint8_t type, struct cy_msg *m, uint8_t *plain, size_t cap)
+{
+	struct cy_seal_hdr h;
+	ssize_t n;
+	uint8_t r;
+
+	assert_true(len > 0);
+	assert_int_equal(cy_seal_peek(pkt, len, &h), 0);
+	assert_int_equal(h.dir, CY_DIR_FROM_CLOUD);
+	assert_true(h.key_id == key_id);
+	n = cy_unseal(a, pkt, len, plain, cap);
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(m, plain, (size_t)n), 0);
+	assert_int_equal(m->type, type);
+	assert_true(cy_msg_u8(m, CY_A_RESULT, &r));
+	return r;
+}
+
+static void test_register_direct(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446"), obs;
+	uint8_t pkt[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX], u8, vip[16];
+	char fqdn[CY_FQDN_MAX + 1];
+	struct store_reg reg;
+	struct cy_msg m;
+	socklen_t sl;
+	uint32_t ttl;
+	size_t len, r;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_true(cy_msg_str(&m, CY_A_FQDN, fqdn, CY_FQDN_MAX));
+	assert_string_equal(fqdn, "alpha.example.test");
+	assert_true(cy_msg_bytes(&m, CY_A_VIP4, vip, 4));
+	assert_memory_equal(vip, f->alpha.vip4, 4);
+	assert_true(cy_msg_bytes(&m, CY_A_VIP6, vip, 16));
+	assert_memory_equal(vip, f->alpha.vip6, 16);
+	assert_true(cy_msg_u8(&m, CY_A_PREFIX4, &u8));
+	assert_int_equal(u8, 10);
+	assert_true(cy_msg_u8(&m, CY_A_PREFIX6, &u8));
+	assert_int_equal(u8, 48);
+	assert_true(cy_msg_endpoint(&m, CY_A_OBSERVED, &obs, &sl));
+	assert_true(addr_equal(SA(obs), SA(from)));
+	assert_true(cy_msg_u8(&m, CY_A_NAT, &u8));
+	assert_int_equal(u8, 0);
+	assert_true(cy_msg_u32(&m, CY_A_TTL, &ttl));
+	assert_int_equal(ttl, TTL);
+
+	assert_int_equal(store_reg_get(f->st, f->alpha.id, &reg), 0);
+	assert_false(reg.nat);
+	assert_true(reg.key_id == KEY_A);
+	assert_int_equal(reg.naddrs, 1);
+	assert_true(addr_equal(SA(reg.observed), SA(from)));
+	assert_int_equal(reg.expires, NOW + TTL);
+	assert_true(reg.counter == 2);
+	assert_int_equal(nms_stats(f->nms)->registrations, 1);
+}
+
+static void test_register_napt(void **state)
+{
+	struct fx *f = *state;
+	/* The node reports its private address; the NMS sees the NAPT's. */
+	struct sockaddr_storage from = ep("203.0.113.5:40123"), obs;
+	uint8_t pkt[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX], u8;
+	struct store_reg reg;
+	struct cy_msg m;
+	socklen_t sl;
+	size_t len, r;
+
+	len = reg_req(f->kb, KEY_B, 1, "10.0.0.2:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_true(cy_msg_u8(&m, CY_A_NAT, &u8));
+	assert_int_equal(u8, 1);
+	assert_true(cy_msg_endpoint(&m, CY_A_OBSERVED, &obs, &sl));
+	assert_true(addr_equal(SA(obs), SA(from)));
+	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), 0);
+	assert_true(reg.nat);
+
+	/* Same address but another port: a port-translating NAPT. */
+	from = ep("10.0.0.2:50000");
+	len = reg_req(f->kb, KEY_B, 2, "10.0.0.2:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_true(cy_msg_u8(&m, CY_A_NAT, &u8));
+	assert_int_equal(u8, 1);
+
+	/* IPv6, direct. */
+	from = ep("[2001:db8::5]:7446");
+	len = reg_req(f->kb, KEY_B, 3, "[2001:db8::5]:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_true(cy_msg_u8(&m, CY_A_NAT, &u8));
+	assert_int_equal(u8, 0);
+}
+
+static void test_keepalive(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("203.0.113.5:40123"), other = ep("203.0.113.5:40999");
+	uint8_t pkt[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct store_reg reg;
+	struct cy_msg m;
+	uint64_t ctr = 1;
+	size_t len, r;
+
+	/* Not registered yet: register again. */
+	len = simple_req(f->kb, KEY_B, ctr++, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_ERR_REREGISTER);
+
+	len = reg_req(f->kb, KEY_B, ctr++, "10.0.0.2:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+
+	/* 30 s later a keepalive refreshes the registration. */
+	clock_set_fake(NOW + 30, 31000);
+	len = simple_req(f->kb, KEY_B, ctr++, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_OK);
+	assert_non_null(cy_msg_find(&m, CY_A_OBSERVED));
+	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), 0);
+	assert_int_equal(reg.expires, NOW + 30 + TTL);
+	assert_true(reg.counter == ctr);
+
+	/* From another endpoint (the NAPT mapping changed): register again,
+	 * and the registration does not move. */
+	len = simple_req(f->kb, KEY_B, ctr++, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_ERR_REREGISTER);
+	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), 0);
+	assert_true(addr_equal(SA(reg.observed), SA(from)));
+
+	/* Without keepalives past the TTL the registration expires. */
+	clock_set_fake(NOW + 30 + TTL, 100000);
+	nms_expire(f->nms, clock_now());
+	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), -ENOENT);
+	len = simple_req(f->kb, KEY_B, ctr++, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_ERR_REREGISTER);
+	assert_int_equal(nms_stats(f->nms)->keepalives, 4);
+}
+
+static void test_deregister(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct store_reg reg;
+	struct cy_msg m;
+	size_t len, r;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	len = simple_req(f->ka, KEY_A, 2, CY_DEREG, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_DEREG, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_int_equal(store_reg_get(f->st, f->alpha.id, &reg), -ENOENT);
+}
+
+static void test_replay(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len;
+
+	len = reg_req(f->ka, KEY_A, 7, "192.0.2.10:7446", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > 0);
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(f->nms)->replay, 1);
+	assert_int_equal(nms_stats(f->nms)->registrations, 1);
+	/* Older but inside the window and unseen: fine. */
+	len = reg_req(f->ka, KEY_A, 3, "192.0.2.10:7446", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > 0);
+}
+
+static void test_modified(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	for (size_t i = CY_SEAL_HDR_LEN; i < len; i++) {
+		pkt[i] ^= 0x01;
+		assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+		pkt[i] ^= 0x01;
+	}
+	/* The header is authenticated too (counter and key id aside, which
+	 * change the nonce or the key). */
+	pkt[16] ^= 0x80; /* counter */
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	pkt[16] ^= 0x80;
+	assert_int_equal(nms_stats(f->nms)->auth_fail, len - CY_SEAL_HDR_LEN + 1);
+	assert_int_equal(nms_stats(f->nms)->registrations, 0);
+	/* A forged counter did not move the window: the real one passes. */
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > 0);
+	assert_int_equal(nms_stats(f->nms)->registrations, 1);
+}
+
+static void test_unknown_key(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("198.51.100.9:1234");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len, r;
+	int replies = 0;
+
+	len = reg_req(f->ka, 0x4242, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[0], CY_VERSION);
+	assert_int_equal(out[1], CY_NMS_REJECT);
+	assert_int_equal(out[2], CY_ERR_UNKNOWN);
+	assert_int_equal(out[3], 0);
+	assert_true(get_be64(out + 4) == 0x4242);
+	/* Rejects are rate-limited per source (the fake clock stands still). */
+	for (int i = 0; i < 20; i++)
+		replies += nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > 0;
+	assert_int_equal(replies, NMS_REJECT_PER_SEC - 1);
+	assert_int_equal(nms_stats(f->nms)->unknown_key, 21);
+	/* Another source still gets its answer; a second later this one too. */
+	from = ep("198.51.100.10:1234");
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)),
+			 NMS_REJECT_LEN);
+	clock_set_fake(NOW + 1, 2000);
+	from = ep("198.51.100.9:1234");
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)),
+			 NMS_REJECT_LEN);
+}
+
+static void test_expired_key(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("198.51.100.9:1234");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len, r;
+
+	len = reg_req(f->kold, KEY_OLD, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[1], CY_NMS_REJECT);
+	assert_int_equal(out[2], CY_ERR_EXPIRED);
+	assert_true(get_be64(out + 4) == KEY_OLD);
+	assert_int_equal(nms_stats(f->nms)->expired_key, 1);
+	assert_int_equal(nms_stats(f->nms)->registrations, 0);
+
+	/* A key that was fine goes past its expiry while cached. */
+	len = reg_req(f->ka, KEY_A, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	clock_set_fake(NOW + 3600, 5000);
+	len = reg_req(f->ka, KEY_A, 2, "198.51.100.9:1234", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[2], CY_ERR_EXPIRED);
+	/* After the sweep it is gone from the store: unknown. */
+	nms_expire(f->nms, clock_now());
+	len = reg_req(f->ka, KEY_A, 3, "198.51.100.9:1234", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[2], CY_ERR_UNKNOWN);
+}
+
+static void test_revoked(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len, r;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	/* Revocation deletes the keys: the cached one stops working at once. */
+	assert_int_equal(store_node_revoke(f->st, "alpha", "stolen"), 0);
+	len = simple_req(f->ka, KEY_A, 2, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[2], CY_ERR_UNKNOWN);
+}
+
+static void test_garbage(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("198.51.100.9:1234");
+	uint8_t pkt[NMS_PKT_MAX + 64], out[NMS_PKT_MAX], good[512];
+	const struct nms_stats *s = nms_stats(f->nms);
+	uint64_t sent = 0;
+	size_t len;
+
+	srand(1234);
+	for (int i = 0; i < 2000; i++) {
+		len = (size_t)rand() % 200;
+		for (size_t j = 0; j < len; j++)
+			pkt[j] = (uint8_t)rand();
+		/* Half of them look like a sealed envelope naming a real key. */
+		if (i % 2 && len >= CY_SEAL_HDR_LEN) {
+			pkt[0] = CY_VERSION;
+			pkt[1] = CY_SEALED;
+			pkt[2] = 0;
+			pkt[3] = 0;
+			put_be64(pkt + 4, KEY_A);
+		}
+		assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+		sent++;
+	}
+	/* Every truncation of a good datagram. */
+	len = reg_req(f->ka, KEY_A, 1, "198.51.100.9:1234", good, sizeof(good));
+	for (size_t i = 0; i < len; i++) {
+		assert_int_equal(nms_handle(f->nms, SA(from), good, i, out, sizeof(out)), 0);
+		sent++;
+	}
+	/* Oversized. */
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, good, len);
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, NMS_PKT_MAX + 1, out, sizeof(out)),
+			 0);
+	sent++;
+	/* A reply direction datagram is not accepted from outside. */
+	memcpy(pkt, good, len);
+	pkt[2] = CY_DIR_FROM_CLOUD;
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	sent++;
+
+	assert_int_equal(s->rx, sent);
+	assert_int_equal(s->malformed + s->auth_fail, sent);
+	assert_true(s->malformed > 0);
+	assert_int_equal(s->registrations, 0);
+	assert_int_equal(s->unknown_key, 0);
+	/* ...and the good one still works afterwards. */
+	assert_true(nms_handle(f->nms, SA(from), good, len, out, sizeof(out)) > 0);
+	assert_int_equal(s->registrations, 1);
+}
+
+/* An authenticated message that is malformed inside: counted, no reply. */
+static void test_bad_inner(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("198.51.100.9:1234");
+	uint8_t pkt[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	const uint8_t bad[] = { 1, CY_REG_REQ, 0, 8, 0, CY_A_ADDR, 0, 9, 4, 0, 1, 2 };
+	const uint8_t badep[] = { 1, CY_REG_REQ, 0, 7, 0, CY_A_ADDR, 0, 3, 4, 0, 1 };
+	const uint8_t unknown[] = { 1, 0x7f, 0, 0 };
+	struct cy_msg m;
+	size_t len, r;
+
+	len = seal(f->ka, KEY_A, 1, bad, sizeof(bad), pkt, sizeof(pkt));
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	len = seal(f->ka, KEY_A, 2, unknown, sizeof(unknown), pkt, sizeof(pkt));
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	/* A well-formed message with a bad endpoint gets RESULT 1. */
+	len = seal(f->ka, KEY_A, 3, badep, sizeof(badep), pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_ERR_MALFORMED);
+	assert_int_equal(nms_stats(f->nms)->malformed, 3);
+	assert_int_equal(nms_stats(f->nms)->registrations, 0);
+}
+
+static void test_restart_replay(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], old[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_msg m;
+	size_t len, olen, r;
+
+	olen = reg_req(f->ka, KEY_A, 5, "192.0.2.10:7446", old, sizeof(old));
+	assert_true(nms_handle(f->nms, SA(from), old, olen, out, sizeof(out)) > 0);
+
+	/* The NMS restarts on the same store: the recorded registration is
+	 * still refused, the node's next counter is still accepted. */
+	nms_free(f->nms);
+	f->nms = new_nms(f->st);
+	assert_int_equal(nms_handle(f->nms, SA(from), old, olen, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(f->nms)->replay, 1);
+	len = reg_req(f->ka, KEY_A, 4, "192.0.2.10:7446", pkt, sizeof(pkt));
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(f->nms)->replay, 2);
+	len = simple_req(f->ka, KEY_A, 6, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_OK);
+
+	/* Keepalives move the stored counter too. */
+	nms_free(f->nms);
+	f->nms = new_nms(f->st);
+	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(f->nms)->replay, 1);
+}
+
+static void test_reply_counters_rise(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	struct cy_seal_hdr h;
+	uint64_t prev = 0;
+	size_t len, r;
+
+	for (uint64_t i = 1; i <= 50; i++) {
+		len = reg_req(f->ka, KEY_A, i, "192.0.2.10:7446", pkt, sizeof(pkt));
+		r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+		assert_true(r > 0);
+		assert_int_equal(cy_seal_peek(out, r, &h), 0);
+		assert_true(h.counter > prev);
+		prev = h.counter;
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_register_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_napt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deregister, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_counters_rise, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
