@@ -1,0 +1,839 @@
+#include "tunnel.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+#include "wire.h"
+
+/* First byte of the handshake nonce: which message, hence which sender. */
+enum { DIR_REQUEST = 1, DIR_RESPONSE = 2 };
+
+#define NONCE_RAND_LEN (AEAD_NONCE_LEN - 1)
+#define MATERIAL_LEN 32
+#define KDF_LABEL "cyphonic tunnel v1"
+
+struct handshake {
+	bool active;
+	EVP_PKEY *eph;                      /* our ephemeral X25519 key */
+	uint8_t pub[TUNNEL_PUB_LEN];
+	uint8_t material[MATERIAL_LEN];     /* End Key material we chose */
+	uint8_t nonce[AEAD_NONCE_LEN];      /* of our last Request: the Response binds it */
+	uint32_t index;
+	int64_t started_ms;                 /* first attempt of this handshake */
+	int64_t sent_ms;                    /* last (re)transmission */
+};
+
+struct tunnel {
+	uint64_t id;
+	uint8_t tunnel_key[TUNNEL_KEY_LEN]; /* also the HKDF salt */
+	struct aead *tk;                    /* Tunnel Key, ChaCha20-Poly1305 */
+	struct aead *temp;                  /* Temp Key when relayed, else NULL */
+	bool relay;
+	enum tunnel_role role;
+	int order;                          /* < 0: our Request wins a collision */
+	enum aead_alg pref;
+	unsigned offer;
+	bool (*index_in_use)(void *ctx, uint32_t idx);
+	void *index_ctx;
+	char peer[CY_FQDN_MAX + 1];         /* for log lines */
+
+	struct handshake hs;
+	bool failed;
+	bool had_session;
+	int64_t own_ts_last;                /* last Request timestamp we sent */
+	uint64_t peer_ts_last;              /* newest Request timestamp accepted */
+	bool have_last_req;
+	uint8_t last_req_nonce[AEAD_NONCE_LEN];
+	uint8_t cached_resp[TUNNEL_RESP_LEN];
+
+	struct session *cur;                /* carries our data */
+	struct session *next;               /* answered a Request, not yet confirmed */
+	struct session *prev;               /* replaced, opens until prev_until_ms */
+	int64_t prev_until_ms;
+
+	struct tunnel_stats st;             /* data counters of retired sessions */
+	struct ratelimit rl;
+};
+
+static int64_t wall_ms(void)
+{
+	return clock_now() * 1000;
+}
+
+static void hs_clear(struct handshake *hs)
+{
+	EVP_PKEY_free(hs->eph);    /* OpenSSL clears the private key */
+	cy_wipe(hs, sizeof(*hs));
+}
+
+static void retire(struct tunnel *t, struct session **sp)
+{
+	if (!*sp)
+		return;
+	session_stats_add(&t->st.data, session_stats(*sp));
+	session_free(*sp);
+	*sp = NULL;
+}
+
+struct tunnel *tunnel_new(const struct tunnel_params *p)
+{
+	struct tunnel *t;
+	int cmp;
+
+	if (!p->tunnel_key || !p->local_fqdn || !p->peer_fqdn)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->id = p->tunnel_id;
+	memcpy(t->tunnel_key, p->tunnel_key, TUNNEL_KEY_LEN);
+	t->tk = aead_new(AEAD_CHACHA20_POLY1305, p->tunnel_key);
+	if (p->temp_key) {
+		t->relay = true;
+		t->temp = aead_new(AEAD_CHACHA20_POLY1305, p->temp_key);
+	}
+	if (!t->tk || (t->relay && !t->temp)) {
+		tunnel_free(t);
+		return NULL;
+	}
+	t->role = p->role;
+	cmp = strcmp(p->local_fqdn, p->peer_fqdn);
+	t->order = cmp < 0 ? -1 : cmp > 0 ? 1 : 0;
+	t->pref = p->aead_pref ? p->aead_pref : session_aead_preferred();
+	t->offer = (p->aead_offer ? p->aead_offer : SESSION_AEAD_ALL) & SESSION_AEAD_ALL;
+	if (!t->offer || (t->pref != AEAD_CHACHA20_POLY1305 && t->pref != AEAD_AES256_GCM)) {
+		tunnel_free(t);
+		return NULL;
+	}
+	if (!(t->offer & SESSION_AEAD_BIT(t->pref)))
+		t->pref = (t->offer & SESSION_AEAD_BIT(AEAD_CHACHA20_POLY1305)) ?
+			  AEAD_CHACHA20_POLY1305 : AEAD_AES256_GCM;
+	t->index_in_use = p->index_in_use;
+	t->index_ctx = p->index_ctx;
+	snprintf(t->peer, sizeof(t->peer), "%s", p->peer_fqdn);
+	return t;
+}
+
+void tunnel_free(struct tunnel *t)
+{
+	if (!t)
+		return;
+	hs_clear(&t->hs);
+	session_free(t->cur);
+	session_free(t->next);
+	session_free(t->prev);
+	aead_free(t->tk);
+	aead_free(t->temp);
+	cy_wipe(t, sizeof(*t));
+	free(t);
+}
+
+/* --- crypto helpers ------------------------------------------------------ */
+
+static EVP_PKEY *x25519_keygen(uint8_t pub[TUNNEL_PUB_LEN])
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
+	EVP_PKEY *pk = NULL;
+	size_t len = TUNNEL_PUB_LEN;
+
+	if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, &pk) != 1 ||
+	    EVP_PKEY_get_raw_public_key(pk, pub, &len) != 1 || len != TUNNEL_PUB_LEN) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
+/* X25519(priv, peer) into out.  -EPERM for a share that yields the
+ * all-zero secret (a low-order point: RFC 7748 section 6.1). */
+static int x25519_shared(EVP_PKEY *priv, const uint8_t peer[TUNNEL_PUB_LEN],
+			 uint8_t out[32])
+{
+	static const uint8_t zero[32];
+	EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer,
+						   TUNNEL_PUB_LEN);
+	EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
+	size_t len = 32;
+	int rc = -EPERM;
+
+	/* OpenSSL refuses the all-zero result itself; checked again here. */
+	if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, pk) == 1 &&
+	    EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32 &&
+	    CRYPTO_memcmp(out, zero, 32) != 0)
+		rc = 0;
+	if (rc < 0)
+		cy_wipe(out, 32);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+struct kdf_in {
+	uint64_t tunnel_id;
+	enum aead_alg alg;
+	uint8_t flags;
+	const uint8_t *ipub, *rpub;
+	uint32_t iindex, rindex;
+	const uint8_t *shared;     /* 32 */
+	const uint8_t *material;   /* 32 */
+};
+
+/* HKDF-SHA256(salt = Tunnel Key, IKM = X25519 shared || material,
+ * info = label || tunnel id || alg || flags || pubs || indices) ->
+ * initiator->responder key || responder->initiator key. */
+static int tunnel_kdf(const struct tunnel *t, const struct kdf_in *in,
+		      uint8_t keys[2 * AEAD_KEY_LEN])
+{
+	uint8_t ikm[64], info[sizeof(KDF_LABEL) - 1 + 8 + 2 + 2 * TUNNEL_PUB_LEN + 8];
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[5];
+	struct wbuf w;
+	int rc = -EIO;
+
+	memcpy(ikm, in->shared, 32);
+	memcpy(ikm + 32, in->material, 32);
+	wbuf_init(&w, info, sizeof(info));
+	wbuf_put_bytes(&w, KDF_LABEL, sizeof(KDF_LABEL) - 1);
+	wbuf_put_u64(&w, in->tunnel_id);
+	wbuf_put_u8(&w, (uint8_t)in->alg);
+	wbuf_put_u8(&w, in->flags);
+	wbuf_put_bytes(&w, in->ipub, TUNNEL_PUB_LEN);
+	wbuf_put_bytes(&w, in->rpub, TUNNEL_PUB_LEN);
+	wbuf_put_u32(&w, in->iindex);
+	wbuf_put_u32(&w, in->rindex);
+	if (!ctx || !wbuf_ok(&w) || w.len != sizeof(info))
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm, sizeof(ikm));
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+						      (void *)t->tunnel_key, TUNNEL_KEY_LEN);
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
+	params[4] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(ctx, keys, 2 * AEAD_KEY_LEN, params) == 1)
+		rc = 0;
+out:
+	cy_wipe(ikm, sizeof(ikm));
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+static bool index_taken(const struct tunnel *t, uint32_t idx)
+{
+	if ((t->cur && session_local_index(t->cur) == idx) ||
+	    (t->next && session_local_index(t->next) == idx) ||
+	    (t->prev && session_local_index(t->prev) == idx) ||
+	    (t->hs.active && t->hs.index == idx))
+		return true;
+	return t->index_in_use && t->index_in_use(t->index_ctx, idx);
+}
+
+static int new_index(const struct tunnel *t, uint32_t *idx)
+{
+	for (int i = 0; i < 32; i++) {
+		if (cy_random(idx, sizeof(*idx)) < 0)
+			return -EIO;
+		if (!index_taken(t, *idx))
+			return 0;
+	}
+	return -EADDRINUSE;
+}
+
+static int new_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t dir)
+{
+	nonce[0] = dir;
+	return cy_random(nonce + 1, NONCE_RAND_LEN);
+}
+
+static void hdr_put(struct wbuf *w, const struct tunnel *t, uint8_t type,
+		    const uint8_t nonce[AEAD_NONCE_LEN])
+{
+	wbuf_put_u8(w, CY_VERSION);
+	wbuf_put_u8(w, type);
+	wbuf_put_u8(w, t->relay ? TUNNEL_FLAG_RELAY : 0);
+	wbuf_put_u8(w, 0);
+	wbuf_put_u64(w, t->id);
+	wbuf_put_bytes(w, nonce, AEAD_NONCE_LEN);
+}
+
+struct hs_hdr {
+	uint8_t flags;
+	uint64_t tunnel_id;
+	uint8_t nonce[AEAD_NONCE_LEN];
+	const uint8_t *ct;
+	size_t ctlen;
+};
+
+/* The clear header of a Request or Response, checked against this
+ * tunnel; the rest must be exactly the sealed body's length. */
+static int hs_parse(const struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t want_type,
+		    struct hs_hdr *h)
+{
+	struct cur c = cur_make(pkt, len);
+	uint8_t ver, type, rsv;
+	size_t body;
+
+	if (!cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) || !cur_get_u8(&c, &h->flags) ||
+	    !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, &h->tunnel_id) ||
+	    !cur_get_bytes(&c, h->nonce, AEAD_NONCE_LEN))
+		return -EPROTO;
+	if (ver != CY_VERSION || type != want_type || rsv != 0 ||
+	    (h->flags & ~TUNNEL_FLAG_RELAY) || h->tunnel_id != t->id)
+		return -EPROTO;
+	/* A relayed tunnel accepts only the relayed form (the TRS holds the
+	 * Tunnel Key, so the Temp Key seal is what keeps the End Key from
+	 * it), and a direct one only the direct form. */
+	if (!!(h->flags & TUNNEL_FLAG_RELAY) != t->relay)
+		return -EPROTO;
+	if (type == TUNNEL_TYPE_REQUEST) {
+		body = t->relay ? TUNNEL_REQ_BODY_RELAY_LEN : TUNNEL_REQ_BODY_LEN;
+		if (h->nonce[0] != DIR_REQUEST)
+			return -EPROTO;
+	} else {
+		body = TUNNEL_RESP_BODY_LEN;
+		if (h->nonce[0] != DIR_RESPONSE)
+			return -EPROTO;
+	}
+	h->ctlen = body + AEAD_TAG_LEN;
+	if (cur_left(&c) != h->ctlen || !cur_get_ptr(&c, &h->ct, h->ctlen) || !cur_empty(&c))
+		return -EPROTO;
+	return 0;
+}
+
+/* --- Request -------------------------------------------------------------- */
+
+static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool restart)
+{
+	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN], aad[TUNNEL_HDR_LEN + TUNNEL_PUB_LEN];
+	size_t total = t->relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
+	int64_t started = t->hs.started_ms, now = clock_now_ms();
+	struct handshake *hs = &t->hs;
+	struct wbuf w, b;
+	int64_t ts;
+	ssize_t n = -EIO;
+	uint8_t *slot;
+
+	if (cap < total)
+		return -EMSGSIZE;
+	hs_clear(hs);
+	hs->eph = x25519_keygen(hs->pub);
+	if (!hs->eph || cy_random(hs->material, MATERIAL_LEN) < 0 ||
+	    new_nonce(hs->nonce, DIR_REQUEST) < 0 || new_index(t, &hs->index) < 0)
+		goto fail;
+	/* Strictly rising per tunnel, so the responder can refuse anything
+	 * not newer than what it accepted last. */
+	ts = wall_ms();
+	if (ts <= t->own_ts_last)
+		ts = t->own_ts_last + 1;
+
+	wbuf_init(&w, out, cap);
+	hdr_put(&w, t, TUNNEL_TYPE_REQUEST, hs->nonce);
+
+	wbuf_init(&b, body, sizeof(body));
+	wbuf_put_u32(&b, hs->index);
+	wbuf_put_u8(&b, (uint8_t)t->offer);
+	wbuf_put_u8(&b, (uint8_t)t->pref);
+	wbuf_put_u16(&b, 0);
+	wbuf_put_u64(&b, (uint64_t)ts);
+	wbuf_put_bytes(&b, hs->pub, TUNNEL_PUB_LEN);
+	if (t->relay) {
+		/* Inner seal under the Temp Key, bound to the outer header and
+		 * our share; the nonce is the outer one (another key). */
+		memcpy(aad, out, TUNNEL_HDR_LEN);
+		memcpy(aad + TUNNEL_HDR_LEN, hs->pub, TUNNEL_PUB_LEN);
+		slot = wbuf_reserve(&b, MATERIAL_LEN + AEAD_TAG_LEN);
+		if (!slot || aead_seal(t->temp, hs->nonce, aad, sizeof(aad), hs->material,
+				       MATERIAL_LEN, slot) < 0)
+			goto fail;
+	} else {
+		wbuf_put_bytes(&b, hs->material, MATERIAL_LEN);
+	}
+	slot = wbuf_reserve(&w, b.len + AEAD_TAG_LEN);
+	if (!wbuf_ok(&b) || !slot ||
+	    aead_seal(t->tk, hs->nonce, out, TUNNEL_HDR_LEN, body, b.len, slot) < 0)
+		goto fail;
+	if (!wbuf_ok(&w) || w.len != total)
+		goto fail;
+
+	hs->active = true;
+	hs->started_ms = restart ? now : started;
+	hs->sent_ms = now;
+	t->own_ts_last = ts;
+	t->failed = false;
+	t->st.req_sent++;
+	n = (ssize_t)total;
+	goto out;
+fail:
+	hs_clear(hs);
+out:
+	cy_wipe(body, sizeof(body));
+	return n;
+}
+
+ssize_t tunnel_initiate(struct tunnel *t, uint8_t *out, size_t cap)
+{
+	return build_request(t, out, cap, true);
+}
+
+/* The responder picks from what the initiator offers: the initiator's
+ * preference when it is also ours (both have fast AES, say), else
+ * ChaCha20-Poly1305, which is fast everywhere without special hardware. */
+static int choose_aead(const struct tunnel *t, unsigned offer, enum aead_alg peer_pref,
+		       enum aead_alg *alg)
+{
+	unsigned both = offer & t->offer;
+
+	if (peer_pref == t->pref && (both & SESSION_AEAD_BIT(peer_pref)))
+		*alg = peer_pref;
+	else if (both & SESSION_AEAD_BIT(AEAD_CHACHA20_POLY1305))
+		*alg = AEAD_CHACHA20_POLY1305;
+	else if (both & SESSION_AEAD_BIT(AEAD_AES256_GCM))
+		*alg = AEAD_AES256_GCM;
+	else
+		return -EPERM;
+	return 0;
+}
+
+static ssize_t refuse(struct tunnel *t, uint64_t *counter, ssize_t err, const char *what)
+{
+	(*counter)++;
+	LOG_RATELIMITED(&t->rl, "tunnel %016" PRIx64 " (%s): %s dropped", t->id, t->peer,
+			what);
+	return err;
+}
+
+ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
+			      size_t cap)
+{
+	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN], material[MATERIAL_LEN], shared[32];
+	uint8_t keys[2 * AEAD_KEY_LEN], ipub[TUNNEL_PUB_LEN], rpub[TUNNEL_PUB_LEN];
+	uint8_t aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN + TUNNEL_PUB_LEN];
+	uint8_t offer, pref, nonce[AEAD_NONCE_LEN];
+	const uint8_t *sealed;
+	struct session_params sp;
+	struct session *s = NULL;
+	EVP_PKEY *eph = NULL;
+	uint32_t iindex, rindex;
+	enum aead_alg alg;
+	struct hs_hdr h;
+	uint16_t rsv;
+	uint64_t ts;
+	int64_t wall = wall_ms();
+	struct kdf_in kin;
+	struct wbuf w;
+	struct cur c;
+	ssize_t n;
+	uint8_t *slot;
+
+	t->st.req_recv++;
+	if (hs_parse(t, pkt, len, TUNNEL_TYPE_REQUEST, &h) < 0)
+		return refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Request");
+	if (cap < TUNNEL_RESP_LEN)
+		return -EMSGSIZE;
+	if (aead_open(t->tk, h.nonce, pkt, TUNNEL_HDR_LEN, h.ct, h.ctlen, body) < 0)
+		return refuse(t, &t->st.hs_drop_auth, -EBADMSG, "unauthenticated Request");
+
+	c = cur_make(body, h.ctlen - AEAD_TAG_LEN);
+	if (!cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &offer) || !cur_get_u8(&c, &pref) ||
+	    !cur_get_u16(&c, &rsv) || !cur_get_u64(&c, &ts) ||
+	    !cur_get_bytes(&c, ipub, TUNNEL_PUB_LEN) ||
+	    !cur_get_ptr(&c, &sealed, t->relay ? MATERIAL_LEN + AEAD_TAG_LEN : MATERIAL_LEN) ||
+	    !cur_empty(&c) || rsv != 0) {
+		n = refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Request body");
+		goto out;
+	}
+	if (t->relay) {
+		memcpy(aad, pkt, TUNNEL_HDR_LEN);
+		memcpy(aad + TUNNEL_HDR_LEN, ipub, TUNNEL_PUB_LEN);
+		if (aead_open(t->temp, h.nonce, aad, TUNNEL_HDR_LEN + TUNNEL_PUB_LEN, sealed,
+			      MATERIAL_LEN + AEAD_TAG_LEN, material) < 0) {
+			n = refuse(t, &t->st.hs_drop_auth, -EBADMSG,
+				   "Request with bad Temp Key seal");
+			goto out;
+		}
+	} else {
+		memcpy(material, sealed, MATERIAL_LEN);
+	}
+
+	/* Freshness: within the skew of our clock, and newer than the last
+	 * Request we accepted.  An exact duplicate of that one (the network
+	 * doubled it, or our Response was lost and someone replays it) gets
+	 * the same Response again and creates nothing. */
+	if (t->have_last_req && ts == t->peer_ts_last &&
+	    !memcmp(h.nonce, t->last_req_nonce, AEAD_NONCE_LEN)) {
+		t->st.hs_dup++;
+		t->st.resp_sent++;
+		memcpy(out, t->cached_resp, TUNNEL_RESP_LEN);
+		n = TUNNEL_RESP_LEN;
+		goto out;
+	}
+	if (ts > INT64_MAX || (int64_t)ts < wall - TUNNEL_REQ_MAX_SKEW_MS ||
+	    (int64_t)ts > wall + TUNNEL_REQ_MAX_SKEW_MS ||
+	    (t->have_last_req && ts <= t->peer_ts_last)) {
+		n = refuse(t, &t->st.hs_drop_stale, -ESTALE, "stale or replayed Request");
+		goto out;
+	}
+
+	/* Simultaneous open: both sent a Request.  The one from the side
+	 * with the smaller FQDN wins (equal names, impossible between two
+	 * nodes, fall back to the smaller share); the loser drops its own
+	 * attempt and answers, the winner drops the loser's Request. */
+	if (t->hs.active) {
+		int order = t->order ? t->order : memcmp(t->hs.pub, ipub, TUNNEL_PUB_LEN);
+
+		t->st.hs_collisions++;
+		if (order < 0) {
+			n = -EALREADY;
+			goto out;
+		}
+		hs_clear(&t->hs);
+	}
+
+	if (choose_aead(t, offer, (enum aead_alg)pref, &alg) < 0) {
+		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Request with no common AEAD");
+		goto out;
+	}
+	eph = x25519_keygen(rpub);
+	if (!eph) {
+		n = -EIO;
+		goto out;
+	}
+	if (x25519_shared(eph, ipub, shared) < 0) {
+		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Request with a bad key share");
+		goto out;
+	}
+	if (new_index(t, &rindex) < 0) {
+		n = -EIO;
+		goto out;
+	}
+	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = alg, .flags = h.flags,
+			       .ipub = ipub, .rpub = rpub, .iindex = iindex, .rindex = rindex,
+			       .shared = shared, .material = material };
+	if (tunnel_kdf(t, &kin, keys) < 0) {
+		n = -EIO;
+		goto out;
+	}
+	sp = (struct session_params){ .alg = alg, .tx_key = keys + AEAD_KEY_LEN, .rx_key = keys,
+				      .local_index = rindex, .remote_index = iindex,
+				      .initiator = false, .now_ms = clock_now_ms() };
+	s = session_new(&sp);
+	if (!s) {
+		n = -ENOMEM;
+		goto out;
+	}
+
+	/* Response, its AAD = header || the Request's nonce. */
+	if (new_nonce(nonce, DIR_RESPONSE) < 0) {
+		n = -EIO;
+		goto out;
+	}
+	wbuf_init(&w, out, cap);
+	hdr_put(&w, t, TUNNEL_TYPE_RESPONSE, nonce);
+	memcpy(aad, out, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, h.nonce, AEAD_NONCE_LEN);
+	{
+		uint8_t rbody[TUNNEL_RESP_BODY_LEN];
+		struct wbuf b;
+
+		wbuf_init(&b, rbody, sizeof(rbody));
+		wbuf_put_u32(&b, rindex);
+		wbuf_put_u32(&b, iindex);
+		wbuf_put_u8(&b, (uint8_t)alg);
+		wbuf_put_u8(&b, 0);
+		wbuf_put_u16(&b, 0);
+		wbuf_put_bytes(&b, rpub, TUNNEL_PUB_LEN);
+		slot = wbuf_reserve(&w, TUNNEL_RESP_BODY_LEN + AEAD_TAG_LEN);
+		if (!wbuf_ok(&b) || b.len != TUNNEL_RESP_BODY_LEN || !slot ||
+		    aead_seal(t->tk, nonce, aad, TUNNEL_HDR_LEN + AEAD_NONCE_LEN, rbody,
+			      b.len, slot) < 0 || !wbuf_ok(&w) || w.len != TUNNEL_RESP_LEN) {
+			n = -EIO;
+			goto out;
+		}
+	}
+
+	/* Install: the new session waits for its first Data message before
+	 * it carries ours (the Response may be lost), unless there is no
+	 * other session at all. */
+	retire(t, &t->next);
+	t->next = s;
+	s = NULL;
+	t->failed = false;
+	t->have_last_req = true;
+	t->peer_ts_last = ts;
+	memcpy(t->last_req_nonce, h.nonce, AEAD_NONCE_LEN);
+	memcpy(t->cached_resp, out, TUNNEL_RESP_LEN);
+	t->st.resp_sent++;
+	n = TUNNEL_RESP_LEN;
+out:
+	session_free(s);
+	EVP_PKEY_free(eph);
+	cy_wipe(body, sizeof(body));
+	cy_wipe(material, sizeof(material));
+	cy_wipe(shared, sizeof(shared));
+	cy_wipe(keys, sizeof(keys));
+	return n;
+}
+
+/* --- Response ------------------------------------------------------------- */
+
+static void install_current(struct tunnel *t, struct session *s)
+{
+	if (t->cur) {
+		retire(t, &t->prev);
+		t->prev = t->cur;
+		t->prev_until_ms = clock_now_ms() + TUNNEL_GRACE_MS;
+	}
+	t->cur = s;
+	if (t->had_session)
+		t->st.rekeys++;
+	t->had_session = true;
+}
+
+ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
+			       size_t cap)
+{
+	uint8_t body[TUNNEL_RESP_BODY_LEN], rpub[TUNNEL_PUB_LEN], shared[32];
+	uint8_t keys[2 * AEAD_KEY_LEN], aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN];
+	uint8_t alg, rsv8;
+	uint16_t rsv16;
+	uint32_t rindex, iindex;
+	struct session_params sp;
+	struct session *s;
+	struct kdf_in kin;
+	struct hs_hdr h;
+	struct cur c;
+	ssize_t n;
+
+	t->st.resp_recv++;
+	if (hs_parse(t, pkt, len, TUNNEL_TYPE_RESPONSE, &h) < 0)
+		return refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Response");
+	if (!t->hs.active)
+		return refuse(t, &t->st.hs_drop_unexpected, -ENOENT, "unexpected Response");
+	memcpy(aad, pkt, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, t->hs.nonce, AEAD_NONCE_LEN);
+	if (aead_open(t->tk, h.nonce, aad, sizeof(aad), h.ct, h.ctlen, body) < 0)
+		return refuse(t, &t->st.hs_drop_auth, -EBADMSG, "unauthenticated Response");
+
+	c = cur_make(body, sizeof(body));
+	if (!cur_get_u32(&c, &rindex) || !cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &alg) ||
+	    !cur_get_u8(&c, &rsv8) || !cur_get_u16(&c, &rsv16) ||
+	    !cur_get_bytes(&c, rpub, TUNNEL_PUB_LEN) || !cur_empty(&c) || rsv8 || rsv16) {
+		n = refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Response body");
+		goto out;
+	}
+	if (iindex != t->hs.index) {
+		n = refuse(t, &t->st.hs_drop_unexpected, -ENOENT, "Response to another Request");
+		goto out;
+	}
+	if ((alg != AEAD_CHACHA20_POLY1305 && alg != AEAD_AES256_GCM) ||
+	    !(t->offer & SESSION_AEAD_BIT(alg))) {
+		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Response with an AEAD not offered");
+		goto out;
+	}
+	if (x25519_shared(t->hs.eph, rpub, shared) < 0) {
+		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Response with a bad key share");
+		goto out;
+	}
+	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = alg, .flags = h.flags,
+			       .ipub = t->hs.pub, .rpub = rpub, .iindex = iindex,
+			       .rindex = rindex, .shared = shared, .material = t->hs.material };
+	if (tunnel_kdf(t, &kin, keys) < 0) {
+		n = -EIO;
+		goto out;
+	}
+	sp = (struct session_params){ .alg = alg, .tx_key = keys, .rx_key = keys + AEAD_KEY_LEN,
+				      .local_index = iindex, .remote_index = rindex,
+				      .initiator = true, .now_ms = clock_now_ms() };
+	s = session_new(&sp);
+	if (!s) {
+		n = -ENOMEM;
+		goto out;
+	}
+	hs_clear(&t->hs);
+	/* Our own Request was answered: a session we created by answering
+	 * the peer's earlier Request is superseded. */
+	retire(t, &t->next);
+	install_current(t, s);
+	t->failed = false;
+	/* The first Data message confirms the session to the responder. */
+	n = session_seal(t->cur, NULL, 0, out, cap);
+out:
+	cy_wipe(body, sizeof(body));
+	cy_wipe(shared, sizeof(shared));
+	cy_wipe(keys, sizeof(keys));
+	return n;
+}
+
+/* --- data ----------------------------------------------------------------- */
+
+ssize_t tunnel_seal(struct tunnel *t, const uint8_t *ip, size_t len, uint8_t *out, size_t cap)
+{
+	struct session *s = t->cur ? t->cur : t->next;
+
+	if (!s || session_expired(s, clock_now_ms())) {
+		t->st.drop_no_session++;
+		return -ENOTCONN;
+	}
+	return session_seal(s, ip, len, out, cap);
+}
+
+ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
+{
+	int64_t now = clock_now_ms();
+	struct session *s = NULL;
+	uint32_t idx;
+	ssize_t n;
+
+	if (session_peek_index(pkt, len, &idx) < 0) {
+		t->st.data.drop_malformed++;
+		return -EPROTO;
+	}
+	if (t->cur && session_local_index(t->cur) == idx)
+		s = t->cur;
+	else if (t->next && session_local_index(t->next) == idx)
+		s = t->next;
+	else if (t->prev && session_local_index(t->prev) == idx && now < t->prev_until_ms)
+		s = t->prev;
+	if (!s) {
+		t->st.drop_index++;
+		return -ENOKEY;
+	}
+	if (session_expired(s, now)) {
+		t->st.data.drop_expired++;
+		return -EKEYEXPIRED;
+	}
+	n = session_open(s, pkt, len, out, cap);
+	if (n >= 0 && s == t->next) {
+		/* The initiator uses the new keys: they are confirmed. */
+		t->next = NULL;
+		install_current(t, s);
+	}
+	return n;
+}
+
+/* --- timers --------------------------------------------------------------- */
+
+ssize_t tunnel_tick(struct tunnel *t, uint8_t *out, size_t cap)
+{
+	int64_t now = clock_now_ms();
+	ssize_t n;
+
+	if (t->prev && now >= t->prev_until_ms)
+		retire(t, &t->prev);
+	if (t->cur && session_expired(t->cur, now))
+		retire(t, &t->cur);
+	if (t->next && session_expired(t->next, now))
+		retire(t, &t->next);
+
+	if (t->hs.active) {
+		if (now - t->hs.started_ms >= TUNNEL_REKEY_ATTEMPT_MS) {
+			hs_clear(&t->hs);
+			t->st.hs_timeouts++;
+			if (!t->cur)
+				t->failed = true;
+			log_warnx("tunnel %016" PRIx64 " (%s): no Tunnel Response, giving up",
+				  t->id, t->peer);
+			return -ETIMEDOUT;
+		}
+		if (now - t->hs.sent_ms < TUNNEL_REKEY_TIMEOUT_MS)
+			return 0;
+		n = build_request(t, out, cap, false);
+		if (n > 0)
+			t->st.hs_retransmits++;
+		return n;
+	}
+	if (t->next)
+		return 0;    /* the peer is (re)keying; wait for its Data */
+	if (t->cur && session_needs_rekey(t->cur, now))
+		return build_request(t, out, cap, true);
+	if (!t->cur && !t->failed && t->role == TUNNEL_INITIATOR)
+		return build_request(t, out, cap, true);
+	return 0;
+}
+
+/* --- introspection -------------------------------------------------------- */
+
+int tunnel_peek(const uint8_t *pkt, size_t len, struct tunnel_peek *pk)
+{
+	struct cur c = cur_make(pkt, len);
+	uint8_t ver, type;
+
+	memset(pk, 0, sizeof(*pk));
+	if (!cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) || ver != CY_VERSION)
+		return -EPROTO;
+	pk->type = type;
+	switch (type) {
+	case TUNNEL_TYPE_REQUEST:
+		if (len != TUNNEL_REQ_LEN && len != TUNNEL_REQ_RELAY_LEN)
+			return -EPROTO;
+		break;
+	case TUNNEL_TYPE_RESPONSE:
+		if (len != TUNNEL_RESP_LEN)
+			return -EPROTO;
+		break;
+	case SESSION_TYPE_DATA:
+		return session_peek_index(pkt, len, &pk->receiver_index) < 0 ? -EPROTO : 0;
+	default:
+		return -EPROTO;
+	}
+	if (!cur_skip(&c, 2) || !cur_get_u64(&c, &pk->tunnel_id))
+		return -EPROTO;
+	return 0;
+}
+
+bool tunnel_has_index(const struct tunnel *t, uint32_t idx)
+{
+	return (t->cur && session_local_index(t->cur) == idx) ||
+	       (t->next && session_local_index(t->next) == idx) ||
+	       (t->prev && session_local_index(t->prev) == idx);
+}
+
+uint64_t tunnel_id(const struct tunnel *t) { return t->id; }
+
+void tunnel_get_info(const struct tunnel *t, struct tunnel_info *info)
+{
+	const struct session *s = t->cur ? t->cur : t->next;
+
+	memset(info, 0, sizeof(*info));
+	if (s)
+		info->state = TUNNEL_ESTABLISHED;
+	else if (t->hs.active)
+		info->state = TUNNEL_HANDSHAKE;
+	else if (t->failed)
+		info->state = TUNNEL_FAILED;
+	else
+		info->state = TUNNEL_IDLE;
+	info->relay = t->relay;
+	if (s) {
+		info->alg = session_alg(s);
+		info->local_index = session_local_index(s);
+		info->remote_index = session_remote_index(s);
+	}
+	info->nsessions = !!t->cur + !!t->next + !!t->prev;
+}
+
+void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *st)
+{
+	*st = t->st;
+	if (t->cur)
+		session_stats_add(&st->data, session_stats(t->cur));
+	if (t->next)
+		session_stats_add(&st->data, session_stats(t->next));
+	if (t->prev)
+		session_stats_add(&st->data, session_stats(t->prev));
+}
+
+struct session *tunnel_test_current(struct tunnel *t)
+{
+	return t->cur;
+}

@@ -1,0 +1,268 @@
+/* Data sessions on their own: seal/open both ways with both AEADs, the
+ * exact Data format, replay, tampering, unknown index, malformed input,
+ * counter and age limits. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "replay.h"
+#include "session.h"
+
+static uint8_t k1[AEAD_KEY_LEN], k2[AEAD_KEY_LEN];
+static uint8_t ip[1400], pkt[1500], out[1500];
+
+struct pair {
+	struct session *a, *b;
+};
+
+static void pair_make(struct pair *p, enum aead_alg alg, int64_t now)
+{
+	struct session_params pa = { .alg = alg, .tx_key = k1, .rx_key = k2,
+				     .local_index = 0x11111111, .remote_index = 0x22222222,
+				     .initiator = true, .now_ms = now };
+	struct session_params pb = { .alg = alg, .tx_key = k2, .rx_key = k1,
+				     .local_index = 0x22222222, .remote_index = 0x11111111,
+				     .initiator = false, .now_ms = now };
+
+	p->a = session_new(&pa);
+	p->b = session_new(&pb);
+	assert_non_null(p->a);
+	assert_non_null(p->b);
+}
+
+static void pair_free(struct pair *p)
+{
+	session_free(p->a);
+	session_free(p->b);
+}
+
+static int setup(void **state)
+{
+	for (size_t i = 0; i < sizeof(k1); i++) {
+		k1[i] = (uint8_t)(i * 7 + 1);
+		k2[i] = (uint8_t)(i * 13 + 5);
+	}
+	for (size_t i = 0; i < sizeof(ip); i++)
+		ip[i] = (uint8_t)i;
+	ip[0] = 0x45;
+	return 0;
+}
+
+static void roundtrip(enum aead_alg alg)
+{
+	struct pair p;
+	ssize_t n, m;
+
+	pair_make(&p, alg, 1000);
+	for (int i = 0; i < 3; i++) {
+		n = session_seal(p.a, ip, 100 + (size_t)i, pkt, sizeof(pkt));
+		assert_int_equal(n, 100 + i + SESSION_OVERHEAD);
+		/* Header: ver 1, type 0x40, reserved, receiver index, counter. */
+		assert_int_equal(pkt[0], 1);
+		assert_int_equal(pkt[1], SESSION_TYPE_DATA);
+		assert_int_equal(pkt[2] | pkt[3], 0);
+		assert_int_equal(get_be32(pkt + 4), 0x22222222);
+		assert_int_equal(get_be64(pkt + 8), (uint64_t)i);
+		m = session_open(p.b, pkt, (size_t)n, out, sizeof(out));
+		assert_int_equal(m, 100 + i);
+		assert_memory_equal(out, ip, (size_t)m);
+	}
+	n = session_seal(p.b, ip, 1400, pkt, sizeof(pkt));
+	assert_int_equal(n, 1400 + SESSION_OVERHEAD);
+	m = session_open(p.a, pkt, (size_t)n, out, sizeof(out));
+	assert_int_equal(m, 1400);
+	assert_memory_equal(out, ip, 1400);
+	/* Keepalive: empty inner packet. */
+	n = session_seal(p.a, NULL, 0, pkt, sizeof(pkt));
+	assert_int_equal(n, SESSION_OVERHEAD);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, NULL, 0), 0);
+
+	assert_int_equal(session_stats(p.a)->tx_packets, 4);
+	assert_int_equal(session_stats(p.a)->tx_bytes, 100 + 101 + 102);
+	assert_int_equal(session_stats(p.b)->rx_packets, 4);
+	assert_int_equal(session_stats(p.b)->rx_bytes, 100 + 101 + 102);
+	assert_int_equal(session_stats(p.a)->rx_bytes, 1400);
+	assert_int_equal(session_alg(p.a), alg);
+	pair_free(&p);
+}
+
+static void test_roundtrip_chacha(void **state) { roundtrip(AEAD_CHACHA20_POLY1305); }
+static void test_roundtrip_aes(void **state) { roundtrip(AEAD_AES256_GCM); }
+
+static void test_replay(void **state)
+{
+	uint8_t first[200];
+	struct pair p;
+	ssize_t n, n1;
+
+	pair_make(&p, AEAD_CHACHA20_POLY1305, 0);
+	n1 = session_seal(p.a, ip, 50, first, sizeof(first));
+	assert_true(n1 > 0);
+	assert_int_equal(session_open(p.b, first, (size_t)n1, out, sizeof(out)), 50);
+	assert_int_equal(session_open(p.b, first, (size_t)n1, out, sizeof(out)), -EALREADY);
+	assert_int_equal(session_stats(p.b)->drop_replay, 1);
+
+	/* Out of order within the window is fine, once. */
+	for (int i = 0; i < 100; i++) {
+		n = session_seal(p.a, ip, 50, pkt, sizeof(pkt));
+		assert_true(n > 0);
+	}
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 50);
+	/* Push the window beyond the first packet: too old now (it was
+	 * already seen anyway); a fresh one far behind is refused too. */
+	session_test_set_tx_counter(p.a, 20000);
+	n = session_seal(p.a, ip, 50, pkt, sizeof(pkt));
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 50);
+	session_test_set_tx_counter(p.a, 20000 - REPLAY_WINDOW - 1);
+	n = session_seal(p.a, ip, 50, pkt, sizeof(pkt));
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EALREADY);
+	assert_int_equal(session_stats(p.b)->drop_replay, 2);
+	assert_int_equal(session_stats(p.b)->rx_packets, 3);
+	pair_free(&p);
+}
+
+static void test_tamper(void **state)
+{
+	struct pair p;
+	uint8_t copy[200];
+	ssize_t n;
+
+	pair_make(&p, AEAD_AES256_GCM, 0);
+	n = session_seal(p.a, ip, 60, pkt, sizeof(pkt));
+	assert_true(n > 0);
+	/* Every byte from the counter on: header bits are AAD, the rest is
+	 * ciphertext and tag. */
+	for (ssize_t i = 8; i < n; i++) {
+		memcpy(copy, pkt, (size_t)n);
+		copy[i] ^= 0x01;
+		assert_int_equal(session_open(p.b, copy, (size_t)n, out, sizeof(out)), -EBADMSG);
+	}
+	assert_int_equal(session_stats(p.b)->drop_auth, (uint64_t)(n - 8));
+	/* A forged packet with a high counter must not move the window: the
+	 * genuine one still opens. */
+	memcpy(copy, pkt, (size_t)n);
+	put_be64(copy + 8, 5000);
+	assert_int_equal(session_open(p.b, copy, (size_t)n, out, sizeof(out)), -EBADMSG);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 60);
+	/* Wrong direction key: b's own packet back to b (a fresh counter). */
+	session_test_set_tx_counter(p.b, 7);
+	n = session_seal(p.b, ip, 60, pkt, sizeof(pkt));
+	put_be32(pkt + 4, 0x22222222);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EBADMSG);
+	pair_free(&p);
+}
+
+static void test_unknown_index_and_malformed(void **state)
+{
+	struct pair p;
+	ssize_t n;
+
+	pair_make(&p, AEAD_CHACHA20_POLY1305, 0);
+	n = session_seal(p.a, ip, 40, pkt, sizeof(pkt));
+	put_be32(pkt + 4, 0x33333333);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -ENOKEY);
+	assert_int_equal(session_stats(p.b)->drop_index, 1);
+	put_be32(pkt + 4, 0x22222222);
+
+	/* Short, wrong version, wrong type, reserved bits. */
+	assert_int_equal(session_open(p.b, pkt, SESSION_OVERHEAD - 1, out, sizeof(out)), -EPROTO);
+	assert_int_equal(session_open(p.b, pkt, 3, out, sizeof(out)), -EPROTO);
+	pkt[0] = 2;
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EPROTO);
+	pkt[0] = 1;
+	pkt[1] = 0x80;
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EPROTO);
+	pkt[1] = SESSION_TYPE_DATA;
+	pkt[3] = 1;
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EPROTO);
+	pkt[3] = 0;
+	assert_int_equal(session_stats(p.b)->drop_malformed, 5);
+	/* Too small an output buffer is the caller's problem, not counted. */
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, 39), -EMSGSIZE);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, 40), 40);
+	assert_int_equal(session_seal(p.a, ip, 40, pkt, 40 + SESSION_OVERHEAD - 1), -EMSGSIZE);
+	pair_free(&p);
+}
+
+static void test_limits(void **state)
+{
+	struct pair p;
+	ssize_t n;
+
+	pair_make(&p, AEAD_CHACHA20_POLY1305, 1000);
+	assert_false(session_needs_rekey(p.a, 1000));
+	assert_false(session_expired(p.a, 1000));
+	/* Age: the initiator's session wants a rekey at 120 s, the
+	 * responder's later; both expire at 180 s. */
+	assert_true(session_needs_rekey(p.a, 1000 + SESSION_REKEY_AFTER_MS));
+	assert_false(session_needs_rekey(p.b, 1000 + SESSION_REKEY_AFTER_MS));
+	assert_true(session_needs_rekey(p.b, 1000 + SESSION_RESPONDER_REKEY_AFTER_MS));
+	assert_false(session_expired(p.a, 1000 + SESSION_REJECT_AFTER_MS - 1));
+	assert_true(session_expired(p.a, 1000 + SESSION_REJECT_AFTER_MS));
+
+	/* Messages. */
+	session_test_set_tx_counter(p.a, SESSION_REKEY_AFTER_MESSAGES - 1);
+	assert_false(session_needs_rekey(p.a, 1000));
+	n = session_seal(p.a, ip, 10, pkt, sizeof(pkt));
+	assert_true(n > 0);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 10);
+	assert_true(session_needs_rekey(p.a, 1000));
+	assert_false(session_expired(p.a, 1000));
+
+	session_test_set_tx_counter(p.a, SESSION_REJECT_AFTER_MESSAGES - 1);
+	n = session_seal(p.a, ip, 10, pkt, sizeof(pkt));
+	assert_true(n > 0);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 10);
+	assert_int_equal(session_seal(p.a, ip, 10, pkt, sizeof(pkt)), -EKEYEXPIRED);
+	assert_true(session_expired(p.a, 1000));
+	/* A received counter at the limit is refused before decrypting. */
+	put_be64(pkt + 8, SESSION_REJECT_AFTER_MESSAGES);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EKEYEXPIRED);
+	assert_int_equal(session_stats(p.b)->drop_expired, 1);
+	pair_free(&p);
+}
+
+static void test_peek_and_pref(void **state)
+{
+	struct pair p;
+	uint32_t idx = 0;
+	ssize_t n;
+
+	pair_make(&p, AEAD_CHACHA20_POLY1305, 0);
+	n = session_seal(p.a, ip, 10, pkt, sizeof(pkt));
+	assert_int_equal(session_peek_index(pkt, (size_t)n, &idx), 0);
+	assert_int_equal(idx, 0x22222222);
+	assert_int_equal(session_peek_index(pkt, 10, &idx), -EPROTO);
+	pair_free(&p);
+
+	setenv("CYPHONIC_AEAD", "chacha20-poly1305", 1);
+	assert_int_equal(session_aead_preferred(), AEAD_CHACHA20_POLY1305);
+	setenv("CYPHONIC_AEAD", "AES-256-GCM", 1);
+	assert_int_equal(session_aead_preferred(), AEAD_AES256_GCM);
+	unsetenv("CYPHONIC_AEAD");
+	assert_true(session_aead_preferred() == AEAD_AES256_GCM ||
+		    session_aead_preferred() == AEAD_CHACHA20_POLY1305);
+	session_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_chacha),
+		cmocka_unit_test(test_roundtrip_aes),
+		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_unknown_index_and_malformed),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_peek_and_pref),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
