@@ -89,6 +89,7 @@ int store_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n)
 int store_node_by_id(struct store *st, int64_t id, struct store_node *n);
 int store_node_by_serial(struct store *st, const char *serial, struct store_node *n);
 int store_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n);
+int store_node_by_vip6(struct store *st, const uint8_t vip6[16], struct store_node *n);
 /* Mark revoked (keeps the row and its VIPs reserved) and delete its keys
  * and registration, so signaling with an old key stops at once. */
 int store_node_revoke(struct store *st, const char *name, const char *reason);

@@ -1,0 +1,297 @@
+#include "ca.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "addr.h"
+#include "aead.h"
+
+static int ca_set_serial(X509 *x)
+{
+	BIGNUM *bn = BN_new();
+	int ok = 0;
+
+	/* 128 random bits, non-negative: fits the 20 octets RFC 5280 allows. */
+	if (bn && BN_rand(bn, 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 && !BN_is_zero(bn))
+		ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+	BN_free(bn);
+	return ok ? 0 : -EIO;
+}
+
+static int ca_add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (!ext)
+		return -EIO;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -EIO;
+}
+
+/* A certificate for key, subject CN = cn, signed later by the caller. */
+static X509 *ca_new_cert(EVP_PKEY *key, const char *cn, X509 *issuer)
+{
+	X509 *x = X509_new();
+	X509_NAME *name;
+
+	if (!x)
+		return NULL;
+	name = X509_get_subject_name(x);
+	if (X509_set_version(x, 2) != 1 || ca_set_serial(x) < 0 ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
+	    !X509_time_adj_ex(X509_getm_notAfter(x), CA_DAYS, 0, NULL) ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+				       -1, 0) != 1 ||
+	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1 ||
+	    X509_set_pubkey(x, key) != 1) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+EVP_PKEY *ca_key_new(void)
+{
+	return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+}
+
+X509 *ca_issue_root(EVP_PKEY *key, const char *domain)
+{
+	char cn[300];
+	X509 *x;
+
+	snprintf(cn, sizeof(cn), "CYPHONIC CA %s", domain);
+	x = ca_new_cert(key, cn, NULL);
+	if (!x)
+		return NULL;
+	/* Ed25519 signs without a separate digest: md is NULL. */
+	if (ca_add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
+	    ca_add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    ca_add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
+	    X509_sign(x, key, NULL) <= 0) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static X509 *ca_issue_leaf(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *cn,
+			   const char *san, const char *eku)
+{
+	X509 *x = ca_new_cert(key, cn, ca);
+
+	if (!x)
+		return NULL;
+	if (ca_add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+	    ca_add_ext(x, ca, NID_key_usage, "critical,digitalSignature") < 0 ||
+	    ca_add_ext(x, ca, NID_ext_key_usage, eku) < 0 ||
+	    ca_add_ext(x, ca, NID_subject_alt_name, san) < 0 ||
+	    ca_add_ext(x, ca, NID_subject_key_identifier, "hash") < 0 ||
+	    ca_add_ext(x, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
+	    X509_sign(x, ca_key, NULL) <= 0) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+X509 *ca_issue_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
+		      const struct sockaddr_storage *ips, size_t nips)
+{
+	char cn[300], san[1024], ip[ADDR_STR_MAX];
+	size_t i, len = 0;
+
+	snprintf(cn, sizeof(cn), "as.%s", domain);
+	san[0] = '\0';
+	for (i = 0; i < nips; i++) {
+		if (ips[i].ss_family != AF_INET && ips[i].ss_family != AF_INET6)
+			return NULL;
+		addr_ip_str((const struct sockaddr *)&ips[i], ip);
+		len += snprintf(san + len, sizeof(san) - len, "%sIP:%s", i ? "," : "", ip);
+		if (len >= sizeof(san))
+			return NULL;
+	}
+	if (!nips)
+		return NULL;
+	return ca_issue_leaf(ca, ca_key, key, cn, san, "serverAuth");
+}
+
+X509 *ca_issue_node(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *fqdn)
+{
+	char san[300];
+
+	if (snprintf(san, sizeof(san), "DNS:%s", fqdn) >= (int)sizeof(san))
+		return NULL;
+	return ca_issue_leaf(ca, ca_key, key, fqdn, san, "clientAuth");
+}
+
+int ca_serial_hex(const X509 *x, char out[CA_SERIAL_MAX + 1])
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int rc = -EIO;
+
+	if (hex && strlen(hex) <= CA_SERIAL_MAX) {
+		strcpy(out, hex);
+		rc = 0;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+/* BIO contents as a NUL-terminated heap string. */
+static char *ca_bio_string(BIO *b)
+{
+	char *data, *s;
+	long n = BIO_get_mem_data(b, &data);
+
+	if (n <= 0)
+		return NULL;
+	s = malloc((size_t)n + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+char *ca_cert_pem(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (b && PEM_write_bio_X509(b, x) == 1)
+		s = ca_bio_string(b);
+	BIO_free(b);
+	return s;
+}
+
+char *ca_key_pem(EVP_PKEY *key)
+{
+	BIO *b = BIO_new(BIO_s_secmem());
+	char *s = NULL;
+
+	if (!b)
+		b = BIO_new(BIO_s_mem());
+	if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1)
+		s = ca_bio_string(b);
+	BIO_free(b);
+	return s;
+}
+
+void ca_pem_free(char *pem)
+{
+	if (!pem)
+		return;
+	cy_wipe(pem, strlen(pem));
+	free(pem);
+}
+
+static int ca_write_text(const char *path, const char *text, mode_t mode, int excl)
+{
+	size_t len = strlen(text), off = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), mode);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, mode) < 0)
+		rc = -errno;
+	while (!rc && off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else
+			off += (size_t)n;
+	}
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+int ca_write_cert(const char *path, X509 *x, int excl)
+{
+	char *pem = ca_cert_pem(x);
+	int rc;
+
+	if (!pem)
+		return -EIO;
+	rc = ca_write_text(path, pem, 0644, excl);
+	free(pem);
+	return rc;
+}
+
+int ca_write_key(const char *path, EVP_PKEY *key, int excl)
+{
+	char *pem = ca_key_pem(key);
+	int rc;
+
+	if (!pem)
+		return -EIO;
+	rc = ca_write_text(path, pem, 0600, excl);
+	ca_pem_free(pem);
+	return rc;
+}
+
+int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **key, char *err,
+	    size_t errlen)
+{
+	FILE *f;
+
+	*x = NULL;
+	*key = NULL;
+	f = fopen(cert_path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", cert_path, strerror(errno));
+		return -1;
+	}
+	*x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!*x) {
+		snprintf(err, errlen, "%s: not a PEM certificate", cert_path);
+		return -1;
+	}
+	f = fopen(key_path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", key_path, strerror(errno));
+		goto fail;
+	}
+	*key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!*key) {
+		snprintf(err, errlen, "%s: not a PEM private key", key_path);
+		goto fail;
+	}
+	if (X509_check_private_key(*x, *key) != 1) {
+		snprintf(err, errlen, "%s does not belong to %s", key_path, cert_path);
+		goto fail;
+	}
+	return 0;
+fail:
+	ERR_clear_error();
+	X509_free(*x);
+	EVP_PKEY_free(*key);
+	*x = NULL;
+	*key = NULL;
+	return -1;
+}

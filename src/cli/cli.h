@@ -1,0 +1,59 @@
+/* The `cyphonic` admin CLI: a table of subcommands (main.c), one file
+ * each (cmd_*.c), and the helpers they share (cli.c).
+ *
+ * A command returns the process exit status: 0 done, 1 failed (one line
+ * on stderr saying why), 2 usage error. */
+#ifndef CY_CLI_H
+#define CY_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cloud_conf.h"
+#include "store.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+	const char *args;
+	const char *help;
+};
+
+int cmd_init(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
+/* "cyphonic: <message>" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "usage: cyphonic <cmd> <args>" on stderr; returns CLI_USAGE. */
+int cli_usage(const char *cmd);
+
+/* A DNS label as the node config accepts it: a-z, 0-9, '-', not at the
+ * ends, 1..63 characters. */
+bool cli_label_ok(const char *s);
+/* A domain name of such labels, at most CY_FQDN_MAX. */
+bool cli_domain_ok(const char *s);
+
+/* Load DIR/cloud.conf; on failure prints why and returns -1. */
+int cli_cloud_conf(const char *dir, struct cloud_conf *c);
+/* Open the store named by cloud.conf; on failure prints why, -1. */
+int cli_store_open(const struct cloud_conf *c, struct store **st);
+
+/* Write text to path through a temporary file and rename(), mode as
+ * given; 0 or -errno. */
+int cli_write_file(const char *path, const char *text, unsigned mode);
+
+/* Send req to the control socket sock of a daemon (what: "cyphonicd
+ * for x.example.test", for messages); *reply is a heap NUL-terminated
+ * text.  On failure prints why (not running, refused) and returns
+ * CLI_FAIL. */
+int cli_query(const char *sock, const char *what, const char *req, char **reply);
+
+#endif

@@ -1,0 +1,160 @@
+#include "cliconf.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "node_conf.h"
+#include "wire.h"
+
+static void cliconf_endpoint(FILE *f, const struct sockaddr_storage *ss, uint16_t port)
+{
+	struct sockaddr_storage a = *ss;
+	char buf[ADDR_STR_MAX];
+
+	addr_set_port((struct sockaddr *)&a, port);
+	fputs(addr_str((struct sockaddr *)&a, buf), f);
+}
+
+/* open_memstream sets text and len only at fclose. */
+static char *cliconf_close(FILE *f, char **text, size_t *len, bool ok)
+{
+	if (fclose(f) != 0)
+		ok = false;
+	if (!ok) {
+		if (*text)
+			cy_wipe(*text, *len);
+		free(*text);
+		return NULL;
+	}
+	return *text;
+}
+
+char *cliconf_cloud(const struct cliconf_cloud *c)
+{
+	const char *d = c->dir;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "# CYPHONIC cloud %s, written by 'cyphonic init'.\n", c->domain);
+	fprintf(f, "[cloud]\n");
+	fprintf(f, "domain = %s\n", c->domain);
+	fprintf(f, "store = %s/cloud.db\n", d);
+	fprintf(f, "ca_cert = %s/ca.pem\n", d);
+	fprintf(f, "ca_key = %s/ca.key\n", d);
+	fprintf(f, "control = %s/cloud.sock\n", d);
+	fprintf(f, "log_level = info\n\n");
+	fprintf(f, "[as]\n");
+	fprintf(f, "listen = [::]:%d\n", CLICONF_AS_PORT);
+	fprintf(f, "cert = %s/as.pem\n", d);
+	fprintf(f, "key = %s/as.key\n", d);
+	fprintf(f, "key_lifetime = 3600\n");
+	fprintf(f, "nms = ");
+	for (i = 0; i < c->naddrs; i++) {
+		if (i)
+			fputc(',', f);
+		cliconf_endpoint(f, &c->addrs[i], CLICONF_NMS_PORT);
+	}
+	fprintf(f, "\n\n[nms]\n");
+	fprintf(f, "listen = [::]:%d\n", CLICONF_NMS_PORT);
+	fprintf(f, "registration_ttl = 60\n");
+	return cliconf_close(f, &text, &len, true);
+}
+
+/* A multi-line value: the first line after "key = ", every further line
+ * indented by one tab (an INI continuation line; the loader joins them
+ * with '\n'). */
+static bool cliconf_text(FILE *f, const char *key, const char *pem)
+{
+	const char *p = pem, *nl;
+	bool first = true;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n) {
+			if (first)
+				fprintf(f, "%s = %.*s\n", key, (int)n, p);
+			else
+				fprintf(f, "\t%.*s\n", (int)n, p);
+			first = false;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return !first;
+}
+
+int cliconf_password_ok(const char *pw)
+{
+	size_t n = strlen(pw), i;
+
+	if (n == 0 || n > CY_PASSWORD_MAX || pw[0] == ' ' || pw[n - 1] == ' ')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (pw[i] < 0x20 || pw[i] > 0x7e || pw[i] == ';' || pw[i] == '#')
+			return 0;
+	return 1;
+}
+
+char *cliconf_node(const struct cliconf_node *n)
+{
+	char control[NODE_PATH_MAX + 32];
+	char *text = NULL;
+	size_t len = 0;
+	bool ok = true;
+	FILE *f;
+
+	/* The default control path; a short one when it would not fit. */
+	snprintf(control, sizeof(control), "/run/cyphonic/%s.%s.sock", n->name, n->domain);
+	if (strlen(control) >= NODE_PATH_MAX)
+		snprintf(control, sizeof(control), "/run/cyphonic/%s.sock", n->name);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "# CYPHONIC node %s.%s, written by 'cyphonic node add'.\n", n->name,
+		n->domain);
+	fprintf(f, "# Holds this node's private key: keep it secret.\n");
+	fprintf(f, "[node]\n");
+	fprintf(f, "name = %s\n", n->name);
+	fprintf(f, "domain = %s\n", n->domain);
+	fprintf(f, "cloud = %s\n", n->cloud);
+	fprintf(f, "as_port = %d\n", CLICONF_AS_PORT);
+	fprintf(f, "port = %d\n", CLICONF_NODE_PORT);
+	fprintf(f, "tun = cy0\n");
+	fprintf(f, "mtu = 1400\n");
+	fprintf(f, "control = %s\n", control);
+	fprintf(f, "keepalive = 15\n");
+	fprintf(f, "log_level = info\n\n");
+	fprintf(f, "[credentials]\n");
+	ok = cliconf_text(f, "ca", n->ca_pem);
+	if (ok && n->cert_pem)
+		ok = cliconf_text(f, "cert", n->cert_pem) && n->key_pem &&
+		     cliconf_text(f, "key", n->key_pem);
+	if (ok && n->password) {
+		if (cliconf_password_ok(n->password))
+			fprintf(f, "password = %s\n", n->password);
+		else
+			ok = false;
+	}
+	return cliconf_close(f, &text, &len, ok);
+}
+
+void cliconf_free(char *text)
+{
+	if (!text)
+		return;
+	cy_wipe(text, strlen(text));
+	free(text);
+}

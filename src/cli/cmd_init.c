@@ -1,0 +1,249 @@
+/* cyphonic init --dir DIR --domain DOMAIN --cloud ADDR[,ADDR]...
+ *               [--vip4 CIDR] [--vip6 CIDR]
+ *
+ * Creates a cloud in DIR: the CA (ca.pem, ca.key), the AS server
+ * certificate (as.pem, as.key), the store (cloud.db, with the domain and
+ * the virtual ranges in its metadata) and cloud.conf, written last: a
+ * DIR with cloud.conf is a complete cloud.  An existing cloud is never
+ * overwritten; a failed init removes what it created. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aead.h"
+#include "ca.h"
+#include "cli.h"
+#include "cliconf.h"
+#include "store_impl.h"
+
+#define INIT_MAX_CLOUD CLOUD_MAX_NMS
+#define DEFAULT_VIP4 "100.64.0.0/10"
+
+static const char *const init_files[] = {
+	"cloud.conf", "ca.pem", "ca.key", "as.pem", "as.key", "cloud.db", "cloud.db-wal",
+	"cloud.db-shm",
+};
+
+static int init_parse_cloud(const char *list, struct sockaddr_storage *addrs, size_t *n)
+{
+	char buf[512], *save, *tok;
+
+	if (strlen(list) >= sizeof(buf))
+		return cli_fail("--cloud: list too long");
+	strcpy(buf, list);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct sockaddr_storage *ss = &addrs[*n];
+		if (*n == INIT_MAX_CLOUD)
+			return cli_fail("--cloud: at most %d addresses", INIT_MAX_CLOUD);
+		memset(ss, 0, sizeof(*ss));
+		/* Bare addresses: the ports are fixed (AS 7443, NMS 7444). */
+		if (inet_pton(AF_INET, tok, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+			ss->ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, tok, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+			ss->ss_family = AF_INET6;
+		else
+			return cli_fail("--cloud: '%s' is not an IPv4 or IPv6 address", tok);
+		(*n)++;
+	}
+	if (!*n)
+		return cli_fail("--cloud: no address");
+	return 0;
+}
+
+/* RFC 4193 section 3.2: fd00::/8 plus a random 40-bit Global ID. */
+static int init_random_ula(char out[64])
+{
+	uint8_t g[5];
+
+	if (cy_random(g, sizeof(g)) < 0)
+		return -EIO;
+	snprintf(out, 64, "fd%02x:%02x%02x:%02x%02x::/48", g[0], g[1], g[2], g[3], g[4]);
+	return 0;
+}
+
+static void init_cleanup(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(init_files) / sizeof(init_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, init_files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/nodes", dir);
+	rmdir(path);
+}
+
+struct init_args {
+	const char *dir, *domain, *cloud, *vip4, *vip6;
+};
+
+static int init_pki(const char *dir, const struct init_args *a,
+		    const struct sockaddr_storage *addrs, size_t naddrs)
+{
+	EVP_PKEY *ca_key = NULL, *as_key = NULL;
+	X509 *ca = NULL, *as = NULL;
+	char path[PATH_MAX];
+	int rc = -1, err;
+
+	ca_key = ca_key_new();
+	as_key = ca_key_new();
+	if (!ca_key || !as_key) {
+		cli_fail("cannot generate Ed25519 keys");
+		goto out;
+	}
+	ca = ca_issue_root(ca_key, a->domain);
+	as = ca ? ca_issue_server(ca, ca_key, as_key, a->domain, addrs, naddrs) : NULL;
+	if (!ca || !as) {
+		cli_fail("cannot issue the CA and AS certificates");
+		goto out;
+	}
+#define WRITE(name, call)                                                        \
+	do {                                                                     \
+		snprintf(path, sizeof(path), "%s/%s", dir, name);                \
+		if ((err = (call)) < 0) {                                        \
+			cli_fail("%s: %s", path, strerror(-err));                \
+			goto out;                                                \
+		}                                                                \
+	} while (0)
+	WRITE("ca.key", ca_write_key(path, ca_key, 1));
+	WRITE("ca.pem", ca_write_cert(path, ca, 1));
+	WRITE("as.key", ca_write_key(path, as_key, 1));
+	WRITE("as.pem", ca_write_cert(path, as, 1));
+#undef WRITE
+	rc = 0;
+out:
+	X509_free(ca);
+	X509_free(as);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(as_key);
+	return rc;
+}
+
+static int init_store(const char *dir, const struct init_args *a, const char *vip6)
+{
+	char path[PATH_MAX], err[512];
+	struct store *st;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/cloud.db", dir);
+	if (store_open(&st, path, err, sizeof(err)) < 0)
+		return cli_fail("store: %s", err);
+	rc = store_meta_set(st, "domain", a->domain);
+	if (!rc)
+		rc = store_meta_set(st, "vip4_prefix", a->vip4);
+	if (!rc)
+		rc = store_meta_set(st, "vip6_prefix", vip6);
+	store_close(st);
+	if (rc < 0)
+		return cli_fail("store %s: cannot write metadata: %s", path, strerror(-rc));
+	return 0;
+}
+
+static int init_conf(const char *dir, const struct init_args *a,
+		     const struct sockaddr_storage *addrs, size_t naddrs)
+{
+	struct cliconf_cloud cc = { dir, a->domain, addrs, naddrs };
+	struct cloud_conf check;
+	char path[PATH_MAX], err[512];
+	char *text;
+	int rc;
+
+	text = cliconf_cloud(&cc);
+	if (!text)
+		return cli_fail("out of memory");
+	snprintf(path, sizeof(path), "%s/cloud.conf", dir);
+	/* cloud.conf was checked absent above; it is written last. */
+	rc = cli_write_file(path, text, 0644);
+	cliconf_free(text);
+	if (rc < 0)
+		return cli_fail("%s: %s", path, strerror(-rc));
+	/* Whatever we write, our own loader must read back. */
+	if (cloud_conf_load(&check, path, err, sizeof(err)) < 0)
+		return cli_fail("internal error: written cloud.conf does not load: %s", err);
+	return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "domain", required_argument, NULL, 'D' },
+		{ "cloud", required_argument, NULL, 'c' },
+		{ "vip4", required_argument, NULL, '4' },
+		{ "vip6", required_argument, NULL, '6' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct init_args a = { .vip4 = DEFAULT_VIP4 };
+	struct sockaddr_storage addrs[INIT_MAX_CLOUD];
+	char dir[PATH_MAX], vip6[64], path[PATH_MAX + 32];
+	uint8_t p[16];
+	size_t naddrs = 0, i;
+	int opt, plen;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': a.dir = optarg; break;
+		case 'D': a.domain = optarg; break;
+		case 'c': a.cloud = optarg; break;
+		case '4': a.vip4 = optarg; break;
+		case '6': a.vip6 = optarg; break;
+		default: return cli_usage("init");
+		}
+	}
+	if (optind != argc || !a.dir || !a.domain || !a.cloud)
+		return cli_usage("init");
+	if (!cli_domain_ok(a.domain))
+		return cli_fail("--domain: '%s' is not a domain name (lowercase labels a-z, 0-9, "
+				"'-', separated by dots)", a.domain);
+	if (init_parse_cloud(a.cloud, addrs, &naddrs))
+		return CLI_FAIL;
+	if (store_vip_parse4(a.vip4, p, &plen) < 0 || store_vip_capacity(plen, 64) < 1)
+		return cli_fail("--vip4: '%s' is not an IPv4 range like 100.64.0.0/10", a.vip4);
+	if (a.vip6) {
+		if (store_vip_parse6(a.vip6, p, &plen) < 0 || plen > 120)
+			return cli_fail("--vip6: '%s' is not an IPv6 range like fd00:1:2::/48",
+					a.vip6);
+		snprintf(vip6, sizeof(vip6), "%s", a.vip6);
+	} else if (init_random_ula(vip6) < 0) {
+		return cli_fail("cannot read random bytes");
+	}
+
+	if (mkdir(a.dir, 0700) < 0 && errno != EEXIST)
+		return cli_fail("%s: %s", a.dir, strerror(errno));
+	if (!realpath(a.dir, dir))
+		return cli_fail("%s: %s", a.dir, strerror(errno));
+	for (i = 0; i < sizeof(init_files) / sizeof(init_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, init_files[i]);
+		if (access(path, F_OK) == 0)
+			return cli_fail("%s already holds a cloud (%s exists); refusing to "
+					"overwrite it", dir, init_files[i]);
+	}
+	/* cloud.conf keeps the control socket path, which must fit sun_path. */
+	if (strlen(dir) + strlen("/cloud.sock") >= sizeof(((struct cloud_conf *)0)->control) ||
+	    strlen(dir) + strlen("/cloud.db-wal") >= CLOUD_PATH_MAX)
+		return cli_fail("%s: directory path too long (the control socket path must fit "
+				"in 107 bytes)", dir);
+
+	snprintf(path, sizeof(path), "%s/nodes", dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return cli_fail("%s: %s", path, strerror(errno));
+	if (init_pki(dir, &a, addrs, naddrs) || init_store(dir, &a, vip6) ||
+	    init_conf(dir, &a, addrs, naddrs)) {
+		init_cleanup(dir);
+		return CLI_FAIL;
+	}
+	printf("cloud %s created in %s\n", a.domain, dir);
+	printf("  virtual IPv4 %s, virtual IPv6 %s\n", a.vip4, vip6);
+	printf("  start it: cyphonic-cloud -c %s/cloud.conf\n", dir);
+	printf("  add a node: cyphonic node add NAME --dir %s\n", dir);
+	return CLI_OK;
+}

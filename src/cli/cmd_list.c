@@ -1,0 +1,199 @@
+/* cyphonic list --dir DIR [--json]
+ *
+ * Every enrolled node, adapter and general node with its virtual IPs and
+ * what the NMS currently knows of it.  JSON: an array of objects with
+ * exactly the keys name, fqdn, kind, vip4, vip6, revoked, registered,
+ * observed, nat (observed and nat are null while not registered). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "clock.h"
+#include "json.h"
+
+struct list_row {
+	char name[CY_NAME_MAX + 1];
+	char fqdn[CY_FQDN_MAX + 1];
+	const char *kind;
+	char vip4[INET_ADDRSTRLEN];
+	char vip6[INET6_ADDRSTRLEN];
+	bool revoked, registered, nat;
+	char observed[ADDR_STR_MAX];
+};
+
+struct list_ctx {
+	struct store *st;
+	int64_t now;
+	struct list_row *rows;
+	size_t n, cap;
+	int err;
+};
+
+static const char *list_kind(enum cy_kind k)
+{
+	switch (k) {
+	case CY_KIND_NODE: return "node";
+	case CY_KIND_ADAPTER: return "adapter";
+	case CY_KIND_GN: return "gn";
+	}
+	return "unknown";
+}
+
+static int list_collect(const struct store_node *n, void *arg)
+{
+	struct list_ctx *ctx = arg;
+	struct list_row *r;
+	struct store_reg reg;
+
+	if (ctx->n == ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap * 2 : 32;
+		struct list_row *rows = realloc(ctx->rows, cap * sizeof(*rows));
+		if (!rows) {
+			ctx->err = -ENOMEM;
+			return 1;
+		}
+		ctx->rows = rows;
+		ctx->cap = cap;
+	}
+	r = &ctx->rows[ctx->n++];
+	memset(r, 0, sizeof(*r));
+	strcpy(r->name, n->name);
+	strcpy(r->fqdn, n->fqdn);
+	r->kind = list_kind(n->kind);
+	inet_ntop(AF_INET, n->vip4, r->vip4, sizeof(r->vip4));
+	inet_ntop(AF_INET6, n->vip6, r->vip6, sizeof(r->vip6));
+	r->revoked = n->revoked;
+	/* registered: a row the NMS has not let expire yet */
+	if (store_reg_get(ctx->st, n->id, &reg) == 0 && reg.expires > ctx->now) {
+		r->registered = true;
+		r->nat = reg.nat;
+		if (reg.observed.ss_family == AF_INET || reg.observed.ss_family == AF_INET6)
+			addr_str((const struct sockaddr *)&reg.observed, r->observed);
+	}
+	return 0;
+}
+
+static int list_json(const struct list_ctx *ctx)
+{
+	size_t cap = 256 + ctx->n * 1024, i;
+	char *buf = malloc(cap);
+	struct json j;
+
+	if (!buf)
+		return cli_fail("out of memory");
+	json_init(&j, buf, cap);
+	json_arr_begin(&j, NULL);
+	for (i = 0; i < ctx->n; i++) {
+		const struct list_row *r = &ctx->rows[i];
+		json_obj_begin(&j, NULL);
+		json_str(&j, "name", r->name);
+		json_str(&j, "fqdn", r->fqdn);
+		json_str(&j, "kind", r->kind);
+		json_str(&j, "vip4", r->vip4);
+		json_str(&j, "vip6", r->vip6);
+		json_bool(&j, "revoked", r->revoked);
+		json_bool(&j, "registered", r->registered);
+		if (r->registered && r->observed[0])
+			json_str(&j, "observed", r->observed);
+		else
+			json_null(&j, "observed");
+		if (r->registered)
+			json_bool(&j, "nat", r->nat);
+		else
+			json_null(&j, "nat");
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	if (json_finish(&j) < 0) {
+		free(buf);
+		return cli_fail("internal error: list output too large");
+	}
+	printf("%s\n", buf);
+	free(buf);
+	return CLI_OK;
+}
+
+static int list_table(const struct list_ctx *ctx)
+{
+	static const char *const head[] = { "NAME", "FQDN", "KIND", "VIP4", "VIP6", "STATE",
+					    "OBSERVED", "NAT" };
+	const char *cell[8];
+	int w[8], i;
+	size_t r;
+
+	for (i = 0; i < 8; i++)
+		w[i] = (int)strlen(head[i]);
+	/* two passes: widths, then rows */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass)
+			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], head[0],
+			       w[1], head[1], w[2], head[2], w[3], head[3], w[4], head[4], w[5],
+			       head[5], w[6], head[6], head[7]);
+		for (r = 0; r < ctx->n; r++) {
+			const struct list_row *x = &ctx->rows[r];
+			cell[0] = x->name;
+			cell[1] = x->fqdn;
+			cell[2] = x->kind;
+			cell[3] = x->vip4;
+			cell[4] = x->vip6;
+			cell[5] = x->revoked ? "revoked" : x->registered ? "registered" : "-";
+			cell[6] = x->registered && x->observed[0] ? x->observed : "-";
+			cell[7] = x->registered ? (x->nat ? "yes" : "no") : "-";
+			if (!pass) {
+				for (i = 0; i < 8; i++)
+					if ((int)strlen(cell[i]) > w[i])
+						w[i] = (int)strlen(cell[i]);
+				continue;
+			}
+			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0],
+			       w[1], cell[1], w[2], cell[2], w[3], cell[3], w[4], cell[4], w[5],
+			       cell[5], w[6], cell[6], cell[7]);
+		}
+	}
+	if (!ctx->n)
+		printf("(no nodes)\n");
+	return CLI_OK;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct list_ctx ctx = { 0 };
+	const char *dir = NULL;
+	struct cloud_conf c;
+	bool json = false;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': dir = optarg; break;
+		case 'j': json = true; break;
+		default: return cli_usage("list");
+		}
+	}
+	if (optind != argc || !dir)
+		return cli_usage("list");
+	if (cli_cloud_conf(dir, &c) < 0 || cli_store_open(&c, &ctx.st) < 0)
+		return CLI_FAIL;
+	ctx.now = clock_now();
+	rc = store_node_foreach(ctx.st, -1, list_collect, &ctx);
+	store_close(ctx.st);
+	if (rc == 0)
+		rc = ctx.err;
+	if (rc < 0)
+		rc = cli_fail("store: cannot list nodes: %s", strerror(-rc));
+	else
+		rc = json ? list_json(&ctx) : list_table(&ctx);
+	free(ctx.rows);
+	return rc;
+}

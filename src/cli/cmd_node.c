@@ -1,0 +1,234 @@
+/* cyphonic node add NAME --dir DIR [--password PW]
+ *
+ * Enrols NAME.DOMAIN: issues its certificate (Ed25519, CN = SAN = FQDN),
+ * allocates its virtual IPv4 and IPv6 in the store, and writes
+ * DIR/nodes/NAME.conf (mode 0600) with everything cyphonicd needs.  The
+ * config is written to a temporary file first and only renamed into place
+ * once the store holds the node, so a failure leaves neither half. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "ca.h"
+#include "cli.h"
+#include "cliconf.h"
+#include "pwhash.h"
+
+struct node_args {
+	const char *name, *dir, *password;
+};
+
+/* The node's cloud= list: the hosts of the AS's nms= list. */
+static void node_cloud_list(const struct cloud_conf *c, char *out, size_t len)
+{
+	char ip[ADDR_STR_MAX];
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < c->nnms && off < len; i++)
+		off += snprintf(out + off, len - off, "%s%s", i ? "," : "",
+				addr_ip_str((const struct sockaddr *)&c->nms[i], ip));
+}
+
+/* Certificate and key PEM for fqdn, and the certificate's serial. */
+static int node_issue(const struct cloud_conf *c, const char *fqdn, char **cert_pem,
+		      char **key_pem, char serial[CA_SERIAL_MAX + 1])
+{
+	EVP_PKEY *ca_key = NULL, *key = NULL;
+	X509 *ca = NULL, *x = NULL;
+	char err[512];
+	int rc = -1;
+
+	*cert_pem = *key_pem = NULL;
+	if (!c->ca_key[0])
+		return cli_fail("cloud.conf has no ca_key: this host cannot issue certificates");
+	if (ca_load(c->ca_cert, c->ca_key, &ca, &ca_key, err, sizeof(err)) < 0)
+		return cli_fail("CA: %s", err);
+	key = ca_key_new();
+	x = key ? ca_issue_node(ca, ca_key, key, fqdn) : NULL;
+	if (!x || ca_serial_hex(x, serial) < 0) {
+		cli_fail("cannot issue the certificate of %s", fqdn);
+		goto out;
+	}
+	*cert_pem = ca_cert_pem(x);
+	*key_pem = ca_key_pem(key);
+	if (!*cert_pem || !*key_pem) {
+		cli_fail("out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc) {
+		ca_pem_free(*cert_pem);
+		ca_pem_free(*key_pem);
+		*cert_pem = *key_pem = NULL;
+	}
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+	return rc;
+}
+
+static char *node_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	n = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int node_add(const struct node_args *a)
+{
+	struct cloud_conf c;
+	struct store *st = NULL;
+	struct store_node n;
+	struct cliconf_node cn = { 0 };
+	char cloud[512], serial[CA_SERIAL_MAX + 1], pw[PWHASH_MAX] = "";
+	char path[PATH_MAX], tmp[PATH_MAX + 8], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL, *text = NULL;
+	int rc = CLI_FAIL, err;
+
+	if (cli_cloud_conf(a->dir, &c) < 0)
+		return CLI_FAIL;
+	memset(&n, 0, sizeof(n));
+	strcpy(n.name, a->name);
+	if (snprintf(n.fqdn, sizeof(n.fqdn), "%s.%s", a->name, c.domain) >= (int)sizeof(n.fqdn))
+		return cli_fail("%s.%s: longer than %d characters", a->name, c.domain,
+				CY_FQDN_MAX);
+	n.kind = CY_KIND_NODE;
+	if (cli_store_open(&c, &st) < 0)
+		return CLI_FAIL;
+	if (store_node_by_name(st, a->name, &n) == 0) {
+		cli_fail("%s is already enrolled%s", n.fqdn,
+			 n.revoked ? " (revoked; names are not reused)" : "");
+		goto out;
+	}
+	if (node_issue(&c, n.fqdn, &cert_pem, &key_pem, serial) != 0)
+		goto out;
+	strcpy(n.cert_serial, serial);
+	if (a->password && pwhash_create(a->password, pw) < 0) {
+		cli_fail("cannot hash the password");
+		goto out;
+	}
+	strcpy(n.pwhash, pw);
+	ca_pem = node_read_file(c.ca_cert);
+	if (!ca_pem) {
+		cli_fail("%s: %s", c.ca_cert, strerror(errno));
+		goto out;
+	}
+	node_cloud_list(&c, cloud, sizeof(cloud));
+	cn.name = a->name;
+	cn.domain = c.domain;
+	cn.cloud = cloud;
+	cn.ca_pem = ca_pem;
+	cn.cert_pem = cert_pem;
+	cn.key_pem = key_pem;
+	cn.password = a->password;
+	text = cliconf_node(&cn);
+	if (!text) {
+		cli_fail("cannot write the node configuration");
+		goto out;
+	}
+
+	snprintf(path, sizeof(path), "%s/nodes", a->dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		cli_fail("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/nodes/%s.conf", a->dir, a->name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	err = cli_write_file(tmp, text, 0600);
+	if (err < 0) {
+		cli_fail("%s: %s", tmp, strerror(-err));
+		goto out;
+	}
+	err = store_node_add(st, &n);
+	if (err < 0) {
+		unlink(tmp);
+		if (err == -EEXIST)
+			cli_fail("%s is already enrolled", n.fqdn);
+		else if (err == -ENOSPC)
+			cli_fail("the virtual address ranges are full");
+		else
+			cli_fail("store: cannot add %s: %s", n.fqdn, strerror(-err));
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		cli_fail("%s: %s (the node is enrolled; its config is in %s)", path,
+			 strerror(errno), tmp);
+		goto out;
+	}
+	printf("%s vip4 %s vip6 %s\n", n.fqdn, inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
+	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)));
+	printf("config: %s\n", path);
+	rc = CLI_OK;
+out:
+	cy_wipe(pw, sizeof(pw));
+	cliconf_free(text);
+	ca_pem_free(cert_pem);
+	ca_pem_free(key_pem);
+	free(ca_pem);
+	store_close(st);
+	return rc;
+}
+
+static int node_cmd_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "password", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_args a = { 0 };
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': a.dir = optarg; break;
+		case 'p': a.password = optarg; break;
+		default: return cli_usage("node");
+		}
+	}
+	if (optind != argc - 1 || !a.dir)
+		return cli_usage("node");
+	a.name = argv[optind];
+	if (!cli_label_ok(a.name))
+		return cli_fail("'%s' is not a valid node name: one DNS label, lowercase a-z, "
+				"0-9 and '-', at most %d characters", a.name, CY_NAME_MAX);
+	if (a.password && !cliconf_password_ok(a.password))
+		return cli_fail("--password: use 1 to %d printable ASCII characters without ';', "
+				"'#' or leading/trailing spaces", CY_PASSWORD_MAX);
+	return node_add(&a);
+}
+
+int cmd_node(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage("node");
+	if (!strcmp(argv[1], "add"))
+		return node_cmd_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return cli_usage("node");
+	cli_fail("node: unknown subcommand '%s'", argv[1]);
+	return cli_usage("node");
+}

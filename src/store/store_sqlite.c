@@ -1,0 +1,976 @@
+/* The embedded SQLite backend of the store.
+ *
+ * Several processes (the CLI, one or more cloud daemons) open the same
+ * file at once, so the database runs in WAL mode with a busy timeout,
+ * every read-then-write sequence runs in BEGIN IMMEDIATE (takes the write
+ * lock up front, so two writers never deadlock upgrading a read lock),
+ * and statements are reset right after use so no read snapshot lingers.
+ *
+ * Schema: versioned by the schema_version table (one row per applied
+ * step); migrations[] below is applied in one transaction at open.
+ * Representation choices, kept plain so a PostgreSQL backend can mirror
+ * them:
+ *   - virtual IPs as text ("100.64.0.1", "fd00:1:2::1") plus the integer
+ *     vip_index they were allocated from (UNIQUE: the allocation);
+ *   - a general node's MAC as text "aa:bb:cc:dd:ee:ff", NULL for others;
+ *   - key ids and sealed counters (uint64) as signed 64-bit integers
+ *     with the same bits;
+ *   - registration socket addresses as text through addr.h,
+ *     "1.2.3.4:5" or "[2001:db8::1]:5" ('' for none), the reported list
+ *     comma-separated. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <sqlite3.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "store_impl.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+static const char *const migrations[] = {
+	/* 1: the initial schema */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"CREATE TABLE nodes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  fqdn TEXT NOT NULL UNIQUE,"
+	"  kind INTEGER NOT NULL,"
+	"  adapter_id INTEGER NOT NULL DEFAULT 0,"
+	"  mac TEXT UNIQUE,"
+	"  vip_index INTEGER NOT NULL UNIQUE,"
+	"  vip4 TEXT NOT NULL UNIQUE,"
+	"  vip6 TEXT NOT NULL UNIQUE,"
+	"  cert_serial TEXT NOT NULL DEFAULT '',"
+	"  pwhash TEXT NOT NULL DEFAULT '',"
+	"  revoked INTEGER NOT NULL DEFAULT 0,"
+	"  revoke_reason TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX nodes_serial ON nodes (cert_serial);"
+	"CREATE INDEX nodes_adapter ON nodes (adapter_id);"
+	"CREATE TABLE keys ("
+	"  key_id INTEGER PRIMARY KEY,"
+	"  node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,"
+	"  key BLOB NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX keys_node ON keys (node_id);"
+	"CREATE INDEX keys_expires ON keys (expires);"
+	"CREATE TABLE regs ("
+	"  node_id INTEGER PRIMARY KEY REFERENCES nodes (id) ON DELETE CASCADE,"
+	"  key_id INTEGER NOT NULL,"
+	"  observed TEXT NOT NULL,"
+	"  addrs TEXT NOT NULL,"
+	"  families INTEGER NOT NULL,"
+	"  nat INTEGER NOT NULL,"
+	"  counter INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX regs_expires ON regs (expires);",
+};
+
+_Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
+	       "one migration step per schema version");
+
+#define NODE_COLS                                                                 \
+	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
+	"revoked, revoke_reason, created"
+#define REG_COLS "node_id, key_id, observed, addrs, families, nat, counter, updated, expires"
+
+enum query {
+	Q_META_SET,
+	Q_META_GET,
+	Q_VIP_FREE,
+	Q_NODE_INSERT,
+	Q_NODE_SET_CERT,
+	Q_NODE_SET_PWHASH,
+	Q_NODE_BY_NAME,
+	Q_NODE_BY_FQDN,
+	Q_NODE_BY_ID,
+	Q_NODE_BY_SERIAL,
+	Q_NODE_BY_VIP4,
+	Q_NODE_BY_VIP6,
+	Q_NODE_REVOKE,
+	Q_NODE_ALL,
+	Q_KEY_PUT,
+	Q_KEY_GET,
+	Q_KEY_DELETE,
+	Q_KEY_DELETE_NODE,
+	Q_KEY_EXPIRE,
+	Q_REG_PUT,
+	Q_REG_GET,
+	Q_REG_DELETE,
+	Q_REG_EXPIRE,
+	Q_REG_ALL,
+	Q_COUNT
+};
+
+static const char *const query_sql[Q_COUNT] = {
+	[Q_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+		       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	/* Lowest index >= 1 not yet taken: 1 itself, or one past a taken one. */
+	[Q_VIP_FREE] = "SELECT MIN(c.i) FROM (SELECT 1 AS i UNION ALL "
+		       "SELECT vip_index + 1 FROM nodes) c "
+		       "WHERE c.i NOT IN (SELECT vip_index FROM nodes)",
+	[Q_NODE_INSERT] = "INSERT INTO nodes (name, fqdn, kind, adapter_id, mac, vip_index, "
+			  "vip4, vip6, cert_serial, pwhash, created) "
+			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+	[Q_NODE_SET_CERT] = "UPDATE nodes SET cert_serial = ?2 WHERE id = ?1",
+	[Q_NODE_SET_PWHASH] = "UPDATE nodes SET pwhash = ?2 WHERE id = ?1",
+	[Q_NODE_BY_NAME] = "SELECT " NODE_COLS " FROM nodes WHERE name = ?1",
+	[Q_NODE_BY_FQDN] = "SELECT " NODE_COLS " FROM nodes WHERE fqdn = ?1",
+	[Q_NODE_BY_ID] = "SELECT " NODE_COLS " FROM nodes WHERE id = ?1",
+	[Q_NODE_BY_SERIAL] = "SELECT " NODE_COLS " FROM nodes WHERE cert_serial = ?1 "
+			     "AND cert_serial <> ''",
+	[Q_NODE_BY_VIP4] = "SELECT " NODE_COLS " FROM nodes WHERE vip4 = ?1",
+	[Q_NODE_BY_VIP6] = "SELECT " NODE_COLS " FROM nodes WHERE vip6 = ?1",
+	/* vip6 is stored as inet_ntop() writes it: one spelling per address */
+	[Q_NODE_REVOKE] = "UPDATE nodes SET revoked = 1, revoke_reason = ?2 WHERE id = ?1",
+	[Q_NODE_ALL] = "SELECT " NODE_COLS " FROM nodes WHERE ?1 < 0 OR adapter_id = ?1 "
+		       "ORDER BY id",
+	[Q_KEY_PUT] = "INSERT INTO keys (key_id, node_id, key, expires) VALUES (?1, ?2, ?3, ?4)",
+	[Q_KEY_GET] = "SELECT key_id, node_id, key, expires FROM keys WHERE key_id = ?1",
+	[Q_KEY_DELETE] = "DELETE FROM keys WHERE key_id = ?1",
+	[Q_KEY_DELETE_NODE] = "DELETE FROM keys WHERE node_id = ?1",
+	[Q_KEY_EXPIRE] = "DELETE FROM keys WHERE expires <= ?1",
+	[Q_REG_PUT] = "INSERT INTO regs (" REG_COLS ") "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+		      "ON CONFLICT (node_id) DO UPDATE SET key_id = excluded.key_id, "
+		      "observed = excluded.observed, addrs = excluded.addrs, "
+		      "families = excluded.families, nat = excluded.nat, "
+		      "counter = excluded.counter, updated = excluded.updated, "
+		      "expires = excluded.expires",
+	[Q_REG_GET] = "SELECT " REG_COLS " FROM regs WHERE node_id = ?1",
+	[Q_REG_DELETE] = "DELETE FROM regs WHERE node_id = ?1",
+	[Q_REG_EXPIRE] = "DELETE FROM regs WHERE expires <= ?1",
+	[Q_REG_ALL] = "SELECT " REG_COLS " FROM regs ORDER BY node_id",
+};
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	char path[512];
+	sqlite3_stmt *stmt[Q_COUNT];
+};
+
+static struct store_sqlite *to_sqlite(struct store *st)
+{
+	return (struct store_sqlite *)st;
+}
+
+/* Map a failed step to the store's error convention. */
+static int db_error(struct store_sqlite *s, int rc, const char *what)
+{
+	int ext = sqlite3_extended_errcode(s->db);
+
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return -ENOENT;
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return -EEXIST;
+	}
+	log_err("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+/* The cached statement for q, reset and unbound; NULL (logged) on error. */
+static sqlite3_stmt *prep(struct store_sqlite *s, enum query q)
+{
+	sqlite3_stmt *st = s->stmt[q];
+
+	if (!st) {
+		if (sqlite3_prepare_v2(s->db, query_sql[q], -1, &s->stmt[q], NULL) != SQLITE_OK) {
+			log_err("store %s: prepare: %s", s->path, sqlite3_errmsg(s->db));
+			return NULL;
+		}
+		return s->stmt[q];
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static int exec(struct store_sqlite *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("store %s: %.40s: %s", s->path, sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int begin(struct store_sqlite *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+static int finish(struct store_sqlite *s, int rc)
+{
+	if (rc < 0) {
+		exec(s, "ROLLBACK");
+		return rc;
+	}
+	return exec(s, "COMMIT") < 0 ? -EIO : rc;
+}
+
+/* Run a statement that returns no rows; returns rows changed or -errno. */
+static int step_done(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE) {
+		rc = db_error(s, rc, what);
+		sqlite3_reset(st);
+		return rc;
+	}
+	sqlite3_reset(st);
+	return sqlite3_changes(s->db);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static void mac_str(const uint8_t mac[6], char buf[18])
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+}
+
+static void mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	int i;
+
+	memset(mac, 0, 6);
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
+		return;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+}
+
+static void row_node(sqlite3_stmt *st, struct store_node *n)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	memset(n, 0, sizeof(*n));
+	n->id = sqlite3_column_int64(st, 0);
+	col_text(st, 1, n->name, sizeof(n->name));
+	col_text(st, 2, n->fqdn, sizeof(n->fqdn));
+	n->kind = (enum cy_kind)sqlite3_column_int(st, 3);
+	n->adapter_id = sqlite3_column_int64(st, 4);
+	col_text(st, 5, buf, sizeof(buf));
+	mac_parse(buf, n->mac);
+	col_text(st, 6, buf, sizeof(buf));
+	inet_pton(AF_INET, buf, n->vip4);
+	col_text(st, 7, buf, sizeof(buf));
+	inet_pton(AF_INET6, buf, n->vip6);
+	col_text(st, 8, n->cert_serial, sizeof(n->cert_serial));
+	col_text(st, 9, n->pwhash, sizeof(n->pwhash));
+	n->revoked = sqlite3_column_int(st, 10) != 0;
+	col_text(st, 11, n->revoke_reason, sizeof(n->revoke_reason));
+	n->created = sqlite3_column_int64(st, 12);
+}
+
+/* One row of a node lookup whose ?1 is already bound. */
+static int node_one(struct store_sqlite *s, sqlite3_stmt *st, struct store_node *n)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		row_node(st, n);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = db_error(s, rc, "node lookup");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* ---- meta ---- */
+
+static int sq_meta_set(struct store *st, const char *key, const char *value)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, Q_META_SET);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	if (strlen(value) > STORE_META_MAX)
+		return -EINVAL;
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+	rc = step_done(s, q, "meta set");
+	return rc < 0 ? rc : 0;
+}
+
+static int meta_get(struct store_sqlite *s, const char *key, char *value, size_t len)
+{
+	sqlite3_stmt *q = prep(s, Q_META_GET);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(q, 0);
+		rc = snprintf(value, len, "%s", t ? (const char *)t : "") >= (int)len ? -ENOSPC
+										       : 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = db_error(s, rc, "meta get");
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
+static int sq_meta_get(struct store *st, const char *key, char *value, size_t len)
+{
+	return meta_get(to_sqlite(st), key, value, len);
+}
+
+/* ---- nodes ---- */
+
+/* Inside the write transaction: the lowest free index, or -ENOSPC. */
+static int vip_alloc(struct store_sqlite *s, struct store_node *n, int64_t *index)
+{
+	char p4s[64], p6s[64];
+	uint8_t p4[4], p6[16];
+	int plen4, plen6, rc;
+	sqlite3_stmt *q;
+
+	if (meta_get(s, "vip4_prefix", p4s, sizeof(p4s)) < 0 ||
+	    meta_get(s, "vip6_prefix", p6s, sizeof(p6s)) < 0 ||
+	    store_vip_parse4(p4s, p4, &plen4) < 0 || store_vip_parse6(p6s, p6, &plen6) < 0) {
+		log_err("store %s: meta vip4_prefix/vip6_prefix missing or malformed", s->path);
+		return -EINVAL;
+	}
+	q = prep(s, Q_VIP_FREE);
+	if (!q)
+		return -EIO;
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		rc = db_error(s, rc, "vip allocation");
+		sqlite3_reset(q);
+		return rc;
+	}
+	*index = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	if (*index < 1 || *index > store_vip_capacity(plen4, plen6))
+		return -ENOSPC;
+	store_vip_make(p4, p6, *index, n->vip4, n->vip6);
+	return 0;
+}
+
+static int sq_node_add(struct store *st, struct store_node *n)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
+	sqlite3_stmt *q;
+	int64_t index = 0;
+	int rc;
+
+	rc = begin(s);
+	if (rc < 0)
+		return rc;
+	rc = vip_alloc(s, n, &index);
+	if (rc < 0)
+		goto out;
+	q = prep(s, Q_NODE_INSERT);
+	if (!q) {
+		rc = -EIO;
+		goto out;
+	}
+	inet_ntop(AF_INET, n->vip4, v4, sizeof(v4));
+	inet_ntop(AF_INET6, n->vip6, v6, sizeof(v6));
+	n->created = clock_now();
+	sqlite3_bind_text(q, 1, n->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, n->fqdn, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 3, (int)n->kind);
+	sqlite3_bind_int64(q, 4, n->adapter_id);
+	if (n->kind == CY_KIND_GN) {
+		mac_str(n->mac, mac);
+		sqlite3_bind_text(q, 5, mac, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(q, 5);
+	}
+	sqlite3_bind_int64(q, 6, index);
+	sqlite3_bind_text(q, 7, v4, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 8, v6, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 9, n->cert_serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 10, n->pwhash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 11, n->created);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		n->id = sqlite3_column_int64(q, 0);
+		rc = sqlite3_step(q);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_error(s, rc, "node add");
+	sqlite3_reset(q);
+	n->revoked = false;
+	n->revoke_reason[0] = '\0';
+out:
+	return finish(s, rc);
+}
+
+static int node_set_text(struct store *st, enum query which, int64_t id, const char *v)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, which);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, v, -1, SQLITE_STATIC);
+	rc = step_done(s, q, "node update");
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+static int sq_node_set_cert(struct store *st, int64_t id, const char *serial)
+{
+	return node_set_text(st, Q_NODE_SET_CERT, id, serial);
+}
+
+static int sq_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
+{
+	return node_set_text(st, Q_NODE_SET_PWHASH, id, pwhash);
+}
+
+static int node_by_text(struct store *st, enum query which, const char *v, struct store_node *n)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, which);
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_text(q, 1, v, -1, SQLITE_STATIC);
+	return node_one(s, q, n);
+}
+
+static int sq_node_by_name(struct store *st, const char *name, struct store_node *n)
+{
+	return node_by_text(st, Q_NODE_BY_NAME, name, n);
+}
+
+static int sq_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n)
+{
+	return node_by_text(st, Q_NODE_BY_FQDN, fqdn, n);
+}
+
+static int sq_node_by_serial(struct store *st, const char *serial, struct store_node *n)
+{
+	return node_by_text(st, Q_NODE_BY_SERIAL, serial, n);
+}
+
+static int sq_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n)
+{
+	char v4[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, vip4, v4, sizeof(v4));
+	return node_by_text(st, Q_NODE_BY_VIP4, v4, n);
+}
+
+static int sq_node_by_vip6(struct store *st, const uint8_t vip6[16], struct store_node *n)
+{
+	char v6[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, vip6, v6, sizeof(v6));
+	return node_by_text(st, Q_NODE_BY_VIP6, v6, n);
+}
+
+static int sq_node_by_id(struct store *st, int64_t id, struct store_node *n)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, Q_NODE_BY_ID);
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, id);
+	return node_one(s, q, n);
+}
+
+static int sq_node_revoke(struct store *st, const char *name, const char *reason)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	struct store_node n;
+	sqlite3_stmt *q;
+	int rc;
+
+	rc = begin(s);
+	if (rc < 0)
+		return rc;
+	rc = sq_node_by_name(st, name, &n);
+	if (rc < 0)
+		goto out;
+	q = prep(s, Q_NODE_REVOKE);
+	if (!q) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, n.id);
+	sqlite3_bind_text(q, 2, reason ? reason : "", -1, SQLITE_STATIC);
+	rc = step_done(s, q, "revoke");
+	if (rc < 0)
+		goto out;
+	q = prep(s, Q_KEY_DELETE_NODE);
+	if (!q) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, n.id);
+	rc = step_done(s, q, "revoke keys");
+	if (rc < 0)
+		goto out;
+	q = prep(s, Q_REG_DELETE);
+	if (!q) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, n.id);
+	rc = step_done(s, q, "revoke registration");
+	if (rc > 0)
+		rc = 0;
+out:
+	return finish(s, rc);
+}
+
+/* Foreach: the rows are read first and the callbacks run afterwards, so
+ * a callback may call back into the store (even write) safely. */
+struct rows {
+	void *v;
+	size_t n, cap, size;
+};
+
+static void *rows_add(struct rows *r)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		void *v = realloc(r->v, cap * r->size);
+		if (!v)
+			return NULL;
+		r->v = v;
+		r->cap = cap;
+	}
+	return (char *)r->v + r->size * r->n++;
+}
+
+static int sq_node_foreach(struct store *st, int64_t adapter_id,
+			   int (*cb)(const struct store_node *n, void *arg), void *arg)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	struct rows r = { .size = sizeof(struct store_node) };
+	sqlite3_stmt *q = prep(s, Q_NODE_ALL);
+	size_t i;
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, adapter_id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_node *n = rows_add(&r);
+		if (!n) {
+			rc = -ENOMEM;
+			break;
+		}
+		row_node(q, n);
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = db_error(s, rc, "node list");
+	sqlite3_reset(q);
+	for (i = 0; rc == 0 && i < r.n; i++)
+		if (cb(&((struct store_node *)r.v)[i], arg))
+			break;
+	free(r.v);
+	return rc;
+}
+
+/* ---- node-NMS common keys ---- */
+
+static int sq_key_put(struct store *st, const struct store_key *k)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, Q_KEY_PUT);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, (int64_t)k->key_id);
+	sqlite3_bind_int64(q, 2, k->node_id);
+	sqlite3_bind_blob(q, 3, k->key, CY_KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, k->expires);
+	rc = step_done(s, q, "key put");
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_key_get(struct store *st, uint64_t key_id, struct store_key *k)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, Q_KEY_GET);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, (int64_t)key_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		memset(k, 0, sizeof(*k));
+		k->key_id = (uint64_t)sqlite3_column_int64(q, 0);
+		k->node_id = sqlite3_column_int64(q, 1);
+		if (sqlite3_column_bytes(q, 2) == CY_KEY_LEN) {
+			memcpy(k->key, sqlite3_column_blob(q, 2), CY_KEY_LEN);
+			rc = 0;
+		} else {
+			log_err("store %s: key %016llx has a bad length", s->path,
+				(unsigned long long)key_id);
+			rc = -EIO;
+		}
+		k->expires = sqlite3_column_int64(q, 3);
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = db_error(s, rc, "key get");
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
+static int delete_by_id(struct store *st, enum query which, int64_t id)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, which);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, id);
+	rc = step_done(s, q, "delete");
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+static int sq_key_delete(struct store *st, uint64_t key_id)
+{
+	return delete_by_id(st, Q_KEY_DELETE, (int64_t)key_id);
+}
+
+static int expire(struct store *st, enum query which, int64_t now)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, which);
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, now);
+	return step_done(s, q, "expire");
+}
+
+static int sq_key_expire(struct store *st, int64_t now)
+{
+	return expire(st, Q_KEY_EXPIRE, now);
+}
+
+/* ---- registrations ---- */
+
+static int sq_reg_put(struct store *st, const struct store_reg *r)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	char observed[ADDR_STR_MAX], list[STORE_MAX_ADDRS * (ADDR_STR_MAX + 1)], a[ADDR_STR_MAX];
+	sqlite3_stmt *q;
+	size_t i, len = 0;
+	int rc;
+
+	if (r->naddrs > STORE_MAX_ADDRS)
+		return -EINVAL;
+	observed[0] = '\0';
+	if (r->observed.ss_family == AF_INET || r->observed.ss_family == AF_INET6)
+		addr_str((const struct sockaddr *)&r->observed, observed);
+	list[0] = '\0';
+	for (i = 0; i < r->naddrs; i++) {
+		if (r->addrs[i].ss_family != AF_INET && r->addrs[i].ss_family != AF_INET6)
+			return -EINVAL;
+		len += snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+				addr_str((const struct sockaddr *)&r->addrs[i], a));
+	}
+	q = prep(s, Q_REG_PUT);
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, r->node_id);
+	sqlite3_bind_int64(q, 2, (int64_t)r->key_id);
+	sqlite3_bind_text(q, 3, observed, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, list, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 5, r->families);
+	sqlite3_bind_int(q, 6, r->nat ? 1 : 0);
+	sqlite3_bind_int64(q, 7, (int64_t)r->counter);
+	sqlite3_bind_int64(q, 8, r->updated);
+	sqlite3_bind_int64(q, 9, r->expires);
+	rc = step_done(s, q, "registration put");
+	return rc < 0 ? rc : 0;
+}
+
+static void row_reg(sqlite3_stmt *q, struct store_reg *r)
+{
+	char list[STORE_MAX_ADDRS * (ADDR_STR_MAX + 1) + 1], *tok, *save;
+	char observed[ADDR_STR_MAX];
+	socklen_t len;
+
+	memset(r, 0, sizeof(*r));
+	r->node_id = sqlite3_column_int64(q, 0);
+	r->key_id = (uint64_t)sqlite3_column_int64(q, 1);
+	col_text(q, 2, observed, sizeof(observed));
+	if (observed[0])
+		addr_parse(observed, 0, &r->observed, &len);
+	col_text(q, 3, list, sizeof(list));
+	for (tok = strtok_r(list, ",", &save); tok && r->naddrs < STORE_MAX_ADDRS;
+	     tok = strtok_r(NULL, ",", &save))
+		if (addr_parse(tok, 0, &r->addrs[r->naddrs], &len) == 0)
+			r->naddrs++;
+	r->families = (uint8_t)sqlite3_column_int(q, 4);
+	r->nat = sqlite3_column_int(q, 5) != 0;
+	r->counter = (uint64_t)sqlite3_column_int64(q, 6);
+	r->updated = sqlite3_column_int64(q, 7);
+	r->expires = sqlite3_column_int64(q, 8);
+}
+
+static int sq_reg_get(struct store *st, int64_t node_id, struct store_reg *r)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	sqlite3_stmt *q = prep(s, Q_REG_GET);
+	int rc;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, node_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		row_reg(q, r);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = db_error(s, rc, "registration get");
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
+static int sq_reg_delete(struct store *st, int64_t node_id)
+{
+	return delete_by_id(st, Q_REG_DELETE, node_id);
+}
+
+static int sq_reg_expire(struct store *st, int64_t now)
+{
+	return expire(st, Q_REG_EXPIRE, now);
+}
+
+static int sq_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
+			  void *arg)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	struct rows r = { .size = sizeof(struct store_reg) };
+	sqlite3_stmt *q = prep(s, Q_REG_ALL);
+	size_t i;
+	int rc;
+
+	if (!q)
+		return -EIO;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct store_reg *reg = rows_add(&r);
+		if (!reg) {
+			rc = -ENOMEM;
+			break;
+		}
+		row_reg(q, reg);
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = db_error(s, rc, "registration list");
+	sqlite3_reset(q);
+	for (i = 0; rc == 0 && i < r.n; i++)
+		if (cb(&((struct store_reg *)r.v)[i], arg))
+			break;
+	free(r.v);
+	return rc;
+}
+
+/* ---- open, migrate, close ---- */
+
+static void sq_close(struct store *st)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	int i;
+
+	for (i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int migrate(struct store_sqlite *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	char sql[96];
+	int64_t version = 0;
+	size_t i;
+	int rc;
+
+	if (begin(s) < 0) {
+		snprintf(err, errlen, "%s: cannot lock: %s", s->path, sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+	if (rc < 0)
+		goto out;
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1, &q,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		rc = -EIO;
+		goto out;
+	}
+	version = sqlite3_column_int64(q, 0); /* NULL reads as 0: a new file */
+	sqlite3_finalize(q);
+	q = NULL;
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %lld is newer than this build (%d)",
+			 s->path, (long long)version, STORE_SCHEMA_VERSION);
+		rc = -EPROTO;
+		goto out;
+	}
+	for (i = (size_t)version; i < CONF_ARRAY_LEN(migrations); i++) {
+		rc = exec(s, migrations[i]);
+		if (rc < 0)
+			goto out;
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version) VALUES (%zu)",
+			 i + 1);
+		rc = exec(s, sql);
+		if (rc < 0)
+			goto out;
+		log_debug("store %s: migrated to schema version %zu", s->path, i + 1);
+	}
+out:
+	sqlite3_finalize(q);
+	if (rc == -EIO)
+		snprintf(err, errlen, "%s: schema migration failed: %s", s->path,
+			 sqlite3_errmsg(s->db));
+	return finish(s, rc);
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.meta_set = sq_meta_set,
+	.meta_get = sq_meta_get,
+	.node_add = sq_node_add,
+	.node_set_cert = sq_node_set_cert,
+	.node_set_pwhash = sq_node_set_pwhash,
+	.node_by_name = sq_node_by_name,
+	.node_by_fqdn = sq_node_by_fqdn,
+	.node_by_id = sq_node_by_id,
+	.node_by_serial = sq_node_by_serial,
+	.node_by_vip4 = sq_node_by_vip4,
+	.node_by_vip6 = sq_node_by_vip6,
+	.node_revoke = sq_node_revoke,
+	.node_foreach = sq_node_foreach,
+	.key_put = sq_key_put,
+	.key_get = sq_key_get,
+	.key_delete = sq_key_delete,
+	.key_expire = sq_key_expire,
+	.reg_put = sq_reg_put,
+	.reg_get = sq_reg_get,
+	.reg_delete = sq_reg_delete,
+	.reg_expire = sq_reg_expire,
+	.reg_foreach = sq_reg_foreach,
+};
+
+int store_sqlite_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store_sqlite *s;
+	sqlite3_stmt *q = NULL;
+	bool memory;
+	int fd, rc;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(s->path)) {
+		snprintf(err, errlen, "store: path too long");
+		return -ENAMETOOLONG;
+	}
+	/* The file holds common keys and password hashes: create it 0600
+	 * (SQLite gives its -wal and -shm files the same mode). */
+	memory = !strcmp(path, ":memory:"); /* tests: a private in-memory store */
+	fd = memory ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (!memory && fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fd >= 0)
+		close(fd);
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &sqlite_ops;
+	strcpy(s->path, path);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		rc = -EIO;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* WAL: readers do not block the writer, so the CLI can list while
+	 * the cloud writes registrations.  Check that the mode took. */
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &q, NULL);
+	if (rc != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW ||
+	    !sqlite3_column_text(q, 0) ||
+	    strcmp((const char *)sqlite3_column_text(q, 0), memory ? "memory" : "wal") != 0) {
+		snprintf(err, errlen, "%s: cannot switch to WAL mode: %s", path,
+			 sqlite3_errmsg(s->db));
+		sqlite3_finalize(q);
+		rc = -EIO;
+		goto fail;
+	}
+	sqlite3_finalize(q);
+	if (exec(s, "PRAGMA foreign_keys=ON") < 0 || exec(s, "PRAGMA synchronous=NORMAL") < 0 ||
+	    exec(s, "PRAGMA secure_delete=ON") < 0) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+		rc = -EIO;
+		goto fail;
+	}
+	rc = migrate(s, err, errlen);
+	if (rc < 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sq_close(&s->base);
+	return rc;
+}

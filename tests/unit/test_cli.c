@@ -1,0 +1,403 @@
+/* The `cyphonic` binary end to end, as a user runs it: init, node add,
+ * list --json, revoke, and status/stats against a fake daemon on a
+ * control socket.  The binary's path comes from CMake (CYPHONIC_BIN). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "addr.h"
+#include "ca.h"
+#include "clock.h"
+#include "cloud_conf.h"
+#include "jsonread.h"
+#include "node_conf.h"
+#include "store.h"
+
+static char dir[64];
+static char out[65536];
+
+/* Run the CLI with a shell command line; stdout into out; exit status. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+	char args[1024], cmd[2048];
+	va_list ap;
+	FILE *p;
+	size_t n;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s %s 2>%s/stderr", CYPHONIC_BIN, args, dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static char *read_file(const char *path)
+{
+	static char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int setup(void **state)
+{
+	strcpy(dir, "/tmp/cy-test-cli-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_usage(void **state)
+{
+	assert_int_equal(run("help"), 0);
+	assert_non_null(strstr(out, "cyphonic init"));
+	assert_non_null(strstr(out, "cyphonic node add"));
+	assert_non_null(strstr(out, "cyphonic revoke"));
+	assert_non_null(strstr(out, "cyphonic list"));
+	assert_non_null(strstr(out, "cyphonic status"));
+	assert_non_null(strstr(out, "cyphonic stats"));
+	assert_int_equal(run("--help"), 0);
+	assert_int_equal(run("%s", ""), 2);
+	assert_int_equal(run("frobnicate"), 2);
+	assert_int_equal(run("init --dir %s/c", dir), 2);
+	assert_int_equal(run("list"), 2);
+	assert_int_equal(run("node add --dir %s/c", dir), 2);
+	assert_int_equal(run("node remove x --dir %s/c", dir), 2);
+	assert_int_equal(run("status"), 2);
+	/* no cloud there */
+	assert_int_equal(run("list --dir %s/none", dir), 1);
+	assert_non_null(strstr(read_file(strcat(strcpy(out, dir), "/stderr")), "cloud.conf"));
+}
+
+static void test_init(void **state)
+{
+	struct cloud_conf c;
+	struct store *st;
+	char path[256], err[256], v[64];
+	struct stat sb;
+
+	assert_int_equal(run("init --dir %s/c --domain bad_domain --cloud 192.0.2.1", dir), 1);
+	assert_int_equal(run("init --dir %s/c --domain example.test --cloud nope", dir), 1);
+	assert_int_equal(run("init --dir %s/c --domain example.test --cloud 192.0.2.1 "
+			     "--vip4 10.0.0.1/8", dir), 1);
+	assert_int_equal(run("init --dir %s/c --domain example.test --cloud 192.0.2.1,2001:db8::1",
+			     dir), 0);
+	snprintf(path, sizeof(path), "%s/c/cloud.conf", dir);
+	assert_int_equal(cloud_conf_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.domain, "example.test");
+	assert_int_equal(c.nnms, 2);
+	assert_true(c.store[0] == '/');
+	snprintf(path, sizeof(path), "%s/c/ca.key", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/c/as.key", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	assert_int_equal(store_open(&st, c.store, err, sizeof(err)), 0);
+	assert_int_equal(store_meta_get(st, "domain", v, sizeof(v)), 0);
+	assert_string_equal(v, "example.test");
+	assert_int_equal(store_meta_get(st, "vip4_prefix", v, sizeof(v)), 0);
+	assert_string_equal(v, "100.64.0.0/10");
+	assert_int_equal(store_meta_get(st, "vip6_prefix", v, sizeof(v)), 0);
+	/* RFC 4193: fdXX:XXXX:XXXX::/48 */
+	assert_int_equal(strlen(v), strlen("fd00:0000:0000::/48"));
+	assert_int_equal(strncmp(v, "fd", 2), 0);
+	assert_string_equal(v + strlen(v) - 5, "::/48");
+	store_close(st);
+
+	/* never over an existing cloud */
+	assert_int_equal(run("init --dir %s/c --domain other.test --cloud 192.0.2.9", dir), 1);
+	assert_int_equal(cloud_conf_load(&c, path[0] ? strcat(strcpy(path, dir), "/c/cloud.conf")
+						     : path, err, sizeof(err)), 0);
+	assert_string_equal(c.domain, "example.test");
+
+	/* explicit ranges */
+	assert_int_equal(run("init --dir %s/d --domain d.test --cloud 192.0.2.1 --vip4 10.1.0.0/16 "
+			     "--vip6 fd00:1:2::/48", dir), 0);
+	assert_int_equal(run("node add n1 --dir %s/d", dir), 0);
+	assert_non_null(strstr(out, "n1.d.test vip4 10.1.0.1 vip6 fd00:1:2::1"));
+}
+
+struct keys {
+	int n;
+	char path[16][64];
+};
+
+static int list_keys(void *arg, const char *path, enum jsonread_type t, const char *v)
+{
+	struct keys *k = arg;
+
+	if (k->n < 16 && !strncmp(path, "[0].", 4))
+		snprintf(k->path[k->n++], 64, "%s", path + 4);
+	return 0;
+}
+
+static void test_node_add_list_revoke(void **state)
+{
+	char path[256], err[256];
+	struct node_conf nc;
+	struct cloud_conf c;
+	struct store *st;
+	struct store_node n;
+	struct store_reg r;
+	struct keys k = { 0 };
+	static const char *const want[] = { "name", "fqdn", "kind", "vip4", "vip6", "revoked",
+					    "registered", "observed", "nat" };
+	socklen_t len;
+	size_t i;
+
+	assert_int_equal(run("init --dir %s/c --domain example.test --cloud 192.0.2.1,2001:db8::1",
+			     dir), 0);
+	assert_int_equal(run("node add alpha --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "alpha.example.test vip4 100.64.0.1 vip6 fd"));
+	assert_int_equal(run("node add beta --dir %s/c --password 'pass word'", dir), 0);
+	assert_non_null(strstr(out, "100.64.0.2"));
+	assert_int_equal(run("node add alpha --dir %s/c", dir), 1);
+	assert_int_equal(run("node add Alpha --dir %s/c", dir), 1);
+	assert_int_equal(run("node add x- --dir %s/c", dir), 1);
+	assert_int_equal(run("node add gamma --dir %s/c --password 'a;b'", dir), 1);
+
+	/* the written config loads and its credentials hold together */
+	snprintf(path, sizeof(path), "%s/c/nodes/alpha.conf", dir);
+	{
+		struct stat sb;
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
+	assert_int_equal(node_conf_load(&nc, path, err, sizeof(err)), 0);
+	assert_string_equal(nc.fqdn, "alpha.example.test");
+	assert_int_equal(nc.ncloud, 2);
+	assert_null(nc.password);
+	{
+		BIO *b = BIO_new_mem_buf(nc.cert_pem, -1);
+		BIO *bc = BIO_new_mem_buf(nc.ca_pem, -1);
+		X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		X509 *ca = PEM_read_bio_X509(bc, NULL, NULL, NULL);
+		X509_STORE *xs = X509_STORE_new();
+		X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+		char serial[CA_SERIAL_MAX + 1];
+
+		assert_non_null(x);
+		assert_non_null(ca);
+		X509_STORE_add_cert(xs, ca);
+		X509_STORE_CTX_init(ctx, xs, x, NULL);
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+		assert_int_equal(X509_verify_cert(ctx), 1);
+		assert_int_equal(ca_serial_hex(x, serial), 0);
+
+		snprintf(path, sizeof(path), "%s/c/cloud.conf", dir);
+		assert_int_equal(cloud_conf_load(&c, path, err, sizeof(err)), 0);
+		assert_int_equal(store_open(&st, c.store, err, sizeof(err)), 0);
+		assert_int_equal(store_node_by_serial(st, serial, &n), 0);
+		assert_string_equal(n.name, "alpha");
+		assert_string_equal(n.pwhash, "");
+		X509_STORE_CTX_free(ctx);
+		X509_STORE_free(xs);
+		X509_free(x);
+		X509_free(ca);
+		BIO_free(b);
+		BIO_free(bc);
+	}
+	node_conf_free(&nc);
+	assert_int_equal(store_node_by_name(st, "beta", &n), 0);
+	assert_int_equal(strncmp(n.pwhash, "$scrypt$", 8), 0);
+	snprintf(path, sizeof(path), "%s/c/nodes/beta.conf", dir);
+	assert_int_equal(node_conf_load(&nc, path, err, sizeof(err)), 0);
+	assert_string_equal(nc.password, "pass word");
+	node_conf_free(&nc);
+
+	/* list --json: exactly the documented keys */
+	assert_int_equal(run("list --dir %s/c --json", dir), 0);
+	assert_int_equal(jsonread_walk(out, list_keys, &k), 0);
+	assert_int_equal(k.n, 9);
+	for (i = 0; i < 9; i++)
+		assert_string_equal(k.path[i], want[i]);
+	assert_non_null(strstr(out, "\"name\":\"alpha\",\"fqdn\":\"alpha.example.test\","
+				    "\"kind\":\"node\",\"vip4\":\"100.64.0.1\""));
+	assert_non_null(strstr(out, "\"revoked\":false,\"registered\":false,\"observed\":null,"
+				    "\"nat\":null}"));
+
+	/* a live registration shows; an expired one does not */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(store_node_by_name(st, "alpha", &n), 0);
+	r.node_id = n.id;
+	r.key_id = 1;
+	assert_int_equal(addr_parse("203.0.113.5:4000", 0, &r.observed, &len), 0);
+	r.nat = true;
+	r.expires = clock_now() + 600;
+	{
+		struct store_key key = { .key_id = 1, .node_id = n.id, .expires = r.expires };
+		assert_int_equal(store_key_put(st, &key), 0);
+	}
+	assert_int_equal(store_reg_put(st, &r), 0);
+	assert_int_equal(store_node_by_name(st, "beta", &n), 0);
+	r.node_id = n.id;
+	r.expires = clock_now() - 1;
+	assert_int_equal(store_reg_put(st, &r), 0);
+	assert_int_equal(run("list --dir %s/c --json", dir), 0);
+	assert_non_null(strstr(out, "\"registered\":true,\"observed\":\"203.0.113.5:4000\","
+				    "\"nat\":true}"));
+	assert_non_null(strstr(out, "\"name\":\"beta\""));
+	assert_int_equal(run("list --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "NAME"));
+	assert_non_null(strstr(out, "registered"));
+
+	/* revoke: keys and registration go, the row stays, marked */
+	assert_int_equal(run("revoke alpha --dir %s/c --reason 'lost laptop'", dir), 0);
+	assert_int_equal(store_node_by_name(st, "alpha", &n), 0);
+	assert_true(n.revoked);
+	assert_string_equal(n.revoke_reason, "lost laptop");
+	assert_int_equal(store_reg_get(st, n.id, &r), -ENOENT);
+	{
+		struct store_key key;
+		assert_int_equal(store_key_get(st, 1, &key), -ENOENT);
+	}
+	assert_int_equal(run("revoke nobody --dir %s/c", dir), 1);
+	assert_int_equal(run("list --dir %s/c --json", dir), 0);
+	assert_non_null(strstr(out, "\"revoked\":true"));
+	/* a revoked name is not handed out again */
+	assert_int_equal(run("node add alpha --dir %s/c", dir), 1);
+	store_close(st);
+}
+
+/* A stand-in daemon: answers one request on a UNIX socket, then exits. */
+static pid_t fake_daemon(const char *path, const char *expect, const char *reply)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	assert_true(s >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	unlink(path);
+	assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(s, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char req[256];
+		ssize_t n;
+		int c = accept(s, NULL, NULL);
+		if (c < 0)
+			_exit(1);
+		n = read(c, req, sizeof(req) - 1);
+		req[n > 0 ? n : 0] = '\0';
+		if (strncmp(req, expect, strlen(expect)))
+			reply = "error\n";
+		if (write(c, reply, strlen(reply)) < 0)
+			_exit(1);
+		close(c);
+		_exit(0);
+	}
+	close(s);
+	return pid;
+}
+
+static void test_status_stats(void **state)
+{
+	static const char reply[] =
+		"{\"fqdn\":\"alpha.example.test\",\"vip4\":\"100.64.0.1\",\"vip6\":\"fd00::1\","
+		"\"dns\":\"127.0.0.53:53\",\"registered\":true,\"nat\":false,\"tunnels\":["
+		"{\"peer\":\"beta.example.test\",\"vip4\":\"100.64.0.2\",\"path\":\"direct\","
+		"\"endpoint\":\"192.0.2.7:7446\",\"rx_bytes\":10,\"tx_bytes\":20}]}";
+	char conf[256], sock[256], text[16384], *p;
+	FILE *f;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(run("init --dir %s/c --domain example.test --cloud 192.0.2.1", dir), 0);
+	assert_int_equal(run("node add alpha --dir %s/c", dir), 0);
+	/* point the node's control socket into the test dir */
+	snprintf(conf, sizeof(conf), "%s/c/nodes/alpha.conf", dir);
+	snprintf(sock, sizeof(sock), "%s/alpha.sock", dir);
+	strcpy(text, read_file(conf));
+	p = strstr(text, "control = ");
+	assert_non_null(p);
+	{
+		char rest[16384];
+		snprintf(rest, sizeof(rest), "%s", strchr(p, '\n'));
+		snprintf(p, sizeof(text) - (size_t)(p - text), "control = %s%s", sock, rest);
+	}
+	f = fopen(conf, "w");
+	fputs(text, f);
+	fclose(f);
+
+	/* no daemon: a clear message, exit 1 */
+	assert_int_equal(run("status -c %s", conf), 1);
+	assert_non_null(strstr(read_file(strcat(strcpy(text, dir), "/stderr")), "not running"));
+
+	pid = fake_daemon(sock, "status", reply);
+	assert_int_equal(run("status -c %s --json", conf), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_string_equal(out, strcat(strcpy(text, reply), "\n"));
+
+	pid = fake_daemon(sock, "status", reply);
+	assert_int_equal(run("status -c %s", conf), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_non_null(strstr(out, "fqdn: alpha.example.test\n"));
+	assert_non_null(strstr(out, "vip4: 100.64.0.1\n"));
+	assert_non_null(strstr(out, "dns: 127.0.0.53:53\n"));
+	assert_non_null(strstr(out, "registered: yes\n"));
+	assert_non_null(strstr(out, "nat: no\n"));
+	assert_non_null(strstr(out, "tunnels: 1\n"));
+	assert_non_null(strstr(out, "peer=beta.example.test"));
+
+	/* stats from the cloud's socket */
+	snprintf(sock, sizeof(sock), "%s/c/cloud.sock", dir);
+	assert_int_equal(run("stats --dir %s/c", dir), 1);
+	pid = fake_daemon(sock, "stats", "{\"as\":{\"logins\":3},\"nms\":{\"registered\":2}}\n");
+	assert_int_equal(run("stats --dir %s/c", dir), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_non_null(strstr(out, "as.logins: 3\n"));
+	assert_non_null(strstr(out, "nms.registered: 2\n"));
+	pid = fake_daemon(sock, "stats", "{\"as\":{\"logins\":3}}\n");
+	assert_int_equal(run("stats --dir %s/c --json", dir), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_string_equal(out, "{\"as\":{\"logins\":3}}\n");
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_usage), T(test_init), T(test_node_add_list_revoke), T(test_status_stats),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

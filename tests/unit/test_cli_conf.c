@@ -1,0 +1,188 @@
+/* The CLI's config writers read back through the daemons' loaders, and
+ * the small JSON reader behind `status` and `stats`. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include <cmocka.h>
+
+#include <openssl/pem.h>
+
+#include "addr.h"
+#include "ca.h"
+#include "cliconf.h"
+#include "cloud_conf.h"
+#include "jsonread.h"
+#include "node_conf.h"
+
+static void test_cloud_roundtrip(void **state)
+{
+	struct sockaddr_storage a[2];
+	struct cloud_conf c;
+	char err[256], buf[ADDR_STR_MAX];
+	socklen_t len;
+	char *text;
+
+	assert_int_equal(addr_parse("192.0.2.1", 0, &a[0], &len), 0);
+	assert_int_equal(addr_parse("2001:db8::1", 0, &a[1], &len), 0);
+	struct cliconf_cloud cc = { "/srv/cloud", "example.test", a, 2 };
+	text = cliconf_cloud(&cc);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "nms = 192.0.2.1:7444,[2001:db8::1]:7444\n"));
+	assert_int_equal(cloud_conf_load_string(&c, "cloud.conf", text, err, sizeof(err)), 0);
+	assert_string_equal(c.domain, "example.test");
+	assert_string_equal(c.store, "/srv/cloud/cloud.db");
+	assert_string_equal(c.ca_cert, "/srv/cloud/ca.pem");
+	assert_string_equal(c.ca_key, "/srv/cloud/ca.key");
+	assert_string_equal(c.control, "/srv/cloud/cloud.sock");
+	assert_string_equal(c.as_cert, "/srv/cloud/as.pem");
+	assert_string_equal(c.as_key, "/srv/cloud/as.key");
+	assert_true(c.has_as && c.has_nms);
+	assert_int_equal(c.key_lifetime, 3600);
+	assert_int_equal(c.registration_ttl, 60);
+	assert_int_equal(c.nnms, 2);
+	assert_string_equal(addr_str((struct sockaddr *)&c.nms[1], buf), "[2001:db8::1]:7444");
+	assert_string_equal(addr_str((struct sockaddr *)&c.as_listen, buf), "[::]:7443");
+	assert_string_equal(addr_str((struct sockaddr *)&c.nms_listen, buf), "[::]:7444");
+	cliconf_free(text);
+}
+
+static void test_node_roundtrip(void **state)
+{
+	EVP_PKEY *ca_key = ca_key_new(), *key = ca_key_new();
+	X509 *ca = ca_issue_root(ca_key, "example.test");
+	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
+	char *ca_pem = ca_cert_pem(ca), *cert_pem = ca_cert_pem(x), *key_pem = ca_key_pem(key);
+	struct cliconf_node cn = { "alpha", "example.test", "192.0.2.1,2001:db8::1", ca_pem,
+				   cert_pem, key_pem, "s3cret!pw" };
+	struct node_conf c;
+	char err[256], buf[ADDR_STR_MAX];
+	char *text = cliconf_node(&cn);
+
+	assert_non_null(text);
+	/* the documented layout: first PEM line after "key = ", the rest tabbed */
+	assert_non_null(strstr(text, "\ncert = -----BEGIN CERTIFICATE-----\n\t"));
+	assert_non_null(strstr(text, "\n\t-----END PRIVATE KEY-----\n"));
+	assert_int_equal(node_conf_load_string(&c, "alpha.conf", text, err, sizeof(err)), 0);
+	assert_string_equal(c.name, "alpha");
+	assert_string_equal(c.fqdn, "alpha.example.test");
+	assert_int_equal(c.ncloud, 2);
+	assert_string_equal(addr_str((struct sockaddr *)&c.cloud[0], buf), "192.0.2.1:7443");
+	assert_string_equal(addr_str((struct sockaddr *)&c.cloud[1], buf), "[2001:db8::1]:7443");
+	assert_int_equal(c.port, 7446);
+	assert_string_equal(c.tun, "cy0");
+	assert_int_equal(c.mtu, 1400);
+	assert_int_equal(c.keepalive, 15);
+	assert_string_equal(c.control, "/run/cyphonic/alpha.example.test.sock");
+	assert_string_equal(c.password, "s3cret!pw");
+	/* PEM comes back byte for byte (the loader joins lines with '\n';
+	 * the file's trailing newline is not part of the value) */
+	assert_int_equal(strncmp(c.ca_pem, ca_pem, strlen(ca_pem) - 1), 0);
+	assert_int_equal(strncmp(c.cert_pem, cert_pem, strlen(cert_pem) - 1), 0);
+	assert_int_equal(strncmp(c.key_pem, key_pem, strlen(key_pem) - 1), 0);
+	{
+		BIO *b = BIO_new_mem_buf(c.key_pem, -1);
+		EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		assert_non_null(k);
+		assert_int_equal(X509_check_private_key(x, k), 1);
+		EVP_PKEY_free(k);
+		BIO_free(b);
+	}
+	node_conf_free(&c);
+	cliconf_free(text);
+
+	/* password-only and cert-only configs load too */
+	cn.cert_pem = cn.key_pem = NULL;
+	text = cliconf_node(&cn);
+	assert_int_equal(node_conf_load_string(&c, "a.conf", text, err, sizeof(err)), 0);
+	assert_null(c.cert_pem);
+	node_conf_free(&c);
+	cliconf_free(text);
+	cn.cert_pem = cert_pem;
+	cn.key_pem = key_pem;
+	cn.password = NULL;
+	text = cliconf_node(&cn);
+	assert_int_equal(node_conf_load_string(&c, "a.conf", text, err, sizeof(err)), 0);
+	assert_null(c.password);
+	node_conf_free(&c);
+	cliconf_free(text);
+	/* a password the INI format would mangle is refused, not written */
+	cn.password = "a ;comment";
+	assert_null(cliconf_node(&cn));
+	assert_false(cliconf_password_ok(" lead"));
+	assert_false(cliconf_password_ok("trail "));
+	assert_false(cliconf_password_ok("a#b"));
+	assert_false(cliconf_password_ok(""));
+	assert_false(cliconf_password_ok("tab\there"));
+	assert_true(cliconf_password_ok("with space inside"));
+
+	ca_pem_free(ca_pem);
+	ca_pem_free(cert_pem);
+	ca_pem_free(key_pem);
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+}
+
+struct seen {
+	char lines[32][128];
+	int n;
+};
+
+static int collect(void *arg, const char *path, enum jsonread_type t, const char *v)
+{
+	struct seen *s = arg;
+
+	if (s->n < 32)
+		snprintf(s->lines[s->n++], 128, "%d %s=%s", (int)t, path, v);
+	return 0;
+}
+
+static void test_jsonread(void **state)
+{
+	struct seen s = { 0 };
+	static const char *const bad[] = {
+		"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[1 2]", "\"abc",
+		"{\"a\":tru}",
+		"{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":1} x", "{'a':1}", "-", "+1",
+		"[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]",
+		"{\"a\":\"\x01\"}",
+	};
+	size_t i;
+
+	assert_int_equal(jsonread_walk("{\"fqdn\":\"a.test\",\"registered\":true,\"nat\":null,"
+				       "\"n\":-12.5e3,\"tunnels\":[{\"peer\":\"b\",\"rx\":1},"
+				       "{\"peer\":\"c\\\"q\\u0041\"}],\"e\":[],\"o\":{\"x\":{}}}\n",
+				       collect, &s), 0);
+	assert_int_equal(s.n, 9);
+	assert_string_equal(s.lines[0], "0 fqdn=a.test");
+	assert_string_equal(s.lines[1], "2 registered=true");
+	assert_string_equal(s.lines[2], "3 nat=null");
+	assert_string_equal(s.lines[3], "1 n=-12.5e3");
+	assert_string_equal(s.lines[4], "0 tunnels[0].peer=b");
+	assert_string_equal(s.lines[5], "1 tunnels[0].rx=1");
+	assert_string_equal(s.lines[6], "0 tunnels[1].peer=c\"qA");
+	assert_string_equal(s.lines[7], "4 tunnels=2");
+	assert_string_equal(s.lines[8], "4 e=0");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s.n = 0;
+		assert_int_equal(jsonread_walk(bad[i], collect, &s), -EINVAL);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cloud_roundtrip),
+		cmocka_unit_test(test_node_roundtrip),
+		cmocka_unit_test(test_jsonread),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
