@@ -11,13 +11,6 @@
 
 #define NODE_DEFAULT_AS_PORT 7443
 
-/* The cloud list is kept as text while parsing: as_port may come after
- * it, and the addresses get that port at the end. */
-struct node_conf_raw {
-	struct node_conf c;
-	char cloud[512];
-};
-
 static bool label_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -69,15 +62,36 @@ static int set_domain(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* Addresses get as_port, which may come later in the file: finish() sets it. */
 static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
 {
-	struct node_conf_raw *r = obj;
+	struct node_conf *c = obj;
+	char list[512], *save, *tok;
 
-	if (strlen(v) >= sizeof(r->cloud)) {
+	if (strlen(v) >= sizeof(list)) {
 		snprintf(err, errlen, "too long");
 		return -1;
 	}
-	strcpy(r->cloud, v);
+	strcpy(list, v);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		socklen_t len;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		if (c->ncloud == NODE_MAX_CLOUD) {
+			snprintf(err, errlen, "at most %d addresses", NODE_MAX_CLOUD);
+			return -1;
+		}
+		if (addr_parse(tok, NODE_DEFAULT_AS_PORT, &c->cloud[c->ncloud], &len) < 0) {
+			snprintf(err, errlen, "'%s' is not an IP address", tok);
+			return -1;
+		}
+		c->ncloud++;
+	}
+	if (c->ncloud == 0) {
+		snprintf(err, errlen, "no address");
+		return -1;
+	}
 	return 0;
 }
 
@@ -96,12 +110,12 @@ static int set_level(void *obj, const char *v, char *err, size_t errlen)
 }
 
 #define STR(sec, key, field, req) \
-	{ sec, key, CONF_STR, offsetof(struct node_conf_raw, c.field), \
+	{ sec, key, CONF_STR, offsetof(struct node_conf, field), \
 	  sizeof(((struct node_conf *)0)->field), 0, 0, req, NULL }
 #define TEXT(sec, key, field, req) \
-	{ sec, key, CONF_TEXT, offsetof(struct node_conf_raw, c.field), 0, 0, 0, req, NULL }
+	{ sec, key, CONF_TEXT, offsetof(struct node_conf, field), 0, 0, 0, req, NULL }
 #define INT(sec, key, field, lo, hi) \
-	{ sec, key, CONF_INT, offsetof(struct node_conf_raw, c.field), 0, lo, hi, false, NULL }
+	{ sec, key, CONF_INT, offsetof(struct node_conf, field), 0, lo, hi, false, NULL }
 #define FN(sec, key, fn, req) { sec, key, CONF_FN, 0, 0, 0, 0, req, fn }
 
 static const struct conf_key node_keys[] = {
@@ -122,53 +136,30 @@ static const struct conf_key node_keys[] = {
 };
 
 static const struct conf_section node_sections[] = {
-	{ "node", offsetof(struct node_conf_raw, c.has_node) },
-	{ "credentials", offsetof(struct node_conf_raw, c.has_credentials) },
+	{ "node", offsetof(struct node_conf, has_node) },
+	{ "credentials", offsetof(struct node_conf, has_credentials) },
 };
 
 static const struct conf_schema node_schema = {
 	node_sections, CONF_ARRAY_LEN(node_sections), node_keys, CONF_ARRAY_LEN(node_keys),
 };
 
-static void defaults(struct node_conf_raw *r)
+static void defaults(struct node_conf *c)
 {
-	memset(r, 0, sizeof(*r));
-	r->c.as_port = NODE_DEFAULT_AS_PORT;
-	r->c.port = 7446;
-	strcpy(r->c.tun, "cy0");
-	r->c.mtu = 1400;
-	r->c.keepalive = 15;
-	strcpy(r->c.log_level, "info");
+	memset(c, 0, sizeof(*c));
+	c->as_port = NODE_DEFAULT_AS_PORT;
+	c->port = 7446;
+	strcpy(c->tun, "cy0");
+	c->mtu = 1400;
+	c->keepalive = 15;
+	strcpy(c->log_level, "info");
 }
 
 /* Checks that need more than one key; err gets "FILE: reason". */
-static int finish(struct node_conf_raw *r, const char *name, char *err, size_t errlen)
+static int finish(struct node_conf *c, const char *name, char *err, size_t errlen)
 {
-	struct node_conf *c = &r->c;
-	char list[sizeof(r->cloud)], *save, *tok;
-
-	strcpy(list, r->cloud);
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		socklen_t len;
-
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		if (c->ncloud == NODE_MAX_CLOUD) {
-			snprintf(err, errlen, "%s: [node] cloud: at most %d addresses", name,
-				 NODE_MAX_CLOUD);
-			return -1;
-		}
-		if (addr_parse(tok, (uint16_t)c->as_port, &c->cloud[c->ncloud], &len) < 0) {
-			snprintf(err, errlen, "%s: [node] cloud: '%s' is not an IP address",
-				 name, tok);
-			return -1;
-		}
-		c->ncloud++;
-	}
-	if (c->ncloud == 0) {
-		snprintf(err, errlen, "%s: [node] cloud: no address", name);
-		return -1;
-	}
+	for (size_t i = 0; i < c->ncloud; i++)
+		addr_set_port((struct sockaddr *)&c->cloud[i], (uint16_t)c->as_port);
 	if (snprintf(c->fqdn, sizeof(c->fqdn), "%s.%s", c->name, c->domain) >=
 	    (int)sizeof(c->fqdn)) {
 		snprintf(err, errlen, "%s: name.domain is longer than %d", name, CY_FQDN_MAX);
@@ -196,22 +187,18 @@ static int finish(struct node_conf_raw *r, const char *name, char *err, size_t e
 static int load(struct node_conf *c, const char *name, const char *text, char *err,
 		size_t errlen)
 {
-	struct node_conf_raw r;
 	int rc;
 
-	defaults(&r);
-	rc = text ? conf_load_string(name, text, &node_schema, &r, err, errlen)
-		  : conf_load_file(name, &node_schema, &r, err, errlen);
-	if (rc == 0 && finish(&r, name, err, errlen) < 0) {
-		conf_free(&node_schema, &r);
+	defaults(c);
+	rc = text ? conf_load_string(name, text, &node_schema, c, err, errlen)
+		  : conf_load_file(name, &node_schema, c, err, errlen);
+	if (rc == 0 && finish(c, name, err, errlen) < 0) {
+		conf_free(&node_schema, c);
 		rc = -1;
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		memset(c, 0, sizeof(*c));
-		return -1;
-	}
-	*c = r.c;
-	return 0;
+	return rc;
 }
 
 int node_conf_load(struct node_conf *c, const char *path, char *err, size_t errlen)
@@ -227,11 +214,8 @@ int node_conf_load_string(struct node_conf *c, const char *name, const char *tex
 
 void node_conf_free(struct node_conf *c)
 {
-	struct node_conf_raw r;
-
 	if (!c)
 		return;
-	r.c = *c;
-	conf_free(&node_schema, &r);
+	conf_free(&node_schema, c);
 	memset(c, 0, sizeof(*c));
 }
