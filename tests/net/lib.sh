@@ -1,0 +1,616 @@
+#!/bin/bash
+# Shared helper of the network tests and of `make demo` (sourced, not run).
+#
+# Builds topologies of network namespaces joined by veth pairs, runs the
+# real daemons in them, one log per daemon, and tears everything down on
+# any exit.  Modelled on WireGuard's tests/netns.sh:
+#
+#   - per-run names: every namespace is "cy<PID>-<name>", so runs never clash
+#   - n NAME cmd...: run cmd inside namespace NAME
+#   - one cleanup trap on EXIT/INT/TERM: stops the daemons this run started
+#     (by PID), deletes its namespaces, dumps the daemons' logs on failure
+#   - wait_for TIMEOUT CMD...: poll a condition, never sleep blindly
+#
+# The "Internet" is a bridge (br0) inside the namespace "inet"; hosts plug
+# into it with a veth.  Addresses are documentation prefixes only:
+#   Internet 192.0.2.0/24 + 2001:db8::/64, LANs behind NAPT 198.51.100.0/24,
+#   203.0.113.0/24, 2001:db8:1::/64 ...
+#
+# Binaries come from $CYPHONIC_BIN (CTest sets it to BUILD/bin).  Daemons run
+# with ASan/LSan/UBSan options that turn any report into a failure: their
+# exit status and their log are checked when they are stopped.
+
+set -eEu -o pipefail
+
+if [[ -z ${CYPHONIC_BIN:-} ]]; then
+	CYPHONIC_BIN=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin
+fi
+CYPHONIC_BIN=$(cd "$CYPHONIC_BIN" 2>/dev/null && pwd) || {
+	echo "lib.sh: CYPHONIC_BIN=$CYPHONIC_BIN: no such directory" >&2
+	exit 1
+}
+
+# Sanitizers: a leak or any error ends the process with a non-zero status
+# (66) and a report; a UBSan finding aborts (-fno-sanitize-recover=all).
+export ASAN_OPTIONS=${CY_ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=66:abort_on_error=0:print_summary=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${CY_UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${CY_LSAN_OPTIONS:-exitcode=66}
+SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|AddressSanitizer:DEADLYSIGNAL|runtime error:|LeakSanitizer has encountered a fatal error|SUMMARY: UndefinedBehaviorSanitizer'
+
+CY_DOMAIN=${CY_DOMAIN:-example.test}
+PFX="cy$$-"
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cyphonic-net.XXXXXX")
+LOG_DIR=$RUN_DIR/log
+CLOUD_DIR=$RUN_DIR/cloud
+mkdir -p "$LOG_DIR"
+
+declare -a NAMESPACES=()
+declare -A DPID=()      # daemon name -> pid (while running)
+declare -A DKIND=()     # daemon name -> cloud | node
+declare -A DLOGOFF=()   # daemon name -> size of its log when last started
+declare -A DSTART=()    # daemon name -> start time, ms since the epoch
+declare -A DMAYEXIT=()  # daemon name -> 1 when exiting by itself is expected
+declare -a ALL_LOGS=()
+CY_FAILED=0
+CY_QUIET=${CY_QUIET:-0}
+
+# ---------------------------------------------------------------- output
+
+# Colours only on a terminal (CTest and CI logs get plain text).
+if [[ -t 1 ]]; then C_OK=$'\e[1;32m' C_RST=$'\e[0m'; else C_OK='' C_RST=''; fi
+if [[ -t 2 ]]; then C_ERR=$'\e[1;31m' C_ERST=$'\e[0m'; else C_ERR='' C_ERST=''; fi
+
+pretty() { [[ $CY_QUIET == 1 ]] || printf '%s[+]%s %s\n' "$C_OK" "$C_RST" "$*"; }
+say() { [[ $CY_QUIET == 1 ]] || printf '    %s\n' "$*"; }
+
+fail()
+{
+	printf '%sFAIL:%s %s\n' "$C_ERR" "$C_ERST" "$*" >&2
+	CY_FAILED=1
+	exit 1
+}
+
+ok() { [[ $CY_QUIET == 1 ]] || printf '%sok%s   %s\n' "$C_OK" "$C_RST" "$*"; }
+
+now_ms() { date +%s%3N; }
+
+# ---------------------------------------------------------------- cleanup
+
+# A failing command under `set -e` names itself before the EXIT trap runs.
+on_err()
+{
+	local rc=$1 line=$2 cmd=$3
+
+	# Background jobs and command substitutions inherit the trap; only the
+	# test's own shell reports.
+	[[ $BASHPID == "$$" ]] || return 0
+	CY_FAILED=1
+	printf '%sFAIL:%s line %s: exit %s: %s\n' "$C_ERR" "$C_ERST" "$line" "$rc" "$cmd" >&2
+}
+
+dump_logs()
+{
+	local f
+	((${#ALL_LOGS[@]})) || return 0
+	for f in "${ALL_LOGS[@]}"; do
+		[[ -f $f ]] || continue
+		echo "======== $(basename "$f") ========"
+		tail -n 200 "$f"
+	done
+	echo "======== end of logs ========"
+}
+
+# Kill one daemon: SIGTERM, up to 10 s to go, then SIGKILL.  Sets REAP_RC
+# to its exit status (no command substitution: `wait` needs this shell).
+REAP_RC=0
+reap()
+{
+	local pid=$1 i rc=0
+
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		is_running_pid "$pid" || break
+		sleep 0.1
+	done
+	if is_running_pid "$pid"; then
+		echo "lib.sh: pid $pid did not stop in 10 s, killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	REAP_RC=$rc
+}
+
+cleanup()
+{
+	local rc=$1 name ns
+
+	trap - EXIT INT TERM ERR
+	set +eE
+	for name in "${!DPID[@]}"; do
+		reap "${DPID[$name]}"
+	done
+	DPID=()
+	for ((i = ${#NAMESPACES[@]} - 1; i >= 0; i--)); do
+		ns=${NAMESPACES[i]}
+		# Any process still in it (a stray nc, openssl) goes with it.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [[ $rc != 0 || $CY_FAILED == 1 ]]; then
+		dump_logs >&2
+		[[ $rc != 0 ]] || rc=1
+	fi
+	if [[ ${CY_KEEP:-0} == 1 ]]; then
+		echo "lib.sh: kept $RUN_DIR" >&2
+	else
+		rm -rf "$RUN_DIR"
+	fi
+	exit "$rc"
+}
+
+trap 'on_err $? $LINENO "$BASH_COMMAND"' ERR
+trap 'cleanup $?' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- waiting
+
+WAIT_STEP=${WAIT_STEP:-0.1}
+
+# wait_for TIMEOUT CMD...: run CMD every 100 ms until it succeeds; fail after
+# TIMEOUT seconds.  Also fails at once when a daemon we expect to be running
+# has died, rather than waiting out the timeout.
+wait_for()
+{
+	local timeout=$1 deadline
+	shift
+	deadline=$(($(now_ms) + timeout * 1000))
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		check_alive
+		if (($(now_ms) >= deadline)); then
+			CY_FAILED=1
+			printf '%sFAIL:%s timed out after %ss waiting for: %s\n' \
+				"$C_ERR" "$C_ERST" "$timeout" "$*" >&2
+			return 1
+		fi
+		sleep "$WAIT_STEP"
+	done
+}
+
+# ---------------------------------------------------------------- topology
+
+# n NAME cmd...: run cmd in namespace NAME.
+n()
+{
+	local ns=$1
+	shift
+	ip netns exec "$PFX$ns" "$@"
+}
+
+# ns_new NAME: a fresh namespace with lo up; IPv6 DAD off so addresses are
+# usable at once; forwarding off.
+ns_new()
+{
+	local ns=$PFX$1
+
+	ip netns add "$ns"
+	NAMESPACES+=("$ns")
+	n "$1" ip link set lo up
+	n "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	n "$1" sysctl -qw net.ipv6.conf.all.forwarding=0 net.ipv4.ip_forward=0
+}
+
+# veth NS1 IF1 NS2 IF2: a veth pair between two namespaces, both ends up.
+veth()
+{
+	ip link add "$2" netns "$PFX$1" type veth peer name "$4" netns "$PFX$3"
+	n "$1" ip link set "$2" up
+	n "$3" ip link set "$4" up
+}
+
+# addr NS IF CIDR...: add addresses ("-" is skipped).
+addr()
+{
+	local ns=$1 dev=$2 a
+	shift 2
+	for a in "$@"; do
+		[[ $a == - || -z $a ]] && continue
+		if [[ $a == *:* ]]; then
+			n "$ns" ip -6 addr add "$a" dev "$dev" nodad
+		else
+			n "$ns" ip addr add "$a" dev "$dev"
+		fi
+	done
+}
+
+# internet: namespace "inet" holding the bridge br0 that every Internet host
+# plugs into.
+internet()
+{
+	ns_new inet
+	n inet ip link add br0 type bridge
+	n inet ip link set br0 up
+}
+
+# inet_host NAME ADDR4/LEN|- ADDR6/LEN|-: a host on the Internet segment,
+# interface eth0.  IPv4-only, IPv6-only or dual-stack by which addresses
+# are given.
+inet_host()
+{
+	local name=$1 a4=${2:--} a6=${3:--}
+
+	ns_new "$name"
+	veth "$name" eth0 inet "p-$name"
+	n inet ip link set "p-$name" master br0
+	addr "$name" eth0 "$a4" "$a6"
+	[[ $a6 != - ]] || n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+}
+
+# napt NAME WAN4/LEN LAN4/LEN [WAN6/LEN LAN6/LEN]: a NAPT router on the
+# Internet (WAN eth0) with a LAN bridge "lan" holding LAN4 (the LAN's
+# gateway address); nftables masquerades everything leaving eth0.  IPv6,
+# when given, is routed without translation (no NAT66).
+napt()
+{
+	local name=$1 wan4=$2 lan4=$3 wan6=${4:--} lan6=${5:--}
+
+	inet_host "$name" "$wan4" "$wan6"
+	n "$name" ip link add lan type bridge
+	n "$name" ip link set lan up
+	addr "$name" lan "$lan4" "$lan6"
+	n "$name" sysctl -qw net.ipv4.ip_forward=1
+	[[ $lan6 == - ]] || n "$name" sysctl -qw net.ipv6.conf.all.forwarding=1
+	n "$name" nft -f - <<-EOF
+	table ip nat {
+		chain postrouting {
+			type nat hook postrouting priority srcnat; policy accept;
+			oifname "eth0" masquerade
+		}
+	}
+	EOF
+}
+
+# lan_host NAME ROUTER ADDR4/LEN|- [ADDR6/LEN|-]: a host on ROUTER's LAN, default
+# route via the router's LAN address.
+lan_host()
+{
+	local name=$1 router=$2 a4=${3:--} a6=${4:--} gw
+
+	ns_new "$name"
+	veth "$name" eth0 "$router" "l-$name"
+	n "$router" ip link set "l-$name" master lan
+	addr "$name" eth0 "$a4" "$a6"
+	if [[ $a4 != - ]]; then
+		gw=$(n "$router" ip -j -4 addr show dev lan | jq -r '.[0].addr_info[0].local')
+		n "$name" ip route add default via "$gw"
+	fi
+	if [[ $a6 != - ]]; then
+		gw=$(n "$router" ip -j -6 addr show dev lan scope global |
+			jq -r '.[0].addr_info[0].local')
+		n "$name" ip -6 route add default via "$gw"
+	else
+		n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+	fi
+}
+
+# ---------------------------------------------------------------- daemons
+
+is_running_pid()
+{
+	local st=
+	[[ -r /proc/$1/stat ]] || return 1
+	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
+	[[ $st != Z ]]
+}
+
+is_running() { [[ -n ${DPID[$1]:-} ]] && is_running_pid "${DPID[$1]}"; }
+
+# Fail at once if a daemon that should be running has gone.
+check_alive()
+{
+	local name
+	for name in "${!DPID[@]}"; do
+		[[ ${DMAYEXIT[$name]:-0} == 1 ]] && continue
+		if ! is_running_pid "${DPID[$name]}"; then
+			local rc=0
+			wait "${DPID[$name]}" 2>/dev/null || rc=$?
+			unset "DPID[$name]"
+			fail "daemon '$name' exited unexpectedly with status $rc (log: $LOG_DIR/$name.log)"
+		fi
+	done
+}
+
+log_of() { echo "$LOG_DIR/$1.log"; }
+
+# log_grep NAME ERE: search NAME's log since it was last started.
+log_grep()
+{
+	# grep -q would exit early and SIGPIPE tail, failing under pipefail.
+	tail -c +"$((${DLOGOFF[$1]:-0} + 1))" "$(log_of "$1")" | grep -Ei -- "$2" >/dev/null
+}
+
+# log_first NAME ERE: the first line of NAME's log (since its start) matching ERE.
+log_first()
+{
+	tail -c +"$((${DLOGOFF[$1]:-0} + 1))" "$(log_of "$1")" | grep -Ei -- "$2" | head -n1 || true
+}
+
+sanitizer_clean()
+{
+	if grep -Eq "$SANITIZER_RE" "$1"; then
+		grep -E -A30 "$SANITIZER_RE" "$1" | head -n 60 >&2
+		return 1
+	fi
+}
+
+# start_daemon NAME NS KIND CMD...: run CMD in NS in the background,
+# stdout+stderr appended to the daemon's log.  `ip netns exec` and `env`
+# exec, so $! is the daemon itself.
+start_daemon()
+{
+	local name=$1 ns=$2 kind=$3 log
+	shift 3
+	log=$(log_of "$name")
+	[[ -z ${DPID[$name]:-} ]] || fail "daemon '$name' is already running"
+	touch "$log"
+	DLOGOFF[$name]=$(stat -c %s "$log")
+	printf '=== %s: started in %s: %s\n' "$(date +%T.%3N)" "$ns" "$*" >>"$log"
+	DLOGOFF[$name]=$(stat -c %s "$log")
+	[[ " ${ALL_LOGS[*]} " == *" $log "* ]] || ALL_LOGS+=("$log")
+	DSTART[$name]=$(now_ms)
+	ip netns exec "$PFX$ns" env ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+		LSAN_OPTIONS="$LSAN_OPTIONS" "$@" </dev/null >>"$log" 2>&1 &
+	DPID[$name]=$!
+	DKIND[$name]=$kind
+	DMAYEXIT[$name]=0
+}
+
+# expect_exit NAME: NAME may exit by itself (e.g. a revoked node).
+expect_exit() { DMAYEXIT[$1]=1; }
+
+# stop_daemon NAME [OK_STATUS...]: SIGTERM, wait, then assert it exited with
+# one of OK_STATUS (default 0) and that its log has no sanitizer report.
+stop_daemon()
+{
+	local name=$1 rc okrc
+	shift
+	local oks=("${@:-0}")
+
+	[[ -n ${DPID[$name]:-} ]] || fail "stop_daemon: '$name' is not running"
+	reap "${DPID[$name]}"
+	rc=$REAP_RC
+	unset "DPID[$name]"
+	printf '=== %s: stopped, status %s\n' "$(date +%T.%3N)" "$rc" >>"$(log_of "$name")"
+	sanitizer_clean "$(log_of "$name")" || fail "'$name': sanitizer report in its log"
+	for okrc in "${oks[@]}"; do
+		[[ $rc == "$okrc" ]] && return 0
+	done
+	fail "'$name' exited with status $rc (expected ${oks[*]})"
+}
+
+# stop_all: stop every running daemon and assert each exited cleanly; nodes
+# first (so they can deregister), the cloud last.
+stop_all()
+{
+	local name
+	for name in $(for k in "${!DPID[@]}"; do echo "${DKIND[$k]} $k"; done | sort -r |
+		cut -d' ' -f2); do
+		if [[ ${DMAYEXIT[$name]:-0} == 1 ]] && ! is_running "$name"; then
+			local rc=0
+			wait "${DPID[$name]}" 2>/dev/null || rc=$?
+			unset "DPID[$name]"
+			sanitizer_clean "$(log_of "$name")" || fail "'$name': sanitizer report"
+			continue
+		fi
+		stop_daemon "$name"
+	done
+}
+
+# ---------------------------------------------------------------- CYPHONIC
+
+cy() { "$CYPHONIC_BIN/cyphonic" "$@"; }
+
+node_conf() { echo "$CLOUD_DIR/nodes/$1.conf"; }
+
+# conf_set FILE SECTION KEY VALUE: set KEY in [SECTION], adding it when absent.
+conf_set()
+{
+	local f=$1 sec=$2 key=$3 val=$4
+	awk -v sec="[$sec]" -v key="$key" -v val="$val" '
+		function flush() { if (insec && !done) { print key " = " val; done = 1 } }
+		/^\[/ { flush(); insec = ($0 == sec) }
+		insec && !done && $0 ~ "^[ \t]*" key "[ \t]*=" { print key " = " val; done = 1; next }
+		{ print }
+		END { flush() }
+	' "$f" >"$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
+# conf_del FILE SECTION KEY: remove KEY (and its indented continuation
+# lines, e.g. a PEM value) from [SECTION].
+conf_del()
+{
+	local f=$1 sec=$2 key=$3
+	awk -v sec="[$sec]" -v key="$key" '
+		/^\[/ { insec = ($0 == sec) }
+		skip && /^[ \t]/ { next }
+		{ skip = 0 }
+		insec && $0 ~ "^" key "[ \t]*=" { skip = 1; next }
+		{ print }
+	' "$f" >"$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
+# password_only NAME: make NAME's config log in with ID + password (the CLI
+# writes a certificate too, which cyphonicd prefers).
+password_only()
+{
+	conf_del "$(node_conf "$1")" credentials cert
+	conf_del "$(node_conf "$1")" credentials key
+}
+
+# cloud_new [ADDRS]: `cyphonic init` in $CLOUD_DIR for the cloud at ADDRS
+# (default 192.0.2.1,2001:db8::1).
+cloud_new()
+{
+	local addrs=${1:-192.0.2.1,2001:db8::1}
+	cy init --dir "$CLOUD_DIR" --domain "$CY_DOMAIN" --cloud "$addrs"
+	[[ -f $CLOUD_DIR/cloud.conf ]] || fail "cyphonic init wrote no $CLOUD_DIR/cloud.conf"
+	conf_set "$CLOUD_DIR/cloud.conf" cloud log_level "${CY_LOG_LEVEL:-debug}"
+}
+
+# node_new NAME [node add options...]: enrol NAME; its config gets a per-run
+# control socket and a 1 s keepalive so tests run fast.
+node_new()
+{
+	local name=$1 f
+	shift
+	cy node add "$name" --dir "$CLOUD_DIR" "$@"
+	f=$(node_conf "$name")
+	[[ -f $f ]] || fail "cyphonic node add wrote no $f"
+	conf_set "$f" node keepalive 1
+	conf_set "$f" node control "$RUN_DIR/$name.sock"
+	conf_set "$f" node log_level "${CY_LOG_LEVEL:-debug}"
+}
+
+stats() { cy stats --dir "$CLOUD_DIR" --json; }
+
+# stat_get PATH: one counter, e.g. stat_get .nms.malformed
+stat_get() { stats | jq -er "$1"; }
+
+# start_cloud [NS]: run cyphonic-cloud (default in namespace "cloud") and
+# wait until its control socket answers.
+start_cloud()
+{
+	local ns=${1:-cloud}
+	start_daemon cloud "$ns" cloud "$CYPHONIC_BIN/cyphonic-cloud" -c "$CLOUD_DIR/cloud.conf"
+	wait_for 20 stats
+	wait_for 10 n "$ns" sh -c 'ss -Hltn sport = :7443 | grep -q . && ss -Hlun sport = :7444 | grep -q .'
+}
+
+# start_node NAME NS: run cyphonicd with nodes/NAME.conf in NS.
+start_node()
+{
+	start_daemon "$1" "$2" node "$CYPHONIC_BIN/cyphonicd" -c "$(node_conf "$1")"
+}
+
+# status NAME: `cyphonic status --json` of NAME's daemon.
+status() { cy status -c "$(node_conf "$1")" --json; }
+status_get() { status "$1" | jq -er "$2"; }
+is_registered() { [[ $(status "$1" | jq -r .registered) == true ]]; }
+is_unregistered() { [[ $(status "$1" 2>/dev/null | jq -r .registered) != true ]]; }
+
+# list_get NAME JQ: a field of NAME in `cyphonic list --json`.
+list_get()
+{
+	cy list --dir "$CLOUD_DIR" --json | jq -er --arg n "$1" ".[] | select(.name == \$n) | $2"
+}
+
+# wait_registered NAME [TIMEOUT]: sets REG_MS to the ms from the daemon's
+# start to registered (granularity: the 100 ms poll, see demo.sh for finer).
+REG_MS=0
+wait_registered()
+{
+	wait_for "${2:-20}" is_registered "$1"
+	REG_MS=$(($(now_ms) - ${DSTART[$1]}))
+}
+
+# ep_host ENDPOINT: address part of "1.2.3.4:5" or "[2001:db8::1]:5".
+ep_host()
+{
+	local e=$1
+	e=${e%:*}
+	e=${e#[}
+	echo "${e%]}"
+}
+
+# tun_has NS DEV ADDR: ADDR is on DEV in NS.
+tun_has()
+{
+	n "$1" ip -j addr show dev "$2" |
+		jq -e --arg a "$3" '[.[].addr_info[].local] | index($a) != null' >/dev/null
+}
+
+# Namespaces of earlier runs that were killed outright (SIGKILL, e.g. a CTest
+# timeout, leaves no chance to clean up): "cy<PID>-*" whose PID is gone.
+reap_stale()
+{
+	local ns pid
+	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+		[[ $ns =~ ^cy([0-9]+)- ]] || continue
+		pid=${BASH_REMATCH[1]}
+		[[ $pid == "$$" ]] && continue
+		kill -0 "$pid" 2>/dev/null && continue
+		echo "lib.sh: removing stale namespace $ns" >&2
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
+# Refuse to run without what the tests need.
+require()
+{
+	local t
+	[[ $(id -u) == 0 ]] || { echo "SKIP: needs root" >&2; exit 77; }
+	reap_stale
+	for t in ip nft jq openssl nc ss awk; do
+		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
+	done
+	for t in cyphonic cyphonic-cloud cyphonicd; do
+		[[ -x $CYPHONIC_BIN/$t ]] || fail "missing $CYPHONIC_BIN/$t (build first)"
+	done
+}
+
+# ---------------------------------------------------------------- topologies
+
+# topo_basic: the testbed most tests and the demo share.
+#
+#                          inet: bridge br0 (the "Internet")
+#        +----------------------+-----------------------+
+#        |                      |                       |
+#   ns cloud                ns A (global)          ns R (NAPT router)
+#   192.0.2.1/24            192.0.2.10/24          eth0 192.0.2.20/24
+#   2001:db8::1/64          2001:db8::10/64        nft masquerade on eth0
+#   cyphonic-cloud          cyphonicd              lan 198.51.100.1/24
+#   AS :7443 NMS :7444                                  |
+#                                                  ns B (behind NAPT)
+#                                                  198.51.100.10/24, IPv4 only
+#                                                  cyphonicd
+#
+# NAME_A / NAME_B name the two namespaces and nodes (default a, b).
+topo_basic()
+{
+	local a=${1:-a} b=${2:-b}
+
+	internet
+	inet_host cloud 192.0.2.1/24 2001:db8::1/64
+	inet_host "$a" 192.0.2.10/24 2001:db8::10/64
+	napt r 192.0.2.20/24 198.51.100.1/24
+	lan_host "$b" r 198.51.100.10/24
+}
+
+# ---------------------------------------------------------------- raw clients
+
+# udp_file NS DST PORT FILE: send FILE as exactly one datagram from NS
+# (bash's /dev/udp; dd makes one write of the whole file).
+udp_file()
+{
+	n "$1" bash -c 'exec 3>"/dev/udp/$1/$2" && dd if="$3" bs=65507 count=1 status=none >&3' \
+		_ "$2" "$3" "$4"
+}
+
+# tls_send NS DST:PORT IN OUT [s_client options...]: open a TLS 1.3
+# connection from NS, send the bytes of IN, keep what comes back in OUT
+# (up to 3 s, or until the server closes).
+tls_send()
+{
+	local ns=$1 dst=$2 in=$3 out=$4
+	shift 4
+	timeout 3 ip netns exec "$PFX$ns" openssl s_client -connect "$dst" -tls1_3 -quiet \
+		"$@" <"$in" >"$out" 2>"$out.err" || true
+}
+
+hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
