@@ -1,6 +1,7 @@
 /* cyphonic node add NAME --dir DIR [--password PW]
  *
- * Enrols NAME.DOMAIN: issues its certificate (Ed25519, CN = SAN = FQDN),
+ * Enrols NAME.DOMAIN: issues its certificate (Ed25519, CN = SAN = FQDN; with
+ * --password no certificate, the device logs in with ID + password),
  * allocates its virtual IPv4 and IPv6 in the store, and writes
  * DIR/nodes/NAME.conf (mode 0600) with everything cyphonicd needs.  The
  * config is written to a temporary file first and only renamed into place
@@ -122,9 +123,13 @@ static int node_add(const struct node_args *a)
 			 n.revoked ? " (revoked; names are not reused)" : "");
 		goto out;
 	}
-	if (node_issue(&c, n.fqdn, &cert_pem, &key_pem, serial) != 0)
-		goto out;
-	strcpy(n.cert_serial, serial);
+	/* --password enrols a device for ID + password login instead of a
+	 * certificate: its config carries the password and no key pair. */
+	if (!a->password) {
+		if (node_issue(&c, n.fqdn, &cert_pem, &key_pem, serial) != 0)
+			goto out;
+		strcpy(n.cert_serial, serial);
+	}
 	if (a->password && pwhash_create(a->password, pw) < 0) {
 		cli_fail("cannot hash the password");
 		goto out;

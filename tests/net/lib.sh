@@ -444,14 +444,6 @@ conf_del()
 	mv "$f.tmp" "$f"
 }
 
-# password_only NAME: make NAME's config log in with ID + password (the CLI
-# writes a certificate too, which cyphonicd prefers).
-password_only()
-{
-	conf_del "$(node_conf "$1")" credentials cert
-	conf_del "$(node_conf "$1")" credentials key
-}
-
 # cloud_new [ADDRS]: `cyphonic init` in $CLOUD_DIR for the cloud at ADDRS
 # (default 192.0.2.1,2001:db8::1).
 cloud_new()

@@ -112,9 +112,7 @@ h=$(hex "$W/r4")
 pretty "AS: wrong password (node p, enrolled with --password)"
 node_new p --password 'correct horse battery staple'
 grep -q '^password' "$(node_conf p)" || fail "node add --password wrote no password to p.conf"
-# `node add --password` also writes a certificate, which cyphonicd prefers:
-# drop it so the node logs in with its (wrong) password.
-password_only p
+! grep -q '^cert' "$(node_conf p)" || fail "node add --password wrote a certificate to p.conf"
 conf_set "$(node_conf p)" credentials password 'wrong horse'
 start_node p p
 expect_exit p
@@ -155,7 +153,6 @@ ok "a and b still registered at the same endpoints"
 pretty "new nodes still register (c: certificate, d: password)"
 node_new c
 node_new d --password 'd-secret-pw'
-password_only d
 start_node c c
 start_node d d
 wait_registered c; ok "c registered after ${REG_MS} ms"
