@@ -62,6 +62,9 @@ static void cloud_stats_nms(struct json *j, const struct nms_stats *s)
 	json_uint(j, "registrations", s->registrations);
 	json_uint(j, "keepalives", s->keepalives);
 	json_uint(j, "deregistrations", s->deregistrations);
+	json_uint(j, "directions", s->directions);
+	json_uint(j, "directions_ok", s->directions_ok);
+	json_uint(j, "directions_failed", s->directions_failed);
 	json_obj_end(j);
 }
 

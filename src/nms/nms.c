@@ -1,4 +1,5 @@
 #include "nms.h"
+#include "nms_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,43 +13,10 @@
 #include "clock.h"
 #include "log.h"
 #include "replay.h"
+#include "route.h"
 #include "seal.h"
 #include "store.h"
 #include "wire.h"
-
-#define NMS_BUCKETS 1024
-#define NMS_RL_SLOTS 256
-#define NMS_MSG_MAX 512          /* our replies are far smaller */
-
-/* One node-NMS common key in use: its AEAD context, the receive window
- * and the last counter we sent with it. */
-struct nms_key {
-	uint64_t key_id;
-	int64_t node_id;
-	int64_t expires;
-	struct aead *aead;
-	struct replay rx;
-	uint64_t tx;
-	struct nms_key *next;
-};
-
-/* NMS Rejects are unauthenticated answers to unauthenticated input:
- * limit them per source address so the NMS is no reflector. */
-struct nms_rl_slot {
-	int64_t second;
-	unsigned sent;
-};
-
-struct nms {
-	struct store *st;
-	struct nms_conf conf;
-	struct nms_stats stats;
-	uint8_t prefix4, prefix6;
-	struct nms_key *keys[NMS_BUCKETS];
-	struct nms_rl_slot rl[NMS_RL_SLOTS];
-	uint64_t rl_salt;
-	struct ratelimit rl_log;
-};
 
 static uint8_t nms_prefix_len(struct store *st, const char *meta, uint8_t def, uint8_t max)
 {
@@ -81,6 +49,11 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 	n->prefix6 = nms_prefix_len(st, "vip6_prefix", 48, 128);
 	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
+	n->routes = route_table_new();
+	if (!n->routes) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -104,12 +77,29 @@ void nms_free(struct nms *n)
 			nms_key_free(k);
 		}
 	}
+	route_table_free(n->routes);
 	free(n);
 }
 
 const struct nms_stats *nms_stats(const struct nms *n)
 {
 	return &n->stats;
+}
+
+void nms_set_ops(struct nms *n, const struct nms_ops *ops, void *arg)
+{
+	n->ops = *ops;
+	n->ops_arg = arg;
+}
+
+void nms_tick(struct nms *n, int64_t now_ms)
+{
+	route_tick(n, now_ms);
+}
+
+int64_t nms_next_ms(const struct nms *n)
+{
+	return route_next_ms(n);
 }
 
 static struct nms_key **nms_key_slot(struct nms *n, uint64_t key_id)
@@ -157,6 +147,21 @@ static struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 	else
 		replay_init(&k->rx);
 	*pp = k;
+	return k;
+}
+
+struct nms_key *nms_key_find(struct nms *n, uint64_t key_id)
+{
+	struct nms_key *k = *nms_key_slot(n, key_id);
+	struct store_key sk;
+
+	if (k)
+		return k->expires > clock_now() ? k : NULL;
+	if (store_key_get(n->st, key_id, &sk) < 0)
+		return NULL;
+	if (sk.expires > clock_now())
+		k = nms_key_get(n, &sk);
+	cy_wipe(&sk, sizeof(sk));
 	return k;
 }
 
@@ -242,6 +247,30 @@ static uint64_t nms_tx_counter(struct nms_key *k)
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	k->tx = now > k->tx ? now : k->tx + 1;
 	return k->tx;
+}
+
+size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size_t len,
+		      uint8_t *out, size_t cap)
+{
+	ssize_t olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, nms_tx_counter(k), msg, len,
+			       out, cap);
+
+	return olen > 0 ? (size_t)olen : 0;
+}
+
+int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
+		    const uint8_t *msg, size_t len)
+{
+	uint8_t out[NMS_PKT_MAX];
+	size_t olen;
+
+	if (!n->ops.send)
+		return -ENOTCONN;
+	olen = nms_seal_reply(n, k, msg, len, out, sizeof(out));
+	if (!olen)
+		return -EMSGSIZE;
+	n->ops.send(n->ops_arg, to, out, olen);
+	return 0;
 }
 
 static void nms_observed(struct store_reg *r, const struct sockaddr *from)
@@ -385,7 +414,7 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	struct store_key sk;
 	struct nms_key *k;
 	struct cy_msg *m = NULL;
-	ssize_t plen, mlen = -1, olen;
+	ssize_t plen, mlen = -1;
 	size_t ret = 0;
 	int rc;
 
@@ -451,20 +480,23 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	case CY_DEREG:
 		mlen = nms_dereg(n, k, msg, sizeof(msg));
 		break;
+	case CY_DIRECTION_REQ:
+		mlen = route_direction_req(n, k, from, m, msg, sizeof(msg));
+		break;
+	case CY_CONFIRMATION:
+		route_confirmation(n, k, from, m);
+		break;
 	default:
 		n->stats.malformed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: unexpected %s (0x%02x)",
 				addr_str(from, fbuf), cy_msg_type_str(m->type), m->type);
 		break;
 	}
-	if (mlen > 0) {
-		olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, nms_tx_counter(k), msg,
-			       (size_t)mlen, out, cap);
-		if (olen > 0)
-			ret = (size_t)olen;
-	}
+	if (mlen > 0)
+		ret = nms_seal_reply(n, k, msg, (size_t)mlen, out, cap);
 out:
 	cy_wipe(plain, sizeof(plain));
+	cy_wipe(msg, sizeof(msg)); /* a Route Direction holds a Tunnel Key */
 	free(m);
 	return ret;
 }

@@ -7,7 +7,14 @@
  * authenticates, parses and dispatches Registration, Keepalive and
  * Deregistration, and writes the sealed reply (or an NMS Reject) into
  * out.  The store is the authority: a key deleted there (revocation,
- * expiry) is refused at once even when cached. */
+ * expiry) is refused at once even when cached.
+ *
+ * Route selection (route.c) answers a Direction Request only after the
+ * correspondent confirmed: the Route Direction to the correspondent, its
+ * retransmissions and the late answer to the requester are datagrams to
+ * others than the sender of the datagram being handled, so they leave
+ * through ops->send (nms_set_ops), and nms_tick() drives the
+ * retransmissions from a timer armed for nms_next_ms(). */
 #ifndef CY_NMS_H
 #define CY_NMS_H
 
@@ -35,6 +42,14 @@ struct nms_stats {
 	uint64_t registrations;
 	uint64_t keepalives;
 	uint64_t deregistrations;
+	uint64_t directions;         /* new Direction Requests (not retransmissions) */
+	uint64_t directions_ok;      /* answered with a Route Direction, RESULT 0 */
+	uint64_t directions_failed;  /* answered with a failure (4, 6, 8, 9, ...) */
+};
+
+/* Datagrams the NMS sends on its own.  to is never an IPv4-mapped address. */
+struct nms_ops {
+	void (*send)(void *arg, const struct sockaddr *to, const uint8_t *buf, size_t len);
 };
 
 struct nms;
@@ -53,5 +68,15 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 void nms_expire(struct nms *n, int64_t now);
 
 const struct nms_stats *nms_stats(const struct nms *n);
+
+/* Where datagrams to others go (copied).  Without it they are dropped. */
+void nms_set_ops(struct nms *n, const struct nms_ops *ops, void *arg);
+/* Run the route-selection timers due at now_ms (clock_now_ms() time):
+ * retransmit Route Directions, give up on silent correspondents, forget
+ * finished selections. */
+void nms_tick(struct nms *n, int64_t now_ms);
+/* When nms_tick() wants to run next (clock_now_ms() time); INT64_MAX for
+ * never.  Changes after nms_handle() and nms_tick(). */
+int64_t nms_next_ms(const struct nms *n);
 
 #endif

@@ -23,6 +23,7 @@ struct nms_server {
 	int family;
 	struct event *ev_read;
 	struct event *ev_expire;
+	struct event *ev_route;      /* route selection: retransmissions, expiry */
 	struct ratelimit rl;
 };
 
@@ -46,6 +47,44 @@ static void nms_server_send(struct nms_server *s, const struct sockaddr_storage 
 		LOG_RATELIMITED(&s->rl, "nms: sendto: %s", strerror(errno));
 }
 
+/* nms_ops.send: Route Directions to correspondents, late answers. */
+static void nms_server_send_cb(void *arg, const struct sockaddr *to, const uint8_t *buf,
+			       size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = addr_len(to);
+
+	if (!l || l > sizeof(ss))
+		return;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, to, l);
+	nms_server_send(arg, &ss, buf, len);
+}
+
+/* The route timer runs exactly when nms_next_ms() says: no polling. */
+static void nms_server_arm(struct nms_server *s)
+{
+	int64_t at = nms_next_ms(s->nms), now = clock_now_ms(), d;
+	struct timeval tv;
+
+	if (at == INT64_MAX) {
+		event_del(s->ev_route);
+		return;
+	}
+	d = at > now ? at - now : 0;
+	tv.tv_sec = d / 1000;
+	tv.tv_usec = (d % 1000) * 1000;
+	event_add(s->ev_route, &tv);
+}
+
+static void nms_server_route(evutil_socket_t fd, short what, void *arg)
+{
+	struct nms_server *s = arg;
+
+	nms_tick(s->nms, clock_now_ms());
+	nms_server_arm(s);
+}
+
 static void nms_server_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct nms_server *s = arg;
@@ -62,7 +101,7 @@ static void nms_server_read(evutil_socket_t fd, short what, void *arg)
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				LOG_RATELIMITED(&s->rl, "nms: recvfrom: %s", strerror(errno));
 			if (errno != EINTR)
-				return;
+				break;
 			continue;
 		}
 		addr_unmap(&from, &flen);
@@ -73,6 +112,7 @@ static void nms_server_read(evutil_socket_t fd, short what, void *arg)
 		if (r)
 			nms_server_send(s, &from, out, r);
 	}
+	nms_server_arm(s);
 }
 
 static void nms_server_expire(evutil_socket_t fd, short what, void *arg)
@@ -81,6 +121,8 @@ static void nms_server_expire(evutil_socket_t fd, short what, void *arg)
 
 	nms_expire(s->nms, clock_now());
 }
+
+static const struct nms_ops nms_server_ops = { .send = nms_server_send_cb };
 
 struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 				  const struct sockaddr_storage *listen)
@@ -106,9 +148,11 @@ struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 		goto fail_sock;
 	s->ev_read = event_new(base, s->fd, EV_READ | EV_PERSIST, nms_server_read, s);
 	s->ev_expire = event_new(base, -1, EV_PERSIST, nms_server_expire, s);
-	if (!s->ev_read || !s->ev_expire || event_add(s->ev_read, NULL) < 0 ||
+	s->ev_route = evtimer_new(base, nms_server_route, s);
+	if (!s->ev_read || !s->ev_expire || !s->ev_route || event_add(s->ev_read, NULL) < 0 ||
 	    event_add(s->ev_expire, &tv) < 0)
 		goto fail;
+	nms_set_ops(nms, &nms_server_ops, s);
 	log_info("nms: listening on %s/udp", addr_str((const struct sockaddr *)listen, buf));
 	return s;
 fail_sock:
@@ -120,12 +164,18 @@ fail:
 
 void nms_server_free(struct nms_server *s)
 {
+	static const struct nms_ops none;
+
 	if (!s)
 		return;
+	if (s->nms)
+		nms_set_ops(s->nms, &none, NULL);
 	if (s->ev_read)
 		event_free(s->ev_read);
 	if (s->ev_expire)
 		event_free(s->ev_expire);
+	if (s->ev_route)
+		event_free(s->ev_route);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);

@@ -1,6 +1,7 @@
 /* The NMS on the network: one UDP socket (dual-stack when bound to ::),
  * read until EAGAIN on each readiness event, each datagram handed to
- * nms_handle() and its reply sent back; plus the expiry timer. */
+ * nms_handle() and its reply sent back; the expiry timer; and the route
+ * selection timer, armed for nms_next_ms() after every batch and tick. */
 #ifndef CY_NMS_SERVER_H
 #define CY_NMS_SERVER_H
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "aead.h"
 #include "clock.h"
 #include "control.h"
 #include "localaddr.h"
@@ -24,6 +26,17 @@
 #define UDP_BUF 65536
 #define TUN_BUF 65536
 #define READ_BATCH 64
+#define NODE_ROUTES 32   /* routes selected, waiting for the tunnel module */
+
+/* A route the NMS selected, kept for the tunnel set-up (the next step
+ * takes it from here: Tunnel Request to r.peer when r.role is INITIATOR,
+ * else accept the one for r.tunnel_id).  Holds the Tunnel Key: wiped
+ * when the slot is reused and on exit. */
+struct node_route {
+	bool used;
+	int64_t at;      /* clock_now_ms() when selected */
+	struct sig_route r;
+};
 
 struct node {
 	struct event_base *base;
@@ -38,6 +51,8 @@ struct node {
 	uint8_t *buf;
 	struct ratelimit rl;
 	uint64_t tun_rx_pkts, tun_rx_bytes, udp_unknown;
+	struct node_route routes[NODE_ROUTES];
+	size_t routes_next;
 };
 
 /* ---- timers ---- */
@@ -105,11 +120,38 @@ static void ops_registered(void *arg, const struct sig_info *in)
 	tun_set_addr6(n->tun, &in->vip6, in->prefix6);
 }
 
+static void ops_route_ready(void *arg, const struct sig_route *r)
+{
+	struct node *n = arg;
+	struct node_route *slot = &n->routes[n->routes_next++ % NODE_ROUTES];
+	char p[ADDR_STR_MAX];
+
+	/* Never the key. */
+	log_info("route to %s: tunnel id %016" PRIx64 ", role %s, path %s, peer %s",
+		 r->peer_fqdn[0] ? r->peer_fqdn : "?", r->tunnel_id,
+		 r->role == CY_ROLE_INITIATOR ? "initiator" : "responder",
+		 r->path == CY_PATH_RELAY ? "relay" : "direct",
+		 addr_str((const struct sockaddr *)&r->peer, p));
+	cy_wipe(slot, sizeof(*slot));
+	slot->used = true;
+	slot->at = clock_now_ms();
+	slot->r = *r;
+}
+
+static void ops_route_failed(void *arg, uint32_t req_id, enum cy_result result,
+			     const char *reason)
+{
+	log_info("route request %" PRIu32 " failed: %s%s%s", req_id, cy_result_str(result),
+		 reason && reason[0] ? ": " : "", reason ? reason : "");
+}
+
 static const struct sig_ops node_sig_ops = {
 	.send = ops_send,
 	.login = ops_login,
 	.local_addrs = ops_local_addrs,
 	.registered = ops_registered,
+	.route_ready = ops_route_ready,
+	.route_failed = ops_route_failed,
 };
 
 static void on_login(void *arg, const struct login_result *r)
@@ -276,5 +318,6 @@ void node_free(struct node *n)
 		tun_free(n->tun);
 	}
 	free(n->buf);
+	cy_wipe(n->routes, sizeof(n->routes));
 	free(n);
 }

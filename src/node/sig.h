@@ -13,6 +13,15 @@
  * The key is renewed at 80 % of its lifetime without leaving REGISTERED:
  * the new key registers again, the VIPs stay.
  *
+ * Route selection (docs/protocol.md, "Route selection"): as the MN,
+ * sig_direction_request() sends a Direction Request (retransmitted every
+ * SIG_DIR_RETRY_MS, given up after SIG_DIR_GIVEUP_MS; identical requests
+ * in flight are merged) and the answer comes back through
+ * ops->route_ready or ops->route_failed.  As the CN, a Route Direction
+ * from the NMS calls ops->route_ready first (the daemon must accept the
+ * Tunnel Request from then on) and then sends the Confirmation; a
+ * duplicate only repeats the Confirmation.
+ *
  * (Named sig.h, not signal.h: this directory is on the include path and
  * would shadow <signal.h>.) */
 #ifndef CY_NODE_SIG_H
@@ -32,6 +41,11 @@
 #define SIG_KA_MISSES 3              /* unanswered keepalives: not registered */
 #define SIG_REFUSED_RETRY_MS 60000
 #define SIG_LOGIN_BACKOFF_MAX_MS 5000
+#define SIG_DIR_RETRY_MS 200         /* Direction Request retransmit */
+#define SIG_DIR_GIVEUP_MS 2000       /* then route_failed(9) */
+#define SIG_DIR_MAX 64               /* Direction Requests in flight */
+#define SIG_CN_SEEN 64               /* Route Directions confirmed, remembered... */
+#define SIG_CN_SEEN_MS 10000         /* ...this long, to spot duplicates */
 
 enum sig_state { SIG_LOGIN, SIG_REGISTER, SIG_REGISTERED, SIG_REVOKED };
 
@@ -55,6 +69,26 @@ struct sig_info {
 struct sig_stats {
 	uint64_t rx_ok, rx_bad, rx_replay, rx_other_key, rx_reject_ignored;
 	uint64_t tx, tx_err;
+	uint64_t dir_req;          /* Direction Requests started (merged ones not counted) */
+	uint64_t dir_ok, dir_failed; /* their outcomes */
+	uint64_t dir_late;         /* answers to no request in flight */
+	uint64_t cn_routes;        /* Route Directions taken as the CN */
+	uint64_t cn_dups;          /* duplicates of them (Confirmation repeated) */
+};
+
+/* A route the NMS selected: given to ops->route_ready, valid during the
+ * call only (the Tunnel Key is wiped afterwards: copy it). */
+struct sig_route {
+	uint32_t req_id;                   /* our Direction Request; 0 when we are the CN */
+	uint64_t tunnel_id;
+	uint8_t key[CY_KEY_LEN];           /* the Tunnel Key */
+	char peer_fqdn[CY_FQDN_MAX + 1];   /* "" when the NMS did not name it */
+	bool have_vip4, have_vip6;
+	struct in_addr peer_vip4;
+	struct in6_addr peer_vip6;
+	struct sockaddr_storage peer;      /* the peer's endpoint */
+	enum cy_role role;                 /* INITIATOR: send the Tunnel Request to peer */
+	enum cy_path path;
 };
 
 struct sig_ops {
@@ -66,6 +100,11 @@ struct sig_ops {
 	size_t (*local_addrs)(void *arg, struct sockaddr_storage *out, size_t max);
 	/* Registered with these VIPs (called on every successful registration). */
 	void (*registered)(void *arg, const struct sig_info *info);
+	/* Route selection (optional; without route_ready a Route Direction
+	 * to us is refused with RESULT 9). */
+	void (*route_ready)(void *arg, const struct sig_route *r);
+	void (*route_failed)(void *arg, uint32_t req_id, enum cy_result result,
+			     const char *reason);
 };
 
 struct sig;
@@ -87,6 +126,15 @@ void sig_timeout(struct sig *s);
 /* When sig_timeout() wants to run next (clock_now_ms() time), INT64_MAX
  * for never. */
 int64_t sig_next_ms(const struct sig *s);
+/* Ask the NMS for a route to a correspondent named by fqdn, or else by
+ * its virtual address vip4 (4 bytes) or vip6 (16 bytes); the others NULL.
+ * *req_id_out gets the id the outcome will carry; a request identical to
+ * one in flight is merged into it (same id, one outcome).  Sent at once
+ * when registered, else as soon as the registration succeeds.  0,
+ * -EINVAL (nothing or a bad name given), -EBUSY (SIG_DIR_MAX in flight),
+ * -EACCES (revoked).  The caller re-arms its timer from sig_next_ms(). */
+int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
+			  const uint8_t *vip6, uint32_t *req_id_out);
 /* Stopping: a best-effort Deregistration when registered. */
 void sig_stop(struct sig *s);
 

@@ -1,0 +1,65 @@
+/* Inside the NMS: the state nms.c (registration) and route.c (route
+ * selection) share.  Not part of the NMS's public interface (nms.h). */
+#ifndef CY_NMS_IMPL_H
+#define CY_NMS_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "nms.h"
+#include "replay.h"
+
+#define NMS_BUCKETS 1024
+#define NMS_RL_SLOTS 256
+#define NMS_MSG_MAX 512          /* our messages are far smaller */
+
+struct aead;
+struct route_table;
+
+/* One node-NMS common key in use: its AEAD context, the receive window
+ * and the last counter we sent with it. */
+struct nms_key {
+	uint64_t key_id;
+	int64_t node_id;
+	int64_t expires;
+	struct aead *aead;
+	struct replay rx;
+	uint64_t tx;
+	struct nms_key *next;
+};
+
+/* NMS Rejects are unauthenticated answers to unauthenticated input:
+ * limit them per source address so the NMS is no reflector. */
+struct nms_rl_slot {
+	int64_t second;
+	unsigned sent;
+};
+
+struct nms {
+	struct store *st;
+	struct nms_conf conf;
+	struct nms_stats stats;
+	uint8_t prefix4, prefix6;
+	struct nms_key *keys[NMS_BUCKETS];
+	struct nms_rl_slot rl[NMS_RL_SLOTS];
+	uint64_t rl_salt;
+	struct ratelimit rl_log;
+	struct nms_ops ops;          /* datagrams to others than the sender */
+	void *ops_arg;
+	struct route_table *routes;  /* route.c */
+};
+
+/* The key key_id, from the cache or loaded from the store; NULL when it
+ * does not exist or expired. */
+struct nms_key *nms_key_find(struct nms *n, uint64_t key_id);
+/* Seal msg under k (dir 1) and hand it to ops.send for `to`.  0 or -errno. */
+int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
+		    const uint8_t *msg, size_t len);
+/* Seal msg under k into out (a reply); the datagram length or 0. */
+size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size_t len,
+		      uint8_t *out, size_t cap);
+
+#endif

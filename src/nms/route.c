@@ -1,0 +1,475 @@
+#include "route.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "clock.h"
+#include "log.h"
+#include "nms_impl.h"
+#include "store.h"
+#include "wire.h"
+
+/* One route selection, from the Direction Request until ROUTE_KEEP_MS
+ * after its answer.  The Tunnel Key stays here until then so a
+ * retransmitted Direction Request gets the very same answer. */
+/* One end of a selection: what the messages tell the other end. */
+struct route_side {
+	int64_t id;
+	uint64_t key_id;                   /* MN: the request's; CN: its registration's */
+	char fqdn[CY_FQDN_MAX + 1];
+	uint8_t vip4[4], vip6[16];
+	struct sockaddr_storage ep;        /* observed at registration */
+};
+
+struct route_entry {
+	struct route_entry *next;
+	uint64_t tunnel_id;
+	uint32_t req_id;
+	bool done;                         /* the MN was answered */
+	uint8_t result;                    /* that answer's RESULT */
+	char reason[CY_REASON_MAX + 1];
+	int tries;                         /* Route Directions sent to the CN */
+	int64_t at;                        /* next retransmission, or forget (done) */
+	uint8_t key[CY_KEY_LEN];
+	struct route_choice choice;
+	struct route_side mn, cn;
+	struct sockaddr_storage mn_from;   /* where the MN asked from: the answer goes there */
+};
+
+struct route_table {
+	struct route_entry *head;
+	size_t count;
+};
+
+static uint8_t route_fam(const struct sockaddr *sa)
+{
+	if (!sa)
+		return 0;
+	return sa->sa_family == AF_INET ? CY_FAM_IPV4 : sa->sa_family == AF_INET6 ? CY_FAM_IPV6 : 0;
+}
+
+/* The initiator sends its Tunnel Request to the responder's observed
+ * endpoint, so the responder must be reachable there (not behind NAPT:
+ * an unsolicited datagram would not pass its NAPT) and the initiator must
+ * have that endpoint's family.  Prefer the MN as initiator (it is the one
+ * waiting); fall back to the CN when only it can open the path. */
+enum cy_result route_decide(const struct route_end *mn, const struct route_end *cn,
+			    struct route_choice *c)
+{
+	uint8_t fm = mn->families | route_fam(mn->observed);
+	uint8_t fc = cn->families | route_fam(cn->observed);
+
+	memset(c, 0, sizeof(*c));
+	c->path = CY_PATH_DIRECT;
+	if (!cn->nat && (route_fam(cn->observed) & fm)) {
+		c->mn_initiates = true;
+		return CY_OK;
+	}
+	if (!mn->nat && (route_fam(mn->observed) & fc)) {
+		c->mn_initiates = false;
+		return CY_OK;
+	}
+	/* TODO(relay): with a TRS configured, a Relay Request/Response here
+	 * gives PATH 1 and a Temp Key instead of failing. */
+	if (mn->nat && cn->nat)
+		c->why = "both behind NAPT: needs a relay";
+	else if (!(fm & fc))
+		c->why = "no common address family: needs a relay";
+	else
+		c->why = "no direct path: needs a relay";
+	return CY_ERR_UNREACHABLE;
+}
+
+struct route_table *route_table_new(void)
+{
+	return calloc(1, sizeof(struct route_table));
+}
+
+static void route_entry_free(struct route_entry *e)
+{
+	if (!e)
+		return;
+	cy_wipe(e, sizeof(*e));
+	free(e);
+}
+
+void route_table_free(struct route_table *t)
+{
+	if (!t)
+		return;
+	while (t->head) {
+		struct route_entry *e = t->head;
+
+		t->head = e->next;
+		route_entry_free(e);
+	}
+	free(t);
+}
+
+static struct route_entry *route_by_tunnel(struct route_table *t, uint64_t tunnel_id)
+{
+	for (struct route_entry *e = t->head; e; e = e->next)
+		if (e->tunnel_id == tunnel_id)
+			return e;
+	return NULL;
+}
+
+static struct route_entry *route_by_req(struct route_table *t, int64_t mn_id, uint32_t req_id,
+					size_t *per_node)
+{
+	struct route_entry *found = NULL;
+
+	*per_node = 0;
+	for (struct route_entry *e = t->head; e; e = e->next) {
+		if (e->mn.id != mn_id)
+			continue;
+		(*per_node)++;
+		if (e->req_id == req_id)
+			found = e;
+	}
+	return found;
+}
+
+/* ---- messages ---- */
+
+static ssize_t route_fail_msg(uint32_t req_id, enum cy_result r, const char *reason,
+			      uint8_t *msg, size_t cap)
+{
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, cap, CY_ROUTE_DIRECTION);
+	cy_put_u8(&b, CY_A_RESULT, (uint8_t)r);
+	if (reason && *reason)
+		cy_put_str(&b, CY_A_REASON, reason);
+	cy_put_u32(&b, CY_A_REQ_ID, req_id);
+	return cy_build_finish(&b);
+}
+
+/* The Route Direction to the CN (to_mn false) or the answer to the MN. */
+static ssize_t route_msg(const struct route_entry *e, bool to_mn, uint8_t *msg, size_t cap)
+{
+	const struct route_side *other = to_mn ? &e->cn : &e->mn;
+	bool initiator = to_mn ? e->choice.mn_initiates : !e->choice.mn_initiates;
+	struct cy_builder b;
+
+	if (to_mn && e->result != CY_OK)
+		return route_fail_msg(e->req_id, e->result, e->reason, msg, cap);
+	cy_build_start(&b, msg, cap, CY_ROUTE_DIRECTION);
+	if (to_mn) {
+		cy_put_u8(&b, CY_A_RESULT, CY_OK);
+		cy_put_u32(&b, CY_A_REQ_ID, e->req_id);
+	}
+	cy_put_u64(&b, CY_A_TUNNEL_ID, e->tunnel_id);
+	cy_put_bytes(&b, CY_A_KEY, e->key, sizeof(e->key));
+	cy_put_str(&b, CY_A_FQDN, other->fqdn);
+	cy_put_bytes(&b, CY_A_VIP4, other->vip4, sizeof(other->vip4));
+	cy_put_bytes(&b, CY_A_VIP6, other->vip6, sizeof(other->vip6));
+	cy_put_endpoint(&b, CY_A_PEER, (const struct sockaddr *)&other->ep);
+	cy_put_u8(&b, CY_A_ROLE, initiator ? CY_ROLE_INITIATOR : CY_ROLE_RESPONDER);
+	cy_put_u8(&b, CY_A_PATH, (uint8_t)e->choice.path);
+	return cy_build_finish(&b);
+}
+
+static void route_send_cn(struct nms *n, struct route_entry *e)
+{
+	uint8_t msg[NMS_MSG_MAX];
+	struct nms_key *k = nms_key_find(n, e->cn.key_id);
+	ssize_t len = route_msg(e, false, msg, sizeof(msg));
+
+	if (k && len > 0)
+		nms_send_sealed(n, k, (const struct sockaddr *)&e->cn.ep, msg, (size_t)len);
+	cy_wipe(msg, sizeof(msg));
+	e->tries++;
+}
+
+/* Answer the MN (outside the reply path: it did not send the datagram
+ * being handled) and keep the answer for its retransmissions. */
+static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
+			 const char *reason)
+{
+	uint8_t msg[NMS_MSG_MAX];
+	struct nms_key *k;
+	ssize_t len;
+
+	e->done = true;
+	e->result = (uint8_t)r;
+	snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
+	e->at = clock_now_ms() + ROUTE_KEEP_MS;
+	if (r == CY_OK) {
+		n->stats.directions_ok++;
+		log_info("nms: route %s -> %s: tunnel %016" PRIx64 " confirmed", e->mn.fqdn,
+			 e->cn.fqdn, e->tunnel_id);
+	} else {
+		n->stats.directions_failed++;
+		log_info("nms: route %s -> %s: tunnel %016" PRIx64 " failed: %s%s%s", e->mn.fqdn,
+			 e->cn.fqdn, e->tunnel_id, cy_result_str(r), e->reason[0] ? ": " : "",
+			 e->reason);
+		/* The key is never handed out now: forget it at once. */
+		cy_wipe(e->key, sizeof(e->key));
+	}
+	k = nms_key_find(n, e->mn.key_id);
+	len = route_msg(e, true, msg, sizeof(msg));
+	/* Without the key (renewed meanwhile), the MN's retransmission under
+	 * its new key picks the answer up from this entry. */
+	if (k && len > 0)
+		nms_send_sealed(n, k, (const struct sockaddr *)&e->mn_from, msg, (size_t)len);
+	cy_wipe(msg, sizeof(msg));
+}
+
+/* ---- the correspondent ---- */
+
+/* FQDNs compare as DNS names: case-insensitive, a trailing dot allowed. */
+static void route_norm_fqdn(char *s)
+{
+	size_t len = strlen(s);
+
+	if (len > 1 && s[len - 1] == '.')
+		s[len - 1] = '\0';
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* Find the CN the request names.  CY_OK or the answer's RESULT (with
+ * *why set); CY_ERR_MALFORMED when it names nobody. */
+static enum cy_result route_lookup(struct nms *n, const struct cy_msg *m, struct store_node *cn,
+				   const char **why)
+{
+	char fqdn[CY_FQDN_MAX + 1];
+	uint8_t vip[16];
+	int rc;
+
+	if (cy_msg_find(m, CY_A_FQDN)) {
+		if (!cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX))
+			return CY_ERR_MALFORMED;
+		route_norm_fqdn(fqdn);
+		rc = store_node_by_fqdn(n->st, fqdn, cn);
+	} else if (cy_msg_find(m, CY_A_VIP4)) {
+		if (!cy_msg_bytes(m, CY_A_VIP4, vip, 4))
+			return CY_ERR_MALFORMED;
+		rc = store_node_by_vip4(n->st, vip, cn);
+	} else if (cy_msg_find(m, CY_A_VIP6)) {
+		if (!cy_msg_bytes(m, CY_A_VIP6, vip, 16))
+			return CY_ERR_MALFORMED;
+		rc = store_node_by_vip6(n->st, vip, cn);
+	} else {
+		return CY_ERR_MALFORMED;
+	}
+	if (rc == -ENOENT) {
+		*why = "no such node";
+		return CY_ERR_UNKNOWN;
+	}
+	if (rc < 0) {
+		*why = "store unavailable";
+		return CY_ERR_INTERNAL;
+	}
+	return CY_OK;
+}
+
+static bool route_reg_live(struct nms *n, int64_t node_id, struct store_reg *reg)
+{
+	return store_reg_get(n->st, node_id, reg) == 0 && reg->expires > clock_now();
+}
+
+static uint64_t route_new_tunnel_id(struct route_table *t)
+{
+	uint64_t id;
+
+	do {
+		if (cy_random(&id, sizeof(id)) < 0)
+			return 0;
+	} while (id == 0 || route_by_tunnel(t, id));
+	return id;
+}
+
+ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			    const struct cy_msg *m, uint8_t *msg, size_t cap)
+{
+	struct route_table *t = n->routes;
+	struct store_node mn, cn;
+	struct store_reg mreg, creg;
+	struct route_end me, ce;
+	struct route_choice choice;
+	struct route_entry *e;
+	char fbuf[ADDR_STR_MAX], pbuf[ADDR_STR_MAX];
+	const char *why = NULL;
+	enum cy_result r;
+	uint32_t req_id;
+	size_t per_node;
+
+	memset(&mn, 0, sizeof(mn));
+	memset(&cn, 0, sizeof(cn));
+	if (!cy_msg_u32(m, CY_A_REQ_ID, &req_id)) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Direction Request without REQ_ID",
+				addr_str(from, fbuf));
+		return route_fail_msg(0, CY_ERR_MALFORMED, "REQ_ID missing", msg, cap);
+	}
+	/* A retransmission: the same answer, or none yet. */
+	e = route_by_req(t, k->node_id, req_id, &per_node);
+	if (e)
+		return e->done ? route_msg(e, true, msg, cap) : 0;
+
+	r = route_lookup(n, m, &cn, &why);
+	if (r == CY_ERR_MALFORMED) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Direction Request names no correspondent",
+				addr_str(from, fbuf));
+		return route_fail_msg(req_id, r, "name a correspondent by FQDN, VIP4 or VIP6",
+				      msg, cap);
+	}
+	n->stats.directions++;
+	if (store_node_by_id(n->st, k->node_id, &mn) < 0) {
+		r = CY_ERR_INTERNAL;
+		why = "store unavailable";
+		goto fail;
+	}
+	if (!route_reg_live(n, mn.id, &mreg)) {
+		r = CY_ERR_REREGISTER;
+		why = "the requester is not registered";
+		goto fail;
+	}
+	if (r != CY_OK)
+		goto fail;
+	/* Revoked nodes are refused by policy (REFUSED to the user), not
+	 * hidden as unknown: the name exists, the cloud refuses it. */
+	if (cn.revoked || cn.id == mn.id) {
+		r = CY_ERR_POLICY;
+		why = cn.revoked ? "correspondent revoked" : "a route to yourself";
+		goto fail;
+	}
+	if (!route_reg_live(n, cn.id, &creg) || !nms_key_find(n, creg.key_id)) {
+		r = CY_ERR_UNREACHABLE;
+		why = "correspondent not registered";
+		goto fail;
+	}
+	me = (struct route_end){ mreg.nat, mreg.families, (struct sockaddr *)&mreg.observed };
+	ce = (struct route_end){ creg.nat, creg.families, (struct sockaddr *)&creg.observed };
+	r = route_decide(&me, &ce, &choice);
+	if (r != CY_OK) {
+		why = choice.why;
+		goto fail;
+	}
+	if (t->count >= ROUTE_MAX || per_node >= ROUTE_MAX_PER_NODE) {
+		r = CY_ERR_INTERNAL;
+		why = "too many route selections in progress";
+		goto fail;
+	}
+
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		r = CY_ERR_INTERNAL;
+		why = "out of memory";
+		goto fail;
+	}
+	e->tunnel_id = route_new_tunnel_id(t);
+	if (!e->tunnel_id || cy_random(e->key, sizeof(e->key)) < 0) {
+		route_entry_free(e);
+		r = CY_ERR_INTERNAL;
+		why = "no randomness";
+		goto fail;
+	}
+	e->req_id = req_id;
+	e->choice = choice;
+	e->mn.id = mn.id;
+	e->mn.key_id = k->key_id;
+	snprintf(e->mn.fqdn, sizeof(e->mn.fqdn), "%s", mn.fqdn);
+	memcpy(e->mn.vip4, mn.vip4, 4);
+	memcpy(e->mn.vip6, mn.vip6, 16);
+	e->mn.ep = mreg.observed;
+	e->cn.id = cn.id;
+	e->cn.key_id = creg.key_id;
+	snprintf(e->cn.fqdn, sizeof(e->cn.fqdn), "%s", cn.fqdn);
+	memcpy(e->cn.vip4, cn.vip4, 4);
+	memcpy(e->cn.vip6, cn.vip6, 16);
+	e->cn.ep = creg.observed;
+	memcpy(&e->mn_from, from, addr_len(from));
+	e->next = t->head;
+	t->head = e;
+	t->count++;
+	log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", %s initiates to %s, direct",
+		 mn.fqdn, cn.fqdn, e->tunnel_id, choice.mn_initiates ? mn.fqdn : cn.fqdn,
+		 addr_str((struct sockaddr *)(choice.mn_initiates ? &e->cn.ep : &e->mn.ep),
+			  pbuf));
+	/* At once: the MN's DNS answer waits on this. */
+	route_send_cn(n, e);
+	e->at = clock_now_ms() + ROUTE_RETX_MS;
+	return 0;
+fail:
+	n->stats.directions_failed++;
+	log_info("nms: route %s -> %s: %s%s%s", mn.id ? mn.fqdn : addr_str(from, fbuf),
+		 cn.id ? cn.fqdn : "?", cy_result_str(r), why ? ": " : "", why ? why : "");
+	return route_fail_msg(req_id, r, why, msg, cap);
+}
+
+void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			const struct cy_msg *m)
+{
+	struct route_entry *e;
+	char fbuf[ADDR_STR_MAX];
+	uint64_t tunnel_id;
+	uint8_t res;
+
+	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !cy_msg_u8(m, CY_A_RESULT, &res)) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Confirmation",
+				addr_str(from, fbuf));
+		return;
+	}
+	e = route_by_tunnel(n->routes, tunnel_id);
+	/* Only the CN the direction went to confirms it. */
+	if (!e || e->cn.id != k->node_id) {
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Confirmation for unknown tunnel %016" PRIx64,
+				addr_str(from, fbuf), tunnel_id);
+		return;
+	}
+	if (e->done)
+		return; /* a duplicate */
+	if (res == CY_OK)
+		route_finish(n, e, CY_OK, NULL);
+	else
+		route_finish(n, e, res == CY_ERR_POLICY ? CY_ERR_POLICY : CY_ERR_UNREACHABLE,
+			     "the correspondent refused");
+}
+
+void route_tick(struct nms *n, int64_t now_ms)
+{
+	struct route_entry **pp = &n->routes->head, *e;
+
+	while ((e = *pp)) {
+		if (now_ms < e->at) {
+			pp = &e->next;
+			continue;
+		}
+		if (e->done) {
+			*pp = e->next;
+			n->routes->count--;
+			route_entry_free(e);
+			continue;
+		}
+		if (e->tries > ROUTE_RETX_MAX) {
+			route_finish(n, e, CY_ERR_UNREACHABLE,
+				     "no confirmation from the correspondent");
+		} else {
+			route_send_cn(n, e);
+			e->at = now_ms + ROUTE_RETX_MS;
+		}
+		pp = &e->next;
+	}
+}
+
+int64_t route_next_ms(const struct nms *n)
+{
+	int64_t t = INT64_MAX;
+
+	for (const struct route_entry *e = n->routes->head; e; e = e->next)
+		if (e->at < t)
+			t = e->at;
+	return t;
+}

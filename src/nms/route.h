@@ -1,0 +1,66 @@
+/* Route selection on the NMS (docs/protocol.md, "Route selection"):
+ *
+ *   MN --Direction Request--> NMS --Route Direction--> CN
+ *   MN <--Route Direction---- NMS <--Confirmation----- CN
+ *
+ * route_direction_req() checks the requester and the correspondent, picks
+ * the path (route_decide(), a pure function), creates the Tunnel Key and
+ * tunnel id, sends the Route Direction to the CN at once and keeps the
+ * selection pending; route_confirmation() answers the MN the moment the
+ * CN confirms; route_tick() retransmits to a silent CN and gives up.
+ * Finished selections are kept a few seconds so a retransmitted Direction
+ * Request gets the same answer instead of a second tunnel. */
+#ifndef CY_NMS_ROUTE_H
+#define CY_NMS_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "wire.h"
+
+#define ROUTE_RETX_MS 250        /* Route Direction to the CN, until confirmed */
+#define ROUTE_RETX_MAX 4         /* retransmissions; then the MN gets 9 */
+#define ROUTE_KEEP_MS 5000       /* a finished selection answers retransmissions */
+#define ROUTE_MAX 4096           /* selections held (pending + finished) */
+#define ROUTE_MAX_PER_NODE 64    /* of them asked by one node */
+
+struct nms;
+struct nms_key;
+struct route_table;
+
+/* One end of a route as the NMS knows it from the registration. */
+struct route_end {
+	bool nat;                          /* behind NAPT */
+	uint8_t families;                  /* CY_FAM_* the node reported */
+	const struct sockaddr *observed;   /* where the NMS sees it */
+};
+
+struct route_choice {
+	bool mn_initiates;                 /* else the CN sends the Tunnel Request */
+	enum cy_path path;
+	const char *why;                   /* on failure: for REASON and the log */
+};
+
+/* The path between mn and cn: CY_OK with *c filled, or
+ * CY_ERR_UNREACHABLE when only a relay could connect them. */
+enum cy_result route_decide(const struct route_end *mn, const struct route_end *cn,
+			    struct route_choice *c);
+
+struct route_table *route_table_new(void);
+/* Wipes the Tunnel Keys it holds. */
+void route_table_free(struct route_table *t);
+
+/* A Direction Request from the holder of k.  Writes the immediate answer
+ * (a failure, or a finished selection's answer again) as a plain message
+ * into msg and returns its length; 0 when the answer comes later. */
+ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			    const struct cy_msg *m, uint8_t *msg, size_t cap);
+/* A Confirmation from the holder of k: answers the requester. */
+void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			const struct cy_msg *m);
+void route_tick(struct nms *n, int64_t now_ms);
+int64_t route_next_ms(const struct nms *n);
+
+#endif

@@ -1,0 +1,960 @@
+/* Route selection on the NMS: the path decision as a table, and the whole
+ * Direction Request -> Route Direction -> Confirmation -> Route Direction
+ * exchange driven through nms_handle() with a temporary SQLite store, a
+ * fake clock and the datagrams to others captured from nms_ops.send. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "clock.h"
+#include "log.h"
+#include "nms.h"
+#include "nms_server.h"
+#include "route.h"
+#include "seal.h"
+#include "store.h"
+#include "wire.h"
+
+#define NOW 1700000000
+#define MONO 1000000
+#define TTL 60
+#define KEY_A 0x1111222233334444ULL
+#define KEY_B 0x5555666677778888ULL
+#define KEY_C 0x99990000aaaabbbbULL
+
+#define SA(ss) ((const struct sockaddr *)&(ss))
+
+struct sent {
+	struct sockaddr_storage to;
+	uint8_t buf[NMS_PKT_MAX];
+	size_t len;
+};
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct store *st;
+	struct nms *nms;
+	struct store_node alpha, beta, gamma;
+	struct aead *ka, *kb, *kc;
+	uint64_t ctr_a, ctr_b, ctr_c;
+	int64_t mono;
+	int nsent;
+	struct sent sent[16];
+};
+
+/* ---- the path decision ---- */
+
+struct decide_row {
+	const char *what;
+	bool mn_nat;
+	uint8_t mn_fam;
+	const char *mn_obs;
+	bool cn_nat;
+	uint8_t cn_fam;
+	const char *cn_obs;
+	enum cy_result want;
+	bool mn_initiates;
+};
+
+#define V4 CY_FAM_IPV4
+#define V6 CY_FAM_IPV6
+
+static const struct decide_row decide_rows[] = {
+	{ "global/global", false, V4, "192.0.2.10:7446", false, V4, "198.51.100.20:7446",
+	  CY_OK, true },
+	{ "NAPT MN -> global CN", true, V4, "203.0.113.5:40000", false, V4,
+	  "198.51.100.20:7446", CY_OK, true },
+	{ "global MN -> NAPT CN: the CN initiates", false, V4, "192.0.2.10:7446", true, V4,
+	  "203.0.113.7:41000", CY_OK, false },
+	{ "NAPT/NAPT: relay", true, V4, "203.0.113.5:40000", true, V4, "203.0.113.7:41000",
+	  CY_ERR_UNREACHABLE, false },
+	{ "v4-only/v6-only: relay", false, V4, "192.0.2.10:7446", false, V6,
+	  "[2001:db8::20]:7446", CY_ERR_UNREACHABLE, false },
+	{ "v6-only/v4-only: relay", false, V6, "[2001:db8::10]:7446", false, V4,
+	  "198.51.100.20:7446", CY_ERR_UNREACHABLE, false },
+	{ "v6/v6", false, V6, "[2001:db8::10]:7446", false, V6, "[2001:db8::20]:7446", CY_OK,
+	  true },
+	{ "dual MN (seen on v4) -> v6-only CN", false, V4 | V6, "192.0.2.10:7446", false, V6,
+	  "[2001:db8::20]:7446", CY_OK, true },
+	{ "v4-only MN -> dual CN seen on v6: the CN initiates over v4", false, V4,
+	  "192.0.2.10:7446", false, V4 | V6, "[2001:db8::20]:7446", CY_OK, false },
+	{ "NAPT v4 MN -> v6-only global CN: relay", true, V4, "203.0.113.5:40000", false, V6,
+	  "[2001:db8::20]:7446", CY_ERR_UNREACHABLE, false },
+};
+
+static void test_decide_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(decide_rows) / sizeof(decide_rows[0]); i++) {
+		const struct decide_row *r = &decide_rows[i];
+		struct sockaddr_storage mo, co;
+		struct route_end mn, cn;
+		struct route_choice c;
+		socklen_t l;
+		enum cy_result got;
+
+		assert_int_equal(addr_parse(r->mn_obs, 0, &mo, &l), 0);
+		assert_int_equal(addr_parse(r->cn_obs, 0, &co, &l), 0);
+		mn = (struct route_end){ r->mn_nat, r->mn_fam, SA(mo) };
+		cn = (struct route_end){ r->cn_nat, r->cn_fam, SA(co) };
+		got = route_decide(&mn, &cn, &c);
+		if (got != r->want || (got == CY_OK && c.mn_initiates != r->mn_initiates))
+			fail_msg("row %zu (%s): result %d initiator %s", i, r->what, got,
+				 c.mn_initiates ? "MN" : "CN");
+		if (got == CY_OK)
+			assert_int_equal(c.path, CY_PATH_DIRECT);
+		else
+			assert_non_null(c.why);
+	}
+}
+
+/* ---- fixture ---- */
+
+static void cap_send(void *arg, const struct sockaddr *to, const uint8_t *buf, size_t len)
+{
+	struct fx *f = arg;
+	struct sent *s;
+
+	assert_true(f->nsent < 16);
+	s = &f->sent[f->nsent++];
+	memset(&s->to, 0, sizeof(s->to));
+	memcpy(&s->to, to, addr_len(to));
+	assert_true(len <= sizeof(s->buf));
+	memcpy(s->buf, buf, len);
+	s->len = len;
+}
+
+static const struct nms_ops cap_ops = { .send = cap_send };
+
+static void add_node(struct store *st, const char *name, struct store_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	snprintf(n->fqdn, sizeof(n->fqdn), "%s.example.test", name);
+	n->kind = CY_KIND_NODE;
+	assert_int_equal(store_node_add(st, n), 0);
+}
+
+static struct aead *add_key(struct store *st, uint64_t id, int64_t node_id)
+{
+	struct store_key k = { .key_id = id, .node_id = node_id, .expires = clock_now() + 3600 };
+
+	for (size_t i = 0; i < sizeof(k.key); i++)
+		k.key[i] = (uint8_t)(id + i);
+	assert_int_equal(store_key_put(st, &k), 0);
+	return aead_new(AEAD_CHACHA20_POLY1305, k.key);
+}
+
+static void set_mono(struct fx *f, int64_t ms)
+{
+	f->mono = ms;
+	clock_set_fake(NOW + (ms - MONO) / 1000, ms);
+}
+
+static int setup_clock(void **state, bool fake)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct nms_conf nc = { .registration_ttl = TTL };
+	char err[256];
+
+	assert_non_null(f);
+	if (fake)
+		set_mono(f, MONO);
+	else
+		clock_set_fake(0, 0);
+	strcpy(f->dir, "/tmp/cy-test-route-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/cloud.db", f->dir);
+	assert_int_equal(store_open(&f->st, f->db, err, sizeof(err)), 0);
+	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
+	assert_int_equal(store_meta_set(f->st, "vip4_prefix", "100.64.0.0/10"), 0);
+	assert_int_equal(store_meta_set(f->st, "vip6_prefix", "fd12:3456:789a::/48"), 0);
+	add_node(f->st, "alpha", &f->alpha);
+	add_node(f->st, "beta", &f->beta);
+	add_node(f->st, "gamma", &f->gamma);
+	f->ka = add_key(f->st, KEY_A, f->alpha.id);
+	f->kb = add_key(f->st, KEY_B, f->beta.id);
+	f->kc = add_key(f->st, KEY_C, f->gamma.id);
+	f->nms = nms_new(f->st, &nc);
+	assert_non_null(f->nms);
+	nms_set_ops(f->nms, &cap_ops, f);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_clock(state, true);
+}
+
+static int setup_real(void **state)
+{
+	return setup_clock(state, false);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char path[200];
+
+	nms_free(f->nms);
+	aead_free(f->ka);
+	aead_free(f->kb);
+	aead_free(f->kc);
+	store_close(f->st);
+	unlink(f->db);
+	snprintf(path, sizeof(path), "%s-wal", f->db);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-shm", f->db);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	clock_set_fake(0, 0);
+	return 0;
+}
+
+static struct sockaddr_storage ep(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	assert_int_equal(addr_parse(s, 0, &ss, &len), 0);
+	return ss;
+}
+
+/* Which node: 'a', 'b' or 'c'. */
+static struct aead *node_aead(struct fx *f, char who, uint64_t *key_id, uint64_t **ctr)
+{
+	switch (who) {
+	case 'a': *key_id = KEY_A; *ctr = &f->ctr_a; return f->ka;
+	case 'b': *key_id = KEY_B; *ctr = &f->ctr_b; return f->kb;
+	default: *key_id = KEY_C; *ctr = &f->ctr_c; return f->kc;
+	}
+}
+
+/* Seal a built message as node `who` and hand it to the NMS from `from`;
+ * returns the reply's length (in out). */
+static size_t to_nms(struct fx *f, char who, const char *from, struct cy_builder *b,
+		     uint8_t *out, size_t cap)
+{
+	struct sockaddr_storage src = ep(from);
+	uint8_t pkt[NMS_PKT_MAX];
+	uint64_t key_id, *ctr;
+	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	ssize_t mlen = cy_build_finish(b), n;
+
+	assert_true(mlen > 0);
+	n = cy_seal(a, CY_DIR_TO_CLOUD, key_id, ++*ctr, b->w.p, (size_t)mlen, pkt, sizeof(pkt));
+	assert_true(n > 0);
+	return nms_handle(f->nms, SA(src), pkt, (size_t)n, out, cap);
+}
+
+/* Register `who` from `from`, reporting `addr` with the given families. */
+static void reg(struct fx *f, char who, const char *from, const char *addr, uint8_t fam)
+{
+	uint8_t msg[256], out[NMS_PKT_MAX];
+	struct sockaddr_storage a = ep(addr);
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+	cy_put_endpoint(&b, CY_A_ADDR, SA(a));
+	cy_put_u8(&b, CY_A_FAMILIES, fam);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+	assert_true(to_nms(f, who, from, &b, out, sizeof(out)) > 0);
+}
+
+/* The usual pair: alpha and beta both global on IPv4. */
+static void reg_global_pair(struct fx *f)
+{
+	reg(f, 'a', "192.0.2.10:7446", "192.0.2.10:7446", V4);
+	reg(f, 'b', "198.51.100.20:7446", "198.51.100.20:7446", V4);
+}
+
+static size_t dir_req(struct fx *f, char who, const char *from, uint32_t req_id,
+		      const char *fqdn, const uint8_t *vip4, const uint8_t *vip6, uint8_t *out,
+		      size_t cap)
+{
+	uint8_t msg[512];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
+	cy_put_u32(&b, CY_A_REQ_ID, req_id);
+	if (fqdn)
+		cy_put_str(&b, CY_A_FQDN, fqdn);
+	if (vip4)
+		cy_put_bytes(&b, CY_A_VIP4, vip4, 4);
+	if (vip6)
+		cy_put_bytes(&b, CY_A_VIP6, vip6, 16);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+	return to_nms(f, who, from, &b, out, cap);
+}
+
+static size_t confirm(struct fx *f, char who, const char *from, uint64_t tunnel_id,
+		      uint8_t result)
+{
+	uint8_t msg[64], out[NMS_PKT_MAX];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_CONFIRMATION);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
+	cy_put_u8(&b, CY_A_RESULT, result);
+	return to_nms(f, who, from, &b, out, sizeof(out));
+}
+
+/* Open a datagram from the NMS sealed for `who`; parse into m. */
+static void open_for(struct fx *f, char who, const uint8_t *pkt, size_t len, struct cy_msg *m,
+		     uint8_t *plain)
+{
+	uint64_t key_id, *ctr;
+	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	struct cy_seal_hdr h;
+	ssize_t n;
+
+	assert_true(len > 0);
+	assert_int_equal(cy_seal_peek(pkt, len, &h), 0);
+	assert_int_equal(h.dir, CY_DIR_FROM_CLOUD);
+	assert_true(h.key_id == key_id);
+	n = cy_unseal(a, pkt, len, plain, NMS_PKT_MAX);
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(m, plain, (size_t)n), 0);
+	assert_int_equal(m->type, CY_ROUTE_DIRECTION);
+}
+
+static uint8_t result_of(const struct cy_msg *m)
+{
+	uint8_t r;
+
+	assert_true(cy_msg_u8(m, CY_A_RESULT, &r));
+	return r;
+}
+
+/* What a Route Direction carries about the other end. */
+struct rd {
+	uint64_t tunnel_id;
+	uint8_t key[CY_KEY_LEN];
+	char fqdn[CY_FQDN_MAX + 1];
+	uint8_t vip4[4], vip6[16];
+	struct sockaddr_storage peer;
+	uint8_t role, path;
+};
+
+static void rd_get(const struct cy_msg *m, struct rd *rd)
+{
+	socklen_t l;
+
+	assert_true(cy_msg_u64(m, CY_A_TUNNEL_ID, &rd->tunnel_id));
+	assert_true(rd->tunnel_id != 0);
+	assert_true(cy_msg_bytes(m, CY_A_KEY, rd->key, CY_KEY_LEN));
+	assert_true(cy_msg_str(m, CY_A_FQDN, rd->fqdn, CY_FQDN_MAX));
+	assert_true(cy_msg_bytes(m, CY_A_VIP4, rd->vip4, 4));
+	assert_true(cy_msg_bytes(m, CY_A_VIP6, rd->vip6, 16));
+	assert_true(cy_msg_endpoint(m, CY_A_PEER, &rd->peer, &l));
+	assert_true(cy_msg_u8(m, CY_A_ROLE, &rd->role));
+	assert_true(cy_msg_u8(m, CY_A_PATH, &rd->path));
+}
+
+/* The Route Direction captured for the CN (who, at cn_ep): checked and
+ * returned. */
+static void cn_direction(struct fx *f, int idx, char who, const char *cn_ep, struct rd *rd)
+{
+	uint8_t plain[NMS_PKT_MAX];
+	struct sockaddr_storage want = ep(cn_ep);
+	struct cy_msg m;
+
+	assert_true(idx < f->nsent);
+	assert_true(addr_equal(SA(f->sent[idx].to), SA(want)));
+	open_for(f, who, f->sent[idx].buf, f->sent[idx].len, &m, plain);
+	assert_null(cy_msg_find(&m, CY_A_REQ_ID)); /* unsolicited: no REQ_ID */
+	rd_get(&m, rd);
+}
+
+/* The full exchange between alpha (MN at mn_ep) and beta (CN at cn_ep);
+ * checks both Route Directions agree and returns the MN's role. */
+static uint8_t exchange(struct fx *f, const char *mn_ep, const char *cn_ep, uint32_t req_id)
+{
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct sockaddr_storage mep = ep(mn_ep), cep = ep(cn_ep);
+	struct rd to_cn, to_mn;
+	struct cy_msg m;
+	uint32_t rid;
+	int base = f->nsent;
+
+	assert_int_equal(dir_req(f, 'a', mn_ep, req_id, "beta.example.test", NULL, NULL, out,
+				 sizeof(out)), 0);
+	assert_int_equal(f->nsent, base + 1);
+	cn_direction(f, base, 'b', cn_ep, &to_cn);
+	assert_string_equal(to_cn.fqdn, "alpha.example.test");
+	assert_memory_equal(to_cn.vip4, f->alpha.vip4, 4);
+	assert_memory_equal(to_cn.vip6, f->alpha.vip6, 16);
+	assert_true(addr_equal(SA(to_cn.peer), SA(mep)));
+	assert_int_equal(to_cn.path, CY_PATH_DIRECT);
+
+	/* The Confirmation: the MN gets its answer at once. */
+	assert_int_equal(confirm(f, 'b', cn_ep, to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, base + 2);
+	assert_true(addr_equal(SA(f->sent[base + 1].to), SA(mep)));
+	open_for(f, 'a', f->sent[base + 1].buf, f->sent[base + 1].len, &m, plain);
+	assert_int_equal(result_of(&m), CY_OK);
+	assert_true(cy_msg_u32(&m, CY_A_REQ_ID, &rid));
+	assert_int_equal(rid, req_id);
+	rd_get(&m, &to_mn);
+	assert_true(to_mn.tunnel_id == to_cn.tunnel_id);
+	assert_memory_equal(to_mn.key, to_cn.key, CY_KEY_LEN);
+	assert_string_equal(to_mn.fqdn, "beta.example.test");
+	assert_memory_equal(to_mn.vip4, f->beta.vip4, 4);
+	assert_memory_equal(to_mn.vip6, f->beta.vip6, 16);
+	assert_true(addr_equal(SA(to_mn.peer), SA(cep)));
+	assert_int_equal(to_mn.path, CY_PATH_DIRECT);
+	/* Exactly one of them initiates. */
+	assert_int_equal(to_mn.role + to_cn.role, 1);
+	return to_mn.role;
+}
+
+/* ---- the exchange ---- */
+
+static void test_global_global(void **state)
+{
+	struct fx *f = *state;
+	const struct nms_stats *st = nms_stats(f->nms);
+
+	reg_global_pair(f);
+	assert_int_equal(exchange(f, "192.0.2.10:7446", "198.51.100.20:7446", 7),
+			 CY_ROLE_INITIATOR);
+	assert_int_equal(st->directions, 1);
+	assert_int_equal(st->directions_ok, 1);
+	assert_int_equal(st->directions_failed, 0);
+}
+
+static void test_napt_mn(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "198.51.100.20:7446", "198.51.100.20:7446", V4);
+	assert_int_equal(exchange(f, "203.0.113.5:40000", "198.51.100.20:7446", 1),
+			 CY_ROLE_INITIATOR);
+}
+
+static void test_napt_cn(void **state)
+{
+	struct fx *f = *state;
+
+	/* Only the CN can open its NAPT: it initiates, the MN waits. */
+	reg(f, 'a', "192.0.2.10:7446", "192.0.2.10:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	assert_int_equal(exchange(f, "192.0.2.10:7446", "203.0.113.7:41000", 1),
+			 CY_ROLE_RESPONDER);
+}
+
+static void test_v6_v6(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'a', "[2001:db8::10]:7446", "[2001:db8::10]:7446", V6);
+	reg(f, 'b', "[2001:db8:1::20]:7446", "[2001:db8:1::20]:7446", V6);
+	assert_int_equal(exchange(f, "[2001:db8::10]:7446", "[2001:db8:1::20]:7446", 1),
+			 CY_ROLE_INITIATOR);
+}
+
+/* A Direction Request answered at once with a failure. */
+static void expect_fail(struct fx *f, char who, const char *from, uint32_t req_id,
+			const char *fqdn, const uint8_t *vip4, uint8_t want)
+{
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_msg m;
+	uint32_t rid;
+	int base = f->nsent;
+	size_t r;
+
+	r = dir_req(f, who, from, req_id, fqdn, vip4, NULL, out, sizeof(out));
+	open_for(f, who, out, r, &m, plain);
+	assert_int_equal(result_of(&m), want);
+	assert_true(cy_msg_u32(&m, CY_A_REQ_ID, &rid));
+	assert_int_equal(rid, req_id);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_null(cy_msg_find(&m, CY_A_TUNNEL_ID));
+	assert_int_equal(f->nsent, base); /* nothing went to a CN */
+}
+
+static void test_napt_napt(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	expect_fail(f, 'a', "203.0.113.5:40000", 1, "beta.example.test", NULL,
+		    CY_ERR_UNREACHABLE);
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
+}
+
+static void test_v4_v6(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'a', "192.0.2.10:7446", "192.0.2.10:7446", V4);
+	reg(f, 'b', "[2001:db8:1::20]:7446", "[2001:db8:1::20]:7446", V6);
+	expect_fail(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
+}
+
+static void test_unknown_revoked_self(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t nobody[4] = { 100, 64, 99, 99 };
+
+	reg_global_pair(f);
+	expect_fail(f, 'a', "192.0.2.10:7446", 1, "nobody.example.test", NULL, CY_ERR_UNKNOWN);
+	expect_fail(f, 'a', "192.0.2.10:7446", 2, NULL, nobody, CY_ERR_UNKNOWN);
+	expect_fail(f, 'a', "192.0.2.10:7446", 3, "alpha.example.test", NULL, CY_ERR_POLICY);
+	/* Revoked: refused by policy (docs/protocol.md), not hidden as unknown. */
+	assert_int_equal(store_node_revoke(f->st, "beta", "stolen"), 0);
+	expect_fail(f, 'a', "192.0.2.10:7446", 4, "beta.example.test", NULL, CY_ERR_POLICY);
+	assert_int_equal(nms_stats(f->nms)->directions, 4);
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 4);
+}
+
+static void test_cn_unregistered(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'a', "192.0.2.10:7446", "192.0.2.10:7446", V4);
+	expect_fail(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
+	/* Registered once, but expired. */
+	reg(f, 'b', "198.51.100.20:7446", "198.51.100.20:7446", V4);
+	set_mono(f, MONO + (TTL + 1) * 1000);
+	reg(f, 'a', "192.0.2.10:7446", "192.0.2.10:7446", V4);
+	expect_fail(f, 'a', "192.0.2.10:7446", 2, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
+}
+
+static void test_mn_unregistered(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'b', "198.51.100.20:7446", "198.51.100.20:7446", V4);
+	expect_fail(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, CY_ERR_REREGISTER);
+}
+
+static void test_cn_silent(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct sockaddr_storage mn;
+	struct rd first, again;
+	struct cy_msg m;
+	uint32_t rid;
+
+	reg_global_pair(f);
+	assert_int_equal(nms_next_ms(f->nms), INT64_MAX);
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 9, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 1);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &first);
+	assert_int_equal(nms_next_ms(f->nms), MONO + ROUTE_RETX_MS);
+
+	/* Nothing is due before the timer. */
+	nms_tick(f->nms, MONO + ROUTE_RETX_MS - 1);
+	assert_int_equal(f->nsent, 1);
+	for (int i = 1; i <= ROUTE_RETX_MAX; i++) {
+		set_mono(f, MONO + i * ROUTE_RETX_MS);
+		nms_tick(f->nms, f->mono);
+		assert_int_equal(f->nsent, 1 + i);
+		cn_direction(f, i, 'b', "198.51.100.20:7446", &again);
+		assert_true(again.tunnel_id == first.tunnel_id);
+		assert_memory_equal(again.key, first.key, CY_KEY_LEN);
+		assert_int_equal(nms_next_ms(f->nms), f->mono + ROUTE_RETX_MS);
+	}
+	/* Then the MN hears 9. */
+	set_mono(f, MONO + (ROUTE_RETX_MAX + 1) * ROUTE_RETX_MS);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, ROUTE_RETX_MAX + 2);
+	mn = ep("192.0.2.10:7446");
+	assert_true(addr_equal(SA(f->sent[ROUTE_RETX_MAX + 1].to), SA(mn)));
+	open_for(f, 'a', f->sent[ROUTE_RETX_MAX + 1].buf, f->sent[ROUTE_RETX_MAX + 1].len, &m,
+		 plain);
+	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
+	assert_true(cy_msg_u32(&m, CY_A_REQ_ID, &rid));
+	assert_int_equal(rid, 9);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
+
+	/* A late Confirmation changes nothing; a retransmitted request hears
+	 * 9 again, without a new selection. */
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", first.tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, ROUTE_RETX_MAX + 2);
+	expect_fail(f, 'a', "192.0.2.10:7446", 9, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
+	assert_int_equal(nms_stats(f->nms)->directions, 1);
+
+	/* The finished selection is forgotten after ROUTE_KEEP_MS. */
+	assert_true(nms_next_ms(f->nms) == f->mono + ROUTE_KEEP_MS);
+	set_mono(f, f->mono + ROUTE_KEEP_MS);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(nms_next_ms(f->nms), INT64_MAX);
+}
+
+static void test_retransmitted_request(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct rd to_cn, to_mn, again;
+	struct cy_msg m;
+	size_t r;
+
+	reg_global_pair(f);
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 5, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	/* While pending: no second tunnel, no second Route Direction. */
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 5, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 1);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
+	/* A Confirmation from someone else than the CN is ignored. */
+	assert_int_equal(confirm(f, 'a', "192.0.2.10:7446", to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, 1);
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, 2);
+	open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
+	rd_get(&m, &to_mn);
+	/* A duplicate Confirmation does not answer twice. */
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, 2);
+
+	/* After it completed: the same answer again, on the reply path. */
+	r = dir_req(f, 'a', "192.0.2.10:7446", 5, "beta.example.test", NULL, NULL, out,
+		    sizeof(out));
+	open_for(f, 'a', out, r, &m, plain);
+	assert_int_equal(result_of(&m), CY_OK);
+	rd_get(&m, &again);
+	assert_true(again.tunnel_id == to_mn.tunnel_id);
+	assert_memory_equal(again.key, to_mn.key, CY_KEY_LEN);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(nms_stats(f->nms)->directions, 1);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 1);
+
+	/* A new REQ_ID is a new selection with a new tunnel and key. */
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 6, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 3);
+	cn_direction(f, 2, 'b', "198.51.100.20:7446", &again);
+	assert_true(again.tunnel_id != to_cn.tunnel_id);
+	assert_memory_not_equal(again.key, to_cn.key, CY_KEY_LEN);
+}
+
+static void test_cn_refuses(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct rd to_cn;
+	struct cy_msg m;
+
+	reg_global_pair(f);
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_ERR_POLICY),
+			 0);
+	assert_int_equal(f->nsent, 2);
+	open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
+	assert_int_equal(result_of(&m), CY_ERR_POLICY);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+}
+
+static void test_by_vip(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX];
+	struct rd to_cn;
+
+	reg_global_pair(f);
+	reg(f, 'c', "198.51.100.30:7446", "198.51.100.30:7446", V4);
+	/* By VIP4. */
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, NULL, f->beta.vip4, NULL, out,
+				 sizeof(out)), 0);
+	assert_int_equal(f->nsent, 1);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
+	assert_string_equal(to_cn.fqdn, "alpha.example.test");
+	/* By VIP6. */
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 2, NULL, NULL, f->gamma.vip6, out,
+				 sizeof(out)), 0);
+	assert_int_equal(f->nsent, 2);
+	cn_direction(f, 1, 'c', "198.51.100.30:7446", &to_cn);
+	/* By FQDN in another case and with the root dot. */
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 3, "Gamma.Example.TEST.", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 3);
+	cn_direction(f, 2, 'c', "198.51.100.30:7446", &to_cn);
+}
+
+static void test_malformed(void **state)
+{
+	struct fx *f = *state;
+	uint8_t msg[64], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_builder b;
+	struct cy_msg m;
+	size_t r;
+
+	reg_global_pair(f);
+	/* Names nobody. */
+	r = dir_req(f, 'a', "192.0.2.10:7446", 1, NULL, NULL, NULL, out, sizeof(out));
+	open_for(f, 'a', out, r, &m, plain);
+	assert_int_equal(result_of(&m), CY_ERR_MALFORMED);
+	/* No REQ_ID. */
+	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
+	cy_put_str(&b, CY_A_FQDN, "beta.example.test");
+	r = to_nms(f, 'a', "192.0.2.10:7446", &b, out, sizeof(out));
+	open_for(f, 'a', out, r, &m, plain);
+	assert_int_equal(result_of(&m), CY_ERR_MALFORMED);
+	/* A Confirmation without TUNNEL_ID, or for no tunnel. */
+	cy_build_start(&b, msg, sizeof(msg), CY_CONFIRMATION);
+	cy_put_u8(&b, CY_A_RESULT, 0);
+	assert_int_equal(to_nms(f, 'b', "198.51.100.20:7446", &b, out, sizeof(out)), 0);
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", 12345, CY_OK), 0);
+	assert_int_equal(f->nsent, 0);
+	assert_int_equal(nms_stats(f->nms)->malformed, 3);
+	assert_int_equal(nms_stats(f->nms)->directions, 0);
+}
+
+/* The Tunnel Key never reaches the log, even at debug level. */
+static void test_key_not_logged(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX];
+	char logf[] = "/tmp/cy-test-route-log-XXXXXX", hex[2 * CY_KEY_LEN + 1], text[65536];
+	struct rd to_cn;
+	int fd, saved;
+	ssize_t n;
+
+	fd = mkstemp(logf);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(dup2(fd, 2) == 2);
+	log_set_level(LOG_LVL_DEBUG);
+	reg_global_pair(f);
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, 2);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log_set_level(LOG_LVL_INFO);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	unlink(logf);
+	assert_true(n > 0);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "confirmed")); /* we did capture the log */
+	for (size_t i = 0; i < CY_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", to_cn.key[i]);
+	assert_null(strstr(text, hex));
+	for (size_t i = 0; i < CY_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02X", to_cn.key[i]);
+	assert_null(strstr(text, hex));
+	assert_null(memmem(text, (size_t)n, to_cn.key, 8));
+}
+
+/* ---- the same over real UDP sockets on loopback, real clock ---- */
+
+struct lo_node {
+	int fd;
+	struct sockaddr_storage ep;
+	char ep_str[ADDR_STR_MAX];
+};
+
+static void lo_node_open(struct lo_node *n)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(n->fd >= 0);
+	assert_int_equal(bind(n->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(n->fd, (struct sockaddr *)&sin, &l), 0);
+	memset(&n->ep, 0, sizeof(n->ep));
+	memcpy(&n->ep, &sin, sizeof(sin));
+	addr_str(SA(n->ep), n->ep_str);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Run the NMS's loop until a datagram arrives on n (or limit_ms pass). */
+static ssize_t lo_recv(struct event_base *base, struct lo_node *n, uint8_t *buf, size_t cap,
+		       int limit_ms)
+{
+	int64_t end = mono_us() + (int64_t)limit_ms * 1000;
+	struct pollfd p = { .fd = n->fd, .events = POLLIN };
+	ssize_t r;
+
+	while (mono_us() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		r = recv(n->fd, buf, cap, MSG_DONTWAIT);
+		if (r > 0)
+			return r;
+		poll(&p, 1, 1);
+	}
+	return -1;
+}
+
+static void lo_send(struct fx *f, struct lo_node *n, char who, const struct sockaddr *nms,
+		    struct cy_builder *b)
+{
+	uint8_t pkt[NMS_PKT_MAX];
+	uint64_t key_id, *ctr;
+	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	ssize_t mlen = cy_build_finish(b), len;
+
+	assert_true(mlen > 0);
+	len = cy_seal(a, CY_DIR_TO_CLOUD, key_id, ++*ctr, b->w.p, (size_t)mlen, pkt, sizeof(pkt));
+	assert_true(len > 0);
+	assert_int_equal(sendto(n->fd, pkt, (size_t)len, 0, nms, addr_len(nms)), len);
+}
+
+static void lo_register(struct fx *f, struct event_base *base, struct lo_node *n, char who,
+			const struct sockaddr *nms)
+{
+	uint8_t msg[256], buf[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_builder b;
+	uint64_t key_id, *ctr;
+	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	ssize_t r;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+	cy_put_endpoint(&b, CY_A_ADDR, SA(n->ep));
+	cy_put_u8(&b, CY_A_FAMILIES, V4);
+	lo_send(f, n, who, nms, &b);
+	r = lo_recv(base, n, buf, sizeof(buf), 2000);
+	assert_true(r > 0);
+	assert_true(cy_unseal(a, buf, (size_t)r, plain, sizeof(plain)) > 0);
+}
+
+static void test_server_loopback(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage listen;
+	struct event_base *base = event_base_new();
+	struct nms_server *srv;
+	struct lo_node mn, cn, probe;
+	uint8_t msg[256], buf[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_builder b;
+	struct cy_msg m;
+	struct rd to_cn, to_mn;
+	int64_t t0, t1, t_retx[3];
+	ssize_t r;
+	int i;
+
+	assert_non_null(base);
+	/* A free port for the NMS. */
+	lo_node_open(&probe);
+	listen = probe.ep;
+	close(probe.fd);
+	srv = nms_server_new(base, f->nms, &listen);
+	assert_non_null(srv);
+	lo_node_open(&mn);
+	lo_node_open(&cn);
+	lo_register(f, base, &mn, 'a', SA(listen));
+	lo_register(f, base, &cn, 'b', SA(listen));
+
+	/* The whole exchange, timed from the request to the answer. */
+	t0 = mono_us();
+	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
+	cy_put_u32(&b, CY_A_REQ_ID, 77);
+	cy_put_str(&b, CY_A_FQDN, "beta.example.test");
+	lo_send(f, &mn, 'a', SA(listen), &b);
+	r = lo_recv(base, &cn, buf, sizeof(buf), 2000);
+	assert_true(r > 0);
+	open_for(f, 'b', buf, (size_t)r, &m, plain);
+	rd_get(&m, &to_cn);
+	assert_true(addr_equal(SA(to_cn.peer), SA(mn.ep)));
+	cy_build_start(&b, msg, sizeof(msg), CY_CONFIRMATION);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, to_cn.tunnel_id);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	lo_send(f, &cn, 'b', SA(listen), &b);
+	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
+	t1 = mono_us();
+	assert_true(r > 0);
+	open_for(f, 'a', buf, (size_t)r, &m, plain);
+	assert_int_equal(result_of(&m), CY_OK);
+	rd_get(&m, &to_mn);
+	assert_true(to_mn.tunnel_id == to_cn.tunnel_id);
+	assert_memory_equal(to_mn.key, to_cn.key, CY_KEY_LEN);
+	assert_true(addr_equal(SA(to_mn.peer), SA(cn.ep)));
+	print_message("route selection over loopback: %lld us\n", (long long)(t1 - t0));
+	/* Far below the 2 ms budget of the whole cold path (ASan included). */
+	assert_true(t1 - t0 < 20000);
+
+	/* A silent CN: the server's own timer retransmits every 250 ms, then
+	 * the MN hears 9. */
+	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
+	cy_put_u32(&b, CY_A_REQ_ID, 78);
+	cy_put_str(&b, CY_A_FQDN, "beta.example.test");
+	t0 = mono_us();
+	lo_send(f, &mn, 'a', SA(listen), &b);
+	assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0);
+	for (i = 0; i < 3; i++) {
+		assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0);
+		t_retx[i] = mono_us() - t0;
+	}
+	assert_true(t_retx[0] >= ROUTE_RETX_MS * 1000 && t_retx[0] < ROUTE_RETX_MS * 2000);
+	assert_true(t_retx[2] >= 3 * ROUTE_RETX_MS * 1000);
+	assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0); /* the 4th */
+	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
+	assert_true(r > 0);
+	assert_true(mono_us() - t0 >= (ROUTE_RETX_MAX + 1) * ROUTE_RETX_MS * 1000);
+	open_for(f, 'a', buf, (size_t)r, &m, plain);
+	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
+
+	nms_server_free(srv);
+	event_base_free(base);
+	close(mn.fd);
+	close(cn.fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decide_table),
+		cmocka_unit_test_setup_teardown(test_global_global, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_napt_mn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_napt_cn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v6_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_napt_napt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v4_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_revoked_self, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cn_unregistered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mn_unregistered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cn_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retransmitted_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cn_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_vip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_not_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_loopback, setup_real, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
