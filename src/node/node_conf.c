@@ -62,10 +62,9 @@ static int set_domain(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* Addresses get as_port, which may come later in the file: finish() sets it. */
-static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
+static int set_addr_list(struct sockaddr_storage *out, size_t *n, size_t max, uint16_t port,
+			 const char *v, char *err, size_t errlen)
 {
-	struct node_conf *c = obj;
 	char list[512], *save, *tok;
 
 	if (strlen(v) >= sizeof(list)) {
@@ -73,26 +72,51 @@ static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(list, v);
+	*n = 0;
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		socklen_t len;
 
 		while (*tok == ' ' || *tok == '\t')
 			tok++;
-		if (c->ncloud == NODE_MAX_CLOUD) {
-			snprintf(err, errlen, "at most %d addresses", NODE_MAX_CLOUD);
+		if (*n == max) {
+			snprintf(err, errlen, "at most %zu addresses", max);
 			return -1;
 		}
-		if (addr_parse(tok, NODE_DEFAULT_AS_PORT, &c->cloud[c->ncloud], &len) < 0) {
+		if (addr_parse(tok, port, &out[*n], &len) < 0) {
 			snprintf(err, errlen, "'%s' is not an IP address", tok);
 			return -1;
 		}
-		c->ncloud++;
+		(*n)++;
 	}
-	if (c->ncloud == 0) {
+	if (*n == 0) {
 		snprintf(err, errlen, "no address");
 		return -1;
 	}
 	return 0;
+}
+
+static int set_dns_listen(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+	size_t n;
+
+	return set_addr_list(&c->dns_listen, &n, 1, 53, v, err, errlen);
+}
+
+static int set_upstream(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	return set_addr_list(c->upstream, &c->nupstream, NODE_MAX_UPSTREAM, 53, v, err, errlen);
+}
+
+/* Addresses get as_port, which may come later in the file: finish() sets it. */
+static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	return set_addr_list(c->cloud, &c->ncloud, NODE_MAX_CLOUD, NODE_DEFAULT_AS_PORT, v, err,
+			     errlen);
 }
 
 static int set_level(void *obj, const char *v, char *err, size_t errlen)
@@ -129,6 +153,10 @@ static const struct conf_key node_keys[] = {
 	STR("node", "control", control, false),
 	INT("node", "keepalive", keepalive, 1, 3600),
 	FN("node", "log_level", set_level, false),
+	FN("resolver", "listen", set_dns_listen, false),
+	FN("resolver", "upstream", set_upstream, false),
+	{ "resolver", "system", CONF_BOOL, offsetof(struct node_conf, dns_system), 0, 0, 0, false,
+	  NULL },
 	TEXT("credentials", "ca", ca_pem, true),
 	TEXT("credentials", "cert", cert_pem, false),
 	TEXT("credentials", "key", key_pem, false),
@@ -138,6 +166,7 @@ static const struct conf_key node_keys[] = {
 static const struct conf_section node_sections[] = {
 	{ "node", offsetof(struct node_conf, has_node) },
 	{ "credentials", offsetof(struct node_conf, has_credentials) },
+	{ "resolver", offsetof(struct node_conf, has_resolver) },
 };
 
 static const struct conf_schema node_schema = {
@@ -146,6 +175,8 @@ static const struct conf_schema node_schema = {
 
 static void defaults(struct node_conf *c)
 {
+	socklen_t len;
+
 	memset(c, 0, sizeof(*c));
 	c->as_port = NODE_DEFAULT_AS_PORT;
 	c->port = 7446;
@@ -153,6 +184,7 @@ static void defaults(struct node_conf *c)
 	c->mtu = 1400;
 	c->keepalive = 15;
 	strcpy(c->log_level, "info");
+	addr_parse("127.0.0.153", 53, &c->dns_listen, &len);
 }
 
 /* Checks that need more than one key; err gets "FILE: reason". */

@@ -13,6 +13,13 @@
  *   keepalive = 15                  seconds between keepalives (upper bound)
  *   log_level = info                error | warn | info | debug
  *
+ *   [resolver]
+ *   listen = 127.0.0.153:53         where the resolver answers (UDP and TCP)
+ *   upstream = 192.0.2.53,...       resolvers for other names; default: the
+ *                                   nameservers of /etc/resolv.conf
+ *   system = no                     yes: install as the system's resolver
+ *                                   (/etc/resolv.conf), restored on exit
+ *
  *   [credentials]
  *   ca = <PEM, multi-line>          the cloud CA certificate     (required)
  *   cert = <PEM>                    node certificate   } one of these pairs,
@@ -30,6 +37,7 @@
 
 #define NODE_MAX_CLOUD 4
 #define NODE_PATH_MAX 108
+#define NODE_MAX_UPSTREAM 4
 
 struct node_conf {
 	char name[CY_NAME_MAX + 1];
@@ -45,12 +53,17 @@ struct node_conf {
 	int keepalive;
 	char log_level[16];
 
+	struct sockaddr_storage dns_listen;
+	size_t nupstream;
+	struct sockaddr_storage upstream[NODE_MAX_UPSTREAM]; /* port 53 unless given */
+	bool dns_system;
+
 	char *ca_pem;        /* heap; node_conf_free() wipes and frees */
 	char *cert_pem;
 	char *key_pem;
 	char *password;
 
-	bool has_node, has_credentials; /* sections seen */
+	bool has_node, has_credentials, has_resolver; /* sections seen */
 };
 
 /* 0, or -1 with "FILE:LINE: reason" in err. */
