@@ -1,5 +1,6 @@
 #include "conf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdint.h>
@@ -16,7 +17,8 @@ struct conf_state {
 	void *obj;
 	char *err;
 	size_t errlen;
-	const char *last_key;           /* for continuation lines */
+	size_t last_idx;                /* key of the last name = value line */
+	bool indented;                  /* the current line starts with blanks */
 	int line;                       /* lines read so far */
 	int err_line;                   /* where our handler refused */
 	bool seen[CONF_MAX_KEYS];
@@ -169,23 +171,29 @@ static int on_line(void *user, const char *section, const char *name, const char
 	}
 	if (sec->present_off != (size_t)-1)
 		*(bool *)(void *)((char *)st->obj + sec->present_off) = true;
-	if (st->seen[idx]) {
-		/* A continuation line of a multi-line value comes as the same
-		 * key right after it; anything else is a duplicate. */
-		if (k->type == CONF_TEXT && st->last_key == k->name) {
-			if (append_text((char **)(void *)((char *)st->obj + k->off), value) < 0) {
-				snprintf(st->err, st->errlen, "value of '%s' is too long", name);
-				goto fail;
-			}
-			return 1;
+	/* inih hands an indented line to the key of the name = value line
+	 * above it, under that key's name; a second "key = value" line of
+	 * the same key looks the same to us, so tell them apart by the raw
+	 * line (read_line saw it) and catch the second as a duplicate. */
+	if (st->indented && st->last_idx == idx) {
+		if (k->type != CONF_TEXT) {
+			snprintf(st->err, st->errlen, "'%s' takes no continuation lines", name);
+			goto fail;
 		}
+		if (append_text((char **)(void *)((char *)st->obj + k->off), value) < 0) {
+			snprintf(st->err, st->errlen, "value of '%s' is too long", name);
+			goto fail;
+		}
+		return 1;
+	}
+	if (st->seen[idx]) {
 		snprintf(st->err, st->errlen, "duplicate key '%s' in [%s]", name, section);
 		goto fail;
 	}
 	if (set_value(st, k, value) < 0)
 		goto fail;
 	st->seen[idx] = true;
-	st->last_key = k->name;
+	st->last_idx = idx;
 	return 1;
 fail:
 	st->failed = true;
@@ -221,6 +229,11 @@ static char *read_line(char *buf, int num, void *stream)
 		src->text += n;
 	}
 	src->st->line++;
+	/* What inih will make of this line: an indented one continues the
+	 * key above; a [section] header ends that key (inih forgets it too). */
+	src->st->indented = isspace((unsigned char)buf[0]) && buf[0] != '\n';
+	if (buf[0] == '[')
+		src->st->last_idx = SIZE_MAX;
 	/* inih would split a longer line and parse its head as a whole
 	 * line, truncating the value silently: refuse it instead. */
 	if (!strchr(buf, '\n') && !(src->f ? feof(src->f) : !*src->text) &&
@@ -278,6 +291,7 @@ static void state_init(struct conf_state *st, const struct conf_schema *s, void 
 	st->obj = obj;
 	st->err = err;
 	st->errlen = errlen;
+	st->last_idx = SIZE_MAX;
 	if (s->nkeys > CONF_MAX_KEYS)
 		abort(); /* a schema bug, not input */
 }

@@ -99,7 +99,7 @@ struct control *control_new(struct event_base *base, const char *path, control_f
 	c->fn = fn;
 	c->arg = arg;
 	unlink(path); /* a stale socket from a daemon that did not exit cleanly */
-	old = umask(077);
+	old = umask(0177); /* the socket file gets mode 0600 */
 	c->lis = evconnlistener_new_bind(base, on_accept, c,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
 					 (struct sockaddr *)&sun, sizeof(sun));
@@ -159,6 +159,14 @@ ssize_t control_query(const char *path, const char *req, char *out, size_t cap,
 			return -ETIMEDOUT;
 		}
 		if (len + 1 >= cap) {
+			/* out is full: fine if the daemon has nothing more */
+			char extra;
+
+			n = read(fd, &extra, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				break;
 			close(fd);
 			return -EMSGSIZE;
 		}

@@ -73,8 +73,11 @@ static void open_(struct json *j, const char *key, char c)
 
 static void close_(struct json *j, char c)
 {
-	if (j->depth > 0)
-		j->depth--;
+	if (j->depth == 0) {
+		j->overflow = true; /* unbalanced: the text would not be JSON */
+		return;
+	}
+	j->depth--;
 	emit(j, "%c", c);
 }
 

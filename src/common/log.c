@@ -35,6 +35,8 @@ enum log_level log_level_from_string(const char *s, bool *ok)
 }
 
 static void vlog(enum log_level lvl, int err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vlog(enum log_level lvl, int err, const char *fmt, va_list ap)
 {
 	static const char *tags[] = { "error", "warning", "info", "debug" };
 	char line[1024];

@@ -1,0 +1,247 @@
+/* The sealed UDP envelope: round trips both ways, and every tampering,
+ * truncation or wrong key fails authentication with -EBADMSG. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "seal.h"
+#include "wire.h"
+
+static uint8_t key[AEAD_KEY_LEN], key2[AEAD_KEY_LEN];
+static uint8_t inner[128], dgram[256], out[256];
+static size_t inner_len;
+
+static void make_inner(void)
+{
+	struct cy_builder b;
+	ssize_t n;
+
+	cy_build_start(&b, inner, sizeof(inner), CY_KEEPALIVE);
+	cy_put_u64(&b, CY_A_TIME, 1700000000000ULL);
+	cy_put_str(&b, CY_A_NAME, "alpha");
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	inner_len = (size_t)n;
+}
+
+static int setup(void **state)
+{
+	for (size_t i = 0; i < AEAD_KEY_LEN; i++) {
+		key[i] = (uint8_t)i;
+		key2[i] = (uint8_t)(i + 1);
+	}
+	make_inner();
+	return 0;
+}
+
+static void roundtrip(enum aead_alg alg, enum cy_dir dir)
+{
+	struct aead *a = aead_new(alg, key);
+	struct cy_seal_hdr h;
+	struct cy_msg m;
+	ssize_t n, p;
+
+	assert_non_null(a);
+	assert_int_equal(aead_alg(a), alg);
+	n = cy_seal(a, dir, 0x1122334455667788ULL, 42, inner, inner_len, dgram, sizeof(dgram));
+	assert_int_equal(n, (ssize_t)(inner_len + CY_SEAL_OVERHEAD));
+	assert_int_equal(dgram[0], CY_VERSION);
+	assert_int_equal(dgram[1], CY_SEALED);
+	assert_int_equal(dgram[2], dir);
+	assert_int_equal(dgram[3], 0);
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), 0);
+	assert_int_equal(h.dir, dir);
+	assert_true(h.key_id == 0x1122334455667788ULL);
+	assert_true(h.counter == 42);
+	/* the ciphertext is not the plaintext */
+	assert_memory_not_equal(dgram + CY_SEAL_HDR_LEN, inner, inner_len);
+	memset(out, 0, sizeof(out));
+	p = cy_unseal(a, dgram, (size_t)n, out, sizeof(out));
+	assert_int_equal(p, (ssize_t)inner_len);
+	assert_memory_equal(out, inner, inner_len);
+	assert_int_equal(cy_msg_parse(&m, out, (size_t)p), 0);
+	assert_int_equal(m.type, CY_KEEPALIVE);
+	aead_free(a);
+}
+
+static void test_roundtrip(void **state)
+{
+	roundtrip(AEAD_CHACHA20_POLY1305, CY_DIR_TO_CLOUD);
+	roundtrip(AEAD_CHACHA20_POLY1305, CY_DIR_FROM_CLOUD);
+	roundtrip(AEAD_AES256_GCM, CY_DIR_TO_CLOUD);
+	roundtrip(AEAD_AES256_GCM, CY_DIR_FROM_CLOUD);
+	aead_free(NULL);
+}
+
+static ssize_t seal_one(struct aead *a, enum cy_dir dir, uint64_t ctr)
+{
+	ssize_t n = cy_seal(a, dir, 7, ctr, inner, inner_len, dgram, sizeof(dgram));
+
+	assert_true(n > 0);
+	return n;
+}
+
+static void test_tamper(void **state)
+{
+	struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, key);
+	struct cy_seal_hdr h;
+	ssize_t n = seal_one(a, CY_DIR_TO_CLOUD, 5);
+
+	/* flip every single byte in turn: header (AAD), ciphertext, tag */
+	for (ssize_t i = 0; i < n; i++) {
+		dgram[i] ^= 0x01;
+		assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+		dgram[i] ^= 0x01;
+	}
+	/* key id and counter are authenticated even where peek accepts them */
+	dgram[4] ^= 0x80;
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), 0);
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	dgram[4] ^= 0x80;
+	dgram[19] ^= 0x01;
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), 0);
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	dgram[19] ^= 0x01;
+	/* untouched still opens: the context recovers after failures */
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), (ssize_t)inner_len);
+
+	/* truncated anywhere, and one byte appended */
+	for (ssize_t len = 0; len < n; len++)
+		assert_int_equal(cy_unseal(a, dgram, (size_t)len, out, sizeof(out)), -EBADMSG);
+	dgram[n] = 0;
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n + 1, out, sizeof(out)), -EBADMSG);
+	aead_free(a);
+}
+
+static void test_wrong_key_dir(void **state)
+{
+	struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, key);
+	struct aead *b = aead_new(AEAD_CHACHA20_POLY1305, key2);
+	struct aead *g = aead_new(AEAD_AES256_GCM, key);
+	ssize_t n = seal_one(a, CY_DIR_TO_CLOUD, 9);
+
+	assert_int_equal(cy_unseal(b, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	/* same key, other algorithm */
+	assert_int_equal(cy_unseal(g, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	/* a datagram reflected with the direction byte rewritten: the nonce
+	 * and the AAD both change, so it fails */
+	dgram[2] = CY_DIR_FROM_CLOUD;
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	/* sealed the other way with the same counter: a different nonce, so
+	 * a different ciphertext */
+	{
+		uint8_t d2[256];
+		ssize_t m = cy_seal(a, CY_DIR_FROM_CLOUD, 7, 9, inner, inner_len, d2, sizeof(d2));
+
+		assert_int_equal(m, n);
+		dgram[2] = CY_DIR_TO_CLOUD;
+		assert_memory_not_equal(d2 + CY_SEAL_HDR_LEN, dgram + CY_SEAL_HDR_LEN,
+					inner_len);
+		/* splice its ciphertext under the first header */
+		memcpy(dgram + CY_SEAL_HDR_LEN, d2 + CY_SEAL_HDR_LEN, (size_t)m - CY_SEAL_HDR_LEN);
+		assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	}
+	aead_free(a);
+	aead_free(b);
+	aead_free(g);
+}
+
+static void test_peek(void **state)
+{
+	struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, key);
+	struct cy_seal_hdr h;
+	ssize_t n = seal_one(a, CY_DIR_FROM_CLOUD, UINT64_MAX);
+	uint8_t save[4];
+
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), 0);
+	assert_true(h.counter == UINT64_MAX);
+	memcpy(save, dgram, 4);
+	dgram[0] = 2; /* version */
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), -EBADMSG);
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, sizeof(out)), -EBADMSG);
+	dgram[0] = 0;
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), -EBADMSG);
+	memcpy(dgram, save, 4);
+	dgram[1] = CY_NMS_REJECT; /* type */
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), -EBADMSG);
+	dgram[1] = CY_REG_REQ;
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), -EBADMSG);
+	memcpy(dgram, save, 4);
+	for (int d = 2; d < 256; d++) { /* dir */
+		dgram[2] = (uint8_t)d;
+		assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), -EBADMSG);
+	}
+	memcpy(dgram, save, 4);
+	for (int r = 1; r < 256; r++) { /* reserved */
+		dgram[3] = (uint8_t)r;
+		assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), -EBADMSG);
+	}
+	memcpy(dgram, save, 4);
+	assert_int_equal(cy_seal_peek(dgram, (size_t)n, &h), 0);
+	/* short: below header + tag + an inner header */
+	for (size_t len = 0; len < CY_SEAL_OVERHEAD + CY_HDR_LEN; len++)
+		assert_int_equal(cy_seal_peek(dgram, len, &h), -EBADMSG);
+	assert_int_equal(cy_seal_peek(dgram, CY_SEAL_OVERHEAD + CY_HDR_LEN, &h), 0);
+	aead_free(a);
+}
+
+static void test_capacity(void **state)
+{
+	struct aead *a = aead_new(AEAD_CHACHA20_POLY1305, key);
+	size_t need = inner_len + CY_SEAL_OVERHEAD;
+	ssize_t n;
+
+	/* seal: exact fit, one short, smaller than the overhead itself */
+	assert_int_equal(cy_seal(a, CY_DIR_TO_CLOUD, 1, 1, inner, inner_len, dgram, need),
+			 (ssize_t)need);
+	assert_int_equal(cy_seal(a, CY_DIR_TO_CLOUD, 1, 1, inner, inner_len, dgram, need - 1),
+			 -EMSGSIZE);
+	assert_int_equal(cy_seal(a, CY_DIR_TO_CLOUD, 1, 1, inner, inner_len, dgram,
+				 CY_SEAL_OVERHEAD - 1), -EMSGSIZE);
+	assert_int_equal(cy_seal(a, CY_DIR_TO_CLOUD, 1, 1, inner, inner_len, dgram, 0),
+			 -EMSGSIZE);
+	/* a length that would wrap the capacity check */
+	assert_int_equal(cy_seal(a, CY_DIR_TO_CLOUD, 1, 1, inner, SIZE_MAX - 8, dgram,
+				 sizeof(dgram)), -EMSGSIZE);
+
+	/* unseal: output exactly the inner length, and one byte short */
+	n = seal_one(a, CY_DIR_TO_CLOUD, 3);
+	memset(out, 0xaa, sizeof(out));
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, inner_len), (ssize_t)inner_len);
+	assert_int_equal(out[inner_len], 0xaa);
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, inner_len - 1), -EBADMSG);
+	assert_int_equal(cy_unseal(a, dgram, (size_t)n, out, 0), -EBADMSG);
+	aead_free(a);
+}
+
+static void test_random_wipe(void **state)
+{
+	uint8_t r1[32], r2[32], z[32];
+
+	assert_int_equal(cy_random(r1, sizeof(r1)), 0);
+	assert_int_equal(cy_random(r2, sizeof(r2)), 0);
+	assert_memory_not_equal(r1, r2, sizeof(r1));
+	memset(z, 0, sizeof(z));
+	cy_wipe(r1, sizeof(r1));
+	assert_memory_equal(r1, z, sizeof(z));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_wrong_key_dir),
+		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_random_wipe),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
