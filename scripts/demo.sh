@@ -13,8 +13,11 @@
 #                                                  198.51.100.10/24
 #                                                  cyphonicd
 #
-# Both nodes log in and register; their status, the cloud's list and an
-# evaluation table are printed; then everything is stopped and removed.
+# Both nodes log in and register; alpha resolves beta's name (route
+# selection, tunnel set-up: the NMS tells beta, behind the NAPT, to open the
+# path), pings it, sends it a file; their status with the tunnel, the
+# cloud's list and an evaluation table (registration time, cold DNS answer,
+# ping RTT, throughput) are printed; then everything is stopped and removed.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
@@ -68,6 +71,42 @@ done
 title "cyphonic list --dir CLOUD"
 cy list --dir "$CLOUD_DIR"
 
+title "alpha resolves beta.$CY_DOMAIN   (route selection + tunnel set-up; beta is behind NAPT)"
+vip4_b=$(vip beta 4)
+# The cold query, timed inside ns alpha (microseconds, no process start in
+# the timing), then the same name with dig as a user asks it.
+out=$(dns_probe alpha "$(fqdn beta)" "$vip4_b") || fail "alpha: no answer for $(fqdn beta)"
+DNS_MS=$(awk -v u="${out% *}" 'BEGIN { printf "%.2f", u / 1000 }')
+PING1_MS=$(awk -v u="${out#* }" 'BEGIN { printf "%.2f", u / 1000 }')
+dns=$(status_get alpha .dns)
+ans=$(qdig alpha "$(fqdn beta)" A) || fail "alpha: dig $(fqdn beta) failed: $ans"
+printf '$ dig @%s -p %s %s A\n' "$(ep_host "$dns")" "${dns##*:}" "$(fqdn beta)"
+sed -n '/ANSWER SECTION/,/^$/p' <<<"$ans"
+grep -q "[[:space:]]$vip4_b\$" <<<"$ans" || fail "alpha: $(fqdn beta) did not resolve to $vip4_b"
+ok "$(fqdn beta) -> $vip4_b: first (cold) answer after $DNS_MS ms, first ping reply after $PING1_MS ms"
+
+title "ping beta's VIP4 from alpha"
+out=$(n alpha ping -n -c 5 -i 0.2 "$vip4_b") || fail "alpha: ping $vip4_b: $out"
+echo "$out"
+RTT_MS=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
+vping beta "$(vip alpha 6)" || fail "beta: ping alpha's VIP6"
+ok "and beta pings alpha's VIP6 $(vip alpha 6) back"
+
+title "a file from alpha to beta over the tunnel (20 MB, nc over TCP)"
+transfer alpha beta "$vip4_b" 20
+XFER=$XFER_MBPS
+ok "20 MB arrived with the same SHA-256, $XFER Mbit/s"
+
+if cy_has ping; then
+	title "cyphonic ping $(fqdn beta)   (in ns alpha)"
+	cy ping "$(fqdn beta)" -c "$(node_conf alpha)" || fail "cyphonic ping failed"
+fi
+
+for x in alpha beta; do
+	title "cyphonic status -c nodes/$x.conf   (with the tunnel)"
+	cy status -c "$(node_conf "$x")"
+done
+
 title "Evaluation"
 printf '%-22s %-32s %-5s %-22s %-16s %s\n' node network nat observed vip4 "start->registered"
 for x in alpha beta; do
@@ -80,6 +119,13 @@ for x in alpha beta; do
 		"$(jq -r .nat <<<"$s")" "$(jq -r .observed <<<"$s")" "$(jq -r .vip4 <<<"$s")" \
 		"${T_REG[$x]}"
 done
+echo
+printf '%-26s %-7s %-16s %17s %15s %10s %11s\n' tunnel path endpoint "DNS answer, cold" \
+	"-> first ping" "ping RTT" TCP
+printf '%-26s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' "alpha -> beta.$CY_DOMAIN" \
+	"$(tunnel_get alpha beta .path)" "$(tunnel_get alpha beta .endpoint)" "$DNS_MS" "$PING1_MS" \
+	"$RTT_MS" "$XFER"
+echo "(deck, Raspberry Pi: route selection 16.2 ms + tunnel set-up 2.23 ms, RTT 2.523 ms)"
 echo
 echo "cloud counters:"
 stats | jq -r '.as, .nms | to_entries | map("\(.key)=\(.value)") | join("  ")' |

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libssl-dev libevent-dev libsqlite3-dev
 libpq-dev libmnl-dev libinih-dev libcmocka-dev iproute2 nftables udhcpc
 isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox procps
-iputils-ping postgresql wireguard-go wireguard-tools openssl"
+iputils-ping postgresql wireguard-go wireguard-tools openssl dnsmasq-base tcpdump"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

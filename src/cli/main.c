@@ -20,6 +20,8 @@ static const struct cli_cmd cli_cmds[] = {
 	  "list every node with its VIPs and registration" },
 	{ "status", cmd_status, "-c NODE.conf [--json]",
 	  "ask a running cyphonicd for its status" },
+	{ "ping", cmd_ping, "NAME -c NODE.conf [-n COUNT] [-i MS] [--json]",
+	  "ping NAME through the overlay: path, endpoint, RTT min/avg/max" },
 	{ "stats", cmd_stats, "--dir DIR [--json]",
 	  "ask a running cyphonic-cloud for its counters" },
 	{ "help", cmd_help, "", "show this text" },

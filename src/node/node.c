@@ -1,5 +1,6 @@
 #include "node.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <inttypes.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,10 +16,14 @@
 #include "aead.h"
 #include "clock.h"
 #include "control.h"
+#include "json.h"
 #include "localaddr.h"
 #include "log.h"
 #include "login.h"
 #include "node_conf.h"
+#include "overlay.h"
+#include "resolv_conf.h"
+#include "resolver_server.h"
 #include "sig.h"
 #include "status.h"
 #include "tun.h"
@@ -25,18 +31,10 @@
 
 #define UDP_BUF 65536
 #define TUN_BUF 65536
-#define READ_BATCH 64
-#define NODE_ROUTES 32   /* routes selected, waiting for the tunnel module */
-
-/* A route the NMS selected, kept for the tunnel set-up (the next step
- * takes it from here: Tunnel Request to r.peer when r.role is INITIATOR,
- * else accept the one for r.tunnel_id).  Holds the Tunnel Key: wiped
- * when the slot is reused and on exit. */
-struct node_route {
-	bool used;
-	int64_t at;      /* clock_now_ms() when selected */
-	struct sig_route r;
-};
+/* Read until EAGAIN, but yield to the other events after this many. */
+#define READ_BATCH 1024
+#define SOCK_BUF (4 << 20)          /* UDP socket buffers: bursts at line rate */
+#define STATUS_MAX_TUNNELS 1024
 
 struct node {
 	struct event_base *base;
@@ -48,11 +46,13 @@ struct node {
 	struct login *login;
 	struct sig *sig;
 	struct control *ctl;
+	struct overlay *ov;
+	struct resolver_server *dns;
+	struct resolv_conf_saved *resolv_saved;
+	char dns_addr[ADDR_STR_MAX];
 	uint8_t *buf;
 	struct ratelimit rl;
-	uint64_t tun_rx_pkts, tun_rx_bytes, udp_unknown;
-	struct node_route routes[NODE_ROUTES];
-	size_t routes_next;
+	uint64_t tun_write_err;
 };
 
 /* ---- timers ---- */
@@ -61,6 +61,9 @@ static void arm_timer(struct node *n)
 {
 	int64_t at = sig_next_ms(n->sig), now = clock_now_ms(), d;
 	struct timeval tv;
+
+	if (n->ov && overlay_next_ms(n->ov) < at)
+		at = overlay_next_ms(n->ov);
 
 	if (at == INT64_MAX) {
 		evtimer_del(n->timer);
@@ -77,6 +80,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct node *n = arg;
 
 	sig_timeout(n->sig);
+	overlay_timeout(n->ov);
 	arm_timer(n);
 }
 
@@ -123,7 +127,6 @@ static void ops_registered(void *arg, const struct sig_info *in)
 static void ops_route_ready(void *arg, const struct sig_route *r)
 {
 	struct node *n = arg;
-	struct node_route *slot = &n->routes[n->routes_next++ % NODE_ROUTES];
 	char p[ADDR_STR_MAX];
 
 	/* Never the key. */
@@ -132,17 +135,17 @@ static void ops_route_ready(void *arg, const struct sig_route *r)
 		 r->role == CY_ROLE_INITIATOR ? "initiator" : "responder",
 		 r->path == CY_PATH_RELAY ? "relay" : "direct",
 		 addr_str((const struct sockaddr *)&r->peer, p));
-	cy_wipe(slot, sizeof(*slot));
-	slot->used = true;
-	slot->at = clock_now_ms();
-	slot->r = *r;
+	overlay_route_ready(n->ov, r);
 }
 
 static void ops_route_failed(void *arg, uint32_t req_id, enum cy_result result,
 			     const char *reason)
 {
+	struct node *n = arg;
+
 	log_info("route request %" PRIu32 " failed: %s%s%s", req_id, cy_result_str(result),
 		 reason && reason[0] ? ": " : "", reason ? reason : "");
+	overlay_route_failed(n->ov, req_id, result);
 }
 
 static const struct sig_ops node_sig_ops = {
@@ -153,6 +156,65 @@ static const struct sig_ops node_sig_ops = {
 	.route_ready = ops_route_ready,
 	.route_failed = ops_route_failed,
 };
+
+/* ---- overlay callbacks ---- */
+
+static int ov_tun_write(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct node *n = arg;
+
+	if (write(tun_fd(n->tun), pkt, len) < 0) {
+		n->tun_write_err++;
+		if (errno != EAGAIN)
+			LOG_RATELIMITED(&n->rl, "TUN write: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int ov_direction_request(void *arg, const char *fqdn, const uint8_t *vip4,
+				const uint8_t *vip6, uint32_t *req_id)
+{
+	struct node *n = arg;
+
+	return sig_direction_request(n->sig, fqdn, vip4, vip6, req_id);
+}
+
+static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
+			    const struct in_addr *vip4, const struct in6_addr *vip6)
+{
+	struct node *n = arg;
+
+	if (n->dns)
+		resolver_complete(resolver_server_resolver(n->dns), token, st, vip4, vip6);
+}
+
+static const struct overlay_ops node_ov_ops = {
+	.send = ops_send,
+	.tun_write = ov_tun_write,
+	.direction_request = ov_direction_request,
+	.dns_complete = ov_dns_complete,
+};
+
+/* The resolver's lookup: our own name we answer ourselves, any other
+ * goes through route selection and tunnel set-up. */
+static int node_lookup(void *arg, const char *fqdn, uint64_t token)
+{
+	struct node *n = arg;
+	const struct sig_info *in = sig_info(n->sig);
+	int err;
+
+	if (!strcasecmp(fqdn, n->conf->fqdn)) {
+		if (!in->have_vips)
+			return -EAGAIN;
+		resolver_complete(resolver_server_resolver(n->dns), token, RESOLVER_OK, &in->vip4,
+				  &in->vip6);
+		return 0;
+	}
+	err = overlay_lookup(n->ov, fqdn, token);
+	arm_timer(n);
+	return err;
+}
 
 static void on_login(void *arg, const struct login_result *r)
 {
@@ -181,8 +243,10 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 				LOG_RATELIMITED(&n->rl, "udp receive: %s", strerror((int)-len));
 			continue;
 		}
+		if (overlay_udp_input(n->ov, n->buf, (size_t)len, (struct sockaddr *)&from) == 0)
+			continue;
 		if (sig_input(n->sig, n->buf, (size_t)len, (struct sockaddr *)&from) == -ENOMSG)
-			n->udp_unknown++; /* the data path comes with the next issue */
+			overlay_count_malformed(n->ov);
 	}
 	arm_timer(n);
 }
@@ -193,22 +257,123 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 	ssize_t len;
 	int i;
 
-	/* No data path yet: read so the queue does not fill, count, drop. */
 	for (i = 0; i < READ_BATCH; i++) {
 		len = read(fd, n->buf, TUN_BUF);
 		if (len <= 0)
 			break;
-		n->tun_rx_pkts++;
-		n->tun_rx_bytes += (uint64_t)len;
+		overlay_tun_input(n->ov, n->buf, (size_t)len);
 	}
+	arm_timer(n);
+}
+
+static long control_status(struct node *n, char *out, size_t cap)
+{
+	struct overlay_tunnel_view *tv;
+	struct status_extra ex = { 0 };
+	size_t nt;
+	long len;
+
+	tv = calloc(STATUS_MAX_TUNNELS, sizeof(*tv));
+	if (!tv)
+		return -1;
+	nt = overlay_tunnels(n->ov, tv, STATUS_MAX_TUNNELS);
+	ex.dns = n->dns ? n->dns_addr : NULL;
+	ex.tunnels = tv;
+	ex.ntunnels = nt < STATUS_MAX_TUNNELS ? nt : STATUS_MAX_TUNNELS;
+	ex.drops = overlay_drops(n->ov);
+	len = status_format_ext(sig_info(n->sig), &ex, clock_now_ms(), out, cap);
+	free(tv);
+	return len;
+}
+
+/* "ping NAME COUNT INTERVAL_MS" -> {"id": N} (or {"error": ...});
+ * "ping-result ID" -> the state, and once done the path and the RTTs. */
+static long control_ping(struct node *n, const char *args, char *out, size_t cap)
+{
+	char name[CY_FQDN_MAX + 2], fqdn[CY_FQDN_MAX + 1];
+	unsigned count, interval;
+	struct json j;
+	uint32_t id = 0;
+	size_t len;
+	int err;
+
+	if (sscanf(args, "%254s %u %u", name, &count, &interval) != 3)
+		return -1;
+	len = strlen(name);
+	if (len && name[len - 1] == '.')
+		name[--len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		name[i] = (char)tolower((unsigned char)name[i]);
+	/* A bare label is a name in our own domain. */
+	if (len > CY_FQDN_MAX)
+		return -1;
+	if (strchr(name, '.'))
+		memcpy(fqdn, name, len + 1);
+	else if (snprintf(fqdn, sizeof(fqdn), "%s.%s", name, n->conf->domain) >= (int)sizeof(fqdn))
+		return -1;
+	json_init(&j, out, cap - 1);
+	json_obj_begin(&j, NULL);
+	if (!strcmp(fqdn, n->conf->fqdn))
+		json_str(&j, "error", "that is this node");
+	else if ((err = overlay_ping_start(n->ov, fqdn, count, interval, &id)) < 0)
+		json_str(&j, "error", strerror(-err));
+	else
+		json_uint(&j, "id", id);
+	json_obj_end(&j);
+	arm_timer(n);
+	return json_finish(&j);
+}
+
+static const char *const ping_states[] = {
+	[PING_WAIT_TUNNEL] = "waiting", [PING_RUNNING] = "running",
+	[PING_DONE] = "done", [PING_FAILED] = "failed",
+};
+
+static long control_ping_result(struct node *n, const char *args, char *out, size_t cap)
+{
+	struct overlay_ping_result r;
+	char ep[ADDR_STR_MAX];
+	struct json j;
+	unsigned long id;
+	char *end;
+
+	id = strtoul(args, &end, 10);
+	if (end == args || *end || id > UINT32_MAX)
+		return -1;
+	json_init(&j, out, cap - 1);
+	json_obj_begin(&j, NULL);
+	if (overlay_ping_get(n->ov, (uint32_t)id, &r) < 0) {
+		json_str(&j, "state", "unknown");
+	} else {
+		json_str(&j, "state", ping_states[r.state]);
+		json_str(&j, "peer", r.peer);
+		json_str(&j, "path", r.have_endpoint ? (r.relay ? "relay" : "direct") : NULL);
+		json_str(&j, "endpoint", r.have_endpoint ?
+			 addr_str((const struct sockaddr *)&r.endpoint, ep) : NULL);
+		json_uint(&j, "sent", r.sent);
+		json_uint(&j, "received", r.received);
+		/* microseconds: the JSON writer has integers only */
+		json_uint(&j, "rtt_min_us", (uint64_t)(r.rtt_min_ms * 1000));
+		json_uint(&j, "rtt_avg_us", (uint64_t)(r.rtt_avg_ms * 1000));
+		json_uint(&j, "rtt_max_us", (uint64_t)(r.rtt_max_ms * 1000));
+		json_str(&j, "error", r.error);
+	}
+	json_obj_end(&j);
+	return json_finish(&j);
 }
 
 static long on_control(void *arg, const char *req, char *out, size_t cap)
 {
 	struct node *n = arg;
 
+	if (cap < 2)
+		return -1;
 	if (!strcmp(req, "status"))
-		return status_format(sig_info(n->sig), clock_now_ms(), out, cap);
+		return control_status(n, out, cap);
+	if (!strncmp(req, "ping ", 5))
+		return control_ping(n, req + 5, out, cap);
+	if (!strncmp(req, "ping-result ", 12))
+		return control_ping_result(n, req + 12, out, cap);
 	return -1;
 }
 
@@ -238,11 +403,75 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/* ---- resolver ---- */
+
+/* The DNS server at [resolver] listen, forwarding other names to the
+ * configured upstreams, else to the nameservers of /etc/resolv.conf (with
+ * system = yes: those it replaced).  A resolver that cannot start is
+ * logged and left out; the rest of the node works without it. */
+static void dns_start(struct node *n)
+{
+	const struct node_conf *c = n->conf;
+	struct sockaddr_storage ns[RESOLV_CONF_MAX_NS], local;
+	struct resolver_server_cfg rc = { 0 };
+	size_t nns = 0;
+	socklen_t llen = sizeof(local);
+	int err;
+
+	if (c->dns_system) {
+		err = resolv_conf_install(RESOLV_CONF_PATH, (const struct sockaddr *)&c->dns_listen,
+					  ns, RESOLV_CONF_MAX_NS, &nns, &n->resolv_saved);
+		if (err < 0) {
+			errno = -err;
+			log_warn("cannot install the resolver in %s", RESOLV_CONF_PATH);
+			nns = 0;
+		} else {
+			log_info("installed as the system's resolver in %s", RESOLV_CONF_PATH);
+		}
+	} else if (!c->nupstream) {
+		err = resolv_conf_read(RESOLV_CONF_PATH, ns, RESOLV_CONF_MAX_NS);
+		nns = err > 0 ? (size_t)err : 0;
+	}
+	if (c->nupstream) {
+		rc.rc.upstreams = c->upstream;
+		rc.rc.n_upstreams = c->nupstream;
+	} else {
+		rc.rc.upstreams = ns;
+		rc.rc.n_upstreams = nns;
+	}
+	rc.listen = (const struct sockaddr *)&c->dns_listen;
+	rc.rc.domain = c->domain;
+	rc.rc.listen = rc.listen;
+	rc.rc.lookup = node_lookup;
+	rc.rc.lookup_arg = n;
+	n->dns = resolver_server_new(n->base, &rc);
+	if (!n->dns) {
+		log_warnx("no resolver: cannot serve DNS on %s",
+			  addr_str((const struct sockaddr *)&c->dns_listen, n->dns_addr));
+		return;
+	}
+	resolver_server_local(n->dns, &local, &llen);
+	addr_str((const struct sockaddr *)&local, n->dns_addr);
+	log_info("resolver on %s (UDP and TCP) for *.%s, %zu upstream(s)", n->dns_addr, c->domain,
+		 rc.rc.n_upstreams);
+}
+
+static void sock_buffers(int fd)
+{
+	int v = SOCK_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 /* ---- lifecycle ---- */
 
 struct node *node_new(struct event_base *base, const struct node_conf *conf)
 {
 	struct node *n = calloc(1, sizeof(*n));
+	struct overlay_cfg oc = { .local_fqdn = conf->fqdn, .ops = &node_ov_ops };
 	int err;
 
 	if (!n)
@@ -266,6 +495,11 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf)
 		goto fail;
 	}
 	n->port = udp_port(n->udp);
+	sock_buffers(n->udp);
+	oc.arg = n;
+	n->ov = overlay_new(&oc);
+	if (!n->ov)
+		goto fail;
 	n->sig = sig_new(n->port, conf->keepalive, &node_sig_ops, n);
 	n->timer = evtimer_new(base, on_timer, n);
 	n->udp_ev = event_new(base, n->udp, EV_READ | EV_PERSIST, on_udp, n);
@@ -281,6 +515,7 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf)
 	n->ctl = control_new(base, conf->control, on_control, n);
 	if (!n->ctl)
 		goto fail;
+	dns_start(n);
 	event_add(n->udp_ev, NULL);
 	event_add(n->tun_ev, NULL);
 	log_info("%s: UDP port %u, control socket %s", conf->fqdn, n->port, conf->control);
@@ -303,6 +538,17 @@ void node_free(struct node *n)
 	if (!n)
 		return;
 	control_free(n->ctl);
+	resolver_server_free(n->dns);
+	if (n->resolv_saved) {
+		int err = resolv_conf_restore(n->resolv_saved);
+
+		if (err < 0) {
+			errno = -err;
+			log_warn("restoring %s", RESOLV_CONF_PATH);
+		} else {
+			log_info("restored %s", RESOLV_CONF_PATH);
+		}
+	}
 	if (n->timer)
 		event_free(n->timer);
 	if (n->udp_ev)
@@ -310,6 +556,7 @@ void node_free(struct node *n)
 	if (n->tun_ev)
 		event_free(n->tun_ev);
 	login_free(n->login);
+	overlay_free(n->ov);
 	sig_free(n->sig);
 	if (n->udp >= 0)
 		close(n->udp);
@@ -318,6 +565,5 @@ void node_free(struct node *n)
 		tun_free(n->tun);
 	}
 	free(n->buf);
-	cy_wipe(n->routes, sizeof(n->routes));
 	free(n);
 }

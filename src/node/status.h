@@ -1,19 +1,35 @@
 /* The control socket's "status" answer: one JSON object
- *   { fqdn, vip4, vip6, dns, registered, nat, observed, state, tunnels,
- *     key_expires_in }
- * where the strings are null until known, nat and observed are null
- * until the NMS has seen the node, dns is null (no resolver yet) and
- * tunnels is empty (no data path yet). */
+ *   { fqdn, vip4, vip6, dns, registered, nat, observed, state,
+ *     key_expires_in, tunnels: [...], drops: {...} }
+ * where the strings are null until known and nat and observed are null
+ * until the NMS has seen the node.  Each tunnel (the SPEC's contract plus
+ * a few more):
+ *   { peer, vip4, vip6, path: "direct"|"relay", endpoint, rx_bytes,
+ *     tx_bytes, rx_packets, tx_packets, state, tunnel_id, age }
+ * rx/tx_bytes count inner bytes (the IP packets carried).  drops counts
+ * dropped datagrams and packets by reason:
+ *   { replay, auth, unknown, malformed, bad_src, no_route, expired } */
 #ifndef CY_NODE_STATUS_H
 #define CY_NODE_STATUS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "overlay.h"
 #include "sig.h"
 
+struct status_extra {
+	const char *dns;                           /* "ADDR:PORT", NULL: no resolver */
+	const struct overlay_tunnel_view *tunnels;
+	size_t ntunnels;
+	const struct overlay_drops *drops;         /* NULL: no "drops" */
+};
+
 /* Length of the text written to out (NUL-terminated, newline-ended), or
- * -1 when it does not fit.  now_ms is clock_now_ms(). */
+ * -1 when it does not fit.  now_ms is clock_now_ms(); ex may be NULL (no
+ * resolver, no tunnels). */
+long status_format_ext(const struct sig_info *in, const struct status_extra *ex, int64_t now_ms,
+		       char *out, size_t cap);
 long status_format(const struct sig_info *in, int64_t now_ms, char *out, size_t cap);
 
 #endif

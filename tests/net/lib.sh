@@ -415,16 +415,17 @@ cy() { "$CYPHONIC_BIN/cyphonic" "$@"; }
 
 node_conf() { echo "$CLOUD_DIR/nodes/$1.conf"; }
 
-# conf_set FILE SECTION KEY VALUE: set KEY in [SECTION], adding it when absent.
+# conf_set FILE SECTION KEY VALUE: set KEY in [SECTION], adding it (and the
+# section) when absent.
 conf_set()
 {
 	local f=$1 sec=$2 key=$3 val=$4
 	awk -v sec="[$sec]" -v key="$key" -v val="$val" '
 		function flush() { if (insec && !done) { print key " = " val; done = 1 } }
-		/^\[/ { flush(); insec = ($0 == sec) }
+		/^\[/ { flush(); insec = ($0 == sec); if (insec) seen = 1 }
 		insec && !done && $0 ~ "^[ \t]*" key "[ \t]*=" { print key " = " val; done = 1; next }
 		{ print }
-		END { flush() }
+		END { flush(); if (!seen) { print ""; print sec; print key " = " val } }
 	' "$f" >"$f.tmp"
 	mv "$f.tmp" "$f"
 }
@@ -606,3 +607,220 @@ tls_send()
 }
 
 hex() { od -An -v -tx1 "$1" | tr -d ' \n'; }
+
+# ---------------------------------------------------------------- overlay
+
+# The Internet's own DNS server (ns "dns"): dnsmasq with one static record,
+# so "an ordinary name" resolves through a node's resolver, which forwards
+# every non-CYPHONIC name to it.
+UPSTREAM4=192.0.2.53
+UPSTREAM6=2001:db8::53
+WWW_NAME=www.example.org
+WWW_A=192.0.2.80
+WWW_AAAA=2001:db8::80
+
+# upstream_dns: the DNS server on the Internet at $UPSTREAM4 and $UPSTREAM6.
+upstream_dns()
+{
+	inet_host dns "$UPSTREAM4/24" "$UPSTREAM6/64"
+	start_daemon dns dns aux dnsmasq --keep-in-foreground --conf-file=/dev/null \
+		--no-resolv --no-hosts --no-poll --pid-file= --log-queries --log-facility=- \
+		--bind-interfaces --listen-address="$UPSTREAM4" --listen-address="$UPSTREAM6" \
+		--host-record="$WWW_NAME,$WWW_A,$WWW_AAAA"
+	wait_for 10 n dns dig @"$UPSTREAM4" +time=1 +tries=1 +short "$WWW_NAME" A
+}
+
+# node_upstream NAME ADDR: NAME's resolver forwards other names to ADDR.
+node_upstream() { conf_set "$(node_conf "$1")" resolver upstream "$2"; }
+
+# vip NAME 4|6: NAME's virtual address, from the cloud's list.
+vip() { list_get "$1" ".vip$2"; }
+
+fqdn() { echo "$1.$CY_DOMAIN"; }
+
+# qdig NAME dig-args...: ask NAME's own resolver (the address in its
+# `status .dns`), from NAME's namespace (namespace and node share the name).
+qdig()
+{
+	local x=$1 d
+	shift
+	d=$(status_get "$x" .dns) || { echo "$x: status has no .dns" >&2; return 1; }
+	n "$x" dig @"$(ep_host "$d")" -p "${d##*:}" +time=5 +tries=1 "$@"
+}
+
+# resolve NAME PEER A|AAAA: the answer NAME's resolver gives for PEER's FQDN.
+resolve() { qdig "$1" +short "$(fqdn "$2")" "$3"; }
+
+# The daemon's view of its tunnels.  The peer may be named by FQDN or name.
+TUN_SEL='.tunnels[]? | select(.peer == $f or .peer == $n or .peer == ($f + "."))'
+# tunnel_count NAME PEER: how many tunnels NAME lists to PEER.
+tunnel_count() { status "$1" | jq -r --arg f "$(fqdn "$2")" --arg n "$2" "[$TUN_SEL] | length"; }
+has_tunnel() { (($(tunnel_count "$1" "$2") >= 1)); }
+# tunnel_get NAME PEER JQ: a field of NAME's tunnel to PEER.
+tunnel_get()
+{
+	status "$1" | jq -er --arg f "$(fqdn "$2")" --arg n "$2" "first($TUN_SEL) | $3"
+}
+# drop_get NAME REASON: NAME's counter of dropped data packets (replay, auth,
+# unknown, malformed).
+drop_get() { status_get "$1" ".drops.$2"; }
+
+# vping FROM ADDR [COUNT]: ping ADDR from FROM until COUNT (3) replies came
+# back, at most 10 s; the first echo may be spent on route selection.
+vping()
+{
+	n "$1" ping -n -q -c "${3:-3}" -i 0.2 -W 2 -w 10 "$2" >/dev/null
+}
+
+# check_tunnel NAME PEER ENDPOINT_HOST_ERE: NAME lists exactly one direct
+# tunnel to PEER, at an endpoint whose address matches the ERE, with the
+# peer's VIP4 and bytes counted both ways.
+check_tunnel()
+{
+	local x=$1 p=$2 re=$3 c ep path v4 rx tx
+	c=$(tunnel_count "$x" "$p")
+	[[ $c == 1 ]] || fail "$x: $c tunnels to $p in status (expected 1): $(status "$x" | jq -c .tunnels)"
+	path=$(tunnel_get "$x" "$p" .path)
+	ep=$(tunnel_get "$x" "$p" .endpoint)
+	v4=$(tunnel_get "$x" "$p" .vip4)
+	rx=$(tunnel_get "$x" "$p" .rx_bytes)
+	tx=$(tunnel_get "$x" "$p" .tx_bytes)
+	[[ $path == direct ]] || fail "$x: tunnel to $p has path '$path', not direct"
+	[[ $(ep_host "$ep") =~ ^($re)$ ]] || fail "$x: tunnel to $p has endpoint '$ep' (expected $re)"
+	[[ ${ep##*:} =~ ^[0-9]+$ ]] && ((${ep##*:} > 0)) || fail "$x: endpoint '$ep' has no port"
+	[[ $v4 == "$(vip "$p" 4)" ]] || fail "$x: tunnel to $p has vip4 '$v4', not $(vip "$p" 4)"
+	((rx > 0 && tx > 0)) || fail "$x: tunnel to $p counts rx $rx tx $tx bytes"
+	ok "$x -> $p: path $path, endpoint $ep, rx $rx tx $tx bytes"
+}
+
+# transfer FROM TO DSTADDR MB: MB megabytes of random data over TCP (nc)
+# from FROM to TO's DSTADDR port 5001; asserts the SHA-256 on arrival and
+# sets XFER_MBPS (Mbit/s, from the sender's start to the receiver's end).
+XFER_MBPS=0
+transfer()
+{
+	local from=$1 to=$2 dst=$3 mb=$4 src=$RUN_DIR/xfer.in out=$RUN_DIR/xfer.out lpid t0 t1
+	head -c "${mb}M" /dev/urandom >"$src"
+	rm -f "$out"
+	n "$to" timeout 60 nc -d -n -l "$dst" 5001 >"$out" &
+	lpid=$!
+	wait_for 5 n "$to" sh -c 'ss -Hltn "sport = :5001" | grep -q .'
+	t0=$(date +%s%N)
+	n "$from" timeout 60 nc -N -n "$dst" 5001 <"$src" ||
+		fail "transfer $from -> $to ($dst): the sender failed"
+	wait "$lpid" || fail "transfer $from -> $to ($dst): the receiver failed"
+	t1=$(date +%s%N)
+	[[ $(sha256sum <"$src") == "$(sha256sum <"$out")" ]] ||
+		fail "transfer $from -> $to ($dst): $(stat -c %s "$out") of $((mb << 20)) bytes, SHA-256 differs"
+	XFER_MBPS=$(awk -v b=$((mb << 20)) -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", b * 8000 / ns }')
+	rm -f "$src" "$out"
+}
+
+# cy_has CMD: the CLI knows the subcommand CMD (per `cyphonic help`).
+cy_has() { cy help 2>&1 | grep -Eq "^[[:space:]]*$1([[:space:]]|$)"; }
+
+# hex_write HEX FILE: the bytes HEX (no spaces) into FILE.
+hex_write() { perl -e 'print pack("H*", $ARGV[0])' "$1" >"$2"; }
+
+# pcap_udp_payload PCAP: hex of the UDP payload of the first packet in PCAP
+# (IPv4 or IPv6 without extension headers).
+pcap_udp_payload()
+{
+	local h v off
+	h=$(tcpdump -r "$1" -nn -x 2>/dev/null | awk '/^[ \t]+0x[0-9a-f]+:/ {
+		for (i = 2; i <= NF; i++) printf "%s", $i }')
+	[[ -n $h ]] || return 1
+	v=${h:0:1}
+	if [[ $v == 4 ]]; then
+		off=$(((16#${h:1:1} * 4 + 8) * 2))
+	else
+		off=$(((40 + 8) * 2))
+	fi
+	echo "${h:off}"
+}
+
+# dns_probe NAME FQDN [VIP]: in NAME's namespace, one DNS query (A FQDN) to
+# NAME's resolver over UDP, sent and timed by bash itself (no process start
+# inside the timing; microseconds); then, with VIP, ping VIP until the first
+# reply.  Prints "us-to-answer us-to-first-reply".
+DNS_PROBE='
+	addr=$1 port=$2 name=$3 vip=${4:-} l= tries=0
+	q="\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+	for l in ${name//./ }; do q+=$(printf "\\\\x%02x" ${#l})$l; done
+	q+="\x00\x00\x01\x00\x01"
+	exec 3<>"/dev/udp/$addr/$port" || exit 1
+	t0=$EPOCHREALTIME
+	printf "$q" >&3
+	read -r -t 5 -N 1 -u 3 || { echo "no DNS answer in 5 s" >&2; exit 1; }
+	t1=$EPOCHREALTIME t2=$EPOCHREALTIME
+	if [[ -n $vip ]]; then
+		until ping -n -c 1 -W 1 "$vip" >/dev/null; do
+			((++tries < 10)) || { echo "no ping reply from $vip" >&2; exit 1; }
+		done
+		t2=$EPOCHREALTIME
+	fi
+	echo $((${t1/./} - ${t0/./})) $((${t2/./} - ${t0/./}))
+'
+dns_probe()
+{
+	local x=$1 d
+	shift
+	d=$(status_get "$x" .dns) || { echo "$x: status has no .dns" >&2; return 1; }
+	n "$x" env LC_ALL=C bash -c "$DNS_PROBE" _ "$(ep_host "$d")" "${d##*:}" "$@"
+}
+
+# pair_check MN CN MN_EP_ERE CN_EP_ERE [MB]: what a user checks between two
+# nodes with no tunnel yet.  MN resolves CN's name (A and AAAA: the VIPs, which
+# selects the route and sets the tunnel up), CN resolves MN's; ping works
+# both ways over both VIPs; MB (50) megabytes over TCP MN -> CN on the VIP4
+# and a fifth of that CN -> MN on the VIP6 arrive intact; each side lists
+# one direct tunnel to the other at the endpoint expected (MN sees CN at
+# CN_EP_ERE, CN sees MN at MN_EP_ERE).  Sets DNS_COLD_MS.
+DNS_COLD_MS=0
+pair_check()
+{
+	local mn=$1 cn=$2 mn_ep=$3 cn_ep=$4 mb=${5:-50} t0 got x y out t f
+
+	((${#mn_ep} && ${#cn_ep})) || fail "pair_check: endpoint patterns missing"
+	has_tunnel "$mn" "$cn" && fail "$mn already has a tunnel to $cn"
+	t0=$(date +%s%N)
+	got=$(resolve "$mn" "$cn" A 2>&1) || fail "$mn: dig $(fqdn "$cn") A failed: $got"
+	DNS_COLD_MS=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e6 }')
+	[[ $got == "$(vip "$cn" 4)" ]] ||
+		fail "$mn: dig $(fqdn "$cn") A gave '$got', not $(vip "$cn" 4)"
+	ok "$mn: $(fqdn "$cn") A $got (cold: route selection + tunnel; dig took $DNS_COLD_MS ms)"
+	got=$(resolve "$mn" "$cn" AAAA 2>&1) || fail "$mn: dig $(fqdn "$cn") AAAA failed: $got"
+	[[ $got == "$(vip "$cn" 6)" ]] ||
+		fail "$mn: dig $(fqdn "$cn") AAAA gave '$got', not $(vip "$cn" 6)"
+	ok "$mn: $(fqdn "$cn") AAAA $got"
+	for f in 4 6; do
+		[[ $f == 4 ]] && t=A || t=AAAA
+		got=$(resolve "$cn" "$mn" $t 2>&1) || fail "$cn: dig $(fqdn "$mn") $t failed: $got"
+		[[ $got == "$(vip "$mn" $f)" ]] ||
+			fail "$cn: dig $(fqdn "$mn") $t gave '$got', not $(vip "$mn" $f)"
+	done
+	ok "$cn: $(fqdn "$mn") A $(vip "$mn" 4) AAAA $(vip "$mn" 6)"
+
+	for x in "$mn" "$cn"; do
+		[[ $x == "$mn" ]] && y=$cn || y=$mn
+		for f in 4 6; do
+			vping "$x" "$(vip "$y" $f)" ||
+				fail "$x: ping $(vip "$y" $f) ($y's VIP$f) gets no replies"
+		done
+		ok "$x: ping $y's VIP4 $(vip "$y" 4) and VIP6 $(vip "$y" 6)"
+	done
+
+	transfer "$mn" "$cn" "$(vip "$cn" 4)" "$mb"
+	ok "$mn -> $cn: $mb MB over TCP on the VIP4, same SHA-256 ($XFER_MBPS Mbit/s)"
+	transfer "$cn" "$mn" "$(vip "$mn" 6)" $(((mb + 4) / 5))
+	ok "$cn -> $mn: $(((mb + 4) / 5)) MB over TCP on the VIP6, same SHA-256 ($XFER_MBPS Mbit/s)"
+
+	check_tunnel "$mn" "$cn" "$cn_ep"
+	check_tunnel "$cn" "$mn" "$mn_ep"
+	if cy_has ping; then
+		out=$(cy ping "$(fqdn "$cn")" -c "$(node_conf "$mn")" 2>&1) ||
+			fail "$mn: cyphonic ping $(fqdn "$cn") failed: $out"
+		grep -qi direct <<<"$out" || fail "$mn: cyphonic ping does not say direct: $out"
+		ok "$mn: cyphonic ping $(fqdn "$cn"): $(tail -n1 <<<"$out")"
+	fi
+}

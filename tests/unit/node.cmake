@@ -2,3 +2,4 @@
 cy_unit_test(test_node_sig SOURCES test_node_sig.c LIBS cy_node)
 cy_unit_test(test_node_login SOURCES test_node_login.c LIBS cy_node)
 cy_unit_test(test_node_route SOURCES test_node_route.c LIBS cy_node)
+cy_unit_test(test_node_peer SOURCES test_node_peer.c LIBS cy_node)

@@ -1,0 +1,155 @@
+/* The node's overlay: peers (peer.h), their tunnels (tunnel.h) and the
+ * packet path between the TUN device and the UDP socket, as plain
+ * functions over bytes.  node.c feeds it datagrams, TUN packets, routes
+ * from the signaling and DNS lookups; it answers through ops (send a
+ * datagram, write to the TUN, ask for a route, complete a lookup), so the
+ * unit tests wire two overlays back to back with no sockets.
+ *
+ *   TUN -> overlay_tun_input: destination VIP -> peer -> tunnel_seal -> send
+ *          no tunnel yet: queue (PEER_QUEUE) + Direction Request by VIP
+ *   UDP -> overlay_udp_input: 0x30/0x31 by tunnel id -> handshake;
+ *          0x40 by receiver index -> tunnel_open -> inner source must be
+ *          the peer's VIP -> tun_write (or a probe, below)
+ *   route_ready -> tunnel_new; the initiator sends its Request at once
+ *   tunnel usable -> flush the queue, complete DNS lookups, start pings
+ *
+ * Probes (cyphonic ping): an inner packet whose first byte has version
+ * nibble 0 is ours, never an IP packet (docs/tunnel.md, "Overlay ping"):
+ *   type (1: echo request, 2: echo reply) | 0 (3) | id (32) | seq (32) | t (64)
+ * The peer's daemon echoes a request back with type 2 through the same
+ * tunnel; the sender's RTT is now - t (t is its own monotonic ns, opaque
+ * to the peer). */
+#ifndef CY_NODE_OVERLAY_H
+#define CY_NODE_OVERLAY_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "resolver.h"
+#include "sig.h"
+
+#define OVERLAY_TICK_MS 1000
+#define OVERLAY_KEEPALIVE_MS 25000   /* idle tunnel: keep NAPT mappings open */
+#define OVERLAY_RACE_MS 3000         /* two routes this close: the larger tunnel id wins */
+/* WireGuard's passive keepalive and dead-peer rule: Data received and
+ * nothing sent back for 10 s: send a keepalive; Data sent and nothing
+ * received for 15 s: the peer lost the tunnel (restart), select again. */
+#define OVERLAY_ACK_MS 10000
+#define OVERLAY_DEAD_MS 15000
+#define OVERLAY_PINGS 8              /* pings at once */
+#define OVERLAY_PING_MAX 100         /* probes per ping */
+#define OVERLAY_PING_WAIT_MS 1000    /* for replies after the last probe */
+#define OVERLAY_PING_KEEP_MS 30000   /* a finished ping's result is kept */
+
+#define PROBE_LEN 20
+#define PROBE_REQUEST 1
+#define PROBE_REPLY 2
+
+struct overlay_ops {
+	int (*send)(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to);
+	int (*tun_write)(void *arg, const uint8_t *pkt, size_t len);
+	/* sig_direction_request(): 0 with *req_id set, or -errno. */
+	int (*direction_request)(void *arg, const char *fqdn, const uint8_t *vip4,
+				 const uint8_t *vip6, uint32_t *req_id);
+	/* resolver_complete() (optional). */
+	void (*dns_complete)(void *arg, uint64_t token, enum resolver_status st,
+			     const struct in_addr *vip4, const struct in6_addr *vip6);
+};
+
+struct overlay_cfg {
+	const char *local_fqdn;
+	const struct overlay_ops *ops;
+	void *arg;
+};
+
+/* Dropped datagrams and packets, by reason. */
+struct overlay_drops {
+	uint64_t replay;      /* Data counter seen before; stale or replayed Request */
+	uint64_t auth;        /* Data or handshake tag did not verify */
+	uint64_t unknown;     /* no tunnel for this receiver index or tunnel id */
+	uint64_t malformed;   /* not a plausible message, bad inner packet */
+	uint64_t bad_src;     /* inner source address is not the peer's VIP */
+	uint64_t no_route;    /* TUN packet: no peer, negative cache, queue full */
+	uint64_t expired;     /* Data on a session past its limits */
+};
+
+struct overlay_stats {
+	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
+};
+
+/* What status shows per tunnel. */
+struct overlay_tunnel_view {
+	const char *peer;
+	bool have_vip4, have_vip6;
+	struct in_addr vip4;
+	struct in6_addr vip6;
+	bool relay;
+	const char *state;
+	struct sockaddr_storage endpoint;
+	uint64_t tunnel_id;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	int64_t age_s;
+};
+
+enum overlay_ping_state { PING_WAIT_TUNNEL, PING_RUNNING, PING_DONE, PING_FAILED };
+
+struct overlay_ping_result {
+	enum overlay_ping_state state;
+	char peer[CY_FQDN_MAX + 1];
+	bool relay;
+	struct sockaddr_storage endpoint;
+	bool have_endpoint;
+	unsigned sent, received;
+	double rtt_min_ms, rtt_avg_ms, rtt_max_ms;
+	const char *error;            /* PING_FAILED */
+};
+
+struct overlay;
+
+struct overlay *overlay_new(const struct overlay_cfg *cfg);
+void overlay_free(struct overlay *o);
+
+/* A route from the signaling (sig_ops.route_ready / route_failed). */
+void overlay_route_ready(struct overlay *o, const struct sig_route *r);
+void overlay_route_failed(struct overlay *o, uint32_t req_id, enum cy_result result);
+
+/* A datagram on the node's socket.  -ENOMSG when it is not a tunnel
+ * message (type 0x30/0x31/0x40): give it to sig_input; otherwise 0 (taken
+ * or dropped and counted). */
+int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
+		      const struct sockaddr *from);
+/* sig_input did not want it either. */
+void overlay_count_malformed(struct overlay *o);
+/* A packet read from the TUN device. */
+void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len);
+
+/* The resolver's lookup callback: 0 (completed now or later) or -errno
+ * (answer SERVFAIL now). */
+int overlay_lookup(struct overlay *o, const char *fqdn, uint64_t token);
+
+/* Timers: run what is due at clock_now_ms(); overlay_next_ms() says when
+ * next (clock_now_ms() time). */
+void overlay_timeout(struct overlay *o);
+int64_t overlay_next_ms(const struct overlay *o);
+
+/* cyphonic ping: start count probes (1..OVERLAY_PING_MAX) every
+ * interval_ms to fqdn; *id names the ping.  0, -EBUSY (OVERLAY_PINGS
+ * running), -EINVAL, or what the route request returned. */
+int overlay_ping_start(struct overlay *o, const char *fqdn, unsigned count,
+		       unsigned interval_ms, uint32_t *id);
+/* 0 with *res filled (a finished ping is forgotten once read), -ENOENT. */
+int overlay_ping_get(struct overlay *o, uint32_t id, struct overlay_ping_result *res);
+
+/* Tunnels for status: up to max views, returns how many exist. */
+size_t overlay_tunnels(const struct overlay *o, struct overlay_tunnel_view *v, size_t max);
+const struct overlay_drops *overlay_drops(const struct overlay *o);
+const struct overlay_stats *overlay_stats(const struct overlay *o);
+
+/* Tests. */
+struct peer_table *overlay_peers(struct overlay *o);
+
+#endif

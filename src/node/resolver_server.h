@@ -1,0 +1,34 @@
+/* The resolver module's sockets on libevent: UDP and TCP listeners on one
+ * address, a fresh connect()ed UDP socket (kernel-chosen random source
+ * port) per forwarded query, TCP connections with an idle timeout and a
+ * cap, and a 100 ms tick for timeouts.  The logic is in resolver.c. */
+#ifndef CY_RESOLVER_SERVER_H
+#define CY_RESOLVER_SERVER_H
+
+#include <sys/socket.h>
+
+#include "resolver.h"
+
+struct event_base;
+
+struct resolver_server_cfg {
+	const struct sockaddr *listen;   /* e.g. 127.0.0.153:53; port 0 picks one (tests) */
+	unsigned max_tcp;                /* TCP connections at once; 0 = 64 */
+	unsigned tcp_idle_ms;            /* 0 = 10000 */
+	/* Domain, upstreams, limits and the lookup callback; the send_* and
+	 * upstream_done callbacks and io_arg are the server's own. */
+	struct resolver_cfg rc;
+};
+
+struct resolver_server;
+
+struct resolver_server *resolver_server_new(struct event_base *base,
+					    const struct resolver_server_cfg *cfg);
+void resolver_server_free(struct resolver_server *s);
+/* For resolver_complete() and resolver_stats(). */
+struct resolver *resolver_server_resolver(struct resolver_server *s);
+/* The address actually bound (UDP and TCP share it). */
+void resolver_server_local(const struct resolver_server *s, struct sockaddr_storage *ss,
+			   socklen_t *len);
+
+#endif

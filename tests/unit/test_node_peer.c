@@ -1,0 +1,740 @@
+/* The peer table (peer.c) and the overlay's packet path (overlay.c) with
+ * no sockets: two overlays wired back to back through a fake network, a
+ * fake clock, and hand-made routes standing in for the NMS. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "overlay.h"
+#include "peer.h"
+#include "session.h"
+#include "tunnel.h"
+
+static int64_t now_s = 1700000000, now_ms = 5000000;
+
+static void advance(int64_t ms)
+{
+	now_ms += ms;
+	now_s += ms / 1000;
+	clock_set_fake(now_s, now_ms);
+}
+
+/* ---- peer table ---- */
+
+static void test_peer_lookups(void **state)
+{
+	struct peer_table *t = peer_table_new();
+	struct peer *a, *b;
+	struct in_addr v4;
+	struct in6_addr v6;
+	uint8_t k4[4], k6[16];
+
+	assert_non_null(t);
+	a = peer_new(t);
+	b = peer_new(t);
+	assert_non_null(a);
+	assert_non_null(b);
+	inet_pton(AF_INET, "100.64.0.7", &v4);
+	inet_pton(AF_INET6, "fd00::7", &v6);
+	assert_int_equal(peer_set_fqdn(a, "a.example.test"), 0);
+	assert_int_equal(peer_set_vip4(a, &v4), 0);
+	assert_int_equal(peer_set_vip6(a, &v6), 0);
+	/* keys are unique */
+	assert_int_equal(peer_set_fqdn(b, "a.example.test"), -EEXIST);
+	assert_int_equal(peer_set_vip4(b, &v4), -EEXIST);
+	assert_int_equal(peer_set_fqdn(b, ""), -EINVAL);
+	assert_int_equal(peer_set_fqdn(b, "b.example.test"), 0);
+
+	memcpy(k4, &v4, 4);
+	memcpy(k6, &v6, 16);
+	assert_ptr_equal(peer_by_fqdn(t, "a.example.test"), a);
+	assert_ptr_equal(peer_by_fqdn(t, "b.example.test"), b);
+	assert_null(peer_by_fqdn(t, "c.example.test"));
+	assert_ptr_equal(peer_by_vip4(t, k4), a);
+	assert_ptr_equal(peer_by_vip6(t, k6), a);
+	k4[3]++;
+	assert_null(peer_by_vip4(t, k4));
+
+	/* renaming re-indexes */
+	assert_int_equal(peer_set_fqdn(b, "bb.example.test"), 0);
+	assert_null(peer_by_fqdn(t, "b.example.test"));
+	assert_ptr_equal(peer_by_fqdn(t, "bb.example.test"), b);
+
+	/* indexes claimed by a peer's tunnel */
+	assert_false(peer_index_claim(a, 42));
+	assert_true(peer_index_claim(b, 42));      /* taken: the tunnel draws again */
+	assert_false(peer_index_claim(b, 43));
+	assert_ptr_equal(peer_by_index(t, 42), a);
+	assert_ptr_equal(peer_by_index(t, 43), b);
+	assert_int_equal(peer_index_count(t), 2);
+	/* no tunnel holds them: purged once old enough, not before */
+	peer_index_purge(t, 1000, 5000);
+	assert_int_equal(peer_index_count(t), 2);
+	peer_index_purge(t, 100000, 5000);
+	assert_int_equal(peer_index_count(t), 0);
+
+	b->req_id = 9;
+	assert_ptr_equal(peer_by_req(t, 9), b);
+	assert_null(peer_by_req(t, 0));
+
+	/* delete: the others stay reachable */
+	assert_false(peer_index_claim(a, 77));
+	peer_del(a);
+	assert_null(peer_by_fqdn(t, "a.example.test"));
+	memcpy(k4, &v4, 4);
+	assert_null(peer_by_vip4(t, k4));
+	assert_null(peer_by_index(t, 77));
+	assert_int_equal(peer_count(t), 1);
+	assert_ptr_equal(peer_at(t, 0), b);
+	assert_ptr_equal(peer_by_fqdn(t, "bb.example.test"), b);
+	peer_table_free(t);
+}
+
+static void test_peer_many(void **state)
+{
+	struct peer_table *t = peer_table_new();
+	char name[64];
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		struct peer *p = peer_new(t);
+		struct in_addr a = { htonl(0x64400000u + (uint32_t)i) };
+
+		assert_non_null(p);
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		assert_int_equal(peer_set_fqdn(p, name), 0);
+		assert_int_equal(peer_set_vip4(p, &a), 0);
+	}
+	for (i = 0; i < 2000; i += 7) {
+		uint32_t a = htonl(0x64400000u + (uint32_t)i);
+		struct peer *p;
+
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		p = peer_by_fqdn(t, name);
+		assert_non_null(p);
+		assert_ptr_equal(peer_by_vip4(t, (const uint8_t *)&a), p);
+		peer_del(p);
+		assert_null(peer_by_fqdn(t, name));
+	}
+	for (i = 1; i < 2000; i += 7) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		assert_non_null(peer_by_fqdn(t, name));
+	}
+	peer_table_free(t);
+}
+
+static void test_peer_queue(void **state)
+{
+	struct peer_table *t = peer_table_new();
+	struct peer *p = peer_new(t), *q = peer_new(t);
+	uint8_t pkt[100];
+	const uint8_t *f;
+	size_t len;
+	int i;
+
+	for (i = 0; i < PEER_QUEUE; i++) {
+		memset(pkt, i, sizeof(pkt));
+		assert_int_equal(peer_queue_push(p, pkt, 10 + (size_t)i), 0);
+	}
+	assert_int_equal(peer_queue_push(p, pkt, 10), -ENOBUFS);
+	f = peer_queue_front(p, &len);
+	assert_non_null(f);
+	assert_int_equal(len, 10);
+	assert_int_equal(f[0], 0);
+	peer_queue_pop(p);
+	f = peer_queue_front(p, &len);
+	assert_int_equal(len, 11);
+	assert_int_equal(f[0], 1);
+
+	for (i = 0; i < PEER_WAITERS; i++)
+		assert_int_equal(peer_waiter_add(p, PEER_WAIT_DNS, (uint64_t)i), 0);
+	assert_int_equal(peer_waiter_add(p, PEER_WAIT_DNS, 3), 0);   /* duplicate: merged */
+	assert_int_equal(peer_waiter_add(p, PEER_WAIT_DNS, 99), -ENOBUFS);
+
+	/* merge: q's queue and waiters move into an empty r, q goes away */
+	peer_queue_push(q, pkt, 5);
+	peer_waiter_add(q, PEER_WAIT_PING, 1);
+	{
+		struct peer *r = peer_new(t);
+
+		assert_int_equal(peer_merge_into(r, q), 0);
+		assert_int_equal(r->qcount, 1);
+		assert_int_equal(r->nwaiters, 1);
+		assert_int_equal(peer_count(t), 2);
+	}
+	assert_int_equal(peer_queue_clear(p), PEER_QUEUE - 1);
+	peer_table_free(t);   /* LSan: nothing left behind */
+}
+
+/* ---- two overlays back to back ---- */
+
+#define NET_MAX 64
+
+struct dgram {
+	int from, to;   /* node numbers */
+	size_t len;
+	uint8_t b[2048];
+};
+
+struct fake_node {
+	int id;
+	struct overlay *ov;
+	struct sockaddr_storage addr;
+	struct in_addr vip4;
+	struct in6_addr vip6;
+	char fqdn[64];
+	/* what came out */
+	int tun_writes;
+	uint8_t last_tun[2048];
+	size_t last_tun_len;
+	int dir_reqs;
+	uint32_t next_req;
+	char last_req_fqdn[64];
+	bool last_req_vip4;
+	int dns_done;
+	enum resolver_status dns_status;
+	bool dns_have_vip4;
+	struct in_addr dns_vip4;
+};
+
+static struct dgram net[NET_MAX];
+static int nnet;
+static struct fake_node nodes[2];
+static bool drop_next;     /* the next datagram is lost */
+static bool capture;       /* keep a copy of the last data datagram */
+static struct dgram captured;
+
+static int node_of(const struct sockaddr *to)
+{
+	for (int i = 0; i < 2; i++)
+		if (!memcmp(&nodes[i].addr, to, addr_len(to)))
+			return i;
+	return -1;
+}
+
+static int f_send(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	struct fake_node *n = arg;
+	struct dgram *d;
+
+	assert_true(len <= sizeof(net[0].b));
+	if (drop_next) {
+		drop_next = false;
+		return 0;
+	}
+	assert_true(nnet < NET_MAX);
+	d = &net[nnet++];
+	d->from = n->id;
+	d->to = node_of(to);
+	assert_true(d->to >= 0);
+	d->len = len;
+	memcpy(d->b, buf, len);
+	if (capture && len > 1 && buf[1] == SESSION_TYPE_DATA && len > SESSION_OVERHEAD)
+		captured = *d;
+	return 0;
+}
+
+static int f_tun_write(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct fake_node *n = arg;
+
+	n->tun_writes++;
+	memcpy(n->last_tun, pkt, len);
+	n->last_tun_len = len;
+	return 0;
+}
+
+static int f_dir(void *arg, const char *fqdn, const uint8_t *vip4, const uint8_t *vip6,
+		 uint32_t *req)
+{
+	struct fake_node *n = arg;
+
+	n->dir_reqs++;
+	snprintf(n->last_req_fqdn, sizeof(n->last_req_fqdn), "%s", fqdn ? fqdn : "");
+	n->last_req_vip4 = vip4 != NULL;
+	*req = ++n->next_req;
+	return 0;
+}
+
+static void f_dns(void *arg, uint64_t token, enum resolver_status st, const struct in_addr *v4,
+		  const struct in6_addr *v6)
+{
+	struct fake_node *n = arg;
+
+	n->dns_done++;
+	n->dns_status = st;
+	n->dns_have_vip4 = v4 != NULL;
+	if (v4)
+		n->dns_vip4 = *v4;
+}
+
+static const struct overlay_ops f_ops = { f_send, f_tun_write, f_dir, f_dns };
+
+static void deliver_one(int i)
+{
+	struct dgram d = net[i];
+
+	memmove(&net[i], &net[i + 1], (size_t)(nnet - i - 1) * sizeof(net[0]));
+	nnet--;
+	assert_int_equal(overlay_udp_input(nodes[d.to].ov, d.b, d.len,
+					   (struct sockaddr *)&nodes[d.from].addr), 0);
+}
+
+static void deliver_all(void)
+{
+	int guard = 0;
+
+	while (nnet) {
+		deliver_one(0);
+		assert_true(++guard < 1000);
+	}
+}
+
+static void setup_node(int i, const char *name, const char *ip, const char *v4, const char *v6)
+{
+	struct fake_node *n = &nodes[i];
+	struct overlay_cfg cfg = { .ops = &f_ops };
+	socklen_t len;
+
+	memset(n, 0, sizeof(*n));
+	n->id = i;
+	snprintf(n->fqdn, sizeof(n->fqdn), "%s.example.test", name);
+	assert_int_equal(addr_parse(ip, 7446, &n->addr, &len), 0);
+	inet_pton(AF_INET, v4, &n->vip4);
+	inet_pton(AF_INET6, v6, &n->vip6);
+	cfg.local_fqdn = n->fqdn;
+	cfg.arg = n;
+	n->ov = overlay_new(&cfg);
+	assert_non_null(n->ov);
+}
+
+static int setup(void **state)
+{
+	clock_set_fake(now_s, now_ms);
+	nnet = 0;
+	drop_next = capture = false;
+	setup_node(0, "a", "192.0.2.10", "100.64.0.1", "fd00::1");
+	setup_node(1, "b", "192.0.2.30", "100.64.0.2", "fd00::2");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	overlay_free(nodes[0].ov);
+	overlay_free(nodes[1].ov);
+	clock_set_fake(0, 0);
+	return 0;
+}
+
+/* The route node `at` gets about node `other`. */
+static void route(int at, int other, uint64_t tid, bool initiator, uint32_t req_id)
+{
+	struct sig_route r = { 0 };
+
+	r.req_id = req_id;
+	r.tunnel_id = tid;
+	memset(r.key, 0x5a, sizeof(r.key));
+	snprintf(r.peer_fqdn, sizeof(r.peer_fqdn), "%s", nodes[other].fqdn);
+	r.have_vip4 = r.have_vip6 = true;
+	r.peer_vip4 = nodes[other].vip4;
+	r.peer_vip6 = nodes[other].vip6;
+	r.peer = nodes[other].addr;
+	r.role = initiator ? CY_ROLE_INITIATOR : CY_ROLE_RESPONDER;
+	r.path = CY_PATH_DIRECT;
+	overlay_route_ready(nodes[at].ov, &r);
+}
+
+/* A minimal IPv4 packet from -> to (only the fields the overlay reads). */
+static size_t ip4(uint8_t *p, const struct in_addr *src, const struct in_addr *dst, uint8_t tag)
+{
+	memset(p, 0, 60);
+	p[0] = 0x45;
+	p[3] = 60;
+	memcpy(p + 12, src, 4);
+	memcpy(p + 16, dst, 4);
+	p[59] = tag;
+	return 60;
+}
+
+static void up_pair(uint64_t tid)
+{
+	route(1, 0, tid, false, 0);   /* the CN first, as the NMS does */
+	route(0, 1, tid, true, 1);
+	deliver_all();
+}
+
+static void test_overlay_packet_to_vip(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	uint8_t pkt[60];
+
+	/* a packet to b's VIP with no tunnel: one route request by VIP, queued */
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 2));
+	assert_int_equal(a->dir_reqs, 1);
+	assert_true(a->last_req_vip4);
+	assert_int_equal(nnet, 0);
+
+	/* the route comes: handshake, then the queued packets arrive in order */
+	route(1, 0, 0x1111, false, 0);
+	route(0, 1, 0x1111, true, a->next_req);
+	deliver_all();
+	assert_int_equal(b->tun_writes, 2);
+	assert_int_equal(b->last_tun[59], 2);
+
+	/* both ways now */
+	overlay_tun_input(b->ov, pkt, ip4(pkt, &b->vip4, &a->vip4, 3));
+	deliver_all();
+	assert_int_equal(a->tun_writes, 1);
+	assert_int_equal(a->last_tun[59], 3);
+
+	/* a DNS lookup with the tunnel up completes at once, with the VIPs */
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 7), 0);
+	assert_int_equal(a->dns_done, 1);
+	assert_int_equal(a->dns_status, RESOLVER_OK);
+	assert_true(a->dns_have_vip4);
+	assert_int_equal(a->dns_vip4.s_addr, b->vip4.s_addr);
+	assert_int_equal(a->dir_reqs, 1);
+
+	/* status view */
+	{
+		struct overlay_tunnel_view v[4];
+
+		assert_int_equal(overlay_tunnels(a->ov, v, 4), 1);
+		assert_string_equal(v[0].peer, "b.example.test");
+		assert_string_equal(v[0].state, "up");
+		assert_true(v[0].tx_bytes >= 120);
+		assert_true(v[0].rx_bytes >= 60);
+	}
+	/* multicast and link-local chatter on the TUN never starts a route */
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x60;
+	pkt[24] = 0xff;
+	pkt[25] = 0x02;
+	overlay_tun_input(a->ov, pkt, sizeof(pkt));
+	assert_int_equal(a->dir_reqs, 1);
+}
+
+static void test_overlay_drops(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	const struct overlay_drops *d = overlay_drops(b->ov);
+	struct in_addr other;
+	uint8_t pkt[60];
+	struct dgram c;
+
+	up_pair(0x2222);
+	capture = true;
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	capture = false;
+	c = captured;
+	deliver_all();
+	assert_int_equal(b->tun_writes, 1);
+
+	/* replay */
+	net[nnet++] = c;
+	deliver_all();
+	assert_int_equal(d->replay, 1);
+	/* modified */
+	c.b[c.len - 1] ^= 1;
+	c.b[15] ^= 0x40;   /* a fresh counter so the window does not refuse it first */
+	net[nnet++] = c;
+	deliver_all();
+	assert_int_equal(d->auth, 1);
+	/* unknown session */
+	c.b[4] ^= 0xff;
+	net[nnet++] = c;
+	deliver_all();
+	assert_int_equal(d->unknown, 1);
+	/* malformed: too short to be anything */
+	c.len = 5;
+	net[nnet++] = c;
+	deliver_all();
+	assert_int_equal(d->malformed, 1);
+	assert_int_equal(b->tun_writes, 1);
+
+	/* a peer sending in another VIP's name */
+	inet_pton(AF_INET, "100.64.0.99", &other);
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &other, &b->vip4, 9));
+	deliver_all();
+	assert_int_equal(d->bad_src, 1);
+	assert_int_equal(b->tun_writes, 1);
+
+	/* not ours at all: signaling goes to sig_input */
+	pkt[0] = 1;
+	pkt[1] = 0x80;
+	assert_int_equal(overlay_udp_input(b->ov, pkt, 40, (struct sockaddr *)&a->addr), -ENOMSG);
+}
+
+static void test_overlay_route_failed(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	uint8_t pkt[60];
+
+	assert_int_equal(overlay_lookup(a->ov, "zz.example.test", 1), 0);
+	assert_int_equal(a->dir_reqs, 1);
+	assert_string_equal(a->last_req_fqdn, "zz.example.test");
+	/* a second lookup joins the first */
+	assert_int_equal(overlay_lookup(a->ov, "zz.example.test", 2), 0);
+	assert_int_equal(a->dir_reqs, 1);
+	overlay_route_failed(a->ov, a->next_req, 4);
+	assert_int_equal(a->dns_done, 2);
+	assert_int_equal(a->dns_status, RESOLVER_NXDOMAIN);
+	/* negative cache: answered at once, no new request */
+	assert_int_equal(overlay_lookup(a->ov, "zz.example.test", 3), 0);
+	assert_int_equal(a->dns_done, 3);
+	assert_int_equal(a->dir_reqs, 1);
+	advance(PEER_NEG_MS + OVERLAY_TICK_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(overlay_lookup(a->ov, "zz.example.test", 4), 0);
+	assert_int_equal(a->dir_reqs, 2);
+	overlay_route_failed(a->ov, a->next_req, 8);
+	assert_int_equal(a->dns_status, RESOLVER_REFUSED);
+
+	/* packets to an unreachable VIP: one selection, then the cache holds */
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	assert_int_equal(a->dir_reqs, 3);
+	overlay_route_failed(a->ov, a->next_req, 9);
+	for (int i = 0; i < 50; i++)
+		overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	assert_int_equal(a->dir_reqs, 3);
+	assert_true(overlay_drops(a->ov)->no_route >= 50);
+}
+
+/* Both ends asked for each other at once: two selections, two tunnel
+ * ids, each end sees both routes in some order; one tunnel remains. */
+static void check_one_tunnel(uint64_t want)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view va, vb;
+	int wa = a->tun_writes, wb = b->tun_writes;
+	uint8_t pkt[60];
+
+	assert_int_equal(overlay_tunnels(a->ov, &va, 1), 1);
+	assert_int_equal(overlay_tunnels(b->ov, &vb, 1), 1);
+	assert_int_equal(va.tunnel_id, want);
+	assert_int_equal(vb.tunnel_id, want);
+	assert_string_equal(va.state, "up");
+	assert_string_equal(vb.state, "up");
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	overlay_tun_input(b->ov, pkt, ip4(pkt, &b->vip4, &a->vip4, 2));
+	deliver_all();
+	assert_int_equal(a->tun_writes, wa + 1);
+	assert_int_equal(b->tun_writes, wb + 1);
+}
+
+static void test_overlay_simultaneous(void **state)
+{
+	/* selection 1 (a asked): b is the CN (responder), a initiates;
+	 * selection 2 (b asked): a is the CN, b initiates.  The CN always
+	 * hears first.  Order 1: both routes before any handshake. */
+	route(1, 0, 0x1000, false, 0);
+	route(0, 1, 0x1000, true, 1);
+	route(0, 1, 0x9000, false, 0);
+	route(1, 0, 0x9000, true, 1);
+	deliver_all();
+	check_one_tunnel(0x9000);
+}
+
+static void test_overlay_simultaneous_late(void **state)
+{
+	/* Order 2: selection 2 finishes (handshake and all) before
+	 * selection 1's routes arrive; the smaller id is ignored on both. */
+	route(0, 1, 0x9000, false, 0);
+	route(1, 0, 0x9000, true, 1);
+	deliver_all();
+	route(1, 0, 0x1000, false, 0);
+	deliver_all();
+	route(0, 1, 0x1000, true, 2);
+	deliver_all();
+	check_one_tunnel(0x9000);
+	/* Order 3: the larger id comes second, after the first is up. */
+	advance(OVERLAY_RACE_MS + 1000);
+	route(0, 1, 0x100, false, 0);    /* later: a new route replaces (peer restarted) */
+	route(1, 0, 0x100, true, 3);
+	deliver_all();
+	check_one_tunnel(0x100);
+}
+
+/* The CN is told to initiate and its Request overtakes the NMS's answer
+ * to the MN: the MN keeps it and answers as soon as the route comes. */
+static void test_overlay_early_request(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+
+	route(1, 0, 0x3333, true, 0);      /* b (CN) initiates at once */
+	assert_int_equal(nnet, 1);
+	deliver_all();                     /* a has no route yet */
+	assert_int_equal(overlay_drops(a->ov)->unknown, 0);
+	route(0, 1, 0x3333, false, 1);     /* now it has: answers at once */
+	assert_int_equal(nnet, 1);
+	deliver_all();
+	{
+		struct overlay_tunnel_view v;
+
+		assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+		assert_string_equal(v.state, "up");
+	}
+}
+
+/* The first Request is lost: retried after a second, not after 5. */
+static void test_overlay_lost_request(void **state)
+{
+	struct fake_node *a = &nodes[0];
+	struct overlay_tunnel_view v;
+
+	route(1, 0, 0x4444, false, 0);
+	drop_next = true;
+	route(0, 1, 0x4444, true, 1);
+	assert_int_equal(nnet, 0);
+	advance(OVERLAY_TICK_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(nnet, 1);
+	deliver_all();
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	assert_string_equal(v.state, "up");
+}
+
+static void test_overlay_ping(void **state)
+{
+	struct fake_node *a = &nodes[0];
+	struct overlay_ping_result r;
+	uint32_t id;
+	int i;
+
+	up_pair(0x5555);
+	assert_int_equal(overlay_ping_start(a->ov, "b.example.test", 3, 200, &id), 0);
+	for (i = 0; i < 10; i++) {
+		overlay_timeout(a->ov);
+		deliver_all();
+		advance(200);
+	}
+	overlay_timeout(a->ov);
+	assert_int_equal(overlay_ping_get(a->ov, id, &r), 0);
+	assert_int_equal(r.state, PING_DONE);
+	assert_int_equal(r.sent, 3);
+	assert_int_equal(r.received, 3);
+	assert_false(r.relay);
+	assert_true(r.rtt_max_ms >= r.rtt_min_ms);
+	assert_int_equal(nodes[1].tun_writes, 0);   /* probes never reach the TUN */
+	/* read once, then forgotten */
+	assert_int_equal(overlay_ping_get(a->ov, id, &r), -ENOENT);
+
+	/* a name with no route: fails with the reason */
+	assert_int_equal(overlay_ping_start(a->ov, "zz.example.test", 1, 200, &id), 0);
+	overlay_route_failed(a->ov, a->next_req, 4);
+	assert_int_equal(overlay_ping_get(a->ov, id, &r), 0);
+	assert_int_equal(r.state, PING_FAILED);
+	assert_non_null(r.error);
+}
+
+/* The peer moves: an authenticated packet from a new address is followed. */
+static void test_overlay_roaming(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view v;
+	struct sockaddr_storage old = a->addr;
+	socklen_t len;
+	uint8_t pkt[60];
+
+	up_pair(0x6666);
+	addr_parse("203.0.113.5", 40000, &a->addr, &len);
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	deliver_all();
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
+	/* a forged packet from elsewhere does not move it */
+	a->addr = old;
+	pkt[0] = 1;
+	pkt[1] = SESSION_TYPE_DATA;
+	memset(pkt + 2, 0, 40);
+	overlay_udp_input(b->ov, pkt, 60, (struct sockaddr *)&old);
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
+}
+
+/* The peer restarted and lost the tunnel: Data goes out, nothing comes
+ * back; after OVERLAY_DEAD_MS the route is selected again, by name. */
+static void test_overlay_dead_peer(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = b->fqdn, .arg = b };
+	uint8_t pkt[60];
+	int i;
+
+	up_pair(0x7777);
+	overlay_free(b->ov);
+	b->ov = overlay_new(&cfg);
+	assert_non_null(b->ov);
+	for (i = 0; i < 20; i++) {
+		overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+		deliver_all();
+		advance(1000);
+		overlay_timeout(a->ov);
+		overlay_timeout(b->ov);
+	}
+	assert_int_equal(a->dir_reqs, 1);
+	assert_string_equal(a->last_req_fqdn, "b.example.test");
+	/* the new selection's routes: the queued packets arrive */
+	route(1, 0, 0x8888, false, 0);
+	route(0, 1, 0x8888, true, a->next_req);
+	deliver_all();
+	assert_true(b->tun_writes >= 1);
+
+	/* a live peer answers with keepalives: no reselection */
+	for (i = 0; i < 40; i++) {
+		if (i % 5 == 0)
+			overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+		deliver_all();
+		advance(1000);
+		overlay_timeout(a->ov);
+		overlay_timeout(b->ov);
+		deliver_all();
+	}
+	assert_int_equal(a->dir_reqs, 1);
+}
+
+/* The peer restarted and asked again at once: a second route as CN
+ * replaces the tunnel even within the race window. */
+static void test_overlay_peer_asks_again(void **state)
+{
+	struct overlay_tunnel_view v;
+
+	route(1, 0, 0x9999, false, 0);
+	route(0, 1, 0x9999, true, 1);
+	deliver_all();
+	route(1, 0, 0x11, false, 0);     /* a restarted: smaller id, b is CN again */
+	assert_int_equal(overlay_tunnels(nodes[1].ov, &v, 1), 1);
+	assert_int_equal(v.tunnel_id, 0x11);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_peer_lookups),
+		cmocka_unit_test(test_peer_many),
+		cmocka_unit_test(test_peer_queue),
+		cmocka_unit_test_setup_teardown(test_overlay_packet_to_vip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_route_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_simultaneous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_simultaneous_late, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_early_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_lost_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_peer_asks_again, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
