@@ -36,29 +36,8 @@ static int set_nms_listen(void *obj, const char *v, char *err, size_t errlen)
 static int set_nms_list(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct cloud_conf *c = obj;
-	char list[512], *save, *tok;
 
-	if (strlen(v) >= sizeof(list)) {
-		snprintf(err, errlen, "too long");
-		return -1;
-	}
-	strcpy(list, v);
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		if (c->nnms == CLOUD_MAX_NMS) {
-			snprintf(err, errlen, "at most %d addresses", CLOUD_MAX_NMS);
-			return -1;
-		}
-		if (set_endpoint(&c->nms[c->nnms], NMS_PORT, tok, err, errlen) < 0)
-			return -1;
-		c->nnms++;
-	}
-	if (!c->nnms) {
-		snprintf(err, errlen, "no address");
-		return -1;
-	}
-	return 0;
+	return addr_list_parse(c->nms, &c->nnms, CLOUD_MAX_NMS, NMS_PORT, v, err, errlen);
 }
 
 static int set_level(void *obj, const char *v, char *err, size_t errlen)

@@ -158,3 +158,36 @@ bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {
 	return addr_equal_ip(a, b) && addr_port(a) == addr_port(b);
 }
+
+int addr_list_parse(struct sockaddr_storage *out, size_t *n, size_t max, uint16_t port,
+		    const char *v, char *err, size_t errlen)
+{
+	char list[512], *save, *tok;
+
+	if (strlen(v) >= sizeof(list)) {
+		snprintf(err, errlen, "too long");
+		return -1;
+	}
+	strcpy(list, v);
+	*n = 0;
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		socklen_t len;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		if (*n == max) {
+			snprintf(err, errlen, "at most %zu addresses", max);
+			return -1;
+		}
+		if (addr_parse(tok, port, &out[*n], &len) < 0) {
+			snprintf(err, errlen, "'%s' is not an IP address", tok);
+			return -1;
+		}
+		(*n)++;
+	}
+	if (*n == 0) {
+		snprintf(err, errlen, "no address");
+		return -1;
+	}
+	return 0;
+}

@@ -27,4 +27,9 @@ socklen_t addr_len(const struct sockaddr *sa);
 uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr *sa, uint16_t port);
 
+/* A comma-separated list of addresses ("A, [V6]:P, ..."), at most max,
+ * each with port when none is given.  0, or -1 with the reason in err. */
+int addr_list_parse(struct sockaddr_storage *out, size_t *n, size_t max, uint16_t port,
+		    const char *v, char *err, size_t errlen);
+
 #endif

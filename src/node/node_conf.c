@@ -62,52 +62,19 @@ static int set_domain(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static int set_addr_list(struct sockaddr_storage *out, size_t *n, size_t max, uint16_t port,
-			 const char *v, char *err, size_t errlen)
-{
-	char list[512], *save, *tok;
-
-	if (strlen(v) >= sizeof(list)) {
-		snprintf(err, errlen, "too long");
-		return -1;
-	}
-	strcpy(list, v);
-	*n = 0;
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		socklen_t len;
-
-		while (*tok == ' ' || *tok == '\t')
-			tok++;
-		if (*n == max) {
-			snprintf(err, errlen, "at most %zu addresses", max);
-			return -1;
-		}
-		if (addr_parse(tok, port, &out[*n], &len) < 0) {
-			snprintf(err, errlen, "'%s' is not an IP address", tok);
-			return -1;
-		}
-		(*n)++;
-	}
-	if (*n == 0) {
-		snprintf(err, errlen, "no address");
-		return -1;
-	}
-	return 0;
-}
-
 static int set_dns_listen(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
 	size_t n;
 
-	return set_addr_list(&c->dns_listen, &n, 1, 53, v, err, errlen);
+	return addr_list_parse(&c->dns_listen, &n, 1, 53, v, err, errlen);
 }
 
 static int set_upstream(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
 
-	return set_addr_list(c->upstream, &c->nupstream, NODE_MAX_UPSTREAM, 53, v, err, errlen);
+	return addr_list_parse(c->upstream, &c->nupstream, NODE_MAX_UPSTREAM, 53, v, err, errlen);
 }
 
 /* Addresses get as_port, which may come later in the file: finish() sets it. */
@@ -115,7 +82,7 @@ static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
 
-	return set_addr_list(c->cloud, &c->ncloud, NODE_MAX_CLOUD, NODE_DEFAULT_AS_PORT, v, err,
+	return addr_list_parse(c->cloud, &c->ncloud, NODE_MAX_CLOUD, NODE_DEFAULT_AS_PORT, v, err,
 			     errlen);
 }
 
