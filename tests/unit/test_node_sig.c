@@ -60,7 +60,9 @@ static size_t f_addrs(void *arg, struct sockaddr_storage *out, size_t max)
 
 static void f_registered(void *arg, const struct sig_info *in) { F.nregistered++; }
 
-static const struct sig_ops ops = { f_send, f_login, f_addrs, f_registered };
+static const struct sig_ops ops = {
+	.send = f_send, .login = f_login, .local_addrs = f_addrs, .registered = f_registered,
+};
 
 static void advance(int64_t ms)
 {
