@@ -919,7 +919,10 @@ static void test_server_loopback(void **state)
 		assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0);
 		t_retx[i] = mono_us() - t0;
 	}
-	assert_true(t_retx[0] >= ROUTE_RETX_MS * 1000 && t_retx[0] < ROUTE_RETX_MS * 2000);
+	/* Wall-clock lower bounds only: under ASan on a loaded CI machine a
+	 * timer can fire late; the exact schedule is checked with the fake
+	 * clock in test_cn_silent. */
+	assert_true(t_retx[0] >= ROUTE_RETX_MS * 1000 && t_retx[0] < t_retx[1]);
 	assert_true(t_retx[2] >= 3 * ROUTE_RETX_MS * 1000);
 	assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0); /* the 4th */
 	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
