@@ -1,49 +1,75 @@
 #!/bin/bash
-# bench/bench.sh BINDIR: CYPHONIC's direct path against the plain network
-# and wireguard-go (userspace WireGuard over a TUN, like us), on one machine.
+# bench/bench.sh BINDIR: CYPHONIC's node and general-node paths against the
+# plain network and wireguard-go (userspace WireGuard over a TUN, like us),
+# on one machine.
 #
 #                          inet: bridge br0 (the "Internet")
-#        +----------------------+-----------------------+
-#        |                      |                       |
-#   ns cloud                ns h1 (client)         ns h2 (server)
-#   192.0.2.1/24            192.0.2.10/24          192.0.2.30/24
-#   cyphonic-cloud          cy0: h1's VIPs         cy0: h2's VIPs      CYPHONIC, MTU 1400
-#                           wgb1 198.51.100.1      wgb2 198.51.100.2   wireguard-go, MTU 1400
-#                           iperf3 -c, ping        iperf3 -s
+#     +-----------------+------------------+------------------+-----------------+
+#     |                 |                  |                  |                 |
+#  ns cloud         ns h1 (client)     ns h2 (server)     ns ad (adapter)   ns peers
+#  192.0.2.1/24     192.0.2.10/24      192.0.2.30/24      192.0.2.40/24     192.0.2.50/24
+#  cyphonic-cloud   cy0: h1's VIPs     cy0: h2's VIPs     cyphonicd with    BENCH_PEERS
+#                   wgh1 198.51.100.1  wgh2 198.51.100.2  [adapter]         idle nodes (for
+#                   iperf3 -c, ping    iperf3 -s          lan0 (bridge)     RSS per peer)
+#                                                          |
+#                                                         ns gn (general node, stock tools)
+#                                                         eth0: VIP4 by udhcpc
+#                                                         iperf3 -c, ping, arping
 #
-# Three systems, measured in alternation, BENCH_ROUNDS (3) rounds, medians:
+# Four systems, measured in alternation, BENCH_ROUNDS (3) rounds, medians:
 #   plain     h1 -> 192.0.2.30 (the limit: veth + bridge)
-#   wg-go     h1 -> 198.51.100.2 over `wireguard-go wgb1` (never the kernel module)
-#   cyphonic  h1 -> h2's VIP4 over the tunnel the resolver set up (direct path)
-# TCP: iperf3 -t BENCH_SECONDS (5).  UDP: iperf3 -u -l 1300 at the highest
-# rate with <= 1% loss (found once per system, from the rate that arrives at
-# full offered load).  RTT: ping -c 200 -i 0.01, p50 and p99.  CYPHONIC only:
-# the cold DNS answer (route selection + tunnel set-up) and the first ping
-# reply after the query, BENCH_COLD (5) times, both daemons restarted before
-# each so nothing is cached.
+#   wg        h1 -> 198.51.100.2 over `wireguard-go wgh1` (never the kernel module)
+#   cy        h1 -> h2's VIP4 over the tunnel the resolver set up (node path, direct)
+#   gn        gn -> h2's VIP4 through the adapter ad (general-node path, direct)
+# TCP: iperf3 -t BENCH_SECONDS (5), one stream and -P 4.  UDP: iperf3 -u -l 1300
+# at the highest rate with <= 1% loss (found once per system, from the rate
+# that arrives at full offered load).  RTT: ping -c 200 -i 0.01, p50 and p99.
+# CPU seconds per GB: utime + stime of the tunnel daemons at both ends
+# (/proc/PID/stat) over the single-stream TCP run, over the bytes moved.
+# Memory: VmRSS of each idle daemon with one peer, and per peer (RSS with
+# BENCH_PEERS (32) more peers, minus RSS with one, over BENCH_PEERS).
+# Node and GN paths only: the cold DNS answer (route selection + tunnel
+# set-up; for the GN asked through the adapter), the warm one, and the first
+# ping reply after the query, BENCH_COLD (5) times, daemons restarted before
+# each so nothing is cached; for the GN also the ARP answer for the peer's
+# VIP (arping, answered by the adapter with its own MAC).
 #
 # Prints a table (also written next to BINDIR: BUILD/bench-results.txt)
-# with the ratios CYPHONIC / wireguard-go and the deck's Raspberry Pi
-# figures.  Everything is removed on exit.
+# with the ratios CYPHONIC / wireguard-go and general node / node, and the
+# deck's Raspberry Pi figures.  Everything is removed on exit.
+# BENCH_SYSTEMS="cy gn" measures a subset; gn is left out (with a note) when
+# the CLI has no `adapter` command.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
 # A release build: no sanitizer options are needed, none hurt.
 source "$(dirname "$0")/../tests/net/lib.sh"
+source "$(dirname "$0")/gn.sh"
 require
-for t in iperf3 wireguard-go wg ping dig; do
+for t in iperf3 wireguard-go wg ping dig udhcpc arping perl; do
 	command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
 done
 
 ROUNDS=${BENCH_ROUNDS:-3}
 SECS=${BENCH_SECONDS:-5}
 COLD=${BENCH_COLD:-5}
+NPEERS=${BENCH_PEERS:-32}
 OUT=$(cd "$CYPHONIC_BIN/.." && pwd)/bench-results.txt
-read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy}"   # a subset, for trying the bench out
-declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [cy]="CYPHONIC")
+read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy gn}"
+declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [cy]="CY node"
+	[gn]="CY GN") CLIENT=([plain]=h1 [wg]=h1 [cy]=h1 [gn]=gn)
 declare -A RES=()   # "sys metric" -> space-separated samples
+NOTES=()
+GN_MAC=02:00:00:00:53:01
 
 add() { RES["$1 $2"]+="$3 "; }
+has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
+has_cy() { has cy || has gn; }
+
+if has gn && ! adapter_cli; then
+	NOTES+=("general-node path not measured: this build's CLI has no 'adapter' command")
+	read -ra SYSTEMS <<<"$(printf '%s ' "${SYSTEMS[@]}" | sed 's/\bgn\b//')"
+fi
 
 # median / percentile over the arguments (numbers).
 pct()
@@ -57,14 +83,44 @@ pct()
 }
 med() { pct 50 ${RES["$1 $2"]:-}; }
 
+# ticks PID...: utime + stime of the processes (all their threads), clock ticks.
+ticks()
+{
+	local p s=0 f
+	for p in "$@"; do
+		f=$(<"/proc/$p/stat")
+		f=${f##*) }
+		s=$((s + $(awk '{ print $12 + $13 }' <<<"$f")))
+	done
+	echo "$s"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# rss_kb PID: VmRSS in kB.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# The tunnel daemons of a system, both ends.
+sys_pids()
+{
+	case $1 in
+	wg) echo "${DPID[wg-h1]} ${DPID[wg-h2]}" ;;
+	cy) echo "${DPID[h1]} ${DPID[h2]}" ;;
+	gn) echo "${DPID[ad]} ${DPID[h2]}" ;;
+	esac
+}
+
 # ---------------------------------------------------------------- set-up
 
-pretty "testbed: cloud, h1 and h2 on one bridge"
+pretty "testbed: cloud, h1, h2 and the adapter ad on one bridge; gn behind ad"
 internet
 inet_host cloud 192.0.2.1/24 -
 inet_host h1 192.0.2.10/24 -
 inet_host h2 192.0.2.30/24 -
 ADDR[plain]=192.0.2.30
+if has gn; then
+	adapter_global ad 192.0.2.40/24
+	gn_host gn ad "$GN_MAC"
+fi
 
 pretty "wireguard-go between h1 and h2"
 wg_up()
@@ -90,41 +146,76 @@ ADDR[wg]=198.51.100.2
 wait_for 10 n h1 ping -c 1 -W 1 198.51.100.2
 ok "wgh1 <-> wgh2 up (TUN devices of wireguard-go $(wireguard-go --version | awk '{ print $2; exit }'))"
 
-has_cy() { [[ " ${SYSTEMS[*]} " == *" cy "* ]]; }
+# gn_ready: the adapter has logged gn in and registered it (a restarted
+# adapter learns the GN again from its lease file or from its next frame;
+# udhcpc once more after 5 s, as a rebooting device would).
+# The adapter's own view counts too: it lists gn in general_nodes (and, if
+# its entry has a "registered" field, that is true).
+gn_up()
+{
+	local st
+	gn_registered gn || return 1
+	st=$(status ad | jq -c --arg m "$GN_MAC" \
+		'first(.general_nodes[]? | select((.mac | ascii_downcase) == $m))') || return 1
+	[[ -n $st && $st != null ]] || return 1
+	jq -e '(.registered // true) == true' <<<"$st" >/dev/null
+}
+gn_ready()
+{
+	wait_for 20 is_registered ad
+	if ! WAIT_STEP=0.05 wait_for 5 gn_up 2>/dev/null; then
+		CY_FAILED=0
+		udhcpc_once gn || fail "gn: no lease from the restarted adapter"
+		wait_for 20 gn_up
+	fi
+}
+
 if has_cy; then
-pretty "CYPHONIC: cloud, nodes h1 and h2"
-cloud_new 192.0.2.1
-conf_set "$CLOUD_DIR/cloud.conf" cloud log_level info
-for h in h1 h2; do
-	node_new "$h"
-	conf_set "$(node_conf "$h")" node keepalive 15
-done
-start_cloud
-start_node h2 h2
-start_node h1 h1
-wait_registered h2
-wait_registered h1
-ADDR[cy]=$(vip h2 4)
-ok "h1 and h2 registered; h2's VIP4 ${ADDR[cy]}"
+	pretty "CYPHONIC: cloud, nodes h1 and h2$(has gn && echo ", adapter ad with general node gn")"
+	cloud_new 192.0.2.1
+	conf_set "$CLOUD_DIR/cloud.conf" cloud log_level info
+	for h in h1 h2; do
+		node_new "$h"
+		conf_set "$(node_conf "$h")" node keepalive 15
+	done
+	start_cloud
+	start_node h2 h2
+	start_node h1 h1
+	wait_registered h2
+	wait_registered h1
+	ADDR[cy]=$(vip h2 4)
+	ok "h1 and h2 registered; h2's VIP4 ${ADDR[cy]}"
+	if has gn; then
+		adapter_new ad
+		# Bench settings: no 1 s keepalive, no 2 s list refresh.
+		conf_set "$(node_conf ad)" node keepalive 15
+		conf_set "$(node_conf ad)" adapter refresh 60
+		conf_set "$(node_conf ad)" node log_level "$CY_LOG_LEVEL"
+		gn_new gn ad "$GN_MAC"
+		start_node ad ad
+		wait_registered ad
+		udhcpc_once gn || fail "gn: udhcpc got no lease from the adapter"
+		[[ $(dhcp_get gn ip) == "$(vip gn 4)" ]] ||
+			fail "gn: leased $(dhcp_get gn ip), not its VIP4 $(vip gn 4)"
+		[[ $(dhcp_get gn router) == "$(vip ad 4)" && $(dhcp_get gn dns) == "$(vip ad 4)"* ]] ||
+			fail "gn: router '$(dhcp_get gn router)', DNS '$(dhcp_get gn dns)', not the adapter's $(vip ad 4)"
+		wait_for 20 gn_up
+		ADDR[gn]=${ADDR[cy]}
+		ok "gn leased $(dhcp_get gn ip)/$(dhcp_get gn mask), router and DNS $(dhcp_get gn router), MTU $(dhcp_get gn mtu); registered by ad"
+		AD_MAC=$(adapter_mac ad)
+	fi
 fi
 
 # ---------------------------------------------------------------- cold start
 
 us2ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 
-# One cold run: h1 and h2 restarted (no route, no tunnel), then the time from the
-# query to its answer, and to the first ping reply; then the same query
-# warm (tunnel up: what the resolver itself costs).
-cold_run()
+# One cold run: the daemons restarted (no route, no tunnel), then for each
+# path the time from the query to its answer, and to the first ping reply;
+# then the same query warm (tunnel up: what the resolver itself costs).
+cold_node()
 {
 	local out got
-	# Both restarted: neither keeps a route or a tunnel from the run before.
-	stop_daemon h1
-	stop_daemon h2
-	start_node h2 h2
-	start_node h1 h1
-	wait_for 20 is_registered h2
-	wait_for 20 is_registered h1
 	has_tunnel h1 h2 && fail "h1 has a tunnel to h2 right after its restart"
 	out=$(dns_probe h1 "$(fqdn h2)" "${ADDR[cy]}") || fail "h1: cold query for $(fqdn h2) failed"
 	add cy dns_ms "$(us2ms "${out% *}")"
@@ -134,13 +225,102 @@ cold_run()
 	out=$(dns_probe h1 "$(fqdn h2)") || fail "h1: warm query for $(fqdn h2) failed"
 	add cy dns_warm_ms "$(us2ms "${out% *}")"
 }
+cold_gn()
+{
+	local out
+	# The GN's kernel must ask for the peer's MAC again: the ARP is part of
+	# the first packet's delay, as in the deck.
+	n gn ip neigh del "${ADDR[gn]}" dev eth0 2>/dev/null || true
+	out=$(gn_probe gn "$(fqdn h2)" "${ADDR[gn]}" 2>&1) ||
+		fail "gn: cold query for $(fqdn h2) through the adapter: $out"
+	read -r a b _ <<<"$out"
+	add gn dns_ms "$(us2ms "$a")"
+	add gn ping1_ms "$(us2ms "$b")"
+	out=$(gn_probe gn "$(fqdn h2)" "${ADDR[gn]}" 2>&1) ||
+		fail "gn: warm query for $(fqdn h2) through the adapter: $out"
+	add gn dns_warm_ms "$(us2ms "${out%% *}")"
+}
+cold_run()
+{
+	local i=$1 d
+	for d in h1 h2 $(has gn && echo ad); do stop_daemon "$d"; done
+	start_node h2 h2
+	start_node h1 h1
+	! has gn || start_node ad ad
+	wait_for 20 is_registered h2
+	wait_for 20 is_registered h1
+	! has gn || gn_ready
+	# Alternate which path goes first.
+	if ((i % 2)) || ! has gn; then
+		! has cy || cold_node
+		! has gn || cold_gn
+	else
+		cold_gn
+		! has cy || cold_node
+	fi
+}
 if has_cy; then
-pretty "CYPHONIC cold start: $COLD runs"
-for ((i = 1; i <= COLD; i++)); do cold_run; done
-ok "DNS answer cold (ms): ${RES[cy dns_ms]}; first ping reply (ms): ${RES[cy ping1_ms]}"
-# Resolving leaves the tunnel for the measurements below.
-has_tunnel h1 h2 || fail "h1 has no tunnel to h2 after resolving it"
-[[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is not direct"
+	pretty "CYPHONIC cold start: $COLD runs"
+	for ((i = 1; i <= COLD; i++)); do cold_run "$i"; done
+	for s in cy gn; do
+		has "$s" || continue
+		ok "${LABEL[$s]}: DNS answer cold (ms): ${RES[$s dns_ms]}; first ping reply (ms): ${RES[$s ping1_ms]}"
+	done
+	# Resolving leaves the tunnels for the measurements below.
+	if has cy; then
+		has_tunnel h1 h2 || fail "h1 has no tunnel to h2 after resolving it"
+		[[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is not direct"
+	fi
+fi
+
+# ---------------------------------------------------------------- memory
+
+pretty "memory: idle daemons with one peer"
+add wg rss_kb "$(rss_kb "${DPID[wg-h1]}")"
+! has cy || add cy rss_kb "$(rss_kb "${DPID[h1]}")"
+! has gn || add gn rss_kb "$(rss_kb "${DPID[ad]}")"
+for s in wg cy gn; do
+	[[ -n ${RES[$s rss_kb]:-} ]] && say "${LABEL[$s]}: VmRSS ${RES[$s rss_kb]}kB"
+done
+
+# RSS per peer: BENCH_PEERS more peers for h1 (CYPHONIC: nodes in ns peers,
+# each with its own TUN, port and resolver address, resolved by h1 so it
+# holds a tunnel to each; wireguard-go: peers configured on wgh1, no
+# handshake), RSS after minus RSS before, over BENCH_PEERS.
+tunnels_ge() { (($(status "$1" | jq '.tunnels | length') >= $2)); }
+if ((NPEERS > 0)) && has cy; then
+	pretty "memory per peer: $NPEERS more peers for h1"
+	inet_host peers 192.0.2.50/24 -
+	for ((i = 1; i <= NPEERS; i++)); do
+		node_new "p$i" >/dev/null
+		f=$(node_conf "p$i")
+		conf_set "$f" node keepalive 15
+		conf_set "$f" node log_level warn
+		conf_set "$f" node tun "cyp$i"
+		conf_set "$f" node port $((7500 + i))
+		conf_set "$f" resolver listen "127.0.1.$i:53"
+	done
+	for ((i = 1; i <= NPEERS; i++)); do start_node "p$i" peers; done
+	for ((i = 1; i <= NPEERS; i++)); do wait_for 30 is_registered "p$i"; done
+	r0=$(rss_kb "${DPID[h1]}")
+	for ((i = 1; i <= NPEERS; i++)); do
+		got=$(resolve h1 "p$i" A) && [[ $got == "$(vip "p$i" 4)" ]] ||
+			fail "h1: $(fqdn "p$i") resolves to '$got'"
+	done
+	wait_for 10 tunnels_ge h1 $((NPEERS + 1))
+	r1=$(rss_kb "${DPID[h1]}")
+	add cy rss_peer_kb "$(awk -v a="$r0" -v b="$r1" -v n="$NPEERS" 'BEGIN { printf "%.2f", (b - a) / n }')"
+	say "cyphonicd h1: VmRSS ${r0}kB with 1 tunnel, ${r1}kB with $((NPEERS + 1))"
+	r0=$(rss_kb "${DPID[wg-h1]}")
+	for ((i = 1; i <= NPEERS; i++)); do
+		n h1 wg set wgh1 peer "$(wg genkey | wg pubkey)" allowed-ips "10.99.$i.0/24" \
+			endpoint "192.0.2.50:$((7500 + i))"
+	done
+	sleep 0.5
+	r1=$(rss_kb "${DPID[wg-h1]}")
+	add wg rss_peer_kb "$(awk -v a="$r0" -v b="$r1" -v n="$NPEERS" 'BEGIN { printf "%.2f", (b - a) / n }')"
+	say "wireguard-go h1: VmRSS ${r0}kB with 1 peer, ${r1}kB with $((NPEERS + 1))"
+	for ((i = 1; i <= NPEERS; i++)); do stop_daemon "p$i"; done
 fi
 
 # ---------------------------------------------------------------- throughput
@@ -148,14 +328,14 @@ fi
 start_daemon iperf h2 aux iperf3 -s
 wait_for 5 n h2 sh -c 'ss -Hltn "sport = :5201" | grep -q .'
 
-# iperf SYS ARGS...: one iperf3 client run from h1 to SYS's address (JSON);
-# retried once: the server answers one client at a time.
+# iperf SYS ARGS...: one iperf3 client run from SYS's client to SYS's
+# address (JSON); retried once: the server answers one client at a time.
 iperf()
 {
 	local sys=$1 out
 	shift
-	out=$(n h1 iperf3 -c "${ADDR[$sys]}" -J "$@" 2>&1) ||
-		out=$(n h1 iperf3 -c "${ADDR[$sys]}" -J "$@" 2>&1) ||
+	out=$(n "${CLIENT[$sys]}" iperf3 -c "${ADDR[$sys]}" -J "$@" 2>&1) ||
+		out=$(n "${CLIENT[$sys]}" iperf3 -c "${ADDR[$sys]}" -J "$@" 2>&1) ||
 		fail "iperf3 to ${LABEL[$sys]} (${ADDR[$sys]}) $*: $(jq -r .error <<<"$out" 2>/dev/null || echo "$out")"
 	echo "$out"
 }
@@ -170,6 +350,21 @@ udp_run()
 	U_LOSS=$(jq -r '.end.sum.lost_percent * 100 | round / 100' <<<"$j")
 	U_RX=$(jq -r '.end.sum.bits_per_second * (1 - .end.sum.lost_percent / 100)' <<<"$j")
 	U_RX=$(mbps "$U_RX")
+}
+
+# tcp_run SYS: one single-stream run, with the CPU time of SYS's daemons.
+tcp_run()
+{
+	local s=$1 pids c0 c1 j bytes
+	pids=$(sys_pids "$s")
+	[[ -z $pids ]] || c0=$(ticks $pids)
+	j=$(iperf "$s" -t "$SECS")
+	add "$s" tcp "$(mbps "$(jq -r .end.sum_received.bits_per_second <<<"$j")")"
+	[[ -n $pids ]] || return 0
+	c1=$(ticks $pids)
+	bytes=$(jq -r .end.sum_received.bytes <<<"$j")
+	add "$s" cpu_gb "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v b="$bytes" \
+		'BEGIN { printf "%.2f", t / hz / (b / 1e9) }')"
 }
 
 # The UDP rate per system: offer far too much, then offer 90% of what
@@ -187,11 +382,13 @@ for s in "${SYSTEMS[@]}"; do
 	URATE[$s]=$rate
 done
 
+last() { awk '{ print $NF }' <<<"${RES[$1 $2]:-}"; }
 for ((r = 1; r <= ROUNDS; r++)); do
 	pretty "round $r of $ROUNDS"
+	for s in "${SYSTEMS[@]}"; do tcp_run "$s"; done
 	for s in "${SYSTEMS[@]}"; do
-		j=$(iperf "$s" -t "$SECS")
-		add "$s" tcp "$(mbps "$(jq -r .end.sum_received.bits_per_second <<<"$j")")"
+		j=$(iperf "$s" -t "$SECS" -P 4)
+		add "$s" tcp4 "$(mbps "$(jq -r .end.sum_received.bits_per_second <<<"$j")")"
 	done
 	for s in "${SYSTEMS[@]}"; do
 		udp_run "$s" "${URATE[$s]}M" "$SECS"
@@ -199,34 +396,58 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		add "$s" udp_loss "$U_LOSS"
 	done
 	for s in "${SYSTEMS[@]}"; do
-		mapfile -t rtts < <(n h1 ping -n -c 200 -i 0.01 -W 1 "${ADDR[$s]}" |
+		mapfile -t rtts < <(n "${CLIENT[$s]}" ping -n -c 200 -i 0.01 -W 1 "${ADDR[$s]}" |
 			sed -n 's/.* time=\([0-9.]*\) ms/\1/p')
 		((${#rtts[@]} >= 190)) || fail "${LABEL[$s]}: only ${#rtts[@]} of 200 echoes answered"
 		add "$s" p50 "$(pct 50 "${rtts[@]}")"
 		add "$s" p99 "$(pct 99 "${rtts[@]}")"
 	done
+	if has gn; then
+		mapfile -t arps < <(arp_times gn "${ADDR[gn]}" 20)
+		((${#arps[@]} >= 18)) || fail "gn: only ${#arps[@]} of 20 ARP requests for ${ADDR[gn]} answered"
+		for a in "${arps[@]}"; do
+			[[ ${a%% *} == "$AD_MAC" ]] ||
+				fail "gn: ARP for ${ADDR[gn]} answered by ${a%% *}, not the adapter's $AD_MAC"
+		done
+		add gn arp_ms "$(us2ms "$(pct 50 "${arps[@]#* }")")"
+	fi
 	for s in "${SYSTEMS[@]}"; do
-		say "$(printf '%-13s TCP %8s  UDP %8s (%s%% loss)  RTT p50 %s p99 %s' "${LABEL[$s]}" \
-			"$(awk '{ print $NF }' <<<"${RES[$s tcp]}")" "$(awk '{ print $NF }' <<<"${RES[$s udp]}")" \
-			"$(awk '{ print $NF }' <<<"${RES[$s udp_loss]}")" \
-			"$(awk '{ print $NF }' <<<"${RES[$s p50]}")" "$(awk '{ print $NF }' <<<"${RES[$s p99]}")")"
+		say "$(printf '%-13s TCP %8s  -P4 %8s  UDP %8s (%s%% loss)  RTT p50 %s p99 %s' \
+			"${LABEL[$s]}" "$(last "$s" tcp)" "$(last "$s" tcp4)" "$(last "$s" udp)" \
+			"$(last "$s" udp_loss)" "$(last "$s" p50)" "$(last "$s" p99)")"
 	done
 done
-! has_cy || [[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is no longer direct"
+! has cy || [[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is no longer direct"
 stop_daemon iperf 0 1 143
 
 # ---------------------------------------------------------------- table
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+ratio()
+{
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b == 0)
+		print "-"; else printf "%.2f", a / b }'
+}
+FMT='%-30s %10s %12s %10s %10s %8s %8s %10s %10s\n'
+# row NAME METRIC DECK_NODE DECK_GN
 row()
 {
-	local name=$1 m=$2 deck=$3 p w c r
-	p=$(med plain "$m")
-	w=$(med wg "$m")
-	c=$(med cy "$m")
-	r=$(ratio "$c" "$w")
-	[[ $m != udp_loss ]] || r=-
-	printf '%-28s %12s %14s %12s %10s %12s\n' "$name" "$p" "$w" "$c" "$r" "$deck"
+	local p w c g rw rg
+	p=$(med plain "$2")
+	w=$(med wg "$2")
+	c=$(med cy "$2")
+	g=$(med gn "$2")
+	rw=$(ratio "$c" "$w")
+	rg=$(ratio "$g" "$c")
+	[[ $2 != udp_loss ]] || rw=- rg=-
+	# shellcheck disable=SC2059
+	printf "$FMT" "$1" "$p" "$w" "$c" "$g" "$rw" "$rg" "$3" "$4"
+}
+# verdict TEXT OK: one line of the targets.
+verdict()
+{
+	local v=MISS
+	[[ $2 == - ]] && v="n/a" || { awk "BEGIN { exit !($2) }" && v=met; }
+	printf '  %-62s %s\n' "$1" "$v"
 }
 {
 	printf 'CYPHONIC bench, %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -235,28 +456,57 @@ row()
 		"$(uname -r)" "$CYPHONIC_BIN/cyphonicd"
 	printf 'medians of %s rounds (systems alternating); iperf3 -t %s; UDP -l 1300 at the rate\n' \
 		"$ROUNDS" "$SECS"
-	printf 'with <= 1%% loss; ping -c 200 -i 0.01; cold start: %s runs, both nodes restarted each time\n' \
+	printf 'with <= 1%% loss; ping -c 200 -i 0.01; cold start: %s runs, daemons restarted each time\n' \
 		"$COLD"
-	printf 'all hosts share this machine (client, server, both daemons and the cloud)\n\n'
-	printf '%-28s %12s %14s %12s %10s %12s\n' "" "plain veth" "wireguard-go" "CYPHONIC" \
-		"CY/wg-go" "deck (RPi)"
-	row "TCP throughput (Mbit/s)" tcp 44.4
-	row "UDP throughput (Mbit/s)" udp 30
-	row "UDP loss at that rate (%)" udp_loss -
-	row "RTT p50 (ms)" p50 2.523
-	row "RTT p99 (ms)" p99 -
-	printf '%-28s %12s %14s %12s %10s %12s\n' "DNS answer, cold (ms)" - - "$(med cy dns_ms)" - \
-		"18.43"
-	printf '%-28s %12s %14s %12s %10s %12s\n' "DNS answer, warm (ms)" - - \
-		"$(med cy dns_warm_ms)" - -
-	printf '%-28s %12s %14s %12s %10s %12s\n' "query -> first ping (ms)" - - "$(med cy ping1_ms)" \
-		- -
-	printf '\ndeck (Raspberry Pi): route selection 16.2 ms + tunnel set-up 2.23 ms = 18.43 ms,\n'
-	printf 'TCP 44.4 Mbit/s, UDP 30 Mbit/s, RTT 2.523 ms.  "DNS answer, cold": one UDP query for\n'
-	printf 'a name with no route and no tunnel yet (both nodes just restarted), from the\n'
-	printf 'query sent to the answer received: route selection + tunnel set-up + the resolver;\n'
-	printf '"warm": the same query with the tunnel up.  "query -> first ping": until the first\n'
-	printf 'echo reply (ping started after the answer).\n'
+	printf 'all hosts share this machine (clients, servers, every daemon and the cloud)\n'
+	printf 'CY node: h1 -> h2 (two cyphonicd); CY GN: general node -> adapter -> h2\n\n'
+	# shellcheck disable=SC2059
+	printf "$FMT" "" "plain veth" "wireguard-go" "CY node" "CY GN" "CY/wg-go" "GN/node" \
+		"deck node" "deck GN"
+	row "TCP, 1 stream (Mbit/s)" tcp 44.4 37.3
+	row "TCP, 4 streams (Mbit/s)" tcp4 - -
+	row "UDP at <= 1% loss (Mbit/s)" udp 49.9 39.6
+	row "UDP loss at that rate (%)" udp_loss 0.056 0.93
+	row "RTT p50 (ms)" p50 2.523 3.594
+	row "RTT p99 (ms)" p99 - -
+	row "DNS answer, cold (ms)" dns_ms 21.40 27.00
+	row "DNS answer, warm (ms)" dns_warm_ms - -
+	row "ARP answer, peer VIP (ms)" arp_ms - "0.32/1.00"
+	row "query -> first ping (ms)" ping1_ms 21.40 28.00
+	row "CPU s per GB (TCP, 2 ends)" cpu_gb - -
+	row "idle RSS, 1 peer (kB)" rss_kb - -
+	row "RSS per extra peer (kB)" rss_peer_kb - -
+	printf '\ndeck (Raspberry Pi 4, slides 19-20, 23-24): node / general node via the adapter:\n'
+	printf 'TCP 44.4 / 37.3 Mbit/s (GN/node 0.84); RTT 2.523 / 3.594 ms; UDP 30.0 / 30.0 Mbit/s\n'
+	printf 'with no loss (slide 20), highest rate at <= 1%% loss 49.9 (0.056%%) / 39.6 (0.93%%,\n'
+	printf 'GN -> node; 49.5 at 0.46%% node -> GN) Mbit/s (slides 23-24); route selection\n'
+	printf '16.20 / 19.74 ms + tunnel set-up 2.23 / 2.75 ms; delay of the initial communication\n'
+	printf '21.40 / 28.00 ms (GN: DNS answer 27.00 + ARP answer 1.00); ARP process 0.32 ms.\n'
+	printf '"DNS answer, cold": one UDP query for a name with no route and no tunnel yet\n'
+	printf '(daemons just restarted), from the query sent to the answer received (the GN asks\n'
+	printf 'the adapter, its DHCP-given DNS server); "warm": the same query with the tunnel up;\n'
+	printf '"query -> first ping": until the first echo reply (ping started after the answer;\n'
+	printf 'for the GN including its ARP for the peer VIP).  "ARP answer": arping from the GN\n'
+	printf 'for the peer VIP, answered with the adapter MAC (deck: 0.32 ms in the adapter, 1.00\n'
+	printf 'ms at the GN).  CPU: utime+stime of the daemons at both ends (wireguard-go: wgh1,\n'
+	printf 'wgh2; node: h1, h2; GN: the adapter and h2) over the 1-stream TCP run, per GB\n'
+	printf 'received; kernel work in softirq on their behalf is not counted.  RSS: VmRSS of\n'
+	printf 'wireguard-go wgh1, cyphonicd h1, the adapter (with its one GN); per extra peer:\n'
+	printf '(RSS with %s more peers - RSS with one) / %s (CYPHONIC: tunnels set up by\n' \
+		"$NPEERS" "$NPEERS"
+	printf 'resolving; wireguard-go: peers configured, no handshake).\n'
+	printf '\ntargets (this run):\n'
+	tw=$(med wg tcp) tc=$(med cy tcp) tg=$(med gn tcp)
+	ok_cmp() { [[ $1 == - || $2 == - ]] && echo - || echo "$1 $3 $2"; }
+	verdict "GN TCP >= 90% of node TCP ($tg vs $tc Mbit/s)" \
+		"$(ok_cmp "$tg" "$(awk -v c="$tc" 'BEGIN { print c * 0.9 }')" '>=')"
+	verdict "node TCP >= 2x wireguard-go ($tc vs $tw Mbit/s)" \
+		"$(ok_cmp "$tc" "$(awk -v c="$tw" 'BEGIN { print c * 2 }')" '>=')"
+	verdict "node RTT p50 < wireguard-go's ($(med cy p50) vs $(med wg p50) ms)" \
+		"$(ok_cmp "$(med cy p50)" "$(med wg p50)" '<')"
+	verdict "idle cyphonicd < 10 MB RSS ($(med cy rss_kb) kB)" "$(ok_cmp "$(med cy rss_kb)" 10240 '<')"
+	verdict "< 1 KB RSS per peer ($(med cy rss_peer_kb) kB)" "$(ok_cmp "$(med cy rss_peer_kb)" 1 '<')"
+	for n in "${NOTES[@]}"; do printf 'note: %s\n' "$n"; done
 	printf '\nsamples:\n'
 	for k in $(printf '%s\n' "${!RES[@]}" | sort | tr ' ' '|'); do
 		printf '  %-18s %s\n' "${k/|/ }" "${RES[${k/|/ }]}"

@@ -1,5 +1,8 @@
 /* libFuzzer: request frames into as_handle(), with and without a client
- * certificate, against a store set up once. */
+ * certificate (a node's or an adapter's), against a store set up once:
+ * node alpha, adapter ad1 with general nodes cam and lamp (revoked),
+ * adapter ad2 with general node door.  Seeds: fuzz/corpus/fuzz_as/, one
+ * selector byte (bit 0: alpha's certificate, bit 1: ad1's) then a frame. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +33,26 @@ static void fuzz_as_cleanup(void)
 	rmdir(fz_dir);
 }
 
+static int64_t fuzz_as_add(enum cy_kind kind, const char *name, const char *serial,
+			   int64_t adapter_id, uint8_t mac)
+{
+	struct store_node n = { .kind = kind, .adapter_id = adapter_id };
+
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.fqdn, sizeof(n.fqdn), "%s.example.test", name);
+	snprintf(n.cert_serial, sizeof(n.cert_serial), "%s", serial);
+	n.mac[0] = 0x02;
+	n.mac[5] = mac;
+	if (store_node_add(fz_st, &n) < 0)
+		abort();
+	return n.id;
+}
+
 static void fuzz_as_init(void)
 {
 	struct as_conf ac = { .key_lifetime = 3600 };
 	struct store_node n = { .kind = CY_KIND_NODE };
+	int64_t ad1, ad2;
 	char err[256];
 
 	log_init("fuzz_as", LOG_LVL_ERR);
@@ -50,6 +69,12 @@ static void fuzz_as_init(void)
 	strcpy(n.cert_serial, "0A1B2C3D");
 	if (store_node_add(fz_st, &n) < 0)
 		abort();
+	ad1 = fuzz_as_add(CY_KIND_ADAPTER, "ad1", "AD01", 0, 0);
+	ad2 = fuzz_as_add(CY_KIND_ADAPTER, "ad2", "AD02", 0, 0);
+	fuzz_as_add(CY_KIND_GN, "cam", "", ad1, 1);
+	fuzz_as_add(CY_KIND_GN, "lamp", "", ad1, 2);
+	fuzz_as_add(CY_KIND_GN, "door", "", ad2, 3);
+	store_node_revoke(fz_st, "lamp", "stolen");
 	fz_as = as_new(fz_st, &ac);
 	if (!fz_as)
 		abort();
@@ -58,15 +83,18 @@ static void fuzz_as_init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static uint8_t resp[AS_RES_MAX];
 	struct as_peer peer = { 0 };
-	uint8_t resp[1024];
 	ssize_t n;
 
 	if (!fz_as)
 		fuzz_as_init();
-	/* The first byte chooses whether the peer showed alpha's certificate. */
+	/* The first byte chooses the certificate the peer showed: none,
+	 * alpha's (a node) or ad1's (an adapter). */
 	if (size && (data[0] & 1))
 		peer.cert_serial = "0A1B2C3D";
+	else if (size && (data[0] & 2))
+		peer.cert_serial = "AD01";
 	if (size) {
 		data++;
 		size--;

@@ -2,54 +2,82 @@
 # scripts/demo.sh BINDIR: the CYPHONIC testbed, brought up and torn down.
 #
 #                          inet: bridge br0 (the "Internet")
-#        +----------------------+-----------------------+
-#        |                      |                       |
-#   ns cloud                ns alpha (global)      ns r (NAPT router)
-#   192.0.2.1/24            192.0.2.10/24          eth0 192.0.2.20/24
-#   2001:db8::1/64          2001:db8::10/64        nft masquerade on eth0
-#   cyphonic-cloud          cyphonicd              lan 198.51.100.1/24
-#   AS :7443 NMS :7444                                  |
-#                                                  ns beta (behind NAPT)
-#                                                  198.51.100.10/24
-#                                                  cyphonicd
+#        +----------------------+-----------------------+-----------------------+
+#        |                      |                       |                       |
+#   ns cloud                ns alpha (global)      ns r (NAPT router)      ns ad (adapter, global)
+#   192.0.2.1/24            192.0.2.10/24          eth0 192.0.2.20/24      192.0.2.40/24
+#   2001:db8::1/64          2001:db8::10/64        nft masquerade on eth0  cyphonicd, [adapter]
+#   cyphonic-cloud          cyphonicd              lan 198.51.100.1/24     lan0: DHCP, ARP, DNS
+#   AS :7443 NMS :7444                                  |                       |
+#                                                  ns beta (behind NAPT)   ns sensor (general node)
+#                                                  198.51.100.10/24        eth0, VIP4 by udhcpc;
+#                                                  cyphonicd               stock tools only
 #
-# Both nodes log in and register; alpha resolves beta's name (route
-# selection, tunnel set-up: the NMS tells beta, behind the NAPT, to open the
-# path), pings it, sends it a file; their status with the tunnel, the
+# Both nodes and the adapter log in and register; alpha resolves beta's name
+# (route selection, tunnel set-up: the NMS tells beta, behind the NAPT, to
+# open the path), pings it, sends it a file.  The general node "sensor" runs
+# no CYPHONIC software: it gets its VIP with udhcpc from the adapter, which
+# logs it in and registers it on its behalf; it asks the adapter (its DNS
+# server) for alpha's name, pings alpha, sends it a file; beta pings sensor
+# by name.  Status (with the tunnels and the adapter's general_nodes), the
 # cloud's list and an evaluation table (registration time, cold DNS answer,
-# ping RTT, throughput) are printed; then everything is stopped and removed.
+# ARP answer, ping RTT, throughput) are printed; then everything is stopped
+# and removed.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
 source "$(dirname "$0")/../tests/net/lib.sh"
+source "$(dirname "$0")/../bench/gn.sh"
 require
+for t in udhcpc arping perl; do
+	command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
+done
+# The general node is shown once the CLI knows adapters.
+GN=0
+! adapter_cli || GN=1
+SENSOR_MAC=02:00:00:00:53:01
 
 title() { printf '\n%s== %s ==%s\n' "$C_OK" "$*" "$C_RST"; }
 
-printf 'CYPHONIC demo: a cloud, a global node and a node behind NAPT, in network namespaces\n'
+printf 'CYPHONIC demo: a cloud, a global node, a node behind NAPT and an adapter with a\n'
+printf 'general node, in network namespaces\n'
 title "Testbed"
 sed -n '/^#  /,/^#$/p' "$0" | sed 's/^#//'
 topo_basic alpha beta
+if ((GN)); then
+	adapter_global ad 192.0.2.40/24 2001:db8::40/64
+	gn_host sensor ad "$SENSOR_MAC"
+	# The Internet's DNS server, for the names that are not CYPHONIC's.
+	upstream_dns
+fi
 ok "namespaces, veths, the Internet bridge, NAPT router with nftables masquerade"
+((GN)) && ok "adapter ad on the Internet, its LAN bridge lan0 wired to sensor's eth0 ($SENSOR_MAC); DNS server $UPSTREAM4 with $WWW_NAME" ||
+	say "(this build has no 'cyphonic adapter': the general node is left out)"
 
 title "Cloud"
 cloud_new 192.0.2.1,2001:db8::1
 node_new alpha
 node_new beta
 for x in alpha beta; do conf_set "$(node_conf "$x")" node keepalive 15; done
+if ((GN)); then
+	adapter_new ad
+	conf_set "$(node_conf ad)" node keepalive 15
+	gn_new sensor ad "$SENSOR_MAC"
+fi
 start_cloud
 ok "cyphonic-cloud up in ns cloud: AS tcp/7443, NMS udp/7444"
 cy list --dir "$CLOUD_DIR"
 
-title "Nodes: start, log in, register"
+title "Nodes$( ((GN)) && echo " and the adapter"): start, log in, register"
 declare -A T_REG=()
-start_node alpha alpha
-start_node beta beta
-# Poll both status sockets every ~10 ms: the time from the daemon's start
+DAEMONS=(alpha beta)
+((GN)) && DAEMONS+=(ad)
+for x in "${DAEMONS[@]}"; do start_node "$x" "$x"; done
+# Poll the status sockets every ~10 ms: the time from the daemon's start
 # to `registered: true` as a user sees it.
 deadline=$(($(now_ms) + 30000))
-while ((${#T_REG[@]} < 2)); do
-	for x in alpha beta; do
+while ((${#T_REG[@]} < ${#DAEMONS[@]})); do
+	for x in "${DAEMONS[@]}"; do
 		[[ -n ${T_REG[$x]:-} ]] && continue
 		if is_registered "$x" 2>/dev/null; then
 			T_REG[$x]=$(($(now_ms) - DSTART[$x]))
@@ -107,25 +135,127 @@ for x in alpha beta; do
 	cy status -c "$(node_conf "$x")"
 done
 
+if ((GN)); then
+	title "sensor (general node) asks for an address: udhcpc -i eth0   (in ns sensor)"
+	t0=$(now_ms)
+	udhcpc_once sensor || fail "sensor: udhcpc got no lease (log: $LOG_DIR/udhcpc-sensor.log)"
+	DHCP_MS=$(($(now_ms) - t0))
+	grep -Ei 'lease|obtained|sending|bound' "$LOG_DIR/udhcpc-sensor.log" | sed 's/^/  /' || true
+	vip4_s=$(vip sensor 4)
+	vip4_ad=$(vip ad 4)
+	[[ $(dhcp_get sensor ip) == "$vip4_s" ]] ||
+		fail "sensor: leased $(dhcp_get sensor ip), not its VIP4 $vip4_s"
+	[[ $(dhcp_get sensor router) == "$vip4_ad" && $(dhcp_get sensor dns) == "$vip4_ad"* ]] ||
+		fail "sensor: router $(dhcp_get sensor router), DNS $(dhcp_get sensor dns), not the adapter's $vip4_ad"
+	ok "lease: $(dhcp_get sensor ip)/$(dhcp_get sensor mask), router $(dhcp_get sensor router), DNS $(dhcp_get sensor dns), domain $(dhcp_get sensor domain), MTU $(dhcp_get sensor mtu), $(dhcp_get sensor lease) s"
+	n sensor ip -brief addr show dev eth0
+	n sensor ip route
+	# The adapter logs the general node in and registers it on its behalf:
+	# from udhcpc's start until the cloud lists it as registered.
+	deadline=$(($(now_ms) + 20000))
+	until gn_registered sensor 2>/dev/null; do
+		check_alive
+		(($(now_ms) < deadline)) || fail "sensor not registered 20 s after its lease"
+		sleep 0.01
+	done
+	T_REG[sensor]=$(($(now_ms) - t0))
+	ok "$(fqdn sensor) registered by the adapter ($DHCP_MS ms to the lease, ${T_REG[sensor]} ms to registered)"
+
+	vip4_a=$(vip alpha 4)
+	title "sensor resolves $(fqdn alpha) through the adapter   (route selection + tunnel set-up)"
+	n sensor ip neigh del "$vip4_a" dev eth0 2>/dev/null || true
+	out=$(gn_probe sensor "$(fqdn alpha)" "$vip4_a" 2>&1) ||
+		fail "sensor: no answer for $(fqdn alpha) from the adapter: $out"
+	read -r a b _ <<<"$out"
+	GN_DNS_MS=$(awk -v u="$a" 'BEGIN { printf "%.2f", u / 1000 }')
+	GN_PING1_MS=$(awk -v u="$b" 'BEGIN { printf "%.2f", u / 1000 }')
+	ans=$(n sensor dig @"$vip4_ad" +time=5 +tries=1 "$(fqdn alpha)" A) ||
+		fail "sensor: dig $(fqdn alpha) failed: $ans"
+	printf '$ dig @%s %s A\n' "$vip4_ad" "$(fqdn alpha)"
+	sed -n '/ANSWER SECTION/,/^$/p' <<<"$ans"
+	grep -q "[[:space:]]$vip4_a\$" <<<"$ans" || fail "sensor: $(fqdn alpha) did not resolve to $vip4_a"
+	ok "$(fqdn alpha) -> $vip4_a: first (cold) answer after $GN_DNS_MS ms, first ping reply after $GN_PING1_MS ms"
+
+	title "sensor resolves an ordinary name through the adapter   (its upstream: $UPSTREAM4)"
+	got=$(gdig sensor +short "$WWW_NAME" A) || fail "sensor: dig $WWW_NAME failed: $got"
+	echo "\$ dig @$vip4_ad +short $WWW_NAME A"
+	echo "$got"
+	[[ $got == "$WWW_A" ]] || fail "sensor: $WWW_NAME resolves to '$got', not $WWW_A"
+	ok "$WWW_NAME -> $WWW_A"
+
+	title "arping alpha's VIP4 from sensor   (the adapter answers with its own MAC)"
+	AD_MAC=$(adapter_mac ad)
+	n sensor arping -i eth0 -c 3 "$vip4_a" || fail "sensor: arping $vip4_a gets no answer"
+	mapfile -t arps < <(arp_times sensor "$vip4_a" 10)
+	((${#arps[@]})) || fail "sensor: arping $vip4_a gets no answer"
+	for a in "${arps[@]}"; do
+		[[ ${a%% *} == "$AD_MAC" ]] || fail "sensor: ARP for $vip4_a answered by ${a%% *}, not $AD_MAC"
+	done
+	ARP_MS=$(printf '%s\n' "${arps[@]#* }" | sort -g | awk '{ v[NR] = $1 }
+		END { printf "%.3f", v[int((NR + 1) / 2)] / 1000 }')
+	ok "answered by the adapter's MAC $AD_MAC, median $ARP_MS ms over ${#arps[@]} requests"
+
+	title "ping alpha's VIP4 from sensor"
+	out=$(n sensor ping -n -c 5 -i 0.2 "$vip4_a") || fail "sensor: ping $vip4_a: $out"
+	echo "$out"
+	GN_RTT_MS=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
+
+	title "a file from sensor to alpha through the adapter (20 MB, nc over TCP)"
+	transfer sensor alpha "$vip4_a" 20
+	GN_XFER=$XFER_MBPS
+	ok "20 MB arrived with the same SHA-256, $GN_XFER Mbit/s"
+
+	title "beta reaches sensor by its FQDN"
+	got=$(resolve beta sensor A) || fail "beta: dig $(fqdn sensor) failed: $got"
+	[[ $got == "$vip4_s" ]] || fail "beta: $(fqdn sensor) resolves to '$got', not $vip4_s"
+	vping beta "$vip4_s" || fail "beta: ping $(fqdn sensor) ($vip4_s) gets no replies"
+	ok "beta: $(fqdn sensor) A $got, ping answered"
+
+	title "cyphonic status -c nodes/ad.conf --json   (the adapter, with its general nodes)"
+	s=$(status ad) || fail "ad: cyphonic status failed"
+	jq . <<<"$s"
+	jq -e --arg m "$SENSOR_MAC" --arg v "$vip4_s" \
+		'[.general_nodes[]? | select((.mac | ascii_downcase) == $m and .vip4 == $v)] | length == 1' \
+		<<<"$s" >/dev/null || fail "ad: status lists no general node $SENSOR_MAC with $vip4_s"
+	ok "general_nodes lists $(fqdn sensor) ($SENSOR_MAC, $vip4_s)"
+fi
+
 title "Evaluation"
 printf '%-22s %-32s %-5s %-22s %-16s %s\n' node network nat observed vip4 "start->registered"
-for x in alpha beta; do
-	s=$(status "$x")
+for x in "${DAEMONS[@]}" $( ((GN)) && echo sensor); do
 	case $x in
 	alpha) net="global 192.0.2.10, 2001:db8::10" ;;
 	beta) net="NAPT LAN 198.51.100.10" ;;
+	ad) net="adapter, global 192.0.2.40" ;;
+	sensor) net="general node behind ad" ;;
 	esac
+	if [[ $x == sensor ]]; then
+		# No daemon of its own: what the cloud knows of it.
+		s=$(cy list --dir "$CLOUD_DIR" --json | jq -c --arg n sensor '.[] | select(.name == $n)')
+	else
+		s=$(status "$x")
+	fi
 	printf '%-22s %-32s %-5s %-22s %-16s %10d ms\n' "$x.$CY_DOMAIN" "$net" \
 		"$(jq -r .nat <<<"$s")" "$(jq -r .observed <<<"$s")" "$(jq -r .vip4 <<<"$s")" \
 		"${T_REG[$x]}"
 done
+((GN)) && echo "(sensor: from udhcpc's start to registered by the adapter)"
 echo
 printf '%-26s %-7s %-16s %17s %15s %10s %11s\n' tunnel path endpoint "DNS answer, cold" \
 	"-> first ping" "ping RTT" TCP
 printf '%-26s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' "alpha -> beta.$CY_DOMAIN" \
 	"$(tunnel_get alpha beta .path)" "$(tunnel_get alpha beta .endpoint)" "$DNS_MS" "$PING1_MS" \
 	"$RTT_MS" "$XFER"
-echo "(deck, Raspberry Pi: route selection 16.2 ms + tunnel set-up 2.23 ms, RTT 2.523 ms)"
+if ((GN)); then
+	# The tunnel as alpha sees it: its endpoint is the adapter's socket for sensor.
+	printf '%-26s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' \
+		"sensor -> alpha.$CY_DOMAIN" "$(tunnel_get alpha sensor .path)" \
+		"$(tunnel_get alpha sensor .endpoint)" "$GN_DNS_MS" "$GN_PING1_MS" "$GN_RTT_MS" "$GN_XFER"
+	echo "ARP answer for alpha's VIP4 at sensor: $ARP_MS ms (the adapter's MAC $AD_MAC)"
+fi
+echo "(deck, Raspberry Pi: route selection 16.2 ms + tunnel set-up 2.23 ms, RTT 2.523 ms;"
+echo " general node via the adapter: DNS answer 27.00 ms + ARP answer 1.00 ms (0.32 ms in the"
+echo " adapter), RTT 3.594 ms, TCP 37.3 Mbit/s vs the node's 44.4)"
 echo
 echo "cloud counters:"
 stats | jq -r '.as, .nms | to_entries | map("\(.key)=\(.value)") | join("  ")' |

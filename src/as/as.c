@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,13 +77,14 @@ static const char *peer_str(const struct as_peer *peer, char buf[ADDR_STR_MAX])
 	return addr_str(peer->addr, buf);
 }
 
-/* A failure response: RESULT and REASON only. */
-static ssize_t as_fail(uint8_t *resp, size_t cap, enum cy_result r, const char *reason)
+/* A failure response (Login or Information Response): RESULT and REASON only. */
+static ssize_t as_fail(uint8_t *resp, size_t cap, uint8_t type, enum cy_result r,
+		       const char *reason)
 {
 	struct cy_builder b;
 	ssize_t n;
 
-	cy_build_start(&b, resp, cap, CY_LOGIN_RES);
+	cy_build_start(&b, resp, cap, type);
 	cy_put_u8(&b, CY_A_RESULT, (uint8_t)r);
 	cy_put_str(&b, CY_A_REASON, reason);
 	n = cy_build_finish(&b);
@@ -161,78 +163,146 @@ static int as_make_key(struct as *as, const struct store_node *n, struct store_k
 	return rc;
 }
 
-static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct cy_msg *m,
+/* What a request says about who sends it and what it wants. */
+struct as_req {
+	uint8_t res_type;                    /* CY_LOGIN_RES or CY_INFO_RES */
+	char name[CY_NAME_MAX + 1];
+	char password[CY_PASSWORD_MAX + 1];  /* secret: wiped by as_handle */
+	char for_name[CY_NAME_MAX + 1];      /* Login Request with FOR */
+	bool has_name, has_pw, has_for;
+};
+
+static int as_req_parse(const struct cy_msg *m, struct as_req *r)
+{
+	r->res_type = m->type == CY_INFO_REQ ? CY_INFO_RES : CY_LOGIN_RES;
+	r->has_name = cy_msg_find(m, CY_A_NAME) != NULL;
+	r->has_pw = cy_msg_find(m, CY_A_PASSWORD) != NULL;
+	r->has_for = m->type == CY_LOGIN_REQ && cy_msg_find(m, CY_A_FOR) != NULL;
+	if ((r->has_name && !cy_msg_str(m, CY_A_NAME, r->name, CY_NAME_MAX)) ||
+	    (r->has_pw && !cy_msg_str(m, CY_A_PASSWORD, r->password, CY_PASSWORD_MAX)) ||
+	    (r->has_for && !cy_msg_str(m, CY_A_FOR, r->for_name, CY_NAME_MAX)))
+		return -EBADMSG;
+	return 0;
+}
+
+/* Authenticate the sender of a request (certificate, or NAME + PASSWORD)
+ * and check it is not revoked.  0 with *n filled in; otherwise the length
+ * of the failure response already written into resp (or -ENOBUFS). */
+static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct as_req *r,
+		       struct store_node *n, const char **how, uint8_t *resp, size_t cap)
+{
+	char reason[CY_REASON_MAX + 1], pbuf[ADDR_STR_MAX];
+	bool ok;
+	int rc;
+
+	if (peer->cert_serial) {
+		*how = "certificate";
+		rc = as_node_by_serial(as, peer->cert_serial, n);
+		ok = rc == 0 && (!r->has_name || !strcmp(r->name, n->name));
+	} else if (r->has_name && r->has_pw) {
+		*how = "password";
+		rc = store_node_by_name(as->st, r->name, n);
+		ok = rc == 0 && n->pwhash[0] && pwhash_verify(r->password, n->pwhash);
+		if (rc == -ENOENT || (rc == 0 && !n->pwhash[0]))
+			as_dummy_verify(as, r->password);
+	} else {
+		*how = "none";
+		rc = -ENOENT;
+		ok = false;
+	}
+	if (rc == -EIO)
+		return as_fail(resp, cap, r->res_type, CY_ERR_INTERNAL, "store unavailable");
+	if (!ok) {
+		as->stats.login_refused++;
+		LOG_RATELIMITED(&as->rl_refused, "as: %s: %s refused (%s%s%s)",
+				peer_str(peer, pbuf), cy_msg_type_str(r->res_type - 1), *how,
+				r->has_name ? ", name " : "", r->has_name ? r->name : "");
+		return as_fail(resp, cap, r->res_type, CY_ERR_AUTH, "authentication failed");
+	}
+	if (n->revoked) {
+		as->stats.revoked++;
+		as_reason(reason, n->revoke_reason);
+		log_warnx("as: %s: %s of revoked node %s refused: %s", peer_str(peer, pbuf),
+			  cy_msg_type_str(r->res_type - 1), n->name, reason);
+		return as_fail(resp, cap, r->res_type, CY_ERR_REVOKED, reason);
+	}
+	return 0;
+}
+
+/* Login Request with FOR: the authenticated adapter ad asks for its
+ * general node r->for_name.  0 with *gn filled in, or the length of the
+ * failure response written into resp. */
+static ssize_t as_for(struct as *as, const struct as_peer *peer, const struct as_req *r,
+		      const struct store_node *ad, struct store_node *gn, uint8_t *resp,
+		      size_t cap)
+{
+	char reason[CY_REASON_MAX + 1], pbuf[ADDR_STR_MAX];
+	int rc;
+
+	if (ad->kind != CY_KIND_ADAPTER) {
+		as->stats.for_refused++;
+		LOG_RATELIMITED(&as->rl_refused, "as: %s: %s is no adapter, login for %s refused",
+				peer_str(peer, pbuf), ad->name, r->for_name);
+		return as_fail(resp, cap, CY_LOGIN_RES, CY_ERR_POLICY,
+			       "only an adapter logs in on another node's behalf");
+	}
+	rc = store_node_by_name(as->st, r->for_name, gn);
+	if (rc == -ENOENT) {
+		as->stats.for_refused++;
+		LOG_RATELIMITED(&as->rl_refused, "as: %s: adapter %s: no general node %s",
+				peer_str(peer, pbuf), ad->name, r->for_name);
+		return as_fail(resp, cap, CY_LOGIN_RES, CY_ERR_UNKNOWN, "unknown general node");
+	}
+	if (rc < 0)
+		return as_fail(resp, cap, CY_LOGIN_RES, CY_ERR_INTERNAL, "store unavailable");
+	if (gn->kind != CY_KIND_GN || gn->adapter_id != ad->id) {
+		as->stats.for_refused++;
+		log_warnx("as: %s: adapter %s asked to log in %s, which is not its general node",
+			  peer_str(peer, pbuf), ad->name, gn->name);
+		return as_fail(resp, cap, CY_LOGIN_RES, CY_ERR_POLICY,
+			       "not a general node of this adapter");
+	}
+	if (gn->revoked) {
+		as->stats.revoked++;
+		as_reason(reason, gn->revoke_reason);
+		log_warnx("as: %s: adapter %s: login of revoked general node %s refused: %s",
+			  peer_str(peer, pbuf), ad->name, gn->name, reason);
+		return as_fail(resp, cap, CY_LOGIN_RES, CY_ERR_REVOKED, reason);
+	}
+	return 0;
+}
+
+static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct as_req *r,
 			uint8_t *resp, size_t cap)
 {
-	char name[CY_NAME_MAX + 1] = "", password[CY_PASSWORD_MAX + 1] = "";
-	char reason[CY_REASON_MAX + 1], pbuf[ADDR_STR_MAX];
-	bool has_name, has_pw, ok;
-	struct store_node n;
+	char pbuf[ADDR_STR_MAX], by[CY_NAME_MAX + 16] = "";
+	struct store_node ad, gn, *n = &ad;
 	struct store_key k;
 	struct cy_builder b;
 	uint64_t key_id;
 	const char *how;
 	ssize_t len;
-	int rc;
 
-	has_name = cy_msg_find(m, CY_A_NAME) != NULL;
-	has_pw = cy_msg_find(m, CY_A_PASSWORD) != NULL;
-	if ((has_name && !cy_msg_str(m, CY_A_NAME, name, CY_NAME_MAX)) ||
-	    (has_pw && !cy_msg_str(m, CY_A_PASSWORD, password, CY_PASSWORD_MAX))) {
-		as->stats.malformed++;
-		LOG_RATELIMITED(&as->rl_bad, "as: %s: malformed Login Request",
-				peer_str(peer, pbuf));
-		len = as_fail(resp, cap, CY_ERR_MALFORMED, "malformed request");
-		goto out;
-	}
-
-	if (peer->cert_serial) {
-		how = "certificate";
-		rc = as_node_by_serial(as, peer->cert_serial, &n);
-		ok = rc == 0 && (!has_name || !strcmp(name, n.name));
-	} else if (has_name && has_pw) {
-		how = "password";
-		rc = store_node_by_name(as->st, name, &n);
-		ok = rc == 0 && n.pwhash[0] && pwhash_verify(password, n.pwhash);
-		if (rc == -ENOENT || (rc == 0 && !n.pwhash[0]))
-			as_dummy_verify(as, password);
-	} else {
-		how = "none";
-		rc = -ENOENT;
-		ok = false;
-	}
-	if (rc == -EIO) {
-		len = as_fail(resp, cap, CY_ERR_INTERNAL, "store unavailable");
-		goto out;
-	}
-	if (!ok) {
-		as->stats.login_refused++;
-		LOG_RATELIMITED(&as->rl_refused, "as: %s: login refused (%s%s%s)",
-				peer_str(peer, pbuf), how, has_name ? ", name " : "",
-				has_name ? name : "");
-		len = as_fail(resp, cap, CY_ERR_AUTH, "authentication failed");
-		goto out;
-	}
-	if (n.revoked) {
-		as->stats.revoked++;
-		as_reason(reason, n.revoke_reason);
-		log_warnx("as: %s: login of revoked node %s refused: %s", peer_str(peer, pbuf),
-			  n.name, reason);
-		len = as_fail(resp, cap, CY_ERR_REVOKED, reason);
-		goto out;
+	len = as_auth(as, peer, r, &ad, &how, resp, cap);
+	if (len != 0)
+		return len;
+	if (r->has_for) {
+		len = as_for(as, peer, r, &ad, &gn, resp, cap);
+		if (len != 0)
+			return len;
+		n = &gn;
+		snprintf(by, sizeof(by), " by %s", ad.name);
 	}
 
-	rc = as_make_key(as, &n, &k);
-	if (rc < 0) {
-		log_warnx("as: %s: cannot store a key for %s", peer_str(peer, pbuf), n.name);
-		len = as_fail(resp, cap, CY_ERR_INTERNAL, "internal error");
-		goto out;
+	if (as_make_key(as, n, &k) < 0) {
+		log_warnx("as: %s: cannot store a key for %s", peer_str(peer, pbuf), n->name);
+		return as_fail(resp, cap, CY_LOGIN_RES, CY_ERR_INTERNAL, "internal error");
 	}
 	cy_build_start(&b, resp, cap, CY_LOGIN_RES);
 	cy_put_u8(&b, CY_A_RESULT, CY_OK);
-	cy_put_str(&b, CY_A_NAME, n.name);
-	cy_put_str(&b, CY_A_FQDN, n.fqdn);
-	cy_put_u8(&b, CY_A_KIND, (uint8_t)n.kind);
+	cy_put_str(&b, CY_A_NAME, n->name);
+	cy_put_str(&b, CY_A_FQDN, n->fqdn);
+	cy_put_u8(&b, CY_A_KIND, (uint8_t)n->kind);
 	cy_put_u64(&b, CY_A_KEY_ID, k.key_id);
 	cy_put_bytes(&b, CY_A_KEY, k.key, sizeof(k.key));
 	cy_put_u32(&b, CY_A_LIFETIME, (uint32_t)as->conf.key_lifetime);
@@ -243,14 +313,81 @@ static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct 
 	cy_wipe(&k, sizeof(k));
 	if (len < 0) {
 		cy_wipe(resp, cap);
-		len = -ENOBUFS;
-		goto out;
+		return -ENOBUFS;
 	}
 	as->stats.login_ok++;
-	log_info("as: %s: %s logged in (%s), key %016" PRIx64 " for %ds", peer_str(peer, pbuf),
-		 n.fqdn, how, key_id, as->conf.key_lifetime);
-out:
-	cy_wipe(password, sizeof(password));
+	if (r->has_for)
+		as->stats.for_ok++;
+	log_info("as: %s: %s logged in%s (%s), key %016" PRIx64 " for %ds", peer_str(peer, pbuf),
+		 n->fqdn, by, how, key_id, as->conf.key_lifetime);
+	return len;
+}
+
+struct as_list {
+	struct cy_builder *b;
+	size_t n;
+};
+
+static int as_list_gn(const struct store_node *n, void *arg)
+{
+	struct as_list *l = arg;
+	size_t tok;
+
+	if (n->revoked || n->kind != CY_KIND_GN)
+		return 0;
+	tok = cy_put_nested_begin(l->b, CY_A_GN);
+	cy_put_str(l->b, CY_A_NAME, n->name);
+	cy_put_str(l->b, CY_A_FQDN, n->fqdn);
+	cy_put_bytes(l->b, CY_A_MAC, n->mac, sizeof(n->mac));
+	cy_put_bytes(l->b, CY_A_VIP4, n->vip4, sizeof(n->vip4));
+	cy_put_bytes(l->b, CY_A_VIP6, n->vip6, sizeof(n->vip6));
+	cy_put_nested_end(l->b, tok);
+	l->n++;
+	return 0;
+}
+
+/* Information Request: the adapter's non-revoked general nodes. */
+static ssize_t as_info(struct as *as, const struct as_peer *peer, const struct as_req *r,
+		       uint8_t *resp, size_t cap)
+{
+	char pbuf[ADDR_STR_MAX];
+	struct store_node ad;
+	struct cy_builder b;
+	struct as_list l = { .b = &b };
+	const char *how;
+	ssize_t len;
+
+	len = as_auth(as, peer, r, &ad, &how, resp, cap);
+	if (len != 0) {
+		as->stats.info_refused++;
+		return len;
+	}
+	if (ad.kind != CY_KIND_ADAPTER) {
+		as->stats.info_refused++;
+		LOG_RATELIMITED(&as->rl_refused, "as: %s: Information Request of %s refused: "
+				"no adapter", peer_str(peer, pbuf), ad.name);
+		return as_fail(resp, cap, CY_INFO_RES, CY_ERR_POLICY,
+			       "only an adapter has general nodes");
+	}
+	cy_build_start(&b, resp, cap, CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	if (store_node_foreach(as->st, ad.id, as_list_gn, &l) < 0) {
+		as->stats.info_refused++;
+		return as_fail(resp, cap, CY_INFO_RES, CY_ERR_INTERNAL, "store unavailable");
+	}
+	len = cy_build_finish(&b);
+	if (len < 0) {
+		/* More general nodes than one frame holds (64 KiB of attributes,
+		 * some hundreds with long names). */
+		as->stats.info_refused++;
+		log_warnx("as: %s: the %zu general nodes of %s do not fit one Information "
+			  "Response", peer_str(peer, pbuf), l.n, ad.name);
+		return as_fail(resp, cap, CY_INFO_RES, CY_ERR_INTERNAL,
+			       "general-node list too long for one response");
+	}
+	as->stats.info_ok++;
+	log_debug("as: %s: %s (%s) fetched its %zu general node(s)", peer_str(peer, pbuf),
+		  ad.fqdn, how, l.n);
 	return len;
 }
 
@@ -259,6 +396,7 @@ ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req,
 {
 	char pbuf[ADDR_STR_MAX];
 	struct cy_msg *m;
+	struct as_req *r;
 	ssize_t n;
 
 	if (len < CY_HDR_LEN) {
@@ -273,17 +411,28 @@ ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req,
 		return -EBADMSG;
 	}
 	m = malloc(sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	if (cy_msg_parse(m, req, len) < 0 || m->type != CY_LOGIN_REQ) {
+	r = calloc(1, sizeof(*r));
+	if (!m || !r) {
+		n = -ENOMEM;
+		goto out;
+	}
+	if (cy_msg_parse(m, req, len) < 0 ||
+	    (m->type != CY_LOGIN_REQ && m->type != CY_INFO_REQ) || as_req_parse(m, r) < 0) {
 		as->stats.malformed++;
 		LOG_RATELIMITED(&as->rl_bad, "as: %s: malformed request (type %u)",
 				peer_str(peer, pbuf), req[1]);
-		n = as_fail(resp, cap, CY_ERR_MALFORMED, "malformed request");
+		n = as_fail(resp, cap, req[1] == CY_INFO_REQ ? CY_INFO_RES : CY_LOGIN_RES,
+			    CY_ERR_MALFORMED, "malformed request");
 		goto out;
 	}
-	n = as_login(as, peer, m, resp, cap);
+	if (m->type == CY_INFO_REQ)
+		n = as_info(as, peer, r, resp, cap);
+	else
+		n = as_login(as, peer, r, resp, cap);
 out:
+	if (r)
+		cy_wipe(r, sizeof(*r));
+	free(r);
 	free(m);
 	return n;
 }

@@ -7,7 +7,10 @@
  *
  * On a successful login the AS creates a fresh node-NMS common key,
  * stores it with its expiry (now + key_lifetime) and returns it with the
- * node's identity and the NMS endpoints. */
+ * node's identity and the NMS endpoints.  An adapter may log in one of
+ * its general nodes (FOR = the GN's name) and gets the GN's key and
+ * identity; it fetches the list of its general nodes with an Information
+ * Request. */
 #ifndef CY_AS_H
 #define CY_AS_H
 
@@ -16,7 +19,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define AS_MSG_MAX 4096      /* attribute bytes of one frame (header length field) */
+#include "wire.h"
+
+#define AS_MSG_MAX 4096      /* attribute bytes of one request frame (header length field) */
+#define AS_RES_MAX CY_MSG_MAX /* a response buffer that any response fits */
 #define AS_MAX_NMS 4
 #define AS_IDLE_TIMEOUT 10   /* seconds */
 
@@ -31,10 +37,15 @@ struct as_conf {
 struct as_stats {
 	uint64_t tls_fail;       /* handshakes that failed (no TLS 1.3, foreign cert, ...) */
 	uint64_t login_ok;
-	uint64_t login_refused;  /* bad credentials, unknown node (revoked not included) */
+	uint64_t login_refused;  /* bad credentials, unknown node (revoked not included),
+				  * of Login and Information Requests */
 	uint64_t malformed;      /* bad frames and requests */
 	uint64_t oversized;      /* frames longer than AS_MSG_MAX */
-	uint64_t revoked;        /* logins of revoked nodes */
+	uint64_t revoked;        /* requests of revoked nodes, logins FOR revoked GNs */
+	uint64_t for_ok;         /* logins on an adapter's behalf (FOR), also in login_ok */
+	uint64_t for_refused;    /* FOR: requester no adapter, GN unknown or not its own */
+	uint64_t info_ok;        /* Information Requests answered with the list */
+	uint64_t info_refused;   /* Information Requests refused (any reason) */
 };
 
 /* What the transport proved about the peer. */

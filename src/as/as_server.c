@@ -83,7 +83,7 @@ static void as_conn_read(struct bufferevent *bev, void *arg)
 {
 	struct as_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t req[CY_HDR_LEN + AS_MSG_MAX], resp[1024];
+	uint8_t req[CY_HDR_LEN + AS_MSG_MAX], *resp = NULL;
 	struct as_peer peer = {
 		.cert_serial = c->has_cert ? c->serial : NULL,
 		.addr = (struct sockaddr *)&c->peer,
@@ -102,21 +102,29 @@ static void as_conn_read(struct bufferevent *bev, void *arg)
 			goto close;
 		}
 		if (evbuffer_get_length(in) < (size_t)flen)
-			return;
+			break;
 		if (evbuffer_remove(in, req, (size_t)flen) != flen)
 			goto close;
-		n = as_handle(c->srv->as, &peer, req, (size_t)flen, resp, sizeof(resp));
+		/* An Information Response lists every general node of an
+		 * adapter: up to a whole frame (CY_MSG_MAX). */
+		if (!resp && !(resp = malloc(AS_RES_MAX)))
+			goto close;
+		n = as_handle(c->srv->as, &peer, req, (size_t)flen, resp, AS_RES_MAX);
 		cy_wipe(req, (size_t)flen); /* may hold a password */
 		if (n < 0)
 			goto close;
 		if (as_conn_send(c, resp, (size_t)n) < 0) {
-			cy_wipe(resp, sizeof(resp));
+			cy_wipe(resp, AS_RES_MAX);
 			goto close;
 		}
 		cy_wipe(resp, (size_t)n);
 	}
+	free(resp);
 	return;
 close:
+	if (resp)
+		cy_wipe(resp, AS_RES_MAX);
+	free(resp);
 	as_conn_free(c);
 }
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cloud_conf.h"
 #include "store.h"
@@ -25,11 +26,24 @@ struct cli_cmd {
 
 int cmd_init(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_adapter(int argc, char **argv);
+int cmd_gn(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+
+/* `node add` and `adapter add` (cmd_node.c): argv[0] is "add"; kind
+ * CY_KIND_NODE or CY_KIND_ADAPTER (which also takes --lan IFACE). */
+int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind);
+
+/* A unicast Ethernet address "aa:bb:cc:dd:ee:ff" (hex digits in either
+ * case, exactly two per byte): false for anything else, and for
+ * multicast/broadcast and all-zero addresses. */
+bool cli_mac_parse(const char *s, uint8_t mac[6]);
+/* "aa:bb:cc:dd:ee:ff" into out[18]. */
+const char *cli_mac_str(const uint8_t mac[6], char out[18]);
 
 /* "cyphonic: <message>" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

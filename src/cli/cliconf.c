@@ -123,8 +123,9 @@ char *cliconf_node(const struct cliconf_node *n)
 	f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
-	fprintf(f, "# CYPHONIC node %s.%s, written by 'cyphonic node add'.\n", n->name,
-		n->domain);
+	fprintf(f, "# CYPHONIC %s %s.%s, written by 'cyphonic %s add'.\n",
+		n->adapter_lan ? "adapter" : "node", n->name, n->domain,
+		n->adapter_lan ? "adapter" : "node");
 	fprintf(f, "# Holds this node's private key: keep it secret.\n");
 	fprintf(f, "[node]\n");
 	fprintf(f, "name = %s\n", n->name);
@@ -137,8 +138,18 @@ char *cliconf_node(const struct cliconf_node *n)
 	fprintf(f, "control = %s\n", control);
 	fprintf(f, "keepalive = 15\n");
 	fprintf(f, "log_level = info\n\n");
+	if (n->adapter_lan) {
+		if (!node_conf_ifname_ok(n->adapter_lan))
+			ok = false;
+		fprintf(f, "[adapter]\n");
+		fprintf(f, "lan = %s\n", n->adapter_lan);
+		fprintf(f, "# leases = /var/lib/cyphonic/%s.%s.leases\n", n->name, n->domain);
+		fprintf(f, "# lease_time = 3600\n");
+		fprintf(f, "# refresh = 60\n");
+		fprintf(f, "# nat = yes\n\n");
+	}
 	fprintf(f, "[credentials]\n");
-	ok = cliconf_text(f, "ca", n->ca_pem);
+	ok = ok && cliconf_text(f, "ca", n->ca_pem);
 	if (ok && n->cert_pem)
 		ok = cliconf_text(f, "cert", n->cert_pem) && n->key_pem &&
 		     cliconf_text(f, "key", n->key_pem);

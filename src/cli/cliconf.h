@@ -26,6 +26,7 @@ struct cliconf_node {
 	const char *cert_pem;   /* NULL with key_pem NULL: password only */
 	const char *key_pem;
 	const char *password;   /* NULL: none */
+	const char *adapter_lan; /* non-NULL: an adapter; adds [adapter] lan = this */
 };
 
 /* Heap text, or NULL (ENOMEM / a value that cannot be written).  The

@@ -2,8 +2,9 @@
  *
  * Every enrolled node, adapter and general node with its virtual IPs and
  * what the NMS currently knows of it.  JSON: an array of objects with
- * exactly the keys name, fqdn, kind, vip4, vip6, revoked, registered,
- * observed, nat (observed and nat are null while not registered). */
+ * exactly the keys name, fqdn, kind ("node", "adapter" or "gn"), vip4,
+ * vip6, revoked, registered, observed, nat (observed and nat are null
+ * while not registered); general nodes add adapter (its name) and mac. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,9 @@ struct list_row {
 	char vip6[INET6_ADDRSTRLEN];
 	bool revoked, registered, nat;
 	char observed[ADDR_STR_MAX];
+	bool gn;
+	char adapter[CY_NAME_MAX + 1];       /* general nodes: the adapter's name */
+	char mac[18];
 };
 
 struct list_ctx {
@@ -68,6 +72,16 @@ static int list_collect(const struct store_node *n, void *arg)
 	inet_ntop(AF_INET, n->vip4, r->vip4, sizeof(r->vip4));
 	inet_ntop(AF_INET6, n->vip6, r->vip6, sizeof(r->vip6));
 	r->revoked = n->revoked;
+	if (n->kind == CY_KIND_GN) {
+		struct store_node ad;
+
+		r->gn = true;
+		cli_mac_str(n->mac, r->mac);
+		if (store_node_by_id(ctx->st, n->adapter_id, &ad) == 0)
+			strcpy(r->adapter, ad.name);
+		else
+			strcpy(r->adapter, "?");
+	}
 	/* registered: a row the NMS has not let expire yet */
 	if (store_reg_get(ctx->st, n->id, &reg) == 0 && reg.expires > ctx->now) {
 		r->registered = true;
@@ -106,6 +120,10 @@ static int list_json(const struct list_ctx *ctx)
 			json_bool(&j, "nat", r->nat);
 		else
 			json_null(&j, "nat");
+		if (r->gn) {
+			json_str(&j, "adapter", r->adapter);
+			json_str(&j, "mac", r->mac);
+		}
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -121,38 +139,45 @@ static int list_json(const struct list_ctx *ctx)
 static int list_table(const struct list_ctx *ctx)
 {
 	static const char *const head[] = { "NAME", "FQDN", "KIND", "VIP4", "VIP6", "STATE",
-					    "OBSERVED", "NAT" };
-	const char *cell[8];
-	int w[8], i;
+					    "OBSERVED", "NAT", "ADAPTER", "MAC" };
+	enum { NCOL = sizeof(head) / sizeof(head[0]) };
+	const char *cell[NCOL];
+	int w[NCOL], i;
 	size_t r;
 
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < NCOL; i++)
 		w[i] = (int)strlen(head[i]);
-	/* two passes: widths, then rows */
+	/* two passes: widths, then rows (the header row is printed first) */
 	for (int pass = 0; pass < 2; pass++) {
-		if (pass)
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], head[0],
-			       w[1], head[1], w[2], head[2], w[3], head[3], w[4], head[4], w[5],
-			       head[5], w[6], head[6], head[7]);
-		for (r = 0; r < ctx->n; r++) {
-			const struct list_row *x = &ctx->rows[r];
-			cell[0] = x->name;
-			cell[1] = x->fqdn;
-			cell[2] = x->kind;
-			cell[3] = x->vip4;
-			cell[4] = x->vip6;
-			cell[5] = x->revoked ? "revoked" : x->registered ? "registered" : "-";
-			cell[6] = x->registered && x->observed[0] ? x->observed : "-";
-			cell[7] = x->registered ? (x->nat ? "yes" : "no") : "-";
+		for (r = 0; r <= ctx->n; r++) {
+			const struct list_row *x = r ? &ctx->rows[r - 1] : NULL;
+
+			if (!x) {
+				if (!pass)
+					continue;
+				memcpy(cell, head, sizeof(cell));
+			} else {
+				cell[0] = x->name;
+				cell[1] = x->fqdn;
+				cell[2] = x->kind;
+				cell[3] = x->vip4;
+				cell[4] = x->vip6;
+				cell[5] = x->revoked ? "revoked"
+					  : x->registered ? "registered" : "-";
+				cell[6] = x->registered && x->observed[0] ? x->observed : "-";
+				cell[7] = x->registered ? (x->nat ? "yes" : "no") : "-";
+				cell[8] = x->gn ? x->adapter : "-";
+				cell[9] = x->gn ? x->mac : "-";
+			}
 			if (!pass) {
-				for (i = 0; i < 8; i++)
+				for (i = 0; i < NCOL; i++)
 					if ((int)strlen(cell[i]) > w[i])
 						w[i] = (int)strlen(cell[i]);
 				continue;
 			}
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cell[0],
-			       w[1], cell[1], w[2], cell[2], w[3], cell[3], w[4], cell[4], w[5],
-			       cell[5], w[6], cell[6], cell[7]);
+			for (i = 0; i < NCOL - 1; i++)
+				printf("%-*s  ", w[i], cell[i]);
+			printf("%s\n", cell[NCOL - 1]);
 		}
 	}
 	if (!ctx->n)

@@ -1,9 +1,12 @@
 /* cyphonic node add NAME --dir DIR [--password PW]
+ * cyphonic adapter add NAME --dir DIR --lan IFACE [--password PW]
+ *     (cmd_adapter.c calls cli_enrol_cmd() here)
  *
- * Enrols NAME.DOMAIN: issues its certificate (Ed25519, CN = SAN = FQDN; with
+ * Enrols NAME.DOMAIN (kind node or adapter): issues its certificate (Ed25519, CN = SAN = FQDN; with
  * --password no certificate, the device logs in with ID + password),
  * allocates its virtual IPv4 and IPv6 in the store, and writes
- * DIR/nodes/NAME.conf (mode 0600) with everything cyphonicd needs.  The
+ * DIR/nodes/NAME.conf (mode 0600) with everything cyphonicd needs (an
+ * adapter's also has its [adapter] section with lan = IFACE).  The
  * config is written to a temporary file first and only renamed into place
  * once the store holds the node, so a failure leaves neither half. */
 #include <arpa/inet.h>
@@ -21,10 +24,13 @@
 #include "ca.h"
 #include "cli.h"
 #include "cliconf.h"
+#include "node_conf.h"
 #include "pwhash.h"
 
 struct node_args {
-	const char *name, *dir, *password;
+	const char *cmd;        /* "node" or "adapter" */
+	enum cy_kind kind;
+	const char *name, *dir, *password, *lan;
 };
 
 /* The node's cloud= list: the hosts of the AS's nms= list. */
@@ -115,7 +121,7 @@ static int node_add(const struct node_args *a)
 	if (snprintf(n.fqdn, sizeof(n.fqdn), "%s.%s", a->name, c.domain) >= (int)sizeof(n.fqdn))
 		return cli_fail("%s.%s: longer than %d characters", a->name, c.domain,
 				CY_FQDN_MAX);
-	n.kind = CY_KIND_NODE;
+	n.kind = a->kind;
 	if (cli_store_open(&c, &st) < 0)
 		return CLI_FAIL;
 	if (store_node_by_name(st, a->name, &n) == 0) {
@@ -148,6 +154,7 @@ static int node_add(const struct node_args *a)
 	cn.cert_pem = cert_pem;
 	cn.key_pem = key_pem;
 	cn.password = a->password;
+	cn.adapter_lan = a->kind == CY_KIND_ADAPTER ? a->lan : NULL;
 	text = cliconf_node(&cn);
 	if (!text) {
 		cli_fail("cannot write the node configuration");
@@ -196,30 +203,40 @@ out:
 	return rc;
 }
 
-static int node_cmd_add(int argc, char **argv)
+int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "password", required_argument, NULL, 'p' },
+		{ "lan", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct node_args a = { 0 };
+	struct node_args a = { .kind = kind };
 	int opt;
 
+	a.cmd = kind == CY_KIND_ADAPTER ? "adapter" : "node";
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': a.dir = optarg; break;
 		case 'p': a.password = optarg; break;
-		default: return cli_usage("node");
+		case 'l':
+			if (kind != CY_KIND_ADAPTER)
+				return cli_usage(a.cmd);
+			a.lan = optarg;
+			break;
+		default: return cli_usage(a.cmd);
 		}
 	}
-	if (optind != argc - 1 || !a.dir)
-		return cli_usage("node");
+	if (optind != argc - 1 || !a.dir || (kind == CY_KIND_ADAPTER && !a.lan))
+		return cli_usage(a.cmd);
 	a.name = argv[optind];
 	if (!cli_label_ok(a.name))
-		return cli_fail("'%s' is not a valid node name: one DNS label, lowercase a-z, "
-				"0-9 and '-', at most %d characters", a.name, CY_NAME_MAX);
+		return cli_fail("'%s' is not a valid %s name: one DNS label, lowercase a-z, "
+				"0-9 and '-', at most %d characters", a.name, a.cmd, CY_NAME_MAX);
+	if (a.lan && !node_conf_ifname_ok(a.lan))
+		return cli_fail("--lan: '%s' is not an interface name (1..15 characters, no '/', "
+				"':' or spaces)", a.lan);
 	if (a.password && !cliconf_password_ok(a.password))
 		return cli_fail("--password: use 1 to %d printable ASCII characters without ';', "
 				"'#' or leading/trailing spaces", CY_PASSWORD_MAX);
@@ -231,7 +248,7 @@ int cmd_node(int argc, char **argv)
 	if (argc < 2)
 		return cli_usage("node");
 	if (!strcmp(argv[1], "add"))
-		return node_cmd_add(argc - 1, argv + 1);
+		return cli_enrol_cmd(argc - 1, argv + 1, CY_KIND_NODE);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return cli_usage("node");
 	cli_fail("node: unknown subcommand '%s'", argv[1]);

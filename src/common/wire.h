@@ -85,6 +85,8 @@ enum cy_attr_type {
 	CY_A_ROLE = 25,      /* u8, enum cy_role */
 	CY_A_PATH = 26,      /* u8, enum cy_path */
 	CY_A_REQ_ID = 27,    /* u32, echoed from a Direction Request */
+	CY_A_FOR = 28,       /* string, <= CY_NAME_MAX: log in this general node on the
+			      * authenticated adapter's behalf */
 };
 
 enum cy_result {

@@ -20,6 +20,9 @@
 #include "log.h"
 #include "node_conf.h"
 
+/* What the running request is. */
+enum login_op { LOGIN_OP_LOGIN, LOGIN_OP_INFO };
+
 struct login {
 	struct event_base *base;
 	const struct node_conf *conf;
@@ -27,6 +30,12 @@ struct login {
 	void *arg;
 	SSL_CTX *ctx;
 	bool use_password;
+	char gn_name[CY_NAME_MAX + 1];  /* login_new_for(): log in this GN; else "" */
+
+	enum login_op op;
+	login_info_cb info_cb;
+	void *info_arg;
+	struct login_info info;     /* LOGIN_OP_INFO: what the kick delivers */
 
 	bool busy;
 	size_t idx;                 /* cloud address being tried */
@@ -40,15 +49,36 @@ struct login {
 
 /* ---- wire ---- */
 
-ssize_t login_build_request(const char *name, const char *pw, uint8_t *buf, size_t cap)
+/* Every request: NAME, PASSWORD with password login, FOR when logging
+ * in a general node. */
+static ssize_t build(uint8_t type, const char *name, const char *pw, const char *gn_name,
+		     uint8_t *buf, size_t cap)
 {
 	struct cy_builder b;
 
-	cy_build_start(&b, buf, cap, CY_LOGIN_REQ);
+	cy_build_start(&b, buf, cap, type);
 	cy_put_str(&b, CY_A_NAME, name);
 	if (pw)
 		cy_put_str(&b, CY_A_PASSWORD, pw);
+	if (gn_name)
+		cy_put_str(&b, CY_A_FOR, gn_name);
 	return cy_build_finish(&b);
+}
+
+ssize_t login_build_request(const char *name, const char *pw, uint8_t *buf, size_t cap)
+{
+	return build(CY_LOGIN_REQ, name, pw, NULL, buf, cap);
+}
+
+ssize_t login_build_request_for(const char *name, const char *pw, const char *gn_name,
+				uint8_t *buf, size_t cap)
+{
+	return build(CY_LOGIN_REQ, name, pw, gn_name, buf, cap);
+}
+
+ssize_t login_build_info_request(const char *name, const char *pw, uint8_t *buf, size_t cap)
+{
+	return build(CY_INFO_REQ, name, pw, NULL, buf, cap);
 }
 
 static int bad(struct login_result *r, const char *why)
@@ -112,6 +142,110 @@ int login_parse_response(const uint8_t *buf, size_t len, struct login_result *r)
 badid:
 	cy_wipe(r->key, sizeof(r->key));
 	return bad(r, "Login Response with a bad NAME, KIND or NMS");
+}
+
+void login_info_free(struct login_info *r)
+{
+	if (!r)
+		return;
+	free(r->gn);
+	r->gn = NULL;
+	r->ngn = 0;
+}
+
+static int info_bad(struct login_info *r, const char *why)
+{
+	login_info_free(r);
+	r->status = LOGIN_FAILED;
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	return -EBADMSG;
+}
+
+/* One GN entry: every attribute present with its exact length. */
+static bool info_gn(const struct cy_attr *a, struct login_gn *g)
+{
+	struct cy_msg sub;
+
+	if (cy_attr_parse_nested(a, &sub) < 0)
+		return false;
+	return cy_msg_str(&sub, CY_A_NAME, g->name, CY_NAME_MAX) &&
+	       cy_msg_str(&sub, CY_A_FQDN, g->fqdn, CY_FQDN_MAX) &&
+	       cy_msg_bytes(&sub, CY_A_MAC, g->mac, sizeof(g->mac)) &&
+	       cy_msg_bytes(&sub, CY_A_VIP4, &g->vip4, sizeof(g->vip4)) &&
+	       cy_msg_bytes(&sub, CY_A_VIP6, &g->vip6, sizeof(g->vip6));
+}
+
+/* An Information Response may list more general nodes than a struct
+ * cy_msg holds attributes, so it is walked here with a cursor, with the
+ * rules of cy_msg_parse: exact length, no truncated attribute, RESULT and
+ * REASON at most once. */
+int login_parse_info(const uint8_t *buf, size_t len, struct login_info *r)
+{
+	struct cur c = cur_make(buf, len), body, walk;
+	struct cy_msg one = { .nattrs = 1 };
+	bool has_result = false, has_reason = false;
+	uint8_t ver, type;
+	uint16_t blen;
+	size_t ngn = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->status = LOGIN_FAILED;
+	if (!cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) || !cur_get_u16(&c, &blen) ||
+	    ver != CY_VERSION || cur_left(&c) != blen || !cur_get_sub(&c, &body, blen))
+		return info_bad(r, "malformed Information Response");
+	if (type != CY_INFO_RES)
+		return info_bad(r, "not an Information Response");
+	/* Pass 1: framing, RESULT, REASON, count the entries. */
+	walk = body;
+	while (!cur_empty(&walk)) {
+		struct cy_attr *a = &one.attrs[0];
+
+		if (!cur_get_u16(&walk, &a->type) || !cur_get_u16(&walk, &a->len) ||
+		    !cur_get_ptr(&walk, &a->val, a->len))
+			return info_bad(r, "malformed Information Response");
+		if (a->type == CY_A_RESULT) {
+			if (has_result || !cy_msg_u8(&one, CY_A_RESULT, &r->result))
+				return info_bad(r, "Information Response with a bad RESULT");
+			has_result = true;
+		} else if (a->type == CY_A_REASON) {
+			if (has_reason || !cy_msg_str(&one, CY_A_REASON, r->reason, CY_REASON_MAX))
+				return info_bad(r, "Information Response with a bad REASON");
+			has_reason = true;
+		} else if (a->type == CY_A_GN && ++ngn > LOGIN_GN_MAX) {
+			return info_bad(r, "Information Response with too many general nodes");
+		}
+	}
+	if (!has_result)
+		return info_bad(r, "Information Response without RESULT");
+	if (r->result != CY_OK) {
+		r->status = LOGIN_REFUSED;
+		if (!r->reason[0])
+			snprintf(r->reason, sizeof(r->reason), "%s",
+				 cy_result_str((enum cy_result)r->result));
+		return 0;
+	}
+	r->reason[0] = '\0';
+	/* Pass 2: the entries. */
+	r->gn = calloc(ngn ? ngn : 1, sizeof(*r->gn));
+	if (!r->gn) {
+		snprintf(r->reason, sizeof(r->reason), "out of memory");
+		return -ENOMEM;
+	}
+	walk = body;
+	while (!cur_empty(&walk)) {
+		struct cy_attr a;
+
+		/* Checked in pass 1. */
+		(void)(cur_get_u16(&walk, &a.type) && cur_get_u16(&walk, &a.len) &&
+		       cur_get_ptr(&walk, &a.val, a.len));
+		if (a.type != CY_A_GN)
+			continue;
+		if (!info_gn(&a, &r->gn[r->ngn]))
+			return info_bad(r, "Information Response with a bad general node entry");
+		r->ngn++;
+	}
+	r->status = LOGIN_OK;
+	return 0;
 }
 
 /* ---- TLS context ---- */
@@ -207,8 +341,10 @@ static void fail_attempt(struct login *l, const char *why)
 
 	addr_str((struct sockaddr *)&l->conf->cloud[l->idx], as);
 	snprintf(l->why, sizeof(l->why), "AS %s: %s", as, why);
-	if (l->conf->ncloud > 1)
-		log_warnx("login: %s", l->why); /* the last one is the caller's to log */
+	if (l->conf->ncloud > 1) /* the last one is the caller's to log */
+		log_warnx("%s%s%s: %s", l->op == LOGIN_OP_INFO ? "information request" : "login",
+			  l->gn_name[0] && l->op == LOGIN_OP_LOGIN ? " for " : "",
+			  l->op == LOGIN_OP_LOGIN ? l->gn_name : "", l->why);
 	else
 		log_debug("login: %s", l->why);
 	close_conn(l);
@@ -216,11 +352,38 @@ static void fail_attempt(struct login *l, const char *why)
 	attempt(l);
 }
 
+/* The answer to the running request: 0, or -1 with why set. */
+static int parse_answer(struct login *l, const uint8_t *p, size_t len, const char **why)
+{
+	if (l->op == LOGIN_OP_INFO) {
+		login_info_free(&l->info);
+		if (login_parse_info(p, len, &l->info) < 0) {
+			*why = l->info.reason;
+			return -1;
+		}
+		return 0;
+	}
+	if (login_parse_response(p, len, &l->res) < 0) {
+		*why = l->res.reason;
+		return -1;
+	}
+	/* On a general node's behalf: the answer must be about that one. */
+	if (l->gn_name[0] && l->res.status == LOGIN_OK &&
+	    (strcmp(l->res.name, l->gn_name) || l->res.kind != CY_KIND_GN)) {
+		cy_wipe(&l->res, sizeof(l->res));
+		*why = "Login Response for another node";
+		return -1;
+	}
+	return 0;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct login *l = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t max = l->op == LOGIN_OP_INFO ? LOGIN_INFO_RES_MAX : LOGIN_RES_MAX;
 	uint8_t hdr[CY_HDR_LEN];
+	const char *why;
 	ssize_t flen;
 	uint8_t *p;
 
@@ -228,15 +391,22 @@ static void on_read(struct bufferevent *bev, void *arg)
 		return;
 	evbuffer_copyout(in, hdr, sizeof(hdr));
 	flen = cy_frame_len(hdr);
-	if (flen < 0 || flen > LOGIN_RES_MAX) {
+	if (flen < 0 || (size_t)flen > max) {
 		fail_attempt(l, "bad frame from the AS");
 		return;
 	}
 	if (evbuffer_get_length(in) < (size_t)flen)
 		return;
 	p = evbuffer_pullup(in, flen);
-	if (!p || login_parse_response(p, (size_t)flen, &l->res) < 0) {
-		fail_attempt(l, p ? l->res.reason : "out of memory");
+	if (!p) {
+		fail_attempt(l, "out of memory");
+		return;
+	}
+	if (parse_answer(l, p, (size_t)flen, &why) < 0) {
+		char buf[CY_REASON_MAX + 1];
+
+		snprintf(buf, sizeof(buf), "%s", why); /* fail_attempt may reuse it */
+		fail_attempt(l, buf);
 		return;
 	}
 	evbuffer_drain(in, (size_t)flen);
@@ -272,14 +442,18 @@ static void conn_error(struct login *l, struct bufferevent *bev, short what)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct login *l = arg;
-	uint8_t req[CY_HDR_LEN + 4 + CY_NAME_MAX + 4 + CY_PASSWORD_MAX];
+	uint8_t req[CY_HDR_LEN + 3 * CY_ATTR_HDR_LEN + 2 * CY_NAME_MAX + CY_PASSWORD_MAX];
+	const char *pw = l->use_password ? l->conf->password : NULL;
 	ssize_t n;
 
 	if (what & BEV_EVENT_CONNECTED) {
-		n = login_build_request(l->conf->name, l->use_password ? l->conf->password : NULL,
-					req, sizeof(req));
+		if (l->op == LOGIN_OP_INFO)
+			n = login_build_info_request(l->conf->name, pw, req, sizeof(req));
+		else
+			n = build(CY_LOGIN_REQ, l->conf->name, pw,
+				  l->gn_name[0] ? l->gn_name : NULL, req, sizeof(req));
 		if (n < 0 || bufferevent_write(bev, req, (size_t)n) < 0)
-			fail_attempt(l, "cannot send the Login Request");
+			fail_attempt(l, "cannot send the request");
 		cy_wipe(req, sizeof(req));
 		return;
 	}
@@ -301,10 +475,18 @@ static void attempt(struct login *l)
 	int rc;
 
 	if (l->idx >= l->conf->ncloud) {
-		memset(&l->res, 0, sizeof(l->res));
-		l->res.status = LOGIN_FAILED;
-		snprintf(l->res.reason, sizeof(l->res.reason), "%s",
-			 l->why[0] ? l->why : "no cloud address");
+		const char *why = l->why[0] ? l->why : "no cloud address";
+
+		if (l->op == LOGIN_OP_INFO) {
+			login_info_free(&l->info);
+			memset(&l->info, 0, sizeof(l->info));
+			l->info.status = LOGIN_FAILED;
+			snprintf(l->info.reason, sizeof(l->info.reason), "%s", why);
+		} else {
+			memset(&l->res, 0, sizeof(l->res));
+			l->res.status = LOGIN_FAILED;
+			snprintf(l->res.reason, sizeof(l->res.reason), "%s", why);
+		}
 		finish(l);
 		return;
 	}
@@ -351,7 +533,13 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	}
 	l->finished = false;
 	l->busy = false;
-	l->cb(l->arg, &l->res);
+	if (l->op == LOGIN_OP_INFO) {
+		l->info_cb(l->info_arg, &l->info);
+		login_info_free(&l->info);
+		return;
+	}
+	if (l->cb)
+		l->cb(l->arg, &l->res);
 	cy_wipe(&l->res, sizeof(l->res));
 }
 
@@ -396,10 +584,38 @@ fail:
 	return NULL;
 }
 
+static bool label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+struct login *login_new_for(struct event_base *base, const struct node_conf *conf,
+			    const char *gn_name, login_cb cb, void *arg)
+{
+	struct login *l;
+
+	if (!gn_name || !label_ok(gn_name)) {
+		log_warnx("login: '%s' is not a general node name", gn_name ? gn_name : "");
+		return NULL;
+	}
+	l = login_new(base, conf, cb, arg);
+	if (l)
+		snprintf(l->gn_name, sizeof(l->gn_name), "%s", gn_name);
+	return l;
+}
+
 void login_free(struct login *l)
 {
 	if (!l)
 		return;
+	login_info_free(&l->info);
 	if (l->bev)
 		bufferevent_free(l->bev);
 	if (l->deadline)
@@ -411,15 +627,33 @@ void login_free(struct login *l)
 	free(l);
 }
 
-void login_start(struct login *l)
+static void start(struct login *l, enum login_op op)
 {
-	if (l->busy)
-		return;
+	l->op = op;
 	l->busy = true;
 	l->finished = false;
 	l->idx = 0;
 	l->why[0] = '\0';
 	event_active(l->kick, EV_TIMEOUT, 0);
+}
+
+void login_start(struct login *l)
+{
+	if (l->busy || !l->cb)
+		return;
+	start(l, LOGIN_OP_LOGIN);
+}
+
+int login_info_start(struct login *l, login_info_cb cb, void *arg)
+{
+	if (!cb)
+		return -EINVAL;
+	if (l->busy)
+		return -EBUSY;
+	l->info_cb = cb;
+	l->info_arg = arg;
+	start(l, LOGIN_OP_INFO);
+	return 0;
 }
 
 bool login_busy(const struct login *l)

@@ -14,173 +14,84 @@
 
 #include "addr.h"
 #include "aead.h"
+#include "batch.h"
 #include "clock.h"
 #include "control.h"
 #include "json.h"
-#include "localaddr.h"
 #include "log.h"
-#include "login.h"
+#include "ident.h"
 #include "node_conf.h"
 #include "overlay.h"
 #include "resolv_conf.h"
 #include "resolver_server.h"
-#include "sig.h"
 #include "status.h"
 #include "tun.h"
-#include "udp.h"
 
-#define UDP_BUF 65536
-#define TUN_BUF 65536
 /* Read until EAGAIN, but yield to the other events after this many. */
 #define READ_BATCH 1024
-#define SOCK_BUF (4 << 20)          /* UDP socket buffers: bursts at line rate */
 #define STATUS_MAX_TUNNELS 1024
+#define NODE_MAX_OBS 4
+
+struct node_obs {
+	node_registered_cb cb;
+	void *arg;
+};
 
 struct node {
 	struct event_base *base;
 	const struct node_conf *conf;
 	struct tun *tun;
-	int udp;
-	uint16_t port;
-	struct event *udp_ev, *tun_ev, *timer;
-	struct login *login;
-	struct sig *sig;
+	struct ident *id;
+	struct event *tun_ev;
+	struct event *flush_ev;     /* writes a coalesced TUN super-packet (batch.h) */
 	struct control *ctl;
-	struct overlay *ov;
 	struct resolver_server *dns;
 	struct resolv_conf_saved *resolv_saved;
 	char dns_addr[ADDR_STR_MAX];
-	uint8_t *buf;
+	struct sockaddr_storage ups[RESOLV_CONF_MAX_NS > NODE_MAX_UPSTREAM ?
+				    RESOLV_CONF_MAX_NS : NODE_MAX_UPSTREAM];
+	size_t nups;
+	const char *skip_ifs[4];
+	struct node_obs obs[NODE_MAX_OBS];
+	node_status_cb status_cb;
+	void *status_arg;
+	struct dp_tun *dtun;        /* TUN reads and writes (batch.h: vnet header, TSO) */
 	struct ratelimit rl;
 	uint64_t tun_write_err;
 };
 
-/* ---- timers ---- */
+/* ---- the identity's callbacks ---- */
 
-static void arm_timer(struct node *n)
-{
-	int64_t at = sig_next_ms(n->sig), now = clock_now_ms(), d;
-	struct timeval tv;
-
-	if (n->ov && overlay_next_ms(n->ov) < at)
-		at = overlay_next_ms(n->ov);
-
-	if (at == INT64_MAX) {
-		evtimer_del(n->timer);
-		return;
-	}
-	d = at > now ? at - now : 0;
-	tv.tv_sec = d / 1000;
-	tv.tv_usec = (d % 1000) * 1000;
-	evtimer_add(n->timer, &tv);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct node *n = arg;
-
-	sig_timeout(n->sig);
-	overlay_timeout(n->ov);
-	arm_timer(n);
-}
-
-/* ---- signaling callbacks ---- */
-
-static int ops_send(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to)
-{
-	struct node *n = arg;
-	char a[ADDR_STR_MAX];
-	int err = udp_send(n->udp, buf, len, to);
-
-	if (err < 0) {
-		errno = -err;
-		LOG_RATELIMITED(&n->rl, "send to %s: %s", addr_str(to, a), strerror(-err));
-	}
-	return err;
-}
-
-static void ops_login(void *arg)
-{
-	struct node *n = arg;
-
-	log_info("logging in to the AS as %s", n->conf->fqdn);
-	login_start(n->login);
-}
-
-static size_t ops_local_addrs(void *arg, struct sockaddr_storage *out, size_t max)
-{
-	struct node *n = arg;
-	const struct sig_info *in = sig_info(n->sig);
-
-	return localaddr_collect(tun_name(n->tun), in->have_vips ? &in->vip4 : NULL,
-				 in->have_vips ? &in->vip6 : NULL, out, max);
-}
-
-static void ops_registered(void *arg, const struct sig_info *in)
+static void id_registered(void *arg, const struct sig_info *in)
 {
 	struct node *n = arg;
 
 	tun_set_addr4(n->tun, &in->vip4, in->prefix4);
 	tun_set_addr6(n->tun, &in->vip6, in->prefix6);
+	for (size_t i = 0; i < NODE_MAX_OBS; i++)
+		if (n->obs[i].cb)
+			n->obs[i].cb(n->obs[i].arg, in);
 }
 
-static void ops_route_ready(void *arg, const struct sig_route *r)
+/* A packet from a tunnel: into the TUN device. */
+static int id_deliver(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct node *n = arg;
-	char p[ADDR_STR_MAX];
+	int err = dp_tun_write(n->dtun, pkt, len);
 
-	/* Never the key. */
-	log_info("route to %s: tunnel id %016" PRIx64 ", role %s, path %s, peer %s",
-		 r->peer_fqdn[0] ? r->peer_fqdn : "?", r->tunnel_id,
-		 r->role == CY_ROLE_INITIATOR ? "initiator" : "responder",
-		 r->path == CY_PATH_RELAY ? "relay" : "direct",
-		 addr_str((const struct sockaddr *)&r->peer, p));
-	overlay_route_ready(n->ov, r);
-}
-
-static void ops_route_failed(void *arg, uint32_t req_id, enum cy_result result,
-			     const char *reason)
-{
-	struct node *n = arg;
-
-	log_info("route request %" PRIu32 " failed: %s%s%s", req_id, cy_result_str(result),
-		 reason && reason[0] ? ": " : "", reason ? reason : "");
-	overlay_route_failed(n->ov, req_id, result);
-}
-
-static const struct sig_ops node_sig_ops = {
-	.send = ops_send,
-	.login = ops_login,
-	.local_addrs = ops_local_addrs,
-	.registered = ops_registered,
-	.route_ready = ops_route_ready,
-	.route_failed = ops_route_failed,
-};
-
-/* ---- overlay callbacks ---- */
-
-static int ov_tun_write(void *arg, const uint8_t *pkt, size_t len)
-{
-	struct node *n = arg;
-
-	if (write(tun_fd(n->tun), pkt, len) < 0) {
+	/* A TCP segment held for coalescing: written once the current burst
+	 * of datagrams is handled (an active event runs before the next poll). */
+	if (dp_tun_pending(n->dtun) && !event_pending(n->flush_ev, EV_TIMEOUT, NULL))
+		event_active(n->flush_ev, EV_TIMEOUT, 0);
+	if (err < 0) {
 		n->tun_write_err++;
-		if (errno != EAGAIN)
-			LOG_RATELIMITED(&n->rl, "TUN write: %s", strerror(errno));
-		return -errno;
+		if (err != -EAGAIN)
+			LOG_RATELIMITED(&n->rl, "TUN write: %s", strerror(-err));
 	}
-	return 0;
+	return err;
 }
 
-static int ov_direction_request(void *arg, const char *fqdn, const uint8_t *vip4,
-				const uint8_t *vip6, uint32_t *req_id)
-{
-	struct node *n = arg;
-
-	return sig_direction_request(n->sig, fqdn, vip4, vip6, req_id);
-}
-
-static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
+static void id_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 			    const struct in_addr *vip4, const struct in6_addr *vip6)
 {
 	struct node *n = arg;
@@ -189,11 +100,10 @@ static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 		resolver_complete(resolver_server_resolver(n->dns), token, st, vip4, vip6);
 }
 
-static const struct overlay_ops node_ov_ops = {
-	.send = ops_send,
-	.tun_write = ov_tun_write,
-	.direction_request = ov_direction_request,
-	.dns_complete = ov_dns_complete,
+static const struct ident_ops node_id_ops = {
+	.deliver = id_deliver,
+	.registered = id_registered,
+	.dns_complete = id_dns_complete,
 };
 
 /* The resolver's lookup: our own name we answer ourselves, any other
@@ -201,69 +111,39 @@ static const struct overlay_ops node_ov_ops = {
 static int node_lookup(void *arg, const char *fqdn, uint64_t token)
 {
 	struct node *n = arg;
-	const struct sig_info *in = sig_info(n->sig);
-	int err;
 
-	if (!strcasecmp(fqdn, n->conf->fqdn)) {
-		if (!in->have_vips)
-			return -EAGAIN;
-		resolver_complete(resolver_server_resolver(n->dns), token, RESOLVER_OK, &in->vip4,
-				  &in->vip6);
-		return 0;
-	}
-	err = overlay_lookup(n->ov, fqdn, token);
-	arm_timer(n);
-	return err;
+	return ident_lookup(n->id, fqdn, token);
 }
 
-static void on_login(void *arg, const struct login_result *r)
+/* ---- TUN ---- */
+
+static void on_tun_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
+	int err = dp_tun_flush(n->dtun);
 
-	sig_login_done(n->sig, r);
-	arm_timer(n);
-}
-
-/* ---- sockets ---- */
-
-static void on_udp(evutil_socket_t fd, short what, void *arg)
-{
-	struct node *n = arg;
-	struct sockaddr_storage from;
-	socklen_t fromlen;
-	ssize_t len;
-	int i;
-
-	for (i = 0; i < READ_BATCH; i++) {
-		len = udp_recv(n->udp, n->buf, UDP_BUF, &from, &fromlen);
-		if (len == -EAGAIN || len == -EWOULDBLOCK)
-			break;
-		if (len < 0) {
-			if (len != -EMSGSIZE)
-				LOG_RATELIMITED(&n->rl, "udp receive: %s", strerror((int)-len));
-			continue;
-		}
-		if (overlay_udp_input(n->ov, n->buf, (size_t)len, (struct sockaddr *)&from) == 0)
-			continue;
-		if (sig_input(n->sig, n->buf, (size_t)len, (struct sockaddr *)&from) == -ENOMSG)
-			overlay_count_malformed(n->ov);
+	if (err < 0) {
+		n->tun_write_err++;
+		LOG_RATELIMITED(&n->rl, "TUN write: %s", strerror(-err));
 	}
-	arm_timer(n);
 }
 
+static void tun_packet(void *arg, uint8_t *pkt, size_t len)
+{
+	overlay_tun_input(arg, pkt, len);
+}
+
+/* A burst of reads (each maybe a TSO super-packet, cut into wire packets):
+ * their datagrams leave in one batch at the end. */
 static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
-	ssize_t len;
-	int i;
+	struct overlay *ov = ident_overlay(n->id);
 
-	for (i = 0; i < READ_BATCH; i++) {
-		len = read(fd, n->buf, TUN_BUF);
-		if (len <= 0)
-			break;
-		overlay_tun_input(n->ov, n->buf, (size_t)len);
-	}
-	arm_timer(n);
+	overlay_batch_begin(ov);
+	dp_tun_read(n->dtun, READ_BATCH, tun_packet, ov);
+	overlay_batch_end(ov);
+	ident_kick(n->id);
 }
 
 static long control_status(struct node *n, char *out, size_t cap)
@@ -276,12 +156,14 @@ static long control_status(struct node *n, char *out, size_t cap)
 	tv = calloc(STATUS_MAX_TUNNELS, sizeof(*tv));
 	if (!tv)
 		return -1;
-	nt = overlay_tunnels(n->ov, tv, STATUS_MAX_TUNNELS);
+	nt = overlay_tunnels(ident_overlay(n->id), tv, STATUS_MAX_TUNNELS);
 	ex.dns = n->dns ? n->dns_addr : NULL;
 	ex.tunnels = tv;
 	ex.ntunnels = nt < STATUS_MAX_TUNNELS ? nt : STATUS_MAX_TUNNELS;
-	ex.drops = overlay_drops(n->ov);
-	len = status_format_ext(sig_info(n->sig), &ex, clock_now_ms(), out, cap);
+	ex.drops = overlay_drops(ident_overlay(n->id));
+	ex.more = n->status_cb;
+	ex.more_arg = n->status_arg;
+	len = status_format_ext(ident_info(n->id), &ex, clock_now_ms(), out, cap);
 	free(tv);
 	return len;
 }
@@ -315,12 +197,12 @@ static long control_ping(struct node *n, const char *args, char *out, size_t cap
 	json_obj_begin(&j, NULL);
 	if (!strcmp(fqdn, n->conf->fqdn))
 		json_str(&j, "error", "that is this node");
-	else if ((err = overlay_ping_start(n->ov, fqdn, count, interval, &id)) < 0)
+	else if ((err = overlay_ping_start(ident_overlay(n->id), fqdn, count, interval, &id)) < 0)
 		json_str(&j, "error", strerror(-err));
 	else
 		json_uint(&j, "id", id);
 	json_obj_end(&j);
-	arm_timer(n);
+	ident_kick(n->id);
 	return json_finish(&j);
 }
 
@@ -342,7 +224,7 @@ static long control_ping_result(struct node *n, const char *args, char *out, siz
 		return -1;
 	json_init(&j, out, cap - 1);
 	json_obj_begin(&j, NULL);
-	if (overlay_ping_get(n->ov, (uint32_t)id, &r) < 0) {
+	if (overlay_ping_get(ident_overlay(n->id), (uint32_t)id, &r) < 0) {
 		json_str(&j, "state", "unknown");
 	} else {
 		json_str(&j, "state", ping_states[r.state]);
@@ -433,12 +315,14 @@ static void dns_start(struct node *n)
 		nns = err > 0 ? (size_t)err : 0;
 	}
 	if (c->nupstream) {
-		rc.rc.upstreams = c->upstream;
-		rc.rc.n_upstreams = c->nupstream;
+		memcpy(n->ups, c->upstream, c->nupstream * sizeof(c->upstream[0]));
+		n->nups = c->nupstream;
 	} else {
-		rc.rc.upstreams = ns;
-		rc.rc.n_upstreams = nns;
+		memcpy(n->ups, ns, nns * sizeof(ns[0]));
+		n->nups = nns;
 	}
+	rc.rc.upstreams = n->ups;
+	rc.rc.n_upstreams = n->nups;
 	rc.listen = (const struct sockaddr *)&c->dns_listen;
 	rc.rc.domain = c->domain;
 	rc.rc.listen = rc.listen;
@@ -456,55 +340,34 @@ static void dns_start(struct node *n)
 		 rc.rc.n_upstreams);
 }
 
-static void sock_buffers(int fd)
-{
-	int v = SOCK_BUF;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-}
-
 /* ---- lifecycle ---- */
 
 struct node *node_new(struct event_base *base, const struct node_conf *conf)
 {
 	struct node *n = calloc(1, sizeof(*n));
-	struct overlay_cfg oc = { .local_fqdn = conf->fqdn, .ops = &node_ov_ops };
+	struct ident_cfg ic = { .conf = conf, .ops = &node_id_ops };
 	int err;
 
 	if (!n)
 		return NULL;
 	n->base = base;
 	n->conf = conf;
-	n->udp = -1;
-	n->buf = malloc(UDP_BUF > TUN_BUF ? UDP_BUF : TUN_BUF);
-	if (!n->buf)
-		goto fail;
-	n->login = login_new(base, conf, on_login, n);
-	if (!n->login)
-		goto fail;
 	n->tun = tun_new(conf->tun, conf->mtu);
 	if (!n->tun)
 		goto fail;
-	n->udp = udp_open((uint16_t)conf->port);
-	if (n->udp < 0) {
-		errno = -n->udp;
-		log_warn("UDP socket on port %d", conf->port);
+	n->dtun = dp_tun_new(tun_fd(n->tun), tun_vnet(n->tun));
+	if (!n->dtun)
 		goto fail;
-	}
-	n->port = udp_port(n->udp);
-	sock_buffers(n->udp);
-	oc.arg = n;
-	n->ov = overlay_new(&oc);
-	if (!n->ov)
+	n->skip_ifs[0] = tun_name(n->tun);
+	ic.port = (uint16_t)conf->port;
+	ic.skip_ifs = n->skip_ifs;
+	ic.arg = n;
+	n->id = ident_new(base, &ic);
+	if (!n->id)
 		goto fail;
-	n->sig = sig_new(n->port, conf->keepalive, &node_sig_ops, n);
-	n->timer = evtimer_new(base, on_timer, n);
-	n->udp_ev = event_new(base, n->udp, EV_READ | EV_PERSIST, on_udp, n);
 	n->tun_ev = event_new(base, tun_fd(n->tun), EV_READ | EV_PERSIST, on_tun, n);
-	if (!n->sig || !n->timer || !n->udp_ev || !n->tun_ev)
+	n->flush_ev = event_new(base, -1, 0, on_tun_flush, n);
+	if (!n->tun_ev || !n->flush_ev)
 		goto fail;
 	err = mkdir_parents(conf->control);
 	if (err < 0) {
@@ -516,11 +379,10 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf)
 	if (!n->ctl)
 		goto fail;
 	dns_start(n);
-	event_add(n->udp_ev, NULL);
 	event_add(n->tun_ev, NULL);
-	log_info("%s: UDP port %u, control socket %s", conf->fqdn, n->port, conf->control);
-	sig_start(n->sig);
-	arm_timer(n);
+	log_info("%s: UDP port %u, control socket %s", conf->fqdn, ident_port(n->id),
+		 conf->control);
+	ident_start(n->id);
 	return n;
 fail:
 	node_free(n);
@@ -529,8 +391,8 @@ fail:
 
 void node_stop(struct node *n)
 {
-	if (n && n->sig)
-		sig_stop(n->sig);
+	if (n)
+		ident_stop(n->id);
 }
 
 void node_free(struct node *n)
@@ -549,21 +411,64 @@ void node_free(struct node *n)
 			log_info("restored %s", RESOLV_CONF_PATH);
 		}
 	}
-	if (n->timer)
-		event_free(n->timer);
-	if (n->udp_ev)
-		event_free(n->udp_ev);
 	if (n->tun_ev)
 		event_free(n->tun_ev);
-	login_free(n->login);
-	overlay_free(n->ov);
-	sig_free(n->sig);
-	if (n->udp >= 0)
-		close(n->udp);
+	if (n->flush_ev)
+		event_free(n->flush_ev);
+	ident_free(n->id);
 	if (n->tun) {
 		log_info("removing TUN %s", tun_name(n->tun));
 		tun_free(n->tun);
 	}
-	free(n->buf);
+	dp_tun_free(n->dtun);
 	free(n);
+}
+
+/* ---- for the adapter ---- */
+
+const struct sig_info *node_info(const struct node *n)
+{
+	return ident_info(n->id);
+}
+
+const char *node_tun_name(const struct node *n)
+{
+	return tun_name(n->tun);
+}
+
+int node_skip_if(struct node *n, const char *ifname)
+{
+	for (size_t i = 0; i + 1 < sizeof(n->skip_ifs) / sizeof(n->skip_ifs[0]); i++) {
+		if (!n->skip_ifs[i]) {
+			n->skip_ifs[i] = ifname;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+int node_on_registered(struct node *n, node_registered_cb cb, void *arg)
+{
+	for (size_t i = 0; i < NODE_MAX_OBS; i++) {
+		if (!n->obs[i].cb) {
+			n->obs[i].cb = cb;
+			n->obs[i].arg = arg;
+			if (ident_info(n->id)->state == SIG_REGISTERED)
+				cb(arg, ident_info(n->id));
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+void node_on_status(struct node *n, node_status_cb cb, void *arg)
+{
+	n->status_cb = cb;
+	n->status_arg = arg;
+}
+
+size_t node_dns_upstreams(const struct node *n, const struct sockaddr_storage **ups)
+{
+	*ups = n->ups;
+	return n->nups;
 }

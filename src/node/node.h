@@ -1,13 +1,20 @@
-/* The daemon: one event base holding the TUN device, the UDP socket, the
- * AS client, the signaling state machine and the control socket, wired
- * together.  Everything protocol-shaped lives in the modules; this file
- * only moves bytes and timers between them and libevent. */
+/* The daemon: one event base holding the TUN device, the daemon's own
+ * CYPHONIC identity (ident.h: login, signaling, overlay, UDP socket), the
+ * resolver and the control socket, wired together.  Everything
+ * protocol-shaped lives in the modules; this file only moves bytes and
+ * timers between them and libevent.  An adapter (src/adapter) extends a
+ * node through the hooks at the end. */
 #ifndef CY_NODE_NODE_H
 #define CY_NODE_NODE_H
+
+#include <stddef.h>
+#include <sys/socket.h>
 
 struct event_base;
 struct node_conf;
 struct node;
+struct sig_info;
+struct json;
 
 /* NULL on failure (logged).  conf must outlive the node. */
 struct node *node_new(struct event_base *base, const struct node_conf *conf);
@@ -15,5 +22,24 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf);
 void node_stop(struct node *n);
 /* Removes the TUN device and the control socket. */
 void node_free(struct node *n);
+
+/* ---- hooks for the adapter ---- */
+
+/* The node's own registration state (VIPs, prefixes, ...). */
+const struct sig_info *node_info(const struct node *n);
+const char *node_tun_name(const struct node *n);
+/* Never report ifname's addresses in the registration (the string must
+ * outlive the node).  0 or -ENOSPC. */
+int node_skip_if(struct node *n, const char *ifname);
+/* cb runs after every successful registration of the node's identity
+ * (and at once when it is registered already).  0 or -ENOSPC. */
+typedef void (*node_registered_cb)(void *arg, const struct sig_info *in);
+int node_on_registered(struct node *n, node_registered_cb cb, void *arg);
+/* cb adds members to the "status" JSON object (before it is closed). */
+typedef void (*node_status_cb)(void *arg, struct json *j);
+void node_on_status(struct node *n, node_status_cb cb, void *arg);
+/* The resolver's upstream servers ([resolver] upstream, or those of
+ * /etc/resolv.conf): *ups points into the node. */
+size_t node_dns_upstreams(const struct node *n, const struct sockaddr_storage **ups);
 
 #endif

@@ -100,6 +100,45 @@ static int set_level(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+bool node_conf_ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(((struct node_conf *)0)->adapter_lan) || !strcmp(s, ".") ||
+	    !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e || *s == '/' || *s == ':')
+			return false;
+	return true;
+}
+
+static int set_lan(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	if (!node_conf_ifname_ok(v)) {
+		snprintf(err, errlen, "'%s' is not an interface name (1..%zu characters, "
+			 "no '/', ':' or spaces)", v, sizeof(c->adapter_lan) - 1);
+		return -1;
+	}
+	strcpy(c->adapter_lan, v);
+	return 0;
+}
+
+static int set_leases(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	if (v[0] != '/' || strlen(v) >= sizeof(c->adapter_leases)) {
+		snprintf(err, errlen, "must be an absolute path shorter than %zu bytes",
+			 sizeof(c->adapter_leases));
+		return -1;
+	}
+	strcpy(c->adapter_leases, v);
+	return 0;
+}
+
 #define STR(sec, key, field, req) \
 	{ sec, key, CONF_STR, offsetof(struct node_conf, field), \
 	  sizeof(((struct node_conf *)0)->field), 0, 0, req, NULL }
@@ -128,12 +167,19 @@ static const struct conf_key node_keys[] = {
 	TEXT("credentials", "cert", cert_pem, false),
 	TEXT("credentials", "key", key_pem, false),
 	TEXT("credentials", "password", password, false),
+	FN("adapter", "lan", set_lan, false), /* required when [adapter] is there: finish() */
+	FN("adapter", "leases", set_leases, false),
+	INT("adapter", "lease_time", adapter_lease_time, 60, 86400),
+	INT("adapter", "refresh", adapter_refresh, 5, 3600),
+	{ "adapter", "nat", CONF_BOOL, offsetof(struct node_conf, adapter_nat), 0, 0, 0, false,
+	  NULL },
 };
 
 static const struct conf_section node_sections[] = {
 	{ "node", offsetof(struct node_conf, has_node) },
 	{ "credentials", offsetof(struct node_conf, has_credentials) },
 	{ "resolver", offsetof(struct node_conf, has_resolver) },
+	{ "adapter", offsetof(struct node_conf, has_adapter) },
 };
 
 static const struct conf_schema node_schema = {
@@ -152,6 +198,9 @@ static void defaults(struct node_conf *c)
 	c->keepalive = 15;
 	strcpy(c->log_level, "info");
 	addr_parse("127.0.0.153", 53, &c->dns_listen, &len);
+	c->adapter_lease_time = 3600;
+	c->adapter_refresh = 60;
+	c->adapter_nat = true;
 }
 
 /* Checks that need more than one key; err gets "FILE: reason". */
@@ -180,6 +229,13 @@ static int finish(struct node_conf *c, const char *name, char *err, size_t errle
 		snprintf(err, errlen, "%s: [credentials] needs cert and key, or password", name);
 		return -1;
 	}
+	if (c->has_adapter && !c->adapter_lan[0]) {
+		snprintf(err, errlen, "%s: [adapter] lan is required", name);
+		return -1;
+	}
+	if (c->has_adapter && !c->adapter_leases[0])
+		snprintf(c->adapter_leases, sizeof(c->adapter_leases),
+			 "/var/lib/cyphonic/%s.leases", c->fqdn);
 	return 0;
 }
 

@@ -25,6 +25,17 @@
  *   cert = <PEM>                    node certificate   } one of these pairs,
  *   key = <PEM>                     its private key    } or password
  *   password = ...                  ID + password login
+ *
+ *   [adapter]                       present: cyphonicd is an adapter (has_adapter)
+ *   lan = eth1                      LAN interface serving general nodes
+ *                                   (required in the section; < 16 chars)
+ *   leases = PATH                   lease file; default
+ *                                   /var/lib/cyphonic/<fqdn>.leases
+ *   lease_time = 3600               DHCP lease seconds, 60..86400
+ *   refresh = 60                    seconds between general-node list
+ *                                   fetches (Information Request), 5..3600
+ *   nat = yes                       NAT the general nodes' Internet traffic
+ *                                   out of the uplink
  */
 #ifndef CY_NODE_CONF_H
 #define CY_NODE_CONF_H
@@ -36,7 +47,8 @@
 #include "wire.h"
 
 #define NODE_MAX_CLOUD 4
-#define NODE_PATH_MAX 108
+#define NODE_PATH_MAX 108      /* UNIX socket paths (sun_path) */
+#define NODE_FILE_MAX 4096      /* other file paths (PATH_MAX) */
 #define NODE_MAX_UPSTREAM 4
 
 struct node_conf {
@@ -63,7 +75,14 @@ struct node_conf {
 	char *key_pem;
 	char *password;
 
-	bool has_node, has_credentials, has_resolver; /* sections seen */
+	/* [adapter]; meaningful only when has_adapter */
+	char adapter_lan[16];                /* IFNAMSIZ: a valid interface name */
+	char adapter_leases[NODE_FILE_MAX];  /* default set by the loader */
+	int adapter_lease_time;              /* seconds */
+	int adapter_refresh;                 /* seconds */
+	bool adapter_nat;
+
+	bool has_node, has_credentials, has_resolver, has_adapter; /* sections seen */
 };
 
 /* 0, or -1 with "FILE:LINE: reason" in err. */
@@ -71,5 +90,8 @@ int node_conf_load(struct node_conf *c, const char *path, char *err, size_t errl
 int node_conf_load_string(struct node_conf *c, const char *name, const char *text,
 			  char *err, size_t errlen);
 void node_conf_free(struct node_conf *c);
+/* An interface name the kernel takes: 1..15 printable bytes, not "." or
+ * "..", no '/', ':' or white space ([adapter] lan, `cyphonic adapter add`). */
+bool node_conf_ifname_ok(const char *s);
 
 #endif

@@ -66,6 +66,7 @@ struct overlay {
 	uint32_t ping_next_id;
 	struct overlay_ping pings[OVERLAY_PINGS];
 	struct overlay_early early[OVERLAY_EARLY];
+	bool batching;          /* between overlay_batch_begin and _end */
 };
 
 static void early_replay(struct overlay *o, struct peer *p);
@@ -761,6 +762,38 @@ static bool dst6_special(const uint8_t *d)
 	return d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80);
 }
 
+void overlay_batch_begin(struct overlay *o)
+{
+	o->batching = o->ops->tx_slot && o->ops->tx_commit && o->ops->tx_flush;
+}
+
+void overlay_batch_end(struct overlay *o)
+{
+	if (o->batching)
+		o->ops->tx_flush(o->arg);
+	o->batching = false;
+}
+
+/* Seal straight into the send batch: no copy between sealing and the
+ * kernel.  -EMSGSIZE when the slot is too small (the caller then seals
+ * into o->out), else as tunnel_seal. */
+static ssize_t seal_batched(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
+{
+	size_t cap = 0;
+	uint8_t *slot = o->ops->tx_slot(o->arg, &cap);
+	ssize_t n;
+
+	if (!slot || cap < len + SESSION_OVERHEAD)
+		return -EMSGSIZE;
+	n = tunnel_seal(p->tunnel, pkt, len, slot, cap);
+	if (n > 0 && p->have_endpoint &&
+	    o->ops->tx_commit(o->arg, (size_t)n, (const struct sockaddr *)&p->endpoint) == 0) {
+		p->last_tx_ms = clock_now_ms();
+		p->ack_due_since_ms = 0;
+	}
+	return n;
+}
+
 void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len)
 {
 	const uint8_t *dst4 = NULL, *dst6 = NULL;
@@ -784,9 +817,13 @@ void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len)
 		return;
 	}
 	if (p && p->tunnel) {
-		n = tunnel_seal(p->tunnel, pkt, len, o->out, OVERLAY_BUF);
+		n = o->batching ? seal_batched(o, p, pkt, len) : -EMSGSIZE;
+		if (n == -EMSGSIZE) {
+			n = tunnel_seal(p->tunnel, pkt, len, o->out, OVERLAY_BUF);
+			if (n > 0)
+				send_peer(o, p, o->out, (size_t)n);
+		}
 		if (n > 0) {
-			send_peer(o, p, o->out, (size_t)n);
 			if (!p->unanswered_since_ms)
 				p->unanswered_since_ms = p->last_tx_ms;
 			return;

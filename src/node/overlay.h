@@ -58,6 +58,13 @@ struct overlay_ops {
 	/* resolver_complete() (optional). */
 	void (*dns_complete)(void *arg, uint64_t token, enum resolver_status st,
 			     const struct in_addr *vip4, const struct in6_addr *vip6);
+	/* Optional batched send (batch.h), used between overlay_batch_begin()
+	 * and overlay_batch_end() for Data sealed from TUN packets: tx_slot
+	 * gives the memory to seal the next datagram into (*cap bytes; NULL:
+	 * use send), tx_commit queues it for to, tx_flush sends the queue. */
+	uint8_t *(*tx_slot)(void *arg, size_t *cap);
+	int (*tx_commit)(void *arg, size_t len, const struct sockaddr *to);
+	void (*tx_flush)(void *arg);
 };
 
 struct overlay_cfg {
@@ -126,6 +133,12 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 void overlay_count_malformed(struct overlay *o);
 /* A packet read from the TUN device. */
 void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len);
+
+/* A burst of TUN packets follows (overlay_tun_input): their datagrams go
+ * out together at overlay_batch_end() (or when the batch is full), when
+ * ops has tx_slot/tx_commit/tx_flush; otherwise these do nothing. */
+void overlay_batch_begin(struct overlay *o);
+void overlay_batch_end(struct overlay *o);
 
 /* The resolver's lookup callback: 0 (completed now or later) or -errno
  * (answer SERVFAIL now). */

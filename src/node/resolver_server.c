@@ -51,6 +51,9 @@ struct resolver_server {
 	uint64_t conn_gen;
 	struct timeval idle;
 	struct ratelimit rl;
+	void (*send_client)(void *arg, const struct resolver_client *c, const uint8_t *buf,
+			    size_t len);
+	void *send_arg;
 	uint8_t buf[DNS_MSG_MAX + 1];
 };
 
@@ -72,6 +75,10 @@ static void io_send_client(void *io, const struct resolver_client *c, const uint
 	struct tcpconn *tc;
 	uint8_t pfx[2];
 
+	if (s->send_client) {
+		s->send_client(s->send_arg, c, buf, len);
+		return;
+	}
 	if (!c->tcp) {
 		if (sendto(s->udp_fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&c->addr,
 			   c->addrlen) < 0)
@@ -318,9 +325,11 @@ struct resolver_server *resolver_server_new(struct event_base *base,
 		s->max_tcp = 0xffff;
 	s->idle.tv_sec = (cfg->tcp_idle_ms ? cfg->tcp_idle_ms : 10000) / 1000;
 	s->idle.tv_usec = (cfg->tcp_idle_ms ? cfg->tcp_idle_ms : 10000) % 1000 * 1000;
-	if (udp_listen(s, cfg->listen) < 0)
+	s->send_client = cfg->send_client;
+	s->send_arg = cfg->send_arg;
+	if (cfg->listen && udp_listen(s, cfg->listen) < 0)
 		goto fail;
-	rc.listen = (const struct sockaddr *)&s->local;
+	rc.listen = cfg->listen ? (const struct sockaddr *)&s->local : NULL;
 	rc.send_client = io_send_client;
 	rc.send_upstream = io_send_upstream;
 	rc.upstream_done = io_upstream_done;
@@ -339,20 +348,24 @@ struct resolver_server *resolver_server_new(struct event_base *base,
 		s->up[i].s = s;
 		s->up[i].fd = -1;
 	}
+	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
+	if (!s->tick)
+		goto fail;
+	struct timeval tv = { 0, TICK_MS * 1000 };
+	event_add(s->tick, &tv);
+	if (!cfg->listen)
+		return s;
 	s->udp_ev = event_new(base, s->udp_fd, EV_READ | EV_PERSIST, on_udp, s);
 	/* TCP on the same address and port as UDP (port 0 resolved above). */
 	s->lis = evconnlistener_new_bind(base, on_accept, s,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 					 LEV_OPT_CLOSE_ON_EXEC, 64,
 					 (struct sockaddr *)&s->local, (int)s->local_len);
-	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
-	if (!s->udp_ev || !s->lis || !s->tick) {
+	if (!s->udp_ev || !s->lis) {
 		log_warn("resolver: listen tcp %s", addr_str((struct sockaddr *)&s->local, a));
 		goto fail;
 	}
-	struct timeval tv = { 0, TICK_MS * 1000 };
 	event_add(s->udp_ev, NULL);
-	event_add(s->tick, &tv);
 	log_info("resolver: listening on %s (udp, tcp)", addr_str((struct sockaddr *)&s->local, a));
 	return s;
 fail:
@@ -381,6 +394,12 @@ void resolver_server_free(struct resolver_server *s)
 	free(s->up);
 	free(s->conns);
 	free(s);
+}
+
+void resolver_server_query(struct resolver_server *s, const struct resolver_client *c,
+			   const uint8_t *buf, size_t len)
+{
+	resolver_query(s->r, c, buf, len);
 }
 
 struct resolver *resolver_server_resolver(struct resolver_server *s)

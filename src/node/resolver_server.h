@@ -12,7 +12,14 @@
 struct event_base;
 
 struct resolver_server_cfg {
-	const struct sockaddr *listen;   /* e.g. 127.0.0.153:53; port 0 picks one (tests) */
+	/* e.g. 127.0.0.153:53; port 0 picks one (tests).  NULL: no
+	 * listeners: queries come through resolver_server_query() and the
+	 * answers go to send_client (the adapter answers its general nodes
+	 * in frames it builds itself). */
+	const struct sockaddr *listen;
+	void (*send_client)(void *arg, const struct resolver_client *c, const uint8_t *buf,
+			    size_t len);
+	void *send_arg;
 	unsigned max_tcp;                /* TCP connections at once; 0 = 64 */
 	unsigned tcp_idle_ms;            /* 0 = 10000 */
 	/* Domain, upstreams, limits and the lookup callback; the send_* and
@@ -27,7 +34,11 @@ struct resolver_server *resolver_server_new(struct event_base *base,
 void resolver_server_free(struct resolver_server *s);
 /* For resolver_complete() and resolver_stats(). */
 struct resolver *resolver_server_resolver(struct resolver_server *s);
-/* The address actually bound (UDP and TCP share it). */
+/* A query from a client of a server without listeners. */
+void resolver_server_query(struct resolver_server *s, const struct resolver_client *c,
+			   const uint8_t *buf, size_t len);
+/* The address actually bound (UDP and TCP share it); family AF_UNSPEC
+ * without listeners. */
 void resolver_server_local(const struct resolver_server *s, struct sockaddr_storage *ss,
 			   socklen_t *len);
 

@@ -77,6 +77,8 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 			 in->key_expires_ms > now_ms ? (in->key_expires_ms - now_ms) / 1000 : 0);
 	else
 		json_null(&j, "key_expires_in");
+	if (ex && ex->more)
+		ex->more(ex->more_arg, &j);
 	json_obj_end(&j);
 	n = json_finish(&j);
 	if (n < 0)

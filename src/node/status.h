@@ -18,11 +18,17 @@
 #include "overlay.h"
 #include "sig.h"
 
+struct json;
+
 struct status_extra {
 	const char *dns;                           /* "ADDR:PORT", NULL: no resolver */
 	const struct overlay_tunnel_view *tunnels;
 	size_t ntunnels;
 	const struct overlay_drops *drops;         /* NULL: no "drops" */
+	/* Adds members at the end of the object (the adapter's
+	 * "general_nodes" and "lan"); NULL: none. */
+	void (*more)(void *arg, struct json *j);
+	void *more_arg;
 };
 
 /* Length of the text written to out (NUL-terminated, newline-ended), or

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libmnl/libmnl.h>
 #include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_tun.h>
@@ -15,83 +14,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "log.h"
+#include "netlink.h"
 
 struct tun {
 	int fd;
 	int ifindex;
 	char name[IFNAMSIZ];
-	struct mnl_socket *nl;
-	uint32_t seq;
+	struct netlink *nl;
 	bool has4, has6;
 	struct in_addr a4;
 	struct in6_addr a6;
 	uint8_t p4, p6;
+	bool vnet;              /* IFF_VNET_HDR: a virtio-net header before each packet */
 };
-
-/* Send one request and wait for its acknowledgement. */
-static int nl_talk(struct tun *t, struct nlmsghdr *nlh)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	uint32_t portid = mnl_socket_get_portid(t->nl);
-	ssize_t n;
-	int rc;
-
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++t->seq;
-	if (mnl_socket_sendto(t->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(t->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		rc = mnl_cb_run(buf, (size_t)n, t->seq, portid, NULL, NULL);
-		if (rc <= MNL_CB_STOP)
-			return rc < 0 ? -errno : 0;
-	}
-}
-
-static int link_up(struct tun *t, int mtu)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifi;
-
-	nlh->nlmsg_type = RTM_NEWLINK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = t->ifindex;
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
-	mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
-	return nl_talk(t, nlh);
-}
 
 static int addr_msg(struct tun *t, uint16_t type, int family, const void *addr,
 		    uint8_t prefix)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifaddrmsg *ifa;
-	size_t alen = family == AF_INET ? 4 : 16;
-
-	nlh->nlmsg_type = type;
-	if (type == RTM_NEWADDR)
-		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = (uint8_t)family;
-	ifa->ifa_prefixlen = prefix;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = (uint32_t)t->ifindex;
-	/* No duplicate address detection: the VIP is ours by allocation and
-	 * must be usable at once. */
-	if (family == AF_INET6) {
-		ifa->ifa_flags = IFA_F_NODAD;
-		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-	}
-	mnl_attr_put(nlh, IFA_LOCAL, alen, addr);
-	mnl_attr_put(nlh, IFA_ADDRESS, alen, addr);
-	return nl_talk(t, nlh);
+	return netlink_addr(t->nl, type, t->ifindex, family, addr, prefix);
 }
 
 static void log_addr(const char *what, struct tun *t, int family, const void *addr,
@@ -162,30 +104,39 @@ struct tun *tun_new(const char *name, int mtu)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->seq = (uint32_t)time(NULL);
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
 		log_warn("open /dev/net/tun");
 		goto fail;
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	/* With the offload switch (batch.h) a vnet header; without, or when
+	 * the kernel refuses it, plain packets. */
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | dp_tun_flags());
 	strcpy(ifr.ifr_name, name);
-	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+	t->vnet = dp_tun_flags() != 0;
+	if (t->vnet && ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		log_warn("TUNSETIFF %s with IFF_VNET_HDR: plain packets", name);
+		t->vnet = false;
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	}
+	if (!t->vnet && ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		log_warn("TUNSETIFF %s", name);
 		goto fail;
 	}
 	strcpy(t->name, ifr.ifr_name);
+	if (t->vnet && dp_tun_offload(t->fd) < 0)
+		log_warn("TUNSETOFFLOAD on %s: no TSO/checksum offload", t->name);
 	t->ifindex = (int)if_nametoindex(t->name);
 	if (!t->ifindex) {
 		log_warn("if_nametoindex %s", t->name);
 		goto fail;
 	}
-	t->nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!t->nl || mnl_socket_bind(t->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+	t->nl = netlink_open();
+	if (!t->nl) {
 		log_warn("rtnetlink socket");
 		goto fail;
 	}
-	if (link_up(t, mtu) < 0) {
+	if (netlink_link_up(t->nl, t->ifindex, mtu) < 0) {
 		log_warn("bring %s up with mtu %d", t->name, mtu);
 		goto fail;
 	}
@@ -200,8 +151,7 @@ void tun_free(struct tun *t)
 {
 	if (!t)
 		return;
-	if (t->nl)
-		mnl_socket_close(t->nl);
+	netlink_close(t->nl);
 	if (t->fd >= 0)
 		close(t->fd); /* not persistent: the device goes with it */
 	free(t);
@@ -210,3 +160,4 @@ void tun_free(struct tun *t)
 int tun_fd(const struct tun *t) { return t->fd; }
 const char *tun_name(const struct tun *t) { return t->name; }
 int tun_ifindex(const struct tun *t) { return t->ifindex; }
+bool tun_vnet(const struct tun *t) { return t->vnet; }

@@ -7,6 +7,7 @@
 #define CY_NODE_TUN_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct tun;
@@ -17,6 +18,8 @@ void tun_free(struct tun *t);
 int tun_fd(const struct tun *t);
 const char *tun_name(const struct tun *t);
 int tun_ifindex(const struct tun *t);
+/* Packets on fd carry a virtio-net header (IFF_VNET_HDR, batch.h). */
+bool tun_vnet(const struct tun *t);
 
 /* Make addr/prefix the device's only CYPHONIC address of that family:
  * the previous one is removed when it differs.  0 or -errno. */

@@ -701,7 +701,7 @@ transfer()
 {
 	local from=$1 to=$2 dst=$3 mb=$4 src=$RUN_DIR/xfer.in out=$RUN_DIR/xfer.out lpid t0 t1
 	head -c "${mb}M" /dev/urandom >"$src"
-	rm -f "$out"
+	rm -f "$out" "$out.events"
 	n "$to" timeout 60 nc -d -n -l "$dst" 5001 >"$out" &
 	lpid=$!
 	wait_for 5 n "$to" sh -c 'ss -Hltn "sport = :5001" | grep -q .'
@@ -823,4 +823,360 @@ pair_check()
 		grep -qi direct <<<"$out" || fail "$mn: cyphonic ping does not say direct: $out"
 		ok "$mn: cyphonic ping $(fqdn "$cn"): $(tail -n1 <<<"$out")"
 	fi
+}
+
+# ---------------------------------------------------------------- adapters
+
+# An adapter is a cyphonicd with an [adapter] section: a node on its uplink
+# (on the Internet, or behind a NAPT router) that serves general nodes (GN)
+# on its LAN, the bridge "lan0" in the adapter's namespace.  Every GN is a
+# namespace whose eth0 is a veth port of that bridge, so several GNs share
+# one LAN.  lan0 has a fixed MAC (a bridge's own MAC would otherwise follow
+# its ports) and no address: the adapter puts its VIPv4 on it.  GNs run only
+# stock tools (udhcpc, dhclient, dig, arping, ping, nc, curl).
+#
+#   ns AD (adapter)                       ns GN1            ns GN2
+#   eth0: uplink                          eth0 MAC1         eth0 MAC2
+#   lan0 (bridge, MAC = adapter_mac AD)   |                 |
+#     +-- g-GN1 --------------------------+                 |
+#     +-- g-GN2 --------------------------------------------+
+ADAPTER_LAN=lan0
+ADAPTER_SEQ=0
+
+# adapter_lan NAME: give namespace NAME the LAN bridge lan0, up, no address,
+# IPv4 only.
+adapter_lan()
+{
+	local name=$1
+	ADAPTER_SEQ=$((ADAPTER_SEQ + 1))
+	n "$name" ip link add "$ADAPTER_LAN" type bridge
+	n "$name" ip link set "$ADAPTER_LAN" address "$(printf '02:cc:00:00:%02x:01' "$ADAPTER_SEQ")"
+	n "$name" sysctl -qw "net.ipv6.conf.$ADAPTER_LAN.disable_ipv6=1"
+	# The bridge only stands in for a LAN segment (a switch): with
+	# br_netfilter loaded on the host, frames between its ports would also
+	# pass the namespace's IP hooks (and the adapter's nftables rules), and
+	# malformed IPv4 would be dropped before the adapter's packet socket.
+	if n "$name" test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+		n "$name" sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
+			net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
+	fi
+	n "$name" ip link set "$ADAPTER_LAN" up
+}
+
+# adapter_global NAME ADDR4/LEN [ADDR6/LEN]: an adapter host on the Internet.
+adapter_global()
+{
+	inet_host "$1" "$2" "${3:--}"
+	adapter_lan "$1"
+}
+
+# adapter_behind NAME ROUTER ADDR4/LEN: an adapter host on a NAPT router's LAN.
+adapter_behind()
+{
+	lan_host "$1" "$2" "$3"
+	adapter_lan "$1"
+}
+
+# adapter_mac NAME: the MAC of the adapter's LAN interface.
+adapter_mac() { n "$1" ip -j link show dev "$ADAPTER_LAN" | jq -r '.[0].address'; }
+
+# gn_host NAME ADAPTER MAC: a general node on ADAPTER's LAN: eth0 with MAC,
+# no address (DHCP gives it one), IPv4 only.
+gn_host()
+{
+	local name=$1 ad=$2 mac=$3
+
+	ns_new "$name"
+	veth "$name" eth0 "$ad" "g-$name"
+	n "$ad" sysctl -qw "net.ipv6.conf.g-$name.disable_ipv6=1"
+	n "$ad" ip link set "g-$name" master "$ADAPTER_LAN"
+	n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+	n "$name" ip link set eth0 down
+	n "$name" ip link set eth0 address "$mac"
+	n "$name" ip link set eth0 up
+}
+
+# adapter_new NAME [adapter add options...]: enrol adapter NAME serving
+# lan0; its config gets node_new's test settings, a lease file in the run
+# directory, a short general-node list refresh (5 s), and upstream DNS when given
+# by $ADAPTER_UPSTREAM (default $UPSTREAM4).
+adapter_new()
+{
+	local name=$1 f
+	shift
+	cy adapter add "$name" --dir "$CLOUD_DIR" --lan "$ADAPTER_LAN" "$@"
+	f=$(node_conf "$name")
+	[[ -f $f ]] || fail "cyphonic adapter add wrote no $f"
+	grep -q '^\[adapter\]' "$f" || fail "cyphonic adapter add: $f has no [adapter] section"
+	conf_set "$f" node keepalive 1
+	conf_set "$f" node control "$RUN_DIR/$name.sock"
+	conf_set "$f" node log_level "${CY_LOG_LEVEL:-debug}"
+	conf_set "$f" adapter leases "$RUN_DIR/$name.leases"
+	conf_set "$f" adapter refresh 5
+	conf_set "$f" resolver upstream "${ADAPTER_UPSTREAM:-$UPSTREAM4}"
+}
+
+# gn_new NAME ADAPTER MAC: enrol general node NAME behind ADAPTER.
+gn_new()
+{
+	cy gn add "$1" --dir "$CLOUD_DIR" --adapter "$2" --mac "$3"
+	[[ $(list_get "$1" .kind) == gn ]] || fail "cyphonic list: $1 is not of kind gn"
+}
+
+# start_adapter NAME [NS]: run the adapter (a cyphonicd) in NS (default
+# NAME) and wait until it is registered.
+start_adapter()
+{
+	start_node "$1" "${2:-$1}"
+	wait_registered "$1"
+}
+
+# gn_status AD MAC JQ: a field of the general node with MAC in the adapter's
+# `status .general_nodes`.
+gn_status()
+{
+	status "$1" | jq -er --arg m "${2,,}" \
+		"first(.general_nodes[]? | select((.mac | ascii_downcase) == \$m)) | $3"
+}
+
+# -------- DHCP clients in a GN namespace
+
+# The udhcpc script: applies the lease (address/mask, MTU, default route;
+# never /etc/resolv.conf, which the namespaces share with the host), writes
+# the last lease as KEY=VALUE lines to $CY_DHCP_OUT and appends one line per
+# event to $CY_DHCP_OUT.events.
+UDHCPC_SCRIPT='#!/bin/sh
+case $1 in
+deconfig)
+	ip link set "$interface" up
+	ip -4 addr flush dev "$interface"
+	;;
+bound | renew)
+	len=${mask:-$subnet}
+	if ! ip -4 addr show dev "$interface" | grep -q " $ip/"; then
+		ip -4 addr flush dev "$interface"
+		ip addr add "$ip/$len" dev "$interface"
+	fi
+	[ -z "${mtu:-}" ] || ip link set dev "$interface" mtu "$mtu"
+	[ -z "${router:-}" ] || ip route replace default via "${router%% *}" dev "$interface"
+	printf "ip=%s\nsubnet=%s\nmask=%s\nrouter=%s\ndns=%s\ndomain=%s\nmtu=%s\nlease=%s\nserverid=%s\n" \
+		"$ip" "${subnet:-}" "${mask:-}" "${router:-}" "${dns:-}" "${domain:-}" \
+		"${mtu:-}" "${lease:-}" "${serverid:-}" >"$CY_DHCP_OUT.tmp"
+	mv "$CY_DHCP_OUT.tmp" "$CY_DHCP_OUT"
+	;;
+esac
+echo "$1 ${ip:-}" >>"$CY_DHCP_OUT.events"
+exit 0
+'
+
+# The dhclient script: the same for isc-dhcp-client (dhclient -sf).
+DHCLIENT_SCRIPT='#!/bin/sh
+case $reason in
+PREINIT)
+	ip link set "$interface" up
+	;;
+BOUND | RENEW | REBIND | REBOOT)
+	len=0
+	for o in $(echo "$new_subnet_mask" | tr . " "); do
+		case $o in
+		255) len=$((len + 8)) ;; 254) len=$((len + 7)) ;; 252) len=$((len + 6)) ;;
+		248) len=$((len + 5)) ;; 240) len=$((len + 4)) ;; 224) len=$((len + 3)) ;;
+		192) len=$((len + 2)) ;; 128) len=$((len + 1)) ;;
+		esac
+	done
+	if ! ip -4 addr show dev "$interface" | grep -q " $new_ip_address/"; then
+		ip -4 addr flush dev "$interface"
+		ip addr add "$new_ip_address/$len" dev "$interface"
+	fi
+	[ -z "${new_interface_mtu:-}" ] || ip link set dev "$interface" mtu "$new_interface_mtu"
+	[ -z "${new_routers:-}" ] || ip route replace default via "${new_routers%% *}" dev "$interface"
+	printf "ip=%s\nsubnet=%s\nmask=%s\nrouter=%s\ndns=%s\ndomain=%s\nmtu=%s\nlease=%s\nserverid=%s\n" \
+		"$new_ip_address" "$new_subnet_mask" "$len" "${new_routers:-}" \
+		"${new_domain_name_servers:-}" "${new_domain_name:-}" "${new_interface_mtu:-}" \
+		"${new_dhcp_lease_time:-}" "${new_dhcp_server_identifier:-}" >"$CY_DHCP_OUT.tmp"
+	mv "$CY_DHCP_OUT.tmp" "$CY_DHCP_OUT"
+	;;
+EXPIRE | FAIL | RELEASE | STOP)
+	ip -4 addr flush dev "$interface"
+	;;
+esac
+echo "$reason ${new_ip_address:-}" >>"$CY_DHCP_OUT.events"
+exit 0
+'
+
+dhcp_scripts()
+{
+	[[ -f $RUN_DIR/udhcpc.script ]] || {
+		printf '%s' "$UDHCPC_SCRIPT" >"$RUN_DIR/udhcpc.script"
+		chmod +x "$RUN_DIR/udhcpc.script"
+	}
+	[[ -f $RUN_DIR/dhclient.conf ]] || {
+		cat >"$RUN_DIR/dhclient.conf" <<-'EOC'
+		timeout 20;
+		retry 1;
+		initial-interval 1;
+		backoff-cutoff 2;
+		request subnet-mask, broadcast-address, routers, domain-name-servers,
+			domain-name, interface-mtu;
+		EOC
+	}
+}
+
+# aux_log NAME: sets AUX_LOG to the log file NAME in the log directory,
+# which is dumped on failure.
+AUX_LOG=
+aux_log()
+{
+	AUX_LOG=$LOG_DIR/$1.log
+	[[ " ${ALL_LOGS[*]} " == *" $AUX_LOG "* ]] || ALL_LOGS+=("$AUX_LOG")
+}
+
+# dhcp_out GN: the file holding GN's last lease (KEY=VALUE lines).
+dhcp_out() { echo "$RUN_DIR/$1.dhcp"; }
+
+# dhcp_get GN KEY: one value of GN's last lease (ip, mask, router, dns,
+# domain, mtu, lease, serverid).
+dhcp_get()
+{
+	[[ -f $(dhcp_out "$1") ]] || return 1
+	sed -n "s/^$2=//p" "$(dhcp_out "$1")"
+}
+
+# has_lease GN: GN's DHCP client has been given an address.
+has_lease() { [[ -n $(dhcp_get "$1" ip 2>/dev/null) ]]; }
+
+# udhcpc_once GN [TRIES]: one run of busybox udhcpc in GN: up to TRIES (15)
+# DISCOVERs a second apart, exits after the lease (status 0) or without one
+# (status 1).
+udhcpc_once()
+{
+	local gn=$1 tries=${2:-15} out log
+	dhcp_scripts
+	aux_log "udhcpc-$gn"
+	log=$AUX_LOG
+	out=$(dhcp_out "$gn")
+	rm -f "$out" "$out.events"
+	n "$gn" env CY_DHCP_OUT="$out" timeout $((tries * 2 + 10)) \
+		udhcpc -i eth0 -f -q -n -t "$tries" -T 1 -A 1 -O mtu -s "$RUN_DIR/udhcpc.script" \
+		>>"$log" 2>&1
+}
+
+# udhcpc_start GN: busybox udhcpc as a daemon "udhcpc-GN" in GN (it stays
+# to renew: `kill -USR1` renews); waits for the lease.
+udhcpc_start()
+{
+	local gn=$1 out
+	dhcp_scripts
+	out=$(dhcp_out "$gn")
+	rm -f "$out" "$out.events"
+	start_daemon "udhcpc-$gn" "$gn" aux env CY_DHCP_OUT="$out" \
+		udhcpc -i eth0 -f -t 30 -T 1 -A 1 -O mtu -s "$RUN_DIR/udhcpc.script"
+	wait_for 30 has_lease "$gn"
+}
+
+# dhclient_once GN: isc-dhcp-client in GN, one try (-1, up to 20 s); it
+# returns when bound (status 0) and stays in the background to renew (its
+# pid in $RUN_DIR/GN.dhclient.pid), or fails (status 2).  dhclient gives its
+# script a fresh environment: each GN gets a copy with its paths set.
+dhclient_once()
+{
+	local gn=$1 out sf=$RUN_DIR/$1.dhclient.script log
+	dhcp_scripts
+	aux_log "dhclient-$gn"
+	log=$AUX_LOG
+	out=$(dhcp_out "$gn")
+	rm -f "$out" "$out.events"
+	{
+		echo '#!/bin/sh'
+		echo "PATH=$PATH"
+		echo "CY_DHCP_OUT=$out"
+		printf '%s' "${DHCLIENT_SCRIPT#*$'\n'}"
+	} >"$sf"
+	chmod +x "$sf"
+	n "$gn" timeout 40 dhclient -1 -v -cf "$RUN_DIR/dhclient.conf" \
+		-sf "$sf" -pf "$RUN_DIR/$gn.dhclient.pid" \
+		-lf "$RUN_DIR/$gn.dhclient.leases" eth0 >>"$log" 2>&1
+}
+
+# gn_addr GN: GN's IPv4 address on eth0 (empty when none).
+gn_addr()
+{
+	n "$1" ip -j -4 addr show dev eth0 | jq -r '.[0].addr_info[0].local // empty'
+}
+
+# ip4_int ADDR: a dotted IPv4 address as a number.
+ip4_int()
+{
+	local IFS=. o
+	read -r -a o <<<"$1"
+	echo $(((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]))
+}
+
+# in_prefix ADDR NET LEN: ADDR lies in NET/LEN.
+in_prefix()
+{
+	local x y
+	x=$(ip4_int "$1")
+	y=$(ip4_int "$2")
+	(((x >> (32 - $3)) == (y >> (32 - $3))))
+}
+
+# gdig GN dig-args...: dig from GN at the DNS server its lease names.
+gdig()
+{
+	local gn=$1 d
+	shift
+	d=$(dhcp_get "$gn" dns) || { echo "$gn: no lease" >&2; return 1; }
+	n "$gn" dig @"${d%% *}" +time=5 +tries=1 "$@"
+}
+
+# arp_macs GN ADDR [COUNT]: the MACs answering ARP requests for ADDR from
+# GN's eth0 (arping, COUNT (2) requests, at most 3 s), one per line, sorted,
+# unique; empty output and status 1 when nobody answers.
+arp_macs()
+{
+	local out
+	out=$(n "$1" timeout 10 arping -i eth0 -r -c "${3:-2}" -w 3 "$2" 2>/dev/null) || true
+	[[ -n $out ]] || return 1
+	tr 'A-F' 'a-f' <<<"$out" | sort -u
+}
+
+# raw_send NS IFACE HEX...: write each HEX string as one Ethernet frame
+# (header included) on IFACE in NS, through an AF_PACKET socket (perl).
+RAW_SEND='
+	my ($ifx, @frames) = @ARGV;
+	socket(my $s, 17, 3, 0) or die "socket: $!\n";
+	my $sll = pack("S n i S C C a8", 17, 0, $ifx, 0, 0, 6, "\0" x 8);
+	for (@frames) {
+		defined send($s, pack("H*", $_), 0, $sll) or die "send " . (length($_) / 2) . " bytes: $!\n";
+	}
+'
+raw_send()
+{
+	local ns=$1 dev=$2 ifx
+	shift 2
+	ifx=$(n "$ns" ip -j link show dev "$dev" | jq -r '.[0].ifindex')
+	n "$ns" perl -e "$RAW_SEND" "$ifx" "$@"
+}
+
+# web_server NAME ADDR4/LEN TEXT: a plain web server (busybox httpd, port
+# 80) on the Internet serving TEXT as /index.html.  Stop it with
+# `stop_daemon NAME 0 143` (httpd has no SIGTERM handler).
+web_server()
+{
+	local name=$1 a4=$2 text=$3
+	inet_host "$name" "$a4"
+	mkdir -p "$RUN_DIR/www-$name"
+	printf '%s\n' "$text" >"$RUN_DIR/www-$name/index.html"
+	start_daemon "$name" "$name" aux busybox httpd -f -vv -p 80 -h "$RUN_DIR/www-$name"
+	wait_for 10 n "$name" sh -c 'ss -Hltn "sport = :80" | grep -q .'
+}
+
+# require_adapter: the extra tools the adapter tests need.
+require_adapter()
+{
+	local t
+	for t in udhcpc dhclient arping dig curl perl busybox tcpdump; do
+		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
+	done
 }

@@ -347,6 +347,409 @@ static void test_small_response_buffer(void **state)
 		assert_int_equal(resp[i], 0);
 }
 
+/* ---- adapters and general nodes ---- */
+
+static int64_t add_kind(struct store *st, const char *name, enum cy_kind kind,
+			int64_t adapter_id, const char *serial, const char *password,
+			uint16_t mac_id)
+{
+	struct store_node n;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.fqdn, sizeof(n.fqdn), "%s.example.test", name);
+	n.kind = kind;
+	n.adapter_id = adapter_id;
+	if (kind == CY_KIND_GN) {
+		n.mac[0] = 0x02;
+		n.mac[4] = (uint8_t)(mac_id >> 8);
+		n.mac[5] = (uint8_t)mac_id;
+	}
+	snprintf(n.cert_serial, sizeof(n.cert_serial), "%s", serial);
+	if (password) {
+		char h[PWHASH_MAX];
+
+		assert_int_equal(pwhash_create(password, h), 0);
+		snprintf(n.pwhash, sizeof(n.pwhash), "%s", h);
+	}
+	assert_int_equal(store_node_add(st, &n), 0);
+	return n.id;
+}
+
+/* ad1 (cert AD01 or password) with GNs cam, lamp and old (revoked);
+ * ad2 (cert AD02) with GN door. */
+static int setup_adapters(void **state)
+{
+	struct fx *f;
+	int64_t ad1, ad2;
+
+	setup(state);
+	f = *state;
+	ad1 = add_kind(f->st, "ad1", CY_KIND_ADAPTER, 0, "AD01", "adapter pass", 0);
+	ad2 = add_kind(f->st, "ad2", CY_KIND_ADAPTER, 0, "AD02", NULL, 0);
+	add_kind(f->st, "cam", CY_KIND_GN, ad1, "", NULL, 1);
+	add_kind(f->st, "lamp", CY_KIND_GN, ad1, "", NULL, 2);
+	add_kind(f->st, "old", CY_KIND_GN, ad1, "", NULL, 3);
+	add_kind(f->st, "door", CY_KIND_GN, ad2, "", NULL, 4);
+	assert_int_equal(store_node_revoke(f->st, "old", "stolen"), 0);
+	return 0;
+}
+
+static size_t req_for(uint8_t *buf, size_t cap, uint8_t type, const char *name,
+		      const char *password, const char *gn)
+{
+	struct cy_builder b;
+	ssize_t n;
+
+	cy_build_start(&b, buf, cap, type);
+	if (name)
+		cy_put_str(&b, CY_A_NAME, name);
+	if (password)
+		cy_put_str(&b, CY_A_PASSWORD, password);
+	if (gn)
+		cy_put_str(&b, CY_A_FOR, gn);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* Run one request expecting a response of type rtype; its RESULT. */
+static int run(struct fx *f, const char *serial, const uint8_t *req, size_t len,
+	       uint8_t rtype, struct cy_msg *m, uint8_t *resp, size_t cap)
+{
+	struct as_peer peer = { .cert_serial = serial };
+	ssize_t n;
+	uint8_t r;
+
+	n = as_handle(f->as, &peer, req, len, resp, cap);
+	if (n < 0)
+		return (int)n;
+	assert_int_equal(cy_msg_parse(m, resp, (size_t)n), 0);
+	assert_int_equal(m->type, rtype);
+	assert_true(cy_msg_u8(m, CY_A_RESULT, &r));
+	return r;
+}
+
+static void check_gn_login(struct fx *f, struct cy_msg *m, const char *gn)
+{
+	char s[CY_FQDN_MAX + 1], fqdn[CY_FQDN_MAX + 1];
+	struct store_node n;
+	struct store_key k;
+	uint8_t key[CY_KEY_LEN], kind;
+	uint64_t key_id;
+	uint32_t life;
+
+	assert_true(cy_msg_str(m, CY_A_NAME, s, CY_NAME_MAX));
+	assert_string_equal(s, gn);
+	snprintf(fqdn, sizeof(fqdn), "%s.example.test", gn);
+	assert_true(cy_msg_str(m, CY_A_FQDN, s, CY_FQDN_MAX));
+	assert_string_equal(s, fqdn);
+	assert_true(cy_msg_u8(m, CY_A_KIND, &kind));
+	assert_int_equal(kind, CY_KIND_GN);
+	assert_true(cy_msg_u32(m, CY_A_LIFETIME, &life));
+	assert_int_equal(life, LIFETIME);
+	assert_non_null(cy_msg_find(m, CY_A_NMS));
+	assert_true(cy_msg_u64(m, CY_A_KEY_ID, &key_id));
+	assert_true(cy_msg_bytes(m, CY_A_KEY, key, sizeof(key)));
+	/* The key belongs to the general node, not to the adapter. */
+	assert_int_equal(store_key_get(f->st, key_id, &k), 0);
+	assert_memory_equal(k.key, key, sizeof(key));
+	assert_int_equal(store_node_by_name(f->st, gn, &n), 0);
+	assert_int_equal(k.node_id, n.id);
+}
+
+static void test_for_login(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "cam");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)), CY_OK);
+	check_gn_login(f, &m, "cam");
+	/* NAME is the adapter's when it comes along. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, "ad1", NULL, "lamp");
+	assert_int_equal(run(f, "ad01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)), CY_OK);
+	check_gn_login(f, &m, "lamp");
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, "cam", NULL, "lamp");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_AUTH);
+	assert_int_equal(as_stats(f->as)->for_ok, 2);
+	assert_int_equal(as_stats(f->as)->login_ok, 2);
+	assert_int_equal(as_stats(f->as)->login_refused, 1);
+}
+
+static void test_for_password(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, "ad1", "adapter pass", "cam");
+	assert_int_equal(run(f, NULL, req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)), CY_OK);
+	check_gn_login(f, &m, "cam");
+	/* A wrong password is an authentication failure, whatever FOR says. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, "ad1", "guess", "cam");
+	assert_int_equal(run(f, NULL, req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_AUTH);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	/* A general node has no credentials of its own. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, "cam", "adapter pass", NULL);
+	assert_int_equal(run(f, NULL, req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_AUTH);
+	assert_int_equal(as_stats(f->as)->for_ok, 1);
+	assert_int_equal(as_stats(f->as)->login_refused, 2);
+}
+
+static void test_for_refused(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	char reason[CY_REASON_MAX + 1];
+	struct cy_msg m;
+	size_t len;
+
+	/* A plain node cannot log in anyone else. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "cam");
+	assert_int_equal(run(f, "0A1B2C3D", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_POLICY);
+	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	/* Another adapter's general node. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "door");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_POLICY);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	/* Not general nodes at all: a node, another adapter, itself. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "alpha");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_POLICY);
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "ad2");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_POLICY);
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "ad1");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_POLICY);
+	/* Unknown general node. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "nobody");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_UNKNOWN);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_int_equal(as_stats(f->as)->for_refused, 6);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+	assert_int_equal(as_stats(f->as)->for_ok, 0);
+}
+
+static void test_for_revoked(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	char reason[CY_REASON_MAX + 1];
+	struct cy_msg m;
+	size_t len;
+
+	/* A revoked general node: RESULT 3 with its reason. */
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "old");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_REVOKED);
+	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
+	assert_string_equal(reason, "stolen");
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	/* A revoked adapter logs in none of its general nodes. */
+	assert_int_equal(store_node_revoke(f->st, "ad1", "decommissioned"), 0);
+	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "cam");
+	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_REVOKED);
+	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
+	assert_string_equal(reason, "decommissioned");
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_int_equal(as_stats(f->as)->revoked, 2);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+}
+
+static void test_for_malformed(void **state)
+{
+	struct fx *f = *state;
+	uint8_t resp[1024];
+	struct cy_msg m;
+
+	/* FOR with a control character, empty FOR, FOR longer than a label. */
+	const uint8_t ctl[] = { 1, CY_LOGIN_REQ, 0, 6, 0, CY_A_FOR, 0, 2, 'a', '\n' };
+	const uint8_t empty[] = { 1, CY_LOGIN_REQ, 0, 4, 0, CY_A_FOR, 0, 0 };
+	uint8_t lng[CY_HDR_LEN + CY_ATTR_HDR_LEN + CY_NAME_MAX + 1];
+
+	memset(lng, 'a', sizeof(lng));
+	lng[0] = 1;
+	lng[1] = CY_LOGIN_REQ;
+	put_be16(lng + 2, CY_ATTR_HDR_LEN + CY_NAME_MAX + 1);
+	put_be16(lng + 4, CY_A_FOR);
+	put_be16(lng + 6, CY_NAME_MAX + 1);
+	assert_int_equal(run(f, "AD01", ctl, sizeof(ctl), CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+	assert_int_equal(run(f, "AD01", empty, sizeof(empty), CY_LOGIN_RES, &m, resp,
+			     sizeof(resp)), CY_ERR_MALFORMED);
+	assert_int_equal(run(f, "AD01", lng, sizeof(lng), CY_LOGIN_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+	assert_int_equal(as_stats(f->as)->malformed, 3);
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+}
+
+struct gn_seen {
+	char name[CY_NAME_MAX + 1];
+	char fqdn[CY_FQDN_MAX + 1];
+	uint8_t mac[6], vip4[4], vip6[16];
+};
+
+/* Walk an Information Response (it may hold more attributes than
+ * cy_msg_parse takes); returns RESULT, fills up to cap entries. */
+static int info_walk(const uint8_t *buf, size_t len, struct gn_seen *out, size_t cap,
+		     size_t *n)
+{
+	struct cur c = cur_make(buf, len);
+	uint8_t ver, type, result = 0xff;
+	uint16_t blen;
+
+	*n = 0;
+	assert_true(cur_get_u8(&c, &ver) && cur_get_u8(&c, &type) && cur_get_u16(&c, &blen));
+	assert_int_equal(type, CY_INFO_RES);
+	assert_int_equal(blen, cur_left(&c));
+	while (!cur_empty(&c)) {
+		struct cy_attr a;
+		struct cy_msg sub;
+
+		assert_true(cur_get_u16(&c, &a.type) && cur_get_u16(&c, &a.len) &&
+			    cur_get_ptr(&c, &a.val, a.len));
+		if (a.type == CY_A_RESULT) {
+			assert_int_equal(a.len, 1);
+			result = a.val[0];
+			continue;
+		}
+		if (a.type != CY_A_GN)
+			continue;
+		assert_int_equal(cy_attr_parse_nested(&a, &sub), 0);
+		assert_true(*n < cap);
+		assert_true(cy_msg_str(&sub, CY_A_NAME, out[*n].name, CY_NAME_MAX));
+		assert_true(cy_msg_str(&sub, CY_A_FQDN, out[*n].fqdn, CY_FQDN_MAX));
+		assert_true(cy_msg_bytes(&sub, CY_A_MAC, out[*n].mac, 6));
+		assert_true(cy_msg_bytes(&sub, CY_A_VIP4, out[*n].vip4, 4));
+		assert_true(cy_msg_bytes(&sub, CY_A_VIP6, out[*n].vip6, 16));
+		(*n)++;
+	}
+	return result;
+}
+
+static void check_listed(struct fx *f, const struct gn_seen *g, const char *name)
+{
+	struct store_node n;
+
+	assert_string_equal(g->name, name);
+	assert_int_equal(store_node_by_name(f->st, name, &n), 0);
+	assert_string_equal(g->fqdn, n.fqdn);
+	assert_memory_equal(g->mac, n.mac, 6);
+	assert_memory_equal(g->vip4, n.vip4, 4);
+	assert_memory_equal(g->vip6, n.vip6, 16);
+}
+
+static void test_info(void **state)
+{
+	struct fx *f = *state;
+	struct as_peer peer = { .cert_serial = "AD01" };
+	uint8_t req[256], resp[4096];
+	struct gn_seen g[8];
+	struct cy_msg m;
+	size_t len, n;
+	ssize_t rlen;
+
+	/* ad1 by certificate: cam and lamp; not old (revoked), not door (ad2's). */
+	len = req_for(req, sizeof(req), CY_INFO_REQ, NULL, NULL, NULL);
+	rlen = as_handle(f->as, &peer, req, len, resp, sizeof(resp));
+	assert_true(rlen > 0);
+	assert_int_equal(info_walk(resp, (size_t)rlen, g, 8, &n), CY_OK);
+	assert_int_equal(n, 2);
+	check_listed(f, &g[0], "cam");
+	check_listed(f, &g[1], "lamp");
+	/* ad1 by password: the same. */
+	peer.cert_serial = NULL;
+	len = req_for(req, sizeof(req), CY_INFO_REQ, "ad1", "adapter pass", NULL);
+	rlen = as_handle(f->as, &peer, req, len, resp, sizeof(resp));
+	assert_true(rlen > 0);
+	assert_int_equal(info_walk(resp, (size_t)rlen, g, 8, &n), CY_OK);
+	assert_int_equal(n, 2);
+	/* ad2: door only. */
+	peer.cert_serial = "AD02";
+	len = req_for(req, sizeof(req), CY_INFO_REQ, NULL, NULL, NULL);
+	rlen = as_handle(f->as, &peer, req, len, resp, sizeof(resp));
+	assert_int_equal(info_walk(resp, (size_t)rlen, g, 8, &n), CY_OK);
+	assert_int_equal(n, 1);
+	check_listed(f, &g[0], "door");
+	/* Asking does not log anyone in. */
+	assert_int_equal(as_stats(f->as)->login_ok, 0);
+	assert_int_equal(as_stats(f->as)->info_ok, 3);
+
+	/* A plain node is refused by policy. */
+	assert_int_equal(run(f, "0A1B2C3D", req, len, CY_INFO_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_POLICY);
+	assert_null(cy_msg_find(&m, CY_A_GN));
+	/* Bad credentials, revoked adapter. */
+	len = req_for(req, sizeof(req), CY_INFO_REQ, "ad1", "guess", NULL);
+	assert_int_equal(run(f, NULL, req, len, CY_INFO_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_AUTH);
+	assert_int_equal(store_node_revoke(f->st, "ad2", "gone"), 0);
+	len = req_for(req, sizeof(req), CY_INFO_REQ, NULL, NULL, NULL);
+	assert_int_equal(run(f, "AD02", req, len, CY_INFO_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_REVOKED);
+	assert_null(cy_msg_find(&m, CY_A_GN));
+	assert_int_equal(as_stats(f->as)->info_refused, 3);
+	/* A malformed Information Request gets an Information Response. */
+	const uint8_t ctl[] = { 1, CY_INFO_REQ, 0, 6, 0, CY_A_NAME, 0, 2, 'a', '\n' };
+	assert_int_equal(run(f, NULL, ctl, sizeof(ctl), CY_INFO_RES, &m, resp, sizeof(resp)),
+			 CY_ERR_MALFORMED);
+}
+
+static void test_info_many(void **state)
+{
+	struct fx *f = *state;
+	struct as_peer peer = { .cert_serial = "AD02" };
+	uint8_t req[256], *resp = malloc(AS_RES_MAX);
+	struct gn_seen *g = calloc(400, sizeof(*g));
+	char name[CY_NAME_MAX + 1];
+	struct store_node ad;
+	struct cy_msg m;
+	size_t len, n;
+	ssize_t rlen;
+
+	assert_non_null(resp);
+	assert_non_null(g);
+	assert_int_equal(store_node_by_name(f->st, "ad2", &ad), 0);
+	/* 300 general nodes: more attributes than one cy_msg holds, more
+	 * bytes than a request may have. */
+	for (int i = 0; i < 299; i++) {
+		snprintf(name, sizeof(name), "gn%d", i);
+		add_kind(f->st, name, CY_KIND_GN, ad.id, "", NULL, (uint16_t)(i + 10));
+	}
+	len = req_for(req, sizeof(req), CY_INFO_REQ, NULL, NULL, NULL);
+	rlen = as_handle(f->as, &peer, req, len, resp, AS_RES_MAX);
+	assert_true(rlen > CY_HDR_LEN + AS_MSG_MAX);
+	assert_int_equal(info_walk(resp, (size_t)rlen, g, 400, &n), CY_OK);
+	assert_int_equal(n, 300);
+	check_listed(f, &g[299], "gn298");
+
+	/* 300 more with 63-byte names: no longer fits one frame; the AS
+	 * says so instead of sending a broken list. */
+	for (int i = 0; i < 300; i++) {
+		memset(name, 'x', CY_NAME_MAX);
+		snprintf(name + CY_NAME_MAX - 4, 5, "%04d", i);
+		add_kind(f->st, name, CY_KIND_GN, ad.id, "", NULL, (uint16_t)(i + 1000));
+	}
+	assert_int_equal(run(f, "AD02", req, len, CY_INFO_RES, &m, resp, AS_RES_MAX),
+			 CY_ERR_INTERNAL);
+	assert_int_equal(as_stats(f->as)->info_refused, 1);
+	free(g);
+	free(resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +761,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_response_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_for_login, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_for_password, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_for_refused, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_for_revoked, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_for_malformed, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_info, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_info_many, setup_adapters, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,6 +86,8 @@ static void test_usage(void **state)
 	assert_int_equal(run("help"), 0);
 	assert_non_null(strstr(out, "cyphonic init"));
 	assert_non_null(strstr(out, "cyphonic node add"));
+	assert_non_null(strstr(out, "cyphonic adapter add"));
+	assert_non_null(strstr(out, "cyphonic gn add"));
 	assert_non_null(strstr(out, "cyphonic revoke"));
 	assert_non_null(strstr(out, "cyphonic list"));
 	assert_non_null(strstr(out, "cyphonic status"));
@@ -97,6 +99,8 @@ static void test_usage(void **state)
 	assert_int_equal(run("list"), 2);
 	assert_int_equal(run("node add --dir %s/c", dir), 2);
 	assert_int_equal(run("node remove x --dir %s/c", dir), 2);
+	assert_int_equal(run("adapter"), 2);
+	assert_int_equal(run("gn remove x --dir %s/c", dir), 2);
 	assert_int_equal(run("status"), 2);
 	/* no cloud there */
 	assert_int_equal(run("list --dir %s/none", dir), 1);
@@ -295,6 +299,135 @@ static void test_node_add_list_revoke(void **state)
 	store_close(st);
 }
 
+static char *stderr_text(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	return read_file(path);
+}
+
+static void test_adapter_gn(void **state)
+{
+	char path[256], err[256];
+	struct node_conf nc;
+	struct cloud_conf c;
+	struct store *st;
+	struct store_node n, ad;
+	struct stat sb;
+
+	assert_int_equal(run("init --dir %s/c --domain example.test --cloud 192.0.2.1", dir), 0);
+	assert_int_equal(run("node add alpha --dir %s/c", dir), 0);
+
+	/* adapter add: a node config plus [adapter] lan */
+	assert_int_equal(run("adapter add ad1 --dir %s/c", dir), 2);           /* no --lan */
+	assert_int_equal(run("adapter add ad1 --dir %s/c --lan 'a/b'", dir), 1);
+	assert_int_equal(run("adapter add ad1 --dir %s/c --lan eth0123456789abc", dir), 1);
+	assert_int_equal(run("node add ad1 --dir %s/c --lan eth1", dir), 2);  /* nodes have none */
+	assert_int_equal(run("adapter add ad1 --dir %s/c --lan eth1", dir), 0);
+	assert_non_null(strstr(out, "ad1.example.test vip4 100.64.0.2 vip6 fd"));
+	assert_int_equal(run("adapter add ad1 --dir %s/c --lan eth1", dir), 1);
+	assert_int_equal(run("adapter add ad2 --dir %s/c --lan lan0 --password 'ad pw'", dir), 0);
+	snprintf(path, sizeof(path), "%s/c/nodes/ad1.conf", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(node_conf_load(&nc, path, err, sizeof(err)), 0);
+	assert_true(nc.has_adapter);
+	assert_string_equal(nc.adapter_lan, "eth1");
+	assert_string_equal(nc.adapter_leases, "/var/lib/cyphonic/ad1.example.test.leases");
+	assert_int_equal(nc.adapter_lease_time, 3600);
+	assert_int_equal(nc.adapter_refresh, 60);
+	assert_true(nc.adapter_nat);
+	assert_non_null(nc.cert_pem);
+	node_conf_free(&nc);
+	snprintf(path, sizeof(path), "%s/c/nodes/alpha.conf", dir);
+	assert_int_equal(node_conf_load(&nc, path, err, sizeof(err)), 0);
+	assert_false(nc.has_adapter);
+	node_conf_free(&nc);
+
+	/* gn add: checks the adapter and the MAC */
+	assert_int_equal(run("gn add cam --dir %s/c --adapter ad1", dir), 2);
+	assert_int_equal(run("gn add cam --dir %s/c --adapter nope --mac 02:00:00:00:00:01", dir),
+			 1);
+	assert_non_null(strstr(stderr_text(), "no adapter named 'nope'"));
+	assert_int_equal(run("gn add cam --dir %s/c --adapter alpha --mac 02:00:00:00:00:01", dir),
+			 1);
+	assert_non_null(strstr(stderr_text(), "not an adapter"));
+	static const char *const bad_macs[] = {
+		"01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "02:00:00:00:00",
+		"02-00-00-00-00-01", "02:00:00:00:00:0g", "02:00:00:00:00:001", "2:0:0:0:0:1",
+		"02:00:00:00:00:01:", "",
+	};
+	for (size_t i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++) {
+		assert_int_equal(run("gn add cam --dir %s/c --adapter ad1 --mac '%s'", dir,
+				     bad_macs[i]), 1);
+		assert_non_null(strstr(stderr_text(), "--mac"));
+	}
+	assert_int_equal(run("gn add cam --dir %s/c --adapter ad1 --mac 02:AA:bb:Cc:dd:01", dir),
+			 0);
+	assert_non_null(strstr(out, "cam.example.test vip4 100.64.0.4 vip6 fd"));
+	assert_non_null(strstr(out, "mac 02:aa:bb:cc:dd:01 adapter ad1.example.test"));
+	/* no config: a general node runs no CYPHONIC software */
+	snprintf(path, sizeof(path), "%s/c/nodes/cam.conf", dir);
+	assert_int_equal(stat(path, &sb), -1);
+	/* the same MAC or name again */
+	assert_int_equal(run("gn add cam2 --dir %s/c --adapter ad2 --mac 02:aa:bb:cc:dd:01", dir),
+			 1);
+	assert_non_null(strstr(stderr_text(), "MAC 02:aa:bb:cc:dd:01 is already enrolled as "
+					      "cam.example.test"));
+	assert_int_equal(run("gn add cam --dir %s/c --adapter ad1 --mac 02:aa:bb:cc:dd:02", dir),
+			 1);
+	assert_non_null(strstr(stderr_text(), "cam.example.test is already enrolled"));
+	assert_int_equal(run("gn add lamp --dir %s/c --adapter ad1 --mac 02:aa:bb:cc:dd:02", dir),
+			 0);
+	assert_int_equal(run("gn add door --dir %s/c --adapter ad2 --mac 02:aa:bb:cc:dd:03", dir),
+			 0);
+
+	snprintf(path, sizeof(path), "%s/c/cloud.conf", dir);
+	assert_int_equal(cloud_conf_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(store_open(&st, c.store, err, sizeof(err)), 0);
+	assert_int_equal(store_node_by_name(st, "ad1", &ad), 0);
+	assert_int_equal(ad.kind, CY_KIND_ADAPTER);
+	assert_int_equal(store_node_by_name(st, "cam", &n), 0);
+	assert_int_equal(n.kind, CY_KIND_GN);
+	assert_int_equal(n.adapter_id, ad.id);
+	assert_int_equal(n.mac[1], 0xaa);
+	assert_string_equal(n.cert_serial, "");
+	assert_string_equal(n.pwhash, "");
+
+	/* list: kinds; general nodes with their adapter and MAC */
+	assert_int_equal(run("list --dir %s/c --json", dir), 0);
+	assert_non_null(strstr(out, "\"name\":\"ad1\",\"fqdn\":\"ad1.example.test\","
+				    "\"kind\":\"adapter\""));
+	assert_non_null(strstr(out, "\"name\":\"cam\",\"fqdn\":\"cam.example.test\","
+				    "\"kind\":\"gn\""));
+	assert_non_null(strstr(out, "\"nat\":null,\"adapter\":\"ad1\","
+				    "\"mac\":\"02:aa:bb:cc:dd:01\"}"));
+	assert_non_null(strstr(out, "\"adapter\":\"ad2\",\"mac\":\"02:aa:bb:cc:dd:03\"}"));
+	assert_int_equal(run("list --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "ADAPTER"));
+	assert_non_null(strstr(out, "MAC"));
+	assert_non_null(strstr(out, "02:aa:bb:cc:dd:02"));
+	assert_non_null(strstr(out, " gn "));
+	assert_non_null(strstr(out, " adapter "));
+
+	/* revoke a general node; revoking an adapter takes its general nodes */
+	assert_int_equal(run("revoke door --dir %s/c --reason stolen", dir), 0);
+	assert_int_equal(store_node_by_name(st, "door", &n), 0);
+	assert_true(n.revoked);
+	assert_int_equal(run("revoke ad1 --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "cam.example.test revoked: adapter ad1 revoked"));
+	assert_non_null(strstr(out, "lamp.example.test revoked: adapter ad1 revoked"));
+	assert_int_equal(store_node_by_name(st, "lamp", &n), 0);
+	assert_true(n.revoked);
+	assert_int_equal(store_node_by_name(st, "ad2", &n), 0);
+	assert_false(n.revoked);
+	assert_int_equal(run("gn add bulb --dir %s/c --adapter ad1 --mac 02:aa:bb:cc:dd:04", dir),
+			 1);
+	assert_non_null(strstr(stderr_text(), "adapter ad1.example.test is revoked"));
+	store_close(st);
+}
+
 /* A stand-in daemon: answers one request on a UNIX socket, then exits. */
 static pid_t fake_daemon(const char *path, const char *expect, const char *reply)
 {
@@ -397,6 +530,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_usage), T(test_init), T(test_node_add_list_revoke), T(test_status_stats),
+		T(test_adapter_gn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

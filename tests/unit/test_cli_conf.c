@@ -1,5 +1,6 @@
-/* The CLI's config writers read back through the daemons' loaders, and
- * the small JSON reader behind `status` and `stats`. */
+/* The CLI's config writers read back through the daemons' loaders (also
+ * the [adapter] section and its bad values), the MAC parser of `gn add`,
+ * and the small JSON reader behind `status` and `stats`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 #include "addr.h"
 #include "ca.h"
+#include "cli.h"
 #include "cliconf.h"
 #include "cloud_conf.h"
 #include "jsonread.h"
@@ -59,7 +61,7 @@ static void test_node_roundtrip(void **state)
 	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
 	char *ca_pem = ca_cert_pem(ca), *cert_pem = ca_cert_pem(x), *key_pem = ca_key_pem(key);
 	struct cliconf_node cn = { "alpha", "example.test", "192.0.2.1,2001:db8::1", ca_pem,
-				   cert_pem, key_pem, "s3cret!pw" };
+				   cert_pem, key_pem, "s3cret!pw", NULL };
 	struct node_conf c;
 	char err[256], buf[ADDR_STR_MAX];
 	char *text = cliconf_node(&cn);
@@ -130,6 +132,122 @@ static void test_node_roundtrip(void **state)
 	EVP_PKEY_free(ca_key);
 }
 
+static const char node_head[] =
+	"[node]\nname = ad1\ndomain = example.test\ncloud = 192.0.2.1\n"
+	"[credentials]\nca = x\npassword = pw\n";
+
+/* Load node_head + extra; 0 or -1 with err. */
+static int load_extra(struct node_conf *c, const char *extra, char *err, size_t errlen)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "%s%s", node_head, extra);
+	return node_conf_load_string(c, "ad1.conf", text, err, errlen);
+}
+
+static void test_adapter_conf(void **state)
+{
+	static const struct { const char *extra, *err; } bad[] = {
+		{ "[adapter]\nnat = no\n", "ad1.conf: [adapter] lan is required" },
+		{ "[adapter]\nlan = a/b\n", "ad1.conf:9: " },
+		{ "[adapter]\nlan = eth0123456789abc\n", "ad1.conf:9: " },
+		{ "[adapter]\nlan = ..\n", "ad1.conf:9: " },
+		{ "[adapter]\nlan = eth1\nlease_time = 59\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nlease_time = 86401\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nrefresh = 4\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nrefresh = 3601\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nnat = maybe\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nleases = relative.leases\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nlan = eth2\n", "ad1.conf:10: " },
+		{ "[adapter]\nlan = eth1\nmac = 1\n", "ad1.conf:10: " },
+	};
+	struct node_conf c;
+	char err[256];
+
+	/* No section: no adapter. */
+	assert_int_equal(load_extra(&c, "", err, sizeof(err)), 0);
+	assert_false(c.has_adapter);
+	node_conf_free(&c);
+	/* Defaults. */
+	assert_int_equal(load_extra(&c, "[adapter]\nlan = eth1\n", err, sizeof(err)), 0);
+	assert_true(c.has_adapter);
+	assert_string_equal(c.adapter_lan, "eth1");
+	assert_string_equal(c.adapter_leases, "/var/lib/cyphonic/ad1.example.test.leases");
+	assert_int_equal(c.adapter_lease_time, 3600);
+	assert_int_equal(c.adapter_refresh, 60);
+	assert_true(c.adapter_nat);
+	node_conf_free(&c);
+	/* Every key set, at the ends of the ranges. */
+	assert_int_equal(load_extra(&c, "[adapter]\nlan = br-lan.10\nleases = /tmp/x.leases\n"
+				    "lease_time = 60\nrefresh = 3600\nnat = no\n", err,
+				    sizeof(err)), 0);
+	assert_string_equal(c.adapter_lan, "br-lan.10");
+	assert_string_equal(c.adapter_leases, "/tmp/x.leases");
+	assert_int_equal(c.adapter_lease_time, 60);
+	assert_int_equal(c.adapter_refresh, 3600);
+	assert_false(c.adapter_nat);
+	node_conf_free(&c);
+	assert_int_equal(load_extra(&c, "[adapter]\nlan = e\nlease_time = 86400\nrefresh = 5\n",
+				    err, sizeof(err)), 0);
+	node_conf_free(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (load_extra(&c, bad[i].extra, err, sizeof(err)) != -1 ||
+		    strncmp(err, bad[i].err, strlen(bad[i].err)))
+			fail_msg("%s: got '%s'", bad[i].extra, err);
+	}
+	assert_true(node_conf_ifname_ok("eth0"));
+	assert_true(node_conf_ifname_ok("123456789012345"));
+	assert_false(node_conf_ifname_ok("1234567890123456"));
+	assert_false(node_conf_ifname_ok(""));
+	assert_false(node_conf_ifname_ok("a b"));
+	assert_false(node_conf_ifname_ok("a:1"));
+	assert_false(node_conf_ifname_ok("."));
+}
+
+static void test_adapter_writer(void **state)
+{
+	struct cliconf_node cn = { "ad1", "example.test", "192.0.2.1", "x", NULL, NULL, "pw",
+				   "eth1" };
+	struct node_conf c;
+	char err[256];
+	char *text = cliconf_node(&cn);
+
+	assert_non_null(text);
+	assert_non_null(strstr(text, "'cyphonic adapter add'"));
+	assert_non_null(strstr(text, "\n[adapter]\nlan = eth1\n"));
+	assert_int_equal(node_conf_load_string(&c, "ad1.conf", text, err, sizeof(err)), 0);
+	assert_true(c.has_adapter);
+	assert_string_equal(c.adapter_lan, "eth1");
+	node_conf_free(&c);
+	cliconf_free(text);
+	cn.adapter_lan = "bad/name";
+	assert_null(cliconf_node(&cn));
+}
+
+static void test_mac_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "02:00:00:00:00", "02:00:00:00:00:01:", "02-00-00-00-00-01",
+		"02:00:00:00:00:0g", "2:0:0:0:0:1", "02:00:00:00:00:001", "02:00:00:00:00: 1",
+		"01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "33:33:00:00:00:01",
+		"02:00:00:00:00:01 ", "020000000001x",
+	};
+	uint8_t mac[6];
+	char s[18];
+
+	assert_true(cli_mac_parse("02:AA:bb:Cc:dD:ef", mac));
+	assert_string_equal(cli_mac_str(mac, s), "02:aa:bb:cc:dd:ef");
+	assert_true(cli_mac_parse("00:00:00:00:00:01", mac));
+	assert_true(cli_mac_parse("fe:ff:ff:ff:ff:ff", mac));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(mac, 0x5a, sizeof(mac));
+		if (cli_mac_parse(bad[i], mac))
+			fail_msg("'%s' accepted", bad[i]);
+		assert_int_equal(mac[0], 0x5a); /* untouched */
+	}
+}
+
 struct seen {
 	char lines[32][128];
 	int n;
@@ -181,6 +299,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cloud_roundtrip),
 		cmocka_unit_test(test_node_roundtrip),
+		cmocka_unit_test(test_adapter_conf),
+		cmocka_unit_test(test_adapter_writer),
+		cmocka_unit_test(test_mac_parse),
 		cmocka_unit_test(test_jsonread),
 	};
 

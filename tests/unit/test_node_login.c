@@ -1,5 +1,6 @@
-/* The AS client's wire part: Login Request building, Login Response
- * parsing (every required attribute checked), and the address filter of
+/* The AS client's wire part: Login Request building (also with FOR, and
+ * the Information Request), Login and Information Response parsing (every
+ * required attribute checked, hostile lists), and the address filter of
  * the Registration Request. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -135,6 +138,220 @@ static void test_response_refused(void **state)
 	assert_string_equal(r.reason, "authentication failed");
 }
 
+static void test_request_for(void **state)
+{
+	uint8_t buf[512];
+	char s[CY_PASSWORD_MAX + 1];
+	struct cy_msg m;
+	ssize_t n;
+
+	n = login_build_request_for("ad1", NULL, "cam", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(&m, buf, (size_t)n), 0);
+	assert_int_equal(m.type, CY_LOGIN_REQ);
+	assert_true(cy_msg_str(&m, CY_A_NAME, s, CY_NAME_MAX));
+	assert_string_equal(s, "ad1");
+	assert_true(cy_msg_str(&m, CY_A_FOR, s, CY_NAME_MAX));
+	assert_string_equal(s, "cam");
+	assert_null(cy_msg_find(&m, CY_A_PASSWORD));
+
+	n = login_build_info_request("ad1", "pw", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(&m, buf, (size_t)n), 0);
+	assert_int_equal(m.type, CY_INFO_REQ);
+	assert_true(cy_msg_str(&m, CY_A_PASSWORD, s, CY_PASSWORD_MAX));
+	assert_string_equal(s, "pw");
+	assert_null(cy_msg_find(&m, CY_A_FOR));
+	assert_int_equal(login_build_info_request("ad1", NULL, buf, 6), -EMSGSIZE);
+}
+
+/* One GN entry; skip leaves one attribute out, mac_len != 6 is hostile. */
+static void put_gn(struct cy_builder *b, const char *name, const char *fqdn, uint8_t id,
+		   uint16_t skip, size_t mac_len)
+{
+	uint8_t mac[8] = { 0x02, 0, 0, 0, 0, id, 0, 0 }, v4[4] = { 100, 64, 0, id };
+	uint8_t v6[16] = { 0xfd, 0x12, [15] = id };
+	size_t tok = cy_put_nested_begin(b, CY_A_GN);
+
+	if (skip != CY_A_NAME)
+		cy_put_str(b, CY_A_NAME, name);
+	if (skip != CY_A_FQDN)
+		cy_put_str(b, CY_A_FQDN, fqdn);
+	if (skip != CY_A_MAC)
+		cy_put_bytes(b, CY_A_MAC, mac, mac_len);
+	if (skip != CY_A_VIP4)
+		cy_put_bytes(b, CY_A_VIP4, v4, sizeof(v4));
+	if (skip != CY_A_VIP6)
+		cy_put_bytes(b, CY_A_VIP6, v6, sizeof(v6));
+	cy_put_nested_end(b, tok);
+}
+
+static ssize_t info_res(uint8_t *buf, size_t cap, size_t ngn, uint16_t skip, size_t mac_len)
+{
+	struct cy_builder b;
+
+	cy_build_start(&b, buf, cap, CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	for (size_t i = 0; i < ngn; i++) {
+		char name[32], fqdn[64];
+
+		snprintf(name, sizeof(name), "gn%zu", i);
+		snprintf(fqdn, sizeof(fqdn), "gn%zu.example.test", i);
+		put_gn(&b, name, fqdn, (uint8_t)(i + 1), i == ngn - 1 ? skip : 0,
+		       i == ngn - 1 ? mac_len : 6);
+	}
+	return cy_build_finish(&b);
+}
+
+static void test_info_ok(void **state)
+{
+	uint8_t buf[4096];
+	struct login_info r;
+	char s[INET6_ADDRSTRLEN];
+	ssize_t n = info_res(buf, sizeof(buf), 3, 0, 6);
+
+	assert_true(n > 0);
+	assert_int_equal(login_parse_info(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_OK);
+	assert_int_equal(r.result, CY_OK);
+	assert_int_equal(r.ngn, 3);
+	assert_string_equal(r.gn[0].name, "gn0");
+	assert_string_equal(r.gn[2].fqdn, "gn2.example.test");
+	assert_int_equal(r.gn[1].mac[0], 0x02);
+	assert_int_equal(r.gn[1].mac[5], 2);
+	assert_string_equal(inet_ntop(AF_INET, &r.gn[2].vip4, s, sizeof(s)), "100.64.0.3");
+	assert_string_equal(inet_ntop(AF_INET6, &r.gn[0].vip6, s, sizeof(s)), "fd12::1");
+	login_info_free(&r);
+	login_info_free(&r); /* twice is harmless */
+
+	/* An adapter without general nodes. */
+	n = info_res(buf, sizeof(buf), 0, 0, 6);
+	assert_int_equal(login_parse_info(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_OK);
+	assert_int_equal(r.ngn, 0);
+	login_info_free(&r);
+}
+
+static void test_info_refused(void **state)
+{
+	struct login_info r;
+	struct cy_builder b;
+	uint8_t buf[512];
+	ssize_t n;
+
+	cy_build_start(&b, buf, sizeof(buf), CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_ERR_POLICY);
+	cy_put_str(&b, CY_A_REASON, "only an adapter has general nodes");
+	n = cy_build_finish(&b);
+	assert_int_equal(login_parse_info(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_REFUSED);
+	assert_int_equal(r.result, CY_ERR_POLICY);
+	assert_string_equal(r.reason, "only an adapter has general nodes");
+	assert_int_equal(r.ngn, 0);
+	login_info_free(&r);
+}
+
+static void expect_bad(const uint8_t *buf, size_t len)
+{
+	struct login_info r;
+
+	assert_int_equal(login_parse_info(buf, len, &r), -EBADMSG);
+	assert_int_equal(r.status, LOGIN_FAILED);
+	assert_true(r.reason[0] != '\0');
+	assert_null(r.gn);
+	assert_int_equal(r.ngn, 0);
+}
+
+static void test_info_hostile(void **state)
+{
+	static const uint16_t required[] = { CY_A_NAME, CY_A_FQDN, CY_A_MAC, CY_A_VIP4,
+					     CY_A_VIP6 };
+	uint8_t *buf = malloc(CY_MSG_MAX);
+	struct cy_builder b;
+	ssize_t n;
+
+	assert_non_null(buf);
+	/* Each required attribute of an entry missing. */
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		n = info_res(buf, CY_MSG_MAX, 2, required[i], 6);
+		expect_bad(buf, (size_t)n);
+	}
+	/* MAC of 5 and of 7 bytes. */
+	n = info_res(buf, CY_MSG_MAX, 2, 0, 5);
+	expect_bad(buf, (size_t)n);
+	n = info_res(buf, CY_MSG_MAX, 2, 0, 7);
+	expect_bad(buf, (size_t)n);
+	/* Every truncation of a good response (frame length no longer fits). */
+	n = info_res(buf, CY_MSG_MAX, 2, 0, 6);
+	for (ssize_t k = 0; k < n; k++)
+		expect_bad(buf, (size_t)k);
+	/* A truncated nested entry inside a well-framed message: the last
+	 * inner attribute claims 4 bytes more than the entry holds. */
+	n = info_res(buf, CY_MSG_MAX, 1, 0, 6);
+	buf[n - 16 - 2] = 0;
+	buf[n - 16 - 1] = 20;
+	expect_bad(buf, (size_t)n);
+	/* Wrong type, wrong version. */
+	n = info_res(buf, CY_MSG_MAX, 1, 0, 6);
+	buf[1] = CY_LOGIN_RES;
+	expect_bad(buf, (size_t)n);
+	buf[1] = CY_INFO_RES;
+	buf[0] = 2;
+	expect_bad(buf, (size_t)n);
+	/* No RESULT; RESULT twice; RESULT of 2 bytes. */
+	cy_build_start(&b, buf, CY_MSG_MAX, CY_INFO_RES);
+	put_gn(&b, "a", "a.b", 1, 0, 6);
+	n = cy_build_finish(&b);
+	expect_bad(buf, (size_t)n);
+	cy_build_start(&b, buf, CY_MSG_MAX, CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	n = cy_build_finish(&b);
+	expect_bad(buf, (size_t)n);
+	cy_build_start(&b, buf, CY_MSG_MAX, CY_INFO_RES);
+	cy_put_bytes(&b, CY_A_RESULT, "\0\0", 2);
+	n = cy_build_finish(&b);
+	expect_bad(buf, (size_t)n);
+	/* An entry name with a control character. */
+	cy_build_start(&b, buf, CY_MSG_MAX, CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	put_gn(&b, "a\n", "a.b", 1, 0, 6);
+	n = cy_build_finish(&b);
+	expect_bad(buf, (size_t)n);
+	free(buf);
+}
+
+static void test_info_many(void **state)
+{
+	uint8_t *buf = malloc(CY_MSG_MAX);
+	struct login_info r;
+	struct cy_builder b;
+	ssize_t n;
+
+	assert_non_null(buf);
+	/* LOGIN_GN_MAX minimal entries are taken (far more attributes than a
+	 * struct cy_msg holds)... */
+	cy_build_start(&b, buf, CY_MSG_MAX, CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	for (int i = 0; i < LOGIN_GN_MAX; i++)
+		put_gn(&b, "a", "a.b", (uint8_t)i, 0, 6);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	assert_int_equal(login_parse_info(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.ngn, LOGIN_GN_MAX);
+	assert_int_equal(r.gn[LOGIN_GN_MAX - 1].mac[5], (uint8_t)(LOGIN_GN_MAX - 1));
+	login_info_free(&r);
+	/* ...one more is refused. */
+	cy_build_start(&b, buf, CY_MSG_MAX, CY_INFO_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	for (int i = 0; i <= LOGIN_GN_MAX; i++)
+		put_gn(&b, "a", "a.b", (uint8_t)i, 0, 6);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	expect_bad(buf, (size_t)n);
+	free(buf);
+}
+
 static void test_localaddr_filter(void **state)
 {
 	static const struct { const char *a; bool ok; } cases[] = {
@@ -166,6 +383,11 @@ int main(void)
 		cmocka_unit_test(test_response_ok),
 		cmocka_unit_test(test_response_missing),
 		cmocka_unit_test(test_response_refused),
+		cmocka_unit_test(test_request_for),
+		cmocka_unit_test(test_info_ok),
+		cmocka_unit_test(test_info_refused),
+		cmocka_unit_test(test_info_hostile),
+		cmocka_unit_test(test_info_many),
 		cmocka_unit_test(test_localaddr_filter),
 	};
 

@@ -277,7 +277,9 @@ static void f_dns(void *arg, uint64_t token, enum resolver_status st, const stru
 		n->dns_vip4 = *v4;
 }
 
-static const struct overlay_ops f_ops = { f_send, f_tun_write, f_dir, f_dns };
+static const struct overlay_ops f_ops = {
+	.send = f_send, .tun_write = f_tun_write, .direction_request = f_dir, .dns_complete = f_dns,
+};
 
 static void deliver_one(int i)
 {

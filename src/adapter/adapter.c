@@ -1,0 +1,497 @@
+#include "adapter.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "gn.h"
+#include "ident.h"
+#include "json.h"
+#include "lansock.h"
+#include "log.h"
+#include "login.h"
+#include "nat.h"
+#include "node.h"
+#include "node_conf.h"
+#include "overlay.h"
+#include "resolver_server.h"
+#include "route.h"
+#include "sig.h"
+
+#define FRAME_BUF (LANSOCK_VNET_LEN + 65536 + 64)
+#define LAN_BATCH 256               /* frames per wake-up, then yield */
+
+/* A general node's running state: its identity and resolver. */
+struct gnctx {
+	struct adapter *a;
+	struct gn *g;
+	struct ident *id;
+	struct resolver_server *dns;
+	const char *skip[3];
+	bool routed;
+};
+
+struct adapter {
+	struct event_base *base;
+	struct node *node;
+	const struct node_conf *conf;
+	char lan[IF_NAMESIZE];
+	struct lansock *ls;
+	struct event *lan_ev, *tick;
+	struct route *route;
+	struct nat *nat;
+	struct gn_table *gns;
+	bool have_ip;
+	struct in_addr ip, vip_net;
+	uint8_t vip_len;
+	bool have_list;
+	bool fetching;
+	int64_t next_fetch_ms, last_unknown_fetch_ms;
+	struct ratelimit rl;
+	uint8_t *rx;
+	struct login *info;     /* Information Requests */
+};
+
+/* ---- general nodes' identities ---- */
+
+static int gn_deliver(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct gnctx *c = arg;
+
+	return lansock_deliver(c->a->ls, c->g->info.mac, pkt, len);
+}
+
+static void gn_registered(void *arg, const struct sig_info *in)
+{
+	struct gnctx *c = arg;
+
+	if (in->vip4.s_addr != c->g->info.vip4.s_addr)
+		LOG_RATELIMITED(&c->a->rl, "%s: registered with VIPv4 other than its listed one",
+				c->g->info.fqdn);
+}
+
+static void gn_dns_complete(void *arg, uint64_t token, enum resolver_status st,
+			    const struct in_addr *vip4, const struct in6_addr *vip6)
+{
+	struct gnctx *c = arg;
+
+	if (c->dns)
+		resolver_complete(resolver_server_resolver(c->dns), token, st, vip4, vip6);
+}
+
+static const struct ident_ops gn_ident_ops = {
+	.deliver = gn_deliver,
+	.registered = gn_registered,
+	.dns_complete = gn_dns_complete,
+};
+
+static int gn_lookup(void *arg, const char *fqdn, uint64_t token)
+{
+	struct gnctx *c = arg;
+
+	return ident_lookup(c->id, fqdn, token);
+}
+
+/* The resolver's answer to a GN: a UDP frame from the LAN address. */
+static void gn_dns_send(void *arg, const struct resolver_client *cl, const uint8_t *buf,
+			size_t len)
+{
+	struct gnctx *c = arg;
+
+	lansock_dns_reply(c->a->ls, c->g->info.mac, cl, buf, len);
+}
+
+static void gnctx_free(struct gnctx *c)
+{
+	if (!c)
+		return;
+	if (c->id) {
+		ident_stop(c->id);
+		ident_free(c->id);
+	}
+	resolver_server_free(c->dns);
+	if (c->routed && c->a->route)
+		route_del_host(c->a->route, &c->g->info.vip4);
+	c->g->ident = NULL;
+	free(c);
+}
+
+/* The table drops a GN (revoked, or no longer listed). */
+static void on_gn_drop(void *arg, struct gn *g)
+{
+	struct gnctx *c = g->ident;
+
+	if (c)
+		log_info("general node %s: no longer listed, stopping it", g->info.fqdn);
+	gnctx_free(c);
+}
+
+/* Start the GN's identity (login on our behalf, registration) and its
+ * resolver; its VIP gets a host route through the LAN. */
+static int gn_activate(struct adapter *a, struct gn *g)
+{
+	struct gnctx *c;
+	struct ident_cfg ic = { .conf = a->conf, .ops = &gn_ident_ops };
+	struct resolver_server_cfg rc = { 0 };
+	const struct sockaddr_storage *ups;
+	char mac[18];
+
+	g->active = true;
+	if (g->ident)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->a = a;
+	c->g = g;
+	c->skip[0] = node_tun_name(a->node);
+	c->skip[1] = a->lan;
+	ic.gn_name = g->info.name;
+	ic.fqdn = g->info.fqdn;
+	ic.port = 0;
+	ic.skip_ifs = c->skip;
+	ic.arg = c;
+	c->id = ident_new(a->base, &ic);
+	if (!c->id)
+		goto fail;
+	rc.listen = NULL;
+	rc.send_client = gn_dns_send;
+	rc.send_arg = c;
+	rc.rc.domain = a->conf->domain;
+	rc.rc.n_upstreams = node_dns_upstreams(a->node, &ups);
+	rc.rc.upstreams = ups;
+	rc.rc.lookup = gn_lookup;
+	rc.rc.lookup_arg = c;
+	c->dns = resolver_server_new(a->base, &rc);
+	if (!c->dns)
+		goto fail;
+	g->ident = c;
+	if (a->route) {
+		c->routed = route_add_host(a->route, &g->info.vip4) == 0;
+	}
+	log_info("general node %s (%s): logging in and registering on its behalf, UDP port %u",
+		 g->info.fqdn, gn_mac_str(g->info.mac, mac), ident_port(c->id));
+	ident_start(c->id);
+	return 0;
+fail:
+	log_warnx("general node %s: cannot start its identity", g->info.fqdn);
+	gnctx_free(c);
+	g->active = false;
+	return -ENOMEM;
+}
+
+/* ---- the general-node list from the AS ---- */
+
+typedef void (*gn_list_cb)(void *arg, int err, const struct gn_info *list, size_t n);
+
+static void on_list(void *arg, int err, const struct gn_info *list, size_t n);
+
+/* The Information Response: its entries as the table's gn_info. */
+static void on_info(void *arg, const struct login_info *r)
+{
+	struct adapter *a = arg;
+	struct gn_info *list = NULL;
+
+	if (r->status != LOGIN_OK) {
+		log_warnx("general-node list refused or failed: %s", r->reason);
+		on_list(a, r->status == LOGIN_REFUSED ? -EACCES : -EIO, NULL, 0);
+		return;
+	}
+	if (r->ngn && !(list = calloc(r->ngn, sizeof(*list)))) {
+		on_list(a, -ENOMEM, NULL, 0);
+		return;
+	}
+	for (size_t i = 0; i < r->ngn; i++) {
+		memcpy(list[i].name, r->gn[i].name, sizeof(list[i].name));
+		memcpy(list[i].fqdn, r->gn[i].fqdn, sizeof(list[i].fqdn));
+		memcpy(list[i].mac, r->gn[i].mac, sizeof(list[i].mac));
+		list[i].vip4 = r->gn[i].vip4;
+		list[i].vip6 = r->gn[i].vip6;
+	}
+	on_list(a, 0, list, r->ngn);
+	free(list);
+}
+
+/* The Information Request over the AS's TLS connection (login.h); the
+ * answer comes to on_info later, never from inside this call.  0 or
+ * -errno. */
+static int gn_list_fetch(struct adapter *a)
+{
+	if (!a->info && !(a->info = login_new(a->base, a->conf, NULL, NULL)))
+		return -ENOMEM;
+	return login_info_start(a->info, on_info, a);
+}
+
+static void fetch_list(struct adapter *a);
+
+static void on_list(void *arg, int err, const struct gn_info *list, size_t n)
+{
+	struct adapter *a = arg;
+	int skipped;
+
+	a->fetching = false;
+	a->next_fetch_ms = clock_now_ms() + (int64_t)a->conf->adapter_refresh * 1000;
+	if (err < 0) {
+		LOG_RATELIMITED(&a->rl, "general-node list: %s", strerror(-err));
+		/* Retry sooner than the refresh when we have nothing yet. */
+		if (!a->have_list)
+			a->next_fetch_ms = clock_now_ms() + 2000;
+		return;
+	}
+	skipped = gn_table_sync(a->gns, list, n);
+	if (skipped < 0) {
+		log_warnx("general-node list: out of memory");
+		return;
+	}
+	if (skipped > 0)
+		log_warnx("general-node list: %d entries with a duplicate MAC or VIP skipped",
+			  skipped);
+	if (!a->have_list || gn_count(a->gns) != n)
+		log_info("general-node list: %zu general node(s)", gn_count(a->gns));
+	a->have_list = true;
+	/* GNs with a valid lease from before a restart start at once. */
+	for (size_t i = 0; i < gn_count(a->gns); i++) {
+		struct gn *g = gn_at(a->gns, i);
+
+		if (!g->ident && lansock_lease_left(a->ls, g->info.mac) > 0)
+			gn_activate(a, g);
+	}
+}
+
+static void fetch_list(struct adapter *a)
+{
+	int err;
+
+	if (a->fetching)
+		return;
+	a->fetching = true;
+	err = gn_list_fetch(a);
+	if (err < 0) {
+		a->fetching = false;
+		a->next_fetch_ms = clock_now_ms() + 2000;
+	}
+}
+
+/* ---- the LAN ---- */
+
+static void lan_gn_seen(void *arg, struct gn *g)
+{
+	struct adapter *a = arg;
+
+	if (!g->ident)
+		gn_activate(a, g);
+}
+
+static void lan_unknown_mac(void *arg, const uint8_t mac[6])
+{
+	struct adapter *a = arg;
+	int64_t now = clock_now_ms();
+	char s[18];
+
+	if (gn_unknown_first(a->gns, mac))
+		log_warnx("unknown MAC %s on %s: not a general node of this adapter, no lease",
+			  gn_mac_str(mac, s), a->lan);
+	/* It may have been enrolled since the last fetch. */
+	if (a->have_ip && now - a->last_unknown_fetch_ms >= ADAPTER_UNKNOWN_FETCH_MS) {
+		a->last_unknown_fetch_ms = now;
+		fetch_list(a);
+	}
+}
+
+static void lan_input(void *arg, struct gn *g, const uint8_t *pkt, size_t len)
+{
+	struct gnctx *c = g->ident;
+
+	if (c)
+		ident_input(c->id, pkt, len);
+}
+
+static int lan_dns_query(void *arg, struct gn *g, const struct resolver_client *cl,
+			 const uint8_t *q, size_t len)
+{
+	struct gnctx *c = g->ident;
+	const struct resolver_stats *rs;
+	uint64_t bad;
+
+	if (!c || !c->dns)
+		return -ENOENT;
+	rs = resolver_stats(resolver_server_resolver(c->dns));
+	bad = rs->malformed;
+	resolver_server_query(c->dns, cl, q, len);
+	return rs->malformed != bad ? -EBADMSG : 0;
+}
+
+static const struct lansock_ops lan_ops = {
+	.gn_seen = lan_gn_seen,
+	.unknown_mac = lan_unknown_mac,
+	.input = lan_input,
+	.dns_query = lan_dns_query,
+};
+
+static void on_lan(evutil_socket_t fd, short what, void *arg)
+{
+	struct adapter *a = arg;
+
+	lansock_read(a->ls);
+}
+
+/* ---- the node's registration, the timer ---- */
+
+static void on_node_registered(void *arg, const struct sig_info *in)
+{
+	struct adapter *a = arg;
+	struct nat_cfg nc = { .lan = a->lan, .tun = node_tun_name(a->node),
+			      .masquerade = a->conf->adapter_nat };
+	char s[INET_ADDRSTRLEN], n4[INET_ADDRSTRLEN];
+
+	if (a->have_ip && a->ip.s_addr == in->vip4.s_addr && a->vip_len == in->prefix4)
+		return;
+	a->ip = in->vip4;
+	a->vip_len = in->prefix4;
+	a->vip_net.s_addr = in->vip4.s_addr &
+			    htonl(in->prefix4 ? ~0u << (32 - (in->prefix4 > 32 ? 32 : in->prefix4)) : 0);
+	a->have_ip = true;
+	log_info("adapter: LAN %s address %s, VIPv4 range %s/%u", a->lan,
+		 inet_ntop(AF_INET, &a->ip, s, sizeof(s)),
+		 inet_ntop(AF_INET, &a->vip_net, n4, sizeof(n4)), a->vip_len);
+	route_set_lan_ip(a->route, &a->ip);
+	for (size_t i = 0; i < gn_count(a->gns); i++) {
+		struct gnctx *c = gn_at(a->gns, i)->ident;
+
+		if (c && !c->routed)
+			c->routed = route_add_host(a->route, &c->g->info.vip4) == 0;
+	}
+	nat_free(a->nat);
+	nc.lan_ip = a->ip;
+	nc.vip_net = a->vip_net;
+	nc.vip_len = a->vip_len;
+	a->nat = nat_new(&nc);
+	lansock_set_addr(a->ls, &a->ip, a->vip_len);
+	fetch_list(a);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct adapter *a = arg;
+
+	if (a->have_ip && clock_now_ms() >= a->next_fetch_ms)
+		fetch_list(a);
+}
+
+/* ---- status ---- */
+
+static void on_status(void *arg, struct json *j)
+{
+	struct adapter *a = arg;
+	char v4[INET_ADDRSTRLEN], mac[18];
+
+	json_arr_begin(j, "general_nodes");
+	for (size_t i = 0; i < gn_count(a->gns); i++) {
+		struct gn *g = gn_at(a->gns, i);
+		struct gnctx *c = g->ident;
+		int64_t left = lansock_lease_left(a->ls, g->info.mac);
+
+		json_obj_begin(j, NULL);
+		json_str(j, "fqdn", g->info.fqdn);
+		json_str(j, "mac", gn_mac_str(g->info.mac, mac));
+		json_str(j, "vip4", inet_ntop(AF_INET, &g->info.vip4, v4, sizeof(v4)));
+		if (left >= 0)
+			json_int(j, "lease", left);
+		else
+			json_null(j, "lease");
+		json_bool(j, "registered", c && ident_info(c->id)->state == SIG_REGISTERED);
+		json_str(j, "state", c ? sig_state_str(ident_info(c->id)->state) : "idle");
+		json_uint(j, "tunnels", c ? overlay_tunnels(ident_overlay(c->id), NULL, 0) : 0);
+		json_uint(j, "port", c ? ident_port(c->id) : 0);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	lansock_status(a->ls, j);
+}
+
+/* ---- lifecycle ---- */
+
+struct adapter *adapter_new(struct event_base *base, struct node *node,
+			    const struct node_conf *conf)
+{
+	struct adapter *a = calloc(1, sizeof(*a));
+	struct lansock_cfg lc = { .ops = &lan_ops };
+	struct timeval tv = { 1, 0 };
+	const uint8_t *m;
+
+	if (!a)
+		return NULL;
+	a->base = base;
+	a->node = node;
+	a->conf = conf;
+	snprintf(a->lan, sizeof(a->lan), "%s", conf->adapter_lan);
+	a->gns = gn_table_new(on_gn_drop, a);
+	if (!a->gns)
+		goto fail;
+	lc.ifname = a->lan;
+	lc.leases = conf->adapter_leases;
+	lc.lease_time = (uint32_t)conf->adapter_lease_time;
+	lc.mtu = conf->mtu;
+	lc.domain = conf->domain;
+	lc.gns = a->gns;
+	lc.arg = a;
+	a->ls = lansock_new(&lc);
+	if (!a->ls)
+		goto fail;
+	a->route = route_new(a->lan);
+	if (!a->route)
+		goto fail;
+	a->lan_ev = event_new(base, lansock_fd(a->ls), EV_READ | EV_PERSIST, on_lan, a);
+	a->tick = event_new(base, -1, EV_PERSIST, on_tick, a);
+	if (!a->lan_ev || !a->tick || event_add(a->lan_ev, NULL) < 0 ||
+	    event_add(a->tick, &tv) < 0)
+		goto fail;
+	node_skip_if(node, a->lan);
+	node_on_status(node, on_status, a);
+	node_on_registered(node, on_node_registered, a);
+	m = lansock_mac(a->ls);
+	log_info("adapter: serving general nodes on %s (MAC %02x:%02x:%02x:%02x:%02x:%02x)",
+		 a->lan, m[0], m[1], m[2], m[3], m[4], m[5]);
+	return a;
+fail:
+	log_warnx("adapter: cannot serve %s", conf->adapter_lan);
+	adapter_free(a);
+	return NULL;
+}
+
+void adapter_stop(struct adapter *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < gn_count(a->gns); i++) {
+		struct gnctx *c = gn_at(a->gns, i)->ident;
+
+		if (c)
+			ident_stop(c->id);
+	}
+}
+
+void adapter_free(struct adapter *a)
+{
+	if (!a)
+		return;
+	node_on_status(a->node, NULL, NULL);
+	if (a->lan_ev)
+		event_free(a->lan_ev);
+	if (a->tick)
+		event_free(a->tick);
+	/* GN identities stop before the routes go (their drop callback). */
+	login_free(a->info);
+	gn_table_free(a->gns);
+	nat_free(a->nat);
+	route_free(a->route);
+	lansock_free(a->ls);
+	free(a);
+}

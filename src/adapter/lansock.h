@@ -1,0 +1,78 @@
+/* The adapter's LAN glue: an AF_PACKET socket on the LAN interface that
+ * reads every frame (ETH_P_ALL) received there, not those this host sends
+ * (PACKET_IGNORE_OUTGOING), each behind a virtio-net header
+ * (PACKET_VNET_HDR: GSO super-frames and partial checksums from veths and
+ * NICs); frames sent carry a zero header (complete, no offload).
+ *
+ * Each frame is classified and handled:
+ *   ARP request from a GN for a peer VIP -> answered with the LAN MAC
+ *   DHCP (udp dport 67)                   -> the DHCP server, lease file
+ *   DNS to the LAN address (udp dport 53) -> ops->dns_query (the GN's resolver)
+ *   from a GN, IPv4 source = its VIP, destination a peer VIP
+ *                                         -> checksum completed, GSO split,
+ *                                            MSS clamped, too big: ICMP frag
+ *                                            needed, else ops->input
+ *   anything else                         -> left to the kernel
+ * Every drop has a counter (lansock_status()). */
+#ifndef CY_ADAPTER_LANSOCK_H
+#define CY_ADAPTER_LANSOCK_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gn.h"
+#include "resolver.h"
+
+#define LANSOCK_VNET_LEN 10          /* struct virtio_net_hdr */
+
+struct json;
+struct lansock;
+
+struct lansock_ops {
+	/* A frame (DHCP or traffic) from an enrolled GN's MAC. */
+	void (*gn_seen)(void *arg, struct gn *g);
+	/* A frame from a MAC that is no GN of this adapter. */
+	void (*unknown_mac)(void *arg, const uint8_t mac[6]);
+	/* An IPv4 packet from GN g to a peer VIP, ready for its overlay. */
+	void (*input)(void *arg, struct gn *g, const uint8_t *pkt, size_t len);
+	/* A DNS query from g to the LAN address (client: its address, port).
+	 * -EBADMSG when the resolver found it malformed (counted here). */
+	int (*dns_query)(void *arg, struct gn *g, const struct resolver_client *c,
+			  const uint8_t *q, size_t len);
+};
+
+struct lansock_cfg {
+	const char *ifname;
+	const char *leases;            /* lease file path */
+	uint32_t lease_time;           /* seconds */
+	int mtu;                       /* the tunnel MTU (DHCP option 26, MSS clamp) */
+	const char *domain;            /* DHCP option 15 */
+	struct gn_table *gns;          /* the general nodes (owned by the caller) */
+	const struct lansock_ops *ops;
+	void *arg;
+};
+
+/* NULL on failure (logged).  The lease file is read now. */
+struct lansock *lansock_new(const struct lansock_cfg *cfg);
+void lansock_free(struct lansock *ls);
+int lansock_fd(const struct lansock *ls);
+const uint8_t *lansock_mac(const struct lansock *ls);
+/* The adapter's LAN address (its VIPv4) and the VIP range's prefix
+ * length: nothing but ARP is served before this is known. */
+void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_len);
+/* Read and handle frames until the socket is empty (or a batch is done). */
+void lansock_read(struct lansock *ls);
+/* A packet from a GN's tunnel to its MAC (MSS clamped).  0 or -errno. */
+int lansock_deliver(struct lansock *ls, const uint8_t mac[6], const uint8_t *pkt, size_t len);
+/* A DNS answer to a GN (UDP from the LAN address, port 53). */
+void lansock_dns_reply(struct lansock *ls, const uint8_t mac[6], const struct resolver_client *c,
+		       const uint8_t *buf, size_t len);
+/* Lease left in seconds for mac, -1 when none. */
+int64_t lansock_lease_left(const struct lansock *ls, const uint8_t mac[6]);
+/* Counters as "lan": {...}. */
+void lansock_status(const struct lansock *ls, struct json *j);
+
+#endif

@@ -1,0 +1,348 @@
+/* The adapter's DHCP lease table and its file (see lease.h). */
+#include "lease.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LEASE_LOAD_WARN_MAX 10
+
+struct lease_table {
+	char *path;
+	struct lease *v;
+	size_t n, cap;
+};
+
+struct lease_table *lease_table_new(const char *path)
+{
+	struct lease_table *lt = calloc(1, sizeof(*lt));
+
+	if (!lt)
+		return NULL;
+	if (path && !(lt->path = strdup(path))) {
+		free(lt);
+		return NULL;
+	}
+	return lt;
+}
+
+void lease_table_free(struct lease_table *lt)
+{
+	if (!lt)
+		return;
+	free(lt->path);
+	free(lt->v);
+	free(lt);
+}
+
+static ssize_t lease_idx(const struct lease_table *lt, const uint8_t mac[6])
+{
+	size_t i;
+
+	for (i = 0; i < lt->n; i++)
+		if (memcmp(lt->v[i].mac, mac, 6) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+const struct lease *lease_get(const struct lease_table *lt, const uint8_t mac[6])
+{
+	ssize_t i = lease_idx(lt, mac);
+
+	return i < 0 ? NULL : &lt->v[i];
+}
+
+const struct lease *lease_find_ip(const struct lease_table *lt, uint32_t vip4)
+{
+	size_t i;
+
+	for (i = 0; i < lt->n; i++)
+		if (lt->v[i].vip4 == vip4)
+			return &lt->v[i];
+	return NULL;
+}
+
+int lease_set(struct lease_table *lt, const uint8_t mac[6], uint32_t vip4, int64_t expires,
+	      enum lease_state state)
+{
+	ssize_t i = lease_idx(lt, mac);
+	struct lease *l;
+
+	if (i < 0) {
+		if (lt->n == lt->cap) {
+			size_t cap = lt->cap ? lt->cap * 2 : 16;
+			struct lease *v;
+
+			if (lt->n >= LEASE_MAX)
+				return -ENOSPC;
+			if (cap > LEASE_MAX)
+				cap = LEASE_MAX;
+			v = realloc(lt->v, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			lt->v = v;
+			lt->cap = cap;
+		}
+		i = (ssize_t)lt->n++;
+	}
+	l = &lt->v[i];
+	memcpy(l->mac, mac, 6);
+	l->vip4 = vip4;
+	l->expires = expires;
+	l->state = state;
+	return 0;
+}
+
+static void lease_del(struct lease_table *lt, size_t i)
+{
+	lt->v[i] = lt->v[--lt->n];
+}
+
+bool lease_release(struct lease_table *lt, const uint8_t mac[6])
+{
+	ssize_t i = lease_idx(lt, mac);
+
+	if (i < 0)
+		return false;
+	lease_del(lt, (size_t)i);
+	return true;
+}
+
+int64_t lease_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now)
+{
+	const struct lease *l = lease_get(lt, mac);
+
+	if (!l || l->state != LEASE_BOUND || l->expires <= now)
+		return -1;
+	return l->expires - now;
+}
+
+size_t lease_expire(struct lease_table *lt, int64_t now)
+{
+	size_t i = 0, n = 0;
+
+	while (i < lt->n) {
+		if (lt->v[i].expires <= now) {
+			lease_del(lt, i);
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
+size_t lease_count(const struct lease_table *lt)
+{
+	return lt->n;
+}
+
+void lease_foreach(const struct lease_table *lt, void (*fn)(void *arg, const struct lease *l),
+		   void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < lt->n; i++)
+		fn(arg, &lt->v[i]);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool lease_mac_parse(const char *s, uint8_t mac[6])
+{
+	int i, h, l;
+
+	for (i = 0; i < 6; i++) {
+		h = hexval(s[0]);
+		l = h < 0 ? -1 : hexval(s[1]);
+		if (l < 0)
+			return false;
+		mac[i] = (uint8_t)(h << 4 | l);
+		s += 2;
+		if (i < 5 && *s++ != ':')
+			return false;
+	}
+	return *s == '\0';
+}
+
+const char *lease_mac_str(const uint8_t mac[6], char buf[LEASE_MAC_STR])
+{
+	snprintf(buf, LEASE_MAC_STR, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+	return buf;
+}
+
+/* "MAC VIP4 EXPIRES": exactly three fields. */
+static bool lease_parse_line(char *line, uint8_t mac[6], uint32_t *vip4, int64_t *expires)
+{
+	char *f[4], *save = NULL, *end;
+	struct in_addr a;
+	long long e;
+	int n = 0;
+
+	for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n == 4)
+			return false;
+		f[n++] = t;
+	}
+	if (n != 3 || !lease_mac_parse(f[0], mac) || inet_pton(AF_INET, f[1], &a) != 1)
+		return false;
+	errno = 0;
+	e = strtoll(f[2], &end, 10);
+	if (errno || *end || end == f[2] || e < 0)
+		return false;
+	*vip4 = ntohl(a.s_addr);
+	*expires = e;
+	return true;
+}
+
+int lease_table_load(struct lease_table *lt, int64_t now)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned lineno = 0, bad = 0;
+	FILE *f;
+	int r = 0;
+
+	if (!lt->path)
+		return 0;
+	f = fopen(lt->path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		log_warn("%s: open", lt->path);
+		return r;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		uint8_t mac[6];
+		uint32_t vip4;
+		int64_t exp;
+		char *s = line;
+
+		lineno++;
+		if (len > 255 || memchr(line, '\0', (size_t)len))
+			goto bad_line;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '#' || *s == '\n' || *s == '\r' || *s == '\0')
+			continue;
+		if (!lease_parse_line(s, mac, &vip4, &exp))
+			goto bad_line;
+		if (exp <= now)
+			continue;       /* expired */
+		if (lease_set(lt, mac, vip4, exp, LEASE_BOUND) < 0) {
+			log_warnx("%s:%u: lease table full, rest skipped", lt->path, lineno);
+			break;
+		}
+		continue;
+bad_line:
+		/* a damaged file costs a bounded number of log lines */
+		if (++bad <= LEASE_LOAD_WARN_MAX)
+			log_warnx("%s:%u: bad lease line, skipped%s", lt->path, lineno,
+				  bad == LEASE_LOAD_WARN_MAX ? " (no more reported)" : "");
+	}
+	if (ferror(f)) {
+		r = -EIO;
+		log_warnx("%s: read error", lt->path);
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+static int lease_fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return r;
+}
+
+int lease_table_save(struct lease_table *lt, int64_t now)
+{
+	char tmp[4096], mac[LEASE_MAC_STR], ip[INET_ADDRSTRLEN];
+	FILE *f = NULL;
+	size_t i;
+	int fd = -1, r = 0;
+
+	if (!lt->path)
+		return 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", lt->path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		log_warn("%s: create", tmp);
+		goto out;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		log_warn("%s: fdopen", tmp);
+		goto out;
+	}
+	fd = -1;
+	fprintf(f, "# cyphonic adapter DHCP leases: MAC VIP4 EXPIRES(unix s)\n");
+	for (i = 0; i < lt->n; i++) {
+		const struct lease *l = &lt->v[i];
+		struct in_addr a = { .s_addr = htonl(l->vip4) };
+
+		if (l->state != LEASE_BOUND || l->expires <= now)
+			continue;
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		fprintf(f, "%s %s %" PRId64 "\n", lease_mac_str(l->mac, mac), ip, l->expires);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		r = -errno;
+		log_warn("%s: write", tmp);
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		r = -errno;
+		log_warn("%s: close", tmp);
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, lt->path) < 0) {
+		r = -errno;
+		log_warn("%s: rename to %s", tmp, lt->path);
+		goto out;
+	}
+	lease_fsync_dir(lt->path);
+	return 0;
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return r;
+}

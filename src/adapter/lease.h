@@ -1,0 +1,68 @@
+/* The adapter's DHCP lease table: MAC -> {VIPv4, expiry, state}.
+ * Plain data structure plus its text file; no sockets, no clock of its
+ * own (callers pass "now", unix seconds).  IPv4 in HOST byte order.
+ *
+ * File format (docs/adapter.md), one lease per line, '#' comments:
+ *     MAC VIP4 EXPIRES
+ *     02:00:5e:10:00:01 100.64.0.7 1735689600
+ * Only BOUND leases are written: to PATH.tmp, fsync, rename to PATH,
+ * fsync of the directory.  Loading skips bad lines with a FILE:LINE
+ * warning and drops expired leases. */
+#ifndef CY_ADAPTER_LEASE_H
+#define CY_ADAPTER_LEASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEASE_MAX 4096                   /* entries (enrolled MACs only get one) */
+
+enum lease_state {
+	LEASE_OFFERED = 1,               /* DHCPOFFER sent, not yet requested */
+	LEASE_BOUND,                     /* DHCPACK sent: the address is the client's */
+	LEASE_DECLINED,                  /* DHCPDECLINE: address in use by someone else */
+};
+
+struct lease {
+	uint8_t mac[6];
+	uint32_t vip4;
+	int64_t expires;                 /* unix seconds */
+	enum lease_state state;
+};
+
+struct lease_table;
+
+/* path: the lease file (NULL = in memory only).  NULL on ENOMEM. */
+struct lease_table *lease_table_new(const char *path);
+void lease_table_free(struct lease_table *lt);
+/* Read the file (a missing file is an empty table).  Entries replace
+ * existing ones with the same MAC.  0 or -errno (open/read error). */
+int lease_table_load(struct lease_table *lt, int64_t now);
+/* Write all BOUND, unexpired leases (see above).  0 or -errno (logged).
+ * No-op without a path. */
+int lease_table_save(struct lease_table *lt, int64_t now);
+
+/* The entry for mac (any state, maybe expired), or NULL. */
+const struct lease *lease_get(const struct lease_table *lt, const uint8_t mac[6]);
+/* The entry holding vip4 (any state), or NULL. */
+const struct lease *lease_find_ip(const struct lease_table *lt, uint32_t vip4);
+/* Create or replace mac's entry.  0, -ENOSPC when the table is full. */
+int lease_set(struct lease_table *lt, const uint8_t mac[6], uint32_t vip4, int64_t expires,
+	      enum lease_state state);
+/* Remove mac's entry.  True when there was one. */
+bool lease_release(struct lease_table *lt, const uint8_t mac[6]);
+/* Seconds left on mac's BOUND lease, -1 when it has none (or it expired). */
+int64_t lease_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now);
+/* Remove expired entries (all states).  Returns how many. */
+size_t lease_expire(struct lease_table *lt, int64_t now);
+size_t lease_count(const struct lease_table *lt);
+/* Call fn for each entry (do not change the table from fn). */
+void lease_foreach(const struct lease_table *lt, void (*fn)(void *arg, const struct lease *l),
+		   void *arg);
+
+/* "aa:bb:cc:dd:ee:ff" <-> 6 bytes (parse accepts upper case too). */
+#define LEASE_MAC_STR 18
+bool lease_mac_parse(const char *s, uint8_t mac[6]);
+const char *lease_mac_str(const uint8_t mac[6], char buf[LEASE_MAC_STR]);
+
+#endif

@@ -1,0 +1,183 @@
+#include "nat.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+#define SCRIPT_MAX 4096
+
+struct nat {
+	char table[64];
+	char prev_forward;       /* '0' or '1', 0 when unknown */
+};
+
+void nat_table_name(const char *lan, char *out, size_t cap)
+{
+	size_t i, o = 0;
+	const char *pfx = "cyphonic_adapter_";
+
+	snprintf(out, cap, "%s", pfx);
+	o = strlen(out);
+	/* Interface names may hold characters nft identifiers may not. */
+	for (i = 0; lan[i] && o + 1 < cap; i++)
+		out[o++] = (char)((lan[i] >= 'a' && lan[i] <= 'z') || (lan[i] >= 'A' &&
+				  lan[i] <= 'Z') || (lan[i] >= '0' && lan[i] <= '9') ? lan[i] : '_');
+	out[o] = '\0';
+}
+
+int nat_script(const struct nat_cfg *c, char *out, size_t cap)
+{
+	char table[64], ip[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN + 4];
+	char a4[INET_ADDRSTRLEN];
+	struct in_addr nw = c->vip_net;
+	size_t o = 0;
+	int n;
+
+	if (c->vip_len > 32)
+		return -EINVAL;
+	if (c->vip_len < 32)
+		nw.s_addr &= htonl(c->vip_len ? ~0u << (32 - c->vip_len) : 0);
+	nat_table_name(c->lan, table, sizeof(table));
+	inet_ntop(AF_INET, &c->lan_ip, ip, sizeof(ip));
+	snprintf(net, sizeof(net), "%s/%u", inet_ntop(AF_INET, &nw, a4, sizeof(a4)), c->vip_len);
+#define PUT(...)                                                       \
+	do {                                                           \
+		n = snprintf(out + o, cap - o, __VA_ARGS__);           \
+		if (n < 0 || (size_t)n >= cap - o)                     \
+			return -ENOSPC;                                \
+		o += (size_t)n;                                        \
+	} while (0)
+	/* "add" then "delete" then the table: the add makes sure the delete
+	 * finds one, so a table left by a crash is replaced in one
+	 * transaction. */
+	PUT("add table inet %s\ndelete table inet %s\n", table, table);
+	PUT("table inet %s {\n", table);
+	PUT("  chain input {\n"
+	    "    type filter hook input priority -10; policy accept;\n"
+	    "    iifname \"%s\" udp dport 67 counter drop\n"
+	    "    iifname \"%s\" ip daddr %s udp dport 53 counter drop\n"
+	    "  }\n", c->lan, c->lan, ip);
+	/* oifname != lan: frames bridged within the LAN (a bridge with
+	 * br_netfilter shows them here with the bridge as in and out) are
+	 * the LAN's own business. */
+	PUT("  chain forward {\n"
+	    "    type filter hook forward priority -10; policy accept;\n"
+	    "    iifname \"%s\" oifname != \"%s\" ip daddr %s counter drop\n", c->lan, c->lan,
+	    net);
+	if (c->masquerade)
+		PUT("    iifname \"%s\" ip saddr %s oifname != \"%s\" accept\n", c->lan, net,
+		    c->tun);
+	PUT("  }\n");
+	if (c->masquerade)
+		PUT("  chain postrouting {\n"
+		    "    type nat hook postrouting priority 100; policy accept;\n"
+		    "    ip saddr %s oifname != \"%s\" oifname != \"%s\" counter masquerade\n"
+		    "  }\n", net, c->lan, c->tun);
+	PUT("}\n");
+#undef PUT
+	return (int)o;
+}
+
+static int run(const char *script)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int rc;
+
+	if (!ctx)
+		return -ENOMEM;
+	nft_ctx_buffer_error(ctx);
+	nft_ctx_buffer_output(ctx);
+	rc = nft_run_cmd_from_buffer(ctx, script);
+	if (rc) {
+		const char *e = nft_ctx_get_error_buffer(ctx);
+
+		log_warnx("nftables: %s", e && e[0] ? e : "failed");
+	}
+	nft_ctx_free(ctx);
+	return rc ? -EINVAL : 0;
+}
+
+static char sysctl_get(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c;
+}
+
+static int sysctl_set(const char *path, char v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, &v, 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+struct nat *nat_new(const struct nat_cfg *cfg)
+{
+	struct nat *n = calloc(1, sizeof(*n));
+	char *script = malloc(SCRIPT_MAX);
+	int err;
+
+	if (!n || !script)
+		goto fail;
+	nat_table_name(cfg->lan, n->table, sizeof(n->table));
+	if (nat_script(cfg, script, SCRIPT_MAX) < 0 || run(script) < 0) {
+		log_warnx("cannot install nftables table %s", n->table);
+		goto fail;
+	}
+	log_info("nftables table inet %s installed (nat %s)", n->table,
+		 cfg->masquerade ? "on" : "off");
+	n->prev_forward = sysctl_get(IP_FORWARD);
+	if (n->prev_forward != '1') {
+		err = sysctl_set(IP_FORWARD, '1');
+		if (err < 0) {
+			errno = -err;
+			log_warn("%s = 1", IP_FORWARD);
+		}
+	}
+	free(script);
+	return n;
+fail:
+	free(script);
+	if (n && n->table[0]) {
+		char del[192];
+
+		snprintf(del, sizeof(del), "add table inet %s\ndelete table inet %s\n", n->table,
+			 n->table);
+		run(del);
+	}
+	free(n);
+	return NULL;
+}
+
+void nat_free(struct nat *n)
+{
+	char del[192];
+
+	if (!n)
+		return;
+	snprintf(del, sizeof(del), "delete table inet %s\n", n->table);
+	if (run(del) == 0)
+		log_info("nftables table inet %s deleted", n->table);
+	if (n->prev_forward == '0')
+		sysctl_set(IP_FORWARD, '0');
+	free(n);
+}

@@ -1,0 +1,393 @@
+#include "ident.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "batch.h"
+#include "clock.h"
+#include "localaddr.h"
+#include "log.h"
+#include "login.h"
+#include "node_conf.h"
+#include "overlay.h"
+#include "udp.h"
+
+/* Read until EAGAIN, but yield to the other events after this many. */
+#define READ_BATCH 1024
+#define SOCK_BUF (4 << 20)          /* UDP socket buffers: bursts at line rate */
+
+struct ident {
+	struct event_base *base;
+	const struct node_conf *conf;
+	char fqdn[CY_FQDN_MAX + 1];
+	const char *const *skip_ifs;
+	const struct ident_ops *ops;
+	void *arg;
+	int udp;
+	uint16_t port;
+	struct event *udp_ev, *timer;
+	struct login *login;
+	struct sig *sig;
+	struct overlay *ov;
+	struct dp_tx *tx;           /* batched sends (batch.h) */
+	struct dp_rx *rx;           /* batched receives */
+	struct ratelimit rl;
+};
+
+/* ---- timer ---- */
+
+static void arm_timer(struct ident *id)
+{
+	int64_t at = sig_next_ms(id->sig), now = clock_now_ms(), d;
+	struct timeval tv;
+
+	if (id->ov && overlay_next_ms(id->ov) < at)
+		at = overlay_next_ms(id->ov);
+	if (at == INT64_MAX) {
+		evtimer_del(id->timer);
+		return;
+	}
+	d = at > now ? at - now : 0;
+	tv.tv_sec = d / 1000;
+	tv.tv_usec = (d % 1000) * 1000;
+	evtimer_add(id->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct ident *id = arg;
+
+	sig_timeout(id->sig);
+	overlay_timeout(id->ov);
+	arm_timer(id);
+}
+
+/* ---- signaling callbacks ---- */
+
+static int ops_send(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	struct ident *id = arg;
+	char a[ADDR_STR_MAX];
+	int err = udp_send(id->udp, buf, len, to);
+
+	if (err < 0)
+		LOG_RATELIMITED(&id->rl, "%s: send to %s: %s", id->fqdn, addr_str(to, a),
+				strerror(-err));
+	return err;
+}
+
+static void ops_login(void *arg)
+{
+	struct ident *id = arg;
+
+	log_info("logging in to the AS as %s", id->fqdn);
+	login_start(id->login);
+}
+
+static bool skipped(const struct ident *id, const char *ifname)
+{
+	for (size_t i = 0; id->skip_ifs && id->skip_ifs[i]; i++)
+		if (!strcmp(id->skip_ifs[i], ifname))
+			return true;
+	return false;
+}
+
+/* localaddr_collect() with a list of interfaces to leave out. */
+static size_t ops_local_addrs(void *arg, struct sockaddr_storage *out, size_t max)
+{
+	struct ident *id = arg;
+	const struct sig_info *in = sig_info(id->sig);
+	const struct in_addr *v4 = in->have_vips ? &in->vip4 : NULL;
+	const struct in6_addr *v6 = in->have_vips ? &in->vip6 : NULL;
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs");
+		return 0;
+	}
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (skipped(id, i->ifa_name) || !localaddr_usable(i->ifa_addr, v4, v6))
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		memcpy(&out[n], i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
+		       sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)&out[n])->sin6_port = 0; /* same offset for both */
+		if (i->ifa_addr->sa_family == AF_INET6)
+			((struct sockaddr_in6 *)&out[n])->sin6_scope_id = 0;
+		n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+static void ops_registered(void *arg, const struct sig_info *in)
+{
+	struct ident *id = arg;
+
+	if (id->ops->registered)
+		id->ops->registered(id->arg, in);
+}
+
+static void ops_route_ready(void *arg, const struct sig_route *r)
+{
+	struct ident *id = arg;
+	char p[ADDR_STR_MAX];
+
+	/* Never the key. */
+	log_info("%s: route to %s: tunnel id %016" PRIx64 ", role %s, path %s, peer %s",
+		 id->fqdn, r->peer_fqdn[0] ? r->peer_fqdn : "?", r->tunnel_id,
+		 r->role == CY_ROLE_INITIATOR ? "initiator" : "responder",
+		 r->path == CY_PATH_RELAY ? "relay" : "direct",
+		 addr_str((const struct sockaddr *)&r->peer, p));
+	overlay_route_ready(id->ov, r);
+}
+
+static void ops_route_failed(void *arg, uint32_t req_id, enum cy_result result,
+			     const char *reason)
+{
+	struct ident *id = arg;
+
+	log_info("%s: route request %" PRIu32 " failed: %s%s%s", id->fqdn, req_id,
+		 cy_result_str(result), reason && reason[0] ? ": " : "", reason ? reason : "");
+	overlay_route_failed(id->ov, req_id, result);
+}
+
+static const struct sig_ops ident_sig_ops = {
+	.send = ops_send,
+	.login = ops_login,
+	.local_addrs = ops_local_addrs,
+	.registered = ops_registered,
+	.route_ready = ops_route_ready,
+	.route_failed = ops_route_failed,
+};
+
+/* ---- overlay callbacks ---- */
+
+static int ov_deliver(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct ident *id = arg;
+
+	return id->ops->deliver(id->arg, pkt, len);
+}
+
+static int ov_direction_request(void *arg, const char *fqdn, const uint8_t *vip4,
+				const uint8_t *vip6, uint32_t *req_id)
+{
+	struct ident *id = arg;
+
+	return sig_direction_request(id->sig, fqdn, vip4, vip6, req_id);
+}
+
+static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
+			    const struct in_addr *vip4, const struct in6_addr *vip6)
+{
+	struct ident *id = arg;
+
+	if (id->ops->dns_complete)
+		id->ops->dns_complete(id->arg, token, st, vip4, vip6);
+}
+
+static uint8_t *ov_tx_slot(void *arg, size_t *cap)
+{
+	struct ident *id = arg;
+
+	return dp_tx_slot(id->tx, cap);
+}
+
+static int ov_tx_commit(void *arg, size_t len, const struct sockaddr *to)
+{
+	struct ident *id = arg;
+
+	return dp_tx_commit(id->tx, len, to);
+}
+
+static void ov_tx_flush(void *arg)
+{
+	struct ident *id = arg;
+
+	dp_tx_flush(id->tx);
+}
+
+static const struct overlay_ops ident_ov_ops = {
+	.send = ops_send,
+	.tun_write = ov_deliver,
+	.direction_request = ov_direction_request,
+	.dns_complete = ov_dns_complete,
+	.tx_slot = ov_tx_slot,
+	.tx_commit = ov_tx_commit,
+	.tx_flush = ov_tx_flush,
+};
+
+static void on_login(void *arg, const struct login_result *r)
+{
+	struct ident *id = arg;
+
+	sig_login_done(id->sig, r);
+	arm_timer(id);
+}
+
+/* ---- socket ---- */
+
+/* One datagram of a batch (batch.h: recvmmsg, UDP GRO split). */
+static void on_datagram(void *arg, uint8_t *buf, size_t len, const struct sockaddr *from)
+{
+	struct ident *id = arg;
+
+	if (overlay_udp_input(id->ov, buf, len, from) == 0)
+		return;
+	if (sig_input(id->sig, buf, len, from) == -ENOMSG)
+		overlay_count_malformed(id->ov);
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct ident *id = arg;
+	int n = dp_rx_run(id->rx, READ_BATCH, on_datagram, id);
+
+	if (n < 0)
+		LOG_RATELIMITED(&id->rl, "%s: udp receive: %s", id->fqdn, strerror(-n));
+	arm_timer(id);
+}
+
+static void sock_buffers(int fd)
+{
+	int v = SOCK_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+/* ---- API ---- */
+
+void ident_input(struct ident *id, const uint8_t *pkt, size_t len)
+{
+	overlay_tun_input(id->ov, pkt, len);
+	arm_timer(id);
+}
+
+int ident_lookup(struct ident *id, const char *fqdn, uint64_t token)
+{
+	const struct sig_info *in = sig_info(id->sig);
+	int err;
+
+	if (!strcasecmp(fqdn, id->fqdn)) {
+		if (!in->have_vips)
+			return -EAGAIN;
+		if (id->ops->dns_complete)
+			id->ops->dns_complete(id->arg, token, RESOLVER_OK, &in->vip4, &in->vip6);
+		return 0;
+	}
+	err = overlay_lookup(id->ov, fqdn, token);
+	arm_timer(id);
+	return err;
+}
+
+void ident_kick(struct ident *id)
+{
+	arm_timer(id);
+}
+
+struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
+{
+	struct ident *id = calloc(1, sizeof(*id));
+	struct overlay_cfg oc = { .ops = &ident_ov_ops };
+	const char *fqdn = cfg->fqdn ? cfg->fqdn : cfg->conf->fqdn;
+
+	if (!id)
+		return NULL;
+	id->base = base;
+	id->conf = cfg->conf;
+	id->skip_ifs = cfg->skip_ifs;
+	id->ops = cfg->ops;
+	id->arg = cfg->arg;
+	id->udp = -1;
+	snprintf(id->fqdn, sizeof(id->fqdn), "%s", fqdn);
+	if (cfg->gn_name) {
+#ifdef CY_HAVE_LOGIN_FOR
+		id->login = login_new_for(base, cfg->conf, cfg->gn_name, on_login, id);
+#else
+		log_warnx("%s: this build cannot log in on a general node's behalf", id->fqdn);
+		goto fail;
+#endif
+	} else {
+		id->login = login_new(base, cfg->conf, on_login, id);
+	}
+	if (!id->login)
+		goto fail;
+	id->udp = udp_open(cfg->port);
+	if (id->udp < 0) {
+		errno = -id->udp;
+		log_warn("%s: UDP socket on port %u", id->fqdn, cfg->port);
+		goto fail;
+	}
+	id->port = udp_port(id->udp);
+	sock_buffers(id->udp);
+	id->tx = dp_tx_new(id->udp);
+	id->rx = dp_rx_new(id->udp);
+	if (!id->tx || !id->rx)
+		goto fail;
+	oc.local_fqdn = id->fqdn;
+	oc.arg = id;
+	id->ov = overlay_new(&oc);
+	if (!id->ov)
+		goto fail;
+	id->sig = sig_new(id->port, cfg->conf->keepalive, &ident_sig_ops, id);
+	id->timer = evtimer_new(base, on_timer, id);
+	id->udp_ev = event_new(base, id->udp, EV_READ | EV_PERSIST, on_udp, id);
+	if (!id->sig || !id->timer || !id->udp_ev || event_add(id->udp_ev, NULL) < 0)
+		goto fail;
+	return id;
+fail:
+	ident_free(id);
+	return NULL;
+}
+
+void ident_start(struct ident *id)
+{
+	sig_start(id->sig);
+	arm_timer(id);
+}
+
+void ident_stop(struct ident *id)
+{
+	if (id && id->sig)
+		sig_stop(id->sig);
+}
+
+void ident_free(struct ident *id)
+{
+	if (!id)
+		return;
+	if (id->timer)
+		event_free(id->timer);
+	if (id->udp_ev)
+		event_free(id->udp_ev);
+	login_free(id->login);
+	overlay_free(id->ov);
+	sig_free(id->sig);
+	if (id->udp >= 0)
+		close(id->udp);
+	dp_tx_free(id->tx);
+	dp_rx_free(id->rx);
+	free(id);
+}
+
+struct sig *ident_sig(struct ident *id) { return id->sig; }
+const struct sig_info *ident_info(const struct ident *id) { return sig_info(id->sig); }
+struct overlay *ident_overlay(struct ident *id) { return id->ov; }
+uint16_t ident_port(const struct ident *id) { return id->port; }
+const char *ident_fqdn(const struct ident *id) { return id->fqdn; }

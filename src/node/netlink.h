@@ -1,0 +1,28 @@
+/* Small rtnetlink helpers over libmnl, shared by the TUN device (tun.c)
+ * and the adapter's LAN address and host routes (src/adapter/route.c):
+ * one request at a time, each waiting for its acknowledgement. */
+#ifndef CY_NODE_NETLINK_H
+#define CY_NODE_NETLINK_H
+
+#include <stdint.h>
+
+struct nlmsghdr;
+struct netlink;
+
+/* NULL on failure (errno set). */
+struct netlink *netlink_open(void);
+void netlink_close(struct netlink *nl);
+/* Send one request (REQUEST | ACK added) and wait for its ack.  0 or -errno. */
+int netlink_talk(struct netlink *nl, struct nlmsghdr *nlh);
+/* Bring ifindex up; mtu > 0 also sets the MTU. */
+int netlink_link_up(struct netlink *nl, int ifindex, int mtu);
+/* RTM_NEWADDR (create or replace) / RTM_DELADDR of addr/prefix on ifindex;
+ * family AF_INET (4 bytes) or AF_INET6 (16 bytes, no DAD). */
+int netlink_addr(struct netlink *nl, uint16_t type, int ifindex, int family, const void *addr,
+		 uint8_t prefix);
+/* RTM_NEWROUTE (create or replace) / RTM_DELROUTE of dst/prefix (IPv4)
+ * through ifindex, link scope, main table, protocol "static". */
+int netlink_route4(struct netlink *nl, uint16_t type, int ifindex, const void *dst,
+		   uint8_t prefix);
+
+#endif

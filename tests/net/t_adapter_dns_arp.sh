@@ -1,0 +1,111 @@
+#!/bin/bash
+# DNS and ARP through the adapter, with the general node's stock tools:
+# `dig` at the DNS server its lease names (the adapter) gives a CYPHONIC
+# peer's VIP, after the adapter has set the tunnel up on the general node's
+# behalf; an ordinary name is answered by the upstream resolver; `arping`
+# for the peer's VIP is answered by the adapter's LAN MAC, for another
+# general node on the same LAN by that node alone, for an address outside
+# the VIP range by nobody.
+#
+#                          inet: bridge br0 (the "Internet")
+#        +-------------------+-------------------+-------------------+
+#        |                   |                   |                   |
+#   ns cloud             ns dns              ns a (global)       ns ad (adapter, global)
+#   192.0.2.1/24         192.0.2.53/24       192.0.2.10/24       eth0 192.0.2.40/24
+#   cyphonic-cloud       dnsmasq:            cyphonicd "a"       cyphonicd "ad" [adapter]
+#                        www.example.org                         upstream 192.0.2.53
+#                        = 192.0.2.80                            lan0 (bridge)
+#                                                               +------+------+
+#                                                               |             |
+#                                                            ns g1         ns g2
+#                                                            udhcpc        udhcpc
+source "$(dirname "$0")/lib.sh"
+require
+require_adapter
+
+M1=02:c1:00:00:00:01 M2=02:c1:00:00:00:02
+OUTSIDE=203.0.113.99 # not a VIP, not on any host
+
+pretty "topology: cloud, upstream DNS, node a, adapter ad with g1, g2"
+internet
+inet_host cloud 192.0.2.1/24 2001:db8::1/64
+upstream_dns
+inet_host a 192.0.2.10/24 2001:db8::10/64
+adapter_global ad 192.0.2.40/24 2001:db8::40/64
+gn_host g1 ad "$M1"
+gn_host g2 ad "$M2"
+cloud_new
+node_new a
+node_upstream a "$UPSTREAM4"
+adapter_new ad
+gn_new g1 ad "$M1"
+gn_new g2 ad "$M2"
+start_cloud
+start_node a a
+start_adapter ad
+wait_registered a
+udhcpc_once g1 || fail "g1: udhcpc got no lease"
+udhcpc_once g2 || fail "g2: udhcpc got no lease"
+[[ $(dhcp_get g1 dns) == "$(vip ad 4)" ]] || fail "g1: DNS server '$(dhcp_get g1 dns)', not the adapter"
+admac=$(adapter_mac ad)
+ok "g1 $(dhcp_get g1 ip), g2 $(dhcp_get g2 ip); DNS server and router: ad $(vip ad 4) ($admac)"
+
+# rcode GN dig-args...: the status dig reports.
+rcode() { gdig "$@" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+
+pretty "dig a CYPHONIC name through the adapter (cold: route selection + tunnel)"
+has_tunnel a g1 && fail "a already has a tunnel to g1"
+t0=$(date +%s%N)
+got=$(gdig g1 +short "$(fqdn a)" A 2>&1) || fail "g1: dig $(fqdn a) A failed: $got"
+ms=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e6 }')
+[[ $got == "$(vip a 4)" ]] || fail "g1: dig @$(vip ad 4) $(fqdn a) A gave '$got', not $(vip a 4)"
+ok "g1: $(fqdn a) A $got ($ms ms)"
+# The answer came after the tunnel was set up on g1's behalf: a lists it.
+wait_for 5 has_tunnel a g1
+ok "a lists a tunnel to g1 ($(tunnel_get a g1 .path), endpoint $(tunnel_get a g1 .endpoint))"
+got=$(gdig g1 +short "$(fqdn a | tr a-z A-Z)." A)
+[[ $got == "$(vip a 4)" ]] || fail "g1: dig $(fqdn a | tr a-z A-Z). A gave '$got'"
+[[ $(tunnel_count a g1) == 1 ]] || fail "a: $(tunnel_count a g1) tunnels to g1 after two queries"
+ok "g1: case-insensitive, warm answer $got; still one tunnel"
+
+pretty "dig another general node on the same LAN"
+got=$(gdig g1 +short "$(fqdn g2)" A 2>&1) || fail "g1: dig $(fqdn g2) A failed: $got"
+[[ $got == "$(vip g2 4)" ]] || fail "g1: dig $(fqdn g2) A gave '$got', not $(vip g2 4)"
+ok "g1: $(fqdn g2) A $got"
+
+pretty "unknown CYPHONIC name: NXDOMAIN"
+rc=$(rcode g1 "nosuch.$CY_DOMAIN" A)
+[[ $rc == NXDOMAIN ]] || fail "g1: dig nosuch.$CY_DOMAIN A: status '$rc', not NXDOMAIN"
+ok "g1: nosuch.$CY_DOMAIN NXDOMAIN"
+
+pretty "an ordinary name goes to the adapter's upstream"
+got=$(gdig g1 +short "$WWW_NAME" A 2>&1) || fail "g1: dig $WWW_NAME A failed: $got"
+[[ $got == "$WWW_A" ]] || fail "g1: dig @$(vip ad 4) $WWW_NAME A gave '$got', not $WWW_A"
+log_grep dns "query\[A\] $WWW_NAME from 192\.0\.2\.40" ||
+	fail "the upstream never saw the adapter's query for $WWW_NAME"
+ok "g1: $WWW_NAME A $WWW_A, answered by the upstream for ad"
+
+pretty "arping the peer's VIP: the adapter's MAC answers"
+got=$(arp_macs g1 "$(vip a 4)" 3) || fail "g1: arping $(vip a 4) (a's VIP) got no answer"
+[[ $got == "$admac" ]] || fail "g1: arping $(vip a 4) answered by '$got', not the adapter's $admac"
+ok "g1: arping $(vip a 4) -> $got"
+got=$(arp_macs g2 "$(vip a 4)" 3) || fail "g2: arping $(vip a 4) got no answer"
+[[ $got == "$admac" ]] || fail "g2: arping $(vip a 4) answered by '$got', not $admac"
+ok "g2: arping $(vip a 4) -> $got"
+n g1 ip neigh flush dev eth0
+vping g1 "$(vip a 4)" || fail "g1: ping a's VIP after arping"
+[[ $(n g1 ip -j neigh show to "$(vip a 4)" dev eth0 | jq -r '.[0].lladdr') == "$admac" ]] ||
+	fail "g1: the kernel's neighbour entry for $(vip a 4) is not the adapter's MAC: $(n g1 ip neigh)"
+ok "g1: the kernel resolved $(vip a 4) to $admac and pings a"
+
+pretty "arping another general node: only that node answers"
+got=$(arp_macs g1 "$(vip g2 4)" 3) || fail "g1: arping $(vip g2 4) (g2) got no answer"
+[[ $got == "$M2" ]] || fail "g1: arping $(vip g2 4) answered by '$(echo $got)', not g2's $M2 alone"
+ok "g1: arping $(vip g2 4) -> $got"
+
+pretty "arping an address outside the VIP range: no answer"
+got=$(arp_macs g1 "$OUTSIDE" 3) && fail "g1: arping $OUTSIDE was answered by $got"
+ok "g1: arping $OUTSIDE: no answer"
+
+stop_all
+ok "all daemons stopped cleanly, no sanitizer report"

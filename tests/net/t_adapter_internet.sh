@@ -1,0 +1,61 @@
+#!/bin/bash
+# The general node's ordinary Internet traffic: routed by the adapter and
+# NATed out of its uplink.  The general node fetches a page with curl from a
+# plain web server on the "Internet", which has no route back to the VIP
+# range (so the answer can only come back through the adapter's NAT), by
+# address and by a name resolved through the adapter.
+#
+#                          inet: bridge br0 (the "Internet")
+#        +-------------------+-------------------+-------------------+
+#        |                   |                   |                   |
+#   ns cloud             ns dns              ns web              ns ad (adapter, global)
+#   192.0.2.1/24         192.0.2.53/24       192.0.2.80/24       eth0 192.0.2.40/24
+#   cyphonic-cloud       dnsmasq:            busybox httpd :80   cyphonicd "ad" [adapter]
+#                        www.example.org                         lan0 (bridge)
+#                        = 192.0.2.80                                 |
+#                                                                  ns g1 (udhcpc)
+source "$(dirname "$0")/lib.sh"
+require
+require_adapter
+
+M1=02:c1:00:00:00:01
+PAGE="CYPHONIC general node test page $$"
+
+pretty "topology: cloud, upstream DNS, web server, adapter ad with g1"
+internet
+inet_host cloud 192.0.2.1/24 2001:db8::1/64
+upstream_dns
+web_server web "$WWW_A/24" "$PAGE"
+adapter_global ad 192.0.2.40/24 2001:db8::40/64
+gn_host g1 ad "$M1"
+cloud_new
+adapter_new ad
+gn_new g1 ad "$M1"
+start_cloud
+start_adapter ad
+udhcpc_once g1 || fail "g1: udhcpc got no lease"
+[[ $(n g1 ip -j route show default | jq -r '.[0].gateway') == "$(vip ad 4)" ]] ||
+	fail "g1: default route is not via the adapter: $(n g1 ip route)"
+[[ -z $(n web ip route show 100.64.0.0/10) ]] || fail "web has a route to the VIP range"
+ok "g1: $(gn_addr g1), default route via the adapter $(vip ad 4)"
+
+pretty "g1 fetches a page by address"
+got=$(n g1 curl -sS --max-time 10 "http://$WWW_A/") || fail "g1: curl http://$WWW_A/ failed: $got"
+[[ $got == "$PAGE" ]] || fail "g1: curl http://$WWW_A/ gave '$got', not '$PAGE'"
+ok "g1: http://$WWW_A/: '$got'"
+log_grep web '192\.0\.2\.40\]?:[0-9]+: url:/' ||
+	fail "web did not see the request from the adapter's uplink address 192.0.2.40: $(tail -n 4 "$(log_of web)")"
+log_grep web "$(gn_addr g1 | sed 's/\./\\./g')" && fail "web saw g1's VIP: the request was not NATed"
+ok "web saw the request from 192.0.2.40 (NATed by the adapter)"
+
+pretty "g1 fetches a page by name (resolved through the adapter)"
+ip=$(gdig g1 +short "$WWW_NAME" A) || fail "g1: dig $WWW_NAME A failed"
+[[ $ip == "$WWW_A" ]] || fail "g1: dig $WWW_NAME A gave '$ip', not $WWW_A"
+got=$(n g1 curl -sS --max-time 10 --resolve "$WWW_NAME:80:$ip" "http://$WWW_NAME/") ||
+	fail "g1: curl http://$WWW_NAME/ failed: $got"
+[[ $got == "$PAGE" ]] || fail "g1: curl http://$WWW_NAME/ gave '$got'"
+ok "g1: http://$WWW_NAME/ ($ip): '$got'"
+
+stop_daemon web 0 143
+stop_all
+ok "all daemons stopped cleanly, no sanitizer report"

@@ -1,0 +1,190 @@
+/* The adapter's general-node table (gn.c): sync with the AS's list (add,
+ * keep, change, remove, duplicates), lookups, unknown MACs logged once;
+ * the nftables script (nat.c); and the status hook that adds the
+ * adapter's members to `cyphonic status` (status.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gn.h"
+#include "json.h"
+#include "nat.h"
+#include "status.h"
+
+static int drops;
+static char dropped[8][CY_NAME_MAX + 1];
+
+static void on_drop(void *arg, struct gn *g)
+{
+	assert_ptr_equal(arg, &drops);
+	if (drops < 8)
+		snprintf(dropped[drops], sizeof(dropped[0]), "%s", g->info.name);
+	drops++;
+}
+
+static struct gn_info mk(const char *name, uint8_t m, const char *vip)
+{
+	struct gn_info i = { .mac = { 0x02, 0xc1, 0, 0, 0, m } };
+
+	snprintf(i.name, sizeof(i.name), "%s", name);
+	snprintf(i.fqdn, sizeof(i.fqdn), "%s.example.test", name);
+	inet_pton(AF_INET, vip, &i.vip4);
+	return i;
+}
+
+static void test_sync(void **state)
+{
+	struct gn_table *t = gn_table_new(on_drop, &drops);
+	struct gn_info l[3] = { mk("g1", 1, "100.64.0.5"), mk("g2", 2, "100.64.0.6"),
+				mk("g3", 3, "100.64.0.7") };
+	uint8_t mac2[6] = { 0x02, 0xc1, 0, 0, 0, 2 };
+	struct in_addr a;
+	struct gn *g2;
+
+	drops = 0;
+	assert_non_null(t);
+	assert_int_equal(gn_table_sync(t, l, 3), 0);
+	assert_int_equal(gn_count(t), 3);
+	g2 = gn_by_mac(t, mac2);
+	assert_non_null(g2);
+	assert_string_equal(g2->info.name, "g2");
+	g2->active = true;
+	inet_pton(AF_INET, "100.64.0.7", &a);
+	assert_string_equal(gn_by_vip4(t, &a)->info.name, "g3");
+
+	/* Same list again: the same entries (owner state kept), no drops. */
+	assert_int_equal(gn_table_sync(t, l, 3), 0);
+	assert_ptr_equal(gn_by_mac(t, mac2), g2);
+	assert_true(g2->active);
+	assert_int_equal(drops, 0);
+
+	/* g1 gone (revoked), g3's VIP changed: both dropped, g3 re-added. */
+	l[2].vip4.s_addr = htonl(0x64400009);
+	assert_int_equal(gn_table_sync(t, &l[1], 2), 0);
+	assert_int_equal(drops, 2);
+	assert_int_equal(gn_count(t), 2);
+	assert_null(gn_by_vip4(t, &a));
+	assert_ptr_equal(gn_by_mac(t, mac2), g2);
+	assert_false(gn_by_mac(t, l[2].mac)->active);
+
+	/* Empty list: everything goes. */
+	assert_int_equal(gn_table_sync(t, NULL, 0), 0);
+	assert_int_equal(gn_count(t), 0);
+	assert_int_equal(drops, 4);
+	gn_table_free(t);
+	gn_table_free(NULL);
+}
+
+static void test_duplicates(void **state)
+{
+	struct gn_table *t = gn_table_new(on_drop, &drops);
+	struct gn_info l[3] = { mk("g1", 1, "100.64.0.5"), mk("g2", 1, "100.64.0.6"),
+				mk("g3", 3, "100.64.0.5") };
+
+	drops = 0;
+	/* A MAC or VIP listed twice: the first wins. */
+	assert_int_equal(gn_table_sync(t, l, 3), 2);
+	assert_int_equal(gn_count(t), 1);
+	assert_string_equal(gn_at(t, 0)->info.name, "g1");
+	assert_null(gn_at(t, 1));
+	gn_table_free(t);
+	assert_int_equal(drops, 1);
+}
+
+static void test_unknown_once(void **state)
+{
+	struct gn_table *t = gn_table_new(NULL, NULL);
+	uint8_t m[6] = { 0x02, 0xc1, 0, 0, 0, 9 }, zero[6] = { 0 };
+	struct gn_info l = mk("g9", 9, "100.64.0.9");
+
+	assert_true(gn_unknown_first(t, m));
+	assert_false(gn_unknown_first(t, m));
+	assert_false(gn_unknown_first(t, zero));
+	/* Enrolled later: forgotten, so a later removal logs it again. */
+	assert_int_equal(gn_table_sync(t, &l, 1), 0);
+	assert_int_equal(gn_table_sync(t, NULL, 0), 0);
+	assert_true(gn_unknown_first(t, m));
+	/* A flood of MACs never grows the set past its bound. */
+	for (unsigned i = 0; i < 3 * GN_UNKNOWN_MAX; i++) {
+		uint8_t x[6] = { 0x02, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+		assert_true(gn_unknown_first(t, x));
+	}
+	gn_table_free(t);
+}
+
+static void test_mac_str(void **state)
+{
+	uint8_t m[6] = { 0x02, 0xAB, 0, 0x10, 0xff, 1 };
+	char s[18];
+
+	assert_string_equal(gn_mac_str(m, s), "02:ab:00:10:ff:01");
+}
+
+static void test_nat_script(void **state)
+{
+	struct nat_cfg c = { .lan = "lan0", .tun = "cy0", .vip_len = 10, .masquerade = true };
+	char s[4096], small[64];
+
+	inet_pton(AF_INET, "100.64.0.3", &c.lan_ip);
+	inet_pton(AF_INET, "100.64.0.3", &c.vip_net);    /* masked to the network */
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	assert_non_null(strstr(s, "table inet cyphonic_adapter_lan0 {"));
+	assert_non_null(strstr(s, "iifname \"lan0\" udp dport 67 counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip daddr 100.64.0.3 udp dport 53"));
+	assert_non_null(strstr(s, "iifname \"lan0\" oifname != \"lan0\" ip daddr 100.64.0.0/10 counter drop"));
+	assert_non_null(strstr(s, "ip saddr 100.64.0.0/10 oifname != \"lan0\" oifname != \"cy0\""
+			       " counter masquerade"));
+	c.masquerade = false;
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	assert_null(strstr(s, "masquerade"));
+	assert_int_equal(nat_script(&c, small, sizeof(small)), -ENOSPC);
+	nat_table_name("lan.1-x", small, sizeof(small));
+	assert_string_equal(small, "cyphonic_adapter_lan_1_x");
+}
+
+static void more(void *arg, struct json *j)
+{
+	json_arr_begin(j, "general_nodes");
+	json_obj_begin(j, NULL);
+	json_str(j, "fqdn", arg);
+	json_null(j, "lease");
+	json_obj_end(j);
+	json_arr_end(j);
+}
+
+static void test_status_more(void **state)
+{
+	struct sig_info in = { .state = SIG_REGISTERED };
+	struct status_extra ex = { .more = more, .more_arg = "g1.example.test" };
+	char out[2048];
+	long n;
+
+	n = status_format_ext(&in, &ex, 0, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, ",\"general_nodes\":[{\"fqdn\":\"g1.example.test\","
+				    "\"lease\":null}]}\n"));
+	/* Too small: refused, never truncated JSON. */
+	assert_int_equal(status_format_ext(&in, &ex, 0, out, 40), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sync),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_unknown_once),
+		cmocka_unit_test(test_mac_str),
+		cmocka_unit_test(test_nat_script),
+		cmocka_unit_test(test_status_more),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

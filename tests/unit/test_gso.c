@@ -1,0 +1,417 @@
+/* src/common/gso.c: checksums, the virtio-net header, partial checksum
+ * completion and GSO segmentation of 64 KB TCP/IPv4, TCP/IPv6 and UDP
+ * super-packets (every segment checked by recomputing), and hostile
+ * header values rejected with -EINVAL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "gso.h"
+
+#define L2 14
+#define BIG (L2 + 40 + 65535)      /* IPv6: header + 64 KB payload */
+
+static uint8_t pkt[BIG];
+static uint8_t seg[BIG];
+
+struct segs {
+	int n;
+	int ver;
+	uint8_t proto;
+	size_t thl;                     /* L4 header length */
+	uint32_t seq0;
+	uint16_t id0;
+	uint8_t flags0;
+	size_t mss, payload;
+	size_t got;                     /* payload bytes seen */
+	const uint8_t *orig;            /* original payload */
+	int stop_at;                    /* return -ECANCELED at this segment (0 = never) */
+};
+
+static void mk_eth(uint8_t *p, uint16_t type)
+{
+	memset(p, 0x02, 6);
+	memset(p + 6, 0x04, 6);
+	put_be16(p + 12, type);
+}
+
+/* TCP header with 12 option bytes (NOP NOP timestamps). */
+static size_t mk_tcp(uint8_t *t, uint32_t seq, uint8_t flags)
+{
+	memset(t, 0, 32);
+	put_be16(t, 40000);
+	put_be16(t + 2, 443);
+	put_be32(t + 4, seq);
+	put_be32(t + 8, 77);
+	t[12] = 8 << 4;
+	t[13] = flags;
+	put_be16(t + 14, 65000);
+	t[20] = 1;
+	t[21] = 1;
+	t[22] = 8;
+	t[23] = 10;
+	put_be32(t + 24, 0x11223344);
+	put_be32(t + 28, 0x55667788);
+	return 32;
+}
+
+static void fill(uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + (i >> 8));
+}
+
+/* Ethernet + IPv4 + L4 header + payload; returns the frame length. */
+static size_t mk_v4(uint8_t proto, size_t payload, uint8_t tcpflags)
+{
+	uint8_t *ip = pkt + L2, *l4 = ip + 20;
+	size_t thl = proto == 6 ? mk_tcp(l4, 0xfffff000u, tcpflags) : 8;
+	size_t tot = 20 + thl + payload;
+
+	mk_eth(pkt, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put_be16(ip + 2, (uint16_t)tot);
+	put_be16(ip + 4, 0xfffe);       /* id wraps during segmentation */
+	put_be16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = proto;
+	put_be32(ip + 12, 0xc0000201);
+	put_be32(ip + 16, 0xc6336402);
+	put_be16(ip + 10, ip_csum(ip, 20));
+	if (proto == 17) {
+		put_be16(l4, 5000);
+		put_be16(l4 + 2, 6000);
+		put_be16(l4 + 4, (uint16_t)(8 + payload));
+		put_be16(l4 + 6, 0);
+	}
+	fill(l4 + thl, payload);
+	return L2 + tot;
+}
+
+static size_t mk_v6(uint8_t proto, size_t payload, uint8_t tcpflags)
+{
+	uint8_t *ip = pkt + L2, *l4 = ip + 40;
+	size_t thl = proto == 6 ? mk_tcp(l4, 1000, tcpflags) : 8;
+
+	mk_eth(pkt, 0x86dd);
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	put_be16(ip + 4, (uint16_t)(thl + payload));
+	ip[6] = proto;
+	ip[7] = 64;
+	ip[8] = 0x20;
+	ip[9] = 0x01;
+	ip[10] = 0x0d;
+	ip[11] = 0xb8;
+	ip[23] = 1;
+	memcpy(ip + 24, ip + 8, 16);
+	ip[39] = 2;
+	if (proto == 17) {
+		put_be16(l4, 5000);
+		put_be16(l4 + 2, 6000);
+		put_be16(l4 + 4, (uint16_t)(8 + payload));
+	}
+	fill(l4 + thl, payload);
+	return L2 + 40 + thl + payload;
+}
+
+static int check_seg(void *arg, uint8_t *p, size_t len)
+{
+	struct segs *s = arg;
+	size_t hl = s->ver == 4 ? 20 : 40, n = len - hl - s->thl;
+	const uint8_t *l4 = p + hl;
+	bool last = s->got + n == s->payload;
+	uint32_t sum;
+
+	s->n++;
+	if (s->stop_at && s->n == s->stop_at)
+		return -ECANCELED;
+	/* the link header was copied in front */
+	assert_memory_equal(p - L2, pkt, L2);
+	assert_true(n <= s->mss);
+	if (!last)
+		assert_int_equal(n, s->mss);
+	if (s->ver == 4) {
+		assert_int_equal(get_be16(p + 2), len);
+		assert_int_equal(get_be16(p + 4), (uint16_t)(s->id0 + s->n - 1));
+		assert_int_equal(inet_csum(p, 20), 0);
+		assert_int_equal(ip_csum(p, 20), get_be16(p + 10));
+		sum = inet_pseudo_sum(p + 12, p + 16, 4, s->proto, (uint32_t)(len - hl));
+	} else {
+		assert_int_equal(get_be16(p + 4), len - 40);
+		sum = inet_pseudo_sum(p + 8, p + 24, 16, s->proto, (uint32_t)(len - hl));
+	}
+	/* the L4 checksum verifies over pseudo header + segment */
+	assert_int_equal(inet_csum_fold(inet_csum_add(sum, l4, len - hl)), 0);
+	if (s->proto == 6) {
+		uint8_t f = l4[13];
+
+		assert_int_equal(get_be32(l4 + 4), s->seq0 + (uint32_t)s->got);
+		assert_int_equal(f & 0x01, last ? (s->flags0 & 0x01) : 0);      /* FIN */
+		assert_int_equal(f & 0x08, last ? (s->flags0 & 0x08) : 0);      /* PSH */
+		assert_int_equal(f & 0x80, s->n == 1 ? (s->flags0 & 0x80) : 0); /* CWR */
+		assert_int_equal(f & 0x10, s->flags0 & 0x10);                    /* ACK kept */
+		assert_memory_equal(l4 + 20, s->orig - s->thl + 20, 12);         /* options */
+	} else {
+		assert_int_equal(get_be16(l4 + 4), 8 + n);
+	}
+	assert_memory_equal(l4 + s->thl, s->orig + s->got, n);
+	s->got += n;
+	return 0;
+}
+
+static void test_csum_vectors(void **state)
+{
+	/* RFC 1071 3: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2 */
+	static const uint8_t v[] = { 0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7 };
+	static const uint8_t iph[] = { 0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+				       0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7 };
+	uint8_t odd[3] = { 0x01, 0x02, 0x03 };
+
+	assert_int_equal(inet_csum_add(0, v, sizeof(v)), 0x2ddf0);   /* unfolded */
+	assert_int_equal(inet_csum(v, sizeof(v)), (uint16_t)~0xddf2);
+	assert_int_equal(ip_csum(iph, sizeof(iph)), 0xb861);
+	assert_int_equal(inet_csum(iph, sizeof(iph)), 0);
+	/* odd length: last byte padded with zero */
+	assert_int_equal(inet_csum(odd, 3), (uint16_t)~(0x0102 + 0x0300));
+}
+
+static void test_hdr_parse(void **state)
+{
+	struct gso_hdr h = { .flags = 1, .gso_type = GSO_TCPV6 | GSO_ECN, .hdr_len = 86,
+			     .gso_size = 1428, .csum_start = 54, .csum_offset = 16 }, g;
+	uint8_t b[GSO_HDR_LEN + 1];
+	struct cur c;
+
+	gso_put_hdr(b, &h);
+	b[GSO_HDR_LEN] = 0xaa;
+	c = cur_make(b, sizeof(b));
+	assert_int_equal(gso_parse_hdr(&c, &g), 0);
+	assert_memory_equal(&g, &h, sizeof(g));
+	assert_int_equal(cur_left(&c), 1);
+
+	c = cur_make(b, GSO_HDR_LEN - 1);
+	assert_int_equal(gso_parse_hdr(&c, &g), -EINVAL);
+	assert_int_equal(cur_left(&c), GSO_HDR_LEN - 1);
+}
+
+static void test_tcp4_64k(void **state)
+{
+	size_t payload = 65535 - 20 - 32;
+	size_t len = mk_v4(6, payload, 0x80 | 0x10 | 0x08 | 0x01);
+	struct gso_hdr h = { .flags = GSO_F_NEEDS_CSUM, .gso_type = GSO_TCPV4 | GSO_ECN,
+			     .hdr_len = L2 + 52, .gso_size = 1448, .csum_start = L2 + 20,
+			     .csum_offset = 16 };
+	struct segs s = { .ver = 4, .proto = 6, .thl = 32, .seq0 = 0xfffff000u, .id0 = 0xfffe,
+			  .flags0 = 0x80 | 0x10 | 0x08 | 0x01, .mss = 1448, .payload = payload,
+			  .orig = pkt + L2 + 52 };
+	int r;
+
+	/* the partial checksum field holds garbage: it is recomputed */
+	put_be16(pkt + L2 + 20 + 16, 0x1234);
+	r = gso_segment(&h, pkt, len, L2, seg, sizeof(seg), check_seg, &s);
+	assert_int_equal(r, (int)((payload + 1447) / 1448));
+	assert_int_equal(s.n, r);
+	assert_int_equal(s.got, payload);
+}
+
+static void test_tcp6_64k(void **state)
+{
+	size_t payload = 65535 - 32;
+	size_t len = mk_v6(6, payload, 0x10 | 0x08);
+	struct gso_hdr h = { .gso_type = GSO_TCPV6, .hdr_len = 0, .gso_size = 1428 };
+	struct segs s = { .ver = 6, .proto = 6, .thl = 32, .seq0 = 1000, .flags0 = 0x18,
+			  .mss = 1428, .payload = payload, .orig = pkt + L2 + 72 };
+	int r;
+
+	r = gso_segment(&h, pkt, len, L2, seg, sizeof(seg), check_seg, &s);
+	assert_int_equal(r, (int)((payload + 1427) / 1428));
+	assert_int_equal(s.got, payload);
+}
+
+static void test_udp_l4(void **state)
+{
+	size_t payload = 9000;
+	size_t len = mk_v4(17, payload, 0);
+	struct gso_hdr h = { .gso_type = GSO_UDP_L4, .gso_size = 1200 };
+	struct segs s = { .ver = 4, .proto = 17, .thl = 8, .id0 = 0xfffe, .mss = 1200,
+			  .payload = payload, .orig = pkt + L2 + 28 };
+
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), check_seg, &s), 8);
+	assert_int_equal(s.got, payload);
+
+	len = mk_v6(17, payload, 0);
+	memset(&s, 0, sizeof(s));
+	s = (struct segs){ .ver = 6, .proto = 17, .thl = 8, .mss = 1200, .payload = payload,
+			   .orig = pkt + L2 + 48 };
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), check_seg, &s), 8);
+}
+
+static size_t tun_len;
+
+static int tun_cb(void *arg, uint8_t *q, size_t n)
+{
+	(*(int *)arg)++;
+	assert_int_equal(n, tun_len);
+	assert_ptr_equal(q, seg);
+	assert_int_equal(inet_csum(q, 20), 0);
+	assert_int_equal(q[20 + 13], 0x19);     /* FIN/PSH kept: it is the last */
+	return 0;
+}
+
+/* TUN style: no link header (l3off 0), and a packet smaller than gso_size. */
+static void test_tun_single(void **state)
+{
+	struct gso_hdr h = { .gso_type = GSO_TCPV4, .gso_size = 1448 };
+	uint8_t tmp[200];
+	int calls = 0;
+
+	tun_len = mk_v4(6, 100, 0x19) - L2;
+	memcpy(tmp, pkt + L2, tun_len);
+	assert_int_equal(gso_segment(&h, tmp, tun_len, 0, seg, sizeof(seg), tun_cb, &calls), 1);
+	assert_int_equal(calls, 1);
+}
+
+static int count_cb(void *arg, uint8_t *p, size_t len)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* NEEDS_CSUM without GSO: the pseudo-header sum in the field is completed. */
+static void test_complete_csum(void **state)
+{
+	size_t len = mk_v4(17, 33, 0);
+	uint8_t *ip = pkt + L2, *udp = ip + 20;
+	uint32_t ps = inet_pseudo_sum(ip + 12, ip + 16, 4, 17, 8 + 33);
+	uint16_t want;
+	struct gso_hdr h = { .flags = GSO_F_NEEDS_CSUM, .gso_type = GSO_NONE,
+			     .csum_start = L2 + 20, .csum_offset = 6 };
+	int n = 0;
+
+	want = inet_l4_csum(ip + 12, ip + 16, 4, 17, udp, 8 + 33, 6);
+	/* what the kernel leaves: the folded, uncomplemented pseudo sum */
+	put_be16(udp + 6, (uint16_t)~inet_csum_fold(ps));
+	/* and Ethernet padding past the IP length, which is dropped */
+	memset(pkt + len, 0xee, 10);
+	assert_int_equal(gso_segment(&h, pkt, len + 10, L2, seg, sizeof(seg), count_cb, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(get_be16(seg + L2 + 20 + 6), want);
+
+	assert_int_equal(gso_complete_csum(pkt, len, L2 + 20, 6), 0);
+	assert_int_equal(get_be16(udp + 6), want);
+	/* hostile offsets */
+	assert_int_equal(gso_complete_csum(pkt, len, (uint16_t)(len + 1), 0), -EINVAL);
+	assert_int_equal(gso_complete_csum(pkt, len, (uint16_t)len, 0), -EINVAL);
+	assert_int_equal(gso_complete_csum(pkt, len, (uint16_t)(len - 1), 0), -EINVAL);
+	assert_int_equal(gso_complete_csum(pkt, len, L2 + 20, (uint16_t)(len - L2 - 21)),
+			 -EINVAL);
+	assert_int_equal(gso_complete_csum(pkt, len, L2 + 20, 0xffff), -EINVAL);
+}
+
+static void test_hostile(void **state)
+{
+	size_t len = mk_v4(6, 5000, 0x10);
+	struct gso_hdr h = { .gso_type = GSO_TCPV4, .gso_size = 1448 }, x;
+	int n = 0;
+
+	x = h;
+	x.gso_size = 0;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x = h;
+	x.hdr_len = (uint16_t)(len + 1);
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x = h;
+	x.flags = GSO_F_NEEDS_CSUM;
+	x.csum_start = L2 + 20;
+	x.csum_offset = (uint16_t)(len - L2 - 20 - 1);
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x.csum_start = (uint16_t)(len + 4);
+	x.csum_offset = 0;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x.csum_start = 2;               /* inside the link header */
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	/* fuzz_frame found: a GSO_NONE "checksum" inside the IPv4 header */
+	x.gso_type = GSO_NONE;
+	x.csum_start = L2 + 11;
+	x.csum_offset = 6;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x.gso_type = GSO_TCPV4;
+	/* type / packet mismatches */
+	x = h;
+	x.gso_type = GSO_TCPV6;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x.gso_type = GSO_UDP_L4;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x.gso_type = GSO_UDP;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	x.gso_type = 42;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	/* truncated: IP total length past the buffer */
+	assert_int_equal(gso_segment(&h, pkt, len - 1, L2, seg, sizeof(seg), count_cb, &n),
+			 -EINVAL);
+	assert_int_equal(gso_segment(&h, pkt, L2 + 10, L2, seg, sizeof(seg), count_cb, &n),
+			 -EINVAL);
+	assert_int_equal(gso_segment(&h, pkt, 4, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	/* TCP data offset below 5 / past the packet */
+	pkt[L2 + 20 + 12] = 4 << 4;
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	pkt[L2 + 20 + 12] = 8 << 4;
+	/* a fragment cannot be segmented */
+	put_be16(pkt + L2 + 6, 0x2000);
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	put_be16(pkt + L2 + 6, 0x4000);
+	/* non-TCP with a TCP GSO type */
+	len = mk_v4(17, 5000, 0);
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	/* IPv4 version nibble wrong */
+	len = mk_v4(6, 5000, 0x10);
+	pkt[L2] = 0x55;
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	/* IPv6 jumbo (payload length 0) */
+	len = mk_v6(6, 5000, 0x10);
+	put_be16(pkt + L2 + 4, 0);
+	x = h;
+	x.gso_type = GSO_TCPV6;
+	assert_int_equal(gso_segment(&x, pkt, len, L2, seg, sizeof(seg), count_cb, &n), -EINVAL);
+	assert_int_equal(n, 0);
+
+	/* scratch buffer too small; callback error stops and propagates */
+	len = mk_v4(6, 5000, 0x10);
+	assert_int_equal(gso_segment(&h, pkt, len, L2, seg, 100, count_cb, &n), -ENOSPC);
+	{
+		struct segs s = { .ver = 4, .proto = 6, .thl = 32, .seq0 = 0xfffff000u,
+				  .id0 = 0xfffe, .flags0 = 0x10, .mss = 1448, .payload = 5000,
+				  .orig = pkt + L2 + 52, .stop_at = 2 };
+
+		assert_int_equal(gso_segment(&h, pkt, len, L2, seg, sizeof(seg), check_seg, &s),
+				 -ECANCELED);
+		assert_int_equal(s.n, 2);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_csum_vectors),
+		cmocka_unit_test(test_hdr_parse),
+		cmocka_unit_test(test_tcp4_64k),
+		cmocka_unit_test(test_tcp6_64k),
+		cmocka_unit_test(test_udp_l4),
+		cmocka_unit_test(test_tun_single),
+		cmocka_unit_test(test_complete_csum),
+		cmocka_unit_test(test_hostile),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
