@@ -15,7 +15,8 @@
  *               64 KB TCP/UDP super-packet, cut into wire-size packets
  *               with gso.h; writes carry a header too (DATA_VALID: the
  *               AEAD has authenticated the packet; the kernel need not
- *               verify its checksum again).
+ *               verify its checksum again); in-order TCP segments of one
+ *               flow are merged into one super-packet write (coalescing).
  *
  * Each technique is switched by the environment of the daemon, read once
  * (values 0/no/off or 1/yes/on; all default on):
