@@ -67,6 +67,7 @@ struct lan_stats {
 struct lansock {
 	int fd;
 	int ifindex;
+	int mtu;                  /* the LAN's, read at start */
 	uint8_t mac[6];
 	char ifname[IF_NAMESIZE];
 	struct lansock_cfg cfg;
@@ -815,7 +816,10 @@ static void frame_input(struct lansock *ls, uint8_t *f, size_t n)
 		ls->st.malformed++;
 		return;
 	}
-	if (vh.gso_type == VNET_GSO_NONE && n - LANSOCK_VNET_LEN > (size_t)ETH_HDR + 65535) {
+	/* A frame no LAN of this MTU can carry (VLAN tag allowed); a GSO
+	 * super-frame is the kernel's, cut to MTU size below. */
+	if (vh.gso_type == VNET_GSO_NONE &&
+	    n - LANSOCK_VNET_LEN > (size_t)ETH_HDR + 4 + (size_t)ls->mtu) {
 		ls->st.oversize++;
 		return;
 	}
@@ -935,6 +939,7 @@ struct lansock *lansock_new(const struct lansock_cfg *cfg)
 	if (ioctl(ls->fd, SIOCGIFHWADDR, &ifr) < 0)
 		goto fail;
 	memcpy(ls->mac, ifr.ifr_hwaddr.sa_data, 6);
+	ls->mtu = ioctl(ls->fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 576 ? ifr.ifr_mtu : 1500;
 	if (setsockopt(ls->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(ls->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
 		goto fail;
