@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <stdbool.h>
@@ -93,43 +92,13 @@ static void ops_login(void *arg)
 	login_start(id->login);
 }
 
-static bool skipped(const struct ident *id, const char *ifname)
-{
-	for (size_t i = 0; id->skip_ifs && id->skip_ifs[i]; i++)
-		if (!strcmp(id->skip_ifs[i], ifname))
-			return true;
-	return false;
-}
-
-/* localaddr_collect() with a list of interfaces to leave out. */
 static size_t ops_local_addrs(void *arg, struct sockaddr_storage *out, size_t max)
 {
 	struct ident *id = arg;
 	const struct sig_info *in = sig_info(id->sig);
-	const struct in_addr *v4 = in->have_vips ? &in->vip4 : NULL;
-	const struct in6_addr *v6 = in->have_vips ? &in->vip6 : NULL;
-	struct ifaddrs *ifa, *i;
-	size_t n = 0;
 
-	if (getifaddrs(&ifa) < 0) {
-		log_warn("getifaddrs");
-		return 0;
-	}
-	for (i = ifa; i && n < max; i = i->ifa_next) {
-		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
-			continue;
-		if (skipped(id, i->ifa_name) || !localaddr_usable(i->ifa_addr, v4, v6))
-			continue;
-		memset(&out[n], 0, sizeof(out[n]));
-		memcpy(&out[n], i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
-		       sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-		((struct sockaddr_in6 *)&out[n])->sin6_port = 0; /* same offset for both */
-		if (i->ifa_addr->sa_family == AF_INET6)
-			((struct sockaddr_in6 *)&out[n])->sin6_scope_id = 0;
-		n++;
-	}
-	freeifaddrs(ifa);
-	return n;
+	return localaddr_collect(id->skip_ifs, in->have_vips ? &in->vip4 : NULL,
+				 in->have_vips ? &in->vip6 : NULL, out, max);
 }
 
 static void ops_registered(void *arg, const struct sig_info *in)

@@ -30,7 +30,15 @@ bool localaddr_usable(const struct sockaddr *sa, const struct in_addr *vip4,
 	return false;
 }
 
-size_t localaddr_collect(const char *skip_ifname, const struct in_addr *vip4,
+static bool localaddr_skipped(const char *const *skip, const char *ifname)
+{
+	for (size_t i = 0; skip && skip[i]; i++)
+		if (!strcmp(skip[i], ifname))
+			return true;
+	return false;
+}
+
+size_t localaddr_collect(const char *const *skip, const struct in_addr *vip4,
 			 const struct in6_addr *vip6, struct sockaddr_storage *out, size_t max)
 {
 	struct ifaddrs *ifa, *i;
@@ -43,7 +51,7 @@ size_t localaddr_collect(const char *skip_ifname, const struct in_addr *vip4,
 	for (i = ifa; i && n < max; i = i->ifa_next) {
 		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
 			continue;
-		if (skip_ifname && !strcmp(i->ifa_name, skip_ifname))
+		if (localaddr_skipped(skip, i->ifa_name))
 			continue;
 		if (!localaddr_usable(i->ifa_addr, vip4, vip6))
 			continue;

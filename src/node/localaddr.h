@@ -13,8 +13,9 @@
 /* Whether one address may be reported (vip4/vip6 may be NULL). */
 bool localaddr_usable(const struct sockaddr *sa, const struct in_addr *vip4,
 		      const struct in6_addr *vip6);
-/* Fill out with up to max addresses (port 0); returns how many. */
-size_t localaddr_collect(const char *skip_ifname, const struct in_addr *vip4,
+/* Fill out with up to max addresses (port 0), leaving out the interfaces
+named in skip (NULL-terminated; NULL for none); returns how many. */
+size_t localaddr_collect(const char *const *skip, const struct in_addr *vip4,
 			 const struct in6_addr *vip6, struct sockaddr_storage *out, size_t max);
 
 #endif
