@@ -34,6 +34,19 @@ enum log_level log_level_from_string(const char *s, bool *ok)
 	return LOG_LVL_INFO;
 }
 
+int log_level_parse(const char *v, char *out, size_t outsz, char *err, size_t errlen)
+{
+	bool ok;
+
+	log_level_from_string(v, &ok);
+	if (!ok || strlen(v) >= outsz) {
+		snprintf(err, errlen, "must be error, warn, info or debug, not '%s'", v);
+		return -1;
+	}
+	strcpy(out, v);
+	return 0;
+}
+
 static void vlog(enum log_level lvl, int err, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void vlog(enum log_level lvl, int err, const char *fmt, va_list ap)

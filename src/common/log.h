@@ -10,6 +10,7 @@
 #define CY_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -17,6 +18,10 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
 enum log_level log_level_from_string(const char *s, bool *ok);
+/* A config file's log_level value: checks v names a level and copies it
+ * into out[outsz]; 0, or -1 with err saying what is wrong (the config
+ * parser adds file, line and key). */
+int log_level_parse(const char *v, char *out, size_t outsz, char *err, size_t errlen);
 
 void log_msg(enum log_level lvl, bool with_errno, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

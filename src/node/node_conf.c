@@ -89,15 +89,8 @@ static int set_cloud(void *obj, const char *v, char *err, size_t errlen)
 static int set_level(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
-	bool ok;
 
-	log_level_from_string(v, &ok);
-	if (!ok || strlen(v) >= sizeof(c->log_level)) {
-		snprintf(err, errlen, "must be error, warn, info or debug, not '%s'", v);
-		return -1;
-	}
-	strcpy(c->log_level, v);
-	return 0;
+	return log_level_parse(v, c->log_level, sizeof(c->log_level), err, errlen);
 }
 
 bool node_conf_ifname_ok(const char *s)
