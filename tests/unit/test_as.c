@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,7 +17,7 @@
 #include "addr.h"
 #include "as.h"
 #include "clock.h"
-#include "pwhash.h"
+#include "cloud_fixture.h"
 #include "store.h"
 #include "wire.h"
 
@@ -26,56 +25,28 @@
 #define LIFETIME 3600
 
 struct fx {
-	char dir[64];
-	char db[128];
-	struct store *st;
+	struct cloud_fixture cf;
 	struct as *as;
 	int64_t alpha_id;
 };
 
-static int64_t add_node(struct store *st, const char *name, const char *serial,
-			const char *password)
-{
-	struct store_node n;
-
-	memset(&n, 0, sizeof(n));
-	snprintf(n.name, sizeof(n.name), "%s", name);
-	snprintf(n.fqdn, sizeof(n.fqdn), "%s.example.test", name);
-	n.kind = CY_KIND_NODE;
-	snprintf(n.cert_serial, sizeof(n.cert_serial), "%s", serial);
-	if (password) {
-		char h[PWHASH_MAX];
-
-		assert_int_equal(pwhash_create(password, h), 0);
-		snprintf(n.pwhash, sizeof(n.pwhash), "%s", h);
-	}
-	assert_int_equal(store_node_add(st, &n), 0);
-	return n.id;
-}
-
+/* alpha (certificate 0A1B2C3D), beta (password) and gamma (revoked). */
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct as_conf ac = { .key_lifetime = LIFETIME, .nnms = 2 };
-	char err[256];
 	socklen_t len;
 
 	assert_non_null(f);
 	clock_set_fake(NOW, 1000);
-	strcpy(f->dir, "/tmp/cy-test-as-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/cloud.db", f->dir);
-	assert_int_equal(store_open(&f->st, f->db, err, sizeof(err)), 0);
-	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
-	assert_int_equal(store_meta_set(f->st, "vip4_prefix", "100.64.0.0/10"), 0);
-	assert_int_equal(store_meta_set(f->st, "vip6_prefix", "fd12:3456:789a::/48"), 0);
-	f->alpha_id = add_node(f->st, "alpha", "0A1B2C3D", NULL);
-	add_node(f->st, "beta", "", "correct horse");
-	add_node(f->st, "gamma", "77", "battery staple");
-	assert_int_equal(store_node_revoke(f->st, "gamma", "lost laptop"), 0);
+	cloud_fixture_open(&f->cf, "test-as");
+	f->alpha_id = FIXTURE_NODE(&f->cf, .name = "alpha", .serial = "0A1B2C3D");
+	FIXTURE_NODE(&f->cf, .name = "beta", .password = "correct horse");
+	FIXTURE_NODE(&f->cf, .name = "gamma", .serial = "77", .password = "battery staple");
+	assert_int_equal(store_node_revoke(f->cf.st, "gamma", "lost laptop"), 0);
 	assert_int_equal(addr_parse("192.0.2.1:7444", 7444, &ac.nms[0], &len), 0);
 	assert_int_equal(addr_parse("[2001:db8::1]:7444", 7444, &ac.nms[1], &len), 0);
-	f->as = as_new(f->st, &ac);
+	f->as = as_new(f->cf.st, &ac);
 	assert_non_null(f->as);
 	*state = f;
 	return 0;
@@ -84,16 +55,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char path[200];
 
 	as_free(f->as);
-	store_close(f->st);
-	unlink(f->db);
-	snprintf(path, sizeof(path), "%s-wal", f->db);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", f->db);
-	unlink(path);
-	rmdir(f->dir);
+	cloud_fixture_close(&f->cf);
 	free(f);
 	clock_set_fake(0, 0);
 	return 0;
@@ -166,9 +130,9 @@ static void check_success(struct fx *f, struct cy_msg *m, const char *name)
 	assert_null(cy_msg_find(m, CY_A_REASON));
 
 	/* The key is in the store, for this node, with its expiry. */
-	assert_int_equal(store_key_get(f->st, key_id, &k), 0);
+	assert_int_equal(store_key_get(f->cf.st, key_id, &k), 0);
 	assert_memory_equal(k.key, key, sizeof(key));
-	assert_int_equal(store_node_by_name(f->st, name, &n), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, name, &n), 0);
 	assert_int_equal(k.node_id, n.id);
 	assert_int_equal(k.expires, NOW + LIFETIME);
 }
@@ -349,33 +313,6 @@ static void test_small_response_buffer(void **state)
 
 /* ---- adapters and general nodes ---- */
 
-static int64_t add_kind(struct store *st, const char *name, enum cy_kind kind,
-			int64_t adapter_id, const char *serial, const char *password,
-			uint16_t mac_id)
-{
-	struct store_node n;
-
-	memset(&n, 0, sizeof(n));
-	snprintf(n.name, sizeof(n.name), "%s", name);
-	snprintf(n.fqdn, sizeof(n.fqdn), "%s.example.test", name);
-	n.kind = kind;
-	n.adapter_id = adapter_id;
-	if (kind == CY_KIND_GN) {
-		n.mac[0] = 0x02;
-		n.mac[4] = (uint8_t)(mac_id >> 8);
-		n.mac[5] = (uint8_t)mac_id;
-	}
-	snprintf(n.cert_serial, sizeof(n.cert_serial), "%s", serial);
-	if (password) {
-		char h[PWHASH_MAX];
-
-		assert_int_equal(pwhash_create(password, h), 0);
-		snprintf(n.pwhash, sizeof(n.pwhash), "%s", h);
-	}
-	assert_int_equal(store_node_add(st, &n), 0);
-	return n.id;
-}
-
 /* ad1 (cert AD01 or password) with GNs cam, lamp and old (revoked);
  * ad2 (cert AD02) with GN door. */
 static int setup_adapters(void **state)
@@ -385,13 +322,14 @@ static int setup_adapters(void **state)
 
 	setup(state);
 	f = *state;
-	ad1 = add_kind(f->st, "ad1", CY_KIND_ADAPTER, 0, "AD01", "adapter pass", 0);
-	ad2 = add_kind(f->st, "ad2", CY_KIND_ADAPTER, 0, "AD02", NULL, 0);
-	add_kind(f->st, "cam", CY_KIND_GN, ad1, "", NULL, 1);
-	add_kind(f->st, "lamp", CY_KIND_GN, ad1, "", NULL, 2);
-	add_kind(f->st, "old", CY_KIND_GN, ad1, "", NULL, 3);
-	add_kind(f->st, "door", CY_KIND_GN, ad2, "", NULL, 4);
-	assert_int_equal(store_node_revoke(f->st, "old", "stolen"), 0);
+	ad1 = FIXTURE_NODE(&f->cf, .name = "ad1", .kind = CY_KIND_ADAPTER, .serial = "AD01",
+			   .password = "adapter pass");
+	ad2 = FIXTURE_NODE(&f->cf, .name = "ad2", .kind = CY_KIND_ADAPTER, .serial = "AD02");
+	FIXTURE_NODE(&f->cf, .name = "cam", .kind = CY_KIND_GN, .adapter_id = ad1, .mac_id = 1);
+	FIXTURE_NODE(&f->cf, .name = "lamp", .kind = CY_KIND_GN, .adapter_id = ad1, .mac_id = 2);
+	FIXTURE_NODE(&f->cf, .name = "old", .kind = CY_KIND_GN, .adapter_id = ad1, .mac_id = 3);
+	FIXTURE_NODE(&f->cf, .name = "door", .kind = CY_KIND_GN, .adapter_id = ad2, .mac_id = 4);
+	assert_int_equal(store_node_revoke(f->cf.st, "old", "stolen"), 0);
 	return 0;
 }
 
@@ -452,9 +390,9 @@ static void check_gn_login(struct fx *f, struct cy_msg *m, const char *gn)
 	assert_true(cy_msg_u64(m, CY_A_KEY_ID, &key_id));
 	assert_true(cy_msg_bytes(m, CY_A_KEY, key, sizeof(key)));
 	/* The key belongs to the general node, not to the adapter. */
-	assert_int_equal(store_key_get(f->st, key_id, &k), 0);
+	assert_int_equal(store_key_get(f->cf.st, key_id, &k), 0);
 	assert_memory_equal(k.key, key, sizeof(key));
-	assert_int_equal(store_node_by_name(f->st, gn, &n), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, gn, &n), 0);
 	assert_int_equal(k.node_id, n.id);
 }
 
@@ -558,7 +496,7 @@ static void test_for_revoked(void **state)
 	assert_string_equal(reason, "stolen");
 	assert_null(cy_msg_find(&m, CY_A_KEY));
 	/* A revoked adapter logs in none of its general nodes. */
-	assert_int_equal(store_node_revoke(f->st, "ad1", "decommissioned"), 0);
+	assert_int_equal(store_node_revoke(f->cf.st, "ad1", "decommissioned"), 0);
 	len = req_for(req, sizeof(req), CY_LOGIN_REQ, NULL, NULL, "cam");
 	assert_int_equal(run(f, "AD01", req, len, CY_LOGIN_RES, &m, resp, sizeof(resp)),
 			 CY_ERR_REVOKED);
@@ -645,7 +583,7 @@ static void check_listed(struct fx *f, const struct gn_seen *g, const char *name
 	struct store_node n;
 
 	assert_string_equal(g->name, name);
-	assert_int_equal(store_node_by_name(f->st, name, &n), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, name, &n), 0);
 	assert_string_equal(g->fqdn, n.fqdn);
 	assert_memory_equal(g->mac, n.mac, 6);
 	assert_memory_equal(g->vip4, n.vip4, 4);
@@ -696,7 +634,7 @@ static void test_info(void **state)
 	len = req_for(req, sizeof(req), CY_INFO_REQ, "ad1", "guess", NULL);
 	assert_int_equal(run(f, NULL, req, len, CY_INFO_RES, &m, resp, sizeof(resp)),
 			 CY_ERR_AUTH);
-	assert_int_equal(store_node_revoke(f->st, "ad2", "gone"), 0);
+	assert_int_equal(store_node_revoke(f->cf.st, "ad2", "gone"), 0);
 	len = req_for(req, sizeof(req), CY_INFO_REQ, NULL, NULL, NULL);
 	assert_int_equal(run(f, "AD02", req, len, CY_INFO_RES, &m, resp, sizeof(resp)),
 			 CY_ERR_REVOKED);
@@ -722,12 +660,13 @@ static void test_info_many(void **state)
 
 	assert_non_null(resp);
 	assert_non_null(g);
-	assert_int_equal(store_node_by_name(f->st, "ad2", &ad), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, "ad2", &ad), 0);
 	/* 300 general nodes: more attributes than one cy_msg holds, more
 	 * bytes than a request may have. */
 	for (int i = 0; i < 299; i++) {
 		snprintf(name, sizeof(name), "gn%d", i);
-		add_kind(f->st, name, CY_KIND_GN, ad.id, "", NULL, (uint16_t)(i + 10));
+		FIXTURE_NODE(&f->cf, .name = name, .kind = CY_KIND_GN, .adapter_id = ad.id,
+			     .mac_id = (uint16_t)(i + 10));
 	}
 	len = req_for(req, sizeof(req), CY_INFO_REQ, NULL, NULL, NULL);
 	rlen = as_handle(f->as, &peer, req, len, resp, AS_RES_MAX);
@@ -741,7 +680,8 @@ static void test_info_many(void **state)
 	for (int i = 0; i < 300; i++) {
 		memset(name, 'x', CY_NAME_MAX);
 		snprintf(name + CY_NAME_MAX - 4, 5, "%04d", i);
-		add_kind(f->st, name, CY_KIND_GN, ad.id, "", NULL, (uint16_t)(i + 1000));
+		FIXTURE_NODE(&f->cf, .name = name, .kind = CY_KIND_GN, .adapter_id = ad.id,
+			     .mac_id = (uint16_t)(i + 1000));
 	}
 	assert_int_equal(run(f, "AD02", req, len, CY_INFO_RES, &m, resp, AS_RES_MAX),
 			 CY_ERR_INTERNAL);

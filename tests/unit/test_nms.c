@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +17,7 @@
 #include "addr.h"
 #include "aead.h"
 #include "clock.h"
+#include "cloud_fixture.h"
 #include "nms.h"
 #include "seal.h"
 #include "store.h"
@@ -30,33 +30,12 @@
 #define KEY_OLD 0x0badc0ffee000001ULL
 
 struct fx {
-	char dir[64];
-	char db[128];
-	struct store *st;
+	struct cloud_fixture cf;
 	struct nms *nms;
 	struct store_node alpha, beta;
 	struct aead *ka, *kb, *kold;
 	uint64_t ctr_a, ctr_b;
 };
-
-static void add_node(struct store *st, const char *name, struct store_node *n)
-{
-	memset(n, 0, sizeof(*n));
-	snprintf(n->name, sizeof(n->name), "%s", name);
-	snprintf(n->fqdn, sizeof(n->fqdn), "%s.example.test", name);
-	n->kind = CY_KIND_NODE;
-	assert_int_equal(store_node_add(st, n), 0);
-}
-
-static struct aead *add_key(struct store *st, uint64_t id, int64_t node_id, int64_t expires)
-{
-	struct store_key k = { .key_id = id, .node_id = node_id, .expires = expires };
-
-	for (size_t i = 0; i < sizeof(k.key); i++)
-		k.key[i] = (uint8_t)(id + i);
-	assert_int_equal(store_key_put(st, &k), 0);
-	return aead_new(AEAD_CHACHA20_POLY1305, k.key);
-}
 
 static struct nms *new_nms(struct store *st)
 {
@@ -70,23 +49,16 @@ static struct nms *new_nms(struct store *st)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[256];
 
 	assert_non_null(f);
 	clock_set_fake(NOW, 1000);
-	strcpy(f->dir, "/tmp/cy-test-nms-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/cloud.db", f->dir);
-	assert_int_equal(store_open(&f->st, f->db, err, sizeof(err)), 0);
-	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
-	assert_int_equal(store_meta_set(f->st, "vip4_prefix", "100.64.0.0/10"), 0);
-	assert_int_equal(store_meta_set(f->st, "vip6_prefix", "fd12:3456:789a::/48"), 0);
-	add_node(f->st, "alpha", &f->alpha);
-	add_node(f->st, "beta", &f->beta);
-	f->ka = add_key(f->st, KEY_A, f->alpha.id, NOW + 3600);
-	f->kb = add_key(f->st, KEY_B, f->beta.id, NOW + 3600);
-	f->kold = add_key(f->st, KEY_OLD, f->beta.id, NOW);   /* expires now */
-	f->nms = new_nms(f->st);
+	cloud_fixture_open(&f->cf, "test-nms");
+	cloud_fixture_node(&f->cf, &(struct fixture_node){ .name = "alpha" }, &f->alpha);
+	cloud_fixture_node(&f->cf, &(struct fixture_node){ .name = "beta" }, &f->beta);
+	f->ka = cloud_fixture_key(&f->cf, KEY_A, f->alpha.id, NOW + 3600);
+	f->kb = cloud_fixture_key(&f->cf, KEY_B, f->beta.id, NOW + 3600);
+	f->kold = cloud_fixture_key(&f->cf, KEY_OLD, f->beta.id, NOW);   /* expires now */
+	f->nms = new_nms(f->cf.st);
 	*state = f;
 	return 0;
 }
@@ -94,19 +66,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char path[200];
 
 	nms_free(f->nms);
 	aead_free(f->ka);
 	aead_free(f->kb);
 	aead_free(f->kold);
-	store_close(f->st);
-	unlink(f->db);
-	snprintf(path, sizeof(path), "%s-wal", f->db);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", f->db);
-	unlink(path);
-	rmdir(f->dir);
+	cloud_fixture_close(&f->cf);
 	free(f);
 	clock_set_fake(0, 0);
 	return 0;
@@ -221,7 +186,7 @@ static void test_register_direct(void **state)
 	assert_true(cy_msg_u32(&m, CY_A_TTL, &ttl));
 	assert_int_equal(ttl, TTL);
 
-	assert_int_equal(store_reg_get(f->st, f->alpha.id, &reg), 0);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), 0);
 	assert_false(reg.nat);
 	assert_true(reg.key_id == KEY_A);
 	assert_int_equal(reg.naddrs, 1);
@@ -250,7 +215,7 @@ static void test_register_napt(void **state)
 	assert_int_equal(u8, 1);
 	assert_true(cy_msg_endpoint(&m, CY_A_OBSERVED, &obs, &sl));
 	assert_true(addr_equal(SA(obs), SA(from)));
-	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), 0);
+	assert_int_equal(store_reg_get(f->cf.st, f->beta.id, &reg), 0);
 	assert_true(reg.nat);
 
 	/* Same address but another port: a port-translating NAPT. */
@@ -300,7 +265,7 @@ static void test_keepalive(void **state)
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
 				    sizeof(plain)), CY_OK);
 	assert_non_null(cy_msg_find(&m, CY_A_OBSERVED));
-	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), 0);
+	assert_int_equal(store_reg_get(f->cf.st, f->beta.id, &reg), 0);
 	assert_int_equal(reg.expires, NOW + 30 + TTL);
 	assert_true(reg.counter == ctr);
 
@@ -310,13 +275,13 @@ static void test_keepalive(void **state)
 	r = nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
 				    sizeof(plain)), CY_ERR_REREGISTER);
-	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), 0);
+	assert_int_equal(store_reg_get(f->cf.st, f->beta.id, &reg), 0);
 	assert_true(addr_equal(SA(reg.observed), SA(from)));
 
 	/* Without keepalives past the TTL the registration expires. */
 	clock_set_fake(NOW + 30 + TTL, 100000);
 	nms_expire(f->nms, clock_now());
-	assert_int_equal(store_reg_get(f->st, f->beta.id, &reg), -ENOENT);
+	assert_int_equal(store_reg_get(f->cf.st, f->beta.id, &reg), -ENOENT);
 	len = simple_req(f->kb, KEY_B, ctr++, CY_KEEPALIVE, pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
@@ -341,7 +306,7 @@ static void test_deregister(void **state)
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_DEREG, &m, plain, sizeof(plain)),
 			 CY_OK);
-	assert_int_equal(store_reg_get(f->st, f->alpha.id, &reg), -ENOENT);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), -ENOENT);
 }
 
 static void test_replay(void **state)
@@ -459,7 +424,7 @@ static void test_revoked(void **state)
 	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
 	/* Revocation deletes the keys: the cached one stops working at once. */
-	assert_int_equal(store_node_revoke(f->st, "alpha", "stolen"), 0);
+	assert_int_equal(store_node_revoke(f->cf.st, "alpha", "stolen"), 0);
 	len = simple_req(f->ka, KEY_A, 2, CY_KEEPALIVE, pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(r, NMS_REJECT_LEN);
@@ -558,7 +523,7 @@ static void test_restart_replay(void **state)
 	/* The NMS restarts on the same store: the recorded registration is
 	 * still refused, the node's next counter is still accepted. */
 	nms_free(f->nms);
-	f->nms = new_nms(f->st);
+	f->nms = new_nms(f->cf.st);
 	assert_int_equal(nms_handle(f->nms, SA(from), old, olen, out, sizeof(out)), 0);
 	assert_int_equal(nms_stats(f->nms)->replay, 1);
 	len = reg_req(f->ka, KEY_A, 4, "192.0.2.10:7446", pkt, sizeof(pkt));
@@ -571,7 +536,7 @@ static void test_restart_replay(void **state)
 
 	/* Keepalives move the stored counter too. */
 	nms_free(f->nms);
-	f->nms = new_nms(f->st);
+	f->nms = new_nms(f->cf.st);
 	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
 	assert_int_equal(nms_stats(f->nms)->replay, 1);
 }

@@ -24,6 +24,7 @@
 #include "addr.h"
 #include "aead.h"
 #include "clock.h"
+#include "cloud_fixture.h"
 #include "log.h"
 #include "nms.h"
 #include "nms_server.h"
@@ -49,9 +50,7 @@ struct sent {
 };
 
 struct fx {
-	char dir[64];
-	char db[128];
-	struct store *st;
+	struct cloud_fixture cf;
 	struct nms *nms;
 	struct store_node alpha, beta, gamma;
 	struct aead *ka, *kb, *kc;
@@ -145,25 +144,6 @@ static void cap_send(void *arg, const struct sockaddr *to, const uint8_t *buf, s
 
 static const struct nms_ops cap_ops = { .send = cap_send };
 
-static void add_node(struct store *st, const char *name, struct store_node *n)
-{
-	memset(n, 0, sizeof(*n));
-	snprintf(n->name, sizeof(n->name), "%s", name);
-	snprintf(n->fqdn, sizeof(n->fqdn), "%s.example.test", name);
-	n->kind = CY_KIND_NODE;
-	assert_int_equal(store_node_add(st, n), 0);
-}
-
-static struct aead *add_key(struct store *st, uint64_t id, int64_t node_id)
-{
-	struct store_key k = { .key_id = id, .node_id = node_id, .expires = clock_now() + 3600 };
-
-	for (size_t i = 0; i < sizeof(k.key); i++)
-		k.key[i] = (uint8_t)(id + i);
-	assert_int_equal(store_key_put(st, &k), 0);
-	return aead_new(AEAD_CHACHA20_POLY1305, k.key);
-}
-
 static void set_mono(struct fx *f, int64_t ms)
 {
 	f->mono = ms;
@@ -174,27 +154,20 @@ static int setup_clock(void **state, bool fake)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct nms_conf nc = { .registration_ttl = TTL };
-	char err[256];
 
 	assert_non_null(f);
 	if (fake)
 		set_mono(f, MONO);
 	else
 		clock_set_fake(0, 0);
-	strcpy(f->dir, "/tmp/cy-test-route-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/cloud.db", f->dir);
-	assert_int_equal(store_open(&f->st, f->db, err, sizeof(err)), 0);
-	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
-	assert_int_equal(store_meta_set(f->st, "vip4_prefix", "100.64.0.0/10"), 0);
-	assert_int_equal(store_meta_set(f->st, "vip6_prefix", "fd12:3456:789a::/48"), 0);
-	add_node(f->st, "alpha", &f->alpha);
-	add_node(f->st, "beta", &f->beta);
-	add_node(f->st, "gamma", &f->gamma);
-	f->ka = add_key(f->st, KEY_A, f->alpha.id);
-	f->kb = add_key(f->st, KEY_B, f->beta.id);
-	f->kc = add_key(f->st, KEY_C, f->gamma.id);
-	f->nms = nms_new(f->st, &nc);
+	cloud_fixture_open(&f->cf, "test-route");
+	cloud_fixture_node(&f->cf, &(struct fixture_node){ .name = "alpha" }, &f->alpha);
+	cloud_fixture_node(&f->cf, &(struct fixture_node){ .name = "beta" }, &f->beta);
+	cloud_fixture_node(&f->cf, &(struct fixture_node){ .name = "gamma" }, &f->gamma);
+	f->ka = cloud_fixture_key(&f->cf, KEY_A, f->alpha.id, clock_now() + 3600);
+	f->kb = cloud_fixture_key(&f->cf, KEY_B, f->beta.id, clock_now() + 3600);
+	f->kc = cloud_fixture_key(&f->cf, KEY_C, f->gamma.id, clock_now() + 3600);
+	f->nms = nms_new(f->cf.st, &nc);
 	assert_non_null(f->nms);
 	nms_set_ops(f->nms, &cap_ops, f);
 	*state = f;
@@ -214,19 +187,12 @@ static int setup_real(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char path[200];
 
 	nms_free(f->nms);
 	aead_free(f->ka);
 	aead_free(f->kb);
 	aead_free(f->kc);
-	store_close(f->st);
-	unlink(f->db);
-	snprintf(path, sizeof(path), "%s-wal", f->db);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s-shm", f->db);
-	unlink(path);
-	rmdir(f->dir);
+	cloud_fixture_close(&f->cf);
 	free(f);
 	clock_set_fake(0, 0);
 	return 0;
@@ -525,7 +491,7 @@ static void test_unknown_revoked_self(void **state)
 	expect_fail(f, 'a', "192.0.2.10:7446", 2, NULL, nobody, CY_ERR_UNKNOWN);
 	expect_fail(f, 'a', "192.0.2.10:7446", 3, "alpha.example.test", NULL, CY_ERR_POLICY);
 	/* Revoked: refused by policy (docs/protocol.md), not hidden as unknown. */
-	assert_int_equal(store_node_revoke(f->st, "beta", "stolen"), 0);
+	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
 	expect_fail(f, 'a', "192.0.2.10:7446", 4, "beta.example.test", NULL, CY_ERR_POLICY);
 	assert_int_equal(nms_stats(f->nms)->directions, 4);
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 4);
