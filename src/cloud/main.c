@@ -47,6 +47,10 @@ static void cloud_stats_as(struct json *j, const struct as_stats *s)
 	json_uint(j, "malformed", s->malformed);
 	json_uint(j, "oversized", s->oversized);
 	json_uint(j, "revoked", s->revoked);
+	json_uint(j, "for_ok", s->for_ok);
+	json_uint(j, "for_refused", s->for_refused);
+	json_uint(j, "info_ok", s->info_ok);
+	json_uint(j, "info_refused", s->info_refused);
 	json_obj_end(j);
 }
 
