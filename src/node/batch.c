@@ -501,7 +501,7 @@ int dp_tun_offload(int fd)
 
 /* The TCP super-packet being built for the TUN (coalescing). */
 struct dp_gro {
-	uint8_t *buf;            /* GSO_HDR_LEN + GSO_PKT_MAX; the packet after the header */
+	uint8_t *buf;            /* GSO_HDR_LEN + l2len + GSO_PKT_MAX: header, link header, packet */
 	size_t len;              /* packet bytes held, 0: none */
 	size_t l3, thl;          /* IP and TCP header lengths */
 	int ver;
@@ -514,6 +514,7 @@ struct dp_gro {
 struct dp_tun {
 	int fd;
 	bool vnet;
+	size_t l2len;            /* link header bytes in front of each packet written */
 	uint8_t *buf;            /* GSO_HDR_LEN + GSO_PKT_MAX */
 	uint8_t *seg;            /* GSO_PKT_MAX: segments of a super-packet */
 	struct dp_gro gro;       /* buf NULL: not coalescing */
@@ -523,15 +524,25 @@ struct dp_tun {
 
 struct dp_tun *dp_tun_new(int fd, bool vnet)
 {
-	struct dp_tun *t = calloc(1, sizeof(*t));
+	return dp_tun_new_l2(fd, vnet, 0);
+}
 
+struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len)
+{
+	struct dp_tun *t;
+
+	if (l2len > DP_L2_MAX)
+		return NULL;
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->fd = fd;
 	t->vnet = vnet;
+	t->l2len = l2len;
 	t->buf = malloc(GSO_HDR_LEN + GSO_PKT_MAX);
 	t->seg = vnet ? malloc(GSO_PKT_MAX) : NULL;
-	t->gro.buf = vnet && dp_conf()->coalesce ? malloc(GSO_HDR_LEN + GSO_PKT_MAX) : NULL;
+	t->gro.buf = vnet && dp_conf()->coalesce ? malloc(GSO_HDR_LEN + l2len + GSO_PKT_MAX)
+						 : NULL;
 	if (!t->buf || (vnet && !t->seg) || (vnet && dp_conf()->coalesce && !t->gro.buf)) {
 		dp_tun_free(t);
 		return NULL;
@@ -546,7 +557,7 @@ void dp_tun_free(struct dp_tun *t)
 	free(t->buf);
 	free(t->seg);
 	if (t->gro.buf)
-		cy_wipe(t->gro.buf, GSO_HDR_LEN + GSO_PKT_MAX);   /* plaintext */
+		cy_wipe(t->gro.buf, GSO_HDR_LEN + t->l2len + GSO_PKT_MAX);   /* plaintext */
 	free(t->gro.buf);
 	free(t);
 }
@@ -619,23 +630,26 @@ int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg)
 	return (int)i;
 }
 
-static int write_plain(struct dp_tun *t, const uint8_t *pkt, size_t len)
+/* One packet behind its link header l2 (t->l2len bytes) and, with vnet,
+ * a header: DATA_VALID towards a TUN (the AEAD has authenticated the
+ * packet), none towards a packet socket (which has no use for it). */
+static int write_plain(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, size_t len)
 {
 	uint8_t hdr[GSO_HDR_LEN];
-	struct gso_hdr h = { .flags = GSO_F_DATA_VALID };
-	struct iovec iov[2] = {
-		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)pkt, .iov_len = len },
-	};
+	struct gso_hdr h = { .flags = t->l2len ? 0 : GSO_F_DATA_VALID };
+	struct iovec iov[3];
+	int n = 0;
 	ssize_t r;
 
-	t->st.writes++;
-	if (!t->vnet)
-		r = write(t->fd, pkt, len);
-	else {
+	if (t->vnet) {
 		gso_put_hdr(hdr, &h);
-		r = writev(t->fd, iov, 2);
+		iov[n++] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
 	}
+	if (t->l2len)
+		iov[n++] = (struct iovec){ .iov_base = (void *)l2, .iov_len = t->l2len };
+	iov[n++] = (struct iovec){ .iov_base = (void *)pkt, .iov_len = len };
+	t->st.writes++;
+	r = n == 1 ? write(t->fd, pkt, len) : writev(t->fd, iov, n);
 	return r < 0 ? -errno : 0;
 }
 
@@ -686,13 +700,18 @@ static bool tcp_candidate(const uint8_t *p, size_t len, struct tcp_seg *s)
 	return true;
 }
 
-/* p continues the held super-packet g: same flow and headers, next
- * sequence number, not longer than the first segment, room left. */
-static bool gro_fits(const struct dp_gro *g, const uint8_t *p, const struct tcp_seg *s)
+/* p (behind link header l2) continues the held super-packet of t: same
+ * link header, flow and headers, next sequence number, not longer than
+ * the first segment, room left. */
+static bool gro_fits(const struct dp_tun *t, const uint8_t *l2, const uint8_t *p,
+		     const struct tcp_seg *s)
 {
-	const uint8_t *q = g->buf + GSO_HDR_LEN;
+	const struct dp_gro *g = &t->gro;
+	const uint8_t *q = g->buf + GSO_HDR_LEN + t->l2len;
 	const uint8_t *pt = p + s->l3, *qt = q + g->l3;
 
+	if (t->l2len && memcmp(g->buf + GSO_HDR_LEN, l2, t->l2len))
+		return false;
 	if (g->closed || s->ver != g->ver || s->thl != g->thl || s->seq != g->next_seq ||
 	    s->payload > g->mss || g->len - g->l3 + s->payload > 65535 - 40)
 		return false;
@@ -712,7 +731,7 @@ static bool gro_fits(const struct dp_gro *g, const uint8_t *p, const struct tcp_
 int dp_tun_flush(struct dp_tun *t)
 {
 	struct dp_gro *g = &t->gro;
-	uint8_t *q = g->buf + GSO_HDR_LEN;
+	uint8_t *q = g->buf + GSO_HDR_LEN + t->l2len;
 	struct gso_hdr h = { 0 };
 	size_t alen = g->ver == 4 ? 4 : 16;
 	ssize_t r;
@@ -720,7 +739,7 @@ int dp_tun_flush(struct dp_tun *t)
 	if (!g->len)
 		return 0;
 	if (g->nseg == 1) {
-		r = write_plain(t, q, g->len);
+		r = write_plain(t, q - t->l2len, q, g->len);
 		g->len = 0;
 		return (int)r;
 	}
@@ -736,13 +755,14 @@ int dp_tun_flush(struct dp_tun *t)
 		 (uint32_t)(g->len - g->l3))));
 	h.flags = GSO_F_NEEDS_CSUM;
 	h.gso_type = g->ver == 4 ? GSO_TCPV4 : GSO_TCPV6;
-	h.hdr_len = (uint16_t)(g->l3 + g->thl);
+	/* Offsets count from the link header (AF_PACKET) or the packet (TUN). */
+	h.hdr_len = (uint16_t)(t->l2len + g->l3 + g->thl);
 	h.gso_size = (uint16_t)g->mss;
-	h.csum_start = (uint16_t)g->l3;
+	h.csum_start = (uint16_t)(t->l2len + g->l3);
 	h.csum_offset = 16;
 	gso_put_hdr(g->buf, &h);
 	t->st.writes++;
-	r = write(t->fd, g->buf, GSO_HDR_LEN + g->len);
+	r = write(t->fd, g->buf, GSO_HDR_LEN + t->l2len + g->len);
 	g->len = 0;
 	return r < 0 ? -errno : 0;
 }
@@ -754,22 +774,28 @@ bool dp_tun_pending(const struct dp_tun *t)
 
 int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len)
 {
+	return dp_tun_write_l2(t, NULL, pkt, len);
+}
+
+int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, size_t len)
+{
 	struct dp_gro *g = &t->gro;
+	uint8_t *q = g->buf ? g->buf + GSO_HDR_LEN + t->l2len : NULL;
 	struct tcp_seg s;
 	int err = 0, r;
 
-	if (!g->buf || !tcp_candidate(pkt, len, &s)) {
+	if (!g->buf || len > GSO_PKT_MAX || !tcp_candidate(pkt, len, &s)) {
 		if (g->buf && g->len)
 			err = dp_tun_flush(t);   /* keep the order */
-		r = write_plain(t, pkt, len);
+		r = write_plain(t, l2, pkt, len);
 		return r < 0 ? r : err;
 	}
-	if (g->len && gro_fits(g, pkt, &s)) {
-		memcpy(g->buf + GSO_HDR_LEN + g->len, pkt + s.l3 + s.thl, s.payload);
+	if (g->len && gro_fits(t, l2, pkt, &s)) {
+		memcpy(q + g->len, pkt + s.l3 + s.thl, s.payload);
 		g->len += s.payload;
 		g->nseg++;
 		g->next_seq += (uint32_t)s.payload;
-		g->buf[GSO_HDR_LEN + g->l3 + 13] |= pkt[s.l3 + 13] & 0x08;
+		q[g->l3 + 13] |= pkt[s.l3 + 13] & 0x08;
 		g->closed = s.psh || s.payload < g->mss;
 		t->st.merged++;
 		return 0;
@@ -777,10 +803,12 @@ int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len)
 	if (g->len)
 		err = dp_tun_flush(t);
 	if (s.psh) {
-		r = write_plain(t, pkt, len);
+		r = write_plain(t, l2, pkt, len);
 		return r < 0 ? r : err;
 	}
-	memcpy(g->buf + GSO_HDR_LEN, pkt, len);
+	if (t->l2len)
+		memcpy(g->buf + GSO_HDR_LEN, l2, t->l2len);
+	memcpy(q, pkt, len);
 	g->len = len;
 	g->ver = s.ver;
 	g->l3 = s.l3;

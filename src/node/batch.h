@@ -146,6 +146,12 @@ struct dp_tun;
 
 /* For the TUN descriptor fd; vnet: it was created with IFF_VNET_HDR. */
 struct dp_tun *dp_tun_new(int fd, bool vnet);
+/* The writer (dp_tun_write_l2, dp_tun_flush) for a device whose packets
+ * carry an l2len-byte link header (at most DP_L2_MAX) after the vnet
+ * header: an AF_PACKET socket with PACKET_VNET_HDR (l2len 14, Ethernet).
+ * The vnet header's offsets then count from the link header. */
+#define DP_L2_MAX 64
+struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len);
 void dp_tun_free(struct dp_tun *t);
 /* Read until EAGAIN or max reads; each packet (segments of a
  * super-packet) goes to fn.  Returns the number of reads. */
@@ -155,6 +161,9 @@ int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg);
  * call dp_tun_flush() before going back to the event loop (the node does
  * when dp_tun_pending()).  0 or -errno. */
 int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len);
+/* The same with the link header l2 (l2len bytes) in front of pkt; only
+ * segments behind the same link header are merged. */
+int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, size_t len);
 /* Write the held super-packet, if any.  0 or -errno. */
 int dp_tun_flush(struct dp_tun *t);
 bool dp_tun_pending(const struct dp_tun *t);

@@ -551,6 +551,81 @@ static void test_coalesce_breaks(void **state)
 	close(fd[1]);
 }
 
+/* A packet socket (Ethernet behind the vnet header): segments behind the
+ * same link header merge, the vnet offsets count from it; another
+ * destination MAC is another super-packet. */
+struct l2segs {
+	struct resegs r;
+	const uint8_t *eth;
+};
+
+static int l2seg_fn(void *arg, uint8_t *pkt, size_t len)
+{
+	struct l2segs *s = arg;
+
+	if (memcmp(pkt - 14, s->eth, 14))
+		s->r.bad = true;
+	reseg_fn(&s->r, pkt, len);
+	return 0;
+}
+
+static void test_coalesce_l2(void **state)
+{
+	static uint8_t p[2000], seg[14 + GSO_PKT_MAX];
+	const uint8_t a[14] = { 2, 0, 0, 0, 0, 0xa, 2, 0, 0, 0, 0, 1, 8, 0 };
+	const uint8_t b[14] = { 2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 1, 8, 0 };
+	struct l2segs s = { .r = { .next = 1000 }, .eth = a };
+	struct gso_hdr h;
+	struct dp_tun *t;
+	struct cur c;
+	size_t len, want;
+	int fd[2];
+
+	(void)state;
+	putenv("CY_DP=1");
+	putenv("CY_DP_COALESCE=1");
+	dp_conf_reload();
+	assert_int_equal(pipe(fd), 0);
+	assert_null(dp_tun_new_l2(fd[1], true, DP_L2_MAX + 1));
+	t = dp_tun_new_l2(fd[1], true, 14);
+	assert_non_null(t);
+	for (int i = 0; i < 4; i++) {
+		len = mk_seg(p, 4, 1000 + (uint32_t)i * SEGP, SEGP, 0x10);
+		assert_int_equal(dp_tun_write_l2(t, a, p, len), 0);
+	}
+	/* in sequence, but for another MAC */
+	len = mk_seg(p, 4, 1000 + 4 * SEGP, SEGP, 0x10);
+	assert_int_equal(dp_tun_write_l2(t, b, p, len), 0);
+	assert_int_equal(dp_tun_flush(t), 0);
+
+	want = GSO_HDR_LEN + 14 + 20 + 32 + 4 * SEGP;
+	assert_int_equal(read(fd[0], wire, want), want);
+	c = cur_make(wire, GSO_HDR_LEN);
+	assert_int_equal(gso_parse_hdr(&c, &h), 0);
+	assert_int_equal(h.gso_type, GSO_TCPV4);
+	assert_int_equal(h.flags, GSO_F_NEEDS_CSUM);
+	assert_int_equal(h.csum_start, 14 + 20);
+	assert_int_equal(h.hdr_len, 14 + 20 + 32);
+	assert_memory_equal(wire + GSO_HDR_LEN, a, 14);
+	assert_int_equal(gso_segment(&h, wire + GSO_HDR_LEN, want - GSO_HDR_LEN, 14, seg,
+				     sizeof(seg), l2seg_fn, &s), 4);
+	assert_false(s.r.bad);
+	assert_int_equal(s.r.bytes, 4 * SEGP);
+	/* the single one: a zero vnet header (no DATA_VALID on a packet
+	 * socket), its own link header */
+	want = GSO_HDR_LEN + 14 + 20 + 32 + SEGP;
+	assert_int_equal(read(fd[0], wire, want), want);
+	for (int i = 0; i < GSO_HDR_LEN; i++)
+		assert_int_equal(wire[i], 0);
+	assert_memory_equal(wire + GSO_HDR_LEN, b, 14);
+	assert_int_equal(get_be32(wire + GSO_HDR_LEN + 14 + 20 + 4), 1000 + 4 * SEGP);
+	assert_int_equal(dp_tun_stats(t)->merged, 3);
+	assert_int_equal(dp_tun_stats(t)->writes, 2);
+	dp_tun_free(t);
+	close(fd[0]);
+	close(fd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_coalesce4),
 		cmocka_unit_test(test_coalesce6),
 		cmocka_unit_test(test_coalesce_breaks),
+		cmocka_unit_test(test_coalesce_l2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
