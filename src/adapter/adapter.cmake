@@ -28,10 +28,9 @@ add_library(cy_adapter STATIC
   ${CMAKE_CURRENT_LIST_DIR}/route.c
 )
 target_include_directories(cy_adapter PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(cy_adapter PUBLIC cy_adapter_core cy_node)
-if(TARGET cy_lan)
-  target_link_libraries(cy_adapter PUBLIC cy_lan)
-endif()
+# lansock.c is glue over the LAN codecs (cy_lan) and the data plane's
+# coalescing writer (cy_node: batch.h).
+target_link_libraries(cy_adapter PUBLIC cy_adapter_core cy_lan cy_node)
 
 target_link_libraries(cyphonicd PRIVATE cy_adapter)
 target_compile_definitions(cyphonicd PRIVATE CY_HAVE_ADAPTER)

@@ -2,18 +2,30 @@
  * reads every frame (ETH_P_ALL) received there, not those this host sends
  * (PACKET_IGNORE_OUTGOING), each behind a virtio-net header
  * (PACKET_VNET_HDR: GSO super-frames and partial checksums from veths and
- * NICs); frames sent carry a zero header (complete, no offload).
+ * NICs).  The rules live in the LAN codecs (docs/adapter.md); this file
+ * only wires them to the socket, the GN table and the owner's callbacks.
  *
- * Each frame is classified and handled:
+ * Each frame is classified (frame_classify(), frame.h) and handled:
  *   ARP request from a GN for a peer VIP -> answered with the LAN MAC
- *   DHCP (udp dport 67)                   -> the DHCP server, lease file
+ *                                            (frame_arp_should_answer())
+ *   DHCP (udp dport 67)                   -> dhcp_handle() (dhcp.h), the
+ *                                            lease file (lease.h)
  *   DNS to the LAN address (udp dport 53) -> ops->dns_query (the GN's resolver)
  *   from a GN, IPv4 source = its VIP, destination a peer VIP
- *                                         -> checksum completed, GSO split,
- *                                            MSS clamped, too big: ICMP frag
- *                                            needed, else ops->input
+ *                                         -> checksum completed, GSO split
+ *                                            (gso_segment(), gso.h), MSS
+ *                                            clamped, too big with DF: ICMP
+ *                                            frag needed, else ops->input
  *   anything else                         -> left to the kernel
- * Every drop has a counter (lansock_status()). */
+ * Every drop has a counter (lansock_status()).
+ *
+ * Sending: packets for the GNs (lansock_deliver) go through the data
+ * plane's coalescing writer (batch.h, dp_tun_write_l2): in-order TCP
+ * segments of one flow to one MAC may be held and merged into one GSO
+ * super-frame; the owner calls lansock_flush() before going back to the
+ * event loop whenever lansock_pending().  Every other frame (ARP, DHCP,
+ * DNS replies, ICMP) flushes what is held first, then goes out behind a
+ * zero vnet header (complete, no offload). */
 #ifndef CY_ADAPTER_LANSOCK_H
 #define CY_ADAPTER_LANSOCK_H
 
@@ -26,7 +38,7 @@
 #include "gn.h"
 #include "resolver.h"
 
-#define LANSOCK_VNET_LEN 10          /* struct virtio_net_hdr */
+#define LANSOCK_VNET_LEN 10          /* struct virtio_net_hdr (GSO_HDR_LEN) */
 
 struct json;
 struct lansock;
@@ -65,8 +77,13 @@ const uint8_t *lansock_mac(const struct lansock *ls);
 void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_len);
 /* Read and handle frames until the socket is empty (or a batch is done). */
 void lansock_read(struct lansock *ls);
-/* A packet from a GN's tunnel to its MAC (MSS clamped).  0 or -errno. */
+/* A packet from a GN's tunnel to its MAC (a SYN's MSS clamped); it may
+ * be held for coalescing (see above).  0 or -errno. */
 int lansock_deliver(struct lansock *ls, const uint8_t mac[6], const uint8_t *pkt, size_t len);
+/* Send what lansock_deliver() holds.  0 or -errno (counted, logged). */
+int lansock_flush(struct lansock *ls);
+/* lansock_deliver() holds packets: call lansock_flush() before the loop waits. */
+bool lansock_pending(const struct lansock *ls);
 /* A DNS answer to a GN (UDP from the LAN address, port 53). */
 void lansock_dns_reply(struct lansock *ls, const uint8_t mac[6], const struct resolver_client *c,
 		       const uint8_t *buf, size_t len);

@@ -731,13 +731,14 @@ static bool gro_fits(const struct dp_tun *t, const uint8_t *l2, const uint8_t *p
 int dp_tun_flush(struct dp_tun *t)
 {
 	struct dp_gro *g = &t->gro;
-	uint8_t *q = g->buf + GSO_HDR_LEN + t->l2len;
 	struct gso_hdr h = { 0 };
 	size_t alen = g->ver == 4 ? 4 : 16;
+	uint8_t *q;
 	ssize_t r;
 
 	if (!g->len)
 		return 0;
+	q = g->buf + GSO_HDR_LEN + t->l2len;
 	if (g->nseg == 1) {
 		r = write_plain(t, q - t->l2len, q, g->len);
 		g->len = 0;
