@@ -25,9 +25,6 @@
 #include "route.h"
 #include "sig.h"
 
-#define FRAME_BUF (LANSOCK_VNET_LEN + 65536 + 64)
-#define LAN_BATCH 256               /* frames per wake-up, then yield */
-
 /* A general node's running state: its identity and resolver. */
 struct gnctx {
 	struct adapter *a;
@@ -36,6 +33,8 @@ struct gnctx {
 	struct resolver_server *dns;
 	const char *skip[3];
 	bool routed;
+	struct gnctx *batch_next;   /* in the adapter's batch list (in_batch) */
+	bool in_batch;
 };
 
 struct adapter {
@@ -45,6 +44,10 @@ struct adapter {
 	char lan[IF_NAMESIZE];
 	struct lansock *ls;
 	struct event *lan_ev, *tick;
+	struct event *flush_ev;     /* writes coalesced deliveries (lansock_flush) */
+	/* GNs whose overlay batches datagrams during this LAN read
+	 * (overlay_batch_begin): sent together after it. */
+	struct gnctx *batch;
 	struct route *route;
 	struct nat *nat;
 	struct gn_table *gns;
@@ -55,7 +58,6 @@ struct adapter {
 	bool fetching;
 	int64_t next_fetch_ms, last_unknown_fetch_ms;
 	struct ratelimit rl;
-	uint8_t *rx;
 	struct login *info;     /* Information Requests */
 };
 
@@ -64,8 +66,38 @@ struct adapter {
 static int gn_deliver(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct gnctx *c = arg;
+	struct adapter *a = c->a;
+	int err = lansock_deliver(a->ls, c->g->info.mac, pkt, len);
 
-	return lansock_deliver(c->a->ls, c->g->info.mac, pkt, len);
+	/* A TCP segment held for coalescing: written once the current burst
+	 * of datagrams is handled (an active event runs before the next poll). */
+	if (lansock_pending(a->ls) && !event_pending(a->flush_ev, EV_TIMEOUT, NULL))
+		event_active(a->flush_ev, EV_TIMEOUT, 0);
+	return err;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct adapter *a = arg;
+
+	lansock_flush(a->ls);
+}
+
+/* The datagrams c's overlay batched during a LAN read go out now. */
+static void batch_end(struct adapter *a, struct gnctx *c)
+{
+	struct gnctx **pp;
+
+	for (pp = &a->batch; *pp; pp = &(*pp)->batch_next) {
+		if (*pp == c) {
+			*pp = c->batch_next;
+			break;
+		}
+	}
+	c->in_batch = false;
+	c->batch_next = NULL;
+	overlay_batch_end(ident_overlay(c->id));
+	ident_kick(c->id);
 }
 
 static void gn_registered(void *arg, const struct sig_info *in)
@@ -112,6 +144,8 @@ static void gnctx_free(struct gnctx *c)
 {
 	if (!c)
 		return;
+	if (c->in_batch)
+		batch_end(c->a, c);
 	if (c->id) {
 		ident_stop(c->id);
 		ident_free(c->id);
@@ -309,8 +343,15 @@ static void lan_input(void *arg, struct gn *g, const uint8_t *pkt, size_t len)
 {
 	struct gnctx *c = g->ident;
 
-	if (c)
-		ident_input(c->id, pkt, len);
+	if (!c)
+		return;
+	if (!c->in_batch) {
+		overlay_batch_begin(ident_overlay(c->id));
+		c->in_batch = true;
+		c->batch_next = c->a->batch;
+		c->a->batch = c;
+	}
+	ident_input(c->id, pkt, len);
 }
 
 static int lan_dns_query(void *arg, struct gn *g, const struct resolver_client *cl,
@@ -340,6 +381,8 @@ static void on_lan(evutil_socket_t fd, short what, void *arg)
 	struct adapter *a = arg;
 
 	lansock_read(a->ls);
+	while (a->batch)
+		batch_end(a, a->batch);
 }
 
 /* ---- the node's registration, the timer ---- */
@@ -370,6 +413,7 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	}
 	nat_free(a->nat);
 	nc.lan_ip = a->ip;
+	memcpy(nc.lan_mac, lansock_mac(a->ls), sizeof(nc.lan_mac));
 	nc.vip_net = a->vip_net;
 	nc.vip_len = a->vip_len;
 	a->nat = nat_new(&nc);
@@ -450,7 +494,8 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 		goto fail;
 	a->lan_ev = event_new(base, lansock_fd(a->ls), EV_READ | EV_PERSIST, on_lan, a);
 	a->tick = event_new(base, -1, EV_PERSIST, on_tick, a);
-	if (!a->lan_ev || !a->tick || event_add(a->lan_ev, NULL) < 0 ||
+	a->flush_ev = event_new(base, -1, 0, on_flush, a);
+	if (!a->lan_ev || !a->tick || !a->flush_ev || event_add(a->lan_ev, NULL) < 0 ||
 	    event_add(a->tick, &tv) < 0)
 		goto fail;
 	node_skip_if(node, a->lan);
@@ -487,6 +532,8 @@ void adapter_free(struct adapter *a)
 		event_free(a->lan_ev);
 	if (a->tick)
 		event_free(a->tick);
+	if (a->flush_ev)
+		event_free(a->flush_ev);
 	/* GN identities stop before the routes go (their drop callback). */
 	login_free(a->info);
 	gn_table_free(a->gns);

@@ -59,6 +59,19 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	 * finds one, so a table left by a crash is replaced in one
 	 * transaction. */
 	PUT("add table inet %s\ndelete table inet %s\n", table, table);
+	PUT("add table netdev %s\ndelete table netdev %s\n", table, table);
+	/* Our packet socket has seen the frame before the ingress hook: a
+	 * packet for the tunnels ends here, before the kernel routes it,
+	 * tracks it and drops it in forward (that rule stays as the net for
+	 * whatever this one does not match). */
+	PUT("table netdev %s {\n"
+	    "  chain ingress {\n"
+	    "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
+	    "    ether daddr %02x:%02x:%02x:%02x:%02x:%02x ip daddr %s ip daddr != %s "
+	    "counter drop\n"
+	    "  }\n"
+	    "}\n", table, c->lan, c->lan_mac[0], c->lan_mac[1], c->lan_mac[2], c->lan_mac[3],
+	    c->lan_mac[4], c->lan_mac[5], net, ip);
 	PUT("table inet %s {\n", table);
 	PUT("  chain input {\n"
 	    "    type filter hook input priority -10; policy accept;\n"
@@ -143,7 +156,7 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 		log_warnx("cannot install nftables table %s", n->table);
 		goto fail;
 	}
-	log_info("nftables table inet %s installed (nat %s)", n->table,
+	log_info("nftables tables inet and netdev %s installed (nat %s)", n->table,
 		 cfg->masquerade ? "on" : "off");
 	n->prev_forward = sysctl_get(IP_FORWARD);
 	if (n->prev_forward != '1') {
@@ -158,10 +171,12 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 fail:
 	free(script);
 	if (n && n->table[0]) {
-		char del[192];
+		char del[384];
 
-		snprintf(del, sizeof(del), "add table inet %s\ndelete table inet %s\n", n->table,
-			 n->table);
+		snprintf(del, sizeof(del),
+			 "add table inet %s\ndelete table inet %s\n"
+			 "add table netdev %s\ndelete table netdev %s\n",
+			 n->table, n->table, n->table, n->table);
 		run(del);
 	}
 	free(n);
@@ -170,13 +185,14 @@ fail:
 
 void nat_free(struct nat *n)
 {
-	char del[192];
+	char del[256];
 
 	if (!n)
 		return;
-	snprintf(del, sizeof(del), "delete table inet %s\n", n->table);
+	snprintf(del, sizeof(del), "delete table inet %s\ndelete table netdev %s\n", n->table,
+		 n->table);
 	if (run(del) == 0)
-		log_info("nftables table inet %s deleted", n->table);
+		log_info("nftables tables inet and netdev %s deleted", n->table);
 	if (n->prev_forward == '0')
 		sysctl_set(IP_FORWARD, '0');
 	free(n);

@@ -10,6 +10,11 @@
  *              iif lan ip saddr VIPNET oif != lan,tun accept      (nat)
  *     postrouting (nat): ip saddr VIPNET oif != lan,tun masquerade (nat)
  *
+ *   table netdev cyphonic_adapter_<lan>
+ *     ingress (lan): ether daddr LANMAC ip daddr VIPNET ip daddr != LANIP drop
+ *                    (the packet socket has read it: the kernel need not
+ *                    route, track and drop it too)
+ *
  * and net.ipv4.ip_forward = 1 (the previous value restored at stop). */
 #ifndef CY_ADAPTER_NAT_H
 #define CY_ADAPTER_NAT_H
@@ -23,6 +28,7 @@ struct nat_cfg {
 	const char *lan;                /* LAN interface */
 	const char *tun;                /* the node's TUN device */
 	struct in_addr lan_ip;          /* the adapter's VIPv4 */
+	uint8_t lan_mac[6];             /* the LAN interface's MAC */
 	struct in_addr vip_net;         /* the cloud's VIPv4 range */
 	uint8_t vip_len;
 	bool masquerade;                /* [adapter] nat = yes */
