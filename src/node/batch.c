@@ -499,7 +499,10 @@ int dp_tun_offload(int fd)
 	return -errno;
 }
 
-/* The TCP super-packet being built for the TUN (coalescing). */
+/* Coalescing: up to DP_GRO_FLOWS TCP super-packets being built at once,
+ * one per flow (and link header), so interleaved flows each merge. */
+#define DP_GRO_FLOWS 8
+
 struct dp_gro {
 	uint8_t *buf;            /* GSO_HDR_LEN + l2len + GSO_PKT_MAX: header, link header, packet */
 	size_t len;              /* packet bytes held, 0: none */
@@ -509,15 +512,19 @@ struct dp_gro {
 	unsigned nseg;
 	uint32_t next_seq;
 	bool closed;             /* a short or PSH segment ended it */
+	uint64_t used;           /* when last merged into (t->clock): the oldest is evicted */
 };
 
 struct dp_tun {
 	int fd;
 	bool vnet;
+	bool coalesce;
 	size_t l2len;            /* link header bytes in front of each packet written */
 	uint8_t *buf;            /* GSO_HDR_LEN + GSO_PKT_MAX */
 	uint8_t *seg;            /* GSO_PKT_MAX: segments of a super-packet */
-	struct dp_gro gro;       /* buf NULL: not coalescing */
+	struct dp_gro gro[DP_GRO_FLOWS];   /* buffers allocated on first use */
+	unsigned held;           /* slots with len != 0 */
+	uint64_t clock;
 	struct dp_tun_stats st;
 	struct ratelimit rl;
 };
@@ -538,12 +545,11 @@ struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len)
 		return NULL;
 	t->fd = fd;
 	t->vnet = vnet;
+	t->coalesce = vnet && dp_conf()->coalesce;
 	t->l2len = l2len;
 	t->buf = malloc(GSO_HDR_LEN + GSO_PKT_MAX);
 	t->seg = vnet ? malloc(GSO_PKT_MAX) : NULL;
-	t->gro.buf = vnet && dp_conf()->coalesce ? malloc(GSO_HDR_LEN + l2len + GSO_PKT_MAX)
-						 : NULL;
-	if (!t->buf || (vnet && !t->seg) || (vnet && dp_conf()->coalesce && !t->gro.buf)) {
+	if (!t->buf || (vnet && !t->seg)) {
 		dp_tun_free(t);
 		return NULL;
 	}
@@ -556,12 +562,13 @@ void dp_tun_free(struct dp_tun *t)
 		return;
 	free(t->buf);
 	free(t->seg);
-	if (t->gro.buf)
-		cy_wipe(t->gro.buf, GSO_HDR_LEN + t->l2len + GSO_PKT_MAX);   /* plaintext */
-	free(t->gro.buf);
+	for (size_t i = 0; i < DP_GRO_FLOWS; i++) {
+		if (t->gro[i].buf)   /* plaintext */
+			cy_wipe(t->gro[i].buf, GSO_HDR_LEN + t->l2len + GSO_PKT_MAX);
+		free(t->gro[i].buf);
+	}
 	free(t);
 }
-
 bool dp_tun_vnet(const struct dp_tun *t) { return t->vnet; }
 const struct dp_tun_stats *dp_tun_stats(const struct dp_tun *t) { return &t->st; }
 
@@ -700,45 +707,69 @@ static bool tcp_candidate(const uint8_t *p, size_t len, struct tcp_seg *s)
 	return true;
 }
 
-/* p (behind link header l2) continues the held super-packet of t: same
- * link header, flow and headers, next sequence number, not longer than
- * the first segment, room left. */
-static bool gro_fits(const struct dp_tun *t, const uint8_t *l2, const uint8_t *p,
+/* The addresses and ports of an IPv4/IPv6 TCP packet (l3: its IP header
+ * length) and those of the held packet q match. */
+static bool same_flow(const uint8_t *p, size_t l3, const uint8_t *q, size_t ql3)
+{
+	if ((p[0] >> 4) != (q[0] >> 4))
+		return false;
+	if ((p[0] >> 4) == 4 ? memcmp(p + 12, q + 12, 8) : memcmp(p + 8, q + 8, 32))
+		return false;
+	return !memcmp(p + l3, q + ql3, 4);
+}
+
+static uint8_t *gro_pkt(const struct dp_tun *t, const struct dp_gro *g)
+{
+	return g->buf + GSO_HDR_LEN + t->l2len;
+}
+
+/* The held super-packet of p's flow behind link header l2, or NULL. */
+static struct dp_gro *gro_find(struct dp_tun *t, const uint8_t *l2, const uint8_t *p, size_t l3)
+{
+	for (size_t i = 0; i < DP_GRO_FLOWS && t->held; i++) {
+		struct dp_gro *g = &t->gro[i];
+
+		if (g->len && same_flow(p, l3, gro_pkt(t, g), g->l3) &&
+		    (!t->l2len || !memcmp(g->buf + GSO_HDR_LEN, l2, t->l2len)))
+			return g;
+	}
+	return NULL;
+}
+
+/* p (segment s) continues g: same headers, next sequence number, not
+ * longer than the first segment, room left (the flow already matched). */
+static bool gro_fits(const struct dp_tun *t, const struct dp_gro *g, const uint8_t *p,
 		     const struct tcp_seg *s)
 {
-	const struct dp_gro *g = &t->gro;
-	const uint8_t *q = g->buf + GSO_HDR_LEN + t->l2len;
+	const uint8_t *q = gro_pkt(t, g);
 	const uint8_t *pt = p + s->l3, *qt = q + g->l3;
 
-	if (t->l2len && memcmp(g->buf + GSO_HDR_LEN, l2, t->l2len))
-		return false;
 	if (g->closed || s->ver != g->ver || s->thl != g->thl || s->seq != g->next_seq ||
 	    s->payload > g->mss || g->len - g->l3 + s->payload > 65535 - 40)
 		return false;
 	if (s->ver == 4) {
-		/* tos, DF, ttl, protocol, addresses */
-		if (p[1] != q[1] || p[6] != q[6] || p[8] != q[8] || memcmp(p + 12, q + 12, 8))
+		/* tos, DF, ttl, protocol */
+		if (p[1] != q[1] || p[6] != q[6] || p[8] != q[8])
 			return false;
-	} else if (memcmp(p, q, 4) || p[7] != q[7] || memcmp(p + 8, q + 8, 32)) {
-		return false;   /* traffic class, flow label, hop limit, addresses */
+	} else if (memcmp(p, q, 4) || p[7] != q[7]) {
+		return false;   /* traffic class, flow label, hop limit */
 	}
-	/* ports, ack, flags (PSH aside), window, urgent, options */
-	return !memcmp(pt, qt, 4) && !memcmp(pt + 8, qt + 8, 5) &&
-	       (pt[13] & ~0x08) == qt[13] && !memcmp(pt + 14, qt + 14, 2) &&
-	       !memcmp(pt + 18, qt + 18, s->thl - 18);
+	/* ack, flags (PSH aside), window, urgent, options */
+	return !memcmp(pt + 8, qt + 8, 5) && (pt[13] & ~0x08) == qt[13] &&
+	       !memcmp(pt + 14, qt + 14, 2) && !memcmp(pt + 18, qt + 18, s->thl - 18);
 }
 
-int dp_tun_flush(struct dp_tun *t)
+/* Write g out and free its slot. */
+static int gro_flush(struct dp_tun *t, struct dp_gro *g)
 {
-	struct dp_gro *g = &t->gro;
+	uint8_t *q = gro_pkt(t, g);
 	struct gso_hdr h = { 0 };
 	size_t alen = g->ver == 4 ? 4 : 16;
-	uint8_t *q;
 	ssize_t r;
 
 	if (!g->len)
 		return 0;
-	q = g->buf + GSO_HDR_LEN + t->l2len;
+	t->held--;
 	if (g->nseg == 1) {
 		r = write_plain(t, q - t->l2len, q, g->len);
 		g->len = 0;
@@ -768,9 +799,74 @@ int dp_tun_flush(struct dp_tun *t)
 	return r < 0 ? -errno : 0;
 }
 
+int dp_tun_flush(struct dp_tun *t)
+{
+	int err = 0, r;
+
+	for (size_t i = 0; i < DP_GRO_FLOWS && t->held; i++) {
+		r = gro_flush(t, &t->gro[i]);
+		if (r < 0)
+			err = r;
+	}
+	return err;
+}
+
 bool dp_tun_pending(const struct dp_tun *t)
 {
-	return t->gro.len != 0;
+	return t->held != 0;
+}
+
+/* A free slot with its buffer (the least recently used one written out
+ * when all are taken), or NULL when out of memory. */
+static struct dp_gro *gro_slot(struct dp_tun *t, int *err)
+{
+	struct dp_gro *old = NULL;
+
+	for (size_t i = 0; i < DP_GRO_FLOWS; i++) {
+		struct dp_gro *g = &t->gro[i];
+
+		if (!g->len) {
+			if (!g->buf)
+				g->buf = malloc(GSO_HDR_LEN + t->l2len + GSO_PKT_MAX);
+			return g->buf ? g : NULL;
+		}
+		if (!old || g->used < old->used)
+			old = g;
+	}
+	*err = gro_flush(t, old);
+	return old;
+}
+
+/* What a packet that is not merged must wait for: a TCP packet for its
+ * own flow's held segments (they go first), any other IPv4/IPv6 packet
+ * for nothing (another flow), anything unclear for everything. */
+static int flush_before(struct dp_tun *t, const uint8_t *l2, const uint8_t *p, size_t len)
+{
+	struct dp_gro *g;
+	size_t l3;
+	uint8_t proto;
+
+	if (!t->held)
+		return 0;
+	if (len >= 20 && (p[0] >> 4) == 4) {
+		l3 = (size_t)(p[0] & 0x0f) * 4;
+		proto = p[9];
+		if (proto == 6 && (get_be16(p + 6) & 0x3fff))
+			return dp_tun_flush(t);      /* a TCP fragment */
+	} else if (len >= 40 && (p[0] >> 4) == 6) {
+		l3 = 40;
+		proto = p[6];
+		if (proto != 6 && proto != 17 && proto != 58)
+			return dp_tun_flush(t);      /* an extension header */
+	} else {
+		return dp_tun_flush(t);
+	}
+	if (proto != 6)
+		return 0;
+	if (l3 < 20 || len < l3 + 4)
+		return dp_tun_flush(t);
+	g = gro_find(t, l2, p, l3);
+	return g ? gro_flush(t, g) : 0;
 }
 
 int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len)
@@ -780,36 +876,39 @@ int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len)
 
 int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, size_t len)
 {
-	struct dp_gro *g = &t->gro;
-	uint8_t *q = g->buf ? g->buf + GSO_HDR_LEN + t->l2len : NULL;
+	struct dp_gro *g;
 	struct tcp_seg s;
 	int err = 0, r;
 
-	if (!g->buf || len > GSO_PKT_MAX || !tcp_candidate(pkt, len, &s)) {
-		if (g->buf && g->len)
-			err = dp_tun_flush(t);   /* keep the order */
+	if (!t->coalesce || len > GSO_PKT_MAX || !tcp_candidate(pkt, len, &s)) {
+		if (t->coalesce)
+			err = flush_before(t, l2, pkt, len);   /* keep the flow's order */
 		r = write_plain(t, l2, pkt, len);
 		return r < 0 ? r : err;
 	}
-	if (g->len && gro_fits(t, l2, pkt, &s)) {
+	g = gro_find(t, l2, pkt, s.l3);
+	if (g && gro_fits(t, g, pkt, &s)) {
+		uint8_t *q = gro_pkt(t, g);
+
 		memcpy(q + g->len, pkt + s.l3 + s.thl, s.payload);
 		g->len += s.payload;
 		g->nseg++;
 		g->next_seq += (uint32_t)s.payload;
 		q[g->l3 + 13] |= pkt[s.l3 + 13] & 0x08;
 		g->closed = s.psh || s.payload < g->mss;
+		g->used = ++t->clock;
 		t->st.merged++;
 		return 0;
 	}
-	if (g->len)
-		err = dp_tun_flush(t);
-	if (s.psh) {
+	if (g)
+		err = gro_flush(t, g);
+	if (s.psh || !(g = gro_slot(t, &err))) {
 		r = write_plain(t, l2, pkt, len);
 		return r < 0 ? r : err;
 	}
 	if (t->l2len)
 		memcpy(g->buf + GSO_HDR_LEN, l2, t->l2len);
-	memcpy(q, pkt, len);
+	memcpy(gro_pkt(t, g), pkt, len);
 	g->len = len;
 	g->ver = s.ver;
 	g->l3 = s.l3;
@@ -818,5 +917,7 @@ int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, siz
 	g->nseg = 1;
 	g->next_seq = s.seq + (uint32_t)s.payload;
 	g->closed = false;
+	g->used = ++t->clock;
+	t->held++;
 	return err;
 }

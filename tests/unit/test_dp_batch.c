@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
@@ -626,6 +627,77 @@ static void test_coalesce_l2(void **state)
 	close(fd[1]);
 }
 
+/* A segment of flow f (source port 40000 + f), checksums fixed. */
+static size_t mk_flow_seg(uint8_t *p, unsigned f, uint32_t seq)
+{
+	size_t len = mk_seg(p, 4, seq, SEGP, 0x10);
+
+	put_be16(p + 20 + 2, (uint16_t)(40000 + f));
+	put_be16(p + 20 + 16, 0);
+	put_be16(p + 20 + 16, inet_l4_csum(p + 12, p + 16, 4, 6, p + 20, len - 20, 16));
+	return len;
+}
+
+/* Interleaved flows each merge into their own super-packet; a UDP packet
+ * in between waits for none of them; a ninth flow evicts the oldest. */
+static void test_coalesce_flows(void **state)
+{
+	static uint8_t p[2000];
+	struct dp_tun *t;
+	struct cur c;
+	struct gso_hdr h;
+	size_t len, want;
+	int fd[2];
+
+	(void)state;
+	putenv("CY_DP=1");
+	putenv("CY_DP_COALESCE=1");
+	dp_conf_reload();
+	assert_int_equal(pipe(fd), 0);
+	assert_int_equal(fcntl(fd[0], F_SETPIPE_SZ, 1 << 20), 1 << 20);
+	t = dp_tun_new(fd[1], true);
+	assert_non_null(t);
+	for (uint32_t i = 0; i < 4; i++) {
+		for (unsigned f = 0; f < 3; f++) {
+			len = mk_flow_seg(p, f, 1000 + i * SEGP);
+			assert_int_equal(dp_tun_write(t, p, len), 0);
+		}
+		if (i == 1) {
+			/* UDP: written at once, nothing flushed */
+			len = mk_seg(p, 4, 0, 100, 0);
+			p[9] = 17;
+			put_be16(p + 10, 0);
+			put_be16(p + 10, ip_csum(p, 20));
+			assert_int_equal(dp_tun_write(t, p, len), 0);
+			assert_int_equal(dp_tun_stats(t)->writes, 1);
+		}
+	}
+	assert_int_equal(dp_tun_stats(t)->merged, 3 * 3);
+	/* six more flows: the ninth slot needed evicts flow 0 (the oldest) */
+	for (unsigned f = 3; f < 9; f++) {
+		len = mk_flow_seg(p, f, 1000);
+		assert_int_equal(dp_tun_write(t, p, len), 0);
+	}
+	assert_int_equal(dp_tun_stats(t)->writes, 2);
+	assert_int_equal(dp_tun_flush(t), 0);
+	assert_false(dp_tun_pending(t));
+	assert_int_equal(dp_tun_stats(t)->writes, 2 + 8);
+
+	/* the UDP packet, then flow 0's four segments as one */
+	want = GSO_HDR_LEN + 20 + 32 + 100;
+	assert_int_equal(read(fd[0], wire, want), want);
+	assert_int_equal(wire[GSO_HDR_LEN + 9], 17);
+	want = GSO_HDR_LEN + 20 + 32 + 4 * SEGP;
+	assert_int_equal(read(fd[0], wire, want), want);
+	c = cur_make(wire, GSO_HDR_LEN);
+	assert_int_equal(gso_parse_hdr(&c, &h), 0);
+	assert_int_equal(h.gso_type, GSO_TCPV4);
+	assert_int_equal(get_be16(wire + GSO_HDR_LEN + 20 + 2), 40000);
+	dp_tun_free(t);
+	close(fd[0]);
+	close(fd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_coalesce6),
 		cmocka_unit_test(test_coalesce_breaks),
 		cmocka_unit_test(test_coalesce_l2),
+		cmocka_unit_test(test_coalesce_flows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
