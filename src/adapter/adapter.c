@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "dnstcp.h"
 #include "gn.h"
 #include "ident.h"
 #include "json.h"
@@ -43,6 +44,7 @@ struct adapter {
 	const struct node_conf *conf;
 	char lan[IF_NAMESIZE];
 	struct lansock *ls;
+	struct dnstcp *dnstcp;      /* DNS over TCP on the LAN address */
 	struct event *lan_ev, *tick;
 	struct event *flush_ev;     /* writes coalesced deliveries (lansock_flush) */
 	/* GNs whose overlay batches datagrams during this LAN read
@@ -369,6 +371,16 @@ static int lan_dns_query(void *arg, struct gn *g, const struct resolver_client *
 	return rs->malformed != bad ? -EBADMSG : 0;
 }
 
+/* DNS over TCP from addr: the resolver of the GN with that VIPv4. */
+static struct resolver_server *lan_dns_server(void *arg, const struct in_addr *addr)
+{
+	struct adapter *a = arg;
+	struct gn *g = gn_by_vip4(a->gns, addr);
+	struct gnctx *c = g ? g->ident : NULL;
+
+	return c ? c->dns : NULL;
+}
+
 static const struct lansock_ops lan_ops = {
 	.gn_seen = lan_gn_seen,
 	.unknown_mac = lan_unknown_mac,
@@ -418,6 +430,7 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	nc.vip_len = a->vip_len;
 	a->nat = nat_new(&nc);
 	lansock_set_addr(a->ls, &a->ip, a->vip_len);
+	dnstcp_set_addr(a->dnstcp, &a->ip);
 	fetch_list(a);
 }
 
@@ -458,6 +471,7 @@ static void on_status(void *arg, struct json *j)
 	}
 	json_arr_end(j);
 	lansock_status(a->ls, j);
+	dnstcp_status(a->dnstcp, j);
 }
 
 /* ---- lifecycle ---- */
@@ -467,6 +481,7 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 {
 	struct adapter *a = calloc(1, sizeof(*a));
 	struct lansock_cfg lc = { .ops = &lan_ops };
+	struct dnstcp_cfg dc = { .server_for = lan_dns_server };
 	struct timeval tv = { 1, 0 };
 	const uint8_t *m;
 
@@ -488,6 +503,11 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 	lc.arg = a;
 	a->ls = lansock_new(&lc);
 	if (!a->ls)
+		goto fail;
+	dc.ifname = a->lan;
+	dc.arg = a;
+	a->dnstcp = dnstcp_new(base, &dc);
+	if (!a->dnstcp)
 		goto fail;
 	a->route = route_new(a->lan);
 	if (!a->route)
@@ -534,6 +554,7 @@ void adapter_free(struct adapter *a)
 		event_free(a->tick);
 	if (a->flush_ev)
 		event_free(a->flush_ev);
+	dnstcp_free(a->dnstcp);
 	/* GN identities stop before the routes go (their drop callback). */
 	login_free(a->info);
 	gn_table_free(a->gns);

@@ -24,6 +24,7 @@ endif()
 
 add_library(cy_adapter STATIC
   ${CMAKE_CURRENT_LIST_DIR}/adapter.c
+  ${CMAKE_CURRENT_LIST_DIR}/dnstcp.c
   ${CMAKE_CURRENT_LIST_DIR}/lansock.c
   ${CMAKE_CURRENT_LIST_DIR}/route.c
 )

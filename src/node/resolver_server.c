@@ -75,7 +75,8 @@ static void io_send_client(void *io, const struct resolver_client *c, const uint
 	struct tcpconn *tc;
 	uint8_t pfx[2];
 
-	if (s->send_client) {
+	/* TCP connections are always the server's own (listener or adopted). */
+	if (!c->tcp && s->send_client) {
 		s->send_client(s->send_arg, c, buf, len);
 		return;
 	}
@@ -243,11 +244,13 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 	conn_close(arg);
 }
 
-static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+/* A connected socket becomes one of the server's TCP clients (the fd is
+ * its own from here: closed on failure too); peer (may be NULL) is for
+ * the log. */
+static int conn_adopt(struct resolver_server *s, int fd, const struct sockaddr *peer)
 {
-	struct resolver_server *s = arg;
 	struct tcpconn *tc = NULL;
+	char a[ADDR_STR_MAX];
 
 	for (unsigned i = 0; i < s->max_tcp; i++) {
 		if (!s->conns[i].id) {
@@ -256,14 +259,19 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		}
 	}
 	if (!tc) {
-		LOG_RATELIMITED(&s->rl, "resolver: TCP connection cap reached");
+		LOG_RATELIMITED(&s->rl, "resolver: TCP connection cap reached, %s closed",
+				peer ? addr_str(peer, a) : "client");
 		close(fd);
-		return;
+		return -EMFILE;
+	}
+	if (evutil_make_socket_nonblocking(fd) < 0) {
+		close(fd);
+		return -EINVAL;
 	}
 	tc->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!tc->bev) {
 		close(fd);
-		return;
+		return -ENOMEM;
 	}
 	if (++s->conn_gen >= (UINT64_C(1) << 47))
 		s->conn_gen = 1;
@@ -274,6 +282,23 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	bufferevent_setwatermark(tc->bev, EV_READ, 0, 2 + DNS_MSG_MAX);
 	bufferevent_set_timeouts(tc->bev, &s->idle, &s->idle);
 	bufferevent_enable(tc->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	conn_adopt(arg, fd, salen > 0 ? sa : NULL);
+}
+
+int resolver_server_adopt_tcp(struct resolver_server *s, int fd, const struct sockaddr *peer,
+			      socklen_t len)
+{
+	bool ip = peer && len >= sizeof(sa_family_t) &&
+		  (peer->sa_family == AF_INET || peer->sa_family == AF_INET6) &&
+		  len >= addr_len(peer);
+
+	return conn_adopt(s, fd, ip ? peer : NULL);
 }
 
 /* ---- set-up ---- */

@@ -2,7 +2,10 @@
 # DNS and ARP through the adapter, with the general node's stock tools:
 # `dig` at the DNS server its lease names (the adapter) gives a CYPHONIC
 # peer's VIP, after the adapter has set the tunnel up on the general node's
-# behalf; an ordinary name is answered by the upstream resolver; `arping`
+# behalf; an ordinary name is answered by the upstream resolver; both also
+# over TCP (`dig +tcp`, RFC 7766: the adapter listens on its LAN address),
+# where a LAN host that is no general node is closed at once and a peer
+# reaching the adapter's VIP through the overlay finds no listener; `arping`
 # for the peer's VIP is answered by the adapter's LAN MAC, for another
 # general node on the same LAN by that node alone, for an address outside
 # the VIP range by nobody.
@@ -15,16 +18,18 @@
 #   cyphonic-cloud       dnsmasq:            cyphonicd "a"       cyphonicd "ad" [adapter]
 #                        www.example.org                         upstream 192.0.2.53
 #                        = 192.0.2.80                            lan0 (bridge)
-#                                                               +------+------+
-#                                                               |             |
-#                                                            ns g1         ns g2
-#                                                            udhcpc        udhcpc
+#                                                               +------+------+------+
+#                                                               |             |      |
+#                                                            ns g1         ns g2   ns x
+#                                                            udhcpc        udhcpc  198.51.100.7
+#                                                                                  (no GN)
 source "$(dirname "$0")/lib.sh"
 require
 require_adapter
 
 M1=02:c1:00:00:00:01 M2=02:c1:00:00:00:02
 OUTSIDE=203.0.113.99 # not a VIP, not on any host
+XMAC=02:c1:00:00:00:99 XIP=198.51.100.7 # x: a LAN host that is no general node
 
 pretty "topology: cloud, upstream DNS, node a, adapter ad with g1, g2"
 internet
@@ -84,6 +89,59 @@ got=$(gdig g1 +short "$WWW_NAME" A 2>&1) || fail "g1: dig $WWW_NAME A failed: $g
 log_grep dns "query\[A\] $WWW_NAME from 192\.0\.2\.40" ||
 	fail "the upstream never saw the adapter's query for $WWW_NAME"
 ok "g1: $WWW_NAME A $WWW_A, answered by the upstream for ad"
+
+# dtcp KEY: the adapter's DNS-over-TCP counter KEY (status .dns_tcp).
+dtcp() { status_get ad ".dns_tcp.$1"; }
+
+pretty "DNS over TCP through the adapter (dig +tcp)"
+[[ $(dtcp listening) == true ]] || fail "ad: no DNS-over-TCP listener: $(status ad | jq -c .dns_tcp)"
+acc0=$(dtcp accepted)
+udp0=$(status_get ad .lan.dns_queries)
+has_tunnel a g2 && fail "a already has a tunnel to g2"
+got=$(gdig g2 +tcp +short "$(fqdn a)" A 2>&1) || fail "g2: dig +tcp $(fqdn a) A failed: $got"
+[[ $got == "$(vip a 4)" ]] || fail "g2: dig +tcp $(fqdn a) A gave '$got', not $(vip a 4)"
+wait_for 5 has_tunnel a g2
+ok "g2: +tcp $(fqdn a) A $got, after the tunnel was set up on g2's behalf"
+got=$(gdig g1 +tcp +short "$WWW_NAME" A 2>&1) || fail "g1: dig +tcp $WWW_NAME A failed: $got"
+[[ $got == "$WWW_A" ]] || fail "g1: dig +tcp $WWW_NAME A gave '$got', not $WWW_A"
+ok "g1: +tcp $WWW_NAME A $got (upstream)"
+# Two queries on one connection (+keepopen): framing of both answers.
+got=$(gdig g1 +tcp +keepopen +short "$(fqdn g2)" A "$WWW_NAME" A 2>&1) ||
+	fail "g1: dig +tcp +keepopen failed: $got"
+[[ $got == "$(vip g2 4)"$'\n'"$WWW_A" ]] ||
+	fail "g1: dig +tcp +keepopen $(fqdn g2) $WWW_NAME gave '$got'"
+ok "g1: two queries on one TCP connection: $(echo $got)"
+[[ $(dtcp accepted) == $((acc0 + 3)) ]] ||
+	fail "ad: dns_tcp.accepted $acc0 -> $(dtcp accepted), not +3: $(status ad | jq -c .dns_tcp)"
+[[ $(status_get ad .lan.dns_queries) == "$udp0" ]] ||
+	fail "ad: the TCP queries were counted as UDP (lan.dns_queries $udp0 -> $(status_get ad .lan.dns_queries))"
+ok "ad: 3 TCP connections handed to the general nodes' resolvers, none over UDP"
+
+pretty "DNS over TCP from a LAN host that is no general node: closed at once"
+gn_host x ad "$XMAC" # on the LAN, never enrolled
+n x ip addr add "$XIP/32" dev eth0
+n x ip route add "$(vip ad 4)/32" dev eth0
+# The adapter host can reach x on the LAN: the handshake completes, so it
+# is the adapter that turns x away, not the network.
+n ad ip route add "$XIP/32" dev "$ADAPTER_LAN"
+ng0=$(dtcp not_gn)
+acc0=$(dtcp accepted)
+got=$(n x dig @"$(vip ad 4)" +tcp +time=5 +tries=1 +short "$WWW_NAME" A 2>&1) &&
+	fail "x: dig +tcp @$(vip ad 4) was answered: $got"
+[[ $got != *"$WWW_A"* ]] || fail "x: got an answer: $got"
+[[ $(dtcp not_gn) == $((ng0 + 1)) && $(dtcp accepted) == "$acc0" ]] ||
+	fail "ad: dns_tcp from x not counted as not_gn: $(status ad | jq -c .dns_tcp)"
+ok "x ($XIP): connection closed by the adapter, no answer ($(echo $got | head -c 80))"
+
+pretty "the adapter's VIP through the overlay: no DNS over TCP there"
+got=$(resolve a ad A) || fail "a: resolving $(fqdn ad) failed"
+[[ $got == "$(vip ad 4)" ]] || fail "a: $(fqdn ad) A gave '$got', not $(vip ad 4)"
+vping a "$(vip ad 4)" || fail "a: cannot ping the adapter's VIP $(vip ad 4)"
+got=$(n a dig @"$(vip ad 4)" +tcp +time=5 +tries=1 +short "$WWW_NAME" A 2>&1) &&
+	fail "a: dig +tcp @$(vip ad 4) through the overlay was answered: $got"
+[[ $(dtcp not_gn) == $((ng0 + 1)) && $(dtcp accepted) == "$acc0" ]] ||
+	fail "ad: a connection from the overlay reached the listener: $(status ad | jq -c .dns_tcp)"
+ok "a: pings $(vip ad 4), but TCP 53 there finds no listener (bound to $ADAPTER_LAN)"
 
 pretty "arping the peer's VIP: the adapter's MAC answers"
 got=$(arp_macs g1 "$(vip a 4)" 3) || fail "g1: arping $(vip a 4) (a's VIP) got no answer"

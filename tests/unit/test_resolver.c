@@ -961,6 +961,103 @@ static void test_server_loopback(void **state)
 	close(cl_fd);
 }
 
+/* ---- resolver_server_adopt_tcp(): a server without listeners ---- */
+
+static int adopt_udp_sends;
+
+static void adopt_send_client(void *arg, const struct resolver_client *c, const uint8_t *buf,
+			      size_t len)
+{
+	adopt_udp_sends++;
+}
+
+/* Run the loop until fd has a whole framed message (or EOF: 0), 5 s at most. */
+static ssize_t pump_read_frame(struct event_base *base, int fd, uint8_t *b, size_t cap)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+
+	for (int i = 0; i < 5000; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (poll(&p, 1, 1) != 1)
+			continue;
+		ssize_t k = recv(fd, b + got, cap - got, MSG_DONTWAIT);
+
+		if (k == 0)
+			return (ssize_t)got;
+		if (k < 0)
+			continue;
+		got += (size_t)k;
+		if (got >= 2 && got >= 2u + get_be16(b))
+			return (ssize_t)got;
+	}
+	return -1;
+}
+
+static void test_server_adopt_tcp(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct resolver_server_cfg cfg = { .send_client = adopt_send_client,
+					   .max_tcp = 1, .tcp_idle_ms = 200 };
+	struct resolver_server *s;
+	struct sockaddr_storage local;
+	struct sockaddr_in peer = { .sin_family = AF_INET };
+	socklen_t ll = sizeof(local);
+	uint8_t q[512], b[2048];
+	struct dns_msg m;
+	int sp[2], sp2[2];
+	ssize_t k;
+	size_t n;
+
+	clock_set_fake(0, 0);
+	adopt_udp_sends = 0;
+	peer.sin_addr.s_addr = htonl(0x64400009);
+	cfg.rc.domain = "example.test";
+	cfg.rc.lookup = srv_lookup;
+	s = resolver_server_new(base, &cfg);
+	assert_non_null(s);
+	srv_for_lookup = s;
+	resolver_server_local(s, &local, &ll);
+	assert_int_equal(local.ss_family, AF_UNSPEC);
+
+	/* one framed query in, one framed answer out, over the adopted socket */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	assert_int_equal(resolver_server_adopt_tcp(s, sp[1], (struct sockaddr *)&peer,
+						   sizeof(peer)), 0);
+	n = mkq(q + 2, 0x0505, "alpha.example.test", DNS_T_A, false, 0);
+	put_be16(q, (uint16_t)n);
+	assert_true(write(sp[0], q, 2 + n) == (ssize_t)(2 + n));
+	k = pump_read_frame(base, sp[0], b, sizeof(b));
+	assert_true(k >= 2 && (size_t)k == 2u + get_be16(b));
+	assert_int_equal(dns_parse(b + 2, (size_t)k - 2, DNS_PARSE_QUERY, &m), 0);
+	assert_int_equal(m.hdr.id, 0x0505);
+	assert_int_equal(m.hdr.ancount, 1);
+	assert_memory_equal(b + k - 4, "\x64\x40\0\7", 4);
+	/* TCP answers never go to send_client (the adapter's UDP frames) */
+	assert_int_equal(adopt_udp_sends, 0);
+
+	/* the cap (1) is shared with the server's own connections: a second
+	 * one is refused and closed */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp2), 0);
+	assert_int_equal(resolver_server_adopt_tcp(s, sp2[1], NULL, 0), -EMFILE);
+	assert_int_equal(read(sp2[0], b, sizeof(b)), 0);
+	close(sp2[0]);
+
+	/* the idle timeout closes the first one (EOF), which frees its slot */
+	assert_int_equal(pump_read_frame(base, sp[0], b, sizeof(b)), 0);
+	close(sp[0]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp2), 0);
+	assert_int_equal(resolver_server_adopt_tcp(s, sp2[1], NULL, 0), 0);
+
+	/* a length below a DNS header closes the connection */
+	assert_true(write(sp2[0], "\0\3abc", 5) == 5);
+	assert_int_equal(pump_read_frame(base, sp2[0], b, sizeof(b)), 0);
+	close(sp2[0]);
+
+	resolver_server_free(s);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_resolv_conf_install_restore),
 		cmocka_unit_test(test_resolv_conf_symlink),
 		cmocka_unit_test(test_server_loopback),
+		cmocka_unit_test(test_server_adopt_tcp),
 	};
 	log_init("test_resolver", LOG_LVL_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
