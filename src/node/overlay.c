@@ -174,9 +174,9 @@ static void send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, siz
 		send_to(o, p, buf, len, (const struct sockaddr *)&p->endpoint);
 }
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
-	if (a->ss_family != b->sa_family)
+	if (a->sa_family != b->sa_family)
 		return false;
 	if (b->sa_family == AF_INET) {
 		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
@@ -199,7 +199,7 @@ static void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 {
 	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], nb[INET6_ADDRSTRLEN];
 
-	if (p->have_endpoint && same_addr(&p->endpoint, from))
+	if (p->have_endpoint && same_addr(&p->endpoint.sa, from))
 		return;
 	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
 		return;
@@ -273,7 +273,7 @@ static void probe_send(struct overlay *o, struct overlay_ping *pg, struct peer *
 	if (n > 0)
 		send_peer(o, p, o->out, (size_t)n);
 	pg->have_endpoint = p->have_endpoint;
-	pg->endpoint = p->endpoint;
+	peer_endpoint_get(p, &pg->endpoint);
 	pg->relay = p->relay;
 }
 
@@ -375,7 +375,7 @@ static void waiters_complete(struct overlay *o, struct peer *p, int st, const ch
 				ping_fail(pg, why);
 		}
 	}
-	p->nwaiters = 0;
+	peer_waiters_clear(p);
 }
 
 /* The tunnel can carry data: everything that waited for it goes. */
@@ -1108,7 +1108,7 @@ size_t overlay_tunnels(const struct overlay *o, struct overlay_tunnel_view *v, s
 			x->vip6 = p->vip6;
 			x->relay = p->relay;
 			x->state = peer_state_str(p->state);
-			x->endpoint = p->endpoint;
+			peer_endpoint_get(p, &x->endpoint);
 			x->tunnel_id = p->tunnel_id;
 			x->rx_bytes = ts.data.rx_bytes;
 			x->tx_bytes = ts.data.tx_bytes;

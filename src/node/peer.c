@@ -10,12 +10,24 @@
 #define PEER_BUCKETS 1024       /* per identity key; power of two */
 #define PEER_IDX_BUCKETS 1024
 
+/* 24 bytes (a 32-byte heap chunk): the claim time is kept modulo 2^32 ms
+ * (49 days), enough for ages of minutes. */
 struct peer_idx {
-	uint32_t idx;
-	int64_t at_ms;
-	struct peer *p;
 	struct peer_idx *next;
+	struct peer *p;
+	uint32_t idx;
+	uint32_t at_ms;
 };
+
+struct peer_queue {
+	uint8_t *pkt[PEER_QUEUE];
+	uint16_t len[PEER_QUEUE];
+};
+
+static const char no_fqdn[] = "";
+
+_Static_assert(PEER_QUEUE <= UINT8_MAX && PEER_WAITERS <= UINT8_MAX,
+	       "struct peer counts them in a byte");
 
 struct peer_table {
 	struct peer **all;
@@ -112,8 +124,9 @@ struct peer *peer_new(struct peer_table *t)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->fqdn = no_fqdn;
 	p->tab = t;
-	p->slot = t->n;
+	p->slot = (uint32_t)t->n;
 	t->all[t->n++] = p;
 	return p;
 }
@@ -183,6 +196,9 @@ void peer_del(struct peer *p)
 	p->tunnel = NULL;
 	unindex_sessions(p);
 	peer_queue_clear(p);
+	peer_waiters_clear(p);
+	if (p->fqdn != no_fqdn)
+		free((char *)p->fqdn);
 	t->all[p->slot] = t->all[t->n - 1];
 	t->all[p->slot]->slot = p->slot;
 	t->n--;
@@ -194,6 +210,7 @@ int peer_set_fqdn(struct peer *p, const char *fqdn)
 {
 	struct peer *o;
 	size_t len = strlen(fqdn);
+	char *copy;
 
 	if (!len || len > CY_FQDN_MAX)
 		return -EINVAL;
@@ -202,8 +219,14 @@ int peer_set_fqdn(struct peer *p, const char *fqdn)
 		return 0;
 	if (o)
 		return -EEXIST;
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, fqdn, len + 1);
 	unindex_fqdn(p);
-	memcpy(p->fqdn, fqdn, len + 1);
+	if (p->fqdn != no_fqdn)
+		free((char *)p->fqdn);
+	p->fqdn = copy;
 	p->h_fqdn = p->tab->fqdn[h_fqdn(p->fqdn)];
 	p->tab->fqdn[h_fqdn(p->fqdn)] = p;
 	p->in_fqdn = true;
@@ -242,6 +265,12 @@ int peer_set_vip6(struct peer *p, const struct in6_addr *a)
 	p->tab->vip6[h_vip6(a->s6_addr)] = p;
 	p->in_vip6 = true;
 	return 0;
+}
+
+void peer_endpoint_get(const struct peer *p, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &p->endpoint, sizeof(p->endpoint));
 }
 
 void peer_set_tunnel(struct peer *p, struct tunnel *tun, uint64_t tunnel_id, int64_t now_ms)
@@ -333,7 +362,7 @@ bool peer_index_claim(void *ctx, uint32_t idx)
 	if (!e)
 		return true;   /* the tunnel draws another; a later one may fit */
 	e->idx = idx;
-	e->at_ms = t->claim_now_ms;
+	e->at_ms = (uint32_t)t->claim_now_ms;
 	e->p = p;
 	e->next = t->idx[h_idx(idx)];
 	t->idx[h_idx(idx)] = e;
@@ -343,6 +372,8 @@ bool peer_index_claim(void *ctx, uint32_t idx)
 
 void peer_index_purge(struct peer_table *t, int64_t now_ms, int64_t max_age_ms)
 {
+	uint32_t now32 = (uint32_t)now_ms;
+
 	t->claim_now_ms = now_ms;
 	for (size_t b = 0; b < PEER_IDX_BUCKETS; b++) {
 		struct peer_idx **pp = &t->idx[b];
@@ -350,7 +381,7 @@ void peer_index_purge(struct peer_table *t, int64_t now_ms, int64_t max_age_ms)
 		while (*pp) {
 			struct peer_idx *e = *pp;
 
-			if (now_ms - e->at_ms > max_age_ms &&
+			if ((int64_t)(uint32_t)(now32 - e->at_ms) > max_age_ms &&
 			    (!e->p->tunnel || !tunnel_has_index(e->p->tunnel, e->idx))) {
 				*pp = e->next;
 				free(e);
@@ -371,18 +402,24 @@ size_t peer_index_count(const struct peer_table *t)
 
 int peer_queue_push(struct peer *p, const uint8_t *pkt, size_t len)
 {
+	unsigned at = (p->qhead + p->qcount) % PEER_QUEUE;
 	uint8_t *c;
 
 	if (p->qcount >= PEER_QUEUE)
 		return -ENOBUFS;
 	if (len > UINT16_MAX)
 		return -EMSGSIZE;
-	c = malloc(len ? len : 1);
-	if (!c)
+	if (!p->queue && !(p->queue = calloc(1, sizeof(*p->queue))))
 		return -ENOMEM;
+	c = malloc(len ? len : 1);
+	if (!c) {
+		if (!p->qcount)
+			peer_queue_clear(p);
+		return -ENOMEM;
+	}
 	memcpy(c, pkt, len);
-	p->queue[(p->qhead + p->qcount) % PEER_QUEUE] = c;
-	p->queue_len[(p->qhead + p->qcount) % PEER_QUEUE] = (uint16_t)len;
+	p->queue->pkt[at] = c;
+	p->queue->len[at] = (uint16_t)len;
 	p->qcount++;
 	return 0;
 }
@@ -391,26 +428,33 @@ const uint8_t *peer_queue_front(const struct peer *p, size_t *len)
 {
 	if (!p->qcount)
 		return NULL;
-	*len = p->queue_len[p->qhead];
-	return p->queue[p->qhead];
+	*len = p->queue->len[p->qhead];
+	return p->queue->pkt[p->qhead];
 }
 
 void peer_queue_pop(struct peer *p)
 {
 	if (!p->qcount)
 		return;
-	free(p->queue[p->qhead]);
-	p->queue[p->qhead] = NULL;
+	free(p->queue->pkt[p->qhead]);
+	p->queue->pkt[p->qhead] = NULL;
 	p->qhead = (p->qhead + 1) % PEER_QUEUE;
 	p->qcount--;
+	if (!p->qcount)
+		peer_queue_clear(p);   /* nothing waits: the ring goes */
 }
 
 unsigned peer_queue_clear(struct peer *p)
 {
 	unsigned n = p->qcount;
 
-	while (p->qcount)
-		peer_queue_pop(p);
+	while (p->qcount) {
+		free(p->queue->pkt[p->qhead]);
+		p->qhead = (p->qhead + 1) % PEER_QUEUE;
+		p->qcount--;
+	}
+	free(p->queue);
+	p->queue = NULL;
 	p->qhead = 0;
 	return n;
 }
@@ -422,10 +466,19 @@ int peer_waiter_add(struct peer *p, enum peer_waiter_kind kind, uint64_t token)
 			return 0;
 	if (p->nwaiters >= PEER_WAITERS)
 		return -ENOBUFS;
+	if (!p->waiters && !(p->waiters = calloc(PEER_WAITERS, sizeof(*p->waiters))))
+		return -ENOMEM;
 	p->waiters[p->nwaiters].kind = kind;
 	p->waiters[p->nwaiters].token = token;
 	p->nwaiters++;
 	return 0;
+}
+
+void peer_waiters_clear(struct peer *p)
+{
+	free(p->waiters);
+	p->waiters = NULL;
+	p->nwaiters = 0;
 }
 
 size_t peer_count(const struct peer_table *t)
@@ -445,7 +498,7 @@ unsigned peer_merge_into(struct peer *dst, struct peer *p)
 	size_t len;
 
 	for (unsigned i = 0; i < p->nwaiters; i++)
-		peer_waiter_add(dst, p->waiters[i].kind, p->waiters[i].token);
+		(void)peer_waiter_add(dst, p->waiters[i].kind, p->waiters[i].token);
 	while ((pkt = peer_queue_front(p, &len))) {
 		if (peer_queue_push(dst, pkt, len) < 0)
 			dropped++;

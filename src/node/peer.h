@@ -18,7 +18,13 @@
  * lookups or pings, and up to PEER_QUEUE TUN packets (copied: this is the
  * slow path, before the tunnel exists), and a negative cache after a
  * failed route selection so a stream of packets to an unreachable VIP
- * does not start a selection per packet.  No sockets here. */
+ * does not start a selection per packet.  No sockets here.
+ *
+ * Memory: a daemon may hold thousands of peers, so a peer is kept small:
+ * 208 bytes, plus its FQDN allocated to its length; the endpoint is a
+ * union of the two socket addresses, not a sockaddr_storage; the waiter
+ * list and the packet queue exist only while something waits (freed by
+ * peer_waiters_clear and by the last peer_queue_pop). */
 #ifndef CY_NODE_PEER_H
 #define CY_NODE_PEER_H
 
@@ -53,41 +59,48 @@ struct peer_waiter {
 	uint64_t token;
 };
 
-struct peer {
-	char fqdn[CY_FQDN_MAX + 1];       /* "" until known */
-	bool have_vip4, have_vip6;
-	struct in_addr vip4;
-	struct in6_addr vip6;
-	bool have_endpoint;
-	struct sockaddr_storage endpoint; /* where Data goes; follows the peer (roaming) */
-	bool relay;
+struct peer_queue;
 
+/* A peer's endpoint, IPv4 or IPv6: 28 bytes where a sockaddr_storage
+ * takes 128 (peer_endpoint_get widens it). */
+union peer_addr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+struct peer {
+	const char *fqdn;                 /* "" until known (peer_set_fqdn), never NULL */
 	struct tunnel *tunnel;            /* NULL when none */
 	uint64_t tunnel_id;               /* indexed while tunnel != NULL */
 	int64_t tunnel_at_ms;             /* when the tunnel was created */
-
-	enum peer_state state;
-	uint32_t req_id;                  /* Direction Request in flight, 0 none */
 	int64_t neg_until_ms;             /* negative cache (state FAILED) */
-	int neg_status;                   /* enum resolver_status to answer meanwhile */
-
-	struct peer_waiter waiters[PEER_WAITERS];
-	unsigned nwaiters;
-
-	uint8_t *queue[PEER_QUEUE];       /* ring of copies */
-	uint16_t queue_len[PEER_QUEUE];
-	unsigned qhead, qcount;
-
-	bool tunnel_as_cn;                /* its route came as a Route Direction to us as CN */
 	int64_t last_tx_ms, last_rx_ms;
 	int64_t ack_due_since_ms;         /* first Data received since we last sent, 0 */
 	int64_t unanswered_since_ms;      /* first Data sent since the last one received, 0 */
 
+	union peer_addr endpoint;         /* where Data goes; follows the peer (roaming) */
+	struct in6_addr vip6;
+	struct in_addr vip4;
+	enum peer_state state;
+	uint32_t req_id;                  /* Direction Request in flight, 0 none */
+	int neg_status;                   /* enum resolver_status to answer meanwhile */
+
+	struct peer_waiter *waiters;      /* PEER_WAITERS of them while nwaiters > 0 */
+	struct peer_queue *queue;         /* ring of copies while qcount > 0 */
+	uint8_t nwaiters;
+	uint8_t qhead, qcount;
+
+	bool have_vip4, have_vip6;
+	bool have_endpoint;
+	bool relay;
+	bool tunnel_as_cn;                /* its route came as a Route Direction to us as CN */
+
 	/* the table's */
-	struct peer_table *tab;
-	size_t slot;
-	struct peer *h_fqdn, *h_vip4, *h_vip6, *h_tid;
 	bool in_fqdn, in_vip4, in_vip6, in_tid;
+	uint32_t slot;
+	struct peer_table *tab;
+	struct peer *h_fqdn, *h_vip4, *h_vip6, *h_tid;
 };
 
 struct peer_table *peer_table_new(void);
@@ -100,10 +113,12 @@ struct peer *peer_new(struct peer_table *t);
 void peer_del(struct peer *p);
 
 /* Identity; each (re)indexes the peer.  -EEXIST when another peer holds
- * the key already (nothing changed), -EINVAL for a bad FQDN. */
+ * the key already (nothing changed), -EINVAL for a bad FQDN, -ENOMEM. */
 int peer_set_fqdn(struct peer *p, const char *fqdn);
 int peer_set_vip4(struct peer *p, const struct in_addr *a);
 int peer_set_vip6(struct peer *p, const struct in6_addr *a);
+/* The endpoint as a sockaddr_storage (zeroed first). */
+void peer_endpoint_get(const struct peer *p, struct sockaddr_storage *ss);
 /* Replace the tunnel (the old one is freed; NULL for none). */
 void peer_set_tunnel(struct peer *p, struct tunnel *tun, uint64_t tunnel_id, int64_t now_ms);
 
@@ -132,8 +147,10 @@ void peer_queue_pop(struct peer *p);
 /* Drop everything queued; returns how many. */
 unsigned peer_queue_clear(struct peer *p);
 
-/* 0 or -ENOBUFS. */
+/* 0, -ENOBUFS (PEER_WAITERS wait already) or -ENOMEM. */
 int peer_waiter_add(struct peer *p, enum peer_waiter_kind kind, uint64_t token);
+/* Forget the waiters (they were answered); frees their list. */
+void peer_waiters_clear(struct peer *p);
 
 /* Iteration: peer_at(t, i) for i < peer_count(t).  Deleting the peer at i
  * moves the last one into i. */

@@ -13,16 +13,22 @@
 #include "replay.h"
 #include "wire.h"
 
+/* The replay window, while packets arrive out of order (session.h). */
+struct session_win {
+	struct replay r;
+	uint64_t mark_rx;             /* rx_packets when session_idle last looked */
+	int64_t mark_ms;              /* and when that count changed */
+};
+
 struct session {
-	struct aead *tx;
-	struct aead *rx;
-	enum aead_alg alg;
+	struct aead_key tx, rx;       /* keys only: contexts from the pool */
+	uint64_t tx_counter;          /* next counter to send */
+	uint64_t rx_next;             /* without a window: every counter below was seen */
+	struct session_win *win;      /* NULL while packets come in order */
+	int64_t birth_ms;
 	uint32_t local_index;
 	uint32_t remote_index;
 	bool initiator;
-	int64_t birth_ms;
-	uint64_t tx_counter;          /* next counter to send */
-	struct replay replay;
 	struct session_stats st;
 };
 
@@ -35,18 +41,12 @@ struct session *session_new(const struct session_params *p)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->alg = p->alg;
-	s->tx = aead_new(p->alg, p->tx_key);
-	s->rx = aead_new(p->alg, p->rx_key);
-	if (!s->tx || !s->rx) {
-		session_free(s);
-		return NULL;
-	}
+	aead_key_init(&s->tx, p->alg, p->tx_key);
+	aead_key_init(&s->rx, p->alg, p->rx_key);
 	s->local_index = p->local_index;
 	s->remote_index = p->remote_index;
 	s->initiator = p->initiator;
 	s->birth_ms = p->now_ms;
-	replay_init(&s->replay);
 	return s;
 }
 
@@ -54,8 +54,9 @@ void session_free(struct session *s)
 {
 	if (!s)
 		return;
-	aead_free(s->tx);   /* clears the key schedules */
-	aead_free(s->rx);
+	aead_key_wipe(&s->tx);   /* and the key schedules in the pool */
+	aead_key_wipe(&s->rx);
+	free(s->win);
 	cy_wipe(s, sizeof(*s));
 	free(s);
 }
@@ -84,10 +85,10 @@ ssize_t session_seal(struct session *s, const uint8_t *ip, size_t len, uint8_t *
 	put_be32(out + 4, s->remote_index);
 	put_be64(out + 8, s->tx_counter);
 	data_nonce(nonce, s->tx_counter);
-	n = aead_seal(s->tx, nonce, out, SESSION_HDR_LEN, len ? ip : empty, len,
-		      out + SESSION_HDR_LEN);
+	n = aead_key_seal(&s->tx, nonce, out, SESSION_HDR_LEN, len ? ip : empty, len,
+			  out + SESSION_HDR_LEN);
 	if (n < 0)
-		return -EIO;
+		return n == -ENOMEM ? -ENOMEM : -EIO;
 	/* The counter is spent even if the caller never sends the packet:
 	 * a nonce is never used twice. */
 	s->tx_counter++;
@@ -130,6 +131,52 @@ int session_peek_index(const uint8_t *pkt, size_t len, uint32_t *receiver_index)
 	return 0;
 }
 
+/* The anti-replay state: a window while one is allocated, else rx_next. */
+static bool rx_check(const struct session *s, uint64_t ctr)
+{
+	if (s->win)
+		return replay_check(&s->win->r, ctr);
+	return ctr != UINT64_MAX && ctr >= s->rx_next;
+}
+
+/* After authentication.  The next counter in order needs no window; a
+ * gap (loss, reordering) allocates one so the packets in it can still
+ * come.  Without memory the gap is given up: refusing too much is safe. */
+static bool rx_update(struct session *s, uint64_t ctr)
+{
+	if (s->win)
+		return replay_update(&s->win->r, ctr);
+	if (!rx_check(s, ctr))
+		return false;
+	if (ctr > s->rx_next && (s->win = malloc(sizeof(*s->win)))) {
+		replay_init_from(&s->win->r, s->rx_next);
+		s->win->mark_rx = UINT64_MAX;
+		s->win->mark_ms = 0;
+		return replay_update(&s->win->r, ctr);
+	}
+	s->rx_next = ctr + 1;
+	return true;
+}
+
+void session_idle(struct session *s, int64_t now_ms)
+{
+	struct session_win *w = s->win;
+
+	if (!w)
+		return;
+	if (w->mark_rx != s->st.rx_packets) {
+		w->mark_rx = s->st.rx_packets;
+		w->mark_ms = now_ms;
+		return;
+	}
+	if (now_ms - w->mark_ms < SESSION_WINDOW_IDLE_MS)
+		return;
+	/* Whatever is still missing below the top is refused from now on. */
+	s->rx_next = w->r.top;
+	free(w);
+	s->win = NULL;
+}
+
 ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out,
 		     size_t cap)
 {
@@ -150,21 +197,23 @@ ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t 
 		s->st.drop_expired++;
 		return -EKEYEXPIRED;
 	}
-	if (!replay_check(&s->replay, h.counter)) {
+	if (!rx_check(s, h.counter)) {
 		s->st.drop_replay++;
 		return -EALREADY;
 	}
 	if (h.ctlen - AEAD_TAG_LEN > cap)
 		return -EMSGSIZE;
 	data_nonce(nonce, h.counter);
-	n = aead_open(s->rx, nonce, pkt, SESSION_HDR_LEN, h.ct, h.ctlen,
-		      h.ctlen > AEAD_TAG_LEN ? out : scratch);
+	n = aead_key_open(&s->rx, nonce, pkt, SESSION_HDR_LEN, h.ct, h.ctlen,
+			  h.ctlen > AEAD_TAG_LEN ? out : scratch);
+	if (n == -ENOMEM)
+		return -ENOMEM;
 	if (n < 0) {
 		s->st.drop_auth++;
 		return -EBADMSG;
 	}
 	/* Authenticated: only now may the window move. */
-	if (!replay_update(&s->replay, h.counter)) {
+	if (!rx_update(s, h.counter)) {
 		s->st.drop_replay++;
 		return -EALREADY;
 	}
@@ -188,7 +237,7 @@ bool session_expired(const struct session *s, int64_t now_ms)
 
 uint32_t session_local_index(const struct session *s) { return s->local_index; }
 uint32_t session_remote_index(const struct session *s) { return s->remote_index; }
-enum aead_alg session_alg(const struct session *s) { return s->alg; }
+enum aead_alg session_alg(const struct session *s) { return (enum aead_alg)s->tx.alg; }
 bool session_is_initiator(const struct session *s) { return s->initiator; }
 int64_t session_birth_ms(const struct session *s) { return s->birth_ms; }
 const struct session_stats *session_stats(const struct session *s) { return &s->st; }
@@ -209,6 +258,11 @@ void session_stats_add(struct session_stats *sum, const struct session_stats *s)
 void session_test_set_tx_counter(struct session *s, uint64_t ctr)
 {
 	s->tx_counter = ctr;
+}
+
+bool session_test_has_window(const struct session *s)
+{
+	return s->win != NULL;
 }
 
 const char *session_aead_name(enum aead_alg alg)

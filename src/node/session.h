@@ -16,9 +16,17 @@
  *
  * An empty inner packet is a keepalive.
  *
- * The hot path allocates nothing: both AEAD contexts are keyed once in
- * session_new(), session_seal() writes into caller memory.  A session is
- * not locked; one thread (or one batch) uses it at a time. */
+ * Memory: a session keeps its two 32-byte keys, not cipher contexts (an
+ * OpenSSL context is about 1 KB): the contexts come from the process's
+ * pool (aead.h), where those of the sessions that carry traffic stay
+ * keyed, so their packets cost no allocation and no key schedule.  The
+ * anti-replay window (replay.h, 1 KB) exists only while packets arrive
+ * out of order: as long as each counter is the next one, "every counter
+ * below rx_next was seen" is the whole state; the first gap allocates the
+ * window, and session_idle() folds it back into rx_next (refusing what is
+ * still missing: nothing that late is wanted) once nothing arrived for
+ * SESSION_WINDOW_IDLE_MS.  A session is not locked; one thread (or one
+ * batch) uses it at a time. */
 #ifndef CY_NODE_SESSION_H
 #define CY_NODE_SESSION_H
 
@@ -43,6 +51,8 @@
  * initiator's rekey at 120 s normally comes first and the two sides do
  * not both start one. */
 #define SESSION_RESPONDER_REKEY_AFTER_MS (150 * 1000)
+/* A replay window nothing arrived through for this long is given up. */
+#define SESSION_WINDOW_IDLE_MS (5 * 1000)
 
 /* Bit values used in the handshake's AEAD offer (enum aead_alg as a bit). */
 #define SESSION_AEAD_BIT(alg) (1u << ((unsigned)(alg) - 1))
@@ -63,7 +73,7 @@ struct session_stats {
 
 struct session_params {
 	enum aead_alg alg;
-	const uint8_t *tx_key;    /* AEAD_KEY_LEN; copied into the cipher contexts */
+	const uint8_t *tx_key;    /* AEAD_KEY_LEN; copied */
 	const uint8_t *rx_key;
 	uint32_t local_index;     /* receiver index the peer puts in its packets */
 	uint32_t remote_index;    /* receiver index we put in ours */
@@ -79,7 +89,7 @@ void session_free(struct session *s);
 /* Seal one inner packet (ip may be NULL when len is 0: a keepalive).
  * Returns the datagram length (len + SESSION_OVERHEAD), or -EMSGSIZE when
  * cap is too small, -EKEYEXPIRED when the send counter reached
- * SESSION_REJECT_AFTER_MESSAGES (a new handshake is needed), -EIO. */
+ * SESSION_REJECT_AFTER_MESSAGES (a new handshake is needed), -EIO, -ENOMEM. */
 ssize_t session_seal(struct session *s, const uint8_t *ip, size_t len, uint8_t *out,
 		     size_t cap);
 
@@ -92,9 +102,14 @@ ssize_t session_seal(struct session *s, const uint8_t *ip, size_t len, uint8_t *
  *   -EKEYEXPIRED counter past the reject limit (drop_expired)
  *   -EALREADY    replay (drop_replay)
  *   -EBADMSG     authentication failed (drop_auth)
- *   -EMSGSIZE    cap too small (not counted: the caller's buffer) */
+ *   -EMSGSIZE    cap too small (not counted: the caller's buffer)
+ *   -ENOMEM      no cipher context could be set up (not counted) */
 ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out,
 		     size_t cap);
+
+/* Timers (tunnel_tick): frees the replay window when nothing was received
+ * through it for SESSION_WINDOW_IDLE_MS. */
+void session_idle(struct session *s, int64_t now_ms);
 
 bool session_needs_rekey(const struct session *s, int64_t now_ms);
 bool session_expired(const struct session *s, int64_t now_ms);
@@ -118,7 +133,9 @@ const char *session_aead_name(enum aead_alg alg);
  * the daemon's index -> tunnel lookup).  0 or -EPROTO. */
 int session_peek_index(const uint8_t *pkt, size_t len, uint32_t *receiver_index);
 
-/* Tests only: pretend ctr packets were already sent. */
+/* Tests only: pretend ctr packets were already sent; whether the replay
+ * window is allocated now. */
 void session_test_set_tx_counter(struct session *s, uint64_t ctr);
+bool session_test_has_window(const struct session *s);
 
 #endif

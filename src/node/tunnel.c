@@ -20,8 +20,9 @@ enum { DIR_REQUEST = 1, DIR_RESPONSE = 2 };
 #define MATERIAL_LEN 32
 #define KDF_LABEL "cyphonic tunnel v1"
 
+/* Our Request in flight: allocated by build_request, freed as soon as the
+ * handshake completes, fails or loses a simultaneous open. */
 struct handshake {
-	bool active;
 	EVP_PKEY *eph;                      /* our ephemeral X25519 key */
 	uint8_t pub[TUNNEL_PUB_LEN];
 	uint8_t material[MATERIAL_LEN];     /* End Key material we chose */
@@ -31,84 +32,135 @@ struct handshake {
 	int64_t sent_ms;                    /* last (re)transmission */
 };
 
+/* The Response to the peer's last Request, for a duplicate of it; kept
+ * while the session it created waits for its confirmation. */
+struct hs_reply {
+	uint8_t req_nonce[AEAD_NONCE_LEN];
+	uint8_t resp[TUNNEL_RESP_LEN];
+};
+
+/* Handshake counters; 32 bits are plenty (tunnel_get_stats widens them). */
+struct hs_counts {
+	uint32_t req_sent, req_recv, resp_sent, resp_recv;
+	uint32_t drop_malformed, drop_auth, drop_stale, drop_unexpected, drop_crypto;
+	uint32_t dup, collisions, retransmits, timeouts, rekeys;
+};
+
+/* Kept small: a daemon holds one per peer.  No cipher context (the
+ * handshake seals with aead_*_once, the sessions take theirs from the
+ * pool), the handshake state only while one runs. */
 struct tunnel {
 	uint64_t id;
-	uint8_t tunnel_key[TUNNEL_KEY_LEN]; /* also the HKDF salt */
-	struct aead *tk;                    /* Tunnel Key, ChaCha20-Poly1305 */
-	struct aead *temp;                  /* Temp Key when relayed, else NULL */
+	uint8_t tunnel_key[TUNNEL_KEY_LEN]; /* ChaCha20-Poly1305 key; also the HKDF salt */
 	bool relay;
-	enum tunnel_role role;
-	int order;                          /* < 0: our Request wins a collision */
-	enum aead_alg pref;
-	unsigned offer;
-	bool (*index_in_use)(void *ctx, uint32_t idx);
-	void *index_ctx;
-	char peer[CY_FQDN_MAX + 1];         /* for log lines */
-
-	struct handshake hs;
 	bool failed;
 	bool had_session;
+	bool have_last_req;
+	uint8_t role;                       /* enum tunnel_role */
+	int8_t order;                       /* < 0: our Request wins a collision */
+	uint8_t pref;                       /* enum aead_alg */
+	uint8_t offer;
+	bool (*index_in_use)(void *ctx, uint32_t idx);
+	void *index_ctx;
+
+	struct handshake *hs;               /* our Request in flight, else NULL */
+	struct hs_reply *reply;
 	int64_t own_ts_last;                /* last Request timestamp we sent */
 	uint64_t peer_ts_last;              /* newest Request timestamp accepted */
-	bool have_last_req;
-	uint8_t last_req_nonce[AEAD_NONCE_LEN];
-	uint8_t cached_resp[TUNNEL_RESP_LEN];
 
 	struct session *cur;                /* carries our data */
 	struct session *next;               /* answered a Request, not yet confirmed */
 	struct session *prev;               /* replaced, opens until prev_until_ms */
 	int64_t prev_until_ms;
 
-	struct tunnel_stats st;             /* data counters of retired sessions */
-	struct ratelimit rl;
+	struct session_stats data;          /* counters of retired sessions */
+	uint64_t drop_index, drop_no_session;
+	struct hs_counts hc;
+	/* The Temp Key (TUNNEL_KEY_LEN) when relayed, then the peer's FQDN
+	 * (for log lines). */
+	uint8_t tail[];
 };
+
+/* One limiter for the log lines of every tunnel, as the kernel's
+ * net_ratelimit(): a flood towards one peer cannot fill the log. */
+static struct ratelimit tunnel_rl;
+
+static const uint8_t *temp_key(const struct tunnel *t)
+{
+	return t->tail;
+}
+
+static const char *tname(const struct tunnel *t)
+{
+	return (const char *)t->tail + (t->relay ? TUNNEL_KEY_LEN : 0);
+}
+
+static size_t tail_len(bool relay, const char *name)
+{
+	return (relay ? TUNNEL_KEY_LEN : 0) + strlen(name) + 1;
+}
 
 static int64_t wall_ms(void)
 {
 	return clock_now() * 1000;
 }
 
-static void hs_clear(struct handshake *hs)
+static void hs_free(struct tunnel *t)
 {
-	EVP_PKEY_free(hs->eph);    /* OpenSSL clears the private key */
-	cy_wipe(hs, sizeof(*hs));
+	if (!t->hs)
+		return;
+	EVP_PKEY_free(t->hs->eph);    /* OpenSSL clears the private key */
+	cy_wipe(t->hs, sizeof(*t->hs));
+	free(t->hs);
+	t->hs = NULL;
+}
+
+static void reply_free(struct tunnel *t)
+{
+	free(t->reply);
+	t->reply = NULL;
 }
 
 static void retire(struct tunnel *t, struct session **sp)
 {
 	if (!*sp)
 		return;
-	session_stats_add(&t->st.data, session_stats(*sp));
+	session_stats_add(&t->data, session_stats(*sp));
 	session_free(*sp);
 	*sp = NULL;
+}
+
+/* The unconfirmed session goes, and with it the Response that made it. */
+static void retire_next(struct tunnel *t)
+{
+	retire(t, &t->next);
+	reply_free(t);
 }
 
 struct tunnel *tunnel_new(const struct tunnel_params *p)
 {
 	struct tunnel *t;
+	size_t tail;
 	int cmp;
 
 	if (!p->tunnel_key || !p->local_fqdn || !p->peer_fqdn)
 		return NULL;
-	t = calloc(1, sizeof(*t));
+	tail = tail_len(p->temp_key != NULL, p->peer_fqdn);
+	t = calloc(1, sizeof(*t) + tail);
 	if (!t)
 		return NULL;
 	t->id = p->tunnel_id;
 	memcpy(t->tunnel_key, p->tunnel_key, TUNNEL_KEY_LEN);
-	t->tk = aead_new(AEAD_CHACHA20_POLY1305, p->tunnel_key);
 	if (p->temp_key) {
 		t->relay = true;
-		t->temp = aead_new(AEAD_CHACHA20_POLY1305, p->temp_key);
+		memcpy(t->tail, p->temp_key, TUNNEL_KEY_LEN);
 	}
-	if (!t->tk || (t->relay && !t->temp)) {
-		tunnel_free(t);
-		return NULL;
-	}
-	t->role = p->role;
+	memcpy((char *)tname(t), p->peer_fqdn, strlen(p->peer_fqdn) + 1);
+	t->role = (uint8_t)p->role;
 	cmp = strcmp(p->local_fqdn, p->peer_fqdn);
 	t->order = cmp < 0 ? -1 : cmp > 0 ? 1 : 0;
-	t->pref = p->aead_pref ? p->aead_pref : session_aead_preferred();
-	t->offer = (p->aead_offer ? p->aead_offer : SESSION_AEAD_ALL) & SESSION_AEAD_ALL;
+	t->pref = (uint8_t)(p->aead_pref ? p->aead_pref : session_aead_preferred());
+	t->offer = (uint8_t)((p->aead_offer ? p->aead_offer : SESSION_AEAD_ALL) & SESSION_AEAD_ALL);
 	if (!t->offer || (t->pref != AEAD_CHACHA20_POLY1305 && t->pref != AEAD_AES256_GCM)) {
 		tunnel_free(t);
 		return NULL;
@@ -118,7 +170,6 @@ struct tunnel *tunnel_new(const struct tunnel_params *p)
 			  AEAD_CHACHA20_POLY1305 : AEAD_AES256_GCM;
 	t->index_in_use = p->index_in_use;
 	t->index_ctx = p->index_ctx;
-	snprintf(t->peer, sizeof(t->peer), "%s", p->peer_fqdn);
 	return t;
 }
 
@@ -126,13 +177,12 @@ void tunnel_free(struct tunnel *t)
 {
 	if (!t)
 		return;
-	hs_clear(&t->hs);
+	hs_free(t);
+	reply_free(t);
 	session_free(t->cur);
 	session_free(t->next);
 	session_free(t->prev);
-	aead_free(t->tk);
-	aead_free(t->temp);
-	cy_wipe(t, sizeof(*t));
+	cy_wipe(t, sizeof(*t) + tail_len(t->relay, tname(t)));
 	free(t);
 }
 
@@ -233,7 +283,7 @@ static bool index_taken(const struct tunnel *t, uint32_t idx)
 	if ((t->cur && session_local_index(t->cur) == idx) ||
 	    (t->next && session_local_index(t->next) == idx) ||
 	    (t->prev && session_local_index(t->prev) == idx) ||
-	    (t->hs.active && t->hs.index == idx))
+	    (t->hs && t->hs->index == idx))
 		return true;
 	return t->index_in_use && t->index_in_use(t->index_ctx, idx);
 }
@@ -316,8 +366,9 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 {
 	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN], aad[TUNNEL_HDR_LEN + TUNNEL_PUB_LEN];
 	size_t total = t->relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
-	int64_t started = t->hs.started_ms, now = clock_now_ms();
-	struct handshake *hs = &t->hs;
+	int64_t now = clock_now_ms();
+	struct handshake *hs = t->hs;
+	int64_t started = hs ? hs->started_ms : now;
 	struct wbuf w, b;
 	int64_t ts;
 	ssize_t n = -EIO;
@@ -325,7 +376,15 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 
 	if (cap < total)
 		return -EMSGSIZE;
-	hs_clear(hs);
+	/* A fresh attempt replaces the old one; while it is being built the
+	 * tunnel has none (so new_index does not see the old index). */
+	t->hs = NULL;
+	if (hs) {
+		EVP_PKEY_free(hs->eph);
+		cy_wipe(hs, sizeof(*hs));
+	} else if (!(hs = calloc(1, sizeof(*hs)))) {
+		return -ENOMEM;
+	}
 	hs->eph = x25519_keygen(hs->pub);
 	if (!hs->eph || cy_random(hs->material, MATERIAL_LEN) < 0 ||
 	    new_nonce(hs->nonce, DIR_REQUEST) < 0 || new_index(t, &hs->index) < 0)
@@ -341,8 +400,8 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 
 	wbuf_init(&b, body, sizeof(body));
 	wbuf_put_u32(&b, hs->index);
-	wbuf_put_u8(&b, (uint8_t)t->offer);
-	wbuf_put_u8(&b, (uint8_t)t->pref);
+	wbuf_put_u8(&b, t->offer);
+	wbuf_put_u8(&b, t->pref);
 	wbuf_put_u16(&b, 0);
 	wbuf_put_u64(&b, (uint64_t)ts);
 	wbuf_put_bytes(&b, hs->pub, TUNNEL_PUB_LEN);
@@ -352,29 +411,31 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 		memcpy(aad, out, TUNNEL_HDR_LEN);
 		memcpy(aad + TUNNEL_HDR_LEN, hs->pub, TUNNEL_PUB_LEN);
 		slot = wbuf_reserve(&b, MATERIAL_LEN + AEAD_TAG_LEN);
-		if (!slot || aead_seal(t->temp, hs->nonce, aad, sizeof(aad), hs->material,
-				       MATERIAL_LEN, slot) < 0)
+		if (!slot || aead_seal_once(AEAD_CHACHA20_POLY1305, temp_key(t), hs->nonce, aad,
+					    sizeof(aad), hs->material, MATERIAL_LEN, slot) < 0)
 			goto fail;
 	} else {
 		wbuf_put_bytes(&b, hs->material, MATERIAL_LEN);
 	}
 	slot = wbuf_reserve(&w, b.len + AEAD_TAG_LEN);
 	if (!wbuf_ok(&b) || !slot ||
-	    aead_seal(t->tk, hs->nonce, out, TUNNEL_HDR_LEN, body, b.len, slot) < 0)
+	    aead_seal_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, hs->nonce, out, TUNNEL_HDR_LEN,
+			   body, b.len, slot) < 0)
 		goto fail;
 	if (!wbuf_ok(&w) || w.len != total)
 		goto fail;
 
-	hs->active = true;
 	hs->started_ms = restart ? now : started;
 	hs->sent_ms = now;
+	t->hs = hs;
 	t->own_ts_last = ts;
 	t->failed = false;
-	t->st.req_sent++;
+	t->hc.req_sent++;
 	n = (ssize_t)total;
 	goto out;
 fail:
-	hs_clear(hs);
+	t->hs = hs;
+	hs_free(t);
 out:
 	cy_wipe(body, sizeof(body));
 	return n;
@@ -404,10 +465,10 @@ static int choose_aead(const struct tunnel *t, unsigned offer, enum aead_alg pee
 	return 0;
 }
 
-static ssize_t refuse(struct tunnel *t, uint64_t *counter, ssize_t err, const char *what)
+static ssize_t refuse(struct tunnel *t, uint32_t *counter, ssize_t err, const char *what)
 {
 	(*counter)++;
-	LOG_RATELIMITED(&t->rl, "tunnel %016" PRIx64 " (%s): %s dropped", t->id, t->peer,
+	LOG_RATELIMITED(&tunnel_rl, "tunnel %016" PRIx64 " (%s): %s dropped", t->id, tname(t),
 			what);
 	return err;
 }
@@ -435,13 +496,14 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	ssize_t n;
 	uint8_t *slot;
 
-	t->st.req_recv++;
+	t->hc.req_recv++;
 	if (hs_parse(t, pkt, len, TUNNEL_TYPE_REQUEST, &h) < 0)
-		return refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Request");
+		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request");
 	if (cap < TUNNEL_RESP_LEN)
 		return -EMSGSIZE;
-	if (aead_open(t->tk, h.nonce, pkt, TUNNEL_HDR_LEN, h.ct, h.ctlen, body) < 0)
-		return refuse(t, &t->st.hs_drop_auth, -EBADMSG, "unauthenticated Request");
+	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h.nonce, pkt, TUNNEL_HDR_LEN,
+			   h.ct, h.ctlen, body) < 0)
+		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Request");
 
 	c = cur_make(body, h.ctlen - AEAD_TAG_LEN);
 	if (!cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &offer) || !cur_get_u8(&c, &pref) ||
@@ -449,15 +511,16 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	    !cur_get_bytes(&c, ipub, TUNNEL_PUB_LEN) ||
 	    !cur_get_ptr(&c, &sealed, t->relay ? MATERIAL_LEN + AEAD_TAG_LEN : MATERIAL_LEN) ||
 	    !cur_empty(&c) || rsv != 0) {
-		n = refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Request body");
+		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request body");
 		goto out;
 	}
 	if (t->relay) {
 		memcpy(aad, pkt, TUNNEL_HDR_LEN);
 		memcpy(aad + TUNNEL_HDR_LEN, ipub, TUNNEL_PUB_LEN);
-		if (aead_open(t->temp, h.nonce, aad, TUNNEL_HDR_LEN + TUNNEL_PUB_LEN, sealed,
-			      MATERIAL_LEN + AEAD_TAG_LEN, material) < 0) {
-			n = refuse(t, &t->st.hs_drop_auth, -EBADMSG,
+		if (aead_open_once(AEAD_CHACHA20_POLY1305, temp_key(t), h.nonce, aad,
+				   TUNNEL_HDR_LEN + TUNNEL_PUB_LEN, sealed,
+				   MATERIAL_LEN + AEAD_TAG_LEN, material) < 0) {
+			n = refuse(t, &t->hc.drop_auth, -EBADMSG,
 				   "Request with bad Temp Key seal");
 			goto out;
 		}
@@ -468,19 +531,20 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	/* Freshness: within the skew of our clock, and newer than the last
 	 * Request we accepted.  An exact duplicate of that one (the network
 	 * doubled it, or our Response was lost and someone replays it) gets
-	 * the same Response again and creates nothing. */
-	if (t->have_last_req && ts == t->peer_ts_last &&
-	    !memcmp(h.nonce, t->last_req_nonce, AEAD_NONCE_LEN)) {
-		t->st.hs_dup++;
-		t->st.resp_sent++;
-		memcpy(out, t->cached_resp, TUNNEL_RESP_LEN);
+	 * the same Response again and creates nothing, until the initiator
+	 * confirmed the session (then it is only stale). */
+	if (t->reply && t->have_last_req && ts == t->peer_ts_last &&
+	    !memcmp(h.nonce, t->reply->req_nonce, AEAD_NONCE_LEN)) {
+		t->hc.dup++;
+		t->hc.resp_sent++;
+		memcpy(out, t->reply->resp, TUNNEL_RESP_LEN);
 		n = TUNNEL_RESP_LEN;
 		goto out;
 	}
 	if (ts > INT64_MAX || (int64_t)ts < wall - TUNNEL_REQ_MAX_SKEW_MS ||
 	    (int64_t)ts > wall + TUNNEL_REQ_MAX_SKEW_MS ||
 	    (t->have_last_req && ts <= t->peer_ts_last)) {
-		n = refuse(t, &t->st.hs_drop_stale, -ESTALE, "stale or replayed Request");
+		n = refuse(t, &t->hc.drop_stale, -ESTALE, "stale or replayed Request");
 		goto out;
 	}
 
@@ -488,19 +552,19 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	 * with the smaller FQDN wins (equal names, impossible between two
 	 * nodes, fall back to the smaller share); the loser drops its own
 	 * attempt and answers, the winner drops the loser's Request. */
-	if (t->hs.active) {
-		int order = t->order ? t->order : memcmp(t->hs.pub, ipub, TUNNEL_PUB_LEN);
+	if (t->hs) {
+		int order = t->order ? t->order : memcmp(t->hs->pub, ipub, TUNNEL_PUB_LEN);
 
-		t->st.hs_collisions++;
+		t->hc.collisions++;
 		if (order < 0) {
 			n = -EALREADY;
 			goto out;
 		}
-		hs_clear(&t->hs);
+		hs_free(t);
 	}
 
 	if (choose_aead(t, offer, (enum aead_alg)pref, &alg) < 0) {
-		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Request with no common AEAD");
+		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Request with no common AEAD");
 		goto out;
 	}
 	eph = x25519_keygen(rpub);
@@ -509,7 +573,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		goto out;
 	}
 	if (x25519_shared(eph, ipub, shared) < 0) {
-		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Request with a bad key share");
+		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Request with a bad key share");
 		goto out;
 	}
 	if (new_index(t, &rindex) < 0) {
@@ -554,8 +618,9 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		wbuf_put_bytes(&b, rpub, TUNNEL_PUB_LEN);
 		slot = wbuf_reserve(&w, TUNNEL_RESP_BODY_LEN + AEAD_TAG_LEN);
 		if (!wbuf_ok(&b) || b.len != TUNNEL_RESP_BODY_LEN || !slot ||
-		    aead_seal(t->tk, nonce, aad, TUNNEL_HDR_LEN + AEAD_NONCE_LEN, rbody,
-			      b.len, slot) < 0 || !wbuf_ok(&w) || w.len != TUNNEL_RESP_LEN) {
+		    aead_seal_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, nonce, aad,
+				   TUNNEL_HDR_LEN + AEAD_NONCE_LEN, rbody, b.len, slot) < 0 ||
+		    !wbuf_ok(&w) || w.len != TUNNEL_RESP_LEN) {
 			n = -EIO;
 			goto out;
 		}
@@ -570,9 +635,12 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	t->failed = false;
 	t->have_last_req = true;
 	t->peer_ts_last = ts;
-	memcpy(t->last_req_nonce, h.nonce, AEAD_NONCE_LEN);
-	memcpy(t->cached_resp, out, TUNNEL_RESP_LEN);
-	t->st.resp_sent++;
+	/* Without memory for it a duplicate is refused as stale instead. */
+	if (t->reply || (t->reply = malloc(sizeof(*t->reply)))) {
+		memcpy(t->reply->req_nonce, h.nonce, AEAD_NONCE_LEN);
+		memcpy(t->reply->resp, out, TUNNEL_RESP_LEN);
+	}
+	t->hc.resp_sent++;
 	n = TUNNEL_RESP_LEN;
 out:
 	session_free(s);
@@ -595,7 +663,7 @@ static void install_current(struct tunnel *t, struct session *s)
 	}
 	t->cur = s;
 	if (t->had_session)
-		t->st.rekeys++;
+		t->hc.rekeys++;
 	t->had_session = true;
 }
 
@@ -614,39 +682,40 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	struct cur c;
 	ssize_t n;
 
-	t->st.resp_recv++;
+	t->hc.resp_recv++;
 	if (hs_parse(t, pkt, len, TUNNEL_TYPE_RESPONSE, &h) < 0)
-		return refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Response");
-	if (!t->hs.active)
-		return refuse(t, &t->st.hs_drop_unexpected, -ENOENT, "unexpected Response");
+		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response");
+	if (!t->hs)
+		return refuse(t, &t->hc.drop_unexpected, -ENOENT, "unexpected Response");
 	memcpy(aad, pkt, TUNNEL_HDR_LEN);
-	memcpy(aad + TUNNEL_HDR_LEN, t->hs.nonce, AEAD_NONCE_LEN);
-	if (aead_open(t->tk, h.nonce, aad, sizeof(aad), h.ct, h.ctlen, body) < 0)
-		return refuse(t, &t->st.hs_drop_auth, -EBADMSG, "unauthenticated Response");
+	memcpy(aad + TUNNEL_HDR_LEN, t->hs->nonce, AEAD_NONCE_LEN);
+	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h.nonce, aad, sizeof(aad),
+			   h.ct, h.ctlen, body) < 0)
+		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Response");
 
 	c = cur_make(body, sizeof(body));
 	if (!cur_get_u32(&c, &rindex) || !cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &alg) ||
 	    !cur_get_u8(&c, &rsv8) || !cur_get_u16(&c, &rsv16) ||
 	    !cur_get_bytes(&c, rpub, TUNNEL_PUB_LEN) || !cur_empty(&c) || rsv8 || rsv16) {
-		n = refuse(t, &t->st.hs_drop_malformed, -EPROTO, "malformed Response body");
+		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response body");
 		goto out;
 	}
-	if (iindex != t->hs.index) {
-		n = refuse(t, &t->st.hs_drop_unexpected, -ENOENT, "Response to another Request");
+	if (iindex != t->hs->index) {
+		n = refuse(t, &t->hc.drop_unexpected, -ENOENT, "Response to another Request");
 		goto out;
 	}
 	if ((alg != AEAD_CHACHA20_POLY1305 && alg != AEAD_AES256_GCM) ||
 	    !(t->offer & SESSION_AEAD_BIT(alg))) {
-		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Response with an AEAD not offered");
+		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Response with an AEAD not offered");
 		goto out;
 	}
-	if (x25519_shared(t->hs.eph, rpub, shared) < 0) {
-		n = refuse(t, &t->st.hs_drop_crypto, -EPERM, "Response with a bad key share");
+	if (x25519_shared(t->hs->eph, rpub, shared) < 0) {
+		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Response with a bad key share");
 		goto out;
 	}
 	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = alg, .flags = h.flags,
-			       .ipub = t->hs.pub, .rpub = rpub, .iindex = iindex,
-			       .rindex = rindex, .shared = shared, .material = t->hs.material };
+			       .ipub = t->hs->pub, .rpub = rpub, .iindex = iindex,
+			       .rindex = rindex, .shared = shared, .material = t->hs->material };
 	if (tunnel_kdf(t, &kin, keys) < 0) {
 		n = -EIO;
 		goto out;
@@ -659,10 +728,10 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 		n = -ENOMEM;
 		goto out;
 	}
-	hs_clear(&t->hs);
+	hs_free(t);
 	/* Our own Request was answered: a session we created by answering
 	 * the peer's earlier Request is superseded. */
-	retire(t, &t->next);
+	retire_next(t);
 	install_current(t, s);
 	t->failed = false;
 	/* The first Data message confirms the session to the responder. */
@@ -681,7 +750,7 @@ ssize_t tunnel_seal(struct tunnel *t, const uint8_t *ip, size_t len, uint8_t *ou
 	struct session *s = t->cur ? t->cur : t->next;
 
 	if (!s || session_expired(s, clock_now_ms())) {
-		t->st.drop_no_session++;
+		t->drop_no_session++;
 		return -ENOTCONN;
 	}
 	return session_seal(s, ip, len, out, cap);
@@ -695,7 +764,7 @@ ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *o
 	ssize_t n;
 
 	if (session_peek_index(pkt, len, &idx) < 0) {
-		t->st.data.drop_malformed++;
+		t->data.drop_malformed++;
 		return -EPROTO;
 	}
 	if (t->cur && session_local_index(t->cur) == idx)
@@ -705,17 +774,19 @@ ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *o
 	else if (t->prev && session_local_index(t->prev) == idx && now < t->prev_until_ms)
 		s = t->prev;
 	if (!s) {
-		t->st.drop_index++;
+		t->drop_index++;
 		return -ENOKEY;
 	}
 	if (session_expired(s, now)) {
-		t->st.data.drop_expired++;
+		t->data.drop_expired++;
 		return -EKEYEXPIRED;
 	}
 	n = session_open(s, pkt, len, out, cap);
 	if (n >= 0 && s == t->next) {
-		/* The initiator uses the new keys: they are confirmed. */
+		/* The initiator uses the new keys: they are confirmed (and
+		 * it has our Response: no need to answer its Request again). */
 		t->next = NULL;
+		reply_free(t);
 		install_current(t, s);
 	}
 	return n;
@@ -733,23 +804,29 @@ ssize_t tunnel_tick(struct tunnel *t, uint8_t *out, size_t cap)
 	if (t->cur && session_expired(t->cur, now))
 		retire(t, &t->cur);
 	if (t->next && session_expired(t->next, now))
-		retire(t, &t->next);
+		retire_next(t);
+	if (t->cur)
+		session_idle(t->cur, now);
+	if (t->next)
+		session_idle(t->next, now);
+	if (t->prev)
+		session_idle(t->prev, now);
 
-	if (t->hs.active) {
-		if (now - t->hs.started_ms >= TUNNEL_REKEY_ATTEMPT_MS) {
-			hs_clear(&t->hs);
-			t->st.hs_timeouts++;
+	if (t->hs) {
+		if (now - t->hs->started_ms >= TUNNEL_REKEY_ATTEMPT_MS) {
+			hs_free(t);
+			t->hc.timeouts++;
 			if (!t->cur)
 				t->failed = true;
 			log_warnx("tunnel %016" PRIx64 " (%s): no Tunnel Response, giving up",
-				  t->id, t->peer);
+				  t->id, tname(t));
 			return -ETIMEDOUT;
 		}
-		if (now - t->hs.sent_ms < TUNNEL_REKEY_TIMEOUT_MS)
+		if (now - t->hs->sent_ms < TUNNEL_REKEY_TIMEOUT_MS)
 			return 0;
 		n = build_request(t, out, cap, false);
 		if (n > 0)
-			t->st.hs_retransmits++;
+			t->hc.retransmits++;
 		return n;
 	}
 	if (t->next)
@@ -807,7 +884,7 @@ void tunnel_get_info(const struct tunnel *t, struct tunnel_info *info)
 	memset(info, 0, sizeof(*info));
 	if (s)
 		info->state = TUNNEL_ESTABLISHED;
-	else if (t->hs.active)
+	else if (t->hs)
 		info->state = TUNNEL_HANDSHAKE;
 	else if (t->failed)
 		info->state = TUNNEL_FAILED;
@@ -824,7 +901,24 @@ void tunnel_get_info(const struct tunnel *t, struct tunnel_info *info)
 
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *st)
 {
-	*st = t->st;
+	memset(st, 0, sizeof(*st));
+	st->data = t->data;
+	st->drop_index = t->drop_index;
+	st->drop_no_session = t->drop_no_session;
+	st->req_sent = t->hc.req_sent;
+	st->req_recv = t->hc.req_recv;
+	st->resp_sent = t->hc.resp_sent;
+	st->resp_recv = t->hc.resp_recv;
+	st->hs_drop_malformed = t->hc.drop_malformed;
+	st->hs_drop_auth = t->hc.drop_auth;
+	st->hs_drop_stale = t->hc.drop_stale;
+	st->hs_drop_unexpected = t->hc.drop_unexpected;
+	st->hs_drop_crypto = t->hc.drop_crypto;
+	st->hs_dup = t->hc.dup;
+	st->hs_collisions = t->hc.collisions;
+	st->hs_retransmits = t->hc.retransmits;
+	st->hs_timeouts = t->hc.timeouts;
+	st->rekeys = t->hc.rekeys;
 	if (t->cur)
 		session_stats_add(&st->data, session_stats(t->cur));
 	if (t->next)

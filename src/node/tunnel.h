@@ -108,7 +108,10 @@ struct tunnel_info {
 
 struct tunnel;
 
-/* Copies the keys (wiped in tunnel_free).  NULL on bad params or ENOMEM. */
+/* Copies the keys (wiped in tunnel_free).  NULL on bad params or ENOMEM.
+ * A tunnel keeps no cipher context of its own (the handshake uses
+ * aead_*_once, the sessions the pool of aead.h) and its handshake state
+ * only while a handshake runs: with one session, about 500 bytes. */
 struct tunnel *tunnel_new(const struct tunnel_params *p);
 void tunnel_free(struct tunnel *t);
 
@@ -122,7 +125,9 @@ ssize_t tunnel_initiate(struct tunnel *t, uint8_t *out, size_t cap);
  *   -ESTALE    stale or replayed -EALREADY our own Request wins the
  *   -EPERM     bad key share or no common AEAD     simultaneous open
  * A byte-identical duplicate of the last Request is answered again with
- * the same Response and creates no session. */
+ * the same Response and creates no session, as long as that session waits
+ * for its confirmation (afterwards the initiator has the Response: a copy
+ * is -ESTALE). */
 ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			      size_t cap);
 

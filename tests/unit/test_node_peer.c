@@ -175,6 +175,61 @@ static void test_peer_queue(void **state)
 	peer_table_free(t);   /* LSan: nothing left behind */
 }
 
+/* What waits is allocated only while it waits: the ring goes with the
+ * last packet, the waiter list with peer_waiters_clear; the FQDN is
+ * kept at its length and may change; the endpoint widens exactly. */
+static void test_peer_memory(void **state)
+{
+	struct peer_table *t = peer_table_new();
+	struct peer *p = peer_new(t);
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	uint8_t pkt[10] = { 1 };
+
+	assert_string_equal(p->fqdn, "");
+	assert_null(p->queue);
+	assert_null(p->waiters);
+	assert_int_equal(peer_queue_push(p, pkt, sizeof(pkt)), 0);
+	assert_int_equal(peer_queue_push(p, pkt, 0), 0);
+	assert_non_null(p->queue);
+	peer_queue_pop(p);
+	assert_non_null(p->queue);
+	peer_queue_pop(p);
+	assert_null(p->queue);
+	assert_int_equal(p->qcount, 0);
+	peer_queue_pop(p);   /* empty: nothing happens */
+	assert_int_equal(peer_queue_push(p, pkt, sizeof(pkt)), 0);
+	assert_int_equal(peer_queue_clear(p), 1);
+	assert_null(p->queue);
+
+	assert_int_equal(peer_waiter_add(p, PEER_WAIT_DNS, 7), 0);
+	assert_non_null(p->waiters);
+	peer_waiters_clear(p);
+	assert_null(p->waiters);
+	assert_int_equal(p->nwaiters, 0);
+	assert_int_equal(peer_waiter_add(p, PEER_WAIT_PING, 8), 0);
+	assert_int_equal(p->waiters[0].kind, PEER_WAIT_PING);
+
+	assert_int_equal(peer_set_fqdn(p, "a.example.test"), 0);
+	assert_int_equal(peer_set_fqdn(p, "bb.example.test"), 0);
+	assert_string_equal(p->fqdn, "bb.example.test");
+	assert_null(peer_by_fqdn(t, "a.example.test"));
+	assert_ptr_equal(peer_by_fqdn(t, "bb.example.test"), p);
+
+	memset(&ss, 0xee, sizeof(ss));
+	peer_endpoint_get(p, &ss);
+	assert_int_equal(ss.ss_family, AF_UNSPEC);
+	p->endpoint.sin6.sin6_family = AF_INET6;
+	p->endpoint.sin6.sin6_port = htons(7446);
+	p->endpoint.sin6.sin6_addr.s6_addr[15] = 1;
+	peer_endpoint_get(p, &ss);
+	assert_int_equal(s6->sin6_family, AF_INET6);
+	assert_int_equal(s6->sin6_port, htons(7446));
+	assert_int_equal(s6->sin6_addr.s6_addr[15], 1);
+	assert_true(sizeof(p->endpoint) >= sizeof(struct sockaddr_in6));
+	peer_table_free(t);   /* LSan: the waiter list and the FQDN went with p */
+}
+
 /* ---- two overlays back to back ---- */
 
 #define NET_MAX 64
@@ -725,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_peer_lookups),
 		cmocka_unit_test(test_peer_many),
 		cmocka_unit_test(test_peer_queue),
+		cmocka_unit_test(test_peer_memory),
 		cmocka_unit_test_setup_teardown(test_overlay_packet_to_vip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_route_failed, setup, teardown),

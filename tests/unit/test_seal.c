@@ -1,5 +1,6 @@
 /* The sealed UDP envelope: round trips both ways, and every tampering,
- * truncation or wrong key fails authentication with -EBADMSG. */
+ * truncation or wrong key fails authentication with -EBADMSG.  Also the
+ * AEAD's other forms (aead.h): pooled keys and one-shot calls. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -232,6 +233,142 @@ static void test_random_wipe(void **state)
 	assert_memory_equal(r1, z, sizeof(z));
 }
 
+/* ---- pooled keys ---- */
+
+#define NKEYS (AEAD_POOL_SIZE * 2 + 3)
+
+static const uint8_t nonce[AEAD_NONCE_LEN] = { 9, 8, 7 };
+static const uint8_t aad[] = "header";
+
+static void key_n(uint8_t k[AEAD_KEY_LEN], unsigned n)
+{
+	memcpy(k, key, AEAD_KEY_LEN);
+	k[0] = (uint8_t)n;
+	k[1] = (uint8_t)(n >> 8);
+}
+
+/* A pooled key, a struct aead and a one-shot call with the same key are
+ * interchangeable. */
+static void interop(enum aead_alg alg)
+{
+	struct aead *a = aead_new(alg, key);
+	struct aead_key k;
+	ssize_t n;
+
+	assert_non_null(a);
+	assert_int_equal(aead_key_init(&k, alg, key), 0);
+	n = aead_key_seal(&k, nonce, aad, sizeof(aad), inner, inner_len, dgram);
+	assert_int_equal(n, (ssize_t)(inner_len + AEAD_TAG_LEN));
+	assert_true(aead_key_pooled(&k));
+	assert_int_equal(aead_open(a, nonce, aad, sizeof(aad), dgram, (size_t)n, out),
+			 (ssize_t)inner_len);
+	assert_memory_equal(out, inner, inner_len);
+	assert_int_equal(aead_open_once(alg, key, nonce, aad, sizeof(aad), dgram, (size_t)n,
+					out), (ssize_t)inner_len);
+	/* the other way round, and the same key opens what it sealed */
+	n = aead_seal_once(alg, key, nonce, aad, sizeof(aad), inner, inner_len, dgram);
+	assert_int_equal(n, (ssize_t)(inner_len + AEAD_TAG_LEN));
+	assert_int_equal(aead_key_open(&k, nonce, aad, sizeof(aad), dgram, (size_t)n, out),
+			 (ssize_t)inner_len);
+	assert_memory_equal(out, inner, inner_len);
+	dgram[3] ^= 1;
+	assert_int_equal(aead_key_open(&k, nonce, aad, sizeof(aad), dgram, (size_t)n, out),
+			 -EBADMSG);
+	assert_int_equal(aead_open_once(alg, key, nonce, aad, sizeof(aad), dgram, (size_t)n,
+					out), -EBADMSG);
+	/* a one-shot call with another key does not open it */
+	dgram[3] ^= 1;
+	assert_int_equal(aead_open_once(alg, key2, nonce, aad, sizeof(aad), dgram, (size_t)n,
+					out), -EBADMSG);
+	aead_key_wipe(&k);
+	assert_false(aead_key_pooled(&k));
+	aead_free(a);
+}
+
+static void test_key_interop(void **state)
+{
+	struct aead_key k;
+
+	interop(AEAD_CHACHA20_POLY1305);
+	interop(AEAD_AES256_GCM);
+	assert_int_equal(aead_key_init(&k, (enum aead_alg)7, key), -EINVAL);
+	assert_int_equal(aead_seal_once((enum aead_alg)0, key, nonce, NULL, 0, inner,
+					inner_len, dgram), -EIO);
+}
+
+/* More keys than the pool has contexts, both algorithms, used in turns
+ * that defeat the LRU: every key still seals with its own key (checked
+ * by a context of its own), and the pool never grows. */
+static void test_key_pool_eviction(void **state)
+{
+	static struct aead_key k[NKEYS];
+	uint8_t kb[AEAD_KEY_LEN];
+	ssize_t n;
+
+	for (unsigned i = 0; i < NKEYS; i++) {
+		key_n(kb, i);
+		assert_int_equal(aead_key_init(&k[i], i % 3 ? AEAD_AES256_GCM :
+					       AEAD_CHACHA20_POLY1305, kb), 0);
+	}
+	for (int round = 0; round < 3; round++)
+		for (unsigned i = 0; i < NKEYS; i++) {
+			enum aead_alg alg = i % 3 ? AEAD_AES256_GCM : AEAD_CHACHA20_POLY1305;
+
+			key_n(kb, i);
+			n = aead_key_seal(&k[i], nonce, aad, sizeof(aad), inner, inner_len, dgram);
+			assert_int_equal(n, (ssize_t)(inner_len + AEAD_TAG_LEN));
+			assert_int_equal(aead_open_once(alg, kb, nonce, aad, sizeof(aad), dgram,
+							(size_t)n, out), (ssize_t)inner_len);
+			assert_memory_equal(out, inner, inner_len);
+			/* the neighbour's key does not open it */
+			assert_int_equal(aead_key_open(&k[(i + 3) % NKEYS], nonce, aad,
+						       sizeof(aad), dgram, (size_t)n, out),
+					 -EBADMSG);
+			assert_int_equal(aead_key_open(&k[i], nonce, aad, sizeof(aad), dgram,
+						       (size_t)n, out), (ssize_t)inner_len);
+		}
+	assert_int_equal(aead_pool_contexts(), AEAD_POOL_SIZE);
+	/* Only the most recently used keys still hold a context. */
+	n = 0;
+	for (unsigned i = 0; i < NKEYS; i++)
+		n += aead_key_pooled(&k[i]);
+	assert_int_equal(n, AEAD_POOL_SIZE);
+	assert_true(aead_key_pooled(&k[NKEYS - 1]));
+	assert_false(aead_key_pooled(&k[NKEYS / 2]));
+	for (unsigned i = 0; i < NKEYS; i++)
+		aead_key_wipe(&k[i]);
+}
+
+/* A wiped key frees its slot for the next key first: a key used often
+ * keeps its context meanwhile. */
+static void test_key_wipe_lru(void **state)
+{
+	static struct aead_key k[AEAD_POOL_SIZE], hot, fresh;
+	uint8_t kb[AEAD_KEY_LEN];
+
+	for (unsigned i = 0; i < AEAD_POOL_SIZE; i++) {
+		key_n(kb, 1000 + i);
+		aead_key_init(&k[i], AEAD_AES256_GCM, kb);
+		assert_true(aead_key_seal(&k[i], nonce, NULL, 0, inner, 16, dgram) > 0);
+	}
+	hot = k[0];                     /* a copy names the same context */
+	assert_true(aead_key_pooled(&hot));
+	aead_key_wipe(&k[5]);
+	key_n(kb, 2000);
+	aead_key_init(&fresh, AEAD_AES256_GCM, kb);
+	assert_false(aead_key_pooled(&fresh));
+	assert_true(aead_key_seal(&fresh, nonce, NULL, 0, inner, 16, dgram) > 0);
+	assert_true(aead_key_pooled(&fresh));
+	for (unsigned i = 0; i < AEAD_POOL_SIZE; i++)
+		if (i != 5)
+			assert_true(aead_key_pooled(&k[i]));
+	for (unsigned i = 0; i < AEAD_POOL_SIZE; i++)
+		aead_key_wipe(&k[i]);
+	assert_false(aead_key_pooled(&hot));   /* its context was wiped with k[0] */
+	aead_key_wipe(&fresh);
+	aead_key_wipe(&hot);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +378,9 @@ int main(void)
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_random_wipe),
+		cmocka_unit_test(test_key_interop),
+		cmocka_unit_test(test_key_pool_eviction),
+		cmocka_unit_test(test_key_wipe_lru),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

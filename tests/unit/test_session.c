@@ -1,6 +1,7 @@
 /* Data sessions on their own: seal/open both ways with both AEADs, the
  * exact Data format, replay, tampering, unknown index, malformed input,
- * counter and age limits. */
+ * counter and age limits, the replay window allocated only while packets
+ * come out of order, more sessions than the cipher context pool. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -229,6 +230,118 @@ static void test_limits(void **state)
 	pair_free(&p);
 }
 
+/* In order, a session needs no window; a gap allocates one, through
+ * which the late packets pass once; session_idle folds it away once
+ * nothing came for SESSION_WINDOW_IDLE_MS, refusing what never came. */
+static void test_window_lazy(void **state)
+{
+	uint8_t held[3][200], copy[200];
+	ssize_t hn[3], n;
+	struct pair p;
+
+	pair_make(&p, AEAD_AES256_GCM, 0);
+	for (int i = 0; i < 5; i++) {
+		n = session_seal(p.a, ip, 50, pkt, sizeof(pkt));
+		assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 50);
+	}
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EALREADY);
+	assert_false(session_test_has_window(p.b));
+	session_idle(p.b, 100000);    /* nothing to fold */
+
+	for (int i = 0; i < 3; i++) {   /* counters 5, 6, 7 held back */
+		hn[i] = session_seal(p.a, ip, 50, held[i], sizeof(held[i]));
+		assert_true(hn[i] > 0);
+	}
+	/* A forged packet far ahead allocates nothing: authentication first. */
+	memcpy(copy, held[0], (size_t)hn[0]);
+	put_be64(copy + 8, 5000);
+	assert_int_equal(session_open(p.b, copy, (size_t)hn[0], out, sizeof(out)), -EBADMSG);
+	assert_false(session_test_has_window(p.b));
+
+	n = session_seal(p.a, ip, 50, pkt, sizeof(pkt));   /* 8 */
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 50);
+	assert_true(session_test_has_window(p.b));
+	assert_int_equal(session_open(p.b, held[1], (size_t)hn[1], out, sizeof(out)), 50);
+	assert_int_equal(session_open(p.b, held[1], (size_t)hn[1], out, sizeof(out)), -EALREADY);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EALREADY);
+
+	/* Traffic keeps the window: only an idle stretch folds it. */
+	session_idle(p.b, 1000);
+	session_idle(p.b, 1000 + SESSION_WINDOW_IDLE_MS - 1);
+	assert_true(session_test_has_window(p.b));
+	assert_int_equal(session_open(p.b, held[2], (size_t)hn[2], out, sizeof(out)), 50);
+	session_idle(p.b, 1000 + SESSION_WINDOW_IDLE_MS);
+	assert_true(session_test_has_window(p.b));
+	session_idle(p.b, 1000 + 2 * SESSION_WINDOW_IDLE_MS - 1);
+	assert_true(session_test_has_window(p.b));
+	session_idle(p.b, 1000 + 2 * SESSION_WINDOW_IDLE_MS);
+	assert_false(session_test_has_window(p.b));
+
+	/* Folded: 5 never came and is refused now, 7 and 8 still are; what
+	 * follows passes without a window. */
+	assert_int_equal(session_open(p.b, held[0], (size_t)hn[0], out, sizeof(out)), -EALREADY);
+	assert_int_equal(session_open(p.b, held[2], (size_t)hn[2], out, sizeof(out)), -EALREADY);
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EALREADY);
+	n = session_seal(p.a, ip, 50, pkt, sizeof(pkt));
+	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), 50);
+	assert_false(session_test_has_window(p.b));
+	assert_int_equal(session_stats(p.b)->rx_packets, 9);
+	assert_int_equal(session_stats(p.b)->drop_replay, 6);
+	assert_int_equal(session_stats(p.b)->drop_auth, 1);
+	pair_free(&p);
+}
+
+/* More sessions than the pool has cipher contexts (aead.h), used in
+ * turn, each pair with keys of its own and the same indexes: every
+ * packet opens with its own session and with no other. */
+static void test_many_sessions(void **state)
+{
+	enum { N = AEAD_POOL_SIZE + 7 };
+	static struct session *a[N], *b[N];
+	uint8_t ka[AEAD_KEY_LEN], kb[AEAD_KEY_LEN];
+	ssize_t n;
+
+	for (int i = 0; i < N; i++) {
+		struct session_params pa = { .alg = i % 2 ? AEAD_AES256_GCM :
+						     AEAD_CHACHA20_POLY1305,
+					     .tx_key = ka, .rx_key = kb,
+					     .local_index = 1, .remote_index = 2 };
+		struct session_params pb = pa;
+
+		memcpy(ka, k1, sizeof(ka));
+		memcpy(kb, k2, sizeof(kb));
+		ka[0] = kb[0] = (uint8_t)i;
+		pb.tx_key = kb;
+		pb.rx_key = ka;
+		pb.local_index = 2;
+		pb.remote_index = 1;
+		a[i] = session_new(&pa);
+		b[i] = session_new(&pb);
+		assert_non_null(a[i]);
+		assert_non_null(b[i]);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++) {
+			n = session_seal(a[i], ip, 300, pkt, sizeof(pkt));
+			assert_int_equal(n, 300 + SESSION_OVERHEAD);
+			if (i + 1 < N)   /* a session that has not seen this counter yet */
+				assert_int_equal(session_open(b[i + 1], pkt, (size_t)n, out,
+							      sizeof(out)), -EBADMSG);
+			assert_int_equal(session_open(b[i], pkt, (size_t)n, out, sizeof(out)),
+					 300);
+			assert_memory_equal(out, ip, 300);
+			n = session_seal(b[i], ip, 20, pkt, sizeof(pkt));
+			assert_int_equal(session_open(a[i], pkt, (size_t)n, out, sizeof(out)), 20);
+		}
+	assert_int_equal(aead_pool_contexts(), AEAD_POOL_SIZE);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(session_stats(b[i])->rx_packets, 3);
+		assert_false(session_test_has_window(b[i]));
+		session_free(a[i]);
+		session_free(b[i]);
+	}
+}
+
 static void test_peek_and_pref(void **state)
 {
 	struct pair p;
@@ -261,6 +374,8 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_unknown_index_and_malformed),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_window_lazy),
+		cmocka_unit_test(test_many_sessions),
 		cmocka_unit_test(test_peek_and_pref),
 	};
 

@@ -1,7 +1,8 @@
 /* Tunnel establishment between two in-memory parties on the fake clock:
  * handshake, data both ways, tampering, replays, stale Requests,
  * simultaneous open, rekey with a grace period, counter limits,
- * retransmission and give-up, the relayed (Temp Key) form. */
+ * retransmission and give-up, the relayed (Temp Key) form, many tunnels
+ * at once with their replay windows folded when idle. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +167,77 @@ static void test_handshake_and_data(void **state)
 	tunnel_free(a);
 	tunnel_free(b);
 	tunnel_free(NULL);
+}
+
+/* The Response cache lives while the session it created waits for its
+ * confirmation: afterwards a copy of the answered Request is only stale
+ * (the initiator has the Response, it used the keys). */
+static void test_duplicate_after_confirmation(void **state)
+{
+	struct tunnel *a, *b;
+	struct tunnel_stats sb;
+	struct tunnel_info ib, ib2;
+
+	pair(&a, &b, NULL);
+	handshake(a, b, TUNNEL_REQ_LEN);
+	tunnel_get_info(b, &ib);
+	assert_int_equal(tunnel_handle_request(b, req, TUNNEL_REQ_LEN, resp, sizeof(resp)),
+			 -ESTALE);
+	tunnel_get_stats(b, &sb);
+	assert_int_equal(sb.hs_dup, 0);
+	assert_int_equal(sb.hs_drop_stale, 1);
+	tunnel_get_info(b, &ib2);
+	assert_int_equal(ib2.nsessions, 1);
+	assert_int_equal(ib2.local_index, ib.local_index);
+	/* The handshake state is gone too: a Response now is unexpected. */
+	assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
+			 -ENOENT);
+	send_ok(a, b, 100);
+	send_ok(b, a, 100);
+	tunnel_free(a);
+	tunnel_free(b);
+}
+
+/* More tunnels than the cipher context pool serves at once (aead.h),
+ * used in turn with data both ways and a lost packet each, then idle:
+ * every tunnel keeps working and its replay window goes. */
+static void test_many_tunnels(void **state)
+{
+	enum { N = AEAD_POOL_SIZE };
+	static struct tunnel *a[N], *b[N];
+	ssize_t n;
+
+	for (int i = 0; i < N; i++) {
+		struct opts o = { .a_pref = i % 2 ? AEAD_AES256_GCM : 0,
+				  .b_pref = i % 2 ? AEAD_AES256_GCM : 0 };
+
+		pair(&a[i], &b[i], &o);
+		handshake(a[i], b[i], TUNNEL_REQ_LEN);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++) {
+			if (round == 1)   /* lost: b's window opens for the gap */
+				assert_true(tunnel_seal(a[i], ip, 40, pkt, sizeof(pkt)) > 0);
+			send_ok(a[i], b[i], 700);
+			send_ok(b[i], a[i], 60);
+		}
+	/* The first tick marks the window, the next one after an idle
+	 * SESSION_WINDOW_IDLE_MS folds it; data still flows after that. */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(tunnel_tick(b[i], pkt, sizeof(pkt)), 0);
+	assert_true(session_test_has_window(tunnel_test_current(b[0])));
+	advance_ms(SESSION_WINDOW_IDLE_MS);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(tunnel_tick(b[i], pkt, sizeof(pkt)), 0);
+		assert_false(session_test_has_window(tunnel_test_current(b[i])));
+		send_ok(a[i], b[i], 700);
+		n = tunnel_seal(b[i], ip, 60, pkt, sizeof(pkt));
+		assert_int_equal(tunnel_open(a[i], pkt, (size_t)n, out, sizeof(out)), 60);
+	}
+	for (int i = 0; i < N; i++) {
+		tunnel_free(a[i]);
+		tunnel_free(b[i]);
+	}
 }
 
 static void test_aead_negotiation(void **state)
@@ -721,6 +793,8 @@ int main(void)
 		cmocka_unit_test_setup(test_data_tamper_replay_index, setup_each),
 		cmocka_unit_test_setup(test_stale_request, setup_each),
 		cmocka_unit_test_setup(test_replayed_request, setup_each),
+		cmocka_unit_test_setup(test_duplicate_after_confirmation, setup_each),
+		cmocka_unit_test_setup(test_many_tunnels, setup_each),
 		cmocka_unit_test_setup(test_simultaneous_open, setup_each),
 		cmocka_unit_test_setup(test_rekey_grace, setup_each),
 		cmocka_unit_test_setup(test_counter_limits, setup_each),
