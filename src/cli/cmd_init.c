@@ -2,9 +2,10 @@
  *               [--vip4 CIDR] [--vip6 CIDR]
  *
  * Creates a cloud in DIR: the CA (ca.pem, ca.key), the AS server
- * certificate (as.pem, as.key), the store (cloud.db, with the domain and
- * the virtual ranges in its metadata) and cloud.conf, written last: a
- * DIR with cloud.conf is a complete cloud.  An existing cloud is never
+ * certificate (as.pem, as.key), the NMS-TRS key (trs.key), the store
+ * (cloud.db, with the domain and the virtual ranges in its metadata) and
+ * cloud.conf, written last: a DIR with cloud.conf is a complete cloud
+ * running all three roles (AS, NMS, TRS) on the --cloud addresses.  An existing cloud is never
  * overwritten; a failed init removes what it created. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,10 +25,11 @@
 
 #define INIT_MAX_CLOUD CLOUD_MAX_NMS
 #define DEFAULT_VIP4 "100.64.0.0/10"
+#define INIT_TRS_PORT 7445
 
 static const char *const init_files[] = {
-	"cloud.conf", "ca.pem", "ca.key", "as.pem", "as.key", "cloud.db", "cloud.db-wal",
-	"cloud.db-shm",
+	"cloud.conf", "ca.pem", "ca.key", "as.pem", "as.key", "trs.key", "cloud.db",
+	"cloud.db-wal", "cloud.db-shm",
 };
 
 static int init_parse_cloud(const char *list, struct sockaddr_storage *addrs, size_t *n)
@@ -147,22 +149,100 @@ static int init_store(const char *dir, const struct init_args *a, const char *vi
 	return 0;
 }
 
+/* The NMS and the TRS authenticate each other with one shared key
+ * (src/trs/trs_wire.h): 32 random bytes as 64 hex digits, owner-only. */
+static int init_trs_key(const char *dir)
+{
+	char path[PATH_MAX], hex[2 * 32 + 2];
+	uint8_t key[32];
+	int rc;
+
+	if (cy_random(key, sizeof(key)) < 0)
+		return cli_fail("cannot read random bytes");
+	for (size_t i = 0; i < sizeof(key); i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	strcpy(hex + 64, "\n");
+	cy_wipe(key, sizeof(key));
+	snprintf(path, sizeof(path), "%s/trs.key", dir);
+	rc = cli_write_file(path, hex, 0600);
+	cy_wipe(hex, sizeof(hex));
+	if (rc < 0)
+		return cli_fail("%s: %s", path, strerror(-rc));
+	return 0;
+}
+
+static void init_addr(FILE *f, const struct sockaddr_storage *ss, int port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
+		fprintf(f, port ? "%s:%d" : "%s", a, port);
+	} else {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
+		fprintf(f, port ? "[%s]:%d" : "%s", a, port);
+	}
+}
+
+/* The relay: the NMS asks the TRS on this host (its --cloud addresses),
+ * and the TRS gives nodes those addresses, one per family.  Appended to
+ * cliconf_cloud()'s text, whose last section is [nms]. */
+static char *init_conf_trs(const char *dir, const char *base,
+			   const struct sockaddr_storage *addrs, size_t naddrs)
+{
+	const char *last = NULL, *p;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	for (p = base; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (*p == '[')
+			last = p;   /* a section header */
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	fputs(base, f);
+	if (!last || strncmp(last, "[nms]", 5))
+		fputs("\n[nms]\n", f);
+	fputs("trs = ", f);
+	for (i = 0; i < naddrs; i++) {
+		if (i)
+			fputc(',', f);
+		init_addr(f, &addrs[i], INIT_TRS_PORT);
+	}
+	fprintf(f, "\ntrs_key = %s/trs.key\n\n", dir);
+	fprintf(f, "[trs]\nlisten = [::]:%d\nkey = %s/trs.key\npublic = ", INIT_TRS_PORT, dir);
+	for (i = 0; i < naddrs; i++) {
+		if (i)
+			fputc(',', f);
+		init_addr(f, &addrs[i], 0);
+	}
+	fprintf(f, "\nidle = 60\n");
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static int init_conf(const char *dir, const struct init_args *a,
 		     const struct sockaddr_storage *addrs, size_t naddrs)
 {
 	struct cliconf_cloud cc = { dir, a->domain, addrs, naddrs };
 	struct cloud_conf check;
 	char path[PATH_MAX], err[512];
-	char *text;
+	char *base, *text;
 	int rc;
 
-	text = cliconf_cloud(&cc);
+	base = cliconf_cloud(&cc);
+	text = base ? init_conf_trs(dir, base, addrs, naddrs) : NULL;
+	cliconf_free(base);
 	if (!text)
 		return cli_fail("out of memory");
 	snprintf(path, sizeof(path), "%s/cloud.conf", dir);
 	/* cloud.conf was checked absent above; it is written last. */
 	rc = cli_write_file(path, text, 0644);
-	cliconf_free(text);
+	free(text);
 	if (rc < 0)
 		return cli_fail("%s: %s", path, strerror(-rc));
 	/* Whatever we write, our own loader must read back. */
@@ -236,7 +316,7 @@ int cmd_init(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/nodes", dir);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return cli_fail("%s: %s", path, strerror(errno));
-	if (init_pki(dir, &a, addrs, naddrs) || init_store(dir, &a, vip6) ||
+	if (init_pki(dir, &a, addrs, naddrs) || init_trs_key(dir) || init_store(dir, &a, vip6) ||
 	    init_conf(dir, &a, addrs, naddrs)) {
 		init_cleanup(dir);
 		return CLI_FAIL;

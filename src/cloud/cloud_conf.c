@@ -10,6 +10,7 @@
 
 #define AS_PORT 7443
 #define NMS_PORT 7444
+#define TRS_PORT 7445
 
 static int set_endpoint(struct sockaddr_storage *ss, uint16_t port, const char *v, char *err,
 			size_t errlen)
@@ -40,6 +41,47 @@ static int set_nms_list(void *obj, const char *v, char *err, size_t errlen)
 	return addr_list_parse(c->nms, &c->nnms, CLOUD_MAX_NMS, NMS_PORT, v, err, errlen);
 }
 
+static int set_trs_list(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+
+	return addr_list_parse(c->trs, &c->ntrs, CLOUD_MAX_TRS, TRS_PORT, v, err, errlen);
+}
+
+static int set_trs_listen(void *obj, const char *v, char *err, size_t errlen)
+{
+	return set_endpoint(&((struct cloud_conf *)obj)->trs_listen, TRS_PORT, v, err, errlen);
+}
+
+static int set_trs_public(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+
+	return addr_list_parse(c->trs_public, &c->npublic, CLOUD_MAX_TRS, 0, v, err, errlen);
+}
+
+/* "LO-HI", 1 <= LO <= HI <= 65535. */
+static int set_trs_ports(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+	char lo[16], *dash = strchr(v, '-');
+	long a, b;
+
+	if (!dash || (size_t)(dash - v) >= sizeof(lo))
+		goto bad;
+	memcpy(lo, v, (size_t)(dash - v));
+	lo[dash - v] = '\0';
+	if (!conf_parse_long(lo, 1, 65535, &a) || !conf_parse_long(dash + 1, 1, 65535, &b) ||
+	    a > b)
+		goto bad;
+	c->trs_port_lo = (int)a;
+	c->trs_port_hi = (int)b;
+	return 0;
+bad:
+	snprintf(err, errlen, "'%s' is not a port range LO-HI", v);
+	return -1;
+}
+
 static int set_level(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct cloud_conf *c = obj;
@@ -56,8 +98,8 @@ static int set_level(void *obj, const char *v, char *err, size_t errlen)
 
 static const struct conf_key cloud_keys[] = {
 	STR("cloud", "domain", domain, true),
-	STR("cloud", "store", store, true),
-	STR("cloud", "ca_cert", ca_cert, true),
+	STR("cloud", "store", store, false),
+	STR("cloud", "ca_cert", ca_cert, false),
 	STR("cloud", "ca_key", ca_key, false),
 	STR("cloud", "control", control, false),
 	FN("cloud", "log_level", set_level, false),
@@ -68,12 +110,21 @@ static const struct conf_key cloud_keys[] = {
 	FN("as", "nms", set_nms_list, false),
 	FN("nms", "listen", set_nms_listen, false),
 	INT("nms", "registration_ttl", registration_ttl, 3, 3600),
+	FN("nms", "trs", set_trs_list, false),
+	STR("nms", "trs_key", trs_key, false),
+	FN("trs", "listen", set_trs_listen, false),
+	STR("trs", "key", trs_secret, false),
+	FN("trs", "public", set_trs_public, false),
+	FN("trs", "ports", set_trs_ports, false),
+	INT("trs", "idle", trs_idle, 5, 3600),
+	INT("trs", "max_sessions", trs_max_sessions, 1, 65536),
 };
 
 static const struct conf_section cloud_sections[] = {
 	{ "cloud", offsetof(struct cloud_conf, has_cloud) },
 	{ "as", offsetof(struct cloud_conf, has_as) },
 	{ "nms", offsetof(struct cloud_conf, has_nms) },
+	{ "trs", offsetof(struct cloud_conf, has_trs) },
 };
 
 static const struct conf_schema cloud_schema = {
@@ -88,6 +139,9 @@ static void defaults(struct cloud_conf *c)
 	strcpy(c->log_level, "info");
 	addr_parse("[::]", AS_PORT, &c->as_listen, &len);
 	addr_parse("[::]", NMS_PORT, &c->nms_listen, &len);
+	addr_parse("[::]", TRS_PORT, &c->trs_listen, &len);
+	c->trs_idle = 60;
+	c->trs_max_sessions = 1024;
 	c->key_lifetime = 3600;
 	c->registration_ttl = 60;
 }
@@ -105,8 +159,22 @@ static int finish(struct cloud_conf *c, const char *name, char *err, size_t errl
 			 name);
 		return -1;
 	}
-	if (!c->has_as && !c->has_nms) {
-		snprintf(err, errlen, "%s: no role: add an [as] or [nms] section", name);
+	if (!c->has_as && !c->has_nms && !c->has_trs) {
+		snprintf(err, errlen, "%s: no role: add an [as], [nms] or [trs] section", name);
+		return -1;
+	}
+	if ((c->has_as || c->has_nms) && (!c->store[0] || !c->ca_cert[0])) {
+		snprintf(err, errlen, "%s: [cloud] needs store and ca_cert for the AS and NMS",
+			 name);
+		return -1;
+	}
+	if (c->has_nms && c->ntrs && !c->trs_key[0]) {
+		snprintf(err, errlen, "%s: [nms] trs needs trs_key (the NMS-TRS key file)", name);
+		return -1;
+	}
+	if (c->has_trs && (!c->trs_secret[0] || !c->npublic)) {
+		snprintf(err, errlen, "%s: [trs] needs key and public (the addresses nodes reach "
+			 "it at)", name);
 		return -1;
 	}
 	return 0;

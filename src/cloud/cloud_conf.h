@@ -1,11 +1,12 @@
 /* The cloud's configuration (DIR/cloud.conf, written by `cyphonic init`).
  * Which roles cyphonic-cloud runs follows the sections present (a section
- * is seen through its keys: write at least `listen`).
+ * is seen through its keys: write at least `listen`).  A host that runs
+ * only a TRS needs no store and no CA: [cloud] domain and [trs] suffice.
  *
  *   [cloud]
  *   domain = example.test                          (required)
- *   store = /var/lib/cyphonic/cloud.db             sqlite path or URL (required)
- *   ca_cert = DIR/ca.pem                           (required)
+ *   store = /var/lib/cyphonic/cloud.db             sqlite path or URL (AS, NMS)
+ *   ca_cert = DIR/ca.pem                           (AS, NMS)
  *   ca_key = DIR/ca.key                            only the CLI reads it
  *   control = DIR/cloud.sock                       stats socket
  *   log_level = info
@@ -20,6 +21,18 @@
  *   [nms]
  *   listen = [::]:7444
  *   registration_ttl = 60                          seconds without keepalive
+ *   trs = 192.0.2.1:7445,[2001:db8::1]:7445        TRSes to ask for relays (optional;
+ *                                                  without: no relayed paths, RESULT 9)
+ *   trs_key = DIR/trs.key                          the NMS-TRS key (with trs)
+ *
+ *   [trs]
+ *   listen = [::]:7445                             Relay Requests from the NMS
+ *   key = DIR/trs.key                              the NMS-TRS key (required)
+ *   public = 192.0.2.1,2001:db8::1                 addresses nodes reach it at (required;
+ *                                                  one per family)
+ *   ports = 40000-40999                            relay session ports (default: any)
+ *   idle = 60                                      seconds before an idle session closes
+ *   max_sessions = 1024
  */
 #ifndef CY_CLOUD_CONF_H
 #define CY_CLOUD_CONF_H
@@ -31,6 +44,7 @@
 
 #define CLOUD_PATH_MAX 512
 #define CLOUD_MAX_NMS 4
+#define CLOUD_MAX_TRS 4
 
 struct cloud_conf {
 	char domain[CY_FQDN_MAX + 1];
@@ -51,6 +65,18 @@ struct cloud_conf {
 	bool has_nms;
 	struct sockaddr_storage nms_listen;
 	int registration_ttl;
+	size_t ntrs;
+	struct sockaddr_storage trs[CLOUD_MAX_TRS];
+	char trs_key[CLOUD_PATH_MAX];          /* [nms] trs_key */
+
+	bool has_trs;
+	struct sockaddr_storage trs_listen;
+	char trs_secret[CLOUD_PATH_MAX];       /* [trs] key: the key file */
+	size_t npublic;
+	struct sockaddr_storage trs_public[CLOUD_MAX_TRS];
+	int trs_port_lo, trs_port_hi;          /* 0, 0: any */
+	int trs_idle;
+	int trs_max_sessions;
 
 	bool has_cloud;
 };

@@ -1,16 +1,19 @@
 /* cyphonic-cloud -c FILE [-d]: the cloud's daemon.  It runs the AS role
- * when cloud.conf has an [as] section and the NMS role when it has an
- * [nms] section, over one store, in one libevent loop, and answers
- * "stats" on its control socket. */
+ * when cloud.conf has an [as] section, the NMS role when it has an [nms]
+ * section (over one store) and the TRS role when it has a [trs] section
+ * (no store), in one libevent loop, and answers "stats" on its control
+ * socket. */
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "as.h"
+#include "aead.h"
 #include "as_server.h"
 #include "cloud_conf.h"
 #include "control.h"
@@ -19,6 +22,8 @@
 #include "nms.h"
 #include "nms_server.h"
 #include "store.h"
+#include "trs_server.h"
+#include "trs_wire.h"
 
 struct cloud {
 	struct cloud_conf conf;
@@ -28,6 +33,7 @@ struct cloud {
 	struct as_server *as_srv;
 	struct nms *nms;
 	struct nms_server *nms_srv;
+	struct trs_server *trs_srv;
 	struct control *ctl;
 	struct event *ev_term, *ev_int;
 };
@@ -69,6 +75,33 @@ static void cloud_stats_nms(struct json *j, const struct nms_stats *s)
 	json_uint(j, "directions", s->directions);
 	json_uint(j, "directions_ok", s->directions_ok);
 	json_uint(j, "directions_failed", s->directions_failed);
+	json_uint(j, "relays", s->relays);
+	json_uint(j, "relays_failed", s->relays_failed);
+	json_obj_end(j);
+}
+
+static void cloud_stats_trs(struct json *j, const struct trs_stats *s)
+{
+	json_obj_begin(j, "trs");
+	json_uint(j, "ctl_rx", s->ctl_rx);
+	json_uint(j, "ctl_malformed", s->ctl_malformed);
+	json_uint(j, "ctl_auth_fail", s->ctl_auth_fail);
+	json_uint(j, "ctl_replay", s->ctl_replay);
+	json_uint(j, "relay_requests", s->relay_requests);
+	json_uint(j, "sessions", s->sessions);
+	json_uint(j, "sessions_opened", s->sessions_opened);
+	json_uint(j, "sessions_refused", s->sessions_refused);
+	json_uint(j, "sessions_expired", s->sessions_expired);
+	json_uint(j, "hellos", s->hellos);
+	json_uint(j, "hello_auth_fail", s->hello_auth_fail);
+	json_uint(j, "hello_stale", s->hello_stale);
+	json_uint(j, "fwd_packets", s->fwd_packets);
+	json_uint(j, "fwd_bytes", s->fwd_bytes);
+	json_uint(j, "held", s->held);
+	json_uint(j, "drop_malformed", s->drop_malformed);
+	json_uint(j, "drop_unknown_src", s->drop_unknown_src);
+	json_uint(j, "drop_no_peer", s->drop_no_peer);
+	json_uint(j, "drop_no_session", s->drop_no_session);
 	json_obj_end(j);
 }
 
@@ -90,6 +123,10 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 		cloud_stats_nms(&j, nms_stats(c->nms));
 	else
 		json_null(&j, "nms");
+	if (c->trs_srv)
+		cloud_stats_trs(&j, trs_server_stats(c->trs_srv));
+	else
+		json_null(&j, "trs");
 	json_obj_end(&j);
 	n = json_finish(&j);
 	if (n < 0 || (size_t)n + 1 >= cap)
@@ -106,11 +143,72 @@ static void cloud_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(c->base, NULL);
 }
 
+/* The NMS asks the TRSes of [nms] trs for relays. */
+static int cloud_nms_relay(struct cloud *c)
+{
+	struct nms_relay_conf rc = { .ntrs = c->conf.ntrs };
+	char err[CLOUD_PATH_MAX + 64];
+	int rc_ = 0;
+
+	if (!c->conf.ntrs)
+		return 0;
+	if (rc.ntrs > NMS_MAX_TRS)
+		rc.ntrs = NMS_MAX_TRS;
+	memcpy(rc.trs, c->conf.trs, rc.ntrs * sizeof(rc.trs[0]));
+	if (trs_key_read(c->conf.trs_key, rc.secret, err, sizeof(err)) < 0) {
+		log_err("nms: trs_key %s", err);
+		rc_ = -1;
+	} else if (nms_set_relay(c->nms, &rc) < 0) {
+		log_err("nms: cannot set up the link to the TRS");
+		rc_ = -1;
+	}
+	cy_wipe(&rc, sizeof(rc));
+	return rc_;
+}
+
+/* A socket per relay session: let max_sessions of them fit under the
+ * descriptor limit when the hard limit allows it. */
+static void cloud_raise_nofile(size_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want + 64)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want + 64 ? want + 64
+									       : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want + 64)
+		log_warnx("trs: %zu relay sessions may not all get a socket (RLIMIT_NOFILE %llu)",
+			  want, (unsigned long long)rl.rlim_cur);
+}
+
+static int cloud_trs(struct cloud *c)
+{
+	struct trs_server_conf tc = { .listen = c->conf.trs_listen };
+	char err[CLOUD_PATH_MAX + 64];
+
+	cloud_raise_nofile((size_t)c->conf.trs_max_sessions);
+
+	tc.port_lo = (uint16_t)c->conf.trs_port_lo;
+	tc.port_hi = (uint16_t)c->conf.trs_port_hi;
+	tc.trs.idle_s = c->conf.trs_idle;
+	tc.trs.max_sessions = (size_t)c->conf.trs_max_sessions;
+	tc.trs.npub = c->conf.npublic < TRS_MAX_PUBLIC ? c->conf.npublic : TRS_MAX_PUBLIC;
+	memcpy(tc.trs.pub, c->conf.trs_public, tc.trs.npub * sizeof(tc.trs.pub[0]));
+	if (trs_key_read(c->conf.trs_secret, tc.trs.secret, err, sizeof(err)) < 0) {
+		log_err("trs: key %s", err);
+		return -1;
+	}
+	c->trs_srv = trs_server_new(c->base, &tc);
+	cy_wipe(&tc, sizeof(tc));
+	return c->trs_srv ? 0 : -1;
+}
+
 static int cloud_start(struct cloud *c)
 {
 	char err[256];
 
-	if (store_open(&c->st, c->conf.store, err, sizeof(err)) < 0) {
+	if ((c->conf.has_as || c->conf.has_nms) &&
+	    store_open(&c->st, c->conf.store, err, sizeof(err)) < 0) {
 		log_err("store %s: %s", c->conf.store, err);
 		return -1;
 	}
@@ -142,12 +240,16 @@ static int cloud_start(struct cloud *c)
 			log_err("nms: bad settings");
 			return -1;
 		}
+		if (cloud_nms_relay(c) < 0)
+			return -1;
 		c->nms_srv = nms_server_new(c->base, c->nms, &c->conf.nms_listen);
 		if (!c->nms_srv)
 			return -1;
 	}
-	if (!c->as && !c->nms)
-		log_warnx("no [as] or [nms] section: no role to run");
+	if (c->conf.has_trs && cloud_trs(c) < 0)
+		return -1;
+	if (!c->as && !c->nms && !c->trs_srv)
+		log_warnx("no [as], [nms] or [trs] section: no role to run");
 	if (c->conf.control[0]) {
 		c->ctl = control_new(c->base, c->conf.control, cloud_control, c);
 		if (!c->ctl)
@@ -168,6 +270,7 @@ static void cloud_stop(struct cloud *c)
 	if (c->ev_int)
 		event_free(c->ev_int);
 	control_free(c->ctl);
+	trs_server_free(c->trs_srv);
 	nms_server_free(c->nms_srv);
 	nms_free(c->nms);
 	as_server_free(c->as_srv);
@@ -214,8 +317,9 @@ int main(int argc, char **argv)
 	c.base = event_base_new();
 	if (!c.base || cloud_start(&c) < 0)
 		goto out;
-	log_info("cloud %s running (%s%s%s)", c.conf.domain, c.as ? "AS" : "",
-		 c.as && c.nms ? ", " : "", c.nms ? "NMS" : "");
+	log_info("cloud %s running (%s%s%s%s%s)", c.conf.domain, c.as ? "AS" : "",
+		 c.as && c.nms ? ", " : "", c.nms ? "NMS" : "",
+		 (c.as || c.nms) && c.trs_srv ? ", " : "", c.trs_srv ? "TRS" : "");
 	if (event_base_dispatch(c.base) < 0)
 		goto out;
 	rc = 0;

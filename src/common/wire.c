@@ -6,7 +6,7 @@
 
 static bool attr_repeatable(uint16_t type)
 {
-	return type == CY_A_ADDR || type == CY_A_NMS || type == CY_A_GN;
+	return type == CY_A_ADDR || type == CY_A_NMS || type == CY_A_GN || type == CY_A_RELAY;
 }
 
 const char *cy_result_str(enum cy_result r)
@@ -41,6 +41,8 @@ const char *cy_msg_type_str(uint8_t type)
 	case CY_DIRECTION_REQ: return "Direction Request";
 	case CY_ROUTE_DIRECTION: return "Route Direction";
 	case CY_CONFIRMATION: return "Confirmation";
+	case CY_RELAY_REQ: return "Relay Request";
+	case CY_RELAY_RES: return "Relay Response";
 	case CY_SEALED: return "Sealed";
 	case CY_NMS_REJECT: return "NMS Reject";
 	}

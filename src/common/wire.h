@@ -52,6 +52,9 @@ enum cy_msg_type {
 	CY_DIRECTION_REQ = 0x20,
 	CY_ROUTE_DIRECTION = 0x21,
 	CY_CONFIRMATION = 0x22,
+	/* NMS <-> TRS, UDP, sealed with a key derived from the NMS-TRS key */
+	CY_RELAY_REQ = 0x23,
+	CY_RELAY_RES = 0x24,
 	/* UDP envelopes (not attribute messages, see seal.h) */
 	CY_SEALED = 0x80,
 	CY_NMS_REJECT = 0x81,
@@ -87,6 +90,8 @@ enum cy_attr_type {
 	CY_A_REQ_ID = 27,    /* u32, echoed from a Direction Request */
 	CY_A_FOR = 28,       /* string, <= CY_NAME_MAX: log in this general node on the
 			      * authenticated adapter's behalf */
+	CY_A_TEMP_KEY = 29,  /* CY_KEY_LEN bytes: seals the End Key material through a TRS */
+	CY_A_RELAY = 30,     /* endpoint of a TRS relay session; repeatable (one per family) */
 };
 
 enum cy_result {

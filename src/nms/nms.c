@@ -12,6 +12,7 @@
 #include "aead.h"
 #include "clock.h"
 #include "log.h"
+#include "nms_relay.h"
 #include "replay.h"
 #include "route.h"
 #include "seal.h"
@@ -78,7 +79,19 @@ void nms_free(struct nms *n)
 		}
 	}
 	route_table_free(n->routes);
+	nms_relay_free(n->relay);
 	free(n);
+}
+
+int nms_set_relay(struct nms *n, const struct nms_relay_conf *c)
+{
+	struct nms_relay *r = nms_relay_new(c);
+
+	if (!r)
+		return -EINVAL;
+	nms_relay_free(n->relay);
+	n->relay = r;
+	return 0;
 }
 
 const struct nms_stats *nms_stats(const struct nms *n)
@@ -419,6 +432,11 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	int rc;
 
 	n->stats.rx++;
+	if (len <= NMS_PKT_MAX && cy_seal_peek(pkt, len, &h) == 0 && nms_relay_ours(n->relay, &h)) {
+		/* A TRS answers our Relay Request on this socket. */
+		route_relay_response(n, from, pkt, len);
+		return 0;
+	}
 	if (len > NMS_PKT_MAX || cy_seal_peek(pkt, len, &h) < 0 || h.dir != CY_DIR_TO_CLOUD) {
 		n->stats.malformed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed datagram (%zu bytes)",

@@ -28,6 +28,15 @@
 
 struct store;
 
+#define NMS_MAX_TRS 4
+
+/* The TRSes to ask for relay sessions (docs/protocol.md, "Relay Request"). */
+struct nms_relay_conf {
+	uint8_t secret[32];          /* the NMS-TRS key (trs_wire.h) */
+	struct sockaddr_storage trs[NMS_MAX_TRS];   /* their control endpoints */
+	size_t ntrs;
+};
+
 struct nms_conf {
 	int registration_ttl;        /* seconds a registration lives without keepalive */
 };
@@ -45,6 +54,8 @@ struct nms_stats {
 	uint64_t directions;         /* new Direction Requests (not retransmissions) */
 	uint64_t directions_ok;      /* answered with a Route Direction, RESULT 0 */
 	uint64_t directions_failed;  /* answered with a failure (4, 6, 8, 9, ...) */
+	uint64_t relays;             /* selections that asked a TRS for a relay */
+	uint64_t relays_failed;      /* no relay: none configured, no answer, refused */
 };
 
 /* Datagrams the NMS sends on its own.  to is never an IPv4-mapped address. */
@@ -68,6 +79,10 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 void nms_expire(struct nms *n, int64_t now);
 
 const struct nms_stats *nms_stats(const struct nms *n);
+
+/* Relay through a TRS where no direct path exists (rule 3 of the path
+ * choice); without it such selections fail with RESULT 9.  0 or -errno. */
+int nms_set_relay(struct nms *n, const struct nms_relay_conf *c);
 
 /* Where datagrams to others go (copied).  Without it they are dropped. */
 void nms_set_ops(struct nms *n, const struct nms_ops *ops, void *arg);

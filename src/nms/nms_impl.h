@@ -17,6 +17,7 @@
 #define NMS_MSG_MAX 512          /* our messages are far smaller */
 
 struct aead;
+struct nms_relay;
 struct route_table;
 
 /* One node-NMS common key in use: its AEAD context, the receive window
@@ -50,6 +51,7 @@ struct nms {
 	struct nms_ops ops;          /* datagrams to others than the sender */
 	void *ops_arg;
 	struct route_table *routes;  /* route.c */
+	struct nms_relay *relay;     /* nms_relay.c; NULL: no TRS */
 };
 
 /* The key key_id, from the cache or loaded from the store; NULL when it

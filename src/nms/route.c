@@ -13,7 +13,9 @@
 #include "clock.h"
 #include "log.h"
 #include "nms_impl.h"
+#include "nms_relay.h"
 #include "store.h"
+#include "trs_wire.h"
 #include "wire.h"
 
 /* One route selection, from the Direction Request until ROUTE_KEEP_MS
@@ -26,6 +28,8 @@ struct route_side {
 	char fqdn[CY_FQDN_MAX + 1];
 	uint8_t vip4[4], vip6[16];
 	struct sockaddr_storage ep;        /* observed at registration */
+	uint8_t fams;                      /* CY_FAM_* it has (reported, and observed) */
+	struct sockaddr_storage peer;      /* where it sends: the other end, or the TRS */
 };
 
 struct route_entry {
@@ -38,6 +42,9 @@ struct route_entry {
 	int tries;                         /* Route Directions sent to the CN */
 	int64_t at;                        /* next retransmission, or forget (done) */
 	uint8_t key[CY_KEY_LEN];
+	bool relaying;                     /* waiting for the TRS's Relay Response */
+	uint8_t temp_key[CY_KEY_LEN];      /* relayed: seals the End Key material */
+	uint8_t relay_key[CY_KEY_LEN];     /* relayed: what the TRS gets (trs_wire.h) */
 	struct route_choice choice;
 	struct route_side mn, cn;
 	struct sockaddr_storage mn_from;   /* where the MN asked from: the answer goes there */
@@ -76,15 +83,17 @@ enum cy_result route_decide(const struct route_end *mn, const struct route_end *
 		c->mn_initiates = false;
 		return CY_OK;
 	}
-	/* TODO(relay): with a TRS configured, a Relay Request/Response here
-	 * gives PATH 1 and a Temp Key instead of failing. */
+	/* Rule 3: only a TRS connects them.  Both send to the relay; the MN
+	 * (the one waiting) sends the Tunnel Request. */
+	c->path = CY_PATH_RELAY;
+	c->mn_initiates = true;
 	if (mn->nat && cn->nat)
-		c->why = "both behind NAPT: needs a relay";
+		c->why = "both behind NAPT";
 	else if (!(fm & fc))
-		c->why = "no common address family: needs a relay";
+		c->why = "no common address family";
 	else
-		c->why = "no direct path: needs a relay";
-	return CY_ERR_UNREACHABLE;
+		c->why = "no direct path";
+	return CY_OK;
 }
 
 struct route_table *route_table_new(void)
@@ -171,9 +180,11 @@ static ssize_t route_msg(const struct route_entry *e, bool to_mn, uint8_t *msg, 
 	cy_put_str(&b, CY_A_FQDN, other->fqdn);
 	cy_put_bytes(&b, CY_A_VIP4, other->vip4, sizeof(other->vip4));
 	cy_put_bytes(&b, CY_A_VIP6, other->vip6, sizeof(other->vip6));
-	cy_put_endpoint(&b, CY_A_PEER, (const struct sockaddr *)&other->ep);
+	cy_put_endpoint(&b, CY_A_PEER, (const struct sockaddr *)(to_mn ? &e->mn.peer : &e->cn.peer));
 	cy_put_u8(&b, CY_A_ROLE, initiator ? CY_ROLE_INITIATOR : CY_ROLE_RESPONDER);
 	cy_put_u8(&b, CY_A_PATH, (uint8_t)e->choice.path);
+	if (e->choice.path == CY_PATH_RELAY)
+		cy_put_bytes(&b, CY_A_TEMP_KEY, e->temp_key, sizeof(e->temp_key));
 	return cy_build_finish(&b);
 }
 
@@ -211,8 +222,11 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 		log_info("nms: route %s -> %s: tunnel %016" PRIx64 " failed: %s%s%s", e->mn.fqdn,
 			 e->cn.fqdn, e->tunnel_id, cy_result_str(r), e->reason[0] ? ": " : "",
 			 e->reason);
-		/* The key is never handed out now: forget it at once. */
+		/* The keys are never handed out now: forget them at once. */
 		cy_wipe(e->key, sizeof(e->key));
+		cy_wipe(e->temp_key, sizeof(e->temp_key));
+		if (e->choice.path == CY_PATH_RELAY)
+			n->stats.relays_failed++;
 	}
 	k = nms_key_find(n, e->mn.key_id);
 	len = route_msg(e, true, msg, sizeof(msg));
@@ -288,6 +302,15 @@ static uint64_t route_new_tunnel_id(struct route_table *t)
 	return id;
 }
 
+static const char *route_no_trs(const char *why)
+{
+	if (why && !strcmp(why, "both behind NAPT"))
+		return "both behind NAPT: needs a relay, and no TRS is configured";
+	if (why && !strcmp(why, "no common address family"))
+		return "no common address family: needs a relay, and no TRS is configured";
+	return "no direct path: needs a relay, and no TRS is configured";
+}
+
 ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			    const struct cy_msg *m, uint8_t *msg, size_t cap)
 {
@@ -356,6 +379,12 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 		why = choice.why;
 		goto fail;
 	}
+	if (choice.path == CY_PATH_RELAY && !n->relay) {
+		n->stats.relays_failed++;
+		r = CY_ERR_UNREACHABLE;
+		why = route_no_trs(choice.why);
+		goto fail;
+	}
 	if (t->count >= ROUTE_MAX || per_node >= ROUTE_MAX_PER_NODE) {
 		r = CY_ERR_INTERNAL;
 		why = "too many route selections in progress";
@@ -369,7 +398,10 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 		goto fail;
 	}
 	e->tunnel_id = route_new_tunnel_id(t);
-	if (!e->tunnel_id || cy_random(e->key, sizeof(e->key)) < 0) {
+	if (!e->tunnel_id || cy_random(e->key, sizeof(e->key)) < 0 ||
+	    (choice.path == CY_PATH_RELAY &&
+	     (cy_random(e->temp_key, sizeof(e->temp_key)) < 0 ||
+	      trs_relay_key(e->key, e->tunnel_id, e->relay_key) < 0))) {
 		route_entry_free(e);
 		r = CY_ERR_INTERNAL;
 		why = "no randomness";
@@ -383,16 +415,33 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 	memcpy(e->mn.vip4, mn.vip4, 4);
 	memcpy(e->mn.vip6, mn.vip6, 16);
 	e->mn.ep = mreg.observed;
+	e->mn.fams = mreg.families | route_fam((struct sockaddr *)&mreg.observed);
 	e->cn.id = cn.id;
 	e->cn.key_id = creg.key_id;
 	snprintf(e->cn.fqdn, sizeof(e->cn.fqdn), "%s", cn.fqdn);
 	memcpy(e->cn.vip4, cn.vip4, 4);
 	memcpy(e->cn.vip6, cn.vip6, 16);
 	e->cn.ep = creg.observed;
+	e->cn.fams = creg.families | route_fam((struct sockaddr *)&creg.observed);
+	/* Direct: each sends to the other's observed endpoint (the initiator
+	 * does; the responder learns it from the Request anyway).  Relayed:
+	 * to the TRS, once it answered. */
+	e->mn.peer = e->cn.ep;
+	e->cn.peer = e->mn.ep;
 	memcpy(&e->mn_from, from, addr_len(from));
 	e->next = t->head;
 	t->head = e;
 	t->count++;
+	if (choice.path == CY_PATH_RELAY) {
+		log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", relayed (%s): asking a TRS",
+			 mn.fqdn, cn.fqdn, e->tunnel_id, choice.why);
+		n->stats.relays++;
+		e->relaying = true;
+		nms_relay_request(n, e->tunnel_id, e->relay_key, 0);
+		e->tries = 1;
+		e->at = clock_now_ms() + ROUTE_RETX_MS;
+		return 0;
+	}
 	log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", %s initiates to %s, direct",
 		 mn.fqdn, cn.fqdn, e->tunnel_id, choice.mn_initiates ? mn.fqdn : cn.fqdn,
 		 addr_str((struct sockaddr *)(choice.mn_initiates ? &e->cn.ep : &e->mn.ep),
@@ -453,7 +502,12 @@ void route_tick(struct nms *n, int64_t now_ms)
 			route_entry_free(e);
 			continue;
 		}
-		if (e->tries > ROUTE_RETX_MAX) {
+		if (e->relaying && e->tries > ROUTE_RETX_MAX) {
+			route_finish(n, e, CY_ERR_UNREACHABLE, "no answer from the TRS");
+		} else if (e->relaying) {
+			nms_relay_request(n, e->tunnel_id, e->relay_key, e->tries++);
+			e->at = now_ms + ROUTE_RETX_MS;
+		} else if (e->tries > ROUTE_RETX_MAX) {
 			route_finish(n, e, CY_ERR_UNREACHABLE,
 				     "no confirmation from the correspondent");
 		} else {
@@ -472,4 +526,60 @@ int64_t route_next_ms(const struct nms *n)
 		if (e->at < t)
 			t = e->at;
 	return t;
+}
+
+/* ---- the relay ---- */
+
+/* The relay endpoint a node sends to: in the family the NMS sees it on
+ * (that one surely passes its NAPT), else in any family it has. */
+static bool route_relay_pick(const struct nms_relay_answer *a, const struct route_side *sd,
+			     struct sockaddr_storage *out)
+{
+	uint8_t seen = route_fam((const struct sockaddr *)&sd->ep);
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < a->neps; i++) {
+			uint8_t f = route_fam((const struct sockaddr *)&a->eps[i]);
+
+			if (pass == 0 ? f == seen : (f & sd->fams) != 0) {
+				*out = a->eps[i];
+				return true;
+			}
+		}
+	return false;
+}
+
+void route_relay_response(struct nms *n, const struct sockaddr *from, const uint8_t *pkt,
+			  size_t len)
+{
+	char fbuf[ADDR_STR_MAX], reason[CY_REASON_MAX + 1];
+	struct nms_relay_answer a;
+	struct route_entry *e;
+
+	if (nms_relay_open(n, pkt, len, &a) < 0) {
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: bad Relay Response", addr_str(from, fbuf));
+		return;
+	}
+	e = route_by_tunnel(n->routes, a.tunnel_id);
+	if (!e || e->done || !e->relaying)
+		return; /* a duplicate, or too late */
+	if (a.result != CY_OK) {
+		snprintf(reason, sizeof(reason), "the TRS refused%s%.160s", a.reason[0] ? ": " : "",
+			 a.reason);
+		route_finish(n, e, CY_ERR_UNREACHABLE, reason);
+		return;
+	}
+	if (!route_relay_pick(&a, &e->mn, &e->mn.peer) ||
+	    !route_relay_pick(&a, &e->cn, &e->cn.peer)) {
+		route_finish(n, e, CY_ERR_UNREACHABLE, "the TRS has no address in a node's family");
+		return;
+	}
+	log_info("nms: route %s -> %s: tunnel %016" PRIx64 " relayed: %s sends to %s, %s to %s",
+		 e->mn.fqdn, e->cn.fqdn, e->tunnel_id, e->mn.fqdn,
+		 addr_str((struct sockaddr *)&e->mn.peer, fbuf), e->cn.fqdn,
+		 addr_str((struct sockaddr *)&e->cn.peer, reason));
+	e->relaying = false;
+	e->tries = 0;
+	route_send_cn(n, e);
+	e->at = clock_now_ms() + ROUTE_RETX_MS;
 }

@@ -43,8 +43,8 @@ struct route_choice {
 	const char *why;                   /* on failure: for REASON and the log */
 };
 
-/* The path between mn and cn: CY_OK with *c filled, or
- * CY_ERR_UNREACHABLE when only a relay could connect them. */
+/* The path between mn and cn: CY_OK with *c filled; path CY_PATH_RELAY
+ * (c->why saying why) when only a TRS can connect them. */
 enum cy_result route_decide(const struct route_end *mn, const struct route_end *cn,
 			    struct route_choice *c);
 
@@ -60,6 +60,10 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 /* A Confirmation from the holder of k: answers the requester. */
 void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			const struct cy_msg *m);
+/* A sealed datagram under our NMS-TRS link key: the TRS's Relay
+ * Response.  The selection goes on with the Route Direction to the CN. */
+void route_relay_response(struct nms *n, const struct sockaddr *from, const uint8_t *pkt,
+			  size_t len);
 void route_tick(struct nms *n, int64_t now_ms);
 int64_t route_next_ms(const struct nms *n);
 

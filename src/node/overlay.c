@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "peer.h"
+#include "relay.h"
 #include "tunnel.h"
 
 #define OVERLAY_BUF (65536 + SESSION_OVERHEAD + 64)
@@ -67,6 +68,7 @@ struct overlay {
 	struct overlay_ping pings[OVERLAY_PINGS];
 	struct overlay_early early[OVERLAY_EARLY];
 	bool batching;          /* between overlay_batch_begin and _end */
+	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
 };
 
 static void early_replay(struct overlay *o, struct peer *p);
@@ -118,8 +120,9 @@ struct overlay *overlay_new(const struct overlay_cfg *cfg)
 	o->ops = cfg->ops;
 	o->arg = cfg->arg;
 	o->peers = peer_table_new();
+	o->relays = relay_table_new();
 	o->out = malloc(OVERLAY_BUF);
-	if (!o->peers || !o->out) {
+	if (!o->peers || !o->out || !o->relays) {
 		overlay_free(o);
 		return NULL;
 	}
@@ -135,6 +138,7 @@ void overlay_free(struct overlay *o)
 	if (!o)
 		return;
 	peer_table_free(o->peers);
+	relay_table_free(o->relays);
 	if (o->out)
 		cy_wipe(o->out, OVERLAY_BUF);
 	free(o->out);
@@ -489,15 +493,6 @@ void overlay_route_ready(struct overlay *o, const struct sig_route *r)
 	}
 	if (r->req_id && p->req_id == r->req_id)
 		p->req_id = 0;
-	if (r->path == CY_PATH_RELAY) {
-		/* No Temp Key reaches us yet: relayed tunnels come with the TRS. */
-		log_warnx("route to %s is relayed: not supported yet",
-			  peer_name(p, nb, sizeof(nb)));
-		o->st.routes_ignored++;
-		if (!p->tunnel)
-			peer_failed(o, p, RESOLVER_SERVFAIL);
-		return;
-	}
 	if (p->tunnel) {
 		if (p->tunnel_id == r->tunnel_id)
 			return;
@@ -519,6 +514,7 @@ void overlay_route_ready(struct overlay *o, const struct sig_route *r)
 	}
 	tp.tunnel_id = r->tunnel_id;
 	tp.tunnel_key = r->key;
+	tp.temp_key = r->path == CY_PATH_RELAY ? r->temp_key : NULL;
 	tp.role = r->role == CY_ROLE_INITIATOR ? TUNNEL_INITIATOR : TUNNEL_RESPONDER;
 	tp.local_fqdn = o->fqdn;
 	tp.peer_fqdn = p->fqdn;
@@ -533,12 +529,20 @@ void overlay_route_ready(struct overlay *o, const struct sig_route *r)
 	peer_set_tunnel(p, t, r->tunnel_id, now);
 	p->tunnel_as_cn = r->req_id == 0;
 	p->unanswered_since_ms = 0;
-	p->relay = false;
+	p->relay = r->path == CY_PATH_RELAY;
 	p->state = PEER_HANDSHAKE;
 	p->neg_until_ms = 0;
 	memset(&p->endpoint, 0, sizeof(p->endpoint));
 	memcpy(&p->endpoint, &r->peer, addr_len((const struct sockaddr *)&r->peer));
 	p->have_endpoint = r->peer.ss_family == AF_INET || r->peer.ss_family == AF_INET6;
+	/* Relayed: both sides say hello to the TRS first (it forwards only
+	 * between endpoints it heard from), the initiator's Request after. */
+	if (p->relay && p->have_endpoint) {
+		n = relay_add(o->relays, r->tunnel_id, r->key, (uint8_t)r->role,
+			      (const struct sockaddr *)&r->peer, o->out, OVERLAY_BUF);
+		if (n > 0)
+			send_to(o, NULL, o->out, (size_t)n, (const struct sockaddr *)&r->peer);
+	}
 	if (tp.role == TUNNEL_INITIATOR) {
 		n = tunnel_initiate(t, o->out, OVERLAY_BUF);
 		if (n > 0)
@@ -1047,6 +1051,22 @@ static void peer_tick(struct overlay *o, struct peer *p, int64_t now)
 	}
 }
 
+/* relay_tick: a relayed tunnel lives as long as its peer holds it. */
+static bool relay_alive(void *ctx, uint64_t tunnel_id)
+{
+	struct overlay *o = ctx;
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+
+	return p && p->tunnel && p->tunnel_id == tunnel_id;
+}
+
+static void relay_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	struct overlay *o = ctx;
+
+	o->ops->send(o->arg, buf, len, to);
+}
+
 void overlay_timeout(struct overlay *o)
 {
 	int64_t now = clock_now_ms();
@@ -1056,6 +1076,7 @@ void overlay_timeout(struct overlay *o)
 	if (now < o->next_tick_ms)
 		return;
 	early_expire(o, now);
+	relay_tick(o->relays, now, relay_alive, relay_send, o);
 	o->next_tick_ms = now + OVERLAY_TICK_MS;
 	for (i = 0; i < peer_count(o->peers);) {
 		struct peer *p = peer_at(o->peers, i);

@@ -570,6 +570,11 @@ static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 		return false;
 	r->role = (enum cy_role)role;
 	r->path = (enum cy_path)path;
+	/* A relayed route cannot work without the Temp Key; a direct one
+	 * carries none. */
+	if (path == CY_PATH_RELAY &&
+	    !cy_msg_bytes(m, CY_A_TEMP_KEY, r->temp_key, sizeof(r->temp_key)))
+		return false;
 	if (cy_msg_find(m, CY_A_FQDN) && !cy_msg_str(m, CY_A_FQDN, r->peer_fqdn, CY_FQDN_MAX))
 		return false;
 	if (cy_msg_find(m, CY_A_VIP4)) {

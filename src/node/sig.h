@@ -88,7 +88,8 @@ struct sig_route {
 	struct in6_addr peer_vip6;
 	struct sockaddr_storage peer;      /* the peer's endpoint */
 	enum cy_role role;                 /* INITIATOR: send the Tunnel Request to peer */
-	enum cy_path path;
+	enum cy_path path;                 /* RELAY: peer is a TRS relay session */
+	uint8_t temp_key[CY_KEY_LEN];      /* RELAY only: the Temp Key (wiped like key) */
 };
 
 struct sig_ops {

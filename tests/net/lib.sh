@@ -1180,3 +1180,67 @@ require_adapter()
 		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
 	done
 }
+
+# ---------------------------------------------------------------- relay
+
+# check_relay_tunnel NAME PEER TRS_HOST_ERE: NAME lists exactly one tunnel
+# to PEER, with path "relay", at an endpoint of the TRS whose address
+# matches the ERE, with the peer's VIP4 and bytes counted both ways.
+check_relay_tunnel()
+{
+	local x=$1 p=$2 re=$3 c ep path v4 rx tx
+	c=$(tunnel_count "$x" "$p")
+	[[ $c == 1 ]] || fail "$x: $c tunnels to $p in status (expected 1): $(status "$x" | jq -c .tunnels)"
+	path=$(tunnel_get "$x" "$p" .path)
+	ep=$(tunnel_get "$x" "$p" .endpoint)
+	v4=$(tunnel_get "$x" "$p" .vip4)
+	rx=$(tunnel_get "$x" "$p" .rx_bytes)
+	tx=$(tunnel_get "$x" "$p" .tx_bytes)
+	[[ $path == relay ]] || fail "$x: tunnel to $p has path '$path', not relay"
+	[[ $(ep_host "$ep") =~ ^($re)$ ]] || fail "$x: tunnel to $p has endpoint '$ep' (expected the TRS at $re)"
+	[[ ${ep##*:} =~ ^[0-9]+$ ]] && ((${ep##*:} > 0)) || fail "$x: endpoint '$ep' has no port"
+	[[ $v4 == "$(vip "$p" 4)" ]] || fail "$x: tunnel to $p has vip4 '$v4', not $(vip "$p" 4)"
+	((rx > 0 && tx > 0)) || fail "$x: tunnel to $p counts rx $rx tx $tx bytes"
+	ok "$x -> $p: path $path, endpoint $ep, rx $rx tx $tx bytes"
+}
+
+# relay_pair_check MN CN MN_TRS_ERE CN_TRS_ERE [MB] [FAMS]: what a user checks
+# between two nodes that only a TRS connects.  MN resolves CN's name (the
+# route selection asks the TRS for a relay), CN resolves MN's; ping works
+# both ways over the VIPs of FAMS ("4 6"); MB (10) megabytes over TCP
+# MN -> CN on the VIP4 arrive intact (SHA-256); each side lists one tunnel
+# with path relay at the TRS address it can reach (MN at MN_TRS_ERE, CN at
+# CN_TRS_ERE); `cyphonic ping` says relay.
+relay_pair_check()
+{
+	local mn=$1 cn=$2 mn_re=$3 cn_re=$4 mb=${5:-10} fams=${6:-4 6} got x y f t out
+
+	has_tunnel "$mn" "$cn" && fail "$mn already has a tunnel to $cn"
+	got=$(resolve "$mn" "$cn" A 2>&1) || fail "$mn: dig $(fqdn "$cn") A failed: $got"
+	[[ $got == "$(vip "$cn" 4)" ]] ||
+		fail "$mn: dig $(fqdn "$cn") A gave '$got', not $(vip "$cn" 4)"
+	ok "$mn: $(fqdn "$cn") A $got (route selection through the TRS + tunnel)"
+	for f in 4 6; do
+		[[ $f == 4 ]] && t=A || t=AAAA
+		got=$(resolve "$cn" "$mn" $t 2>&1) || fail "$cn: dig $(fqdn "$mn") $t failed: $got"
+		[[ $got == "$(vip "$mn" $f)" ]] ||
+			fail "$cn: dig $(fqdn "$mn") $t gave '$got', not $(vip "$mn" $f)"
+	done
+	ok "$cn: $(fqdn "$mn") A $(vip "$mn" 4) AAAA $(vip "$mn" 6)"
+	for x in "$mn" "$cn"; do
+		[[ $x == "$mn" ]] && y=$cn || y=$mn
+		for f in $fams; do
+			vping "$x" "$(vip "$y" $f)" ||
+				fail "$x: ping $(vip "$y" $f) ($y's VIP$f) gets no replies"
+		done
+		ok "$x: ping $y's VIP $fams through the relay"
+	done
+	transfer "$mn" "$cn" "$(vip "$cn" 4)" "$mb"
+	ok "$mn -> $cn: $mb MB over TCP on the VIP4 through the relay, same SHA-256 ($XFER_MBPS Mbit/s)"
+	check_relay_tunnel "$mn" "$cn" "$mn_re"
+	check_relay_tunnel "$cn" "$mn" "$cn_re"
+	out=$(cy ping "$(fqdn "$cn")" -c "$(node_conf "$mn")" 2>&1) ||
+		fail "$mn: cyphonic ping $(fqdn "$cn") failed: $out"
+	grep -qi relay <<<"$out" || fail "$mn: cyphonic ping does not say relay: $out"
+	ok "$mn: cyphonic ping $(fqdn "$cn"): $(tail -n1 <<<"$out")"
+}

@@ -3,4 +3,5 @@
 cy_unit_test(test_as SOURCES test_as.c cloud_fixture.c LIBS cy_as cy_store cy_common)
 cy_unit_test(test_nms SOURCES test_nms.c cloud_fixture.c LIBS cy_nms cy_store cy_common)
 cy_unit_test(test_nms_route SOURCES test_nms_route.c cloud_fixture.c
-  LIBS cy_nms cy_store cy_common PkgConfig::LIBEVENT)
+  LIBS cy_nms cy_trs cy_store cy_common PkgConfig::LIBEVENT)
+cy_unit_test(test_cloud_conf SOURCES test_cloud_conf.c LIBS cy_cloud_conf cy_common)

@@ -31,6 +31,8 @@
 #include "route.h"
 #include "seal.h"
 #include "store.h"
+#include "trs.h"
+#include "trs_wire.h"
 #include "wire.h"
 
 #define NOW 1700000000
@@ -72,6 +74,7 @@ struct decide_row {
 	const char *cn_obs;
 	enum cy_result want;
 	bool mn_initiates;
+	bool relay;          /* rule 3: only a TRS connects them */
 };
 
 #define V4 CY_FAM_IPV4
@@ -79,25 +82,27 @@ struct decide_row {
 
 static const struct decide_row decide_rows[] = {
 	{ "global/global", false, V4, "192.0.2.10:7446", false, V4, "198.51.100.20:7446",
-	  CY_OK, true },
+	  CY_OK, true, false },
 	{ "NAPT MN -> global CN", true, V4, "203.0.113.5:40000", false, V4,
-	  "198.51.100.20:7446", CY_OK, true },
+	  "198.51.100.20:7446", CY_OK, true, false },
 	{ "global MN -> NAPT CN: the CN initiates", false, V4, "192.0.2.10:7446", true, V4,
-	  "203.0.113.7:41000", CY_OK, false },
+	  "203.0.113.7:41000", CY_OK, false, false },
 	{ "NAPT/NAPT: relay", true, V4, "203.0.113.5:40000", true, V4, "203.0.113.7:41000",
-	  CY_ERR_UNREACHABLE, false },
+	  CY_OK, true, true },
 	{ "v4-only/v6-only: relay", false, V4, "192.0.2.10:7446", false, V6,
-	  "[2001:db8::20]:7446", CY_ERR_UNREACHABLE, false },
+	  "[2001:db8::20]:7446", CY_OK, true, true },
 	{ "v6-only/v4-only: relay", false, V6, "[2001:db8::10]:7446", false, V4,
-	  "198.51.100.20:7446", CY_ERR_UNREACHABLE, false },
+	  "198.51.100.20:7446", CY_OK, true, true },
 	{ "v6/v6", false, V6, "[2001:db8::10]:7446", false, V6, "[2001:db8::20]:7446", CY_OK,
-	  true },
+	  true, false },
 	{ "dual MN (seen on v4) -> v6-only CN", false, V4 | V6, "192.0.2.10:7446", false, V6,
-	  "[2001:db8::20]:7446", CY_OK, true },
+	  "[2001:db8::20]:7446", CY_OK, true, false },
 	{ "v4-only MN -> dual CN seen on v6: the CN initiates over v4", false, V4,
-	  "192.0.2.10:7446", false, V4 | V6, "[2001:db8::20]:7446", CY_OK, false },
+	  "192.0.2.10:7446", false, V4 | V6, "[2001:db8::20]:7446", CY_OK, false, false },
 	{ "NAPT v4 MN -> v6-only global CN: relay", true, V4, "203.0.113.5:40000", false, V6,
-	  "[2001:db8::20]:7446", CY_ERR_UNREACHABLE, false },
+	  "[2001:db8::20]:7446", CY_OK, true, true },
+	{ "v6-only MN -> NAPT v4 CN: relay", false, V6, "[2001:db8::10]:7446", true, V4,
+	  "203.0.113.7:41000", CY_OK, true, true },
 };
 
 static void test_decide_table(void **state)
@@ -119,10 +124,10 @@ static void test_decide_table(void **state)
 		if (got != r->want || (got == CY_OK && c.mn_initiates != r->mn_initiates))
 			fail_msg("row %zu (%s): result %d initiator %s", i, r->what, got,
 				 c.mn_initiates ? "MN" : "CN");
-		if (got == CY_OK)
-			assert_int_equal(c.path, CY_PATH_DIRECT);
-		else
-			assert_non_null(c.why);
+		assert_int_equal(got, CY_OK);
+		assert_int_equal(c.path, r->relay ? CY_PATH_RELAY : CY_PATH_DIRECT);
+		if (r->relay)
+			assert_non_null(c.why);  /* logged: why the relay */
 	}
 }
 
@@ -461,6 +466,8 @@ static void expect_fail(struct fx *f, char who, const char *from, uint32_t req_i
 	assert_int_equal(f->nsent, base); /* nothing went to a CN */
 }
 
+/* Without a TRS configured, rule 3 cannot be served: RESULT 9 at once,
+ * and nothing is sent anywhere. */
 static void test_napt_napt(void **state)
 {
 	struct fx *f = *state;
@@ -470,6 +477,7 @@ static void test_napt_napt(void **state)
 	expect_fail(f, 'a', "203.0.113.5:40000", 1, "beta.example.test", NULL,
 		    CY_ERR_UNREACHABLE);
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
+	assert_int_equal(nms_stats(f->nms)->relays_failed, 1);
 }
 
 static void test_v4_v6(void **state)
@@ -698,6 +706,305 @@ static void test_malformed(void **state)
 }
 
 /* The Tunnel Key never reaches the log, even at debug level. */
+/* ---- relayed paths (rule 3) through a TRS ---- */
+
+static const uint8_t trs_secret[TRS_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+#define TRS_CTL "192.0.2.1:7445"
+#define TRS_PORT0 40000
+
+static bool trs_open_fails;
+
+static int trs_fake_open(void *arg, size_t slot, uint16_t *port)
+{
+	if (trs_open_fails)
+		return -EADDRINUSE;
+	*port = (uint16_t)(TRS_PORT0 + slot);
+	return 0;
+}
+
+static void trs_fake_close(void *arg, size_t slot)
+{
+}
+
+static const struct trs_ops trs_fake_ops = { .open = trs_fake_open, .close = trs_fake_close };
+
+/* The NMS asks TRS_CTL; a TRS core with both families stands behind it. */
+static struct trs *relay_setup(struct fx *f, const uint8_t *secret)
+{
+	struct nms_relay_conf rc = { .ntrs = 1 };
+	struct trs_conf tc = { .idle_s = 60, .max_sessions = 4, .npub = 2 };
+
+	memcpy(rc.secret, trs_secret, sizeof(rc.secret));
+	rc.trs[0] = ep(TRS_CTL);
+	assert_int_equal(nms_set_relay(f->nms, &rc), 0);
+	memcpy(tc.secret, secret, sizeof(tc.secret));
+	tc.pub[0] = ep("192.0.2.1");
+	tc.pub[1] = ep("2001:db8::1");
+	trs_open_fails = false;
+	return trs_new(&tc, &trs_fake_ops, NULL);
+}
+
+/* The Relay Request captured at idx goes to the TRS; its answer back to
+ * the NMS.  Returns the TRS's answer length. */
+static size_t relay_roundtrip(struct fx *f, struct trs *t, int idx)
+{
+	struct sockaddr_storage trs = ep(TRS_CTL), nms = ep("192.0.2.1:7444");
+	uint8_t out[TRS_PKT_MAX], reply[NMS_PKT_MAX];
+	size_t r;
+
+	assert_true(idx < f->nsent);
+	assert_true(addr_equal(SA(f->sent[idx].to), SA(trs)));
+	r = trs_handle_ctl(t, SA(nms), f->sent[idx].buf, f->sent[idx].len, out, sizeof(out));
+	if (r)
+		assert_int_equal(nms_handle(f->nms, SA(trs), out, r, reply, sizeof(reply)), 0);
+	return r;
+}
+
+/* alpha asks for beta; the TRS answers; beta confirms.  Returns both
+ * Route Directions (checked to agree) and their Temp Keys. */
+static void relay_exchange(struct fx *f, struct trs *t, const char *mn_ep, const char *cn_ep,
+			   struct rd *to_mn, struct rd *to_cn, uint8_t tk_mn[CY_KEY_LEN],
+			   uint8_t tk_cn[CY_KEY_LEN])
+{
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct sockaddr_storage mep = ep(mn_ep);
+	struct cy_msg m;
+	int base = f->nsent;
+
+	assert_int_equal(dir_req(f, 'a', mn_ep, 5, "beta.example.test", NULL, NULL, out,
+				 sizeof(out)), 0);
+	/* Nothing to the CN yet: first the TRS. */
+	assert_int_equal(f->nsent, base + 1);
+	assert_true(relay_roundtrip(f, t, base) > 0);
+	assert_int_equal(f->nsent, base + 2);
+	cn_direction(f, base + 1, 'b', cn_ep, to_cn);
+	open_for(f, 'b', f->sent[base + 1].buf, f->sent[base + 1].len, &m, plain);
+	assert_true(cy_msg_bytes(&m, CY_A_TEMP_KEY, tk_cn, CY_KEY_LEN));
+	assert_int_equal(to_cn->path, CY_PATH_RELAY);
+	assert_int_equal(to_cn->role, CY_ROLE_RESPONDER);
+
+	assert_int_equal(confirm(f, 'b', cn_ep, to_cn->tunnel_id, CY_OK), 0);
+	assert_int_equal(f->nsent, base + 3);
+	assert_true(addr_equal(SA(f->sent[base + 2].to), SA(mep)));
+	open_for(f, 'a', f->sent[base + 2].buf, f->sent[base + 2].len, &m, plain);
+	assert_int_equal(result_of(&m), CY_OK);
+	rd_get(&m, to_mn);
+	assert_true(cy_msg_bytes(&m, CY_A_TEMP_KEY, tk_mn, CY_KEY_LEN));
+	assert_int_equal(to_mn->path, CY_PATH_RELAY);
+	assert_int_equal(to_mn->role, CY_ROLE_INITIATOR);
+	assert_true(to_mn->tunnel_id == to_cn->tunnel_id);
+	assert_memory_equal(to_mn->key, to_cn->key, CY_KEY_LEN);
+	assert_memory_equal(tk_mn, tk_cn, CY_KEY_LEN);
+	/* The Temp Key is not the Tunnel Key. */
+	assert_memory_not_equal(tk_mn, to_mn->key, CY_KEY_LEN);
+}
+
+/* The TRS's session holds the Relay Key derived from the Tunnel Key (not
+ * the Tunnel Key): a hello under it is taken, one under the Tunnel Key
+ * itself is not. */
+static void relay_check_key(struct trs *t, const struct rd *rd)
+{
+	struct sockaddr_storage from = ep("203.0.113.5:40000");
+	uint8_t rk[TRS_KEY_LEN], hello[TRS_HELLO_LEN];
+	struct trs_fwd fw;
+
+	assert_int_equal(trs_hello_build(rd->key, rd->tunnel_id, 1, (uint64_t)NOW * 1000, hello,
+					 sizeof(hello)), TRS_HELLO_LEN);
+	assert_false(trs_handle_relay(t, 0, SA(from), hello, sizeof(hello), &fw));
+	assert_int_equal(trs_stats(t)->hello_auth_fail, 1);
+	assert_int_equal(trs_relay_key(rd->key, rd->tunnel_id, rk), 0);
+	assert_int_equal(trs_hello_build(rk, rd->tunnel_id, 1, (uint64_t)NOW * 1000 + 1, hello,
+					 sizeof(hello)), TRS_HELLO_LEN);
+	assert_false(trs_handle_relay(t, 0, SA(from), hello, sizeof(hello), &fw));
+	assert_int_equal(trs_stats(t)->hellos, 1);
+}
+
+static void test_relay_napt_napt(void **state)
+{
+	struct fx *f = *state;
+	struct trs *t = relay_setup(f, trs_secret);
+	struct sockaddr_storage want = ep("192.0.2.1:40000");
+	uint8_t tk1[CY_KEY_LEN], tk2[CY_KEY_LEN];
+	struct rd to_mn, to_cn;
+
+	assert_non_null(t);
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	relay_exchange(f, t, "203.0.113.5:40000", "203.0.113.7:41000", &to_mn, &to_cn, tk1, tk2);
+	/* Both send to the TRS session, over IPv4, the family they have. */
+	assert_true(addr_equal(SA(to_mn.peer), SA(want)));
+	assert_true(addr_equal(SA(to_cn.peer), SA(want)));
+	assert_int_equal(nms_stats(f->nms)->relays, 1);
+	assert_int_equal(nms_stats(f->nms)->relays_failed, 0);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 1);
+	assert_int_equal(trs_stats(t)->relay_requests, 1);
+	assert_int_equal(trs_stats(t)->sessions, 1);
+	relay_check_key(t, &to_mn);
+	trs_free(t);
+}
+
+static void test_relay_v4_v6(void **state)
+{
+	struct fx *f = *state;
+	struct trs *t = relay_setup(f, trs_secret);
+	struct sockaddr_storage w4 = ep("192.0.2.1:40000"), w6 = ep("[2001:db8::1]:40000");
+	uint8_t tk1[CY_KEY_LEN], tk2[CY_KEY_LEN];
+	struct rd to_mn, to_cn;
+
+	assert_non_null(t);
+	reg(f, 'a', "192.0.2.10:7446", "192.0.2.10:7446", V4);
+	reg(f, 'b', "[2001:db8:1::20]:7446", "[2001:db8:1::20]:7446", V6);
+	relay_exchange(f, t, "192.0.2.10:7446", "[2001:db8:1::20]:7446", &to_mn, &to_cn, tk1,
+		       tk2);
+	/* Each reaches the TRS in its own family. */
+	assert_true(addr_equal(SA(to_mn.peer), SA(w4)));
+	assert_true(addr_equal(SA(to_cn.peer), SA(w6)));
+	trs_free(t);
+}
+
+/* A TRS that never answers: the Relay Request is retransmitted, then the
+ * MN hears 9; nothing ever went to the CN. */
+static void test_relay_trs_silent(void **state)
+{
+	struct fx *f = *state;
+	struct trs *t = relay_setup(f, trs_secret);
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct sockaddr_storage trs = ep(TRS_CTL), mn = ep("203.0.113.5:40000");
+	struct cy_msg m;
+	char reason[CY_REASON_MAX + 1];
+	int i;
+
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	assert_int_equal(dir_req(f, 'a', "203.0.113.5:40000", 3, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	for (i = 1; i <= ROUTE_RETX_MAX; i++) {
+		set_mono(f, MONO + i * ROUTE_RETX_MS);
+		nms_tick(f->nms, f->mono);
+		assert_int_equal(f->nsent, 1 + i);
+		assert_true(addr_equal(SA(f->sent[i].to), SA(trs)));
+	}
+	set_mono(f, MONO + (ROUTE_RETX_MAX + 1) * ROUTE_RETX_MS);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, ROUTE_RETX_MAX + 2);
+	assert_true(addr_equal(SA(f->sent[ROUTE_RETX_MAX + 1].to), SA(mn)));
+	open_for(f, 'a', f->sent[ROUTE_RETX_MAX + 1].buf, f->sent[ROUTE_RETX_MAX + 1].len, &m,
+		 plain);
+	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
+	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
+	assert_non_null(strstr(reason, "TRS"));
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_null(cy_msg_find(&m, CY_A_TEMP_KEY));
+	assert_int_equal(nms_stats(f->nms)->relays_failed, 1);
+	/* A late answer (the retransmissions reached it after all) changes
+	 * nothing: the selection is over. */
+	assert_true(relay_roundtrip(f, t, 1) > 0);
+	assert_int_equal(f->nsent, ROUTE_RETX_MAX + 2);
+	trs_free(t);
+}
+
+/* The TRS refuses (no port): the MN hears 9 at once. */
+static void test_relay_refused(void **state)
+{
+	struct fx *f = *state;
+	struct trs *t = relay_setup(f, trs_secret);
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_msg m;
+
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	trs_open_fails = true;
+	assert_int_equal(dir_req(f, 'a', "203.0.113.5:40000", 3, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_true(relay_roundtrip(f, t, 0) > 0);
+	assert_int_equal(f->nsent, 2);
+	open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
+	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
+	assert_int_equal(trs_stats(t)->sessions_refused, 1);
+	assert_int_equal(nms_stats(f->nms)->relays_failed, 1);
+	trs_free(t);
+}
+
+/* A TRS with another secret cannot read the request, and its answers (or
+ * anyone's, under our key id) are refused; a replayed good answer is
+ * refused by the window. */
+static void test_relay_wrong_key(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t other[TRS_KEY_LEN] = { 9, 9, 9 };
+	struct trs *bad = relay_setup(f, other), *good;
+	struct sockaddr_storage trs = ep(TRS_CTL), nms = ep("192.0.2.1:7444");
+	uint8_t out[NMS_PKT_MAX], ans[TRS_PKT_MAX], reply[NMS_PKT_MAX];
+	uint64_t replays;
+	size_t r;
+
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	assert_int_equal(dir_req(f, 'a', "203.0.113.5:40000", 3, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(relay_roundtrip(f, bad, 0), 0);
+	assert_int_equal(trs_stats(bad)->ctl_auth_fail, 1);
+	assert_int_equal(trs_stats(bad)->sessions, 0);
+	trs_free(bad);
+
+	/* The right TRS answers the retransmission: the selection goes on. */
+	good = relay_setup(f, trs_secret);
+	set_mono(f, MONO + ROUTE_RETX_MS);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 2);
+	r = trs_handle_ctl(good, SA(nms), f->sent[1].buf, f->sent[1].len, ans, sizeof(ans));
+	assert_true(r > 0);
+	/* Tampered: refused, nothing sent. */
+	ans[r - 1] ^= 1;
+	assert_int_equal(nms_handle(f->nms, SA(trs), ans, r, reply, sizeof(reply)), 0);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(nms_stats(f->nms)->auth_fail, 1);
+	ans[r - 1] ^= 1;
+	assert_int_equal(nms_handle(f->nms, SA(trs), ans, r, reply, sizeof(reply)), 0);
+	assert_int_equal(f->nsent, 3);   /* the Route Direction to the CN */
+	/* The same answer again: the window refuses it, nothing is sent. */
+	replays = nms_stats(f->nms)->replay;
+	assert_int_equal(nms_handle(f->nms, SA(trs), ans, r, reply, sizeof(reply)), 0);
+	assert_int_equal(f->nsent, 3);
+	assert_int_equal(nms_stats(f->nms)->replay, replays + 1);
+	trs_free(good);
+}
+
+/* Two TRSes: the first is silent, the retransmission goes to the second,
+ * whose answer (under a link of its own) carries the selection on. */
+static void test_relay_second_trs(void **state)
+{
+	struct fx *f = *state;
+	struct trs *t = relay_setup(f, trs_secret);
+	struct nms_relay_conf rc = { .ntrs = 2 };
+	struct sockaddr_storage trs2 = ep("[2001:db8::2]:7445"), nms = ep("[2001:db8::1]:7444");
+	uint8_t out[NMS_PKT_MAX], ans[TRS_PKT_MAX], reply[NMS_PKT_MAX];
+	struct rd to_cn;
+	size_t r;
+
+	memcpy(rc.secret, trs_secret, sizeof(rc.secret));
+	rc.trs[0] = ep(TRS_CTL);
+	rc.trs[1] = trs2;
+	assert_int_equal(nms_set_relay(f->nms, &rc), 0);
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	assert_int_equal(dir_req(f, 'a', "203.0.113.5:40000", 3, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	set_mono(f, MONO + ROUTE_RETX_MS);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 2);
+	assert_true(addr_equal(SA(f->sent[1].to), SA(trs2)));
+	/* The two links use different key ids. */
+	assert_memory_not_equal(f->sent[0].buf + 4, f->sent[1].buf + 4, 8);
+	r = trs_handle_ctl(t, SA(nms), f->sent[1].buf, f->sent[1].len, ans, sizeof(ans));
+	assert_true(r > 0);
+	assert_int_equal(nms_handle(f->nms, SA(trs2), ans, r, reply, sizeof(reply)), 0);
+	assert_int_equal(f->nsent, 3);
+	cn_direction(f, 2, 'b', "203.0.113.7:41000", &to_cn);
+	assert_int_equal(to_cn.path, CY_PATH_RELAY);
+	trs_free(t);
+}
+
 static void test_key_not_logged(void **state)
 {
 	struct fx *f = *state;
@@ -925,6 +1232,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cn_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_by_vip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_napt_napt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_v4_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_trs_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_second_trs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_not_logged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_loopback, setup_real, teardown),
 	};

@@ -515,6 +515,47 @@ static void test_bad_route_direction(void **state)
 	assert_int_equal(F.nready, 1);
 }
 
+/* PATH 1 (through a TRS): the Temp Key is required and handed on; a
+ * relayed Route Direction without it is dropped and not confirmed. */
+static void test_relay_route(void **state)
+{
+	struct sig *s = *state;
+	uint8_t msg[512], d[2048], temp[CY_KEY_LEN];
+	struct sockaddr_storage trs;
+	struct cy_builder b;
+	socklen_t l;
+	size_t n;
+
+	do_register(s);
+	memset(temp, 0x77, sizeof(temp));
+	addr_parse("[2001:db8::1]:40000", 0, &trs, &l);
+	for (int with_temp = 0; with_temp < 2; with_temp++) {
+		cy_build_start(&b, msg, sizeof(msg), CY_ROUTE_DIRECTION);
+		cy_put_u64(&b, CY_A_TUNNEL_ID, TUNNEL);
+		cy_put_bytes(&b, CY_A_KEY, tkey, CY_KEY_LEN);
+		cy_put_str(&b, CY_A_FQDN, "beta.example.test");
+		cy_put_endpoint(&b, CY_A_PEER, (struct sockaddr *)&trs);
+		cy_put_u8(&b, CY_A_ROLE, CY_ROLE_RESPONDER);
+		cy_put_u8(&b, CY_A_PATH, CY_PATH_RELAY);
+		if (with_temp)
+			cy_put_bytes(&b, CY_A_TEMP_KEY, temp, sizeof(temp));
+		else   /* a short one is no Temp Key either */
+			cy_put_bytes(&b, CY_A_TEMP_KEY, temp, 16);
+		n = nms_seal(msg, cy_build_finish(&b), d);
+		assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+		if (!with_temp) {
+			assert_int_equal(F.nready, 0);
+			assert_int_equal(F.nsent, 0);
+			assert_int_equal(sig_stats(s)->rx_bad, 1);
+		}
+	}
+	assert_int_equal(F.nready, 1);
+	assert_int_equal(F.nsent, 1);   /* the Confirmation */
+	assert_int_equal(F.route.path, CY_PATH_RELAY);
+	assert_memory_equal(F.route.temp_key, temp, CY_KEY_LEN);
+	assert_true(addr_equal((struct sockaddr *)&F.route.peer, (struct sockaddr *)&trs));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +566,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queued_until_registered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_as_cn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_route_direction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_route, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,47 @@
+/* The node's side of a relayed tunnel (docs/protocol.md, "TRS"): Relay
+ * Hellos to the TRS relay session of each relayed tunnel.
+ *
+ * A hello tells the TRS where this side of the tunnel is and opens (then
+ * keeps open) the NAPT mapping towards the relay session; the TRS
+ * forwards nothing to a side it has not heard a hello from.  Each relayed
+ * tunnel sends one at once, then every RELAY_HELLO_FAST_MS for
+ * RELAY_HELLO_FAST_FOR_MS (while the handshake runs, a lost hello must
+ * not cost seconds), then every RELAY_HELLO_MS (the mapping, and the TRS
+ * learning a rebound mapping).  Plain functions over bytes: the daemon
+ * sends what relay_tick() produces. */
+#ifndef CY_NODE_RELAY_H
+#define CY_NODE_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define RELAY_HELLO_FAST_MS 1000
+#define RELAY_HELLO_FAST_FOR_MS 10000
+#define RELAY_HELLO_MS 15000
+
+struct relay_table;
+
+struct relay_table *relay_table_new(void);
+/* Wipes the keys. */
+void relay_table_free(struct relay_table *t);
+
+/* A relayed tunnel: its tunnel id, Tunnel Key (the Relay Key is derived
+ * from it), side (the ROLE of the route) and the TRS endpoint.  Writes
+ * the first hello into out; returns its length or -errno.  An entry for
+ * the same tunnel id is replaced. */
+ssize_t relay_add(struct relay_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
+		  uint8_t side, const struct sockaddr *trs, uint8_t *out, size_t cap);
+void relay_del(struct relay_table *t, uint64_t tunnel_id);
+size_t relay_count(const struct relay_table *t);
+
+/* Timers.  alive(ctx, tunnel_id) false: the tunnel is gone, its entry
+ * goes too.  send(ctx, ...) gets each hello due at now_ms. */
+void relay_tick(struct relay_table *t, int64_t now_ms,
+		bool (*alive)(void *ctx, uint64_t tunnel_id),
+		void (*send)(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to),
+		void *ctx);
+
+#endif

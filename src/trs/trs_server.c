@@ -1,0 +1,277 @@
+#include "trs_server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "log.h"
+
+#define TRS_BATCH 256
+#define TRS_DATA_MAX 65536
+
+struct trs_server;
+
+struct trs_port {
+	struct trs_server *srv;
+	size_t slot;
+	int fd;
+	struct event *ev;
+};
+
+struct trs_server {
+	struct event_base *base;
+	struct trs *trs;
+	struct sockaddr_storage listen;
+	uint16_t port_lo, port_hi, port_next;
+	int fd;
+	struct event *ev_ctl, *ev_expire;
+	struct trs_port *ports;           /* one per session slot */
+	size_t nports;
+	uint8_t *buf;
+	struct ratelimit rl;
+};
+
+/* A dual-stack socket wants its IPv4 peers mapped. */
+static void trs_sendto(struct trs_server *s, int fd, const struct sockaddr *to,
+		       const uint8_t *p, size_t len)
+{
+	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6 };
+
+	if (s->listen.ss_family == AF_INET6 && to->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
+
+		m6.sin6_port = sin->sin_port;
+		m6.sin6_addr.s6_addr[10] = 0xff;
+		m6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		to = (const struct sockaddr *)&m6;
+	}
+	if (sendto(fd, p, len, 0, to, addr_len(to)) < 0)
+		LOG_RATELIMITED(&s->rl, "trs: sendto: %s", strerror(errno));
+}
+
+static int trs_socket(const struct sockaddr_storage *at)
+{
+	int fd = socket(at->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), off = 0;
+
+	if (fd < 0)
+		return -errno;
+	if ((at->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0) ||
+	    bind(fd, (const struct sockaddr *)at, addr_len((const struct sockaddr *)at)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Read one datagram; false when the socket is drained. */
+static bool trs_recv(struct trs_server *s, int fd, struct sockaddr_storage *from, size_t *len)
+{
+	socklen_t flen = sizeof(*from);
+	ssize_t n;
+
+	for (;;) {
+		n = recvfrom(fd, s->buf, TRS_DATA_MAX, 0, (struct sockaddr *)from, &flen);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			LOG_RATELIMITED(&s->rl, "trs: recvfrom: %s", strerror(errno));
+		return false;
+	}
+	addr_unmap(from, &flen);
+	*len = (size_t)n;
+	return true;
+}
+
+static void trs_port_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct trs_port *p = arg;
+	struct trs_server *s = p->srv;
+	struct sockaddr_storage from;
+	struct trs_fwd f;
+	size_t len;
+
+	for (int i = 0; i < TRS_BATCH && p->fd >= 0; i++) {
+		if (!trs_recv(s, (int)fd, &from, &len))
+			break;
+		if (trs_handle_relay(s->trs, p->slot, (struct sockaddr *)&from, s->buf, len, &f))
+			trs_sendto(s, (int)fd, f.to, f.buf, f.len);
+	}
+}
+
+static uint16_t trs_port_pick(struct trs_server *s, int *fd)
+{
+	struct sockaddr_storage at = s->listen;
+	unsigned span = (unsigned)s->port_hi - s->port_lo + 1;
+
+	if (!s->port_lo) {
+		struct sockaddr_storage got;
+		socklen_t l = sizeof(got);
+
+		addr_set_port((struct sockaddr *)&at, 0);
+		*fd = trs_socket(&at);
+		if (*fd < 0 || getsockname(*fd, (struct sockaddr *)&got, &l) < 0)
+			return 0;
+		return addr_port((struct sockaddr *)&got);
+	}
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t port = (uint16_t)(s->port_lo + (s->port_next + i) % span);
+
+		addr_set_port((struct sockaddr *)&at, port);
+		*fd = trs_socket(&at);
+		if (*fd >= 0) {
+			s->port_next = (uint16_t)((s->port_next + i + 1) % span);
+			return port;
+		}
+	}
+	return 0;
+}
+
+static int trs_port_open(void *arg, size_t slot, uint16_t *port)
+{
+	struct trs_server *s = arg;
+	struct trs_port *p;
+	int fd = -1;
+
+	if (slot >= s->nports)
+		return -EINVAL;
+	p = &s->ports[slot];
+	*port = trs_port_pick(s, &fd);
+	if (!*port) {
+		if (fd >= 0)
+			close(fd);
+		log_warnx("trs: no port for a relay session");
+		return -EADDRINUSE;
+	}
+	p->srv = s;
+	p->slot = slot;
+	p->fd = fd;
+	p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, trs_port_read, p);
+	if (!p->ev || event_add(p->ev, NULL) < 0) {
+		if (p->ev)
+			event_free(p->ev);
+		p->ev = NULL;
+		close(fd);
+		p->fd = -1;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void trs_port_close(void *arg, size_t slot)
+{
+	struct trs_server *s = arg;
+	struct trs_port *p;
+
+	if (slot >= s->nports)
+		return;
+	p = &s->ports[slot];
+	if (p->ev)
+		event_free(p->ev);
+	if (p->fd >= 0)
+		close(p->fd);
+	p->ev = NULL;
+	p->fd = -1;
+}
+
+static void trs_ctl_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct trs_server *s = arg;
+	struct sockaddr_storage from;
+	uint8_t out[TRS_PKT_MAX];
+	size_t len, r;
+
+	for (int i = 0; i < TRS_BATCH; i++) {
+		if (!trs_recv(s, (int)fd, &from, &len))
+			break;
+		r = trs_handle_ctl(s->trs, (struct sockaddr *)&from, s->buf, len, out, sizeof(out));
+		if (r)
+			trs_sendto(s, (int)fd, (struct sockaddr *)&from, out, r);
+	}
+}
+
+static void trs_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct trs_server *s = arg;
+
+	trs_expire(s->trs, clock_now_ms());
+}
+
+static const struct trs_ops trs_server_ops = { .open = trs_port_open, .close = trs_port_close };
+
+struct trs_server *trs_server_new(struct event_base *base, const struct trs_server_conf *conf)
+{
+	struct timeval tv = { 1, 0 };
+	struct trs_server *s;
+	char buf[ADDR_STR_MAX];
+	int fd;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->base = base;
+	s->fd = -1;
+	s->listen = conf->listen;
+	s->port_lo = conf->port_lo;
+	s->port_hi = conf->port_hi;
+	s->nports = conf->trs.max_sessions;
+	s->ports = calloc(s->nports, sizeof(*s->ports));
+	s->buf = malloc(TRS_DATA_MAX);
+	if (!s->ports || !s->buf)
+		goto fail;
+	for (size_t i = 0; i < s->nports; i++)
+		s->ports[i].fd = -1;
+	s->trs = trs_new(&conf->trs, &trs_server_ops, s);
+	if (!s->trs) {
+		log_err("trs: bad settings");
+		goto fail;
+	}
+	fd = trs_socket(&conf->listen);
+	if (fd < 0) {
+		errno = -fd;
+		log_warn("trs: socket on %s", addr_str((const struct sockaddr *)&conf->listen, buf));
+		goto fail;
+	}
+	s->fd = fd;
+	s->ev_ctl = event_new(base, s->fd, EV_READ | EV_PERSIST, trs_ctl_read, s);
+	s->ev_expire = event_new(base, -1, EV_PERSIST, trs_expire_cb, s);
+	if (!s->ev_ctl || !s->ev_expire || event_add(s->ev_ctl, NULL) < 0 ||
+	    event_add(s->ev_expire, &tv) < 0)
+		goto fail;
+	log_info("trs: listening on %s/udp", addr_str((const struct sockaddr *)&conf->listen, buf));
+	return s;
+fail:
+	trs_server_free(s);
+	return NULL;
+}
+
+void trs_server_free(struct trs_server *s)
+{
+	if (!s)
+		return;
+	trs_free(s->trs);   /* closes the session ports */
+	if (s->ev_ctl)
+		event_free(s->ev_ctl);
+	if (s->ev_expire)
+		event_free(s->ev_expire);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->ports);
+	free(s->buf);
+	free(s);
+}
+
+const struct trs_stats *trs_server_stats(const struct trs_server *s)
+{
+	return trs_stats(s->trs);
+}

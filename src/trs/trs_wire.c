@@ -1,0 +1,169 @@
+#include "trs_wire.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aead.h"
+#include "buf.h"
+#include "wire.h"
+
+#define RELAY_LABEL "cyphonic relay v1"
+#define LINK_LABEL "cyphonic nms-trs v1"
+#define TRS_KEY_FILE_MAX 256
+
+/* HKDF-SHA256(salt, IKM = key, info = id (8, big-endian)) -> 32 bytes. */
+static int trs_hkdf(const char *salt, const uint8_t key[TRS_KEY_LEN], uint64_t id,
+		    uint8_t out[TRS_KEY_LEN])
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[5];
+	uint8_t info[8];
+	int rc = -EIO;
+
+	put_be64(info, id);
+	if (!ctx)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key,
+						      TRS_KEY_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+						      strlen(salt));
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
+	params[4] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(ctx, out, TRS_KEY_LEN, params) == 1)
+		rc = 0;
+out:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+int trs_relay_key(const uint8_t tunnel_key[TRS_KEY_LEN], uint64_t tunnel_id,
+		  uint8_t out[TRS_KEY_LEN])
+{
+	return trs_hkdf(RELAY_LABEL, tunnel_key, tunnel_id, out);
+}
+
+int trs_link_key(const uint8_t secret[TRS_KEY_LEN], uint64_t key_id, uint8_t out[TRS_KEY_LEN])
+{
+	return trs_hkdf(LINK_LABEL, secret, key_id, out);
+}
+
+ssize_t trs_hello_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
+			uint64_t ts_ms, uint8_t *out, size_t cap)
+{
+	uint8_t body[8];
+	struct wbuf w;
+	ssize_t n;
+
+	if (cap < TRS_HELLO_LEN || side > 1)
+		return -EMSGSIZE;
+	wbuf_init(&w, out, cap);
+	wbuf_put_u8(&w, CY_VERSION);
+	wbuf_put_u8(&w, TRS_HELLO_TYPE);
+	wbuf_put_u8(&w, side);
+	wbuf_put_u8(&w, 0);
+	wbuf_put_u64(&w, tunnel_id);
+	wbuf_put_u8(&w, TRS_HELLO_DIR);
+	if (!wbuf_ok(&w) || cy_random(out + w.len, AEAD_NONCE_LEN - 1) < 0)
+		return -EIO;
+	put_be64(body, ts_ms);
+	n = aead_seal_once(AEAD_CHACHA20_POLY1305, relay_key, out + 12, out, TRS_HELLO_HDR_LEN,
+			   body, sizeof(body), out + TRS_HELLO_HDR_LEN);
+	if (n != (ssize_t)(sizeof(body) + AEAD_TAG_LEN))
+		return n < 0 ? n : -EIO;
+	return TRS_HELLO_LEN;
+}
+
+int trs_hello_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side)
+{
+	struct cur c = cur_make(pkt, len);
+	uint8_t ver, type, rsv, dir;
+
+	if (len != TRS_HELLO_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) ||
+	    !cur_get_u8(&c, side) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, tunnel_id) ||
+	    !cur_get_u8(&c, &dir))
+		return -EPROTO;
+	if (ver != CY_VERSION || type != TRS_HELLO_TYPE || *side > 1 || rsv ||
+	    dir != TRS_HELLO_DIR)
+		return -EPROTO;
+	return 0;
+}
+
+int trs_hello_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
+		   uint8_t *side, uint64_t *ts_ms)
+{
+	struct cur c;
+	uint8_t body[8 + AEAD_TAG_LEN];
+	uint64_t tid;
+	ssize_t n;
+
+	if (trs_hello_peek(pkt, len, &tid, side) < 0)
+		return -EPROTO;
+	n = aead_open_once(AEAD_CHACHA20_POLY1305, relay_key, pkt + 12, pkt, TRS_HELLO_HDR_LEN,
+			   pkt + TRS_HELLO_HDR_LEN, len - TRS_HELLO_HDR_LEN, body);
+	if (n != 8)
+		return -EBADMSG;
+	c = cur_make(body, 8);
+	return cur_get_u64(&c, ts_ms) ? 0 : -EBADMSG;
+}
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = tolower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+int trs_key_parse(const char *text, size_t len, uint8_t key[TRS_KEY_LEN])
+{
+	size_t i = 0, n = 0;
+	int hi, lo;
+
+	while (i < len && isspace((unsigned char)text[i]))
+		i++;
+	for (; n < TRS_KEY_LEN; n++, i += 2) {
+		if (i + 1 >= len || (hi = hexval((unsigned char)text[i])) < 0 ||
+		    (lo = hexval((unsigned char)text[i + 1])) < 0)
+			goto bad;
+		key[n] = (uint8_t)(hi << 4 | lo);
+	}
+	while (i < len && isspace((unsigned char)text[i]))
+		i++;
+	if (i == len)
+		return 0;
+bad:
+	cy_wipe(key, TRS_KEY_LEN);
+	return -EINVAL;
+}
+
+int trs_key_read(const char *path, uint8_t key[TRS_KEY_LEN], char *err, size_t errlen)
+{
+	char buf[TRS_KEY_FILE_MAX];
+	size_t n;
+	FILE *f = fopen(path, "re");
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	rc = n < sizeof(buf) ? trs_key_parse(buf, n, key) : -EINVAL;
+	cy_wipe(buf, sizeof(buf));
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: not a key (64 hex digits)", path);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Two nodes, each behind its own NAPT (nftables masquerade): no direct path
+# (docs/protocol.md, path choice rule 3), so the NMS asks the TRS for a
+# relay session and both tunnel ends send to the TRS, which forwards
+# between the two NAPT mappings without seeing the End Key.
+#
+#                          inet: bridge br0 (the "Internet")
+#        +----------------------+-----------------------+
+#        |                      |                       |
+#   ns cloud                ns r1 (NAPT)             ns r2 (NAPT)
+#   192.0.2.1/24            eth0 192.0.2.20/24       eth0 192.0.2.21/24
+#   2001:db8::1/64          lan 198.51.100.1/24      lan 203.0.113.1/24
+#   cyphonic-cloud               |                        |
+#   AS, NMS, TRS            ns a (behind r1)         ns b (behind r2)
+#                           198.51.100.10/24         203.0.113.10/24
+#                           IPv4 only, cyphonicd     IPv4 only, cyphonicd
+#
+#   a: dig b.example.test -> NMS: Relay Request -> TRS; a ==> TRS ==> b
+source "$(dirname "$0")/lib.sh"
+require
+
+pretty "topology: cloud (AS, NMS, TRS), a behind NAPT r1, b behind NAPT r2"
+internet
+inet_host cloud 192.0.2.1/24 2001:db8::1/64
+napt r1 192.0.2.20/24 198.51.100.1/24
+napt r2 192.0.2.21/24 203.0.113.1/24
+lan_host a r1 198.51.100.10/24
+lan_host b r2 203.0.113.10/24
+cloud_new
+grep -q '^\[trs\]' "$CLOUD_DIR/cloud.conf" || fail "cyphonic init wrote no [trs] section"
+for x in a b; do node_new "$x"; done
+start_cloud
+wait_for 10 n cloud sh -c 'ss -Hlun sport = :7445 | grep -q .'
+[[ $(stat_get .trs.sessions) == 0 ]] || fail "trs: sessions before any route"
+for x in a b; do start_node "$x" "$x"; done
+for x in a b; do wait_registered "$x"; done
+for x in a b; do
+	[[ $(status_get "$x" .nat) == true ]] || fail "$x: nat is not true"
+done
+ok "a and b registered, both behind NAPT"
+
+pretty "a -> b through the TRS"
+relay_pair_check a b '192\.0\.2\.1' '192\.0\.2\.1' 10 "4 6"
+
+pretty "the cloud's view: one relay session, traffic forwarded, nothing odd"
+[[ $(stat_get .nms.relays) -ge 1 ]] || fail "nms.relays = $(stat_get .nms.relays)"
+[[ $(stat_get .nms.relays_failed) == 0 ]] || fail "nms.relays_failed = $(stat_get .nms.relays_failed)"
+[[ $(stat_get .trs.sessions) == 1 ]] || fail "trs.sessions = $(stat_get .trs.sessions) (expected 1)"
+[[ $(stat_get .trs.hellos) -ge 2 ]] || fail "trs.hellos = $(stat_get .trs.hellos)"
+fwd=$(stat_get .trs.fwd_bytes)
+((fwd > 10 << 20)) || fail "trs.fwd_bytes = $fwd, less than the 10 MB transferred"
+for c in ctl_auth_fail hello_auth_fail drop_malformed; do
+	[[ $(stat_get .trs.$c) == 0 ]] || fail "trs.$c = $(stat_get .trs.$c)"
+done
+for x in a b; do
+	for d in replay auth malformed; do
+		[[ $(drop_get "$x" "$d") == 0 ]] || fail "$x: drops.$d = $(drop_get "$x" "$d")"
+	done
+done
+ok "trs: 1 session, $fwd bytes forwarded; no drops on the nodes"
+
+pretty "hostile datagrams at the TRS are dropped and counted"
+port=$(tunnel_get a b .endpoint)
+port=${port##*:}
+printf 'garbage' >"$RUN_DIR/junk"
+udp_file r1 192.0.2.1 7445 "$RUN_DIR/junk"
+udp_file r1 192.0.2.1 "$port" "$RUN_DIR/junk"
+wait_for 5 sh -c "[ \$(\"$CYPHONIC_BIN/cyphonic\" stats --dir \"$CLOUD_DIR\" --json | jq .trs.ctl_malformed) -ge 1 ]"
+wait_for 5 sh -c "[ \$(\"$CYPHONIC_BIN/cyphonic\" stats --dir \"$CLOUD_DIR\" --json | jq .trs.drop_malformed) -ge 1 ]"
+vping a "$(vip b 4)" || fail "a: ping b after the junk gets no replies"
+ok "junk on the control port and on the session port counted; the relay still works"
+
+stop_all
+ok "all daemons stopped cleanly, no sanitizer report"
