@@ -17,6 +17,7 @@
 struct nat {
 	char table[64];
 	char prev_forward;       /* '0' or '1', 0 when unknown */
+	bool ingress;            /* the netdev table is installed */
 };
 
 void nat_table_name(const char *lan, char *out, size_t cap)
@@ -59,19 +60,6 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	 * finds one, so a table left by a crash is replaced in one
 	 * transaction. */
 	PUT("add table inet %s\ndelete table inet %s\n", table, table);
-	PUT("add table netdev %s\ndelete table netdev %s\n", table, table);
-	/* Our packet socket has seen the frame before the ingress hook: a
-	 * packet for the tunnels ends here, before the kernel routes it,
-	 * tracks it and drops it in forward (that rule stays as the net for
-	 * whatever this one does not match). */
-	PUT("table netdev %s {\n"
-	    "  chain ingress {\n"
-	    "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
-	    "    ether daddr %02x:%02x:%02x:%02x:%02x:%02x ip daddr %s ip daddr != %s "
-	    "counter drop\n"
-	    "  }\n"
-	    "}\n", table, c->lan, c->lan_mac[0], c->lan_mac[1], c->lan_mac[2], c->lan_mac[3],
-	    c->lan_mac[4], c->lan_mac[5], net, ip);
 	PUT("table inet %s {\n", table);
 	PUT("  chain input {\n"
 	    "    type filter hook input priority -10; policy accept;\n"
@@ -97,6 +85,36 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	PUT("}\n");
 #undef PUT
 	return (int)o;
+}
+
+int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
+{
+	char table[64], ip[INET_ADDRSTRLEN], a4[INET_ADDRSTRLEN];
+	struct in_addr nw = c->vip_net;
+	int n;
+
+	if (c->vip_len > 32)
+		return -EINVAL;
+	if (c->vip_len < 32)
+		nw.s_addr &= htonl(c->vip_len ? ~0u << (32 - c->vip_len) : 0);
+	nat_table_name(c->lan, table, sizeof(table));
+	inet_ntop(AF_INET, &c->lan_ip, ip, sizeof(ip));
+	inet_ntop(AF_INET, &nw, a4, sizeof(a4));
+	/* Our packet socket has seen the frame before the ingress hook: a
+	 * packet for the tunnels ends here, before the kernel routes it,
+	 * tracks it and drops it in forward (that rule stays as the net for
+	 * whatever this one does not match). */
+	n = snprintf(out, cap,
+		     "add table netdev %s\ndelete table netdev %s\n"
+		     "table netdev %s {\n"
+		     "  chain ingress {\n"
+		     "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
+		     "    ether daddr %02x:%02x:%02x:%02x:%02x:%02x ip daddr %s/%u ip daddr != %s "
+		     "counter drop\n"
+		     "  }\n"
+		     "}\n", table, table, table, c->lan, c->lan_mac[0], c->lan_mac[1],
+		     c->lan_mac[2], c->lan_mac[3], c->lan_mac[4], c->lan_mac[5], a4, c->vip_len, ip);
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
 static int run(const char *script)
@@ -143,6 +161,21 @@ static int sysctl_set(const char *path, char v)
 	return err;
 }
 
+/* Each table in its own transaction ("add" first, so the delete always
+ * finds one): one that is missing does not keep the other. */
+static void del_tables(const char *table)
+{
+	static const char *const family[] = { "inet", "netdev" };
+	char del[256];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(del, sizeof(del), "add table %s %s\ndelete table %s %s\n", family[i],
+			 table, family[i], table);
+		if (run(del) == 0)
+			log_info("nftables table %s %s deleted", family[i], table);
+	}
+}
+
 struct nat *nat_new(const struct nat_cfg *cfg)
 {
 	struct nat *n = calloc(1, sizeof(*n));
@@ -156,8 +189,14 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 		log_warnx("cannot install nftables table %s", n->table);
 		goto fail;
 	}
-	log_info("nftables tables inet and netdev %s installed (nat %s)", n->table,
-		 cfg->masquerade ? "on" : "off");
+	/* Best effort: without it (no netdev ingress hook in this kernel)
+	 * the forward rule drops the same packets, later. */
+	n->ingress = nat_ingress_script(cfg, script, SCRIPT_MAX) >= 0 && run(script) == 0;
+	if (!n->ingress)
+		log_warnx("nftables: no ingress table on %s: the kernel drops VIP packets from the "
+			  "LAN in forward instead (slower)", cfg->lan);
+	log_info("nftables table inet %s installed (nat %s, ingress drop %s)", n->table,
+		 cfg->masquerade ? "on" : "off", n->ingress ? "on" : "off");
 	n->prev_forward = sysctl_get(IP_FORWARD);
 	if (n->prev_forward != '1') {
 		err = sysctl_set(IP_FORWARD, '1');
@@ -170,29 +209,17 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 	return n;
 fail:
 	free(script);
-	if (n && n->table[0]) {
-		char del[384];
-
-		snprintf(del, sizeof(del),
-			 "add table inet %s\ndelete table inet %s\n"
-			 "add table netdev %s\ndelete table netdev %s\n",
-			 n->table, n->table, n->table, n->table);
-		run(del);
-	}
+	if (n && n->table[0])
+		del_tables(n->table);
 	free(n);
 	return NULL;
 }
 
 void nat_free(struct nat *n)
 {
-	char del[256];
-
 	if (!n)
 		return;
-	snprintf(del, sizeof(del), "delete table inet %s\ndelete table netdev %s\n", n->table,
-		 n->table);
-	if (run(del) == 0)
-		log_info("nftables tables inet and netdev %s deleted", n->table);
+	del_tables(n->table);
 	if (n->prev_forward == '0')
 		sysctl_set(IP_FORWARD, '0');
 	free(n);

@@ -34,8 +34,12 @@ struct nat_cfg {
 	bool masquerade;                /* [adapter] nat = yes */
 };
 
-/* The nft script for cfg into out (for the tests): length or -ENOSPC. */
+/* The nft scripts for cfg into out (for the tests): length or -ENOSPC.
+ * The inet table is required; the netdev one is installed in a
+ * transaction of its own, best effort (a kernel without the ingress hook
+ * still gets the rest). */
 int nat_script(const struct nat_cfg *cfg, char *out, size_t cap);
+int nat_ingress_script(const struct nat_cfg *cfg, char *out, size_t cap);
 /* The table's name for lan into out. */
 void nat_table_name(const char *lan, char *out, size_t cap);
 

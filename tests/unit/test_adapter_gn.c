@@ -139,10 +139,14 @@ static void test_nat_script(void **state)
 	assert_true(nat_script(&c, s, sizeof(s)) > 0);
 	assert_non_null(strstr(s, "table inet cyphonic_adapter_lan0 {"));
 	assert_non_null(strstr(s, "iifname \"lan0\" udp dport 67 counter drop"));
+	assert_null(strstr(s, "netdev"));
+	assert_true(nat_ingress_script(&c, s, sizeof(s)) > 0);
 	assert_non_null(strstr(s, "table netdev cyphonic_adapter_lan0 {"));
 	assert_non_null(strstr(s, "hook ingress device \"lan0\""));
 	assert_non_null(strstr(s, "ether daddr 02:00:5e:00:00:a1 ip daddr 100.64.0.0/10 "
 			       "ip daddr != 100.64.0.3 counter drop"));
+	assert_int_equal(nat_ingress_script(&c, small, sizeof(small)), -ENOSPC);
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
 	assert_non_null(strstr(s, "iifname \"lan0\" ip daddr 100.64.0.3 udp dport 53"));
 	assert_non_null(strstr(s, "iifname \"lan0\" oifname != \"lan0\" ip daddr 100.64.0.0/10 counter drop"));
 	assert_non_null(strstr(s, "ip saddr 100.64.0.0/10 oifname != \"lan0\" oifname != \"cy0\""
