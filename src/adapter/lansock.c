@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -609,8 +610,19 @@ fail:
 
 void lansock_free(struct lansock *ls)
 {
+	const struct lan_stats *s;
+
 	if (!ls)
 		return;
+	/* What the LAN saw, for the log of a stopped adapter. */
+	s = &ls->st;
+	log_info("%s: %" PRIu64 " frames (%" PRIu64 " malformed, %" PRIu64 " from unknown MACs); "
+		 "DHCP %" PRIu64 " in, %" PRIu64 " offers, %" PRIu64 " acks, %" PRIu64 " naks, "
+		 "%" PRIu64 " ignored; ARP %" PRIu64 " answered; DNS %" PRIu64 " queries; "
+		 "%" PRIu64 " packets to peers, %" PRIu64 " delivered; %" PRIu64 " send errors",
+		 ls->ifname, s->frames, s->malformed, s->unknown_mac, s->dhcp_in, s->dhcp_offer,
+		 s->dhcp_ack, s->dhcp_nak, s->dhcp_ignored, s->arp_answered, s->dns_queries,
+		 s->vip_packets, s->delivered, s->tx_err);
 	if (ls->tx) {
 		lansock_flush(ls);
 		dp_tun_free(ls->tx);
@@ -667,6 +679,7 @@ void lansock_status(const struct lansock *ls, struct json *j)
 	json_uint(j, "deliver_err", s->deliver_err);
 	json_uint(j, "deliver_writes", t->writes);
 	json_uint(j, "deliver_merged", t->merged);
+	json_uint(j, "deliver_lost", t->write_lost);
 	json_uint(j, "tx_err", s->tx_err);
 	json_obj_end(j);
 }

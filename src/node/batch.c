@@ -773,6 +773,7 @@ static int gro_flush(struct dp_tun *t, struct dp_gro *g)
 	if (g->nseg == 1) {
 		r = write_plain(t, q - t->l2len, q, g->len);
 		g->len = 0;
+		t->st.write_lost += r < 0;
 		return (int)r;
 	}
 	if (g->ver == 4) {
@@ -796,7 +797,11 @@ static int gro_flush(struct dp_tun *t, struct dp_gro *g)
 	t->st.writes++;
 	r = write(t->fd, g->buf, GSO_HDR_LEN + t->l2len + g->len);
 	g->len = 0;
-	return r < 0 ? -errno : 0;
+	if (r < 0) {
+		t->st.write_lost += g->nseg;
+		return -errno;
+	}
+	return 0;
 }
 
 int dp_tun_flush(struct dp_tun *t)
@@ -818,7 +823,7 @@ bool dp_tun_pending(const struct dp_tun *t)
 
 /* A free slot with its buffer (the least recently used one written out
  * when all are taken), or NULL when out of memory. */
-static struct dp_gro *gro_slot(struct dp_tun *t, int *err)
+static struct dp_gro *gro_slot(struct dp_tun *t)
 {
 	struct dp_gro *old = NULL;
 
@@ -833,14 +838,14 @@ static struct dp_gro *gro_slot(struct dp_tun *t, int *err)
 		if (!old || g->used < old->used)
 			old = g;
 	}
-	*err = gro_flush(t, old);
+	(void)gro_flush(t, old);
 	return old;
 }
 
 /* What a packet that is not merged must wait for: a TCP packet for its
  * own flow's held segments (they go first), any other IPv4/IPv6 packet
  * for nothing (another flow), anything unclear for everything. */
-static int flush_before(struct dp_tun *t, const uint8_t *l2, const uint8_t *p, size_t len)
+static int flush_before(struct dp_tun *t, const uint8_t *p, size_t len)
 {
 	struct dp_gro *g;
 	size_t l3;
@@ -865,8 +870,13 @@ static int flush_before(struct dp_tun *t, const uint8_t *l2, const uint8_t *p, s
 		return 0;
 	if (l3 < 20 || len < l3 + 4)
 		return dp_tun_flush(t);
-	g = gro_find(t, l2, p, l3);
-	return g ? gro_flush(t, g) : 0;
+	/* The connection's held segments, behind whatever link header. */
+	for (size_t i = 0; i < DP_GRO_FLOWS; i++) {
+		g = &t->gro[i];
+		if (g->len && same_flow(p, l3, gro_pkt(t, g), g->l3))
+			return gro_flush(t, g);
+	}
+	return 0;
 }
 
 int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len)
@@ -878,13 +888,16 @@ int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, siz
 {
 	struct dp_gro *g;
 	struct tcp_seg s;
-	int err = 0, r;
+	int err;
 
+	/* Held packets written out on the way count their own losses
+	 * (write_lost); the return value is about pkt only. */
 	if (!t->coalesce || len > GSO_PKT_MAX || !tcp_candidate(pkt, len, &s)) {
 		if (t->coalesce)
-			err = flush_before(t, l2, pkt, len);   /* keep the flow's order */
-		r = write_plain(t, l2, pkt, len);
-		return r < 0 ? r : err;
+			(void)flush_before(t, pkt, len);   /* keep the flow's order */
+		err = write_plain(t, l2, pkt, len);
+		t->st.write_lost += err < 0;
+		return err;
 	}
 	g = gro_find(t, l2, pkt, s.l3);
 	if (g && gro_fits(t, g, pkt, &s)) {
@@ -901,10 +914,11 @@ int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, siz
 		return 0;
 	}
 	if (g)
-		err = gro_flush(t, g);
-	if (s.psh || !(g = gro_slot(t, &err))) {
-		r = write_plain(t, l2, pkt, len);
-		return r < 0 ? r : err;
+		(void)gro_flush(t, g);
+	if (s.psh || !(g = gro_slot(t))) {
+		err = write_plain(t, l2, pkt, len);
+		t->st.write_lost += err < 0;
+		return err;
 	}
 	if (t->l2len)
 		memcpy(g->buf + GSO_HDR_LEN, l2, t->l2len);
@@ -919,5 +933,5 @@ int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, siz
 	g->closed = false;
 	g->used = ++t->clock;
 	t->held++;
-	return err;
+	return 0;
 }

@@ -16,7 +16,8 @@
  *               with gso.h; writes carry a header too (DATA_VALID: the
  *               AEAD has authenticated the packet; the kernel need not
  *               verify its checksum again); in-order TCP segments of one
- *               flow are merged into one super-packet write (coalescing).
+ *               flow are merged into one super-packet write (coalescing,
+ *               up to 8 flows at once).
  *
  * Each technique is switched by the environment of the daemon, read once
  * (values 0/no/off or 1/yes/on; all default on):
@@ -140,6 +141,7 @@ typedef void (*dp_pkt_fn)(void *arg, uint8_t *pkt, size_t len);
 struct dp_tun_stats {
 	uint64_t reads, packets, super, bad;   /* read side */
 	uint64_t writes, merged;               /* write side: system calls, segments merged */
+	uint64_t write_lost;                   /* packets in writes that failed */
 };
 
 struct dp_tun;
@@ -157,14 +159,16 @@ void dp_tun_free(struct dp_tun *t);
  * super-packet) goes to fn.  Returns the number of reads. */
 int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg);
 /* One plain IP packet to the device (with a header when vnet).  With
- * coalescing a TCP segment may be held to be merged with the next ones:
- * call dp_tun_flush() before going back to the event loop (the node does
- * when dp_tun_pending()).  0 or -errno. */
+ * coalescing a TCP segment may be held to be merged with the next ones of
+ * its flow (up to 8 flows held): call dp_tun_flush() before going back to
+ * the event loop (the node does when dp_tun_pending()).  0 or -errno for
+ * pkt itself; held packets written out meanwhile count their failures
+ * in dp_tun_stats()->write_lost. */
 int dp_tun_write(struct dp_tun *t, const uint8_t *pkt, size_t len);
 /* The same with the link header l2 (l2len bytes) in front of pkt; only
  * segments behind the same link header are merged. */
 int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, size_t len);
-/* Write the held super-packet, if any.  0 or -errno. */
+/* Write the held super-packets, if any.  0 or the last -errno. */
 int dp_tun_flush(struct dp_tun *t);
 bool dp_tun_pending(const struct dp_tun *t);
 /* Pure: one buffer as read from a vnet TUN (header + packet) to fn;
