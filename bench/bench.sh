@@ -1,7 +1,7 @@
 #!/bin/bash
-# bench/bench.sh BINDIR: CYPHONIC's node and general-node paths against the
-# plain network and wireguard-go (userspace WireGuard over a TUN, like us),
-# on one machine.
+# bench/bench.sh BINDIR: CYPHONIC's node, general-node and relayed paths
+# against the plain network and wireguard-go (userspace WireGuard over a
+# TUN, like us), on one machine.
 #
 #                          inet: bridge br0 (the "Internet")
 #     +-----------------+------------------+------------------+-----------------+
@@ -15,12 +15,15 @@
 #                                                         ns gn (general node, stock tools)
 #                                                         eth0: VIP4 by udhcpc
 #                                                         iperf3 -c, ping, arping
+#  also on inet: ns r1 (NAPT) 192.0.2.20 -- ns rl1 203.0.113.10/25 (cyphonicd, iperf3 -c)
+#                ns r2 (NAPT) 192.0.2.21 -- ns rl2 203.0.113.140/25 (cyphonicd, iperf3 -s)
 #
 # Four systems, measured in alternation, BENCH_ROUNDS (3) rounds, medians:
 #   plain     h1 -> 192.0.2.30 (the limit: veth + bridge)
 #   wg        h1 -> 198.51.100.2 over `wireguard-go wgh1` (never the kernel module)
 #   cy        h1 -> h2's VIP4 over the tunnel the resolver set up (node path, direct)
 #   gn        gn -> h2's VIP4 through the adapter ad (general-node path, direct)
+#   relay     rl1 -> rl2's VIP4, both behind NAPT: through the TRS in the cloud
 # TCP: iperf3 -t BENCH_SECONDS (5), one stream and -P 4.  UDP: iperf3 -u -l 1300
 # at the highest rate with <= 1% loss (found once per system, from the rate
 # that arrives at full offered load).  RTT: ping -c 200 -i 0.01, p50 and p99.
@@ -55,16 +58,16 @@ SECS=${BENCH_SECONDS:-5}
 COLD=${BENCH_COLD:-5}
 NPEERS=${BENCH_PEERS:-32}
 OUT=$(cd "$CYPHONIC_BIN/.." && pwd)/bench-results.txt
-read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy gn}"
+read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy gn relay}"
 declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [cy]="CY node"
-	[gn]="CY GN") CLIENT=([plain]=h1 [wg]=h1 [cy]=h1 [gn]=gn)
+	[gn]="CY GN" [relay]="CY relay") CLIENT=([plain]=h1 [wg]=h1 [cy]=h1 [gn]=gn [relay]=rl1)
 declare -A RES=()   # "sys metric" -> space-separated samples
 NOTES=()
 GN_MAC=02:00:00:00:53:01
 
 add() { RES["$1 $2"]+="$3 "; }
 has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
-has_cy() { has cy || has gn; }
+has_cy() { has cy || has gn || has relay; }
 
 if has gn && ! adapter_cli; then
 	NOTES+=("general-node path not measured: this build's CLI has no 'adapter' command")
@@ -106,6 +109,7 @@ sys_pids()
 	wg) echo "${DPID[wg-h1]} ${DPID[wg-h2]}" ;;
 	cy) echo "${DPID[h1]} ${DPID[h2]}" ;;
 	gn) echo "${DPID[ad]} ${DPID[h2]}" ;;
+	relay) echo "${DPID[rl1]} ${DPID[rl2]} ${DPID[cloud]}" ;;
 	esac
 }
 
@@ -120,6 +124,12 @@ ADDR[plain]=192.0.2.30
 if has gn; then
 	adapter_global ad 192.0.2.40/24
 	gn_host gn ad "$GN_MAC"
+fi
+if has relay; then
+	napt r1 192.0.2.20/24 203.0.113.1/25
+	napt r2 192.0.2.21/24 203.0.113.129/25
+	lan_host rl1 r1 203.0.113.10/25
+	lan_host rl2 r2 203.0.113.140/25
 fi
 
 pretty "wireguard-go between h1 and h2"
@@ -203,6 +213,20 @@ if has_cy; then
 		ADDR[gn]=${ADDR[cy]}
 		ok "gn leased $(dhcp_get gn ip)/$(dhcp_get gn mask), router and DNS $(dhcp_get gn router), MTU $(dhcp_get gn mtu); registered by ad"
 		AD_MAC=$(adapter_mac ad)
+	fi
+	if has relay; then
+		for h in rl1 rl2; do
+			node_new "$h"
+			conf_set "$(node_conf "$h")" node keepalive 15
+			start_node "$h" "$h"
+		done
+		for h in rl1 rl2; do wait_registered "$h"; done
+		ADDR[relay]=$(vip rl2 4)
+		got=$(resolve rl1 rl2 A) && [[ $got == "${ADDR[relay]}" ]] ||
+			fail "rl1: $(fqdn rl2) resolves to '$got', not ${ADDR[relay]}"
+		[[ $(tunnel_get rl1 rl2 .path) == relay ]] ||
+			fail "rl1 -> rl2 is $(tunnel_get rl1 rl2 .path), not relay"
+		ok "rl1 and rl2 behind NAPT: tunnel through the TRS at $(tunnel_get rl1 rl2 .endpoint)"
 	fi
 fi
 
@@ -327,6 +351,10 @@ fi
 
 start_daemon iperf h2 aux iperf3 -s
 wait_for 5 n h2 sh -c 'ss -Hltn "sport = :5201" | grep -q .'
+if has relay; then
+	start_daemon iperf-rl2 rl2 aux iperf3 -s
+	wait_for 5 n rl2 sh -c 'ss -Hltn "sport = :5201" | grep -q .'
+fi
 
 # iperf SYS ARGS...: one iperf3 client run from SYS's client to SYS's
 # address (JSON); retried once: the server answers one client at a time.
@@ -418,7 +446,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 ! has cy || [[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is no longer direct"
+! has relay || [[ $(tunnel_get rl1 rl2 .path) == relay ]] || fail "rl1 -> rl2 is no longer relayed"
 stop_daemon iperf 0 1 143
+! has relay || stop_daemon iperf-rl2 0 1 143
 
 # ---------------------------------------------------------------- table
 
@@ -427,20 +457,22 @@ ratio()
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b == 0)
 		print "-"; else printf "%.2f", a / b }'
 }
-FMT='%-30s %10s %12s %10s %10s %8s %8s %10s %10s\n'
+FMT='%-30s %10s %12s %10s %10s %10s %8s %8s %8s %10s %10s\n'
 # row NAME METRIC DECK_NODE DECK_GN
 row()
 {
-	local p w c g rw rg
+	local p w c g r rw rg rr
 	p=$(med plain "$2")
 	w=$(med wg "$2")
 	c=$(med cy "$2")
 	g=$(med gn "$2")
+	r=$(med relay "$2")
 	rw=$(ratio "$c" "$w")
 	rg=$(ratio "$g" "$c")
-	[[ $2 != udp_loss ]] || rw=- rg=-
+	rr=$(ratio "$r" "$c")
+	[[ $2 != udp_loss ]] || rw=- rg=- rr=-
 	# shellcheck disable=SC2059
-	printf "$FMT" "$1" "$p" "$w" "$c" "$g" "$rw" "$rg" "$3" "$4"
+	printf "$FMT" "$1" "$p" "$w" "$c" "$g" "$r" "$rw" "$rg" "$rr" "$3" "$4"
 }
 # verdict TEXT OK: one line of the targets.
 verdict()
@@ -459,10 +491,11 @@ verdict()
 	printf 'with <= 1%% loss; ping -c 200 -i 0.01; cold start: %s runs, daemons restarted each time\n' \
 		"$COLD"
 	printf 'all hosts share this machine (clients, servers, every daemon and the cloud)\n'
-	printf 'CY node: h1 -> h2 (two cyphonicd); CY GN: general node -> adapter -> h2\n\n'
+	printf 'CY node: h1 -> h2 (two cyphonicd); CY GN: general node -> adapter -> h2;\n'
+	printf 'CY relay: rl1 -> rl2, each behind its own NAPT, through the TRS (cyphonic-cloud)\n\n'
 	# shellcheck disable=SC2059
-	printf "$FMT" "" "plain veth" "wireguard-go" "CY node" "CY GN" "CY/wg-go" "GN/node" \
-		"deck node" "deck GN"
+	printf "$FMT" "" "plain veth" "wireguard-go" "CY node" "CY GN" "CY relay" "CY/wg-go" \
+		"GN/node" "rly/node" "deck node" "deck GN"
 	row "TCP, 1 stream (Mbit/s)" tcp 44.4 37.3
 	row "TCP, 4 streams (Mbit/s)" tcp4 - -
 	row "UDP at <= 1% loss (Mbit/s)" udp 49.9 39.6
@@ -489,7 +522,8 @@ verdict()
 	printf 'for the GN including its ARP for the peer VIP).  "ARP answer": arping from the GN\n'
 	printf 'for the peer VIP, answered with the adapter MAC (deck: 0.32 ms in the adapter, 1.00\n'
 	printf 'ms at the GN).  CPU: utime+stime of the daemons at both ends (wireguard-go: wgh1,\n'
-	printf 'wgh2; node: h1, h2; GN: the adapter and h2) over the 1-stream TCP run, per GB\n'
+	printf 'wgh2; node: h1, h2; GN: the adapter and h2; relay: rl1, rl2 and the cloud, whose\n'
+	printf 'TRS forwards every packet) over the 1-stream TCP run, per GB\n'
 	printf 'received; kernel work in softirq on their behalf is not counted.  RSS: VmRSS of\n'
 	printf 'wireguard-go wgh1, cyphonicd h1, the adapter (with its one GN); per extra peer:\n'
 	printf '(RSS with %s more peers - RSS with one) / %s (CYPHONIC: tunnels set up by\n' \
