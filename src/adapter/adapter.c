@@ -552,12 +552,12 @@ void adapter_free(struct adapter *a)
 		event_free(a->lan_ev);
 	if (a->tick)
 		event_free(a->tick);
-	if (a->flush_ev)
-		event_free(a->flush_ev);
 	dnstcp_free(a->dnstcp);
 	/* GN identities stop before the routes go (their drop callback). */
 	login_free(a->info);
 	gn_table_free(a->gns);
+	if (a->flush_ev)         /* after the GNs: none can deliver any more */
+		event_free(a->flush_ev);
 	nat_free(a->nat);
 	route_free(a->route);
 	lansock_free(a->ls);
