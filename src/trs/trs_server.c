@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,14 @@
 
 #define TRS_BATCH 256
 #define TRS_DATA_MAX 65536
+#define TRS_GSO_SEGS 64        /* datagrams per UDP_SEGMENT message (kernel minimum) */
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 struct trs_server;
 
@@ -33,14 +42,24 @@ struct trs_server {
 	struct trs_port *ports;           /* one per session slot */
 	size_t nports;
 	uint8_t *buf;
+	bool no_gso;                      /* UDP_SEGMENT failed: one datagram per send */
 	struct ratelimit rl;
 };
 
-/* A dual-stack socket wants its IPv4 peers mapped. */
-static void trs_sendto(struct trs_server *s, int fd, const struct sockaddr *to,
-		       const uint8_t *p, size_t len)
+/* Send len bytes to to; seg != 0: they are datagrams of seg bytes (the
+ * last maybe shorter) sent as one UDP GSO message.  A dual-stack socket
+ * wants its IPv4 peers mapped.  0 or -errno. */
+static int trs_send(struct trs_server *s, int fd, const struct sockaddr *to, const uint8_t *p,
+		    size_t len, uint16_t seg)
 {
 	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6 };
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
 
 	if (s->listen.ss_family == AF_INET6 && to->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
@@ -51,8 +70,51 @@ static void trs_sendto(struct trs_server *s, int fd, const struct sockaddr *to,
 		memcpy(&m6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
 		to = (const struct sockaddr *)&m6;
 	}
-	if (sendto(fd, p, len, 0, to, addr_len(to)) < 0)
-		LOG_RATELIMITED(&s->rl, "trs: sendto: %s", strerror(errno));
+	mh.msg_name = (void *)to;
+	mh.msg_namelen = addr_len(to);
+	if (seg) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	}
+	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
+}
+
+static void trs_sendto(struct trs_server *s, int fd, const struct sockaddr *to,
+		       const uint8_t *p, size_t len)
+{
+	int err = trs_send(s, fd, to, p, len, 0);
+
+	if (err < 0)
+		LOG_RATELIMITED(&s->rl, "trs: sendto: %s", strerror(-err));
+}
+
+/* count datagrams of seg bytes (the last maybe shorter) at p, len bytes
+ * in all, for to: one GSO message, or one by one where the kernel does
+ * not take it (then never again). */
+static void trs_send_run(struct trs_server *s, int fd, const struct sockaddr *to,
+			 const uint8_t *p, size_t len, size_t seg, unsigned count)
+{
+	int err;
+
+	if (count > 1 && !s->no_gso) {
+		err = trs_send(s, fd, to, p, len, (uint16_t)seg);
+		if (err != -EIO && err != -EINVAL && err != -EOPNOTSUPP) {
+			if (err < 0)
+				LOG_RATELIMITED(&s->rl, "trs: sendmsg: %s", strerror(-err));
+			return;
+		}
+		s->no_gso = true;
+		log_warnx("trs: UDP GSO refused (%s): relaying one datagram per send",
+			  strerror(-err));
+	}
+	for (size_t off = 0; off < len; off += seg)
+		trs_sendto(s, fd, to, p + off, len - off < seg ? len - off : seg);
 }
 
 static int trs_socket(const struct sockaddr_storage *at)
@@ -70,6 +132,51 @@ static int trs_socket(const struct sockaddr_storage *at)
 		return err;
 	}
 	return fd;
+}
+
+/* Read one buffer: with UDP_GRO possibly several datagrams of *seg bytes
+ * from one sender (the last maybe shorter); *seg = *len otherwise.  False
+ * when the socket is drained. */
+static bool trs_recv_gro(struct trs_server *s, int fd, struct sockaddr_storage *from,
+			 size_t *len, size_t *seg)
+{
+	struct iovec iov = { .iov_base = s->buf, .iov_len = TRS_DATA_MAX };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_name = from, .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	socklen_t flen;
+	ssize_t n;
+
+	for (;;) {
+		mh.msg_namelen = sizeof(*from);
+		mh.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(fd, &mh, 0);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			LOG_RATELIMITED(&s->rl, "trs: recvmsg: %s", strerror(errno));
+		return false;
+	}
+	flen = mh.msg_namelen;
+	addr_unmap(from, &flen);
+	*len = (size_t)n;
+	*seg = *len;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int v;
+
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(v))) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			if (v > 0 && (size_t)v < *len)
+				*seg = (size_t)v;
+		}
+	}
+	return true;
 }
 
 /* Read one datagram; false when the socket is drained. */
@@ -93,19 +200,62 @@ static bool trs_recv(struct trs_server *s, int fd, struct sockaddr_storage *from
 	return true;
 }
 
+/* A run of datagrams of one buffer forwarded unchanged to one place. */
+struct trs_run {
+	struct sockaddr_storage to;
+	const uint8_t *p;
+	size_t len;
+	unsigned count;
+};
+
+static void run_flush(struct trs_server *s, int fd, struct trs_run *r, size_t seg)
+{
+	if (r->count)
+		trs_send_run(s, fd, (struct sockaddr *)&r->to, r->p, r->len, seg, r->count);
+	r->count = 0;
+}
+
+/* Each datagram is checked on its own (trs_handle_relay); the ones
+ * passed unchanged to the same endpoint leave together, as the UDP GRO
+ * buffer they came in (one GSO message), anything else on its own. */
 static void trs_port_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct trs_port *p = arg;
 	struct trs_server *s = p->srv;
 	struct sockaddr_storage from;
+	struct trs_run run = { .count = 0 };
 	struct trs_fwd f;
-	size_t len;
+	size_t len, seg;
 
 	for (int i = 0; i < TRS_BATCH && p->fd >= 0; i++) {
-		if (!trs_recv(s, (int)fd, &from, &len))
+		if (!trs_recv_gro(s, (int)fd, &from, &len, &seg))
 			break;
-		if (trs_handle_relay(s->trs, p->slot, (struct sockaddr *)&from, s->buf, len, &f))
-			trs_sendto(s, (int)fd, f.to, f.buf, f.len);
+		for (size_t off = 0; off < len && p->fd >= 0; off += seg) {
+			uint8_t *d = s->buf + off;
+			size_t n = len - off < seg ? len - off : seg;
+
+			if (!trs_handle_relay(s->trs, p->slot, (struct sockaddr *)&from, d, n, &f)) {
+				run_flush(s, (int)fd, &run, seg);
+				continue;
+			}
+			if (f.buf != d || f.len != n) {
+				/* a held handshake let go: on its own */
+				run_flush(s, (int)fd, &run, seg);
+				trs_sendto(s, (int)fd, f.to, f.buf, f.len);
+				continue;
+			}
+			if (run.count && (run.count == TRS_GSO_SEGS || run.p + run.len != d ||
+					  !addr_equal((const struct sockaddr *)&run.to, f.to)))
+				run_flush(s, (int)fd, &run, seg);
+			if (!run.count) {
+				memcpy(&run.to, f.to, addr_len(f.to));
+				run.p = d;
+				run.len = 0;
+			}
+			run.len += n;
+			run.count++;
+		}
+		run_flush(s, (int)fd, &run, seg);
 	}
 }
 
@@ -156,6 +306,8 @@ static int trs_port_open(void *arg, size_t slot, uint16_t *port)
 	p->srv = s;
 	p->slot = slot;
 	p->fd = fd;
+	/* Best effort: without it, one datagram per read. */
+	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &(int){ 1 }, sizeof(int));
 	p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, trs_port_read, p);
 	if (!p->ev || event_add(p->ev, NULL) < 0) {
 		if (p->ev)
