@@ -76,6 +76,24 @@ static int ctx_key(EVP_CIPHER_CTX *c, uint8_t *cur, enum aead_alg alg, const uin
 	return 0;
 }
 
+/* Overwrite what c holds of a key: the key schedule, by keying it with
+ * the zero key, and what was derived per nonce (GCM's E(K, Y0), the
+ * Poly1305 key), by one empty seal under the zero key and nonce.  If that
+ * fails, c is freed (which clears it) and *c set to NULL.  Not on the
+ * packet path: only when a key goes or could not be set. */
+static void ctx_scrub(EVP_CIPHER_CTX **c, uint8_t *cur, enum aead_alg alg)
+{
+	static const uint8_t zero_key[AEAD_KEY_LEN], zero_nonce[AEAD_NONCE_LEN];
+	uint8_t tag[AEAD_TAG_LEN];
+
+	if (*c && ctx_key(*c, cur, alg, zero_key) == 0 &&
+	    ctx_seal(*c, zero_nonce, NULL, 0, tag, 0, tag) == AEAD_TAG_LEN)
+		return;
+	EVP_CIPHER_CTX_free(*c);
+	*c = NULL;
+	*cur = 0;
+}
+
 /* ---- struct aead ---- */
 
 struct aead *aead_new(enum aead_alg alg, const uint8_t key[AEAD_KEY_LEN])
@@ -134,7 +152,6 @@ struct pool_slot {
 static struct pool_slot pool[AEAD_POOL_SIZE];
 static uint64_t pool_tags, pool_clock;
 static bool pool_filled, pool_atexit;
-static const uint8_t zero_key[AEAD_KEY_LEN];
 
 /* Scratch contexts of aead_*_once, one per algorithm. */
 static EVP_CIPHER_CTX *scratch[3];
@@ -196,8 +213,12 @@ static EVP_CIPHER_CTX *pool_rekey(struct aead_key *k)
 	s->used = 0;
 	if (!s->ctx && !(s->ctx = EVP_CIPHER_CTX_new()))
 		return NULL;
-	if (ctx_key(s->ctx, &s->alg, (enum aead_alg)k->alg, k->key) < 0)
+	if (ctx_key(s->ctx, &s->alg, (enum aead_alg)k->alg, k->key) < 0) {
+		/* It may still hold the previous key's schedule, which that
+		 * key's aead_key_wipe no longer reaches (the tag is gone). */
+		ctx_scrub(&s->ctx, &s->alg, (enum aead_alg)k->alg);
 		return NULL;
+	}
 	s->tag = k->tag = ++pool_tags;
 	s->used = ++pool_clock;
 	k->slot = (uint16_t)(s - pool);
@@ -229,12 +250,8 @@ void aead_key_wipe(struct aead_key *k)
 	if (pool_hit(k)) {
 		struct pool_slot *s = &pool[k->slot];
 
-		/* Overwrite the key schedule; the slot goes first next time. */
-		if (ctx_key(s->ctx, &s->alg, (enum aead_alg)k->alg, zero_key) < 0) {
-			EVP_CIPHER_CTX_free(s->ctx);
-			s->ctx = NULL;
-			s->alg = 0;
-		}
+		/* Overwrite the key's state; the slot goes first next time. */
+		ctx_scrub(&s->ctx, &s->alg, (enum aead_alg)k->alg);
 		s->tag = 0;
 		s->used = 0;
 	}
@@ -290,11 +307,7 @@ static EVP_CIPHER_CTX *scratch_get(enum aead_alg alg, const uint8_t *key)
 
 static void scratch_wipe(enum aead_alg alg)
 {
-	if (ctx_key(scratch[alg], &scratch_alg[alg], alg, zero_key) < 0) {
-		EVP_CIPHER_CTX_free(scratch[alg]);
-		scratch[alg] = NULL;
-		scratch_alg[alg] = 0;
-	}
+	ctx_scrub(&scratch[alg], &scratch_alg[alg], alg);
 }
 
 ssize_t aead_seal_once(enum aead_alg alg, const uint8_t key[AEAD_KEY_LEN],

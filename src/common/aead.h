@@ -51,8 +51,13 @@ ssize_t aead_open(struct aead *a, const uint8_t nonce[AEAD_NONCE_LEN],
  * and no allocation.  AEAD_POOL_SIZE / 2 tunnels can send and receive at
  * once without any re-keying.  The contexts are allocated on the first
  * use, all at once, so the memory of a process does not grow with the
- * number of keys.  One thread uses the pool (cyphonicd has one); keys are
- * not locked either. */
+ * number of keys.  A forged packet with a valid receiver index can make
+ * the pool re-key before its tag is checked: a bounded cost, one key
+ * schedule for it and one for the tunnel whose context it took.  A context
+ * a key leaves (aead_key_wipe) or that fails to take a key is keyed with
+ * the zero key and sealed once under it, so nothing derived from the old
+ * key remains (or it is freed).  One thread uses the pool (cyphonicd has
+ * one); keys are not locked either. */
 #define AEAD_POOL_SIZE 32
 
 struct aead_key {

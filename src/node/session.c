@@ -16,6 +16,7 @@
 /* The replay window, while packets arrive out of order (session.h). */
 struct session_win {
 	struct replay r;
+	uint64_t hole_top;            /* every counter still missing is <= this */
 	uint64_t mark_rx;             /* rx_packets when session_idle last looked */
 	int64_t mark_ms;              /* and when that count changed */
 };
@@ -34,15 +35,15 @@ struct session {
 
 struct session *session_new(const struct session_params *p)
 {
-	struct session *s;
+	struct session *s = calloc(1, sizeof(*s));
 
-	if (p->alg != AEAD_CHACHA20_POLY1305 && p->alg != AEAD_AES256_GCM)
-		return NULL;
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	aead_key_init(&s->tx, p->alg, p->tx_key);
-	aead_key_init(&s->rx, p->alg, p->rx_key);
+	if (aead_key_init(&s->tx, p->alg, p->tx_key) < 0 ||
+	    aead_key_init(&s->rx, p->alg, p->rx_key) < 0) {
+		session_free(s);   /* wipes whatever key was copied */
+		return NULL;
+	}
 	s->local_index = p->local_index;
 	s->remote_index = p->remote_index;
 	s->initiator = p->initiator;
@@ -139,20 +140,49 @@ static bool rx_check(const struct session *s, uint64_t ctr)
 	return ctr != UINT64_MAX && ctr >= s->rx_next;
 }
 
+/* Back to rx_next alone: every counter below the window's top was seen
+ * or is given up. */
+static void win_fold(struct session *s)
+{
+	s->rx_next = s->win->r.top;
+	free(s->win);
+	s->win = NULL;
+}
+
+/* A packet ahead of the top leaves a gap below it.  Once the top is more
+ * than REPLAY_WINDOW past the highest gap, the window refuses every
+ * counter still missing and saw every one above it: "all below top" says
+ * the same, so the window goes (with the same verdict for every counter)
+ * even while packets keep coming. */
+static bool win_update(struct session *s, uint64_t ctr)
+{
+	struct session_win *w = s->win;
+	uint64_t top = w->r.top;
+
+	if (!replay_update(&w->r, ctr))
+		return false;
+	if (ctr > top)
+		w->hole_top = ctr - 1;
+	else if (w->r.top - w->hole_top > REPLAY_WINDOW)
+		win_fold(s);
+	return true;
+}
+
 /* After authentication.  The next counter in order needs no window; a
  * gap (loss, reordering) allocates one so the packets in it can still
  * come.  Without memory the gap is given up: refusing too much is safe. */
 static bool rx_update(struct session *s, uint64_t ctr)
 {
 	if (s->win)
-		return replay_update(&s->win->r, ctr);
+		return win_update(s, ctr);
 	if (!rx_check(s, ctr))
 		return false;
 	if (ctr > s->rx_next && (s->win = malloc(sizeof(*s->win)))) {
 		replay_init_from(&s->win->r, s->rx_next);
+		s->win->hole_top = 0;      /* set by win_update: ctr > top */
 		s->win->mark_rx = UINT64_MAX;
 		s->win->mark_ms = 0;
-		return replay_update(&s->win->r, ctr);
+		return win_update(s, ctr);
 	}
 	s->rx_next = ctr + 1;
 	return true;
@@ -172,9 +202,7 @@ void session_idle(struct session *s, int64_t now_ms)
 	if (now_ms - w->mark_ms < SESSION_WINDOW_IDLE_MS)
 		return;
 	/* Whatever is still missing below the top is refused from now on. */
-	s->rx_next = w->r.top;
-	free(w);
-	s->win = NULL;
+	win_fold(s);
 }
 
 ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out,

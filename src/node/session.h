@@ -23,9 +23,12 @@
  * anti-replay window (replay.h, 1 KB) exists only while packets arrive
  * out of order: as long as each counter is the next one, "every counter
  * below rx_next was seen" is the whole state; the first gap allocates the
- * window, and session_idle() folds it back into rx_next (refusing what is
- * still missing: nothing that late is wanted) once nothing arrived for
- * SESSION_WINDOW_IDLE_MS.  A session is not locked; one thread (or one
+ * window, which folds back into rx_next as soon as the highest gap is more
+ * than REPLAY_WINDOW behind the top (the window refuses what is still
+ * missing by then: one lost packet on a busy session costs the window for
+ * REPLAY_WINDOW packets), or, on a quiet session, when session_idle() finds
+ * that nothing arrived for SESSION_WINDOW_IDLE_MS (refusing what is still
+ * missing: nothing that late is wanted).  A session is not locked; one thread (or one
  * batch) uses it at a time. */
 #ifndef CY_NODE_SESSION_H
 #define CY_NODE_SESSION_H
@@ -108,7 +111,8 @@ ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t 
 		     size_t cap);
 
 /* Timers (tunnel_tick): frees the replay window when nothing was received
- * through it for SESSION_WINDOW_IDLE_MS. */
+ * through it for SESSION_WINDOW_IDLE_MS (session_open frees it itself once
+ * every gap fell out of it). */
 void session_idle(struct session *s, int64_t now_ms);
 
 bool session_needs_rekey(const struct session *s, int64_t now_ms);

@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
 #include "buf.h"
 #include "seal.h"
@@ -369,6 +373,102 @@ static void test_key_wipe_lru(void **state)
 	aead_key_wipe(&hot);
 }
 
+/* A wiped key's context, keyed again (the other algorithm too), seals
+ * exactly what a context of its own does: the throwaway seal of the wipe
+ * leaves nothing behind that the next key would use. */
+static void test_key_wipe_reuse(void **state)
+{
+	static const enum aead_alg algs[] = { AEAD_AES256_GCM, AEAD_CHACHA20_POLY1305 };
+	uint8_t kb[AEAD_KEY_LEN], ref[sizeof(dgram)];
+	struct aead_key k;
+	ssize_t n;
+
+	for (unsigned i = 0; i < 8; i++) {
+		enum aead_alg alg = algs[(i / 2) % 2];
+
+		key_n(kb, 3000 + i);
+		assert_int_equal(aead_key_init(&k, alg, kb), 0);
+		n = aead_key_seal(&k, nonce, aad, sizeof(aad), inner, inner_len, dgram);
+		assert_int_equal(n, (ssize_t)(inner_len + AEAD_TAG_LEN));
+		assert_int_equal(aead_seal_once(alg, kb, nonce, aad, sizeof(aad), inner,
+						inner_len, ref), n);
+		assert_memory_equal(dgram, ref, (size_t)n);
+		assert_int_equal(aead_key_open(&k, nonce, aad, sizeof(aad), dgram, (size_t)n,
+					       out), (ssize_t)inner_len);
+		aead_key_wipe(&k);   /* the next key takes this slot first */
+		/* scrubbed in place, not freed and set up again */
+		assert_int_equal(aead_pool_contexts(), AEAD_POOL_SIZE);
+	}
+}
+
+/* OpenSSL's allocations can be made to fail (set up in main). */
+static bool alloc_fail;
+
+static void *t_malloc(size_t n, const char *file, int line)
+{
+	(void)file, (void)line;
+	return alloc_fail ? NULL : malloc(n);
+}
+
+static void *t_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file, (void)line;
+	return alloc_fail ? NULL : realloc(p, n);
+}
+
+static void t_free(void *p, const char *file, int line)
+{
+	(void)file, (void)line;
+	free(p);
+}
+
+static bool alloc_hooked;
+
+/* A context that fails to take a key (here: switching algorithms needs
+ * memory OpenSSL cannot get) is not kept with whatever it held: it is
+ * freed, nothing is sealed, the keys in the other contexts keep working
+ * without any allocation, and the slot is set up again later. */
+static void test_key_rekey_failure(void **state)
+{
+	static struct aead_key k[AEAD_POOL_SIZE];
+	uint8_t kb[AEAD_KEY_LEN], ref[sizeof(dgram)];
+	struct aead_key c;
+	ssize_t n;
+
+	if (!alloc_hooked)
+		skip();
+	for (unsigned i = 0; i < AEAD_POOL_SIZE; i++) {   /* every context: GCM */
+		key_n(kb, 4000 + i);
+		assert_int_equal(aead_key_init(&k[i], AEAD_AES256_GCM, kb), 0);
+		assert_true(aead_key_seal(&k[i], nonce, NULL, 0, inner, 16, dgram) > 0);
+	}
+	assert_int_equal(aead_pool_contexts(), AEAD_POOL_SIZE);
+	key_n(kb, 5000);
+	assert_int_equal(aead_key_init(&c, AEAD_CHACHA20_POLY1305, kb), 0);
+
+	alloc_fail = true;
+	n = aead_key_seal(&c, nonce, aad, sizeof(aad), inner, inner_len, dgram);
+	for (unsigned i = 1; i < AEAD_POOL_SIZE; i++)
+		assert_int_equal(aead_key_seal(&k[i], nonce, NULL, 0, inner, 16, dgram),
+				 16 + AEAD_TAG_LEN);
+	alloc_fail = false;
+	ERR_clear_error();
+	assert_int_equal(n, -ENOMEM);
+	assert_false(aead_key_pooled(&c));
+	assert_false(aead_key_pooled(&k[0]));          /* its context was taken */
+	assert_int_equal(aead_pool_contexts(), AEAD_POOL_SIZE - 1);
+
+	n = aead_key_seal(&c, nonce, aad, sizeof(aad), inner, inner_len, dgram);
+	assert_int_equal(n, (ssize_t)(inner_len + AEAD_TAG_LEN));
+	assert_int_equal(aead_pool_contexts(), AEAD_POOL_SIZE);
+	assert_int_equal(aead_seal_once(AEAD_CHACHA20_POLY1305, kb, nonce, aad, sizeof(aad),
+					inner, inner_len, ref), n);
+	assert_memory_equal(dgram, ref, (size_t)n);
+	for (unsigned i = 0; i < AEAD_POOL_SIZE; i++)
+		aead_key_wipe(&k[i]);
+	aead_key_wipe(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,7 +481,12 @@ int main(void)
 		cmocka_unit_test(test_key_interop),
 		cmocka_unit_test(test_key_pool_eviction),
 		cmocka_unit_test(test_key_wipe_lru),
+		cmocka_unit_test(test_key_wipe_reuse),
+		cmocka_unit_test(test_key_rekey_failure),
 	};
+
+	/* Before OpenSSL allocates anything, or it refuses. */
+	alloc_hooked = CRYPTO_set_mem_functions(t_malloc, t_realloc, t_free) == 1;
 
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

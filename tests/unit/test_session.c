@@ -1,7 +1,9 @@
 /* Data sessions on their own: seal/open both ways with both AEADs, the
  * exact Data format, replay, tampering, unknown index, malformed input,
  * counter and age limits, the replay window allocated only while packets
- * come out of order, more sessions than the cipher context pool. */
+ * come out of order (and given up while traffic flows once every gap left
+ * it, with the same verdicts as a window kept forever), an unknown AEAD,
+ * more sessions than the cipher context pool. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -291,6 +293,121 @@ static void test_window_lazy(void **state)
 	pair_free(&p);
 }
 
+/* Seal counter ctr from a to b and open it: 50 (accepted) or -EALREADY. */
+static ssize_t deliver(struct pair *p, uint64_t ctr)
+{
+	ssize_t n;
+
+	session_test_set_tx_counter(p->a, ctr);
+	n = session_seal(p->a, ip, 50, pkt, sizeof(pkt));
+	assert_int_equal(n, 50 + SESSION_OVERHEAD);
+	return session_open(p->b, pkt, (size_t)n, out, sizeof(out));
+}
+
+/* One lost packet on a busy session: the window goes by itself once the
+ * gap is more than REPLAY_WINDOW behind, with no idle stretch; the lost
+ * counter and anything already seen stay refused. */
+static void test_window_folds_busy(void **state)
+{
+	const uint64_t lost = 5, fold = lost + REPLAY_WINDOW;
+	uint8_t held[200];
+	ssize_t hn;
+	struct pair p;
+
+	pair_make(&p, AEAD_AES256_GCM, 0);
+	for (uint64_t c = 0; c < lost; c++)
+		assert_int_equal(deliver(&p, c), 50);
+	hn = session_seal(p.a, ip, 50, held, sizeof(held));   /* lost: 5 */
+	assert_true(hn > 0);
+	assert_false(session_test_has_window(p.b));
+	/* In order from 6 on: the window holds while 5 is inside it... */
+	for (uint64_t c = lost + 1; c < fold; c++) {
+		assert_int_equal(deliver(&p, c), 50);
+		assert_true(session_test_has_window(p.b));
+	}
+	/* ...and goes with the first packet that pushes 5 out of it. */
+	assert_int_equal(deliver(&p, fold), 50);
+	assert_false(session_test_has_window(p.b));
+	assert_int_equal(session_open(p.b, held, (size_t)hn, out, sizeof(out)), -EALREADY);
+	assert_int_equal(deliver(&p, fold), -EALREADY);
+	assert_int_equal(deliver(&p, fold - 1), -EALREADY);
+	assert_int_equal(deliver(&p, fold - 100), -EALREADY);
+	assert_int_equal(deliver(&p, 0), -EALREADY);
+	assert_int_equal(deliver(&p, fold + 1), 50);
+	assert_false(session_test_has_window(p.b));
+
+	/* A gap that was filled still needs the top to move on, and the
+	 * latest of several gaps is what counts. */
+	assert_int_equal(deliver(&p, fold + 3), 50);       /* gap fold+2 */
+	assert_true(session_test_has_window(p.b));
+	assert_int_equal(deliver(&p, fold + 2), 50);       /* filled */
+	assert_int_equal(deliver(&p, fold + 10), 50);      /* gap ..fold+9 */
+	for (uint64_t c = fold + 11; c < fold + 9 + REPLAY_WINDOW; c++)
+		assert_int_equal(deliver(&p, c), 50);
+	assert_true(session_test_has_window(p.b));
+	assert_int_equal(deliver(&p, fold + 9), 50);       /* still inside: late, once */
+	assert_int_equal(deliver(&p, fold + 9), -EALREADY);
+	assert_int_equal(deliver(&p, fold + 9 + REPLAY_WINDOW), 50);
+	assert_false(session_test_has_window(p.b));
+	assert_int_equal(deliver(&p, fold + 4), -EALREADY);   /* never came */
+	assert_int_equal(deliver(&p, fold + 9 + REPLAY_WINDOW), -EALREADY);
+	assert_int_equal(session_stats(p.b)->drop_replay, 8);
+	pair_free(&p);
+}
+
+/* The session's verdict on every counter is that of a window that is
+ * never given up (replay.h), whatever the order: lazy allocation and
+ * folding change the memory, never what is accepted. */
+static void test_window_same_verdicts(void **state)
+{
+	struct replay ref;
+	uint64_t next = 0, seed = 0x9e3779b97f4a7c15ULL;
+	unsigned folds = 0;
+	bool had = false;
+	struct pair p;
+
+	replay_init(&ref);
+	pair_make(&p, AEAD_CHACHA20_POLY1305, 0);
+	for (int i = 0; i < 60000; i++) {
+		uint64_t r, ctr;
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		r = seed >> 33;
+		/* Stretches with loss and reordering alternate with stretches
+		 * longer than the window with none (but with replays). */
+		if (r % 1000 < 985 || (r % 1000 < 990 && (i / 10000) % 2))
+			ctr = next;
+		else if (r % 1000 < 990)            /* jump ahead */
+			ctr = next + 1 + (r >> 10) % 64;
+		else if (r % 1000 < 995)            /* late or replayed, in the window */
+			ctr = next > 0 ? next - 1 - (r >> 10) % (next < 200 ? next : 200) : 0;
+		else                                /* far behind: at the window's edge */
+			ctr = next > REPLAY_WINDOW + 2 ? next - REPLAY_WINDOW - 2 + (r >> 10) % 4 : 0;
+		if (ctr >= next)
+			next = ctr + 1;
+		assert_int_equal(deliver(&p, ctr), replay_update(&ref, ctr) ? 50 : -EALREADY);
+		folds += had && !session_test_has_window(p.b);
+		had = session_test_has_window(p.b);
+	}
+	assert_true(folds > 0);    /* the sequence did exercise the folding */
+	pair_free(&p);
+}
+
+static void test_new_bad_alg(void **state)
+{
+	struct session_params sp = { .alg = (enum aead_alg)0, .tx_key = k1, .rx_key = k2 };
+
+	assert_null(session_new(&sp));
+	sp.alg = (enum aead_alg)3;
+	assert_null(session_new(&sp));
+	sp.alg = AEAD_CHACHA20_POLY1305;
+	sp.tx_key = k1;
+	struct session *s = session_new(&sp);
+	assert_non_null(s);
+	assert_int_equal(session_alg(s), AEAD_CHACHA20_POLY1305);
+	session_free(s);
+}
+
 /* More sessions than the pool has cipher contexts (aead.h), used in
  * turn, each pair with keys of its own and the same indexes: every
  * packet opens with its own session and with no other. */
@@ -375,6 +492,9 @@ int main(void)
 		cmocka_unit_test(test_unknown_index_and_malformed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_window_lazy),
+		cmocka_unit_test(test_window_folds_busy),
+		cmocka_unit_test(test_window_same_verdicts),
+		cmocka_unit_test(test_new_bad_alg),
 		cmocka_unit_test(test_many_sessions),
 		cmocka_unit_test(test_peek_and_pref),
 	};
