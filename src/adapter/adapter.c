@@ -371,14 +371,19 @@ static int lan_dns_query(void *arg, struct gn *g, const struct resolver_client *
 	return rs->malformed != bad ? -EBADMSG : 0;
 }
 
-/* DNS over TCP from addr: the resolver of the GN with that VIPv4. */
-static struct resolver_server *lan_dns_server(void *arg, const struct in_addr *addr)
+/* DNS over TCP from addr: the resolver of the GN with that VIPv4, and its
+ * MAC (dnstcp.c checks the neighbour entry against it). */
+static struct resolver_server *lan_dns_server(void *arg, const struct in_addr *addr,
+					      uint8_t mac[6])
 {
 	struct adapter *a = arg;
 	struct gn *g = gn_by_vip4(a->gns, addr);
 	struct gnctx *c = g ? g->ident : NULL;
 
-	return c ? c->dns : NULL;
+	if (!c || !c->dns)
+		return NULL;
+	memcpy(mac, g->info.mac, 6);
+	return c->dns;
 }
 
 static const struct lansock_ops lan_ops = {

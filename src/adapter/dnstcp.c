@@ -3,15 +3,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/listener.h>
 
+#include "gn.h"
 #include "json.h"
 #include "log.h"
 #include "resolver_server.h"
@@ -27,27 +30,80 @@ struct dnstcp {
 	struct in_addr ip;
 	uint64_t accepted;      /* handed to a GN's resolver */
 	uint64_t not_gn;        /* closed: the peer is no GN of this adapter */
+	uint64_t mac_mismatch;  /* closed: a GN's VIP, but not from that GN's MAC */
 	uint64_t refused;       /* closed by the GN's resolver (its cap, no memory) */
 	uint64_t accept_err;
 	struct ratelimit rl;
 };
 
+/* The MAC the kernel's neighbour table holds for ip on the LAN interface.
+ * The kernel has just completed a TCP handshake with ip there, so the
+ * entry exists and names the host that answered.  0 or -errno. */
+static int peer_mac(const struct dnstcp *d, int fd, const struct in_addr *ip, uint8_t mac[6])
+{
+	struct arpreq r;
+	struct sockaddr_in pa = { .sin_family = AF_INET, .sin_addr = *ip };
+
+	memset(&r, 0, sizeof(r));
+	memcpy(&r.arp_pa, &pa, sizeof(pa));
+	snprintf(r.arp_dev, sizeof(r.arp_dev), "%s", d->ifname);
+	if (ioctl(fd, SIOCGARP, &r) < 0)
+		return -errno;
+	if (!(r.arp_flags & ATF_COM) || r.arp_ha.sa_family != ARPHRD_ETHER)
+		return -ENXIO;
+	memcpy(mac, r.arp_ha.sa_data, 6);
+	return 0;
+}
+
+/* The resolver for a connection from sin: that of the GN whose VIPv4 it
+ * is, if the neighbour entry for it holds that GN's MAC (as lansock.c
+ * checks the MAC of UDP queries).  NULL (counted, logged) otherwise. */
+static struct resolver_server *server_for(struct dnstcp *d, int fd,
+					  const struct sockaddr_in *sin)
+{
+	struct resolver_server *s;
+	uint8_t want[6], got[6];
+	char a[INET_ADDRSTRLEN], m1[18], m2[18];
+	int err;
+
+	inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+	s = d->cfg.server_for(d->cfg.arg, &sin->sin_addr, want);
+	if (!s) {
+		d->not_gn++;
+		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: no general node, closed", a,
+				d->ifname);
+		return NULL;
+	}
+	err = peer_mac(d, fd, &sin->sin_addr, got);
+	if (err < 0) {
+		d->mac_mismatch++;
+		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: no neighbour entry (%s), "
+				"closed", a, d->ifname, strerror(-err));
+		return NULL;
+	}
+	if (memcmp(got, want, sizeof(want)) != 0) {
+		d->mac_mismatch++;
+		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: MAC %s, not the general "
+				"node's %s, closed", a, d->ifname, gn_mac_str(got, m1),
+				gn_mac_str(want, m2));
+		return NULL;
+	}
+	return s;
+}
+
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
 	struct dnstcp *d = arg;
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 	struct resolver_server *s = NULL;
-	char a[INET_ADDRSTRLEN];
 
-	if (sa->sa_family == AF_INET && (size_t)salen >= sizeof(*sin))
-		s = d->cfg.server_for(d->cfg.arg, &sin->sin_addr);
-	if (!s) {
+	if (sa->sa_family == AF_INET && (size_t)salen >= sizeof(struct sockaddr_in))
+		s = server_for(d, fd, (const struct sockaddr_in *)sa);
+	else {
 		d->not_gn++;
-		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: no general node, closed",
-				sa->sa_family == AF_INET ?
-				inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a)) : "?",
-				d->ifname);
+		LOG_RATELIMITED(&d->rl, "DNS over TCP on %s: not from IPv4, closed", d->ifname);
+	}
+	if (!s) {
 		close(fd);
 		return;
 	}
@@ -151,6 +207,7 @@ void dnstcp_status(const struct dnstcp *d, struct json *j)
 	json_bool(j, "listening", d->lis != NULL);
 	json_uint(j, "accepted", d->accepted);
 	json_uint(j, "not_gn", d->not_gn);
+	json_uint(j, "mac_mismatch", d->mac_mismatch);
 	json_uint(j, "refused", d->refused);
 	json_uint(j, "accept_err", d->accept_err);
 	json_obj_end(j);

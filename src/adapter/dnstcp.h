@@ -2,6 +2,7 @@
  * address: a listener on LAN_IP:53 bound to the LAN interface
  * (SO_BINDTODEVICE), so only connections that came in on the LAN reach it.
  * Each accepted connection is looked up by its peer's IPv4: a GN's VIP
+ * whose neighbour entry on the LAN interface (SIOCGARP) holds that GN's MAC
  * hands it to that GN's resolver (resolver_server_adopt_tcp(): framing,
  * idle timeout and connection cap are the resolver's), anything else is
  * closed at once and counted.  UDP DNS does not come here: lansock.c takes
@@ -11,6 +12,7 @@
 #define CY_ADAPTER_DNSTCP_H
 
 #include <netinet/in.h>
+#include <stdint.h>
 
 struct event_base;
 struct json;
@@ -18,9 +20,10 @@ struct resolver_server;
 
 struct dnstcp_cfg {
 	const char *ifname;     /* the LAN interface */
-	/* The resolver of the GN whose VIPv4 is addr, NULL when addr is no
-	 * (running) GN of this adapter. */
-	struct resolver_server *(*server_for)(void *arg, const struct in_addr *addr);
+	/* The resolver of the GN whose VIPv4 is addr, and its MAC in mac;
+	 * NULL when addr is no (running) GN of this adapter. */
+	struct resolver_server *(*server_for)(void *arg, const struct in_addr *addr,
+					      uint8_t mac[6]);
 	void *arg;
 };
 

@@ -8,7 +8,9 @@
 # reaching the adapter's VIP through the overlay finds no listener; `arping`
 # for the peer's VIP is answered by the adapter's LAN MAC, for another
 # general node on the same LAN by that node alone, for an address outside
-# the VIP range by nobody.
+# the VIP range by nobody.  Last, the LAN host takes a general node's VIP
+# (another MAC): its DNS over TCP is closed too, and the general node's own
+# still answered once the address is back.
 #
 #                          inet: bridge br0 (the "Internet")
 #        +-------------------+-------------------+-------------------+
@@ -164,6 +166,31 @@ ok "g1: arping $(vip g2 4) -> $got"
 pretty "arping an address outside the VIP range: no answer"
 got=$(arp_macs g1 "$OUTSIDE" 3) && fail "g1: arping $OUTSIDE was answered by $got"
 ok "g1: arping $OUTSIDE: no answer"
+
+# Last, as it takes g2's address over on the LAN for a moment.
+pretty "DNS over TCP from x with g2's VIP (x's MAC, not g2's): closed at once"
+G2IP=$(vip g2 4)
+mm0=$(dtcp mac_mismatch)
+acc0=$(dtcp accepted)
+n x ip addr add "$G2IP/32" dev eth0
+# x asks for the adapter's MAC again, naming g2's VIP as its own: the
+# adapter's kernel now holds x's MAC for it, and the handshake completes
+# with x.
+n x ip neigh flush dev eth0
+got=$(n x dig @"$(vip ad 4)" -b "$G2IP" +tcp +time=5 +tries=1 +short "$WWW_NAME" A 2>&1) &&
+	fail "x: dig +tcp -b $G2IP @$(vip ad 4) was answered: $got"
+n x ip addr del "$G2IP/32" dev eth0
+[[ $got != *"$WWW_A"* ]] || fail "x: got an answer as $G2IP: $got"
+[[ $(dtcp mac_mismatch) == $((mm0 + 1)) && $(dtcp accepted) == "$acc0" ]] ||
+	fail "ad: dns_tcp from x as $G2IP not counted as mac_mismatch: $(status ad | jq -c .dns_tcp)"
+ok "x as $G2IP: connection closed by the adapter (MAC $XMAC, not $M2), no answer"
+# The adapter resolves g2's VIP afresh: g2 alone answers, and is served.
+n ad ip neigh del "$G2IP" dev "$ADAPTER_LAN" 2>/dev/null || true
+got=$(gdig g2 +tcp +short "$WWW_NAME" A 2>&1) || fail "g2: dig +tcp $WWW_NAME A failed after x: $got"
+[[ $got == "$WWW_A" ]] || fail "g2: dig +tcp $WWW_NAME A gave '$got' after x"
+[[ $(dtcp accepted) == $((acc0 + 1)) && $(dtcp mac_mismatch) == $((mm0 + 1)) ]] ||
+	fail "ad: g2's connection not accepted after x: $(status ad | jq -c .dns_tcp)"
+ok "g2: +tcp $WWW_NAME A $got, from its own MAC again"
 
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"
