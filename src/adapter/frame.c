@@ -19,7 +19,7 @@
 
 static const uint8_t mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static uint32_t prefix_mask(uint8_t len)
+uint32_t frame_prefix_mask(uint8_t len)
 {
 	if (len == 0)
 		return 0;
@@ -34,7 +34,7 @@ static bool in_vip_prefix(const struct frame_cfg *cfg, uint32_t ip)
 
 	if (cfg->vip_len == 0 || cfg->vip_len > 32)
 		return false;
-	m = prefix_mask(cfg->vip_len);
+	m = frame_prefix_mask(cfg->vip_len);
 	return (ip & m) == (cfg->vip_net & m);
 }
 
@@ -42,7 +42,7 @@ static bool in_vip_prefix(const struct frame_cfg *cfg, uint32_t ip)
  * are no host (for /31 and /32 every address is one). */
 static bool vip_is_host(const struct frame_cfg *cfg, uint32_t ip)
 {
-	uint32_t m = prefix_mask(cfg->vip_len);
+	uint32_t m = frame_prefix_mask(cfg->vip_len);
 
 	if (ip == 0xffffffffu)
 		return false;
@@ -161,7 +161,8 @@ static enum lan_kind classify_ipv4(const struct frame_cfg *cfg, struct frame_inf
 	fi->ip_ttl = ttl;
 	fi->ip_df = (fragoff & 0x4000) != 0;
 	fi->ip_frag = (fragoff & 0x3fff) != 0;
-	if (cfg->is_gn)
+	/* Only the VIP range costs the owner a table walk. */
+	if (cfg->is_gn && in_vip_prefix(cfg, fi->ip_dst))
 		fi->dst_is_gn = cfg->is_gn(cfg->arg, fi->ip_dst);
 
 	if (fi->ip_proto == PROTO_UDP && !fi->ip_frag) {

@@ -55,7 +55,8 @@ struct frame_cfg {
 	uint32_t ip;                     /* its LAN IPv4 = its VIPv4; 0 = not known yet */
 	uint32_t vip_net;                /* the cloud's VIPv4 prefix (masked) ... */
 	uint8_t vip_len;                 /* ... and its length, 1..32 (0 = none: no VIP) */
-	/* True when ip is a general node's VIP on this LAN (may be NULL). */
+	/* True when ip (in the VIP prefix: only such are asked) is a general
+	 * node's VIP on this LAN (may be NULL). */
 	bool (*is_gn)(void *arg, uint32_t ip);
 	void *arg;
 };
@@ -115,6 +116,9 @@ bool frame_arp_should_answer(const struct frame_cfg *cfg, const struct frame_inf
  * req's sender.  Padded to FRAME_MIN_LEN.  Returns the length or -ENOSPC. */
 ssize_t frame_build_arp_reply(uint8_t *out, size_t cap, const struct frame_info *req,
 			      const uint8_t mac[6]);
+
+/* The netmask of a prefix length (host order); 0 for 0, all ones from 32. */
+uint32_t frame_prefix_mask(uint8_t len);
 
 /* 14-byte Ethernet header (for writev in front of an IPv4 packet). */
 void frame_eth_header(uint8_t out[FRAME_ETH_LEN], const uint8_t dst[6], const uint8_t src[6],

@@ -65,7 +65,6 @@ struct lansock {
 	char domain[256];
 	bool have_addr;
 	uint32_t ip;                     /* the LAN address (host order), 0 = not yet */
-	uint32_t vip_mask;               /* the VIP prefix's mask (host order) */
 	struct frame_cfg fc;
 	struct dhcp_cfg dc;
 	struct lease_table *leases;
@@ -138,9 +137,6 @@ static bool is_gn_ip(void *arg, uint32_t ip)
 	struct lansock *ls = arg;
 	struct in_addr a = { .s_addr = htonl(ip) };
 
-	/* Every IPv4 frame asks: only the VIP range costs a table walk. */
-	if ((ip & ls->vip_mask) != ls->fc.vip_net || !ls->have_addr)
-		return false;
 	return gn_by_vip4(ls->cfg.gns, &a) != NULL;
 }
 
@@ -512,17 +508,11 @@ int64_t lansock_lease_left(const struct lansock *ls, const uint8_t mac[6])
 
 /* ---- set-up ---- */
 
-static uint32_t prefix_mask(uint8_t len)
-{
-	return len == 0 ? 0 : len >= 32 ? 0xffffffffu : ~((1u << (32 - len)) - 1);
-}
-
 void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_len)
 {
-	uint32_t mask = prefix_mask(vip_len);
+	uint32_t mask = frame_prefix_mask(vip_len);
 
 	ls->ip = ntohl(ip->s_addr);
-	ls->vip_mask = mask;
 	ls->have_addr = true;
 	ls->fc.ip = ls->ip;
 	ls->fc.vip_net = ls->ip & mask;
