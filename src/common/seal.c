@@ -1,6 +1,7 @@
 #include "seal.h"
 
 #include <errno.h>
+#include <time.h>
 
 #include "buf.h"
 #include "wire.h"
@@ -62,4 +63,15 @@ ssize_t cy_unseal(struct aead *a, const uint8_t *buf, size_t len, uint8_t *out, 
 	make_nonce(nonce, h.dir, h.counter);
 	return aead_open(a, nonce, buf, CY_SEAL_HDR_LEN, buf + CY_SEAL_HDR_LEN,
 			 len - CY_SEAL_HDR_LEN, out);
+}
+
+uint64_t cy_seal_counter(uint64_t *last)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	*last = now > *last ? now : *last + 1;
+	return *last;
 }

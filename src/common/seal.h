@@ -33,6 +33,12 @@ struct cy_seal_hdr {
 	uint64_t counter;
 };
 
+/* The next sending counter of a key whose last one is *last:
+ * max(*last + 1, realtime ns), so it keeps rising across restarts
+ * without being stored (the receiver's window refuses anything old).
+ * Updates *last. */
+uint64_t cy_seal_counter(uint64_t *last);
+
 /* Seal msg into out.  Returns the datagram length or -EMSGSIZE/-EIO. */
 ssize_t cy_seal(struct aead *a, enum cy_dir dir, uint64_t key_id, uint64_t counter,
 		const uint8_t *msg, size_t len, uint8_t *out, size_t cap);

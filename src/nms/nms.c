@@ -249,23 +249,10 @@ static size_t nms_reject(struct nms *n, const struct sockaddr *from, enum cy_res
 	return wbuf_ok(&w) ? w.len : 0;
 }
 
-/* Our sending counter: max(previous + 1, realtime ns), so it keeps
- * rising across restarts without being stored. */
-static uint64_t nms_tx_counter(struct nms_key *k)
-{
-	struct timespec ts;
-	uint64_t now;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	k->tx = now > k->tx ? now : k->tx + 1;
-	return k->tx;
-}
-
 size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size_t len,
 		      uint8_t *out, size_t cap)
 {
-	ssize_t olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, nms_tx_counter(k), msg, len,
+	ssize_t olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, cy_seal_counter(&k->tx), msg, len,
 			       out, cap);
 
 	return olen > 0 ? (size_t)olen : 0;

@@ -84,17 +84,6 @@ bool nms_relay_ours(const struct nms_relay *r, const struct cy_seal_hdr *h)
 	return r && h->dir == CY_DIR_FROM_CLOUD && nms_relay_link((struct nms_relay *)r, h->key_id);
 }
 
-static uint64_t nms_relay_counter(struct nms_link *r)
-{
-	struct timespec ts;
-	uint64_t now;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	r->tx = now > r->tx ? now : r->tx + 1;
-	return r->tx;
-}
-
 int nms_relay_request(struct nms *n, uint64_t tunnel_id, const uint8_t relay_key[CY_KEY_LEN],
 		      int attempt)
 {
@@ -111,7 +100,7 @@ int nms_relay_request(struct nms *n, uint64_t tunnel_id, const uint8_t relay_key
 	cy_put_bytes(&b, CY_A_KEY, relay_key, CY_KEY_LEN);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	len = cy_build_finish(&b);
-	olen = len > 0 ? cy_seal(l->aead, CY_DIR_TO_CLOUD, l->key_id, nms_relay_counter(l), msg,
+	olen = len > 0 ? cy_seal(l->aead, CY_DIR_TO_CLOUD, l->key_id, cy_seal_counter(&l->tx), msg,
 				 (size_t)len, out, sizeof(out))
 		       : -EMSGSIZE;
 	cy_wipe(msg, sizeof(msg));

@@ -189,18 +189,6 @@ static ssize_t trs_link_open(struct trs *t, const struct cy_seal_hdr *h, const u
 	return n;
 }
 
-/* max(previous + 1, realtime ns): rises across restarts without state. */
-static uint64_t trs_tx_counter(struct trs_link *l)
-{
-	struct timespec ts;
-	uint64_t now;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	l->tx = now > l->tx ? now : l->tx + 1;
-	return l->tx;
-}
-
 static size_t trs_slot_by_tunnel(const struct trs *t, uint64_t tunnel_id)
 {
 	for (size_t i = 0; i < t->conf.max_sessions; i++)
@@ -351,7 +339,7 @@ size_t trs_handle_ctl(struct trs *t, const struct sockaddr *from, const uint8_t 
 	}
 	mlen = trs_relay_req(t, from, m, msg, sizeof(msg));
 	if (mlen > 0) {
-		n = cy_seal(l->aead, CY_DIR_FROM_CLOUD, l->key_id, trs_tx_counter(l), msg,
+		n = cy_seal(l->aead, CY_DIR_FROM_CLOUD, l->key_id, cy_seal_counter(&l->tx), msg,
 			    (size_t)mlen, out, cap);
 		ret = n > 0 ? (size_t)n : 0;
 	}
