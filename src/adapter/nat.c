@@ -34,21 +34,36 @@ void nat_table_name(const char *lan, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-int nat_script(const struct nat_cfg *c, char *out, size_t cap)
-{
+/* What the scripts name: the table, the LAN address, the VIP prefix. */
+struct nat_names {
 	char table[64], ip[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN + 4];
+};
+
+static int nat_names(const struct nat_cfg *c, struct nat_names *nm)
+{
 	char a4[INET_ADDRSTRLEN];
 	struct in_addr nw = c->vip_net;
-	size_t o = 0;
-	int n;
 
 	if (c->vip_len > 32)
 		return -EINVAL;
 	if (c->vip_len < 32)
 		nw.s_addr &= htonl(c->vip_len ? ~0u << (32 - c->vip_len) : 0);
-	nat_table_name(c->lan, table, sizeof(table));
-	inet_ntop(AF_INET, &c->lan_ip, ip, sizeof(ip));
-	snprintf(net, sizeof(net), "%s/%u", inet_ntop(AF_INET, &nw, a4, sizeof(a4)), c->vip_len);
+	nat_table_name(c->lan, nm->table, sizeof(nm->table));
+	inet_ntop(AF_INET, &c->lan_ip, nm->ip, sizeof(nm->ip));
+	snprintf(nm->net, sizeof(nm->net), "%s/%u", inet_ntop(AF_INET, &nw, a4, sizeof(a4)),
+		 c->vip_len);
+	return 0;
+}
+
+int nat_script(const struct nat_cfg *c, char *out, size_t cap)
+{
+	struct nat_names nm;
+	const char *table = nm.table, *ip = nm.ip, *net = nm.net;
+	size_t o = 0;
+	int n;
+
+	if (nat_names(c, &nm) < 0)
+		return -EINVAL;
 #define PUT(...)                                                       \
 	do {                                                           \
 		n = snprintf(out + o, cap - o, __VA_ARGS__);           \
@@ -89,17 +104,11 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 
 int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
 {
-	char table[64], ip[INET_ADDRSTRLEN], a4[INET_ADDRSTRLEN];
-	struct in_addr nw = c->vip_net;
+	struct nat_names nm;
 	int n;
 
-	if (c->vip_len > 32)
+	if (nat_names(c, &nm) < 0)
 		return -EINVAL;
-	if (c->vip_len < 32)
-		nw.s_addr &= htonl(c->vip_len ? ~0u << (32 - c->vip_len) : 0);
-	nat_table_name(c->lan, table, sizeof(table));
-	inet_ntop(AF_INET, &c->lan_ip, ip, sizeof(ip));
-	inet_ntop(AF_INET, &nw, a4, sizeof(a4));
 	/* Our packet socket has seen the frame before the ingress hook: a
 	 * packet for the tunnels ends here, before the kernel routes it,
 	 * tracks it and drops it in forward (that rule stays as the net for
@@ -109,11 +118,11 @@ int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
 		     "table netdev %s {\n"
 		     "  chain ingress {\n"
 		     "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
-		     "    ether daddr %02x:%02x:%02x:%02x:%02x:%02x ip daddr %s/%u ip daddr != %s "
+		     "    ether daddr %02x:%02x:%02x:%02x:%02x:%02x ip daddr %s ip daddr != %s "
 		     "counter drop\n"
 		     "  }\n"
-		     "}\n", table, table, table, c->lan, c->lan_mac[0], c->lan_mac[1],
-		     c->lan_mac[2], c->lan_mac[3], c->lan_mac[4], c->lan_mac[5], a4, c->vip_len, ip);
+		     "}\n", nm.table, nm.table, nm.table, c->lan, c->lan_mac[0], c->lan_mac[1],
+		     c->lan_mac[2], c->lan_mac[3], c->lan_mac[4], c->lan_mac[5], nm.net, nm.ip);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
