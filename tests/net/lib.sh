@@ -672,12 +672,12 @@ vping()
 	n "$1" ping -n -q -c "${3:-3}" -i 0.2 -W 2 -w 10 "$2" >/dev/null
 }
 
-# check_tunnel NAME PEER ENDPOINT_HOST_ERE: NAME lists exactly one direct
-# tunnel to PEER, at an endpoint whose address matches the ERE, with the
-# peer's VIP4 and bytes counted both ways.
+# check_tunnel NAME PEER ENDPOINT_HOST_ERE [PATH]: NAME lists exactly one
+# tunnel to PEER with path PATH (direct), at an endpoint whose address
+# matches the ERE, with the peer's VIP4 and bytes counted both ways.
 check_tunnel()
 {
-	local x=$1 p=$2 re=$3 c ep path v4 rx tx
+	local x=$1 p=$2 re=$3 want=${4:-direct} c ep path v4 rx tx
 	c=$(tunnel_count "$x" "$p")
 	[[ $c == 1 ]] || fail "$x: $c tunnels to $p in status (expected 1): $(status "$x" | jq -c .tunnels)"
 	path=$(tunnel_get "$x" "$p" .path)
@@ -685,7 +685,7 @@ check_tunnel()
 	v4=$(tunnel_get "$x" "$p" .vip4)
 	rx=$(tunnel_get "$x" "$p" .rx_bytes)
 	tx=$(tunnel_get "$x" "$p" .tx_bytes)
-	[[ $path == direct ]] || fail "$x: tunnel to $p has path '$path', not direct"
+	[[ $path == "$want" ]] || fail "$x: tunnel to $p has path '$path', not $want"
 	[[ $(ep_host "$ep") =~ ^($re)$ ]] || fail "$x: tunnel to $p has endpoint '$ep' (expected $re)"
 	[[ ${ep##*:} =~ ^[0-9]+$ ]] && ((${ep##*:} > 0)) || fail "$x: endpoint '$ep' has no port"
 	[[ $v4 == "$(vip "$p" 4)" ]] || fail "$x: tunnel to $p has vip4 '$v4', not $(vip "$p" 4)"
@@ -1183,26 +1183,9 @@ require_adapter()
 
 # ---------------------------------------------------------------- relay
 
-# check_relay_tunnel NAME PEER TRS_HOST_ERE: NAME lists exactly one tunnel
-# to PEER, with path "relay", at an endpoint of the TRS whose address
-# matches the ERE, with the peer's VIP4 and bytes counted both ways.
-check_relay_tunnel()
-{
-	local x=$1 p=$2 re=$3 c ep path v4 rx tx
-	c=$(tunnel_count "$x" "$p")
-	[[ $c == 1 ]] || fail "$x: $c tunnels to $p in status (expected 1): $(status "$x" | jq -c .tunnels)"
-	path=$(tunnel_get "$x" "$p" .path)
-	ep=$(tunnel_get "$x" "$p" .endpoint)
-	v4=$(tunnel_get "$x" "$p" .vip4)
-	rx=$(tunnel_get "$x" "$p" .rx_bytes)
-	tx=$(tunnel_get "$x" "$p" .tx_bytes)
-	[[ $path == relay ]] || fail "$x: tunnel to $p has path '$path', not relay"
-	[[ $(ep_host "$ep") =~ ^($re)$ ]] || fail "$x: tunnel to $p has endpoint '$ep' (expected the TRS at $re)"
-	[[ ${ep##*:} =~ ^[0-9]+$ ]] && ((${ep##*:} > 0)) || fail "$x: endpoint '$ep' has no port"
-	[[ $v4 == "$(vip "$p" 4)" ]] || fail "$x: tunnel to $p has vip4 '$v4', not $(vip "$p" 4)"
-	((rx > 0 && tx > 0)) || fail "$x: tunnel to $p counts rx $rx tx $tx bytes"
-	ok "$x -> $p: path $path, endpoint $ep, rx $rx tx $tx bytes"
-}
+# check_relay_tunnel NAME PEER TRS_HOST_ERE: check_tunnel for a tunnel
+# through the TRS (path "relay", the TRS's address).
+check_relay_tunnel() { check_tunnel "$1" "$2" "$3" relay; }
 
 # relay_pair_check MN CN MN_TRS_ERE CN_TRS_ERE [MB] [FAMS]: what a user checks
 # between two nodes that only a TRS connects.  MN resolves CN's name (the
