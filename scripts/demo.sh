@@ -9,20 +9,32 @@
 #   2001:db8::1/64          2001:db8::10/64        nft masquerade on eth0  cyphonicd, [adapter]
 #   cyphonic-cloud          cyphonicd              lan 198.51.100.1/24     lan0: DHCP, ARP, DNS
 #   AS :7443 NMS :7444                                  |                       |
-#                                                  ns beta (behind NAPT)   ns sensor (general node)
+#   TRS :7445                                      ns beta (behind NAPT)   ns sensor (general node)
 #                                                  198.51.100.10/24        eth0, VIP4 by udhcpc;
 #                                                  cyphonicd               stock tools only
+#   br0 ---------------+-----------------------+
+#                      |                       |
+#                 ns r2 (NAPT router)     ns r3 (NAPT router)
+#                 eth0 192.0.2.21/24      eth0 192.0.2.22/24
+#                 lan 203.0.113.1/25      lan 203.0.113.129/25
+#                      |                       |
+#                 ns gamma (behind NAPT)  ns delta (behind NAPT)
+#                 203.0.113.10/25         203.0.113.130/25
+#                 cyphonicd               cyphonicd
 #
-# Both nodes and the adapter log in and register; alpha resolves beta's name
+# The nodes and the adapter log in and register; alpha resolves beta's name
 # (route selection, tunnel set-up: the NMS tells beta, behind the NAPT, to
 # open the path), pings it, sends it a file.  The general node "sensor" runs
 # no CYPHONIC software: it gets its VIP with udhcpc from the adapter, which
 # logs it in and registers it on its behalf; it asks the adapter (its DNS
 # server) for alpha's name, pings alpha, sends it a file; beta pings sensor
-# by name.  Status (with the tunnels and the adapter's general_nodes), the
-# cloud's list and an evaluation table (registration time, cold DNS answer,
-# ARP answer, ping RTT, throughput) are printed; then everything is stopped
-# and removed.
+# by name.  gamma and delta, each behind its own NAPT, have no direct path:
+# gamma resolves delta's name (the NMS asks the TRS for a relay session),
+# pings it and sends it a file through the TRS.  Status (with the tunnels
+# and the adapter's general_nodes), the cloud's list and an evaluation table
+# (registration time, cold DNS answer, ARP answer, ping RTT, throughput,
+# the AS, NMS and TRS counters) are printed; then everything is stopped and
+# removed.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
@@ -38,39 +50,45 @@ GN=0
 SENSOR_MAC=02:00:00:00:53:01
 
 title() { printf '\n%s== %s ==%s\n' "$C_OK" "$*" "$C_RST"; }
+# row TUNNEL PATH ENDPOINT DNS_MS PING1_MS RTT_MS MBPS: one line of the tunnel table.
+row() { printf '%-28s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' "$@"; }
 
-printf 'CYPHONIC demo: a cloud, a global node, a node behind NAPT and an adapter with a\n'
-printf 'general node, in network namespaces\n'
+printf 'CYPHONIC demo: a cloud, a global node, a node behind NAPT, an adapter with a\n'
+printf 'general node and two nodes behind their own NAPTs, in network namespaces\n'
 title "Testbed"
 sed -n '/^#  /,/^#$/p' "$0" | sed 's/^#//'
 topo_basic alpha beta
+napt r2 192.0.2.21/24 203.0.113.1/25
+napt r3 192.0.2.22/24 203.0.113.129/25
+lan_host gamma r2 203.0.113.10/25
+lan_host delta r3 203.0.113.130/25
 if ((GN)); then
 	adapter_global ad 192.0.2.40/24 2001:db8::40/64
 	gn_host sensor ad "$SENSOR_MAC"
 	# The Internet's DNS server, for the names that are not CYPHONIC's.
 	upstream_dns
 fi
-ok "namespaces, veths, the Internet bridge, NAPT router with nftables masquerade"
+ok "namespaces, veths, the Internet bridge, NAPT routers r, r2, r3 with nftables masquerade"
 ((GN)) && ok "adapter ad on the Internet, its LAN bridge lan0 wired to sensor's eth0 ($SENSOR_MAC); DNS server $UPSTREAM4 with $WWW_NAME" ||
 	say "(this build has no 'cyphonic adapter': the general node is left out)"
 
 title "Cloud"
 cloud_new 192.0.2.1,2001:db8::1
-node_new alpha
-node_new beta
-for x in alpha beta; do conf_set "$(node_conf "$x")" node keepalive 15; done
+for x in alpha beta gamma delta; do node_new "$x"; done
+for x in alpha beta gamma delta; do conf_set "$(node_conf "$x")" node keepalive 15; done
 if ((GN)); then
 	adapter_new ad
 	conf_set "$(node_conf ad)" node keepalive 15
 	gn_new sensor ad "$SENSOR_MAC"
 fi
 start_cloud
-ok "cyphonic-cloud up in ns cloud: AS tcp/7443, NMS udp/7444"
+wait_for 10 n cloud sh -c 'ss -Hlun sport = :7445 | grep -q .'
+ok "cyphonic-cloud up in ns cloud: AS tcp/7443, NMS udp/7444, TRS udp/7445"
 cy list --dir "$CLOUD_DIR"
 
 title "Nodes$( ((GN)) && echo " and the adapter"): start, log in, register"
 declare -A T_REG=()
-DAEMONS=(alpha beta)
+DAEMONS=(alpha beta gamma delta)
 ((GN)) && DAEMONS+=(ad)
 for x in "${DAEMONS[@]}"; do start_node "$x" "$x"; done
 # Poll the status sockets every ~10 ms: the time from the daemon's start
@@ -220,12 +238,49 @@ if ((GN)); then
 	ok "general_nodes lists $(fqdn sensor) ($SENSOR_MAC, $vip4_s)"
 fi
 
+title "gamma resolves $(fqdn delta)   (both behind NAPT: the NMS asks the TRS for a relay)"
+vip4_d=$(vip delta 4)
+out=$(dns_probe gamma "$(fqdn delta)" "$vip4_d") || fail "gamma: no answer for $(fqdn delta)"
+RL_DNS_MS=$(awk -v u="${out% *}" 'BEGIN { printf "%.2f", u / 1000 }')
+RL_PING1_MS=$(awk -v u="${out#* }" 'BEGIN { printf "%.2f", u / 1000 }')
+dns=$(status_get gamma .dns)
+ans=$(qdig gamma "$(fqdn delta)" A) || fail "gamma: dig $(fqdn delta) failed: $ans"
+printf '$ dig @%s -p %s %s A\n' "$(ep_host "$dns")" "${dns##*:}" "$(fqdn delta)"
+sed -n '/ANSWER SECTION/,/^$/p' <<<"$ans"
+grep -q "[[:space:]]$vip4_d\$" <<<"$ans" || fail "gamma: $(fqdn delta) did not resolve to $vip4_d"
+ok "$(fqdn delta) -> $vip4_d: first (cold) answer after $RL_DNS_MS ms, first ping reply after $RL_PING1_MS ms"
+
+title "ping delta's VIP4 from gamma   (through the TRS)"
+out=$(n gamma ping -n -c 5 -i 0.2 "$vip4_d") || fail "gamma: ping $vip4_d: $out"
+echo "$out"
+RL_RTT_MS=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
+vping delta "$(vip gamma 6)" || fail "delta: ping gamma's VIP6"
+ok "and delta pings gamma's VIP6 $(vip gamma 6) back"
+
+title "a file from gamma to delta through the TRS (20 MB, nc over TCP)"
+transfer gamma delta "$vip4_d" 20
+RL_XFER=$XFER_MBPS
+ok "20 MB arrived with the same SHA-256, $RL_XFER Mbit/s"
+# Both ends send to the TRS (the cloud's 192.0.2.1), never to each other.
+check_relay_tunnel gamma delta '192\.0\.2\.1'
+check_relay_tunnel delta gamma '192\.0\.2\.1'
+
+if cy_has ping; then
+	title "cyphonic ping $(fqdn delta)   (in ns gamma)"
+	cy ping "$(fqdn delta)" -c "$(node_conf gamma)" || fail "cyphonic ping failed"
+fi
+
+title "cyphonic status -c nodes/gamma.conf   (with the relayed tunnel)"
+cy status -c "$(node_conf gamma)"
+
 title "Evaluation"
 printf '%-22s %-32s %-5s %-22s %-16s %s\n' node network nat observed vip4 "start->registered"
 for x in "${DAEMONS[@]}" $( ((GN)) && echo sensor); do
 	case $x in
 	alpha) net="global 192.0.2.10, 2001:db8::10" ;;
 	beta) net="NAPT LAN 198.51.100.10" ;;
+	gamma) net="NAPT LAN 203.0.113.10" ;;
+	delta) net="NAPT LAN 203.0.113.130" ;;
 	ad) net="adapter, global 192.0.2.40" ;;
 	sensor) net="general node behind ad" ;;
 	esac
@@ -241,15 +296,18 @@ for x in "${DAEMONS[@]}" $( ((GN)) && echo sensor); do
 done
 ((GN)) && echo "(sensor: from udhcpc's start to registered by the adapter)"
 echo
-printf '%-26s %-7s %-16s %17s %15s %10s %11s\n' tunnel path endpoint "DNS answer, cold" \
+printf '%-28s %-7s %-16s %17s %15s %10s %11s\n' tunnel path endpoint "DNS answer, cold" \
 	"-> first ping" "ping RTT" TCP
-printf '%-26s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' "alpha -> beta.$CY_DOMAIN" \
+row "alpha -> beta.$CY_DOMAIN" \
 	"$(tunnel_get alpha beta .path)" "$(tunnel_get alpha beta .endpoint)" "$DNS_MS" "$PING1_MS" \
 	"$RTT_MS" "$XFER"
+# The tunnel as gamma sees it: its endpoint is the TRS's session port.
+row "gamma -> delta.$CY_DOMAIN" \
+	"$(tunnel_get gamma delta .path)" "$(tunnel_get gamma delta .endpoint)" "$RL_DNS_MS" \
+	"$RL_PING1_MS" "$RL_RTT_MS" "$RL_XFER"
 if ((GN)); then
 	# The tunnel as alpha sees it: its endpoint is the adapter's socket for sensor.
-	printf '%-26s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' \
-		"sensor -> alpha.$CY_DOMAIN" "$(tunnel_get alpha sensor .path)" \
+	row "sensor -> alpha.$CY_DOMAIN" "$(tunnel_get alpha sensor .path)" \
 		"$(tunnel_get alpha sensor .endpoint)" "$GN_DNS_MS" "$GN_PING1_MS" "$GN_RTT_MS" "$GN_XFER"
 	echo "ARP answer for alpha's VIP4 at sensor: $ARP_MS ms (the adapter's MAC $AD_MAC)"
 fi
@@ -258,8 +316,8 @@ echo " general node via the adapter: DNS answer 27.00 ms + ARP answer 1.00 ms (0
 echo " adapter), RTT 3.594 ms, TCP 37.3 Mbit/s vs the node's 44.4)"
 echo
 echo "cloud counters:"
-stats | jq -r '.as, .nms | to_entries | map("\(.key)=\(.value)") | join("  ")' |
-	paste -d' ' <(printf '  AS \n  NMS\n') -
+stats | jq -r '.as, .nms, .trs | to_entries | map("\(.key)=\(.value)") | join("  ")' |
+	paste -d' ' <(printf '  AS \n  NMS\n  TRS\n') -
 
 title "Teardown"
 stop_all
