@@ -8,8 +8,16 @@
  *   3  a datagram on a session port where only side 1 is known yet
  *   4  side, timestamp and tunnel id of a validly sealed Relay Hello
  *   5  the key file parser
+ *   6  a raw datagram to the node's Relay Ack parser (relay_ack, and
+ *      trs_ack_open under the session's key)
+ *   7  side, timestamp and tunnel id of a validly sealed Relay Ack to
+ *      relay_ack (past the AEAD: only echoes of recent hellos count)
  * Invariants are checked: what is forwarded is the input, unchanged, to
- * one of the two known endpoints; replies fit their buffer. */
+ * one of the two known endpoints; replies fit their buffer; an accepted
+ * hello's ack opens under the session's Relay Key and echoes it; the node
+ * takes an ack only for a hello it sent and only once. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +29,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "relay.h"
 #include "seal.h"
 #include "trs.h"
 #include "trs_wire.h"
@@ -36,6 +45,9 @@ static struct trs *fz_trs;
 static struct aead *fz_link;
 static uint64_t fz_ctr, fz_ts;
 static struct sockaddr_in fz_a, fz_b;
+static struct relay_table *fz_relays;       /* the node's side: tunnel TID, side 1 */
+static uint64_t fz_sent_ts[RELAY_ACK_KEEP]; /* its last hellos' timestamps */
+static size_t fz_nsent;
 
 #define check(x) do { if (!(x)) abort(); } while (0)
 
@@ -107,6 +119,61 @@ static void fz_cleanup(void)
 {
 	trs_free(fz_trs);
 	aead_free(fz_link);
+	relay_table_free(fz_relays);
+}
+
+/* The node's table: one relayed tunnel (Tunnel Key = secret, so its Relay
+ * Key is relay_key), its first hello sent. */
+static void fz_node_reset(void)
+{
+	struct sockaddr_in trs = { .sin_family = AF_INET, .sin_port = htons(40000) };
+	uint8_t h[TRS_HELLO_LEN], side;
+	uint64_t ts;
+
+	relay_table_free(fz_relays);
+	fz_relays = relay_table_new();
+	check(fz_relays);
+	check(relay_add(fz_relays, TID, secret, 1, (const struct sockaddr *)&trs, h,
+			sizeof(h)) == TRS_HELLO_LEN);
+	check(trs_hello_open(relay_key, h, sizeof(h), &side, &ts) == 0);
+	memset(fz_sent_ts, 0, sizeof(fz_sent_ts));
+	fz_sent_ts[0] = ts;
+	fz_nsent = 1;
+}
+
+/* An ack the node took must echo one of the hellos it sent. */
+static void fz_node_ack(const uint8_t *pkt, size_t len)
+{
+	uint8_t side;
+	uint64_t ts;
+	bool sent = false;
+	int rc = relay_ack(fz_relays, pkt, len);
+
+	if (rc != 0)
+		return;
+	check(trs_ack_open(relay_key, pkt, len, &side, &ts) == 0 && side == 1);
+	for (size_t i = 0; i < fz_nsent && i < RELAY_ACK_KEEP; i++)
+		sent |= fz_sent_ts[i] == ts;
+	check(sent);
+	/* Once only. */
+	check(relay_ack(fz_relays, pkt, len) == -ESTALE);
+}
+
+/* An accepted hello's ack: the session's key, tunnel id, the hello's side
+ * and timestamp. */
+static void fz_check_ack(const struct trs_fwd *f, const uint8_t *key, uint64_t tid,
+			 const uint8_t *hello, size_t len)
+{
+	uint8_t side, hside;
+	uint64_t ts, hts, atid;
+
+	if (!f->ack_len)
+		return;
+	check(f->ack_len == TRS_ACK_LEN);
+	check(trs_ack_peek(f->ack, f->ack_len, &atid, &side) == 0 && atid == tid);
+	check(trs_ack_open(key, f->ack, f->ack_len, &side, &ts) == 0);
+	check(trs_hello_open(key, hello, len, &hside, &hts) == 0);
+	check(side == hside && ts == hts);
 }
 
 static void fz_init(void)
@@ -127,19 +194,29 @@ static void fz_init(void)
 	fz_b.sin_port = htons(7446);
 	inet_pton(AF_INET, "198.51.100.20", &fz_b.sin_addr);
 	fz_reset();
+	fz_node_reset();
 	atexit(fz_cleanup);
 }
 
 static void fz_relay(size_t slot, const uint8_t *data, size_t size)
 {
-	uint8_t buf[4096];
+	uint8_t buf[4096], hello[TRS_HELLO_LEN];
 	struct trs_fwd f;
 	const struct sockaddr_in *from = size && (data[0] & 1) ? &fz_b : &fz_a;
+	bool fwd;
 
 	if (!size || size - 1 > sizeof(buf))
 		return;
 	memcpy(buf, data + 1, size - 1);
-	if (trs_handle_relay(fz_trs, slot, (const struct sockaddr *)from, buf, size - 1, &f)) {
+	if (size - 1 == TRS_HELLO_LEN)
+		memcpy(hello, buf, TRS_HELLO_LEN);
+	fwd = trs_handle_relay(fz_trs, slot, (const struct sockaddr *)from, buf, size - 1, &f);
+	if (f.ack_len) {
+		check(size - 1 == TRS_HELLO_LEN);
+		fz_check_ack(&f, slot ? relay_key1 : relay_key, slot ? TID + 1 : TID, hello,
+			     TRS_HELLO_LEN);
+	}
+	if (fwd) {
 		const struct sockaddr_in *to = (const struct sockaddr_in *)f.to;
 
 		check(f.len > 0 && f.len <= TRS_HELD_MAX + sizeof(buf));
@@ -161,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	c = cur_make(data + 1, size - 1);
-	switch (data[0] % 6) {
+	switch (data[0] % 8) {
 	case 0:
 		n = trs_handle_ctl(fz_trs, (struct sockaddr *)&nms, data + 1, size - 1, out,
 				   sizeof(out));
@@ -188,18 +265,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!cur_get_u8(&c, &side) || !cur_get_u64(&c, &ts) || !cur_get_u64(&c, &tid))
 			break;
-		if (trs_hello_build(relay_key, tid, side & 1, ts, h, sizeof(h)) == TRS_HELLO_LEN)
-			trs_handle_relay(fz_trs, 0, (struct sockaddr *)(side & 2 ? &fz_b : &fz_a),
-					 h, sizeof(h), &f);
+		if (trs_hello_build(relay_key, tid, side & 1, ts, h, sizeof(h)) != TRS_HELLO_LEN)
+			break;
+		trs_handle_relay(fz_trs, 0, (struct sockaddr *)(side & 2 ? &fz_b : &fz_a), h,
+				 sizeof(h), &f);
+		fz_check_ack(&f, relay_key, TID, h, sizeof(h));
+		if (f.ack_len)
+			check(tid == TID);
 		break;
 	}
-	default:
+	case 6:
+		fz_node_ack(data + 1, size - 1);
+		break;
+	case 7: {
+		uint8_t side = 0, a[TRS_ACK_LEN];
+		uint64_t ts = 0, tid = 0;
+
+		if (!cur_get_u8(&c, &side) || !cur_get_u64(&c, &ts))
+			break;
+		/* Mostly the real tunnel, now and then another; mostly a
+		 * timestamp near the hellos sent. */
+		if (!cur_get_u64(&c, &tid))
+			tid = TID;
+		if (side & 4)
+			ts = fz_sent_ts[0] + (ts & 7) - 2;
+		if (trs_ack_build(relay_key, tid, side & 1, ts, a, sizeof(a)) == TRS_ACK_LEN)
+			fz_node_ack(a, sizeof(a));
+		break;
+	}
+	case 5:
 		trs_key_parse((const char *)data + 1, size - 1, key);
 		break;
 	}
 	/* Now and then a clean state, so one input's hellos do not shape
 	 * every later input. */
-	if (size > 2 && data[size - 1] == 0xa5)
+	if (size > 2 && data[size - 1] == 0xa5) {
 		fz_reset();
+		fz_node_reset();
+	}
 	return 0;
 }

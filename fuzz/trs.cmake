@@ -1,3 +1,5 @@
 # The TRS's parsers under libFuzzer: the control port, a session port
-# (hellos and forwarding) and the key file parser.
-cy_fuzz(fuzz_trs SOURCES fuzz_trs.c LIBS cy_trs cy_common)
+# (hellos and forwarding), the key file parser, and the node's side of
+# the Relay Ack (src/node/relay.c).
+cy_fuzz(fuzz_trs SOURCES fuzz_trs.c ${PROJECT_SOURCE_DIR}/src/node/relay.c LIBS cy_trs cy_common)
+target_include_directories(fuzz_trs PRIVATE ${PROJECT_SOURCE_DIR}/src/node)

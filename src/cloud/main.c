@@ -95,6 +95,7 @@ static void cloud_stats_trs(struct json *j, const struct trs_stats *s)
 	json_uint(j, "hellos", s->hellos);
 	json_uint(j, "hello_auth_fail", s->hello_auth_fail);
 	json_uint(j, "hello_stale", s->hello_stale);
+	json_uint(j, "acks", s->acks);
 	json_uint(j, "fwd_packets", s->fwd_packets);
 	json_uint(j, "fwd_bytes", s->fwd_bytes);
 	json_uint(j, "held", s->held);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "peer.h"
 #include "relay.h"
+#include "trs_wire.h"
 #include "tunnel.h"
 
 #define OVERLAY_BUF (65536 + SESSION_OVERHEAD + 64)
@@ -705,6 +706,18 @@ static void early_replay(struct overlay *o, struct peer *p)
 	}
 }
 
+/* A Relay Ack from the TRS session of a relayed tunnel (relay.h). */
+static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len)
+{
+	switch (relay_ack(o->relays, buf, len)) {
+	case 0: break;
+	case -EBADMSG: o->drops.auth++; break;
+	case -ESTALE: o->drops.replay++; break;
+	case -ENOENT: o->drops.unknown++; break;
+	default: o->drops.malformed++; break;
+	}
+}
+
 int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 		      const struct sockaddr *from)
 {
@@ -712,6 +725,10 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 	struct peer *p;
 	ssize_t n;
 
+	if (len >= 2 && buf[1] == TRS_ACK_TYPE) {
+		relay_ack_input(o, buf, len);
+		return 0;
+	}
 	if (len < 2 || (buf[1] != SESSION_TYPE_DATA && buf[1] != TUNNEL_TYPE_REQUEST &&
 			buf[1] != TUNNEL_TYPE_RESPONSE))
 		return -ENOMSG;
@@ -1067,6 +1084,31 @@ static void relay_send(void *ctx, const uint8_t *buf, size_t len, const struct s
 	o->ops->send(o->arg, buf, len, to);
 }
 
+/* relay_tick: the TRS acknowledged none of the last hellos, the relay
+ * session is gone (TRS restarted, session expired).  The tunnel goes; the
+ * initiator selects the route again (the NMS asks the TRS for a new
+ * session), the responder waits for that route unless something of its
+ * own waits for the tunnel. */
+static void relay_dead(void *ctx, uint64_t tunnel_id)
+{
+	struct overlay *o = ctx;
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+	char nb[INET6_ADDRSTRLEN];
+	bool again;
+
+	if (!p || !p->tunnel || p->tunnel_id != tunnel_id)
+		return;
+	again = p->fqdn[0] && (!p->tunnel_as_cn || p->nwaiters || p->qcount);
+	log_info("tunnel %016" PRIx64 " to %s: the TRS acknowledged none of %d Relay Hellos, "
+		 "relay session lost%s", tunnel_id, peer_name(p, nb, sizeof(nb)),
+		 RELAY_DEAD_HELLOS, again ? ", selecting the route again" : "");
+	peer_set_tunnel(p, NULL, 0, clock_now_ms());
+	p->state = PEER_IDLE;
+	p->unanswered_since_ms = 0;
+	if (again && start_selection(o, p, p->fqdn, NULL, NULL) < 0)
+		peer_failed(o, p, RESOLVER_SERVFAIL);
+}
+
 void overlay_timeout(struct overlay *o)
 {
 	int64_t now = clock_now_ms();
@@ -1076,7 +1118,9 @@ void overlay_timeout(struct overlay *o)
 	if (now < o->next_tick_ms)
 		return;
 	early_expire(o, now);
-	relay_tick(o->relays, now, relay_alive, relay_send, o);
+	relay_tick(o->relays, now,
+		   &(struct relay_cb){ .alive = relay_alive, .send = relay_send,
+				       .dead = relay_dead, .ctx = o });
 	o->next_tick_ms = now + OVERLAY_TICK_MS;
 	for (i = 0; i < peer_count(o->peers);) {
 		struct peer *p = peer_at(o->peers, i);

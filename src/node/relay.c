@@ -16,6 +16,11 @@ struct relay_entry {
 	struct sockaddr_storage trs;
 	int64_t since_ms, next_ms;
 	uint64_t last_ts;
+	/* The last hellos' timestamps (hello n at sent_ts[n % KEEP]), the
+	 * number sent, the newest acknowledged (0: none), when the last went. */
+	uint64_t sent_ts[RELAY_ACK_KEEP];
+	uint64_t nsent, acked;
+	int64_t sent_ms;
 };
 
 struct relay_table {
@@ -51,13 +56,21 @@ static struct relay_entry *relay_find(struct relay_table *t, uint64_t tunnel_id)
 	return NULL;
 }
 
-/* Hello timestamps rise strictly per tunnel: the TRS takes only newer ones. */
-static ssize_t relay_hello(struct relay_entry *e, uint8_t *out, size_t cap)
+/* Hello timestamps rise strictly per tunnel: the TRS takes only newer
+ * ones, and an ack names the hello it answers by its timestamp. */
+static ssize_t relay_hello(struct relay_entry *e, int64_t now_ms, uint8_t *out, size_t cap)
 {
 	uint64_t now = (uint64_t)clock_now() * 1000;
+	ssize_t n;
 
 	e->last_ts = now > e->last_ts ? now : e->last_ts + 1;
-	return trs_hello_build(e->key, e->tunnel_id, e->side, e->last_ts, out, cap);
+	n = trs_hello_build(e->key, e->tunnel_id, e->side, e->last_ts, out, cap);
+	if (n > 0) {
+		e->nsent++;
+		e->sent_ts[e->nsent % RELAY_ACK_KEEP] = e->last_ts;
+		e->sent_ms = now_ms;
+	}
+	return n;
 }
 
 ssize_t relay_add(struct relay_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
@@ -95,7 +108,7 @@ ssize_t relay_add(struct relay_table *t, uint64_t tunnel_id, const uint8_t tunne
 	}
 	e->since_ms = clock_now_ms();
 	e->next_ms = e->since_ms + RELAY_HELLO_FAST_MS;
-	return relay_hello(e, out, cap);
+	return relay_hello(e, e->since_ms, out, cap);
 }
 
 void relay_del(struct relay_table *t, uint64_t tunnel_id)
@@ -108,30 +121,69 @@ void relay_del(struct relay_table *t, uint64_t tunnel_id)
 	cy_wipe(&t->e[t->n], sizeof(t->e[t->n]));
 }
 
-void relay_tick(struct relay_table *t, int64_t now_ms,
-		bool (*alive)(void *ctx, uint64_t tunnel_id),
-		void (*send)(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to),
-		void *ctx)
+int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len)
+{
+	struct relay_entry *e;
+	uint64_t tid, ts, lo;
+	uint8_t side;
+
+	if (trs_ack_peek(pkt, len, &tid, &side) < 0)
+		return -EPROTO;
+	e = relay_find(t, tid);
+	if (!e || e->side != side)
+		return -ENOENT;
+	if (trs_ack_open(e->key, pkt, len, &side, &ts) < 0)
+		return -EBADMSG;
+	/* Only the hellos still in the ring and not acknowledged yet. */
+	lo = e->nsent > RELAY_ACK_KEEP ? e->nsent - RELAY_ACK_KEEP : 0;
+	if (e->acked > lo)
+		lo = e->acked;
+	for (uint64_t seq = e->nsent; seq > lo; seq--) {
+		if (e->sent_ts[seq % RELAY_ACK_KEEP] == ts) {
+			e->acked = seq;
+			return 0;
+		}
+	}
+	return -ESTALE;
+}
+
+/* The hellos of e due at now_ms: the schedule, or a retry after a miss.
+ * False: RELAY_DEAD_HELLOS missed in a row, the relay session is gone. */
+static bool relay_entry_tick(struct relay_entry *e, int64_t now_ms, const struct relay_cb *cb)
 {
 	uint8_t hello[TRS_HELLO_LEN];
+	uint64_t unacked = e->nsent - e->acked;
+	bool missed = unacked && now_ms - e->sent_ms >= RELAY_ACK_WAIT_MS;
 	ssize_t n;
 
-	for (size_t i = 0; i < t->n;) {
-		struct relay_entry *e = &t->e[i];
+	if (missed && unacked >= RELAY_DEAD_HELLOS)
+		return false;
+	if (!missed && now_ms < e->next_ms)
+		return true;
+	e->next_ms = now_ms + (now_ms - e->since_ms < RELAY_HELLO_FAST_FOR_MS
+				       ? RELAY_HELLO_FAST_MS
+				       : RELAY_HELLO_MS);
+	n = relay_hello(e, now_ms, hello, sizeof(hello));
+	if (n > 0)
+		cb->send(cb->ctx, hello, (size_t)n, (const struct sockaddr *)&e->trs);
+	cy_wipe(hello, sizeof(hello));
+	return true;
+}
 
-		if (!alive(ctx, e->tunnel_id)) {
-			relay_del(t, e->tunnel_id);
+void relay_tick(struct relay_table *t, int64_t now_ms, const struct relay_cb *cb)
+{
+	for (size_t i = 0; i < t->n;) {
+		uint64_t tid = t->e[i].tunnel_id;
+
+		if (!cb->alive(cb->ctx, tid)) {
+			relay_del(t, tid);
+			continue;
+		}
+		if (!relay_entry_tick(&t->e[i], now_ms, cb)) {
+			relay_del(t, tid);
+			cb->dead(cb->ctx, tid);
 			continue;
 		}
 		i++;
-		if (now_ms < e->next_ms)
-			continue;
-		e->next_ms = now_ms + (now_ms - e->since_ms < RELAY_HELLO_FAST_FOR_MS
-					       ? RELAY_HELLO_FAST_MS
-					       : RELAY_HELLO_MS);
-		n = relay_hello(e, hello, sizeof(hello));
-		if (n > 0)
-			send(ctx, hello, (size_t)n, (const struct sockaddr *)&e->trs);
 	}
-	cy_wipe(hello, sizeof(hello));
 }

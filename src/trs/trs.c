@@ -390,6 +390,12 @@ static bool trs_hello(struct trs *t, struct trs_session *s, const struct sockadd
 	memset(&s->ep[side], 0, sizeof(s->ep[side]));
 	memcpy(&s->ep[side], from, addr_len(from));
 	s->known[side] = true;
+	/* Stateless: the ack echoes what the node sent; the node checks it. */
+	if (trs_ack_build(s->key, s->tunnel_id, side, ts, f->ack, sizeof(f->ack)) ==
+	    TRS_ACK_LEN) {
+		f->ack_len = TRS_ACK_LEN;
+		t->st.acks++;
+	}
 	if (s->held_len && s->held_side != side) {
 		/* f->buf stays valid: the slot is cleared, not the bytes. */
 		f->to = (const struct sockaddr *)&s->ep[side];

@@ -9,7 +9,8 @@
  *                       with the session's public endpoints;
  *   trs_handle_relay()  a datagram on a session's port: an authenticated
  *                       Relay Hello tells the TRS where one side of the
- *                       tunnel is (and opens that side's NAPT mapping);
+ *                       tunnel is (and opens that side's NAPT mapping)
+ *                       and is answered with a Relay Ack to its source;
  *                       any other datagram from a known side is forwarded
  *                       unchanged to the other side;
  *   trs_expire()        closes sessions idle for conf.idle_s.
@@ -55,6 +56,7 @@ struct trs_stats {
 	uint64_t sessions_expired;
 	uint64_t sessions;          /* open now */
 	uint64_t hellos;            /* accepted Relay Hellos */
+	uint64_t acks;              /* Relay Acks sent (one per accepted hello) */
 	uint64_t hello_auth_fail;
 	uint64_t hello_stale;       /* timestamp too old/new, or not newer than the last */
 	uint64_t fwd_packets;
@@ -73,11 +75,15 @@ struct trs_ops {
 	void (*close)(void *arg, size_t slot);
 };
 
-/* What to send after a datagram on a session port. */
+/* What to send after a datagram on a session port: to/buf/len a
+ * datagram to forward; ack_len nonzero: a Relay Ack (ack) back to the
+ * hello's source. */
 struct trs_fwd {
 	const struct sockaddr *to;
 	const uint8_t *buf;
 	size_t len;
+	size_t ack_len;
+	uint8_t ack[TRS_ACK_LEN];
 };
 
 struct trs;
@@ -91,9 +97,11 @@ void trs_free(struct trs *t);
  * length in out, 0 for none. */
 size_t trs_handle_ctl(struct trs *t, const struct sockaddr *from, const uint8_t *pkt, size_t len,
 		      uint8_t *out, size_t cap);
-/* A datagram on session slot's port.  Returns true with *f filled when
- * something is to be sent from that port (the datagram itself to the
- * other side, or, after a hello, a handshake held for the sender). */
+/* A datagram on session slot's port.  Returns true with f->to, f->buf,
+ * f->len filled when something is to be forwarded from that port (the
+ * datagram itself to the other side, or, after a hello, a handshake held
+ * for the sender).  Apart from that, f->ack_len nonzero: an accepted
+ * hello's Relay Ack, to be sent from that port to from. */
 bool trs_handle_relay(struct trs *t, size_t slot, const struct sockaddr *from, uint8_t *pkt,
 		      size_t len, struct trs_fwd *f);
 /* Close sessions idle since before now_ms - idle_s (clock_now_ms() time). */

@@ -234,7 +234,15 @@ static void trs_port_read(evutil_socket_t fd, short what, void *arg)
 			uint8_t *d = s->buf + off;
 			size_t n = len - off < seg ? len - off : seg;
 
-			if (!trs_handle_relay(s->trs, p->slot, (struct sockaddr *)&from, d, n, &f)) {
+			bool fwd = trs_handle_relay(s->trs, p->slot, (struct sockaddr *)&from, d, n,
+						    &f);
+
+			if (f.ack_len) {
+				/* an accepted hello: its ack back to the sender */
+				run_flush(s, (int)fd, &run, seg);
+				trs_sendto(s, (int)fd, (struct sockaddr *)&from, f.ack, f.ack_len);
+			}
+			if (!fwd) {
 				run_flush(s, (int)fd, &run, seg);
 				continue;
 			}

@@ -55,8 +55,11 @@ int trs_link_key(const uint8_t secret[TRS_KEY_LEN], uint64_t key_id, uint8_t out
 	return trs_hkdf(LINK_LABEL, secret, key_id, out);
 }
 
-ssize_t trs_hello_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
-			uint64_t ts_ms, uint8_t *out, size_t cap)
+/* Relay Hello and Relay Ack share one layout; the type byte (in the
+ * associated data) and the nonce direction keep them apart. */
+static ssize_t trs_box_build(uint8_t type, uint8_t dir, const uint8_t key[TRS_KEY_LEN],
+			     uint64_t tunnel_id, uint8_t side, uint64_t ts_ms, uint8_t *out,
+			     size_t cap)
 {
 	uint8_t body[8];
 	struct wbuf w;
@@ -66,52 +69,88 @@ ssize_t trs_hello_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id
 		return -EMSGSIZE;
 	wbuf_init(&w, out, cap);
 	wbuf_put_u8(&w, CY_VERSION);
-	wbuf_put_u8(&w, TRS_HELLO_TYPE);
+	wbuf_put_u8(&w, type);
 	wbuf_put_u8(&w, side);
 	wbuf_put_u8(&w, 0);
 	wbuf_put_u64(&w, tunnel_id);
-	wbuf_put_u8(&w, TRS_HELLO_DIR);
+	wbuf_put_u8(&w, dir);
 	if (!wbuf_ok(&w) || cy_random(out + w.len, AEAD_NONCE_LEN - 1) < 0)
 		return -EIO;
 	put_be64(body, ts_ms);
-	n = aead_seal_once(AEAD_CHACHA20_POLY1305, relay_key, out + 12, out, TRS_HELLO_HDR_LEN,
+	n = aead_seal_once(AEAD_CHACHA20_POLY1305, key, out + 12, out, TRS_HELLO_HDR_LEN,
 			   body, sizeof(body), out + TRS_HELLO_HDR_LEN);
 	if (n != (ssize_t)(sizeof(body) + AEAD_TAG_LEN))
 		return n < 0 ? n : -EIO;
 	return TRS_HELLO_LEN;
 }
 
-int trs_hello_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side)
+static int trs_box_peek(uint8_t type, uint8_t dir, const uint8_t *pkt, size_t len,
+			uint64_t *tunnel_id, uint8_t *side)
 {
 	struct cur c = cur_make(pkt, len);
-	uint8_t ver, type, rsv, dir;
+	uint8_t ver, t, rsv, d;
 
-	if (len != TRS_HELLO_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) ||
+	if (len != TRS_HELLO_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &t) ||
 	    !cur_get_u8(&c, side) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, tunnel_id) ||
-	    !cur_get_u8(&c, &dir))
+	    !cur_get_u8(&c, &d))
 		return -EPROTO;
-	if (ver != CY_VERSION || type != TRS_HELLO_TYPE || *side > 1 || rsv ||
-	    dir != TRS_HELLO_DIR)
+	if (ver != CY_VERSION || t != type || *side > 1 || rsv || d != dir)
 		return -EPROTO;
 	return 0;
 }
 
-int trs_hello_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
-		   uint8_t *side, uint64_t *ts_ms)
+static int trs_box_open(uint8_t type, uint8_t dir, const uint8_t key[TRS_KEY_LEN],
+			const uint8_t *pkt, size_t len, uint8_t *side, uint64_t *ts_ms)
 {
 	struct cur c;
 	uint8_t body[8 + AEAD_TAG_LEN];
 	uint64_t tid;
 	ssize_t n;
 
-	if (trs_hello_peek(pkt, len, &tid, side) < 0)
+	if (trs_box_peek(type, dir, pkt, len, &tid, side) < 0)
 		return -EPROTO;
-	n = aead_open_once(AEAD_CHACHA20_POLY1305, relay_key, pkt + 12, pkt, TRS_HELLO_HDR_LEN,
+	n = aead_open_once(AEAD_CHACHA20_POLY1305, key, pkt + 12, pkt, TRS_HELLO_HDR_LEN,
 			   pkt + TRS_HELLO_HDR_LEN, len - TRS_HELLO_HDR_LEN, body);
 	if (n != 8)
 		return -EBADMSG;
 	c = cur_make(body, 8);
 	return cur_get_u64(&c, ts_ms) ? 0 : -EBADMSG;
+}
+
+ssize_t trs_hello_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
+			uint64_t ts_ms, uint8_t *out, size_t cap)
+{
+	return trs_box_build(TRS_HELLO_TYPE, TRS_HELLO_DIR, relay_key, tunnel_id, side, ts_ms,
+			     out, cap);
+}
+
+int trs_hello_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side)
+{
+	return trs_box_peek(TRS_HELLO_TYPE, TRS_HELLO_DIR, pkt, len, tunnel_id, side);
+}
+
+int trs_hello_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
+		   uint8_t *side, uint64_t *ts_ms)
+{
+	return trs_box_open(TRS_HELLO_TYPE, TRS_HELLO_DIR, relay_key, pkt, len, side, ts_ms);
+}
+
+ssize_t trs_ack_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
+		      uint64_t ts_ms, uint8_t *out, size_t cap)
+{
+	return trs_box_build(TRS_ACK_TYPE, TRS_ACK_DIR, relay_key, tunnel_id, side, ts_ms, out,
+			     cap);
+}
+
+int trs_ack_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side)
+{
+	return trs_box_peek(TRS_ACK_TYPE, TRS_ACK_DIR, pkt, len, tunnel_id, side);
+}
+
+int trs_ack_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
+		 uint8_t *side, uint64_t *ts_ms)
+{
+	return trs_box_open(TRS_ACK_TYPE, TRS_ACK_DIR, relay_key, pkt, len, side, ts_ms);
 }
 
 static int hexval(int ch)

@@ -13,8 +13,16 @@
  *   +-------+-------+-------+-------+
  *   | ChaCha20-Poly1305(Relay Key, timestamp (64)) | tag (16) |
  *
- * 48 bytes exactly; the 24-byte header is the associated data.  The
- * Relay Key is HKDF-SHA256(salt "cyphonic relay v1", IKM Tunnel Key,
+ * 48 bytes exactly; the 24-byte header is the associated data.
+ *
+ * Relay Ack (0x33), TRS session port -> node: the same layout, type 0x33,
+ * nonce direction 4, the side and tunnel id of the hello it answers and,
+ * sealed under the same Relay Key, that hello's timestamp echoed.  The
+ * TRS sends one for each hello it accepts and keeps no state about them;
+ * the node takes one only when it echoes a hello it sent recently (the
+ * liveness of the relay session: relay.h).
+ *
+ * The Relay Key is HKDF-SHA256(salt "cyphonic relay v1", IKM Tunnel Key,
  * info tunnel id): the NMS hands it to the TRS instead of the Tunnel Key,
  * so the TRS can authenticate hellos but can neither open nor forge a
  * Tunnel Request or Response.
@@ -41,6 +49,9 @@
 #define TRS_HELLO_HDR_LEN 24
 #define TRS_HELLO_LEN (TRS_HELLO_HDR_LEN + 8 + 16)   /* 48 */
 #define TRS_HELLO_MAX_SKEW_MS (60 * 1000)
+#define TRS_ACK_TYPE 0x33
+#define TRS_ACK_DIR 4              /* first nonce byte: never a hello's 3 */
+#define TRS_ACK_LEN TRS_HELLO_LEN  /* 48 */
 
 /* Relay Key from the Tunnel Key.  0 or -EIO. */
 int trs_relay_key(const uint8_t tunnel_key[TRS_KEY_LEN], uint64_t tunnel_id,
@@ -58,6 +69,13 @@ int trs_hello_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t 
  * -EBADMSG (tag). */
 int trs_hello_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
 		   uint8_t *side, uint64_t *ts_ms);
+
+/* A Relay Ack echoing a hello's side and timestamp, same rules. */
+ssize_t trs_ack_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
+		      uint64_t ts_ms, uint8_t *out, size_t cap);
+int trs_ack_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side);
+int trs_ack_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
+		 uint8_t *side, uint64_t *ts_ms);
 
 /* Read a key file: 64 hex digits, optional surrounding whitespace.
  * 0, or -1 with err filled. */

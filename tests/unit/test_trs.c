@@ -509,6 +509,93 @@ static void test_hello_hostile(void **state)
 	assert_int_equal(st->hellos, 1);
 }
 
+/* Each accepted hello, and only those, is answered with a Relay Ack to its
+ * source: the hello's side and timestamp sealed under the Relay Key.  The
+ * TRS keeps nothing about it; an ack sent back at it is no hello. */
+static void test_ack(void **state)
+{
+	struct fx *f = *state;
+	const struct trs_stats *st = trs_stats(f->t);
+	size_t slot = alloc(f);
+	uint8_t h[TRS_HELLO_LEN], old[TRS_HELLO_LEN], pkt[136], side, hside;
+	uint64_t tid, ts, hts;
+	struct trs_fwd fw;
+
+	assert_false(relay(f, slot, A, h, hello(f, 1, h), &fw));
+	assert_int_equal(fw.ack_len, TRS_ACK_LEN);
+	assert_int_equal(trs_hello_open(f->relay_key, h, sizeof(h), &hside, &hts), 0);
+	assert_int_equal(trs_ack_peek(fw.ack, fw.ack_len, &tid, &side), 0);
+	assert_true(tid == TID && side == 1);
+	assert_int_equal(trs_ack_open(f->tunnel_key, fw.ack, fw.ack_len, &side, &ts), -EBADMSG);
+	assert_int_equal(trs_ack_open(f->relay_key, fw.ack, fw.ack_len, &side, &ts), 0);
+	assert_true(side == hside && ts == hts);
+	/* Not a hello: neither to the parser nor to the session. */
+	assert_int_equal(trs_hello_peek(fw.ack, fw.ack_len, &tid, &side), -EPROTO);
+	memcpy(old, fw.ack, sizeof(old));
+	assert_false(relay(f, slot, A, old, sizeof(old), &fw));
+	assert_int_equal(fw.ack_len, 0);
+	assert_int_equal(st->drop_malformed, 1);
+	/* Refused hellos get none: replayed, forged, another tunnel. */
+	memcpy(old, h, sizeof(old));
+	assert_false(relay(f, slot, A, old, sizeof(old), &fw));
+	assert_int_equal(fw.ack_len, 0);
+	trs_hello_build(f->tunnel_key, TID, 0, ++f->hello_ts, h, sizeof(h));
+	assert_false(relay(f, slot, B, h, sizeof(h), &fw));
+	assert_int_equal(fw.ack_len, 0);
+	trs_hello_build(f->relay_key, TID + 1, 0, ++f->hello_ts, h, sizeof(h));
+	assert_false(relay(f, slot, B, h, sizeof(h), &fw));
+	assert_int_equal(fw.ack_len, 0);
+	/* A port with no session: dropped, counted, no ack. */
+	assert_false(relay(f, 3, B, h, hello(f, 0, h), &fw));
+	assert_int_equal(fw.ack_len, 0);
+	assert_int_equal(st->drop_no_session, 1);
+	/* The hello that lets a held handshake go gets its ack too. */
+	assert_false(relay(f, slot, A, pkt, tunmsg(0x30, TID, 136, pkt), &fw));
+	assert_true(relay(f, slot, B, h, hello(f, 0, h), &fw));
+	assert_int_equal(fw.len, 136);
+	assert_int_equal(fw.ack_len, TRS_ACK_LEN);
+	assert_int_equal(trs_ack_open(f->relay_key, fw.ack, fw.ack_len, &side, &ts), 0);
+	assert_true(side == 0 && ts == f->hello_ts);
+	/* Data forwarded: no ack. */
+	assert_true(relay(f, slot, A, pkt, tunmsg(0x40, 0, 100, pkt), &fw));
+	assert_int_equal(fw.ack_len, 0);
+	assert_int_equal(st->hellos, 2);
+	assert_int_equal(st->acks, 2);
+}
+
+/* The ack's format on its own: what a node's parser must refuse. */
+static void test_ack_wire(void **state)
+{
+	uint8_t key[TRS_KEY_LEN], ack[TRS_ACK_LEN + 1], bad[TRS_ACK_LEN + 1], side;
+	uint64_t tid, ts;
+
+	(void)state;
+	memset(key, 7, sizeof(key));
+	assert_int_equal(trs_ack_build(key, TID, 2, 5, ack, sizeof(ack)), -EMSGSIZE);
+	assert_int_equal(trs_ack_build(key, TID, 1, 5, ack, TRS_ACK_LEN - 1), -EMSGSIZE);
+	assert_int_equal(trs_ack_build(key, TID, 1, 5, ack, sizeof(ack)), TRS_ACK_LEN);
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN, &side, &ts), 0);
+	assert_true(side == 1 && ts == 5);
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN - 1, &side, &ts), -EPROTO);
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN + 1, &side, &ts), -EPROTO);
+	assert_int_equal(trs_ack_open(key, ack, 0, &side, &ts), -EPROTO);
+	assert_int_equal(trs_hello_open(key, ack, TRS_ACK_LEN, &side, &ts), -EPROTO);
+	/* Every bit: the clear header is checked or authenticated, the rest
+	 * authenticated. */
+	for (size_t i = 0; i < TRS_ACK_LEN * 8; i++) {
+		memcpy(bad, ack, sizeof(bad));
+		bad[i / 8] ^= (uint8_t)(1u << (i % 8));
+		assert_true(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts) < 0);
+	}
+	/* A hello with the ack's type byte and direction forced: the tag
+	 * covers them, so a hello cannot be turned into an ack. */
+	assert_int_equal(trs_hello_build(key, TID, 1, 5, bad, sizeof(bad)), TRS_HELLO_LEN);
+	bad[1] = TRS_ACK_TYPE;
+	bad[12] = TRS_ACK_DIR;
+	assert_int_equal(trs_ack_peek(bad, TRS_ACK_LEN, &tid, &side), 0);
+	assert_int_equal(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts), -EBADMSG);
+}
+
 /* A side whose NAPT mapping changed says hello from the new endpoint:
  * traffic follows; the old endpoint is nobody now. */
 static void test_roam(void **state)
@@ -644,6 +731,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
+		cmocka_unit_test(test_ack_wire),
 		cmocka_unit_test_setup_teardown(test_roam, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full, setup_one, teardown),
