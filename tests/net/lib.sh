@@ -482,6 +482,8 @@ start_cloud()
 	start_daemon cloud "$ns" cloud "$CYPHONIC_BIN/cyphonic-cloud" -c "$CLOUD_DIR/cloud.conf"
 	wait_for 20 stats
 	wait_for 10 n "$ns" sh -c 'ss -Hltn sport = :7443 | grep -q . && ss -Hlun sport = :7444 | grep -q .'
+	! grep -q '^\[trs\]' "$CLOUD_DIR/cloud.conf" ||
+		wait_for 10 n "$ns" sh -c 'ss -Hlun sport = :7445 | grep -q .'
 }
 
 # start_node NAME NS: run cyphonicd with nodes/NAME.conf in NS.
@@ -574,6 +576,26 @@ require()
 #                                                  cyphonicd
 #
 # NAME_A / NAME_B name the two namespaces and nodes (default a, b).
+# topo_relay_napt: the cloud (AS, NMS, TRS) on the Internet, node a
+# behind NAPT r1 (198.51.100.0/24), node b behind NAPT r2 (203.0.113.0/24);
+# the cloud and both nodes started and registered.
+topo_relay_napt()
+{
+	internet
+	inet_host cloud 192.0.2.1/24 2001:db8::1/64
+	napt r1 192.0.2.20/24 198.51.100.1/24
+	napt r2 192.0.2.21/24 203.0.113.1/24
+	lan_host a r1 198.51.100.10/24
+	lan_host b r2 203.0.113.10/24
+	cloud_new
+	grep -q '^\[trs\]' "$CLOUD_DIR/cloud.conf" || fail "cyphonic init wrote no [trs] section"
+	for x in a b; do node_new "$x"; done
+	start_cloud
+	[[ $(stat_get .trs.sessions) == 0 ]] || fail "trs: sessions before any route"
+	for x in a b; do start_node "$x" "$x"; done
+	for x in a b; do wait_registered "$x"; done
+}
+
 topo_basic()
 {
 	local a=${1:-a} b=${2:-b}
@@ -774,12 +796,13 @@ dns_probe()
 # selects the route and sets the tunnel up), CN resolves MN's; ping works
 # both ways over both VIPs; MB (50) megabytes over TCP MN -> CN on the VIP4
 # and a fifth of that CN -> MN on the VIP6 arrive intact; each side lists
-# one direct tunnel to the other at the endpoint expected (MN sees CN at
-# CN_EP_ERE, CN sees MN at MN_EP_ERE).  Sets DNS_COLD_MS.
+# one tunnel with path PAIR_PATH (direct) to the other at the endpoint
+# expected (MN sees CN at CN_EP_ERE, CN sees MN at MN_EP_ERE), and
+# `cyphonic ping` says that path.  Sets DNS_COLD_MS.
 DNS_COLD_MS=0
 pair_check()
 {
-	local mn=$1 cn=$2 mn_ep=$3 cn_ep=$4 mb=${5:-50} t0 got x y out t f
+	local mn=$1 cn=$2 mn_ep=$3 cn_ep=$4 mb=${5:-50} path=${PAIR_PATH:-direct} t0 got x y out t f
 
 	((${#mn_ep} && ${#cn_ep})) || fail "pair_check: endpoint patterns missing"
 	has_tunnel "$mn" "$cn" && fail "$mn already has a tunnel to $cn"
@@ -815,12 +838,12 @@ pair_check()
 	transfer "$cn" "$mn" "$(vip "$mn" 6)" $(((mb + 4) / 5))
 	ok "$cn -> $mn: $(((mb + 4) / 5)) MB over TCP on the VIP6, same SHA-256 ($XFER_MBPS Mbit/s)"
 
-	check_tunnel "$mn" "$cn" "$cn_ep"
-	check_tunnel "$cn" "$mn" "$mn_ep"
+	check_tunnel "$mn" "$cn" "$cn_ep" "$path"
+	check_tunnel "$cn" "$mn" "$mn_ep" "$path"
 	if cy_has ping; then
 		out=$(cy ping "$(fqdn "$cn")" -c "$(node_conf "$mn")" 2>&1) ||
 			fail "$mn: cyphonic ping $(fqdn "$cn") failed: $out"
-		grep -qi direct <<<"$out" || fail "$mn: cyphonic ping does not say direct: $out"
+		grep -qi "$path" <<<"$out" || fail "$mn: cyphonic ping does not say $path: $out"
 		ok "$mn: cyphonic ping $(fqdn "$cn"): $(tail -n1 <<<"$out")"
 	fi
 }
@@ -1187,43 +1210,7 @@ require_adapter()
 # through the TRS (path "relay", the TRS's address).
 check_relay_tunnel() { check_tunnel "$1" "$2" "$3" relay; }
 
-# relay_pair_check MN CN MN_TRS_ERE CN_TRS_ERE [MB] [FAMS]: what a user checks
-# between two nodes that only a TRS connects.  MN resolves CN's name (the
-# route selection asks the TRS for a relay), CN resolves MN's; ping works
-# both ways over the VIPs of FAMS ("4 6"); MB (10) megabytes over TCP
-# MN -> CN on the VIP4 arrive intact (SHA-256); each side lists one tunnel
-# with path relay at the TRS address it can reach (MN at MN_TRS_ERE, CN at
-# CN_TRS_ERE); `cyphonic ping` says relay.
-relay_pair_check()
-{
-	local mn=$1 cn=$2 mn_re=$3 cn_re=$4 mb=${5:-10} fams=${6:-4 6} got x y f t out
-
-	has_tunnel "$mn" "$cn" && fail "$mn already has a tunnel to $cn"
-	got=$(resolve "$mn" "$cn" A 2>&1) || fail "$mn: dig $(fqdn "$cn") A failed: $got"
-	[[ $got == "$(vip "$cn" 4)" ]] ||
-		fail "$mn: dig $(fqdn "$cn") A gave '$got', not $(vip "$cn" 4)"
-	ok "$mn: $(fqdn "$cn") A $got (route selection through the TRS + tunnel)"
-	for f in 4 6; do
-		[[ $f == 4 ]] && t=A || t=AAAA
-		got=$(resolve "$cn" "$mn" $t 2>&1) || fail "$cn: dig $(fqdn "$mn") $t failed: $got"
-		[[ $got == "$(vip "$mn" $f)" ]] ||
-			fail "$cn: dig $(fqdn "$mn") $t gave '$got', not $(vip "$mn" $f)"
-	done
-	ok "$cn: $(fqdn "$mn") A $(vip "$mn" 4) AAAA $(vip "$mn" 6)"
-	for x in "$mn" "$cn"; do
-		[[ $x == "$mn" ]] && y=$cn || y=$mn
-		for f in $fams; do
-			vping "$x" "$(vip "$y" $f)" ||
-				fail "$x: ping $(vip "$y" $f) ($y's VIP$f) gets no replies"
-		done
-		ok "$x: ping $y's VIP $fams through the relay"
-	done
-	transfer "$mn" "$cn" "$(vip "$cn" 4)" "$mb"
-	ok "$mn -> $cn: $mb MB over TCP on the VIP4 through the relay, same SHA-256 ($XFER_MBPS Mbit/s)"
-	check_relay_tunnel "$mn" "$cn" "$mn_re"
-	check_relay_tunnel "$cn" "$mn" "$cn_re"
-	out=$(cy ping "$(fqdn "$cn")" -c "$(node_conf "$mn")" 2>&1) ||
-		fail "$mn: cyphonic ping $(fqdn "$cn") failed: $out"
-	grep -qi relay <<<"$out" || fail "$mn: cyphonic ping does not say relay: $out"
-	ok "$mn: cyphonic ping $(fqdn "$cn"): $(tail -n1 <<<"$out")"
-}
+# relay_pair_check MN CN MN_TRS_ERE CN_TRS_ERE [MB]: pair_check for two
+# nodes that only a TRS connects: each side's one tunnel has path relay at
+# the TRS address it can reach (MN at MN_TRS_ERE, CN at CN_TRS_ERE).
+relay_pair_check() { PAIR_PATH=relay pair_check "$1" "$2" "$4" "$3" "${5:-10}"; }

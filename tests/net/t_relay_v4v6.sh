@@ -25,7 +25,6 @@ inet_host c - 2001:db8::30/64
 cloud_new
 for x in a c; do node_new "$x"; done
 start_cloud
-wait_for 10 n cloud sh -c 'ss -Hlun sport = :7445 | grep -q .'
 for x in a c; do start_node "$x" "$x"; done
 for x in a c; do wait_registered "$x"; done
 [[ $(ep_host "$(status_get a .observed)") == 192.0.2.10 ]] || fail "a: not seen over IPv4"
@@ -36,7 +35,7 @@ done
 ok "a registered over IPv4, c over IPv6, neither behind NAPT"
 
 pretty "a (IPv4) -> c (IPv6) through the TRS"
-relay_pair_check a c '192\.0\.2\.1' '2001:db8::1' 10 "4 6"
+relay_pair_check a c '192\.0\.2\.1' '2001:db8::1' 10
 
 pretty "the cloud's view"
 [[ $(stat_get .trs.sessions) == 1 ]] || fail "trs.sessions = $(stat_get .trs.sessions) (expected 1)"
