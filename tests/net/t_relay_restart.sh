@@ -21,18 +21,7 @@ source "$(dirname "$0")/lib.sh"
 require
 
 pretty "topology: cloud (AS, NMS, TRS), a behind NAPT r1, b behind NAPT r2"
-internet
-inet_host cloud 192.0.2.1/24 2001:db8::1/64
-napt r1 192.0.2.20/24 198.51.100.1/24
-napt r2 192.0.2.21/24 203.0.113.1/24
-lan_host a r1 198.51.100.10/24
-lan_host b r2 203.0.113.10/24
-cloud_new
-for x in a b; do node_new "$x"; done
-start_cloud
-wait_for 10 n cloud sh -c 'ss -Hlun sport = :7445 | grep -q .'
-for x in a b; do start_node "$x" "$x"; done
-for x in a b; do wait_registered "$x"; done
+topo_relay_napt
 ok "a and b registered, both behind NAPT"
 
 pretty "a -> b through the TRS"
@@ -54,7 +43,6 @@ pretty "restart the cloud: the TRS loses the relay session"
 stop_daemon cloud
 ok "cloud exited 0, no sanitizer report"
 start_cloud
-wait_for 10 n cloud sh -c 'ss -Hlun sport = :7445 | grep -q .'
 [[ $(stat_get .trs.sessions) == 0 ]] || fail "trs.sessions = $(stat_get .trs.sessions) on the new cloud"
 t0=$(now_ms)
 
