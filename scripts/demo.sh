@@ -53,6 +53,42 @@ title() { printf '\n%s== %s ==%s\n' "$C_OK" "$*" "$C_RST"; }
 # row TUNNEL PATH ENDPOINT DNS_MS PING1_MS RTT_MS MBPS: one line of the tunnel table.
 row() { printf '%-28s %-7s %-16s %14s ms %12s ms %7s ms %4s Mbit/s\n' "$@"; }
 
+# show_pair MN CN WHY VIA: MN resolves CN (cold, timed, then with dig as a
+# user asks), pings CN's VIP4 and CN pings MN's VIP6 back, then 20 MB
+# MN -> CN over TCP.  WHY follows the resolve title, VIA the ping and
+# transfer titles.  Sets P_DNS_MS P_PING1_MS P_RTT_MS P_XFER.
+show_pair()
+{
+	local mn=$1 cn=$2 why=$3 via=$4 v4 out dns ans
+
+	title "$mn resolves $(fqdn "$cn")   ($why)"
+	v4=$(vip "$cn" 4)
+	# The cold query, timed inside ns MN (microseconds, no process start
+	# in the timing), then the same name with dig as a user asks it.
+	out=$(dns_probe "$mn" "$(fqdn "$cn")" "$v4") || fail "$mn: no answer for $(fqdn "$cn")"
+	P_DNS_MS=$(awk -v u="${out% *}" 'BEGIN { printf "%.2f", u / 1000 }')
+	P_PING1_MS=$(awk -v u="${out#* }" 'BEGIN { printf "%.2f", u / 1000 }')
+	dns=$(status_get "$mn" .dns)
+	ans=$(qdig "$mn" "$(fqdn "$cn")" A) || fail "$mn: dig $(fqdn "$cn") failed: $ans"
+	printf '$ dig @%s -p %s %s A\n' "$(ep_host "$dns")" "${dns##*:}" "$(fqdn "$cn")"
+	sed -n '/ANSWER SECTION/,/^$/p' <<<"$ans"
+	grep -q "[[:space:]]$v4\$" <<<"$ans" || fail "$mn: $(fqdn "$cn") did not resolve to $v4"
+	ok "$(fqdn "$cn") -> $v4: first (cold) answer after $P_DNS_MS ms, first ping reply after $P_PING1_MS ms"
+
+	title "ping $cn's VIP4 from $mn$via"
+	out=$(n "$mn" ping -n -c 5 -i 0.2 "$v4") || fail "$mn: ping $v4: $out"
+	echo "$out"
+	P_RTT_MS=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
+	vping "$cn" "$(vip "$mn" 6)" || fail "$cn: ping $mn's VIP6"
+	ok "and $cn pings $mn's VIP6 $(vip "$mn" 6) back"
+
+	title "a file from $mn to $cn$via (20 MB, nc over TCP)"
+	transfer "$mn" "$cn" "$v4" 20
+	P_XFER=$XFER_MBPS
+	ok "20 MB arrived with the same SHA-256, $P_XFER Mbit/s"
+}
+
+
 printf 'CYPHONIC demo: a cloud, a global node, a node behind NAPT, an adapter with a\n'
 printf 'general node and two nodes behind their own NAPTs, in network namespaces\n'
 title "Testbed"
@@ -116,31 +152,8 @@ done
 title "cyphonic list --dir CLOUD"
 cy list --dir "$CLOUD_DIR"
 
-title "alpha resolves beta.$CY_DOMAIN   (route selection + tunnel set-up; beta is behind NAPT)"
-vip4_b=$(vip beta 4)
-# The cold query, timed inside ns alpha (microseconds, no process start in
-# the timing), then the same name with dig as a user asks it.
-out=$(dns_probe alpha "$(fqdn beta)" "$vip4_b") || fail "alpha: no answer for $(fqdn beta)"
-DNS_MS=$(awk -v u="${out% *}" 'BEGIN { printf "%.2f", u / 1000 }')
-PING1_MS=$(awk -v u="${out#* }" 'BEGIN { printf "%.2f", u / 1000 }')
-dns=$(status_get alpha .dns)
-ans=$(qdig alpha "$(fqdn beta)" A) || fail "alpha: dig $(fqdn beta) failed: $ans"
-printf '$ dig @%s -p %s %s A\n' "$(ep_host "$dns")" "${dns##*:}" "$(fqdn beta)"
-sed -n '/ANSWER SECTION/,/^$/p' <<<"$ans"
-grep -q "[[:space:]]$vip4_b\$" <<<"$ans" || fail "alpha: $(fqdn beta) did not resolve to $vip4_b"
-ok "$(fqdn beta) -> $vip4_b: first (cold) answer after $DNS_MS ms, first ping reply after $PING1_MS ms"
-
-title "ping beta's VIP4 from alpha"
-out=$(n alpha ping -n -c 5 -i 0.2 "$vip4_b") || fail "alpha: ping $vip4_b: $out"
-echo "$out"
-RTT_MS=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
-vping beta "$(vip alpha 6)" || fail "beta: ping alpha's VIP6"
-ok "and beta pings alpha's VIP6 $(vip alpha 6) back"
-
-title "a file from alpha to beta over the tunnel (20 MB, nc over TCP)"
-transfer alpha beta "$vip4_b" 20
-XFER=$XFER_MBPS
-ok "20 MB arrived with the same SHA-256, $XFER Mbit/s"
+show_pair alpha beta "route selection + tunnel set-up; beta is behind NAPT" ""
+read -r DNS_MS PING1_MS RTT_MS XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
 
 if cy_has ping; then
 	title "cyphonic ping $(fqdn beta)   (in ns alpha)"
@@ -237,29 +250,8 @@ if ((GN)); then
 	ok "general_nodes lists $(fqdn sensor) ($SENSOR_MAC, $vip4_s)"
 fi
 
-title "gamma resolves $(fqdn delta)   (both behind NAPT: the NMS asks the TRS for a relay)"
-vip4_d=$(vip delta 4)
-out=$(dns_probe gamma "$(fqdn delta)" "$vip4_d") || fail "gamma: no answer for $(fqdn delta)"
-RL_DNS_MS=$(awk -v u="${out% *}" 'BEGIN { printf "%.2f", u / 1000 }')
-RL_PING1_MS=$(awk -v u="${out#* }" 'BEGIN { printf "%.2f", u / 1000 }')
-dns=$(status_get gamma .dns)
-ans=$(qdig gamma "$(fqdn delta)" A) || fail "gamma: dig $(fqdn delta) failed: $ans"
-printf '$ dig @%s -p %s %s A\n' "$(ep_host "$dns")" "${dns##*:}" "$(fqdn delta)"
-sed -n '/ANSWER SECTION/,/^$/p' <<<"$ans"
-grep -q "[[:space:]]$vip4_d\$" <<<"$ans" || fail "gamma: $(fqdn delta) did not resolve to $vip4_d"
-ok "$(fqdn delta) -> $vip4_d: first (cold) answer after $RL_DNS_MS ms, first ping reply after $RL_PING1_MS ms"
-
-title "ping delta's VIP4 from gamma   (through the TRS)"
-out=$(n gamma ping -n -c 5 -i 0.2 "$vip4_d") || fail "gamma: ping $vip4_d: $out"
-echo "$out"
-RL_RTT_MS=$(sed -n 's|^rtt .* = [0-9.]*/\([0-9.]*\)/.*|\1|p' <<<"$out")
-vping delta "$(vip gamma 6)" || fail "delta: ping gamma's VIP6"
-ok "and delta pings gamma's VIP6 $(vip gamma 6) back"
-
-title "a file from gamma to delta through the TRS (20 MB, nc over TCP)"
-transfer gamma delta "$vip4_d" 20
-RL_XFER=$XFER_MBPS
-ok "20 MB arrived with the same SHA-256, $RL_XFER Mbit/s"
+show_pair gamma delta "both behind NAPT: the NMS asks the TRS for a relay" " through the TRS"
+read -r RL_DNS_MS RL_PING1_MS RL_RTT_MS RL_XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
 # Both ends send to the TRS (the cloud's 192.0.2.1), never to each other.
 check_relay_tunnel gamma delta '192\.0\.2\.1'
 check_relay_tunnel delta gamma '192\.0\.2\.1'
