@@ -5,7 +5,7 @@ FUZZ  ?= build-fuzz
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build asan check demo bench fuzz clean
+.PHONY: all deps build asan check demo bench fuzz fresh clean
 
 all: build
 
@@ -35,6 +35,10 @@ fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ) -DCYPHONIC_FUZZ=ON -DCYPHONIC_TESTS=OFF >/dev/null
 	@cmake --build $(FUZZ) -j$(JOBS)
 	@scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+# The two README commands on a fresh minimal Debian 12 root (scripts/fresh.sh).
+fresh: deps
+	@scripts/fresh.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

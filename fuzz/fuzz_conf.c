@@ -1,5 +1,5 @@
 /* libFuzzer: the INI loader with a schema of every key type, and the two
- * real config files (node, cloud) when their libraries are built.  A
+ * real config files (node, cloud).  A
  * failure must leave an error naming the file and no allocation behind
  * (LeakSanitizer); a success must leave values within their bounds. */
 #include <stdbool.h>
@@ -10,12 +10,8 @@
 #include <string.h>
 
 #include "conf.h"
-#ifdef CY_FUZZ_NODE_CONF
 #include "node_conf.h"
-#endif
-#ifdef CY_FUZZ_CLOUD_CONF
 #include "cloud_conf.h"
-#endif
 
 struct obj {
 	char name[16];
@@ -101,7 +97,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	fuzz_schema(text);
-#ifdef CY_FUZZ_NODE_CONF
 	{
 		struct node_conf nc;
 		char err[512];
@@ -111,8 +106,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			check(!strncmp(err, "node.conf", 9));
 	}
-#endif
-#ifdef CY_FUZZ_CLOUD_CONF
 	{
 		struct cloud_conf cc;
 		char err[512];
@@ -120,7 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cloud_conf_load_string(&cc, "cloud.conf", text, err, sizeof(err)) < 0)
 			check(!strncmp(err, "cloud.conf", 10));
 	}
-#endif
 	free(text);
 	return 0;
 }

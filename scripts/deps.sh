@@ -1,11 +1,18 @@
 #!/bin/sh
-# Install the Debian packages the build, the tests and the demo need, when
-# any is missing.  Needs root for the install; does nothing when all are there.
+# Install the Debian packages the build, the tests, the demo and the bench
+# need, when any is missing.  Needs root for the install; does nothing when
+# all are there.  `deps.sh --list` prints the list, one package a line
+# (tests/deps/deps_complete.sh proves it is complete).
 set -eu
 PKGS="build-essential cmake pkg-config clang libssl-dev libevent-dev libsqlite3-dev
-libpq-dev libmnl-dev libinih-dev libcmocka-dev iproute2 nftables udhcpc
-isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox procps
-iputils-ping postgresql wireguard-go wireguard-tools openssl dnsmasq-base tcpdump"
+libpq-dev libmnl-dev libinih-dev libcmocka-dev libnftables-dev iproute2 nftables
+udhcpc isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox
+procps iputils-ping postgresql wireguard-go wireguard-tools openssl dnsmasq-base
+tcpdump mmdebstrap"
+if [ "${1:-}" = --list ]; then
+	printf '%s\n' $PKGS
+	exit 0
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

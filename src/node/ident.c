@@ -286,12 +286,7 @@ struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
 	id->udp = -1;
 	snprintf(id->fqdn, sizeof(id->fqdn), "%s", fqdn);
 	if (cfg->gn_name) {
-#ifdef CY_HAVE_LOGIN_FOR
 		id->login = login_new_for(base, cfg->conf, cfg->gn_name, on_login, id);
-#else
-		log_warnx("%s: this build cannot log in on a general node's behalf", id->fqdn);
-		goto fail;
-#endif
 	} else {
 		id->login = login_new(base, cfg->conf, on_login, id);
 	}

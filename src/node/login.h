@@ -38,9 +38,6 @@
 #define LOGIN_INFO_RES_MAX CY_MSG_MAX /* largest Information Response accepted */
 #define LOGIN_GN_MAX 1024     /* general nodes accepted in one Information Response */
 
-/* login_new_for() and login_info_start() exist (src/node/ident.c checks). */
-#define CY_HAVE_LOGIN_FOR 1
-
 enum login_status {
 	LOGIN_OK,        /* key and identity below are valid */
 	LOGIN_REFUSED,   /* the AS answered with result != 0 (result, reason) */

@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifdef CY_HAVE_ADAPTER
 #include "adapter.h"
-#endif
 #include "log.h"
 #include "node.h"
 #include "node_conf.h"
@@ -33,9 +31,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	struct node *node = NULL;
-#ifdef CY_HAVE_ADAPTER
 	struct adapter *adapter = NULL;
-#endif
 	const char *path = NULL;
 	char err[512];
 	enum log_level lvl;
@@ -77,24 +73,18 @@ int main(int argc, char **argv)
 	node = node_new(base, &conf);
 	if (!node)
 		goto out;
-#ifdef CY_HAVE_ADAPTER
 	/* An [adapter] section: the node also serves general nodes. */
 	if (conf.has_adapter) {
 		adapter = adapter_new(base, node, &conf);
 		if (!adapter)
 			goto out;
 	}
-#endif
 	event_base_dispatch(base);
-#ifdef CY_HAVE_ADAPTER
 	adapter_stop(adapter);
-#endif
 	node_stop(node);
 	rc = 0;
 out:
-#ifdef CY_HAVE_ADAPTER
 	adapter_free(adapter);
-#endif
 	node_free(node);
 	if (ev_term)
 		event_free(ev_term);

@@ -694,27 +694,54 @@ static void test_overlay_ping(void **state)
 	assert_non_null(r.error);
 }
 
-/* The peer moves: an authenticated packet from a new address is followed. */
+/* The peer moves: an authenticated packet from a new address is followed;
+ * a packet for the live tunnel (its real receiver index) that fails
+ * authentication, or that authenticates but replays an older counter,
+ * moves nothing and is counted as what it is. */
 static void test_overlay_roaming(void **state)
 {
 	struct fake_node *a = &nodes[0], *b = &nodes[1];
 	struct overlay_tunnel_view v;
 	struct sockaddr_storage old = a->addr;
+	const struct overlay_drops *d = overlay_drops(b->ov);
+	uint64_t auth0, replay0;
+	struct dgram genuine, forged;
 	socklen_t len;
 	uint8_t pkt[60];
 
 	up_pair(0x6666);
+	/* a genuine Data packet from the old address, kept for the replay */
+	capture = true;
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	capture = false;
+	genuine = captured;
+	assert_true(genuine.len > SESSION_OVERHEAD);
+	deliver_all();
+
 	addr_parse("203.0.113.5", 40000, &a->addr, &len);
 	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
 	deliver_all();
 	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
 	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
-	/* a forged packet from elsewhere does not move it */
 	a->addr = old;
-	pkt[0] = 1;
-	pkt[1] = SESSION_TYPE_DATA;
-	memset(pkt + 2, 0, 40);
-	overlay_udp_input(b->ov, pkt, 60, (struct sockaddr *)&old);
+
+	/* forged: the tunnel's receiver index, a counter the window has not
+	 * seen (else it is refused as a replay before the tag is tried), a
+	 * tag that does not verify */
+	forged = genuine;
+	forged.b[15] ^= 0x40;
+	forged.b[forged.len - 1] ^= 0x80;
+	auth0 = d->auth;
+	overlay_udp_input(b->ov, forged.b, forged.len, (struct sockaddr *)&old);
+	assert_int_equal(d->auth, auth0 + 1);
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
+
+	/* replayed: authentic, but its counter was seen before */
+	replay0 = d->replay;
+	overlay_udp_input(b->ov, genuine.b, genuine.len, (struct sockaddr *)&old);
+	assert_int_equal(d->replay, replay0 + 1);
+	assert_int_equal(d->auth, auth0 + 1);
 	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
 	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
 }

@@ -1,0 +1,92 @@
+#!/bin/bash
+# scripts/fresh.sh: the two README commands on a fresh Debian 12 root.
+#
+# Builds a minimal Debian 12 root with mmdebstrap (variant minbase, plus
+# only git and make), clones this repository's committed HEAD into it, and
+# runs `make demo` and then `make check` inside it as root with CI=true, so
+# that a package installed on this machine by hand, or a test that skips,
+# cannot make the run look green.  Nothing is cached between runs: every
+# package the project needs is installed by its own scripts/deps.sh.
+#
+# The root is a mount point of its own (bind-mounted onto itself) with
+# /proc, /sys, /dev and a private /run, so `ip netns` works inside it.
+# Everything is unmounted and deleted on any exit.
+#
+# Ends with `make check`'s own closing line, "N passed, N failed".
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+SUITE=${FRESH_SUITE:-bookworm}
+MIRROR=${FRESH_MIRROR:-http://deb.debian.org/debian}
+SECURITY=${FRESH_SECURITY:-http://deb.debian.org/debian-security}
+
+[[ $(id -u) == 0 ]] || { echo "fresh: needs root (mmdebstrap, chroot, network namespaces)" >&2; exit 1; }
+command -v mmdebstrap >/dev/null || { echo "fresh: mmdebstrap missing (make deps)" >&2; exit 1; }
+
+rev=$(git -C "$SRC" rev-parse HEAD)
+if [[ -n $(git -C "$SRC" status --porcelain --untracked-files=no) ]]; then
+	echo "fresh: note: uncommitted changes are not part of this run (it uses HEAD $rev)"
+fi
+
+ROOT=$(mktemp -d /var/tmp/cyphonic-fresh.XXXXXX)
+mounted=()
+cleanup()
+{
+	local rc=$? m i
+	set +e
+	# Processes left inside the root (none when the tests cleaned up).
+	for p in /proc/[0-9]*; do
+		[[ $(readlink "$p/root" 2>/dev/null) == "$ROOT"* ]] && kill -9 "${p#/proc/}" 2>/dev/null
+	done
+	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+		m=${mounted[i]}
+		umount -R "$m" 2>/dev/null || umount -lR "$m"
+	done
+	rm -rf --one-file-system "$ROOT"
+	exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+t0=$(date +%s)
+elapsed() { echo "$(($(date +%s) - t0)) s"; }
+
+echo "==== fresh: a minimal Debian 12 ($SUITE, minbase + git, make) in $ROOT"
+mmdebstrap --quiet --variant=minbase --include=git,make "$SUITE" "$ROOT" \
+	"deb $MIRROR $SUITE main" \
+	"deb $MIRROR $SUITE-updates main" \
+	"deb $SECURITY $SUITE-security main"
+echo "==== fresh: root ready after $(elapsed)"
+
+mount --bind "$ROOT" "$ROOT"
+mounted+=("$ROOT")
+mount --make-private "$ROOT"
+mount -t proc proc "$ROOT/proc"
+mount -t sysfs sysfs "$ROOT/sys"
+mount --rbind /dev "$ROOT/dev"
+mount --make-rslave "$ROOT/dev"
+mount -t tmpfs -o mode=0755 tmpfs "$ROOT/run"
+cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+
+git clone -q --no-local "$SRC" "$ROOT/root/cyphonic"
+git -C "$ROOT/root/cyphonic" checkout -q "$rev"
+
+# inroot CMD: run CMD in the fresh root as a new login would, CI=true.
+inroot()
+{
+	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true LANG=C.UTF-8 \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		/bin/sh -c "cd /root/cyphonic && $1"
+}
+
+echo "==== fresh: make demo"
+inroot 'make demo'
+echo "==== fresh: make demo done after $(elapsed)"
+echo "==== fresh: make check"
+set +e
+inroot 'make check' | tee "$ROOT/check.log"
+rc=${PIPESTATUS[0]}
+set -e
+echo "==== fresh: make check done after $(elapsed) (status $rc)"
+# The closing line again, last, for whoever reads only the end.
+tail -n 1 "$ROOT/check.log"
+exit "$rc"
