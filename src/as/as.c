@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "aead.h"
+#include "as_limit.h"
 #include "clock.h"
 #include "log.h"
 #include "pwhash.h"
@@ -23,6 +24,7 @@ struct as {
 	struct as_stats stats;
 	struct ratelimit rl_bad;     /* malformed requests */
 	struct ratelimit rl_refused; /* failed logins */
+	struct as_limit *limit;      /* failed password logins by source and name */
 	char dummy[PWHASH_MAX];      /* verified against when there is no hash */
 };
 
@@ -37,11 +39,21 @@ struct as *as_new(struct store *st, const struct as_conf *conf)
 		return NULL;
 	as->st = st;
 	as->conf = *conf;
+	as->limit = as_limit_new();
+	/* The hash an unknown name is checked against, made once here so no
+	 * request pays for it. */
+	if (!as->limit || pwhash_create("cyphonic dummy password", as->dummy) < 0) {
+		as_free(as);
+		return NULL;
+	}
 	return as;
 }
 
 void as_free(struct as *as)
 {
+	if (!as)
+		return;
+	as_limit_free(as->limit);
 	free(as);
 }
 
@@ -53,6 +65,11 @@ const struct as_stats *as_stats(const struct as *as)
 void as_tls_failed(struct as *as)
 {
 	as->stats.tls_fail++;
+}
+
+void as_conn_refused(struct as *as)
+{
+	as->stats.conn_refused++;
 }
 
 ssize_t as_frame_len(struct as *as, const uint8_t *hdr)
@@ -129,16 +146,6 @@ static int as_node_by_serial(struct as *as, const char *serial, struct store_nod
 	return rc;
 }
 
-/* Spend the time of a real verification when the name is unknown or has
- * no password, so the answer's timing does not tell which names exist. */
-static void as_dummy_verify(struct as *as, const char *password)
-{
-	if (!as->dummy[0] && pwhash_create("cyphonic dummy password", as->dummy) < 0)
-		as->dummy[0] = '\0';
-	if (as->dummy[0])
-		(void)pwhash_verify(password, as->dummy);
-}
-
 /* Create, store and return a fresh common key for node n. */
 static int as_make_key(struct as *as, const struct store_node *n, struct store_key *k)
 {
@@ -185,13 +192,88 @@ static int as_req_parse(const struct cy_msg *m, struct as_req *r)
 	return 0;
 }
 
+/* A password login between its two halves on the loop: what the request
+ * said, the hash it is checked against, and (after as_check_run) whether
+ * it matched.  Holds the password: wiped when freed. */
+struct as_check {
+	struct as_req r;
+	struct sockaddr_storage addr;
+	bool has_addr;
+	char hash[STORE_PWHASH_MAX + 1];   /* the node's, or as->dummy (PWHASH_MAX) */
+	bool known;     /* hash is the node's own, not the dummy */
+	bool ok;        /* set by as_check_run */
+};
+
+void as_check_run(struct as_check *chk)
+{
+	chk->ok = pwhash_verify(chk->r.password, chk->hash) && chk->known;
+}
+
+void as_check_free(struct as_check *chk)
+{
+	if (!chk)
+		return;
+	cy_wipe(chk, sizeof(*chk));
+	free(chk);
+}
+
+/* Password login, first half: refused at once while the source or the
+ * name is backing off after failures; otherwise a check to run off the
+ * loop (the dummy hash for a name without one, so the timing does not
+ * tell which names exist).  AS_PENDING with *chk set, or the length of
+ * the failure response written into resp. */
+static ssize_t as_check_start(struct as *as, const struct as_peer *peer, const struct as_req *r,
+			      uint8_t *resp, size_t cap, struct as_check **chk)
+{
+	char ksrc[AS_LIMIT_KEY_MAX], kname[AS_LIMIT_KEY_MAX], pbuf[ADDR_STR_MAX], why[64];
+	int64_t now = clock_now_ms();
+	struct store_node n;
+	struct as_check *c;
+	int wait, w, rc;
+
+	as_limit_key_addr(peer->addr, ksrc);
+	as_limit_key_name(r->name, kname);
+	wait = as_limit_wait(as->limit, ksrc, now);
+	w = as_limit_wait(as->limit, kname, now);
+	if (w > wait)
+		wait = w;
+	if (wait > 0) {
+		as->stats.throttled++;
+		LOG_RATELIMITED(&as->rl_refused, "as: %s: password login for %s refused for %d s "
+				"after repeated failures", peer_str(peer, pbuf), r->name, wait);
+		snprintf(why, sizeof(why), "too many failed logins: retry in %d s", wait);
+		return as_fail(resp, cap, r->res_type, CY_ERR_BUSY, why);
+	}
+	rc = store_node_by_name(as->st, r->name, &n);
+	if (rc < 0 && rc != -ENOENT)
+		return as_fail(resp, cap, r->res_type, CY_ERR_INTERNAL, "store unavailable");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return as_fail(resp, cap, r->res_type, CY_ERR_INTERNAL, "internal error");
+	c->r = *r;
+	if (peer->addr && addr_len(peer->addr) <= sizeof(c->addr)) {
+		memcpy(&c->addr, peer->addr, addr_len(peer->addr));
+		c->has_addr = true;
+	}
+	c->known = rc == 0 && n.pwhash[0];
+	snprintf(c->hash, sizeof(c->hash), "%s", c->known ? n.pwhash : as->dummy);
+	cy_wipe(&n, sizeof(n));
+	*chk = c;
+	return AS_PENDING;
+}
+
 /* Authenticate the sender of a request (certificate, or NAME + PASSWORD)
  * and check it is not revoked.  0 with *n filled in; otherwise the length
- * of the failure response already written into resp (or -ENOBUFS). */
+ * of the failure response already written into resp (or -ENOBUFS).  A
+ * password is verified off the loop: without a finished check in *chk
+ * this starts one and returns AS_PENDING; called again with it, it uses
+ * its verdict (against the hash the node still has now). */
 static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct as_req *r,
-		       struct store_node *n, const char **how, uint8_t *resp, size_t cap)
+		       struct store_node *n, const char **how, uint8_t *resp, size_t cap,
+		       struct as_check **chk)
 {
 	char reason[CY_REASON_MAX + 1], pbuf[ADDR_STR_MAX];
+	char ksrc[AS_LIMIT_KEY_MAX], kname[AS_LIMIT_KEY_MAX];
 	bool ok;
 	int rc;
 
@@ -201,10 +283,19 @@ static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct a
 		ok = rc == 0 && (!r->has_name || !strcmp(r->name, n->name));
 	} else if (r->has_name && r->has_pw) {
 		*how = "password";
+		if (!*chk)
+			return as_check_start(as, peer, r, resp, cap, chk);
 		rc = store_node_by_name(as->st, r->name, n);
-		ok = rc == 0 && n->pwhash[0] && pwhash_verify(r->password, n->pwhash);
-		if (rc == -ENOENT || (rc == 0 && !n->pwhash[0]))
-			as_dummy_verify(as, r->password);
+		ok = rc == 0 && (*chk)->ok && !strcmp(n->pwhash, (*chk)->hash);
+		as_limit_key_addr(peer->addr, ksrc);
+		as_limit_key_name(r->name, kname);
+		if (ok) {
+			as_limit_succeeded(as->limit, ksrc);
+			as_limit_succeeded(as->limit, kname);
+		} else if (rc != -EIO) {
+			as_limit_failed(as->limit, ksrc, clock_now_ms());
+			as_limit_failed(as->limit, kname, clock_now_ms());
+		}
 	} else {
 		*how = "none";
 		rc = -ENOENT;
@@ -273,7 +364,7 @@ static ssize_t as_for(struct as *as, const struct as_peer *peer, const struct as
 }
 
 static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct as_req *r,
-			uint8_t *resp, size_t cap)
+			uint8_t *resp, size_t cap, struct as_check **chk)
 {
 	char pbuf[ADDR_STR_MAX], by[CY_NAME_MAX + 16] = "";
 	struct store_node ad, gn, *n = &ad;
@@ -283,7 +374,7 @@ static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct 
 	const char *how;
 	ssize_t len;
 
-	len = as_auth(as, peer, r, &ad, &how, resp, cap);
+	len = as_auth(as, peer, r, &ad, &how, resp, cap, chk);
 	if (len != 0)
 		return len;
 	if (r->has_for) {
@@ -348,7 +439,7 @@ static int as_list_gn(const struct store_node *n, void *arg)
 
 /* Information Request: the adapter's non-revoked general nodes. */
 static ssize_t as_info(struct as *as, const struct as_peer *peer, const struct as_req *r,
-		       uint8_t *resp, size_t cap)
+		       uint8_t *resp, size_t cap, struct as_check **chk)
 {
 	char pbuf[ADDR_STR_MAX];
 	struct store_node ad;
@@ -357,7 +448,9 @@ static ssize_t as_info(struct as *as, const struct as_peer *peer, const struct a
 	const char *how;
 	ssize_t len;
 
-	len = as_auth(as, peer, r, &ad, &how, resp, cap);
+	len = as_auth(as, peer, r, &ad, &how, resp, cap, chk);
+	if (len == AS_PENDING)
+		return len;
 	if (len != 0) {
 		as->stats.info_refused++;
 		return len;
@@ -391,14 +484,25 @@ static ssize_t as_info(struct as *as, const struct as_peer *peer, const struct a
 	return len;
 }
 
-ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req, size_t len,
-		  uint8_t *resp, size_t cap)
+/* Either half of a request: the parsed request r, and a finished check
+ * or none. */
+static ssize_t as_dispatch(struct as *as, const struct as_peer *peer, const struct as_req *r,
+			   uint8_t *resp, size_t cap, struct as_check **chk)
+{
+	if (r->res_type == CY_INFO_RES)
+		return as_info(as, peer, r, resp, cap, chk);
+	return as_login(as, peer, r, resp, cap, chk);
+}
+
+ssize_t as_start(struct as *as, const struct as_peer *peer, const uint8_t *req, size_t len,
+		 uint8_t *resp, size_t cap, struct as_check **chk)
 {
 	char pbuf[ADDR_STR_MAX];
 	struct cy_msg *m;
 	struct as_req *r;
 	ssize_t n;
 
+	*chk = NULL;
 	if (len < CY_HDR_LEN) {
 		as->stats.malformed++;
 		return -EBADMSG;
@@ -425,14 +529,50 @@ ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req,
 			    CY_ERR_MALFORMED, "malformed request");
 		goto out;
 	}
-	if (m->type == CY_INFO_REQ)
-		n = as_info(as, peer, r, resp, cap);
-	else
-		n = as_login(as, peer, r, resp, cap);
+	n = as_dispatch(as, peer, r, resp, cap, chk);
 out:
 	if (r)
 		cy_wipe(r, sizeof(*r));
 	free(r);
 	free(m);
 	return n;
+}
+
+ssize_t as_check_finish(struct as *as, struct as_check *chk, uint8_t *resp, size_t cap)
+{
+	struct as_peer peer = { .addr = chk->has_addr ? (struct sockaddr *)&chk->addr : NULL };
+	ssize_t n = as_dispatch(as, &peer, &chk->r, resp, cap, &chk);
+
+	as_check_free(chk);
+	return n;
+}
+
+ssize_t as_check_refuse(struct as *as, struct as_check *chk, uint8_t *resp, size_t cap)
+{
+	uint8_t type = chk->r.res_type;
+
+	as_check_free(chk);
+	as->stats.throttled++;
+	return as_fail(resp, cap, type, CY_ERR_BUSY, "too many password logins at once");
+}
+
+ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req, size_t len,
+		  uint8_t *resp, size_t cap)
+{
+	struct as_check *chk;
+	ssize_t n = as_start(as, peer, req, len, resp, cap, &chk);
+
+	if (n != AS_PENDING)
+		return n;
+	as_check_run(chk);
+	return as_check_finish(as, chk, resp, cap);
+}
+
+bool as_response_ok(const uint8_t *resp, size_t len)
+{
+	struct cy_msg m;
+	uint8_t result;
+
+	return cy_msg_parse(&m, resp, len) == 0 && cy_msg_u8(&m, CY_A_RESULT, &result) &&
+	       result == CY_OK;
 }

@@ -14,6 +14,8 @@
 #ifndef CY_AS_H
 #define CY_AS_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -46,6 +48,9 @@ struct as_stats {
 	uint64_t for_refused;    /* FOR: requester no adapter, GN unknown or not its own */
 	uint64_t info_ok;        /* Information Requests answered with the list */
 	uint64_t info_refused;   /* Information Requests refused (any reason) */
+	uint64_t throttled;      /* password logins refused unhashed: backing off after
+				  * failures, or too many checks queued (RESULT 10) */
+	uint64_t conn_refused;   /* connections refused: too many in all or from one source */
 };
 
 /* What the transport proved about the peer. */
@@ -68,12 +73,35 @@ ssize_t as_frame_len(struct as *as, const uint8_t *hdr);
 /* Handle one complete request frame and write the response into resp.
  * Returns the response length, or a negative errno when the connection
  * must be closed without an answer (-EMSGSIZE, -EBADMSG, -ENOBUFS).
- * resp holds the common key afterwards: the caller wipes it. */
+ * resp holds the common key afterwards: the caller wipes it.
+ *
+ * A password login needs scrypt (about 0.1 s), which must not run on the
+ * event loop: as_start() then returns AS_PENDING with a check in *chk;
+ * the caller runs as_check_run(chk) on another thread (it touches nothing
+ * but the check) and then, back on the loop, as_check_finish() answers
+ * the request and frees the check.  as_check_free() drops one unanswered
+ * (its connection went away).  as_handle() does all three in one call,
+ * for tests and fuzzers. */
+#define AS_PENDING (-EINPROGRESS)
+struct as_check;
+ssize_t as_start(struct as *as, const struct as_peer *peer, const uint8_t *req, size_t len,
+		 uint8_t *resp, size_t cap, struct as_check **chk);
+void as_check_run(struct as_check *chk);
+ssize_t as_check_finish(struct as *as, struct as_check *chk, uint8_t *resp, size_t cap);
+void as_check_free(struct as_check *chk);
+/* Answer a request whose check cannot run now (too many queued): RESULT
+ * 10, counted throttled; frees the check. */
+ssize_t as_check_refuse(struct as *as, struct as_check *chk, uint8_t *resp, size_t cap);
 ssize_t as_handle(struct as *as, const struct as_peer *peer, const uint8_t *req, size_t len,
 		  uint8_t *resp, size_t cap);
 
-/* A TLS handshake failed (counted only; the glue logs). */
+/* A response (from the calls above) that says RESULT 0. */
+bool as_response_ok(const uint8_t *resp, size_t len);
+
+/* A TLS handshake failed / a connection was refused (counted only; the
+ * glue logs). */
 void as_tls_failed(struct as *as);
+void as_conn_refused(struct as *as);
 const struct as_stats *as_stats(const struct as *as);
 
 #endif

@@ -17,16 +17,25 @@
 #include "addr.h"
 #include "aead.h"
 #include "as.h"
+#include "as_limit.h"
+#include "as_pool.h"
 #include "log.h"
 #include "store.h"
 #include "wire.h"
 
+/* One request in flight per connection: the next frame is read only when
+ * the previous response has left (output drained) and no password check
+ * runs for it, so a client that sends without reading costs one frame of
+ * input and one response of output, not a queue. */
 struct as_conn {
 	struct as_server *srv;
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
+	char src[AS_LIMIT_KEY_MAX];          /* per-source limits: address or /64 */
 	bool connected;                      /* handshake done */
 	bool has_cert;
+	bool checking;                       /* a password check runs for it */
+	bool closing;                        /* close once the response is written */
 	char serial[STORE_SERIAL_MAX + 1];
 	struct as_conn *prev, *next;
 };
@@ -36,6 +45,7 @@ struct as_server {
 	struct as *as;
 	SSL_CTX *ctx;
 	struct evconnlistener *lis;
+	struct as_pool *pool;
 	struct as_conn *conns;
 	int nconns, max_conns;
 	struct ratelimit rl_tls, rl_full;
@@ -44,6 +54,9 @@ struct as_server {
 static void as_conn_free(struct as_conn *c)
 {
 	struct as_server *s = c->srv;
+
+	if (c->checking)
+		as_pool_cancel(s->pool, c);
 
 	if (c->prev)
 		c->prev->next = c->next;
@@ -79,53 +92,107 @@ static int as_conn_send(struct as_conn *c, const uint8_t *p, size_t len)
 	return 0;
 }
 
-static void as_conn_read(struct bufferevent *bev, void *arg)
+/* Password checks running for connections from c's source. */
+static int as_src_checking(const struct as_conn *c)
 {
-	struct as_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t req[CY_HDR_LEN + AS_MSG_MAX], *resp = NULL;
+	int n = 0;
+
+	for (const struct as_conn *o = c->srv->conns; o; o = o->next)
+		n += o->checking && !strcmp(o->src, c->src);
+	return n;
+}
+
+/* Queue a response of n bytes (or close on n < 0); a refusal closes the
+ * connection once it has been written. */
+static void as_conn_reply(struct as_conn *c, uint8_t *resp, ssize_t n)
+{
+	if (n < 0 || as_conn_send(c, resp, (size_t)n) < 0) {
+		cy_wipe(resp, AS_RES_MAX);
+		as_conn_free(c);
+		return;
+	}
+	if (!as_response_ok(resp, (size_t)n))
+		c->closing = true;
+	cy_wipe(resp, (size_t)n);
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* Handle the next complete frame, if the connection may have one now. */
+static void as_conn_next(struct as_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t req[CY_HDR_LEN + AS_MSG_MAX], *resp;
 	struct as_peer peer = {
 		.cert_serial = c->has_cert ? c->serial : NULL,
 		.addr = (struct sockaddr *)&c->peer,
 	};
+	struct as_check *chk;
 	char pbuf[ADDR_STR_MAX];
 	ssize_t flen, n;
 
-	while (evbuffer_get_length(in) >= CY_HDR_LEN) {
-		if (evbuffer_copyout(in, req, CY_HDR_LEN) != CY_HDR_LEN)
-			goto close;
-		flen = as_frame_len(c->srv->as, req);
-		if (flen < 0) {
-			LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: %s frame, closing",
-					addr_str((struct sockaddr *)&c->peer, pbuf),
-					flen == -EMSGSIZE ? "oversized" : "bad");
-			goto close;
-		}
-		if (evbuffer_get_length(in) < (size_t)flen)
-			break;
-		if (evbuffer_remove(in, req, (size_t)flen) != flen)
-			goto close;
-		/* An Information Response lists every general node of an
-		 * adapter: up to a whole frame (CY_MSG_MAX). */
-		if (!resp && !(resp = malloc(AS_RES_MAX)))
-			goto close;
-		n = as_handle(c->srv->as, &peer, req, (size_t)flen, resp, AS_RES_MAX);
-		cy_wipe(req, (size_t)flen); /* may hold a password */
-		if (n < 0)
-			goto close;
-		if (as_conn_send(c, resp, (size_t)n) < 0) {
-			cy_wipe(resp, AS_RES_MAX);
-			goto close;
-		}
-		cy_wipe(resp, (size_t)n);
+	if (c->checking || c->closing ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(in) < CY_HDR_LEN)
+		return;
+	if (evbuffer_copyout(in, req, CY_HDR_LEN) != CY_HDR_LEN)
+		goto close;
+	flen = as_frame_len(c->srv->as, req);
+	if (flen < 0) {
+		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: %s frame, closing",
+				addr_str((struct sockaddr *)&c->peer, pbuf),
+				flen == -EMSGSIZE ? "oversized" : "bad");
+		goto close;
 	}
+	if (evbuffer_get_length(in) < (size_t)flen)
+		return;
+	if (evbuffer_remove(in, req, (size_t)flen) != flen)
+		goto close;
+	/* An Information Response lists every general node of an adapter:
+	 * up to a whole frame (CY_MSG_MAX). */
+	resp = malloc(AS_RES_MAX);
+	if (!resp)
+		goto close;
+	n = as_start(c->srv->as, &peer, req, (size_t)flen, resp, AS_RES_MAX, &chk);
+	cy_wipe(req, (size_t)flen); /* may hold a password */
+	if (n == AS_PENDING) {
+		if (as_src_checking(c) >= AS_SRC_CHECKS ||
+		    as_pool_submit(c->srv->pool, chk, c) < 0) {
+			n = as_check_refuse(c->srv->as, chk, resp, AS_RES_MAX);
+		} else {
+			c->checking = true;
+			bufferevent_disable(c->bev, EV_READ);
+			free(resp);
+			return;
+		}
+	}
+	as_conn_reply(c, resp, n);
 	free(resp);
 	return;
 close:
-	if (resp)
-		cy_wipe(resp, AS_RES_MAX);
-	free(resp);
 	as_conn_free(c);
+}
+
+static void as_conn_read(struct bufferevent *bev, void *arg)
+{
+	as_conn_next(arg);
+}
+
+/* A password check came back from a worker. */
+static void as_check_done(struct as_check *chk, void *tag, void *arg)
+{
+	struct as_conn *c = tag;
+	uint8_t *resp = malloc(AS_RES_MAX);
+
+	c->checking = false;
+	if (!resp) {
+		as_check_free(chk);
+		as_conn_free(c);
+		return;
+	}
+	as_conn_reply(c, resp, as_check_finish(c->srv->as, chk, resp, AS_RES_MAX));
+	free(resp);
 }
 
 static void as_conn_peer_cert(struct as_conn *c)
@@ -154,7 +221,10 @@ static void as_conn_event(struct bufferevent *bev, short what, void *arg)
 	unsigned long e;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		struct timeval idle = { AS_IDLE_TIMEOUT, 0 };
+
 		c->connected = true;
+		bufferevent_set_timeouts(c->bev, &idle, &idle);
 		as_conn_peer_cert(c);
 		log_debug("as: %s: TLS up, %s", addr_str((struct sockaddr *)&c->peer, pbuf),
 			  c->has_cert ? "client certificate" : "no client certificate");
@@ -176,21 +246,46 @@ static void as_conn_event(struct bufferevent *bev, short what, void *arg)
 	as_conn_free(c);
 }
 
+/* The output has drained: close after a refusal, else read the next request. */
 static void as_conn_written(struct bufferevent *bev, void *arg)
 {
+	struct as_conn *c = arg;
+
+	if (c->closing) {
+		as_conn_free(c);
+		return;
+	}
+	as_conn_next(c);
 }
 
 static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
 	struct as_server *s = arg;
-	struct timeval idle = { AS_IDLE_TIMEOUT, 0 };
-	struct as_conn *c;
+	struct timeval hs = { AS_HANDSHAKE_TIMEOUT, 0 };
+	struct sockaddr_storage peer = { 0 };
+	char src[AS_LIMIT_KEY_MAX], pbuf[ADDR_STR_MAX];
 	socklen_t len = (socklen_t)salen;
+	struct as_conn *c;
 	SSL *ssl;
+	int from_src = 0;
 
 	if (s->nconns >= s->max_conns) {
 		LOG_RATELIMITED(&s->rl_full, "as: %d connections, refusing more", s->nconns);
+		as_conn_refused(s->as);
+		close(fd);
+		return;
+	}
+	if ((size_t)salen <= sizeof(peer))
+		memcpy(&peer, sa, (size_t)salen);
+	addr_unmap(&peer, &len);
+	as_limit_key_addr((struct sockaddr *)&peer, src);
+	for (c = s->conns; c; c = c->next)
+		from_src += !strcmp(c->src, src);
+	if (from_src >= AS_SRC_CONNS) {
+		LOG_RATELIMITED(&s->rl_full, "as: %s: %d connections from there, refusing more",
+				addr_str((struct sockaddr *)&peer, pbuf), from_src);
+		as_conn_refused(s->as);
 		close(fd);
 		return;
 	}
@@ -198,9 +293,8 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	ssl = SSL_new(s->ctx);
 	if (!c || !ssl)
 		goto fail;
-	if ((size_t)salen <= sizeof(c->peer))
-		memcpy(&c->peer, sa, (size_t)salen);
-	addr_unmap(&c->peer, &len);
+	c->peer = peer;
+	memcpy(c->src, src, sizeof(c->src));
 	c->srv = s;
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						BEV_OPT_CLOSE_ON_FREE);
@@ -211,7 +305,9 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, as_conn_read, as_conn_written, as_conn_event, c);
-	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	/* Input is read up to one whole request frame, no further. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CY_HDR_LEN + AS_MSG_MAX);
+	bufferevent_set_timeouts(c->bev, &hs, &hs);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = s->conns;
 	if (s->conns)
@@ -314,6 +410,9 @@ struct as_server *as_server_new(struct event_base *base, struct as *as,
 	s->ctx = as_server_ctx(conf);
 	if (!s->ctx)
 		goto fail;
+	s->pool = as_pool_new(base, AS_CHECK_THREADS, AS_CHECK_QUEUE, as_check_done, s);
+	if (!s->pool)
+		goto fail;
 	fd = as_server_socket(&conf->listen);
 	if (fd < 0)
 		goto fail;
@@ -337,6 +436,7 @@ void as_server_free(struct as_server *s)
 		return;
 	while (s->conns)
 		as_conn_free(s->conns);
+	as_pool_free(s->pool);
 	if (s->lis)
 		evconnlistener_free(s->lis);
 	SSL_CTX_free(s->ctx);

@@ -1,14 +1,21 @@
 /* The AS on the network: a libevent listener accepting TLS 1.3 (OpenSSL
  * through bufferevent_openssl), client certificates verified against the
  * cloud CA but optional (password login has none), each complete frame
- * passed to as_handle().  A failed handshake (for instance a certificate
- * from another CA) is counted in as_stats.tls_fail. */
+ * passed to as_start(), password checks run by a pool of worker threads
+ * (as_pool.h).  A failed handshake (for instance a certificate from
+ * another CA) is counted in as_stats.tls_fail.  docs/protocol.md ("AS")
+ * states the limits below. */
 #ifndef CY_AS_SERVER_H
 #define CY_AS_SERVER_H
 
 #include <sys/socket.h>
 
 #define AS_MAX_CONNS 1024
+#define AS_SRC_CONNS 8            /* connections at once from one source */
+#define AS_HANDSHAKE_TIMEOUT 3    /* seconds for the TLS handshake */
+#define AS_CHECK_THREADS 2        /* password-hashing workers */
+#define AS_CHECK_QUEUE 32         /* password checks queued or running, in all */
+#define AS_SRC_CHECKS 2           /* ... for one source */
 
 struct event_base;
 struct as;

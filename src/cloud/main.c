@@ -57,6 +57,8 @@ static void cloud_stats_as(struct json *j, const struct as_stats *s)
 	json_uint(j, "for_refused", s->for_refused);
 	json_uint(j, "info_ok", s->info_ok);
 	json_uint(j, "info_refused", s->info_refused);
+	json_uint(j, "throttled", s->throttled);
+	json_uint(j, "conn_refused", s->conn_refused);
 	json_obj_end(j);
 }
 

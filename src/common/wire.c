@@ -22,6 +22,7 @@ const char *cy_result_str(enum cy_result r)
 	case CY_ERR_INTERNAL: return "internal error";
 	case CY_ERR_POLICY: return "refused by policy";
 	case CY_ERR_UNREACHABLE: return "peer unreachable";
+	case CY_ERR_BUSY: return "try again later";
 	}
 	return "unknown result";
 }

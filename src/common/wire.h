@@ -105,6 +105,7 @@ enum cy_result {
 	CY_ERR_INTERNAL = 7,
 	CY_ERR_POLICY = 8,
 	CY_ERR_UNREACHABLE = 9, /* peer not registered, or no path without a relay */
+	CY_ERR_BUSY = 10,       /* not now: too many failed logins, or the AS is loaded */
 };
 
 enum cy_role { CY_ROLE_RESPONDER = 0, CY_ROLE_INITIATOR = 1 };

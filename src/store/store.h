@@ -98,6 +98,9 @@ int store_node_revoke(struct store *st, const char *name, const char *reason);
 int store_node_foreach(struct store *st, int64_t adapter_id,
 		       int (*cb)(const struct store_node *n, void *arg), void *arg);
 
+/* A node's new common key; it replaces every older key of that node at
+ * once (one live key per node: a login retires the one before it).
+ * -EEXIST when key_id is taken, -ENOENT for an unknown node. */
 int store_key_put(struct store *st, const struct store_key *k);
 int store_key_get(struct store *st, uint64_t key_id, struct store_key *k);
 int store_key_delete(struct store *st, uint64_t key_id);

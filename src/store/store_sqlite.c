@@ -103,6 +103,7 @@ enum query {
 	Q_NODE_REVOKE,
 	Q_NODE_ALL,
 	Q_KEY_PUT,
+	Q_KEY_DELETE_OLDER,
 	Q_KEY_GET,
 	Q_KEY_DELETE,
 	Q_KEY_DELETE_NODE,
@@ -143,6 +144,7 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_KEY_GET] = "SELECT key_id, node_id, key, expires FROM keys WHERE key_id = ?1",
 	[Q_KEY_DELETE] = "DELETE FROM keys WHERE key_id = ?1",
 	[Q_KEY_DELETE_NODE] = "DELETE FROM keys WHERE node_id = ?1",
+	[Q_KEY_DELETE_OLDER] = "DELETE FROM keys WHERE node_id = ?1 AND key_id != ?2",
 	[Q_KEY_EXPIRE] = "DELETE FROM keys WHERE expires <= ?1",
 	[Q_REG_PUT] = "INSERT INTO regs (" REG_COLS ") "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
@@ -611,19 +613,27 @@ static int sq_node_foreach(struct store *st, int64_t adapter_id,
 
 /* ---- node-NMS common keys ---- */
 
+/* The new key and the end of the node's older ones, in one transaction:
+ * a node has one live common key. */
 static int sq_key_put(struct store *st, const struct store_key *k)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, Q_KEY_PUT);
+	sqlite3_stmt *q = prep(s, Q_KEY_PUT), *d = prep(s, Q_KEY_DELETE_OLDER);
 	int rc;
 
-	if (!q)
+	if (!q || !d || begin(s) < 0)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, (int64_t)k->key_id);
 	sqlite3_bind_int64(q, 2, k->node_id);
 	sqlite3_bind_blob(q, 3, k->key, CY_KEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, k->expires);
 	rc = step_done(s, q, "key put");
+	if (rc >= 0) {
+		sqlite3_bind_int64(d, 1, k->node_id);
+		sqlite3_bind_int64(d, 2, (int64_t)k->key_id);
+		rc = step_done(s, d, "key put: older keys");
+	}
+	rc = finish(s, rc);
 	return rc < 0 ? rc : 0;
 }
 

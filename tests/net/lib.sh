@@ -427,7 +427,8 @@ conf_set()
 		{ print }
 		END { flush(); if (!seen) { print ""; print sec; print key " = " val } }
 	' "$f" >"$f.tmp"
-	mv "$f.tmp" "$f"
+	cat "$f.tmp" >"$f"   # into the same file: it keeps its mode (0600: secrets)
+	rm -f "$f.tmp"
 }
 
 # conf_del FILE SECTION KEY: remove KEY (and its indented continuation
@@ -442,7 +443,8 @@ conf_del()
 		insec && $0 ~ "^" key "[ \t]*=" { skip = 1; next }
 		{ print }
 	' "$f" >"$f.tmp"
-	mv "$f.tmp" "$f"
+	cat "$f.tmp" >"$f"   # into the same file: it keeps its mode (0600: secrets)
+	rm -f "$f.tmp"
 }
 
 # cloud_new [ADDRS]: `cyphonic init` in $CLOUD_DIR for the cloud at ADDRS

@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "as.h"
+#include "as_limit.h"
 #include "clock.h"
 #include "cloud_fixture.h"
 #include "store.h"
@@ -208,6 +209,121 @@ static void test_password_refused(void **state)
 	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
 	assert_int_equal(as_stats(f->as)->login_refused, 4);
 	assert_int_equal(as_stats(f->as)->login_ok, 0);
+}
+
+/* After AS_LIMIT_FREE failures a name backs off: the next try is refused
+ * with RESULT 10 before any hashing, even with the right password and
+ * from another source; the backoff doubles and ends, and a success clears
+ * it. */
+static void test_password_backoff_per_name(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = login_req(req, sizeof(req), "beta", "wrong horse");
+	for (int i = 0; i < AS_LIMIT_FREE; i++)
+		assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_BUSY);
+	assert_int_equal(as_stats(f->as)->throttled, 1);
+	assert_int_equal(as_stats(f->as)->login_refused, AS_LIMIT_FREE + 1);
+	clock_set_fake(NOW + 1, 1000 + 1000);
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
+	/* cleared: wrong again is plain AUTH, not BUSY */
+	len = login_req(req, sizeof(req), "beta", "wrong horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+}
+
+static void test_limit_table(void **state)
+{
+	struct as_limit *l = as_limit_new();
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, b = a;
+	char ka[AS_LIMIT_KEY_MAX], kb[AS_LIMIT_KEY_MAX], k[AS_LIMIT_KEY_MAX];
+	int64_t t = 1000000;
+
+	assert_non_null(l);
+	/* one /64 is one source */
+	inet_pton(AF_INET6, "2001:db8:1:2:aaaa::1", &a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2:bbbb::2", &b.sin6_addr);
+	as_limit_key_addr((struct sockaddr *)&a, ka);
+	as_limit_key_addr((struct sockaddr *)&b, kb);
+	assert_string_equal(ka, kb);
+	for (int i = 0; i < AS_LIMIT_FREE; i++)
+		as_limit_failed(l, ka, t);
+	assert_int_equal(as_limit_wait(l, ka, t), 0);
+	as_limit_failed(l, ka, t);
+	assert_int_equal(as_limit_wait(l, ka, t), 1);
+	as_limit_failed(l, ka, t);
+	assert_int_equal(as_limit_wait(l, ka, t), 2);
+	for (int i = 0; i < 20; i++)
+		as_limit_failed(l, ka, t);
+	assert_int_equal(as_limit_wait(l, ka, t), AS_LIMIT_MAX_BACKOFF_S);
+	assert_int_equal(as_limit_wait(l, ka, t + AS_LIMIT_MAX_BACKOFF_S * 1000), 0);
+	/* forgotten after a quiet while */
+	assert_int_equal(as_limit_wait(l, ka, t + AS_LIMIT_FORGET_S * 1000 + 1), 0);
+	as_limit_failed(l, ka, t + AS_LIMIT_FORGET_S * 1000 + 2);
+	assert_int_equal(as_limit_wait(l, ka, t + AS_LIMIT_FORGET_S * 1000 + 2), 0);
+	/* a flood of fresh keys evicts, never grows */
+	for (int i = 0; i < 3 * AS_LIMIT_SLOTS; i++) {
+		snprintf(k, sizeof(k), "n:guess%d", i);
+		as_limit_failed(l, k, t + i);
+	}
+	as_limit_free(l);
+}
+
+/* The check runs off the loop: a password changed meanwhile is not
+ * accepted on the strength of the old hash. */
+static void test_password_check_split(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(40000) };
+	struct as_peer peer = { .addr = (struct sockaddr *)&sin };
+	uint8_t req[256], resp[1024];
+	struct as_check *chk;
+	struct store_node n;
+	struct cy_msg m;
+	uint8_t r;
+	size_t len;
+	ssize_t got;
+
+	inet_pton(AF_INET, "198.51.100.7", &sin.sin_addr);
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	assert_int_equal(as_start(f->as, &peer, req, len, resp, sizeof(resp), &chk), AS_PENDING);
+	assert_non_null(chk);
+	as_check_run(chk);
+	assert_int_equal(store_node_by_name(f->cf.st, "beta", &n), 0);
+	assert_int_equal(store_node_set_pwhash(f->cf.st, n.id, "$scrypt$changed"), 0);
+	got = as_check_finish(f->as, chk, resp, sizeof(resp));
+	assert_true(got > 0);
+	assert_int_equal(cy_msg_parse(&m, resp, (size_t)got), 0);
+	assert_true(cy_msg_u8(&m, CY_A_RESULT, &r));
+	assert_int_equal(r, CY_ERR_AUTH);
+	/* a check dropped unanswered (its connection went away) */
+	assert_int_equal(as_start(f->as, &peer, req, len, resp, sizeof(resp), &chk), AS_PENDING);
+	as_check_free(chk);
+}
+
+/* A login retires the node's older common key: one live key per node. */
+static void test_login_retires_older_key(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct store_key k;
+	struct cy_msg m;
+	uint64_t first, second;
+	size_t len;
+
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
+	assert_true(cy_msg_u64(&m, CY_A_KEY_ID, &first));
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
+	assert_true(cy_msg_u64(&m, CY_A_KEY_ID, &second));
+	assert_int_not_equal(first, second);
+	assert_int_equal(store_key_get(f->cf.st, first, &k), -ENOENT);
+	assert_int_equal(store_key_get(f->cf.st, second, &k), 0);
 }
 
 static void test_revoked(void **state)
@@ -708,6 +824,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_for_malformed, setup_adapters, teardown),
 		cmocka_unit_test_setup_teardown(test_info, setup_adapters, teardown),
 		cmocka_unit_test_setup_teardown(test_info_many, setup_adapters, teardown),
+		cmocka_unit_test_setup_teardown(test_password_backoff_per_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_password_check_split, setup, teardown),
+		cmocka_unit_test(test_limit_table),
+		cmocka_unit_test_setup_teardown(test_login_retires_older_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

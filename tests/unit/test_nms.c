@@ -57,7 +57,10 @@ static int setup(void **state)
 	cloud_fixture_node(&f->cf, &(struct fixture_node){ .name = "beta" }, &f->beta);
 	f->ka = cloud_fixture_key(&f->cf, KEY_A, f->alpha.id, NOW + 3600);
 	f->kb = cloud_fixture_key(&f->cf, KEY_B, f->beta.id, NOW + 3600);
-	f->kold = cloud_fixture_key(&f->cf, KEY_OLD, f->beta.id, NOW);   /* expires now */
+	/* gamma's one key expires now (a node has one live key: beta's would
+	 * retire when KEY_B was stored) */
+	f->kold = cloud_fixture_key(&f->cf, KEY_OLD,
+				    FIXTURE_NODE(&f->cf, .name = "gamma"), NOW);
 	f->nms = new_nms(f->cf.st);
 	*state = f;
 	return 0;
@@ -468,11 +471,34 @@ static void test_garbage(void **state)
 	assert_int_equal(nms_handle(f->nms, SA(from), pkt, NMS_PKT_MAX + 1, out, sizeof(out)),
 			 0);
 	sent++;
-	/* A reply direction datagram is not accepted from outside. */
-	memcpy(pkt, good, len);
-	pkt[2] = CY_DIR_FROM_CLOUD;
-	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
-	sent++;
+	/* A reply direction datagram is not accepted from outside: a
+	 * well-formed Registration Request, genuinely sealed with alpha's key
+	 * but in the cloud-to-node direction (so it authenticates), with a
+	 * counter far ahead.  It is refused as malformed before any key use,
+	 * and it does not move the window: the good one (counter 1) still
+	 * works below. */
+	{
+		uint64_t mal = s->malformed, af = s->auth_fail;
+		uint8_t msg[256];
+		struct cy_builder b;
+		struct sockaddr_storage ss = ep("198.51.100.9:1234");
+		ssize_t n;
+
+		cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+		cy_put_endpoint(&b, CY_A_ADDR, SA(ss));
+		cy_put_u8(&b, CY_A_FAMILIES, CY_FAM_IPV4);
+		cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+		n = cy_build_finish(&b);
+		assert_true(n > 0);
+		n = cy_seal(f->ka, CY_DIR_FROM_CLOUD, KEY_A, 1000000, msg, (size_t)n, pkt,
+			    sizeof(pkt));
+		assert_true(n > 0);
+		assert_int_equal(nms_handle(f->nms, SA(from), pkt, (size_t)n, out, sizeof(out)),
+				 0);
+		sent++;
+		assert_int_equal(s->malformed, mal + 1);
+		assert_int_equal(s->auth_fail, af);
+	}
 
 	assert_int_equal(s->rx, sent);
 	assert_int_equal(s->malformed + s->auth_fail, sent);

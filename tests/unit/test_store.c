@@ -387,8 +387,11 @@ static void test_keys(void **state)
 	struct store_key k, got;
 	int i;
 
-	assert_int_equal(add(f->st, "alpha", &n), 0);
 	for (i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(add(f->st, name, &n), 0);
 		memset(&k, 0, sizeof(k));
 		k.key_id = (i == 2) ? UINT64_MAX - 5 : 100 + (uint64_t)i; /* high bit set too */
 		k.node_id = n.id;
@@ -417,6 +420,22 @@ static void test_keys(void **state)
 	assert_int_equal(store_key_get(f->st, UINT64_MAX - 5, &got), 0);
 	assert_int_equal(store_key_delete(f->st, UINT64_MAX - 5), 0);
 	assert_int_equal(store_key_delete(f->st, UINT64_MAX - 5), -ENOENT);
+
+	/* one live key per node: a new key retires the node's older one,
+	 * not another node's */
+	k.key_id = 200;
+	k.node_id = n.id;
+	k.expires = 5000;
+	assert_int_equal(store_key_put(f->st, &k), 0);
+	k.key_id = 201;
+	assert_int_equal(store_key_put(f->st, &k), 0);
+	assert_int_equal(store_key_get(f->st, 200, &got), -ENOENT);
+	assert_int_equal(store_key_get(f->st, 201, &got), 0);
+	assert_int_equal(add(f->st, "other", &n), 0);
+	k.key_id = 202;
+	k.node_id = n.id;
+	assert_int_equal(store_key_put(f->st, &k), 0);
+	assert_int_equal(store_key_get(f->st, 201, &got), 0);
 }
 
 struct reg_seen {

@@ -1,0 +1,39 @@
+/* Failed-login accounting for the AS: who (a source address, or a node
+ * name) failed how often, and until when further attempts are refused
+ * without hashing a password.
+ *
+ * The first AS_LIMIT_FREE failures cost nothing more; each one after that
+ * doubles a backoff, from 1 s up to AS_LIMIT_MAX_BACKOFF_S, during which
+ * that key is refused at once.  A success clears the key; a key with no
+ * failure for AS_LIMIT_FORGET_S is forgotten.  The table has a fixed size:
+ * when a probe window is full the entry touched longest ago makes room, so
+ * a flood of fresh keys costs memory only once. */
+#ifndef CY_AS_LIMIT_H
+#define CY_AS_LIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define AS_LIMIT_FREE 5             /* failures before any backoff */
+#define AS_LIMIT_MAX_BACKOFF_S 60
+#define AS_LIMIT_FORGET_S 600
+#define AS_LIMIT_SLOTS 4096
+#define AS_LIMIT_KEY_MAX 72         /* "n:" + a name, or "a:" + an address prefix */
+
+struct as_limit;
+
+struct as_limit *as_limit_new(void);
+void as_limit_free(struct as_limit *l);
+
+/* The key of a source: IPv4 address, or the /64 of an IPv6 address (one
+ * host usually holds a whole /64). */
+void as_limit_key_addr(const struct sockaddr *sa, char key[AS_LIMIT_KEY_MAX]);
+void as_limit_key_name(const char *name, char key[AS_LIMIT_KEY_MAX]);
+
+/* Seconds until key may try again (0: now), at monotonic time now_ms. */
+int as_limit_wait(struct as_limit *l, const char *key, int64_t now_ms);
+void as_limit_failed(struct as_limit *l, const char *key, int64_t now_ms);
+void as_limit_succeeded(struct as_limit *l, const char *key);
+
+#endif

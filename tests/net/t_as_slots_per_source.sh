@@ -1,0 +1,50 @@
+#!/bin/bash
+# One host cannot take the AS's connection slots: at most 8 connections
+# from one source are kept, and one that never starts TLS is closed after
+# the 3 s handshake timeout; while x holds what it can, node a logs in.
+#
+#          inet: bridge br0 (the "Internet")
+#   +-----------+-----------+
+#   |           |           |
+# ns cloud    ns a        ns x
+# 192.0.2.1   192.0.2.10  192.0.2.66
+# cloud       node a      holder (as_abuse hold)
+source "$(dirname "$0")/lib.sh"
+require
+
+internet
+inet_host cloud 192.0.2.1/24 2001:db8::1/64
+inet_host a 192.0.2.10/24 -
+inet_host x 192.0.2.66/24 -
+cloud_new
+node_new a
+start_cloud
+W=$RUN_DIR/work
+mkdir -p "$W"
+
+pretty "x opens 1100 connections and holds them 2 s"
+out=$(n x "$CYPHONIC_BIN/as_abuse" hold 192.0.2.1 7443 1100 2)
+say "$out"
+[[ $out == "open "* ]] || fail "as_abuse hold: $out"
+((${out#open } <= 8)) || fail "x kept ${out#open } connections open"
+ok "x kept ${out#open } of 1100"
+
+pretty "connections without TLS are closed after the handshake timeout"
+out=$(n x "$CYPHONIC_BIN/as_abuse" hold 192.0.2.1 7443 8 5)
+[[ $out == "open 0" ]] || fail "after 5 s without a handshake: $out"
+ok "none left after 5 s"
+
+pretty "a logs in while x holds its connections"
+n x "$CYPHONIC_BIN/as_abuse" hold 192.0.2.1 7443 1100 20 >"$W/hold" &
+holder=$!
+refused_over() { (($(stat_get .as.conn_refused) > $1)); }
+wait_for 5 refused_over 1000
+start_node a a
+wait_registered a 10
+ok "a registered in $REG_MS ms with x holding"
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+refused=$(stat_get .as.conn_refused)
+((refused > 1000)) || fail "as.conn_refused is $refused"
+ok "as.conn_refused $refused"
+stop_all
