@@ -84,19 +84,28 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	/* oifname != lan: frames bridged within the LAN (a bridge with
 	 * br_netfilter shows them here with the bridge as in and out) are
 	 * the LAN's own business. */
+	/* What arrives on the TUN came from overlay peers: it is for this
+	 * host only and is never forwarded (a peer must not use the adapter
+	 * as a router to the Internet or into the LAN).  Only the LAN's own
+	 * general nodes are forwarded and masqueraded out, and only their
+	 * replies come back in. */
 	PUT("  chain forward {\n"
 	    "    type filter hook forward priority -10; policy accept;\n"
-	    "    iifname \"%s\" oifname != \"%s\" ip daddr %s counter drop\n", c->lan, c->lan,
-	    net);
+	    "    iifname \"%s\" counter drop\n"
+	    "    oifname \"%s\" counter drop\n"
+	    "    iifname \"%s\" oifname != \"%s\" ip daddr %s counter drop\n",
+	    c->tun, c->tun, c->lan, c->lan, net);
 	if (c->masquerade)
-		PUT("    iifname \"%s\" ip saddr %s oifname != \"%s\" accept\n", c->lan, net,
-		    c->tun);
+		PUT("    iifname \"%s\" ip saddr %s accept\n"
+		    "    oifname \"%s\" ct state established,related accept\n"
+		    "    oifname \"%s\" iifname != \"%s\" counter drop\n",
+		    c->lan, net, c->lan, c->lan, c->lan);
 	PUT("  }\n");
 	if (c->masquerade)
 		PUT("  chain postrouting {\n"
 		    "    type nat hook postrouting priority 100; policy accept;\n"
-		    "    ip saddr %s oifname != \"%s\" oifname != \"%s\" counter masquerade\n"
-		    "  }\n", net, c->lan, c->tun);
+		    "    iifname \"%s\" ip saddr %s oifname != \"%s\" counter masquerade\n"
+		    "  }\n", c->lan, net, c->lan);
 	PUT("}\n");
 #undef PUT
 	return (int)o;

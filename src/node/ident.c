@@ -105,6 +105,8 @@ static void ops_registered(void *arg, const struct sig_info *in)
 {
 	struct ident *id = arg;
 
+	if (in->have_vips)
+		overlay_set_vips(id->ov, &in->vip4, &in->vip6);
 	if (id->ops->registered)
 		id->ops->registered(id->arg, in);
 }

@@ -70,6 +70,9 @@ struct overlay {
 	struct overlay_early early[OVERLAY_EARLY];
 	bool batching;          /* between overlay_batch_begin and _end */
 	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
+	bool have_vips;         /* this identity's own, the only inner destinations */
+	struct in_addr vip4;
+	struct in6_addr vip6;
 };
 
 static void early_replay(struct overlay *o, struct peer *p);
@@ -603,6 +606,30 @@ static bool inner_src_ok(const struct peer *p, const uint8_t *pkt, size_t len)
 	return false;
 }
 
+/* ... and its destination one of this identity's VIPs: a node (or an
+ * adapter, whose general nodes are identities of their own) delivers only
+ * what is addressed to it, and never forwards a peer's packets on to the
+ * Internet or a LAN. */
+static bool inner_dst_ok(const struct overlay *o, const uint8_t *pkt, size_t len)
+{
+	if (!o->have_vips)
+		return false;
+	switch (pkt[0] >> 4) {
+	case 4:
+		return len >= 20 && !memcmp(pkt + 16, &o->vip4, 4);
+	case 6:
+		return len >= 40 && !memcmp(pkt + 24, o->vip6.s6_addr, 16);
+	}
+	return false;
+}
+
+void overlay_set_vips(struct overlay *o, const struct in_addr *vip4, const struct in6_addr *vip6)
+{
+	o->vip4 = *vip4;
+	o->vip6 = *vip6;
+	o->have_vips = true;
+}
+
 static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 		       const struct sockaddr *from, uint32_t idx)
 {
@@ -634,6 +661,10 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 	}
 	if (!inner_src_ok(p, o->out, (size_t)n)) {
 		o->drops.bad_src++;
+		return;
+	}
+	if (!inner_dst_ok(o, o->out, (size_t)n)) {
+		o->drops.bad_dst++;
 		return;
 	}
 	o->ops->tun_write(o->arg, o->out, (size_t)n);

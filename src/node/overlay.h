@@ -80,6 +80,7 @@ struct overlay_drops {
 	uint64_t unknown;     /* no tunnel for this receiver index or tunnel id */
 	uint64_t malformed;   /* not a plausible message, bad inner packet */
 	uint64_t bad_src;     /* inner source address is not the peer's VIP */
+	uint64_t bad_dst;     /* inner destination is not this identity's VIP */
 	uint64_t no_route;    /* TUN packet: no peer, negative cache, queue full */
 	uint64_t expired;     /* Data on a session past its limits */
 };
@@ -160,6 +161,9 @@ int overlay_ping_get(struct overlay *o, uint32_t id, struct overlay_ping_result 
 /* Tunnels for status: up to max views, returns how many exist. */
 size_t overlay_tunnels(const struct overlay *o, struct overlay_tunnel_view *v, size_t max);
 const struct overlay_drops *overlay_drops(const struct overlay *o);
+/* This identity's VIPs (from its registration): the only destinations a
+ * received inner packet may have.  Until they are set, none is delivered. */
+void overlay_set_vips(struct overlay *o, const struct in_addr *vip4, const struct in6_addr *vip6);
 const struct overlay_stats *overlay_stats(const struct overlay *o);
 
 /* Tests. */

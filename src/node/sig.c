@@ -387,29 +387,69 @@ static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockad
 	}
 }
 
+/* One of the NMS endpoints the login gave us: same address and port, an
+ * IPv4-mapped IPv6 address on either side taken as the IPv4 one. */
+static bool from_nms(const struct sig *s, const struct sockaddr *from)
+{
+	struct sockaddr_storage a, b;
+
+	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
+		return false;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, from, addr_len(from));
+	addr_unmap(&a, NULL);
+	for (size_t i = 0; i < s->nnms; i++) {
+		if (s->nms[i].ss_family != AF_INET && s->nms[i].ss_family != AF_INET6)
+			continue;
+		b = s->nms[i];
+		addr_unmap(&b, NULL);
+		if (addr_equal((const struct sockaddr *)&a, (const struct sockaddr *)&b))
+			return true;
+	}
+	return false;
+}
+
 static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 		     const struct sockaddr *from)
 {
 	struct cur c = cur_make(buf, len);
 	uint8_t ver, type, res, rsv;
 	uint64_t key_id;
-	char why[64];
+	char a[ADDR_STR_MAX];
 
 	if (len != NMS_REJECT_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) ||
 	    !cur_get_u8(&c, &res) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, &key_id)) {
 		bad_input(s, from, "malformed NMS Reject");
 		return 0;
 	}
-	/* Unauthenticated: it may only make us log in again, and only when it
-	 * names the key we use now. */
+	/* Unauthenticated, and the key id it names travels in clear in every
+	 * datagram we seal: anyone who saw one can write it.  So it counts
+	 * only from an NMS endpoint of our login... */
+	if (!from_nms(s, from)) {
+		s->st.rx_reject_ignored++;
+		LOG_RATELIMITED(&s->rl, "ignored NMS Reject from %s: not an NMS of our login",
+				addr_str(from, a));
+		return 0;
+	}
+	/* ...only when it names the key we use now... */
 	if (!s->info.have_key || key_id != s->info.key_id ||
 	    (s->info.state != SIG_REGISTER && s->info.state != SIG_REGISTERED)) {
 		s->st.rx_reject_ignored++;
 		return 0;
 	}
-	snprintf(why, sizeof(why), "NMS rejected key %016" PRIx64 " (%s)", key_id,
-		 cy_result_str((enum cy_result)res));
-	relogin(s, why, false);
+	/* ...and it may only make us log in again.  The key and the state
+	 * stay until that login succeeds (sig_login_done then registers the
+	 * new key), as for a key renewal: a forged Reject, even one that
+	 * spoofs the NMS's address, costs a login, never the registration;
+	 * a genuine one (the NMS lost or expired the key) is followed by the
+	 * new key's registration as soon as the AS answers.  A login running
+	 * or already scheduled (the backoff after a failed one) is not
+	 * started again or brought forward. */
+	if (s->login_pending || s->login_at != NEVER)
+		return 0;
+	log_info("logging in again: NMS %s rejected key %016" PRIx64 " (%s)", addr_str(from, a),
+		 key_id, cy_result_str((enum cy_result)res));
+	start_login(s);
 	return 0;
 }
 

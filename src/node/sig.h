@@ -6,12 +6,16 @@
  * it with a fake clock and captured datagrams.
  *
  *   LOGIN ──login ok──> REGISTER ──Registration Response ok──> REGISTERED
- *     ^  <──5 s without an answer, NMS Reject, key expiry──┘        │
+ *     ^  <──5 s without an answer, key expiry──────────────┘        │
  *     │                     ^──3 keepalives unanswered, result 6───┘
  *     └─ refused: REVOKED (result 3) or LOGIN, retried every 60 s
  *
  * The key is renewed at 80 % of its lifetime without leaving REGISTERED:
- * the new key registers again, the VIPs stay.
+ * the new key registers again, the VIPs stay.  An NMS Reject (not sealed)
+ * is taken only from one of the NMS endpoints of the login (address and
+ * port) and only when it names the current key; it starts a login the
+ * same way, without leaving REGISTER or REGISTERED, so the registration
+ * is kept until the new login succeeds.
  *
  * Route selection (docs/protocol.md, "Route selection"): as the MN,
  * sig_direction_request() sends a Direction Request (retransmitted every

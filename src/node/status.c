@@ -37,6 +37,7 @@ static void status_drops(struct json *j, const struct overlay_drops *d)
 	json_uint(j, "unknown", d->unknown);
 	json_uint(j, "malformed", d->malformed);
 	json_uint(j, "bad_src", d->bad_src);
+	json_uint(j, "bad_dst", d->bad_dst);
 	json_uint(j, "no_route", d->no_route);
 	json_uint(j, "expired", d->expired);
 	json_obj_end(j);

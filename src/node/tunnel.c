@@ -156,6 +156,12 @@ struct tunnel *tunnel_new(const struct tunnel_params *p)
 		memcpy(t->tail, p->temp_key, TUNNEL_KEY_LEN);
 	}
 	memcpy((char *)tname(t), p->peer_fqdn, strlen(p->peer_fqdn) + 1);
+	/* The role goes into every handshake message we seal (a message
+	 * carrying it is refused as ours): it must be one of the two. */
+	if (p->role != TUNNEL_INITIATOR && p->role != TUNNEL_RESPONDER) {
+		tunnel_free(t);
+		return NULL;
+	}
 	t->role = (uint8_t)p->role;
 	cmp = strcmp(p->local_fqdn, p->peer_fqdn);
 	t->order = cmp < 0 ? -1 : cmp > 0 ? 1 : 0;
@@ -402,7 +408,8 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 	wbuf_put_u32(&b, hs->index);
 	wbuf_put_u8(&b, t->offer);
 	wbuf_put_u8(&b, t->pref);
-	wbuf_put_u16(&b, 0);
+	wbuf_put_u8(&b, t->role);    /* who sealed it: see check_sender() */
+	wbuf_put_u8(&b, 0);
 	wbuf_put_u64(&b, (uint64_t)ts);
 	wbuf_put_bytes(&b, hs->pub, TUNNEL_PUB_LEN);
 	if (t->relay) {
@@ -473,6 +480,22 @@ static ssize_t refuse(struct tunnel *t, uint32_t *counter, ssize_t err, const ch
 	return err;
 }
 
+/* Both ends hold the same Tunnel Key, so the AEAD alone cannot tell a
+ * message the peer sealed from one we sealed ourselves and someone sent
+ * back to us (an on-path attacker, a TRS).  Every handshake body therefore
+ * carries, authenticated, the sender's role from its Route Direction; the
+ * NMS gives the two ends of a tunnel opposite roles, so a message carrying
+ * our own role is one of ours, reflected.  Answering our own Request would
+ * install a session only we have, drop our genuine handshake and stop its
+ * retransmission.  0, -EPROTO for a role that is neither, -EBADMSG (an
+ * authentication failure) for our own. */
+static int check_sender(const struct tunnel *t, uint8_t role)
+{
+	if (role != TUNNEL_INITIATOR && role != TUNNEL_RESPONDER)
+		return -EPROTO;
+	return role == t->role ? -EBADMSG : 0;
+}
+
 ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			      size_t cap)
 {
@@ -487,7 +510,8 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	uint32_t iindex, rindex;
 	enum aead_alg alg;
 	struct hs_hdr h;
-	uint16_t rsv;
+	uint8_t role, rsv;
+	int sender = -EPROTO;
 	uint64_t ts;
 	int64_t wall = wall_ms();
 	struct kdf_in kin;
@@ -507,11 +531,16 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 
 	c = cur_make(body, h.ctlen - AEAD_TAG_LEN);
 	if (!cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &offer) || !cur_get_u8(&c, &pref) ||
-	    !cur_get_u16(&c, &rsv) || !cur_get_u64(&c, &ts) ||
+	    !cur_get_u8(&c, &role) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, &ts) ||
 	    !cur_get_bytes(&c, ipub, TUNNEL_PUB_LEN) ||
 	    !cur_get_ptr(&c, &sealed, t->relay ? MATERIAL_LEN + AEAD_TAG_LEN : MATERIAL_LEN) ||
-	    !cur_empty(&c) || rsv != 0) {
+	    !cur_empty(&c) || rsv != 0 || (sender = check_sender(t, role)) == -EPROTO) {
 		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request body");
+		goto out;
+	}
+	/* Before anything looks at our handshake or our sessions. */
+	if (sender < 0) {
+		n = refuse(t, &t->hc.drop_auth, -EBADMSG, "our own Request reflected back");
 		goto out;
 	}
 	if (t->relay) {
@@ -613,7 +642,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		wbuf_put_u32(&b, rindex);
 		wbuf_put_u32(&b, iindex);
 		wbuf_put_u8(&b, (uint8_t)alg);
-		wbuf_put_u8(&b, 0);
+		wbuf_put_u8(&b, t->role);
 		wbuf_put_u16(&b, 0);
 		wbuf_put_bytes(&b, rpub, TUNNEL_PUB_LEN);
 		slot = wbuf_reserve(&w, TUNNEL_RESP_BODY_LEN + AEAD_TAG_LEN);
@@ -672,7 +701,8 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 {
 	uint8_t body[TUNNEL_RESP_BODY_LEN], rpub[TUNNEL_PUB_LEN], shared[32];
 	uint8_t keys[2 * AEAD_KEY_LEN], aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN];
-	uint8_t alg, rsv8;
+	uint8_t alg, role;
+	int sender = -EPROTO;
 	uint16_t rsv16;
 	uint32_t rindex, iindex;
 	struct session_params sp;
@@ -695,9 +725,14 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 
 	c = cur_make(body, sizeof(body));
 	if (!cur_get_u32(&c, &rindex) || !cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &alg) ||
-	    !cur_get_u8(&c, &rsv8) || !cur_get_u16(&c, &rsv16) ||
-	    !cur_get_bytes(&c, rpub, TUNNEL_PUB_LEN) || !cur_empty(&c) || rsv8 || rsv16) {
+	    !cur_get_u8(&c, &role) || !cur_get_u16(&c, &rsv16) ||
+	    !cur_get_bytes(&c, rpub, TUNNEL_PUB_LEN) || !cur_empty(&c) || rsv16 ||
+	    (sender = check_sender(t, role)) == -EPROTO) {
 		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response body");
+		goto out;
+	}
+	if (sender < 0) {
+		n = refuse(t, &t->hc.drop_auth, -EBADMSG, "our own Response reflected back");
 		goto out;
 	}
 	if (iindex != t->hs->index) {

@@ -8,6 +8,9 @@
  * and the End Key material (sealed once more with the Temp Key when
  * relayed); the responder answers with a Tunnel Response carrying its own
  * share.  Both derive two directional session keys with HKDF-SHA256.
+ * Both bodies carry the sender's role from its Route Direction (the two
+ * ends of a tunnel have opposite ones), so a node refuses a message it
+ * sealed itself and someone sent back to it.
  *
  *    0       1       2       3
  *   +-------+-------+-------+-------+
@@ -69,7 +72,8 @@ struct tunnel_params {
 	uint64_t tunnel_id;
 	const uint8_t *tunnel_key;   /* TUNNEL_KEY_LEN, from the Route Direction */
 	const uint8_t *temp_key;     /* TUNNEL_KEY_LEN when relayed through a TRS, else NULL */
-	enum tunnel_role role;       /* who opens the first handshake */
+	enum tunnel_role role;       /* who opens the first handshake; also sealed
+				      * into ours: one carrying it is refused */
 	const char *local_fqdn;      /* simultaneous open: the smaller FQDN's Request wins */
 	const char *peer_fqdn;
 	enum aead_alg aead_pref;     /* 0: session_aead_preferred() */
@@ -121,7 +125,8 @@ void tunnel_free(struct tunnel *t);
 ssize_t tunnel_initiate(struct tunnel *t, uint8_t *out, size_t cap);
 
 /* A Request from the peer.  Returns the Response length to send back, or:
- *   -EPROTO    malformed         -EBADMSG  authentication failed
+ *   -EPROTO    malformed         -EBADMSG  authentication failed, or
+ *                                          our own Request reflected back
  *   -ESTALE    stale or replayed -EALREADY our own Request wins the
  *   -EPERM     bad key share or no common AEAD     simultaneous open
  * A byte-identical duplicate of the last Request is answered again with
@@ -133,8 +138,9 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 
 /* A Response to our Request.  Installs the new session and writes a
  * keepalive Data message into out (send it: it confirms the session to
- * the responder); returns its length, or -EPROTO, -EBADMSG, -ENOENT (not
- * waiting for this Response), -EPERM. */
+ * the responder); returns its length, or -EPROTO, -EBADMSG (also: our own
+ * Response reflected back), -ENOENT (not waiting for this Response),
+ * -EPERM. */
 ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			       size_t cap);
 

@@ -149,11 +149,19 @@ static void test_nat_script(void **state)
 	assert_true(nat_script(&c, s, sizeof(s)) > 0);
 	assert_non_null(strstr(s, "iifname \"lan0\" ip daddr 100.64.0.3 udp dport 53"));
 	assert_non_null(strstr(s, "iifname \"lan0\" oifname != \"lan0\" ip daddr 100.64.0.0/10 counter drop"));
-	assert_non_null(strstr(s, "ip saddr 100.64.0.0/10 oifname != \"lan0\" oifname != \"cy0\""
+	/* only the LAN's own traffic is masqueraded, nothing from the TUN
+	 * (overlay peers) is forwarded, and the uplink reaches the LAN only
+	 * with replies */
+	assert_non_null(strstr(s, "iifname \"lan0\" ip saddr 100.64.0.0/10 oifname != \"lan0\""
 			       " counter masquerade"));
+	assert_non_null(strstr(s, "iifname \"cy0\" counter drop"));
+	assert_non_null(strstr(s, "oifname \"cy0\" counter drop"));
+	assert_non_null(strstr(s, "oifname \"lan0\" ct state established,related accept\n"
+			       "    oifname \"lan0\" iifname != \"lan0\" counter drop"));
 	c.masquerade = false;
 	assert_true(nat_script(&c, s, sizeof(s)) > 0);
 	assert_null(strstr(s, "masquerade"));
+	assert_non_null(strstr(s, "iifname \"cy0\" counter drop"));
 	assert_int_equal(nat_script(&c, small, sizeof(small)), -ENOSPC);
 	nat_table_name("lan.1-x", small, sizeof(small));
 	assert_string_equal(small, "cyphonic_adapter_lan_1_x");

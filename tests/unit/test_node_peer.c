@@ -372,6 +372,7 @@ static void setup_node(int i, const char *name, const char *ip, const char *v4, 
 	cfg.arg = n;
 	n->ov = overlay_new(&cfg);
 	assert_non_null(n->ov);
+	overlay_set_vips(n->ov, &n->vip4, &n->vip6);
 }
 
 static int setup(void **state)
@@ -479,6 +480,36 @@ static void test_overlay_packet_to_vip(void **state)
 	pkt[25] = 0x02;
 	overlay_tun_input(a->ov, pkt, sizeof(pkt));
 	assert_int_equal(a->dir_reqs, 1);
+}
+
+/* An authenticated peer's packet that is not addressed to this identity
+ * is dropped, never delivered to the TUN (from where an adapter would
+ * route it on to the Internet or its LAN): a peer cannot use a node as
+ * a router. */
+static void test_overlay_foreign_destination_dropped(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	const struct overlay_drops *d = overlay_drops(b->ov);
+	struct in_addr elsewhere4;
+	struct in6_addr elsewhere6;
+	uint8_t pkt[60];
+
+	up_pair(0x2323);
+	/* b's own VIP is now another: what a sends to the old one is not b's */
+	inet_pton(AF_INET, "100.64.0.99", &elsewhere4);
+	inet_pton(AF_INET6, "fd00::99", &elsewhere6);
+	overlay_set_vips(b->ov, &elsewhere4, &elsewhere6);
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	deliver_all();
+	assert_int_equal(d->bad_dst, 1);
+	assert_int_equal(d->bad_src, 0);
+	assert_int_equal(b->tun_writes, 0);
+	/* addressed to b: delivered */
+	overlay_set_vips(b->ov, &b->vip4, &b->vip6);
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 2));
+	deliver_all();
+	assert_int_equal(b->tun_writes, 1);
+	assert_int_equal(d->bad_dst, 1);
 }
 
 static void test_overlay_drops(void **state)
@@ -661,6 +692,33 @@ static void test_overlay_lost_request(void **state)
 	assert_string_equal(v.state, "up");
 }
 
+/* An on-path attacker sends b ("b.example.test", the larger FQDN) its own
+ * Request back, with a's source address.  b refuses it (an auth drop),
+ * answers nothing, keeps its endpoint for a and its handshake, and the
+ * genuine Request and Response still bring the tunnel up. */
+static void test_overlay_reflected_request(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view v;
+	struct dgram d;
+
+	route(1, 0, 0x5555, true, 0);      /* b (CN) initiates at once */
+	assert_int_equal(nnet, 1);
+	route(0, 1, 0x5555, false, 1);
+	assert_int_equal(nnet, 1);
+	d = net[0];
+	assert_int_equal(d.to, 0);
+	assert_int_equal(overlay_udp_input(b->ov, d.b, d.len, (struct sockaddr *)&a->addr), 0);
+	assert_int_equal(overlay_drops(b->ov)->auth, 1);
+	assert_int_equal(nnet, 1);         /* no Response from b to itself */
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_string_equal(v.state, "handshake");
+	deliver_all();
+	check_one_tunnel(0x5555);
+	assert_int_equal(overlay_drops(a->ov)->auth, 0);
+	assert_int_equal(overlay_drops(a->ov)->unknown, 0);
+}
+
 static void test_overlay_ping(void **state)
 {
 	struct fake_node *a = &nodes[0];
@@ -759,6 +817,7 @@ static void test_overlay_dead_peer(void **state)
 	overlay_free(b->ov);
 	b->ov = overlay_new(&cfg);
 	assert_non_null(b->ov);
+	overlay_set_vips(b->ov, &b->vip4, &b->vip6);
 	for (i = 0; i < 20; i++) {
 		overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
 		deliver_all();
@@ -809,12 +868,14 @@ int main(void)
 		cmocka_unit_test(test_peer_queue),
 		cmocka_unit_test(test_peer_memory),
 		cmocka_unit_test_setup_teardown(test_overlay_packet_to_vip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_foreign_destination_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_route_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_simultaneous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_simultaneous_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_early_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_lost_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),

@@ -21,6 +21,7 @@
 #define KEY_ID 0x1122334455667788ULL
 #define T0_UNIX 1700000000
 #define T0_MS 1000000
+#define NMS_REJECT_LEN_TEST 12
 
 static const uint8_t key1[CY_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static const uint8_t key2[CY_KEY_LEN] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
@@ -130,7 +131,8 @@ static size_t nms_seal(const uint8_t *key, uint64_t key_id, enum cy_dir dir,
 	return (size_t)n;
 }
 
-static size_t reg_res(const uint8_t *key, uint64_t key_id, const char *vip4, uint8_t *out)
+static size_t reg_res_dir(const uint8_t *key, uint64_t key_id, enum cy_dir dir,
+			  const char *vip4, uint8_t *out)
 {
 	uint8_t msg[512];
 	struct cy_builder b;
@@ -155,7 +157,12 @@ static size_t reg_res(const uint8_t *key, uint64_t key_id, const char *vip4, uin
 	cy_put_u32(&b, CY_A_TTL, 30);
 	n = cy_build_finish(&b);
 	assert_true(n > 0);
-	return nms_seal(key, key_id, CY_DIR_FROM_CLOUD, msg, (size_t)n, out);
+	return nms_seal(key, key_id, dir, msg, (size_t)n, out);
+}
+
+static size_t reg_res(const uint8_t *key, uint64_t key_id, const char *vip4, uint8_t *out)
+{
+	return reg_res_dir(key, key_id, CY_DIR_FROM_CLOUD, vip4, out);
 }
 
 static size_t simple(const uint8_t *key, uint64_t key_id, uint8_t type, uint8_t result,
@@ -319,11 +326,19 @@ static void test_replay_and_tamper_ignored(void **state)
 	n = reg_res(key2, KEY_ID + 1, "100.64.0.99", d);
 	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
 	assert_int_equal(sig_stats(s)->rx_other_key, 1);
+	/* A complete, genuine Registration Response with a new VIP, sealed
+	 * with the current key in the node-to-cloud direction: it would
+	 * authenticate, so only the direction check refuses it. */
 	{
-		uint8_t msg[8] = { CY_VERSION, CY_REG_RES, 0, 0 };
-		n = nms_seal(key1, KEY_ID, CY_DIR_TO_CLOUD, msg, 4, d);
+		uint64_t ok = sig_stats(s)->rx_ok;
+
+		n = reg_res_dir(key1, KEY_ID, CY_DIR_TO_CLOUD, "100.64.0.77", d);
 		assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
 		assert_int_equal(sig_stats(s)->rx_bad, 3);
+		assert_int_equal(sig_stats(s)->rx_ok, ok);
+		assert_int_equal(F.nregistered, 1);
+		assert_string_equal(inet_ntop(AF_INET, &in->vip4, v4, sizeof(v4)),
+				    "100.64.0.1");
 	}
 	/* Truncated: every prefix of a valid datagram is dropped. */
 	n = reg_res(key1, KEY_ID, "100.64.0.99", d);
@@ -368,10 +383,151 @@ static void test_nms_reject(void **state)
 	reject(KEY_ID, d);
 	assert_int_equal(sig_input(s, d, 11, nms_addr()), 0);
 	assert_int_equal(F.nlogin, 1);
-	/* Naming the current key: log in again. */
+	/* Naming the current key: log in again, still registered meanwhile. */
 	assert_int_equal(sig_input(s, d, 12, nms_addr()), 0);
 	assert_int_equal(F.nlogin, 2);
-	assert_int_equal(sig_info(s)->state, SIG_LOGIN);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+}
+
+static const struct sockaddr *sa(const char *text)
+{
+	static struct sockaddr_storage ss[4];
+	static int next;
+	struct sockaddr_storage *p = &ss[next++ % 4];
+	socklen_t l;
+
+	assert_int_equal(addr_parse(text, 0, p, &l), 0);
+	return (const struct sockaddr *)p;
+}
+
+/* Registered through the NMS pair the AS names (one per family). */
+static void register_two_nms(struct sig *s)
+{
+	struct login_result r = { .status = LOGIN_OK, .key_id = KEY_ID, .lifetime = 3600,
+				  .nnms = 2 };
+	uint8_t d[2048];
+	socklen_t l;
+	size_t n;
+
+	strcpy(r.fqdn, "alpha.example.test");
+	memcpy(r.key, key1, CY_KEY_LEN);
+	assert_int_equal(addr_parse("192.0.2.1:7444", 0, &r.nms[0], &l), 0);
+	assert_int_equal(addr_parse("[2001:db8::1]:7444", 0, &r.nms[1], &l), 0);
+	sig_start(s);
+	assert_int_equal(F.nlogin, 1);
+	sig_login_done(s, &r);
+	n = reg_res(key1, KEY_ID, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+}
+
+/* The key id travels in clear in every datagram the node seals: whoever
+ * saw one can write a Reject naming it.  From anywhere but an NMS of the
+ * login (another host, or the NMS's host on another port) it changes
+ * nothing: still registered on the same key, no login, keepalives go on. */
+static void test_nms_reject_from_foreign_address_ignored(void **state)
+{
+	static const char *const foreign[] = {
+		"198.51.100.66:7444",   /* another host, the NMS port */
+		"192.0.2.1:7445",       /* the NMS's address, another port */
+		"[::ffff:192.0.2.99]:7444",
+		"[2001:db8::2]:7444",
+		"[2001:db8::1]:7446",
+	};
+	struct sig *s = *state;
+	const struct sig_info *in = sig_info(s);
+	uint8_t d[2048], plain[2048];
+	struct cy_msg m;
+	size_t n;
+
+	register_two_nms(s);
+	reject(KEY_ID, d);
+	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, sa(foreign[i])), 0);
+		assert_int_equal(sig_stats(s)->rx_reject_ignored, i + 1);
+		assert_int_equal(F.nlogin, 1);
+		assert_int_equal(in->state, SIG_REGISTERED);
+		assert_true(in->have_key);
+		assert_true(in->key_id == KEY_ID);
+		assert_true(in->have_vips);
+	}
+	/* Nothing else changed either: the keepalive goes out on the old key
+	 * and its ack is taken. */
+	advance(10000);
+	sig_timeout(s);
+	open_last(key1, KEY_ID, 2, &m, plain);
+	assert_int_equal(m.type, CY_KEEPALIVE);
+	n = simple(key1, KEY_ID, CY_KEEPALIVE_ACK, CY_OK, d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_int_equal(F.nlogin, 1);
+}
+
+/* From an NMS of the login (either of them; a dual-stack socket may
+ * report the IPv4 one mapped) it starts a login, once, and the node stays
+ * registered on the old key until the new one is registered. */
+static void test_nms_reject_from_nms_relogin_keeps_registration(void **state)
+{
+	struct login_result failed = { .status = LOGIN_FAILED, .reason = "connection refused" };
+	struct sig *s = *state;
+	const struct sig_info *in = sig_info(s);
+	uint8_t d[2048], plain[2048];
+	struct cy_msg m;
+	size_t n;
+
+	register_two_nms(s);
+	reject(KEY_ID, d);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, sa("[::ffff:192.0.2.1]:7444")), 0);
+	assert_int_equal(F.nlogin, 2);
+	assert_int_equal(sig_stats(s)->rx_reject_ignored, 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->have_key);
+	assert_true(in->key_id == KEY_ID);
+	assert_true(in->have_vips);
+	/* More Rejects while that login runs: no second login. */
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, sa("[2001:db8::1]:7444")), 0);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, nms_addr()), 0);
+	assert_int_equal(F.nlogin, 2);
+	/* That login fails (the AS is unreachable): still registered, and a
+	 * Reject does not bring the retry forward. */
+	sig_login_done(s, &failed);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, nms_addr()), 0);
+	assert_int_equal(F.nlogin, 2);
+	advance(1000);
+	sig_timeout(s);
+	assert_int_equal(F.nlogin, 3);
+	/* Keepalives go on meanwhile, on the old key. */
+	advance(10000);
+	sig_timeout(s);
+	open_last(key1, KEY_ID, 2, &m, plain);
+	assert_int_equal(m.type, CY_KEEPALIVE);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	/* The login succeeds: the new key registers, then it is the one. */
+	login_ok(s, KEY_ID + 1, key2, 3600);
+	assert_int_equal(in->state, SIG_REGISTER);
+	open_last(key2, KEY_ID + 1, 1, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+	n = reg_res(key2, KEY_ID + 1, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->key_id == KEY_ID + 1);
+
+	/* While registering (not yet registered) too: the login starts and
+	 * the registration attempt on the current key goes on. */
+	advance(10000);
+	sig_timeout(s);
+	n = simple(key2, KEY_ID + 1, CY_KEEPALIVE_ACK, CY_ERR_REREGISTER, d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTER);
+	/* (This login named one NMS only: the IPv6 one no longer counts.) */
+	reject(KEY_ID + 1, d);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, sa("[2001:db8::1]:7444")), 0);
+	assert_int_equal(F.nlogin, 3);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, nms_addr()), 0);
+	assert_int_equal(F.nlogin, 4);
+	assert_int_equal(in->state, SIG_REGISTER);
+	assert_true(in->have_key);
 }
 
 static void test_keepalive_miss(void **state)
@@ -548,6 +704,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_before_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_and_tamper_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nms_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nms_reject_from_foreign_address_ignored, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_nms_reject_from_nms_relogin_keeps_registration,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_miss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive_register_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),

@@ -2,7 +2,8 @@
  * handshake, data both ways, tampering, replays, stale Requests,
  * simultaneous open, rekey with a grace period, counter limits,
  * retransmission and give-up, the relayed (Temp Key) form, many tunnels
- * at once with their replay windows folded when idle. */
+ * at once with their replay windows folded when idle, a node's own
+ * Request or Response sent back to it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -742,7 +743,8 @@ static size_t forge_request(const uint8_t pub[TUNNEL_PUB_LEN], uint64_t ts)
 	wbuf_put_u32(&w, 77);
 	wbuf_put_u8(&w, SESSION_AEAD_ALL);
 	wbuf_put_u8(&w, AEAD_CHACHA20_POLY1305);
-	wbuf_put_u16(&w, 0);
+	wbuf_put_u8(&w, TUNNEL_INITIATOR);   /* the sender's role: b is the responder */
+	wbuf_put_u8(&w, 0);
 	wbuf_put_u64(&w, ts);
 	wbuf_put_bytes(&w, pub, TUNNEL_PUB_LEN);
 	wbuf_put_bytes(&w, tmpkey, 32);
@@ -759,6 +761,7 @@ static void test_bad_share_and_misc(void **state)
 	struct tunnel *a, *b;
 	struct tunnel_stats sb;
 	struct tunnel_params p = { .tunnel_id = TID, .tunnel_key = tkey };
+	uint64_t malformed;
 	size_t n;
 
 	pair(&a, &b, NULL);
@@ -776,12 +779,161 @@ static void test_bad_share_and_misc(void **state)
 	n = (size_t)tunnel_initiate(a, req, sizeof(req));
 	assert_int_equal(tunnel_handle_request(b, req, n, resp, TUNNEL_RESP_LEN - 1), -EMSGSIZE);
 	assert_int_equal(tunnel_initiate(a, req, TUNNEL_REQ_LEN - 1), -EMSGSIZE);
+	/* A genuine direct-form Response (b's answer to a's Request) handed to
+	 * b, which waits for none: well-formed, so only the "no handshake
+	 * waiting" check refuses it. */
+	assert_int_equal(tunnel_handle_request(b, req, n, resp, sizeof(resp)), TUNNEL_RESP_LEN);
+	assert_int_equal(resp[2] & TUNNEL_FLAG_RELAY, 0);
+	tunnel_get_stats(b, &sb);
+	assert_int_equal(sb.hs_drop_unexpected, 0);
+	malformed = sb.hs_drop_malformed;
 	assert_int_equal(tunnel_handle_response(b, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
-			 -EPROTO);
+			 -ENOENT);
+	tunnel_get_stats(b, &sb);
+	assert_int_equal(sb.hs_drop_unexpected, 1);
+	assert_int_equal(sb.hs_drop_malformed, malformed);
 	/* Bad parameters. */
 	assert_null(tunnel_new(&p));
 	tunnel_free(a);
 	tunnel_free(b);
+}
+
+/* A Response built by hand with the Tunnel Key, answering the Request in
+ * req (its nonce in the AAD, its sender index as receiver index), sealed
+ * as if by a node of the given role. */
+static size_t forge_response(uint8_t role)
+{
+	struct aead *k = aead_new(AEAD_CHACHA20_POLY1305, tkey);
+	uint8_t rbody[TUNNEL_REQ_BODY_LEN], body[TUNNEL_RESP_BODY_LEN];
+	uint8_t aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN], pub[TUNNEL_PUB_LEN] = { 9 };
+	struct wbuf w;
+
+	assert_non_null(k);
+	/* The initiator's index, from inside its Request. */
+	assert_int_equal(aead_open(k, req + 12, req, TUNNEL_HDR_LEN, req + TUNNEL_HDR_LEN,
+				   TUNNEL_REQ_BODY_LEN + AEAD_TAG_LEN, rbody),
+			 TUNNEL_REQ_BODY_LEN);
+	wbuf_init(&w, resp, sizeof(resp));
+	wbuf_put_u8(&w, 1);
+	wbuf_put_u8(&w, TUNNEL_TYPE_RESPONSE);
+	wbuf_put_u16(&w, 0);
+	wbuf_put_u64(&w, TID);
+	wbuf_put_u8(&w, 2);
+	wbuf_put_bytes(&w, "forged nonc", 11);
+	memcpy(aad, resp, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, req + 12, AEAD_NONCE_LEN);
+	wbuf_init(&w, body, sizeof(body));
+	wbuf_put_u32(&w, 99);
+	wbuf_put_bytes(&w, rbody, 4);
+	wbuf_put_u8(&w, AEAD_CHACHA20_POLY1305);
+	wbuf_put_u8(&w, role);
+	wbuf_put_u16(&w, 0);
+	wbuf_put_bytes(&w, pub, TUNNEL_PUB_LEN);   /* the X25519 base point */
+	assert_true(wbuf_ok(&w));
+	assert_int_equal(aead_seal(k, resp + 12, aad, sizeof(aad), body, sizeof(body),
+				   resp + TUNNEL_HDR_LEN), TUNNEL_RESP_BODY_LEN + AEAD_TAG_LEN);
+	aead_free(k);
+	return TUNNEL_RESP_LEN;
+}
+
+/* Both ends hold the Tunnel Key, so a node's own Request sent back to it
+ * (by anyone on the path, or a TRS) authenticates.  The side with the
+ * larger FQDN took it for a simultaneous open: it dropped its handshake,
+ * answered itself and kept a session nobody else has, refused the
+ * genuine Response and never retransmitted.  The sender's role inside
+ * the sealed body now gives a reflected message away: refused, counted
+ * as an authentication drop, and nothing else changes. */
+static void reflected(bool relay)
+{
+	struct opts o = { .relay = relay };
+	ssize_t req_len = relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
+	struct tunnel *a, *b;
+	struct tunnel_info ia, ib;
+	struct tunnel_stats sa, sb;
+	ssize_t n, m, k;
+
+	/* b ("beta", the larger FQDN) opens, e.g. a rekey of its own. */
+	pair(&a, &b, &o);
+	n = tunnel_initiate(b, req, sizeof(req));
+	assert_int_equal(n, req_len);
+	assert_int_equal(tunnel_handle_request(b, req, (size_t)n, resp, sizeof(resp)), -EBADMSG);
+	tunnel_get_info(b, &ib);
+	assert_int_equal(ib.state, TUNNEL_HANDSHAKE);
+	assert_int_equal(ib.nsessions, 0);
+	tunnel_get_stats(b, &sb);
+	assert_int_equal(sb.hs_drop_auth, 1);
+	assert_int_equal(sb.hs_collisions, 0);
+	assert_int_equal(sb.resp_sent, 0);
+	/* The genuine Response to that very Request completes it. */
+	m = tunnel_handle_request(a, req, (size_t)n, resp, sizeof(resp));
+	assert_int_equal(m, TUNNEL_RESP_LEN);
+	k = tunnel_handle_response(b, resp, (size_t)m, ka, sizeof(ka));
+	assert_int_equal(k, SESSION_OVERHEAD);
+	assert_int_equal(tunnel_open(a, ka, (size_t)k, out, sizeof(out)), 0);
+	send_ok(a, b, 100);
+	send_ok(b, a, 100);
+	/* Reflected later, it still changes nothing. */
+	assert_int_equal(tunnel_handle_request(b, req, (size_t)n, resp, sizeof(resp)), -EBADMSG);
+	tunnel_get_info(b, &ib);
+	assert_int_equal(ib.nsessions, 1);
+	send_ok(b, a, 100);
+	tunnel_free(a);
+	tunnel_free(b);
+
+	/* Unanswered and reflected: retransmitted on time all the same. */
+	pair(&a, &b, &o);
+	n = tunnel_initiate(b, req, sizeof(req));
+	assert_int_equal(tunnel_handle_request(b, req, (size_t)n, resp, sizeof(resp)), -EBADMSG);
+	advance_ms(TUNNEL_REKEY_TIMEOUT_MS);
+	n = tunnel_tick(b, req, sizeof(req));
+	assert_int_equal(n, req_len);
+	tunnel_get_stats(b, &sb);
+	assert_int_equal(sb.hs_retransmits, 1);
+	m = tunnel_handle_request(a, req, (size_t)n, resp, sizeof(resp));
+	assert_int_equal(m, TUNNEL_RESP_LEN);
+	k = tunnel_handle_response(b, resp, (size_t)m, ka, sizeof(ka));
+	assert_int_equal(k, SESSION_OVERHEAD);
+	assert_int_equal(tunnel_open(a, ka, (size_t)k, out, sizeof(out)), 0);
+	send_ok(a, b, 100);
+	send_ok(b, a, 100);
+	tunnel_free(a);
+	tunnel_free(b);
+
+	/* The smaller FQDN's side: refused too (not taken for a collision),
+	 * and so is a Response sealed in its own role. */
+	pair(&a, &b, &o);
+	n = tunnel_initiate(a, req, sizeof(req));
+	assert_int_equal(tunnel_handle_request(a, req, (size_t)n, resp, sizeof(resp)), -EBADMSG);
+	if (!relay) {
+		assert_int_equal(forge_response(TUNNEL_INITIATOR), TUNNEL_RESP_LEN);
+		assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
+				 -EBADMSG);
+		/* A role that is neither: malformed. */
+		assert_int_equal(forge_response(2), TUNNEL_RESP_LEN);
+		assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
+				 -EPROTO);
+	}
+	tunnel_get_info(a, &ia);
+	assert_int_equal(ia.state, TUNNEL_HANDSHAKE);
+	tunnel_get_stats(a, &sa);
+	assert_int_equal(sa.hs_drop_auth, relay ? 1 : 2);
+	assert_int_equal(sa.hs_collisions, 0);
+	/* a's handshake goes on. */
+	m = tunnel_handle_request(b, req, (size_t)n, resp, sizeof(resp));
+	assert_int_equal(m, TUNNEL_RESP_LEN);
+	k = tunnel_handle_response(a, resp, (size_t)m, ka, sizeof(ka));
+	assert_int_equal(k, SESSION_OVERHEAD);
+	assert_int_equal(tunnel_open(b, ka, (size_t)k, out, sizeof(out)), 0);
+	send_ok(a, b, 100);
+	send_ok(b, a, 100);
+	tunnel_free(a);
+	tunnel_free(b);
+}
+
+static void test_tunnel_reflected_request_refused(void **state)
+{
+	reflected(false);
+	reflected(true);
 }
 
 int main(void)
@@ -801,6 +953,7 @@ int main(void)
 		cmocka_unit_test_setup(test_retransmit_and_give_up, setup_each),
 		cmocka_unit_test_setup(test_relay_format, setup_each),
 		cmocka_unit_test_setup(test_bad_share_and_misc, setup_each),
+		cmocka_unit_test_setup(test_tunnel_reflected_request_refused, setup_each),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
