@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "wire.h"
 
 static void make_nonce(uint8_t nonce[AEAD_NONCE_LEN], uint8_t dir, uint64_t counter)
@@ -74,4 +75,24 @@ uint64_t cy_seal_counter(uint64_t *last)
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	*last = now > *last ? now : *last + 1;
 	return *last;
+}
+
+int cy_ctr_next(struct cy_ctr *c, uint64_t *out)
+{
+	uint64_t want = (uint64_t)clock_now() * 1000000000ULL, start;
+	int rc;
+
+	if (want < c->next)
+		want = c->next;
+	if (want >= c->end) {
+		rc = c->reserve(c->arg, want, CY_CTR_BLOCK, &start);
+		if (rc < 0)
+			return rc;
+		c->next = start;
+		c->end = start + CY_CTR_BLOCK;
+		want = start;
+	}
+	*out = want;
+	c->next = want + 1;
+	return 0;
 }

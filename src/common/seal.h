@@ -36,8 +36,31 @@ struct cy_seal_hdr {
 /* The next sending counter of a key whose last one is *last:
  * max(*last + 1, realtime ns), so it keeps rising across restarts
  * without being stored (the receiver's window refuses anything old).
- * Updates *last. */
+ * Updates *last.  On its own this is unique only while the clock never
+ * steps back across a restart: use it only for keys that live no longer
+ * than the process (the NMS-TRS link keys, derived per NMS process), and
+ * struct cy_ctr for keys that outlive it. */
 uint64_t cy_seal_counter(uint64_t *last);
+
+/* Sending counters for keys that outlive a process (the node-NMS common
+ * keys, which the store keeps while an NMS restarts, or which several NMS
+ * hosts share): handed out from blocks reserved in persistent storage
+ * (store_counter_reserve), so none repeats across restarts, clock steps
+ * or processes.  Within a block the counters still follow the realtime
+ * clock where they can, so they keep rising for the receivers' windows. */
+#define CY_CTR_BLOCK (1ULL << 34)   /* ns: a reservation every ~17 s of use */
+
+struct cy_ctr {
+	uint64_t next, end;              /* the block in use: [next, end) */
+	/* Reserve a block of `block` counters, none below at_least: its first
+	 * in *start.  0 or -errno. */
+	int (*reserve)(void *arg, uint64_t at_least, uint64_t block, uint64_t *start);
+	void *arg;
+};
+
+/* 0 with the next counter in *out, or -errno (nothing reserved: do not
+ * seal). */
+int cy_ctr_next(struct cy_ctr *c, uint64_t *out);
 
 /* Seal msg into out.  Returns the datagram length or -EMSGSIZE/-EIO. */
 ssize_t cy_seal(struct aead *a, enum cy_dir dir, uint64_t key_id, uint64_t counter,

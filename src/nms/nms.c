@@ -35,6 +35,11 @@ static uint8_t nms_prefix_len(struct store *st, const char *meta, uint8_t def, u
 	return (uint8_t)l;
 }
 
+static int nms_ctr_reserve(void *arg, uint64_t at_least, uint64_t block, uint64_t *start)
+{
+	return store_counter_reserve(arg, "nms_seal", at_least, block, start);
+}
+
 struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 {
 	struct nms *n;
@@ -46,6 +51,8 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		return NULL;
 	n->st = st;
 	n->conf = *conf;
+	n->ctr.reserve = nms_ctr_reserve;
+	n->ctr.arg = st;
 	n->prefix4 = nms_prefix_len(st, "vip4_prefix", 10, 32);
 	n->prefix6 = nms_prefix_len(st, "vip6_prefix", 48, 128);
 	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
@@ -252,9 +259,14 @@ static size_t nms_reject(struct nms *n, const struct sockaddr *from, enum cy_res
 size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size_t len,
 		      uint8_t *out, size_t cap)
 {
-	ssize_t olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, cy_seal_counter(&k->tx), msg, len,
-			       out, cap);
+	uint64_t ctr;
+	ssize_t olen;
 
+	if (cy_ctr_next(&n->ctr, &ctr) < 0) {
+		LOG_RATELIMITED(&n->rl_log, "nms: no sending counter reserved (store): reply dropped");
+		return 0;
+	}
+	olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, ctr, msg, len, out, cap);
 	return olen > 0 ? (size_t)olen : 0;
 }
 

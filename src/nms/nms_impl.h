@@ -11,6 +11,7 @@
 #include "log.h"
 #include "nms.h"
 #include "replay.h"
+#include "seal.h"
 
 #define NMS_BUCKETS 1024
 #define NMS_RL_SLOTS 256
@@ -20,15 +21,14 @@ struct aead;
 struct nms_relay;
 struct route_table;
 
-/* One node-NMS common key in use: its AEAD context, the receive window
- * and the last counter we sent with it. */
+/* One node-NMS common key in use: its AEAD context and the receive
+ * window (what we send under it is numbered by struct nms's ctr). */
 struct nms_key {
 	uint64_t key_id;
 	int64_t node_id;
 	int64_t expires;
 	struct aead *aead;
 	struct replay rx;
-	uint64_t tx;
 	struct nms_key *next;
 };
 
@@ -48,6 +48,10 @@ struct nms {
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
+	/* Counters of everything sealed to nodes: the common keys outlive
+	 * this process (the store keeps them), so the counters come from
+	 * blocks reserved in the store and never repeat under a key. */
+	struct cy_ctr ctr;
 	struct nms_ops ops;          /* datagrams to others than the sender */
 	void *ops_arg;
 	struct route_table *routes;  /* route.c */

@@ -42,6 +42,12 @@ int store_meta_set(struct store *st, const char *key, const char *value)
 	return st->ops->meta_set(st, key, value);
 }
 
+int store_counter_reserve(struct store *st, const char *name, uint64_t at_least, uint64_t block,
+			  uint64_t *start)
+{
+	return st->ops->counter_reserve(st, name, at_least, block, start);
+}
+
 int store_meta_get(struct store *st, const char *key, char *value, size_t len)
 {
 	return st->ops->meta_get(st, key, value, len);

@@ -74,6 +74,14 @@ void store_close(struct store *st);
 int store_meta_set(struct store *st, const char *key, const char *value);
 int store_meta_get(struct store *st, const char *key, char *value, size_t len);
 
+/* Reserve the block [*start, *start + block) of the counter NAME, in one
+ * transaction: *start = max(the counter's stored high-water mark,
+ * at_least), and the mark becomes *start + block.  No value is handed out
+ * twice: not after a restart, not after the clock steps back, not to two
+ * processes sharing the store.  0, -EINVAL (block 0 or overflow), -EIO. */
+int store_counter_reserve(struct store *st, const char *name, uint64_t at_least, uint64_t block,
+			  uint64_t *start);
+
 /* Add a node.  n->name, fqdn, kind, adapter_id, mac, cert_serial and
  * pwhash are taken from *n; the backend allocates the lowest free
  * virtual-IP index in the cloud's ranges (meta "vip4_prefix" like

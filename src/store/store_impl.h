@@ -19,6 +19,8 @@ struct store_ops {
 	void (*close)(struct store *st);
 	int (*meta_set)(struct store *st, const char *key, const char *value);
 	int (*meta_get)(struct store *st, const char *key, char *value, size_t len);
+	int (*counter_reserve)(struct store *st, const char *name, uint64_t at_least,
+			       uint64_t block, uint64_t *start);
 	int (*node_add)(struct store *st, struct store_node *n);
 	int (*node_set_cert)(struct store *st, int64_t id, const char *serial);
 	int (*node_set_pwhash)(struct store *st, int64_t id, const char *pwhash);

@@ -353,6 +353,40 @@ static int sq_meta_get(struct store *st, const char *key, char *value, size_t le
 	return meta_get(to_sqlite(st), key, value, len);
 }
 
+/* Counters live in meta as "counter:NAME" = decimal high-water mark; the
+ * read and the write share one BEGIN IMMEDIATE, so two processes on one
+ * file never get overlapping blocks. */
+static int sq_counter_reserve(struct store *st, const char *name, uint64_t at_least,
+			      uint64_t block, uint64_t *start)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	char key[80], val[32];
+	unsigned long long mark = 0;
+	uint64_t from;
+	int rc;
+
+	if (!block || snprintf(key, sizeof(key), "counter:%s", name) >= (int)sizeof(key))
+		return -EINVAL;
+	if (begin(s) < 0)
+		return -EIO;
+	rc = meta_get(s, key, val, sizeof(val));
+	if (rc == 0 && sscanf(val, "%llu", &mark) != 1)
+		rc = -EIO;
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0) {
+		from = (uint64_t)mark > at_least ? (uint64_t)mark : at_least;
+		if (from > UINT64_MAX - block) {
+			rc = -EINVAL;
+		} else {
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)(from + block));
+			rc = sq_meta_set(st, key, val);
+			*start = from;
+		}
+	}
+	return finish(s, rc);
+}
+
 /* ---- nodes ---- */
 
 /* Inside the write transaction: the lowest free index, or -ENOSPC. */
@@ -895,6 +929,7 @@ static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.meta_set = sq_meta_set,
 	.meta_get = sq_meta_get,
+	.counter_reserve = sq_counter_reserve,
 	.node_add = sq_node_add,
 	.node_set_cert = sq_node_set_cert,
 	.node_set_pwhash = sq_node_set_pwhash,

@@ -199,6 +199,54 @@ static void test_register_direct(void **state)
 	assert_int_equal(nms_stats(f->nms)->registrations, 1);
 }
 
+/* The counter of a reply (its sealed header). */
+static uint64_t reply_counter(const uint8_t *out, size_t r)
+{
+	struct cy_seal_hdr h;
+
+	assert_true(r > 0);
+	assert_int_equal(cy_seal_peek(out, r, &h), 0);
+	return h.counter;
+}
+
+/* Replies under a common key never reuse a nonce: not after the NMS
+ * restarts with the clock stepped back an hour (the key lives on in the
+ * store), and not when two NMS processes share the store. */
+static void test_reply_counters_never_repeat(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	uint64_t c[4];
+	struct nms *other;
+	size_t len, r;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	c[0] = reply_counter(out, r);
+	/* restart, the wall clock an hour behind */
+	nms_free(f->nms);
+	clock_set_fake(NOW - 3600, 1000);
+	f->nms = new_nms(f->cf.st);
+	len = reg_req(f->ka, KEY_A, 2, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	c[1] = reply_counter(out, r);
+	assert_true(c[1] > c[0]);
+	/* a second NMS on the same store answers under the same key */
+	other = new_nms(f->cf.st);
+	len = reg_req(f->ka, KEY_A, 3, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(other, SA(from), pkt, len, out, sizeof(out));
+	c[2] = reply_counter(out, r);
+	len = reg_req(f->ka, KEY_A, 4, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	c[3] = reply_counter(out, r);
+	nms_free(other);
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			assert_true(c[i] != c[j]);
+	assert_true(c[2] > c[1]);
+}
+
 static void test_register_napt(void **state)
 {
 	struct fx *f = *state;
@@ -590,6 +638,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_register_direct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_counters_never_repeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_napt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deregister, setup, teardown),

@@ -380,6 +380,36 @@ static void test_revoke(void **state)
 	assert_int_equal(store_node_revoke(f->st, "nobody", "x"), -ENOENT);
 }
 
+/* Counter blocks: each starts at the mark or at_least, whichever is
+ * higher, and the mark survives closing the store; a second handle on
+ * the same file never gets an overlapping block. */
+static void test_counter_reserve(void **state)
+{
+	struct fix *f = *state;
+	struct store *st2;
+	uint64_t a, b, c, d;
+	char err[256];
+
+	assert_int_equal(store_counter_reserve(f->st, "t", 1000, 100, &a), 0);
+	assert_true(a == 1000);
+	assert_int_equal(store_counter_reserve(f->st, "t", 0, 100, &b), 0);
+	assert_true(b == 1100);                       /* the clock went back: the mark wins */
+	assert_int_equal(store_counter_reserve(f->st, "t", 5000, 100, &c), 0);
+	assert_true(c == 5000);
+	assert_int_equal(store_counter_reserve(f->st, "t", 0, 0, &d), -EINVAL);
+	assert_int_equal(store_counter_reserve(f->st, "t", UINT64_MAX - 10, 100, &d), -EINVAL);
+	assert_int_equal(store_counter_reserve(f->st, "other", 0, 100, &d), 0);
+	assert_true(d == 0);                          /* counters are independent */
+	store_close(f->st);
+	assert_int_equal(store_open(&f->st, f->path, err, sizeof(err)), 0);
+	assert_int_equal(store_open(&st2, f->path, err, sizeof(err)), 0);
+	assert_int_equal(store_counter_reserve(st2, "t", 0, 100, &d), 0);
+	assert_true(d == 5100);
+	assert_int_equal(store_counter_reserve(f->st, "t", 0, 100, &d), 0);
+	assert_true(d == 5200);
+	store_close(st2);
+}
+
 static void test_keys(void **state)
 {
 	struct fix *f = *state;
@@ -628,6 +658,7 @@ int main(void)
 		T(test_vip_exhaustion),
 		cmocka_unit_test(test_vip_helpers),
 		T(test_revoke),
+		T(test_counter_reserve),
 		T(test_keys),
 		T(test_regs),
 		T(test_meta),
