@@ -9,7 +9,7 @@
 #   |           |           |
 # ns cloud    ns a        ns x
 # 192.0.2.1   192.0.2.10  192.0.2.66
-# cloud       node a      flooder (as_abuse flood)
+# cloud       node a      flooder (cy_abuse flood)
 source "$(dirname "$0")/lib.sh"
 require
 
@@ -25,7 +25,7 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 rss0=$(rss)
 
 pretty "AS: 8 MiB of pipelined malformed requests, never read"
-out=$(n x "$CYPHONIC_BIN/as_abuse" flood 192.0.2.1 7443 $((8 << 20)))
+out=$(n x "$CYPHONIC_BIN/cy_abuse" flood 192.0.2.1 7443 $((8 << 20)))
 rss1=$(rss)
 say "$out; cloud RSS ${rss0} kB before, ${rss1} kB after"
 written=${out#written }

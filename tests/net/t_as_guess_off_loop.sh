@@ -35,7 +35,7 @@ mkdir -p "$W"
 pretty "6 connections x 40 pipelined wrong passwords for p"
 pids=()
 for i in 1 2 3 4 5 6; do
-	n x "$CYPHONIC_BIN/as_abuse" guess 192.0.2.1 7443 p 40 >"$W/g$i" &
+	n x "$CYPHONIC_BIN/cy_abuse" guess 192.0.2.1 7443 p 40 >"$W/g$i" &
 	pids+=($!)
 done
 t0=$(now_ms)
@@ -46,7 +46,7 @@ ok "cyphonic stats answered in $dt ms during the guessing"
 start_node a a
 wait_registered a 10
 ok "a (certificate) registered in $REG_MS ms during the guessing"
-for p in "${pids[@]}"; do wait "$p" || fail "as_abuse guess failed"; done
+for p in "${pids[@]}"; do wait "$p" || fail "cy_abuse guess failed"; done
 for i in 1 2 3 4 5 6; do
 	read -r _ nresp _ results _ closed <"$W/g$i"
 	say "connection $i: $nresp response(s), results $results, closed $closed"
@@ -58,7 +58,7 @@ ok "each guessing connection got one answer and was closed"
 
 pretty "x guesses on one at a time until it is told to wait"
 for ((i = 1; i <= 6; i++)); do
-	read -r _ nresp _ results _ closed < <(n x "$CYPHONIC_BIN/as_abuse" guess 192.0.2.1 7443 p 1)
+	read -r _ nresp _ results _ closed < <(n x "$CYPHONIC_BIN/cy_abuse" guess 192.0.2.1 7443 p 1)
 	[[ $results == 10 ]] && break
 	[[ $results == 2 ]] || fail "guess $i: result $results"
 done
@@ -66,7 +66,7 @@ done
 ok "x was told to back off after $i more guesses"
 
 pretty "p backs off: a guess from another source gets RESULT 10, unhashed"
-read -r _ nresp _ results _ closed < <(n y "$CYPHONIC_BIN/as_abuse" guess 192.0.2.1 7443 p 1)
+read -r _ nresp _ results _ closed < <(n y "$CYPHONIC_BIN/cy_abuse" guess 192.0.2.1 7443 p 1)
 [[ $results == 10 ]] || fail "a guess for p after the failures got result $results, not 10"
 thr=$(stat_get .as.throttled)
 ((thr >= 1)) || fail "as.throttled is $thr"

@@ -8,7 +8,7 @@
 #   |           |           |
 # ns cloud    ns a        ns x
 # 192.0.2.1   192.0.2.10  192.0.2.66
-# cloud       node a      holder (as_abuse hold)
+# cloud       node a      holder (cy_abuse hold)
 source "$(dirname "$0")/lib.sh"
 require
 
@@ -23,19 +23,19 @@ W=$RUN_DIR/work
 mkdir -p "$W"
 
 pretty "x opens 1100 connections and holds them 2 s"
-out=$(n x "$CYPHONIC_BIN/as_abuse" hold 192.0.2.1 7443 1100 2)
+out=$(n x "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 1100 2)
 say "$out"
-[[ $out == "open "* ]] || fail "as_abuse hold: $out"
+[[ $out == "open "* ]] || fail "cy_abuse hold: $out"
 ((${out#open } <= 8)) || fail "x kept ${out#open } connections open"
 ok "x kept ${out#open } of 1100"
 
 pretty "connections without TLS are closed after the handshake timeout"
-out=$(n x "$CYPHONIC_BIN/as_abuse" hold 192.0.2.1 7443 8 5)
+out=$(n x "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 8 5)
 [[ $out == "open 0" ]] || fail "after 5 s without a handshake: $out"
 ok "none left after 5 s"
 
 pretty "a logs in while x holds its connections"
-n x "$CYPHONIC_BIN/as_abuse" hold 192.0.2.1 7443 1100 20 >"$W/hold" &
+n x "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 1100 20 >"$W/hold" &
 holder=$!
 refused_over() { (($(stat_get .as.conn_refused) > $1)); }
 wait_for 5 refused_over 1000

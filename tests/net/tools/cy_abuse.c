@@ -1,18 +1,24 @@
-/* as_abuse: hostile AS clients for the network tests (never installed).
+/* cy_abuse: hostile clients of the cloud for the network tests and the
+ * bench (never installed).
  *
- *   as_abuse flood ADDR PORT BYTES
+ *   cy_abuse flood ADDR PORT BYTES
  *       TLS without a certificate, then BYTES of 4-byte frames (a header
  *       with no attributes: malformed requests, each answered) as fast as
  *       the AS takes them, never reading.  Stops when BYTES are written,
  *       nothing more is taken for 2 s, or the AS closes; holds the
  *       connection 3 s more, then prints "written N".
- *   as_abuse guess ADDR PORT NAME COUNT
+ *   cy_abuse guess ADDR PORT NAME COUNT
  *       One TLS connection, COUNT pipelined password Login Requests for
  *       NAME with wrong passwords; reads until the AS closes or 10 s pass.
  *       Prints "responses N results R1,R2,... closed yes|no".
- *   as_abuse hold ADDR PORT COUNT SECONDS
+ *   cy_abuse hold ADDR PORT COUNT SECONDS
  *       Opens COUNT plain TCP connections and holds them for SECONDS (no
  *       TLS); prints "open N" with N those still open when the time is up.
+ *   cy_abuse udp ADDR PORT RATE SECONDS
+ *       RATE datagrams a second for SECONDS at a UDP port (the NMS): 20 to
+ *       1200 random bytes each, every other one with a sealed envelope's
+ *       header and a random key id (so the NMS looks the key up and may
+ *       send a rate-limited Reject); prints "sent N".
  *
  * The frames are docs/protocol.md's: a 4-byte header (version 1, type,
  * length of the attributes, big-endian), attributes TYPE(2) LEN(2) VALUE. */
@@ -226,6 +232,50 @@ static int hold(const char *addr, const char *port, int count, int seconds)
 	return 0;
 }
 
+static int udp_flood(const char *addr, const char *port, int rate, int seconds)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai;
+	uint8_t buf[1200];
+	long long sent = 0;
+	int64_t start, end;
+	int fd;
+
+	if (getaddrinfo(addr, port, &hints, &ai) != 0)
+		return 1;
+	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		return 1;
+	freeaddrinfo(ai);
+	srand((unsigned)getpid());
+	start = now_ms();
+	end = start + (int64_t)seconds * 1000;
+	while (now_ms() < end) {
+		/* keep to RATE: as many as are due by now */
+		long long due = (now_ms() - start) * rate / 1000;
+
+		while (sent < due) {
+			size_t len = 20 + (size_t)(rand() % 1181);
+
+			for (size_t i = 0; i < len; i++)
+				buf[i] = (uint8_t)rand();
+			if (sent % 2) {
+				buf[0] = 1;     /* version */
+				buf[1] = 0x80;  /* sealed */
+				buf[2] = 0;     /* to the cloud */
+				buf[3] = 0;
+			}
+			if (send(fd, buf, len, 0) < 0 && errno != ECONNREFUSED)
+				break;
+			sent++;
+		}
+		usleep(1000);
+	}
+	printf("sent %lld\n", sent);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);   /* the AS closing on us is an answer, not a crash */
@@ -235,7 +285,9 @@ int main(int argc, char **argv)
 		return guess(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "hold"))
 		return hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
-	fprintf(stderr, "usage: as_abuse flood ADDR PORT BYTES | guess ADDR PORT NAME COUNT | "
-			"hold ADDR PORT COUNT SECONDS\n");
+	if (argc == 6 && !strcmp(argv[1], "udp"))
+		return udp_flood(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+	fprintf(stderr, "usage: cy_abuse flood ADDR PORT BYTES | guess ADDR PORT NAME COUNT | "
+			"hold ADDR PORT COUNT SECONDS | udp ADDR PORT RATE SECONDS\n");
 	return 2;
 }
