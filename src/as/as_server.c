@@ -8,6 +8,7 @@
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "as.h"
 #include "as_limit.h"
 #include "as_pool.h"
+#include "conf.h"
 #include "log.h"
 #include "store.h"
 #include "wire.h"
@@ -27,6 +29,8 @@
  * the previous response has left (output drained) and no password check
  * runs for it, so a client that sends without reading costs one frame of
  * input and one response of output, not a queue. */
+#define AS_KEY_FILE_MAX (64 * 1024)
+
 struct as_conn {
 	struct as_server *srv;
 	struct bufferevent *bev;
@@ -328,6 +332,35 @@ static void as_accept_error(struct evconnlistener *lis, void *arg)
 	LOG_RATELIMITED(&s->rl_full, "as: accept: %s", strerror(errno));
 }
 
+/* The AS's private key: refused when group or others may read the file,
+ * and read without stdio (whose buffer would be freed still holding it). */
+static int as_server_key(SSL_CTX *ctx, const struct as_server_conf *conf)
+{
+	char err[512];
+	EVP_PKEY *key = NULL;
+	size_t len;
+	char *pem;
+	BIO *b;
+	int rc = -1;
+
+	pem = conf_secret_read(conf->key, AS_KEY_FILE_MAX, &len, err, sizeof(err));
+	if (!pem) {
+		log_err("as: %s", err);
+		return -1;
+	}
+	b = BIO_new_mem_buf(pem, (int)len);
+	key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	conf_secret_free(pem, len);
+	if (!key || SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+		log_err("as: cannot load private key %s (or it does not match %s)", conf->key,
+			conf->cert);
+	else
+		rc = 0;
+	EVP_PKEY_free(key);
+	return rc;
+}
+
 static SSL_CTX *as_server_ctx(const struct as_server_conf *conf)
 {
 	STACK_OF(X509_NAME) *cas;
@@ -344,12 +377,8 @@ static SSL_CTX *as_server_ctx(const struct as_server_conf *conf)
 		log_err("as: cannot load certificate %s", conf->cert);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, conf->key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		log_err("as: cannot load private key %s (or it does not match %s)", conf->key,
-			conf->cert);
+	if (as_server_key(ctx, conf) < 0)
 		goto fail;
-	}
 	if (SSL_CTX_load_verify_locations(ctx, conf->ca_cert, NULL) != 1) {
 		log_err("as: cannot load CA certificate %s", conf->ca_cert);
 		goto fail;

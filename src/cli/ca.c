@@ -17,6 +17,9 @@
 
 #include "addr.h"
 #include "aead.h"
+#include "conf.h"
+
+#define CA_KEY_FILE_MAX (64 * 1024)
 
 static int ca_set_serial(X509 *x)
 {
@@ -256,6 +259,9 @@ int ca_write_key(const char *path, EVP_PKEY *key, int excl)
 int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **key, char *err,
 	    size_t errlen)
 {
+	char *pem;
+	size_t len;
+	BIO *b;
 	FILE *f;
 
 	*x = NULL;
@@ -271,13 +277,15 @@ int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **ke
 		snprintf(err, errlen, "%s: not a PEM certificate", cert_path);
 		return -1;
 	}
-	f = fopen(key_path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", key_path, strerror(errno));
+	/* The CA key: refused when group or others may read it, and read
+	 * without stdio, whose buffer would be freed holding it. */
+	pem = conf_secret_read(key_path, CA_KEY_FILE_MAX, &len, err, errlen);
+	if (!pem)
 		goto fail;
-	}
-	*key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
+	b = BIO_new_mem_buf(pem, (int)len);
+	*key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	conf_secret_free(pem, len);
 	if (!*key) {
 		snprintf(err, errlen, "%s: not a PEM private key", key_path);
 		goto fail;

@@ -1,6 +1,7 @@
 #include "cliconf.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,76 @@ static char *cliconf_close(FILE *f, char **text, size_t *len, bool ok)
 		return NULL;
 	}
 	return *text;
+}
+
+/* The node text holds a private key, so it is not built with
+ * open_memstream, which reallocs as it grows and leaves the old copies
+ * freed as they are: this buffer grows into a new one and wipes the old. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool ok;
+};
+
+static void sb_grow(struct sbuf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 2048;
+	char *p;
+
+	while (cap < need)
+		cap *= 2;
+	p = malloc(cap);
+	if (!p) {
+		b->ok = false;
+		return;
+	}
+	if (b->p) {
+		memcpy(p, b->p, b->len);
+		cy_wipe(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->ok && !b->p)
+		sb_grow(b, 1);
+	if (!b->ok)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->ok = false;
+		return;
+	}
+	if (b->len + (size_t)n >= b->cap) {
+		sb_grow(b, b->len + (size_t)n + 1);
+		if (!b->ok)
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+/* The text, or NULL (and the buffer wiped) when something failed. */
+static char *sb_finish(struct sbuf *b, bool ok)
+{
+	if (!ok || !b->ok || !b->p) {
+		if (b->p)
+			cy_wipe(b->p, b->cap);
+		free(b->p);
+		return NULL;
+	}
+	return b->p;
 }
 
 char *cliconf_cloud(const struct cliconf_cloud *c)
@@ -72,7 +143,7 @@ char *cliconf_cloud(const struct cliconf_cloud *c)
 /* A multi-line value: the first line after "key = ", every further line
  * indented by one tab (an INI continuation line; the loader joins them
  * with '\n'). */
-static bool cliconf_text(FILE *f, const char *key, const char *pem)
+static bool cliconf_text(struct sbuf *f, const char *key, const char *pem)
 {
 	const char *p = pem, *nl;
 	bool first = true;
@@ -84,9 +155,9 @@ static bool cliconf_text(FILE *f, const char *key, const char *pem)
 			n--;
 		if (n) {
 			if (first)
-				fprintf(f, "%s = %.*s\n", key, (int)n, p);
+				sb_printf(f, "%s = %.*s\n", key, (int)n, p);
 			else
-				fprintf(f, "\t%.*s\n", (int)n, p);
+				sb_printf(f, "\t%.*s\n", (int)n, p);
 			first = false;
 		}
 		if (!nl)
@@ -111,55 +182,51 @@ int cliconf_password_ok(const char *pw)
 char *cliconf_node(const struct cliconf_node *n)
 {
 	char control[NODE_PATH_MAX + 32];
-	char *text = NULL;
-	size_t len = 0;
+	struct sbuf sb = { .ok = true }, *f = &sb;
 	bool ok = true;
-	FILE *f;
 
 	/* The default control path; a short one when it would not fit. */
 	snprintf(control, sizeof(control), "/run/cyphonic/%s.%s.sock", n->name, n->domain);
 	if (strlen(control) >= NODE_PATH_MAX)
 		snprintf(control, sizeof(control), "/run/cyphonic/%s.sock", n->name);
-	f = open_memstream(&text, &len);
-	if (!f)
-		return NULL;
-	fprintf(f, "# CYPHONIC %s %s.%s, written by 'cyphonic %s add'.\n",
-		n->adapter_lan ? "adapter" : "node", n->name, n->domain,
-		n->adapter_lan ? "adapter" : "node");
-	fprintf(f, "# Holds this node's private key: keep it secret.\n");
-	fprintf(f, "[node]\n");
-	fprintf(f, "name = %s\n", n->name);
-	fprintf(f, "domain = %s\n", n->domain);
-	fprintf(f, "cloud = %s\n", n->cloud);
-	fprintf(f, "as_port = %d\n", CLICONF_AS_PORT);
-	fprintf(f, "port = %d\n", CLICONF_NODE_PORT);
-	fprintf(f, "tun = cy0\n");
-	fprintf(f, "mtu = 1400\n");
-	fprintf(f, "control = %s\n", control);
-	fprintf(f, "keepalive = 15\n");
-	fprintf(f, "log_level = info\n\n");
+	sb_printf(f, "# CYPHONIC %s %s.%s, written by 'cyphonic %s add'.\n",
+		  n->adapter_lan ? "adapter" : "node", n->name, n->domain,
+		  n->adapter_lan ? "adapter" : "node");
+	sb_printf(f, "# Holds this node's private key: keep it secret.\n");
+	sb_printf(f, "[node]\n");
+	sb_printf(f, "name = %s\n", n->name);
+	sb_printf(f, "domain = %s\n", n->domain);
+	sb_printf(f, "cloud = %s\n", n->cloud);
+	sb_printf(f, "as_port = %d\n", CLICONF_AS_PORT);
+	sb_printf(f, "port = %d\n", CLICONF_NODE_PORT);
+	sb_printf(f, "tun = cy0\n");
+	sb_printf(f, "mtu = 1400\n");
+	sb_printf(f, "control = %s\n", control);
+	sb_printf(f, "keepalive = 15\n");
+	sb_printf(f, "log_level = info\n\n");
 	if (n->adapter_lan) {
 		if (!node_conf_ifname_ok(n->adapter_lan))
 			ok = false;
-		fprintf(f, "[adapter]\n");
-		fprintf(f, "lan = %s\n", n->adapter_lan);
-		fprintf(f, "# leases = /var/lib/cyphonic/%s.%s.leases\n", n->name, n->domain);
-		fprintf(f, "# lease_time = 3600\n");
-		fprintf(f, "# refresh = 60\n");
-		fprintf(f, "# nat = yes\n\n");
+		sb_printf(f, "[adapter]\n");
+		sb_printf(f, "lan = %s\n", n->adapter_lan);
+		sb_printf(f, "# leases = /var/lib/cyphonic/%s.%s.leases\n", n->name,
+			  n->domain);
+		sb_printf(f, "# lease_time = 3600\n");
+		sb_printf(f, "# refresh = 60\n");
+		sb_printf(f, "# nat = yes\n\n");
 	}
-	fprintf(f, "[credentials]\n");
+	sb_printf(f, "[credentials]\n");
 	ok = ok && cliconf_text(f, "ca", n->ca_pem);
 	if (ok && n->cert_pem)
 		ok = cliconf_text(f, "cert", n->cert_pem) && n->key_pem &&
 		     cliconf_text(f, "key", n->key_pem);
 	if (ok && n->password) {
 		if (cliconf_password_ok(n->password))
-			fprintf(f, "password = %s\n", n->password);
+			sb_printf(f, "password = %s\n", n->password);
 		else
 			ok = false;
 	}
-	return cliconf_close(f, &text, &len, ok);
+	return sb_finish(f, ok);
 }
 
 void cliconf_free(char *text)

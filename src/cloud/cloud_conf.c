@@ -180,6 +180,38 @@ static int finish(struct cloud_conf *c, const char *name, char *err, size_t errl
 	return 0;
 }
 
+/* The key files a cloud.conf names are secrets: refuse them when group or
+ * others may read them, "FILE: [as] key: KEYFILE: mode 0644 lets others
+ * read a secret; chmod 600".  The AS reads its key later by name (the TRS
+ * key and the CA key are checked again on the open file by their readers,
+ * trs_key_read and ca_load).  A key file that is not there is left to
+ * whoever opens it. */
+static int check_key_files(const struct cloud_conf *c, const char *name, char *err,
+			   size_t errlen)
+{
+	static const struct {
+		const char *section, *key;
+		size_t off;
+	} files[] = {
+		{ "cloud", "ca_key", offsetof(struct cloud_conf, ca_key) },
+		{ "as", "key", offsetof(struct cloud_conf, as_key) },
+		{ "nms", "trs_key", offsetof(struct cloud_conf, trs_key) },
+		{ "trs", "key", offsetof(struct cloud_conf, trs_secret) },
+	};
+	char why[CLOUD_PATH_MAX + 100];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *path = (const char *)c + files[i].off;
+
+		if (path[0] && conf_secret_path_check(path, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s: [%s] %s: %s", name, files[i].section,
+				 files[i].key, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int load(struct cloud_conf *c, const char *name, const char *text, char *err,
 		size_t errlen)
 {
@@ -190,6 +222,8 @@ static int load(struct cloud_conf *c, const char *name, const char *text, char *
 		  : conf_load_file(name, &cloud_schema, c, err, errlen);
 	if (rc == 0)
 		rc = finish(c, name, err, errlen);
+	if (rc == 0 && !text)   /* a file: the key files it names are real */
+		rc = check_key_files(c, name, err, errlen);
 	return rc;
 }
 

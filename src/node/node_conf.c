@@ -137,6 +137,9 @@ static int set_leases(void *obj, const char *v, char *err, size_t errlen)
 	  sizeof(((struct node_conf *)0)->field), 0, 0, req, NULL }
 #define TEXT(sec, key, field, req) \
 	{ sec, key, CONF_TEXT, offsetof(struct node_conf, field), 0, 0, 0, req, NULL }
+/* A private key or password: the file must be readable by its owner only. */
+#define SECRET(sec, key, field) \
+	{ sec, key, CONF_SECRET, offsetof(struct node_conf, field), 0, 0, 0, false, NULL }
 #define INT(sec, key, field, lo, hi) \
 	{ sec, key, CONF_INT, offsetof(struct node_conf, field), 0, lo, hi, false, NULL }
 #define FN(sec, key, fn, req) { sec, key, CONF_FN, 0, 0, 0, 0, req, fn }
@@ -158,8 +161,8 @@ static const struct conf_key node_keys[] = {
 	  NULL },
 	TEXT("credentials", "ca", ca_pem, true),
 	TEXT("credentials", "cert", cert_pem, false),
-	TEXT("credentials", "key", key_pem, false),
-	TEXT("credentials", "password", password, false),
+	SECRET("credentials", "key", key_pem),
+	SECRET("credentials", "password", password),
 	FN("adapter", "lan", set_lan, false), /* required when [adapter] is there: finish() */
 	FN("adapter", "leases", set_leases, false),
 	INT("adapter", "lease_time", adapter_lease_time, 60, 86400),

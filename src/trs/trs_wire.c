@@ -2,14 +2,18 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "aead.h"
 #include "buf.h"
+#include "conf.h"
 #include "wire.h"
 
 #define RELAY_LABEL "cyphonic relay v1"
@@ -185,19 +189,42 @@ bad:
 	return -EINVAL;
 }
 
+/* Not through stdio: its buffer would be freed holding the key.  A key
+ * file group or others may read is refused (conf_secret_mode_check). */
 int trs_key_read(const char *path, uint8_t key[TRS_KEY_LEN], char *err, size_t errlen)
 {
 	char buf[TRS_KEY_FILE_MAX];
-	size_t n;
-	FILE *f = fopen(path, "re");
-	int rc;
+	size_t n = 0;
+	struct stat sb;
+	ssize_t r = 0;
+	int fd, rc;
 
-	if (!f) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
+	if (conf_secret_mode_check(path, sb.st_mode, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (n < sizeof(buf)) {
+		r = read(fd, buf + n, sizeof(buf) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	rc = r < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0) {
+		cy_wipe(buf, sizeof(buf));
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return -1;
+	}
 	rc = n < sizeof(buf) ? trs_key_parse(buf, n, key) : -EINVAL;
 	cy_wipe(buf, sizeof(buf));
 	if (rc < 0) {

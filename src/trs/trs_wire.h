@@ -77,8 +77,9 @@ int trs_ack_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *s
 int trs_ack_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
 		 uint8_t *side, uint64_t *ts_ms);
 
-/* Read a key file: 64 hex digits, optional surrounding whitespace.
- * 0, or -1 with err filled. */
+/* Read a key file: 64 hex digits, optional surrounding whitespace.  A file
+ * group or others may read is refused ("PATH: mode 0644 lets others read
+ * a secret; chmod 600").  0, or -1 with err filled. */
 int trs_key_read(const char *path, uint8_t key[TRS_KEY_LEN], char *err, size_t errlen);
 /* Parse the text of a key file (same rules). */
 int trs_key_parse(const char *text, size_t len, uint8_t key[TRS_KEY_LEN]);

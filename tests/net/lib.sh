@@ -419,7 +419,9 @@ node_conf() { echo "$CLOUD_DIR/nodes/$1.conf"; }
 # section) when absent.
 conf_set()
 {
-	local f=$1 sec=$2 key=$3 val=$4
+	local f=$1 sec=$2 key=$3 val=$4 um
+	um=$(umask)
+	umask 077   # the copy may hold a private key too
 	awk -v sec="[$sec]" -v key="$key" -v val="$val" '
 		function flush() { if (insec && !done) { print key " = " val; done = 1 } }
 		/^\[/ { flush(); insec = ($0 == sec); if (insec) seen = 1 }
@@ -429,13 +431,16 @@ conf_set()
 	' "$f" >"$f.tmp"
 	cat "$f.tmp" >"$f"   # into the same file: it keeps its mode (0600: secrets)
 	rm -f "$f.tmp"
+	umask "$um"
 }
 
 # conf_del FILE SECTION KEY: remove KEY (and its indented continuation
 # lines, e.g. a PEM value) from [SECTION].
 conf_del()
 {
-	local f=$1 sec=$2 key=$3
+	local f=$1 sec=$2 key=$3 um
+	um=$(umask)
+	umask 077   # the copy may hold a private key too
 	awk -v sec="[$sec]" -v key="$key" '
 		/^\[/ { insec = ($0 == sec) }
 		skip && /^[ \t]/ { next }
@@ -445,6 +450,7 @@ conf_del()
 	' "$f" >"$f.tmp"
 	cat "$f.tmp" >"$f"   # into the same file: it keeps its mode (0600: secrets)
 	rm -f "$f.tmp"
+	umask "$um"
 }
 
 # cloud_new [ADDRS]: `cyphonic init` in $CLOUD_DIR for the cloud at ADDRS

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -126,6 +130,196 @@ static void test_node_roundtrip(void **state)
 	ca_pem_free(ca_pem);
 	ca_pem_free(cert_pem);
 	ca_pem_free(key_pem);
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+}
+
+/* path (created or truncated) holds text and has exactly mode. */
+static void write_mode(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+/* A node config holding a private key or a password is refused when group
+ * or others may read it, naming the file and its mode; at 0600 it loads.
+ * `cyphonic node add` writes it 0600 (test_cli checks the file). */
+static void test_node_conf_readable_by_others_refused(void **state)
+{
+	EVP_PKEY *ca_key = ca_key_new(), *key = ca_key_new();
+	X509 *ca = ca_issue_root(ca_key, "example.test");
+	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
+	char *ca_pem = ca_cert_pem(ca), *cert_pem = ca_cert_pem(x), *key_pem = ca_key_pem(key);
+	struct cliconf_node cn = { "alpha", "example.test", "192.0.2.1", ca_pem, cert_pem,
+				   key_pem, NULL, NULL };
+	char dir[] = "/tmp/cy-test-cli-conf-XXXXXX", path[64], err[256], want[160];
+	struct node_conf c;
+	char *text;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/alpha.conf", dir);
+	for (int pw = 0; pw < 2; pw++) {
+		/* a certificate and its key, then a password only */
+		if (pw) {
+			cn.cert_pem = cn.key_pem = NULL;
+			cn.password = "s3cret!pw";
+		}
+		text = cliconf_node(&cn);
+		assert_non_null(text);
+		write_mode(path, text, 0644);
+		cliconf_free(text);
+		assert_int_equal(node_conf_load(&c, path, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s: mode 0644 lets others read a secret; chmod 600",
+			 path);
+		assert_string_equal(err, want);
+		assert_null(c.key_pem);
+		assert_null(c.password);
+		assert_int_equal(chmod(path, 0640), 0);
+		assert_int_equal(node_conf_load(&c, path, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "mode 0640 lets its group read a secret; chmod 600"));
+		assert_int_equal(chmod(path, 0600), 0);
+		assert_int_equal(node_conf_load(&c, path, err, sizeof(err)), 0);
+		assert_true(pw ? c.password != NULL : c.key_pem != NULL);
+		node_conf_free(&c);
+	}
+	unlink(path);
+	rmdir(dir);
+	ca_pem_free(ca_pem);
+	ca_pem_free(cert_pem);
+	ca_pem_free(key_pem);
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+}
+
+/* The CA key (ca_load, behind `cyphonic node add`) is refused when group
+ * or others may read it; ca_write_key writes it 0600. */
+static void test_ca_key_readable_by_others_refused(void **state)
+{
+	EVP_PKEY *ca_key = ca_key_new(), *k;
+	X509 *ca = ca_issue_root(ca_key, "example.test"), *x;
+	char dir[] = "/tmp/cy-test-cli-conf-XXXXXX", cert[64], key[64], err[256], want[160];
+	struct stat sb;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
+	snprintf(key, sizeof(key), "%s/ca.key", dir);
+	assert_int_equal(ca_write_cert(cert, ca, 1), 0);
+	assert_int_equal(ca_write_key(key, ca_key, 1), 0);
+	assert_int_equal(stat(key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(chmod(key, 0644), 0);
+	assert_int_equal(ca_load(cert, key, &x, &k, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: mode 0644 lets others read a secret; chmod 600", key);
+	assert_string_equal(err, want);
+	assert_null(x);
+	assert_null(k);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(ca_load(cert, key, &x, &k, err, sizeof(err)), 0);
+	assert_int_equal(X509_cmp(x, ca), 0);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	/* rewriting an existing key file makes it 0600 again */
+	assert_int_equal(chmod(key, 0644), 0);
+	assert_int_equal(ca_write_key(key, ca_key, 0), 0);
+	assert_int_equal(stat(key, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_SCAN 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_SCAN 0
+#endif
+#endif
+#ifndef HEAP_SCAN
+#define HEAP_SCAN 1
+#endif
+
+/* Whether needle sits anywhere in the brk heap, where glibc's malloc keeps
+ * small blocks, freed ones included.  ASan's allocator does not use it. */
+static bool heap_holds(const char *needle, size_t len)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool found = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (strstr(line, "[heap]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+		    memmem((const void *)lo, hi - lo, needle, len))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Writing a node's config (cliconf_node) leaves no copy of its private key
+ * in freed memory: the text is not grown by realloc.  (open_memstream
+ * starts at 8 KiB and copies into a new buffer, freeing the old one as it
+ * is, whenever the text outgrows it: a big key makes it grow here.) */
+static void test_node_writer_leaves_no_freed_copy(void **state)
+{
+	EVP_PKEY *ca_key, *key;
+	X509 *ca, *x;
+	char *ca_pem, *cert_pem, *key_pem, *text;
+	char needle[32];
+	size_t off;
+
+	(void)state;
+	if (!HEAP_SCAN)
+		skip();
+	ca_key = ca_key_new();
+	key = ca_key_new();
+	ca = ca_issue_root(ca_key, "example.test");
+	x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
+	ca_pem = ca_cert_pem(ca);
+	cert_pem = ca_cert_pem(x);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	/* a key PEM of 200 lines, each with a marker no real key has */
+	key_pem = malloc(200 * 65 + 64);
+	assert_non_null(key_pem);
+	off = (size_t)sprintf(key_pem, "-----BEGIN PRIVATE KEY-----\n");
+	for (int i = 0; i < 200; i++)
+		off += (size_t)sprintf(key_pem + off, "Vr9kKeyMark%03d%.50s\n", i,
+				       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	strcpy(key_pem + off, "-----END PRIVATE KEY-----\n");
+	struct cliconf_node cn = { "alpha", "example.test", "192.0.2.1", ca_pem, cert_pem,
+				   key_pem, NULL, NULL };
+	text = cliconf_node(&cn);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\tVr9kKeyMark199"));
+	ca_pem_free(key_pem);
+	memcpy(needle, "Vr9kKeyMark", 11);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(snprintf(needle + 11, 4, "%03d", i), 3);
+	assert_true(heap_holds(needle, 14)); /* the scan sees the live text */
+	cliconf_free(text);
+	for (int i = 0; i < 200; i++) {
+		snprintf(needle + 11, 4, "%03d", i);
+		if (heap_holds(needle, 14))
+			fail_msg("key line %d is still in freed heap memory", i);
+	}
+	ca_pem_free(ca_pem);
+	ca_pem_free(cert_pem);
 	X509_free(x);
 	X509_free(ca);
 	EVP_PKEY_free(key);
@@ -299,6 +493,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cloud_roundtrip),
 		cmocka_unit_test(test_node_roundtrip),
+		cmocka_unit_test(test_node_conf_readable_by_others_refused),
+		cmocka_unit_test(test_ca_key_readable_by_others_refused),
+		cmocka_unit_test(test_node_writer_leaves_no_freed_copy),
 		cmocka_unit_test(test_adapter_conf),
 		cmocka_unit_test(test_adapter_writer),
 		cmocka_unit_test(test_mac_parse),

@@ -4,7 +4,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -92,12 +97,68 @@ static void test_refused(void **state)
 	}
 }
 
+/* The key files cloud.conf names (CA key, AS key, NMS-TRS key on either
+ * side) are refused when group or others may read them: the message
+ * names cloud.conf, the key, the key file and its mode.  cloud.conf itself
+ * holds no secret and may be 0644; a key file that is not there is left
+ * to whoever opens it; a string (tests, fuzzing) names no real files. */
+static void test_key_files_readable_by_others_refused(void **state)
+{
+	static const char *const files[] = { "ca.key", "as.key", "trs.key", "trs2.key" };
+	static const char *const keys[] = { "[cloud] ca_key", "[as] key", "[nms] trs_key",
+					    "[trs] key" };
+	char dir[] = "/tmp/cy-test-cloud-conf-XXXXXX", path[4][80], conf[80], text[1024];
+	char err[512], want[512];
+	struct cloud_conf c;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < 4; i++) {
+		int fd;
+
+		snprintf(path[i], sizeof(path[i]), "%s/%s", dir, files[i]);
+		fd = open(path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "secret\n", 7), 7);
+		close(fd);
+		assert_int_equal(chmod(path[i], 0600), 0);
+	}
+	snprintf(text, sizeof(text),
+		 BASE STORE "ca_key = %s\n[as]\ncert = /srv/c/as.pem\nkey = %s\nnms = 192.0.2.1\n"
+		 "[nms]\ntrs = 192.0.2.1\ntrs_key = %s\n[trs]\nkey = %s\npublic = 192.0.2.1\n",
+		 path[0], path[1], path[2], path[3]);
+	snprintf(conf, sizeof(conf), "%s/cloud.conf", dir);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(conf, 0644), 0);
+	assert_int_equal(cloud_conf_load(&c, conf, err, sizeof(err)), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(chmod(path[i], i == 0 ? 0640 : 0644), 0);
+		assert_int_equal(cloud_conf_load(&c, conf, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s: %s: %s: mode %s read a secret; chmod 600", conf,
+			 keys[i], path[i], i == 0 ? "0640 lets its group" : "0644 lets others");
+		assert_string_equal(err, want);
+		assert_int_equal(load(text, &c, err, sizeof(err)), 0);
+		assert_int_equal(chmod(path[i], 0600), 0);
+	}
+	assert_int_equal(cloud_conf_load(&c, conf, err, sizeof(err)), 0);
+	for (int i = 0; i < 4; i++)
+		unlink(path[i]);
+	assert_int_equal(cloud_conf_load(&c, conf, err, sizeof(err)), 0);
+	unlink(conf);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_roles),
 		cmocka_unit_test(test_trs_only),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_key_files_readable_by_others_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -346,6 +349,189 @@ static void test_file(void **state)
 	assert_non_null(strstr(err, strerror(ENOENT)));
 }
 
+/* path (created or truncated) holds text and has exactly mode. */
+static void write_mode(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+/* The test schema with [main] pem marked secret. */
+static const struct conf_key secret_keys[] = {
+	{ "main", "name", CONF_STR, offsetof(struct obj, name), sizeof(((struct obj *)0)->name),
+	  0, 0, true, NULL },
+	{ "main", "pem", CONF_SECRET, offsetof(struct obj, pem), 0, 0, 0, false, NULL },
+	{ "main", "port", CONF_INT, offsetof(struct obj, port), 0, 1, 65535, false, NULL },
+};
+
+static const struct conf_schema secret_schema = {
+	sections, CONF_ARRAY_LEN(sections), secret_keys, CONF_ARRAY_LEN(secret_keys),
+};
+
+static void test_secret_file_readable_by_others_refused(void **state)
+{
+	static const char text[] = "[main]\nname = n\npem = -----BEGIN PRIVATE KEY-----\n"
+				   "  MC4CAQAwBQYDK2VwBCIEIA\n";
+	static const struct {
+		mode_t mode;
+		const char *who;     /* NULL: accepted */
+	} cases[] = {
+		{ 0644, "others" }, { 0604, "others" }, { 0640, "its group" },
+		{ 0440, "its group" }, { 0600, NULL }, { 0400, NULL },
+	};
+	char dir[] = "/tmp/cy_test_conf_XXXXXX", path[64], want[160];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/secret.conf", dir);
+	for (size_t i = 0; i < CONF_ARRAY_LEN(cases); i++) {
+		write_mode(path, text, cases[i].mode);
+		memset(&o, 0, sizeof(o));
+		memset(err, 0, sizeof(err));
+		if (!cases[i].who) {
+			assert_int_equal(conf_load_file(path, &secret_schema, &o, err, sizeof(err)),
+					 0);
+			assert_string_equal(o.pem,
+					    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA");
+			conf_free(&secret_schema, &o);
+			continue;
+		}
+		assert_int_equal(conf_load_file(path, &secret_schema, &o, err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s: mode %04o lets %s read a secret; chmod 600",
+			 path, (unsigned)cases[i].mode, cases[i].who);
+		assert_string_equal(err, want);
+		assert_null(o.pem); /* loaded, then wiped and freed again */
+	}
+	/* a loose file that sets no secret key is fine */
+	write_mode(path, "[main]\nname = n\nport = 5\n", 0644);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(conf_load_file(path, &secret_schema, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.port, 5);
+	/* a string has no mode: the secret loads */
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(conf_load_string("s.conf", text, &secret_schema, &o, err, sizeof(err)),
+			 0);
+	conf_free(&secret_schema, &o);
+
+	/* the helpers for key files */
+	assert_int_equal(conf_secret_path_check(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mode 0644 lets others read a secret; chmod 600"));
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(conf_secret_path_check(path, err, sizeof(err)), 0);
+	{
+		size_t len;
+		char *t = conf_secret_read(path, 100, &len, err, sizeof(err));
+
+		assert_non_null(t);
+		assert_int_equal(len, strlen("[main]\nname = n\nport = 5\n"));
+		assert_string_equal(t, "[main]\nname = n\nport = 5\n");
+		conf_secret_free(t, len);
+		assert_null(conf_secret_read(path, len - 1, &len, err, sizeof(err)));
+		assert_non_null(strstr(err, "longer than"));
+		assert_int_equal(chmod(path, 0640), 0);
+		assert_null(conf_secret_read(path, 100, &len, err, sizeof(err)));
+		assert_non_null(strstr(err, "mode 0640 lets its group read a secret"));
+	}
+	unlink(path);
+	assert_int_equal(conf_secret_path_check(path, err, sizeof(err)), 0); /* missing */
+	rmdir(dir);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_SCAN 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_SCAN 0
+#endif
+#endif
+#ifndef HEAP_SCAN
+#define HEAP_SCAN 1
+#endif
+
+/* Whether needle sits anywhere in the brk heap, where glibc's malloc keeps
+ * small blocks, freed ones included (a freed block keeps its bytes but
+ * its first 16).  ASan's allocator does not use it: callers skip. */
+static bool heap_holds(const char *needle)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool found = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (strstr(line, "[heap]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+		    memmem((const void *)lo, hi - lo, needle, strlen(needle)))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* A private key in a config file leaves no copy in freed memory: not in a
+ * stdio buffer, not in a buffer a continuation line outgrew. */
+static void test_file_secret_leaves_no_freed_copy(void **state)
+{
+	char path[] = "/tmp/cy_test_conf_XXXXXX", text[2048];
+	size_t off;
+	int fd;
+
+	(void)state;
+	if (!HEAP_SCAN)
+		skip();
+	/* nothing is trimmed off the heap or served by mmap, so freed
+	 * blocks stay where the scan looks */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	off = (size_t)snprintf(text, sizeof(text), "[main]\nname = k\nport = 1\npem = BEGIN\n");
+	for (int i = 0; i < 24; i++)   /* a value that outgrows its buffer many times */
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"  line%02d-Zq7wSecretMaterialXk%02d-padpadpadpadpad\n", i, i);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, off), (ssize_t)off);
+	close(fd);
+	memset(text, 0, sizeof(text));
+
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(conf_load_file(path, &schema, &o, err, sizeof(err)), 0);
+	assert_non_null(strstr(o.pem, "line23-Zq7wSecretMaterialXk23"));
+	assert_true(heap_holds("Zq7wSecretMaterialXk23")); /* the scan sees live values */
+	conf_free(&schema, &o);
+	unlink(path);
+	for (int i = 0; i < 24; i++) {
+		char needle[32];
+
+		snprintf(needle, sizeof(needle), "Zq7wSecretMaterialXk%02d", i);
+		if (heap_holds(needle))
+			fail_msg("'%s' is still in freed heap memory", needle);
+	}
+
+	/* the same from a string (on the stack here): only the loader's own
+	 * buffers could leave a copy, the ones continuation lines outgrow */
+	off = (size_t)snprintf(text, sizeof(text), "[main]\nname = k\nport = 1\npem = BEGIN\n");
+	for (int i = 0; i < 24; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"  line%02d-Yp3vSecretMaterialQj%02d-padpadpadpadpad\n", i, i);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(conf_load_string("s.conf", text, &schema, &o, err, sizeof(err)), 0);
+	memset(text, 0, sizeof(text));
+	assert_true(heap_holds("Yp3vSecretMaterialQj23"));
+	conf_free(&schema, &o);
+	for (int i = 0; i < 24; i++) {
+		char needle[32];
+
+		snprintf(needle, sizeof(needle), "Yp3vSecretMaterialQj%02d", i);
+		if (heap_holds(needle))
+			fail_msg("'%s' is still in freed heap memory (string)", needle);
+	}
+}
+
 static void test_helpers(void **state)
 {
 	long n;
@@ -376,6 +562,8 @@ int main(void)
 		cmocka_unit_test(test_text_limits),
 		cmocka_unit_test(test_small_err),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_secret_file_readable_by_others_refused),
+		cmocka_unit_test(test_file_secret_leaves_no_freed_copy),
 		cmocka_unit_test(test_helpers),
 	};
 
