@@ -52,7 +52,8 @@ static const struct conf_key keys[] = {
 	{ "main", "mode", CONF_FN, 0, 0, 0, 0, false, parse_mode },
 	{ "extra", "note", CONF_TEXT, offsetof(struct obj, note), 0, 0, 0, false, NULL },
 	{ "extra", "count", CONF_INT, offsetof(struct obj, count), 0, -5, 5, false, NULL },
-	{ "extra", "pem", CONF_TEXT, offsetof(struct obj, pem2), 0, 0, 0, false, NULL },
+	/* a secret (CONF_SECRET): loaded like CONF_TEXT from a string */
+	{ "extra", "pem", CONF_SECRET, offsetof(struct obj, pem2), 0, 0, 0, false, NULL },
 	{ "quiet", "x", CONF_INT, offsetof(struct obj, count), 0, 0, 9, false, NULL },
 };
 

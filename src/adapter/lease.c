@@ -213,6 +213,41 @@ static bool lease_parse_line(char *line, uint8_t mac[6], uint32_t *vip4, int64_t
 	return true;
 }
 
+/* One line of a lease file (with its '\n', if any), lineno counting from
+ * 1.  Returns false when the table is full and the rest is skipped. */
+static bool lease_load_line(struct lease_table *lt, const char *name, const char *line,
+			    size_t len, unsigned lineno, unsigned *bad, int64_t now)
+{
+	char buf[256], *s = buf;
+	uint8_t mac[6];
+	uint32_t vip4;
+	int64_t exp;
+
+	if (len > 255 || memchr(line, '\0', len))
+		goto bad_line;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '#' || *s == '\n' || *s == '\r' || *s == '\0')
+		return true;
+	if (!lease_parse_line(s, mac, &vip4, &exp))
+		goto bad_line;
+	if (exp <= now)
+		return true;    /* expired */
+	if (lease_set(lt, mac, vip4, exp, LEASE_BOUND) < 0) {
+		log_warnx("%s:%u: lease table full, rest skipped", name, lineno);
+		return false;
+	}
+	return true;
+bad_line:
+	/* a damaged file costs a bounded number of log lines */
+	if (++*bad <= LEASE_LOAD_WARN_MAX)
+		log_warnx("%s:%u: bad lease line, skipped%s", name, lineno,
+			  *bad == LEASE_LOAD_WARN_MAX ? " (no more reported)" : "");
+	return true;
+}
+
 int lease_table_load(struct lease_table *lt, int64_t now)
 {
 	char *line = NULL;
@@ -232,34 +267,9 @@ int lease_table_load(struct lease_table *lt, int64_t now)
 		log_warn("%s: open", lt->path);
 		return r;
 	}
-	while ((len = getline(&line, &cap, f)) >= 0) {
-		uint8_t mac[6];
-		uint32_t vip4;
-		int64_t exp;
-		char *s = line;
-
-		lineno++;
-		if (len > 255 || memchr(line, '\0', (size_t)len))
-			goto bad_line;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '#' || *s == '\n' || *s == '\r' || *s == '\0')
-			continue;
-		if (!lease_parse_line(s, mac, &vip4, &exp))
-			goto bad_line;
-		if (exp <= now)
-			continue;       /* expired */
-		if (lease_set(lt, mac, vip4, exp, LEASE_BOUND) < 0) {
-			log_warnx("%s:%u: lease table full, rest skipped", lt->path, lineno);
+	while ((len = getline(&line, &cap, f)) >= 0)
+		if (!lease_load_line(lt, lt->path, line, (size_t)len, ++lineno, &bad, now))
 			break;
-		}
-		continue;
-bad_line:
-		/* a damaged file costs a bounded number of log lines */
-		if (++bad <= LEASE_LOAD_WARN_MAX)
-			log_warnx("%s:%u: bad lease line, skipped%s", lt->path, lineno,
-				  bad == LEASE_LOAD_WARN_MAX ? " (no more reported)" : "");
-	}
 	if (ferror(f)) {
 		r = -EIO;
 		log_warnx("%s: read error", lt->path);
@@ -267,6 +277,22 @@ bad_line:
 	free(line);
 	fclose(f);
 	return r;
+}
+
+void lease_table_load_buf(struct lease_table *lt, const char *buf, size_t len, int64_t now)
+{
+	const char *name = lt->path ? lt->path : "(lease text)";
+	unsigned lineno = 0, bad = 0;
+	size_t off = 0;
+
+	while (off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (buf + off)) + 1 : len - off;
+
+		if (!lease_load_line(lt, name, buf + off, n, ++lineno, &bad, now))
+			break;
+		off += n;
+	}
 }
 
 static int lease_fsync_dir(const char *path)
@@ -285,11 +311,27 @@ static int lease_fsync_dir(const char *path)
 	return r;
 }
 
+int lease_table_write(const struct lease_table *lt, FILE *f, int64_t now)
+{
+	char mac[LEASE_MAC_STR], ip[INET_ADDRSTRLEN];
+
+	fprintf(f, "# cyphonic adapter DHCP leases: MAC VIP4 EXPIRES(unix s)\n");
+	for (size_t i = 0; i < lt->n; i++) {
+		const struct lease *l = &lt->v[i];
+		struct in_addr a = { .s_addr = htonl(l->vip4) };
+
+		if (l->state != LEASE_BOUND || l->expires <= now)
+			continue;
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		fprintf(f, "%s %s %" PRId64 "\n", lease_mac_str(l->mac, mac), ip, l->expires);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
 int lease_table_save(struct lease_table *lt, int64_t now)
 {
-	char tmp[4096], mac[LEASE_MAC_STR], ip[INET_ADDRSTRLEN];
+	char tmp[4096];
 	FILE *f = NULL;
-	size_t i;
 	int fd = -1, r = 0;
 
 	if (!lt->path)
@@ -309,16 +351,7 @@ int lease_table_save(struct lease_table *lt, int64_t now)
 		goto out;
 	}
 	fd = -1;
-	fprintf(f, "# cyphonic adapter DHCP leases: MAC VIP4 EXPIRES(unix s)\n");
-	for (i = 0; i < lt->n; i++) {
-		const struct lease *l = &lt->v[i];
-		struct in_addr a = { .s_addr = htonl(l->vip4) };
-
-		if (l->state != LEASE_BOUND || l->expires <= now)
-			continue;
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		fprintf(f, "%s %s %" PRId64 "\n", lease_mac_str(l->mac, mac), ip, l->expires);
-	}
+	lease_table_write(lt, f, now);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
 		r = -errno;
 		log_warn("%s: write", tmp);

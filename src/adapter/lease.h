@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define LEASE_MAX 4096                   /* entries (enrolled MACs only get one) */
 
@@ -41,6 +42,12 @@ int lease_table_load(struct lease_table *lt, int64_t now);
 /* Write all BOUND, unexpired leases (see above).  0 or -errno (logged).
  * No-op without a path. */
 int lease_table_save(struct lease_table *lt, int64_t now);
+/* The same two on text in memory, no file involved (the fuzzer's way in):
+ * load lines of the file format from buf (the same rules and warnings,
+ * named after the table's path or "(lease text)"), and write the file's
+ * text to f.  lease_table_write returns 0 or -EIO (f failed). */
+void lease_table_load_buf(struct lease_table *lt, const char *buf, size_t len, int64_t now);
+int lease_table_write(const struct lease_table *lt, FILE *f, int64_t now);
 
 /* The entry for mac (any state, maybe expired), or NULL. */
 const struct lease *lease_get(const struct lease_table *lt, const uint8_t mac[6]);
