@@ -15,6 +15,7 @@
 #include "as.h"
 #include "aead.h"
 #include "as_server.h"
+#include "ctrfile.h"
 #include "cloud_conf.h"
 #include "control.h"
 #include "json.h"
@@ -34,6 +35,7 @@ struct cloud {
 	struct nms *nms;
 	struct nms_server *nms_srv;
 	struct trs_server *trs_srv;
+	char trs_counter[CLOUD_PATH_MAX + 16];   /* [trs] key + ".counter" */
 	struct control *ctl;
 	struct event *ev_term, *ev_int;
 };
@@ -201,6 +203,9 @@ static int cloud_trs(struct cloud *c)
 		log_err("trs: key %s", err);
 		return -1;
 	}
+	snprintf(c->trs_counter, sizeof(c->trs_counter), "%s.counter", c->conf.trs_secret);
+	tc.trs.ctr_reserve = ctrfile_reserve;
+	tc.trs.ctr_arg = c->trs_counter;
 	c->trs_srv = trs_server_new(c->base, &tc);
 	cy_wipe(&tc, sizeof(tc));
 	return c->trs_srv ? 0 : -1;

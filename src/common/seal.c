@@ -96,3 +96,12 @@ int cy_ctr_next(struct cy_ctr *c, uint64_t *out)
 	c->next = want + 1;
 	return 0;
 }
+
+int cy_ctr_reserve_in_memory(void *mark, uint64_t at_least, uint64_t block, uint64_t *start)
+{
+	uint64_t *m = mark;
+
+	*start = *m > at_least ? *m : at_least;
+	*m = *start + block;
+	return 0;
+}

@@ -62,6 +62,11 @@ struct cy_ctr {
  * seal). */
 int cy_ctr_next(struct cy_ctr *c, uint64_t *out);
 
+/* A reserve that keeps the mark in memory, in the uint64_t at mark: for
+ * unit tests and fuzzers only (it persists nothing, so it protects
+ * nothing across a restart). */
+int cy_ctr_reserve_in_memory(void *mark, uint64_t at_least, uint64_t block, uint64_t *start);
+
 /* Seal msg into out.  Returns the datagram length or -EMSGSIZE/-EIO. */
 ssize_t cy_seal(struct aead *a, enum cy_dir dir, uint64_t key_id, uint64_t counter,
 		const uint8_t *msg, size_t len, uint8_t *out, size_t cap);

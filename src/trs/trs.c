@@ -32,7 +32,6 @@ struct trs_link {
 	uint64_t key_id;
 	struct aead *aead;
 	struct replay rx;
-	uint64_t tx;
 	int64_t used_ms;
 };
 
@@ -57,6 +56,7 @@ struct trs {
 	struct trs_link links[TRS_LINKS];
 	struct trs_session **sessions;     /* conf.max_sessions slots */
 	struct ratelimit rl;
+	struct cy_ctr ctr;                 /* reply counters, all links */
 };
 
 struct trs *trs_new(const struct trs_conf *conf, const struct trs_ops *ops, void *arg)
@@ -64,7 +64,7 @@ struct trs *trs_new(const struct trs_conf *conf, const struct trs_ops *ops, void
 	struct trs *t;
 
 	if (conf->idle_s <= 0 || !conf->max_sessions || !conf->npub ||
-	    conf->npub > TRS_MAX_PUBLIC || !ops->open || !ops->close)
+	    conf->npub > TRS_MAX_PUBLIC || !ops->open || !ops->close || !conf->ctr_reserve)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -77,6 +77,8 @@ struct trs *trs_new(const struct trs_conf *conf, const struct trs_ops *ops, void
 	t->conf = *conf;
 	t->ops = *ops;
 	t->arg = arg;
+	t->ctr.reserve = conf->ctr_reserve;
+	t->ctr.arg = conf->ctr_arg;
 	return t;
 }
 
@@ -315,6 +317,7 @@ size_t trs_handle_ctl(struct trs *t, const struct sockaddr *from, const uint8_t 
 	struct cy_msg *m = NULL;
 	ssize_t n, mlen = 0;
 	size_t ret = 0;
+	uint64_t ctr;
 
 	t->st.ctl_rx++;
 	if (len > TRS_PKT_MAX || cy_seal_peek(pkt, len, &h) < 0 || h.dir != CY_DIR_TO_CLOUD) {
@@ -338,9 +341,11 @@ size_t trs_handle_ctl(struct trs *t, const struct sockaddr *from, const uint8_t 
 		goto out;
 	}
 	mlen = trs_relay_req(t, from, m, msg, sizeof(msg));
-	if (mlen > 0) {
-		n = cy_seal(l->aead, CY_DIR_FROM_CLOUD, l->key_id, cy_seal_counter(&l->tx), msg,
-			    (size_t)mlen, out, cap);
+	if (mlen > 0 && (n = cy_ctr_next(&t->ctr, &ctr)) < 0) {
+		LOG_RATELIMITED(&t->rl, "trs: no reply counter reserved (%s): reply dropped",
+				strerror((int)-n));
+	} else if (mlen > 0) {
+		n = cy_seal(l->aead, CY_DIR_FROM_CLOUD, l->key_id, ctr, msg, (size_t)mlen, out, cap);
 		ret = n > 0 ? (size_t)n : 0;
 	}
 out:

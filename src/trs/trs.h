@@ -43,6 +43,13 @@ struct trs_conf {
 	size_t npub;
 	int idle_s;                                /* close a session idle this long */
 	size_t max_sessions;
+	/* Reserves blocks of our reply counters in persistent storage (the
+	 * reserve of a struct cy_ctr, seal.h): a link key lives as long as
+	 * the NMS process that drew it, which may outlive this TRS, so our
+	 * counters under it must not repeat across our restarts.
+	 * cyphonic-cloud keeps the mark in a file beside the key (ctrfile.h). */
+	int (*ctr_reserve)(void *arg, uint64_t at_least, uint64_t block, uint64_t *start);
+	void *ctr_arg;
 };
 
 struct trs_stats {

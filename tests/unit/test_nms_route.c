@@ -732,7 +732,9 @@ static const struct trs_ops trs_fake_ops = { .open = trs_fake_open, .close = trs
 static struct trs *relay_setup(struct fx *f, const uint8_t *secret)
 {
 	struct nms_relay_conf rc = { .ntrs = 1 };
-	struct trs_conf tc = { .idle_s = 60, .max_sessions = 4, .npub = 2 };
+	static uint64_t mark;
+	struct trs_conf tc = { .idle_s = 60, .max_sessions = 4, .npub = 2,
+			       .ctr_reserve = cy_ctr_reserve_in_memory, .ctr_arg = &mark };
 
 	memcpy(rc.secret, trs_secret, sizeof(rc.secret));
 	rc.trs[0] = ep(TRS_CTL);

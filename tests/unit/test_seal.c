@@ -14,7 +14,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "buf.h"
+#include "clock.h"
+#include "ctrfile.h"
 #include "seal.h"
 #include "wire.h"
 
@@ -469,10 +476,64 @@ static void test_key_rekey_failure(void **state)
 	aead_key_wipe(&c);
 }
 
+/* Counters of keys that outlive a process: from reserved blocks, rising
+ * with the clock, never repeating across a "restart" (a new struct cy_ctr
+ * on the same file) even with the clock stepped back, nor between two
+ * users of one file. */
+static void test_ctr_file_never_repeats(void **state)
+{
+	char dir[] = "/tmp/cy-test-ctr-XXXXXX", path[64];
+	struct cy_ctr a = { .reserve = ctrfile_reserve }, b, c;
+	uint64_t v[6], start;
+	struct stat st;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/trs.key.counter", dir);
+	a.arg = path;
+	b = c = a;
+	clock_set_fake(1700000000, 1000);
+	assert_int_equal(cy_ctr_next(&a, &v[0]), 0);
+	assert_true(v[0] == 1700000000ULL * 1000000000ULL);
+	assert_int_equal(cy_ctr_next(&a, &v[1]), 0);
+	assert_true(v[1] == v[0] + 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* restart an hour back in time: above the reserved block */
+	clock_set_fake(1700000000 - 3600, 1000);
+	assert_int_equal(cy_ctr_next(&b, &v[2]), 0);
+	assert_true(v[2] >= v[0] + CY_CTR_BLOCK);
+	/* a second user of the file meanwhile: a block of its own */
+	assert_int_equal(cy_ctr_next(&c, &v[3]), 0);
+	assert_true(v[3] >= v[2] + CY_CTR_BLOCK);
+	assert_int_equal(cy_ctr_next(&a, &v[4]), 0);
+	assert_int_equal(cy_ctr_next(&b, &v[5]), 0);
+	for (int i = 0; i < 6; i++)
+		for (int j = i + 1; j < 6; j++)
+			assert_true(v[i] != v[j]);
+	/* the clock jumps past the block: a new reservation, at the clock */
+	clock_set_fake(1800000000, 1000);
+	assert_int_equal(cy_ctr_next(&a, &v[0]), 0);
+	assert_true(v[0] == 1800000000ULL * 1000000000ULL);
+	/* a file that holds no number is refused, and nothing is sealed */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("garbage\n", f);
+	fclose(f);
+	assert_int_equal(ctrfile_reserve(path, 0, 10, &start), -EINVAL);
+	c.next = c.end = 0;
+	assert_int_equal(cy_ctr_next(&c, &v[0]), -EINVAL);
+	assert_int_equal(ctrfile_reserve(path, 0, 0, &start), -EINVAL);
+	unlink(path);
+	rmdir(dir);
+	clock_set_fake(0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_ctr_file_never_repeats),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_wrong_key_dir),
 		cmocka_unit_test(test_peek),

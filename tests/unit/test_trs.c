@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -70,10 +74,15 @@ static struct sockaddr_storage ep(const char *s)
 	return ss;
 }
 
+/* The reply counters' high-water mark, kept here across TRS instances as
+ * a file would keep it across restarts. */
+static uint64_t ctr_mark;
+
 static int setup_n(void **state, size_t max)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct trs_conf c = { .idle_s = 60, .max_sessions = max, .npub = 2 };
+	struct trs_conf c = { .idle_s = 60, .max_sessions = max, .npub = 2,
+			      .ctr_reserve = cy_ctr_reserve_in_memory, .ctr_arg = &ctr_mark };
 	uint8_t k[TRS_KEY_LEN];
 
 	assert_non_null(f);
@@ -227,6 +236,54 @@ static void test_request(void **state)
 	assert_int_equal(trs_stats(f->t)->sessions, 1);
 }
 
+static int failing_reserve(void *arg, uint64_t at_least, uint64_t block, uint64_t *start)
+{
+	return -EIO;
+}
+
+static struct trs *new_trs(struct fx *f, int (*reserve)(void *, uint64_t, uint64_t, uint64_t *))
+{
+	struct trs_conf c = { .idle_s = 60, .max_sessions = 4, .npub = 2,
+			      .ctr_reserve = reserve, .ctr_arg = &ctr_mark };
+	struct trs *t;
+
+	memcpy(c.secret, secret, sizeof(secret));
+	c.pub[0] = ep("192.0.2.1");
+	c.pub[1] = ep("2001:db8::1");
+	t = trs_new(&c, &ops, f);
+	assert_non_null(t);
+	return t;
+}
+
+/* The link key outlives a TRS restart (the NMS keeps its key id), so the
+ * TRS's reply counters come from reserved blocks: after a restart with the
+ * clock an hour back they are still above every earlier one.  Without a
+ * reservation nothing is sealed. */
+static void test_reply_counters_survive_restart(void **state)
+{
+	struct fx *f = *state;
+	struct req r = { .tid = TID, .key = f->relay_key, .keylen = TRS_KEY_LEN };
+	uint8_t pkt[TRS_PKT_MAX], out[TRS_PKT_MAX];
+	struct cy_seal_hdr h;
+	uint64_t c1;
+	size_t n;
+
+	n = ctl(f, pkt, build_req(f, &r, pkt, sizeof(pkt)), out);
+	assert_int_equal(cy_seal_peek(out, n, &h), 0);
+	c1 = h.counter;
+	trs_free(f->t);
+	clock_set_fake(NOW - 3600, MONO);
+	f->t = new_trs(f, cy_ctr_reserve_in_memory);
+	n = ctl(f, pkt, build_req(f, &r, pkt, sizeof(pkt)), out);
+	assert_true(n > 0);
+	assert_int_equal(cy_seal_peek(out, n, &h), 0);
+	assert_true(h.counter > c1);
+	trs_free(f->t);
+	f->t = new_trs(f, failing_reserve);
+	n = ctl(f, pkt, build_req(f, &r, pkt, sizeof(pkt)), out);
+	assert_int_equal(n, 0);
+}
+
 static void test_ctl_hostile(void **state)
 {
 	struct fx *f = *state;
@@ -248,11 +305,31 @@ static void test_ctl_hostile(void **state)
 	memset(pkt, 0xff, sizeof(pkt));
 	assert_int_equal(ctl(f, pkt, 100, out), 0);
 	assert_int_equal(ctl(f, pkt, sizeof(pkt), out), 0);
-	/* A node-bound (dir 1) envelope. */
-	n = build_req(f, &r, pkt, sizeof(pkt));
-	pkt[2] = CY_DIR_FROM_CLOUD;
-	assert_int_equal(ctl(f, pkt, n, out), 0);
-	assert_true(st->ctl_malformed >= 5);
+	assert_true(st->ctl_malformed >= 4);
+	/* A node-bound (dir 1) envelope: a valid Relay Request genuinely
+	 * sealed with the link key in the cloud-to-node direction, with a
+	 * fresh counter, so it would authenticate; it is refused on its
+	 * direction alone, before the key is used. */
+	{
+		uint64_t mal = st->ctl_malformed, af = st->ctl_auth_fail;
+		uint8_t req[256];
+		struct cy_builder b;
+		ssize_t m;
+
+		cy_build_start(&b, req, sizeof(req), CY_RELAY_REQ);
+		cy_put_u64(&b, CY_A_TUNNEL_ID, TID);
+		cy_put_bytes(&b, CY_A_KEY, f->relay_key, TRS_KEY_LEN);
+		cy_put_u64(&b, CY_A_TIME, NOW_MS);
+		m = cy_build_finish(&b);
+		assert_true(m > 0);
+		m = cy_seal(f->link, CY_DIR_FROM_CLOUD, LINK_ID, ++f->ctr, req, (size_t)m, pkt,
+			    sizeof(pkt));
+		assert_true(m > 0);
+		assert_int_equal(ctl(f, pkt, (size_t)m, out), 0);
+		assert_int_equal(st->ctl_malformed, mal + 1);
+		assert_int_equal(st->ctl_auth_fail, af);
+		assert_int_equal(st->sessions, 0);
+	}
 	/* Cut short past the envelope's header: the tag cannot verify. */
 	assert_true(st->ctl_auth_fail > 0);
 	auth = st->ctl_auth_fail;
@@ -723,9 +800,104 @@ static void test_key_parse(void **state)
 	assert_int_equal(trs_key_parse("", 0, k), -EINVAL);
 }
 
+/* The NMS-TRS key file is refused when group or others may read it (the
+ * message names it and its mode); `cyphonic init` writes it 0600. */
+static void test_key_file_readable_by_others_refused(void **state)
+{
+	char dir[] = "/tmp/cy-test-trs-XXXXXX", path[64], err[256], want[160], hex[66];
+	uint8_t k[TRS_KEY_LEN];
+	int fd;
+
+	(void)state;
+	for (int i = 0; i < TRS_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", 0xa0 + i);
+	strcpy(hex + 64, "\n");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/trs.key", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, hex, 65), 65);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(trs_key_read(path, k, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: mode 0644 lets others read a secret; chmod 600", path);
+	assert_string_equal(err, want);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(trs_key_read(path, k, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: mode 0640 lets its group read a secret; chmod 600",
+		 path);
+	assert_string_equal(err, want);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(trs_key_read(path, k, err, sizeof(err)), 0);
+	assert_int_equal(k[0], 0xa0);
+	assert_int_equal(k[31], 0xa0 + 31);
+	/* still: not a key, missing */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_int_equal(write(fd, "zz\n", 3), 3);
+	close(fd);
+	assert_int_equal(trs_key_read(path, k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a key"));
+	unlink(path);
+	assert_int_equal(trs_key_read(path, k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, strerror(ENOENT)));
+	rmdir(dir);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_SCAN 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_SCAN 0
+#endif
+#endif
+#ifndef HEAP_SCAN
+#define HEAP_SCAN 1
+#endif
+
+/* Reading the key file leaves no copy of it in freed memory (a stdio
+ * buffer would).  Looks through the brk heap, where glibc's malloc keeps
+ * small blocks, freed ones included; ASan's allocator does not use it. */
+static void test_key_file_leaves_no_freed_copy(void **state)
+{
+	char path[] = "/tmp/cy-test-trs-key-XXXXXX", hex[66], line[512], err[256];
+	uint8_t k[TRS_KEY_LEN];
+	bool found = false;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	if (!HEAP_SCAN)
+		skip();
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	for (int i = 0; i < TRS_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", 0x5c ^ (i * 7));
+	strcpy(hex + 64, "\n");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, hex, 65), 65);
+	close(fd);
+	assert_int_equal(trs_key_read(path, k, err, sizeof(err)), 0);
+	unlink(path);
+	f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		/* the digits after the first 16 bytes a freed block loses */
+		if (strstr(line, "[heap]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+		    memmem((const void *)lo, hi - lo, hex + 20, 40))
+			found = true;
+	}
+	fclose(f);
+	if (found)
+		fail_msg("the key file's text is still in freed heap memory");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_reply_counters_survive_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
@@ -739,6 +911,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_cache, setup, teardown),
 		cmocka_unit_test(test_key_parse),
+		cmocka_unit_test(test_key_file_readable_by_others_refused),
+		cmocka_unit_test(test_key_file_leaves_no_freed_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
