@@ -40,6 +40,8 @@ cleanup()
 	done
 	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
 		m=${mounted[i]}
+		# private first: nothing unmounted below can propagate to the host
+		mount --make-rprivate "$m" 2>/dev/null
 		umount -R "$m" 2>/dev/null || umount -lR "$m"
 	done
 	rm -rf --one-file-system "$ROOT"
@@ -62,8 +64,9 @@ mounted+=("$ROOT")
 mount --make-private "$ROOT"
 mount -t proc proc "$ROOT/proc"
 mount -t sysfs sysfs "$ROOT/sys"
-mount --rbind /dev "$ROOT/dev"
-mount --make-rslave "$ROOT/dev"
+# In one step: a recursive bind that is a slave from the start, so no
+# unmount here can ever spread back to the host's /dev/pts or /dev/shm.
+mount --rbind --make-rslave /dev "$ROOT/dev"
 mount -t tmpfs -o mode=0755 tmpfs "$ROOT/run"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 

@@ -1,28 +1,39 @@
 #include "as_limit.h"
 
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "aead.h"
 
 #define PROBE 8
+#define SIPHASH_KEY_LEN 16
 
 struct slot {
 	char key[AS_LIMIT_KEY_MAX];
 	uint32_t failures;
-	int64_t last_ms;      /* last failure */
+	int64_t last_ms;      /* last failure, or the mark */
 	int64_t until_ms;     /* refused before this */
 };
 
 struct as_limit {
+	uint8_t hkey[SIPHASH_KEY_LEN];
 	struct slot s[AS_LIMIT_SLOTS];
 };
 
 struct as_limit *as_limit_new(void)
 {
-	return calloc(1, sizeof(struct as_limit));
+	struct as_limit *l = calloc(1, sizeof(*l));
+
+	if (l && cy_random(l->hkey, sizeof(l->hkey)) < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
 }
 
 void as_limit_free(struct as_limit *l)
@@ -37,9 +48,11 @@ void as_limit_key_addr(const struct sockaddr *sa, char key[AS_LIMIT_KEY_MAX])
 	if (sa && sa->sa_family == AF_INET6) {
 		struct sockaddr_in6 p = *(const struct sockaddr_in6 *)sa;
 
-		memset(p.sin6_addr.s6_addr + 8, 0, 8);
+		memset(p.sin6_addr.s6_addr + 7, 0, 9);
 		p.sin6_port = 0;
-		snprintf(key, AS_LIMIT_KEY_MAX, "a:%s/64", addr_str((struct sockaddr *)&p, buf));
+		p.sin6_scope_id = 0;
+		p.sin6_flowinfo = 0;
+		snprintf(key, AS_LIMIT_KEY_MAX, "a:%s/56", addr_str((struct sockaddr *)&p, buf));
 	} else if (sa && sa->sa_family == AF_INET) {
 		struct sockaddr_in p = *(const struct sockaddr_in *)sa;
 
@@ -55,20 +68,39 @@ void as_limit_key_name(const char *name, char key[AS_LIMIT_KEY_MAX])
 	snprintf(key, AS_LIMIT_KEY_MAX, "n:%s", name);
 }
 
-/* FNV-1a: keys come from outside, but a collision only shares a probe
- * window, and the window evicts by age. */
-static uint32_t hash(const char *k)
+void as_limit_key_pair(const struct sockaddr *sa, const char *name, char key[AS_LIMIT_KEY_MAX])
 {
-	uint32_t h = 2166136261u;
+	char a[AS_LIMIT_KEY_MAX];
 
-	while (*k)
-		h = (h ^ (uint8_t)*k++) * 16777619u;
-	return h;
+	/* "a:" + at most 54 characters of address, "|n:" + at most 63: fits */
+	as_limit_key_addr(sa, a);
+	snprintf(key, AS_LIMIT_KEY_MAX, "%.60s|n:%.63s", a, name);
 }
 
-static struct slot *find(struct as_limit *l, const char *key, bool add)
+/* SipHash-2-4 of the key under the table's own random key (OpenSSL), so
+ * where a key lands cannot be chosen from outside. */
+static uint32_t hash(const struct as_limit *l, const char *k)
 {
-	uint32_t h = hash(key);
+	uint8_t out[8] = { 0 };
+	size_t outlen = 0;
+
+	if (!EVP_Q_mac(NULL, "SIPHASH", NULL, NULL, NULL, l->hkey, sizeof(l->hkey),
+		       (const unsigned char *)k, strlen(k), out, sizeof(out), &outlen))
+		return 0;
+	return (uint32_t)out[0] | (uint32_t)out[1] << 8 | (uint32_t)out[2] << 16 |
+	       (uint32_t)out[3] << 24;
+}
+
+/* Holds something against someone: never evicted for a newcomer. */
+static bool protected(const struct slot *s, int64_t now_ms)
+{
+	return s->key[0] && (s->failures >= AS_LIMIT_FREE || s->until_ms > now_ms) &&
+	       now_ms - s->last_ms <= (int64_t)AS_LIMIT_FORGET_S * 1000;
+}
+
+static struct slot *find(struct as_limit *l, const char *key, bool add, int64_t now_ms)
+{
+	uint32_t h = hash(l, key);
 	struct slot *old = NULL;
 
 	for (int i = 0; i < PROBE; i++) {
@@ -76,10 +108,12 @@ static struct slot *find(struct as_limit *l, const char *key, bool add)
 
 		if (s->key[0] && !strcmp(s->key, key))
 			return s;
+		if (protected(s, now_ms))
+			continue;
 		if (!old || !s->key[0] || (old->key[0] && s->last_ms < old->last_ms))
 			old = s;
 	}
-	if (!add)
+	if (!add || !old)
 		return NULL;
 	memset(old, 0, sizeof(*old));
 	snprintf(old->key, sizeof(old->key), "%s", key);
@@ -88,7 +122,7 @@ static struct slot *find(struct as_limit *l, const char *key, bool add)
 
 int as_limit_wait(struct as_limit *l, const char *key, int64_t now_ms)
 {
-	struct slot *s = find(l, key, false);
+	struct slot *s = find(l, key, false, now_ms);
 
 	if (!s)
 		return 0;
@@ -103,9 +137,11 @@ int as_limit_wait(struct as_limit *l, const char *key, int64_t now_ms)
 
 void as_limit_failed(struct as_limit *l, const char *key, int64_t now_ms)
 {
-	struct slot *s = find(l, key, true);
+	struct slot *s = find(l, key, true, now_ms);
 	int64_t backoff_s;
 
+	if (!s)
+		return;   /* every slot of its window holds someone back */
 	if (now_ms - s->last_ms > (int64_t)AS_LIMIT_FORGET_S * 1000)
 		s->failures = 0;
 	s->failures++;
@@ -121,8 +157,23 @@ void as_limit_failed(struct as_limit *l, const char *key, int64_t now_ms)
 
 void as_limit_succeeded(struct as_limit *l, const char *key)
 {
-	struct slot *s = find(l, key, false);
+	struct slot *s = find(l, key, false, 0);
 
 	if (s)
 		memset(s, 0, sizeof(*s));
+}
+
+void as_limit_mark(struct as_limit *l, const char *key, int64_t now_ms)
+{
+	struct slot *s = find(l, key, true, now_ms);
+
+	if (s)
+		s->last_ms = now_ms;
+}
+
+bool as_limit_marked(struct as_limit *l, const char *key, int64_t now_ms, int64_t max_age_ms)
+{
+	struct slot *s = find(l, key, false, now_ms);
+
+	return s && now_ms - s->last_ms <= max_age_ms;
 }

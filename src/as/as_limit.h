@@ -5,9 +5,17 @@
  * The first AS_LIMIT_FREE failures cost nothing more; each one after that
  * doubles a backoff, from 1 s up to AS_LIMIT_MAX_BACKOFF_S, during which
  * that key is refused at once.  A success clears the key; a key with no
- * failure for AS_LIMIT_FORGET_S is forgotten.  The table has a fixed size:
- * when a probe window is full the entry touched longest ago makes room, so
- * a flood of fresh keys costs memory only once. */
+ * failure for AS_LIMIT_FORGET_S is forgotten.
+ *
+ * A table also remembers marks (as_limit_mark): keys that something
+ * happened to, such as a source that logged a name in.
+ *
+ * The table has a fixed size and an 8-slot probe window per key, placed by
+ * a keyed hash (SipHash, a random key per table), so nobody can aim keys
+ * at another key's window.  When a window is full the entry touched
+ * longest ago makes room, but never one that is backing off or has used
+ * up its free failures: a flood of fresh keys costs memory only once and
+ * cannot wash out what the table holds against someone. */
 #ifndef CY_AS_LIMIT_H
 #define CY_AS_LIMIT_H
 
@@ -19,21 +27,28 @@
 #define AS_LIMIT_MAX_BACKOFF_S 60
 #define AS_LIMIT_FORGET_S 600
 #define AS_LIMIT_SLOTS 4096
-#define AS_LIMIT_KEY_MAX 72         /* "n:" + a name, or "a:" + an address prefix */
+#define AS_LIMIT_KEY_MAX 128        /* "n:" + a name, "a:" + an address, or both */
 
 struct as_limit;
 
 struct as_limit *as_limit_new(void);
 void as_limit_free(struct as_limit *l);
 
-/* The key of a source: IPv4 address, or the /64 of an IPv6 address (one
- * host usually holds a whole /64). */
+/* The key of a source: an IPv4 address, or the /56 of an IPv6 address
+ * (one site usually holds a whole /56, so a host cannot dodge the limits
+ * by taking more addresses of its prefix). */
 void as_limit_key_addr(const struct sockaddr *sa, char key[AS_LIMIT_KEY_MAX]);
 void as_limit_key_name(const char *name, char key[AS_LIMIT_KEY_MAX]);
+/* A source and a name together. */
+void as_limit_key_pair(const struct sockaddr *sa, const char *name, char key[AS_LIMIT_KEY_MAX]);
 
 /* Seconds until key may try again (0: now), at monotonic time now_ms. */
 int as_limit_wait(struct as_limit *l, const char *key, int64_t now_ms);
 void as_limit_failed(struct as_limit *l, const char *key, int64_t now_ms);
 void as_limit_succeeded(struct as_limit *l, const char *key);
+
+/* Remember key at now_ms / whether it was remembered within max_age_ms. */
+void as_limit_mark(struct as_limit *l, const char *key, int64_t now_ms);
+bool as_limit_marked(struct as_limit *l, const char *key, int64_t now_ms, int64_t max_age_ms);
 
 #endif

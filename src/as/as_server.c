@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -40,6 +41,9 @@ struct as_conn {
 	bool has_cert;
 	bool checking;                       /* a password check runs for it */
 	bool closing;                        /* close once the response is written */
+	bool draining;                       /* response sent, FIN sent: reading to EOF */
+	size_t drained;                      /* bytes read and dropped meanwhile */
+	struct event *deadline;              /* absolute: handshake, lifetime, drain */
 	char serial[STORE_SERIAL_MAX + 1];
 	struct as_conn *prev, *next;
 };
@@ -61,6 +65,8 @@ static void as_conn_free(struct as_conn *c)
 
 	if (c->checking)
 		as_pool_cancel(s->pool, c);
+	if (c->deadline)
+		event_free(c->deadline);
 
 	if (c->prev)
 		c->prev->next = c->next;
@@ -180,7 +186,38 @@ close:
 
 static void as_conn_read(struct bufferevent *bev, void *arg)
 {
-	as_conn_next(arg);
+	struct as_conn *c = arg;
+
+	if (c->draining) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+
+		c->drained += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->drained > AS_DRAIN_MAX)
+			as_conn_free(c);   /* still sending after a refusal: enough */
+		return;
+	}
+	as_conn_next(c);
+}
+
+/* (Re)arm the connection's absolute deadline. */
+static void as_conn_deadline(struct as_conn *c, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	event_add(c->deadline, &tv);
+}
+
+static void as_conn_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct as_conn *c = arg;
+	char pbuf[ADDR_STR_MAX];
+
+	if (!c->draining)
+		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: %s, closing",
+				addr_str((struct sockaddr *)&c->peer, pbuf),
+				c->connected ? "connection lifetime over" : "TLS handshake too slow");
+	as_conn_free(c);
 }
 
 /* A password check came back from a worker. */
@@ -229,6 +266,7 @@ static void as_conn_event(struct bufferevent *bev, short what, void *arg)
 
 		c->connected = true;
 		bufferevent_set_timeouts(c->bev, &idle, &idle);
+		as_conn_deadline(c, AS_CONN_LIFETIME);
 		as_conn_peer_cert(c);
 		log_debug("as: %s: TLS up, %s", addr_str((struct sockaddr *)&c->peer, pbuf),
 			  c->has_cert ? "client certificate" : "no client certificate");
@@ -255,11 +293,23 @@ static void as_conn_written(struct bufferevent *bev, void *arg)
 {
 	struct as_conn *c = arg;
 
-	if (c->closing) {
-		as_conn_free(c);
+	if (c->closing && !c->draining) {
+		/* The refusal is out.  Closing now with unread input would
+		 * reset the connection, and the client could lose the answer:
+		 * send FIN, read what still comes until the client closes, for
+		 * a second and AS_DRAIN_MAX bytes at most. */
+		c->draining = true;
+		bufferevent_disable(bev, EV_WRITE);
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		/* what was read already: at most a frame (the watermark) */
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		bufferevent_enable(bev, EV_READ);
+		as_conn_deadline(c, AS_DRAIN_TIMEOUT);
 		return;
 	}
-	as_conn_next(c);
+	if (!c->closing)
+		as_conn_next(c);
 }
 
 static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
@@ -312,6 +362,14 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	/* Input is read up to one whole request frame, no further. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CY_HDR_LEN + AS_MSG_MAX);
 	bufferevent_set_timeouts(c->bev, &hs, &hs);
+	/* The timeouts above restart with every byte; this one does not. */
+	c->deadline = evtimer_new(s->base, as_conn_expired, c);
+	if (!c->deadline) {
+		bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	as_conn_deadline(c, AS_HANDSHAKE_TIMEOUT);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = s->conns;
 	if (s->conns)

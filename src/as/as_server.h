@@ -12,7 +12,10 @@
 
 #define AS_MAX_CONNS 1024
 #define AS_SRC_CONNS 8            /* connections at once from one source */
-#define AS_HANDSHAKE_TIMEOUT 3    /* seconds for the TLS handshake */
+#define AS_HANDSHAKE_TIMEOUT 3    /* seconds for the TLS handshake, from accept */
+#define AS_CONN_LIFETIME 30       /* seconds a connection may live after it */
+#define AS_DRAIN_TIMEOUT 1        /* seconds to read to EOF after a refusal */
+#define AS_DRAIN_MAX 65536        /* ... and bytes */
 #define AS_CHECK_THREADS 2        /* password-hashing workers */
 #define AS_CHECK_QUEUE 32         /* password checks queued or running, in all */
 #define AS_SRC_CHECKS 2           /* ... for one source */

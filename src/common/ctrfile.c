@@ -11,6 +11,30 @@
 
 #define CTRFILE_MAX 32
 
+/* fsync the directory holding path. */
+static int ctrfile_sync_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd, rc = 0;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -ENAMETOOLONG;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int ctrfile_reserve(void *path, uint64_t at_least, uint64_t block, uint64_t *start)
 {
 	char buf[CTRFILE_MAX + 1], *end;
@@ -22,7 +46,15 @@ int ctrfile_reserve(void *path, uint64_t at_least, uint64_t block, uint64_t *sta
 
 	if (!block)
 		return -EINVAL;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		/* new: its directory entry must reach the disk too */
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0 && (rc = ctrfile_sync_dir(path)) < 0)
+			goto out;
+		if (fd < 0 && errno == EEXIST)   /* another process made it meanwhile */
+			fd = open(path, O_RDWR | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX) < 0) {

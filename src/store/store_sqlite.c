@@ -355,7 +355,10 @@ static int sq_meta_get(struct store *st, const char *key, char *value, size_t le
 
 /* Counters live in meta as "counter:NAME" = decimal high-water mark; the
  * read and the write share one BEGIN IMMEDIATE, so two processes on one
- * file never get overlapping blocks. */
+ * file never get overlapping blocks.  The commit must survive a power
+ * loss (a lost mark would hand out used nonces again after a reboot with
+ * the clock behind), so it runs with synchronous=FULL, which in WAL mode
+ * syncs the log at every commit; the rest of the store keeps NORMAL. */
 static int sq_counter_reserve(struct store *st, const char *name, uint64_t at_least,
 			      uint64_t block, uint64_t *start)
 {
@@ -367,8 +370,12 @@ static int sq_counter_reserve(struct store *st, const char *name, uint64_t at_le
 
 	if (!block || snprintf(key, sizeof(key), "counter:%s", name) >= (int)sizeof(key))
 		return -EINVAL;
-	if (begin(s) < 0)
+	if (exec(s, "PRAGMA synchronous=FULL") < 0)
 		return -EIO;
+	if (begin(s) < 0) {
+		exec(s, "PRAGMA synchronous=NORMAL");
+		return -EIO;
+	}
 	rc = meta_get(s, key, val, sizeof(val));
 	if (rc == 0 && sscanf(val, "%llu", &mark) != 1)
 		rc = -EIO;
@@ -384,7 +391,10 @@ static int sq_counter_reserve(struct store *st, const char *name, uint64_t at_le
 			*start = from;
 		}
 	}
-	return finish(s, rc);
+	rc = finish(s, rc);
+	if (exec(s, "PRAGMA synchronous=NORMAL") < 0 && rc == 0)
+		rc = -EIO;
+	return rc;
 }
 
 /* ---- nodes ---- */

@@ -1,7 +1,9 @@
 #!/bin/bash
 # One host cannot take the AS's connection slots: at most 8 connections
-# from one source are kept, and one that never starts TLS is closed after
-# the 3 s handshake timeout; while x holds what it can, node a logs in.
+# from one source are kept, one that never starts TLS is closed after the
+# 3 s handshake timeout, and so is one that sends its handshake a byte a
+# second (the deadline is absolute); while x holds what it can, node a
+# logs in.
 #
 #          inet: bridge br0 (the "Internet")
 #   +-----------+-----------+
@@ -33,6 +35,13 @@ pretty "connections without TLS are closed after the handshake timeout"
 out=$(n x "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 8 5)
 [[ $out == "open 0" ]] || fail "after 5 s without a handshake: $out"
 ok "none left after 5 s"
+
+pretty "a handshake sent a byte a second is cut off at 3 s, not kept alive by each byte"
+out=$(n x "$CYPHONIC_BIN/cy_abuse" drip 192.0.2.1 7443 10)
+say "$out"
+[[ $out =~ ^closed\ after\ ([0-9]+)\ s$ ]] || fail "a dripping handshake stayed open 10 s: $out"
+((BASH_REMATCH[1] <= 4)) || fail "a dripping handshake was closed only after ${BASH_REMATCH[1]} s"
+ok "$out"
 
 pretty "a logs in while x holds its connections"
 n x "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 1100 20 >"$W/hold" &

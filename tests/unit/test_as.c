@@ -80,6 +80,8 @@ static size_t login_req(uint8_t *buf, size_t cap, const char *name, const char *
 }
 
 /* Run one request; parse the response into *m; return its RESULT. */
+static const char *login_src = "198.51.100.7";   /* where login() comes from */
+
 static int login(struct fx *f, const char *serial, const uint8_t *req, size_t len,
 		 struct cy_msg *m, uint8_t *resp, size_t cap)
 {
@@ -88,7 +90,7 @@ static int login(struct fx *f, const char *serial, const uint8_t *req, size_t le
 	ssize_t n;
 	uint8_t r;
 
-	inet_pton(AF_INET, "198.51.100.7", &sin.sin_addr);
+	inet_pton(AF_INET, login_src, &sin.sin_addr);
 	n = as_handle(f->as, &peer, req, len, resp, cap);
 	if (n < 0)
 		return (int)n;
@@ -232,9 +234,40 @@ static void test_password_backoff_per_name(void **state)
 	assert_int_equal(as_stats(f->as)->login_refused, AS_LIMIT_FREE + 1);
 	clock_set_fake(NOW + 1, 1000 + 1000);
 	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
-	/* cleared: wrong again is plain AUTH, not BUSY */
+	/* the name is cleared: from a fresh source, wrong is plain AUTH */
+	login_src = "198.51.100.8";
 	len = login_req(req, sizeof(req), "beta", "wrong horse");
 	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	login_src = "198.51.100.7";
+}
+
+/* A guesser elsewhere cannot lock a node out: the source that logged the
+ * name in lately is not held back by the name's failures; everyone else
+ * is. */
+static void test_password_guessing_does_not_lock_out(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[256], resp[1024];
+	struct cy_msg m;
+	size_t len;
+
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
+	/* guesses for beta from many addresses, a few each */
+	len = login_req(req, sizeof(req), "beta", "wrong horse");
+	login_src = "203.0.113.1";
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	login_src = "203.0.113.2";
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_AUTH);
+	/* the name backs off for strangers... */
+	login_src = "203.0.113.3";
+	len = login_req(req, sizeof(req), "beta", "correct horse");
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_ERR_BUSY);
+	/* ...not for the node's own source */
+	login_src = "198.51.100.7";
+	assert_int_equal(login(f, NULL, req, len, &m, resp, sizeof(resp)), CY_OK);
 }
 
 static void test_limit_table(void **state)
@@ -243,14 +276,18 @@ static void test_limit_table(void **state)
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, b = a;
 	char ka[AS_LIMIT_KEY_MAX], kb[AS_LIMIT_KEY_MAX], k[AS_LIMIT_KEY_MAX];
 	int64_t t = 1000000;
+	int w;
 
 	assert_non_null(l);
-	/* one /64 is one source */
-	inet_pton(AF_INET6, "2001:db8:1:2:aaaa::1", &a.sin6_addr);
-	inet_pton(AF_INET6, "2001:db8:1:2:bbbb::2", &b.sin6_addr);
+	/* one /56 is one source */
+	inet_pton(AF_INET6, "2001:db8:1:200::1", &a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2ff:bbbb::2", &b.sin6_addr);
 	as_limit_key_addr((struct sockaddr *)&a, ka);
 	as_limit_key_addr((struct sockaddr *)&b, kb);
 	assert_string_equal(ka, kb);
+	inet_pton(AF_INET6, "2001:db8:1:300::1", &b.sin6_addr);
+	as_limit_key_addr((struct sockaddr *)&b, kb);
+	assert_string_not_equal(ka, kb);
 	for (int i = 0; i < AS_LIMIT_FREE; i++)
 		as_limit_failed(l, ka, t);
 	assert_int_equal(as_limit_wait(l, ka, t), 0);
@@ -266,11 +303,22 @@ static void test_limit_table(void **state)
 	assert_int_equal(as_limit_wait(l, ka, t + AS_LIMIT_FORGET_S * 1000 + 1), 0);
 	as_limit_failed(l, ka, t + AS_LIMIT_FORGET_S * 1000 + 2);
 	assert_int_equal(as_limit_wait(l, ka, t + AS_LIMIT_FORGET_S * 1000 + 2), 0);
-	/* a flood of fresh keys evicts, never grows */
+	/* a flood of fresh keys evicts the idle, never one backing off */
+	t += AS_LIMIT_FORGET_S * 1000 + 10;
+	for (int i = 0; i < AS_LIMIT_FREE + 1; i++)
+		as_limit_failed(l, ka, t);
+	w = as_limit_wait(l, ka, t);
+	assert_true(w > 0);
 	for (int i = 0; i < 3 * AS_LIMIT_SLOTS; i++) {
 		snprintf(k, sizeof(k), "n:guess%d", i);
-		as_limit_failed(l, k, t + i);
+		as_limit_failed(l, k, t);
 	}
+	assert_int_equal(as_limit_wait(l, ka, t), w);
+	/* marks */
+	as_limit_mark(l, "a:192.0.2.1|n:beta", t);
+	assert_true(as_limit_marked(l, "a:192.0.2.1|n:beta", t + 5000, 10000));
+	assert_false(as_limit_marked(l, "a:192.0.2.1|n:beta", t + 20000, 10000));
+	assert_false(as_limit_marked(l, "a:192.0.2.2|n:beta", t, 10000));
 	as_limit_free(l);
 }
 
@@ -827,6 +875,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_password_backoff_per_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_check_split, setup, teardown),
 		cmocka_unit_test(test_limit_table),
+		cmocka_unit_test_setup_teardown(test_password_guessing_does_not_lock_out, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_login_retires_older_key, setup, teardown),
 	};
 

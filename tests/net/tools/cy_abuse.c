@@ -14,6 +14,10 @@
  *   cy_abuse hold ADDR PORT COUNT SECONDS
  *       Opens COUNT plain TCP connections and holds them for SECONDS (no
  *       TLS); prints "open N" with N those still open when the time is up.
+ *   cy_abuse drip ADDR PORT SECONDS
+ *       One plain TCP connection that sends one byte (of a TLS record
+ *       header) a second, as a slow ClientHello would, for up to SECONDS;
+ *       prints "closed after N s" when the peer closes it, else "open".
  *   cy_abuse udp ADDR PORT RATE SECONDS
  *       RATE datagrams a second for SECONDS at a UDP port (the NMS): 20 to
  *       1200 random bytes each, every other one with a sealed envelope's
@@ -232,6 +236,33 @@ static int hold(const char *addr, const char *port, int count, int seconds)
 	return 0;
 }
 
+static int drip(const char *addr, const char *port, int seconds)
+{
+	static const uint8_t hdr[] = { 0x16, 0x03, 0x01, 0x02, 0x00 };
+	int fd = tcp_connect(addr, port);
+	int64_t start = now_ms();
+	char b;
+
+	if (fd < 0)
+		return 1;
+	for (int i = 0; i < seconds; i++) {
+		if (send(fd, &hdr[i % sizeof(hdr)], 1, MSG_NOSIGNAL) < 0)
+			break;
+		/* a second, or until the peer closes */
+		if (poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 1000) > 0 &&
+		    recv(fd, &b, 1, MSG_DONTWAIT) <= 0)
+			break;
+		if (i == seconds - 1) {
+			printf("open\n");
+			close(fd);
+			return 0;
+		}
+	}
+	printf("closed after %lld s\n", (long long)((now_ms() - start + 500) / 1000));
+	close(fd);
+	return 0;
+}
+
 static int udp_flood(const char *addr, const char *port, int rate, int seconds)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST };
@@ -285,9 +316,11 @@ int main(int argc, char **argv)
 		return guess(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "hold"))
 		return hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+	if (argc == 5 && !strcmp(argv[1], "drip"))
+		return drip(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 6 && !strcmp(argv[1], "udp"))
 		return udp_flood(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	fprintf(stderr, "usage: cy_abuse flood ADDR PORT BYTES | guess ADDR PORT NAME COUNT | "
-			"hold ADDR PORT COUNT SECONDS | udp ADDR PORT RATE SECONDS\n");
+			"hold ADDR PORT COUNT SECONDS | drip ADDR PORT SECONDS | udp ADDR PORT RATE SECONDS\n");
 	return 2;
 }
