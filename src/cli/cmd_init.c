@@ -21,7 +21,6 @@
 #include "ca.h"
 #include "cli.h"
 #include "cliconf.h"
-#include "store_impl.h"
 
 #define INIT_MAX_CLOUD CLOUD_MAX_NMS
 #define DEFAULT_VIP4 "100.64.0.0/10"

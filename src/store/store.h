@@ -122,4 +122,16 @@ int store_reg_expire(struct store *st, int64_t now);
 int store_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
 		      void *arg);
 
+/* Virtual-IP arithmetic over the meta prefixes (the backends allocate
+ * with it; `cyphonic init` checks the ranges it is given).
+ * store_vip_parse4/6 read "A.B.C.D/LEN" and "X::/LEN" (host bits must be
+ * zero); store_vip_capacity gives the highest usable index (IPv4: the
+ * range size minus network and broadcast; IPv6 alike without broadcast),
+ * the smaller of both ranges; store_vip_make computes prefix + index. */
+int store_vip_parse4(const char *s, uint8_t addr[4], int *plen);
+int store_vip_parse6(const char *s, uint8_t addr[16], int *plen);
+int64_t store_vip_capacity(int plen4, int plen6);
+void store_vip_make(const uint8_t p4[4], const uint8_t p6[16], int64_t index, uint8_t vip4[4],
+		    uint8_t vip6[16]);
+
 #endif
