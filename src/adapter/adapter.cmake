@@ -1,5 +1,5 @@
 # The adapter's daemon part (cy_adapter): the general-node table, the LAN
-# glue, nftables, routes, and adapter.c, linked into cyphonicd.
+# glue, nftables, routes, and adapter.c; src/daemon composes it with the node.
 pkg_check_modules(NFTABLES REQUIRED IMPORTED_TARGET libnftables)
 
 add_library(cy_adapter_core STATIC ${CMAKE_CURRENT_LIST_DIR}/gn.c ${CMAKE_CURRENT_LIST_DIR}/nat.c)
@@ -17,4 +17,3 @@ target_include_directories(cy_adapter PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 # coalescing writer (cy_node: batch.h).
 target_link_libraries(cy_adapter PUBLIC cy_adapter_core cy_lan cy_node)
 
-target_link_libraries(cyphonicd PRIVATE cy_adapter)

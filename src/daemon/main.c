@@ -1,4 +1,7 @@
-/* cyphonicd: the CYPHONIC node daemon.  cyphonicd -c FILE */
+/* cyphonicd: the CYPHONIC node daemon.  cyphonicd -c FILE
+ *
+ * Composes the parts: the node (node.h) and, when the config has an
+ * [adapter] section, the adapter (adapter.h) on the node, one event loop. */
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
