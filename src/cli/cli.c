@@ -25,18 +25,6 @@ int cli_fail(const char *fmt, ...)
 	return CLI_FAIL;
 }
 
-bool cli_label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
-
 static int cli_hex(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -75,20 +63,6 @@ const char *cli_mac_str(const uint8_t mac[6], char out[18])
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
 		 mac[4], mac[5]);
 	return out;
-}
-
-bool cli_domain_ok(const char *s)
-{
-	char buf[CY_FQDN_MAX + 1], *save, *lab;
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= sizeof(buf) || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
-		return false;
-	strcpy(buf, s);
-	for (lab = strtok_r(buf, ".", &save); lab; lab = strtok_r(NULL, ".", &save))
-		if (!cli_label_ok(lab))
-			return false;
-	return true;
 }
 
 int cli_cloud_conf(const char *dir, struct cloud_conf *c)

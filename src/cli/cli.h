@@ -50,12 +50,6 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "usage: cyphonic <cmd> <args>" on stderr; returns CLI_USAGE. */
 int cli_usage(const char *cmd);
 
-/* A DNS label as the node config accepts it: a-z, 0-9, '-', not at the
- * ends, 1..63 characters. */
-bool cli_label_ok(const char *s);
-/* A domain name of such labels, at most CY_FQDN_MAX. */
-bool cli_domain_ok(const char *s);
-
 /* Load DIR/cloud.conf; on failure prints why and returns -1. */
 int cli_cloud_conf(const char *dir, struct cloud_conf *c);
 /* Open the store named by cloud.conf; on failure prints why, -1. */

@@ -141,10 +141,10 @@ static int gn_cmd_add(int argc, char **argv)
 	if (optind != argc - 1 || !a.dir || !a.adapter || !mac)
 		return cli_usage("gn");
 	a.name = argv[optind];
-	if (!cli_label_ok(a.name))
+	if (!cy_label_ok(a.name))
 		return cli_fail("'%s' is not a valid general node name: one DNS label, lowercase "
 				"a-z, 0-9 and '-', at most %d characters", a.name, CY_NAME_MAX);
-	if (!cli_label_ok(a.adapter))
+	if (!cy_label_ok(a.adapter))
 		return cli_fail("'%s' is not a valid adapter name", a.adapter);
 	if (!cli_mac_parse(mac, a.mac))
 		return cli_fail("--mac: '%s' is not a unicast MAC address like "

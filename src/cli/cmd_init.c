@@ -280,7 +280,7 @@ int cmd_init(int argc, char **argv)
 	}
 	if (optind != argc || !a.dir || !a.domain || !a.cloud)
 		return cli_usage("init");
-	if (!cli_domain_ok(a.domain))
+	if (!cy_domain_ok(a.domain))
 		return cli_fail("--domain: '%s' is not a domain name (lowercase labels a-z, 0-9, "
 				"'-', separated by dots)", a.domain);
 	if (init_parse_cloud(a.cloud, addrs, &naddrs))

@@ -231,7 +231,7 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 	if (optind != argc - 1 || !a.dir || (kind == CY_KIND_ADAPTER && !a.lan))
 		return cli_usage(a.cmd);
 	a.name = argv[optind];
-	if (!cli_label_ok(a.name))
+	if (!cy_label_ok(a.name))
 		return cli_fail("'%s' is not a valid %s name: one DNS label, lowercase a-z, "
 				"0-9 and '-', at most %d characters", a.name, a.cmd, CY_NAME_MAX);
 	if (a.lan && !node_conf_ifname_ok(a.lan))

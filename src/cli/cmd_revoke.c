@@ -91,7 +91,7 @@ int cmd_revoke(int argc, char **argv)
 	if (optind != argc - 1 || !dir)
 		return cli_usage("revoke");
 	name = argv[optind];
-	if (!cli_label_ok(name))
+	if (!cy_label_ok(name))
 		return cli_fail("'%s' is not a valid node name", name);
 	if (strlen(reason) > CY_REASON_MAX || strchr(reason, '\n'))
 		return cli_fail("--reason: one line of at most %d characters", CY_REASON_MAX);

@@ -300,3 +300,29 @@ ssize_t cy_build_finish(struct cy_builder *b)
 	put_be16(b->w.p + 2, (uint16_t)(b->w.len - CY_HDR_LEN));
 	return (ssize_t)b->w.len;
 }
+
+bool cy_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+bool cy_domain_ok(const char *s)
+{
+	char buf[CY_FQDN_MAX + 1], *save, *lab;
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(buf) || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+		return false;
+	memcpy(buf, s, n + 1);
+	for (lab = strtok_r(buf, ".", &save); lab; lab = strtok_r(NULL, ".", &save))
+		if (!cy_label_ok(lab))
+			return false;
+	return true;
+}

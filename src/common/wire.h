@@ -116,6 +116,12 @@ enum cy_kind { CY_KIND_NODE = 0, CY_KIND_ADAPTER = 1, CY_KIND_GN = 2 };
 #define CY_FAM_IPV4 1
 #define CY_FAM_IPV6 2
 
+/* A node's name: one DNS label of lower-case letters, digits and '-', not
+ * starting or ending with '-', 1..CY_NAME_MAX bytes.  A domain: such
+ * labels joined by single dots, at most CY_FQDN_MAX bytes. */
+bool cy_label_ok(const char *s);
+bool cy_domain_ok(const char *s);
+
 const char *cy_result_str(enum cy_result r);
 const char *cy_msg_type_str(uint8_t type);
 

@@ -584,24 +584,12 @@ fail:
 	return NULL;
 }
 
-static bool label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
-
 struct login *login_new_for(struct event_base *base, const struct node_conf *conf,
 			    const char *gn_name, login_cb cb, void *arg)
 {
 	struct login *l;
 
-	if (!gn_name || !label_ok(gn_name)) {
+	if (!gn_name || !cy_label_ok(gn_name)) {
 		log_warnx("login: '%s' is not a general node name", gn_name ? gn_name : "");
 		return NULL;
 	}

@@ -11,38 +11,11 @@
 
 #define NODE_DEFAULT_AS_PORT 7443
 
-static bool label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
-
-static bool domain_ok(const char *s)
-{
-	char buf[CY_FQDN_MAX + 1], *save, *lab;
-
-	if (strlen(s) == 0 || strlen(s) >= sizeof(buf))
-		return false;
-	strcpy(buf, s);
-	if (buf[0] == '.' || buf[strlen(buf) - 1] == '.' || strstr(buf, ".."))
-		return false;
-	for (lab = strtok_r(buf, ".", &save); lab; lab = strtok_r(NULL, ".", &save))
-		if (!label_ok(lab))
-			return false;
-	return true;
-}
-
 static int set_name(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
 
-	if (!label_ok(v)) {
+	if (!cy_label_ok(v)) {
 		snprintf(err, errlen, "'%s' is not a DNS label (a-z, 0-9, '-', at most 63)", v);
 		return -1;
 	}
@@ -54,7 +27,7 @@ static int set_domain(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
 
-	if (!domain_ok(v)) {
+	if (!cy_domain_ok(v)) {
 		snprintf(err, errlen, "'%s' is not a domain name", v);
 		return -1;
 	}

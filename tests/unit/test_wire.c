@@ -606,9 +606,47 @@ static void test_names(void **state)
 	assert_string_equal(cy_msg_type_str(0xee), "unknown");
 }
 
+/* Names: one label for a node, dotted labels for a domain. */
+static void test_label_domain(void **state)
+{
+	char long_label[CY_NAME_MAX + 2], long_domain[CY_FQDN_MAX + 2];
+
+	assert_true(cy_label_ok("alpha"));
+	assert_true(cy_label_ok("a-1"));
+	assert_false(cy_label_ok(""));
+	assert_false(cy_label_ok("-a"));
+	assert_false(cy_label_ok("a-"));
+	assert_false(cy_label_ok("Alpha"));
+	assert_false(cy_label_ok("a.b"));
+	assert_false(cy_label_ok("a_b"));
+	memset(long_label, 'a', sizeof(long_label));
+	long_label[CY_NAME_MAX] = '\0';
+	assert_true(cy_label_ok(long_label));
+	long_label[CY_NAME_MAX] = 'a';
+	long_label[CY_NAME_MAX + 1] = '\0';
+	assert_false(cy_label_ok(long_label));
+
+	assert_true(cy_domain_ok("example.test"));
+	assert_true(cy_domain_ok("test"));
+	assert_false(cy_domain_ok(""));
+	assert_false(cy_domain_ok(".example.test"));
+	assert_false(cy_domain_ok("example.test."));
+	assert_false(cy_domain_ok("example..test"));
+	assert_false(cy_domain_ok("exa_mple.test"));
+	memset(long_domain, 'a', sizeof(long_domain));
+	for (size_t i = 50; i < sizeof(long_domain); i += 51)
+		long_domain[i] = '.';
+	long_domain[CY_FQDN_MAX + 1] = '\0';
+	assert_false(cy_domain_ok(long_domain));   /* one byte too long */
+	long_domain[CY_FQDN_MAX] = '\0';
+	assert_true(long_domain[CY_FQDN_MAX - 1] != '.');
+	assert_true(cy_domain_ok(long_domain));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_label_domain),
 		cmocka_unit_test(test_roundtrip_all),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_frame_len),
