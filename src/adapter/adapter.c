@@ -213,7 +213,7 @@ static int gn_activate(struct adapter *a, struct gn *g)
 		c->routed = route_add_host(a->route, &g->info.vip4) == 0;
 	}
 	log_info("general node %s (%s): logging in and registering on its behalf, UDP port %u",
-		 g->info.fqdn, gn_mac_str(g->info.mac, mac), ident_port(c->id));
+		 g->info.fqdn, cy_mac_str(g->info.mac, mac), ident_port(c->id));
 	ident_start(c->id);
 	return 0;
 fail:
@@ -333,7 +333,7 @@ static void lan_unknown_mac(void *arg, const uint8_t mac[6])
 
 	if (gn_unknown_first(a->gns, mac))
 		log_warnx("unknown MAC %s on %s: not a general node of this adapter, no lease",
-			  gn_mac_str(mac, s), a->lan);
+			  cy_mac_str(mac, s), a->lan);
 	/* It may have been enrolled since the last fetch. */
 	if (a->have_ip && now - a->last_unknown_fetch_ms >= ADAPTER_UNKNOWN_FETCH_MS) {
 		a->last_unknown_fetch_ms = now;
@@ -462,7 +462,7 @@ static void on_status(void *arg, struct json *j)
 
 		json_obj_begin(j, NULL);
 		json_str(j, "fqdn", g->info.fqdn);
-		json_str(j, "mac", gn_mac_str(g->info.mac, mac));
+		json_str(j, "mac", cy_mac_str(g->info.mac, mac));
 		json_str(j, "vip4", inet_ntop(AF_INET, &g->info.vip4, v4, sizeof(v4)));
 		if (left >= 0)
 			json_int(j, "lease", left);
@@ -488,7 +488,7 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 	struct lansock_cfg lc = { .ops = &lan_ops };
 	struct dnstcp_cfg dc = { .server_for = lan_dns_server };
 	struct timeval tv = { 1, 0 };
-	const uint8_t *m;
+	char mstr[CY_MAC_STR];
 
 	if (!a)
 		return NULL;
@@ -526,9 +526,8 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 	node_skip_if(node, a->lan);
 	node_on_status(node, on_status, a);
 	node_on_registered(node, on_node_registered, a);
-	m = lansock_mac(a->ls);
-	log_info("adapter: serving general nodes on %s (MAC %02x:%02x:%02x:%02x:%02x:%02x)",
-		 a->lan, m[0], m[1], m[2], m[3], m[4], m[5]);
+	log_info("adapter: serving general nodes on %s (MAC %s)", a->lan,
+		 cy_mac_str(lansock_mac(a->ls), mstr));
 	return a;
 fail:
 	log_warnx("adapter: cannot serve %s", conf->adapter_lan);

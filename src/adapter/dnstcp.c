@@ -1,4 +1,5 @@
 #include "dnstcp.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -84,8 +85,8 @@ static struct resolver_server *server_for(struct dnstcp *d, int fd,
 	if (memcmp(got, want, sizeof(want)) != 0) {
 		d->mac_mismatch++;
 		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: MAC %s, not the general "
-				"node's %s, closed", a, d->ifname, gn_mac_str(got, m1),
-				gn_mac_str(want, m2));
+				"node's %s, closed", a, d->ifname, cy_mac_str(got, m1),
+				cy_mac_str(want, m2));
 		return NULL;
 	}
 	return s;

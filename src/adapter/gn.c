@@ -157,8 +157,3 @@ bool gn_unknown_first(struct gn_table *t, const uint8_t mac[6])
 	return true;
 }
 
-char *gn_mac_str(const uint8_t m[6], char out[18])
-{
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-	return out;
-}

@@ -65,7 +65,5 @@ struct gn *gn_at(struct gn_table *t, size_t i);
  * that becomes known is forgotten by gn_table_sync()). */
 bool gn_unknown_first(struct gn_table *t, const uint8_t mac[6]);
 
-/* "aa:bb:cc:dd:ee:ff" (18 bytes with the NUL). */
-char *gn_mac_str(const uint8_t mac[6], char out[18]);
 
 #endif

@@ -2,6 +2,7 @@
  * through the LAN codecs (frame.h, dhcp.h, lease.h, gso.h), packets out
  * through the data plane's coalescing writer (batch.h), counters. */
 #include "lansock.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -200,7 +201,7 @@ static void arp_input(struct lansock *ls, const struct frame_info *fi)
 static void dhcp_count(struct lansock *ls, const struct frame_info *fi,
 		       const struct dhcp_result *res)
 {
-	char m[LEASE_MAC_STR];
+	char m[CY_MAC_STR];
 	struct in_addr a = { .s_addr = htonl(res->yiaddr) };
 
 	switch (res->ev) {
@@ -208,7 +209,7 @@ static void dhcp_count(struct lansock *ls, const struct frame_info *fi,
 	case DHCP_EV_MALFORMED:
 		ls->st.dhcp_malformed++;
 		LOG_RATELIMITED(&ls->rl, "%s: malformed DHCP message from %s: %s", ls->ifname,
-				lease_mac_str(fi->src_mac, m), res->why);
+				cy_mac_str(fi->src_mac, m), res->why);
 		break;
 	case DHCP_EV_CHADDR_MISMATCH: ls->st.dhcp_chaddr_mismatch++; break;
 	case DHCP_EV_UNKNOWN_MAC: ls->st.dhcp_unknown_mac++; break;
@@ -219,7 +220,7 @@ static void dhcp_count(struct lansock *ls, const struct frame_info *fi,
 	case DHCP_EV_DECLINED:
 		ls->st.dhcp_decline++;
 		LOG_RATELIMITED(&ls->rl, "%s: %s declined %s: another host on the LAN uses it",
-				ls->ifname, lease_mac_str(fi->src_mac, m), inet_ntoa(a));
+				ls->ifname, cy_mac_str(fi->src_mac, m), inet_ntoa(a));
 		break;
 	case DHCP_EV_INFORMED: ls->st.dhcp_inform++; break;
 	}

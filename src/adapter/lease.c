@@ -1,5 +1,6 @@
 /* The adapter's DHCP lease table and its file (see lease.h). */
 #include "lease.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -154,41 +155,6 @@ void lease_foreach(const struct lease_table *lt, void (*fn)(void *arg, const str
 		fn(arg, &lt->v[i]);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-bool lease_mac_parse(const char *s, uint8_t mac[6])
-{
-	int i, h, l;
-
-	for (i = 0; i < 6; i++) {
-		h = hexval(s[0]);
-		l = h < 0 ? -1 : hexval(s[1]);
-		if (l < 0)
-			return false;
-		mac[i] = (uint8_t)(h << 4 | l);
-		s += 2;
-		if (i < 5 && *s++ != ':')
-			return false;
-	}
-	return *s == '\0';
-}
-
-const char *lease_mac_str(const uint8_t mac[6], char buf[LEASE_MAC_STR])
-{
-	snprintf(buf, LEASE_MAC_STR, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-		 mac[3], mac[4], mac[5]);
-	return buf;
-}
-
 /* "MAC VIP4 EXPIRES": exactly three fields. */
 static bool lease_parse_line(char *line, uint8_t mac[6], uint32_t *vip4, int64_t *expires)
 {
@@ -202,7 +168,7 @@ static bool lease_parse_line(char *line, uint8_t mac[6], uint32_t *vip4, int64_t
 			return false;
 		f[n++] = t;
 	}
-	if (n != 3 || !lease_mac_parse(f[0], mac) || inet_pton(AF_INET, f[1], &a) != 1)
+	if (n != 3 || !cy_mac_parse(f[0], mac) || inet_pton(AF_INET, f[1], &a) != 1)
 		return false;
 	errno = 0;
 	e = strtoll(f[2], &end, 10);
@@ -313,7 +279,7 @@ static int lease_fsync_dir(const char *path)
 
 int lease_table_write(const struct lease_table *lt, FILE *f, int64_t now)
 {
-	char mac[LEASE_MAC_STR], ip[INET_ADDRSTRLEN];
+	char mac[CY_MAC_STR], ip[INET_ADDRSTRLEN];
 
 	fprintf(f, "# cyphonic adapter DHCP leases: MAC VIP4 EXPIRES(unix s)\n");
 	for (size_t i = 0; i < lt->n; i++) {
@@ -323,7 +289,7 @@ int lease_table_write(const struct lease_table *lt, FILE *f, int64_t now)
 		if (l->state != LEASE_BOUND || l->expires <= now)
 			continue;
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		fprintf(f, "%s %s %" PRId64 "\n", lease_mac_str(l->mac, mac), ip, l->expires);
+		fprintf(f, "%s %s %" PRId64 "\n", cy_mac_str(l->mac, mac), ip, l->expires);
 	}
 	return ferror(f) ? -EIO : 0;
 }

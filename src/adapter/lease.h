@@ -67,9 +67,4 @@ size_t lease_count(const struct lease_table *lt);
 void lease_foreach(const struct lease_table *lt, void (*fn)(void *arg, const struct lease *l),
 		   void *arg);
 
-/* "aa:bb:cc:dd:ee:ff" <-> 6 bytes (parse accepts upper case too). */
-#define LEASE_MAC_STR 18
-bool lease_mac_parse(const char *s, uint8_t mac[6]);
-const char *lease_mac_str(const uint8_t mac[6], char buf[LEASE_MAC_STR]);
-
 #endif

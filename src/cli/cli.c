@@ -25,46 +25,6 @@ int cli_fail(const char *fmt, ...)
 	return CLI_FAIL;
 }
 
-static int cli_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-bool cli_mac_parse(const char *s, uint8_t mac[6])
-{
-	uint8_t m[6];
-
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 6; i++) {
-		int hi = cli_hex(s[3 * i]), lo = cli_hex(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return false;
-		m[i] = (uint8_t)(hi << 4 | lo);
-	}
-	/* Group bit: multicast and broadcast are no device's address. */
-	if (m[0] & 1)
-		return false;
-	if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
-		return false;
-	memcpy(mac, m, 6);
-	return true;
-}
-
-const char *cli_mac_str(const uint8_t mac[6], char out[18])
-{
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-		 mac[4], mac[5]);
-	return out;
-}
-
 int cli_cloud_conf(const char *dir, struct cloud_conf *c)
 {
 	char path[CLOUD_PATH_MAX], err[512];

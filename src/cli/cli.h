@@ -38,12 +38,6 @@ int cmd_ping(int argc, char **argv);
  * CY_KIND_NODE or CY_KIND_ADAPTER (which also takes --lan IFACE). */
 int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind);
 
-/* A unicast Ethernet address "aa:bb:cc:dd:ee:ff" (hex digits in either
- * case, exactly two per byte): false for anything else, and for
- * multicast/broadcast and all-zero addresses. */
-bool cli_mac_parse(const char *s, uint8_t mac[6]);
-/* "aa:bb:cc:dd:ee:ff" into out[18]. */
-const char *cli_mac_str(const uint8_t mac[6], char out[18]);
 
 /* "cyphonic: <message>" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cli.h"
 
 struct gn_args {
@@ -88,7 +89,7 @@ static int gn_add(const struct gn_args *a)
 		goto out;
 	}
 	if (mf.hit) {
-		cli_fail("MAC %s is already enrolled as %s%s", cli_mac_str(a->mac, mac),
+		cli_fail("MAC %s is already enrolled as %s%s", cy_mac_str(a->mac, mac),
 			 mf.found.fqdn, mf.found.revoked ? " (revoked)" : "");
 		goto out;
 	}
@@ -97,7 +98,7 @@ static int gn_add(const struct gn_args *a)
 	memcpy(n.mac, a->mac, 6);
 	err = store_node_add(st, &n);
 	if (err == -EEXIST) {
-		cli_fail("%s or MAC %s is already enrolled", n.fqdn, cli_mac_str(a->mac, mac));
+		cli_fail("%s or MAC %s is already enrolled", n.fqdn, cy_mac_str(a->mac, mac));
 		goto out;
 	}
 	if (err == -ENOSPC) {
@@ -110,7 +111,7 @@ static int gn_add(const struct gn_args *a)
 	}
 	printf("%s vip4 %s vip6 %s mac %s adapter %s\n", n.fqdn,
 	       inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
-	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)), cli_mac_str(n.mac, mac), ad.fqdn);
+	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)), cy_mac_str(n.mac, mac), ad.fqdn);
 	rc = CLI_OK;
 out:
 	store_close(st);
@@ -146,7 +147,7 @@ static int gn_cmd_add(int argc, char **argv)
 				"a-z, 0-9 and '-', at most %d characters", a.name, CY_NAME_MAX);
 	if (!cy_label_ok(a.adapter))
 		return cli_fail("'%s' is not a valid adapter name", a.adapter);
-	if (!cli_mac_parse(mac, a.mac))
+	if (!cy_mac_parse(mac, a.mac) || !cy_mac_unicast(a.mac))
 		return cli_fail("--mac: '%s' is not a unicast MAC address like "
 				"02:00:5e:10:00:01 (not multicast, not all zeros)", mac);
 	return gn_add(&a);

@@ -76,7 +76,7 @@ static int list_collect(const struct store_node *n, void *arg)
 		struct store_node ad;
 
 		r->gn = true;
-		cli_mac_str(n->mac, r->mac);
+		cy_mac_str(n->mac, r->mac);
 		if (store_node_by_id(ctx->st, n->adapter_id, &ad) == 0)
 			strcpy(r->adapter, ad.name);
 		else

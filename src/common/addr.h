@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #define ADDR_STR_MAX 64   /* "[ffff:...:ffff]:65535" plus NUL fits */
+#define CY_MAC_STR 18     /* "aa:bb:cc:dd:ee:ff" plus NUL */
 
 /* "ADDR", "ADDR:PORT" or "[V6]:PORT"; default_port when none is given.
  * Returns 0 or -EINVAL. */
@@ -31,5 +32,15 @@ void addr_set_port(struct sockaddr *sa, uint16_t port);
  * each with port when none is given.  0, or -1 with the reason in err. */
 int addr_list_parse(struct sockaddr_storage *out, size_t *n, size_t max, uint16_t port,
 		    const char *v, char *err, size_t errlen);
+
+/* Ethernet MACs as text: exactly "xx:xx:xx:xx:xx:xx" (hex digits in either
+ * case); mac is written only on success.  cy_mac_str writes lower case. */
+bool cy_mac_parse(const char *s, uint8_t mac[6]);
+const char *cy_mac_str(const uint8_t mac[6], char out[CY_MAC_STR]);
+/* A device's own address: not a group (multicast, broadcast) one, not zero. */
+bool cy_mac_unicast(const uint8_t mac[6]);
+
+/* The value of a hex digit (either case), or -1. */
+int cy_hex_digit(int c);
 
 #endif

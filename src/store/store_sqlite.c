@@ -250,12 +250,6 @@ static void col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
-static void mac_str(const uint8_t mac[6], char buf[18])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-		 mac[4], mac[5]);
-}
-
 static void mac_parse(const char *s, uint8_t mac[6])
 {
 	unsigned v[6];
@@ -457,7 +451,7 @@ static int sq_node_add(struct store *st, struct store_node *n)
 	sqlite3_bind_int(q, 3, (int)n->kind);
 	sqlite3_bind_int64(q, 4, n->adapter_id);
 	if (n->kind == CY_KIND_GN) {
-		mac_str(n->mac, mac);
+		cy_mac_str(n->mac, mac);
 		sqlite3_bind_text(q, 5, mac, -1, SQLITE_STATIC);
 	} else {
 		sqlite3_bind_null(q, 5);

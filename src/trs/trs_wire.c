@@ -1,4 +1,5 @@
 #include "trs_wire.h"
+#include "addr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -157,16 +158,6 @@ int trs_ack_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_
 	return trs_box_open(TRS_ACK_TYPE, TRS_ACK_DIR, relay_key, pkt, len, side, ts_ms);
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 int trs_key_parse(const char *text, size_t len, uint8_t key[TRS_KEY_LEN])
 {
 	size_t i = 0, n = 0;
@@ -175,8 +166,8 @@ int trs_key_parse(const char *text, size_t len, uint8_t key[TRS_KEY_LEN])
 	while (i < len && isspace((unsigned char)text[i]))
 		i++;
 	for (; n < TRS_KEY_LEN; n++, i += 2) {
-		if (i + 1 >= len || (hi = hexval((unsigned char)text[i])) < 0 ||
-		    (lo = hexval((unsigned char)text[i + 1])) < 0)
+		if (i + 1 >= len || (hi = cy_hex_digit((unsigned char)text[i])) < 0 ||
+		    (lo = cy_hex_digit((unsigned char)text[i + 1])) < 0)
 			goto bad;
 		key[n] = (uint8_t)(hi << 4 | lo);
 	}

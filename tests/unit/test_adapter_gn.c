@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "addr.h"
 #include "gn.h"
 #include "json.h"
 #include "nat.h"
@@ -125,7 +126,7 @@ static void test_mac_str(void **state)
 	uint8_t m[6] = { 0x02, 0xAB, 0, 0x10, 0xff, 1 };
 	char s[18];
 
-	assert_string_equal(gn_mac_str(m, s), "02:ab:00:10:ff:01");
+	assert_string_equal(cy_mac_str(m, s), "02:ab:00:10:ff:01");
 }
 
 static void test_nat_script(void **state)

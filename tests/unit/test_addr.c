@@ -174,9 +174,49 @@ static void test_equal_port(void **state)
 	assert_int_equal(addr_port((struct sockaddr *)&a), 0);
 }
 
+/* MACs as text: the exact form only, either case in, lower case out, the
+ * MAC untouched on failure; a device's own (unicast, not zero) told apart
+ * from group addresses. */
+static void test_mac(void **state)
+{
+	static const char *const bad[] = {
+		"", "02:00:00:00:00", "02:00:00:00:00:01:", "02-00-00-00-00-01",
+		"02:00:00:00:00:0g", "2:0:0:0:0:1", "02:00:00:00:00:001", "02:00:00:00:00: 1",
+		"02:00:00:00:00:01 ", "020000000001x", "2:0a:ff:00:10:9b0",
+	};
+	static const char *const group[] = {
+		"01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "33:33:00:00:00:01",
+	};
+	uint8_t mac[6];
+	char s[CY_MAC_STR];
+
+	assert_true(cy_mac_parse("02:AA:bb:Cc:dD:ef", mac));
+	assert_string_equal(cy_mac_str(mac, s), "02:aa:bb:cc:dd:ef");
+	assert_true(cy_mac_unicast(mac));
+	assert_true(cy_mac_parse("00:00:00:00:00:01", mac));
+	assert_true(cy_mac_unicast(mac));
+	assert_true(cy_mac_parse("fe:ff:ff:ff:ff:ff", mac));
+	assert_true(cy_mac_unicast(mac));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(mac, 0x5a, sizeof(mac));
+		if (cy_mac_parse(bad[i], mac))
+			fail_msg("'%s' accepted", bad[i]);
+		assert_int_equal(mac[0], 0x5a); /* untouched */
+	}
+	for (size_t i = 0; i < sizeof(group) / sizeof(group[0]); i++) {
+		assert_true(cy_mac_parse(group[i], mac));
+		if (cy_mac_unicast(mac))
+			fail_msg("'%s' taken for a device's own MAC", group[i]);
+	}
+	assert_int_equal(cy_hex_digit('7'), 7);
+	assert_int_equal(cy_hex_digit('B'), 11);
+	assert_int_equal(cy_hex_digit('g'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_unmap),

@@ -387,29 +387,6 @@ static void test_adapter_writer(void **state)
 	assert_null(cliconf_node(&cn));
 }
 
-static void test_mac_parse(void **state)
-{
-	static const char *const bad[] = {
-		"", "02:00:00:00:00", "02:00:00:00:00:01:", "02-00-00-00-00-01",
-		"02:00:00:00:00:0g", "2:0:0:0:0:1", "02:00:00:00:00:001", "02:00:00:00:00: 1",
-		"01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "33:33:00:00:00:01",
-		"02:00:00:00:00:01 ", "020000000001x",
-	};
-	uint8_t mac[6];
-	char s[18];
-
-	assert_true(cli_mac_parse("02:AA:bb:Cc:dD:ef", mac));
-	assert_string_equal(cli_mac_str(mac, s), "02:aa:bb:cc:dd:ef");
-	assert_true(cli_mac_parse("00:00:00:00:00:01", mac));
-	assert_true(cli_mac_parse("fe:ff:ff:ff:ff:ff", mac));
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		memset(mac, 0x5a, sizeof(mac));
-		if (cli_mac_parse(bad[i], mac))
-			fail_msg("'%s' accepted", bad[i]);
-		assert_int_equal(mac[0], 0x5a); /* untouched */
-	}
-}
-
 struct seen {
 	char lines[32][128];
 	int n;
@@ -468,7 +445,6 @@ int main(void)
 #endif
 		cmocka_unit_test(test_adapter_conf),
 		cmocka_unit_test(test_adapter_writer),
-		cmocka_unit_test(test_mac_parse),
 		cmocka_unit_test(test_jsonread),
 	};
 
