@@ -16,7 +16,7 @@
 
 struct nat {
 	char table[64];
-	char prev_forward;       /* '0' or '1', 0 when unknown */
+	bool forward_set;        /* we set ip_forward to 1: back to 0 at stop */
 	bool ingress;            /* the netdev table is installed */
 };
 
@@ -89,6 +89,9 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	 * as a router to the Internet or into the LAN).  Only the LAN's own
 	 * general nodes are forwarded and masqueraded out, and only their
 	 * replies come back in. */
+	/* Into the LAN only replies (also with nat = no, where the kernel
+	 * routes only when the host forwards on its own): the GNs are
+	 * reached through the overlay, never routed to from the uplink. */
 	PUT("  chain forward {\n"
 	    "    type filter hook forward priority -10; policy accept;\n"
 	    "    iifname \"%s\" counter drop\n"
@@ -96,10 +99,16 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	    "    iifname \"%s\" oifname != \"%s\" ip daddr %s counter drop\n",
 	    c->tun, c->tun, c->lan, c->lan, net);
 	if (c->masquerade)
-		PUT("    iifname \"%s\" ip saddr %s accept\n"
-		    "    oifname \"%s\" ct state established,related accept\n"
-		    "    oifname \"%s\" iifname != \"%s\" counter drop\n",
-		    c->lan, net, c->lan, c->lan, c->lan);
+		PUT("    iifname \"%s\" ip saddr %s accept\n", c->lan, net);
+	PUT("    oifname \"%s\" ct state established,related accept\n"
+	    "    oifname \"%s\" iifname != \"%s\" counter drop\n", c->lan, c->lan, c->lan);
+	/* Forwarding is on only because of us: the kernel routes the GNs'
+	 * traffic out and its replies in (above), and nothing else between
+	 * the host's other interfaces (uplink, container bridges, VPNs).
+	 * IPv4 only: we did not touch IPv6 forwarding. */
+	if (nat_sets_forward(c))
+		PUT("    iifname \"%s\" oifname \"%s\" accept\n"
+		    "    meta nfproto ipv4 counter drop\n", c->lan, c->lan);
 	PUT("  }\n");
 	if (c->masquerade)
 		PUT("  chain postrouting {\n"
@@ -198,11 +207,17 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 {
 	struct nat *n = calloc(1, sizeof(*n));
 	char *script = malloc(SCRIPT_MAX);
+	struct nat_cfg c = *cfg;
+	const char *fwd;
 	int err;
 
 	if (!n || !script)
 		goto fail;
 	nat_table_name(cfg->lan, n->table, sizeof(n->table));
+	/* Read before anything is set: whether the host routed on its own
+	 * decides what the forward chain leaves alone. */
+	c.host_forwards = sysctl_get(IP_FORWARD) == '1';
+	cfg = &c;
 	if (nat_script(cfg, script, SCRIPT_MAX) < 0 || run(script) < 0) {
 		log_warnx("cannot install nftables table %s", n->table);
 		goto fail;
@@ -213,16 +228,24 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 	if (!n->ingress)
 		log_warnx("nftables: no ingress table on %s: the kernel drops VIP packets from the "
 			  "LAN in forward instead (slower)", cfg->lan);
-	log_info("nftables table inet %s installed (nat %s, ingress drop %s)", n->table,
-		 cfg->masquerade ? "on" : "off", n->ingress ? "on" : "off");
-	n->prev_forward = sysctl_get(IP_FORWARD);
-	if (n->prev_forward != '1') {
+	/* With nat = no nothing needs the kernel to route: the GNs' overlay
+	 * traffic goes through the packet socket. */
+	if (nat_sets_forward(cfg)) {
 		err = sysctl_set(IP_FORWARD, '1');
 		if (err < 0) {
 			errno = -err;
 			log_warn("%s = 1", IP_FORWARD);
 		}
+		n->forward_set = err == 0;
 	}
+	if (n->forward_set)
+		fwd = "set by the adapter: only the LAN's traffic is forwarded";
+	else if (cfg->host_forwards)
+		fwd = "on already: left alone";
+	else
+		fwd = "off";
+	log_info("nftables table inet %s installed (nat %s, ingress drop %s, ip_forward %s)",
+		 n->table, cfg->masquerade ? "on" : "off", n->ingress ? "on" : "off", fwd);
 	free(script);
 	return n;
 fail:
@@ -238,7 +261,7 @@ void nat_free(struct nat *n)
 	if (!n)
 		return;
 	del_tables(n->table);
-	if (n->prev_forward == '0')
+	if (n->forward_set)
 		sysctl_set(IP_FORWARD, '0');
 	free(n);
 }

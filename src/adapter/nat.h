@@ -6,8 +6,12 @@
  *   table inet cyphonic_adapter_<lan>
  *     input:  iif lan udp dport 67 drop                (our DHCP server)
  *             iif lan ip daddr LANIP udp dport 53 drop (our DNS)
- *     forward: iif lan ip daddr VIPNET drop            (we tunnel these)
- *              iif lan ip saddr VIPNET oif != lan,tun accept      (nat)
+ *     forward: iif tun drop, oif tun drop              (peers: this host only)
+ *              iif lan oif != lan ip daddr VIPNET drop (we tunnel these)
+ *              iif lan ip saddr VIPNET accept          (nat: the GNs out)
+ *              oif lan ct established,related accept   (their replies)
+ *              oif lan iif != lan drop                 (nothing else into the LAN)
+ *              iif lan oif lan accept, ipv4 drop       (forwarding ours: nothing else)
  *     postrouting (nat): ip saddr VIPNET oif != lan,tun masquerade (nat)
  *
  *   table netdev cyphonic_adapter_<lan>
@@ -15,7 +19,15 @@
  *                    (the packet socket has read it: the kernel need not
  *                    route, track and drop it too)
  *
- * and net.ipv4.ip_forward = 1 (the previous value restored at stop). */
+ * IPv4 forwarding: the general nodes' overlay traffic never needs it (the
+ * AF_PACKET socket takes it from the LAN and writes it back), only their
+ * NATed Internet traffic does.  So with nat = no net.ipv4.ip_forward is
+ * left alone; with nat = yes it is set to 1 when it was 0 (and set back
+ * at stop), and then the forward chain drops every other IPv4 packet the
+ * kernel would now route (the host did not route before the adapter
+ * came: it must not start routing between its other interfaces).  A host
+ * that forwarded already keeps forwarding between its other interfaces:
+ * only the TUN and LAN rules apply. */
 #ifndef CY_ADAPTER_NAT_H
 #define CY_ADAPTER_NAT_H
 
@@ -32,7 +44,16 @@ struct nat_cfg {
 	struct in_addr vip_net;         /* the cloud's VIPv4 range */
 	uint8_t vip_len;
 	bool masquerade;                /* [adapter] nat = yes */
+	bool host_forwards;             /* net.ipv4.ip_forward was 1 before the adapter
+					 * (nat_new reads it; set by hand for the tests) */
 };
+
+/* The adapter turns IPv4 forwarding on itself, and then forwards nothing
+ * but the general nodes' own traffic out of the LAN and its replies. */
+static inline bool nat_sets_forward(const struct nat_cfg *cfg)
+{
+	return cfg->masquerade && !cfg->host_forwards;
+}
 
 /* The nft scripts for cfg into out (for the tests): length or -ENOSPC.
  * The inet table is required; the netdev one is installed in a
@@ -45,10 +66,11 @@ void nat_table_name(const char *lan, char *out, size_t cap);
 
 struct nat;
 
-/* Creates (replaces) the table and sets ip_forward; NULL on failure
- * (logged). */
+/* Creates (replaces) the table and sets ip_forward when
+ * nat_sets_forward() (cfg->host_forwards is read from the system, the
+ * caller's value ignored); NULL on failure (logged). */
 struct nat *nat_new(const struct nat_cfg *cfg);
-/* Deletes the table, restores ip_forward. */
+/* Deletes the table, sets ip_forward back to 0 when nat_new() set it. */
 void nat_free(struct nat *n);
 
 #endif

@@ -59,6 +59,11 @@ struct sig {
 	bool login_pending;
 	int login_backoff_ms;
 	int64_t login_at, tx_at, rekey_at, reg_since;
+	/* a Reject soon after a login (another instance of this node?) */
+	int64_t login_ok_at;        /* the last successful login, NEVER before the first */
+	bool login_ok_dup;          /* ...was one delayed as a suspected duplicate */
+	bool dup_wait;              /* the login scheduled or running is such a one */
+	int64_t dup_backoff_ms;     /* its delay, 0 outside an episode */
 	int64_t ka_interval_ms;
 	int ka_out;                 /* keepalives sent since the last ack */
 
@@ -172,7 +177,10 @@ static void start_login(struct sig *s)
 	s->ops->login(s->arg);
 }
 
-/* keep: stay REGISTERED on the old key while the new one is fetched. */
+/* keep: stay REGISTERED on the old key while the new one is fetched.
+ * A login already scheduled (the backoff after a failed one, the wait a
+ * busy AS asked for, the delay of a suspected duplicate instance) is not
+ * brought forward. */
 static void relogin(struct sig *s, const char *why, bool keep)
 {
 	if (!keep || s->info.state != SIG_REGISTERED) {
@@ -181,6 +189,11 @@ static void relogin(struct sig *s, const char *why, bool keep)
 	}
 	if (s->login_pending)
 		return;
+	if (s->login_at != NEVER) {
+		log_info("%s: logging in again in %" PRId64 " s, as scheduled", why,
+			 (s->login_at - clock_now_ms() + 999) / 1000);
+		return;
+	}
 	log_info("logging in again: %s", why);
 	start_login(s);
 }
@@ -203,6 +216,53 @@ void sig_start(struct sig *s)
 		start_login(s);
 }
 
+/* The wait a RESULT 10 asks for: "... retry in N s" in REASON, in ms
+ * (at most SIG_BUSY_WAIT_MAX_MS); 0 when it names none. */
+static int64_t busy_wait_ms(const char *reason)
+{
+	const char *p = strstr(reason, "retry in ");
+	int64_t v = 0;
+
+	if (!p)
+		return 0;
+	p += strlen("retry in ");
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	for (; isdigit((unsigned char)*p); p++)
+		if (v <= SIG_BUSY_WAIT_MAX_MS / 1000)
+			v = v * 10 + (*p - '0');
+	if (p[0] != ' ' || p[1] != 's')
+		return 0;
+	v *= 1000;
+	return v > SIG_BUSY_WAIT_MAX_MS ? SIG_BUSY_WAIT_MAX_MS : v;
+}
+
+/* The login did not happen, but nothing says the key or the registration
+ * is bad (no AS answered, or the AS was busy): keep both and try again
+ * after the backoff, or after min_ms when that is longer. */
+static void login_retry(struct sig *s, int64_t now, int64_t min_ms)
+{
+	int64_t delay;
+
+	s->login_backoff_ms = s->login_backoff_ms ? s->login_backoff_ms * 2 : 1000;
+	if (s->login_backoff_ms > SIG_LOGIN_BACKOFF_MAX_MS)
+		s->login_backoff_ms = SIG_LOGIN_BACKOFF_MAX_MS;
+	if (s->info.state == SIG_REVOKED) {
+		s->login_at = now + (min_ms > SIG_REFUSED_RETRY_MS ? min_ms : SIG_REFUSED_RETRY_MS);
+		return;
+	}
+	/* A failed key renewal keeps the registration on the old key, and a
+	 * registration under way (a Reject came while registering) goes on. */
+	if (s->info.state != SIG_REGISTERED && s->info.state != SIG_REGISTER) {
+		set_state(s, SIG_LOGIN);
+		s->tx_at = NEVER;
+	}
+	delay = s->login_backoff_ms > min_ms ? s->login_backoff_ms : min_ms;
+	s->login_at = now + delay;
+	log_info("logging in again in %" PRId64 " s%s", (delay + 999) / 1000,
+		 s->info.have_key ? ", keeping the current key meanwhile" : "");
+}
+
 void sig_login_done(struct sig *s, const struct login_result *r)
 {
 	int64_t now = clock_now_ms();
@@ -213,7 +273,8 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 
 		if (!a) {
 			log_warnx("login: cannot set up the common key");
-			goto failed;
+			login_retry(s, now, 0);
+			return;
 		}
 		aead_free(s->aead);
 		s->aead = a;
@@ -229,14 +290,30 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 		snprintf(s->info.fqdn, sizeof(s->info.fqdn), "%s", r->fqdn);
 		s->login_backoff_ms = 0;
 		s->login_at = NEVER;
+		s->login_ok_at = now;
+		s->login_ok_dup = s->dup_wait;
+		s->dup_wait = false;
 		log_info("logged in as %s: key %016" PRIx64 ", lifetime %" PRIu32 " s, %zu NMS",
 			 r->fqdn, r->key_id, r->lifetime, s->nnms);
 		enter_register(s);
 		return;
 	}
+	if (r->status == LOGIN_REFUSED && r->result == CY_ERR_BUSY) {
+		/* "Try again later" says nothing about the key or the
+		 * registration: a renewal or a Reject-triggered login that
+		 * meets a throttled or loaded AS must not cost them. */
+		const char *what = cy_result_str(CY_ERR_BUSY);
+
+		s->st.login_busy++;
+		log_warnx("login refused for now: %s%s%s", what, strcmp(what, r->reason) ? ": " : "",
+			  strcmp(what, r->reason) ? r->reason : "");
+		login_retry(s, now, busy_wait_ms(r->reason));
+		return;
+	}
 	if (r->status == LOGIN_REFUSED) {
 		const char *what = cy_result_str((enum cy_result)r->result);
 
+		s->dup_wait = false;
 		if (strcmp(what, r->reason))
 			log_err("login refused: %s: %s", what, r->reason);
 		else
@@ -254,20 +331,7 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 		return;
 	}
 	log_warnx("login failed: %s", r->reason);
-failed:
-	s->login_backoff_ms = s->login_backoff_ms ? s->login_backoff_ms * 2 : 1000;
-	if (s->login_backoff_ms > SIG_LOGIN_BACKOFF_MAX_MS)
-		s->login_backoff_ms = SIG_LOGIN_BACKOFF_MAX_MS;
-	if (s->info.state == SIG_REVOKED) {
-		s->login_at = now + SIG_REFUSED_RETRY_MS;
-		return;
-	}
-	/* A failed key renewal keeps the registration on the old key. */
-	if (s->info.state != SIG_REGISTERED) {
-		set_state(s, SIG_LOGIN);
-		s->tx_at = NEVER;
-	}
-	s->login_at = now + s->login_backoff_ms;
+	login_retry(s, now, 0);
 }
 
 /* ---- receiving ---- */
@@ -415,6 +479,7 @@ static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 	struct cur c = cur_make(buf, len);
 	uint8_t ver, type, res, rsv;
 	uint64_t key_id;
+	int64_t now = clock_now_ms();
 	char a[ADDR_STR_MAX];
 
 	if (len != NMS_REJECT_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) ||
@@ -447,6 +512,33 @@ static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 	 * started again or brought forward. */
 	if (s->login_pending || s->login_at != NEVER)
 		return 0;
+	/* The AS keeps one live key per node: a key rejected soon after the
+	 * login that got it was most likely retired by another login of
+	 * this node, i.e. another instance of it (a redeployed node whose
+	 * old copy still runs).  Logging in at once would retire that one's
+	 * key in turn, and both would go on at every keepalive: back off,
+	 * doubling while the episode lasts (the key of a delayed login
+	 * rejected soon again), and say so once per episode. */
+	if (s->login_ok_at != NEVER && now - s->login_ok_at < SIG_DUP_LOGIN_WINDOW_MS) {
+		if (!s->login_ok_dup || !s->dup_backoff_ms) {
+			s->dup_backoff_ms = SIG_DUP_BACKOFF_MIN_MS;
+			log_err("%s: key retired again shortly after login: is another instance of "
+				"this node running?", s->info.fqdn);
+		} else if (s->dup_backoff_ms < SIG_DUP_BACKOFF_MAX_MS) {
+			s->dup_backoff_ms *= 2;
+			if (s->dup_backoff_ms > SIG_DUP_BACKOFF_MAX_MS)
+				s->dup_backoff_ms = SIG_DUP_BACKOFF_MAX_MS;
+		}
+		s->st.login_dup_delayed++;
+		s->dup_wait = true;
+		s->login_at = now + s->dup_backoff_ms;
+		log_warnx("NMS %s rejected key %016" PRIx64 " (%s) %" PRId64 " s after the login: "
+			  "logging in again in %" PRId64 " s", addr_str(from, a), key_id,
+			  cy_result_str((enum cy_result)res), (now - s->login_ok_at) / 1000,
+			  s->dup_backoff_ms / 1000);
+		return 0;
+	}
+	s->dup_backoff_ms = 0;
 	log_info("logging in again: NMS %s rejected key %016" PRIx64 " (%s)", addr_str(from, a),
 		 key_id, cy_result_str((enum cy_result)res));
 	start_login(s);
@@ -949,7 +1041,7 @@ struct sig *sig_new(uint16_t port, int keepalive, const struct sig_ops *ops, voi
 	s->port = port;
 	s->keepalive_ms = (keepalive > 0 ? keepalive : 15) * 1000;
 	s->info.state = SIG_LOGIN;
-	s->login_at = s->tx_at = s->rekey_at = NEVER;
+	s->login_at = s->tx_at = s->rekey_at = s->login_ok_at = NEVER;
 	replay_init(&s->rx);
 	if (cy_random(&s->next_req_id, sizeof(s->next_req_id)) < 0)
 		s->next_req_id = 1;

@@ -17,6 +17,25 @@
  * same way, without leaving REGISTER or REGISTERED, so the registration
  * is kept until the new login succeeds.
  *
+ * A login that fails (no AS answered) or that the AS refuses with RESULT
+ * 10 (busy: throttled, or its hashing pool is full) is transient: the key,
+ * the registration and the keepalives stay, and the login is retried
+ * after the backoff (1 s doubling to SIG_LOGIN_BACKOFF_MAX_MS), or after
+ * the wait the AS names in REASON ("retry in N s", at most
+ * SIG_BUSY_WAIT_MAX_MS) when that is longer.  Only the other refusals
+ * (authentication failed, revoked, ...) drop the key.
+ *
+ * A Reject that names a key less than SIG_DUP_LOGIN_WINDOW_MS after the
+ * login that got it means the AS gave the node's identity a new key
+ * meanwhile: another instance of this node is logging in (a redeployed
+ * node whose old copy still runs), and each login retires the other's
+ * key.  Such a login is delayed (SIG_DUP_BACKOFF_MIN_MS, doubling to
+ * SIG_DUP_BACKOFF_MAX_MS while it goes on) and the suspicion is logged
+ * once per episode, instead of both instances logging in at every
+ * keepalive.  A scheduled login (backoff, AS wait, duplicate delay) is
+ * never brought forward, by a Reject, a registration given up or a key
+ * renewal.
+ *
  * Route selection (docs/protocol.md, "Route selection"): as the MN,
  * sig_direction_request() sends a Direction Request (retransmitted every
  * SIG_DIR_RETRY_MS, given up after SIG_DIR_GIVEUP_MS; identical requests
@@ -45,6 +64,10 @@
 #define SIG_KA_MISSES 3              /* unanswered keepalives: not registered */
 #define SIG_REFUSED_RETRY_MS 60000
 #define SIG_LOGIN_BACKOFF_MAX_MS 5000
+#define SIG_BUSY_WAIT_MAX_MS 300000  /* longest "retry in N s" of a RESULT 10 taken */
+#define SIG_DUP_LOGIN_WINDOW_MS 30000 /* key rejected this soon after its login: */
+#define SIG_DUP_BACKOFF_MIN_MS 10000  /* ...log in again after this, */
+#define SIG_DUP_BACKOFF_MAX_MS 300000 /* ...doubling up to this */
 #define SIG_DIR_RETRY_MS 200         /* Direction Request retransmit */
 #define SIG_DIR_GIVEUP_MS 2000       /* then route_failed(9) */
 #define SIG_DIR_MAX 64               /* Direction Requests in flight */
@@ -72,6 +95,8 @@ struct sig_info {
 
 struct sig_stats {
 	uint64_t rx_ok, rx_bad, rx_replay, rx_other_key, rx_reject_ignored;
+	uint64_t login_busy;       /* logins refused with RESULT 10 (key kept, retried) */
+	uint64_t login_dup_delayed; /* Reject-triggered logins delayed: another instance? */
 	uint64_t tx, tx_err;
 	uint64_t dir_req;          /* Direction Requests started (merged ones not counted) */
 	uint64_t dir_ok, dir_failed; /* their outcomes */

@@ -168,6 +168,94 @@ static void test_nat_script(void **state)
 	assert_string_equal(small, "cyphonic_adapter_lan_1_x");
 }
 
+/* The forward chain of a script: from its first line to its closing brace. */
+static const char *forward_chain(const char *script, char *out, size_t cap)
+{
+	const char *b = strstr(script, "  chain forward {\n"), *e;
+
+	assert_non_null(b);
+	e = strstr(b, "\n  }\n");
+	assert_non_null(e);
+	assert_true((size_t)(e - b) + 1 < cap);
+	memcpy(out, b, (size_t)(e - b) + 1);
+	out[e - b + 1] = '\0';
+	return out;
+}
+
+/* IPv4 forwarding (net.ipv4.ip_forward): the GNs' overlay traffic goes
+ * through the packet socket, only their NATed Internet traffic needs the
+ * kernel to route.  Three cases:
+ *   - nat = no: the adapter never turns forwarding on; the TUN and LAN
+ *     rules stay (they matter when the host forwards on its own);
+ *   - nat = yes on a host that did not forward: the adapter turns it on,
+ *     and the forward chain passes only the GNs' own traffic out of the
+ *     LAN and its replies (and the LAN's bridged frames), then drops every
+ *     other IPv4 packet: no routing between the host's other interfaces
+ *     (uplink -> a container bridge or a VPN) because of the adapter;
+ *   - nat = yes on a host that forwarded already: left alone, only the
+ *     TUN and LAN rules. */
+static void test_nat_forwarding(void **state)
+{
+	static const char *const lan_rules[] = {
+		"    iifname \"cy0\" counter drop\n",
+		"    oifname \"cy0\" counter drop\n",
+		"    iifname \"lan0\" oifname != \"lan0\" ip daddr 100.64.0.0/10 counter drop\n",
+		"    oifname \"lan0\" ct state established,related accept\n"
+		"    oifname \"lan0\" iifname != \"lan0\" counter drop\n",
+	};
+	static const char gn_out[] = "    iifname \"lan0\" ip saddr 100.64.0.0/10 accept\n";
+	static const char only_ours[] = "    iifname \"lan0\" oifname \"lan0\" accept\n"
+					"    meta nfproto ipv4 counter drop\n";
+	struct nat_cfg c = { .lan = "lan0", .tun = "cy0", .vip_len = 10 };
+	char s[4096], fw[2048];
+	const char *f;
+
+	inet_pton(AF_INET, "100.64.0.3", &c.lan_ip);
+	inet_pton(AF_INET, "100.64.0.0", &c.vip_net);
+
+	/* nat = no, whatever the host did: forwarding is not ours to turn on. */
+	for (int host = 0; host < 2; host++) {
+		c.masquerade = false;
+		c.host_forwards = host;
+		assert_false(nat_sets_forward(&c));
+		assert_true(nat_script(&c, s, sizeof(s)) > 0);
+		f = forward_chain(s, fw, sizeof(fw));
+		for (size_t i = 0; i < sizeof(lan_rules) / sizeof(lan_rules[0]); i++)
+			assert_non_null(strstr(f, lan_rules[i]));
+		assert_null(strstr(f, gn_out));
+		assert_null(strstr(f, "nfproto ipv4"));
+		assert_null(strstr(s, "masquerade"));
+	}
+
+	/* nat = yes, forwarding off before: on, for the GNs only.  The drop
+	 * is the chain's last rule, after what it lets through. */
+	c.masquerade = true;
+	c.host_forwards = false;
+	assert_true(nat_sets_forward(&c));
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	f = forward_chain(s, fw, sizeof(fw));
+	for (size_t i = 0; i < sizeof(lan_rules) / sizeof(lan_rules[0]); i++)
+		assert_non_null(strstr(f, lan_rules[i]));
+	assert_non_null(strstr(f, gn_out));
+	assert_non_null(strstr(f, only_ours));
+	assert_true(strstr(f, only_ours) > strstr(f, gn_out));
+	assert_true(strstr(f, only_ours) > strstr(f, lan_rules[3]));
+	assert_string_equal(strstr(f, only_ours), only_ours); /* nothing after it */
+	assert_non_null(strstr(s, "counter masquerade"));
+
+	/* nat = yes, the host forwarded already: its other interfaces are
+	 * left alone. */
+	c.host_forwards = true;
+	assert_false(nat_sets_forward(&c));
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	f = forward_chain(s, fw, sizeof(fw));
+	for (size_t i = 0; i < sizeof(lan_rules) / sizeof(lan_rules[0]); i++)
+		assert_non_null(strstr(f, lan_rules[i]));
+	assert_non_null(strstr(f, gn_out));
+	assert_null(strstr(f, "nfproto ipv4"));
+	assert_non_null(strstr(s, "counter masquerade"));
+}
+
 static void more(void *arg, struct json *j)
 {
 	json_arr_begin(j, "general_nodes");
@@ -201,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_once),
 		cmocka_unit_test(test_mac_str),
 		cmocka_unit_test(test_nat_script),
+		cmocka_unit_test(test_nat_forwarding),
 		cmocka_unit_test(test_status_more),
 	};
 

@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -99,7 +102,8 @@ static void login_ok(struct sig *s, uint64_t key_id, const uint8_t *key, uint32_
 	sig_login_done(s, &r);
 }
 
-/* The last datagram sent: check the envelope, open it, parse it. */
+/* The last datagram sent: check the envelope, open it, parse it.
+ * want_ctr 0: any counter. */
 static void open_last(const uint8_t *key, uint64_t key_id, uint64_t want_ctr, struct cy_msg *m,
 		      uint8_t *plain)
 {
@@ -112,7 +116,7 @@ static void open_last(const uint8_t *key, uint64_t key_id, uint64_t want_ctr, st
 	assert_int_equal(cy_seal_peek(F.sent[i], F.sentlen[i], &h), 0);
 	assert_int_equal(h.dir, CY_DIR_TO_CLOUD);
 	assert_true(h.key_id == key_id);
-	assert_true(h.counter == want_ctr);
+	assert_true(want_ctr == 0 || h.counter == want_ctr);
 	n = cy_unseal(a, F.sent[i], F.sentlen[i], plain, 2048);
 	assert_true(n > 0);
 	assert_int_equal(cy_msg_parse(m, plain, (size_t)n), 0);
@@ -374,6 +378,9 @@ static void test_nms_reject(void **state)
 	uint8_t d[16];
 
 	do_register(s);
+	/* (Later than SIG_DUP_LOGIN_WINDOW_MS after the login: sooner is
+	 * test_reject_soon_after_login_backs_off.) */
+	advance(SIG_DUP_LOGIN_WINDOW_MS);
 	reject(KEY_ID + 1, d);
 	assert_int_equal(sig_input(s, d, 12, nms_addr()), 0);
 	assert_int_equal(sig_stats(s)->rx_reject_ignored, 1);
@@ -476,6 +483,7 @@ static void test_nms_reject_from_nms_relogin_keeps_registration(void **state)
 	size_t n;
 
 	register_two_nms(s);
+	advance(SIG_DUP_LOGIN_WINDOW_MS); /* (sooner: test_reject_soon_after_login_backs_off) */
 	reject(KEY_ID, d);
 	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, sa("[::ffff:192.0.2.1]:7444")), 0);
 	assert_int_equal(F.nlogin, 2);
@@ -497,10 +505,11 @@ static void test_nms_reject_from_nms_relogin_keeps_registration(void **state)
 	advance(1000);
 	sig_timeout(s);
 	assert_int_equal(F.nlogin, 3);
-	/* Keepalives go on meanwhile, on the old key. */
+	/* Keepalives go on meanwhile, on the old key (the first one went
+	 * out with the retry). */
 	advance(10000);
 	sig_timeout(s);
-	open_last(key1, KEY_ID, 2, &m, plain);
+	open_last(key1, KEY_ID, 3, &m, plain);
 	assert_int_equal(m.type, CY_KEEPALIVE);
 	assert_int_equal(in->state, SIG_REGISTERED);
 	/* The login succeeds: the new key registers, then it is the one. */
@@ -515,7 +524,7 @@ static void test_nms_reject_from_nms_relogin_keeps_registration(void **state)
 
 	/* While registering (not yet registered) too: the login starts and
 	 * the registration attempt on the current key goes on. */
-	advance(10000);
+	advance(SIG_DUP_LOGIN_WINDOW_MS);
 	sig_timeout(s);
 	n = simple(key2, KEY_ID + 1, CY_KEEPALIVE_ACK, CY_ERR_REREGISTER, d);
 	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
@@ -676,6 +685,283 @@ static void test_login_refused_and_failed(void **state)
 	}
 }
 
+/* ms of fake time in steps of 1 s, the timers run after each step; with
+ * a key, every keepalive is acked at once. */
+static void run_for(struct sig *s, int64_t ms, const uint8_t *key, uint64_t key_id)
+{
+	uint8_t d[2048];
+	size_t n;
+
+	while (ms > 0) {
+		int64_t step = ms < 1000 ? ms : 1000;
+
+		advance(step);
+		ms -= step;
+		sig_timeout(s);
+		if (key) {
+			n = simple(key, key_id, CY_KEEPALIVE_ACK, CY_OK, d);
+			assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+		}
+	}
+}
+
+/* RESULT 10 (the AS throttles password logins, or its hashing pool is
+ * full) means "try again later", nothing about the node: a key renewal
+ * or a Reject-triggered login that meets it keeps the key, the
+ * registration and the keepalives, and retries after the wait the AS
+ * names ("retry in N s") or the backoff.  Other refusals still end it. */
+static void test_login_busy_keeps_registration(void **state)
+{
+	struct sig *s = *state;
+	const struct sig_info *in = sig_info(s);
+	struct login_result busy = { .status = LOGIN_REFUSED, .result = CY_ERR_BUSY };
+	struct login_result auth = { .status = LOGIN_REFUSED, .result = CY_ERR_AUTH };
+	uint8_t d[2048], plain[2048];
+	struct cy_msg m;
+	size_t n;
+
+	sig_start(s);
+	login_ok(s, KEY_ID, key1, 100); /* renewed at 80 s */
+	n = reg_res(key1, KEY_ID, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	run_for(s, 79000, key1, KEY_ID);
+	assert_int_equal(F.nlogin, 1);
+	run_for(s, 1000, key1, KEY_ID);
+	assert_int_equal(F.nlogin, 2); /* the renewal */
+
+	/* Throttled: the wait the AS names. */
+	strcpy(busy.reason, "too many failed logins: retry in 7 s");
+	sig_login_done(s, &busy);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->have_key);
+	assert_true(in->key_id == KEY_ID);
+	assert_true(in->have_vips);
+	assert_int_equal(sig_stats(s)->login_busy, 1);
+	run_for(s, 6999, key1, KEY_ID);
+	assert_int_equal(F.nlogin, 2);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	run_for(s, 1, key1, KEY_ID);
+	assert_int_equal(F.nlogin, 3);
+	/* The pool is full (no wait named): the backoff, 2 s by now. */
+	strcpy(busy.reason, "too many password logins at once");
+	sig_login_done(s, &busy);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->key_id == KEY_ID);
+	run_for(s, 1999, key1, KEY_ID);
+	assert_int_equal(F.nlogin, 3);
+	run_for(s, 1, key1, KEY_ID);
+	assert_int_equal(F.nlogin, 4);
+	/* Keepalives went on, on the old key. */
+	run_for(s, 1000, NULL, 0);
+	open_last(key1, KEY_ID, 0, &m, plain);
+	assert_int_equal(m.type, CY_KEEPALIVE);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	/* The AS answers at last: the new key registers. */
+	login_ok(s, KEY_ID + 1, key2, 100);
+	assert_int_equal(in->state, SIG_REGISTER);
+	n = reg_res(key2, KEY_ID + 1, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->key_id == KEY_ID + 1);
+
+	/* A Reject-triggered login that meets a busy AS: the same. */
+	run_for(s, SIG_DUP_LOGIN_WINDOW_MS, key2, KEY_ID + 1);
+	reject(KEY_ID + 1, d);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, nms_addr()), 0);
+	assert_int_equal(F.nlogin, 5);
+	strcpy(busy.reason, "too many failed logins: retry in 60 s");
+	sig_login_done(s, &busy);
+	assert_int_equal(sig_stats(s)->login_busy, 3);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->have_key);
+	assert_true(in->key_id == KEY_ID + 1);
+	/* Neither another Reject nor time brings it forward. */
+	reject(KEY_ID + 1, d);
+	assert_int_equal(sig_input(s, d, NMS_REJECT_LEN_TEST, nms_addr()), 0);
+	run_for(s, 59999, key2, KEY_ID + 1);
+	assert_int_equal(F.nlogin, 5);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	run_for(s, 1, key2, KEY_ID + 1);
+	assert_int_equal(F.nlogin, 6);
+
+	/* Authentication failed (2) is no "later": the key goes, as before. */
+	strcpy(auth.reason, "authentication failed");
+	sig_login_done(s, &auth);
+	assert_int_equal(in->state, SIG_LOGIN);
+	assert_false(in->have_key);
+	assert_true(sig_next_ms(s) == clock_now_ms() + SIG_REFUSED_RETRY_MS);
+}
+
+/* Without a key yet (the first login), or revoked: the state stays, the
+ * retry waits for the AS's "retry in N s" (bounded), else the backoff. */
+static void test_login_busy_first_login(void **state)
+{
+	struct sig *s = *state;
+	const struct sig_info *in = sig_info(s);
+	struct login_result busy = { .status = LOGIN_REFUSED, .result = CY_ERR_BUSY };
+	struct login_result revoked = { .status = LOGIN_REFUSED, .result = CY_ERR_REVOKED };
+	static const struct {
+		const char *reason;
+		int64_t ms;
+	} t[] = {
+		{ "too many failed logins: retry in 3 s", 3000 },        /* backoff 1 s */
+		{ "too many failed logins: retry in 99999999999999999999 s",
+		  SIG_BUSY_WAIT_MAX_MS },                                /* bounded */
+		{ "too many failed logins: retry in 2 min", 4000 },      /* not "N s": backoff */
+		{ "too many password logins at once", 5000 },            /* backoff */
+		{ "try again later", SIG_LOGIN_BACKOFF_MAX_MS },
+	};
+
+	sig_start(s);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int before = F.nlogin;
+
+		strcpy(busy.reason, t[i].reason);
+		sig_login_done(s, &busy);
+		assert_int_equal(in->state, SIG_LOGIN);
+		assert_false(in->have_key);
+		assert_true(sig_next_ms(s) == clock_now_ms() + t[i].ms);
+		advance(t[i].ms - 1);
+		sig_timeout(s);
+		assert_int_equal(F.nlogin, before);
+		advance(1);
+		sig_timeout(s);
+		assert_int_equal(F.nlogin, before + 1);
+	}
+	/* Revoked, then busy: still revoked, retried no sooner than 60 s. */
+	strcpy(revoked.reason, "node alpha is revoked");
+	sig_login_done(s, &revoked);
+	assert_int_equal(in->state, SIG_REVOKED);
+	advance(SIG_REFUSED_RETRY_MS);
+	sig_timeout(s);
+	strcpy(busy.reason, "too many failed logins: retry in 90 s");
+	sig_login_done(s, &busy);
+	assert_int_equal(in->state, SIG_REVOKED);
+	assert_true(sig_next_ms(s) == clock_now_ms() + 90000);
+	strcpy(busy.reason, "too many password logins at once");
+	advance(90000);
+	sig_timeout(s);
+	sig_login_done(s, &busy);
+	assert_true(sig_next_ms(s) == clock_now_ms() + SIG_REFUSED_RETRY_MS);
+	assert_int_equal(sig_stats(s)->login_busy, 7);
+}
+
+/* A Reject from the NMS, and how many of the lines logged meanwhile hold
+ * needle (stderr captured around the call only). */
+static int reject_logged(struct sig *s, uint64_t key_id, const char *needle)
+{
+	FILE *tmp = tmpfile();
+	char line[1024];
+	uint8_t d[16];
+	int saved, count = 0;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	reject(key_id, d);
+	sig_input(s, d, NMS_REJECT_LEN_TEST, nms_addr());
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	while (fgets(line, sizeof(line), tmp))
+		if (strstr(line, needle))
+			count++;
+	fclose(tmp);
+	return count;
+}
+
+/* Two running instances of one node (a redeployed node whose old copy is
+ * still up): each login retires the other's key (the AS keeps one per
+ * node), so each gets a Reject soon after its login.  Such a login is
+ * delayed, 10 s doubling while it goes on, said once per episode; the
+ * registration stays meanwhile, and nothing else (a Reject, the
+ * registration given up) brings the login forward.  A key that lived past
+ * the window ends the episode: the next Reject logs in at once. */
+static void test_reject_soon_after_login_backs_off(void **state)
+{
+	static const char warn[] = "alpha.example.test: key retired again shortly after login: "
+				   "is another instance of this node running?";
+	struct sig *s = *state;
+	const struct sig_info *in = sig_info(s);
+	uint8_t d[2048];
+	size_t n;
+	int logged;
+
+	register_two_nms(s);
+	/* 5 s after the login: delayed 10 s, the warning logged. */
+	advance(5000);
+	logged = reject_logged(s, KEY_ID, warn);
+	assert_int_equal(F.nlogin, 1);
+	assert_int_equal(logged, 1);
+	assert_int_equal(sig_stats(s)->login_dup_delayed, 1);
+	assert_int_equal(sig_stats(s)->rx_reject_ignored, 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	assert_true(in->have_key);
+	assert_true(in->key_id == KEY_ID);
+	/* More Rejects meanwhile: nothing sooner, no second warning. */
+	run_for(s, 5000, NULL, 0);
+	assert_int_equal(reject_logged(s, KEY_ID, "another instance"), 0);
+	run_for(s, 4999, NULL, 0);
+	assert_int_equal(F.nlogin, 1);
+	run_for(s, 1, NULL, 0);
+	assert_int_equal(F.nlogin, 2);
+	assert_int_equal(in->state, SIG_REGISTERED);
+
+	/* The delayed login's key is rejected soon again: 20 s, silently. */
+	login_ok(s, KEY_ID + 1, key2, 3600);
+	n = reg_res(key2, KEY_ID + 1, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(in->state, SIG_REGISTERED);
+	advance(5000);
+	assert_int_equal(reject_logged(s, KEY_ID + 1, "another instance"), 0);
+	assert_int_equal(sig_stats(s)->login_dup_delayed, 2);
+	run_for(s, 19999, NULL, 0);
+	assert_int_equal(F.nlogin, 2);
+	run_for(s, 1, NULL, 0);
+	assert_int_equal(F.nlogin, 3);
+
+	/* And again, while still registering: 40 s.  The registration gives
+	 * up meanwhile (no answer under the retired key), which does not
+	 * bring the login forward; the key stays. */
+	login_ok(s, KEY_ID + 2, key1, 3600);
+	assert_int_equal(in->state, SIG_REGISTER);
+	advance(1000);
+	assert_int_equal(reject_logged(s, KEY_ID + 2, "another instance"), 0);
+	run_for(s, 39999, NULL, 0);
+	assert_int_equal(in->state, SIG_LOGIN);
+	assert_true(in->have_key);
+	assert_int_equal(F.nlogin, 3);
+	run_for(s, 1, NULL, 0);
+	assert_int_equal(F.nlogin, 4);
+	assert_int_equal(sig_stats(s)->login_dup_delayed, 3);
+
+	/* The other instance is gone: this key lives past the window; the
+	 * next Reject (the NMS lost it) logs in at once, the episode over. */
+	login_ok(s, KEY_ID + 3, key2, 3600);
+	n = reg_res(key2, KEY_ID + 3, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	run_for(s, SIG_DUP_LOGIN_WINDOW_MS, key2, KEY_ID + 3);
+	assert_int_equal(reject_logged(s, KEY_ID + 3, "another instance"), 0);
+	assert_int_equal(F.nlogin, 5);
+	assert_int_equal(sig_stats(s)->login_dup_delayed, 3);
+	/* A new episode starts from 10 s, and says so again. */
+	login_ok(s, KEY_ID + 4, key1, 3600);
+	n = reg_res(key1, KEY_ID + 4, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	advance(SIG_DUP_LOGIN_WINDOW_MS - 1);
+	assert_int_equal(reject_logged(s, KEY_ID + 4, warn), 1);
+	assert_int_equal(sig_stats(s)->login_dup_delayed, 4);
+	assert_true(sig_next_ms(s) <= clock_now_ms() + SIG_DUP_BACKOFF_MIN_MS);
+	run_for(s, SIG_DUP_BACKOFF_MIN_MS - 1, NULL, 0);
+	assert_int_equal(F.nlogin, 5);
+	run_for(s, 1, NULL, 0);
+	assert_int_equal(F.nlogin, 6);
+}
+
 static void test_key_expiry(void **state)
 {
 	struct sig *s = *state;
@@ -713,6 +999,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_refused_and_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_busy_keeps_registration, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_login_busy_first_login, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reject_soon_after_login_backs_off, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
