@@ -225,34 +225,21 @@ fail:
 
 /* ---- the general-node list from the AS ---- */
 
-typedef void (*gn_list_cb)(void *arg, int err, const struct gn_info *list, size_t n);
+typedef void (*gn_list_cb)(void *arg, int err, const struct cy_gn *list, size_t n);
 
-static void on_list(void *arg, int err, const struct gn_info *list, size_t n);
+static void on_list(void *arg, int err, const struct cy_gn *list, size_t n);
 
-/* The Information Response: its entries as the table's gn_info. */
+/* The Information Response: its entries are the table's. */
 static void on_info(void *arg, const struct login_info *r)
 {
 	struct adapter *a = arg;
-	struct gn_info *list = NULL;
 
 	if (r->status != LOGIN_OK) {
 		log_warnx("general-node list refused or failed: %s", r->reason);
 		on_list(a, r->status == LOGIN_REFUSED ? -EACCES : -EIO, NULL, 0);
 		return;
 	}
-	if (r->ngn && !(list = calloc(r->ngn, sizeof(*list)))) {
-		on_list(a, -ENOMEM, NULL, 0);
-		return;
-	}
-	for (size_t i = 0; i < r->ngn; i++) {
-		memcpy(list[i].name, r->gn[i].name, sizeof(list[i].name));
-		memcpy(list[i].fqdn, r->gn[i].fqdn, sizeof(list[i].fqdn));
-		memcpy(list[i].mac, r->gn[i].mac, sizeof(list[i].mac));
-		list[i].vip4 = r->gn[i].vip4;
-		list[i].vip6 = r->gn[i].vip6;
-	}
-	on_list(a, 0, list, r->ngn);
-	free(list);
+	on_list(a, 0, r->gn, r->ngn);
 }
 
 /* The Information Request over the AS's TLS connection (login.h); the
@@ -267,7 +254,7 @@ static int gn_list_fetch(struct adapter *a)
 
 static void fetch_list(struct adapter *a);
 
-static void on_list(void *arg, int err, const struct gn_info *list, size_t n)
+static void on_list(void *arg, int err, const struct cy_gn *list, size_t n)
 {
 	struct adapter *a = arg;
 	int skipped;

@@ -42,7 +42,7 @@ void gn_table_free(struct gn_table *t)
 	free(t);
 }
 
-static bool same_identity(const struct gn_info *a, const struct gn_info *b)
+static bool same_identity(const struct cy_gn *a, const struct cy_gn *b)
 {
 	return !memcmp(a->mac, b->mac, 6) && a->vip4.s_addr == b->vip4.s_addr &&
 	       !memcmp(&a->vip6, &b->vip6, sizeof(a->vip6)) && !strcmp(a->name, b->name) &&
@@ -56,7 +56,7 @@ static void unknown_forget(struct gn_table *t, const uint8_t mac[6])
 			memset(t->unknown[i], 0, 6);
 }
 
-int gn_table_sync(struct gn_table *t, const struct gn_info *list, size_t n)
+int gn_table_sync(struct gn_table *t, const struct cy_gn *list, size_t n)
 {
 	struct gn **nv;
 	size_t nn = 0, i, j;
@@ -72,7 +72,7 @@ int gn_table_sync(struct gn_table *t, const struct gn_info *list, size_t n)
 	for (i = 0; i < t->n; i++)
 		t->v[i]->mark = false;
 	for (i = 0; i < n; i++) {
-		const struct gn_info *in = &list[i];
+		const struct cy_gn *in = &list[i];
 		struct gn *g = NULL;
 		bool dup = false;
 

@@ -22,16 +22,8 @@
 #define GN_UNKNOWN_MAX 256       /* unknown MACs remembered for log-once */
 
 /* One general node as the AS lists it. */
-struct gn_info {
-	char name[CY_NAME_MAX + 1];
-	char fqdn[CY_FQDN_MAX + 1];
-	uint8_t mac[6];
-	struct in_addr vip4;
-	struct in6_addr vip6;
-};
-
 struct gn {
-	struct gn_info info;
+	struct cy_gn info;
 	bool active;         /* its MAC showed up (or has a lease): identity wanted */
 	void *ident;         /* the owner's: struct ident * */
 	void *dns;           /* the owner's: struct resolver_server * */
@@ -52,7 +44,7 @@ void gn_table_free(struct gn_table *t);
 /* Make the table hold exactly list[0..n) (duplicate MACs or VIPs: the
  * first wins, the rest are skipped and counted in the return value).
  * Returns how many entries were skipped, or -ENOMEM. */
-int gn_table_sync(struct gn_table *t, const struct gn_info *list, size_t n);
+int gn_table_sync(struct gn_table *t, const struct cy_gn *list, size_t n);
 
 struct gn *gn_by_mac(struct gn_table *t, const uint8_t mac[6]);
 struct gn *gn_by_vip4(struct gn_table *t, const struct in_addr *vip4);

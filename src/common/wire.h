@@ -18,6 +18,7 @@
 #ifndef CY_WIRE_H
 #define CY_WIRE_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +116,16 @@ enum cy_kind { CY_KIND_NODE = 0, CY_KIND_ADAPTER = 1, CY_KIND_GN = 2 };
 
 #define CY_FAM_IPV4 1
 #define CY_FAM_IPV6 2
+
+/* A general node as the AS lists it to its adapter (the GN attribute of
+ * an Information Response, docs/protocol.md). */
+struct cy_gn {
+	char name[CY_NAME_MAX + 1];
+	char fqdn[CY_FQDN_MAX + 1];
+	uint8_t mac[6];
+	struct in_addr vip4;
+	struct in6_addr vip6;
+};
 
 /* A node's name: one DNS label of lower-case letters, digits and '-', not
  * starting or ending with '-', 1..CY_NAME_MAX bytes.  A domain: such

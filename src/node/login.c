@@ -162,7 +162,7 @@ static int info_bad(struct login_info *r, const char *why)
 }
 
 /* One GN entry: every attribute present with its exact length. */
-static bool info_gn(const struct cy_attr *a, struct login_gn *g)
+static bool info_gn(const struct cy_attr *a, struct cy_gn *g)
 {
 	struct cy_msg sub;
 

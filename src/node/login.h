@@ -59,20 +59,12 @@ struct login_result {
 };
 
 /* One general node of the adapter, as the Information Response lists it. */
-struct login_gn {
-	char name[CY_NAME_MAX + 1];
-	char fqdn[CY_FQDN_MAX + 1];
-	uint8_t mac[6];
-	struct in_addr vip4;
-	struct in6_addr vip6;
-};
-
 struct login_info {
 	enum login_status status;             /* as for a login */
 	uint8_t result;                       /* enum cy_result */
 	char reason[CY_REASON_MAX + 1];       /* REFUSED / FAILED: why */
 	size_t ngn;                           /* LOGIN_OK: entries in gn */
-	struct login_gn *gn;                  /* heap, ngn entries (at most LOGIN_GN_MAX);
+	struct cy_gn *gn;                  /* heap, ngn entries (at most LOGIN_GN_MAX);
 					       * freed with login_info_free() */
 };
 

@@ -182,24 +182,6 @@ static void send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, siz
 		send_to(o, p, buf, len, (const struct sockaddr *)&p->endpoint);
 }
 
-static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (b->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (b->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return false;
-}
-
 /* An authenticated message came from from: send there from now on
  * (the peer moved, or its NAPT mapping towards us differs from the one
  * the NMS observed), as WireGuard does. */
@@ -207,7 +189,7 @@ static void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 {
 	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], nb[INET6_ADDRSTRLEN];
 
-	if (p->have_endpoint && same_addr(&p->endpoint.sa, from))
+	if (p->have_endpoint && addr_equal(&p->endpoint.sa, from))
 		return;
 	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
 		return;

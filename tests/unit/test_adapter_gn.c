@@ -30,9 +30,9 @@ static void on_drop(void *arg, struct gn *g)
 	drops++;
 }
 
-static struct gn_info mk(const char *name, uint8_t m, const char *vip)
+static struct cy_gn mk(const char *name, uint8_t m, const char *vip)
 {
-	struct gn_info i = { .mac = { 0x02, 0xc1, 0, 0, 0, m } };
+	struct cy_gn i = { .mac = { 0x02, 0xc1, 0, 0, 0, m } };
 
 	snprintf(i.name, sizeof(i.name), "%s", name);
 	snprintf(i.fqdn, sizeof(i.fqdn), "%s.example.test", name);
@@ -43,7 +43,7 @@ static struct gn_info mk(const char *name, uint8_t m, const char *vip)
 static void test_sync(void **state)
 {
 	struct gn_table *t = gn_table_new(on_drop, &drops);
-	struct gn_info l[3] = { mk("g1", 1, "100.64.0.5"), mk("g2", 2, "100.64.0.6"),
+	struct cy_gn l[3] = { mk("g1", 1, "100.64.0.5"), mk("g2", 2, "100.64.0.6"),
 				mk("g3", 3, "100.64.0.7") };
 	uint8_t mac2[6] = { 0x02, 0xc1, 0, 0, 0, 2 };
 	struct in_addr a;
@@ -86,7 +86,7 @@ static void test_sync(void **state)
 static void test_duplicates(void **state)
 {
 	struct gn_table *t = gn_table_new(on_drop, &drops);
-	struct gn_info l[3] = { mk("g1", 1, "100.64.0.5"), mk("g2", 1, "100.64.0.6"),
+	struct cy_gn l[3] = { mk("g1", 1, "100.64.0.5"), mk("g2", 1, "100.64.0.6"),
 				mk("g3", 3, "100.64.0.5") };
 
 	drops = 0;
@@ -103,7 +103,7 @@ static void test_unknown_once(void **state)
 {
 	struct gn_table *t = gn_table_new(NULL, NULL);
 	uint8_t m[6] = { 0x02, 0xc1, 0, 0, 0, 9 }, zero[6] = { 0 };
-	struct gn_info l = mk("g9", 9, "100.64.0.9");
+	struct cy_gn l = mk("g9", 9, "100.64.0.9");
 
 	assert_true(gn_unknown_first(t, m));
 	assert_false(gn_unknown_first(t, m));
