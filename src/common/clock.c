@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <event2/event.h>
 #include <time.h>
 
 static int64_t fake_s, fake_ms;
@@ -23,4 +24,19 @@ void clock_set_fake(int64_t unix_s, int64_t mono_ms)
 {
 	fake_s = unix_s;
 	fake_ms = mono_ms;
+}
+
+void clock_timer_at(struct event *ev, int64_t at_ms)
+{
+	int64_t now = clock_now_ms(), d;
+	struct timeval tv;
+
+	if (at_ms == INT64_MAX) {
+		evtimer_del(ev);
+		return;
+	}
+	d = at_ms > now ? at_ms - now : 0;
+	tv.tv_sec = d / 1000;
+	tv.tv_usec = (d % 1000) * 1000;
+	evtimer_add(ev, &tv);
 }

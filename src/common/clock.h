@@ -10,4 +10,10 @@ int64_t clock_now_ms(void);   /* monotonic milliseconds */
 /* Tests: freeze both clocks at these values (0 = use the real clocks). */
 void clock_set_fake(int64_t unix_s, int64_t mono_ms);
 
+/* Arm the libevent timer ev to fire at at_ms (this clock's milliseconds;
+ * at once when that has passed), or stop it when at_ms is INT64_MAX:
+ * timers run when they are due, never by polling. */
+struct event;
+void clock_timer_at(struct event *ev, int64_t at_ms);
+
 #endif

@@ -64,17 +64,7 @@ static void nms_server_send_cb(void *arg, const struct sockaddr *to, const uint8
 /* The route timer runs exactly when nms_next_ms() says: no polling. */
 static void nms_server_arm(struct nms_server *s)
 {
-	int64_t at = nms_next_ms(s->nms), now = clock_now_ms(), d;
-	struct timeval tv;
-
-	if (at == INT64_MAX) {
-		event_del(s->ev_route);
-		return;
-	}
-	d = at > now ? at - now : 0;
-	tv.tv_sec = d / 1000;
-	tv.tv_usec = (d % 1000) * 1000;
-	event_add(s->ev_route, &tv);
+	clock_timer_at(s->ev_route, nms_next_ms(s->nms));
 }
 
 static void nms_server_route(evutil_socket_t fd, short what, void *arg)

@@ -46,19 +46,11 @@ struct ident {
 
 static void arm_timer(struct ident *id)
 {
-	int64_t at = sig_next_ms(id->sig), now = clock_now_ms(), d;
-	struct timeval tv;
+	int64_t at = sig_next_ms(id->sig);
 
 	if (id->ov && overlay_next_ms(id->ov) < at)
 		at = overlay_next_ms(id->ov);
-	if (at == INT64_MAX) {
-		evtimer_del(id->timer);
-		return;
-	}
-	d = at > now ? at - now : 0;
-	tv.tv_sec = d / 1000;
-	tv.tv_usec = (d % 1000) * 1000;
-	evtimer_add(id->timer, &tv);
+	clock_timer_at(id->timer, at);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
