@@ -3,5 +3,5 @@ cy_unit_test(test_node_sig SOURCES test_node_sig.c LIBS cy_node)
 cy_unit_test(test_node_login SOURCES test_node_login.c LIBS cy_node)
 cy_unit_test(test_node_route SOURCES test_node_route.c LIBS cy_node)
 cy_unit_test(test_node_peer SOURCES test_node_peer.c LIBS cy_node)
-# Batched data-plane I/O (src/node/batch.c): planner, GRO split, TUN segments, loopback sockets.
+# Batched data-plane I/O (src/node/dataplane/batch.c): planner, GRO split, TUN segments, loopback sockets.
 cy_unit_test(test_dp_batch SOURCES test_dp_batch.c LIBS cy_node)
