@@ -1,4 +1,4 @@
-/* libFuzzer: the TRS (src/trs/trs.c) and its formats (trs_wire.c).  The
+/* libFuzzer: the TRS (src/cloud/trs/trs.c) and its formats (trs_wire.c).  The
  * first byte picks the target:
  *   0  a raw datagram on the control port
  *   1  the rest as the message inside a validly sealed control datagram

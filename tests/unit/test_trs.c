@@ -1,4 +1,4 @@
-/* The TRS over bytes (src/trs/trs.c): Relay Requests on the control port,
+/* The TRS over bytes (src/cloud/trs/trs.c): Relay Requests on the control port,
  * hellos and forwarding on a session port, expiry, and hostile input of
  * every kind, dropped and counted.  Sockets are faked through trs_ops;
  * the clock is fake. */

@@ -1,4 +1,4 @@
-# The Tunnel Relay Service (src/trs/) driven over bytes: the control port
+# The Tunnel Relay Service (src/cloud/trs/) driven over bytes: the control port
 # (Relay Requests), the session ports (hellos, forwarding, hostile input),
 # expiry; and the node's hellos (src/node/dataplane/relay.c).
 cy_unit_test(test_trs SOURCES test_trs.c heapscan.c LIBS cy_trs cy_common)
