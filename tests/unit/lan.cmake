@@ -1,4 +1,4 @@
-# The adapter's LAN codecs (src/adapter/lan.cmake: frame, dhcp, lease) and
+# The adapter's LAN codecs (src/adapter/lan: frame, dhcp, lease) and
 # the GSO/checksum module (src/common/gso.c), fed hostile input.
 cy_unit_test(test_gso SOURCES test_gso.c LIBS cy_common)
 if(TARGET cy_lan)

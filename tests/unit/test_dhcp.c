@@ -1,4 +1,4 @@
-/* src/adapter/dhcp.c: the DHCP server core driven over bytes: the full
+/* src/adapter/lan/dhcp.c: the DHCP server core driven over bytes: the full
  * DORA exchange, INIT-REBOOT, renew/rebind, NAK, DECLINE, RELEASE,
  * INFORM, zero trust (unknown MAC, chaddr spoofing, relays), reply
  * destinations (RFC 2131 4.1), and hostile messages (truncated header,

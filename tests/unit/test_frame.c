@@ -1,4 +1,4 @@
-/* src/adapter/frame.c: every classification rule, hostile frames
+/* src/adapter/lan/frame.c: every classification rule, hostile frames
  * (truncated, bad IPv4 headers, bad ARP, bad UDP), the builders read back
  * through the classifier, the MSS clamp and ICMP frag-needed checked by
  * recomputing checksums. */

@@ -1,4 +1,4 @@
-/* src/adapter/lease.c: the lease table, its file written atomically and
+/* src/adapter/lan/lease.c: the lease table, its file written atomically and
  * read back (surviving a restart), hostile lease files (bad lines skipped,
  * expired ones dropped), MAC parsing, the size cap. */
 #include <setjmp.h>
