@@ -64,14 +64,14 @@ static void seal_body(uint8_t type, const uint8_t *data, size_t size, bool stamp
 	check(k != NULL);
 	memset(body, 0, sizeof(body));
 	memcpy(body, data, size < body_len ? size : body_len);
-	if (stamp && type == TUNNEL_TYPE_REQUEST)
+	if (stamp && type == CY_TUNNEL_REQ)
 		put_be64(body + 8, (uint64_t)NOW_S * 1000);
 	dgram[0] = 1;
 	dgram[1] = type;
 	dgram[2] = 0;
 	dgram[3] = 0;
 	put_be64(dgram + 4, TID);
-	dgram[12] = type == TUNNEL_TYPE_REQUEST ? 1 : 2;
+	dgram[12] = type == CY_TUNNEL_REQ ? 1 : 2;
 	memset(dgram + 13, 0x5a, AEAD_NONCE_LEN - 1);
 	memcpy(aad, dgram, TUNNEL_HDR_LEN);
 	if (req_nonce) {
@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 4:
 		b = mk(false, false);
-		seal_body(TUNNEL_TYPE_REQUEST, data, size, mode & 0x80, NULL, dgram,
+		seal_body(CY_TUNNEL_REQ, data, size, mode & 0x80, NULL, dgram,
 			  TUNNEL_REQ_LEN);
 		n = tunnel_handle_request(b, dgram, TUNNEL_REQ_LEN, out, sizeof(out));
 		check(n < 0 || n == TUNNEL_RESP_LEN);
@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5:
 		a = mk(true, false);
 		check(tunnel_initiate(a, req, sizeof(req)) == TUNNEL_REQ_LEN);
-		seal_body(TUNNEL_TYPE_RESPONSE, data, size, false, req + 12, dgram,
+		seal_body(CY_TUNNEL_RES, data, size, false, req + 12, dgram,
 			  TUNNEL_RESP_LEN);
 		n = tunnel_handle_response(a, dgram, TUNNEL_RESP_LEN, out, sizeof(out));
 		/* Even when it completes, the result is a keepalive or an error. */
@@ -154,8 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 6:
 		if (tunnel_peek(data, size, &pk) == 0)
-			check(pk.type == TUNNEL_TYPE_REQUEST || pk.type == TUNNEL_TYPE_RESPONSE ||
-			      pk.type == SESSION_TYPE_DATA);
+			check(pk.type == CY_TUNNEL_REQ || pk.type == CY_TUNNEL_RES ||
+			      pk.type == CY_DATA);
 		break;
 	default:
 		break;

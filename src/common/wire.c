@@ -44,6 +44,11 @@ const char *cy_msg_type_str(uint8_t type)
 	case CY_CONFIRMATION: return "Confirmation";
 	case CY_RELAY_REQ: return "Relay Request";
 	case CY_RELAY_RES: return "Relay Response";
+	case CY_TUNNEL_REQ: return "Tunnel Request";
+	case CY_TUNNEL_RES: return "Tunnel Response";
+	case CY_RELAY_HELLO: return "Relay Hello";
+	case CY_RELAY_ACK: return "Relay Ack";
+	case CY_DATA: return "Data";
 	case CY_SEALED: return "Sealed";
 	case CY_NMS_REJECT: return "NMS Reject";
 	}

@@ -38,6 +38,9 @@
 #define CY_PASSWORD_MAX 128
 #define CY_KEY_LEN 32
 
+/* Every message type, the second byte of every message (after the
+ * version): the one registry, so the node's UDP port, which carries
+ * several families, tells them apart by this byte alone. */
 enum cy_msg_type {
 	/* AS, over TLS */
 	CY_LOGIN_REQ = 0x01,
@@ -56,6 +59,13 @@ enum cy_msg_type {
 	/* NMS <-> TRS, UDP, sealed with a key derived from the NMS-TRS key */
 	CY_RELAY_REQ = 0x23,
 	CY_RELAY_RES = 0x24,
+	/* node <-> node (and through a TRS session), UDP, own layouts:
+	 * docs/tunnel.md (handshake, data), docs/protocol.md (relay) */
+	CY_TUNNEL_REQ = 0x30,
+	CY_TUNNEL_RES = 0x31,
+	CY_RELAY_HELLO = 0x32,
+	CY_RELAY_ACK = 0x33,
+	CY_DATA = 0x40,
 	/* UDP envelopes (not attribute messages, see seal.h) */
 	CY_SEALED = 0x80,
 	CY_NMS_REJECT = 0x81,

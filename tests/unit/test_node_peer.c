@@ -293,7 +293,7 @@ static int f_send(void *arg, const uint8_t *buf, size_t len, const struct sockad
 	assert_true(d->to >= 0);
 	d->len = len;
 	memcpy(d->b, buf, len);
-	if (capture && len > 1 && buf[1] == SESSION_TYPE_DATA && len > SESSION_OVERHEAD)
+	if (capture && len > 1 && buf[1] == CY_DATA && len > SESSION_OVERHEAD)
 		captured = *d;
 	return 0;
 }

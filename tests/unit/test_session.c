@@ -69,7 +69,7 @@ static void roundtrip(enum aead_alg alg)
 		assert_int_equal(n, 100 + i + SESSION_OVERHEAD);
 		/* Header: ver 1, type 0x40, reserved, receiver index, counter. */
 		assert_int_equal(pkt[0], 1);
-		assert_int_equal(pkt[1], SESSION_TYPE_DATA);
+		assert_int_equal(pkt[1], CY_DATA);
 		assert_int_equal(pkt[2] | pkt[3], 0);
 		assert_int_equal(get_be32(pkt + 4), 0x22222222);
 		assert_int_equal(get_be64(pkt + 8), (uint64_t)i);
@@ -187,7 +187,7 @@ static void test_unknown_index_and_malformed(void **state)
 	pkt[0] = 1;
 	pkt[1] = 0x80;
 	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EPROTO);
-	pkt[1] = SESSION_TYPE_DATA;
+	pkt[1] = CY_DATA;
 	pkt[3] = 1;
 	assert_int_equal(session_open(p.b, pkt, (size_t)n, out, sizeof(out)), -EPROTO);
 	pkt[3] = 0;

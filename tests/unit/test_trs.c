@@ -479,7 +479,7 @@ static void test_forward(void **state)
 	pkt[0] = 2;
 	assert_false(relay(f, slot, A, pkt, 100, &fw));
 	pkt[0] = 1;
-	pkt[1] = TRS_HELLO_TYPE;
+	pkt[1] = CY_RELAY_HELLO;
 	assert_false(relay(f, slot, A, pkt, 10, &fw));
 	assert_false(relay(f, slot, A, pkt, 0, &fw));
 	assert_false(relay(f, slot, A, pkt, 1, &fw));
@@ -667,7 +667,7 @@ static void test_ack_wire(void **state)
 	/* A hello with the ack's type byte and direction forced: the tag
 	 * covers them, so a hello cannot be turned into an ack. */
 	assert_int_equal(trs_hello_build(key, TID, 1, 5, bad, sizeof(bad)), TRS_HELLO_LEN);
-	bad[1] = TRS_ACK_TYPE;
+	bad[1] = CY_RELAY_ACK;
 	bad[12] = TRS_ACK_DIR;
 	assert_int_equal(trs_ack_peek(bad, TRS_ACK_LEN, &tid, &side), 0);
 	assert_int_equal(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts), -EBADMSG);

@@ -135,14 +135,14 @@ static void test_handshake_and_data(void **state)
 	handshake(a, b, TUNNEL_REQ_LEN);
 	/* Clear headers as documented. */
 	assert_int_equal(req[0], 1);
-	assert_int_equal(req[1], TUNNEL_TYPE_REQUEST);
+	assert_int_equal(req[1], CY_TUNNEL_REQ);
 	assert_int_equal(req[2], 0);
 	assert_int_equal(get_be64(req + 4), TID);
 	assert_int_equal(req[12], 1);
-	assert_int_equal(resp[1], TUNNEL_TYPE_RESPONSE);
+	assert_int_equal(resp[1], CY_TUNNEL_RES);
 	assert_int_equal(resp[12], 2);
 	assert_int_equal(tunnel_peek(req, TUNNEL_REQ_LEN, &pk), 0);
-	assert_int_equal(pk.type, TUNNEL_TYPE_REQUEST);
+	assert_int_equal(pk.type, CY_TUNNEL_REQ);
 	assert_int_equal(pk.tunnel_id, TID);
 	assert_int_equal(tunnel_peek(resp, TUNNEL_RESP_LEN, &pk), 0);
 	assert_int_equal(tunnel_peek(req, TUNNEL_REQ_LEN - 1, &pk), -EPROTO);
@@ -153,7 +153,7 @@ static void test_handshake_and_data(void **state)
 	}
 	assert_int_equal(tunnel_seal(a, ip, 20, pkt, sizeof(pkt)), 20 + SESSION_OVERHEAD);
 	assert_int_equal(tunnel_peek(pkt, 20 + SESSION_OVERHEAD, &pk), 0);
-	assert_int_equal(pk.type, SESSION_TYPE_DATA);
+	assert_int_equal(pk.type, CY_DATA);
 	assert_true(tunnel_has_index(b, pk.receiver_index));
 	assert_false(tunnel_has_index(a, pk.receiver_index));
 
@@ -734,7 +734,7 @@ static size_t forge_request(const uint8_t pub[TUNNEL_PUB_LEN], uint64_t ts)
 	assert_non_null(k);
 	wbuf_init(&w, req, sizeof(req));
 	wbuf_put_u8(&w, 1);
-	wbuf_put_u8(&w, TUNNEL_TYPE_REQUEST);
+	wbuf_put_u8(&w, CY_TUNNEL_REQ);
 	wbuf_put_u16(&w, 0);
 	wbuf_put_u64(&w, TID);
 	wbuf_put_u8(&w, 1);
@@ -815,7 +815,7 @@ static size_t forge_response(uint8_t role)
 			 TUNNEL_REQ_BODY_LEN);
 	wbuf_init(&w, resp, sizeof(resp));
 	wbuf_put_u8(&w, 1);
-	wbuf_put_u8(&w, TUNNEL_TYPE_RESPONSE);
+	wbuf_put_u8(&w, CY_TUNNEL_RES);
 	wbuf_put_u16(&w, 0);
 	wbuf_put_u64(&w, TID);
 	wbuf_put_u8(&w, 2);

@@ -446,7 +446,7 @@ bool trs_handle_relay(struct trs *t, size_t slot, const struct sockaddr *from, u
 		t->st.drop_no_session++;
 		return false;
 	}
-	if (len >= 2 && pkt[0] == CY_VERSION && pkt[1] == TRS_HELLO_TYPE)
+	if (len >= 2 && pkt[0] == CY_VERSION && pkt[1] == CY_RELAY_HELLO)
 		return trs_hello(t, s, from, pkt, len, f);
 	if (!trs_tunnel_msg_ok(s, pkt, len)) {
 		t->st.drop_malformed++;

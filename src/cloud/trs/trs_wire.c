@@ -125,37 +125,37 @@ static int trs_box_open(uint8_t type, uint8_t dir, const uint8_t key[TRS_KEY_LEN
 ssize_t trs_hello_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
 			uint64_t ts_ms, uint8_t *out, size_t cap)
 {
-	return trs_box_build(TRS_HELLO_TYPE, TRS_HELLO_DIR, relay_key, tunnel_id, side, ts_ms,
+	return trs_box_build(CY_RELAY_HELLO, TRS_HELLO_DIR, relay_key, tunnel_id, side, ts_ms,
 			     out, cap);
 }
 
 int trs_hello_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side)
 {
-	return trs_box_peek(TRS_HELLO_TYPE, TRS_HELLO_DIR, pkt, len, tunnel_id, side);
+	return trs_box_peek(CY_RELAY_HELLO, TRS_HELLO_DIR, pkt, len, tunnel_id, side);
 }
 
 int trs_hello_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
 		   uint8_t *side, uint64_t *ts_ms)
 {
-	return trs_box_open(TRS_HELLO_TYPE, TRS_HELLO_DIR, relay_key, pkt, len, side, ts_ms);
+	return trs_box_open(CY_RELAY_HELLO, TRS_HELLO_DIR, relay_key, pkt, len, side, ts_ms);
 }
 
 ssize_t trs_ack_build(const uint8_t relay_key[TRS_KEY_LEN], uint64_t tunnel_id, uint8_t side,
 		      uint64_t ts_ms, uint8_t *out, size_t cap)
 {
-	return trs_box_build(TRS_ACK_TYPE, TRS_ACK_DIR, relay_key, tunnel_id, side, ts_ms, out,
+	return trs_box_build(CY_RELAY_ACK, TRS_ACK_DIR, relay_key, tunnel_id, side, ts_ms, out,
 			     cap);
 }
 
 int trs_ack_peek(const uint8_t *pkt, size_t len, uint64_t *tunnel_id, uint8_t *side)
 {
-	return trs_box_peek(TRS_ACK_TYPE, TRS_ACK_DIR, pkt, len, tunnel_id, side);
+	return trs_box_peek(CY_RELAY_ACK, TRS_ACK_DIR, pkt, len, tunnel_id, side);
 }
 
 int trs_ack_open(const uint8_t relay_key[TRS_KEY_LEN], const uint8_t *pkt, size_t len,
 		 uint8_t *side, uint64_t *ts_ms)
 {
-	return trs_box_open(TRS_ACK_TYPE, TRS_ACK_DIR, relay_key, pkt, len, side, ts_ms);
+	return trs_box_open(CY_RELAY_ACK, TRS_ACK_DIR, relay_key, pkt, len, side, ts_ms);
 }
 
 int trs_key_parse(const char *text, size_t len, uint8_t key[TRS_KEY_LEN])

@@ -42,14 +42,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "wire.h"
+
 #define TRS_PORT 7445
 #define TRS_KEY_LEN 32
-#define TRS_HELLO_TYPE 0x32
 #define TRS_HELLO_DIR 3            /* first nonce byte: never 1 (Request) or 2 (Response) */
 #define TRS_HELLO_HDR_LEN 24
 #define TRS_HELLO_LEN (TRS_HELLO_HDR_LEN + 8 + 16)   /* 48 */
 #define TRS_HELLO_MAX_SKEW_MS (60 * 1000)
-#define TRS_ACK_TYPE 0x33
 #define TRS_ACK_DIR 4              /* first nonce byte: never a hello's 3 */
 #define TRS_ACK_LEN TRS_HELLO_LEN  /* 48 */
 

@@ -738,30 +738,30 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 	struct peer *p;
 	ssize_t n;
 
-	if (len >= 2 && buf[1] == TRS_ACK_TYPE) {
+	if (len >= 2 && buf[1] == CY_RELAY_ACK) {
 		relay_ack_input(o, buf, len);
 		return 0;
 	}
-	if (len < 2 || (buf[1] != SESSION_TYPE_DATA && buf[1] != TUNNEL_TYPE_REQUEST &&
-			buf[1] != TUNNEL_TYPE_RESPONSE))
+	if (len < 2 || (buf[1] != CY_DATA && buf[1] != CY_TUNNEL_REQ &&
+			buf[1] != CY_TUNNEL_RES))
 		return -ENOMSG;
 	if (tunnel_peek(buf, len, &pk) < 0) {
 		o->drops.malformed++;
 		return 0;
 	}
-	if (pk.type == SESSION_TYPE_DATA) {
+	if (pk.type == CY_DATA) {
 		data_input(o, buf, len, from, pk.receiver_index);
 		return 0;
 	}
 	p = peer_by_tid(o->peers, pk.tunnel_id);
 	if (!p || !p->tunnel) {
-		if (pk.type == TUNNEL_TYPE_REQUEST)
+		if (pk.type == CY_TUNNEL_REQ)
 			early_store(o, pk.tunnel_id, buf, len, from);
 		else
 			o->drops.unknown++;
 		return 0;
 	}
-	if (pk.type == TUNNEL_TYPE_REQUEST) {
+	if (pk.type == CY_TUNNEL_REQ) {
 		hs_request(o, p, buf, len, from);
 		return 0;
 	}

@@ -80,7 +80,7 @@ ssize_t session_seal(struct session *s, const uint8_t *ip, size_t len, uint8_t *
 	if (s->tx_counter >= SESSION_REJECT_AFTER_MESSAGES)
 		return -EKEYEXPIRED;
 	out[0] = CY_VERSION;
-	out[1] = SESSION_TYPE_DATA;
+	out[1] = CY_DATA;
 	out[2] = 0;
 	out[3] = 0;
 	put_be32(out + 4, s->remote_index);
@@ -114,7 +114,7 @@ static int data_parse(const uint8_t *pkt, size_t len, struct data_hdr *h)
 	if (!cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) || !cur_get_u16(&c, &rsv) ||
 	    !cur_get_u32(&c, &h->receiver_index) || !cur_get_u64(&c, &h->counter))
 		return -EPROTO;
-	if (ver != CY_VERSION || type != SESSION_TYPE_DATA || rsv != 0)
+	if (ver != CY_VERSION || type != CY_DATA || rsv != 0)
 		return -EPROTO;
 	h->ctlen = cur_left(&c);
 	if (h->ctlen < AEAD_TAG_LEN || !cur_get_ptr(&c, &h->ct, h->ctlen))

@@ -39,8 +39,8 @@
 #include <sys/types.h>
 
 #include "aead.h"
+#include "wire.h"
 
-#define SESSION_TYPE_DATA 0x40
 #define SESSION_HDR_LEN 16
 #define SESSION_OVERHEAD (SESSION_HDR_LEN + AEAD_TAG_LEN)
 

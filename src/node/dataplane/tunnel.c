@@ -351,7 +351,7 @@ static int hs_parse(const struct tunnel *t, const uint8_t *pkt, size_t len, uint
 	 * it), and a direct one only the direct form. */
 	if (!!(h->flags & TUNNEL_FLAG_RELAY) != t->relay)
 		return -EPROTO;
-	if (type == TUNNEL_TYPE_REQUEST) {
+	if (type == CY_TUNNEL_REQ) {
 		body = t->relay ? TUNNEL_REQ_BODY_RELAY_LEN : TUNNEL_REQ_BODY_LEN;
 		if (h->nonce[0] != DIR_REQUEST)
 			return -EPROTO;
@@ -402,7 +402,7 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 		ts = t->own_ts_last + 1;
 
 	wbuf_init(&w, out, cap);
-	hdr_put(&w, t, TUNNEL_TYPE_REQUEST, hs->nonce);
+	hdr_put(&w, t, CY_TUNNEL_REQ, hs->nonce);
 
 	wbuf_init(&b, body, sizeof(body));
 	wbuf_put_u32(&b, hs->index);
@@ -521,7 +521,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	uint8_t *slot;
 
 	t->hc.req_recv++;
-	if (hs_parse(t, pkt, len, TUNNEL_TYPE_REQUEST, &h) < 0)
+	if (hs_parse(t, pkt, len, CY_TUNNEL_REQ, &h) < 0)
 		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request");
 	if (cap < TUNNEL_RESP_LEN)
 		return -EMSGSIZE;
@@ -631,7 +631,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		goto out;
 	}
 	wbuf_init(&w, out, cap);
-	hdr_put(&w, t, TUNNEL_TYPE_RESPONSE, nonce);
+	hdr_put(&w, t, CY_TUNNEL_RES, nonce);
 	memcpy(aad, out, TUNNEL_HDR_LEN);
 	memcpy(aad + TUNNEL_HDR_LEN, h.nonce, AEAD_NONCE_LEN);
 	{
@@ -713,7 +713,7 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	ssize_t n;
 
 	t->hc.resp_recv++;
-	if (hs_parse(t, pkt, len, TUNNEL_TYPE_RESPONSE, &h) < 0)
+	if (hs_parse(t, pkt, len, CY_TUNNEL_RES, &h) < 0)
 		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response");
 	if (!t->hs)
 		return refuse(t, &t->hc.drop_unexpected, -ENOENT, "unexpected Response");
@@ -885,15 +885,15 @@ int tunnel_peek(const uint8_t *pkt, size_t len, struct tunnel_peek *pk)
 		return -EPROTO;
 	pk->type = type;
 	switch (type) {
-	case TUNNEL_TYPE_REQUEST:
+	case CY_TUNNEL_REQ:
 		if (len != TUNNEL_REQ_LEN && len != TUNNEL_REQ_RELAY_LEN)
 			return -EPROTO;
 		break;
-	case TUNNEL_TYPE_RESPONSE:
+	case CY_TUNNEL_RES:
 		if (len != TUNNEL_RESP_LEN)
 			return -EPROTO;
 		break;
-	case SESSION_TYPE_DATA:
+	case CY_DATA:
 		return session_peek_index(pkt, len, &pk->receiver_index) < 0 ? -EPROTO : 0;
 	default:
 		return -EPROTO;

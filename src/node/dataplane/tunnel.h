@@ -36,9 +36,8 @@
 
 #include "aead.h"
 #include "session.h"
+#include "wire.h"
 
-#define TUNNEL_TYPE_REQUEST 0x30
-#define TUNNEL_TYPE_RESPONSE 0x31
 #define TUNNEL_FLAG_RELAY 0x01
 
 #define TUNNEL_KEY_LEN 32
@@ -161,7 +160,7 @@ ssize_t tunnel_tick(struct tunnel *t, uint8_t *out, size_t cap);
 
 /* Which tunnel a datagram belongs to, from its clear header only. */
 struct tunnel_peek {
-	uint8_t type;               /* TUNNEL_TYPE_* or SESSION_TYPE_DATA */
+	uint8_t type;               /* CY_TUNNEL_REQ, CY_TUNNEL_RES or CY_DATA */
 	uint64_t tunnel_id;         /* Request and Response */
 	uint32_t receiver_index;    /* Data */
 };
