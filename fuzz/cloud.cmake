@@ -2,8 +2,8 @@
 # temporary store the unit tests use too (tests/unit/cloud_fixture.c);
 # fuzz_nms sets up its own in-memory store and seals its inputs.
 set(cloud_fixture ${PROJECT_SOURCE_DIR}/tests/unit/cloud_fixture.c)
-cy_fuzz(fuzz_nms SOURCES fuzz_nms.c LIBS cy_nms cy_store cy_trs_wire cy_common)
-cy_fuzz(fuzz_as SOURCES fuzz_as.c ${cloud_fixture} LIBS cy_as cy_store cy_common)
+cy_fuzz(fuzz_nms SOURCES fuzz_nms.c LIBS cy_nms cy_store cy_proto cy_common)
+cy_fuzz(fuzz_as SOURCES fuzz_as.c ${cloud_fixture} LIBS cy_as cy_store cy_proto cy_common)
 target_include_directories(fuzz_as PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 
 # Regenerate fuzz_nms's seeds (deterministic) into fuzz/corpus/fuzz_nms/:

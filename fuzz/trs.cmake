@@ -1,5 +1,5 @@
 # The TRS's parsers under libFuzzer: the control port, a session port
 # (hellos and forwarding), the key file parser, and the node's side of
 # the Relay Ack (src/node/dataplane/relay.c).
-cy_fuzz(fuzz_trs SOURCES fuzz_trs.c ${PROJECT_SOURCE_DIR}/src/node/dataplane/relay.c LIBS cy_trs cy_common)
+cy_fuzz(fuzz_trs SOURCES fuzz_trs.c ${PROJECT_SOURCE_DIR}/src/node/dataplane/relay.c LIBS cy_trs cy_proto cy_common)
 target_include_directories(fuzz_trs PRIVATE ${PROJECT_SOURCE_DIR}/src/node/dataplane)

@@ -149,7 +149,7 @@ static int init_store(const char *dir, const struct init_args *a, const char *vi
 }
 
 /* The NMS and the TRS authenticate each other with one shared key
- * (src/cloud/trs/trs_wire.h): 32 random bytes as 64 hex digits, owner-only. */
+ * (src/proto/trs_wire.h): 32 random bytes as 64 hex digits, owner-only. */
 static int init_trs_key(const char *dir)
 {
 	char path[PATH_MAX], hex[2 * 32 + 2];
