@@ -23,7 +23,7 @@
 #include "node_conf.h"
 #include "overlay.h"
 #include "resolver_server.h"
-#include "route.h"
+#include "lanroute.h"
 #include "sig.h"
 
 /* A general node's running state: its identity and resolver. */
@@ -50,7 +50,7 @@ struct adapter {
 	/* GNs whose overlay batches datagrams during this LAN read
 	 * (overlay_batch_begin): sent together after it. */
 	struct gnctx *batch;
-	struct route *route;
+	struct lanroute *route;
 	struct nat *nat;
 	struct gn_table *gns;
 	bool have_ip;
@@ -154,7 +154,7 @@ static void gnctx_free(struct gnctx *c)
 	}
 	resolver_server_free(c->dns);
 	if (c->routed && c->a->route)
-		route_del_host(c->a->route, &c->g->info.vip4);
+		lanroute_del_host(c->a->route, &c->g->info.vip4);
 	c->g->ident = NULL;
 	free(c);
 }
@@ -210,7 +210,7 @@ static int gn_activate(struct adapter *a, struct gn *g)
 		goto fail;
 	g->ident = c;
 	if (a->route) {
-		c->routed = route_add_host(a->route, &g->info.vip4) == 0;
+		c->routed = lanroute_add_host(a->route, &g->info.vip4) == 0;
 	}
 	log_info("general node %s (%s): logging in and registering on its behalf, UDP port %u",
 		 g->info.fqdn, cy_mac_str(g->info.mac, mac), ident_port(c->id));
@@ -408,12 +408,12 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	log_info("adapter: LAN %s address %s, VIPv4 range %s/%u", a->lan,
 		 inet_ntop(AF_INET, &a->ip, s, sizeof(s)),
 		 inet_ntop(AF_INET, &a->vip_net, n4, sizeof(n4)), a->vip_len);
-	route_set_lan_ip(a->route, &a->ip);
+	lanroute_set_lan_ip(a->route, &a->ip);
 	for (size_t i = 0; i < gn_count(a->gns); i++) {
 		struct gnctx *c = gn_at(a->gns, i)->ident;
 
 		if (c && !c->routed)
-			c->routed = route_add_host(a->route, &c->g->info.vip4) == 0;
+			c->routed = lanroute_add_host(a->route, &c->g->info.vip4) == 0;
 	}
 	nat_free(a->nat);
 	nc.lan_ip = a->ip;
@@ -501,7 +501,7 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 	a->dnstcp = dnstcp_new(base, &dc);
 	if (!a->dnstcp)
 		goto fail;
-	a->route = route_new(a->lan);
+	a->route = lanroute_new(a->lan);
 	if (!a->route)
 		goto fail;
 	a->lan_ev = event_new(base, lansock_fd(a->ls), EV_READ | EV_PERSIST, on_lan, a);
@@ -550,7 +550,7 @@ void adapter_free(struct adapter *a)
 	if (a->flush_ev)         /* after the GNs: none can deliver any more */
 		event_free(a->flush_ev);
 	nat_free(a->nat);
-	route_free(a->route);
+	lanroute_free(a->route);
 	lansock_free(a->ls);
 	free(a);
 }

@@ -35,11 +35,6 @@ static uint8_t nms_prefix_len(struct store *st, const char *meta, uint8_t def, u
 	return (uint8_t)l;
 }
 
-static int nms_ctr_reserve(void *arg, uint64_t at_least, uint64_t block, uint64_t *start)
-{
-	return store_counter_reserve(arg, "nms_seal", at_least, block, start);
-}
-
 struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 {
 	struct nms *n;
@@ -51,8 +46,7 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		return NULL;
 	n->st = st;
 	n->conf = *conf;
-	n->ctr.reserve = nms_ctr_reserve;
-	n->ctr.arg = st;
+	nms_keys_init(n);
 	n->prefix4 = nms_prefix_len(st, "vip4_prefix", 10, 32);
 	n->prefix6 = nms_prefix_len(st, "vip6_prefix", 48, 128);
 	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
@@ -65,26 +59,11 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 	return n;
 }
 
-static void nms_key_free(struct nms_key *k)
-{
-	if (!k)
-		return;
-	aead_free(k->aead);
-	free(k);
-}
-
 void nms_free(struct nms *n)
 {
 	if (!n)
 		return;
-	for (size_t i = 0; i < NMS_BUCKETS; i++) {
-		while (n->keys[i]) {
-			struct nms_key *k = n->keys[i];
-
-			n->keys[i] = k->next;
-			nms_key_free(k);
-		}
-	}
+	nms_keys_free(n);
 	route_table_free(n->routes);
 	nms_relay_free(n->relay);
 	free(n);
@@ -122,69 +101,6 @@ int64_t nms_next_ms(const struct nms *n)
 	return route_next_ms(n);
 }
 
-static struct nms_key **nms_key_slot(struct nms *n, uint64_t key_id)
-{
-	struct nms_key **pp = &n->keys[key_id % NMS_BUCKETS];
-
-	while (*pp && (*pp)->key_id != key_id)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void nms_key_drop(struct nms *n, uint64_t key_id)
-{
-	struct nms_key **pp = nms_key_slot(n, key_id), *k = *pp;
-
-	if (k) {
-		*pp = k->next;
-		nms_key_free(k);
-	}
-}
-
-/* The cached key for sk, created on a miss.  After a restart the receive
- * window starts from the counter stored with the registration, so a
- * datagram recorded before the restart is still refused. */
-static struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
-{
-	struct nms_key **pp = nms_key_slot(n, sk->key_id), *k = *pp;
-	struct store_reg reg;
-
-	if (k)
-		return k;
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		return NULL;
-	k->aead = aead_new(AEAD_CHACHA20_POLY1305, sk->key);
-	if (!k->aead) {
-		free(k);
-		return NULL;
-	}
-	k->key_id = sk->key_id;
-	k->node_id = sk->node_id;
-	k->expires = sk->expires;
-	if (store_reg_get(n->st, sk->node_id, &reg) == 0 && reg.key_id == sk->key_id)
-		replay_init_from(&k->rx, reg.counter);
-	else
-		replay_init(&k->rx);
-	*pp = k;
-	return k;
-}
-
-struct nms_key *nms_key_find(struct nms *n, uint64_t key_id)
-{
-	struct nms_key *k = *nms_key_slot(n, key_id);
-	struct store_key sk;
-
-	if (k)
-		return k->expires > clock_now() ? k : NULL;
-	if (store_key_get(n->st, key_id, &sk) < 0)
-		return NULL;
-	if (sk.expires > clock_now())
-		k = nms_key_get(n, &sk);
-	cy_wipe(&sk, sizeof(sk));
-	return k;
-}
-
 void nms_expire(struct nms *n, int64_t now)
 {
 	int regs = store_reg_expire(n->st, now);
@@ -193,20 +109,7 @@ void nms_expire(struct nms *n, int64_t now)
 	if (regs > 0 || keys > 0)
 		log_info("nms: expired %d registration(s), %d key(s)", regs > 0 ? regs : 0,
 			 keys > 0 ? keys : 0);
-	for (size_t i = 0; i < NMS_BUCKETS; i++) {
-		struct nms_key **pp = &n->keys[i];
-
-		while (*pp) {
-			struct nms_key *k = *pp;
-
-			if (k->expires <= now) {
-				*pp = k->next;
-				nms_key_free(k);
-			} else {
-				pp = &k->next;
-			}
-		}
-	}
+	nms_keys_expire(n, now);
 }
 
 static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
@@ -254,35 +157,6 @@ static size_t nms_reject(struct nms *n, const struct sockaddr *from, enum cy_res
 	wbuf_put_u8(&w, 0);
 	wbuf_put_u64(&w, key_id);
 	return wbuf_ok(&w) ? w.len : 0;
-}
-
-size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size_t len,
-		      uint8_t *out, size_t cap)
-{
-	uint64_t ctr;
-	ssize_t olen;
-
-	if (cy_ctr_next(&n->ctr, &ctr) < 0) {
-		LOG_RATELIMITED(&n->rl_log, "nms: no sending counter reserved (store): reply dropped");
-		return 0;
-	}
-	olen = cy_seal(k->aead, CY_DIR_FROM_CLOUD, k->key_id, ctr, msg, len, out, cap);
-	return olen > 0 ? (size_t)olen : 0;
-}
-
-int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
-		    const uint8_t *msg, size_t len)
-{
-	uint8_t out[NMS_PKT_MAX];
-	size_t olen;
-
-	if (!n->ops.send)
-		return -ENOTCONN;
-	olen = nms_seal_reply(n, k, msg, len, out, sizeof(out));
-	if (!olen)
-		return -EMSGSIZE;
-	n->ops.send(n->ops_arg, to, out, olen);
-	return 0;
 }
 
 static void nms_observed(struct store_reg *r, const struct sockaddr *from)

@@ -58,6 +58,18 @@ struct nms {
 	struct nms_relay *relay;     /* nms_relay.c; NULL: no TRS */
 };
 
+/* nms_keys.c: the common keys in use.  nms_keys_init sets up the sending
+ * counters; nms_keys_expire drops cached keys past their expiry,
+ * nms_keys_free all of them; nms_key_drop one (revoked or expired in the
+ * store meanwhile). */
+void nms_keys_init(struct nms *n);
+void nms_keys_expire(struct nms *n, int64_t now);
+void nms_keys_free(struct nms *n);
+void nms_key_drop(struct nms *n, uint64_t key_id);
+/* The cached key for the store's sk, created on a miss (its receive
+ * window resumes from the counter stored with the registration). */
+struct store_key;
+struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk);
 /* The key key_id, from the cache or loaded from the store; NULL when it
  * does not exist or expired. */
 struct nms_key *nms_key_find(struct nms *n, uint64_t key_id);

@@ -3,22 +3,22 @@
  * a /32 host route per general node's VIPv4 through the LAN, so the
  * kernel's own replies and NAT return traffic reach them (the TUN's route
  * for the whole VIP range would otherwise win).  Everything added is
- * removed by route_free(). */
-#ifndef CY_ADAPTER_ROUTE_H
-#define CY_ADAPTER_ROUTE_H
+ * removed by lanroute_free(). */
+#ifndef CY_ADAPTER_LANROUTE_H
+#define CY_ADAPTER_LANROUTE_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 
-struct route;
+struct lanroute;
 
 /* NULL on failure (logged). */
-struct route *route_new(const char *lan);
-void route_free(struct route *r);
+struct lanroute *lanroute_new(const char *lan);
+void lanroute_free(struct lanroute *r);
 /* Make ip/32 the LAN's address (replacing a previous one).  0 or -errno. */
-int route_set_lan_ip(struct route *r, const struct in_addr *ip);
+int lanroute_set_lan_ip(struct lanroute *r, const struct in_addr *ip);
 /* Host route to a general node's VIPv4 through the LAN (idempotent). */
-int route_add_host(struct route *r, const struct in_addr *vip);
-int route_del_host(struct route *r, const struct in_addr *vip);
+int lanroute_add_host(struct lanroute *r, const struct in_addr *vip);
+int lanroute_del_host(struct lanroute *r, const struct in_addr *vip);
 
 #endif

@@ -1,4 +1,4 @@
-#include "route.h"
+#include "lanroute.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 #define ROUTE_MAX 1024
 
-struct route {
+struct lanroute {
 	struct netlink *nl;
 	int ifindex;
 	char lan[IF_NAMESIZE];
@@ -23,9 +23,9 @@ struct route {
 	size_t nhosts;
 };
 
-struct route *route_new(const char *lan)
+struct lanroute *lanroute_new(const char *lan)
 {
-	struct route *r = calloc(1, sizeof(*r));
+	struct lanroute *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
@@ -45,7 +45,7 @@ struct route *route_new(const char *lan)
 	netlink_link_up(r->nl, r->ifindex, 0);
 	return r;
 fail:
-	route_free(r);
+	lanroute_free(r);
 	return NULL;
 }
 
@@ -62,7 +62,7 @@ static void log_res(const char *what, const struct in_addr *a, const char *lan, 
 	}
 }
 
-int route_set_lan_ip(struct route *r, const struct in_addr *ip)
+int lanroute_set_lan_ip(struct lanroute *r, const struct in_addr *ip)
 {
 	int err;
 
@@ -82,7 +82,7 @@ int route_set_lan_ip(struct route *r, const struct in_addr *ip)
 	return 0;
 }
 
-int route_add_host(struct route *r, const struct in_addr *vip)
+int lanroute_add_host(struct lanroute *r, const struct in_addr *vip)
 {
 	int err;
 
@@ -99,7 +99,7 @@ int route_add_host(struct route *r, const struct in_addr *vip)
 	return 0;
 }
 
-int route_del_host(struct route *r, const struct in_addr *vip)
+int lanroute_del_host(struct lanroute *r, const struct in_addr *vip)
 {
 	for (size_t i = 0; i < r->nhosts; i++) {
 		if (r->hosts[i].s_addr != vip->s_addr)
@@ -110,7 +110,7 @@ int route_del_host(struct route *r, const struct in_addr *vip)
 	return -ENOENT;
 }
 
-void route_free(struct route *r)
+void lanroute_free(struct lanroute *r)
 {
 	if (!r)
 		return;
