@@ -1,4 +1,5 @@
 #include "sig.h"
+#include "sig_impl.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,64 +16,6 @@
 #include "log.h"
 #include "replay.h"
 #include "seal.h"
-
-#define SIG_PLAIN_MAX 4096   /* largest sealed signaling message accepted */
-#define SIG_DGRAM_MAX 2048   /* largest we send */
-#define NMS_REJECT_LEN 12
-#define NEVER INT64_MAX
-
-/* A Direction Request in flight. */
-struct sig_dir {
-	bool used;
-	uint32_t req_id;
-	char fqdn[CY_FQDN_MAX + 1];        /* lower case, no root dot; "" when by VIP */
-	bool has4, has6;
-	uint8_t vip4[4], vip6[16];
-	int tries;                         /* sent how often */
-	int64_t since, tx_at;
-};
-
-/* A Route Direction we confirmed as the CN (no key kept). */
-struct sig_cn_seen {
-	uint64_t tunnel_id;
-	int64_t at;
-	uint8_t result;                    /* what we confirmed */
-};
-
-struct sig {
-	const struct sig_ops *ops;
-	void *arg;
-	uint16_t port;
-	int keepalive_ms;
-
-	struct sig_info info;
-	struct sig_stats st;
-	struct ratelimit rl;
-
-	/* the node-NMS common key */
-	struct aead *aead;
-	uint64_t tx_ctr;            /* last counter sent with this key */
-	struct replay rx;           /* dir 1, this key */
-	size_t nnms, nms_idx;
-	struct sockaddr_storage nms[LOGIN_MAX_NMS];
-
-	bool login_pending;
-	int login_backoff_ms;
-	int64_t login_at, tx_at, rekey_at, reg_since;
-	/* a Reject soon after a login (another instance of this node?) */
-	int64_t login_ok_at;        /* the last successful login, NEVER before the first */
-	bool login_ok_dup;          /* ...was one delayed as a suspected duplicate */
-	bool dup_wait;              /* the login scheduled or running is such a one */
-	int64_t dup_backoff_ms;     /* its delay, 0 outside an episode */
-	int64_t ka_interval_ms;
-	int ka_out;                 /* keepalives sent since the last ack */
-
-	/* route selection */
-	uint32_t next_req_id;
-	struct sig_dir dirs[SIG_DIR_MAX];
-	struct sig_cn_seen cn_seen[SIG_CN_SEEN];
-	size_t cn_seen_next;
-};
 
 const char *sig_state_str(enum sig_state st)
 {
@@ -104,33 +47,6 @@ static void drop_key(struct sig *s)
 
 /* ---- sending ---- */
 
-/* to: NULL for the NMS we use now. */
-static void send_sealed_to(struct sig *s, const uint8_t *msg, ssize_t len,
-			   const struct sockaddr *to)
-{
-	uint8_t out[SIG_DGRAM_MAX];
-	ssize_t n;
-
-	if (len < 0 || !s->aead || (!to && s->nnms == 0)) {
-		s->st.tx_err++;
-		return;
-	}
-	if (!to)
-		to = (const struct sockaddr *)&s->nms[s->nms_idx];
-	n = cy_seal(s->aead, CY_DIR_TO_CLOUD, s->info.key_id, ++s->tx_ctr, msg, (size_t)len,
-		    out, sizeof(out));
-	if (n < 0 || s->ops->send(s->arg, out, (size_t)n, to) < 0) {
-		s->st.tx_err++;
-		return;
-	}
-	s->st.tx++;
-}
-
-static void send_sealed(struct sig *s, const uint8_t *msg, ssize_t len)
-{
-	send_sealed_to(s, msg, len, NULL);
-}
-
 static void send_reg(struct sig *s)
 {
 	struct sockaddr_storage addrs[SIG_MAX_ADDRS];
@@ -155,7 +71,7 @@ static void send_reg(struct sig *s)
 	cy_put_u8(&b, CY_A_FAMILIES, fam);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	log_debug("Registration Request with %zu addresses", n);
-	send_sealed(s, msg, cy_build_finish(&b));
+	sig_send_sealed(s, msg, cy_build_finish(&b));
 }
 
 static void send_simple(struct sig *s, uint8_t type)
@@ -165,7 +81,7 @@ static void send_simple(struct sig *s, uint8_t type)
 
 	cy_build_start(&b, msg, sizeof(msg), type);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
-	send_sealed(s, msg, cy_build_finish(&b));
+	sig_send_sealed(s, msg, cy_build_finish(&b));
 }
 
 /* ---- transitions ---- */
@@ -336,16 +252,6 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 
 /* ---- receiving ---- */
 
-static void dir_flush(struct sig *s);
-
-static void bad_input(struct sig *s, const struct sockaddr *from, const char *why)
-{
-	char a[ADDR_STR_MAX];
-
-	s->st.rx_bad++;
-	LOG_RATELIMITED(&s->rl, "dropped datagram from %s: %s", addr_str(from, a), why);
-}
-
 static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
 {
 	struct sig_info *in = &s->info;
@@ -359,7 +265,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 	struct in6_addr a6;
 
 	if (!cy_msg_u8(m, CY_A_RESULT, &res)) {
-		bad_input(s, from, "Registration Response without RESULT");
+		sig_bad_input(s, from, "Registration Response without RESULT");
 		return;
 	}
 	if (in->state != SIG_REGISTER && in->state != SIG_REGISTERED)
@@ -379,7 +285,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 	    !cy_msg_u8(m, CY_A_PREFIX4, &p4) || p4 > 32 || !cy_msg_u8(m, CY_A_PREFIX6, &p6) ||
 	    p6 > 128 || !cy_msg_endpoint(m, CY_A_OBSERVED, &obs, &obslen) ||
 	    !cy_msg_u8(m, CY_A_NAT, &nat) || !cy_msg_u32(m, CY_A_TTL, &ttl) || ttl == 0) {
-		bad_input(s, from, "Registration Response missing a required attribute");
+		sig_bad_input(s, from, "Registration Response missing a required attribute");
 		return;
 	}
 	/* Keepalives go to the NMS that answered. */
@@ -411,7 +317,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 		 addr_str((struct sockaddr *)&obs, ob), in->nat ? "yes" : "no", ttl,
 		 s->ka_interval_ms / 1000);
 	s->ops->registered(s->arg, in);
-	dir_flush(s);
+	sig_route_flush(s);
 }
 
 static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
@@ -422,7 +328,7 @@ static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockad
 	uint8_t res;
 
 	if (!cy_msg_u8(m, CY_A_RESULT, &res)) {
-		bad_input(s, from, "Keepalive Ack without RESULT");
+		sig_bad_input(s, from, "Keepalive Ack without RESULT");
 		return;
 	}
 	if (s->info.state != SIG_REGISTERED)
@@ -484,7 +390,7 @@ static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 
 	if (len != NMS_REJECT_LEN || !cur_get_u8(&c, &ver) || !cur_get_u8(&c, &type) ||
 	    !cur_get_u8(&c, &res) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, &key_id)) {
-		bad_input(s, from, "malformed NMS Reject");
+		sig_bad_input(s, from, "malformed NMS Reject");
 		return 0;
 	}
 	/* Unauthenticated, and the key id it names travels in clear in every
@@ -545,350 +451,6 @@ static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* ---- route selection ---- */
-
-static void dir_send(struct sig *s, struct sig_dir *d)
-{
-	uint8_t msg[CY_FQDN_MAX + 64];
-	struct cy_builder b;
-
-	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
-	cy_put_u32(&b, CY_A_REQ_ID, d->req_id);
-	if (d->fqdn[0])
-		cy_put_str(&b, CY_A_FQDN, d->fqdn);
-	else if (d->has4)
-		cy_put_bytes(&b, CY_A_VIP4, d->vip4, sizeof(d->vip4));
-	else
-		cy_put_bytes(&b, CY_A_VIP6, d->vip6, sizeof(d->vip6));
-	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
-	send_sealed(s, msg, cy_build_finish(&b));
-	d->tries++;
-}
-
-/* Registered (again): send what waited for it. */
-static void dir_flush(struct sig *s)
-{
-	int64_t now = clock_now_ms();
-
-	for (size_t i = 0; i < SIG_DIR_MAX; i++) {
-		struct sig_dir *d = &s->dirs[i];
-
-		if (d->used && d->tries == 0) {
-			dir_send(s, d);
-			d->tx_at = now + SIG_DIR_RETRY_MS;
-		}
-	}
-}
-
-static const char *dir_target(const struct sig_dir *d, char *buf, size_t len)
-{
-	if (d->fqdn[0])
-		return d->fqdn;
-	if (d->has4)
-		return inet_ntop(AF_INET, d->vip4, buf, (socklen_t)len);
-	return inet_ntop(AF_INET6, d->vip6, buf, (socklen_t)len);
-}
-
-/* Forget d first, then tell the daemon (which may ask again at once). */
-static void dir_fail(struct sig *s, struct sig_dir *d, enum cy_result r, const char *reason)
-{
-	char t[INET6_ADDRSTRLEN];
-	uint32_t req_id = d->req_id;
-
-	log_info("route to %s (request %" PRIu32 ") failed: %s%s%s",
-		 dir_target(d, t, sizeof(t)), req_id, cy_result_str(r), reason[0] ? ": " : "",
-		 reason);
-	memset(d, 0, sizeof(*d));
-	s->st.dir_failed++;
-	if (s->ops->route_failed)
-		s->ops->route_failed(s->arg, req_id, r, reason);
-}
-
-static struct sig_dir *dir_find(struct sig *s, uint32_t req_id)
-{
-	for (size_t i = 0; i < SIG_DIR_MAX; i++)
-		if (s->dirs[i].used && s->dirs[i].req_id == req_id)
-			return &s->dirs[i];
-	return NULL;
-}
-
-static bool dir_id_taken(const struct sig *s, const struct sig_dir *d)
-{
-	for (size_t i = 0; i < SIG_DIR_MAX; i++)
-		if (&s->dirs[i] != d && s->dirs[i].used && s->dirs[i].req_id == d->req_id)
-			return true;
-	return false;
-}
-
-int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
-			  const uint8_t *vip6, uint32_t *req_id_out)
-{
-	char name[CY_FQDN_MAX + 1] = "";
-	struct sig_dir *d, *slot = NULL;
-	int64_t now = clock_now_ms();
-	size_t len;
-
-	if (fqdn) {
-		/* DNS names: case-insensitive, the root dot optional. */
-		len = strlen(fqdn);
-		if (len && fqdn[len - 1] == '.')
-			len--;
-		if (len == 0 || len > CY_FQDN_MAX)
-			return -EINVAL;
-		for (size_t i = 0; i < len; i++) {
-			if (fqdn[i] <= ' ' || fqdn[i] > '~')
-				return -EINVAL;
-			name[i] = (char)tolower((unsigned char)fqdn[i]);
-		}
-		name[len] = '\0';
-		vip4 = vip6 = NULL;
-	} else if (vip4) {
-		vip6 = NULL;
-	} else if (!vip6) {
-		return -EINVAL;
-	}
-	if (s->info.state == SIG_REVOKED)
-		return -EACCES;
-	for (size_t i = 0; i < SIG_DIR_MAX; i++) {
-		d = &s->dirs[i];
-		if (!d->used) {
-			if (!slot)
-				slot = d;
-			continue;
-		}
-		if (!strcmp(d->fqdn, name) && d->has4 == !!vip4 && d->has6 == !!vip6 &&
-		    (!vip4 || !memcmp(d->vip4, vip4, 4)) && (!vip6 || !memcmp(d->vip6, vip6, 16))) {
-			*req_id_out = d->req_id; /* merged */
-			return 0;
-		}
-	}
-	if (!slot)
-		return -EBUSY;
-	d = slot;
-	memset(d, 0, sizeof(*d));
-	d->used = true;
-	do {
-		d->req_id = s->next_req_id++;
-	} while (d->req_id == 0 || dir_id_taken(s, d));
-	strcpy(d->fqdn, name);
-	if (vip4) {
-		d->has4 = true;
-		memcpy(d->vip4, vip4, 4);
-	}
-	if (vip6) {
-		d->has6 = true;
-		memcpy(d->vip6, vip6, 16);
-	}
-	d->since = now;
-	d->tx_at = now + SIG_DIR_RETRY_MS;
-	s->st.dir_req++;
-	if (s->info.state == SIG_REGISTERED)
-		dir_send(s, d);
-	*req_id_out = d->req_id;
-	return 0;
-}
-
-/* The fields a Route Direction carries about the peer. */
-static bool route_parse(const struct cy_msg *m, struct sig_route *r)
-{
-	uint8_t role, path;
-	socklen_t l;
-
-	memset(r, 0, sizeof(*r));
-	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &r->tunnel_id) || r->tunnel_id == 0 ||
-	    !cy_msg_bytes(m, CY_A_KEY, r->key, CY_KEY_LEN) ||
-	    !cy_msg_endpoint(m, CY_A_PEER, &r->peer, &l) || !cy_msg_u8(m, CY_A_ROLE, &role) ||
-	    role > CY_ROLE_INITIATOR || !cy_msg_u8(m, CY_A_PATH, &path) || path > CY_PATH_RELAY)
-		return false;
-	r->role = (enum cy_role)role;
-	r->path = (enum cy_path)path;
-	/* A relayed route cannot work without the Temp Key; a direct one
-	 * carries none. */
-	if (path == CY_PATH_RELAY &&
-	    !cy_msg_bytes(m, CY_A_TEMP_KEY, r->temp_key, sizeof(r->temp_key)))
-		return false;
-	if (cy_msg_find(m, CY_A_FQDN) && !cy_msg_str(m, CY_A_FQDN, r->peer_fqdn, CY_FQDN_MAX))
-		return false;
-	if (cy_msg_find(m, CY_A_VIP4)) {
-		if (!cy_msg_bytes(m, CY_A_VIP4, &r->peer_vip4, 4))
-			return false;
-		r->have_vip4 = true;
-	}
-	if (cy_msg_find(m, CY_A_VIP6)) {
-		if (!cy_msg_bytes(m, CY_A_VIP6, &r->peer_vip6, 16))
-			return false;
-		r->have_vip6 = true;
-	}
-	return true;
-}
-
-static void log_route(const char *what, const struct sig_route *r)
-{
-	char p[ADDR_STR_MAX], v4[INET_ADDRSTRLEN] = "-";
-
-	if (r->have_vip4)
-		inet_ntop(AF_INET, &r->peer_vip4, v4, sizeof(v4));
-	/* Never the key. */
-	log_info("%s %s (%s): tunnel %016" PRIx64 ", %s, %s, peer %s", what,
-		 r->peer_fqdn[0] ? r->peer_fqdn : "?", v4, r->tunnel_id,
-		 r->role == CY_ROLE_INITIATOR ? "we initiate" : "we wait for the Tunnel Request",
-		 r->path == CY_PATH_RELAY ? "relay" : "direct",
-		 addr_str((const struct sockaddr *)&r->peer, p));
-}
-
-/* The answer to our Direction Request. */
-static void on_route_answer(struct sig *s, const struct cy_msg *m, uint32_t req_id,
-			    const struct sockaddr *from)
-{
-	char reason[CY_REASON_MAX + 1] = "";
-	struct sig_route r;
-	struct sig_dir *d;
-	uint8_t res;
-
-	if (!cy_msg_u8(m, CY_A_RESULT, &res)) {
-		bad_input(s, from, "Route Direction answer without RESULT");
-		return;
-	}
-	d = dir_find(s, req_id);
-	if (!d) {
-		s->st.dir_late++; /* answered already, or given up */
-		return;
-	}
-	if (res == CY_ERR_REREGISTER) {
-		/* Sent again once registered; the deadline stands. */
-		d->tries = 0;
-		if (s->info.state == SIG_REGISTERED) {
-			log_info("NMS asks to register again before selecting a route");
-			enter_register(s);
-		}
-		return;
-	}
-	if (res != CY_OK) {
-		cy_msg_str(m, CY_A_REASON, reason, CY_REASON_MAX);
-		dir_fail(s, d, (enum cy_result)res, reason);
-		return;
-	}
-	if (!route_parse(m, &r)) {
-		cy_wipe(&r, sizeof(r));
-		bad_input(s, from, "Route Direction missing a required attribute");
-		return;
-	}
-	r.req_id = req_id;
-	memset(d, 0, sizeof(*d));
-	s->st.dir_ok++;
-	log_route("route to", &r);
-	if (s->ops->route_ready)
-		s->ops->route_ready(s->arg, &r);
-	cy_wipe(&r, sizeof(r));
-}
-
-static void send_confirmation(struct sig *s, uint64_t tunnel_id, uint8_t result,
-			      const struct sockaddr *to)
-{
-	uint8_t msg[64];
-	struct cy_builder b;
-
-	cy_build_start(&b, msg, sizeof(msg), CY_CONFIRMATION);
-	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
-	cy_put_u8(&b, CY_A_RESULT, result);
-	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
-	send_sealed_to(s, msg, cy_build_finish(&b), to);
-}
-
-/* A Route Direction naming us as the CN.  The daemon learns the route
- * before the NMS learns we are ready, so the MN's Tunnel Request (sent
- * when the NMS answers it) always finds us prepared.  The answer goes to
- * the NMS that sent the direction. */
-static void on_route_to_cn(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
-{
-	int64_t now = clock_now_ms();
-	struct sig_cn_seen *seen;
-	struct sig_route r;
-	uint8_t res;
-
-	if (cy_msg_u8(m, CY_A_RESULT, &res) && res != CY_OK) {
-		bad_input(s, from, "Route Direction to us with a failure RESULT");
-		return;
-	}
-	if (!route_parse(m, &r)) {
-		cy_wipe(&r, sizeof(r));
-		bad_input(s, from, "Route Direction missing a required attribute");
-		return;
-	}
-	for (size_t i = 0; i < SIG_CN_SEEN; i++) {
-		seen = &s->cn_seen[i];
-		if (seen->tunnel_id == r.tunnel_id && now - seen->at < SIG_CN_SEEN_MS) {
-			/* Our Confirmation was lost: repeat it, nothing else. */
-			s->st.cn_dups++;
-			send_confirmation(s, r.tunnel_id, seen->result, from);
-			cy_wipe(&r, sizeof(r));
-			return;
-		}
-	}
-	seen = &s->cn_seen[s->cn_seen_next++ % SIG_CN_SEEN];
-	seen->tunnel_id = r.tunnel_id;
-	seen->at = now;
-	seen->result = s->ops->route_ready ? CY_OK : CY_ERR_UNREACHABLE;
-	s->st.cn_routes++;
-	log_route("route from", &r);
-	if (s->ops->route_ready)
-		s->ops->route_ready(s->arg, &r);
-	cy_wipe(&r, sizeof(r));
-	send_confirmation(s, seen->tunnel_id, seen->result, from);
-}
-
-static void on_route_direction(struct sig *s, const struct cy_msg *m,
-			       const struct sockaddr *from)
-{
-	uint32_t req_id;
-
-	if (!cy_msg_find(m, CY_A_REQ_ID)) {
-		on_route_to_cn(s, m, from);
-		return;
-	}
-	if (!cy_msg_u32(m, CY_A_REQ_ID, &req_id)) {
-		bad_input(s, from, "Route Direction with a bad REQ_ID");
-		return;
-	}
-	on_route_answer(s, m, req_id, from);
-}
-
-static void dir_timeout(struct sig *s, int64_t now)
-{
-	for (size_t i = 0; i < SIG_DIR_MAX; i++) {
-		struct sig_dir *d = &s->dirs[i];
-
-		if (!d->used)
-			continue;
-		if (now - d->since >= SIG_DIR_GIVEUP_MS) {
-			dir_fail(s, d, CY_ERR_UNREACHABLE, "no answer from the NMS");
-			continue;
-		}
-		if (now >= d->tx_at) {
-			if (s->info.state == SIG_REGISTERED)
-				dir_send(s, d);
-			d->tx_at = now + SIG_DIR_RETRY_MS;
-		}
-	}
-}
-
-static int64_t dir_next_ms(const struct sig *s)
-{
-	int64_t t = NEVER;
-
-	for (size_t i = 0; i < SIG_DIR_MAX; i++) {
-		const struct sig_dir *d = &s->dirs[i];
-
-		if (!d->used)
-			continue;
-		if (d->tx_at < t)
-			t = d->tx_at;
-		if (d->since + SIG_DIR_GIVEUP_MS < t)
-			t = d->since + SIG_DIR_GIVEUP_MS;
-	}
-	return t;
-}
-
 int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockaddr *from)
 {
 	uint8_t plain[SIG_PLAIN_MAX];
@@ -903,7 +465,7 @@ int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockad
 	if (buf[1] != CY_SEALED)
 		return -ENOMSG;
 	if (cy_seal_peek(buf, len, &h) < 0 || h.dir != CY_DIR_FROM_CLOUD) {
-		bad_input(s, from, "bad sealed header");
+		sig_bad_input(s, from, "bad sealed header");
 		return 0;
 	}
 	if (!s->aead || h.key_id != s->info.key_id) {
@@ -921,7 +483,7 @@ int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockad
 	}
 	n = cy_unseal(s->aead, buf, len, plain, sizeof(plain));
 	if (n < 0) {
-		bad_input(s, from, "does not authenticate");
+		sig_bad_input(s, from, "does not authenticate");
 		return 0;
 	}
 	if (!replay_update(&s->rx, h.counter)) {
@@ -930,7 +492,7 @@ int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockad
 	}
 	if (cy_msg_parse(&m, plain, (size_t)n) < 0) {
 		cy_wipe(plain, sizeof(plain));
-		bad_input(s, from, "malformed message inside the seal");
+		sig_bad_input(s, from, "malformed message inside the seal");
 		return 0;
 	}
 	s->st.rx_ok++;
@@ -944,10 +506,11 @@ int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockad
 	case CY_DEREG:
 		break; /* the answer to our Deregistration */
 	case CY_ROUTE_DIRECTION:
-		on_route_direction(s, &m, from);
+		if (sig_route_input(s, &m, from))
+			enter_register(s);
 		break;
 	default:
-		bad_input(s, from, "unexpected message type");
+		sig_bad_input(s, from, "unexpected message type");
 	}
 	cy_wipe(plain, sizeof(plain));
 	return 0;
@@ -975,7 +538,7 @@ void sig_timeout(struct sig *s)
 	}
 	if (now >= s->login_at && !s->login_pending)
 		start_login(s);
-	dir_timeout(s, now);
+	sig_route_timeout(s, now);
 	if (now < s->tx_at)
 		return;
 	switch (s->info.state) {
@@ -1015,8 +578,8 @@ int64_t sig_next_ms(const struct sig *s)
 		t = s->rekey_at;
 	if (s->info.have_key && s->info.key_expires_ms < t)
 		t = s->info.key_expires_ms;
-	if (dir_next_ms(s) < t)
-		t = dir_next_ms(s);
+	if (sig_route_next_ms(s) < t)
+		t = sig_route_next_ms(s);
 	return t;
 }
 
