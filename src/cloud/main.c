@@ -18,6 +18,7 @@
 #include "ctrfile.h"
 #include "cloud_conf.h"
 #include "control.h"
+#include "counters.h"
 #include "json.h"
 #include "log.h"
 #include "nms.h"
@@ -46,70 +47,6 @@ static void cloud_usage(void)
 	exit(2);
 }
 
-static void cloud_stats_as(struct json *j, const struct as_stats *s)
-{
-	json_obj_begin(j, "as");
-	json_uint(j, "tls_fail", s->tls_fail);
-	json_uint(j, "login_ok", s->login_ok);
-	json_uint(j, "login_refused", s->login_refused);
-	json_uint(j, "malformed", s->malformed);
-	json_uint(j, "oversized", s->oversized);
-	json_uint(j, "revoked", s->revoked);
-	json_uint(j, "for_ok", s->for_ok);
-	json_uint(j, "for_refused", s->for_refused);
-	json_uint(j, "info_ok", s->info_ok);
-	json_uint(j, "info_refused", s->info_refused);
-	json_uint(j, "throttled", s->throttled);
-	json_uint(j, "conn_refused", s->conn_refused);
-	json_obj_end(j);
-}
-
-static void cloud_stats_nms(struct json *j, const struct nms_stats *s)
-{
-	json_obj_begin(j, "nms");
-	json_uint(j, "rx", s->rx);
-	json_uint(j, "malformed", s->malformed);
-	json_uint(j, "auth_fail", s->auth_fail);
-	json_uint(j, "replay", s->replay);
-	json_uint(j, "unknown_key", s->unknown_key);
-	json_uint(j, "expired_key", s->expired_key);
-	json_uint(j, "registrations", s->registrations);
-	json_uint(j, "keepalives", s->keepalives);
-	json_uint(j, "deregistrations", s->deregistrations);
-	json_uint(j, "directions", s->directions);
-	json_uint(j, "directions_ok", s->directions_ok);
-	json_uint(j, "directions_failed", s->directions_failed);
-	json_uint(j, "relays", s->relays);
-	json_uint(j, "relays_failed", s->relays_failed);
-	json_obj_end(j);
-}
-
-static void cloud_stats_trs(struct json *j, const struct trs_stats *s)
-{
-	json_obj_begin(j, "trs");
-	json_uint(j, "ctl_rx", s->ctl_rx);
-	json_uint(j, "ctl_malformed", s->ctl_malformed);
-	json_uint(j, "ctl_auth_fail", s->ctl_auth_fail);
-	json_uint(j, "ctl_replay", s->ctl_replay);
-	json_uint(j, "relay_requests", s->relay_requests);
-	json_uint(j, "sessions", s->sessions);
-	json_uint(j, "sessions_opened", s->sessions_opened);
-	json_uint(j, "sessions_refused", s->sessions_refused);
-	json_uint(j, "sessions_expired", s->sessions_expired);
-	json_uint(j, "hellos", s->hellos);
-	json_uint(j, "hello_auth_fail", s->hello_auth_fail);
-	json_uint(j, "hello_stale", s->hello_stale);
-	json_uint(j, "acks", s->acks);
-	json_uint(j, "fwd_packets", s->fwd_packets);
-	json_uint(j, "fwd_bytes", s->fwd_bytes);
-	json_uint(j, "held", s->held);
-	json_uint(j, "drop_malformed", s->drop_malformed);
-	json_uint(j, "drop_unknown_src", s->drop_unknown_src);
-	json_uint(j, "drop_no_peer", s->drop_no_peer);
-	json_uint(j, "drop_no_session", s->drop_no_session);
-	json_obj_end(j);
-}
-
 static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 {
 	struct cloud *c = arg;
@@ -121,15 +58,15 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 	json_init(&j, out, cap);
 	json_obj_begin(&j, NULL);
 	if (c->as)
-		cloud_stats_as(&j, as_stats(c->as));
+		counters_json(&j, "as", as_counters, as_ncounters, as_stats(c->as));
 	else
 		json_null(&j, "as");
 	if (c->nms)
-		cloud_stats_nms(&j, nms_stats(c->nms));
+		counters_json(&j, "nms", nms_counters, nms_ncounters, nms_stats(c->nms));
 	else
 		json_null(&j, "nms");
 	if (c->trs_srv)
-		cloud_stats_trs(&j, trs_server_stats(c->trs_srv));
+		counters_json(&j, "trs", trs_counters, trs_ncounters, trs_server_stats(c->trs_srv));
 	else
 		json_null(&j, "trs");
 	json_obj_end(&j);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "counters.h"
 #include "json.h"
 
 static void status_tunnel(struct json *j, const struct overlay_tunnel_view *t)
@@ -26,20 +27,6 @@ static void status_tunnel(struct json *j, const struct overlay_tunnel_view *t)
 	json_str(j, "state", t->state);
 	json_str(j, "tunnel_id", id);
 	json_int(j, "age", t->age_s);
-	json_obj_end(j);
-}
-
-static void status_drops(struct json *j, const struct overlay_drops *d)
-{
-	json_obj_begin(j, "drops");
-	json_uint(j, "replay", d->replay);
-	json_uint(j, "auth", d->auth);
-	json_uint(j, "unknown", d->unknown);
-	json_uint(j, "malformed", d->malformed);
-	json_uint(j, "bad_src", d->bad_src);
-	json_uint(j, "bad_dst", d->bad_dst);
-	json_uint(j, "no_route", d->no_route);
-	json_uint(j, "expired", d->expired);
 	json_obj_end(j);
 }
 
@@ -72,7 +59,7 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 		status_tunnel(&j, &ex->tunnels[i]);
 	json_arr_end(&j);
 	if (ex && ex->drops)
-		status_drops(&j, ex->drops);
+		counters_json(&j, "drops", overlay_drop_counters, overlay_ndrop_counters, ex->drops);
 	if (in->have_key)
 		json_int(&j, "key_expires_in",
 			 in->key_expires_ms > now_ms ? (in->key_expires_ms - now_ms) / 1000 : 0);

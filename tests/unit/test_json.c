@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "counters.h"
 #include "json.h"
 
 static char buf[1024];
@@ -137,9 +138,30 @@ static void test_depth_balance(void **state)
 	assert_int_equal(json_finish(&j), -1);
 }
 
+/* A counter table writes each counter of a stats struct, named once. */
+struct two { uint64_t a, b; };
+
+static void test_counters(void **state)
+{
+	static const struct counter tab[] = {
+		COUNTER(struct two, b, "the second"),
+		COUNTER(struct two, a, "the first"),
+	};
+	struct two t = { .a = 7, .b = 18446744073709551615ULL };
+	json_init(&j, buf, sizeof(buf));
+	json_obj_begin(&j, NULL);
+	counters_json(&j, "x", tab, 2, &t);
+	json_obj_end(&j);
+	assert_true(json_finish(&j) > 0);
+	assert_string_equal(buf, "{\"x\":{\"b\":18446744073709551615,\"a\":7}}");
+	assert_true(counter_get(&tab[1], &t) == 7);
+	assert_string_equal(tab[0].help, "the second");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_overflow),

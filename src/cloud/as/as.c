@@ -597,3 +597,19 @@ bool as_response_ok(const uint8_t *resp, size_t len)
 	return cy_msg_parse(&m, resp, len) == 0 && cy_msg_u8(&m, CY_A_RESULT, &result) &&
 	       result == CY_OK;
 }
+
+const struct counter as_counters[] = {
+	COUNTER(struct as_stats, tls_fail, "TLS handshakes that failed"),
+	COUNTER(struct as_stats, login_ok, "logins that succeeded"),
+	COUNTER(struct as_stats, login_refused, "logins and Information Requests refused: credentials"),
+	COUNTER(struct as_stats, malformed, "bad frames and requests"),
+	COUNTER(struct as_stats, oversized, "frames over the size limit"),
+	COUNTER(struct as_stats, revoked, "requests of revoked nodes"),
+	COUNTER(struct as_stats, for_ok, "logins on an adapter's behalf"),
+	COUNTER(struct as_stats, for_refused, "logins on an adapter's behalf refused"),
+	COUNTER(struct as_stats, info_ok, "Information Requests answered"),
+	COUNTER(struct as_stats, info_refused, "Information Requests refused"),
+	COUNTER(struct as_stats, throttled, "password logins refused without hashing"),
+	COUNTER(struct as_stats, conn_refused, "connections refused over a cap"),
+};
+const size_t as_ncounters = sizeof(as_counters) / sizeof(as_counters[0]);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "counters.h"
 #include "wire.h"
 
 #define AS_MSG_MAX 4096      /* attribute bytes of one request frame (header length field) */
@@ -52,6 +53,10 @@ struct as_stats {
 				  * failures, or too many checks queued (RESULT 10) */
 	uint64_t conn_refused;   /* connections refused: too many in all or from one source */
 };
+
+/* The table of those counters (counters.h), as `cyphonic stats` shows them. */
+extern const struct counter as_counters[];
+extern const size_t as_ncounters;
 
 /* What the transport proved about the peer. */
 struct as_peer {

@@ -391,3 +391,21 @@ out:
 	free(m);
 	return ret;
 }
+
+const struct counter nms_counters[] = {
+	COUNTER(struct nms_stats, rx, "datagrams received"),
+	COUNTER(struct nms_stats, malformed, "datagrams malformed"),
+	COUNTER(struct nms_stats, auth_fail, "datagrams that did not authenticate"),
+	COUNTER(struct nms_stats, replay, "datagrams replayed"),
+	COUNTER(struct nms_stats, unknown_key, "datagrams under a key the NMS does not have"),
+	COUNTER(struct nms_stats, expired_key, "datagrams under an expired key"),
+	COUNTER(struct nms_stats, registrations, "registrations"),
+	COUNTER(struct nms_stats, keepalives, "keepalives"),
+	COUNTER(struct nms_stats, deregistrations, "deregistrations"),
+	COUNTER(struct nms_stats, directions, "new Direction Requests"),
+	COUNTER(struct nms_stats, directions_ok, "Direction Requests answered with a route"),
+	COUNTER(struct nms_stats, directions_failed, "Direction Requests answered with a failure"),
+	COUNTER(struct nms_stats, relays, "route selections that asked a TRS"),
+	COUNTER(struct nms_stats, relays_failed, "route selections that got no relay"),
+};
+const size_t nms_ncounters = sizeof(nms_counters) / sizeof(nms_counters[0]);

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "counters.h"
+
 #define NMS_PKT_MAX 2048         /* largest datagram handled */
 #define NMS_REJECT_LEN 12
 #define NMS_REJECT_PER_SEC 5     /* NMS Rejects per source address and second */
@@ -57,6 +59,10 @@ struct nms_stats {
 	uint64_t relays;             /* selections that asked a TRS for a relay */
 	uint64_t relays_failed;      /* no relay: none configured, no answer, refused */
 };
+
+/* The table of those counters (counters.h). */
+extern const struct counter nms_counters[];
+extern const size_t nms_ncounters;
 
 /* Datagrams the NMS sends on its own.  to is never an IPv4-mapped address. */
 struct nms_ops {

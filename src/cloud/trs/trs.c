@@ -495,3 +495,27 @@ void trs_expire(struct trs *t, int64_t now_ms)
 		trs_session_close(t, i);
 	}
 }
+
+const struct counter trs_counters[] = {
+	COUNTER(struct trs_stats, ctl_rx, "datagrams on the control port"),
+	COUNTER(struct trs_stats, ctl_malformed, "control datagrams malformed"),
+	COUNTER(struct trs_stats, ctl_auth_fail, "control datagrams that did not authenticate"),
+	COUNTER(struct trs_stats, ctl_replay, "control datagrams replayed or stale"),
+	COUNTER(struct trs_stats, relay_requests, "authenticated Relay Requests"),
+	COUNTER(struct trs_stats, sessions, "relay sessions open now"),
+	COUNTER(struct trs_stats, sessions_opened, "relay sessions opened"),
+	COUNTER(struct trs_stats, sessions_refused, "relay sessions refused: table full, no port"),
+	COUNTER(struct trs_stats, sessions_expired, "relay sessions closed idle"),
+	COUNTER(struct trs_stats, hellos, "Relay Hellos accepted"),
+	COUNTER(struct trs_stats, hello_auth_fail, "Relay Hellos that did not authenticate"),
+	COUNTER(struct trs_stats, hello_stale, "Relay Hellos too old or not newer"),
+	COUNTER(struct trs_stats, acks, "Relay Acks sent"),
+	COUNTER(struct trs_stats, fwd_packets, "datagrams forwarded"),
+	COUNTER(struct trs_stats, fwd_bytes, "bytes forwarded"),
+	COUNTER(struct trs_stats, held, "handshakes held until the other side said hello"),
+	COUNTER(struct trs_stats, drop_malformed, "session datagrams malformed"),
+	COUNTER(struct trs_stats, drop_unknown_src, "session datagrams from neither side"),
+	COUNTER(struct trs_stats, drop_no_peer, "session datagrams before the other side's hello"),
+	COUNTER(struct trs_stats, drop_no_session, "datagrams on a closed session port"),
+};
+const size_t trs_ncounters = sizeof(trs_counters) / sizeof(trs_counters[0]);

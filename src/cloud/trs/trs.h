@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "counters.h"
 #include "trs_wire.h"
 
 #define TRS_PKT_MAX 2048            /* control datagrams */
@@ -74,6 +75,10 @@ struct trs_stats {
 	uint64_t drop_no_peer;      /* the other side has not said hello yet */
 	uint64_t drop_no_session;   /* a session port that is closed */
 };
+
+/* The table of those counters (counters.h). */
+extern const struct counter trs_counters[];
+extern const size_t trs_ncounters;
 
 /* Sockets, from trs_server.c (or a test). */
 struct trs_ops {

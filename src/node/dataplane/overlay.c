@@ -1208,3 +1208,16 @@ const struct overlay_stats *overlay_stats(const struct overlay *o)
 {
 	return &o->st;
 }
+
+const struct counter overlay_drop_counters[] = {
+	COUNTER(struct overlay_drops, replay, "Data counter seen before; stale or replayed Request"),
+	COUNTER(struct overlay_drops, auth, "Data or handshake that did not authenticate"),
+	COUNTER(struct overlay_drops, unknown, "no tunnel for the receiver index or tunnel id"),
+	COUNTER(struct overlay_drops, malformed, "not a plausible message, bad inner packet"),
+	COUNTER(struct overlay_drops, bad_src, "inner source not the peer's VIP"),
+	COUNTER(struct overlay_drops, bad_dst, "inner destination not this identity's VIP"),
+	COUNTER(struct overlay_drops, no_route, "TUN packet with no peer, negative cache, queue full"),
+	COUNTER(struct overlay_drops, expired, "Data on a session past its limits"),
+};
+const size_t overlay_ndrop_counters =
+	sizeof(overlay_drop_counters) / sizeof(overlay_drop_counters[0]);

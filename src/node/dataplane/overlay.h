@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "counters.h"
 #include "resolver.h"
 #include "sig.h"
 
@@ -84,6 +85,10 @@ struct overlay_drops {
 	uint64_t no_route;    /* TUN packet: no peer, negative cache, queue full */
 	uint64_t expired;     /* Data on a session past its limits */
 };
+
+/* The table of those counters (counters.h), as `cyphonic status` shows them. */
+extern const struct counter overlay_drop_counters[];
+extern const size_t overlay_ndrop_counters;
 
 struct overlay_stats {
 	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
