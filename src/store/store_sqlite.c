@@ -617,32 +617,48 @@ static void *rows_add(struct rows *r)
 	return (char *)r->v + r->size * r->n++;
 }
 
+/* Step q to its end, each row read by row() into r (elements of r->size
+ * bytes).  0, -ENOMEM or -EIO (logged as what). */
+static int rows_read(struct store_sqlite *s, sqlite3_stmt *q, struct rows *r,
+		     void (*row)(sqlite3_stmt *q, void *elem), const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		void *elem = rows_add(r);
+
+		if (!elem) {
+			rc = -ENOMEM;
+			break;
+		}
+		row(q, elem);
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = db_error(s, rc, what);
+	sqlite3_reset(q);
+	return rc;
+}
+
+static void row_node_any(sqlite3_stmt *q, void *elem)
+{
+	row_node(q, elem);
+}
+
 static int sq_node_foreach(struct store *st, int64_t adapter_id,
 			   int (*cb)(const struct store_node *n, void *arg), void *arg)
 {
 	struct store_sqlite *s = to_sqlite(st);
 	struct rows r = { .size = sizeof(struct store_node) };
 	sqlite3_stmt *q = prep(s, Q_NODE_ALL);
-	size_t i;
 	int rc;
 
 	if (!q)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, adapter_id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct store_node *n = rows_add(&r);
-		if (!n) {
-			rc = -ENOMEM;
-			break;
-		}
-		row_node(q, n);
-	}
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc > 0)
-		rc = db_error(s, rc, "node list");
-	sqlite3_reset(q);
-	for (i = 0; rc == 0 && i < r.n; i++)
+	rc = rows_read(s, q, &r, row_node_any, "node list");
+	for (size_t i = 0; rc == 0 && i < r.n; i++)
 		if (cb(&((struct store_node *)r.v)[i], arg))
 			break;
 	free(r.v);
@@ -835,31 +851,23 @@ static int sq_reg_expire(struct store *st, int64_t now)
 	return expire(st, Q_REG_EXPIRE, now);
 }
 
+static void row_reg_any(sqlite3_stmt *q, void *elem)
+{
+	row_reg(q, elem);
+}
+
 static int sq_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
 			  void *arg)
 {
 	struct store_sqlite *s = to_sqlite(st);
 	struct rows r = { .size = sizeof(struct store_reg) };
 	sqlite3_stmt *q = prep(s, Q_REG_ALL);
-	size_t i;
 	int rc;
 
 	if (!q)
 		return -EIO;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct store_reg *reg = rows_add(&r);
-		if (!reg) {
-			rc = -ENOMEM;
-			break;
-		}
-		row_reg(q, reg);
-	}
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc > 0)
-		rc = db_error(s, rc, "registration list");
-	sqlite3_reset(q);
-	for (i = 0; rc == 0 && i < r.n; i++)
+	rc = rows_read(s, q, &r, row_reg_any, "registration list");
+	for (size_t i = 0; rc == 0 && i < r.n; i++)
 		if (cb(&((struct store_reg *)r.v)[i], arg))
 			break;
 	free(r.v);
