@@ -42,8 +42,6 @@ int ctrfile_reserve(void *path, uint64_t at_least, uint64_t block, uint64_t *sta
 	ssize_t n;
 	int fd, rc = 0;
 
-	errno = 0;
-
 	if (!block)
 		return -EINVAL;
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -83,6 +81,7 @@ int ctrfile_reserve(void *path, uint64_t at_least, uint64_t block, uint64_t *sta
 	/* The mark only grows, so the new text is never shorter than the old:
 	 * overwrite in place (no moment with an empty file), then trim. */
 	n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", from + block);
+	errno = 0;   /* a short write sets none */
 	if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0 || fsync(fd) < 0) {
 		rc = errno ? -errno : -EIO;
 		goto out;
