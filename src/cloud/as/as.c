@@ -243,7 +243,7 @@ static ssize_t as_check_start(struct as *as, const struct as_peer *peer, const s
 
 	as_limit_key_addr(peer->addr, ksrc);
 	as_limit_key_name(r->name, kname);
-	as_limit_key_pair(peer->addr, r->name, kpair);
+	as_limit_key_pair(ksrc, r->name, kpair);
 	/* A source that logged this name in lately is not held back by the
 	 * name's failures (a guesser elsewhere must not lock the node out),
 	 * nor by its own (a site behind one NAPT with one bad node). */
@@ -306,7 +306,7 @@ static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct a
 		ok = rc == 0 && (*chk)->ok && !strcmp(n->pwhash, (*chk)->hash);
 		as_limit_key_addr(peer->addr, ksrc);
 		as_limit_key_name(r->name, kname);
-		as_limit_key_pair(peer->addr, r->name, kpair);
+		as_limit_key_pair(ksrc, r->name, kpair);
 		/* A success clears the name's failures and vouches for this
 		 * source with this name; the source's own failures stay (one
 		 * good account must not buy a guesser fresh tries). */

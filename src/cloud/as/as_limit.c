@@ -68,13 +68,10 @@ void as_limit_key_name(const char *name, char key[AS_LIMIT_KEY_MAX])
 	snprintf(key, AS_LIMIT_KEY_MAX, "n:%s", name);
 }
 
-void as_limit_key_pair(const struct sockaddr *sa, const char *name, char key[AS_LIMIT_KEY_MAX])
+void as_limit_key_pair(const char *src_key, const char *name, char key[AS_LIMIT_KEY_MAX])
 {
-	char a[AS_LIMIT_KEY_MAX];
-
-	/* "a:" + at most 54 characters of address, "|n:" + at most 63: fits */
-	as_limit_key_addr(sa, a);
-	snprintf(key, AS_LIMIT_KEY_MAX, "%.60s|n:%.63s", a, name);
+	/* "a:" + at most 58 characters of address, "|n:" + at most 63: fits */
+	snprintf(key, AS_LIMIT_KEY_MAX, "%.60s|n:%.63s", src_key, name);
 }
 
 /* SipHash-2-4 of the key under the table's own random key (OpenSSL), so

@@ -39,8 +39,8 @@ void as_limit_free(struct as_limit *l);
  * by taking more addresses of its prefix). */
 void as_limit_key_addr(const struct sockaddr *sa, char key[AS_LIMIT_KEY_MAX]);
 void as_limit_key_name(const char *name, char key[AS_LIMIT_KEY_MAX]);
-/* A source and a name together. */
-void as_limit_key_pair(const struct sockaddr *sa, const char *name, char key[AS_LIMIT_KEY_MAX]);
+/* A source (its key from as_limit_key_addr) and a name together. */
+void as_limit_key_pair(const char *src_key, const char *name, char key[AS_LIMIT_KEY_MAX]);
 
 /* Seconds until key may try again (0: now), at monotonic time now_ms. */
 int as_limit_wait(struct as_limit *l, const char *key, int64_t now_ms);
