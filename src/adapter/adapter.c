@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "dnstcp.h"
+#include "dpio.h"
 #include "gn.h"
 #include "ident.h"
 #include "json.h"
@@ -34,8 +35,6 @@ struct gnctx {
 	struct resolver_server *dns;
 	const char *skip[3];
 	bool routed;
-	struct gnctx *batch_next;   /* in the adapter's batch list (in_batch) */
-	bool in_batch;
 };
 
 struct adapter {
@@ -47,9 +46,7 @@ struct adapter {
 	struct dnstcp *dnstcp;      /* DNS over TCP on the LAN address */
 	struct event *lan_ev, *tick;
 	struct event *flush_ev;     /* writes coalesced deliveries (lansock_flush) */
-	/* GNs whose overlay batches datagrams during this LAN read
-	 * (overlay_batch_begin): sent together after it. */
-	struct gnctx *batch;
+	struct dpio *io;            /* the node's data path I/O: the GNs' ports */
 	struct lanroute *route;
 	struct nat *nat;
 	struct gn_table *gns;
@@ -83,23 +80,6 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	struct adapter *a = arg;
 
 	lansock_flush(a->ls);
-}
-
-/* The datagrams c's overlay batched during a LAN read go out now. */
-static void batch_end(struct adapter *a, struct gnctx *c)
-{
-	struct gnctx **pp;
-
-	for (pp = &a->batch; *pp; pp = &(*pp)->batch_next) {
-		if (*pp == c) {
-			*pp = c->batch_next;
-			break;
-		}
-	}
-	c->in_batch = false;
-	c->batch_next = NULL;
-	overlay_batch_end(ident_overlay(c->id));
-	ident_kick(c->id);
 }
 
 static void gn_registered(void *arg, const struct sig_info *in)
@@ -146,8 +126,6 @@ static void gnctx_free(struct gnctx *c)
 {
 	if (!c)
 		return;
-	if (c->in_batch)
-		batch_end(c->a, c);
 	if (c->id) {
 		ident_stop(c->id);
 		ident_free(c->id);
@@ -174,7 +152,7 @@ static void on_gn_drop(void *arg, struct gn *g)
 static int gn_activate(struct adapter *a, struct gn *g)
 {
 	struct gnctx *c;
-	struct ident_cfg ic = { .conf = a->conf, .ops = &gn_ident_ops };
+	struct ident_cfg ic = { .io = a->io, .conf = a->conf, .ops = &gn_ident_ops };
 	struct resolver_server_cfg rc = { 0 };
 	const struct sockaddr_storage *ups;
 	char mac[18];
@@ -332,15 +310,8 @@ static void lan_input(void *arg, struct gn *g, const uint8_t *pkt, size_t len)
 {
 	struct gnctx *c = g->ident;
 
-	if (!c)
-		return;
-	if (!c->in_batch) {
-		overlay_batch_begin(ident_overlay(c->id));
-		c->in_batch = true;
-		c->batch_next = c->a->batch;
-		c->a->batch = c;
-	}
-	ident_input(c->id, pkt, len);
+	if (c)
+		ident_input(c->id, pkt, len);
 }
 
 static int lan_dns_query(void *arg, struct gn *g, const struct resolver_client *cl,
@@ -384,9 +355,10 @@ static void on_lan(evutil_socket_t fd, short what, void *arg)
 {
 	struct adapter *a = arg;
 
+	/* The GNs' datagrams of one read leave together (dpio.h). */
+	dpio_burst_begin(a->io);
 	lansock_read(a->ls);
-	while (a->batch)
-		batch_end(a, a->batch);
+	dpio_burst_end(a->io);
 }
 
 /* ---- the node's registration, the timer ---- */
@@ -481,6 +453,7 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 		return NULL;
 	a->base = base;
 	a->node = node;
+	a->io = node_dpio(node);
 	a->conf = conf;
 	snprintf(a->lan, sizeof(a->lan), "%s", conf->adapter_lan);
 	a->gns = gn_table_new(on_gn_drop, a);
@@ -492,6 +465,7 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 	lc.mtu = conf->mtu;
 	lc.domain = conf->domain;
 	lc.gns = a->gns;
+	lc.dp = dpio_conf(a->io);
 	lc.arg = a;
 	a->ls = lansock_new(&lc);
 	if (!a->ls)

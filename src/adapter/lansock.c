@@ -583,7 +583,7 @@ struct lansock *lansock_new(const struct lansock_cfg *cfg)
 	ls->dc.domain = ls->domain;
 	ls->dc.lookup = dhcp_lookup;
 	ls->dc.arg = ls;
-	ls->tx = dp_tun_new_l2(ls->fd, true, FRAME_ETH_LEN);
+	ls->tx = dp_tun_new_l2(ls->fd, true, FRAME_ETH_LEN, cfg->dp);
 	ls->leases = lease_table_new(path);
 	if (!ls->tx || !ls->leases) {
 		log_warnx("%s: out of memory", cfg->ifname);

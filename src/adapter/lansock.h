@@ -40,6 +40,7 @@
 
 #define LANSOCK_VNET_LEN 10          /* struct virtio_net_hdr (GSO_HDR_LEN) */
 
+struct dp_conf;
 struct json;
 struct lansock;
 
@@ -63,6 +64,7 @@ struct lansock_cfg {
 	int mtu;                       /* the tunnel MTU (DHCP option 26, MSS clamp) */
 	const char *domain;            /* DHCP option 15 */
 	struct gn_table *gns;          /* the general nodes (owned by the caller) */
+	const struct dp_conf *dp;      /* the data path's switches (coalescing) */
 	const struct lansock_ops *ops;
 	void *arg;
 };

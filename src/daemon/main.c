@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "adapter.h"
+#include "dpio.h"
 #include "log.h"
 #include "node.h"
 #include "node_conf.h"
@@ -31,6 +32,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	struct node_conf conf = { 0 };
+	struct dp_conf dp;
 	struct event_base *base = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	struct node *node = NULL;
@@ -73,7 +75,8 @@ int main(int argc, char **argv)
 	ev_int = evsignal_new(base, SIGINT, on_signal, base);
 	if (!ev_term || !ev_int || event_add(ev_term, NULL) < 0 || event_add(ev_int, NULL) < 0)
 		goto out;
-	node = node_new(base, &conf);
+	dp_conf_from_env(&dp);   /* read once: the bench switches techniques off */
+	node = node_new(base, &conf, &dp);
 	if (!node)
 		goto out;
 	/* An [adapter] section: the node also serves general nodes. */

@@ -11,18 +11,13 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "batch.h"
 #include "clock.h"
+#include "dpio.h"
 #include "localaddr.h"
 #include "log.h"
 #include "login.h"
 #include "node_conf.h"
 #include "overlay.h"
-#include "udp.h"
-
-/* Read until EAGAIN, but yield to the other events after this many. */
-#define READ_BATCH 1024
-#define SOCK_BUF (4 << 20)          /* UDP socket buffers: bursts at line rate */
 
 struct ident {
 	struct event_base *base;
@@ -31,15 +26,11 @@ struct ident {
 	const char *const *skip_ifs;
 	const struct ident_ops *ops;
 	void *arg;
-	int udp;
-	uint16_t port;
-	struct event *udp_ev, *timer;
+	struct dpio_port *port;     /* its UDP socket (dpio.h) */
+	struct event *timer;
 	struct login *login;
 	struct sig *sig;
 	struct overlay *ov;
-	struct dp_tx *tx;           /* batched sends (batch.h) */
-	struct dp_rx *rx;           /* batched receives */
-	struct ratelimit rl;
 };
 
 /* ---- timer ---- */
@@ -67,13 +58,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static int ops_send(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to)
 {
 	struct ident *id = arg;
-	char a[ADDR_STR_MAX];
-	int err = udp_send(id->udp, buf, len, to);
 
-	if (err < 0)
-		LOG_RATELIMITED(&id->rl, "%s: send to %s: %s", id->fqdn, addr_str(to, a),
-				strerror(-err));
-	return err;
+	return dpio_send(id->port, buf, len, to);
 }
 
 static void ops_login(void *arg)
@@ -138,19 +124,15 @@ static const struct sig_ops ident_sig_ops = {
 
 /* ---- overlay callbacks ---- */
 
-static int ov_deliver(void *arg, const uint8_t *pkt, size_t len)
-{
-	struct ident *id = arg;
-
-	return id->ops->deliver(id->arg, pkt, len);
-}
-
 static int ov_direction_request(void *arg, const char *fqdn, const uint8_t *vip4,
 				const uint8_t *vip6, uint32_t *req_id)
 {
 	struct ident *id = arg;
+	int err = sig_direction_request(id->sig, fqdn, vip4, vip6, req_id);
 
-	return sig_direction_request(id->sig, fqdn, vip4, vip6, req_id);
+	/* The request's retransmission is due earlier than anything armed. */
+	arm_timer(id);
+	return err;
 }
 
 static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
@@ -162,35 +144,9 @@ static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 		id->ops->dns_complete(id->arg, token, st, vip4, vip6);
 }
 
-static uint8_t *ov_tx_slot(void *arg, size_t *cap)
-{
-	struct ident *id = arg;
-
-	return dp_tx_slot(id->tx, cap);
-}
-
-static int ov_tx_commit(void *arg, size_t len, const struct sockaddr *to)
-{
-	struct ident *id = arg;
-
-	return dp_tx_commit(id->tx, len, to);
-}
-
-static void ov_tx_flush(void *arg)
-{
-	struct ident *id = arg;
-
-	dp_tx_flush(id->tx);
-}
-
 static const struct overlay_ops ident_ov_ops = {
-	.send = ops_send,
-	.tun_write = ov_deliver,
 	.direction_request = ov_direction_request,
 	.dns_complete = ov_dns_complete,
-	.tx_slot = ov_tx_slot,
-	.tx_commit = ov_tx_commit,
-	.tx_flush = ov_tx_flush,
 };
 
 static void on_login(void *arg, const struct login_result *r)
@@ -203,7 +159,7 @@ static void on_login(void *arg, const struct login_result *r)
 
 /* ---- socket ---- */
 
-/* One datagram of a batch (batch.h: recvmmsg, UDP GRO split). */
+/* One datagram of a burst on the identity's port (dpio.h). */
 static void on_datagram(void *arg, uint8_t *buf, size_t len, const struct sockaddr *from)
 {
 	struct ident *id = arg;
@@ -214,24 +170,11 @@ static void on_datagram(void *arg, uint8_t *buf, size_t len, const struct sockad
 		overlay_count_malformed(id->ov);
 }
 
-static void on_udp(evutil_socket_t fd, short what, void *arg)
+/* After a burst of datagrams: handshakes and Route Directions may have
+ * moved the timers. */
+static void after_read(void *arg)
 {
-	struct ident *id = arg;
-	int n = dp_rx_run(id->rx, READ_BATCH, on_datagram, id);
-
-	if (n < 0)
-		LOG_RATELIMITED(&id->rl, "%s: udp receive: %s", id->fqdn, strerror(-n));
-	arm_timer(id);
-}
-
-static void sock_buffers(int fd)
-{
-	int v = SOCK_BUF;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	arm_timer(arg);
 }
 
 /* ---- API ---- */
@@ -239,7 +182,6 @@ static void sock_buffers(int fd)
 void ident_input(struct ident *id, const uint8_t *pkt, size_t len)
 {
 	overlay_tun_input(id->ov, pkt, len);
-	arm_timer(id);
 }
 
 int ident_lookup(struct ident *id, const char *fqdn, uint64_t token)
@@ -268,6 +210,7 @@ struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
 {
 	struct ident *id = calloc(1, sizeof(*id));
 	struct overlay_cfg oc = { .ops = &ident_ov_ops };
+	struct dpio_port_cfg pc = { .input = on_datagram, .after_read = after_read };
 	const char *fqdn = cfg->fqdn ? cfg->fqdn : cfg->conf->fqdn;
 
 	if (!id)
@@ -277,7 +220,6 @@ struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
 	id->skip_ifs = cfg->skip_ifs;
 	id->ops = cfg->ops;
 	id->arg = cfg->arg;
-	id->udp = -1;
 	snprintf(id->fqdn, sizeof(id->fqdn), "%s", fqdn);
 	if (cfg->gn_name) {
 		id->login = login_new_for(base, cfg->conf, cfg->gn_name, on_login, id);
@@ -286,27 +228,24 @@ struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
 	}
 	if (!id->login)
 		goto fail;
-	id->udp = udp_open(cfg->port);
-	if (id->udp < 0) {
-		errno = -id->udp;
-		log_warn("%s: UDP socket on port %u", id->fqdn, cfg->port);
+	/* The ident must be whole before its port can read. */
+	id->timer = evtimer_new(base, on_timer, id);
+	if (!id->timer)
 		goto fail;
-	}
-	id->port = udp_port(id->udp);
-	sock_buffers(id->udp);
-	id->tx = dp_tx_new(id->udp);
-	id->rx = dp_rx_new(id->udp);
-	if (!id->tx || !id->rx)
+	pc.port = cfg->port;
+	pc.name = id->fqdn;
+	pc.arg = id;
+	pc.deliver = cfg->ops->deliver;
+	pc.deliver_arg = cfg->arg;
+	id->port = dpio_port_new(cfg->io, &pc);
+	if (!id->port)
 		goto fail;
 	oc.local_fqdn = id->fqdn;
+	oc.port = id->port;
 	oc.arg = id;
 	id->ov = overlay_new(&oc);
-	if (!id->ov)
-		goto fail;
-	id->sig = sig_new(id->port, cfg->conf->keepalive, &ident_sig_ops, id);
-	id->timer = evtimer_new(base, on_timer, id);
-	id->udp_ev = event_new(base, id->udp, EV_READ | EV_PERSIST, on_udp, id);
-	if (!id->sig || !id->timer || !id->udp_ev || event_add(id->udp_ev, NULL) < 0)
+	id->sig = sig_new(dpio_port_number(id->port), cfg->conf->keepalive, &ident_sig_ops, id);
+	if (!id->ov || !id->sig)
 		goto fail;
 	return id;
 fail:
@@ -330,22 +269,17 @@ void ident_free(struct ident *id)
 {
 	if (!id)
 		return;
+	dpio_port_free(id->port);   /* first: nothing more is read */
 	if (id->timer)
 		event_free(id->timer);
-	if (id->udp_ev)
-		event_free(id->udp_ev);
 	login_free(id->login);
 	overlay_free(id->ov);
 	sig_free(id->sig);
-	if (id->udp >= 0)
-		close(id->udp);
-	dp_tx_free(id->tx);
-	dp_rx_free(id->rx);
 	free(id);
 }
 
 struct sig *ident_sig(struct ident *id) { return id->sig; }
 const struct sig_info *ident_info(const struct ident *id) { return sig_info(id->sig); }
 struct overlay *ident_overlay(struct ident *id) { return id->ov; }
-uint16_t ident_port(const struct ident *id) { return id->port; }
+uint16_t ident_port(const struct ident *id) { return dpio_port_number(id->port); }
 const char *ident_fqdn(const struct ident *id) { return id->fqdn; }

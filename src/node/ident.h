@@ -6,10 +6,11 @@
  * own ephemeral UDP port, so the kernel demultiplexes and a NAPT maps each
  * like any node.
  *
- * The owner sees only packets and events: ops->deliver gets the packets
- * arriving from the identity's tunnels (the node writes them to its TUN,
- * the adapter to the general node's MAC), ident_input() takes the packets
- * from the local side into the overlay. */
+ * Its packets do not pass through here: the data path's I/O (dpio.h)
+ * reads and sends on the identity's port and hands the packets arriving
+ * from its tunnels to the daemon's TUN, or to ops->deliver when set (the
+ * adapter: the general node's MAC); ident_input() takes the packets from
+ * a local side other than the TUN into the overlay. */
 #ifndef CY_NODE_IDENT_H
 #define CY_NODE_IDENT_H
 
@@ -20,13 +21,15 @@
 #include "resolver.h"
 #include "sig.h"
 
+struct dpio;
 struct event_base;
 struct node_conf;
 struct overlay;
 struct ident;
 
 struct ident_ops {
-	/* A packet from one of the identity's tunnels; 0 or -errno. */
+	/* A packet from one of the identity's tunnels; 0 or -errno.
+	 * NULL: into the daemon's TUN (dpio.h). */
 	int (*deliver)(void *arg, const uint8_t *pkt, size_t len);
 	/* Registered with these VIPs (every successful registration; optional). */
 	void (*registered)(void *arg, const struct sig_info *in);
@@ -36,6 +39,7 @@ struct ident_ops {
 };
 
 struct ident_cfg {
+	struct dpio *io;               /* the daemon's data path I/O; outlives the ident */
 	const struct node_conf *conf;  /* cloud, credentials, keepalive; outlives the ident */
 	/* NULL: the daemon's own identity (conf's name and credentials);
 	 * else the general node logged in on the adapter's behalf. */

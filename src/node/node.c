@@ -14,9 +14,9 @@
 
 #include "addr.h"
 #include "aead.h"
-#include "batch.h"
 #include "clock.h"
 #include "control.h"
+#include "dpio.h"
 #include "json.h"
 #include "log.h"
 #include "ident.h"
@@ -27,8 +27,6 @@
 #include "status.h"
 #include "tun.h"
 
-/* Read until EAGAIN, but yield to the other events after this many. */
-#define READ_BATCH 1024
 #define STATUS_MAX_TUNNELS 1024
 #define NODE_MAX_OBS 4
 
@@ -41,9 +39,8 @@ struct node {
 	struct event_base *base;
 	const struct node_conf *conf;
 	struct tun *tun;
+	struct dpio *io;            /* the data path's I/O: the TUN and every UDP port */
 	struct ident *id;
-	struct event *tun_ev;
-	struct event *flush_ev;     /* writes a coalesced TUN super-packet (batch.h) */
 	struct control *ctl;
 	struct resolver_server *dns;
 	struct resolv_conf_saved *resolv_saved;
@@ -55,9 +52,6 @@ struct node {
 	struct node_obs obs[NODE_MAX_OBS];
 	node_status_cb status_cb;
 	void *status_arg;
-	struct dp_tun *dtun;        /* TUN reads and writes (batch.h: vnet header, TSO) */
-	struct ratelimit rl;
-	uint64_t tun_write_err;
 };
 
 /* ---- the identity's callbacks ---- */
@@ -73,24 +67,6 @@ static void id_registered(void *arg, const struct sig_info *in)
 			n->obs[i].cb(n->obs[i].arg, in);
 }
 
-/* A packet from a tunnel: into the TUN device. */
-static int id_deliver(void *arg, const uint8_t *pkt, size_t len)
-{
-	struct node *n = arg;
-	int err = dp_tun_write(n->dtun, pkt, len);
-
-	/* A TCP segment held for coalescing: written once the current burst
-	 * of datagrams is handled (an active event runs before the next poll). */
-	if (dp_tun_pending(n->dtun) && !event_pending(n->flush_ev, EV_TIMEOUT, NULL))
-		event_active(n->flush_ev, EV_TIMEOUT, 0);
-	if (err < 0) {
-		n->tun_write_err++;
-		if (err != -EAGAIN)
-			LOG_RATELIMITED(&n->rl, "TUN write: %s", strerror(-err));
-	}
-	return err;
-}
-
 static void id_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 			    const struct in_addr *vip4, const struct in6_addr *vip6)
 {
@@ -100,8 +76,8 @@ static void id_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 		resolver_complete(resolver_server_resolver(n->dns), token, st, vip4, vip6);
 }
 
+/* No deliver: the identity's packets go into the TUN (dpio.h). */
 static const struct ident_ops node_id_ops = {
-	.deliver = id_deliver,
 	.registered = id_registered,
 	.dns_complete = id_dns_complete,
 };
@@ -115,36 +91,7 @@ static int node_lookup(void *arg, const char *fqdn, uint64_t token)
 	return ident_lookup(n->id, fqdn, token);
 }
 
-/* ---- TUN ---- */
-
-static void on_tun_flush(evutil_socket_t fd, short what, void *arg)
-{
-	struct node *n = arg;
-	int err = dp_tun_flush(n->dtun);
-
-	if (err < 0) {
-		n->tun_write_err++;
-		LOG_RATELIMITED(&n->rl, "TUN write: %s", strerror(-err));
-	}
-}
-
-static void tun_packet(void *arg, uint8_t *pkt, size_t len)
-{
-	overlay_tun_input(arg, pkt, len);
-}
-
-/* A burst of reads (each maybe a TSO super-packet, cut into wire packets):
- * their datagrams leave in one batch at the end. */
-static void on_tun(evutil_socket_t fd, short what, void *arg)
-{
-	struct node *n = arg;
-	struct overlay *ov = ident_overlay(n->id);
-
-	overlay_batch_begin(ov);
-	dp_tun_read(n->dtun, READ_BATCH, tun_packet, ov);
-	overlay_batch_end(ov);
-	ident_kick(n->id);
-}
+/* ---- control socket ---- */
 
 static long control_status(struct node *n, char *out, size_t cap)
 {
@@ -342,7 +289,8 @@ static void dns_start(struct node *n)
 
 /* ---- lifecycle ---- */
 
-struct node *node_new(struct event_base *base, const struct node_conf *conf)
+struct node *node_new(struct event_base *base, const struct node_conf *conf,
+		      const struct dp_conf *dp)
 {
 	struct node *n = calloc(1, sizeof(*n));
 	struct ident_cfg ic = { .conf = conf, .ops = &node_id_ops };
@@ -352,23 +300,25 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf)
 		return NULL;
 	n->base = base;
 	n->conf = conf;
-	n->tun = tun_new(conf->tun, conf->mtu);
-	if (!n->tun)
-		goto fail;
-	n->dtun = dp_tun_new(tun_fd(n->tun), tun_vnet(n->tun));
-	if (!n->dtun)
+	n->tun = tun_new(conf->tun, conf->mtu, dp->vnet);
+	n->io = dpio_new(base, dp);
+	if (!n->tun || !n->io)
 		goto fail;
 	n->skip_ifs[0] = tun_name(n->tun);
+	ic.io = n->io;
 	ic.port = (uint16_t)conf->port;
 	ic.skip_ifs = n->skip_ifs;
 	ic.arg = n;
 	n->id = ident_new(base, &ic);
 	if (!n->id)
 		goto fail;
-	n->tun_ev = event_new(base, tun_fd(n->tun), EV_READ | EV_PERSIST, on_tun, n);
-	n->flush_ev = event_new(base, -1, 0, on_tun_flush, n);
-	if (!n->tun_ev || !n->flush_ev)
+	err = dpio_tun_attach(n->io, tun_fd(n->tun), tun_vnet(n->tun), overlay_tun_packet,
+			      ident_overlay(n->id));
+	if (err < 0) {
+		errno = -err;
+		log_warn("reading %s", tun_name(n->tun));
 		goto fail;
+	}
 	err = mkdir_parents(conf->control);
 	if (err < 0) {
 		errno = -err;
@@ -379,7 +329,6 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf)
 	if (!n->ctl)
 		goto fail;
 	dns_start(n);
-	event_add(n->tun_ev, NULL);
 	log_info("%s: UDP port %u, control socket %s", conf->fqdn, ident_port(n->id),
 		 conf->control);
 	ident_start(n->id);
@@ -411,16 +360,12 @@ void node_free(struct node *n)
 			log_info("restored %s", RESOLV_CONF_PATH);
 		}
 	}
-	if (n->tun_ev)
-		event_free(n->tun_ev);
-	if (n->flush_ev)
-		event_free(n->flush_ev);
 	ident_free(n->id);
+	dpio_free(n->io);   /* after the identities: their ports are gone */
 	if (n->tun) {
 		log_info("removing TUN %s", tun_name(n->tun));
 		tun_free(n->tun);
 	}
-	dp_tun_free(n->dtun);
 	free(n);
 }
 
@@ -429,6 +374,11 @@ void node_free(struct node *n)
 const struct sig_info *node_info(const struct node *n)
 {
 	return ident_info(n->id);
+}
+
+struct dpio *node_dpio(struct node *n)
+{
+	return n->io;
 }
 
 const char *node_tun_name(const struct node *n)

@@ -1,6 +1,7 @@
-/* The daemon: one event base holding the TUN device, the daemon's own
- * CYPHONIC identity (ident.h: login, signaling, overlay, UDP socket), the
- * resolver and the control socket, wired together.  Everything
+/* The daemon: one event base holding the TUN device, the data path's I/O
+ * (dpio.h), the daemon's own CYPHONIC identity (ident.h: login,
+ * signaling, overlay, UDP port), the resolver and the control socket,
+ * wired together.  Everything
  * protocol-shaped lives in the modules; this file only moves bytes and
  * timers between them and libevent.  An adapter (src/adapter) extends a
  * node through the hooks at the end. */
@@ -10,14 +11,18 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+struct dp_conf;
+struct dpio;
 struct event_base;
 struct node_conf;
 struct node;
 struct sig_info;
 struct json;
 
-/* NULL on failure (logged).  conf must outlive the node. */
-struct node *node_new(struct event_base *base, const struct node_conf *conf);
+/* NULL on failure (logged).  conf must outlive the node; dp: the data
+ * path's switches (batch.h). */
+struct node *node_new(struct event_base *base, const struct node_conf *conf,
+		      const struct dp_conf *dp);
 /* Best-effort Deregistration before stopping. */
 void node_stop(struct node *n);
 /* Removes the TUN device and the control socket. */
@@ -28,6 +33,8 @@ void node_free(struct node *n);
 /* The node's own registration state (VIPs, prefixes, ...). */
 const struct sig_info *node_info(const struct node *n);
 const char *node_tun_name(const struct node *n);
+/* The data path's I/O: the adapter's general nodes get their ports there. */
+struct dpio *node_dpio(struct node *n);
 /* Never report ifname's addresses in the registration (the string must
  * outlive the node).  0 or -ENOSPC. */
 int node_skip_if(struct node *n, const char *ifname);

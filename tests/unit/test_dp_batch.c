@@ -19,6 +19,7 @@
 
 #include "batch.h"
 #include "buf.h"
+#include "dpio.h"
 #include "gso.h"
 #include "udp.h"
 
@@ -281,6 +282,7 @@ static void rx_fn(void *arg, uint8_t *buf, size_t len, const struct sockaddr *fr
  * the node's), every 50th short: all arrive in order. */
 static void roundtrip(const char *env)
 {
+	struct dp_conf conf;
 	int a = udp_open(0), b = udp_open(0);
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
 	struct dp_tx *tx;
@@ -290,12 +292,12 @@ static void roundtrip(const char *env)
 
 	if (env)
 		putenv((char *)env);
-	dp_conf_reload();
+	dp_conf_from_env(&conf);
 	assert_true(a >= 0 && b >= 0);
 	setsockopt(b, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v));
 	to.sin_port = htons(udp_port(b));
-	tx = dp_tx_new(a);
-	rx = dp_rx_new(b);
+	tx = dp_tx_new(a, &conf);
+	rx = dp_rx_new(b, &conf);
 	assert_non_null(tx);
 	assert_non_null(rx);
 	for (uint32_t seq = 0; seq < 300; seq++) {
@@ -312,7 +314,7 @@ static void roundtrip(const char *env)
 	assert_int_equal(dp_tx_flush(tx), 0);
 	assert_int_equal(dp_tx_pending(tx), 0);
 	assert_int_equal(dp_tx_stats(tx)->datagrams, 300);
-	if (dp_conf()->gso)
+	if (conf.gso)
 		assert_true(dp_tx_stats(tx)->gso_msgs > 0);
 	else
 		assert_int_equal(dp_tx_stats(tx)->gso_msgs, 0);
@@ -354,6 +356,34 @@ static void test_sockets_mixed(void **state)
 	putenv("CY_DP_GRO=1");
 	roundtrip("CY_DP_MMSG=0");
 	putenv("CY_DP_MMSG=1");
+}
+
+/* The switches are read from the environment once, by the daemon. */
+static void test_conf_env(void **state)
+{
+	struct dp_conf c;
+
+	(void)state;
+	unsetenv("CY_DP");
+	unsetenv("CY_DP_GSO");
+	unsetenv("CY_DP_GRO");
+	unsetenv("CY_DP_MMSG");
+	unsetenv("CY_DP_VNET");
+	unsetenv("CY_DP_COALESCE");
+	dp_conf_from_env(&c);
+	assert_true(c.mmsg && c.gso && c.gro && c.vnet && c.coalesce);
+	setenv("CY_DP_GSO", "no", 1);
+	setenv("CY_DP_VNET", "Off", 1);   /* coalescing needs the vnet header */
+	dp_conf_from_env(&c);
+	assert_true(c.mmsg && !c.gso && c.gro && !c.vnet && !c.coalesce);
+	setenv("CY_DP", "0", 1);
+	setenv("CY_DP_GSO", "1", 1);
+	setenv("CY_DP_VNET", "yes", 1);
+	dp_conf_from_env(&c);
+	assert_true(!c.mmsg && !c.gso && !c.gro && !c.vnet && !c.coalesce);
+	unsetenv("CY_DP");
+	unsetenv("CY_DP_GSO");
+	unsetenv("CY_DP_VNET");
 }
 
 /* ---- coalescing towards the TUN ---- */
@@ -447,11 +477,8 @@ static void coalesce(int ver)
 	struct gso_hdr h;
 	size_t l3 = ver == 4 ? 20 : 40, len, want;
 
-	putenv("CY_DP=1");
-	putenv("CY_DP_COALESCE=1");
-	dp_conf_reload();
 	assert_int_equal(pipe(fd), 0);
-	t = dp_tun_new(fd[1], true);
+	t = dp_tun_new(fd[1], true, &DP_CONF_ALL);
 	assert_non_null(t);
 	/* NSEG full segments, the last with PSH: one super-packet */
 	for (int i = 0; i < NSEG; i++) {
@@ -516,10 +543,8 @@ static void test_coalesce_breaks(void **state)
 	size_t len;
 
 	(void)state;
-	putenv("CY_DP=1");
-	dp_conf_reload();
 	assert_int_equal(pipe(fd), 0);
-	t = dp_tun_new(fd[1], true);
+	t = dp_tun_new(fd[1], true, &DP_CONF_ALL);
 	len = mk_seg(p, 4, 1000, SEGP, 0x10);
 	dp_tun_write(t, p, len);
 	len = mk_seg(p, 4, 1000 + 2 * SEGP, SEGP, 0x10);   /* a gap */
@@ -537,16 +562,13 @@ static void test_coalesce_breaks(void **state)
 	assert_int_equal(dp_tun_stats(t)->writes, 5);
 	/* off: every write is a plain one */
 	dp_tun_free(t);
-	putenv("CY_DP_COALESCE=0");
-	dp_conf_reload();
-	t = dp_tun_new(fd[1], true);
+	t = dp_tun_new(fd[1], true, &(struct dp_conf){ .vnet = true, .coalesce = false });
 	for (int i = 0; i < 3; i++) {
 		len = mk_seg(p, 4, 1000 + (uint32_t)i * SEGP, SEGP, 0x10);
 		dp_tun_write(t, p, len);
 		assert_false(dp_tun_pending(t));
 	}
 	assert_int_equal(dp_tun_stats(t)->writes, 3);
-	putenv("CY_DP_COALESCE=1");
 	dp_tun_free(t);
 	close(fd[0]);
 	close(fd[1]);
@@ -583,12 +605,9 @@ static void test_coalesce_l2(void **state)
 	int fd[2];
 
 	(void)state;
-	putenv("CY_DP=1");
-	putenv("CY_DP_COALESCE=1");
-	dp_conf_reload();
 	assert_int_equal(pipe(fd), 0);
-	assert_null(dp_tun_new_l2(fd[1], true, DP_L2_MAX + 1));
-	t = dp_tun_new_l2(fd[1], true, 14);
+	assert_null(dp_tun_new_l2(fd[1], true, DP_L2_MAX + 1, &DP_CONF_ALL));
+	t = dp_tun_new_l2(fd[1], true, 14, &DP_CONF_ALL);
 	assert_non_null(t);
 	for (int i = 0; i < 4; i++) {
 		len = mk_seg(p, 4, 1000 + (uint32_t)i * SEGP, SEGP, 0x10);
@@ -650,12 +669,9 @@ static void test_coalesce_flows(void **state)
 	int fd[2];
 
 	(void)state;
-	putenv("CY_DP=1");
-	putenv("CY_DP_COALESCE=1");
-	dp_conf_reload();
 	assert_int_equal(pipe(fd), 0);
 	assert_int_equal(fcntl(fd[0], F_SETPIPE_SZ, 1 << 20), 1 << 20);
-	t = dp_tun_new(fd[1], true);
+	t = dp_tun_new(fd[1], true, &DP_CONF_ALL);
 	assert_non_null(t);
 	for (uint32_t i = 0; i < 4; i++) {
 		for (unsigned f = 0; f < 3; f++) {
@@ -707,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_sockets_on),
 		cmocka_unit_test(test_sockets_off),
 		cmocka_unit_test(test_sockets_mixed),
+		cmocka_unit_test(test_conf_env),
 		cmocka_unit_test(test_coalesce4),
 		cmocka_unit_test(test_coalesce6),
 		cmocka_unit_test(test_coalesce_breaks),

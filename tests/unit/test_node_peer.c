@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "dpio.h"
 #include "overlay.h"
 #include "peer.h"
 #include "session.h"
@@ -243,6 +244,7 @@ struct dgram {
 struct fake_node {
 	int id;
 	struct overlay *ov;
+	struct dpio_port *port;       /* no socket: sends go to f_send */
 	struct sockaddr_storage addr;
 	struct in_addr vip4;
 	struct in6_addr vip6;
@@ -333,8 +335,10 @@ static void f_dns(void *arg, uint64_t token, enum resolver_status st, const stru
 }
 
 static const struct overlay_ops f_ops = {
-	.send = f_send, .tun_write = f_tun_write, .direction_request = f_dir, .dns_complete = f_dns,
+	.direction_request = f_dir, .dns_complete = f_dns,
 };
+
+static struct dpio *io;
 
 static void deliver_one(int i)
 {
@@ -364,6 +368,10 @@ static void setup_node(int i, const char *name, const char *ip, const char *v4, 
 
 	memset(n, 0, sizeof(*n));
 	n->id = i;
+	n->port = dpio_port_new(io, &(struct dpio_port_cfg){ .tap = f_send, .arg = n,
+				.deliver = f_tun_write, .deliver_arg = n });
+	assert_non_null(n->port);
+	cfg.port = n->port;
 	snprintf(n->fqdn, sizeof(n->fqdn), "%s.example.test", name);
 	assert_int_equal(addr_parse(ip, 7446, &n->addr, &len), 0);
 	inet_pton(AF_INET, v4, &n->vip4);
@@ -378,6 +386,8 @@ static void setup_node(int i, const char *name, const char *ip, const char *v4, 
 static int setup(void **state)
 {
 	clock_set_fake(now_s, now_ms);
+	io = dpio_new(NULL, &DP_CONF_ALL);
+	assert_non_null(io);
 	nnet = 0;
 	drop_next = capture = false;
 	setup_node(0, "a", "192.0.2.10", "100.64.0.1", "fd00::1");
@@ -389,6 +399,9 @@ static int teardown(void **state)
 {
 	overlay_free(nodes[0].ov);
 	overlay_free(nodes[1].ov);
+	dpio_port_free(nodes[0].port);
+	dpio_port_free(nodes[1].port);
+	dpio_free(io);
 	clock_set_fake(0, 0);
 	return 0;
 }
@@ -809,7 +822,8 @@ static void test_overlay_roaming(void **state)
 static void test_overlay_dead_peer(void **state)
 {
 	struct fake_node *a = &nodes[0], *b = &nodes[1];
-	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = b->fqdn, .arg = b };
+	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = b->fqdn, .port = b->port,
+				   .arg = b };
 	uint8_t pkt[60];
 	int i;
 

@@ -12,6 +12,7 @@
 #include "aead.h"
 #include "buf.h"
 #include "clock.h"
+#include "dpio.h"
 #include "log.h"
 #include "peer.h"
 #include "relay.h"
@@ -59,6 +60,7 @@ struct overlay {
 	char fqdn[CY_FQDN_MAX + 1];
 	const struct overlay_ops *ops;
 	void *arg;
+	struct dpio_port *port;       /* the identity's UDP socket, its local side */
 	struct peer_table *peers;
 	uint8_t *out;
 	struct overlay_drops drops;
@@ -68,7 +70,6 @@ struct overlay {
 	uint32_t ping_next_id;
 	struct overlay_ping pings[OVERLAY_PINGS];
 	struct overlay_early early[OVERLAY_EARLY];
-	bool batching;          /* between overlay_batch_begin and _end */
 	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
 	bool have_vips;         /* this identity's own, the only inner destinations */
 	struct in_addr vip4;
@@ -123,6 +124,7 @@ struct overlay *overlay_new(const struct overlay_cfg *cfg)
 	snprintf(o->fqdn, sizeof(o->fqdn), "%s", cfg->local_fqdn ? cfg->local_fqdn : "");
 	o->ops = cfg->ops;
 	o->arg = cfg->arg;
+	o->port = cfg->port;
 	o->peers = peer_table_new();
 	o->relays = relay_table_new();
 	o->out = malloc(OVERLAY_BUF);
@@ -170,7 +172,7 @@ static const char *peer_name(const struct peer *p, char *buf, size_t len)
 static void send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
 		    const struct sockaddr *to)
 {
-	if (o->ops->send(o->arg, buf, len, to) == 0 && p) {
+	if (dpio_send(o->port, buf, len, to) == 0 && p) {
 		p->last_tx_ms = clock_now_ms();
 		p->ack_due_since_ms = 0;
 	}
@@ -649,7 +651,7 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 		o->drops.bad_dst++;
 		return;
 	}
-	o->ops->tun_write(o->arg, o->out, (size_t)n);
+	dpio_deliver(o->port, o->out, (size_t)n);
 }
 
 static void early_store(struct overlay *o, uint64_t tid, const uint8_t *buf, size_t len,
@@ -796,32 +798,21 @@ static bool dst6_special(const uint8_t *d)
 	return d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80);
 }
 
-void overlay_batch_begin(struct overlay *o)
-{
-	o->batching = o->ops->tx_slot && o->ops->tx_commit && o->ops->tx_flush;
-}
-
-void overlay_batch_end(struct overlay *o)
-{
-	if (o->batching)
-		o->ops->tx_flush(o->arg);
-	o->batching = false;
-}
-
-/* Seal straight into the send batch: no copy between sealing and the
- * kernel.  -EMSGSIZE when the slot is too small (the caller then seals
- * into o->out), else as tunnel_seal. */
+/* Seal straight into the send batch of a burst (dpio.h): no copy between
+ * sealing and the kernel.  -EMSGSIZE when there is no slot or it is too
+ * small (the caller then seals into o->out and sends), else as
+ * tunnel_seal. */
 static ssize_t seal_batched(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
 {
 	size_t cap = 0;
-	uint8_t *slot = o->ops->tx_slot(o->arg, &cap);
+	uint8_t *slot = dpio_slot(o->port, &cap);
 	ssize_t n;
 
 	if (!slot || cap < len + SESSION_OVERHEAD)
 		return -EMSGSIZE;
 	n = tunnel_seal(p->tunnel, pkt, len, slot, cap);
 	if (n > 0 && p->have_endpoint &&
-	    o->ops->tx_commit(o->arg, (size_t)n, (const struct sockaddr *)&p->endpoint) == 0) {
+	    dpio_commit(o->port, (size_t)n, (const struct sockaddr *)&p->endpoint) == 0) {
 		p->last_tx_ms = clock_now_ms();
 		p->ack_due_since_ms = 0;
 	}
@@ -851,7 +842,7 @@ void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len)
 		return;
 	}
 	if (p && p->tunnel) {
-		n = o->batching ? seal_batched(o, p, pkt, len) : -EMSGSIZE;
+		n = seal_batched(o, p, pkt, len);
 		if (n == -EMSGSIZE) {
 			n = tunnel_seal(p->tunnel, pkt, len, o->out, OVERLAY_BUF);
 			if (n > 0)
@@ -901,6 +892,11 @@ void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len)
 	}
 	if (peer_queue_push(p, pkt, len) < 0)
 		o->drops.no_route++;
+}
+
+void overlay_tun_packet(void *overlay, uint8_t *pkt, size_t len)
+{
+	overlay_tun_input(overlay, pkt, len);
 }
 
 /* ---- DNS ---- */
@@ -1094,7 +1090,7 @@ static void relay_send(void *ctx, const uint8_t *buf, size_t len, const struct s
 {
 	struct overlay *o = ctx;
 
-	o->ops->send(o->arg, buf, len, to);
+	dpio_send(o->port, buf, len, to);
 }
 
 /* relay_tick: the TRS acknowledged none of the last hellos, the relay

@@ -1,9 +1,10 @@
-/* The node's overlay: peers (peer.h), their tunnels (tunnel.h) and the
- * packet path between the TUN device and the UDP socket, as plain
- * functions over bytes.  node.c feeds it datagrams, TUN packets, routes
- * from the signaling and DNS lookups; it answers through ops (send a
- * datagram, write to the TUN, ask for a route, complete a lookup), so the
- * unit tests wire two overlays back to back with no sockets.
+/* One identity's overlay: peers (peer.h), their tunnels (tunnel.h) and the
+ * packet path between the local side and the UDP socket, as plain
+ * functions over bytes.  The data path's I/O (dpio.h) feeds it TUN packets
+ * and datagrams, and it seals and delivers through its port there; the
+ * identity (ident.c) gives it routes from the signaling and DNS lookups,
+ * and it answers through ops (ask for a route, complete a lookup).  The
+ * unit tests wire two overlays back to back through ports with no socket.
  *
  *   TUN -> overlay_tun_input: destination VIP -> peer -> tunnel_seal -> send
  *          no tunnel yet: queue (PEER_QUEUE) + Direction Request by VIP
@@ -51,25 +52,19 @@
 #define PROBE_REPLY 2
 
 struct overlay_ops {
-	int (*send)(void *arg, const uint8_t *buf, size_t len, const struct sockaddr *to);
-	int (*tun_write)(void *arg, const uint8_t *pkt, size_t len);
 	/* sig_direction_request(): 0 with *req_id set, or -errno. */
 	int (*direction_request)(void *arg, const char *fqdn, const uint8_t *vip4,
 				 const uint8_t *vip6, uint32_t *req_id);
 	/* resolver_complete() (optional). */
 	void (*dns_complete)(void *arg, uint64_t token, enum resolver_status st,
 			     const struct in_addr *vip4, const struct in6_addr *vip6);
-	/* Optional batched send (batch.h), used between overlay_batch_begin()
-	 * and overlay_batch_end() for Data sealed from TUN packets: tx_slot
-	 * gives the memory to seal the next datagram into (*cap bytes; NULL:
-	 * use send), tx_commit queues it for to, tx_flush sends the queue. */
-	uint8_t *(*tx_slot)(void *arg, size_t *cap);
-	int (*tx_commit)(void *arg, size_t len, const struct sockaddr *to);
-	void (*tx_flush)(void *arg);
 };
+
+struct dpio_port;
 
 struct overlay_cfg {
 	const char *local_fqdn;
+	struct dpio_port *port;       /* sends and deliveries (dpio.h) */
 	const struct overlay_ops *ops;
 	void *arg;
 };
@@ -137,14 +132,11 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 		      const struct sockaddr *from);
 /* sig_input did not want it either. */
 void overlay_count_malformed(struct overlay *o);
-/* A packet read from the TUN device. */
+/* A packet from the local side (TUN, general node); within a burst
+ * (dpio_burst_begin) its datagram leaves with the others at the end. */
 void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len);
-
-/* A burst of TUN packets follows (overlay_tun_input): their datagrams go
- * out together at overlay_batch_end() (or when the batch is full), when
- * ops has tx_slot/tx_commit/tx_flush; otherwise these do nothing. */
-void overlay_batch_begin(struct overlay *o);
-void overlay_batch_end(struct overlay *o);
+/* The same as a dp_pkt_fn (batch.h) over an overlay: the TUN's input. */
+void overlay_tun_packet(void *overlay, uint8_t *pkt, size_t len);
 
 /* The resolver's lookup callback: 0 (completed now or later) or -errno
  * (answer SERVFAIL now). */

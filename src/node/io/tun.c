@@ -92,7 +92,7 @@ int tun_set_addr6(struct tun *t, const struct in6_addr *addr, uint8_t prefix)
 	return 0;
 }
 
-struct tun *tun_new(const char *name, int mtu)
+struct tun *tun_new(const char *name, int mtu, bool vnet)
 {
 	struct ifreq ifr = { 0 };
 	struct tun *t;
@@ -111,9 +111,9 @@ struct tun *tun_new(const char *name, int mtu)
 	}
 	/* With the offload switch (batch.h) a vnet header; without, or when
 	 * the kernel refuses it, plain packets. */
-	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | dp_tun_flags());
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
 	strcpy(ifr.ifr_name, name);
-	t->vnet = dp_tun_flags() != 0;
+	t->vnet = vnet;
 	if (t->vnet && ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		log_warn("TUNSETIFF %s with IFF_VNET_HDR: plain packets", name);
 		t->vnet = false;

@@ -12,8 +12,9 @@
 
 struct tun;
 
-/* NULL on failure (logged). */
-struct tun *tun_new(const char *name, int mtu);
+/* NULL on failure (logged).  vnet: ask for IFF_VNET_HDR and the offloads
+ * (batch.h); tun_vnet() says whether the kernel gave them. */
+struct tun *tun_new(const char *name, int mtu, bool vnet);
 void tun_free(struct tun *t);
 int tun_fd(const struct tun *t);
 const char *tun_name(const struct tun *t);

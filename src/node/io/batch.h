@@ -19,16 +19,16 @@
  *               flow are merged into one super-packet write (coalescing,
  *               up to 8 flows at once).
  *
- * Each technique is switched by the environment of the daemon, read once
- * (values 0/no/off or 1/yes/on; all default on):
- *   CY_DP=off        everything off: the one-packet-per-syscall path
- *   CY_DP_MMSG       recvmmsg / sendmmsg (off: recvmsg / sendmsg in a loop)
- *   CY_DP_GSO        UDP_SEGMENT on send
- *   CY_DP_GRO        UDP_GRO on receive
- *   CY_DP_VNET       TUN IFF_VNET_HDR + TUNSETOFFLOAD (TSO/USO/checksum)
- *   CY_DP_COALESCE   (with VNET) received in-order TCP segments of one flow
- *                    written to the TUN as one super-packet (GRO towards
- *                    the kernel: its TCP stack runs once per 64 KB)
+ * Each technique is a field of struct dp_conf, given to each object when
+ * it is made (all on by default; dpio.h reads them from the environment
+ * once at start, for the bench):
+ *   mmsg       recvmmsg / sendmmsg (off: recvmsg / sendmsg in a loop)
+ *   gso        UDP_SEGMENT on send
+ *   gro        UDP_GRO on receive
+ *   vnet       TUN IFF_VNET_HDR + TUNSETOFFLOAD (TSO/USO/checksum)
+ *   coalesce   (with vnet) received in-order TCP segments of one flow
+ *              written to the TUN as one super-packet (GRO towards the
+ *              kernel: its TCP stack runs once per 64 KB)
  * Where the kernel lacks one (setsockopt or ioctl fails, the first GSO
  * send fails with EIO) it is turned off for that socket or device and
  * logged once; traffic goes on without it.
@@ -36,8 +36,8 @@
  * Buffers are allocated once per object (the receive buffers once per
  * process: one thread reads all sockets), nothing per packet.  Nothing is
  * locked: one thread uses these objects. */
-#ifndef CY_NODE_BATCH_H
-#define CY_NODE_BATCH_H
+#ifndef CY_NODE_IO_BATCH_H
+#define CY_NODE_IO_BATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,14 +45,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* The switches (above). */
 struct dp_conf {
 	bool mmsg, gso, gro, vnet, coalesce;
 };
-
-/* The switches (from the environment on first use). */
-const struct dp_conf *dp_conf(void);
-/* Tests: read the environment again. */
-void dp_conf_reload(void);
+#define DP_CONF_ALL ((struct dp_conf){ true, true, true, true, true })
 
 #define DP_SLOT 2048            /* one sealed datagram (inner MTU up to ~2000) */
 #define DP_TX_MAX 128           /* datagrams per batch */
@@ -99,7 +96,7 @@ struct dp_tx_stats {
 struct dp_tx;
 
 /* For the UDP socket fd (the object does not own it).  NULL on ENOMEM. */
-struct dp_tx *dp_tx_new(int fd);
+struct dp_tx *dp_tx_new(int fd, const struct dp_conf *conf);
 void dp_tx_free(struct dp_tx *tx);
 /* Where to seal the next datagram (*cap bytes); NULL when out of memory. */
 uint8_t *dp_tx_slot(struct dp_tx *tx, size_t *cap);
@@ -117,7 +114,7 @@ bool dp_tx_gso(const struct dp_tx *tx);
 struct dp_rx;
 
 /* For the UDP socket fd; turns UDP_GRO on when switched on. */
-struct dp_rx *dp_rx_new(int fd);
+struct dp_rx *dp_rx_new(int fd, const struct dp_conf *conf);
 void dp_rx_free(struct dp_rx *rx);
 /* Receive until the socket is empty or about max datagrams were handed to
  * fn (from unmapped, as udp_recv does).  Truncated messages are dropped.
@@ -128,9 +125,7 @@ bool dp_rx_gro(const struct dp_rx *rx);
 
 /* ---- TUN ---- */
 
-/* TUNSETIFF flags to add for the switches (IFF_VNET_HDR or 0). */
-int dp_tun_flags(void);
-/* After TUNSETIFF with dp_tun_flags(): turn the offloads on.  0, or -errno
+/* After TUNSETIFF with IFF_VNET_HDR: turn the offloads on.  0, or -errno
  * when the kernel refused (the device then carries plain packets behind
  * the header, which still works). */
 int dp_tun_offload(int fd);
@@ -147,13 +142,13 @@ struct dp_tun_stats {
 struct dp_tun;
 
 /* For the TUN descriptor fd; vnet: it was created with IFF_VNET_HDR. */
-struct dp_tun *dp_tun_new(int fd, bool vnet);
+struct dp_tun *dp_tun_new(int fd, bool vnet, const struct dp_conf *conf);
 /* The writer (dp_tun_write_l2, dp_tun_flush) for a device whose packets
  * carry an l2len-byte link header (at most DP_L2_MAX) after the vnet
  * header: an AF_PACKET socket with PACKET_VNET_HDR (l2len 14, Ethernet).
  * The vnet header's offsets then count from the link header. */
 #define DP_L2_MAX 64
-struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len);
+struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len, const struct dp_conf *conf);
 void dp_tun_free(struct dp_tun *t);
 /* Read until EAGAIN or max reads; each packet (segments of a
  * super-packet) goes to fn.  Returns the number of reads. */

@@ -1,0 +1,313 @@
+#include "dpio.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+#include "udp.h"
+#include "wire.h"
+
+/* Read until EAGAIN, but yield to the other events after this many. */
+#define READ_BATCH 1024
+#define SOCK_BUF (4 << 20)      /* UDP socket buffers: bursts at line rate */
+
+struct dpio_port {
+	struct dpio *io;
+	struct dpio_port_cfg cfg;
+	char name[CY_FQDN_MAX + 1];
+	int fd;
+	uint16_t number;
+	struct event *ev;
+	struct dp_tx *tx;
+	struct dp_rx *rx;
+	struct dpio_port *next_dirty;   /* in io->dirty while it queues datagrams */
+	bool dirty;
+	struct ratelimit rl;
+};
+
+struct dpio {
+	struct event_base *base;
+	struct dp_conf conf;
+	unsigned burst;                 /* dpio_burst_begin depth */
+	struct dpio_port *dirty;        /* ports with queued datagrams */
+	struct dp_tun *tun;             /* the node's TUN: reads, coalesced writes */
+	dp_pkt_fn tun_input;
+	void *tun_arg;
+	struct event *tun_ev;
+	struct event *flush_ev;         /* writes what the TUN writer holds */
+	struct dpio_stats st;
+	struct ratelimit rl;
+};
+
+/* ---- switches ---- */
+
+static bool env_bool(const char *name, bool dflt)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return dflt;
+	return strcmp(v, "0") && strcasecmp(v, "no") && strcasecmp(v, "off") &&
+	       strcasecmp(v, "false");
+}
+
+void dp_conf_from_env(struct dp_conf *c)
+{
+	bool all = env_bool("CY_DP", true);
+
+	c->mmsg = all && env_bool("CY_DP_MMSG", true);
+	c->gso = all && env_bool("CY_DP_GSO", true);
+	c->gro = all && env_bool("CY_DP_GRO", true);
+	c->vnet = all && env_bool("CY_DP_VNET", true);
+	c->coalesce = c->vnet && env_bool("CY_DP_COALESCE", true);
+}
+
+/* ---- the object ---- */
+
+struct dpio *dpio_new(struct event_base *base, const struct dp_conf *conf)
+{
+	struct dpio *io = calloc(1, sizeof(*io));
+
+	if (!io)
+		return NULL;
+	io->base = base;
+	io->conf = *conf;
+	log_info("data plane: mmsg %s, udp gso %s, udp gro %s, tun offload %s, coalesce %s",
+		 conf->mmsg ? "on" : "off", conf->gso ? "on" : "off", conf->gro ? "on" : "off",
+		 conf->vnet ? "on" : "off", conf->coalesce ? "on" : "off");
+	return io;
+}
+
+void dpio_free(struct dpio *io)
+{
+	if (!io)
+		return;
+	if (io->tun_ev)
+		event_free(io->tun_ev);
+	if (io->flush_ev)
+		event_free(io->flush_ev);
+	if (io->tun)
+		dp_tun_flush(io->tun);
+	dp_tun_free(io->tun);
+	free(io);
+}
+
+const struct dp_conf *dpio_conf(const struct dpio *io) { return &io->conf; }
+const struct dpio_stats *dpio_stats(const struct dpio *io) { return &io->st; }
+
+/* ---- bursts ---- */
+
+void dpio_burst_begin(struct dpio *io)
+{
+	io->burst++;
+}
+
+/* The last burst ended: every port's queue goes out. */
+void dpio_burst_end(struct dpio *io)
+{
+	if (!io->burst || --io->burst)
+		return;
+	while (io->dirty) {
+		struct dpio_port *p = io->dirty;
+
+		io->dirty = p->next_dirty;
+		p->next_dirty = NULL;
+		p->dirty = false;
+		dp_tx_flush(p->tx);
+	}
+}
+
+/* ---- TUN ---- */
+
+static void on_tun_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct dpio *io = arg;
+	int err = dp_tun_flush(io->tun);
+
+	if (err < 0) {
+		io->st.tun_write_err++;
+		LOG_RATELIMITED(&io->rl, "TUN write: %s", strerror(-err));
+	}
+}
+
+/* A burst of reads (each maybe a TSO super-packet, cut into wire packets):
+ * their datagrams leave in one batch per port at the end. */
+static void on_tun(evutil_socket_t fd, short what, void *arg)
+{
+	struct dpio *io = arg;
+
+	dpio_burst_begin(io);
+	dp_tun_read(io->tun, READ_BATCH, io->tun_input, io->tun_arg);
+	dpio_burst_end(io);
+}
+
+int dpio_tun_attach(struct dpio *io, int fd, bool vnet, dp_pkt_fn input, void *arg)
+{
+	if (io->tun || !io->base)
+		return -EINVAL;
+	io->tun = dp_tun_new(fd, vnet, &io->conf);
+	if (!io->tun)
+		return -ENOMEM;
+	io->tun_input = input;
+	io->tun_arg = arg;
+	io->tun_ev = event_new(io->base, fd, EV_READ | EV_PERSIST, on_tun, io);
+	io->flush_ev = event_new(io->base, -1, 0, on_tun_flush, io);
+	if (!io->tun_ev || !io->flush_ev || event_add(io->tun_ev, NULL) < 0)
+		return -ENOMEM;   /* the rest goes with dpio_free */
+	return 0;
+}
+
+static int tun_deliver(struct dpio *io, const uint8_t *pkt, size_t len)
+{
+	int err;
+
+	if (!io->tun)
+		return -ENODEV;
+	err = dp_tun_write(io->tun, pkt, len);
+	/* A TCP segment held for coalescing: written once the current burst
+	 * of datagrams is handled (an active event runs before the next poll). */
+	if (dp_tun_pending(io->tun) && !event_pending(io->flush_ev, EV_TIMEOUT, NULL))
+		event_active(io->flush_ev, EV_TIMEOUT, 0);
+	if (err < 0) {
+		io->st.tun_write_err++;
+		if (err != -EAGAIN)
+			LOG_RATELIMITED(&io->rl, "TUN write: %s", strerror(-err));
+	}
+	return err;
+}
+
+/* ---- ports ---- */
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct dpio_port *p = arg;
+	int n = dp_rx_run(p->rx, READ_BATCH, p->cfg.input, p->cfg.arg);
+
+	if (n < 0)
+		LOG_RATELIMITED(&p->rl, "%s: udp receive: %s", p->name, strerror(-n));
+	if (p->cfg.after_read)
+		p->cfg.after_read(p->cfg.arg);
+}
+
+static void sock_buffers(int fd)
+{
+	int v = SOCK_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
+static int port_open(struct dpio_port *p)
+{
+	struct dpio *io = p->io;
+
+	p->fd = udp_open(p->cfg.port);
+	if (p->fd < 0) {
+		errno = -p->fd;
+		log_warn("%s: UDP socket on port %u", p->name, p->cfg.port);
+		return -1;
+	}
+	p->number = udp_port(p->fd);
+	sock_buffers(p->fd);
+	p->tx = dp_tx_new(p->fd, &io->conf);
+	p->rx = dp_rx_new(p->fd, &io->conf);
+	if (!p->tx || !p->rx)
+		return -1;
+	p->ev = event_new(io->base, p->fd, EV_READ | EV_PERSIST, on_udp, p);
+	if (!p->ev || event_add(p->ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+struct dpio_port *dpio_port_new(struct dpio *io, const struct dpio_port_cfg *cfg)
+{
+	struct dpio_port *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->io = io;
+	p->cfg = *cfg;
+	p->fd = -1;
+	snprintf(p->name, sizeof(p->name), "%s", cfg->name ? cfg->name : "");
+	if (!cfg->tap && port_open(p) < 0) {
+		dpio_port_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void dpio_port_free(struct dpio_port *p)
+{
+	struct dpio_port **pp;
+
+	if (!p)
+		return;
+	for (pp = &p->io->dirty; *pp; pp = &(*pp)->next_dirty) {
+		if (*pp == p) {
+			*pp = p->next_dirty;
+			break;
+		}
+	}
+	if (p->tx)
+		dp_tx_flush(p->tx);
+	if (p->ev)
+		event_free(p->ev);
+	dp_tx_free(p->tx);
+	dp_rx_free(p->rx);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+}
+
+uint16_t dpio_port_number(const struct dpio_port *p) { return p->number; }
+
+/* ---- the overlay's side ---- */
+
+int dpio_send(struct dpio_port *p, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	char a[ADDR_STR_MAX];
+	int err;
+
+	if (p->cfg.tap)
+		return p->cfg.tap(p->cfg.arg, buf, len, to);
+	err = udp_send(p->fd, buf, len, to);
+	if (err < 0)
+		LOG_RATELIMITED(&p->rl, "%s: send to %s: %s", p->name, addr_str(to, a),
+				strerror(-err));
+	return err;
+}
+
+uint8_t *dpio_slot(struct dpio_port *p, size_t *cap)
+{
+	if (!p->io->burst || !p->tx)
+		return NULL;
+	return dp_tx_slot(p->tx, cap);
+}
+
+int dpio_commit(struct dpio_port *p, size_t len, const struct sockaddr *to)
+{
+	struct dpio *io = p->io;
+	int err = dp_tx_commit(p->tx, len, to);
+
+	if (err == 0 && !p->dirty) {
+		p->dirty = true;
+		p->next_dirty = io->dirty;
+		io->dirty = p;
+	}
+	return err;
+}
+
+int dpio_deliver(struct dpio_port *p, const uint8_t *pkt, size_t len)
+{
+	if (p->cfg.deliver)
+		return p->cfg.deliver(p->cfg.deliver_arg, pkt, len);
+	return tun_deliver(p->io, pkt, len);
+}
