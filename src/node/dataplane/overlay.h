@@ -10,16 +10,12 @@
  *          no tunnel yet: queue (PEER_QUEUE) + Direction Request by VIP
  *   UDP -> overlay_udp_input: 0x30/0x31 by tunnel id -> handshake;
  *          0x40 by receiver index -> tunnel_open -> inner source must be
- *          the peer's VIP -> tun_write (or a probe, below)
+ *          the peer's VIP -> dpio_deliver (or a probe, below)
  *   route_ready -> tunnel_new; the initiator sends its Request at once
  *   tunnel usable -> flush the queue, complete DNS lookups, start pings
  *
- * Probes (cyphonic ping): an inner packet whose first byte has version
- * nibble 0 is ours, never an IP packet (docs/tunnel.md, "Overlay ping"):
- *   type (1: echo request, 2: echo reply) | 0 (3) | id (32) | seq (32) | t (64)
- * The peer's daemon echoes a request back with type 2 through the same
- * tunnel; the sender's RTT is now - t (t is its own monotonic ns, opaque
- * to the peer). */
+ * Probes (cyphonic ping): inner packets with version nibble 0, echoed by
+ * the peer's daemon (ping.h, docs/tunnel.md "Overlay ping"). */
 #ifndef CY_NODE_OVERLAY_H
 #define CY_NODE_OVERLAY_H
 

@@ -1,0 +1,76 @@
+/* Inside the overlay (overlay.h): its state and the calls between its
+ * files, which run one way only:
+ *
+ *   overlay.c        the public face: routes, lookups, pings, timers, status
+ *     -> overlay_input.c   packets in from either side: datagrams by type,
+ *                          Data, the handshake, TUN packets, probes
+ *       -> overlay_peer.c  the peer state machine: sending to a peer,
+ *                          following it (roam), up / failed / selecting,
+ *                          the waiters, the per-tick duties, relay liveness
+ *         -> ping.c (its table), early.c (its cache), peer.c, relay.c,
+ *            tunnel.c, dpio.c
+ *
+ * No other part includes this header. */
+#ifndef CY_NODE_OVERLAY_IMPL_H
+#define CY_NODE_OVERLAY_IMPL_H
+
+#include "early.h"
+#include "log.h"
+#include "overlay.h"
+#include "peer.h"
+#include "ping.h"
+#include "relay.h"
+
+/* Room to seal or open the largest message. */
+#define OVERLAY_BUF (65536 + SESSION_OVERHEAD + 64)
+
+struct overlay {
+	char fqdn[CY_FQDN_MAX + 1];
+	const struct overlay_ops *ops;
+	void *arg;
+	struct dpio_port *port;       /* the identity's UDP socket, its local side */
+	struct peer_table *peers;
+	uint8_t *out;                 /* OVERLAY_BUF: what is sealed or opened */
+	struct overlay_drops drops;
+	struct overlay_stats st;
+	struct ratelimit rl;
+	int64_t next_tick_ms;
+	struct ping_table pings;
+	struct early_cache early;
+	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
+	bool have_vips;               /* this identity's own, the only inner destinations */
+	struct in_addr vip4;
+	struct in6_addr vip6;
+};
+
+/* ---- overlay_peer.c ---- */
+
+const char *peer_name(const struct peer *p, char *buf, size_t len);
+/* buf to to (p: the peer it is for, whose send clock it resets; or NULL). */
+void send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
+	     const struct sockaddr *to);
+/* buf to p's endpoint, if it has one. */
+void send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len);
+/* Seal pkt (len bytes; NULL, 0: a keepalive) in p's tunnel and send it. */
+void seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len);
+void roam(struct overlay *o, struct peer *p, const struct sockaddr *from);
+/* The tunnel can carry data: the queue goes, the waiters are answered. */
+void peer_up(struct overlay *o, struct peer *p);
+/* Selection or handshake failed (st: a resolver status). */
+void peer_failed(struct overlay *o, struct peer *p, int st);
+/* Ask the NMS for a route to p (by fqdn or a VIP) unless one is asked or
+ * held.  0 or -errno. */
+int start_selection(struct overlay *o, struct peer *p, const char *fqdn, const uint8_t *vip4,
+		    const uint8_t *vip6);
+const char *status_reason(int st);
+/* Retries, rekeys, keepalives and dead-peer detection of p at now. */
+void peer_tick(struct overlay *o, struct peer *p, int64_t now);
+/* The relayed tunnels' hellos due at now (relay_tick over the peers). */
+void peer_relay_tick(struct overlay *o, int64_t now);
+
+/* ---- overlay_input.c ---- */
+
+/* The route for p's tunnel id just arrived: Requests that waited for it. */
+void early_replay(struct overlay *o, struct peer *p);
+
+#endif

@@ -1,0 +1,276 @@
+/* The overlay's peer state machine (overlay_impl.h): sending to a peer and
+ * following it, a peer's way from selecting to up or failed, the waiters
+ * answered on the way, and the duties of each tick. */
+#include "overlay_impl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "dpio.h"
+#include "log.h"
+#include "tunnel.h"
+
+/* The first handshake retries every second for this long. */
+#define OVERLAY_FAST_RETRY_FOR_MS 10000
+
+const char *peer_name(const struct peer *p, char *buf, size_t len)
+{
+	if (p->fqdn[0])
+		return p->fqdn;
+	if (p->have_vip4)
+		return inet_ntop(AF_INET, &p->vip4, buf, (socklen_t)len);
+	if (p->have_vip6)
+		return inet_ntop(AF_INET6, &p->vip6, buf, (socklen_t)len);
+	return "?";
+}
+
+/* ---- sending ---- */
+
+void send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
+	     const struct sockaddr *to)
+{
+	if (dpio_send(o->port, buf, len, to) == 0 && p) {
+		p->last_tx_ms = clock_now_ms();
+		p->ack_due_since_ms = 0;
+	}
+}
+
+void send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len)
+{
+	if (p->have_endpoint)
+		send_to(o, p, buf, len, (const struct sockaddr *)&p->endpoint);
+}
+
+void seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
+{
+	ssize_t n = tunnel_seal(p->tunnel, pkt, len, o->out, OVERLAY_BUF);
+
+	if (n > 0)
+		send_peer(o, p, o->out, (size_t)n);
+}
+
+/* An authenticated message came from from: send there from now on
+ * (the peer moved, or its NAPT mapping towards us differs from the one
+ * the NMS observed), as WireGuard does. */
+void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
+{
+	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], nb[INET6_ADDRSTRLEN];
+
+	if (p->have_endpoint && addr_equal(&p->endpoint.sa, from))
+		return;
+	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
+		return;
+	log_info("peer %s: endpoint %s -> %s", peer_name(p, nb, sizeof(nb)),
+		 p->have_endpoint ? addr_str((const struct sockaddr *)&p->endpoint, a) : "-",
+		 addr_str(from, b));
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	memcpy(&p->endpoint, from, addr_len(from));
+	p->have_endpoint = true;
+}
+
+/* ---- up, failed, selecting ---- */
+
+const char *status_reason(int st)
+{
+	switch (st) {
+	case RESOLVER_NXDOMAIN: return "unknown name or address";
+	case RESOLVER_REFUSED: return "refused by policy";
+	default: return "unreachable (route selection or tunnel set-up failed)";
+	}
+}
+
+static void waiters_complete(struct overlay *o, struct peer *p, int st, const char *why)
+{
+	for (unsigned i = 0; i < p->nwaiters; i++) {
+		struct peer_waiter *w = &p->waiters[i];
+		struct overlay_ping *pg;
+
+		if (w->kind == PEER_WAIT_DNS) {
+			if (o->ops->dns_complete)
+				o->ops->dns_complete(o->arg, w->token, (enum resolver_status)st,
+						     p->have_vip4 ? &p->vip4 : NULL,
+						     p->have_vip6 ? &p->vip6 : NULL);
+			continue;
+		}
+		pg = ping_find(&o->pings, (uint32_t)w->token);
+		if (pg && st == RESOLVER_OK)
+			ping_run(pg, p->relay);
+		else if (pg)
+			ping_fail(pg, why);
+	}
+	peer_waiters_clear(p);
+}
+
+void peer_up(struct overlay *o, struct peer *p)
+{
+	const uint8_t *pkt;
+	char nb[INET6_ADDRSTRLEN];
+	size_t len;
+
+	if (p->state != PEER_UP) {
+		log_info("tunnel %016" PRIx64 " to %s is up", p->tunnel_id,
+			 peer_name(p, nb, sizeof(nb)));
+		o->st.hs_completed++;
+	}
+	p->state = PEER_UP;
+	p->neg_until_ms = 0;
+	while ((pkt = peer_queue_front(p, &len))) {
+		seal_send(o, p, pkt, len);
+		peer_queue_pop(p);
+	}
+	waiters_complete(o, p, RESOLVER_OK, NULL);
+}
+
+/* Answer what waits, drop the queue, remember the failure for
+ * PEER_NEG_MS. */
+void peer_failed(struct overlay *o, struct peer *p, int st)
+{
+	p->state = PEER_FAILED;
+	p->req_id = 0;
+	p->neg_status = st;
+	p->neg_until_ms = clock_now_ms() + PEER_NEG_MS;
+	o->drops.no_route += peer_queue_clear(p);
+	waiters_complete(o, p, st, status_reason(st));
+}
+
+int start_selection(struct overlay *o, struct peer *p, const char *fqdn, const uint8_t *vip4,
+		    const uint8_t *vip6)
+{
+	uint32_t req = 0;
+	int err;
+
+	if (p->req_id || p->tunnel)
+		return 0;
+	err = o->ops->direction_request(o->arg, fqdn, vip4, vip6, &req);
+	if (err < 0)
+		return err;
+	p->req_id = req;
+	p->state = PEER_SELECTING;
+	return 0;
+}
+
+/* The tunnel is gone (the peer lost it, or its relay session): select
+ * again by name when select, else wait for the peer's route. */
+static void peer_restart(struct overlay *o, struct peer *p, int64_t now, bool select)
+{
+	peer_set_tunnel(p, NULL, 0, now);
+	p->state = PEER_IDLE;
+	p->unanswered_since_ms = 0;
+	if (select && start_selection(o, p, p->fqdn, NULL, NULL) < 0)
+		peer_failed(o, p, RESOLVER_SERVFAIL);
+}
+
+/* ---- each tick ---- */
+
+/* The first handshake retries every second for a while, not only every
+ * TUNNEL_REKEY_TIMEOUT_MS: a lost Request should not cost a waiting DNS
+ * client 5 s.  True when it sent one. */
+static bool fast_retry(struct overlay *o, struct peer *p, int64_t now)
+{
+	struct tunnel_info ti;
+	ssize_t n;
+
+	if (p->state != PEER_HANDSHAKE || now - p->tunnel_at_ms >= OVERLAY_FAST_RETRY_FOR_MS ||
+	    now - p->last_tx_ms < OVERLAY_TICK_MS)
+		return false;
+	tunnel_get_info(p->tunnel, &ti);
+	if (ti.state != TUNNEL_HANDSHAKE)
+		return false;
+	n = tunnel_initiate(p->tunnel, o->out, OVERLAY_BUF);
+	if (n > 0)
+		send_peer(o, p, o->out, (size_t)n);
+	return true;
+}
+
+/* The tunnel's own timers (retransmit, rekey).  False when the handshake
+ * gave up and p failed. */
+static bool tunnel_timers(struct overlay *o, struct peer *p, int64_t now)
+{
+	struct tunnel_info ti;
+	ssize_t n = tunnel_tick(p->tunnel, o->out, OVERLAY_BUF);
+
+	if (n > 0) {
+		send_peer(o, p, o->out, (size_t)n);
+		return true;
+	}
+	if (n != -ETIMEDOUT)
+		return true;
+	tunnel_get_info(p->tunnel, &ti);
+	if (ti.state == TUNNEL_ESTABLISHED)
+		return true;
+	peer_set_tunnel(p, NULL, 0, now);
+	peer_failed(o, p, RESOLVER_SERVFAIL);
+	return false;
+}
+
+void peer_tick(struct overlay *o, struct peer *p, int64_t now)
+{
+	char nb[INET6_ADDRSTRLEN];
+
+	if (!p->tunnel || fast_retry(o, p, now) || !tunnel_timers(o, p, now))
+		return;
+	if (p->state != PEER_UP)
+		return;
+	if (p->unanswered_since_ms && now - p->unanswered_since_ms >= OVERLAY_DEAD_MS &&
+	    p->fqdn[0]) {
+		log_info("tunnel %016" PRIx64 " to %s: nothing received for %d s after sending, "
+			 "selecting the route again", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+			 OVERLAY_DEAD_MS / 1000);
+		peer_restart(o, p, now, true);
+		return;
+	}
+	if (p->ack_due_since_ms && now - p->ack_due_since_ms >= OVERLAY_ACK_MS)
+		seal_send(o, p, NULL, 0);
+	if (now - p->last_tx_ms >= OVERLAY_KEEPALIVE_MS)
+		seal_send(o, p, NULL, 0);
+}
+
+/* ---- relay liveness ---- */
+
+/* relay_tick: a relayed tunnel lives as long as its peer holds it. */
+static bool relay_alive(void *ctx, uint64_t tunnel_id)
+{
+	struct overlay *o = ctx;
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+
+	return p && p->tunnel && p->tunnel_id == tunnel_id;
+}
+
+static void relay_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	struct overlay *o = ctx;
+
+	dpio_send(o->port, buf, len, to);
+}
+
+/* relay_tick: the TRS acknowledged none of the last hellos, the relay
+ * session is gone (TRS restarted, session expired).  The tunnel goes; the
+ * initiator selects the route again (the NMS asks the TRS for a new
+ * session), the responder waits for that route unless something of its
+ * own waits for the tunnel. */
+static void relay_dead(void *ctx, uint64_t tunnel_id)
+{
+	struct overlay *o = ctx;
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+	char nb[INET6_ADDRSTRLEN];
+	bool again;
+
+	if (!p || !p->tunnel || p->tunnel_id != tunnel_id)
+		return;
+	again = p->fqdn[0] && (!p->tunnel_as_cn || p->nwaiters || p->qcount);
+	log_info("tunnel %016" PRIx64 " to %s: the TRS acknowledged none of %d Relay Hellos, "
+		 "relay session lost%s", tunnel_id, peer_name(p, nb, sizeof(nb)),
+		 RELAY_DEAD_HELLOS, again ? ", selecting the route again" : "");
+	peer_restart(o, p, clock_now_ms(), again);
+}
+
+void peer_relay_tick(struct overlay *o, int64_t now)
+{
+	relay_tick(o->relays, now,
+		   &(struct relay_cb){ .alive = relay_alive, .send = relay_send,
+				       .dead = relay_dead, .ctx = o });
+}
