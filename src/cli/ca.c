@@ -75,44 +75,58 @@ EVP_PKEY *ca_key_new(void)
 	return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 }
 
-X509 *ca_issue_root(EVP_PKEY *key, const char *domain)
-{
-	char cn[300];
-	X509 *x;
+struct ca_ext {
+	int nid;
+	const char *value;
+};
 
-	snprintf(cn, sizeof(cn), "CYPHONIC CA %s", domain);
-	x = ca_new_cert(key, cn, NULL);
+/* A certificate for key, subject CN = cn, with the n extensions ext (in
+ * that order), signed by issuer with sign_key; issuer NULL: self-signed. */
+static X509 *ca_issue(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *sign_key,
+		      const struct ca_ext *ext, size_t n)
+{
+	X509 *x = ca_new_cert(key, cn, issuer);
+	size_t i;
+
 	if (!x)
 		return NULL;
+	for (i = 0; i < n; i++)
+		if (ca_add_ext(x, issuer ? issuer : x, ext[i].nid, ext[i].value) < 0)
+			goto fail;
 	/* Ed25519 signs without a separate digest: md is NULL. */
-	if (ca_add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
-	    ca_add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
-	    ca_add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
-	    X509_sign(x, key, NULL) <= 0) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
+	if (X509_sign(x, sign_key, NULL) > 0)
+		return x;
+fail:
+	X509_free(x);
+	return NULL;
+}
+
+X509 *ca_issue_root(EVP_PKEY *key, const char *domain)
+{
+	static const struct ca_ext ext[] = {
+		{ NID_basic_constraints, "critical,CA:TRUE" },
+		{ NID_key_usage, "critical,keyCertSign,cRLSign" },
+		{ NID_subject_key_identifier, "hash" },
+	};
+	char cn[300];
+
+	snprintf(cn, sizeof(cn), "CYPHONIC CA %s", domain);
+	return ca_issue(key, cn, NULL, key, ext, CONF_ARRAY_LEN(ext));
 }
 
 static X509 *ca_issue_leaf(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *cn,
 			   const char *san, const char *eku)
 {
-	X509 *x = ca_new_cert(key, cn, ca);
+	const struct ca_ext ext[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, eku },
+		{ NID_subject_alt_name, san },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+	};
 
-	if (!x)
-		return NULL;
-	if (ca_add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
-	    ca_add_ext(x, ca, NID_key_usage, "critical,digitalSignature") < 0 ||
-	    ca_add_ext(x, ca, NID_ext_key_usage, eku) < 0 ||
-	    ca_add_ext(x, ca, NID_subject_alt_name, san) < 0 ||
-	    ca_add_ext(x, ca, NID_subject_key_identifier, "hash") < 0 ||
-	    ca_add_ext(x, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
-	    X509_sign(x, ca_key, NULL) <= 0) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
+	return ca_issue(key, cn, ca, ca_key, ext, CONF_ARRAY_LEN(ext));
 }
 
 X509 *ca_issue_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
@@ -208,52 +222,34 @@ void ca_pem_free(char *pem)
 	free(pem);
 }
 
-static int ca_write_text(const char *path, const char *text, mode_t mode, int excl)
+/* Write pem to path and free it; pem NULL (making it failed): -EIO.  It
+ * is wiped on the way (ca_pem_free): a key must be, a certificate may. */
+static int ca_write_pem(const char *path, char *pem, mode_t mode, int excl)
 {
-	size_t len = strlen(text), off = 0;
-	int fd, rc = 0;
+	int fd, rc;
 
+	if (!pem)
+		return -EIO;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), mode);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0)
+	if (fd < 0) {
 		rc = -errno;
-	while (!rc && off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+	} else {
+		rc = fchmod(fd, mode) < 0 ? -errno : conf_write_all(fd, pem, strlen(pem));
+		if (close(fd) < 0 && !rc)
 			rc = -errno;
-		else
-			off += (size_t)n;
 	}
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
+	ca_pem_free(pem);
 	return rc;
 }
 
 int ca_write_cert(const char *path, X509 *x, int excl)
 {
-	char *pem = ca_cert_pem(x);
-	int rc;
-
-	if (!pem)
-		return -EIO;
-	rc = ca_write_text(path, pem, 0644, excl);
-	free(pem);
-	return rc;
+	return ca_write_pem(path, ca_cert_pem(x), 0644, excl);
 }
 
 int ca_write_key(const char *path, EVP_PKEY *key, int excl)
 {
-	char *pem = ca_key_pem(key);
-	int rc;
-
-	if (!pem)
-		return -EIO;
-	rc = ca_write_text(path, pem, 0600, excl);
-	ca_pem_free(pem);
-	return rc;
+	return ca_write_pem(path, ca_key_pem(key), 0600, excl);
 }
 
 int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **key, char *err,

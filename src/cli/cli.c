@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "control.h"
 
 #define CLI_QUERY_TIMEOUT_MS 5000
@@ -23,6 +25,34 @@ int cli_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return CLI_FAIL;
+}
+
+int cli_opts_json(int argc, char **argv, const char *cmd, const char *name, char short_opt,
+		  const char **val, bool *json)
+{
+	/* a long-only NAME returns 'v', which is no short option */
+	const struct option opts[] = {
+		{ name, required_argument, NULL, short_opt ? short_opt : 'v' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char shorts[] = { short_opt, ':', 'h', '\0' };
+	int opt;
+
+	*val = NULL;
+	*json = false;
+	while ((opt = getopt_long(argc, argv, short_opt ? shorts : "h", opts, NULL)) != -1) {
+		if (opt == 'j')
+			*json = true;
+		else if (opt == opts[0].val)
+			*val = optarg;
+		else
+			return cli_usage(cmd);
+	}
+	if (optind != argc || !*val)
+		return cli_usage(cmd);
+	return 0;
 }
 
 int cli_cloud_conf(const char *dir, struct cloud_conf *c)
@@ -59,25 +89,14 @@ int cli_store_open(const struct cloud_conf *c, struct store **st)
 int cli_write_file(const char *path, const char *text, unsigned mode)
 {
 	char tmp[CLOUD_PATH_MAX + 16];
-	size_t len = strlen(text), off = 0;
-	int fd, rc = 0;
+	int fd, rc;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, (mode_t)mode) < 0)
-		rc = -errno;
-	while (!rc && off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			rc = -errno;
-		else
-			off += (size_t)n;
-	}
+	rc = fchmod(fd, (mode_t)mode) < 0 ? -errno : conf_write_all(fd, text, strlen(text));
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
@@ -113,4 +132,66 @@ int cli_query(const char *sock, const char *what, const char *req, char **reply)
 		return cli_fail("%s refused the request '%s'", what, req);
 	}
 	return 0;
+}
+
+int cli_subcmd_other(const char *cmd, int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage(cmd);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return cli_usage(cmd);
+	cli_fail("%s: unknown subcommand '%s'", cmd, argv[1]);
+	return cli_usage(cmd);
+}
+
+int cli_node_start(const char *dir, const char *name, struct cloud_conf *c,
+		   struct store_node *n)
+{
+	if (cli_cloud_conf(dir, c) < 0)
+		return CLI_FAIL;
+	memset(n, 0, sizeof(*n));
+	strcpy(n->name, name);
+	if (snprintf(n->fqdn, sizeof(n->fqdn), "%s.%s", name, c->domain) >= (int)sizeof(n->fqdn))
+		return cli_fail("%s.%s: longer than %d characters", name, c->domain, CY_FQDN_MAX);
+	return 0;
+}
+
+int cli_name_unused(struct store *st, const char *name)
+{
+	struct store_node dup;
+
+	if (store_node_by_name(st, name, &dup) != 0)
+		return 0;
+	return cli_fail("%s is already enrolled%s", dup.fqdn,
+			dup.revoked ? " (revoked; names are not reused)" : "");
+}
+
+int cli_node_add_fail(const struct store_node *n, int err)
+{
+	if (err == -ENOSPC)
+		return cli_fail("the virtual address ranges are full");
+	return cli_fail("store: cannot add %s: %s", n->fqdn, strerror(-err));
+}
+
+int cli_query_print(const char *sock, const char *what, const char *req, bool json,
+		    int (*print)(const char *reply))
+{
+	char *reply;
+	int rc;
+
+	rc = cli_query(sock, what, req, &reply);
+	if (rc)
+		return rc;
+	if (json) {
+		size_t n = strlen(reply);
+
+		fputs(reply, stdout);
+		if (!n || reply[n - 1] != '\n')
+			fputc('\n', stdout);
+		rc = CLI_OK;
+	} else {
+		rc = print(reply);
+	}
+	free(reply);
+	return rc;
 }

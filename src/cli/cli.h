@@ -43,6 +43,12 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "usage: cyphonic <cmd> <args>" on stderr; returns CLI_USAGE. */
 int cli_usage(const char *cmd);
+/* The options of the commands that ask for one thing and print it (list,
+ * stats, status): "--NAME VALUE [--json]", NAME also -short_opt unless
+ * that is 0.  0 with *val and *json set, or cli_usage(cmd) for anything
+ * else or a missing --NAME. */
+int cli_opts_json(int argc, char **argv, const char *cmd, const char *name, char short_opt,
+		  const char **val, bool *json);
 
 /* Load DIR/cloud.conf; on failure prints why and returns -1. */
 int cli_cloud_conf(const char *dir, struct cloud_conf *c);
@@ -58,5 +64,25 @@ int cli_write_file(const char *path, const char *text, unsigned mode);
  * text.  On failure prints why (not running, refused) and returns
  * CLI_FAIL. */
 int cli_query(const char *sock, const char *what, const char *req, char **reply);
+/* cli_query() and print the JSON reply: as it comes with json (ending in
+ * a newline), else through print(), whose result is returned. */
+int cli_query_print(const char *sock, const char *what, const char *req, bool json,
+		    int (*print)(const char *reply));
+
+/* The rest of a `cyphonic CMD` whose one subcommand is add, for argv[1]
+ * anything else: usage for none or help, else says it is unknown, then
+ * usage.  Returns CLI_USAGE. */
+int cli_subcmd_other(const char *cmd, int argc, char **argv);
+
+/* Load DIR/cloud.conf into c and start the store record of NAME.DOMAIN
+ * in n (zeroed, name and fqdn set); on failure prints why, CLI_FAIL. */
+int cli_node_start(const char *dir, const char *name, struct cloud_conf *c,
+		   struct store_node *n);
+/* 0 when nothing in the store is named name yet, else prints what is
+ * (names are never reused) and returns CLI_FAIL. */
+int cli_name_unused(struct store *st, const char *name);
+/* Prints why store_node_add(n) failed with err, other than -EEXIST
+ * (what is taken the caller knows); returns CLI_FAIL. */
+int cli_node_add_fail(const struct store_node *n, int err);
 
 #endif

@@ -10,12 +10,7 @@
 
 int cmd_adapter(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage("adapter");
-	if (!strcmp(argv[1], "add"))
+	if (argc >= 2 && !strcmp(argv[1], "add"))
 		return cli_enrol_cmd(argc - 1, argv + 1, CY_KIND_ADAPTER);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
-		return cli_usage("adapter");
-	cli_fail("adapter: unknown subcommand '%s'", argv[1]);
-	return cli_usage("adapter");
+	return cli_subcmd_other("adapter", argc, argv);
 }

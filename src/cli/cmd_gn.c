@@ -37,62 +37,56 @@ static int gn_mac_match(const struct store_node *n, void *arg)
 	return 1;
 }
 
+/* The adapter the general node goes behind: enrolled, an adapter, not
+ * revoked.  0, else prints why and returns CLI_FAIL. */
+static int gn_adapter(struct store *st, const struct gn_args *a, const char *domain,
+		      struct store_node *ad)
+{
+	int err = store_node_by_name(st, a->adapter, ad);
+
+	if (err == -ENOENT)
+		return cli_fail("no adapter named '%s' in %s (enrol it with 'cyphonic adapter add')",
+				a->adapter, domain);
+	if (err < 0)
+		return cli_fail("store: %s", strerror(-err));
+	if (ad->kind != CY_KIND_ADAPTER)
+		return cli_fail("%s is not an adapter", ad->fqdn);
+	if (ad->revoked)
+		return cli_fail("adapter %s is revoked (%s)", ad->fqdn, ad->revoke_reason);
+	return 0;
+}
+
+/* One MAC, one general node: the adapter finds it by its MAC. */
+static int gn_mac_unused(struct store *st, const uint8_t mac[6])
+{
+	struct gn_mac_find mf = { .mac = mac };
+	char s[18];
+	int err;
+
+	err = store_node_foreach(st, -1, gn_mac_match, &mf);
+	if (err < 0)
+		return cli_fail("store: %s", strerror(-err));
+	if (mf.hit)
+		return cli_fail("MAC %s is already enrolled as %s%s", cy_mac_str(mac, s),
+				mf.found.fqdn, mf.found.revoked ? " (revoked)" : "");
+	return 0;
+}
+
 static int gn_add(const struct gn_args *a)
 {
-	struct gn_mac_find mf = { .mac = a->mac };
 	struct store_node ad, n;
 	struct cloud_conf c;
 	struct store *st = NULL;
 	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
 	int rc = CLI_FAIL, err;
 
-	if (cli_cloud_conf(a->dir, &c) < 0)
+	if (cli_node_start(a->dir, a->name, &c, &n))
 		return CLI_FAIL;
-	memset(&n, 0, sizeof(n));
-	strcpy(n.name, a->name);
-	if (snprintf(n.fqdn, sizeof(n.fqdn), "%s.%s", a->name, c.domain) >= (int)sizeof(n.fqdn))
-		return cli_fail("%s.%s: longer than %d characters", a->name, c.domain,
-				CY_FQDN_MAX);
 	if (cli_store_open(&c, &st) < 0)
 		return CLI_FAIL;
-	err = store_node_by_name(st, a->adapter, &ad);
-	if (err == -ENOENT) {
-		cli_fail("no adapter named '%s' in %s (enrol it with 'cyphonic adapter add')",
-			 a->adapter, c.domain);
+	if (gn_adapter(st, a, c.domain, &ad) || cli_name_unused(st, a->name) ||
+	    gn_mac_unused(st, a->mac))
 		goto out;
-	}
-	if (err < 0) {
-		cli_fail("store: %s", strerror(-err));
-		goto out;
-	}
-	if (ad.kind != CY_KIND_ADAPTER) {
-		cli_fail("%s is not an adapter", ad.fqdn);
-		goto out;
-	}
-	if (ad.revoked) {
-		cli_fail("adapter %s is revoked (%s)", ad.fqdn, ad.revoke_reason);
-		goto out;
-	}
-	{
-		struct store_node dup;
-
-		if (store_node_by_name(st, a->name, &dup) == 0) {
-			cli_fail("%s is already enrolled%s", dup.fqdn,
-				 dup.revoked ? " (revoked; names are not reused)" : "");
-			goto out;
-		}
-	}
-	/* One MAC, one general node: the adapter finds it by its MAC. */
-	err = store_node_foreach(st, -1, gn_mac_match, &mf);
-	if (err < 0) {
-		cli_fail("store: %s", strerror(-err));
-		goto out;
-	}
-	if (mf.hit) {
-		cli_fail("MAC %s is already enrolled as %s%s", cy_mac_str(a->mac, mac),
-			 mf.found.fqdn, mf.found.revoked ? " (revoked)" : "");
-		goto out;
-	}
 	n.kind = CY_KIND_GN;
 	n.adapter_id = ad.id;
 	memcpy(n.mac, a->mac, 6);
@@ -101,12 +95,8 @@ static int gn_add(const struct gn_args *a)
 		cli_fail("%s or MAC %s is already enrolled", n.fqdn, cy_mac_str(a->mac, mac));
 		goto out;
 	}
-	if (err == -ENOSPC) {
-		cli_fail("the virtual address ranges are full");
-		goto out;
-	}
 	if (err < 0) {
-		cli_fail("store: cannot add %s: %s", n.fqdn, strerror(-err));
+		cli_node_add_fail(&n, err);
 		goto out;
 	}
 	printf("%s vip4 %s vip6 %s mac %s adapter %s\n", n.fqdn,
@@ -155,12 +145,7 @@ static int gn_cmd_add(int argc, char **argv)
 
 int cmd_gn(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage("gn");
-	if (!strcmp(argv[1], "add"))
+	if (argc >= 2 && !strcmp(argv[1], "add"))
 		return gn_cmd_add(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
-		return cli_usage("gn");
-	cli_fail("gn: unknown subcommand '%s'", argv[1]);
-	return cli_usage("gn");
+	return cli_subcmd_other("gn", argc, argv);
 }

@@ -7,7 +7,6 @@
  * while not registered); general nodes add adapter (its name) and mac. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,27 +186,15 @@ static int list_table(const struct list_ctx *ctx)
 
 int cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct list_ctx ctx = { 0 };
-	const char *dir = NULL;
+	const char *dir;
 	struct cloud_conf c;
-	bool json = false;
-	int opt, rc;
+	bool json;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'd': dir = optarg; break;
-		case 'j': json = true; break;
-		default: return cli_usage("list");
-		}
-	}
-	if (optind != argc || !dir)
-		return cli_usage("list");
+	rc = cli_opts_json(argc, argv, "list", "dir", 0, &dir, &json);
+	if (rc)
+		return rc;
 	if (cli_cloud_conf(dir, &c) < 0 || cli_store_open(&c, &ctx.st) < 0)
 		return CLI_FAIL;
 	ctx.now = clock_now();

@@ -103,92 +103,104 @@ static char *node_read_file(const char *path)
 	return text;
 }
 
-static int node_add(const struct node_args *a)
+/* --password enrols a device for ID + password login instead of a
+ * certificate: its config carries the password and no key pair.  Sets
+ * n's certificate serial or password hash (also in pw). */
+static int node_credentials(const struct node_args *a, const struct cloud_conf *c,
+			    struct store_node *n, char **cert_pem, char **key_pem,
+			    char pw[PWHASH_MAX])
 {
-	struct cloud_conf c;
-	struct store *st = NULL;
-	struct store_node n;
-	struct cliconf_node cn = { 0 };
-	char cloud[512], serial[CA_SERIAL_MAX + 1], pw[PWHASH_MAX] = "";
-	char path[PATH_MAX], tmp[PATH_MAX + 8], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
-	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL, *text = NULL;
-	int rc = CLI_FAIL, err;
+	char serial[CA_SERIAL_MAX + 1];
 
-	if (cli_cloud_conf(a->dir, &c) < 0)
-		return CLI_FAIL;
-	memset(&n, 0, sizeof(n));
-	strcpy(n.name, a->name);
-	if (snprintf(n.fqdn, sizeof(n.fqdn), "%s.%s", a->name, c.domain) >= (int)sizeof(n.fqdn))
-		return cli_fail("%s.%s: longer than %d characters", a->name, c.domain,
-				CY_FQDN_MAX);
-	n.kind = a->kind;
-	if (cli_store_open(&c, &st) < 0)
-		return CLI_FAIL;
-	if (store_node_by_name(st, a->name, &n) == 0) {
-		cli_fail("%s is already enrolled%s", n.fqdn,
-			 n.revoked ? " (revoked; names are not reused)" : "");
-		goto out;
-	}
-	/* --password enrols a device for ID + password login instead of a
-	 * certificate: its config carries the password and no key pair. */
 	if (!a->password) {
-		if (node_issue(&c, n.fqdn, &cert_pem, &key_pem, serial) != 0)
-			goto out;
-		strcpy(n.cert_serial, serial);
+		if (node_issue(c, n->fqdn, cert_pem, key_pem, serial) != 0)
+			return CLI_FAIL;
+		strcpy(n->cert_serial, serial);
 	}
-	if (a->password && pwhash_create(a->password, pw) < 0) {
-		cli_fail("cannot hash the password");
-		goto out;
+	if (a->password && pwhash_create(a->password, pw) < 0)
+		return cli_fail("cannot hash the password");
+	strcpy(n->pwhash, pw);
+	return 0;
+}
+
+/* The node's config text, with the CA certificate (read into *ca_pem);
+ * NULL when it cannot be made (said why). */
+static char *node_config(const struct node_args *a, const struct cloud_conf *c,
+			 const char *cert_pem, const char *key_pem, char **ca_pem)
+{
+	struct cliconf_node cn = { 0 };
+	char cloud[512], *text;
+
+	*ca_pem = node_read_file(c->ca_cert);
+	if (!*ca_pem) {
+		cli_fail("%s: %s", c->ca_cert, strerror(errno));
+		return NULL;
 	}
-	strcpy(n.pwhash, pw);
-	ca_pem = node_read_file(c.ca_cert);
-	if (!ca_pem) {
-		cli_fail("%s: %s", c.ca_cert, strerror(errno));
-		goto out;
-	}
-	node_cloud_list(&c, cloud, sizeof(cloud));
+	node_cloud_list(c, cloud, sizeof(cloud));
 	cn.name = a->name;
-	cn.domain = c.domain;
+	cn.domain = c->domain;
 	cn.cloud = cloud;
-	cn.ca_pem = ca_pem;
+	cn.ca_pem = *ca_pem;
 	cn.cert_pem = cert_pem;
 	cn.key_pem = key_pem;
 	cn.password = a->password;
 	cn.adapter_lan = a->kind == CY_KIND_ADAPTER ? a->lan : NULL;
 	text = cliconf_node(&cn);
-	if (!text) {
+	if (!text)
 		cli_fail("cannot write the node configuration");
-		goto out;
-	}
+	return text;
+}
 
-	snprintf(path, sizeof(path), "%s/nodes", a->dir);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		cli_fail("%s: %s", path, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/nodes/%s.conf", a->dir, a->name);
+/* Write the config to DIR/nodes/NAME.conf.new, add n to the store, then
+ * rename the config into place (path: its name), so a failure leaves
+ * neither half. */
+static int node_enrol(const struct node_args *a, struct store *st, struct store_node *n,
+		      const char *text, char path[PATH_MAX])
+{
+	char tmp[PATH_MAX + 8];
+	int err;
+
+	snprintf(path, PATH_MAX, "%s/nodes", a->dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return cli_fail("%s: %s", path, strerror(errno));
+	snprintf(path, PATH_MAX, "%s/nodes/%s.conf", a->dir, a->name);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	err = cli_write_file(tmp, text, 0600);
-	if (err < 0) {
-		cli_fail("%s: %s", tmp, strerror(-err));
-		goto out;
-	}
-	err = store_node_add(st, &n);
+	if (err < 0)
+		return cli_fail("%s: %s", tmp, strerror(-err));
+	err = store_node_add(st, n);
 	if (err < 0) {
 		unlink(tmp);
 		if (err == -EEXIST)
-			cli_fail("%s is already enrolled", n.fqdn);
-		else if (err == -ENOSPC)
-			cli_fail("the virtual address ranges are full");
-		else
-			cli_fail("store: cannot add %s: %s", n.fqdn, strerror(-err));
-		goto out;
+			return cli_fail("%s is already enrolled", n->fqdn);
+		return cli_node_add_fail(n, err);
 	}
-	if (rename(tmp, path) < 0) {
-		cli_fail("%s: %s (the node is enrolled; its config is in %s)", path,
-			 strerror(errno), tmp);
+	if (rename(tmp, path) < 0)
+		return cli_fail("%s: %s (the node is enrolled; its config is in %s)", path,
+				strerror(errno), tmp);
+	return 0;
+}
+
+static int node_add(const struct node_args *a)
+{
+	struct cloud_conf c;
+	struct store *st = NULL;
+	struct store_node n;
+	char pw[PWHASH_MAX] = "", path[PATH_MAX], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL, *text = NULL;
+	int rc = CLI_FAIL;
+
+	if (cli_node_start(a->dir, a->name, &c, &n))
+		return CLI_FAIL;
+	n.kind = a->kind;
+	if (cli_store_open(&c, &st) < 0)
+		return CLI_FAIL;
+	if (cli_name_unused(st, a->name) ||
+	    node_credentials(a, &c, &n, &cert_pem, &key_pem, pw))
 		goto out;
-	}
+	text = node_config(a, &c, cert_pem, key_pem, &ca_pem);
+	if (!text || node_enrol(a, st, &n, text, path))
+		goto out;
 	printf("%s vip4 %s vip6 %s\n", n.fqdn, inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
 	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)));
 	printf("config: %s\n", path);
@@ -245,12 +257,7 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 
 int cmd_node(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage("node");
-	if (!strcmp(argv[1], "add"))
+	if (argc >= 2 && !strcmp(argv[1], "add"))
 		return cli_enrol_cmd(argc - 1, argv + 1, CY_KIND_NODE);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
-		return cli_usage("node");
-	cli_fail("node: unknown subcommand '%s'", argv[1]);
-	return cli_usage("node");
+	return cli_subcmd_other("node", argc, argv);
 }

@@ -91,7 +91,14 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-int cmd_ping(int argc, char **argv)
+struct ping_args {
+	const char *conf, *name;
+	unsigned long count, interval;
+	bool json;
+};
+
+/* The command line into a; 0, or the exit status of a bad one. */
+static int ping_parse_args(int argc, char **argv, struct ping_args *a)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -101,100 +108,131 @@ int cmd_ping(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *conf = NULL, *name;
-	unsigned long count = 5, interval = 200;
-	char err[512], what[CY_FQDN_MAX + 32], req[CONTROL_REQ_MAX], *end;
-	struct node_conf c;
-	struct ping_view p;
-	long waited = 0, limit;
-	bool json = false;
-	int opt, rc;
+	char *end;
+	int opt;
 
+	*a = (struct ping_args){ .count = 5, .interval = 200 };
 	while ((opt = getopt_long(argc, argv, "c:n:i:h", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': conf = optarg; break;
+		case 'c': a->conf = optarg; break;
 		case 'n':
-			count = strtoul(optarg, &end, 10);
-			if (*end || !count || count > 100)
+			a->count = strtoul(optarg, &end, 10);
+			if (*end || !a->count || a->count > 100)
 				return cli_fail("-n: a count from 1 to 100");
 			break;
 		case 'i':
-			interval = strtoul(optarg, &end, 10);
-			if (*end || interval < 10 || interval > 10000)
+			a->interval = strtoul(optarg, &end, 10);
+			if (*end || a->interval < 10 || a->interval > 10000)
 				return cli_fail("-i: an interval from 10 to 10000 ms");
 			break;
-		case 'j': json = true; break;
+		case 'j': a->json = true; break;
 		default: return cli_usage("ping");
 		}
 	}
-	if (optind != argc - 1 || !conf)
+	if (optind != argc - 1 || !a->conf)
 		return cli_usage("ping");
-	name = argv[optind];
-	if (!name[0] || strlen(name) > CY_FQDN_MAX + 1 || strpbrk(name, " \t\r\n"))
-		return cli_fail("'%s' is not a node name", name);
-	if (node_conf_load(&c, conf, err, sizeof(err)) < 0)
+	a->name = argv[optind];
+	if (!a->name[0] || strlen(a->name) > CY_FQDN_MAX + 1 || strpbrk(a->name, " \t\r\n"))
+		return cli_fail("'%s' is not a node name", a->name);
+	return 0;
+}
+
+/* Poll for the result of ping p->id until the daemon is done with it
+ * (or forgot it), for at most limit ms; the result into p. */
+static int ping_wait(const char *sock, const char *what, const char *name, long limit,
+		     struct ping_view *p)
+{
+	char req[CONTROL_REQ_MAX];
+	long waited = 0;
+	int rc;
+
+	snprintf(req, sizeof(req), "ping-result %lu", p->id);
+	for (;;) {
+		struct ping_view q;
+
+		rc = ping_ask(sock, what, req, &q, false);
+		if (rc)
+			return rc;
+		if (!strcmp(q.state, "done") || !strcmp(q.state, "failed") ||
+		    !strcmp(q.state, "unknown")) {
+			*p = q;
+			return 0;
+		}
+		if (waited >= limit)
+			return cli_fail("ping %s: no answer from the daemon after %ld ms", name,
+					waited);
+		sleep_ms(PING_POLL_MS);
+		waited += PING_POLL_MS;
+	}
+}
+
+static void ping_print_json(const struct ping_view *p)
+{
+	printf("{\"peer\":\"%s\",\"state\":\"%s\",\"path\":%s%s%s,\"endpoint\":%s%s%s,"
+	       "\"sent\":%lu,\"received\":%lu,\"rtt_min_ms\":%.3f,\"rtt_avg_ms\":%.3f,"
+	       "\"rtt_max_ms\":%.3f}\n", p->peer, p->state,
+	       p->path[0] ? "\"" : "", p->path[0] ? p->path : "null", p->path[0] ? "\"" : "",
+	       p->endpoint[0] ? "\"" : "", p->endpoint[0] ? p->endpoint : "null",
+	       p->endpoint[0] ? "\"" : "", p->sent, p->received, p->min_us / 1000.0,
+	       p->avg_us / 1000.0, p->max_us / 1000.0);
+}
+
+/* The outcome (as text unless json), and the exit status: 0 when at
+ * least one reply came back. */
+static int ping_report(const struct ping_view *p, const char *name, bool json)
+{
+	if (!strcmp(p->state, "failed"))
+		return cli_fail("ping %s: %s", p->peer[0] ? p->peer : name,
+				p->error[0] ? p->error : "failed");
+	if (!strcmp(p->state, "unknown"))
+		return cli_fail("ping %s: the daemon forgot the ping", name);
+	if (!json) {
+		printf("PING %s: path %s, endpoint %s\n", p->peer, p->path[0] ? p->path : "-",
+		       p->endpoint[0] ? p->endpoint : "-");
+		printf("%lu probes sent, %lu received, %lu%% loss\n", p->sent, p->received,
+		       p->sent ? (p->sent - p->received) * 100 / p->sent : 0);
+		if (p->received)
+			printf("overlay rtt min/avg/max = %.3f/%.3f/%.3f ms (%s)\n",
+			       p->min_us / 1000.0, p->avg_us / 1000.0, p->max_us / 1000.0,
+			       p->path);
+	}
+	if (!p->received) {
+		fprintf(stderr, "cyphonic: ping %s: no replies\n", p->peer);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+int cmd_ping(int argc, char **argv)
+{
+	char err[512], what[CY_FQDN_MAX + 32], req[CONTROL_REQ_MAX];
+	struct ping_args a;
+	struct node_conf c;
+	struct ping_view p;
+	int rc;
+
+	rc = ping_parse_args(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (node_conf_load(&c, a.conf, err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
 	snprintf(what, sizeof(what), "cyphonicd for %s", c.fqdn);
 
-	snprintf(req, sizeof(req), "ping %s %lu %lu", name, count, interval);
+	snprintf(req, sizeof(req), "ping %s %lu %lu", a.name, a.count, a.interval);
 	rc = ping_ask(c.control, what, req, &p, false);
 	if (rc)
 		goto out;
 	if (!p.have_id) {
-		rc = cli_fail("ping %s: %s", name, p.error[0] ? p.error : "refused");
+		rc = cli_fail("ping %s: %s", a.name, p.error[0] ? p.error : "refused");
 		goto out;
 	}
-	snprintf(req, sizeof(req), "ping-result %lu", p.id);
-	limit = (long)(count * interval) + PING_SLACK_MS;
-	for (;;) {
-		struct ping_view q;
-
-		rc = ping_ask(c.control, what, req, &q, false);
-		if (rc)
-			goto out;
-		if (!strcmp(q.state, "done") || !strcmp(q.state, "failed") ||
-		    !strcmp(q.state, "unknown")) {
-			p = q;
-			break;
-		}
-		if (waited >= limit) {
-			rc = cli_fail("ping %s: no answer from the daemon after %ld ms", name,
-				      waited);
-			goto out;
-		}
-		sleep_ms(PING_POLL_MS);
-		waited += PING_POLL_MS;
-	}
-	if (json) {
-		printf("{\"peer\":\"%s\",\"state\":\"%s\",\"path\":%s%s%s,\"endpoint\":%s%s%s,"
-		       "\"sent\":%lu,\"received\":%lu,\"rtt_min_ms\":%.3f,\"rtt_avg_ms\":%.3f,"
-		       "\"rtt_max_ms\":%.3f}\n", p.peer, p.state,
-		       p.path[0] ? "\"" : "", p.path[0] ? p.path : "null", p.path[0] ? "\"" : "",
-		       p.endpoint[0] ? "\"" : "", p.endpoint[0] ? p.endpoint : "null",
-		       p.endpoint[0] ? "\"" : "", p.sent, p.received, p.min_us / 1000.0,
-		       p.avg_us / 1000.0, p.max_us / 1000.0);
-	}
-	if (!strcmp(p.state, "failed")) {
-		rc = cli_fail("ping %s: %s", p.peer[0] ? p.peer : name,
-			      p.error[0] ? p.error : "failed");
+	rc = ping_wait(c.control, what, a.name, (long)(a.count * a.interval) + PING_SLACK_MS,
+		       &p);
+	if (rc)
 		goto out;
-	}
-	if (!strcmp(p.state, "unknown")) {
-		rc = cli_fail("ping %s: the daemon forgot the ping", name);
-		goto out;
-	}
-	if (!json) {
-		printf("PING %s: path %s, endpoint %s\n", p.peer, p.path[0] ? p.path : "-",
-		       p.endpoint[0] ? p.endpoint : "-");
-		printf("%lu probes sent, %lu received, %lu%% loss\n", p.sent, p.received,
-		       p.sent ? (p.sent - p.received) * 100 / p.sent : 0);
-		if (p.received)
-			printf("overlay rtt min/avg/max = %.3f/%.3f/%.3f ms (%s)\n",
-			       p.min_us / 1000.0, p.avg_us / 1000.0, p.max_us / 1000.0, p.path);
-	}
-	rc = p.received ? CLI_OK : CLI_FAIL;
-	if (!p.received)
-		fprintf(stderr, "cyphonic: ping %s: no replies\n", p.peer);
+	if (a.json)
+		ping_print_json(&p);
+	rc = ping_report(&p, a.name, a.json);
 out:
 	node_conf_free(&c);
 	return rc;

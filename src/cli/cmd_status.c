@@ -6,7 +6,6 @@
  * nat, tunnels (count, then one line per tunnel) and, on an adapter,
  * general_nodes. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,43 +93,19 @@ static int status_print(const char *reply)
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *conf = NULL;
+	const char *conf;
 	struct node_conf c;
-	char err[512], what[CY_FQDN_MAX + 32], *reply;
-	bool json = false;
-	int opt, rc;
+	char err[512], what[CY_FQDN_MAX + 32];
+	bool json;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf = optarg; break;
-		case 'j': json = true; break;
-		default: return cli_usage("status");
-		}
-	}
-	if (optind != argc || !conf)
-		return cli_usage("status");
+	rc = cli_opts_json(argc, argv, "status", "config", 'c', &conf, &json);
+	if (rc)
+		return rc;
 	if (node_conf_load(&c, conf, err, sizeof(err)) < 0)
 		return cli_fail("%s", err);
 	snprintf(what, sizeof(what), "cyphonicd for %s", c.fqdn);
-	rc = cli_query(c.control, what, "status", &reply);
+	rc = cli_query_print(c.control, what, "status", json, status_print);
 	node_conf_free(&c);
-	if (rc)
-		return rc;
-	if (json) {
-		size_t n = strlen(reply);
-		fputs(reply, stdout);
-		if (!n || reply[n - 1] != '\n')
-			fputc('\n', stdout);
-		rc = CLI_OK;
-	} else {
-		rc = status_print(reply);
-	}
-	free(reply);
 	return rc;
 }

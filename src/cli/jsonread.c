@@ -89,6 +89,20 @@ static int jr_push(struct jr *r, const char *key, size_t idx)
 	return 0;
 }
 
+/* After a member or element: take it off the path again, then read past
+ * ',' (1: another follows) or end (0: the last); -EINVAL otherwise. */
+static int jr_next(struct jr *r, size_t saved, char end)
+{
+	r->plen = saved;
+	r->path[saved] = '\0';
+	jr_ws(r);
+	if (*r->p == ',') {
+		r->p++;
+		return 1;
+	}
+	return *r->p++ == end ? 0 : -EINVAL;
+}
+
 static int jr_value(struct jr *r);
 
 static int jr_object(struct jr *r)
@@ -103,7 +117,7 @@ static int jr_object(struct jr *r)
 		r->p++;
 		return 0;
 	}
-	for (;;) {
+	do {
 		jr_ws(r);
 		if ((rc = jr_string(r, key, sizeof(key))) < 0)
 			return rc;
@@ -114,17 +128,8 @@ static int jr_object(struct jr *r)
 			return rc;
 		if ((rc = jr_value(r)) != 0)
 			return rc;
-		r->plen = saved;
-		r->path[saved] = '\0';
-		jr_ws(r);
-		if (*r->p == ',') {
-			r->p++;
-			continue;
-		}
-		if (*r->p++ != '}')
-			return -EINVAL;
-		return 0;
-	}
+	} while ((rc = jr_next(r, saved, '}')) > 0);
+	return rc;
 }
 
 static int jr_array(struct jr *r)
@@ -137,23 +142,15 @@ static int jr_array(struct jr *r)
 	if (*r->p == ']') {
 		r->p++;
 	} else {
-		for (;;) {
+		do {
 			if ((rc = jr_push(r, NULL, count)) < 0)
 				return rc;
 			if ((rc = jr_value(r)) != 0)
 				return rc;
 			count++;
-			r->plen = saved;
-			r->path[saved] = '\0';
-			jr_ws(r);
-			if (*r->p == ',') {
-				r->p++;
-				continue;
-			}
-			if (*r->p++ != ']')
-				return -EINVAL;
-			break;
-		}
+		} while ((rc = jr_next(r, saved, ']')) > 0);
+		if (rc < 0)
+			return rc;
 	}
 	snprintf(r->val, sizeof(r->val), "%zu", count);
 	return r->fn(r->arg, r->path, JR_ARRAY, r->val);

@@ -355,6 +355,22 @@ fail:
 	return rc;
 }
 
+int conf_write_all(int fd, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* Open and read path whole; on failure err says "PATH: why". */
 static char *read_file(const char *path, size_t max, struct stat *sb, size_t *len,
 		       bool secret, char *err, size_t errlen)

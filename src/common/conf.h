@@ -80,6 +80,9 @@ int conf_secret_path_check(const char *path, char *err, size_t errlen);
  * release it with conf_secret_free (wipes).  NULL with err "PATH: ...". */
 char *conf_secret_read(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 void conf_secret_free(char *text, size_t len);
+/* The writers' side: all len bytes of buf to fd, again after EINTR and
+ * short writes.  0 or -errno. */
+int conf_write_all(int fd, const void *buf, size_t len);
 
 /* Helpers for CONF_FN parsers and others. */
 bool conf_parse_bool(const char *v, bool *out);

@@ -20,6 +20,7 @@
  *     comma-separated. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,20 +187,54 @@ static int db_error(struct store_sqlite *s, int rc, const char *what)
 	return -EIO;
 }
 
-/* The cached statement for q, reset and unbound; NULL (logged) on error. */
-static sqlite3_stmt *prep(struct store_sqlite *s, enum query q)
+/* Bind ?1, ?2, ... of st from ap, one letter of fmt each: 'i' int,
+ * 'I' int64_t, 't' text (NULL binds NULL), 'k' a CY_KEY_LEN-byte key.
+ * Text and keys are not copied: they must outlive the step. */
+static void bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	for (int i = 1; *fmt; fmt++, i++) {
+		switch (*fmt) {
+		case 'i':
+			sqlite3_bind_int(st, i, va_arg(ap, int));
+			break;
+		case 'I':
+			sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 't':
+			sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_STATIC);
+			break;
+		case 'k':
+			sqlite3_bind_blob(st, i, va_arg(ap, const uint8_t *), CY_KEY_LEN,
+					  SQLITE_STATIC);
+			break;
+		default:
+			abort();   /* a format this file wrote wrong, never input */
+		}
+	}
+}
+
+/* The cached statement for q, reset, its parameters bound from fmt and
+ * the rest (bind_va); NULL (logged) on error.  The step_*() below take
+ * NULL for a failed prep() and return -EIO, so a call reads
+ * step_done(s, prep(s, Q_..., "I", id), "what"). */
+static sqlite3_stmt *prep(struct store_sqlite *s, enum query q, const char *fmt, ...)
 {
 	sqlite3_stmt *st = s->stmt[q];
+	va_list ap;
 
 	if (!st) {
 		if (sqlite3_prepare_v2(s->db, query_sql[q], -1, &s->stmt[q], NULL) != SQLITE_OK) {
 			log_err("store %s: prepare: %s", s->path, sqlite3_errmsg(s->db));
 			return NULL;
 		}
-		return s->stmt[q];
+		st = s->stmt[q];
+	} else {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	va_start(ap, fmt);
+	bind_va(st, fmt, ap);
+	va_end(ap);
 	return st;
 }
 
@@ -229,25 +264,74 @@ static int finish(struct store_sqlite *s, int rc)
 	return exec(s, "COMMIT") < 0 ? -EIO : rc;
 }
 
-/* Run a statement that returns no rows; returns rows changed or -errno. */
+/* Run st, a statement that returns no rows: rows changed, or -errno
+ * (logged as what). */
 static int step_done(struct store_sqlite *s, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc;
 
-	if (rc != SQLITE_DONE) {
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
 		rc = db_error(s, rc, what);
-		sqlite3_reset(st);
-		return rc;
-	}
 	sqlite3_reset(st);
-	return sqlite3_changes(s->db);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : rc;
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
+/* For writes that must hit one row: 0, -ENOENT for none, or the error. */
+static int one_row(int rc)
+{
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+/* Reads the current row of st into out: 0 or -errno. */
+typedef int row_fn(struct store_sqlite *s, sqlite3_stmt *st, void *out);
+
+/* The first row of st read by row() into out: row()'s result, -ENOENT
+ * when there is none, or -errno (logged as what). */
+static int step_row(struct store_sqlite *s, sqlite3_stmt *st, row_fn *row, void *out,
+		    const char *what)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = row(s, st, out);
+	else if (rc == SQLITE_DONE)
+		rc = -ENOENT;
+	else
+		rc = db_error(s, rc, what);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* snprintf's result: >= size when the text did not fit. */
+static int col_text(sqlite3_stmt *st, int i, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
+	return snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static int row_int64(struct store_sqlite *s, sqlite3_stmt *st, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+struct text_out {
+	char *buf;
+	size_t len;
+};
+
+static int row_text(struct store_sqlite *s, sqlite3_stmt *st, void *out)
+{
+	struct text_out *t = out;
+
+	return col_text(st, 0, t->buf, t->len) >= (int)t->len ? -ENOSPC : 0;
 }
 
 static void mac_parse(const char *s, uint8_t mac[6])
@@ -262,8 +346,9 @@ static void mac_parse(const char *s, uint8_t mac[6])
 		mac[i] = (uint8_t)v[i];
 }
 
-static void row_node(sqlite3_stmt *st, struct store_node *n)
+static int row_node(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 {
+	struct store_node *n = out;
 	char buf[INET6_ADDRSTRLEN];
 
 	memset(n, 0, sizeof(*n));
@@ -283,23 +368,7 @@ static void row_node(sqlite3_stmt *st, struct store_node *n)
 	n->revoked = sqlite3_column_int(st, 10) != 0;
 	col_text(st, 11, n->revoke_reason, sizeof(n->revoke_reason));
 	n->created = sqlite3_column_int64(st, 12);
-}
-
-/* One row of a node lookup whose ?1 is already bound. */
-static int node_one(struct store_sqlite *s, sqlite3_stmt *st, struct store_node *n)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW) {
-		row_node(st, n);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = db_error(s, rc, "node lookup");
-	}
-	sqlite3_reset(st);
-	return rc;
+	return 0;
 }
 
 /* ---- meta ---- */
@@ -307,39 +376,19 @@ static int node_one(struct store_sqlite *s, sqlite3_stmt *st, struct store_node 
 static int sq_meta_set(struct store *st, const char *key, const char *value)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, Q_META_SET);
 	int rc;
 
-	if (!q)
-		return -EIO;
 	if (strlen(value) > STORE_META_MAX)
 		return -EINVAL;
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-	rc = step_done(s, q, "meta set");
+	rc = step_done(s, prep(s, Q_META_SET, "tt", key, value), "meta set");
 	return rc < 0 ? rc : 0;
 }
 
 static int meta_get(struct store_sqlite *s, const char *key, char *value, size_t len)
 {
-	sqlite3_stmt *q = prep(s, Q_META_GET);
-	int rc;
+	struct text_out out = { value, len };
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(q, 0);
-		rc = snprintf(value, len, "%s", t ? (const char *)t : "") >= (int)len ? -ENOSPC
-										       : 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = db_error(s, rc, "meta get");
-	}
-	sqlite3_reset(q);
-	return rc;
+	return step_row(s, prep(s, Q_META_GET, "t", key), row_text, &out, "meta get");
 }
 
 static int sq_meta_get(struct store *st, const char *key, char *value, size_t len)
@@ -399,7 +448,6 @@ static int vip_alloc(struct store_sqlite *s, struct store_node *n, int64_t *inde
 	char p4s[64], p6s[64];
 	uint8_t p4[4], p6[16];
 	int plen4, plen6, rc;
-	sqlite3_stmt *q;
 
 	if (meta_get(s, "vip4_prefix", p4s, sizeof(p4s)) < 0 ||
 	    meta_get(s, "vip6_prefix", p6s, sizeof(p6s)) < 0 ||
@@ -407,17 +455,10 @@ static int vip_alloc(struct store_sqlite *s, struct store_node *n, int64_t *inde
 		log_err("store %s: meta vip4_prefix/vip6_prefix missing or malformed", s->path);
 		return -EINVAL;
 	}
-	q = prep(s, Q_VIP_FREE);
-	if (!q)
-		return -EIO;
-	rc = sqlite3_step(q);
-	if (rc != SQLITE_ROW) {
-		rc = db_error(s, rc, "vip allocation");
-		sqlite3_reset(q);
-		return rc;
-	}
-	*index = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
+	/* An aggregate always returns a row: none is the store's fault. */
+	rc = step_row(s, prep(s, Q_VIP_FREE, ""), row_int64, index, "vip allocation");
+	if (rc < 0)
+		return rc == -ENOENT ? -EIO : rc;
 	if (*index < 1 || *index > store_vip_capacity(plen4, plen6))
 		return -ENOSPC;
 	store_vip_make(p4, p6, *index, n->vip4, n->vip6);
@@ -438,30 +479,19 @@ static int sq_node_add(struct store *st, struct store_node *n)
 	rc = vip_alloc(s, n, &index);
 	if (rc < 0)
 		goto out;
-	q = prep(s, Q_NODE_INSERT);
+	inet_ntop(AF_INET, n->vip4, v4, sizeof(v4));
+	inet_ntop(AF_INET6, n->vip6, v6, sizeof(v6));
+	if (n->kind == CY_KIND_GN)
+		cy_mac_str(n->mac, mac);
+	n->created = clock_now();
+	/* only a general node has a MAC: NULL for the others */
+	q = prep(s, Q_NODE_INSERT, "ttiItIttttI", n->name, n->fqdn, (int)n->kind, n->adapter_id,
+		 n->kind == CY_KIND_GN ? mac : NULL, index, v4, v6, n->cert_serial, n->pwhash,
+		 n->created);
 	if (!q) {
 		rc = -EIO;
 		goto out;
 	}
-	inet_ntop(AF_INET, n->vip4, v4, sizeof(v4));
-	inet_ntop(AF_INET6, n->vip6, v6, sizeof(v6));
-	n->created = clock_now();
-	sqlite3_bind_text(q, 1, n->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, n->fqdn, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 3, (int)n->kind);
-	sqlite3_bind_int64(q, 4, n->adapter_id);
-	if (n->kind == CY_KIND_GN) {
-		cy_mac_str(n->mac, mac);
-		sqlite3_bind_text(q, 5, mac, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_null(q, 5);
-	}
-	sqlite3_bind_int64(q, 6, index);
-	sqlite3_bind_text(q, 7, v4, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 8, v6, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 9, n->cert_serial, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 10, n->pwhash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 11, n->created);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		n->id = sqlite3_column_int64(q, 0);
@@ -478,15 +508,8 @@ out:
 static int node_set_text(struct store *st, enum query which, int64_t id, const char *v)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, which);
-	int rc;
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_text(q, 2, v, -1, SQLITE_STATIC);
-	rc = step_done(s, q, "node update");
-	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+	return one_row(step_done(s, prep(s, which, "It", id, v), "node update"));
 }
 
 static int sq_node_set_cert(struct store *st, int64_t id, const char *serial)
@@ -502,12 +525,8 @@ static int sq_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
 static int node_by_text(struct store *st, enum query which, const char *v, struct store_node *n)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, which);
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_text(q, 1, v, -1, SQLITE_STATIC);
-	return node_one(s, q, n);
+	return step_row(s, prep(s, which, "t", v), row_node, n, "node lookup");
 }
 
 static int sq_node_by_name(struct store *st, const char *name, struct store_node *n)
@@ -544,56 +563,29 @@ static int sq_node_by_vip6(struct store *st, const uint8_t vip6[16], struct stor
 static int sq_node_by_id(struct store *st, int64_t id, struct store_node *n)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, Q_NODE_BY_ID);
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, id);
-	return node_one(s, q, n);
+	return step_row(s, prep(s, Q_NODE_BY_ID, "I", id), row_node, n, "node lookup");
 }
 
 static int sq_node_revoke(struct store *st, const char *name, const char *reason)
 {
 	struct store_sqlite *s = to_sqlite(st);
 	struct store_node n;
-	sqlite3_stmt *q;
 	int rc;
 
 	rc = begin(s);
 	if (rc < 0)
 		return rc;
 	rc = sq_node_by_name(st, name, &n);
-	if (rc < 0)
-		goto out;
-	q = prep(s, Q_NODE_REVOKE);
-	if (!q) {
-		rc = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(q, 1, n.id);
-	sqlite3_bind_text(q, 2, reason ? reason : "", -1, SQLITE_STATIC);
-	rc = step_done(s, q, "revoke");
-	if (rc < 0)
-		goto out;
-	q = prep(s, Q_KEY_DELETE_NODE);
-	if (!q) {
-		rc = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(q, 1, n.id);
-	rc = step_done(s, q, "revoke keys");
-	if (rc < 0)
-		goto out;
-	q = prep(s, Q_REG_DELETE);
-	if (!q) {
-		rc = -EIO;
-		goto out;
-	}
-	sqlite3_bind_int64(q, 1, n.id);
-	rc = step_done(s, q, "revoke registration");
+	if (rc >= 0)
+		rc = step_done(s, prep(s, Q_NODE_REVOKE, "It", n.id, reason ? reason : ""),
+			       "revoke");
+	if (rc >= 0)
+		rc = step_done(s, prep(s, Q_KEY_DELETE_NODE, "I", n.id), "revoke keys");
+	if (rc >= 0)
+		rc = step_done(s, prep(s, Q_REG_DELETE, "I", n.id), "revoke registration");
 	if (rc > 0)
 		rc = 0;
-out:
 	return finish(s, rc);
 }
 
@@ -617,33 +609,28 @@ static void *rows_add(struct rows *r)
 	return (char *)r->v + r->size * r->n++;
 }
 
-/* Step q to its end, each row read by row() into r (elements of r->size
+/* Every row of st, each read by row() into r (elements of r->size
  * bytes).  0, -ENOMEM or -EIO (logged as what). */
-static int rows_read(struct store_sqlite *s, sqlite3_stmt *q, struct rows *r,
-		     void (*row)(sqlite3_stmt *q, void *elem), const char *what)
+static int step_rows(struct store_sqlite *s, sqlite3_stmt *st, row_fn *row, struct rows *r,
+		     const char *what)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		void *elem = rows_add(r);
 
-		if (!elem) {
-			rc = -ENOMEM;
+		rc = elem ? row(s, st, elem) : -ENOMEM;
+		if (rc < 0)
 			break;
-		}
-		row(q, elem);
 	}
 	if (rc == SQLITE_DONE)
 		rc = 0;
 	else if (rc > 0)
 		rc = db_error(s, rc, what);
-	sqlite3_reset(q);
+	sqlite3_reset(st);
 	return rc;
-}
-
-static void row_node_any(sqlite3_stmt *q, void *elem)
-{
-	row_node(q, elem);
 }
 
 static int sq_node_foreach(struct store *st, int64_t adapter_id,
@@ -651,13 +638,9 @@ static int sq_node_foreach(struct store *st, int64_t adapter_id,
 {
 	struct store_sqlite *s = to_sqlite(st);
 	struct rows r = { .size = sizeof(struct store_node) };
-	sqlite3_stmt *q = prep(s, Q_NODE_ALL);
 	int rc;
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, adapter_id);
-	rc = rows_read(s, q, &r, row_node_any, "node list");
+	rc = step_rows(s, prep(s, Q_NODE_ALL, "I", adapter_id), row_node, &r, "node list");
 	for (size_t i = 0; rc == 0 && i < r.n; i++)
 		if (cb(&((struct store_node *)r.v)[i], arg))
 			break;
@@ -672,68 +655,50 @@ static int sq_node_foreach(struct store *st, int64_t adapter_id,
 static int sq_key_put(struct store *st, const struct store_key *k)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, Q_KEY_PUT), *d = prep(s, Q_KEY_DELETE_OLDER);
 	int rc;
 
-	if (!q || !d || begin(s) < 0)
+	if (begin(s) < 0)
 		return -EIO;
-	sqlite3_bind_int64(q, 1, (int64_t)k->key_id);
-	sqlite3_bind_int64(q, 2, k->node_id);
-	sqlite3_bind_blob(q, 3, k->key, CY_KEY_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, k->expires);
-	rc = step_done(s, q, "key put");
-	if (rc >= 0) {
-		sqlite3_bind_int64(d, 1, k->node_id);
-		sqlite3_bind_int64(d, 2, (int64_t)k->key_id);
-		rc = step_done(s, d, "key put: older keys");
-	}
+	rc = step_done(s, prep(s, Q_KEY_PUT, "IIkI", (int64_t)k->key_id, k->node_id, k->key,
+				k->expires), "key put");
+	if (rc >= 0)
+		rc = step_done(s, prep(s, Q_KEY_DELETE_OLDER, "II", k->node_id, (int64_t)k->key_id),
+			       "key put: older keys");
 	rc = finish(s, rc);
 	return rc < 0 ? rc : 0;
+}
+
+static int row_key(struct store_sqlite *s, sqlite3_stmt *st, void *out)
+{
+	struct store_key *k = out;
+	int rc = 0;
+
+	memset(k, 0, sizeof(*k));
+	k->key_id = (uint64_t)sqlite3_column_int64(st, 0);
+	k->node_id = sqlite3_column_int64(st, 1);
+	if (sqlite3_column_bytes(st, 2) == CY_KEY_LEN) {
+		memcpy(k->key, sqlite3_column_blob(st, 2), CY_KEY_LEN);
+	} else {
+		log_err("store %s: key %016llx has a bad length", s->path,
+			(unsigned long long)k->key_id);
+		rc = -EIO;
+	}
+	k->expires = sqlite3_column_int64(st, 3);
+	return rc;
 }
 
 static int sq_key_get(struct store *st, uint64_t key_id, struct store_key *k)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, Q_KEY_GET);
-	int rc;
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, (int64_t)key_id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		memset(k, 0, sizeof(*k));
-		k->key_id = (uint64_t)sqlite3_column_int64(q, 0);
-		k->node_id = sqlite3_column_int64(q, 1);
-		if (sqlite3_column_bytes(q, 2) == CY_KEY_LEN) {
-			memcpy(k->key, sqlite3_column_blob(q, 2), CY_KEY_LEN);
-			rc = 0;
-		} else {
-			log_err("store %s: key %016llx has a bad length", s->path,
-				(unsigned long long)key_id);
-			rc = -EIO;
-		}
-		k->expires = sqlite3_column_int64(q, 3);
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = db_error(s, rc, "key get");
-	}
-	sqlite3_reset(q);
-	return rc;
+	return step_row(s, prep(s, Q_KEY_GET, "I", (int64_t)key_id), row_key, k, "key get");
 }
 
 static int delete_by_id(struct store *st, enum query which, int64_t id)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, which);
-	int rc;
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, id);
-	rc = step_done(s, q, "delete");
-	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+	return one_row(step_done(s, prep(s, which, "I", id), "delete"));
 }
 
 static int sq_key_delete(struct store *st, uint64_t key_id)
@@ -744,12 +709,8 @@ static int sq_key_delete(struct store *st, uint64_t key_id)
 static int expire(struct store *st, enum query which, int64_t now)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, which);
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, now);
-	return step_done(s, q, "expire");
+	return step_done(s, prep(s, which, "I", now), "expire");
 }
 
 static int sq_key_expire(struct store *st, int64_t now)
@@ -779,26 +740,17 @@ static int sq_reg_put(struct store *st, const struct store_reg *r)
 		len += snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 				addr_str((const struct sockaddr *)&r->addrs[i], a));
 	}
-	q = prep(s, Q_REG_PUT);
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, r->node_id);
-	sqlite3_bind_int64(q, 2, (int64_t)r->key_id);
-	sqlite3_bind_text(q, 3, observed, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, list, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 5, r->families);
-	sqlite3_bind_int(q, 6, r->nat ? 1 : 0);
-	sqlite3_bind_int64(q, 7, (int64_t)r->counter);
-	sqlite3_bind_int64(q, 8, r->updated);
-	sqlite3_bind_int64(q, 9, r->expires);
+	q = prep(s, Q_REG_PUT, "IIttiiIII", r->node_id, (int64_t)r->key_id, observed, list,
+		 (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires);
 	rc = step_done(s, q, "registration put");
 	return rc < 0 ? rc : 0;
 }
 
-static void row_reg(sqlite3_stmt *q, struct store_reg *r)
+static int row_reg(struct store_sqlite *s, sqlite3_stmt *q, void *out)
 {
 	char list[STORE_MAX_ADDRS * (ADDR_STR_MAX + 1) + 1], *tok, *save;
 	char observed[ADDR_STR_MAX];
+	struct store_reg *r = out;
 	socklen_t len;
 
 	memset(r, 0, sizeof(*r));
@@ -817,28 +769,14 @@ static void row_reg(sqlite3_stmt *q, struct store_reg *r)
 	r->counter = (uint64_t)sqlite3_column_int64(q, 6);
 	r->updated = sqlite3_column_int64(q, 7);
 	r->expires = sqlite3_column_int64(q, 8);
+	return 0;
 }
 
 static int sq_reg_get(struct store *st, int64_t node_id, struct store_reg *r)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	sqlite3_stmt *q = prep(s, Q_REG_GET);
-	int rc;
 
-	if (!q)
-		return -EIO;
-	sqlite3_bind_int64(q, 1, node_id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		row_reg(q, r);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = db_error(s, rc, "registration get");
-	}
-	sqlite3_reset(q);
-	return rc;
+	return step_row(s, prep(s, Q_REG_GET, "I", node_id), row_reg, r, "registration get");
 }
 
 static int sq_reg_delete(struct store *st, int64_t node_id)
@@ -851,22 +789,14 @@ static int sq_reg_expire(struct store *st, int64_t now)
 	return expire(st, Q_REG_EXPIRE, now);
 }
 
-static void row_reg_any(sqlite3_stmt *q, void *elem)
-{
-	row_reg(q, elem);
-}
-
 static int sq_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
 			  void *arg)
 {
 	struct store_sqlite *s = to_sqlite(st);
 	struct rows r = { .size = sizeof(struct store_reg) };
-	sqlite3_stmt *q = prep(s, Q_REG_ALL);
 	int rc;
 
-	if (!q)
-		return -EIO;
-	rc = rows_read(s, q, &r, row_reg_any, "registration list");
+	rc = step_rows(s, prep(s, Q_REG_ALL, ""), row_reg, &r, "registration list");
 	for (size_t i = 0; rc == 0 && i < r.n; i++)
 		if (cb(&((struct store_reg *)r.v)[i], arg))
 			break;

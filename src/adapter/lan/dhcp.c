@@ -61,6 +61,19 @@ const char *dhcp_event_str(enum dhcp_event ev)
 	return "?";
 }
 
+/* Options 50 and 54, an IPv4 address: the first one counts.  False
+ * for a bad length. */
+static bool opt_addr(const uint8_t *v, uint8_t olen, bool *have, uint32_t *ip)
+{
+	if (olen != 4)
+		return false;
+	if (!*have) {
+		*have = true;
+		*ip = get_be32(v);
+	}
+	return true;
+}
+
 /* NULL when well formed, else why not. */
 static const char *dhcp_parse(const uint8_t *msg, size_t len, struct dhcp_req *r)
 {
@@ -114,20 +127,12 @@ static const char *dhcp_parse(const uint8_t *msg, size_t len, struct dhcp_req *r
 			r->type = v[0];
 			break;
 		case OPT_REQ_IP:
-			if (olen != 4)
+			if (!opt_addr(v, olen, &r->have_req_ip, &r->req_ip))
 				return "bad option 50 length";
-			if (!r->have_req_ip) {
-				r->have_req_ip = true;
-				r->req_ip = get_be32(v);
-			}
 			break;
 		case OPT_SERVER_ID:
-			if (olen != 4)
+			if (!opt_addr(v, olen, &r->have_sid, &r->sid))
 				return "bad option 54 length";
-			if (!r->have_sid) {
-				r->have_sid = true;
-				r->sid = get_be32(v);
-			}
 			break;
 		case OPT_PARAM_LIST:
 			if (!r->prl) {
@@ -313,11 +318,102 @@ static bool declined(const struct lease_table *lt, const uint8_t mac[6], int64_t
 	return l && l->state == LEASE_DECLINED && l->expires > now;
 }
 
+/* RFC 2131 4.3.1: offer the enrolled address, holding it for a while
+ * unless the client already has it bound. */
+static int dhcp_discover(const struct dhcp_cfg *cfg, struct lease_table *lt,
+			 const struct dhcp_req *rq, uint32_t vip, int64_t now,
+			 struct dhcp_result *res)
+{
+	const struct lease *l;
+
+	/* The address must not be one the client declined a moment ago. */
+	if (declined(lt, rq->chaddr, now))
+		return set_ev(res, DHCP_EV_IGNORED, "address recently declined");
+	dhcp_claim(lt, rq->chaddr, vip, res);
+	l = lease_get(lt, rq->chaddr);
+	if (!l || l->state != LEASE_BOUND || l->expires <= now || l->vip4 != vip) {
+		if (l && l->state == LEASE_BOUND)
+			res->lease_changed = true;
+		if (lease_set(lt, rq->chaddr, vip, now + DHCP_OFFER_HOLD, LEASE_OFFERED) < 0)
+			return set_ev(res, DHCP_EV_IGNORED, "lease table full");
+	}
+	dhcp_reply(cfg, rq, DHCPOFFER, vip, res);
+	return set_ev(res, DHCP_EV_OFFERED, "");
+}
+
+static int dhcp_request(const struct dhcp_cfg *cfg, struct lease_table *lt,
+			const struct dhcp_req *rq, uint32_t vip, int64_t now,
+			struct dhcp_result *res)
+{
+	const struct lease *l;
+
+	if (rq->have_sid) {
+		/* RFC 2131 4.3.2 SELECTING: "If the server identifier
+		 * does not match, the client has chosen another server":
+		 * our offer is withdrawn, no answer. */
+		if (rq->sid != cfg->server_ip) {
+			l = lease_get(lt, rq->chaddr);
+			if (l && l->state == LEASE_OFFERED)
+				lease_release(lt, rq->chaddr);
+			return set_ev(res, DHCP_EV_IGNORED, "for another server");
+		}
+		if (!rq->have_req_ip)
+			return set_ev(res, DHCP_EV_MALFORMED, "SELECTING without requested IP");
+		if (rq->req_ip != vip)
+			return dhcp_nak(cfg, lt, rq, res);
+		return dhcp_ack(cfg, lt, rq, vip, now, res);
+	}
+	if (rq->have_req_ip) {
+		/* INIT-REBOOT: "the server SHOULD send a DHCPNAK if the
+		 * requested IP address is incorrect". */
+		if (rq->req_ip != vip)
+			return dhcp_nak(cfg, lt, rq, res);
+		return dhcp_ack(cfg, lt, rq, vip, now, res);
+	}
+	if (rq->ciaddr != 0) {
+		/* RENEWING (unicast) / REBINDING (broadcast): ciaddr is
+		 * the address the client holds. */
+		if (rq->ciaddr != vip)
+			return dhcp_nak(cfg, lt, rq, res);
+		return dhcp_ack(cfg, lt, rq, vip, now, res);
+	}
+	return set_ev(res, DHCP_EV_MALFORMED, "REQUEST without any address");
+}
+
+/* RFC 2131 4.3.3: "the server MUST mark the network address as not
+ * available"; the caller logs it. */
+static int dhcp_decline(const struct dhcp_cfg *cfg, struct lease_table *lt,
+			const struct dhcp_req *rq, uint32_t vip, int64_t now,
+			struct dhcp_result *res)
+{
+	if (rq->have_sid && rq->sid != cfg->server_ip)
+		return set_ev(res, DHCP_EV_IGNORED, "DECLINE for another server");
+	if (!rq->have_req_ip || rq->req_ip != vip)
+		return set_ev(res, DHCP_EV_IGNORED, "DECLINE of an address not ours");
+	if (lease_set(lt, rq->chaddr, vip, now + DHCP_DECLINE_HOLD, LEASE_DECLINED) < 0)
+		return set_ev(res, DHCP_EV_IGNORED, "lease table full");
+	res->lease_changed = true;
+	return set_ev(res, DHCP_EV_DECLINED, "");
+}
+
+/* RFC 2131 4.3.4: "the server marks the network address as not
+ * allocated"; the client's address is in ciaddr. */
+static int dhcp_release(const struct dhcp_cfg *cfg, struct lease_table *lt,
+			const struct dhcp_req *rq, uint32_t vip, struct dhcp_result *res)
+{
+	if (rq->have_sid && rq->sid != cfg->server_ip)
+		return set_ev(res, DHCP_EV_IGNORED, "RELEASE for another server");
+	if (rq->ciaddr != vip)
+		return set_ev(res, DHCP_EV_IGNORED, "RELEASE of an address not ours");
+	if (lease_release(lt, rq->chaddr))
+		res->lease_changed = true;
+	return set_ev(res, DHCP_EV_RELEASED, "");
+}
+
 static int dhcp_do(const struct dhcp_cfg *cfg, struct lease_table *lt, const uint8_t src_mac[6],
 		   const uint8_t *msg, size_t len, int64_t now, struct dhcp_result *res)
 {
 	struct dhcp_req rq;
-	const struct lease *l;
 	const char *why;
 	uint32_t vip = 0;
 
@@ -338,86 +434,19 @@ static int dhcp_do(const struct dhcp_cfg *cfg, struct lease_table *lt, const uin
 
 	switch (rq.type) {
 	case DHCPDISCOVER:
-		/* RFC 2131 4.3.1: the address must not be one the client
-		 * declined a moment ago. */
-		if (declined(lt, rq.chaddr, now))
-			return set_ev(res, DHCP_EV_IGNORED, "address recently declined");
-		dhcp_claim(lt, rq.chaddr, vip, res);
-		l = lease_get(lt, rq.chaddr);
-		if (!l || l->state != LEASE_BOUND || l->expires <= now || l->vip4 != vip) {
-			if (l && l->state == LEASE_BOUND)
-				res->lease_changed = true;
-			if (lease_set(lt, rq.chaddr, vip, now + DHCP_OFFER_HOLD,
-				      LEASE_OFFERED) < 0)
-				return set_ev(res, DHCP_EV_IGNORED, "lease table full");
-		}
-		dhcp_reply(cfg, &rq, DHCPOFFER, vip, res);
-		return set_ev(res, DHCP_EV_OFFERED, "");
-
+		return dhcp_discover(cfg, lt, &rq, vip, now, res);
 	case DHCPREQUEST:
-		if (rq.have_sid) {
-			/* RFC 2131 4.3.2 SELECTING: "If the server identifier
-			 * does not match, the client has chosen another server":
-			 * our offer is withdrawn, no answer. */
-			if (rq.sid != cfg->server_ip) {
-				l = lease_get(lt, rq.chaddr);
-				if (l && l->state == LEASE_OFFERED)
-					lease_release(lt, rq.chaddr);
-				return set_ev(res, DHCP_EV_IGNORED, "for another server");
-			}
-			if (!rq.have_req_ip)
-				return set_ev(res, DHCP_EV_MALFORMED,
-					      "SELECTING without requested IP");
-			if (rq.req_ip != vip)
-				return dhcp_nak(cfg, lt, &rq, res);
-			return dhcp_ack(cfg, lt, &rq, vip, now, res);
-		}
-		if (rq.have_req_ip) {
-			/* INIT-REBOOT: "the server SHOULD send a DHCPNAK if the
-			 * requested IP address is incorrect". */
-			if (rq.req_ip != vip)
-				return dhcp_nak(cfg, lt, &rq, res);
-			return dhcp_ack(cfg, lt, &rq, vip, now, res);
-		}
-		if (rq.ciaddr != 0) {
-			/* RENEWING (unicast) / REBINDING (broadcast): ciaddr is
-			 * the address the client holds. */
-			if (rq.ciaddr != vip)
-				return dhcp_nak(cfg, lt, &rq, res);
-			return dhcp_ack(cfg, lt, &rq, vip, now, res);
-		}
-		return set_ev(res, DHCP_EV_MALFORMED, "REQUEST without any address");
-
+		return dhcp_request(cfg, lt, &rq, vip, now, res);
 	case DHCPDECLINE:
-		/* RFC 2131 4.3.3: "the server MUST mark the network address as
-		 * not available"; the caller logs it. */
-		if (rq.have_sid && rq.sid != cfg->server_ip)
-			return set_ev(res, DHCP_EV_IGNORED, "DECLINE for another server");
-		if (!rq.have_req_ip || rq.req_ip != vip)
-			return set_ev(res, DHCP_EV_IGNORED, "DECLINE of an address not ours");
-		if (lease_set(lt, rq.chaddr, vip, now + DHCP_DECLINE_HOLD, LEASE_DECLINED) < 0)
-			return set_ev(res, DHCP_EV_IGNORED, "lease table full");
-		res->lease_changed = true;
-		return set_ev(res, DHCP_EV_DECLINED, "");
-
+		return dhcp_decline(cfg, lt, &rq, vip, now, res);
 	case DHCPRELEASE:
-		/* RFC 2131 4.3.4: "the server marks the network address as not
-		 * allocated"; the client's address is in ciaddr. */
-		if (rq.have_sid && rq.sid != cfg->server_ip)
-			return set_ev(res, DHCP_EV_IGNORED, "RELEASE for another server");
-		if (rq.ciaddr != vip)
-			return set_ev(res, DHCP_EV_IGNORED, "RELEASE of an address not ours");
-		if (lease_release(lt, rq.chaddr))
-			res->lease_changed = true;
-		return set_ev(res, DHCP_EV_RELEASED, "");
-
+		return dhcp_release(cfg, lt, &rq, vip, res);
 	case DHCPINFORM:
 		/* RFC 2131 4.3.5: DHCPACK with the configuration, no lease
 		 * time, yiaddr 0, sent to ciaddr. */
 		res->yiaddr = 0;
 		dhcp_reply(cfg, &rq, DHCPACK, 0, res);
 		return set_ev(res, DHCP_EV_INFORMED, "");
-
 	default:
 		return set_ev(res, DHCP_EV_IGNORED, "not a client message type");
 	}

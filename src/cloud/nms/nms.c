@@ -176,61 +176,82 @@ static ssize_t nms_fail(struct cy_builder *b, enum cy_result r, const char *reas
 	return cy_build_finish(b);
 }
 
+/* The ADDR and FAMILIES attributes into reg; false when malformed. */
+static bool nms_reg_parse(const struct cy_msg *m, struct store_reg *reg)
+{
+	const struct cy_attr *a;
+	socklen_t slen;
+	size_t pos = 0;
+
+	memset(reg, 0, sizeof(*reg));
+	while ((a = cy_msg_next(m, CY_A_ADDR, &pos))) {
+		if (reg->naddrs == STORE_MAX_ADDRS)
+			continue; /* more than we keep: ignore the rest */
+		if (!cy_attr_endpoint(a, &reg->addrs[reg->naddrs], &slen))
+			return false;
+		reg->naddrs++;
+	}
+	if (cy_msg_find(m, CY_A_FAMILIES))
+		return cy_msg_u8(m, CY_A_FAMILIES, &reg->families);
+	for (size_t i = 0; i < reg->naddrs; i++)
+		reg->families |= reg->addrs[i].ss_family == AF_INET ? CY_FAM_IPV4 : CY_FAM_IPV6;
+	return true;
+}
+
+/* Store node's registration reg, seen from `from` under k.  0, or -1
+ * when the store fails. */
+static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			 const struct store_node *node, struct store_reg *reg, int64_t now)
+{
+	char fbuf[ADDR_STR_MAX];
+	struct store_reg prev;
+	bool moved;
+
+	reg->node_id = node->id;
+	reg->key_id = k->key_id;
+	nms_observed(reg, from);
+	/* Behind NAPT unless it reports the address we see it from. */
+	reg->nat = true;
+	for (size_t i = 0; i < reg->naddrs; i++)
+		if (addr_equal((const struct sockaddr *)&reg->addrs[i], from))
+			reg->nat = false;
+	reg->counter = k->rx.top;
+	reg->updated = now;
+	reg->expires = now + n->conf.registration_ttl;
+	moved = store_reg_get(n->st, node->id, &prev) < 0 || prev.nat != reg->nat ||
+		!addr_equal((const struct sockaddr *)&prev.observed, from);
+	if (store_reg_put(n->st, reg) < 0)
+		return -1;
+	n->stats.registrations++;
+	log_msg(moved ? LOG_LVL_INFO : LOG_LVL_DEBUG, false, "nms: %s registered from %s%s",
+		node->fqdn, addr_str(from, fbuf), reg->nat ? " (behind NAPT)" : "");
+	return 0;
+}
+
 static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			   const struct cy_msg *m, uint8_t *msg, size_t cap)
 {
 	char fbuf[ADDR_STR_MAX];
 	struct store_node node;
-	struct store_reg reg, prev;
-	const struct cy_attr *a;
-	bool moved;
+	struct store_reg reg;
 	struct cy_builder b;
 	int64_t now = clock_now();
-	socklen_t slen;
-	size_t pos = 0;
 	int rc;
 
 	cy_build_start(&b, msg, cap, CY_REG_RES);
-	memset(&reg, 0, sizeof(reg));
-	while ((a = cy_msg_next(m, CY_A_ADDR, &pos))) {
-		if (reg.naddrs == STORE_MAX_ADDRS)
-			continue; /* more than we keep: ignore the rest */
-		if (!cy_attr_endpoint(a, &reg.addrs[reg.naddrs], &slen))
-			goto malformed;
-		reg.naddrs++;
+	if (!nms_reg_parse(m, &reg)) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Registration Request",
+				addr_str(from, fbuf));
+		return nms_fail(&b, CY_ERR_MALFORMED, "malformed request");
 	}
-	if (cy_msg_find(m, CY_A_FAMILIES)) {
-		if (!cy_msg_u8(m, CY_A_FAMILIES, &reg.families))
-			goto malformed;
-	} else {
-		for (size_t i = 0; i < reg.naddrs; i++)
-			reg.families |= reg.addrs[i].ss_family == AF_INET ? CY_FAM_IPV4 :
-									    CY_FAM_IPV6;
-	}
-
 	rc = store_node_by_id(n->st, k->node_id, &node);
 	if (rc < 0)
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL, NULL);
 	if (node.revoked)
 		return nms_fail(&b, CY_ERR_REVOKED, "revoked");
-
-	reg.node_id = node.id;
-	reg.key_id = k->key_id;
-	nms_observed(&reg, from);
-	reg.nat = true;
-	for (size_t i = 0; i < reg.naddrs; i++)
-		if (addr_equal((const struct sockaddr *)&reg.addrs[i], from))
-			reg.nat = false;
-	reg.counter = k->rx.top;
-	reg.updated = now;
-	reg.expires = now + n->conf.registration_ttl;
-	moved = store_reg_get(n->st, node.id, &prev) < 0 || prev.nat != reg.nat ||
-		!addr_equal((const struct sockaddr *)&prev.observed, from);
-	if (store_reg_put(n->st, &reg) < 0)
+	if (nms_reg_store(n, k, from, &node, &reg, now) < 0)
 		return nms_fail(&b, CY_ERR_INTERNAL, "store unavailable");
-	n->stats.registrations++;
-	log_msg(moved ? LOG_LVL_INFO : LOG_LVL_DEBUG, false, "nms: %s registered from %s%s",
-		node.fqdn, addr_str(from, fbuf), reg.nat ? " (behind NAPT)" : "");
 
 	cy_put_u8(&b, CY_A_RESULT, CY_OK);
 	cy_put_str(&b, CY_A_FQDN, node.fqdn);
@@ -242,11 +263,6 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 	cy_put_u8(&b, CY_A_NAT, reg.nat);
 	cy_put_u32(&b, CY_A_TTL, (uint32_t)n->conf.registration_ttl);
 	return cy_build_finish(&b);
-malformed:
-	n->stats.malformed++;
-	LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Registration Request",
-			addr_str(from, fbuf));
-	return nms_fail(&b, CY_ERR_MALFORMED, "malformed request");
 }
 
 /* A keepalive refreshes the registration it belongs to; it never moves it
@@ -291,18 +307,95 @@ static ssize_t nms_dereg(struct nms *n, struct nms_key *k, uint8_t *msg, size_t 
 	return cy_build_finish(&b);
 }
 
+/* The key the datagram h heads is sealed under.  NULL when there is
+ * none to use, with *ret the length of the NMS Reject put in out (0:
+ * nothing to send). */
+static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from,
+				      const struct cy_seal_hdr *h, uint8_t *out, size_t cap,
+				      size_t *ret)
+{
+	char fbuf[ADDR_STR_MAX];
+	struct store_key sk;
+	struct nms_key *k;
+	int rc;
+
+	*ret = 0;
+	rc = store_key_get(n->st, h->key_id, &sk);
+	if (rc == -ENOENT) {
+		n->stats.unknown_key++;
+		nms_key_drop(n, h->key_id); /* revoked or expired meanwhile */
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: unknown key %016" PRIx64,
+				addr_str(from, fbuf), h->key_id);
+		*ret = nms_reject(n, from, CY_ERR_UNKNOWN, h->key_id, out, cap);
+		return NULL;
+	}
+	if (rc < 0)
+		return NULL;
+	if (sk.expires <= clock_now()) {
+		cy_wipe(&sk, sizeof(sk));
+		n->stats.expired_key++;
+		nms_key_drop(n, h->key_id);
+		*ret = nms_reject(n, from, CY_ERR_EXPIRED, h->key_id, out, cap);
+		return NULL;
+	}
+	k = nms_key_get(n, &sk);
+	cy_wipe(&sk, sizeof(sk));
+	return k;
+}
+
+/* Parse the opened message and hand it to its handler: the length of
+ * the reply it put in msg (cap bytes), <= 0 for none. */
+static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			    const uint8_t *plain, size_t plen, uint8_t *msg, size_t cap)
+{
+	char fbuf[ADDR_STR_MAX];
+	struct cy_msg *m;
+	ssize_t mlen = -1;
+
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -1;
+	if (cy_msg_parse(m, plain, plen) < 0) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed message", addr_str(from, fbuf));
+		goto out;
+	}
+	switch (m->type) {
+	case CY_REG_REQ:
+		mlen = nms_register(n, k, from, m, msg, cap);
+		break;
+	case CY_KEEPALIVE:
+		mlen = nms_keepalive(n, k, from, msg, cap);
+		break;
+	case CY_DEREG:
+		mlen = nms_dereg(n, k, msg, cap);
+		break;
+	case CY_DIRECTION_REQ:
+		mlen = route_direction_req(n, k, from, m, msg, cap);
+		break;
+	case CY_CONFIRMATION:
+		route_confirmation(n, k, from, m);
+		break;
+	default:
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: unexpected %s (0x%02x)",
+				addr_str(from, fbuf), cy_msg_type_str(m->type), m->type);
+		break;
+	}
+out:
+	free(m);
+	return mlen;
+}
+
 size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt, size_t len,
 		  uint8_t *out, size_t cap)
 {
 	uint8_t plain[NMS_PKT_MAX], msg[NMS_MSG_MAX];
 	char fbuf[ADDR_STR_MAX];
 	struct cy_seal_hdr h;
-	struct store_key sk;
 	struct nms_key *k;
-	struct cy_msg *m = NULL;
-	ssize_t plen, mlen = -1;
+	ssize_t plen, mlen;
 	size_t ret = 0;
-	int rc;
 
 	n->stats.rx++;
 	if (len <= NMS_PKT_MAX && cy_seal_peek(pkt, len, &h) == 0 && nms_relay_ours(n->relay, &h)) {
@@ -316,26 +409,9 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 				addr_str(from, fbuf), len);
 		return 0;
 	}
-	rc = store_key_get(n->st, h.key_id, &sk);
-	if (rc == -ENOENT) {
-		n->stats.unknown_key++;
-		nms_key_drop(n, h.key_id); /* revoked or expired meanwhile */
-		LOG_RATELIMITED(&n->rl_log, "nms: %s: unknown key %016" PRIx64,
-				addr_str(from, fbuf), h.key_id);
-		return nms_reject(n, from, CY_ERR_UNKNOWN, h.key_id, out, cap);
-	}
-	if (rc < 0)
-		return 0;
-	if (sk.expires <= clock_now()) {
-		cy_wipe(&sk, sizeof(sk));
-		n->stats.expired_key++;
-		nms_key_drop(n, h.key_id);
-		return nms_reject(n, from, CY_ERR_EXPIRED, h.key_id, out, cap);
-	}
-	k = nms_key_get(n, &sk);
-	cy_wipe(&sk, sizeof(sk));
+	k = nms_key_lookup(n, from, &h, out, cap, &ret);
 	if (!k)
-		return 0;
+		return ret;
 
 	/* Cheap check first; the window moves only after authentication. */
 	if (!replay_check(&k->rx, h.counter)) {
@@ -353,42 +429,11 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	}
 	replay_update(&k->rx, h.counter);
 
-	m = malloc(sizeof(*m));
-	if (!m)
-		goto out;
-	if (cy_msg_parse(m, plain, (size_t)plen) < 0) {
-		n->stats.malformed++;
-		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed message", addr_str(from, fbuf));
-		goto out;
-	}
-	switch (m->type) {
-	case CY_REG_REQ:
-		mlen = nms_register(n, k, from, m, msg, sizeof(msg));
-		break;
-	case CY_KEEPALIVE:
-		mlen = nms_keepalive(n, k, from, msg, sizeof(msg));
-		break;
-	case CY_DEREG:
-		mlen = nms_dereg(n, k, msg, sizeof(msg));
-		break;
-	case CY_DIRECTION_REQ:
-		mlen = route_direction_req(n, k, from, m, msg, sizeof(msg));
-		break;
-	case CY_CONFIRMATION:
-		route_confirmation(n, k, from, m);
-		break;
-	default:
-		n->stats.malformed++;
-		LOG_RATELIMITED(&n->rl_log, "nms: %s: unexpected %s (0x%02x)",
-				addr_str(from, fbuf), cy_msg_type_str(m->type), m->type);
-		break;
-	}
+	mlen = nms_dispatch(n, k, from, plain, (size_t)plen, msg, sizeof(msg));
 	if (mlen > 0)
 		ret = nms_seal_reply(n, k, msg, (size_t)mlen, out, cap);
-out:
 	cy_wipe(plain, sizeof(plain));
 	cy_wipe(msg, sizeof(msg)); /* a Route Direction holds a Tunnel Key */
-	free(m);
 	return ret;
 }
 

@@ -311,118 +311,95 @@ static const char *route_no_trs(const char *why)
 	return "no direct path: needs a relay, and no TRS is configured";
 }
 
-ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
-			    const struct cy_msg *m, uint8_t *msg, size_t cap)
-{
-	struct route_table *t = n->routes;
+/* A selection being decided: both ends, their registrations, the path,
+ * and why it fails when it does (for the log and the answer). */
+struct route_sel {
 	struct store_node mn, cn;
 	struct store_reg mreg, creg;
-	struct route_end me, ce;
 	struct route_choice choice;
-	struct route_entry *e;
-	char fbuf[ADDR_STR_MAX], pbuf[ADDR_STR_MAX];
-	const char *why = NULL;
-	enum cy_result r;
-	uint32_t req_id;
-	size_t per_node;
+	const char *why;
+};
 
-	memset(&mn, 0, sizeof(mn));
-	memset(&cn, 0, sizeof(cn));
-	if (!cy_msg_u32(m, CY_A_REQ_ID, &req_id)) {
-		n->stats.malformed++;
-		LOG_RATELIMITED(&n->rl_log, "nms: %s: Direction Request without REQ_ID",
-				addr_str(from, fbuf));
-		return route_fail_msg(0, CY_ERR_MALFORMED, "REQ_ID missing", msg, cap);
-	}
-	/* A retransmission: the same answer, or none yet. */
-	e = route_by_req(t, k->node_id, req_id, &per_node);
-	if (e)
-		return e->done ? route_msg(e, true, msg, cap) : 0;
+static enum cy_result route_why(struct route_sel *s, enum cy_result r, const char *why)
+{
+	s->why = why;
+	return r;
+}
 
-	r = route_lookup(n, m, &cn, &why);
-	if (r == CY_ERR_MALFORMED) {
-		n->stats.malformed++;
-		LOG_RATELIMITED(&n->rl_log, "nms: %s: Direction Request names no correspondent",
-				addr_str(from, fbuf));
-		return route_fail_msg(req_id, r, "name a correspondent by FQDN, VIP4 or VIP6",
-				      msg, cap);
-	}
-	n->stats.directions++;
-	if (store_node_by_id(n->st, k->node_id, &mn) < 0) {
-		r = CY_ERR_INTERNAL;
-		why = "store unavailable";
-		goto fail;
-	}
-	if (!route_reg_live(n, mn.id, &mreg)) {
-		r = CY_ERR_REREGISTER;
-		why = "the requester is not registered";
-		goto fail;
-	}
+/* Both ends and the path between them, for the requester k and the
+ * correspondent route_lookup() found (r: what it said).  CY_OK, else
+ * the answer's RESULT with s->why set. */
+static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_result r,
+				   size_t per_node, struct route_sel *s)
+{
+	struct route_end me, ce;
+
+	if (store_node_by_id(n->st, k->node_id, &s->mn) < 0)
+		return route_why(s, CY_ERR_INTERNAL, "store unavailable");
+	if (!route_reg_live(n, s->mn.id, &s->mreg))
+		return route_why(s, CY_ERR_REREGISTER, "the requester is not registered");
 	if (r != CY_OK)
-		goto fail;
+		return r;
 	/* Revoked nodes are refused by policy (REFUSED to the user), not
 	 * hidden as unknown: the name exists, the cloud refuses it. */
-	if (cn.revoked || cn.id == mn.id) {
-		r = CY_ERR_POLICY;
-		why = cn.revoked ? "correspondent revoked" : "a route to yourself";
-		goto fail;
-	}
-	if (!route_reg_live(n, cn.id, &creg) || !nms_key_find(n, creg.key_id)) {
-		r = CY_ERR_UNREACHABLE;
-		why = "correspondent not registered";
-		goto fail;
-	}
-	me = (struct route_end){ mreg.nat, mreg.families, (struct sockaddr *)&mreg.observed };
-	ce = (struct route_end){ creg.nat, creg.families, (struct sockaddr *)&creg.observed };
-	r = route_decide(&me, &ce, &choice);
-	if (r != CY_OK) {
-		why = choice.why;
-		goto fail;
-	}
-	if (choice.path == CY_PATH_RELAY && !n->relay) {
+	if (s->cn.revoked || s->cn.id == s->mn.id)
+		return route_why(s, CY_ERR_POLICY, s->cn.revoked ? "correspondent revoked" :
+								   "a route to yourself");
+	if (!route_reg_live(n, s->cn.id, &s->creg) || !nms_key_find(n, s->creg.key_id))
+		return route_why(s, CY_ERR_UNREACHABLE, "correspondent not registered");
+	me = (struct route_end){ s->mreg.nat, s->mreg.families,
+				 (struct sockaddr *)&s->mreg.observed };
+	ce = (struct route_end){ s->creg.nat, s->creg.families,
+				 (struct sockaddr *)&s->creg.observed };
+	r = route_decide(&me, &ce, &s->choice);
+	if (r != CY_OK)
+		return route_why(s, r, s->choice.why);
+	if (s->choice.path == CY_PATH_RELAY && !n->relay) {
 		n->stats.relays_failed++;
-		r = CY_ERR_UNREACHABLE;
-		why = route_no_trs(choice.why);
-		goto fail;
+		return route_why(s, CY_ERR_UNREACHABLE, route_no_trs(s->choice.why));
 	}
-	if (t->count >= ROUTE_MAX || per_node >= ROUTE_MAX_PER_NODE) {
-		r = CY_ERR_INTERNAL;
-		why = "too many route selections in progress";
-		goto fail;
-	}
+	if (n->routes->count >= ROUTE_MAX || per_node >= ROUTE_MAX_PER_NODE)
+		return route_why(s, CY_ERR_INTERNAL, "too many route selections in progress");
+	return CY_OK;
+}
 
-	e = calloc(1, sizeof(*e));
+static void route_side_set(struct route_side *sd, const struct store_node *node,
+			   const struct store_reg *reg, uint64_t key_id)
+{
+	sd->id = node->id;
+	sd->key_id = key_id;
+	snprintf(sd->fqdn, sizeof(sd->fqdn), "%s", node->fqdn);
+	memcpy(sd->vip4, node->vip4, 4);
+	memcpy(sd->vip6, node->vip6, 16);
+	sd->ep = reg->observed;
+	sd->fams = reg->families | route_fam((const struct sockaddr *)&reg->observed);
+}
+
+/* The entry for selection s, with its Tunnel ID and keys, at the head of
+ * the table; NULL (s->why set) when there is no memory or randomness. */
+static struct route_entry *route_entry_new(struct nms *n, struct nms_key *k, uint32_t req_id,
+					   const struct sockaddr *from, struct route_sel *s)
+{
+	struct route_table *t = n->routes;
+	struct route_entry *e = calloc(1, sizeof(*e));
+
 	if (!e) {
-		r = CY_ERR_INTERNAL;
-		why = "out of memory";
-		goto fail;
+		s->why = "out of memory";
+		return NULL;
 	}
 	e->tunnel_id = route_new_tunnel_id(t);
 	if (!e->tunnel_id || cy_random(e->key, sizeof(e->key)) < 0 ||
-	    (choice.path == CY_PATH_RELAY &&
+	    (s->choice.path == CY_PATH_RELAY &&
 	     (cy_random(e->temp_key, sizeof(e->temp_key)) < 0 ||
 	      trs_relay_key(e->key, e->tunnel_id, e->relay_key) < 0))) {
 		route_entry_free(e);
-		r = CY_ERR_INTERNAL;
-		why = "no randomness";
-		goto fail;
+		s->why = "no randomness";
+		return NULL;
 	}
 	e->req_id = req_id;
-	e->choice = choice;
-	e->mn.id = mn.id;
-	e->mn.key_id = k->key_id;
-	snprintf(e->mn.fqdn, sizeof(e->mn.fqdn), "%s", mn.fqdn);
-	memcpy(e->mn.vip4, mn.vip4, 4);
-	memcpy(e->mn.vip6, mn.vip6, 16);
-	e->mn.ep = mreg.observed;
-	e->mn.fams = mreg.families | route_fam((struct sockaddr *)&mreg.observed);
-	e->cn.id = cn.id;
-	e->cn.key_id = creg.key_id;
-	snprintf(e->cn.fqdn, sizeof(e->cn.fqdn), "%s", cn.fqdn);
-	memcpy(e->cn.vip4, cn.vip4, 4);
-	memcpy(e->cn.vip6, cn.vip6, 16);
-	e->cn.ep = creg.observed;
-	e->cn.fams = creg.families | route_fam((struct sockaddr *)&creg.observed);
+	e->choice = s->choice;
+	route_side_set(&e->mn, &s->mn, &s->mreg, k->key_id);
+	route_side_set(&e->cn, &s->cn, &s->creg, s->creg.key_id);
 	/* Direct: each sends to the other's observed endpoint (the initiator
 	 * does; the responder learns it from the Request anyway).  Relayed:
 	 * to the TRS, once it answered. */
@@ -432,29 +409,82 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 	e->next = t->head;
 	t->head = e;
 	t->count++;
-	if (choice.path == CY_PATH_RELAY) {
+	return e;
+}
+
+/* Relayed: ask a TRS first (the CN hears once it answered).  Direct:
+ * tell the CN. */
+static void route_start(struct nms *n, struct route_entry *e, const struct route_sel *s)
+{
+	char pbuf[ADDR_STR_MAX];
+
+	if (s->choice.path == CY_PATH_RELAY) {
 		log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", relayed (%s): asking a TRS",
-			 mn.fqdn, cn.fqdn, e->tunnel_id, choice.why);
+			 s->mn.fqdn, s->cn.fqdn, e->tunnel_id, s->choice.why);
 		n->stats.relays++;
 		e->relaying = true;
 		nms_relay_request(n, e->tunnel_id, e->relay_key, 0);
 		e->tries = 1;
 		e->at = clock_now_ms() + ROUTE_RETX_MS;
-		return 0;
+		return;
 	}
 	log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", %s initiates to %s, direct",
-		 mn.fqdn, cn.fqdn, e->tunnel_id, choice.mn_initiates ? mn.fqdn : cn.fqdn,
-		 addr_str((struct sockaddr *)(choice.mn_initiates ? &e->cn.ep : &e->mn.ep),
+		 s->mn.fqdn, s->cn.fqdn, e->tunnel_id,
+		 s->choice.mn_initiates ? s->mn.fqdn : s->cn.fqdn,
+		 addr_str((struct sockaddr *)(s->choice.mn_initiates ? &e->cn.ep : &e->mn.ep),
 			  pbuf));
 	/* At once: the MN's DNS answer waits on this. */
 	route_send_cn(n, e);
 	e->at = clock_now_ms() + ROUTE_RETX_MS;
+}
+
+ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			    const struct cy_msg *m, uint8_t *msg, size_t cap)
+{
+	struct route_sel s;
+	struct route_entry *e;
+	char fbuf[ADDR_STR_MAX];
+	enum cy_result r;
+	uint32_t req_id;
+	size_t per_node;
+
+	memset(&s, 0, sizeof(s));
+	if (!cy_msg_u32(m, CY_A_REQ_ID, &req_id)) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Direction Request without REQ_ID",
+				addr_str(from, fbuf));
+		return route_fail_msg(0, CY_ERR_MALFORMED, "REQ_ID missing", msg, cap);
+	}
+	/* A retransmission: the same answer, or none yet. */
+	e = route_by_req(n->routes, k->node_id, req_id, &per_node);
+	if (e)
+		return e->done ? route_msg(e, true, msg, cap) : 0;
+
+	r = route_lookup(n, m, &s.cn, &s.why);
+	if (r == CY_ERR_MALFORMED) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Direction Request names no correspondent",
+				addr_str(from, fbuf));
+		return route_fail_msg(req_id, r, "name a correspondent by FQDN, VIP4 or VIP6",
+				      msg, cap);
+	}
+	n->stats.directions++;
+	r = route_select(n, k, r, per_node, &s);
+	if (r != CY_OK)
+		goto fail;
+	e = route_entry_new(n, k, req_id, from, &s);
+	if (!e) {
+		r = CY_ERR_INTERNAL;
+		goto fail;
+	}
+	route_start(n, e, &s);
 	return 0;
 fail:
 	n->stats.directions_failed++;
-	log_info("nms: route %s -> %s: %s%s%s", mn.id ? mn.fqdn : addr_str(from, fbuf),
-		 cn.id ? cn.fqdn : "?", cy_result_str(r), why ? ": " : "", why ? why : "");
-	return route_fail_msg(req_id, r, why, msg, cap);
+	log_info("nms: route %s -> %s: %s%s%s", s.mn.id ? s.mn.fqdn : addr_str(from, fbuf),
+		 s.cn.id ? s.cn.fqdn : "?", cy_result_str(r), s.why ? ": " : "",
+		 s.why ? s.why : "");
+	return route_fail_msg(req_id, r, s.why, msg, cap);
 }
 
 void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,

@@ -368,68 +368,116 @@ static int hs_parse(const struct tunnel *t, const uint8_t *pkt, size_t len, uint
 
 /* --- Request -------------------------------------------------------------- */
 
-static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool restart)
+/* A fresh attempt replaces the old one; while it is being built the
+ * tunnel has none (so new_index does not see the old index). */
+static struct handshake *hs_detach(struct tunnel *t)
 {
-	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN], aad[TUNNEL_HDR_LEN + TUNNEL_PUB_LEN];
-	size_t total = t->relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
-	int64_t now = clock_now_ms();
 	struct handshake *hs = t->hs;
-	int64_t started = hs ? hs->started_ms : now;
-	struct wbuf w, b;
-	int64_t ts;
-	ssize_t n = -EIO;
-	uint8_t *slot;
 
-	if (cap < total)
-		return -EMSGSIZE;
-	/* A fresh attempt replaces the old one; while it is being built the
-	 * tunnel has none (so new_index does not see the old index). */
 	t->hs = NULL;
-	if (hs) {
-		EVP_PKEY_free(hs->eph);
-		cy_wipe(hs, sizeof(*hs));
-	} else if (!(hs = calloc(1, sizeof(*hs)))) {
-		return -ENOMEM;
-	}
+	if (!hs)
+		return calloc(1, sizeof(*hs));
+	EVP_PKEY_free(hs->eph);
+	cy_wipe(hs, sizeof(*hs));
+	return hs;
+}
+
+/* New share, End Key material, nonce and index for this attempt. */
+static int hs_generate(const struct tunnel *t, struct handshake *hs)
+{
 	hs->eph = x25519_keygen(hs->pub);
 	if (!hs->eph || cy_random(hs->material, MATERIAL_LEN) < 0 ||
 	    new_nonce(hs->nonce, DIR_REQUEST) < 0 || new_index(t, &hs->index) < 0)
-		goto fail;
-	/* Strictly rising per tunnel, so the responder can refuse anything
-	 * not newer than what it accepted last. */
-	ts = wall_ms();
+		return -EIO;
+	return 0;
+}
+
+/* Strictly rising per tunnel, so the responder can refuse anything
+ * not newer than what it accepted last. */
+static int64_t request_ts(const struct tunnel *t)
+{
+	int64_t ts = wall_ms();
+
 	if (ts <= t->own_ts_last)
 		ts = t->own_ts_last + 1;
+	return ts;
+}
+
+/* The Request's body into b; hdr is its clear header, already written. */
+static int request_body(const struct tunnel *t, const struct handshake *hs, int64_t ts,
+			const uint8_t *hdr, struct wbuf *b)
+{
+	uint8_t aad[TUNNEL_HDR_LEN + TUNNEL_PUB_LEN];
+	uint8_t *slot;
+
+	wbuf_put_u32(b, hs->index);
+	wbuf_put_u8(b, t->offer);
+	wbuf_put_u8(b, t->pref);
+	wbuf_put_u8(b, t->role);    /* who sealed it: see check_sender() */
+	wbuf_put_u8(b, 0);
+	wbuf_put_u64(b, (uint64_t)ts);
+	wbuf_put_bytes(b, hs->pub, TUNNEL_PUB_LEN);
+	if (!t->relay) {
+		wbuf_put_bytes(b, hs->material, MATERIAL_LEN);
+		return 0;
+	}
+	/* Inner seal under the Temp Key, bound to the outer header and
+	 * our share; the nonce is the outer one (another key). */
+	memcpy(aad, hdr, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, hs->pub, TUNNEL_PUB_LEN);
+	slot = wbuf_reserve(b, MATERIAL_LEN + AEAD_TAG_LEN);
+	if (!slot || aead_seal_once(AEAD_CHACHA20_POLY1305, temp_key(t), hs->nonce, aad,
+				    sizeof(aad), hs->material, MATERIAL_LEN, slot) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* The whole Request into out: the header, then the body sealed under
+ * the Tunnel Key with the header as AAD.  0, or -EIO. */
+static int seal_request(const struct tunnel *t, const struct handshake *hs, int64_t ts,
+			uint8_t *out, size_t cap, size_t total)
+{
+	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN];
+	struct wbuf w, b;
+	uint8_t *slot;
+	int rc = -EIO;
 
 	wbuf_init(&w, out, cap);
 	hdr_put(&w, t, CY_TUNNEL_REQ, hs->nonce);
 
 	wbuf_init(&b, body, sizeof(body));
-	wbuf_put_u32(&b, hs->index);
-	wbuf_put_u8(&b, t->offer);
-	wbuf_put_u8(&b, t->pref);
-	wbuf_put_u8(&b, t->role);    /* who sealed it: see check_sender() */
-	wbuf_put_u8(&b, 0);
-	wbuf_put_u64(&b, (uint64_t)ts);
-	wbuf_put_bytes(&b, hs->pub, TUNNEL_PUB_LEN);
-	if (t->relay) {
-		/* Inner seal under the Temp Key, bound to the outer header and
-		 * our share; the nonce is the outer one (another key). */
-		memcpy(aad, out, TUNNEL_HDR_LEN);
-		memcpy(aad + TUNNEL_HDR_LEN, hs->pub, TUNNEL_PUB_LEN);
-		slot = wbuf_reserve(&b, MATERIAL_LEN + AEAD_TAG_LEN);
-		if (!slot || aead_seal_once(AEAD_CHACHA20_POLY1305, temp_key(t), hs->nonce, aad,
-					    sizeof(aad), hs->material, MATERIAL_LEN, slot) < 0)
-			goto fail;
-	} else {
-		wbuf_put_bytes(&b, hs->material, MATERIAL_LEN);
-	}
+	if (request_body(t, hs, ts, out, &b) < 0)
+		goto out;
 	slot = wbuf_reserve(&w, b.len + AEAD_TAG_LEN);
 	if (!wbuf_ok(&b) || !slot ||
 	    aead_seal_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, hs->nonce, out, TUNNEL_HDR_LEN,
 			   body, b.len, slot) < 0)
-		goto fail;
+		goto out;
 	if (!wbuf_ok(&w) || w.len != total)
+		goto out;
+	rc = 0;
+out:
+	cy_wipe(body, sizeof(body));
+	return rc;
+}
+
+static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool restart)
+{
+	size_t total = t->relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
+	int64_t now = clock_now_ms();
+	int64_t started = t->hs ? t->hs->started_ms : now;
+	struct handshake *hs;
+	int64_t ts;
+
+	if (cap < total)
+		return -EMSGSIZE;
+	hs = hs_detach(t);
+	if (!hs)
+		return -ENOMEM;
+	if (hs_generate(t, hs) < 0)
+		goto fail;
+	ts = request_ts(t);
+	if (seal_request(t, hs, ts, out, cap, total) < 0)
 		goto fail;
 
 	hs->started_ms = restart ? now : started;
@@ -438,14 +486,11 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 	t->own_ts_last = ts;
 	t->failed = false;
 	t->hc.req_sent++;
-	n = (ssize_t)total;
-	goto out;
+	return (ssize_t)total;
 fail:
 	t->hs = hs;
 	hs_free(t);
-out:
-	cy_wipe(body, sizeof(body));
-	return n;
+	return -EIO;
 }
 
 ssize_t tunnel_initiate(struct tunnel *t, uint8_t *out, size_t cap)
@@ -496,188 +541,257 @@ static int check_sender(const struct tunnel *t, uint8_t role)
 	return role == t->role ? -EBADMSG : 0;
 }
 
-ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
-			      size_t cap)
-{
-	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN], material[MATERIAL_LEN], shared[32];
-	uint8_t keys[2 * AEAD_KEY_LEN], ipub[TUNNEL_PUB_LEN], rpub[TUNNEL_PUB_LEN];
-	uint8_t aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN + TUNNEL_PUB_LEN];
-	uint8_t offer, pref, nonce[AEAD_NONCE_LEN];
-	const uint8_t *sealed;
-	struct session_params sp;
-	struct session *s = NULL;
-	EVP_PKEY *eph = NULL;
-	uint32_t iindex, rindex;
-	enum aead_alg alg;
+/* A Request being answered: its header and what its body says, then
+ * what we answer it with. */
+struct req_ctx {
 	struct hs_hdr h;
-	uint8_t role, rsv;
-	int sender = -EPROTO;
+	uint32_t iindex, rindex;
+	uint8_t offer, pref;
 	uint64_t ts;
-	int64_t wall = wall_ms();
-	struct kdf_in kin;
-	struct wbuf w;
-	struct cur c;
-	ssize_t n;
-	uint8_t *slot;
+	uint8_t ipub[TUNNEL_PUB_LEN], rpub[TUNNEL_PUB_LEN];
+	uint8_t material[MATERIAL_LEN];
+	enum aead_alg alg;
+	struct session *s;                  /* made for it, not yet installed */
+};
 
-	t->hc.req_recv++;
-	if (hs_parse(t, pkt, len, CY_TUNNEL_REQ, &h) < 0)
-		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request");
-	if (cap < TUNNEL_RESP_LEN)
-		return -EMSGSIZE;
-	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h.nonce, pkt, TUNNEL_HDR_LEN,
-			   h.ct, h.ctlen, body) < 0)
-		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Request");
+/* The opened body into rc (*sealed: the End Key material, sealed when
+ * relayed).  0 or the refusal. */
+static ssize_t request_parse(struct tunnel *t, const uint8_t *body, size_t len,
+			     struct req_ctx *rc, const uint8_t **sealed)
+{
+	struct cur c = cur_make(body, len);
+	int sender = -EPROTO;
+	uint8_t role, rsv;
 
-	c = cur_make(body, h.ctlen - AEAD_TAG_LEN);
-	if (!cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &offer) || !cur_get_u8(&c, &pref) ||
-	    !cur_get_u8(&c, &role) || !cur_get_u8(&c, &rsv) || !cur_get_u64(&c, &ts) ||
-	    !cur_get_bytes(&c, ipub, TUNNEL_PUB_LEN) ||
-	    !cur_get_ptr(&c, &sealed, t->relay ? MATERIAL_LEN + AEAD_TAG_LEN : MATERIAL_LEN) ||
-	    !cur_empty(&c) || rsv != 0 || (sender = check_sender(t, role)) == -EPROTO) {
-		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request body");
-		goto out;
-	}
+	if (!cur_get_u32(&c, &rc->iindex) || !cur_get_u8(&c, &rc->offer) ||
+	    !cur_get_u8(&c, &rc->pref) || !cur_get_u8(&c, &role) || !cur_get_u8(&c, &rsv) ||
+	    !cur_get_u64(&c, &rc->ts) || !cur_get_bytes(&c, rc->ipub, TUNNEL_PUB_LEN) ||
+	    !cur_get_ptr(&c, sealed, t->relay ? MATERIAL_LEN + AEAD_TAG_LEN : MATERIAL_LEN) ||
+	    !cur_empty(&c) || rsv != 0 || (sender = check_sender(t, role)) == -EPROTO)
+		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request body");
 	/* Before anything looks at our handshake or our sessions. */
-	if (sender < 0) {
-		n = refuse(t, &t->hc.drop_auth, -EBADMSG, "our own Request reflected back");
-		goto out;
-	}
-	if (t->relay) {
-		memcpy(aad, pkt, TUNNEL_HDR_LEN);
-		memcpy(aad + TUNNEL_HDR_LEN, ipub, TUNNEL_PUB_LEN);
-		if (aead_open_once(AEAD_CHACHA20_POLY1305, temp_key(t), h.nonce, aad,
-				   TUNNEL_HDR_LEN + TUNNEL_PUB_LEN, sealed,
-				   MATERIAL_LEN + AEAD_TAG_LEN, material) < 0) {
-			n = refuse(t, &t->hc.drop_auth, -EBADMSG,
-				   "Request with bad Temp Key seal");
-			goto out;
-		}
-	} else {
-		memcpy(material, sealed, MATERIAL_LEN);
-	}
+	if (sender < 0)
+		return refuse(t, &t->hc.drop_auth, -EBADMSG, "our own Request reflected back");
+	return 0;
+}
 
-	/* Freshness: within the skew of our clock, and newer than the last
-	 * Request we accepted.  An exact duplicate of that one (the network
-	 * doubled it, or our Response was lost and someone replays it) gets
-	 * the same Response again and creates nothing, until the initiator
-	 * confirmed the session (then it is only stale). */
-	if (t->reply && t->have_last_req && ts == t->peer_ts_last &&
-	    !memcmp(h.nonce, t->reply->req_nonce, AEAD_NONCE_LEN)) {
-		t->hc.dup++;
-		t->hc.resp_sent++;
-		memcpy(out, t->reply->resp, TUNNEL_RESP_LEN);
-		n = TUNNEL_RESP_LEN;
-		goto out;
-	}
-	if (ts > INT64_MAX || (int64_t)ts < wall - TUNNEL_REQ_MAX_SKEW_MS ||
-	    (int64_t)ts > wall + TUNNEL_REQ_MAX_SKEW_MS ||
-	    (t->have_last_req && ts <= t->peer_ts_last)) {
-		n = refuse(t, &t->hc.drop_stale, -ESTALE, "stale or replayed Request");
-		goto out;
-	}
+/* The End Key material: relayed, under the Temp Key seal bound to the
+ * clear header and the initiator's share; direct, as it stands. */
+static ssize_t request_material(struct tunnel *t, const uint8_t *pkt, const uint8_t *sealed,
+				struct req_ctx *rc)
+{
+	uint8_t aad[TUNNEL_HDR_LEN + TUNNEL_PUB_LEN];
 
-	/* Simultaneous open: both sent a Request.  The one from the side
-	 * with the smaller FQDN wins (equal names, impossible between two
-	 * nodes, fall back to the smaller share); the loser drops its own
-	 * attempt and answers, the winner drops the loser's Request. */
-	if (t->hs) {
-		int order = t->order ? t->order : memcmp(t->hs->pub, ipub, TUNNEL_PUB_LEN);
+	if (!t->relay) {
+		memcpy(rc->material, sealed, MATERIAL_LEN);
+		return 0;
+	}
+	memcpy(aad, pkt, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, rc->ipub, TUNNEL_PUB_LEN);
+	if (aead_open_once(AEAD_CHACHA20_POLY1305, temp_key(t), rc->h.nonce, aad,
+			   TUNNEL_HDR_LEN + TUNNEL_PUB_LEN, sealed, MATERIAL_LEN + AEAD_TAG_LEN,
+			   rc->material) < 0)
+		return refuse(t, &t->hc.drop_auth, -EBADMSG, "Request with bad Temp Key seal");
+	return 0;
+}
 
-		t->hc.collisions++;
-		if (order < 0) {
-			n = -EALREADY;
-			goto out;
-		}
-		hs_free(t);
-	}
+/* Open the Request pkt (its header already in rc->h) and read it into
+ * rc.  0 or the refusal. */
+static ssize_t request_open(struct tunnel *t, const uint8_t *pkt, struct req_ctx *rc)
+{
+	uint8_t body[TUNNEL_REQ_BODY_RELAY_LEN];
+	const uint8_t *sealed;
+	ssize_t n;
 
-	if (choose_aead(t, offer, (enum aead_alg)pref, &alg) < 0) {
-		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Request with no common AEAD");
-		goto out;
-	}
-	eph = x25519_keygen(rpub);
-	if (!eph) {
-		n = -EIO;
-		goto out;
-	}
-	if (x25519_shared(eph, ipub, shared) < 0) {
+	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, rc->h.nonce, pkt, TUNNEL_HDR_LEN,
+			   rc->h.ct, rc->h.ctlen, body) < 0)
+		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Request");
+	n = request_parse(t, body, rc->h.ctlen - AEAD_TAG_LEN, rc, &sealed);
+	if (!n)
+		n = request_material(t, pkt, sealed, rc);
+	cy_wipe(body, sizeof(body));
+	return n;
+}
+
+/* An exact duplicate of the last Request we accepted (the network
+ * doubled it, or our Response was lost and someone replays it) gets the
+ * same Response again and creates nothing, until the initiator
+ * confirmed the session (then it is only stale). */
+static bool request_dup(const struct tunnel *t, const struct req_ctx *rc)
+{
+	return t->reply && t->have_last_req && rc->ts == t->peer_ts_last &&
+	       !memcmp(rc->h.nonce, t->reply->req_nonce, AEAD_NONCE_LEN);
+}
+
+static ssize_t resend_reply(struct tunnel *t, uint8_t *out)
+{
+	t->hc.dup++;
+	t->hc.resp_sent++;
+	memcpy(out, t->reply->resp, TUNNEL_RESP_LEN);
+	return TUNNEL_RESP_LEN;
+}
+
+/* Freshness: within the skew of our clock (wall), and newer than the
+ * last Request we accepted. */
+static bool request_stale(const struct tunnel *t, uint64_t ts, int64_t wall)
+{
+	return ts > INT64_MAX || (int64_t)ts < wall - TUNNEL_REQ_MAX_SKEW_MS ||
+	       (int64_t)ts > wall + TUNNEL_REQ_MAX_SKEW_MS ||
+	       (t->have_last_req && ts <= t->peer_ts_last);
+}
+
+/* Simultaneous open: both sent a Request.  The one from the side with
+ * the smaller FQDN wins (equal names, impossible between two nodes,
+ * fall back to the smaller share); the loser drops its own attempt and
+ * answers, the winner drops the loser's Request.  True: ours won; false
+ * with no attempt of ours, or after freeing the one that lost (counted
+ * as a collision either way there was one). */
+static bool collision_ours_wins(struct tunnel *t, const uint8_t ipub[TUNNEL_PUB_LEN])
+{
+	int order;
+
+	if (!t->hs)
+		return false;
+	order = t->order ? t->order : memcmp(t->hs->pub, ipub, TUNNEL_PUB_LEN);
+	t->hc.collisions++;
+	if (order < 0)
+		return true;
+	hs_free(t);
+	return false;
+}
+
+/* Our share and index, the keys, and the responder's session they make
+ * (rc->s).  0 or -errno. */
+static ssize_t responder_session(struct tunnel *t, struct req_ctx *rc)
+{
+	uint8_t shared[32], keys[2 * AEAD_KEY_LEN];
+	struct session_params sp;
+	struct kdf_in kin;
+	EVP_PKEY *eph;
+	ssize_t n = -EIO;
+
+	eph = x25519_keygen(rc->rpub);
+	if (!eph)
+		return -EIO;
+	if (x25519_shared(eph, rc->ipub, shared) < 0) {
 		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Request with a bad key share");
 		goto out;
 	}
-	if (new_index(t, &rindex) < 0) {
-		n = -EIO;
+	if (new_index(t, &rc->rindex) < 0)
 		goto out;
-	}
-	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = alg, .flags = h.flags,
-			       .ipub = ipub, .rpub = rpub, .iindex = iindex, .rindex = rindex,
-			       .shared = shared, .material = material };
-	if (tunnel_kdf(t, &kin, keys) < 0) {
-		n = -EIO;
+	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = rc->alg, .flags = rc->h.flags,
+			       .ipub = rc->ipub, .rpub = rc->rpub, .iindex = rc->iindex,
+			       .rindex = rc->rindex, .shared = shared, .material = rc->material };
+	if (tunnel_kdf(t, &kin, keys) < 0)
 		goto out;
-	}
-	sp = (struct session_params){ .alg = alg, .tx_key = keys + AEAD_KEY_LEN, .rx_key = keys,
-				      .local_index = rindex, .remote_index = iindex,
-				      .initiator = false, .now_ms = clock_now_ms() };
-	s = session_new(&sp);
-	if (!s) {
-		n = -ENOMEM;
-		goto out;
-	}
+	sp = (struct session_params){ .alg = rc->alg, .tx_key = keys + AEAD_KEY_LEN,
+				      .rx_key = keys, .local_index = rc->rindex,
+				      .remote_index = rc->iindex, .initiator = false,
+				      .now_ms = clock_now_ms() };
+	rc->s = session_new(&sp);
+	n = rc->s ? 0 : -ENOMEM;
+out:
+	EVP_PKEY_free(eph);
+	cy_wipe(shared, sizeof(shared));
+	cy_wipe(keys, sizeof(keys));
+	return n;
+}
 
-	/* Response, its AAD = header || the Request's nonce. */
-	if (new_nonce(nonce, DIR_RESPONSE) < 0) {
-		n = -EIO;
-		goto out;
-	}
+/* The Response into out, its AAD = header || the Request's nonce.  0 or
+ * -EIO. */
+static int build_response(const struct tunnel *t, const struct req_ctx *rc, uint8_t *out,
+			  size_t cap)
+{
+	uint8_t aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN], nonce[AEAD_NONCE_LEN];
+	uint8_t rbody[TUNNEL_RESP_BODY_LEN];
+	struct wbuf w, b;
+	uint8_t *slot;
+
+	if (new_nonce(nonce, DIR_RESPONSE) < 0)
+		return -EIO;
 	wbuf_init(&w, out, cap);
 	hdr_put(&w, t, CY_TUNNEL_RES, nonce);
 	memcpy(aad, out, TUNNEL_HDR_LEN);
-	memcpy(aad + TUNNEL_HDR_LEN, h.nonce, AEAD_NONCE_LEN);
-	{
-		uint8_t rbody[TUNNEL_RESP_BODY_LEN];
-		struct wbuf b;
+	memcpy(aad + TUNNEL_HDR_LEN, rc->h.nonce, AEAD_NONCE_LEN);
 
-		wbuf_init(&b, rbody, sizeof(rbody));
-		wbuf_put_u32(&b, rindex);
-		wbuf_put_u32(&b, iindex);
-		wbuf_put_u8(&b, (uint8_t)alg);
-		wbuf_put_u8(&b, t->role);
-		wbuf_put_u16(&b, 0);
-		wbuf_put_bytes(&b, rpub, TUNNEL_PUB_LEN);
-		slot = wbuf_reserve(&w, TUNNEL_RESP_BODY_LEN + AEAD_TAG_LEN);
-		if (!wbuf_ok(&b) || b.len != TUNNEL_RESP_BODY_LEN || !slot ||
-		    aead_seal_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, nonce, aad,
-				   TUNNEL_HDR_LEN + AEAD_NONCE_LEN, rbody, b.len, slot) < 0 ||
-		    !wbuf_ok(&w) || w.len != TUNNEL_RESP_LEN) {
-			n = -EIO;
-			goto out;
-		}
-	}
+	wbuf_init(&b, rbody, sizeof(rbody));
+	wbuf_put_u32(&b, rc->rindex);
+	wbuf_put_u32(&b, rc->iindex);
+	wbuf_put_u8(&b, (uint8_t)rc->alg);
+	wbuf_put_u8(&b, t->role);
+	wbuf_put_u16(&b, 0);
+	wbuf_put_bytes(&b, rc->rpub, TUNNEL_PUB_LEN);
+	slot = wbuf_reserve(&w, TUNNEL_RESP_BODY_LEN + AEAD_TAG_LEN);
+	if (!wbuf_ok(&b) || b.len != TUNNEL_RESP_BODY_LEN || !slot ||
+	    aead_seal_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, nonce, aad,
+			   TUNNEL_HDR_LEN + AEAD_NONCE_LEN, rbody, b.len, slot) < 0 ||
+	    !wbuf_ok(&w) || w.len != TUNNEL_RESP_LEN)
+		return -EIO;
+	return 0;
+}
 
-	/* Install: the new session waits for its first Data message before
-	 * it carries ours (the Response may be lost), unless there is no
-	 * other session at all. */
+/* Install: the new session waits for its first Data message before it
+ * carries ours (the Response may be lost), unless there is no other
+ * session at all.  resp is the Response, kept for a duplicate. */
+static void install_next(struct tunnel *t, struct req_ctx *rc, const uint8_t *resp)
+{
 	retire(t, &t->next);
-	t->next = s;
-	s = NULL;
+	t->next = rc->s;
+	rc->s = NULL;
 	t->failed = false;
 	t->have_last_req = true;
-	t->peer_ts_last = ts;
+	t->peer_ts_last = rc->ts;
 	/* Without memory for it a duplicate is refused as stale instead. */
 	if (t->reply || (t->reply = malloc(sizeof(*t->reply)))) {
-		memcpy(t->reply->req_nonce, h.nonce, AEAD_NONCE_LEN);
-		memcpy(t->reply->resp, out, TUNNEL_RESP_LEN);
+		memcpy(t->reply->req_nonce, rc->h.nonce, AEAD_NONCE_LEN);
+		memcpy(t->reply->resp, resp, TUNNEL_RESP_LEN);
 	}
 	t->hc.resp_sent++;
+}
+
+ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
+			      size_t cap)
+{
+	int64_t wall = wall_ms();
+	struct req_ctx rc = { .s = NULL };
+	ssize_t n;
+
+	t->hc.req_recv++;
+	if (hs_parse(t, pkt, len, CY_TUNNEL_REQ, &rc.h) < 0)
+		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request");
+	if (cap < TUNNEL_RESP_LEN)
+		return -EMSGSIZE;
+	n = request_open(t, pkt, &rc);
+	if (n < 0)
+		goto out;
+	if (request_dup(t, &rc)) {
+		n = resend_reply(t, out);
+		goto out;
+	}
+	if (request_stale(t, rc.ts, wall)) {
+		n = refuse(t, &t->hc.drop_stale, -ESTALE, "stale or replayed Request");
+		goto out;
+	}
+	if (collision_ours_wins(t, rc.ipub)) {
+		n = -EALREADY;
+		goto out;
+	}
+	if (choose_aead(t, rc.offer, (enum aead_alg)rc.pref, &rc.alg) < 0) {
+		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Request with no common AEAD");
+		goto out;
+	}
+	n = responder_session(t, &rc);
+	if (n < 0)
+		goto out;
+	if (build_response(t, &rc, out, cap) < 0) {
+		n = -EIO;
+		goto out;
+	}
+	install_next(t, &rc, out);
 	n = TUNNEL_RESP_LEN;
 out:
-	session_free(s);
-	EVP_PKEY_free(eph);
-	cy_wipe(body, sizeof(body));
-	cy_wipe(material, sizeof(material));
-	cy_wipe(shared, sizeof(shared));
-	cy_wipe(keys, sizeof(keys));
+	session_free(rc.s);
+	cy_wipe(&rc, sizeof(rc));
 	return n;
 }
 
@@ -696,20 +810,88 @@ static void install_current(struct tunnel *t, struct session *s)
 	t->had_session = true;
 }
 
+/* A Response's body. */
+struct resp_in {
+	uint32_t rindex, iindex;
+	uint8_t alg;
+	uint8_t rpub[TUNNEL_PUB_LEN];
+};
+
+/* Open the Response pkt (bound to our Request's nonce) and read its
+ * body into r.  0 or the refusal. */
+static ssize_t response_open(struct tunnel *t, const uint8_t *pkt, const struct hs_hdr *h,
+			     struct resp_in *r)
+{
+	uint8_t body[TUNNEL_RESP_BODY_LEN], aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN];
+	int sender = -EPROTO;
+	uint8_t role;
+	uint16_t rsv16;
+	struct cur c;
+	ssize_t n = 0;
+
+	memcpy(aad, pkt, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, t->hs->nonce, AEAD_NONCE_LEN);
+	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h->nonce, aad, sizeof(aad),
+			   h->ct, h->ctlen, body) < 0)
+		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Response");
+
+	c = cur_make(body, sizeof(body));
+	if (!cur_get_u32(&c, &r->rindex) || !cur_get_u32(&c, &r->iindex) ||
+	    !cur_get_u8(&c, &r->alg) || !cur_get_u8(&c, &role) || !cur_get_u16(&c, &rsv16) ||
+	    !cur_get_bytes(&c, r->rpub, TUNNEL_PUB_LEN) || !cur_empty(&c) || rsv16 ||
+	    (sender = check_sender(t, role)) == -EPROTO)
+		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response body");
+	else if (sender < 0)
+		n = refuse(t, &t->hc.drop_auth, -EBADMSG, "our own Response reflected back");
+	cy_wipe(body, sizeof(body));
+	return n;
+}
+
+/* It must answer our Request in flight, with an AEAD we offered. */
+static ssize_t response_check(struct tunnel *t, const struct resp_in *r)
+{
+	if (r->iindex != t->hs->index)
+		return refuse(t, &t->hc.drop_unexpected, -ENOENT, "Response to another Request");
+	if ((r->alg != AEAD_CHACHA20_POLY1305 && r->alg != AEAD_AES256_GCM) ||
+	    !(t->offer & SESSION_AEAD_BIT(r->alg)))
+		return refuse(t, &t->hc.drop_crypto, -EPERM, "Response with an AEAD not offered");
+	return 0;
+}
+
+/* The keys from our handshake and the responder's share, and the
+ * initiator's session they make (*s).  0 or -errno. */
+static ssize_t initiator_session(struct tunnel *t, const struct hs_hdr *h,
+				 const struct resp_in *r, struct session **s)
+{
+	uint8_t shared[32], keys[2 * AEAD_KEY_LEN];
+	struct session_params sp;
+	struct kdf_in kin;
+	ssize_t n = -EIO;
+
+	if (x25519_shared(t->hs->eph, r->rpub, shared) < 0)
+		return refuse(t, &t->hc.drop_crypto, -EPERM, "Response with a bad key share");
+	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = r->alg, .flags = h->flags,
+			       .ipub = t->hs->pub, .rpub = r->rpub, .iindex = r->iindex,
+			       .rindex = r->rindex, .shared = shared, .material = t->hs->material };
+	if (tunnel_kdf(t, &kin, keys) < 0)
+		goto out;
+	sp = (struct session_params){ .alg = r->alg, .tx_key = keys, .rx_key = keys + AEAD_KEY_LEN,
+				      .local_index = r->iindex, .remote_index = r->rindex,
+				      .initiator = true, .now_ms = clock_now_ms() };
+	*s = session_new(&sp);
+	n = *s ? 0 : -ENOMEM;
+out:
+	cy_wipe(shared, sizeof(shared));
+	cy_wipe(keys, sizeof(keys));
+	return n;
+}
+
 ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			       size_t cap)
 {
-	uint8_t body[TUNNEL_RESP_BODY_LEN], rpub[TUNNEL_PUB_LEN], shared[32];
-	uint8_t keys[2 * AEAD_KEY_LEN], aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN];
-	uint8_t alg, role;
-	int sender = -EPROTO;
-	uint16_t rsv16;
-	uint32_t rindex, iindex;
-	struct session_params sp;
-	struct session *s;
-	struct kdf_in kin;
+	struct session *s = NULL;
+	struct resp_in r;
 	struct hs_hdr h;
-	struct cur c;
 	ssize_t n;
 
 	t->hc.resp_recv++;
@@ -717,52 +899,14 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response");
 	if (!t->hs)
 		return refuse(t, &t->hc.drop_unexpected, -ENOENT, "unexpected Response");
-	memcpy(aad, pkt, TUNNEL_HDR_LEN);
-	memcpy(aad + TUNNEL_HDR_LEN, t->hs->nonce, AEAD_NONCE_LEN);
-	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h.nonce, aad, sizeof(aad),
-			   h.ct, h.ctlen, body) < 0)
-		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Response");
-
-	c = cur_make(body, sizeof(body));
-	if (!cur_get_u32(&c, &rindex) || !cur_get_u32(&c, &iindex) || !cur_get_u8(&c, &alg) ||
-	    !cur_get_u8(&c, &role) || !cur_get_u16(&c, &rsv16) ||
-	    !cur_get_bytes(&c, rpub, TUNNEL_PUB_LEN) || !cur_empty(&c) || rsv16 ||
-	    (sender = check_sender(t, role)) == -EPROTO) {
-		n = refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response body");
-		goto out;
-	}
-	if (sender < 0) {
-		n = refuse(t, &t->hc.drop_auth, -EBADMSG, "our own Response reflected back");
-		goto out;
-	}
-	if (iindex != t->hs->index) {
-		n = refuse(t, &t->hc.drop_unexpected, -ENOENT, "Response to another Request");
-		goto out;
-	}
-	if ((alg != AEAD_CHACHA20_POLY1305 && alg != AEAD_AES256_GCM) ||
-	    !(t->offer & SESSION_AEAD_BIT(alg))) {
-		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Response with an AEAD not offered");
-		goto out;
-	}
-	if (x25519_shared(t->hs->eph, rpub, shared) < 0) {
-		n = refuse(t, &t->hc.drop_crypto, -EPERM, "Response with a bad key share");
-		goto out;
-	}
-	kin = (struct kdf_in){ .tunnel_id = t->id, .alg = alg, .flags = h.flags,
-			       .ipub = t->hs->pub, .rpub = rpub, .iindex = iindex,
-			       .rindex = rindex, .shared = shared, .material = t->hs->material };
-	if (tunnel_kdf(t, &kin, keys) < 0) {
-		n = -EIO;
-		goto out;
-	}
-	sp = (struct session_params){ .alg = alg, .tx_key = keys, .rx_key = keys + AEAD_KEY_LEN,
-				      .local_index = iindex, .remote_index = rindex,
-				      .initiator = true, .now_ms = clock_now_ms() };
-	s = session_new(&sp);
-	if (!s) {
-		n = -ENOMEM;
-		goto out;
-	}
+	n = response_open(t, pkt, &h, &r);
+	if (!n)
+		n = response_check(t, &r);
+	if (!n)
+		n = initiator_session(t, &h, &r, &s);
+	cy_wipe(&r, sizeof(r));
+	if (n < 0)
+		return n;
 	hs_free(t);
 	/* Our own Request was answered: a session we created by answering
 	 * the peer's earlier Request is superseded. */
@@ -770,12 +914,7 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	install_current(t, s);
 	t->failed = false;
 	/* The first Data message confirms the session to the responder. */
-	n = session_seal(t->cur, NULL, 0, out, cap);
-out:
-	cy_wipe(body, sizeof(body));
-	cy_wipe(shared, sizeof(shared));
-	cy_wipe(keys, sizeof(keys));
-	return n;
+	return session_seal(t->cur, NULL, 0, out, cap);
 }
 
 /* --- data ----------------------------------------------------------------- */
