@@ -28,6 +28,15 @@
 
 #include "buf.h"
 
+/* The UDP socket options that hand segmentation to the kernel (send) and
+ * coalescing to it (receive), for headers older than Linux 5.0. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 #define GSO_HDR_LEN 10                   /* sizeof(struct virtio_net_hdr) */
 #define GSO_PKT_MAX 65535                /* largest IPv4/IPv6 (non-jumbo) packet */
 

@@ -10,18 +10,13 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "gso.h"
 #include "log.h"
 
 #define TRS_BATCH 256
 #define TRS_DATA_MAX 65536
 #define TRS_GSO_SEGS 64        /* datagrams per UDP_SEGMENT message (kernel minimum) */
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 struct trs_server;
 

@@ -10,14 +10,9 @@
 #include <sys/uio.h>
 
 #include "addr.h"
+#include "gso.h"
 #include "log.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 /* GSO messages refused with EINVAL (path MTU below the segment size, an
  * old kernel) before UDP GSO is given up on a socket. */
 #define DP_GSO_FAILS 8
