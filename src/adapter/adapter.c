@@ -22,7 +22,6 @@
 #include "nat.h"
 #include "node.h"
 #include "node_conf.h"
-#include "overlay.h"
 #include "resolver_server.h"
 #include "lanroute.h"
 #include "sig.h"
@@ -429,7 +428,7 @@ static void on_status(void *arg, struct json *j)
 			json_null(j, "lease");
 		json_bool(j, "registered", c && ident_info(c->id)->state == SIG_REGISTERED);
 		json_str(j, "state", c ? sig_state_str(ident_info(c->id)->state) : "idle");
-		json_uint(j, "tunnels", c ? overlay_tunnels(ident_overlay(c->id), NULL, 0) : 0);
+		json_uint(j, "tunnels", c ? ident_tunnels(c->id) : 0);
 		json_uint(j, "port", c ? ident_port(c->id) : 0);
 		json_obj_end(j);
 	}

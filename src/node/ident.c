@@ -281,5 +281,6 @@ void ident_free(struct ident *id)
 struct sig *ident_sig(struct ident *id) { return id->sig; }
 const struct sig_info *ident_info(const struct ident *id) { return sig_info(id->sig); }
 struct overlay *ident_overlay(struct ident *id) { return id->ov; }
+size_t ident_tunnels(const struct ident *id) { return overlay_tunnels(id->ov, NULL, 0); }
 uint16_t ident_port(const struct ident *id) { return dpio_port_number(id->port); }
 const char *ident_fqdn(const struct ident *id) { return id->fqdn; }

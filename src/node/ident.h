@@ -75,6 +75,8 @@ void ident_kick(struct ident *id);
 struct sig *ident_sig(struct ident *id);
 const struct sig_info *ident_info(const struct ident *id);
 struct overlay *ident_overlay(struct ident *id);
+/* How many tunnels the identity holds. */
+size_t ident_tunnels(const struct ident *id);
 uint16_t ident_port(const struct ident *id);
 const char *ident_fqdn(const struct ident *id);
 
