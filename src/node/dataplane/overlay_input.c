@@ -129,11 +129,13 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 	dpio_deliver(o->port, o->out, (size_t)n);
 }
 
-static void hs_request(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
-		       const struct sockaddr *from)
+/* A handshake message verified (n: the bytes of our answer in o->out, -errno
+ * when it did not): the peer is where it came from, gets the answer (the
+ * Response to a Request; the confirming keepalive to a Response), and the
+ * tunnel carries data from now on (the responder may send on the new
+ * session at once). */
+static void hs_done(struct overlay *o, struct peer *p, ssize_t n, const struct sockaddr *from)
 {
-	ssize_t n = tunnel_handle_request(p->tunnel, buf, len, o->out, OVERLAY_BUF);
-
 	if (n < 0) {
 		count_hs_err(o, n);
 		return;
@@ -141,24 +143,13 @@ static void hs_request(struct overlay *o, struct peer *p, const uint8_t *buf, si
 	roam(o, p, from);
 	if (n > 0)
 		send_peer(o, p, o->out, (size_t)n);
-	/* The responder may send on the new session at once. */
 	peer_up(o, p);
 }
 
-/* A Response to our Request: the tunnel is up once it verifies. */
-static void hs_response(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
-			const struct sockaddr *from)
+static void hs_request(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
+		       const struct sockaddr *from)
 {
-	ssize_t n = tunnel_handle_response(p->tunnel, buf, len, o->out, OVERLAY_BUF);
-
-	if (n < 0) {
-		count_hs_err(o, n);
-		return;
-	}
-	roam(o, p, from);
-	if (n > 0)
-		send_peer(o, p, o->out, (size_t)n);  /* the confirming keepalive */
-	peer_up(o, p);
+	hs_done(o, p, tunnel_handle_request(p->tunnel, buf, len, o->out, OVERLAY_BUF), from);
 }
 
 void early_replay(struct overlay *o, struct peer *p)
@@ -206,7 +197,8 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 	if (p && p->tunnel && pk.type == CY_TUNNEL_REQ)
 		hs_request(o, p, buf, len, from);
 	else if (p && p->tunnel)
-		hs_response(o, p, buf, len, from);
+		hs_done(o, p, tunnel_handle_response(p->tunnel, buf, len, o->out, OVERLAY_BUF),
+			from);
 	else if (pk.type == CY_TUNNEL_REQ)
 		o->drops.unknown += early_store(&o->early, pk.tunnel_id, buf, len, from,
 						clock_now_ms());
