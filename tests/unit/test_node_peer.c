@@ -775,8 +775,9 @@ static void test_overlay_roaming(void **state)
 	struct overlay_tunnel_view v;
 	struct sockaddr_storage old = a->addr;
 	const struct overlay_drops *d = overlay_drops(b->ov);
-	uint64_t auth0, replay0;
-	struct dgram genuine, forged;
+	uint64_t auth0, replay0, stale0;
+	struct dgram genuine, forged, withheld;
+	int writes0;
 	socklen_t len;
 	uint8_t pkt[60];
 
@@ -815,6 +816,27 @@ static void test_overlay_roaming(void **state)
 	assert_int_equal(d->auth, auth0 + 1);
 	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
 	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
+
+	/* withheld: authentic and never seen (an attacker kept it from b),
+	 * but older than what came since: from the attacker's address it is
+	 * dropped and moves nothing */
+	addr_parse("203.0.113.5", 40000, &a->addr, &len);
+	capture = true;
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	capture = false;
+	withheld = captured;
+	nnet--;                       /* it never reaches b... */
+	overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
+	deliver_all();                /* ...a newer one does */
+	writes0 = b->tun_writes;
+	stale0 = d->stale_move;
+	overlay_udp_input(b->ov, withheld.b, withheld.len, (struct sockaddr *)&old);
+	assert_int_equal(d->stale_move, stale0 + 1);
+	assert_int_equal(b->tun_writes, writes0);
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_int_equal(((struct sockaddr_in *)&v.endpoint)->sin_port, htons(40000));
+	/* the same packet from where the peer is would still be taken */
+	a->addr = old;
 }
 
 /* The peer restarted and lost the tunnel: Data goes out, nothing comes

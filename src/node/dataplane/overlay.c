@@ -458,6 +458,7 @@ const struct counter overlay_drop_counters[] = {
 	COUNTER(struct overlay_drops, bad_dst, "inner destination not this identity's VIP"),
 	COUNTER(struct overlay_drops, no_route, "TUN packet with no peer, negative cache, queue full"),
 	COUNTER(struct overlay_drops, expired, "Data on a session past its limits"),
+	COUNTER(struct overlay_drops, stale_move, "older Data from an address the peer is not at"),
 };
 const size_t overlay_ndrop_counters =
 	sizeof(overlay_drop_counters) / sizeof(overlay_drop_counters[0]);

@@ -75,6 +75,7 @@ struct overlay_drops {
 	uint64_t bad_dst;     /* inner destination is not this identity's VIP */
 	uint64_t no_route;    /* TUN packet: no peer, negative cache, queue full */
 	uint64_t expired;     /* Data on a session past its limits */
+	uint64_t stale_move;  /* authentic but not the newest, from an address the peer is not at */
 };
 
 /* The table of those counters (counters.h), as `cyphonic status` shows them. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "clock.h"
 #include "dpio.h"
 #include "tunnel.h"
@@ -102,6 +103,14 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 	n = tunnel_open(p->tunnel, buf, len, o->out, OVERLAY_BUF);
 	if (n < 0) {
 		count_data_err(o, n);
+		return;
+	}
+	/* A packet from elsewhere moves the peer only when it is the newest
+	 * (replay window passed and highest counter): an older one, replayed
+	 * or late from an address the peer left, is dropped. */
+	if (!tunnel_rx_newest(p->tunnel) &&
+	    !(p->have_endpoint && addr_equal(&p->endpoint.sa, from))) {
+		o->drops.stale_move++;
 		return;
 	}
 	o->st.udp_rx_data++;

@@ -30,6 +30,7 @@ struct session {
 	uint32_t local_index;
 	uint32_t remote_index;
 	bool initiator;
+	bool rx_newest;               /* the last packet opened had the highest counter yet */
 	struct session_stats st;
 };
 
@@ -240,7 +241,10 @@ ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t 
 		s->st.drop_auth++;
 		return -EBADMSG;
 	}
-	/* Authenticated: only now may the window move. */
+	/* Authenticated: only now may the window move.  Whether it carried
+	 * the highest counter so far decides if it may move the peer's
+	 * endpoint (a late or replayed older one may not). */
+	s->rx_newest = h.counter >= (s->win ? s->win->r.top : s->rx_next);
 	if (!rx_update(s, h.counter)) {
 		s->st.drop_replay++;
 		return -EALREADY;
@@ -267,6 +271,7 @@ uint32_t session_local_index(const struct session *s) { return s->local_index; }
 uint32_t session_remote_index(const struct session *s) { return s->remote_index; }
 enum aead_alg session_alg(const struct session *s) { return (enum aead_alg)s->tx.alg; }
 bool session_is_initiator(const struct session *s) { return s->initiator; }
+bool session_rx_newest(const struct session *s) { return s->rx_newest; }
 int64_t session_birth_ms(const struct session *s) { return s->birth_ms; }
 const struct session_stats *session_stats(const struct session *s) { return &s->st; }
 

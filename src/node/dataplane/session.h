@@ -109,6 +109,9 @@ ssize_t session_seal(struct session *s, const uint8_t *ip, size_t len, uint8_t *
  *   -ENOMEM      no cipher context could be set up (not counted) */
 ssize_t session_open(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out,
 		     size_t cap);
+/* The packet session_open() last accepted carried the highest counter
+ * this session has received (not a late or reordered one). */
+bool session_rx_newest(const struct session *s);
 
 /* Timers (tunnel_tick): frees the replay window when nothing was received
  * through it for SESSION_WINDOW_IDLE_MS (session_open frees it itself once

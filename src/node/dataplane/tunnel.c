@@ -75,6 +75,7 @@ struct tunnel {
 
 	struct session_stats data;          /* counters of retired sessions */
 	uint64_t drop_index, drop_no_session;
+	bool rx_newest;                     /* see tunnel_rx_newest() */
 	struct hs_counts hc;
 	/* The Temp Key (TUNNEL_KEY_LEN) when relayed, then the peer's FQDN
 	 * (for log lines). */
@@ -956,6 +957,7 @@ ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *o
 		return -EKEYEXPIRED;
 	}
 	n = session_open(s, pkt, len, out, cap);
+	t->rx_newest = n >= 0 && s != t->prev && session_rx_newest(s);
 	if (n >= 0 && s == t->next) {
 		/* The initiator uses the new keys: they are confirmed (and
 		 * it has our Response: no need to answer its Request again). */
@@ -964,6 +966,11 @@ ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *o
 		install_current(t, s);
 	}
 	return n;
+}
+
+bool tunnel_rx_newest(const struct tunnel *t)
+{
+	return t->rx_newest;
 }
 
 /* --- timers --------------------------------------------------------------- */

@@ -150,6 +150,11 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
  * period); -ENOKEY when none matches, else as session_open. */
 ssize_t tunnel_seal(struct tunnel *t, const uint8_t *ip, size_t len, uint8_t *out, size_t cap);
 ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap);
+/* The packet tunnel_open() last accepted was the newest the tunnel has
+ * received: on its current session (not the retiring one) and with the
+ * highest counter so far.  Only such a packet may move the peer's
+ * endpoint (docs/mobility.md). */
+bool tunnel_rx_newest(const struct tunnel *t);
 
 /* Timers; call about once a second.  Retires expired sessions, starts a
  * rekey when the current session wants one, retransmits an unanswered
