@@ -151,7 +151,8 @@ static void on_gn_drop(void *arg, struct gn *g)
 static int gn_activate(struct adapter *a, struct gn *g)
 {
 	struct gnctx *c;
-	struct ident_cfg ic = { .io = a->io, .conf = a->conf, .ops = &gn_ident_ops };
+	struct ident_cfg ic = { .io = a->io, .watch = node_netwatch(a->node), .conf = a->conf,
+				.ops = &gn_ident_ops };
 	struct resolver_server_cfg rc = { 0 };
 	const struct sockaddr_storage *ups;
 	char mac[18];

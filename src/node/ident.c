@@ -16,8 +16,16 @@
 #include "localaddr.h"
 #include "log.h"
 #include "login.h"
+#include "netwatch.h"
 #include "node_conf.h"
 #include "overlay.h"
+
+/* Where the identity stands: what a move changes (docs/mobility.md). */
+struct ident_place {
+	size_t naddrs;
+	struct sockaddr_storage addrs[SIG_MAX_ADDRS];
+	struct sockaddr_storage src[LOGIN_MAX_NMS];   /* route source towards each NMS */
+};
 
 struct ident {
 	struct event_base *base;
@@ -31,6 +39,8 @@ struct ident {
 	struct login *login;
 	struct sig *sig;
 	struct overlay *ov;
+	struct netwatch *watch;
+	struct ident_place place;
 };
 
 /* ---- timer ---- */
@@ -79,12 +89,69 @@ static size_t ops_local_addrs(void *arg, struct sockaddr_storage *out, size_t ma
 				 in->have_vips ? &in->vip6 : NULL, out, max);
 }
 
+/* ---- moving ---- */
+
+static void place_get(struct ident *id, struct ident_place *pl)
+{
+	const struct sockaddr_storage *nms;
+	size_t n = sig_nms(id->sig, &nms);
+
+	memset(pl, 0, sizeof(*pl));
+	pl->naddrs = ops_local_addrs(id, pl->addrs, SIG_MAX_ADDRS);
+	for (size_t i = 0; i < n && i < LOGIN_MAX_NMS; i++)
+		(void)localaddr_route_src((const struct sockaddr *)&nms[i], &pl->src[i]);
+}
+
+/* The identity moved: the NMS and every peer learn where it is now.
+ * Route requests go to an NMS endpoint there is a route to (an IPv6 one
+ * on an IPv6-only network) without waiting for the registration's answer. */
+static void handover(struct ident *id, const char *why)
+{
+	log_info("%s: %s: registering again and telling the peers", id->fqdn, why);
+	for (size_t i = 0; i < LOGIN_MAX_NMS; i++) {
+		if (id->place.src[i].ss_family) {
+			sig_use_nms(id->sig, i);
+			break;
+		}
+	}
+	sig_handover(id->sig);
+	overlay_handover(id->ov);
+	arm_timer(id);
+}
+
+/* rtnetlink saw links, addresses or routes change (netwatch.h): a move
+ * when the addresses we would report, or the way to the NMS, differ. */
+static void on_net_change(void *arg)
+{
+	struct ident *id = arg;
+	struct ident_place now;
+
+	place_get(id, &now);
+	if (!memcmp(&now, &id->place, sizeof(now)))
+		return;
+	id->place = now;
+	if (sig_info(id->sig)->state == SIG_REGISTERED)
+		handover(id, "addresses or routes changed");
+}
+
+static void ops_observed_moved(void *arg, const struct sig_info *in)
+{
+	struct ident *id = arg;
+
+	/* Our addresses are the same, our NAPT's mapping is not (it
+	 * restarted, or dropped the mapping): the peers must learn it. */
+	log_info("%s: the NMS sees us at a new endpoint: telling the peers", id->fqdn);
+	overlay_handover(id->ov);
+	arm_timer(id);
+}
+
 static void ops_registered(void *arg, const struct sig_info *in)
 {
 	struct ident *id = arg;
 
 	if (in->have_vips)
 		overlay_set_vips(id->ov, &in->vip4, &in->vip6);
+	place_get(id, &id->place);   /* where we registered from */
 	if (id->ops->registered)
 		id->ops->registered(id->arg, in);
 }
@@ -120,6 +187,7 @@ static const struct sig_ops ident_sig_ops = {
 	.registered = ops_registered,
 	.route_ready = ops_route_ready,
 	.route_failed = ops_route_failed,
+	.observed_moved = ops_observed_moved,
 };
 
 /* ---- overlay callbacks ---- */
@@ -247,6 +315,9 @@ struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
 	id->sig = sig_new(dpio_port_number(id->port), cfg->conf->keepalive, &ident_sig_ops, id);
 	if (!id->ov || !id->sig)
 		goto fail;
+	id->watch = cfg->watch;
+	if (id->watch && netwatch_add(id->watch, on_net_change, id) < 0)
+		goto fail;
 	return id;
 fail:
 	ident_free(id);
@@ -269,6 +340,7 @@ void ident_free(struct ident *id)
 {
 	if (!id)
 		return;
+	netwatch_del(id->watch, id);
 	dpio_port_free(id->port);   /* first: nothing more is read */
 	if (id->timer)
 		event_free(id->timer);

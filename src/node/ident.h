@@ -23,6 +23,7 @@
 
 struct dpio;
 struct event_base;
+struct netwatch;
 struct node_conf;
 struct overlay;
 struct ident;
@@ -40,6 +41,7 @@ struct ident_ops {
 
 struct ident_cfg {
 	struct dpio *io;               /* the daemon's data path I/O; outlives the ident */
+	struct netwatch *watch;        /* the daemon's eyes on its networks (NULL: none) */
 	const struct node_conf *conf;  /* cloud, credentials, keepalive; outlives the ident */
 	/* NULL: the daemon's own identity (conf's name and credentials);
 	 * else the general node logged in on the adapter's behalf. */

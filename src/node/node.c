@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "ident.h"
+#include "netwatch.h"
 #include "node_conf.h"
 #include "overlay.h"
 #include "resolv_conf.h"
@@ -40,6 +41,7 @@ struct node {
 	const struct node_conf *conf;
 	struct tun *tun;
 	struct dpio *io;            /* the data path's I/O: the TUN and every UDP port */
+	struct netwatch *watch;     /* link, address and route changes: moves */
 	struct ident *id;
 	struct control *ctl;
 	struct resolver_server *dns;
@@ -305,7 +307,9 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf,
 	if (!n->tun || !n->io)
 		goto fail;
 	n->skip_ifs[0] = tun_name(n->tun);
+	n->watch = netwatch_new(base);   /* without it moves go unnoticed, logged */
 	ic.io = n->io;
+	ic.watch = n->watch;
 	ic.port = (uint16_t)conf->port;
 	ic.skip_ifs = n->skip_ifs;
 	ic.arg = n;
@@ -362,6 +366,7 @@ void node_free(struct node *n)
 	}
 	ident_free(n->id);
 	dpio_free(n->io);   /* after the identities: their ports are gone */
+	netwatch_free(n->watch);
 	if (n->tun) {
 		log_info("removing TUN %s", tun_name(n->tun));
 		tun_free(n->tun);
@@ -379,6 +384,11 @@ const struct sig_info *node_info(const struct node *n)
 struct dpio *node_dpio(struct node *n)
 {
 	return n->io;
+}
+
+struct netwatch *node_netwatch(struct node *n)
+{
+	return n->watch;
 }
 
 const char *node_tun_name(const struct node *n)

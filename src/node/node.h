@@ -14,6 +14,7 @@
 struct dp_conf;
 struct dpio;
 struct event_base;
+struct netwatch;
 struct node_conf;
 struct node;
 struct sig_info;
@@ -35,6 +36,9 @@ const struct sig_info *node_info(const struct node *n);
 const char *node_tun_name(const struct node *n);
 /* The data path's I/O: the adapter's general nodes get their ports there. */
 struct dpio *node_dpio(struct node *n);
+/* Its eyes on the networks (NULL when rtnetlink failed): each general
+ * node's identity listens too, so all of them move with the adapter. */
+struct netwatch *node_netwatch(struct node *n);
 /* Never report ifname's addresses in the registration (the string must
  * outlive the node).  0 or -ENOSPC. */
 int node_skip_if(struct node *n, const char *ifname);

@@ -68,6 +68,7 @@ struct overlay *overlay_new(const struct overlay_cfg *cfg)
 	}
 	overlay_warm_up(o->out);
 	ping_table_init(&o->pings);
+	o->move_next_ms = INT64_MAX;
 	o->next_tick_ms = clock_now_ms() + OVERLAY_TICK_MS;
 	return o;
 }
@@ -370,12 +371,41 @@ static void ping_timers(struct overlay *o, int64_t now)
 	}
 }
 
+/* Move probes and deadlines of every peer in a move. */
+static void move_timers(struct overlay *o, int64_t now)
+{
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < peer_count(o->peers); i++) {
+		int64_t at = peer_move_tick(o, peer_at(o->peers, i), now);
+
+		if (at < next)
+			next = at;
+	}
+	o->move_next_ms = next;
+}
+
+void overlay_handover(struct overlay *o)
+{
+	int64_t now = clock_now_ms();
+
+	o->st.moves++;
+	/* The TRS learns where we are from a hello: before the probes. */
+	relay_moved(o->relays, now);
+	peer_relay_tick(o, now);
+	for (size_t i = 0; i < peer_count(o->peers); i++)
+		peer_move(o, peer_at(o->peers, i), now);
+	move_timers(o, now);
+}
+
 void overlay_timeout(struct overlay *o)
 {
 	int64_t now = clock_now_ms();
 	size_t i;
 
 	ping_timers(o, now);
+	if (now >= o->move_next_ms)
+		move_timers(o, now);
 	if (now < o->next_tick_ms)
 		return;
 	o->drops.unknown += early_expire(&o->early, now);
@@ -398,7 +428,9 @@ void overlay_timeout(struct overlay *o)
 
 int64_t overlay_next_ms(const struct overlay *o)
 {
-	return ping_next_ms(&o->pings, o->next_tick_ms);
+	int64_t at = ping_next_ms(&o->pings, o->next_tick_ms);
+
+	return o->move_next_ms < at ? o->move_next_ms : at;
 }
 
 /* ---- status ---- */

@@ -38,6 +38,11 @@
  * received for 15 s: the peer lost the tunnel (restart), select again. */
 #define OVERLAY_ACK_MS 10000
 #define OVERLAY_DEAD_MS 15000
+/* A move (docs/mobility.md): the move probe is repeated this often until
+ * the peer echoes it, and the route selected again when it has not after
+ * OVERLAY_MOVE_WAIT_MS (the peer moved too, or the path type must change). */
+#define OVERLAY_MOVE_RETRY_MS 100
+#define OVERLAY_MOVE_WAIT_MS 600
 #define OVERLAY_PINGS 8              /* pings at once */
 #define OVERLAY_PING_MAX 100         /* probes per ping */
 #define OVERLAY_PING_WAIT_MS 1000    /* for replies after the last probe */
@@ -84,6 +89,7 @@ extern const size_t overlay_ndrop_counters;
 
 struct overlay_stats {
 	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
+	uint64_t moves, moves_confirmed, moves_reselected;
 };
 
 /* What status shows per tunnel. */
@@ -138,6 +144,12 @@ void overlay_tun_packet(void *overlay, uint8_t *pkt, size_t len);
 /* The resolver's lookup callback: 0 (completed now or later) or -errno
  * (answer SERVFAIL now). */
 int overlay_lookup(struct overlay *o, const char *fqdn, uint64_t token);
+
+/* This identity moved (its addresses or routes changed, or the NMS sees
+ * it elsewhere): every tunnel is told from where it is now (relay hellos
+ * first for relayed ones), and one whose peer cannot be reached from
+ * here any more is selected again at once. */
+void overlay_handover(struct overlay *o);
 
 /* Timers: run what is due at clock_now_ms(); overlay_next_ms() says when
  * next (clock_now_ms() time). */

@@ -35,6 +35,7 @@ struct overlay {
 	struct overlay_stats st;
 	struct ratelimit rl;
 	int64_t next_tick_ms;
+	int64_t move_next_ms;         /* the earliest move probe or deadline, INT64_MAX */
 	struct ping_table pings;
 	struct early_cache early;
 	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
@@ -67,6 +68,13 @@ const char *status_reason(int st);
 void peer_tick(struct overlay *o, struct peer *p, int64_t now);
 /* The relayed tunnels' hellos due at now (relay_tick over the peers). */
 void peer_relay_tick(struct overlay *o, int64_t now);
+/* This node moved: tell p from here (the move probe), or select its
+ * route again when its endpoint cannot be reached from here. */
+void peer_move(struct overlay *o, struct peer *p, int64_t now);
+/* p echoed our move probe: it follows us. */
+void peer_move_done(struct overlay *o, struct peer *p);
+/* Move probes due at now, moves given up on; returns when next. */
+int64_t peer_move_tick(struct overlay *o, struct peer *p, int64_t now);
 
 /* ---- overlay_input.c ---- */
 

@@ -81,7 +81,9 @@ static void probe_packet(struct overlay *o, struct peer *p, uint8_t *pkt, size_t
 		o->drops.malformed++;
 		return;
 	}
-	if (r == 0)
+	if (r == PROBE_IN_MOVED)
+		peer_move_done(o, p);
+	if (r != PROBE_IN_ECHO)
 		return;
 	n = tunnel_seal(p->tunnel, pkt, len, echo, OVERLAY_BUF / 2);
 	if (n > 0) {

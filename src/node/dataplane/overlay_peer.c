@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "dpio.h"
+#include "localaddr.h"
 #include "log.h"
 #include "tunnel.h"
 
@@ -273,4 +274,71 @@ void peer_relay_tick(struct overlay *o, int64_t now)
 	relay_tick(o->relays, now,
 		   &(struct relay_cb){ .alive = relay_alive, .send = relay_send,
 				       .dead = relay_dead, .ctx = o });
+}
+
+/* ---- moving ---- */
+
+static void move_probe(struct overlay *o, struct peer *p, int64_t now)
+{
+	uint8_t probe[PROBE_LEN];
+
+	probe_build_move(probe, (uint32_t)(now - p->move_since_ms));
+	seal_send(o, p, probe, sizeof(probe));
+	p->move_sent_ms = now;
+}
+
+void peer_move(struct overlay *o, struct peer *p, int64_t now)
+{
+	struct sockaddr_storage src;
+	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
+
+	if (!p->tunnel || !p->have_endpoint)
+		return;
+	if (localaddr_route_src(&p->endpoint.sa, &src) < 0) {
+		/* IPv4 peer, IPv6-only network now (or the other way round):
+		 * only the NMS knows another way to it. */
+		log_info("tunnel %016" PRIx64 " to %s: %s cannot be reached from here, "
+			 "selecting the route again", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+			 addr_str(&p->endpoint.sa, a));
+		o->st.moves_reselected++;
+		peer_restart(o, p, now, p->fqdn[0]);
+		return;
+	}
+	p->move_since_ms = now;
+	move_probe(o, p, now);
+}
+
+void peer_move_done(struct overlay *o, struct peer *p)
+{
+	char nb[INET6_ADDRSTRLEN];
+
+	if (!p->move_since_ms)
+		return;
+	log_info("tunnel %016" PRIx64 " to %s: the peer follows the move (%" PRId64 " ms)",
+		 p->tunnel_id, peer_name(p, nb, sizeof(nb)), clock_now_ms() - p->move_since_ms);
+	p->move_since_ms = 0;
+	o->st.moves_confirmed++;
+}
+
+int64_t peer_move_tick(struct overlay *o, struct peer *p, int64_t now)
+{
+	char nb[INET6_ADDRSTRLEN];
+
+	if (!p->move_since_ms || !p->tunnel)
+		return INT64_MAX;
+	if (now - p->move_since_ms >= OVERLAY_MOVE_WAIT_MS) {
+		/* The peer moved too, or this path cannot work (a NAPT on
+		 * both sides now, another address family): ask the NMS. */
+		log_info("tunnel %016" PRIx64 " to %s: no answer %d ms after the move, "
+			 "selecting the route again", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+			 OVERLAY_MOVE_WAIT_MS);
+		o->st.moves_reselected++;
+		peer_restart(o, p, now, p->fqdn[0]);
+		return INT64_MAX;
+	}
+	if (now - p->move_sent_ms >= OVERLAY_MOVE_RETRY_MS)
+		move_probe(o, p, now);
+	return p->move_sent_ms + OVERLAY_MOVE_RETRY_MS < p->move_since_ms + OVERLAY_MOVE_WAIT_MS
+		       ? p->move_sent_ms + OVERLAY_MOVE_RETRY_MS
+		       : p->move_since_ms + OVERLAY_MOVE_WAIT_MS;
 }

@@ -281,6 +281,7 @@ void peer_set_tunnel(struct peer *p, struct tunnel *tun, uint64_t tunnel_id, int
 	p->tunnel = tun;
 	p->tunnel_id = tun ? tunnel_id : 0;
 	p->tunnel_at_ms = now_ms;
+	p->move_since_ms = 0;   /* a move is about the tunnel it was told over */
 	if (!tun)
 		return;
 	p->h_tid = p->tab->tid[h_tid(tunnel_id)];

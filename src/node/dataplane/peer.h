@@ -78,6 +78,8 @@ struct peer {
 	int64_t last_tx_ms, last_rx_ms;
 	int64_t ack_due_since_ms;         /* first Data received since we last sent, 0 */
 	int64_t unanswered_since_ms;      /* first Data sent since the last one received, 0 */
+	int64_t move_since_ms;            /* we moved: our move probe unanswered since, 0 */
+	int64_t move_sent_ms;             /* ...and last sent */
 
 	union peer_addr endpoint;         /* where Data goes; follows the peer (roaming) */
 	struct in6_addr vip6;

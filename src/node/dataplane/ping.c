@@ -37,6 +37,8 @@ struct overlay_ping *ping_new(struct ping_table *t, const char *fqdn, unsigned c
 	memset(pg, 0, sizeof(*pg));
 	snprintf(pg->fqdn, sizeof(pg->fqdn), "%s", fqdn);
 	pg->id = ++t->next_id;
+	if (pg->id == PROBE_MOVE_ID)
+		pg->id = ++t->next_id;
 	pg->count = count;
 	pg->interval_ms = interval_ms;
 	pg->state = PING_WAIT_TUNNEL;
@@ -91,7 +93,7 @@ enum ping_due ping_due(struct overlay_ping *pg, int64_t now)
 	return PING_DUE_PROBE;
 }
 
-void probe_build(struct overlay_ping *pg, uint8_t *buf)
+static void probe_write(uint8_t *buf, uint32_t id, uint32_t seq)
 {
 	struct wbuf w;
 
@@ -99,10 +101,19 @@ void probe_build(struct overlay_ping *pg, uint8_t *buf)
 	wbuf_put_u8(&w, PROBE_REQUEST);
 	wbuf_put_u8(&w, 0);
 	wbuf_put_u16(&w, 0);
-	wbuf_put_u32(&w, pg->id);
-	wbuf_put_u32(&w, pg->sent);
+	wbuf_put_u32(&w, id);
+	wbuf_put_u32(&w, seq);
 	wbuf_put_u64(&w, mono_ns());
-	pg->sent++;
+}
+
+void probe_build(struct overlay_ping *pg, uint8_t *buf)
+{
+	probe_write(buf, pg->id, pg->sent++);
+}
+
+void probe_build_move(uint8_t *buf, uint32_t seq)
+{
+	probe_write(buf, PROBE_MOVE_ID, seq);
 }
 
 void ping_sent(struct overlay_ping *pg, const struct sockaddr_storage *endpoint, bool have,
@@ -179,13 +190,15 @@ int probe_input(struct ping_table *t, const char *fqdn, uint8_t *pkt, size_t len
 		return -EBADMSG;
 	if (type == PROBE_REQUEST) {
 		pkt[0] = PROBE_REPLY;
-		return 1;
+		return PROBE_IN_ECHO;
 	}
+	if (id == PROBE_MOVE_ID)
+		return PROBE_IN_MOVED;
 	pg = ping_find(t, id);
 	if (!pg || pg->state != PING_RUNNING || seq >= pg->sent || strcmp(pg->fqdn, fqdn) ||
 	    (pg->seen[seq / 8] & (1u << (seq % 8))))
-		return 0;
+		return PROBE_IN_REPLY;
 	now = mono_ns();
 	ping_count(pg, seq, now > sent_ns ? now - sent_ns : 0);
-	return 0;
+	return PROBE_IN_REPLY;
 }

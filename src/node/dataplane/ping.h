@@ -8,7 +8,13 @@
  *   type (1: echo request, 2: echo reply) | 0 (3) | id (32) | seq (32) | t (64)
  * The peer's daemon echoes a request back with type 2 through the same
  * tunnel; the sender's RTT is now - t (t is its own monotonic ns, opaque
- * to the peer). */
+ * to the peer).
+ *
+ * Id 0 is no ping's: it is the move probe (docs/mobility.md), sent by a
+ * node that moved to tell the peer where it is now.  It is a Data packet
+ * like any other (End Key, replay window), so the peer follows it only
+ * when it is authentic and the newest; the echo tells the mover that the
+ * new path works both ways. */
 #ifndef CY_NODE_PING_H
 #define CY_NODE_PING_H
 
@@ -64,9 +70,20 @@ int64_t ping_next_ms(const struct ping_table *t, int64_t at);
 /* 0 with *res filled (a finished ping is forgotten once read), -ENOENT. */
 int ping_get(struct ping_table *t, uint32_t id, struct overlay_ping_result *res);
 
-/* A probe from peer fqdn (pkt, len bytes): -EBADMSG when malformed; 1 for
- * a request, turned into its reply in place (seal it back); 0 for a reply
- * (counted by its ping, if it has one). */
+#define PROBE_MOVE_ID 0
+
+/* A move probe (seq: which one of this move) into buf (PROBE_LEN bytes). */
+void probe_build_move(uint8_t *buf, uint32_t seq);
+
+/* What probe_input found. */
+enum probe_in {
+	PROBE_IN_REPLY,       /* a reply to a ping (counted by it, if it has one) */
+	PROBE_IN_ECHO,        /* a request, turned into its reply in place: seal it back */
+	PROBE_IN_MOVED,       /* the echo of our move probe: the peer follows us */
+};
+
+/* A probe from peer fqdn (pkt, len bytes): an enum probe_in, or -EBADMSG
+ * when malformed. */
 int probe_input(struct ping_table *t, const char *fqdn, uint8_t *pkt, size_t len);
 
 #endif

@@ -170,6 +170,14 @@ static bool relay_entry_tick(struct relay_entry *e, int64_t now_ms, const struct
 	return true;
 }
 
+void relay_moved(struct relay_table *t, int64_t now_ms)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		t->e[i].since_ms = now_ms;
+		t->e[i].next_ms = now_ms;
+	}
+}
+
 void relay_tick(struct relay_table *t, int64_t now_ms, const struct relay_cb *cb)
 {
 	for (size_t i = 0; i < t->n;) {

@@ -67,6 +67,10 @@ struct relay_cb {
 	void *ctx;
 };
 
+/* This node moved: every tunnel's next hello is due at once (the TRS
+ * learns the new endpoint from it), then fast again for a while. */
+void relay_moved(struct relay_table *t, int64_t now_ms);
+
 /* Timers: hellos due, misses, dead relay sessions. */
 void relay_tick(struct relay_table *t, int64_t now_ms, const struct relay_cb *cb);
 

@@ -1,8 +1,12 @@
 #include "localaddr.h"
 
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
 
 #include "log.h"
 
@@ -49,7 +53,9 @@ size_t localaddr_collect(const char *const *skip, const struct in_addr *vip4,
 		return 0;
 	}
 	for (i = ifa; i && n < max; i = i->ifa_next) {
-		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+		/* Up and with a carrier: a link that lost it reaches nobody. */
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_RUNNING) ||
+		    (i->ifa_flags & IFF_LOOPBACK))
 			continue;
 		if (localaddr_skipped(skip, i->ifa_name))
 			continue;
@@ -65,4 +71,24 @@ size_t localaddr_collect(const char *const *skip, const struct in_addr *vip4,
 	}
 	freeifaddrs(ifa);
 	return n;
+}
+
+int localaddr_route_src(const struct sockaddr *dst, struct sockaddr_storage *src)
+{
+	socklen_t len = sizeof(*src);
+	int fd, err = 0;
+
+	if (dst->sa_family != AF_INET && dst->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	fd = socket(dst->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A UDP connect sends nothing: it only asks the routing table. */
+	if (connect(fd, dst, addr_len(dst)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)src, &len) < 0)
+		err = -errno;
+	close(fd);
+	if (!err)
+		addr_set_port((struct sockaddr *)src, 0);
+	return err;
 }

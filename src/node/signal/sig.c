@@ -47,12 +47,14 @@ static void drop_key(struct sig *s)
 
 /* ---- sending ---- */
 
-static void send_reg(struct sig *s)
+/* all: to every NMS endpoint of the login, else to the one in use. */
+static void send_reg(struct sig *s, bool all)
 {
 	struct sockaddr_storage addrs[SIG_MAX_ADDRS];
 	uint8_t msg[SIG_DGRAM_MAX - CY_SEAL_OVERHEAD];
 	struct cy_builder b;
 	uint8_t fam = 0;
+	ssize_t len;
 	size_t n, i;
 
 	n = s->ops->local_addrs(s->arg, addrs, SIG_MAX_ADDRS);
@@ -71,7 +73,13 @@ static void send_reg(struct sig *s)
 	cy_put_u8(&b, CY_A_FAMILIES, fam);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	log_debug("Registration Request with %zu addresses", n);
-	sig_send_sealed(s, msg, cy_build_finish(&b));
+	len = cy_build_finish(&b);
+	if (!all) {
+		sig_send_sealed(s, msg, len);
+		return;
+	}
+	for (i = 0; i < s->nnms; i++)
+		sig_send_sealed_to(s, msg, len, (const struct sockaddr *)&s->nms[i]);
 }
 
 static void send_simple(struct sig *s, uint8_t type)
@@ -121,7 +129,8 @@ static void enter_register(struct sig *s)
 	set_state(s, SIG_REGISTER);
 	s->reg_since = now;
 	s->ka_out = 0;
-	send_reg(s);
+	s->moving = false;
+	send_reg(s, false);
 	s->tx_at = now + SIG_REG_RETRY_MS;
 }
 
@@ -275,7 +284,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 		log_warnx("registration refused: %s%s%s", cy_result_str((enum cy_result)res),
 			  reason[0] ? ": " : "", reason);
 		if (res == CY_ERR_REREGISTER)
-			send_reg(s);
+			send_reg(s, false);
 		else if (res != CY_ERR_INTERNAL)
 			relogin(s, "registration refused", false);
 		return;
@@ -288,6 +297,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 		sig_bad_input(s, from, "Registration Response missing a required attribute");
 		return;
 	}
+	s->moving = false;
 	/* Keepalives go to the NMS that answered. */
 	for (size_t i = 0; i < s->nnms; i++)
 		if (addr_equal((const struct sockaddr *)&s->nms[i], from))
@@ -342,6 +352,8 @@ static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockad
 				 addr_str((struct sockaddr *)&s->info.observed, a),
 				 addr_str((struct sockaddr *)&obs, b));
 			s->info.observed = obs;
+			if (s->ops->observed_moved)
+				s->ops->observed_moved(s->arg, &s->info);
 		}
 		break;
 	case CY_ERR_REREGISTER:
@@ -550,10 +562,21 @@ void sig_timeout(struct sig *s)
 		}
 		if (s->nnms)
 			s->nms_idx = (s->nms_idx + 1) % s->nnms;
-		send_reg(s);
+		send_reg(s, false);
 		s->tx_at = now + SIG_REG_RETRY_MS;
 		break;
 	case SIG_REGISTERED:
+		if (s->moving) {
+			if (now - s->reg_since >= SIG_REG_GIVEUP_MS) {
+				log_warnx("no Registration Response for %d s after a move",
+					  SIG_REG_GIVEUP_MS / 1000);
+				enter_register(s);
+				break;
+			}
+			send_reg(s, true);
+			s->tx_at = now + SIG_MOVE_RETRY_MS;
+			break;
+		}
 		if (s->ka_out >= SIG_KA_MISSES) {
 			log_warnx("%d keepalives unanswered: not registered", SIG_KA_MISSES);
 			enter_register(s);
@@ -581,6 +604,30 @@ int64_t sig_next_ms(const struct sig *s)
 	if (sig_route_next_ms(s) < t)
 		t = sig_route_next_ms(s);
 	return t;
+}
+
+void sig_handover(struct sig *s)
+{
+	int64_t now = clock_now_ms();
+
+	if (s->info.state != SIG_REGISTERED)
+		return;
+	s->moving = true;
+	s->reg_since = now;
+	send_reg(s, true);
+	s->tx_at = now + SIG_MOVE_RETRY_MS;
+}
+
+size_t sig_nms(const struct sig *s, const struct sockaddr_storage **out)
+{
+	*out = s->nms;
+	return s->nnms;
+}
+
+void sig_use_nms(struct sig *s, size_t i)
+{
+	if (i < s->nnms)
+		s->nms_idx = i;
 }
 
 void sig_stop(struct sig *s)

@@ -68,6 +68,7 @@
 #define SIG_DUP_LOGIN_WINDOW_MS 30000 /* key rejected this soon after its login: */
 #define SIG_DUP_BACKOFF_MIN_MS 10000  /* ...log in again after this, */
 #define SIG_DUP_BACKOFF_MAX_MS 300000 /* ...doubling up to this */
+#define SIG_MOVE_RETRY_MS 250        /* Registration Request after a move, retransmit */
 #define SIG_DIR_RETRY_MS 200         /* Direction Request retransmit */
 #define SIG_DIR_GIVEUP_MS 2000       /* then route_failed(9) */
 #define SIG_DIR_MAX 64               /* Direction Requests in flight */
@@ -135,6 +136,9 @@ struct sig_ops {
 	void (*route_ready)(void *arg, const struct sig_route *r);
 	void (*route_failed)(void *arg, uint32_t req_id, enum cy_result result,
 			     const char *reason);
+	/* The NMS sees us at another endpoint than before while our own
+	 * addresses did not change (our NAPT's mapping changed; optional). */
+	void (*observed_moved)(void *arg, const struct sig_info *info);
 };
 
 struct sig;
@@ -165,6 +169,19 @@ int64_t sig_next_ms(const struct sig *s);
  * -EACCES (revoked).  The caller re-arms its timer from sig_next_ms(). */
 int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 			  const uint8_t *vip6, uint32_t *req_id_out);
+/* The node's addresses or routes changed (docs/mobility.md): register
+ * again at once from where it is now, to every NMS endpoint of the login
+ * (whichever is reachable from here answers), without leaving REGISTERED;
+ * retransmitted every SIG_MOVE_RETRY_MS, after SIG_REG_GIVEUP_MS as an
+ * ordinary registration.  Not registered: the registration under way
+ * carries on from the new address by itself.  The caller re-arms its
+ * timer from sig_next_ms(). */
+void sig_handover(struct sig *s);
+/* The NMS endpoints of the login (for the caller's route checks). */
+size_t sig_nms(const struct sig *s, const struct sockaddr_storage **out);
+/* Send to NMS endpoint i of those from now on (it is reachable from
+ * where the node is now); out of range: ignored. */
+void sig_use_nms(struct sig *s, size_t i);
 /* Stopping: a best-effort Deregistration when registered. */
 void sig_stop(struct sig *s);
 

@@ -67,6 +67,7 @@ struct sig {
 	int64_t dup_backoff_ms;     /* its delay, 0 outside an episode */
 	int64_t ka_interval_ms;
 	int ka_out;                 /* keepalives sent since the last ack */
+	bool moving;                /* registering again after a move, still REGISTERED */
 
 	/* route selection */
 	uint32_t next_req_id;
