@@ -8,7 +8,7 @@ PKGS="build-essential cmake pkg-config clang libssl-dev libevent-dev libsqlite3-
 libpq-dev libmnl-dev libinih-dev libcmocka-dev libnftables-dev iproute2 nftables
 udhcpc isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox
 procps iputils-ping postgresql wireguard-go wireguard-tools openssl dnsmasq-base
-tcpdump mmdebstrap"
+tcpdump conntrack mmdebstrap"
 if [ "${1:-}" = --list ]; then
 	printf '%s\n' $PKGS
 	exit 0

@@ -746,6 +746,41 @@ transfer()
 	rm -f "$src" "$out"
 }
 
+# A TCP session that stays open across events (moves): stream_start FROM TO
+# DSTADDR MB opens it (nc, port 5002) with MB megabytes of random data to
+# send; stream_chunk K sends the K-th megabyte (0-based) and waits until the
+# receiver has it; stream_finish closes it and asserts both ends exited
+# cleanly and the SHA-256 on arrival.
+stream_start()
+{
+	local from=$1 to=$2 dst=$3
+	STREAM_MB=$4
+	head -c "${STREAM_MB}M" /dev/urandom >"$RUN_DIR/stream.in"
+	rm -f "$RUN_DIR/stream.fifo"
+	mkfifo "$RUN_DIR/stream.fifo"
+	: >"$RUN_DIR/stream.out"
+	n "$to" timeout 300 nc -d -n -l "$dst" 5002 >"$RUN_DIR/stream.out" &
+	STREAM_RX=$!
+	wait_for 5 n "$to" sh -c 'ss -Hltn "sport = :5002" | grep -q .'
+	n "$from" timeout 300 nc -N -n "$dst" 5002 <"$RUN_DIR/stream.fifo" &
+	STREAM_TX=$!
+	exec {STREAM_FD}>"$RUN_DIR/stream.fifo"
+}
+stream_received() { (($(stat -c %s "$RUN_DIR/stream.out") >= $1)); }
+stream_chunk()
+{
+	dd if="$RUN_DIR/stream.in" bs=1M skip="$1" count=1 status=none >&"$STREAM_FD"
+	wait_for "${2:-20}" stream_received $((($1 + 1) << 20))
+}
+stream_finish()
+{
+	exec {STREAM_FD}>&-
+	wait "$STREAM_TX" || fail "stream: the sender's TCP session broke"
+	wait "$STREAM_RX" || fail "stream: the receiver's TCP session broke"
+	[[ $(sha256sum <"$RUN_DIR/stream.in") == "$(sha256sum <"$RUN_DIR/stream.out")" ]] ||
+		fail "stream: $(stat -c %s "$RUN_DIR/stream.out") of $STREAM_MB MB arrived, SHA-256 differs"
+}
+
 # cy_has CMD: the CLI knows the subcommand CMD (per `cyphonic help`).
 cy_has() { cy help 2>&1 | grep -Eq "^[[:space:]]*$1([[:space:]]|$)"; }
 

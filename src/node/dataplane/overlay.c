@@ -20,6 +20,9 @@
  * asks the tunnel whether it still holds it (covers a handshake in flight). */
 #define OVERLAY_INDEX_AGE_MS (TUNNEL_REKEY_ATTEMPT_MS + TUNNEL_GRACE_MS)
 
+_Static_assert(OVERLAY_RACE_MS < OVERLAY_MOVE_WAIT_MS,
+	       "a moved peer's new route must not look like a crossing one");
+
 /* One handshake and one Data message between two throwaway tunnels, so
  * OpenSSL has fetched and initialised X25519, HKDF and both AEADs before
  * the first real lookup waits on them (the first fetch costs milliseconds,

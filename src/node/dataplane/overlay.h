@@ -32,7 +32,10 @@
 
 #define OVERLAY_TICK_MS 1000
 #define OVERLAY_KEEPALIVE_MS 25000   /* idle tunnel: keep NAPT mappings open */
-#define OVERLAY_RACE_MS 3000         /* two routes this close: the larger tunnel id wins */
+/* Two routes of different kinds this close (both ends asked at once): the
+ * larger tunnel id wins.  Shorter than OVERLAY_MOVE_WAIT_MS, so the route
+ * a moved peer asks for is never taken for the other half of a race. */
+#define OVERLAY_RACE_MS 250
 /* WireGuard's passive keepalive and dead-peer rule: Data received and
  * nothing sent back for 10 s: send a keepalive; Data sent and nothing
  * received for 15 s: the peer lost the tunnel (restart), select again. */
@@ -42,7 +45,7 @@
  * the peer echoes it, and the route selected again when it has not after
  * OVERLAY_MOVE_WAIT_MS (the peer moved too, or the path type must change). */
 #define OVERLAY_MOVE_RETRY_MS 100
-#define OVERLAY_MOVE_WAIT_MS 600
+#define OVERLAY_MOVE_WAIT_MS 300
 #define OVERLAY_PINGS 8              /* pings at once */
 #define OVERLAY_PING_MAX 100         /* probes per ping */
 #define OVERLAY_PING_WAIT_MS 1000    /* for replies after the last probe */
