@@ -1,7 +1,9 @@
 #!/bin/bash
 # Data packets taken off the wire and sent again change nothing: a replayed
 # copy is dropped as a replay, a modified copy fails authentication, a copy
-# with a receiver index nobody has is unknown, a truncated one malformed.
+# with a receiver index nobody has is unknown, a truncated one malformed,
+# and one kept from c and sent later from elsewhere (authentic, never seen,
+# but older than what came since) is a stale move (docs/mobility.md).
 # None is delivered on the TUN, none moves the tunnel's endpoint.
 #
 #                          inet: bridge br0 (the "Internet")
@@ -68,14 +70,15 @@ send_raw()
 	udp_file m 192.0.2.30 7446 "$RUN_DIR/$1.bin"
 }
 declare -A d0=()
-snap() { local d; for d in replay auth unknown malformed; do d0[$d]=$(drop_get c "$d"); done; }
+DROPS="replay auth unknown malformed stale_move"
+snap() { local d; for d in $DROPS; do d0[$d]=$(drop_get c "$d"); done; }
 # expect_drop REASON: c's drops.REASON went up by one, the others did not move.
 expect_drop()
 {
 	local d
 	wait_for 5 eval "(( \$(drop_get c $1 || echo -1) == ${d0[$1]} + 1 ))" ||
 		fail "c: drops.$1 is $(drop_get c "$1"), expected $((d0[$1] + 1))"
-	for d in replay auth unknown malformed; do
+	for d in $DROPS; do
 		[[ $d == "$1" ]] && continue
 		[[ $(drop_get c "$d") == "${d0[$d]}" ]] ||
 			fail "c: drops.$d moved from ${d0[$d]} to $(drop_get c "$d")"
@@ -110,6 +113,32 @@ snap
 send_raw short "${pl:0:40}"
 expect_drop malformed
 ok "drops.malformed ${d0[malformed]} -> $(drop_get c malformed), nothing delivered"
+
+pretty "a packet kept from c (c's firewall drops it), sent later from m: stale move"
+snap
+cap2=$RUN_DIR/held.pcap
+n c nft -f - <<-EOF
+table inet hold {
+	chain in {
+		type filter hook input priority -200; policy accept;
+		ip saddr 192.0.2.10 udp dport 7446 udp length > 200 @th,64,16 0x0140 drop
+	}
+}
+EOF
+n c timeout 20 tcpdump -i eth0 -n -c 1 -U -w "$cap2" \
+	'src host 192.0.2.10 and udp dst port 7446 and udp[8:2] = 0x0140 and udp[4:2] > 200' \
+	2>"$RUN_DIR/c-cap.err" &
+cpid=$!
+wait_for 5 grep -q 'listening on' "$RUN_DIR/c-cap.err"
+n a bash -c 'printf "%0200d" 0 >"/dev/udp/$1/9999"' _ "$(vip c 4)"
+wait "$cpid" || fail "no data packet captured on c: $(cat "$RUN_DIR/c-cap.err")"
+n c nft delete table inet hold
+held=$(pcap_udp_payload "$cap2") || fail "cannot read $cap2"
+[[ $(delivered) == 1 ]] || fail "c: the held datagram was delivered"
+vping a "$(vip c 4)" || fail "a: ping c"   # newer counters arrive from a
+send_raw held "$held"
+expect_drop stale_move
+ok "drops.stale_move ${d0[stale_move]} -> $(drop_get c stale_move): authentic, unseen, but not the newest: nothing delivered"
 
 pretty "the tunnel is untouched"
 vping a "$(vip c 4)" || fail "a: ping c after the attack"
