@@ -31,6 +31,7 @@ demo: build
 bench: build
 	@bench/bench.sh $(BUILD)/bin
 	@bench/cloud_flood.sh $(BUILD)/bin
+	@bench/mobility.sh $(BUILD)/bin
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ) -DCYPHONIC_FUZZ=ON -DCYPHONIC_TESTS=OFF >/dev/null

@@ -41,6 +41,7 @@ struct ident {
 	struct overlay *ov;
 	struct netwatch *watch;
 	struct ident_place place;
+	bool placed;
 };
 
 /* ---- timer ---- */
@@ -151,7 +152,13 @@ static void ops_registered(void *arg, const struct sig_info *in)
 
 	if (in->have_vips)
 		overlay_set_vips(id->ov, &in->vip4, &in->vip6);
-	place_get(id, &id->place);   /* where we registered from */
+	/* Where we first registered from; from then on only a noticed change
+	 * moves it (on_net_change), so a Registration Response that comes
+	 * while the next change is being applied cannot swallow that change. */
+	if (!id->placed) {
+		place_get(id, &id->place);
+		id->placed = true;
+	}
 	if (id->ops->registered)
 		id->ops->registered(id->arg, in);
 }

@@ -47,13 +47,15 @@ struct overlay {
 /* ---- overlay_peer.c ---- */
 
 const char *peer_name(const struct peer *p, char *buf, size_t len);
-/* buf to to (p: the peer it is for, whose send clock it resets; or NULL). */
-void send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
-	     const struct sockaddr *to);
-/* buf to p's endpoint, if it has one. */
-void send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len);
-/* Seal pkt (len bytes; NULL, 0: a keepalive) in p's tunnel and send it. */
-void seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len);
+/* buf to to (p: the peer it is for, whose send clock it resets; or NULL).
+ * 0 or -errno (the send failed, logged). */
+int send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
+	    const struct sockaddr *to);
+/* buf to p's endpoint; -EDESTADDRREQ when it has none. */
+int send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len);
+/* Seal pkt (len bytes; NULL, 0: a keepalive) in p's tunnel and send it;
+ * 0 or -errno. */
+int seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len);
 void roam(struct overlay *o, struct peer *p, const struct sockaddr *from);
 /* The tunnel can carry data: the queue goes, the waiters are answered. */
 void peer_up(struct overlay *o, struct peer *p);

@@ -31,27 +31,30 @@ const char *peer_name(const struct peer *p, char *buf, size_t len)
 
 /* ---- sending ---- */
 
-void send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
-	     const struct sockaddr *to)
+int send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
+	    const struct sockaddr *to)
 {
-	if (dpio_send(o->port, buf, len, to) == 0 && p) {
+	int err = dpio_send(o->port, buf, len, to);
+
+	if (err == 0 && p) {
 		p->last_tx_ms = clock_now_ms();
 		p->ack_due_since_ms = 0;
 	}
+	return err;
 }
 
-void send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len)
+int send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len)
 {
-	if (p->have_endpoint)
-		send_to(o, p, buf, len, (const struct sockaddr *)&p->endpoint);
+	if (!p->have_endpoint)
+		return -EDESTADDRREQ;
+	return send_to(o, p, buf, len, (const struct sockaddr *)&p->endpoint);
 }
 
-void seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
+int seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
 {
 	ssize_t n = tunnel_seal(p->tunnel, pkt, len, o->out, OVERLAY_BUF);
 
-	if (n > 0)
-		send_peer(o, p, o->out, (size_t)n);
+	return n > 0 ? send_peer(o, p, o->out, (size_t)n) : (int)n;
 }
 
 /* An authenticated message came from from: send there from now on
@@ -278,34 +281,42 @@ void peer_relay_tick(struct overlay *o, int64_t now)
 
 /* ---- moving ---- */
 
-static void move_probe(struct overlay *o, struct peer *p, int64_t now)
+/* The peer's endpoint cannot be reached from here (an IPv4 peer and an
+ * IPv6-only network now, or the other way round): only the NMS knows
+ * another way to it. */
+static void move_unreachable(struct overlay *o, struct peer *p, int64_t now)
+{
+	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
+
+	log_info("tunnel %016" PRIx64 " to %s: %s cannot be reached from here, "
+		 "selecting the route again", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+		 addr_str(&p->endpoint.sa, a));
+	o->st.moves_reselected++;
+	peer_restart(o, p, now, p->fqdn[0]);
+}
+
+/* False when the kernel has no way to the peer any more (the routing table
+ * was still settling when the move was noticed). */
+static bool move_probe(struct overlay *o, struct peer *p, int64_t now)
 {
 	uint8_t probe[PROBE_LEN];
+	int err;
 
 	probe_build_move(probe, (uint32_t)(now - p->move_since_ms));
-	seal_send(o, p, probe, sizeof(probe));
+	err = seal_send(o, p, probe, sizeof(probe));
 	p->move_sent_ms = now;
+	return err != -ENETUNREACH && err != -EHOSTUNREACH && err != -EADDRNOTAVAIL;
 }
 
 void peer_move(struct overlay *o, struct peer *p, int64_t now)
 {
 	struct sockaddr_storage src;
-	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
 
 	if (!p->tunnel || !p->have_endpoint)
 		return;
-	if (localaddr_route_src(&p->endpoint.sa, &src) < 0) {
-		/* IPv4 peer, IPv6-only network now (or the other way round):
-		 * only the NMS knows another way to it. */
-		log_info("tunnel %016" PRIx64 " to %s: %s cannot be reached from here, "
-			 "selecting the route again", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
-			 addr_str(&p->endpoint.sa, a));
-		o->st.moves_reselected++;
-		peer_restart(o, p, now, p->fqdn[0]);
-		return;
-	}
 	p->move_since_ms = now;
-	move_probe(o, p, now);
+	if (localaddr_route_src(&p->endpoint.sa, &src) < 0 || !move_probe(o, p, now))
+		move_unreachable(o, p, now);
 }
 
 void peer_move_done(struct overlay *o, struct peer *p)
@@ -336,8 +347,10 @@ int64_t peer_move_tick(struct overlay *o, struct peer *p, int64_t now)
 		peer_restart(o, p, now, p->fqdn[0]);
 		return INT64_MAX;
 	}
-	if (now - p->move_sent_ms >= OVERLAY_MOVE_RETRY_MS)
-		move_probe(o, p, now);
+	if (now - p->move_sent_ms >= OVERLAY_MOVE_RETRY_MS && !move_probe(o, p, now)) {
+		move_unreachable(o, p, now);
+		return INT64_MAX;
+	}
 	return p->move_sent_ms + OVERLAY_MOVE_RETRY_MS < p->move_since_ms + OVERLAY_MOVE_WAIT_MS
 		       ? p->move_sent_ms + OVERLAY_MOVE_RETRY_MS
 		       : p->move_since_ms + OVERLAY_MOVE_WAIT_MS;
