@@ -33,8 +33,9 @@
 # pings it and sends it a file through the TRS.  Status (with the tunnels
 # and the adapter's general_nodes), the cloud's list and an evaluation table
 # (registration time, cold DNS answer, ARP answer, ping RTT, throughput,
-# the AS, NMS and TRS counters) are printed; then everything is stopped and
-# removed.
+# the AS, NMS and TRS counters) are printed.  Then beta moves from behind
+# its NAPT to the Internet in the middle of a TCP transfer to alpha, which
+# finishes intact (docs/mobility.md); then everything is stopped and removed.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
@@ -94,6 +95,9 @@ printf 'general node and two nodes behind their own NAPTs, in network namespaces
 title "Testbed"
 sed -n '/^#  /,/^#$/p' "$0" | sed 's/^#//'
 topo_basic alpha beta
+# beta's spare link to the Internet, for the move at the end.
+veth beta eth1 inet p-beta2
+n inet ip link set p-beta2 master br0
 napt r2 192.0.2.21/24 203.0.113.1/25
 napt r3 192.0.2.22/24 203.0.113.129/25
 lan_host gamma r2 203.0.113.10/25
@@ -309,6 +313,25 @@ echo
 echo "cloud counters:"
 stats | jq -r '.as, .nms, .trs | to_entries | map("\(.key)=\(.value)") | join("  ")' |
 	paste -d' ' <(printf '  AS \n  NMS\n  TRS\n') -
+
+title "Mobility: beta moves from behind the NAPT to the Internet, mid-transfer"
+stream_start beta alpha "$(vip alpha 4)" 4
+stream_chunk 0
+ep0=$(tunnel_get alpha beta .endpoint)
+ok "1 MB of 4 sent beta -> alpha over TCP; alpha sees beta at $ep0"
+n beta ip addr add 192.0.2.50/24 dev eth1
+t0=$(now_ms)
+n beta ip link set eth0 down
+beta_moved() { [[ $(ep_host "$(tunnel_get alpha beta .endpoint)") == 192.0.2.50 ]]; }
+wait_for 5 beta_moved
+t1=$(now_ms)
+ok "beta's link to r went down, 192.0.2.50 is its address now: alpha follows ($((t1 - t0)) ms)"
+for k in 1 2 3; do stream_chunk "$k"; done
+stream_finish
+printf '%-12s %-5s %-22s %-16s %s\n' node nat observed vip4 "tunnel at alpha"
+printf '%-12s %-5s %-22s %-16s %s\n' beta "$(status_get beta .nat)" "$(status_get beta .observed)" \
+	"$(status_get beta .vip4)" "$(tunnel_get alpha beta .endpoint)"
+ok "the same TCP connection carried all 4 MB (SHA-256 equal); beta kept its VIP $(vip beta 4)"
 
 title "Teardown"
 stop_all
