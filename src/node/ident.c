@@ -103,6 +103,14 @@ static void place_get(struct ident *id, struct ident_place *pl)
 		(void)localaddr_route_src((const struct sockaddr *)&nms[i], &pl->src[i]);
 }
 
+static bool place_routed(const struct ident_place *pl)
+{
+	for (size_t i = 0; i < LOGIN_MAX_NMS; i++)
+		if (pl->src[i].ss_family)
+			return true;
+	return false;
+}
+
 /* The identity moved: the NMS and every peer learn where it is now.
  * Route requests go to an NMS endpoint there is a route to (an IPv6 one
  * on an IPv6-only network) without waiting for the registration's answer. */
@@ -130,9 +138,15 @@ static void on_net_change(void *arg)
 	place_get(id, &now);
 	if (!memcmp(&now, &id->place, sizeof(now)))
 		return;
+	/* No way to any NMS (every link down, or a new one still coming
+	 * up): nothing to tell anyone yet.  The place stays as it was, so
+	 * the change is acted on once a way exists. */
+	if (!place_routed(&now))
+		return;
 	id->place = now;
-	if (sig_info(id->sig)->state == SIG_REGISTERED)
-		handover(id, "addresses or routes changed");
+	/* Registering or logging in carries on from the new address by
+	 * itself (sig_handover does nothing then); the peers learn it now. */
+	handover(id, "addresses or routes changed");
 }
 
 static void ops_observed_moved(void *arg, const struct sig_info *in)

@@ -20,8 +20,6 @@
  * asks the tunnel whether it still holds it (covers a handshake in flight). */
 #define OVERLAY_INDEX_AGE_MS (TUNNEL_REKEY_ATTEMPT_MS + TUNNEL_GRACE_MS)
 
-_Static_assert(OVERLAY_RACE_MS < OVERLAY_MOVE_WAIT_MS,
-	       "a moved peer's new route must not look like a crossing one");
 
 /* One handshake and one Data message between two throwaway tunnels, so
  * OpenSSL has fetched and initialised X25519, HKDF and both AEADs before
@@ -155,9 +153,17 @@ static bool route_replaces(struct overlay *o, struct peer *p, const struct sig_r
 	 * ends see both routes within moments, one as MN and one as CN.  The
 	 * same rule on both sides keeps one: the larger id.  Otherwise
 	 * (later, or a second route of the same kind: the peer asked again)
-	 * the peer lost its tunnel (restart): take it. */
-	if (now - p->tunnel_at_ms < OVERLAY_RACE_MS && (r->req_id == 0) != p->tunnel_as_cn &&
-	    r->tunnel_id < p->tunnel_id) {
+	 * the peer lost its tunnel (restart): take it.  So does a direct
+	 * route that names the peer at another address of the same family
+	 * than the tunnel's did: the peer moved and dropped its tunnel to ask
+	 * again (docs/mobility.md), and takes whatever route comes.  (Another
+	 * family says nothing: the NMS may name a dual-stack peer by either.) */
+	bool moved = r->path != CY_PATH_RELAY && !p->relay &&
+		     p->route_peer.sa.sa_family == r->peer.ss_family &&
+		     !addr_equal_ip(&p->route_peer.sa, (const struct sockaddr *)&r->peer);
+
+	if (!moved && now - p->tunnel_at_ms < OVERLAY_RACE_MS &&
+	    (r->req_id == 0) != p->tunnel_as_cn && r->tunnel_id < p->tunnel_id) {
 		log_info("route to %s: keeping tunnel %016" PRIx64 " over %016" PRIx64,
 			 peer_name(p, nb, sizeof(nb)), p->tunnel_id, r->tunnel_id);
 		o->st.routes_ignored++;
@@ -196,6 +202,7 @@ static struct tunnel *route_tunnel(struct overlay *o, struct peer *p, const stru
 	p->neg_until_ms = 0;
 	memset(&p->endpoint, 0, sizeof(p->endpoint));
 	memcpy(&p->endpoint, &r->peer, addr_len((const struct sockaddr *)&r->peer));
+	p->route_peer = p->endpoint;
 	p->have_endpoint = r->peer.ss_family == AF_INET || r->peer.ss_family == AF_INET6;
 	return t;
 }

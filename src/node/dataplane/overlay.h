@@ -33,9 +33,9 @@
 #define OVERLAY_TICK_MS 1000
 #define OVERLAY_KEEPALIVE_MS 25000   /* idle tunnel: keep NAPT mappings open */
 /* Two routes of different kinds this close (both ends asked at once): the
- * larger tunnel id wins.  Shorter than OVERLAY_MOVE_WAIT_MS, so the route
- * a moved peer asks for is never taken for the other half of a race. */
-#define OVERLAY_RACE_MS 250
+ * larger tunnel id wins, unless the newer route names the peer at another
+ * address (it moved and asked again: overlay.c route_replaces). */
+#define OVERLAY_RACE_MS 3000
 /* WireGuard's passive keepalive and dead-peer rule: Data received and
  * nothing sent back for 10 s: send a keepalive; Data sent and nothing
  * received for 15 s: the peer lost the tunnel (restart), select again. */

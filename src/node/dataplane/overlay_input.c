@@ -123,6 +123,9 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 	roam(o, p, from);
 	if (p->state != PEER_UP)
 		peer_up(o, p);
+	/* The newest Data since our move came back: the peer has the new
+	 * path, whether or not the probe's echo is among it (a slow peer). */
+	peer_move_done(o, p);
 	if (n == 0)
 		return;   /* keepalive */
 	if ((o->out[0] >> 4) == 0) {

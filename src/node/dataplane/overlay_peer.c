@@ -314,7 +314,11 @@ void peer_move(struct overlay *o, struct peer *p, int64_t now)
 
 	if (!p->tunnel || !p->have_endpoint)
 		return;
-	p->move_since_ms = now;
+	/* A move on top of one in progress (a flapping link) keeps its
+	 * deadline: changes faster than OVERLAY_MOVE_WAIT_MS must not put
+	 * off the re-selection forever. */
+	if (!p->move_since_ms)
+		p->move_since_ms = now;
 	if (localaddr_route_src(&p->endpoint.sa, &src) < 0 || !move_probe(o, p, now))
 		move_unreachable(o, p, now);
 }

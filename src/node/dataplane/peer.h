@@ -82,6 +82,7 @@ struct peer {
 	int64_t move_sent_ms;             /* ...and last sent */
 
 	union peer_addr endpoint;         /* where Data goes; follows the peer (roaming) */
+	union peer_addr route_peer;       /* where the tunnel's route said the peer was */
 	struct in6_addr vip6;
 	struct in_addr vip4;
 	enum peer_state state;

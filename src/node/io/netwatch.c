@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 struct listener {
@@ -14,8 +15,15 @@ struct listener {
 	void *arg;
 };
 
+/* Reads per readable event (then the loop's other events go first), and
+ * their buffer: room for a large RTM_NEWLINK. */
+#define NETWATCH_READS 64
+#define NETWATCH_BUF 32768
+
 struct netwatch {
 	struct mnl_socket *nl;
+	char *buf;                /* NETWATCH_BUF */
+	int64_t burst_ms;         /* the first event of the burst being settled */
 	struct event *ev, *settle;
 	struct listener *l;      /* n used (fn NULL: removed), cap allocated */
 	size_t n, cap;
@@ -56,29 +64,45 @@ static void on_settle(evutil_socket_t fd, short what, void *arg)
 			w->l[i].fn(w->l[i].arg);
 }
 
+/* A burst is over when NETWATCH_SETTLE_MS pass without another event,
+ * or NETWATCH_SETTLE_MAX_MS after its first (a host with endless churn
+ * still gets looked at). */
+static void settle_arm(struct netwatch *w)
+{
+	struct timeval tv = { 0, NETWATCH_SETTLE_MS * 1000 };
+	int64_t now = clock_now_ms();
+
+	if (!event_pending(w->settle, EV_TIMEOUT, NULL))
+		w->burst_ms = now;
+	else if (now - w->burst_ms >= NETWATCH_SETTLE_MAX_MS)
+		return;
+	event_add(w->settle, &tv);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct netwatch *w = arg;
-	struct timeval tv = { 0, NETWATCH_SETTLE_MS * 1000 };
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int changed = 0;
 
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(w->nl, buf, sizeof(buf));
+	for (int i = 0; i < NETWATCH_READS; i++) {
+		ssize_t n = mnl_socket_recvfrom(w->nl, w->buf, NETWATCH_BUF);
 
 		if (n < 0) {
-			if (errno == ENOBUFS)
-				changed = 1;   /* events lost: look anyway */
-			else if (errno != EAGAIN && errno != EINTR)
-				LOG_RATELIMITED(&w->rl, "rtnetlink: %s", strerror(errno));
-			if (errno != EINTR)
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
+			if (errno == EINTR)
+				continue;
+			/* Events lost (ENOBUFS), one too large for the buffer:
+			 * look anyway. */
+			changed = 1;
+			if (errno != ENOBUFS)
+				LOG_RATELIMITED(&w->rl, "rtnetlink: %s", strerror(errno));
 			continue;
 		}
-		changed |= netwatch_parse(buf, (size_t)n);
+		changed |= netwatch_parse(w->buf, (size_t)n);
 	}
-	if (changed && !event_pending(w->settle, EV_TIMEOUT, NULL))
-		event_add(w->settle, &tv);
+	if (changed)
+		settle_arm(w);
 }
 
 struct netwatch *netwatch_new(struct event_base *base)
@@ -90,8 +114,9 @@ struct netwatch *netwatch_new(struct event_base *base)
 
 	if (!w)
 		return NULL;
+	w->buf = malloc(NETWATCH_BUF);
 	w->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!w->nl || mnl_socket_bind(w->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+	if (!w->buf || !w->nl || mnl_socket_bind(w->nl, groups, MNL_SOCKET_AUTOPID) < 0) {
 		log_warn("rtnetlink: cannot watch for address and route changes");
 		netwatch_free(w);
 		return NULL;
@@ -117,6 +142,7 @@ void netwatch_free(struct netwatch *w)
 	if (w->nl)
 		mnl_socket_close(w->nl);
 	free(w->l);
+	free(w->buf);
 	free(w);
 }
 

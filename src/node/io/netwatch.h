@@ -1,9 +1,9 @@
 /* Watching the host's networks for a move (docs/mobility.md): an
  * rtnetlink socket (libmnl) subscribed to link, address and route
  * changes, IPv4 and IPv6.  Events come in bursts (an address and its
- * routes, a link and its addresses); the first of a burst arms a short
- * timer (NETWATCH_SETTLE_MS) and every listener is told once when it
- * runs.  Listeners decide for themselves whether anything that matters
+ * routes, a link and its addresses, DHCP adding the address and then the
+ * route): every listener is told once, NETWATCH_SETTLE_MS after the last
+ * event of a burst (at most NETWATCH_SETTLE_MAX_MS after its first).  Listeners decide for themselves whether anything that matters
  * to them changed (ident.c compares its addresses and routes). */
 #ifndef CY_NODE_NETWATCH_H
 #define CY_NODE_NETWATCH_H
@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #define NETWATCH_SETTLE_MS 5
+#define NETWATCH_SETTLE_MAX_MS 50
 
 struct event_base;
 struct netwatch;

@@ -298,6 +298,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 		return;
 	}
 	s->moving = false;
+	s->reg_at = clock_now_ms();
 	/* Keepalives go to the NMS that answered. */
 	for (size_t i = 0; i < s->nnms; i++)
 		if (addr_equal((const struct sockaddr *)&s->nms[i], from))
@@ -346,7 +347,11 @@ static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockad
 	switch (res) {
 	case CY_OK:
 		s->ka_out = 0;
-		if (cy_msg_endpoint(m, CY_A_OBSERVED, &obs, &obslen) &&
+		/* An ack to a keepalive sent before a move's registration can
+		 * carry the old endpoint: observed changes count only from
+		 * keepalives sent after the last Registration Response. */
+		if (!s->moving && clock_now_ms() - s->reg_at >= s->ka_interval_ms &&
+		    cy_msg_endpoint(m, CY_A_OBSERVED, &obs, &obslen) &&
 		    !addr_equal((struct sockaddr *)&obs, (struct sockaddr *)&s->info.observed)) {
 			log_info("observed endpoint changed: %s -> %s",
 				 addr_str((struct sockaddr *)&s->info.observed, a),
@@ -612,8 +617,10 @@ void sig_handover(struct sig *s)
 
 	if (s->info.state != SIG_REGISTERED)
 		return;
+	/* A move during a move keeps the first one's give-up time. */
+	if (!s->moving)
+		s->reg_since = now;
 	s->moving = true;
-	s->reg_since = now;
 	send_reg(s, true);
 	s->tx_at = now + SIG_MOVE_RETRY_MS;
 }

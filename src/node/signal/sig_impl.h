@@ -68,6 +68,7 @@ struct sig {
 	int64_t ka_interval_ms;
 	int ka_out;                 /* keepalives sent since the last ack */
 	bool moving;                /* registering again after a move, still REGISTERED */
+	int64_t reg_at;             /* the last Registration Response */
 
 	/* route selection */
 	uint32_t next_req_id;
