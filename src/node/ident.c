@@ -103,12 +103,13 @@ static void place_get(struct ident *id, struct ident_place *pl)
 		(void)localaddr_route_src((const struct sockaddr *)&nms[i], &pl->src[i]);
 }
 
-static bool place_routed(const struct ident_place *pl)
+/* The first NMS endpoint the place has a route to, -1 for none. */
+static int place_nms(const struct ident_place *pl)
 {
-	for (size_t i = 0; i < LOGIN_MAX_NMS; i++)
+	for (int i = 0; i < LOGIN_MAX_NMS; i++)
 		if (pl->src[i].ss_family)
-			return true;
-	return false;
+			return i;
+	return -1;
 }
 
 /* The identity moved: the NMS and every peer learn where it is now.
@@ -116,13 +117,11 @@ static bool place_routed(const struct ident_place *pl)
  * on an IPv6-only network) without waiting for the registration's answer. */
 static void handover(struct ident *id, const char *why)
 {
+	int nms = place_nms(&id->place);
+
 	log_info("%s: %s: registering again and telling the peers", id->fqdn, why);
-	for (size_t i = 0; i < LOGIN_MAX_NMS; i++) {
-		if (id->place.src[i].ss_family) {
-			sig_use_nms(id->sig, i);
-			break;
-		}
-	}
+	if (nms >= 0)
+		sig_use_nms(id->sig, (size_t)nms);
 	sig_handover(id->sig);
 	overlay_handover(id->ov);
 	arm_timer(id);
@@ -141,7 +140,7 @@ static void on_net_change(void *arg)
 	/* No way to any NMS (every link down, or a new one still coming
 	 * up): nothing to tell anyone yet.  The place stays as it was, so
 	 * the change is acted on once a way exists. */
-	if (!place_routed(&now))
+	if (place_nms(&now) < 0)
 		return;
 	id->place = now;
 	/* Registering or logging in carries on from the new address by
