@@ -587,6 +587,18 @@ require()
 # topo_relay_napt: the cloud (AS, NMS, TRS) on the Internet, node a
 # behind NAPT r1 (198.51.100.0/24), node b behind NAPT r2 (203.0.113.0/24);
 # the cloud and both nodes started and registered.
+# nodes_up NAME...: a cloud and the nodes NAME..., each enrolled, started in
+# its own namespace NAME and registered.
+nodes_up()
+{
+	local x
+	cloud_new
+	for x in "$@"; do node_new "$x"; done
+	start_cloud
+	for x in "$@"; do start_node "$x" "$x"; done
+	for x in "$@"; do wait_registered "$x"; done
+}
+
 topo_relay_napt()
 {
 	internet
@@ -694,6 +706,16 @@ tunnel_get()
 # drop_get NAME REASON: NAME's counter of dropped data packets (replay, auth,
 # unknown, malformed).
 drop_get() { status_get "$1" ".drops.$2"; }
+# no_drops "NAME..." "REASON...": each NAME's drops.REASON is 0.
+no_drops()
+{
+	local x d
+	for x in $1; do
+		for d in $2; do
+			[[ $(drop_get "$x" "$d") == 0 ]] || fail "$x: drops.$d = $(drop_get "$x" "$d")"
+		done
+	done
+}
 
 # vping FROM ADDR [COUNT]: ping ADDR from FROM until COUNT (3) replies came
 # back, at most 10 s; the first echo may be spent on route selection.

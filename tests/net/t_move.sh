@@ -24,11 +24,7 @@ napt r 192.0.2.20/24 198.51.100.1/24
 lan_host m r 198.51.100.10/24
 veth m eth1 inet p-m2
 n inet ip link set p-m2 master br0
-cloud_new
-for x in a m; do node_new "$x"; done
-start_cloud
-for x in a m; do start_node "$x" "$x"; done
-for x in a m; do wait_registered "$x"; done
+nodes_up a m
 VA=$(vip a 4)
 VM=$(vip m 4)
 [[ $(status_get m .nat) == true ]] || fail "m: nat is not true behind r"
@@ -69,11 +65,7 @@ ok "a follows m to 2001:db8::40 ($((t1 - t0)) ms after its IPv4 address went); 3
 pretty "the VIPs stayed, the tunnel is direct, nothing forged or replayed was seen"
 [[ $(vip m 4) == "$VM" && $(status_get m .vip4) == "$VM" ]] || fail "m's VIP changed"
 [[ $(tunnel_get a m .path) == direct ]] || fail "a: the tunnel to m is $(tunnel_get a m .path)"
-for x in a m; do
-	for d in auth malformed stale_move; do
-		[[ $(drop_get "$x" "$d") == 0 ]] || fail "$x: drops.$d = $(drop_get "$x" "$d")"
-	done
-done
+no_drops "a m" "auth malformed stale_move"
 ok "m keeps $VM; a reaches it directly over IPv6"
 
 stop_all

@@ -25,11 +25,7 @@ napt r 192.0.2.20/24 198.51.100.1/24
 lan_host m r 198.51.100.10/24
 veth m eth1 inet p-m2
 n inet ip link set p-m2 master br0
-cloud_new
-for x in a m; do node_new "$x"; done
-start_cloud
-for x in a m; do start_node "$x" "$x"; done
-for x in a m; do wait_registered "$x"; done
+nodes_up a m
 VA=$(vip a 4)
 ok "a and m registered"
 
@@ -67,10 +63,6 @@ ok "both found each other through the NMS ($((t1 - t0)) ms); 3 MB intact"
 
 [[ $(tunnel_count a m) == 1 && $(tunnel_count m a) == 1 ]] ||
 	fail "not one tunnel each way: a $(tunnel_count a m), m $(tunnel_count m a)"
-for x in a m; do
-	for d in auth malformed stale_move; do
-		[[ $(drop_get "$x" "$d") == 0 ]] || fail "$x: drops.$d = $(drop_get "$x" "$d")"
-	done
-done
+no_drops "a m" "auth malformed stale_move"
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"

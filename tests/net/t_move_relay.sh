@@ -24,11 +24,7 @@ lan_host a r1 198.51.100.10/24
 lan_host b r2 203.0.113.10/24
 veth a eth1 r3 l-a2
 n r3 ip link set l-a2 master lan
-cloud_new
-for x in a b; do node_new "$x"; done
-start_cloud
-for x in a b; do start_node "$x" "$x"; done
-for x in a b; do wait_registered "$x"; done
+nodes_up a b
 VB=$(vip b 4)
 ok "a and b registered, each behind its own NAPT"
 
@@ -52,10 +48,6 @@ stream_finish
 	fail "a: the tunnel was replaced ($TID -> $(tunnel_get a b .tunnel_id)): the relay did not follow"
 ok "the same relayed tunnel $TID carried on from r3 (a hello told the TRS); 2 MB intact"
 
-for x in a b; do
-	for d in auth malformed stale_move; do
-		[[ $(drop_get "$x" "$d") == 0 ]] || fail "$x: drops.$d = $(drop_get "$x" "$d")"
-	done
-done
+no_drops "a b" "auth malformed stale_move"
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"

@@ -36,11 +36,7 @@ veth m eth1 r2 l-m2
 n r2 ip link set l-m2 master lan
 addr m eth1 203.0.113.10/24
 n m ip route add default via 203.0.113.1 metric 200
-cloud_new
-for x in a m; do node_new "$x"; done
-start_cloud
-for x in a m; do start_node "$x" "$x"; done
-for x in a m; do wait_registered "$x"; done
+nodes_up a m
 VA=$(vip a 4)
 ok "a and m registered; m's traffic leaves through r1"
 
@@ -70,10 +66,6 @@ stream_chunk 2
 stream_finish
 ok "a follows m to r2 ($((t1 - t0)) ms after the link went down); 3 MB intact"
 
-for x in a m; do
-	for d in auth malformed stale_move; do
-		[[ $(drop_get "$x" "$d") == 0 ]] || fail "$x: drops.$d = $(drop_get "$x" "$d")"
-	done
-done
+no_drops "a m" "auth malformed stale_move"
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"
