@@ -97,19 +97,28 @@ static void send_ok(struct tunnel *x, struct tunnel *y, size_t len)
 	assert_memory_equal(out, ip, len);
 }
 
+/* y answers x's Request (in req, n bytes) and opens x's confirming
+ * keepalive: the rest of a handshake, checked step by step. */
+static void answer(struct tunnel *x, struct tunnel *y, ssize_t n)
+{
+	ssize_t m, k;
+
+	m = tunnel_handle_request(y, req, (size_t)n, resp, sizeof(resp));
+	assert_int_equal(m, TUNNEL_RESP_LEN);
+	k = tunnel_handle_response(x, resp, (size_t)m, ka, sizeof(ka));
+	assert_int_equal(k, SESSION_OVERHEAD);
+	assert_int_equal(tunnel_open(y, ka, (size_t)k, out, sizeof(out)), 0);
+}
+
 /* Full handshake a -> b; both end with one confirmed session. */
 static void handshake(struct tunnel *a, struct tunnel *b, size_t req_len)
 {
 	struct tunnel_info ia, ib;
-	ssize_t n, m, k;
+	ssize_t n;
 
 	n = tunnel_initiate(a, req, sizeof(req));
 	assert_int_equal(n, (ssize_t)req_len);
-	m = tunnel_handle_request(b, req, (size_t)n, resp, sizeof(resp));
-	assert_int_equal(m, TUNNEL_RESP_LEN);
-	k = tunnel_handle_response(a, resp, (size_t)m, ka, sizeof(ka));
-	assert_int_equal(k, SESSION_OVERHEAD);
-	assert_int_equal(tunnel_open(b, ka, (size_t)k, out, sizeof(out)), 0);
+	answer(a, b, n);
 
 	tunnel_get_info(a, &ia);
 	tunnel_get_info(b, &ib);
@@ -850,7 +859,7 @@ static void reflected(bool relay)
 	struct tunnel *a, *b;
 	struct tunnel_info ia, ib;
 	struct tunnel_stats sa, sb;
-	ssize_t n, m, k;
+	ssize_t n;
 
 	/* b ("beta", the larger FQDN) opens, e.g. a rekey of its own. */
 	pair(&a, &b, &o);
@@ -865,11 +874,7 @@ static void reflected(bool relay)
 	assert_int_equal(sb.hs_collisions, 0);
 	assert_int_equal(sb.resp_sent, 0);
 	/* The genuine Response to that very Request completes it. */
-	m = tunnel_handle_request(a, req, (size_t)n, resp, sizeof(resp));
-	assert_int_equal(m, TUNNEL_RESP_LEN);
-	k = tunnel_handle_response(b, resp, (size_t)m, ka, sizeof(ka));
-	assert_int_equal(k, SESSION_OVERHEAD);
-	assert_int_equal(tunnel_open(a, ka, (size_t)k, out, sizeof(out)), 0);
+	answer(b, a, n);
 	send_ok(a, b, 100);
 	send_ok(b, a, 100);
 	/* Reflected later, it still changes nothing. */
@@ -889,11 +894,7 @@ static void reflected(bool relay)
 	assert_int_equal(n, req_len);
 	tunnel_get_stats(b, &sb);
 	assert_int_equal(sb.hs_retransmits, 1);
-	m = tunnel_handle_request(a, req, (size_t)n, resp, sizeof(resp));
-	assert_int_equal(m, TUNNEL_RESP_LEN);
-	k = tunnel_handle_response(b, resp, (size_t)m, ka, sizeof(ka));
-	assert_int_equal(k, SESSION_OVERHEAD);
-	assert_int_equal(tunnel_open(a, ka, (size_t)k, out, sizeof(out)), 0);
+	answer(b, a, n);
 	send_ok(a, b, 100);
 	send_ok(b, a, 100);
 	tunnel_free(a);
@@ -919,11 +920,7 @@ static void reflected(bool relay)
 	assert_int_equal(sa.hs_drop_auth, relay ? 1 : 2);
 	assert_int_equal(sa.hs_collisions, 0);
 	/* a's handshake goes on. */
-	m = tunnel_handle_request(b, req, (size_t)n, resp, sizeof(resp));
-	assert_int_equal(m, TUNNEL_RESP_LEN);
-	k = tunnel_handle_response(a, resp, (size_t)m, ka, sizeof(ka));
-	assert_int_equal(k, SESSION_OVERHEAD);
-	assert_int_equal(tunnel_open(b, ka, (size_t)k, out, sizeof(out)), 0);
+	answer(a, b, n);
 	send_ok(a, b, 100);
 	send_ok(b, a, 100);
 	tunnel_free(a);
