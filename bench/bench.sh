@@ -126,8 +126,8 @@ if has gn; then
 	gn_host gn ad "$GN_MAC"
 fi
 if has relay; then
-	napt r1 192.0.2.20/24 203.0.113.1/25
-	napt r2 192.0.2.21/24 203.0.113.129/25
+	NAPT_KIND=random napt r1 192.0.2.20/24 203.0.113.1/25
+	NAPT_KIND=random napt r2 192.0.2.21/24 203.0.113.129/25
 	lan_host rl1 r1 203.0.113.10/25
 	lan_host rl2 r2 203.0.113.140/25
 fi

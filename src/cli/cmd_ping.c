@@ -26,8 +26,8 @@
 #define PING_SLACK_MS 10000   /* route selection + handshake + the last replies */
 
 struct ping_view {
-	char state[16], peer[CY_FQDN_MAX + 1], path[16], endpoint[64], error[160];
-	unsigned long id, sent, received, min_us, avg_us, max_us;
+	char state[16], peer[CY_FQDN_MAX + 1], path[16], first_path[16], endpoint[64], error[160];
+	unsigned long id, sent, received, min_us, avg_us, max_us, path_changes;
 	bool have_id;
 };
 
@@ -46,6 +46,10 @@ static int ping_leaf(void *arg, const char *path, enum jsonread_type t, const ch
 		snprintf(p->peer, sizeof(p->peer), "%s", v);
 	} else if (!strcmp(path, "path")) {
 		snprintf(p->path, sizeof(p->path), "%s", v);
+	} else if (!strcmp(path, "first_path")) {
+		snprintf(p->first_path, sizeof(p->first_path), "%s", v);
+	} else if (!strcmp(path, "path_changes")) {
+		p->path_changes = strtoul(v, NULL, 10);
 	} else if (!strcmp(path, "endpoint")) {
 		snprintf(p->endpoint, sizeof(p->endpoint), "%s", v);
 	} else if (!strcmp(path, "error")) {
@@ -168,10 +172,13 @@ static int ping_wait(const char *sock, const char *what, const char *name, long 
 
 static void ping_print_json(const struct ping_view *p)
 {
-	printf("{\"peer\":\"%s\",\"state\":\"%s\",\"path\":%s%s%s,\"endpoint\":%s%s%s,"
+	printf("{\"peer\":\"%s\",\"state\":\"%s\",\"path\":%s%s%s,\"first_path\":%s%s%s,"
+	       "\"path_changes\":%lu,\"endpoint\":%s%s%s,"
 	       "\"sent\":%lu,\"received\":%lu,\"rtt_min_ms\":%.3f,\"rtt_avg_ms\":%.3f,"
 	       "\"rtt_max_ms\":%.3f}\n", p->peer, p->state,
 	       p->path[0] ? "\"" : "", p->path[0] ? p->path : "null", p->path[0] ? "\"" : "",
+	       p->first_path[0] ? "\"" : "", p->first_path[0] ? p->first_path : "null",
+	       p->first_path[0] ? "\"" : "", p->path_changes,
 	       p->endpoint[0] ? "\"" : "", p->endpoint[0] ? p->endpoint : "null",
 	       p->endpoint[0] ? "\"" : "", p->sent, p->received, p->min_us / 1000.0,
 	       p->avg_us / 1000.0, p->max_us / 1000.0);
@@ -189,6 +196,10 @@ static int ping_report(const struct ping_view *p, const char *name, bool json)
 	if (!json) {
 		printf("PING %s: path %s, endpoint %s\n", p->peer, p->path[0] ? p->path : "-",
 		       p->endpoint[0] ? p->endpoint : "-");
+		if (p->path_changes)
+			printf("the path changed %lu time%s during the ping (first %s, last %s)\n",
+			       p->path_changes, p->path_changes == 1 ? "" : "s", p->first_path,
+			       p->path);
 		printf("%lu probes sent, %lu received, %lu%% loss\n", p->sent, p->received,
 		       p->sent ? (p->sent - p->received) * 100 / p->sent : 0);
 		if (p->received)

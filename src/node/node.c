@@ -179,6 +179,9 @@ static long control_ping_result(struct node *n, const char *args, char *out, siz
 		json_str(&j, "state", ping_states[r.state]);
 		json_str(&j, "peer", r.peer);
 		json_str(&j, "path", r.have_endpoint ? (r.relay ? "relay" : "direct") : NULL);
+		json_str(&j, "first_path", r.have_endpoint ? (r.first_relay ? "relay" : "direct")
+							   : NULL);
+		json_uint(&j, "path_changes", r.path_changes);
 		json_str(&j, "endpoint", r.have_endpoint ?
 			 addr_str((const struct sockaddr *)&r.endpoint, ep) : NULL);
 		json_uint(&j, "sent", r.sent);

@@ -18,6 +18,7 @@ static void status_tunnel(struct json *j, const struct overlay_tunnel_view *t)
 	json_str(j, "vip4", t->have_vip4 ? inet_ntop(AF_INET, &t->vip4, v4, sizeof(v4)) : NULL);
 	json_str(j, "vip6", t->have_vip6 ? inet_ntop(AF_INET6, &t->vip6, v6, sizeof(v6)) : NULL);
 	json_str(j, "path", t->relay ? "relay" : "direct");
+	json_str(j, "found", t->found);
 	json_str(j, "endpoint", t->endpoint.ss_family ?
 		 addr_str((const struct sockaddr *)&t->endpoint, ep) : NULL);
 	json_uint(j, "rx_bytes", t->rx_bytes);

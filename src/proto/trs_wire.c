@@ -4,9 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,49 +12,22 @@
 #include "aead.h"
 #include "buf.h"
 #include "conf.h"
+#include "derive.h"
 #include "wire.h"
 
 #define RELAY_LABEL "cyphonic relay v1"
 #define LINK_LABEL "cyphonic nms-trs v1"
 #define TRS_KEY_FILE_MAX 256
 
-/* HKDF-SHA256(salt, IKM = key, info = id (8, big-endian)) -> 32 bytes. */
-static int trs_hkdf(const char *salt, const uint8_t key[TRS_KEY_LEN], uint64_t id,
-		    uint8_t out[TRS_KEY_LEN])
-{
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	OSSL_PARAM params[5];
-	uint8_t info[8];
-	int rc = -EIO;
-
-	put_be64(info, id);
-	if (!ctx)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key,
-						      TRS_KEY_LEN);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
-						      strlen(salt));
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
-	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(ctx, out, TRS_KEY_LEN, params) == 1)
-		rc = 0;
-out:
-	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
-	return rc;
-}
-
 int trs_relay_key(const uint8_t tunnel_key[TRS_KEY_LEN], uint64_t tunnel_id,
 		  uint8_t out[TRS_KEY_LEN])
 {
-	return trs_hkdf(RELAY_LABEL, tunnel_key, tunnel_id, out);
+	return derive_key(RELAY_LABEL, tunnel_key, tunnel_id, out);
 }
 
 int trs_link_key(const uint8_t secret[TRS_KEY_LEN], uint64_t key_id, uint8_t out[TRS_KEY_LEN])
 {
-	return trs_hkdf(LINK_LABEL, secret, key_id, out);
+	return derive_key(LINK_LABEL, secret, key_id, out);
 }
 
 /* Relay Hello and Relay Ack share one layout; the type byte (in the

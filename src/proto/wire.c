@@ -44,10 +44,13 @@ const char *cy_msg_type_str(uint8_t type)
 	case CY_CONFIRMATION: return "Confirmation";
 	case CY_RELAY_REQ: return "Relay Request";
 	case CY_RELAY_RES: return "Relay Response";
+	case CY_PUNCH_REQ: return "Punch Request";
+	case CY_PUNCH_DIRECTION: return "Punch Direction";
 	case CY_TUNNEL_REQ: return "Tunnel Request";
 	case CY_TUNNEL_RES: return "Tunnel Response";
 	case CY_RELAY_HELLO: return "Relay Hello";
 	case CY_RELAY_ACK: return "Relay Ack";
+	case CY_PUNCH: return "Punch";
 	case CY_DATA: return "Data";
 	case CY_SEALED: return "Sealed";
 	case CY_NMS_REJECT: return "NMS Reject";

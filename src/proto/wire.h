@@ -59,12 +59,16 @@ enum cy_msg_type {
 	/* NMS <-> TRS, UDP, sealed with a key derived from the NMS-TRS key */
 	CY_RELAY_REQ = 0x23,
 	CY_RELAY_RES = 0x24,
+	/* NMS, sealed: a relayed tunnel asks for a punch, the NMS directs both ends */
+	CY_PUNCH_REQ = 0x25,
+	CY_PUNCH_DIRECTION = 0x26,
 	/* node <-> node (and through a TRS session), UDP, own layouts:
 	 * docs/tunnel.md (handshake, data), docs/protocol.md (relay) */
 	CY_TUNNEL_REQ = 0x30,
 	CY_TUNNEL_RES = 0x31,
 	CY_RELAY_HELLO = 0x32,
 	CY_RELAY_ACK = 0x33,
+	CY_PUNCH = 0x34,
 	CY_DATA = 0x40,
 	/* UDP envelopes (not attribute messages, see seal.h) */
 	CY_SEALED = 0x80,
@@ -103,6 +107,7 @@ enum cy_attr_type {
 			      * authenticated adapter's behalf */
 	CY_A_TEMP_KEY = 29,  /* CY_KEY_LEN bytes: seals the End Key material through a TRS */
 	CY_A_RELAY = 30,     /* endpoint of a TRS relay session; repeatable (one per family) */
+	CY_A_CANDIDATE = 31, /* endpoint: where the peer may be reached directly by punching */
 };
 
 enum cy_result {

@@ -252,10 +252,15 @@ inet_host()
 # napt NAME WAN4/LEN LAN4/LEN [WAN6/LEN LAN6/LEN]: a NAPT router on the
 # Internet (WAN eth0) with a LAN bridge "lan" holding LAN4 (the LAN's
 # gateway address); nftables masquerades everything leaving eth0.  IPv6,
-# when given, is routed without translation (no NAT66).
+# when given, is routed without translation (no NAT66).  Like a home
+# router, it drops unsolicited UDP to itself from the WAN (so a probe that
+# arrives before the LAN host's own leaves no conntrack entry behind:
+# docs/nat.md).  NAPT_KIND=random: each new flow gets a random port
+# (masquerade fully-random, a "symmetric" NAT, which punching cannot pass);
+# else the port is kept where it can be (endpoint-independent mapping).
 napt()
 {
-	local name=$1 wan4=$2 lan4=$3 wan6=${4:--} lan6=${5:--}
+	local name=$1 wan4=$2 lan4=$3 wan6=${4:--} lan6=${5:--} masq=masquerade
 
 	inet_host "$name" "$wan4" "$wan6"
 	n "$name" ip link add lan type bridge
@@ -263,14 +268,59 @@ napt()
 	addr "$name" lan "$lan4" "$lan6"
 	n "$name" sysctl -qw net.ipv4.ip_forward=1
 	[[ $lan6 == - ]] || n "$name" sysctl -qw net.ipv6.conf.all.forwarding=1
+	[[ ${NAPT_KIND:-eim} != random ]] || masq="masquerade fully-random"
 	n "$name" nft -f - <<-EOF
 	table ip nat {
 		chain postrouting {
 			type nat hook postrouting priority srcnat; policy accept;
-			oifname "eth0" masquerade
+			oifname "eth0" $masq
+		}
+	}
+	table inet filter {
+		chain input {
+			type filter hook input priority filter; policy accept;
+			iifname "eth0" meta l4proto udp ct state new drop
 		}
 	}
 	EOF
+}
+
+# fw6 NAME WAN6/LEN LAN6/LEN: an IPv6 router on the Internet (WAN eth0) with
+# a LAN bridge "lan", no translation, and a stateful firewall like an IPv6
+# home router's: UDP from the WAN passes only as a reply to what the LAN
+# sent (its drops are counted: fw6_drops NAME).  The other Internet hosts
+# need a route to LAN6 (route6).
+fw6()
+{
+	local name=$1 wan6=$2 lan6=$3
+
+	inet_host "$name" - "$wan6"
+	n "$name" ip link add lan type bridge
+	n "$name" ip link set lan up
+	addr "$name" lan "$lan6"
+	n "$name" sysctl -qw net.ipv6.conf.all.forwarding=1
+	n "$name" nft -f - <<-EOF
+	table ip6 filter {
+		chain forward {
+			type filter hook forward priority filter; policy accept;
+			iifname "eth0" meta l4proto udp ct state new counter drop
+		}
+	}
+	EOF
+}
+
+fw6_drops()
+{
+	n "$1" nft -j list chain ip6 filter forward |
+		jq '[.nftables[].rule? // empty | .expr[] | .counter? // empty | .packets] | add'
+}
+
+# route6 NS PREFIX VIA...: a route to PREFIX via VIA in each of the
+# namespaces NS (a space-separated list).
+route6()
+{
+	local x
+	for x in $1; do n "$x" ip -6 route add "$2" via "$3"; done
 }
 
 # lan_host NAME ROUTER ADDR4/LEN|- [ADDR6/LEN|-]: a host on ROUTER's LAN, default
@@ -585,8 +635,9 @@ require()
 #
 # NAME_A / NAME_B name the two namespaces and nodes (default a, b).
 # topo_relay_napt: the cloud (AS, NMS, TRS) on the Internet, node a
-# behind NAPT r1 (198.51.100.0/24), node b behind NAPT r2 (203.0.113.0/24);
-# the cloud and both nodes started and registered.
+# behind NAPT r1 (198.51.100.0/24), node b behind NAPT r2 (203.0.113.0/24),
+# both random-port NAPTs (NAPT_KIND=eim for ones punching passes); the
+# cloud and both nodes started and registered.
 # nodes_up NAME...: a cloud and the nodes NAME..., each enrolled, started in
 # its own namespace NAME and registered.
 nodes_up()
@@ -603,8 +654,8 @@ topo_relay_napt()
 {
 	internet
 	inet_host cloud 192.0.2.1/24 2001:db8::1/64
-	napt r1 192.0.2.20/24 198.51.100.1/24
-	napt r2 192.0.2.21/24 203.0.113.1/24
+	NAPT_KIND=${NAPT_KIND:-random} napt r1 192.0.2.20/24 198.51.100.1/24
+	NAPT_KIND=${NAPT_KIND:-random} napt r2 192.0.2.21/24 203.0.113.1/24
 	lan_host a r1 198.51.100.10/24
 	lan_host b r2 203.0.113.10/24
 	cloud_new

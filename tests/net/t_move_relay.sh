@@ -17,9 +17,9 @@ require
 pretty "topology: a behind r1 (a spare link behind r3), b behind r2"
 internet
 inet_host cloud 192.0.2.1/24 2001:db8::1/64
-napt r1 192.0.2.20/24 198.51.100.1/24
-napt r2 192.0.2.21/24 203.0.113.1/24
-napt r3 192.0.2.22/24 198.18.0.1/24
+NAPT_KIND=random napt r1 192.0.2.20/24 198.51.100.1/24
+NAPT_KIND=random napt r2 192.0.2.21/24 203.0.113.1/24
+NAPT_KIND=random napt r3 192.0.2.22/24 198.18.0.1/24
 lan_host a r1 198.51.100.10/24
 lan_host b r2 203.0.113.10/24
 veth a eth1 r3 l-a2

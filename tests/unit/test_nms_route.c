@@ -75,6 +75,7 @@ struct decide_row {
 	enum cy_result want;
 	bool mn_initiates;
 	bool relay;          /* rule 3: only a TRS connects them */
+	bool punch;          /* ...unless punching finds a direct path */
 };
 
 #define V4 CY_FAM_IPV4
@@ -82,27 +83,31 @@ struct decide_row {
 
 static const struct decide_row decide_rows[] = {
 	{ "global/global", false, V4, "192.0.2.10:7446", false, V4, "198.51.100.20:7446",
-	  CY_OK, true, false },
+	  CY_OK, true, false, false },
 	{ "NAPT MN -> global CN", true, V4, "203.0.113.5:40000", false, V4,
-	  "198.51.100.20:7446", CY_OK, true, false },
+	  "198.51.100.20:7446", CY_OK, true, false, false },
 	{ "global MN -> NAPT CN: the CN initiates", false, V4, "192.0.2.10:7446", true, V4,
-	  "203.0.113.7:41000", CY_OK, false, false },
-	{ "NAPT/NAPT: relay", true, V4, "203.0.113.5:40000", true, V4, "203.0.113.7:41000",
-	  CY_OK, true, true },
+	  "203.0.113.7:41000", CY_OK, false, false, false },
+	{ "NAPT/NAPT: relay, punching", true, V4, "203.0.113.5:40000", true, V4,
+	  "203.0.113.7:41000", CY_OK, true, true, true },
+	{ "NAPT v6/NAPT v6: relay, punching", true, V6, "[2001:db8::5]:40000", true, V4 | V6,
+	  "[2001:db8::7]:41000", CY_OK, true, true, true },
+	{ "NAPT v4/NAPT seen on v6: relay, no common family seen", true, V4 | V6,
+	  "203.0.113.5:40000", true, V6, "[2001:db8::7]:41000", CY_OK, true, true, false },
 	{ "v4-only/v6-only: relay", false, V4, "192.0.2.10:7446", false, V6,
-	  "[2001:db8::20]:7446", CY_OK, true, true },
+	  "[2001:db8::20]:7446", CY_OK, true, true, false },
 	{ "v6-only/v4-only: relay", false, V6, "[2001:db8::10]:7446", false, V4,
-	  "198.51.100.20:7446", CY_OK, true, true },
+	  "198.51.100.20:7446", CY_OK, true, true, false },
 	{ "v6/v6", false, V6, "[2001:db8::10]:7446", false, V6, "[2001:db8::20]:7446", CY_OK,
-	  true, false },
+	  true, false, false },
 	{ "dual MN (seen on v4) -> v6-only CN", false, V4 | V6, "192.0.2.10:7446", false, V6,
-	  "[2001:db8::20]:7446", CY_OK, true, false },
+	  "[2001:db8::20]:7446", CY_OK, true, false, false },
 	{ "v4-only MN -> dual CN seen on v6: the CN initiates over v4", false, V4,
-	  "192.0.2.10:7446", false, V4 | V6, "[2001:db8::20]:7446", CY_OK, false, false },
+	  "192.0.2.10:7446", false, V4 | V6, "[2001:db8::20]:7446", CY_OK, false, false, false },
 	{ "NAPT v4 MN -> v6-only global CN: relay", true, V4, "203.0.113.5:40000", false, V6,
-	  "[2001:db8::20]:7446", CY_OK, true, true },
+	  "[2001:db8::20]:7446", CY_OK, true, true, false },
 	{ "v6-only MN -> NAPT v4 CN: relay", false, V6, "[2001:db8::10]:7446", true, V4,
-	  "203.0.113.7:41000", CY_OK, true, true },
+	  "203.0.113.7:41000", CY_OK, true, true, false },
 };
 
 static void test_decide_table(void **state)
@@ -126,6 +131,8 @@ static void test_decide_table(void **state)
 				 c.mn_initiates ? "MN" : "CN");
 		assert_int_equal(got, CY_OK);
 		assert_int_equal(c.path, r->relay ? CY_PATH_RELAY : CY_PATH_DIRECT);
+		if (c.punch != r->punch)
+			fail_msg("row %zu (%s): punch %d", i, r->what, c.punch);
 		if (r->relay)
 			assert_non_null(c.why);  /* logged: why the relay */
 	}
@@ -326,6 +333,8 @@ struct rd {
 	uint8_t vip4[4], vip6[16];
 	struct sockaddr_storage peer;
 	uint8_t role, path;
+	bool have_cand;                /* CANDIDATE: punch towards cand */
+	struct sockaddr_storage cand;
 };
 
 static void rd_get(const struct cy_msg *m, struct rd *rd)
@@ -341,6 +350,9 @@ static void rd_get(const struct cy_msg *m, struct rd *rd)
 	assert_true(cy_msg_endpoint(m, CY_A_PEER, &rd->peer, &l));
 	assert_true(cy_msg_u8(m, CY_A_ROLE, &rd->role));
 	assert_true(cy_msg_u8(m, CY_A_PATH, &rd->path));
+	rd->have_cand = cy_msg_find(m, CY_A_CANDIDATE) != NULL;
+	if (rd->have_cand)
+		assert_true(cy_msg_endpoint(m, CY_A_CANDIDATE, &rd->cand, &l));
 }
 
 /* The Route Direction captured for the CN (who, at cn_ep): checked and
@@ -359,8 +371,11 @@ static void cn_direction(struct fx *f, int idx, char who, const char *cn_ep, str
 }
 
 /* The full exchange between alpha (MN at mn_ep) and beta (CN at cn_ep);
- * checks both Route Directions agree and returns the MN's role. */
-static uint8_t exchange(struct fx *f, const char *mn_ep, const char *cn_ep, uint32_t req_id)
+ * checks both Route Directions agree and returns the MN's role; *punch:
+ * both carried each other's observed endpoint as CANDIDATE (else none
+ * did). */
+static uint8_t exchange_punch(struct fx *f, const char *mn_ep, const char *cn_ep,
+			      uint32_t req_id, bool *punch)
 {
 	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
 	struct sockaddr_storage mep = ep(mn_ep), cep = ep(cn_ep);
@@ -397,7 +412,23 @@ static uint8_t exchange(struct fx *f, const char *mn_ep, const char *cn_ep, uint
 	assert_int_equal(to_mn.path, CY_PATH_DIRECT);
 	/* Exactly one of them initiates. */
 	assert_int_equal(to_mn.role + to_cn.role, 1);
+	assert_int_equal(to_mn.have_cand, to_cn.have_cand);
+	if (to_mn.have_cand) {
+		assert_true(addr_equal(SA(to_mn.cand), SA(cep)));
+		assert_true(addr_equal(SA(to_cn.cand), SA(mep)));
+	}
+	*punch = to_mn.have_cand;
 	return to_mn.role;
+}
+
+/* The same, for a route found by address alone (no CANDIDATE). */
+static uint8_t exchange(struct fx *f, const char *mn_ep, const char *cn_ep, uint32_t req_id)
+{
+	bool punch;
+	uint8_t role = exchange_punch(f, mn_ep, cn_ep, req_id, &punch);
+
+	assert_false(punch);
+	return role;
 }
 
 /* ---- the exchange ---- */
@@ -466,20 +497,25 @@ static void expect_fail(struct fx *f, char who, const char *from, uint32_t req_i
 	assert_int_equal(f->nsent, base); /* nothing went to a CN */
 }
 
-/* Without a TRS configured, rule 3 cannot be served: RESULT 9 at once,
- * and nothing is sent anywhere. */
 static void test_napt_napt(void **state)
 {
 	struct fx *f = *state;
 
+	bool punch;
+
+	/* No TRS: both behind NAPT are told to punch towards each other's
+	 * observed endpoint, the MN initiating (docs/nat.md). */
 	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
 	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
-	expect_fail(f, 'a', "203.0.113.5:40000", 1, "beta.example.test", NULL,
-		    CY_ERR_UNREACHABLE);
-	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
-	assert_int_equal(nms_stats(f->nms)->relays_failed, 1);
+	assert_int_equal(exchange_punch(f, "203.0.113.5:40000", "203.0.113.7:41000", 1, &punch),
+			 CY_ROLE_INITIATOR);
+	assert_true(punch);
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 0);
+	assert_int_equal(nms_stats(f->nms)->relays_failed, 0);
 }
 
+/* Without a TRS configured, rule 3 without a common family cannot be
+ * served: RESULT 9 at once, and nothing is sent anywhere. */
 static void test_v4_v6(void **state)
 {
 	struct fx *f = *state;

@@ -87,6 +87,7 @@ enum cy_result route_decide(const struct route_end *mn, const struct route_end *
 	 * (the one waiting) sends the Tunnel Request. */
 	c->path = CY_PATH_RELAY;
 	c->mn_initiates = true;
+	c->punch = route_fam(mn->observed) && route_fam(mn->observed) == route_fam(cn->observed);
 	if (mn->nat && cn->nat)
 		c->why = "both behind NAPT";
 	else if (!(fm & fc))
@@ -185,6 +186,8 @@ static ssize_t route_msg(const struct route_entry *e, bool to_mn, uint8_t *msg, 
 	cy_put_u8(&b, CY_A_PATH, (uint8_t)e->choice.path);
 	if (e->choice.path == CY_PATH_RELAY)
 		cy_put_bytes(&b, CY_A_TEMP_KEY, e->temp_key, sizeof(e->temp_key));
+	if (e->choice.punch)
+		cy_put_endpoint(&b, CY_A_CANDIDATE, (const struct sockaddr *)&other->ep);
 	return cy_build_finish(&b);
 }
 
@@ -354,7 +357,10 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 	r = route_decide(&me, &ce, &s->choice);
 	if (r != CY_OK)
 		return route_why(s, r, s->choice.why);
-	if (s->choice.path == CY_PATH_RELAY && !n->relay) {
+	if (s->choice.path == CY_PATH_RELAY && !n->relay && s->choice.punch) {
+		/* No TRS to fall back on: punching is the only way. */
+		s->choice.path = CY_PATH_DIRECT;
+	} else if (s->choice.path == CY_PATH_RELAY && !n->relay) {
 		n->stats.relays_failed++;
 		return route_why(s, CY_ERR_UNREACHABLE, route_no_trs(s->choice.why));
 	}
@@ -419,8 +425,9 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 	char pbuf[ADDR_STR_MAX];
 
 	if (s->choice.path == CY_PATH_RELAY) {
-		log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", relayed (%s): asking a TRS",
-			 s->mn.fqdn, s->cn.fqdn, e->tunnel_id, s->choice.why);
+		log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", relayed (%s)%s: asking a TRS",
+			 s->mn.fqdn, s->cn.fqdn, e->tunnel_id, s->choice.why,
+			 s->choice.punch ? ", punching beside it" : "");
 		n->stats.relays++;
 		e->relaying = true;
 		nms_relay_request(n, e->tunnel_id, e->relay_key, 0);
@@ -428,11 +435,11 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 		e->at = clock_now_ms() + ROUTE_RETX_MS;
 		return;
 	}
-	log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", %s initiates to %s, direct",
+	log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", %s initiates to %s, direct%s",
 		 s->mn.fqdn, s->cn.fqdn, e->tunnel_id,
 		 s->choice.mn_initiates ? s->mn.fqdn : s->cn.fqdn,
 		 addr_str((struct sockaddr *)(s->choice.mn_initiates ? &e->cn.ep : &e->mn.ep),
-			  pbuf));
+			  pbuf), s->choice.punch ? " by punching (no TRS)" : "");
 	/* At once: the MN's DNS answer waits on this. */
 	route_send_cn(n, e);
 	e->at = clock_now_ms() + ROUTE_RETX_MS;

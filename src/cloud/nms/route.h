@@ -40,11 +40,15 @@ struct route_end {
 struct route_choice {
 	bool mn_initiates;                 /* else the CN sends the Tunnel Request */
 	enum cy_path path;
+	bool punch;                        /* relayed, but both may punch a direct path
+					    * to the other's observed endpoint */
 	const char *why;                   /* on failure: for REASON and the log */
 };
 
 /* The path between mn and cn: CY_OK with *c filled; path CY_PATH_RELAY
- * (c->why saying why) when only a TRS can connect them. */
+ * (c->why saying why) when no direct path is known by address alone, and
+ * then c->punch when both were seen in one family (each can send to the
+ * other's observed endpoint: docs/nat.md). */
 enum cy_result route_decide(const struct route_end *mn, const struct route_end *cn,
 			    struct route_choice *c);
 

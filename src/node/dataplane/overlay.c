@@ -62,14 +62,16 @@ struct overlay *overlay_new(const struct overlay_cfg *cfg)
 	o->port = cfg->port;
 	o->peers = peer_table_new();
 	o->relays = relay_table_new();
+	o->punches = punch_table_new();
 	o->out = malloc(OVERLAY_BUF);
-	if (!o->peers || !o->out || !o->relays) {
+	if (!o->peers || !o->out || !o->relays || !o->punches) {
 		overlay_free(o);
 		return NULL;
 	}
 	overlay_warm_up(o->out);
 	ping_table_init(&o->pings);
 	o->move_next_ms = INT64_MAX;
+	o->punch_next_ms = INT64_MAX;
 	o->next_tick_ms = clock_now_ms() + OVERLAY_TICK_MS;
 	return o;
 }
@@ -80,6 +82,7 @@ void overlay_free(struct overlay *o)
 		return;
 	peer_table_free(o->peers);
 	relay_table_free(o->relays);
+	punch_table_free(o->punches);
 	if (o->out)
 		cy_wipe(o->out, OVERLAY_BUF);
 	free(o->out);
@@ -239,6 +242,9 @@ void overlay_route_ready(struct overlay *o, const struct sig_route *r)
 		if (n > 0)
 			send_to(o, NULL, o->out, (size_t)n, (const struct sockaddr *)&r->peer);
 	}
+	/* The CN's probe leaves before it confirms the route: its NAPT or
+	 * firewall lets the MN's probe (or Tunnel Request) in. */
+	punch_route(o, p, r, now);
 	if (r->role != CY_ROLE_INITIATOR) {
 		early_replay(o, p);
 		return;
@@ -337,7 +343,7 @@ int overlay_ping_start(struct overlay *o, const char *fqdn, unsigned count,
 		return -EBUSY;
 	p = peer_by_fqdn(o->peers, fqdn);
 	if (peer_usable(p)) {
-		ping_run(pg, p->relay);
+		ping_run(pg, on_relay(p));
 	} else if (peer_negative(p)) {
 		ping_fail(pg, status_reason(p->neg_status));
 	} else {
@@ -377,7 +383,7 @@ static void ping_timers(struct overlay *o, int64_t now)
 		probe_build(pg, probe);
 		seal_send(o, p, probe, sizeof(probe));
 		peer_endpoint_get(p, &ep);
-		ping_sent(pg, &ep, p->have_endpoint, p->relay, now);
+		ping_sent(pg, &ep, p->have_endpoint, on_relay(p), now);
 	}
 }
 
@@ -416,6 +422,8 @@ void overlay_timeout(struct overlay *o)
 	ping_timers(o, now);
 	if (now >= o->move_next_ms)
 		move_timers(o, now);
+	if (now >= o->punch_next_ms)
+		peer_punch_tick(o, now);
 	if (now < o->next_tick_ms)
 		return;
 	o->drops.unknown += early_expire(&o->early, now);
@@ -440,6 +448,8 @@ int64_t overlay_next_ms(const struct overlay *o)
 {
 	int64_t at = ping_next_ms(&o->pings, o->next_tick_ms);
 
+	if (o->punch_next_ms < at)
+		at = o->punch_next_ms;
 	return o->move_next_ms < at ? o->move_next_ms : at;
 }
 
@@ -466,7 +476,8 @@ size_t overlay_tunnels(const struct overlay *o, struct overlay_tunnel_view *v, s
 			x->have_vip6 = p->have_vip6;
 			x->vip4 = p->vip4;
 			x->vip6 = p->vip6;
-			x->relay = p->relay;
+			x->relay = on_relay(p);
+			x->found = x->relay ? "relay" : p->punch ? "punch" : "address";
 			x->state = peer_state_str(p->state);
 			peer_endpoint_get(p, &x->endpoint);
 			x->tunnel_id = p->tunnel_id;
@@ -501,6 +512,7 @@ const struct counter overlay_drop_counters[] = {
 	COUNTER(struct overlay_drops, no_route, "TUN packet with no peer, negative cache, queue full"),
 	COUNTER(struct overlay_drops, expired, "Data on a session past its limits"),
 	COUNTER(struct overlay_drops, stale_move, "older Data from an address the peer is not at"),
+	COUNTER(struct overlay_drops, punch_early, "Punch for a tunnel not held (its route on the way)"),
 };
 const size_t overlay_ndrop_counters =
 	sizeof(overlay_drop_counters) / sizeof(overlay_drop_counters[0]);

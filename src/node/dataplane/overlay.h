@@ -41,6 +41,9 @@
  * received for 15 s: the peer lost the tunnel (restart), select again. */
 #define OVERLAY_ACK_MS 10000
 #define OVERLAY_DEAD_MS 15000
+/* A relayed tunnel on a punched direct path: Data sent and nothing
+ * received for this long, and it goes back to the relay (docs/nat.md). */
+#define OVERLAY_DIRECT_DEAD_MS 2000
 /* A move (docs/mobility.md): the move probe is repeated this often until
  * the peer echoes it, and the route selected again when it has not after
  * OVERLAY_MOVE_WAIT_MS (the peer moved too, or the path type must change). */
@@ -84,6 +87,7 @@ struct overlay_drops {
 	uint64_t no_route;    /* TUN packet: no peer, negative cache, queue full */
 	uint64_t expired;     /* Data on a session past its limits */
 	uint64_t stale_move;  /* authentic but not the newest, from an address the peer is not at */
+	uint64_t punch_early; /* Punch for a tunnel not held: its route is still on the way */
 };
 
 /* The table of those counters (counters.h), as `cyphonic status` shows them. */
@@ -93,6 +97,7 @@ extern const size_t overlay_ndrop_counters;
 struct overlay_stats {
 	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
 	uint64_t moves, moves_confirmed, moves_reselected;
+	uint64_t punched, punch_failed, path_fallbacks;
 };
 
 /* What status shows per tunnel. */
@@ -101,7 +106,8 @@ struct overlay_tunnel_view {
 	bool have_vip4, have_vip6;
 	struct in_addr vip4;
 	struct in6_addr vip6;
-	bool relay;
+	bool relay;                   /* its data goes through the TRS now */
+	const char *found;            /* how: "address", "punch" or "relay" */
 	const char *state;
 	struct sockaddr_storage endpoint;
 	uint64_t tunnel_id;
@@ -114,7 +120,9 @@ enum overlay_ping_state { PING_WAIT_TUNNEL, PING_RUNNING, PING_DONE, PING_FAILED
 struct overlay_ping_result {
 	enum overlay_ping_state state;
 	char peer[CY_FQDN_MAX + 1];
-	bool relay;
+	bool relay;                   /* the path of the last probe */
+	bool first_relay;             /* ...and of the first */
+	unsigned path_changes;        /* times the path changed under the ping */
 	struct sockaddr_storage endpoint;
 	bool have_endpoint;
 	unsigned sent, received;

@@ -8,7 +8,7 @@
  *                          following it (roam), up / failed / selecting,
  *                          the waiters, the per-tick duties, relay liveness
  *         -> ping.c (its table), early.c (its cache), peer.c, relay.c,
- *            tunnel.c, dpio.c
+ *            punch.c, tunnel.c, dpio.c
  *
  * No other part includes this header. */
 #ifndef CY_NODE_OVERLAY_IMPL_H
@@ -19,6 +19,7 @@
 #include "overlay.h"
 #include "peer.h"
 #include "ping.h"
+#include "punch.h"
 #include "relay.h"
 
 /* Room to seal or open the largest message. */
@@ -39,6 +40,8 @@ struct overlay {
 	struct ping_table pings;
 	struct early_cache early;
 	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
+	struct punch_table *punches;  /* probes towards direct candidates */
+	int64_t punch_next_ms;        /* punch_next_ms(punches), INT64_MAX */
 	bool have_vips;               /* this identity's own, the only inner destinations */
 	struct in_addr vip4;
 	struct in6_addr vip6;
@@ -57,6 +60,9 @@ int send_peer(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len)
  * 0 or -errno. */
 int seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len);
 void roam(struct overlay *o, struct peer *p, const struct sockaddr *from);
+/* p's tunnel is relayed and its data goes through the TRS now (not a
+ * punched direct path). */
+bool on_relay(const struct peer *p);
 /* The tunnel can carry data: the queue goes, the waiters are answered. */
 void peer_up(struct overlay *o, struct peer *p);
 /* Selection or handshake failed (st: a resolver status). */
@@ -77,6 +83,14 @@ void peer_move(struct overlay *o, struct peer *p, int64_t now);
 void peer_move_done(struct overlay *o, struct peer *p);
 /* Move probes due at now, moves given up on; returns when next. */
 int64_t peer_move_tick(struct overlay *o, struct peer *p, int64_t now);
+
+/* Punching (punch.h): the route r gave p a direct candidate (or names the
+ * peer directly): probe it. */
+void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, int64_t now);
+/* One of our probes was acknowledged from `from`: a direct path. */
+void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from);
+/* Punch timers due at now. */
+void peer_punch_tick(struct overlay *o, int64_t now);
 
 /* ---- overlay_input.c ---- */
 

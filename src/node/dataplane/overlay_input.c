@@ -154,7 +154,10 @@ static void hs_done(struct overlay *o, struct peer *p, ssize_t n, const struct s
 		count_hs_err(o, n);
 		return;
 	}
-	roam(o, p, from);
+	/* The handshake of a relayed tunnel runs through the TRS even when a
+	 * direct path was punched meanwhile: that one stays. */
+	if (!(p->relay && !on_relay(p) && addr_equal(from, &p->route_peer.sa)))
+		roam(o, p, from);
 	if (n > 0)
 		send_peer(o, p, o->out, (size_t)n);
 	peer_up(o, p);
@@ -186,6 +189,50 @@ static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len)
 	}
 }
 
+/* The peer's probe, answered, was just taken (punch.h): while our own
+ * wait, one goes back at once to where it came from (that way is open
+ * now). */
+static void punch_probed(struct overlay *o, struct peer *p, const struct sockaddr *from)
+{
+	ssize_t n = punch_probe_now(o->punches, p->tunnel_id, o->out, OVERLAY_BUF);
+
+	if (n > 0)
+		send_to(o, NULL, o->out, (size_t)n, from);
+}
+
+/* A Punch (punch.h): a probe is answered, an ack moves a relayed tunnel
+ * onto the direct path it proves. */
+static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
+			   const struct sockaddr *from)
+{
+	struct punch_msg m;
+	struct peer *p;
+	size_t alen;
+	int r = punch_input(o->punches, buf, len, clock_now_ms(), &m, o->out, OVERLAY_BUF, &alen);
+
+	switch (r) {
+	case PUNCH_IN_PROBE:
+	case PUNCH_IN_ACK: break;
+	case -EPERM:
+	case -EBADMSG: o->drops.auth++; return;
+	case -ESTALE: o->drops.replay++; return;
+	case -ENOENT: o->drops.punch_early++; return;
+	default: o->drops.malformed++; return;
+	}
+	p = peer_by_tid(o->peers, m.tunnel_id);
+	if (!p || !p->tunnel || p->tunnel_id != m.tunnel_id) {
+		o->drops.unknown++;
+		return;
+	}
+	if (r == PUNCH_IN_PROBE) {
+		send_to(o, NULL, o->out, alen, from);
+		punch_probed(o, p, from);
+	} else {
+		path_punched(o, p, from);
+	}
+	o->punch_next_ms = punch_next_ms(o->punches);
+}
+
 int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 		      const struct sockaddr *from)
 {
@@ -194,6 +241,10 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 
 	if (len >= 2 && buf[1] == CY_RELAY_ACK) {
 		relay_ack_input(o, buf, len);
+		return 0;
+	}
+	if (len >= 2 && buf[1] == CY_PUNCH) {
+		punch_input_dg(o, buf, len, from);
 		return 0;
 	}
 	if (len < 2 || (buf[1] != CY_DATA && buf[1] != CY_TUNNEL_REQ &&

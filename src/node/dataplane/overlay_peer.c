@@ -60,6 +60,18 @@ int seal_send(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
 /* An authenticated message came from from: send there from now on
  * (the peer moved, or its NAPT mapping towards us differs from the one
  * the NMS observed), as WireGuard does. */
+static void set_endpoint(struct peer *p, const struct sockaddr *to)
+{
+	memset(&p->endpoint, 0, sizeof(p->endpoint));
+	memcpy(&p->endpoint, to, addr_len(to));
+	p->have_endpoint = true;
+}
+
+bool on_relay(const struct peer *p)
+{
+	return p->relay && p->have_endpoint && addr_equal(&p->endpoint.sa, &p->route_peer.sa);
+}
+
 void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 {
 	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], nb[INET6_ADDRSTRLEN];
@@ -71,9 +83,11 @@ void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 	log_info("peer %s: endpoint %s -> %s", peer_name(p, nb, sizeof(nb)),
 		 p->have_endpoint ? addr_str((const struct sockaddr *)&p->endpoint, a) : "-",
 		 addr_str(from, b));
-	memset(&p->endpoint, 0, sizeof(p->endpoint));
-	memcpy(&p->endpoint, from, addr_len(from));
-	p->have_endpoint = true;
+	set_endpoint(p, from);
+	/* The peer took a direct path it punched (its probe was answered
+	 * before ours): ours are not needed any more. */
+	if (p->relay && !on_relay(p))
+		punch_stop(o->punches, p->tunnel_id);
 }
 
 /* ---- up, failed, selecting ---- */
@@ -102,7 +116,7 @@ static void waiters_complete(struct overlay *o, struct peer *p, int st, const ch
 		}
 		pg = ping_find(&o->pings, (uint32_t)w->token);
 		if (pg && st == RESOLVER_OK)
-			ping_run(pg, p->relay);
+			ping_run(pg, on_relay(p));
 		else if (pg)
 			ping_fail(pg, why);
 	}
@@ -122,6 +136,9 @@ void peer_up(struct overlay *o, struct peer *p)
 	}
 	p->state = PEER_UP;
 	p->neg_until_ms = 0;
+	/* A direct tunnel's probes only opened the way for the handshake. */
+	if (!p->relay)
+		punch_stop(o->punches, p->tunnel_id);
 	while ((pkt = peer_queue_front(p, &len))) {
 		seal_send(o, p, pkt, len);
 		peer_queue_pop(p);
@@ -166,6 +183,64 @@ static void peer_restart(struct overlay *o, struct peer *p, int64_t now, bool se
 	p->unanswered_since_ms = 0;
 	if (select && start_selection(o, p, p->fqdn, NULL, NULL) < 0)
 		peer_failed(o, p, RESOLVER_SERVFAIL);
+}
+
+/* ---- the path: direct (punched) or through the relay ---- */
+
+/* The punched path stopped answering: back to the relay session the
+ * tunnel kept (same session, same End Key), and punch again at once (the
+ * loss may have been a flushed mapping that a new probe opens again). */
+static void path_fallback(struct overlay *o, struct peer *p, int64_t now)
+{
+	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
+
+	log_info("tunnel %016" PRIx64 " to %s: nothing back on the direct path %s for %d ms, "
+		 "back to the relay", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+		 addr_str(&p->endpoint.sa, a), OVERLAY_DIRECT_DEAD_MS);
+	set_endpoint(p, &p->route_peer.sa);
+	p->unanswered_since_ms = now;
+	o->st.path_fallbacks++;
+	punch_restart(o->punches, p->tunnel_id, NULL, now);
+	o->punch_next_ms = punch_next_ms(o->punches);
+}
+
+void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from)
+{
+	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
+
+	o->st.punched++;
+	if (!p->relay || (!on_relay(p) && addr_equal(&p->endpoint.sa, from)))
+		return;
+	log_info("tunnel %016" PRIx64 " to %s: direct path to %s found by punching, "
+		 "leaving the relay", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+		 addr_str(from, a));
+	set_endpoint(p, from);
+	p->punch = true;
+}
+
+/* A candidate: both ends burst.  A direct route: only the responder does
+ * (the initiator's Request opens its own way); the initiator's entry
+ * answers its probes. */
+void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, int64_t now)
+{
+	const struct sockaddr *cand = NULL;
+	bool burst = true;
+	ssize_t n;
+
+	if (r->have_cand) {
+		cand = (const struct sockaddr *)&r->cand;
+	} else if (r->path == CY_PATH_DIRECT && p->have_endpoint) {
+		cand = (const struct sockaddr *)&r->peer;
+		burst = r->role == CY_ROLE_RESPONDER;
+	}
+	p->punch = r->have_cand;
+	if (!cand)
+		return;
+	n = punch_add(o->punches, r->tunnel_id, r->key, (uint8_t)r->role, cand, burst,
+		      p->relay ? PUNCH_AGAIN_MS : 0, now, o->out, OVERLAY_BUF);
+	if (n > 0)
+		send_to(o, NULL, o->out, (size_t)n, cand);
+	o->punch_next_ms = punch_next_ms(o->punches);
 }
 
 /* ---- each tick ---- */
@@ -219,6 +294,9 @@ void peer_tick(struct overlay *o, struct peer *p, int64_t now)
 		return;
 	if (p->state != PEER_UP)
 		return;
+	if (p->relay && !on_relay(p) && p->unanswered_since_ms &&
+	    now - p->unanswered_since_ms >= OVERLAY_DIRECT_DEAD_MS)
+		path_fallback(o, p, now);
 	if (p->unanswered_since_ms && now - p->unanswered_since_ms >= OVERLAY_DEAD_MS &&
 	    p->fqdn[0]) {
 		log_info("tunnel %016" PRIx64 " to %s: nothing received for %d s after sending, "
@@ -235,8 +313,9 @@ void peer_tick(struct overlay *o, struct peer *p, int64_t now)
 
 /* ---- relay liveness ---- */
 
-/* relay_tick: a relayed tunnel lives as long as its peer holds it. */
-static bool relay_alive(void *ctx, uint64_t tunnel_id)
+/* relay_tick, punch_tick: a tunnel's entry lives as long as its peer
+ * holds the tunnel. */
+static bool tunnel_alive(void *ctx, uint64_t tunnel_id)
 {
 	struct overlay *o = ctx;
 	struct peer *p = peer_by_tid(o->peers, tunnel_id);
@@ -244,7 +323,8 @@ static bool relay_alive(void *ctx, uint64_t tunnel_id)
 	return p && p->tunnel && p->tunnel_id == tunnel_id;
 }
 
-static void relay_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
+/* relay_tick, punch_tick: their datagrams leave through the port. */
+static void port_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
 {
 	struct overlay *o = ctx;
 
@@ -265,6 +345,15 @@ static void relay_dead(void *ctx, uint64_t tunnel_id)
 
 	if (!p || !p->tunnel || p->tunnel_id != tunnel_id)
 		return;
+	if (!on_relay(p)) {
+		/* Its data goes the punched direct path: it stays there, as a
+		 * direct tunnel from now on (nothing to fall back to). */
+		log_info("tunnel %016" PRIx64 " to %s: the TRS acknowledged none of %d Relay "
+			 "Hellos; the tunnel keeps its direct path", tunnel_id,
+			 peer_name(p, nb, sizeof(nb)), RELAY_DEAD_HELLOS);
+		p->relay = false;
+		return;
+	}
 	again = p->fqdn[0] && (!p->tunnel_as_cn || p->nwaiters || p->qcount);
 	log_info("tunnel %016" PRIx64 " to %s: the TRS acknowledged none of %d Relay Hellos, "
 		 "relay session lost%s", tunnel_id, peer_name(p, nb, sizeof(nb)),
@@ -275,8 +364,41 @@ static void relay_dead(void *ctx, uint64_t tunnel_id)
 void peer_relay_tick(struct overlay *o, int64_t now)
 {
 	relay_tick(o->relays, now,
-		   &(struct relay_cb){ .alive = relay_alive, .send = relay_send,
+		   &(struct relay_cb){ .alive = tunnel_alive, .send = port_send,
 				       .dead = relay_dead, .ctx = o });
+}
+
+/* ---- punching ---- */
+
+static void punch_failed(void *ctx, uint64_t tunnel_id)
+{
+	struct overlay *o = ctx;
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+	char nb[INET6_ADDRSTRLEN];
+
+	o->st.punch_failed++;
+	if (p && p->relay && on_relay(p))
+		log_info("tunnel %016" PRIx64 " to %s: no direct path found by punching within "
+			 "%d ms, staying on the relay", tunnel_id, peer_name(p, nb, sizeof(nb)),
+			 PUNCH_BURST_MS);
+}
+
+/* A relayed tunnel tries again now and then: another burst. */
+static void punch_again(void *ctx, uint64_t tunnel_id)
+{
+	struct overlay *o = ctx;
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+
+	if (p && on_relay(p))
+		punch_restart(o->punches, tunnel_id, NULL, clock_now_ms());
+}
+
+void peer_punch_tick(struct overlay *o, int64_t now)
+{
+	punch_tick(o->punches, now,
+		   &(struct punch_cb){ .alive = tunnel_alive, .send = port_send,
+				       .failed = punch_failed, .again = punch_again, .ctx = o });
+	o->punch_next_ms = punch_next_ms(o->punches);
 }
 
 /* ---- moving ---- */

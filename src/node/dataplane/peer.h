@@ -96,7 +96,8 @@ struct peer {
 
 	bool have_vip4, have_vip6;
 	bool have_endpoint;
-	bool relay;
+	bool relay;                       /* the tunnel has a TRS relay session (route_peer) */
+	bool punch;                       /* its direct path was (or is to be) punched */
 	bool tunnel_as_cn;                /* its route came as a Route Direction to us as CN */
 
 	/* the table's */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "aead.h"
 #include "buf.h"
 #include "clock.h"
@@ -71,7 +72,7 @@ void ping_run(struct overlay_ping *pg, bool relay)
 		return;
 	pg->state = PING_RUNNING;
 	pg->next_ms = clock_now_ms();
-	pg->relay = relay;
+	pg->relay = pg->first_relay = relay;
 }
 
 enum ping_due ping_due(struct overlay_ping *pg, int64_t now)
@@ -119,6 +120,14 @@ void probe_build_move(uint8_t *buf, uint32_t seq)
 void ping_sent(struct overlay_ping *pg, const struct sockaddr_storage *endpoint, bool have,
 	       bool relay, int64_t now)
 {
+	/* The path moved under the ping (punched, fallen back to the relay, a
+	 * move): counted, so `cyphonic ping` can say so. */
+	if (pg->sent > 1 && pg->have_endpoint &&
+	    (relay != pg->relay || !have ||
+	     !addr_equal((const struct sockaddr *)&pg->endpoint, (const struct sockaddr *)endpoint)))
+		pg->path_changes++;
+	if (pg->sent == 1)
+		pg->first_relay = relay;
 	pg->have_endpoint = have;
 	pg->endpoint = *endpoint;
 	pg->relay = relay;
@@ -143,6 +152,8 @@ int ping_get(struct ping_table *t, uint32_t id, struct overlay_ping_result *res)
 	res->state = pg->state;
 	snprintf(res->peer, sizeof(res->peer), "%s", pg->fqdn);
 	res->relay = pg->relay;
+	res->first_relay = pg->first_relay;
+	res->path_changes = pg->path_changes;
 	res->have_endpoint = pg->have_endpoint;
 	res->endpoint = pg->endpoint;
 	res->sent = pg->sent;

@@ -37,6 +37,8 @@ struct overlay_ping {
 	uint8_t seen[(OVERLAY_PING_MAX + 7) / 8];
 	const char *error;
 	bool relay, have_endpoint;
+	bool first_relay;       /* the path of the first probe */
+	unsigned path_changes;  /* probes sent on another path than the one before */
 	struct sockaddr_storage endpoint;
 };
 

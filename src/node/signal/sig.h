@@ -120,6 +120,8 @@ struct sig_route {
 	enum cy_role role;                 /* INITIATOR: send the Tunnel Request to peer */
 	enum cy_path path;                 /* RELAY: peer is a TRS relay session */
 	uint8_t temp_key[CY_KEY_LEN];      /* RELAY only: the Temp Key (wiped like key) */
+	bool have_cand;                    /* the peer may be reached directly at cand */
+	struct sockaddr_storage cand;      /* (punched: docs/nat.md) */
 };
 
 struct sig_ops {

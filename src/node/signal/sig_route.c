@@ -177,6 +177,11 @@ static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 		return false;
 	if (cy_msg_find(m, CY_A_FQDN) && !cy_msg_str(m, CY_A_FQDN, r->peer_fqdn, CY_FQDN_MAX))
 		return false;
+	if (cy_msg_find(m, CY_A_CANDIDATE)) {
+		if (!cy_msg_endpoint(m, CY_A_CANDIDATE, &r->cand, &l))
+			return false;
+		r->have_cand = true;
+	}
 	if (cy_msg_find(m, CY_A_VIP4)) {
 		if (!cy_msg_bytes(m, CY_A_VIP4, &r->peer_vip4, 4))
 			return false;
@@ -192,16 +197,18 @@ static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 
 static void log_route(const char *what, const struct sig_route *r)
 {
-	char p[ADDR_STR_MAX], v4[INET_ADDRSTRLEN] = "-";
+	char p[ADDR_STR_MAX], c[ADDR_STR_MAX], v4[INET_ADDRSTRLEN] = "-";
 
 	if (r->have_vip4)
 		inet_ntop(AF_INET, &r->peer_vip4, v4, sizeof(v4));
 	/* Never the key. */
-	log_info("%s %s (%s): tunnel %016" PRIx64 ", %s, %s, peer %s", what,
+	log_info("%s %s (%s): tunnel %016" PRIx64 ", %s, %s, peer %s%s%s", what,
 		 r->peer_fqdn[0] ? r->peer_fqdn : "?", v4, r->tunnel_id,
 		 r->role == CY_ROLE_INITIATOR ? "we initiate" : "we wait for the Tunnel Request",
 		 r->path == CY_PATH_RELAY ? "relay" : "direct",
-		 addr_str((const struct sockaddr *)&r->peer, p));
+		 addr_str((const struct sockaddr *)&r->peer, p),
+		 r->have_cand ? ", punching towards " : "",
+		 r->have_cand ? addr_str((const struct sockaddr *)&r->cand, c) : "");
 }
 
 /* The answer to our Direction Request. */

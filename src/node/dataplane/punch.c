@@ -1,0 +1,326 @@
+#include "punch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "aead.h"
+#include "clock.h"
+
+enum punch_state {
+	PUNCH_BURST,     /* probing every PUNCH_RETRY_MS until burst_end */
+	PUNCH_WAIT,      /* nothing found: punch_cb.again at next_ms (or never) */
+	PUNCH_DONE,      /* found, or stopped: only answering */
+};
+
+struct punch_entry {
+	uint64_t tunnel_id;
+	uint8_t key[PUNCH_KEY_LEN];        /* the Punch Key */
+	uint8_t role;
+	enum punch_state state;
+	struct sockaddr_storage cand;
+	int64_t burst_end, next_ms, again_ms;
+	uint64_t last_stamp;               /* ours, rising strictly */
+	uint64_t peer_stamp;               /* the newest peer probe answered */
+	/* Our last probes' stamps (probe n at sent[n % KEEP]), how many were
+	 * sent, the newest acknowledged. */
+	uint64_t sent[PUNCH_KEEP];
+	uint64_t nsent, acked;
+};
+
+struct punch_table {
+	struct punch_entry *e;
+	size_t n, cap;
+};
+
+struct punch_table *punch_table_new(void)
+{
+	return calloc(1, sizeof(struct punch_table));
+}
+
+void punch_table_free(struct punch_table *t)
+{
+	if (!t)
+		return;
+	if (t->e)
+		cy_wipe(t->e, t->cap * sizeof(*t->e));
+	free(t->e);
+	free(t);
+}
+
+size_t punch_count(const struct punch_table *t)
+{
+	return t->n;
+}
+
+static struct punch_entry *punch_find(const struct punch_table *t, uint64_t tunnel_id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->e[i].tunnel_id == tunnel_id)
+			return &t->e[i];
+	return NULL;
+}
+
+static uint64_t punch_stamp(struct punch_entry *e)
+{
+	uint64_t now = (uint64_t)clock_now() * 1000;
+
+	e->last_stamp = now > e->last_stamp ? now : e->last_stamp + 1;
+	return e->last_stamp;
+}
+
+static ssize_t punch_probe(struct punch_entry *e, uint8_t *out, size_t cap)
+{
+	struct punch_msg m = { .tunnel_id = e->tunnel_id, .role = e->role, .kind = PUNCH_PROBE };
+	ssize_t n;
+
+	m.stamp = punch_stamp(e);
+	n = punch_build(e->key, &m, out, cap);
+	if (n > 0)
+		e->sent[++e->nsent % PUNCH_KEEP] = m.stamp;
+	return n;
+}
+
+static void punch_burst(struct punch_entry *e, int64_t now_ms)
+{
+	e->state = PUNCH_BURST;
+	e->burst_end = now_ms + PUNCH_BURST_MS;
+	e->next_ms = now_ms + PUNCH_RETRY_MS;
+}
+
+static struct punch_entry *punch_slot(struct punch_table *t, uint64_t tunnel_id)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (e)
+		return e;
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? 2 * t->cap : 8;
+		struct punch_entry *ne = calloc(nc, sizeof(*ne));
+
+		if (!ne)
+			return NULL;
+		if (t->e) {
+			memcpy(ne, t->e, t->n * sizeof(*ne));
+			cy_wipe(t->e, t->cap * sizeof(*t->e));
+			free(t->e);
+		}
+		t->e = ne;
+		t->cap = nc;
+	}
+	return &t->e[t->n++];
+}
+
+ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
+		  uint8_t role, const struct sockaddr *cand, bool burst, int64_t again_ms,
+		  int64_t now_ms, uint8_t *out, size_t cap)
+{
+	socklen_t l = addr_len(cand);
+	struct punch_entry *e;
+
+	if (!l || l > sizeof(e->cand) || role > 1)
+		return -EINVAL;
+	e = punch_slot(t, tunnel_id);
+	if (!e)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	e->tunnel_id = tunnel_id;
+	e->role = role;
+	e->again_ms = again_ms;
+	memcpy(&e->cand, cand, l);
+	if (punch_key(tunnel_key, tunnel_id, e->key) < 0) {
+		punch_del(t, tunnel_id);
+		return -EIO;
+	}
+	if (!burst) {
+		e->state = PUNCH_DONE;
+		return 0;
+	}
+	punch_burst(e, now_ms);
+	return punch_probe(e, out, cap);
+}
+
+void punch_del(struct punch_table *t, uint64_t tunnel_id)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (!e)
+		return;
+	*e = t->e[--t->n];
+	cy_wipe(&t->e[t->n], sizeof(t->e[t->n]));
+}
+
+int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
+		  int64_t now_ms)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+	socklen_t l = cand ? addr_len(cand) : 0;
+
+	if (!e)
+		return -ENOENT;
+	if (cand && (!l || l > sizeof(e->cand)))
+		return -EINVAL;
+	if (cand) {
+		memset(&e->cand, 0, sizeof(e->cand));
+		memcpy(&e->cand, cand, l);
+	}
+	/* At once: the first probe goes with the next tick. */
+	punch_burst(e, now_ms);
+	e->next_ms = now_ms;
+	return 0;
+}
+
+void punch_stop(struct punch_table *t, uint64_t tunnel_id)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (e)
+		e->state = PUNCH_DONE;
+}
+
+bool punch_bursting(const struct punch_table *t, uint64_t tunnel_id)
+{
+	const struct punch_entry *e = punch_find(t, tunnel_id);
+
+	return e && e->state == PUNCH_BURST;
+}
+
+ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, uint8_t *out, size_t cap)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (!e || e->state != PUNCH_BURST)
+		return -EALREADY;
+	return punch_probe(e, out, cap);
+}
+
+/* The peer's probe: answered when fresh. */
+static int punch_answer(struct punch_entry *e, const struct punch_msg *m, uint8_t *out,
+			size_t cap, size_t *outlen)
+{
+	struct punch_msg a = { .tunnel_id = e->tunnel_id, .role = e->role, .kind = PUNCH_ACK };
+	int64_t skew = (int64_t)(m->stamp - (uint64_t)clock_now() * 1000);
+	ssize_t n;
+
+	if (m->stamp <= e->peer_stamp || skew > PUNCH_MAX_SKEW_MS || skew < -PUNCH_MAX_SKEW_MS)
+		return -ESTALE;
+	e->peer_stamp = m->stamp;
+	a.stamp = punch_stamp(e);
+	a.echo = m->stamp;
+	n = punch_build(e->key, &a, out, cap);
+	if (n < 0)
+		return (int)n;
+	*outlen = (size_t)n;
+	return PUNCH_IN_PROBE;
+}
+
+/* An ack: of one of our probes still in the ring, newer than the last
+ * one acknowledged. */
+static int punch_acked(struct punch_entry *e, const struct punch_msg *m)
+{
+	uint64_t lo = e->nsent > PUNCH_KEEP ? e->nsent - PUNCH_KEEP : 0;
+
+	if (e->acked > lo)
+		lo = e->acked;
+	for (uint64_t seq = e->nsent; seq > lo; seq--) {
+		if (e->sent[seq % PUNCH_KEEP] == m->echo) {
+			e->acked = seq;
+			e->state = PUNCH_DONE;
+			return PUNCH_IN_ACK;
+		}
+	}
+	return -ESTALE;
+}
+
+int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len, int64_t now_ms,
+		struct punch_msg *m, uint8_t *out, size_t cap, size_t *outlen)
+{
+	struct punch_entry *e;
+
+	(void)now_ms;
+	*outlen = 0;
+	if (punch_peek(pkt, len, m) < 0)
+		return -EPROTO;
+	e = punch_find(t, m->tunnel_id);
+	if (!e)
+		return -ENOENT;
+	/* Our own role: our own probe sent back to us. */
+	if (m->role == e->role)
+		return -EPERM;
+	if (punch_open(e->key, pkt, len, m) < 0)
+		return -EBADMSG;
+	if (m->kind == PUNCH_PROBE)
+		return punch_answer(e, m, out, cap, outlen);
+	return punch_acked(e, m);
+}
+
+/* e's schedule at now_ms.  The probe due is written into buf (its length
+ * in *n); returns what else happened. */
+enum punch_due { DUE_NONE, DUE_PROBE, DUE_FAILED, DUE_AGAIN };
+
+static enum punch_due punch_entry_due(struct punch_entry *e, int64_t now_ms, uint8_t *buf,
+				      size_t cap, ssize_t *n)
+{
+	if (e->state == PUNCH_DONE || now_ms < e->next_ms)
+		return DUE_NONE;
+	if (e->state == PUNCH_WAIT) {
+		e->next_ms = now_ms + e->again_ms;
+		return DUE_AGAIN;
+	}
+	if (now_ms >= e->burst_end) {
+		e->state = e->again_ms > 0 ? PUNCH_WAIT : PUNCH_DONE;
+		e->next_ms = now_ms + e->again_ms;
+		return DUE_FAILED;
+	}
+	e->next_ms = now_ms + PUNCH_RETRY_MS;
+	*n = punch_probe(e, buf, cap);
+	return *n > 0 ? DUE_PROBE : DUE_NONE;
+}
+
+void punch_tick(struct punch_table *t, int64_t now_ms, const struct punch_cb *cb)
+{
+	uint8_t buf[PUNCH_LEN];
+
+	for (size_t i = 0; i < t->n;) {
+		struct punch_entry *e = &t->e[i];
+		uint64_t tid = e->tunnel_id;
+		ssize_t n = 0;
+
+		if (!cb->alive(cb->ctx, tid)) {
+			punch_del(t, tid);
+			continue;
+		}
+		switch (punch_entry_due(e, now_ms, buf, sizeof(buf), &n)) {
+		case DUE_PROBE:
+			cb->send(cb->ctx, buf, (size_t)n, (const struct sockaddr *)&e->cand);
+			break;
+		case DUE_FAILED:
+			cb->failed(cb->ctx, tid);
+			break;
+		case DUE_AGAIN:
+			cb->again(cb->ctx, tid);
+			break;
+		case DUE_NONE:
+			break;
+		}
+		/* The callbacks may have deleted or restarted entries: look
+		 * again at the same index only when it still holds tid. */
+		if (i < t->n && t->e[i].tunnel_id == tid)
+			i++;
+	}
+	cy_wipe(buf, sizeof(buf));
+}
+
+int64_t punch_next_ms(const struct punch_table *t)
+{
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct punch_entry *e = &t->e[i];
+
+		if (e->state != PUNCH_DONE && e->next_ms < next)
+			next = e->next_ms;
+	}
+	return next;
+}

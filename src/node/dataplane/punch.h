@@ -1,0 +1,96 @@
+/* Punching: finding a direct path to a tunnel's peer through NAPTs and
+ * stateful firewalls (docs/nat.md).  Plain functions over bytes, like
+ * relay.h: the overlay sends what they produce.
+ *
+ * A route names a candidate: where the NMS saw the peer (its NAPT's
+ * mapping).  Both ends probe the other's candidate at once (the CN first,
+ * before it confirms the route, the MN as soon as it has the answer): a
+ * probe leaving a NAPT or firewall opens it for the answer from where it
+ * went, so the later of the two probes passes both and is acknowledged.
+ * An acknowledged probe proves the path both ways: the overlay moves the
+ * tunnel there.  A burst sends a probe every PUNCH_RETRY_MS and gives up
+ * after PUNCH_BURST_MS; a relayed tunnel then stays relayed and asks
+ * again every PUNCH_AGAIN_MS (the NMS sends fresh candidates).
+ *
+ * A probe is answered only when it authenticates under the Punch Key
+ * (punch_wire.h), comes from the peer's role, and is newer than the last
+ * one answered and within PUNCH_MAX_SKEW_MS of our clock: a replayed or
+ * forged probe makes the node send nothing.  An ack counts only when it
+ * echoes one of our last PUNCH_KEEP probes not acknowledged yet. */
+#ifndef CY_NODE_PUNCH_H
+#define CY_NODE_PUNCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "punch_wire.h"
+
+#define PUNCH_RETRY_MS 20
+#define PUNCH_BURST_MS 400
+#define PUNCH_AGAIN_MS 30000
+#define PUNCH_KEEP 32                 /* > PUNCH_BURST_MS / PUNCH_RETRY_MS + extra probes */
+#define PUNCH_MAX_SKEW_MS 60000
+
+enum punch_in { PUNCH_IN_PROBE = 1, PUNCH_IN_ACK = 2 };
+
+struct punch_table;
+
+struct punch_table *punch_table_new(void);
+/* Wipes the keys. */
+void punch_table_free(struct punch_table *t);
+size_t punch_count(const struct punch_table *t);
+
+/* Punch toward cand for tunnel_id (its Tunnel Key; role: ours in the
+ * route).  burst: one starts at now_ms, its first probe written into out
+ * (returns its length, or -errno); else the entry only answers the
+ * peer's probes (returns 0).  again_ms > 0: a burst that found nothing
+ * is followed by punch_cb.again that much later, else by nothing.  An
+ * entry of the same tunnel is replaced. */
+ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
+		  uint8_t role, const struct sockaddr *cand, bool burst, int64_t again_ms,
+		  int64_t now_ms, uint8_t *out, size_t cap);
+void punch_del(struct punch_table *t, uint64_t tunnel_id);
+/* A new burst from now_ms toward cand (NULL: the candidate it has).
+ * 0 or -ENOENT. */
+int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
+		  int64_t now_ms);
+/* The path is found (or not needed): no more bursts.  Probes are still
+ * answered. */
+void punch_stop(struct punch_table *t, uint64_t tunnel_id);
+/* True while a burst of tunnel_id runs. */
+bool punch_bursting(const struct punch_table *t, uint64_t tunnel_id);
+
+/* A Punch datagram, whose tunnel id is in *m.  PUNCH_IN_PROBE: a fresh
+ * probe of the peer's, whose ack is in out (*outlen bytes) to go back to
+ * where it came from; PUNCH_IN_ACK: the answer to one of our probes, the
+ * path to where it came from works.  -EPROTO: not a Punch; -ENOENT: no
+ * such tunnel; -EPERM: our own role (reflected); -EBADMSG: does not
+ * authenticate; -ESTALE: replayed, old, or acknowledges nothing pending. */
+int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len, int64_t now_ms,
+		struct punch_msg *m, uint8_t *out, size_t cap, size_t *outlen);
+/* A probe of tunnel_id's burst now, outside its schedule (the peer's
+ * probe just came from where it goes): its length, or -errno (-EALREADY:
+ * no burst runs). */
+ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, uint8_t *out, size_t cap);
+
+struct punch_cb {
+	/* false: the tunnel is gone, its entry goes too */
+	bool (*alive)(void *ctx, uint64_t tunnel_id);
+	/* a probe due now */
+	void (*send)(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to);
+	/* a burst ended without an ack */
+	void (*failed)(void *ctx, uint64_t tunnel_id);
+	/* again_ms after that (and every again_ms while nothing restarts it) */
+	void (*again)(void *ctx, uint64_t tunnel_id);
+	void *ctx;
+};
+
+/* Probes, bursts given up, and retries due at now_ms. */
+void punch_tick(struct punch_table *t, int64_t now_ms, const struct punch_cb *cb);
+/* When punch_tick wants to run next; INT64_MAX for never. */
+int64_t punch_next_ms(const struct punch_table *t);
+
+#endif

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Two IPv6-only nodes, each behind a stateful firewall (an IPv6 router that
+# lets UDP in from the Internet only as a reply).  Neither is behind NAPT,
+# so the NMS sees each at its own address and routes them directly; the
+# responder's probe, sent before it confirms the route, opens its firewall
+# for the initiator's Tunnel Request (docs/nat.md).
+#
+#                          inet: bridge br0 (the "Internet")
+#        +----------------------+-----------------------+
+#        |                      |                       |
+#   ns cloud                ns r1 (firewall)         ns r2 (firewall)
+#   192.0.2.1/24            eth0 2001:db8::20/64     eth0 2001:db8::21/64
+#   2001:db8::1/64          lan 2001:db8:1::1/64     lan 2001:db8:2::1/64
+#   AS, NMS, TRS                 |                        |
+#                           ns a 2001:db8:1::10      ns b 2001:db8:2::10
+#                           IPv6 only                IPv6 only
+source "$(dirname "$0")/lib.sh"
+require
+
+pretty "topology: a and b, IPv6 only, each behind its own stateful firewall"
+internet
+inet_host cloud 192.0.2.1/24 2001:db8::1/64
+fw6 r1 2001:db8::20/64 2001:db8:1::1/64
+fw6 r2 2001:db8::21/64 2001:db8:2::1/64
+lan_host a r1 - 2001:db8:1::10/64
+lan_host b r2 - 2001:db8:2::10/64
+route6 "cloud r2" 2001:db8:1::/64 2001:db8::20
+route6 "cloud r1" 2001:db8:2::/64 2001:db8::21
+nodes_up a b
+for x in a b; do
+	[[ $(status_get "$x" .nat) == false ]] || fail "$x: nat is not false"
+done
+ok "a and b registered, not behind NAPT"
+
+pretty "a -> b: direct through both firewalls"
+pair_check a b '2001:db8:1::10' '2001:db8:2::10' 10
+for x in a b; do
+	[[ $x == a ]] && y=b || y=a
+	f=$(tunnel_get "$x" "$y" .found)
+	[[ $f == address ]] || fail "$x: the direct path to $y was found by '$f', not address"
+done
+d=$(fw6_drops r1)
+((d >= 1)) || fail "r1 dropped $d unsolicited datagrams: the firewall was not in the way"
+ok "path direct, found by address; r1's firewall dropped $d unsolicited datagram(s) (b's first probe)"
+no_drops "a b" "replay auth unknown malformed"
+[[ $(stat_get .trs.sessions) == 0 ]] || fail "trs.sessions = $(stat_get .trs.sessions)"
+ok "no relay session, no drops on the nodes"
+
+stop_all
+ok "all daemons stopped cleanly, no sanitizer report"

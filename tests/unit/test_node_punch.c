@@ -1,0 +1,264 @@
+/* Punching (src/node/dataplane/punch.c, docs/nat.md): two tables, one per
+ * end of a tunnel, exchange probes and acks over bytes.  A burst probes
+ * every PUNCH_RETRY_MS and gives up after PUNCH_BURST_MS; an ack counts
+ * once and only for a recent probe of ours; a forged, reflected, replayed
+ * or stale Punch gets nothing sent back.  Fake clock. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "punch.h"
+
+#define NOW 1700000000
+#define MONO 1000000
+#define TID 0x1234
+
+struct cap {
+	int sent, failed, again;
+	uint8_t last[PUNCH_LEN];
+	struct sockaddr_storage to;
+	bool alive;
+};
+
+static bool cb_alive(void *ctx, uint64_t tid)
+{
+	return ((struct cap *)ctx)->alive && tid == TID;
+}
+
+static void cb_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+	struct cap *c = ctx;
+
+	assert_int_equal(len, PUNCH_LEN);
+	memcpy(c->last, buf, len);
+	memcpy(&c->to, to, addr_len(to));
+	c->sent++;
+}
+
+static void cb_failed(void *ctx, uint64_t tid)
+{
+	assert_true(tid == TID);
+	((struct cap *)ctx)->failed++;
+}
+
+static void cb_again(void *ctx, uint64_t tid)
+{
+	assert_true(tid == TID);
+	((struct cap *)ctx)->again++;
+}
+
+static struct sockaddr_storage ep(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t l;
+
+	assert_int_equal(addr_parse(s, 0, &ss, &l), 0);
+	return ss;
+}
+
+static uint8_t key[32];
+
+/* a: initiator, b: responder; both burst; a's first probe in pa, b's in pb. */
+static void pair(struct punch_table **a, struct punch_table **b, uint8_t pa[PUNCH_LEN],
+		 uint8_t pb[PUNCH_LEN], int64_t again)
+{
+	struct sockaddr_storage ca = ep("192.0.2.21:7446"), cb = ep("192.0.2.20:7446");
+
+	clock_set_fake(NOW, MONO);
+	memset(key, 0x42, sizeof(key));
+	*a = punch_table_new();
+	*b = punch_table_new();
+	assert_non_null(*a);
+	assert_non_null(*b);
+	assert_int_equal(punch_add(*a, TID, key, 1, (struct sockaddr *)&ca, true, again, MONO, pa,
+				   PUNCH_LEN), PUNCH_LEN);
+	assert_int_equal(punch_add(*b, TID, key, 0, (struct sockaddr *)&cb, true, again, MONO, pb,
+				   PUNCH_LEN), PUNCH_LEN);
+	assert_true(punch_bursting(*a, TID));
+}
+
+static void test_probe_ack(void **state)
+{
+	struct punch_table *a, *b;
+	uint8_t pa[PUNCH_LEN], pb[PUNCH_LEN], ack[PUNCH_LEN], out[PUNCH_LEN];
+	struct punch_msg m;
+	size_t n;
+
+	(void)state;
+	pair(&a, &b, pa, pb, 0);
+	/* b takes a's probe and answers; a takes the answer: a found the path. */
+	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, ack, sizeof(ack), &n),
+			 PUNCH_IN_PROBE);
+	assert_int_equal(n, PUNCH_LEN);
+	assert_true(m.tunnel_id == TID);
+	assert_int_equal(punch_input(a, ack, n, MONO, &m, out, sizeof(out), &n), PUNCH_IN_ACK);
+	assert_int_equal(n, 0);
+	assert_false(punch_bursting(a, TID));
+	/* The same ack again, and a's probe again: nothing. */
+	assert_int_equal(punch_input(a, ack, sizeof(ack), MONO, &m, out, sizeof(out), &n), -ESTALE);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -ESTALE);
+	assert_int_equal(n, 0);
+	/* b, still bursting, probes back at once; a answers it though done. */
+	assert_true(punch_bursting(b, TID));
+	assert_int_equal(punch_probe_now(b, TID, pb, sizeof(pb)), PUNCH_LEN);
+	assert_int_equal(punch_input(a, pb, sizeof(pb), MONO, &m, ack, sizeof(ack), &n),
+			 PUNCH_IN_PROBE);
+	assert_int_equal(punch_input(b, ack, n, MONO, &m, out, sizeof(out), &n), PUNCH_IN_ACK);
+	assert_int_equal(punch_probe_now(b, TID, pb, sizeof(pb)), -EALREADY);
+	punch_table_free(a);
+	punch_table_free(b);
+	clock_set_fake(0, 0);
+}
+
+static void test_hostile(void **state)
+{
+	struct punch_table *a, *b, *other;
+	uint8_t pa[PUNCH_LEN], pb[PUNCH_LEN], bad[PUNCH_LEN], out[PUNCH_LEN], k2[32];
+	struct sockaddr_storage c = ep("192.0.2.21:7446");
+	struct punch_msg m;
+	size_t n = 99;
+
+	(void)state;
+	pair(&a, &b, pa, pb, 0);
+	/* Every byte flipped in turn: never answered. */
+	for (size_t i = 0; i < PUNCH_LEN; i++) {
+		memcpy(bad, pa, sizeof(bad));
+		bad[i] ^= 0x01;
+		assert_true(punch_input(b, bad, sizeof(bad), MONO, &m, out, sizeof(out), &n) < 0);
+		assert_int_equal(n, 0);
+	}
+	/* Truncated, padded. */
+	assert_int_equal(punch_input(b, pa, PUNCH_LEN - 1, MONO, &m, out, sizeof(out), &n), -EPROTO);
+	/* a's own probe sent back to a: reflected, refused. */
+	assert_int_equal(punch_input(a, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -EPERM);
+	/* Another tunnel key (a forger who knows the tunnel id). */
+	memset(k2, 0x43, sizeof(k2));
+	other = punch_table_new();
+	assert_int_equal(punch_add(other, TID, k2, 1, (struct sockaddr *)&c, true, 0, MONO, bad,
+				   sizeof(bad)), PUNCH_LEN);
+	assert_int_equal(punch_input(b, bad, sizeof(bad), MONO, &m, out, sizeof(out), &n), -EBADMSG);
+	/* A genuine ack that echoes no probe of a's (the probe of another
+	 * initiator with the key, later): a takes nothing from it. */
+	punch_table_free(other);
+	other = punch_table_new();
+	clock_set_fake(NOW + 5, MONO);
+	assert_int_equal(punch_add(other, TID, key, 1, (struct sockaddr *)&c, true, 0, MONO, bad,
+				   sizeof(bad)), PUNCH_LEN);
+	assert_int_equal(punch_input(b, bad, sizeof(bad), MONO, &m, out, sizeof(out), &n),
+			 PUNCH_IN_PROBE);
+	assert_int_equal(punch_input(a, out, n, MONO, &m, bad, sizeof(bad), &n), -ESTALE);
+	assert_true(punch_bursting(a, TID));
+	/* Unknown tunnel. */
+	punch_del(b, TID);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -ENOENT);
+	assert_int_equal(n, 0);
+	punch_table_free(other);
+	punch_table_free(a);
+	punch_table_free(b);
+	clock_set_fake(0, 0);
+}
+
+/* A probe from a clock more than a minute away is not answered. */
+static void test_skew(void **state)
+{
+	struct punch_table *a, *b;
+	uint8_t pa[PUNCH_LEN], pb[PUNCH_LEN], out[PUNCH_LEN];
+	struct punch_msg m;
+	size_t n;
+
+	(void)state;
+	pair(&a, &b, pa, pb, 0);
+	clock_set_fake(NOW + PUNCH_MAX_SKEW_MS / 1000 + 1, MONO);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -ESTALE);
+	assert_int_equal(n, 0);
+	punch_table_free(a);
+	punch_table_free(b);
+	clock_set_fake(0, 0);
+}
+
+/* The schedule: a probe every PUNCH_RETRY_MS to the candidate, the burst
+ * gives up after PUNCH_BURST_MS, then again_ms later punch_cb.again; a
+ * restart bursts at once; entries go with their tunnel. */
+static void test_schedule(void **state)
+{
+	struct punch_table *a, *b;
+	uint8_t pa[PUNCH_LEN], pb[PUNCH_LEN];
+	struct cap c = { .alive = true };
+	struct punch_cb cb = { cb_alive, cb_send, cb_failed, cb_again, &c };
+	struct sockaddr_storage cand = ep("192.0.2.21:7446"), cand2 = ep("192.0.2.99:40000");
+	int64_t t;
+
+	(void)state;
+	pair(&a, &b, pa, pb, 5000);
+	assert_int_equal(punch_next_ms(a), MONO + PUNCH_RETRY_MS);
+	for (t = MONO; t <= MONO + PUNCH_BURST_MS; t += PUNCH_RETRY_MS)
+		punch_tick(a, t, &cb);
+	assert_int_equal(c.sent, PUNCH_BURST_MS / PUNCH_RETRY_MS - 1);
+	assert_true(addr_equal((struct sockaddr *)&c.to, (struct sockaddr *)&cand));
+	assert_int_equal(c.failed, 1);
+	assert_false(punch_bursting(a, TID));
+	assert_int_equal(punch_next_ms(a), MONO + PUNCH_BURST_MS + 5000);
+	punch_tick(a, MONO + PUNCH_BURST_MS + 4999, &cb);
+	assert_int_equal(c.again, 0);
+	punch_tick(a, MONO + PUNCH_BURST_MS + 5000, &cb);
+	assert_int_equal(c.again, 1);
+	/* A restart towards a new candidate probes at the next tick. */
+	c.sent = 0;
+	assert_int_equal(punch_restart(a, TID, (struct sockaddr *)&cand2, MONO + 10000), 0);
+	punch_tick(a, MONO + 10000, &cb);
+	assert_int_equal(c.sent, 1);
+	assert_true(addr_equal((struct sockaddr *)&c.to, (struct sockaddr *)&cand2));
+	/* Stopped: silent. */
+	punch_stop(a, TID);
+	assert_int_equal(punch_next_ms(a), INT64_MAX);
+	/* The tunnel went: the entry too. */
+	c.alive = false;
+	punch_tick(a, MONO + 20000, &cb);
+	assert_int_equal(punch_count(a), 0);
+	assert_int_equal(punch_restart(a, TID, NULL, MONO), -ENOENT);
+	punch_table_free(a);
+	punch_table_free(b);
+	clock_set_fake(0, 0);
+}
+
+/* An entry that only answers (the initiator of a direct route) sends
+ * nothing of its own. */
+static void test_answer_only(void **state)
+{
+	struct punch_table *t = punch_table_new();
+	struct sockaddr_storage cand = ep("192.0.2.21:7446");
+	struct cap c = { .alive = true };
+	struct punch_cb cb = { cb_alive, cb_send, cb_failed, cb_again, &c };
+	uint8_t out[PUNCH_LEN];
+
+	(void)state;
+	clock_set_fake(NOW, MONO);
+	assert_int_equal(punch_add(t, TID, key, 1, (struct sockaddr *)&cand, false, 0, MONO, out,
+				   sizeof(out)), 0);
+	punch_tick(t, MONO + 1000, &cb);
+	assert_int_equal(c.sent + c.failed + c.again, 0);
+	assert_int_equal(punch_next_ms(t), INT64_MAX);
+	punch_table_free(t);
+	clock_set_fake(0, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_probe_ack),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_skew),
+		cmocka_unit_test(test_schedule),
+		cmocka_unit_test(test_answer_only),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
