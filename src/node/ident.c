@@ -200,6 +200,15 @@ static void ops_route_failed(void *arg, uint32_t req_id, enum cy_result result,
 	overlay_route_failed(id->ov, req_id, result);
 }
 
+static void ops_punch_direction(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
+				const struct sockaddr *cand)
+{
+	struct ident *id = arg;
+
+	overlay_punch_direction(id->ov, tunnel_id, peer_fqdn, cand);
+	arm_timer(id);
+}
+
 static const struct sig_ops ident_sig_ops = {
 	.send = ops_send,
 	.login = ops_login,
@@ -208,6 +217,7 @@ static const struct sig_ops ident_sig_ops = {
 	.route_ready = ops_route_ready,
 	.route_failed = ops_route_failed,
 	.observed_moved = ops_observed_moved,
+	.punch_direction = ops_punch_direction,
 };
 
 /* ---- overlay callbacks ---- */
@@ -232,9 +242,17 @@ static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 		id->ops->dns_complete(id->arg, token, st, vip4, vip6);
 }
 
+static int ov_punch_request(void *arg, const char *peer_fqdn, uint64_t tunnel_id)
+{
+	struct ident *id = arg;
+
+	return sig_punch_request(id->sig, peer_fqdn, tunnel_id);
+}
+
 static const struct overlay_ops ident_ov_ops = {
 	.direction_request = ov_direction_request,
 	.dns_complete = ov_dns_complete,
+	.punch_request = ov_punch_request,
 };
 
 static void on_login(void *arg, const struct login_result *r)

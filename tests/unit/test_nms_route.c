@@ -516,6 +516,69 @@ static void test_napt_napt(void **state)
 
 /* Without a TRS configured, rule 3 without a common family cannot be
  * served: RESULT 9 at once, and nothing is sent anywhere. */
+/* A Punch Request: both ends get a Punch Direction with the other's
+ * observed endpoint; one naming nobody, or a peer seen in another family,
+ * makes the NMS send nothing. */
+static size_t punch_req(struct fx *f, char who, const char *from, uint64_t tid,
+			const char *fqdn)
+{
+	uint8_t msg[256], out[NMS_PKT_MAX];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_PUNCH_REQ);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tid);
+	cy_put_str(&b, CY_A_FQDN, fqdn);
+	return to_nms(f, who, from, &b, out, sizeof(out));
+}
+
+static void punch_dir_check(struct fx *f, int idx, char who, const char *to, const char *fqdn,
+			    const char *cand)
+{
+	uint8_t plain[NMS_PKT_MAX];
+	struct sockaddr_storage want = ep(to), wc = ep(cand), got;
+	struct cy_msg m;
+	char name[CY_FQDN_MAX + 1];
+	uint64_t tid;
+	socklen_t l;
+	uint64_t key_id, *ctr;
+	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	ssize_t n;
+
+	assert_true(addr_equal(SA(f->sent[idx].to), SA(want)));
+	n = cy_unseal(a, f->sent[idx].buf, f->sent[idx].len, plain, NMS_PKT_MAX);
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(&m, plain, (size_t)n), 0);
+	assert_int_equal(m.type, CY_PUNCH_DIRECTION);
+	assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &tid));
+	assert_true(tid == 0xabc);
+	assert_true(cy_msg_str(&m, CY_A_FQDN, name, CY_FQDN_MAX));
+	assert_string_equal(name, fqdn);
+	assert_true(cy_msg_endpoint(&m, CY_A_CANDIDATE, &got, &l));
+	assert_true(addr_equal(SA(got), SA(wc)));
+}
+
+static void test_punch_request(void **state)
+{
+	struct fx *f = *state;
+
+	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
+	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "Beta.example.test."), 0);
+	assert_int_equal(f->nsent, 2);
+	punch_dir_check(f, 0, 'a', "203.0.113.5:40000", "beta.example.test", "203.0.113.7:41000");
+	punch_dir_check(f, 1, 'b', "203.0.113.7:41000", "alpha.example.test", "203.0.113.5:40000");
+	assert_int_equal(nms_stats(f->nms)->punches, 1);
+	/* Nobody by that name, yourself: nothing sent. */
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "nobody.example.test"), 0);
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "alpha.example.test"), 0);
+	/* b seen over IPv6 now: no common family to punch in. */
+	reg(f, 'b', "[2001:db8::7]:41000", "[2001:db8::7]:7446", V6);
+	f->nsent = 0;
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "beta.example.test"), 0);
+	assert_int_equal(f->nsent, 0);
+	assert_int_equal(nms_stats(f->nms)->punches_refused, 3);
+}
+
 static void test_v4_v6(void **state)
 {
 	struct fx *f = *state;
@@ -1262,6 +1325,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v6_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napt_napt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_punch_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_revoked_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cn_unregistered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mn_unregistered, setup, teardown),

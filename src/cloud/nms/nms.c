@@ -376,6 +376,9 @@ static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct socka
 	case CY_CONFIRMATION:
 		route_confirmation(n, k, from, m);
 		break;
+	case CY_PUNCH_REQ:
+		route_punch_req(n, k, from, m);
+		break;
 	default:
 		n->stats.malformed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: unexpected %s (0x%02x)",
@@ -452,5 +455,7 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, directions_failed, "Direction Requests answered with a failure"),
 	COUNTER(struct nms_stats, relays, "route selections that asked a TRS"),
 	COUNTER(struct nms_stats, relays_failed, "route selections that got no relay"),
+	COUNTER(struct nms_stats, punches, "Punch Requests directed to both ends"),
+	COUNTER(struct nms_stats, punches_refused, "Punch Requests naming no peer to punch to"),
 };
 const size_t nms_ncounters = sizeof(nms_counters) / sizeof(nms_counters[0]);

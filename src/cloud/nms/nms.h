@@ -58,6 +58,8 @@ struct nms_stats {
 	uint64_t directions_failed;  /* answered with a failure (4, 6, 8, 9, ...) */
 	uint64_t relays;             /* selections that asked a TRS for a relay */
 	uint64_t relays_failed;      /* no relay: none configured, no answer, refused */
+	uint64_t punches;            /* Punch Requests directed to both ends */
+	uint64_t punches_refused;    /* ...that named no live peer in a common family */
 };
 
 /* The table of those counters (counters.h). */

@@ -524,6 +524,57 @@ void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr 
 			     "the correspondent refused");
 }
 
+/* ---- punching again ---- */
+
+static void punch_direction(struct nms *n, struct nms_key *k, const struct sockaddr *to,
+			    uint64_t tunnel_id, const char *fqdn, const struct sockaddr *cand)
+{
+	uint8_t msg[CY_FQDN_MAX + 96];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_PUNCH_DIRECTION);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
+	cy_put_str(&b, CY_A_FQDN, fqdn);
+	cy_put_endpoint(&b, CY_A_CANDIDATE, cand);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	nms_send_sealed(n, k, to, msg, (size_t)cy_build_finish(&b));
+}
+
+void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+		     const struct cy_msg *m)
+{
+	char fqdn[CY_FQDN_MAX + 1], fbuf[ADDR_STR_MAX];
+	struct store_node me, peer;
+	struct store_reg mreg, preg;
+	struct nms_key *pk;
+	uint64_t tunnel_id;
+
+	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
+	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX)) {
+		n->stats.malformed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Punch Request",
+				addr_str(from, fbuf));
+		return;
+	}
+	route_norm_fqdn(fqdn);
+	/* Both live, the peer not revoked, both seen in one family: the
+	 * same conditions a route with candidates had. */
+	if (store_node_by_id(n->st, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
+	    store_node_by_fqdn(n->st, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
+	    !route_reg_live(n, peer.id, &preg) || !(pk = nms_key_find(n, preg.key_id)) ||
+	    route_fam((struct sockaddr *)&mreg.observed) !=
+		    route_fam((struct sockaddr *)&preg.observed)) {
+		n->stats.punches_refused++;
+		return;
+	}
+	n->stats.punches++;
+	log_info("nms: punch %s <-> %s: tunnel %016" PRIx64, me.fqdn, peer.fqdn, tunnel_id);
+	punch_direction(n, k, (struct sockaddr *)&mreg.observed, tunnel_id, peer.fqdn,
+			(struct sockaddr *)&preg.observed);
+	punch_direction(n, pk, (struct sockaddr *)&preg.observed, tunnel_id, me.fqdn,
+			(struct sockaddr *)&mreg.observed);
+}
+
 void route_tick(struct nms *n, int64_t now_ms)
 {
 	struct route_entry **pp = &n->routes->head, *e;

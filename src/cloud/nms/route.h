@@ -62,6 +62,11 @@ void route_table_free(struct route_table *t);
 ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			    const struct cy_msg *m, uint8_t *msg, size_t cap);
 /* A Confirmation from the holder of k: answers the requester. */
+/* A Punch Request (docs/nat.md): both ends of the tunnel it names get a
+ * Punch Direction with the other's observed endpoint, when both are
+ * registered and were seen in one family.  Nothing is answered otherwise. */
+void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+		     const struct cy_msg *m);
 void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			const struct cy_msg *m);
 /* A sealed datagram under our NMS-TRS link key: the TRS's Relay

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "aead.h"
@@ -412,6 +413,23 @@ void overlay_handover(struct overlay *o)
 	for (size_t i = 0; i < peer_count(o->peers); i++)
 		peer_move(o, peer_at(o->peers, i), now);
 	move_timers(o, now);
+}
+
+void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
+			     const struct sockaddr *cand)
+{
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+	char a[ADDR_STR_MAX];
+
+	if (!p || !p->tunnel || p->tunnel_id != tunnel_id || !p->relay || !on_relay(p) ||
+	    strcasecmp(p->fqdn, peer_fqdn) ||
+	    punch_restart(o->punches, tunnel_id, cand, clock_now_ms()) < 0) {
+		o->st.punch_dirs_ignored++;
+		return;
+	}
+	log_info("tunnel %016" PRIx64 " to %s: punching again, towards %s", tunnel_id,
+		 p->fqdn, addr_str(cand, a));
+	o->punch_next_ms = punch_next_ms(o->punches);
 }
 
 void overlay_timeout(struct overlay *o)

@@ -65,6 +65,9 @@ struct overlay_ops {
 	/* resolver_complete() (optional). */
 	void (*dns_complete)(void *arg, uint64_t token, enum resolver_status st,
 			     const struct in_addr *vip4, const struct in6_addr *vip6);
+	/* sig_punch_request() (optional: without it a relayed tunnel punches
+	 * again towards the candidate it has). */
+	int (*punch_request)(void *arg, const char *peer_fqdn, uint64_t tunnel_id);
 };
 
 struct dpio_port;
@@ -97,7 +100,7 @@ extern const size_t overlay_ndrop_counters;
 struct overlay_stats {
 	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
 	uint64_t moves, moves_confirmed, moves_reselected;
-	uint64_t punched, punch_failed, path_fallbacks;
+	uint64_t punched, punch_failed, path_fallbacks, punch_dirs_ignored;
 };
 
 /* What status shows per tunnel. */
@@ -161,6 +164,13 @@ int overlay_lookup(struct overlay *o, const char *fqdn, uint64_t token);
  * first for relayed ones), and one whose peer cannot be reached from
  * here any more is selected again at once. */
 void overlay_handover(struct overlay *o);
+
+/* A Punch Direction from the NMS (sig_ops.punch_direction): a relayed
+ * tunnel tunnel_id to peer_fqdn still on its relay punches towards cand
+ * at once.  Anything else is ignored: a node punches only for a tunnel it
+ * holds, to that tunnel's peer. */
+void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
+			     const struct sockaddr *cand);
 
 /* Timers: run what is due at clock_now_ms(); overlay_next_ms() says when
  * next (clock_now_ms() time). */

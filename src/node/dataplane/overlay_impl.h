@@ -89,6 +89,8 @@ int64_t peer_move_tick(struct overlay *o, struct peer *p, int64_t now);
 void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, int64_t now);
 /* One of our probes was acknowledged from `from`: a direct path. */
 void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from);
+/* Ask for p's tunnel to be punched again (relayed, not punched yet). */
+void punch_ask(struct overlay *o, struct peer *p);
 /* Punch timers due at now. */
 void peer_punch_tick(struct overlay *o, int64_t now);
 

@@ -383,14 +383,26 @@ static void punch_failed(void *ctx, uint64_t tunnel_id)
 			 PUNCH_BURST_MS);
 }
 
-/* A relayed tunnel tries again now and then: another burst. */
+/* A relayed tunnel tries again now and then.  The NMS sends both ends
+ * where it sees the other now (a NAPT may have changed, or restarted),
+ * asked by the MN's end only; with no NMS to ask, another burst towards
+ * the candidate it has. */
+void punch_ask(struct overlay *o, struct peer *p)
+{
+	if (!o->ops->punch_request) {
+		punch_restart(o->punches, p->tunnel_id, NULL, clock_now_ms());
+		return;
+	}
+	o->ops->punch_request(o->arg, p->fqdn, p->tunnel_id);
+}
+
 static void punch_again(void *ctx, uint64_t tunnel_id)
 {
 	struct overlay *o = ctx;
 	struct peer *p = peer_by_tid(o->peers, tunnel_id);
 
-	if (p && on_relay(p))
-		punch_restart(o->punches, tunnel_id, NULL, clock_now_ms());
+	if (p && on_relay(p) && p->fqdn[0] && !p->tunnel_as_cn)
+		punch_ask(o, p);
 }
 
 void peer_punch_tick(struct overlay *o, int64_t now)
@@ -436,6 +448,14 @@ void peer_move(struct overlay *o, struct peer *p, int64_t now)
 
 	if (!p->tunnel || !p->have_endpoint)
 		return;
+	/* A punched path does not survive our NAPT changing: back to the
+	 * relay (its hello went first), and both ends punch again towards
+	 * where the NMS sees them now. */
+	if (p->relay && p->punch && p->fqdn[0]) {
+		if (!on_relay(p))
+			set_endpoint(p, &p->route_peer.sa);
+		punch_ask(o, p);
+	}
 	/* A move on top of one in progress (a flapping link) keeps its
 	 * deadline: changes faster than OVERLAY_MOVE_WAIT_MS must not put
 	 * off the re-selection forever. */

@@ -269,6 +269,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 	struct sockaddr_storage obs;
 	socklen_t obslen;
 	uint8_t res, p4, p6, nat;
+	bool moved;
 	uint32_t ttl;
 	struct in_addr a4;
 	struct in6_addr a6;
@@ -297,6 +298,11 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 		sig_bad_input(s, from, "Registration Response missing a required attribute");
 		return;
 	}
+	/* Registered again without moving ourselves (the NMS asked: it saw
+	 * our keepalive come from elsewhere), now seen at another endpoint:
+	 * our NAPT's mapping changed, as on_ka_ack notices it. */
+	moved = !s->moving && in->have_observed &&
+		!addr_equal((struct sockaddr *)&obs, (struct sockaddr *)&in->observed);
 	s->moving = false;
 	s->reg_at = clock_now_ms();
 	/* Keepalives go to the NMS that answered. */
@@ -329,6 +335,8 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 		 s->ka_interval_ms / 1000);
 	s->ops->registered(s->arg, in);
 	sig_route_flush(s);
+	if (moved && s->ops->observed_moved)
+		s->ops->observed_moved(s->arg, in);
 }
 
 static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
@@ -525,6 +533,9 @@ int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockad
 	case CY_ROUTE_DIRECTION:
 		if (sig_route_input(s, &m, from))
 			enter_register(s);
+		break;
+	case CY_PUNCH_DIRECTION:
+		sig_punch_input(s, &m, from);
 		break;
 	default:
 		sig_bad_input(s, from, "unexpected message type");

@@ -104,6 +104,8 @@ struct sig_stats {
 	uint64_t dir_late;         /* answers to no request in flight */
 	uint64_t cn_routes;        /* Route Directions taken as the CN */
 	uint64_t cn_dups;          /* duplicates of them (Confirmation repeated) */
+	uint64_t punch_req;        /* Punch Requests sent */
+	uint64_t punch_dirs;       /* Punch Directions taken */
 };
 
 /* A route the NMS selected: given to ops->route_ready, valid during the
@@ -141,6 +143,10 @@ struct sig_ops {
 	/* The NMS sees us at another endpoint than before while our own
 	 * addresses did not change (our NAPT's mapping changed; optional). */
 	void (*observed_moved)(void *arg, const struct sig_info *info);
+	/* A Punch Direction: punch towards cand for our tunnel tunnel_id to
+	 * peer_fqdn, if we hold it (docs/nat.md; optional). */
+	void (*punch_direction)(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
+				const struct sockaddr *cand);
 };
 
 struct sig;
@@ -171,6 +177,11 @@ int64_t sig_next_ms(const struct sig *s);
  * -EACCES (revoked).  The caller re-arms its timer from sig_next_ms(). */
 int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 			  const uint8_t *vip6, uint32_t *req_id_out);
+/* Ask the NMS to have both ends of our tunnel tunnel_id to peer_fqdn
+ * punch again, each towards where the NMS sees the other now
+ * (docs/nat.md).  Not retransmitted: the caller asks again later.  0,
+ * -ENOTCONN (not registered), -EINVAL. */
+int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id);
 /* The node's addresses or routes changed (docs/mobility.md): register
  * again at once from where it is now, to every NMS endpoint of the login
  * (whichever is reachable from here answers), without leaving REGISTERED;

@@ -90,6 +90,8 @@ void sig_bad_input(struct sig *s, const struct sockaddr *from, const char *why);
  * takes a Route Direction (true: the NMS asks us to register again
  * first); timeout retries and gives up; next_ms is when that is due. */
 void sig_route_flush(struct sig *s);
+/* A Punch Direction from the NMS (sig_route.c). */
+void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from);
 bool sig_route_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from);
 void sig_route_timeout(struct sig *s, int64_t now);
 int64_t sig_route_next_ms(const struct sig *s);

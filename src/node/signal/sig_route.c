@@ -329,6 +329,45 @@ bool sig_route_input(struct sig *s, const struct cy_msg *m, const struct sockadd
 	return on_route_answer(s, m, req_id, from);
 }
 
+/* ---- punching again (docs/nat.md) ---- */
+
+int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id)
+{
+	uint8_t msg[CY_FQDN_MAX + 64];
+	struct cy_builder b;
+	size_t len = strlen(peer_fqdn);
+
+	if (!len || len > CY_FQDN_MAX || !tunnel_id)
+		return -EINVAL;
+	if (s->info.state != SIG_REGISTERED)
+		return -ENOTCONN;
+	cy_build_start(&b, msg, sizeof(msg), CY_PUNCH_REQ);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
+	cy_put_str(&b, CY_A_FQDN, peer_fqdn);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	sig_send_sealed(s, msg, cy_build_finish(&b));
+	s->st.punch_req++;
+	return 0;
+}
+
+void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
+{
+	char fqdn[CY_FQDN_MAX + 1];
+	struct sockaddr_storage cand;
+	uint64_t tunnel_id;
+	socklen_t l;
+
+	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
+	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
+	    !cy_msg_endpoint(m, CY_A_CANDIDATE, &cand, &l)) {
+		sig_bad_input(s, from, "Punch Direction missing a required attribute");
+		return;
+	}
+	s->st.punch_dirs++;
+	if (s->ops->punch_direction)
+		s->ops->punch_direction(s->arg, tunnel_id, fqdn, (const struct sockaddr *)&cand);
+}
+
 void sig_route_timeout(struct sig *s, int64_t now)
 {
 	for (size_t i = 0; i < SIG_DIR_MAX; i++) {
