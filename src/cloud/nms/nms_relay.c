@@ -20,11 +20,13 @@ struct nms_link {
 	uint64_t tx;
 	struct replay rx;
 	struct sockaddr_storage trs;
+	int64_t down_until;          /* clock_now_ms(): left a request unanswered */
 };
 
 struct nms_relay {
 	struct nms_link link[NMS_MAX_TRS];
 	size_t ntrs;
+	size_t turn;                 /* the next new session's TRS */
 };
 
 /* The link with key_id among the first ntrs (those set up so far). */
@@ -84,8 +86,40 @@ bool nms_relay_ours(const struct nms_relay *r, const struct cy_seal_hdr *h)
 	return r && h->dir == CY_DIR_FROM_CLOUD && nms_relay_link((struct nms_relay *)r, h->key_id);
 }
 
-int nms_relay_request(struct nms *n, uint64_t tunnel_id, const uint8_t relay_key[CY_KEY_LEN],
-		      int attempt)
+/* The first TRS from `from` on (round the list) not marked down; `from`
+ * itself when all are. */
+static size_t nms_relay_up_from(const struct nms_relay *r, size_t from)
+{
+	int64_t now = clock_now_ms();
+
+	for (size_t i = 0; i < r->ntrs; i++) {
+		size_t k = (from + i) % r->ntrs;
+
+		if (r->link[k].down_until <= now)
+			return k;
+	}
+	return from % r->ntrs;
+}
+
+size_t nms_relay_pick(struct nms *n)
+{
+	struct nms_relay *r = n->relay;
+	size_t k = nms_relay_up_from(r, r->turn);
+
+	r->turn = (k + 1) % r->ntrs;
+	return k;
+}
+
+size_t nms_relay_next(struct nms *n, size_t trs)
+{
+	struct nms_relay *r = n->relay;
+
+	r->link[trs % r->ntrs].down_until = clock_now_ms() + NMS_TRS_DOWN_MS;
+	return nms_relay_up_from(r, trs + 1);
+}
+
+int nms_relay_request(struct nms *n, size_t trs, uint64_t tunnel_id,
+		      const uint8_t relay_key[CY_KEY_LEN])
 {
 	struct nms_link *l;
 	uint8_t msg[128], out[256];
@@ -94,7 +128,7 @@ int nms_relay_request(struct nms *n, uint64_t tunnel_id, const uint8_t relay_key
 
 	if (!n->relay || !n->ops.send)
 		return -ENOTCONN;
-	l = &n->relay->link[(size_t)attempt % n->relay->ntrs];
+	l = &n->relay->link[trs % n->relay->ntrs];
 	cy_build_start(&b, msg, sizeof(msg), CY_RELAY_REQ);
 	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
 	cy_put_bytes(&b, CY_A_KEY, relay_key, CY_KEY_LEN);
@@ -137,6 +171,7 @@ int nms_relay_open(struct nms *n, const uint8_t *pkt, size_t len, struct nms_rel
 		return -EBADMSG;
 	}
 	replay_update(&l->rx, h.counter);
+	l->down_until = 0;   /* it answers */
 	m = malloc(sizeof(*m));
 	if (!m || cy_msg_parse(m, plain, (size_t)pl) < 0 || m->type != CY_RELAY_RES ||
 	    !cy_msg_u64(m, CY_A_TUNNEL_ID, &a->tunnel_id) ||

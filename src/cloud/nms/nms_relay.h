@@ -15,6 +15,7 @@
 #include "wire.h"
 
 #define NMS_RELAY_MAX_EPS 4
+#define NMS_TRS_DOWN_MS 30000    /* a TRS that did not answer is skipped this long */
 
 struct nms;
 struct nms_relay;
@@ -33,10 +34,17 @@ void nms_relay_free(struct nms_relay *r);
 
 /* Is this sealed datagram (already peeked) a TRS's answer to us? */
 bool nms_relay_ours(const struct nms_relay *r, const struct cy_seal_hdr *h);
-/* Send the Relay Request for tunnel_id (attempt 0, 1, ...: retransmissions
- * go round the configured TRS addresses).  0 or -errno. */
-int nms_relay_request(struct nms *n, uint64_t tunnel_id, const uint8_t relay_key[CY_KEY_LEN],
-		      int attempt);
+/* Which TRS a new relay session goes to: the configured TRSes take turns
+ * (the sessions spread over all of them), skipping one that left a
+ * request unanswered in the last NMS_TRS_DOWN_MS (unless all did).
+ * Returns its index. */
+size_t nms_relay_pick(struct nms *n);
+/* A Relay Request to TRS `trs` went unanswered: it is skipped for a
+ * while, and the retransmission goes to the one this returns. */
+size_t nms_relay_next(struct nms *n, size_t trs);
+/* Send the Relay Request for tunnel_id to TRS `trs`.  0 or -errno. */
+int nms_relay_request(struct nms *n, size_t trs, uint64_t tunnel_id,
+		      const uint8_t relay_key[CY_KEY_LEN]);
 /* Authenticate and parse a Relay Response.  0, or -EBADMSG (counted). */
 int nms_relay_open(struct nms *n, const uint8_t *pkt, size_t len, struct nms_relay_answer *a);
 

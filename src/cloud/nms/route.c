@@ -43,6 +43,7 @@ struct route_entry {
 	int64_t at;                        /* next retransmission, or forget (done) */
 	uint8_t key[CY_KEY_LEN];
 	bool relaying;                     /* waiting for the TRS's Relay Response */
+	size_t trs;                        /* ...of this TRS (nms_relay.h) */
 	uint8_t temp_key[CY_KEY_LEN];      /* relayed: seals the End Key material */
 	uint8_t relay_key[CY_KEY_LEN];     /* relayed: what the TRS gets (trs_wire.h) */
 	struct route_choice choice;
@@ -430,7 +431,8 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 			 s->choice.punch ? ", punching beside it" : "");
 		n->stats.relays++;
 		e->relaying = true;
-		nms_relay_request(n, e->tunnel_id, e->relay_key, 0);
+		e->trs = nms_relay_pick(n);
+		nms_relay_request(n, e->trs, e->tunnel_id, e->relay_key);
 		e->tries = 1;
 		e->at = clock_now_ms() + ROUTE_RETX_MS;
 		return;
@@ -593,7 +595,9 @@ void route_tick(struct nms *n, int64_t now_ms)
 		if (e->relaying && e->tries > ROUTE_RETX_MAX) {
 			route_finish(n, e, CY_ERR_UNREACHABLE, "no answer from the TRS");
 		} else if (e->relaying) {
-			nms_relay_request(n, e->tunnel_id, e->relay_key, e->tries++);
+			e->trs = nms_relay_next(n, e->trs);
+			nms_relay_request(n, e->trs, e->tunnel_id, e->relay_key);
+			e->tries++;
 			e->at = now_ms + ROUTE_RETX_MS;
 		} else if (e->tries > ROUTE_RETX_MAX) {
 			route_finish(n, e, CY_ERR_UNREACHABLE,
