@@ -5,7 +5,7 @@ FUZZ  ?= build-fuzz
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build asan check demo bench fuzz fresh clean
+.PHONY: all deps build asan check demo bench bench-nat fuzz fresh clean
 
 all: build
 
@@ -32,6 +32,11 @@ bench: build
 	@bench/bench.sh $(BUILD)/bin
 	@bench/cloud_flood.sh $(BUILD)/bin
 	@bench/mobility.sh $(BUILD)/bin
+	@bench/nat.sh $(BUILD)/bin
+
+# The NAT matrix alone (docs/nat.md).
+bench-nat: build
+	@bench/nat.sh $(BUILD)/bin
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ) -DCYPHONIC_FUZZ=ON -DCYPHONIC_TESTS=OFF >/dev/null

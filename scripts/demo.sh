@@ -14,7 +14,8 @@
 #                                                  cyphonicd               stock tools only
 #   br0 ---------------+-----------------------+
 #                      |                       |
-#                 ns r2 (NAPT router)     ns r3 (NAPT router)
+#                 ns r2 (NAPT router,     ns r3 (NAPT router)
+#                 random ports)
 #                 eth0 192.0.2.21/24      eth0 192.0.2.22/24
 #                 lan 203.0.113.1/25      lan 203.0.113.129/25
 #                      |                       |
@@ -28,9 +29,13 @@
 # no CYPHONIC software: it gets its VIP with udhcpc from the adapter, which
 # logs it in and registers it on its behalf; it asks the adapter (its DNS
 # server) for alpha's name, pings alpha, sends it a file; beta pings sensor
-# by name.  gamma and delta, each behind its own NAPT, have no direct path:
-# gamma resolves delta's name (the NMS asks the TRS for a relay session),
-# pings it and sends it a file through the TRS.  Status (with the tunnels
+# by name.  gamma and delta, each behind its own NAPT, have no direct path
+# by address: gamma resolves delta's name (the NMS asks the TRS for a relay
+# session, and both ends punch beside it), pings it and sends it a file
+# through the TRS, since r2 gives every flow a random port and punching
+# finds nothing.  beta and delta, behind NAPTs that keep ports, get the same
+# kind of route, but their probes pass: their tunnel leaves the relay for
+# the punched direct path (docs/nat.md).  Status (with the tunnels
 # and the adapter's general_nodes), the cloud's list and an evaluation table
 # (registration time, cold DNS answer, ARP answer, ping RTT, throughput,
 # the AS, NMS and TRS counters) are printed.  Then beta moves from behind
@@ -98,7 +103,7 @@ topo_basic alpha beta
 # beta's spare link to the Internet, for the move at the end.
 veth beta eth1 inet p-beta2
 n inet ip link set p-beta2 master br0
-napt r2 192.0.2.21/24 203.0.113.1/25
+NAPT_KIND=random napt r2 192.0.2.21/24 203.0.113.1/25
 napt r3 192.0.2.22/24 203.0.113.129/25
 lan_host gamma r2 203.0.113.10/25
 lan_host delta r3 203.0.113.130/25
@@ -108,7 +113,7 @@ if ((GN)); then
 	# The Internet's DNS server, for the names that are not CYPHONIC's.
 	upstream_dns
 fi
-ok "namespaces, veths, the Internet bridge, NAPT routers r, r2, r3 with nftables masquerade"
+ok "namespaces, veths, the Internet bridge, NAPT routers r, r3 (port-keeping) and r2 (random ports) with nftables masquerade"
 ((GN)) && ok "adapter ad on the Internet, its LAN bridge lan0 wired to sensor's eth0 ($SENSOR_MAC); DNS server $UPSTREAM4 with $WWW_NAME" ||
 	say "(this build has no 'cyphonic adapter': the general node is left out)"
 
@@ -254,11 +259,23 @@ if ((GN)); then
 	ok "general_nodes lists $(fqdn sensor) ($SENSOR_MAC, $vip4_s)"
 fi
 
-show_pair gamma delta "both behind NAPT: the NMS asks the TRS for a relay" " through the TRS"
+show_pair gamma delta "both behind NAPT: a relay, punching beside it" " through the TRS"
 read -r RL_DNS_MS RL_PING1_MS RL_RTT_MS RL_XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
-# Both ends send to the TRS (the cloud's 192.0.2.1), never to each other.
+# Both ends send to the TRS (the cloud's 192.0.2.1), never to each other:
+# r2's random ports defeat the punch.
 check_relay_tunnel gamma delta '192\.0\.2\.1'
 check_relay_tunnel delta gamma '192\.0\.2\.1'
+ok "punching found nothing through r2's random ports: $(log_first gamma 'no direct path found by punching' | cut -d' ' -f4-)"
+
+show_pair beta delta "both behind NAPT, both keep ports: punched beside the relay" ", punched direct"
+read -r PN_DNS_MS PN_PING1_MS PN_RTT_MS PN_XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
+for x in beta delta; do
+	[[ $x == beta ]] && y=delta ep='192\.0\.2\.22' || y=beta ep='192\.0\.2\.20'
+	check_tunnel "$x" "$y" "$ep" direct
+	[[ $(tunnel_get "$x" "$y" .found) == punch ]] ||
+		fail "$x: the path to $y was found by '$(tunnel_get "$x" "$y" .found)', not punch"
+done
+ok "beta and delta send to each other's NAPT, not to the TRS: $(log_first beta 'found by punching' | cut -d' ' -f4-)"
 
 if cy_has ping; then
 	title "cyphonic ping $(fqdn delta)   (in ns gamma)"
@@ -300,6 +317,9 @@ row "alpha -> beta.$CY_DOMAIN" \
 row "gamma -> delta.$CY_DOMAIN" \
 	"$(tunnel_get gamma delta .path)" "$(tunnel_get gamma delta .endpoint)" "$RL_DNS_MS" \
 	"$RL_PING1_MS" "$RL_RTT_MS" "$RL_XFER"
+row "beta -> delta.$CY_DOMAIN" \
+	"$(tunnel_get beta delta .path)" "$(tunnel_get beta delta .endpoint)" "$PN_DNS_MS" \
+	"$PN_PING1_MS" "$PN_RTT_MS" "$PN_XFER"
 if ((GN)); then
 	# The tunnel as alpha sees it: its endpoint is the adapter's socket for sensor.
 	row "sensor -> alpha.$CY_DOMAIN" "$(tunnel_get alpha sensor .path)" \

@@ -20,7 +20,7 @@
 static const char *const status_keys[] = { "fqdn", "vip4", "vip6", "dns", "registered", "nat" };
 #define STATUS_NKEYS (sizeof(status_keys) / sizeof(status_keys[0]))
 
-static const char *const tunnel_keys[] = { "peer", "vip4", "path", "endpoint", "rx_bytes",
+static const char *const tunnel_keys[] = { "peer", "vip4", "path", "found", "endpoint", "rx_bytes",
 					   "tx_bytes" };
 #define TUNNEL_NKEYS (sizeof(tunnel_keys) / sizeof(tunnel_keys[0]))
 

@@ -249,27 +249,14 @@ inet_host()
 	[[ $a6 != - ]] || n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
 }
 
-# napt NAME WAN4/LEN LAN4/LEN [WAN6/LEN LAN6/LEN]: a NAPT router on the
-# Internet (WAN eth0) with a LAN bridge "lan" holding LAN4 (the LAN's
-# gateway address); nftables masquerades everything leaving eth0.  IPv6,
-# when given, is routed without translation (no NAT66).  Like a home
-# router, it drops unsolicited UDP to itself from the WAN (so a probe that
-# arrives before the LAN host's own leaves no conntrack entry behind:
-# docs/nat.md).  NAPT_KIND=random: each new flow gets a random port
-# (masquerade fully-random, a "symmetric" NAT, which punching cannot pass);
-# else the port is kept where it can be (endpoint-independent mapping).
-napt()
+# napt_rules NAME: NAME masquerades what leaves its eth0 (NAPT_KIND, below)
+# and drops unsolicited UDP to itself from there.
+napt_rules()
 {
-	local name=$1 wan4=$2 lan4=$3 wan6=${4:--} lan6=${5:--} masq=masquerade
+	local masq=masquerade
 
-	inet_host "$name" "$wan4" "$wan6"
-	n "$name" ip link add lan type bridge
-	n "$name" ip link set lan up
-	addr "$name" lan "$lan4" "$lan6"
-	n "$name" sysctl -qw net.ipv4.ip_forward=1
-	[[ $lan6 == - ]] || n "$name" sysctl -qw net.ipv6.conf.all.forwarding=1
 	[[ ${NAPT_KIND:-eim} != random ]] || masq="masquerade fully-random"
-	n "$name" nft -f - <<-EOF
+	n "$1" nft -f - <<-EOF
 	table ip nat {
 		chain postrouting {
 			type nat hook postrouting priority srcnat; policy accept;
@@ -283,6 +270,43 @@ napt()
 		}
 	}
 	EOF
+}
+
+# napt NAME WAN4/LEN LAN4/LEN [WAN6/LEN LAN6/LEN]: a NAPT router on the
+# Internet (WAN eth0) with a LAN bridge "lan" holding LAN4 (the LAN's
+# gateway address); nftables masquerades everything leaving eth0.  IPv6,
+# when given, is routed without translation (no NAT66).  Like a home
+# router, it drops unsolicited UDP to itself from the WAN (so a probe that
+# arrives before the LAN host's own leaves no conntrack entry behind:
+# docs/nat.md).  NAPT_KIND=random: each new flow gets a random port
+# (masquerade fully-random, a "symmetric" NAT, which punching cannot pass);
+# else the port is kept where it can be (endpoint-independent mapping).
+napt()
+{
+	local name=$1 wan4=$2 lan4=$3 wan6=${4:--} lan6=${5:--}
+
+	inet_host "$name" "$wan4" "$wan6"
+	n "$name" ip link add lan type bridge
+	n "$name" ip link set lan up
+	addr "$name" lan "$lan4" "$lan6"
+	n "$name" sysctl -qw net.ipv4.ip_forward=1
+	[[ $lan6 == - ]] || n "$name" sysctl -qw net.ipv6.conf.all.forwarding=1
+	napt_rules "$name"
+}
+
+# napt_behind NAME ROUTER WAN4/LEN LAN4/LEN: a NAPT router (as napt, the
+# same NAPT_KIND) whose WAN is a host on ROUTER's LAN: two NAPTs in a row,
+# a home router behind a carrier-grade NAT.
+napt_behind()
+{
+	local name=$1 router=$2 wan4=$3 lan4=$4
+
+	lan_host "$name" "$router" "$wan4"
+	n "$name" ip link add lan type bridge
+	n "$name" ip link set lan up
+	addr "$name" lan "$lan4"
+	n "$name" sysctl -qw net.ipv4.ip_forward=1
+	napt_rules "$name"
 }
 
 # fw6 NAME WAN6/LEN LAN6/LEN: an IPv6 router on the Internet (WAN eth0) with

@@ -44,6 +44,10 @@
 /* A relayed tunnel on a punched direct path: Data sent and nothing
  * received for this long, and it goes back to the relay (docs/nat.md). */
 #define OVERLAY_DIRECT_DEAD_MS 2000
+/* ...and for this long after it took the punched path, Data still coming
+ * through the relay (sent before the peer switched too) does not pull it
+ * back there. */
+#define OVERLAY_PUNCH_SETTLE_MS 1000
 /* A move (docs/mobility.md): the move probe is repeated this often until
  * the peer echoes it, and the route selected again when it has not after
  * OVERLAY_MOVE_WAIT_MS (the peer moved too, or the path type must change). */

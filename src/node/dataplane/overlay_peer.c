@@ -75,19 +75,33 @@ bool on_relay(const struct peer *p)
 void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 {
 	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], nb[INET6_ADDRSTRLEN];
+	int64_t now = clock_now_ms();
+	bool back = p->relay && !on_relay(p) && addr_equal(from, &p->route_peer.sa);
 
 	if (p->have_endpoint && addr_equal(&p->endpoint.sa, from))
 		return;
 	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
 		return;
+	/* Through the relay while on the punched path: the peer has not
+	 * switched yet (just punched), or it fell back (its direct path
+	 * died): only the second moves us. */
+	if (back && now - p->punched_ms < OVERLAY_PUNCH_SETTLE_MS)
+		return;
 	log_info("peer %s: endpoint %s -> %s", peer_name(p, nb, sizeof(nb)),
 		 p->have_endpoint ? addr_str((const struct sockaddr *)&p->endpoint, a) : "-",
 		 addr_str(from, b));
 	set_endpoint(p, from);
-	/* The peer took a direct path it punched (its probe was answered
-	 * before ours): ours are not needed any more. */
-	if (p->relay && !on_relay(p))
+	if (back) {
+		/* Punch again: the burst finds the path if it still works,
+		 * else the tunnel asks again every PUNCH_AGAIN_MS. */
+		punch_restart(o->punches, p->tunnel_id, NULL, now);
+		o->punch_next_ms = punch_next_ms(o->punches);
+	} else if (p->relay && !on_relay(p)) {
+		/* The peer took a direct path it punched (its probe was
+		 * answered before ours): ours are not needed any more. */
+		p->punched_ms = now;
 		punch_stop(o->punches, p->tunnel_id);
+	}
 }
 
 /* ---- up, failed, selecting ---- */
@@ -216,6 +230,7 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
 		 addr_str(from, a));
 	set_endpoint(p, from);
 	p->punch = true;
+	p->punched_ms = clock_now_ms();
 }
 
 /* A candidate: both ends burst.  A direct route: only the responder does

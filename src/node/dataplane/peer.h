@@ -21,7 +21,7 @@
  * does not start a selection per packet.  No sockets here.
  *
  * Memory: a daemon may hold thousands of peers, so a peer is kept small:
- * 208 bytes, plus its FQDN allocated to its length; the endpoint is a
+ * 264 bytes, plus its FQDN allocated to its length; the endpoint is a
  * union of the two socket addresses, not a sockaddr_storage; the waiter
  * list and the packet queue exist only while something waits (freed by
  * peer_waiters_clear and by the last peer_queue_pop). */
@@ -80,6 +80,7 @@ struct peer {
 	int64_t unanswered_since_ms;      /* first Data sent since the last one received, 0 */
 	int64_t move_since_ms;            /* we moved: our move probe unanswered since, 0 */
 	int64_t move_sent_ms;             /* ...and last sent */
+	int64_t punched_ms;               /* a relayed tunnel took its punched path, 0 */
 
 	union peer_addr endpoint;         /* where Data goes; follows the peer (roaming) */
 	union peer_addr route_peer;       /* where the tunnel's route said the peer was */

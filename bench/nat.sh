@@ -1,0 +1,94 @@
+#!/bin/bash
+# bench/nat.sh BINDIR: the NAT matrix (docs/nat.md).  Six nodes, each on a
+# kind of network users have, every pair connected in turn:
+#   g4  global IPv4 only                 192.0.2.10
+#   g6  global IPv6 only                 2001:db8::11
+#   f6  IPv6 only, behind a stateful firewall (fw6 router f)
+#   e   behind an endpoint-independent NAPT (port-keeping masquerade, r1)
+#   r   behind a random-port NAPT (masquerade fully-random, r2)
+#   c   behind two NAPTs in a row: a home router behind a carrier-grade NAT
+# For each pair: the path it got (direct by address, direct punched, or
+# relayed) and the time from the DNS query to the first ping reply (the
+# route selection, the tunnel, the first packet), taken by the first node
+# of the pair.  A direct path is possible for every pair with a common
+# family (a random-port NAPT against a port-keeping one only with many
+# probes: the birthday approach).
+#
+#          inet: bridge br0 (the "Internet", documentation prefixes only)
+#   ns cloud 192.0.2.1 2001:db8::1 (AS, NMS, TRS)   ns g4 192.0.2.10   ns g6 2001:db8::11
+#   ns f 2001:db8::20 (firewall) - f6 2001:db8:1::10
+#   ns r1 192.0.2.21 (eim) - e 198.51.100.10      ns r2 192.0.2.22 (random) - r 203.0.113.10
+#   ns cg 192.0.2.23 (eim, CGNAT) - ns h 198.18.0.2 (eim, home) - c 198.18.1.10
+[[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
+export CYPHONIC_BIN=$1
+export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
+export CY_QUIET=${CY_QUIET:-1}
+source "$(dirname "$0")/../tests/net/lib.sh"
+require
+
+NODES=(g4 g6 f6 e r c)
+declare -A KIND=([g4]="global IPv4" [g6]="global IPv6" [f6]="IPv6, firewall"
+	[e]="NAPT, port-keeping" [r]="NAPT, random port" [c]="two NAPTs (CGNAT)")
+declare -A FAM=([g4]=4 [g6]=6 [f6]=6 [e]=4 [r]=4 [c]=4)
+
+internet
+inet_host cloud 192.0.2.1/24 2001:db8::1/64
+inet_host g4 192.0.2.10/24 -
+inet_host g6 - 2001:db8::11/64
+fw6 f 2001:db8::20/64 2001:db8:1::1/64
+lan_host f6 f - 2001:db8:1::10/64
+route6 "cloud g6" 2001:db8:1::/64 2001:db8::20
+NAPT_KIND=eim napt r1 192.0.2.21/24 198.51.100.1/24
+lan_host e r1 198.51.100.10/24
+NAPT_KIND=random napt r2 192.0.2.22/24 203.0.113.1/24
+lan_host r r2 203.0.113.10/24
+NAPT_KIND=eim napt cg 192.0.2.23/24 198.18.0.1/24
+NAPT_KIND=eim napt_behind h cg 198.18.0.2/24 198.18.1.1/24
+lan_host c h 198.18.1.10/24
+nodes_up "${NODES[@]}"
+
+# possible A B: a direct path exists in principle: a common family (and
+# not random-port NAPTs on both sides, which this matrix has not).
+possible() { [[ ${FAM[$1]} == "${FAM[$2]}" ]]; }
+
+declare -a ROWS=()
+total=0 connected=0 want_direct=0 got_direct=0
+for ((i = 0; i < ${#NODES[@]}; i++)); do
+	for ((j = i + 1; j < ${#NODES[@]}; j++)); do
+		x=${NODES[$i]} y=${NODES[$j]}
+		total=$((total + 1))
+		t0=$(date +%s%N)
+		vip=$(resolve "$x" "$y" A 2>/dev/null || true)
+		ok=0
+		[[ $vip == "$(vip "$y" 4)" ]] && n "$x" ping -n -c 1 -W 3 "$vip" >/dev/null 2>&1 && ok=1
+		ms=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e6 }')
+		path=- found=-
+		if ((ok)); then
+			connected=$((connected + 1))
+			# Punching runs beside the relay: the path a second later.
+			wait_for 1 eval '[[ $(tunnel_get '"$x $y"' .path) == direct ]]' 2>/dev/null || true
+			path=$(tunnel_get "$x" "$y" .path)
+			found=$(tunnel_get "$x" "$y" .found)
+		fi
+		p=no
+		if possible "$x" "$y"; then
+			p=yes
+			want_direct=$((want_direct + 1))
+			[[ $path == direct ]] && got_direct=$((got_direct + 1))
+		fi
+		ROWS+=("$(printf '  %-20s %-20s %-8s %-8s %-9s %8s' "$x (${KIND[$x]})" "$y (${KIND[$y]})" \
+			"$( ((ok)) && echo yes || echo NO)" "$path" "$found" "$ms")  direct possible: $p")
+	done
+done
+stop_all
+
+printf '\nCYPHONIC NAT matrix, %s UTC (%s)\n' "$(date -u '+%Y-%m-%d %H:%M')" "$CYPHONIC_BIN/cyphonicd"
+printf 'every pair: dig A from the first, then one ping; time = DNS query to first reply (ms)\n\n'
+printf '  %-20s %-20s %-8s %-8s %-9s %8s\n' from to connects path found ms
+for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done
+printf '\n  connected: %d of %d pairs\n' "$connected" "$total"
+printf '  direct where possible: %d of %d pairs\n' "$got_direct" "$want_direct"
+printf 'targets:\n'
+printf '  100%% connect                          %s\n' "$( ((connected == total)) && echo met || echo 'NOT met')"
+printf '  direct wherever possible              %s\n' \
+	"$( ((got_direct == want_direct)) && echo met || echo "NOT met ($((want_direct - got_direct)) pairs relayed: random-port NAPT against a NAPT needs the birthday approach)")"
