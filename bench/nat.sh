@@ -10,7 +10,7 @@
 # For each pair: the path it got (direct by address, direct punched, or
 # relayed) and the time from the DNS query to the first ping reply (the
 # route selection, the tunnel, the first packet), taken by the first node
-# of the pair.  A direct path is possible for every pair with a common
+# of the pair (dns_probe: no process start before the answer).  A direct path is possible for every pair with a common
 # family (a random-port NAPT against a port-keeping one only with many
 # probes: the birthday approach).
 #
@@ -57,16 +57,22 @@ for ((i = 0; i < ${#NODES[@]}; i++)); do
 	for ((j = i + 1; j < ${#NODES[@]}; j++)); do
 		x=${NODES[$i]} y=${NODES[$j]}
 		total=$((total + 1))
-		t0=$(date +%s%N)
-		vip=$(resolve "$x" "$y" A 2>/dev/null || true)
-		ok=0
-		[[ $vip == "$(vip "$y" 4)" ]] && n "$x" ping -n -c 1 -W 3 "$vip" >/dev/null 2>&1 && ok=1
-		ms=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.1f", ns / 1e6 }')
+		ok=0 dns=- first=-
+		if out=$(dns_probe "$x" "$(fqdn "$y")" "$(vip "$y" 4)" 2>/dev/null); then
+			ok=1
+			dns=$(awk -v u="${out% *}" 'BEGIN { printf "%.2f", u / 1000 }')
+			first=$(awk -v u="${out#* }" 'BEGIN { printf "%.2f", u / 1000 }')
+		fi
 		path=- found=-
 		if ((ok)); then
 			connected=$((connected + 1))
-			# Punching runs beside the relay: the path a second later.
-			wait_for 1 eval '[[ $(tunnel_get '"$x $y"' .path) == direct ]]' 2>/dev/null || true
+			# Punching runs beside the relay: the path once direct, or a
+			# second later (wait_for would count the relayed ones as
+			# failures).
+			for ((w = 0; w < 10; w++)); do
+				[[ $(tunnel_get "$x" "$y" .path) == direct ]] && break
+				sleep 0.1
+			done
 			path=$(tunnel_get "$x" "$y" .path)
 			found=$(tunnel_get "$x" "$y" .found)
 		fi
@@ -76,15 +82,19 @@ for ((i = 0; i < ${#NODES[@]}; i++)); do
 			want_direct=$((want_direct + 1))
 			[[ $path == direct ]] && got_direct=$((got_direct + 1))
 		fi
-		ROWS+=("$(printf '  %-20s %-20s %-8s %-8s %-9s %8s' "$x (${KIND[$x]})" "$y (${KIND[$y]})" \
-			"$( ((ok)) && echo yes || echo NO)" "$path" "$found" "$ms")  direct possible: $p")
+		ROWS+=("$(printf '  %-24s %-24s %-4s %-7s %-8s %9s %9s   %s' "$x (${KIND[$x]})" \
+			"$y (${KIND[$y]})" "$( ((ok)) && echo yes || echo NO)" "$path" "$found" "$dns" \
+			"$first" "$p")")
 	done
 done
 stop_all
 
 printf '\nCYPHONIC NAT matrix, %s UTC (%s)\n' "$(date -u '+%Y-%m-%d %H:%M')" "$CYPHONIC_BIN/cyphonicd"
-printf 'every pair: dig A from the first, then one ping; time = DNS query to first reply (ms)\n\n'
-printf '  %-20s %-20s %-8s %-8s %-9s %8s\n' from to connects path found ms
+printf 'every pair: the first asks its resolver for the other'"'"'s name (cold: route selection and\n'
+printf 'tunnel), then pings the answer; ms from the DNS query to its answer and to the first reply\n'
+printf '(the ping process'"'"'s start included); the path a second later\n\n'
+printf '  %-24s %-24s %-4s %-7s %-8s %9s %9s   %s\n' from to ok path found "DNS ms" "reply ms" \
+	"direct possible"
 for r in "${ROWS[@]}"; do printf '%s\n' "$r"; done
 printf '\n  connected: %d of %d pairs\n' "$connected" "$total"
 printf '  direct where possible: %d of %d pairs\n' "$got_direct" "$want_direct"
