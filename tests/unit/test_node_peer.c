@@ -735,6 +735,28 @@ static void test_overlay_reflected_request(void **state)
 	assert_int_equal(overlay_drops(a->ov)->unknown, 0);
 }
 
+/* A Punch Direction (the NMS's, sealed: sig.c checked it) moves a node only
+ * for a relayed tunnel it holds, to the peer it names: anything else sends
+ * nothing anywhere. */
+static void test_overlay_punch_direction_ignored(void **state)
+{
+	struct fake_node *a = &nodes[0];
+	struct sockaddr_storage cand;
+	socklen_t l;
+
+	(void)state;
+	up_pair(0x6666);
+	deliver_all();
+	assert_int_equal(addr_parse("192.0.2.99:4444", 0, &cand, &l), 0);
+	overlay_punch_direction(a->ov, 0x6666, "b.example.test", (struct sockaddr *)&cand);
+	overlay_punch_direction(a->ov, 0x7777, "b.example.test", (struct sockaddr *)&cand);
+	overlay_punch_direction(a->ov, 0x6666, "c.example.test", (struct sockaddr *)&cand);
+	advance(OVERLAY_TICK_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(nnet, 0);
+	assert_int_equal(overlay_stats(a->ov)->punch_dirs_ignored, 3);
+}
+
 static void test_overlay_ping(void **state)
 {
 	struct fake_node *a = &nodes[0];
@@ -915,7 +937,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_early_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_lost_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
+cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_peer_asks_again, setup, teardown),
