@@ -869,6 +869,25 @@ stream_chunk()
 	dd if="$RUN_DIR/stream.in" bs=1M skip="$1" count=1 status=none >&"$STREAM_FD"
 	wait_for "${2:-20}" stream_received $((($1 + 1) << 20))
 }
+# stream_until_path X Y PATH FROM MAX: send the stream's megabytes FROM, FROM+1,
+# ... until both X and Y see their tunnel to each other on PATH (checked
+# before each), failing at MAX; sets STREAM_K (the next megabyte) and
+# STREAM_MS (the time it took).
+both_on() { [[ $(tunnel_get "$1" "$2" .path) == "$3" && $(tunnel_get "$2" "$1" .path) == "$3" ]]; }
+stream_until_path()
+{
+	local x=$1 y=$2 path=$3 t0
+	STREAM_K=$4
+	t0=$(now_ms)
+	until both_on "$x" "$y" "$path"; do
+		((STREAM_K < $5)) ||
+			fail "not both on $path after $STREAM_K MB ($(($(now_ms) - t0)) ms): $x $(tunnel_get "$x" "$y" .path), $y $(tunnel_get "$y" "$x" .path)"
+		stream_chunk "$STREAM_K"
+		STREAM_K=$((STREAM_K + 1))
+	done
+	STREAM_MS=$(($(now_ms) - t0))
+}
+
 stream_finish()
 {
 	exec {STREAM_FD}>&-

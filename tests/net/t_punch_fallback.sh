@@ -39,15 +39,7 @@ n r1 nft -f - <<-EOF2
 		}
 	}
 	EOF2
-t0=$(now_ms)
-k=1
-relayed() { [[ $(tunnel_get a b .path) == relay && $(tunnel_get b a .path) == relay ]]; }
-while ! relayed; do
-	((k < 6)) || fail "not back on the relay after $k MB ($(($(now_ms) - t0)) ms): a $(tunnel_get a b .path), b $(tunnel_get b a .path)"
-	stream_chunk "$k"
-	k=$((k + 1))
-done
-ms=$(($(now_ms) - t0))
+stream_until_path a b relay 1 6
 for x in a b; do
 	[[ $x == a ]] && y=b || y=a
 	[[ $(tunnel_get "$x" "$y" .tunnel_id) == "$TID" ]] ||
@@ -55,8 +47,8 @@ for x in a b; do
 done
 log_grep a "nothing back on the direct path .* back to the relay" ||
 	fail "a: the log does not say it fell back to the relay"
-ok "both back on the relay $ms ms after the cut, the same tunnel"
-for ((; k < 8; k++)); do stream_chunk "$k"; done
+ok "both back on the relay $STREAM_MS ms after the cut, the same tunnel"
+for ((k = STREAM_K; k < 8; k++)); do stream_chunk "$k"; done
 stream_finish
 ok "8 MB arrived intact over one TCP session"
 

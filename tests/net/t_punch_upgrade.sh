@@ -38,15 +38,7 @@ for r in r1 r2; do
 	n "$r" nft add rule ip nat postrouting oifname "eth0" masquerade
 	n "$r" conntrack -F 2>/dev/null
 done
-t0=$(now_ms)
-k=1
-direct() { [[ $(tunnel_get a b .path) == direct && $(tunnel_get b a .path) == direct ]]; }
-while ! direct; do
-	((k < 10)) || fail "no direct path after $k MB ($(($(now_ms) - t0)) ms): a $(tunnel_get a b .path), b $(tunnel_get b a .path)"
-	stream_chunk "$k"
-	k=$((k + 1))
-done
-ms=$(($(now_ms) - t0))
+stream_until_path a b direct 1 10
 for x in a b; do
 	[[ $x == a ]] && y=b || y=a
 	[[ $(tunnel_get "$x" "$y" .found) == punch ]] ||
@@ -57,11 +49,11 @@ done
 [[ $(ep_host "$(tunnel_get a b .endpoint)") == 192.0.2.21 ]] ||
 	fail "a: endpoint $(tunnel_get a b .endpoint), not b's NAPT"
 [[ $(stat_get .nms.punches) -ge 1 ]] || fail "nms.punches = $(stat_get .nms.punches)"
-ok "the same tunnel went direct ${ms} ms after the change, $k MB sent meanwhile"
+ok "the same tunnel went direct $STREAM_MS ms after the change, $STREAM_K MB sent meanwhile"
 
 pretty "the rest of the stream goes direct"
 fwd=$(stat_get .trs.fwd_bytes)
-for ((; k < 12; k++)); do stream_chunk "$k"; done
+for ((k = STREAM_K; k < 12; k++)); do stream_chunk "$k"; done
 stream_finish
 fwd2=$(stat_get .trs.fwd_bytes)
 (((fwd2 - fwd) < 1 << 20)) || fail "the relay forwarded $((fwd2 - fwd)) bytes more after the switch"

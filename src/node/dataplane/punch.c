@@ -1,12 +1,14 @@
 #include "punch.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "aead.h"
 #include "clock.h"
+#include "tidtab.h"
 
 enum punch_state {
 	PUNCH_BURST,     /* probing every PUNCH_RETRY_MS until burst_end */
@@ -29,37 +31,37 @@ struct punch_entry {
 	uint64_t nsent, acked;
 };
 
+_Static_assert(offsetof(struct punch_entry, tunnel_id) == 0, "tidtab.h: the id first");
+
 struct punch_table {
-	struct punch_entry *e;
-	size_t n, cap;
+	struct tidtab tab;       /* of struct punch_entry */
 };
 
 struct punch_table *punch_table_new(void)
 {
-	return calloc(1, sizeof(struct punch_table));
+	struct punch_table *t = calloc(1, sizeof(*t));
+
+	if (t)
+		tidtab_init(&t->tab, sizeof(struct punch_entry));
+	return t;
 }
 
 void punch_table_free(struct punch_table *t)
 {
 	if (!t)
 		return;
-	if (t->e)
-		cy_wipe(t->e, t->cap * sizeof(*t->e));
-	free(t->e);
+	tidtab_free(&t->tab);
 	free(t);
 }
 
 size_t punch_count(const struct punch_table *t)
 {
-	return t->n;
+	return t->tab.n;
 }
 
 static struct punch_entry *punch_find(const struct punch_table *t, uint64_t tunnel_id)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->e[i].tunnel_id == tunnel_id)
-			return &t->e[i];
-	return NULL;
+	return tidtab_find(&t->tab, tunnel_id);
 }
 
 static uint64_t punch_stamp(struct punch_entry *e)
@@ -89,29 +91,6 @@ static void punch_burst(struct punch_entry *e, int64_t now_ms)
 	e->next_ms = now_ms + PUNCH_RETRY_MS;
 }
 
-static struct punch_entry *punch_slot(struct punch_table *t, uint64_t tunnel_id)
-{
-	struct punch_entry *e = punch_find(t, tunnel_id);
-
-	if (e)
-		return e;
-	if (t->n == t->cap) {
-		size_t nc = t->cap ? 2 * t->cap : 8;
-		struct punch_entry *ne = calloc(nc, sizeof(*ne));
-
-		if (!ne)
-			return NULL;
-		if (t->e) {
-			memcpy(ne, t->e, t->n * sizeof(*ne));
-			cy_wipe(t->e, t->cap * sizeof(*t->e));
-			free(t->e);
-		}
-		t->e = ne;
-		t->cap = nc;
-	}
-	return &t->e[t->n++];
-}
-
 ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
 		  uint8_t role, const struct sockaddr *cand, bool burst, int64_t again_ms,
 		  int64_t now_ms, uint8_t *out, size_t cap)
@@ -121,7 +100,7 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 
 	if (!l || l > sizeof(e->cand) || role > 1)
 		return -EINVAL;
-	e = punch_slot(t, tunnel_id);
+	e = tidtab_slot(&t->tab, tunnel_id);
 	if (!e)
 		return -ENOMEM;
 	memset(e, 0, sizeof(*e));
@@ -143,12 +122,7 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 
 void punch_del(struct punch_table *t, uint64_t tunnel_id)
 {
-	struct punch_entry *e = punch_find(t, tunnel_id);
-
-	if (!e)
-		return;
-	*e = t->e[--t->n];
-	cy_wipe(&t->e[t->n], sizeof(t->e[t->n]));
+	tidtab_del(&t->tab, tunnel_id);
 }
 
 int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
@@ -282,8 +256,8 @@ void punch_tick(struct punch_table *t, int64_t now_ms, const struct punch_cb *cb
 {
 	uint8_t buf[PUNCH_LEN];
 
-	for (size_t i = 0; i < t->n;) {
-		struct punch_entry *e = &t->e[i];
+	for (size_t i = 0; i < t->tab.n;) {
+		struct punch_entry *e = tidtab_at(&t->tab, i);
 		uint64_t tid = e->tunnel_id;
 		ssize_t n = 0;
 
@@ -306,7 +280,7 @@ void punch_tick(struct punch_table *t, int64_t now_ms, const struct punch_cb *cb
 		}
 		/* The callbacks may have deleted or restarted entries: look
 		 * again at the same index only when it still holds tid. */
-		if (i < t->n && t->e[i].tunnel_id == tid)
+		if (i < t->tab.n && ((struct punch_entry *)tidtab_at(&t->tab, i))->tunnel_id == tid)
 			i++;
 	}
 	cy_wipe(buf, sizeof(buf));
@@ -316,8 +290,8 @@ int64_t punch_next_ms(const struct punch_table *t)
 {
 	int64_t next = INT64_MAX;
 
-	for (size_t i = 0; i < t->n; i++) {
-		const struct punch_entry *e = &t->e[i];
+	for (size_t i = 0; i < t->tab.n; i++) {
+		const struct punch_entry *e = tidtab_at(&t->tab, i);
 
 		if (e->state != PUNCH_DONE && e->next_ms < next)
 			next = e->next_ms;

@@ -1,12 +1,14 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "aead.h"
 #include "clock.h"
+#include "tidtab.h"
 #include "trs_wire.h"
 
 struct relay_entry {
@@ -23,37 +25,37 @@ struct relay_entry {
 	int64_t sent_ms;
 };
 
+_Static_assert(offsetof(struct relay_entry, tunnel_id) == 0, "tidtab.h: the id first");
+
 struct relay_table {
-	struct relay_entry *e;
-	size_t n, cap;
+	struct tidtab tab;       /* of struct relay_entry */
 };
 
 struct relay_table *relay_table_new(void)
 {
-	return calloc(1, sizeof(struct relay_table));
+	struct relay_table *t = calloc(1, sizeof(*t));
+
+	if (t)
+		tidtab_init(&t->tab, sizeof(struct relay_entry));
+	return t;
 }
 
 void relay_table_free(struct relay_table *t)
 {
 	if (!t)
 		return;
-	if (t->e)
-		cy_wipe(t->e, t->cap * sizeof(*t->e));
-	free(t->e);
+	tidtab_free(&t->tab);
 	free(t);
 }
 
 size_t relay_count(const struct relay_table *t)
 {
-	return t->n;
+	return t->tab.n;
 }
 
 static struct relay_entry *relay_find(struct relay_table *t, uint64_t tunnel_id)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->e[i].tunnel_id == tunnel_id)
-			return &t->e[i];
-	return NULL;
+	return tidtab_find(&t->tab, tunnel_id);
 }
 
 /* Hello timestamps rise strictly per tunnel: the TRS takes only newer
@@ -76,28 +78,14 @@ static ssize_t relay_hello(struct relay_entry *e, int64_t now_ms, uint8_t *out, 
 ssize_t relay_add(struct relay_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
 		  uint8_t side, const struct sockaddr *trs, uint8_t *out, size_t cap)
 {
-	struct relay_entry *e = relay_find(t, tunnel_id);
+	struct relay_entry *e;
 	socklen_t l = addr_len(trs);
 
 	if (!l || l > sizeof(e->trs) || side > 1)
 		return -EINVAL;
-	if (!e) {
-		if (t->n == t->cap) {
-			size_t nc = t->cap ? 2 * t->cap : 8;
-			struct relay_entry *ne = calloc(nc, sizeof(*ne));
-
-			if (!ne)
-				return -ENOMEM;
-			if (t->e) {
-				memcpy(ne, t->e, t->n * sizeof(*ne));
-				cy_wipe(t->e, t->cap * sizeof(*t->e));
-				free(t->e);
-			}
-			t->e = ne;
-			t->cap = nc;
-		}
-		e = &t->e[t->n++];
-	}
+	e = tidtab_slot(&t->tab, tunnel_id);
+	if (!e)
+		return -ENOMEM;
 	memset(e, 0, sizeof(*e));
 	e->tunnel_id = tunnel_id;
 	e->side = side;
@@ -113,12 +101,7 @@ ssize_t relay_add(struct relay_table *t, uint64_t tunnel_id, const uint8_t tunne
 
 void relay_del(struct relay_table *t, uint64_t tunnel_id)
 {
-	struct relay_entry *e = relay_find(t, tunnel_id);
-
-	if (!e)
-		return;
-	*e = t->e[--t->n];
-	cy_wipe(&t->e[t->n], sizeof(t->e[t->n]));
+	tidtab_del(&t->tab, tunnel_id);
 }
 
 int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len)
@@ -172,22 +155,25 @@ static bool relay_entry_tick(struct relay_entry *e, int64_t now_ms, const struct
 
 void relay_moved(struct relay_table *t, int64_t now_ms)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		t->e[i].since_ms = now_ms;
-		t->e[i].next_ms = now_ms;
+	for (size_t i = 0; i < t->tab.n; i++) {
+		struct relay_entry *e = tidtab_at(&t->tab, i);
+
+		e->since_ms = now_ms;
+		e->next_ms = now_ms;
 	}
 }
 
 void relay_tick(struct relay_table *t, int64_t now_ms, const struct relay_cb *cb)
 {
-	for (size_t i = 0; i < t->n;) {
-		uint64_t tid = t->e[i].tunnel_id;
+	for (size_t i = 0; i < t->tab.n;) {
+		struct relay_entry *e = tidtab_at(&t->tab, i);
+		uint64_t tid = e->tunnel_id;
 
 		if (!cb->alive(cb->ctx, tid)) {
 			relay_del(t, tid);
 			continue;
 		}
-		if (!relay_entry_tick(&t->e[i], now_ms, cb)) {
+		if (!relay_entry_tick(e, now_ms, cb)) {
 			relay_del(t, tid);
 			cb->dead(cb->ctx, tid);
 			continue;
