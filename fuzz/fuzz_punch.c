@@ -5,8 +5,8 @@
  *   1  role, kind, stamp and echo of a validly sealed Punch of that
  *      tunnel (past the AEAD: the freshness and echo rules themselves)
  * Invariants: an answer is exactly one Punch ack that opens under the
- * Punch Key and echoes the probe it answers; an ack is taken only when it
- * echoes the one probe sent, and only once. */
+ * Punch Key and echoes the probe it answers; an ack (from the candidate)
+ * is taken only when it echoes the one probe sent, and only once. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@ static void one(const uint8_t *data, size_t size, bool sealed)
 	if (!t || punch_key(tkey, TID, pkey) < 0)
 		abort();
 	cand.sin_addr.s_addr = htonl(0xc0000215);
-	if (punch_add(t, TID, tkey, 0, (struct sockaddr *)&cand, true, 0, 1000, probe,
+	if (punch_add(t, TID, tkey, 0, (struct sockaddr *)&cand, NULL, true, 0, 1000, probe,
 		      sizeof(probe)) != PUNCH_LEN ||
 	    punch_open(pkey, probe, sizeof(probe), &m) < 0)
 		abort();
@@ -53,7 +53,7 @@ static void one(const uint8_t *data, size_t size, bool sealed)
 		data = pkt;
 		size = sizeof(pkt);
 	}
-	r = punch_input(t, data, size, 1000, &m, out, sizeof(out), &n);
+	r = punch_input(t, data, size, (struct sockaddr *)&cand, 1000, &m, out, sizeof(out), &n);
 	if (r == PUNCH_IN_PROBE) {
 		if (n != PUNCH_LEN || punch_open(pkey, out, n, &a) < 0 || a.kind != PUNCH_ACK ||
 		    a.role != 0 || a.echo != m.stamp)
@@ -65,7 +65,8 @@ static void one(const uint8_t *data, size_t size, bool sealed)
 		if (m.echo != sent || m.role != 1)
 			abort();
 		/* Once only. */
-		r2 = punch_input(t, data, size, 1000, &m, out, sizeof(out), &n);
+		r2 = punch_input(t, data, size, (struct sockaddr *)&cand, 1000, &m, out, sizeof(out),
+				 &n);
 		if (r2 == PUNCH_IN_ACK)
 			abort();
 	}

@@ -242,11 +242,12 @@ static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 		id->ops->dns_complete(id->arg, token, st, vip4, vip6);
 }
 
-static int ov_punch_request(void *arg, const char *peer_fqdn, uint64_t tunnel_id)
+static int ov_punch_request(void *arg, const char *peer_fqdn, uint64_t tunnel_id,
+			    const uint8_t ticket[CY_TICKET_LEN])
 {
 	struct ident *id = arg;
 
-	return sig_punch_request(id->sig, peer_fqdn, tunnel_id);
+	return sig_punch_request(id->sig, peer_fqdn, tunnel_id, ticket);
 }
 
 static const struct overlay_ops ident_ov_ops = {

@@ -37,6 +37,7 @@
 #define CY_REASON_MAX 200
 #define CY_PASSWORD_MAX 128
 #define CY_KEY_LEN 32
+#define CY_TICKET_LEN 16
 
 /* Every message type, the second byte of every message (after the
  * version): the one registry, so the node's UDP port, which carries
@@ -108,6 +109,7 @@ enum cy_attr_type {
 	CY_A_TEMP_KEY = 29,  /* CY_KEY_LEN bytes: seals the End Key material through a TRS */
 	CY_A_RELAY = 30,     /* endpoint of a TRS relay session; repeatable (one per family) */
 	CY_A_CANDIDATE = 31, /* endpoint: where the peer may be reached directly by punching */
+	CY_A_TICKET = 32,    /* CY_TICKET_LEN bytes: the NMS's proof of a punched route's pair */
 };
 
 enum cy_result {

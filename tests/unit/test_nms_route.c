@@ -335,7 +335,11 @@ struct rd {
 	uint8_t role, path;
 	bool have_cand;                /* CANDIDATE: punch towards cand */
 	struct sockaddr_storage cand;
+	uint8_t ticket[CY_TICKET_LEN]; /* with it */
 };
+
+static uint8_t last_ticket[CY_TICKET_LEN];  /* the MN's, of the last exchange */
+static uint64_t last_tid;
 
 static void rd_get(const struct cy_msg *m, struct rd *rd)
 {
@@ -351,8 +355,12 @@ static void rd_get(const struct cy_msg *m, struct rd *rd)
 	assert_true(cy_msg_u8(m, CY_A_ROLE, &rd->role));
 	assert_true(cy_msg_u8(m, CY_A_PATH, &rd->path));
 	rd->have_cand = cy_msg_find(m, CY_A_CANDIDATE) != NULL;
-	if (rd->have_cand)
+	if (rd->have_cand) {
 		assert_true(cy_msg_endpoint(m, CY_A_CANDIDATE, &rd->cand, &l));
+		assert_true(cy_msg_bytes(m, CY_A_TICKET, rd->ticket, CY_TICKET_LEN));
+	} else {
+		assert_null(cy_msg_find(m, CY_A_TICKET));
+	}
 }
 
 /* The Route Direction captured for the CN (who, at cn_ep): checked and
@@ -416,6 +424,10 @@ static uint8_t exchange_punch(struct fx *f, const char *mn_ep, const char *cn_ep
 	if (to_mn.have_cand) {
 		assert_true(addr_equal(SA(to_mn.cand), SA(cep)));
 		assert_true(addr_equal(SA(to_cn.cand), SA(mep)));
+		/* One ticket for the pair's tunnel, whichever end shows it. */
+		assert_memory_equal(to_mn.ticket, to_cn.ticket, CY_TICKET_LEN);
+		memcpy(last_ticket, to_mn.ticket, CY_TICKET_LEN);
+		last_tid = to_mn.tunnel_id;
 	}
 	*punch = to_mn.have_cand;
 	return to_mn.role;
@@ -520,7 +532,7 @@ static void test_napt_napt(void **state)
  * observed endpoint; one naming nobody, or a peer seen in another family,
  * makes the NMS send nothing. */
 static size_t punch_req(struct fx *f, char who, const char *from, uint64_t tid,
-			const char *fqdn)
+			const char *fqdn, const uint8_t *ticket)
 {
 	uint8_t msg[256], out[NMS_PKT_MAX];
 	struct cy_builder b;
@@ -528,6 +540,7 @@ static size_t punch_req(struct fx *f, char who, const char *from, uint64_t tid,
 	cy_build_start(&b, msg, sizeof(msg), CY_PUNCH_REQ);
 	cy_put_u64(&b, CY_A_TUNNEL_ID, tid);
 	cy_put_str(&b, CY_A_FQDN, fqdn);
+	cy_put_bytes(&b, CY_A_TICKET, ticket, CY_TICKET_LEN);
 	return to_nms(f, who, from, &b, out, sizeof(out));
 }
 
@@ -550,7 +563,7 @@ static void punch_dir_check(struct fx *f, int idx, char who, const char *to, con
 	assert_int_equal(cy_msg_parse(&m, plain, (size_t)n), 0);
 	assert_int_equal(m.type, CY_PUNCH_DIRECTION);
 	assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &tid));
-	assert_true(tid == 0xabc);
+	assert_true(tid == last_tid);
 	assert_true(cy_msg_str(&m, CY_A_FQDN, name, CY_FQDN_MAX));
 	assert_string_equal(name, fqdn);
 	assert_true(cy_msg_endpoint(&m, CY_A_CANDIDATE, &got, &l));
@@ -560,23 +573,43 @@ static void punch_dir_check(struct fx *f, int idx, char who, const char *to, con
 static void test_punch_request(void **state)
 {
 	struct fx *f = *state;
+	uint8_t forged[CY_TICKET_LEN];
+	bool punch;
 
 	reg(f, 'a', "203.0.113.5:40000", "10.0.0.2:7446", V4);
 	reg(f, 'b', "203.0.113.7:41000", "10.1.0.2:7446", V4);
-	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "Beta.example.test."), 0);
+	/* The route (no TRS: punch only) hands both ends the ticket. */
+	exchange_punch(f, "203.0.113.5:40000", "203.0.113.7:41000", 1, &punch);
+	assert_true(punch);
+	f->nsent = 0;
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", last_tid, "Beta.example.test.",
+				   last_ticket), 0);
 	assert_int_equal(f->nsent, 2);
 	punch_dir_check(f, 0, 'a', "203.0.113.5:40000", "beta.example.test", "203.0.113.7:41000");
 	punch_dir_check(f, 1, 'b', "203.0.113.7:41000", "alpha.example.test", "203.0.113.5:40000");
 	assert_int_equal(nms_stats(f->nms)->punches, 1);
-	/* Nobody by that name, yourself: nothing sent. */
-	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "nobody.example.test"), 0);
-	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "alpha.example.test"), 0);
+	/* b shows the same ticket: fine too. */
+	assert_int_equal(punch_req(f, 'b', "203.0.113.7:41000", last_tid, "alpha.example.test",
+				   last_ticket), 0);
+	assert_int_equal(f->nsent, 4);
+	/* Nothing sent for: a forged ticket, another tunnel id, nobody by
+	 * that name, yourself. */
+	memcpy(forged, last_ticket, sizeof(forged));
+	forged[0] ^= 1;
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", last_tid, "beta.example.test",
+				   forged), 0);
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", last_tid + 1, "beta.example.test",
+				   last_ticket), 0);
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", last_tid, "nobody.example.test",
+				   last_ticket), 0);
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", last_tid, "alpha.example.test",
+				   last_ticket), 0);
 	/* b seen over IPv6 now: no common family to punch in. */
 	reg(f, 'b', "[2001:db8::7]:41000", "[2001:db8::7]:7446", V6);
-	f->nsent = 0;
-	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", 0xabc, "beta.example.test"), 0);
-	assert_int_equal(f->nsent, 0);
-	assert_int_equal(nms_stats(f->nms)->punches_refused, 3);
+	assert_int_equal(punch_req(f, 'a', "203.0.113.5:40000", last_tid, "beta.example.test",
+				   last_ticket), 0);
+	assert_int_equal(f->nsent, 4);
+	assert_int_equal(nms_stats(f->nms)->punches_refused, 5);
 }
 
 static void test_v4_v6(void **state)

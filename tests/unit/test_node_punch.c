@@ -65,6 +65,10 @@ static struct sockaddr_storage ep(const char *s)
 }
 
 static uint8_t key[32];
+/* Where a and b are seen (each is the other's candidate). */
+static struct sockaddr_storage A_AT, B_AT;
+#define FROM_A ((struct sockaddr *)&A_AT)
+#define FROM_B ((struct sockaddr *)&B_AT)
 
 /* a: initiator, b: responder; both burst; a's first probe in pa, b's in pb. */
 static void pair(struct punch_table **a, struct punch_table **b, uint8_t pa[PUNCH_LEN],
@@ -72,15 +76,17 @@ static void pair(struct punch_table **a, struct punch_table **b, uint8_t pa[PUNC
 {
 	struct sockaddr_storage ca = ep("192.0.2.21:7446"), cb = ep("192.0.2.20:7446");
 
+	A_AT = cb;
+	B_AT = ca;
 	clock_set_fake(NOW, MONO);
 	memset(key, 0x42, sizeof(key));
 	*a = punch_table_new();
 	*b = punch_table_new();
 	assert_non_null(*a);
 	assert_non_null(*b);
-	assert_int_equal(punch_add(*a, TID, key, 1, (struct sockaddr *)&ca, true, again, MONO, pa,
+	assert_int_equal(punch_add(*a, TID, key, 1, (struct sockaddr *)&ca, NULL, true, again, MONO, pa,
 				   PUNCH_LEN), PUNCH_LEN);
-	assert_int_equal(punch_add(*b, TID, key, 0, (struct sockaddr *)&cb, true, again, MONO, pb,
+	assert_int_equal(punch_add(*b, TID, key, 0, (struct sockaddr *)&cb, NULL, true, again, MONO, pb,
 				   PUNCH_LEN), PUNCH_LEN);
 	assert_true(punch_bursting(*a, TID));
 }
@@ -95,24 +101,28 @@ static void test_probe_ack(void **state)
 	(void)state;
 	pair(&a, &b, pa, pb, 0);
 	/* b takes a's probe and answers; a takes the answer: a found the path. */
-	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, ack, sizeof(ack), &n),
+	assert_int_equal(punch_input(b, pa, sizeof(pa), FROM_A, MONO, &m, ack, sizeof(ack), &n),
 			 PUNCH_IN_PROBE);
 	assert_int_equal(n, PUNCH_LEN);
 	assert_true(m.tunnel_id == TID);
-	assert_int_equal(punch_input(a, ack, n, MONO, &m, out, sizeof(out), &n), PUNCH_IN_ACK);
+	assert_int_equal(punch_input(a, ack, n, FROM_B, MONO, &m, out, sizeof(out), &n),
+			 PUNCH_IN_ACK);
 	assert_int_equal(n, 0);
 	assert_false(punch_bursting(a, TID));
 	/* The same ack again, and a's probe again: nothing. */
-	assert_int_equal(punch_input(a, ack, sizeof(ack), MONO, &m, out, sizeof(out), &n), -ESTALE);
-	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -ESTALE);
+	assert_int_equal(punch_input(a, ack, sizeof(ack), FROM_B, MONO, &m, out, sizeof(out), &n),
+			 -ESTALE);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), FROM_A, MONO, &m, out, sizeof(out), &n),
+			 -ESTALE);
 	assert_int_equal(n, 0);
 	/* b, still bursting, probes back at once; a answers it though done. */
 	assert_true(punch_bursting(b, TID));
-	assert_int_equal(punch_probe_now(b, TID, pb, sizeof(pb)), PUNCH_LEN);
-	assert_int_equal(punch_input(a, pb, sizeof(pb), MONO, &m, ack, sizeof(ack), &n),
+	assert_int_equal(punch_probe_now(b, TID, FROM_A, MONO, pb, sizeof(pb)), PUNCH_LEN);
+	assert_int_equal(punch_input(a, pb, sizeof(pb), FROM_B, MONO, &m, ack, sizeof(ack), &n),
 			 PUNCH_IN_PROBE);
-	assert_int_equal(punch_input(b, ack, n, MONO, &m, out, sizeof(out), &n), PUNCH_IN_ACK);
-	assert_int_equal(punch_probe_now(b, TID, pb, sizeof(pb)), -EALREADY);
+	assert_int_equal(punch_input(b, ack, n, FROM_A, MONO, &m, out, sizeof(out), &n),
+			 PUNCH_IN_ACK);
+	assert_int_equal(punch_probe_now(b, TID, FROM_A, MONO, pb, sizeof(pb)), -EALREADY);
 	punch_table_free(a);
 	punch_table_free(b);
 	clock_set_fake(0, 0);
@@ -132,33 +142,38 @@ static void test_hostile(void **state)
 	for (size_t i = 0; i < PUNCH_LEN; i++) {
 		memcpy(bad, pa, sizeof(bad));
 		bad[i] ^= 0x01;
-		assert_true(punch_input(b, bad, sizeof(bad), MONO, &m, out, sizeof(out), &n) < 0);
+		assert_true(punch_input(b, bad, sizeof(bad), FROM_A, MONO, &m, out, sizeof(out),
+			 &n) < 0);
 		assert_int_equal(n, 0);
 	}
 	/* Truncated, padded. */
-	assert_int_equal(punch_input(b, pa, PUNCH_LEN - 1, MONO, &m, out, sizeof(out), &n), -EPROTO);
+	assert_int_equal(punch_input(b, pa, PUNCH_LEN - 1, FROM_A, MONO, &m, out, sizeof(out), &n),
+			 -EPROTO);
 	/* a's own probe sent back to a: reflected, refused. */
-	assert_int_equal(punch_input(a, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -EPERM);
+	assert_int_equal(punch_input(a, pa, sizeof(pa), FROM_B, MONO, &m, out, sizeof(out), &n),
+			 -EPERM);
 	/* Another tunnel key (a forger who knows the tunnel id). */
 	memset(k2, 0x43, sizeof(k2));
 	other = punch_table_new();
-	assert_int_equal(punch_add(other, TID, k2, 1, (struct sockaddr *)&c, true, 0, MONO, bad,
+	assert_int_equal(punch_add(other, TID, k2, 1, (struct sockaddr *)&c, NULL, true, 0, MONO, bad,
 				   sizeof(bad)), PUNCH_LEN);
-	assert_int_equal(punch_input(b, bad, sizeof(bad), MONO, &m, out, sizeof(out), &n), -EBADMSG);
+	assert_int_equal(punch_input(b, bad, sizeof(bad), FROM_A, MONO, &m, out, sizeof(out), &n),
+			 -EBADMSG);
 	/* A genuine ack that echoes no probe of a's (the probe of another
 	 * initiator with the key, later): a takes nothing from it. */
 	punch_table_free(other);
 	other = punch_table_new();
 	clock_set_fake(NOW + 5, MONO);
-	assert_int_equal(punch_add(other, TID, key, 1, (struct sockaddr *)&c, true, 0, MONO, bad,
+	assert_int_equal(punch_add(other, TID, key, 1, (struct sockaddr *)&c, NULL, true, 0, MONO, bad,
 				   sizeof(bad)), PUNCH_LEN);
-	assert_int_equal(punch_input(b, bad, sizeof(bad), MONO, &m, out, sizeof(out), &n),
+	assert_int_equal(punch_input(b, bad, sizeof(bad), FROM_A, MONO, &m, out, sizeof(out), &n),
 			 PUNCH_IN_PROBE);
-	assert_int_equal(punch_input(a, out, n, MONO, &m, bad, sizeof(bad), &n), -ESTALE);
+	assert_int_equal(punch_input(a, out, n, FROM_B, MONO, &m, bad, sizeof(bad), &n), -ESTALE);
 	assert_true(punch_bursting(a, TID));
 	/* Unknown tunnel. */
 	punch_del(b, TID);
-	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -ENOENT);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), FROM_A, MONO, &m, out, sizeof(out), &n),
+			 -ENOENT);
 	assert_int_equal(n, 0);
 	punch_table_free(other);
 	punch_table_free(a);
@@ -177,7 +192,8 @@ static void test_skew(void **state)
 	(void)state;
 	pair(&a, &b, pa, pb, 0);
 	clock_set_fake(NOW + PUNCH_MAX_SKEW_MS / 1000 + 1, MONO);
-	assert_int_equal(punch_input(b, pa, sizeof(pa), MONO, &m, out, sizeof(out), &n), -ESTALE);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), FROM_A, MONO, &m, out, sizeof(out), &n),
+			 -ESTALE);
 	assert_int_equal(n, 0);
 	punch_table_free(a);
 	punch_table_free(b);
@@ -241,12 +257,58 @@ static void test_answer_only(void **state)
 
 	(void)state;
 	clock_set_fake(NOW, MONO);
-	assert_int_equal(punch_add(t, TID, key, 1, (struct sockaddr *)&cand, false, 0, MONO, out,
+	assert_int_equal(punch_add(t, TID, key, 1, (struct sockaddr *)&cand, NULL, false, 0, MONO, out,
 				   sizeof(out)), 0);
 	punch_tick(t, MONO + 1000, &cb);
 	assert_int_equal(c.sent + c.failed + c.again, 0);
 	assert_int_equal(punch_next_ms(t), INT64_MAX);
 	punch_table_free(t);
+	clock_set_fake(0, 0);
+}
+
+/* An ack counts only from where our probe went, and only while fresh; a
+ * probe goes outside the schedule only to the candidate's address; the
+ * NMS's redirects to the same candidate come at most once per gap. */
+static void test_ack_rules(void **state)
+{
+	struct punch_table *a, *b;
+	uint8_t pa[PUNCH_LEN], pb[PUNCH_LEN], ack[PUNCH_LEN], out[PUNCH_LEN];
+	struct sockaddr_storage elsewhere = ep("198.51.100.66:7446");
+	struct sockaddr_storage cand = ep("192.0.2.21:7446"), other_port = ep("192.0.2.21:9999");
+	struct punch_msg m;
+	size_t n;
+
+	(void)state;
+	pair(&a, &b, pa, pb, 5000);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), FROM_A, MONO, &m, ack, sizeof(ack), &n),
+			 PUNCH_IN_PROBE);
+	/* Held back and sent from elsewhere: refused; too late: refused. */
+	assert_int_equal(punch_input(a, ack, n, (struct sockaddr *)&elsewhere, MONO, &m, out,
+				     sizeof(out), &n), -ESTALE);
+	assert_int_equal(punch_input(a, ack, sizeof(ack), FROM_B, MONO + PUNCH_ACK_WAIT_MS + 1, &m,
+				     out, sizeof(out), &n), -ESTALE);
+	assert_true(punch_bursting(a, TID));
+	/* Out of schedule: to the candidate's address at another port yes
+	 * (and an ack from there counts), elsewhere no. */
+	assert_int_equal(punch_probe_now(a, TID, (struct sockaddr *)&elsewhere, MONO, out,
+					 sizeof(out)), -EPERM);
+	assert_int_equal(punch_probe_now(a, TID, (struct sockaddr *)&other_port, MONO, pa,
+					 sizeof(pa)), PUNCH_LEN);
+	assert_int_equal(punch_input(b, pa, sizeof(pa), FROM_A, MONO, &m, ack, sizeof(ack), &n),
+			 PUNCH_IN_PROBE);
+	assert_int_equal(punch_input(a, ack, n, (struct sockaddr *)&other_port, MONO, &m, out,
+				     sizeof(out), &n), PUNCH_IN_ACK);
+	/* Redirects: the same candidate again within the gap is refused
+	 * (the burst of pair() started at MONO), another one is not. */
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, MONO + 10), -EAGAIN);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, MONO + PUNCH_MIN_GAP_MS),
+			 0);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand,
+					MONO + PUNCH_MIN_GAP_MS + 10), -EAGAIN);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&other_port,
+					MONO + PUNCH_MIN_GAP_MS + 20), 0);
+	punch_table_free(a);
+	punch_table_free(b);
 	clock_set_fake(0, 0);
 }
 
@@ -258,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_skew),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_answer_only),
+		cmocka_unit_test(test_ack_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,8 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
-	if (!n->routes) {
+	if (!n->routes || cy_random(n->punch_secret, sizeof(n->punch_secret)) < 0) {
+		route_table_free(n->routes);
 		free(n);
 		return NULL;
 	}

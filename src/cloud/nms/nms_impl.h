@@ -56,6 +56,9 @@ struct nms {
 	void *ops_arg;
 	struct route_table *routes;  /* route.c */
 	struct nms_relay *relay;     /* nms_relay.c; NULL: no TRS */
+	/* Keys the punch tickets of this process's routes (route.c): a
+	 * Punch Request must show the ticket of a route between the two. */
+	uint8_t punch_secret[32];
 };
 
 /* nms_keys.c: the common keys in use.  nms_keys_init sets up the sending

@@ -1,6 +1,9 @@
 #include "route.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -10,6 +13,7 @@
 
 #include "addr.h"
 #include "aead.h"
+#include "buf.h"
 #include "clock.h"
 #include "log.h"
 #include "nms_impl.h"
@@ -148,6 +152,28 @@ static struct route_entry *route_by_req(struct route_table *t, int64_t mn_id, ui
 	return found;
 }
 
+/* The punch ticket of tunnel_id between nodes a and b (either order):
+ * HMAC-SHA256 under this NMS's punch secret, truncated.  Only the ends of
+ * a route with candidates get it, so only they can ask for a punch of
+ * that tunnel (route_punch_req).  0 or -EIO. */
+static int route_ticket(const struct nms *n, uint64_t tunnel_id, int64_t a, int64_t b,
+			uint8_t out[CY_TICKET_LEN])
+{
+	uint8_t in[24], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int64_t lo = a < b ? a : b, hi = a < b ? b : a;
+
+	put_be64(in, tunnel_id);
+	put_be64(in + 8, (uint64_t)lo);
+	put_be64(in + 16, (uint64_t)hi);
+	if (!HMAC(EVP_sha256(), n->punch_secret, sizeof(n->punch_secret), in, sizeof(in), md,
+		  &mdlen) || mdlen < CY_TICKET_LEN)
+		return -EIO;
+	memcpy(out, md, CY_TICKET_LEN);
+	cy_wipe(md, sizeof(md));
+	return 0;
+}
+
 /* ---- messages ---- */
 
 static ssize_t route_fail_msg(uint32_t req_id, enum cy_result r, const char *reason,
@@ -164,7 +190,8 @@ static ssize_t route_fail_msg(uint32_t req_id, enum cy_result r, const char *rea
 }
 
 /* The Route Direction to the CN (to_mn false) or the answer to the MN. */
-static ssize_t route_msg(const struct route_entry *e, bool to_mn, uint8_t *msg, size_t cap)
+static ssize_t route_msg(const struct nms *n, const struct route_entry *e, bool to_mn,
+			 uint8_t *msg, size_t cap)
 {
 	const struct route_side *other = to_mn ? &e->cn : &e->mn;
 	bool initiator = to_mn ? e->choice.mn_initiates : !e->choice.mn_initiates;
@@ -187,8 +214,13 @@ static ssize_t route_msg(const struct route_entry *e, bool to_mn, uint8_t *msg, 
 	cy_put_u8(&b, CY_A_PATH, (uint8_t)e->choice.path);
 	if (e->choice.path == CY_PATH_RELAY)
 		cy_put_bytes(&b, CY_A_TEMP_KEY, e->temp_key, sizeof(e->temp_key));
-	if (e->choice.punch)
+	if (e->choice.punch) {
+		uint8_t ticket[CY_TICKET_LEN];
+
 		cy_put_endpoint(&b, CY_A_CANDIDATE, (const struct sockaddr *)&other->ep);
+		if (route_ticket(n, e->tunnel_id, e->mn.id, e->cn.id, ticket) == 0)
+			cy_put_bytes(&b, CY_A_TICKET, ticket, sizeof(ticket));
+	}
 	return cy_build_finish(&b);
 }
 
@@ -196,7 +228,7 @@ static void route_send_cn(struct nms *n, struct route_entry *e)
 {
 	uint8_t msg[NMS_MSG_MAX];
 	struct nms_key *k = nms_key_find(n, e->cn.key_id);
-	ssize_t len = route_msg(e, false, msg, sizeof(msg));
+	ssize_t len = route_msg(n, e, false, msg, sizeof(msg));
 
 	if (k && len > 0)
 		nms_send_sealed(n, k, (const struct sockaddr *)&e->cn.ep, msg, (size_t)len);
@@ -233,7 +265,7 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 			n->stats.relays_failed++;
 	}
 	k = nms_key_find(n, e->mn.key_id);
-	len = route_msg(e, true, msg, sizeof(msg));
+	len = route_msg(n, e, true, msg, sizeof(msg));
 	/* Without the key (renewed meanwhile), the MN's retransmission under
 	 * its new key picks the answer up from this entry. */
 	if (k && len > 0)
@@ -467,7 +499,7 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 	/* A retransmission: the same answer, or none yet. */
 	e = route_by_req(n->routes, k->node_id, req_id, &per_node);
 	if (e)
-		return e->done ? route_msg(e, true, msg, cap) : 0;
+		return e->done ? route_msg(n, e, true, msg, cap) : 0;
 
 	r = route_lookup(n, m, &s.cn, &s.why);
 	if (r == CY_ERR_MALFORMED) {
@@ -546,13 +578,15 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 		     const struct cy_msg *m)
 {
 	char fqdn[CY_FQDN_MAX + 1], fbuf[ADDR_STR_MAX];
+	uint8_t ticket[CY_TICKET_LEN], want[CY_TICKET_LEN];
 	struct store_node me, peer;
 	struct store_reg mreg, preg;
 	struct nms_key *pk;
 	uint64_t tunnel_id;
 
 	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
-	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX)) {
+	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
+	    !cy_msg_bytes(m, CY_A_TICKET, ticket, sizeof(ticket))) {
 		n->stats.malformed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Punch Request",
 				addr_str(from, fbuf));
@@ -565,7 +599,10 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	    store_node_by_fqdn(n->st, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
 	    !route_reg_live(n, peer.id, &preg) || !(pk = nms_key_find(n, preg.key_id)) ||
 	    route_fam((struct sockaddr *)&mreg.observed) !=
-		    route_fam((struct sockaddr *)&preg.observed)) {
+		    route_fam((struct sockaddr *)&preg.observed) ||
+	    /* ...and the two ends of that very tunnel (its ticket). */
+	    route_ticket(n, tunnel_id, me.id, peer.id, want) < 0 ||
+	    CRYPTO_memcmp(ticket, want, sizeof(want))) {
 		n->stats.punches_refused++;
 		return;
 	}

@@ -423,7 +423,7 @@ void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *
 
 	if (!p || !p->tunnel || p->tunnel_id != tunnel_id || !p->relay || !on_relay(p) ||
 	    strcasecmp(p->fqdn, peer_fqdn) ||
-	    punch_restart(o->punches, tunnel_id, cand, clock_now_ms()) < 0) {
+	    punch_redirect(o->punches, tunnel_id, cand, clock_now_ms()) < 0) {
 		o->st.punch_dirs_ignored++;
 		return;
 	}
@@ -446,6 +446,8 @@ void overlay_timeout(struct overlay *o)
 		return;
 	o->drops.unknown += early_expire(&o->early, now);
 	peer_relay_tick(o, now);
+	/* Also when nothing is due: entries of tunnels gone go with it. */
+	peer_punch_tick(o, now);
 	o->next_tick_ms = now + OVERLAY_TICK_MS;
 	for (i = 0; i < peer_count(o->peers);) {
 		struct peer *p = peer_at(o->peers, i);

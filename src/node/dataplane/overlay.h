@@ -71,7 +71,8 @@ struct overlay_ops {
 			     const struct in_addr *vip4, const struct in6_addr *vip6);
 	/* sig_punch_request() (optional: without it a relayed tunnel punches
 	 * again towards the candidate it has). */
-	int (*punch_request)(void *arg, const char *peer_fqdn, uint64_t tunnel_id);
+	int (*punch_request)(void *arg, const char *peer_fqdn, uint64_t tunnel_id,
+			     const uint8_t ticket[CY_TICKET_LEN]);
 };
 
 struct dpio_port;

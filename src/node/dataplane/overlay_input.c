@@ -191,10 +191,11 @@ static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len)
 
 /* The peer's probe, answered, was just taken (punch.h): while our own
  * wait, one goes back at once to where it came from (that way is open
- * now). */
+ * now), when that is the candidate's address (punch_probe_now). */
 static void punch_probed(struct overlay *o, struct peer *p, const struct sockaddr *from)
 {
-	ssize_t n = punch_probe_now(o->punches, p->tunnel_id, o->out, OVERLAY_BUF);
+	ssize_t n = punch_probe_now(o->punches, p->tunnel_id, from, clock_now_ms(), o->out,
+				    OVERLAY_BUF);
 
 	if (n > 0)
 		send_to(o, NULL, o->out, (size_t)n, from);
@@ -208,7 +209,8 @@ static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
 	struct punch_msg m;
 	struct peer *p;
 	size_t alen;
-	int r = punch_input(o->punches, buf, len, clock_now_ms(), &m, o->out, OVERLAY_BUF, &alen);
+	int r = punch_input(o->punches, buf, len, from, clock_now_ms(), &m, o->out, OVERLAY_BUF,
+			    &alen);
 
 	switch (r) {
 	case PUNCH_IN_PROBE:

@@ -201,6 +201,17 @@ static void peer_restart(struct overlay *o, struct peer *p, int64_t now, bool se
 
 /* ---- the path: direct (punched) or through the relay ---- */
 
+/* The punched path has carried nothing back for OVERLAY_DIRECT_DEAD_MS
+ * (maybe only because the traffic is one way): a burst to it.  An ack
+ * keeps it (path_punched), none sends the tunnel back to the relay
+ * (punch_failed -> path_fallback). */
+static void path_check(struct overlay *o, struct peer *p, int64_t now)
+{
+	p->path_check = true;
+	punch_restart(o->punches, p->tunnel_id, &p->endpoint.sa, now);
+	o->punch_next_ms = punch_next_ms(o->punches);
+}
+
 /* The punched path stopped answering: back to the relay session the
  * tunnel kept (same session, same End Key), and punch again at once (the
  * loss may have been a flushed mapping that a new probe opens again). */
@@ -213,6 +224,7 @@ static void path_fallback(struct overlay *o, struct peer *p, int64_t now)
 		 addr_str(&p->endpoint.sa, a), OVERLAY_DIRECT_DEAD_MS);
 	set_endpoint(p, &p->route_peer.sa);
 	p->unanswered_since_ms = now;
+	p->path_check = false;
 	o->st.path_fallbacks++;
 	punch_restart(o->punches, p->tunnel_id, NULL, now);
 	o->punch_next_ms = punch_next_ms(o->punches);
@@ -222,9 +234,12 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
 {
 	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
 
-	o->st.punched++;
+	/* An answer on the path, whatever it is now. */
+	p->unanswered_since_ms = 0;
+	p->path_check = false;
 	if (!p->relay || (!on_relay(p) && addr_equal(&p->endpoint.sa, from)))
 		return;
+	o->st.punched++;
 	log_info("tunnel %016" PRIx64 " to %s: direct path to %s found by punching, "
 		 "leaving the relay", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
 		 addr_str(from, a));
@@ -251,8 +266,9 @@ void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, i
 	p->punch = r->have_cand;
 	if (!cand)
 		return;
-	n = punch_add(o->punches, r->tunnel_id, r->key, (uint8_t)r->role, cand, burst,
-		      p->relay ? PUNCH_AGAIN_MS : 0, now, o->out, OVERLAY_BUF);
+	n = punch_add(o->punches, r->tunnel_id, r->key, (uint8_t)r->role, cand,
+		      r->have_cand ? r->ticket : NULL, burst, p->relay ? PUNCH_AGAIN_MS : 0, now,
+		      o->out, OVERLAY_BUF);
 	if (n > 0)
 		send_to(o, NULL, o->out, (size_t)n, cand);
 	o->punch_next_ms = punch_next_ms(o->punches);
@@ -309,9 +325,9 @@ void peer_tick(struct overlay *o, struct peer *p, int64_t now)
 		return;
 	if (p->state != PEER_UP)
 		return;
-	if (p->relay && !on_relay(p) && p->unanswered_since_ms &&
+	if (p->relay && !on_relay(p) && p->unanswered_since_ms && !p->path_check &&
 	    now - p->unanswered_since_ms >= OVERLAY_DIRECT_DEAD_MS)
-		path_fallback(o, p, now);
+		path_check(o, p, now);
 	if (p->unanswered_since_ms && now - p->unanswered_since_ms >= OVERLAY_DEAD_MS &&
 	    p->fqdn[0]) {
 		log_info("tunnel %016" PRIx64 " to %s: nothing received for %d s after sending, "
@@ -392,6 +408,10 @@ static void punch_failed(void *ctx, uint64_t tunnel_id)
 	char nb[INET6_ADDRSTRLEN];
 
 	o->st.punch_failed++;
+	if (p && p->relay && !on_relay(p) && p->path_check) {
+		path_fallback(o, p, clock_now_ms());
+		return;
+	}
 	if (p && p->relay && on_relay(p))
 		log_info("tunnel %016" PRIx64 " to %s: no direct path found by punching within "
 			 "%d ms, staying on the relay", tunnel_id, peer_name(p, nb, sizeof(nb)),
@@ -400,15 +420,21 @@ static void punch_failed(void *ctx, uint64_t tunnel_id)
 
 /* A relayed tunnel tries again now and then.  The NMS sends both ends
  * where it sees the other now (a NAPT may have changed, or restarted),
- * asked by the MN's end only; with no NMS to ask, another burst towards
+ * asked by either end; with no NMS to ask, another burst towards
  * the candidate it has. */
 void punch_ask(struct overlay *o, struct peer *p)
 {
+	uint8_t ticket[CY_TICKET_LEN];
+	int64_t now = clock_now_ms();
+
 	if (!o->ops->punch_request) {
-		punch_restart(o->punches, p->tunnel_id, NULL, clock_now_ms());
-		return;
+		punch_restart(o->punches, p->tunnel_id, NULL, now);
+	} else if (punch_ticket(o->punches, p->tunnel_id, ticket) == 0) {
+		o->ops->punch_request(o->arg, p->fqdn, p->tunnel_id, ticket);
+		/* Not retransmitted: asked again later whatever comes of it. */
+		punch_wait(o->punches, p->tunnel_id, PUNCH_AGAIN_MS, now);
 	}
-	o->ops->punch_request(o->arg, p->fqdn, p->tunnel_id);
+	o->punch_next_ms = punch_next_ms(o->punches);
 }
 
 static void punch_again(void *ctx, uint64_t tunnel_id)
@@ -416,7 +442,7 @@ static void punch_again(void *ctx, uint64_t tunnel_id)
 	struct overlay *o = ctx;
 	struct peer *p = peer_by_tid(o->peers, tunnel_id);
 
-	if (p && on_relay(p) && p->fqdn[0] && !p->tunnel_as_cn)
+	if (p && on_relay(p) && p->fqdn[0])
 		punch_ask(o, p);
 }
 

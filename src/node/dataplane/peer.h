@@ -99,6 +99,7 @@ struct peer {
 	bool have_endpoint;
 	bool relay;                       /* the tunnel has a TRS relay session (route_peer) */
 	bool punch;                       /* its direct path was (or is to be) punched */
+	bool path_check;                  /* ...and is being probed: it went silent */
 	bool tunnel_as_cn;                /* its route came as a Route Direction to us as CN */
 
 	/* the table's */

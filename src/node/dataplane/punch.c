@@ -22,12 +22,15 @@ struct punch_entry {
 	uint8_t role;
 	enum punch_state state;
 	struct sockaddr_storage cand;
-	int64_t burst_end, next_ms, again_ms;
+	struct sockaddr_storage probed;    /* punch_probe_now's last destination */
+	uint8_t ticket[CY_TICKET_LEN];
+	int64_t burst_at, burst_end, next_ms, again_ms;
 	uint64_t last_stamp;               /* ours, rising strictly */
 	uint64_t peer_stamp;               /* the newest peer probe answered */
-	/* Our last probes' stamps (probe n at sent[n % KEEP]), how many were
-	 * sent, the newest acknowledged. */
+	/* Our last probes' stamps and send times (probe n at [n % KEEP]),
+	 * how many were sent, the newest acknowledged. */
 	uint64_t sent[PUNCH_KEEP];
+	int64_t sent_ms[PUNCH_KEEP];
 	uint64_t nsent, acked;
 };
 
@@ -72,28 +75,32 @@ static uint64_t punch_stamp(struct punch_entry *e)
 	return e->last_stamp;
 }
 
-static ssize_t punch_probe(struct punch_entry *e, uint8_t *out, size_t cap)
+static ssize_t punch_probe(struct punch_entry *e, int64_t now_ms, uint8_t *out, size_t cap)
 {
 	struct punch_msg m = { .tunnel_id = e->tunnel_id, .role = e->role, .kind = PUNCH_PROBE };
 	ssize_t n;
 
 	m.stamp = punch_stamp(e);
 	n = punch_build(e->key, &m, out, cap);
-	if (n > 0)
-		e->sent[++e->nsent % PUNCH_KEEP] = m.stamp;
+	if (n > 0) {
+		e->nsent++;
+		e->sent[e->nsent % PUNCH_KEEP] = m.stamp;
+		e->sent_ms[e->nsent % PUNCH_KEEP] = now_ms;
+	}
 	return n;
 }
 
 static void punch_burst(struct punch_entry *e, int64_t now_ms)
 {
 	e->state = PUNCH_BURST;
+	e->burst_at = now_ms;
 	e->burst_end = now_ms + PUNCH_BURST_MS;
 	e->next_ms = now_ms + PUNCH_RETRY_MS;
 }
 
 ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
-		  uint8_t role, const struct sockaddr *cand, bool burst, int64_t again_ms,
-		  int64_t now_ms, uint8_t *out, size_t cap)
+		  uint8_t role, const struct sockaddr *cand, const uint8_t *ticket, bool burst,
+		  int64_t again_ms, int64_t now_ms, uint8_t *out, size_t cap)
 {
 	socklen_t l = addr_len(cand);
 	struct punch_entry *e;
@@ -108,6 +115,9 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 	e->role = role;
 	e->again_ms = again_ms;
 	memcpy(&e->cand, cand, l);
+	e->burst_at = INT64_MIN;
+	if (ticket)
+		memcpy(e->ticket, ticket, sizeof(e->ticket));
 	if (punch_key(tunnel_key, tunnel_id, e->key) < 0) {
 		punch_del(t, tunnel_id);
 		return -EIO;
@@ -117,7 +127,34 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 		return 0;
 	}
 	punch_burst(e, now_ms);
-	return punch_probe(e, out, cap);
+	return punch_probe(e, now_ms, out, cap);
+}
+
+int punch_ticket(const struct punch_table *t, uint64_t tunnel_id, uint8_t out[CY_TICKET_LEN])
+{
+	const struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (!e)
+		return -ENOENT;
+	memcpy(out, e->ticket, sizeof(e->ticket));
+	return 0;
+}
+
+void punch_wait(struct punch_table *t, uint64_t tunnel_id, int64_t delay_ms, int64_t now_ms)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (!e || e->again_ms <= 0)
+		return;
+	e->state = PUNCH_WAIT;
+	e->next_ms = now_ms + delay_ms;
+}
+
+int64_t punch_burst_at(const struct punch_table *t, uint64_t tunnel_id)
+{
+	const struct punch_entry *e = punch_find(t, tunnel_id);
+
+	return e ? e->burst_at : INT64_MIN;
 }
 
 void punch_del(struct punch_table *t, uint64_t tunnel_id)
@@ -145,6 +182,19 @@ int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockad
 	return 0;
 }
 
+int punch_redirect(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
+		   int64_t now_ms)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (!e)
+		return -ENOENT;
+	if (e->burst_at != INT64_MIN && now_ms - e->burst_at < PUNCH_MIN_GAP_MS &&
+	    addr_equal((const struct sockaddr *)&e->cand, cand))
+		return -EAGAIN;
+	return punch_restart(t, tunnel_id, cand, now_ms);
+}
+
 void punch_stop(struct punch_table *t, uint64_t tunnel_id)
 {
 	struct punch_entry *e = punch_find(t, tunnel_id);
@@ -160,13 +210,19 @@ bool punch_bursting(const struct punch_table *t, uint64_t tunnel_id)
 	return e && e->state == PUNCH_BURST;
 }
 
-ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, uint8_t *out, size_t cap)
+ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *to,
+			int64_t now_ms, uint8_t *out, size_t cap)
 {
 	struct punch_entry *e = punch_find(t, tunnel_id);
+	socklen_t l = addr_len(to);
 
 	if (!e || e->state != PUNCH_BURST)
 		return -EALREADY;
-	return punch_probe(e, out, cap);
+	if (!l || l > sizeof(e->probed) || !addr_equal_ip((const struct sockaddr *)&e->cand, to))
+		return -EPERM;
+	memset(&e->probed, 0, sizeof(e->probed));
+	memcpy(&e->probed, to, l);
+	return punch_probe(e, now_ms, out, cap);
 }
 
 /* The peer's probe: answered when fresh. */
@@ -174,10 +230,11 @@ static int punch_answer(struct punch_entry *e, const struct punch_msg *m, uint8_
 			size_t cap, size_t *outlen)
 {
 	struct punch_msg a = { .tunnel_id = e->tunnel_id, .role = e->role, .kind = PUNCH_ACK };
-	int64_t skew = (int64_t)(m->stamp - (uint64_t)clock_now() * 1000);
+	uint64_t now = (uint64_t)clock_now() * 1000;
 	ssize_t n;
 
-	if (m->stamp <= e->peer_stamp || skew > PUNCH_MAX_SKEW_MS || skew < -PUNCH_MAX_SKEW_MS)
+	if (m->stamp <= e->peer_stamp || m->stamp > now + PUNCH_MAX_SKEW_MS ||
+	    m->stamp + PUNCH_MAX_SKEW_MS < now)
 		return -ESTALE;
 	e->peer_stamp = m->stamp;
 	a.stamp = punch_stamp(e);
@@ -190,15 +247,21 @@ static int punch_answer(struct punch_entry *e, const struct punch_msg *m, uint8_
 }
 
 /* An ack: of one of our probes still in the ring, newer than the last
- * one acknowledged. */
-static int punch_acked(struct punch_entry *e, const struct punch_msg *m)
+ * one acknowledged and recent, from where our probes went. */
+static int punch_acked(struct punch_entry *e, const struct punch_msg *m,
+		       const struct sockaddr *from, int64_t now_ms)
 {
 	uint64_t lo = e->nsent > PUNCH_KEEP ? e->nsent - PUNCH_KEEP : 0;
 
+	if (!addr_equal((const struct sockaddr *)&e->cand, from) &&
+	    !addr_equal((const struct sockaddr *)&e->probed, from))
+		return -ESTALE;
 	if (e->acked > lo)
 		lo = e->acked;
 	for (uint64_t seq = e->nsent; seq > lo; seq--) {
 		if (e->sent[seq % PUNCH_KEEP] == m->echo) {
+			if (now_ms - e->sent_ms[seq % PUNCH_KEEP] > PUNCH_ACK_WAIT_MS)
+				return -ESTALE;
 			e->acked = seq;
 			e->state = PUNCH_DONE;
 			return PUNCH_IN_ACK;
@@ -207,12 +270,12 @@ static int punch_acked(struct punch_entry *e, const struct punch_msg *m)
 	return -ESTALE;
 }
 
-int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len, int64_t now_ms,
-		struct punch_msg *m, uint8_t *out, size_t cap, size_t *outlen)
+int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len,
+		const struct sockaddr *from, int64_t now_ms, struct punch_msg *m, uint8_t *out,
+		size_t cap, size_t *outlen)
 {
 	struct punch_entry *e;
 
-	(void)now_ms;
 	*outlen = 0;
 	if (punch_peek(pkt, len, m) < 0)
 		return -EPROTO;
@@ -226,7 +289,7 @@ int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len, int64_t n
 		return -EBADMSG;
 	if (m->kind == PUNCH_PROBE)
 		return punch_answer(e, m, out, cap, outlen);
-	return punch_acked(e, m);
+	return punch_acked(e, m, from, now_ms);
 }
 
 /* e's schedule at now_ms.  The probe due is written into buf (its length
@@ -248,7 +311,7 @@ static enum punch_due punch_entry_due(struct punch_entry *e, int64_t now_ms, uin
 		return DUE_FAILED;
 	}
 	e->next_ms = now_ms + PUNCH_RETRY_MS;
-	*n = punch_probe(e, buf, cap);
+	*n = punch_probe(e, now_ms, buf, cap);
 	return *n > 0 ? DUE_PROBE : DUE_NONE;
 }
 

@@ -16,7 +16,9 @@
  * (punch_wire.h), comes from the peer's role, and is newer than the last
  * one answered and within PUNCH_MAX_SKEW_MS of our clock: a replayed or
  * forged probe makes the node send nothing.  An ack counts only when it
- * echoes one of our last PUNCH_KEEP probes not acknowledged yet. */
+ * echoes one of our last PUNCH_KEEP probes not acknowledged yet, sent
+ * less than PUNCH_ACK_WAIT_MS ago, and comes from where that probe went:
+ * an ack held back and replayed from elsewhere moves nothing. */
 #ifndef CY_NODE_PUNCH_H
 #define CY_NODE_PUNCH_H
 
@@ -27,12 +29,15 @@
 #include <sys/types.h>
 
 #include "punch_wire.h"
+#include "wire.h"
 
 #define PUNCH_RETRY_MS 20
 #define PUNCH_BURST_MS 400
 #define PUNCH_AGAIN_MS 30000
 #define PUNCH_KEEP 32                 /* > PUNCH_BURST_MS / PUNCH_RETRY_MS + extra probes */
 #define PUNCH_MAX_SKEW_MS 60000
+#define PUNCH_ACK_WAIT_MS 2000
+#define PUNCH_MIN_GAP_MS 5000         /* bursts the NMS asks for, at most this often */
 
 enum punch_in { PUNCH_IN_PROBE = 1, PUNCH_IN_ACK = 2 };
 
@@ -47,16 +52,29 @@ size_t punch_count(const struct punch_table *t);
  * route).  burst: one starts at now_ms, its first probe written into out
  * (returns its length, or -errno); else the entry only answers the
  * peer's probes (returns 0).  again_ms > 0: a burst that found nothing
- * is followed by punch_cb.again that much later, else by nothing.  An
+ * is followed by punch_cb.again that much later, else by nothing.
+ * ticket (or NULL): what the route gave to show in a Punch Request.  An
  * entry of the same tunnel is replaced. */
 ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
-		  uint8_t role, const struct sockaddr *cand, bool burst, int64_t again_ms,
-		  int64_t now_ms, uint8_t *out, size_t cap);
+		  uint8_t role, const struct sockaddr *cand, const uint8_t *ticket, bool burst,
+		  int64_t again_ms, int64_t now_ms, uint8_t *out, size_t cap);
+/* The ticket of tunnel_id's route into out: 0, or -ENOENT (none). */
+int punch_ticket(const struct punch_table *t, uint64_t tunnel_id, uint8_t out[CY_TICKET_LEN]);
+/* No burst now; punch_cb.again in delay_ms (the entry's again_ms > 0). */
+void punch_wait(struct punch_table *t, uint64_t tunnel_id, int64_t delay_ms, int64_t now_ms);
+/* When tunnel_id's last burst started; INT64_MIN for never (or no entry). */
+int64_t punch_burst_at(const struct punch_table *t, uint64_t tunnel_id);
 void punch_del(struct punch_table *t, uint64_t tunnel_id);
 /* A new burst from now_ms toward cand (NULL: the candidate it has).
  * 0 or -ENOENT. */
 int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
 		  int64_t now_ms);
+/* The NMS names a candidate (a Punch Direction): a new burst towards it
+ * from now_ms, unless one towards the same candidate started less than
+ * PUNCH_MIN_GAP_MS ago (-EAGAIN: a peer asking over and over gets one
+ * burst per gap).  0, -EAGAIN or -ENOENT. */
+int punch_redirect(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
+		   int64_t now_ms);
 /* The path is found (or not needed): no more bursts.  Probes are still
  * answered. */
 void punch_stop(struct punch_table *t, uint64_t tunnel_id);
@@ -66,15 +84,20 @@ bool punch_bursting(const struct punch_table *t, uint64_t tunnel_id);
 /* A Punch datagram, whose tunnel id is in *m.  PUNCH_IN_PROBE: a fresh
  * probe of the peer's, whose ack is in out (*outlen bytes) to go back to
  * where it came from; PUNCH_IN_ACK: the answer to one of our probes, the
- * path to where it came from works.  -EPROTO: not a Punch; -ENOENT: no
- * such tunnel; -EPERM: our own role (reflected); -EBADMSG: does not
- * authenticate; -ESTALE: replayed, old, or acknowledges nothing pending. */
-int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len, int64_t now_ms,
-		struct punch_msg *m, uint8_t *out, size_t cap, size_t *outlen);
-/* A probe of tunnel_id's burst now, outside its schedule (the peer's
- * probe just came from where it goes): its length, or -errno (-EALREADY:
- * no burst runs). */
-ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, uint8_t *out, size_t cap);
+ * path to `from` works.  -EPROTO: not a Punch; -ENOENT: no such tunnel;
+ * -EPERM: our own role (reflected); -EBADMSG: does not authenticate;
+ * -ESTALE: replayed, old, from elsewhere, or acknowledges nothing
+ * pending. */
+int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len,
+		const struct sockaddr *from, int64_t now_ms, struct punch_msg *m, uint8_t *out,
+		size_t cap, size_t *outlen);
+/* A probe of tunnel_id's burst now, to `to`, outside its schedule: the
+ * peer's probe just came from there, the candidate's address at another
+ * port (its NAPT maps the flow towards us elsewhere).  Its length, or
+ * -errno (-EALREADY: no burst runs; -EPERM: to is not at the candidate's
+ * address). */
+ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *to,
+			int64_t now_ms, uint8_t *out, size_t cap);
 
 struct punch_cb {
 	/* false: the tunnel is gone, its entry goes too */

@@ -124,6 +124,7 @@ struct sig_route {
 	uint8_t temp_key[CY_KEY_LEN];      /* RELAY only: the Temp Key (wiped like key) */
 	bool have_cand;                    /* the peer may be reached directly at cand */
 	struct sockaddr_storage cand;      /* (punched: docs/nat.md) */
+	uint8_t ticket[CY_TICKET_LEN];     /* with cand: what a Punch Request shows */
 };
 
 struct sig_ops {
@@ -179,9 +180,10 @@ int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 			  const uint8_t *vip6, uint32_t *req_id_out);
 /* Ask the NMS to have both ends of our tunnel tunnel_id to peer_fqdn
  * punch again, each towards where the NMS sees the other now
- * (docs/nat.md).  Not retransmitted: the caller asks again later.  0,
+ * (docs/nat.md), showing the ticket its route came with.  Not retransmitted: the caller asks again later.  0,
  * -ENOTCONN (not registered), -EINVAL. */
-int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id);
+int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id,
+		      const uint8_t ticket[CY_TICKET_LEN]);
 /* The node's addresses or routes changed (docs/mobility.md): register
  * again at once from where it is now, to every NMS endpoint of the login
  * (whichever is reachable from here answers), without leaving REGISTERED;

@@ -178,7 +178,8 @@ static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 	if (cy_msg_find(m, CY_A_FQDN) && !cy_msg_str(m, CY_A_FQDN, r->peer_fqdn, CY_FQDN_MAX))
 		return false;
 	if (cy_msg_find(m, CY_A_CANDIDATE)) {
-		if (!cy_msg_endpoint(m, CY_A_CANDIDATE, &r->cand, &l))
+		if (!cy_msg_endpoint(m, CY_A_CANDIDATE, &r->cand, &l) ||
+		    !cy_msg_bytes(m, CY_A_TICKET, r->ticket, sizeof(r->ticket)))
 			return false;
 		r->have_cand = true;
 	}
@@ -331,7 +332,8 @@ bool sig_route_input(struct sig *s, const struct cy_msg *m, const struct sockadd
 
 /* ---- punching again (docs/nat.md) ---- */
 
-int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id)
+int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id,
+		      const uint8_t ticket[CY_TICKET_LEN])
 {
 	uint8_t msg[CY_FQDN_MAX + 64];
 	struct cy_builder b;
@@ -344,6 +346,7 @@ int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id)
 	cy_build_start(&b, msg, sizeof(msg), CY_PUNCH_REQ);
 	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
 	cy_put_str(&b, CY_A_FQDN, peer_fqdn);
+	cy_put_bytes(&b, CY_A_TICKET, ticket, CY_TICKET_LEN);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	sig_send_sealed(s, msg, cy_build_finish(&b));
 	s->st.punch_req++;
