@@ -75,13 +75,16 @@ bool on_relay(const struct peer *p)
 void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 {
 	char a[ADDR_STR_MAX], b[ADDR_STR_MAX], nb[INET6_ADDRSTRLEN];
-	int64_t now = clock_now_ms();
-	bool back = p->relay && !on_relay(p) && addr_equal(from, &p->route_peer.sa);
+	int64_t now;
+	bool back;
 
+	/* Every Data datagram comes here: nothing before this test. */
 	if (p->have_endpoint && addr_equal(&p->endpoint.sa, from))
 		return;
 	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
 		return;
+	now = clock_now_ms();
+	back = p->relay && !on_relay(p) && addr_equal(from, &p->route_peer.sa);
 	/* Through the relay while on the punched path: the peer has not
 	 * switched yet (just punched), or it fell back (its direct path
 	 * died): only the second moves us. */

@@ -150,13 +150,6 @@ void punch_wait(struct punch_table *t, uint64_t tunnel_id, int64_t delay_ms, int
 	e->next_ms = now_ms + delay_ms;
 }
 
-int64_t punch_burst_at(const struct punch_table *t, uint64_t tunnel_id)
-{
-	const struct punch_entry *e = punch_find(t, tunnel_id);
-
-	return e ? e->burst_at : INT64_MIN;
-}
-
 void punch_del(struct punch_table *t, uint64_t tunnel_id)
 {
 	tidtab_del(&t->tab, tunnel_id);

@@ -62,8 +62,6 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 int punch_ticket(const struct punch_table *t, uint64_t tunnel_id, uint8_t out[CY_TICKET_LEN]);
 /* No burst now; punch_cb.again in delay_ms (the entry's again_ms > 0). */
 void punch_wait(struct punch_table *t, uint64_t tunnel_id, int64_t delay_ms, int64_t now_ms);
-/* When tunnel_id's last burst started; INT64_MIN for never (or no entry). */
-int64_t punch_burst_at(const struct punch_table *t, uint64_t tunnel_id);
 void punch_del(struct punch_table *t, uint64_t tunnel_id);
 /* A new burst from now_ms toward cand (NULL: the candidate it has).
  * 0 or -ENOENT. */
