@@ -1369,6 +1369,18 @@ require_adapter()
 # through the TRS (path "relay", the TRS's address).
 check_relay_tunnel() { check_tunnel "$1" "$2" "$3" relay; }
 
+# check_found X Y HOW: both X's tunnel to Y and Y's to X say their path was
+# found by HOW (address, punch or relay: docs/nat.md).
+check_found()
+{
+	local x=$1 y=$2 how=$3 f
+	for f in "$x $y" "$y $x"; do
+		set -- $f
+		[[ $(tunnel_get "$1" "$2" .found) == "$how" ]] ||
+			fail "$1: the path to $2 was found by '$(tunnel_get "$1" "$2" .found)', not $how"
+	done
+}
+
 # relay_pair_check MN CN MN_TRS_ERE CN_TRS_ERE [MB]: pair_check for two
 # nodes that only a TRS connects: each side's one tunnel has path relay at
 # the TRS address it can reach (MN at MN_TRS_ERE, CN at CN_TRS_ERE).

@@ -28,11 +28,7 @@ ok "a and b registered, both behind NAPT"
 
 pretty "a -> b: the path is punched, direct between the two NAPTs"
 pair_check a b '192\.0\.2\.20' '192\.0\.2\.21' 20
-for x in a b; do
-	[[ $x == a ]] && y=b || y=a
-	f=$(tunnel_get "$x" "$y" .found)
-	[[ $f == punch ]] || fail "$x: the direct path to $y was found by '$f', not punch"
-done
+check_found a b punch
 log_grep a "direct path to 192\.0\.2\.21:[0-9]* found by punching" ||
 	log_grep b "direct path to 192\.0\.2\.20:[0-9]* found by punching" ||
 	fail "neither log says the path was punched"

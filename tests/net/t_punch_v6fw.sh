@@ -34,11 +34,7 @@ ok "a and b registered, not behind NAPT"
 
 pretty "a -> b: direct through both firewalls"
 pair_check a b '2001:db8:1::10' '2001:db8:2::10' 10
-for x in a b; do
-	[[ $x == a ]] && y=b || y=a
-	f=$(tunnel_get "$x" "$y" .found)
-	[[ $f == address ]] || fail "$x: the direct path to $y was found by '$f', not address"
-done
+check_found a b address
 d=$(fw6_drops r1)
 ((d >= 1)) || fail "r1 dropped $d unsolicited datagrams: the firewall was not in the way"
 ok "path direct, found by address; r1's firewall dropped $d unsolicited datagram(s) (b's first probe)"
