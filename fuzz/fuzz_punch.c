@@ -36,8 +36,8 @@ static void one(const uint8_t *data, size_t size, bool sealed)
 	if (!t || punch_key(tkey, TID, pkey) < 0)
 		abort();
 	cand.sin_addr.s_addr = htonl(0xc0000215);
-	if (punch_add(t, TID, tkey, 0, (struct sockaddr *)&cand, NULL, true, 0, 1000, probe,
-		      sizeof(probe)) != PUNCH_LEN ||
+	if (punch_add(t, TID, tkey, 0, (struct sockaddr *)&cand, NULL, true, CY_PUNCH_PLAIN, 0,
+		      1000, probe, sizeof(probe)) != PUNCH_LEN ||
 	    punch_open(pkey, probe, sizeof(probe), &m) < 0)
 		abort();
 	sent = m.stamp;

@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "addr.h"
 #include "aead.h"
 #include "buf.h"
 #include "clock.h"
@@ -151,23 +152,26 @@ static void fz_node_ack(const uint8_t *pkt, size_t len)
 	uint8_t side;
 	uint64_t ts;
 	bool sent = false;
-	int rc = relay_ack(fz_relays, pkt, len);
+	struct sockaddr_storage seen, seen2;
+	int rc = relay_ack(fz_relays, pkt, len, &seen);
 
 	if (rc != 0)
 		return;
-	check(trs_ack_open(relay_key, pkt, len, &side, &ts) == 0 && side == 1);
+	check(trs_ack_open(relay_key, pkt, len, &side, &ts, &seen2) == 0 && side == 1);
+	check(addr_equal((struct sockaddr *)&seen, (struct sockaddr *)&seen2));
 	for (size_t i = 0; i < fz_nsent && i < RELAY_ACK_KEEP; i++)
 		sent |= fz_sent_ts[i] == ts;
 	check(sent);
 	/* Once only. */
-	check(relay_ack(fz_relays, pkt, len) == -ESTALE);
+	check(relay_ack(fz_relays, pkt, len, &seen) == -ESTALE);
 }
 
-/* An accepted hello's ack: the session's key, tunnel id, the hello's side
- * and timestamp. */
+/* An accepted hello's ack: the session's key, tunnel id, the hello's side,
+ * timestamp and source. */
 static void fz_check_ack(const struct trs_fwd *f, const uint8_t *key, uint64_t tid,
-			 const uint8_t *hello, size_t len)
+			 const uint8_t *hello, size_t len, const struct sockaddr_in *from)
 {
+	struct sockaddr_storage seen;
 	uint8_t side, hside;
 	uint64_t ts, hts, atid;
 
@@ -175,9 +179,10 @@ static void fz_check_ack(const struct trs_fwd *f, const uint8_t *key, uint64_t t
 		return;
 	check(f->ack_len == TRS_ACK_LEN);
 	check(trs_ack_peek(f->ack, f->ack_len, &atid, &side) == 0 && atid == tid);
-	check(trs_ack_open(key, f->ack, f->ack_len, &side, &ts) == 0);
+	check(trs_ack_open(key, f->ack, f->ack_len, &side, &ts, &seen) == 0);
 	check(trs_hello_open(key, hello, len, &hside, &hts) == 0);
 	check(side == hside && ts == hts);
+	check(addr_equal((struct sockaddr *)&seen, (const struct sockaddr *)from));
 }
 
 static void fz_init(void)
@@ -218,7 +223,7 @@ static void fz_relay(size_t slot, const uint8_t *data, size_t size)
 	if (f.ack_len) {
 		check(size - 1 == TRS_HELLO_LEN);
 		fz_check_ack(&f, slot ? relay_key1 : relay_key, slot ? TID + 1 : TID, hello,
-			     TRS_HELLO_LEN);
+			     TRS_HELLO_LEN, from);
 	}
 	if (fwd) {
 		const struct sockaddr_in *to = (const struct sockaddr_in *)f.to;
@@ -273,7 +278,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		trs_handle_relay(fz_trs, 0, (struct sockaddr *)(side & 2 ? &fz_b : &fz_a), h,
 				 sizeof(h), &f);
-		fz_check_ack(&f, relay_key, TID, h, sizeof(h));
+		fz_check_ack(&f, relay_key, TID, h, sizeof(h), side & 2 ? &fz_b : &fz_a);
 		if (f.ack_len)
 			check(tid == TID);
 		break;
@@ -293,7 +298,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			tid = TID;
 		if (side & 4)
 			ts = fz_sent_ts[0] + (ts & 7) - 2;
-		if (trs_ack_build(relay_key, tid, side & 1, ts, a, sizeof(a)) == TRS_ACK_LEN)
+		if (trs_ack_build(relay_key, tid, side & 1, ts, (struct sockaddr *)&fz_a, a,
+				  sizeof(a)) == TRS_ACK_LEN)
 			fz_node_ack(a, sizeof(a));
 		break;
 	}

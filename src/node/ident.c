@@ -155,6 +155,7 @@ static void ops_observed_moved(void *arg, const struct sig_info *in)
 	/* Our addresses are the same, our NAPT's mapping is not (it
 	 * restarted, or dropped the mapping): the peers must learn it. */
 	log_info("%s: the NMS sees us at a new endpoint: telling the peers", id->fqdn);
+	overlay_set_observed(id->ov, (const struct sockaddr *)&in->observed);
 	overlay_handover(id->ov);
 	arm_timer(id);
 }
@@ -165,6 +166,8 @@ static void ops_registered(void *arg, const struct sig_info *in)
 
 	if (in->have_vips)
 		overlay_set_vips(id->ov, &in->vip4, &in->vip6);
+	if (in->have_observed)
+		overlay_set_observed(id->ov, (const struct sockaddr *)&in->observed);
 	/* Where we first registered from; from then on only a noticed change
 	 * moves it (on_net_change), so a Registration Response that comes
 	 * while the next change is being applied cannot swallow that change. */
@@ -201,11 +204,11 @@ static void ops_route_failed(void *arg, uint32_t req_id, enum cy_result result,
 }
 
 static void ops_punch_direction(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
-				const struct sockaddr *cand)
+				const struct sockaddr *cand, uint8_t mode)
 {
 	struct ident *id = arg;
 
-	overlay_punch_direction(id->ov, tunnel_id, peer_fqdn, cand);
+	overlay_punch_direction(id->ov, tunnel_id, peer_fqdn, cand, mode);
 	arm_timer(id);
 }
 
@@ -243,11 +246,11 @@ static void ov_dns_complete(void *arg, uint64_t token, enum resolver_status st,
 }
 
 static int ov_punch_request(void *arg, const char *peer_fqdn, uint64_t tunnel_id,
-			    const uint8_t ticket[CY_TICKET_LEN])
+			    const uint8_t ticket[CY_TICKET_LEN], uint8_t mapping)
 {
 	struct ident *id = arg;
 
-	return sig_punch_request(id->sig, peer_fqdn, tunnel_id, ticket);
+	return sig_punch_request(id->sig, peer_fqdn, tunnel_id, ticket, mapping);
 }
 
 static const struct overlay_ops ident_ov_ops = {

@@ -110,6 +110,7 @@ static long control_status(struct node *n, char *out, size_t cap)
 	ex.tunnels = tv;
 	ex.ntunnels = nt < STATUS_MAX_TUNNELS ? nt : STATUS_MAX_TUNNELS;
 	ex.drops = overlay_drops(ident_overlay(n->id));
+	ex.mapping = overlay_mapping(ident_overlay(n->id));
 	ex.more = n->status_cb;
 	ex.more_arg = n->status_arg;
 	len = status_format_ext(ident_info(n->id), &ex, clock_now_ms(), out, cap);

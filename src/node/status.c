@@ -54,6 +54,11 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 		json_null(&j, "nat");
 	json_str(&j, "observed",
 		 in->have_observed ? addr_str((const struct sockaddr *)&in->observed, ob) : NULL);
+	if (ex) {
+		static const char *const how[] = { NULL, "keeps", "varies" };
+
+		json_str(&j, "mapping", ex->mapping <= CY_MAP_VARIES ? how[ex->mapping] : NULL);
+	}
 	json_str(&j, "state", sig_state_str(in->state));
 	json_arr_begin(&j, "tunnels");
 	for (size_t i = 0; ex && i < ex->ntunnels; i++)

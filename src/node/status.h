@@ -25,6 +25,7 @@ struct status_extra {
 	const struct overlay_tunnel_view *tunnels;
 	size_t ntunnels;
 	const struct overlay_drops *drops;         /* NULL: no "drops" */
+	uint8_t mapping;                           /* enum cy_mapping: "mapping" */
 	/* Adds members at the end of the object (the adapter's
 	 * "general_nodes" and "lan"); NULL: none. */
 	void (*more)(void *arg, struct json *j);

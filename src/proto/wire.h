@@ -110,6 +110,8 @@ enum cy_attr_type {
 	CY_A_RELAY = 30,     /* endpoint of a TRS relay session; repeatable (one per family) */
 	CY_A_CANDIDATE = 31, /* endpoint: where the peer may be reached directly by punching */
 	CY_A_TICKET = 32,    /* CY_TICKET_LEN bytes: the NMS's proof of a punched route's pair */
+	CY_A_MAPPING = 33,   /* u8, enum cy_mapping: how the sender's NAPT maps it */
+	CY_A_PUNCH_MODE = 34, /* u8, enum cy_punch_mode: how to punch (absent: plain) */
 };
 
 enum cy_result {
@@ -128,6 +130,15 @@ enum cy_result {
 
 enum cy_role { CY_ROLE_RESPONDER = 0, CY_ROLE_INITIATOR = 1 };
 enum cy_path { CY_PATH_DIRECT = 0, CY_PATH_RELAY = 1 };
+
+/* A node's NAPT (or none): one mapping for every destination, or one per
+ * destination (a random-port NAPT): the node compares where the NMS and a
+ * TRS saw it (docs/nat.md). */
+enum cy_mapping { CY_MAP_UNKNOWN = 0, CY_MAP_KEEPS = 1, CY_MAP_VARIES = 2 };
+/* How one end punches: probes to the candidate; the birthday approach's
+ * hard side (many sockets, one probe each to the candidate) or easy side
+ * (probes to many ports at the candidate's address). */
+enum cy_punch_mode { CY_PUNCH_PLAIN = 0, CY_PUNCH_MANY = 1, CY_PUNCH_SPRAY = 2 };
 
 enum cy_kind { CY_KIND_NODE = 0, CY_KIND_ADAPTER = 1, CY_KIND_GN = 2 };
 

@@ -21,7 +21,7 @@
 
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_SERIAL_MAX 64     /* hex certificate serial */
 #define STORE_PWHASH_MAX 256    /* "$scrypt$..." */
 #define STORE_META_MAX 4096
@@ -60,6 +60,7 @@ struct store_reg {
 	struct sockaddr_storage addrs[STORE_MAX_ADDRS]; /* what the node reported */
 	uint8_t families;                    /* CY_FAM_* */
 	bool nat;                            /* observed not among the reported */
+	uint8_t mapping;                     /* enum cy_mapping: as the node last said */
 	uint64_t counter;                    /* next acceptable sealed counter */
 	int64_t updated;                     /* unix seconds */
 	int64_t expires;

@@ -78,6 +78,8 @@ static const char *const migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);"
 	"CREATE INDEX regs_expires ON regs (expires);",
+	/* 2: how the node's NAPT maps it (enum cy_mapping) */
+	"ALTER TABLE regs ADD COLUMN mapping INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -86,7 +88,8 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 #define NODE_COLS                                                                 \
 	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
 	"revoked, revoke_reason, created"
-#define REG_COLS "node_id, key_id, observed, addrs, families, nat, counter, updated, expires"
+#define REG_COLS \
+	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping"
 
 enum query {
 	Q_META_SET,
@@ -148,12 +151,12 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_KEY_DELETE_OLDER] = "DELETE FROM keys WHERE node_id = ?1 AND key_id != ?2",
 	[Q_KEY_EXPIRE] = "DELETE FROM keys WHERE expires <= ?1",
 	[Q_REG_PUT] = "INSERT INTO regs (" REG_COLS ") "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
 		      "ON CONFLICT (node_id) DO UPDATE SET key_id = excluded.key_id, "
 		      "observed = excluded.observed, addrs = excluded.addrs, "
 		      "families = excluded.families, nat = excluded.nat, "
 		      "counter = excluded.counter, updated = excluded.updated, "
-		      "expires = excluded.expires",
+		      "expires = excluded.expires, mapping = excluded.mapping",
 	[Q_REG_GET] = "SELECT " REG_COLS " FROM regs WHERE node_id = ?1",
 	[Q_REG_DELETE] = "DELETE FROM regs WHERE node_id = ?1",
 	[Q_REG_EXPIRE] = "DELETE FROM regs WHERE expires <= ?1",
@@ -740,8 +743,9 @@ static int sq_reg_put(struct store *st, const struct store_reg *r)
 		len += snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 				addr_str((const struct sockaddr *)&r->addrs[i], a));
 	}
-	q = prep(s, Q_REG_PUT, "IIttiiIII", r->node_id, (int64_t)r->key_id, observed, list,
-		 (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires);
+	q = prep(s, Q_REG_PUT, "IIttiiIIIi", r->node_id, (int64_t)r->key_id, observed, list,
+		 (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires,
+		 (int)r->mapping);
 	rc = step_done(s, q, "registration put");
 	return rc < 0 ? rc : 0;
 }
@@ -769,6 +773,7 @@ static int row_reg(struct store_sqlite *s, sqlite3_stmt *q, void *out)
 	r->counter = (uint64_t)sqlite3_column_int64(q, 6);
 	r->updated = sqlite3_column_int64(q, 7);
 	r->expires = sqlite3_column_int64(q, 8);
+	r->mapping = (uint8_t)sqlite3_column_int(q, 9);
 	return 0;
 }
 

@@ -123,8 +123,8 @@ static void test_decide_table(void **state)
 
 		assert_int_equal(addr_parse(r->mn_obs, 0, &mo, &l), 0);
 		assert_int_equal(addr_parse(r->cn_obs, 0, &co, &l), 0);
-		mn = (struct route_end){ r->mn_nat, r->mn_fam, SA(mo) };
-		cn = (struct route_end){ r->cn_nat, r->cn_fam, SA(co) };
+		mn = (struct route_end){ r->mn_nat, r->mn_fam, SA(mo), CY_MAP_UNKNOWN };
+		cn = (struct route_end){ r->cn_nat, r->cn_fam, SA(co), CY_MAP_UNKNOWN };
 		got = route_decide(&mn, &cn, &c);
 		if (got != r->want || (got == CY_OK && c.mn_initiates != r->mn_initiates))
 			fail_msg("row %zu (%s): result %d initiator %s", i, r->what, got,
@@ -135,6 +135,47 @@ static void test_decide_table(void **state)
 			fail_msg("row %zu (%s): punch %d", i, r->what, c.punch);
 		if (r->relay)
 			assert_non_null(c.why);  /* logged: why the relay */
+	}
+}
+
+/* How each end punches, from how each NAPT maps (and the same through
+ * route_decide): the birthday approach only for one hard side. */
+static void test_punch_modes(void **state)
+{
+	static const struct {
+		uint8_t a, b;
+		bool ok;
+		uint8_t ma, mb;
+	} rows[] = {
+		{ CY_MAP_UNKNOWN, CY_MAP_UNKNOWN, true, CY_PUNCH_PLAIN, CY_PUNCH_PLAIN },
+		{ CY_MAP_KEEPS, CY_MAP_KEEPS, true, CY_PUNCH_PLAIN, CY_PUNCH_PLAIN },
+		{ CY_MAP_VARIES, CY_MAP_UNKNOWN, true, CY_PUNCH_PLAIN, CY_PUNCH_PLAIN },
+		{ CY_MAP_VARIES, CY_MAP_KEEPS, true, CY_PUNCH_MANY, CY_PUNCH_SPRAY },
+		{ CY_MAP_KEEPS, CY_MAP_VARIES, true, CY_PUNCH_SPRAY, CY_PUNCH_MANY },
+		{ CY_MAP_VARIES, CY_MAP_VARIES, false, CY_PUNCH_PLAIN, CY_PUNCH_PLAIN },
+	};
+	struct sockaddr_storage mo, co;
+	socklen_t l;
+
+	(void)state;
+	assert_int_equal(addr_parse("203.0.113.5:40000", 0, &mo, &l), 0);
+	assert_int_equal(addr_parse("198.51.100.7:41000", 0, &co, &l), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct route_end mn = { true, CY_FAM_IPV4, SA(mo), rows[i].a };
+		struct route_end cn = { true, CY_FAM_IPV4, SA(co), rows[i].b };
+		struct route_choice c;
+		uint8_t ma = 9, mb = 9;
+
+		assert_int_equal(route_punch_modes(rows[i].a, rows[i].b, &ma, &mb), rows[i].ok);
+		assert_int_equal(ma, rows[i].ma);
+		assert_int_equal(mb, rows[i].mb);
+		assert_int_equal(route_decide(&mn, &cn, &c), CY_OK);
+		assert_int_equal(c.path, CY_PATH_RELAY);
+		assert_int_equal(c.punch, rows[i].ok);
+		if (c.punch) {
+			assert_int_equal(c.mn_mode, rows[i].ma);
+			assert_int_equal(c.cn_mode, rows[i].mb);
+		}
 	}
 }
 
@@ -1352,6 +1393,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decide_table),
+		cmocka_unit_test(test_punch_modes),
 		cmocka_unit_test_setup_teardown(test_global_global, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napt_mn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napt_cn, setup, teardown),

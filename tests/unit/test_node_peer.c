@@ -748,9 +748,12 @@ static void test_overlay_punch_direction_ignored(void **state)
 	up_pair(0x6666);
 	deliver_all();
 	assert_int_equal(addr_parse("192.0.2.99:4444", 0, &cand, &l), 0);
-	overlay_punch_direction(a->ov, 0x6666, "b.example.test", (struct sockaddr *)&cand);
-	overlay_punch_direction(a->ov, 0x7777, "b.example.test", (struct sockaddr *)&cand);
-	overlay_punch_direction(a->ov, 0x6666, "c.example.test", (struct sockaddr *)&cand);
+	overlay_punch_direction(a->ov, 0x6666, "b.example.test", (struct sockaddr *)&cand,
+				CY_PUNCH_PLAIN);
+	overlay_punch_direction(a->ov, 0x7777, "b.example.test", (struct sockaddr *)&cand,
+				CY_PUNCH_PLAIN);
+	overlay_punch_direction(a->ov, 0x6666, "c.example.test", (struct sockaddr *)&cand,
+				CY_PUNCH_PLAIN);
 	advance(OVERLAY_TICK_MS);
 	overlay_timeout(a->ov);
 	assert_int_equal(nnet, 0);

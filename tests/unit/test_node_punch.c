@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 
@@ -33,10 +35,12 @@ static bool cb_alive(void *ctx, uint64_t tid)
 	return ((struct cap *)ctx)->alive && tid == TID;
 }
 
-static void cb_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
+static void cb_send(void *ctx, uint64_t tid, const uint8_t *buf, size_t len,
+		    const struct sockaddr *to)
 {
 	struct cap *c = ctx;
 
+	assert_true(tid == TID);
 	assert_int_equal(len, PUNCH_LEN);
 	memcpy(c->last, buf, len);
 	memcpy(&c->to, to, addr_len(to));
@@ -84,10 +88,10 @@ static void pair(struct punch_table **a, struct punch_table **b, uint8_t pa[PUNC
 	*b = punch_table_new();
 	assert_non_null(*a);
 	assert_non_null(*b);
-	assert_int_equal(punch_add(*a, TID, key, 1, (struct sockaddr *)&ca, NULL, true, again, MONO, pa,
-				   PUNCH_LEN), PUNCH_LEN);
-	assert_int_equal(punch_add(*b, TID, key, 0, (struct sockaddr *)&cb, NULL, true, again, MONO, pb,
-				   PUNCH_LEN), PUNCH_LEN);
+	assert_int_equal(punch_add(*a, TID, key, 1, (struct sockaddr *)&ca, NULL, true,
+				   CY_PUNCH_PLAIN, again, MONO, pa, PUNCH_LEN), PUNCH_LEN);
+	assert_int_equal(punch_add(*b, TID, key, 0, (struct sockaddr *)&cb, NULL, true,
+				   CY_PUNCH_PLAIN, again, MONO, pb, PUNCH_LEN), PUNCH_LEN);
 	assert_true(punch_bursting(*a, TID));
 }
 
@@ -155,8 +159,8 @@ static void test_hostile(void **state)
 	/* Another tunnel key (a forger who knows the tunnel id). */
 	memset(k2, 0x43, sizeof(k2));
 	other = punch_table_new();
-	assert_int_equal(punch_add(other, TID, k2, 1, (struct sockaddr *)&c, NULL, true, 0, MONO, bad,
-				   sizeof(bad)), PUNCH_LEN);
+	assert_int_equal(punch_add(other, TID, k2, 1, (struct sockaddr *)&c, NULL, true,
+				   CY_PUNCH_PLAIN, 0, MONO, bad, sizeof(bad)), PUNCH_LEN);
 	assert_int_equal(punch_input(b, bad, sizeof(bad), FROM_A, MONO, &m, out, sizeof(out), &n),
 			 -EBADMSG);
 	/* A genuine ack that echoes no probe of a's (the probe of another
@@ -164,8 +168,8 @@ static void test_hostile(void **state)
 	punch_table_free(other);
 	other = punch_table_new();
 	clock_set_fake(NOW + 5, MONO);
-	assert_int_equal(punch_add(other, TID, key, 1, (struct sockaddr *)&c, NULL, true, 0, MONO, bad,
-				   sizeof(bad)), PUNCH_LEN);
+	assert_int_equal(punch_add(other, TID, key, 1, (struct sockaddr *)&c, NULL, true,
+				   CY_PUNCH_PLAIN, 0, MONO, bad, sizeof(bad)), PUNCH_LEN);
 	assert_int_equal(punch_input(b, bad, sizeof(bad), FROM_A, MONO, &m, out, sizeof(out), &n),
 			 PUNCH_IN_PROBE);
 	assert_int_equal(punch_input(a, out, n, FROM_B, MONO, &m, bad, sizeof(bad), &n), -ESTALE);
@@ -257,8 +261,8 @@ static void test_answer_only(void **state)
 
 	(void)state;
 	clock_set_fake(NOW, MONO);
-	assert_int_equal(punch_add(t, TID, key, 1, (struct sockaddr *)&cand, NULL, false, 0, MONO, out,
-				   sizeof(out)), 0);
+	assert_int_equal(punch_add(t, TID, key, 1, (struct sockaddr *)&cand, NULL, false,
+				   CY_PUNCH_PLAIN, 0, MONO, out, sizeof(out)), 0);
 	punch_tick(t, MONO + 1000, &cb);
 	assert_int_equal(c.sent + c.failed + c.again, 0);
 	assert_int_equal(punch_next_ms(t), INT64_MAX);
@@ -300,13 +304,116 @@ static void test_ack_rules(void **state)
 				     sizeof(out), &n), PUNCH_IN_ACK);
 	/* Redirects: the same candidate again within the gap is refused
 	 * (the burst of pair() started at MONO), another one is not. */
-	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, MONO + 10), -EAGAIN);
-	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, MONO + PUNCH_MIN_GAP_MS),
-			 0);
-	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand,
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, CY_PUNCH_PLAIN, MONO + 10),
+			 -EAGAIN);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, CY_PUNCH_PLAIN,
+					MONO + PUNCH_MIN_GAP_MS), 0);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&cand, CY_PUNCH_PLAIN,
 					MONO + PUNCH_MIN_GAP_MS + 10), -EAGAIN);
-	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&other_port,
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&other_port, CY_PUNCH_PLAIN,
 					MONO + PUNCH_MIN_GAP_MS + 20), 0);
+	punch_table_free(a);
+	punch_table_free(b);
+	clock_set_fake(0, 0);
+}
+
+/* The birthday approach: the spray side (a) sends PUNCH_SPRAY_ROUND
+ * probes a round to the candidate's address, each at another port, until
+ * PUNCH_SPRAY_PROBES went, all distinct, none below the NAPTs' range; the
+ * many-sockets side (b) has one probe for all its sockets and sends
+ * nothing on its schedule.  The one spray probe that got through is
+ * answered from the port it hit, and that ack counts; one from another
+ * address does not.  Both give up after PUNCH_BIRTHDAY_MS; a tunnel gets
+ * PUNCH_BIRTHDAYS birthday bursts. */
+static struct {
+	int n;
+	uint16_t port[PUNCH_SPRAY_PROBES + 1];
+	uint8_t probe[PUNCH_LEN];
+} spray;
+
+static void spray_send(void *ctx, uint64_t tid, const uint8_t *buf, size_t len,
+		       const struct sockaddr *to)
+{
+	(void)ctx;
+	assert_true(tid == TID && len == PUNCH_LEN && to->sa_family == AF_INET);
+	assert_true(addr_equal_ip(to, FROM_B));
+	assert_true(spray.n <= PUNCH_SPRAY_PROBES);
+	spray.port[spray.n++] = ntohs(((const struct sockaddr_in *)to)->sin_port);
+	memcpy(spray.probe, buf, len);
+}
+
+static void test_birthday(void **state)
+{
+	struct punch_table *a = punch_table_new(), *b = punch_table_new();
+	struct sockaddr_storage ca = ep("192.0.2.21:7446"), cb = ep("192.0.2.20:7446");
+	struct sockaddr_storage hit = ep("192.0.2.21:51234"), other = ep("192.0.2.99:51234");
+	struct cap c = { .alive = true };
+	struct punch_cb scb = { cb_alive, spray_send, cb_failed, cb_again, &c };
+	struct punch_cb bcb = { cb_alive, cb_send, cb_failed, cb_again, &c };
+	uint8_t out[PUNCH_LEN], ack[PUNCH_LEN], bp[PUNCH_LEN];
+	static uint8_t seen[65536];
+	struct punch_msg m;
+	int64_t t;
+	size_t n;
+
+	(void)state;
+	A_AT = cb;
+	B_AT = ca;
+	clock_set_fake(NOW, MONO);
+	memset(key, 0x42, sizeof(key));
+	memset(&spray, 0, sizeof(spray));
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(punch_add(a, TID, key, 1, (struct sockaddr *)&ca, NULL, true,
+				   CY_PUNCH_SPRAY, 0, MONO, out, sizeof(out)), 0);
+	assert_int_equal(punch_add(b, TID, key, 0, (struct sockaddr *)&cb, NULL, true,
+				   CY_PUNCH_MANY, 0, MONO, out, sizeof(out)), 0);
+	assert_int_equal(punch_mode(a, TID), CY_PUNCH_SPRAY);
+	assert_int_equal(punch_mode(b, TID), CY_PUNCH_MANY);
+	assert_int_equal(punch_many_probe(a, TID, MONO, out, sizeof(out)), -EALREADY);
+	assert_int_equal(punch_many_probe(b, TID, MONO, bp, sizeof(bp)), PUNCH_LEN);
+	/* The spray starts a retry after the sockets' probes. */
+	punch_tick(a, MONO, &scb);
+	assert_int_equal(spray.n, 0);
+	punch_tick(a, MONO + PUNCH_RETRY_MS, &scb);
+	assert_int_equal(spray.n, PUNCH_SPRAY_ROUND);
+	for (t = MONO + 2 * PUNCH_RETRY_MS; t < MONO + PUNCH_BIRTHDAY_MS; t += PUNCH_RETRY_MS) {
+		punch_tick(a, t, &scb);
+		punch_tick(b, t, &bcb);
+	}
+	assert_int_equal(spray.n, PUNCH_SPRAY_PROBES);
+	assert_int_equal(c.sent, 0);           /* b: nothing on its schedule */
+	for (int i = 0; i < spray.n; i++) {
+		assert_true(spray.port[i] >= PUNCH_SPRAY_PORT_MIN);
+		assert_int_equal(seen[spray.port[i]], 0);
+		seen[spray.port[i]] = 1;
+	}
+	/* The last round's probe reached b on one of its sockets: answered
+	 * there, the ack from the port it hit counts; from elsewhere not. */
+	assert_int_equal(punch_input(b, spray.probe, PUNCH_LEN, FROM_A, t, &m, ack, sizeof(ack),
+				     &n), PUNCH_IN_PROBE);
+	assert_int_equal(punch_input(a, ack, n, (struct sockaddr *)&other, t, &m, out,
+				     sizeof(out), &n), -ESTALE);
+	assert_int_equal(punch_input(a, ack, PUNCH_LEN, (struct sockaddr *)&hit, t, &m, out,
+				     sizeof(out), &n), PUNCH_IN_ACK);
+	assert_false(punch_bursting(a, TID));
+	assert_int_equal(punch_mode(a, TID), CY_PUNCH_SPRAY);   /* how it was found */
+	assert_int_equal(c.failed, 0);
+	/* b's burst gives up (a's found the way: b follows the data). */
+	punch_tick(b, MONO + PUNCH_BIRTHDAY_MS, &bcb);
+	assert_int_equal(c.failed, 1);
+	/* Bounded: PUNCH_BIRTHDAYS birthday bursts per tunnel, then none; a
+	 * plain one still goes. */
+	t = MONO + PUNCH_BIRTHDAY_MS;
+	for (int i = 1; i < PUNCH_BIRTHDAYS; i++) {
+		t += PUNCH_MIN_GAP_MS;
+		assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_SPRAY, t), 0);
+	}
+	t += PUNCH_MIN_GAP_MS;
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_SPRAY, t),
+			 -EAGAIN);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_PLAIN, t), 0);
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, 3, t + PUNCH_MIN_GAP_MS),
+			 -EINVAL);
 	punch_table_free(a);
 	punch_table_free(b);
 	clock_set_fake(0, 0);
@@ -321,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_answer_only),
 		cmocka_unit_test(test_ack_rules),
+		cmocka_unit_test(test_birthday),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -32,6 +33,12 @@ struct cap {
 	int ndead;
 	uint64_t dead_tid;
 };
+
+/* Where the TRS saw the hellos: an ack carries it back. */
+static const struct sockaddr_in seen_at = { .sin_family = AF_INET, .sin_port = 0x3930,
+					    .sin_addr = { 0x0a7100cb } };
+#define SEEN ((const struct sockaddr *)&seen_at)
+static struct sockaddr_storage seen;
 
 static bool alive(void *ctx, uint64_t tid)
 {
@@ -72,7 +79,7 @@ static void ack_of(const uint8_t *rk, const uint8_t *key, const uint8_t *h, uint
 
 	assert_int_equal(trs_hello_peek(h, TRS_HELLO_LEN, &tid, &side), 0);
 	assert_int_equal(trs_hello_open(rk, h, TRS_HELLO_LEN, &side, &ts), 0);
-	assert_int_equal(trs_ack_build(key, tid, side, ts, ack, TRS_ACK_LEN), TRS_ACK_LEN);
+	assert_int_equal(trs_ack_build(key, tid, side, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
 }
 
 static int ack_hello(struct relay_table *t, const uint8_t *rk, const uint8_t *h)
@@ -80,7 +87,7 @@ static int ack_hello(struct relay_table *t, const uint8_t *rk, const uint8_t *h)
 	uint8_t ack[TRS_ACK_LEN];
 
 	ack_of(rk, rk, h, ack);
-	return relay_ack(t, ack, sizeof(ack));
+	return relay_ack(t, ack, sizeof(ack), &seen);
 }
 
 static void test_hellos(void **state)
@@ -200,11 +207,11 @@ static void test_ack_hostile(void **state)
 	(void)state;
 	assert_int_equal(trs_hello_open(rk, first, sizeof(first), &side, &ts), 0);
 	/* Not an ack: the hello itself bounced back, lengths, header fields. */
-	assert_int_equal(relay_ack(t, first, sizeof(first)), -EPROTO);
+	assert_int_equal(relay_ack(t, first, sizeof(first), &seen), -EPROTO);
 	ack_of(rk, rk, first, ack);
-	assert_int_equal(relay_ack(t, ack, 0), -EPROTO);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN - 1), -EPROTO);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN + 1), -EPROTO);
+	assert_int_equal(relay_ack(t, ack, 0, &seen), -EPROTO);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN - 1, &seen), -EPROTO);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN + 1, &seen), -EPROTO);
 	for (size_t i = 0; i < 13; i++) {
 		uint8_t bad[TRS_ACK_LEN];
 
@@ -212,33 +219,35 @@ static void test_ack_hostile(void **state)
 			continue;          /* the tunnel id: below */
 		memcpy(bad, ack, sizeof(bad));
 		bad[i] ^= i == 2 ? 2 : 1;
-		assert_int_equal(relay_ack(t, bad, sizeof(bad)), -EPROTO);
+		assert_int_equal(relay_ack(t, bad, sizeof(bad), &seen), -EPROTO);
 	}
 	assert_int_equal(trs_ack_peek(ack, TRS_ACK_LEN, &tid, &side), 0);
 	assert_true(tid == TID && side == 0);
 	/* Another tunnel, the other side: nobody's. */
-	assert_int_equal(trs_ack_build(rk, TID + 1, 0, ts, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -ENOENT);
-	assert_int_equal(trs_ack_build(rk, TID, 1, ts, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -ENOENT);
+	assert_int_equal(trs_ack_build(rk, TID + 1, 0, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ENOENT);
+	assert_int_equal(trs_ack_build(rk, TID, 1, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ENOENT);
 	/* Forged (another key), tampered (side, nonce, sealed timestamp, tag). */
 	memset(wk, 0x11, sizeof(wk));   /* the Tunnel Key */
-	assert_int_equal(trs_ack_build(wk, TID, 0, ts, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -EBADMSG);
+	assert_int_equal(trs_ack_build(wk, TID, 0, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -EBADMSG);
 	for (size_t i = 13; i < TRS_ACK_LEN; i++) {
 		ack_of(rk, rk, first, ack);
 		ack[i] ^= 0x80;
-		assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -EBADMSG);
+		assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -EBADMSG);
 	}
 	/* Authentic but echoing no hello sent. */
-	assert_int_equal(trs_ack_build(rk, TID, 0, ts + 1, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -ESTALE);
-	assert_int_equal(trs_ack_build(rk, TID, 0, 0, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -ESTALE);
+	assert_int_equal(trs_ack_build(rk, TID, 0, ts + 1, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ESTALE);
+	assert_int_equal(trs_ack_build(rk, TID, 0, 0, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ESTALE);
 	/* The real one counts once; replayed, it does not. */
 	ack_of(rk, rk, first, old);
-	assert_int_equal(relay_ack(t, old, sizeof(old)), 0);
-	assert_int_equal(relay_ack(t, old, sizeof(old)), -ESTALE);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(relay_ack(t, old, sizeof(old), &seen), 0);
+	assert_true(addr_equal((struct sockaddr *)&seen, SEEN));
+	assert_int_equal(relay_ack(t, old, sizeof(old), &seen), -ESTALE);
 	/* An ack for an older hello after a newer one's: late, not counted. */
 	tick(t, 1000, &c);
 	memcpy(h, c.last, sizeof(h));
@@ -254,7 +263,7 @@ static void test_ack_hostile(void **state)
 	}
 	tick(t, 3000 + 1000 * RELAY_ACK_KEEP, &c);
 	ack_of(rk, rk, h, ack);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN), -ESTALE);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ESTALE);
 	relay_table_free(t);
 	clock_set_fake(0, 0);
 }
@@ -288,7 +297,7 @@ static void test_dead(void **state)
 		tick(t, at + 1000 * i, &c);
 		assert_int_equal(c.n, RELAY_HELLO_FAST_FOR_MS / 1000 + 1 + i);
 		ack_of(rk, wk, c.last, ack);
-		assert_int_equal(relay_ack(t, ack, sizeof(ack)), -EBADMSG);
+		assert_int_equal(relay_ack(t, ack, sizeof(ack), &seen), -EBADMSG);
 	}
 	assert_int_equal(c.ndead, 0);
 	assert_int_equal(relay_count(t), 1);
@@ -301,7 +310,7 @@ static void test_dead(void **state)
 	assert_int_equal(c.ndead, 1);
 	/* Once gone, its acks are nobody's. */
 	ack_of(rk, rk, c.last, ack);
-	assert_int_equal(relay_ack(t, ack, sizeof(ack)), -ENOENT);
+	assert_int_equal(relay_ack(t, ack, sizeof(ack), &seen), -ENOENT);
 	relay_table_free(t);
 	clock_set_fake(0, 0);
 }

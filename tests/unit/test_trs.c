@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -596,6 +597,7 @@ static void test_ack(void **state)
 	size_t slot = alloc(f);
 	uint8_t h[TRS_HELLO_LEN], old[TRS_HELLO_LEN], pkt[136], side, hside;
 	uint64_t tid, ts, hts;
+	struct sockaddr_storage seen, a = ep(A), b = ep(B);
 	struct trs_fwd fw;
 
 	assert_false(relay(f, slot, A, h, hello(f, 1, h), &fw));
@@ -603,9 +605,12 @@ static void test_ack(void **state)
 	assert_int_equal(trs_hello_open(f->relay_key, h, sizeof(h), &hside, &hts), 0);
 	assert_int_equal(trs_ack_peek(fw.ack, fw.ack_len, &tid, &side), 0);
 	assert_true(tid == TID && side == 1);
-	assert_int_equal(trs_ack_open(f->tunnel_key, fw.ack, fw.ack_len, &side, &ts), -EBADMSG);
-	assert_int_equal(trs_ack_open(f->relay_key, fw.ack, fw.ack_len, &side, &ts), 0);
+	assert_int_equal(trs_ack_open(f->tunnel_key, fw.ack, fw.ack_len, &side, &ts, &seen),
+			 -EBADMSG);
+	assert_int_equal(trs_ack_open(f->relay_key, fw.ack, fw.ack_len, &side, &ts, &seen), 0);
 	assert_true(side == hside && ts == hts);
+	/* ...and where the hello came from (the node's mapping, seen). */
+	assert_true(addr_equal(SA(seen), SA(a)));
 	/* Not a hello: neither to the parser nor to the session. */
 	assert_int_equal(trs_hello_peek(fw.ack, fw.ack_len, &tid, &side), -EPROTO);
 	memcpy(old, fw.ack, sizeof(old));
@@ -631,8 +636,9 @@ static void test_ack(void **state)
 	assert_true(relay(f, slot, B, h, hello(f, 0, h), &fw));
 	assert_int_equal(fw.len, 136);
 	assert_int_equal(fw.ack_len, TRS_ACK_LEN);
-	assert_int_equal(trs_ack_open(f->relay_key, fw.ack, fw.ack_len, &side, &ts), 0);
+	assert_int_equal(trs_ack_open(f->relay_key, fw.ack, fw.ack_len, &side, &ts, &seen), 0);
 	assert_true(side == 0 && ts == f->hello_ts);
+	assert_true(addr_equal(SA(seen), SA(b)));
 	/* Data forwarded: no ack. */
 	assert_true(relay(f, slot, A, pkt, tunmsg(0x40, 0, 100, pkt), &fw));
 	assert_int_equal(fw.ack_len, 0);
@@ -644,33 +650,42 @@ static void test_ack(void **state)
 static void test_ack_wire(void **state)
 {
 	uint8_t key[TRS_KEY_LEN], ack[TRS_ACK_LEN + 1], bad[TRS_ACK_LEN + 1], side;
+	struct sockaddr_storage a = ep(A), b = ep(B), seen;
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	uint64_t tid, ts;
 
 	(void)state;
 	memset(key, 7, sizeof(key));
-	assert_int_equal(trs_ack_build(key, TID, 2, 5, ack, sizeof(ack)), -EMSGSIZE);
-	assert_int_equal(trs_ack_build(key, TID, 1, 5, ack, TRS_ACK_LEN - 1), -EMSGSIZE);
-	assert_int_equal(trs_ack_build(key, TID, 1, 5, ack, sizeof(ack)), TRS_ACK_LEN);
-	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN, &side, &ts), 0);
-	assert_true(side == 1 && ts == 5);
-	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN - 1, &side, &ts), -EPROTO);
-	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN + 1, &side, &ts), -EPROTO);
-	assert_int_equal(trs_ack_open(key, ack, 0, &side, &ts), -EPROTO);
+	assert_int_equal(trs_ack_build(key, TID, 2, 5, SA(a), ack, sizeof(ack)), -EMSGSIZE);
+	assert_int_equal(trs_ack_build(key, TID, 1, 5, SA(a), ack, TRS_ACK_LEN - 1), -EMSGSIZE);
+	assert_int_equal(trs_ack_build(key, TID, 1, 5, (struct sockaddr *)&un, ack, sizeof(ack)),
+			 -EAFNOSUPPORT);
+	/* Both families round-trip. */
+	assert_int_equal(trs_ack_build(key, TID, 0, 6, SA(b), ack, sizeof(ack)), TRS_ACK_LEN);
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN, &side, &ts, &seen), 0);
+	assert_true(side == 0 && ts == 6 && addr_equal(SA(seen), SA(b)));
+	assert_int_equal(trs_ack_build(key, TID, 1, 5, SA(a), ack, sizeof(ack)), TRS_ACK_LEN);
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN, &side, &ts, &seen), 0);
+	assert_true(side == 1 && ts == 5 && addr_equal(SA(seen), SA(a)));
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN - 1, &side, &ts, &seen), -EPROTO);
+	assert_int_equal(trs_ack_open(key, ack, TRS_ACK_LEN + 1, &side, &ts, &seen), -EPROTO);
+	assert_int_equal(trs_ack_open(key, ack, 0, &side, &ts, &seen), -EPROTO);
 	assert_int_equal(trs_hello_open(key, ack, TRS_ACK_LEN, &side, &ts), -EPROTO);
 	/* Every bit: the clear header is checked or authenticated, the rest
 	 * authenticated. */
 	for (size_t i = 0; i < TRS_ACK_LEN * 8; i++) {
 		memcpy(bad, ack, sizeof(bad));
 		bad[i / 8] ^= (uint8_t)(1u << (i % 8));
-		assert_true(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts) < 0);
+		assert_true(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts, &seen) < 0);
 	}
-	/* A hello with the ack's type byte and direction forced: the tag
-	 * covers them, so a hello cannot be turned into an ack. */
+	/* An ack's header on a hello's sealed body, at an ack's length: the
+	 * tag covers the header, so a hello cannot be turned into an ack. */
+	memset(bad, 0, sizeof(bad));
 	assert_int_equal(trs_hello_build(key, TID, 1, 5, bad, sizeof(bad)), TRS_HELLO_LEN);
 	bad[1] = CY_RELAY_ACK;
 	bad[12] = TRS_ACK_DIR;
 	assert_int_equal(trs_ack_peek(bad, TRS_ACK_LEN, &tid, &side), 0);
-	assert_int_equal(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts), -EBADMSG);
+	assert_int_equal(trs_ack_open(key, bad, TRS_ACK_LEN, &side, &ts, &seen), -EBADMSG);
 }
 
 /* A side whose NAPT mapping changed says hello from the new endpoint:

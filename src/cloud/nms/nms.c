@@ -221,6 +221,8 @@ static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr
 	reg->expires = now + n->conf.registration_ttl;
 	moved = store_reg_get(n->st, node->id, &prev) < 0 || prev.nat != reg->nat ||
 		!addr_equal((const struct sockaddr *)&prev.observed, from);
+	/* What the node told of its NAPT holds while it stays behind it. */
+	reg->mapping = moved ? CY_MAP_UNKNOWN : prev.mapping;
 	if (store_reg_put(n->st, reg) < 0)
 		return -1;
 	n->stats.registrations++;
@@ -458,5 +460,7 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, relays_failed, "route selections that got no relay"),
 	COUNTER(struct nms_stats, punches, "Punch Requests directed to both ends"),
 	COUNTER(struct nms_stats, punches_refused, "Punch Requests naming no peer to punch to"),
+	COUNTER(struct nms_stats, punches_hopeless,
+		"Punch Requests for two ends behind random-port NAPTs (not tried)"),
 };
 const size_t nms_ncounters = sizeof(nms_counters) / sizeof(nms_counters[0]);

@@ -60,6 +60,7 @@ struct nms_stats {
 	uint64_t relays_failed;      /* no relay: none configured, no answer, refused */
 	uint64_t punches;            /* Punch Requests directed to both ends */
 	uint64_t punches_refused;    /* ...that named no live peer in a common family */
+	uint64_t punches_hopeless;   /* ...for two ends whose NAPTs both map per destination */
 };
 
 /* The table of those counters (counters.h). */

@@ -92,7 +92,8 @@ enum cy_result route_decide(const struct route_end *mn, const struct route_end *
 	 * (the one waiting) sends the Tunnel Request. */
 	c->path = CY_PATH_RELAY;
 	c->mn_initiates = true;
-	c->punch = route_fam(mn->observed) && route_fam(mn->observed) == route_fam(cn->observed);
+	c->punch = route_fam(mn->observed) && route_fam(mn->observed) == route_fam(cn->observed) &&
+		   route_punch_modes(mn->mapping, cn->mapping, &c->mn_mode, &c->cn_mode);
 	if (mn->nat && cn->nat)
 		c->why = "both behind NAPT";
 	else if (!(fm & fc))
@@ -100,6 +101,21 @@ enum cy_result route_decide(const struct route_end *mn, const struct route_end *
 	else
 		c->why = "no direct path";
 	return CY_OK;
+}
+
+bool route_punch_modes(uint8_t a, uint8_t b, uint8_t *mode_a, uint8_t *mode_b)
+{
+	*mode_a = *mode_b = CY_PUNCH_PLAIN;
+	if (a == CY_MAP_VARIES && b == CY_MAP_VARIES)
+		return false;
+	if (a == CY_MAP_VARIES && b == CY_MAP_KEEPS) {
+		*mode_a = CY_PUNCH_MANY;
+		*mode_b = CY_PUNCH_SPRAY;
+	} else if (b == CY_MAP_VARIES && a == CY_MAP_KEEPS) {
+		*mode_a = CY_PUNCH_SPRAY;
+		*mode_b = CY_PUNCH_MANY;
+	}
+	return true;
 }
 
 struct route_table *route_table_new(void)
@@ -217,9 +233,13 @@ static ssize_t route_msg(const struct nms *n, const struct route_entry *e, bool 
 	if (e->choice.punch) {
 		uint8_t ticket[CY_TICKET_LEN];
 
+		uint8_t mode = to_mn ? e->choice.mn_mode : e->choice.cn_mode;
+
 		cy_put_endpoint(&b, CY_A_CANDIDATE, (const struct sockaddr *)&other->ep);
 		if (route_ticket(n, e->tunnel_id, e->mn.id, e->cn.id, ticket) == 0)
 			cy_put_bytes(&b, CY_A_TICKET, ticket, sizeof(ticket));
+		if (mode != CY_PUNCH_PLAIN)
+			cy_put_u8(&b, CY_A_PUNCH_MODE, mode);
 	}
 	return cy_build_finish(&b);
 }
@@ -384,9 +404,9 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 	if (!route_reg_live(n, s->cn.id, &s->creg) || !nms_key_find(n, s->creg.key_id))
 		return route_why(s, CY_ERR_UNREACHABLE, "correspondent not registered");
 	me = (struct route_end){ s->mreg.nat, s->mreg.families,
-				 (struct sockaddr *)&s->mreg.observed };
+				 (struct sockaddr *)&s->mreg.observed, s->mreg.mapping };
 	ce = (struct route_end){ s->creg.nat, s->creg.families,
-				 (struct sockaddr *)&s->creg.observed };
+				 (struct sockaddr *)&s->creg.observed, s->creg.mapping };
 	r = route_decide(&me, &ce, &s->choice);
 	if (r != CY_OK)
 		return route_why(s, r, s->choice.why);
@@ -561,7 +581,8 @@ void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr 
 /* ---- punching again ---- */
 
 static void punch_direction(struct nms *n, struct nms_key *k, const struct sockaddr *to,
-			    uint64_t tunnel_id, const char *fqdn, const struct sockaddr *cand)
+			    uint64_t tunnel_id, const char *fqdn, const struct sockaddr *cand,
+			    uint8_t mode)
 {
 	uint8_t msg[CY_FQDN_MAX + 96];
 	struct cy_builder b;
@@ -570,6 +591,8 @@ static void punch_direction(struct nms *n, struct nms_key *k, const struct socka
 	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
 	cy_put_str(&b, CY_A_FQDN, fqdn);
 	cy_put_endpoint(&b, CY_A_CANDIDATE, cand);
+	if (mode != CY_PUNCH_PLAIN)
+		cy_put_u8(&b, CY_A_PUNCH_MODE, mode);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	nms_send_sealed(n, k, to, msg, (size_t)cy_build_finish(&b));
 }
@@ -583,8 +606,11 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	struct store_reg mreg, preg;
 	struct nms_key *pk;
 	uint64_t tunnel_id;
+	uint8_t mapping = CY_MAP_UNKNOWN, mmode, pmode;
 
-	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
+	if ((cy_msg_find(m, CY_A_MAPPING) &&
+	     (!cy_msg_u8(m, CY_A_MAPPING, &mapping) || mapping > CY_MAP_VARIES)) ||
+	    !cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
 	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
 	    !cy_msg_bytes(m, CY_A_TICKET, ticket, sizeof(ticket))) {
 		n->stats.malformed++;
@@ -606,12 +632,23 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 		n->stats.punches_refused++;
 		return;
 	}
+	/* Where it saw itself from the TRS: how its NAPT maps, kept with its
+	 * registration for this and later routes. */
+	if (mapping != CY_MAP_UNKNOWN && mapping != mreg.mapping) {
+		mreg.mapping = mapping;
+		store_reg_put(n->st, &mreg);
+	}
+	if (!route_punch_modes(mreg.mapping, preg.mapping, &mmode, &pmode)) {
+		n->stats.punches_hopeless++;
+		return;
+	}
 	n->stats.punches++;
-	log_info("nms: punch %s <-> %s: tunnel %016" PRIx64, me.fqdn, peer.fqdn, tunnel_id);
+	log_info("nms: punch %s <-> %s: tunnel %016" PRIx64 "%s", me.fqdn, peer.fqdn, tunnel_id,
+		 mmode != CY_PUNCH_PLAIN ? ", the birthday approach" : "");
 	punch_direction(n, k, (struct sockaddr *)&mreg.observed, tunnel_id, peer.fqdn,
-			(struct sockaddr *)&preg.observed);
+			(struct sockaddr *)&preg.observed, mmode);
 	punch_direction(n, pk, (struct sockaddr *)&preg.observed, tunnel_id, me.fqdn,
-			(struct sockaddr *)&mreg.observed);
+			(struct sockaddr *)&mreg.observed, pmode);
 }
 
 void route_tick(struct nms *n, int64_t now_ms)

@@ -35,6 +35,7 @@ struct route_end {
 	bool nat;                          /* behind NAPT */
 	uint8_t families;                  /* CY_FAM_* the node reported */
 	const struct sockaddr *observed;   /* where the NMS sees it */
+	uint8_t mapping;                   /* enum cy_mapping, as it last said */
 };
 
 struct route_choice {
@@ -42,15 +43,22 @@ struct route_choice {
 	enum cy_path path;
 	bool punch;                        /* relayed, but both may punch a direct path
 					    * to the other's observed endpoint */
+	uint8_t mn_mode, cn_mode;          /* ...each how (enum cy_punch_mode) */
 	const char *why;                   /* on failure: for REASON and the log */
 };
 
 /* The path between mn and cn: CY_OK with *c filled; path CY_PATH_RELAY
  * (c->why saying why) when no direct path is known by address alone, and
  * then c->punch when both were seen in one family (each can send to the
- * other's observed endpoint: docs/nat.md). */
+ * other's observed endpoint: docs/nat.md) and not both map per
+ * destination (no punch can meet then). */
 enum cy_result route_decide(const struct route_end *mn, const struct route_end *cn,
 			    struct route_choice *c);
+/* How two ends punch, from how their NAPTs map (enum cy_mapping): plain
+ * probes, or the birthday approach when exactly one maps per destination
+ * (it opens many sockets, the other probes many ports).  False when both
+ * do: nothing to try. */
+bool route_punch_modes(uint8_t a, uint8_t b, uint8_t *mode_a, uint8_t *mode_b);
 
 struct route_table *route_table_new(void);
 /* Wipes the Tunnel Keys it holds. */

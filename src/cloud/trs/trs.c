@@ -396,7 +396,7 @@ static bool trs_hello(struct trs *t, struct trs_session *s, const struct sockadd
 	memcpy(&s->ep[side], from, addr_len(from));
 	s->known[side] = true;
 	/* Stateless: the ack echoes what the node sent; the node checks it. */
-	if (trs_ack_build(s->key, s->tunnel_id, side, ts, f->ack, sizeof(f->ack)) ==
+	if (trs_ack_build(s->key, s->tunnel_id, side, ts, from, f->ack, sizeof(f->ack)) ==
 	    TRS_ACK_LEN) {
 		f->ack_len = TRS_ACK_LEN;
 		t->st.acks++;

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "aead.h"
 #include "clock.h"
+#include "dpio.h"
 #include "log.h"
 #include "tunnel.h"
 
@@ -51,6 +52,11 @@ static void overlay_warm_up(uint8_t *buf)
 	cy_wipe(key, sizeof(key));
 }
 
+static void alt_free(void *alt)
+{
+	dpio_port_free(alt);
+}
+
 struct overlay *overlay_new(const struct overlay_cfg *cfg)
 {
 	struct overlay *o = calloc(1, sizeof(*o));
@@ -62,6 +68,8 @@ struct overlay *overlay_new(const struct overlay_cfg *cfg)
 	o->arg = cfg->arg;
 	o->port = cfg->port;
 	o->peers = peer_table_new();
+	if (o->peers)
+		peer_table_set_alt_free(o->peers, alt_free);
 	o->relays = relay_table_new();
 	o->punches = punch_table_new();
 	o->out = malloc(OVERLAY_BUF);
@@ -82,6 +90,7 @@ void overlay_free(struct overlay *o)
 	if (!o)
 		return;
 	peer_table_free(o->peers);
+	dpio_spares_free(o->spares);
 	relay_table_free(o->relays);
 	punch_table_free(o->punches);
 	if (o->out)
@@ -416,20 +425,40 @@ void overlay_handover(struct overlay *o)
 }
 
 void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
-			     const struct sockaddr *cand)
+			     const struct sockaddr *cand, uint8_t mode)
 {
+	static const char *const how[] = { "", ", spare sockets", ", many ports" };
 	struct peer *p = peer_by_tid(o->peers, tunnel_id);
 	char a[ADDR_STR_MAX];
 
 	if (!p || !p->tunnel || p->tunnel_id != tunnel_id || !p->relay || !on_relay(p) ||
-	    strcasecmp(p->fqdn, peer_fqdn) ||
-	    punch_redirect(o->punches, tunnel_id, cand, clock_now_ms()) < 0) {
+	    strcasecmp(p->fqdn, peer_fqdn) || mode > CY_PUNCH_SPRAY ||
+	    punch_redirect(o->punches, tunnel_id, cand, mode, clock_now_ms()) < 0) {
 		o->st.punch_dirs_ignored++;
 		return;
 	}
-	log_info("tunnel %016" PRIx64 " to %s: punching again, towards %s", tunnel_id,
-		 p->fqdn, addr_str(cand, a));
+	log_info("tunnel %016" PRIx64 " to %s: punching again, towards %s%s", tunnel_id,
+		 p->fqdn, addr_str(cand, a), how[mode]);
+	if (mode == CY_PUNCH_MANY)
+		punch_many(o, p, cand);
 	o->punch_next_ms = punch_next_ms(o->punches);
+}
+
+void overlay_set_observed(struct overlay *o, const struct sockaddr *observed)
+{
+	socklen_t l = addr_len(observed);
+
+	if (!l || addr_equal(observed, (const struct sockaddr *)&o->observed))
+		return;
+	memset(&o->observed, 0, sizeof(o->observed));
+	memcpy(&o->observed, observed, l);
+	/* Behind another NAPT now, maybe: the TRS will tell again. */
+	o->mapping = o->mapping_told = CY_MAP_UNKNOWN;
+}
+
+uint8_t overlay_mapping(const struct overlay *o)
+{
+	return o->mapping;
 }
 
 void overlay_timeout(struct overlay *o)
@@ -444,6 +473,7 @@ void overlay_timeout(struct overlay *o)
 		peer_punch_tick(o, now);
 	if (now < o->next_tick_ms)
 		return;
+	spares_check(o);
 	o->drops.unknown += early_expire(&o->early, now);
 	peer_relay_tick(o, now);
 	/* Also when nothing is due: entries of tunnels gone go with it. */
@@ -497,7 +527,10 @@ size_t overlay_tunnels(const struct overlay *o, struct overlay_tunnel_view *v, s
 			x->vip4 = p->vip4;
 			x->vip6 = p->vip6;
 			x->relay = on_relay(p);
-			x->found = x->relay ? "relay" : p->punch ? "punch" : "address";
+			x->found = x->relay	 ? "relay"
+				   : p->birthday ? "birthday"
+				   : p->punch	 ? "punch"
+						 : "address";
 			x->state = peer_state_str(p->state);
 			peer_endpoint_get(p, &x->endpoint);
 			x->tunnel_id = p->tunnel_id;

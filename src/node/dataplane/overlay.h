@@ -72,7 +72,7 @@ struct overlay_ops {
 	/* sig_punch_request() (optional: without it a relayed tunnel punches
 	 * again towards the candidate it has). */
 	int (*punch_request)(void *arg, const char *peer_fqdn, uint64_t tunnel_id,
-			     const uint8_t ticket[CY_TICKET_LEN]);
+			     const uint8_t ticket[CY_TICKET_LEN], uint8_t mapping);
 };
 
 struct dpio_port;
@@ -172,10 +172,16 @@ void overlay_handover(struct overlay *o);
 
 /* A Punch Direction from the NMS (sig_ops.punch_direction): a relayed
  * tunnel tunnel_id to peer_fqdn still on its relay punches towards cand
- * at once.  Anything else is ignored: a node punches only for a tunnel it
- * holds, to that tunnel's peer. */
+ * at once, as mode says (enum cy_punch_mode).  Anything else is ignored:
+ * a node punches only for a tunnel it holds, to that tunnel's peer. */
 void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
-			     const struct sockaddr *cand);
+			     const struct sockaddr *cand, uint8_t mode);
+
+/* Where the NMS sees this identity (its registration).  Compared with
+ * where each TRS sees it (Relay Acks), it tells how the NAPT in front of
+ * it maps (enum cy_mapping), which the Punch Requests carry. */
+void overlay_set_observed(struct overlay *o, const struct sockaddr *observed);
+uint8_t overlay_mapping(const struct overlay *o);
 
 /* Timers: run what is due at clock_now_ms(); overlay_next_ms() says when
  * next (clock_now_ms() time). */

@@ -42,6 +42,11 @@ struct overlay {
 	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
 	struct punch_table *punches;  /* probes towards direct candidates */
 	int64_t punch_next_ms;        /* punch_next_ms(punches), INT64_MAX */
+	struct dpio_spares *spares;   /* the birthday approach's sockets (one set at a time), */
+	uint64_t spares_tid;          /* ...for this tunnel's CY_PUNCH_MANY burst */
+	struct sockaddr_storage observed;  /* where the NMS sees us (AF_UNSPEC: not yet) */
+	uint8_t mapping;              /* enum cy_mapping: NMS and TRS views compared */
+	uint8_t mapping_told;         /* ...as the last Punch Request said it */
 	bool have_vips;               /* this identity's own, the only inner destinations */
 	struct in_addr vip4;
 	struct in6_addr vip6;
@@ -50,8 +55,14 @@ struct overlay {
 /* ---- overlay_peer.c ---- */
 
 const char *peer_name(const struct peer *p, char *buf, size_t len);
-/* buf to to (p: the peer it is for, whose send clock it resets; or NULL).
- * 0 or -errno (the send failed, logged). */
+/* The port datagrams of p (or NULL) to `to` leave from: p's own socket
+ * (found by the birthday approach) for all but its relay, else ours. */
+struct dpio_port *port_to(const struct overlay *o, const struct peer *p,
+			  const struct sockaddr *to);
+/* buf to to from port_to; 0 or -errno (the send failed, logged). */
+int send_via(struct overlay *o, const struct peer *p, const uint8_t *buf, size_t len,
+	     const struct sockaddr *to);
+/* send_via, and p's send clock (if p) is reset. */
 int send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
 	    const struct sockaddr *to);
 /* buf to p's endpoint; -EDESTADDRREQ when it has none. */
@@ -93,10 +104,20 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
 void punch_ask(struct overlay *o, struct peer *p);
 /* Punch timers due at now. */
 void peer_punch_tick(struct overlay *o, int64_t now);
+/* A CY_PUNCH_MANY burst of p's just started towards cand: the spare
+ * sockets open and each sends its probe. */
+void punch_many(struct overlay *o, struct peer *p, const struct sockaddr *cand);
+/* The spares belong to no running CY_PUNCH_MANY burst any more: closed. */
+void spares_check(struct overlay *o);
+/* Spare socket idx brought p's Punch: it becomes p's own socket (alt). */
+bool spare_adopt(struct overlay *o, struct peer *p, unsigned idx);
 
 /* ---- overlay_input.c ---- */
 
 /* The route for p's tunnel id just arrived: Requests that waited for it. */
 void early_replay(struct overlay *o, struct peer *p);
+/* What a spare socket read (dpio_spare_fn over the overlay). */
+void spare_input(void *overlay, unsigned idx, const uint8_t *buf, size_t len,
+		 const struct sockaddr *from);
 
 #endif

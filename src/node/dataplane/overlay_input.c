@@ -177,11 +177,32 @@ void early_replay(struct overlay *o, struct peer *p)
 		hs_request(o, p, e->pkt, e->len, (const struct sockaddr *)&e->from);
 }
 
+/* A TRS saw us at seen, the NMS at o->observed: the same mapping (none,
+ * or a NAPT that keeps one per socket), or one per destination. */
+static void mapping_learn(struct overlay *o, const struct sockaddr *seen)
+{
+	char a[ADDR_STR_MAX], b[ADDR_STR_MAX];
+	uint8_t m;
+
+	if (seen->sa_family != o->observed.ss_family)
+		return;
+	m = addr_equal(seen, (const struct sockaddr *)&o->observed) ? CY_MAP_KEEPS : CY_MAP_VARIES;
+	if (m == o->mapping)
+		return;
+	log_info("%s: the NMS sees us at %s, a TRS at %s: %s", o->fqdn,
+		 addr_str((const struct sockaddr *)&o->observed, a), addr_str(seen, b),
+		 m == CY_MAP_KEEPS ? "one mapping for every destination"
+				   : "our NAPT maps each destination elsewhere");
+	o->mapping = m;
+}
+
 /* A Relay Ack from the TRS session of a relayed tunnel (relay.h). */
 static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len)
 {
-	switch (relay_ack(o->relays, buf, len)) {
-	case 0: break;
+	struct sockaddr_storage seen;
+
+	switch (relay_ack(o->relays, buf, len, &seen)) {
+	case 0: mapping_learn(o, (const struct sockaddr *)&seen); break;
 	case -EBADMSG: o->drops.auth++; break;
 	case -ESTALE: o->drops.replay++; break;
 	case -ENOENT: o->drops.unknown++; break;
@@ -198,13 +219,14 @@ static void punch_probed(struct overlay *o, struct peer *p, const struct sockadd
 				    OVERLAY_BUF);
 
 	if (n > 0)
-		send_to(o, NULL, o->out, (size_t)n, from);
+		send_via(o, p, o->out, (size_t)n, from);
 }
 
 /* A Punch (punch.h): a probe is answered, an ack moves a relayed tunnel
- * onto the direct path it proves. */
+ * onto the direct path it proves.  spare >= 0: it came to that spare
+ * socket (the birthday approach), which becomes the tunnel's own. */
 static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
-			   const struct sockaddr *from)
+			   const struct sockaddr *from, int spare)
 {
 	struct punch_msg m;
 	struct peer *p;
@@ -222,17 +244,30 @@ static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
 	default: o->drops.malformed++; return;
 	}
 	p = peer_by_tid(o->peers, m.tunnel_id);
-	if (!p || !p->tunnel || p->tunnel_id != m.tunnel_id) {
+	if (!p || !p->tunnel || p->tunnel_id != m.tunnel_id ||
+	    (spare >= 0 && !spare_adopt(o, p, (unsigned)spare))) {
 		o->drops.unknown++;
 		return;
 	}
 	if (r == PUNCH_IN_PROBE) {
-		send_to(o, NULL, o->out, alen, from);
+		send_via(o, p, o->out, alen, from);
 		punch_probed(o, p, from);
 	} else {
 		path_punched(o, p, from);
 	}
 	o->punch_next_ms = punch_next_ms(o->punches);
+}
+
+void spare_input(void *overlay, unsigned idx, const uint8_t *buf, size_t len,
+		 const struct sockaddr *from)
+{
+	struct overlay *o = overlay;
+
+	if (len < 2 || buf[1] != CY_PUNCH) {
+		o->drops.malformed++;
+		return;
+	}
+	punch_input_dg(o, buf, len, from, (int)idx);
 }
 
 int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
@@ -246,7 +281,7 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 		return 0;
 	}
 	if (len >= 2 && buf[1] == CY_PUNCH) {
-		punch_input_dg(o, buf, len, from);
+		punch_input_dg(o, buf, len, from, -1);
 		return 0;
 	}
 	if (len < 2 || (buf[1] != CY_DATA && buf[1] != CY_TUNNEL_REQ &&
@@ -299,15 +334,16 @@ static bool dst6_special(const uint8_t *d)
  * tunnel_seal. */
 static ssize_t seal_batched(struct overlay *o, struct peer *p, const uint8_t *pkt, size_t len)
 {
+	struct dpio_port *port = p->alt ? port_to(o, p, &p->endpoint.sa) : o->port;
 	size_t cap = 0;
-	uint8_t *slot = dpio_slot(o->port, &cap);
+	uint8_t *slot = dpio_slot(port, &cap);
 	ssize_t n;
 
 	if (!slot || cap < len + SESSION_OVERHEAD)
 		return -EMSGSIZE;
 	n = tunnel_seal(p->tunnel, pkt, len, slot, cap);
 	if (n > 0 && p->have_endpoint &&
-	    dpio_commit(o->port, (size_t)n, (const struct sockaddr *)&p->endpoint) == 0) {
+	    dpio_commit(port, (size_t)n, (const struct sockaddr *)&p->endpoint) == 0) {
 		p->last_tx_ms = clock_now_ms();
 		p->ack_due_since_ms = 0;
 	}

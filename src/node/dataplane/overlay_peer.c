@@ -31,10 +31,24 @@ const char *peer_name(const struct peer *p, char *buf, size_t len)
 
 /* ---- sending ---- */
 
+struct dpio_port *port_to(const struct overlay *o, const struct peer *p,
+			  const struct sockaddr *to)
+{
+	if (p && p->alt && !addr_equal(to, &p->route_peer.sa))
+		return p->alt;
+	return o->port;
+}
+
+int send_via(struct overlay *o, const struct peer *p, const uint8_t *buf, size_t len,
+	     const struct sockaddr *to)
+{
+	return dpio_send(port_to(o, p, to), buf, len, to);
+}
+
 int send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
 	    const struct sockaddr *to)
 {
-	int err = dpio_send(o->port, buf, len, to);
+	int err = send_via(o, p, buf, len, to);
 
 	if (err == 0 && p) {
 		p->last_tx_ms = clock_now_ms();
@@ -103,6 +117,7 @@ void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 		/* The peer took a direct path it punched (its probe was
 		 * answered before ours): ours are not needed any more. */
 		p->punched_ms = now;
+		p->birthday = punch_mode(o->punches, p->tunnel_id) != CY_PUNCH_PLAIN;
 		punch_stop(o->punches, p->tunnel_id);
 	}
 }
@@ -248,6 +263,7 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
 		 addr_str(from, a));
 	set_endpoint(p, from);
 	p->punch = true;
+	p->birthday = punch_mode(o->punches, p->tunnel_id) != CY_PUNCH_PLAIN;
 	p->punched_ms = clock_now_ms();
 }
 
@@ -259,21 +275,25 @@ void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, i
 	const struct sockaddr *cand = NULL;
 	bool burst = true;
 	ssize_t n;
-
 	if (r->have_cand) {
 		cand = (const struct sockaddr *)&r->cand;
 	} else if (r->path == CY_PATH_DIRECT && p->have_endpoint) {
 		cand = (const struct sockaddr *)&r->peer;
 		burst = r->role == CY_ROLE_RESPONDER;
 	}
+	uint8_t mode = r->have_cand && p->relay ? r->punch_mode : CY_PUNCH_PLAIN;
+
 	p->punch = r->have_cand;
+	p->birthday = false;
 	if (!cand)
 		return;
 	n = punch_add(o->punches, r->tunnel_id, r->key, (uint8_t)r->role, cand,
-		      r->have_cand ? r->ticket : NULL, burst, p->relay ? PUNCH_AGAIN_MS : 0, now,
-		      o->out, OVERLAY_BUF);
+		      r->have_cand ? r->ticket : NULL, burst, mode, p->relay ? PUNCH_AGAIN_MS : 0,
+		      now, o->out, OVERLAY_BUF);
 	if (n > 0)
-		send_to(o, NULL, o->out, (size_t)n, cand);
+		send_via(o, p, o->out, (size_t)n, cand);
+	if (n >= 0 && burst && mode == CY_PUNCH_MANY)
+		punch_many(o, p, cand);
 	o->punch_next_ms = punch_next_ms(o->punches);
 }
 
@@ -357,12 +377,21 @@ static bool tunnel_alive(void *ctx, uint64_t tunnel_id)
 	return p && p->tunnel && p->tunnel_id == tunnel_id;
 }
 
-/* relay_tick, punch_tick: their datagrams leave through the port. */
+/* relay_tick: hellos leave through our port. */
 static void port_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to)
 {
 	struct overlay *o = ctx;
 
 	dpio_send(o->port, buf, len, to);
+}
+
+/* punch_tick: probes leave from where the tunnel's direct path does. */
+static void punch_send(void *ctx, uint64_t tunnel_id, const uint8_t *buf, size_t len,
+		       const struct sockaddr *to)
+{
+	struct overlay *o = ctx;
+
+	send_via(o, peer_by_tid(o->peers, tunnel_id), buf, len, to);
 }
 
 /* relay_tick: the TRS acknowledged none of the last hellos, the relay
@@ -411,14 +440,19 @@ static void punch_failed(void *ctx, uint64_t tunnel_id)
 	char nb[INET6_ADDRSTRLEN];
 
 	o->st.punch_failed++;
+	spares_check(o);
 	if (p && p->relay && !on_relay(p) && p->path_check) {
 		path_fallback(o, p, clock_now_ms());
 		return;
 	}
-	if (p && p->relay && on_relay(p))
-		log_info("tunnel %016" PRIx64 " to %s: no direct path found by punching within "
-			 "%d ms, staying on the relay", tunnel_id, peer_name(p, nb, sizeof(nb)),
-			 PUNCH_BURST_MS);
+	if (!p || !p->relay || !on_relay(p))
+		return;
+	log_info("tunnel %016" PRIx64 " to %s: no direct path found by punching, staying on "
+		 "the relay", tunnel_id, peer_name(p, nb, sizeof(nb)));
+	/* The NMS does not know yet how our NAPT maps us (a TRS just told
+	 * us): it may know a better way to punch.  Ask now. */
+	if (o->mapping != CY_MAP_UNKNOWN && o->mapping != o->mapping_told && p->fqdn[0])
+		punch_ask(o, p);
 }
 
 /* A relayed tunnel tries again now and then.  The NMS sends both ends
@@ -433,7 +467,8 @@ void punch_ask(struct overlay *o, struct peer *p)
 	if (!o->ops->punch_request) {
 		punch_restart(o->punches, p->tunnel_id, NULL, now);
 	} else if (punch_ticket(o->punches, p->tunnel_id, ticket) == 0) {
-		o->ops->punch_request(o->arg, p->fqdn, p->tunnel_id, ticket);
+		if (o->ops->punch_request(o->arg, p->fqdn, p->tunnel_id, ticket, o->mapping) == 0)
+			o->mapping_told = o->mapping;
 		/* Not retransmitted: asked again later whatever comes of it. */
 		punch_wait(o->punches, p->tunnel_id, PUNCH_AGAIN_MS, now);
 	}
@@ -452,9 +487,71 @@ static void punch_again(void *ctx, uint64_t tunnel_id)
 void peer_punch_tick(struct overlay *o, int64_t now)
 {
 	punch_tick(o->punches, now,
-		   &(struct punch_cb){ .alive = tunnel_alive, .send = port_send,
+		   &(struct punch_cb){ .alive = tunnel_alive, .send = punch_send,
 				       .failed = punch_failed, .again = punch_again, .ctx = o });
 	o->punch_next_ms = punch_next_ms(o->punches);
+}
+
+/* ---- the birthday approach's hard side (docs/nat.md) ---- */
+
+static void spares_close(struct overlay *o)
+{
+	dpio_spares_free(o->spares);
+	o->spares = NULL;
+	o->spares_tid = 0;
+}
+
+void spares_check(struct overlay *o)
+{
+	if (o->spares && (!punch_bursting(o->punches, o->spares_tid) ||
+			  punch_mode(o->punches, o->spares_tid) != CY_PUNCH_MANY))
+		spares_close(o);
+}
+
+/* Each socket's probe opens a mapping of our NAPT towards the candidate
+ * at a port of its own choosing; the peer's spray may hit one.  One set
+ * per identity at a time: a second tunnel's burst only waits. */
+void punch_many(struct overlay *o, struct peer *p, const struct sockaddr *cand)
+{
+	char nb[INET6_ADDRSTRLEN], a[ADDR_STR_MAX];
+	unsigned sent = 0;
+	ssize_t n;
+
+	spares_check(o);
+	if (o->spares && o->spares_tid != p->tunnel_id)
+		return;
+	spares_close(o);
+	n = punch_many_probe(o->punches, p->tunnel_id, clock_now_ms(), o->out, OVERLAY_BUF);
+	if (n <= 0)
+		return;
+	o->spares = dpio_spares_open(o->port, PUNCH_MANY_SOCKETS, spare_input, o);
+	if (!o->spares)
+		return;
+	o->spares_tid = p->tunnel_id;
+	for (unsigned k = 0; k < dpio_spares_count(o->spares); k++)
+		sent += dpio_spares_send(o->spares, k, o->out, (size_t)n, cand) == 0;
+	log_info("tunnel %016" PRIx64 " to %s: the birthday approach: %u probes to %s, each from "
+		 "a socket of its own", p->tunnel_id, peer_name(p, nb, sizeof(nb)), sent,
+		 addr_str(cand, a));
+}
+
+bool spare_adopt(struct overlay *o, struct peer *p, unsigned idx)
+{
+	char nb[INET6_ADDRSTRLEN];
+	struct dpio_port *port;
+
+	if (!o->spares || o->spares_tid != p->tunnel_id)
+		return false;
+	port = dpio_spares_adopt(o->spares, idx);
+	spares_close(o);
+	if (!port)
+		return false;
+	if (p->alt)
+		dpio_port_free(p->alt);
+	p->alt = port;
+	log_info("tunnel %016" PRIx64 " to %s: the birthday approach met on socket %u (port %u)",
+		 p->tunnel_id, peer_name(p, nb, sizeof(nb)), idx, dpio_port_number(port));
+	return true;
 }
 
 /* ---- moving ---- */

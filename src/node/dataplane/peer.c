@@ -37,6 +37,7 @@ struct peer_table {
 	struct peer_idx *idx[PEER_IDX_BUCKETS];
 	size_t nidx;
 	int64_t claim_now_ms;
+	void (*alt_free)(void *alt);
 };
 
 /* ---- hashing ---- */
@@ -181,6 +182,18 @@ static void unindex_sessions(struct peer *p)
 	}
 }
 
+void peer_table_set_alt_free(struct peer_table *t, void (*fn)(void *alt))
+{
+	t->alt_free = fn;
+}
+
+static void drop_alt(struct peer *p)
+{
+	if (p->alt && p->tab->alt_free)
+		p->tab->alt_free(p->alt);
+	p->alt = NULL;
+}
+
 void peer_del(struct peer *p)
 {
 	struct peer_table *t;
@@ -188,6 +201,7 @@ void peer_del(struct peer *p)
 	if (!p)
 		return;
 	t = p->tab;
+	drop_alt(p);
 	unindex_fqdn(p);
 	unindex_vip4(p);
 	unindex_vip6(p);
@@ -276,6 +290,8 @@ void peer_endpoint_get(const struct peer *p, struct sockaddr_storage *ss)
 void peer_set_tunnel(struct peer *p, struct tunnel *tun, uint64_t tunnel_id, int64_t now_ms)
 {
 	unindex_tid(p);
+	if (p->tunnel != tun || p->tunnel_id != tunnel_id)
+		drop_alt(p);
 	if (p->tunnel != tun)
 		tunnel_free(p->tunnel);
 	p->tunnel = tun;

@@ -21,7 +21,7 @@
  * does not start a selection per packet.  No sockets here.
  *
  * Memory: a daemon may hold thousands of peers, so a peer is kept small:
- * 264 bytes, plus its FQDN allocated to its length; the endpoint is a
+ * 272 bytes, plus its FQDN allocated to its length; the endpoint is a
  * union of the two socket addresses, not a sockaddr_storage; the waiter
  * list and the packet queue exist only while something waits (freed by
  * peer_waiters_clear and by the last peer_queue_pop). */
@@ -82,6 +82,9 @@ struct peer {
 	int64_t move_sent_ms;             /* ...and last sent */
 	int64_t punched_ms;               /* a relayed tunnel took its punched path, 0 */
 
+	void *alt;                        /* the tunnel's own socket (a dpio_port, the
+					   * birthday approach's: docs/nat.md), NULL;
+					   * freed with the tunnel (peer_table_set_alt_free) */
 	union peer_addr endpoint;         /* where Data goes; follows the peer (roaming) */
 	union peer_addr route_peer;       /* where the tunnel's route said the peer was */
 	struct in6_addr vip6;
@@ -99,6 +102,7 @@ struct peer {
 	bool have_endpoint;
 	bool relay;                       /* the tunnel has a TRS relay session (route_peer) */
 	bool punch;                       /* its direct path was (or is to be) punched */
+	bool birthday;                    /* ...by the birthday approach */
 	bool path_check;                  /* ...and is being probed: it went silent */
 	bool tunnel_as_cn;                /* its route came as a Route Direction to us as CN */
 
@@ -113,6 +117,8 @@ struct peer_table *peer_table_new(void);
 /* Frees every peer (and its tunnel and queue). */
 void peer_table_free(struct peer_table *t);
 
+/* How a peer's alt goes when its tunnel does (the overlay's). */
+void peer_table_set_alt_free(struct peer_table *t, void (*fn)(void *alt));
 /* A new empty peer (state IDLE), or NULL (ENOMEM, or PEER_MAX reached). */
 struct peer *peer_new(struct peer_table *t);
 /* Removes p from every index and frees it with its tunnel and queue. */

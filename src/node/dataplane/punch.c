@@ -1,6 +1,7 @@
 #include "punch.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@ struct punch_entry {
 	uint8_t key[PUNCH_KEY_LEN];        /* the Punch Key */
 	uint8_t role;
 	enum punch_state state;
+	uint8_t mode;                      /* of the burst: enum cy_punch_mode */
+	uint8_t birthdays;                 /* birthday bursts so far */
+	uint32_t sprayed;                  /* CY_PUNCH_SPRAY: probes sent, */
+	uint32_t spray_at, spray_step;     /* ...the k-th to port spray_port(k) */
 	struct sockaddr_storage cand;
 	struct sockaddr_storage probed;    /* punch_probe_now's last destination */
 	uint8_t ticket[CY_TICKET_LEN];
@@ -90,22 +95,50 @@ static ssize_t punch_probe(struct punch_entry *e, int64_t now_ms, uint8_t *out, 
 	return n;
 }
 
-static void punch_burst(struct punch_entry *e, int64_t now_ms)
+/* The spray's ports: a walk through 1024..65535 by a step coprime to its
+ * length (2^10 * 3^2 * 7), so no port comes twice. */
+#define SPRAY_RANGE (65536 - PUNCH_SPRAY_PORT_MIN)
+
+static void spray_init(struct punch_entry *e)
+{
+	uint32_t r[2];
+
+	if (cy_random((uint8_t *)r, sizeof(r)) < 0)
+		r[0] = r[1] = (uint32_t)clock_now_ms();
+	e->sprayed = 0;
+	e->spray_at = r[0] % SPRAY_RANGE;
+	e->spray_step = (r[1] % SPRAY_RANGE) | 1;
+	while (e->spray_step % 3 == 0 || e->spray_step % 7 == 0)
+		e->spray_step += 2;
+}
+
+static uint16_t spray_port(const struct punch_entry *e, uint32_t k)
+{
+	return (uint16_t)(PUNCH_SPRAY_PORT_MIN +
+			  ((uint64_t)e->spray_at + (uint64_t)k * e->spray_step) % SPRAY_RANGE);
+}
+
+static void punch_burst(struct punch_entry *e, uint8_t mode, int64_t now_ms)
 {
 	e->state = PUNCH_BURST;
+	e->mode = mode;
 	e->burst_at = now_ms;
-	e->burst_end = now_ms + PUNCH_BURST_MS;
+	e->burst_end = now_ms + (mode == CY_PUNCH_PLAIN ? PUNCH_BURST_MS : PUNCH_BIRTHDAY_MS);
 	e->next_ms = now_ms + PUNCH_RETRY_MS;
+	if (mode != CY_PUNCH_PLAIN)
+		e->birthdays++;
+	if (mode == CY_PUNCH_SPRAY)
+		spray_init(e);
 }
 
 ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
 		  uint8_t role, const struct sockaddr *cand, const uint8_t *ticket, bool burst,
-		  int64_t again_ms, int64_t now_ms, uint8_t *out, size_t cap)
+		  uint8_t mode, int64_t again_ms, int64_t now_ms, uint8_t *out, size_t cap)
 {
 	socklen_t l = addr_len(cand);
 	struct punch_entry *e;
 
-	if (!l || l > sizeof(e->cand) || role > 1)
+	if (!l || l > sizeof(e->cand) || role > 1 || mode > CY_PUNCH_SPRAY)
 		return -EINVAL;
 	e = tidtab_slot(&t->tab, tunnel_id);
 	if (!e)
@@ -126,8 +159,10 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 		e->state = PUNCH_DONE;
 		return 0;
 	}
-	punch_burst(e, now_ms);
-	return punch_probe(e, now_ms, out, cap);
+	punch_burst(e, mode, now_ms);
+	/* The birthday approach: the many sockets' probes go first (the
+	 * overlay's, punch_many_probe), the spray a retry later. */
+	return mode == CY_PUNCH_PLAIN ? punch_probe(e, now_ms, out, cap) : 0;
 }
 
 int punch_ticket(const struct punch_table *t, uint64_t tunnel_id, uint8_t out[CY_TICKET_LEN])
@@ -155,8 +190,10 @@ void punch_del(struct punch_table *t, uint64_t tunnel_id)
 	tidtab_del(&t->tab, tunnel_id);
 }
 
-int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
-		  int64_t now_ms)
+/* A burst of mode towards cand (NULL: the candidate it has), its first
+ * probe with the next tick. */
+static int punch_start(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
+		       uint8_t mode, int64_t now_ms)
 {
 	struct punch_entry *e = punch_find(t, tunnel_id);
 	socklen_t l = cand ? addr_len(cand) : 0;
@@ -169,23 +206,50 @@ int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockad
 		memset(&e->cand, 0, sizeof(e->cand));
 		memcpy(&e->cand, cand, l);
 	}
-	/* At once: the first probe goes with the next tick. */
-	punch_burst(e, now_ms);
-	e->next_ms = now_ms;
+	punch_burst(e, mode, now_ms);
+	if (mode == CY_PUNCH_PLAIN)
+		e->next_ms = now_ms;
 	return 0;
 }
 
+int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
+		  int64_t now_ms)
+{
+	return punch_start(t, tunnel_id, cand, CY_PUNCH_PLAIN, now_ms);
+}
+
 int punch_redirect(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
-		   int64_t now_ms)
+		   uint8_t mode, int64_t now_ms)
 {
 	struct punch_entry *e = punch_find(t, tunnel_id);
 
 	if (!e)
 		return -ENOENT;
+	if (mode > CY_PUNCH_SPRAY)
+		return -EINVAL;
 	if (e->burst_at != INT64_MIN && now_ms - e->burst_at < PUNCH_MIN_GAP_MS &&
-	    addr_equal((const struct sockaddr *)&e->cand, cand))
+	    e->mode == mode && addr_equal((const struct sockaddr *)&e->cand, cand))
 		return -EAGAIN;
-	return punch_restart(t, tunnel_id, cand, now_ms);
+	if (mode != CY_PUNCH_PLAIN && e->birthdays >= PUNCH_BIRTHDAYS)
+		return -EAGAIN;
+	return punch_start(t, tunnel_id, cand, mode, now_ms);
+}
+
+uint8_t punch_mode(const struct punch_table *t, uint64_t tunnel_id)
+{
+	const struct punch_entry *e = punch_find(t, tunnel_id);
+
+	return e ? e->mode : CY_PUNCH_PLAIN;
+}
+
+ssize_t punch_many_probe(struct punch_table *t, uint64_t tunnel_id, int64_t now_ms,
+			 uint8_t *out, size_t cap)
+{
+	struct punch_entry *e = punch_find(t, tunnel_id);
+
+	if (!e || e->state != PUNCH_BURST || e->mode != CY_PUNCH_MANY)
+		return -EALREADY;
+	return punch_probe(e, now_ms, out, cap);
 }
 
 void punch_stop(struct punch_table *t, uint64_t tunnel_id)
@@ -246,8 +310,10 @@ static int punch_acked(struct punch_entry *e, const struct punch_msg *m,
 {
 	uint64_t lo = e->nsent > PUNCH_KEEP ? e->nsent - PUNCH_KEEP : 0;
 
+	/* A spray's answer comes from whichever port it hit. */
 	if (!addr_equal((const struct sockaddr *)&e->cand, from) &&
-	    !addr_equal((const struct sockaddr *)&e->probed, from))
+	    !addr_equal((const struct sockaddr *)&e->probed, from) &&
+	    !(e->mode == CY_PUNCH_SPRAY && addr_equal_ip((const struct sockaddr *)&e->cand, from)))
 		return -ESTALE;
 	if (e->acked > lo)
 		lo = e->acked;
@@ -285,13 +351,34 @@ int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len,
 	return punch_acked(e, m, from, now_ms);
 }
 
-/* e's schedule at now_ms.  The probe due is written into buf (its length
- * in *n); returns what else happened. */
-enum punch_due { DUE_NONE, DUE_PROBE, DUE_FAILED, DUE_AGAIN };
+/* A round of the spray: PUNCH_SPRAY_ROUND probes, one stamp, each to the
+ * candidate's address at the next port of the walk. */
+static void punch_spray(struct punch_entry *e, int64_t now_ms, uint8_t *buf, size_t cap,
+			const struct punch_cb *cb)
+{
+	struct sockaddr_storage to = e->cand;
+	ssize_t n = e->sprayed < PUNCH_SPRAY_PROBES ? punch_probe(e, now_ms, buf, cap) : 0;
+
+	for (unsigned i = 0; n > 0 && i < PUNCH_SPRAY_ROUND && e->sprayed < PUNCH_SPRAY_PROBES;
+	     i++, e->sprayed++) {
+		uint16_t port = htons(spray_port(e, e->sprayed));
+
+		if (to.ss_family == AF_INET)
+			((struct sockaddr_in *)&to)->sin_port = port;
+		else
+			((struct sockaddr_in6 *)&to)->sin6_port = port;
+		cb->send(cb->ctx, e->tunnel_id, buf, (size_t)n, (const struct sockaddr *)&to);
+	}
+}
+
+/* e's schedule at now_ms: its probes sent; returns what else happened. */
+enum punch_due { DUE_NONE, DUE_FAILED, DUE_AGAIN };
 
 static enum punch_due punch_entry_due(struct punch_entry *e, int64_t now_ms, uint8_t *buf,
-				      size_t cap, ssize_t *n)
+				      size_t cap, const struct punch_cb *cb)
 {
+	ssize_t n;
+
 	if (e->state == PUNCH_DONE || now_ms < e->next_ms)
 		return DUE_NONE;
 	if (e->state == PUNCH_WAIT) {
@@ -304,8 +391,16 @@ static enum punch_due punch_entry_due(struct punch_entry *e, int64_t now_ms, uin
 		return DUE_FAILED;
 	}
 	e->next_ms = now_ms + PUNCH_RETRY_MS;
-	*n = punch_probe(e, now_ms, buf, cap);
-	return *n > 0 ? DUE_PROBE : DUE_NONE;
+	if (e->mode == CY_PUNCH_SPRAY) {
+		punch_spray(e, now_ms, buf, cap, cb);
+	} else if (e->mode == CY_PUNCH_PLAIN) {
+		n = punch_probe(e, now_ms, buf, cap);
+		if (n > 0)
+			cb->send(cb->ctx, e->tunnel_id, buf, (size_t)n,
+				 (const struct sockaddr *)&e->cand);
+	}
+	/* CY_PUNCH_MANY: the overlay's sockets sent theirs; it only waits. */
+	return DUE_NONE;
 }
 
 void punch_tick(struct punch_table *t, int64_t now_ms, const struct punch_cb *cb)
@@ -315,16 +410,12 @@ void punch_tick(struct punch_table *t, int64_t now_ms, const struct punch_cb *cb
 	for (size_t i = 0; i < t->tab.n;) {
 		struct punch_entry *e = tidtab_at(&t->tab, i);
 		uint64_t tid = e->tunnel_id;
-		ssize_t n = 0;
 
 		if (!cb->alive(cb->ctx, tid)) {
 			punch_del(t, tid);
 			continue;
 		}
-		switch (punch_entry_due(e, now_ms, buf, sizeof(buf), &n)) {
-		case DUE_PROBE:
-			cb->send(cb->ctx, buf, (size_t)n, (const struct sockaddr *)&e->cand);
-			break;
+		switch (punch_entry_due(e, now_ms, buf, sizeof(buf), cb)) {
 		case DUE_FAILED:
 			cb->failed(cb->ctx, tid);
 			break;

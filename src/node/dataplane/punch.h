@@ -12,13 +12,26 @@
  * after PUNCH_BURST_MS; a relayed tunnel then stays relayed and asks
  * again every PUNCH_AGAIN_MS (the NMS sends fresh candidates).
  *
+ * The birthday approach (a NAPT that maps each destination to another
+ * random port on one side, one that keeps its mapping on the other): the
+ * NMS tells the hard side CY_PUNCH_MANY, the easy side CY_PUNCH_SPRAY.
+ * The hard side sends one probe to the candidate from each of
+ * PUNCH_MANY_SOCKETS extra sockets (the overlay's: punch_many_probe),
+ * each opening a mapping at a random port of its NAPT; the easy side
+ * sends PUNCH_SPRAY_PROBES probes to as many different ports of the
+ * candidate's address, PUNCH_SPRAY_ROUND every PUNCH_RETRY_MS.  One of
+ * them hits one of the mappings with probability
+ * 1 - exp(-MANY * SPRAY / 64512), about 98% (docs/nat.md).  Each burst
+ * gives up after PUNCH_BIRTHDAY_MS; a tunnel tries PUNCH_BIRTHDAYS times.
+ *
  * A probe is answered only when it authenticates under the Punch Key
  * (punch_wire.h), comes from the peer's role, and is newer than the last
  * one answered and within PUNCH_MAX_SKEW_MS of our clock: a replayed or
  * forged probe makes the node send nothing.  An ack counts only when it
  * echoes one of our last PUNCH_KEEP probes not acknowledged yet, sent
- * less than PUNCH_ACK_WAIT_MS ago, and comes from where that probe went:
- * an ack held back and replayed from elsewhere moves nothing. */
+ * less than PUNCH_ACK_WAIT_MS ago, and comes from where that probe went
+ * (a spray's: from the candidate's address, at any port): an ack held
+ * back and replayed from elsewhere moves nothing. */
 #ifndef CY_NODE_PUNCH_H
 #define CY_NODE_PUNCH_H
 
@@ -34,10 +47,17 @@
 #define PUNCH_RETRY_MS 20
 #define PUNCH_BURST_MS 400
 #define PUNCH_AGAIN_MS 30000
-#define PUNCH_KEEP 32                 /* > PUNCH_BURST_MS / PUNCH_RETRY_MS + extra probes */
+#define PUNCH_KEEP 48                 /* > PUNCH_BURST_MS / PUNCH_RETRY_MS + extra probes,
+				       * > spray rounds + extra probes */
 #define PUNCH_MAX_SKEW_MS 60000
 #define PUNCH_ACK_WAIT_MS 2000
 #define PUNCH_MIN_GAP_MS 5000         /* bursts the NMS asks for, at most this often */
+#define PUNCH_MANY_SOCKETS 256
+#define PUNCH_SPRAY_PROBES 1024
+#define PUNCH_SPRAY_ROUND 32          /* a stamp each: PROBES / ROUND < PUNCH_KEEP */
+#define PUNCH_SPRAY_PORT_MIN 1024     /* Linux NAPTs map to 1024..65535 */
+#define PUNCH_BIRTHDAY_MS 1500
+#define PUNCH_BIRTHDAYS 3
 
 enum punch_in { PUNCH_IN_PROBE = 1, PUNCH_IN_ACK = 2 };
 
@@ -49,30 +69,39 @@ void punch_table_free(struct punch_table *t);
 size_t punch_count(const struct punch_table *t);
 
 /* Punch toward cand for tunnel_id (its Tunnel Key; role: ours in the
- * route).  burst: one starts at now_ms, its first probe written into out
- * (returns its length, or -errno); else the entry only answers the
- * peer's probes (returns 0).  again_ms > 0: a burst that found nothing
+ * route).  burst: one of mode (enum cy_punch_mode) starts at now_ms, a
+ * plain one's first probe written into out (returns its length, or
+ * -errno); else the entry only answers the peer's probes (returns 0).  again_ms > 0: a burst that found nothing
  * is followed by punch_cb.again that much later, else by nothing.
  * ticket (or NULL): what the route gave to show in a Punch Request.  An
  * entry of the same tunnel is replaced. */
 ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunnel_key[32],
 		  uint8_t role, const struct sockaddr *cand, const uint8_t *ticket, bool burst,
-		  int64_t again_ms, int64_t now_ms, uint8_t *out, size_t cap);
+		  uint8_t mode, int64_t again_ms, int64_t now_ms, uint8_t *out, size_t cap);
 /* The ticket of tunnel_id's route into out: 0, or -ENOENT (none). */
 int punch_ticket(const struct punch_table *t, uint64_t tunnel_id, uint8_t out[CY_TICKET_LEN]);
 /* No burst now; punch_cb.again in delay_ms (the entry's again_ms > 0). */
 void punch_wait(struct punch_table *t, uint64_t tunnel_id, int64_t delay_ms, int64_t now_ms);
 void punch_del(struct punch_table *t, uint64_t tunnel_id);
-/* A new burst from now_ms toward cand (NULL: the candidate it has).
- * 0 or -ENOENT. */
+/* A new plain burst from now_ms toward cand (NULL: the candidate it
+ * has).  0 or -ENOENT. */
 int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
 		  int64_t now_ms);
-/* The NMS names a candidate (a Punch Direction): a new burst towards it
- * from now_ms, unless one towards the same candidate started less than
- * PUNCH_MIN_GAP_MS ago (-EAGAIN: a peer asking over and over gets one
- * burst per gap).  0, -EAGAIN or -ENOENT. */
+/* The NMS names a candidate (a Punch Direction): a new burst of mode
+ * towards it from now_ms, unless one of the same mode towards the same
+ * candidate started less than PUNCH_MIN_GAP_MS ago, or it would be a
+ * birthday burst beyond PUNCH_BIRTHDAYS (-EAGAIN: a peer asking over and
+ * over gets one burst per gap, and a bounded number of big ones).  0,
+ * -EAGAIN, -EINVAL or -ENOENT. */
 int punch_redirect(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
-		   int64_t now_ms);
+		   uint8_t mode, int64_t now_ms);
+/* The mode of tunnel_id's last burst (running or not); CY_PUNCH_PLAIN
+ * when it has none. */
+uint8_t punch_mode(const struct punch_table *t, uint64_t tunnel_id);
+/* A CY_PUNCH_MANY burst: the probe each extra socket sends (one for all)
+ * into out: its length, or -errno (-EALREADY: no such burst runs). */
+ssize_t punch_many_probe(struct punch_table *t, uint64_t tunnel_id, int64_t now_ms,
+			 uint8_t *out, size_t cap);
 /* The path is found (or not needed): no more bursts.  Probes are still
  * answered. */
 void punch_stop(struct punch_table *t, uint64_t tunnel_id);
@@ -100,8 +129,9 @@ ssize_t punch_probe_now(struct punch_table *t, uint64_t tunnel_id, const struct 
 struct punch_cb {
 	/* false: the tunnel is gone, its entry goes too */
 	bool (*alive)(void *ctx, uint64_t tunnel_id);
-	/* a probe due now */
-	void (*send)(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to);
+	/* a probe of tunnel_id's due now */
+	void (*send)(void *ctx, uint64_t tunnel_id, const uint8_t *buf, size_t len,
+		     const struct sockaddr *to);
 	/* a burst ended without an ack */
 	void (*failed)(void *ctx, uint64_t tunnel_id);
 	/* again_ms after that (and every again_ms while nothing restarts it) */

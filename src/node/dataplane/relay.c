@@ -104,7 +104,8 @@ void relay_del(struct relay_table *t, uint64_t tunnel_id)
 	tidtab_del(&t->tab, tunnel_id);
 }
 
-int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len)
+int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len,
+	      struct sockaddr_storage *seen)
 {
 	struct relay_entry *e;
 	uint64_t tid, ts, lo;
@@ -115,7 +116,7 @@ int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len)
 	e = relay_find(t, tid);
 	if (!e || e->side != side)
 		return -ENOENT;
-	if (trs_ack_open(e->key, pkt, len, &side, &ts) < 0)
+	if (trs_ack_open(e->key, pkt, len, &side, &ts, seen) < 0)
 		return -EBADMSG;
 	/* Only the hellos still in the ring and not acknowledged yet. */
 	lo = e->nsent > RELAY_ACK_KEEP ? e->nsent - RELAY_ACK_KEEP : 0;

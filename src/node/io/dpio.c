@@ -205,16 +205,11 @@ static void sock_buffers(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 }
 
-static int port_open(struct dpio_port *p)
+/* Batches and reading on p->fd. */
+static int port_start(struct dpio_port *p)
 {
 	struct dpio *io = p->io;
 
-	p->fd = udp_open(p->cfg.port);
-	if (p->fd < 0) {
-		errno = -p->fd;
-		log_warn("%s: UDP socket on port %u", p->name, p->cfg.port);
-		return -1;
-	}
 	p->number = udp_port(p->fd);
 	sock_buffers(p->fd);
 	p->tx = dp_tx_new(p->fd, &io->conf);
@@ -225,6 +220,17 @@ static int port_open(struct dpio_port *p)
 	if (!p->ev || event_add(p->ev, NULL) < 0)
 		return -1;
 	return 0;
+}
+
+static int port_open(struct dpio_port *p)
+{
+	p->fd = udp_open(p->cfg.port);
+	if (p->fd < 0) {
+		errno = -p->fd;
+		log_warn("%s: UDP socket on port %u", p->name, p->cfg.port);
+		return -1;
+	}
+	return port_start(p);
 }
 
 struct dpio_port *dpio_port_new(struct dpio *io, const struct dpio_port_cfg *cfg)
@@ -242,6 +248,36 @@ struct dpio_port *dpio_port_new(struct dpio *io, const struct dpio_port_cfg *cfg
 		return NULL;
 	}
 	return p;
+}
+
+struct dpio_port *dpio_port_adopt(struct dpio_port *like, int fd)
+{
+	struct dpio_port *p = calloc(1, sizeof(*p));
+
+	if (!p || like->cfg.tap) {
+		free(p);
+		return NULL;
+	}
+	p->io = like->io;
+	p->cfg = like->cfg;
+	memcpy(p->name, like->name, sizeof(p->name));
+	p->fd = fd;
+	if (port_start(p) < 0) {
+		p->fd = -1;            /* still the caller's */
+		dpio_port_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+bool dpio_port_socket(const struct dpio_port *p)
+{
+	return !p->cfg.tap;
+}
+
+struct event_base *dpio_port_base(const struct dpio_port *p)
+{
+	return p->io->base;
 }
 
 void dpio_port_free(struct dpio_port *p)

@@ -73,6 +73,34 @@ struct dpio_port_cfg {
 struct dpio_port *dpio_port_new(struct dpio *io, const struct dpio_port_cfg *cfg);
 void dpio_port_free(struct dpio_port *p);
 uint16_t dpio_port_number(const struct dpio_port *p);
+/* A port like `like` (its identity: input, deliveries, name) on a bound
+ * socket fd it takes over, or NULL (fd is still the caller's). */
+struct dpio_port *dpio_port_adopt(struct dpio_port *like, int fd);
+/* False for a test port (no socket: no spares either). */
+bool dpio_port_socket(const struct dpio_port *p);
+struct event_base *dpio_port_base(const struct dpio_port *p);
+
+/* Spare sockets beside a port: the birthday approach's many sockets
+ * (punch.h).  Each is bound to its own ephemeral port and read by its own
+ * event; what it reads goes to input with its index.  One of them that
+ * found the way becomes a port of its own (dpio_spares_adopt), the rest
+ * close with the set. */
+struct dpio_spares;
+typedef void (*dpio_spare_fn)(void *arg, unsigned idx, const uint8_t *buf, size_t len,
+			      const struct sockaddr *from);
+
+/* Up to count sockets beside `like` (fewer when the descriptors run
+ * out), NULL when none opens or `like` has no socket. */
+struct dpio_spares *dpio_spares_open(struct dpio_port *like, unsigned count,
+				     dpio_spare_fn input, void *arg);
+void dpio_spares_free(struct dpio_spares *s);
+unsigned dpio_spares_count(const struct dpio_spares *s);
+/* One datagram from socket idx.  0 or -errno. */
+int dpio_spares_send(struct dpio_spares *s, unsigned idx, const uint8_t *buf, size_t len,
+		     const struct sockaddr *to);
+/* Socket idx as a port like the set's `like`, taken out of the set; NULL
+ * on failure or when idx is gone. */
+struct dpio_port *dpio_spares_adopt(struct dpio_spares *s, unsigned idx);
 
 /* One datagram now.  0 or -errno (logged, rate-limited). */
 int dpio_send(struct dpio_port *p, const uint8_t *buf, size_t len, const struct sockaddr *to);

@@ -125,6 +125,7 @@ struct sig_route {
 	bool have_cand;                    /* the peer may be reached directly at cand */
 	struct sockaddr_storage cand;      /* (punched: docs/nat.md) */
 	uint8_t ticket[CY_TICKET_LEN];     /* with cand: what a Punch Request shows */
+	uint8_t punch_mode;                /* with cand: enum cy_punch_mode */
 };
 
 struct sig_ops {
@@ -145,9 +146,10 @@ struct sig_ops {
 	 * addresses did not change (our NAPT's mapping changed; optional). */
 	void (*observed_moved)(void *arg, const struct sig_info *info);
 	/* A Punch Direction: punch towards cand for our tunnel tunnel_id to
-	 * peer_fqdn, if we hold it (docs/nat.md; optional). */
+	 * peer_fqdn (mode: enum cy_punch_mode), if we hold it (docs/nat.md;
+	 * optional). */
 	void (*punch_direction)(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
-				const struct sockaddr *cand);
+				const struct sockaddr *cand, uint8_t mode);
 };
 
 struct sig;
@@ -180,10 +182,12 @@ int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 			  const uint8_t *vip6, uint32_t *req_id_out);
 /* Ask the NMS to have both ends of our tunnel tunnel_id to peer_fqdn
  * punch again, each towards where the NMS sees the other now
- * (docs/nat.md), showing the ticket its route came with.  Not retransmitted: the caller asks again later.  0,
- * -ENOTCONN (not registered), -EINVAL. */
+ * (docs/nat.md), showing the ticket its route came with and how our NAPT
+ * maps us (enum cy_mapping; CY_MAP_UNKNOWN: not said).  Not
+ * retransmitted: the caller asks again later.  0, -ENOTCONN (not
+ * registered), -EINVAL. */
 int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id,
-		      const uint8_t ticket[CY_TICKET_LEN]);
+		      const uint8_t ticket[CY_TICKET_LEN], uint8_t mapping);
 /* The node's addresses or routes changed (docs/mobility.md): register
  * again at once from where it is now, to every NMS endpoint of the login
  * (whichever is reachable from here answers), without leaving REGISTERED;

@@ -157,6 +157,15 @@ int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 }
 
 /* The fields a Route Direction carries about the peer. */
+/* PUNCH_MODE, absent meaning plain; false when present and bad. */
+static bool sig_punch_mode(const struct cy_msg *m, uint8_t *mode)
+{
+	*mode = CY_PUNCH_PLAIN;
+	if (!cy_msg_find(m, CY_A_PUNCH_MODE))
+		return true;
+	return cy_msg_u8(m, CY_A_PUNCH_MODE, mode) && *mode <= CY_PUNCH_SPRAY;
+}
+
 static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 {
 	uint8_t role, path;
@@ -179,7 +188,8 @@ static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 		return false;
 	if (cy_msg_find(m, CY_A_CANDIDATE)) {
 		if (!cy_msg_endpoint(m, CY_A_CANDIDATE, &r->cand, &l) ||
-		    !cy_msg_bytes(m, CY_A_TICKET, r->ticket, sizeof(r->ticket)))
+		    !cy_msg_bytes(m, CY_A_TICKET, r->ticket, sizeof(r->ticket)) ||
+		    !sig_punch_mode(m, &r->punch_mode))
 			return false;
 		r->have_cand = true;
 	}
@@ -333,7 +343,7 @@ bool sig_route_input(struct sig *s, const struct cy_msg *m, const struct sockadd
 /* ---- punching again (docs/nat.md) ---- */
 
 int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id,
-		      const uint8_t ticket[CY_TICKET_LEN])
+		      const uint8_t ticket[CY_TICKET_LEN], uint8_t mapping)
 {
 	uint8_t msg[CY_FQDN_MAX + 64];
 	struct cy_builder b;
@@ -347,6 +357,8 @@ int sig_punch_request(struct sig *s, const char *peer_fqdn, uint64_t tunnel_id,
 	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
 	cy_put_str(&b, CY_A_FQDN, peer_fqdn);
 	cy_put_bytes(&b, CY_A_TICKET, ticket, CY_TICKET_LEN);
+	if (mapping != CY_MAP_UNKNOWN)
+		cy_put_u8(&b, CY_A_MAPPING, mapping);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	sig_send_sealed(s, msg, cy_build_finish(&b));
 	s->st.punch_req++;
@@ -358,17 +370,19 @@ void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockadd
 	char fqdn[CY_FQDN_MAX + 1];
 	struct sockaddr_storage cand;
 	uint64_t tunnel_id;
+	uint8_t mode;
 	socklen_t l;
 
 	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
 	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
-	    !cy_msg_endpoint(m, CY_A_CANDIDATE, &cand, &l)) {
+	    !cy_msg_endpoint(m, CY_A_CANDIDATE, &cand, &l) || !sig_punch_mode(m, &mode)) {
 		sig_bad_input(s, from, "Punch Direction missing a required attribute");
 		return;
 	}
 	s->st.punch_dirs++;
 	if (s->ops->punch_direction)
-		s->ops->punch_direction(s->arg, tunnel_id, fqdn, (const struct sockaddr *)&cand);
+		s->ops->punch_direction(s->arg, tunnel_id, fqdn, (const struct sockaddr *)&cand,
+					mode);
 }
 
 void sig_route_timeout(struct sig *s, int64_t now)
