@@ -43,6 +43,7 @@ struct dpio {
 	struct event *flush_ev;         /* writes what the TUN writer holds */
 	struct dpio_stats st;
 	struct ratelimit rl;
+	unsigned spares;                /* spare sockets open (dpio_spare.c) */
 };
 
 /* ---- switches ---- */
@@ -268,6 +269,25 @@ struct dpio_port *dpio_port_adopt(struct dpio_port *like, int fd)
 		return NULL;
 	}
 	return p;
+}
+
+struct dpio *dpio_port_io(const struct dpio_port *p)
+{
+	return p->io;
+}
+
+unsigned dpio_spares_take(struct dpio *io, unsigned want)
+{
+	unsigned left = io->spares < DPIO_SPARES_MAX ? DPIO_SPARES_MAX - io->spares : 0;
+	unsigned n = want < left ? want : left;
+
+	io->spares += n;
+	return n;
+}
+
+void dpio_spares_give(struct dpio *io, unsigned n)
+{
+	io->spares -= n <= io->spares ? n : io->spares;
 }
 
 bool dpio_port_socket(const struct dpio_port *p)

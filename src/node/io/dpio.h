@@ -79,6 +79,7 @@ struct dpio_port *dpio_port_adopt(struct dpio_port *like, int fd);
 /* False for a test port (no socket: no spares either). */
 bool dpio_port_socket(const struct dpio_port *p);
 struct event_base *dpio_port_base(const struct dpio_port *p);
+struct dpio *dpio_port_io(const struct dpio_port *p);
 
 /* Spare sockets beside a port: the birthday approach's many sockets
  * (punch.h).  Each is bound to its own ephemeral port and read by its own
@@ -86,11 +87,17 @@ struct event_base *dpio_port_base(const struct dpio_port *p);
  * found the way becomes a port of its own (dpio_spares_adopt), the rest
  * close with the set. */
 struct dpio_spares;
+#define DPIO_SPARES_MAX 512
+/* The daemon's budget of spare sockets: how many of want may open now,
+ * and giving them back (dpio_spare.c's). */
+unsigned dpio_spares_take(struct dpio *io, unsigned want);
+void dpio_spares_give(struct dpio *io, unsigned n);
 typedef void (*dpio_spare_fn)(void *arg, unsigned idx, const uint8_t *buf, size_t len,
 			      const struct sockaddr *from);
 
-/* Up to count sockets beside `like` (fewer when the descriptors run
- * out), NULL when none opens or `like` has no socket. */
+/* Up to count sockets beside `like` (fewer when the descriptors run out,
+ * or DPIO_SPARES_MAX are open in the daemon already: an adapter's
+ * identities share them), NULL when none opens or `like` has no socket. */
 struct dpio_spares *dpio_spares_open(struct dpio_port *like, unsigned count,
 				     dpio_spare_fn input, void *arg);
 void dpio_spares_free(struct dpio_spares *s);

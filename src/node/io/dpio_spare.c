@@ -20,7 +20,8 @@ struct spare {
 };
 
 struct dpio_spares {
-	struct dpio_port *like;
+	struct dpio *io;             /* its budget (dpio_spares_take) */
+	struct dpio_port *like;      /* what an adopted socket becomes like */
 	dpio_spare_fn input;
 	void *arg;
 	unsigned count;
@@ -60,9 +61,13 @@ struct dpio_spares *dpio_spares_open(struct dpio_port *like, unsigned count,
 
 	if (!count || !dpio_port_socket(like))
 		return NULL;
-	set = calloc(1, sizeof(*set) + count * sizeof(set->s[0]));
-	if (!set)
+	count = dpio_spares_take(dpio_port_io(like), count);
+	set = count ? calloc(1, sizeof(*set) + count * sizeof(set->s[0])) : NULL;
+	if (!set) {
+		dpio_spares_give(dpio_port_io(like), count);
 		return NULL;
+	}
+	set->io = dpio_port_io(like);
 	set->like = like;
 	set->input = input;
 	set->arg = arg;
@@ -80,6 +85,7 @@ struct dpio_spares *dpio_spares_open(struct dpio_port *like, unsigned count,
 			break;
 		}
 	}
+	dpio_spares_give(set->io, count - n);
 	set->count = n;
 	if (!n) {
 		free(set);
@@ -94,6 +100,7 @@ void dpio_spares_free(struct dpio_spares *set)
 		return;
 	for (unsigned i = 0; i < set->count; i++)
 		spare_close(&set->s[i]);
+	dpio_spares_give(set->io, set->count);
 	free(set);
 }
 
