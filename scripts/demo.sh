@@ -19,9 +19,10 @@
 #                 eth0 192.0.2.21/24      eth0 192.0.2.22/24
 #                 lan 203.0.113.1/25      lan 203.0.113.129/25
 #                      |                       |
-#                 ns gamma (behind NAPT)  ns delta (behind NAPT)
-#                 203.0.113.10/25         203.0.113.130/25
-#                 cyphonicd               cyphonicd
+#                 ns gamma, ns epsilon    ns delta (behind NAPT)
+#                 (behind NAPT)           203.0.113.130/25
+#                 203.0.113.10/25, .11    cyphonicd
+#                 cyphonicd
 #
 # The nodes and the adapter log in and register; alpha resolves beta's name
 # (route selection, tunnel set-up: the NMS tells beta, behind the NAPT, to
@@ -31,11 +32,13 @@
 # server) for alpha's name, pings alpha, sends it a file; beta pings sensor
 # by name.  gamma and delta, each behind its own NAPT, have no direct path
 # by address: gamma resolves delta's name (the NMS asks the TRS for a relay
-# session, and both ends punch beside it), pings it and sends it a file
-# through the TRS, since r2 gives every flow a random port and punching
-# finds nothing.  beta and delta, behind NAPTs that keep ports, get the same
-# kind of route, but their probes pass: their tunnel leaves the relay for
-# the punched direct path (docs/nat.md).  Status (with the tunnels
+# session, and both ends punch beside it), pings it and sends it a file.
+# r2 gives every flow a random port, so plain probes find nothing; the
+# birthday approach (gamma probes from many sockets, delta to many ports)
+# moves the tunnel off the relay.  beta and delta, behind NAPTs that keep
+# ports, get the same kind of route, and their plain probes pass.  gamma and
+# epsilon, behind the same random-port NAPT, stay on the relay
+# (docs/nat.md).  Status (with the tunnels
 # and the adapter's general_nodes), the cloud's list and an evaluation table
 # (registration time, cold DNS answer, ARP answer, ping RTT, throughput,
 # the AS, NMS and TRS counters) are printed.  Then beta moves from behind
@@ -96,7 +99,7 @@ show_pair()
 
 
 printf 'CYPHONIC demo: a cloud, a global node, a node behind NAPT, an adapter with a\n'
-printf 'general node and two nodes behind their own NAPTs, in network namespaces\n'
+printf 'general node and three nodes behind NAPTs, in network namespaces\n'
 title "Testbed"
 sed -n '/^#  /,/^#$/p' "$0" | sed 's/^#//'
 topo_basic alpha beta
@@ -106,6 +109,7 @@ n inet ip link set p-beta2 master br0
 NAPT_KIND=random napt r2 192.0.2.21/24 203.0.113.1/25
 napt r3 192.0.2.22/24 203.0.113.129/25
 lan_host gamma r2 203.0.113.10/25
+lan_host epsilon r2 203.0.113.11/25
 lan_host delta r3 203.0.113.130/25
 if ((GN)); then
 	adapter_global ad 192.0.2.40/24 2001:db8::40/64
@@ -119,8 +123,8 @@ ok "namespaces, veths, the Internet bridge, NAPT routers r, r3 (port-keeping) an
 
 title "Cloud"
 cloud_new 192.0.2.1,2001:db8::1
-for x in alpha beta gamma delta; do node_new "$x"; done
-for x in alpha beta gamma delta; do conf_set "$(node_conf "$x")" node keepalive 15; done
+for x in alpha beta gamma delta epsilon; do node_new "$x"; done
+for x in alpha beta gamma delta epsilon; do conf_set "$(node_conf "$x")" node keepalive 15; done
 if ((GN)); then
 	adapter_new ad
 	conf_set "$(node_conf ad)" node keepalive 15
@@ -132,7 +136,7 @@ cy list --dir "$CLOUD_DIR"
 
 title "Nodes$( ((GN)) && echo " and the adapter"): start, log in, register"
 declare -A T_REG=()
-DAEMONS=(alpha beta gamma delta)
+DAEMONS=(alpha beta gamma delta epsilon)
 ((GN)) && DAEMONS+=(ad)
 for x in "${DAEMONS[@]}"; do start_node "$x" "$x"; done
 # Poll the status sockets every ~10 ms: the time from the daemon's start
@@ -259,13 +263,19 @@ if ((GN)); then
 	ok "general_nodes lists $(fqdn sensor) ($SENSOR_MAC, $vip4_s)"
 fi
 
-show_pair gamma delta "both behind NAPT: a relay, punching beside it" " through the TRS"
+show_pair gamma delta "behind a random-port NAPT and a port-keeping one: a relay, the birthday approach beside it" ""
+read -r BD_DNS_MS BD_PING1_MS BD_RTT_MS BD_XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
+wait_for 70 both_on gamma delta direct
+check_found gamma delta birthday
+ok "gamma: $(status_get gamma .mapping), delta: $(status_get delta .mapping); $(log_first gamma 'the birthday approach met' | cut -d' ' -f4-)"
+
+show_pair gamma epsilon "both behind the same random-port NAPT: a relay" " through the TRS"
 read -r RL_DNS_MS RL_PING1_MS RL_RTT_MS RL_XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
 # Both ends send to the TRS (the cloud's 192.0.2.1), never to each other:
-# r2's random ports defeat the punch.
-check_relay_tunnel gamma delta '192\.0\.2\.1'
-check_relay_tunnel delta gamma '192\.0\.2\.1'
-ok "punching found nothing through r2's random ports: $(log_first gamma 'no direct path found by punching' | cut -d' ' -f4-)"
+# r2 maps each destination elsewhere for both, and does not hairpin.
+check_relay_tunnel gamma epsilon '192\.0\.2\.1'
+check_relay_tunnel epsilon gamma '192\.0\.2\.1'
+ok "punching found nothing through r2: $(log_first epsilon 'no direct path found by punching' | cut -d' ' -f4-)"
 
 show_pair beta delta "both behind NAPT, both keep ports: punched beside the relay" ", punched direct"
 read -r PN_DNS_MS PN_PING1_MS PN_RTT_MS PN_XFER <<<"$P_DNS_MS $P_PING1_MS $P_RTT_MS $P_XFER"
@@ -277,11 +287,11 @@ check_found beta delta punch
 ok "beta and delta send to each other's NAPT, not to the TRS: $(log_first beta 'found by punching' | cut -d' ' -f4-)"
 
 if cy_has ping; then
-	title "cyphonic ping $(fqdn delta)   (in ns gamma)"
-	cy ping "$(fqdn delta)" -c "$(node_conf gamma)" || fail "cyphonic ping failed"
+	title "cyphonic ping $(fqdn epsilon)   (in ns gamma)"
+	cy ping "$(fqdn epsilon)" -c "$(node_conf gamma)" || fail "cyphonic ping failed"
 fi
 
-title "cyphonic status -c nodes/gamma.conf   (with the relayed tunnel)"
+title "cyphonic status -c nodes/gamma.conf   (a tunnel found by the birthday approach, a relayed one)"
 cy status -c "$(node_conf gamma)"
 
 title "Evaluation"
@@ -292,6 +302,7 @@ for x in "${DAEMONS[@]}" $( ((GN)) && echo sensor); do
 	beta) net="NAPT LAN 198.51.100.10" ;;
 	gamma) net="NAPT LAN 203.0.113.10" ;;
 	delta) net="NAPT LAN 203.0.113.130" ;;
+	epsilon) net="NAPT LAN 203.0.113.11" ;;
 	ad) net="adapter, global 192.0.2.40" ;;
 	sensor) net="general node behind ad" ;;
 	esac
@@ -312,9 +323,12 @@ printf '%-28s %-7s %-16s %17s %15s %10s %11s\n' tunnel path endpoint "DNS answer
 row "alpha -> beta.$CY_DOMAIN" \
 	"$(tunnel_get alpha beta .path)" "$(tunnel_get alpha beta .endpoint)" "$DNS_MS" "$PING1_MS" \
 	"$RTT_MS" "$XFER"
-# The tunnel as gamma sees it: its endpoint is the TRS's session port.
 row "gamma -> delta.$CY_DOMAIN" \
-	"$(tunnel_get gamma delta .path)" "$(tunnel_get gamma delta .endpoint)" "$RL_DNS_MS" \
+	"$(tunnel_get gamma delta .path)" "$(tunnel_get gamma delta .endpoint)" "$BD_DNS_MS" \
+	"$BD_PING1_MS" "$BD_RTT_MS" "$BD_XFER"
+# The tunnel as gamma sees it: its endpoint is the TRS's session port.
+row "gamma -> epsilon.$CY_DOMAIN" \
+	"$(tunnel_get gamma epsilon .path)" "$(tunnel_get gamma epsilon .endpoint)" "$RL_DNS_MS" \
 	"$RL_PING1_MS" "$RL_RTT_MS" "$RL_XFER"
 row "beta -> delta.$CY_DOMAIN" \
 	"$(tunnel_get beta delta .path)" "$(tunnel_get beta delta .endpoint)" "$PN_DNS_MS" \

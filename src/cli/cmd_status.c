@@ -17,7 +17,8 @@
 
 #define STATUS_MAX_TUNNELS 64
 
-static const char *const status_keys[] = { "fqdn", "vip4", "vip6", "dns", "registered", "nat" };
+static const char *const status_keys[] = { "fqdn", "vip4", "vip6", "dns", "registered", "nat",
+					   "mapping" };
 #define STATUS_NKEYS (sizeof(status_keys) / sizeof(status_keys[0]))
 
 static const char *const tunnel_keys[] = { "peer", "vip4", "path", "found", "endpoint", "rx_bytes",

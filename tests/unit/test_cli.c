@@ -465,7 +465,7 @@ static void test_status_stats(void **state)
 {
 	static const char reply[] =
 		"{\"fqdn\":\"alpha.example.test\",\"vip4\":\"100.64.0.1\",\"vip6\":\"fd00::1\","
-		"\"dns\":\"127.0.0.53:53\",\"registered\":true,\"nat\":false,\"tunnels\":["
+		"\"dns\":\"127.0.0.53:53\",\"registered\":true,\"nat\":false,\"mapping\":\"keeps\",\"tunnels\":["
 		"{\"peer\":\"beta.example.test\",\"vip4\":\"100.64.0.2\",\"path\":\"direct\","
 		"\"endpoint\":\"192.0.2.7:7446\",\"rx_bytes\":10,\"tx_bytes\":20}]}";
 	char conf[256], sock[256], text[16384], *p;
@@ -507,6 +507,7 @@ static void test_status_stats(void **state)
 	assert_non_null(strstr(out, "dns: 127.0.0.53:53\n"));
 	assert_non_null(strstr(out, "registered: yes\n"));
 	assert_non_null(strstr(out, "nat: no\n"));
+	assert_non_null(strstr(out, "mapping: keeps\n"));
 	assert_non_null(strstr(out, "tunnels: 1\n"));
 	assert_non_null(strstr(out, "peer=beta.example.test"));
 
