@@ -658,10 +658,11 @@ require()
 #                                                  cyphonicd
 #
 # NAME_A / NAME_B name the two namespaces and nodes (default a, b).
-# topo_relay_napt: the cloud (AS, NMS, TRS) on the Internet, node a
-# behind NAPT r1 (198.51.100.0/24), node b behind NAPT r2 (203.0.113.0/24),
-# both random-port NAPTs (NAPT_KIND=eim for ones punching passes); the
-# cloud and both nodes started and registered.
+# topo_relay_napt [KIND_A [KIND_B]]: the cloud (AS, NMS, TRS) on the
+# Internet, node a behind NAPT r1 (198.51.100.0/24), node b behind NAPT r2
+# (203.0.113.0/24), each of its KIND (napt: default NAPT_KIND, else
+# random; eim for ones plain punching passes); the cloud and both nodes
+# started and registered.
 # nodes_up NAME...: a cloud and the nodes NAME..., each enrolled, started in
 # its own namespace NAME and registered.
 nodes_up()
@@ -678,8 +679,8 @@ topo_relay_napt()
 {
 	internet
 	inet_host cloud 192.0.2.1/24 2001:db8::1/64
-	NAPT_KIND=${NAPT_KIND:-random} napt r1 192.0.2.20/24 198.51.100.1/24
-	NAPT_KIND=${NAPT_KIND:-random} napt r2 192.0.2.21/24 203.0.113.1/24
+	NAPT_KIND=${1:-${NAPT_KIND:-random}} napt r1 192.0.2.20/24 198.51.100.1/24
+	NAPT_KIND=${2:-${NAPT_KIND:-random}} napt r2 192.0.2.21/24 203.0.113.1/24
 	lan_host a r1 198.51.100.10/24
 	lan_host b r2 203.0.113.10/24
 	cloud_new

@@ -20,17 +20,7 @@ source "$(dirname "$0")/lib.sh"
 require
 
 pretty "topology: a behind a port-keeping NAPT, b behind a random-port NAPT"
-internet
-inet_host cloud 192.0.2.1/24 2001:db8::1/64
-NAPT_KIND=eim napt r1 192.0.2.20/24 198.51.100.1/24
-NAPT_KIND=random napt r2 192.0.2.21/24 203.0.113.1/24
-lan_host a r1 198.51.100.10/24
-lan_host b r2 203.0.113.10/24
-cloud_new
-for x in a b; do node_new "$x"; done
-start_cloud
-for x in a b; do start_node "$x" "$x"; done
-for x in a b; do wait_registered "$x"; done
+topo_relay_napt eim random
 ok "a and b registered, both behind NAPT"
 
 pretty "a -> b: relayed at once, a TCP session through it"

@@ -272,17 +272,18 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
  * answers its probes. */
 void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, int64_t now)
 {
+	/* The birthday approach only beside a relay (the NMS's choice). */
+	uint8_t mode = r->have_cand && p->relay ? r->punch_mode : CY_PUNCH_PLAIN;
 	const struct sockaddr *cand = NULL;
 	bool burst = true;
 	ssize_t n;
+
 	if (r->have_cand) {
 		cand = (const struct sockaddr *)&r->cand;
 	} else if (r->path == CY_PATH_DIRECT && p->have_endpoint) {
 		cand = (const struct sockaddr *)&r->peer;
 		burst = r->role == CY_ROLE_RESPONDER;
 	}
-	uint8_t mode = r->have_cand && p->relay ? r->punch_mode : CY_PUNCH_PLAIN;
-
 	p->punch = r->have_cand;
 	p->birthday = false;
 	if (!cand)
