@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "adapter.h"
 #include "dpio.h"
@@ -27,6 +28,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	log_info("signal %d: stopping", (int)sig);
 	event_base_loopbreak(base);
+}
+
+/* The birthday approach opens up to DPIO_SPARES_MAX sockets for a moment,
+ * an adapter a port per general node: the soft descriptor limit (often
+ * 1024) goes up to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("raising the descriptor limit");
+	}
 }
 
 int main(int argc, char **argv)
@@ -67,6 +82,7 @@ int main(int argc, char **argv)
 	lvl = log_level_from_string(conf.log_level[0] ? conf.log_level : "info", &ok);
 	log_init("cyphonicd", lvl);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 
 	base = event_base_new();
 	if (!base)

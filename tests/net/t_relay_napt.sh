@@ -29,7 +29,7 @@ ok "a and b registered, both behind NAPT"
 
 pretty "a -> b through the TRS"
 relay_pair_check a b '192\.0\.2\.1' '192\.0\.2\.1' 20
-log_grep a "no direct path found by punching within [0-9]+ ms, staying on the relay" ||
+log_grep a "no direct path found by punching, staying on the relay" ||
 	fail "a: the log does not say punching found nothing"
 
 pretty "the cloud's view: one relay session, traffic forwarded, nothing odd"

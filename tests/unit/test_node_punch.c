@@ -401,19 +401,36 @@ static void test_birthday(void **state)
 	/* b's burst gives up (a's found the way: b follows the data). */
 	punch_tick(b, MONO + PUNCH_BIRTHDAY_MS, &bcb);
 	assert_int_equal(c.failed, 1);
-	/* Bounded: PUNCH_BIRTHDAYS birthday bursts per tunnel, then none; a
-	 * plain one still goes. */
+	/* Found: the tunnel may try PUNCH_BIRTHDAYS more times, then a
+	 * burst asked for is a plain one (still one per gap). */
 	t = MONO + PUNCH_BIRTHDAY_MS;
-	for (int i = 1; i < PUNCH_BIRTHDAYS; i++) {
+	for (int i = 0; i < PUNCH_BIRTHDAYS; i++) {
 		t += PUNCH_MIN_GAP_MS;
 		assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_SPRAY, t), 0);
+		assert_int_equal(punch_mode(a, TID), CY_PUNCH_SPRAY);
 	}
 	t += PUNCH_MIN_GAP_MS;
-	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_SPRAY, t),
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_SPRAY, t), 0);
+	assert_int_equal(punch_mode(a, TID), CY_PUNCH_PLAIN);
+	assert_true(punch_bursting(a, TID));
+	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_SPRAY, t + 10),
 			 -EAGAIN);
-	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, CY_PUNCH_PLAIN, t), 0);
 	assert_int_equal(punch_redirect(a, TID, (struct sockaddr *)&ca, 3, t + PUNCH_MIN_GAP_MS),
 			 -EINVAL);
+	/* The identity's budget, over all tunnels: PUNCH_BIRTHDAY_RATE per
+	 * window (b made one above). */
+	for (uint64_t k = 1; k < PUNCH_BIRTHDAY_RATE; k++) {
+		assert_int_equal(punch_add(b, TID + k, key, 0, (struct sockaddr *)&cb, NULL, true,
+					   CY_PUNCH_MANY, 0, MONO + 10, out, sizeof(out)), 0);
+		assert_int_equal(punch_mode(b, TID + k), CY_PUNCH_MANY);
+	}
+	assert_int_equal(punch_add(b, TID + 9, key, 0, (struct sockaddr *)&cb, NULL, true,
+				   CY_PUNCH_MANY, 0, MONO + 20, out, sizeof(out)), PUNCH_LEN);
+	assert_int_equal(punch_mode(b, TID + 9), CY_PUNCH_PLAIN);
+	assert_int_equal(punch_many_probe(b, TID + 9, MONO + 20, out, sizeof(out)), -EALREADY);
+	assert_int_equal(punch_redirect(b, TID + 9, (struct sockaddr *)&cb, CY_PUNCH_MANY,
+					MONO + PUNCH_BIRTHDAY_WINDOW_MS), 0);
+	assert_int_equal(punch_mode(b, TID + 9), CY_PUNCH_MANY);
 	punch_table_free(a);
 	punch_table_free(b);
 	clock_set_fake(0, 0);

@@ -448,12 +448,15 @@ void overlay_set_observed(struct overlay *o, const struct sockaddr *observed)
 {
 	socklen_t l = addr_len(observed);
 
+	/* A registration: the NMS may have forgotten what we told it (it
+	 * does when it sees us elsewhere, or lost the registration). */
+	o->mapping_told = CY_MAP_UNKNOWN;
 	if (!l || addr_equal(observed, (const struct sockaddr *)&o->observed))
 		return;
 	memset(&o->observed, 0, sizeof(o->observed));
 	memcpy(&o->observed, observed, l);
 	/* Behind another NAPT now, maybe: the TRS will tell again. */
-	o->mapping = o->mapping_told = CY_MAP_UNKNOWN;
+	o->mapping = CY_MAP_UNKNOWN;
 }
 
 uint8_t overlay_mapping(const struct overlay *o)

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "dpio.h"
+#include "trs_wire.h"
 #include "tunnel.h"
 #include "wire.h"
 
@@ -196,13 +197,25 @@ static void mapping_learn(struct overlay *o, const struct sockaddr *seen)
 	o->mapping = m;
 }
 
-/* A Relay Ack from the TRS session of a relayed tunnel (relay.h). */
-static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len)
+/* A Relay Ack from the TRS session of a relayed tunnel (relay.h).  Its
+ * "seen" counts only when it came from the session itself: the peer,
+ * which holds the same Relay Key, could make one too (from its own
+ * address). */
+static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len,
+			    const struct sockaddr *from)
 {
 	struct sockaddr_storage seen;
+	const struct peer *p;
+	uint64_t tid;
+	uint8_t side;
 
 	switch (relay_ack(o->relays, buf, len, &seen)) {
-	case 0: mapping_learn(o, (const struct sockaddr *)&seen); break;
+	case 0:
+		trs_ack_peek(buf, len, &tid, &side);
+		p = peer_by_tid(o->peers, tid);
+		if (p && addr_equal(from, &p->route_peer.sa))
+			mapping_learn(o, (const struct sockaddr *)&seen);
+		break;
 	case -EBADMSG: o->drops.auth++; break;
 	case -ESTALE: o->drops.replay++; break;
 	case -ENOENT: o->drops.unknown++; break;
@@ -244,9 +257,15 @@ static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
 	default: o->drops.malformed++; return;
 	}
 	p = peer_by_tid(o->peers, m.tunnel_id);
-	if (!p || !p->tunnel || p->tunnel_id != m.tunnel_id ||
-	    (spare >= 0 && !spare_adopt(o, p, (unsigned)spare))) {
+	if (!p || !p->tunnel || p->tunnel_id != m.tunnel_id) {
 		o->drops.unknown++;
+		return;
+	}
+	if (spare >= 0 && !spare_adopt(o, p, (unsigned)spare)) {
+		/* The message was taken (an ack ends the burst) but its socket
+		 * is lost: carry on as if nothing came. */
+		punch_wait(o->punches, p->tunnel_id, PUNCH_AGAIN_MS, clock_now_ms());
+		o->punch_next_ms = punch_next_ms(o->punches);
 		return;
 	}
 	if (r == PUNCH_IN_PROBE) {
@@ -277,7 +296,7 @@ int overlay_udp_input(struct overlay *o, const uint8_t *buf, size_t len,
 	struct peer *p;
 
 	if (len >= 2 && buf[1] == CY_RELAY_ACK) {
-		relay_ack_input(o, buf, len);
+		relay_ack_input(o, buf, len, from);
 		return 0;
 	}
 	if (len >= 2 && buf[1] == CY_PUNCH) {

@@ -467,6 +467,7 @@ void punch_ask(struct overlay *o, struct peer *p)
 
 	if (!o->ops->punch_request) {
 		punch_restart(o->punches, p->tunnel_id, NULL, now);
+		o->mapping_told = o->mapping;   /* nobody to tell: no asking at once */
 	} else if (punch_ticket(o->punches, p->tunnel_id, ticket) == 0) {
 		if (o->ops->punch_request(o->arg, p->fqdn, p->tunnel_id, ticket, o->mapping) == 0)
 			o->mapping_told = o->mapping;
@@ -547,8 +548,7 @@ bool spare_adopt(struct overlay *o, struct peer *p, unsigned idx)
 	spares_close(o);
 	if (!port)
 		return false;
-	if (p->alt)
-		dpio_port_free(p->alt);
+	peer_drop_alt(p);
 	p->alt = port;
 	log_info("tunnel %016" PRIx64 " to %s: the birthday approach met on socket %u (port %u)",
 		 p->tunnel_id, peer_name(p, nb, sizeof(nb)), idx, dpio_port_number(port));
@@ -590,6 +590,9 @@ void peer_move(struct overlay *o, struct peer *p, int64_t now)
 
 	if (!p->tunnel || !p->have_endpoint)
 		return;
+	/* The birthday approach's socket was one mapping of the NAPT we
+	 * were behind: from here the tunnel goes from our own socket. */
+	peer_drop_alt(p);
 	/* A punched path does not survive our NAPT changing: back to the
 	 * relay (its hello went first), and both ends punch again towards
 	 * where the NMS sees them now. */

@@ -187,7 +187,7 @@ void peer_table_set_alt_free(struct peer_table *t, void (*fn)(void *alt))
 	t->alt_free = fn;
 }
 
-static void drop_alt(struct peer *p)
+void peer_drop_alt(struct peer *p)
 {
 	if (p->alt && p->tab->alt_free)
 		p->tab->alt_free(p->alt);
@@ -201,7 +201,7 @@ void peer_del(struct peer *p)
 	if (!p)
 		return;
 	t = p->tab;
-	drop_alt(p);
+	peer_drop_alt(p);
 	unindex_fqdn(p);
 	unindex_vip4(p);
 	unindex_vip6(p);
@@ -291,7 +291,7 @@ void peer_set_tunnel(struct peer *p, struct tunnel *tun, uint64_t tunnel_id, int
 {
 	unindex_tid(p);
 	if (p->tunnel != tun || p->tunnel_id != tunnel_id)
-		drop_alt(p);
+		peer_drop_alt(p);
 	if (p->tunnel != tun)
 		tunnel_free(p->tunnel);
 	p->tunnel = tun;

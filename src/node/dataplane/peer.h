@@ -119,6 +119,8 @@ void peer_table_free(struct peer_table *t);
 
 /* How a peer's alt goes when its tunnel does (the overlay's). */
 void peer_table_set_alt_free(struct peer_table *t, void (*fn)(void *alt));
+/* p's alt freed that way now (its path is gone), NULL after. */
+void peer_drop_alt(struct peer *p);
 /* A new empty peer (state IDLE), or NULL (ENOMEM, or PEER_MAX reached). */
 struct peer *peer_new(struct peer_table *t);
 /* Removes p from every index and frees it with its tunnel and queue. */

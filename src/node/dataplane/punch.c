@@ -23,7 +23,8 @@ struct punch_entry {
 	uint8_t role;
 	enum punch_state state;
 	uint8_t mode;                      /* of the burst: enum cy_punch_mode */
-	uint8_t birthdays;                 /* birthday bursts so far */
+	uint8_t asked;                     /* ...as the NMS asked for it */
+	uint8_t birthdays;                 /* birthday bursts since the last found */
 	uint32_t sprayed;                  /* CY_PUNCH_SPRAY: probes sent, */
 	uint32_t spray_at, spray_step;     /* ...the k-th to port spray_port(k) */
 	struct sockaddr_storage cand;
@@ -43,6 +44,9 @@ _Static_assert(offsetof(struct punch_entry, tunnel_id) == 0, "tidtab.h: the id f
 
 struct punch_table {
 	struct tidtab tab;       /* of struct punch_entry */
+	/* When the last PUNCH_BIRTHDAY_RATE birthday bursts started, oldest
+	 * first: the identity's budget, whatever the tunnels. */
+	int64_t birthday_at[PUNCH_BIRTHDAY_RATE];
 };
 
 struct punch_table *punch_table_new(void)
@@ -118,6 +122,26 @@ static uint16_t spray_port(const struct punch_entry *e, uint32_t k)
 			  ((uint64_t)e->spray_at + (uint64_t)k * e->spray_step) % SPRAY_RANGE);
 }
 
+/* The birthday approach for e now, within the tunnel's PUNCH_BIRTHDAYS
+ * and the identity's PUNCH_BIRTHDAY_RATE per minute?  Else plain probes.
+ * Counts the one it allows. */
+static uint8_t punch_allow(struct punch_table *t, struct punch_entry *e, uint8_t mode,
+			   int64_t now_ms)
+{
+	int64_t *at = t->birthday_at;
+
+	e->asked = mode;
+	if (mode == CY_PUNCH_PLAIN)
+		return mode;
+	if (e->birthdays >= PUNCH_BIRTHDAYS ||
+	    (at[0] && now_ms - at[0] < PUNCH_BIRTHDAY_WINDOW_MS))
+		return CY_PUNCH_PLAIN;
+	memmove(at, at + 1, (PUNCH_BIRTHDAY_RATE - 1) * sizeof(*at));
+	at[PUNCH_BIRTHDAY_RATE - 1] = now_ms ? now_ms : 1;
+	e->birthdays++;
+	return mode;
+}
+
 static void punch_burst(struct punch_entry *e, uint8_t mode, int64_t now_ms)
 {
 	e->state = PUNCH_BURST;
@@ -125,8 +149,6 @@ static void punch_burst(struct punch_entry *e, uint8_t mode, int64_t now_ms)
 	e->burst_at = now_ms;
 	e->burst_end = now_ms + (mode == CY_PUNCH_PLAIN ? PUNCH_BURST_MS : PUNCH_BIRTHDAY_MS);
 	e->next_ms = now_ms + PUNCH_RETRY_MS;
-	if (mode != CY_PUNCH_PLAIN)
-		e->birthdays++;
 	if (mode == CY_PUNCH_SPRAY)
 		spray_init(e);
 }
@@ -159,6 +181,7 @@ ssize_t punch_add(struct punch_table *t, uint64_t tunnel_id, const uint8_t tunne
 		e->state = PUNCH_DONE;
 		return 0;
 	}
+	mode = punch_allow(t, e, mode, now_ms);
 	punch_burst(e, mode, now_ms);
 	/* The birthday approach: the many sockets' probes go first (the
 	 * overlay's, punch_many_probe), the spray a retry later. */
@@ -206,6 +229,7 @@ static int punch_start(struct punch_table *t, uint64_t tunnel_id, const struct s
 		memset(&e->cand, 0, sizeof(e->cand));
 		memcpy(&e->cand, cand, l);
 	}
+	mode = punch_allow(t, e, mode, now_ms);
 	punch_burst(e, mode, now_ms);
 	if (mode == CY_PUNCH_PLAIN)
 		e->next_ms = now_ms;
@@ -228,9 +252,7 @@ int punch_redirect(struct punch_table *t, uint64_t tunnel_id, const struct socka
 	if (mode > CY_PUNCH_SPRAY)
 		return -EINVAL;
 	if (e->burst_at != INT64_MIN && now_ms - e->burst_at < PUNCH_MIN_GAP_MS &&
-	    e->mode == mode && addr_equal((const struct sockaddr *)&e->cand, cand))
-		return -EAGAIN;
-	if (mode != CY_PUNCH_PLAIN && e->birthdays >= PUNCH_BIRTHDAYS)
+	    e->asked == mode && addr_equal((const struct sockaddr *)&e->cand, cand))
 		return -EAGAIN;
 	return punch_start(t, tunnel_id, cand, mode, now_ms);
 }
@@ -323,6 +345,7 @@ static int punch_acked(struct punch_entry *e, const struct punch_msg *m,
 				return -ESTALE;
 			e->acked = seq;
 			e->state = PUNCH_DONE;
+			e->birthdays = 0;   /* found: a later loss may try again */
 			return PUNCH_IN_ACK;
 		}
 	}

@@ -22,7 +22,10 @@
  * candidate's address, PUNCH_SPRAY_ROUND every PUNCH_RETRY_MS.  One of
  * them hits one of the mappings with probability
  * 1 - exp(-MANY * SPRAY / 64512), about 98% (docs/nat.md).  Each burst
- * gives up after PUNCH_BIRTHDAY_MS; a tunnel tries PUNCH_BIRTHDAYS times.
+ * gives up after PUNCH_BIRTHDAY_MS.  A tunnel makes PUNCH_BIRTHDAYS such
+ * bursts until one finds the path, an identity PUNCH_BIRTHDAY_RATE per
+ * PUNCH_BIRTHDAY_WINDOW_MS over all its tunnels: beyond, a burst asked
+ * for is a plain one.
  *
  * A probe is answered only when it authenticates under the Punch Key
  * (punch_wire.h), comes from the peer's role, and is newer than the last
@@ -57,7 +60,9 @@
 #define PUNCH_SPRAY_ROUND 32          /* a stamp each: PROBES / ROUND < PUNCH_KEEP */
 #define PUNCH_SPRAY_PORT_MIN 1024     /* Linux NAPTs map to 1024..65535 */
 #define PUNCH_BIRTHDAY_MS 1500
-#define PUNCH_BIRTHDAYS 3
+#define PUNCH_BIRTHDAYS 3             /* per tunnel until one finds the path */
+#define PUNCH_BIRTHDAY_RATE 4         /* per identity per window: */
+#define PUNCH_BIRTHDAY_WINDOW_MS 60000
 
 enum punch_in { PUNCH_IN_PROBE = 1, PUNCH_IN_ACK = 2 };
 
@@ -88,11 +93,10 @@ void punch_del(struct punch_table *t, uint64_t tunnel_id);
 int punch_restart(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
 		  int64_t now_ms);
 /* The NMS names a candidate (a Punch Direction): a new burst of mode
- * towards it from now_ms, unless one of the same mode towards the same
- * candidate started less than PUNCH_MIN_GAP_MS ago, or it would be a
- * birthday burst beyond PUNCH_BIRTHDAYS (-EAGAIN: a peer asking over and
- * over gets one burst per gap, and a bounded number of big ones).  0,
- * -EAGAIN, -EINVAL or -ENOENT. */
+ * towards it from now_ms (plain beyond the birthday budgets above),
+ * unless one asked for with the same mode towards the same candidate
+ * started less than PUNCH_MIN_GAP_MS ago (-EAGAIN: a peer asking over and
+ * over gets one burst per gap).  0, -EAGAIN, -EINVAL or -ENOENT. */
 int punch_redirect(struct punch_table *t, uint64_t tunnel_id, const struct sockaddr *cand,
 		   uint8_t mode, int64_t now_ms);
 /* The mode of tunnel_id's last burst (running or not); CY_PUNCH_PLAIN

@@ -28,6 +28,8 @@ struct dpio_port {
 	struct dp_rx *rx;
 	struct dpio_port *next_dirty;   /* in io->dirty while it queues datagrams */
 	bool dirty;
+	bool reading;                   /* on_udp runs: a free waits for its end */
+	bool dead;                      /* ...and was asked for */
 	struct ratelimit rl;
 };
 
@@ -185,15 +187,24 @@ static int tun_deliver(struct dpio *io, const uint8_t *pkt, size_t len)
 
 /* ---- ports ---- */
 
+static void port_release(struct dpio_port *p);
+
+/* What the input does may free this very port (a tunnel's own socket,
+ * dropped with its tunnel): the free waits until the burst is handled. */
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct dpio_port *p = arg;
-	int n = dp_rx_run(p->rx, READ_BATCH, p->cfg.input, p->cfg.arg);
+	int n;
 
+	p->reading = true;
+	n = dp_rx_run(p->rx, READ_BATCH, p->cfg.input, p->cfg.arg);
 	if (n < 0)
 		LOG_RATELIMITED(&p->rl, "%s: udp receive: %s", p->name, strerror(-n));
 	if (p->cfg.after_read)
 		p->cfg.after_read(p->cfg.arg);
+	p->reading = false;
+	if (p->dead)
+		port_release(p);
 }
 
 static void sock_buffers(int fd)
@@ -302,10 +313,22 @@ struct event_base *dpio_port_base(const struct dpio_port *p)
 
 void dpio_port_free(struct dpio_port *p)
 {
-	struct dpio_port **pp;
-
 	if (!p)
 		return;
+	if (p->reading) {
+		/* Inside its own read: no more reading, the rest after it. */
+		p->dead = true;
+		if (p->ev)
+			event_del(p->ev);
+		return;
+	}
+	port_release(p);
+}
+
+static void port_release(struct dpio_port *p)
+{
+	struct dpio_port **pp;
+
 	for (pp = &p->io->dirty; *pp; pp = &(*pp)->next_dirty) {
 		if (*pp == p) {
 			*pp = p->next_dirty;
