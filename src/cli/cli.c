@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +154,19 @@ int cli_node_start(const char *dir, const char *name, struct cloud_conf *c,
 	strcpy(n->name, name);
 	if (snprintf(n->fqdn, sizeof(n->fqdn), "%s.%s", name, c->domain) >= (int)sizeof(n->fqdn))
 		return cli_fail("%s.%s: longer than %d characters", name, c->domain, CY_FQDN_MAX);
+	return 0;
+}
+
+int cli_tag_add(char *tags, const char *tag)
+{
+	char next[STORE_TAGS_MAX + 2], err[128];
+
+	if (snprintf(next, sizeof(next), "%s%s%s", tags, tags[0] ? "," : "", tag) >=
+		    (int)sizeof(next) ||
+	    policy_tags_check(next, err, sizeof(err)) < 0)
+		return cli_fail("--tag %s: %s", tag,
+				strlen(next) > STORE_TAGS_MAX ? "too many tags" : err);
+	strcpy(tags, next);
 	return 0;
 }
 

@@ -33,6 +33,8 @@ int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 /* `node add` and `adapter add` (cmd_node.c): argv[0] is "add"; kind
  * CY_KIND_NODE or CY_KIND_ADAPTER (which also takes --lan IFACE). */
@@ -73,6 +75,10 @@ int cli_query_print(const char *sock, const char *what, const char *req, bool js
  * anything else: usage for none or help, else says it is unknown, then
  * usage.  Returns CLI_USAGE. */
 int cli_subcmd_other(const char *cmd, int argc, char **argv);
+
+/* --tag TAG: TAG added to tags (STORE_TAGS_MAX + 1 bytes, "a,b"), checked
+ * (policy_tags_check).  0, or CLI_FAIL saying why. */
+int cli_tag_add(char *tags, const char *tag);
 
 /* Load DIR/cloud.conf into c and start the store record of NAME.DOMAIN
  * in n (zeroed, name and fqdn set); on failure prints why, CLI_FAIL. */

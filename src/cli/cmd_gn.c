@@ -18,6 +18,7 @@
 struct gn_args {
 	const char *name, *dir, *adapter;
 	uint8_t mac[6];
+	char tags[STORE_TAGS_MAX + 1];   /* the access policy's (policy.h) */
 };
 
 struct gn_mac_find {
@@ -89,6 +90,7 @@ static int gn_add(const struct gn_args *a)
 		goto out;
 	n.kind = CY_KIND_GN;
 	n.adapter_id = ad.id;
+	strcpy(n.tags, a->tags);
 	memcpy(n.mac, a->mac, 6);
 	err = store_node_add(st, &n);
 	if (err == -EEXIST) {
@@ -114,6 +116,7 @@ static int gn_cmd_add(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "adapter", required_argument, NULL, 'a' },
 		{ "mac", required_argument, NULL, 'm' },
+		{ "tag", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -126,6 +129,10 @@ static int gn_cmd_add(int argc, char **argv)
 		case 'd': a.dir = optarg; break;
 		case 'a': a.adapter = optarg; break;
 		case 'm': mac = optarg; break;
+		case 't':
+			if (cli_tag_add(a.tags, optarg))
+				return CLI_FAIL;
+			break;
 		default: return cli_usage("gn");
 		}
 	}

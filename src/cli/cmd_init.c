@@ -209,7 +209,7 @@ static char *init_conf_trs(const char *dir, const char *base,
 			fputc(',', f);
 		init_addr(f, &addrs[i], INIT_TRS_PORT);
 	}
-	fprintf(f, "\ntrs_key = %s/trs.key\n\n", dir);
+	fprintf(f, "\ntrs_key = %s/trs.key\npolicy = %s/policy\n\n", dir, dir);
 	fprintf(f, "[trs]\nlisten = [::]:%d\nkey = %s/trs.key\npublic = ", INIT_TRS_PORT, dir);
 	for (i = 0; i < naddrs; i++) {
 		if (i)

@@ -27,6 +27,7 @@ struct list_row {
 	bool gn;
 	char adapter[CY_NAME_MAX + 1];       /* general nodes: the adapter's name */
 	char mac[18];
+	char tags[STORE_TAGS_MAX + 1];
 };
 
 struct list_ctx {
@@ -71,6 +72,7 @@ static int list_collect(const struct store_node *n, void *arg)
 	inet_ntop(AF_INET, n->vip4, r->vip4, sizeof(r->vip4));
 	inet_ntop(AF_INET6, n->vip6, r->vip6, sizeof(r->vip6));
 	r->revoked = n->revoked;
+	strcpy(r->tags, n->tags);
 	if (n->kind == CY_KIND_GN) {
 		struct store_node ad;
 
@@ -93,7 +95,7 @@ static int list_collect(const struct store_node *n, void *arg)
 
 static int list_json(const struct list_ctx *ctx)
 {
-	size_t cap = 256 + ctx->n * 1024, i;
+	size_t cap = 256 + ctx->n * 1536, i;
 	char *buf = malloc(cap);
 	struct json j;
 
@@ -123,6 +125,7 @@ static int list_json(const struct list_ctx *ctx)
 			json_str(&j, "adapter", r->adapter);
 			json_str(&j, "mac", r->mac);
 		}
+		json_str(&j, "tags", r->tags);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -138,7 +141,7 @@ static int list_json(const struct list_ctx *ctx)
 static int list_table(const struct list_ctx *ctx)
 {
 	static const char *const head[] = { "NAME", "FQDN", "KIND", "VIP4", "VIP6", "STATE",
-					    "OBSERVED", "NAT", "ADAPTER", "MAC" };
+					    "OBSERVED", "NAT", "ADAPTER", "MAC", "TAGS" };
 	enum { NCOL = sizeof(head) / sizeof(head[0]) };
 	const char *cell[NCOL];
 	int w[NCOL], i;
@@ -167,6 +170,7 @@ static int list_table(const struct list_ctx *ctx)
 				cell[7] = x->registered ? (x->nat ? "yes" : "no") : "-";
 				cell[8] = x->gn ? x->adapter : "-";
 				cell[9] = x->gn ? x->mac : "-";
+				cell[10] = x->tags[0] ? x->tags : "-";
 			}
 			if (!pass) {
 				for (i = 0; i < NCOL; i++)

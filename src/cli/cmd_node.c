@@ -1,5 +1,5 @@
-/* cyphonic node add NAME --dir DIR [--password PW]
- * cyphonic adapter add NAME --dir DIR --lan IFACE [--password PW]
+/* cyphonic node add NAME --dir DIR [--password PW] [--tag TAG]...
+ * cyphonic adapter add NAME --dir DIR --lan IFACE [--password PW] [--tag TAG]...
  *     (cmd_adapter.c calls cli_enrol_cmd() here)
  *
  * Enrols NAME.DOMAIN (kind node or adapter): issues its certificate (Ed25519, CN = SAN = FQDN; with
@@ -31,6 +31,7 @@ struct node_args {
 	const char *cmd;        /* "node" or "adapter" */
 	enum cy_kind kind;
 	const char *name, *dir, *password, *lan;
+	char tags[STORE_TAGS_MAX + 1];   /* the access policy's (policy.h) */
 };
 
 /* The node's cloud= list: the hosts of the AS's nms= list. */
@@ -193,6 +194,7 @@ static int node_add(const struct node_args *a)
 	if (cli_node_start(a->dir, a->name, &c, &n))
 		return CLI_FAIL;
 	n.kind = a->kind;
+	strcpy(n.tags, a->tags);
 	if (cli_store_open(&c, &st) < 0)
 		return CLI_FAIL;
 	if (cli_name_unused(st, a->name) ||
@@ -201,8 +203,8 @@ static int node_add(const struct node_args *a)
 	text = node_config(a, &c, cert_pem, key_pem, &ca_pem);
 	if (!text || node_enrol(a, st, &n, text, path))
 		goto out;
-	printf("%s vip4 %s vip6 %s\n", n.fqdn, inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
-	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)));
+	printf("%s vip4 %s vip6 %s%s%s\n", n.fqdn, inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
+	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)), n.tags[0] ? " tags " : "", n.tags);
 	printf("config: %s\n", path);
 	rc = CLI_OK;
 out:
@@ -221,6 +223,7 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "password", required_argument, NULL, 'p' },
 		{ "lan", required_argument, NULL, 'l' },
+		{ "tag", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -232,6 +235,10 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 		switch (opt) {
 		case 'd': a.dir = optarg; break;
 		case 'p': a.password = optarg; break;
+		case 't':
+			if (cli_tag_add(a.tags, optarg))
+				return CLI_FAIL;
+			break;
 		case 'l':
 			if (kind != CY_KIND_ADAPTER)
 				return cli_usage(a.cmd);

@@ -112,6 +112,7 @@ static const struct conf_key cloud_keys[] = {
 	INT("nms", "registration_ttl", registration_ttl, 3, 3600),
 	FN("nms", "trs", set_trs_list, false),
 	STR("nms", "trs_key", trs_key, false),
+	STR("nms", "policy", policy, false),
 	FN("trs", "listen", set_trs_listen, false),
 	STR("trs", "key", trs_secret, false),
 	FN("trs", "public", set_trs_public, false),

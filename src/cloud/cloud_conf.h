@@ -24,6 +24,8 @@
  *   trs = 192.0.2.1:7445,[2001:db8::1]:7445        TRSes to ask for relays (optional;
  *                                                  without: no relayed paths, RESULT 9)
  *   trs_key = DIR/trs.key                          the NMS-TRS key (with trs)
+ *   policy = DIR/policy                            the access policy (docs/policy.md;
+ *                                                  no file there: every pair allowed)
  *
  *   [trs]
  *   listen = [::]:7445                             Relay Requests from the NMS
@@ -68,6 +70,7 @@ struct cloud_conf {
 	size_t ntrs;
 	struct sockaddr_storage trs[CLOUD_MAX_TRS];
 	char trs_key[CLOUD_PATH_MAX];          /* [nms] trs_key */
+	char policy[CLOUD_PATH_MAX];           /* [nms] policy, "" none */
 
 	bool has_trs;
 	struct sockaddr_storage trs_listen;

@@ -38,7 +38,7 @@ struct cloud {
 	struct trs_server *trs_srv;
 	char trs_counter[CLOUD_PATH_MAX + 16];   /* [trs] key + ".counter" */
 	struct control *ctl;
-	struct event *ev_term, *ev_int;
+	struct event *ev_term, *ev_int, *ev_hup;
 };
 
 static void cloud_usage(void)
@@ -83,6 +83,16 @@ static void cloud_signal(evutil_socket_t sig, short what, void *arg)
 
 	log_info("signal %d: stopping", (int)sig);
 	event_base_loopexit(c->base, NULL);
+}
+
+/* SIGHUP: the access policy read again. */
+static void cloud_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct cloud *c = arg;
+
+	log_info("signal %d: reading the access policy again", (int)sig);
+	if (c->nms)
+		nms_policy_reload(c->nms, true);
 }
 
 /* The NMS asks the TRSes of [nms] trs for relays. */
@@ -178,11 +188,17 @@ static int cloud_start(struct cloud *c)
 			return -1;
 	}
 	if (c->conf.has_nms) {
-		struct nms_conf nc = { .registration_ttl = c->conf.registration_ttl };
+		struct nms_conf nc = { .registration_ttl = c->conf.registration_ttl,
+				       .policy = c->conf.policy[0] ? c->conf.policy : NULL };
+		char why[CLOUD_PATH_MAX + 256];
 
 		c->nms = nms_new(c->st, &nc);
 		if (!c->nms) {
 			log_err("nms: bad settings");
+			return -1;
+		}
+		if (nms_policy_start(c->nms, why, sizeof(why)) < 0) {
+			log_err("nms: access policy: %s", why);
 			return -1;
 		}
 		if (cloud_nms_relay(c) < 0)
@@ -202,8 +218,9 @@ static int cloud_start(struct cloud *c)
 	}
 	c->ev_term = evsignal_new(c->base, SIGTERM, cloud_signal, c);
 	c->ev_int = evsignal_new(c->base, SIGINT, cloud_signal, c);
-	if (!c->ev_term || !c->ev_int || event_add(c->ev_term, NULL) < 0 ||
-	    event_add(c->ev_int, NULL) < 0)
+	c->ev_hup = evsignal_new(c->base, SIGHUP, cloud_hup, c);
+	if (!c->ev_term || !c->ev_int || !c->ev_hup || event_add(c->ev_term, NULL) < 0 ||
+	    event_add(c->ev_int, NULL) < 0 || event_add(c->ev_hup, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -212,6 +229,8 @@ static void cloud_stop(struct cloud *c)
 {
 	if (c->ev_term)
 		event_free(c->ev_term);
+	if (c->ev_hup)
+		event_free(c->ev_hup);
 	if (c->ev_int)
 		event_free(c->ev_int);
 	control_free(c->ctl);

@@ -65,6 +65,11 @@ int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
 	return st->ops->node_set_pwhash(st, id, pwhash);
 }
 
+int store_node_set_tags(struct store *st, int64_t id, const char *tags)
+{
+	return st->ops->node_set_tags(st, id, tags);
+}
+
 int store_node_by_name(struct store *st, const char *name, struct store_node *n)
 {
 	return st->ops->node_by_name(st, name, n);

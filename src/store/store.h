@@ -21,9 +21,10 @@
 
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_SERIAL_MAX 64     /* hex certificate serial */
 #define STORE_PWHASH_MAX 256    /* "$scrypt$..." */
+#define STORE_TAGS_MAX 255      /* = POLICY_TAGS_MAX */
 #define STORE_META_MAX 4096
 #define STORE_MAX_ADDRS 8
 
@@ -43,6 +44,7 @@ struct store_node {
 	bool revoked;
 	char revoke_reason[CY_REASON_MAX + 1];
 	int64_t created;                     /* unix seconds */
+	char tags[STORE_TAGS_MAX + 1];       /* access-policy tags, "a,b" (policy.h) */
 };
 
 struct store_key {
@@ -93,6 +95,8 @@ int store_counter_reserve(struct store *st, const char *name, uint64_t at_least,
 int store_node_add(struct store *st, struct store_node *n);
 int store_node_set_cert(struct store *st, int64_t id, const char *serial);
 int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash);
+/* Replace the node's tags ("a,b", "" none: checked by the caller). */
+int store_node_set_tags(struct store *st, int64_t id, const char *tags);
 int store_node_by_name(struct store *st, const char *name, struct store_node *n);
 int store_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n);
 int store_node_by_id(struct store *st, int64_t id, struct store_node *n);

@@ -24,6 +24,7 @@ struct store_ops {
 	int (*node_add)(struct store *st, struct store_node *n);
 	int (*node_set_cert)(struct store *st, int64_t id, const char *serial);
 	int (*node_set_pwhash)(struct store *st, int64_t id, const char *pwhash);
+	int (*node_set_tags)(struct store *st, int64_t id, const char *tags);
 	int (*node_by_name)(struct store *st, const char *name, struct store_node *n);
 	int (*node_by_fqdn)(struct store *st, const char *fqdn, struct store_node *n);
 	int (*node_by_id)(struct store *st, int64_t id, struct store_node *n);

@@ -80,6 +80,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX regs_expires ON regs (expires);",
 	/* 2: how the node's NAPT maps it (enum cy_mapping) */
 	"ALTER TABLE regs ADD COLUMN mapping INTEGER NOT NULL DEFAULT 0;",
+	/* 3: the node's tags for the access policy, "a,b" */
+	"ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -87,7 +89,7 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 
 #define NODE_COLS                                                                 \
 	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
-	"revoked, revoke_reason, created"
+	"revoked, revoke_reason, created, tags"
 #define REG_COLS \
 	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping"
 
@@ -98,6 +100,7 @@ enum query {
 	Q_NODE_INSERT,
 	Q_NODE_SET_CERT,
 	Q_NODE_SET_PWHASH,
+	Q_NODE_SET_TAGS,
 	Q_NODE_BY_NAME,
 	Q_NODE_BY_FQDN,
 	Q_NODE_BY_ID,
@@ -129,10 +132,11 @@ static const char *const query_sql[Q_COUNT] = {
 		       "SELECT vip_index + 1 FROM nodes) c "
 		       "WHERE c.i NOT IN (SELECT vip_index FROM nodes)",
 	[Q_NODE_INSERT] = "INSERT INTO nodes (name, fqdn, kind, adapter_id, mac, vip_index, "
-			  "vip4, vip6, cert_serial, pwhash, created) "
-			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+			  "vip4, vip6, cert_serial, pwhash, created, tags) "
+			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
 	[Q_NODE_SET_CERT] = "UPDATE nodes SET cert_serial = ?2 WHERE id = ?1",
 	[Q_NODE_SET_PWHASH] = "UPDATE nodes SET pwhash = ?2 WHERE id = ?1",
+	[Q_NODE_SET_TAGS] = "UPDATE nodes SET tags = ?2 WHERE id = ?1",
 	[Q_NODE_BY_NAME] = "SELECT " NODE_COLS " FROM nodes WHERE name = ?1",
 	[Q_NODE_BY_FQDN] = "SELECT " NODE_COLS " FROM nodes WHERE fqdn = ?1",
 	[Q_NODE_BY_ID] = "SELECT " NODE_COLS " FROM nodes WHERE id = ?1",
@@ -371,6 +375,7 @@ static int row_node(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 	n->revoked = sqlite3_column_int(st, 10) != 0;
 	col_text(st, 11, n->revoke_reason, sizeof(n->revoke_reason));
 	n->created = sqlite3_column_int64(st, 12);
+	col_text(st, 13, n->tags, sizeof(n->tags));
 	return 0;
 }
 
@@ -488,9 +493,9 @@ static int sq_node_add(struct store *st, struct store_node *n)
 		cy_mac_str(n->mac, mac);
 	n->created = clock_now();
 	/* only a general node has a MAC: NULL for the others */
-	q = prep(s, Q_NODE_INSERT, "ttiItIttttI", n->name, n->fqdn, (int)n->kind, n->adapter_id,
-		 n->kind == CY_KIND_GN ? mac : NULL, index, v4, v6, n->cert_serial, n->pwhash,
-		 n->created);
+	q = prep(s, Q_NODE_INSERT, "ttiItIttttIt", n->name, n->fqdn, (int)n->kind,
+		 n->adapter_id, n->kind == CY_KIND_GN ? mac : NULL, index, v4, v6, n->cert_serial,
+		 n->pwhash, n->created, n->tags);
 	if (!q) {
 		rc = -EIO;
 		goto out;
@@ -523,6 +528,11 @@ static int sq_node_set_cert(struct store *st, int64_t id, const char *serial)
 static int sq_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
 {
 	return node_set_text(st, Q_NODE_SET_PWHASH, id, pwhash);
+}
+
+static int sq_node_set_tags(struct store *st, int64_t id, const char *tags)
+{
+	return node_set_text(st, Q_NODE_SET_TAGS, id, tags);
 }
 
 static int node_by_text(struct store *st, enum query which, const char *v, struct store_node *n)
@@ -879,6 +889,7 @@ static const struct store_ops sqlite_ops = {
 	.counter_reserve = sq_counter_reserve,
 	.node_add = sq_node_add,
 	.node_set_cert = sq_node_set_cert,
+	.node_set_tags = sq_node_set_tags,
 	.node_set_pwhash = sq_node_set_pwhash,
 	.node_by_name = sq_node_by_name,
 	.node_by_fqdn = sq_node_by_fqdn,

@@ -181,7 +181,7 @@ static void test_node_add_list_revoke(void **state)
 	struct store_reg r;
 	struct keys k = { 0 };
 	static const char *const want[] = { "name", "fqdn", "kind", "vip4", "vip6", "revoked",
-					    "registered", "observed", "nat" };
+					    "registered", "observed", "nat", "tags" };
 	socklen_t len;
 	size_t i;
 
@@ -189,8 +189,14 @@ static void test_node_add_list_revoke(void **state)
 			     dir), 0);
 	assert_int_equal(run("node add alpha --dir %s/c", dir), 0);
 	assert_non_null(strstr(out, "alpha.example.test vip4 100.64.0.1 vip6 fd"));
-	assert_int_equal(run("node add beta --dir %s/c --password 'pass word'", dir), 0);
+	assert_int_equal(run("node add beta --dir %s/c --password 'pass word' --tag cam "
+			     "--tag outdoor", dir), 0);
 	assert_non_null(strstr(out, "100.64.0.2"));
+	assert_non_null(strstr(out, " tags cam,outdoor"));
+	/* bad tags: refused, nothing enrolled */
+	assert_int_equal(run("node add gamma --dir %s/c --tag Cam", dir), 1);
+	assert_int_equal(run("node add gamma --dir %s/c --tag cam --tag cam", dir), 1);
+	assert_int_equal(run("node add gamma --dir %s/c --tag tag:x", dir), 1);
 	assert_int_equal(run("node add alpha --dir %s/c", dir), 1);
 	assert_int_equal(run("node add Alpha --dir %s/c", dir), 1);
 	assert_int_equal(run("node add x- --dir %s/c", dir), 1);
@@ -248,13 +254,58 @@ static void test_node_add_list_revoke(void **state)
 	/* list --json: exactly the documented keys */
 	assert_int_equal(run("list --dir %s/c --json", dir), 0);
 	assert_int_equal(jsonread_walk(out, list_keys, &k), 0);
-	assert_int_equal(k.n, 9);
-	for (i = 0; i < 9; i++)
+	assert_int_equal(k.n, 10);
+	for (i = 0; i < 10; i++)
 		assert_string_equal(k.path[i], want[i]);
 	assert_non_null(strstr(out, "\"name\":\"alpha\",\"fqdn\":\"alpha.example.test\","
 				    "\"kind\":\"node\",\"vip4\":\"100.64.0.1\""));
 	assert_non_null(strstr(out, "\"revoked\":false,\"registered\":false,\"observed\":null,"
-				    "\"nat\":null}"));
+				    "\"nat\":null,\"tags\":\"\"}"));
+	assert_non_null(strstr(out, "\"tags\":\"cam,outdoor\"}"));
+	/* tag: replaces, clears; bad ones and unknown names refused */
+	assert_int_equal(run("tag alpha nvr admin --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "alpha.example.test tags nvr,admin"));
+	assert_int_equal(store_node_by_name(st, "alpha", &n), 0);
+	assert_string_equal(n.tags, "nvr,admin");
+	assert_int_equal(run("tag alpha --dir %s/c", dir), 0);
+	assert_int_equal(store_node_by_name(st, "alpha", &n), 0);
+	assert_string_equal(n.tags, "");
+	assert_int_equal(run("tag alpha Bad --dir %s/c", dir), 1);
+	assert_int_equal(run("tag nobody x --dir %s/c", dir), 1);
+	assert_int_equal(run("tag alpha x"), 2);
+	/* policy check and test against the store's tags */
+	snprintf(path, sizeof(path), "%s/c/policy", dir);
+	{
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fputs("# test\nallow alpha tag:cam tcp/554\n", f);
+		fclose(f);
+	}
+	assert_int_equal(run("policy check %s", path), 0);
+	assert_non_null(strstr(out, "1 rules, valid"));
+	assert_int_equal(run("policy test alpha beta --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "allow ("));
+	assert_non_null(strstr(out, "policy:2)"));
+	assert_int_equal(run("policy test alpha beta tcp/554 --dir %s/c", dir), 0);
+	assert_int_equal(run("policy test alpha beta udp/554 --dir %s/c", dir), 1);
+	assert_non_null(strstr(out, "deny ("));
+	assert_int_equal(run("policy test beta alpha --dir %s/c", dir), 1);
+	assert_int_equal(run("policy test alpha beta tcp/0 --dir %s/c", dir), 1);
+	assert_int_equal(run("policy test alpha nobody --dir %s/c", dir), 1);
+	assert_int_equal(run("policy test alpha --dir %s/c", dir), 2);
+	assert_int_equal(run("policy frob"), 2);
+	{
+		FILE *f = fopen(path, "w");
+
+		fputs("allow alpha tag:cam tcp/554\nallow x\n", f);
+		fclose(f);
+	}
+	assert_int_equal(run("policy check %s", path), 1);
+	assert_int_equal(run("policy test alpha beta --dir %s/c", dir), 1);
+	unlink(path);
+	assert_int_equal(run("policy test beta alpha --dir %s/c", dir), 0);
+	assert_non_null(strstr(out, "does not exist: everything is allowed"));
 
 	/* a live registration shows; an expired one does not */
 	memset(&r, 0, sizeof(r));
@@ -275,7 +326,7 @@ static void test_node_add_list_revoke(void **state)
 	assert_int_equal(store_reg_put(st, &r), 0);
 	assert_int_equal(run("list --dir %s/c --json", dir), 0);
 	assert_non_null(strstr(out, "\"registered\":true,\"observed\":\"203.0.113.5:4000\","
-				    "\"nat\":true}"));
+				    "\"nat\":true,\"tags\":\"\"}"));
 	assert_non_null(strstr(out, "\"name\":\"beta\""));
 	assert_int_equal(run("list --dir %s/c", dir), 0);
 	assert_non_null(strstr(out, "NAME"));
@@ -402,8 +453,8 @@ static void test_adapter_gn(void **state)
 	assert_non_null(strstr(out, "\"name\":\"cam\",\"fqdn\":\"cam.example.test\","
 				    "\"kind\":\"gn\""));
 	assert_non_null(strstr(out, "\"nat\":null,\"adapter\":\"ad1\","
-				    "\"mac\":\"02:aa:bb:cc:dd:01\"}"));
-	assert_non_null(strstr(out, "\"adapter\":\"ad2\",\"mac\":\"02:aa:bb:cc:dd:03\"}"));
+				    "\"mac\":\"02:aa:bb:cc:dd:01\",\"tags\":\"\"}"));
+	assert_non_null(strstr(out, "\"adapter\":\"ad2\",\"mac\":\"02:aa:bb:cc:dd:03\","));
 	assert_int_equal(run("list --dir %s/c", dir), 0);
 	assert_non_null(strstr(out, "ADAPTER"));
 	assert_non_null(strstr(out, "MAC"));

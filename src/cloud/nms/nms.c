@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,9 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		free(n);
 		return NULL;
 	}
+	if (conf->policy)
+		snprintf(n->policy_path, sizeof(n->policy_path), "%s", conf->policy);
+	n->conf.policy = NULL;
 	return n;
 }
 
@@ -65,6 +69,7 @@ void nms_free(struct nms *n)
 	if (!n)
 		return;
 	nms_keys_free(n);
+	nms_policy_free(n);
 	route_table_free(n->routes);
 	nms_relay_free(n->relay);
 	free(n);
@@ -462,5 +467,8 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, punches_refused, "Punch Requests naming no peer to punch to"),
 	COUNTER(struct nms_stats, punches_hopeless,
 		"Punch Requests for two ends behind random-port NAPTs (not tried)"),
+	COUNTER(struct nms_stats, policy_loads, "access policy files loaded"),
+	COUNTER(struct nms_stats, policy_errors, "access policy files refused as invalid"),
+	COUNTER(struct nms_stats, policy_denied, "route selections denied by the access policy"),
 };
 const size_t nms_ncounters = sizeof(nms_counters) / sizeof(nms_counters[0]);

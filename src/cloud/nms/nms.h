@@ -18,6 +18,7 @@
 #ifndef CY_NMS_H
 #define CY_NMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -41,6 +42,7 @@ struct nms_relay_conf {
 
 struct nms_conf {
 	int registration_ttl;        /* seconds a registration lives without keepalive */
+	const char *policy;          /* the access policy's file (policy.h); NULL: none */
 };
 
 struct nms_stats {
@@ -61,6 +63,9 @@ struct nms_stats {
 	uint64_t punches;            /* Punch Requests directed to both ends */
 	uint64_t punches_refused;    /* ...that named no live peer in a common family */
 	uint64_t punches_hopeless;   /* ...for two ends whose NAPTs both map per destination */
+	uint64_t policy_loads;       /* access policy files taken (or found gone) */
+	uint64_t policy_errors;      /* ...refused (the one in force stayed) */
+	uint64_t policy_denied;      /* route selections the policy denied */
 };
 
 /* The table of those counters (counters.h). */
@@ -75,6 +80,12 @@ struct nms_ops {
 struct nms;
 
 struct nms *nms_new(struct store *st, const struct nms_conf *conf);
+/* The access policy's file, at start: 0 (read, or none there), -1 with
+ * "FILE:LINE: what is wrong" in err (the cloud does not start). */
+int nms_policy_start(struct nms *n, char *err, size_t errlen);
+/* ...again when it changed (force: anyway, SIGHUP).  0, or -1 when it is
+ * invalid (logged with file and line; the policy in force stays). */
+int nms_policy_reload(struct nms *n, bool force);
 void nms_free(struct nms *n);
 
 /* Handle one datagram from `from` (IPv4-mapped addresses already

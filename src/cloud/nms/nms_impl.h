@@ -59,7 +59,20 @@ struct nms {
 	/* Keys the punch tickets of this process's routes (route.c): a
 	 * Punch Request must show the ticket of a route between the two. */
 	uint8_t punch_secret[32];
+	/* nms_policy.c: the access policy in force (NULL: everything
+	 * allowed), its file, and that file as last seen. */
+	struct policy *policy;
+	char policy_path[512];
+	bool policy_present;
+	int64_t policy_sig[4];
 };
+
+/* nms_policy.c: may `from` select a route to `to` (counted and logged
+ * when not)?  nms_policy_free at the end. */
+struct store_node;
+bool nms_policy_allows(struct nms *n, const struct store_node *from,
+		       const struct store_node *to);
+void nms_policy_free(struct nms *n);
 
 /* nms_keys.c: the common keys in use.  nms_keys_init sets up the sending
  * counters; nms_keys_expire drops cached keys past their expiry,

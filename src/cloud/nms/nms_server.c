@@ -24,6 +24,7 @@ struct nms_server {
 	struct event *ev_read;
 	struct event *ev_expire;
 	struct event *ev_route;      /* route selection: retransmissions, expiry */
+	struct event *ev_policy;     /* the access policy's file, every second */
 	struct ratelimit rl;
 };
 
@@ -112,12 +113,20 @@ static void nms_server_expire(evutil_socket_t fd, short what, void *arg)
 	nms_expire(s->nms, clock_now());
 }
 
+/* The access policy's file, looked at every second. */
+static void nms_server_policy(evutil_socket_t fd, short what, void *arg)
+{
+	struct nms_server *s = arg;
+
+	nms_policy_reload(s->nms, false);
+}
+
 static const struct nms_ops nms_server_ops = { .send = nms_server_send_cb };
 
 struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 				  const struct sockaddr_storage *listen)
 {
-	struct timeval tv = { NMS_EXPIRE_INTERVAL, 0 };
+	struct timeval tv = { NMS_EXPIRE_INTERVAL, 0 }, one = { 1, 0 };
 	struct nms_server *s;
 	char buf[ADDR_STR_MAX];
 	int off = 0;
@@ -139,8 +148,10 @@ struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 	s->ev_read = event_new(base, s->fd, EV_READ | EV_PERSIST, nms_server_read, s);
 	s->ev_expire = event_new(base, -1, EV_PERSIST, nms_server_expire, s);
 	s->ev_route = evtimer_new(base, nms_server_route, s);
-	if (!s->ev_read || !s->ev_expire || !s->ev_route || event_add(s->ev_read, NULL) < 0 ||
-	    event_add(s->ev_expire, &tv) < 0)
+	s->ev_policy = event_new(base, -1, EV_PERSIST, nms_server_policy, s);
+	if (!s->ev_read || !s->ev_expire || !s->ev_route || !s->ev_policy ||
+	    event_add(s->ev_read, NULL) < 0 || event_add(s->ev_expire, &tv) < 0 ||
+	    event_add(s->ev_policy, &one) < 0)
 		goto fail;
 	nms_set_ops(nms, &nms_server_ops, s);
 	log_info("nms: listening on %s/udp", addr_str((const struct sockaddr *)listen, buf));
@@ -166,6 +177,8 @@ void nms_server_free(struct nms_server *s)
 		event_free(s->ev_expire);
 	if (s->ev_route)
 		event_free(s->ev_route);
+	if (s->ev_policy)
+		event_free(s->ev_policy);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);

@@ -401,6 +401,10 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 	if (s->cn.revoked || s->cn.id == s->mn.id)
 		return route_why(s, CY_ERR_POLICY, s->cn.revoked ? "correspondent revoked" :
 								   "a route to yourself");
+	/* Denied by the access policy: as if the name did not exist (the
+	 * requester learns nothing about the correspondent). */
+	if (!nms_policy_allows(n, &s->mn, &s->cn))
+		return route_why(s, CY_ERR_UNKNOWN, "unknown name or address");
 	if (!route_reg_live(n, s->cn.id, &s->creg) || !nms_key_find(n, s->creg.key_id))
 		return route_why(s, CY_ERR_UNREACHABLE, "correspondent not registered");
 	me = (struct route_end){ s->mreg.nat, s->mreg.families,

@@ -1,0 +1,109 @@
+/* The access policy in the NMS (policy.h, docs/policy.md): loaded at
+ * start, checked for changes every second (and read again on SIGHUP); an
+ * invalid file is refused with its line and the policy in force stays. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "nms_impl.h"
+#include "policy.h"
+#include "store.h"
+
+/* The file's identity: a change of any of these reads it again. */
+static void file_sig(const struct stat *st, int64_t sig[4])
+{
+	sig[0] = (int64_t)st->st_ino;
+	sig[1] = (int64_t)st->st_size;
+	sig[2] = (int64_t)st->st_mtim.tv_sec;
+	sig[3] = (int64_t)st->st_mtim.tv_nsec;
+}
+
+/* 0 (read, or unchanged), -1 with err. */
+static int policy_read(struct nms *n, bool force, char *err, size_t errlen)
+{
+	struct policy *p = NULL;
+	struct stat st;
+	int64_t sig[4] = { 0 };
+	bool present;
+	int rc;
+
+	if (!n->policy_path[0])
+		return 0;
+	present = stat(n->policy_path, &st) == 0;
+	if (present)
+		file_sig(&st, sig);
+	if (!force && present == n->policy_present &&
+	    !memcmp(sig, n->policy_sig, sizeof(sig)))
+		return 0;
+	memcpy(n->policy_sig, sig, sizeof(sig));
+	n->policy_present = present;
+	rc = policy_load(n->policy_path, &p, err, errlen);
+	if (rc == -ENOENT) {
+		if (n->policy)
+			log_info("nms: %s is gone: no access policy, every pair allowed",
+				 n->policy_path);
+		policy_free(n->policy);
+		n->policy = NULL;
+		n->stats.policy_loads++;
+		return 0;
+	}
+	if (rc < 0) {
+		n->stats.policy_errors++;
+		return -1;
+	}
+	policy_free(n->policy);
+	n->policy = p;
+	n->stats.policy_loads++;
+	log_info("nms: access policy %s: %zu rules", n->policy_path, policy_rules(p));
+	return 0;
+}
+
+int nms_policy_start(struct nms *n, char *err, size_t errlen)
+{
+	return policy_read(n, true, err, errlen);
+}
+
+int nms_policy_reload(struct nms *n, bool force)
+{
+	char err[512];
+
+	if (policy_read(n, force, err, sizeof(err)) == 0)
+		return 0;
+	log_warnx("nms: access policy refused: %s; the policy in force stays", err);
+	return -1;
+}
+
+static void as_policy_node(const struct store_node *s, struct policy_node *p)
+{
+	p->name = s->name;
+	p->fqdn = s->fqdn;
+	p->tags = s->tags;
+}
+
+bool nms_policy_allows(struct nms *n, const struct store_node *from,
+		       const struct store_node *to)
+{
+	struct policy_node f, t;
+	unsigned line;
+
+	if (!n->policy)
+		return true;
+	as_policy_node(from, &f);
+	as_policy_node(to, &t);
+	if (policy_allows(n->policy, &f, &t, &line)) {
+		log_debug("nms: %s -> %s allowed by %s:%u", from->fqdn, to->fqdn, n->policy_path,
+			  line);
+		return true;
+	}
+	n->stats.policy_denied++;
+	log_info("nms: %s -> %s denied by the access policy (no rule allows it)", from->fqdn,
+		 to->fqdn);
+	return false;
+}
+
+void nms_policy_free(struct nms *n)
+{
+	policy_free(n->policy);
+	n->policy = NULL;
+}
