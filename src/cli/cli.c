@@ -157,6 +157,14 @@ int cli_node_start(const char *dir, const char *name, struct cloud_conf *c,
 	return 0;
 }
 
+void cli_cloud_authz(const struct cloud_conf *c)
+{
+	char reply[64];
+
+	if (c->has_nms && c->control[0])
+		control_query(c->control, "authz", reply, sizeof(reply), 2000);
+}
+
 int cli_tag_add(char *tags, const char *tag)
 {
 	char next[STORE_TAGS_MAX + 2], err[128];

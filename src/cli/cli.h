@@ -76,6 +76,11 @@ int cli_query_print(const char *sock, const char *what, const char *req, bool js
  * usage.  Returns CLI_USAGE. */
 int cli_subcmd_other(const char *cmd, int argc, char **argv);
 
+/* Tell the running cyphonic-cloud of c (its control socket) that nodes
+ * changed: it checks its tunnels again at once (revoked, tags).  Quiet
+ * when no cloud runs here: it checks every few seconds anyway. */
+void cli_cloud_authz(const struct cloud_conf *c);
+
 /* --tag TAG: TAG added to tags (STORE_TAGS_MAX + 1 bytes, "a,b"), checked
  * (policy_tags_check).  0, or CLI_FAIL saying why. */
 int cli_tag_add(char *tags, const char *tag);

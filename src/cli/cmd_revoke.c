@@ -2,7 +2,9 @@
  *
  * Marks the node, adapter or general node revoked (its name and VIPs stay
  * reserved) and deletes its common keys and registration, so its next
- * login is refused and signaling with its current key stops at once.
+ * login is refused and signaling with its current key stops at once; the
+ * running cloud is told, and tears its tunnels down (both ends drop the
+ * keys).
  * Revoking an adapter revokes its general nodes too: they exist only
  * through it, and the keys it obtained for them must stop working now,
  * not when they expire. */
@@ -119,5 +121,7 @@ int cmd_revoke(int argc, char **argv)
 				c.domain);
 	if (rc < 0)
 		return cli_fail("store: cannot revoke %s: %s", name, strerror(-rc));
+	/* Its tunnels end now, not at its next login (docs/policy.md). */
+	cli_cloud_authz(&c);
 	return CLI_OK;
 }

@@ -2,7 +2,8 @@
  *
  * Replaces the access-policy tags (docs/policy.md) of a node, adapter or
  * general node with the TAGs given (none: clears them).  The NMS reads
- * them at each route selection: the next one follows. */
+ * them at each route selection: the next one follows; the running cloud
+ * is told to check its tunnels (a tag taken away may end some). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ int cmd_tag(int argc, char **argv)
 		goto out;
 	}
 	printf("%s tags %s\n", n.fqdn, tags[0] ? tags : "(none)");
+	cli_cloud_authz(&c);
 	rc = CLI_OK;
 out:
 	store_close(st);

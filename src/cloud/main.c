@@ -53,6 +53,13 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 	struct json j;
 	long n;
 
+	/* An administrator changed a node (revoked, tagged): its tunnels are
+	 * checked again now. */
+	if (!strcmp(req, "authz")) {
+		if (c->nms)
+			nms_authz_check(c->nms);
+		return snprintf(out, cap, "ok\n");
+	}
 	if (strcmp(req, "stats"))
 		return -1;
 	json_init(&j, out, cap);

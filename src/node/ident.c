@@ -212,6 +212,15 @@ static void ops_punch_direction(void *arg, uint64_t tunnel_id, const char *peer_
 	arm_timer(id);
 }
 
+static void ops_teardown(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
+			 const char *reason)
+{
+	struct ident *id = arg;
+
+	overlay_teardown(id->ov, tunnel_id, peer_fqdn, reason);
+	arm_timer(id);
+}
+
 static const struct sig_ops ident_sig_ops = {
 	.send = ops_send,
 	.login = ops_login,
@@ -221,6 +230,7 @@ static const struct sig_ops ident_sig_ops = {
 	.route_failed = ops_route_failed,
 	.observed_moved = ops_observed_moved,
 	.punch_direction = ops_punch_direction,
+	.teardown = ops_teardown,
 };
 
 /* ---- overlay callbacks ---- */

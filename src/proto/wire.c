@@ -46,6 +46,8 @@ const char *cy_msg_type_str(uint8_t type)
 	case CY_RELAY_RES: return "Relay Response";
 	case CY_PUNCH_REQ: return "Punch Request";
 	case CY_PUNCH_DIRECTION: return "Punch Direction";
+	case CY_TEARDOWN: return "Tunnel Teardown";
+	case CY_TEARDOWN_ACK: return "Teardown Ack";
 	case CY_TUNNEL_REQ: return "Tunnel Request";
 	case CY_TUNNEL_RES: return "Tunnel Response";
 	case CY_RELAY_HELLO: return "Relay Hello";

@@ -38,6 +38,9 @@
 #define CY_PASSWORD_MAX 128
 #define CY_KEY_LEN 32
 #define CY_TICKET_LEN 16
+/* A route's authorisation lasts this long: the NMS forgets it after, and
+ * a node selects the route again before rekeying past it (docs/policy.md). */
+#define CY_GRANT_LIFETIME_S 3600
 
 /* Every message type, the second byte of every message (after the
  * version): the one registry, so the node's UDP port, which carries
@@ -63,6 +66,10 @@ enum cy_msg_type {
 	/* NMS, sealed: a relayed tunnel asks for a punch, the NMS directs both ends */
 	CY_PUNCH_REQ = 0x25,
 	CY_PUNCH_DIRECTION = 0x26,
+	/* NMS -> node, sealed: drop a tunnel (revoked, or no longer allowed);
+	 * the node acknowledges (docs/policy.md) */
+	CY_TEARDOWN = 0x27,
+	CY_TEARDOWN_ACK = 0x28,
 	/* node <-> node (and through a TRS session), UDP, own layouts:
 	 * docs/tunnel.md (handshake, data), docs/protocol.md (relay) */
 	CY_TUNNEL_REQ = 0x30,

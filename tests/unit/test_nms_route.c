@@ -468,8 +468,8 @@ static uint8_t exchange_punch(struct fx *f, const char *mn_ep, const char *cn_ep
 		/* One ticket for the pair's tunnel, whichever end shows it. */
 		assert_memory_equal(to_mn.ticket, to_cn.ticket, CY_TICKET_LEN);
 		memcpy(last_ticket, to_mn.ticket, CY_TICKET_LEN);
-		last_tid = to_mn.tunnel_id;
 	}
+	last_tid = to_mn.tunnel_id;
 	*punch = to_mn.have_cand;
 	return to_mn.role;
 }
@@ -651,6 +651,84 @@ static void test_punch_request(void **state)
 				   last_ticket), 0);
 	assert_int_equal(f->nsent, 4);
 	assert_int_equal(nms_stats(f->nms)->punches_refused, 5);
+}
+
+/* Sent datagram idx, opened with who's key: a Tunnel Teardown of tunnel
+ * tid naming the peer fqdn. */
+static void teardown_check(struct fx *f, int idx, char who, const char *to, uint64_t tid,
+			   const char *fqdn, const char *why)
+{
+	uint8_t plain[NMS_PKT_MAX];
+	struct sockaddr_storage want = ep(to);
+	char name[CY_FQDN_MAX + 1], reason[CY_REASON_MAX + 1];
+	uint64_t key_id, *ctr, got;
+	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	struct cy_msg m;
+	ssize_t n;
+
+	assert_true(addr_equal(SA(f->sent[idx].to), SA(want)));
+	n = cy_unseal(a, f->sent[idx].buf, f->sent[idx].len, plain, NMS_PKT_MAX);
+	assert_true(n > 0);
+	assert_int_equal(cy_msg_parse(&m, plain, (size_t)n), 0);
+	assert_int_equal(m.type, CY_TEARDOWN);
+	assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &got) && got == tid);
+	assert_true(cy_msg_str(&m, CY_A_FQDN, name, CY_FQDN_MAX));
+	assert_string_equal(name, fqdn);
+	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
+	assert_string_equal(reason, why);
+}
+
+/* A confirmed route is a grant: revoking one end tears the tunnel down at
+ * the other (the revoked one has no key left to be told with), resent
+ * until acknowledged; the grant then goes.  A grant nothing changed is
+ * left alone. */
+static void test_teardown_on_revoke(void **state)
+{
+	struct fx *f = *state;
+	uint8_t msg[64], out[NMS_PKT_MAX];
+	struct cy_builder b;
+	struct store_node beta;
+	uint64_t tid;
+
+	reg_global_pair(f);
+	exchange(f, "192.0.2.10:7446", "198.51.100.20:7446", 7);
+	tid = last_tid;
+	f->nsent = 0;
+	nms_authz_check(f->nms);
+	assert_int_equal(f->nsent, 0);
+	/* b revoked (as cyphonic revoke does: its keys and registration go). */
+	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
+	store_reg_delete(f->cf.st, beta.id);
+	nms_authz_check(f->nms);
+	assert_int_equal(f->nsent, 1);
+	teardown_check(f, 0, 'a', "192.0.2.10:7446", tid, "beta.example.test",
+		       "beta.example.test revoked");
+	assert_int_equal(nms_stats(f->nms)->teardowns, 1);
+	/* Checked again: not torn down twice. */
+	nms_authz_check(f->nms);
+	assert_int_equal(f->nsent, 1);
+	/* Unacknowledged: again after GRANT_RETX_MS. */
+	assert_true(nms_next_ms(f->nms) <= f->mono + 250);
+	set_mono(f, f->mono + 250);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 2);
+	teardown_check(f, 1, 'a', "192.0.2.10:7446", tid, "beta.example.test",
+		       "beta.example.test revoked");
+	/* a acknowledges; a forged ack of another tunnel changes nothing. */
+	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN_ACK);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tid + 1);
+	to_nms(f, 'a', "192.0.2.10:7446", &b, out, sizeof(out));
+	set_mono(f, f->mono + 250);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 3);
+	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN_ACK);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tid);
+	to_nms(f, 'a', "192.0.2.10:7446", &b, out, sizeof(out));
+	set_mono(f, f->mono + 250);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 3);
+	assert_true(nms_next_ms(f->nms) > f->mono + 1000);
 }
 
 static void test_v4_v6(void **state)
@@ -1401,6 +1479,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_napt_napt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_teardown_on_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_revoked_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cn_unregistered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mn_unregistered, setup, teardown),

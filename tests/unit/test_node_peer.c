@@ -760,6 +760,40 @@ static void test_overlay_punch_direction_ignored(void **state)
 	assert_int_equal(overlay_stats(a->ov)->punch_dirs_ignored, 3);
 }
 
+/* A Tunnel Teardown (the NMS's, sealed) drops the tunnel it names, keys
+ * and all: a lookup of the peer is refused for PEER_NEG_MS, then asks the
+ * NMS again; b's packets on the old tunnel find nothing.  One naming
+ * another tunnel or another peer changes nothing. */
+static void test_overlay_teardown(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	uint8_t pkt[60];
+	int dirs;
+
+	(void)state;
+	up_pair(0x6767);
+	overlay_teardown(a->ov, 0x6868, "b.example.test", "x");
+	overlay_teardown(a->ov, 0x6767, "c.example.test", "x");
+	assert_int_equal(overlay_stats(a->ov)->teardowns_ignored, 2);
+	assert_int_equal(overlay_tunnels(a->ov, NULL, 0), 1);
+	overlay_teardown(a->ov, 0x6767, "B.example.test", "b.example.test revoked");
+	assert_int_equal(overlay_stats(a->ov)->teardowns, 1);
+	assert_int_equal(overlay_tunnels(a->ov, NULL, 0), 0);
+	dirs = a->dir_reqs;
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 9), 0);
+	assert_int_equal(a->dns_status, RESOLVER_NXDOMAIN);
+	assert_int_equal(a->dir_reqs, dirs);
+	/* b still sends on the tunnel a dropped: nothing gets through. */
+	overlay_tun_input(b->ov, pkt, ip4(pkt, &b->vip4, &a->vip4, 1));
+	deliver_all();
+	assert_int_equal(a->tun_writes, 0);
+	assert_true(overlay_drops(a->ov)->unknown >= 1);
+	advance(PEER_NEG_MS + OVERLAY_TICK_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 10), 0);
+	assert_int_equal(a->dir_reqs, dirs + 1);
+}
+
 static void test_overlay_ping(void **state)
 {
 	struct fake_node *a = &nodes[0];
@@ -941,6 +975,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_lost_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),
 cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),

@@ -53,8 +53,10 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
-	if (!n->routes || cy_random(n->punch_secret, sizeof(n->punch_secret)) < 0) {
+	n->grants = grant_table_new();
+	if (!n->routes || !n->grants || cy_random(n->punch_secret, sizeof(n->punch_secret)) < 0) {
 		route_table_free(n->routes);
+		grant_table_free(n->grants);
 		free(n);
 		return NULL;
 	}
@@ -71,6 +73,7 @@ void nms_free(struct nms *n)
 	nms_keys_free(n);
 	nms_policy_free(n);
 	route_table_free(n->routes);
+	grant_table_free(n->grants);
 	nms_relay_free(n->relay);
 	free(n);
 }
@@ -100,11 +103,19 @@ void nms_set_ops(struct nms *n, const struct nms_ops *ops, void *arg)
 void nms_tick(struct nms *n, int64_t now_ms)
 {
 	route_tick(n, now_ms);
+	grants_tick(n, now_ms);
 }
 
 int64_t nms_next_ms(const struct nms *n)
 {
-	return route_next_ms(n);
+	int64_t r = route_next_ms(n), g = grants_next_ms(n);
+
+	return r < g ? r : g;
+}
+
+void nms_authz_check(struct nms *n)
+{
+	grants_check(n, clock_now_ms());
 }
 
 void nms_expire(struct nms *n, int64_t now)
@@ -116,6 +127,9 @@ void nms_expire(struct nms *n, int64_t now)
 		log_info("nms: expired %d registration(s), %d key(s)", regs > 0 ? regs : 0,
 			 keys > 0 ? keys : 0);
 	nms_keys_expire(n, now);
+	/* Revocations and tags changed where nobody told us (another host,
+	 * the store by hand): the running tunnels are checked here too. */
+	grants_check(n, clock_now_ms());
 }
 
 static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
@@ -387,6 +401,9 @@ static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct socka
 	case CY_PUNCH_REQ:
 		route_punch_req(n, k, from, m);
 		break;
+	case CY_TEARDOWN_ACK:
+		grant_ack(n, k, m);
+		break;
 	default:
 		n->stats.malformed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: unexpected %s (0x%02x)",
@@ -470,5 +487,6 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, policy_loads, "access policy files loaded"),
 	COUNTER(struct nms_stats, policy_errors, "access policy files refused as invalid"),
 	COUNTER(struct nms_stats, policy_denied, "route selections denied by the access policy"),
+	COUNTER(struct nms_stats, teardowns, "tunnels torn down (revoked, no longer allowed)"),
 };
 const size_t nms_ncounters = sizeof(nms_counters) / sizeof(nms_counters[0]);

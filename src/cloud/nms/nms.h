@@ -66,6 +66,7 @@ struct nms_stats {
 	uint64_t policy_loads;       /* access policy files taken (or found gone) */
 	uint64_t policy_errors;      /* ...refused (the one in force stayed) */
 	uint64_t policy_denied;      /* route selections the policy denied */
+	uint64_t teardowns;          /* tunnels torn down: a node revoked, the policy changed */
 };
 
 /* The table of those counters (counters.h). */
@@ -84,8 +85,14 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf);
  * "FILE:LINE: what is wrong" in err (the cloud does not start). */
 int nms_policy_start(struct nms *n, char *err, size_t errlen);
 /* ...again when it changed (force: anyway, SIGHUP).  0, or -1 when it is
- * invalid (logged with file and line; the policy in force stays). */
+ * invalid (logged with file and line; the policy in force stays).  A new
+ * policy is applied to the running tunnels at once (nms_authz_check). */
 int nms_policy_reload(struct nms *n, bool force);
+/* Every tunnel this NMS authorised, checked again now: those whose node
+ * was revoked or whose pair the policy no longer allows are torn down
+ * (both ends told, docs/policy.md).  `cyphonic revoke` and `cyphonic tag`
+ * ask for it over the control socket; it also runs every few seconds. */
+void nms_authz_check(struct nms *n);
 void nms_free(struct nms *n);
 
 /* Handle one datagram from `from` (IPv4-mapped addresses already

@@ -62,6 +62,7 @@ struct nms {
 	/* nms_policy.c: the access policy in force (NULL: everything
 	 * allowed), its file, and that file as last seen. */
 	struct policy *policy;
+	struct grant_table *grants;  /* grant.c: the tunnels authorised */
 	char policy_path[512];
 	bool policy_present;
 	int64_t policy_sig[4];
@@ -73,6 +74,20 @@ struct store_node;
 bool nms_policy_allows(struct nms *n, const struct store_node *from,
 		       const struct store_node *to);
 void nms_policy_free(struct nms *n);
+
+/* grant.c: a confirmed route's grant (MN, CN); every grant checked again
+ * (revocation, policy) and those no longer valid torn down; a node's
+ * Teardown Ack; retransmissions and expiry at now_ms, and when next. */
+struct grant_table;
+struct grant_table *grant_table_new(void);
+void grant_table_free(struct grant_table *t);
+size_t grant_count(const struct grant_table *t);
+void grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms);
+void grants_check(struct nms *n, int64_t now_ms);
+struct cy_msg;
+void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);
+void grants_tick(struct nms *n, int64_t now_ms);
+int64_t grants_next_ms(const struct nms *n);
 
 /* nms_keys.c: the common keys in use.  nms_keys_init sets up the sending
  * counters; nms_keys_expire drops cached keys past their expiry,

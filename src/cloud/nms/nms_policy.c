@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "log.h"
 #include "nms_impl.h"
 #include "policy.h"
@@ -56,6 +57,8 @@ static int policy_read(struct nms *n, bool force, char *err, size_t errlen)
 	n->policy = p;
 	n->stats.policy_loads++;
 	log_info("nms: access policy %s: %zu rules", n->policy_path, policy_rules(p));
+	/* The tunnels it no longer allows end now. */
+	grants_check(n, clock_now_ms());
 	return 0;
 }
 

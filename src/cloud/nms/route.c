@@ -271,6 +271,7 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 	e->at = clock_now_ms() + ROUTE_KEEP_MS;
 	if (r == CY_OK) {
 		n->stats.directions_ok++;
+		grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, clock_now_ms());
 		log_info("nms: route %s -> %s: tunnel %016" PRIx64 " confirmed", e->mn.fqdn,
 			 e->cn.fqdn, e->tunnel_id);
 	} else {

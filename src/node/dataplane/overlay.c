@@ -444,6 +444,26 @@ void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *
 	o->punch_next_ms = punch_next_ms(o->punches);
 }
 
+void overlay_teardown(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
+		      const char *reason)
+{
+	struct peer *p = peer_by_tid(o->peers, tunnel_id);
+	char nb[INET6_ADDRSTRLEN];
+
+	if (!p || !p->tunnel || p->tunnel_id != tunnel_id ||
+	    (p->fqdn[0] && strcasecmp(p->fqdn, peer_fqdn))) {
+		o->st.teardowns_ignored++;
+		return;
+	}
+	log_info("tunnel %016" PRIx64 " to %s torn down by the NMS: %s", tunnel_id,
+		 peer_name(p, nb, sizeof(nb)), reason[0] ? reason : "no reason given");
+	o->st.teardowns++;
+	peer_set_tunnel(p, NULL, 0, clock_now_ms());
+	/* What waits for it, and what comes for the next PEER_NEG_MS, is
+	 * refused; then the NMS decides again. */
+	peer_failed(o, p, RESOLVER_NXDOMAIN);
+}
+
 void overlay_set_observed(struct overlay *o, const struct sockaddr *observed)
 {
 	socklen_t l = addr_len(observed);

@@ -106,6 +106,8 @@ struct overlay_stats {
 	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
 	uint64_t moves, moves_confirmed, moves_reselected;
 	uint64_t punched, punch_failed, path_fallbacks, punch_dirs_ignored;
+	uint64_t teardowns, teardowns_ignored;  /* Tunnel Teardowns acted on, or not */
+	uint64_t regrants;                      /* tunnels selected again at CY_GRANT_LIFETIME_S */
 };
 
 /* What status shows per tunnel. */
@@ -176,6 +178,14 @@ void overlay_handover(struct overlay *o);
  * a node punches only for a tunnel it holds, to that tunnel's peer. */
 void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
 			     const struct sockaddr *cand, uint8_t mode);
+
+/* A Tunnel Teardown from the NMS (sig_ops.teardown): our tunnel
+ * tunnel_id to peer_fqdn lost its authorisation (a node revoked, the
+ * access policy changed): its keys go now, and the peer's name or VIP
+ * gets the NMS's new answer after PEER_NEG_MS.  Anything else is ignored
+ * (counted). */
+void overlay_teardown(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
+		      const char *reason);
 
 /* Where the NMS sees this identity (its registration).  Compared with
  * where each TRS sees it (Relay Acks), it tells how the NAPT in front of

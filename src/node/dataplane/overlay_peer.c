@@ -349,6 +349,16 @@ void peer_tick(struct overlay *o, struct peer *p, int64_t now)
 		return;
 	if (p->state != PEER_UP)
 		return;
+	/* Its authorisation ran out: the NMS decides again (docs/policy.md).
+	 * The end that asked for it selects; the other waits for the route. */
+	if (now - p->tunnel_at_ms >= (int64_t)CY_GRANT_LIFETIME_S * 1000) {
+		log_info("tunnel %016" PRIx64 " to %s: its authorisation of %d s ran out, "
+			 "selecting the route again", p->tunnel_id, peer_name(p, nb, sizeof(nb)),
+			 CY_GRANT_LIFETIME_S);
+		o->st.regrants++;
+		peer_restart(o, p, now, p->fqdn[0] && !p->tunnel_as_cn);
+		return;
+	}
 	if (p->relay && !on_relay(p) && p->unanswered_since_ms && !p->path_check &&
 	    now - p->unanswered_since_ms >= OVERLAY_DIRECT_DEAD_MS)
 		path_check(o, p, now);

@@ -537,6 +537,9 @@ int sig_input(struct sig *s, const uint8_t *buf, size_t len, const struct sockad
 	case CY_PUNCH_DIRECTION:
 		sig_punch_input(s, &m, from);
 		break;
+	case CY_TEARDOWN:
+		sig_teardown_input(s, &m, from);
+		break;
 	default:
 		sig_bad_input(s, from, "unexpected message type");
 	}

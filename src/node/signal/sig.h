@@ -106,6 +106,7 @@ struct sig_stats {
 	uint64_t cn_dups;          /* duplicates of them (Confirmation repeated) */
 	uint64_t punch_req;        /* Punch Requests sent */
 	uint64_t punch_dirs;       /* Punch Directions taken */
+	uint64_t teardowns;        /* Tunnel Teardowns taken (and acknowledged) */
 };
 
 /* A route the NMS selected: given to ops->route_ready, valid during the
@@ -150,6 +151,10 @@ struct sig_ops {
 	 * optional). */
 	void (*punch_direction)(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
 				const struct sockaddr *cand, uint8_t mode);
+	/* A Tunnel Teardown: drop our tunnel tunnel_id to peer_fqdn, its
+	 * authorisation is gone (reason: why; docs/policy.md; optional). */
+	void (*teardown)(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
+			 const char *reason);
 };
 
 struct sig;

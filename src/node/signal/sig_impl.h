@@ -92,6 +92,8 @@ void sig_bad_input(struct sig *s, const struct sockaddr *from, const char *why);
 void sig_route_flush(struct sig *s);
 /* A Punch Direction from the NMS (sig_route.c). */
 void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from);
+/* A Tunnel Teardown: acknowledged, then handed to ops->teardown. */
+void sig_teardown_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from);
 bool sig_route_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from);
 void sig_route_timeout(struct sig *s, int64_t now);
 int64_t sig_route_next_ms(const struct sig *s);

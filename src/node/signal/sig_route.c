@@ -385,6 +385,30 @@ void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockadd
 					mode);
 }
 
+void sig_teardown_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
+{
+	char fqdn[CY_FQDN_MAX + 1], reason[CY_REASON_MAX + 1] = "";
+	uint8_t msg[64];
+	struct cy_builder b;
+	uint64_t tunnel_id;
+
+	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
+	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
+	    (cy_msg_find(m, CY_A_REASON) && !cy_msg_str(m, CY_A_REASON, reason, CY_REASON_MAX))) {
+		sig_bad_input(s, from, "Tunnel Teardown missing a required attribute");
+		return;
+	}
+	s->st.teardowns++;
+	/* Acknowledged whatever we hold: a retransmission after our ack was
+	 * lost finds the tunnel gone already. */
+	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN_ACK);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tunnel_id);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	sig_send_sealed(s, msg, cy_build_finish(&b));
+	if (s->ops->teardown)
+		s->ops->teardown(s->arg, tunnel_id, fqdn, reason);
+}
+
 void sig_route_timeout(struct sig *s, int64_t now)
 {
 	for (size_t i = 0; i < SIG_DIR_MAX; i++) {

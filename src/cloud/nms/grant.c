@@ -1,0 +1,226 @@
+/* The tunnels the NMS authorised (docs/policy.md, "Live changes").  Every
+ * confirmed route is a grant between its two nodes for
+ * CY_GRANT_LIFETIME_S.  When one of them is revoked, or the access policy
+ * stops allowing the pair, the grant ends: both ends get a Tunnel
+ * Teardown (0x27, sealed under the key of their registration, resent
+ * every GRANT_RETX_MS until acknowledged, GRANT_TRIES times) and drop the
+ * tunnel's keys.  A node gone from the store or from its registration is
+ * told nothing (it has no key to be told with); its peer still is. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "log.h"
+#include "nms_impl.h"
+#include "store.h"
+#include "wire.h"
+
+#define GRANT_RETX_MS 250
+#define GRANT_TRIES 5
+#define GRANT_MAX 65536
+
+struct grant {
+	uint64_t tunnel_id;
+	int64_t node[2];               /* the route's MN and CN */
+	int64_t expires_ms;
+	bool ending;                   /* being torn down */
+	bool acked[2];
+	int tries;
+	int64_t next_ms;
+	char reason[CY_REASON_MAX + 1];
+};
+
+struct grant_table {
+	struct grant *v;
+	size_t n, cap;
+};
+
+struct grant_table *grant_table_new(void)
+{
+	return calloc(1, sizeof(struct grant_table));
+}
+
+void grant_table_free(struct grant_table *t)
+{
+	if (!t)
+		return;
+	free(t->v);
+	free(t);
+}
+
+size_t grant_count(const struct grant_table *t)
+{
+	return t->n;
+}
+
+void grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms)
+{
+	struct grant_table *t = n->grants;
+	struct grant *g;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+
+		if (cap > GRANT_MAX || !(g = realloc(t->v, cap * sizeof(*g)))) {
+			/* Untracked: it still ends with its lifetime on the nodes. */
+			LOG_RATELIMITED(&n->rl_log, "nms: %zu tunnels granted: not tracking more",
+					t->n);
+			return;
+		}
+		t->v = g;
+		t->cap = cap;
+	}
+	g = &t->v[t->n++];
+	memset(g, 0, sizeof(*g));
+	g->tunnel_id = tunnel_id;
+	g->node[0] = mn;
+	g->node[1] = cn;
+	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000;
+}
+
+static void grant_del(struct grant_table *t, size_t i)
+{
+	t->v[i] = t->v[--t->n];
+}
+
+/* The Teardown to end side of g: where and under which key its
+ * registration is now.  False when it cannot be told (no registration,
+ * no key). */
+static bool grant_tell(struct nms *n, const struct grant *g, int side)
+{
+	struct store_node other;
+	struct store_reg reg;
+	struct nms_key *k;
+	uint8_t msg[CY_FQDN_MAX + CY_REASON_MAX + 64];
+	struct cy_builder b;
+
+	if (store_reg_get(n->st, g->node[side], &reg) < 0 || !(k = nms_key_find(n, reg.key_id)) ||
+	    store_node_by_id(n->st, g->node[!side], &other) < 0)
+		return false;
+	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, g->tunnel_id);
+	cy_put_str(&b, CY_A_FQDN, other.fqdn);
+	cy_put_str(&b, CY_A_REASON, g->reason);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	return nms_send_sealed(n, k, (const struct sockaddr *)&reg.observed, msg,
+			       (size_t)cy_build_finish(&b)) == 0;
+}
+
+/* Ask both ends (those not acknowledged yet) again, or give up. */
+static bool grant_retell(struct nms *n, struct grant *g, int64_t now_ms)
+{
+	bool any = false;
+
+	if (g->tries >= GRANT_TRIES)
+		return false;
+	for (int side = 0; side < 2; side++)
+		if (!g->acked[side] && grant_tell(n, g, side))
+			any = true;
+	g->tries++;
+	g->next_ms = now_ms + GRANT_RETX_MS;
+	return any;
+}
+
+static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t now_ms)
+{
+	g->ending = true;
+	snprintf(g->reason, sizeof(g->reason), "%.*s", (int)sizeof(g->reason) - 1, why);
+	n->stats.teardowns++;
+	log_info("nms: tunnel %016" PRIx64 " torn down: %s", g->tunnel_id, g->reason);
+	grant_retell(n, g, now_ms);
+}
+
+/* Whether g may go on: its nodes not revoked, the policy allowing them.
+ * why gets the reason when not. */
+static bool grant_valid(struct nms *n, const struct grant *g, char *why, size_t len)
+{
+	struct store_node a, b;
+	int ra = store_node_by_id(n->st, g->node[0], &a);
+	int rb = store_node_by_id(n->st, g->node[1], &b);
+
+	if (ra == -ENOENT || rb == -ENOENT) {
+		snprintf(why, len, "a node was removed");
+		return false;
+	}
+	if (ra < 0 || rb < 0)
+		return true;      /* the store is not answering: decide later */
+	if (a.revoked || b.revoked) {
+		snprintf(why, len, "%s revoked", a.revoked ? a.fqdn : b.fqdn);
+		return false;
+	}
+	if (!nms_policy_allows(n, &a, &b)) {
+		snprintf(why, len, "%s -> %s no longer allowed by the access policy", a.fqdn,
+			 b.fqdn);
+		return false;
+	}
+	return true;
+}
+
+void grants_check(struct nms *n, int64_t now_ms)
+{
+	struct grant_table *t = n->grants;
+	char why[2 * CY_FQDN_MAX + 64];
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct grant *g = &t->v[i];
+
+		if (!g->ending && !grant_valid(n, g, why, sizeof(why)))
+			grant_end(n, g, why, now_ms);
+	}
+}
+
+void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
+{
+	struct grant_table *t = n->grants;
+	uint64_t tid;
+
+	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tid)) {
+		n->stats.malformed++;
+		return;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct grant *g = &t->v[i];
+
+		if (g->tunnel_id != tid || !g->ending)
+			continue;
+		for (int side = 0; side < 2; side++)
+			if (g->node[side] == k->node_id)
+				g->acked[side] = true;
+		return;
+	}
+}
+
+void grants_tick(struct nms *n, int64_t now_ms)
+{
+	struct grant_table *t = n->grants;
+
+	for (size_t i = 0; i < t->n;) {
+		struct grant *g = &t->v[i];
+		bool done = now_ms >= g->expires_ms;
+
+		if (!done && g->ending) {
+			done = g->acked[0] && g->acked[1];
+			if (!done && now_ms >= g->next_ms)
+				done = !grant_retell(n, g, now_ms);
+		}
+		if (done)
+			grant_del(t, i);
+		else
+			i++;
+	}
+}
+
+int64_t grants_next_ms(const struct nms *n)
+{
+	const struct grant_table *t = n->grants;
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].ending && t->v[i].next_ms < next)
+			next = t->v[i].next_ms;
+	return next;
+}
