@@ -1,7 +1,8 @@
 /* libFuzzer: the access policy's parser (src/policy/policy.c).  Refused
  * input leaves an error naming the file and a line, and no policy; a
- * parsed one decides for a few nodes without crashing, and parsing its
- * own decisions twice gives the same answers (no hidden state). */
+ * parsed one decides for a few nodes without crashing, a flow it allows
+ * implies the pair is allowed, and deciding twice gives the same answer
+ * and line (no hidden state). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

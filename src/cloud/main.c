@@ -56,8 +56,8 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 	/* An administrator changed a node (revoked, tagged): its tunnels are
 	 * checked again now. */
 	if (!strcmp(req, "authz")) {
-		if (c->nms)
-			nms_authz_check(c->nms);
+		if (c->nms_srv)
+			nms_server_authz(c->nms_srv);
 		return snprintf(out, cap, "ok\n");
 	}
 	if (strcmp(req, "stats"))

@@ -8,7 +8,8 @@
 # its lease and pings the peer.  A host with an unenrolled MAC and a static
 # address in the VIP range reaches nothing in the overlay: ARP for the peer
 # is not answered, and with the adapter's MAC forced into its neighbour
-# table its pings die at the adapter (the peer sees nothing).
+# table its pings die at the adapter (the peer sees nothing).  g1 sending
+# with g2's VIP as its source is dropped and counted at the adapter.
 #
 #                          inet: bridge br0 (the "Internet")
 #        +-------------------+-------------------+
@@ -197,6 +198,25 @@ seen=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
 [[ $seen == 0 ]] || fail "a saw $seen packets from the unenrolled x: $(tcpdump -r "$pcap" -n 2>/dev/null | head -n 3)"
 ok "x: ping a's VIP $avip: no replies; a saw nothing from $ROGUE"
 vping g1 "$avip" || fail "g1: ping a after x's attempts"
+
+pretty "g1 sends with g2's VIP as its source: dropped at the adapter, counted"
+V2=$(vip g2 4)
+b0=$(status ad | jq -r .lan.vip_bad_src)
+addr g1 eth0 "$V2/32"
+n a timeout 30 tcpdump -i any -n -U -w "$pcap" "icmp and host $V2" 2>"$pcap.err" &
+tpid=$!
+wait_for 10 grep -q 'listening on' "$pcap.err"
+n g1 ping -n -q -c 3 -i 0.2 -W 1 -w 3 -I "$V2" "$avip" >/dev/null &&
+	fail "g1: ping a from g2's VIP $V2 got replies"
+kill -TERM "$tpid" 2>/dev/null || true
+wait "$tpid" || true
+seen=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
+[[ $seen == 0 ]] || fail "a saw $seen packets from $V2 sent by g1: $(tcpdump -r "$pcap" -n 2>/dev/null | head -n 3)"
+b1=$(status ad | jq -r .lan.vip_bad_src)
+((b1 >= b0 + 3)) || fail "ad: lan.vip_bad_src went from $b0 to $b1, not up by 3"
+n g1 ip addr del "$V2/32" dev eth0
+vping g1 "$avip" || fail "g1: ping a from its own VIP after the spoofing"
+ok "ad dropped and counted them (lan.vip_bad_src $b0 -> $b1); a saw nothing from $V2; g1's own pings still pass"
 
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"

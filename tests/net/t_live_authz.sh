@@ -69,7 +69,8 @@ pretty "the policy changes under a running ping a -> c"
 bgping a "$(vip c 4)" 8
 wait_for 5 some_replies
 t0=$(now_ms)
-printf 'allow a b\n' >"$CLOUD_DIR/policy"
+printf 'allow a b\n' >"$CLOUD_DIR/policy.new"
+mv "$CLOUD_DIR/policy.new" "$CLOUD_DIR/policy"
 stops_within a c "$t0" 2000
 log_grep cloud "torn down: a\.$CY_DOMAIN -> c\.$CY_DOMAIN no longer allowed by the access policy" ||
 	fail "cloud: no log of a -> c torn down by the policy"

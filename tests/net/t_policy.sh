@@ -16,6 +16,9 @@ source "$(dirname "$0")/lib.sh"
 require
 
 rcode() { qdig "$@" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+# put_policy TEXT: the policy file replaced at once (written beside it,
+# then renamed, as an operator should: docs/policy.md).
+put_policy() { printf "$1" >"$POLICY.new" && mv "$POLICY.new" "$POLICY"; }
 # denied X Y: X's resolver answers NXDOMAIN for Y's name.
 denied() { [[ $(rcode "$1" "$(fqdn "$2")" A) == NXDOMAIN ]]; }
 allowed() { [[ $(resolve "$1" "$2" A) == "$(vip "$2" 4)" ]]; }
@@ -36,7 +39,7 @@ pretty "allow n1 n2: n1 reaches n2, nothing else"
 # loaded_more N: the NMS took a policy file after the N-th.
 loaded_more() { (($(stat_get .nms.policy_loads) > $1)); }
 loads=$(stat_get .nms.policy_loads)
-printf '# a test policy\nallow n1 n2   # the only way\n' >"$POLICY"
+put_policy '# a test policy\nallow n1 n2   # the only way\n'
 wait_for 5 loaded_more "$loads"
 log_grep cloud "access policy $POLICY: 1 rules" || fail "cloud: no log of the policy taken"
 allowed n1 n2 || fail "n1: $(fqdn n2) does not resolve to $(vip n2 4)"
@@ -61,7 +64,7 @@ ok "check: '$(cy policy check "$POLICY")'; test n1 n2: allow (line 2); n1 n3: de
 
 pretty "tags: allow tag:cam tag:nvr, tags given live"
 loads=$(stat_get .nms.policy_loads)
-printf 'allow n1 n2\nallow tag:cam tag:nvr\n' >"$POLICY"
+put_policy 'allow n1 n2\nallow tag:cam tag:nvr\n'
 wait_for 5 loaded_more "$loads"
 denied n3 n2 || fail "n3: $(fqdn n2) resolves before any tag"
 cy tag n3 cam outdoor --dir "$CLOUD_DIR" >/dev/null || fail "cyphonic tag n3 failed"
@@ -77,7 +80,7 @@ ok "n3 (cam,outdoor) reaches n2 (nvr) by line 2 (within 2 s of the tags); the ru
 
 pretty "an invalid edit is refused with its line; the policy in force stays"
 errs=$(stat_get .nms.policy_errors)
-printf 'allow n1 n2\nallow tag:cam tag:nvr\nallow n3 n1 tcp/0\n' >"$POLICY"
+put_policy 'allow n1 n2\nallow tag:cam tag:nvr\nallow n3 n1 tcp/0\n'
 errors_more() { (($(stat_get .nms.policy_errors) > $1)); }
 wait_for 5 errors_more "$errs"
 log_grep cloud "access policy refused: $POLICY:3: 'tcp/0': bad port or range '0'.*the policy in force stays" ||
@@ -89,8 +92,8 @@ out=$(cy policy check "$POLICY" 2>&1) && fail "policy check took an invalid file
 ok "refused: $(log_first cloud 'access policy refused' | cut -d' ' -f4- | cut -c1-90)..."
 
 pretty "the file removed: everything allowed again"
-rm -f "$POLICY"
 loads=$(stat_get .nms.policy_loads)
+rm -f "$POLICY"
 wait_for 5 loaded_more "$loads"
 wait_for 5 allowed n3 n1   # its NXDOMAIN of a moment ago lasts up to 2 s
 ok "n3 resolves n1 again"

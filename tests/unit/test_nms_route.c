@@ -731,6 +731,52 @@ static void test_teardown_on_revoke(void **state)
 	assert_true(nms_next_ms(f->nms) > f->mono + 1000);
 }
 
+/* The policy changes while a selection waits for the correspondent: the
+ * requester never gets the key (RESULT 4, as for an unknown name) and the
+ * correspondent, which has it already, is told to drop it. */
+static void test_denied_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct nms_conf nc = { .registration_ttl = TTL };
+	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	char path[192], err[256];
+	struct cy_msg m;
+	struct rd cn;
+	uint8_t res;
+	FILE *pf;
+
+	snprintf(path, sizeof(path), "%s/policy", f->cf.dir);
+	nms_free(f->nms);
+	nc.policy = path;
+	f->nms = nms_new(f->cf.st, &nc);
+	assert_non_null(f->nms);
+	nms_set_ops(f->nms, &cap_ops, f);
+	assert_int_equal(nms_policy_start(f->nms, err, sizeof(err)), 0);   /* none yet */
+	reg_global_pair(f);
+	f->nsent = 0;
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 9, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 1);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &cn);
+	pf = fopen(path, "w");
+	assert_non_null(pf);
+	fputs("allow gamma beta\n", pf);
+	fclose(pf);
+	assert_int_equal(nms_policy_reload(f->nms, true), 0);
+	confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
+	/* To b: a Teardown of the tunnel it confirmed; to a: RESULT 4. */
+	assert_int_equal(f->nsent, 3);
+	teardown_check(f, 1, 'b', "198.51.100.20:7446", cn.tunnel_id, "alpha.example.test",
+		       "alpha.example.test -> beta.example.test no longer allowed by the "
+		       "access policy");
+	open_for(f, 'a', f->sent[2].buf, f->sent[2].len, &m, plain);
+	assert_int_equal(m.type, CY_ROUTE_DIRECTION);
+	assert_true(cy_msg_u8(&m, CY_A_RESULT, &res));
+	assert_int_equal(res, CY_ERR_UNKNOWN);
+	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 0);
+}
+
 static void test_v4_v6(void **state)
 {
 	struct fx *f = *state;
@@ -1480,6 +1526,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v4_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_teardown_on_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_denied_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_revoked_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cn_unregistered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mn_unregistered, setup, teardown),

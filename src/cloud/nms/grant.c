@@ -3,9 +3,15 @@
  * CY_GRANT_LIFETIME_S.  When one of them is revoked, or the access policy
  * stops allowing the pair, the grant ends: both ends get a Tunnel
  * Teardown (0x27, sealed under the key of their registration, resent
- * every GRANT_RETX_MS until acknowledged, GRANT_TRIES times) and drop the
- * tunnel's keys.  A node gone from the store or from its registration is
- * told nothing (it has no key to be told with); its peer still is. */
+ * every GRANT_RETX_MS GRANT_FAST_TRIES times, then every
+ * GRANT_SLOW_RETX_MS, until acknowledged, GRANT_TRIES times in all) and
+ * drop the tunnel's keys.  A node gone from the store or from its
+ * registration is told nothing (it has no key to be told with); its peer
+ * still is.
+ *
+ * One grant per pair of nodes (a new route between them replaces the
+ * tunnel id: a node holds one tunnel per peer), at most GRANT_MAX: a
+ * selection that would need more is refused, never left untracked. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,7 +26,10 @@
 #include "wire.h"
 
 #define GRANT_RETX_MS 250
-#define GRANT_TRIES 5
+#define GRANT_FAST_TRIES 5
+#define GRANT_SLOW_RETX_MS 5000
+#define GRANT_TRIES (GRANT_FAST_TRIES + 12)      /* about a minute */
+#define GRANT_MARGIN_MS (120 * 1000)              /* beyond the nodes' own bound */
 #define GRANT_MAX 65536
 
 struct grant {
@@ -37,6 +46,7 @@ struct grant {
 struct grant_table {
 	struct grant *v;
 	size_t n, cap;
+	size_t nending;                /* of them being torn down */
 };
 
 struct grant_table *grant_table_new(void)
@@ -57,77 +67,135 @@ size_t grant_count(const struct grant_table *t)
 	return t->n;
 }
 
-void grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms)
+static struct grant *grant_of_pair(struct grant_table *t, int64_t a, int64_t b)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct grant *g = &t->v[i];
+
+		if (!g->ending && ((g->node[0] == a && g->node[1] == b) ||
+				   (g->node[0] == b && g->node[1] == a)))
+			return g;
+	}
+	return NULL;
+}
+
+bool grant_room(struct nms *n, int64_t a, int64_t b)
 {
 	struct grant_table *t = n->grants;
+
+	return t->n < GRANT_MAX || grant_of_pair(t, a, b);
+}
+
+static struct grant *grant_new(struct grant_table *t)
+{
 	struct grant *g;
 
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 
-		if (cap > GRANT_MAX || !(g = realloc(t->v, cap * sizeof(*g)))) {
-			/* Untracked: it still ends with its lifetime on the nodes. */
-			LOG_RATELIMITED(&n->rl_log, "nms: %zu tunnels granted: not tracking more",
-					t->n);
-			return;
-		}
+		if (cap > GRANT_MAX)
+			cap = GRANT_MAX;
+		if (cap <= t->n || !(g = realloc(t->v, cap * sizeof(*g))))
+			return NULL;
 		t->v = g;
 		t->cap = cap;
 	}
 	g = &t->v[t->n++];
 	memset(g, 0, sizeof(*g));
+	return g;
+}
+
+static bool grant_valid(struct nms *n, const struct grant *g, char *why, size_t len);
+static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t now_ms);
+
+bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms)
+{
+	struct grant_table *t = n->grants;
+	struct grant *g = grant_of_pair(t, mn, cn);
+	char why[2 * CY_FQDN_MAX + 64];
+
+	if (!g)
+		g = grant_new(t);
+	if (!g) {
+		/* grant_room said yes at the selection; out of memory now. */
+		LOG_RATELIMITED(&n->rl_log, "nms: cannot track tunnel %016" PRIx64, tunnel_id);
+		return true;
+	}
 	g->tunnel_id = tunnel_id;
 	g->node[0] = mn;
 	g->node[1] = cn;
-	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000;
+	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
+	if (grant_valid(n, g, why, sizeof(why)))
+		return true;
+	g->acked[0] = true;   /* the MN gets no key: only the CN has one to drop */
+	grant_end(n, g, why, now_ms);
+	return false;
 }
 
 static void grant_del(struct grant_table *t, size_t i)
 {
+	if (t->v[i].ending)
+		t->nending--;
 	t->v[i] = t->v[--t->n];
 }
 
+enum tell { TOLD, NOBODY, LATER };
+
 /* The Teardown to end side of g: where and under which key its
- * registration is now.  False when it cannot be told (no registration,
- * no key). */
-static bool grant_tell(struct nms *n, const struct grant *g, int side)
+ * registration is now.  NOBODY: it has no registration or key (revoked,
+ * gone); LATER: the store did not answer, or the send failed. */
+static enum tell grant_tell(struct nms *n, const struct grant *g, int side)
 {
 	struct store_node other;
 	struct store_reg reg;
 	struct nms_key *k;
 	uint8_t msg[CY_FQDN_MAX + CY_REASON_MAX + 64];
 	struct cy_builder b;
+	int rc = store_reg_get(n->st, g->node[side], &reg);
 
-	if (store_reg_get(n->st, g->node[side], &reg) < 0 || !(k = nms_key_find(n, reg.key_id)) ||
-	    store_node_by_id(n->st, g->node[!side], &other) < 0)
-		return false;
+	if (rc == -ENOENT)
+		return NOBODY;
+	if (rc < 0)
+		return LATER;
+	if (!(k = nms_key_find(n, reg.key_id)))
+		return NOBODY;
+	rc = store_node_by_id(n->st, g->node[!side], &other);
+	if (rc < 0)
+		return rc == -ENOENT ? NOBODY : LATER;
 	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
 	cy_put_u64(&b, CY_A_TUNNEL_ID, g->tunnel_id);
 	cy_put_str(&b, CY_A_FQDN, other.fqdn);
 	cy_put_str(&b, CY_A_REASON, g->reason);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	return nms_send_sealed(n, k, (const struct sockaddr *)&reg.observed, msg,
-			       (size_t)cy_build_finish(&b)) == 0;
+			       (size_t)cy_build_finish(&b)) == 0 ? TOLD : LATER;
 }
 
-/* Ask both ends (those not acknowledged yet) again, or give up. */
+/* Tell the ends not acknowledged yet, again.  False: nobody is left to
+ * tell, or it was told GRANT_TRIES times: the grant goes. */
 static bool grant_retell(struct nms *n, struct grant *g, int64_t now_ms)
 {
-	bool any = false;
+	bool more = false;
 
 	if (g->tries >= GRANT_TRIES)
 		return false;
-	for (int side = 0; side < 2; side++)
-		if (!g->acked[side] && grant_tell(n, g, side))
-			any = true;
+	for (int side = 0; side < 2; side++) {
+		if (g->acked[side])
+			continue;
+		if (grant_tell(n, g, side) == NOBODY)
+			g->acked[side] = true;   /* nobody to wait for */
+		else
+			more = true;
+	}
 	g->tries++;
-	g->next_ms = now_ms + GRANT_RETX_MS;
-	return any;
+	g->next_ms = now_ms + (g->tries < GRANT_FAST_TRIES ? GRANT_RETX_MS : GRANT_SLOW_RETX_MS);
+	return more;
 }
 
 static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t now_ms)
 {
 	g->ending = true;
+	n->grants->nending++;
 	snprintf(g->reason, sizeof(g->reason), "%.*s", (int)sizeof(g->reason) - 1, why);
 	n->stats.teardowns++;
 	log_info("nms: tunnel %016" PRIx64 " torn down: %s", g->tunnel_id, g->reason);
@@ -152,7 +220,7 @@ static bool grant_valid(struct nms *n, const struct grant *g, char *why, size_t 
 		snprintf(why, len, "%s revoked", a.revoked ? a.fqdn : b.fqdn);
 		return false;
 	}
-	if (!nms_policy_allows(n, &a, &b)) {
+	if (!nms_policy_decide(n, &a, &b)) {
 		snprintf(why, len, "%s -> %s no longer allowed by the access policy", a.fqdn,
 			 b.fqdn);
 		return false;
@@ -219,6 +287,9 @@ int64_t grants_next_ms(const struct nms *n)
 	const struct grant_table *t = n->grants;
 	int64_t next = INT64_MAX;
 
+	/* Expiries are swept by nms_expire: only teardowns need the timer. */
+	if (!t->nending)
+		return INT64_MAX;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].ending && t->v[i].next_ms < next)
 			next = t->v[i].next_ms;

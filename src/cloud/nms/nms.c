@@ -128,8 +128,10 @@ void nms_expire(struct nms *n, int64_t now)
 			 keys > 0 ? keys : 0);
 	nms_keys_expire(n, now);
 	/* Revocations and tags changed where nobody told us (another host,
-	 * the store by hand): the running tunnels are checked here too. */
+	 * the store by hand): the running tunnels are checked here too, and
+	 * the expired grants go. */
 	grants_check(n, clock_now_ms());
+	grants_tick(n, clock_now_ms());
 }
 
 static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)

@@ -73,16 +73,22 @@ struct nms {
 struct store_node;
 bool nms_policy_allows(struct nms *n, const struct store_node *from,
 		       const struct store_node *to);
+/* ...the same decision, neither counted nor logged (checks again). */
+bool nms_policy_decide(const struct nms *n, const struct store_node *from,
+		       const struct store_node *to);
 void nms_policy_free(struct nms *n);
 
-/* grant.c: a confirmed route's grant (MN, CN); every grant checked again
- * (revocation, policy) and those no longer valid torn down; a node's
- * Teardown Ack; retransmissions and expiry at now_ms, and when next. */
+/* grant.c: room for a grant between a and b?  A confirmed route's grant
+ * (MN, CN): false when it is no longer valid (revoked, denied: its ends
+ * are told at once); every grant checked again and those no longer valid
+ * torn down; a node's Teardown Ack; retransmissions and expiry at now_ms,
+ * and when the next retransmission is due. */
 struct grant_table;
 struct grant_table *grant_table_new(void);
 void grant_table_free(struct grant_table *t);
 size_t grant_count(const struct grant_table *t);
-void grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms);
+bool grant_room(struct nms *n, int64_t a, int64_t b);
+bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms);
 void grants_check(struct nms *n, int64_t now_ms);
 struct cy_msg;
 void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);

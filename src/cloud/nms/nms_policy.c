@@ -4,12 +4,24 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
 #include "nms_impl.h"
 #include "policy.h"
 #include "store.h"
+
+#define POLICY_SETTLE_MS 200
+
+static int64_t file_age_ms(const struct stat *st)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)(now.tv_sec - st->st_mtim.tv_sec) * 1000 +
+	       (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+}
 
 /* The file's identity: a change of any of these reads it again. */
 static void file_sig(const struct stat *st, int64_t sig[4])
@@ -36,6 +48,10 @@ static int policy_read(struct nms *n, bool force, char *err, size_t errlen)
 		file_sig(&st, sig);
 	if (!force && present == n->policy_present &&
 	    !memcmp(sig, n->policy_sig, sizeof(sig)))
+		return 0;
+	/* Written less than POLICY_SETTLE_MS ago: maybe still being written
+	 * (in place, not by rename); the next look takes it. */
+	if (!force && present && file_age_ms(&st) < POLICY_SETTLE_MS)
 		return 0;
 	memcpy(n->policy_sig, sig, sizeof(sig));
 	n->policy_present = present;
@@ -82,6 +98,19 @@ static void as_policy_node(const struct store_node *s, struct policy_node *p)
 	p->name = s->name;
 	p->fqdn = s->fqdn;
 	p->tags = s->tags;
+}
+
+bool nms_policy_decide(const struct nms *n, const struct store_node *from,
+		       const struct store_node *to)
+{
+	struct policy_node f, t;
+	unsigned line;
+
+	if (!n->policy)
+		return true;
+	as_policy_node(from, &f);
+	as_policy_node(to, &t);
+	return policy_allows(n->policy, &f, &t, &line);
 }
 
 bool nms_policy_allows(struct nms *n, const struct store_node *from,

@@ -111,6 +111,7 @@ static void nms_server_expire(evutil_socket_t fd, short what, void *arg)
 	struct nms_server *s = arg;
 
 	nms_expire(s->nms, clock_now());
+	nms_server_arm(s);   /* teardowns it started */
 }
 
 /* The access policy's file, looked at every second. */
@@ -119,6 +120,13 @@ static void nms_server_policy(evutil_socket_t fd, short what, void *arg)
 	struct nms_server *s = arg;
 
 	nms_policy_reload(s->nms, false);
+	nms_server_arm(s);
+}
+
+void nms_server_authz(struct nms_server *s)
+{
+	nms_authz_check(s->nms);
+	nms_server_arm(s);
 }
 
 static const struct nms_ops nms_server_ops = { .send = nms_server_send_cb };

@@ -17,5 +17,8 @@ struct nms_server;
 struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 				  const struct sockaddr_storage *listen);
 void nms_server_free(struct nms_server *s);
+/* nms_authz_check() (an administrator changed nodes), its teardowns'
+ * retransmissions scheduled. */
+void nms_server_authz(struct nms_server *s);
 
 #endif

@@ -265,13 +265,19 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 	struct nms_key *k;
 	ssize_t len;
 
+	/* The policy or a revocation may have changed since the selection
+	 * (the CN confirmed, a TRS answered): the grant is checked before the
+	 * MN gets the key, and the CN, which has it, is told to drop it. */
+	if (r == CY_OK && !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, clock_now_ms())) {
+		r = CY_ERR_UNKNOWN;
+		reason = "unknown name or address";
+	}
 	e->done = true;
 	e->result = (uint8_t)r;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
 	e->at = clock_now_ms() + ROUTE_KEEP_MS;
 	if (r == CY_OK) {
 		n->stats.directions_ok++;
-		grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, clock_now_ms());
 		log_info("nms: route %s -> %s: tunnel %016" PRIx64 " confirmed", e->mn.fqdn,
 			 e->cn.fqdn, e->tunnel_id);
 	} else {
@@ -333,7 +339,8 @@ static enum cy_result route_lookup(struct nms *n, const struct cy_msg *m, struct
 		return CY_ERR_MALFORMED;
 	}
 	if (rc == -ENOENT) {
-		*why = "no such node";
+		/* The same words as a name the policy denies: nothing told. */
+		*why = "unknown name or address";
 		return CY_ERR_UNKNOWN;
 	}
 	if (rc < 0) {
@@ -397,15 +404,18 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 		return route_why(s, CY_ERR_REREGISTER, "the requester is not registered");
 	if (r != CY_OK)
 		return r;
+	/* Denied by the access policy: as if the name did not exist (the
+	 * requester learns nothing about the correspondent, not even that it
+	 * was revoked). */
+	if (s->cn.id != s->mn.id && !nms_policy_allows(n, &s->mn, &s->cn))
+		return route_why(s, CY_ERR_UNKNOWN, "unknown name or address");
 	/* Revoked nodes are refused by policy (REFUSED to the user), not
 	 * hidden as unknown: the name exists, the cloud refuses it. */
 	if (s->cn.revoked || s->cn.id == s->mn.id)
 		return route_why(s, CY_ERR_POLICY, s->cn.revoked ? "correspondent revoked" :
 								   "a route to yourself");
-	/* Denied by the access policy: as if the name did not exist (the
-	 * requester learns nothing about the correspondent). */
-	if (!nms_policy_allows(n, &s->mn, &s->cn))
-		return route_why(s, CY_ERR_UNKNOWN, "unknown name or address");
+	if (!grant_room(n, s->mn.id, s->cn.id))
+		return route_why(s, CY_ERR_BUSY, "too many tunnels granted");
 	if (!route_reg_live(n, s->cn.id, &s->creg) || !nms_key_find(n, s->creg.key_id))
 		return route_why(s, CY_ERR_UNREACHABLE, "correspondent not registered");
 	me = (struct route_end){ s->mreg.nat, s->mreg.families,
@@ -628,6 +638,8 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	 * same conditions a route with candidates had. */
 	if (store_node_by_id(n->st, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
 	    store_node_by_fqdn(n->st, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
+	    /* A pair the policy no longer allows learns nothing new. */
+	    (!nms_policy_decide(n, &me, &peer) && !nms_policy_decide(n, &peer, &me)) ||
 	    !route_reg_live(n, peer.id, &preg) || !(pk = nms_key_find(n, preg.key_id)) ||
 	    route_fam((struct sockaddr *)&mreg.observed) !=
 		    route_fam((struct sockaddr *)&preg.observed) ||
