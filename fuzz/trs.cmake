@@ -7,3 +7,7 @@ target_include_directories(fuzz_trs PRIVATE ${PROJECT_SOURCE_DIR}/src/node/datap
 # The node's Punch (probes and acks beside a relayed tunnel).
 cy_fuzz(fuzz_punch SOURCES fuzz_punch.c ${PROJECT_SOURCE_DIR}/src/node/dataplane/punch.c ${PROJECT_SOURCE_DIR}/src/node/dataplane/tidtab.c LIBS cy_proto cy_common)
 target_include_directories(fuzz_punch PRIVATE ${PROJECT_SOURCE_DIR}/src/node/dataplane)
+# The access policy's flows on inner packets, and the FLOWS attribute.
+cy_fuzz(fuzz_flow SOURCES fuzz_flow.c ${PROJECT_SOURCE_DIR}/src/node/dataplane/flowcheck.c
+        LIBS cy_proto cy_common)
+target_include_directories(fuzz_flow PRIVATE ${PROJECT_SOURCE_DIR}/src/node/dataplane)

@@ -399,6 +399,42 @@ bool policy_allows_flow(const struct policy *p, const struct policy_node *from,
 	return decide(p, from, to, false, proto, port, line);
 }
 
+int policy_flows(const struct policy *p, const struct policy_node *from,
+		 const struct policy_node *to, struct policy_flow *out, size_t max, bool *all)
+{
+	size_t n = 0;
+
+	*all = !p;
+	for (size_t i = 0; p && i < p->n && !*all; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (!subject_is(&r->from, from) || !subject_is(&r->to, to))
+			continue;
+		if (!r->nflows) {
+			*all = true;
+			break;
+		}
+		for (unsigned k = 0; k < r->nflows; k++) {
+			const struct flow *f = &r->flows[k];
+			unsigned nr = f->nranges ? f->nranges : 1;
+
+			if (f->proto == POLICY_ANY) {
+				*all = true;
+				break;
+			}
+			for (unsigned j = 0; j < nr; j++) {
+				if (n == max)
+					return -1;
+				out[n].proto = f->proto;
+				out[n].lo = f->nranges ? f->r[j].lo : 0;
+				out[n].hi = f->nranges ? f->r[j].hi : 65535;
+				n++;
+			}
+		}
+	}
+	return *all ? 0 : (int)n;
+}
+
 int policy_tags_check(const char *tags, char *err, size_t errlen)
 {
 	char tag[CY_FQDN_MAX + 1];

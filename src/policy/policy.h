@@ -64,6 +64,19 @@ bool policy_allows_flow(const struct policy *p, const struct policy_node *from,
 			const struct policy_node *to, uint8_t proto, uint16_t port,
 			unsigned *line);
 
+/* What from may start towards to, as the data paths enforce it: the
+ * flows of every rule naming the pair, *all when one of them allows
+ * everything (then nothing is written).  proto: an IP protocol number or
+ * POLICY_ANY; lo..hi: the destination ports (0..65535 for any, or for
+ * protocols without ports).  Returns how many were written (at most max;
+ * -1 when they do not fit). */
+struct policy_flow {
+	uint8_t proto;
+	uint16_t lo, hi;
+};
+int policy_flows(const struct policy *p, const struct policy_node *from,
+		 const struct policy_node *to, struct policy_flow *out, size_t max, bool *all);
+
 /* A tag list as `cyphonic node add --tag` builds it: each label valid
  * (cy_label_ok), no duplicates, within POLICY_TAGS_MAX.  0 or -1 with
  * the reason in err. */

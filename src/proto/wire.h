@@ -119,6 +119,8 @@ enum cy_attr_type {
 	CY_A_TICKET = 32,    /* CY_TICKET_LEN bytes: the NMS's proof of a punched route's pair */
 	CY_A_MAPPING = 33,   /* u8, enum cy_mapping: how the sender's NAPT maps it */
 	CY_A_PUNCH_MODE = 34, /* u8, enum cy_punch_mode: how to punch (absent: plain) */
+	CY_A_FLOWS_OUT = 35, /* flows.h: what the receiver may start towards its peer */
+	CY_A_FLOWS_IN = 36,  /* flows.h: what the peer may start towards the receiver */
 };
 
 enum cy_result {

@@ -91,6 +91,33 @@ out=$(cy policy check "$POLICY" 2>&1) && fail "policy check took an invalid file
 [[ $out == *"$POLICY:3: 'tcp/0': bad port or range '0'"* ]] || fail "policy check: '$out'"
 ok "refused: $(log_first cloud 'access policy refused' | cut -d' ' -f4- | cut -c1-90)..."
 
+pretty "ports: allow tag:cam tag:nvr tcp/554 lets only RTSP through"
+put_policy 'allow n1 n2\nallow tag:cam tag:nvr tcp/554\n'
+# The running n3 -> n2 tunnel allowed everything: it ends, so that the
+# next one carries the new flows.
+wait_for 5 log_grep n3 "to n2\.$CY_DOMAIN torn down by the NMS: the access policy changed"
+wait_for 5 allowed n3 n2
+VN2=$(vip n2 4)
+listening() { n "$1" ss -Hltn "sport = :$2" | grep -q .; }
+n n2 timeout 20 nc -n -l "$VN2" 554 >"$RUN_DIR/rtsp.out" &
+lp=$!
+wait_for 5 listening n2 554
+echo "OPTIONS rtsp://n2/ RTSP/1.0" | n n3 timeout 5 nc -n -N "$VN2" 554 ||
+	fail "n3 (cam): TCP to n2 (nvr) port 554 failed"
+wait "$lp" || true
+grep -q "OPTIONS rtsp://n2/" "$RUN_DIR/rtsp.out" || fail "n2: the RTSP request did not arrive"
+n n2 timeout 20 nc -n -l "$VN2" 80 >/dev/null &
+lp=$!
+wait_for 5 listening n2 80
+d0=$(status_get n3 .drops.policy)
+n n3 timeout 5 nc -n -z -w 2 "$VN2" 80 && fail "n3: TCP to n2 port 80 connected"
+n n3 ping -n -q -c 2 -i 0.2 -W 1 "$VN2" >/dev/null && fail "n3: ping n2 got replies"
+d1=$(status_get n3 .drops.policy)
+((d1 >= d0 + 3)) || fail "n3: drops.policy went from $d0 to $d1"
+kill "$lp" 2>/dev/null || true
+wait "$lp" 2>/dev/null || true
+ok "n3 -> n2: TCP 554 carried the request; TCP 80 and ping dropped at n3 (drops.policy $d0 -> $d1)"
+
 pretty "the file removed: everything allowed again"
 loads=$(stat_get .nms.policy_loads)
 rm -f "$POLICY"

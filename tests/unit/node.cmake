@@ -7,3 +7,5 @@ cy_unit_test(test_node_peer SOURCES test_node_peer.c LIBS cy_node)
 cy_unit_test(test_dp_batch SOURCES test_dp_batch.c LIBS cy_node)
 # rtnetlink notifications that may mean a move (src/node/io/netwatch.c).
 cy_unit_test(test_netwatch SOURCES test_netwatch.c LIBS cy_node)
+# The access policy's flows on inner packets (flowcheck.c, flows.c).
+cy_unit_test(test_flowcheck SOURCES test_flowcheck.c LIBS cy_node)

@@ -406,11 +406,19 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The flows the next route() gives (NULL: everything). */
+static const struct cy_flows *route_out, *route_in;
+
 /* The route node `at` gets about node `other`. */
 static void route(int at, int other, uint64_t tid, bool initiator, uint32_t req_id)
 {
 	struct sig_route r = { 0 };
 
+	r.flows_out.all = r.flows_in.all = true;
+	if (route_out)
+		r.flows_out = *route_out;
+	if (route_in)
+		r.flows_in = *route_in;
 	r.req_id = req_id;
 	r.tunnel_id = tid;
 	memset(r.key, 0x5a, sizeof(r.key));
@@ -794,6 +802,57 @@ static void test_overlay_teardown(void **state)
 	assert_int_equal(a->dir_reqs, dirs + 1);
 }
 
+/* The policy's flows on a tunnel: a may start TCP to b's port 554 and
+ * nothing else, b may start nothing.  a's TCP to 554 and b's answers pass;
+ * a's UDP, a's TCP to 80 and b's own TCP to a are dropped at the sender
+ * (drops.policy), and what a forged rule would let b send is dropped at
+ * a's receiving end too. */
+static size_t tcp4(uint8_t *p, const struct in_addr *src, const struct in_addr *dst,
+		   uint16_t sport, uint16_t dport, uint8_t proto)
+{
+	size_t n = ip4(p, src, dst, 1);
+
+	p[9] = proto;
+	p[20] = (uint8_t)(sport >> 8);
+	p[21] = (uint8_t)sport;
+	p[22] = (uint8_t)(dport >> 8);
+	p[23] = (uint8_t)dport;
+	return n;
+}
+
+static void test_overlay_flows(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct cy_flows rtsp = { .n = 1, .f = { { 6, 554, 554 } } }, none = { 0 };
+	uint8_t pkt[60];
+
+	(void)state;
+	/* a (MN): out rtsp, in none; b (CN): out none, in rtsp */
+	route_out = &none;
+	route_in = &rtsp;
+	route(1, 0, 0x7171, false, 0);
+	route_out = &rtsp;
+	route_in = &none;
+	route(0, 1, 0x7171, true, 1);
+	route_out = route_in = NULL;
+	deliver_all();
+	overlay_tun_input(a->ov, pkt, tcp4(pkt, &a->vip4, &b->vip4, 40000, 554, 6));
+	deliver_all();
+	assert_int_equal(b->tun_writes, 1);
+	overlay_tun_input(b->ov, pkt, tcp4(pkt, &b->vip4, &a->vip4, 554, 40000, 6));
+	deliver_all();
+	assert_int_equal(a->tun_writes, 1);
+	/* Not allowed: dropped before sealing, counted at the sender. */
+	overlay_tun_input(a->ov, pkt, tcp4(pkt, &a->vip4, &b->vip4, 40000, 80, 6));
+	overlay_tun_input(a->ov, pkt, tcp4(pkt, &a->vip4, &b->vip4, 40000, 554, 17));
+	overlay_tun_input(b->ov, pkt, tcp4(pkt, &b->vip4, &a->vip4, 40001, 22, 6));
+	deliver_all();
+	assert_int_equal(b->tun_writes, 1);
+	assert_int_equal(a->tun_writes, 1);
+	assert_int_equal(overlay_drops(a->ov)->policy, 2);
+	assert_int_equal(overlay_drops(b->ov)->policy, 1);
+}
+
 static void test_overlay_ping(void **state)
 {
 	struct fake_node *a = &nodes[0];
@@ -976,6 +1035,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_flows, setup, teardown),
 cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),

@@ -36,6 +36,7 @@ struct grant {
 	uint64_t tunnel_id;
 	int64_t node[2];               /* the route's MN and CN */
 	int64_t expires_ms;
+	uint64_t flows;                /* nms_policy_flows_hash when granted */
 	bool ending;                   /* being torn down */
 	bool acked[2];
 	int tries;
@@ -108,7 +109,8 @@ static struct grant *grant_new(struct grant_table *t)
 static bool grant_valid(struct nms *n, const struct grant *g, char *why, size_t len);
 static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t now_ms);
 
-bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms)
+bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64_t flows,
+	       int64_t now_ms)
 {
 	struct grant_table *t = n->grants;
 	struct grant *g = grant_of_pair(t, mn, cn);
@@ -125,6 +127,7 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_
 	g->node[0] = mn;
 	g->node[1] = cn;
 	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
+	g->flows = flows;
 	if (grant_valid(n, g, why, sizeof(why)))
 		return true;
 	g->acked[0] = true;   /* the MN gets no key: only the CN has one to drop */
@@ -222,6 +225,11 @@ static bool grant_valid(struct nms *n, const struct grant *g, char *why, size_t 
 	}
 	if (!nms_policy_decide(n, &a, &b)) {
 		snprintf(why, len, "%s -> %s no longer allowed by the access policy", a.fqdn,
+			 b.fqdn);
+		return false;
+	}
+	if (nms_policy_flows_hash(n, &a, &b) != g->flows) {
+		snprintf(why, len, "the access policy changed what %s and %s may send", a.fqdn,
 			 b.fqdn);
 		return false;
 	}

@@ -73,6 +73,14 @@ struct nms {
 struct store_node;
 bool nms_policy_allows(struct nms *n, const struct store_node *from,
 		       const struct store_node *to);
+/* What from may start towards to (flows.h; all without a policy). */
+struct cy_flows;
+void nms_policy_flows(struct nms *n, const struct store_node *from,
+		      const struct store_node *to, struct cy_flows *out);
+/* A digest of both directions' flows between a (the MN) and b: a grant
+ * whose digest changes is torn down, so its ends learn the new flows. */
+uint64_t nms_policy_flows_hash(struct nms *n, const struct store_node *a,
+			       const struct store_node *b);
 /* ...the same decision, neither counted nor logged (checks again). */
 bool nms_policy_decide(const struct nms *n, const struct store_node *from,
 		       const struct store_node *to);
@@ -88,7 +96,8 @@ struct grant_table *grant_table_new(void);
 void grant_table_free(struct grant_table *t);
 size_t grant_count(const struct grant_table *t);
 bool grant_room(struct nms *n, int64_t a, int64_t b);
-bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, int64_t now_ms);
+bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64_t flows,
+	       int64_t now_ms);
 void grants_check(struct nms *n, int64_t now_ms);
 struct cy_msg;
 void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);

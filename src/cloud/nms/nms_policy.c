@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "log.h"
 #include "nms_impl.h"
+#include "flows.h"
 #include "policy.h"
 #include "store.h"
 
@@ -132,6 +133,66 @@ bool nms_policy_allows(struct nms *n, const struct store_node *from,
 	log_info("nms: %s -> %s denied by the access policy (no rule allows it)", from->fqdn,
 		 to->fqdn);
 	return false;
+}
+
+void nms_policy_flows(struct nms *n, const struct store_node *from,
+		      const struct store_node *to, struct cy_flows *out)
+{
+	struct policy_flow pf[CY_FLOWS_MAX];
+	struct policy_node f, t;
+	bool all;
+	int k;
+
+	memset(out, 0, sizeof(*out));
+	as_policy_node(from, &f);
+	as_policy_node(to, &t);
+	k = policy_flows(n->policy, &f, &t, pf, CY_FLOWS_MAX, &all);
+	if (all) {
+		out->all = true;
+		return;
+	}
+	if (k < 0) {
+		/* More than a Route Direction carries: the first ones only (the
+		 * rest is denied, never widened). */
+		LOG_RATELIMITED(&n->rl_log,
+				"nms: %s -> %s: more than %d protocol/port items, the rest denied",
+				from->fqdn, to->fqdn, CY_FLOWS_MAX);
+		k = CY_FLOWS_MAX;
+	}
+	out->n = (uint8_t)k;
+	for (int i = 0; i < k; i++) {
+		out->f[i].proto = pf[i].proto;
+		out->f[i].lo = pf[i].lo;
+		out->f[i].hi = pf[i].hi;
+	}
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+uint64_t nms_policy_flows_hash(struct nms *n, const struct store_node *a,
+			       const struct store_node *b)
+{
+	struct cy_flows fw;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (int dir = 0; dir < 2; dir++) {
+		nms_policy_flows(n, dir ? b : a, dir ? a : b, &fw);
+		h = fnv(h, &fw.all, sizeof(fw.all));
+		h = fnv(h, &fw.n, sizeof(fw.n));
+		for (unsigned i = 0; i < fw.n; i++) {
+			h = fnv(h, &fw.f[i].proto, 1);
+			h = fnv(h, &fw.f[i].lo, 2);
+			h = fnv(h, &fw.f[i].hi, 2);
+		}
+	}
+	return h;
 }
 
 void nms_policy_free(struct nms *n)

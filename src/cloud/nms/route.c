@@ -19,6 +19,7 @@
 #include "nms_impl.h"
 #include "nms_relay.h"
 #include "store.h"
+#include "flows.h"
 #include "trs_wire.h"
 #include "wire.h"
 
@@ -53,6 +54,8 @@ struct route_entry {
 	struct route_choice choice;
 	struct route_side mn, cn;
 	struct sockaddr_storage mn_from;   /* where the MN asked from: the answer goes there */
+	struct cy_flows fw[2];             /* what the MN may start to the CN, and back */
+	uint64_t flows;                    /* their digest (nms_policy_flows_hash) */
 };
 
 struct route_table {
@@ -228,6 +231,9 @@ static ssize_t route_msg(const struct nms *n, const struct route_entry *e, bool 
 	cy_put_endpoint(&b, CY_A_PEER, (const struct sockaddr *)(to_mn ? &e->mn.peer : &e->cn.peer));
 	cy_put_u8(&b, CY_A_ROLE, initiator ? CY_ROLE_INITIATOR : CY_ROLE_RESPONDER);
 	cy_put_u8(&b, CY_A_PATH, (uint8_t)e->choice.path);
+	/* The flows each may start (docs/policy.md): ours, then the peer's. */
+	cy_put_flows(&b, CY_A_FLOWS_OUT, &e->fw[to_mn ? 0 : 1]);
+	cy_put_flows(&b, CY_A_FLOWS_IN, &e->fw[to_mn ? 1 : 0]);
 	if (e->choice.path == CY_PATH_RELAY)
 		cy_put_bytes(&b, CY_A_TEMP_KEY, e->temp_key, sizeof(e->temp_key));
 	if (e->choice.punch) {
@@ -268,7 +274,8 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 	/* The policy or a revocation may have changed since the selection
 	 * (the CN confirmed, a TRS answered): the grant is checked before the
 	 * MN gets the key, and the CN, which has it, is told to drop it. */
-	if (r == CY_OK && !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, clock_now_ms())) {
+	if (r == CY_OK && !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows,
+				     clock_now_ms())) {
 		r = CY_ERR_UNKNOWN;
 		reason = "unknown name or address";
 	}
@@ -472,6 +479,9 @@ static struct route_entry *route_entry_new(struct nms *n, struct nms_key *k, uin
 	}
 	e->req_id = req_id;
 	e->choice = s->choice;
+	nms_policy_flows(n, &s->mn, &s->cn, &e->fw[0]);
+	nms_policy_flows(n, &s->cn, &s->mn, &e->fw[1]);
+	e->flows = nms_policy_flows_hash(n, &s->mn, &s->cn);
 	route_side_set(&e->mn, &s->mn, &s->mreg, k->key_id);
 	route_side_set(&e->cn, &s->cn, &s->creg, s->creg.key_id);
 	/* Direct: each sends to the other's observed endpoint (the initiator

@@ -15,6 +15,7 @@
 #include "aead.h"
 #include "clock.h"
 #include "dpio.h"
+#include "flowcheck.h"
 #include "log.h"
 #include "tunnel.h"
 
@@ -208,6 +209,16 @@ static struct tunnel *route_tunnel(struct overlay *o, struct peer *p, const stru
 	if (!t)
 		return NULL;
 	peer_set_tunnel(p, t, r->tunnel_id, now);
+	/* The access policy's protocols and ports for this tunnel. */
+	if (!r->flows_out.all || !r->flows_in.all) {
+		p->rules = malloc(sizeof(*p->rules));
+		if (!p->rules) {
+			peer_set_tunnel(p, NULL, 0, now);
+			return NULL;
+		}
+		p->rules->out = r->flows_out;
+		p->rules->in = r->flows_in;
+	}
 	p->tunnel_as_cn = r->req_id == 0;
 	p->unanswered_since_ms = 0;
 	p->relay = r->path == CY_PATH_RELAY;
@@ -589,6 +600,7 @@ const struct counter overlay_drop_counters[] = {
 	COUNTER(struct overlay_drops, expired, "Data on a session past its limits"),
 	COUNTER(struct overlay_drops, stale_move, "older Data from an address the peer is not at"),
 	COUNTER(struct overlay_drops, punch_early, "Punch for a tunnel not held (its route on the way)"),
+	COUNTER(struct overlay_drops, policy, "inner packet outside the flows the access policy allows"),
 };
 const size_t overlay_ndrop_counters =
 	sizeof(overlay_drop_counters) / sizeof(overlay_drop_counters[0]);

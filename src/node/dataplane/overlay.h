@@ -96,6 +96,7 @@ struct overlay_drops {
 	uint64_t expired;     /* Data on a session past its limits */
 	uint64_t stale_move;  /* authentic but not the newest, from an address the peer is not at */
 	uint64_t punch_early; /* Punch for a tunnel not held: its route is still on the way */
+	uint64_t policy;      /* inner packet outside the flows the access policy allows */
 };
 
 /* The table of those counters (counters.h), as `cyphonic status` shows them. */

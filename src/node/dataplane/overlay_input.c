@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "dpio.h"
+#include "flowcheck.h"
 #include "trs_wire.h"
 #include "tunnel.h"
 #include "wire.h"
@@ -139,6 +140,10 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 	}
 	if (!inner_dst_ok(o, o->out, (size_t)n)) {
 		o->drops.bad_dst++;
+		return;
+	}
+	if (p->rules && !flow_allowed(p->rules, o->out, (size_t)n, false)) {
+		o->drops.policy++;
 		return;
 	}
 	dpio_deliver(o->port, o->out, (size_t)n);
@@ -463,6 +468,10 @@ void overlay_tun_input(struct overlay *o, const uint8_t *pkt, size_t len)
 	k = tun_dst(o, pkt, len, &p, &dst4, &dst6);
 	if (k <= 0) {
 		o->drops.malformed += k < 0;
+		return;
+	}
+	if (p && p->rules && !flow_allowed(p->rules, pkt, len, true)) {
+		o->drops.policy++;
 		return;
 	}
 	if (p && p->tunnel) {

@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "dpio.h"
+#include "flowcheck.h"
 #include "localaddr.h"
 #include "log.h"
 #include "tunnel.h"
@@ -172,7 +173,11 @@ void peer_up(struct overlay *o, struct peer *p)
 	if (!p->relay)
 		punch_stop(o->punches, p->tunnel_id);
 	while ((pkt = peer_queue_front(p, &len))) {
-		seal_send(o, p, pkt, len);
+		/* Queued before the route said what the policy allows. */
+		if (p->rules && !flow_allowed(p->rules, pkt, len, true))
+			o->drops.policy++;
+		else
+			seal_send(o, p, pkt, len);
 		peer_queue_pop(p);
 	}
 	waiters_complete(o, p, RESOLVER_OK, NULL);

@@ -202,6 +202,7 @@ void peer_del(struct peer *p)
 		return;
 	t = p->tab;
 	peer_drop_alt(p);
+	free(p->rules);
 	unindex_fqdn(p);
 	unindex_vip4(p);
 	unindex_vip6(p);
@@ -290,8 +291,11 @@ void peer_endpoint_get(const struct peer *p, struct sockaddr_storage *ss)
 void peer_set_tunnel(struct peer *p, struct tunnel *tun, uint64_t tunnel_id, int64_t now_ms)
 {
 	unindex_tid(p);
-	if (p->tunnel != tun || p->tunnel_id != tunnel_id)
+	if (p->tunnel != tun || p->tunnel_id != tunnel_id) {
 		peer_drop_alt(p);
+		free(p->rules);      /* they were the old route's */
+		p->rules = NULL;
+	}
 	if (p->tunnel != tun)
 		tunnel_free(p->tunnel);
 	p->tunnel = tun;

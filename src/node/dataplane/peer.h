@@ -21,7 +21,7 @@
  * does not start a selection per packet.  No sockets here.
  *
  * Memory: a daemon may hold thousands of peers, so a peer is kept small:
- * 272 bytes, plus its FQDN allocated to its length; the endpoint is a
+ * 280 bytes, plus its FQDN allocated to its length; the endpoint is a
  * union of the two socket addresses, not a sockaddr_storage; the waiter
  * list and the packet queue exist only while something waits (freed by
  * peer_waiters_clear and by the last peer_queue_pop). */
@@ -43,6 +43,7 @@
 
 struct tunnel;
 struct peer_table;
+struct flow_rules;
 
 enum peer_state {
 	PEER_IDLE,        /* nothing in progress (new, or the tunnel went away) */
@@ -82,6 +83,8 @@ struct peer {
 	int64_t move_sent_ms;             /* ...and last sent */
 	int64_t punched_ms;               /* a relayed tunnel took its punched path, 0 */
 
+	struct flow_rules *rules;         /* the policy's flows for the tunnel (flowcheck.h),
+					   * NULL: everything; freed with the tunnel */
 	void *alt;                        /* the tunnel's own socket (a dpio_port, the
 					   * birthday approach's: docs/nat.md), NULL;
 					   * freed with the tunnel (peer_table_set_alt_free) */

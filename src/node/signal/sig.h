@@ -55,6 +55,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "flows.h"
 #include "login.h"
 #include "wire.h"
 
@@ -127,6 +128,8 @@ struct sig_route {
 	struct sockaddr_storage cand;      /* (punched: docs/nat.md) */
 	uint8_t ticket[CY_TICKET_LEN];     /* with cand: what a Punch Request shows */
 	uint8_t punch_mode;                /* with cand: enum cy_punch_mode */
+	struct cy_flows flows_out;         /* what we may start towards the peer (flows.h) */
+	struct cy_flows flows_in;          /* what the peer may start towards us */
 };
 
 struct sig_ops {

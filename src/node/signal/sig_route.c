@@ -186,6 +186,9 @@ static bool route_parse(const struct cy_msg *m, struct sig_route *r)
 		return false;
 	if (cy_msg_find(m, CY_A_FQDN) && !cy_msg_str(m, CY_A_FQDN, r->peer_fqdn, CY_FQDN_MAX))
 		return false;
+	if (!cy_msg_flows(m, CY_A_FLOWS_OUT, &r->flows_out) ||
+	    !cy_msg_flows(m, CY_A_FLOWS_IN, &r->flows_in))
+		return false;
 	if (cy_msg_find(m, CY_A_CANDIDATE)) {
 		if (!cy_msg_endpoint(m, CY_A_CANDIDATE, &r->cand, &l) ||
 		    !cy_msg_bytes(m, CY_A_TICKET, r->ticket, sizeof(r->ticket)) ||
