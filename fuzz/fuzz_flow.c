@@ -24,14 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	uint8_t proto, buf[1024];
 	uint16_t s, d;
-	bool ports;
+	bool ports, opens;
 	struct cy_builder b;
 	struct cy_msg m;
 	struct cy_flows f;
 	ssize_t n;
 
-	if (flow_classify(data, size, &proto, &s, &d, &ports) == 0 && ports)
+	if (flow_classify(data, size, &proto, &s, &d, &ports, &opens) == 0 && ports)
 		check(proto == 6 || proto == 17 || proto == 132 || proto == 136);
+	check(!opens || proto == 6);
 	(void)flow_allowed(&r, data, size, true);
 	(void)flow_allowed(&r, data, size, false);
 	/* The same bytes as a FLOWS attribute. */

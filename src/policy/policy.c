@@ -403,6 +403,7 @@ int policy_flows(const struct policy *p, const struct policy_node *from,
 		 const struct policy_node *to, struct policy_flow *out, size_t max, bool *all)
 {
 	size_t n = 0;
+	bool full = false;
 
 	*all = !p;
 	for (size_t i = 0; p && i < p->n && !*all; i++) {
@@ -423,8 +424,12 @@ int policy_flows(const struct policy *p, const struct policy_node *from,
 				break;
 			}
 			for (unsigned j = 0; j < nr; j++) {
-				if (n == max)
-					return -1;
+				/* Full: the rest is left out, but a later rule
+				 * may still allow everything. */
+				if (n == max) {
+					full = true;
+					break;
+				}
 				out[n].proto = f->proto;
 				out[n].lo = f->nranges ? f->r[j].lo : 0;
 				out[n].hi = f->nranges ? f->r[j].hi : 65535;
@@ -432,7 +437,7 @@ int policy_flows(const struct policy *p, const struct policy_node *from,
 			}
 		}
 	}
-	return *all ? 0 : (int)n;
+	return *all ? 0 : full ? -1 : (int)n;
 }
 
 int policy_tags_check(const char *tags, char *err, size_t errlen)

@@ -68,8 +68,8 @@ bool policy_allows_flow(const struct policy *p, const struct policy_node *from,
  * flows of every rule naming the pair, *all when one of them allows
  * everything (then nothing is written).  proto: an IP protocol number or
  * POLICY_ANY; lo..hi: the destination ports (0..65535 for any, or for
- * protocols without ports).  Returns how many were written (at most max;
- * -1 when they do not fit). */
+ * protocols without ports).  Returns how many were written, or -1 when
+ * more did not fit (the first max written: narrower, never wider). */
 struct policy_flow {
 	uint8_t proto;
 	uint16_t lo, hi;

@@ -7,15 +7,16 @@
 void cy_put_flows(struct cy_builder *b, uint16_t type, const struct cy_flows *f)
 {
 	uint8_t v[CY_FLOWS_MAX * CY_FLOW_LEN];
+	unsigned n = f->n < CY_FLOWS_MAX ? f->n : CY_FLOWS_MAX;
 
 	if (f->all)
 		return;
-	for (unsigned i = 0; i < f->n && i < CY_FLOWS_MAX; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		v[i * CY_FLOW_LEN] = f->f[i].proto;
 		put_be16(v + i * CY_FLOW_LEN + 1, f->f[i].lo);
 		put_be16(v + i * CY_FLOW_LEN + 3, f->f[i].hi);
 	}
-	cy_put_bytes(b, type, v, (size_t)f->n * CY_FLOW_LEN);
+	cy_put_bytes(b, type, v, (size_t)n * CY_FLOW_LEN);
 }
 
 bool cy_msg_flows(const struct cy_msg *m, uint16_t type, struct cy_flows *f)

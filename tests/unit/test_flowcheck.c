@@ -13,9 +13,10 @@
 #include "flowcheck.h"
 #include "flows.h"
 
+/* 20 bytes of IPv4, 20 of transport (TCP flags 0: not a SYN). */
 static size_t v4(uint8_t *p, uint8_t proto, uint16_t sport, uint16_t dport, uint16_t frag)
 {
-	memset(p, 0, 28);
+	memset(p, 0, 40);
 	p[0] = 0x45;
 	p[6] = (uint8_t)(frag >> 8);
 	p[7] = (uint8_t)frag;
@@ -24,7 +25,7 @@ static size_t v4(uint8_t *p, uint8_t proto, uint16_t sport, uint16_t dport, uint
 	p[21] = (uint8_t)sport;
 	p[22] = (uint8_t)(dport >> 8);
 	p[23] = (uint8_t)dport;
-	return 28;
+	return 40;
 }
 
 /* IPv6 with a hop-by-hop header (8 bytes) then proto. */
@@ -46,42 +47,53 @@ static void test_classify(void **state)
 {
 	uint8_t p[80], proto;
 	uint16_t s, d;
-	bool ports;
+	bool ports, opens;
 
 	(void)state;
-	assert_int_equal(flow_classify(p, v4(p, 6, 1234, 554, 0), &proto, &s, &d, &ports), 0);
+	assert_int_equal(flow_classify(p, v4(p, 6, 1234, 554, 0), &proto, &s, &d, &ports, &opens),
+			 0);
 	assert_true(proto == 6 && s == 1234 && d == 554 && ports);
+	assert_false(opens);    /* flags 0 */
+	p[33] = 0x02;           /* SYN */
+	assert_int_equal(flow_classify(p, 40, &proto, &s, &d, &ports, &opens), 0);
+	assert_true(opens);
+	p[33] = 0x12;           /* SYN ACK */
+	assert_int_equal(flow_classify(p, 40, &proto, &s, &d, &ports, &opens), 0);
+	assert_false(opens);
+	/* Ports but no flags (a tiny first fragment): opens. */
+	assert_int_equal(flow_classify(p, 28, &proto, &s, &d, &ports, &opens), 0);
+	assert_true(ports && opens);
 	/* DF set: still the first fragment. */
-	assert_int_equal(flow_classify(p, v4(p, 17, 53, 5353, 0x4000), &proto, &s, &d, &ports), 0);
+	assert_int_equal(flow_classify(p, v4(p, 17, 53, 5353, 0x4000), &proto, &s, &d, &ports, &opens), 0);
 	assert_true(proto == 17 && d == 5353 && ports);
 	/* A later fragment: no ports. */
-	assert_int_equal(flow_classify(p, v4(p, 6, 1, 2, 0x0010), &proto, &s, &d, &ports), 0);
+	assert_int_equal(flow_classify(p, v4(p, 6, 1, 2, 0x0010), &proto, &s, &d, &ports, &opens), 0);
 	assert_true(proto == 6 && !ports && s == 0 && d == 0);
-	assert_int_equal(flow_classify(p, v4(p, 1, 0, 0, 0), &proto, &s, &d, &ports), 0);
+	assert_int_equal(flow_classify(p, v4(p, 1, 0, 0, 0), &proto, &s, &d, &ports, &opens), 0);
 	assert_true(proto == 1 && !ports);
-	assert_int_equal(flow_classify(p, v6(p, 6, 999, 22), &proto, &s, &d, &ports), 0);
+	assert_int_equal(flow_classify(p, v6(p, 6, 999, 22), &proto, &s, &d, &ports, &opens), 0);
 	assert_true(proto == 6 && s == 999 && d == 22 && ports);
-	assert_int_equal(flow_classify(p, v6(p, 58, 0, 0), &proto, &s, &d, &ports), 0);
+	assert_int_equal(flow_classify(p, v6(p, 58, 0, 0), &proto, &s, &d, &ports, &opens), 0);
 	assert_true(proto == 58 && !ports);
 	/* Hostile: empty, a version that is neither, IHL below 5, headers cut
 	 * short, an extension header running past the end, a loop of them. */
-	assert_int_equal(flow_classify(p, 0, &proto, &s, &d, &ports), -1);
+	assert_int_equal(flow_classify(p, 0, &proto, &s, &d, &ports, &opens), -1);
 	p[0] = 0x55;
-	assert_int_equal(flow_classify(p, 28, &proto, &s, &d, &ports), -1);
+	assert_int_equal(flow_classify(p, 28, &proto, &s, &d, &ports, &opens), -1);
 	v4(p, 6, 1, 2, 0);
 	p[0] = 0x44;
-	assert_int_equal(flow_classify(p, 28, &proto, &s, &d, &ports), -1);
+	assert_int_equal(flow_classify(p, 28, &proto, &s, &d, &ports, &opens), -1);
 	v4(p, 6, 1, 2, 0);
-	assert_int_equal(flow_classify(p, 19, &proto, &s, &d, &ports), -1);
-	assert_int_equal(flow_classify(p, 22, &proto, &s, &d, &ports), 0);   /* ports cut */
+	assert_int_equal(flow_classify(p, 19, &proto, &s, &d, &ports, &opens), -1);
+	assert_int_equal(flow_classify(p, 22, &proto, &s, &d, &ports, &opens), 0);   /* ports cut */
 	assert_false(ports);
 	v6(p, 6, 1, 2);
-	assert_int_equal(flow_classify(p, 39, &proto, &s, &d, &ports), -1);
+	assert_int_equal(flow_classify(p, 39, &proto, &s, &d, &ports, &opens), -1);
 	p[41] = 200;   /* hop-by-hop of 1608 bytes */
-	assert_int_equal(flow_classify(p, 56, &proto, &s, &d, &ports), -1);
+	assert_int_equal(flow_classify(p, 56, &proto, &s, &d, &ports, &opens), -1);
 	v6(p, 0, 1, 2);   /* hop-by-hop after hop-by-hop ... */
 	memset(p + 40, 0, 16);
-	assert_int_equal(flow_classify(p, 56, &proto, &s, &d, &ports), -1);
+	assert_int_equal(flow_classify(p, 56, &proto, &s, &d, &ports, &opens), -1);
 }
 
 static void test_allowed(void **state)
@@ -91,10 +103,19 @@ static void test_allowed(void **state)
 	uint8_t p[80];
 
 	(void)state;
+	memset(p, 0, sizeof(p));
 	/* Out: TCP to 554 and ICMP; in: any UDP. */
 	assert_true(flow_allowed(&r, p, v4(p, 6, 40000, 554, 0), true));
 	assert_false(flow_allowed(&r, p, v4(p, 6, 40000, 80, 0), true));
 	assert_true(flow_allowed(&r, p, v4(p, 6, 554, 40000, 0), false));   /* the answer */
+	/* ...unless it is a SYN: the peer choosing source port 554 to open a
+	 * connection to our port 22 gets nothing; a SYN ACK answers. */
+	v4(p, 6, 554, 22, 0);
+	p[33] = 0x02;
+	assert_false(flow_allowed(&r, p, 40, false));
+	p[33] = 0x12;
+	assert_true(flow_allowed(&r, p, 40, false));
+	assert_false(flow_allowed(&r, p, 28, false));   /* flags cut off */
 	assert_false(flow_allowed(&r, p, v4(p, 6, 555, 40000, 0), false));
 	assert_true(flow_allowed(&r, p, v4(p, 1, 0, 0, 0), true));
 	assert_true(flow_allowed(&r, p, v6(p, 58, 0, 0), false));

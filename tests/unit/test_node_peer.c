@@ -853,6 +853,36 @@ static void test_overlay_flows(void **state)
 	assert_int_equal(overlay_drops(b->ov)->policy, 1);
 }
 
+/* The receiving end checks too: b here enforces nothing (an old node, or
+ * a forged rule), a drops what b starts, even with b's source port set
+ * to 554, and takes b's answers. */
+static void test_overlay_flows_receiver(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct cy_flows rtsp = { .n = 1, .f = { { 6, 554, 554 } } }, none = { 0 };
+	uint8_t pkt[60];
+	size_t n;
+
+	(void)state;
+	route(1, 0, 0x7272, false, 0);          /* b: everything */
+	route_out = &rtsp;
+	route_in = &none;
+	route(0, 1, 0x7272, true, 1);
+	route_out = route_in = NULL;
+	deliver_all();
+	overlay_tun_input(b->ov, pkt, tcp4(pkt, &b->vip4, &a->vip4, 40001, 22, 6));
+	n = tcp4(pkt, &b->vip4, &a->vip4, 554, 22, 6);
+	pkt[33] = 0x02;                          /* a SYN from "port 554" */
+	overlay_tun_input(b->ov, pkt, n);
+	n = tcp4(pkt, &b->vip4, &a->vip4, 554, 40000, 6);
+	pkt[33] = 0x12;                          /* a SYN ACK: the answer */
+	overlay_tun_input(b->ov, pkt, n);
+	deliver_all();
+	assert_int_equal(a->tun_writes, 1);
+	assert_int_equal(overlay_drops(a->ov)->policy, 2);
+	assert_int_equal(overlay_drops(b->ov)->policy, 0);
+}
+
 static void test_overlay_ping(void **state)
 {
 	struct fake_node *a = &nodes[0];
@@ -1036,6 +1066,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_flows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_flows_receiver, setup, teardown),
 cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),

@@ -187,6 +187,43 @@ static void test_load(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+/* What the data paths get: the items of every rule naming the pair;
+ * everything when one rule has no PROTO or says any; too many: the first
+ * ones only, unless a later rule allows everything. */
+static void test_flows(void **state)
+{
+	struct policy *p = parse_ok("allow tag:cam tag:nvr tcp/554 udp/5000-5010,6000\n"
+				    "allow cam1 nvr icmp\n"
+				    "allow laptop nvr\n"
+				    "allow ops nvr tcp any\n");
+	struct policy_flow f[8];
+	bool all;
+
+	(void)state;
+	assert_int_equal(policy_flows(p, &cam, &nvr, f, 8, &all), 4);
+	assert_false(all);
+	assert_true(f[0].proto == 6 && f[0].lo == 554 && f[0].hi == 554);
+	assert_true(f[1].proto == 17 && f[1].lo == 5000 && f[1].hi == 5010);
+	assert_true(f[2].proto == 17 && f[2].lo == 6000 && f[2].hi == 6000);
+	assert_true(f[3].proto == 1 && f[3].lo == 0 && f[3].hi == 65535);
+	assert_int_equal(policy_flows(p, &nvr, &cam, f, 8, &all), 0);
+	assert_false(all);                                   /* nothing */
+	assert_int_equal(policy_flows(p, &laptop, &nvr, f, 8, &all), 0);
+	assert_true(all);
+	assert_int_equal(policy_flows(p, &admin, &nvr, f, 8, &all), 0);
+	assert_true(all);                                    /* "any" */
+	assert_int_equal(policy_flows(p, &cam, &nvr, f, 2, &all), -1);
+	assert_false(all);
+	assert_true(f[0].lo == 554 && f[1].lo == 5000);
+	assert_int_equal(policy_flows(NULL, &cam, &nvr, f, 8, &all), 0);
+	assert_true(all);
+	policy_free(p);
+	p = parse_ok("allow * * tcp/1,2,3\nallow * * udp/1\nallow cam1 *\n");
+	assert_int_equal(policy_flows(p, &cam, &nvr, f, 2, &all), 0);
+	assert_true(all);                                    /* after the overflow */
+	policy_free(p);
+}
+
 static void test_tags(void **state)
 {
 	char err[128];
@@ -215,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_tags),
 	};
 

@@ -15,7 +15,8 @@
 
 #define NMS_BUCKETS 1024
 #define NMS_RL_SLOTS 256
-#define NMS_MSG_MAX 512          /* our messages are far smaller */
+#define NMS_MSG_MAX 1152         /* the largest: a Route Direction with 2 x CY_FLOWS_MAX
+				  * flows and a 253-byte FQDN (1-2 IPv6-safe datagrams) */
 
 struct aead;
 struct nms_relay;
@@ -81,6 +82,8 @@ void nms_policy_flows(struct nms *n, const struct store_node *from,
  * whose digest changes is torn down, so its ends learn the new flows. */
 uint64_t nms_policy_flows_hash(struct nms *n, const struct store_node *a,
 			       const struct store_node *b);
+/* The same digest of flows already computed: fw[0] a -> b, fw[1] b -> a. */
+uint64_t nms_flows_digest(const struct cy_flows *fw);
 /* ...the same decision, neither counted nor logged (checks again). */
 bool nms_policy_decide(const struct nms *n, const struct store_node *from,
 		       const struct store_node *to);

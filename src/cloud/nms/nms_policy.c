@@ -176,23 +176,30 @@ static uint64_t fnv(uint64_t h, const void *p, size_t len)
 	return h;
 }
 
-uint64_t nms_policy_flows_hash(struct nms *n, const struct store_node *a,
-			       const struct store_node *b)
+uint64_t nms_flows_digest(const struct cy_flows *fw)
 {
-	struct cy_flows fw;
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	for (int dir = 0; dir < 2; dir++) {
-		nms_policy_flows(n, dir ? b : a, dir ? a : b, &fw);
-		h = fnv(h, &fw.all, sizeof(fw.all));
-		h = fnv(h, &fw.n, sizeof(fw.n));
-		for (unsigned i = 0; i < fw.n; i++) {
-			h = fnv(h, &fw.f[i].proto, 1);
-			h = fnv(h, &fw.f[i].lo, 2);
-			h = fnv(h, &fw.f[i].hi, 2);
+		h = fnv(h, &fw[dir].all, sizeof(fw[dir].all));
+		h = fnv(h, &fw[dir].n, sizeof(fw[dir].n));
+		for (unsigned i = 0; i < fw[dir].n; i++) {
+			h = fnv(h, &fw[dir].f[i].proto, 1);
+			h = fnv(h, &fw[dir].f[i].lo, 2);
+			h = fnv(h, &fw[dir].f[i].hi, 2);
 		}
 	}
 	return h;
+}
+
+uint64_t nms_policy_flows_hash(struct nms *n, const struct store_node *a,
+			       const struct store_node *b)
+{
+	struct cy_flows fw[2];
+
+	nms_policy_flows(n, a, b, &fw[0]);
+	nms_policy_flows(n, b, a, &fw[1]);
+	return nms_flows_digest(fw);
 }
 
 void nms_policy_free(struct nms *n)

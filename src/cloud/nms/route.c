@@ -258,6 +258,9 @@ static void route_send_cn(struct nms *n, struct route_entry *e)
 
 	if (k && len > 0)
 		nms_send_sealed(n, k, (const struct sockaddr *)&e->cn.ep, msg, (size_t)len);
+	else if (len <= 0)
+		LOG_RATELIMITED(&n->rl_log, "nms: tunnel %016" PRIx64 ": Route Direction does not "
+				"fit (%zd)", e->tunnel_id, len);
 	cy_wipe(msg, sizeof(msg));
 	e->tries++;
 }
@@ -481,7 +484,7 @@ static struct route_entry *route_entry_new(struct nms *n, struct nms_key *k, uin
 	e->choice = s->choice;
 	nms_policy_flows(n, &s->mn, &s->cn, &e->fw[0]);
 	nms_policy_flows(n, &s->cn, &s->mn, &e->fw[1]);
-	e->flows = nms_policy_flows_hash(n, &s->mn, &s->cn);
+	e->flows = nms_flows_digest(e->fw);
 	route_side_set(&e->mn, &s->mn, &s->mreg, k->key_id);
 	route_side_set(&e->cn, &s->cn, &s->creg, s->creg.key_id);
 	/* Direct: each sends to the other's observed endpoint (the initiator

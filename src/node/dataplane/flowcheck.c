@@ -5,22 +5,33 @@
 /* IPv6 extension headers walked to the transport header, at most. */
 #define EXT_MAX 8
 
-static bool ports_of(struct cur *c, uint8_t proto, uint16_t *sport, uint16_t *dport)
+/* TCP, UDP, SCTP, UDP-Lite carry ports first.  *opens: a TCP segment
+ * that starts a connection (SYN without ACK), or whose flags cannot be
+ * read (a first fragment cut short: RFC 1858). */
+static bool ports_of(struct cur *c, uint8_t proto, uint16_t *sport, uint16_t *dport,
+		     bool *opens)
 {
+	uint8_t fl;
+
+	*opens = false;
 	if (proto != 6 && proto != 17 && proto != 132 && proto != 136)
-		return false;   /* TCP, UDP, SCTP, UDP-Lite carry ports first */
-	return cur_get_u16(c, sport) && cur_get_u16(c, dport);
+		return false;
+	if (!cur_get_u16(c, sport) || !cur_get_u16(c, dport))
+		return false;
+	if (proto == 6)
+		*opens = !cur_skip(c, 9) || !cur_get_u8(c, &fl) || ((fl & 0x02) && !(fl & 0x10));
+	return true;
 }
 
 int flow_classify(const uint8_t *pkt, size_t len, uint8_t *proto, uint16_t *sport,
-		  uint16_t *dport, bool *ports)
+		  uint16_t *dport, bool *ports, bool *opens)
 {
 	struct cur c = cur_make(pkt, len);
 	uint8_t vihl, nh, hl;
 	uint16_t frag;
 
 	*sport = *dport = 0;
-	*ports = false;
+	*ports = *opens = false;
 	if (!cur_get_u8(&c, &vihl))
 		return -1;
 	if (vihl >> 4 == 4) {
@@ -35,7 +46,7 @@ int flow_classify(const uint8_t *pkt, size_t len, uint8_t *proto, uint16_t *spor
 			return -1;
 		/* A later fragment has no transport header. */
 		if ((frag & 0x1fff) == 0)
-			*ports = ports_of(&c, *proto, sport, dport);
+			*ports = ports_of(&c, *proto, sport, dport, opens);
 		if (!*ports)
 			*sport = *dport = 0;
 		return 0;
@@ -70,7 +81,7 @@ int flow_classify(const uint8_t *pkt, size_t len, uint8_t *proto, uint16_t *spor
 		break;
 	}
 	*proto = nh;
-	*ports = ports_of(&c, nh, sport, dport);
+	*ports = ports_of(&c, nh, sport, dport, opens);
 	if (!*ports)
 		*sport = *dport = 0;
 	return 0;
@@ -93,11 +104,13 @@ bool flow_allowed(const struct flow_rules *r, const uint8_t *pkt, size_t len, bo
 	const struct cy_flows *theirs = outbound ? &r->in : &r->out;
 	uint16_t sport, dport;
 	uint8_t proto;
-	bool ports;
+	bool ports, opens;
 
-	if (flow_classify(pkt, len, &proto, &sport, &dport, &ports) < 0)
+	if (flow_classify(pkt, len, &proto, &sport, &dport, &ports, &opens) < 0)
 		return false;
 	/* It starts a flow allowed this way, or answers one allowed the
-	 * other way (its source port is the one that flow went to). */
-	return allows(mine, proto, dport, ports) || allows(theirs, proto, sport, ports);
+	 * other way (its source port is the one that flow went to): never a
+	 * TCP SYN, so choosing that source port opens nothing. */
+	return allows(mine, proto, dport, ports) ||
+	       (!opens && allows(theirs, proto, sport, ports));
 }
