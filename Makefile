@@ -5,7 +5,7 @@ FUZZ  ?= build-fuzz
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build asan check demo bench bench-nat fuzz fresh clean
+.PHONY: all deps build asan check demo bench bench-nat fuzz fuzz-build fresh clean
 
 all: build
 
@@ -21,9 +21,11 @@ asan: deps
 	@cmake --build $(ASAN) -j$(JOBS)
 
 # Unit tests on the release build; then unit and network tests again on
-# the ASan/UBSan build, whose daemons the network tests run.
-check: build asan
-	@scripts/check.sh $(BUILD) $(ASAN)
+# the ASan/UBSan build, whose daemons the network tests run; then a short
+# smoke of every libFuzzer target (FUZZ_SMOKE_SECONDS each).
+FUZZ_SMOKE_SECONDS ?= 3
+check: build asan fuzz-build
+	@FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) scripts/check.sh $(BUILD) $(ASAN) $(FUZZ)
 
 demo: build
 	@scripts/demo.sh $(BUILD)/bin
@@ -38,9 +40,11 @@ bench: build
 bench-nat: build
 	@bench/nat.sh $(BUILD)/bin
 
-fuzz: deps
+fuzz-build: deps
 	@CC=clang cmake -S . -B $(FUZZ) -DCYPHONIC_FUZZ=ON -DCYPHONIC_TESTS=OFF >/dev/null
 	@cmake --build $(FUZZ) -j$(JOBS)
+
+fuzz: fuzz-build
 	@scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 
 # The two README commands on a fresh minimal Debian 12 root (scripts/fresh.sh).

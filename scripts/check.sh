@@ -1,9 +1,11 @@
 #!/bin/bash
-# scripts/check.sh BUILD ASAN: every test, summed up.
+# scripts/check.sh BUILD ASAN [FUZZ]: every test, summed up.
 #
 #   1. the unit tests of the release build BUILD (in parallel)
 #   2. every test of the ASan/UBSan build ASAN: unit tests in parallel, then
 #      the network tests (label "net", RUN_SERIAL: one at a time, as root)
+#   3. with FUZZ (a -DCYPHONIC_FUZZ=ON build): each libFuzzer target for
+#      FUZZ_SMOKE_SECONDS (3) from its seeds, one test each
 #
 # Ends with the line "N passed, N failed"; exit status 1 when anything
 # failed or a stage ran no test at all.  Under CI (CI=true) or as root, a
@@ -13,6 +15,7 @@
 set -u
 BUILD=${1:-build}
 ASAN=${2:-build-asan}
+FUZZ=${3:-}
 JOBS=${JOBS:-2}
 
 passed=0
@@ -72,6 +75,23 @@ stage()
 
 stage unit-release --test-dir "$BUILD" -L unit --output-on-failure -j"$JOBS"
 stage all-asan --test-dir "$ASAN" --output-on-failure -j"$JOBS"
+
+# The fuzz smoke: scripts/fuzz.sh prints "NAME ok ..." or "NAME FAILED ..."
+# per target.
+if [[ -n $FUZZ ]]; then
+	log=$logs/fuzz.log
+	echo "==== fuzz-smoke: scripts/fuzz.sh $FUZZ ${FUZZ_SMOKE_SECONDS:-3}"
+	"$(dirname "$0")/fuzz.sh" "$FUZZ" "${FUZZ_SMOKE_SECONDS:-3}" 2>&1 | tee "$log"
+	p=$(awk '$2 == "ok" { n++ } END { print n + 0 }' "$log")
+	f=$(awk '$2 == "FAILED" { n++ } END { print n + 0 }' "$log")
+	if ((p + f == 0)); then
+		echo "==== fuzz-smoke: ran no target"
+		f=1
+	fi
+	echo "==== fuzz-smoke: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+fi
 
 ((skipped == 0)) || echo "($skipped skipped)"
 for w in "${why[@]}"; do
