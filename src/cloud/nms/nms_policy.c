@@ -101,32 +101,37 @@ static void as_policy_node(const struct store_node *s, struct policy_node *p)
 	p->tags = s->tags;
 }
 
-bool nms_policy_decide(const struct nms *n, const struct store_node *from,
-		       const struct store_node *to)
+/* The decision and the rule that made it (0: none, or no policy). */
+static bool decide(const struct nms *n, const struct store_node *from,
+		   const struct store_node *to, unsigned *line)
 {
 	struct policy_node f, t;
-	unsigned line;
 
+	*line = 0;
 	if (!n->policy)
 		return true;
 	as_policy_node(from, &f);
 	as_policy_node(to, &t);
-	return policy_allows(n->policy, &f, &t, &line);
+	return policy_allows(n->policy, &f, &t, line);
+}
+
+bool nms_policy_decide(const struct nms *n, const struct store_node *from,
+		       const struct store_node *to)
+{
+	unsigned line;
+
+	return decide(n, from, to, &line);
 }
 
 bool nms_policy_allows(struct nms *n, const struct store_node *from,
 		       const struct store_node *to)
 {
-	struct policy_node f, t;
 	unsigned line;
 
-	if (!n->policy)
-		return true;
-	as_policy_node(from, &f);
-	as_policy_node(to, &t);
-	if (policy_allows(n->policy, &f, &t, &line)) {
-		log_debug("nms: %s -> %s allowed by %s:%u", from->fqdn, to->fqdn, n->policy_path,
-			  line);
+	if (decide(n, from, to, &line)) {
+		if (n->policy)
+			log_debug("nms: %s -> %s allowed by %s:%u", from->fqdn, to->fqdn,
+				  n->policy_path, line);
 		return true;
 	}
 	n->stats.policy_denied++;
