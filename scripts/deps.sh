@@ -2,9 +2,11 @@
 # Install the Debian packages the build, the tests, the demo and the bench
 # need, when any is missing.  Needs root for the install; does nothing when
 # all are there.  `deps.sh --list` prints the list, one package a line
-# (tests/deps/deps_complete.sh proves it is complete).
+# (tests/deps/deps_complete.sh proves it is complete; libclang-rt-14-dev,
+# the libFuzzer and sanitizer runtimes clang links the fuzz targets with,
+# only `make fresh` proves: nothing names it but the compiler driver).
 set -eu
-PKGS="build-essential cmake pkg-config clang libssl-dev libevent-dev libsqlite3-dev
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libssl-dev libevent-dev libsqlite3-dev
 libpq-dev libmnl-dev libinih-dev libcmocka-dev libnftables-dev iproute2 nftables
 udhcpc isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox
 procps iputils-ping postgresql wireguard-go wireguard-tools openssl dnsmasq-base
