@@ -3,6 +3,9 @@
 #
 #   scripts/fuzz.sh BUILD_DIR SECONDS
 #
+# Prints each target's executions, their rate and its coverage (the
+# edges and features libFuzzer counted at the end).
+#
 # Each target starts from its seeds in fuzz/corpus/NAME/, copied into a
 # scratch corpus under BUILD_DIR (so the repository is never written to;
 # the scratch corpus keeps growing from run to run).  Prints one line per
@@ -48,10 +51,13 @@ for exe in "$build"/fuzz/*; do
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	units=$(find "$corpus" -type f | wc -l)
+	# Coverage: the edges (cov) and features (ft) of the final DONE line.
+	cov=$(sed -n 's/.*DONE .*cov: \([0-9]*\) ft: \([0-9]*\) .*/\1 edges, \2 features/p' "$log" |
+		tail -n 1)
 	crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
 	if [ "$rc" -eq 0 ] && [ -z "$crash" ]; then
-		printf '%-16s ok     %s runs in %ss, %s exec/s, corpus %s\n' \
-			"$name" "${runs:-?}" "$secs" "${eps:-?}" "$units"
+		printf '%-16s ok     %s runs in %ss, %s exec/s, coverage %s, corpus %s\n' \
+			"$name" "${runs:-?}" "$secs" "${eps:-?}" "${cov:-?}" "$units"
 	else
 		failed=$((failed + 1))
 		printf '%-16s FAILED (exit %s) after %s runs; log %s\n' \
