@@ -129,16 +129,19 @@ static void fz_cleanup(void)
 
 /* The node's table: one relayed tunnel (Tunnel Key = secret, so its Relay
  * Key is relay_key), its first hello sent. */
+/* The node's TRS: its acks come from there. */
+static struct sockaddr_in fz_trs_at = { .sin_family = AF_INET };
+
 static void fz_node_reset(void)
 {
-	struct sockaddr_in trs = { .sin_family = AF_INET, .sin_port = htons(40000) };
 	uint8_t h[TRS_HELLO_LEN], side;
 	uint64_t ts;
 
 	relay_table_free(fz_relays);
 	fz_relays = relay_table_new();
 	check(fz_relays);
-	check(relay_add(fz_relays, TID, secret, 1, (const struct sockaddr *)&trs, h,
+	fz_trs_at.sin_port = htons(40000);
+	check(relay_add(fz_relays, TID, secret, 1, (const struct sockaddr *)&fz_trs_at, h,
 			sizeof(h)) == TRS_HELLO_LEN);
 	check(trs_hello_open(relay_key, h, sizeof(h), &side, &ts) == 0);
 	memset(fz_sent_ts, 0, sizeof(fz_sent_ts));
@@ -153,7 +156,7 @@ static void fz_node_ack(const uint8_t *pkt, size_t len)
 	uint64_t ts;
 	bool sent = false;
 	struct sockaddr_storage seen, seen2;
-	int rc = relay_ack(fz_relays, pkt, len, &seen);
+	int rc = relay_ack(fz_relays, pkt, len, (const struct sockaddr *)&fz_trs_at, &seen);
 
 	if (rc != 0)
 		return;
@@ -163,7 +166,8 @@ static void fz_node_ack(const uint8_t *pkt, size_t len)
 		sent |= fz_sent_ts[i] == ts;
 	check(sent);
 	/* Once only. */
-	check(relay_ack(fz_relays, pkt, len, &seen) == -ESTALE);
+	check(relay_ack(fz_relays, pkt, len, (const struct sockaddr *)&fz_trs_at, &seen) ==
+	      -ESTALE);
 }
 
 /* An accepted hello's ack: the session's key, tunnel id, the hello's side,

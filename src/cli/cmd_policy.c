@@ -37,29 +37,22 @@ static int policy_check(int argc, char **argv)
 /* "tcp/554", "udp", "icmp": protocol number and port (0: none given). */
 static int flow_parse(const char *s, uint8_t *proto, uint16_t *port)
 {
-	static const struct {
-		const char *name;
-		uint8_t proto;
-	} protos[] = { { "tcp", POLICY_TCP }, { "udp", POLICY_UDP }, { "icmp", POLICY_ICMP } };
 	const char *slash = strchr(s, '/');
-	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	int p = policy_proto(s, slash ? (size_t)(slash - s) : strlen(s));
 	char *end;
 	long v;
 
 	*port = 0;
-	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
-		if (strlen(protos[i].name) != len || strncmp(s, protos[i].name, len))
-			continue;
-		*proto = protos[i].proto;
-		if (!slash)
-			return 0;
-		v = strtol(slash + 1, &end, 10);
-		if (*proto == POLICY_ICMP || *end || v < 1 || v > 65535)
-			return -1;
-		*port = (uint16_t)v;
+	if (p <= 0)
+		return -1;   /* unknown, or "any": a test names one protocol */
+	*proto = (uint8_t)p;
+	if (!slash)
 		return 0;
-	}
-	return -1;
+	v = strtol(slash + 1, &end, 10);
+	if (*proto == POLICY_ICMP || *end || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
 }
 
 static int node_find(struct store *st, const char *name, struct store_node *n)

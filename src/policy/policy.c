@@ -120,23 +120,30 @@ static bool parse_range(const char *s, size_t len, struct range *r)
 	return true;
 }
 
-static int parse_flow(struct parse *ps, const char *tok, struct flow *f)
+int policy_proto(const char *name, size_t len)
 {
 	static const struct {
 		const char *name;
 		uint8_t proto;
 	} protos[] = { { "any", POLICY_ANY }, { "icmp", POLICY_ICMP }, { "tcp", POLICY_TCP },
 		       { "udp", POLICY_UDP } };
+
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (strlen(protos[i].name) == len && !strncmp(name, protos[i].name, len))
+			return protos[i].proto;
+	return -1;
+}
+
+static int parse_flow(struct parse *ps, const char *tok, struct flow *f)
+{
 	const char *slash = strchr(tok, '/'), *p;
-	size_t plen = slash ? (size_t)(slash - tok) : strlen(tok), i;
+	size_t plen = slash ? (size_t)(slash - tok) : strlen(tok);
+	int proto = policy_proto(tok, plen);
 
 	memset(f, 0, sizeof(*f));
-	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-		if (strlen(protos[i].name) == plen && !strncmp(tok, protos[i].name, plen))
-			break;
-	if (i == sizeof(protos) / sizeof(protos[0]))
+	if (proto < 0)
 		return perr(ps, "unknown protocol '%.*s' (tcp, udp, icmp or any)", (int)plen, tok);
-	f->proto = protos[i].proto;
+	f->proto = (uint8_t)proto;
 	if (!slash)
 		return 0;
 	if (f->proto != POLICY_TCP && f->proto != POLICY_UDP)

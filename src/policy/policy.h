@@ -34,6 +34,9 @@
 #define POLICY_FILE_MAX (1 << 20)
 
 enum policy_proto { POLICY_ANY = 0, POLICY_ICMP = 1, POLICY_TCP = 6, POLICY_UDP = 17 };
+/* A protocol's name (len bytes: tcp, udp, icmp, any) as enum
+ * policy_proto, or -1. */
+int policy_proto(const char *name, size_t len);
 
 /* A node as the policy sees it. */
 struct policy_node {

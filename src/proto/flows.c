@@ -54,16 +54,3 @@ bool cy_flows_match(const struct cy_flows *f, uint8_t proto, uint16_t port)
 			return true;
 	return false;
 }
-
-bool cy_flows_equal(const struct cy_flows *a, const struct cy_flows *b)
-{
-	if (a->all || b->all)
-		return a->all == b->all;
-	if (a->n != b->n)
-		return false;
-	for (unsigned i = 0; i < a->n; i++)
-		if (a->f[i].proto != b->f[i].proto || a->f[i].lo != b->f[i].lo ||
-		    a->f[i].hi != b->f[i].hi)
-			return false;
-	return true;
-}

@@ -36,7 +36,5 @@ void cy_put_flows(struct cy_builder *b, uint16_t type, const struct cy_flows *f)
 bool cy_msg_flows(const struct cy_msg *m, uint16_t type, struct cy_flows *f);
 /* Does f allow proto (ICMPv6 counts as ICMP) to port? */
 bool cy_flows_match(const struct cy_flows *f, uint8_t proto, uint16_t port);
-/* Two flow sets the same? */
-bool cy_flows_equal(const struct cy_flows *a, const struct cy_flows *b);
 
 #endif

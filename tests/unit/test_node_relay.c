@@ -39,6 +39,9 @@ static const struct sockaddr_in seen_at = { .sin_family = AF_INET, .sin_port = 0
 					    .sin_addr = { 0x0a7100cb } };
 #define SEEN ((const struct sockaddr *)&seen_at)
 static struct sockaddr_storage seen;
+/* Where the TRS of the running test is: acks come from there. */
+static struct sockaddr_storage trs_at;
+#define TRS_FROM ((const struct sockaddr *)&trs_at)
 
 static bool alive(void *ctx, uint64_t tid)
 {
@@ -87,7 +90,7 @@ static int ack_hello(struct relay_table *t, const uint8_t *rk, const uint8_t *h)
 	uint8_t ack[TRS_ACK_LEN];
 
 	ack_of(rk, rk, h, ack);
-	return relay_ack(t, ack, sizeof(ack), &seen);
+	return relay_ack(t, ack, sizeof(ack), TRS_FROM, &seen);
 }
 
 static void test_hellos(void **state)
@@ -106,6 +109,7 @@ static void test_hellos(void **state)
 	memset(tk, 0x11, sizeof(tk));
 	assert_int_equal(trs_relay_key(tk, TID, rk), 0);
 	assert_int_equal(addr_parse("[2001:db8::1]:40000", 0, &trs, &l), 0);
+	trs_at = trs;
 	assert_non_null(t);
 	assert_int_equal(relay_add(t, TID, tk, 2, (struct sockaddr *)&trs, out, sizeof(out)),
 			 -EINVAL);
@@ -163,6 +167,7 @@ static void test_many(void **state)
 
 	(void)state;
 	assert_int_equal(addr_parse("192.0.2.1:40000", 0, &trs, &l), 0);
+	trs_at = trs;
 	for (uint64_t i = 1; i <= 100; i++)
 		assert_int_equal(relay_add(t, i, tk, 0, (struct sockaddr *)&trs, out, sizeof(out)),
 				 TRS_HELLO_LEN);
@@ -188,6 +193,7 @@ static struct relay_table *setup(uint8_t rk[32], uint8_t first[TRS_HELLO_LEN])
 	memset(tk, 0x11, sizeof(tk));
 	assert_int_equal(trs_relay_key(tk, TID, rk), 0);
 	assert_int_equal(addr_parse("192.0.2.1:40000", 0, &trs, &l), 0);
+	trs_at = trs;
 	assert_int_equal(relay_add(t, TID, tk, 0, (struct sockaddr *)&trs, first, TRS_HELLO_LEN),
 			 TRS_HELLO_LEN);
 	return t;
@@ -207,11 +213,11 @@ static void test_ack_hostile(void **state)
 	(void)state;
 	assert_int_equal(trs_hello_open(rk, first, sizeof(first), &side, &ts), 0);
 	/* Not an ack: the hello itself bounced back, lengths, header fields. */
-	assert_int_equal(relay_ack(t, first, sizeof(first), &seen), -EPROTO);
+	assert_int_equal(relay_ack(t, first, sizeof(first), TRS_FROM, &seen), -EPROTO);
 	ack_of(rk, rk, first, ack);
-	assert_int_equal(relay_ack(t, ack, 0, &seen), -EPROTO);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN - 1, &seen), -EPROTO);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN + 1, &seen), -EPROTO);
+	assert_int_equal(relay_ack(t, ack, 0, TRS_FROM, &seen), -EPROTO);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN - 1, TRS_FROM, &seen), -EPROTO);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN + 1, TRS_FROM, &seen), -EPROTO);
 	for (size_t i = 0; i < 13; i++) {
 		uint8_t bad[TRS_ACK_LEN];
 
@@ -219,35 +225,35 @@ static void test_ack_hostile(void **state)
 			continue;          /* the tunnel id: below */
 		memcpy(bad, ack, sizeof(bad));
 		bad[i] ^= i == 2 ? 2 : 1;
-		assert_int_equal(relay_ack(t, bad, sizeof(bad), &seen), -EPROTO);
+		assert_int_equal(relay_ack(t, bad, sizeof(bad), TRS_FROM, &seen), -EPROTO);
 	}
 	assert_int_equal(trs_ack_peek(ack, TRS_ACK_LEN, &tid, &side), 0);
 	assert_true(tid == TID && side == 0);
 	/* Another tunnel, the other side: nobody's. */
 	assert_int_equal(trs_ack_build(rk, TID + 1, 0, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ENOENT);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -ENOENT);
 	assert_int_equal(trs_ack_build(rk, TID, 1, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ENOENT);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -ENOENT);
 	/* Forged (another key), tampered (side, nonce, sealed timestamp, tag). */
 	memset(wk, 0x11, sizeof(wk));   /* the Tunnel Key */
 	assert_int_equal(trs_ack_build(wk, TID, 0, ts, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -EBADMSG);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -EBADMSG);
 	for (size_t i = 13; i < TRS_ACK_LEN; i++) {
 		ack_of(rk, rk, first, ack);
 		ack[i] ^= 0x80;
-		assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -EBADMSG);
+		assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -EBADMSG);
 	}
 	/* Authentic but echoing no hello sent. */
 	assert_int_equal(trs_ack_build(rk, TID, 0, ts + 1, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ESTALE);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -ESTALE);
 	assert_int_equal(trs_ack_build(rk, TID, 0, 0, SEEN, ack, TRS_ACK_LEN), TRS_ACK_LEN);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ESTALE);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -ESTALE);
 	/* The real one counts once; replayed, it does not. */
 	ack_of(rk, rk, first, old);
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(relay_ack(t, old, sizeof(old), &seen), 0);
+	assert_int_equal(relay_ack(t, old, sizeof(old), TRS_FROM, &seen), 0);
 	assert_true(addr_equal((struct sockaddr *)&seen, SEEN));
-	assert_int_equal(relay_ack(t, old, sizeof(old), &seen), -ESTALE);
+	assert_int_equal(relay_ack(t, old, sizeof(old), TRS_FROM, &seen), -ESTALE);
 	/* An ack for an older hello after a newer one's: late, not counted. */
 	tick(t, 1000, &c);
 	memcpy(h, c.last, sizeof(h));
@@ -263,7 +269,19 @@ static void test_ack_hostile(void **state)
 	}
 	tick(t, 3000 + 1000 * RELAY_ACK_KEEP, &c);
 	ack_of(rk, rk, h, ack);
-	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, &seen), -ESTALE);
+	assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, TRS_FROM, &seen), -ESTALE);
+	/* An authentic ack from elsewhere (the peer has the Relay Key) keeps
+	 * the session alive but tells nothing of where we are. */
+	ack_of(rk, rk, c.last, ack);
+	{
+		struct sockaddr_storage peer;
+		socklen_t pl;
+
+		assert_int_equal(addr_parse("198.51.100.7:7446", 0, &peer, &pl), 0);
+		assert_int_equal(relay_ack(t, ack, TRS_ACK_LEN, (struct sockaddr *)&peer, &seen),
+				 0);
+		assert_int_equal(seen.ss_family, AF_UNSPEC);
+	}
 	relay_table_free(t);
 	clock_set_fake(0, 0);
 }
@@ -297,7 +315,7 @@ static void test_dead(void **state)
 		tick(t, at + 1000 * i, &c);
 		assert_int_equal(c.n, RELAY_HELLO_FAST_FOR_MS / 1000 + 1 + i);
 		ack_of(rk, wk, c.last, ack);
-		assert_int_equal(relay_ack(t, ack, sizeof(ack), &seen), -EBADMSG);
+		assert_int_equal(relay_ack(t, ack, sizeof(ack), TRS_FROM, &seen), -EBADMSG);
 	}
 	assert_int_equal(c.ndead, 0);
 	assert_int_equal(relay_count(t), 1);
@@ -310,7 +328,7 @@ static void test_dead(void **state)
 	assert_int_equal(c.ndead, 1);
 	/* Once gone, its acks are nobody's. */
 	ack_of(rk, rk, c.last, ack);
-	assert_int_equal(relay_ack(t, ack, sizeof(ack), &seen), -ENOENT);
+	assert_int_equal(relay_ack(t, ack, sizeof(ack), TRS_FROM, &seen), -ENOENT);
 	relay_table_free(t);
 	clock_set_fake(0, 0);
 }

@@ -63,11 +63,6 @@ void grant_table_free(struct grant_table *t)
 	free(t);
 }
 
-size_t grant_count(const struct grant_table *t)
-{
-	return t->n;
-}
-
 static struct grant *grant_of_pair(struct grant_table *t, int64_t a, int64_t b)
 {
 	for (size_t i = 0; i < t->n; i++) {

@@ -97,7 +97,6 @@ void nms_policy_free(struct nms *n);
 struct grant_table;
 struct grant_table *grant_table_new(void);
 void grant_table_free(struct grant_table *t);
-size_t grant_count(const struct grant_table *t);
 bool grant_room(struct nms *n, int64_t a, int64_t b);
 bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64_t flows,
 	       int64_t now_ms);

@@ -11,7 +11,6 @@
 #include "clock.h"
 #include "dpio.h"
 #include "flowcheck.h"
-#include "trs_wire.h"
 #include "tunnel.h"
 #include "wire.h"
 
@@ -202,25 +201,14 @@ static void mapping_learn(struct overlay *o, const struct sockaddr *seen)
 	o->mapping = m;
 }
 
-/* A Relay Ack from the TRS session of a relayed tunnel (relay.h).  Its
- * "seen" counts only when it came from the session itself: the peer,
- * which holds the same Relay Key, could make one too (from its own
- * address). */
+/* A Relay Ack from the TRS session of a relayed tunnel (relay.h). */
 static void relay_ack_input(struct overlay *o, const uint8_t *buf, size_t len,
 			    const struct sockaddr *from)
 {
 	struct sockaddr_storage seen;
-	const struct peer *p;
-	uint64_t tid;
-	uint8_t side;
 
-	switch (relay_ack(o->relays, buf, len, &seen)) {
-	case 0:
-		trs_ack_peek(buf, len, &tid, &side);
-		p = peer_by_tid(o->peers, tid);
-		if (p && addr_equal(from, &p->route_peer.sa))
-			mapping_learn(o, (const struct sockaddr *)&seen);
-		break;
+	switch (relay_ack(o->relays, buf, len, from, &seen)) {
+	case 0: mapping_learn(o, (const struct sockaddr *)&seen); break;
 	case -EBADMSG: o->drops.auth++; break;
 	case -ESTALE: o->drops.replay++; break;
 	case -ENOENT: o->drops.unknown++; break;
@@ -258,7 +246,13 @@ static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
 	case -EPERM:
 	case -EBADMSG: o->drops.auth++; return;
 	case -ESTALE: o->drops.replay++; return;
-	case -ENOENT: o->drops.punch_early++; return;
+	case -ENOENT:
+		/* A late probe of a direct tunnel that is up (its entry went
+		 * with the handshake): nothing to answer, nothing wrong. */
+		p = peer_by_tid(o->peers, m.tunnel_id);
+		if (!p || p->tunnel_id != m.tunnel_id || p->state != PEER_UP || p->relay)
+			o->drops.punch_early++;
+		return;
 	default: o->drops.malformed++; return;
 	}
 	p = peer_by_tid(o->peers, m.tunnel_id);

@@ -169,9 +169,10 @@ void peer_up(struct overlay *o, struct peer *p)
 	}
 	p->state = PEER_UP;
 	p->neg_until_ms = 0;
-	/* A direct tunnel's probes only opened the way for the handshake. */
+	/* A direct tunnel's probes only opened the way for the handshake:
+	 * its entry goes (a peer costs under 1 KB, docs/performance.md). */
 	if (!p->relay)
-		punch_stop(o->punches, p->tunnel_id);
+		punch_del(o->punches, p->tunnel_id);
 	while ((pkt = peer_queue_front(p, &len))) {
 		/* Queued before the route said what the policy allows. */
 		if (p->rules && !flow_allowed(p->rules, pkt, len, true))

@@ -105,7 +105,7 @@ void relay_del(struct relay_table *t, uint64_t tunnel_id)
 }
 
 int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len,
-	      struct sockaddr_storage *seen)
+	      const struct sockaddr *from, struct sockaddr_storage *seen)
 {
 	struct relay_entry *e;
 	uint64_t tid, ts, lo;
@@ -125,6 +125,10 @@ int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len,
 	for (uint64_t seq = e->nsent; seq > lo; seq--) {
 		if (e->sent_ts[seq % RELAY_ACK_KEEP] == ts) {
 			e->acked = seq;
+			/* The peer holds the Relay Key too and could make an ack:
+			 * what it says it saw counts only from the TRS itself. */
+			if (!addr_equal(from, (const struct sockaddr *)&e->trs))
+				memset(seen, 0, sizeof(*seen));
 			return 0;
 		}
 	}

@@ -50,13 +50,15 @@ ssize_t relay_add(struct relay_table *t, uint64_t tunnel_id, const uint8_t tunne
 void relay_del(struct relay_table *t, uint64_t tunnel_id);
 size_t relay_count(const struct relay_table *t);
 
-/* A datagram that may be a Relay Ack.  0: taken (the relay session is
- * alive), *seen where the TRS saw the hello come from; -EPROTO: not an
- * ack; -ENOENT: no relayed tunnel with its tunnel id (or side); -EBADMSG:
- * does not authenticate; -ESTALE: echoes no recent hello, or one already
- * acknowledged (replayed, late). */
+/* A datagram from `from` that may be a Relay Ack.  0: taken (the relay
+ * session is alive), *seen where the TRS saw the hello come from (AF_UNSPEC
+ * when the ack did not come from the TRS: the peer, which holds the same
+ * Relay Key, could have made it); -EPROTO: not an ack; -ENOENT: no relayed
+ * tunnel with its tunnel id (or side); -EBADMSG: does not authenticate;
+ * -ESTALE: echoes no recent hello, or one already acknowledged (replayed,
+ * late). */
 int relay_ack(struct relay_table *t, const uint8_t *pkt, size_t len,
-	      struct sockaddr_storage *seen);
+	      const struct sockaddr *from, struct sockaddr_storage *seen);
 
 struct relay_cb {
 	/* false: the tunnel is gone, its entry goes too. */
