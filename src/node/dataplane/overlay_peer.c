@@ -275,7 +275,7 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
 
 /* A candidate: both ends burst.  A direct route: only the responder does
  * (the initiator's Request opens its own way); the initiator's entry
- * answers its probes. */
+ * answers its probes until the tunnel is up (peer_up drops it). */
 void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, int64_t now)
 {
 	/* The birthday approach only beside a relay (the NMS's choice). */
