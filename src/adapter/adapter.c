@@ -152,6 +152,7 @@ static int gn_activate(struct adapter *a, struct gn *g)
 {
 	struct gnctx *c;
 	struct ident_cfg ic = { .io = a->io, .watch = node_netwatch(a->node), .conf = a->conf,
+				.cred = node_cred(a->node),
 				.ops = &gn_ident_ops };
 	struct resolver_server_cfg rc = { 0 };
 	const struct sockaddr_storage *ups;
@@ -225,7 +226,7 @@ static void on_info(void *arg, const struct login_info *r)
  * -errno. */
 static int gn_list_fetch(struct adapter *a)
 {
-	if (!a->info && !(a->info = login_new(a->base, a->conf, NULL, NULL)))
+	if (!a->info && !(a->info = login_new(a->base, a->conf, node_cred(a->node), NULL, NULL)))
 		return -ENOMEM;
 	return login_info_start(a->info, on_info, a);
 }

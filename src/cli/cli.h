@@ -35,6 +35,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
 
 /* `node add` and `adapter add` (cmd_node.c): argv[0] is "add"; kind
  * CY_KIND_NODE or CY_KIND_ADAPTER (which also takes --lan IFACE). */

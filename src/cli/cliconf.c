@@ -1,15 +1,16 @@
 #include "cliconf.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "ca.h"
 #include "aead.h"
 #include "node_conf.h"
+#include "secbuf.h"
 #include "wire.h"
 
 static void cliconf_endpoint(FILE *f, const struct sockaddr_storage *ss, uint16_t port)
@@ -35,76 +36,6 @@ static char *cliconf_close(FILE *f, char **text, size_t *len, bool ok)
 	return *text;
 }
 
-/* The node text holds a private key, so it is not built with
- * open_memstream, which reallocs as it grows and leaves the old copies
- * freed as they are: this buffer grows into a new one and wipes the old. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool ok;
-};
-
-static void sb_grow(struct sbuf *b, size_t need)
-{
-	size_t cap = b->cap ? b->cap : 2048;
-	char *p;
-
-	while (cap < need)
-		cap *= 2;
-	p = malloc(cap);
-	if (!p) {
-		b->ok = false;
-		return;
-	}
-	if (b->p) {
-		memcpy(p, b->p, b->len);
-		cy_wipe(b->p, b->cap);
-		free(b->p);
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->ok && !b->p)
-		sb_grow(b, 1);
-	if (!b->ok)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->ok = false;
-		return;
-	}
-	if (b->len + (size_t)n >= b->cap) {
-		sb_grow(b, b->len + (size_t)n + 1);
-		if (!b->ok)
-			return;
-		va_start(ap, fmt);
-		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	b->len += (size_t)n;
-}
-
-/* The text, or NULL (and the buffer wiped) when something failed. */
-static char *sb_finish(struct sbuf *b, bool ok)
-{
-	if (!ok || !b->ok || !b->p) {
-		if (b->p)
-			cy_wipe(b->p, b->cap);
-		free(b->p);
-		return NULL;
-	}
-	return b->p;
-}
-
 char *cliconf_cloud(const struct cliconf_cloud *c)
 {
 	const char *d = c->dir;
@@ -128,6 +59,8 @@ char *cliconf_cloud(const struct cliconf_cloud *c)
 	fprintf(f, "cert = %s/as.pem\n", d);
 	fprintf(f, "key = %s/as.key\n", d);
 	fprintf(f, "key_lifetime = 3600\n");
+	fprintf(f, "cert_days = %d\n", CA_LEAF_DAYS);
+	fprintf(f, "renew_days = %d\n", CA_RENEW_DAYS);
 	fprintf(f, "nms = ");
 	for (i = 0; i < c->naddrs; i++) {
 		if (i)
@@ -138,33 +71,6 @@ char *cliconf_cloud(const struct cliconf_cloud *c)
 	fprintf(f, "listen = [::]:%d\n", CLICONF_NMS_PORT);
 	fprintf(f, "registration_ttl = 60\n");
 	return cliconf_close(f, &text, &len, true);
-}
-
-/* A multi-line value: the first line after "key = ", every further line
- * indented by one tab (an INI continuation line; the loader joins them
- * with '\n'). */
-static bool cliconf_text(struct sbuf *f, const char *key, const char *pem)
-{
-	const char *p = pem, *nl;
-	bool first = true;
-
-	while (*p) {
-		nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		if (n && p[n - 1] == '\r')
-			n--;
-		if (n) {
-			if (first)
-				sb_printf(f, "%s = %.*s\n", key, (int)n, p);
-			else
-				sb_printf(f, "\t%.*s\n", (int)n, p);
-			first = false;
-		}
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-	return !first;
 }
 
 int cliconf_password_ok(const char *pw)
@@ -182,57 +88,54 @@ int cliconf_password_ok(const char *pw)
 char *cliconf_node(const struct cliconf_node *n)
 {
 	char control[NODE_PATH_MAX + 32];
-	struct sbuf sb = { .ok = true }, *f = &sb;
+	struct secbuf sb = SECBUF_INIT, *f = &sb;
 	bool ok = true;
 
 	/* The default control path; a short one when it would not fit. */
 	snprintf(control, sizeof(control), "/run/cyphonic/%s.%s.sock", n->name, n->domain);
 	if (strlen(control) >= NODE_PATH_MAX)
 		snprintf(control, sizeof(control), "/run/cyphonic/%s.sock", n->name);
-	sb_printf(f, "# CYPHONIC %s %s.%s, written by 'cyphonic %s add'.\n",
+	secbuf_printf(f, "# CYPHONIC %s %s.%s, written by 'cyphonic %s add'.\n",
 		  n->adapter_lan ? "adapter" : "node", n->name, n->domain,
 		  n->adapter_lan ? "adapter" : "node");
-	sb_printf(f, "# Holds this node's private key: keep it secret.\n");
-	sb_printf(f, "[node]\n");
-	sb_printf(f, "name = %s\n", n->name);
-	sb_printf(f, "domain = %s\n", n->domain);
-	sb_printf(f, "cloud = %s\n", n->cloud);
-	sb_printf(f, "as_port = %d\n", CLICONF_AS_PORT);
-	sb_printf(f, "port = %d\n", CLICONF_NODE_PORT);
-	sb_printf(f, "tun = cy0\n");
-	sb_printf(f, "mtu = 1400\n");
-	sb_printf(f, "control = %s\n", control);
-	sb_printf(f, "keepalive = 15\n");
-	sb_printf(f, "log_level = info\n\n");
+	secbuf_printf(f, "# Holds this node's private key: keep it secret.\n");
+	secbuf_printf(f, "[node]\n");
+	secbuf_printf(f, "name = %s\n", n->name);
+	secbuf_printf(f, "domain = %s\n", n->domain);
+	secbuf_printf(f, "cloud = %s\n", n->cloud);
+	secbuf_printf(f, "as_port = %d\n", CLICONF_AS_PORT);
+	secbuf_printf(f, "port = %d\n", CLICONF_NODE_PORT);
+	secbuf_printf(f, "tun = cy0\n");
+	secbuf_printf(f, "mtu = 1400\n");
+	secbuf_printf(f, "control = %s\n", control);
+	secbuf_printf(f, "keepalive = 15\n");
+	secbuf_printf(f, "log_level = info\n\n");
 	if (n->adapter_lan) {
 		if (!node_conf_ifname_ok(n->adapter_lan))
 			ok = false;
-		sb_printf(f, "[adapter]\n");
-		sb_printf(f, "lan = %s\n", n->adapter_lan);
-		sb_printf(f, "# leases = /var/lib/cyphonic/%s.%s.leases\n", n->name,
+		secbuf_printf(f, "[adapter]\n");
+		secbuf_printf(f, "lan = %s\n", n->adapter_lan);
+		secbuf_printf(f, "# leases = /var/lib/cyphonic/%s.%s.leases\n", n->name,
 			  n->domain);
-		sb_printf(f, "# lease_time = 3600\n");
-		sb_printf(f, "# refresh = 60\n");
-		sb_printf(f, "# nat = yes\n\n");
+		secbuf_printf(f, "# lease_time = 3600\n");
+		secbuf_printf(f, "# refresh = 60\n");
+		secbuf_printf(f, "# nat = yes\n\n");
 	}
-	sb_printf(f, "[credentials]\n");
-	ok = ok && cliconf_text(f, "ca", n->ca_pem);
+	secbuf_printf(f, "[credentials]\n");
+	ok = ok && secbuf_text(f, "ca", n->ca_pem);
 	if (ok && n->cert_pem)
-		ok = cliconf_text(f, "cert", n->cert_pem) && n->key_pem &&
-		     cliconf_text(f, "key", n->key_pem);
+		ok = secbuf_text(f, "cert", n->cert_pem) && n->key_pem &&
+		     secbuf_text(f, "key", n->key_pem);
 	if (ok && n->password) {
 		if (cliconf_password_ok(n->password))
-			sb_printf(f, "password = %s\n", n->password);
+			secbuf_printf(f, "password = %s\n", n->password);
 		else
 			ok = false;
 	}
-	return sb_finish(f, ok);
+	return secbuf_finish(f, ok);
 }
 
 void cliconf_free(char *text)
 {
-	if (!text)
-		return;
-	cy_wipe(text, strlen(text));
-	free(text);
+	secbuf_free(text);
 }

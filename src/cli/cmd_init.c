@@ -101,7 +101,8 @@ static int init_pki(const char *dir, const struct init_args *a,
 		goto out;
 	}
 	ca = ca_issue_root(ca_key, a->domain);
-	as = ca ? ca_issue_server(ca, ca_key, as_key, a->domain, addrs, naddrs) : NULL;
+	as = ca ? ca_issue_server(ca, ca_key, as_key, a->domain, addrs, naddrs, CA_LEAF_DAYS)
+		: NULL;
 	if (!ca || !as) {
 		cli_fail("cannot issue the CA and AS certificates");
 		goto out;

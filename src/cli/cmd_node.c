@@ -1,9 +1,11 @@
-/* cyphonic node add NAME --dir DIR [--password PW] [--tag TAG]...
+/* cyphonic node add NAME --dir DIR [--password PW] [--tag TAG]... [--cert-days N]
  * cyphonic adapter add NAME --dir DIR --lan IFACE [--password PW] [--tag TAG]...
+ *     [--cert-days N]
  *     (cmd_adapter.c calls cli_enrol_cmd() here)
  *
  * Enrols NAME.DOMAIN (kind node or adapter): issues its certificate (Ed25519, CN = SAN = FQDN; with
- * --password no certificate, the device logs in with ID + password),
+ * --password no certificate, the device logs in with ID + password; the
+ * certificate lives [as] cert_days or --cert-days, and the AS renews it),
  * allocates its virtual IPv4 and IPv6 in the store, and writes
  * DIR/nodes/NAME.conf (mode 0600) with everything cyphonicd needs (an
  * adapter's also has its [adapter] section with lan = IFACE).  The
@@ -24,6 +26,7 @@
 #include "ca.h"
 #include "cli.h"
 #include "cliconf.h"
+#include "conf.h"
 #include "node_conf.h"
 #include "pwhash.h"
 
@@ -31,6 +34,7 @@ struct node_args {
 	const char *cmd;        /* "node" or "adapter" */
 	enum cy_kind kind;
 	const char *name, *dir, *password, *lan;
+	int cert_days;          /* 0: [as] cert_days */
 	char tags[STORE_TAGS_MAX + 1];   /* the access policy's (policy.h) */
 };
 
@@ -47,7 +51,7 @@ static void node_cloud_list(const struct cloud_conf *c, char *out, size_t len)
 }
 
 /* Certificate and key PEM for fqdn, and the certificate's serial. */
-static int node_issue(const struct cloud_conf *c, const char *fqdn, char **cert_pem,
+static int node_issue(const struct cloud_conf *c, const char *fqdn, int days, char **cert_pem,
 		      char **key_pem, char serial[CA_SERIAL_MAX + 1])
 {
 	EVP_PKEY *ca_key = NULL, *key = NULL;
@@ -61,7 +65,7 @@ static int node_issue(const struct cloud_conf *c, const char *fqdn, char **cert_
 	if (ca_load(c->ca_cert, c->ca_key, &ca, &ca_key, err, sizeof(err)) < 0)
 		return cli_fail("CA: %s", err);
 	key = ca_key_new();
-	x = key ? ca_issue_node(ca, ca_key, key, fqdn) : NULL;
+	x = key ? ca_issue_node(ca, ca_key, key, fqdn, days) : NULL;
 	if (!x || ca_serial_hex(x, serial) < 0) {
 		cli_fail("cannot issue the certificate of %s", fqdn);
 		goto out;
@@ -114,7 +118,8 @@ static int node_credentials(const struct node_args *a, const struct cloud_conf *
 	char serial[CA_SERIAL_MAX + 1];
 
 	if (!a->password) {
-		if (node_issue(c, n->fqdn, cert_pem, key_pem, serial) != 0)
+		if (node_issue(c, n->fqdn, a->cert_days ? a->cert_days : c->cert_days, cert_pem,
+			       key_pem, serial) != 0)
 			return CLI_FAIL;
 		strcpy(n->cert_serial, serial);
 	}
@@ -224,6 +229,7 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 		{ "password", required_argument, NULL, 'p' },
 		{ "lan", required_argument, NULL, 'l' },
 		{ "tag", required_argument, NULL, 't' },
+		{ "cert-days", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -239,6 +245,15 @@ int cli_enrol_cmd(int argc, char **argv, enum cy_kind kind)
 			if (cli_tag_add(a.tags, optarg))
 				return CLI_FAIL;
 			break;
+		case 'C': {
+			long v;
+
+			if (!conf_parse_long(optarg, 1, 3650, &v))
+				return cli_fail("--cert-days: '%s' is not a number of days from 1 "
+						"to 3650", optarg);
+			a.cert_days = (int)v;
+			break;
+		}
 		case 'l':
 			if (kind != CY_KIND_ADAPTER)
 				return cli_usage(a.cmd);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "ca.h"
 #include "conf.h"
 #include "log.h"
 
@@ -107,6 +108,8 @@ static const struct conf_key cloud_keys[] = {
 	STR("as", "cert", as_cert, false),
 	STR("as", "key", as_key, false),
 	INT("as", "key_lifetime", key_lifetime, 60, 7 * 86400),
+	INT("as", "cert_days", cert_days, 2, 3650),
+	INT("as", "renew_days", renew_days, 1, 3649),
 	FN("as", "nms", set_nms_list, false),
 	FN("nms", "listen", set_nms_listen, false),
 	INT("nms", "registration_ttl", registration_ttl, 3, 3600),
@@ -144,6 +147,8 @@ static void defaults(struct cloud_conf *c)
 	c->trs_idle = 60;
 	c->trs_max_sessions = 1024;
 	c->key_lifetime = 3600;
+	c->cert_days = CA_LEAF_DAYS;
+	c->renew_days = CA_RENEW_DAYS;
 	c->registration_ttl = 60;
 }
 
@@ -158,6 +163,11 @@ static int finish(struct cloud_conf *c, const char *name, char *err, size_t errl
 	if (c->has_as && !c->nnms) {
 		snprintf(err, errlen, "%s: [as] needs nms (the NMS addresses given to nodes)",
 			 name);
+		return -1;
+	}
+	if (c->renew_days >= c->cert_days) {
+		snprintf(err, errlen, "%s: [as] renew_days (%d) must be less than cert_days (%d)",
+			 name, c->renew_days, c->cert_days);
 		return -1;
 	}
 	if (!c->has_as && !c->has_nms && !c->has_trs) {

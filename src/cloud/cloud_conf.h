@@ -6,8 +6,10 @@
  *   [cloud]
  *   domain = example.test                          (required)
  *   store = /var/lib/cyphonic/cloud.db             sqlite path or URL (AS, NMS)
- *   ca_cert = DIR/ca.pem                           (AS, NMS)
- *   ca_key = DIR/ca.key                            only the CLI reads it
+ *   ca_cert = DIR/ca.pem                           every CA trusted (AS, NMS)
+ *   ca_key = DIR/ca.key                            the signing CA's key: the CLI
+ *                                                  enrols with it, the AS renews
+ *                                                  (without: no renewal)
  *   control = DIR/cloud.sock                       stats socket
  *   log_level = info
  *
@@ -16,6 +18,8 @@
  *   cert = DIR/as.pem                              server cert from the CA (required)
  *   key = DIR/as.key                               (required)
  *   key_lifetime = 3600                            seconds a common key lives
+ *   cert_days = 90                                 lifetime of node and AS certificates
+ *   renew_days = 30                                renewed with this many days left
  *   nms = 192.0.2.1:7444,[2001:db8::1]:7444        NMS endpoints given to nodes (required)
  *
  *   [nms]
@@ -61,6 +65,7 @@ struct cloud_conf {
 	char as_cert[CLOUD_PATH_MAX];
 	char as_key[CLOUD_PATH_MAX];
 	int key_lifetime;
+	int cert_days, renew_days;
 	size_t nnms;
 	struct sockaddr_storage nms[CLOUD_MAX_NMS];
 

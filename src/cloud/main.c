@@ -14,6 +14,7 @@
 
 #include "as.h"
 #include "aead.h"
+#include "as_pki.h"
 #include "as_server.h"
 #include "ctrfile.h"
 #include "cloud_conf.h"
@@ -27,12 +28,16 @@
 #include "trs_server.h"
 #include "trs_wire.h"
 
+#define CLOUD_RENEW_CHECK_S 3600   /* how often the AS certificate's end is looked at */
+
 struct cloud {
 	struct cloud_conf conf;
 	struct event_base *base;
 	struct store *st;
 	struct as *as;
+	struct as_pki *pki;
 	struct as_server *as_srv;
+	struct event *ev_renew;                  /* the AS certificate's renewal check */
 	struct nms *nms;
 	struct nms_server *nms_srv;
 	struct trs_server *trs_srv;
@@ -41,10 +46,51 @@ struct cloud {
 	struct event *ev_term, *ev_int, *ev_hup;
 };
 
+static int cloud_pki_reload(struct cloud *c);
+
 static void cloud_usage(void)
 {
 	fprintf(stderr, "usage: cyphonic-cloud -c FILE [-d]\n");
 	exit(2);
+}
+
+/* The AS certificate renewed when due; the TLS context follows when it
+ * was, or always with reload.  0 or -1 (logged). */
+static int cloud_as_renew(struct cloud *c, bool reload)
+{
+	char err[CLOUD_PATH_MAX + 128];
+	int rc = as_pki_renew_server(c->pki, err, sizeof(err));
+
+	if (rc < 0) {
+		log_warnx("as: cannot renew the AS certificate: %s", err);
+		return -1;
+	}
+	if (rc > 0) {
+		log_info("as: AS certificate %s renewed for %d days", c->conf.as_cert,
+			 c->conf.cert_days);
+		reload = true;
+	}
+	if (reload && c->as_srv && as_server_reload(c->as_srv) < 0)
+		return -1;
+	return 0;
+}
+
+static void cloud_renew_timer(evutil_socket_t fd, short what, void *arg)
+{
+	cloud_as_renew(arg, false);
+}
+
+/* The CA files read again (a roll, `cyphonic ca`), then the AS
+ * certificate renewed if the signing CA changed, and the TLS context. */
+static int cloud_pki_reload(struct cloud *c)
+{
+	char err[CLOUD_PATH_MAX * 2 + 128];
+
+	if (as_pki_reload(c->pki, err, sizeof(err)) < 0) {
+		log_warnx("as: CA files not reloaded, the loaded ones stay: %s", err);
+		return -1;
+	}
+	return cloud_as_renew(c, true);
 }
 
 static long cloud_control(void *arg, const char *req, char *out, size_t cap)
@@ -52,6 +98,13 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 	struct cloud *c = arg;
 	struct json j;
 	long n;
+
+	/* `cyphonic ca` changed the CA files: read them again. */
+	if (!strcmp(req, "reload-ca")) {
+		if (c->pki && cloud_pki_reload(c) < 0)
+			return snprintf(out, cap, "failed: see the cloud's log\n");
+		return snprintf(out, cap, "ok\n");
+	}
 
 	/* An administrator changed a node (revoked, tagged): its tunnels are
 	 * checked again now. */
@@ -97,9 +150,11 @@ static void cloud_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct cloud *c = arg;
 
-	log_info("signal %d: reading the access policy again", (int)sig);
+	log_info("signal %d: reading the access policy and the CA files again", (int)sig);
 	if (c->nms)
 		nms_policy_reload(c->nms, true);
+	if (c->pki)
+		cloud_pki_reload(c);
 }
 
 /* The NMS asks the TRSes of [nms] trs for relays. */
@@ -167,7 +222,7 @@ static int cloud_trs(struct cloud *c)
 
 static int cloud_start(struct cloud *c)
 {
-	char err[256];
+	char err[2 * CLOUD_PATH_MAX + 128];
 
 	if ((c->conf.has_as || c->conf.has_nms) &&
 	    store_open(&c->st, c->conf.store, err, sizeof(err)) < 0) {
@@ -175,6 +230,12 @@ static int cloud_start(struct cloud *c)
 		return -1;
 	}
 	if (c->conf.has_as) {
+		struct as_pki_conf pc = {
+			.ca_cert = c->conf.ca_cert, .ca_key = c->conf.ca_key,
+			.as_cert = c->conf.as_cert, .as_key = c->conf.as_key,
+			.cert_days = c->conf.cert_days, .renew_days = c->conf.renew_days,
+		};
+		struct timeval hourly = { CLOUD_RENEW_CHECK_S, 0 };
 		struct as_conf ac = { .key_lifetime = c->conf.key_lifetime };
 		struct as_server_conf sc = {
 			.listen = c->conf.as_listen,
@@ -185,6 +246,18 @@ static int cloud_start(struct cloud *c)
 
 		ac.nnms = c->conf.nnms < AS_MAX_NMS ? c->conf.nnms : AS_MAX_NMS;
 		memcpy(ac.nms, c->conf.nms, ac.nnms * sizeof(ac.nms[0]));
+		c->pki = as_pki_new(&pc, err, sizeof(err));
+		if (!c->pki) {
+			log_err("as: %s", err);
+			return -1;
+		}
+		ac.pki = c->pki;
+		/* Renewed before it is first served, then checked hourly. */
+		if (cloud_as_renew(c, false) < 0)
+			return -1;
+		c->ev_renew = event_new(c->base, -1, EV_PERSIST, cloud_renew_timer, c);
+		if (!c->ev_renew || event_add(c->ev_renew, &hourly) < 0)
+			return -1;
 		c->as = as_new(c->st, &ac);
 		if (!c->as) {
 			log_err("as: bad settings");
@@ -244,8 +317,11 @@ static void cloud_stop(struct cloud *c)
 	trs_server_free(c->trs_srv);
 	nms_server_free(c->nms_srv);
 	nms_free(c->nms);
+	if (c->ev_renew)
+		event_free(c->ev_renew);
 	as_server_free(c->as_srv);
 	as_free(c->as);
+	as_pki_free(c->pki);
 	store_close(c->st);
 	if (c->base)
 		event_base_free(c->base);

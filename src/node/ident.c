@@ -342,9 +342,9 @@ struct ident *ident_new(struct event_base *base, const struct ident_cfg *cfg)
 	id->arg = cfg->arg;
 	snprintf(id->fqdn, sizeof(id->fqdn), "%s", fqdn);
 	if (cfg->gn_name) {
-		id->login = login_new_for(base, cfg->conf, cfg->gn_name, on_login, id);
+		id->login = login_new_for(base, cfg->conf, cfg->cred, cfg->gn_name, on_login, id);
 	} else {
-		id->login = login_new(base, cfg->conf, on_login, id);
+		id->login = login_new(base, cfg->conf, cfg->cred, on_login, id);
 	}
 	if (!id->login)
 		goto fail;

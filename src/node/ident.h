@@ -21,6 +21,7 @@
 #include "resolver.h"
 #include "sig.h"
 
+struct cred;
 struct dpio;
 struct event_base;
 struct netwatch;
@@ -43,6 +44,7 @@ struct ident_cfg {
 	struct dpio *io;               /* the daemon's data path I/O; outlives the ident */
 	struct netwatch *watch;        /* the daemon's eyes on its networks (NULL: none) */
 	const struct node_conf *conf;  /* cloud, credentials, keepalive; outlives the ident */
+	struct cred *cred;             /* the daemon's credentials (cred.h); outlive it */
 	/* NULL: the daemon's own identity (conf's name and credentials);
 	 * else the general node logged in on the adapter's behalf. */
 	const char *gn_name;

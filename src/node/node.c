@@ -16,6 +16,7 @@
 #include "aead.h"
 #include "clock.h"
 #include "control.h"
+#include "cred.h"
 #include "dpio.h"
 #include "json.h"
 #include "log.h"
@@ -42,6 +43,7 @@ struct node {
 	struct tun *tun;
 	struct dpio *io;            /* the data path's I/O: the TUN and every UDP port */
 	struct netwatch *watch;     /* link, address and route changes: moves */
+	struct cred *cred;          /* the credentials every login uses */
 	struct ident *id;
 	struct control *ctl;
 	struct resolver_server *dns;
@@ -306,6 +308,9 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf,
 		return NULL;
 	n->base = base;
 	n->conf = conf;
+	n->cred = cred_new(conf);
+	if (!n->cred)
+		goto fail;
 	n->tun = tun_new(conf->tun, conf->mtu, dp->vnet);
 	n->io = dpio_new(base, dp);
 	if (!n->tun || !n->io)
@@ -313,6 +318,7 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf,
 	n->skip_ifs[0] = tun_name(n->tun);
 	n->watch = netwatch_new(base);   /* without it moves go unnoticed, logged */
 	ic.io = n->io;
+	ic.cred = n->cred;
 	ic.watch = n->watch;
 	ic.port = (uint16_t)conf->port;
 	ic.skip_ifs = n->skip_ifs;
@@ -371,6 +377,7 @@ void node_free(struct node *n)
 	ident_free(n->id);
 	dpio_free(n->io);   /* after the identities: their ports are gone */
 	netwatch_free(n->watch);
+	cred_free(n->cred);
 	if (n->tun) {
 		log_info("removing TUN %s", tun_name(n->tun));
 		tun_free(n->tun);
@@ -393,6 +400,11 @@ struct dpio *node_dpio(struct node *n)
 struct netwatch *node_netwatch(struct node *n)
 {
 	return n->watch;
+}
+
+struct cred *node_cred(struct node *n)
+{
+	return n->cred;
 }
 
 const char *node_tun_name(const struct node *n)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+struct cred;
 struct dp_conf;
 struct dpio;
 struct event_base;
@@ -39,6 +40,8 @@ struct dpio *node_dpio(struct node *n);
 /* Its eyes on the networks (NULL when rtnetlink failed): each general
  * node's identity listens too, so all of them move with the adapter. */
 struct netwatch *node_netwatch(struct node *n);
+/* Its credentials (cred.h): the general nodes' logins use the adapter's. */
+struct cred *node_cred(struct node *n);
 /* Never report ifname's addresses in the registration (the string must
  * outlive the node).  0 or -ENOSPC. */
 int node_skip_if(struct node *n, const char *ifname);

@@ -92,17 +92,28 @@ static int set_lan(void *obj, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int set_path(char *out, size_t cap, const char *v, char *err, size_t errlen)
+{
+	if (v[0] != '/' || strlen(v) >= cap) {
+		snprintf(err, errlen, "must be an absolute path shorter than %zu bytes", cap);
+		return -1;
+	}
+	strcpy(out, v);
+	return 0;
+}
+
 static int set_leases(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
 
-	if (v[0] != '/' || strlen(v) >= sizeof(c->adapter_leases)) {
-		snprintf(err, errlen, "must be an absolute path shorter than %zu bytes",
-			 sizeof(c->adapter_leases));
-		return -1;
-	}
-	strcpy(c->adapter_leases, v);
-	return 0;
+	return set_path(c->adapter_leases, sizeof(c->adapter_leases), v, err, errlen);
+}
+
+static int set_renewed(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	return set_path(c->renewed, sizeof(c->renewed), v, err, errlen);
 }
 
 #define STR(sec, key, field, req) \
@@ -136,6 +147,7 @@ static const struct conf_key node_keys[] = {
 	TEXT("credentials", "cert", cert_pem, false),
 	SECRET("credentials", "key", key_pem),
 	SECRET("credentials", "password", password),
+	FN("credentials", "renewed", set_renewed, false),
 	FN("adapter", "lan", set_lan, false), /* required when [adapter] is there: finish() */
 	FN("adapter", "leases", set_leases, false),
 	INT("adapter", "lease_time", adapter_lease_time, 60, 86400),
@@ -202,6 +214,9 @@ static int finish(struct node_conf *c, const char *name, char *err, size_t errle
 		snprintf(err, errlen, "%s: [adapter] lan is required", name);
 		return -1;
 	}
+	if (!c->renewed[0])
+		snprintf(c->renewed, sizeof(c->renewed), "/var/lib/cyphonic/%s.credentials",
+			 c->fqdn);
 	if (c->has_adapter && !c->adapter_leases[0])
 		snprintf(c->adapter_leases, sizeof(c->adapter_leases),
 			 "/var/lib/cyphonic/%s.leases", c->fqdn);

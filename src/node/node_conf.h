@@ -25,6 +25,10 @@
  *   cert = <PEM>                    node certificate   } one of these pairs,
  *   key = <PEM>                     its private key    } or password
  *   password = ...                  ID + password login
+ *   renewed = PATH                  where cyphonicd keeps the credentials the
+ *                                   AS renews (CAs, certificate and key), read
+ *                                   at start when newer than the ones above;
+ *                                   default /var/lib/cyphonic/<fqdn>.credentials
  *
  *   [adapter]                       present: cyphonicd is an adapter (has_adapter)
  *   lan = eth1                      LAN interface serving general nodes
@@ -74,6 +78,7 @@ struct node_conf {
 	char *cert_pem;
 	char *key_pem;
 	char *password;
+	char renewed[NODE_FILE_MAX];         /* default set by the loader */
 
 	/* [adapter]; meaningful only when has_adapter */
 	char adapter_lan[16];                /* IFNAMSIZ: a valid interface name */

@@ -6,7 +6,8 @@
 
 static bool attr_repeatable(uint16_t type)
 {
-	return type == CY_A_ADDR || type == CY_A_NMS || type == CY_A_GN || type == CY_A_RELAY;
+	return type == CY_A_ADDR || type == CY_A_NMS || type == CY_A_GN || type == CY_A_RELAY ||
+	       type == CY_A_CA;
 }
 
 const char *cy_result_str(enum cy_result r)

@@ -121,7 +121,12 @@ enum cy_attr_type {
 	CY_A_PUNCH_MODE = 34, /* u8, enum cy_punch_mode: how to punch (absent: plain) */
 	CY_A_FLOWS_OUT = 35, /* flows.h: what the receiver may start towards its peer */
 	CY_A_FLOWS_IN = 36,  /* flows.h: what the peer may start towards the receiver */
+	CY_A_NEWKEY = 37,    /* 32 bytes: an Ed25519 public key to certify when renewing */
+	CY_A_CA = 38,        /* DER certificate of a CA the cloud trusts; repeatable */
+	CY_A_CERT = 39,      /* DER certificate: the node's renewed one, for NEWKEY */
 };
+
+#define CY_CERT_DER_MAX 2048 /* CA and CERT attributes: one certificate */
 
 enum cy_result {
 	CY_OK = 0,

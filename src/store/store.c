@@ -55,9 +55,10 @@ int store_node_add(struct store *st, struct store_node *n)
 	return st->ops->node_add(st, n);
 }
 
-int store_node_set_cert(struct store *st, int64_t id, const char *serial)
+int store_node_renew_cert(struct store *st, int64_t id, const char *presented,
+			  const char *fresh)
 {
-	return st->ops->node_set_cert(st, id, serial);
+	return st->ops->node_renew_cert(st, id, presented, fresh);
 }
 
 int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)

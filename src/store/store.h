@@ -21,7 +21,7 @@
 
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_SERIAL_MAX 64     /* hex certificate serial */
 #define STORE_PWHASH_MAX 256    /* "$scrypt$..." */
 #define STORE_TAGS_MAX 255      /* = POLICY_TAGS_MAX */
@@ -93,13 +93,20 @@ int store_counter_reserve(struct store *st, const char *name, uint64_t at_least,
  * IPv4 broadcast) atomically, and fills in id, vip4, vip6, created.
  * -EEXIST if the name (or a general node's MAC) is taken. */
 int store_node_add(struct store *st, struct store_node *n);
-int store_node_set_cert(struct store *st, int64_t id, const char *serial);
+/* A renewed certificate: serial fresh becomes the node's, and presented
+ * (the one it logged in with: its current or its previous) stays
+ * accepted as the previous one until it expires, so a node that never
+ * received the renewal still logs in.  -ENOENT when presented is
+ * neither. */
+int store_node_renew_cert(struct store *st, int64_t id, const char *presented,
+			  const char *fresh);
 int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash);
 /* Replace the node's tags ("a,b", "" none: checked by the caller). */
 int store_node_set_tags(struct store *st, int64_t id, const char *tags);
 int store_node_by_name(struct store *st, const char *name, struct store_node *n);
 int store_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n);
 int store_node_by_id(struct store *st, int64_t id, struct store_node *n);
+/* By the serial of its current certificate or its previous one. */
 int store_node_by_serial(struct store *st, const char *serial, struct store_node *n);
 int store_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n);
 int store_node_by_vip6(struct store *st, const uint8_t vip6[16], struct store_node *n);

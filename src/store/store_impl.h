@@ -22,7 +22,8 @@ struct store_ops {
 	int (*counter_reserve)(struct store *st, const char *name, uint64_t at_least,
 			       uint64_t block, uint64_t *start);
 	int (*node_add)(struct store *st, struct store_node *n);
-	int (*node_set_cert)(struct store *st, int64_t id, const char *serial);
+	int (*node_renew_cert)(struct store *st, int64_t id, const char *presented,
+			       const char *fresh);
 	int (*node_set_pwhash)(struct store *st, int64_t id, const char *pwhash);
 	int (*node_set_tags)(struct store *st, int64_t id, const char *tags);
 	int (*node_by_name)(struct store *st, const char *name, struct store_node *n);

@@ -82,6 +82,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE regs ADD COLUMN mapping INTEGER NOT NULL DEFAULT 0;",
 	/* 3: the node's tags for the access policy, "a,b" */
 	"ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
+	/* 4: the certificate a renewal replaced, accepted until it expires */
+	"ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX nodes_serial_prev ON nodes (cert_prev);",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -98,7 +101,7 @@ enum query {
 	Q_META_GET,
 	Q_VIP_FREE,
 	Q_NODE_INSERT,
-	Q_NODE_SET_CERT,
+	Q_NODE_RENEW_CERT,
 	Q_NODE_SET_PWHASH,
 	Q_NODE_SET_TAGS,
 	Q_NODE_BY_NAME,
@@ -134,14 +137,15 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_NODE_INSERT] = "INSERT INTO nodes (name, fqdn, kind, adapter_id, mac, vip_index, "
 			  "vip4, vip6, cert_serial, pwhash, created, tags) "
 			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
-	[Q_NODE_SET_CERT] = "UPDATE nodes SET cert_serial = ?2 WHERE id = ?1",
+	[Q_NODE_RENEW_CERT] = "UPDATE nodes SET cert_prev = ?2, cert_serial = ?3 "
+			      "WHERE id = ?1 AND ?2 <> '' AND (cert_serial = ?2 OR cert_prev = ?2)",
 	[Q_NODE_SET_PWHASH] = "UPDATE nodes SET pwhash = ?2 WHERE id = ?1",
 	[Q_NODE_SET_TAGS] = "UPDATE nodes SET tags = ?2 WHERE id = ?1",
 	[Q_NODE_BY_NAME] = "SELECT " NODE_COLS " FROM nodes WHERE name = ?1",
 	[Q_NODE_BY_FQDN] = "SELECT " NODE_COLS " FROM nodes WHERE fqdn = ?1",
 	[Q_NODE_BY_ID] = "SELECT " NODE_COLS " FROM nodes WHERE id = ?1",
-	[Q_NODE_BY_SERIAL] = "SELECT " NODE_COLS " FROM nodes WHERE cert_serial = ?1 "
-			     "AND cert_serial <> ''",
+	[Q_NODE_BY_SERIAL] = "SELECT " NODE_COLS " FROM nodes WHERE ?1 <> '' AND "
+			     "(cert_serial = ?1 OR cert_prev = ?1)",
 	[Q_NODE_BY_VIP4] = "SELECT " NODE_COLS " FROM nodes WHERE vip4 = ?1",
 	[Q_NODE_BY_VIP6] = "SELECT " NODE_COLS " FROM nodes WHERE vip6 = ?1",
 	/* vip6 is stored as inet_ntop() writes it: one spelling per address */
@@ -520,9 +524,13 @@ static int node_set_text(struct store *st, enum query which, int64_t id, const c
 	return one_row(step_done(s, prep(s, which, "It", id, v), "node update"));
 }
 
-static int sq_node_set_cert(struct store *st, int64_t id, const char *serial)
+static int sq_node_renew_cert(struct store *st, int64_t id, const char *presented,
+			      const char *fresh)
 {
-	return node_set_text(st, Q_NODE_SET_CERT, id, serial);
+	struct store_sqlite *s = to_sqlite(st);
+
+	return one_row(step_done(s, prep(s, Q_NODE_RENEW_CERT, "Itt", id, presented, fresh),
+				 "certificate renewal"));
 }
 
 static int sq_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
@@ -888,7 +896,7 @@ static const struct store_ops sqlite_ops = {
 	.meta_get = sq_meta_get,
 	.counter_reserve = sq_counter_reserve,
 	.node_add = sq_node_add,
-	.node_set_cert = sq_node_set_cert,
+	.node_renew_cert = sq_node_renew_cert,
 	.node_set_tags = sq_node_set_tags,
 	.node_set_pwhash = sq_node_set_pwhash,
 	.node_by_name = sq_node_by_name,

@@ -538,7 +538,8 @@ cloud_new()
 }
 
 # node_new NAME [node add options...]: enrol NAME; its config gets a per-run
-# control socket and a 1 s keepalive so tests run fast.
+# control socket, renewed-credentials file and a 1 s keepalive so tests run
+# fast.
 node_new()
 {
 	local name=$1 f
@@ -549,6 +550,7 @@ node_new()
 	conf_set "$f" node keepalive 1
 	conf_set "$f" node control "$RUN_DIR/$name.sock"
 	conf_set "$f" node log_level "${CY_LOG_LEVEL:-debug}"
+	conf_set "$f" credentials renewed "$RUN_DIR/$name.credentials"
 }
 
 stats() { cy stats --dir "$CLOUD_DIR" --json; }
@@ -1095,6 +1097,7 @@ adapter_new()
 	conf_set "$f" node control "$RUN_DIR/$name.sock"
 	conf_set "$f" node log_level "${CY_LOG_LEVEL:-debug}"
 	conf_set "$f" adapter leases "$RUN_DIR/$name.leases"
+	conf_set "$f" credentials renewed "$RUN_DIR/$name.credentials"
 	conf_set "$f" adapter refresh 5
 	conf_set "$f" resolver upstream "${ADAPTER_UPSTREAM:-$UPSTREAM4}"
 }

@@ -62,7 +62,7 @@ static void test_node_roundtrip(void **state)
 {
 	EVP_PKEY *ca_key = ca_key_new(), *key = ca_key_new();
 	X509 *ca = ca_issue_root(ca_key, "example.test");
-	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
+	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test", CA_LEAF_DAYS);
 	char *ca_pem = ca_cert_pem(ca), *cert_pem = ca_cert_pem(x), *key_pem = ca_key_pem(key);
 	struct cliconf_node cn = { "alpha", "example.test", "192.0.2.1,2001:db8::1", ca_pem,
 				   cert_pem, key_pem, "s3cret!pw", NULL };
@@ -154,7 +154,7 @@ static void test_node_conf_readable_by_others_refused(void **state)
 {
 	EVP_PKEY *ca_key = ca_key_new(), *key = ca_key_new();
 	X509 *ca = ca_issue_root(ca_key, "example.test");
-	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
+	X509 *x = ca_issue_node(ca, ca_key, key, "alpha.example.test", CA_LEAF_DAYS);
 	char *ca_pem = ca_cert_pem(ca), *cert_pem = ca_cert_pem(x), *key_pem = ca_key_pem(key);
 	struct cliconf_node cn = { "alpha", "example.test", "192.0.2.1", ca_pem, cert_pem,
 				   key_pem, NULL, NULL };
@@ -257,7 +257,7 @@ static void test_node_writer_leaves_no_freed_copy(void **state)
 	ca_key = ca_key_new();
 	key = ca_key_new();
 	ca = ca_issue_root(ca_key, "example.test");
-	x = ca_issue_node(ca, ca_key, key, "alpha.example.test");
+	x = ca_issue_node(ca, ca_key, key, "alpha.example.test", CA_LEAF_DAYS);
 	ca_pem = ca_cert_pem(ca);
 	cert_pem = ca_cert_pem(x);
 	heapscan_prepare();

@@ -26,7 +26,7 @@ static void test_request(void **state)
 	struct cy_msg m;
 	ssize_t n;
 
-	n = login_build_request("alpha", "s3cret", buf, sizeof(buf));
+	n = login_build_request("alpha", "s3cret", NULL, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(cy_msg_parse(&m, buf, (size_t)n), 0);
 	assert_int_equal(m.type, CY_LOGIN_REQ);
@@ -35,17 +35,21 @@ static void test_request(void **state)
 	assert_true(cy_msg_str(&m, CY_A_PASSWORD, s, CY_PASSWORD_MAX));
 	assert_string_equal(s, "s3cret");
 
-	n = login_build_request("alpha", NULL, buf, sizeof(buf));
+	n = login_build_request("alpha", NULL, NULL, buf, sizeof(buf));
 	assert_int_equal(cy_msg_parse(&m, buf, (size_t)n), 0);
 	assert_null(cy_msg_find(&m, CY_A_PASSWORD));
-	assert_int_equal(login_build_request("alpha", "x", buf, 8), -EMSGSIZE);
+	assert_int_equal(login_build_request("alpha", "x", NULL, buf, 8), -EMSGSIZE);
 }
 
 enum omit { OMIT_NONE, OMIT_FQDN, OMIT_KEY_ID, OMIT_KEY, OMIT_LIFETIME, OMIT_NMS, OMIT_RESULT,
 	    OMIT_END };
 
-static ssize_t response(enum omit omit, uint8_t *buf, size_t cap)
+/* A Login Response without the attribute omit, with nca CA attributes of
+ * ca_len bytes and ncert CERTs of cert_len. */
+static ssize_t response_full(enum omit omit, size_t nca, size_t ca_len, size_t ncert,
+			     size_t cert_len, uint8_t *buf, size_t cap)
 {
+	static uint8_t der[CY_CERT_DER_MAX + 1];
 	uint8_t key[CY_KEY_LEN];
 	struct sockaddr_storage a, b6;
 	struct cy_builder b;
@@ -71,7 +75,18 @@ static ssize_t response(enum omit omit, uint8_t *buf, size_t cap)
 		cy_put_endpoint(&b, CY_A_NMS, (struct sockaddr *)&a);
 		cy_put_endpoint(&b, CY_A_NMS, (struct sockaddr *)&b6);
 	}
+	for (size_t i = 0; i < nca; i++) {
+		memset(der, (int)i + 1, sizeof(der));
+		cy_put_bytes(&b, CY_A_CA, der, ca_len);
+	}
+	for (size_t i = 0; i < ncert; i++)
+		cy_put_bytes(&b, CY_A_CERT, der, cert_len);
 	return cy_build_finish(&b);
+}
+
+static ssize_t response(enum omit omit, uint8_t *buf, size_t cap)
+{
+	return response_full(omit, 0, 0, 0, 0, buf, cap);
 }
 
 static void test_response_ok(void **state)
@@ -110,6 +125,39 @@ static void test_response_missing(void **state)
 	for (ssize_t k = 0; k < n; k++)
 		assert_int_equal(login_parse_response(buf, (size_t)k, &r), -EBADMSG);
 	buf[1] = CY_LOGIN_REQ;
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+}
+
+/* The CAs and a renewed certificate ride along, bounded in number and
+ * size. */
+static void test_response_pki(void **state)
+{
+	static uint8_t buf[16 * CY_CERT_DER_MAX];
+	static struct login_result r;
+	ssize_t n;
+
+	n = response_full(OMIT_NONE, 2, 300, 1, 400, buf, sizeof(buf));
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.status, LOGIN_OK);
+	assert_int_equal(r.pki.nca, 2);
+	assert_int_equal(r.pki.ca_len[1], 300);
+	assert_int_equal(r.pki.ca[1][299], 2);
+	assert_int_equal(r.pki.cert_len, 400);
+	n = response_full(OMIT_NONE, CA_BUNDLE_MAX, CY_CERT_DER_MAX, 1, CY_CERT_DER_MAX, buf,
+			  sizeof(buf));
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), 0);
+	assert_int_equal(r.pki.nca, CA_BUNDLE_MAX);
+	/* one CA too many, one byte too long, empty */
+	n = response_full(OMIT_NONE, CA_BUNDLE_MAX + 1, 100, 0, 0, buf, sizeof(buf));
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+	n = response_full(OMIT_NONE, 1, CY_CERT_DER_MAX + 1, 0, 0, buf, sizeof(buf));
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+	n = response_full(OMIT_NONE, 1, 100, 1, CY_CERT_DER_MAX + 1, buf, sizeof(buf));
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+	n = response_full(OMIT_NONE, 1, 0, 0, 0, buf, sizeof(buf));
+	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
+	/* two CERTs */
+	n = response_full(OMIT_NONE, 0, 0, 2, 100, buf, sizeof(buf));
 	assert_int_equal(login_parse_response(buf, (size_t)n, &r), -EBADMSG);
 }
 
@@ -381,6 +429,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_response_ok),
+		cmocka_unit_test(test_response_pki),
 		cmocka_unit_test(test_response_missing),
 		cmocka_unit_test(test_response_refused),
 		cmocka_unit_test(test_request_for),

@@ -98,8 +98,11 @@ static void test_open_reopen(void **state)
 	struct stat sb;
 
 	assert_int_equal(store_meta_set(f->st, "domain", "example.test"), 0);
-	assert_int_equal(add(f->st, "alpha", &n), 0);
-	assert_int_equal(store_node_set_cert(f->st, n.id, "0A1B"), 0);
+	memset(&n, 0, sizeof(n));
+	strcpy(n.name, "alpha");
+	strcpy(n.fqdn, "alpha.example.test");
+	strcpy(n.cert_serial, "0A1B");
+	assert_int_equal(store_node_add(f->st, &n), 0);
 	store_close(f->st);
 	f->st = NULL;
 
@@ -192,7 +195,42 @@ static void test_unique_names(void **state)
 	assert_int_equal(store_node_by_name(f->st, "gamma", &n), -ENOENT);
 	assert_int_equal(store_node_by_id(f->st, 999, &n), -ENOENT);
 	assert_int_equal(store_node_by_serial(f->st, "", &n), -ENOENT);
-	assert_int_equal(store_node_set_cert(f->st, 999, "AB"), -ENOENT);
+	assert_int_equal(store_node_renew_cert(f->st, 999, "AB", "CD"), -ENOENT);
+}
+
+/* A renewal keeps the certificate it replaced until the next one, and
+ * one the node logged in with but never received the renewal of can
+ * renew again without losing the one it holds. */
+static void test_renew_cert(void **state)
+{
+	struct fix *f = *state;
+	struct store_node n, m;
+
+	memset(&n, 0, sizeof(n));
+	strcpy(n.name, "alpha");
+	strcpy(n.fqdn, "alpha.example.test");
+	strcpy(n.cert_serial, "A1");
+	assert_int_equal(store_node_add(f->st, &n), 0);
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "B2", "C3"), -ENOENT);
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "", "C3"), -ENOENT);
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "A1", "B2"), 0);
+	assert_int_equal(store_node_by_serial(f->st, "A1", &m), 0);
+	assert_int_equal(store_node_by_serial(f->st, "B2", &m), 0);
+	assert_string_equal(m.cert_serial, "B2");
+	/* B2 never arrived: A1 renews again, and stays */
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "A1", "C3"), 0);
+	assert_int_equal(store_node_by_serial(f->st, "A1", &m), 0);
+	assert_int_equal(store_node_by_serial(f->st, "C3", &m), 0);
+	assert_int_equal(store_node_by_serial(f->st, "B2", &m), -ENOENT);
+	/* C3 arrived and renews: A1 is gone */
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "C3", "D4"), 0);
+	assert_int_equal(store_node_by_serial(f->st, "A1", &m), -ENOENT);
+	assert_int_equal(store_node_by_serial(f->st, "D4", &m), 0);
+	assert_string_equal(m.name, "alpha");
+	/* revocation keys on the node: every serial of it is refused alike */
+	assert_int_equal(store_node_revoke(f->st, "alpha", "lost"), 0);
+	assert_int_equal(store_node_by_serial(f->st, "C3", &m), 0);
+	assert_true(m.revoked);
 }
 
 static void test_gn_mac_unique(void **state)
@@ -580,7 +618,7 @@ static int reentrant_cb(const struct store_node *n, void *arg)
 
 	if (store_node_by_id(st, n->id, &m) < 0)
 		return 1;
-	return store_node_set_cert(st, n->id, "FF") < 0;
+	return store_node_set_tags(st, n->id, "ff") < 0;
 }
 
 static void test_foreach(void **state)
@@ -602,7 +640,7 @@ static void test_foreach(void **state)
 	assert_int_equal(count, 1);
 	assert_int_equal(store_node_foreach(f->st, -1, reentrant_cb, f->st), 0);
 	assert_int_equal(store_node_by_name(f->st, "x", &n), 0);
-	assert_string_equal(n.cert_serial, "FF");
+	assert_string_equal(n.tags, "ff");
 }
 
 /* Several processes allocate at once: every VIP is handed out once. */
@@ -660,6 +698,7 @@ int main(void)
 		T(test_vip_exhaustion),
 		cmocka_unit_test(test_vip_helpers),
 		T(test_revoke),
+		T(test_renew_cert),
 		T(test_counter_reserve),
 		T(test_keys),
 		T(test_regs),

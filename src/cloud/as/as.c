@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "aead.h"
 #include "as_limit.h"
+#include "as_pki.h"
 #include "clock.h"
 #include "log.h"
 #include "pwhash.h"
@@ -185,7 +186,8 @@ struct as_req {
 	char name[CY_NAME_MAX + 1];
 	char password[CY_PASSWORD_MAX + 1];  /* secret: wiped by as_handle */
 	char for_name[CY_NAME_MAX + 1];      /* Login Request with FOR */
-	bool has_name, has_pw, has_for;
+	uint8_t newkey[CA_RAW_KEY_LEN];      /* NEWKEY: to certify when renewing */
+	bool has_name, has_pw, has_for, has_newkey;
 };
 
 static int as_req_parse(const struct cy_msg *m, struct as_req *r)
@@ -194,7 +196,9 @@ static int as_req_parse(const struct cy_msg *m, struct as_req *r)
 	r->has_name = cy_msg_find(m, CY_A_NAME) != NULL;
 	r->has_pw = cy_msg_find(m, CY_A_PASSWORD) != NULL;
 	r->has_for = m->type == CY_LOGIN_REQ && cy_msg_find(m, CY_A_FOR) != NULL;
-	if ((r->has_name && !cy_msg_str(m, CY_A_NAME, r->name, CY_NAME_MAX)) ||
+	r->has_newkey = m->type == CY_LOGIN_REQ && cy_msg_find(m, CY_A_NEWKEY) != NULL;
+	if ((r->has_newkey && !cy_msg_bytes(m, CY_A_NEWKEY, r->newkey, sizeof(r->newkey))) ||
+	    (r->has_name && !cy_msg_str(m, CY_A_NAME, r->name, CY_NAME_MAX)) ||
 	    (r->has_pw && !cy_msg_str(m, CY_A_PASSWORD, r->password, CY_PASSWORD_MAX)) ||
 	    (r->has_for && !cy_msg_str(m, CY_A_FOR, r->for_name, CY_NAME_MAX)))
 		return -EBADMSG;
@@ -384,6 +388,43 @@ static ssize_t as_for(struct as *as, const struct as_peer *peer, const struct as
 	return 0;
 }
 
+/* The cloud's CAs, and a renewed certificate when the node logged in
+ * with one that is due and offered a key for it: the Login Response's
+ * CA and CERT.  A renewal that fails leaves the login as it was: the old
+ * certificate still works until it expires. */
+static void as_put_pki(struct as *as, const struct as_peer *peer, const struct as_req *r,
+		       const struct store_node *n, struct cy_builder *b)
+{
+	char serial[CA_SERIAL_MAX + 1], pbuf[ADDR_STR_MAX];
+	const uint8_t *der;
+	uint8_t *cert;
+	size_t len, i;
+	int rc;
+
+	if (!as->conf.pki)
+		return;
+	for (i = 0; (der = as_pki_bundle_der(as->conf.pki, i, &len)); i++)
+		cy_put_bytes(b, CY_A_CA, der, len);
+	if (r->has_for || !r->has_newkey || !peer->cert || !peer->cert_serial ||
+	    !as_pki_renew_due(as->conf.pki, (const X509 *)peer->cert))
+		return;
+	rc = as_pki_issue_node(as->conf.pki, n->fqdn, r->newkey, &cert, &len, serial);
+	if (rc == 0)
+		rc = store_node_renew_cert(as->st, n->id, peer->cert_serial, serial);
+	if (rc < 0) {
+		as->stats.renew_failed++;
+		log_warnx("as: %s: cannot renew the certificate of %s: %s", peer_str(peer, pbuf),
+			  n->fqdn, strerror(-rc));
+		free(cert);
+		return;
+	}
+	cy_put_bytes(b, CY_A_CERT, cert, len);
+	free(cert);
+	as->stats.renewed++;
+	log_info("as: %s: certificate of %s renewed (serial %s)", peer_str(peer, pbuf), n->fqdn,
+		 serial);
+}
+
 static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct as_req *r,
 			uint8_t *resp, size_t cap, struct as_check **chk)
 {
@@ -420,6 +461,7 @@ static ssize_t as_login(struct as *as, const struct as_peer *peer, const struct 
 	cy_put_u32(&b, CY_A_LIFETIME, (uint32_t)as->conf.key_lifetime);
 	for (size_t i = 0; i < as->conf.nnms; i++)
 		cy_put_endpoint(&b, CY_A_NMS, (const struct sockaddr *)&as->conf.nms[i]);
+	as_put_pki(as, peer, r, n, &b);
 	len = cy_build_finish(&b);
 	key_id = k.key_id;
 	cy_wipe(&k, sizeof(k));
@@ -611,5 +653,7 @@ const struct counter as_counters[] = {
 	COUNTER(struct as_stats, info_refused, "Information Requests refused"),
 	COUNTER(struct as_stats, throttled, "password logins refused without hashing"),
 	COUNTER(struct as_stats, conn_refused, "connections refused over a cap"),
+	COUNTER(struct as_stats, renewed, "node certificates renewed"),
+	COUNTER(struct as_stats, renew_failed, "node certificate renewals that failed"),
 };
 const size_t as_ncounters = sizeof(as_counters) / sizeof(as_counters[0]);

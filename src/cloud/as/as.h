@@ -7,7 +7,9 @@
  *
  * On a successful login the AS creates a fresh node-NMS common key,
  * stores it with its expiry (now + key_lifetime) and returns it with the
- * node's identity and the NMS endpoints.  An adapter may log in one of
+ * node's identity and the NMS endpoints, the CAs the cloud trusts and,
+ * when a certificate login offers a NEWKEY and its certificate is due
+ * (as_pki.h), a renewed certificate.  An adapter may log in one of
  * its general nodes (FOR = the GN's name) and gets the GN's key and
  * identity; it fetches the list of its general nodes with an Information
  * Request. */
@@ -30,11 +32,16 @@
 #define AS_IDLE_TIMEOUT 10   /* seconds */
 
 struct store;
+struct as_pki;
+struct x509_st;
 
 struct as_conf {
 	int key_lifetime;                    /* seconds */
 	size_t nnms;
 	struct sockaddr_storage nms[AS_MAX_NMS];
+	/* The CA (as_pki.h): its bundle goes to every node that logs in,
+	 * and it renews certificates.  NULL: neither. */
+	struct as_pki *pki;
 };
 
 struct as_stats {
@@ -52,6 +59,8 @@ struct as_stats {
 	uint64_t throttled;      /* password logins refused unhashed: backing off after
 				  * failures, or too many checks queued (RESULT 10) */
 	uint64_t conn_refused;   /* connections refused: too many in all or from one source */
+	uint64_t renewed;        /* node certificates renewed at login */
+	uint64_t renew_failed;   /* renewals due that could not be made */
 };
 
 /* The table of those counters (counters.h), as `cyphonic stats` shows them. */
@@ -61,6 +70,7 @@ extern const size_t as_ncounters;
 /* What the transport proved about the peer. */
 struct as_peer {
 	const char *cert_serial;             /* verified client cert serial (hex), or NULL */
+	const struct x509_st *cert;          /* that certificate (for renewal), or NULL */
 	const struct sockaddr *addr;         /* for logging; may be NULL */
 };
 

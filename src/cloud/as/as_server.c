@@ -51,7 +51,8 @@ struct as_conn {
 struct as_server {
 	struct event_base *base;
 	struct as *as;
-	SSL_CTX *ctx;
+	struct as_server_conf conf;          /* its paths: the caller's, as long as we live */
+	SSL_CTX *ctx;                        /* new connections; a connection keeps its own */
 	struct evconnlistener *lis;
 	struct as_pool *pool;
 	struct as_conn *conns;
@@ -132,8 +133,10 @@ static void as_conn_next(struct as_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	uint8_t req[CY_HDR_LEN + AS_MSG_MAX], *resp;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 	struct as_peer peer = {
 		.cert_serial = c->has_cert ? c->serial : NULL,
+		.cert = c->has_cert && ssl ? SSL_get0_peer_certificate(ssl) : NULL,
 		.addr = (struct sockaddr *)&c->peer,
 	};
 	struct as_check *chk;
@@ -494,6 +497,7 @@ struct as_server *as_server_new(struct event_base *base, struct as *as,
 	s->base = base;
 	s->as = as;
 	s->max_conns = conf->max_conns > 0 ? conf->max_conns : AS_MAX_CONNS;
+	s->conf = *conf;
 	s->ctx = as_server_ctx(conf);
 	if (!s->ctx)
 		goto fail;
@@ -515,6 +519,19 @@ struct as_server *as_server_new(struct event_base *base, struct as *as,
 fail:
 	as_server_free(s);
 	return NULL;
+}
+
+int as_server_reload(struct as_server *s)
+{
+	SSL_CTX *ctx = as_server_ctx(&s->conf);
+
+	if (!ctx)
+		return -1;
+	/* Every SSL holds a reference to the context it was made from. */
+	SSL_CTX_free(s->ctx);
+	s->ctx = ctx;
+	log_info("as: certificate %s and CAs %s loaded", s->conf.cert, s->conf.ca_cert);
+	return 0;
 }
 
 void as_server_free(struct as_server *s)

@@ -27,7 +27,7 @@ struct as_server_conf {
 	struct sockaddr_storage listen;      /* [::]:port is dual-stack */
 	const char *cert;                    /* PEM server certificate (chain) */
 	const char *key;                     /* PEM private key */
-	const char *ca_cert;                 /* PEM cloud CA: client certs must chain to it */
+	const char *ca_cert;                 /* PEM cloud CAs: client certs must chain to one */
 	int max_conns;                       /* 0 = AS_MAX_CONNS */
 };
 
@@ -37,5 +37,9 @@ struct as_server;
 struct as_server *as_server_new(struct event_base *base, struct as *as,
 				const struct as_server_conf *conf);
 void as_server_free(struct as_server *s);
+/* Read the certificate, key and CA files again for the connections to
+ * come (a renewed certificate, a CA roll); on failure (logged) the old
+ * ones stay.  0 or -1. */
+int as_server_reload(struct as_server *s);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "aead.h"
+#include "cred.h"
 #include "log.h"
 #include "node_conf.h"
 
@@ -28,8 +29,7 @@ struct login {
 	const struct node_conf *conf;
 	login_cb cb;
 	void *arg;
-	SSL_CTX *ctx;
-	bool use_password;
+	struct cred *cred;          /* the node's, shared by its logins */
 	char gn_name[CY_NAME_MAX + 1];  /* login_new_for(): log in this GN; else "" */
 
 	enum login_op op;
@@ -44,15 +44,16 @@ struct login {
 	struct event *kick;         /* deferred start and finish */
 	bool finished;              /* kick delivers res */
 	struct login_result res;
+	X509 *as_cert;              /* the AS that answered res (a reference) */
 	char why[160];              /* last failure, for LOGIN_FAILED */
 };
 
 /* ---- wire ---- */
 
 /* Every request: NAME, PASSWORD with password login, FOR when logging
- * in a general node. */
+ * in a general node, NEWKEY when a certificate login offers one. */
 static ssize_t build(uint8_t type, const char *name, const char *pw, const char *gn_name,
-		     uint8_t *buf, size_t cap)
+		     const uint8_t *newkey, uint8_t *buf, size_t cap)
 {
 	struct cy_builder b;
 
@@ -62,23 +63,26 @@ static ssize_t build(uint8_t type, const char *name, const char *pw, const char 
 		cy_put_str(&b, CY_A_PASSWORD, pw);
 	if (gn_name)
 		cy_put_str(&b, CY_A_FOR, gn_name);
+	if (newkey)
+		cy_put_bytes(&b, CY_A_NEWKEY, newkey, CA_RAW_KEY_LEN);
 	return cy_build_finish(&b);
 }
 
-ssize_t login_build_request(const char *name, const char *pw, uint8_t *buf, size_t cap)
+ssize_t login_build_request(const char *name, const char *pw, const uint8_t *newkey,
+			    uint8_t *buf, size_t cap)
 {
-	return build(CY_LOGIN_REQ, name, pw, NULL, buf, cap);
+	return build(CY_LOGIN_REQ, name, pw, NULL, newkey, buf, cap);
 }
 
 ssize_t login_build_request_for(const char *name, const char *pw, const char *gn_name,
 				uint8_t *buf, size_t cap)
 {
-	return build(CY_LOGIN_REQ, name, pw, gn_name, buf, cap);
+	return build(CY_LOGIN_REQ, name, pw, gn_name, NULL, buf, cap);
 }
 
 ssize_t login_build_info_request(const char *name, const char *pw, uint8_t *buf, size_t cap)
 {
-	return build(CY_INFO_REQ, name, pw, NULL, buf, cap);
+	return build(CY_INFO_REQ, name, pw, NULL, NULL, buf, cap);
 }
 
 static int bad(struct login_result *r, const char *why)
@@ -137,11 +141,27 @@ int login_parse_response(const uint8_t *buf, size_t len, struct login_result *r)
 	}
 	if (r->nnms == 0)
 		goto badid;
+	pos = 0;
+	while ((a = cy_msg_next(&m, CY_A_CA, &pos))) {
+		if (r->pki.nca == CA_BUNDLE_MAX || a->len == 0 || a->len > CY_CERT_DER_MAX)
+			goto badpki;
+		memcpy(r->pki.ca[r->pki.nca], a->val, a->len);
+		r->pki.ca_len[r->pki.nca++] = a->len;
+	}
+	if ((a = cy_msg_find(&m, CY_A_CERT))) {
+		if (a->len == 0 || a->len > CY_CERT_DER_MAX)
+			goto badpki;
+		memcpy(r->pki.cert, a->val, a->len);
+		r->pki.cert_len = a->len;
+	}
 	r->status = LOGIN_OK;
 	return 0;
 badid:
 	cy_wipe(r->key, sizeof(r->key));
 	return bad(r, "Login Response with a bad NAME, KIND or NMS");
+badpki:
+	cy_wipe(r->key, sizeof(r->key));
+	return bad(r, "Login Response with a bad CA or CERT");
 }
 
 void login_info_free(struct login_info *r)
@@ -250,70 +270,6 @@ int login_parse_info(const uint8_t *buf, size_t len, struct login_info *r)
 
 /* ---- TLS context ---- */
 
-static void ssl_errors(const char *what)
-{
-	char buf[256];
-	unsigned long e = ERR_get_error();
-
-	ERR_error_string_n(e, buf, sizeof(buf));
-	log_warnx("%s: %s", what, e ? buf : "no PEM data");
-	ERR_clear_error();
-}
-
-static int ctx_load_ca(SSL_CTX *ctx, const char *pem)
-{
-	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *x;
-	int n = 0;
-
-	if (!bio)
-		return -ENOMEM;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		if (X509_STORE_add_cert(st, x) == 1)
-			n++;
-		X509_free(x);
-	}
-	ERR_clear_error(); /* the end of the PEM data reads as an error */
-	BIO_free(bio);
-	return n > 0 ? 0 : -EINVAL;
-}
-
-static int ctx_load_cert(SSL_CTX *ctx, const char *cert_pem, const char *key_pem)
-{
-	BIO *bio = BIO_new_mem_buf(cert_pem, -1);
-	EVP_PKEY *pkey = NULL;
-	X509 *x;
-	int err = -EINVAL;
-
-	if (!bio)
-		return -ENOMEM;
-	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (!x || SSL_CTX_use_certificate(ctx, x) != 1)
-		goto out;
-	X509_free(x);
-	/* Any further certificates are intermediates. */
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
-		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
-			goto out;
-	ERR_clear_error();
-	BIO_free(bio);
-	bio = BIO_new_mem_buf(key_pem, -1);
-	if (!bio)
-		return -ENOMEM;
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	if (!pkey || SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)
-		goto out_nox;
-	err = 0;
-	goto out_nox;
-out:
-	X509_free(x);
-out_nox:
-	EVP_PKEY_free(pkey);
-	BIO_free(bio);
-	return err;
-}
 
 /* ---- one attempt per cloud address ---- */
 
@@ -410,6 +366,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	evbuffer_drain(in, (size_t)flen);
+	X509_free(l->as_cert);
+	l->as_cert = SSL_get1_peer_certificate(bufferevent_openssl_get_ssl(bev));
 	finish(l);
 }
 
@@ -442,16 +400,23 @@ static void conn_error(struct login *l, struct bufferevent *bev, short what)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct login *l = arg;
-	uint8_t req[CY_HDR_LEN + 3 * CY_ATTR_HDR_LEN + 2 * CY_NAME_MAX + CY_PASSWORD_MAX];
-	const char *pw = l->use_password ? l->conf->password : NULL;
+	uint8_t req[CY_HDR_LEN + 4 * CY_ATTR_HDR_LEN + 2 * CY_NAME_MAX + CY_PASSWORD_MAX +
+		    CA_RAW_KEY_LEN];
+	const char *pw = cred_password(l->cred) ? l->conf->password : NULL;
+	uint8_t newkey[CA_RAW_KEY_LEN];
+	bool offer;
 	ssize_t n;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		/* A certificate login of the node itself offers a key for
+		 * renewal; the AS decides whether it is due. */
+		offer = l->op == LOGIN_OP_LOGIN && !l->gn_name[0] && cred_newkey(l->cred, newkey);
 		if (l->op == LOGIN_OP_INFO)
 			n = login_build_info_request(l->conf->name, pw, req, sizeof(req));
 		else
 			n = build(CY_LOGIN_REQ, l->conf->name, pw,
-				  l->gn_name[0] ? l->gn_name : NULL, req, sizeof(req));
+				  l->gn_name[0] ? l->gn_name : NULL, offer ? newkey : NULL, req,
+				  sizeof(req));
 		if (n < 0 || bufferevent_write(bev, req, (size_t)n) < 0)
 			fail_attempt(l, "cannot send the request");
 		cy_wipe(req, sizeof(req));
@@ -491,7 +456,7 @@ static void attempt(struct login *l)
 		return;
 	}
 	sa = (const struct sockaddr *)&l->conf->cloud[l->idx];
-	ssl = SSL_new(l->ctx);
+	ssl = SSL_new(cred_ctx(l->cred));
 	if (!ssl) {
 		fail_attempt(l, "SSL_new failed");
 		return;
@@ -538,6 +503,11 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 		login_info_free(&l->info);
 		return;
 	}
+	/* New CAs or a renewed certificate serve the logins to come. */
+	if (l->res.status == LOGIN_OK)
+		cred_apply(l->cred, &l->res.pki, l->as_cert);
+	X509_free(l->as_cert);
+	l->as_cert = NULL;
 	if (l->cb)
 		l->cb(l->arg, &l->res);
 	cy_wipe(&l->res, sizeof(l->res));
@@ -545,8 +515,8 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- lifecycle ---- */
 
-struct login *login_new(struct event_base *base, const struct node_conf *conf, login_cb cb,
-			void *arg)
+struct login *login_new(struct event_base *base, const struct node_conf *conf,
+			struct cred *cred, login_cb cb, void *arg)
 {
 	struct login *l = calloc(1, sizeof(*l));
 
@@ -554,38 +524,20 @@ struct login *login_new(struct event_base *base, const struct node_conf *conf, l
 		return NULL;
 	l->base = base;
 	l->conf = conf;
+	l->cred = cred;
 	l->cb = cb;
 	l->arg = arg;
-	l->ctx = SSL_CTX_new(TLS_client_method());
 	l->deadline = evtimer_new(base, on_deadline, l);
 	l->kick = event_new(base, -1, 0, on_kick, l);
-	if (!l->ctx || !l->deadline || !l->kick)
-		goto fail;
-	SSL_CTX_set_min_proto_version(l->ctx, TLS1_3_VERSION);
-	SSL_CTX_set_verify(l->ctx, SSL_VERIFY_PEER, NULL);
-	if (!conf->ca_pem || ctx_load_ca(l->ctx, conf->ca_pem) < 0) {
-		ssl_errors("cannot load the cloud CA certificate");
-		goto fail;
-	}
-	if (conf->cert_pem && conf->key_pem) {
-		if (ctx_load_cert(l->ctx, conf->cert_pem, conf->key_pem) < 0) {
-			ssl_errors("cannot load the node certificate and key");
-			goto fail;
-		}
-	} else if (conf->password) {
-		l->use_password = true;
-	} else {
-		log_warnx("no credentials: neither cert+key nor password");
-		goto fail;
+	if (!l->deadline || !l->kick) {
+		login_free(l);
+		return NULL;
 	}
 	return l;
-fail:
-	login_free(l);
-	return NULL;
 }
 
 struct login *login_new_for(struct event_base *base, const struct node_conf *conf,
-			    const char *gn_name, login_cb cb, void *arg)
+			    struct cred *cred, const char *gn_name, login_cb cb, void *arg)
 {
 	struct login *l;
 
@@ -593,7 +545,7 @@ struct login *login_new_for(struct event_base *base, const struct node_conf *con
 		log_warnx("login: '%s' is not a general node name", gn_name ? gn_name : "");
 		return NULL;
 	}
-	l = login_new(base, conf, cb, arg);
+	l = login_new(base, conf, cred, cb, arg);
 	if (l)
 		snprintf(l->gn_name, sizeof(l->gn_name), "%s", gn_name);
 	return l;
@@ -610,7 +562,7 @@ void login_free(struct login *l)
 		event_free(l->deadline);
 	if (l->kick)
 		event_free(l->kick);
-	SSL_CTX_free(l->ctx);
+	X509_free(l->as_cert);
 	cy_wipe(&l->res, sizeof(l->res));
 	free(l);
 }

@@ -30,11 +30,12 @@
 #include <netinet/in.h>
 #include <sys/types.h>
 
+#include "cred.h"
 #include "wire.h"
 
 #define LOGIN_MAX_NMS 8
 #define LOGIN_TIMEOUT_S 5     /* per cloud address: connect, handshake, answer */
-#define LOGIN_RES_MAX 4096    /* largest Login Response frame accepted */
+#define LOGIN_RES_MAX 16384   /* largest Login Response frame accepted (CAs included) */
 #define LOGIN_INFO_RES_MAX CY_MSG_MAX /* largest Information Response accepted */
 #define LOGIN_GN_MAX 1024     /* general nodes accepted in one Information Response */
 
@@ -56,6 +57,7 @@ struct login_result {
 	uint32_t lifetime;                    /* seconds */
 	size_t nnms;
 	struct sockaddr_storage nms[LOGIN_MAX_NMS];
+	struct cred_update pki;               /* CA and CERT, applied by the login */
 };
 
 /* One general node of the adapter, as the Information Response lists it. */
@@ -70,22 +72,24 @@ struct login_info {
 
 struct event_base;
 struct node_conf;
+struct cred;
 struct login;
 
 typedef void (*login_cb)(void *arg, const struct login_result *r);
 /* r (and r->gn) is valid only during the call: copy what you keep. */
 typedef void (*login_info_cb)(void *arg, const struct login_info *r);
 
-/* Prepares the TLS context from conf (CA, certificate, key); NULL when
- * they do not load (logged).  conf must outlive the login.  cb may be NULL
- * for a struct login used only for login_info_start(). */
-struct login *login_new(struct event_base *base, const struct node_conf *conf, login_cb cb,
-			void *arg);
+/* A login to the cloud of conf with the credentials cred (cred.h: every
+ * login of a daemon shares them, and a Login Response that renews them
+ * renews them for all).  conf and cred must outlive the login.  cb may be
+ * NULL for a struct login used only for login_info_start(). */
+struct login *login_new(struct event_base *base, const struct node_conf *conf,
+			struct cred *cred, login_cb cb, void *arg);
 /* The same, but login_start() logs in the general node gn_name (a DNS
  * label, copied) on behalf of the adapter whose conf this is; cb gets the
  * GN's login_result.  NULL when gn_name is not a valid name. */
 struct login *login_new_for(struct event_base *base, const struct node_conf *conf,
-			    const char *gn_name, login_cb cb, void *arg);
+			    struct cred *cred, const char *gn_name, login_cb cb, void *arg);
 void login_free(struct login *l);
 /* Start a login unless a request is running; the callback follows later. */
 void login_start(struct login *l);
@@ -108,9 +112,11 @@ ssize_t login_build_info_request(const char *name, const char *pw, uint8_t *buf,
 int login_parse_info(const uint8_t *buf, size_t len, struct login_info *r);
 void login_info_free(struct login_info *r);
 
-/* Login Request: NAME always, PASSWORD when pw is not NULL.  Returns the
- * length or -EMSGSIZE. */
-ssize_t login_build_request(const char *name, const char *pw, uint8_t *buf, size_t cap);
+/* Login Request: NAME always, PASSWORD when pw is not NULL, NEWKEY when
+ * newkey (CA_RAW_KEY_LEN bytes) is not NULL.  Returns the length or
+ * -EMSGSIZE. */
+ssize_t login_build_request(const char *name, const char *pw, const uint8_t *newkey,
+			    uint8_t *buf, size_t cap);
 /* Fill r from a Login Response.  0 (r->status LOGIN_OK or LOGIN_REFUSED)
  * or -EBADMSG with r->reason saying what was wrong. */
 int login_parse_response(const uint8_t *buf, size_t len, struct login_result *r);
