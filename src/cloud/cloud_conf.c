@@ -90,6 +90,13 @@ static int set_level(void *obj, const char *v, char *err, size_t errlen)
 	return log_level_parse(v, c->log_level, sizeof(c->log_level), err, errlen);
 }
 
+static int set_user(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+
+	return privdrop_user_parse(c->user, v, err, errlen);
+}
+
 #define STR(sec, key, field, req) \
 	{ sec, key, CONF_STR, offsetof(struct cloud_conf, field), \
 	  sizeof(((struct cloud_conf *)0)->field), 0, 0, req, NULL }
@@ -104,6 +111,7 @@ static const struct conf_key cloud_keys[] = {
 	STR("cloud", "ca_key", ca_key, false),
 	STR("cloud", "control", control, false),
 	FN("cloud", "log_level", set_level, false),
+	FN("cloud", "user", set_user, false),
 	FN("as", "listen", set_as_listen, false),
 	STR("as", "cert", as_cert, false),
 	STR("as", "key", as_key, false),
@@ -156,6 +164,11 @@ static void defaults(struct cloud_conf *c)
  * section seen only through an unknown key never gets here. */
 static int finish(struct cloud_conf *c, const char *name, char *err, size_t errlen)
 {
+	if (c->renew_days >= c->cert_days) {
+		snprintf(err, errlen, "%s: [as] renew_days (%d) must be less than cert_days (%d)",
+			 name, c->renew_days, c->cert_days);
+		return -1;
+	}
 	if (c->has_as && (!c->as_cert[0] || !c->as_key[0])) {
 		snprintf(err, errlen, "%s: [as] needs cert and key", name);
 		return -1;
@@ -163,11 +176,6 @@ static int finish(struct cloud_conf *c, const char *name, char *err, size_t errl
 	if (c->has_as && !c->nnms) {
 		snprintf(err, errlen, "%s: [as] needs nms (the NMS addresses given to nodes)",
 			 name);
-		return -1;
-	}
-	if (c->renew_days >= c->cert_days) {
-		snprintf(err, errlen, "%s: [as] renew_days (%d) must be less than cert_days (%d)",
-			 name, c->renew_days, c->cert_days);
 		return -1;
 	}
 	if (!c->has_as && !c->has_nms && !c->has_trs) {

@@ -12,6 +12,8 @@
  *                                                  (without: no renewal)
  *   control = DIR/cloud.sock                       stats socket
  *   log_level = info
+ *   user = cyphonic                                run as this user (no capability:
+ *                                                  it needs none); it must own DIR
  *
  *   [as]
  *   listen = [::]:7443                             dual-stack
@@ -46,6 +48,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "privdrop.h"
 #include "wire.h"
 
 #define CLOUD_PATH_MAX 512
@@ -59,6 +62,7 @@ struct cloud_conf {
 	char ca_key[CLOUD_PATH_MAX];
 	char control[108];
 	char log_level[16];
+	char user[PRIVDROP_USER_MAX + 1];      /* "" none */
 
 	bool has_as;
 	struct sockaddr_storage as_listen;

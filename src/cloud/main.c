@@ -24,6 +24,7 @@
 #include "log.h"
 #include "nms.h"
 #include "nms_server.h"
+#include "privdrop.h"
 #include "store.h"
 #include "trs_server.h"
 #include "trs_wire.h"
@@ -361,9 +362,23 @@ int main(int argc, char **argv)
 	log_set_level(debug ? LOG_LVL_DEBUG : lvl);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* The cloud needs no privilege but binding a port below 1024, should
+	 * its config ask for one: it becomes [cloud] user before it opens a
+	 * file (so what it creates is that user's), keeping only that (and
+	 * CAP_SETPCAP, to take it out of the bounding set later), and drops
+	 * both once its sockets are bound. */
+	if (privdrop(c.conf.user, (const cap_value_t[]){ CAP_NET_BIND_SERVICE, CAP_SETPCAP }, 2,
+		     err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 1;
+	}
 	c.base = event_base_new();
 	if (!c.base || cloud_start(&c) < 0)
 		goto out;
+	if (privdrop(NULL, NULL, 0, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	log_info("cloud %s running (%s%s%s%s%s)", c.conf.domain, c.as ? "AS" : "",
 		 c.as && c.nms ? ", " : "", c.nms ? "NMS" : "",
 		 (c.as || c.nms) && c.trs_srv ? ", " : "", c.trs_srv ? "TRS" : "");

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "node.h"
 #include "node_conf.h"
+#include "privdrop.h"
 
 static void usage(FILE *f)
 {
@@ -42,6 +43,21 @@ static void raise_nofile(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			log_warn("raising the descriptor limit");
 	}
+}
+
+/* Everything that needed more is made: keep CAP_NET_ADMIN (addresses and
+ * routes on the TUN, socket buffers, the adapter's nftables) and, for an
+ * adapter, CAP_NET_RAW (its LAN socket), and become [node] user. */
+static int drop_privileges(const struct node_conf *conf)
+{
+	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
+	char err[256];
+
+	if (privdrop(conf->user, keep, conf->has_adapter ? 2 : 1, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -101,6 +117,8 @@ int main(int argc, char **argv)
 		if (!adapter)
 			goto out;
 	}
+	if (drop_privileges(&conf) < 0)
+		goto out;
 	event_base_dispatch(base);
 	adapter_stop(adapter);
 	node_stop(node);

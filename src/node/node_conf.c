@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "privdrop.h"
 
 #define NODE_DEFAULT_AS_PORT 7443
 
@@ -109,6 +110,13 @@ static int set_leases(void *obj, const char *v, char *err, size_t errlen)
 	return set_path(c->adapter_leases, sizeof(c->adapter_leases), v, err, errlen);
 }
 
+static int set_user(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+
+	return privdrop_user_parse(c->user, v, err, errlen);
+}
+
 static int set_renewed(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
@@ -139,6 +147,7 @@ static const struct conf_key node_keys[] = {
 	STR("node", "control", control, false),
 	INT("node", "keepalive", keepalive, 1, 3600),
 	FN("node", "log_level", set_level, false),
+	FN("node", "user", set_user, false),
 	FN("resolver", "listen", set_dns_listen, false),
 	FN("resolver", "upstream", set_upstream, false),
 	{ "resolver", "system", CONF_BOOL, offsetof(struct node_conf, dns_system), 0, 0, 0, false,
@@ -208,6 +217,11 @@ static int finish(struct node_conf *c, const char *name, char *err, size_t errle
 	}
 	if (!c->cert_pem && !c->password) {
 		snprintf(err, errlen, "%s: [credentials] needs cert and key, or password", name);
+		return -1;
+	}
+	if (c->user[0] && c->dns_system) {
+		snprintf(err, errlen, "%s: [node] user and [resolver] system = yes do not go "
+			 "together: putting /etc/resolv.conf back at exit needs root", name);
 		return -1;
 	}
 	if (c->has_adapter && !c->adapter_lan[0]) {

@@ -12,6 +12,9 @@
  *   control = /run/cyphonic/alpha.example.test.sock
  *   keepalive = 15                  seconds between keepalives (upper bound)
  *   log_level = info                error | warn | info | debug
+ *   user = cyphonic                 run as this user once started (keeping
+ *                                   CAP_NET_ADMIN, and CAP_NET_RAW for an
+ *                                   adapter); default: stay root, with those
  *
  *   [resolver]
  *   listen = 127.0.0.153:53         where the resolver answers (UDP and TCP)
@@ -48,6 +51,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "privdrop.h"
 #include "wire.h"
 
 #define NODE_MAX_CLOUD 4
@@ -68,6 +72,7 @@ struct node_conf {
 	char control[NODE_PATH_MAX];
 	int keepalive;
 	char log_level[16];
+	char user[PRIVDROP_USER_MAX + 1];    /* "" none */
 
 	struct sockaddr_storage dns_listen;
 	size_t nupstream;

@@ -43,6 +43,18 @@ RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cyphonic-net.XXXXXX")
 LOG_DIR=$RUN_DIR/log
 CLOUD_DIR=$RUN_DIR/cloud
 mkdir -p "$LOG_DIR"
+# CY_USER=NAME runs every daemon as that user ([cloud] user, [node] user):
+# the cloud's directory becomes its own, and the files the nodes write
+# (renewed credentials, leases) go to STATE_DIR, which it owns.
+CY_USER=${CY_USER:-}
+STATE_DIR=$RUN_DIR
+if [[ -n $CY_USER ]]; then
+	id "$CY_USER" >/dev/null || { echo "lib.sh: no user '$CY_USER'" >&2; exit 1; }
+	chmod 711 "$RUN_DIR"
+	STATE_DIR=$RUN_DIR/state
+	mkdir -p "$STATE_DIR"
+	chown "$CY_USER:" "$STATE_DIR"
+fi
 
 declare -a NAMESPACES=()
 declare -A DPID=()      # daemon name -> pid (while running)
@@ -535,6 +547,7 @@ cloud_new()
 	cy init --dir "$CLOUD_DIR" --domain "$CY_DOMAIN" --cloud "$addrs"
 	[[ -f $CLOUD_DIR/cloud.conf ]] || fail "cyphonic init wrote no $CLOUD_DIR/cloud.conf"
 	conf_set "$CLOUD_DIR/cloud.conf" cloud log_level "${CY_LOG_LEVEL:-debug}"
+	[[ -z $CY_USER ]] || conf_set "$CLOUD_DIR/cloud.conf" cloud user "$CY_USER"
 }
 
 # node_new NAME [node add options...]: enrol NAME; its config gets a per-run
@@ -550,7 +563,8 @@ node_new()
 	conf_set "$f" node keepalive 1
 	conf_set "$f" node control "$RUN_DIR/$name.sock"
 	conf_set "$f" node log_level "${CY_LOG_LEVEL:-debug}"
-	conf_set "$f" credentials renewed "$RUN_DIR/$name.credentials"
+	conf_set "$f" credentials renewed "$STATE_DIR/$name.credentials"
+	[[ -z $CY_USER ]] || conf_set "$f" node user "$CY_USER"
 }
 
 stats() { cy stats --dir "$CLOUD_DIR" --json; }
@@ -563,6 +577,8 @@ stat_get() { stats | jq -er "$1"; }
 start_cloud()
 {
 	local ns=${1:-cloud}
+	# Its directory is its own (what the CLI made there as root included).
+	[[ -z $CY_USER ]] || chown -R "$CY_USER:" "$CLOUD_DIR"
 	start_daemon cloud "$ns" cloud "$CYPHONIC_BIN/cyphonic-cloud" -c "$CLOUD_DIR/cloud.conf"
 	wait_for 20 stats
 	wait_for 10 n "$ns" sh -c 'ss -Hltn sport = :7443 | grep -q . && ss -Hlun sport = :7444 | grep -q .'
@@ -1096,8 +1112,9 @@ adapter_new()
 	conf_set "$f" node keepalive 1
 	conf_set "$f" node control "$RUN_DIR/$name.sock"
 	conf_set "$f" node log_level "${CY_LOG_LEVEL:-debug}"
-	conf_set "$f" adapter leases "$RUN_DIR/$name.leases"
-	conf_set "$f" credentials renewed "$RUN_DIR/$name.credentials"
+	conf_set "$f" adapter leases "$STATE_DIR/$name.leases"
+	conf_set "$f" credentials renewed "$STATE_DIR/$name.credentials"
+	[[ -z $CY_USER ]] || conf_set "$f" node user "$CY_USER"
 	conf_set "$f" adapter refresh 5
 	conf_set "$f" resolver upstream "${ADAPTER_UPSTREAM:-$UPSTREAM4}"
 }

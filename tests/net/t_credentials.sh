@@ -42,35 +42,35 @@ wait_registered b
 ok "a (10-day certificate) and b registered"
 
 pretty "a's certificate is renewed at its first login, b's is not"
-wait_for 10 test -s "$RUN_DIR/a.credentials"
-[[ $(stat -c %a "$RUN_DIR/a.credentials") == 600 ]] || fail "a.credentials is not mode 600"
-left=$(days_left "$RUN_DIR/a.credentials")
+wait_for 10 test -s "$STATE_DIR/a.credentials"
+[[ $(stat -c %a "$STATE_DIR/a.credentials") == 600 ]] || fail "a.credentials is not mode 600"
+left=$(days_left "$STATE_DIR/a.credentials")
 ((left >= 89 && left <= 90)) || fail "a's renewed certificate has $left days left, not 90"
 (($(stat_get .as.renewed) == 1)) || fail "as.renewed is $(stat_get .as.renewed), not 1"
-[[ ! -e $RUN_DIR/b.credentials ]] || fail "b's 90-day certificate was renewed"
+[[ ! -e $STATE_DIR/b.credentials ]] || fail "b's 90-day certificate was renewed"
 log_grep a "certificate of a\..* renewed" || fail "a's log does not say it renewed"
 ok "a.credentials (mode 600): a certificate for $left days; as.renewed 1; b untouched"
-! grep -q "$(awk '/^key = /{getline; print; exit}' "$(node_conf a)")" "$RUN_DIR/a.credentials" ||
+! grep -q "$(awk '/^key = /{getline; print; exit}' "$(node_conf a)")" "$STATE_DIR/a.credentials" ||
 	fail "the renewed key is the enrolment key"
 ok "the renewed certificate came with a new key"
 talk || fail "a and b cannot ping each other"
 
 pretty "a restarts: it logs in with the renewed certificate"
 restart a a
-log_grep a "renewed ones from" || fail "a did not read $RUN_DIR/a.credentials"
+log_grep a "renewed ones from" || fail "a did not read $STATE_DIR/a.credentials"
 (($(stat_get .as.renewed) == 1)) || fail "a was renewed again"
 ok "a logged in with its renewed certificate, nothing renewed"
 
 pretty "a renewal that never reached the node: the old certificate still works"
-cp "$RUN_DIR/a.credentials" "$RUN_DIR/a.credentials.saved"
-rm "$RUN_DIR/a.credentials"
+cp "$STATE_DIR/a.credentials" "$STATE_DIR/a.credentials.saved"
+rm "$STATE_DIR/a.credentials"
 restart a a
-wait_for 10 test -s "$RUN_DIR/a.credentials"
+wait_for 10 test -s "$STATE_DIR/a.credentials"
 (($(stat_get .as.renewed) == 2)) || fail "a's 10-day certificate was not renewed again"
 ok "a logged in with its enrolment certificate and was renewed again"
 # Only the current certificate and the one it replaced are accepted: the
 # one in between (given at the first renewal) is refused now.
-cp "$RUN_DIR/a.credentials.saved" "$RUN_DIR/a.credentials"
+cp "$STATE_DIR/a.credentials.saved" "$STATE_DIR/a.credentials"
 r0=$(stat_get .as.login_refused)
 stop_daemon a
 start_node a a
@@ -79,10 +79,10 @@ wait_for 20 eval '(( $(stat_get .as.login_refused) > r0 ))'
 log_grep a "authentication failed" || fail "a's log does not say why it was refused"
 ok "a certificate replaced twice is refused: $(log_first a 'authentication failed')"
 stop_daemon a 0 1
-rm "$RUN_DIR/a.credentials"
+rm "$STATE_DIR/a.credentials"
 start_node a a
 wait_registered a
-wait_for 10 test -s "$RUN_DIR/a.credentials"
+wait_for 10 test -s "$STATE_DIR/a.credentials"
 
 pretty "cyphonic ca roll: a second CA is trusted beside the first"
 cy ca roll --dir "$CLOUD_DIR" | tee "$RUN_DIR/roll.out"
@@ -90,8 +90,8 @@ grep -q "loaded them" "$RUN_DIR/roll.out" || fail "the running cloud did not rel
 (($(grep -c "BEGIN CERTIFICATE" "$CLOUD_DIR/ca.pem") == 2)) || fail "ca.pem holds no 2 CAs"
 restart a a
 restart b b
-wait_for 10 eval '(( $(cas_in "$RUN_DIR/b.credentials") == 2 ))'
-(($(cas_in "$RUN_DIR/a.credentials") == 2)) || fail "a did not learn the new CA"
+wait_for 10 eval '(( $(cas_in "$STATE_DIR/b.credentials") == 2 ))'
+(($(cas_in "$STATE_DIR/a.credentials") == 2)) || fail "a did not learn the new CA"
 talk || fail "a and b cannot ping each other after the roll"
 ok "a and b trust both CAs and still talk"
 
@@ -108,7 +108,7 @@ wait_for 10 eval '(( $(stat_get .as.renewed) == r0 + 2 ))'
 new=$(openssl x509 -in <(awk '/BEGIN/{n++} n==2' "$CLOUD_DIR/ca.pem") -noout -subject |
 	sed 's/^subject=//')
 for x in a b; do
-	wait_for 10 eval "issuer_of \"$RUN_DIR/$x.credentials\" | grep -qF \"$new\""
+	wait_for 10 eval "issuer_of \"$STATE_DIR/$x.credentials\" | grep -qF \"$new\""
 done
 talk || fail "a and b cannot ping each other after the switch"
 ok "a and b hold certificates from the new CA ($new) and still talk"
@@ -118,7 +118,7 @@ cy ca finish --dir "$CLOUD_DIR"
 (($(grep -c "BEGIN CERTIFICATE" "$CLOUD_DIR/ca.pem") == 1)) || fail "ca.pem still holds 2 CAs"
 restart a a
 restart b b
-wait_for 10 eval '(( $(cas_in "$RUN_DIR/a.credentials") == 1 ))'
+wait_for 10 eval '(( $(cas_in "$STATE_DIR/a.credentials") == 1 ))'
 talk || fail "a and b cannot ping each other after the roll finished"
 ok "a and b trust the new CA alone and still talk"
 

@@ -117,6 +117,28 @@ static void test_node_roundtrip(void **state)
 	assert_null(c.password);
 	node_conf_free(&c);
 	cliconf_free(text);
+	/* [node] user, and not with the system resolver: restoring
+	 * /etc/resolv.conf at exit needs root */
+	{
+		const char *at = strstr(text = cliconf_node(&cn), "keepalive = 15\n");
+		size_t off = (size_t)(at - text) + strlen("keepalive = 15\n");
+		char *t2 = malloc(strlen(text) + 128);
+
+		assert_non_null(at);
+		snprintf(t2, strlen(text) + 128, "%.*suser = cyphonic\n%s", (int)off, text,
+			 text + off);
+		assert_int_equal(node_conf_load_string(&c, "a.conf", t2, err, sizeof(err)), 0);
+		assert_string_equal(c.user, "cyphonic");
+		node_conf_free(&c);
+		strcat(t2, "[resolver]\nsystem = yes\n");
+		assert_int_equal(node_conf_load_string(&c, "a.conf", t2, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "[node] user and [resolver] system"));
+		snprintf(t2, strlen(text) + 128, "%.*suser = Root\n%s", (int)off, text, text + off);
+		assert_int_equal(node_conf_load_string(&c, "a.conf", t2, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "not a user name"));
+		cliconf_free(t2);
+		cliconf_free(text);
+	}
 	/* a password the INI format would mangle is refused, not written */
 	cn.password = "a ;comment";
 	assert_null(cliconf_node(&cn));

@@ -59,6 +59,9 @@ static void test_trs_only(void **state)
 	assert_int_equal(load(BASE "[trs]\nkey = /k\npublic = 198.51.100.7\n", &c, err,
 			      sizeof(err)), 0);
 	assert_true(c.has_trs && !c.has_as && !c.has_nms);
+	assert_string_equal(c.user, "");
+	assert_int_equal(c.cert_days, 90);
+	assert_int_equal(c.renew_days, 30);
 	assert_int_equal(c.trs_idle, 60);
 	assert_int_equal(c.trs_max_sessions, 1024);
 	assert_int_equal(c.trs_port_lo, 0);
@@ -83,6 +86,11 @@ static void test_refused(void **state)
 		{ BASE STORE "[nms]\ntrs = 1,2,3,4,5\ntrs_key = /k\n", "trs" },
 		{ BASE "[nms]\nlisten = [::]:7444\n", "store" },
 		{ BASE, "no role" },
+		{ BASE "user = root!\n[trs]\nkey = /k\npublic = 192.0.2.1\n", "user name" },
+		{ BASE "user = -x\n[trs]\nkey = /k\npublic = 192.0.2.1\n", "user name" },
+		{ BASE "[trs]\nkey = /k\npublic = 192.0.2.1\n[as]\ncert_days = 30\nrenew_days = 30\n",
+		  "renew_days" },
+		{ BASE "[trs]\nkey = /k\npublic = 192.0.2.1\n[as]\ncert_days = 1\n", "cert_days" },
 	};
 	struct cloud_conf c;
 	char err[256];
