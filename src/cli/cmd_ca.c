@@ -30,17 +30,8 @@
 struct ca_files {
 	struct cloud_conf c;
 	char next[CLOUD_PATH_MAX + 8];     /* the rolled-in CA's key, CA_KEY.next */
-	STACK_OF(X509) *bundle;
-	EVP_PKEY *key;                     /* the signing CA's */
-	X509 *signer;
+	struct ca_set ca;
 };
-
-static void ca_files_free(struct ca_files *f)
-{
-	sk_X509_pop_free(f->bundle, X509_free);
-	EVP_PKEY_free(f->key);
-	X509_free(f->signer);
-}
 
 static int ca_files_load(const char *dir, struct ca_files *f)
 {
@@ -54,15 +45,8 @@ static int ca_files_load(const char *dir, struct ca_files *f)
 		return -1;
 	}
 	snprintf(f->next, sizeof(f->next), "%s.next", f->c.ca_key);
-	f->bundle = ca_bundle_read(f->c.ca_cert, err, sizeof(err));
-	f->key = f->bundle ? ca_key_read(f->c.ca_key, err, sizeof(err)) : NULL;
-	f->signer = f->key ? ca_bundle_signer(f->bundle, f->key) : NULL;
-	if (!f->signer) {
-		if (f->key)
-			snprintf(err, sizeof(err), "%s belongs to no certificate of %s",
-				 f->c.ca_key, f->c.ca_cert);
+	if (ca_set_load(&f->ca, f->c.ca_cert, f->c.ca_key, err, sizeof(err)) < 0) {
 		cli_fail("%s", err);
-		ca_files_free(f);
 		return -1;
 	}
 	return 0;
@@ -98,23 +82,23 @@ static int ca_status(struct ca_files *f)
 	char cn[256], date[32], err[CLOUD_PATH_MAX + 64];
 	STACK_OF(X509) *as;
 
-	for (int i = 0; i < sk_X509_num(f->bundle); i++) {
-		X509 *x = sk_X509_value(f->bundle, i);
+	for (int i = 0; i < sk_X509_num(f->ca.bundle); i++) {
+		X509 *x = sk_X509_value(f->ca.bundle, i);
 
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
 					      sizeof(cn)) <= 0)
 			snprintf(cn, sizeof(cn), "?");
 		printf("CA %d: %s, until %s%s\n", i + 1, cn, ca_date(x, date),
-		       !X509_cmp(x, f->signer) ? ", signs" : "");
+		       !X509_cmp(x, f->ca.signer) ? ", signs" : "");
 	}
 	if (access(f->next, F_OK) == 0)
 		printf("rolling: %s is the next CA's key ('cyphonic ca switch')\n", f->next);
-	else if (sk_X509_num(f->bundle) > 1)
+	else if (sk_X509_num(f->ca.bundle) > 1)
 		printf("rolling: the old CA is still trusted ('cyphonic ca finish')\n");
 	as = ca_bundle_read(f->c.as_cert, err, sizeof(err));
 	if (as) {
 		printf("AS certificate: until %s, %s\n", ca_date(sk_X509_value(as, 0), date),
-		       ca_issued_by(sk_X509_value(as, 0), f->signer) ? "from the signing CA"
+		       ca_issued_by(sk_X509_value(as, 0), f->ca.signer) ? "from the signing CA"
 								    : "from another CA");
 		sk_X509_pop_free(as, X509_free);
 	}
@@ -131,11 +115,12 @@ static int ca_roll(struct ca_files *f)
 	int rc = CLI_FAIL, err;
 
 	if (access(f->next, F_OK) == 0)
-		return cli_fail("a roll is under way (%s exists): 'cyphonic ca switch' next",
-				f->next);
-	if (sk_X509_num(f->bundle) >= CA_BUNDLE_MAX)
+		return cli_fail("a roll is under way (%s exists): 'cyphonic ca switch' next; if "
+				"'cyphonic ca status' shows no second CA, an earlier roll stopped "
+				"halfway: remove %s and roll again", f->next, f->next);
+	if (sk_X509_num(f->ca.bundle) >= CA_BUNDLE_MAX)
 		return cli_fail("%s already holds %d CAs: 'cyphonic ca finish' first",
-				f->c.ca_cert, sk_X509_num(f->bundle));
+				f->c.ca_cert, sk_X509_num(f->ca.bundle));
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
 	snprintf(label, sizeof(label), "%s %s", f->c.domain, stamp);
@@ -150,13 +135,13 @@ static int ca_roll(struct ca_files *f)
 		cli_fail("%s: %s", f->next, strerror(-err));
 		goto out;
 	}
-	if (!sk_X509_push(f->bundle, x)) {
+	if (!sk_X509_push(f->ca.bundle, x)) {
 		unlink(f->next);
 		cli_fail("out of memory");
 		goto out;
 	}
 	x = NULL;   /* the bundle holds it */
-	err = ca_replace_certs(f->c.ca_cert, f->bundle);
+	err = ca_replace_certs(f->c.ca_cert, f->ca.bundle);
 	if (err < 0) {
 		unlink(f->next);
 		cli_fail("%s: %s", f->c.ca_cert, strerror(-err));
@@ -185,7 +170,7 @@ static int ca_switch(struct ca_files *f)
 		return access(f->next, F_OK) ? cli_fail("no roll under way (%s is not there): "
 							"'cyphonic ca roll' first", f->next)
 					     : cli_fail("%s", err);
-	x = ca_bundle_signer(f->bundle, next);
+	x = ca_bundle_signer(f->ca.bundle, next);
 	EVP_PKEY_free(next);
 	if (!x)
 		return cli_fail("%s belongs to no CA of %s", f->next, f->c.ca_cert);
@@ -207,10 +192,10 @@ static int ca_finish(struct ca_files *f)
 
 	if (access(f->next, F_OK) == 0)
 		return cli_fail("the new CA does not sign yet: 'cyphonic ca switch' first");
-	if (sk_X509_num(f->bundle) == 1)
+	if (sk_X509_num(f->ca.bundle) == 1)
 		return cli_fail("%s trusts one CA: no roll to finish", f->c.ca_cert);
 	keep = sk_X509_new_null();
-	if (!keep || !sk_X509_push(keep, f->signer)) {
+	if (!keep || !sk_X509_push(keep, f->ca.signer)) {
 		sk_X509_free(keep);
 		return cli_fail("out of memory");
 	}
@@ -255,7 +240,7 @@ int cmd_ca(int argc, char **argv)
 		if (ca_files_load(dir, &f) < 0)
 			return CLI_FAIL;
 		rc = subs[i].run(&f);
-		ca_files_free(&f);
+		ca_set_free(&f.ca);
 		return rc;
 	}
 	return cli_usage("ca");

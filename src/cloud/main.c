@@ -39,6 +39,7 @@ struct cloud {
 	struct as_pki *pki;
 	struct as_server *as_srv;
 	struct event *ev_renew;                  /* the AS certificate's renewal check */
+	bool as_stale;                           /* the TLS context lags the files */
 	struct nms *nms;
 	struct nms_server *nms_srv;
 	struct trs_server *trs_srv;
@@ -55,25 +56,24 @@ static void cloud_usage(void)
 	exit(2);
 }
 
-/* The AS certificate renewed when due; the TLS context follows when it
- * was, or always with reload.  0 or -1 (logged). */
+/* The AS certificate renewed when due (a failure is logged and tried
+ * again next time: the one served has days left); the TLS context
+ * follows when it was, when reload asks, or when an earlier reload
+ * failed.  0 or -1 (logged). */
 static int cloud_as_renew(struct cloud *c, bool reload)
 {
 	char err[CLOUD_PATH_MAX + 128];
 	int rc = as_pki_renew_server(c->pki, err, sizeof(err));
 
-	if (rc < 0) {
+	if (rc < 0)
 		log_warnx("as: cannot renew the AS certificate: %s", err);
-		return -1;
-	}
-	if (rc > 0) {
+	if (rc > 0)
 		log_info("as: AS certificate %s renewed for %d days", c->conf.as_cert,
 			 c->conf.cert_days);
-		reload = true;
-	}
-	if (reload && c->as_srv && as_server_reload(c->as_srv) < 0)
-		return -1;
-	return 0;
+	if (!c->as_srv || !(reload || rc > 0 || c->as_stale))
+		return rc < 0 ? -1 : 0;
+	c->as_stale = as_server_reload(c->as_srv) < 0;
+	return rc < 0 || c->as_stale ? -1 : 0;
 }
 
 static void cloud_renew_timer(evutil_socket_t fd, short what, void *arg)
@@ -254,8 +254,7 @@ static int cloud_start(struct cloud *c)
 		}
 		ac.pki = c->pki;
 		/* Renewed before it is first served, then checked hourly. */
-		if (cloud_as_renew(c, false) < 0)
-			return -1;
+		cloud_as_renew(c, false);
 		c->ev_renew = event_new(c->base, -1, EV_PERSIST, cloud_renew_timer, c);
 		if (!c->ev_renew || event_add(c->ev_renew, &hourly) < 0)
 			return -1;

@@ -51,7 +51,8 @@ static int ca_add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 /* A certificate for key, subject CN = cn, valid from an hour ago (for
- * clocks a little behind) for days from now; signed later by the caller. */
+ * clocks a little behind) for days from now, but never past its issuer;
+ * signed later by the caller. */
 static X509 *ca_new_cert(EVP_PKEY *key, const char *cn, X509 *issuer, int days)
 {
 	X509 *x = X509_new();
@@ -66,7 +67,9 @@ static X509 *ca_new_cert(EVP_PKEY *key, const char *cn, X509 *issuer, int days)
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
 				       -1, 0) != 1 ||
 	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1 ||
-	    X509_set_pubkey(x, key) != 1) {
+	    X509_set_pubkey(x, key) != 1 ||
+	    (issuer && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0 &&
+	     X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1)) {
 		X509_free(x);
 		return NULL;
 	}
@@ -281,15 +284,29 @@ void ca_pem_free(char *pem)
  * is wiped on the way (ca_pem_free): a key must be, a certificate may. */
 static int ca_write_pem(const char *path, char *pem, mode_t mode, int excl)
 {
+	char dir[PATH_MAX], *slash;
+	struct stat sb;
 	int fd, rc;
 
 	if (!pem)
 		return -EIO;
+	/* Root writing into a cloud directory that belongs to the cloud's
+	 * user ([cloud] user) gives the file to that user, who must read it. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (geteuid() != 0 || stat(slash ? (dir[0] ? dir : "/") : ".", &sb) < 0)
+		sb.st_uid = 0;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), mode);
 	if (fd < 0) {
 		rc = -errno;
 	} else {
 		rc = fchmod(fd, mode) < 0 ? -errno : conf_write_all(fd, pem, strlen(pem));
+		if (!rc && sb.st_uid != 0 && fchown(fd, sb.st_uid, sb.st_gid) < 0)
+			rc = -errno;
+		if (!rc && fsync(fd) < 0)   /* on disk before a rename makes it the file */
+			rc = -errno;
 		if (close(fd) < 0 && !rc)
 			rc = -errno;
 	}
@@ -406,28 +423,52 @@ EVP_PKEY *ca_key_read(const char *path, char *err, size_t errlen)
 	return key;
 }
 
-int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **key, char *err,
-	    size_t errlen)
+int ca_set_load(struct ca_set *s, const char *cert_path, const char *key_path, char *err,
+		size_t errlen)
 {
-	STACK_OF(X509) *sk;
-
-	*x = NULL;
-	sk = ca_bundle_read(cert_path, err, errlen);
-	*key = sk ? ca_key_read(key_path, err, errlen) : NULL;
-	if (!*key)
+	memset(s, 0, sizeof(*s));
+	s->bundle = ca_bundle_read(cert_path, err, errlen);
+	if (!s->bundle)
+		return -1;
+	if (!key_path || !key_path[0])
+		return 0;
+	s->key = ca_key_read(key_path, err, errlen);
+	if (!s->key)
 		goto fail;
-	*x = ca_bundle_signer(sk, *key);
-	if (!*x) {
+	s->signer = ca_bundle_signer(s->bundle, s->key);
+	if (!s->signer) {
 		snprintf(err, errlen, "%s belongs to no certificate of %s", key_path, cert_path);
 		goto fail;
 	}
-	sk_X509_pop_free(sk, X509_free);
 	return 0;
 fail:
-	sk_X509_pop_free(sk, X509_free);
-	EVP_PKEY_free(*key);
-	*key = NULL;
+	ca_set_free(s);
 	return -1;
+}
+
+void ca_set_free(struct ca_set *s)
+{
+	sk_X509_pop_free(s->bundle, X509_free);
+	X509_free(s->signer);
+	EVP_PKEY_free(s->key);
+	memset(s, 0, sizeof(*s));
+}
+
+int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **key, char *err,
+	    size_t errlen)
+{
+	struct ca_set s;
+
+	*x = NULL;
+	*key = NULL;
+	if (ca_set_load(&s, cert_path, key_path, err, errlen) < 0)
+		return -1;
+	*x = s.signer;
+	*key = s.key;
+	s.signer = NULL;
+	s.key = NULL;
+	ca_set_free(&s);
+	return 0;
 }
 
 X509 *ca_bundle_signer(STACK_OF(X509) *sk, EVP_PKEY *key)

@@ -71,6 +71,19 @@ X509 *ca_bundle_signer(STACK_OF(X509) *sk, EVP_PKEY *key);
 /* A private key file: refused when group or others may read it.  NULL
  * with err set. */
 EVP_PKEY *ca_key_read(const char *path, char *err, size_t errlen);
+/* A cloud's CAs: the bundle (every CA trusted) and, with the key, the
+ * one of them it belongs to (the signing CA). */
+struct ca_set {
+	STACK_OF(X509) *bundle;
+	X509 *signer;           /* NULL without a key */
+	EVP_PKEY *key;
+};
+
+/* The bundle cert_path and, when key_path is neither NULL nor "", the
+ * signing CA.  0, or -1 with err set (nothing held). */
+int ca_set_load(struct ca_set *s, const char *cert_path, const char *key_path, char *err,
+		size_t errlen);
+void ca_set_free(struct ca_set *s);
 /* The signing CA: of the bundle cert_path, the certificate key_path
  * belongs to.  0, or -1 with err set. */
 int ca_load(const char *cert_path, const char *key_path, X509 **x, EVP_PKEY **key,

@@ -61,6 +61,11 @@ int store_node_renew_cert(struct store *st, int64_t id, const char *presented,
 	return st->ops->node_renew_cert(st, id, presented, fresh);
 }
 
+int store_node_cert_used(struct store *st, int64_t id, const char *serial)
+{
+	return st->ops->node_cert_used(st, id, serial);
+}
+
 int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
 {
 	return st->ops->node_set_pwhash(st, id, pwhash);

@@ -40,6 +40,7 @@ struct store_node {
 	uint8_t vip4[4];
 	uint8_t vip6[16];
 	char cert_serial[STORE_SERIAL_MAX + 1]; /* "" when none issued */
+	char cert_prev[STORE_SERIAL_MAX + 1];   /* the one a renewal replaced, until used */
 	char pwhash[STORE_PWHASH_MAX + 1];   /* "" when password login is off */
 	bool revoked;
 	char revoke_reason[CY_REASON_MAX + 1];
@@ -106,6 +107,9 @@ int store_node_set_tags(struct store *st, int64_t id, const char *tags);
 int store_node_by_name(struct store *st, const char *name, struct store_node *n);
 int store_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n);
 int store_node_by_id(struct store *st, int64_t id, struct store_node *n);
+/* The node logged in with its current certificate (serial): the previous
+ * one is no longer accepted.  -ENOENT when serial is not its current. */
+int store_node_cert_used(struct store *st, int64_t id, const char *serial);
 /* By the serial of its current certificate or its previous one. */
 int store_node_by_serial(struct store *st, const char *serial, struct store_node *n);
 int store_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n);

@@ -24,6 +24,7 @@ struct store_ops {
 	int (*node_add)(struct store *st, struct store_node *n);
 	int (*node_renew_cert)(struct store *st, int64_t id, const char *presented,
 			       const char *fresh);
+	int (*node_cert_used)(struct store *st, int64_t id, const char *serial);
 	int (*node_set_pwhash)(struct store *st, int64_t id, const char *pwhash);
 	int (*node_set_tags)(struct store *st, int64_t id, const char *tags);
 	int (*node_by_name)(struct store *st, const char *name, struct store_node *n);

@@ -92,7 +92,7 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 
 #define NODE_COLS                                                                 \
 	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
-	"revoked, revoke_reason, created, tags"
+	"revoked, revoke_reason, created, tags, cert_prev"
 #define REG_COLS \
 	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping"
 
@@ -102,6 +102,7 @@ enum query {
 	Q_VIP_FREE,
 	Q_NODE_INSERT,
 	Q_NODE_RENEW_CERT,
+	Q_NODE_CERT_USED,
 	Q_NODE_SET_PWHASH,
 	Q_NODE_SET_TAGS,
 	Q_NODE_BY_NAME,
@@ -139,6 +140,7 @@ static const char *const query_sql[Q_COUNT] = {
 			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
 	[Q_NODE_RENEW_CERT] = "UPDATE nodes SET cert_prev = ?2, cert_serial = ?3 "
 			      "WHERE id = ?1 AND ?2 <> '' AND (cert_serial = ?2 OR cert_prev = ?2)",
+	[Q_NODE_CERT_USED] = "UPDATE nodes SET cert_prev = '' WHERE id = ?1 AND cert_serial = ?2",
 	[Q_NODE_SET_PWHASH] = "UPDATE nodes SET pwhash = ?2 WHERE id = ?1",
 	[Q_NODE_SET_TAGS] = "UPDATE nodes SET tags = ?2 WHERE id = ?1",
 	[Q_NODE_BY_NAME] = "SELECT " NODE_COLS " FROM nodes WHERE name = ?1",
@@ -380,6 +382,7 @@ static int row_node(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 	col_text(st, 11, n->revoke_reason, sizeof(n->revoke_reason));
 	n->created = sqlite3_column_int64(st, 12);
 	col_text(st, 13, n->tags, sizeof(n->tags));
+	col_text(st, 14, n->cert_prev, sizeof(n->cert_prev));
 	return 0;
 }
 
@@ -531,6 +534,11 @@ static int sq_node_renew_cert(struct store *st, int64_t id, const char *presente
 
 	return one_row(step_done(s, prep(s, Q_NODE_RENEW_CERT, "Itt", id, presented, fresh),
 				 "certificate renewal"));
+}
+
+static int sq_node_cert_used(struct store *st, int64_t id, const char *serial)
+{
+	return node_set_text(st, Q_NODE_CERT_USED, id, serial);
 }
 
 static int sq_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
@@ -897,6 +905,7 @@ static const struct store_ops sqlite_ops = {
 	.counter_reserve = sq_counter_reserve,
 	.node_add = sq_node_add,
 	.node_renew_cert = sq_node_renew_cert,
+	.node_cert_used = sq_node_cert_used,
 	.node_set_tags = sq_node_set_tags,
 	.node_set_pwhash = sq_node_set_pwhash,
 	.node_by_name = sq_node_by_name,

@@ -185,6 +185,14 @@ static void test_lifetimes_and_reissue(void **state)
 	end = ca_not_after(node);
 	assert_true(end > time(NULL) + 10 * 86400 - 60 && end <= time(NULL) + 10 * 86400);
 	assert_null(ca_issue_node(p->ca, p->ca_key, key, "a.example.test", 0));
+	/* never past the CA's own end */
+	{
+		X509 *longer = ca_issue_node(p->ca, p->ca_key, key, "a.example.test",
+					     CA_ROOT_DAYS + 100);
+
+		assert_int_equal(ca_not_after(longer), ca_not_after(p->ca));
+		X509_free(longer);
+	}
 	assert_true(ca_issued_by(node, p->ca));
 	assert_false(ca_issued_by(node, other));   /* same name, other key */
 

@@ -222,9 +222,15 @@ static void test_renew_cert(void **state)
 	assert_int_equal(store_node_by_serial(f->st, "A1", &m), 0);
 	assert_int_equal(store_node_by_serial(f->st, "C3", &m), 0);
 	assert_int_equal(store_node_by_serial(f->st, "B2", &m), -ENOENT);
-	/* C3 arrived and renews: A1 is gone */
-	assert_int_equal(store_node_renew_cert(f->st, n.id, "C3", "D4"), 0);
+	assert_string_equal(m.cert_prev, "A1");
+	/* C3 arrived and is used: A1 is gone, it can neither log in nor renew */
+	assert_int_equal(store_node_cert_used(f->st, n.id, "A1"), -ENOENT);
+	assert_int_equal(store_node_cert_used(f->st, n.id, "C3"), 0);
 	assert_int_equal(store_node_by_serial(f->st, "A1", &m), -ENOENT);
+	assert_int_equal(store_node_by_serial(f->st, "C3", &m), 0);
+	assert_string_equal(m.cert_prev, "");
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "A1", "X9"), -ENOENT);
+	assert_int_equal(store_node_renew_cert(f->st, n.id, "C3", "D4"), 0);
 	assert_int_equal(store_node_by_serial(f->st, "D4", &m), 0);
 	assert_string_equal(m.name, "alpha");
 	/* revocation keys on the node: every serial of it is refused alike */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "aead.h"
@@ -342,6 +343,12 @@ static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct a
 			  cy_msg_type_str(r->res_type - 1), n->name, reason);
 		return as_fail(resp, cap, r->res_type, CY_ERR_REVOKED, reason);
 	}
+	/* The renewed certificate is in use: the one it replaced goes, so a
+	 * copy of the old key can neither log in nor renew any more. */
+	if (peer->cert_serial && n->cert_prev[0] &&
+	    !strcasecmp(peer->cert_serial, n->cert_serial) &&
+	    store_node_cert_used(as->st, n->id, n->cert_serial) == 0)
+		n->cert_prev[0] = '\0';
 	return 0;
 }
 

@@ -14,11 +14,9 @@
 struct as_pki {
 	struct as_pki_conf conf;
 	char *paths;                 /* the strings conf points at, one block */
-	STACK_OF(X509) *bundle;
-	uint8_t *der[CA_BUNDLE_MAX];
+	struct ca_set ca;            /* ca.signer NULL: no ca_key, nothing is renewed */
+	uint8_t *der[CA_BUNDLE_MAX]; /* the bundle, as the CA attributes carry it */
 	size_t der_len[CA_BUNDLE_MAX];
-	X509 *signer;                /* NULL: no ca_key, nothing is renewed */
-	EVP_PKEY *signer_key;
 };
 
 static void pki_clear(struct as_pki *p)
@@ -27,27 +25,27 @@ static void pki_clear(struct as_pki *p)
 		OPENSSL_free(p->der[i]);
 		p->der[i] = NULL;
 	}
-	sk_X509_pop_free(p->bundle, X509_free);
-	X509_free(p->signer);
-	EVP_PKEY_free(p->signer_key);
-	p->bundle = NULL;
-	p->signer = NULL;
-	p->signer_key = NULL;
+	ca_set_free(&p->ca);
 }
 
-/* Load everything into n, which the caller swaps in on success. */
+/* Load everything into n, which the caller swaps in on success.  A CA
+ * key that does not load leaves the AS without renewal, said loudly,
+ * rather than without the AS. */
 static int pki_load(struct as_pki *n, char *err, size_t errlen)
 {
 	const struct as_pki_conf *c = &n->conf;
 	int i, len;
 
-	n->bundle = ca_bundle_read(c->ca_cert, err, errlen);
-	if (!n->bundle)
-		return -1;
-	for (i = 0; i < sk_X509_num(n->bundle); i++) {
+	if (ca_set_load(&n->ca, c->ca_cert, c->ca_key, err, errlen) < 0) {
+		if (!c->ca_key || !c->ca_key[0] ||
+		    ca_set_load(&n->ca, c->ca_cert, NULL, err, errlen) < 0)
+			return -1;
+		log_warnx("as: CA key: %s: certificates are not renewed", err);
+	}
+	for (i = 0; i < sk_X509_num(n->ca.bundle); i++) {
 		unsigned char *der = NULL;
 
-		len = i2d_X509(sk_X509_value(n->bundle, i), &der);
+		len = i2d_X509(sk_X509_value(n->ca.bundle, i), &der);
 		if (len <= 0 || len > CY_CERT_DER_MAX) {
 			OPENSSL_free(der);
 			snprintf(err, errlen, "%s: certificate %d does not encode in %d bytes",
@@ -56,16 +54,6 @@ static int pki_load(struct as_pki *n, char *err, size_t errlen)
 		}
 		n->der[i] = der;
 		n->der_len[i] = (size_t)len;
-	}
-	if (!c->ca_key || !c->ca_key[0])
-		return 0;
-	n->signer_key = ca_key_read(c->ca_key, err, errlen);
-	if (!n->signer_key)
-		return -1;
-	n->signer = ca_bundle_signer(n->bundle, n->signer_key);
-	if (!n->signer) {
-		snprintf(err, errlen, "%s belongs to no certificate of %s", c->ca_key, c->ca_cert);
-		return -1;
 	}
 	return 0;
 }
@@ -110,7 +98,7 @@ struct as_pki *as_pki_new(const struct as_pki_conf *conf, char *err, size_t errl
 		as_pki_free(p);
 		return NULL;
 	}
-	if (!p->signer)
+	if (!p->conf.ca_key || !p->conf.ca_key[0])
 		log_info("as: no CA key: certificates are not renewed");
 	return p;
 nomem:
@@ -139,15 +127,13 @@ int as_pki_reload(struct as_pki *p, char *err, size_t errlen)
 	pki_clear(p);
 	memcpy(p->der, n.der, sizeof(p->der));
 	memcpy(p->der_len, n.der_len, sizeof(p->der_len));
-	p->bundle = n.bundle;
-	p->signer = n.signer;
-	p->signer_key = n.signer_key;
+	p->ca = n.ca;
 	return 0;
 }
 
 size_t as_pki_bundle_count(const struct as_pki *p)
 {
-	return (size_t)sk_X509_num(p->bundle);
+	return (size_t)sk_X509_num(p->ca.bundle);
 }
 
 const uint8_t *as_pki_bundle_der(const struct as_pki *p, size_t i, size_t *len)
@@ -162,10 +148,10 @@ bool as_pki_renew_due(const struct as_pki *p, const X509 *x)
 {
 	int64_t end = ca_not_after(x);
 
-	if (!p->signer)
+	if (!p->ca.signer)
 		return false;
 	return end < 0 || end - clock_now() <= (int64_t)p->conf.renew_days * 86400 ||
-	       !ca_issued_by(x, p->signer);
+	       !ca_issued_by(x, p->ca.signer);
 }
 
 int as_pki_issue_node(struct as_pki *p, const char *fqdn, const uint8_t pub[CA_RAW_KEY_LEN],
@@ -177,12 +163,12 @@ int as_pki_issue_node(struct as_pki *p, const char *fqdn, const uint8_t pub[CA_R
 	int n, rc = -EIO;
 
 	*der = NULL;
-	if (!p->signer)
+	if (!p->ca.signer)
 		return -ENOKEY;
 	key = ca_key_from_raw(pub);
 	if (!key)
 		return -EINVAL;
-	x = ca_issue_node(p->signer, p->signer_key, key, fqdn, p->conf.cert_days);
+	x = ca_issue_node(p->ca.signer, p->ca.key, key, fqdn, p->conf.cert_days);
 	if (x && ca_serial_hex(x, serial) == 0 && (n = i2d_X509(x, &d)) > 0 &&
 	    n <= CY_CERT_DER_MAX) {
 		*der = malloc((size_t)n);
@@ -207,7 +193,7 @@ int as_pki_renew_server(struct as_pki *p, char *err, size_t errlen)
 	X509 *x = NULL;
 	int rc = -1;
 
-	if (!p->signer)
+	if (!p->ca.signer)
 		return 0;
 	cur = ca_bundle_read(p->conf.as_cert, err, errlen);
 	if (!cur)
@@ -219,7 +205,7 @@ int as_pki_renew_server(struct as_pki *p, char *err, size_t errlen)
 	key = ca_key_read(p->conf.as_key, err, errlen);
 	if (!key)
 		goto out;
-	x = ca_reissue_server(sk_X509_value(cur, 0), p->signer, p->signer_key, key,
+	x = ca_reissue_server(sk_X509_value(cur, 0), p->ca.signer, p->ca.key, key,
 			      p->conf.cert_days);
 	fresh = sk_X509_new_null();
 	if (!x || !fresh || !sk_X509_push(fresh, x)) {

@@ -21,8 +21,11 @@
 #include "node_conf.h"
 #include "secbuf.h"
 
+#define CRED_ENROLLED_LEN 64   /* hex SHA-256 */
+
 struct cred {
 	const struct node_conf *conf;
+	char enrolled[CRED_ENROLLED_LEN + 1];  /* of the config's credentials */
 	STACK_OF(X509) *cas;
 	X509 *cert;          /* NULL: password login */
 	EVP_PKEY *key;
@@ -38,14 +41,16 @@ static STACK_OF(X509) *pem_certs(const char *pem)
 	BIO *b = BIO_new_mem_buf(pem, -1);
 	X509 *x;
 
-	while (sk && b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+	bool over = false;
+
+	while (sk && b && !over && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
 		if (sk_X509_num(sk) == CA_BUNDLE_MAX || !sk_X509_push(sk, x)) {
 			X509_free(x);
-			break;
+			over = true;
 		}
 	ERR_clear_error(); /* the end of the PEM data reads as an error */
 	BIO_free(b);
-	if (sk && (sk_X509_num(sk) == 0 || sk_X509_num(sk) > CA_BUNDLE_MAX)) {
+	if (sk && (sk_X509_num(sk) == 0 || over)) {
 		sk_X509_pop_free(sk, X509_free);
 		sk = NULL;
 	}
@@ -104,6 +109,17 @@ static bool vouched(STACK_OF(X509) *cas, const X509 *x)
 	return false;
 }
 
+/* One of the CAs trusted now is among cas: a roll adds a CA or drops one,
+ * never swaps them all at once (which only a forger would need). */
+static bool keeps_one(STACK_OF(X509) *cas, STACK_OF(X509) *now)
+{
+	for (int i = 0; i < sk_X509_num(now); i++)
+		for (int j = 0; j < sk_X509_num(cas); j++)
+			if (!X509_cmp(sk_X509_value(now, i), sk_X509_value(cas, j)))
+				return true;
+	return false;
+}
+
 /* A certificate of this node for key: its name, its key, one of cas. */
 static bool cert_fits(const struct cred *c, STACK_OF(X509) *cas, X509 *x, EVP_PKEY *key)
 {
@@ -140,12 +156,32 @@ fail:
 
 /* ---- the renewed file ---- */
 
+/* The renewed file names the enrolment it grew from: the SHA-256 of the
+ * config's certificate (its CA for a password node).  A config written
+ * anew (the node enrolled again) makes an older file moot. */
+static int enrolled_digest(const struct node_conf *conf, char out[CRED_ENROLLED_LEN + 1])
+{
+	const char *text = conf->cert_pem ? conf->cert_pem : conf->ca_pem;
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (!text || EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) != 1 ||
+	    n != sizeof(md))
+		return -1;
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 struct cred_file {
+	char enrolled[CRED_ENROLLED_LEN + 1];
 	char *ca, *cert, *key;
 	bool has_credentials;
 };
 
 static const struct conf_key file_keys[] = {
+	{ "credentials", "enrolled", CONF_STR, offsetof(struct cred_file, enrolled),
+	  sizeof(((struct cred_file *)0)->enrolled), 0, 0, true, NULL },
 	{ "credentials", "ca", CONF_TEXT, offsetof(struct cred_file, ca), 0, 0, 0, true, NULL },
 	{ "credentials", "cert", CONF_TEXT, offsetof(struct cred_file, cert), 0, 0, 0, false,
 	  NULL },
@@ -159,8 +195,8 @@ static const struct conf_schema file_schema = {
 	file_sections, CONF_ARRAY_LEN(file_sections), file_keys, CONF_ARRAY_LEN(file_keys),
 };
 
-/* The renewed file's credentials replace the config's when they are for
- * this node and no older (the config may have been written anew since). */
+/* The renewed file's credentials replace the config's when they grew
+ * from them and are for this node. */
 static void load_renewed(struct cred *c)
 {
 	const char *path = c->conf->renewed;
@@ -176,14 +212,18 @@ static void load_renewed(struct cred *c)
 		log_warnx("credentials: %s (ignored: the config's are used)", err);
 		return;
 	}
+	if (strcmp(f.enrolled, c->enrolled)) {
+		log_info("credentials: %s was written for an earlier enrolment: the config's are "
+			 "used", path);
+		goto out;
+	}
 	cas = pem_certs(f.ca);
 	if (f.cert && f.key) {
 		cert = pem_cert(f.cert);
 		key = pem_key(f.key);
 	}
-	if (!cas || !!c->cert != !!cert || (cert && (!key || !cert_fits(c, cas, cert, key) ||
-						     ca_not_after(cert) < ca_not_after(c->cert)))) {
-		log_warnx("credentials: %s holds none newer for %s: the config's are used", path,
+	if (!cas || !!c->cert != !!cert || (cert && (!key || !cert_fits(c, cas, cert, key)))) {
+		log_warnx("credentials: %s holds none that fit %s: the config's are used", path,
 			  c->conf->fqdn);
 		goto out;
 	}
@@ -239,8 +279,8 @@ static int save(const struct cred *c, STACK_OF(X509) *cas, X509 *cert, EVP_PKEY 
 	int fd, rc;
 
 	secbuf_printf(&b, "# %s: credentials renewed by the AS, written by cyphonicd.\n"
-		      "# Holds this node's private key: keep it secret.\n[credentials]\n",
-		      c->conf->fqdn);
+		      "# Holds this node's private key: keep it secret.\n[credentials]\n"
+		      "enrolled = %s\n", c->conf->fqdn, c->enrolled);
 	ok = put_pem(&b, "ca", ca_certs_pem(cas));
 	if (ok && cert)
 		ok = put_pem(&b, "cert", ca_cert_pem(cert)) && put_pem(&b, "key", ca_key_pem(key));
@@ -295,6 +335,8 @@ struct cred *cred_new(const struct node_conf *conf)
 		log_warnx("credentials: neither cert+key nor password");
 		goto fail;
 	}
+	if (enrolled_digest(conf, c->enrolled) < 0)
+		goto fail;
 	load_renewed(c);
 	if (c->cert && ca_not_after(c->cert) <= clock_now())
 		log_warnx("credentials: the certificate of %s has expired: the AS will refuse "
@@ -362,8 +404,10 @@ int cred_apply(struct cred *c, const struct cred_update *u, X509 *as_cert)
 		}
 		if (!cas)
 			why = "out of memory";
-		else if (!why && as_cert && !vouched(cas, as_cert))
+		else if (!why && (!as_cert || !vouched(cas, as_cert)))
 			why = "CAs that do not vouch for the AS itself";
+		else if (!why && !keeps_one(cas, c->cas))
+			why = "CAs none of which it trusts now";
 		new_cas = !why && !same_certs(cas, c->cas);
 	}
 	if (!why && u->cert_len) {
