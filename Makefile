@@ -17,7 +17,7 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 asan: deps
-	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCYPHONIC_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCYPHONIC_SANITIZE=ON -DCYPHONIC_KEYLOG=ON >/dev/null
 	@cmake --build $(ASAN) -j$(JOBS)
 
 # Unit tests on the release build; then unit and network tests again on

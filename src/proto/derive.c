@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "keylog.h"
 
 int derive_key(const char *label, const uint8_t key[DERIVE_KEY_LEN], uint64_t id,
 	       uint8_t out[DERIVE_KEY_LEN])
@@ -27,8 +28,10 @@ int derive_key(const char *label, const uint8_t key[DERIVE_KEY_LEN], uint64_t id
 						      strlen(label));
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
 	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(ctx, out, DERIVE_KEY_LEN, params) == 1)
+	if (EVP_KDF_derive(ctx, out, DERIVE_KEY_LEN, params) == 1) {
+		keylog(label, out, DERIVE_KEY_LEN);
 		rc = 0;
+	}
 out:
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);

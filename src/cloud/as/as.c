@@ -13,6 +13,7 @@
 #include "as_limit.h"
 #include "as_pki.h"
 #include "clock.h"
+#include "keylog.h"
 #include "log.h"
 #include "pwhash.h"
 #include "store.h"
@@ -176,6 +177,8 @@ static int as_make_key(struct as *as, const struct store_node *n, struct store_k
 		if (rc != -EEXIST)
 			break;
 	}
+	if (rc == 0)
+		keylog("common", k->key, sizeof(k->key));
 	if (rc < 0)
 		cy_wipe(k->key, sizeof(k->key));
 	return rc;

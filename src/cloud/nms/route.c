@@ -15,6 +15,7 @@
 #include "aead.h"
 #include "buf.h"
 #include "clock.h"
+#include "keylog.h"
 #include "log.h"
 #include "nms_impl.h"
 #include "nms_relay.h"
@@ -480,6 +481,9 @@ static struct route_entry *route_entry_new(struct nms *n, struct nms_key *k, uin
 		s->why = "no randomness";
 		return NULL;
 	}
+	keylog("tunnel", e->key, sizeof(e->key));
+	if (s->choice.path == CY_PATH_RELAY)
+		keylog("temp", e->temp_key, sizeof(e->temp_key));
 	e->req_id = req_id;
 	e->choice = s->choice;
 	nms_policy_flows(n, &s->mn, &s->cn, &e->fw[0]);

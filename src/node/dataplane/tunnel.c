@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "keylog.h"
 #include "log.h"
 #include "wire.h"
 
@@ -276,8 +277,11 @@ static int tunnel_kdf(const struct tunnel *t, const struct kdf_in *in,
 						      (void *)t->tunnel_key, TUNNEL_KEY_LEN);
 	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
 	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(ctx, keys, 2 * AEAD_KEY_LEN, params) == 1)
+	if (EVP_KDF_derive(ctx, keys, 2 * AEAD_KEY_LEN, params) == 1) {
+		keylog("end", keys, AEAD_KEY_LEN);
+		keylog("end", keys + AEAD_KEY_LEN, AEAD_KEY_LEN);
 		rc = 0;
+	}
 out:
 	cy_wipe(ikm, sizeof(ikm));
 	EVP_KDF_CTX_free(ctx);

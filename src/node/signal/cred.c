@@ -17,6 +17,7 @@
 #include "aead.h"
 #include "clock.h"
 #include "conf.h"
+#include "keylog.h"
 #include "log.h"
 #include "node_conf.h"
 #include "secbuf.h"
@@ -430,6 +431,14 @@ int cred_apply(struct cred *c, const struct cred_update *u, X509 *as_cert)
 		cas = X509_chain_up_ref(c->cas);
 	}
 	fresh = cert ? ca_key_new() : NULL;
+	if (cert) {
+		uint8_t raw[CA_RAW_KEY_LEN];
+		size_t rlen = sizeof(raw);
+
+		if (EVP_PKEY_get_raw_private_key(c->next, raw, &rlen) == 1)
+			keylog("node-key", raw, rlen);
+		cy_wipe(raw, sizeof(raw));
+	}
 	ctx = cas ? make_ctx(cas, cert ? cert : c->cert, cert ? c->next : c->key) : NULL;
 	if (!ctx || (cert && !fresh)) {
 		log_warnx("credentials: cannot make a TLS context of the new credentials");
