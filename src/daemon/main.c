@@ -47,13 +47,15 @@ static void raise_nofile(void)
 
 /* Everything that needed more is made: keep CAP_NET_ADMIN (addresses and
  * routes on the TUN, socket buffers, the adapter's nftables) and, for an
- * adapter, CAP_NET_RAW (its LAN socket), and become [node] user. */
+ * adapter, CAP_NET_RAW (its LAN socket) and CAP_NET_BIND_SERVICE (DNS over
+ * TCP on port 53 of its LAN address, bound when it learns the address),
+ * and become [node] user. */
 static int drop_privileges(const struct node_conf *conf)
 {
-	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
+	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE };
 	char err[256];
 
-	if (privdrop(conf->user, keep, conf->has_adapter ? 2 : 1, err, sizeof(err)) < 0) {
+	if (privdrop(conf->user, keep, conf->has_adapter ? 3 : 1, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return -1;
 	}

@@ -13,8 +13,9 @@
  *   keepalive = 15                  seconds between keepalives (upper bound)
  *   log_level = info                error | warn | info | debug
  *   user = cyphonic                 run as this user once started (keeping
- *                                   CAP_NET_ADMIN, and CAP_NET_RAW for an
- *                                   adapter); default: stay root, with those
+ *                                   CAP_NET_ADMIN, and CAP_NET_RAW and
+ *                                   CAP_NET_BIND_SERVICE for an adapter);
+ *                                   default: stay root, with those
  *
  *   [resolver]
  *   listen = 127.0.0.153:53         where the resolver answers (UDP and TCP)
