@@ -49,7 +49,10 @@ char *cliconf_cloud(const struct cliconf_cloud *c)
 	fprintf(f, "# CYPHONIC cloud %s, written by 'cyphonic init'.\n", c->domain);
 	fprintf(f, "[cloud]\n");
 	fprintf(f, "domain = %s\n", c->domain);
-	fprintf(f, "store = %s/cloud.db\n", d);
+	if (c->store)
+		fprintf(f, "store = %s\n", c->store);
+	else
+		fprintf(f, "store = %s/cloud.db\n", d);
 	fprintf(f, "ca_cert = %s/ca.pem\n", d);
 	fprintf(f, "ca_key = %s/ca.key\n", d);
 	fprintf(f, "control = %s/cloud.sock\n", d);

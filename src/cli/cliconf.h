@@ -16,6 +16,7 @@ struct cliconf_cloud {
 	const char *domain;
 	const struct sockaddr_storage *addrs; /* the --cloud addresses */
 	size_t naddrs;
+	const char *store;      /* a store URL; NULL: DIR/cloud.db */
 };
 
 struct cliconf_node {

@@ -1,5 +1,10 @@
 /* cyphonic init --dir DIR --domain DOMAIN --cloud ADDR[,ADDR]...
- *               [--vip4 CIDR] [--vip6 CIDR]
+ *               [--vip4 CIDR] [--vip6 CIDR] [--store URL]
+ *
+ * --store postgresql://...: the store is that PostgreSQL database (its
+ * schema is created there; several cloud hosts may share it) instead of
+ * DIR/cloud.db.  A URL holding a password is refused: cloud.conf is not a
+ * secret, so the password goes to libpq's password file.
  *
  * Creates a cloud in DIR: the CA (ca.pem, ca.key), the AS server
  * certificate (as.pem, as.key), the NMS-TRS key (trs.key), the store
@@ -10,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +90,23 @@ static void init_cleanup(const char *dir)
 
 struct init_args {
 	const char *dir, *domain, *cloud, *vip4, *vip6;
+	const char *store;      /* NULL: DIR/cloud.db */
 };
+
+/* A store URL that carries a password (user:password@ or password=). */
+static bool init_url_has_password(const char *url)
+{
+	const char *rest = strstr(url, "://"), *at, *slash;
+
+	if (strstr(url, "password="))
+		return true;
+	if (!rest)
+		return false;
+	rest += 3;
+	at = strchr(rest, '@');
+	slash = strchr(rest, '/');
+	return at && (!slash || at < slash) && memchr(rest, ':', (size_t)(at - rest));
+}
 
 static int init_pki(const char *dir, const struct init_args *a,
 		    const struct sockaddr_storage *addrs, size_t naddrs)
@@ -135,9 +157,18 @@ static int init_store(const char *dir, const struct init_args *a, const char *vi
 	struct store *st;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/cloud.db", dir);
+	char have[CY_FQDN_MAX + 1];
+
+	snprintf(path, sizeof(path), "%s", a->store ? a->store : "");
+	if (!a->store)
+		snprintf(path, sizeof(path), "%s/cloud.db", dir);
 	if (store_open(&st, path, err, sizeof(err)) < 0)
 		return cli_fail("store: %s", err);
+	/* A shared store may already hold a cloud: never take it over. */
+	if (store_meta_get(st, "domain", have, sizeof(have)) == 0) {
+		store_close(st);
+		return cli_fail("the store already holds cloud %s; refusing to overwrite it", have);
+	}
 	rc = store_meta_set(st, "domain", a->domain);
 	if (!rc)
 		rc = store_meta_set(st, "vip4_prefix", a->vip4);
@@ -145,7 +176,7 @@ static int init_store(const char *dir, const struct init_args *a, const char *vi
 		rc = store_meta_set(st, "vip6_prefix", vip6);
 	store_close(st);
 	if (rc < 0)
-		return cli_fail("store %s: cannot write metadata: %s", path, strerror(-rc));
+		return cli_fail("store: cannot write metadata: %s", strerror(-rc));
 	return 0;
 }
 
@@ -228,7 +259,7 @@ static char *init_conf_trs(const char *dir, const char *base,
 static int init_conf(const char *dir, const struct init_args *a,
 		     const struct sockaddr_storage *addrs, size_t naddrs)
 {
-	struct cliconf_cloud cc = { dir, a->domain, addrs, naddrs };
+	struct cliconf_cloud cc = { dir, a->domain, addrs, naddrs, a->store };
 	struct cloud_conf check;
 	char path[PATH_MAX], err[512];
 	char *base, *text;
@@ -259,6 +290,7 @@ int cmd_init(int argc, char **argv)
 		{ "cloud", required_argument, NULL, 'c' },
 		{ "vip4", required_argument, NULL, '4' },
 		{ "vip6", required_argument, NULL, '6' },
+		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -276,11 +308,18 @@ int cmd_init(int argc, char **argv)
 		case 'c': a.cloud = optarg; break;
 		case '4': a.vip4 = optarg; break;
 		case '6': a.vip6 = optarg; break;
+		case 's': a.store = optarg; break;
 		default: return cli_usage("init");
 		}
 	}
 	if (optind != argc || !a.dir || !a.domain || !a.cloud)
 		return cli_usage("init");
+	if (a.store && (strlen(a.store) >= CLOUD_PATH_MAX || !strstr(a.store, "://")))
+		return cli_fail("--store: '%s' is not a store URL like "
+				"postgresql://cyphonic@db.example/cyphonic", a.store);
+	if (a.store && init_url_has_password(a.store))
+		return cli_fail("--store: the URL holds a password, and cloud.conf is no secret: put "
+				"it in libpq's password file (~/.pgpass or PGPASSFILE) instead");
 	if (!cy_domain_ok(a.domain))
 		return cli_fail("--domain: '%s' is not a domain name (lowercase labels a-z, 0-9, "
 				"'-', separated by dots)", a.domain);

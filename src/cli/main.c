@@ -10,8 +10,9 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cli_cmd cli_cmds[] = {
 	{ "init", cmd_init,
-	  "--dir DIR --domain DOMAIN --cloud ADDR[,ADDR]... [--vip4 CIDR] [--vip6 CIDR]",
-	  "create a cloud in DIR: CA, AS certificate, store, cloud.conf" },
+	  "--dir DIR --domain DOMAIN --cloud ADDR[,ADDR]... [--vip4 CIDR] [--vip6 CIDR] "
+	  "[--store URL]",
+	  "create a cloud in DIR: CA, AS certificate, store (or a PostgreSQL one), cloud.conf" },
 	{ "node", cmd_node, "add NAME --dir DIR [--password PW] [--tag TAG]... [--cert-days N]",
 	  "enrol NAME.DOMAIN, allocate its VIPs, write DIR/nodes/NAME.conf" },
 	{ "adapter", cmd_adapter,

@@ -227,7 +227,7 @@ static int cloud_start(struct cloud *c)
 
 	if ((c->conf.has_as || c->conf.has_nms) &&
 	    store_open(&c->st, c->conf.store, err, sizeof(err)) < 0) {
-		log_err("store %s: %s", c->conf.store, err);
+		log_err("store: %s", err);
 		return -1;
 	}
 	if (c->conf.has_as) {

@@ -2,27 +2,41 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store_impl.h"
 
+/* The backends by the scheme that starts the location; a plain path is
+ * a SQLite file.  keep: the backend takes the whole URL (libpq's own). */
+static const struct {
+	const char *scheme;
+	int (*open)(struct store **out, const char *where, char *err, size_t errlen);
+	bool keep;
+} backends[] = {
+	{ "sqlite:", store_sqlite_open, false },
+	{ "postgresql://", store_pg_open, true },
+	{ "postgres://", store_pg_open, true },
+};
+
 int store_open(struct store **out, const char *url, char *err, size_t errlen)
 {
+	size_t i, n;
+
 	*out = NULL;
 	if (!url || !url[0]) {
 		snprintf(err, errlen, "store: empty location");
 		return -EINVAL;
 	}
-	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
-		snprintf(err, errlen, "store: the PostgreSQL backend is not built yet ('%s')",
-			 url);
-		return -ENOTSUP;
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		n = strlen(backends[i].scheme);
+		if (!strncmp(url, backends[i].scheme, n))
+			return backends[i].open(out, backends[i].keep ? url : url + n, err, errlen);
 	}
-	if (!strncmp(url, "sqlite:", 7))
-		url += 7;
-	else if (strstr(url, "://")) {
-		snprintf(err, errlen, "store: unknown backend in '%s'", url);
+	if (strstr(url, "://")) {
+		snprintf(err, errlen, "store: unknown backend in '%.*s'", (int)(strstr(url, "://") - url),
+			 url);
 		return -ENOTSUP;
 	}
 	return store_sqlite_open(out, url, err, errlen);

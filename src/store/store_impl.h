@@ -54,5 +54,6 @@ struct store {
 
 /* Backends.  path/url is what follows the scheme. */
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t errlen);
+int store_pg_open(struct store **out, const char *url, char *err, size_t errlen);
 
 #endif

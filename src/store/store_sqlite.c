@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "log.h"
 #include "store_impl.h"
+#include "store_row.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -347,42 +348,20 @@ static int row_text(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 	return col_text(st, 0, t->buf, t->len) >= (int)t->len ? -ENOSPC : 0;
 }
 
-static void mac_parse(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	int i;
 
-	memset(mac, 0, 6);
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-		return;
-	for (i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
+/* The n columns of the current row of st as text (store_row.h). */
+static void row_texts(sqlite3_stmt *st, const char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		v[i] = (const char *)sqlite3_column_text(st, i);
 }
 
 static int row_node(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 {
-	struct store_node *n = out;
-	char buf[INET6_ADDRSTRLEN];
+	const char *v[STORE_NODE_NCOLS];
 
-	memset(n, 0, sizeof(*n));
-	n->id = sqlite3_column_int64(st, 0);
-	col_text(st, 1, n->name, sizeof(n->name));
-	col_text(st, 2, n->fqdn, sizeof(n->fqdn));
-	n->kind = (enum cy_kind)sqlite3_column_int(st, 3);
-	n->adapter_id = sqlite3_column_int64(st, 4);
-	col_text(st, 5, buf, sizeof(buf));
-	mac_parse(buf, n->mac);
-	col_text(st, 6, buf, sizeof(buf));
-	inet_pton(AF_INET, buf, n->vip4);
-	col_text(st, 7, buf, sizeof(buf));
-	inet_pton(AF_INET6, buf, n->vip6);
-	col_text(st, 8, n->cert_serial, sizeof(n->cert_serial));
-	col_text(st, 9, n->pwhash, sizeof(n->pwhash));
-	n->revoked = sqlite3_column_int(st, 10) != 0;
-	col_text(st, 11, n->revoke_reason, sizeof(n->revoke_reason));
-	n->created = sqlite3_column_int64(st, 12);
-	col_text(st, 13, n->tags, sizeof(n->tags));
-	col_text(st, 14, n->cert_prev, sizeof(n->cert_prev));
+	row_texts(st, v, STORE_NODE_NCOLS);
+	store_row_node(v, out);
 	return 0;
 }
 
@@ -752,23 +731,12 @@ static int sq_key_expire(struct store *st, int64_t now)
 static int sq_reg_put(struct store *st, const struct store_reg *r)
 {
 	struct store_sqlite *s = to_sqlite(st);
-	char observed[ADDR_STR_MAX], list[STORE_MAX_ADDRS * (ADDR_STR_MAX + 1)], a[ADDR_STR_MAX];
+	char observed[ADDR_STR_MAX], list[STORE_ADDRS_TEXT_MAX];
 	sqlite3_stmt *q;
-	size_t i, len = 0;
 	int rc;
 
-	if (r->naddrs > STORE_MAX_ADDRS)
+	if (store_reg_text(r, observed, list) < 0)
 		return -EINVAL;
-	observed[0] = '\0';
-	if (r->observed.ss_family == AF_INET || r->observed.ss_family == AF_INET6)
-		addr_str((const struct sockaddr *)&r->observed, observed);
-	list[0] = '\0';
-	for (i = 0; i < r->naddrs; i++) {
-		if (r->addrs[i].ss_family != AF_INET && r->addrs[i].ss_family != AF_INET6)
-			return -EINVAL;
-		len += snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
-				addr_str((const struct sockaddr *)&r->addrs[i], a));
-	}
 	q = prep(s, Q_REG_PUT, "IIttiiIIIi", r->node_id, (int64_t)r->key_id, observed, list,
 		 (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires,
 		 (int)r->mapping);
@@ -778,28 +746,10 @@ static int sq_reg_put(struct store *st, const struct store_reg *r)
 
 static int row_reg(struct store_sqlite *s, sqlite3_stmt *q, void *out)
 {
-	char list[STORE_MAX_ADDRS * (ADDR_STR_MAX + 1) + 1], *tok, *save;
-	char observed[ADDR_STR_MAX];
-	struct store_reg *r = out;
-	socklen_t len;
+	const char *v[STORE_REG_NCOLS];
 
-	memset(r, 0, sizeof(*r));
-	r->node_id = sqlite3_column_int64(q, 0);
-	r->key_id = (uint64_t)sqlite3_column_int64(q, 1);
-	col_text(q, 2, observed, sizeof(observed));
-	if (observed[0])
-		addr_parse(observed, 0, &r->observed, &len);
-	col_text(q, 3, list, sizeof(list));
-	for (tok = strtok_r(list, ",", &save); tok && r->naddrs < STORE_MAX_ADDRS;
-	     tok = strtok_r(NULL, ",", &save))
-		if (addr_parse(tok, 0, &r->addrs[r->naddrs], &len) == 0)
-			r->naddrs++;
-	r->families = (uint8_t)sqlite3_column_int(q, 4);
-	r->nat = sqlite3_column_int(q, 5) != 0;
-	r->counter = (uint64_t)sqlite3_column_int64(q, 6);
-	r->updated = sqlite3_column_int64(q, 7);
-	r->expires = sqlite3_column_int64(q, 8);
-	r->mapping = (uint8_t)sqlite3_column_int(q, 9);
+	row_texts(q, v, STORE_REG_NCOLS);
+	store_row_reg(v, out);
 	return 0;
 }
 

@@ -142,6 +142,7 @@ cleanup()
 		reap "${DPID[$name]}"
 	done
 	DPID=()
+	[[ -z ${PG_DIR:-} ]] || "$(dirname "${BASH_SOURCE[0]}")/../pg.sh" stop "$PG_DIR"
 	for ((i = ${#NAMESPACES[@]} - 1; i >= 0; i--)); do
 		ns=${NAMESPACES[i]}
 		# Any process still in it (a stray nc, openssl) goes with it.
@@ -541,10 +542,21 @@ conf_del()
 
 # cloud_new [ADDRS]: `cyphonic init` in $CLOUD_DIR for the cloud at ADDRS
 # (default 192.0.2.1,2001:db8::1).
+# pg_start: a private PostgreSQL server for this test (tests/pg.sh, stopped
+# by cleanup); PG_URL is its URL.  cloud_new with CY_STORE=URL puts the
+# cloud's store there.
+pg_start()
+{
+	PG_DIR=$(mktemp -d /tmp/cy-pg-net.XXXXXX)
+	"$(dirname "${BASH_SOURCE[0]}")/../pg.sh" start "$PG_DIR"
+	PG_URL="postgresql:///postgres?host=$PG_DIR&user=postgres"
+}
+
 cloud_new()
 {
 	local addrs=${1:-192.0.2.1,2001:db8::1}
-	cy init --dir "$CLOUD_DIR" --domain "$CY_DOMAIN" --cloud "$addrs"
+	cy init --dir "$CLOUD_DIR" --domain "$CY_DOMAIN" --cloud "$addrs" \
+		${CY_STORE:+--store "$CY_STORE"}
 	[[ -f $CLOUD_DIR/cloud.conf ]] || fail "cyphonic init wrote no $CLOUD_DIR/cloud.conf"
 	conf_set "$CLOUD_DIR/cloud.conf" cloud log_level "${CY_LOG_LEVEL:-debug}"
 	[[ -z $CY_USER ]] || conf_set "$CLOUD_DIR/cloud.conf" cloud user "$CY_USER"

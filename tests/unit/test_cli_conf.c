@@ -36,7 +36,7 @@ static void test_cloud_roundtrip(void **state)
 
 	assert_int_equal(addr_parse("192.0.2.1", 0, &a[0], &len), 0);
 	assert_int_equal(addr_parse("2001:db8::1", 0, &a[1], &len), 0);
-	struct cliconf_cloud cc = { "/srv/cloud", "example.test", a, 2 };
+	struct cliconf_cloud cc = { "/srv/cloud", "example.test", a, 2, NULL };
 	text = cliconf_cloud(&cc);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "nms = 192.0.2.1:7444,[2001:db8::1]:7444\n"));

@@ -1,6 +1,9 @@
 /* The store: schema and migration, node enrolment with atomic virtual-IP
  * allocation, revocation, common keys, registrations and metadata.  Every
- * test runs against a fresh SQLite file in a temporary directory. */
+ * test runs against a fresh SQLite file in a temporary directory or, with
+ * CYPHONIC_TEST_PG=URL (a PostgreSQL server: tests/pg.sh, the ctest
+ * test_store_pg), against a fresh schema of that server: one suite, both
+ * backends. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "addr.h"
@@ -24,9 +28,45 @@
 
 struct fix {
 	char dir[64];
-	char path[128];
+	char path[512];         /* the store's location: a file, or a PostgreSQL URL */
+	char schema[64];        /* PostgreSQL: this test's own schema */
 	struct store *st;
 };
+
+/* The PostgreSQL server of this run (CYPHONIC_TEST_PG), or NULL: SQLite. */
+static const char *pg_base(void)
+{
+	const char *u = getenv("CYPHONIC_TEST_PG");
+
+	return u && u[0] ? u : NULL;
+}
+
+/* Run sql on the server as the test's administrator: 0 or -1. */
+static int pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_base());
+	PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+/* A fresh schema and the URL that puts the store in it. */
+static int pg_schema(struct fix *f)
+{
+	static int seq;
+	char sql[128];
+
+	snprintf(f->schema, sizeof(f->schema), "cy_test_%d_%d", (int)getpid(), seq++);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->schema);
+	snprintf(f->path, sizeof(f->path), "%s%coptions=-csearch_path%%3D%s", pg_base(),
+		 strchr(pg_base(), '?') ? '&' : '?', f->schema);
+	return pg_admin(sql);
+}
 
 static int setup_prefixes(struct store *st, const char *p4, const char *p6)
 {
@@ -44,6 +84,8 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/cloud.db", f->dir);
+	if (pg_base() && pg_schema(f) < 0)
+		return -1;
 	if (store_open(&f->st, f->path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -63,6 +105,11 @@ static int teardown(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		return -1;
+	if (f->schema[0]) {
+		snprintf(cmd, sizeof(cmd), "DROP SCHEMA %s CASCADE", f->schema);
+		if (pg_admin(cmd) < 0)
+			return -1;
+	}
 	free(f);
 	return 0;
 }
@@ -107,8 +154,10 @@ static void test_open_reopen(void **state)
 	f->st = NULL;
 
 	/* the file holds keys: owner only */
-	assert_int_equal(stat(f->path, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
+	if (!pg_base()) {
+		assert_int_equal(stat(f->path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+	}
 
 	/* reopening applies no migration twice and keeps the state */
 	assert_int_equal(store_open(&f->st, f->path, err, sizeof(err)), 0);
@@ -123,9 +172,9 @@ static void test_open_reopen(void **state)
 	assert_string_equal(m.name, "alpha");
 
 	/* "sqlite:" URL form reaches the same file */
-	{
+	if (!pg_base()) {
 		struct store *st2;
-		char url[160];
+		char url[600];
 		snprintf(url, sizeof(url), "sqlite:%s", f->path);
 		assert_int_equal(store_open(&st2, url, err, sizeof(err)), 0);
 		assert_int_equal(store_node_by_fqdn(st2, "alpha.example.test", &m), 0);
@@ -138,10 +187,15 @@ static void test_open_errors(void **state)
 	struct store *st = (struct store *)1;
 	char err[256] = "";
 
-	assert_int_equal(store_open(&st, "postgresql://db/cy", err, sizeof(err)), -ENOTSUP);
+	/* a PostgreSQL server that is not there: refused at once, said why */
+	assert_int_equal(store_open(&st, "postgresql://127.0.0.1:1/cy?connect_timeout=2", err,
+				    sizeof(err)), -EIO);
 	assert_null(st);
-	assert_non_null(strstr(err, "PostgreSQL"));
-	assert_int_equal(store_open(&st, "mysql://x", err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "cannot connect"));
+	/* an unknown scheme is named, nothing else of the URL (a password) */
+	assert_int_equal(store_open(&st, "mysql://u:secret@x", err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "mysql"));
+	assert_null(strstr(err, "secret"));
 	/* an in-memory store (no file, no WAL) for other parts' tests */
 	assert_int_equal(store_open(&st, ":memory:", err, sizeof(err)), 0);
 	assert_int_equal(access(":memory:", F_OK), -1);
@@ -162,6 +216,19 @@ static void test_newer_schema_refused(void **state)
 	/* a file written by a newer build must not be touched */
 	store_close(f->st);
 	f->st = NULL;
+	if (pg_base()) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "INSERT INTO %s.schema_version VALUES (99)", f->schema);
+		assert_int_equal(pg_admin(sql), 0);
+		assert_int_equal(store_open(&st, f->path, err, sizeof(err)), -EPROTO);
+		assert_non_null(strstr(err, "newer"));
+		snprintf(sql, sizeof(sql), "DELETE FROM %s.schema_version WHERE version = 99",
+			 f->schema);
+		assert_int_equal(pg_admin(sql), 0);
+		assert_int_equal(store_open(&f->st, f->path, err, sizeof(err)), 0);
+		return;
+	}
 	{
 		sqlite3 *db;
 

@@ -1,0 +1,836 @@
+/* The PostgreSQL backend (libpq): the schema of store_sqlite.c in
+ * PostgreSQL's types, so several cloud hosts can share one store.
+ *
+ * The URL is libpq's own (postgresql://user@host:port/db?options=...,
+ * a schema picked with options=-csearch_path%3DNAME).  Every call runs
+ * synchronously on the one connection; a connection found broken is
+ * reset once before the next statement.  Writes that read before they
+ * write (VIP allocation, counter blocks) run SERIALIZABLE and are retried
+ * when PostgreSQL reports a conflict with another host (SQLSTATE 40001,
+ * 40P01, or the unique VIP index taken by a concurrent insert), so VIPs
+ * and counter blocks stay unique with any number of hosts. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aead.h"
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "store_impl.h"
+#include "store_row.h"
+
+#define PG_TRIES 16            /* a serialisation conflict is retried this often */
+#define PG_MIGRATE_LOCK 0x6379706863 /* pg_advisory_xact_lock key: one migrator at a time */
+
+static const char *const migrations[] = {
+	/* 1: the initial schema */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"CREATE TABLE nodes ("
+	"  id BIGSERIAL PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  fqdn TEXT NOT NULL UNIQUE,"
+	"  kind INTEGER NOT NULL,"
+	"  adapter_id BIGINT NOT NULL DEFAULT 0,"
+	"  mac TEXT UNIQUE,"
+	"  vip_index BIGINT NOT NULL CONSTRAINT nodes_vip_index UNIQUE,"
+	"  vip4 TEXT NOT NULL UNIQUE,"
+	"  vip6 TEXT NOT NULL UNIQUE,"
+	"  cert_serial TEXT NOT NULL DEFAULT '',"
+	"  pwhash TEXT NOT NULL DEFAULT '',"
+	"  revoked INTEGER NOT NULL DEFAULT 0,"
+	"  revoke_reason TEXT NOT NULL DEFAULT '',"
+	"  created BIGINT NOT NULL);"
+	"CREATE INDEX nodes_serial ON nodes (cert_serial);"
+	"CREATE INDEX nodes_adapter ON nodes (adapter_id);"
+	"CREATE TABLE keys ("
+	"  key_id BIGINT PRIMARY KEY,"
+	"  node_id BIGINT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,"
+	"  key BYTEA NOT NULL,"
+	"  expires BIGINT NOT NULL);"
+	"CREATE INDEX keys_node ON keys (node_id);"
+	"CREATE INDEX keys_expires ON keys (expires);"
+	"CREATE TABLE regs ("
+	"  node_id BIGINT PRIMARY KEY REFERENCES nodes (id) ON DELETE CASCADE,"
+	"  key_id BIGINT NOT NULL,"
+	"  observed TEXT NOT NULL,"
+	"  addrs TEXT NOT NULL,"
+	"  families INTEGER NOT NULL,"
+	"  nat INTEGER NOT NULL,"
+	"  counter BIGINT NOT NULL,"
+	"  updated BIGINT NOT NULL,"
+	"  expires BIGINT NOT NULL);"
+	"CREATE INDEX regs_expires ON regs (expires);",
+	/* 2: how the node's NAPT maps it (enum cy_mapping) */
+	"ALTER TABLE regs ADD COLUMN mapping INTEGER NOT NULL DEFAULT 0;",
+	/* 3: the node's tags for the access policy, "a,b" */
+	"ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
+	/* 4: the certificate a renewal replaced, accepted until it expires */
+	"ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX nodes_serial_prev ON nodes (cert_prev);",
+};
+
+_Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
+	       "one migration step per schema version");
+
+#define NODE_COLS                                                                 \
+	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
+	"revoked, revoke_reason, created, tags, cert_prev"
+#define REG_COLS \
+	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping"
+
+struct store_pg {
+	struct store base;
+	PGconn *db;
+	char where[160];     /* for messages: host and database, never the password */
+};
+
+static struct store_pg *to_pg(struct store *st)
+{
+	return (struct store_pg *)st;
+}
+
+/* ---- statements ---- */
+
+/* Run sql with the parameters of fmt (one letter each: 'i' int, 'I'
+ * int64_t, 't' text, NULL binds NULL, 'k' a CY_KEY_LEN-byte key); the
+ * result, or NULL when there is none (connection lost, out of memory). */
+static PGresult *pg_run(struct store_pg *s, const char *sql, const char *fmt, va_list ap)
+{
+	const char *vals[16];
+	int lens[16], fmts[16], n = 0;
+	char nums[16][24];
+
+	for (; *fmt; fmt++, n++) {
+		if (n == 16)
+			abort();   /* a format this file wrote wrong, never input */
+		lens[n] = 0;
+		fmts[n] = 0;
+		switch (*fmt) {
+		case 'i':
+			snprintf(nums[n], sizeof(nums[n]), "%d", va_arg(ap, int));
+			vals[n] = nums[n];
+			break;
+		case 'I':
+			snprintf(nums[n], sizeof(nums[n]), "%" PRId64, va_arg(ap, int64_t));
+			vals[n] = nums[n];
+			break;
+		case 't':
+			vals[n] = va_arg(ap, const char *);
+			break;
+		case 'k':
+			vals[n] = (const char *)va_arg(ap, const uint8_t *);
+			lens[n] = CY_KEY_LEN;
+			fmts[n] = 1;   /* binary */
+			break;
+		default:
+			abort();
+		}
+	}
+	if (PQstatus(s->db) == CONNECTION_BAD) {
+		log_warnx("store %s: connection lost, reconnecting", s->where);
+		PQreset(s->db);
+	}
+	return PQexecParams(s->db, sql, n, NULL, vals, lens, fmts, 0);
+}
+
+/* The store's error for a failed result (logged as what unless it is a
+ * conflict the caller handles): -EEXIST, -ENOENT (a foreign key), -EAGAIN
+ * (a serialisation conflict, or the VIP index taken meanwhile), -EIO. */
+static int pg_error(struct store_pg *s, const PGresult *r, const char *what)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *cons = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+
+	if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01")))
+		return -EAGAIN;
+	/* Two hosts that chose the same free VIP: the later one tries again. */
+	if (state && !strcmp(state, "23505"))
+		return cons && !strncmp(cons, "nodes_vip", 9) ? -EAGAIN : -EEXIST;
+	if (state && !strcmp(state, "23503"))
+		return -ENOENT;
+	log_err("store %s: %s: %s", s->where, what,
+		r ? PQresultErrorMessage(r) : PQerrorMessage(s->db));
+	return -EIO;
+}
+
+/* A statement that returns no rows: the rows it changed, or -errno. */
+static int pg_done(struct store_pg *s, const char *what, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	PGresult *r;
+	int rc;
+
+	va_start(ap, fmt);
+	r = pg_run(s, sql, fmt, ap);
+	va_end(ap);
+	if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
+		rc = atoi(PQcmdTuples(r));
+	else
+		rc = pg_error(s, r, what);
+	PQclear(r);
+	return rc;
+}
+
+/* For writes that must hit one row: 0, -ENOENT for none, or the error. */
+static int one_row(int rc)
+{
+	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+}
+
+/* A query's rows: the result (PGRES_TUPLES_OK), or NULL with *rc set. */
+static PGresult *pg_rows(struct store_pg *s, int *rc, const char *what, const char *sql,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	PGresult *r;
+
+	va_start(ap, fmt);
+	r = pg_run(s, sql, fmt, ap);
+	va_end(ap);
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*rc = 0;
+		return r;
+	}
+	*rc = pg_error(s, r, what);
+	PQclear(r);
+	return NULL;
+}
+
+/* Row i of r as the texts store_row.h reads (NULL for SQL NULL). */
+static void row_texts(const PGresult *r, int i, const char **v, int n)
+{
+	for (int c = 0; c < n; c++)
+		v[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
+}
+
+static int exec(struct store_pg *s, const char *sql)
+{
+	PGresult *r = PQexec(s->db, sql);
+	int rc = 0;
+
+	if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+		   PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_error(s, r, sql);
+	PQclear(r);
+	return rc;
+}
+
+static int begin(struct store_pg *s, bool serializable)
+{
+	return exec(s, serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN");
+}
+
+/* Commit after rc >= 0 (a conflict at commit is -EAGAIN), else roll back. */
+static int finish(struct store_pg *s, int rc)
+{
+	int c;
+
+	if (rc < 0) {
+		exec(s, "ROLLBACK");
+		return rc;
+	}
+	c = exec(s, "COMMIT");
+	return c < 0 ? c : rc;
+}
+
+/* Before try i (> 0) of a conflicting transaction: a random wait that
+ * doubles, so hosts that collided do not collide again in step. */
+static void backoff(int i)
+{
+	struct timespec ts = { 0, 0 };
+	unsigned r = 0;
+
+	if (i == 0)
+		return;
+	cy_random(&r, sizeof(r));
+	ts.tv_nsec = (long)(r % (250000u << (i < 6 ? i : 6)));
+	nanosleep(&ts, NULL);
+}
+
+/* ---- metadata and counters ---- */
+
+static int pg_meta_set(struct store *st, const char *key, const char *value)
+{
+	struct store_pg *s = to_pg(st);
+	int rc;
+
+	if (strlen(value) > STORE_META_MAX)
+		return -EINVAL;
+	rc = pg_done(s, "meta set", "INSERT INTO meta (key, value) VALUES ($1, $2) "
+		     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", "tt", key, value);
+	return rc < 0 ? rc : 0;
+}
+
+static int meta_get(struct store_pg *s, const char *key, char *value, size_t len, bool lock)
+{
+	PGresult *r;
+	int rc;
+
+	r = pg_rows(s, &rc, "meta get", lock ? "SELECT value FROM meta WHERE key = $1 FOR UPDATE"
+					      : "SELECT value FROM meta WHERE key = $1", "t", key);
+	if (!r)
+		return rc;
+	if (PQntuples(r) == 0)
+		rc = -ENOENT;
+	else if (snprintf(value, len, "%s", PQgetvalue(r, 0, 0)) >= (int)len)
+		rc = -ENOSPC;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_meta_get(struct store *st, const char *key, char *value, size_t len)
+{
+	return meta_get(to_pg(st), key, value, len, false);
+}
+
+/* As in store_sqlite.c: "counter:NAME" = decimal high-water mark in meta,
+ * read and moved in one serializable transaction (synchronous_commit is
+ * on by default: the mark survives a crash of the server). */
+static int counter_try(struct store_pg *s, const char *key, uint64_t at_least, uint64_t block,
+		       uint64_t *start)
+{
+	unsigned long long mark = 0;
+	char val[32];
+	uint64_t from;
+	int rc;
+
+	if ((rc = begin(s, true)) < 0)
+		return rc;
+	rc = meta_get(s, key, val, sizeof(val), true);
+	if (rc == 0 && sscanf(val, "%llu", &mark) != 1)
+		rc = -EIO;
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0) {
+		from = (uint64_t)mark > at_least ? (uint64_t)mark : at_least;
+		if (from > UINT64_MAX - block) {
+			rc = -EINVAL;
+		} else {
+			snprintf(val, sizeof(val), "%llu", (unsigned long long)(from + block));
+			rc = pg_meta_set(&s->base, key, val);
+			*start = from;
+		}
+	}
+	return finish(s, rc);
+}
+
+static int pg_counter_reserve(struct store *st, const char *name, uint64_t at_least,
+			      uint64_t block, uint64_t *start)
+{
+	char key[80];
+	int rc = -EAGAIN;
+
+	if (!block || snprintf(key, sizeof(key), "counter:%s", name) >= (int)sizeof(key))
+		return -EINVAL;
+	for (int i = 0; i < PG_TRIES && rc == -EAGAIN; i++) {
+		backoff(i);
+		rc = counter_try(to_pg(st), key, at_least, block, start);
+	}
+	return rc;
+}
+
+/* ---- nodes ---- */
+
+static int node_add_try(struct store_pg *s, struct store_node *n)
+{
+	char p4s[64], p6s[64], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
+	uint8_t p4[4], p6[16];
+	int plen4, plen6, rc;
+	int64_t index;
+	PGresult *r;
+
+	if ((rc = begin(s, true)) < 0)
+		return rc;
+	if (meta_get(s, "vip4_prefix", p4s, sizeof(p4s), false) < 0 ||
+	    meta_get(s, "vip6_prefix", p6s, sizeof(p6s), false) < 0 ||
+	    store_vip_parse4(p4s, p4, &plen4) < 0 || store_vip_parse6(p6s, p6, &plen6) < 0) {
+		log_err("store %s: meta vip4_prefix/vip6_prefix missing or malformed", s->where);
+		return finish(s, -EINVAL);
+	}
+	/* Lowest index >= 1 not yet taken: 1 itself, or one past a taken one. */
+	r = pg_rows(s, &rc, "vip allocation", "SELECT MIN(c.i) FROM (SELECT 1::BIGINT AS i "
+		    "UNION ALL SELECT vip_index + 1 FROM nodes) c "
+		    "WHERE c.i NOT IN (SELECT vip_index FROM nodes)", "");
+	if (!r)
+		return finish(s, rc);
+	index = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+							    : 0;
+	PQclear(r);
+	if (index < 1 || index > store_vip_capacity(plen4, plen6))
+		return finish(s, -ENOSPC);
+	store_vip_make(p4, p6, index, n->vip4, n->vip6);
+	inet_ntop(AF_INET, n->vip4, v4, sizeof(v4));
+	inet_ntop(AF_INET6, n->vip6, v6, sizeof(v6));
+	if (n->kind == CY_KIND_GN)
+		cy_mac_str(n->mac, mac);
+	n->created = clock_now();
+	/* only a general node has a MAC: NULL for the others */
+	r = pg_rows(s, &rc, "node add",
+		    "INSERT INTO nodes (name, fqdn, kind, adapter_id, mac, vip_index, vip4, vip6, "
+		    "cert_serial, pwhash, created, tags) "
+		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+		    "ttiItIttttIt", n->name, n->fqdn, (int)n->kind, n->adapter_id,
+		    n->kind == CY_KIND_GN ? mac : NULL, index, v4, v6, n->cert_serial, n->pwhash,
+		    n->created, n->tags);
+	if (!r)
+		return finish(s, rc);
+	n->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	n->revoked = false;
+	n->revoke_reason[0] = '\0';
+	n->cert_prev[0] = '\0';
+	return finish(s, 0);
+}
+
+static int pg_node_add(struct store *st, struct store_node *n)
+{
+	int rc = -EAGAIN;
+
+	for (int i = 0; i < PG_TRIES && rc == -EAGAIN; i++) {
+		backoff(i);
+		rc = node_add_try(to_pg(st), n);
+	}
+	return rc;
+}
+
+static int pg_node_renew_cert(struct store *st, int64_t id, const char *presented,
+			      const char *fresh)
+{
+	return one_row(pg_done(to_pg(st), "certificate renewal",
+			       "UPDATE nodes SET cert_prev = $2, cert_serial = $3 WHERE id = $1 "
+			       "AND $2 <> '' AND (cert_serial = $2 OR cert_prev = $2)", "Itt", id,
+			       presented, fresh));
+}
+
+static int pg_node_cert_used(struct store *st, int64_t id, const char *serial)
+{
+	return one_row(pg_done(to_pg(st), "certificate used",
+			       "UPDATE nodes SET cert_prev = '' WHERE id = $1 AND cert_serial = $2",
+			       "It", id, serial));
+}
+
+static int pg_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
+{
+	return one_row(pg_done(to_pg(st), "node update",
+			       "UPDATE nodes SET pwhash = $2 WHERE id = $1", "It", id, pwhash));
+}
+
+static int pg_node_set_tags(struct store *st, int64_t id, const char *tags)
+{
+	return one_row(pg_done(to_pg(st), "node update",
+			       "UPDATE nodes SET tags = $2 WHERE id = $1", "It", id, tags));
+}
+
+/* The one node "WHERE cond" selects, with the parameters of fmt. */
+static int node_where(struct store_pg *s, struct store_node *n, const char *cond,
+		      const char *fmt, const char *a, int64_t id)
+{
+	char sql[256];
+	const char *v[STORE_NODE_NCOLS];
+	PGresult *r;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT " NODE_COLS " FROM nodes WHERE %s", cond);
+	r = *fmt == 'I' ? pg_rows(s, &rc, "node get", sql, fmt, id)
+			: pg_rows(s, &rc, "node get", sql, fmt, a);
+	if (!r)
+		return rc;
+	if (PQntuples(r) == 0) {
+		rc = -ENOENT;
+	} else {
+		row_texts(r, 0, v, STORE_NODE_NCOLS);
+		store_row_node(v, n);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_node_by_name(struct store *st, const char *name, struct store_node *n)
+{
+	return node_where(to_pg(st), n, "name = $1", "t", name, 0);
+}
+
+static int pg_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n)
+{
+	return node_where(to_pg(st), n, "fqdn = $1", "t", fqdn, 0);
+}
+
+static int pg_node_by_id(struct store *st, int64_t id, struct store_node *n)
+{
+	return node_where(to_pg(st), n, "id = $1", "I", NULL, id);
+}
+
+static int pg_node_by_serial(struct store *st, const char *serial, struct store_node *n)
+{
+	return node_where(to_pg(st), n, "$1 <> '' AND (cert_serial = $1 OR cert_prev = $1)", "t",
+			  serial, 0);
+}
+
+/* vip4 and vip6 are stored as inet_ntop() writes them: one spelling each. */
+static int pg_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n)
+{
+	char v4[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, vip4, v4, sizeof(v4));
+	return node_where(to_pg(st), n, "vip4 = $1", "t", v4, 0);
+}
+
+static int pg_node_by_vip6(struct store *st, const uint8_t vip6[16], struct store_node *n)
+{
+	char v6[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, vip6, v6, sizeof(v6));
+	return node_where(to_pg(st), n, "vip6 = $1", "t", v6, 0);
+}
+
+/* Marked revoked, its keys and registration deleted, in one transaction. */
+static int pg_node_revoke(struct store *st, const char *name, const char *reason)
+{
+	struct store_pg *s = to_pg(st);
+	struct store_node n;
+	int rc;
+
+	if ((rc = begin(s, false)) < 0)
+		return rc;
+	rc = node_where(s, &n, "name = $1 FOR UPDATE", "t", name, 0);
+	if (rc >= 0)
+		rc = pg_done(s, "revoke", "UPDATE nodes SET revoked = 1, revoke_reason = $2 "
+			     "WHERE id = $1", "It", n.id, reason ? reason : "");
+	if (rc >= 0)
+		rc = pg_done(s, "revoke keys", "DELETE FROM keys WHERE node_id = $1", "I", n.id);
+	if (rc >= 0)
+		rc = pg_done(s, "revoke registration", "DELETE FROM regs WHERE node_id = $1", "I",
+			     n.id);
+	return finish(s, rc < 0 ? rc : 0);
+}
+
+/* The rows are read first and the callbacks run afterwards, so a
+ * callback may call back into the store (even write). */
+static int pg_node_foreach(struct store *st, int64_t adapter_id,
+			   int (*cb)(const struct store_node *n, void *arg), void *arg)
+{
+	struct store_pg *s = to_pg(st);
+	const char *v[STORE_NODE_NCOLS];
+	struct store_node *all;
+	PGresult *r;
+	int rc, n;
+
+	r = pg_rows(s, &rc, "node list", "SELECT " NODE_COLS " FROM nodes "
+		    "WHERE $1 < 0 OR adapter_id = $1 ORDER BY id", "I", adapter_id);
+	if (!r)
+		return rc;
+	n = PQntuples(r);
+	all = calloc(n ? (size_t)n : 1, sizeof(*all));
+	if (!all) {
+		PQclear(r);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		row_texts(r, i, v, STORE_NODE_NCOLS);
+		store_row_node(v, &all[i]);
+	}
+	PQclear(r);
+	for (int i = 0; i < n; i++)
+		if (cb(&all[i], arg))
+			break;
+	free(all);
+	return 0;
+}
+
+/* ---- node-NMS common keys ---- */
+
+/* The new key and the end of the node's older ones, in one transaction:
+ * a node has one live common key. */
+static int pg_key_put(struct store *st, const struct store_key *k)
+{
+	struct store_pg *s = to_pg(st);
+	int rc;
+
+	if ((rc = begin(s, false)) < 0)
+		return rc;
+	rc = pg_done(s, "key put", "INSERT INTO keys (key_id, node_id, key, expires) "
+		     "VALUES ($1, $2, $3, $4)", "IIkI", (int64_t)k->key_id, k->node_id, k->key,
+		     k->expires);
+	if (rc >= 0)
+		rc = pg_done(s, "key put: older keys", "DELETE FROM keys WHERE node_id = $1 AND "
+			     "key_id <> $2", "II", k->node_id, (int64_t)k->key_id);
+	rc = finish(s, rc);
+	return rc < 0 ? rc : 0;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int pg_key_get(struct store *st, uint64_t key_id, struct store_key *k)
+{
+	struct store_pg *s = to_pg(st);
+	const char *hex;
+	PGresult *r;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	r = pg_rows(s, &rc, "key get", "SELECT key_id, node_id, key, expires FROM keys "
+		    "WHERE key_id = $1", "I", (int64_t)key_id);
+	if (!r)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return -ENOENT;
+	}
+	k->key_id = (uint64_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	k->node_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	k->expires = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	/* bytea as text: "\x" and two hex digits a byte */
+	hex = PQgetvalue(r, 0, 2);
+	if (strlen(hex) != 2 + 2 * CY_KEY_LEN || hex[0] != '\\' || hex[1] != 'x') {
+		rc = -EIO;
+	} else {
+		for (size_t i = 0; i < CY_KEY_LEN && rc == 0; i++) {
+			int hi = hexval(hex[2 + 2 * i]), lo = hexval(hex[3 + 2 * i]);
+
+			if (hi < 0 || lo < 0)
+				rc = -EIO;
+			else
+				k->key[i] = (uint8_t)(hi << 4 | lo);
+		}
+	}
+	cy_wipe(PQgetvalue(r, 0, 2), strlen(hex));
+	PQclear(r);
+	if (rc < 0) {
+		log_err("store %s: key %016" PRIx64 " has a bad length", s->where, key_id);
+		cy_wipe(k, sizeof(*k));
+	}
+	return rc;
+}
+
+static int pg_key_delete(struct store *st, uint64_t key_id)
+{
+	return one_row(pg_done(to_pg(st), "key delete", "DELETE FROM keys WHERE key_id = $1", "I",
+			       (int64_t)key_id));
+}
+
+static int pg_key_expire(struct store *st, int64_t now)
+{
+	return pg_done(to_pg(st), "key expiry", "DELETE FROM keys WHERE expires <= $1", "I", now);
+}
+
+/* ---- registrations ---- */
+
+static int pg_reg_put(struct store *st, const struct store_reg *r)
+{
+	char observed[ADDR_STR_MAX], list[STORE_ADDRS_TEXT_MAX];
+	int rc;
+
+	if (store_reg_text(r, observed, list) < 0)
+		return -EINVAL;
+	rc = pg_done(to_pg(st), "registration put",
+		     "INSERT INTO regs (" REG_COLS ") "
+		     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+		     "ON CONFLICT (node_id) DO UPDATE SET key_id = excluded.key_id, "
+		     "observed = excluded.observed, addrs = excluded.addrs, "
+		     "families = excluded.families, nat = excluded.nat, "
+		     "counter = excluded.counter, updated = excluded.updated, "
+		     "expires = excluded.expires, mapping = excluded.mapping",
+		     "IIttiiIIIi", r->node_id, (int64_t)r->key_id, observed, list,
+		     (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires,
+		     (int)r->mapping);
+	return rc < 0 ? rc : 0;
+}
+
+static int pg_reg_get(struct store *st, int64_t node_id, struct store_reg *reg)
+{
+	const char *v[STORE_REG_NCOLS];
+	PGresult *r;
+	int rc;
+
+	r = pg_rows(to_pg(st), &rc, "registration get",
+		    "SELECT " REG_COLS " FROM regs WHERE node_id = $1", "I", node_id);
+	if (!r)
+		return rc;
+	if (PQntuples(r) == 0) {
+		rc = -ENOENT;
+	} else {
+		row_texts(r, 0, v, STORE_REG_NCOLS);
+		store_row_reg(v, reg);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_reg_delete(struct store *st, int64_t node_id)
+{
+	return one_row(pg_done(to_pg(st), "registration delete",
+			       "DELETE FROM regs WHERE node_id = $1", "I", node_id));
+}
+
+static int pg_reg_expire(struct store *st, int64_t now)
+{
+	return pg_done(to_pg(st), "registration expiry", "DELETE FROM regs WHERE expires <= $1",
+		       "I", now);
+}
+
+static int pg_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
+			  void *arg)
+{
+	const char *v[STORE_REG_NCOLS];
+	struct store_reg *all;
+	PGresult *r;
+	int rc, n;
+
+	r = pg_rows(to_pg(st), &rc, "registration list",
+		    "SELECT " REG_COLS " FROM regs ORDER BY node_id", "");
+	if (!r)
+		return rc;
+	n = PQntuples(r);
+	all = calloc(n ? (size_t)n : 1, sizeof(*all));
+	if (!all) {
+		PQclear(r);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		row_texts(r, i, v, STORE_REG_NCOLS);
+		store_row_reg(v, &all[i]);
+	}
+	PQclear(r);
+	for (int i = 0; i < n; i++)
+		if (cb(&all[i], arg))
+			break;
+	free(all);
+	return 0;
+}
+
+/* ---- open, migrate, close ---- */
+
+static void pg_close(struct store *st)
+{
+	struct store_pg *s = to_pg(st);
+
+	PQfinish(s->db);
+	free(s);
+}
+
+/* Every migration not yet applied, in one transaction that holds an
+ * advisory lock: hosts starting together migrate once. */
+static int migrate(struct store_pg *s, char *err, size_t errlen)
+{
+	char sql[96];
+	int64_t version;
+	PGresult *r;
+	size_t i;
+	int rc;
+
+	if ((rc = begin(s, false)) < 0)
+		goto fail;
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
+		 (long long)PG_MIGRATE_LOCK);
+	if ((rc = exec(s, sql)) < 0 ||
+	    (rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_version "
+			  "(version INTEGER NOT NULL)")) < 0)
+		goto fail_tx;
+	r = pg_rows(s, &rc, "schema version", "SELECT COALESCE(MAX(version), 0) "
+		    "FROM schema_version", "");
+	if (!r)
+		goto fail_tx;
+	version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %lld is newer than this build (%d)",
+			 s->where, (long long)version, STORE_SCHEMA_VERSION);
+		finish(s, -EPROTO);
+		return -EPROTO;
+	}
+	for (i = (size_t)version; i < CONF_ARRAY_LEN(migrations); i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version) VALUES (%zu)",
+			 i + 1);
+		if ((rc = exec(s, migrations[i])) < 0 || (rc = exec(s, sql)) < 0)
+			goto fail_tx;
+		log_debug("store %s: migrated to schema version %zu", s->where, i + 1);
+	}
+	if ((rc = finish(s, 0)) < 0)
+		goto fail;
+	return 0;
+fail_tx:
+	finish(s, rc);
+fail:
+	snprintf(err, errlen, "%s: schema migration failed: %s", s->where,
+		 PQerrorMessage(s->db));
+	return rc < 0 ? rc : -EIO;
+}
+
+static const struct store_ops pg_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.meta_set = pg_meta_set,
+	.meta_get = pg_meta_get,
+	.counter_reserve = pg_counter_reserve,
+	.node_add = pg_node_add,
+	.node_renew_cert = pg_node_renew_cert,
+	.node_cert_used = pg_node_cert_used,
+	.node_set_tags = pg_node_set_tags,
+	.node_set_pwhash = pg_node_set_pwhash,
+	.node_by_name = pg_node_by_name,
+	.node_by_fqdn = pg_node_by_fqdn,
+	.node_by_id = pg_node_by_id,
+	.node_by_serial = pg_node_by_serial,
+	.node_by_vip4 = pg_node_by_vip4,
+	.node_by_vip6 = pg_node_by_vip6,
+	.node_revoke = pg_node_revoke,
+	.node_foreach = pg_node_foreach,
+	.key_put = pg_key_put,
+	.key_get = pg_key_get,
+	.key_delete = pg_key_delete,
+	.key_expire = pg_key_expire,
+	.reg_put = pg_reg_put,
+	.reg_get = pg_reg_get,
+	.reg_delete = pg_reg_delete,
+	.reg_expire = pg_reg_expire,
+	.reg_foreach = pg_reg_foreach,
+};
+
+static void pg_notice(void *arg, const char *msg)
+{
+	log_debug("store %s: %s", ((struct store_pg *)arg)->where, msg);
+}
+
+int store_pg_open(struct store **out, const char *url, char *err, size_t errlen)
+{
+	struct store_pg *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &pg_ops;
+	s->db = PQconnectdb(url);
+	if (!s->db || PQstatus(s->db) != CONNECTION_OK) {
+		snprintf(err, errlen, "postgresql: cannot connect: %s",
+			 s->db ? PQerrorMessage(s->db) : "out of memory");
+		rc = -EIO;
+		goto fail;
+	}
+	snprintf(s->where, sizeof(s->where), "postgresql %s/%s",
+		 PQhost(s->db) ? PQhost(s->db) : "?", PQdb(s->db) ? PQdb(s->db) : "?");
+	PQsetNoticeProcessor(s->db, pg_notice, s);
+	rc = migrate(s, err, errlen);
+	if (rc < 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	pg_close(&s->base);
+	return rc;
+}

@@ -1,0 +1,60 @@
+#!/bin/bash
+# The cloud on PostgreSQL: `cyphonic init --store postgresql://...` makes
+# its schema in a (private) PostgreSQL server; the cloud runs on it: the
+# nodes log in, register and talk, `cyphonic list` reads the same store,
+# a revocation lands there, and a restarted cloud finds every VIP where it
+# was.
+#
+#   ns cloud 192.0.2.1 (store: PostgreSQL over its UNIX socket)
+#   ns a 192.0.2.10          ns r (NAPT) -- ns b 198.51.100.10
+source "$(dirname "$0")/lib.sh"
+require
+
+pg_start
+CY_STORE="$PG_URL&options=-csearch_path%3Dcy_net"
+n_psql() { runuser -u postgres -- psql -qAt "$PG_URL" -c "$1"; }
+n_psql "CREATE SCHEMA cy_net"
+topo_basic
+inet_host c 192.0.2.30/24 2001:db8::30/64
+cloud_new
+grep -q "^store = postgresql://" "$CLOUD_DIR/cloud.conf" || fail "cloud.conf: no PostgreSQL store"
+[[ ! -e $CLOUD_DIR/cloud.db ]] || fail "init made a SQLite file too"
+node_new a
+node_new b
+node_new c
+(($(n_psql "SELECT count(*) FROM cy_net.nodes") == 3)) || fail "the schema does not hold 3 nodes"
+ok "init and node add wrote to PostgreSQL (schema cy_net, $(n_psql "SELECT max(version) FROM cy_net.schema_version") migrations)"
+! cy init --dir "$RUN_DIR/again" --domain other.test --cloud 192.0.2.1 --store "$CY_STORE" ||
+	fail "a second init took over the store"
+ok "a second init on the same store is refused"
+
+start_cloud
+for x in a b c; do start_node "$x" "$x"; done
+for x in a b c; do wait_registered "$x"; done
+ok "a, b and c registered"
+[[ $(resolve a b A) == "$(vip b 4)" ]] || fail "a: $(fqdn b) does not resolve to b's VIP"
+vping a "$(vip b 4)" || fail "a: ping b"
+vping b "$(vip c 6)" || fail "b: ping c's VIP6"
+ok "names resolve, pings through NAPT and over IPv6"
+[[ $(list_get a .registered) == true ]] || fail "list: a not registered"
+
+pretty "revoke c: the store says so, c's tunnels go"
+cy revoke c --dir "$CLOUD_DIR" --reason "test" >/dev/null
+[[ $(n_psql "SELECT revoked FROM cy_net.nodes WHERE name = 'c'") == 1 ]] || fail "c not revoked in the store"
+wait_for 5 eval '! vping b "$(vip c 6)" 1'
+expect_exit c
+ok "c revoked in PostgreSQL, b no longer reaches it"
+
+pretty "restart the cloud: the same VIPs"
+declare -A V4
+for x in a b; do V4[$x]=$(status_get "$x" .vip4); done
+stop_daemon cloud
+start_cloud
+for x in a b; do
+	wait_for 40 eval "[[ \$(status_get $x .vip4) == ${V4[$x]} ]] && is_registered $x"
+done
+vping a "$(vip b 4)" || fail "a: ping b after the restart"
+ok "a and b registered again with ${V4[a]} and ${V4[b]}, and talk"
+
+stop_all
+ok "all daemons stopped cleanly"
