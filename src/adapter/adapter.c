@@ -22,6 +22,7 @@
 #include "nat.h"
 #include "node.h"
 #include "node_conf.h"
+#include "prom.h"
 #include "resolver_server.h"
 #include "lanroute.h"
 #include "sig.h"
@@ -409,6 +410,29 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- status ---- */
 
+/* The adapter's part of [node] metrics: its general nodes. */
+static void on_metrics(void *arg, FILE *f)
+{
+	struct adapter *a = arg;
+	uint64_t reg = 0, leases = 0;
+
+	for (size_t i = 0; i < gn_count(a->gns); i++) {
+		struct gn *g = gn_at(a->gns, i);
+		struct gnctx *c = g->ident;
+
+		reg += c && ident_info(c->id)->state == SIG_REGISTERED;
+		leases += lansock_lease_left(a->ls, g->info.mac) >= 0;
+	}
+	prom_head(f, "cyphonic_adapter_general_nodes", "gauge",
+		  "general nodes of this adapter the AS lists");
+	prom_sample(f, "cyphonic_adapter_general_nodes", NULL, gn_count(a->gns));
+	prom_head(f, "cyphonic_adapter_general_nodes_registered", "gauge",
+		  "general nodes registered with the NMS");
+	prom_sample(f, "cyphonic_adapter_general_nodes_registered", NULL, reg);
+	prom_head(f, "cyphonic_adapter_dhcp_leases", "gauge", "general nodes holding a DHCP lease");
+	prom_sample(f, "cyphonic_adapter_dhcp_leases", NULL, leases);
+}
+
 static void on_status(void *arg, struct json *j)
 {
 	struct adapter *a = arg;
@@ -487,6 +511,7 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 		goto fail;
 	node_skip_if(node, a->lan);
 	node_on_status(node, on_status, a);
+	node_on_metrics(node, on_metrics, a);
 	node_on_registered(node, on_node_registered, a);
 	log_info("adapter: serving general nodes on %s (MAC %s)", a->lan,
 		 cy_mac_str(lansock_mac(a->ls), mstr));
@@ -514,6 +539,7 @@ void adapter_free(struct adapter *a)
 	if (!a)
 		return;
 	node_on_status(a->node, NULL, NULL);
+	node_on_metrics(a->node, NULL, NULL);
 	if (a->lan_ev)
 		event_free(a->lan_ev);
 	if (a->tick)

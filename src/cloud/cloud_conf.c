@@ -12,6 +12,7 @@
 #define AS_PORT 7443
 #define NMS_PORT 7444
 #define TRS_PORT 7445
+#define METRICS_PORT 9470
 
 static int set_endpoint(struct sockaddr_storage *ss, uint16_t port, const char *v, char *err,
 			size_t errlen)
@@ -28,6 +29,14 @@ static int set_endpoint(struct sockaddr_storage *ss, uint16_t port, const char *
 static int set_as_listen(void *obj, const char *v, char *err, size_t errlen)
 {
 	return set_endpoint(&((struct cloud_conf *)obj)->as_listen, AS_PORT, v, err, errlen);
+}
+
+static int set_metrics(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+
+	c->has_metrics = true;
+	return set_endpoint(&c->metrics, METRICS_PORT, v, err, errlen);
 }
 
 static int set_nms_listen(void *obj, const char *v, char *err, size_t errlen)
@@ -112,6 +121,7 @@ static const struct conf_key cloud_keys[] = {
 	STR("cloud", "control", control, false),
 	FN("cloud", "log_level", set_level, false),
 	FN("cloud", "user", set_user, false),
+	FN("cloud", "metrics", set_metrics, false),
 	FN("as", "listen", set_as_listen, false),
 	STR("as", "cert", as_cert, false),
 	STR("as", "key", as_key, false),

@@ -14,6 +14,8 @@
  *   log_level = info
  *   user = cyphonic                                run as this user (no capability:
  *                                                  it needs none); it must own DIR
+ *   metrics = 127.0.0.1:9470                       Prometheus text on GET /metrics
+ *                                                  (port 9470 unless given)
  *
  *   [as]
  *   listen = [::]:7443                             dual-stack
@@ -63,6 +65,8 @@ struct cloud_conf {
 	char control[108];
 	char log_level[16];
 	char user[PRIVDROP_USER_MAX + 1];      /* "" none */
+	bool has_metrics;
+	struct sockaddr_storage metrics;       /* [cloud] metrics */
 
 	bool has_as;
 	struct sockaddr_storage as_listen;

@@ -22,9 +22,11 @@
 #include "counters.h"
 #include "json.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "nms.h"
 #include "nms_server.h"
 #include "privdrop.h"
+#include "prom.h"
 #include "store.h"
 #include "trs_server.h"
 #include "trs_wire.h"
@@ -45,6 +47,7 @@ struct cloud {
 	struct trs_server *trs_srv;
 	char trs_counter[CLOUD_PATH_MAX + 16];   /* [trs] key + ".counter" */
 	struct control *ctl;
+	struct metrics_http *metrics;            /* [cloud] metrics */
 	struct event *ev_term, *ev_int, *ev_hup;
 };
 
@@ -92,6 +95,21 @@ static int cloud_pki_reload(struct cloud *c)
 		return -1;
 	}
 	return cloud_as_renew(c, true);
+}
+
+/* [cloud] metrics: each role's counters, from the tables `cyphonic stats`
+ * reads too. */
+static void cloud_metrics(void *arg, FILE *f)
+{
+	struct cloud *c = arg;
+
+	if (c->as)
+		prom_counters(f, "cyphonic_as", as_counters, as_ncounters, as_stats(c->as));
+	if (c->nms)
+		prom_counters(f, "cyphonic_nms", nms_counters, nms_ncounters, nms_stats(c->nms));
+	if (c->trs_srv)
+		prom_counters(f, "cyphonic_trs", trs_counters, trs_ncounters,
+			      trs_server_stats(c->trs_srv));
 }
 
 static long cloud_control(void *arg, const char *req, char *out, size_t cap)
@@ -296,6 +314,11 @@ static int cloud_start(struct cloud *c)
 		if (!c->ctl)
 			return -1;
 	}
+	if (c->conf.has_metrics) {
+		c->metrics = metrics_http_new(c->base, &c->conf.metrics, cloud_metrics, c);
+		if (!c->metrics)
+			return -1;
+	}
 	c->ev_term = evsignal_new(c->base, SIGTERM, cloud_signal, c);
 	c->ev_int = evsignal_new(c->base, SIGINT, cloud_signal, c);
 	c->ev_hup = evsignal_new(c->base, SIGHUP, cloud_hup, c);
@@ -314,6 +337,7 @@ static void cloud_stop(struct cloud *c)
 	if (c->ev_int)
 		event_free(c->ev_int);
 	control_free(c->ctl);
+	metrics_http_free(c->metrics);
 	trs_server_free(c->trs_srv);
 	nms_server_free(c->nms_srv);
 	nms_free(c->nms);

@@ -20,6 +20,8 @@
 #include "dpio.h"
 #include "json.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "prom.h"
 #include "ident.h"
 #include "netwatch.h"
 #include "node_conf.h"
@@ -56,6 +58,9 @@ struct node {
 	struct node_obs obs[NODE_MAX_OBS];
 	node_status_cb status_cb;
 	void *status_arg;
+	struct metrics_http *metrics;   /* [node] metrics */
+	metrics_fn metrics_cb;          /* the adapter's part of them */
+	void *metrics_arg;
 };
 
 /* ---- the identity's callbacks ---- */
@@ -118,6 +123,61 @@ static long control_status(struct node *n, char *out, size_t cap)
 	len = status_format_ext(ident_info(n->id), &ex, clock_now_ms(), out, cap);
 	free(tv);
 	return len;
+}
+
+/* ---- Prometheus metrics ([node] metrics) ---- */
+
+static void node_metrics(void *arg, FILE *f)
+{
+	static const char *const paths[] = { "direct", "relay" };
+	struct node *n = arg;
+	struct overlay *ov = ident_overlay(n->id);
+	struct overlay_tunnel_view *tv = calloc(STATUS_MAX_TUNNELS, sizeof(*tv));
+	size_t nt = tv ? overlay_tunnels(ov, tv, STATUS_MAX_TUNNELS) : 0, on[2] = { 0, 0 };
+	char labels[CY_FQDN_MAX * 2 + 64];
+
+	prom_head(f, "cyphonic_node_registered", "gauge", "1 while registered with the NMS");
+	prom_sample(f, "cyphonic_node_registered", NULL,
+		    ident_info(n->id)->state == SIG_REGISTERED);
+	prom_counters(f, "cyphonic_node", overlay_counters, overlay_ncounters, overlay_stats(ov));
+	prom_counters_labelled(f, "cyphonic_node_drops_total", "packets dropped, by reason",
+			       "reason", overlay_drop_counters, overlay_ndrop_counters,
+			       overlay_drops(ov));
+	nt = nt < STATUS_MAX_TUNNELS ? nt : STATUS_MAX_TUNNELS;
+	for (size_t i = 0; i < nt; i++)
+		on[tv[i].relay ? 1 : 0]++;
+	prom_head(f, "cyphonic_node_tunnels", "gauge", "tunnels held, by path");
+	for (size_t i = 0; i < 2; i++) {
+		labels[0] = '\0';
+		prom_label(labels, sizeof(labels), "path", paths[i]);
+		prom_sample(f, "cyphonic_node_tunnels", labels, on[i]);
+	}
+#define PER_TUNNEL(metric, field, help)                                              \
+	do {                                                                           \
+		prom_head(f, metric, "counter", help);                                 \
+		for (size_t i = 0; i < nt; i++) {                                      \
+			labels[0] = '\0';                                              \
+			prom_label(labels, sizeof(labels), "peer",                     \
+				   tv[i].peer ? tv[i].peer : "");                      \
+			prom_label(labels, sizeof(labels), "path", paths[tv[i].relay ? 1 : 0]); \
+			prom_sample(f, metric, labels, tv[i].field);                   \
+		}                                                                      \
+	} while (0)
+	PER_TUNNEL("cyphonic_node_tunnel_rx_bytes_total", rx_bytes, "bytes received, by tunnel");
+	PER_TUNNEL("cyphonic_node_tunnel_tx_bytes_total", tx_bytes, "bytes sent, by tunnel");
+	PER_TUNNEL("cyphonic_node_tunnel_rx_packets_total", rx_packets,
+		   "packets received, by tunnel");
+	PER_TUNNEL("cyphonic_node_tunnel_tx_packets_total", tx_packets, "packets sent, by tunnel");
+#undef PER_TUNNEL
+	free(tv);
+	if (n->metrics_cb)
+		n->metrics_cb(n->metrics_arg, f);
+}
+
+void node_on_metrics(struct node *n, metrics_fn cb, void *arg)
+{
+	n->metrics_cb = cb;
+	n->metrics_arg = arg;
 }
 
 /* "ping NAME COUNT INTERVAL_MS" -> {"id": N} (or {"error": ...});
@@ -339,6 +399,11 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf,
 		log_warn("cannot create the directory of %s", conf->control);
 		goto fail;
 	}
+	if (conf->has_metrics) {
+		n->metrics = metrics_http_new(base, &conf->metrics, node_metrics, n);
+		if (!n->metrics)
+			goto fail;
+	}
 	n->ctl = control_new(base, conf->control, on_control, n);
 	if (!n->ctl)
 		goto fail;
@@ -363,6 +428,7 @@ void node_free(struct node *n)
 	if (!n)
 		return;
 	control_free(n->ctl);
+	metrics_http_free(n->metrics);
 	resolver_server_free(n->dns);
 	if (n->resolv_saved) {
 		int err = resolv_conf_restore(n->resolv_saved);

@@ -9,6 +9,7 @@
 #define CY_NODE_NODE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct cred;
@@ -51,6 +52,8 @@ typedef void (*node_registered_cb)(void *arg, const struct sig_info *in);
 int node_on_registered(struct node *n, node_registered_cb cb, void *arg);
 /* cb adds members to the "status" JSON object (before it is closed). */
 typedef void (*node_status_cb)(void *arg, struct json *j);
+/* The adapter adds its metrics ([node] metrics) after the node's. */
+void node_on_metrics(struct node *n, void (*cb)(void *arg, FILE *out), void *arg);
 void node_on_status(struct node *n, node_status_cb cb, void *arg);
 /* The resolver's upstream servers ([resolver] upstream, or those of
  * /etc/resolv.conf): *ups points into the node. */

@@ -44,6 +44,15 @@ static int set_dns_listen(void *obj, const char *v, char *err, size_t errlen)
 	return addr_list_parse(&c->dns_listen, &n, 1, 53, v, err, errlen);
 }
 
+static int set_metrics(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct node_conf *c = obj;
+	size_t n;
+
+	c->has_metrics = true;
+	return addr_list_parse(&c->metrics, &n, 1, NODE_METRICS_PORT, v, err, errlen);
+}
+
 static int set_upstream(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct node_conf *c = obj;
@@ -148,6 +157,7 @@ static const struct conf_key node_keys[] = {
 	INT("node", "keepalive", keepalive, 1, 3600),
 	FN("node", "log_level", set_level, false),
 	FN("node", "user", set_user, false),
+	FN("node", "metrics", set_metrics, false),
 	FN("resolver", "listen", set_dns_listen, false),
 	FN("resolver", "upstream", set_upstream, false),
 	{ "resolver", "system", CONF_BOOL, offsetof(struct node_conf, dns_system), 0, 0, 0, false,

@@ -12,6 +12,8 @@
  *   control = /run/cyphonic/alpha.example.test.sock
  *   keepalive = 15                  seconds between keepalives (upper bound)
  *   log_level = info                error | warn | info | debug
+ *   metrics = 127.0.0.1:9471        Prometheus text on GET /metrics (port 9471
+ *                                   unless given)
  *   user = cyphonic                 run as this user once started (keeping
  *                                   CAP_NET_ADMIN, and CAP_NET_RAW and
  *                                   CAP_NET_BIND_SERVICE for an adapter);
@@ -57,6 +59,7 @@
 
 #define NODE_MAX_CLOUD 4
 #define NODE_PATH_MAX 108      /* UNIX socket paths (sun_path) */
+#define NODE_METRICS_PORT 9471
 #define NODE_FILE_MAX 4096      /* other file paths (PATH_MAX) */
 #define NODE_MAX_UPSTREAM 4
 
@@ -74,6 +77,8 @@ struct node_conf {
 	int keepalive;
 	char log_level[16];
 	char user[PRIVDROP_USER_MAX + 1];    /* "" none */
+	bool has_metrics;
+	struct sockaddr_storage metrics;     /* [node] metrics */
 
 	struct sockaddr_storage dns_listen;
 	size_t nupstream;

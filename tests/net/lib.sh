@@ -581,6 +581,21 @@ node_new()
 
 stats() { cy stats --dir "$CLOUD_DIR" --json; }
 
+# prom_scrape NS URL NAME: GET URL (a daemon's Prometheus metrics) from NS
+# into $RUN_DIR/NAME.prom; the content type must be the text format's, and
+# promtool (Debian's prometheus) must accept it.
+prom_scrape()
+{
+	n "$1" curl -sS --fail -o "$RUN_DIR/$3.prom" -D "$RUN_DIR/$3.hdr" "$2" ||
+		fail "$3: GET $2 failed"
+	grep -qi '^content-type: text/plain; version=0.0.4' "$RUN_DIR/$3.hdr" ||
+		fail "$3: content type $(grep -i content-type "$RUN_DIR/$3.hdr")"
+	promtool check metrics <"$RUN_DIR/$3.prom" >"$RUN_DIR/$3.lint" 2>&1 ||
+		fail "$3: promtool: $(head -n 5 "$RUN_DIR/$3.lint")"
+}
+# prom_value NAME METRIC[{LABELS}]: that sample's value in NAME's scrape.
+prom_value() { awk -v m="$2" '$1 == m { print $2; f = 1 } END { exit !f }' "$RUN_DIR/$1.prom"; }
+
 # stat_get PATH: one counter, e.g. stat_get .nms.malformed
 stat_get() { stats | jq -er "$1"; }
 

@@ -39,6 +39,7 @@ cloud_new
 node_new a
 node_upstream a "$UPSTREAM4"
 adapter_new ad1
+conf_set "$(node_conf ad1)" node metrics 127.0.0.1
 adapter_new ad2
 gn_new g1 ad1 "$M1"
 gn_new g2 ad1 "$M2"
@@ -111,6 +112,14 @@ for x in a; do
 	done
 done
 ok "a: no drops"
+
+pretty "ad1's metrics: its two general nodes, registered and leased"
+prom_scrape ad1 http://127.0.0.1:9471/metrics ad1
+for m in general_nodes general_nodes_registered dhcp_leases; do
+	[[ $(prom_value ad1 "cyphonic_adapter_$m") == 2 ]] ||
+		fail "ad1: cyphonic_adapter_$m is $(prom_value ad1 "cyphonic_adapter_$m"), not 2"
+done
+ok "promtool accepts them; 2 general nodes, 2 registered, 2 leases"
 
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"

@@ -502,7 +502,7 @@ const struct counter trs_counters[] = {
 	COUNTER(struct trs_stats, ctl_auth_fail, "control datagrams that did not authenticate"),
 	COUNTER(struct trs_stats, ctl_replay, "control datagrams replayed or stale"),
 	COUNTER(struct trs_stats, relay_requests, "authenticated Relay Requests"),
-	COUNTER(struct trs_stats, sessions, "relay sessions open now"),
+	GAUGE(struct trs_stats, sessions, "relay sessions open now"),
 	COUNTER(struct trs_stats, sessions_opened, "relay sessions opened"),
 	COUNTER(struct trs_stats, sessions_refused, "relay sessions refused: table full, no port"),
 	COUNTER(struct trs_stats, sessions_expired, "relay sessions closed idle"),

@@ -604,3 +604,23 @@ const struct counter overlay_drop_counters[] = {
 };
 const size_t overlay_ndrop_counters =
 	sizeof(overlay_drop_counters) / sizeof(overlay_drop_counters[0]);
+
+const struct counter overlay_counters[] = {
+	COUNTER(struct overlay_stats, tun_rx, "packets read from the TUN device"),
+	COUNTER(struct overlay_stats, udp_rx_data, "Data messages taken from peers"),
+	COUNTER(struct overlay_stats, hs_completed, "tunnel handshakes completed"),
+	COUNTER(struct overlay_stats, routes, "routes received from the NMS"),
+	COUNTER(struct overlay_stats, routes_ignored, "routes that lost a race to a newer tunnel"),
+	COUNTER(struct overlay_stats, probes_echoed, "path probes answered"),
+	COUNTER(struct overlay_stats, moves, "moves of this node to other addresses"),
+	COUNTER(struct overlay_stats, moves_confirmed, "peers confirmed at their new address"),
+	COUNTER(struct overlay_stats, moves_reselected, "tunnels selected again after a move"),
+	COUNTER(struct overlay_stats, punched, "direct paths found by punching"),
+	COUNTER(struct overlay_stats, punch_failed, "punching attempts that found no path"),
+	COUNTER(struct overlay_stats, path_fallbacks, "direct paths given up for the relay"),
+	COUNTER(struct overlay_stats, punch_dirs_ignored, "Punch Directions ignored"),
+	COUNTER(struct overlay_stats, teardowns, "tunnels torn down by the NMS"),
+	COUNTER(struct overlay_stats, teardowns_ignored, "Tunnel Teardowns for no tunnel held"),
+	COUNTER(struct overlay_stats, regrants, "tunnels selected again when their grant ran out"),
+};
+const size_t overlay_ncounters = sizeof(overlay_counters) / sizeof(overlay_counters[0]);

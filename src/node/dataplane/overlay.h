@@ -111,6 +111,10 @@ struct overlay_stats {
 	uint64_t regrants;                      /* tunnels selected again at CY_GRANT_LIFETIME_S */
 };
 
+/* The table of those counters (counters.h), as the metrics show them. */
+extern const struct counter overlay_counters[];
+extern const size_t overlay_ncounters;
+
 /* What status shows per tunnel. */
 struct overlay_tunnel_view {
 	const char *peer;
