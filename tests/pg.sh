@@ -3,7 +3,9 @@
 # in DIR (its data, its log, its UNIX socket; no TCP port), run as user
 # postgres when started as root (PostgreSQL refuses root).  start prints
 # nothing and leaves the server running; the URL is
-#   postgresql:///postgres?host=DIR&user=postgres
+#   postgresql:///postgres?host=DIR
+# and only the user who started it (and postgres) may connect, as
+# themselves ("peer" authentication: no password, no other local user).
 # stop stops it and removes DIR.  Debian's server binaries live in
 # /usr/lib/postgresql/VERSION/bin (package postgresql, scripts/deps.sh).
 set -euo pipefail
@@ -20,13 +22,19 @@ start)
 	fi
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	chmod 711 "$dir"
 	(($(id -u) != 0)) || chown postgres: "$dir"
-	as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 ||
+	as_owner "$bin/initdb" -D "$dir/data" -A peer --no-sync >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	# Tests only: no fsync, no TCP, the socket in DIR.
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 		-o "-k $dir -c listen_addresses= -c fsync=off -c max_connections=200" start >/dev/null ||
 		{ cat "$dir/server.log" >&2; exit 1; }
+	# root connects as itself (the daemons under test run as root)
+	if (($(id -u) == 0)); then
+		runuser -u postgres -- "$bin/psql" -qX -h "$dir" -d postgres \
+			-c "CREATE ROLE root SUPERUSER LOGIN" >/dev/null
+	fi
 	;;
 stop)
 	if [[ -f $dir/data/postmaster.pid ]]; then

@@ -20,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "aead.h"
 #include "ca.h"
 #include "cli.h"
@@ -93,12 +95,28 @@ struct init_args {
 	const char *store;      /* NULL: DIR/cloud.db */
 };
 
-/* A store URL that carries a password (user:password@ or password=). */
+/* A store URL that carries a password (user:password@ or password=, the
+ * keyword percent-encoded or not). */
 static bool init_url_has_password(const char *url)
 {
 	const char *rest = strstr(url, "://"), *at, *slash;
+	char plain[CLOUD_PATH_MAX];
+	size_t o = 0;
 
-	if (strstr(url, "password="))
+	/* decode %XX as libpq does before it reads the keywords */
+	for (const char *p = url; *p && o + 1 < sizeof(plain); p++) {
+		int hi = p[0] == '%' ? cy_hex_digit(p[1]) : -1;
+		int lo = hi >= 0 ? cy_hex_digit(p[2]) : -1;
+
+		if (lo >= 0) {
+			plain[o++] = (char)(hi << 4 | lo);
+			p += 2;
+		} else {
+			plain[o++] = *p;
+		}
+	}
+	plain[o] = '\0';
+	if (strcasestr(plain, "password="))
 		return true;
 	if (!rest)
 		return false;
@@ -315,8 +333,8 @@ int cmd_init(int argc, char **argv)
 	if (optind != argc || !a.dir || !a.domain || !a.cloud)
 		return cli_usage("init");
 	if (a.store && (strlen(a.store) >= CLOUD_PATH_MAX || !strstr(a.store, "://")))
-		return cli_fail("--store: '%s' is not a store URL like "
-				"postgresql://cyphonic@db.example/cyphonic", a.store);
+		return cli_fail("--store: not a store URL like "
+				"postgresql://cyphonic@db.example/cyphonic");
 	if (a.store && init_url_has_password(a.store))
 		return cli_fail("--store: the URL holds a password, and cloud.conf is no secret: put "
 				"it in libpq's password file (~/.pgpass or PGPASSFILE) instead");

@@ -3,8 +3,9 @@
  * Every enrolled node, adapter and general node with its virtual IPs and
  * what the NMS currently knows of it.  JSON: an array of objects with
  * exactly the keys name, fqdn, kind ("node", "adapter" or "gn"), vip4,
- * vip6, revoked, registered, observed, nat (observed and nat are null
- * while not registered); general nodes add adapter (its name) and mac. */
+ * vip6, revoked, registered, observed, nat, host (the cloud host it is
+ * registered on; observed, nat and host are null while not registered),
+ * tags; general nodes add adapter (its name) and mac. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct list_row {
 	char vip6[INET6_ADDRSTRLEN];
 	bool revoked, registered, nat;
 	char observed[ADDR_STR_MAX];
+	char host[STORE_HOST_MAX + 1];
 	bool gn;
 	char adapter[CY_NAME_MAX + 1];       /* general nodes: the adapter's name */
 	char mac[18];
@@ -87,6 +89,7 @@ static int list_collect(const struct store_node *n, void *arg)
 	if (store_reg_get(ctx->st, n->id, &reg) == 0 && reg.expires > ctx->now) {
 		r->registered = true;
 		r->nat = reg.nat;
+		snprintf(r->host, sizeof(r->host), "%s", reg.host[0] ? reg.host : "?");
 		if (reg.observed.ss_family == AF_INET || reg.observed.ss_family == AF_INET6)
 			addr_str((const struct sockaddr *)&reg.observed, r->observed);
 	}
@@ -117,10 +120,13 @@ static int list_json(const struct list_ctx *ctx)
 			json_str(&j, "observed", r->observed);
 		else
 			json_null(&j, "observed");
-		if (r->registered)
+		if (r->registered) {
 			json_bool(&j, "nat", r->nat);
-		else
+			json_str(&j, "host", r->host);
+		} else {
 			json_null(&j, "nat");
+			json_null(&j, "host");
+		}
 		if (r->gn) {
 			json_str(&j, "adapter", r->adapter);
 			json_str(&j, "mac", r->mac);
@@ -141,7 +147,7 @@ static int list_json(const struct list_ctx *ctx)
 static int list_table(const struct list_ctx *ctx)
 {
 	static const char *const head[] = { "NAME", "FQDN", "KIND", "VIP4", "VIP6", "STATE",
-					    "OBSERVED", "NAT", "ADAPTER", "MAC", "TAGS" };
+					    "HOST", "OBSERVED", "NAT", "ADAPTER", "MAC", "TAGS" };
 	enum { NCOL = sizeof(head) / sizeof(head[0]) };
 	const char *cell[NCOL];
 	int w[NCOL], i;
@@ -166,11 +172,12 @@ static int list_table(const struct list_ctx *ctx)
 				cell[4] = x->vip6;
 				cell[5] = x->revoked ? "revoked"
 					  : x->registered ? "registered" : "-";
-				cell[6] = x->registered && x->observed[0] ? x->observed : "-";
-				cell[7] = x->registered ? (x->nat ? "yes" : "no") : "-";
-				cell[8] = x->gn ? x->adapter : "-";
-				cell[9] = x->gn ? x->mac : "-";
-				cell[10] = x->tags[0] ? x->tags : "-";
+				cell[6] = x->registered ? x->host : "-";
+				cell[7] = x->registered && x->observed[0] ? x->observed : "-";
+				cell[8] = x->registered ? (x->nat ? "yes" : "no") : "-";
+				cell[9] = x->gn ? x->adapter : "-";
+				cell[10] = x->gn ? x->mac : "-";
+				cell[11] = x->tags[0] ? x->tags : "-";
 			}
 			if (!pass) {
 				for (i = 0; i < NCOL; i++)

@@ -1,5 +1,6 @@
 #include "cloud_conf.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,23 @@ static int set_endpoint(struct sockaddr_storage *ss, uint16_t port, const char *
 static int set_as_listen(void *obj, const char *v, char *err, size_t errlen)
 {
 	return set_endpoint(&((struct cloud_conf *)obj)->as_listen, AS_PORT, v, err, errlen);
+}
+
+static int set_host(void *obj, const char *v, char *err, size_t errlen)
+{
+	struct cloud_conf *c = obj;
+	size_t n = strlen(v), i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr("-_.", v[i]))
+			break;
+	if (n == 0 || n >= sizeof(c->host) || i < n) {
+		snprintf(err, errlen, "'%s' is not a host name (1..%zu of a-z, A-Z, 0-9, '-', '_', "
+			 "'.')", v, sizeof(c->host) - 1);
+		return -1;
+	}
+	strcpy(c->host, v);
+	return 0;
 }
 
 static int set_metrics(void *obj, const char *v, char *err, size_t errlen)
@@ -122,6 +140,7 @@ static const struct conf_key cloud_keys[] = {
 	FN("cloud", "log_level", set_level, false),
 	FN("cloud", "user", set_user, false),
 	FN("cloud", "metrics", set_metrics, false),
+	FN("cloud", "host", set_host, false),
 	FN("as", "listen", set_as_listen, false),
 	STR("as", "cert", as_cert, false),
 	STR("as", "key", as_key, false),

@@ -14,6 +14,9 @@
  *   log_level = info
  *   user = cyphonic                                run as this user (no capability:
  *                                                  it needs none); it must own DIR
+ *   host = cloud-a                                 this host's name among the cloud's
+ *                                                  hosts (default: the system's host
+ *                                                  name); registrations record it
  *   metrics = 127.0.0.1:9470                       Prometheus text on GET /metrics
  *                                                  (port 9470 unless given)
  *
@@ -67,6 +70,7 @@ struct cloud_conf {
 	char user[PRIVDROP_USER_MAX + 1];      /* "" none */
 	bool has_metrics;
 	struct sockaddr_storage metrics;       /* [cloud] metrics */
+	char host[64];                         /* [cloud] host; "" the system's name */
 
 	bool has_as;
 	struct sockaddr_storage as_listen;

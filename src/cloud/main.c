@@ -287,6 +287,7 @@ static int cloud_start(struct cloud *c)
 	}
 	if (c->conf.has_nms) {
 		struct nms_conf nc = { .registration_ttl = c->conf.registration_ttl,
+				       .host = c->conf.host,
 				       .policy = c->conf.policy[0] ? c->conf.policy : NULL };
 		char why[CLOUD_PATH_MAX + 256];
 
@@ -382,6 +383,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lvl = c.conf.log_level[0] ? log_level_from_string(c.conf.log_level, &ok) : LOG_LVL_INFO;
+	/* Without [cloud] host: the system's name, cut at the first dot. */
+	if (!c.conf.host[0] && gethostname(c.conf.host, sizeof(c.conf.host) - 1) == 0)
+		c.conf.host[strcspn(c.conf.host, ".")] = '\0';
 	log_set_level(debug ? LOG_LVL_DEBUG : lvl);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -43,4 +43,8 @@ bool cy_mac_unicast(const uint8_t mac[6]);
 /* The value of a hex digit (either case), or -1. */
 int cy_hex_digit(int c);
 
+/* A non-blocking TCP socket listening on ss ([::] takes IPv4 too); the
+ * descriptor, or -1 with errno set. */
+int addr_tcp_listen(const struct sockaddr_storage *ss, int backlog);
+
 #endif

@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,50 +13,173 @@
 #include "addr.h"
 #include "log.h"
 
-#define METRICS_TIMEOUT_S 10   /* a scraper that stalls is cut off */
+/* A scrape is one short request: bounded in every way, so the endpoint
+ * cannot hold the daemon's memory or descriptors. */
+#define METRICS_CONNS 8          /* at once; more are closed at accept */
+#define METRICS_DEADLINE_S 5     /* a connection's whole life */
+#define METRICS_REQ_MAX 4096     /* request line and headers */
 
-struct metrics_http {
-	struct evhttp *http;
-	metrics_fn fn;
-	void *arg;
+struct metrics_conn {
+	struct metrics_http *m;
+	struct bufferevent *bev;
+	struct event *deadline;
+	bool answered;
+	struct metrics_conn *next;
 };
 
-static void on_request(struct evhttp_request *req, void *arg)
+struct metrics_http {
+	struct event_base *base;
+	struct evconnlistener *lis;
+	metrics_fn fn;
+	void *arg;
+	struct metrics_conn *conns;
+	int nconns;
+};
+
+static void conn_free(struct metrics_conn *c)
 {
-	struct metrics_http *m = arg;
-	const char *uri = evhttp_request_get_uri(req);
-	struct evbuffer *body;
+	struct metrics_conn **pp = &c->m->conns;
+
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	c->m->nconns--;
+	bufferevent_free(c->bev);
+	event_free(c->deadline);
+	free(c);
+}
+
+static void reply(struct metrics_conn *c, int code, const char *reason, const char *extra,
+		  const char *body, size_t len, bool head_only)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			    "Connection: close\r\n%s\r\n", code, reason,
+			    code == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+					: "text/plain; charset=utf-8", len, extra);
+	if (!head_only)
+		evbuffer_add(out, body, len);
+	c->answered = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void error_reply(struct metrics_conn *c, int code, const char *reason, const char *extra)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%d %s\n", code, reason);
+
+	reply(c, code, reason, extra, body, (size_t)n, false);
+}
+
+/* The request line of a complete request head: "METHOD PATH HTTP/1.x". */
+static void handle(struct metrics_conn *c, const char *line)
+{
+	char method[8], path[64], version[16];
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	if (!uri || (strcmp(uri, "/metrics") && strncmp(uri, "/metrics?", 9))) {
-		evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is here");
+	if (sscanf(line, "%7s %63s %15s", method, path, version) != 3 ||
+	    strncmp(version, "HTTP/1.", 7)) {
+		error_reply(c, 400, "Bad Request", "");
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		evhttp_send_error(req, HTTP_BADMETHOD, NULL);
+	if (strcmp(path, "/metrics") && strncmp(path, "/metrics?", 9)) {
+		error_reply(c, 404, "Not Found", "");
+		return;
+	}
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		error_reply(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
 		return;
 	}
 	f = open_memstream(&text, &len);
 	if (!f) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		error_reply(c, 500, "Internal Server Error", "");
 		return;
 	}
-	m->fn(m->arg, f);
-	if (fclose(f) != 0 || !(body = evbuffer_new())) {
+	c->m->fn(c->m->arg, f);
+	if (fclose(f) != 0) {
 		free(text);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		error_reply(c, 500, "Internal Server Error", "");
 		return;
 	}
-	evbuffer_add(body, text, len);
+	reply(c, 200, "OK", "", text, len, !strcmp(method, "HEAD"));
 	free(text);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
-	evbuffer_free(body);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct metrics_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	char *line;
+
+	if (end.pos < 0)
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos < 0) {
+		if (evbuffer_get_length(in) > METRICS_REQ_MAX)
+			error_reply(c, 431, "Request Header Fields Too Large", "");
+		return;
+	}
+	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF);
+	if (!line || strlen(line) > METRICS_REQ_MAX)
+		error_reply(c, 400, "Bad Request", "");
+	else
+		handle(c, line);
+	free(line);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct metrics_conn *c = arg;
+
+	if (c->answered && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(arg);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	struct metrics_http *m = arg;
+	struct timeval tv = { METRICS_DEADLINE_S, 0 };
+	struct metrics_conn *c;
+
+	if (m->nconns >= METRICS_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	c->m = m;
+	c->bev = bufferevent_socket_new(m->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(m->base, on_deadline, c);
+	if (!c->bev || !c->deadline || evtimer_add(c->deadline, &tv) < 0) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+		return;
+	}
+	c->next = m->conns;
+	m->conns = c;
+	m->nconns++;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, METRICS_REQ_MAX + 1);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 struct metrics_http *metrics_http_new(struct event_base *base, const struct sockaddr_storage *addr,
@@ -61,34 +187,24 @@ struct metrics_http *metrics_http_new(struct event_base *base, const struct sock
 {
 	struct metrics_http *m = calloc(1, sizeof(*m));
 	char buf[ADDR_STR_MAX];
-	int fd = -1, on = 1;
+	int fd;
 
 	if (!m)
 		return NULL;
+	m->base = base;
 	m->fn = fn;
 	m->arg = arg;
-	m->http = evhttp_new(base);
-	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!m->http || fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-	    bind(fd, (const struct sockaddr *)addr, addr_len((const struct sockaddr *)addr)) < 0 ||
-	    listen(fd, 16) < 0 || !evhttp_accept_socket_with_handle(m->http, fd)) {
+	fd = addr_tcp_listen(addr, 16);
+	if (fd >= 0)
+		m->lis = evconnlistener_new(base, on_accept, m, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!m->lis) {
 		log_warn("metrics: cannot listen on %s",
 			 addr_str((const struct sockaddr *)addr, buf));
 		if (fd >= 0)
 			close(fd);
-		metrics_http_free(m);
+		free(m);
 		return NULL;
 	}
-	/* evhttp owns the socket now */
-	evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
-	evhttp_set_max_headers_size(m->http, 8192);
-	evhttp_set_max_body_size(m->http, 0);
-	/* Every method reaches on_request, which says 405 to all but GET. */
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-					    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-					    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(m->http, on_request, m);
 	log_info("metrics: http://%s/metrics", addr_str((const struct sockaddr *)addr, buf));
 	return m;
 }
@@ -97,7 +213,9 @@ void metrics_http_free(struct metrics_http *m)
 {
 	if (!m)
 		return;
-	if (m->http)
-		evhttp_free(m->http);
+	while (m->conns)
+		conn_free(m->conns);
+	if (m->lis)
+		evconnlistener_free(m->lis);
 	free(m);
 }

@@ -1,8 +1,9 @@
-/* A daemon's Prometheus endpoint: GET /metrics over HTTP (libevent's
- * evhttp) on the address its config gives, answered with what fn writes
- * (prom.h) in the text format; anything else gets 404 or 405.  No TLS
- * and no authentication: bind it to loopback or a management network
- * (docs/security.md). */
+/* A daemon's Prometheus endpoint: GET /metrics over HTTP/1.x on the
+ * address its config gives, answered with what fn writes (prom.h) in the
+ * text format, one request per connection; another path gets 404,
+ * another method 405.  Bounded: 8 connections at once, 5 s for each
+ * whatever it sends, 4 KiB of request.  No TLS and no authentication:
+ * bind it to loopback or a management network (docs/security.md). */
 #ifndef CY_METRICS_HTTP_H
 #define CY_METRICS_HTTP_H
 

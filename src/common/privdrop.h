@@ -18,6 +18,15 @@
  * caller must not go on with more privilege than it asked for. */
 int privdrop(const char *user, const cap_value_t *keep, size_t n, char *err, size_t errlen);
 
+/* Before becoming user: the directory of file, where the daemon will
+ * write as user, is made (0700, user's) when missing, and refused when
+ * user could not write there.  0, or -1 with err set. */
+int privdrop_state_dir(const char *file, const char *user, char *err, size_t errlen);
+
+/* For a thread started before privdrop() (capabilities are per thread):
+ * it gives up every capability and any way back.  0 or -1 (logged). */
+int privdrop_thread(void);
+
 /* A user name a config may give (1..32 of [a-z0-9_-], not starting with
  * '-') copied to out (PRIVDROP_USER_MAX + 1 bytes): 0, or -1 with err
  * set.  Whether the user exists is seen at privdrop(). */

@@ -53,9 +53,14 @@ static void raise_nofile(void)
 static int drop_privileges(const struct node_conf *conf)
 {
 	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE };
-	char err[256];
+	char err[NODE_FILE_MAX + 128];
 
-	if (privdrop(conf->user, keep, conf->has_adapter ? 3 : 1, err, sizeof(err)) < 0) {
+	/* What it writes later, it writes as the user: renewed credentials,
+	 * an adapter's leases. */
+	if (privdrop_state_dir(conf->renewed, conf->user, err, sizeof(err)) < 0 ||
+	    (conf->has_adapter &&
+	     privdrop_state_dir(conf->adapter_leases, conf->user, err, sizeof(err)) < 0) ||
+	    privdrop(conf->user, keep, conf->has_adapter ? 3 : 1, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return -1;
 	}

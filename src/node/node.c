@@ -159,7 +159,6 @@ static void node_metrics(void *arg, FILE *f)
 			labels[0] = '\0';                                              \
 			prom_label(labels, sizeof(labels), "peer",                     \
 				   tv[i].peer ? tv[i].peer : "");                      \
-			prom_label(labels, sizeof(labels), "path", paths[tv[i].relay ? 1 : 0]); \
 			prom_sample(f, metric, labels, tv[i].field);                   \
 		}                                                                      \
 	} while (0)

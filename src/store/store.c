@@ -20,6 +20,23 @@ static const struct {
 	{ "postgres://", store_pg_open, true },
 };
 
+void store_url_redact(char *t)
+{
+	char *p, *at, *end;
+
+	for (p = t; (p = strstr(p, "://")); p += 3) {
+		/* userinfo: up to an '@' before the path, with a ':' in it */
+		at = strchr(p + 3, '@');
+		end = p + 3 + strcspn(p + 3, "/?\" ");
+		if (at && at < end && memchr(p + 3, ':', (size_t)(at - p - 3)))
+			for (char *c = memchr(p + 3, ':', (size_t)(at - p - 3)) + 1; c < at; c++)
+				*c = '*';
+	}
+	for (p = t; (p = strstr(p, "password=")); p += 9)
+		for (char *c = p + 9; *c && !strchr("& \"'", *c); c++)
+			*c = '*';
+}
+
 int store_open(struct store **out, const char *url, char *err, size_t errlen)
 {
 	size_t i, n;

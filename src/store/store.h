@@ -21,8 +21,9 @@
 
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_SERIAL_MAX 64     /* hex certificate serial */
+#define STORE_HOST_MAX 63       /* a cloud host's name ([cloud] host) */
 #define STORE_PWHASH_MAX 256    /* "$scrypt$..." */
 #define STORE_TAGS_MAX 255      /* = POLICY_TAGS_MAX */
 #define STORE_META_MAX 4096
@@ -65,9 +66,15 @@ struct store_reg {
 	bool nat;                            /* observed not among the reported */
 	uint8_t mapping;                     /* enum cy_mapping: as the node last said */
 	uint64_t counter;                    /* next acceptable sealed counter */
+	char host[STORE_HOST_MAX + 1];       /* the cloud host it is registered on */
 	int64_t updated;                     /* unix seconds */
 	int64_t expires;
 };
+
+/* Mask, in place, a password a text may quote from a store URL
+ * ("scheme://user:PASSWORD@host", "password=PASSWORD"): libpq's messages
+ * quote the URL they could not parse. */
+void store_url_redact(char *text);
 
 /* Open (creating and migrating the schema as needed). err gets a
  * human-readable reason on failure. */

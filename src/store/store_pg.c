@@ -77,6 +77,8 @@ static const char *const migrations[] = {
 	/* 4: the certificate a renewal replaced, accepted until it expires */
 	"ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX nodes_serial_prev ON nodes (cert_prev);",
+	/* 5: the cloud host a registration is on */
+	"ALTER TABLE regs ADD COLUMN host TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -86,7 +88,7 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
 	"revoked, revoke_reason, created, tags, cert_prev"
 #define REG_COLS \
-	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping"
+	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping, host"
 
 struct store_pg {
 	struct store base;
@@ -100,6 +102,29 @@ static struct store_pg *to_pg(struct store *st)
 }
 
 /* ---- statements ---- */
+
+/* What every connection (and reconnection) sets: terse errors (a
+ * DETAIL line could quote a row, a key among them) and a bound on a
+ * statement, so a locked table cannot hold the event loop for ever. */
+static void pg_session(struct store_pg *s)
+{
+	PGresult *r;
+
+	PQsetErrorVerbosity(s->db, PQERRORS_TERSE);
+	r = PQexec(s->db, "SET statement_timeout = 10000");
+	PQclear(r);
+}
+
+/* A connection found broken is reset once before the next statement. */
+static void pg_ready(struct store_pg *s)
+{
+	if (PQstatus(s->db) != CONNECTION_BAD)
+		return;
+	log_warnx("store %s: connection lost, reconnecting", s->where);
+	PQreset(s->db);
+	if (PQstatus(s->db) == CONNECTION_OK)
+		pg_session(s);
+}
 
 /* Run sql with the parameters of fmt (one letter each: 'i' int, 'I'
  * int64_t, 't' text, NULL binds NULL, 'k' a CY_KEY_LEN-byte key); the
@@ -136,10 +161,7 @@ static PGresult *pg_run(struct store_pg *s, const char *sql, const char *fmt, va
 			abort();
 		}
 	}
-	if (PQstatus(s->db) == CONNECTION_BAD) {
-		log_warnx("store %s: connection lost, reconnecting", s->where);
-		PQreset(s->db);
-	}
+	pg_ready(s);
 	return PQexecParams(s->db, sql, n, NULL, vals, lens, fmts, 0);
 }
 
@@ -163,7 +185,8 @@ static int pg_error(struct store_pg *s, const PGresult *r, const char *what)
 	return -EIO;
 }
 
-/* A statement that returns no rows: the rows it changed, or -errno. */
+/* A statement run for its effect: the rows it changed (or, a SELECT ...
+ * FOR UPDATE, locked), or -errno. */
 static int pg_done(struct store_pg *s, const char *what, const char *sql, const char *fmt, ...)
 {
 	va_list ap;
@@ -175,6 +198,8 @@ static int pg_done(struct store_pg *s, const char *what, const char *sql, const 
 	va_end(ap);
 	if (r && PQresultStatus(r) == PGRES_COMMAND_OK)
 		rc = atoi(PQcmdTuples(r));
+	else if (r && PQresultStatus(r) == PGRES_TUPLES_OK)   /* a locking SELECT */
+		rc = PQntuples(r);
 	else
 		rc = pg_error(s, r, what);
 	PQclear(r);
@@ -215,7 +240,10 @@ static void row_texts(const PGresult *r, int i, const char **v, int n)
 
 static int exec(struct store_pg *s, const char *sql)
 {
-	PGresult *r = PQexec(s->db, sql);
+	PGresult *r;
+
+	pg_ready(s);
+	r = PQexec(s->db, sql);
 	int rc = 0;
 
 	if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK &&
@@ -306,7 +334,11 @@ static int counter_try(struct store_pg *s, const char *key, uint64_t at_least, u
 
 	if ((rc = begin(s, true)) < 0)
 		return rc;
-	rc = meta_get(s, key, val, sizeof(val), true);
+	/* The mark must survive the server's crash whatever its settings: a
+	 * lost one would hand out nonces again under the nodes' keys. */
+	rc = exec(s, "SET LOCAL synchronous_commit = on");
+	if (rc == 0)
+		rc = meta_get(s, key, val, sizeof(val), true);
 	if (rc == 0 && sscanf(val, "%llu", &mark) != 1)
 		rc = -EIO;
 	if (rc == -ENOENT)
@@ -336,7 +368,7 @@ static int pg_counter_reserve(struct store *st, const char *name, uint64_t at_le
 		backoff(i);
 		rc = counter_try(to_pg(st), key, at_least, block, start);
 	}
-	return rc;
+	return rc == -EAGAIN ? -EIO : rc;
 }
 
 /* ---- nodes ---- */
@@ -400,7 +432,7 @@ static int pg_node_add(struct store *st, struct store_node *n)
 		backoff(i);
 		rc = node_add_try(to_pg(st), n);
 	}
-	return rc;
+	return rc == -EAGAIN ? -EIO : rc;
 }
 
 static int pg_node_renew_cert(struct store *st, int64_t id, const char *presented,
@@ -526,7 +558,7 @@ static int pg_node_foreach(struct store *st, int64_t adapter_id,
 	int rc, n;
 
 	r = pg_rows(s, &rc, "node list", "SELECT " NODE_COLS " FROM nodes "
-		    "WHERE $1 < 0 OR adapter_id = $1 ORDER BY id", "I", adapter_id);
+		    "WHERE $1::BIGINT < 0 OR adapter_id = $1::BIGINT ORDER BY id", "I", adapter_id);
 	if (!r)
 		return rc;
 	n = PQntuples(r);
@@ -558,7 +590,12 @@ static int pg_key_put(struct store *st, const struct store_key *k)
 
 	if ((rc = begin(s, false)) < 0)
 		return rc;
-	rc = pg_done(s, "key put", "INSERT INTO keys (key_id, node_id, key, expires) "
+	/* One key_put per node at a time (another host's included): the
+	 * second sees the first's key and ends it. */
+	rc = pg_done(s, "key put: lock", "SELECT 1 FROM nodes WHERE id = $1 FOR UPDATE", "I",
+		     k->node_id);
+	if (rc >= 0)
+		rc = pg_done(s, "key put", "INSERT INTO keys (key_id, node_id, key, expires) "
 		     "VALUES ($1, $2, $3, $4)", "IIkI", (int64_t)k->key_id, k->node_id, k->key,
 		     k->expires);
 	if (rc >= 0)
@@ -568,15 +605,11 @@ static int pg_key_put(struct store *st, const struct store_key *k)
 	return rc < 0 ? rc : 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static int pg_key_get(struct store *st, uint64_t key_id, struct store_key *k)
 {
 	struct store_pg *s = to_pg(st);
-	const char *hex;
+	unsigned char *raw;
+	size_t rawlen = 0;
 	PGresult *r;
 	int rc;
 
@@ -592,21 +625,17 @@ static int pg_key_get(struct store *st, uint64_t key_id, struct store_key *k)
 	k->key_id = (uint64_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	k->node_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	k->expires = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-	/* bytea as text: "\x" and two hex digits a byte */
-	hex = PQgetvalue(r, 0, 2);
-	if (strlen(hex) != 2 + 2 * CY_KEY_LEN || hex[0] != '\\' || hex[1] != 'x') {
+	/* bytea as text, in whichever bytea_output the server uses */
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 2), &rawlen);
+	if (!raw || rawlen != CY_KEY_LEN)
 		rc = -EIO;
-	} else {
-		for (size_t i = 0; i < CY_KEY_LEN && rc == 0; i++) {
-			int hi = hexval(hex[2 + 2 * i]), lo = hexval(hex[3 + 2 * i]);
-
-			if (hi < 0 || lo < 0)
-				rc = -EIO;
-			else
-				k->key[i] = (uint8_t)(hi << 4 | lo);
-		}
+	else
+		memcpy(k->key, raw, CY_KEY_LEN);
+	if (raw) {
+		cy_wipe(raw, rawlen);
+		PQfreemem(raw);
 	}
-	cy_wipe(PQgetvalue(r, 0, 2), strlen(hex));
+	cy_wipe(PQgetvalue(r, 0, 2), strlen(PQgetvalue(r, 0, 2)));
 	PQclear(r);
 	if (rc < 0) {
 		log_err("store %s: key %016" PRIx64 " has a bad length", s->where, key_id);
@@ -637,15 +666,15 @@ static int pg_reg_put(struct store *st, const struct store_reg *r)
 		return -EINVAL;
 	rc = pg_done(to_pg(st), "registration put",
 		     "INSERT INTO regs (" REG_COLS ") "
-		     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+		     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
 		     "ON CONFLICT (node_id) DO UPDATE SET key_id = excluded.key_id, "
 		     "observed = excluded.observed, addrs = excluded.addrs, "
 		     "families = excluded.families, nat = excluded.nat, "
 		     "counter = excluded.counter, updated = excluded.updated, "
-		     "expires = excluded.expires, mapping = excluded.mapping",
-		     "IIttiiIIIi", r->node_id, (int64_t)r->key_id, observed, list,
+		     "expires = excluded.expires, mapping = excluded.mapping, host = excluded.host",
+		     "IIttiiIIIit", r->node_id, (int64_t)r->key_id, observed, list,
 		     (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires,
-		     (int)r->mapping);
+		     (int)r->mapping, r->host);
 	return rc < 0 ? rc : 0;
 }
 
@@ -815,13 +844,19 @@ int store_pg_open(struct store **out, const char *url, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	s->base.ops = &pg_ops;
-	s->db = PQconnectdb(url);
+	/* Defaults for what the URL does not say: a connection attempt and a
+	 * dead peer are noticed in seconds, not minutes. */
+	s->db = PQconnectdbParams((const char *const[]){ "connect_timeout", "keepalives",
+							 "keepalives_idle", "dbname", NULL },
+				  (const char *const[]){ "10", "1", "30", url, NULL }, 1);
 	if (!s->db || PQstatus(s->db) != CONNECTION_OK) {
 		snprintf(err, errlen, "postgresql: cannot connect: %s",
 			 s->db ? PQerrorMessage(s->db) : "out of memory");
+		store_url_redact(err);
 		rc = -EIO;
 		goto fail;
 	}
+	pg_session(s);
 	snprintf(s->where, sizeof(s->where), "postgresql %s/%s",
 		 PQhost(s->db) ? PQhost(s->db) : "?", PQdb(s->db) ? PQdb(s->db) : "?");
 	PQsetNoticeProcessor(s->db, pg_notice, s);

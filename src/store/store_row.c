@@ -74,6 +74,7 @@ void store_row_reg(const char *const v[STORE_REG_NCOLS], struct store_reg *r)
 	r->updated = col_int(v[7]);
 	r->expires = col_int(v[8]);
 	r->mapping = (uint8_t)col_int(v[9]);
+	col_copy(r->host, sizeof(r->host), v[10]);
 }
 
 int store_reg_text(const struct store_reg *r, char observed[ADDR_STR_MAX],

@@ -6,7 +6,7 @@
  *   node: id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial,
  *         pwhash, revoked, revoke_reason, created, tags, cert_prev
  *   reg:  node_id, key_id, observed, addrs, families, nat, counter,
- *         updated, expires, mapping
+ *         updated, expires, mapping, host
  *
  * A NULL column reads as "". */
 #ifndef CY_STORE_ROW_H
@@ -16,7 +16,7 @@
 #include "store.h"
 
 #define STORE_NODE_NCOLS 15
-#define STORE_REG_NCOLS 10
+#define STORE_REG_NCOLS 11
 #define STORE_ADDRS_TEXT_MAX (STORE_MAX_ADDRS * (ADDR_STR_MAX + 1) + 1)
 
 void store_row_node(const char *const v[STORE_NODE_NCOLS], struct store_node *n);

@@ -86,6 +86,8 @@ static const char *const migrations[] = {
 	/* 4: the certificate a renewal replaced, accepted until it expires */
 	"ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX nodes_serial_prev ON nodes (cert_prev);",
+	/* 5: the cloud host a registration is on */
+	"ALTER TABLE regs ADD COLUMN host TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -95,7 +97,7 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 	"id, name, fqdn, kind, adapter_id, mac, vip4, vip6, cert_serial, pwhash, " \
 	"revoked, revoke_reason, created, tags, cert_prev"
 #define REG_COLS \
-	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping"
+	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping, host"
 
 enum query {
 	Q_META_SET,
@@ -162,12 +164,13 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_KEY_DELETE_OLDER] = "DELETE FROM keys WHERE node_id = ?1 AND key_id != ?2",
 	[Q_KEY_EXPIRE] = "DELETE FROM keys WHERE expires <= ?1",
 	[Q_REG_PUT] = "INSERT INTO regs (" REG_COLS ") "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
 		      "ON CONFLICT (node_id) DO UPDATE SET key_id = excluded.key_id, "
 		      "observed = excluded.observed, addrs = excluded.addrs, "
 		      "families = excluded.families, nat = excluded.nat, "
 		      "counter = excluded.counter, updated = excluded.updated, "
-		      "expires = excluded.expires, mapping = excluded.mapping",
+		      "expires = excluded.expires, mapping = excluded.mapping, "
+		      "host = excluded.host",
 	[Q_REG_GET] = "SELECT " REG_COLS " FROM regs WHERE node_id = ?1",
 	[Q_REG_DELETE] = "DELETE FROM regs WHERE node_id = ?1",
 	[Q_REG_EXPIRE] = "DELETE FROM regs WHERE expires <= ?1",
@@ -737,9 +740,9 @@ static int sq_reg_put(struct store *st, const struct store_reg *r)
 
 	if (store_reg_text(r, observed, list) < 0)
 		return -EINVAL;
-	q = prep(s, Q_REG_PUT, "IIttiiIIIi", r->node_id, (int64_t)r->key_id, observed, list,
+	q = prep(s, Q_REG_PUT, "IIttiiIIIit", r->node_id, (int64_t)r->key_id, observed, list,
 		 (int)r->families, r->nat ? 1 : 0, (int64_t)r->counter, r->updated, r->expires,
-		 (int)r->mapping);
+		 (int)r->mapping, r->host);
 	rc = step_done(s, q, "registration put");
 	return rc < 0 ? rc : 0;
 }

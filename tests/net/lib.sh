@@ -549,7 +549,7 @@ pg_start()
 {
 	PG_DIR=$(mktemp -d /tmp/cy-pg-net.XXXXXX)
 	"$(dirname "${BASH_SOURCE[0]}")/../pg.sh" start "$PG_DIR"
-	PG_URL="postgresql:///postgres?host=$PG_DIR&user=postgres"
+	PG_URL="postgresql:///postgres?host=$PG_DIR"
 }
 
 cloud_new()

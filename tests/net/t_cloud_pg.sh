@@ -12,7 +12,7 @@ require
 
 pg_start
 CY_STORE="$PG_URL&options=-csearch_path%3Dcy_net"
-n_psql() { runuser -u postgres -- psql -qAt "$PG_URL" -c "$1"; }
+n_psql() { psql -qAtX "$PG_URL" -c "$1"; }
 n_psql "CREATE SCHEMA cy_net"
 topo_basic
 inet_host c 192.0.2.30/24 2001:db8::30/64

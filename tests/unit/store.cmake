@@ -15,4 +15,4 @@ set_tests_properties(pg_start PROPERTIES FIXTURES_SETUP pg LABELS unit TIMEOUT 1
 set_tests_properties(pg_stop PROPERTIES FIXTURES_CLEANUP pg LABELS unit TIMEOUT 120)
 add_test(NAME test_store_pg COMMAND test_store)
 set_tests_properties(test_store_pg PROPERTIES FIXTURES_REQUIRED pg LABELS unit TIMEOUT 120
-  ENVIRONMENT "CYPHONIC_TEST_PG=postgresql:///postgres?host=${cy_pg_dir}&user=postgres")
+  ENVIRONMENT "CYPHONIC_TEST_PG=postgresql:///postgres?host=${cy_pg_dir}")

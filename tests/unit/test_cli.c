@@ -181,7 +181,7 @@ static void test_node_add_list_revoke(void **state)
 	struct store_reg r;
 	struct keys k = { 0 };
 	static const char *const want[] = { "name", "fqdn", "kind", "vip4", "vip6", "revoked",
-					    "registered", "observed", "nat", "tags" };
+					    "registered", "observed", "nat", "host", "tags" };
 	socklen_t len;
 	size_t i;
 
@@ -254,13 +254,13 @@ static void test_node_add_list_revoke(void **state)
 	/* list --json: exactly the documented keys */
 	assert_int_equal(run("list --dir %s/c --json", dir), 0);
 	assert_int_equal(jsonread_walk(out, list_keys, &k), 0);
-	assert_int_equal(k.n, 10);
-	for (i = 0; i < 10; i++)
+	assert_int_equal(k.n, 11);
+	for (i = 0; i < 11; i++)
 		assert_string_equal(k.path[i], want[i]);
 	assert_non_null(strstr(out, "\"name\":\"alpha\",\"fqdn\":\"alpha.example.test\","
 				    "\"kind\":\"node\",\"vip4\":\"100.64.0.1\""));
 	assert_non_null(strstr(out, "\"revoked\":false,\"registered\":false,\"observed\":null,"
-				    "\"nat\":null,\"tags\":\"\"}"));
+				    "\"nat\":null,\"host\":null,\"tags\":\"\"}"));
 	assert_non_null(strstr(out, "\"tags\":\"cam,outdoor\"}"));
 	/* tag: replaces, clears; bad ones and unknown names refused */
 	assert_int_equal(run("tag alpha nvr admin --dir %s/c", dir), 0);
@@ -314,6 +314,7 @@ static void test_node_add_list_revoke(void **state)
 	r.key_id = 1;
 	assert_int_equal(addr_parse("203.0.113.5:4000", 0, &r.observed, &len), 0);
 	r.nat = true;
+	strcpy(r.host, "cloud-a");
 	r.expires = clock_now() + 600;
 	{
 		struct store_key key = { .key_id = 1, .node_id = n.id, .expires = r.expires };
@@ -326,7 +327,7 @@ static void test_node_add_list_revoke(void **state)
 	assert_int_equal(store_reg_put(st, &r), 0);
 	assert_int_equal(run("list --dir %s/c --json", dir), 0);
 	assert_non_null(strstr(out, "\"registered\":true,\"observed\":\"203.0.113.5:4000\","
-				    "\"nat\":true,\"tags\":\"\"}"));
+				    "\"nat\":true,\"host\":\"cloud-a\",\"tags\":\"\"}"));
 	assert_non_null(strstr(out, "\"name\":\"beta\""));
 	assert_int_equal(run("list --dir %s/c", dir), 0);
 	assert_non_null(strstr(out, "NAME"));
@@ -452,7 +453,7 @@ static void test_adapter_gn(void **state)
 				    "\"kind\":\"adapter\""));
 	assert_non_null(strstr(out, "\"name\":\"cam\",\"fqdn\":\"cam.example.test\","
 				    "\"kind\":\"gn\""));
-	assert_non_null(strstr(out, "\"nat\":null,\"adapter\":\"ad1\","
+	assert_non_null(strstr(out, "\"nat\":null,\"host\":null,\"adapter\":\"ad1\","
 				    "\"mac\":\"02:aa:bb:cc:dd:01\",\"tags\":\"\"}"));
 	assert_non_null(strstr(out, "\"adapter\":\"ad2\",\"mac\":\"02:aa:bb:cc:dd:03\","));
 	assert_int_equal(run("list --dir %s/c", dir), 0);

@@ -37,13 +37,18 @@ struct fx {
 	uint64_t ctr_a, ctr_b;
 };
 
-static struct nms *new_nms(struct store *st)
+static struct nms *new_nms_host(struct store *st, const char *host)
 {
-	struct nms_conf nc = { .registration_ttl = TTL };
+	struct nms_conf nc = { .registration_ttl = TTL, .host = host };
 	struct nms *n = nms_new(st, &nc);
 
 	assert_non_null(n);
 	return n;
+}
+
+static struct nms *new_nms(struct store *st)
+{
+	return new_nms_host(st, NULL);
 }
 
 static int setup(void **state)
@@ -615,6 +620,68 @@ static void test_restart_replay(void **state)
 	assert_int_equal(nms_stats(f->nms)->replay, 1);
 }
 
+/* Two cloud hosts on one store: a node registered on one gets "register
+ * again" from the other for anything but a Registration; a Registration
+ * replayed from its traffic with the first is refused; its next one
+ * moves it, and from then the first refuses it and the second refuses
+ * every counter of the first's time. */
+static void test_two_hosts(void **state)
+{
+	struct fx *f = *state;
+	struct nms *b = new_nms_host(f->cf.st, "host-b");
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], old[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct store_reg reg;
+	struct cy_msg m;
+	size_t len, olen, r;
+
+	olen = reg_req(f->ka, KEY_A, 5, "192.0.2.10:7446", old, sizeof(old));
+	r = nms_handle(f->nms, SA(from), old, olen, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	for (uint64_t c = 6; c <= 9; c++) {
+		len = simple_req(f->ka, KEY_A, c, CY_KEEPALIVE, pkt, sizeof(pkt));
+		r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+		assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_KEEPALIVE_ACK, &m, plain,
+					    sizeof(plain)), CY_OK);
+	}
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), 0);
+	assert_string_equal(reg.host, "local");
+
+	/* host-b: not registered here */
+	len = simple_req(f->ka, KEY_A, 20, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(b, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_ERR_REREGISTER);
+	/* the Registration of counter 5, replayed to host-b: refused */
+	assert_int_equal(nms_handle(b, SA(from), old, olen, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(b)->replay, 1);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), 0);
+	assert_string_equal(reg.host, "local");
+
+	/* the node's next Registration moves it */
+	len = reg_req(f->ka, KEY_A, 21, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(b, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), 0);
+	assert_string_equal(reg.host, "host-b");
+	/* the first host sends it to register again */
+	len = simple_req(f->ka, KEY_A, 22, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_ERR_REREGISTER);
+	/* host-b never saw counter 7, but it is of the first host's time */
+	len = simple_req(f->ka, KEY_A, 7, CY_KEEPALIVE, pkt, sizeof(pkt));
+	assert_int_equal(nms_handle(b, SA(from), pkt, len, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(b)->replay, 2);
+	len = simple_req(f->ka, KEY_A, 23, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(b, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_KEEPALIVE_ACK, &m, plain,
+				    sizeof(plain)), CY_OK);
+	nms_free(b);
+}
+
 static void test_reply_counters_rise(void **state)
 {
 	struct fx *f = *state;
@@ -650,6 +717,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_inner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_counters_rise, setup, teardown),
 	};
 

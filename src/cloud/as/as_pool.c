@@ -11,6 +11,7 @@
 
 #include "as.h"
 #include "log.h"
+#include "privdrop.h"
 
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
@@ -52,6 +53,8 @@ static void *worker(void *arg)
 	uint64_t one = 1;
 	struct job *j;
 
+	/* It hashes what comes from the network: with no privilege at all. */
+	privdrop_thread();
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && !(j = next_job(p)))

@@ -460,30 +460,6 @@ fail:
 	return NULL;
 }
 
-static int as_server_socket(const struct sockaddr_storage *ss)
-{
-	int fd, on = 1, off = 0;
-	char buf[ADDR_STR_MAX];
-
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
-		goto fail;
-	if (ss->ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)ss, addr_len((const struct sockaddr *)ss)) < 0 ||
-	    listen(fd, 128) < 0)
-		goto fail;
-	return fd;
-fail:
-	log_warn("as: listen on %s", addr_str((const struct sockaddr *)ss, buf));
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 struct as_server *as_server_new(struct event_base *base, struct as *as,
 				const struct as_server_conf *conf)
 {
@@ -504,9 +480,11 @@ struct as_server *as_server_new(struct event_base *base, struct as *as,
 	s->pool = as_pool_new(base, AS_CHECK_THREADS, AS_CHECK_QUEUE, as_check_done, s);
 	if (!s->pool)
 		goto fail;
-	fd = as_server_socket(&conf->listen);
-	if (fd < 0)
+	fd = addr_tcp_listen(&conf->listen, 128);
+	if (fd < 0) {
+		log_warn("as: listen on %s", addr_str((const struct sockaddr *)&conf->listen, buf));
 		goto fail;
+	}
 	s->lis = evconnlistener_new(base, as_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (!s->lis) {
 		close(fd);

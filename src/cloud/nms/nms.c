@@ -63,6 +63,8 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 	if (conf->policy)
 		snprintf(n->policy_path, sizeof(n->policy_path), "%s", conf->policy);
 	n->conf.policy = NULL;
+	snprintf(n->host, sizeof(n->host), "%s", conf->host && conf->host[0] ? conf->host : "local");
+	n->conf.host = NULL;
 	return n;
 }
 
@@ -223,13 +225,14 @@ static bool nms_reg_parse(const struct cy_msg *m, struct store_reg *reg)
 /* Store node's registration reg, seen from `from` under k.  0, or -1
  * when the store fails. */
 static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr *from,
-			 const struct store_node *node, struct store_reg *reg, int64_t now)
+			 const struct store_node *node, struct store_reg *reg,
+			 const struct store_reg *prev, bool have_prev, int64_t now)
 {
 	char fbuf[ADDR_STR_MAX];
-	struct store_reg prev;
 	bool moved;
 
 	reg->node_id = node->id;
+	snprintf(reg->host, sizeof(reg->host), "%s", n->host);
 	reg->key_id = k->key_id;
 	nms_observed(reg, from);
 	/* Behind NAPT unless it reports the address we see it from. */
@@ -240,10 +243,10 @@ static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr
 	reg->counter = k->rx.top;
 	reg->updated = now;
 	reg->expires = now + n->conf.registration_ttl;
-	moved = store_reg_get(n->st, node->id, &prev) < 0 || prev.nat != reg->nat ||
-		!addr_equal((const struct sockaddr *)&prev.observed, from);
+	moved = !have_prev || prev->nat != reg->nat ||
+		!addr_equal((const struct sockaddr *)&prev->observed, from);
 	/* What the node told of its NAPT holds while it stays behind it. */
-	reg->mapping = moved ? CY_MAP_UNKNOWN : prev.mapping;
+	reg->mapping = moved ? CY_MAP_UNKNOWN : prev->mapping;
 	if (store_reg_put(n->st, reg) < 0)
 		return -1;
 	n->stats.registrations++;
@@ -252,14 +255,20 @@ static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr
 	return 0;
 }
 
+/* A Registration Request under counter ctr.  Another cloud host may hold
+ * the registration: this one takes it over, but only with a counter past
+ * the last the store saw from the node (a datagram replayed from the
+ * other host's traffic is older), and from then on refuses every counter
+ * up to this one, whatever its window had seen of the key before. */
 static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct sockaddr *from,
-			   const struct cy_msg *m, uint8_t *msg, size_t cap)
+			   const struct cy_msg *m, uint64_t ctr, uint8_t *msg, size_t cap)
 {
 	char fbuf[ADDR_STR_MAX];
 	struct store_node node;
-	struct store_reg reg;
+	struct store_reg reg, prev;
 	struct cy_builder b;
 	int64_t now = clock_now();
+	bool have_prev, other;
 	int rc;
 
 	cy_build_start(&b, msg, cap, CY_REG_RES);
@@ -274,8 +283,21 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL, NULL);
 	if (node.revoked)
 		return nms_fail(&b, CY_ERR_REVOKED, "revoked");
-	if (nms_reg_store(n, k, from, &node, &reg, now) < 0)
+	have_prev = store_reg_get(n->st, node.id, &prev) == 0;
+	other = have_prev && prev.key_id == k->key_id && strcmp(prev.host, n->host);
+	if (other && ctr < prev.counter) {
+		n->stats.replay++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Registration of %s with counter %" PRIu64
+				" older than its registration on host %s: a replay",
+				addr_str(from, fbuf), node.fqdn, ctr, prev.host);
+		return 0;
+	}
+	if (other)
+		replay_init_from(&k->rx, ctr + 1);
+	if (nms_reg_store(n, k, from, &node, &reg, &prev, have_prev, now) < 0)
 		return nms_fail(&b, CY_ERR_INTERNAL, "store unavailable");
+	if (other)
+		log_info("nms: %s moved here from cloud host %s", node.fqdn, prev.host);
 
 	cy_put_u8(&b, CY_A_RESULT, CY_OK);
 	cy_put_str(&b, CY_A_FQDN, node.fqdn);
@@ -301,8 +323,10 @@ static ssize_t nms_keepalive(struct nms *n, struct nms_key *k, const struct sock
 
 	n->stats.keepalives++;
 	cy_build_start(&b, msg, cap, CY_KEEPALIVE_ACK);
+	/* Registered on another cloud host: it registers here again first. */
 	if (store_reg_get(n->st, k->node_id, &reg) < 0 || reg.key_id != k->key_id ||
-	    reg.expires <= now || !addr_equal((const struct sockaddr *)&reg.observed, from)) {
+	    reg.expires <= now || !addr_equal((const struct sockaddr *)&reg.observed, from) ||
+	    strcmp(reg.host, n->host)) {
 		result = CY_ERR_REREGISTER;
 	} else {
 		reg.updated = now;
@@ -321,8 +345,10 @@ static ssize_t nms_dereg(struct nms *n, struct nms_key *k, uint8_t *msg, size_t 
 	struct store_reg reg;
 	struct cy_builder b;
 
-	/* Only the key that registered may take the registration down. */
-	if (store_reg_get(n->st, k->node_id, &reg) == 0 && reg.key_id == k->key_id) {
+	/* Only the key that registered may take the registration down, on
+	 * the host it is registered on. */
+	if (store_reg_get(n->st, k->node_id, &reg) == 0 && reg.key_id == k->key_id &&
+	    !strcmp(reg.host, n->host)) {
 		store_reg_delete(n->st, k->node_id);
 		n->stats.deregistrations++;
 	}
@@ -370,6 +396,7 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 /* Parse the opened message and hand it to its handler: the length of
  * the reply it put in msg (cap bytes), <= 0 for none. */
 static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+			    uint64_t ctr,
 			    const uint8_t *plain, size_t plen, uint8_t *msg, size_t cap)
 {
 	char fbuf[ADDR_STR_MAX];
@@ -386,7 +413,7 @@ static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct socka
 	}
 	switch (m->type) {
 	case CY_REG_REQ:
-		mlen = nms_register(n, k, from, m, msg, cap);
+		mlen = nms_register(n, k, from, m, ctr, msg, cap);
 		break;
 	case CY_KEEPALIVE:
 		mlen = nms_keepalive(n, k, from, msg, cap);
@@ -459,7 +486,7 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	}
 	replay_update(&k->rx, h.counter);
 
-	mlen = nms_dispatch(n, k, from, plain, (size_t)plen, msg, sizeof(msg));
+	mlen = nms_dispatch(n, k, from, h.counter, plain, (size_t)plen, msg, sizeof(msg));
 	if (mlen > 0)
 		ret = nms_seal_reply(n, k, msg, (size_t)mlen, out, cap);
 	cy_wipe(plain, sizeof(plain));

@@ -43,6 +43,10 @@ struct nms_relay_conf {
 struct nms_conf {
 	int registration_ttl;        /* seconds a registration lives without keepalive */
 	const char *policy;          /* the access policy's file (policy.h); NULL: none */
+	/* This cloud host's name ([cloud] host): a registration records the
+	 * host it is on, and only that host acts on the node's other
+	 * messages (docs/cloud.md).  NULL or "": "local". */
+	const char *host;
 };
 
 struct nms_stats {

@@ -12,6 +12,7 @@
 #include "nms.h"
 #include "replay.h"
 #include "seal.h"
+#include "store.h"
 
 #define NMS_BUCKETS 1024
 #define NMS_RL_SLOTS 256
@@ -65,6 +66,7 @@ struct nms {
 	struct policy *policy;
 	struct grant_table *grants;  /* grant.c: the tunnels authorised */
 	char policy_path[512];
+	char host[STORE_HOST_MAX + 1];      /* nms_conf.host */
 	bool policy_present;
 	int64_t policy_sig[4];
 };

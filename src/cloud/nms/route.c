@@ -411,8 +411,8 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 
 	if (store_node_by_id(n->st, k->node_id, &s->mn) < 0)
 		return route_why(s, CY_ERR_INTERNAL, "store unavailable");
-	if (!route_reg_live(n, s->mn.id, &s->mreg))
-		return route_why(s, CY_ERR_REREGISTER, "the requester is not registered");
+	if (!route_reg_live(n, s->mn.id, &s->mreg) || strcmp(s->mreg.host, n->host))
+		return route_why(s, CY_ERR_REREGISTER, "the requester is not registered here");
 	if (r != CY_OK)
 		return r;
 	/* Denied by the access policy: as if the name did not exist (the
@@ -427,8 +427,11 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 								   "a route to yourself");
 	if (!grant_room(n, s->mn.id, s->cn.id))
 		return route_why(s, CY_ERR_BUSY, "too many tunnels granted");
-	if (!route_reg_live(n, s->cn.id, &s->creg) || !nms_key_find(n, s->creg.key_id))
+	if (!route_reg_live(n, s->cn.id, &s->creg))
 		return route_why(s, CY_ERR_UNREACHABLE, "correspondent not registered");
+	if (strcmp(s->creg.host, n->host) || !nms_key_find(n, s->creg.key_id))
+		return route_why(s, CY_ERR_UNREACHABLE, "correspondent registered on another cloud "
+						      "host");
 	me = (struct route_end){ s->mreg.nat, s->mreg.families,
 				 (struct sockaddr *)&s->mreg.observed, s->mreg.mapping };
 	ce = (struct route_end){ s->creg.nat, s->creg.families,
