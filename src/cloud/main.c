@@ -48,6 +48,7 @@ struct cloud {
 	char trs_counter[CLOUD_PATH_MAX + 16];   /* [trs] key + ".counter" */
 	struct control *ctl;
 	struct metrics_http *metrics;            /* [cloud] metrics */
+	struct store_bus *bus;                   /* signals from the other cloud hosts */
 	struct event *ev_term, *ev_int, *ev_hup;
 };
 
@@ -128,8 +129,10 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 	/* An administrator changed a node (revoked, tagged): its tunnels are
 	 * checked again now. */
 	if (!strcmp(req, "authz")) {
-		if (c->nms_srv)
+		if (c->nms_srv) {
 			nms_server_authz(c->nms_srv);
+			nms_bus_authz(c->nms);   /* and the other hosts */
+		}
 		return snprintf(out, cap, "ok\n");
 	}
 	if (strcmp(req, "stats"))
@@ -289,7 +292,7 @@ static int cloud_start(struct cloud *c)
 		struct nms_conf nc = { .registration_ttl = c->conf.registration_ttl,
 				       .host = c->conf.host,
 				       .policy = c->conf.policy[0] ? c->conf.policy : NULL };
-		char why[CLOUD_PATH_MAX + 256];
+		char why[CLOUD_PATH_MAX + 256], chan[NMS_BUS_CHANNEL_MAX];
 
 		c->nms = nms_new(c->st, &nc);
 		if (!c->nms) {
@@ -305,6 +308,14 @@ static int cloud_start(struct cloud *c)
 		c->nms_srv = nms_server_new(c->base, c->nms, &c->conf.nms_listen);
 		if (!c->nms_srv)
 			return -1;
+		/* Signals from the other cloud hosts on this store (docs/cloud.md). */
+		nms_bus_channel(c->conf.host[0] ? c->conf.host : "local", chan);
+		c->bus = store_bus_new(c->base, c->conf.store, chan, nms_server_bus, c->nms_srv,
+				       err, sizeof(err));
+		if (!c->bus && err[0]) {
+			log_err("nms: %s", err);
+			return -1;
+		}
 	}
 	if (c->conf.has_trs && cloud_trs(c) < 0)
 		return -1;
@@ -339,6 +350,7 @@ static void cloud_stop(struct cloud *c)
 		event_free(c->ev_int);
 	control_free(c->ctl);
 	metrics_http_free(c->metrics);
+	store_bus_free(c->bus);
 	trs_server_free(c->trs_srv);
 	nms_server_free(c->nms_srv);
 	nms_free(c->nms);

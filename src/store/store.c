@@ -59,6 +59,29 @@ int store_open(struct store **out, const char *url, char *err, size_t errlen)
 	return store_sqlite_open(out, url, err, errlen);
 }
 
+int store_notify(struct store *st, const char *channel, const char *payload)
+{
+	if (!st->ops->notify)
+		return -ENOTSUP;
+	if (strlen(payload) > STORE_NOTIFY_MAX)
+		return -EMSGSIZE;
+	return st->ops->notify(st, channel, payload);
+}
+
+struct store_bus *store_bus_new(struct event_base *base, const char *url, const char *channel,
+				store_bus_cb cb, void *arg, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11))
+		return NULL;
+	return store_pg_bus_new(base, url, channel, cb, arg, err, errlen);
+}
+
+void store_bus_free(struct store_bus *b)
+{
+	store_pg_bus_free(b);
+}
+
 void store_close(struct store *st)
 {
 	if (st)

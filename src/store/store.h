@@ -76,6 +76,22 @@ struct store_reg {
  * quote the URL they could not parse. */
 void store_url_redact(char *text);
 
+/* Signals between the cloud hosts that share a store (docs/cloud.md):
+ * store_notify() sends payload (text, at most STORE_NOTIFY_MAX bytes) on
+ * channel; a store_bus listens on one channel (and on STORE_CHANNEL_ALL)
+ * and calls cb with each payload, on the event loop.  PostgreSQL's
+ * LISTEN/NOTIFY: a backend without them (SQLite: one host) returns
+ * -ENOTSUP, and store_bus_new() NULL with err "". */
+#define STORE_NOTIFY_MAX 7900
+#define STORE_CHANNEL_ALL "cy_all"
+struct event_base;
+struct store_bus;
+typedef void (*store_bus_cb)(void *arg, const char *channel, const char *payload);
+int store_notify(struct store *st, const char *channel, const char *payload);
+struct store_bus *store_bus_new(struct event_base *base, const char *url, const char *channel,
+				store_bus_cb cb, void *arg, char *err, size_t errlen);
+void store_bus_free(struct store_bus *b);
+
 /* Open (creating and migrating the schema as needed). err gets a
  * human-readable reason on failure. */
 int store_open(struct store **out, const char *url, char *err, size_t errlen);

@@ -46,6 +46,8 @@ struct store_ops {
 	int (*reg_expire)(struct store *st, int64_t now);
 	int (*reg_foreach)(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
 			   void *arg);
+	/* NULL: no signals between hosts */
+	int (*notify)(struct store *st, const char *channel, const char *payload);
 };
 
 struct store {
@@ -55,5 +57,8 @@ struct store {
 /* Backends.  path/url is what follows the scheme. */
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t errlen);
 int store_pg_open(struct store **out, const char *url, char *err, size_t errlen);
+struct store_bus *store_pg_bus_new(struct event_base *base, const char *url, const char *channel,
+				   store_bus_cb cb, void *arg, char *err, size_t errlen);
+void store_pg_bus_free(struct store_bus *b);
 
 #endif

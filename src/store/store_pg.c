@@ -11,6 +11,7 @@
  * and counter blocks stay unique with any number of hosts. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -740,6 +741,149 @@ static int pg_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r,
 	return 0;
 }
 
+/* ---- signals between hosts: NOTIFY, and a LISTEN connection ---- */
+
+static int pg_notify(struct store *st, const char *channel, const char *payload)
+{
+	struct store_pg *s = to_pg(st);
+	PGresult *r;
+	int rc;
+
+	r = pg_rows(s, &rc, "notify", "SELECT pg_notify($1, $2)", "tt", channel, payload);
+	PQclear(r);
+	return rc;
+}
+
+#define PG_BUS_RETRY_S 2   /* a lost LISTEN connection is made again this often */
+
+struct store_bus {
+	struct event_base *base;
+	char *url;
+	char channel[64];
+	store_bus_cb cb;
+	void *arg;
+	PGconn *db;
+	struct event *rd;        /* the connection's socket */
+	struct event *retry;     /* while there is none */
+	struct ratelimit rl;
+};
+
+static void bus_drop(struct store_bus *b)
+{
+	if (b->rd)
+		event_free(b->rd);
+	b->rd = NULL;
+	PQfinish(b->db);
+	b->db = NULL;
+}
+
+static void bus_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct store_bus *b = arg;
+	struct timeval tv = { PG_BUS_RETRY_S, 0 };
+	PGnotify *nt;
+
+	if (!PQconsumeInput(b->db)) {
+		log_warnx("store: listening for other hosts: %s", PQerrorMessage(b->db));
+		bus_drop(b);
+		evtimer_add(b->retry, &tv);
+		return;
+	}
+	while ((nt = PQnotifies(b->db))) {
+		b->cb(b->arg, nt->relname, nt->extra);
+		PQfreemem(nt);
+	}
+}
+
+/* Connect and LISTEN on the host's channel and the one for all: 0, or
+ * -1 with err set (the caller retries). */
+static int bus_connect(struct store_bus *b, char *err, size_t errlen)
+{
+	const char *chans[] = { b->channel, STORE_CHANNEL_ALL };
+	PGresult *r;
+	char *id, sql[128];
+
+	b->db = PQconnectdbParams((const char *const[]){ "connect_timeout", "keepalives",
+							 "keepalives_idle", "dbname", NULL },
+				  (const char *const[]){ "10", "1", "30", b->url, NULL }, 1);
+	if (!b->db || PQstatus(b->db) != CONNECTION_OK)
+		goto fail;
+	PQsetErrorVerbosity(b->db, PQERRORS_TERSE);
+	for (size_t i = 0; i < 2; i++) {
+		id = PQescapeIdentifier(b->db, chans[i], strlen(chans[i]));
+		if (!id)
+			goto fail;
+		snprintf(sql, sizeof(sql), "LISTEN %s", id);
+		PQfreemem(id);
+		r = PQexec(b->db, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			PQclear(r);
+			goto fail;
+		}
+		PQclear(r);
+	}
+	if (PQsetnonblocking(b->db, 1) < 0)
+		goto fail;
+	b->rd = event_new(b->base, PQsocket(b->db), EV_READ | EV_PERSIST, bus_read, b);
+	if (!b->rd || event_add(b->rd, NULL) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "postgresql: cannot listen: %s",
+		 b->db ? PQerrorMessage(b->db) : "out of memory");
+	store_url_redact(err);
+	bus_drop(b);
+	return -1;
+}
+
+static void bus_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct store_bus *b = arg;
+	struct timeval tv = { PG_BUS_RETRY_S, 0 };
+	char err[512];
+
+	if (bus_connect(b, err, sizeof(err)) < 0) {
+		LOG_RATELIMITED(&b->rl, "store: %s", err);
+		evtimer_add(b->retry, &tv);
+		return;
+	}
+	log_info("store: listening for the other cloud hosts again");
+}
+
+struct store_bus *store_pg_bus_new(struct event_base *base, const char *url, const char *channel,
+				   store_bus_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct store_bus *b = calloc(1, sizeof(*b));
+
+	if (!b || !(b->url = strdup(url)) || strlen(channel) >= sizeof(b->channel)) {
+		snprintf(err, errlen, "store: cannot listen: %s", b ? "channel name too long" :
+									  "out of memory");
+		store_pg_bus_free(b);
+		return NULL;
+	}
+	b->base = base;
+	strcpy(b->channel, channel);
+	b->cb = cb;
+	b->arg = arg;
+	b->retry = evtimer_new(base, bus_retry, b);
+	if (!b->retry || bus_connect(b, err, errlen) < 0) {
+		store_pg_bus_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void store_pg_bus_free(struct store_bus *b)
+{
+	if (!b)
+		return;
+	bus_drop(b);
+	if (b->retry)
+		event_free(b->retry);
+	free(b->url);
+	free(b);
+}
+
 /* ---- open, migrate, close ---- */
 
 static void pg_close(struct store *st)
@@ -826,6 +970,7 @@ static const struct store_ops pg_ops = {
 	.reg_delete = pg_reg_delete,
 	.reg_expire = pg_reg_expire,
 	.reg_foreach = pg_reg_foreach,
+	.notify = pg_notify,
 };
 
 static void pg_notice(void *arg, const char *msg)

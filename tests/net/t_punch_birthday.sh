@@ -45,7 +45,11 @@ check_found a b birthday
 	fail "a: endpoint $(tunnel_get a b .endpoint), not b's NAPT"
 [[ $(tunnel_get b a .endpoint) == 192.0.2.20:* ]] ||
 	fail "b: endpoint $(tunnel_get b a .endpoint), not a's NAPT"
-log_grep b "the birthday approach met on socket" || fail "b: no socket of the birthday approach met"
+# Usually one of b's 256 spare sockets is met; about one time in 60 a's
+# spray meets the mapping b's own socket made with its first, plain probes,
+# which is as good a path (docs/nat.md).
+log_grep b "the birthday approach met on socket|direct path to .* found by punching" ||
+	fail "b: the direct path was not found by punching"
 [[ $(stat_get .nms.punches) -ge 1 ]] || fail "nms.punches = $(stat_get .nms.punches)"
 ok "direct after $STREAM_MS ms more; a sees b at $(tunnel_get a b .endpoint)"
 

@@ -232,6 +232,11 @@ static int setup(void **state)
 	return setup_clock(state, true);
 }
 
+/* A signal from another cloud host (nms_bus.c): a message to seal for a
+ * node registered here and send; anything malformed is counted and does
+ * nothing. */
+static void test_bus_input(void **state);
+
 static int setup_real(void **state)
 {
 	return setup_clock(state, false);
@@ -1513,6 +1518,49 @@ static void test_server_loopback(void **state)
 	close(cn.fd);
 }
 
+static void test_bus_input(void **state)
+{
+	static const char *const bad[] = {
+		"", "D", "D other", "Q x", "A", "F zz", "F 1 2",
+		"D other 0000000000000001 5555666677778888 192.0.2.20:7446 0a0",
+		"D other 0000000000000001 5555666677778888 nowhere 0a00",
+		"D other 0000000000000001 0000000000000bad 192.0.2.20:7446 0a00",
+	};
+	struct fx *f = *state;
+	struct sockaddr_storage to = ep("192.0.2.20:7446");
+	uint8_t msg[64], plain[NMS_PKT_MAX];
+	char payload[512];
+	struct cy_builder b;
+	struct cy_msg m;
+	uint64_t tid;
+	ssize_t n;
+	int off;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		nms_bus_input(f->nms, "cy_local", bad[i]);
+	assert_int_equal(f->nsent, 0);
+	assert_int_equal(nms_stats(f->nms)->bus_bad, sizeof(bad) / sizeof(bad[0]));
+
+	cy_build_start(&b, msg, sizeof(msg), CY_ROUTE_DIRECTION);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, 0x1234);
+	n = cy_build_finish(&b);
+	assert_true(n > 0);
+	off = snprintf(payload, sizeof(payload), "D other %016x %016llx 192.0.2.20:7446 ", 0x1234,
+		       (unsigned long long)KEY_B);
+	for (ssize_t i = 0; i < n; i++)
+		off += snprintf(payload + off, sizeof(payload) - (size_t)off, "%02x", msg[i]);
+	nms_bus_input(f->nms, "cy_local", payload);
+	assert_int_equal(f->nsent, 1);
+	assert_true(addr_equal(SA(f->sent[0].to), SA(to)));
+	open_for(f, 'b', f->sent[0].buf, f->sent[0].len, &m, plain);
+	assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &tid) && tid == 0x1234);
+	assert_int_equal(nms_stats(f->nms)->bus_in, sizeof(bad) / sizeof(bad[0]) + 1);
+	/* its own authz signal is not acted on twice; another host's is */
+	nms_bus_input(f->nms, "cy_all", "A local");
+	nms_bus_input(f->nms, "cy_all", "A other");
+	assert_int_equal(nms_stats(f->nms)->bus_bad, sizeof(bad) / sizeof(bad[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1542,6 +1590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_second_trs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_not_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bus_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_loopback, setup_real, teardown),
 	};
 

@@ -244,14 +244,14 @@ void grants_check(struct nms *n, int64_t now_ms)
 	}
 }
 
-void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
+bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
 {
 	struct grant_table *t = n->grants;
 	uint64_t tid;
 
 	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tid)) {
 		n->stats.malformed++;
-		return;
+		return true;
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		struct grant *g = &t->v[i];
@@ -261,8 +261,9 @@ void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
 		for (int side = 0; side < 2; side++)
 			if (g->node[side] == k->node_id)
 				g->acked[side] = true;
-		return;
+		return true;
 	}
+	return false;
 }
 
 void grants_tick(struct nms *n, int64_t now_ms)

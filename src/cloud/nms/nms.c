@@ -36,6 +36,37 @@ static uint8_t nms_prefix_len(struct store *st, const char *meta, uint8_t def, u
 	return (uint8_t)l;
 }
 
+/* The key of the punch tickets (route.c): one for every host of the
+ * store, since a node's Punch Request may reach another host than the one
+ * that selected its route.  Made once, kept in the store's metadata. */
+static int nms_punch_secret(struct nms *n)
+{
+	char hex[2 * sizeof(n->punch_secret) + 1];
+	uint8_t fresh[sizeof(n->punch_secret)];
+	size_t i;
+
+	if (store_meta_get(n->st, "punch_secret", hex, sizeof(hex)) < 0) {
+		if (cy_random(fresh, sizeof(fresh)) < 0)
+			return -1;
+		for (i = 0; i < sizeof(fresh); i++)
+			snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
+		cy_wipe(fresh, sizeof(fresh));
+		/* two hosts starting at once: whichever wrote last, both read it */
+		if (store_meta_set(n->st, "punch_secret", hex) < 0 ||
+		    store_meta_get(n->st, "punch_secret", hex, sizeof(hex)) < 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof(n->punch_secret); i++) {
+		int hi = cy_hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : cy_hex_digit(hex[2 * i + 1]);
+
+		if (lo < 0)
+			return -1;
+		n->punch_secret[i] = (uint8_t)(hi << 4 | lo);
+	}
+	cy_wipe(hex, sizeof(hex));
+	return 0;
+}
+
 struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 {
 	struct nms *n;
@@ -54,7 +85,7 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
 	n->grants = grant_table_new();
-	if (!n->routes || !n->grants || cy_random(n->punch_secret, sizeof(n->punch_secret)) < 0) {
+	if (!n->routes || !n->grants || nms_punch_secret(n) < 0) {
 		route_table_free(n->routes);
 		grant_table_free(n->grants);
 		free(n);
@@ -400,6 +431,7 @@ static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct socka
 			    const uint8_t *plain, size_t plen, uint8_t *msg, size_t cap)
 {
 	char fbuf[ADDR_STR_MAX];
+	uint64_t tid = 0;
 	struct cy_msg *m;
 	ssize_t mlen = -1;
 
@@ -425,13 +457,19 @@ static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct socka
 		mlen = route_direction_req(n, k, from, m, msg, cap);
 		break;
 	case CY_CONFIRMATION:
-		route_confirmation(n, k, from, m);
+	case CY_TEARDOWN_ACK:
+		/* About a route or grant of this host, or of the host that
+		 * delivered its direction (nms_bus.c) */
+		if (m->type == CY_CONFIRMATION ? route_confirmation(n, k, from, m)
+					       : grant_ack(n, k, m))
+			break;
+		if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tid) ||
+		    !nms_bus_forward(n, k, from, tid, plain, plen))
+			LOG_RATELIMITED(&n->rl_log, "nms: %s: %s for unknown tunnel %016" PRIx64,
+					addr_str(from, fbuf), cy_msg_type_str(m->type), tid);
 		break;
 	case CY_PUNCH_REQ:
 		route_punch_req(n, k, from, m);
-		break;
-	case CY_TEARDOWN_ACK:
-		grant_ack(n, k, m);
 		break;
 	default:
 		n->stats.malformed++;
@@ -499,6 +537,9 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, malformed, "datagrams malformed"),
 	COUNTER(struct nms_stats, auth_fail, "datagrams that did not authenticate"),
 	COUNTER(struct nms_stats, replay, "datagrams replayed"),
+	COUNTER(struct nms_stats, bus_out, "signals sent to other cloud hosts"),
+	COUNTER(struct nms_stats, bus_in, "signals from other cloud hosts"),
+	COUNTER(struct nms_stats, bus_bad, "signals from other cloud hosts not understood"),
 	COUNTER(struct nms_stats, unknown_key, "datagrams under a key the NMS does not have"),
 	COUNTER(struct nms_stats, expired_key, "datagrams under an expired key"),
 	COUNTER(struct nms_stats, registrations, "registrations"),

@@ -71,6 +71,9 @@ struct nms_stats {
 	uint64_t policy_errors;      /* ...refused (the one in force stayed) */
 	uint64_t policy_denied;      /* route selections the policy denied */
 	uint64_t teardowns;          /* tunnels torn down: a node revoked, the policy changed */
+	uint64_t bus_out;            /* signals sent to other cloud hosts */
+	uint64_t bus_in;             /* ...received */
+	uint64_t bus_bad;            /* ...received and not understood */
 };
 
 /* The table of those counters (counters.h). */
@@ -97,6 +100,13 @@ int nms_policy_reload(struct nms *n, bool force);
  * (both ends told, docs/policy.md).  `cyphonic revoke` and `cyphonic tag`
  * ask for it over the control socket; it also runs every few seconds. */
 void nms_authz_check(struct nms *n);
+/* A signal from another cloud host (store_bus, nms_bus.c), and one to
+ * all of them that nodes changed (revoked, tagged). */
+void nms_bus_input(struct nms *n, const char *channel, const char *payload);
+void nms_bus_authz(struct nms *n);
+/* The channel a host listens on for signals meant for it. */
+#define NMS_BUS_CHANNEL_MAX 72
+void nms_bus_channel(const char *host, char out[NMS_BUS_CHANNEL_MAX]);
 void nms_free(struct nms *n);
 
 /* Handle one datagram from `from` (IPv4-mapped addresses already

@@ -41,6 +41,8 @@ struct nms_rl_slot {
 	unsigned sent;
 };
 
+#define NMS_BUS_FWD 256   /* delivered tunnels remembered (nms_bus.c) */
+
 struct nms {
 	struct store *st;
 	struct nms_conf conf;
@@ -58,8 +60,9 @@ struct nms {
 	void *ops_arg;
 	struct route_table *routes;  /* route.c */
 	struct nms_relay *relay;     /* nms_relay.c; NULL: no TRS */
-	/* Keys the punch tickets of this process's routes (route.c): a
-	 * Punch Request must show the ticket of a route between the two. */
+	/* Keys the punch tickets (route.c): a Punch Request must show the
+	 * ticket of a route between the two.  Shared by the hosts of a store
+	 * (its metadata "punch_secret"). */
 	uint8_t punch_secret[32];
 	/* nms_policy.c: the access policy in force (NULL: everything
 	 * allowed), its file, and that file as last seen. */
@@ -67,9 +70,27 @@ struct nms {
 	struct grant_table *grants;  /* grant.c: the tunnels authorised */
 	char policy_path[512];
 	char host[STORE_HOST_MAX + 1];      /* nms_conf.host */
+	/* nms_bus.c: tunnels whose directions this host delivered for
+	 * another, and where their answers go back */
+	struct nms_bus_fwd {
+		uint64_t tunnel_id;
+		int64_t until;              /* clock_now_ms() */
+		char host[STORE_HOST_MAX + 1];
+	} fwd[NMS_BUS_FWD];
+	size_t fwd_next;
 	bool policy_present;
 	int64_t policy_sig[4];
 };
+
+/* nms_bus.c (docs/cloud.md): the host node_id is registered on, when it
+ * is another (host set); message msg handed to that host to seal under
+ * key_id and send to `to`; a node's answer about tunnel_id sent back to
+ * the host that delivered its direction (false: none did). */
+bool nms_bus_remote(struct nms *n, int64_t node_id, char host[STORE_HOST_MAX + 1]);
+int nms_bus_deliver(struct nms *n, const char *host, const struct sockaddr *to,
+		    uint64_t key_id, const uint8_t *msg, size_t mlen);
+bool nms_bus_forward(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+		     uint64_t tunnel_id, const uint8_t *plain, size_t plen);
 
 /* nms_policy.c: may `from` select a route to `to` (counted and logged
  * when not)?  nms_policy_free at the end. */
@@ -104,7 +125,7 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
 	       int64_t now_ms);
 void grants_check(struct nms *n, int64_t now_ms);
 struct cy_msg;
-void grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);
+bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);
 void grants_tick(struct nms *n, int64_t now_ms);
 int64_t grants_next_ms(const struct nms *n);
 

@@ -116,8 +116,15 @@ int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
 	uint8_t out[NMS_PKT_MAX];
 	size_t olen;
 
+	char host[STORE_HOST_MAX + 1];
+
 	if (!n->ops.send)
 		return -ENOTCONN;
+	/* A node registered on another host: its NAPT lets in only that one,
+	 * and it seals (the node's window wants one sender's counters). */
+	if (nms_bus_remote(n, k->node_id, host) &&
+	    nms_bus_deliver(n, host, to, k->key_id, msg, len) == 0)
+		return 0;
 	olen = nms_seal_reply(n, k, msg, len, out, sizeof(out));
 	if (!olen)
 		return -EMSGSIZE;

@@ -129,6 +129,14 @@ void nms_server_authz(struct nms_server *s)
 	nms_server_arm(s);
 }
 
+void nms_server_bus(void *arg, const char *channel, const char *payload)
+{
+	struct nms_server *s = arg;
+
+	nms_bus_input(s->nms, channel, payload);
+	nms_server_arm(s);
+}
+
 static const struct nms_ops nms_server_ops = { .send = nms_server_send_cb };
 
 struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,

@@ -20,5 +20,7 @@ void nms_server_free(struct nms_server *s);
 /* nms_authz_check() (an administrator changed nodes), its teardowns'
  * retransmissions scheduled. */
 void nms_server_authz(struct nms_server *s);
+/* A signal from another cloud host (a store_bus_cb: arg is the server). */
+void nms_server_bus(void *arg, const char *channel, const char *payload);
 
 #endif

@@ -427,11 +427,10 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 								   "a route to yourself");
 	if (!grant_room(n, s->mn.id, s->cn.id))
 		return route_why(s, CY_ERR_BUSY, "too many tunnels granted");
-	if (!route_reg_live(n, s->cn.id, &s->creg))
+	/* Registered on another cloud host: the key is in the store, and that
+	 * host delivers what this one seals for it (nms_bus.c). */
+	if (!route_reg_live(n, s->cn.id, &s->creg) || !nms_key_find(n, s->creg.key_id))
 		return route_why(s, CY_ERR_UNREACHABLE, "correspondent not registered");
-	if (strcmp(s->creg.host, n->host) || !nms_key_find(n, s->creg.key_id))
-		return route_why(s, CY_ERR_UNREACHABLE, "correspondent registered on another cloud "
-						      "host");
 	me = (struct route_end){ s->mreg.nat, s->mreg.families,
 				 (struct sockaddr *)&s->mreg.observed, s->mreg.mapping };
 	ce = (struct route_end){ s->creg.nat, s->creg.families,
@@ -583,7 +582,7 @@ fail:
 	return route_fail_msg(req_id, r, s.why, msg, cap);
 }
 
-void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+bool route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			const struct cy_msg *m)
 {
 	struct route_entry *e;
@@ -595,22 +594,20 @@ void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr 
 		n->stats.malformed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: malformed Confirmation",
 				addr_str(from, fbuf));
-		return;
+		return true;
 	}
 	e = route_by_tunnel(n->routes, tunnel_id);
 	/* Only the CN the direction went to confirms it. */
-	if (!e || e->cn.id != k->node_id) {
-		LOG_RATELIMITED(&n->rl_log, "nms: %s: Confirmation for unknown tunnel %016" PRIx64,
-				addr_str(from, fbuf), tunnel_id);
-		return;
-	}
+	if (!e || e->cn.id != k->node_id)
+		return false;
 	if (e->done)
-		return; /* a duplicate */
+		return true; /* a duplicate */
 	if (res == CY_OK)
 		route_finish(n, e, CY_OK, NULL);
 	else
 		route_finish(n, e, res == CY_ERR_POLICY ? CY_ERR_POLICY : CY_ERR_UNREACHABLE,
 			     "the correspondent refused");
+	return true;
 }
 
 /* ---- punching again ---- */

@@ -75,7 +75,9 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
  * registered and were seen in one family.  Nothing is answered otherwise. */
 void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 		     const struct cy_msg *m);
-void route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
+/* false: no route of this host waits on that tunnel (another host's
+ * may: nms_bus.c). */
+bool route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			const struct cy_msg *m);
 /* A sealed datagram under our NMS-TRS link key: the TRS's Relay
  * Response.  The selection goes on with the Route Direction to the CN. */
