@@ -791,6 +791,7 @@ static void bus_read(evutil_socket_t fd, short what, void *arg)
 	}
 	while ((nt = PQnotifies(b->db))) {
 		b->cb(b->arg, nt->relname, nt->extra);
+		cy_wipe(nt->extra, strlen(nt->extra));
 		PQfreemem(nt);
 	}
 }

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "aead.h"
+#include "buf.h"
 #include "clock.h"
 #include "cloud_fixture.h"
 #include "log.h"
@@ -1518,47 +1519,86 @@ static void test_server_loopback(void **state)
 	close(cn.fd);
 }
 
+/* text sealed as another host of this store would (nms_bus.c). */
+static void bus_signal(struct fx *f, const char *chan, const char *text, char *out, size_t cap)
+{
+	uint8_t key[32], inner[1024], sealed[1100];
+	char hex[65];
+	size_t tlen = strlen(text), o;
+	ssize_t n;
+
+	assert_int_equal(store_meta_get(f->cf.st, "bus_key", hex, sizeof(hex)), 0);
+	for (size_t i = 0; i < 32; i++)
+		key[i] = (uint8_t)(cy_hex_digit(hex[2 * i]) << 4 | cy_hex_digit(hex[2 * i + 1]));
+	put_be64(inner, (uint64_t)clock_now_ms());
+	memcpy(inner + 8, text, tlen);
+	memset(sealed, 7, AEAD_NONCE_LEN);
+	n = aead_seal_once(AEAD_CHACHA20_POLY1305, key, sealed, (const uint8_t *)chan,
+			   strlen(chan), inner, 8 + tlen, sealed + AEAD_NONCE_LEN);
+	assert_true(n > 0);
+	o = (size_t)snprintf(out, cap, "S ");
+	for (ssize_t i = 0; i < AEAD_NONCE_LEN + n; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%02x", sealed[i]);
+}
+
 static void test_bus_input(void **state)
 {
 	static const char *const bad[] = {
 		"", "D", "D other", "Q x", "A", "F zz", "F 1 2",
-		"D other 0000000000000001 5555666677778888 192.0.2.20:7446 0a0",
+		"D other 0000000000000001 5555666677778888 198.51.100.20:7446 0a0",
 		"D other 0000000000000001 5555666677778888 nowhere 0a00",
-		"D other 0000000000000001 0000000000000bad 192.0.2.20:7446 0a00",
+		"D other 0000000000000001 0000000000000bad 198.51.100.20:7446 0a00",
+		/* not where beta registered from, and not a message to pass */
+		"D other 0000000000000001 5555666677778888 203.0.113.9:7446 0131000c001700080000000000001234",
+		"D other 0000000000000001 5555666677778888 198.51.100.20:7446 0110000000",
 	};
 	struct fx *f = *state;
-	struct sockaddr_storage to = ep("192.0.2.20:7446");
+	struct sockaddr_storage to = ep("198.51.100.20:7446");
 	uint8_t msg[64], plain[NMS_PKT_MAX];
-	char payload[512];
+	char text[512], payload[2400];
 	struct cy_builder b;
 	struct cy_msg m;
+	size_t nbad = sizeof(bad) / sizeof(bad[0]);
 	uint64_t tid;
 	ssize_t n;
 	int off;
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		nms_bus_input(f->nms, "cy_local", bad[i]);
+	reg_global_pair(f);
+	f->nsent = 0;
+	for (size_t i = 0; i < nbad; i++) {
+		bus_signal(f, "cy_local", bad[i], payload, sizeof(payload));
+		nms_bus_input(f->nms, "cy_local", payload);
+	}
+	/* unsealed, sealed for another channel, or a bit changed */
+	nms_bus_input(f->nms, "cy_local", "A other");
+	bus_signal(f, "cy_other", "A other", payload, sizeof(payload));
+	nms_bus_input(f->nms, "cy_local", payload);
+	payload[10] ^= 1;
+	nms_bus_input(f->nms, "cy_other", payload);
 	assert_int_equal(f->nsent, 0);
-	assert_int_equal(nms_stats(f->nms)->bus_bad, sizeof(bad) / sizeof(bad[0]));
+	assert_int_equal(nms_stats(f->nms)->bus_bad, nbad + 3);
 
 	cy_build_start(&b, msg, sizeof(msg), CY_ROUTE_DIRECTION);
 	cy_put_u64(&b, CY_A_TUNNEL_ID, 0x1234);
 	n = cy_build_finish(&b);
 	assert_true(n > 0);
-	off = snprintf(payload, sizeof(payload), "D other %016x %016llx 192.0.2.20:7446 ", 0x1234,
+	off = snprintf(text, sizeof(text), "D other %016x %016llx 198.51.100.20:7446 ", 0x1234,
 		       (unsigned long long)KEY_B);
 	for (ssize_t i = 0; i < n; i++)
-		off += snprintf(payload + off, sizeof(payload) - (size_t)off, "%02x", msg[i]);
+		off += snprintf(text + off, sizeof(text) - (size_t)off, "%02x", msg[i]);
+	bus_signal(f, "cy_local", text, payload, sizeof(payload));
 	nms_bus_input(f->nms, "cy_local", payload);
 	assert_int_equal(f->nsent, 1);
 	assert_true(addr_equal(SA(f->sent[0].to), SA(to)));
 	open_for(f, 'b', f->sent[0].buf, f->sent[0].len, &m, plain);
 	assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &tid) && tid == 0x1234);
-	assert_int_equal(nms_stats(f->nms)->bus_in, sizeof(bad) / sizeof(bad[0]) + 1);
+	assert_int_equal(nms_stats(f->nms)->bus_in, nbad + 1);
 	/* its own authz signal is not acted on twice; another host's is */
-	nms_bus_input(f->nms, "cy_all", "A local");
-	nms_bus_input(f->nms, "cy_all", "A other");
-	assert_int_equal(nms_stats(f->nms)->bus_bad, sizeof(bad) / sizeof(bad[0]));
+	bus_signal(f, "cy_all", "A local", payload, sizeof(payload));
+	nms_bus_input(f->nms, "cy_all", payload);
+	bus_signal(f, "cy_all", "A other", payload, sizeof(payload));
+	nms_bus_input(f->nms, "cy_all", payload);
+	assert_int_equal(nms_stats(f->nms)->bus_bad, nbad + 3);
 }
 
 int main(void)

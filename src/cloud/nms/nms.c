@@ -36,35 +36,46 @@ static uint8_t nms_prefix_len(struct store *st, const char *meta, uint8_t def, u
 	return (uint8_t)l;
 }
 
-/* The key of the punch tickets (route.c): one for every host of the
- * store, since a node's Punch Request may reach another host than the one
- * that selected its route.  Made once, kept in the store's metadata. */
-static int nms_punch_secret(struct nms *n)
+/* A 32-byte secret every host of the store shares, kept in its metadata
+ * under name: made by the first host that needs it.  0 or -1. */
+static int nms_shared_secret(struct nms *n, const char *name, uint8_t out[32])
 {
-	char hex[2 * sizeof(n->punch_secret) + 1];
-	uint8_t fresh[sizeof(n->punch_secret)];
+	char hex[2 * 32 + 1];
+	uint8_t fresh[32];
 	size_t i;
+	int rc = store_meta_get(n->st, name, hex, sizeof(hex));
 
-	if (store_meta_get(n->st, "punch_secret", hex, sizeof(hex)) < 0) {
+	if (rc == -ENOENT) {
 		if (cy_random(fresh, sizeof(fresh)) < 0)
 			return -1;
 		for (i = 0; i < sizeof(fresh); i++)
 			snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
 		cy_wipe(fresh, sizeof(fresh));
 		/* two hosts starting at once: whichever wrote last, both read it */
-		if (store_meta_set(n->st, "punch_secret", hex) < 0 ||
-		    store_meta_get(n->st, "punch_secret", hex, sizeof(hex)) < 0)
-			return -1;
+		rc = store_meta_set(n->st, name, hex);
+		if (rc == 0)
+			rc = store_meta_get(n->st, name, hex, sizeof(hex));
 	}
-	for (i = 0; i < sizeof(n->punch_secret); i++) {
+	for (i = 0; rc == 0 && i < 32; i++) {
 		int hi = cy_hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : cy_hex_digit(hex[2 * i + 1]);
 
 		if (lo < 0)
-			return -1;
-		n->punch_secret[i] = (uint8_t)(hi << 4 | lo);
+			rc = -1;
+		else
+			out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	cy_wipe(hex, sizeof(hex));
-	return 0;
+	return rc < 0 ? -1 : 0;
+}
+
+/* The key of the punch tickets (route.c): one for every host of the
+ * store, since a node's Punch Request may reach another host than the one
+ * that selected its route; and the key of the signals between hosts
+ * (nms_bus.c). */
+static int nms_punch_secret(struct nms *n)
+{
+	return nms_shared_secret(n, "punch_secret", n->punch_secret) < 0 ||
+	       nms_shared_secret(n, "bus_key", n->bus_key) < 0 ? -1 : 0;
 }
 
 struct nms *nms_new(struct store *st, const struct nms_conf *conf)

@@ -9,13 +9,20 @@
  *     reaches it, goes back there ("F");
  *   - a revocation or a tag change made through one host is checked by
  *     all ("A", on the channel of all hosts, STORE_CHANNEL_ALL).
- * Payloads are text (store_notify carries them: PostgreSQL's NOTIFY; a
+ * Signals are text (store_notify carries them: PostgreSQL's NOTIFY; a
  * store without it, SQLite, has one host):
  *   D ORIGIN TUNNEL_ID KEY_ID ENDPOINT MESSAGE
  *   F KEY_ID ENDPOINT MESSAGE
  *   A ORIGIN
  * with ids in hex, the endpoint as addr_str() writes it and the bytes in
- * hex.  Another host is trusted as the store is: it holds every key. */
+ * hex.  Each is sealed (ChaCha20-Poly1305, a random nonce, the channel as
+ * associated data, the time inside) under the bus key in the store's
+ * metadata, so a database role that may LISTEN and NOTIFY but not read
+ * the tables learns nothing and forges nothing: "S" and the hex of
+ * nonce || ciphertext.  One older than BUS_MAX_AGE_MS is refused.  A host
+ * acts on a D only for a node registered on it, under its current key,
+ * at its registered endpoint, and only to pass a Route Direction, Punch
+ * Direction or Teardown. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,12 +30,16 @@
 #include <string.h>
 
 #include "addr.h"
+#include "aead.h"
+#include "buf.h"
 #include "clock.h"
 #include "nms_impl.h"
 #include "route.h"
 #include "wire.h"
 
 #define BUS_FWD_MS 120000   /* how long a delivered tunnel's answers go back */
+#define BUS_MAX_AGE_MS 30000
+#define BUS_INNER_MAX ((STORE_NOTIFY_MAX - 2) / 2 - AEAD_NONCE_LEN - AEAD_TAG_LEN - 8)
 
 static void hex_put(char *out, const uint8_t *p, size_t n)
 {
@@ -57,12 +68,41 @@ void nms_bus_channel(const char *host, char out[NMS_BUS_CHANNEL_MAX])
 	snprintf(out, NMS_BUS_CHANNEL_MAX, "cy_%s", host);
 }
 
+/* Seal text for channel and NOTIFY it. */
+static int bus_notify(struct nms *n, const char *chan, const char *text)
+{
+	uint8_t inner[8 + BUS_INNER_MAX], sealed[AEAD_NONCE_LEN + 8 + BUS_INNER_MAX + AEAD_TAG_LEN];
+	char out[STORE_NOTIFY_MAX + 1];
+	size_t tlen = strlen(text);
+	ssize_t clen;
+	int rc = -EMSGSIZE;
+
+	if (tlen > BUS_INNER_MAX)
+		return rc;
+	put_be64(inner, (uint64_t)clock_now_ms());
+	memcpy(inner + 8, text, tlen);
+	if (cy_random(sealed, AEAD_NONCE_LEN) < 0)
+		return -EIO;
+	clen = aead_seal_once(AEAD_CHACHA20_POLY1305, n->bus_key, sealed,
+			      (const uint8_t *)chan, strlen(chan), inner, 8 + tlen,
+			      sealed + AEAD_NONCE_LEN);
+	if (clen > 0) {
+		out[0] = 'S';
+		out[1] = ' ';
+		hex_put(out + 2, sealed, AEAD_NONCE_LEN + (size_t)clen);
+		rc = store_notify(n->st, chan, out);
+		cy_wipe(out, sizeof(out));
+	}
+	cy_wipe(inner, sizeof(inner));
+	return rc;
+}
+
 static int bus_send(struct nms *n, const char *host, const char *payload)
 {
 	char chan[NMS_BUS_CHANNEL_MAX];
 
 	nms_bus_channel(host, chan);
-	return store_notify(n->st, chan, payload);
+	return bus_notify(n, chan, payload);
 }
 
 bool nms_bus_remote(struct nms *n, int64_t node_id, char host[STORE_HOST_MAX + 1])
@@ -125,8 +165,24 @@ void nms_bus_authz(struct nms *n)
 	char payload[STORE_HOST_MAX + 8];
 
 	snprintf(payload, sizeof(payload), "A %s", n->host);
-	if (store_notify(n->st, STORE_CHANNEL_ALL, payload) == 0)
+	if (bus_notify(n, STORE_CHANNEL_ALL, payload) == 0)
 		n->stats.bus_out++;
+}
+
+/* A D this host acts on: for a node registered here, under the key it
+ * registered with, to the endpoint it registered from, one of the
+ * messages another host selects for it. */
+static bool bus_deliverable(struct nms *n, const struct nms_key *k,
+			    const struct sockaddr_storage *to, const uint8_t *msg, size_t len)
+{
+	struct store_reg reg;
+
+	if (len < 2 || (msg[1] != CY_ROUTE_DIRECTION && msg[1] != CY_PUNCH_DIRECTION &&
+			msg[1] != CY_TEARDOWN))
+		return false;
+	return store_reg_get(n->st, k->node_id, &reg) == 0 && !strcmp(reg.host, n->host) &&
+	       reg.key_id == k->key_id && reg.expires > clock_now() &&
+	       addr_equal((const struct sockaddr *)&reg.observed, (const struct sockaddr *)to);
 }
 
 /* D: seal the message for the node and send it, and remember where its
@@ -147,6 +203,7 @@ static void bus_deliver_in(struct nms *n, char *rest)
 	if (!hex || strlen(origin) > STORE_HOST_MAX || addr_parse(ep, 0, &to, &sl) < 0 ||
 	    (len = hex_get(hex, msg, sizeof(msg))) <= 0 || !n->ops.send ||
 	    !(k = nms_key_find(n, strtoull(kid, NULL, 16))) ||
+	    !bus_deliverable(n, k, &to, msg, (size_t)len) ||
 	    !(plen = nms_seal_reply(n, k, msg, (size_t)len, pkt, sizeof(pkt)))) {
 		n->stats.bus_bad++;
 		cy_wipe(msg, sizeof(msg));
@@ -193,16 +250,42 @@ static void bus_forward_in(struct nms *n, char *rest)
 	cy_wipe(plain, sizeof(plain));
 }
 
+/* Open a signal sealed by bus_notify into buf (NUL-terminated); false
+ * when it does not open under the bus key for channel, or is too old. */
+static bool bus_open(struct nms *n, const char *channel, const char *payload, char *buf,
+		     size_t cap)
+{
+	uint8_t sealed[STORE_NOTIFY_MAX / 2], inner[STORE_NOTIFY_MAX / 2];
+	ssize_t slen, ilen;
+	int64_t at;
+	bool ok = false;
+
+	if (strncmp(payload, "S ", 2) ||
+	    (slen = hex_get(payload + 2, sealed, sizeof(sealed))) < AEAD_NONCE_LEN + 8 + AEAD_TAG_LEN)
+		return false;
+	ilen = aead_open_once(AEAD_CHACHA20_POLY1305, n->bus_key, sealed, (const uint8_t *)channel,
+			      strlen(channel), sealed + AEAD_NONCE_LEN,
+			      (size_t)slen - AEAD_NONCE_LEN, inner);
+	if (ilen >= 8 && (size_t)ilen - 8 < cap) {
+		at = (int64_t)get_be64(inner);
+		if (at > clock_now_ms() - BUS_MAX_AGE_MS && at < clock_now_ms() + BUS_MAX_AGE_MS) {
+			memcpy(buf, inner + 8, (size_t)ilen - 8);
+			buf[ilen - 8] = '\0';
+			ok = memchr(buf, '\0', (size_t)ilen - 8) == NULL;
+		}
+	}
+	cy_wipe(inner, sizeof(inner));
+	return ok;
+}
+
 void nms_bus_input(struct nms *n, const char *channel, const char *payload)
 {
 	char buf[STORE_NOTIFY_MAX + 1];
 
-	(void)channel;
-	if (strlen(payload) >= sizeof(buf)) {
+	if (!bus_open(n, channel, payload, buf, sizeof(buf))) {
 		n->stats.bus_bad++;
 		return;
 	}
-	strcpy(buf, payload);
 	n->stats.bus_in++;
 	if (buf[0] == 'D' && buf[1] == ' ')
 		bus_deliver_in(n, buf + 2);

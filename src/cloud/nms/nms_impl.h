@@ -64,6 +64,7 @@ struct nms {
 	 * ticket of a route between the two.  Shared by the hosts of a store
 	 * (its metadata "punch_secret"). */
 	uint8_t punch_secret[32];
+	uint8_t bus_key[32];         /* seals the signals between hosts (nms_bus.c) */
 	/* nms_policy.c: the access policy in force (NULL: everything
 	 * allowed), its file, and that file as last seen. */
 	struct policy *policy;

@@ -122,9 +122,8 @@ int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
 		return -ENOTCONN;
 	/* A node registered on another host: its NAPT lets in only that one,
 	 * and it seals (the node's window wants one sender's counters). */
-	if (nms_bus_remote(n, k->node_id, host) &&
-	    nms_bus_deliver(n, host, to, k->key_id, msg, len) == 0)
-		return 0;
+	if (nms_bus_remote(n, k->node_id, host))
+		return nms_bus_deliver(n, host, to, k->key_id, msg, len);
 	olen = nms_seal_reply(n, k, msg, len, out, sizeof(out));
 	if (!olen)
 		return -EMSGSIZE;

@@ -653,7 +653,9 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	route_norm_fqdn(fqdn);
 	/* Both live, the peer not revoked, both seen in one family: the
 	 * same conditions a route with candidates had. */
+	/* Only the host the requester is registered on acts on its requests. */
 	if (store_node_by_id(n->st, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
+	    strcmp(mreg.host, n->host) ||
 	    store_node_by_fqdn(n->st, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
 	    /* A pair the policy no longer allows learns nothing new. */
 	    (!nms_policy_decide(n, &me, &peer) && !nms_policy_decide(n, &peer, &me)) ||
