@@ -33,7 +33,7 @@
  *   password = ...                  ID + password login
  *   renewed = PATH                  where cyphonicd keeps the credentials the
  *                                   AS renews (CAs, certificate and key), read
- *                                   at start when newer than the ones above;
+ *                                   at start when it grew from the ones above;
  *                                   default /var/lib/cyphonic/<fqdn>.credentials
  *
  *   [adapter]                       present: cyphonicd is an adapter (has_adapter)
