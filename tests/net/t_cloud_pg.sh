@@ -2,8 +2,10 @@
 # The cloud on PostgreSQL: `cyphonic init --store postgresql://...` makes
 # its schema in a (private) PostgreSQL server; the cloud runs on it: the
 # nodes log in, register and talk, `cyphonic list` reads the same store,
-# a revocation lands there, and a restarted cloud finds every VIP where it
-# was.
+# a revocation lands there; PostgreSQL restarts while a ping runs through
+# a tunnel: the ping carries on, the cloud reconnects by itself and a node
+# logs in and selects a route again; and a restarted cloud finds every VIP
+# where it was.
 #
 #   ns cloud 192.0.2.1 (store: PostgreSQL over its UNIX socket)
 #   ns a 192.0.2.10          ns r (NAPT) -- ns b 198.51.100.10
@@ -44,6 +46,29 @@ cy revoke c --dir "$CLOUD_DIR" --reason "test" >/dev/null
 wait_for 5 eval '! vping b "$(vip c 6)" 1'
 expect_exit c
 ok "c revoked in PostgreSQL, b no longer reaches it"
+
+pretty "PostgreSQL restarts: tunnels carry on, the cloud reconnects, nothing is lost"
+vb=$(vip b 4)
+n a ping -n -i 0.2 -w 20 "$vb" >"$RUN_DIR/ping.out" 2>&1 &
+PING_PID=$!
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -m fast -w \
+	restart >/dev/null || fail "PostgreSQL did not restart"
+k0=$(stat_get .nms.keepalives)
+wait_for 20 eval '(( $(stat_get .nms.keepalives) >= k0 + 4 ))'
+for x in a b; do is_registered "$x" || fail "$x lost its registration"; done
+stop_daemon b
+start_node b b
+wait_registered b
+vping b "$(vip a 4)" || fail "b, logged in again: ping a"
+wait "$PING_PID" || true
+sent=$(awk '/packets transmitted/ { print $1 }' "$RUN_DIR/ping.out")
+got=$(awk '/packets transmitted/ { print $4 }' "$RUN_DIR/ping.out")
+((sent > 10 && got >= sent * 9 / 10)) || fail "ping through the restart: $got of $sent came back"
+[[ $(list_get a .vip4) == "$(vip a 4)" && $(list_get a .registered) == true ]] ||
+	fail "list after the restart: a $(list_get a .vip4) $(list_get a .registered)"
+ok "keepalives answered again, b logged in and reached a; the a -> b ping: $got of $sent"
+grep -q "connection lost, reconnecting" "$(log_of cloud)" || fail "the cloud's log does not say it reconnected"
 
 pretty "restart the cloud: the same VIPs"
 declare -A V4
