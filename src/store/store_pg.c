@@ -239,6 +239,36 @@ static void row_texts(const PGresult *r, int i, const char **v, int n)
 		v[c] = PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
 }
 
+static void row_node(const char *const *v, void *out)
+{
+	store_row_node(v, out);
+}
+
+static void row_reg(const char *const *v, void *out)
+{
+	store_row_reg(v, out);
+}
+
+/* Every row of r converted into an array of elements of size bytes (*n
+ * of them; freed by the caller), r cleared: a foreach reads its rows
+ * first and calls back afterwards, so a callback may use the store.
+ * NULL: out of memory. */
+static void *rows_read(PGresult *r, int ncols, size_t size,
+		       void (*conv)(const char *const *v, void *out), int *n)
+{
+	const char *v[STORE_NODE_NCOLS > STORE_REG_NCOLS ? STORE_NODE_NCOLS : STORE_REG_NCOLS];
+	char *all;
+
+	*n = PQntuples(r);
+	all = calloc(*n ? (size_t)*n : 1, size);
+	for (int i = 0; all && i < *n; i++) {
+		row_texts(r, i, v, ncols);
+		conv(v, all + (size_t)i * size);
+	}
+	PQclear(r);
+	return all;
+}
+
 static int exec(struct store_pg *s, const char *sql)
 {
 	PGresult *r;
@@ -553,7 +583,6 @@ static int pg_node_foreach(struct store *st, int64_t adapter_id,
 			   int (*cb)(const struct store_node *n, void *arg), void *arg)
 {
 	struct store_pg *s = to_pg(st);
-	const char *v[STORE_NODE_NCOLS];
 	struct store_node *all;
 	PGresult *r;
 	int rc, n;
@@ -562,17 +591,9 @@ static int pg_node_foreach(struct store *st, int64_t adapter_id,
 		    "WHERE $1::BIGINT < 0 OR adapter_id = $1::BIGINT ORDER BY id", "I", adapter_id);
 	if (!r)
 		return rc;
-	n = PQntuples(r);
-	all = calloc(n ? (size_t)n : 1, sizeof(*all));
-	if (!all) {
-		PQclear(r);
+	all = rows_read(r, STORE_NODE_NCOLS, sizeof(*all), row_node, &n);
+	if (!all)
 		return -ENOMEM;
-	}
-	for (int i = 0; i < n; i++) {
-		row_texts(r, i, v, STORE_NODE_NCOLS);
-		store_row_node(v, &all[i]);
-	}
-	PQclear(r);
 	for (int i = 0; i < n; i++)
 		if (cb(&all[i], arg))
 			break;
@@ -714,7 +735,6 @@ static int pg_reg_expire(struct store *st, int64_t now)
 static int pg_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
 			  void *arg)
 {
-	const char *v[STORE_REG_NCOLS];
 	struct store_reg *all;
 	PGresult *r;
 	int rc, n;
@@ -723,17 +743,9 @@ static int pg_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r,
 		    "SELECT " REG_COLS " FROM regs ORDER BY node_id", "");
 	if (!r)
 		return rc;
-	n = PQntuples(r);
-	all = calloc(n ? (size_t)n : 1, sizeof(*all));
-	if (!all) {
-		PQclear(r);
+	all = rows_read(r, STORE_REG_NCOLS, sizeof(*all), row_reg, &n);
+	if (!all)
 		return -ENOMEM;
-	}
-	for (int i = 0; i < n; i++) {
-		row_texts(r, i, v, STORE_REG_NCOLS);
-		store_row_reg(v, &all[i]);
-	}
-	PQclear(r);
 	for (int i = 0; i < n; i++)
 		if (cb(&all[i], arg))
 			break;
