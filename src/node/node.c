@@ -102,6 +102,21 @@ static int node_lookup(void *arg, const char *fqdn, uint64_t token)
 
 /* ---- control socket ---- */
 
+/* The identity's tunnels as status and metrics show them (at most
+ * STATUS_MAX_TUNNELS, *nt of them; free()), or NULL. */
+static struct overlay_tunnel_view *node_tunnels(struct node *n, size_t *nt)
+{
+	struct overlay_tunnel_view *tv = calloc(STATUS_MAX_TUNNELS, sizeof(*tv));
+
+	*nt = 0;
+	if (tv) {
+		*nt = overlay_tunnels(ident_overlay(n->id), tv, STATUS_MAX_TUNNELS);
+		if (*nt > STATUS_MAX_TUNNELS)
+			*nt = STATUS_MAX_TUNNELS;
+	}
+	return tv;
+}
+
 static long control_status(struct node *n, char *out, size_t cap)
 {
 	struct overlay_tunnel_view *tv;
@@ -109,13 +124,12 @@ static long control_status(struct node *n, char *out, size_t cap)
 	size_t nt;
 	long len;
 
-	tv = calloc(STATUS_MAX_TUNNELS, sizeof(*tv));
+	tv = node_tunnels(n, &nt);
 	if (!tv)
 		return -1;
-	nt = overlay_tunnels(ident_overlay(n->id), tv, STATUS_MAX_TUNNELS);
 	ex.dns = n->dns ? n->dns_addr : NULL;
 	ex.tunnels = tv;
-	ex.ntunnels = nt < STATUS_MAX_TUNNELS ? nt : STATUS_MAX_TUNNELS;
+	ex.ntunnels = nt;
 	ex.drops = overlay_drops(ident_overlay(n->id));
 	ex.mapping = overlay_mapping(ident_overlay(n->id));
 	ex.more = n->status_cb;
@@ -132,8 +146,8 @@ static void node_metrics(void *arg, FILE *f)
 	static const char *const paths[] = { "direct", "relay" };
 	struct node *n = arg;
 	struct overlay *ov = ident_overlay(n->id);
-	struct overlay_tunnel_view *tv = calloc(STATUS_MAX_TUNNELS, sizeof(*tv));
-	size_t nt = tv ? overlay_tunnels(ov, tv, STATUS_MAX_TUNNELS) : 0, on[2] = { 0, 0 };
+	size_t nt, on[2] = { 0, 0 };
+	struct overlay_tunnel_view *tv = node_tunnels(n, &nt);
 	char labels[CY_FQDN_MAX * 2 + 64];
 
 	prom_head(f, "cyphonic_node_registered", "gauge", "1 while registered with the NMS");
@@ -143,7 +157,6 @@ static void node_metrics(void *arg, FILE *f)
 	prom_counters_labelled(f, "cyphonic_node_drops_total", "packets dropped, by reason",
 			       "reason", overlay_drop_counters, overlay_ndrop_counters,
 			       overlay_drops(ov));
-	nt = nt < STATUS_MAX_TUNNELS ? nt : STATUS_MAX_TUNNELS;
 	for (size_t i = 0; i < nt; i++)
 		on[tv[i].relay ? 1 : 0]++;
 	prom_head(f, "cyphonic_node_tunnels", "gauge", "tunnels held, by path");
