@@ -366,6 +366,16 @@ printf '%-12s %-5s %-22s %-16s %s\n' beta "$(status_get beta .nat)" "$(status_ge
 	"$(status_get beta .vip4)" "$(tunnel_get alpha beta .endpoint)"
 ok "the same TCP connection carried all 4 MB (SHA-256 equal); beta kept its VIP $(vip beta 4)"
 
+title "Zero trust: certificates, privileges, revocation"
+cy ca status --dir "$CLOUD_DIR"
+ok "alpha keeps: $(log_first alpha 'privileges: uid' | cut -d' ' -f5-)"
+vping gamma "$(vip epsilon 4)" 2 || fail "gamma: ping epsilon"
+t0=$(now_ms)
+cy revoke epsilon --dir "$CLOUD_DIR" --reason "demo: lost device" >/dev/null
+expect_exit epsilon
+wait_for 5 eval '! has_tunnel gamma epsilon'
+ok "epsilon revoked: gamma dropped its tunnel to it $(($(now_ms) - t0)) ms later (the command included)"
+
 title "Teardown"
 stop_all
 ok "daemons stopped (SIGTERM, exit 0); namespaces removed on exit"
