@@ -5,7 +5,7 @@ FUZZ  ?= build-fuzz
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build asan check demo bench bench-nat fuzz fuzz-build fresh clean
+.PHONY: all deps build asan check demo bench bench-nat bench-cloud fuzz fuzz-build fresh clean
 
 all: build
 
@@ -35,6 +35,10 @@ bench: build
 	@bench/cloud_flood.sh $(BUILD)/bin
 	@bench/mobility.sh $(BUILD)/bin
 	@bench/nat.sh $(BUILD)/bin
+
+# The cloud under many simulated nodes (docs/cloud.md, "Load").
+bench-cloud: build
+	@bench/cloud.sh $(BUILD)/bin
 
 # The NAT matrix alone (docs/nat.md).
 bench-nat: build

@@ -544,10 +544,7 @@ static int lansock_open(struct lansock *ls)
 	if (setsockopt(ls->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(ls->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
 		return -errno;
-	if (setsockopt(ls->fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(ls->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	if (setsockopt(ls->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(ls->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	addr_sock_buffers(ls->fd, v);
 	sll.sll_ifindex = ls->ifindex;
 	if (bind(ls->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		return -errno;

@@ -47,4 +47,8 @@ int cy_hex_digit(int c);
  * descriptor, or -1 with errno set. */
 int addr_tcp_listen(const struct sockaddr_storage *ss, int backlog);
 
+/* Both buffers of socket fd to bytes: past the system's limits when the
+ * process may (CAP_NET_ADMIN), else as far as they allow. */
+void addr_sock_buffers(int fd, int bytes);
+
 #endif

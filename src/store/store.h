@@ -110,8 +110,9 @@ int store_counter_reserve(struct store *st, const char *name, uint64_t at_least,
 			  uint64_t *start);
 
 /* Add a node.  n->name, fqdn, kind, adapter_id, mac, cert_serial and
- * pwhash are taken from *n; the backend allocates the lowest free
- * virtual-IP index in the cloud's ranges (meta "vip4_prefix" like
+ * pwhash are taken from *n; the backend allocates the virtual-IP index
+ * after the highest taken (past the range's end, the lowest free one)
+ * in the cloud's ranges (meta "vip4_prefix" like
  * "100.64.0.0/10" and "vip6_prefix" like "fd12:3456:789a::/48"; index i
  * gives vip4 = prefix + i and vip6 = prefix + i, i >= 1, skipping the
  * IPv4 broadcast) atomically, and fills in id, vip4, vip6, created.

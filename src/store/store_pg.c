@@ -404,6 +404,21 @@ static int pg_counter_reserve(struct store *st, const char *name, uint64_t at_le
 
 /* ---- nodes ---- */
 
+/* One index from a query of the VIP allocation: 0 when none, -1 with *rc
+ * set when the query failed. */
+static int64_t vip_query(struct store_pg *s, int *rc, const char *sql)
+{
+	PGresult *r = pg_rows(s, rc, "vip allocation", sql, "");
+	int64_t index;
+
+	if (!r)
+		return -1;
+	index = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+							    : 0;
+	PQclear(r);
+	return index;
+}
+
 static int node_add_try(struct store_pg *s, struct store_node *n)
 {
 	char p4s[64], p6s[64], v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
@@ -420,15 +435,16 @@ static int node_add_try(struct store_pg *s, struct store_node *n)
 		log_err("store %s: meta vip4_prefix/vip6_prefix missing or malformed", s->where);
 		return finish(s, -EINVAL);
 	}
-	/* Lowest index >= 1 not yet taken: 1 itself, or one past a taken one. */
-	r = pg_rows(s, &rc, "vip allocation", "SELECT MIN(c.i) FROM (SELECT 1::BIGINT AS i "
-		    "UNION ALL SELECT vip_index + 1 FROM nodes) c "
-		    "WHERE c.i NOT IN (SELECT vip_index FROM nodes)", "");
-	if (!r)
+	/* The index after the highest taken (an index lookup); past the
+	 * range's end the lowest not taken: 1 itself, or one past a taken
+	 * one (a scan of every node). */
+	index = vip_query(s, &rc, "SELECT COALESCE(MAX(vip_index), 0) + 1 FROM nodes");
+	if (index > store_vip_capacity(plen4, plen6))
+		index = vip_query(s, &rc, "SELECT MIN(c.i) FROM (SELECT 1::BIGINT AS i "
+				  "UNION ALL SELECT vip_index + 1 FROM nodes) c "
+				  "WHERE c.i NOT IN (SELECT vip_index FROM nodes)");
+	if (rc < 0)
 		return finish(s, rc);
-	index = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-							    : 0;
-	PQclear(r);
 	if (index < 1 || index > store_vip_capacity(plen4, plen6))
 		return finish(s, -ENOSPC);
 	store_vip_make(p4, p6, index, n->vip4, n->vip6);

@@ -102,6 +102,7 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 enum query {
 	Q_META_SET,
 	Q_META_GET,
+	Q_VIP_NEXT,
 	Q_VIP_FREE,
 	Q_NODE_INSERT,
 	Q_NODE_RENEW_CERT,
@@ -134,7 +135,11 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 		       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	/* Lowest index >= 1 not yet taken: 1 itself, or one past a taken one. */
+	/* The index after the highest taken (an index lookup: enrolling
+	 * stays as fast with 100,000 nodes as with ten)... */
+	[Q_VIP_NEXT] = "SELECT COALESCE(MAX(vip_index), 0) + 1 FROM nodes",
+	/* ...and at the end of the range, the lowest not taken: 1 itself,
+	 * or one past a taken one (a scan of every node). */
 	[Q_VIP_FREE] = "SELECT MIN(c.i) FROM (SELECT 1 AS i UNION ALL "
 		       "SELECT vip_index + 1 FROM nodes) c "
 		       "WHERE c.i NOT IN (SELECT vip_index FROM nodes)",
@@ -439,7 +444,8 @@ static int sq_counter_reserve(struct store *st, const char *name, uint64_t at_le
 
 /* ---- nodes ---- */
 
-/* Inside the write transaction: the lowest free index, or -ENOSPC. */
+/* Inside the write transaction: the index after the highest taken,
+ * past the range's end the lowest free one, or -ENOSPC. */
 static int vip_alloc(struct store_sqlite *s, struct store_node *n, int64_t *index)
 {
 	char p4s[64], p6s[64];
@@ -453,7 +459,9 @@ static int vip_alloc(struct store_sqlite *s, struct store_node *n, int64_t *inde
 		return -EINVAL;
 	}
 	/* An aggregate always returns a row: none is the store's fault. */
-	rc = step_row(s, prep(s, Q_VIP_FREE, ""), row_int64, index, "vip allocation");
+	rc = step_row(s, prep(s, Q_VIP_NEXT, ""), row_int64, index, "vip allocation");
+	if (rc == 0 && *index > store_vip_capacity(plen4, plen6))
+		rc = step_row(s, prep(s, Q_VIP_FREE, ""), row_int64, index, "vip allocation");
 	if (rc < 0)
 		return rc == -ENOENT ? -EIO : rc;
 	if (*index < 1 || *index > store_vip_capacity(plen4, plen6))

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -325,7 +326,7 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	socklen_t len = (socklen_t)salen;
 	struct as_conn *c;
 	SSL *ssl;
-	int from_src = 0;
+	int from_src = 0, one = 1;
 
 	if (s->nconns >= s->max_conns) {
 		LOG_RATELIMITED(&s->rl_full, "as: %d connections, refusing more", s->nconns);
@@ -346,6 +347,8 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		close(fd);
 		return;
 	}
+	/* Each answer is one frame written at once: never held for an ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = calloc(1, sizeof(*c));
 	ssl = SSL_new(s->ctx);
 	if (!c || !ssl)

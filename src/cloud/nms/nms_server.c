@@ -16,6 +16,7 @@
  * events of the loop (the read event is level-triggered: the rest are
  * picked up on the next round). */
 #define NMS_BATCH 1024
+#define NMS_SOCK_BUF (8 << 20)   /* bytes each way */
 
 struct nms_server {
 	struct nms *nms;
@@ -161,6 +162,9 @@ struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 	if (bind(s->fd, (const struct sockaddr *)listen,
 		 addr_len((const struct sockaddr *)listen)) < 0)
 		goto fail_sock;
+	/* A fleet registering at once (the cloud back after an outage) sends
+	 * bursts the default buffer (about 90 small datagrams) would drop. */
+	addr_sock_buffers(s->fd, NMS_SOCK_BUF);
 	s->ev_read = event_new(base, s->fd, EV_READ | EV_PERSIST, nms_server_read, s);
 	s->ev_expire = event_new(base, -1, EV_PERSIST, nms_server_expire, s);
 	s->ev_route = evtimer_new(base, nms_server_route, s);

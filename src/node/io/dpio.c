@@ -207,23 +207,13 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		port_release(p);
 }
 
-static void sock_buffers(int fd)
-{
-	int v = SOCK_BUF;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-}
-
 /* Batches and reading on p->fd. */
 static int port_start(struct dpio_port *p)
 {
 	struct dpio *io = p->io;
 
 	p->number = udp_port(p->fd);
-	sock_buffers(p->fd);
+	addr_sock_buffers(p->fd, SOCK_BUF);
 	p->tx = dp_tx_new(p->fd, &io->conf);
 	p->rx = dp_rx_new(p->fd, &io->conf);
 	if (!p->tx || !p->rx)
