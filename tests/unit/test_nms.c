@@ -479,8 +479,53 @@ static void test_revoked(void **state)
 
 	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
-	/* Revocation deletes the keys: the cached one stops working at once. */
+	/* Revocation deletes the keys and `cyphonic revoke` tells the NMS
+	 * (nms_authz_check): the cached one stops working at once. */
 	assert_int_equal(store_node_revoke(f->cf.st, "alpha", "stolen"), 0);
+	nms_authz_check(f->nms);
+	len = simple_req(f->ka, KEY_A, 2, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[2], CY_ERR_UNKNOWN);
+}
+
+/* A key gone from the store where nobody told this NMS (another host's
+ * login replaced it, the store edited by hand): a keepalive under it is
+ * taken from the cache for at most NMS_KEY_RECHECK_MS, a registration
+ * never. */
+static void test_key_recheck(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len, r;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	assert_int_equal(store_key_delete(f->cf.st, KEY_A), 0);
+	clock_set_fake(NOW, 1001);
+	len = reg_req(f->ka, KEY_A, 2, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_true(r > NMS_REJECT_LEN); /* sealed: the Registration Response */
+	assert_int_equal(nms_stats(f->nms)->registrations, 1);
+	/* ...refused with RESULT 1, and the key is no longer taken */
+	len = simple_req(f->ka, KEY_A, 3, CY_KEEPALIVE, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(r, NMS_REJECT_LEN);
+	assert_int_equal(out[2], CY_ERR_UNKNOWN);
+}
+
+static void test_key_recheck_later(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("192.0.2.10:7446");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len, r;
+
+	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	assert_int_equal(store_key_delete(f->cf.st, KEY_A), 0);
+	clock_set_fake(NOW + NMS_KEY_RECHECK_MS / 1000, 1000 + NMS_KEY_RECHECK_MS);
 	len = simple_req(f->ka, KEY_A, 2, CY_KEEPALIVE, pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(r, NMS_REJECT_LEN);
@@ -714,6 +759,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_recheck, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_recheck_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_inner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),

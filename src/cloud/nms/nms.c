@@ -89,16 +89,16 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		return NULL;
 	n->st = st;
 	n->conf = *conf;
-	nms_keys_init(n);
 	n->prefix4 = nms_prefix_len(st, "vip4_prefix", 10, 32);
 	n->prefix6 = nms_prefix_len(st, "vip6_prefix", 48, 128);
 	if (cy_random(&n->rl_salt, sizeof(n->rl_salt)) < 0)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
 	n->grants = grant_table_new();
-	if (!n->routes || !n->grants || nms_punch_secret(n) < 0) {
+	if (!n->routes || !n->grants || nms_keys_init(n) < 0 || nms_punch_secret(n) < 0) {
 		route_table_free(n->routes);
 		grant_table_free(n->grants);
+		nms_keys_free(n);
 		free(n);
 		return NULL;
 	}
@@ -159,6 +159,7 @@ int64_t nms_next_ms(const struct nms *n)
 
 void nms_authz_check(struct nms *n)
 {
+	nms_keys_recheck_all(n);
 	grants_check(n, clock_now_ms());
 }
 
@@ -320,6 +321,13 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 				addr_str(from, fbuf));
 		return nms_fail(&b, CY_ERR_MALFORMED, "malformed request");
 	}
+	/* The cache may hold a key a login has replaced since (here or on
+	 * another host): a registration, which moves the node, takes only a
+	 * key the store has now. */
+	rc = k->checked_ms == clock_now_ms() ? 0 : nms_key_recheck(n, k);
+	if (rc < 0)
+		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL,
+				rc == -ENOENT ? "unknown key" : "store unavailable");
 	rc = store_node_by_id(n->st, k->node_id, &node);
 	if (rc < 0)
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL, NULL);
@@ -412,6 +420,9 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 	int rc;
 
 	*ret = 0;
+	k = nms_key_cached(n, h->key_id);
+	if (k)
+		return k;
 	rc = store_key_get(n->st, h->key_id, &sk);
 	if (rc == -ENOENT) {
 		n->stats.unknown_key++;

@@ -28,6 +28,11 @@
 #define NMS_PKT_MAX 2048         /* largest datagram handled */
 #define NMS_REJECT_LEN 12
 #define NMS_REJECT_PER_SEC 5     /* NMS Rejects per source address and second */
+/* The NMS keeps the common keys in memory and looks each up in the store
+ * again after this long (a login elsewhere replaces a key; a revocation
+ * told to the NMS has every key looked up again at once); a Registration
+ * Request always does. */
+#define NMS_KEY_RECHECK_MS 10000
 
 struct store;
 

@@ -14,7 +14,7 @@
 #include "seal.h"
 #include "store.h"
 
-#define NMS_BUCKETS 1024
+#define NMS_BUCKETS 1024          /* key cache buckets at first: doubled as it fills */
 #define NMS_RL_SLOTS 256
 #define NMS_MSG_MAX 1152         /* the largest: a Route Direction with 2 x CY_FLOWS_MAX
 				  * flows and a 253-byte FQDN (1-2 IPv6-safe datagrams) */
@@ -29,6 +29,8 @@ struct nms_key {
 	uint64_t key_id;
 	int64_t node_id;
 	int64_t expires;
+	int64_t checked_ms;          /* last found in the store (clock_now_ms)... */
+	uint64_t gen;                /* ...in this generation of the cache */
 	struct aead *aead;
 	struct replay rx;
 	struct nms_key *next;
@@ -48,7 +50,9 @@ struct nms {
 	struct nms_conf conf;
 	struct nms_stats stats;
 	uint8_t prefix4, prefix6;
-	struct nms_key *keys[NMS_BUCKETS];
+	struct nms_key **keys;       /* nms_keys.c: nbuckets chains */
+	size_t nbuckets, nkeys;
+	uint64_t key_gen;            /* moved on: every cached key is looked up again */
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
@@ -130,11 +134,15 @@ bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);
 void grants_tick(struct nms *n, int64_t now_ms);
 int64_t grants_next_ms(const struct nms *n);
 
-/* nms_keys.c: the common keys in use.  nms_keys_init sets up the sending
- * counters; nms_keys_expire drops cached keys past their expiry,
+/* nms_keys.c: the common keys in use, a cache over the store.
+ * nms_keys_init sets up the cache and the sending counters (0 or
+ * -ENOMEM); nms_keys_expire drops cached keys past their expiry,
  * nms_keys_free all of them; nms_key_drop one (revoked or expired in the
- * store meanwhile). */
-void nms_keys_init(struct nms *n);
+ * store meanwhile); nms_keys_recheck_all has each looked up in the store
+ * again when next used (a revocation or a tag changed: keys may be gone),
+ * keeping its receive window when it is still there. */
+int nms_keys_init(struct nms *n);
+void nms_keys_recheck_all(struct nms *n);
 void nms_keys_expire(struct nms *n, int64_t now);
 void nms_keys_free(struct nms *n);
 void nms_key_drop(struct nms *n, uint64_t key_id);
@@ -145,6 +153,13 @@ struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk);
 /* The key key_id, from the cache or loaded from the store; NULL when it
  * does not exist or expired. */
 struct nms_key *nms_key_find(struct nms *n, uint64_t key_id);
+/* The cached key key_id when the store had it less than
+ * NMS_KEY_RECHECK_MS ago and it has not expired; else NULL (look it up). */
+struct nms_key *nms_key_cached(struct nms *n, uint64_t key_id);
+/* Is k still in the store (a login replaces a node's key, a revocation
+ * deletes it)?  Looked up now: 0, -ENOENT (k is marked expired: no lookup
+ * takes it any more, the next sweep frees it) or -EIO. */
+int nms_key_recheck(struct nms *n, struct nms_key *k);
 /* Seal msg under k (dir 1) and hand it to ops.send for `to`.  0 or -errno. */
 int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
 		    const uint8_t *msg, size_t len);

@@ -30,7 +30,7 @@ static void nms_key_free(struct nms_key *k)
 
 static struct nms_key **nms_key_slot(struct nms *n, uint64_t key_id)
 {
-	struct nms_key **pp = &n->keys[key_id % NMS_BUCKETS];
+	struct nms_key **pp = &n->keys[key_id & (n->nbuckets - 1)];
 
 	while (*pp && (*pp)->key_id != key_id)
 		pp = &(*pp)->next;
@@ -45,7 +45,34 @@ void nms_key_drop(struct nms *n, uint64_t key_id)
 	if (k) {
 		*pp = k->next;
 		nms_key_free(k);
+		n->nkeys--;
 	}
+}
+
+/* Twice the buckets once there are more keys than buckets: a lookup
+ * stays a step or two with 100,000 nodes (key ids are random). */
+static void nms_keys_grow(struct nms *n)
+{
+	size_t nb = n->nbuckets * 2;
+	struct nms_key **t;
+
+	if (n->nkeys <= n->nbuckets || nb > ((size_t)1 << 24))
+		return;
+	t = calloc(nb, sizeof(*t));
+	if (!t)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < n->nbuckets; i++) {
+		while (n->keys[i]) {
+			struct nms_key *k = n->keys[i];
+
+			n->keys[i] = k->next;
+			k->next = t[k->key_id & (nb - 1)];
+			t[k->key_id & (nb - 1)] = k;
+		}
+	}
+	free(n->keys);
+	n->keys = t;
+	n->nbuckets = nb;
 }
 
 
@@ -57,8 +84,12 @@ struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 	struct nms_key **pp = nms_key_slot(n, sk->key_id), *k = *pp;
 	struct store_reg reg;
 
-	if (k)
+	if (k) {
+		k->expires = sk->expires;
+		k->checked_ms = clock_now_ms();
+		k->gen = n->key_gen;
 		return k;
+	}
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
@@ -70,12 +101,42 @@ struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 	k->key_id = sk->key_id;
 	k->node_id = sk->node_id;
 	k->expires = sk->expires;
+	k->checked_ms = clock_now_ms();
+	k->gen = n->key_gen;
 	if (store_reg_get(n->st, sk->node_id, &reg) == 0 && reg.key_id == sk->key_id)
 		replay_init_from(&k->rx, reg.counter);
 	else
 		replay_init(&k->rx);
 	*pp = k;
+	n->nkeys++;
+	nms_keys_grow(n);
 	return k;
+}
+
+struct nms_key *nms_key_cached(struct nms *n, uint64_t key_id)
+{
+	struct nms_key *k = *nms_key_slot(n, key_id);
+
+	if (!k || k->gen != n->key_gen || k->expires <= clock_now() ||
+	    clock_now_ms() - k->checked_ms >= NMS_KEY_RECHECK_MS)
+		return NULL;
+	return k;
+}
+
+int nms_key_recheck(struct nms *n, struct nms_key *k)
+{
+	struct store_key sk;
+	int rc = store_key_get(n->st, k->key_id, &sk);
+
+	if (rc == 0) {
+		k->expires = sk.expires;
+		k->checked_ms = clock_now_ms();
+		k->gen = n->key_gen;
+	} else if (rc == -ENOENT) {
+		k->expires = 0;
+	}
+	cy_wipe(&sk, sizeof(sk));
+	return rc == 0 ? 0 : rc == -ENOENT ? -ENOENT : -EIO;
 }
 
 
@@ -132,15 +193,18 @@ int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
 }
 
 
-void nms_keys_init(struct nms *n)
+int nms_keys_init(struct nms *n)
 {
 	n->ctr.reserve = nms_ctr_reserve;
 	n->ctr.arg = n->st;
+	n->nbuckets = NMS_BUCKETS;
+	n->keys = calloc(n->nbuckets, sizeof(*n->keys));
+	return n->keys ? 0 : -ENOMEM;
 }
 
 void nms_keys_expire(struct nms *n, int64_t now)
 {
-	for (size_t i = 0; i < NMS_BUCKETS; i++) {
+	for (size_t i = 0; i < n->nbuckets; i++) {
 		struct nms_key **pp = &n->keys[i];
 
 		while (*pp) {
@@ -149,6 +213,7 @@ void nms_keys_expire(struct nms *n, int64_t now)
 			if (k->expires <= now) {
 				*pp = k->next;
 				nms_key_free(k);
+				n->nkeys--;
 			} else {
 				pp = &k->next;
 			}
@@ -156,9 +221,14 @@ void nms_keys_expire(struct nms *n, int64_t now)
 	}
 }
 
+void nms_keys_recheck_all(struct nms *n)
+{
+	n->key_gen++;
+}
+
 void nms_keys_free(struct nms *n)
 {
-	for (size_t i = 0; i < NMS_BUCKETS; i++) {
+	for (size_t i = 0; n->keys && i < n->nbuckets; i++) {
 		while (n->keys[i]) {
 			struct nms_key *k = n->keys[i];
 
@@ -166,4 +236,7 @@ void nms_keys_free(struct nms *n)
 			nms_key_free(k);
 		}
 	}
+	n->nkeys = 0;
+	free(n->keys);
+	n->keys = NULL;
 }

@@ -411,7 +411,9 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 
 	if (store_node_by_id(n->st, k->node_id, &s->mn) < 0)
 		return route_why(s, CY_ERR_INTERNAL, "store unavailable");
-	if (!route_reg_live(n, s->mn.id, &s->mreg) || strcmp(s->mreg.host, n->host))
+	/* ...under this key: one a login replaced may still be cached */
+	if (!route_reg_live(n, s->mn.id, &s->mreg) || strcmp(s->mreg.host, n->host) ||
+	    s->mreg.key_id != k->key_id)
 		return route_why(s, CY_ERR_REREGISTER, "the requester is not registered here");
 	if (r != CY_OK)
 		return r;
@@ -655,7 +657,7 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	 * same conditions a route with candidates had. */
 	/* Only the host the requester is registered on acts on its requests. */
 	if (store_node_by_id(n->st, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
-	    strcmp(mreg.host, n->host) ||
+	    strcmp(mreg.host, n->host) || mreg.key_id != k->key_id ||
 	    store_node_by_fqdn(n->st, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
 	    /* A pair the policy no longer allows learns nothing new. */
 	    (!nms_policy_decide(n, &me, &peer) && !nms_policy_decide(n, &peer, &me)) ||
