@@ -14,8 +14,9 @@
 # cloud-a            cloud-b            cy_cloudload
 #
 # Sizes (environment): CLOUD_NODES (100000) registered at once,
-# CLOUD_LOGINS (3000) of them logging in with a certificate, 32 at a
-# time, CLOUD_ROUTES (20000) route selections, 256 in flight, CLOUD_KA_SECS
+# CLOUD_LOGINS (3000) of them logging in with a certificate, 6 at a
+# time (the AS takes 8 connections at once from one address),
+# CLOUD_ROUTES (20000) route selections, 64 in flight, CLOUD_KA_SECS
 # (30) seconds of keepalives at the node's default interval (15 s).
 # CLOUD_CONFIGS picks the runs (default "sqlite pg1 pg2").
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
@@ -74,7 +75,7 @@ run()
 	n load ${CLOUD_WRAP:-} "$LOAD" --store "${store:-$CLOUD_DIR/cloud.db}" --ca-dir "$CLOUD_DIR" \
 		--domain "$CY_DOMAIN" --as "$as" --nms "$nms" --local 192.0.2.50:7446 \
 		"${pids[@]}" --nodes "$NODES" --logins "$LOGINS" --routes "$ROUTES" \
-		--ka-secs "$KA_SECS" --window 256 --conc 6 >"$RUN_DIR/$cfg.out" || { cat "$RUN_DIR/$cfg.out"; false; } ||
+		--ka-secs "$KA_SECS" --window 64 --conc 6 >"$RUN_DIR/$cfg.out" || { cat "$RUN_DIR/$cfg.out"; false; } ||
 		fail "$cfg: cy_cloudload failed"
 	cy stats --dir "$CLOUD_DIR" --json >"$RUN_DIR/$cfg.stats" || true
 	[[ -z ${CLOUD_STATS:-} ]] || { n cloud nstat -az UdpRcvbufErrors UdpInErrors; n load nstat -az UdpRcvbufErrors UdpInErrors; } >&2

@@ -30,7 +30,9 @@
 #define GRANT_SLOW_RETX_MS 5000
 #define GRANT_TRIES (GRANT_FAST_TRIES + 12)      /* about a minute */
 #define GRANT_MARGIN_MS (120 * 1000)              /* beyond the nodes' own bound */
-#define GRANT_MAX 65536
+#define GRANT_MAX (1 << 20)
+#define GRANT_BUCKETS (1 << 18)                   /* pair hash heads (a power of two) */
+#define GRANT_SWEEP 512                           /* checked per expiry sweep (2 store reads each) */
 
 struct grant {
 	uint64_t tunnel_id;
@@ -38,16 +40,21 @@ struct grant {
 	int64_t expires_ms;
 	uint64_t flows;                /* nms_policy_flows_hash when granted */
 	bool ending;                   /* being torn down */
+	uint32_t hnext;                /* next in its pair's bucket: index + 1, 0 none */
 	bool acked[2];
 	int tries;
 	int64_t next_ms;
 	char reason[CY_REASON_MAX + 1];
 };
 
+/* The grants in an array (removal moves the last into the hole), found
+ * by pair through a chained hash of indexes. */
 struct grant_table {
 	struct grant *v;
 	size_t n, cap;
 	size_t nending;                /* of them being torn down */
+	size_t sweep;                  /* where the next expiry sweep checks from */
+	uint32_t head[GRANT_BUCKETS];  /* index + 1 of a bucket's first, 0 none */
 };
 
 struct grant_table *grant_table_new(void)
@@ -63,10 +70,36 @@ void grant_table_free(struct grant_table *t)
 	free(t);
 }
 
+static uint32_t *grant_bucket(struct grant_table *t, int64_t a, int64_t b)
+{
+	uint64_t lo = (uint64_t)(a < b ? a : b), hi = (uint64_t)(a < b ? b : a);
+	uint64_t h = (lo * 0x9e3779b97f4a7c15ULL) ^ (hi * 0xc2b2ae3d27d4eb4fULL);
+
+	return &t->head[(h >> 32) & (GRANT_BUCKETS - 1)];
+}
+
+static void grant_link(struct grant_table *t, size_t i)
+{
+	uint32_t *b = grant_bucket(t, t->v[i].node[0], t->v[i].node[1]);
+
+	t->v[i].hnext = *b;
+	*b = (uint32_t)(i + 1);
+}
+
+static void grant_unlink(struct grant_table *t, size_t i)
+{
+	uint32_t *p = grant_bucket(t, t->v[i].node[0], t->v[i].node[1]);
+
+	while (*p && *p != i + 1)
+		p = &t->v[*p - 1].hnext;
+	if (*p)
+		*p = t->v[i].hnext;
+}
+
 static struct grant *grant_of_pair(struct grant_table *t, int64_t a, int64_t b)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct grant *g = &t->v[i];
+	for (uint32_t j = *grant_bucket(t, a, b); j; j = t->v[j - 1].hnext) {
+		struct grant *g = &t->v[j - 1];
 
 		if (!g->ending && ((g->node[0] == a && g->node[1] == b) ||
 				   (g->node[0] == b && g->node[1] == a)))
@@ -111,16 +144,19 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
 	struct grant *g = grant_of_pair(t, mn, cn);
 	char why[2 * CY_FQDN_MAX + 64];
 
-	if (!g)
-		g = grant_new(t);
 	if (!g) {
-		/* grant_room said yes at the selection; out of memory now. */
-		LOG_RATELIMITED(&n->rl_log, "nms: cannot track tunnel %016" PRIx64, tunnel_id);
-		return true;
+		g = grant_new(t);
+		if (!g) {
+			/* grant_room said yes at the selection; out of memory now. */
+			LOG_RATELIMITED(&n->rl_log, "nms: cannot track tunnel %016" PRIx64,
+					tunnel_id);
+			return true;
+		}
+		g->node[0] = mn;
+		g->node[1] = cn;
+		grant_link(t, (size_t)(g - t->v));
 	}
 	g->tunnel_id = tunnel_id;
-	g->node[0] = mn;
-	g->node[1] = cn;
 	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
 	g->flows = flows;
 	if (grant_valid(n, g, why, sizeof(why)))
@@ -132,9 +168,17 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
 
 static void grant_del(struct grant_table *t, size_t i)
 {
+	size_t last = t->n - 1;
+
 	if (t->v[i].ending)
 		t->nending--;
-	t->v[i] = t->v[--t->n];
+	grant_unlink(t, i);
+	if (i != last) {
+		grant_unlink(t, last);
+		t->v[i] = t->v[last];
+		grant_link(t, i);
+	}
+	t->n--;
 }
 
 enum tell { TOLD, NOBODY, LATER };
@@ -239,6 +283,22 @@ void grants_check(struct nms *n, int64_t now_ms)
 	for (size_t i = 0; i < t->n; i++) {
 		struct grant *g = &t->v[i];
 
+		if (!g->ending && !grant_valid(n, g, why, sizeof(why)))
+			grant_end(n, g, why, now_ms);
+	}
+}
+
+void grants_sweep(struct nms *n, int64_t now_ms)
+{
+	struct grant_table *t = n->grants;
+	char why[2 * CY_FQDN_MAX + 64];
+
+	for (size_t done = 0; done < GRANT_SWEEP && done < t->n; done++) {
+		struct grant *g;
+
+		if (t->sweep >= t->n)
+			t->sweep = 0;
+		g = &t->v[t->sweep++];
 		if (!g->ending && !grant_valid(n, g, why, sizeof(why)))
 			grant_end(n, g, why, now_ms);
 	}

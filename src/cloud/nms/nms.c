@@ -147,7 +147,10 @@ void nms_set_ops(struct nms *n, const struct nms_ops *ops, void *arg)
 void nms_tick(struct nms *n, int64_t now_ms)
 {
 	route_tick(n, now_ms);
-	grants_tick(n, now_ms);
+	/* Teardowns due (expiries are swept by nms_expire): a look at every
+	 * grant at each route deadline would cost more than the routes. */
+	if (grants_next_ms(n) <= now_ms)
+		grants_tick(n, now_ms);
 }
 
 int64_t nms_next_ms(const struct nms *n)
@@ -173,9 +176,10 @@ void nms_expire(struct nms *n, int64_t now)
 			 keys > 0 ? keys : 0);
 	nms_keys_expire(n, now);
 	/* Revocations and tags changed where nobody told us (another host,
-	 * the store by hand): the running tunnels are checked here too, and
-	 * the expired grants go. */
-	grants_check(n, clock_now_ms());
+	 * the store by hand): the running tunnels are checked here too, a
+	 * slice at a time (a sweep must not stall the loop with 100,000
+	 * tunnels), and the expired grants go. */
+	grants_sweep(n, clock_now_ms());
 	grants_tick(n, clock_now_ms());
 }
 

@@ -129,6 +129,8 @@ bool grant_room(struct nms *n, int64_t a, int64_t b);
 bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64_t flows,
 	       int64_t now_ms);
 void grants_check(struct nms *n, int64_t now_ms);
+/* ...and GRANT_SWEEP of them, going round, for changes nobody told of. */
+void grants_sweep(struct nms *n, int64_t now_ms);
 struct cy_msg;
 bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m);
 void grants_tick(struct nms *n, int64_t now_ms);

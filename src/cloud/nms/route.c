@@ -39,7 +39,9 @@ struct route_side {
 };
 
 struct route_entry {
-	struct route_entry *next;
+	struct route_entry *qprev, *qnext; /* its queue, in the order of at */
+	struct route_entry *tnext;         /* chain of its tunnel id's bucket */
+	struct route_entry *mnext;         /* chain of its MN's bucket */
 	uint64_t tunnel_id;
 	uint32_t req_id;
 	bool done;                         /* the MN was answered */
@@ -59,10 +61,72 @@ struct route_entry {
 	uint64_t flows;                    /* their digest (nms_policy_flows_hash) */
 };
 
+/* Every at is now + ROUTE_RETX_MS (waiting) or now + ROUTE_KEEP_MS
+ * (answered) when set, so appending to the queue of its kind keeps each
+ * queue in the order of at: the next deadline is at a head, and a tick
+ * looks only at what is due.  Lookups go through two hashes, by tunnel id
+ * and by the MN. */
+struct route_queue {
+	struct route_entry *head, *tail;
+};
+
 struct route_table {
-	struct route_entry *head;
+	struct route_queue waiting, answered;
+	struct route_entry *by_tunnel[ROUTE_BUCKETS];
+	struct route_entry *by_mn[ROUTE_BUCKETS];
 	size_t count;
 };
+
+static size_t route_hash(uint64_t v)
+{
+	return (size_t)((v * 0x9e3779b97f4a7c15ULL) >> 32) & (ROUTE_BUCKETS - 1);
+}
+
+static void route_q_del(struct route_queue *q, struct route_entry *e)
+{
+	if (e->qprev)
+		e->qprev->qnext = e->qnext;
+	else
+		q->head = e->qnext;
+	if (e->qnext)
+		e->qnext->qprev = e->qprev;
+	else
+		q->tail = e->qprev;
+	e->qprev = e->qnext = NULL;
+}
+
+static void route_q_add(struct route_queue *q, struct route_entry *e)
+{
+	e->qnext = NULL;
+	e->qprev = q->tail;
+	if (q->tail)
+		q->tail->qnext = e;
+	else
+		q->head = e;
+	q->tail = e;
+}
+
+static struct route_queue *route_q(struct route_table *t, const struct route_entry *e)
+{
+	return e->done ? &t->answered : &t->waiting;
+}
+
+/* Take e off the queue it is on, if any (done says which). */
+static void route_q_out(struct route_table *t, struct route_entry *e)
+{
+	struct route_queue *q = route_q(t, e);
+
+	if (e->qprev || q->head == e)
+		route_q_del(q, e);
+}
+
+/* e's next deadline: at the end of the queue it belongs in now. */
+static void route_at(struct route_table *t, struct route_entry *e, int64_t at)
+{
+	route_q_out(t, e);
+	e->at = at;
+	route_q_add(route_q(t, e), e);
+}
 
 static uint8_t route_fam(const struct sockaddr *sa)
 {
@@ -135,22 +199,46 @@ static void route_entry_free(struct route_entry *e)
 	free(e);
 }
 
+static void route_queue_free(struct route_queue *q)
+{
+	while (q->head) {
+		struct route_entry *e = q->head;
+
+		q->head = e->qnext;
+		route_entry_free(e);
+	}
+}
+
 void route_table_free(struct route_table *t)
 {
 	if (!t)
 		return;
-	while (t->head) {
-		struct route_entry *e = t->head;
-
-		t->head = e->next;
-		route_entry_free(e);
-	}
+	route_queue_free(&t->waiting);
+	route_queue_free(&t->answered);
 	free(t);
+}
+
+static void route_unlink(struct route_entry **pp, struct route_entry *e, bool mn)
+{
+	while (*pp && *pp != e)
+		pp = mn ? &(*pp)->mnext : &(*pp)->tnext;
+	if (*pp)
+		*pp = mn ? e->mnext : e->tnext;
+}
+
+/* Forget e: off its queue and both hashes, and freed. */
+static void route_del(struct route_table *t, struct route_entry *e)
+{
+	route_q_out(t, e);
+	route_unlink(&t->by_tunnel[route_hash(e->tunnel_id)], e, false);
+	route_unlink(&t->by_mn[route_hash((uint64_t)e->mn.id)], e, true);
+	t->count--;
+	route_entry_free(e);
 }
 
 static struct route_entry *route_by_tunnel(struct route_table *t, uint64_t tunnel_id)
 {
-	for (struct route_entry *e = t->head; e; e = e->next)
+	for (struct route_entry *e = t->by_tunnel[route_hash(tunnel_id)]; e; e = e->tnext)
 		if (e->tunnel_id == tunnel_id)
 			return e;
 	return NULL;
@@ -162,7 +250,7 @@ static struct route_entry *route_by_req(struct route_table *t, int64_t mn_id, ui
 	struct route_entry *found = NULL;
 
 	*per_node = 0;
-	for (struct route_entry *e = t->head; e; e = e->next) {
+	for (struct route_entry *e = t->by_mn[route_hash((uint64_t)mn_id)]; e; e = e->mnext) {
 		if (e->mn.id != mn_id)
 			continue;
 		(*per_node)++;
@@ -283,10 +371,11 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 		r = CY_ERR_UNKNOWN;
 		reason = "unknown name or address";
 	}
+	route_q_out(n->routes, e);
 	e->done = true;
 	e->result = (uint8_t)r;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
-	e->at = clock_now_ms() + ROUTE_KEEP_MS;
+	route_at(n->routes, e, clock_now_ms() + ROUTE_KEEP_MS);
 	if (r == CY_OK) {
 		n->stats.directions_ok++;
 		log_info("nms: route %s -> %s: tunnel %016" PRIx64 " confirmed", e->mn.fqdn,
@@ -501,8 +590,10 @@ static struct route_entry *route_entry_new(struct nms *n, struct nms_key *k, uin
 	e->mn.peer = e->cn.ep;
 	e->cn.peer = e->mn.ep;
 	memcpy(&e->mn_from, from, addr_len(from));
-	e->next = t->head;
-	t->head = e;
+	e->tnext = t->by_tunnel[route_hash(e->tunnel_id)];
+	t->by_tunnel[route_hash(e->tunnel_id)] = e;
+	e->mnext = t->by_mn[route_hash((uint64_t)e->mn.id)];
+	t->by_mn[route_hash((uint64_t)e->mn.id)] = e;
 	t->count++;
 	return e;
 }
@@ -522,7 +613,7 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 		e->trs = nms_relay_pick(n);
 		nms_relay_request(n, e->trs, e->tunnel_id, e->relay_key);
 		e->tries = 1;
-		e->at = clock_now_ms() + ROUTE_RETX_MS;
+		route_at(n->routes, e, clock_now_ms() + ROUTE_RETX_MS);
 		return;
 	}
 	log_info("nms: route %s -> %s: tunnel %016" PRIx64 ", %s initiates to %s, direct%s",
@@ -532,7 +623,7 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 			  pbuf), s->choice.punch ? " by punching (no TRS)" : "");
 	/* At once: the MN's DNS answer waits on this. */
 	route_send_cn(n, e);
-	e->at = clock_now_ms() + ROUTE_RETX_MS;
+	route_at(n->routes, e, clock_now_ms() + ROUTE_RETX_MS);
 }
 
 ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
@@ -691,45 +782,38 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 
 void route_tick(struct nms *n, int64_t now_ms)
 {
-	struct route_entry **pp = &n->routes->head, *e;
+	struct route_table *t = n->routes;
+	struct route_entry *e;
 
-	while ((e = *pp)) {
-		if (now_ms < e->at) {
-			pp = &e->next;
-			continue;
-		}
-		if (e->done) {
-			*pp = e->next;
-			n->routes->count--;
-			route_entry_free(e);
-			continue;
-		}
+	while ((e = t->answered.head) && now_ms >= e->at)
+		route_del(t, e);
+	/* Each due entry is answered (to the other queue) or requeued at
+	 * the tail, later than now: the loop ends. */
+	while ((e = t->waiting.head) && now_ms >= e->at) {
 		if (e->relaying && e->tries > ROUTE_RETX_MAX) {
 			route_finish(n, e, CY_ERR_UNREACHABLE, "no answer from the TRS");
 		} else if (e->relaying) {
 			e->trs = nms_relay_next(n, e->trs);
 			nms_relay_request(n, e->trs, e->tunnel_id, e->relay_key);
 			e->tries++;
-			e->at = now_ms + ROUTE_RETX_MS;
+			route_at(t, e, now_ms + ROUTE_RETX_MS);
 		} else if (e->tries > ROUTE_RETX_MAX) {
 			route_finish(n, e, CY_ERR_UNREACHABLE,
 				     "no confirmation from the correspondent");
 		} else {
 			route_send_cn(n, e);
-			e->at = now_ms + ROUTE_RETX_MS;
+			route_at(t, e, now_ms + ROUTE_RETX_MS);
 		}
-		pp = &e->next;
 	}
 }
 
 int64_t route_next_ms(const struct nms *n)
 {
-	int64_t t = INT64_MAX;
+	const struct route_table *t = n->routes;
+	int64_t w = t->waiting.head ? t->waiting.head->at : INT64_MAX;
+	int64_t a = t->answered.head ? t->answered.head->at : INT64_MAX;
 
-	for (const struct route_entry *e = n->routes->head; e; e = e->next)
-		if (e->at < t)
-			t = e->at;
-	return t;
+	return w < a ? w : a;
 }
 
 /* ---- the relay ---- */
@@ -785,5 +869,5 @@ void route_relay_response(struct nms *n, const struct sockaddr *from, const uint
 	e->relaying = false;
 	e->tries = 0;
 	route_send_cn(n, e);
-	e->at = clock_now_ms() + ROUTE_RETX_MS;
+	route_at(n->routes, e, clock_now_ms() + ROUTE_RETX_MS);
 }

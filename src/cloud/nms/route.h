@@ -23,7 +23,9 @@
 #define ROUTE_RETX_MS 250        /* Route Direction to the CN, until confirmed */
 #define ROUTE_RETX_MAX 4         /* retransmissions; then the MN gets 9 */
 #define ROUTE_KEEP_MS 5000       /* a finished selection answers retransmissions */
-#define ROUTE_MAX 4096           /* selections held (pending + finished) */
+#define ROUTE_MAX 65536          /* selections held (pending + finished): 13,000 a second
+				  * answered and kept ROUTE_KEEP_MS */
+#define ROUTE_BUCKETS 65536      /* of each lookup hash (a power of two) */
 #define ROUTE_MAX_PER_NODE 64    /* of them asked by one node */
 
 struct nms;
