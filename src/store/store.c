@@ -196,6 +196,18 @@ int store_reg_put(struct store *st, const struct store_reg *r)
 	return st->ops->reg_put(st, r);
 }
 
+int store_reg_touch(struct store *st, const struct store_reg *r)
+{
+	int result, rc = st->ops->reg_touch(st, r, 1, &result);
+
+	return rc < 0 ? rc : result;
+}
+
+int store_reg_touch_many(struct store *st, const struct store_reg *v, size_t n, int *result)
+{
+	return n ? st->ops->reg_touch(st, v, n, result) : 0;
+}
+
 int store_reg_get(struct store *st, int64_t node_id, struct store_reg *r)
 {
 	return st->ops->reg_get(st, node_id, r);

@@ -41,6 +41,7 @@ struct store_ops {
 	int (*key_delete)(struct store *st, uint64_t key_id);
 	int (*key_expire)(struct store *st, int64_t now);
 	int (*reg_put)(struct store *st, const struct store_reg *r);
+	int (*reg_touch)(struct store *st, const struct store_reg *v, size_t n, int *result);
 	int (*reg_get)(struct store *st, int64_t node_id, struct store_reg *r);
 	int (*reg_delete)(struct store *st, int64_t node_id);
 	int (*reg_expire)(struct store *st, int64_t now);

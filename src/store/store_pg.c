@@ -91,10 +91,24 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 #define REG_COLS \
 	"node_id, key_id, observed, addrs, families, nat, counter, updated, expires, mapping, host"
 
+/* Statements are prepared on first use (a lookup is then planned once,
+ * not at every call: about half a simple statement's cost in the
+ * server), by their text, and again on a new connection. */
+#define PG_PREPARED_MAX 96
+
+struct pg_prepared {
+	uint64_t hash;
+	char *sql;
+	unsigned epoch;      /* the connection it was prepared on */
+};
+
 struct store_pg {
 	struct store base;
 	PGconn *db;
 	char where[160];     /* for messages: host and database, never the password */
+	unsigned epoch;      /* moves on at each reconnection */
+	size_t nprep;
+	struct pg_prepared prep[PG_PREPARED_MAX];
 };
 
 static struct store_pg *to_pg(struct store *st)
@@ -123,8 +137,50 @@ static void pg_ready(struct store_pg *s)
 		return;
 	log_warnx("store %s: connection lost, reconnecting", s->where);
 	PQreset(s->db);
+	s->epoch++;   /* its prepared statements are gone with it */
 	if (PQstatus(s->db) == CONNECTION_OK)
 		pg_session(s);
+}
+
+/* The name of sql prepared on this connection ("cyN"), preparing it
+ * when needed; NULL when it cannot be (the caller runs it unprepared). */
+static const char *pg_prepare(struct store_pg *s, const char *sql, int nparams, char name[16])
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	struct pg_prepared *p = NULL;
+	PGresult *r;
+	size_t i;
+
+	for (const char *c = sql; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	for (i = 0; i < s->nprep; i++) {
+		if (s->prep[i].hash == h && !strcmp(s->prep[i].sql, sql)) {
+			p = &s->prep[i];
+			break;
+		}
+	}
+	if (!p) {
+		if (s->nprep == PG_PREPARED_MAX)
+			return NULL;
+		p = &s->prep[s->nprep];
+		p->sql = strdup(sql);
+		if (!p->sql)
+			return NULL;
+		p->hash = h;
+		p->epoch = s->epoch - 1;
+		i = s->nprep++;
+	}
+	snprintf(name, 16, "cy%zu", i);
+	if (p->epoch == s->epoch)
+		return name;
+	r = PQprepare(s->db, name, sql, nparams, NULL);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		PQclear(r);
+		return NULL;
+	}
+	PQclear(r);
+	p->epoch = s->epoch;
+	return name;
 }
 
 /* Run sql with the parameters of fmt (one letter each: 'i' int, 'I'
@@ -132,9 +188,9 @@ static void pg_ready(struct store_pg *s)
  * result, or NULL when there is none (connection lost, out of memory). */
 static PGresult *pg_run(struct store_pg *s, const char *sql, const char *fmt, va_list ap)
 {
-	const char *vals[16];
+	const char *vals[16], *name;
 	int lens[16], fmts[16], n = 0;
-	char nums[16][24];
+	char nums[16][24], nbuf[16];
 
 	for (; *fmt; fmt++, n++) {
 		if (n == 16)
@@ -163,6 +219,9 @@ static PGresult *pg_run(struct store_pg *s, const char *sql, const char *fmt, va
 		}
 	}
 	pg_ready(s);
+	name = pg_prepare(s, sql, n, nbuf);
+	if (name)
+		return PQexecPrepared(s->db, name, n, vals, lens, fmts, 0);
 	return PQexecParams(s->db, sql, n, NULL, vals, lens, fmts, 0);
 }
 
@@ -716,6 +775,31 @@ static int pg_reg_put(struct store *st, const struct store_reg *r)
 	return rc < 0 ? rc : 0;
 }
 
+static int pg_reg_touch(struct store *st, const struct store_reg *v, size_t n, int *result)
+{
+	struct store_pg *s = to_pg(st);
+	char observed[ADDR_STR_MAX], list[STORE_ADDRS_TEXT_MAX];
+	int rc = n > 1 ? begin(s, false) : 0;
+
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		const struct store_reg *r = &v[i];
+
+		if (store_reg_text(r, observed, list) < 0) {
+			result[i] = -ENOENT;  /* no endpoint: no registration has it */
+			continue;
+		}
+		rc = pg_done(s, "registration touch", "UPDATE regs SET counter = $5, updated = $6, "
+			     "expires = $7 WHERE node_id = $1 AND key_id = $2 AND host = $3 AND "
+			     "observed = $4 AND expires > $6", "IIttIII", r->node_id,
+			     (int64_t)r->key_id, r->host, observed, (int64_t)r->counter, r->updated,
+			     r->expires);
+		result[i] = rc == 0 ? -ENOENT : 0;
+	}
+	if (n > 1)
+		rc = finish(s, rc);
+	return rc < 0 ? rc : 0;
+}
+
 static int pg_reg_get(struct store *st, int64_t node_id, struct store_reg *reg)
 {
 	const char *v[STORE_REG_NCOLS];
@@ -920,6 +1004,8 @@ static void pg_close(struct store *st)
 	struct store_pg *s = to_pg(st);
 
 	PQfinish(s->db);
+	for (size_t i = 0; i < s->nprep; i++)
+		free(s->prep[i].sql);
 	free(s);
 }
 
@@ -995,6 +1081,7 @@ static const struct store_ops pg_ops = {
 	.key_delete = pg_key_delete,
 	.key_expire = pg_key_expire,
 	.reg_put = pg_reg_put,
+	.reg_touch = pg_reg_touch,
 	.reg_get = pg_reg_get,
 	.reg_delete = pg_reg_delete,
 	.reg_expire = pg_reg_expire,

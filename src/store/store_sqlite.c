@@ -124,6 +124,7 @@ enum query {
 	Q_KEY_DELETE_NODE,
 	Q_KEY_EXPIRE,
 	Q_REG_PUT,
+	Q_REG_TOUCH,
 	Q_REG_GET,
 	Q_REG_DELETE,
 	Q_REG_EXPIRE,
@@ -176,6 +177,9 @@ static const char *const query_sql[Q_COUNT] = {
 		      "counter = excluded.counter, updated = excluded.updated, "
 		      "expires = excluded.expires, mapping = excluded.mapping, "
 		      "host = excluded.host",
+	[Q_REG_TOUCH] = "UPDATE regs SET counter = ?5, updated = ?6, expires = ?7 "
+			"WHERE node_id = ?1 AND key_id = ?2 AND host = ?3 AND observed = ?4 "
+			"AND expires > ?6",
 	[Q_REG_GET] = "SELECT " REG_COLS " FROM regs WHERE node_id = ?1",
 	[Q_REG_DELETE] = "DELETE FROM regs WHERE node_id = ?1",
 	[Q_REG_EXPIRE] = "DELETE FROM regs WHERE expires <= ?1",
@@ -755,6 +759,29 @@ static int sq_reg_put(struct store *st, const struct store_reg *r)
 	return rc < 0 ? rc : 0;
 }
 
+static int sq_reg_touch(struct store *st, const struct store_reg *v, size_t n, int *result)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	char observed[ADDR_STR_MAX], list[STORE_ADDRS_TEXT_MAX];
+	int rc = n > 1 ? begin(s) : 0;
+
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		const struct store_reg *r = &v[i];
+
+		if (store_reg_text(r, observed, list) < 0) {
+			result[i] = -ENOENT;  /* no endpoint: no registration has it */
+			continue;
+		}
+		rc = step_done(s, prep(s, Q_REG_TOUCH, "IIttIII", r->node_id, (int64_t)r->key_id,
+				       r->host, observed, (int64_t)r->counter, r->updated,
+				       r->expires), "registration touch");
+		result[i] = rc == 0 ? -ENOENT : 0;
+	}
+	if (n > 1)
+		rc = finish(s, rc);
+	return rc < 0 ? rc : 0;
+}
+
 static int row_reg(struct store_sqlite *s, sqlite3_stmt *q, void *out)
 {
 	const char *v[STORE_REG_NCOLS];
@@ -882,6 +909,7 @@ static const struct store_ops sqlite_ops = {
 	.key_delete = sq_key_delete,
 	.key_expire = sq_key_expire,
 	.reg_put = sq_reg_put,
+	.reg_touch = sq_reg_touch,
 	.reg_get = sq_reg_get,
 	.reg_delete = sq_reg_delete,
 	.reg_expire = sq_reg_expire,

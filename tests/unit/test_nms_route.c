@@ -801,8 +801,10 @@ static void test_unknown_revoked_self(void **state)
 	expect_fail(f, 'a', "192.0.2.10:7446", 1, "nobody.example.test", NULL, CY_ERR_UNKNOWN);
 	expect_fail(f, 'a', "192.0.2.10:7446", 2, NULL, nobody, CY_ERR_UNKNOWN);
 	expect_fail(f, 'a', "192.0.2.10:7446", 3, "alpha.example.test", NULL, CY_ERR_POLICY);
-	/* Revoked: refused by policy (docs/protocol.md), not hidden as unknown. */
+	/* Revoked (and the NMS told, as `cyphonic revoke` does): refused by
+	 * policy (docs/protocol.md), not hidden as unknown. */
 	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
+	nms_authz_check(f->nms);
 	expect_fail(f, 'a', "192.0.2.10:7446", 4, "beta.example.test", NULL, CY_ERR_POLICY);
 	assert_int_equal(nms_stats(f->nms)->directions, 4);
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 4);

@@ -666,6 +666,74 @@ static void test_regs(void **state)
 	assert_int_equal(seen.count, 0);
 }
 
+/* A keepalive's conditional write: only the live registration of that
+ * key, on that host, from that endpoint moves; anything else is -ENOENT
+ * and changes nothing. */
+static void test_reg_touch(void **state)
+{
+	struct fix *f = *state;
+	struct store_node a;
+	struct store_reg r, t, got;
+	socklen_t len;
+
+	assert_int_equal(add(f->st, "a", &a), 0);
+	r = make_reg(a.id, 7, 2000);
+	snprintf(r.host, sizeof(r.host), "cloud-a");
+	assert_int_equal(store_reg_put(f->st, &r), 0);
+	memset(&t, 0, sizeof(t));
+	t.node_id = a.id;
+	t.key_id = 7;
+	snprintf(t.host, sizeof(t.host), "cloud-a");
+	t.observed = r.observed;
+	t.counter = 99;
+	t.updated = 1500;
+	t.expires = 3000;
+	assert_int_equal(store_reg_touch(f->st, &t), 0);
+	assert_int_equal(store_reg_get(f->st, a.id, &got), 0);
+	assert_true(got.counter == 99);
+	assert_int_equal(got.updated, 1500);
+	assert_int_equal(got.expires, 3000);
+	assert_int_equal(got.naddrs, 2);   /* the rest as registered */
+	assert_true(got.nat);
+	assert_string_equal(got.host, "cloud-a");
+
+	t.counter = 200;
+	t.key_id = 8;                       /* another key */
+	assert_int_equal(store_reg_touch(f->st, &t), -ENOENT);
+	t.key_id = 7;
+	snprintf(t.host, sizeof(t.host), "cloud-b");   /* another host */
+	assert_int_equal(store_reg_touch(f->st, &t), -ENOENT);
+	snprintf(t.host, sizeof(t.host), "cloud-a");
+	addr_parse("203.0.113.7:40001", 0, &t.observed, &len);   /* another endpoint */
+	assert_int_equal(store_reg_touch(f->st, &t), -ENOENT);
+	t.observed = r.observed;
+	t.updated = 3000;                   /* lapsed: expires 3000 is not past it */
+	assert_int_equal(store_reg_touch(f->st, &t), -ENOENT);
+	t.updated = 1600;
+	t.node_id = a.id + 1000;            /* no such registration */
+	assert_int_equal(store_reg_touch(f->st, &t), -ENOENT);
+	assert_int_equal(store_reg_get(f->st, a.id, &got), 0);
+	assert_true(got.counter == 99);
+	assert_int_equal(got.expires, 3000);
+
+	/* Several in one transaction, each with its own outcome. */
+	{
+		struct store_reg v[2];
+		int res[2] = { 1, 1 };
+
+		t.node_id = a.id;
+		t.counter = 123;
+		v[0] = t;
+		v[1] = t;
+		v[1].key_id = 9;
+		assert_int_equal(store_reg_touch_many(f->st, v, 2, res), 0);
+		assert_int_equal(res[0], 0);
+		assert_int_equal(res[1], -ENOENT);
+		assert_int_equal(store_reg_get(f->st, a.id, &got), 0);
+		assert_true(got.counter == 123);
+	}
+}
+
 static void test_meta(void **state)
 {
 	struct fix *f = *state;
@@ -775,6 +843,7 @@ int main(void)
 		T(test_counter_reserve),
 		T(test_keys),
 		T(test_regs),
+		T(test_reg_touch),
 		T(test_meta),
 		T(test_foreach),
 		T(test_concurrent_alloc),

@@ -193,7 +193,7 @@ static enum tell grant_tell(struct nms *n, const struct grant *g, int side)
 	struct nms_key *k;
 	uint8_t msg[CY_FQDN_MAX + CY_REASON_MAX + 64];
 	struct cy_builder b;
-	int rc = store_reg_get(n->st, g->node[side], &reg);
+	int rc = nms_reg_get(n, g->node[side], &reg);
 
 	if (rc == -ENOENT)
 		return NOBODY;
@@ -201,7 +201,7 @@ static enum tell grant_tell(struct nms *n, const struct grant *g, int side)
 		return LATER;
 	if (!(k = nms_key_find(n, reg.key_id)))
 		return NOBODY;
-	rc = store_node_by_id(n->st, g->node[!side], &other);
+	rc = nms_node_by_id(n, g->node[!side], &other);
 	if (rc < 0)
 		return rc == -ENOENT ? NOBODY : LATER;
 	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
@@ -249,8 +249,8 @@ static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t n
 static bool grant_valid(struct nms *n, const struct grant *g, char *why, size_t len)
 {
 	struct store_node a, b;
-	int ra = store_node_by_id(n->st, g->node[0], &a);
-	int rb = store_node_by_id(n->st, g->node[1], &b);
+	int ra = nms_node_by_id(n, g->node[0], &a);
+	int rb = nms_node_by_id(n, g->node[1], &b);
 
 	if (ra == -ENOENT || rb == -ENOENT) {
 		snprintf(why, len, "a node was removed");

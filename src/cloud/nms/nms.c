@@ -95,10 +95,13 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
 	n->grants = grant_table_new();
-	if (!n->routes || !n->grants || nms_keys_init(n) < 0 || nms_punch_secret(n) < 0) {
+	if (!n->routes || !n->grants || nms_keys_init(n) < 0 || nms_nodes_init(n) < 0 ||
+	    nms_regs_init(n) < 0 || nms_punch_secret(n) < 0) {
 		route_table_free(n->routes);
 		grant_table_free(n->grants);
 		nms_keys_free(n);
+		nms_nodes_free(n);
+		nms_regs_free(n);
 		free(n);
 		return NULL;
 	}
@@ -114,7 +117,10 @@ void nms_free(struct nms *n)
 {
 	if (!n)
 		return;
+	nms_regs_flush(n);   /* the keepalives not yet written */
 	nms_keys_free(n);
+	nms_nodes_free(n);
+	nms_regs_free(n);
 	nms_policy_free(n);
 	route_table_free(n->routes);
 	grant_table_free(n->grants);
@@ -160,9 +166,15 @@ int64_t nms_next_ms(const struct nms *n)
 	return r < g ? r : g;
 }
 
+void nms_flush(struct nms *n)
+{
+	nms_regs_flush(n);
+}
+
 void nms_authz_check(struct nms *n)
 {
 	nms_keys_recheck_all(n);
+	nms_regs_reread(n);
 	grants_check(n, clock_now_ms());
 }
 
@@ -175,6 +187,8 @@ void nms_expire(struct nms *n, int64_t now)
 		log_info("nms: expired %d registration(s), %d key(s)", regs > 0 ? regs : 0,
 			 keys > 0 ? keys : 0);
 	nms_keys_expire(n, now);
+	nms_nodes_expire(n);
+	nms_regs_expire(n);
 	/* Revocations and tags changed where nobody told us (another host,
 	 * the store by hand): the running tunnels are checked here too, a
 	 * slice at a time (a sweep must not stall the loop with 100,000
@@ -296,6 +310,7 @@ static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr
 	reg->mapping = moved ? CY_MAP_UNKNOWN : prev->mapping;
 	if (store_reg_put(n->st, reg) < 0)
 		return -1;
+	nms_reg_kept(n, reg);
 	n->stats.registrations++;
 	log_msg(moved ? LOG_LVL_INFO : LOG_LVL_DEBUG, false, "nms: %s registered from %s%s",
 		node->fqdn, addr_str(from, fbuf), reg->nat ? " (behind NAPT)" : "");
@@ -332,7 +347,7 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 	if (rc < 0)
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL,
 				rc == -ENOENT ? "unknown key" : "store unavailable");
-	rc = store_node_by_id(n->st, k->node_id, &node);
+	rc = nms_node_by_id(n, k->node_id, &node);
 	if (rc < 0)
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL, NULL);
 	if (node.revoked)
@@ -352,6 +367,9 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 		return nms_fail(&b, CY_ERR_INTERNAL, "store unavailable");
 	if (other)
 		log_info("nms: %s moved here from cloud host %s", node.fqdn, prev.host);
+	/* under this key or a new one: that host forgets what it kept */
+	if (have_prev && prev.host[0] && strcmp(prev.host, n->host))
+		nms_bus_released(n, prev.host, node.id);
 
 	cy_put_u8(&b, CY_A_RESULT, CY_OK);
 	cy_put_str(&b, CY_A_FQDN, node.fqdn);
@@ -365,30 +383,25 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 	return cy_build_finish(&b);
 }
 
-/* A keepalive refreshes the registration it belongs to; it never moves it
- * to another endpoint (only a Registration Request does). */
+/* A keepalive refreshes the registration it belongs to (of this key, on
+ * this host, from this endpoint, still live: nms_regs.c); it never moves
+ * it to another endpoint (only a Registration Request does). */
 static ssize_t nms_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 			     uint8_t *msg, size_t cap)
 {
-	struct store_reg reg;
 	struct cy_builder b;
-	int64_t now = clock_now();
 	uint8_t result = CY_OK;
+	int rc;
 
 	n->stats.keepalives++;
 	cy_build_start(&b, msg, cap, CY_KEEPALIVE_ACK);
-	/* Registered on another cloud host: it registers here again first. */
-	if (store_reg_get(n->st, k->node_id, &reg) < 0 || reg.key_id != k->key_id ||
-	    reg.expires <= now || !addr_equal((const struct sockaddr *)&reg.observed, from) ||
-	    strcmp(reg.host, n->host)) {
+	rc = nms_reg_keepalive(n, k, from);
+	/* Registered on another cloud host, elsewhere, or not any more: it
+	 * registers here again first. */
+	if (rc == -ENOENT)
 		result = CY_ERR_REREGISTER;
-	} else {
-		reg.updated = now;
-		reg.expires = now + n->conf.registration_ttl;
-		reg.counter = k->rx.top;
-		if (store_reg_put(n->st, &reg) < 0)
-			result = CY_ERR_INTERNAL;
-	}
+	else if (rc < 0)
+		result = CY_ERR_INTERNAL;
 	cy_put_u8(&b, CY_A_RESULT, result);
 	cy_put_endpoint(&b, CY_A_OBSERVED, from);
 	return cy_build_finish(&b);
@@ -401,9 +414,10 @@ static ssize_t nms_dereg(struct nms *n, struct nms_key *k, uint8_t *msg, size_t 
 
 	/* Only the key that registered may take the registration down, on
 	 * the host it is registered on. */
-	if (store_reg_get(n->st, k->node_id, &reg) == 0 && reg.key_id == k->key_id &&
+	if (nms_reg_get(n, k->node_id, &reg) == 0 && reg.key_id == k->key_id &&
 	    !strcmp(reg.host, n->host)) {
 		store_reg_delete(n->st, k->node_id);
+		nms_reg_forget(n, k->node_id);
 		n->stats.deregistrations++;
 	}
 	cy_build_start(&b, msg, cap, CY_DEREG);

@@ -33,6 +33,17 @@
  * told to the NMS has every key looked up again at once); a Registration
  * Request always does. */
 #define NMS_KEY_RECHECK_MS 10000
+/* ...and the nodes it asks about (their FQDN, VIPs, tags, whether
+ * revoked) after this long, at once when told of a revocation or of
+ * changed tags. */
+#define NMS_NODE_RECHECK_MS 60000
+/* Keepalives are answered from memory and written to the store together
+ * every NMS_REG_FLUSH_MS (at most NMS_REG_FLUSH_MAX at a time); this
+ * host's registrations are read from the store again when not refreshed
+ * for NMS_REG_RECHECK_MS (another host took the node over). */
+#define NMS_REG_FLUSH_MS 1000
+#define NMS_REG_FLUSH_MAX 65536
+#define NMS_REG_RECHECK_MS 20000
 
 struct store;
 
@@ -123,6 +134,9 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 /* Drop registrations and keys that expired by `now` (unix seconds), in
  * the store and in the cache.  Called from a timer. */
 void nms_expire(struct nms *n, int64_t now);
+/* Write the keepalives answered from memory to the store (every
+ * NMS_REG_FLUSH_MS, from a timer; nms_free does it once more). */
+void nms_flush(struct nms *n);
 
 const struct nms_stats *nms_stats(const struct nms *n);
 

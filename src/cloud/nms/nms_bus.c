@@ -8,12 +8,15 @@
  *     answer about that tunnel (a Confirmation, a Teardown Ack), which
  *     reaches it, goes back there ("F");
  *   - a revocation or a tag change made through one host is checked by
- *     all ("A", on the channel of all hosts, STORE_CHANNEL_ALL).
+ *     all ("A", on the channel of all hosts, STORE_CHANNEL_ALL);
+ *   - a host that takes a node over tells the one it comes from ("R"),
+ *     which forgets what it kept of the registration (nms_regs.c).
  * Signals are text (store_notify carries them: PostgreSQL's NOTIFY; a
  * store without it, SQLite, has one host):
  *   D ORIGIN TUNNEL_ID KEY_ID ENDPOINT MESSAGE
  *   F KEY_ID ENDPOINT MESSAGE
  *   A ORIGIN
+ *   R NODE_ID
  * with ids in hex, the endpoint as addr_str() writes it and the bytes in
  * hex.  Each is sealed (ChaCha20-Poly1305, a random nonce, the channel as
  * associated data, the time inside) under the bus key in the store's
@@ -105,11 +108,20 @@ static int bus_send(struct nms *n, const char *host, const char *payload)
 	return bus_notify(n, chan, payload);
 }
 
+void nms_bus_released(struct nms *n, const char *host, int64_t node_id)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "R %" PRIx64, (uint64_t)node_id);
+	if (bus_send(n, host, text) == 0)
+		n->stats.bus_out++;
+}
+
 bool nms_bus_remote(struct nms *n, int64_t node_id, char host[STORE_HOST_MAX + 1])
 {
 	struct store_reg reg;
 
-	if (store_reg_get(n->st, node_id, &reg) < 0 || !reg.host[0] || !strcmp(reg.host, n->host))
+	if (nms_reg_get(n, node_id, &reg) < 0 || !reg.host[0] || !strcmp(reg.host, n->host))
 		return false;
 	strcpy(host, reg.host);
 	return true;
@@ -180,7 +192,7 @@ static bool bus_deliverable(struct nms *n, const struct nms_key *k,
 	if (len < 2 || (msg[1] != CY_ROUTE_DIRECTION && msg[1] != CY_PUNCH_DIRECTION &&
 			msg[1] != CY_TEARDOWN))
 		return false;
-	return store_reg_get(n->st, k->node_id, &reg) == 0 && !strcmp(reg.host, n->host) &&
+	return nms_reg_get(n, k->node_id, &reg) == 0 && !strcmp(reg.host, n->host) &&
 	       reg.key_id == k->key_id && reg.expires > clock_now() &&
 	       addr_equal((const struct sockaddr *)&reg.observed, (const struct sockaddr *)to);
 }
@@ -294,6 +306,14 @@ void nms_bus_input(struct nms *n, const char *channel, const char *payload)
 	else if (buf[0] == 'A' && buf[1] == ' ') {
 		if (strcmp(buf + 2, n->host))   /* its own: already checked */
 			nms_authz_check(n);
+	} else if (buf[0] == 'R' && buf[1] == ' ') {
+		char *end;
+		uint64_t id = strtoull(buf + 2, &end, 16);
+
+		if (*end || end == buf + 2)
+			n->stats.bus_bad++;
+		else
+			nms_reg_forget(n, (int64_t)id);
 	}
 	else
 		n->stats.bus_bad++;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "idmap.h"
 #include "log.h"
 #include "nms.h"
 #include "replay.h"
@@ -20,12 +21,14 @@
 				  * flows and a 253-byte FQDN (1-2 IPv6-safe datagrams) */
 
 struct aead;
+struct nms_nodes;
 struct nms_relay;
 struct route_table;
 
 /* One node-NMS common key in use: its AEAD context and the receive
  * window (what we send under it is numbered by struct nms's ctr). */
 struct nms_key {
+	struct idmap_node hn;        /* id: key_id */
 	uint64_t key_id;
 	int64_t node_id;
 	int64_t expires;
@@ -33,7 +36,6 @@ struct nms_key {
 	uint64_t gen;                /* ...in this generation of the cache */
 	struct aead *aead;
 	struct replay rx;
-	struct nms_key *next;
 };
 
 /* NMS Rejects are unauthenticated answers to unauthenticated input:
@@ -50,9 +52,10 @@ struct nms {
 	struct nms_conf conf;
 	struct nms_stats stats;
 	uint8_t prefix4, prefix6;
-	struct nms_key **keys;       /* nms_keys.c: nbuckets chains */
-	size_t nbuckets, nkeys;
+	struct idmap keys;           /* nms_keys.c: the keys in use */
 	uint64_t key_gen;            /* moved on: every cached key is looked up again */
+	struct nms_nodes *nodes;     /* nms_nodes.c: the nodes asked about */
+	struct idmap regs;           /* nms_regs.c: this host's registrations */
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
@@ -92,10 +95,43 @@ struct nms {
  * key_id and send to `to`; a node's answer about tunnel_id sent back to
  * the host that delivered its direction (false: none did). */
 bool nms_bus_remote(struct nms *n, int64_t node_id, char host[STORE_HOST_MAX + 1]);
+/* This host took node_id over from host: it forgets what it kept. */
+void nms_bus_released(struct nms *n, const char *host, int64_t node_id);
 int nms_bus_deliver(struct nms *n, const char *host, const struct sockaddr *to,
 		    uint64_t key_id, const uint8_t *msg, size_t mlen);
 bool nms_bus_forward(struct nms *n, struct nms_key *k, const struct sockaddr *from,
 		     uint64_t tunnel_id, const uint8_t *plain, size_t plen);
+
+/* nms_nodes.c: a node as the store has it (store_node_by_id and _by_fqdn),
+ * from a cache of the fields the NMS reads (the others are left zero: no
+ * credentials) that follows the key cache's generation and is read again
+ * after NMS_NODE_RECHECK_MS.  nms_nodes_expire frees the entries past
+ * their time. */
+int nms_nodes_init(struct nms *n);
+void nms_nodes_free(struct nms *n);
+void nms_nodes_expire(struct nms *n);
+int nms_node_by_id(struct nms *n, int64_t id, struct store_node *out);
+int nms_node_by_fqdn(struct nms *n, const char *fqdn, struct store_node *out);
+
+/* nms_regs.c: the registrations of this host, in memory, their
+ * keepalives written to the store in batches (nms_regs_flush, every
+ * NMS_REG_FLUSH_MS).  nms_reg_get: node_id's registration, this host's
+ * from memory, another's from the store (0, -ENOENT, -EIO; what memory
+ * gives lacks the reported addresses: never store_reg_put it);
+ * nms_reg_kept: r was just written by this host; nms_reg_forget: gone;
+ * nms_reg_keepalive: k's node keeps alive from `from` (0, or -ENOENT: not
+ * its registration here, -EIO). */
+int nms_regs_init(struct nms *n);
+void nms_regs_free(struct nms *n);
+int nms_reg_get(struct nms *n, int64_t node_id, struct store_reg *out);
+void nms_reg_kept(struct nms *n, const struct store_reg *r);
+void nms_reg_forget(struct nms *n, int64_t node_id);
+int nms_reg_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *from);
+void nms_regs_flush(struct nms *n);
+/* Flush, then forget every registration kept: each is read from the
+ * store again when next asked (a revocation deleted some). */
+void nms_regs_reread(struct nms *n);
+void nms_regs_expire(struct nms *n);
 
 /* nms_policy.c: may `from` select a route to `to` (counted and logged
  * when not)?  nms_policy_free at the end. */

@@ -28,51 +28,20 @@ static void nms_key_free(struct nms_key *k)
 }
 
 
-static struct nms_key **nms_key_slot(struct nms *n, uint64_t key_id)
+static struct nms_key *nms_key_at(struct nms *n, uint64_t key_id)
 {
-	struct nms_key **pp = &n->keys[key_id & (n->nbuckets - 1)];
-
-	while (*pp && (*pp)->key_id != key_id)
-		pp = &(*pp)->next;
-	return pp;
+	return IDMAP_ENTRY(idmap_get(&n->keys, key_id), struct nms_key, hn);
 }
 
 
 void nms_key_drop(struct nms *n, uint64_t key_id)
 {
-	struct nms_key **pp = nms_key_slot(n, key_id), *k = *pp;
+	struct nms_key *k = nms_key_at(n, key_id);
 
 	if (k) {
-		*pp = k->next;
+		idmap_del(&n->keys, &k->hn);
 		nms_key_free(k);
-		n->nkeys--;
 	}
-}
-
-/* Twice the buckets once there are more keys than buckets: a lookup
- * stays a step or two with 100,000 nodes (key ids are random). */
-static void nms_keys_grow(struct nms *n)
-{
-	size_t nb = n->nbuckets * 2;
-	struct nms_key **t;
-
-	if (n->nkeys <= n->nbuckets || nb > ((size_t)1 << 24))
-		return;
-	t = calloc(nb, sizeof(*t));
-	if (!t)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < n->nbuckets; i++) {
-		while (n->keys[i]) {
-			struct nms_key *k = n->keys[i];
-
-			n->keys[i] = k->next;
-			k->next = t[k->key_id & (nb - 1)];
-			t[k->key_id & (nb - 1)] = k;
-		}
-	}
-	free(n->keys);
-	n->keys = t;
-	n->nbuckets = nb;
 }
 
 
@@ -81,7 +50,7 @@ static void nms_keys_grow(struct nms *n)
  * datagram recorded before the restart is still refused. */
 struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 {
-	struct nms_key **pp = nms_key_slot(n, sk->key_id), *k = *pp;
+	struct nms_key *k = nms_key_at(n, sk->key_id);
 	struct store_reg reg;
 
 	if (k) {
@@ -98,24 +67,25 @@ struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 		free(k);
 		return NULL;
 	}
-	k->key_id = sk->key_id;
+	k->key_id = k->hn.id = sk->key_id;
 	k->node_id = sk->node_id;
 	k->expires = sk->expires;
 	k->checked_ms = clock_now_ms();
 	k->gen = n->key_gen;
-	if (store_reg_get(n->st, sk->node_id, &reg) == 0 && reg.key_id == sk->key_id)
+	if (nms_reg_get(n, sk->node_id, &reg) == 0 && reg.key_id == sk->key_id)
 		replay_init_from(&k->rx, reg.counter);
 	else
 		replay_init(&k->rx);
-	*pp = k;
-	n->nkeys++;
-	nms_keys_grow(n);
+	if (idmap_put(&n->keys, &k->hn) < 0) {
+		nms_key_free(k);
+		return NULL;
+	}
 	return k;
 }
 
 struct nms_key *nms_key_cached(struct nms *n, uint64_t key_id)
 {
-	struct nms_key *k = *nms_key_slot(n, key_id);
+	struct nms_key *k = nms_key_at(n, key_id);
 
 	if (!k || k->gen != n->key_gen || k->expires <= clock_now() ||
 	    clock_now_ms() - k->checked_ms >= NMS_KEY_RECHECK_MS)
@@ -142,7 +112,7 @@ int nms_key_recheck(struct nms *n, struct nms_key *k)
 
 struct nms_key *nms_key_find(struct nms *n, uint64_t key_id)
 {
-	struct nms_key *k = *nms_key_slot(n, key_id);
+	struct nms_key *k = nms_key_at(n, key_id);
 	struct store_key sk;
 
 	if (k)
@@ -197,28 +167,30 @@ int nms_keys_init(struct nms *n)
 {
 	n->ctr.reserve = nms_ctr_reserve;
 	n->ctr.arg = n->st;
-	n->nbuckets = NMS_BUCKETS;
-	n->keys = calloc(n->nbuckets, sizeof(*n->keys));
-	return n->keys ? 0 : -ENOMEM;
+	return idmap_init(&n->keys, NMS_BUCKETS);
+}
+
+struct key_sweep {
+	struct nms *n;
+	int64_t now;
+};
+
+static void key_expire(struct idmap_node *hn, void *arg)
+{
+	struct key_sweep *w = arg;
+	struct nms_key *k = IDMAP_ENTRY(hn, struct nms_key, hn);
+
+	if (k->expires <= w->now) {
+		idmap_del(&w->n->keys, hn);
+		nms_key_free(k);
+	}
 }
 
 void nms_keys_expire(struct nms *n, int64_t now)
 {
-	for (size_t i = 0; i < n->nbuckets; i++) {
-		struct nms_key **pp = &n->keys[i];
+	struct key_sweep w = { n, now };
 
-		while (*pp) {
-			struct nms_key *k = *pp;
-
-			if (k->expires <= now) {
-				*pp = k->next;
-				nms_key_free(k);
-				n->nkeys--;
-			} else {
-				pp = &k->next;
-			}
-		}
-	}
+	idmap_each(&n->keys, key_expire, &w);
 }
 
 void nms_keys_recheck_all(struct nms *n)
@@ -226,17 +198,14 @@ void nms_keys_recheck_all(struct nms *n)
 	n->key_gen++;
 }
 
+static void key_free(struct idmap_node *hn, void *arg)
+{
+	(void)arg;
+	nms_key_free(IDMAP_ENTRY(hn, struct nms_key, hn));
+}
+
 void nms_keys_free(struct nms *n)
 {
-	for (size_t i = 0; n->keys && i < n->nbuckets; i++) {
-		while (n->keys[i]) {
-			struct nms_key *k = n->keys[i];
-
-			n->keys[i] = k->next;
-			nms_key_free(k);
-		}
-	}
-	n->nkeys = 0;
-	free(n->keys);
-	n->keys = NULL;
+	idmap_each(&n->keys, key_free, NULL);
+	idmap_free(&n->keys);
 }

@@ -26,6 +26,7 @@ struct nms_server {
 	struct event *ev_expire;
 	struct event *ev_route;      /* route selection: retransmissions, expiry */
 	struct event *ev_policy;     /* the access policy's file, every second */
+	struct event *ev_flush;      /* keepalives to the store, NMS_REG_FLUSH_MS */
 	struct ratelimit rl;
 };
 
@@ -115,6 +116,13 @@ static void nms_server_expire(evutil_socket_t fd, short what, void *arg)
 	nms_server_arm(s);   /* teardowns it started */
 }
 
+static void nms_server_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct nms_server *s = arg;
+
+	nms_flush(s->nms);
+}
+
 /* The access policy's file, looked at every second. */
 static void nms_server_policy(evutil_socket_t fd, short what, void *arg)
 {
@@ -144,6 +152,7 @@ struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 				  const struct sockaddr_storage *listen)
 {
 	struct timeval tv = { NMS_EXPIRE_INTERVAL, 0 }, one = { 1, 0 };
+	struct timeval flush = { NMS_REG_FLUSH_MS / 1000, NMS_REG_FLUSH_MS % 1000 * 1000 };
 	struct nms_server *s;
 	char buf[ADDR_STR_MAX];
 	int off = 0;
@@ -169,9 +178,10 @@ struct nms_server *nms_server_new(struct event_base *base, struct nms *nms,
 	s->ev_expire = event_new(base, -1, EV_PERSIST, nms_server_expire, s);
 	s->ev_route = evtimer_new(base, nms_server_route, s);
 	s->ev_policy = event_new(base, -1, EV_PERSIST, nms_server_policy, s);
-	if (!s->ev_read || !s->ev_expire || !s->ev_route || !s->ev_policy ||
+	s->ev_flush = event_new(base, -1, EV_PERSIST, nms_server_flush, s);
+	if (!s->ev_read || !s->ev_expire || !s->ev_route || !s->ev_policy || !s->ev_flush ||
 	    event_add(s->ev_read, NULL) < 0 || event_add(s->ev_expire, &tv) < 0 ||
-	    event_add(s->ev_policy, &one) < 0)
+	    event_add(s->ev_policy, &one) < 0 || event_add(s->ev_flush, &flush) < 0)
 		goto fail;
 	nms_set_ops(nms, &nms_server_ops, s);
 	log_info("nms: listening on %s/udp", addr_str((const struct sockaddr *)listen, buf));
@@ -199,6 +209,8 @@ void nms_server_free(struct nms_server *s)
 		event_free(s->ev_route);
 	if (s->ev_policy)
 		event_free(s->ev_policy);
+	if (s->ev_flush)
+		event_free(s->ev_flush);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);

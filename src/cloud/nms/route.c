@@ -426,7 +426,7 @@ static enum cy_result route_lookup(struct nms *n, const struct cy_msg *m, struct
 		if (!cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX))
 			return CY_ERR_MALFORMED;
 		route_norm_fqdn(fqdn);
-		rc = store_node_by_fqdn(n->st, fqdn, cn);
+		rc = nms_node_by_fqdn(n, fqdn, cn);
 	} else if (cy_msg_find(m, CY_A_VIP4)) {
 		if (!cy_msg_bytes(m, CY_A_VIP4, vip, 4))
 			return CY_ERR_MALFORMED;
@@ -452,7 +452,7 @@ static enum cy_result route_lookup(struct nms *n, const struct cy_msg *m, struct
 
 static bool route_reg_live(struct nms *n, int64_t node_id, struct store_reg *reg)
 {
-	return store_reg_get(n->st, node_id, reg) == 0 && reg->expires > clock_now();
+	return nms_reg_get(n, node_id, reg) == 0 && reg->expires > clock_now();
 }
 
 static uint64_t route_new_tunnel_id(struct route_table *t)
@@ -498,7 +498,7 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 {
 	struct route_end me, ce;
 
-	if (store_node_by_id(n->st, k->node_id, &s->mn) < 0)
+	if (nms_node_by_id(n, k->node_id, &s->mn) < 0)
 		return route_why(s, CY_ERR_INTERNAL, "store unavailable");
 	/* ...under this key: one a login replaced may still be cached */
 	if (!route_reg_live(n, s->mn.id, &s->mreg) || strcmp(s->mreg.host, n->host) ||
@@ -747,9 +747,9 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	/* Both live, the peer not revoked, both seen in one family: the
 	 * same conditions a route with candidates had. */
 	/* Only the host the requester is registered on acts on its requests. */
-	if (store_node_by_id(n->st, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
+	if (nms_node_by_id(n, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
 	    strcmp(mreg.host, n->host) || mreg.key_id != k->key_id ||
-	    store_node_by_fqdn(n->st, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
+	    nms_node_by_fqdn(n, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
 	    /* A pair the policy no longer allows learns nothing new. */
 	    (!nms_policy_decide(n, &me, &peer) && !nms_policy_decide(n, &peer, &me)) ||
 	    !route_reg_live(n, peer.id, &preg) || !(pk = nms_key_find(n, preg.key_id)) ||
@@ -764,8 +764,19 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	/* Where it saw itself from the TRS: how its NAPT maps, kept with its
 	 * registration for this and later routes. */
 	if (mapping != CY_MAP_UNKNOWN && mapping != mreg.mapping) {
+		struct store_reg full;
+
+		/* the whole row (what is kept in memory lacks its addresses) */
 		mreg.mapping = mapping;
-		store_reg_put(n->st, &mreg);
+		if (store_reg_get(n->st, me.id, &full) == 0 && full.key_id == mreg.key_id &&
+		    !strcmp(full.host, n->host)) {
+			full.mapping = mapping;
+			full.counter = mreg.counter;
+			full.updated = mreg.updated;
+			full.expires = mreg.expires;
+			if (store_reg_put(n->st, &full) == 0)
+				nms_reg_kept(n, &full);
+		}
 	}
 	if (!route_punch_modes(mreg.mapping, preg.mapping, &mmode, &pmode)) {
 		n->stats.punches_hopeless++;
