@@ -13,8 +13,8 @@ static size_t bucket(const struct idmap *m, uint64_t id)
 int idmap_init(struct idmap *m, size_t nbuckets)
 {
 	m->count = 0;
-	m->nbuckets = nbuckets;
 	m->b = calloc(nbuckets, sizeof(*m->b));
+	m->nbuckets = m->b ? nbuckets : 0;
 	return m->b ? 0 : -ENOMEM;
 }
 

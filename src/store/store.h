@@ -156,8 +156,8 @@ int store_key_delete(struct store *st, uint64_t key_id);
 int store_key_expire(struct store *st, int64_t now);
 
 int store_reg_put(struct store *st, const struct store_reg *r);
-/* Keepalives: the registration of r->node_id gets r's counter, updated
- * and expires, but only while it is live (expires > r->updated) under
+/* Keepalives: the registration of r->node_id gets r's counter (unless it
+ * holds a higher one), updated and expires, but only while it is live (expires > r->updated) under
  * r->key_id, on host r->host, from endpoint r->observed: a conditional
  * write, no read.  store_reg_touch_many writes n of them in one
  * transaction, result[i] for each (0, or -ENOENT: not such a

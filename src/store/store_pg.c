@@ -775,29 +775,121 @@ static int pg_reg_put(struct store *st, const struct store_reg *r)
 	return rc < 0 ? rc : 0;
 }
 
+/* PostgreSQL array literals, built up: "{1,2}" and "{\"a\",\"b\"}"
+ * (arr_put adds one element, quoted and escaped when text; arr_close
+ * ends it).  false: out of memory. */
+struct pg_array {
+	char *s;
+	size_t len, cap;
+};
+
+static bool arr_room(struct pg_array *a, size_t more)
+{
+	char *s;
+
+	if (a->len + more <= a->cap)
+		return true;
+	s = realloc(a->s, 2 * (a->len + more));
+	if (!s)
+		return false;
+	a->s = s;
+	a->cap = 2 * (a->len + more);
+	return true;
+}
+
+static bool arr_put(struct pg_array *a, const char *text, bool quote)
+{
+	if (!arr_room(a, 2 * strlen(text) + 4))
+		return false;
+	a->s[a->len] = a->len ? ',' : '{';
+	a->len++;
+	if (quote)
+		a->s[a->len++] = '"';
+	for (; *text; text++) {
+		if (quote && (*text == '"' || *text == '\\'))
+			a->s[a->len++] = '\\';
+		a->s[a->len++] = *text;
+	}
+	if (quote)
+		a->s[a->len++] = '"';
+	return true;
+}
+
+static bool arr_int(struct pg_array *a, int64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	return arr_put(a, num, false);
+}
+
+static bool arr_close(struct pg_array *a)
+{
+	if (!a->len || !arr_room(a, 2))
+		return false;
+	a->s[a->len++] = '}';
+	a->s[a->len] = '\0';
+	return true;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every keepalive in one statement (one round trip, however many): the
+ * rows come as arrays, unnest pairs them up, and the node ids of the rows
+ * written come back (a node appears once in v: its registration is one
+ * row). */
 static int pg_reg_touch(struct store *st, const struct store_reg *v, size_t n, int *result)
 {
 	struct store_pg *s = to_pg(st);
 	char observed[ADDR_STR_MAX], list[STORE_ADDRS_TEXT_MAX];
-	int rc = n > 1 ? begin(s, false) : 0;
+	struct pg_array a[7] = { 0 };
+	int64_t *done = NULL;
+	bool ok = true;
+	PGresult *r = NULL;
+	int rc = -ENOMEM, rows = 0;
 
-	for (size_t i = 0; rc >= 0 && i < n; i++) {
-		const struct store_reg *r = &v[i];
-
-		if (store_reg_text(r, observed, list) < 0) {
-			result[i] = -ENOENT;  /* no endpoint: no registration has it */
-			continue;
-		}
-		rc = pg_done(s, "registration touch", "UPDATE regs SET counter = $5, updated = $6, "
-			     "expires = $7 WHERE node_id = $1 AND key_id = $2 AND host = $3 AND "
-			     "observed = $4 AND expires > $6", "IIttIII", r->node_id,
-			     (int64_t)r->key_id, r->host, observed, (int64_t)r->counter, r->updated,
-			     r->expires);
-		result[i] = rc == 0 ? -ENOENT : 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		if (store_reg_text(&v[i], observed, list) < 0)
+			observed[0] = '\0';   /* matches no registration */
+		ok = arr_int(&a[0], v[i].node_id) && arr_int(&a[1], (int64_t)v[i].key_id) &&
+		     arr_put(&a[2], v[i].host, true) && arr_put(&a[3], observed, true) &&
+		     arr_int(&a[4], (int64_t)v[i].counter) && arr_int(&a[5], v[i].updated) &&
+		     arr_int(&a[6], v[i].expires);
 	}
-	if (n > 1)
-		rc = finish(s, rc);
-	return rc < 0 ? rc : 0;
+	for (int i = 0; ok && i < 7; i++)
+		ok = arr_close(&a[i]);
+	if (ok)
+		r = pg_rows(s, &rc, "registration touch",
+			    "UPDATE regs r SET counter = GREATEST(r.counter, t.c), updated = t.u, "
+			    "expires = t.e FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
+			    "$4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) "
+			    "AS t(node_id, key_id, host, observed, c, u, e) "
+			    "WHERE r.node_id = t.node_id AND r.key_id = t.key_id AND r.host = t.host "
+			    "AND r.observed = t.observed AND r.expires > t.u RETURNING r.node_id",
+			    "ttttttt", a[0].s, a[1].s, a[2].s, a[3].s, a[4].s, a[5].s, a[6].s);
+	if (r) {
+		rows = PQntuples(r);
+		done = malloc((rows ? (size_t)rows : 1) * sizeof(*done));
+		for (int i = 0; done && i < rows; i++)
+			done[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		PQclear(r);
+		rc = done ? 0 : -ENOMEM;
+	}
+	if (rc == 0) {
+		qsort(done, (size_t)rows, sizeof(*done), cmp_i64);
+		for (size_t i = 0; i < n; i++)
+			result[i] = bsearch(&v[i].node_id, done, (size_t)rows, sizeof(*done),
+					    cmp_i64) ? 0 : -ENOENT;
+	}
+	free(done);
+	for (int i = 0; i < 7; i++)
+		free(a[i].s);
+	return rc;
 }
 
 static int pg_reg_get(struct store *st, int64_t node_id, struct store_reg *reg)

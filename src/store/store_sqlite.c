@@ -177,7 +177,7 @@ static const char *const query_sql[Q_COUNT] = {
 		      "counter = excluded.counter, updated = excluded.updated, "
 		      "expires = excluded.expires, mapping = excluded.mapping, "
 		      "host = excluded.host",
-	[Q_REG_TOUCH] = "UPDATE regs SET counter = ?5, updated = ?6, expires = ?7 "
+	[Q_REG_TOUCH] = "UPDATE regs SET counter = MAX(counter, ?5), updated = ?6, expires = ?7 "
 			"WHERE node_id = ?1 AND key_id = ?2 AND host = ?3 AND observed = ?4 "
 			"AND expires > ?6",
 	[Q_REG_GET] = "SELECT " REG_COLS " FROM regs WHERE node_id = ?1",

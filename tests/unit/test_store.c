@@ -716,19 +716,30 @@ static void test_reg_touch(void **state)
 	assert_true(got.counter == 99);
 	assert_int_equal(got.expires, 3000);
 
-	/* Several in one transaction, each with its own outcome. */
+	/* Several at once (one node each), each with its own outcome. */
 	{
+		struct store_node b;
 		struct store_reg v[2];
 		int res[2] = { 1, 1 };
 
+		assert_int_equal(add(f->st, "b", &b), 0);
+		r = make_reg(b.id, 11, 2000);
+		snprintf(r.host, sizeof(r.host), "cloud-a");
+		assert_int_equal(store_reg_put(f->st, &r), 0);
 		t.node_id = a.id;
 		t.counter = 123;
 		v[0] = t;
 		v[1] = t;
-		v[1].key_id = 9;
+		v[1].node_id = b.id;
+		v[1].key_id = 12;               /* b's registration is under 11 */
 		assert_int_equal(store_reg_touch_many(f->st, v, 2, res), 0);
 		assert_int_equal(res[0], 0);
 		assert_int_equal(res[1], -ENOENT);
+		assert_int_equal(store_reg_get(f->st, a.id, &got), 0);
+		assert_true(got.counter == 123);
+		/* the counter mark never goes back (a late write of an older one) */
+		t.counter = 50;
+		assert_int_equal(store_reg_touch(f->st, &t), 0);
 		assert_int_equal(store_reg_get(f->st, a.id, &got), 0);
 		assert_true(got.counter == 123);
 	}

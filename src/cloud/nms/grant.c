@@ -32,7 +32,7 @@
 #define GRANT_MARGIN_MS (120 * 1000)              /* beyond the nodes' own bound */
 #define GRANT_MAX (1 << 20)
 #define GRANT_BUCKETS (1 << 18)                   /* pair hash heads (a power of two) */
-#define GRANT_SWEEP 512                           /* checked per expiry sweep (2 store reads each) */
+#define GRANT_SWEEP 4096                          /* checked per expiry sweep (nodes cached) */
 
 struct grant {
 	uint64_t tunnel_id;
@@ -156,6 +156,10 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
 		g->node[1] = cn;
 		grant_link(t, (size_t)(g - t->v));
 	}
+	/* The pair's latest route decides who is the MN (the flows digest
+	 * depends on it); the pair hash does not: no relink. */
+	g->node[0] = mn;
+	g->node[1] = cn;
 	g->tunnel_id = tunnel_id;
 	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
 	g->flows = flows;

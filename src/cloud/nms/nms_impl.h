@@ -56,6 +56,7 @@ struct nms {
 	uint64_t key_gen;            /* moved on: every cached key is looked up again */
 	struct nms_nodes *nodes;     /* nms_nodes.c: the nodes asked about */
 	struct idmap regs;           /* nms_regs.c: this host's registrations */
+	bool regs_unflushed;         /* ...the last flush failed (store away) */
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
@@ -124,12 +125,18 @@ int nms_node_by_fqdn(struct nms *n, const char *fqdn, struct store_node *out);
 int nms_regs_init(struct nms *n);
 void nms_regs_free(struct nms *n);
 int nms_reg_get(struct nms *n, int64_t node_id, struct store_reg *out);
+/* The same for a node asking this host for something (a route, a
+ * punch): memory only when the store confirmed it within two flushes, so
+ * a request replayed from the node's traffic with another host is not
+ * taken on a stale copy. */
+int nms_reg_get_requester(struct nms *n, int64_t node_id, struct store_reg *out);
 void nms_reg_kept(struct nms *n, const struct store_reg *r);
 void nms_reg_forget(struct nms *n, int64_t node_id);
 int nms_reg_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *from);
 void nms_regs_flush(struct nms *n);
-/* Flush, then forget every registration kept: each is read from the
- * store again when next asked (a revocation deleted some). */
+/* Flush, then forget every registration kept but the keepalives the
+ * store has not taken: each is read from it again when next asked (a
+ * revocation deleted some). */
 void nms_regs_reread(struct nms *n);
 void nms_regs_expire(struct nms *n);
 
@@ -188,8 +195,9 @@ void nms_key_drop(struct nms *n, uint64_t key_id);
  * window resumes from the counter stored with the registration). */
 struct store_key;
 struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk);
-/* The key key_id, from the cache or loaded from the store; NULL when it
- * does not exist or expired. */
+/* The key key_id, from the cache (looked up in the store again as
+ * nms_key_cached says) or loaded from the store; NULL when it does not
+ * exist or expired.  A key found gone is marked, never freed here. */
 struct nms_key *nms_key_find(struct nms *n, uint64_t key_id);
 /* The cached key key_id when the store had it less than
  * NMS_KEY_RECHECK_MS ago and it has not expired; else NULL (look it up). */

@@ -115,6 +115,9 @@ struct nms_key *nms_key_find(struct nms *n, uint64_t key_id)
 	struct nms_key *k = nms_key_at(n, key_id);
 	struct store_key sk;
 
+	if (k && k->expires > clock_now() && nms_key_cached(n, key_id) != k &&
+	    nms_key_recheck(n, k) == -ENOENT)
+		return NULL;   /* gone from the store (revoked, replaced): kept till the sweep */
 	if (k)
 		return k->expires > clock_now() ? k : NULL;
 	if (store_key_get(n->st, key_id, &sk) < 0)

@@ -59,13 +59,20 @@ static void reg_free(struct idmap_node *hn, void *arg)
 	free(IDMAP_ENTRY(hn, struct nms_reg, hn));
 }
 
+static void drop_clean(struct idmap_node *hn, void *arg)
+{
+	struct nms_reg *e = IDMAP_ENTRY(hn, struct nms_reg, hn);
+
+	if (!e->dirty) {   /* a keepalive not written yet stays: it is a count */
+		idmap_del(arg, hn);
+		free(e);
+	}
+}
+
 void nms_regs_reread(struct nms *n)
 {
 	nms_regs_flush(n);
-	idmap_each(&n->regs, reg_free, NULL);
-	idmap_free(&n->regs);
-	if (nms_regs_init(n) < 0)
-		log_warnx("nms: no memory for the registrations: read from the store");
+	idmap_each(&n->regs, drop_clean, &n->regs);
 }
 
 void nms_regs_free(struct nms *n)
@@ -136,12 +143,15 @@ static void to_store(const struct nms *n, const struct nms_reg *e, struct store_
 	r->expires = e->expires;
 }
 
-int nms_reg_get(struct nms *n, int64_t node_id, struct store_reg *out)
+/* node_id's registration, from memory when what is kept was confirmed by
+ * the store less than max_age_ms ago (or is a keepalive it has not seen
+ * yet), else from the store. */
+static int reg_get(struct nms *n, int64_t node_id, struct store_reg *out, int64_t max_age_ms)
 {
 	struct nms_reg *e = reg_find(n, node_id);
 	int rc;
 
-	if (e && (e->dirty || clock_now_ms() - e->checked_ms < NMS_REG_RECHECK_MS)) {
+	if (e && (e->dirty || clock_now_ms() - e->checked_ms < max_age_ms)) {
 		to_store(n, e, out);
 		return 0;
 	}
@@ -153,6 +163,16 @@ int nms_reg_get(struct nms *n, int64_t node_id, struct store_reg *out)
 	return rc;
 }
 
+int nms_reg_get(struct nms *n, int64_t node_id, struct store_reg *out)
+{
+	return reg_get(n, node_id, out, NMS_REG_RECHECK_MS);
+}
+
+int nms_reg_get_requester(struct nms *n, int64_t node_id, struct store_reg *out)
+{
+	return reg_get(n, node_id, out, 2 * NMS_REG_FLUSH_MS);
+}
+
 int nms_reg_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *from)
 {
 	struct nms_reg *e = reg_find(n, k->node_id);
@@ -160,9 +180,11 @@ int nms_reg_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *f
 	struct store_reg r;
 	int rc;
 
-	if (!e) {
-		/* Not kept (this process did not write it): the store decides,
-		 * and keeps it here from then on. */
+	if (!e || n->regs_unflushed) {
+		/* Not kept (this process did not write it), or the last flush
+		 * failed (the store is away: nothing is answered that it could
+		 * not record, as before): the store decides, and what it
+		 * confirms is kept here from then on. */
 		memset(&r, 0, sizeof(r));
 		r.node_id = k->node_id;
 		r.key_id = k->key_id;
@@ -172,8 +194,15 @@ int nms_reg_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *f
 		r.updated = now;
 		r.expires = now + n->conf.registration_ttl;
 		rc = store_reg_touch(n->st, &r);
-		if (rc == 0 && store_reg_get(n->st, k->node_id, &r) == 0)
+		if (rc == 0 && e) {
+			e->counter = r.counter;
+			e->updated = r.updated;
+			e->expires = r.expires;
+			e->checked_ms = clock_now_ms();
+			e->dirty = false;   /* the store has the latest */
+		} else if (rc == 0 && store_reg_get(n->st, k->node_id, &r) == 0) {
 			nms_reg_kept(n, &r);
+		}
 		return rc;
 	}
 	if (e->key_id != k->key_id || e->expires <= now ||
@@ -226,6 +255,7 @@ void nms_regs_flush(struct nms *n)
 	if (f.v && f.e && res) {
 		idmap_each(&n->regs, collect, &f);
 		rc = store_reg_touch_many(n->st, f.v, f.count, res);
+		n->regs_unflushed = rc < 0;
 		for (size_t i = 0; rc == 0 && i < f.count; i++) {
 			if (res[i] < 0) {
 				/* moved to another host, or gone, meanwhile */

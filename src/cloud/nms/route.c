@@ -500,9 +500,11 @@ static enum cy_result route_select(struct nms *n, struct nms_key *k, enum cy_res
 
 	if (nms_node_by_id(n, k->node_id, &s->mn) < 0)
 		return route_why(s, CY_ERR_INTERNAL, "store unavailable");
+	if (s->mn.revoked)
+		return route_why(s, CY_ERR_REVOKED, "revoked");
 	/* ...under this key: one a login replaced may still be cached */
-	if (!route_reg_live(n, s->mn.id, &s->mreg) || strcmp(s->mreg.host, n->host) ||
-	    s->mreg.key_id != k->key_id)
+	if (nms_reg_get_requester(n, s->mn.id, &s->mreg) < 0 || s->mreg.expires <= clock_now() ||
+	    strcmp(s->mreg.host, n->host) || s->mreg.key_id != k->key_id)
 		return route_why(s, CY_ERR_REREGISTER, "the requester is not registered here");
 	if (r != CY_OK)
 		return r;
@@ -747,7 +749,8 @@ void route_punch_req(struct nms *n, struct nms_key *k, const struct sockaddr *fr
 	/* Both live, the peer not revoked, both seen in one family: the
 	 * same conditions a route with candidates had. */
 	/* Only the host the requester is registered on acts on its requests. */
-	if (nms_node_by_id(n, k->node_id, &me) < 0 || !route_reg_live(n, me.id, &mreg) ||
+	if (nms_node_by_id(n, k->node_id, &me) < 0 || me.revoked ||
+	    nms_reg_get_requester(n, me.id, &mreg) < 0 || mreg.expires <= clock_now() ||
 	    strcmp(mreg.host, n->host) || mreg.key_id != k->key_id ||
 	    nms_node_by_fqdn(n, fqdn, &peer) < 0 || peer.revoked || peer.id == me.id ||
 	    /* A pair the policy no longer allows learns nothing new. */
