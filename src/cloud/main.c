@@ -291,6 +291,7 @@ static int cloud_start(struct cloud *c)
 	if (c->conf.has_nms) {
 		struct nms_conf nc = { .registration_ttl = c->conf.registration_ttl,
 				       .host = c->conf.host,
+				       .store = c->conf.store,
 				       .policy = c->conf.policy[0] ? c->conf.policy : NULL };
 		char why[CLOUD_PATH_MAX + 256], chan[NMS_BUS_CHANNEL_MAX];
 

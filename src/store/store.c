@@ -9,16 +9,25 @@
 #include "store_impl.h"
 
 /* The backends by the scheme that starts the location; a plain path is
- * a SQLite file.  keep: the backend takes the whole URL (libpq's own). */
+ * a SQLite file.  keep: the backend takes the whole URL (libpq's own);
+ * server: a database server, reached by round trips. */
 static const struct {
 	const char *scheme;
 	int (*open)(struct store **out, const char *where, char *err, size_t errlen);
-	bool keep;
+	bool keep, server;
 } backends[] = {
-	{ "sqlite:", store_sqlite_open, false },
-	{ "postgresql://", store_pg_open, true },
-	{ "postgres://", store_pg_open, true },
+	{ "sqlite:", store_sqlite_open, false, false },
+	{ "postgresql://", store_pg_open, true, true },
+	{ "postgres://", store_pg_open, true, true },
 };
+
+bool store_url_server(const char *url)
+{
+	for (size_t i = 0; url && i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (!strncmp(url, backends[i].scheme, strlen(backends[i].scheme)))
+			return backends[i].server;
+	return false;
+}
 
 void store_url_redact(char *t)
 {

@@ -92,6 +92,10 @@ struct store_bus *store_bus_new(struct event_base *base, const char *url, const 
 				store_bus_cb cb, void *arg, char *err, size_t errlen);
 void store_bus_free(struct store_bus *b);
 
+/* Is url a database server's (every statement a round trip), not a file
+ * of this machine's? */
+bool store_url_server(const char *url);
+
 /* Open (creating and migrating the schema as needed). err gets a
  * human-readable reason on failure. */
 int store_open(struct store **out, const char *url, char *err, size_t errlen);

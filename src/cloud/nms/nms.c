@@ -110,6 +110,13 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 	n->conf.policy = NULL;
 	snprintf(n->host, sizeof(n->host), "%s", conf->host && conf->host[0] ? conf->host : "local");
 	n->conf.host = NULL;
+	/* Keepalives to a database server are written off the event loop, on
+	 * a connection of their own: a flush is a round trip and the server's
+	 * work on thousands of rows.  To a SQLite file it takes a few
+	 * milliseconds: on the loop, one writer. */
+	if (conf->store && store_url_server(conf->store) && nms_regs_thread(n, conf->store) < 0)
+		log_warnx("nms: keepalives are written on the event loop");
+	n->conf.store = NULL;
 	return n;
 }
 
@@ -117,7 +124,6 @@ void nms_free(struct nms *n)
 {
 	if (!n)
 		return;
-	nms_regs_flush(n);   /* the keepalives not yet written */
 	nms_keys_free(n);
 	nms_nodes_free(n);
 	nms_regs_free(n);

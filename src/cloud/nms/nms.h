@@ -63,6 +63,10 @@ struct nms_conf {
 	 * host it is on, and only that host acts on the node's other
 	 * messages (docs/cloud.md).  NULL or "": "local". */
 	const char *host;
+	/* The store's URL: when it is a database server's, the keepalives
+	 * answered from memory are written by a thread with a connection of
+	 * its own; else (and NULL) by the caller's timer on the NMS's store. */
+	const char *store;
 };
 
 struct nms_stats {

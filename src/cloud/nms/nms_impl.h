@@ -21,6 +21,7 @@
 				  * flows and a 253-byte FQDN (1-2 IPv6-safe datagrams) */
 
 struct aead;
+struct nms_flusher;
 struct nms_nodes;
 struct nms_relay;
 struct route_table;
@@ -57,6 +58,7 @@ struct nms {
 	struct nms_nodes *nodes;     /* nms_nodes.c: the nodes asked about */
 	struct idmap regs;           /* nms_regs.c: this host's registrations */
 	bool regs_unflushed;         /* ...the last flush failed (store away) */
+	struct nms_flusher *flusher; /* ...the thread that writes them; NULL: none */
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
@@ -123,6 +125,10 @@ int nms_node_by_fqdn(struct nms *n, const char *fqdn, struct store_node *out);
  * nms_reg_keepalive: k's node keeps alive from `from` (0, or -ENOENT: not
  * its registration here, -EIO). */
 int nms_regs_init(struct nms *n);
+/* Write the keepalives on a thread with a store connection of its own
+ * (url); nms_regs_free stops it.  0, or -errno (they are written on the
+ * caller's connection). */
+int nms_regs_thread(struct nms *n, const char *url);
 void nms_regs_free(struct nms *n);
 int nms_reg_get(struct nms *n, int64_t node_id, struct store_reg *out);
 /* The same for a node asking this host for something (a route, a

@@ -24,6 +24,7 @@
 #include "nms_impl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "clock.h"
 #include "idmap.h"
 #include "log.h"
+#include "privdrop.h"
 #include "store.h"
 
 struct nms_reg {
@@ -46,6 +48,25 @@ struct nms_reg {
 	} observed;
 	uint8_t families, mapping;
 	bool nat, dirty;                 /* dirty: a keepalive the store has not seen */
+	uint32_t seq;                    /* keepalives taken: a flush under way knows
+					  * whether it wrote the latest */
+};
+
+/* The thread that writes keepalives: one batch at a time. */
+enum flush_state { FLUSH_IDLE, FLUSH_QUEUED, FLUSH_DONE };
+
+struct nms_flusher {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store *st;                /* its own connection */
+	enum flush_state state;
+	bool stop;
+	struct store_reg *v;             /* the batch... */
+	uint32_t *seq;                   /* ...each entry's seq when taken */
+	int *res;
+	size_t n;
+	int rc;
 };
 
 int nms_regs_init(struct nms *n)
@@ -75,11 +96,6 @@ void nms_regs_reread(struct nms *n)
 	idmap_each(&n->regs, drop_clean, &n->regs);
 }
 
-void nms_regs_free(struct nms *n)
-{
-	idmap_each(&n->regs, reg_free, NULL);
-	idmap_free(&n->regs);
-}
 
 static struct nms_reg *reg_find(struct nms *n, int64_t node_id)
 {
@@ -212,13 +228,14 @@ int nms_reg_keepalive(struct nms *n, struct nms_key *k, const struct sockaddr *f
 	e->updated = now;
 	e->expires = now + n->conf.registration_ttl;
 	e->dirty = true;
+	e->seq++;
 	return 0;
 }
 
 struct flush {
 	struct nms *n;
 	struct store_reg *v;
-	struct nms_reg **e;
+	uint32_t *seq;
 	size_t count, cap;
 };
 
@@ -230,7 +247,7 @@ static void collect(struct idmap_node *hn, void *arg)
 	if (!e->dirty || f->count == f->cap)
 		return;
 	to_store(f->n, e, &f->v[f->count]);
-	f->e[f->count++] = e;
+	f->seq[f->count++] = e->seq;
 }
 
 static void count_dirty(struct idmap_node *hn, void *arg)
@@ -238,40 +255,189 @@ static void count_dirty(struct idmap_node *hn, void *arg)
 	*(size_t *)arg += IDMAP_ENTRY(hn, struct nms_reg, hn)->dirty;
 }
 
+/* The keepalives to write now (at most NMS_REG_FLUSH_MAX; the rest the
+ * next time): 0 with f filled (count 0: none), -ENOMEM. */
+static int batch_take(struct nms *n, struct flush *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->n = n;
+	idmap_each(&n->regs, count_dirty, &f->cap);
+	if (!f->cap)
+		return 0;
+	if (f->cap > NMS_REG_FLUSH_MAX)
+		f->cap = NMS_REG_FLUSH_MAX;
+	f->v = malloc(f->cap * sizeof(*f->v));
+	f->seq = malloc(f->cap * sizeof(*f->seq));
+	if (!f->v || !f->seq) {
+		free(f->v);
+		free(f->seq);
+		return -ENOMEM;
+	}
+	idmap_each(&n->regs, collect, f);
+	return 0;
+}
+
+/* What the store said of a batch: rc for all, res[i] for each. */
+static void batch_done(struct nms *n, const struct store_reg *v, const uint32_t *seq,
+		       const int *res, size_t count, int rc)
+{
+	n->regs_unflushed = rc < 0;
+	if (rc < 0) {
+		LOG_RATELIMITED(&n->rl_log, "nms: %zu keepalives not written (store): "
+				"trying again", count);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		struct nms_reg *e = reg_find(n, v[i].node_id);
+
+		if (!e)
+			continue;
+		if (res[i] < 0) {
+			/* moved to another host, or gone, meanwhile */
+			nms_reg_forget(n, v[i].node_id);
+		} else {
+			e->checked_ms = clock_now_ms();
+			if (e->seq == seq[i])   /* none came since */
+				e->dirty = false;
+		}
+	}
+}
+
+static void flush_sync(struct nms *n)
+{
+	struct flush f;
+	int *res;
+
+	if (batch_take(n, &f) < 0 || !f.count)
+		return;
+	res = malloc(f.count * sizeof(*res));
+	if (res)
+		batch_done(n, f.v, f.seq, res, f.count,
+			   store_reg_touch_many(n->st, f.v, f.count, res));
+	free(res);
+	free(f.v);
+	free(f.seq);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct nms_flusher *f = arg;
+
+	/* It talks to the store only: with no privilege at all. */
+	privdrop_thread();
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		while (!f->stop && f->state != FLUSH_QUEUED)
+			pthread_cond_wait(&f->cv, &f->mu);
+		if (f->stop)
+			break;
+		pthread_mutex_unlock(&f->mu);
+		f->rc = store_reg_touch_many(f->st, f->v, f->n, f->res);
+		pthread_mutex_lock(&f->mu);
+		f->state = FLUSH_DONE;
+		pthread_cond_broadcast(&f->cv);   /* flusher_stop may wait for it */
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+/* The outcome of the batch the thread finished, if any, taken. */
+static void flusher_reap(struct nms *n)
+{
+	struct nms_flusher *f = n->flusher;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->state != FLUSH_DONE) {
+		pthread_mutex_unlock(&f->mu);
+		return;
+	}
+	f->state = FLUSH_IDLE;
+	pthread_mutex_unlock(&f->mu);
+	batch_done(n, f->v, f->seq, f->res, f->n, f->rc);
+	free(f->v);
+	free(f->seq);
+	free(f->res);
+	f->v = NULL;
+	f->seq = NULL;
+	f->res = NULL;
+	f->n = 0;
+}
+
 void nms_regs_flush(struct nms *n)
 {
-	struct flush f = { .n = n };
-	int *res = NULL;
-	int rc = 0;
+	struct nms_flusher *f = n->flusher;
+	struct flush b;
+	bool idle;
 
-	idmap_each(&n->regs, count_dirty, &f.cap);
-	if (!f.cap)
+	if (!f) {
+		flush_sync(n);
 		return;
-	if (f.cap > NMS_REG_FLUSH_MAX)
-		f.cap = NMS_REG_FLUSH_MAX;   /* the rest at the next flush */
-	f.v = malloc(f.cap * sizeof(*f.v));
-	f.e = malloc(f.cap * sizeof(*f.e));
-	res = malloc(f.cap * sizeof(*res));
-	if (f.v && f.e && res) {
-		idmap_each(&n->regs, collect, &f);
-		rc = store_reg_touch_many(n->st, f.v, f.count, res);
-		n->regs_unflushed = rc < 0;
-		for (size_t i = 0; rc == 0 && i < f.count; i++) {
-			if (res[i] < 0) {
-				/* moved to another host, or gone, meanwhile */
-				nms_reg_forget(n, (int64_t)f.e[i]->hn.id);
-			} else {
-				f.e[i]->dirty = false;
-				f.e[i]->checked_ms = clock_now_ms();
-			}
-		}
-		if (rc < 0)
-			LOG_RATELIMITED(&n->rl_log, "nms: %zu keepalives not written (store): "
-					"trying again", f.count);
 	}
-	free(f.v);
-	free(f.e);
-	free(res);
+	flusher_reap(n);
+	pthread_mutex_lock(&f->mu);
+	idle = f->state == FLUSH_IDLE;
+	pthread_mutex_unlock(&f->mu);
+	if (!idle || batch_take(n, &b) < 0 || !b.count)
+		return;   /* one batch at a time: the thread is still writing */
+	f->res = malloc(b.count * sizeof(*f->res));
+	if (!f->res) {
+		free(b.v);
+		free(b.seq);
+		return;
+	}
+	f->v = b.v;
+	f->seq = b.seq;
+	f->n = b.count;
+	pthread_mutex_lock(&f->mu);
+	f->state = FLUSH_QUEUED;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+int nms_regs_thread(struct nms *n, const char *url)
+{
+	struct nms_flusher *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	if (!f)
+		return -ENOMEM;
+	if (store_open(&f->st, url, err, sizeof(err)) < 0) {
+		log_err("nms: a store connection for keepalives: %s", err);
+		free(f);
+		return -EIO;
+	}
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	if (pthread_create(&f->thread, NULL, flusher_main, f) != 0) {
+		store_close(f->st);
+		free(f);
+		return -EAGAIN;
+	}
+	n->flusher = f;
+	return 0;
+}
+
+/* Stop the thread (the batch it holds written first), then write what is
+ * left on the caller's connection. */
+static void flusher_stop(struct nms *n)
+{
+	struct nms_flusher *f = n->flusher;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	while (f->state == FLUSH_QUEUED)  /* let it finish what it has */
+		pthread_cond_wait(&f->cv, &f->mu);
+	f->stop = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	pthread_join(f->thread, NULL);
+	flusher_reap(n);
+	store_close(f->st);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(f);
+	n->flusher = NULL;
 }
 
 static void expire_one(struct idmap_node *hn, void *arg)
@@ -288,4 +454,12 @@ static void expire_one(struct idmap_node *hn, void *arg)
 void nms_regs_expire(struct nms *n)
 {
 	idmap_each(&n->regs, expire_one, n);
+}
+
+void nms_regs_free(struct nms *n)
+{
+	flusher_stop(n);
+	flush_sync(n);   /* the keepalives not written yet */
+	idmap_each(&n->regs, reg_free, NULL);
+	idmap_free(&n->regs);
 }
