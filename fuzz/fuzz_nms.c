@@ -238,12 +238,16 @@ static void fz_reset(void)
 	fz_nms->routes = route_table_new();
 	fz_check(fz_nms->routes != NULL, "route_table_new");
 	for (size_t i = 0; i < FZ_NNODES; i++) {
-		for (struct nms_key *k = fz_nms->keys[fz_nodes[i].key_id % NMS_BUCKETS]; k;
-		     k = k->next)
-			if (k->key_id == fz_nodes[i].key_id)
-				replay_init(&k->rx);
+		struct nms_key *k = IDMAP_ENTRY(idmap_get(&fz_nms->keys, fz_nodes[i].key_id),
+						struct nms_key, hn);
+
+		if (k)
+			replay_init(&k->rx);
 	}
 	memset(fz_nms->rl, 0, sizeof(fz_nms->rl));
+	/* the registrations it keeps in memory go with the store's */
+	nms_regs_free(fz_nms);
+	fz_check(nms_regs_init(fz_nms) == 0, "nms_regs_init");
 	if (fz_nms->stats.registrations)   /* only then is there one to clear */
 		store_reg_expire(fz_st, INT64_MAX);
 	memset(&fz_nms->stats, 0, sizeof(fz_nms->stats));
