@@ -83,14 +83,17 @@ struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 	return k;
 }
 
+/* Found in the store recently enough, in this generation. */
+static bool key_fresh(const struct nms *n, const struct nms_key *k)
+{
+	return k->gen == n->key_gen && clock_now_ms() - k->checked_ms < NMS_KEY_RECHECK_MS;
+}
+
 struct nms_key *nms_key_cached(struct nms *n, uint64_t key_id)
 {
 	struct nms_key *k = nms_key_at(n, key_id);
 
-	if (!k || k->gen != n->key_gen || k->expires <= clock_now() ||
-	    clock_now_ms() - k->checked_ms >= NMS_KEY_RECHECK_MS)
-		return NULL;
-	return k;
+	return k && k->expires > clock_now() && key_fresh(n, k) ? k : NULL;
 }
 
 int nms_key_recheck(struct nms *n, struct nms_key *k)
@@ -115,9 +118,8 @@ struct nms_key *nms_key_find(struct nms *n, uint64_t key_id)
 	struct nms_key *k = nms_key_at(n, key_id);
 	struct store_key sk;
 
-	if (k && k->expires > clock_now() && nms_key_cached(n, key_id) != k &&
-	    nms_key_recheck(n, k) == -ENOENT)
-		return NULL;   /* gone from the store (revoked, replaced): kept till the sweep */
+	if (k && k->expires > clock_now() && !key_fresh(n, k))
+		nms_key_recheck(n, k);   /* gone: marked expired, kept till the sweep */
 	if (k)
 		return k->expires > clock_now() ? k : NULL;
 	if (store_key_get(n->st, key_id, &sk) < 0)
