@@ -474,6 +474,15 @@ static void test_expired_key(void **state)
 	assert_int_equal(out[2], CY_ERR_UNKNOWN);
 }
 
+/* alpha registers from `from` under KEY_A, counter 1. */
+static void alpha_registered(struct fx *f, const struct sockaddr_storage *from)
+{
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	size_t len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+
+	assert_true(nms_handle(f->nms, SA(*from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+}
+
 static void test_revoked(void **state)
 {
 	struct fx *f = *state;
@@ -481,8 +490,7 @@ static void test_revoked(void **state)
 	uint8_t pkt[512], out[NMS_PKT_MAX];
 	size_t len, r;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
-	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	alpha_registered(f, &from);
 	/* Revocation deletes the keys and `cyphonic revoke` tells the NMS
 	 * (nms_authz_check): the cached one stops working at once. */
 	assert_int_equal(store_node_revoke(f->cf.st, "alpha", "stolen"), 0);
@@ -504,8 +512,7 @@ static void test_key_recheck(void **state)
 	uint8_t pkt[512], out[NMS_PKT_MAX];
 	size_t len, r;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
-	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	alpha_registered(f, &from);
 	assert_int_equal(store_key_delete(f->cf.st, KEY_A), 0);
 	clock_set_fake(NOW, 1001);
 	len = reg_req(f->ka, KEY_A, 2, "192.0.2.10:7446", pkt, sizeof(pkt));
@@ -526,8 +533,7 @@ static void test_key_recheck_later(void **state)
 	uint8_t pkt[512], out[NMS_PKT_MAX];
 	size_t len, r;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
-	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
+	alpha_registered(f, &from);
 	assert_int_equal(store_key_delete(f->cf.st, KEY_A), 0);
 	clock_set_fake(NOW + NMS_KEY_RECHECK_MS / 1000, 1000 + NMS_KEY_RECHECK_MS);
 	len = simple_req(f->ka, KEY_A, 2, CY_KEEPALIVE, pkt, sizeof(pkt));
