@@ -19,7 +19,8 @@
 # CLOUD_ROUTES (20000) route selections, 64 in flight (and a quarter as
 # many 4 at a time, for the latency of a cloud not saturated), CLOUD_KA_SECS
 # (30) seconds of keepalives at the node's default interval (15 s).
-# CLOUD_CONFIGS picks the runs (default "sqlite pg1 pg2").
+# CLOUD_CONFIGS picks the runs (default "sqlite pg1 pg2"); CLOUD_STATS=1
+# also prints the cloud's counters and both ends' UDP receive drops.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-warn}
@@ -73,7 +74,7 @@ run()
 		wait_for 20 n cloudb sh -c 'ss -Hltn sport = :7443 | grep -q . && ss -Hlun sport = :7444 | grep -q .'
 		pids+=(--pid "${DPID[$cfg-b]}")
 	fi
-	n load ${CLOUD_WRAP:-} "$LOAD" --store "${store:-$CLOUD_DIR/cloud.db}" --ca-dir "$CLOUD_DIR" \
+	n load "$LOAD" --store "${store:-$CLOUD_DIR/cloud.db}" --ca-dir "$CLOUD_DIR" \
 		--domain "$CY_DOMAIN" --as "$as" --nms "$nms" --local 192.0.2.50:7446 \
 		"${pids[@]}" --nodes "$NODES" --logins "$LOGINS" --routes "$ROUTES" \
 		--ka-secs "$KA_SECS" --window 64 --conc 6 >"$RUN_DIR/$cfg.out" || { cat "$RUN_DIR/$cfg.out"; false; } ||
