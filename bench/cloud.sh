@@ -107,6 +107,9 @@ row()
 row "logins/s" login per_s
 row "login p50 (ms)" login p50_ms
 row "login p99 (ms)" login p99_ms
+row "login: cloud CPU (cores)" login cloud_cores
+row "login: cloud event loop (cores)" login loop_cores
+row "login: load generator (cores)" login load_cores
 row "registrations/s" register per_s
 row "registration p50 (ms)" register p50_ms
 row "registration p99 (ms)" register p99_ms

@@ -21,6 +21,7 @@
 #include "aead.h"
 #include "as.h"
 #include "as_limit.h"
+#include "as_hs.h"
 #include "as_pool.h"
 #include "conf.h"
 #include "log.h"
@@ -35,10 +36,13 @@
 
 struct as_conn {
 	struct as_server *srv;
+	/* Until the handshake has ended (on a worker, as_hs.h) only the
+	 * socket and the SSL; then the bufferevent that owns both. */
+	int fd;
+	SSL *ssl;
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
 	char src[AS_LIMIT_KEY_MAX];          /* per-source limits: address or /64 */
-	bool connected;                      /* handshake done */
 	bool has_cert;
 	bool checking;                       /* a password check runs for it */
 	bool closing;                        /* close once the response is written */
@@ -56,6 +60,7 @@ struct as_server {
 	SSL_CTX *ctx;                        /* new connections; a connection keeps its own */
 	struct evconnlistener *lis;
 	struct as_pool *pool;
+	struct as_hs *hs;
 	struct as_conn *conns;
 	int nconns, max_conns;
 	struct ratelimit rl_tls, rl_full;
@@ -77,7 +82,12 @@ static void as_conn_free(struct as_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nconns--;
-	bufferevent_free(c->bev);
+	if (c->bev) {
+		bufferevent_free(c->bev);
+	} else {
+		SSL_free(c->ssl);
+		close(c->fd);
+	}
 	free(c);
 }
 
@@ -218,9 +228,8 @@ static void as_conn_expired(evutil_socket_t fd, short what, void *arg)
 	char pbuf[ADDR_STR_MAX];
 
 	if (!c->draining)
-		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: %s, closing",
-				addr_str((struct sockaddr *)&c->peer, pbuf),
-				c->connected ? "connection lifetime over" : "TLS handshake too slow");
+		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: connection lifetime over, closing",
+				addr_str((struct sockaddr *)&c->peer, pbuf));
 	as_conn_free(c);
 }
 
@@ -262,33 +271,54 @@ static void as_conn_peer_cert(struct as_conn *c)
 static void as_conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct as_conn *c = arg;
-	char pbuf[ADDR_STR_MAX], ebuf[256] = "";
-	unsigned long e;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		struct timeval idle = { AS_IDLE_TIMEOUT, 0 };
-
-		c->connected = true;
-		bufferevent_set_timeouts(c->bev, &idle, &idle);
-		as_conn_deadline(c, AS_CONN_LIFETIME);
-		as_conn_peer_cert(c);
-		log_debug("as: %s: TLS up, %s", addr_str((struct sockaddr *)&c->peer, pbuf),
-			  c->has_cert ? "client certificate" : "no client certificate");
-		return;
-	}
-	if (!c->connected) {
-		as_tls_failed(c->srv->as);
-		e = bufferevent_get_openssl_error(bev);
-		if (e)
-			ERR_error_string_n(e, ebuf, sizeof(ebuf));
-		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: TLS handshake failed%s%s",
-				addr_str((struct sockaddr *)&c->peer, pbuf), e ? ": " : "",
-				ebuf);
-	}
 	/* Drain OpenSSL's error queue so errors do not pile up on the thread. */
 	while (bufferevent_get_openssl_error(bev))
 		;
 	ERR_clear_error();
+	as_conn_free(c);
+}
+
+static void as_conn_read(struct bufferevent *bev, void *arg);
+static void as_conn_written(struct bufferevent *bev, void *arg);
+
+/* The handshake is done: the connection carries requests from now on.
+ * 0, or -1 (c is the caller's to free). */
+static int as_conn_open(struct as_conn *c)
+{
+	struct timeval idle = { AS_IDLE_TIMEOUT, 0 };
+	char pbuf[ADDR_STR_MAX];
+
+	c->bev = bufferevent_openssl_socket_new(c->srv->base, c->fd, c->ssl,
+						BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev)
+		return -1;   /* the SSL and the socket are still c's */
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, as_conn_read, as_conn_written, as_conn_event, c);
+	/* Input is read up to one whole request frame, no further. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CY_HDR_LEN + AS_MSG_MAX);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	as_conn_deadline(c, AS_CONN_LIFETIME);
+	as_conn_peer_cert(c);
+	log_debug("as: %s: TLS up, %s", addr_str((struct sockaddr *)&c->peer, pbuf),
+		  c->has_cert ? "client certificate" : "no client certificate");
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* A handshake came back from a worker. */
+static void as_hs_done(void *tag, bool ok, const char *err, void *arg)
+{
+	struct as_conn *c = tag;
+	char pbuf[ADDR_STR_MAX];
+
+	if (ok && as_conn_open(c) == 0)
+		return;
+	if (!ok) {
+		as_tls_failed(c->srv->as);
+		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: TLS handshake failed: %s",
+				addr_str((struct sockaddr *)&c->peer, pbuf), err);
+	}
 	as_conn_free(c);
 }
 
@@ -320,7 +350,6 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		      int salen, void *arg)
 {
 	struct as_server *s = arg;
-	struct timeval hs = { AS_HANDSHAKE_TIMEOUT, 0 };
 	struct sockaddr_storage peer = { 0 };
 	char src[AS_LIMIT_KEY_MAX], pbuf[ADDR_STR_MAX];
 	socklen_t len = (socklen_t)salen;
@@ -351,32 +380,23 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = calloc(1, sizeof(*c));
 	ssl = SSL_new(s->ctx);
-	if (!c || !ssl)
+	if (!c || !ssl || SSL_set_fd(ssl, fd) != 1)
 		goto fail;
+	SSL_set_accept_state(ssl);
 	c->peer = peer;
 	memcpy(c->src, src, sizeof(c->src));
 	c->srv = s;
-	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev) {
-		/* With BEV_OPT_CLOSE_ON_FREE libevent frees the SSL on failure. */
-		ssl = NULL;
+	c->fd = fd;
+	c->ssl = ssl;
+	/* The connection's whole life after the handshake (which has a
+	 * deadline of its own, on the worker). */
+	c->deadline = evtimer_new(s->base, as_conn_expired, c);
+	if (!c->deadline ||
+	    as_hs_submit(s->hs, ssl, fd, AS_HANDSHAKE_TIMEOUT * 1000, c) < 0) {
+		if (c->deadline)
+			event_free(c->deadline);
 		goto fail;
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, as_conn_read, as_conn_written, as_conn_event, c);
-	/* Input is read up to one whole request frame, no further. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, CY_HDR_LEN + AS_MSG_MAX);
-	bufferevent_set_timeouts(c->bev, &hs, &hs);
-	/* The timeouts above restart with every byte; this one does not. */
-	c->deadline = evtimer_new(s->base, as_conn_expired, c);
-	if (!c->deadline) {
-		bufferevent_free(c->bev);
-		free(c);
-		return;
-	}
-	as_conn_deadline(c, AS_HANDSHAKE_TIMEOUT);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
@@ -463,6 +483,14 @@ fail:
 	return NULL;
 }
 
+/* One handshake worker per CPU: handshakes are the AS's main cost. */
+static int as_hs_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > AS_HS_THREADS_MAX ? AS_HS_THREADS_MAX : (int)n;
+}
+
 struct as_server *as_server_new(struct event_base *base, struct as *as,
 				const struct as_server_conf *conf)
 {
@@ -481,7 +509,8 @@ struct as_server *as_server_new(struct event_base *base, struct as *as,
 	if (!s->ctx)
 		goto fail;
 	s->pool = as_pool_new(base, AS_CHECK_THREADS, AS_CHECK_QUEUE, as_check_done, s);
-	if (!s->pool)
+	s->hs = as_hs_new(base, as_hs_threads(), as_hs_done, s);
+	if (!s->pool || !s->hs)
 		goto fail;
 	fd = addr_tcp_listen(&conf->listen, 128);
 	if (fd < 0) {
@@ -519,6 +548,9 @@ void as_server_free(struct as_server *s)
 {
 	if (!s)
 		return;
+	/* First the workers, which may hold connections' SSLs. */
+	as_hs_free(s->hs);
+	s->hs = NULL;
 	while (s->conns)
 		as_conn_free(s->conns);
 	as_pool_free(s->pool);

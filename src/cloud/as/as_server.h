@@ -1,8 +1,9 @@
-/* The AS on the network: a libevent listener accepting TLS 1.3 (OpenSSL
- * through bufferevent_openssl), client certificates verified against the
- * cloud CA but optional (password login has none), each complete frame
- * passed to as_start(), password checks run by a pool of worker threads
- * (as_pool.h).  A failed handshake (for instance a certificate from
+/* The AS on the network: a libevent listener accepting TLS 1.3, the
+ * handshakes run by worker threads (as_hs.h), then each connection on the
+ * loop through bufferevent_openssl; client certificates verified against
+ * the cloud CA but optional (password login has none), each complete
+ * frame passed to as_start(), password checks run by a pool of worker
+ * threads (as_pool.h).  A failed handshake (for instance a certificate from
  * another CA) is counted in as_stats.tls_fail.  docs/protocol.md ("AS")
  * states the limits below. */
 #ifndef CY_AS_SERVER_H
@@ -16,6 +17,7 @@
 #define AS_CONN_LIFETIME 30       /* seconds a connection may live after it */
 #define AS_DRAIN_TIMEOUT 1        /* seconds to read to EOF after a refusal */
 #define AS_DRAIN_MAX 65536        /* ... and bytes */
+#define AS_HS_THREADS_MAX 8       /* TLS handshake workers: one per CPU, up to this */
 #define AS_CHECK_THREADS 2        /* password-hashing workers */
 #define AS_CHECK_QUEUE 32         /* password checks queued or running, in all */
 #define AS_SRC_CHECKS 2           /* ... for one source */
