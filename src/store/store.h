@@ -21,7 +21,7 @@
 
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_SERIAL_MAX 64     /* hex certificate serial */
 #define STORE_HOST_MAX 63       /* a cloud host's name ([cloud] host) */
 #define STORE_PWHASH_MAX 256    /* "$scrypt$..." */
@@ -54,6 +54,12 @@ struct store_key {
 	int64_t node_id;
 	uint8_t key[CY_KEY_LEN];
 	int64_t expires;                     /* unix seconds */
+	/* Every counter below this is old under the key: the counter mark of
+	 * each registration made with it that has gone (deleted, expired),
+	 * so that a Registration replayed after its row is gone is still
+	 * refused, by any host.  Set by store_reg_delete/_expire; 0 from
+	 * store_key_put. */
+	uint64_t mark;
 };
 
 struct store_reg {
@@ -169,6 +175,9 @@ int store_reg_put(struct store *st, const struct store_reg *r);
 int store_reg_touch(struct store *st, const struct store_reg *r);
 int store_reg_touch_many(struct store *st, const struct store_reg *v, size_t n, int *result);
 int store_reg_get(struct store *st, int64_t node_id, struct store_reg *r);
+/* A registration that goes (deleted; expired: expires <= now, returning
+ * how many) leaves its counter mark on its key (store_key.mark), in the
+ * same transaction. */
 int store_reg_delete(struct store *st, int64_t node_id);
 int store_reg_expire(struct store *st, int64_t now);
 int store_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),

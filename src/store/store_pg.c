@@ -76,10 +76,12 @@ static const char *const migrations[] = {
 	/* 3: the node's tags for the access policy, "a,b" */
 	"ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
 	/* 4: the certificate a renewal replaced, accepted until it expires */
-	"ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
-	"CREATE INDEX nodes_serial_prev ON nodes (cert_prev);",
+	("ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
+	 "CREATE INDEX nodes_serial_prev ON nodes (cert_prev);"),
 	/* 5: the cloud host a registration is on */
 	"ALTER TABLE regs ADD COLUMN host TEXT NOT NULL DEFAULT '';",
+	/* 6: the counter mark a key keeps when its registration goes */
+	"ALTER TABLE keys ADD COLUMN mark BIGINT NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -711,7 +713,7 @@ static int pg_key_get(struct store *st, uint64_t key_id, struct store_key *k)
 	int rc;
 
 	memset(k, 0, sizeof(*k));
-	r = pg_rows(s, &rc, "key get", "SELECT key_id, node_id, key, expires FROM keys "
+	r = pg_rows(s, &rc, "key get", "SELECT key_id, node_id, key, expires, mark FROM keys "
 		    "WHERE key_id = $1", "I", (int64_t)key_id);
 	if (!r)
 		return rc;
@@ -722,6 +724,7 @@ static int pg_key_get(struct store *st, uint64_t key_id, struct store_key *k)
 	k->key_id = (uint64_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	k->node_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	k->expires = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	k->mark = (uint64_t)strtoll(PQgetvalue(r, 0, 4), NULL, 10);
 	/* bytea as text, in whichever bytea_output the server uses */
 	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 2), &rawlen);
 	if (!raw || rawlen != CY_KEY_LEN)
@@ -912,16 +915,35 @@ static int pg_reg_get(struct store *st, int64_t node_id, struct store_reg *reg)
 	return rc;
 }
 
+/* The registrations that go leave their counter marks on their keys: one
+ * statement, the rows deleted counted. */
+#define REG_GONE_MARK(where)                                                         \
+	"WITH gone AS (DELETE FROM regs WHERE " where " RETURNING key_id, counter), " \
+	"marked AS (UPDATE keys k SET mark = GREATEST(k.mark, g.counter) FROM gone g " \
+	"WHERE k.key_id = g.key_id) SELECT count(*) FROM gone"
+
+static int reg_gone(struct store_pg *s, const char *what, const char *sql, int64_t arg)
+{
+	PGresult *r;
+	int rc;
+
+	r = pg_rows(s, &rc, what, sql, "I", arg);
+	if (!r)
+		return rc;
+	rc = PQntuples(r) == 1 ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : -EIO;
+	PQclear(r);
+	return rc;
+}
+
 static int pg_reg_delete(struct store *st, int64_t node_id)
 {
-	return one_row(pg_done(to_pg(st), "registration delete",
-			       "DELETE FROM regs WHERE node_id = $1", "I", node_id));
+	return one_row(reg_gone(to_pg(st), "registration delete",
+				REG_GONE_MARK("node_id = $1"), node_id));
 }
 
 static int pg_reg_expire(struct store *st, int64_t now)
 {
-	return pg_done(to_pg(st), "registration expiry", "DELETE FROM regs WHERE expires <= $1",
-		       "I", now);
+	return reg_gone(to_pg(st), "registration expiry", REG_GONE_MARK("expires <= $1"), now);
 }
 
 static int pg_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),

@@ -84,10 +84,12 @@ static const char *const migrations[] = {
 	/* 3: the node's tags for the access policy, "a,b" */
 	"ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
 	/* 4: the certificate a renewal replaced, accepted until it expires */
-	"ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
-	"CREATE INDEX nodes_serial_prev ON nodes (cert_prev);",
+	("ALTER TABLE nodes ADD COLUMN cert_prev TEXT NOT NULL DEFAULT '';"
+	 "CREATE INDEX nodes_serial_prev ON nodes (cert_prev);"),
 	/* 5: the cloud host a registration is on */
 	"ALTER TABLE regs ADD COLUMN host TEXT NOT NULL DEFAULT '';",
+	/* 6: the counter mark a key keeps when its registration goes */
+	"ALTER TABLE keys ADD COLUMN mark INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
@@ -123,6 +125,8 @@ enum query {
 	Q_KEY_DELETE,
 	Q_KEY_DELETE_NODE,
 	Q_KEY_EXPIRE,
+	Q_KEY_MARK_REG,
+	Q_KEY_MARK_EXPIRE,
 	Q_REG_PUT,
 	Q_REG_TOUCH,
 	Q_REG_GET,
@@ -164,11 +168,18 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_NODE_ALL] = "SELECT " NODE_COLS " FROM nodes WHERE ?1 < 0 OR adapter_id = ?1 "
 		       "ORDER BY id",
 	[Q_KEY_PUT] = "INSERT INTO keys (key_id, node_id, key, expires) VALUES (?1, ?2, ?3, ?4)",
-	[Q_KEY_GET] = "SELECT key_id, node_id, key, expires FROM keys WHERE key_id = ?1",
+	[Q_KEY_GET] = "SELECT key_id, node_id, key, expires, mark FROM keys WHERE key_id = ?1",
 	[Q_KEY_DELETE] = "DELETE FROM keys WHERE key_id = ?1",
 	[Q_KEY_DELETE_NODE] = "DELETE FROM keys WHERE node_id = ?1",
 	[Q_KEY_DELETE_OLDER] = "DELETE FROM keys WHERE node_id = ?1 AND key_id != ?2",
 	[Q_KEY_EXPIRE] = "DELETE FROM keys WHERE expires <= ?1",
+	/* a registration's counter mark to its key, before the row goes */
+	[Q_KEY_MARK_REG] = "UPDATE keys SET mark = MAX(mark, (SELECT counter FROM regs "
+			   "WHERE node_id = ?1)) WHERE key_id = (SELECT key_id FROM regs "
+			   "WHERE node_id = ?1)",
+	[Q_KEY_MARK_EXPIRE] = "UPDATE keys SET mark = MAX(mark, (SELECT MAX(counter) FROM regs "
+			      "WHERE regs.key_id = keys.key_id AND expires <= ?1)) "
+			      "WHERE key_id IN (SELECT key_id FROM regs WHERE expires <= ?1)",
 	[Q_REG_PUT] = "INSERT INTO regs (" REG_COLS ") "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
 		      "ON CONFLICT (node_id) DO UPDATE SET key_id = excluded.key_id, "
@@ -707,6 +718,7 @@ static int row_key(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 		rc = -EIO;
 	}
 	k->expires = sqlite3_column_int64(st, 3);
+	k->mark = (uint64_t)sqlite3_column_int64(st, 4);
 	return rc;
 }
 
@@ -800,12 +812,28 @@ static int sq_reg_get(struct store *st, int64_t node_id, struct store_reg *r)
 
 static int sq_reg_delete(struct store *st, int64_t node_id)
 {
-	return delete_by_id(st, Q_REG_DELETE, node_id);
+	struct store_sqlite *s = to_sqlite(st);
+	int rc;
+
+	if (begin(s) < 0)
+		return -EIO;
+	rc = step_done(s, prep(s, Q_KEY_MARK_REG, "I", node_id), "registration delete: mark");
+	if (rc >= 0)
+		rc = step_done(s, prep(s, Q_REG_DELETE, "I", node_id), "registration delete");
+	return one_row(finish(s, rc));
 }
 
 static int sq_reg_expire(struct store *st, int64_t now)
 {
-	return expire(st, Q_REG_EXPIRE, now);
+	struct store_sqlite *s = to_sqlite(st);
+	int rc;
+
+	if (begin(s) < 0)
+		return -EIO;
+	rc = step_done(s, prep(s, Q_KEY_MARK_EXPIRE, "I", now), "registration expiry: marks");
+	if (rc >= 0)
+		rc = expire(st, Q_REG_EXPIRE, now);
+	return finish(s, rc);
 }
 
 static int sq_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),

@@ -742,6 +742,74 @@ static void test_two_hosts(void **state)
 	nms_free(b);
 }
 
+/* A registration that has gone leaves its mark on the key: its
+ * Registration, replayed to a host that never saw the key, to the host it
+ * was made on after a restart, or to a host that knew the key from
+ * before, is refused, and the node's next one is taken. */
+static void test_replay_after_registration_gone(void **state)
+{
+	struct fx *f = *state;
+	struct nms *b = new_nms_host(f->cf.st, "host-b");
+	struct nms *c;
+	struct sockaddr_storage from = ep("192.0.2.10:7446"), evil = ep("198.51.100.66:4000");
+	uint8_t pkt[512], old[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct store_reg reg;
+	struct cy_msg m;
+	size_t len, olen, r;
+
+	/* host-b knows the key from an earlier registration there */
+	len = reg_req(f->ka, KEY_A, 3, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(b, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	/* the node moves to the first host, and deregisters there */
+	olen = reg_req(f->ka, KEY_A, 5, "192.0.2.10:7446", old, sizeof(old));
+	r = nms_handle(f->nms, SA(from), old, olen, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	len = simple_req(f->ka, KEY_A, 6, CY_DEREG, pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_DEREG, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), -ENOENT);
+
+	/* replayed from elsewhere: to host-b, whose window for the key is
+	 * from before; to a host that never saw the key; to the first host
+	 * after a restart */
+	assert_int_equal(nms_handle(b, SA(evil), old, olen, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(b)->replay, 1);
+	c = new_nms_host(f->cf.st, "host-c");
+	assert_int_equal(nms_handle(c, SA(evil), old, olen, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(c)->replay, 1);
+	nms_free(c);
+	c = new_nms_host(f->cf.st, "local");
+	assert_int_equal(nms_handle(c, SA(evil), old, olen, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(c)->replay, 1);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), -ENOENT);
+
+	/* the same after the registration expires, and the node itself goes
+	 * on: its next Registration is taken */
+	len = reg_req(f->ka, KEY_A, 30, "192.0.2.10:7446", old, sizeof(old));
+	r = nms_handle(c, SA(from), old, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	olen = len;
+	nms_flush(c);
+	assert_int_equal(store_reg_expire(f->cf.st, INT64_MAX), 1);
+	nms_free(c);
+	c = new_nms_host(f->cf.st, "host-c");
+	assert_int_equal(nms_handle(c, SA(evil), old, olen, out, sizeof(out)), 0);
+	assert_int_equal(nms_stats(c)->replay, 1);
+	len = reg_req(f->ka, KEY_A, 31, "192.0.2.10:7446", pkt, sizeof(pkt));
+	r = nms_handle(c, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
+			 CY_OK);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), 0);
+	assert_string_equal(reg.host, "host-c");
+	nms_free(c);
+	nms_free(b);
+}
+
 static void test_reply_counters_rise(void **state)
 {
 	struct fx *f = *state;
@@ -780,6 +848,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_inner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_after_registration_gone, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reply_counters_rise, setup, teardown),
 	};
 

@@ -666,6 +666,67 @@ static void test_regs(void **state)
 	assert_int_equal(seen.count, 0);
 }
 
+/* A registration that goes leaves its counter mark on its key, which only
+ * ever goes up, so that a Registration replayed after its row is gone is
+ * still old to any host. */
+static void test_reg_marks(void **state)
+{
+	struct fix *f = *state;
+	struct store_node a, b;
+	struct store_key k = { .expires = 5000 }, got;
+	struct store_reg r;
+
+	assert_int_equal(add(f->st, "a", &a), 0);
+	assert_int_equal(add(f->st, "b", &b), 0);
+	k.key_id = 10;
+	k.node_id = a.id;
+	assert_int_equal(store_key_put(f->st, &k), 0);
+	k.key_id = 11;
+	k.node_id = b.id;
+	assert_int_equal(store_key_put(f->st, &k), 0);
+	assert_int_equal(store_key_get(f->st, 10, &got), 0);
+	assert_true(got.mark == 0);
+
+	/* deleted */
+	r = make_reg(a.id, 10, 400);
+	r.counter = 500;
+	assert_int_equal(store_reg_put(f->st, &r), 0);
+	assert_int_equal(store_reg_delete(f->st, a.id), 0);
+	assert_int_equal(store_key_get(f->st, 10, &got), 0);
+	assert_true(got.mark == 500);
+	/* a lower one later does not move it back */
+	r.counter = 300;
+	assert_int_equal(store_reg_put(f->st, &r), 0);
+	assert_int_equal(store_reg_delete(f->st, a.id), 0);
+	assert_int_equal(store_key_get(f->st, 10, &got), 0);
+	assert_true(got.mark == 500);
+
+	/* expired: only the registrations that expire, onto their own keys */
+	r = make_reg(a.id, 10, 400);
+	r.counter = 900;
+	assert_int_equal(store_reg_put(f->st, &r), 0);
+	r = make_reg(b.id, 11, 100);
+	r.counter = 700;
+	assert_int_equal(store_reg_put(f->st, &r), 0);
+	assert_int_equal(store_reg_expire(f->st, 100), 1);
+	assert_int_equal(store_key_get(f->st, 11, &got), 0);
+	assert_true(got.mark == 700);
+	assert_int_equal(store_key_get(f->st, 10, &got), 0);
+	assert_true(got.mark == 500);
+	assert_int_equal(store_reg_expire(f->st, 400), 1);
+	assert_int_equal(store_key_get(f->st, 10, &got), 0);
+	assert_true(got.mark == 900);
+
+	/* a registration whose key is gone goes, and marks nothing else */
+	r = make_reg(b.id, 99, 400);
+	r.counter = 5000;
+	assert_int_equal(store_reg_put(f->st, &r), 0);
+	assert_int_equal(store_reg_delete(f->st, b.id), 0);
+	assert_int_equal(store_reg_delete(f->st, b.id), -ENOENT);
+	assert_int_equal(store_key_get(f->st, 11, &got), 0);
+	assert_true(got.mark == 700);
+}
+
 /* A keepalive's conditional write: only the live registration of that
  * key, on that host, from that endpoint moves; anything else is -ENOENT
  * and changes nothing. */
@@ -855,6 +916,7 @@ int main(void)
 		T(test_keys),
 		T(test_regs),
 		T(test_reg_touch),
+		T(test_reg_marks),
 		T(test_meta),
 		T(test_foreach),
 		T(test_concurrent_alloc),

@@ -328,8 +328,9 @@ static int nms_reg_store(struct nms *n, struct nms_key *k, const struct sockaddr
  * the last the store saw from the node (a datagram replayed from the
  * other host's traffic is older), and from then on refuses every counter
  * up to this one, whatever its window had seen of the key before. */
-static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct sockaddr *from,
-			   const struct cy_msg *m, uint64_t ctr, uint8_t *msg, size_t cap)
+static ssize_t nms_register(struct nms *n, struct nms_key *k, bool loaded,
+			    const struct sockaddr *from, const struct cy_msg *m, uint64_t ctr,
+			    uint8_t *msg, size_t cap)
 {
 	char fbuf[ADDR_STR_MAX];
 	struct store_node node;
@@ -347,9 +348,10 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 		return nms_fail(&b, CY_ERR_MALFORMED, "malformed request");
 	}
 	/* The cache may hold a key a login has replaced since (here or on
-	 * another host): a registration, which moves the node, takes only a
-	 * key the store has now. */
-	rc = k->checked_ms == clock_now_ms() ? 0 : nms_key_recheck(n, k);
+	 * another host), or whose registration has gone elsewhere: a
+	 * registration, which moves the node, takes only a key the store
+	 * has now, with its mark (unless read for this very datagram). */
+	rc = loaded ? 0 : nms_key_recheck(n, k);
 	if (rc < 0)
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL,
 				rc == -ENOENT ? "unknown key" : "store unavailable");
@@ -358,6 +360,15 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, const struct socka
 		return nms_fail(&b, rc == -ENOENT ? CY_ERR_UNKNOWN : CY_ERR_INTERNAL, NULL);
 	if (node.revoked)
 		return nms_fail(&b, CY_ERR_REVOKED, "revoked");
+	/* A registration made with this key has gone since (deregistered,
+	 * expired), on whichever host: what it had seen is old. */
+	if (ctr < k->mark) {
+		n->stats.replay++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Registration of %s with counter %" PRIu64
+				" older than an earlier registration of its key: a replay",
+				addr_str(from, fbuf), node.fqdn, ctr);
+		return 0;
+	}
 	have_prev = store_reg_get(n->st, node.id, &prev) == 0;
 	other = have_prev && prev.key_id == k->key_id && strcmp(prev.host, n->host);
 	if (other && ctr < prev.counter) {
@@ -436,7 +447,7 @@ static ssize_t nms_dereg(struct nms *n, struct nms_key *k, uint8_t *msg, size_t 
  * nothing to send). */
 static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from,
 				      const struct cy_seal_hdr *h, uint8_t *out, size_t cap,
-				      size_t *ret)
+				      size_t *ret, bool *loaded)
 {
 	char fbuf[ADDR_STR_MAX];
 	struct store_key sk;
@@ -444,6 +455,7 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 	int rc;
 
 	*ret = 0;
+	*loaded = false;
 	k = nms_key_cached(n, h->key_id);
 	if (k)
 		return k;
@@ -467,13 +479,14 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 	}
 	k = nms_key_get(n, &sk);
 	cy_wipe(&sk, sizeof(sk));
+	*loaded = true;
 	return k;
 }
 
 /* Parse the opened message and hand it to its handler: the length of
  * the reply it put in msg (cap bytes), <= 0 for none. */
-static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct sockaddr *from,
-			    uint64_t ctr,
+static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, bool loaded,
+			    const struct sockaddr *from, uint64_t ctr,
 			    const uint8_t *plain, size_t plen, uint8_t *msg, size_t cap)
 {
 	char fbuf[ADDR_STR_MAX];
@@ -491,7 +504,7 @@ static ssize_t nms_dispatch(struct nms *n, struct nms_key *k, const struct socka
 	}
 	switch (m->type) {
 	case CY_REG_REQ:
-		mlen = nms_register(n, k, from, m, ctr, msg, cap);
+		mlen = nms_register(n, k, loaded, from, m, ctr, msg, cap);
 		break;
 	case CY_KEEPALIVE:
 		mlen = nms_keepalive(n, k, from, msg, cap);
@@ -537,6 +550,7 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	struct nms_key *k;
 	ssize_t plen, mlen;
 	size_t ret = 0;
+	bool loaded;
 
 	n->stats.rx++;
 	if (len <= NMS_PKT_MAX && cy_seal_peek(pkt, len, &h) == 0 && nms_relay_ours(n->relay, &h)) {
@@ -550,7 +564,7 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 				addr_str(from, fbuf), len);
 		return 0;
 	}
-	k = nms_key_lookup(n, from, &h, out, cap, &ret);
+	k = nms_key_lookup(n, from, &h, out, cap, &ret, &loaded);
 	if (!k)
 		return ret;
 
@@ -570,7 +584,7 @@ size_t nms_handle(struct nms *n, const struct sockaddr *from, const uint8_t *pkt
 	}
 	replay_update(&k->rx, h.counter);
 
-	mlen = nms_dispatch(n, k, from, h.counter, plain, (size_t)plen, msg, sizeof(msg));
+	mlen = nms_dispatch(n, k, loaded, from, h.counter, plain, (size_t)plen, msg, sizeof(msg));
 	if (mlen > 0)
 		ret = nms_seal_reply(n, k, msg, (size_t)mlen, out, cap);
 	cy_wipe(plain, sizeof(plain));

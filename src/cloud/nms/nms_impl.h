@@ -35,6 +35,7 @@ struct nms_key {
 	int64_t expires;
 	int64_t checked_ms;          /* last found in the store (clock_now_ms)... */
 	uint64_t gen;                /* ...in this generation of the cache */
+	uint64_t mark;               /* the store's mark then (store_key.mark) */
 	struct aead *aead;
 	struct replay rx;
 };

@@ -45,18 +45,30 @@ void nms_key_drop(struct nms *n, uint64_t key_id)
 }
 
 
-/* The cached key for sk, created on a miss.  After a restart the receive
- * window starts from the counter stored with the registration, so a
- * datagram recorded before the restart is still refused. */
+/* What the store says of k now: its expiry, and its mark, below which
+ * every counter is old (a registration made with it elsewhere, or before
+ * a restart, has gone). */
+static void key_checked(struct nms *n, struct nms_key *k, const struct store_key *sk)
+{
+	k->expires = sk->expires;
+	k->checked_ms = clock_now_ms();
+	k->gen = n->key_gen;
+	k->mark = sk->mark;
+	if (sk->mark > k->rx.top)
+		replay_init_from(&k->rx, sk->mark);
+}
+
+/* The cached key for sk, created on a miss.  The receive window starts
+ * from the counter stored with the key's registration, or the mark its
+ * registrations left on the key when they went: a datagram recorded
+ * before a restart, or sent to another host, is still refused. */
 struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 {
 	struct nms_key *k = nms_key_at(n, sk->key_id);
 	struct store_reg reg;
 
 	if (k) {
-		k->expires = sk->expires;
-		k->checked_ms = clock_now_ms();
-		k->gen = n->key_gen;
+		key_checked(n, k, sk);
 		return k;
 	}
 	k = calloc(1, sizeof(*k));
@@ -69,13 +81,11 @@ struct nms_key *nms_key_get(struct nms *n, const struct store_key *sk)
 	}
 	k->key_id = k->hn.id = sk->key_id;
 	k->node_id = sk->node_id;
-	k->expires = sk->expires;
-	k->checked_ms = clock_now_ms();
-	k->gen = n->key_gen;
 	if (nms_reg_get(n, sk->node_id, &reg) == 0 && reg.key_id == sk->key_id)
 		replay_init_from(&k->rx, reg.counter);
 	else
 		replay_init(&k->rx);
+	key_checked(n, k, sk);
 	if (idmap_put(&n->keys, &k->hn) < 0) {
 		nms_key_free(k);
 		return NULL;
@@ -102,9 +112,7 @@ int nms_key_recheck(struct nms *n, struct nms_key *k)
 	int rc = store_key_get(n->st, k->key_id, &sk);
 
 	if (rc == 0) {
-		k->expires = sk.expires;
-		k->checked_ms = clock_now_ms();
-		k->gen = n->key_gen;
+		key_checked(n, k, &sk);
 	} else if (rc == -ENOENT) {
 		k->expires = 0;
 	}
