@@ -98,6 +98,20 @@ static int cloud_pki_reload(struct cloud *c)
 	return cloud_as_renew(c, true);
 }
 
+/* How long the store kept the event loop waiting, as a histogram. */
+static void cloud_store_metrics(FILE *f, const struct store_stats *s)
+{
+	const uint64_t cum[STORE_NBUCKETS] = { s->le_100us, s->le_1ms, s->le_10ms, s->le_100ms,
+					       s->le_1s };
+
+	prom_histogram(f, "cyphonic_store_call_duration_seconds",
+		       "time the event loop waited for each call into the store",
+		       store_buckets_s, cum, STORE_NBUCKETS, s->calls, (double)s->usec / 1e6);
+	prom_head(f, "cyphonic_store_failed_total", "counter",
+		  "calls into the store that failed (not: not found, exists)");
+	prom_sample(f, "cyphonic_store_failed_total", NULL, s->failed);
+}
+
 /* [cloud] metrics: each role's counters, from the tables `cyphonic stats`
  * reads too. */
 static void cloud_metrics(void *arg, FILE *f)
@@ -111,6 +125,8 @@ static void cloud_metrics(void *arg, FILE *f)
 	if (c->trs_srv)
 		prom_counters(f, "cyphonic_trs", trs_counters, trs_ncounters,
 			      trs_server_stats(c->trs_srv));
+	if (c->st)
+		cloud_store_metrics(f, store_stats(c->st));
 }
 
 static long cloud_control(void *arg, const char *req, char *out, size_t cap)
@@ -151,6 +167,10 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 		counters_json(&j, "trs", trs_counters, trs_ncounters, trs_server_stats(c->trs_srv));
 	else
 		json_null(&j, "trs");
+	if (c->st)
+		counters_json(&j, "store", store_counters, store_ncounters, store_stats(c->st));
+	else
+		json_null(&j, "store");
 	json_obj_end(&j);
 	n = json_finish(&j);
 	if (n < 0 || (size_t)n + 1 >= cap)

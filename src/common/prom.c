@@ -47,6 +47,17 @@ void prom_label(char *labels, size_t cap, const char *key, const char *value)
 	labels[n < cap ? n : cap - 1] = '\0';
 }
 
+void prom_histogram(FILE *f, const char *name, const char *help, const double *le,
+		    const uint64_t *cum, size_t n, uint64_t count, double sum)
+{
+	prom_head(f, name, "histogram", help);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, le[i], cum[i]);
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, count);
+	fprintf(f, "%s_sum %.6f\n", name, sum);
+	fprintf(f, "%s_count %" PRIu64 "\n", name, count);
+}
+
 void prom_counters(FILE *f, const char *prefix, const struct counter *tab, size_t n,
 		   const void *stats)
 {

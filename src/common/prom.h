@@ -28,4 +28,10 @@ void prom_counters(FILE *f, const char *prefix, const struct counter *tab, size_
 void prom_counters_labelled(FILE *f, const char *name, const char *help, const char *label,
 			    const struct counter *tab, size_t n, const void *stats);
 
+/* A histogram from cumulative counts: cum[i] observations were le[i]
+ * (seconds, rising) or less, count in all, summing sum: name_bucket{le=},
+ * including le="+Inf", name_sum and name_count. */
+void prom_histogram(FILE *f, const char *name, const char *help, const double *le,
+		    const uint64_t *cum, size_t n, uint64_t count, double sum);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_impl.h"
 
@@ -20,6 +21,50 @@ static const struct {
 	{ "postgresql://", store_pg_open, true, true },
 	{ "postgres://", store_pg_open, true, true },
 };
+
+const struct counter store_counters[] = {
+	COUNTER(struct store_stats, calls, "calls into the store"),
+	COUNTER(struct store_stats, failed, "calls that failed (not: not found, exists)"),
+	COUNTER(struct store_stats, usec, "microseconds the calls took in all"),
+	COUNTER(struct store_stats, le_100us, "calls that took 100 us or less"),
+	COUNTER(struct store_stats, le_1ms, "calls that took 1 ms or less"),
+	COUNTER(struct store_stats, le_10ms, "calls that took 10 ms or less"),
+	COUNTER(struct store_stats, le_100ms, "calls that took 100 ms or less"),
+	COUNTER(struct store_stats, le_1s, "calls that took 1 s or less"),
+};
+const size_t store_ncounters = sizeof(store_counters) / sizeof(store_counters[0]);
+const double store_buckets_s[STORE_NBUCKETS] = { 0.0001, 0.001, 0.01, 0.1, 1 };
+
+const struct store_stats *store_stats(const struct store *st)
+{
+	return &st->stats;
+}
+
+static int64_t call_start(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* rc, after counting the call that returned it. */
+static int call_end(struct store *st, int64_t t0, int rc)
+{
+	struct store_stats *s = &st->stats;
+	uint64_t us = (uint64_t)(call_start() - t0);
+
+	s->calls++;
+	s->usec += us;
+	if (rc < 0 && rc != -ENOENT && rc != -EEXIST)
+		s->failed++;
+	s->le_100us += us <= 100;
+	s->le_1ms += us <= 1000;
+	s->le_10ms += us <= 10000;
+	s->le_100ms += us <= 100000;
+	s->le_1s += us <= 1000000;
+	return rc;
+}
 
 bool store_url_server(const char *url)
 {
@@ -74,7 +119,9 @@ int store_notify(struct store *st, const char *channel, const char *payload)
 		return -ENOTSUP;
 	if (strlen(payload) > STORE_NOTIFY_MAX)
 		return -EMSGSIZE;
-	return st->ops->notify(st, channel, payload);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->notify(st, channel, payload));
 }
 
 struct store_bus *store_bus_new(struct event_base *base, const char *url, const char *channel,
@@ -99,141 +146,197 @@ void store_close(struct store *st)
 
 int store_meta_set(struct store *st, const char *key, const char *value)
 {
-	return st->ops->meta_set(st, key, value);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->meta_set(st, key, value));
 }
 
 int store_counter_reserve(struct store *st, const char *name, uint64_t at_least, uint64_t block,
 			  uint64_t *start)
 {
-	return st->ops->counter_reserve(st, name, at_least, block, start);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->counter_reserve(st, name, at_least, block, start));
 }
 
 int store_meta_get(struct store *st, const char *key, char *value, size_t len)
 {
-	return st->ops->meta_get(st, key, value, len);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->meta_get(st, key, value, len));
 }
 
 int store_node_add(struct store *st, struct store_node *n)
 {
-	return st->ops->node_add(st, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_add(st, n));
 }
 
 int store_node_renew_cert(struct store *st, int64_t id, const char *presented,
 			  const char *fresh)
 {
-	return st->ops->node_renew_cert(st, id, presented, fresh);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_renew_cert(st, id, presented, fresh));
 }
 
 int store_node_cert_used(struct store *st, int64_t id, const char *serial)
 {
-	return st->ops->node_cert_used(st, id, serial);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_cert_used(st, id, serial));
 }
 
 int store_node_set_pwhash(struct store *st, int64_t id, const char *pwhash)
 {
-	return st->ops->node_set_pwhash(st, id, pwhash);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_set_pwhash(st, id, pwhash));
 }
 
 int store_node_set_tags(struct store *st, int64_t id, const char *tags)
 {
-	return st->ops->node_set_tags(st, id, tags);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_set_tags(st, id, tags));
 }
 
 int store_node_by_name(struct store *st, const char *name, struct store_node *n)
 {
-	return st->ops->node_by_name(st, name, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_by_name(st, name, n));
 }
 
 int store_node_by_fqdn(struct store *st, const char *fqdn, struct store_node *n)
 {
-	return st->ops->node_by_fqdn(st, fqdn, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_by_fqdn(st, fqdn, n));
 }
 
 int store_node_by_id(struct store *st, int64_t id, struct store_node *n)
 {
-	return st->ops->node_by_id(st, id, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_by_id(st, id, n));
 }
 
 int store_node_by_serial(struct store *st, const char *serial, struct store_node *n)
 {
-	return st->ops->node_by_serial(st, serial, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_by_serial(st, serial, n));
 }
 
 int store_node_by_vip4(struct store *st, const uint8_t vip4[4], struct store_node *n)
 {
-	return st->ops->node_by_vip4(st, vip4, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_by_vip4(st, vip4, n));
 }
 
 int store_node_by_vip6(struct store *st, const uint8_t vip6[16], struct store_node *n)
 {
-	return st->ops->node_by_vip6(st, vip6, n);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_by_vip6(st, vip6, n));
 }
 
 int store_node_revoke(struct store *st, const char *name, const char *reason)
 {
-	return st->ops->node_revoke(st, name, reason);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_revoke(st, name, reason));
 }
 
 int store_node_foreach(struct store *st, int64_t adapter_id,
 		       int (*cb)(const struct store_node *n, void *arg), void *arg)
 {
-	return st->ops->node_foreach(st, adapter_id, cb, arg);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->node_foreach(st, adapter_id, cb, arg));
 }
 
 int store_key_put(struct store *st, const struct store_key *k)
 {
-	return st->ops->key_put(st, k);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->key_put(st, k));
 }
 
 int store_key_get(struct store *st, uint64_t key_id, struct store_key *k)
 {
-	return st->ops->key_get(st, key_id, k);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->key_get(st, key_id, k));
 }
 
 int store_key_delete(struct store *st, uint64_t key_id)
 {
-	return st->ops->key_delete(st, key_id);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->key_delete(st, key_id));
 }
 
 int store_key_expire(struct store *st, int64_t now)
 {
-	return st->ops->key_expire(st, now);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->key_expire(st, now));
 }
 
 int store_reg_put(struct store *st, const struct store_reg *r)
 {
-	return st->ops->reg_put(st, r);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->reg_put(st, r));
 }
 
 int store_reg_touch(struct store *st, const struct store_reg *r)
 {
-	int result, rc = st->ops->reg_touch(st, r, 1, &result);
+	int64_t t0 = call_start();
+	int result, rc = call_end(st, t0, st->ops->reg_touch(st, r, 1, &result));
 
 	return rc < 0 ? rc : result;
 }
 
 int store_reg_touch_many(struct store *st, const struct store_reg *v, size_t n, int *result)
 {
-	return n ? st->ops->reg_touch(st, v, n, result) : 0;
+	int64_t t0;
+
+	if (!n)
+		return 0;
+	t0 = call_start();
+	return call_end(st, t0, st->ops->reg_touch(st, v, n, result));
 }
 
 int store_reg_get(struct store *st, int64_t node_id, struct store_reg *r)
 {
-	return st->ops->reg_get(st, node_id, r);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->reg_get(st, node_id, r));
 }
 
 int store_reg_delete(struct store *st, int64_t node_id)
 {
-	return st->ops->reg_delete(st, node_id);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->reg_delete(st, node_id));
 }
 
 int store_reg_expire(struct store *st, int64_t now)
 {
-	return st->ops->reg_expire(st, now);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->reg_expire(st, now));
 }
 
 int store_reg_foreach(struct store *st, int (*cb)(const struct store_reg *r, void *arg),
 		      void *arg)
 {
-	return st->ops->reg_foreach(st, cb, arg);
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->reg_foreach(st, cb, arg));
 }

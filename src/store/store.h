@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "counters.h"
 #include "wire.h"
 
 #define STORE_SCHEMA_VERSION 6
@@ -30,6 +31,27 @@
 #define STORE_MAX_ADDRS 8
 
 struct store;
+
+/* How long a store handle kept its caller waiting: every call through it
+ * timed, from the call to its return (`cyphonic stats` "store", and the
+ * Prometheus histogram cyphonic_store_call_duration_seconds).  le_X
+ * counts the calls that took X or less, so each includes the ones
+ * before it. */
+struct store_stats {
+	uint64_t calls;
+	uint64_t failed;     /* ended in an error but "not found" or "exists" */
+	uint64_t usec;       /* the time of them all, microseconds */
+	uint64_t le_100us, le_1ms, le_10ms, le_100ms, le_1s;
+};
+
+extern const struct counter store_counters[];
+extern const size_t store_ncounters;
+/* The bucket bounds of le_100us... in seconds, in that order. */
+#define STORE_NBUCKETS 5
+extern const double store_buckets_s[STORE_NBUCKETS];
+
+/* This handle's timings; one handle is used by one thread. */
+const struct store_stats *store_stats(const struct store *st);
 
 struct store_node {
 	int64_t id;

@@ -53,6 +53,7 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	struct store_stats stats;            /* store.c times every call */
 };
 
 /* Backends.  path/url is what follows the scheme. */

@@ -34,7 +34,16 @@ prom_scrape cloud http://127.0.0.1:9470/metrics cloud
 (($(prom_value cloud cyphonic_nms_directions_ok_total) >= 1)) || fail "cloud: no route selection"
 prom_value cloud cyphonic_trs_sessions >/dev/null || fail "cloud: no TRS sessions gauge"
 grep -q '^# TYPE cyphonic_trs_sessions gauge' "$RUN_DIR/cloud.prom" || fail "cloud: sessions is no gauge"
-ok "promtool accepts it; $(prom_value cloud cyphonic_as_login_ok_total) logins, $(prom_value cloud cyphonic_nms_registrations_total) registrations, $(prom_value cloud cyphonic_nms_directions_ok_total) route selections"
+# the store's latency: every call timed, as a histogram whose +Inf bucket
+# is its count, and the same count in `cyphonic stats`
+calls=$(prom_value cloud cyphonic_store_call_duration_seconds_count)
+((calls > 0)) || fail "cloud: no store call timed"
+[[ $(prom_value cloud 'cyphonic_store_call_duration_seconds_bucket{le="+Inf"}') == "$calls" ]] ||
+	fail "cloud: store histogram's +Inf bucket is not its count"
+grep -q '^# TYPE cyphonic_store_call_duration_seconds histogram' "$RUN_DIR/cloud.prom" ||
+	fail "cloud: store latency is no histogram"
+(($(stat_get .store.calls) >= calls)) || fail "cloud: stats shows fewer store calls than metrics"
+ok "promtool accepts it; $calls store calls timed, $(prom_value cloud cyphonic_as_login_ok_total) logins, $(prom_value cloud cyphonic_nms_registrations_total) registrations, $(prom_value cloud cyphonic_nms_directions_ok_total) route selections"
 
 pretty "the nodes' metrics"
 prom_scrape a http://127.0.0.1:9471/metrics a

@@ -67,6 +67,30 @@ static void test_table(void **state)
 	free(t);
 }
 
+static void write_histogram(FILE *f)
+{
+	static const double le[] = { 0.0001, 0.01, 1 };
+	static const uint64_t cum[] = { 3, 5, 5 };
+
+	prom_histogram(f, "cy_demo_seconds", "how long", le, cum, 3, 6, 2.5);
+}
+
+/* Buckets are cumulative, +Inf holds the count, then _sum and _count. */
+static void test_histogram(void **state)
+{
+	char *t = capture(write_histogram);
+
+	assert_string_equal(t, "# HELP cy_demo_seconds how long\n"
+			       "# TYPE cy_demo_seconds histogram\n"
+			       "cy_demo_seconds_bucket{le=\"0.0001\"} 3\n"
+			       "cy_demo_seconds_bucket{le=\"0.01\"} 5\n"
+			       "cy_demo_seconds_bucket{le=\"1\"} 5\n"
+			       "cy_demo_seconds_bucket{le=\"+Inf\"} 6\n"
+			       "cy_demo_seconds_sum 2.500000\n"
+			       "cy_demo_seconds_count 6\n");
+	free(t);
+}
+
 static void test_labels(void **state)
 {
 	char l[64] = "";
@@ -86,6 +110,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_histogram),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -727,6 +727,28 @@ static void test_reg_marks(void **state)
 	assert_true(got.mark == 700);
 }
 
+/* Every call is timed: counted, in the buckets of the time it took, and
+ * as failed only for an error that is not an answer ("not found",
+ * "exists"). */
+static void test_call_stats(void **state)
+{
+	struct fix *f = *state;
+	struct store_stats s0 = *store_stats(f->st);
+	const struct store_stats *s;
+	struct store_key got;
+	struct store_node n;
+
+	assert_int_equal(store_key_get(f->st, 4242, &got), -ENOENT);
+	assert_int_equal(add(f->st, "a", &n), 0);
+	assert_int_equal(add(f->st, "a", &n), -EEXIST);
+	s = store_stats(f->st);
+	assert_true(s->calls >= s0.calls + 3);
+	assert_true(s->failed == s0.failed);
+	assert_true(s->le_100us <= s->le_1ms && s->le_1ms <= s->le_10ms &&
+		    s->le_10ms <= s->le_100ms && s->le_100ms <= s->le_1s && s->le_1s <= s->calls);
+	assert_true(s->le_1s == s->calls);   /* nothing here takes a second */
+}
+
 /* A keepalive's conditional write: only the live registration of that
  * key, on that host, from that endpoint moves; anything else is -ENOENT
  * and changes nothing. */
@@ -917,6 +939,7 @@ int main(void)
 		T(test_regs),
 		T(test_reg_touch),
 		T(test_reg_marks),
+		T(test_call_stats),
 		T(test_meta),
 		T(test_foreach),
 		T(test_concurrent_alloc),
