@@ -80,16 +80,17 @@ uint64_t cy_seal_counter(uint64_t *last)
 int cy_ctr_next(struct cy_ctr *c, uint64_t *out)
 {
 	uint64_t want = (uint64_t)clock_now() * 1000000000ULL, start;
+	uint64_t block = c->block ? c->block : CY_CTR_BLOCK;
 	int rc;
 
 	if (want < c->next)
 		want = c->next;
 	if (want >= c->end) {
-		rc = c->reserve(c->arg, want, CY_CTR_BLOCK, &start);
+		rc = c->reserve(c->arg, want, block, &start);
 		if (rc < 0)
 			return rc;
 		c->next = start;
-		c->end = start + CY_CTR_BLOCK;
+		c->end = start + block;
 		want = start;
 	}
 	*out = want;

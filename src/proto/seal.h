@@ -49,9 +49,16 @@ uint64_t cy_seal_counter(uint64_t *last);
  * or processes.  Within a block the counters still follow the realtime
  * clock where they can, so they keep rising for the receivers' windows. */
 #define CY_CTR_BLOCK (1ULL << 34)   /* ns: a reservation every ~17 s of use */
+/* Where several processes share the keys and one store mark (the NMS on
+ * several cloud hosts): the one that reserved last is at most a block
+ * ahead of the others, so a node that moves to another finds its counters
+ * at most this far behind what it has seen (about a second: a
+ * retransmission), at the cost of a reservation a second. */
+#define CY_CTR_BLOCK_SHARED (1ULL << 30)
 
 struct cy_ctr {
 	uint64_t next, end;              /* the block in use: [next, end) */
+	uint64_t block;                  /* counters per reservation; 0: CY_CTR_BLOCK */
 	/* Reserve a block of `block` counters, none below at_least: its first
 	 * in *start.  0 or -errno. */
 	int (*reserve)(void *arg, uint64_t at_least, uint64_t block, uint64_t *start);

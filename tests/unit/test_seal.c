@@ -529,11 +529,35 @@ static void test_ctr_file_never_repeats(void **state)
 	clock_set_fake(0, 0);
 }
 
+/* Two processes sharing one mark (NMS hosts on one store): whichever
+ * reserved last is ahead, but by a block at most, so a node moving from
+ * one to the other finds the new one's counters that close behind; and no
+ * counter repeats between them. */
+static void test_ctr_shared_hosts_stay_close(void **state)
+{
+	uint64_t mark = 0, a_v[40], b_v[40];
+	struct cy_ctr a = { .reserve = cy_ctr_reserve_in_memory, .arg = &mark,
+			    .block = CY_CTR_BLOCK_SHARED }, b = a;
+
+	for (int i = 0; i < 40; i++) {
+		/* a quarter second a step, at the clock's resolution */
+		clock_set_fake(1700000000 + i / 4, 1000);
+		assert_int_equal(cy_ctr_next(&a, &a_v[i]), 0);
+		assert_int_equal(cy_ctr_next(&b, &b_v[i]), 0);
+		assert_true(a_v[i] <= b_v[i] + CY_CTR_BLOCK_SHARED);
+		assert_true(b_v[i] <= a_v[i] + CY_CTR_BLOCK_SHARED);
+		for (int j = 0; j <= i; j++)
+			assert_true(a_v[i] != b_v[j] && b_v[i] != a_v[j]);
+	}
+	clock_set_fake(0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_ctr_file_never_repeats),
+		cmocka_unit_test(test_ctr_shared_hosts_stay_close),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_wrong_key_dir),
 		cmocka_unit_test(test_peek),

@@ -180,6 +180,7 @@ int nms_keys_init(struct nms *n)
 {
 	n->ctr.reserve = nms_ctr_reserve;
 	n->ctr.arg = n->st;
+	n->ctr.block = CY_CTR_BLOCK_SHARED;   /* hosts stay within a second */
 	return idmap_init(&n->keys, NMS_BUCKETS);
 }
 
