@@ -3,8 +3,13 @@
  *
  * The URL is libpq's own (postgresql://user@host:port/db?options=...,
  * a schema picked with options=-csearch_path%3DNAME).  Every call runs
- * synchronously on the one connection; a connection found broken is
- * reset once before the next statement.  Writes that read before they
+ * on the one connection and waits for its answer, but never longer than
+ * PG_CALL_MS: a server that stops answering (stopped, cut off, stuck)
+ * costs the caller, the cloud's event loop, that long once; then the
+ * connection is dropped, and calls fail at once while a new one is made
+ * without blocking (each call moves the attempt on as far as it can go
+ * now), attempts spaced by a wait that doubles from PG_RETRY_MIN_MS to
+ * PG_RETRY_MAX_MS.  Writes that read before they
  * write (VIP allocation, counter blocks) run SERIALIZABLE and are retried
  * when PostgreSQL reports a conflict with another host (SQLSTATE 40001,
  * 40P01, or the unique VIP index taken by a concurrent insert), so VIPs
@@ -14,6 +19,7 @@
 #include <event2/event.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -104,11 +110,24 @@ struct pg_prepared {
 	unsigned epoch;      /* the connection it was prepared on */
 };
 
+#define PG_STR_(x) #x
+#define PG_STR(x) PG_STR_(x)
+#define PG_CALL_MS 5000          /* a call waits this long for the server at most */
+#define PG_STATEMENT_MS "4500"   /* statement_timeout: the server gives up first */
+#define PG_RETRY_MIN_MS 500      /* after a failed (re)connection, calls fail at once */
+#define PG_RETRY_MAX_MS 5000     /* ... for this long, doubling up to here */
+
 struct store_pg {
 	struct store base;
-	PGconn *db;
+	PGconn *db;          /* NULL: dropped, no attempt under way */
+	char *url;           /* for reconnecting */
 	char where[160];     /* for messages: host and database, never the password */
 	unsigned epoch;      /* moves on at each reconnection */
+	bool connecting;     /* db is an attempt (PQconnectStart) under way... */
+	PostgresPollingStatusType polling;  /* ...waiting for this */
+	int64_t connect_by;  /* ...given up at (monotonic ms) */
+	int64_t retry_at;    /* no new attempt before (monotonic ms) */
+	int backoff_ms;
 	size_t nprep;
 	struct pg_prepared prep[PG_PREPARED_MAX];
 };
@@ -120,28 +139,188 @@ static struct store_pg *to_pg(struct store *st)
 
 /* ---- statements ---- */
 
-/* What every connection (and reconnection) sets: terse errors (a
- * DETAIL line could quote a row, a key among them) and a bound on a
- * statement, so a locked table cannot hold the event loop for ever. */
-static void pg_session(struct store_pg *s)
+static int64_t mono_ms(void)
 {
-	PGresult *r;
+	struct timespec ts;
 
-	PQsetErrorVerbosity(s->db, PQERRORS_TERSE);
-	r = PQexec(s->db, "SET statement_timeout = 10000");
-	PQclear(r);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A connection found broken is reset once before the next statement. */
-static void pg_ready(struct store_pg *s)
+/* Defaults for what the URL does not say: an attempt, and a peer that
+ * died or stopped acknowledging, are given up on in seconds, not
+ * minutes. */
+#define PG_CONNECT_S 3
+static const char *const pg_keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+				       "tcp_user_timeout", "dbname", NULL };
+#define PG_VALUES(url) \
+	((const char *const[]){ PG_STR(PG_CONNECT_S), "1", "30", "5000", (url), NULL })
+
+/* A connection, made while the caller waits (at start).  NULL only when
+ * out of memory. */
+static PGconn *pg_connect(const char *url)
 {
-	if (PQstatus(s->db) != CONNECTION_BAD)
-		return;
-	log_warnx("store %s: connection lost, reconnecting", s->where);
-	PQreset(s->db);
+	return PQconnectdbParams(pg_keys, PG_VALUES(url), 1);
+}
+
+/* Wait until fd is ready for events or the deadline passes: > 0 ready,
+ * 0 timed out, < 0 failed. */
+static int pg_poll(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int rc;
+
+	do {
+		left = deadline - mono_ms();
+		if (left <= 0)
+			return 0;
+		rc = poll(&p, 1, (int)left);
+	} while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
+/* No new attempt for a while, waiting longer each time. */
+static void pg_backoff(struct store_pg *s)
+{
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : PG_RETRY_MIN_MS;
+	if (s->backoff_ms > PG_RETRY_MAX_MS)
+		s->backoff_ms = PG_RETRY_MAX_MS;
+	s->retry_at = mono_ms() + s->backoff_ms;
+}
+
+/* The connection is dropped (it did not answer, or broke): calls fail
+ * until pg_ready() has made another. */
+static void pg_drop(struct store_pg *s, const char *why, bool wait)
+{
+	log_warnx("store %s: %s, reconnecting", s->where, why);
+	PQfinish(s->db);
+	s->db = NULL;
+	s->connecting = false;
 	s->epoch++;   /* its prepared statements are gone with it */
-	if (PQstatus(s->db) == CONNECTION_OK)
-		pg_session(s);
+	if (wait)
+		pg_backoff(s);
+}
+
+/* The answer to what was just sent (PQsend*): its last result, as PQexec
+ * gives, or NULL when the server did not answer within PG_CALL_MS (the
+ * connection is then dropped) or the connection broke. */
+static PGresult *pg_wait(struct store_pg *s)
+{
+	int64_t deadline = mono_ms() + PG_CALL_MS;
+	int fd = PQsocket(s->db), rc;
+	PGresult *r, *last = NULL;
+
+	while ((rc = PQflush(s->db)) > 0) {
+		if (pg_poll(fd, POLLIN | POLLOUT, deadline) <= 0 || !PQconsumeInput(s->db))
+			goto fail;
+	}
+	if (rc < 0)
+		goto fail;
+	for (;;) {
+		while (PQisBusy(s->db)) {
+			if (pg_poll(fd, POLLIN, deadline) <= 0 || !PQconsumeInput(s->db))
+				goto fail;
+		}
+		r = PQgetResult(s->db);
+		if (!r)
+			return last;
+		PQclear(last);
+		last = r;
+	}
+fail:
+	PQclear(last);
+	/* A server that did not answer is not asked again at once; one
+	 * that closed (restarted) is. */
+	if (mono_ms() >= deadline)
+		pg_drop(s, "no answer in " PG_STR(PG_CALL_MS) " ms", true);
+	else
+		pg_drop(s, "connection lost", false);
+	return NULL;
+}
+
+static PGresult *pg_exec_now(struct store_pg *s, const char *sql)
+{
+	return PQsendQuery(s->db, sql) ? pg_wait(s) : NULL;
+}
+
+/* What every connection (and reconnection) sets: terse errors (a
+ * DETAIL line could quote a row, a key among them), calls that do not
+ * block (pg_wait bounds them), and a bound on a statement, so a locked
+ * table does not hold the event loop either.  0 or -1. */
+static int pg_session(struct store_pg *s)
+{
+	PGresult *r;
+	int rc;
+
+	PQsetErrorVerbosity(s->db, PQERRORS_TERSE);
+	if (PQsetnonblocking(s->db, 1) < 0)
+		return -1;
+	r = pg_exec_now(s, "SET statement_timeout = " PG_STATEMENT_MS);
+	rc = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(r);
+	return rc;
+}
+
+/* An attempt that failed: dropped, and the next one later. */
+static bool pg_connect_failed(struct store_pg *s)
+{
+	log_warnx("store %s: cannot connect: %s", s->where,
+		  s->db ? PQerrorMessage(s->db) : "out of memory\n");
+	PQfinish(s->db);
+	s->db = NULL;
+	s->connecting = false;
+	pg_backoff(s);
+	return false;
+}
+
+/* Whether there is a connection to use.  One that was lost or dropped is
+ * made again without blocking: each call starts an attempt (after the
+ * backoff) or moves it on as far as the server's answers allow now, and
+ * fails at once until it is done, so a server that is away costs no
+ * waiting. */
+static bool pg_ready(struct store_pg *s)
+{
+	struct pollfd p;
+
+	if (s->db && !s->connecting) {
+		if (PQstatus(s->db) == CONNECTION_OK)
+			return true;
+		pg_drop(s, "connection lost", false);
+	}
+	if (!s->connecting) {
+		if (mono_ms() < s->retry_at)
+			return false;
+		log_debug("store %s: connecting", s->where);
+		s->db = PQconnectStartParams(pg_keys, PG_VALUES(s->url), 1);
+		if (!s->db || PQstatus(s->db) == CONNECTION_BAD)
+			return pg_connect_failed(s);
+		s->connecting = true;
+		s->polling = PGRES_POLLING_WRITING;
+		s->connect_by = mono_ms() + PG_CONNECT_S * 1000;
+	}
+	for (;;) {
+		p = (struct pollfd){ .fd = PQsocket(s->db),
+				     .events = s->polling == PGRES_POLLING_READING ? POLLIN
+										   : POLLOUT };
+		if (poll(&p, 1, 0) == 0) {
+			if (mono_ms() >= s->connect_by)
+				return pg_connect_failed(s);
+			return false;   /* the next call goes on from here */
+		}
+		s->polling = PQconnectPoll(s->db);
+		if (s->polling == PGRES_POLLING_FAILED)
+			return pg_connect_failed(s);
+		if (s->polling == PGRES_POLLING_OK)
+			break;
+	}
+	s->connecting = false;
+	if (pg_session(s) < 0)
+		return s->db ? pg_connect_failed(s) : false;
+	log_info("store %s: connected again", s->where);
+	s->backoff_ms = 0;
+	s->retry_at = 0;
+	return true;
 }
 
 /* The name of sql prepared on this connection ("cyN"), preparing it
@@ -175,7 +354,7 @@ static const char *pg_prepare(struct store_pg *s, const char *sql, int nparams, 
 	snprintf(name, 16, "cy%zu", i);
 	if (p->epoch == s->epoch)
 		return name;
-	r = PQprepare(s->db, name, sql, nparams, NULL);
+	r = PQsendPrepare(s->db, name, sql, nparams, NULL) ? pg_wait(s) : NULL;
 	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
 		PQclear(r);
 		return NULL;
@@ -220,11 +399,14 @@ static PGresult *pg_run(struct store_pg *s, const char *sql, const char *fmt, va
 			abort();
 		}
 	}
-	pg_ready(s);
+	if (!pg_ready(s))
+		return NULL;
 	name = pg_prepare(s, sql, n, nbuf);
+	if (!s->db)
+		return NULL;   /* dropped while preparing */
 	if (name)
-		return PQexecPrepared(s->db, name, n, vals, lens, fmts, 0);
-	return PQexecParams(s->db, sql, n, NULL, vals, lens, fmts, 0);
+		return PQsendQueryPrepared(s->db, name, n, vals, lens, fmts, 0) ? pg_wait(s) : NULL;
+	return PQsendQueryParams(s->db, sql, n, NULL, vals, lens, fmts, 0) ? pg_wait(s) : NULL;
 }
 
 /* The store's error for a failed result (logged as what unless it is a
@@ -232,6 +414,10 @@ static PGresult *pg_run(struct store_pg *s, const char *sql, const char *fmt, va
  * (a serialisation conflict, or the VIP index taken meanwhile), -EIO. */
 static int pg_error(struct store_pg *s, const PGresult *r, const char *what)
 {
+	/* No connection (dropped, or being made again): said once, when it
+	 * went, not at every call meanwhile. */
+	if (!r && (!s->db || s->connecting))
+		return -EIO;
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *cons = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
 
@@ -332,10 +518,7 @@ static void *rows_read(PGresult *r, int ncols, size_t size,
 
 static int exec(struct store_pg *s, const char *sql)
 {
-	PGresult *r;
-
-	pg_ready(s);
-	r = PQexec(s->db, sql);
+	PGresult *r = pg_ready(s) ? pg_exec_now(s, sql) : NULL;
 	int rc = 0;
 
 	if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK &&
@@ -989,7 +1172,9 @@ struct store_bus {
 	store_bus_cb cb;
 	void *arg;
 	PGconn *db;
-	struct event *rd;        /* the connection's socket */
+	struct event *rd;        /* the connection's socket, once connected */
+	struct event *io;        /* ...while an attempt is under way */
+	int64_t connect_by;      /* ...given up at (monotonic ms) */
 	struct event *retry;     /* while there is none */
 	struct ratelimit rl;
 };
@@ -998,22 +1183,45 @@ static void bus_drop(struct store_bus *b)
 {
 	if (b->rd)
 		event_free(b->rd);
-	b->rd = NULL;
+	if (b->io)
+		event_free(b->io);
+	b->rd = b->io = NULL;
 	PQfinish(b->db);
 	b->db = NULL;
+}
+
+/* The connection failed (why): another in PG_BUS_RETRY_S. */
+static void bus_retry_later(struct store_bus *b, const char *why)
+{
+	struct timeval tv = { PG_BUS_RETRY_S, 0 };
+	char err[512];
+
+	snprintf(err, sizeof(err), "%s", why);
+	store_url_redact(err);
+	LOG_RATELIMITED(&b->rl, "store: listening for other hosts: %s", err);
+	bus_drop(b);
+	evtimer_add(b->retry, &tv);
 }
 
 static void bus_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_bus *b = arg;
-	struct timeval tv = { PG_BUS_RETRY_S, 0 };
 	PGnotify *nt;
+	PGresult *r;
 
 	if (!PQconsumeInput(b->db)) {
-		log_warnx("store: listening for other hosts: %s", PQerrorMessage(b->db));
-		bus_drop(b);
-		evtimer_add(b->retry, &tv);
+		bus_retry_later(b, PQerrorMessage(b->db));
 		return;
+	}
+	/* the answers to the LISTENs */
+	while (!PQisBusy(b->db) && (r = PQgetResult(b->db))) {
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+		PQclear(r);
+		if (!ok) {
+			bus_retry_later(b, PQerrorMessage(b->db));
+			return;
+		}
 	}
 	while ((nt = PQnotifies(b->db))) {
 		b->cb(b->arg, nt->relname, nt->extra);
@@ -1022,59 +1230,103 @@ static void bus_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Connect and LISTEN on the host's channel and the one for all: 0, or
- * -1 with err set (the caller retries). */
-static int bus_connect(struct store_bus *b, char *err, size_t errlen)
+/* On a made connection: LISTEN on the host's channel and the one for
+ * all, sent without waiting; their answers, and then the notifications,
+ * come to bus_read().  0, or -1. */
+static int bus_listen(struct store_bus *b)
 {
 	const char *chans[] = { b->channel, STORE_CHANNEL_ALL };
-	PGresult *r;
-	char *id, sql[128];
+	char sql[256] = "";
+	size_t len = 0;
+	char *id;
 
-	b->db = PQconnectdbParams((const char *const[]){ "connect_timeout", "keepalives",
-							 "keepalives_idle", "dbname", NULL },
-				  (const char *const[]){ "10", "1", "30", b->url, NULL }, 1);
-	if (!b->db || PQstatus(b->db) != CONNECTION_OK)
-		goto fail;
 	PQsetErrorVerbosity(b->db, PQERRORS_TERSE);
+	if (PQsetnonblocking(b->db, 1) < 0)
+		return -1;
 	for (size_t i = 0; i < 2; i++) {
 		id = PQescapeIdentifier(b->db, chans[i], strlen(chans[i]));
 		if (!id)
-			goto fail;
-		snprintf(sql, sizeof(sql), "LISTEN %s", id);
+			return -1;
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "LISTEN %s;", id);
 		PQfreemem(id);
-		r = PQexec(b->db, sql);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			PQclear(r);
-			goto fail;
-		}
-		PQclear(r);
+		if (len >= sizeof(sql))
+			return -1;
 	}
-	if (PQsetnonblocking(b->db, 1) < 0)
-		goto fail;
+	if (!PQsendQuery(b->db, sql) || PQflush(b->db) < 0)
+		return -1;
 	b->rd = event_new(b->base, PQsocket(b->db), EV_READ | EV_PERSIST, bus_read, b);
 	if (!b->rd || event_add(b->rd, NULL) < 0)
-		goto fail;
+		return -1;
 	return 0;
-fail:
-	snprintf(err, errlen, "postgresql: cannot listen: %s",
-		 b->db ? PQerrorMessage(b->db) : "out of memory");
-	store_url_redact(err);
-	bus_drop(b);
-	return -1;
+}
+
+/* An attempt moves on when its socket is ready, until it is made or
+ * fails or passes PG_CONNECT_S: the loop never waits for it. */
+static void bus_connecting(evutil_socket_t fd, short what, void *arg)
+{
+	struct store_bus *b = arg;
+	PostgresPollingStatusType st;
+	int64_t left = b->connect_by - mono_ms();
+	struct timeval tv;
+
+	if (b->io)
+		event_free(b->io);
+	b->io = NULL;
+	if (what & EV_TIMEOUT || left <= 0) {
+		bus_retry_later(b, "no answer in time");
+		return;
+	}
+	st = PQconnectPoll(b->db);
+	if (st == PGRES_POLLING_FAILED) {
+		bus_retry_later(b, PQerrorMessage(b->db));
+		return;
+	}
+	if (st == PGRES_POLLING_OK) {
+		if (bus_listen(b) < 0)
+			bus_retry_later(b, PQerrorMessage(b->db));
+		else
+			log_info("store: listening for the other cloud hosts again");
+		return;
+	}
+	/* the socket may be another one now (the next address) */
+	b->io = event_new(b->base, PQsocket(b->db),
+			  st == PGRES_POLLING_READING ? EV_READ : EV_WRITE, bus_connecting, b);
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	if (!b->io || event_add(b->io, &tv) < 0)
+		bus_retry_later(b, "out of memory");
 }
 
 static void bus_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_bus *b = arg;
-	struct timeval tv = { PG_BUS_RETRY_S, 0 };
-	char err[512];
+	struct timeval tv = { PG_CONNECT_S, 0 };
 
-	if (bus_connect(b, err, sizeof(err)) < 0) {
-		LOG_RATELIMITED(&b->rl, "store: %s", err);
-		evtimer_add(b->retry, &tv);
+	b->db = PQconnectStartParams(pg_keys, PG_VALUES(b->url), 1);
+	if (!b->db || PQstatus(b->db) == CONNECTION_BAD) {
+		bus_retry_later(b, b->db ? PQerrorMessage(b->db) : "out of memory");
 		return;
 	}
-	log_info("store: listening for the other cloud hosts again");
+
+	b->connect_by = mono_ms() + PG_CONNECT_S * 1000;
+	/* the first poll once the socket is writable (libpq's rule) */
+	b->io = event_new(b->base, PQsocket(b->db), EV_WRITE, bus_connecting, b);
+	if (!b->io || event_add(b->io, &tv) < 0)
+		bus_retry_later(b, "out of memory");
+}
+
+/* At start: connected while the caller waits, so that a store that
+ * cannot be reached is an error at once.  0, or -1 with err set. */
+static int bus_connect(struct store_bus *b, char *err, size_t errlen)
+{
+	b->db = pg_connect(b->url);
+	if (b->db && PQstatus(b->db) == CONNECTION_OK && bus_listen(b) == 0)
+		return 0;
+	snprintf(err, errlen, "postgresql: cannot listen: %s",
+		 b->db ? PQerrorMessage(b->db) : "out of memory");
+	store_url_redact(err);
+	bus_drop(b);
+	return -1;
 }
 
 struct store_bus *store_pg_bus_new(struct event_base *base, const char *url, const char *channel,
@@ -1120,6 +1372,9 @@ static void pg_close(struct store *st)
 	PQfinish(s->db);
 	for (size_t i = 0; i < s->nprep; i++)
 		free(s->prep[i].sql);
+	if (s->url)
+		cy_wipe(s->url, strlen(s->url));   /* libpq's form may hold a password */
+	free(s->url);
 	free(s);
 }
 
@@ -1167,7 +1422,7 @@ fail_tx:
 	finish(s, rc);
 fail:
 	snprintf(err, errlen, "%s: schema migration failed: %s", s->where,
-		 PQerrorMessage(s->db));
+		 s->db ? PQerrorMessage(s->db) : "connection dropped");
 	return rc < 0 ? rc : -EIO;
 }
 
@@ -1219,19 +1474,15 @@ int store_pg_open(struct store **out, const char *url, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	s->base.ops = &pg_ops;
-	/* Defaults for what the URL does not say: a connection attempt and a
-	 * dead peer are noticed in seconds, not minutes. */
-	s->db = PQconnectdbParams((const char *const[]){ "connect_timeout", "keepalives",
-							 "keepalives_idle", "dbname", NULL },
-				  (const char *const[]){ "10", "1", "30", url, NULL }, 1);
-	if (!s->db || PQstatus(s->db) != CONNECTION_OK) {
+	s->url = strdup(url);
+	s->db = s->url ? pg_connect(url) : NULL;
+	if (!s->db || PQstatus(s->db) != CONNECTION_OK || pg_session(s) < 0) {
 		snprintf(err, errlen, "postgresql: cannot connect: %s",
 			 s->db ? PQerrorMessage(s->db) : "out of memory");
 		store_url_redact(err);
 		rc = -EIO;
 		goto fail;
 	}
-	pg_session(s);
 	snprintf(s->where, sizeof(s->where), "postgresql %s/%s",
 		 PQhost(s->db) ? PQhost(s->db) : "?", PQdb(s->db) ? PQdb(s->db) : "?");
 	PQsetNoticeProcessor(s->db, pg_notice, s);

@@ -142,6 +142,7 @@ cleanup()
 		reap "${DPID[$name]}"
 	done
 	DPID=()
+	[[ -z ${PG_FROZEN:-} ]] || kill -CONT $PG_FROZEN 2>/dev/null
 	[[ -z ${PG_DIR:-} ]] || "$(dirname "${BASH_SOURCE[0]}")/../pg.sh" stop "$PG_DIR"
 	for ((i = ${#NAMESPACES[@]} - 1; i >= 0; i--)); do
 		ns=${NAMESPACES[i]}
@@ -550,6 +551,22 @@ pg_start()
 	PG_DIR=$(mktemp -d /tmp/cy-pg-net.XXXXXX)
 	"$(dirname "${BASH_SOURCE[0]}")/../pg.sh" start "$PG_DIR"
 	PG_URL="postgresql:///postgres?host=$PG_DIR"
+}
+
+# pg_freeze / pg_thaw: the server of pg_start stops answering, every one
+# of its processes stopped (SIGSTOP) as a hung or cut-off server would
+# be, and goes on again (cleanup thaws it too).
+pg_freeze()
+{
+	local pm
+	pm=$(head -n1 "$PG_DIR/data/postmaster.pid")
+	PG_FROZEN="$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+	kill -STOP $PG_FROZEN
+}
+pg_thaw()
+{
+	kill -CONT $PG_FROZEN
+	PG_FROZEN=
 }
 
 cloud_new()

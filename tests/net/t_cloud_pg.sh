@@ -4,8 +4,10 @@
 # nodes log in, register and talk, `cyphonic list` reads the same store,
 # a revocation lands there; PostgreSQL restarts while a ping runs through
 # a tunnel: the ping carries on, the cloud reconnects by itself and a node
-# logs in and selects a route again; and a restarted cloud finds every VIP
-# where it was.
+# logs in and selects a route again; PostgreSQL stops answering: the cloud
+# waits for it once, answers at once from then on, refuses a login it
+# cannot record and serves it when PostgreSQL is back; and a restarted
+# cloud finds every VIP where it was.
 #
 #   ns cloud 192.0.2.1 (store: PostgreSQL over its UNIX socket)
 #   ns a 192.0.2.10          ns r (NAPT) -- ns b 198.51.100.10
@@ -69,6 +71,42 @@ got=$(awk '/packets transmitted/ { print $4 }' "$RUN_DIR/ping.out")
 	fail "list after the restart: a $(list_get a .vip4) $(list_get a .registered)"
 ok "keepalives answered again, b logged in and reached a; the a -> b ping: $got of $sent"
 grep -q "connection lost, reconnecting" "$(log_of cloud)" || fail "the cloud's log does not say it reconnected"
+
+pretty "PostgreSQL stops answering: the cloud waits once, then goes on without it"
+inet_host d 192.0.2.40/24 2001:db8::40/64
+node_new d
+n a ping -n -i 0.2 -w 16 "$vb" >"$RUN_DIR/ping.out" 2>&1 &
+PING_PID=$!
+pg_freeze
+start_node d d
+# d's login needs the store: the cloud waits for it (5 s at most), then
+# fails at once. Its loop answers the control socket again within that:
+# for 12 s, control requests back to back; the ones since the last that
+# took over a second must span 5 s.
+t_end=$(($(date +%s%N) + 12000000000))
+since=$(date +%s%N)
+answered=0
+while (($(date +%s%N) < t_end)); do
+	if timeout 1 "$CYPHONIC_BIN/cyphonic" stats --dir "$CLOUD_DIR" --json >/dev/null; then
+		answered=$((answered + 1))
+	else
+		since=$(date +%s%N)
+		answered=0
+	fi
+done
+span=$((($(date +%s%N) - since) / 1000000))
+((answered > 0 && span >= 5000)) ||
+	fail "the cloud's loop is held: control requests answered within a second for only the last $span ms"
+! is_registered d || fail "d registered while the store did not answer"
+log_grep cloud "no answer in [0-9]+ ms, reconnecting" || fail "the cloud's log does not say it gave up waiting"
+pg_thaw
+wait_registered d
+vping d "$(vip a 4)" || fail "d, after PostgreSQL came back: ping a"
+wait "$PING_PID" || true
+sent=$(awk '/packets transmitted/ { print $1 }' "$RUN_DIR/ping.out")
+got=$(awk '/packets transmitted/ { print $4 }' "$RUN_DIR/ping.out")
+((sent > 10 && got >= sent * 9 / 10)) || fail "a's ping of b while PostgreSQL was stopped: $got of $sent came back"
+ok "control answered in under a second for the last $span ms of 12 s ($answered requests), d logged in once it was back, the a -> b ping: $got of $sent"
 
 pretty "restart the cloud: the same VIPs"
 declare -A V4

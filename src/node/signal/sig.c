@@ -223,13 +223,17 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 		enter_register(s);
 		return;
 	}
-	if (r->status == LOGIN_REFUSED && r->result == CY_ERR_BUSY) {
-		/* "Try again later" says nothing about the key or the
-		 * registration: a renewal or a Reject-triggered login that
-		 * meets a throttled or loaded AS must not cost them. */
-		const char *what = cy_result_str(CY_ERR_BUSY);
+	if (r->status == LOGIN_REFUSED &&
+	    (r->result == CY_ERR_BUSY || r->result == CY_ERR_INTERNAL)) {
+		/* "Try again later", or the cloud's own trouble (its store
+		 * away), says nothing about the key or the registration: a
+		 * renewal or a Reject-triggered login that meets a throttled,
+		 * loaded or failing AS must not cost them, and the next try
+		 * comes with the usual backoff, not a minute later. */
+		const char *what = cy_result_str((enum cy_result)r->result);
 
-		s->st.login_busy++;
+		if (r->result == CY_ERR_BUSY)
+			s->st.login_busy++;
 		log_warnx("login refused for now: %s%s%s", what, strcmp(what, r->reason) ? ": " : "",
 			  strcmp(what, r->reason) ? r->reason : "");
 		login_retry(s, now, busy_wait_ms(r->reason));
