@@ -25,6 +25,7 @@
 #include "metrics_http.h"
 #include "nms.h"
 #include "nms_server.h"
+#include "loopthread.h"
 #include "privdrop.h"
 #include "prom.h"
 #include "store.h"
@@ -45,6 +46,7 @@ struct cloud {
 	struct nms *nms;
 	struct nms_server *nms_srv;
 	struct trs_server *trs_srv;
+	struct loopthread *trs_loop;             /* the TRS's own thread */
 	char trs_counter[CLOUD_PATH_MAX + 16];   /* [trs] key + ".counter" */
 	struct control *ctl;
 	struct metrics_http *metrics;            /* [cloud] metrics */
@@ -98,6 +100,27 @@ static int cloud_pki_reload(struct cloud *c)
 	return cloud_as_renew(c, true);
 }
 
+struct trs_snap {
+	const struct trs_server *srv;
+	struct trs_stats stats;
+};
+
+static void trs_snap_take(void *arg)
+{
+	struct trs_snap *sn = arg;
+
+	sn->stats = *trs_server_stats(sn->srv);
+}
+
+/* The TRS's counters as they are now, read on its thread. */
+static struct trs_stats cloud_trs_stats(struct cloud *c)
+{
+	struct trs_snap sn = { .srv = c->trs_srv };
+
+	loopthread_call(c->trs_loop, trs_snap_take, &sn);
+	return sn.stats;
+}
+
 /* How long the store kept the event loop waiting, as a histogram. */
 static void cloud_store_metrics(FILE *f, const struct store_stats *s)
 {
@@ -122,9 +145,11 @@ static void cloud_metrics(void *arg, FILE *f)
 		prom_counters(f, "cyphonic_as", as_counters, as_ncounters, as_stats(c->as));
 	if (c->nms)
 		prom_counters(f, "cyphonic_nms", nms_counters, nms_ncounters, nms_stats(c->nms));
-	if (c->trs_srv)
-		prom_counters(f, "cyphonic_trs", trs_counters, trs_ncounters,
-			      trs_server_stats(c->trs_srv));
+	if (c->trs_srv) {
+		struct trs_stats ts = cloud_trs_stats(c);
+
+		prom_counters(f, "cyphonic_trs", trs_counters, trs_ncounters, &ts);
+	}
 	if (c->st)
 		cloud_store_metrics(f, store_stats(c->st));
 }
@@ -163,8 +188,11 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 		counters_json(&j, "nms", nms_counters, nms_ncounters, nms_stats(c->nms));
 	else
 		json_null(&j, "nms");
-	if (c->trs_srv)
-		counters_json(&j, "trs", trs_counters, trs_ncounters, trs_server_stats(c->trs_srv));
+	if (c->trs_srv) {
+		struct trs_stats ts = cloud_trs_stats(c);
+
+		counters_json(&j, "trs", trs_counters, trs_ncounters, &ts);
+	}
 	else
 		json_null(&j, "trs");
 	if (c->st)
@@ -257,7 +285,15 @@ static int cloud_trs(struct cloud *c)
 	snprintf(c->trs_counter, sizeof(c->trs_counter), "%s.counter", c->conf.trs_secret);
 	tc.trs.ctr_reserve = ctrfile_reserve;
 	tc.trs.ctr_arg = c->trs_counter;
-	c->trs_srv = trs_server_new(c->base, &tc);
+	/* Relayed tunnels' packets go through the TRS: it runs on a thread
+	 * of its own, so that no login, store call or route selection on the
+	 * cloud's loop ever holds them. */
+	c->trs_loop = loopthread_new("trs");
+	c->trs_srv = c->trs_loop ? trs_server_new(loopthread_base(c->trs_loop), &tc) : NULL;
+	if (c->trs_srv && loopthread_start(c->trs_loop) < 0) {
+		trs_server_free(c->trs_srv);
+		c->trs_srv = NULL;
+	}
 	cy_wipe(&tc, sizeof(tc));
 	return c->trs_srv ? 0 : -1;
 }
@@ -372,7 +408,9 @@ static void cloud_stop(struct cloud *c)
 	control_free(c->ctl);
 	metrics_http_free(c->metrics);
 	store_bus_free(c->bus);
+	loopthread_stop(c->trs_loop);
 	trs_server_free(c->trs_srv);
+	loopthread_free(c->trs_loop);
 	nms_server_free(c->nms_srv);
 	nms_free(c->nms);
 	if (c->ev_renew)

@@ -60,5 +60,25 @@ wait_for 5 sh -c "[ \$(\"$CYPHONIC_BIN/cyphonic\" stats --dir \"$CLOUD_DIR\" --j
 vping a "$(vip b 4)" || fail "a: ping b after the junk gets no replies"
 ok "junk on the control port and on the session port counted; the relay still works"
 
+pretty "the cloud's event loop held up (its store locked for 8 s): the relay goes on"
+# The TRS runs on a thread of its own: whatever holds the loop that
+# carries logins, registrations and the store does not hold relayed
+# packets. Another writer takes the store's lock; the cloud's next write
+# (its keepalives, flushed every second) waits for it on the loop.
+vb=$(vip b 4)   # `cyphonic list` reads the store: before the lock
+sqlite3 "$CLOUD_DIR/cloud.db" "BEGIN EXCLUSIVE;" ".shell sleep 8" "COMMIT;" &
+LOCK_PID=$!
+wait_for 5 eval '! timeout 1 "$CYPHONIC_BIN/cyphonic" stats --dir "$CLOUD_DIR" --json >/dev/null'
+n a ping -n -i 0.1 -w 4 "$vb" >"$RUN_DIR/ping.out" 2>&1 || true
+held=no
+timeout 1 "$CYPHONIC_BIN/cyphonic" stats --dir "$CLOUD_DIR" --json >/dev/null || held=yes
+wait "$LOCK_PID"
+sent=$(awk '/packets transmitted/ { print $1 }' "$RUN_DIR/ping.out")
+got=$(awk '/packets transmitted/ { print $4 }' "$RUN_DIR/ping.out")
+[[ $held == yes ]] || fail "the cloud's loop answered during the ping: nothing held it"
+((sent >= 30 && got >= sent * 9 / 10)) || fail "relayed ping while the cloud's loop was held: $got of $sent"
+wait_for 15 eval 'timeout 1 "$CYPHONIC_BIN/cyphonic" stats --dir "$CLOUD_DIR" --json >/dev/null'
+ok "the cloud did not answer its control socket, and $got of $sent relayed pings came back"
+
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"
