@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,19 +154,33 @@ static struct pool_slot pool[AEAD_POOL_SIZE];
 static uint64_t pool_tags, pool_clock;
 static bool pool_filled, pool_atexit;
 
-/* Scratch contexts of aead_*_once, one per algorithm. */
-static EVP_CIPHER_CTX *scratch[3];
-static uint8_t scratch_alg[3];
+/* Scratch contexts of aead_*_once, one per algorithm and thread (the
+ * cloud's TRS thread and its loop both use them): freed at the thread's
+ * end (scratch_key), or with the pool at exit for the main thread. */
+static _Thread_local EVP_CIPHER_CTX *scratch[3];
+static _Thread_local uint8_t scratch_alg[3];
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_release(void *unused)
+{
+	for (size_t i = 0; i < 3; i++)
+		EVP_CIPHER_CTX_free(scratch[i]);
+	memset(scratch, 0, sizeof(scratch));
+	memset(scratch_alg, 0, sizeof(scratch_alg));
+}
+
+static void scratch_key_make(void)
+{
+	(void)pthread_key_create(&scratch_key, scratch_release);
+}
 
 static void pool_release(void)
 {
 	for (size_t i = 0; i < AEAD_POOL_SIZE; i++)
 		EVP_CIPHER_CTX_free(pool[i].ctx);   /* clears the key schedules */
-	for (size_t i = 0; i < 3; i++)
-		EVP_CIPHER_CTX_free(scratch[i]);
+	scratch_release(NULL);              /* the exiting thread's */
 	memset(pool, 0, sizeof(pool));
-	memset(scratch, 0, sizeof(scratch));
-	memset(scratch_alg, 0, sizeof(scratch_alg));
 	pool_filled = false;
 }
 
@@ -299,6 +314,10 @@ static EVP_CIPHER_CTX *scratch_get(enum aead_alg alg, const uint8_t *key)
 
 	if (!*c) {
 		pool_at_exit();
+		/* freed when this thread ends (a non-NULL value runs the
+		 * destructor) */
+		pthread_once(&scratch_once, scratch_key_make);
+		(void)pthread_setspecific(scratch_key, scratch);
 		if (!(*c = EVP_CIPHER_CTX_new()))
 			return NULL;
 	}

@@ -8,7 +8,8 @@
  *                    process, for keys that exist by the thousand but are
  *                    used only now and then (the data sessions of the
  *                    node's tunnels).  See below.
- *   aead_*_once      a scratch context re-keyed for one call (handshakes).
+ *   aead_*_once      a scratch context re-keyed for one call (handshakes),
+ *                    one per algorithm and thread.
  *
  * None of them allocates when sealing or opening, except an aead_key
  * whose pool context last served the other algorithm. */

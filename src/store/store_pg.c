@@ -7,9 +7,9 @@
  * PG_CALL_MS: a server that stops answering (stopped, cut off, stuck)
  * costs the caller, the cloud's event loop, that long once; then the
  * connection is dropped, and calls fail at once while a new one is made
- * without blocking (each call moves the attempt on as far as it can go
- * now), attempts spaced by a wait that doubles from PG_RETRY_MIN_MS to
- * PG_RETRY_MAX_MS.  Writes that read before they
+ * on a thread of its own (struct pg_attempt: neither a slow server nor a
+ * slow name lookup holds the caller), attempts spaced by a wait that
+ * doubles from PG_RETRY_MIN_MS to PG_RETRY_MAX_MS.  Writes that read before they
  * write (VIP allocation, counter blocks) run SERIALIZABLE and are retried
  * when PostgreSQL reports a conflict with another host (SQLSTATE 40001,
  * 40P01, or the unique VIP index taken by a concurrent insert), so VIPs
@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -123,9 +124,8 @@ struct store_pg {
 	char *url;           /* for reconnecting */
 	char where[160];     /* for messages: host and database, never the password */
 	unsigned epoch;      /* moves on at each reconnection */
-	bool connecting;     /* db is an attempt (PQconnectStart) under way... */
-	PostgresPollingStatusType polling;  /* ...waiting for this */
-	int64_t connect_by;  /* ...given up at (monotonic ms) */
+	struct pg_attempt *attempt;  /* a connection being made, or NULL */
+	bool in_tx;          /* between begin() and finish() */
 	int64_t retry_at;    /* no new attempt before (monotonic ms) */
 	int backoff_ms;
 	size_t nprep;
@@ -138,6 +138,11 @@ static struct store_pg *to_pg(struct store *st)
 }
 
 /* ---- statements ---- */
+
+static void pg_notice(void *arg, const char *msg)
+{
+	log_debug("store %s: %s", ((struct store_pg *)arg)->where, msg);
+}
 
 static int64_t mono_ms(void)
 {
@@ -161,6 +166,83 @@ static const char *const pg_keys[] = { "connect_timeout", "keepalives", "keepali
 static PGconn *pg_connect(const char *url)
 {
 	return PQconnectdbParams(pg_keys, PG_VALUES(url), 1);
+}
+
+/* A connection made on a thread of its own: started, then taken by the
+ * caller once done, without the caller ever waiting for it. */
+struct pg_attempt {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	bool done;           /* under mu */
+	PGconn *conn;        /* under mu: the result (maybe failed) */
+	char *url;
+};
+
+static void *attempt_main(void *arg)
+{
+	struct pg_attempt *a = arg;
+	PGconn *c = pg_connect(a->url);
+
+	pthread_mutex_lock(&a->mu);
+	a->conn = c;
+	a->done = true;
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* NULL when it cannot start (out of memory, no thread). */
+static struct pg_attempt *attempt_start(const char *url)
+{
+	struct pg_attempt *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	pthread_mutex_init(&a->mu, NULL);
+	a->url = strdup(url);
+	if (!a->url || pthread_create(&a->thread, NULL, attempt_main, a) != 0) {
+		if (a->url)
+			cy_wipe(a->url, strlen(a->url));
+		free(a->url);
+		pthread_mutex_destroy(&a->mu);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void attempt_release(struct pg_attempt *a)
+{
+	cy_wipe(a->url, strlen(a->url));
+	free(a->url);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+/* Whether a has ended; then *conn is its connection (the caller's, maybe
+ * failed: check PQstatus) and a is freed. */
+static bool attempt_take(struct pg_attempt *a, PGconn **conn)
+{
+	bool done;
+
+	pthread_mutex_lock(&a->mu);
+	done = a->done;
+	pthread_mutex_unlock(&a->mu);
+	if (!done)
+		return false;
+	pthread_join(a->thread, NULL);
+	*conn = a->conn;
+	attempt_release(a);
+	return true;
+}
+
+/* Waits for it to end (at close: connect_timeout bounds it). */
+static void attempt_free(struct pg_attempt *a)
+{
+	if (!a)
+		return;
+	pthread_join(a->thread, NULL);
+	PQfinish(a->conn);
+	attempt_release(a);
 }
 
 /* Wait until fd is ready for events or the deadline passes: > 0 ready,
@@ -196,7 +278,6 @@ static void pg_drop(struct store_pg *s, const char *why, bool wait)
 	log_warnx("store %s: %s, reconnecting", s->where, why);
 	PQfinish(s->db);
 	s->db = NULL;
-	s->connecting = false;
 	s->epoch++;   /* its prepared statements are gone with it */
 	if (wait)
 		pg_backoff(s);
@@ -254,6 +335,7 @@ static int pg_session(struct store_pg *s)
 	int rc;
 
 	PQsetErrorVerbosity(s->db, PQERRORS_TERSE);
+	PQsetNoticeProcessor(s->db, pg_notice, s);
 	if (PQsetnonblocking(s->db, 1) < 0)
 		return -1;
 	r = pg_exec_now(s, "SET statement_timeout = " PG_STATEMENT_MS);
@@ -262,61 +344,46 @@ static int pg_session(struct store_pg *s)
 	return rc;
 }
 
-/* An attempt that failed: dropped, and the next one later. */
-static bool pg_connect_failed(struct store_pg *s)
-{
-	log_warnx("store %s: cannot connect: %s", s->where,
-		  s->db ? PQerrorMessage(s->db) : "out of memory\n");
-	PQfinish(s->db);
-	s->db = NULL;
-	s->connecting = false;
-	pg_backoff(s);
-	return false;
-}
-
 /* Whether there is a connection to use.  One that was lost or dropped is
- * made again without blocking: each call starts an attempt (after the
- * backoff) or moves it on as far as the server's answers allow now, and
- * fails at once until it is done, so a server that is away costs no
- * waiting. */
+ * made again on a thread (struct pg_attempt), started after the backoff;
+ * until it is done calls fail at once, so a server that is away, or a
+ * name that does not resolve, costs the caller no waiting. */
 static bool pg_ready(struct store_pg *s)
 {
-	struct pollfd p;
+	PGconn *c;
 
-	if (s->db && !s->connecting) {
+	if (s->db) {
 		if (PQstatus(s->db) == CONNECTION_OK)
 			return true;
 		pg_drop(s, "connection lost", false);
 	}
-	if (!s->connecting) {
+	/* A transaction whose connection went is over: its remaining
+	 * statements must not run on a new one, outside it. */
+	if (s->in_tx)
+		return false;
+	if (!s->attempt) {
 		if (mono_ms() < s->retry_at)
 			return false;
 		log_debug("store %s: connecting", s->where);
-		s->db = PQconnectStartParams(pg_keys, PG_VALUES(s->url), 1);
-		if (!s->db || PQstatus(s->db) == CONNECTION_BAD)
-			return pg_connect_failed(s);
-		s->connecting = true;
-		s->polling = PGRES_POLLING_WRITING;
-		s->connect_by = mono_ms() + PG_CONNECT_S * 1000;
-	}
-	for (;;) {
-		p = (struct pollfd){ .fd = PQsocket(s->db),
-				     .events = s->polling == PGRES_POLLING_READING ? POLLIN
-										   : POLLOUT };
-		if (poll(&p, 1, 0) == 0) {
-			if (mono_ms() >= s->connect_by)
-				return pg_connect_failed(s);
-			return false;   /* the next call goes on from here */
+		s->attempt = attempt_start(s->url);
+		if (!s->attempt) {
+			pg_backoff(s);
+			return false;
 		}
-		s->polling = PQconnectPoll(s->db);
-		if (s->polling == PGRES_POLLING_FAILED)
-			return pg_connect_failed(s);
-		if (s->polling == PGRES_POLLING_OK)
-			break;
 	}
-	s->connecting = false;
-	if (pg_session(s) < 0)
-		return s->db ? pg_connect_failed(s) : false;
+	if (!attempt_take(s->attempt, &c))
+		return false;   /* a later call takes it */
+	s->attempt = NULL;
+	s->db = c;
+	if (!c || PQstatus(c) != CONNECTION_OK || pg_session(s) < 0) {
+		if (s->db) {
+			log_warnx("store %s: cannot connect: %s", s->where, PQerrorMessage(s->db));
+			PQfinish(s->db);
+			s->db = NULL;
+		}
+		pg_backoff(s);
+		return false;
+	}
 	log_info("store %s: connected again", s->where);
 	s->backoff_ms = 0;
 	s->retry_at = 0;
@@ -416,7 +483,7 @@ static int pg_error(struct store_pg *s, const PGresult *r, const char *what)
 {
 	/* No connection (dropped, or being made again): said once, when it
 	 * went, not at every call meanwhile. */
-	if (!r && (!s->db || s->connecting))
+	if (!r && !s->db)
 		return -EIO;
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *cons = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
@@ -530,7 +597,10 @@ static int exec(struct store_pg *s, const char *sql)
 
 static int begin(struct store_pg *s, bool serializable)
 {
-	return exec(s, serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN");
+	int rc = exec(s, serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN");
+
+	s->in_tx = rc == 0;
+	return rc;
 }
 
 /* Commit after rc >= 0 (a conflict at commit is -EAGAIN), else roll back. */
@@ -540,9 +610,11 @@ static int finish(struct store_pg *s, int rc)
 
 	if (rc < 0) {
 		exec(s, "ROLLBACK");
+		s->in_tx = false;
 		return rc;
 	}
 	c = exec(s, "COMMIT");
+	s->in_tx = false;
 	return c < 0 ? c : rc;
 }
 
@@ -1164,6 +1236,7 @@ static int pg_notify(struct store *st, const char *channel, const char *payload)
 }
 
 #define PG_BUS_RETRY_S 2   /* a lost LISTEN connection is made again this often */
+#define PG_BUS_POLL_MS 100 /* ...and looked for this often while being made */
 
 struct store_bus {
 	struct event_base *base;
@@ -1173,9 +1246,9 @@ struct store_bus {
 	void *arg;
 	PGconn *db;
 	struct event *rd;        /* the connection's socket, once connected */
-	struct event *io;        /* ...while an attempt is under way */
-	int64_t connect_by;      /* ...given up at (monotonic ms) */
-	struct event *retry;     /* while there is none */
+	struct pg_attempt *attempt;  /* a connection being made, or NULL */
+	struct event *retry;     /* while there is none: starts one, then looks
+				  * for its end every PG_BUS_POLL_MS */
 	struct ratelimit rl;
 };
 
@@ -1183,9 +1256,7 @@ static void bus_drop(struct store_bus *b)
 {
 	if (b->rd)
 		event_free(b->rd);
-	if (b->io)
-		event_free(b->io);
-	b->rd = b->io = NULL;
+	b->rd = NULL;
 	PQfinish(b->db);
 	b->db = NULL;
 }
@@ -1260,59 +1331,37 @@ static int bus_listen(struct store_bus *b)
 	return 0;
 }
 
-/* An attempt moves on when its socket is ready, until it is made or
- * fails or passes PG_CONNECT_S: the loop never waits for it. */
-static void bus_connecting(evutil_socket_t fd, short what, void *arg)
-{
-	struct store_bus *b = arg;
-	PostgresPollingStatusType st;
-	int64_t left = b->connect_by - mono_ms();
-	struct timeval tv;
-
-	if (b->io)
-		event_free(b->io);
-	b->io = NULL;
-	if (what & EV_TIMEOUT || left <= 0) {
-		bus_retry_later(b, "no answer in time");
-		return;
-	}
-	st = PQconnectPoll(b->db);
-	if (st == PGRES_POLLING_FAILED) {
-		bus_retry_later(b, PQerrorMessage(b->db));
-		return;
-	}
-	if (st == PGRES_POLLING_OK) {
-		if (bus_listen(b) < 0)
-			bus_retry_later(b, PQerrorMessage(b->db));
-		else
-			log_info("store: listening for the other cloud hosts again");
-		return;
-	}
-	/* the socket may be another one now (the next address) */
-	b->io = event_new(b->base, PQsocket(b->db),
-			  st == PGRES_POLLING_READING ? EV_READ : EV_WRITE, bus_connecting, b);
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	if (!b->io || event_add(b->io, &tv) < 0)
-		bus_retry_later(b, "out of memory");
-}
-
+/* A lost LISTEN connection is made again on a thread (struct
+ * pg_attempt), looked for every PG_BUS_POLL_MS: the loop never waits for
+ * the server or for a name lookup. */
 static void bus_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_bus *b = arg;
-	struct timeval tv = { PG_CONNECT_S, 0 };
+	struct timeval poll_tv = { 0, PG_BUS_POLL_MS * 1000 };
+	PGconn *c;
 
-	b->db = PQconnectStartParams(pg_keys, PG_VALUES(b->url), 1);
-	if (!b->db || PQstatus(b->db) == CONNECTION_BAD) {
-		bus_retry_later(b, b->db ? PQerrorMessage(b->db) : "out of memory");
+	if (!b->attempt) {
+		b->attempt = attempt_start(b->url);
+		if (!b->attempt) {
+			bus_retry_later(b, "cannot start connecting");
+			return;
+		}
+	}
+	if (!attempt_take(b->attempt, &c)) {
+		evtimer_add(b->retry, &poll_tv);
 		return;
 	}
-
-	b->connect_by = mono_ms() + PG_CONNECT_S * 1000;
-	/* the first poll once the socket is writable (libpq's rule) */
-	b->io = event_new(b->base, PQsocket(b->db), EV_WRITE, bus_connecting, b);
-	if (!b->io || event_add(b->io, &tv) < 0)
-		bus_retry_later(b, "out of memory");
+	b->attempt = NULL;
+	b->db = c;
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		bus_retry_later(b, c ? PQerrorMessage(c) : "out of memory");
+		return;
+	}
+	if (bus_listen(b) < 0) {
+		bus_retry_later(b, PQerrorMessage(b->db));
+		return;
+	}
+	log_info("store: listening for the other cloud hosts again");
 }
 
 /* At start: connected while the caller waits, so that a store that
@@ -1357,6 +1406,7 @@ void store_pg_bus_free(struct store_bus *b)
 	if (!b)
 		return;
 	bus_drop(b);
+	attempt_free(b->attempt);
 	if (b->retry)
 		event_free(b->retry);
 	free(b->url);
@@ -1369,6 +1419,7 @@ static void pg_close(struct store *st)
 {
 	struct store_pg *s = to_pg(st);
 
+	attempt_free(s->attempt);
 	PQfinish(s->db);
 	for (size_t i = 0; i < s->nprep; i++)
 		free(s->prep[i].sql);
@@ -1458,11 +1509,6 @@ static const struct store_ops pg_ops = {
 	.notify = pg_notify,
 };
 
-static void pg_notice(void *arg, const char *msg)
-{
-	log_debug("store %s: %s", ((struct store_pg *)arg)->where, msg);
-}
-
 int store_pg_open(struct store **out, const char *url, char *err, size_t errlen)
 {
 	struct store_pg *s = calloc(1, sizeof(*s));
@@ -1485,7 +1531,6 @@ int store_pg_open(struct store **out, const char *url, char *err, size_t errlen)
 	}
 	snprintf(s->where, sizeof(s->where), "postgresql %s/%s",
 		 PQhost(s->db) ? PQhost(s->db) : "?", PQdb(s->db) ? PQdb(s->db) : "?");
-	PQsetNoticeProcessor(s->db, pg_notice, s);
 	rc = migrate(s, err, errlen);
 	if (rc < 0)
 		goto fail;

@@ -291,8 +291,12 @@ static int as_conn_open(struct as_conn *c)
 
 	c->bev = bufferevent_openssl_socket_new(c->srv->base, c->fd, c->ssl,
 						BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev)
-		return -1;   /* the SSL and the socket are still c's */
+	if (!c->bev) {
+		/* With BEV_OPT_CLOSE_ON_FREE libevent frees the SSL on
+		 * failure; the socket is still c's. */
+		c->ssl = NULL;
+		return -1;
+	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, as_conn_read, as_conn_written, as_conn_event, c);
 	/* Input is read up to one whole request frame, no further. */

@@ -231,12 +231,19 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 		 * loaded or failing AS must not cost them, and the next try
 		 * comes with the usual backoff, not a minute later. */
 		const char *what = cy_result_str((enum cy_result)r->result);
+		int64_t wait = busy_wait_ms(r->reason);
+		uint16_t jitter = 0;
 
-		if (r->result == CY_ERR_BUSY)
+		if (r->result == CY_ERR_BUSY) {
 			s->st.login_busy++;
+		} else {
+			(void)cy_random(&jitter, sizeof(jitter));
+			wait = SIG_INTERNAL_WAIT_MS +
+			       (int64_t)jitter * SIG_INTERNAL_WAIT_MS / UINT16_MAX;
+		}
 		log_warnx("login refused for now: %s%s%s", what, strcmp(what, r->reason) ? ": " : "",
 			  strcmp(what, r->reason) ? r->reason : "");
-		login_retry(s, now, busy_wait_ms(r->reason));
+		login_retry(s, now, wait);
 		return;
 	}
 	if (r->status == LOGIN_REFUSED) {

@@ -18,12 +18,14 @@
  * is kept until the new login succeeds.
  *
  * A login that fails (no AS answered) or that the AS refuses with RESULT
- * 10 (busy: throttled, or its hashing pool is full) is transient: the key,
- * the registration and the keepalives stay, and the login is retried
- * after the backoff (1 s doubling to SIG_LOGIN_BACKOFF_MAX_MS), or after
- * the wait the AS names in REASON ("retry in N s", at most
- * SIG_BUSY_WAIT_MAX_MS) when that is longer.  Only the other refusals
- * (authentication failed, revoked, ...) drop the key.
+ * 10 (busy: throttled, or its hashing pool is full) or 7 (internal: the
+ * cloud's store away) is transient: the key, the registration and the
+ * keepalives stay, and the login is retried after the backoff (1 s
+ * doubling to SIG_LOGIN_BACKOFF_MAX_MS), or after the wait the AS names
+ * in REASON ("retry in N s", at most SIG_BUSY_WAIT_MAX_MS) when that is
+ * longer; after a RESULT 7, at least SIG_INTERNAL_WAIT_MS and up to twice
+ * that, at random, so that a fleet does not come back in step.  Only the
+ * other refusals (authentication failed, revoked, ...) drop the key.
  *
  * A Reject that names a key less than SIG_DUP_LOGIN_WINDOW_MS after the
  * login that got it means the AS gave the node's identity a new key
@@ -65,6 +67,7 @@
 #define SIG_KA_MISSES 3              /* unanswered keepalives: not registered */
 #define SIG_REFUSED_RETRY_MS 60000
 #define SIG_LOGIN_BACKOFF_MAX_MS 5000
+#define SIG_INTERNAL_WAIT_MS 5000    /* least wait after a RESULT 7 login */
 #define SIG_BUSY_WAIT_MAX_MS 300000  /* longest "retry in N s" of a RESULT 10 taken */
 #define SIG_DUP_LOGIN_WINDOW_MS 30000 /* key rejected this soon after its login: */
 #define SIG_DUP_BACKOFF_MIN_MS 10000  /* ...log in again after this, */
