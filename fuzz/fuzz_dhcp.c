@@ -54,10 +54,10 @@ static void fz_check_lease(void *arg, const struct lease *l)
 /* Each lease of the loaded table must come back from the written text. */
 static void fz_same_lease(void *arg, const struct lease *l)
 {
-	const struct lease *b = lease_get(arg, l->mac);
+	const struct lease *b = l->v6 ? lease6_get(arg, l->mac) : lease_get(arg, l->mac);
 
-	if (l->state != LEASE_BOUND || !b || b->state != LEASE_BOUND || b->vip4 != l->vip4 ||
-	    b->expires != l->expires)
+	if (l->state != LEASE_BOUND || !b || b->state != LEASE_BOUND || b->v6 != l->v6 ||
+	    b->vip4 != l->vip4 || memcmp(b->vip6, l->vip6, 16) || b->expires != l->expires)
 		abort();
 }
 

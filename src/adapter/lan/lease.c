@@ -44,19 +44,26 @@ void lease_table_free(struct lease_table *lt)
 	free(lt);
 }
 
-static ssize_t lease_idx(const struct lease_table *lt, const uint8_t mac[6])
+static ssize_t lease_idx(const struct lease_table *lt, const uint8_t mac[6], bool v6)
 {
 	size_t i;
 
 	for (i = 0; i < lt->n; i++)
-		if (memcmp(lt->v[i].mac, mac, 6) == 0)
+		if (lt->v[i].v6 == v6 && memcmp(lt->v[i].mac, mac, 6) == 0)
 			return (ssize_t)i;
 	return -1;
 }
 
 const struct lease *lease_get(const struct lease_table *lt, const uint8_t mac[6])
 {
-	ssize_t i = lease_idx(lt, mac);
+	ssize_t i = lease_idx(lt, mac, false);
+
+	return i < 0 ? NULL : &lt->v[i];
+}
+
+const struct lease *lease6_get(const struct lease_table *lt, const uint8_t mac[6])
+{
+	ssize_t i = lease_idx(lt, mac, true);
 
 	return i < 0 ? NULL : &lt->v[i];
 }
@@ -66,16 +73,15 @@ const struct lease *lease_find_ip(const struct lease_table *lt, uint32_t vip4)
 	size_t i;
 
 	for (i = 0; i < lt->n; i++)
-		if (lt->v[i].vip4 == vip4)
+		if (!lt->v[i].v6 && lt->v[i].vip4 == vip4)
 			return &lt->v[i];
 	return NULL;
 }
 
-int lease_set(struct lease_table *lt, const uint8_t mac[6], uint32_t vip4, int64_t expires,
-	      enum lease_state state)
+/* mac's entry of the family of tmpl (tmpl->v6), created or replaced. */
+static int lease_put(struct lease_table *lt, const struct lease *tmpl)
 {
-	ssize_t i = lease_idx(lt, mac);
-	struct lease *l;
+	ssize_t i = lease_idx(lt, tmpl->mac, tmpl->v6);
 
 	if (i < 0) {
 		if (lt->n == lt->cap) {
@@ -94,12 +100,27 @@ int lease_set(struct lease_table *lt, const uint8_t mac[6], uint32_t vip4, int64
 		}
 		i = (ssize_t)lt->n++;
 	}
-	l = &lt->v[i];
-	memcpy(l->mac, mac, 6);
-	l->vip4 = vip4;
-	l->expires = expires;
-	l->state = state;
+	lt->v[i] = *tmpl;
 	return 0;
+}
+
+int lease_set(struct lease_table *lt, const uint8_t mac[6], uint32_t vip4, int64_t expires,
+	      enum lease_state state)
+{
+	struct lease l = { .vip4 = vip4, .expires = expires, .state = state };
+
+	memcpy(l.mac, mac, 6);
+	return lease_put(lt, &l);
+}
+
+int lease6_set(struct lease_table *lt, const uint8_t mac[6], const uint8_t vip6[16],
+	       int64_t expires, enum lease_state state)
+{
+	struct lease l = { .v6 = true, .expires = expires, .state = state };
+
+	memcpy(l.mac, mac, 6);
+	memcpy(l.vip6, vip6, 16);
+	return lease_put(lt, &l);
 }
 
 static void lease_del(struct lease_table *lt, size_t i)
@@ -107,9 +128,9 @@ static void lease_del(struct lease_table *lt, size_t i)
 	lt->v[i] = lt->v[--lt->n];
 }
 
-bool lease_release(struct lease_table *lt, const uint8_t mac[6])
+static bool release(struct lease_table *lt, const uint8_t mac[6], bool v6)
 {
-	ssize_t i = lease_idx(lt, mac);
+	ssize_t i = lease_idx(lt, mac, v6);
 
 	if (i < 0)
 		return false;
@@ -117,13 +138,31 @@ bool lease_release(struct lease_table *lt, const uint8_t mac[6])
 	return true;
 }
 
-int64_t lease_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now)
+bool lease_release(struct lease_table *lt, const uint8_t mac[6])
 {
-	const struct lease *l = lease_get(lt, mac);
+	return release(lt, mac, false);
+}
 
+bool lease6_release(struct lease_table *lt, const uint8_t mac[6])
+{
+	return release(lt, mac, true);
+}
+
+static int64_t left(const struct lease *l, int64_t now)
+{
 	if (!l || l->state != LEASE_BOUND || l->expires <= now)
 		return -1;
 	return l->expires - now;
+}
+
+int64_t lease_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now)
+{
+	return left(lease_get(lt, mac), now);
+}
+
+int64_t lease6_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now)
+{
+	return left(lease6_get(lt, mac), now);
 }
 
 size_t lease_expire(struct lease_table *lt, int64_t now)
@@ -155,27 +194,35 @@ void lease_foreach(const struct lease_table *lt, void (*fn)(void *arg, const str
 		fn(arg, &lt->v[i]);
 }
 
-/* "MAC VIP4 EXPIRES": exactly three fields. */
-static bool lease_parse_line(char *line, uint8_t mac[6], uint32_t *vip4, int64_t *expires)
+/* "MAC VIP EXPIRES": exactly three fields, VIP an IPv4 or IPv6 address;
+ * into l (a BOUND lease). */
+static bool lease_parse_line(char *line, struct lease *l)
 {
 	char *f[4], *save = NULL, *end;
 	struct in_addr a;
 	long long e;
 	int n = 0;
 
+	memset(l, 0, sizeof(*l));
 	for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
 		if (n == 4)
 			return false;
 		f[n++] = t;
 	}
-	if (n != 3 || !cy_mac_parse(f[0], mac) || inet_pton(AF_INET, f[1], &a) != 1)
+	if (n != 3 || !cy_mac_parse(f[0], l->mac))
+		return false;
+	if (inet_pton(AF_INET, f[1], &a) == 1)
+		l->vip4 = ntohl(a.s_addr);
+	else if (inet_pton(AF_INET6, f[1], l->vip6) == 1)
+		l->v6 = true;
+	else
 		return false;
 	errno = 0;
 	e = strtoll(f[2], &end, 10);
 	if (errno || *end || end == f[2] || e < 0)
 		return false;
-	*vip4 = ntohl(a.s_addr);
-	*expires = e;
+	l->expires = e;
+	l->state = LEASE_BOUND;
 	return true;
 }
 
@@ -185,9 +232,7 @@ static bool lease_load_line(struct lease_table *lt, const char *name, const char
 			    size_t len, unsigned lineno, unsigned *bad, int64_t now)
 {
 	char buf[256], *s = buf;
-	uint8_t mac[6];
-	uint32_t vip4;
-	int64_t exp;
+	struct lease l;
 
 	if (len > 255 || memchr(line, '\0', len))
 		goto bad_line;
@@ -197,11 +242,11 @@ static bool lease_load_line(struct lease_table *lt, const char *name, const char
 		s++;
 	if (*s == '#' || *s == '\n' || *s == '\r' || *s == '\0')
 		return true;
-	if (!lease_parse_line(s, mac, &vip4, &exp))
+	if (!lease_parse_line(s, &l))
 		goto bad_line;
-	if (exp <= now)
+	if (l.expires <= now)
 		return true;    /* expired */
-	if (lease_set(lt, mac, vip4, exp, LEASE_BOUND) < 0) {
+	if (lease_put(lt, &l) < 0) {
 		log_warnx("%s:%u: lease table full, rest skipped", name, lineno);
 		return false;
 	}
@@ -279,16 +324,19 @@ static int lease_fsync_dir(const char *path)
 
 int lease_table_write(const struct lease_table *lt, FILE *f, int64_t now)
 {
-	char mac[CY_MAC_STR], ip[INET_ADDRSTRLEN];
+	char mac[CY_MAC_STR], ip[INET6_ADDRSTRLEN];
 
-	fprintf(f, "# cyphonic adapter DHCP leases: MAC VIP4 EXPIRES(unix s)\n");
+	fprintf(f, "# cyphonic adapter DHCP leases: MAC VIP(v4 or v6) EXPIRES(unix s)\n");
 	for (size_t i = 0; i < lt->n; i++) {
 		const struct lease *l = &lt->v[i];
 		struct in_addr a = { .s_addr = htonl(l->vip4) };
 
 		if (l->state != LEASE_BOUND || l->expires <= now)
 			continue;
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		if (l->v6)
+			inet_ntop(AF_INET6, l->vip6, ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET, &a, ip, sizeof(ip));
 		fprintf(f, "%s %s %" PRId64 "\n", cy_mac_str(l->mac, mac), ip, l->expires);
 	}
 	return ferror(f) ? -EIO : 0;

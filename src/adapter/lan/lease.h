@@ -1,10 +1,13 @@
-/* The adapter's DHCP lease table: MAC -> {VIPv4, expiry, state}.
- * Plain data structure plus its text file; no sockets, no clock of its
- * own (callers pass "now", unix seconds).  IPv4 in HOST byte order.
+/* The adapter's DHCP lease table: MAC -> {VIPv4, expiry, state} for
+ * DHCPv4, and MAC -> {VIPv6, expiry, state} for DHCPv6 (lease6_*), a MAC
+ * holding at most one of each.  Plain data structure plus its text file;
+ * no sockets, no clock of its own (callers pass "now", unix seconds).
+ * IPv4 in HOST byte order.
  *
  * File format (docs/adapter.md), one lease per line, '#' comments:
- *     MAC VIP4 EXPIRES
+ *     MAC VIP EXPIRES
  *     02:00:5e:10:00:01 100.64.0.7 1735689600
+ *     02:00:5e:10:00:01 fd00:64::7 1735689600
  * Only BOUND leases are written: to PATH.tmp, fsync, rename to PATH,
  * fsync of the directory.  Loading skips bad lines with a FILE:LINE
  * warning and drops expired leases. */
@@ -16,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define LEASE_MAX 4096                   /* entries (enrolled MACs only get one) */
+#define LEASE_MAX 4096                   /* entries (enrolled MACs only get one of each) */
 
 enum lease_state {
 	LEASE_OFFERED = 1,               /* DHCPOFFER sent, not yet requested */
@@ -26,7 +29,9 @@ enum lease_state {
 
 struct lease {
 	uint8_t mac[6];
+	bool v6;                         /* a DHCPv6 lease: vip6, not vip4 */
 	uint32_t vip4;
+	uint8_t vip6[16];
 	int64_t expires;                 /* unix seconds */
 	enum lease_state state;
 };
@@ -49,7 +54,10 @@ int lease_table_save(struct lease_table *lt, int64_t now);
 void lease_table_load_buf(struct lease_table *lt, const char *buf, size_t len, int64_t now);
 int lease_table_write(const struct lease_table *lt, FILE *f, int64_t now);
 
-/* The entry for mac (any state, maybe expired), or NULL. */
+/* The functions below without a 6 are about DHCPv4 leases; lease_expire,
+ * lease_count and lease_foreach about both.
+ *
+ * The entry for mac (any state, maybe expired), or NULL. */
 const struct lease *lease_get(const struct lease_table *lt, const uint8_t mac[6]);
 /* The entry holding vip4 (any state), or NULL. */
 const struct lease *lease_find_ip(const struct lease_table *lt, uint32_t vip4);
@@ -60,6 +68,12 @@ int lease_set(struct lease_table *lt, const uint8_t mac[6], uint32_t vip4, int64
 bool lease_release(struct lease_table *lt, const uint8_t mac[6]);
 /* Seconds left on mac's BOUND lease, -1 when it has none (or it expired). */
 int64_t lease_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now);
+/* The same for DHCPv6 leases. */
+const struct lease *lease6_get(const struct lease_table *lt, const uint8_t mac[6]);
+int lease6_set(struct lease_table *lt, const uint8_t mac[6], const uint8_t vip6[16],
+	       int64_t expires, enum lease_state state);
+bool lease6_release(struct lease_table *lt, const uint8_t mac[6]);
+int64_t lease6_left(const struct lease_table *lt, const uint8_t mac[6], int64_t now);
 /* Remove expired entries (all states).  Returns how many. */
 size_t lease_expire(struct lease_table *lt, int64_t now);
 size_t lease_count(const struct lease_table *lt);
