@@ -34,8 +34,7 @@ static bool fz_lookup(void *arg, const uint8_t mac[6], uint8_t vip6[16])
 }
 
 static struct dhcp6_cfg fz_cfg = {
-	.mac = { 0x02, 0xad, 0, 0, 0, 1 }, .vip6_net = { 0xfd, 0x00, 0x00, 0x64 },
-	.vip6_len = 48, .dns = { 0xfd, 0x00, 0x00, 0x64, [15] = 1 }, .domain = "example.cy",
+	.mac = { 0x02, 0xad, 0, 0, 0, 1 }, .dns = { 0xfd, 0x00, 0x00, 0x64, [15] = 1 }, .domain = "example.cy",
 	.lifetime = 3600, .lookup = fz_lookup,
 };
 

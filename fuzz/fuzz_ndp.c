@@ -87,8 +87,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case NDP_OK:
 		break;
 	}
-	if (m.type != NDP_NS || !ndp_ns_should_answer(&cfg, &m, src, sel & 16))
+	if (m.type != NDP_NS ||
+	    !ndp_ns_should_answer(&cfg, &m, src, (sel & 16) ? fz_gn_vip : NULL))
 		return 0;
+	/* the rule: the adapter's own address, or an overlay address asked
+	 * by an enrolled GN that is not that GN's */
+	if (memcmp(m.target, cfg.ll, 16) &&
+	    (!(sel & 16) || !ndp_in_vip6(&cfg, m.target) || !memcmp(m.target, fz_gn_vip, 16)))
+		abort();
 	n = ndp_build_na(out, sizeof(out), &cfg, &m, src, fz_gn_mac);
 	if (n != 14 + 40 + 32 ||
 	    ndp_parse(out + 54, 32, cfg.ll, out + 38, 255, &back) != NDP_OK ||

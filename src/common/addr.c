@@ -120,6 +120,16 @@ void addr_unmap(struct sockaddr_storage *ss, socklen_t *len)
 		*len = sizeof(sin);
 }
 
+bool addr_in6_prefix(const uint8_t a[16], const uint8_t net[16], unsigned len)
+{
+	size_t bytes = len / 8;
+	unsigned bits = len % 8;
+
+	if (len == 0 || len > 128 || memcmp(a, net, bytes))
+		return false;
+	return !bits || ((a[bytes] ^ net[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
 socklen_t addr_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)

@@ -177,6 +177,26 @@ static void test_equal_port(void **state)
 /* MACs as text: the exact form only, either case in, lower case out, the
  * MAC untouched on failure; a device's own (unicast, not zero) told apart
  * from group addresses. */
+/* IPv6 prefixes: whole bytes, a partial byte, the edges (0, 128, past). */
+static void test_in6_prefix(void **state)
+{
+	const uint8_t net[16] = { 0xfd, 0x00, 0x00, 0x64 };
+	uint8_t a[16] = { 0xfd, 0x00, 0x00, 0x64, [15] = 7 };
+
+	assert_true(addr_in6_prefix(a, net, 48));
+	assert_true(addr_in6_prefix(a, net, 30));
+	a[5] = 1;
+	assert_true(addr_in6_prefix(a, net, 40));
+	assert_false(addr_in6_prefix(a, net, 48));
+	assert_true(addr_in6_prefix(a, net, 47));
+	a[3] = 0x65;                     /* ...0110 0101 against ...0110 0100 */
+	assert_true(addr_in6_prefix(a, net, 31));
+	assert_false(addr_in6_prefix(a, net, 32));
+	assert_false(addr_in6_prefix(net, net, 0));
+	assert_true(addr_in6_prefix(net, net, 128));
+	assert_false(addr_in6_prefix(net, net, 129));
+}
+
 static void test_mac(void **state)
 {
 	static const char *const bad[] = {
@@ -217,6 +237,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_in6_prefix),
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_unmap),

@@ -49,8 +49,6 @@ static int setup(void **state)
 {
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.mac, MAC_AD, 6);
-	memcpy(cfg.vip6_net, VIP, 6);
-	cfg.vip6_len = 48;
 	memcpy(cfg.dns, DNS, 16);
 	cfg.domain = "example.cy";
 	cfg.lifetime = 3600;
@@ -143,8 +141,11 @@ struct seen {
 	bool serverid_ours, clientid, rapid, dns, domain;
 	int preference;
 	int status;                      /* top level, -1 none */
+	int nia;
 	uint32_t iaid, t1, t2;
 	int ia_status;
+	uint32_t ia2_id;                 /* the second IA_NA's */
+	int ia2_status;
 	size_t naddrs;
 	uint8_t addr[4][16];
 	uint32_t valid[4];
@@ -159,6 +160,7 @@ static void read_reply(const struct dhcp6_result *res, struct seen *s)
 	s->preference = -1;
 	s->status = -1;
 	s->ia_status = -1;
+	s->ia2_status = -1;
 	assert_true(res->len > 4);
 	assert_true(cur_get_u8(&c, &s->type) && cur_get_bytes(&c, x, 3));
 	s->xid = (uint32_t)x[0] << 16 | (uint32_t)x[1] << 8 | x[2];
@@ -186,6 +188,15 @@ static void read_reply(const struct dhcp6_result *res, struct seen *s)
 			assert_memory_equal(p, "\x07" "example" "\x02" "cy", 12);
 			s->domain = true; break;
 		case 3:
+			if (s->nia++) {          /* the second: its IAID and status */
+				uint16_t sc, sl, st;
+
+				assert_true(cur_get_u32(&o, &s->ia2_id) && cur_skip(&o, 8));
+				assert_true(cur_get_u16(&o, &sc) && cur_get_u16(&o, &sl) &&
+					    sc == 13 && cur_get_u16(&o, &st));
+				s->ia2_status = st;
+				break;
+			}
 			assert_true(cur_get_u32(&o, &s->iaid) && cur_get_u32(&o, &s->t1) &&
 				    cur_get_u32(&o, &s->t2));
 			while (!cur_empty(&o)) {
@@ -213,7 +224,6 @@ static void read_reply(const struct dhcp6_result *res, struct seen *s)
 	}
 	assert_int_equal(s->xid, 0x123456);
 	assert_true(s->serverid_ours);
-	assert_true(s->clientid);
 }
 
 static void test_solicit_request_renew(void **state)
@@ -230,6 +240,7 @@ static void test_solicit_request_renew(void **state)
 	assert_false(res.lease_changed);
 	read_reply(&res, &s);
 	assert_int_equal(s.type, DHCP6_ADVERTISE);
+	assert_true(s.clientid);
 	assert_int_equal(s.preference, 255);
 	assert_int_equal(s.iaid, 77);
 	assert_int_equal(s.t1, 1800);
@@ -351,6 +362,7 @@ static void test_decline_hold(void **state)
 	assert_int_equal(res.ev, DHCP6_EV_NOADDR);
 	read_reply(&res, &s);
 	assert_int_equal(s.type, DHCP6_ADVERTISE);
+	assert_int_equal(s.status, 2);
 	assert_int_equal(s.ia_status, 2);
 	assert_int_equal(s.naddrs, 0);
 	/* after it: the address again */
@@ -378,6 +390,11 @@ static void test_confirm_and_information(void **state)
 	read_reply(&res, &s);
 	assert_int_equal(s.status, 0);
 	start(&m, DHCP6_CONFIRM, MAC);
+	ia_na1(&m, VIP2);                                /* in the overlay, not its own */
+	run(&m, MAC, &res, NOW);
+	read_reply(&res, &s);
+	assert_int_equal(s.status, 4);
+	start(&m, DHCP6_CONFIRM, MAC);
 	ia_na1(&m, OFFLINK);
 	run(&m, MAC, &res, NOW);
 	read_reply(&res, &s);
@@ -393,6 +410,56 @@ static void test_confirm_and_information(void **state)
 	assert_true(s.dns && s.domain);
 	assert_int_equal(s.naddrs, 0);
 	assert_false(res.lease_changed);
+}
+
+/* Two IA_NAs: the first gets the VIP, the second NoAddrsAvail; a Rapid
+ * Commit Solicit without one: an Advertise with NoAddrsAvail, nothing
+ * bound. */
+static void test_ia_count(void **state)
+{
+	uint8_t b[12] = { 0, 0, 0, 88 };
+	struct dhcp6_result res;
+	struct msg m;
+	struct seen s;
+
+	start(&m, DHCP6_REQUEST, MAC);
+	server_id(&m, MAC_AD);
+	ia_na1(&m, VIP);
+	opt(&m, 3, b, sizeof(b));
+	run(&m, MAC, &res, NOW);
+	assert_int_equal(res.ev, DHCP6_EV_BOUND);
+	read_reply(&res, &s);
+	assert_int_equal(s.nia, 2);
+	assert_int_equal(s.iaid, 77);
+	assert_memory_equal(s.addr[0], VIP, 16);
+	assert_int_equal(s.ia2_id, 88);
+	assert_int_equal(s.ia2_status, 2);
+
+	lease6_release(lt, MAC);
+	start(&m, DHCP6_SOLICIT, MAC);
+	opt(&m, 14, NULL, 0);
+	run(&m, MAC, &res, NOW);
+	assert_int_equal(res.ev, DHCP6_EV_NOADDR);
+	read_reply(&res, &s);
+	assert_int_equal(s.type, DHCP6_ADVERTISE);
+	assert_false(s.rapid);
+	assert_int_equal(s.status, 2);
+	assert_null(lease6_get(lt, MAC));
+}
+
+/* An Information-request may leave its Client Identifier out (RFC 7844):
+ * answered, with none echoed. */
+static void test_information_anonymous(void **state)
+{
+	const uint8_t b[] = { DHCP6_INFORMATION_REQUEST, 0x12, 0x34, 0x56, 0, 6, 0, 2, 0, 23 };
+	struct dhcp6_result res;
+	struct seen s;
+
+	dhcp6_handle(&cfg, lt, MAC, b, sizeof(b), NOW, &res);
+	assert_int_equal(res.ev, DHCP6_EV_INFORMED);
+	read_reply(&res, &s);
+	assert_false(s.clientid);
+	assert_true(s.dns);
 }
 
 /* Server identifiers where RFC 8415 16 wants them, another server's
@@ -450,8 +517,8 @@ static void test_hostile(void **state)
 	opt(&m, 1, m.b + 8, 14);
 	expect_malformed(m.b, m.w.len, "client identifier");
 	start(&m, DHCP6_SOLICIT, MAC);
-	put_be16(m.b + 6, 1);
-	expect_malformed(m.b, 4 + 4 + 1, "client identifier");
+	put_be16(m.b + 6, 2);                            /* a type and nothing */
+	expect_malformed(m.b, 4 + 4 + 2, "client identifier");
 	/* an option running past the end */
 	start(&m, DHCP6_SOLICIT, MAC);
 	opt(&m, 3, "\0\0\0\x4d\0\0\0\0\0\0\0\0", 12);
@@ -512,6 +579,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duid_mac_not_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_decline_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confirm_and_information, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ia_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_information_anonymous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_id_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_table_both, setup, teardown),

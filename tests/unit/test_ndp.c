@@ -80,6 +80,20 @@ static size_t ns_msg(uint8_t *m, const uint8_t target[16], const uint8_t src[16]
 	return len;
 }
 
+/* Against a checksum computed elsewhere (Python, from RFC 8200 8.1), so
+ * a mistake made alike in building and checking cannot hide. */
+static void test_known_checksum(void **state)
+{
+	uint8_t m[64], dst[16];
+	struct ndp_msg ns;
+	size_t len;
+
+	sol_node(PEER_VIP, dst);
+	len = ns_msg(m, PEER_VIP, GN_LL, dst, MAC_GN);
+	assert_int_equal(get_be16(m + 2), 0x7bb7);
+	assert_int_equal(ndp_parse(m, len, GN_LL, dst, 255, &ns), NDP_OK);
+}
+
 static void test_link_local(void **state)
 {
 	static const uint8_t want[16] = { 0xfe, 0x80, [8] = 0x00, 0xad, 0x00, 0xff, 0xfe,
@@ -104,7 +118,7 @@ static void test_ns_for_peer_answered(void **state)
 	assert_memory_equal(ns.target, PEER_VIP, 16);
 	assert_true(ns.has_lladdr);
 	assert_memory_equal(ns.lladdr, MAC_GN, 6);
-	assert_true(ndp_ns_should_answer(&cfg, &ns, GN_LL, true));
+	assert_true(ndp_ns_should_answer(&cfg, &ns, GN_LL, GN_VIP));
 
 	n = ndp_build_na(fr, sizeof(fr), &cfg, &ns, GN_LL, MAC_GN);
 	assert_int_equal(n, 14 + 40 + 32);
@@ -137,7 +151,7 @@ static void test_ns_policy(void **state)
 	sol_node(cfg.ll, dst);
 	len = ns_msg(m, cfg.ll, GN_LL, dst, MAC_GN);
 	assert_int_equal(ndp_parse(m, len, GN_LL, dst, 255, &ns), NDP_OK);
-	assert_true(ndp_ns_should_answer(&cfg, &ns, GN_LL, false));
+	assert_true(ndp_ns_should_answer(&cfg, &ns, GN_LL, NULL));
 	assert_int_equal(ndp_build_na(fr, sizeof(fr), &cfg, &ns, GN_LL, MAC_GN), 86);
 	assert_int_equal(ndp_parse(fr + 54, 32, cfg.ll, GN_LL, 255, &na), NDP_OK);
 	assert_int_equal(na.na_flags, NDP_NA_ROUTER | NDP_NA_SOLICITED | NDP_NA_OVERRIDE);
@@ -146,35 +160,45 @@ static void test_ns_policy(void **state)
 	sol_node(PEER_VIP, dst);
 	len = ns_msg(m, PEER_VIP, GN_LL, dst, MAC_GN);
 	assert_int_equal(ndp_parse(m, len, GN_LL, dst, 255, &ns), NDP_OK);
-	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_LL, false));
+	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_LL, NULL));
 	/* another GN's address on this LAN: it answers for itself */
 	sol_node(GN2_VIP, dst);
 	len = ns_msg(m, GN2_VIP, GN_VIP, dst, MAC_GN);
 	assert_int_equal(ndp_parse(m, len, GN_VIP, dst, 255, &ns), NDP_OK);
-	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_VIP, true));
+	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_VIP, GN_VIP));
 	/* the asker's own address */
 	sol_node(GN_VIP, dst);
 	len = ns_msg(m, GN_VIP, GN_VIP, dst, MAC_GN);
 	assert_int_equal(ndp_parse(m, len, GN_VIP, dst, 255, &ns), NDP_OK);
-	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_VIP, true));
+	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_VIP, GN_VIP));
 	/* an address outside the overlay */
 	sol_node(OUTSIDE, dst);
 	len = ns_msg(m, OUTSIDE, GN_LL, dst, MAC_GN);
 	assert_int_equal(ndp_parse(m, len, GN_LL, dst, 255, &ns), NDP_OK);
-	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_LL, true));
+	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_LL, GN_VIP));
 
 	/* duplicate-address detection of the GN's own VIP: unanswered, so
 	 * it succeeds */
 	sol_node(GN_VIP, dst);
 	len = ns_msg(m, GN_VIP, UNSPEC, dst, NULL);
 	assert_int_equal(ndp_parse(m, len, UNSPEC, dst, 255, &ns), NDP_OK);
-	assert_false(ndp_ns_should_answer(&cfg, &ns, UNSPEC, true));
+	assert_false(ndp_ns_should_answer(&cfg, &ns, UNSPEC, GN_VIP));
+	/* the same before the adapter knows the GN's address as one of its
+	 * GNs: the asker's own VIP is never defended */
+	cfg.is_gn6 = NULL;
+	assert_false(ndp_ns_should_answer(&cfg, &ns, UNSPEC, GN_VIP));
+	/* and without is_gn6 no overlay address is answered at all */
+	sol_node(PEER_VIP, dst);
+	len = ns_msg(m, PEER_VIP, GN_LL, dst, MAC_GN);
+	assert_int_equal(ndp_parse(m, len, GN_LL, dst, 255, &ns), NDP_OK);
+	assert_false(ndp_ns_should_answer(&cfg, &ns, GN_LL, GN_VIP));
+	cfg.is_gn6 = is_gn6;
 	/* a probe for a peer's address: defended, to all nodes, not
 	 * Solicited */
 	sol_node(PEER_VIP, dst);
 	len = ns_msg(m, PEER_VIP, UNSPEC, dst, NULL);
 	assert_int_equal(ndp_parse(m, len, UNSPEC, dst, 255, &ns), NDP_OK);
-	assert_true(ndp_ns_should_answer(&cfg, &ns, UNSPEC, true));
+	assert_true(ndp_ns_should_answer(&cfg, &ns, UNSPEC, GN_VIP));
 	assert_int_equal(ndp_build_na(fr, sizeof(fr), &cfg, &ns, UNSPEC, MAC_GN), 86);
 	assert_memory_equal(fr, ((const uint8_t[]){ 0x33, 0x33, 0, 0, 0, 1 }), 6);
 	assert_memory_equal(fr + 38, ALL_NODES, 16);
@@ -188,7 +212,7 @@ static void test_ra(void **state)
 {
 	uint8_t fr[NDP_FRAME_MAX];
 	const uint8_t mac_all[6] = { 0x33, 0x33, 0, 0, 0, 1 };
-	bool seen_rio = false, seen_rdnss = false, seen_mtu = false;
+	bool seen_rio = false, seen_rdnss = false, seen_mtu = false, seen_pio = false;
 	struct ndp_msg ra;
 	struct cur c;
 	ssize_t n;
@@ -212,7 +236,14 @@ static void test_ra(void **state)
 
 		assert_true(cur_get_u8(&c, &type) && cur_get_u8(&c, &units));
 		assert_true(cur_get_ptr(&c, &o, units * 8u - 2));
-		if (type == 24) {                        /* Route Information */
+		if (type == 3) {                         /* Prefix Information */
+			assert_int_equal(units, 4);
+			assert_int_equal(o[0], 48);
+			assert_int_equal(o[1], 0x80);    /* on link, not autonomous */
+			assert_int_equal(get_be32(o + 2), 1800);
+			assert_memory_equal(o + 14, VIP6_NET, 16);
+			seen_pio = true;
+		} else if (type == 24) {                 /* Route Information */
 			assert_int_equal(units, 2);
 			assert_int_equal(o[0], 48);
 			assert_int_equal(get_be32(o + 2), 1800);
@@ -228,13 +259,42 @@ static void test_ra(void **state)
 			seen_mtu = true;
 		}
 	}
-	assert_true(seen_rio && seen_rdnss && seen_mtu);
+	assert_true(seen_rio && seen_rdnss && seen_mtu && seen_pio);
 	/* with IPv6 Internet: the default router */
 	cfg.router_lifetime = 1800;
 	n = ndp_build_ra(fr, sizeof(fr), &cfg, ALL_NODES, mac_all);
 	assert_int_equal(ndp_parse(fr + 54, (size_t)n - 54, cfg.ll, ALL_NODES, 255, &ra), NDP_OK);
 	assert_int_equal(ra.ra_lifetime, 1800);
 	assert_int_equal(ndp_build_ra(fr, 80, &cfg, ALL_NODES, mac_all), -ENOSPC);
+
+	/* a prefix past /64: a Route Information option of 3 units, the
+	 * bits past the length zero; without DNS and MTU, neither option */
+	cfg.vip6_net[8] = 0xab;
+	cfg.vip6_net[9] = 0xff;
+	cfg.vip6_len = 72;
+	memset(cfg.dns, 0, 16);
+	cfg.mtu = 0;
+	n = ndp_build_ra(fr, sizeof(fr), &cfg, ALL_NODES, mac_all);
+	len = (size_t)n - 54;
+	assert_int_equal(ndp_parse(fr + 54, len, cfg.ll, ALL_NODES, 255, &ra), NDP_OK);
+	seen_rio = false;
+	c = cur_make(fr + 54 + 16, len - 16);
+	while (!cur_empty(&c)) {
+		uint8_t type, units;
+		const uint8_t *o;
+
+		assert_true(cur_get_u8(&c, &type) && cur_get_u8(&c, &units));
+		assert_true(cur_get_ptr(&c, &o, units * 8u - 2));
+		assert_true(type != 25 && type != 5);
+		if (type == 24) {
+			assert_int_equal(units, 3);
+			assert_int_equal(o[0], 72);
+			assert_int_equal(o[6 + 8], 0xab);
+			assert_int_equal(o[6 + 9], 0);   /* past /72 */
+			seen_rio = true;
+		}
+	}
+	assert_true(seen_rio);
 }
 
 static void expect_bad(const uint8_t *m, size_t len, const uint8_t src[16],
@@ -282,6 +342,17 @@ static void test_hostile(void **state)
 	put_be16(m + 2, ndp_csum(GN_LL, dst, m, 25));
 	expect_bad(m, 25, GN_LL, dst, 255, "truncated option");
 
+	/* a multicast source; a probe's link-layer option of length 2 */
+	len = ns_msg(m, PEER_VIP, ALL_NODES, dst, MAC_GN);
+	expect_bad(m, len, ALL_NODES, dst, 255, "multicast source");
+	len = ns_msg(m, PEER_VIP, UNSPEC, dst, NULL);
+	m[24] = 1;
+	m[25] = 2;
+	memset(m + 26, 0, 14);
+	put_be16(m + 2, 0);
+	put_be16(m + 2, ndp_csum(UNSPEC, dst, m, 40));
+	expect_bad(m, 40, UNSPEC, dst, 255, "probe");
+
 	/* a multicast target */
 	len = ns_msg(m, ALL_NODES, GN_LL, dst, MAC_GN);
 	expect_bad(m, len, GN_LL, dst, 255, "multicast target");
@@ -322,6 +393,7 @@ static void test_hostile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_known_checksum, setup),
 		cmocka_unit_test_setup(test_link_local, setup),
 		cmocka_unit_test_setup(test_ns_for_peer_answered, setup),
 		cmocka_unit_test_setup(test_ns_policy, setup),

@@ -26,7 +26,8 @@ enum {
 };
 
 #define DUID_LEN 10                      /* DUID-LL, Ethernet: 2 + 2 + 6 */
-#define CLIENTID_MAX 130                 /* 2-byte type + 128 (RFC 8415 11.1) */
+#define CLIENTID_MIN 3                   /* 2-byte type + 1 (RFC 8415 11.1) */
+#define CLIENTID_MAX 130                 /* 2-byte type + 128 */
 
 /* What a message says, read once. */
 struct req {
@@ -41,7 +42,7 @@ struct req {
 	bool rapid_commit;
 	bool want_dns, want_domain;
 	unsigned nia;                    /* IA_NA options */
-	uint32_t iaid;                   /* the first one's */
+	uint32_t iaid[DHCP6_IA_MAX];     /* the first DHCP6_IA_MAX ones' */
 	size_t naddrs;                   /* the addresses in it (Confirm: in all) */
 	uint8_t addrs[DHCP6_IA_ADDRS_MAX][16];
 	bool addr_overflow;              /* more than DHCP6_IA_ADDRS_MAX */
@@ -140,10 +141,11 @@ static const char *parse(const uint8_t *msg, size_t len, struct req *r)
 				return "IA_NA shorter than 12 bytes";
 			/* the first one's IAID and addresses (Confirm: every
 			 * one's addresses) */
-			if (r->nia++ == 0)
-				cur_get_u32(&o, &r->iaid);
+			if (r->nia < DHCP6_IA_MAX)
+				cur_get_u32(&o, &r->iaid[r->nia]);
 			else
 				cur_skip(&o, 4);
+			r->nia++;
 			cur_skip(&o, 8);
 			if ((r->nia == 1 || r->type == DHCP6_CONFIRM) && !parse_ia_addrs(&o, r))
 				return "bad IA address option";
@@ -152,9 +154,10 @@ static const char *parse(const uint8_t *msg, size_t len, struct req *r)
 			break;
 		}
 	}
-	if (r->nclientid != 1)
+	if (r->nclientid > 1 ||
+	    (r->nclientid == 0 && r->type != DHCP6_INFORMATION_REQUEST))
 		return "not exactly one client identifier";
-	if (r->clientid_len < 2 || r->clientid_len > CLIENTID_MAX)
+	if (r->nclientid && (r->clientid_len < CLIENTID_MIN || r->clientid_len > CLIENTID_MAX))
 		return "client identifier of a bad length";
 	if (r->nserverid > 1)
 		return "more than one server identifier";
@@ -230,18 +233,20 @@ static size_t domain_wire(const char *d, uint8_t out[256])
 	return n;
 }
 
-/* The IA_NA answering the request's first: the VIP (or NoAddrsAvail when
- * it is declined), the client's other addresses with lifetimes 0. */
+/* The IA_NA answering the request's IA_NA i: the VIP for the first (or
+ * NoAddrsAvail when it is declined), the client's other addresses with
+ * lifetimes 0; NoAddrsAvail for the others. */
 static void put_ia(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct req *r,
-		   const uint8_t vip6[16], bool give)
+		   unsigned i, const uint8_t vip6[16], bool give)
 {
 	uint8_t *len_at;
 	size_t start;
 
+	give = give && i == 0;
 	wbuf_put_u16(w, OPT_IA_NA);
 	len_at = wbuf_reserve(w, 2);
 	start = w->len;
-	wbuf_put_u32(w, r->iaid);
+	wbuf_put_u32(w, r->iaid[i]);
 	wbuf_put_u32(w, give ? cfg->lifetime / 2 : 0);
 	wbuf_put_u32(w, give ? (uint32_t)((uint64_t)cfg->lifetime * 4 / 5) : 0);
 	if (give) {
@@ -250,13 +255,13 @@ static void put_ia(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct req
 		wbuf_put_u32(w, cfg->lifetime);
 		wbuf_put_u32(w, cfg->lifetime);
 	} else {
-		put_status(w, ST_NOADDRSAVAIL, "declined: try later");
+		put_status(w, ST_NOADDRSAVAIL, i ? "one address per client" : "declined: try later");
 	}
-	for (size_t i = 0; i < r->naddrs; i++) {
-		if (give && !memcmp(r->addrs[i], vip6, 16))
+	for (size_t a = 0; i == 0 && a < r->naddrs; a++) {
+		if (give && !memcmp(r->addrs[a], vip6, 16))
 			continue;
 		opt_head(w, OPT_IAADDR, 24);
-		wbuf_put_bytes(w, r->addrs[i], 16);
+		wbuf_put_bytes(w, r->addrs[a], 16);
 		wbuf_put_u32(w, 0);
 		wbuf_put_u32(w, 0);
 	}
@@ -276,8 +281,18 @@ static void put_head(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct r
 	duid(cfg, id);
 	opt_head(w, OPT_SERVERID, DUID_LEN);
 	wbuf_put_bytes(w, id, DUID_LEN);
-	opt_head(w, OPT_CLIENTID, r->clientid_len);
-	wbuf_put_bytes(w, r->clientid, r->clientid_len);
+	if (r->nclientid) {
+		opt_head(w, OPT_CLIENTID, r->clientid_len);
+		wbuf_put_bytes(w, r->clientid, r->clientid_len);
+	}
+}
+
+/* Every IA_NA of the request answered (see put_ia). */
+static void put_ias(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct req *r,
+		    const uint8_t vip6[16], bool give)
+{
+	for (unsigned i = 0; i < r->nia && i < DHCP6_IA_MAX; i++)
+		put_ia(w, cfg, r, i, vip6, give);
 }
 
 static void put_dns(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct req *r,
@@ -295,16 +310,6 @@ static void put_dns(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct re
 		opt_head(w, OPT_DOMAIN_LIST, n);
 		wbuf_put_bytes(w, wire, n);
 	}
-}
-
-static bool in_prefix(const struct dhcp6_cfg *cfg, const uint8_t a[16])
-{
-	size_t bytes = cfg->vip6_len / 8;
-	unsigned bits = cfg->vip6_len % 8;
-
-	if (cfg->vip6_len == 0 || cfg->vip6_len > 128 || memcmp(a, cfg->vip6_net, bytes))
-		return false;
-	return !bits || ((a[bytes] ^ cfg->vip6_net[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
 }
 
 static void finish(struct dhcp6_result *res, struct wbuf *w, enum dhcp6_event ev)
@@ -352,7 +357,7 @@ void dhcp6_handle(const struct dhcp6_cfg *cfg, struct lease_table *lt,
 
 	switch (r.type) {
 	case DHCP6_SOLICIT:
-		if (r.rapid_commit && !declined) {
+		if (r.rapid_commit && r.nia && !declined) {
 			put_head(&w, cfg, &r, DHCP6_REPLY);
 			opt_head(&w, OPT_RAPID_COMMIT, 0);
 		} else {
@@ -360,13 +365,16 @@ void dhcp6_handle(const struct dhcp6_cfg *cfg, struct lease_table *lt,
 			opt_head(&w, OPT_PREFERENCE, 1);
 			wbuf_put_u8(&w, 255);
 		}
-		if (r.nia)
-			put_ia(&w, cfg, &r, vip6, !declined);
-		put_dns(&w, cfg, &r, false);
 		if (declined || !r.nia) {
-			finish(res, &w, declined ? DHCP6_EV_NOADDR : DHCP6_EV_ADVERTISED);
+			/* nothing to give: says so (RFC 8415 18.3.9) */
+			put_status(&w, ST_NOADDRSAVAIL, declined ? "declined: try later"
+								  : "no IA_NA asked");
+			put_ias(&w, cfg, &r, vip6, false);
+			finish(res, &w, DHCP6_EV_NOADDR);
 			return;
 		}
+		put_ias(&w, cfg, &r, vip6, true);
+		put_dns(&w, cfg, &r, false);
 		if (!r.rapid_commit) {
 			finish(res, &w, DHCP6_EV_ADVERTISED);
 			return;
@@ -376,8 +384,7 @@ void dhcp6_handle(const struct dhcp6_cfg *cfg, struct lease_table *lt,
 	case DHCP6_RENEW:
 	case DHCP6_REBIND:
 		put_head(&w, cfg, &r, DHCP6_REPLY);
-		if (r.nia)
-			put_ia(&w, cfg, &r, vip6, !declined);
+		put_ias(&w, cfg, &r, vip6, !declined);
 		put_dns(&w, cfg, &r, false);
 		if (declined || !r.nia) {
 			finish(res, &w, declined ? DHCP6_EV_NOADDR : DHCP6_EV_INFORMED);
@@ -407,9 +414,10 @@ void dhcp6_handle(const struct dhcp6_cfg *cfg, struct lease_table *lt,
 			res->why = "declines an address that is not its own";
 		return;
 	case DHCP6_CONFIRM:
+		/* on this link means: the client's own VIP */
 		ok = r.naddrs > 0 && !r.addr_overflow;
 		for (size_t i = 0; i < r.naddrs; i++)
-			ok &= in_prefix(cfg, r.addrs[i]);
+			ok &= !memcmp(r.addrs[i], vip6, 16);
 		if (!r.naddrs) {
 			/* nothing to confirm: no answer (RFC 8415 18.3.3) */
 			res->ev = DHCP6_EV_IGNORED;
@@ -426,8 +434,12 @@ void dhcp6_handle(const struct dhcp6_cfg *cfg, struct lease_table *lt,
 		finish(res, &w, DHCP6_EV_INFORMED);
 		return;
 	}
-	/* the VIP given: bound */
-	if (lease6_set(lt, src_mac, vip6, now + cfg->lifetime, LEASE_BOUND) == 0)
-		res->lease_changed = true;
+	/* the VIP given: bound, or not given at all when it cannot be kept */
+	if (lease6_set(lt, src_mac, vip6, now + cfg->lifetime, LEASE_BOUND) < 0) {
+		res->ev = DHCP6_EV_IGNORED;
+		res->why = "lease table full";
+		return;
+	}
+	res->lease_changed = true;
 	finish(res, &w, DHCP6_EV_BOUND);
 }

@@ -16,26 +16,32 @@
  *
  * Checked before anything else (else MALFORMED): the 4-byte header, a
  * message type a server takes, options well formed (none past the end, at
- * most DHCP6_OPT_MAX), exactly one Client Identifier of 2..130 bytes, the
- * Server Identifier as RFC 8415 16 has it: none in Solicit, Rebind and
- * Confirm; ours in Request, Renew, Decline and Release (another server's:
- * IGNORED, that one answers); none or ours in Information-request, which
- * carries no IA_NA.
+ * most DHCP6_OPT_MAX), exactly one Client Identifier of 3..130 bytes
+ * (at most one in Information-request, where it may be left out, RFC
+ * 7844), the Server Identifier as RFC 8415 16 has it: none in Solicit,
+ * Rebind and Confirm; ours in Request, Renew, Decline and Release
+ * (another server's: IGNORED, that one answers); none or ours in
+ * Information-request, which carries no IA_NA.
  *
  * Messages:
  *   SOLICIT    -> ADVERTISE (preference 255) of the VIP in the first
- *                 IA_NA; with Rapid Commit: REPLY (Rapid Commit), BOUND
+ *                 IA_NA; with Rapid Commit: REPLY (Rapid Commit), BOUND;
+ *                 with no address to give (no IA_NA, or declined): an
+ *                 ADVERTISE with NoAddrsAvail
  *   REQUEST, RENEW, REBIND -> REPLY with the VIP, BOUND for the lifetime
  *   RELEASE    -> REPLY Success, the lease removed
  *   DECLINE    -> REPLY Success, the VIP DECLINED for DHCP6_DECLINE_HOLD s,
  *                 meanwhile every IA_NA is answered NoAddrsAvail
- *   CONFIRM    -> REPLY Success when every address in its IA_NAs is in the
- *                 overlay's prefix, NotOnLink otherwise
+ *   CONFIRM    -> REPLY Success when every address in its IA_NAs is the
+ *                 client's VIP, NotOnLink otherwise (a re-enrolled node
+ *                 learns at once that its old address is gone)
  *   INFORMATION-REQUEST -> REPLY with the DNS options
  * An IA_NA is answered with its IAID, T1 = 50% and T2 = 80% of the
  * lifetime (preferred = valid), the VIP, and every other address the
  * client named in it with lifetimes 0 (RFC 8415 18.3.4: stop using it).
- * Only the first IA_NA gets the VIP; further ones NoAddrsAvail.  Options
+ * Only the first IA_NA gets the VIP; further ones (up to DHCP6_IA_MAX)
+ * NoAddrsAvail.  IA_TA and IA_PD are not served (left out).  A lease
+ * that cannot be stored (the table full) is not given: no answer.  Options
  * sent: Server Identifier (DUID-LL of the adapter's MAC), Client
  * Identifier (echoed), Preference (ADVERTISE), Rapid Commit, IA_NA,
  * Status Code, and DNS servers (23) and the domain list (24) when the
@@ -51,9 +57,10 @@
 
 #define DHCP6_CLIENT_PORT 546
 #define DHCP6_SERVER_PORT 547
-#define DHCP6_REPLY_MAX 512
+#define DHCP6_REPLY_MAX 1024             /* a 130-byte DUID, 8 addresses, a long domain */
 #define DHCP6_OPT_MAX 64                 /* options walked in one message */
 #define DHCP6_IA_ADDRS_MAX 8             /* addresses of an IA_NA looked at */
+#define DHCP6_IA_MAX 4                   /* IA_NAs of a message answered */
 #define DHCP6_DECLINE_HOLD 60            /* seconds a declined address is not given */
 
 enum dhcp6_type {
@@ -85,8 +92,6 @@ enum dhcp6_event {
 
 struct dhcp6_cfg {
 	uint8_t mac[6];                  /* the adapter's: its DUID-LL */
-	uint8_t vip6_net[16];            /* the overlay's prefix (CONFIRM) */
-	uint8_t vip6_len;
 	uint8_t dns[16];                 /* option 23; zero: omit */
 	const char *domain;              /* option 24; NULL or "": omit */
 	uint32_t lifetime;               /* preferred = valid lifetime, s (>= 1) */

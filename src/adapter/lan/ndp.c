@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "frame.h"
+#include "gso.h"
 
 #define ICMP6_PROTO 58
 #define FRAME_ETHERTYPE_IPV6 0x86dd
@@ -12,12 +14,14 @@
 
 #define OPT_SRC_LLADDR 1
 #define OPT_TGT_LLADDR 2
+#define OPT_PREFIX_INFO 3
 #define OPT_MTU 5
 #define OPT_ROUTE_INFO 24                /* RFC 4191 */
 #define OPT_RDNSS 25                     /* RFC 8106 */
 
 #define RA_MANAGED 0x80
 #define RA_OTHER 0x40
+#define PI_ONLINK 0x80                   /* Prefix Information: L; A stays clear */
 
 static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
 static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 0x01 };
@@ -49,19 +53,8 @@ static bool is_solicited_node_of(const uint8_t dst[16], const uint8_t target[16]
 
 uint16_t ndp_csum(const uint8_t src[16], const uint8_t dst[16], const uint8_t *icmp, size_t len)
 {
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < 16; i += 2)
-		sum += (uint32_t)(src[i] << 8 | src[i + 1]) + (uint32_t)(dst[i] << 8 | dst[i + 1]);
-	sum += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + ICMP6_PROTO;
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(icmp[i] << 8 | icmp[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)icmp[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return inet_csum_fold(inet_csum_add(inet_pseudo_sum(src, dst, 16, ICMP6_PROTO,
+							    (uint32_t)len), icmp, len));
 }
 
 static enum ndp_verdict bad(struct ndp_msg *m, const char *why)
@@ -71,9 +64,11 @@ static enum ndp_verdict bad(struct ndp_msg *m, const char *why)
 }
 
 /* The options after the fixed part: each well formed; the link-layer
- * address of the kind this type carries is kept. */
-static enum ndp_verdict parse_options(struct cur *c, uint8_t want, struct ndp_msg *m)
+ * address of the kind this type carries is kept (an Ethernet one, of
+ * length 1), and *any says whether one of that kind came at all. */
+static enum ndp_verdict parse_options(struct cur *c, uint8_t want, struct ndp_msg *m, bool *any)
 {
+	*any = false;
 	while (!cur_empty(c)) {
 		struct cur body;
 		uint8_t type, units;
@@ -84,9 +79,11 @@ static enum ndp_verdict parse_options(struct cur *c, uint8_t want, struct ndp_ms
 			return bad(m, "option of length 0");
 		if (!cur_get_sub(c, &body, (size_t)units * 8 - 2))
 			return bad(m, "option past the end");
-		if (type == want && units == 1 && !m->has_lladdr) {
+		if (type != want)
+			continue;
+		*any = true;
+		if (units == 1 && !m->has_lladdr)
 			m->has_lladdr = cur_get_bytes(&body, m->lladdr, 6);
-		}
 	}
 	return NDP_OK;
 }
@@ -98,6 +95,7 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 	uint8_t code, flags;
 	uint16_t csum;
 	size_t fixed;
+	bool ll;
 
 	memset(m, 0, sizeof(*m));
 	if (!cur_get_u8(&c, &m->type) || !cur_get_u8(&c, &code) || !cur_get_u16(&c, &csum))
@@ -113,6 +111,8 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 	}
 	if (hlim != 255)
 		return bad(m, "hop limit not 255: not from this link");
+	if (is_multicast(src))
+		return bad(m, "multicast source");
 	if (code != 0)
 		return bad(m, "code not 0");
 	if (len < fixed)
@@ -122,9 +122,9 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 	switch (m->type) {
 	case NDP_RS:
 		cur_skip(&c, 4);
-		if (parse_options(&c, OPT_SRC_LLADDR, m) != NDP_OK)
+		if (parse_options(&c, OPT_SRC_LLADDR, m, &ll) != NDP_OK)
 			return NDP_MALFORMED;
-		if (is_unspecified(src) && m->has_lladdr)
+		if (is_unspecified(src) && ll)
 			return bad(m, "solicitation from :: with a link-layer address");
 		break;
 	case NDP_RA:
@@ -133,7 +133,7 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 		cur_skip(&c, 8);
 		if (!is_link_local(src))
 			return bad(m, "router advertisement not from a link-local address");
-		if (parse_options(&c, OPT_SRC_LLADDR, m) != NDP_OK)
+		if (parse_options(&c, OPT_SRC_LLADDR, m, &ll) != NDP_OK)
 			return NDP_MALFORMED;
 		break;
 	case NDP_NS:
@@ -141,10 +141,9 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 		cur_get_bytes(&c, m->target, 16);
 		if (is_multicast(m->target))
 			return bad(m, "multicast target");
-		if (parse_options(&c, OPT_SRC_LLADDR, m) != NDP_OK)
+		if (parse_options(&c, OPT_SRC_LLADDR, m, &ll) != NDP_OK)
 			return NDP_MALFORMED;
-		if (is_unspecified(src) &&
-		    (m->has_lladdr || !is_solicited_node_of(dst, m->target)))
+		if (is_unspecified(src) && (ll || !is_solicited_node_of(dst, m->target)))
 			return bad(m, "address probe not to the solicited-node address, or "
 				      "with a link-layer address");
 		break;
@@ -157,7 +156,7 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 			return bad(m, "multicast target");
 		if (is_multicast(dst) && (m->na_flags & NDP_NA_SOLICITED))
 			return bad(m, "solicited advertisement to a multicast address");
-		if (parse_options(&c, OPT_TGT_LLADDR, m) != NDP_OK)
+		if (parse_options(&c, OPT_TGT_LLADDR, m, &ll) != NDP_OK)
 			return NDP_MALFORMED;
 		break;
 	}
@@ -166,30 +165,24 @@ enum ndp_verdict ndp_parse(const uint8_t *icmp, size_t len, const uint8_t src[16
 
 bool ndp_in_vip6(const struct ndp_cfg *cfg, const uint8_t ip[16])
 {
-	size_t bytes = cfg->vip6_len / 8;
-	unsigned bits = cfg->vip6_len % 8;
-
-	if (cfg->vip6_len == 0 || cfg->vip6_len > 128)
-		return false;
-	if (memcmp(ip, cfg->vip6_net, bytes))
-		return false;
-	return !bits || ((ip[bytes] ^ cfg->vip6_net[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
+	return addr_in6_prefix(ip, cfg->vip6_net, cfg->vip6_len);
 }
 
 bool ndp_ns_should_answer(const struct ndp_cfg *cfg, const struct ndp_msg *ns,
-			  const uint8_t src[16], bool sender_enrolled)
+			  const uint8_t src[16], const uint8_t *sender_vip6)
 {
 	if (ns->type != NDP_NS)
 		return false;
 	if (!memcmp(ns->target, cfg->ll, 16))
 		return true;
-	if (!sender_enrolled || !ndp_in_vip6(cfg, ns->target))
+	if (!sender_vip6 || !ndp_in_vip6(cfg, ns->target))
 		return false;
-	/* the asker's own address (its probe included), or another general
-	 * node's here: that one answers for itself */
-	if (!memcmp(ns->target, src, 16))
+	/* the asker's own address (its probe from :: included), or another
+	 * general node's here: that one answers for itself; without the
+	 * means to tell, nobody's */
+	if (!memcmp(ns->target, sender_vip6, 16) || !memcmp(ns->target, src, 16))
 		return false;
-	return !cfg->is_gn6 || !cfg->is_gn6(cfg->arg, ns->target);
+	return cfg->is_gn6 && !cfg->is_gn6(cfg->arg, ns->target);
 }
 
 /* Ethernet and IPv6 headers for an ICMPv6 message of plen bytes; the
@@ -251,12 +244,19 @@ ssize_t ndp_build_na(uint8_t *out, size_t cap, const struct ndp_cfg *cfg,
 ssize_t ndp_build_ra(uint8_t *out, size_t cap, const struct ndp_cfg *cfg, const uint8_t dst[16],
 		     const uint8_t dst_mac[6])
 {
-	/* RFC 4191 2.3: the prefix in 0, 8 or 16 bytes */
-	size_t pbytes = cfg->vip6_len == 0 ? 0 : cfg->vip6_len <= 64 ? 8 : 16;
-	size_t plen = 16 + 8 + (cfg->mtu ? 8 : 0) + 8 + pbytes +
+	/* RFC 4191 2.3: the prefix in 0, 8 or 16 bytes, its bits past the
+	 * length zero */
+	uint8_t len = cfg->vip6_len > 128 ? 128 : cfg->vip6_len;
+	size_t pbytes = len == 0 ? 0 : len <= 64 ? 8 : 16;
+	size_t plen = 16 + 8 + (cfg->mtu ? 8 : 0) + 32 + 8 + pbytes +
 		      (is_unspecified(cfg->dns) ? 0 : 24);
+	uint8_t net[16] = { 0 };
 	struct wbuf w;
 	size_t off;
+
+	memcpy(net, cfg->vip6_net, (size_t)len / 8);
+	if (len % 8)
+		net[len / 8] = cfg->vip6_net[len / 8] & (uint8_t)(0xff << (8 - len % 8));
 
 	wbuf_init(&w, out, cap);
 	put_headers(&w, dst_mac, cfg->mac, cfg->ll, dst, plen);
@@ -278,12 +278,26 @@ ssize_t ndp_build_ra(uint8_t *out, size_t cap, const struct ndp_cfg *cfg, const 
 		wbuf_put_u16(&w, 0);
 		wbuf_put_u32(&w, cfg->mtu);
 	}
+	/* The overlay on link, without addresses from it (those come from
+	 * DHCPv6, /128): every stack honours this, where the Linux kernel
+	 * takes a Route Information option only up to
+	 * accept_ra_rt_info_max_plen, 0 by default.  So a GN sends to
+	 * overlay addresses on the LAN, and the adapter answers for them
+	 * (proxy, as with ARP). */
+	wbuf_put_u8(&w, OPT_PREFIX_INFO);
+	wbuf_put_u8(&w, 4);
+	wbuf_put_u8(&w, len);
+	wbuf_put_u8(&w, PI_ONLINK);
+	wbuf_put_u32(&w, cfg->route_lifetime); /* valid */
+	wbuf_put_u32(&w, cfg->route_lifetime); /* preferred */
+	wbuf_put_u32(&w, 0);
+	wbuf_put_bytes(&w, net, 16);
 	wbuf_put_u8(&w, OPT_ROUTE_INFO);
 	wbuf_put_u8(&w, (uint8_t)(1 + pbytes / 8));
-	wbuf_put_u8(&w, cfg->vip6_len);
+	wbuf_put_u8(&w, len);
 	wbuf_put_u8(&w, 0);                    /* preference medium */
 	wbuf_put_u32(&w, cfg->route_lifetime);
-	wbuf_put_bytes(&w, cfg->vip6_net, pbytes);
+	wbuf_put_bytes(&w, net, pbytes);
 	if (!is_unspecified(cfg->dns)) {
 		wbuf_put_u8(&w, OPT_RDNSS);
 		wbuf_put_u8(&w, 3);

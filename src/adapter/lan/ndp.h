@@ -11,20 +11,24 @@
  * or NA target is not multicast; an NS from the unspecified address (a
  * duplicate-address probe) goes to a solicited-node address and carries
  * no source link-layer option; an NA to a multicast address is not
- * solicited.  Only RS, RA, NS and NA are parsed; other types are
- * IGNORED.
+ * solicited; no source is multicast.  Only RS, RA, NS and NA are
+ * parsed; other types are IGNORED.
  *
  * The adapter (docs/adapter.md, "IPv6"):
  *   - answers an NS for its own link-local address, and, as proxy (as it
  *     answers ARP), for any address of the overlay's IPv6 prefix that is
  *     no general node's on this LAN, asked by an enrolled general node;
- *     never for a general node's own address, so that its duplicate
- *     address detection succeeds and it answers for itself;
- *   - sends Router Advertisements: Managed and Other set (addresses and
- *     DNS from DHCPv6), no prefix for autoconfiguration, a Route
- *     Information option (RFC 4191) for the overlay's prefix, RDNSS
- *     (RFC 8106), the overlay's MTU, and a router lifetime only when it
- *     offers IPv6 Internet (it is then the default router);
+ *     never for the asker's own VIPv6 nor another general node's, so
+ *     that a duplicate-address probe succeeds and each answers for
+ *     itself;
+ *   - sends Router Advertisements, unicast to each enrolled general node
+ *     (the other devices on the LAN are not its business: a multicast RA
+ *     would hand them its MTU and resolver too): Managed and Other set
+ *     (addresses and DNS from DHCPv6), the overlay's prefix on link but
+ *     not for autoconfiguration (Prefix Information, L set, A clear), a
+ *     Route Information option (RFC 4191) for it as well, RDNSS (RFC
+ *     8106), the overlay's MTU, and a router lifetime only when it offers
+ *     IPv6 Internet (it is then the default router);
  *   - drops Router Advertisements from general nodes (RA guard). */
 #ifndef CY_ADAPTER_NDP_H
 #define CY_ADAPTER_NDP_H
@@ -90,11 +94,12 @@ struct ndp_cfg {
 bool ndp_in_vip6(const struct ndp_cfg *cfg, const uint8_t ip[16]);
 
 /* Whether the adapter answers ns (an NDP_NS from src): see above.
- * sender_enrolled: the frame's source MAC is an enrolled general node
- * (the caller looks it up); the adapter's own link-local is answered to
- * anyone. */
+ * sender_vip6: the VIPv6 of the enrolled general node the frame's source
+ * MAC is (the caller looks it up), NULL when it is none; the adapter's
+ * own link-local is answered to anyone.  Without cfg->is_gn6 no overlay
+ * address is answered. */
 bool ndp_ns_should_answer(const struct ndp_cfg *cfg, const struct ndp_msg *ns,
-			  const uint8_t src[16], bool sender_enrolled);
+			  const uint8_t src[16], const uint8_t *sender_vip6);
 
 /* The Neighbour Advertisement answering ns, sent from src (src_mac): an
  * Ethernet frame from cfg->mac and cfg->ll, hop limit 255, Router flag
