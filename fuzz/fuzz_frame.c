@@ -7,7 +7,8 @@
  * clamp (a packet with a right TCP checksum must keep it), ICMP frag-needed
  * (its checksums must be right), UDP frames rebuilt, and gso_segment() on
  * every IPv4 frame with the vnet header given (each segment must carry a
- * right IPv4 header checksum). */
+ * right IPv4 header checksum); for IPv6, what each kind points at must lie
+ * within the frame, and NDP goes on to ndp_parse(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "frame.h"
 #include "gso.h"
 #include "log.h"
+#include "ndp.h"
 
 static const uint8_t fz_mac[6] = { 0x02, 0xad, 0, 0, 0, 1 };
 
@@ -55,7 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool init;
 	static uint8_t pkt[GSO_PKT_MAX], out[2048];
 	struct frame_cfg cfg = { .ip = 0x64400001, .vip_net = 0x64400000, .vip_len = 10,
-				 .is_gn = fz_is_gn };
+				 .is_gn = fz_is_gn,
+				 .ll6 = { 0xfe, 0x80, [9] = 0xad, [11] = 0xff, [12] = 0xfe, [15] = 1 },
+				 .ip6 = { 0xfd, 0x00, 0x00, 0x64, [15] = 1 },
+				 .vip6_net = { 0xfd, 0x00, 0x00, 0x64 }, .vip6_len = 48 };
 	struct frame_info fi, fi2;
 	bool vnet;
 	ssize_t n;
@@ -99,6 +104,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n < 0 || frame_classify(&cfg, big, (size_t)n, false, &fi2) != fi.kind)
 			abort();
 		break;
+	}
+	case LAN_NDP:
+	case LAN_DHCP6:
+	case LAN_DNS6:
+	case LAN_VIP6: {
+		struct ndp_msg m;
+
+		/* what the IPv6 kinds point at lies within the frame */
+		if (!fi.ip6 || fi.ip6 < fi.eth || fi.ip6 + fi.ip6_len > fi.eth + fi.eth_len ||
+		    fi.l4 + fi.l4_len != fi.ip6 + fi.ip6_len ||
+		    (fi.kind != LAN_NDP && fi.kind != LAN_VIP6 &&
+		     (!fi.udp_payload || fi.udp_payload + fi.udp_len > fi.l4 + fi.l4_len)))
+			abort();
+		if (fi.kind == LAN_NDP &&
+		    ndp_parse(fi.l4, fi.l4_len, fi.ip6_src, fi.ip6_dst, fi.ip6_hlim, &m) !=
+			    NDP_OK && !m.why)
+			abort();
+		return 0;
 	}
 	default:
 		break;

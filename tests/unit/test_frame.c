@@ -26,6 +26,17 @@ static const uint8_t MAC_BC[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 #define GN2_IP IP(100, 64, 0, 8)    /* another GN on this LAN */
 #define PEER_IP IP(100, 64, 3, 9)   /* a peer behind the overlay */
 
+/* IPv6: the adapter fe80::ad:ff:fe00:1 and fd00:64::1, a GN fe80::6e:ff:fe00:7,
+ * a peer behind the overlay fd00:64::3:9 */
+static const uint8_t LL6_AD[16] = { 0xfe, 0x80, [9] = 0xad, [11] = 0xff, [12] = 0xfe,
+				    [15] = 1 };
+static const uint8_t VIP6_AD[16] = { 0xfd, 0x00, 0x00, 0x64, [15] = 1 };
+static const uint8_t LL6_GN[16] = { 0xfe, 0x80, [9] = 0x6e, [11] = 0xff, [12] = 0xfe,
+				    [15] = 7 };
+static const uint8_t VIP6_PEER[16] = { 0xfd, 0x00, 0x00, 0x64, [13] = 3, [15] = 9 };
+static const uint8_t ALL_DHCP[16] = { 0xff, 0x02, [13] = 1, [15] = 2 };
+static const uint8_t OUT6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+
 static bool is_gn(void *arg, uint32_t ip)
 {
 	return ip == GN_IP || ip == GN2_IP;
@@ -41,6 +52,10 @@ static int setup(void **state)
 	cfg.vip_net = IP(100, 64, 0, 0);
 	cfg.vip_len = 10;
 	cfg.is_gn = is_gn;
+	memcpy(cfg.ll6, LL6_AD, 16);
+	memcpy(cfg.ip6, VIP6_AD, 16);
+	memcpy(cfg.vip6_net, VIP6_AD, 6);
+	cfg.vip6_len = 48;
 	return 0;
 }
 
@@ -99,9 +114,14 @@ static void test_short_and_other(void **state)
 	assert_int_equal(frame_classify(&cfg, b, 9, true, &fi), LAN_MALFORMED);
 	assert_int_equal(frame_classify(&cfg, b, 23, true, &fi), LAN_MALFORMED);
 	assert_string_not_equal(fi.why, "");
-	/* unknown ethertypes, IPv6, VLAN: other */
+	/* unknown ethertypes, IPv6 not for the adapter, VLAN: other; IPv6
+	 * that is no IPv6 header (version 0): malformed */
 	put_be16(b + 12, 0x86dd);
+	assert_int_equal(frame_classify(&cfg, b, 60, false, &fi), LAN_MALFORMED);
+	assert_string_equal(fi.why, "ipv6: version");
+	b[14] = 0x60;
 	assert_int_equal(frame_classify(&cfg, b, 60, false, &fi), LAN_OTHER);
+	b[14] = 0;
 	put_be16(b + 12, 0x8100);
 	assert_int_equal(frame_classify(&cfg, b, 60, false, &fi), LAN_OTHER);
 	put_be16(b + 12, 0x88cc);
@@ -575,6 +595,120 @@ static void test_icmp_frag_needed(void **state)
 				 -EINVAL);
 }
 
+/* Ethernet + IPv6 (hop limit hlim) + a payload of next header nh; for
+ * UDP the checksum is made right.  Padded to 60 bytes. */
+static size_t frame6(const uint8_t *dmac, const uint8_t src[16], const uint8_t dst[16],
+		     uint8_t nh, uint8_t hlim, const uint8_t *pl, size_t plen)
+{
+	size_t n = 14 + 40 + plen;
+
+	memset(fr, 0, 128);
+	memcpy(fr, dmac, 6);
+	memcpy(fr + 6, MAC_GN, 6);
+	put_be16(fr + 12, 0x86dd);
+	put_be32(fr + 14, 0x60000000);
+	put_be16(fr + 18, (uint16_t)plen);
+	fr[20] = nh;
+	fr[21] = hlim;
+	memcpy(fr + 22, src, 16);
+	memcpy(fr + 38, dst, 16);
+	memcpy(fr + 54, pl, plen);
+	if (nh == 17) {
+		put_be16(fr + 54 + 6, 0);
+		put_be16(fr + 54 + 6, inet_l4_csum(src, dst, 16, 17, fr + 54, plen, 6));
+	}
+	return n < 60 ? 60 : n;
+}
+
+static size_t udp6(const uint8_t *dmac, const uint8_t src[16], const uint8_t dst[16],
+		   uint16_t dport, size_t datalen)
+{
+	uint8_t u[64] = { 0 };
+
+	put_be16(u, 546);
+	put_be16(u + 2, dport);
+	put_be16(u + 4, (uint16_t)(8 + datalen));
+	for (size_t i = 0; i < datalen; i++)
+		u[8 + i] = (uint8_t)i;
+	return frame6(dmac, src, dst, 17, 1, u, 8 + datalen);
+}
+
+static void test_ipv6(void **state)
+{
+	static const uint8_t MAC_33[6] = { 0x33, 0x33, 0, 1, 0, 2 };
+	struct frame_info fi;
+	uint8_t icmp[24] = { 135 };
+	size_t n;
+
+	/* an NS: NDP, the fields for ndp_parse */
+	n = frame6(MAC_33, LL6_GN, ALL_DHCP, 58, 255, icmp, sizeof(icmp));
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_NDP);
+	assert_memory_equal(fi.ip6_src, LL6_GN, 16);
+	assert_int_equal(fi.ip6_hlim, 255);
+	assert_int_equal(fi.l4_len, 24);
+	assert_ptr_equal(fi.l4, fr + 54);
+	assert_int_equal(fi.eth_len, 14 + 40 + 24);   /* the padding dropped */
+	/* other ICMPv6 (an echo request) is not NDP */
+	icmp[0] = 128;
+	n = frame6(MAC_AD, LL6_GN, LL6_AD, 58, 64, icmp, 8);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_OTHER);
+
+	/* DHCPv6 to all servers; the payload; a bad or zero checksum */
+	n = udp6(MAC_33, LL6_GN, ALL_DHCP, 547, 12);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_DHCP6);
+	assert_int_equal(fi.udp_len, 12);
+	assert_ptr_equal(fi.udp_payload, fr + 54 + 8);
+	fr[54 + 8] ^= 1;
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_MALFORMED);
+	assert_string_equal(fi.why, "udp6: bad checksum");
+	put_be16(fr + 54 + 6, 0);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_MALFORMED);
+	/* ...unless the vnet header says the kernel checks it */
+	{
+		uint8_t v[GSO_HDR_LEN + 128] = { GSO_F_DATA_VALID };
+
+		memcpy(v + GSO_HDR_LEN, fr, n);
+		assert_int_equal(frame_classify(&cfg, v, GSO_HDR_LEN + n, true, &fi), LAN_DHCP6);
+	}
+	/* a UDP length past the payload */
+	n = udp6(MAC_33, LL6_GN, ALL_DHCP, 547, 12);
+	put_be16(fr + 54 + 4, 40);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_MALFORMED);
+
+	/* DNS to the adapter's addresses, from our MAC only */
+	n = udp6(MAC_AD, LL6_GN, LL6_AD, 53, 20);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_DNS6);
+	n = udp6(MAC_AD, LL6_GN, VIP6_AD, 53, 20);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_DNS6);
+	n = udp6(MAC_GN, LL6_GN, LL6_AD, 53, 20);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_OTHER);
+
+	/* the overlay through us: VIP6; the adapter's own, or the Internet:
+	 * OTHER; a hop-by-hop header is not walked */
+	n = frame6(MAC_AD, LL6_GN, VIP6_PEER, 6, 64, icmp, 20);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_VIP6);
+	n = frame6(MAC_AD, LL6_GN, VIP6_AD, 6, 64, icmp, 20);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_OTHER);
+	n = frame6(MAC_AD, LL6_GN, OUT6, 6, 64, icmp, 20);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_OTHER);
+	icmp[0] = 135;
+	n = frame6(MAC_33, LL6_GN, ALL_DHCP, 0, 1, icmp, 24);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_OTHER);
+
+	/* hostile: truncated, version, payload length past the frame */
+	n = frame6(MAC_AD, LL6_GN, VIP6_PEER, 6, 64, icmp, 20);
+	assert_int_equal(frame_classify(&cfg, fr, 14 + 30, false, &fi), LAN_MALFORMED);
+	assert_string_equal(fi.why, "ipv6: truncated header");
+	fr[14] = 0x40;
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_MALFORMED);
+	assert_string_equal(fi.why, "ipv6: version");
+	fr[14] = 0x60;
+	put_be16(fr + 18, 200);
+	assert_int_equal(frame_classify(&cfg, fr, n, false, &fi), LAN_MALFORMED);
+	assert_string_equal(fi.why, "ipv6: bad payload length");
+	assert_string_equal(frame_kind_str(LAN_VIP6), "vip6");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +724,7 @@ int main(void)
 		cmocka_unit_test_setup(test_eth_header, setup),
 		cmocka_unit_test_setup(test_mss_clamp, setup),
 		cmocka_unit_test_setup(test_icmp_frag_needed, setup),
+		cmocka_unit_test_setup(test_ipv6, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

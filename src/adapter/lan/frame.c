@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 
 #define PROTO_ICMP 1
 #define PROTO_TCP 6
 #define PROTO_UDP 17
+#define PROTO_ICMPV6 58
 #define TCP_F_SYN 0x02
 #define TCP_OPT_EOL 0
 #define TCP_OPT_NOP 1
@@ -60,6 +62,10 @@ const char *frame_kind_str(enum lan_kind k)
 	case LAN_DNS: return "dns";
 	case LAN_VIP: return "vip";
 	case LAN_OTHER: return "other";
+	case LAN_NDP: return "ndp";
+	case LAN_DHCP6: return "dhcp6";
+	case LAN_DNS6: return "dns6";
+	case LAN_VIP6: return "vip6";
 	}
 	return "?";
 }
@@ -182,6 +188,98 @@ static enum lan_kind classify_ipv4(const struct frame_cfg *cfg, struct frame_inf
 	return LAN_OTHER;
 }
 
+static bool is_zero16(const uint8_t a[16])
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(a, zero, 16);
+}
+
+/* UDP over IPv6 to the adapter's DHCPv6 server or resolver: length and
+ * checksum (which IPv6 makes mandatory) checked; other UDP is OTHER. */
+static enum lan_kind classify_udp6(const struct frame_cfg *cfg, struct frame_info *fi)
+{
+	static const uint8_t all_dhcp[16] = { 0xff, 0x02, [13] = 0x01, [15] = 0x02 };
+	struct cur l4 = cur_make(fi->l4, fi->l4_len);
+	bool ours_mac = memcmp(fi->dst_mac, cfg->mac, 6) == 0;
+	uint16_t ulen, csum;
+	enum lan_kind k = LAN_OTHER;
+
+	if (!cur_get_u16(&l4, &fi->sport) || !cur_get_u16(&l4, &fi->dport) ||
+	    !cur_get_u16(&l4, &ulen) || !cur_get_u16(&l4, &csum)) {
+		if (fi->dport == 547 || fi->dport == 53)
+			return bad(fi, "udp6: truncated");
+		fi->sport = fi->dport = 0;
+		return LAN_OTHER;
+	}
+	if (fi->dport == 547 && (!memcmp(fi->ip6_dst, all_dhcp, 16) ||
+				 (!is_zero16(cfg->ll6) && !memcmp(fi->ip6_dst, cfg->ll6, 16))))
+		k = LAN_DHCP6;
+	else if (fi->dport == 53 && ours_mac &&
+		 ((!is_zero16(cfg->ll6) && !memcmp(fi->ip6_dst, cfg->ll6, 16)) ||
+		  (!is_zero16(cfg->ip6) && !memcmp(fi->ip6_dst, cfg->ip6, 16))))
+		k = LAN_DNS6;
+	if (k == LAN_OTHER)
+		return k;
+	if (ulen < FRAME_UDP_HDR || ulen > fi->l4_len)
+		return bad(fi, "udp6: bad length");
+	fi->udp_payload = fi->l4 + FRAME_UDP_HDR;
+	fi->udp_len = ulen - FRAME_UDP_HDR;
+	if (!(fi->vnet.flags & (GSO_F_NEEDS_CSUM | GSO_F_DATA_VALID))) {
+		uint32_t sum = inet_pseudo_sum(fi->ip6_src, fi->ip6_dst, 16, PROTO_UDP, ulen);
+
+		if (csum == 0 || inet_csum_fold(inet_csum_add(sum, fi->l4, ulen)) != 0)
+			return bad(fi, "udp6: bad checksum");
+	}
+	return k;
+}
+
+static enum lan_kind classify_ipv6(const struct frame_cfg *cfg, struct frame_info *fi,
+				   struct cur *c)
+{
+	struct cur ipc = *c;
+	uint32_t vtf;
+	uint16_t plen;
+	uint8_t type;
+	enum lan_kind k;
+
+	if (!cur_get_u32(&ipc, &vtf) || !cur_get_u16(&ipc, &plen) ||
+	    !cur_get_u8(&ipc, &fi->ip6_nh) || !cur_get_u8(&ipc, &fi->ip6_hlim) ||
+	    !cur_get_bytes(&ipc, fi->ip6_src, 16) || !cur_get_bytes(&ipc, fi->ip6_dst, 16))
+		return bad(fi, "ipv6: truncated header");
+	if (vtf >> 28 != 6)
+		return bad(fi, "ipv6: version");
+	if (plen > cur_left(&ipc))
+		return bad(fi, "ipv6: bad payload length");
+	fi->ip6 = c->p;
+	fi->ip6_len = FRAME_IPV6_HDR + (size_t)plen;
+	fi->eth_len = FRAME_ETH_LEN + fi->ip6_len;   /* drop the Ethernet padding */
+	fi->l4 = ipc.p;
+	fi->l4_len = plen;
+	if (fi->ip6_nh == PROTO_ICMPV6) {
+		struct cur l4 = cur_make(fi->l4, fi->l4_len);
+
+		if (cur_get_u8(&l4, &type) && type >= 133 && type <= 137) {
+			fi->kind = LAN_NDP;
+			return LAN_NDP;
+		}
+	} else if (fi->ip6_nh == PROTO_UDP) {
+		k = classify_udp6(cfg, fi);
+		if (k != LAN_OTHER) {
+			fi->kind = k;
+			return k;
+		}
+	}
+	if (memcmp(fi->dst_mac, cfg->mac, 6) == 0 &&
+	    addr_in6_prefix(fi->ip6_dst, cfg->vip6_net, cfg->vip6_len) &&
+	    (is_zero16(cfg->ip6) || memcmp(fi->ip6_dst, cfg->ip6, 16))) {
+		fi->kind = LAN_VIP6;
+		return LAN_VIP6;
+	}
+	fi->kind = LAN_OTHER;
+	return LAN_OTHER;
+}
+
 enum lan_kind frame_classify(const struct frame_cfg *cfg, const uint8_t *buf, size_t len,
 			     bool vnet, struct frame_info *fi)
 {
@@ -205,6 +303,8 @@ enum lan_kind frame_classify(const struct frame_cfg *cfg, const uint8_t *buf, si
 		return classify_arp(fi, &c);
 	case FRAME_ETHERTYPE_IPV4:
 		return classify_ipv4(cfg, fi, &c);
+	case FRAME_ETHERTYPE_IPV6:
+		return classify_ipv6(cfg, fi, &c);
 	default:
 		fi->kind = LAN_OTHER;
 		return LAN_OTHER;

@@ -17,8 +17,19 @@
  *        DATA_VALID: else MALFORMED)
  *     dst MAC ours, dst IP in the VIP prefix, != cfg ip, not the prefix's
  *       network or broadcast address                                 VIP
- *   everything else (IPv6, VLAN tags, other ethertypes, multicast,
- *   frames to other MACs, Internet-bound IPv4)                       OTHER
+ *   ethertype IPv6: version 6, the payload length within the frame (the
+ *     Ethernet padding past it is dropped)                    else MALFORMED
+ *     next header ICMPv6, types 133..137 (RS, RA, NS, NA, Redirect:
+ *       ndp.h checks the rest)                                        NDP
+ *     UDP, dport 547, to ff02::1:2 or cfg ll6                        DHCP6
+ *     UDP, dport 53, to cfg ll6 or ip6, dst MAC ours                 DNS6
+ *       (DHCP6/DNS6: UDP length must fit, the checksum, never 0 over
+ *        IPv6, must be right unless the vnet header says NEEDS_CSUM or
+ *        DATA_VALID: else MALFORMED)
+ *     dst MAC ours, dst IP in the VIPv6 prefix, != cfg ip6           VIP6
+ *     (extension headers are not walked: such packets are OTHER)
+ *   everything else (VLAN tags, other ethertypes, multicast, frames
+ *   to other MACs, Internet-bound IPv4 and IPv6)                     OTHER
  * L4 checksums of VIP packets are not checked (they may be partial: see
  * gso.h; the far end checks them). */
 #ifndef CY_ADAPTER_FRAME_H
@@ -34,6 +45,8 @@
 #define FRAME_ETH_LEN 14
 #define FRAME_ETHERTYPE_IPV4 0x0800
 #define FRAME_ETHERTYPE_ARP 0x0806
+#define FRAME_ETHERTYPE_IPV6 0x86dd
+#define FRAME_IPV6_HDR 40
 #define FRAME_ARP_LEN 28                 /* Ethernet/IPv4 ARP payload */
 #define FRAME_MIN_LEN 60                 /* Ethernet minimum without FCS */
 #define FRAME_IPV4_HDR 20
@@ -46,6 +59,10 @@ enum lan_kind {
 	LAN_DNS,
 	LAN_VIP,
 	LAN_OTHER,
+	LAN_NDP,
+	LAN_DHCP6,
+	LAN_DNS6,
+	LAN_VIP6,
 };
 
 enum frame_arp_op { FRAME_ARP_REQUEST = 1, FRAME_ARP_REPLY = 2 };
@@ -59,6 +76,11 @@ struct frame_cfg {
 	 * node's VIP on this LAN (may be NULL). */
 	bool (*is_gn)(void *arg, uint32_t ip);
 	void *arg;
+	/* IPv6 (all zero, vip6_len 0: the adapter serves no IPv6) */
+	uint8_t ll6[16];                 /* its link-local address */
+	uint8_t ip6[16];                 /* its VIPv6; zero: not known yet */
+	uint8_t vip6_net[16];            /* the overlay's IPv6 prefix... */
+	uint8_t vip6_len;                /* ...and its length, 0: none */
 };
 
 struct frame_info {
@@ -90,8 +112,17 @@ struct frame_info {
 	bool ip_frag;                    /* MF set or offset != 0 */
 	bool dst_is_gn;                  /* cfg->is_gn(ip_dst) */
 
-	/* UDP (DHCP, DNS; also other unfragmented UDP: payload NULL
-	 * when its UDP length does not fit) */
+	/* IPv6 (NDP, DHCP6, DNS6, VIP6, and IPv6 OTHER) */
+	const uint8_t *ip6;              /* the IPv6 packet = eth + 14 */
+	size_t ip6_len;                  /* 40 + its payload length */
+	uint8_t ip6_src[16], ip6_dst[16];
+	uint8_t ip6_nh;                  /* next header */
+	uint8_t ip6_hlim;
+	const uint8_t *l4;               /* the payload (after the fixed header), */
+	size_t l4_len;                   /* its length */
+
+	/* UDP (DHCP, DNS, DHCP6, DNS6; also other unfragmented UDP: payload
+	 * NULL when its UDP length does not fit) */
 	uint16_t sport, dport;
 	const uint8_t *udp_payload;
 	size_t udp_len;                  /* payload bytes (UDP length - 8) */

@@ -9,8 +9,6 @@
 #include "gso.h"
 
 #define ICMP6_PROTO 58
-#define FRAME_ETHERTYPE_IPV6 0x86dd
-#define IP6_HDR 40
 
 #define OPT_SRC_LLADDR 1
 #define OPT_TGT_LLADDR 2
