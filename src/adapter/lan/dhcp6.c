@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dns.h"
 
 enum {
 	OPT_CLIENTID = 1,
@@ -209,30 +210,6 @@ static void put_status(struct wbuf *w, uint16_t status, const char *text)
 	wbuf_put_bytes(w, text, n);
 }
 
-/* The domain in DNS wire form (RFC 1035 3.1); 0 when it has none or an
- * empty or too long label. */
-static size_t domain_wire(const char *d, uint8_t out[256])
-{
-	size_t n = 0;
-
-	if (!d || !d[0])
-		return 0;
-	while (*d) {
-		size_t l = strcspn(d, ".");
-
-		if (l == 0 || l > 63 || n + 1 + l + 1 > 255)
-			return 0;
-		out[n++] = (uint8_t)l;
-		memcpy(out + n, d, l);
-		n += l;
-		d += l;
-		if (*d == '.')
-			d++;
-	}
-	out[n++] = 0;
-	return n;
-}
-
 /* The IA_NA answering the request's IA_NA i: the VIP for the first (or
  * NoAddrsAvail when it is declined), the client's other addresses with
  * lifetimes 0; NoAddrsAvail for the others. */
@@ -299,14 +276,16 @@ static void put_dns(struct wbuf *w, const struct dhcp6_cfg *cfg, const struct re
 		    bool always)
 {
 	static const uint8_t zero[16];
-	uint8_t wire[256];
+	uint8_t wire[DNS_NAME_MAX];
 	size_t n;
 
 	if ((always || r->want_dns) && memcmp(cfg->dns, zero, 16)) {
 		opt_head(w, OPT_DNS_SERVERS, 16);
 		wbuf_put_bytes(w, cfg->dns, 16);
 	}
-	if ((always || r->want_domain) && (n = domain_wire(cfg->domain, wire))) {
+	/* RFC 8415 21.18: the search list in DNS wire form; not the root */
+	if ((always || r->want_domain) && cfg->domain && cfg->domain[0] &&
+	    dns_name_from_str(cfg->domain, wire, &n) == 0 && n > 1) {
 		opt_head(w, OPT_DOMAIN_LIST, n);
 		wbuf_put_bytes(w, wire, n);
 	}
