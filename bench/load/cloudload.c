@@ -177,11 +177,12 @@ static double stat_cpu(const char *path)
 
 /* CPU seconds of the cloud processes, of their event loops alone (each
  * one's main thread: the other threads hash passwords and run TLS
- * handshakes), and their RSS (kB). */
-static void cloud_usage_loop(const struct load *L, double *cpu, double *loop, long *rss_kb)
+ * handshakes; loop may be NULL), and their RSS (kB). */
+static void cloud_usage(const struct load *L, double *cpu, double *loop, long *rss_kb)
 {
+	double l = 0;
+
 	*cpu = 0;
-	*loop = 0;
 	*rss_kb = 0;
 	for (size_t i = 0; i < L->npids; i++) {
 		char path[64], buf[2048];
@@ -191,7 +192,7 @@ static void cloud_usage_loop(const struct load *L, double *cpu, double *loop, lo
 		*cpu += stat_cpu(path);
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)L->pids[i],
 			 (int)L->pids[i]);
-		*loop += stat_cpu(path);
+		l += stat_cpu(path);
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)L->pids[i]);
 		f = fopen(path, "r");
 		if (f) {
@@ -203,13 +204,8 @@ static void cloud_usage_loop(const struct load *L, double *cpu, double *loop, lo
 			fclose(f);
 		}
 	}
-}
-
-static void cloud_usage(const struct load *L, double *cpu, long *rss_kb)
-{
-	double loop;
-
-	cloud_usage_loop(L, cpu, &loop, rss_kb);
+	if (loop)
+		*loop = l;
 }
 
 /* CPU seconds of this process (the load itself). */
@@ -533,12 +529,12 @@ static void phase_login(struct load *L)
 
 	if (!L->logins)
 		return;
-	cloud_usage_loop(L, &c0, &l0, &rss);
+	cloud_usage(L, &c0, &l0, &rss);
 	s0 = self_cpu();
 	login_start_next(L);
 	run_until(L, logins_done, 600);
 	t = now_us() - t0;
-	cloud_usage_loop(L, &c1, &l1, &rss);
+	cloud_usage(L, &c1, &l1, &rss);
 	s1 = self_cpu();
 	printf("login n=%zu ok=%zu per_s=%.0f %s cloud_cores=%.2f loop_cores=%.2f "
 	       "load_cores=%.2f\n",
@@ -624,10 +620,10 @@ static void phase_register(struct load *L)
 	long rss0, rss1;
 	int64_t t0 = now_us(), t;
 
-	cloud_usage(L, &c0, &rss0);
+	cloud_usage(L, &c0, NULL, &rss0);
 	run_until(L, regs_done, 600);
 	t = now_us() - t0;
-	cloud_usage(L, &c1, &rss1);
+	cloud_usage(L, &c1, NULL, &rss1);
 	printf("register n=%zu ok=%zu per_s=%.0f %s cloud_cores=%.2f rss_kb=%ld\n", L->nodes,
 	       L->reg_done, L->reg_done / (t / 1e6), lat_str(&L->lat, lat, sizeof(lat)),
 	       (c1 - c0) / (t / 1e6), rss1);
@@ -667,11 +663,11 @@ static void phase_keepalive(struct load *L, long rss_before)
 	uint64_t a0 = ka_acked(L), a1;
 	int64_t t0 = now_us(), t;
 
-	cloud_usage(L, &c0, &rss);
+	cloud_usage(L, &c0, NULL, &rss);
 	run_until(L, never, L->ka_secs);
 	t = now_us() - t0;
 	a1 = ka_acked(L);
-	cloud_usage(L, &c1, &rss);
+	cloud_usage(L, &c1, NULL, &rss);
 	printf("keepalive nodes=%zu registered=%zu interval_s=%d per_s=%.0f cloud_cores=%.3f "
 	       "rss_kb=%ld kb_per_node=%.2f\n", L->nodes, n_registered(L), L->keepalive,
 	       (a1 - a0) / (t / 1e6), (c1 - c0) / (t / 1e6), rss,
@@ -721,10 +717,10 @@ static void phase_route(struct load *L, const char *what, size_t n, size_t windo
 	L->routes = n;
 	L->window = window;
 	L->inflight = L->route_started = L->route_done = L->route_ok = L->route_failed = 0;
-	cloud_usage(L, &c0, &rss);
+	cloud_usage(L, &c0, NULL, &rss);
 	run_until(L, routes_done, 600);
 	t = now_us() - t0;
-	cloud_usage(L, &c1, &rss);
+	cloud_usage(L, &c1, NULL, &rss);
 	printf("%s n=%zu window=%zu ok=%zu failed=%zu per_s=%.0f %s cloud_cores=%.2f\n", what,
 	       n, window, L->route_ok, L->route_failed, L->route_ok / (t / 1e6),
 	       lat_str(&L->lat, lat, sizeof(lat)), (c1 - c0) / (t / 1e6));
@@ -841,7 +837,7 @@ int main(int argc, char **argv)
 	enrol(L);
 	phase_login(L);
 	phase_keys(L);
-	cloud_usage(L, &cpu, &rss_reg);
+	cloud_usage(L, &cpu, NULL, &rss_reg);
 	phase_register(L);
 	phase_keepalive(L, rss_reg);
 	routes = L->routes;
