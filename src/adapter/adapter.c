@@ -34,7 +34,7 @@ struct gnctx {
 	struct ident *id;
 	struct resolver_server *dns;
 	const char *skip[3];
-	bool routed;
+	bool routed4, routed6;       /* its host routes through the LAN are in */
 };
 
 struct adapter {
@@ -53,10 +53,12 @@ struct adapter {
 	bool have_ip;
 	struct in_addr ip, vip_net;
 	uint8_t vip_len;
+	struct in6_addr ip6;        /* the node's VIPv6 (have_ip: known) */
+	uint8_t vip6_len;
 	bool have_list;
 	bool fetching;
 	int64_t next_fetch_ms, last_unknown_fetch_ms;
-	struct ratelimit rl;
+	struct ratelimit rl, unknown_rl;
 	struct login *info;     /* Information Requests */
 };
 
@@ -131,8 +133,10 @@ static void gnctx_free(struct gnctx *c)
 		ident_free(c->id);
 	}
 	resolver_server_free(c->dns);
-	if (c->routed && c->a->route)
-		lanroute_del_host(c->a->route, &c->g->info.vip4);
+	if (c->routed4)
+		lanroute_del_host(c->a->route, AF_INET, &c->g->info.vip4);
+	if (c->routed6)
+		lanroute_del_host(c->a->route, AF_INET6, &c->g->info.vip6);
 	c->g->ident = NULL;
 	free(c);
 }
@@ -147,8 +151,21 @@ static void on_gn_drop(void *arg, struct gn *g)
 	gnctx_free(c);
 }
 
+/* The GN's VIPs get host routes through the LAN (once the adapter's own
+ * addresses are there: the IPv6 one needs the VIPv6 range). */
+static void gn_route(struct adapter *a, struct gnctx *c)
+{
+	if (!a->route)
+		return;
+	if (!c->routed4)
+		c->routed4 = lanroute_add_host(a->route, AF_INET, &c->g->info.vip4) == 0;
+	if (!c->routed6 && a->have_ip && a->vip6_len &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&c->g->info.vip6))
+		c->routed6 = lanroute_add_host(a->route, AF_INET6, &c->g->info.vip6) == 0;
+}
+
 /* Start the GN's identity (login on our behalf, registration) and its
- * resolver; its VIP gets a host route through the LAN. */
+ * resolver; its VIPs get host routes through the LAN. */
 static int gn_activate(struct adapter *a, struct gn *g)
 {
 	struct gnctx *c;
@@ -189,9 +206,7 @@ static int gn_activate(struct adapter *a, struct gn *g)
 	if (!c->dns)
 		goto fail;
 	g->ident = c;
-	if (a->route) {
-		c->routed = lanroute_add_host(a->route, &g->info.vip4) == 0;
-	}
+	gn_route(a, c);
 	log_info("general node %s (%s): logging in and registering on its behalf, UDP port %u",
 		 g->info.fqdn, cy_mac_str(g->info.mac, mac), ident_port(c->id));
 	ident_start(c->id);
@@ -263,7 +278,8 @@ static void on_list(void *arg, int err, const struct cy_gn *list, size_t n)
 	for (size_t i = 0; i < gn_count(a->gns); i++) {
 		struct gn *g = gn_at(a->gns, i);
 
-		if (!g->ident && lansock_lease_left(a->ls, g->info.mac) > 0)
+		if (!g->ident && (lansock_lease_left(a->ls, g->info.mac) > 0 ||
+				  lansock_lease6_left(a->ls, g->info.mac) > 0))
 			gn_activate(a, g);
 	}
 }
@@ -298,9 +314,11 @@ static void lan_unknown_mac(void *arg, const uint8_t mac[6])
 	int64_t now = clock_now_ms();
 	char s[18];
 
+	/* Each MAC once; a flood of random ones a few lines per 10 s. */
 	if (gn_unknown_first(a->gns, mac))
-		log_warnx("unknown MAC %s on %s: not a general node of this adapter, no lease",
-			  cy_mac_str(mac, s), a->lan);
+		LOG_RATELIMITED(&a->unknown_rl,
+				"unknown MAC %s on %s: not a general node of this adapter, no lease",
+				cy_mac_str(mac, s), a->lan);
 	/* It may have been enrolled since the last fetch. */
 	if (a->have_ip && now - a->last_unknown_fetch_ms >= ADAPTER_UNKNOWN_FETCH_MS) {
 		a->last_unknown_fetch_ms = now;
@@ -370,32 +388,49 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	struct adapter *a = arg;
 	struct nat_cfg nc = { .lan = a->lan, .tun = node_tun_name(a->node),
 			      .masquerade = a->conf->adapter_nat };
-	char s[INET_ADDRSTRLEN], n4[INET_ADDRSTRLEN];
+	char s[INET_ADDRSTRLEN], n4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
+	bool internet6;
 
-	if (a->have_ip && a->ip.s_addr == in->vip4.s_addr && a->vip_len == in->prefix4)
+	if (a->have_ip && a->ip.s_addr == in->vip4.s_addr && a->vip_len == in->prefix4 &&
+	    !memcmp(&a->ip6, &in->vip6, sizeof(a->ip6)) && a->vip6_len == in->prefix6)
 		return;
 	a->ip = in->vip4;
 	a->vip_len = in->prefix4;
 	a->vip_net.s_addr = in->vip4.s_addr &
 			    htonl(in->prefix4 ? ~0u << (32 - (in->prefix4 > 32 ? 32 : in->prefix4)) : 0);
+	a->ip6 = in->vip6;
+	a->vip6_len = in->prefix6 <= 128 ? in->prefix6 : 0;
 	a->have_ip = true;
-	log_info("adapter: LAN %s address %s, VIPv4 range %s/%u", a->lan,
-		 inet_ntop(AF_INET, &a->ip, s, sizeof(s)),
-		 inet_ntop(AF_INET, &a->vip_net, n4, sizeof(n4)), a->vip_len);
-	lanroute_set_lan_ip(a->route, &a->ip);
+	/* IPv6 Internet for the GNs: masqueraded, when the host forwards
+	 * IPv6 (nat.h); RAs then name the adapter their default router. */
+	internet6 = a->conf->adapter_nat && nat_ipv6_forwarding();
+	log_info("adapter: LAN %s address %s and %s, VIPv4 range %s/%u, VIPv6 /%u, "
+		 "IPv6 Internet %s", a->lan, inet_ntop(AF_INET, &a->ip, s, sizeof(s)),
+		 inet_ntop(AF_INET6, &a->ip6, s6, sizeof(s6)),
+		 inet_ntop(AF_INET, &a->vip_net, n4, sizeof(n4)), a->vip_len, a->vip6_len,
+		 internet6 ? "yes" : a->conf->adapter_nat ? "no (the host does not forward IPv6)"
+							  : "no");
+	lanroute_set_lan_ip(a->route, AF_INET, &a->ip);
+	if (a->vip6_len)
+		lanroute_set_lan_ip(a->route, AF_INET6, &a->ip6);
 	for (size_t i = 0; i < gn_count(a->gns); i++) {
 		struct gnctx *c = gn_at(a->gns, i)->ident;
 
-		if (c && !c->routed)
-			c->routed = lanroute_add_host(a->route, &c->g->info.vip4) == 0;
+		if (c)
+			gn_route(a, c);
 	}
 	nat_free(a->nat);
 	nc.lan_ip = a->ip;
 	memcpy(nc.lan_mac, lansock_mac(a->ls), sizeof(nc.lan_mac));
 	nc.vip_net = a->vip_net;
 	nc.vip_len = a->vip_len;
+	nc.lan_ip6 = a->ip6;
+	nc.vip6_net = a->ip6;
+	nc.vip6_len = a->vip6_len;
 	a->nat = nat_new(&nc);
 	lansock_set_addr(a->ls, &a->ip, a->vip_len);
+	if (a->vip6_len)
+		lansock_set_addr6(a->ls, &a->ip6, a->vip6_len, internet6);
 	dnstcp_set_addr(a->dnstcp, &a->ip);
 	fetch_list(a);
 }
@@ -406,6 +441,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (a->have_ip && clock_now_ms() >= a->next_fetch_ms)
 		fetch_list(a);
+	lansock_ra_tick(a->ls);
 }
 
 /* ---- status ---- */
@@ -414,7 +450,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void on_metrics(void *arg, FILE *f)
 {
 	struct adapter *a = arg;
-	uint64_t reg = 0, leases = 0;
+	uint64_t reg = 0, leases = 0, leases6 = 0;
 
 	for (size_t i = 0; i < gn_count(a->gns); i++) {
 		struct gn *g = gn_at(a->gns, i);
@@ -422,6 +458,7 @@ static void on_metrics(void *arg, FILE *f)
 
 		reg += c && ident_info(c->id)->state == SIG_REGISTERED;
 		leases += lansock_lease_left(a->ls, g->info.mac) >= 0;
+		leases6 += lansock_lease6_left(a->ls, g->info.mac) >= 0;
 	}
 	prom_head(f, "cyphonic_adapter_general_nodes", "gauge",
 		  "general nodes of this adapter the AS lists");
@@ -431,27 +468,36 @@ static void on_metrics(void *arg, FILE *f)
 	prom_sample(f, "cyphonic_adapter_general_nodes_registered", NULL, reg);
 	prom_head(f, "cyphonic_adapter_dhcp_leases", "gauge", "general nodes holding a DHCP lease");
 	prom_sample(f, "cyphonic_adapter_dhcp_leases", NULL, leases);
+	prom_head(f, "cyphonic_adapter_dhcp6_leases", "gauge",
+		  "general nodes holding a DHCPv6 lease");
+	prom_sample(f, "cyphonic_adapter_dhcp6_leases", NULL, leases6);
 }
 
 static void on_status(void *arg, struct json *j)
 {
 	struct adapter *a = arg;
-	char v4[INET_ADDRSTRLEN], mac[18];
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
 
 	json_arr_begin(j, "general_nodes");
 	for (size_t i = 0; i < gn_count(a->gns); i++) {
 		struct gn *g = gn_at(a->gns, i);
 		struct gnctx *c = g->ident;
 		int64_t left = lansock_lease_left(a->ls, g->info.mac);
+		int64_t left6 = lansock_lease6_left(a->ls, g->info.mac);
 
 		json_obj_begin(j, NULL);
 		json_str(j, "fqdn", g->info.fqdn);
 		json_str(j, "mac", cy_mac_str(g->info.mac, mac));
 		json_str(j, "vip4", inet_ntop(AF_INET, &g->info.vip4, v4, sizeof(v4)));
+		json_str(j, "vip6", inet_ntop(AF_INET6, &g->info.vip6, v6, sizeof(v6)));
 		if (left >= 0)
 			json_int(j, "lease", left);
 		else
 			json_null(j, "lease");
+		if (left6 >= 0)
+			json_int(j, "lease6", left6);
+		else
+			json_null(j, "lease6");
 		json_bool(j, "registered", c && ident_info(c->id)->state == SIG_REGISTERED);
 		json_str(j, "state", c ? sig_state_str(ident_info(c->id)->state) : "idle");
 		json_uint(j, "tunnels", c ? ident_tunnels(c->id) : 0);

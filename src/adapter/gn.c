@@ -78,7 +78,9 @@ int gn_table_sync(struct gn_table *t, const struct cy_gn *list, size_t n)
 
 		for (j = 0; j < nn; j++)
 			if (!memcmp(nv[j]->info.mac, in->mac, 6) ||
-			    nv[j]->info.vip4.s_addr == in->vip4.s_addr)
+			    nv[j]->info.vip4.s_addr == in->vip4.s_addr ||
+			    (!IN6_IS_ADDR_UNSPECIFIED(&in->vip6) &&
+			     !memcmp(&nv[j]->info.vip6, &in->vip6, sizeof(in->vip6))))
 				dup = true;
 		if (dup) {
 			skipped++;
@@ -123,6 +125,14 @@ struct gn *gn_by_vip4(struct gn_table *t, const struct in_addr *vip4)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i]->info.vip4.s_addr == vip4->s_addr)
+			return t->v[i];
+	return NULL;
+}
+
+struct gn *gn_by_vip6(struct gn_table *t, const struct in6_addr *vip6)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!memcmp(&t->v[i]->info.vip6, vip6, sizeof(*vip6)))
 			return t->v[i];
 	return NULL;
 }

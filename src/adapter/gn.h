@@ -28,6 +28,10 @@ struct gn {
 	void *ident;         /* the owner's: struct ident * */
 	void *dns;           /* the owner's: struct resolver_server * */
 	uint64_t frames;     /* frames seen from its MAC */
+	/* Router Advertisements to it (lansock6.c) */
+	int64_t ra_next_ms;  /* the next unsolicited one (clock_now_ms) */
+	int64_t ra_rs_ms;    /* the last one answering its solicitation */
+	uint8_t ra_count;    /* unsolicited ones sent (up to 255) */
 	bool mark;           /* gn_table_sync() internal */
 };
 
@@ -41,13 +45,14 @@ struct gn_table *gn_table_new(gn_drop_cb drop, void *arg);
 /* Calls drop for every entry left. */
 void gn_table_free(struct gn_table *t);
 
-/* Make the table hold exactly list[0..n) (duplicate MACs or VIPs: the
- * first wins, the rest are skipped and counted in the return value).
+/* Make the table hold exactly list[0..n) (duplicate MACs, VIPv4s or VIPv6s:
+ * the first wins, the rest are skipped and counted in the return value).
  * Returns how many entries were skipped, or -ENOMEM. */
 int gn_table_sync(struct gn_table *t, const struct cy_gn *list, size_t n);
 
 struct gn *gn_by_mac(struct gn_table *t, const uint8_t mac[6]);
 struct gn *gn_by_vip4(struct gn_table *t, const struct in_addr *vip4);
+struct gn *gn_by_vip6(struct gn_table *t, const struct in6_addr *vip6);
 size_t gn_count(const struct gn_table *t);
 /* The i-th entry (0 <= i < gn_count()), in the order of the AS's list. */
 struct gn *gn_at(struct gn_table *t, size_t i);

@@ -11,15 +11,20 @@
 #include "log.h"
 #include "netlink.h"
 
-#define ROUTE_MAX 1024
+#define ROUTE_MAX 2048               /* a VIPv4 and a VIPv6 per general node */
+
+/* One address or host route of ours: family AF_INET or AF_INET6. */
+struct lanaddr {
+	int family;
+	uint8_t a[16];
+};
 
 struct lanroute {
 	struct netlink *nl;
 	int ifindex;
 	char lan[IF_NAMESIZE];
-	bool has_ip;
-	struct in_addr ip;
-	struct in_addr *hosts;
+	struct lanaddr ip[2];            /* [0] IPv4, [1] IPv6; family 0: none */
+	struct lanaddr *hosts;
 	size_t nhosts;
 };
 
@@ -49,63 +54,96 @@ fail:
 	return NULL;
 }
 
-static void log_res(const char *what, const struct in_addr *a, const char *lan, int err)
+static size_t alen(int family)
 {
-	char s[INET_ADDRSTRLEN];
+	return family == AF_INET ? 4 : 16;
+}
 
-	inet_ntop(AF_INET, a, s, sizeof(s));
+static void log_res(const char *what, const struct lanaddr *a, const char *lan, int err)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	inet_ntop(a->family, a->a, s, sizeof(s));
 	if (err < 0) {
 		errno = -err;
-		log_warn("%s %s/32 on %s", what, s, lan);
+		log_warn("%s %s/%zu on %s", what, s, alen(a->family) * 8, lan);
 	} else {
-		log_info("%s %s/32 on %s", what, s, lan);
+		log_info("%s %s/%zu on %s", what, s, alen(a->family) * 8, lan);
 	}
 }
 
-int lanroute_set_lan_ip(struct lanroute *r, const struct in_addr *ip)
+static struct lanaddr make(int family, const void *addr)
 {
+	struct lanaddr a = { .family = family };
+
+	memcpy(a.a, addr, alen(family));
+	return a;
+}
+
+static bool same(const struct lanaddr *x, const struct lanaddr *y)
+{
+	return x->family == y->family && !memcmp(x->a, y->a, alen(x->family));
+}
+
+static int addr_msg(struct lanroute *r, uint16_t type, const struct lanaddr *a)
+{
+	return netlink_addr(r->nl, type, r->ifindex, a->family, a->a,
+			    (uint8_t)(alen(a->family) * 8));
+}
+
+static int route_msg(struct lanroute *r, uint16_t type, const struct lanaddr *a)
+{
+	return netlink_route(r->nl, type, r->ifindex, a->family, a->a,
+			     (uint8_t)(alen(a->family) * 8));
+}
+
+int lanroute_set_lan_ip(struct lanroute *r, int family, const void *ip)
+{
+	struct lanaddr *cur = &r->ip[family == AF_INET6], a = make(family, ip);
 	int err;
 
-	if (r->has_ip && r->ip.s_addr == ip->s_addr)
+	if (cur->family && same(cur, &a))
 		return 0;
-	if (r->has_ip) {
-		err = netlink_addr(r->nl, RTM_DELADDR, r->ifindex, AF_INET, &r->ip, 32);
-		log_res("removed address", &r->ip, r->lan, err);
-		r->has_ip = false;
+	if (cur->family) {
+		err = addr_msg(r, RTM_DELADDR, cur);
+		log_res("removed address", cur, r->lan, err);
+		cur->family = 0;
 	}
-	err = netlink_addr(r->nl, RTM_NEWADDR, r->ifindex, AF_INET, ip, 32);
-	log_res("added address", ip, r->lan, err);
+	err = addr_msg(r, RTM_NEWADDR, &a);
+	log_res("added address", &a, r->lan, err);
 	if (err < 0)
 		return err;
-	r->has_ip = true;
-	r->ip = *ip;
+	*cur = a;
 	return 0;
 }
 
-int lanroute_add_host(struct lanroute *r, const struct in_addr *vip)
+int lanroute_add_host(struct lanroute *r, int family, const void *vip)
 {
+	struct lanaddr a = make(family, vip);
 	int err;
 
 	for (size_t i = 0; i < r->nhosts; i++)
-		if (r->hosts[i].s_addr == vip->s_addr)
+		if (same(&r->hosts[i], &a))
 			return 0;
 	if (r->nhosts == ROUTE_MAX)
 		return -ENOSPC;
-	err = netlink_route4(r->nl, RTM_NEWROUTE, r->ifindex, vip, 32);
-	log_res("host route", vip, r->lan, err);
+	err = route_msg(r, RTM_NEWROUTE, &a);
+	log_res("host route", &a, r->lan, err);
 	if (err < 0)
 		return err;
-	r->hosts[r->nhosts++] = *vip;
+	r->hosts[r->nhosts++] = a;
 	return 0;
 }
 
-int lanroute_del_host(struct lanroute *r, const struct in_addr *vip)
+int lanroute_del_host(struct lanroute *r, int family, const void *vip)
 {
+	struct lanaddr a = make(family, vip);
+
 	for (size_t i = 0; i < r->nhosts; i++) {
-		if (r->hosts[i].s_addr != vip->s_addr)
+		if (!same(&r->hosts[i], &a))
 			continue;
 		r->hosts[i] = r->hosts[--r->nhosts];
-		return netlink_route4(r->nl, RTM_DELROUTE, r->ifindex, vip, 32);
+		return route_msg(r, RTM_DELROUTE, &a);
 	}
 	return -ENOENT;
 }
@@ -115,11 +153,11 @@ void lanroute_free(struct lanroute *r)
 	if (!r)
 		return;
 	for (size_t i = 0; r->nl && i < r->nhosts; i++)
-		netlink_route4(r->nl, RTM_DELROUTE, r->ifindex, &r->hosts[i], 32);
-	if (r->nl && r->has_ip) {
-		int err = netlink_addr(r->nl, RTM_DELADDR, r->ifindex, AF_INET, &r->ip, 32);
-
-		log_res("removed address", &r->ip, r->lan, err);
+		route_msg(r, RTM_DELROUTE, &r->hosts[i]);
+	for (size_t i = 0; r->nl && i < 2; i++) {
+		if (r->ip[i].family)
+			log_res("removed address", &r->ip[i], r->lan,
+				addr_msg(r, RTM_DELADDR, &r->ip[i]));
 	}
 	netlink_close(r->nl);
 	free(r->hosts);

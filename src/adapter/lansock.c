@@ -1,7 +1,7 @@
 /* The adapter's LAN glue (see lansock.h): the AF_PACKET socket, frames in
  * through the LAN codecs (frame.h, dhcp.h, lease.h, gso.h), packets out
  * through the data plane's coalescing writer (batch.h), counters. */
-#include "lansock.h"
+#include "lansock_impl.h"
 #include "addr.h"
 
 #include <arpa/inet.h>
@@ -21,12 +21,8 @@
 #include "batch.h"
 #include "buf.h"
 #include "clock.h"
-#include "dhcp.h"
-#include "frame.h"
-#include "gso.h"
 #include "json.h"
 #include "lease.h"
-#include "log.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -35,63 +31,20 @@
 _Static_assert(LANSOCK_VNET_LEN == GSO_HDR_LEN, "the vnet header is gso.h's");
 
 #define SOCK_BUF (8 << 20)
-#define VLAN_LEN 4
-/* The largest frame: a 64 KB GSO super-frame behind a VLAN tag. */
-#define RX_MAX (GSO_HDR_LEN + FRAME_ETH_LEN + VLAN_LEN + GSO_PKT_MAX)
-#define FRAME_OUT_MAX (FRAME_ETH_LEN + GSO_PKT_MAX)
 #define READ_BATCH 256               /* frames per lansock_read() */
-#define DNS_HDR_LEN 12
-#define TCP_HDR_MIN 20
 #define TCP_F_SYN 0x02
 #define IP_DF 0x4000
 
-struct lan_stats {
-	uint64_t frames, malformed, oversize, unknown_mac, other;
-	uint64_t arp_requests, arp_answered, arp_ignored, arp_malformed;
-	uint64_t dhcp_in, dhcp_malformed, dhcp_unknown_mac, dhcp_chaddr_mismatch;
-	uint64_t dhcp_offer, dhcp_ack, dhcp_nak, dhcp_release, dhcp_decline, dhcp_inform;
-	uint64_t dhcp_ignored;
-	uint64_t dns_queries, dns_malformed, dns_replies, dns_no_gn;
-	uint64_t vip_packets, vip_bad_src, vip_malformed, gso_segments, gso_dropped;
-	uint64_t too_big, frag_needed, mss_clamped, delivered, deliver_err, tx_err;
-};
-
-struct lansock {
-	int fd;
-	int ifindex;
-	int mtu;                         /* the LAN's, read at start */
-	uint8_t mac[6];
-	char ifname[IF_NAMESIZE];
-	struct lansock_cfg cfg;
-	char domain[256];
-	bool have_addr;
-	uint32_t ip;                     /* the LAN address (host order), 0 = not yet */
-	struct frame_cfg fc;
-	struct dhcp_cfg dc;
-	struct lease_table *leases;
-	struct dp_tun *tx;               /* deliveries to the GNs (coalesced) */
-	struct lan_stats st;
-	struct ratelimit rl;
-	/* rx: the frame being handled; seg: its GSO segments; out: frames the
-	 * adapter builds (ARP, DHCP, DNS, ICMP); syn: a delivered SYN being
-	 * clamped (deliveries may happen while seg is in use). */
-	uint8_t rx[RX_MAX];
-	uint8_t seg[FRAME_OUT_MAX];
-	uint8_t out[FRAME_OUT_MAX];
-	uint8_t syn[GSO_PKT_MAX];
-};
-
-static uint16_t lan_mss(const struct lansock *ls)
+uint16_t lan_mss(const struct lansock *ls, bool v6)
 {
-	return (uint16_t)(ls->cfg.mtu - FRAME_IPV4_HDR - TCP_HDR_MIN);
+	return (uint16_t)(ls->cfg.mtu - (v6 ? FRAME_IPV6_HDR : FRAME_IPV4_HDR) - TCP_HDR_MIN);
 }
 
 /* ---- sending ---- */
 
-/* A frame the adapter built (Ethernet header on): behind a zero vnet
- * header (complete, no offload), after what is queued for the GNs so the
- * LAN sees everything in order. */
-static int send_frame(struct lansock *ls, const uint8_t *frame, size_t len)
+/* Behind a zero vnet header (complete, no offload), after what is queued
+ * for the GNs so the LAN sees everything in order. */
+int lan_send_frame(struct lansock *ls, const uint8_t *frame, size_t len)
 {
 	static const uint8_t vnet[GSO_HDR_LEN];
 	struct iovec iov[2] = {
@@ -152,9 +105,8 @@ static bool dhcp_lookup(void *arg, const uint8_t mac[6], uint32_t *vip4)
 	return true;
 }
 
-/* The GN behind a frame's source MAC, its owner told it was seen; NULL
- * for a MAC that is no GN (the owner told too: it logs each one once). */
-static struct gn *gn_from(struct lansock *ls, const uint8_t mac[6])
+/* The owner logs each unknown MAC once. */
+struct gn *lan_gn_from(struct lansock *ls, const uint8_t mac[6])
 {
 	struct gn *g = gn_by_mac(ls->cfg.gns, mac);
 
@@ -164,6 +116,7 @@ static struct gn *gn_from(struct lansock *ls, const uint8_t mac[6])
 	}
 	g->frames++;
 	ls->cfg.ops->gn_seen(ls->cfg.arg, g);
+	lan_ra_first(ls, g);
 	return g;
 }
 
@@ -178,7 +131,7 @@ static void arp_input(struct lansock *ls, const struct frame_info *fi)
 	if (fi->arp_op != FRAME_ARP_REQUEST)
 		return;                  /* replies are the kernel's */
 	ls->st.arp_requests++;
-	g = gn_from(ls, fi->src_mac);
+	g = lan_gn_from(ls, fi->src_mac);
 	if (!g) {
 		ls->st.unknown_mac++;
 		return;
@@ -192,7 +145,7 @@ static void arp_input(struct lansock *ls, const struct frame_info *fi)
 		return;
 	}
 	n = frame_build_arp_reply(ls->out, sizeof(ls->out), fi, ls->mac);
-	if (n > 0 && send_frame(ls, ls->out, (size_t)n) == 0)
+	if (n > 0 && lan_send_frame(ls, ls->out, (size_t)n) == 0)
 		ls->st.arp_answered++;
 }
 
@@ -237,7 +190,7 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 	ls->st.dhcp_in++;
 	if (!ls->have_addr) {
 		/* Nothing to offer before the adapter's own VIP is known. */
-		gn_from(ls, fi->src_mac);
+		lan_gn_from(ls, fi->src_mac);
 		ls->st.dhcp_ignored++;
 		return;
 	}
@@ -247,7 +200,7 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 	/* The owner hears of the MAC (seen, or unknown: logged once) unless
 	 * the message was not even a well-formed request of its own. */
 	if (res.ev != DHCP_EV_MALFORMED && res.ev != DHCP_EV_CHADDR_MISMATCH)
-		gn_from(ls, fi->src_mac);
+		lan_gn_from(ls, fi->src_mac);
 	if (res.lease_changed)
 		lease_table_save(ls->leases, now);         /* logs its errors */
 	if (!res.len)
@@ -257,7 +210,7 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 	u.dst_ip = res.dst_ip;
 	n = frame_build_udp4(ls->out, sizeof(ls->out), &u, res.reply, res.len);
 	if (n > 0)
-		send_frame(ls, ls->out, (size_t)n);
+		lan_send_frame(ls, ls->out, (size_t)n);
 }
 
 /* ---- DNS to the LAN address ---- */
@@ -269,7 +222,7 @@ static void dns_input(struct lansock *ls, const struct frame_info *fi)
 	struct gn *g;
 
 	ls->st.dns_queries++;
-	g = gn_from(ls, fi->src_mac);
+	g = lan_gn_from(ls, fi->src_mac);
 	if (!g) {
 		ls->st.dns_no_gn++;
 		return;
@@ -289,16 +242,29 @@ void lansock_dns_reply(struct lansock *ls, const uint8_t mac[6], const struct re
 		       const uint8_t *buf, size_t len)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)&c->addr;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&c->addr;
 	struct frame_udp u = { .src_mac = ls->mac, .dst_mac = mac, .src_ip = ls->ip,
 			       .sport = 53 };
+	struct frame_udp6 u6 = { .src_mac = ls->mac, .dst_mac = mac, .sport = 53 };
 	ssize_t n;
 
-	if (c->tcp || sin->sin_family != AF_INET || !ls->have_addr)
+	if (c->tcp)
 		return;
-	u.dst_ip = ntohl(sin->sin_addr.s_addr);
-	u.dport = ntohs(sin->sin_port);
-	n = frame_build_udp4(ls->out, sizeof(ls->out), &u, buf, len);
-	if (n > 0 && send_frame(ls, ls->out, (size_t)n) == 0)
+	if (sin->sin_family == AF_INET && ls->have_addr) {
+		u.dst_ip = ntohl(sin->sin_addr.s_addr);
+		u.dport = ntohs(sin->sin_port);
+		n = frame_build_udp4(ls->out, sizeof(ls->out), &u, buf, len);
+	} else if (sin->sin_family == AF_INET6 && ls->have_addr6) {
+		/* From the address it asked: a GN asks the link-local one from
+		 * its own link-local address (RFC 6724), the VIPv6 from its. */
+		u6.src = IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ? ls->nc.ll : ls->fc.ip6;
+		u6.dst = sin6->sin6_addr.s6_addr;
+		u6.dport = ntohs(sin6->sin6_port);
+		n = frame_build_udp6(ls->out, sizeof(ls->out), &u6, buf, len);
+	} else {
+		return;
+	}
+	if (n > 0 && lan_send_frame(ls, ls->out, (size_t)n) == 0)
 		ls->st.dns_replies++;
 }
 
@@ -315,7 +281,7 @@ static void frag_needed(struct lansock *ls, const struct gn *g, const uint8_t *p
 	if (n < 0)
 		return;                  /* no error may be sent about it */
 	frame_eth_header(ls->out, g->info.mac, ls->mac, FRAME_ETHERTYPE_IPV4);
-	if (send_frame(ls, ls->out, FRAME_ETH_LEN + (size_t)n) == 0)
+	if (lan_send_frame(ls, ls->out, FRAME_ETH_LEN + (size_t)n) == 0)
 		ls->st.frag_needed++;
 }
 
@@ -329,7 +295,7 @@ static void vip_packet(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t le
 	}
 	/* Without DF the overlay carries it whole (the tunnel's UDP is
 	 * fragmented on the way). */
-	if (frame_tcp_mss_clamp(pkt, len, lan_mss(ls)))
+	if (frame_tcp_mss_clamp(pkt, len, lan_mss(ls, false)))
 		ls->st.mss_clamped++;
 	ls->st.vip_packets++;
 	ls->cfg.ops->input(ls->cfg.arg, g, pkt, len);
@@ -338,38 +304,29 @@ static void vip_packet(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t le
 struct seg_ctx {
 	struct lansock *ls;
 	struct gn *g;
+	void (*pkt_fn)(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len);
 };
 
 static int vip_segment(void *arg, uint8_t *pkt, size_t len)
 {
 	struct seg_ctx *c = arg;
 
-	vip_packet(c->ls, c->g, pkt, len);
+	c->pkt_fn(c->ls, c->g, pkt, len);
 	return 0;
 }
 
-/* fi: a VIP frame in ls->rx. */
-static void vip_input(struct lansock *ls, const struct frame_info *fi)
+/* fi: a VIP or VIP6 frame in ls->rx, from g. */
+void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi,
+		   void (*pkt_fn)(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len))
 {
-	struct seg_ctx c = { .ls = ls };
+	struct seg_ctx c = { .ls = ls, .g = g, .pkt_fn = pkt_fn };
+	const uint8_t *ip = fi->ethertype == FRAME_ETHERTYPE_IPV6 ? fi->ip6 : fi->ip;
+	size_t len = fi->ethertype == FRAME_ETHERTYPE_IPV6 ? fi->ip6_len : fi->ip_len;
 	int n;
 
-	c.g = gn_from(ls, fi->src_mac);
-	if (!c.g) {
-		ls->st.unknown_mac++;
-		return;
-	}
-	if (fi->ip_src != ntohl(c.g->info.vip4.s_addr)) {
-		ls->st.vip_bad_src++;
-		return;
-	}
-	if (fi->dst_is_gn) {
-		ls->st.other++;          /* another GN on this LAN: they talk directly */
-		return;
-	}
 	if (fi->vnet.gso_type == GSO_NONE && !(fi->vnet.flags & GSO_F_NEEDS_CSUM)) {
 		/* The common complete packet: in place (rx is ours). */
-		vip_packet(ls, c.g, ls->rx + (fi->ip - ls->rx), fi->ip_len);
+		pkt_fn(ls, g, ls->rx + (ip - ls->rx), len);
 		return;
 	}
 	/* Partial checksum or a super-frame: completed / cut into wire
@@ -384,10 +341,30 @@ static void vip_input(struct lansock *ls, const struct frame_info *fi)
 	if (n < 0) {
 		ls->st.gso_dropped++;
 		LOG_RATELIMITED(&ls->rl, "%s: GSO frame from %s dropped: %s", ls->ifname,
-				c.g->info.fqdn, strerror(-n));
+				g->info.fqdn, strerror(-n));
 		return;
 	}
 	ls->st.gso_segments += (unsigned)n;
+}
+
+/* fi: a VIP frame in ls->rx. */
+static void vip_input(struct lansock *ls, const struct frame_info *fi)
+{
+	struct gn *g = lan_gn_from(ls, fi->src_mac);
+
+	if (!g) {
+		ls->st.unknown_mac++;
+		return;
+	}
+	if (fi->ip_src != ntohl(g->info.vip4.s_addr)) {
+		ls->st.vip_bad_src++;
+		return;
+	}
+	if (fi->dst_is_gn) {
+		ls->st.other++;          /* another GN on this LAN: they talk directly */
+		return;
+	}
+	lan_vip_frame(ls, g, fi, vip_packet);
 }
 
 /* ---- frames ---- */
@@ -398,6 +375,8 @@ static void count_malformed(struct lansock *ls, const struct frame_info *fi)
 		ls->st.arp_malformed++;
 	else if (fi->dport == DHCP_SERVER_PORT)
 		ls->st.dhcp_malformed++;
+	else if (fi->dport == DHCP6_SERVER_PORT)
+		ls->st.dhcp6_ev[DHCP6_EV_MALFORMED]++;
 	else if (fi->dport == 53)
 		ls->st.dns_malformed++;
 	else
@@ -431,6 +410,10 @@ static void frame_input(struct lansock *ls, size_t n)
 	case LAN_DHCP: dhcp_input(ls, &fi); break;
 	case LAN_DNS: dns_input(ls, &fi); break;
 	case LAN_VIP: vip_input(ls, &fi); break;
+	case LAN_NDP: lan_ndp_input(ls, &fi); break;
+	case LAN_DHCP6: lan_dhcp6_input(ls, &fi); break;
+	case LAN_DNS6: lan_dns6_input(ls, &fi); break;
+	case LAN_VIP6: lan_vip6_input(ls, &fi); break;
 	default: ls->st.other++; break;
 	}
 }
@@ -457,11 +440,15 @@ void lansock_read(struct lansock *ls)
 
 /* ---- towards the GNs ---- */
 
-/* A TCP SYN (cheap test before copying it to clamp the MSS). */
+/* A TCP SYN (cheap test before copying it to clamp the MSS): IPv4 not
+ * a fragment, IPv6 without extension headers. */
 static bool tcp_syn(const uint8_t *pkt, size_t len)
 {
 	size_t hl = (size_t)(pkt[0] & 0x0f) * 4;
 
+	if (pkt[0] >> 4 == 6)
+		return pkt[6] == IPPROTO_TCP && FRAME_IPV6_HDR + TCP_HDR_MIN <= len &&
+		       (pkt[FRAME_IPV6_HDR + 13] & TCP_F_SYN);
 	return pkt[9] == IPPROTO_TCP && !(get_be16(pkt + 6) & 0x1fff) &&
 	       hl + TCP_HDR_MIN <= len && (pkt[hl + 13] & TCP_F_SYN);
 }
@@ -469,26 +456,23 @@ static bool tcp_syn(const uint8_t *pkt, size_t len)
 int lansock_deliver(struct lansock *ls, const uint8_t mac[6], const uint8_t *pkt, size_t len)
 {
 	uint8_t eth[FRAME_ETH_LEN];
+	bool v6 = len && pkt[0] >> 4 == 6;
 	int err;
 
-	if (len < FRAME_IPV4_HDR || len > GSO_PKT_MAX) {
+	if (len < (v6 ? FRAME_IPV6_HDR : FRAME_IPV4_HDR) || len > GSO_PKT_MAX ||
+	    (!v6 && pkt[0] >> 4 != 4)) {
 		ls->st.deliver_err++;
 		return -EINVAL;
-	}
-	if ((pkt[0] >> 4) != 4) {
-		/* IPv6 is not served on the LAN (the GNs are IPv4). */
-		ls->st.deliver_err++;
-		return -EAFNOSUPPORT;
 	}
 	/* A SYN from a peer: its MSS clamped for the GN's way back too. */
 	if (tcp_syn(pkt, len)) {
 		memcpy(ls->syn, pkt, len);
-		if (frame_tcp_mss_clamp(ls->syn, len, lan_mss(ls))) {
+		if (frame_tcp_mss_clamp(ls->syn, len, lan_mss(ls, v6))) {
 			ls->st.mss_clamped++;
 			pkt = ls->syn;
 		}
 	}
-	frame_eth_header(eth, mac, ls->mac, FRAME_ETHERTYPE_IPV4);
+	frame_eth_header(eth, mac, ls->mac, v6 ? FRAME_ETHERTYPE_IPV6 : FRAME_ETHERTYPE_IPV4);
 	err = dp_tun_write_l2(ls->tx, eth, pkt, len);
 	if (err < 0) {
 		ls->st.deliver_err++;
@@ -669,5 +653,6 @@ void lansock_status(const struct lansock *ls, struct json *j)
 	json_uint(j, "deliver_merged", t->merged);
 	json_uint(j, "deliver_lost", t->write_lost);
 	json_uint(j, "tx_err", s->tx_err);
+	lan_status6(ls, j);
 	json_obj_end(j);
 }

@@ -16,6 +16,13 @@
  *                                            (gso_segment(), gso.h), MSS
  *                                            clamped, too big with DF: ICMP
  *                                            frag needed, else ops->input
+ *   IPv6 (lansock6.c, once lansock_set_addr6() was called):
+ *   NDP: NS -> answered for overlay addresses (ndp_ns_should_answer());
+ *        RS from a GN -> an RA to it; RA -> dropped (RA guard)
+ *   DHCPv6 (udp dport 547)                -> dhcp6_handle() (dhcp6.h)
+ *   DNS to the link-local or VIPv6        -> ops->dns_query
+ *   from a GN's VIPv6 to a peer VIPv6     -> as IPv4 (Packet Too Big for
+ *                                            what exceeds the tunnel MTU)
  *   anything else                         -> left to the kernel
  * Every drop has a counter (lansock_status()).
  *
@@ -49,7 +56,7 @@ struct lansock_ops {
 	void (*gn_seen)(void *arg, struct gn *g);
 	/* A frame from a MAC that is no GN of this adapter. */
 	void (*unknown_mac)(void *arg, const uint8_t mac[6]);
-	/* An IPv4 packet from GN g to a peer VIP, ready for its overlay. */
+	/* An IPv4 or IPv6 packet from GN g to a peer VIP, ready for its overlay. */
 	void (*input)(void *arg, struct gn *g, const uint8_t *pkt, size_t len);
 	/* A DNS query from g to the LAN address (client: its address, port).
 	 * -EBADMSG when the resolver found it malformed (counted here). */
@@ -77,6 +84,15 @@ const uint8_t *lansock_mac(const struct lansock *ls);
 /* The adapter's LAN address (its VIPv4) and the VIP range's prefix
  * length: nothing but ARP is served before this is known. */
 void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_len);
+/* The adapter's VIPv6 and the VIPv6 range's prefix length: nothing of
+ * IPv6 but its own link-local is served before this is known.
+ * default_router: it offers IPv6 Internet (RAs name it the default
+ * router). */
+void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t prefix6,
+		       bool default_router);
+/* Send the unsolicited Router Advertisements that are due, each unicast
+ * to an active GN (3 at 16 s, then every 200 to 600 s): call every second. */
+void lansock_ra_tick(struct lansock *ls);
 /* Read and handle frames until the socket is empty (or a batch is done). */
 void lansock_read(struct lansock *ls);
 /* A packet from a GN's tunnel to its MAC (a SYN's MSS clamped); it may
@@ -89,8 +105,9 @@ bool lansock_pending(const struct lansock *ls);
 /* A DNS answer to a GN (UDP from the LAN address, port 53). */
 void lansock_dns_reply(struct lansock *ls, const uint8_t mac[6], const struct resolver_client *c,
 		       const uint8_t *buf, size_t len);
-/* Lease left in seconds for mac, -1 when none. */
+/* Lease left in seconds for mac, -1 when none: DHCPv4, DHCPv6. */
 int64_t lansock_lease_left(const struct lansock *ls, const uint8_t mac[6]);
+int64_t lansock_lease6_left(const struct lansock *ls, const uint8_t mac[6]);
 /* Counters as "lan": {...}. */
 void lansock_status(const struct lansock *ls, struct json *j);
 

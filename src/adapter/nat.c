@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 
 #define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+#define IPV6_FORWARD "/proc/sys/net/ipv6/conf/all/forwarding"
 #define SCRIPT_MAX 4096
 
 struct nat {
@@ -34,9 +36,11 @@ void nat_table_name(const char *lan, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-/* What the scripts name: the table, the LAN address, the VIP prefix. */
+/* What the scripts name: the table, the LAN addresses, the VIP prefixes
+ * (ip6[0]: the adapter serves no IPv6). */
 struct nat_names {
 	char table[64], ip[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN + 4];
+	char ip6[INET6_ADDRSTRLEN], net6[INET6_ADDRSTRLEN + 5];
 };
 
 static int nat_names(const struct nat_cfg *c, struct nat_names *nm)
@@ -52,6 +56,18 @@ static int nat_names(const struct nat_cfg *c, struct nat_names *nm)
 	inet_ntop(AF_INET, &c->lan_ip, nm->ip, sizeof(nm->ip));
 	snprintf(nm->net, sizeof(nm->net), "%s/%u", inet_ntop(AF_INET, &nw, a4, sizeof(a4)),
 		 c->vip_len);
+	nm->ip6[0] = nm->net6[0] = '\0';
+	if (c->vip6_len) {
+		char a6[INET6_ADDRSTRLEN];
+		struct in6_addr nw6 = { 0 };
+
+		if (c->vip6_len > 128)
+			return -EINVAL;
+		addr_in6_mask(c->vip6_net.s6_addr, c->vip6_len, nw6.s6_addr);
+		inet_ntop(AF_INET6, &c->lan_ip6, nm->ip6, sizeof(nm->ip6));
+		snprintf(nm->net6, sizeof(nm->net6), "%s/%u",
+			 inet_ntop(AF_INET6, &nw6, a6, sizeof(a6)), c->vip6_len);
+	}
 	return 0;
 }
 
@@ -79,8 +95,16 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	PUT("  chain input {\n"
 	    "    type filter hook input priority -10; policy accept;\n"
 	    "    iifname \"%s\" udp dport 67 counter drop\n"
-	    "    iifname \"%s\" ip daddr %s udp dport 53 counter drop\n"
-	    "  }\n", c->lan, c->lan, ip);
+	    "    iifname \"%s\" ip daddr %s udp dport 53 counter drop\n", c->lan, c->lan, ip);
+	/* IPv6: DHCPv6 and DNS are ours too; and the kernel takes no Router
+	 * Advertisement from a general node (RA guard: it would make one
+	 * this host's router). */
+	if (nm.ip6[0])
+		PUT("    iifname \"%s\" udp dport 547 counter drop\n"
+		    "    iifname \"%s\" ip6 daddr { %s, fe80::/10 } udp dport 53 counter drop\n"
+		    "    iifname \"%s\" icmpv6 type nd-router-advert counter drop\n",
+		    c->lan, c->lan, nm.ip6, c->lan);
+	PUT("  }\n");
 	/* oifname != lan: frames bridged within the LAN (a bridge with
 	 * br_netfilter shows them here with the bridge as in and out) are
 	 * the LAN's own business. */
@@ -98,8 +122,13 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	    "    oifname \"%s\" counter drop\n"
 	    "    iifname \"%s\" oifname != \"%s\" ip daddr %s counter drop\n",
 	    c->tun, c->tun, c->lan, c->lan, net);
+	if (nm.ip6[0])
+		PUT("    iifname \"%s\" oifname != \"%s\" ip6 daddr %s counter drop\n", c->lan,
+		    c->lan, nm.net6);
 	if (c->masquerade)
 		PUT("    iifname \"%s\" ip saddr %s accept\n", c->lan, net);
+	if (c->masquerade && nm.ip6[0])
+		PUT("    iifname \"%s\" ip6 saddr %s accept\n", c->lan, nm.net6);
 	PUT("    oifname \"%s\" ct state established,related accept\n"
 	    "    oifname \"%s\" iifname != \"%s\" counter drop\n", c->lan, c->lan, c->lan);
 	/* Forwarding is on only because of us: the kernel routes the GNs'
@@ -110,11 +139,18 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 		PUT("    iifname \"%s\" oifname \"%s\" accept\n"
 		    "    meta nfproto ipv4 counter drop\n", c->lan, c->lan);
 	PUT("  }\n");
-	if (c->masquerade)
+	if (c->masquerade) {
 		PUT("  chain postrouting {\n"
 		    "    type nat hook postrouting priority 100; policy accept;\n"
-		    "    iifname \"%s\" ip saddr %s oifname != \"%s\" counter masquerade\n"
-		    "  }\n", c->lan, net, c->lan);
+		    "    iifname \"%s\" ip saddr %s oifname != \"%s\" counter masquerade\n",
+		    c->lan, net, c->lan);
+		/* The overlay's IPv6 range is a ULA: out through the uplink's
+		 * address, as the IPv4 one (when the host forwards IPv6). */
+		if (nm.ip6[0])
+			PUT("    iifname \"%s\" ip6 saddr %s oifname != \"%s\" counter masquerade\n",
+			    c->lan, nm.net6, c->lan);
+		PUT("  }\n");
+	}
 	PUT("}\n");
 #undef PUT
 	return (int)o;
@@ -131,17 +167,30 @@ int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
 	 * packet for the tunnels ends here, before the kernel routes it,
 	 * tracks it and drops it in forward (that rule stays as the net for
 	 * whatever this one does not match). */
-	n = snprintf(out, cap,
-		     "add table netdev %s\ndelete table netdev %s\n"
-		     "table netdev %s {\n"
-		     "  chain ingress {\n"
-		     "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
-		     "    ether daddr %02x:%02x:%02x:%02x:%02x:%02x ip daddr %s ip daddr != %s "
-		     "counter drop\n"
-		     "  }\n"
-		     "}\n", nm.table, nm.table, nm.table, c->lan, c->lan_mac[0], c->lan_mac[1],
-		     c->lan_mac[2], c->lan_mac[3], c->lan_mac[4], c->lan_mac[5], nm.net, nm.ip);
-	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+	char mac[18];
+	size_t o = 0;
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c->lan_mac[0], c->lan_mac[1],
+		 c->lan_mac[2], c->lan_mac[3], c->lan_mac[4], c->lan_mac[5]);
+#define PUT(...)                                                       \
+	do {                                                           \
+		n = snprintf(out + o, cap - o, __VA_ARGS__);           \
+		if (n < 0 || (size_t)n >= cap - o)                     \
+			return -ENOSPC;                                \
+		o += (size_t)n;                                        \
+	} while (0)
+	PUT("add table netdev %s\ndelete table netdev %s\n"
+	    "table netdev %s {\n"
+	    "  chain ingress {\n"
+	    "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
+	    "    ether daddr %s ip daddr %s ip daddr != %s counter drop\n",
+	    nm.table, nm.table, nm.table, c->lan, mac, nm.net, nm.ip);
+	if (nm.ip6[0])
+		PUT("    ether daddr %s ip6 daddr %s ip6 daddr != %s counter drop\n", mac, nm.net6,
+		    nm.ip6);
+	PUT("  }\n}\n");
+#undef PUT
+	return (int)o;
 }
 
 static int run(const char *script)
@@ -174,6 +223,11 @@ static char sysctl_get(const char *path)
 		c = 0;
 	close(fd);
 	return c;
+}
+
+bool nat_ipv6_forwarding(void)
+{
+	return sysctl_get(IPV6_FORWARD) == '1';
 }
 
 static int sysctl_set(const char *path, char v)

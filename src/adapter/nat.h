@@ -6,16 +6,23 @@
  *   table inet cyphonic_adapter_<lan>
  *     input:  iif lan udp dport 67 drop                (our DHCP server)
  *             iif lan ip daddr LANIP udp dport 53 drop (our DNS)
+ *             iif lan udp dport 547 drop               (our DHCPv6 server)
+ *             iif lan ip6 daddr {LANIP6, fe80::/10} udp dport 53 drop
+ *             iif lan icmpv6 nd-router-advert drop     (RA guard)
  *     forward: iif tun drop, oif tun drop              (peers: this host only)
  *              iif lan oif != lan ip daddr VIPNET drop (we tunnel these)
+ *              iif lan oif != lan ip6 daddr VIP6NET drop
  *              iif lan ip saddr VIPNET accept          (nat: the GNs out)
+ *              iif lan ip6 saddr VIP6NET accept        (nat)
  *              oif lan ct established,related accept   (their replies)
  *              oif lan iif != lan drop                 (nothing else into the LAN)
  *              iif lan oif lan accept, ipv4 drop       (forwarding ours: nothing else)
- *     postrouting (nat): ip saddr VIPNET oif != lan,tun masquerade (nat)
+ *     postrouting (nat): ip saddr VIPNET oif != lan masquerade
+ *                        ip6 saddr VIP6NET oif != lan masquerade
  *
  *   table netdev cyphonic_adapter_<lan>
  *     ingress (lan): ether daddr LANMAC ip daddr VIPNET ip daddr != LANIP drop
+ *                    ether daddr LANMAC ip6 daddr VIP6NET ip6 daddr != LANIP6 drop
  *                    (the packet socket has read it: the kernel need not
  *                    route, track and drop it too)
  *
@@ -27,7 +34,14 @@
  * kernel would now route (the host did not route before the adapter
  * came: it must not start routing between its other interfaces).  A host
  * that forwarded already keeps forwarding between its other interfaces:
- * only the TUN and LAN rules apply. */
+ * only the TUN and LAN rules apply.
+ *
+ * IPv6 forwarding is the host's: turning it on makes Linux stop taking
+ * Router Advertisements on the uplink (accept_ra 1), which would cut an
+ * RA-configured adapter off.  So the general nodes' IPv6 goes out to the
+ * Internet (masqueraded) only when the operator forwards IPv6
+ * (net.ipv6.conf.all.forwarding = 1, accept_ra = 2 on such an uplink);
+ * nat_ipv6_forwarding() says whether it does. */
 #ifndef CY_ADAPTER_NAT_H
 #define CY_ADAPTER_NAT_H
 
@@ -43,6 +57,9 @@ struct nat_cfg {
 	uint8_t lan_mac[6];             /* the LAN interface's MAC */
 	struct in_addr vip_net;         /* the cloud's VIPv4 range */
 	uint8_t vip_len;
+	struct in6_addr lan_ip6;        /* the adapter's VIPv6 ... */
+	struct in6_addr vip6_net;       /* ... the cloud's VIPv6 range ... */
+	uint8_t vip6_len;               /* ... and its length; 0: no IPv6 rules */
 	bool masquerade;                /* [adapter] nat = yes */
 	bool host_forwards;             /* net.ipv4.ip_forward was 1 before the adapter
 					 * (nat_new reads it; set by hand for the tests) */
@@ -63,6 +80,9 @@ int nat_script(const struct nat_cfg *cfg, char *out, size_t cap);
 int nat_ingress_script(const struct nat_cfg *cfg, char *out, size_t cap);
 /* The table's name for lan into out. */
 void nat_table_name(const char *lan, char *out, size_t cap);
+
+/* Whether the host forwards IPv6 (net.ipv6.conf.all.forwarding). */
+bool nat_ipv6_forwarding(void);
 
 struct nat;
 

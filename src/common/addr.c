@@ -130,6 +130,19 @@ bool addr_in6_prefix(const uint8_t a[16], const uint8_t net[16], unsigned len)
 	return !bits || ((a[bytes] ^ net[bytes]) & (uint8_t)(0xff << (8 - bits))) == 0;
 }
 
+void addr_in6_mask(const uint8_t a[16], unsigned len, uint8_t out[16])
+{
+	uint8_t m[16];
+
+	if (len > 128)
+		len = 128;
+	memcpy(m, a, 16);
+	memset(m + (len + 7) / 8, 0, 16 - (len + 7) / 8);
+	if (len % 8)
+		m[len / 8] &= (uint8_t)(0xff << (8 - len % 8));
+	memcpy(out, m, 16);
+}
+
 socklen_t addr_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)

@@ -27,6 +27,8 @@ bool addr_equal_ip(const struct sockaddr *a, const struct sockaddr *b);
 socklen_t addr_len(const struct sockaddr *sa);
 /* Whether the IPv6 address a is in net/len (len 1..128; 0 or more: no). */
 bool addr_in6_prefix(const uint8_t a[16], const uint8_t net[16], unsigned len);
+/* a with the bits past len (0..128) cleared, into out (may be a). */
+void addr_in6_mask(const uint8_t a[16], unsigned len, uint8_t out[16]);
 uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr *sa, uint16_t port);
 

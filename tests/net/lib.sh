@@ -1096,7 +1096,9 @@ adapter_lan()
 	ADAPTER_SEQ=$((ADAPTER_SEQ + 1))
 	n "$name" ip link add "$ADAPTER_LAN" type bridge
 	n "$name" ip link set "$ADAPTER_LAN" address "$(printf '02:cc:00:00:%02x:01' "$ADAPTER_SEQ")"
-	n "$name" sysctl -qw "net.ipv6.conf.$ADAPTER_LAN.disable_ipv6=1"
+	# IPv6 on, as on any Linux LAN interface (the adapter adds its VIPv6
+	# there); the namespace takes no Router Advertisement from it.
+	n "$name" sysctl -qw "net.ipv6.conf.$ADAPTER_LAN.accept_ra=0"
 	# The bridge only stands in for a LAN segment (a switch): with
 	# br_netfilter loaded on the host, frames between its ports would also
 	# pass the namespace's IP hooks (and the adapter's nftables rules), and
@@ -1139,6 +1141,40 @@ gn_host()
 	n "$name" ip link set eth0 down
 	n "$name" ip link set eth0 address "$mac"
 	n "$name" ip link set eth0 up
+}
+
+# gn_host6 NAME ADAPTER MAC [v6only]: a general node with IPv6 on eth0 (it
+# takes the adapter's Router Advertisements, as Linux does by default);
+# v6only: no IPv4 at all (nftables in NAME drops every IPv4 and ARP packet
+# it would send).
+gn_host6()
+{
+	local name=$1 ad=$2 mac=$3
+
+	ns_new "$name"
+	veth "$name" eth0 "$ad" "g-$name"
+	n "$ad" sysctl -qw "net.ipv6.conf.g-$name.disable_ipv6=1"
+	n "$ad" ip link set "g-$name" master "$ADAPTER_LAN"
+	n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_ra=1 \
+		net.ipv6.conf.eth0.accept_dad=1
+	if [[ ${4:-} == v6only ]]; then
+		n "$name" nft -f - <<-'EON'
+		table ip no_ipv4 { chain out { type filter hook output priority 0; policy drop; }; }
+		table arp no_arp { chain out { type filter hook output priority 0; policy drop; }; }
+		EON
+	fi
+	n "$name" ip link set eth0 down
+	n "$name" ip link set eth0 address "$mac"
+	n "$name" ip link set eth0 up
+	wait_for 10 ll_ready "$name"
+}
+
+# ll_ready NAME: eth0 in NAME has a link-local address past duplicate
+# address detection (DHCPv6 clients bind to it).
+ll_ready()
+{
+	[[ $(n "$1" ip -j -6 addr show dev eth0 scope link |
+		jq -r '[.[0].addr_info[]? | select((.tentative // false) | not)] | length') -ge 1 ]]
 }
 
 # adapter_new NAME [adapter add options...]: enrol adapter NAME serving
@@ -1345,6 +1381,114 @@ dhclient_once()
 		-lf "$RUN_DIR/$gn.dhclient.leases" eth0 >>"$log" 2>&1
 }
 
+# The dhclient -6 script: the address as dhclient-script adds it, and the
+# lease as KEY=VALUE lines (ip6, plen, dns6, domain6) in $CY_DHCP_OUT.
+DHCLIENT6_SCRIPT='#!/bin/sh
+case $reason in
+BOUND6 | RENEW6 | REBIND6 | REBOOT6)
+	ip -6 addr replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" \
+		valid_lft "${new_max_life:-forever}" preferred_lft "${new_preferred_life:-forever}"
+	printf "ip6=%s\nplen=%s\ndns6=%s\ndomain6=%s\n" "$new_ip6_address" "$new_ip6_prefixlen" \
+		"${new_dhcp6_name_servers:-}" "${new_dhcp6_domain_search:-}" >"$CY_DHCP_OUT.tmp"
+	mv "$CY_DHCP_OUT.tmp" "$CY_DHCP_OUT"
+	;;
+EXPIRE6 | RELEASE6 | STOP6)
+	[ -z "${old_ip6_address:-}" ] || ip -6 addr del "$old_ip6_address/$old_ip6_prefixlen" dev "$interface"
+	;;
+esac
+echo "$reason ${new_ip6_address:-}" >>"$CY_DHCP_OUT.events"
+exit 0
+'
+
+# dhclient6_once GN: isc-dhcp-client -6 in GN, one try (up to 20 s); it
+# returns bound (status 0) and stays in the background to renew (its pid
+# in $RUN_DIR/GN.dhclient6.pid), or fails (status 2).
+dhclient6_once()
+{
+	local gn=$1 out sf=$RUN_DIR/$1.dhclient6.script log
+	aux_log "dhclient6-$gn"
+	log=$AUX_LOG
+	out=$(dhcp_out "$gn")
+	rm -f "$out" "$out.events"
+	[[ -f $RUN_DIR/dhclient6.conf ]] || cat >"$RUN_DIR/dhclient6.conf" <<-'EOC'
+	timeout 20;
+	retry 1;
+	initial-interval 1;
+	backoff-cutoff 2;
+	request dhcp6.name-servers, dhcp6.domain-search;
+	EOC
+	{
+		echo '#!/bin/sh'
+		echo "PATH=$PATH"
+		echo "CY_DHCP_OUT=$out"
+		printf '%s' "${DHCLIENT6_SCRIPT#*$'\n'}"
+	} >"$sf"
+	chmod +x "$sf"
+	n "$gn" timeout 40 dhclient -6 -1 -v -cf "$RUN_DIR/dhclient6.conf" \
+		-sf "$sf" -pf "$RUN_DIR/$gn.dhclient6.pid" \
+		-lf "$RUN_DIR/$gn.dhclient6.leases" eth0 >>"$log" 2>&1
+}
+
+# The dhcpcd script (dhcpcd -c): dhcpcd adds the address itself; this writes
+# the lease as KEY=VALUE lines (ip6, dns6, domain6) in $CY_DHCP_OUT and never
+# touches /etc/resolv.conf (shared with the host).
+DHCPCD_SCRIPT='#!/bin/sh
+case $reason in
+BOUND6 | REBOOT6 | RENEW6 | REBIND6)
+	printf "ip6=%s\ndns6=%s\ndomain6=%s\n" "${new_dhcp6_ia_na1_ia_addr1:-}" \
+		"${new_dhcp6_name_servers:-}" "${new_dhcp6_domain_search:-}" >"$CY_DHCP_OUT.tmp"
+	mv "$CY_DHCP_OUT.tmp" "$CY_DHCP_OUT"
+	;;
+esac
+echo "$reason ${new_dhcp6_ia_na1_ia_addr1:-}" >>"$CY_DHCP_OUT.events"
+exit 0
+'
+
+# dhcpcd6_start GN: dhcpcd (IPv6 only: RS, then DHCPv6 as the RA's Managed
+# flag asks) as the daemon "dhcpcd-GN" in GN; waits up to 30 s for a lease
+# (status 1 without one).
+has_lease6() { [[ -n $(dhcp_get "$1" ip6 2>/dev/null) ]]; }
+dhcpcd6_start()
+{
+	local gn=$1 out sf=$RUN_DIR/$1.dhcpcd.script conf=$RUN_DIR/dhcpcd.conf
+	out=$(dhcp_out "$gn")
+	rm -f "$out" "$out.events"
+	cat >"$conf" <<-'EOC'
+	ipv6only
+	noarp
+	option dhcp6_name_servers, dhcp6_domain_search
+	EOC
+	{
+		echo '#!/bin/sh'
+		echo "PATH=$PATH"
+		echo "CY_DHCP_OUT=$out"
+		printf '%s' "${DHCPCD_SCRIPT#*$'\n'}"
+	} >"$sf"
+	chmod +x "$sf"
+	# Its lease and pid files in a tmpfs of this namespace's own mount
+	# namespace (ip netns exec makes one): never the host's, nor another
+	# run's.
+	mkdir -p /run/dhcpcd /var/lib/dhcpcd
+	start_daemon "dhcpcd-$gn" "$gn" aux sh -c 'mount -t tmpfs tmpfs /run/dhcpcd &&
+		mount -t tmpfs tmpfs /var/lib/dhcpcd && exec dhcpcd "$@"' dhcpcd \
+		-B -d -6 -f "$conf" -c "$sf" eth0
+	wait_for 30 has_lease6 "$gn"
+}
+
+# gn_addr6 GN: GN's global IPv6 address on eth0 (empty when none), and
+# gn_addr6_flags GN: the flags the kernel shows on it (tentative,
+# dadfailed, ...), space-separated.
+gn_addr6()
+{
+	n "$1" ip -j -6 addr show dev eth0 scope global |
+		jq -r '.[0].addr_info[0].local // empty'
+}
+gn_addr6_flags()
+{
+	n "$1" ip -j -6 addr show dev eth0 scope global |
+		jq -r '.[0].addr_info[0] | [to_entries[] | select(.value == true) | .key] | join(" ")'
+}
+
 # gn_addr GN: GN's IPv4 address on eth0 (empty when none).
 gn_addr()
 {
@@ -1406,6 +1550,63 @@ raw_send()
 	n "$ns" perl -e "$RAW_SEND" "$ifx" "$@"
 }
 
+# frame6 SRCMAC DSTMAC SRC6 DST6 HLIM NH PAYLOAD_HEX CSUM_OFF: the hex of
+# an Ethernet + IPv6 frame carrying the payload, its checksum (at byte
+# CSUM_OFF of the payload, ICMPv6 or UDP) computed; CSUM_OFF -1: left as
+# given.  ns_flood NS DEV SRCMAC SRC6 PREFIX COUNT: COUNT Neighbour
+# Solicitations from DEV in NS, each for a random address in PREFIX (the
+# first 48 bits, "fd00:1:2"), to its solicited-node address; SRCMAC
+# "random": each from a random unicast MAC.
+FRAME6_PL='
+use Socket qw(inet_pton AF_INET6);
+sub mac { my $m = shift; $m =~ s/://g; return pack("H*", $m); }
+sub frame6 {
+	my ($sm, $dm, $s, $d, $hl, $nh, $p, $co) = @_;
+	my ($S, $D) = (inet_pton(AF_INET6, $s), inet_pton(AF_INET6, $d));
+	if ($co >= 0) {
+		substr($p, $co, 2) = "\0\0";
+		my $b = $S . $D . pack("N", length $p) . pack("x3C", $nh) . $p;
+		$b .= "\0" if length($b) % 2;
+		my $sum = 0;
+		$sum += $_ for unpack("n*", $b);
+		$sum = ($sum & 0xffff) + ($sum >> 16) while $sum >> 16;
+		my $c = ~$sum & 0xffff;
+		$c = 0xffff if $c == 0 && $nh == 17;
+		substr($p, $co, 2) = pack("n", $c);
+	}
+	return mac($dm) . mac($sm) . pack("n", 0x86dd) .
+	       pack("NnCC", 0x60000000, length $p, $nh, $hl) . $S . $D . $p;
+}
+'
+frame6()
+{
+	perl -e "$FRAME6_PL"'
+		my @a = @ARGV; $a[6] = pack("H*", $a[6]);
+		print unpack("H*", frame6(@a));' "$@"
+}
+ns_flood()
+{
+	local ns=$1 dev=$2 ifx
+	ifx=$(n "$ns" ip -j link show dev "$dev" | jq -r '.[0].ifindex')
+	n "$ns" perl -e "$FRAME6_PL"'
+		my ($ifx, $sm, $src, $pfx, $count) = @ARGV;
+		socket(my $s, 17, 3, 0) or die "socket: $!\n";
+		my $sll = pack("S n i S C C a8", 17, 0, $ifx, 0, 0, 6, "\0" x 8);
+		for (1 .. $count) {
+			my @w = map { sprintf("%x", int(rand(65536))) } 1 .. 5;
+			my $t = "$pfx:" . join(":", @w);
+			my $tb = inet_pton(AF_INET6, $t);
+			my $snm = "ff02::1:ff" . unpack("H2", substr($tb, 13, 1)) . ":" .
+				  unpack("H4", substr($tb, 14, 2));
+			my $dm = "33:33:ff:" . join(":", unpack("(H2)3", substr($tb, 13, 3)));
+			my $m = $sm ne "random" ? $sm :
+				join(":", "02", map { sprintf("%02x", int(rand(256))) } 1 .. 5);
+			my $icmp = pack("CCnN", 135, 0, 0, 0) . $tb . pack("CC", 1, 1) . mac($m);
+			defined send($s, frame6($m, $dm, $src, $snm, 255, 58, $icmp, 2), 0, $sll)
+				or die "send: $!\n";
+		}' "$ifx" "$3" "$4" "$5" "$6"
+}
+
 # web_server NAME ADDR4/LEN TEXT: a plain web server (busybox httpd, port
 # 80) on the Internet serving TEXT as /index.html.  Stop it with
 # `stop_daemon NAME 0 143` (httpd has no SIGTERM handler).
@@ -1424,6 +1625,15 @@ require_adapter()
 {
 	local t
 	for t in udhcpc dhclient arping dig curl perl busybox tcpdump; do
+		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
+	done
+}
+
+# require_adapter6: the extra tools the adapter's IPv6 tests need.
+require_adapter6()
+{
+	local t
+	for t in dhclient dhcpcd rdisc6 ndisc6; do
 		command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
 	done
 }

@@ -99,6 +99,34 @@ static void test_duplicates(void **state)
 	assert_int_equal(drops, 1);
 }
 
+/* VIPv6s: looked up, and one listed twice skipped as a VIPv4 is; none
+ * (all zero, an old list) is no duplicate. */
+static void test_vip6(void **state)
+{
+	struct gn_table *t = gn_table_new(on_drop, &drops);
+	struct cy_gn l[4] = { mk("g1", 1, "100.64.0.5"), mk("g2", 2, "100.64.0.6"),
+				mk("g3", 3, "100.64.0.7"), mk("g4", 4, "100.64.0.8") };
+	struct in6_addr a;
+
+	drops = 0;
+	inet_pton(AF_INET6, "fd00:64::5", &l[0].vip6);
+	inet_pton(AF_INET6, "fd00:64::6", &l[1].vip6);
+	inet_pton(AF_INET6, "fd00:64::5", &l[2].vip6);     /* g1's */
+	assert_int_equal(gn_table_sync(t, l, 4), 1);
+	assert_int_equal(gn_count(t), 3);
+	inet_pton(AF_INET6, "fd00:64::6", &a);
+	assert_string_equal(gn_by_vip6(t, &a)->info.name, "g2");
+	inet_pton(AF_INET6, "fd00:64::5", &a);
+	assert_string_equal(gn_by_vip6(t, &a)->info.name, "g1");
+	inet_pton(AF_INET6, "fd00:64::7", &a);
+	assert_null(gn_by_vip6(t, &a));
+	/* g3 and g4: no VIPv6 of their own, yet both listed */
+	l[2].vip6 = in6addr_any;
+	assert_int_equal(gn_table_sync(t, l, 4), 0);
+	assert_int_equal(gn_count(t), 4);
+	gn_table_free(t);
+}
+
 static void test_unknown_once(void **state)
 {
 	struct gn_table *t = gn_table_new(NULL, NULL);
@@ -166,6 +194,45 @@ static void test_nat_script(void **state)
 	assert_int_equal(nat_script(&c, small, sizeof(small)), -ENOSPC);
 	nat_table_name("lan.1-x", small, sizeof(small));
 	assert_string_equal(small, "cyphonic_adapter_lan_1_x");
+}
+
+/* With a VIPv6 range: DHCPv6, DNS and RAs from the LAN kept from the
+ * kernel, the range tunnelled (not forwarded), masqueraded with nat,
+ * and dropped at ingress as the IPv4 one. */
+static void test_nat_script6(void **state)
+{
+	struct nat_cfg c = { .lan = "lan0", .tun = "cy0", .vip_len = 10, .masquerade = true,
+			     .lan_mac = { 2, 0, 0x5e, 0, 0, 0xa1 }, .vip6_len = 48 };
+	char s[4096];
+
+	inet_pton(AF_INET, "100.64.0.3", &c.lan_ip);
+	inet_pton(AF_INET, "100.64.0.3", &c.vip_net);
+	inet_pton(AF_INET6, "fd00:64:1::3", &c.lan_ip6);
+	inet_pton(AF_INET6, "fd00:64:1::3", &c.vip6_net);   /* masked to the network */
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	assert_non_null(strstr(s, "iifname \"lan0\" udp dport 547 counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip6 daddr { fd00:64:1::3, fe80::/10 } "
+			       "udp dport 53 counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" icmpv6 type nd-router-advert counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" oifname != \"lan0\" ip6 daddr "
+			       "fd00:64:1::/48 counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip6 saddr fd00:64:1::/48 accept"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip6 saddr fd00:64:1::/48 oifname != \"lan0\" "
+			       "counter masquerade"));
+	assert_true(nat_ingress_script(&c, s, sizeof(s)) > 0);
+	assert_non_null(strstr(s, "ether daddr 02:00:5e:00:00:a1 ip6 daddr fd00:64:1::/48 "
+			       "ip6 daddr != fd00:64:1::3 counter drop"));
+	c.masquerade = false;
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	assert_null(strstr(s, "masquerade"));
+	assert_null(strstr(s, "ip6 saddr"));
+	/* without IPv6: no IPv6 rule at all */
+	c.vip6_len = 0;
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	assert_null(strstr(s, "ip6"));
+	assert_null(strstr(s, "547"));
+	c.vip6_len = 129;
+	assert_int_equal(nat_script(&c, s, sizeof(s)), -EINVAL);
 }
 
 /* The forward chain of a script: from its first line to its closing brace. */
@@ -288,7 +355,9 @@ int main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_unknown_once),
 		cmocka_unit_test(test_mac_str),
+		cmocka_unit_test(test_vip6),
 		cmocka_unit_test(test_nat_script),
+		cmocka_unit_test(test_nat_script6),
 		cmocka_unit_test(test_nat_forwarding),
 		cmocka_unit_test(test_status_more),
 	};

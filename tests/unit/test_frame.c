@@ -709,6 +709,148 @@ static void test_ipv6(void **state)
 	assert_string_equal(frame_kind_str(LAN_VIP6), "vip6");
 }
 
+/* The builder's frame read back by the classifier (a DNS query from a GN
+ * to the adapter's link-local); checksum, lengths, limits. */
+static void test_build_udp6(void **state)
+{
+	struct frame_udp6 u = { .src_mac = MAC_GN, .dst_mac = MAC_AD, .src = LL6_GN,
+				.dst = LL6_AD, .sport = 40000, .dport = 53 };
+	static uint8_t big[70000];
+	uint8_t pl[40];
+	struct frame_info fi;
+	ssize_t n;
+
+	memset(pl, 0x3c, sizeof(pl));
+	assert_int_equal(frame_build_udp6(fr, 14 + 40 + 8 + 39, &u, pl, 40), -ENOSPC);
+	assert_int_equal(frame_build_udp6(big, sizeof(big), &u, big, 65535 - 7), -EMSGSIZE);
+	n = frame_build_udp6(fr, sizeof(fr), &u, pl, 40);
+	assert_int_equal(n, 14 + 40 + 48);
+	assert_int_equal(get_be16(fr + 12), 0x86dd);
+	assert_int_equal(fr[14] >> 4, 6);
+	assert_int_equal(get_be16(fr + 18), 48);
+	assert_int_equal(fr[20], 17);
+	assert_int_equal(fr[21], 64);
+	assert_int_equal(frame_classify(&cfg, fr, (size_t)n, false, &fi), LAN_DNS6);
+	assert_int_equal(fi.sport, 40000);
+	assert_int_equal(fi.udp_len, 40);
+	assert_memory_equal(fi.udp_payload, pl, 40);
+	/* the checksum covers the payload: one bit off is caught */
+	fr[14 + 40 + 8 + 5] ^= 0x10;
+	assert_int_equal(frame_classify(&cfg, fr, (size_t)n, false, &fi), LAN_MALFORMED);
+	/* an empty payload */
+	assert_int_equal(frame_build_udp6(fr, sizeof(fr), &u, NULL, 0), 14 + 40 + 8);
+}
+
+/* An IPv6 TCP segment (no extension headers) with options. */
+static size_t mk_syn6(uint8_t *p, const uint8_t *opts, size_t optlen, uint8_t flags,
+		      size_t payload)
+{
+	size_t thl = 20 + optlen, tot = 40 + thl + payload;
+	uint8_t *t = p + 40;
+
+	memset(p, 0, tot);
+	put_be32(p, 0x60000000);
+	put_be16(p + 4, (uint16_t)(thl + payload));
+	p[6] = 6;
+	p[7] = 64;
+	memcpy(p + 8, VIP6_AD, 16);
+	memcpy(p + 24, VIP6_PEER, 16);
+	put_be16(t, 33333);
+	put_be16(t + 2, 80);
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = flags;
+	memcpy(t + 20, opts, optlen);
+	memset(t + thl, 0xcd, payload);
+	put_be16(t + 16, inet_l4_csum(p + 8, p + 24, 16, 6, t, thl + payload, 16));
+	return tot;
+}
+
+static bool tcp6_ok(const uint8_t *p, size_t tot)
+{
+	return inet_csum_fold(inet_csum_add(inet_pseudo_sum(p + 8, p + 24, 16, 6,
+							    (uint32_t)(tot - 40)),
+					    p + 40, tot - 40)) == 0;
+}
+
+static void test_mss_clamp6(void **state)
+{
+	static const uint8_t o_even[] = { 2, 4, 0x05, 0xa0, 1, 3, 3, 7, 4, 2, 0, 0 };
+	static const uint8_t o_odd[] = { 1, 2, 4, 0xff, 0xc3, 1, 1, 0 };
+	uint8_t p[200];
+	size_t n;
+
+	n = mk_syn6(p, o_even, sizeof(o_even), 0x02, 0);
+	assert_true(frame_tcp_mss_clamp(p, n, 1340));
+	assert_int_equal(get_be16(p + 62), 1340);
+	assert_true(tcp6_ok(p, n));
+	assert_false(frame_tcp_mss_clamp(p, n, 1340));
+	n = mk_syn6(p, o_odd, sizeof(o_odd), 0x12, 5);
+	assert_true(frame_tcp_mss_clamp(p, n, 1340));
+	assert_int_equal(get_be16(p + 63), 1340);
+	assert_true(tcp6_ok(p, n));
+	/* left alone: not a SYN, an extension header first, UDP, truncated,
+	 * a payload length past the buffer */
+	n = mk_syn6(p, o_even, sizeof(o_even), 0x10, 0);
+	assert_false(frame_tcp_mss_clamp(p, n, 536));
+	n = mk_syn6(p, o_even, sizeof(o_even), 0x02, 0);
+	p[6] = 0;
+	assert_false(frame_tcp_mss_clamp(p, n, 536));
+	p[6] = 17;
+	assert_false(frame_tcp_mss_clamp(p, n, 536));
+	p[6] = 6;
+	for (size_t l = 0; l < n; l++)
+		assert_false(frame_tcp_mss_clamp(p, l, 536));
+	put_be16(p + 4, 200);
+	assert_false(frame_tcp_mss_clamp(p, n, 536));
+}
+
+static void test_icmp6_too_big(void **state)
+{
+	static uint8_t p[1500], out[1400];
+	static const uint8_t MCAST[16] = { 0xff, 0x02, [15] = 1 };
+	static const uint8_t LOOP[16] = { [15] = 1 };
+	size_t n = mk_syn6(p, (const uint8_t[1]){ 0 }, 0, 0x10, 1500 - 60);
+	ssize_t m;
+
+	m = frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400);
+	assert_int_equal(m, 1280);                     /* within the minimum MTU */
+	assert_int_equal(out[0] >> 4, 6);
+	assert_int_equal(get_be16(out + 4), 1280 - 40);
+	assert_int_equal(out[6], 58);
+	assert_memory_equal(out + 8, VIP6_PEER, 16);
+	assert_memory_equal(out + 24, VIP6_AD, 16);     /* back to the sender */
+	assert_int_equal(out[40], 2);
+	assert_int_equal(out[41], 0);
+	assert_int_equal(get_be32(out + 44), 1400);
+	assert_memory_equal(out + 48, p, 1280 - 48);
+	assert_int_equal(inet_csum_fold(inet_csum_add(inet_pseudo_sum(out + 8, out + 24, 16, 58,
+									1240),
+						      out + 40, 1240)), 0);
+	assert_int_equal(frame_icmp6_too_big(out, 1279, p, n, VIP6_PEER, 1400), -ENOSPC);
+	/* never about an ICMPv6 error, to a multicast, loopback or unspecified
+	 * source, or a malformed packet; an echo request is fine */
+	p[6] = 58;
+	p[40] = 1;
+	assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400), -EINVAL);
+	p[40] = 128;
+	assert_true(frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400) > 0);
+	p[6] = 6;
+	memcpy(p + 8, MCAST, 16);
+	assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400), -EINVAL);
+	memcpy(p + 8, LOOP, 16);
+	assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400), -EINVAL);
+	memset(p + 8, 0, 16);
+	assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400), -EINVAL);
+	memcpy(p + 8, VIP6_AD, 16);
+	for (size_t l = 0; l < 40; l++)
+		assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, l, VIP6_PEER, 1400),
+				 -EINVAL);
+	assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, n - 1, VIP6_PEER, 1400),
+			 -EINVAL);
+	p[0] = 0x45;
+	assert_int_equal(frame_icmp6_too_big(out, sizeof(out), p, n, VIP6_PEER, 1400), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +867,9 @@ int main(void)
 		cmocka_unit_test_setup(test_mss_clamp, setup),
 		cmocka_unit_test_setup(test_icmp_frag_needed, setup),
 		cmocka_unit_test_setup(test_ipv6, setup),
+		cmocka_unit_test_setup(test_build_udp6, setup),
+		cmocka_unit_test_setup(test_mss_clamp6, setup),
+		cmocka_unit_test_setup(test_icmp6_too_big, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

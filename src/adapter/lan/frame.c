@@ -18,6 +18,8 @@
 #define ICMP_UNREACH 3
 #define ICMP_UNREACH_NEEDFRAG 4
 #define ICMP_ERR_MAX 576                 /* RFC 1812 4.3.2.3 */
+#define ICMP6_TOO_BIG 2
+#define ICMP6_ERR_MAX 1280               /* RFC 4443 2.4 (c): the minimum MTU */
 
 static const uint8_t mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
@@ -401,6 +403,41 @@ ssize_t frame_build_udp4(uint8_t *out, size_t cap, const struct frame_udp *u,
 	return (ssize_t)(FRAME_ETH_LEN + total);
 }
 
+static void put_ipv6(uint8_t *p, size_t plen, uint8_t hlim, uint8_t nh, const uint8_t src[16],
+		     const uint8_t dst[16])
+{
+	put_be32(p, 0x60000000);                 /* version 6, no class, no flow */
+	put_be16(p + 4, (uint16_t)plen);
+	p[6] = nh;
+	p[7] = hlim;
+	memcpy(p + 8, src, 16);
+	memcpy(p + 24, dst, 16);
+}
+
+ssize_t frame_build_udp6(uint8_t *out, size_t cap, const struct frame_udp6 *u,
+			 const uint8_t *payload, size_t plen)
+{
+	size_t ulen = FRAME_UDP_HDR + plen;
+	uint8_t *ip, *udp;
+
+	if (plen > 65535 - FRAME_UDP_HDR)
+		return -EMSGSIZE;
+	if (cap < FRAME_ETH_LEN + FRAME_IPV6_HDR + ulen)
+		return -ENOSPC;
+	frame_eth_header(out, u->dst_mac, u->src_mac, FRAME_ETHERTYPE_IPV6);
+	ip = out + FRAME_ETH_LEN;
+	udp = ip + FRAME_IPV6_HDR;
+	if (plen)
+		memmove(udp + FRAME_UDP_HDR, payload, plen);
+	put_ipv6(ip, ulen, u->hlim ? u->hlim : 64, PROTO_UDP, u->src, u->dst);
+	put_be16(udp, u->sport);
+	put_be16(udp + 2, u->dport);
+	put_be16(udp + 4, (uint16_t)ulen);
+	put_be16(udp + 6, 0);
+	put_be16(udp + 6, inet_l4_csum(u->src, u->dst, 16, PROTO_UDP, udp, ulen, 6));
+	return (ssize_t)(FRAME_ETH_LEN + FRAME_IPV6_HDR + ulen);
+}
+
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). */
 static uint16_t csum_update16(uint16_t hc, uint16_t old, uint16_t new)
 {
@@ -413,21 +450,42 @@ static uint16_t csum_update16(uint16_t hc, uint16_t old, uint16_t new)
 	return (uint16_t)~sum;
 }
 
+/* The TCP segment of an IPv4 packet (not a fragment) or of an IPv6 one
+ * without extension headers: its offset (*hl) and the packet's length
+ * past which nothing is read (*tot).  False for anything else. */
+static bool tcp_of(const uint8_t *pkt, size_t len, size_t *hl, size_t *tot)
+{
+	struct cur c = cur_make(pkt, len);
+	uint8_t vihl, proto;
+	uint16_t t, fragoff;
+
+	if (!cur_get_u8(&c, &vihl))
+		return false;
+	if (vihl >> 4 == 6) {
+		if (!cur_skip(&c, 3) || !cur_get_u16(&c, &t) || !cur_get_u8(&c, &proto) ||
+		    proto != PROTO_TCP || FRAME_IPV6_HDR + (size_t)t > len)
+			return false;
+		*hl = FRAME_IPV6_HDR;
+		*tot = FRAME_IPV6_HDR + (size_t)t;
+		return true;
+	}
+	if (!cur_skip(&c, 1) || !cur_get_u16(&c, &t) || !cur_skip(&c, 2) ||
+	    !cur_get_u16(&c, &fragoff) || !cur_skip(&c, 1) || !cur_get_u8(&c, &proto))
+		return false;
+	*hl = (size_t)(vihl & 0x0f) * 4;
+	*tot = t;
+	return vihl >> 4 == 4 && *hl >= FRAME_IPV4_HDR && t >= *hl && t <= len &&
+	       proto == PROTO_TCP && (fragoff & 0x3fff) == 0;
+}
+
 bool frame_tcp_mss_clamp(uint8_t *pkt, size_t len, uint16_t mss)
 {
-	struct cur c = cur_make(pkt, len), opts;
-	uint8_t vihl, proto, flags, doff;
-	uint16_t tot, fragoff;
-	size_t hl, thl;
+	struct cur c, opts;
+	uint8_t flags, doff;
+	size_t hl, thl, tot;
 	uint8_t *tcp;
 
-	if (!cur_get_u8(&c, &vihl) || !cur_skip(&c, 1) || !cur_get_u16(&c, &tot) ||
-	    !cur_skip(&c, 2) || !cur_get_u16(&c, &fragoff) || !cur_skip(&c, 1) ||
-	    !cur_get_u8(&c, &proto))
-		return false;
-	hl = (size_t)(vihl & 0x0f) * 4;
-	if (vihl >> 4 != 4 || hl < FRAME_IPV4_HDR || tot < hl || tot > len ||
-	    proto != PROTO_TCP || (fragoff & 0x3fff) != 0)
+	if (!tcp_of(pkt, len, &hl, &tot))
 		return false;
 	c = cur_make(pkt + hl, tot - hl);
 	if (!cur_skip(&c, 12) || !cur_get_u8(&c, &doff) || !cur_get_u8(&c, &flags))
@@ -527,5 +585,46 @@ ssize_t frame_icmp_frag_needed(uint8_t *out, size_t cap, const uint8_t *pkt, siz
 	put_be16(icmp + 6, mtu);        /* next-hop MTU */
 	memcpy(icmp + 8, pkt, quote);
 	put_be16(icmp + 2, inet_csum(icmp, 8 + quote));
+	return (ssize_t)total;
+}
+
+ssize_t frame_icmp6_too_big(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+			    const uint8_t src[16], uint32_t mtu)
+{
+	struct cur c = cur_make(pkt, len);
+	uint8_t ver, nh, osrc[16];
+	uint16_t plen;
+	size_t tot, quote, total;
+	uint8_t *icmp;
+
+	if (!cur_get_u8(&c, &ver) || !cur_skip(&c, 3) || !cur_get_u16(&c, &plen) ||
+	    !cur_get_u8(&c, &nh) || !cur_skip(&c, 1) || !cur_get_bytes(&c, osrc, 16))
+		return -EINVAL;
+	tot = FRAME_IPV6_HDR + (size_t)plen;
+	if (ver >> 4 != 6 || tot > len)
+		return -EINVAL;
+	/* RFC 4443 2.4 (e): never about an ICMPv6 error (types below 128;
+	 * extension headers are not walked, so such a packet is let be), nor
+	 * to an unspecified, loopback or multicast source. */
+	if (nh == PROTO_ICMPV6 && (tot < FRAME_IPV6_HDR + 1 || pkt[FRAME_IPV6_HDR] < 128))
+		return -EINVAL;
+	if (is_zero16(osrc) || osrc[0] == 0xff ||
+	    !memcmp(osrc, (const uint8_t[16]){ [15] = 1 }, 16))
+		return -EINVAL;
+	/* As much of it as keeps the error within the minimum MTU. */
+	quote = tot;
+	if (quote > ICMP6_ERR_MAX - FRAME_IPV6_HDR - 8)
+		quote = ICMP6_ERR_MAX - FRAME_IPV6_HDR - 8;
+	total = FRAME_IPV6_HDR + 8 + quote;
+	if (cap < total)
+		return -ENOSPC;
+	put_ipv6(out, 8 + quote, 64, PROTO_ICMPV6, src, osrc);
+	icmp = out + FRAME_IPV6_HDR;
+	icmp[0] = ICMP6_TOO_BIG;
+	icmp[1] = 0;
+	put_be16(icmp + 2, 0);
+	put_be32(icmp + 4, mtu);
+	memcpy(icmp + 8, pkt, quote);
+	put_be16(icmp + 2, inet_l4_csum(src, osrc, 16, PROTO_ICMPV6, icmp, 8 + quote, 2));
 	return (ssize_t)total;
 }

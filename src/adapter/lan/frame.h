@@ -169,12 +169,25 @@ struct frame_udp {
 ssize_t frame_build_udp4(uint8_t *out, size_t cap, const struct frame_udp *u,
 			 const uint8_t *payload, size_t plen);
 
-/* IPv4 TCP SYN (or SYN-ACK) pkt (the IP packet, complete checksums: run
- * gso_complete_csum first): lower the MSS option to mss when it is
- * larger, fixing the TCP checksum incrementally (RFC 1624).  Anything
- * else (not IPv4/TCP, fragment, no SYN, no MSS option, malformed options)
- * is left alone.  Returns true when the packet was changed. */
+/* TCP SYN (or SYN-ACK) pkt (the IPv4 or IPv6 packet, complete
+ * checksums: run gso_complete_csum first): lower the MSS option to mss
+ * when it is larger, fixing the TCP checksum incrementally (RFC 1624).
+ * Anything else (not TCP, an IPv4 fragment, IPv6 extension headers, no
+ * SYN, no MSS option, malformed options) is left alone.  Returns true
+ * when the packet was changed. */
 bool frame_tcp_mss_clamp(uint8_t *pkt, size_t len, uint16_t mss);
+
+struct frame_udp6 {
+	const uint8_t *src_mac, *dst_mac;
+	const uint8_t *src, *dst;          /* 16 bytes each */
+	uint16_t sport, dport;
+	uint8_t hlim;                      /* 0 = 64 */
+};
+
+/* Ethernet + IPv6 + UDP (correct checksum) + payload into out.  Returns
+ * the frame length, -EMSGSIZE or -ENOSPC as frame_build_udp4(). */
+ssize_t frame_build_udp6(uint8_t *out, size_t cap, const struct frame_udp6 *u,
+			 const uint8_t *payload, size_t plen);
 
 /* RFC 792 / RFC 1191: the ICMP "fragmentation needed and DF set" (type 3
  * code 4) IPv4 packet (no Ethernet header) from src_ip to the sender of
@@ -185,5 +198,14 @@ bool frame_tcp_mss_clamp(uint8_t *pkt, size_t len, uint16_t mss);
  * 3.2.2), -ENOSPC when out is too small.  Returns the length. */
 ssize_t frame_icmp_frag_needed(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
 			       uint32_t src_ip, uint16_t mtu);
+
+/* RFC 4443 3.1 / RFC 8201: the ICMPv6 Packet Too Big IPv6 packet (no
+ * Ethernet header) from src to the sender of the IPv6 packet pkt,
+ * carrying mtu and as much of pkt as keeps the error within 1280 bytes.
+ * -EINVAL when no error may be sent about pkt (malformed, an ICMPv6
+ * error itself, an unspecified, loopback or multicast source: RFC 4443
+ * 2.4), -ENOSPC when out is too small.  Returns the length. */
+ssize_t frame_icmp6_too_big(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+			    const uint8_t src[16], uint32_t mtu);
 
 #endif

@@ -248,13 +248,11 @@ ssize_t ndp_build_ra(uint8_t *out, size_t cap, const struct ndp_cfg *cfg, const 
 	size_t pbytes = len == 0 ? 0 : len <= 64 ? 8 : 16;
 	size_t plen = 16 + 8 + (cfg->mtu ? 8 : 0) + 32 + 8 + pbytes +
 		      (is_unspecified(cfg->dns) ? 0 : 24);
-	uint8_t net[16] = { 0 };
+	uint8_t net[16];
 	struct wbuf w;
 	size_t off;
 
-	memcpy(net, cfg->vip6_net, (size_t)len / 8);
-	if (len % 8)
-		net[len / 8] = cfg->vip6_net[len / 8] & (uint8_t)(0xff << (8 - len % 8));
+	addr_in6_mask(cfg->vip6_net, len, net);
 
 	wbuf_init(&w, out, cap);
 	put_headers(&w, dst_mac, cfg->mac, cfg->ll, dst, plen);

@@ -106,8 +106,8 @@ int netlink_addr(struct netlink *nl, uint16_t type, int ifindex, int family, con
 	return netlink_talk(nl, nlh);
 }
 
-int netlink_route4(struct netlink *nl, uint16_t type, int ifindex, const void *dst,
-		   uint8_t prefix)
+int netlink_route(struct netlink *nl, uint16_t type, int ifindex, int family, const void *dst,
+		  uint8_t prefix)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -117,13 +117,13 @@ int netlink_route4(struct netlink *nl, uint16_t type, int ifindex, const void *d
 	if (type == RTM_NEWROUTE)
 		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
+	rtm->rtm_family = (uint8_t)family;
 	rtm->rtm_dst_len = prefix;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_STATIC;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, 4, dst);
+	mnl_attr_put(nlh, RTA_DST, family == AF_INET ? 4 : 16, dst);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return netlink_talk(nl, nlh);
 }

@@ -20,9 +20,10 @@ int netlink_link_up(struct netlink *nl, int ifindex, int mtu);
  * family AF_INET (4 bytes) or AF_INET6 (16 bytes, no DAD). */
 int netlink_addr(struct netlink *nl, uint16_t type, int ifindex, int family, const void *addr,
 		 uint8_t prefix);
-/* RTM_NEWROUTE (create or replace) / RTM_DELROUTE of dst/prefix (IPv4)
- * through ifindex, link scope, main table, protocol "static". */
-int netlink_route4(struct netlink *nl, uint16_t type, int ifindex, const void *dst,
-		   uint8_t prefix);
+/* RTM_NEWROUTE (create or replace) / RTM_DELROUTE of dst/prefix (family
+ * AF_INET or AF_INET6) through ifindex, link scope, main table, protocol
+ * "static". */
+int netlink_route(struct netlink *nl, uint16_t type, int ifindex, int family, const void *dst,
+		  uint8_t prefix);
 
 #endif
