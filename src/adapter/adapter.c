@@ -46,6 +46,7 @@ struct adapter {
 	struct dnstcp *dnstcp;      /* DNS over TCP on the LAN address */
 	struct event *lan_ev, *tick;
 	struct event *flush_ev;     /* writes coalesced deliveries (lansock_flush) */
+	struct event *ra_ev;        /* Router Advertisements answering solicitations */
 	struct dpio *io;            /* the node's data path I/O: the GNs' ports */
 	struct lanroute *route;
 	struct nat *nat;
@@ -349,19 +350,26 @@ static int lan_dns_query(void *arg, struct gn *g, const struct resolver_client *
 	return rs->malformed != bad ? -EBADMSG : 0;
 }
 
-/* DNS over TCP from addr: the resolver of the GN with that VIPv4, and its
- * MAC (dnstcp.c checks the neighbour entry against it). */
-static struct resolver_server *lan_dns_server(void *arg, const struct in_addr *addr,
-					      uint8_t mac[6])
+/* DNS over TCP from peer, whose neighbour entry holds mac: the resolver
+ * of the GN with that MAC, when peer is its VIPv4 or VIPv6, or a
+ * link-local address (dnstcp.h); *spoof: peer is another GN's VIP. */
+static struct resolver_server *lan_dns_server(void *arg, const uint8_t mac[6],
+					      const struct sockaddr *peer, bool *spoof)
 {
 	struct adapter *a = arg;
-	struct gn *g = gn_by_vip4(a->gns, addr);
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+	struct gn *g = gn_by_mac(a->gns, mac), *owner;
 	struct gnctx *c = g ? g->ident : NULL;
 
-	if (!c || !c->dns)
-		return NULL;
-	memcpy(mac, g->info.mac, 6);
-	return c->dns;
+	if (peer->sa_family == AF_INET)
+		owner = gn_by_vip4(a->gns, &sin->sin_addr);
+	else if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+		owner = g;
+	else
+		owner = gn_by_vip6(a->gns, &sin6->sin6_addr);
+	*spoof = owner && owner != g;
+	return c && owner == g ? c->dns : NULL;
 }
 
 static const struct lansock_ops lan_ops = {
@@ -376,9 +384,26 @@ static void on_lan(evutil_socket_t fd, short what, void *arg)
 	struct adapter *a = arg;
 
 	/* The GNs' datagrams of one read leave together (dpio.h). */
+	int64_t wake;
+
 	dpio_burst_begin(a->io);
 	lansock_read(a->ls);
 	dpio_burst_end(a->io);
+	/* A solicitation's RA, after its random delay. */
+	wake = lansock_ra_wake(a->ls);
+	if (wake) {
+		int64_t ms = wake - clock_now_ms();
+		struct timeval tv = { .tv_sec = 0, .tv_usec = ms > 0 ? (suseconds_t)(ms * 1000) : 0 };
+
+		event_add(a->ra_ev, &tv);
+	}
+}
+
+static void on_ra(evutil_socket_t fd, short what, void *arg)
+{
+	struct adapter *a = arg;
+
+	lansock_ra_tick(a->ls);
 }
 
 /* ---- the node's registration, the timer ---- */
@@ -429,9 +454,13 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	nc.vip6_len = a->vip6_len;
 	a->nat = nat_new(&nc);
 	lansock_set_addr(a->ls, &a->ip, a->vip_len);
-	if (a->vip6_len)
+	dnstcp_set_addr(a->dnstcp, AF_INET, &a->ip);
+	if (a->vip6_len) {
 		lansock_set_addr6(a->ls, &a->ip6, a->vip6_len, internet6);
-	dnstcp_set_addr(a->dnstcp, &a->ip);
+		dnstcp_set_addr(a->dnstcp, AF_INET6, &a->ip6);
+		if (lansock_kernel_ll6(a->ls))
+			dnstcp_set_addr(a->dnstcp, AF_INET6, lansock_kernel_ll6(a->ls));
+	}
 	fetch_list(a);
 }
 
@@ -552,7 +581,8 @@ struct adapter *adapter_new(struct event_base *base, struct node *node,
 	a->lan_ev = event_new(base, lansock_fd(a->ls), EV_READ | EV_PERSIST, on_lan, a);
 	a->tick = event_new(base, -1, EV_PERSIST, on_tick, a);
 	a->flush_ev = event_new(base, -1, 0, on_flush, a);
-	if (!a->lan_ev || !a->tick || !a->flush_ev || event_add(a->lan_ev, NULL) < 0 ||
+	a->ra_ev = event_new(base, -1, 0, on_ra, a);
+	if (!a->lan_ev || !a->tick || !a->flush_ev || !a->ra_ev || event_add(a->lan_ev, NULL) < 0 ||
 	    event_add(a->tick, &tv) < 0)
 		goto fail;
 	node_skip_if(node, a->lan);
@@ -590,6 +620,8 @@ void adapter_free(struct adapter *a)
 		event_free(a->lan_ev);
 	if (a->tick)
 		event_free(a->tick);
+	if (a->ra_ev)
+		event_free(a->ra_ev);
 	dnstcp_free(a->dnstcp);
 	/* GN identities stop before the routes go (their drop callback). */
 	login_free(a->info);

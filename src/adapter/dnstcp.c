@@ -4,12 +4,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
-#include <net/if_arp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,77 +16,67 @@
 #include "gn.h"
 #include "json.h"
 #include "log.h"
+#include "netlink.h"
 #include "resolver_server.h"
 
 #define DNSTCP_PORT 53
 #define DNSTCP_BACKLOG 64
 
+enum { LIS_V4, LIS_V6, LIS_LL, LIS_N };   /* the listeners, by family and scope */
+
+struct listener {
+	struct evconnlistener *lis;
+	uint8_t addr[16];
+};
+
 struct dnstcp {
 	struct event_base *base;
 	struct dnstcp_cfg cfg;
 	char ifname[IF_NAMESIZE];
-	struct evconnlistener *lis;
-	struct in_addr ip;
+	int ifindex;
+	struct netlink *nl;     /* neighbour lookups */
+	struct listener l[LIS_N];
 	uint64_t accepted;      /* handed to a GN's resolver */
 	uint64_t not_gn;        /* closed: the peer is no GN of this adapter */
-	uint64_t mac_mismatch;  /* closed: a GN's VIP, but not from that GN's MAC */
+	uint64_t mac_mismatch;  /* closed: no neighbour entry, or a GN's VIP not from its MAC */
 	uint64_t refused;       /* closed by the GN's resolver (its cap, no memory) */
 	uint64_t accept_err;
 	struct ratelimit rl;
 };
 
-/* The MAC the kernel's neighbour table holds for ip on the LAN interface.
- * The kernel has just completed a TCP handshake with ip there, so the
- * entry exists and names the host that answered.  0 or -errno. */
-static int peer_mac(const struct dnstcp *d, int fd, const struct in_addr *ip, uint8_t mac[6])
+/* The resolver for a connection from sa: that of the GN whose MAC the
+ * neighbour entry for sa holds, if sa may be that GN.  NULL (counted,
+ * logged) otherwise. */
+static struct resolver_server *server_for(struct dnstcp *d, const struct sockaddr *sa)
 {
-	struct arpreq r;
-	struct sockaddr_in pa = { .sin_family = AF_INET, .sin_addr = *ip };
-
-	memset(&r, 0, sizeof(r));
-	memcpy(&r.arp_pa, &pa, sizeof(pa));
-	snprintf(r.arp_dev, sizeof(r.arp_dev), "%s", d->ifname);
-	if (ioctl(fd, SIOCGARP, &r) < 0)
-		return -errno;
-	if (!(r.arp_flags & ATF_COM) || r.arp_ha.sa_family != ARPHRD_ETHER)
-		return -ENXIO;
-	memcpy(mac, r.arp_ha.sa_data, 6);
-	return 0;
-}
-
-/* The resolver for a connection from sin: that of the GN whose VIPv4 it
- * is, if the neighbour entry for it holds that GN's MAC (as lansock.c
- * checks the MAC of UDP queries).  NULL (counted, logged) otherwise. */
-static struct resolver_server *server_for(struct dnstcp *d, int fd,
-					  const struct sockaddr_in *sin)
-{
+	const void *ip = sa->sa_family == AF_INET
+				 ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+				 : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
 	struct resolver_server *s;
-	uint8_t want[6], got[6];
-	char a[INET_ADDRSTRLEN], m1[18], m2[18];
+	char a[INET6_ADDRSTRLEN], m[18];
+	uint8_t mac[6];
+	bool spoof = false;
 	int err;
 
-	inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-	s = d->cfg.server_for(d->cfg.arg, &sin->sin_addr, want);
-	if (!s) {
-		d->not_gn++;
-		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: no general node, closed", a,
-				d->ifname);
-		return NULL;
-	}
-	err = peer_mac(d, fd, &sin->sin_addr, got);
+	inet_ntop(sa->sa_family, ip, a, sizeof(a));
+	err = netlink_neigh_mac(d->nl, d->ifindex, sa->sa_family, ip, mac);
 	if (err < 0) {
 		d->mac_mismatch++;
 		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: no neighbour entry (%s), "
 				"closed", a, d->ifname, strerror(-err));
 		return NULL;
 	}
-	if (memcmp(got, want, sizeof(want)) != 0) {
+	s = d->cfg.server_for(d->cfg.arg, mac, sa, &spoof);
+	if (!s && spoof) {
 		d->mac_mismatch++;
-		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: MAC %s, not the general "
-				"node's %s, closed", a, d->ifname, cy_mac_str(got, m1),
-				cy_mac_str(want, m2));
-		return NULL;
+		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s on %s: MAC %s, not that general "
+				"node's, closed", a, d->ifname, cy_mac_str(mac, m));
+	} else if (!s) {
+		d->not_gn++;
+		LOG_RATELIMITED(&d->rl, "DNS over TCP from %s (MAC %s) on %s: no general node, "
+				"closed", a, cy_mac_str(mac, m), d->ifname);
 	}
+	return s;
 	return s;
 }
 
@@ -98,12 +86,11 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	struct dnstcp *d = arg;
 	struct resolver_server *s = NULL;
 
-	if (sa->sa_family == AF_INET && (size_t)salen >= sizeof(struct sockaddr_in))
-		s = server_for(d, fd, (const struct sockaddr_in *)sa);
-	else {
+	if ((sa->sa_family == AF_INET && (size_t)salen >= sizeof(struct sockaddr_in)) ||
+	    (sa->sa_family == AF_INET6 && (size_t)salen >= sizeof(struct sockaddr_in6)))
+		s = server_for(d, sa);
+	else
 		d->not_gn++;
-		LOG_RATELIMITED(&d->rl, "DNS over TCP on %s: not from IPv4, closed", d->ifname);
-	}
 	if (!s) {
 		close(fd);
 		return;
@@ -122,29 +109,41 @@ static void on_accept_error(struct evconnlistener *lis, void *arg)
 	LOG_RATELIMITED(&d->rl, "DNS over TCP on %s: accept: %s", d->ifname, strerror(errno));
 }
 
-static void listener_close(struct dnstcp *d)
+static void listener_close(struct listener *l)
 {
-	if (d->lis)
-		evconnlistener_free(d->lis);
-	d->lis = NULL;
+	if (l->lis)
+		evconnlistener_free(l->lis);
+	l->lis = NULL;
 }
 
-/* A TCP socket on ip:53 that only takes connections from the LAN. */
-static int listen_fd(const struct dnstcp *d, const struct in_addr *ip)
+/* A TCP socket on addr:53 that only takes connections from the LAN. */
+static int listen_fd(const struct dnstcp *d, int family, const void *addr)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DNSTCP_PORT),
-				   .sin_addr = *ip };
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	int fd, on = 1, err;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (family == AF_INET) {
+		sin->sin_port = htons(DNSTCP_PORT);
+		memcpy(&sin->sin_addr, addr, 4);
+	} else {
+		sin6->sin6_port = htons(DNSTCP_PORT);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+			sin6->sin6_scope_id = (uint32_t)d->ifindex;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* The same address is the node's VIP on its TUN: without the device
+	/* The same VIPs are the node's on its TUN: without the device
 	 * binding, peers could reach this listener through the overlay. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    (family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, d->ifname,
 		       (socklen_t)strlen(d->ifname) + 1) < 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, addr_len((struct sockaddr *)&ss)) < 0 ||
 	    listen(fd, DNSTCP_BACKLOG) < 0) {
 		err = -errno;
 		close(fd);
@@ -153,31 +152,39 @@ static int listen_fd(const struct dnstcp *d, const struct in_addr *ip)
 	return fd;
 }
 
-int dnstcp_set_addr(struct dnstcp *d, const struct in_addr *ip)
+int dnstcp_set_addr(struct dnstcp *d, int family, const void *addr)
 {
-	char a[INET_ADDRSTRLEN];
+	size_t alen = family == AF_INET ? 4 : 16;
+	struct listener *l;
+	char a[INET6_ADDRSTRLEN];
 	int fd;
 
-	if (d->lis && d->ip.s_addr == ip->s_addr)
+	if (family == AF_INET)
+		l = &d->l[LIS_V4];
+	else
+		l = &d->l[IN6_IS_ADDR_LINKLOCAL((const struct in6_addr *)addr) ? LIS_LL : LIS_V6];
+	if (l->lis && !memcmp(l->addr, addr, alen))
 		return 0;
-	listener_close(d);
-	d->ip = *ip;
-	inet_ntop(AF_INET, ip, a, sizeof(a));
-	fd = listen_fd(d, ip);
+	listener_close(l);
+	memcpy(l->addr, addr, alen);
+	inet_ntop(family, addr, a, sizeof(a));
+	fd = listen_fd(d, family, addr);
 	if (fd < 0) {
 		errno = -fd;
-		log_warn("DNS over TCP: cannot listen on %s:%d (%s)", a, DNSTCP_PORT, d->ifname);
+		log_warn("DNS over TCP: cannot listen on %s port %d (%s)", a, DNSTCP_PORT,
+			 d->ifname);
 		return fd;
 	}
-	d->lis = evconnlistener_new(d->base, on_accept, d,
+	l->lis = evconnlistener_new(d->base, on_accept, d,
 				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (!d->lis) {
+	if (!l->lis) {
 		close(fd);
-		log_warnx("DNS over TCP: cannot listen on %s:%d (%s)", a, DNSTCP_PORT, d->ifname);
+		log_warnx("DNS over TCP: cannot listen on %s port %d (%s)", a, DNSTCP_PORT,
+			  d->ifname);
 		return -ENOMEM;
 	}
-	evconnlistener_set_error_cb(d->lis, on_accept_error);
-	log_info("DNS over TCP for general nodes on %s:%d (%s)", a, DNSTCP_PORT, d->ifname);
+	evconnlistener_set_error_cb(l->lis, on_accept_error);
+	log_info("DNS over TCP for general nodes on %s port %d (%s)", a, DNSTCP_PORT, d->ifname);
 	return 0;
 }
 
@@ -191,6 +198,13 @@ struct dnstcp *dnstcp_new(struct event_base *base, const struct dnstcp_cfg *cfg)
 	d->cfg = *cfg;
 	snprintf(d->ifname, sizeof(d->ifname), "%s", cfg->ifname);
 	d->cfg.ifname = d->ifname;
+	d->ifindex = (int)if_nametoindex(d->ifname);
+	d->nl = netlink_open();
+	if (!d->nl) {
+		log_warn("DNS over TCP: rtnetlink socket");
+		free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -198,14 +212,17 @@ void dnstcp_free(struct dnstcp *d)
 {
 	if (!d)
 		return;
-	listener_close(d);
+	for (size_t i = 0; i < LIS_N; i++)
+		listener_close(&d->l[i]);
+	netlink_close(d->nl);
 	free(d);
 }
 
 void dnstcp_status(const struct dnstcp *d, struct json *j)
 {
 	json_obj_begin(j, "dns_tcp");
-	json_bool(j, "listening", d->lis != NULL);
+	json_bool(j, "listening", d->l[LIS_V4].lis != NULL);
+	json_bool(j, "listening6", d->l[LIS_V6].lis != NULL && d->l[LIS_LL].lis != NULL);
 	json_uint(j, "accepted", d->accepted);
 	json_uint(j, "not_gn", d->not_gn);
 	json_uint(j, "mac_mismatch", d->mac_mismatch);

@@ -30,7 +30,7 @@ struct gn {
 	uint64_t frames;     /* frames seen from its MAC */
 	/* Router Advertisements to it (lansock6.c) */
 	int64_t ra_next_ms;  /* the next unsolicited one (clock_now_ms) */
-	int64_t ra_rs_ms;    /* the last one answering its solicitation */
+	int64_t ra_last_ms;  /* the last one sent to it */
 	uint8_t ra_count;    /* unsolicited ones sent (up to 255) */
 	bool mark;           /* gn_table_sync() internal */
 };

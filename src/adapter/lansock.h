@@ -18,7 +18,7 @@
  *                                            frag needed, else ops->input
  *   IPv6 (lansock6.c, once lansock_set_addr6() was called):
  *   NDP: NS -> answered for overlay addresses (ndp_ns_should_answer());
- *        RS from a GN -> an RA to it; RA -> dropped (RA guard)
+ *        RS from a GN -> an RA to it (lansock_ra_wake()); RA -> dropped
  *   DHCPv6 (udp dport 547)                -> dhcp6_handle() (dhcp6.h)
  *   DNS to the link-local or VIPv6        -> ops->dns_query
  *   from a GN's VIPv6 to a peer VIPv6     -> as IPv4 (Packet Too Big for
@@ -90,9 +90,16 @@ void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_
  * router). */
 void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t prefix6,
 		       bool default_router);
+/* The link-local address the adapter uses on the LAN, when the kernel
+ * holds it there (it serves TCP on it); NULL otherwise. */
+const struct in6_addr *lansock_kernel_ll6(const struct lansock *ls);
 /* Send the unsolicited Router Advertisements that are due, each unicast
  * to an active GN (3 at 16 s, then every 200 to 600 s): call every second. */
 void lansock_ra_tick(struct lansock *ls);
+/* A Router Solicitation's answer is due at this clock_now_ms() time
+ * (after a random delay): call lansock_ra_tick() then.  0 when none was
+ * scheduled since the last call. */
+int64_t lansock_ra_wake(struct lansock *ls);
 /* Read and handle frames until the socket is empty (or a batch is done). */
 void lansock_read(struct lansock *ls);
 /* A packet from a GN's tunnel to its MAC (a SYN's MSS clamped); it may

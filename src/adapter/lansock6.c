@@ -22,7 +22,8 @@
 #define RA_MIN_INTERVAL_MS 200000
 #define RA_INITIAL 3                  /* MAX_INITIAL_RTR_ADVERTISEMENTS */
 #define RA_INITIAL_INTERVAL_MS 16000  /* MAX_INITIAL_RTR_ADVERT_INTERVAL */
-/* Answers to one GN's solicitations: unicast, so not bound by
+#define RA_DELAY_MS 500               /* MAX_RA_DELAY_TIME: an answer's random delay */
+/* Answers to one GN's solicitations: to its MAC alone, so not bound by
  * MIN_DELAY_BETWEEN_RAS (3 s, for multicast ones), yet at most one a
  * second (a GN whose kernel and DHCP client each solicit gets both). */
 #define RA_RS_GAP_MS 1000
@@ -88,6 +89,7 @@ void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t p
 	if (!ls->kernel_ll)
 		ndp_link_local(ls->mac, ll);     /* IPv6 off on the LAN: ours alone */
 	memcpy(ls->fc.ll6, ll, 16);
+	memcpy(&ls->ll6, ll, 16);
 	memcpy(ls->fc.ip6, ip6->s6_addr, 16);
 	addr_in6_mask(ip6->s6_addr, prefix6, ls->fc.vip6_net);
 	ls->fc.vip6_len = prefix6;
@@ -120,14 +122,20 @@ void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t p
 	}
 }
 
+const struct in6_addr *lansock_kernel_ll6(const struct lansock *ls)
+{
+	return ls->have_addr6 && ls->kernel_ll ? &ls->ll6 : NULL;
+}
+
 /* ---- Router Advertisements ---- */
 
 /* One RA to GN g: to dst, always to its MAC (the LAN's other devices are
  * not told the overlay's MTU or resolver). */
-static void ra_send(struct lansock *ls, struct gn *g, const uint8_t dst[16])
+static void ra_send(struct lansock *ls, struct gn *g, const uint8_t dst[16], int64_t now)
 {
 	ssize_t n = ndp_build_ra(ls->out, sizeof(ls->out), &ls->nc, dst, g->info.mac);
 
+	g->ra_last_ms = now;
 	if (n > 0 && lan_send_frame(ls, ls->out, (size_t)n) == 0)
 		ls->st.ra_sent++;
 }
@@ -149,7 +157,7 @@ static void ra_due(struct lansock *ls, struct gn *g, int64_t now)
 {
 	if (!g->active || now < g->ra_next_ms)
 		return;
-	ra_send(ls, g, all_nodes);
+	ra_send(ls, g, all_nodes, now);
 	if (g->ra_count < 255)
 		g->ra_count++;
 	g->ra_next_ms = now + ra_interval_ms(g);
@@ -191,23 +199,37 @@ static void ns_input(struct lansock *ls, const struct frame_info *fi, const stru
 		ls->st.ns_answered++;
 }
 
+/* RFC 4861 6.2.6: the answer after a random delay of up to 0.5 s (a
+ * client that solicits may not listen yet: dhcpcd 9 misses an instant
+ * one), to all-nodes as usual, yet to the GN's MAC alone. */
 static void rs_input(struct lansock *ls, const struct frame_info *fi)
 {
 	struct gn *g = lan_gn_from(ls, fi->src_mac);
-	int64_t now = clock_now_ms();
+	int64_t now = clock_now_ms(), due;
+	uint32_t r = 0;
 
 	ls->st.rs_in++;
 	if (!g) {
 		ls->st.unknown_mac++;
 		return;
 	}
-	if (!ls->have_addr6 || (g->ra_rs_ms && now - g->ra_rs_ms < RA_RS_GAP_MS))
+	if (!ls->have_addr6 || (g->ra_last_ms && now - g->ra_last_ms < RA_RS_GAP_MS))
 		return;
-	g->ra_rs_ms = now;
-	/* To all-nodes, as RFC 4861 6.2.6 has it usually (dhcpcd 9 does not
-	 * take an RA sent to its link-local address in answer to its first
-	 * solicitation), yet to the GN's MAC alone. */
-	ra_send(ls, g, all_nodes);
+	(void)cy_random(&r, sizeof(r));
+	due = now + (int64_t)(r % RA_DELAY_MS);
+	if (due < g->ra_next_ms) {
+		g->ra_next_ms = due;
+		if (!ls->ra_wake_ms || due < ls->ra_wake_ms)
+			ls->ra_wake_ms = due;
+	}
+}
+
+int64_t lansock_ra_wake(struct lansock *ls)
+{
+	int64_t w = ls->ra_wake_ms;
+
+	ls->ra_wake_ms = 0;
+	return w;
 }
 
 void lan_ndp_input(struct lansock *ls, const struct frame_info *fi)

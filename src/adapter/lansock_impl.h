@@ -50,6 +50,8 @@ struct lansock {
 	uint32_t ip;                     /* the LAN address (host order), 0 = not yet */
 	bool have_addr6;                 /* lansock_set_addr6() was called: */
 	bool kernel_ll;                  /* the kernel owns nc.ll (it answers NS for it) */
+	struct in6_addr ll6;             /* = nc.ll */
+	int64_t ra_wake_ms;              /* lansock_ra_wake() */
 	struct frame_cfg fc;
 	struct dhcp_cfg dc;
 	struct ndp_cfg nc;

@@ -1483,6 +1483,9 @@ gn_addr6()
 	n "$1" ip -j -6 addr show dev eth0 scope global |
 		jq -r '.[0].addr_info[0].local // empty'
 }
+# dad_done GN: GN's global IPv6 address is past duplicate-address
+# detection (until then the kernel does not use it as a source).
+dad_done() { [[ -n $(gn_addr6 "$1") && ! $(gn_addr6_flags "$1") =~ tentative ]]; }
 gn_addr6_flags()
 {
 	n "$1" ip -j -6 addr show dev eth0 scope global |
@@ -1608,12 +1611,13 @@ ns_flood()
 }
 
 # web_server NAME ADDR4/LEN TEXT: a plain web server (busybox httpd, port
-# 80) on the Internet serving TEXT as /index.html.  Stop it with
+# 80) on the Internet serving TEXT as /index.html (also on $WEB6, an
+# ADDR6/LEN, when set).  Stop it with
 # `stop_daemon NAME 0 143` (httpd has no SIGTERM handler).
 web_server()
 {
 	local name=$1 a4=$2 text=$3
-	inet_host "$name" "$a4"
+	inet_host "$name" "$a4" "${WEB6:--}"
 	mkdir -p "$RUN_DIR/www-$name"
 	printf '%s\n' "$text" >"$RUN_DIR/www-$name/index.html"
 	start_daemon "$name" "$name" aux busybox httpd -f -vv -p 80 -h "$RUN_DIR/www-$name"

@@ -1,19 +1,22 @@
 #!/bin/bash
-# The general node's ordinary Internet traffic: routed by the adapter and
-# NATed out of its uplink.  The general node fetches a page with curl from a
-# plain web server on the "Internet", which has no route back to the VIP
-# range (so the answer can only come back through the adapter's NAT), by
-# address and by a name resolved through the adapter.
+# The general node's ordinary Internet traffic, IPv4 and IPv6: routed by the
+# adapter and NATed out of its uplink.  The general node fetches a page with
+# curl from a plain web server on the "Internet", which has no route back to
+# the VIP ranges (so the answer can only come back through the adapter's
+# NAT), by address and by a name resolved through the adapter.  For IPv6
+# the adapter's host forwards IPv6 (the operator's choice, nat.h): its RAs
+# then name it the general node's default router.
 #
 #                          inet: bridge br0 (the "Internet")
 #        +-------------------+-------------------+-------------------+
 #        |                   |                   |                   |
 #   ns cloud             ns dns              ns web              ns ad (adapter, global)
 #   192.0.2.1/24         192.0.2.53/24       192.0.2.80/24       eth0 192.0.2.40/24
+#                                            2001:db8::80/64     2001:db8::40/64
 #   cyphonic-cloud       dnsmasq:            busybox httpd :80   cyphonicd "ad" [adapter]
 #                        www.example.org                         lan0 (bridge)
 #                        = 192.0.2.80                                 |
-#                                                                  ns g1 (udhcpc)
+#                          2001:db8::80                      ns g1 (udhcpc, dhclient -6)
 source "$(dirname "$0")/lib.sh"
 require
 require_adapter
@@ -25,9 +28,10 @@ pretty "topology: cloud, upstream DNS, web server, adapter ad with g1"
 internet
 inet_host cloud 192.0.2.1/24 2001:db8::1/64
 upstream_dns
-web_server web "$WWW_A/24" "$PAGE"
+WEB6=$WWW_AAAA/64 web_server web "$WWW_A/24" "$PAGE"
 adapter_global ad 192.0.2.40/24 2001:db8::40/64
-gn_host g1 ad "$M1"
+n ad sysctl -qw net.ipv6.conf.all.forwarding=1
+gn_host6 g1 ad "$M1"
 cloud_new
 adapter_new ad
 gn_new g1 ad "$M1"
@@ -54,6 +58,31 @@ ip=$(gdig g1 +short "$WWW_NAME" A) || fail "g1: dig $WWW_NAME A failed"
 got=$(n g1 curl -sS --max-time 10 --resolve "$WWW_NAME:80:$ip" "http://$WWW_NAME/") ||
 	fail "g1: curl http://$WWW_NAME/ failed: $got"
 [[ $got == "$PAGE" ]] || fail "g1: curl http://$WWW_NAME/ gave '$got'"
+ok "g1: http://$WWW_NAME/ ($ip): '$got'"
+
+pretty "over IPv6: g1 fetches the page by address and by name"
+dhclient6_once g1 || fail "g1: dhclient -6 got no lease"
+wait_for 10 dad_done g1
+have_default6() { [[ -n $(n g1 ip -6 route show default) ]]; }
+wait_for 10 have_default6
+[[ $(n g1 ip -j -6 route show default | jq -r '.[0].gateway') == fe80::* ]] ||
+	fail "g1: IPv6 default route not via the adapter's link-local address: $(n g1 ip -6 route)"
+n web ip -6 route get "$(vip g1 6)" >/dev/null 2>&1 &&
+	fail "web has a route to g1's VIPv6: $(n web ip -6 route get "$(vip g1 6)")"
+ok "g1: $(vip g1 6), IPv6 default route $(n g1 ip -6 route show default | head -n1)"
+got=$(n g1 curl -sS -6 --max-time 10 "http://[$WWW_AAAA]/") ||
+	fail "g1: curl http://[$WWW_AAAA]/ failed: $got"
+[[ $got == "$PAGE" ]] || fail "g1: curl http://[$WWW_AAAA]/ gave '$got', not '$PAGE'"
+log_grep web '2001:db8::40\]?:[0-9]+: url:/' ||
+	fail "web did not see the IPv6 request from the adapter's uplink 2001:db8::40: $(tail -n 4 "$(log_of web)")"
+log_grep web "$(vip g1 6)" && fail "web saw g1's VIPv6: the request was not NATed"
+ok "g1: http://[$WWW_AAAA]/: '$got', seen from 2001:db8::40 (NATed by the adapter)"
+ip=$(n g1 dig @"$(vip ad 6)" +time=5 +tries=1 +short "$WWW_NAME" AAAA) ||
+	fail "g1: dig $WWW_NAME AAAA failed"
+[[ $ip == "$WWW_AAAA" ]] || fail "g1: dig $WWW_NAME AAAA gave '$ip', not $WWW_AAAA"
+got=$(n g1 curl -sS -6 --max-time 10 --resolve "$WWW_NAME:80:[$ip]" "http://$WWW_NAME/") ||
+	fail "g1: curl -6 http://$WWW_NAME/ failed: $got"
+[[ $got == "$PAGE" ]] || fail "g1: curl -6 http://$WWW_NAME/ gave '$got'"
 ok "g1: http://$WWW_NAME/ ($ip): '$got'"
 
 stop_daemon web 0 143

@@ -5,7 +5,7 @@
 # `dhclient -6` on a dual-stack general node and `dhcpcd` on an IPv6-only one
 # (no IPv4 at all) each get exactly their enrolled VIPv6, and the kernel's
 # duplicate-address detection succeeds; `dig AAAA` through the adapter
-# answers a node's VIPv6; ping -6 and 20 MB over TCP both ways arrive
+# (its VIPv6 and its link-local address, UDP and TCP) answers a node's VIPv6; ping -6 and 20 MB over TCP both ways arrive
 # intact; the node reaches each general node back by FQDN; an unknown MAC
 # gets no DHCPv6 lease.
 #
@@ -68,11 +68,11 @@ grep -Eq "^ *Recursive DNS server *: *$ad6\$" <<<"$ra" || fail "g1: RA names no 
 grep -Eq '^ *MTU *: *1[0-9]{3} bytes' <<<"$ra" || fail "g1: RA has no MTU: $ra"
 grep -Eq "^ *from fe80::" <<<"$ra" || fail "g1: RA not from a link-local address: $ra"
 ok "g1: RA with M and O, route and on-link prefix $net6 (no SLAAC), RDNSS $ad6, MTU, no default route"
+adll=$(sed -n 's/^ *from \(fe80::[0-9a-f:]*\).*/\1/p' <<<"$ra")
 
 # check_lease6 GN: GN's DHCPv6 lease is its enrolled VIPv6 with the adapter
 # as DNS server and the cloud's domain; eth0 holds the address past the
 # kernel's duplicate-address detection.
-dad_done() { [[ -n $(gn_addr6 "$1") && ! $(gn_addr6_flags "$1") =~ tentative ]]; }
 check_lease6()
 {
 	local gn=$1 want got
@@ -115,7 +115,12 @@ for gn in g1 g2; do
 	pretty "$gn: dig AAAA, ping -6 and 20 MB both ways with node a"
 	got=$(n "$gn" dig @"$ad6" +time=5 +tries=1 +short AAAA "$(fqdn a)")
 	[[ $got == "$a6" ]] || fail "$gn: AAAA $(fqdn a) through the adapter is '$got', not $a6"
-	ok "$gn: $(fqdn a) AAAA $got"
+	got2=$(n "$gn" dig @"$ad6" +tcp +time=5 +tries=1 +short AAAA "$(fqdn a)")
+	got3=$(n "$gn" dig @"$adll%eth0" +time=5 +tries=1 +short AAAA "$(fqdn a)")
+	got4=$(n "$gn" dig @"$adll%eth0" +tcp +time=5 +tries=1 +short AAAA "$(fqdn a)")
+	[[ $got2 == "$a6" && $got3 == "$a6" && $got4 == "$a6" ]] ||
+		fail "$gn: AAAA $(fqdn a) over TCP '$got2', at $adll '$got3', over TCP there '$got4'"
+	ok "$gn: $(fqdn a) AAAA $got, over UDP and TCP, at $ad6 and $adll"
 	vping "$gn" "$a6" || fail "$gn: ping -6 $a6 gets no replies"
 	ok "$gn: ping -6 node a $a6"
 	transfer "$gn" a "$a6" 20

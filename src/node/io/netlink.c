@@ -4,7 +4,10 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
+#include <linux/neighbour.h>
 #include <net/if.h>
+#include <stdbool.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -41,7 +44,8 @@ void netlink_close(struct netlink *nl)
 	free(nl);
 }
 
-int netlink_talk(struct netlink *nl, struct nlmsghdr *nlh)
+/* Send nlh and run cb (may be NULL) on each answer until the ACK. */
+static int talk(struct netlink *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	uint32_t portid = mnl_socket_get_portid(nl->nl);
@@ -56,10 +60,64 @@ int netlink_talk(struct netlink *nl, struct nlmsghdr *nlh)
 		n = mnl_socket_recvfrom(nl->nl, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		rc = mnl_cb_run(buf, (size_t)n, nl->seq, portid, NULL, NULL);
+		rc = mnl_cb_run(buf, (size_t)n, nl->seq, portid, cb, data);
 		if (rc <= MNL_CB_STOP)
 			return rc < 0 ? -errno : 0;
 	}
+}
+
+int netlink_talk(struct netlink *nl, struct nlmsghdr *nlh)
+{
+	return talk(nl, nlh, NULL, NULL);
+}
+
+struct neigh_ans {
+	uint8_t mac[6];
+	bool found;
+};
+
+static int neigh_attr(const struct nlattr *a, void *data)
+{
+	struct neigh_ans *ans = data;
+
+	if (mnl_attr_get_type(a) == NDA_LLADDR && mnl_attr_get_payload_len(a) == 6) {
+		memcpy(ans->mac, mnl_attr_get_payload(a), 6);
+		ans->found = true;
+	}
+	return MNL_CB_OK;
+}
+
+static int neigh_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH ||
+	    !(ndm->ndm_state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT)))
+		return MNL_CB_OK;
+	return mnl_attr_parse(nlh, sizeof(*ndm), neigh_attr, data);
+}
+
+int netlink_neigh_mac(struct netlink *nl, int ifindex, int family, const void *addr,
+		      uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct neigh_ans ans = { .found = false };
+	struct ndmsg *ndm;
+	int err;
+
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = (uint8_t)family;
+	ndm->ndm_ifindex = ifindex;
+	mnl_attr_put(nlh, NDA_DST, family == AF_INET ? 4 : 16, addr);
+	err = talk(nl, nlh, neigh_cb, &ans);
+	if (err < 0)
+		return err;
+	if (!ans.found)
+		return -ENXIO;
+	memcpy(mac, ans.mac, 6);
+	return 0;
 }
 
 int netlink_link_up(struct netlink *nl, int ifindex, int mtu)

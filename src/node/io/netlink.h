@@ -1,5 +1,6 @@
 /* Small rtnetlink helpers over libmnl, shared by the TUN device (tun.c)
- * and the adapter's LAN address and host routes (src/adapter/route.c):
+ * and the adapter (its LAN addresses and host routes, lanroute.c; the
+ * neighbour lookups of dnstcp.c):
  * one request at a time, each waiting for its acknowledgement. */
 #ifndef CY_NODE_NETLINK_H
 #define CY_NODE_NETLINK_H
@@ -25,5 +26,11 @@ int netlink_addr(struct netlink *nl, uint16_t type, int ifindex, int family, con
  * "static". */
 int netlink_route(struct netlink *nl, uint16_t type, int ifindex, int family, const void *dst,
 		  uint8_t prefix);
+
+/* The link-layer address the neighbour table holds for addr (family
+ * AF_INET or AF_INET6) on ifindex, in a state that has one (reachable,
+ * stale, delay, probe, permanent).  0, -ENXIO (none) or -errno. */
+int netlink_neigh_mac(struct netlink *nl, int ifindex, int family, const void *addr,
+		      uint8_t mac[6]);
 
 #endif
