@@ -8,7 +8,8 @@
  * (its checksums must be right), UDP frames rebuilt, and gso_segment() on
  * every IPv4 frame with the vnet header given (each segment must carry a
  * right IPv4 header checksum); for IPv6, what each kind points at must lie
- * within the frame, and NDP goes on to ndp_parse(). */
+ * within the frame, NDP goes on to ndp_parse(), DHCPv6 and DNS frames are
+ * rebuilt, and the MSS clamp and Packet Too Big are checked as for IPv4. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,15 @@ static bool tcp4_csum_ok(const uint8_t *ip, size_t len)
 	return inet_csum_fold(inet_csum_add(inet_pseudo_sum(ip + 12, ip + 16, 4, 6,
 							    (uint32_t)(tot - hl)),
 					    ip + hl, tot - hl)) == 0;
+}
+
+static bool tcp6_csum_ok(const uint8_t *ip, size_t len)
+{
+	if (len < 40 || ip[6] != 6)
+		return false;
+	return inet_csum_fold(inet_csum_add(inet_pseudo_sum(ip + 8, ip + 24, 16, 6,
+							    (uint32_t)(len - 40)),
+					    ip + 40, len - 40)) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -120,6 +130,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fi.kind == LAN_NDP &&
 		    ndp_parse(fi.l4, fi.l4_len, fi.ip6_src, fi.ip6_dst, fi.ip6_hlim, &m) !=
 			    NDP_OK && !m.why)
+			abort();
+		if (fi.kind == LAN_DHCP6 || fi.kind == LAN_DNS6) {
+			/* the reply path's builder: read back as the same kind */
+			struct frame_udp6 u = { .src_mac = fi.src_mac, .dst_mac = cfg.mac,
+						.src = fi.ip6_src, .dst = fi.ip6_dst,
+						.sport = fi.sport, .dport = fi.dport };
+			static uint8_t big[FRAME_ETH_LEN + FRAME_IPV6_HDR + GSO_PKT_MAX];
+
+			n = frame_build_udp6(big, sizeof(big), &u, fi.udp_payload, fi.udp_len);
+			if (n < 0 || frame_classify(&cfg, big, (size_t)n, false, &fi2) != fi.kind)
+				abort();
+		}
+		/* the VIPv6 path: the MSS clamp keeps a right checksum right,
+		 * Packet Too Big is right and within 1280 bytes */
+		memcpy(pkt, fi.ip6, fi.ip6_len);
+		{
+			bool ok = tcp6_csum_ok(pkt, fi.ip6_len);
+
+			if (frame_tcp_mss_clamp(pkt, fi.ip6_len, 1340) && ok &&
+			    !tcp6_csum_ok(pkt, fi.ip6_len))
+				abort();
+		}
+		n = frame_icmp6_too_big(out, sizeof(out), fi.ip6, fi.ip6_len, cfg.ip6, 1400);
+		if (n > 0 && (n > 1280 || get_be16(out + 4) != (size_t)n - 40 ||
+			      inet_csum_fold(inet_csum_add(inet_pseudo_sum(out + 8, out + 24, 16, 58,
+									   (uint32_t)n - 40),
+							   out + 40, (size_t)n - 40)) != 0))
 			abort();
 		return 0;
 	}
