@@ -13,7 +13,8 @@
 #                   iperf3 -c, ping    iperf3 -s          lan0 (bridge)     RSS per peer)
 #                                                          |
 #                                                         ns gn (general node, stock tools)
-#                                                         eth0: VIP4 by udhcpc
+#                                                         eth0: VIP4 by udhcpc, VIP6 by
+#                                                         dhclient -6
 #                                                         iperf3 -c, ping, arping
 #  also on inet: ns r1 (NAPT) 192.0.2.20 -- ns rl1 203.0.113.10/25 (cyphonicd, iperf3 -c)
 #                ns r2 (NAPT) 192.0.2.21 -- ns rl2 203.0.113.140/25 (cyphonicd, iperf3 -s)
@@ -23,6 +24,7 @@
 #   wg        h1 -> 198.51.100.2 over `wireguard-go wgh1` (never the kernel module)
 #   cy        h1 -> h2's VIP4 over the tunnel the resolver set up (node path, direct)
 #   gn        gn -> h2's VIP4 through the adapter ad (general-node path, direct)
+#   gn6       gn -> h2's VIP6 through the adapter ad (the same over IPv6)
 #   relay     rl1 -> rl2's VIP4, both behind NAPT: through the TRS in the cloud
 # TCP: iperf3 -t BENCH_SECONDS (5), one stream and -P 4.  UDP: iperf3 -u -l 1300
 # at the highest rate with <= 1% loss (found once per system, from the rate
@@ -58,20 +60,22 @@ SECS=${BENCH_SECONDS:-5}
 COLD=${BENCH_COLD:-5}
 NPEERS=${BENCH_PEERS:-32}
 OUT=$(cd "$CYPHONIC_BIN/.." && pwd)/bench-results.txt
-read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy gn relay}"
+read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy gn gn6 relay}"
 declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [cy]="CY node"
-	[gn]="CY GN" [relay]="CY relay") CLIENT=([plain]=h1 [wg]=h1 [cy]=h1 [gn]=gn [relay]=rl1)
+	[gn]="CY GN" [gn6]="CY GN IPv6" [relay]="CY relay")
+declare -A CLIENT=([plain]=h1 [wg]=h1 [cy]=h1 [gn]=gn [gn6]=gn [relay]=rl1)
 declare -A RES=()   # "sys metric" -> space-separated samples
 NOTES=()
 GN_MAC=02:00:00:00:53:01
 
 add() { RES["$1 $2"]+="$3 "; }
 has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
-has_cy() { has cy || has gn || has relay; }
+has_gn() { has gn || has gn6; }
+has_cy() { has cy || has_gn || has relay; }
 
-if has gn && ! adapter_cli; then
+if has_gn && ! adapter_cli; then
 	NOTES+=("general-node path not measured: this build's CLI has no 'adapter' command")
-	read -ra SYSTEMS <<<"$(printf '%s ' "${SYSTEMS[@]}" | sed 's/\bgn\b//')"
+	read -ra SYSTEMS <<<"$(printf '%s ' "${SYSTEMS[@]}" | sed 's/\bgn6\?\b//g')"
 fi
 
 # median / percentile over the arguments (numbers).
@@ -108,7 +112,7 @@ sys_pids()
 	case $1 in
 	wg) echo "${DPID[wg-h1]} ${DPID[wg-h2]}" ;;
 	cy) echo "${DPID[h1]} ${DPID[h2]}" ;;
-	gn) echo "${DPID[ad]} ${DPID[h2]}" ;;
+	gn | gn6) echo "${DPID[ad]} ${DPID[h2]}" ;;
 	relay) echo "${DPID[rl1]} ${DPID[rl2]} ${DPID[cloud]}" ;;
 	esac
 }
@@ -121,9 +125,9 @@ inet_host cloud 192.0.2.1/24 -
 inet_host h1 192.0.2.10/24 -
 inet_host h2 192.0.2.30/24 -
 ADDR[plain]=192.0.2.30
-if has gn; then
+if has_gn; then
 	adapter_global ad 192.0.2.40/24
-	gn_host gn ad "$GN_MAC"
+	gn_host6 gn ad "$GN_MAC"
 fi
 if has relay; then
 	NAPT_KIND=random napt r1 192.0.2.20/24 203.0.113.1/25
@@ -181,7 +185,7 @@ gn_ready()
 }
 
 if has_cy; then
-	pretty "CYPHONIC: cloud, nodes h1 and h2$(has gn && echo ", adapter ad with general node gn")"
+	pretty "CYPHONIC: cloud, nodes h1 and h2$(has_gn && echo ", adapter ad with general node gn")"
 	cloud_new 192.0.2.1
 	conf_set "$CLOUD_DIR/cloud.conf" cloud log_level info
 	for h in h1 h2; do
@@ -195,7 +199,7 @@ if has_cy; then
 	wait_registered h1
 	ADDR[cy]=$(vip h2 4)
 	ok "h1 and h2 registered; h2's VIP4 ${ADDR[cy]}"
-	if has gn; then
+	if has_gn; then
 		adapter_new ad
 		# Bench settings: no 1 s keepalive, no 2 s list refresh.
 		conf_set "$(node_conf ad)" node keepalive 15
@@ -213,6 +217,14 @@ if has_cy; then
 		ADDR[gn]=${ADDR[cy]}
 		ok "gn leased $(dhcp_get gn ip)/$(dhcp_get gn mask), router and DNS $(dhcp_get gn router), MTU $(dhcp_get gn mtu); registered by ad"
 		AD_MAC=$(adapter_mac ad)
+		if has gn6; then
+			dhclient6_once gn || fail "gn: dhclient -6 got no lease from the adapter"
+			[[ $(dhcp6_get gn ip6) == "$(vip gn 6)" ]] ||
+				fail "gn: leased $(dhcp6_get gn ip6), not its VIP6 $(vip gn 6)"
+			wait_for 10 dad_done gn
+			ADDR[gn6]=$(vip h2 6)
+			ok "gn leased $(dhcp6_get gn ip6) by DHCPv6 too"
+		fi
 	fi
 	if has relay; then
 		for h in rl1 rl2; do
@@ -267,13 +279,13 @@ cold_gn()
 cold_run()
 {
 	local i=$1 d
-	for d in h1 h2 $(has gn && echo ad); do stop_daemon "$d"; done
+	for d in h1 h2 $(has_gn && echo ad); do stop_daemon "$d"; done
 	start_node h2 h2
 	start_node h1 h1
-	! has gn || start_node ad ad
+	! has_gn || start_node ad ad
 	wait_for 20 is_registered h2
 	wait_for 20 is_registered h1
-	! has gn || gn_ready
+	! has_gn || gn_ready
 	# Alternate which path goes first.
 	if ((i % 2)) || ! has gn; then
 		! has cy || cold_node
@@ -302,7 +314,7 @@ fi
 pretty "memory: idle daemons with one peer"
 add wg rss_kb "$(rss_kb "${DPID[wg-h1]}")"
 ! has cy || add cy rss_kb "$(rss_kb "${DPID[h1]}")"
-! has gn || add gn rss_kb "$(rss_kb "${DPID[ad]}")"
+! has_gn || add gn rss_kb "$(rss_kb "${DPID[ad]}")"
 for s in wg cy gn; do
 	[[ -n ${RES[$s rss_kb]:-} ]] && say "${LABEL[$s]}: VmRSS ${RES[$s rss_kb]}kB"
 done
@@ -457,22 +469,24 @@ ratio()
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b == 0)
 		print "-"; else printf "%.2f", a / b }'
 }
-FMT='%-30s %10s %12s %10s %10s %10s %8s %8s %8s %10s %10s\n'
+FMT='%-30s %10s %12s %10s %10s %10s %10s %8s %8s %8s %8s %10s %10s\n'
 # row NAME METRIC DECK_NODE DECK_GN
 row()
 {
-	local p w c g r rw rg rr
+	local p w c g g6 r rw rg rg6 rr
 	p=$(med plain "$2")
 	w=$(med wg "$2")
 	c=$(med cy "$2")
 	g=$(med gn "$2")
+	g6=$(med gn6 "$2")
 	r=$(med relay "$2")
 	rw=$(ratio "$c" "$w")
 	rg=$(ratio "$g" "$c")
+	rg6=$(ratio "$g6" "$g")
 	rr=$(ratio "$r" "$c")
-	[[ $2 != udp_loss ]] || rw=- rg=- rr=-
+	[[ $2 != udp_loss ]] || rw=- rg=- rg6=- rr=-
 	# shellcheck disable=SC2059
-	printf "$FMT" "$1" "$p" "$w" "$c" "$g" "$r" "$rw" "$rg" "$rr" "$3" "$4"
+	printf "$FMT" "$1" "$p" "$w" "$c" "$g" "$g6" "$r" "$rw" "$rg" "$rg6" "$rr" "$3" "$4"
 }
 # verdict TEXT OK: one line of the targets.
 verdict()
@@ -491,11 +505,12 @@ verdict()
 	printf 'with <= 1%% loss; ping -c 200 -i 0.01; cold start: %s runs, daemons restarted each time\n' \
 		"$COLD"
 	printf 'all hosts share this machine (clients, servers, every daemon and the cloud)\n'
-	printf 'CY node: h1 -> h2 (two cyphonicd); CY GN: general node -> adapter -> h2;\n'
-	printf 'CY relay: rl1 -> rl2, each behind its own NAPT, through the TRS (cyphonic-cloud)\n\n'
+	printf 'CY node: h1 -> h2 (two cyphonicd); CY GN: general node -> adapter -> h2 (IPv4;\n'
+	printf 'CY GN6: the same over IPv6, to h2 VIP6); CY relay: rl1 -> rl2, each behind its own\n'
+	printf 'NAPT, through the TRS (cyphonic-cloud)\n\n'
 	# shellcheck disable=SC2059
-	printf "$FMT" "" "plain veth" "wireguard-go" "CY node" "CY GN" "CY relay" "CY/wg-go" \
-		"GN/node" "rly/node" "deck node" "deck GN"
+	printf "$FMT" "" "plain veth" "wireguard-go" "CY node" "CY GN" "CY GN6" "CY relay" \
+		"CY/wg-go" "GN/node" "GN6/GN" "rly/node" "deck node" "deck GN"
 	row "TCP, 1 stream (Mbit/s)" tcp 44.4 37.3
 	row "TCP, 4 streams (Mbit/s)" tcp4 - -
 	row "UDP at <= 1% loss (Mbit/s)" udp 49.9 39.6
@@ -530,12 +545,16 @@ verdict()
 		"$NPEERS" "$NPEERS"
 	printf 'resolving; wireguard-go: peers configured, no handshake).\n'
 	printf '\ntargets (this run):\n'
-	tw=$(med wg tcp) tc=$(med cy tcp) tg=$(med gn tcp)
+	tw=$(med wg tcp) tc=$(med cy tcp) tg=$(med gn tcp) tg6=$(med gn6 tcp)
 	ok_cmp() { [[ $1 == - || $2 == - ]] && echo - || echo "$1 $3 $2"; }
+	# times X F: X * F, or - when X was not measured
+	times() { [[ $1 == - ]] && echo - || awk -v c="$1" -v f="$2" 'BEGIN { print c * f }'; }
 	verdict "GN TCP >= 90% of node TCP ($tg vs $tc Mbit/s)" \
-		"$(ok_cmp "$tg" "$(awk -v c="$tc" 'BEGIN { print c * 0.9 }')" '>=')"
+		"$(ok_cmp "$tg" "$(times "$tc" 0.9)" '>=')"
+	verdict "GN IPv6 TCP within 5% of GN IPv4 ($tg6 vs $tg Mbit/s)" \
+		"$(ok_cmp "$tg6" "$(times "$tg" 0.95)" '>=')"
 	verdict "node TCP >= 2x wireguard-go ($tc vs $tw Mbit/s)" \
-		"$(ok_cmp "$tc" "$(awk -v c="$tw" 'BEGIN { print c * 2 }')" '>=')"
+		"$(ok_cmp "$tc" "$(times "$tw" 2)" '>=')"
 	verdict "node RTT p50 < wireguard-go's ($(med cy p50) vs $(med wg p50) ms)" \
 		"$(ok_cmp "$(med cy p50)" "$(med wg p50)" '<')"
 	verdict "idle cyphonicd < 10 MB RSS ($(med cy rss_kb) kB)" "$(ok_cmp "$(med cy rss_kb)" 10240 '<')"

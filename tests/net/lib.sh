@@ -1325,6 +1325,15 @@ dhcp_get()
 	sed -n "s/^$2=//p" "$(dhcp_out "$1")"
 }
 
+# dhcp6_out GN, dhcp6_get GN KEY: the same for GN's last DHCPv6 lease (ip6,
+# dns6, domain6; plen from dhclient -6).
+dhcp6_out() { echo "$RUN_DIR/$1.dhcp6"; }
+dhcp6_get()
+{
+	[[ -f $(dhcp6_out "$1") ]] || return 1
+	sed -n "s/^$2=//p" "$(dhcp6_out "$1")"
+}
+
 # has_lease GN: GN's DHCP client has been given an address.
 has_lease() { [[ -n $(dhcp_get "$1" ip 2>/dev/null) ]]; }
 
@@ -1408,7 +1417,7 @@ dhclient6_once()
 	local gn=$1 out sf=$RUN_DIR/$1.dhclient6.script log
 	aux_log "dhclient6-$gn"
 	log=$AUX_LOG
-	out=$(dhcp_out "$gn")
+	out=$(dhcp6_out "$gn")
 	rm -f "$out" "$out.events"
 	[[ -f $RUN_DIR/dhclient6.conf ]] || cat >"$RUN_DIR/dhclient6.conf" <<-'EOC'
 	timeout 20;
@@ -1447,11 +1456,11 @@ exit 0
 # dhcpcd6_start GN: dhcpcd (IPv6 only: RS, then DHCPv6 as the RA's Managed
 # flag asks) as the daemon "dhcpcd-GN" in GN; waits up to 30 s for a lease
 # (status 1 without one).
-has_lease6() { [[ -n $(dhcp_get "$1" ip6 2>/dev/null) ]]; }
+has_lease6() { [[ -n $(dhcp6_get "$1" ip6 2>/dev/null) ]]; }
 dhcpcd6_start()
 {
 	local gn=$1 out sf=$RUN_DIR/$1.dhcpcd.script conf=$RUN_DIR/dhcpcd.conf
-	out=$(dhcp_out "$gn")
+	out=$(dhcp6_out "$gn")
 	rm -f "$out" "$out.events"
 	cat >"$conf" <<-'EOC'
 	ipv6only

@@ -77,12 +77,12 @@ check_lease6()
 {
 	local gn=$1 want got
 	want=$(vip "$gn" 6)
-	got=$(dhcp_get "$gn" ip6)
+	got=$(dhcp6_get "$gn" ip6)
 	[[ $got == "$want" ]] || fail "$gn: leased '$got', not its VIPv6 $want"
-	[[ $(dhcp_get "$gn" dns6) == "$ad6" ]] ||
-		fail "$gn: DNS server '$(dhcp_get "$gn" dns6)', not the adapter's VIPv6 $ad6"
-	[[ $(dhcp_get "$gn" domain6) == "$CY_DOMAIN"* ]] ||
-		fail "$gn: domain '$(dhcp_get "$gn" domain6)', not $CY_DOMAIN"
+	[[ $(dhcp6_get "$gn" dns6) == "$ad6" ]] ||
+		fail "$gn: DNS server '$(dhcp6_get "$gn" dns6)', not the adapter's VIPv6 $ad6"
+	[[ $(dhcp6_get "$gn" domain6) == "$CY_DOMAIN"* ]] ||
+		fail "$gn: domain '$(dhcp6_get "$gn" domain6)', not $CY_DOMAIN"
 	wait_for 10 dad_done "$gn"
 	[[ $(gn_addr6 "$gn") == "$want" ]] || fail "$gn: eth0 has '$(gn_addr6 "$gn")', not $want"
 	[[ ! $(gn_addr6_flags "$gn") =~ dadfailed ]] ||
@@ -133,7 +133,7 @@ for gn in g1 g2; do
 done
 
 pretty "unenrolled MAC x: no DHCPv6 lease"
-dhclient6_once x && fail "x (unenrolled $M9) got a lease: $(cat "$(dhcp_out x)")"
+dhclient6_once x && fail "x (unenrolled $M9) got a lease: $(cat "$(dhcp6_out x)")"
 [[ -z $(gn_addr6 x) ]] || fail "x has an address: $(gn_addr6 x)"
 [[ $(status_get ad .lan.dhcp6_unknown_mac) -ge 1 ]] ||
 	fail "ad: dhcp6_unknown_mac $(status_get ad .lan.dhcp6_unknown_mac)"

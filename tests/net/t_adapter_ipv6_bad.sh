@@ -53,7 +53,7 @@ admac=$(adapter_mac ad)
 g2ll=$(n g2 ip -j -6 addr show dev eth0 scope link | jq -r '.[0].addr_info[0].local')
 pfx=${ad6%::*}
 dhclient6_once g1 || fail "g1: dhclient -6 got no lease"
-[[ $(dhcp_get g1 ip6) == "$(vip g1 6)" ]] || fail "g1: leased '$(dhcp_get g1 ip6)'"
+[[ $(dhcp6_get g1 ip6) == "$(vip g1 6)" ]] || fail "g1: leased '$(dhcp6_get g1 ip6)'"
 vping g1 "$a6" || fail "g1: ping -6 a before the bad input"
 ok "g1 $(vip g1 6) pings a $a6 through ad"
 
@@ -163,7 +163,7 @@ pretty "the adapter keeps serving"
 is_running ad || fail "ad is not running"
 g1_works
 dhclient6_once g2 || fail "g2: dhclient -6 got no lease after the bad input"
-[[ $(dhcp_get g2 ip6) == "$(vip g2 6)" ]] || fail "g2: leased '$(dhcp_get g2 ip6)'"
+[[ $(dhcp6_get g2 ip6) == "$(vip g2 6)" ]] || fail "g2: leased '$(dhcp6_get g2 ip6)'"
 vping g2 "$a6" || fail "g2: ping -6 a gets no replies"
 ok "g1 resolves and pings a; g2 leased $(vip g2 6) and pings a"
 
