@@ -12,6 +12,9 @@
 #   TRS :7445                                      ns beta (behind NAPT)   ns sensor (general node)
 #                                                  198.51.100.10/24        eth0, VIP4 by udhcpc;
 #                                                  cyphonicd               stock tools only
+#                                                                          ns meter (general node,
+#                                                                          IPv6 only): VIP6 by
+#                                                                          RA + dhcpcd
 #   br0 ---------------+-----------------------+
 #                      |                       |
 #                 ns r2 (NAPT router,     ns r3 (NAPT router)
@@ -30,7 +33,10 @@
 # no CYPHONIC software: it gets its VIP with udhcpc from the adapter, which
 # logs it in and registers it on its behalf; it asks the adapter (its DNS
 # server) for alpha's name, pings alpha, sends it a file; beta pings sensor
-# by name.  gamma and delta, each behind its own NAPT, have no direct path
+# by name.  The general node "meter" speaks only IPv6 (its IPv4 is dropped):
+# dhcpcd takes the adapter's Router Advertisement and its VIPv6 by DHCPv6,
+# it resolves alpha's AAAA through the adapter, pings it and sends it a
+# file, and alpha reaches it by name.  gamma and delta, each behind its own NAPT, have no direct path
 # by address: gamma resolves delta's name (the NMS asks the TRS for a relay
 # session, and both ends punch beside it), pings it and sends it a file.
 # r2 gives every flow a random port, so plain probes find nothing; the
@@ -57,6 +63,7 @@ done
 GN=0
 ! adapter_cli || GN=1
 SENSOR_MAC=02:00:00:00:53:01
+METER_MAC=02:00:00:00:53:02
 
 title() { printf '\n%s== %s ==%s\n' "$C_OK" "$*" "$C_RST"; }
 # row TUNNEL PATH ENDPOINT DNS_MS PING1_MS RTT_MS MBPS: one line of the tunnel table.
@@ -114,6 +121,7 @@ lan_host delta r3 203.0.113.130/25
 if ((GN)); then
 	adapter_global ad 192.0.2.40/24 2001:db8::40/64
 	gn_host sensor ad "$SENSOR_MAC"
+	gn_host6 meter ad "$METER_MAC" v6only
 	# The Internet's DNS server, for the names that are not CYPHONIC's.
 	upstream_dns
 fi
@@ -129,6 +137,7 @@ if ((GN)); then
 	adapter_new ad
 	conf_set "$(node_conf ad)" node keepalive 15
 	gn_new sensor ad "$SENSOR_MAC"
+	gn_new meter ad "$METER_MAC"
 fi
 start_cloud
 ok "cyphonic-cloud up in ns cloud: AS tcp/7443, NMS udp/7444, TRS udp/7445"
@@ -261,6 +270,34 @@ if ((GN)); then
 		'[.general_nodes[]? | select((.mac | ascii_downcase) == $m and .vip4 == $v)] | length == 1' \
 		<<<"$s" >/dev/null || fail "ad: status lists no general node $SENSOR_MAC with $vip4_s"
 	ok "general_nodes lists $(fqdn sensor) ($SENSOR_MAC, $vip4_s)"
+
+	title "meter, IPv6 only: the adapter's RA and DHCPv6 (dhcpcd)"
+	t0=$(now_ms)
+	dhcpcd6_start meter || fail "meter: dhcpcd got no lease"
+	vip6_m=$(vip meter 6)
+	vip6_a=$(vip alpha 6)
+	[[ $(dhcp6_get meter ip6) == "$vip6_m" ]] ||
+		fail "meter: leased $(dhcp6_get meter ip6), not its VIP6 $vip6_m"
+	wait_for 10 dad_done meter
+	[[ -z $(gn_addr meter) ]] || fail "meter has an IPv4 address: $(gn_addr meter)"
+	ok "meter: $vip6_m by DHCPv6 in $(($(now_ms) - t0)) ms (DNS $(dhcp6_get meter dns6)), no IPv4 address"
+	n meter ip -6 route show | grep -v '^fe80' | sed 's/^/    /'
+
+	title "meter resolves $(fqdn alpha) AAAA through the adapter, pings it, sends it 20 MB"
+	got=$(n meter dig @"$(vip ad 6)" +time=5 +tries=1 +short AAAA "$(fqdn alpha)")
+	[[ $got == "$vip6_a" ]] || fail "meter: $(fqdn alpha) AAAA is '$got', not $vip6_a"
+	ok "meter: $(fqdn alpha) AAAA $got"
+	out=$(n meter ping -n -c 5 -i 0.2 "$vip6_a") || fail "meter: ping -6 $vip6_a: $out"
+	echo "$out"
+	transfer meter alpha "$vip6_a" 20
+	ok "20 MB over IPv6 arrived with the same SHA-256, $XFER_MBPS Mbit/s"
+
+	title "alpha reaches meter by its FQDN (AAAA)"
+	got=$(resolve alpha meter AAAA) || fail "alpha: dig $(fqdn meter) AAAA failed: $got"
+	[[ $got == "$vip6_m" ]] || fail "alpha: $(fqdn meter) AAAA is '$got', not $vip6_m"
+	vping alpha "$vip6_m" || fail "alpha: ping -6 $(fqdn meter) gets no replies"
+	ok "alpha: $(fqdn meter) AAAA $got, ping answered"
+	stop_daemon dhcpcd-meter
 fi
 
 show_pair gamma delta "behind a random-port NAPT and a port-keeping one: a relay, the birthday approach beside it" ""
