@@ -132,6 +132,20 @@ for gn in g1 g2; do
 	ok "a -> $gn: $(fqdn "$gn") AAAA $got, ping -6, 20 MB intact ($XFER_MBPS Mbit/s)"
 done
 
+pretty "adapter restart: the DHCPv6 leases survive, g1 keeps working"
+stop_daemon ad
+start_adapter ad
+wait_for 10 lease6_ok "$M1"
+wait_for 10 lease6_ok "$M2"
+kill -0 "$(cat "$RUN_DIR/g1.dhclient6.pid")" || fail "g1: dhclient -6 is gone"
+# As a rebooting client: the running dhclient stopped without releasing
+# (-x), a new one with the same lease file asks the restarted adapter.
+n g1 dhclient -6 -x -pf "$RUN_DIR/g1.dhclient6.pid" >/dev/null 2>&1
+dhclient6_once g1 || fail "g1: dhclient -6 got no lease from the restarted adapter"
+[[ $(dhcp6_get g1 ip6) == "$(vip g1 6)" ]] || fail "g1: leased '$(dhcp6_get g1 ip6)' after the restart"
+vping g1 "$a6" || fail "g1: ping -6 a after the adapter's restart"
+ok "ad restarted: leases of g1 and g2 loaded ($(status ad | jq -c '[.general_nodes[] | .lease6]')), g1 got $(vip g1 6) again and pings a"
+
 pretty "unenrolled MAC x: no DHCPv6 lease"
 dhclient6_once x && fail "x (unenrolled $M9) got a lease: $(cat "$(dhcp6_out x)")"
 [[ -z $(gn_addr6 x) ]] || fail "x has an address: $(gn_addr6 x)"
