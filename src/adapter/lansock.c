@@ -213,12 +213,15 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 		lan_send_frame(ls, ls->out, (size_t)n);
 }
 
-/* ---- DNS to the LAN address ---- */
+/* ---- DNS to the adapter's addresses ---- */
 
+/* A DNS or DNS6 frame: to the resolver of the GN its MAC is, with the
+ * client's address and port. */
 static void dns_input(struct lansock *ls, const struct frame_info *fi)
 {
-	struct resolver_client cl = { .addrlen = sizeof(struct sockaddr_in) };
+	struct resolver_client cl = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&cl.addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cl.addr;
 	struct gn *g;
 
 	ls->st.dns_queries++;
@@ -231,9 +234,19 @@ static void dns_input(struct lansock *ls, const struct frame_info *fi)
 		ls->st.dns_malformed++;
 		return;
 	}
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(fi->ip_src);
-	sin->sin_port = htons(fi->sport);
+	if (fi->kind == LAN_DNS6) {
+		cl.addrlen = sizeof(*sin6);
+		sin6->sin6_family = AF_INET6;
+		memcpy(sin6->sin6_addr.s6_addr, fi->ip6_src, 16);
+		sin6->sin6_port = htons(fi->sport);
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+			sin6->sin6_scope_id = (uint32_t)ls->ifindex;
+	} else {
+		cl.addrlen = sizeof(*sin);
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(fi->ip_src);
+		sin->sin_port = htons(fi->sport);
+	}
 	if (ls->cfg.ops->dns_query(ls->cfg.arg, g, &cl, fi->udp_payload, fi->udp_len) == -EBADMSG)
 		ls->st.dns_malformed++;
 }
@@ -408,11 +421,11 @@ static void frame_input(struct lansock *ls, size_t n)
 	switch (k) {
 	case LAN_ARP: arp_input(ls, &fi); break;
 	case LAN_DHCP: dhcp_input(ls, &fi); break;
-	case LAN_DNS: dns_input(ls, &fi); break;
+	case LAN_DNS:
+	case LAN_DNS6: dns_input(ls, &fi); break;
 	case LAN_VIP: vip_input(ls, &fi); break;
 	case LAN_NDP: lan_ndp_input(ls, &fi); break;
 	case LAN_DHCP6: lan_dhcp6_input(ls, &fi); break;
-	case LAN_DNS6: lan_dns6_input(ls, &fi); break;
 	case LAN_VIP6: lan_vip6_input(ls, &fi); break;
 	default: ls->st.other++; break;
 	}

@@ -1,7 +1,7 @@
 /* The adapter's LAN glue over IPv6 (see lansock.h): Neighbour Discovery
  * (ndp.h) with the adapter's Router Advertisements and their timers, the
- * DHCPv6 server (dhcp6.h), DNS over IPv6 to the GN's resolver, and
- * packets from a GN's VIPv6 into its overlay. */
+ * DHCPv6 server (dhcp6.h), and packets from a GN's VIPv6 into its
+ * overlay (DNS frames of both families are lansock.c's). */
 #include "lansock_impl.h"
 
 #include <arpa/inet.h>
@@ -306,33 +306,6 @@ void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi)
 int64_t lansock_lease6_left(const struct lansock *ls, const uint8_t mac[6])
 {
 	return lease6_left(ls->leases, mac, clock_now());
-}
-
-/* ---- DNS to the adapter's IPv6 addresses ---- */
-
-void lan_dns6_input(struct lansock *ls, const struct frame_info *fi)
-{
-	struct resolver_client cl = { .addrlen = sizeof(struct sockaddr_in6) };
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cl.addr;
-	struct gn *g;
-
-	ls->st.dns_queries++;
-	g = lan_gn_from(ls, fi->src_mac);
-	if (!g) {
-		ls->st.dns_no_gn++;
-		return;
-	}
-	if (fi->udp_len < DNS_HDR_LEN) {
-		ls->st.dns_malformed++;
-		return;
-	}
-	sin6->sin6_family = AF_INET6;
-	memcpy(sin6->sin6_addr.s6_addr, fi->ip6_src, 16);
-	sin6->sin6_port = htons(fi->sport);
-	if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
-		sin6->sin6_scope_id = (uint32_t)ls->ifindex;
-	if (ls->cfg.ops->dns_query(ls->cfg.arg, g, &cl, fi->udp_payload, fi->udp_len) == -EBADMSG)
-		ls->st.dns_malformed++;
 }
 
 /* ---- IPv6 from a GN to a peer VIPv6 ---- */

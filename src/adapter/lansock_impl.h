@@ -1,7 +1,7 @@
 /* Inside the adapter's LAN glue, shared by lansock.c (the socket, ARP,
- * DHCP, DNS and packets over IPv4, sending, counters) and lansock6.c
- * (Neighbour Discovery, Router Advertisements, DHCPv6, DNS and packets
- * over IPv6).  Not for other parts: lansock.h is the interface. */
+ * DHCP, DNS and packets over IPv4, DNS over IPv6, sending, counters) and
+ * lansock6.c (Neighbour Discovery, Router Advertisements, DHCPv6 and
+ * packets over IPv6).  Not for other parts: lansock.h is the interface. */
 #ifndef CY_ADAPTER_LANSOCK_IMPL_H
 #define CY_ADAPTER_LANSOCK_IMPL_H
 
@@ -84,10 +84,9 @@ void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi
 /* The MSS a TCP segment over the tunnel may carry. */
 uint16_t lan_mss(const struct lansock *ls, bool v6);
 
-/* lansock6.c: the IPv6 kinds of frame_classify(). */
+/* lansock6.c: the IPv6 kinds of frame_classify() (but DNS6). */
 void lan_ndp_input(struct lansock *ls, const struct frame_info *fi);
 void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi);
-void lan_dns6_input(struct lansock *ls, const struct frame_info *fi);
 void lan_vip6_input(struct lansock *ls, const struct frame_info *fi);
 /* A GN just seen: its first RA now when it has had none (its route to
  * the overlay and its resolver before its DHCPv6 exchange is done). */

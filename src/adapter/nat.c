@@ -71,6 +71,15 @@ static int nat_names(const struct nat_cfg *c, struct nat_names *nm)
 	return 0;
 }
 
+/* Append to out (cap bytes, o used, n scratch) or return -ENOSPC. */
+#define PUT(...)                                                       \
+	do {                                                           \
+		n = snprintf(out + o, cap - o, __VA_ARGS__);           \
+		if (n < 0 || (size_t)n >= cap - o)                     \
+			return -ENOSPC;                                \
+		o += (size_t)n;                                        \
+	} while (0)
+
 int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 {
 	struct nat_names nm;
@@ -80,13 +89,6 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 
 	if (nat_names(c, &nm) < 0)
 		return -EINVAL;
-#define PUT(...)                                                       \
-	do {                                                           \
-		n = snprintf(out + o, cap - o, __VA_ARGS__);           \
-		if (n < 0 || (size_t)n >= cap - o)                     \
-			return -ENOSPC;                                \
-		o += (size_t)n;                                        \
-	} while (0)
 	/* "add" then "delete" then the table: the add makes sure the delete
 	 * finds one, so a table left by a crash is replaced in one
 	 * transaction. */
@@ -152,7 +154,6 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 		PUT("  }\n");
 	}
 	PUT("}\n");
-#undef PUT
 	return (int)o;
 }
 
@@ -172,13 +173,6 @@ int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
 
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c->lan_mac[0], c->lan_mac[1],
 		 c->lan_mac[2], c->lan_mac[3], c->lan_mac[4], c->lan_mac[5]);
-#define PUT(...)                                                       \
-	do {                                                           \
-		n = snprintf(out + o, cap - o, __VA_ARGS__);           \
-		if (n < 0 || (size_t)n >= cap - o)                     \
-			return -ENOSPC;                                \
-		o += (size_t)n;                                        \
-	} while (0)
 	PUT("add table netdev %s\ndelete table netdev %s\n"
 	    "table netdev %s {\n"
 	    "  chain ingress {\n"
@@ -189,7 +183,6 @@ int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
 		PUT("    ether daddr %s ip6 daddr %s ip6 daddr != %s counter drop\n", mac, nm.net6,
 		    nm.ip6);
 	PUT("  }\n}\n");
-#undef PUT
 	return (int)o;
 }
 

@@ -1131,16 +1131,9 @@ adapter_mac() { n "$1" ip -j link show dev "$ADAPTER_LAN" | jq -r '.[0].address'
 # no address (DHCP gives it one), IPv4 only.
 gn_host()
 {
-	local name=$1 ad=$2 mac=$3
-
-	ns_new "$name"
-	veth "$name" eth0 "$ad" "g-$name"
-	n "$ad" sysctl -qw "net.ipv6.conf.g-$name.disable_ipv6=1"
-	n "$ad" ip link set "g-$name" master "$ADAPTER_LAN"
-	n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
-	n "$name" ip link set eth0 down
-	n "$name" ip link set eth0 address "$mac"
-	n "$name" ip link set eth0 up
+	gn_plug "$1" "$2"
+	n "$1" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+	gn_eth_up "$1" "$3"
 }
 
 # gn_host6 NAME ADAPTER MAC [v6only]: a general node with IPv6 on eth0 (it
@@ -1149,12 +1142,9 @@ gn_host()
 # it would send).
 gn_host6()
 {
-	local name=$1 ad=$2 mac=$3
+	local name=$1
 
-	ns_new "$name"
-	veth "$name" eth0 "$ad" "g-$name"
-	n "$ad" sysctl -qw "net.ipv6.conf.g-$name.disable_ipv6=1"
-	n "$ad" ip link set "g-$name" master "$ADAPTER_LAN"
+	gn_plug "$name" "$2"
 	n "$name" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0 net.ipv6.conf.eth0.accept_ra=1 \
 		net.ipv6.conf.eth0.accept_dad=1
 	if [[ ${4:-} == v6only ]]; then
@@ -1163,10 +1153,25 @@ gn_host6()
 		table arp no_arp { chain out { type filter hook output priority 0; policy drop; }; }
 		EON
 	fi
-	n "$name" ip link set eth0 down
-	n "$name" ip link set eth0 address "$mac"
-	n "$name" ip link set eth0 up
+	gn_eth_up "$name" "$3"
 	wait_for 10 ll_ready "$name"
+}
+
+# gn_plug NAME ADAPTER: namespace NAME with eth0 plugged into ADAPTER's LAN
+# bridge (the bridge port without IPv6 of its own); gn_eth_up NAME MAC:
+# eth0 up with MAC.
+gn_plug()
+{
+	ns_new "$1"
+	veth "$1" eth0 "$2" "g-$1"
+	n "$2" sysctl -qw "net.ipv6.conf.g-$1.disable_ipv6=1"
+	n "$2" ip link set "g-$1" master "$ADAPTER_LAN"
+}
+gn_eth_up()
+{
+	n "$1" ip link set eth0 down
+	n "$1" ip link set eth0 address "$2"
+	n "$1" ip link set eth0 up
 }
 
 # ll_ready NAME: eth0 in NAME has a link-local address past duplicate
