@@ -47,6 +47,7 @@ struct adapter {
 	struct event *lan_ev, *tick;
 	struct event *flush_ev;     /* writes coalesced deliveries (lansock_flush) */
 	struct event *ra_ev;        /* Router Advertisements answering solicitations */
+	int64_t ra_at_ms;           /* when ra_ev fires (while pending) */
 	struct dpio *io;            /* the node's data path I/O: the GNs' ports */
 	struct lanroute *route;
 	struct nat *nat;
@@ -269,6 +270,7 @@ static void on_list(void *arg, int err, const struct cy_gn *list, size_t n)
 		log_warnx("general-node list: out of memory");
 		return;
 	}
+	nat_gns(a->nat, a->gns);
 	if (skipped > 0)
 		log_warnx("general-node list: %d entries with a duplicate MAC or VIP skipped",
 			  skipped);
@@ -379,31 +381,38 @@ static const struct lansock_ops lan_ops = {
 	.dns_query = lan_dns_query,
 };
 
+/* ra_ev at when (clock_now_ms(); 0: nothing), unless it fires sooner. */
+static void ra_arm(struct adapter *a, int64_t when)
+{
+	int64_t ms = when - clock_now_ms();
+	struct timeval tv = { .tv_sec = 0, .tv_usec = ms > 0 ? (suseconds_t)(ms * 1000) : 0 };
+
+	if (!when || ms >= 1000 ||
+	    (event_pending(a->ra_ev, EV_TIMEOUT, NULL) && a->ra_at_ms <= when))
+		return;
+	a->ra_at_ms = when;
+	event_add(a->ra_ev, &tv);
+}
+
 static void on_lan(evutil_socket_t fd, short what, void *arg)
 {
 	struct adapter *a = arg;
 
 	/* The GNs' datagrams of one read leave together (dpio.h). */
-	int64_t wake;
-
 	dpio_burst_begin(a->io);
 	lansock_read(a->ls);
 	dpio_burst_end(a->io);
 	/* A solicitation's RA, after its random delay. */
-	wake = lansock_ra_wake(a->ls);
-	if (wake) {
-		int64_t ms = wake - clock_now_ms();
-		struct timeval tv = { .tv_sec = 0, .tv_usec = ms > 0 ? (suseconds_t)(ms * 1000) : 0 };
-
-		event_add(a->ra_ev, &tv);
-	}
+	ra_arm(a, lansock_ra_wake(a->ls));
 }
 
+/* Every RA due by now goes; the timer again for the next one when it is
+ * due before the 1 s tick. */
 static void on_ra(evutil_socket_t fd, short what, void *arg)
 {
 	struct adapter *a = arg;
 
-	lansock_ra_tick(a->ls);
+	ra_arm(a, lansock_ra_tick(a->ls));
 }
 
 /* ---- the node's registration, the timer ---- */
@@ -414,7 +423,7 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	struct nat_cfg nc = { .lan = a->lan, .tun = node_tun_name(a->node),
 			      .masquerade = a->conf->adapter_nat };
 	char s[INET_ADDRSTRLEN], n4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
-	bool internet6;
+	bool internet6, kernel_ip6;
 
 	if (a->have_ip && a->ip.s_addr == in->vip4.s_addr && a->vip_len == in->prefix4 &&
 	    !memcmp(&a->ip6, &in->vip6, sizeof(a->ip6)) && a->vip6_len == in->prefix6)
@@ -436,8 +445,9 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 		 internet6 ? "yes" : a->conf->adapter_nat ? "no (the host does not forward IPv6)"
 							  : "no");
 	lanroute_set_lan_ip(a->route, AF_INET, &a->ip);
-	if (a->vip6_len)
-		lanroute_set_lan_ip(a->route, AF_INET6, &a->ip6);
+	/* With IPv6 off on the LAN the kernel cannot hold it: lansock
+	 * answers for it then. */
+	kernel_ip6 = a->vip6_len && lanroute_set_lan_ip(a->route, AF_INET6, &a->ip6) == 0;
 	for (size_t i = 0; i < gn_count(a->gns); i++) {
 		struct gnctx *c = gn_at(a->gns, i)->ident;
 
@@ -453,10 +463,11 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	nc.vip6_net = a->ip6;
 	nc.vip6_len = a->vip6_len;
 	a->nat = nat_new(&nc);
+	nat_gns(a->nat, a->gns);
 	lansock_set_addr(a->ls, &a->ip, a->vip_len);
 	dnstcp_set_addr(a->dnstcp, AF_INET, &a->ip);
 	if (a->vip6_len) {
-		lansock_set_addr6(a->ls, &a->ip6, a->vip6_len, internet6);
+		lansock_set_addr6(a->ls, &a->ip6, a->vip6_len, kernel_ip6, internet6);
 		dnstcp_set_addr(a->dnstcp, AF_INET6, &a->ip6);
 		if (lansock_kernel_ll6(a->ls))
 			dnstcp_set_addr(a->dnstcp, AF_INET6, lansock_kernel_ll6(a->ls));
@@ -470,7 +481,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (a->have_ip && clock_now_ms() >= a->next_fetch_ms)
 		fetch_list(a);
-	lansock_ra_tick(a->ls);
+	ra_arm(a, lansock_ra_tick(a->ls));
 }
 
 /* ---- status ---- */

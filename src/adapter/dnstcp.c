@@ -77,7 +77,6 @@ static struct resolver_server *server_for(struct dnstcp *d, const struct sockadd
 				"closed", a, cy_mac_str(mac, m), d->ifname);
 	}
 	return s;
-	return s;
 }
 
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,

@@ -131,6 +131,8 @@ struct gn *gn_by_vip4(struct gn_table *t, const struct in_addr *vip4)
 
 struct gn *gn_by_vip6(struct gn_table *t, const struct in6_addr *vip6)
 {
+	if (IN6_IS_ADDR_UNSPECIFIED(vip6))
+		return NULL;             /* none is nobody's */
 	for (size_t i = 0; i < t->n; i++)
 		if (!memcmp(&t->v[i]->info.vip6, vip6, sizeof(*vip6)))
 			return t->v[i];

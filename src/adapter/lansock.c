@@ -525,6 +525,7 @@ static int lansock_open(struct lansock *ls)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
 	struct ifreq ifr = { 0 };
+	struct packet_mreq mr = { 0 };
 	int one = 1, v = SOCK_BUF;
 
 	ls->ifindex = (int)if_nametoindex(ls->ifname);
@@ -540,6 +541,14 @@ static int lansock_open(struct lansock *ls)
 	ls->mtu = ioctl(ls->fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 576 ? ifr.ifr_mtu : 1500;
 	if (setsockopt(ls->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(ls->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+		return -errno;
+	/* Every multicast group through the NIC's filter: DHCPv6 to
+	 * ff02::1:2, solicitations to ff02::2 and to the solicited-node
+	 * groups of every overlay address the adapter answers for (no fixed
+	 * list to join). */
+	mr.mr_ifindex = ls->ifindex;
+	mr.mr_type = PACKET_MR_ALLMULTI;
+	if (setsockopt(ls->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
 		return -errno;
 	addr_sock_buffers(ls->fd, v);
 	sll.sll_ifindex = ls->ifindex;
@@ -559,6 +568,7 @@ struct lansock *lansock_new(const struct lansock_cfg *cfg)
 	if (!ls)
 		return NULL;
 	ls->fd = -1;
+	ls->mld_fd = -1;
 	ls->cfg = *cfg;
 	snprintf(ls->ifname, sizeof(ls->ifname), "%s", cfg->ifname);
 	snprintf(ls->domain, sizeof(ls->domain), "%s", cfg->domain ? cfg->domain : "");
@@ -615,6 +625,8 @@ void lansock_free(struct lansock *ls)
 	lease_table_free(ls->leases);
 	if (ls->fd >= 0)
 		close(ls->fd);
+	if (ls->mld_fd >= 0)
+		close(ls->mld_fd);
 	free(ls);
 }
 

@@ -86,16 +86,19 @@ const uint8_t *lansock_mac(const struct lansock *ls);
 void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_len);
 /* The adapter's VIPv6 and the VIPv6 range's prefix length: nothing of
  * IPv6 but its own link-local is served before this is known.
+ * kernel_ip6: the kernel holds ip6 on the LAN (it answers NS for it);
  * default_router: it offers IPv6 Internet (RAs name it the default
  * router). */
 void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t prefix6,
-		       bool default_router);
+		       bool kernel_ip6, bool default_router);
 /* The link-local address the adapter uses on the LAN, when the kernel
  * holds it there (it serves TCP on it); NULL otherwise. */
 const struct in6_addr *lansock_kernel_ll6(const struct lansock *ls);
-/* Send the unsolicited Router Advertisements that are due, each unicast
- * to an active GN (3 at 16 s, then every 200 to 600 s): call every second. */
-void lansock_ra_tick(struct lansock *ls);
+/* Send the Router Advertisements that are due, each to an active GN's
+ * MAC (3 at 16 s, then every 200 to 600 s; answers to solicitations):
+ * call every second, and at the times lansock_ra_wake() names.  Returns
+ * when the next one is due (clock_now_ms()), 0 for none. */
+int64_t lansock_ra_tick(struct lansock *ls);
 /* A Router Solicitation's answer is due at this clock_now_ms() time
  * (after a random delay): call lansock_ra_tick() then.  0 when none was
  * scheduled since the last call. */

@@ -31,8 +31,6 @@
  * (RFC 4861 6.2.1, RFC 8106 5.1). */
 #define RA_LIFETIME_S 1800
 
-static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
-
 /* ---- set-up ---- */
 
 /* The link-local address the kernel gave the LAN interface, if any: the
@@ -78,14 +76,39 @@ static bool dhcp6_lookup(void *arg, const uint8_t mac[6], uint8_t vip6[16])
 	return true;
 }
 
+/* Join the groups the adapter serves, all-DHCP-servers and all-routers,
+ * so that the kernel reports them (MLD) and a snooping switch sends them
+ * here; the packet socket's ALLMULTI lets them through the NIC.  Best
+ * effort: with IPv6 off on the LAN there is no MLD to send. */
+static void join_groups(struct lansock *ls)
+{
+	static const uint8_t groups[][16] = {
+		{ 0xff, 0x02, [13] = 1, [15] = 2 },   /* ff02::1:2 */
+		{ 0xff, 0x02, [15] = 2 },             /* ff02::2 */
+	};
+
+	if (ls->mld_fd >= 0)
+		return;
+	ls->mld_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	for (size_t i = 0; ls->mld_fd >= 0 && i < sizeof(groups) / sizeof(groups[0]); i++) {
+		struct ipv6_mreq mr = { .ipv6mr_interface = (unsigned)ls->ifindex };
+
+		memcpy(mr.ipv6mr_multiaddr.s6_addr, groups[i], 16);
+		if (setsockopt(ls->mld_fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)) < 0)
+			log_debug("%s: joining an IPv6 group: %s", ls->ifname, strerror(errno));
+	}
+}
+
 void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t prefix6,
-		       bool default_router)
+		       bool kernel_ip6, bool default_router)
 {
 	uint8_t ll[16];
 
 	if (prefix6 == 0 || prefix6 > 128)
 		return;
+	join_groups(ls);
 	ls->kernel_ll = kernel_link_local(ls->ifname, ll);
+	ls->kernel_ip6 = kernel_ip6;
 	if (!ls->kernel_ll)
 		ndp_link_local(ls->mac, ll);     /* IPv6 off on the LAN: ours alone */
 	memcpy(ls->fc.ll6, ll, 16);
@@ -127,7 +150,11 @@ const struct in6_addr *lansock_kernel_ll6(const struct lansock *ls)
 	return ls->have_addr6 && ls->kernel_ll ? &ls->ll6 : NULL;
 }
 
-/* ---- Router Advertisements ---- */
+/* ---- Router Advertisements ----
+ *
+ * Per GN: ra_next_ms, when its next one is due (0: at once, once seen),
+ * ra_count, the unsolicited ones so far (their interval), ra_last_ms,
+ * the last one sent (answers to solicitations at most once a second). */
 
 /* One RA to GN g: to dst, always to its MAC (the LAN's other devices are
  * not told the overlay's MTU or resolver). */
@@ -157,26 +184,48 @@ static void ra_due(struct lansock *ls, struct gn *g, int64_t now)
 {
 	if (!g->active || now < g->ra_next_ms)
 		return;
-	ra_send(ls, g, all_nodes, now);
+	ra_send(ls, g, ndp_all_nodes, now);
 	if (g->ra_count < 255)
 		g->ra_count++;
 	g->ra_next_ms = now + ra_interval_ms(g);
 }
 
-void lansock_ra_tick(struct lansock *ls)
+int64_t lansock_ra_tick(struct lansock *ls)
 {
-	int64_t now = clock_now_ms();
+	int64_t now = clock_now_ms(), next = 0;
 
 	if (!ls->have_addr6)
+		return 0;
+	for (size_t i = 0; i < gn_count(ls->cfg.gns); i++) {
+		struct gn *g = gn_at(ls->cfg.gns, i);
+
+		ra_due(ls, g, now);
+		if (g->active && (!next || g->ra_next_ms < next))
+			next = g->ra_next_ms;
+	}
+	return next;
+}
+
+/* The next RA to g within the random delay of an answer (0 to 0.5 s,
+ * RFC 4861 6.2.6), unless one is due sooner; lansock_ra_wake() tells. */
+static void ra_soon(struct lansock *ls, struct gn *g, int64_t now)
+{
+	uint32_t r = 0;
+	int64_t due;
+
+	(void)cy_random(&r, sizeof(r));
+	due = now + 1 + (int64_t)(r % RA_DELAY_MS);
+	if (g->ra_next_ms && due >= g->ra_next_ms)
 		return;
-	for (size_t i = 0; i < gn_count(ls->cfg.gns); i++)
-		ra_due(ls, gn_at(ls->cfg.gns, i), now);
+	g->ra_next_ms = due;
+	if (!ls->ra_wake_ms || due < ls->ra_wake_ms)
+		ls->ra_wake_ms = due;
 }
 
 void lan_ra_first(struct lansock *ls, struct gn *g)
 {
-	if (ls->have_addr6 && g->ra_count == 0)
-		ra_due(ls, g, clock_now_ms());
+	if (ls->have_addr6 && g->ra_count == 0 && !g->ra_next_ms)
+		ra_soon(ls, g, clock_now_ms());
 }
 
 /* ---- Neighbour Discovery ---- */
@@ -187,9 +236,9 @@ static void ns_input(struct lansock *ls, const struct frame_info *fi, const stru
 	ssize_t n;
 
 	/* The kernel answers for the addresses it holds on the LAN: its
-	 * link-local and the adapter's VIPv6. */
+	 * link-local and the adapter's VIPv6 (when it could add them). */
 	if (!ls->have_addr6 || (ls->kernel_ll && !memcmp(m->target, ls->nc.ll, 16)) ||
-	    !memcmp(m->target, ls->fc.ip6, 16) ||
+	    (ls->kernel_ip6 && !memcmp(m->target, ls->fc.ip6, 16)) ||
 	    !ndp_ns_should_answer(&ls->nc, m, fi->ip6_src, g ? g->info.vip6.s6_addr : NULL)) {
 		ls->st.ns_ignored++;
 		return;
@@ -205,23 +254,15 @@ static void ns_input(struct lansock *ls, const struct frame_info *fi, const stru
 static void rs_input(struct lansock *ls, const struct frame_info *fi)
 {
 	struct gn *g = lan_gn_from(ls, fi->src_mac);
-	int64_t now = clock_now_ms(), due;
-	uint32_t r = 0;
+	int64_t now = clock_now_ms();
 
 	ls->st.rs_in++;
 	if (!g) {
 		ls->st.unknown_mac++;
 		return;
 	}
-	if (!ls->have_addr6 || (g->ra_last_ms && now - g->ra_last_ms < RA_RS_GAP_MS))
-		return;
-	(void)cy_random(&r, sizeof(r));
-	due = now + (int64_t)(r % RA_DELAY_MS);
-	if (due < g->ra_next_ms) {
-		g->ra_next_ms = due;
-		if (!ls->ra_wake_ms || due < ls->ra_wake_ms)
-			ls->ra_wake_ms = due;
-	}
+	if (ls->have_addr6 && (!g->ra_last_ms || now - g->ra_last_ms >= RA_RS_GAP_MS))
+		ra_soon(ls, g, now);
 }
 
 int64_t lansock_ra_wake(struct lansock *ls)
@@ -346,7 +387,8 @@ void lan_vip6_input(struct lansock *ls, const struct frame_info *fi)
 		ls->st.unknown_mac++;
 		return;
 	}
-	if (memcmp(fi->ip6_src, g->info.vip6.s6_addr, 16)) {
+	if (IN6_IS_ADDR_UNSPECIFIED(&g->info.vip6) ||
+	    memcmp(fi->ip6_src, g->info.vip6.s6_addr, 16)) {
 		ls->st.vip_bad_src++;
 		return;
 	}

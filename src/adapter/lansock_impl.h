@@ -40,6 +40,7 @@ struct lan_stats {
 
 struct lansock {
 	int fd;
+	int mld_fd;                      /* holds ff02::1:2 and ff02::2 joined (MLD) */
 	int ifindex;
 	int mtu;                         /* the LAN's, read at start */
 	uint8_t mac[6];
@@ -50,6 +51,7 @@ struct lansock {
 	uint32_t ip;                     /* the LAN address (host order), 0 = not yet */
 	bool have_addr6;                 /* lansock_set_addr6() was called: */
 	bool kernel_ll;                  /* the kernel owns nc.ll (it answers NS for it) */
+	bool kernel_ip6;                 /* ... and fc.ip6, the VIPv6 */
 	struct in6_addr ll6;             /* = nc.ll */
 	int64_t ra_wake_ms;              /* lansock_ra_wake() */
 	struct frame_cfg fc;
@@ -88,7 +90,7 @@ uint16_t lan_mss(const struct lansock *ls, bool v6);
 void lan_ndp_input(struct lansock *ls, const struct frame_info *fi);
 void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi);
 void lan_vip6_input(struct lansock *ls, const struct frame_info *fi);
-/* A GN just seen: its first RA now when it has had none (its route to
+/* A GN just seen: its first RA soon when it has had none (its route to
  * the overlay and its resolver before its DHCPv6 exchange is done). */
 void lan_ra_first(struct lansock *ls, struct gn *g);
 /* The IPv6 part of lansock_status(). */

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "gn.h"
 #include "log.h"
 
 #define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
@@ -18,6 +20,8 @@
 
 struct nat {
 	char table[64];
+	char lan[IF_NAMESIZE];
+	bool v6;                 /* the table has the IPv6 rules (and set gn6) */
 	bool forward_set;        /* we set ip_forward to 1: back to 0 at stop */
 	bool ingress;            /* the netdev table is installed */
 };
@@ -94,18 +98,34 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	 * transaction. */
 	PUT("add table inet %s\ndelete table inet %s\n", table, table);
 	PUT("table inet %s {\n", table);
+	/* The enrolled general nodes, MAC with VIP (nat_gn_script()): what
+	 * the kernel takes from the LAN in their name must come from their
+	 * MAC, packet by packet. */
+	PUT("  set gn4 { type ether_addr . ipv4_addr; }\n"
+	    "  set gnmac { type ether_addr; }\n");
+	if (nm.ip6[0])
+		PUT("  set gn6 { type ether_addr . ipv6_addr; }\n");
 	PUT("  chain input {\n"
 	    "    type filter hook input priority -10; policy accept;\n"
 	    "    iifname \"%s\" udp dport 67 counter drop\n"
 	    "    iifname \"%s\" ip daddr %s udp dport 53 counter drop\n", c->lan, c->lan, ip);
+	/* DNS over TCP (dnstcp.c): the kernel's TCP, so each segment is
+	 * checked here; the MAC the listener reads from the neighbour table
+	 * at accept is the one a LAN host may have announced for itself. */
+	PUT("    iifname \"%s\" ip daddr %s tcp dport 53 ether saddr . ip saddr != @gn4 "
+	    "counter drop\n", c->lan, ip);
 	/* IPv6: DHCPv6 and DNS are ours too; and the kernel takes no Router
 	 * Advertisement from a general node (RA guard: it would make one
 	 * this host's router). */
 	if (nm.ip6[0])
 		PUT("    iifname \"%s\" udp dport 547 counter drop\n"
 		    "    iifname \"%s\" ip6 daddr { %s, fe80::/10 } udp dport 53 counter drop\n"
-		    "    iifname \"%s\" icmpv6 type nd-router-advert counter drop\n",
-		    c->lan, c->lan, nm.ip6, c->lan);
+		    "    iifname \"%s\" icmpv6 type nd-router-advert counter drop\n"
+		    "    iifname \"%s\" ip6 daddr %s tcp dport 53 ether saddr . ip6 saddr != @gn6 "
+		    "counter drop\n"
+		    "    iifname \"%s\" ip6 daddr fe80::/10 tcp dport 53 ether saddr != @gnmac "
+		    "counter drop\n",
+		    c->lan, c->lan, nm.ip6, c->lan, c->lan, nm.ip6, c->lan);
 	PUT("  }\n");
 	/* oifname != lan: frames bridged within the LAN (a bridge with
 	 * br_netfilter shows them here with the bridge as in and out) are
@@ -126,6 +146,13 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	    c->tun, c->tun, c->lan, c->lan, net);
 	if (nm.ip6[0])
 		PUT("    iifname \"%s\" oifname != \"%s\" ip6 daddr %s counter drop\n", c->lan,
+		    c->lan, nm.net6);
+	/* A VIP source not from that general node's MAC is never routed
+	 * (nor masqueraded: nat or not). */
+	PUT("    iifname \"%s\" ip saddr %s ether saddr . ip saddr != @gn4 counter drop\n",
+	    c->lan, net);
+	if (nm.ip6[0])
+		PUT("    iifname \"%s\" ip6 saddr %s ether saddr . ip6 saddr != @gn6 counter drop\n",
 		    c->lan, nm.net6);
 	if (c->masquerade)
 		PUT("    iifname \"%s\" ip saddr %s accept\n", c->lan, net);
@@ -183,6 +210,44 @@ int nat_ingress_script(const struct nat_cfg *c, char *out, size_t cap)
 		PUT("    ether daddr %s ip6 daddr %s ip6 daddr != %s counter drop\n", mac, nm.net6,
 		    nm.ip6);
 	PUT("  }\n}\n");
+	return (int)o;
+}
+
+int nat_gn_script(const char *lan, bool v6, struct gn_table *t, char *out, size_t cap)
+{
+	char table[64], mac[CY_MAC_STR], a[INET6_ADDRSTRLEN];
+	const char *set[3] = { "gn4", "gnmac", "gn6" };
+	size_t o = 0, count = gn_count(t);
+	int n;
+
+	nat_table_name(lan, table, sizeof(table));
+	for (size_t s = 0; s < (v6 ? 3u : 2u); s++) {
+		size_t start, added = 0;
+
+		PUT("flush set inet %s %s\n", table, set[s]);
+		start = o;
+		PUT("add element inet %s %s { ", table, set[s]);
+		for (size_t i = 0; i < count; i++) {
+			const struct cy_gn *g = &gn_at(t, i)->info;
+
+			cy_mac_str(g->mac, mac);
+			if (s == 0)
+				PUT("%s . %s, ", mac, inet_ntop(AF_INET, &g->vip4, a, sizeof(a)));
+			else if (s == 1)
+				PUT("%s, ", mac);
+			else if (!IN6_IS_ADDR_UNSPECIFIED(&g->vip6))
+				PUT("%s . %s, ", mac, inet_ntop(AF_INET6, &g->vip6, a, sizeof(a)));
+			else
+				continue;
+			added++;
+		}
+		if (added) {
+			PUT("}\n");
+		} else {
+			o = start;               /* no element: no "add element" */
+			out[o] = '\0';
+		}
+	}
 	return (int)o;
 }
 
@@ -261,6 +326,8 @@ struct nat *nat_new(const struct nat_cfg *cfg)
 	if (!n || !script)
 		goto fail;
 	nat_table_name(cfg->lan, n->table, sizeof(n->table));
+	snprintf(n->lan, sizeof(n->lan), "%s", cfg->lan);
+	n->v6 = cfg->vip6_len != 0;
 	/* Read before anything is set: whether the host routed on its own
 	 * decides what the forward chain leaves alone. */
 	c.host_forwards = sysctl_get(IP_FORWARD) == '1';
@@ -301,6 +368,25 @@ fail:
 		del_tables(n->table);
 	free(n);
 	return NULL;
+}
+
+int nat_gns(struct nat *n, struct gn_table *t)
+{
+	size_t cap = 256 + gn_count(t) * 160;
+	char *script = malloc(cap);
+	int err;
+
+	if (!n)
+		return 0;
+	if (!script)
+		return -ENOMEM;
+	err = nat_gn_script(n->lan, n->v6, t, script, cap);
+	if (err >= 0)
+		err = run(script);
+	free(script);
+	if (err < 0)
+		log_warnx("nftables: cannot update the general nodes of table %s", n->table);
+	return err < 0 ? err : 0;
 }
 
 void nat_free(struct nat *n)

@@ -4,14 +4,20 @@
  * LAN interface, created at start, deleted at stop:
  *
  *   table inet cyphonic_adapter_<lan>
+ *     sets gn4 (MAC . VIPv4), gn6 (MAC . VIPv6), gnmac (MAC): the enrolled
+ *          general nodes (nat_gns())
  *     input:  iif lan udp dport 67 drop                (our DHCP server)
  *             iif lan ip daddr LANIP udp dport 53 drop (our DNS)
+ *             iif lan ip daddr LANIP tcp dport 53, MAC . source not in gn4: drop
+ *               (the same for the VIPv6 with gn6, the link-local with gnmac)
  *             iif lan udp dport 547 drop               (our DHCPv6 server)
  *             iif lan ip6 daddr {LANIP6, fe80::/10} udp dport 53 drop
  *             iif lan icmpv6 nd-router-advert drop     (RA guard)
  *     forward: iif tun drop, oif tun drop              (peers: this host only)
  *              iif lan oif != lan ip daddr VIPNET drop (we tunnel these)
  *              iif lan oif != lan ip6 daddr VIP6NET drop
+ *              iif lan ip saddr VIPNET, MAC . source not in gn4: drop
+ *              iif lan ip6 saddr VIP6NET, MAC . source not in gn6: drop
  *              iif lan ip saddr VIPNET accept          (nat: the GNs out)
  *              iif lan ip6 saddr VIP6NET accept        (nat)
  *              oif lan ct established,related accept   (their replies)
@@ -81,6 +87,13 @@ int nat_ingress_script(const struct nat_cfg *cfg, char *out, size_t cap);
 /* The table's name for lan into out. */
 void nat_table_name(const char *lan, char *out, size_t cap);
 
+struct gn_table;
+
+/* The script that makes the sets gn4, gnmac (and gn6 with v6) hold the
+ * general nodes of t: MAC . VIPv4, MAC, MAC . VIPv6 (for the tests):
+ * length or -ENOSPC. */
+int nat_gn_script(const char *lan, bool v6, struct gn_table *t, char *out, size_t cap);
+
 /* Whether the host forwards IPv6 (net.ipv6.conf.all.forwarding). */
 bool nat_ipv6_forwarding(void);
 
@@ -90,6 +103,10 @@ struct nat;
  * nat_sets_forward() (cfg->host_forwards is read from the system, the
  * caller's value ignored); NULL on failure (logged). */
 struct nat *nat_new(const struct nat_cfg *cfg);
+/* Make the table's sets hold exactly the general nodes of t (after
+ * nat_new(), and whenever the list changes).  0 or -errno (logged).
+ * n NULL: nothing. */
+int nat_gns(struct nat *n, struct gn_table *t);
 /* Deletes the table, sets ip_forward back to 0 when nat_new() set it. */
 void nat_free(struct nat *n);
 

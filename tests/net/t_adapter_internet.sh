@@ -21,7 +21,7 @@ source "$(dirname "$0")/lib.sh"
 require
 require_adapter
 
-M1=02:c1:00:00:00:01
+M1=02:c1:00:00:00:01 M9=02:c1:00:00:00:09
 PAGE="CYPHONIC general node test page $$"
 
 pretty "topology: cloud, upstream DNS, web server, adapter ad with g1"
@@ -32,6 +32,7 @@ WEB6=$WWW_AAAA/64 web_server web "$WWW_A/24" "$PAGE"
 adapter_global ad 192.0.2.40/24 2001:db8::40/64
 n ad sysctl -qw net.ipv6.conf.all.forwarding=1
 gn_host6 g1 ad "$M1"
+gn_host x ad "$M9"
 cloud_new
 adapter_new ad
 gn_new g1 ad "$M1"
@@ -84,6 +85,24 @@ got=$(n g1 curl -sS -6 --max-time 10 --resolve "$WWW_NAME:80:[$ip]" "http://$WWW
 	fail "g1: curl -6 http://$WWW_NAME/ failed: $got"
 [[ $got == "$PAGE" ]] || fail "g1: curl -6 http://$WWW_NAME/ gave '$got'"
 ok "g1: http://$WWW_NAME/ ($ip): '$got'"
+
+pretty "a LAN host that is no general node, with g1's VIP as its source: not forwarded"
+n x ip addr add "$(vip g1 4)/32" dev eth0
+n x ip route add "$(vip ad 4)/32" dev eth0
+n x ip route add default via "$(vip ad 4)"
+n x ip neigh replace "$(vip ad 4)" lladdr "$(adapter_mac ad)" dev eth0 nud permanent
+# (Were it forwarded, web's answer would go to g1, the VIP's owner, which
+# resets it: so count what reaches web, not what it answers.)
+pcap=$RUN_DIR/web-x.pcap
+n web timeout 30 tcpdump -i eth0 -n -U -w "$pcap" "tcp port 80" 2>"$pcap.err" &
+tpid=$!
+wait_for 10 grep -q 'listening on' "$pcap.err"
+got=$(n x curl -sS --max-time 3 "http://$WWW_A/" 2>&1) && fail "x as $(vip g1 4): curl got '$got'"
+kill -TERM "$tpid" 2>/dev/null || true
+wait "$tpid" || true
+seen=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
+[[ $seen == 0 ]] || fail "web saw $seen packets from x with g1's VIP: $(tcpdump -r "$pcap" -n 2>/dev/null | head -n 2)"
+ok "x ($M9) as $(vip g1 4): no packet reached the web server ($(echo $got | head -c 60))"
 
 stop_daemon web 0 143
 stop_all

@@ -21,7 +21,7 @@
 #define RA_OTHER 0x40
 #define PI_ONLINK 0x80                   /* Prefix Information: L; A stays clear */
 
-static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
+const uint8_t ndp_all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
 static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 0x01 };
 
 static bool is_unspecified(const uint8_t a[16])
@@ -215,7 +215,7 @@ ssize_t ndp_build_na(uint8_t *out, size_t cap, const struct ndp_cfg *cfg,
 		     const struct ndp_msg *ns, const uint8_t src[16], const uint8_t src_mac[6])
 {
 	bool probe = is_unspecified(src);
-	const uint8_t *to = probe ? all_nodes : src;
+	const uint8_t *to = probe ? ndp_all_nodes : src;
 	uint8_t flags = NDP_NA_ROUTER;
 	struct wbuf w;
 	size_t off;

@@ -49,6 +49,8 @@
 
 #define NDP_FRAME_MAX 256          /* what the builders write at most */
 
+extern const uint8_t ndp_all_nodes[16];   /* ff02::1 */
+
 enum ndp_verdict {
 	NDP_OK,
 	NDP_IGNORED,                 /* an ICMPv6 type ND does not handle here */
