@@ -225,7 +225,7 @@ static void test_nat_script6(void **state)
 	c.masquerade = false;
 	assert_true(nat_script(&c, s, sizeof(s)) > 0);
 	assert_null(strstr(s, "masquerade"));
-	assert_null(strstr(s, "ip6 saddr"));
+	assert_null(strstr(s, "ip6 saddr fd00:64:1::/48 accept"));
 	/* without IPv6: no IPv6 rule at all */
 	c.vip6_len = 0;
 	assert_true(nat_script(&c, s, sizeof(s)) > 0);
@@ -233,6 +233,55 @@ static void test_nat_script6(void **state)
 	assert_null(strstr(s, "547"));
 	c.vip6_len = 129;
 	assert_int_equal(nat_script(&c, s, sizeof(s)), -EINVAL);
+}
+
+/* The rules that check MAC . source against the enrolled general nodes,
+ * and the script that fills their sets. */
+static void test_nat_gn_sets(void **state)
+{
+	struct nat_cfg c = { .lan = "lan0", .tun = "cy0", .vip_len = 10, .masquerade = true,
+			     .vip6_len = 48 };
+	struct gn_table *t = gn_table_new(NULL, NULL);
+	struct cy_gn l[2] = { mk("g1", 1, "100.64.0.5"), mk("g2", 2, "100.64.0.6") };
+	char s[4096], small[80];
+
+	inet_pton(AF_INET, "100.64.0.3", &c.lan_ip);
+	inet_pton(AF_INET, "100.64.0.3", &c.vip_net);
+	inet_pton(AF_INET6, "fd00:64:1::3", &c.lan_ip6);
+	inet_pton(AF_INET6, "fd00:64:1::3", &c.vip6_net);
+	assert_true(nat_script(&c, s, sizeof(s)) > 0);
+	assert_non_null(strstr(s, "set gn4 { type ether_addr . ipv4_addr; }"));
+	assert_non_null(strstr(s, "set gn6 { type ether_addr . ipv6_addr; }"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip daddr 100.64.0.3 tcp dport 53 "
+			       "ether saddr . ip saddr != @gn4 counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip6 daddr fe80::/10 tcp dport 53 "
+			       "ether saddr != @gnmac counter drop"));
+	assert_non_null(strstr(s, "iifname \"lan0\" ip saddr 100.64.0.0/10 "
+			       "ether saddr . ip saddr != @gn4 counter drop\n"
+			       "    iifname \"lan0\" ip6 saddr fd00:64:1::/48 "
+			       "ether saddr . ip6 saddr != @gn6 counter drop\n"
+			       "    iifname \"lan0\" ip saddr 100.64.0.0/10 accept"));
+
+	/* empty: the sets flushed, no element added (an empty list is no
+	 * valid nft) */
+	assert_true(nat_gn_script("lan0", true, t, s, sizeof(s)) > 0);
+	assert_string_equal(s, "flush set inet cyphonic_adapter_lan0 gn4\n"
+			       "flush set inet cyphonic_adapter_lan0 gnmac\n"
+			       "flush set inet cyphonic_adapter_lan0 gn6\n");
+	/* g2 has no VIPv6: in gn4 and gnmac only */
+	inet_pton(AF_INET6, "fd00:64:1::5", &l[0].vip6);
+	assert_int_equal(gn_table_sync(t, l, 2), 0);
+	assert_true(nat_gn_script("lan0", true, t, s, sizeof(s)) > 0);
+	assert_non_null(strstr(s, "add element inet cyphonic_adapter_lan0 gn4 { "
+			       "02:c1:00:00:00:01 . 100.64.0.5, 02:c1:00:00:00:02 . 100.64.0.6, }\n"));
+	assert_non_null(strstr(s, "add element inet cyphonic_adapter_lan0 gnmac { "
+			       "02:c1:00:00:00:01, 02:c1:00:00:00:02, }\n"));
+	assert_non_null(strstr(s, "add element inet cyphonic_adapter_lan0 gn6 { "
+			       "02:c1:00:00:00:01 . fd00:64:1::5, }\n"));
+	assert_true(nat_gn_script("lan0", false, t, s, sizeof(s)) > 0);
+	assert_null(strstr(s, "gn6"));
+	assert_int_equal(nat_gn_script("lan0", true, t, small, sizeof(small)), -ENOSPC);
+	gn_table_free(t);
 }
 
 /* The forward chain of a script: from its first line to its closing brace. */
@@ -358,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_vip6),
 		cmocka_unit_test(test_nat_script),
 		cmocka_unit_test(test_nat_script6),
+		cmocka_unit_test(test_nat_gn_sets),
 		cmocka_unit_test(test_nat_forwarding),
 		cmocka_unit_test(test_status_more),
 	};
