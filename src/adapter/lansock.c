@@ -614,10 +614,14 @@ void lansock_free(struct lansock *ls)
 	log_info("%s: %" PRIu64 " frames (%" PRIu64 " malformed, %" PRIu64 " from unknown MACs); "
 		 "DHCP %" PRIu64 " in, %" PRIu64 " offers, %" PRIu64 " acks, %" PRIu64 " naks, "
 		 "%" PRIu64 " ignored; ARP %" PRIu64 " answered; DNS %" PRIu64 " queries; "
-		 "%" PRIu64 " packets to peers, %" PRIu64 " delivered; %" PRIu64 " send errors",
+		 "%" PRIu64 " packets to peers, %" PRIu64 " delivered; %" PRIu64 " send errors; "
+		 "IPv6: NDP %" PRIu64 " in, %" PRIu64 " NS answered, %" PRIu64 " RAs sent, "
+		 "%" PRIu64 " dropped (RA guard); DHCPv6 %" PRIu64 " in, %" PRIu64 " replies; "
+		 "%" PRIu64 " packets to peers",
 		 ls->ifname, s->frames, s->malformed, s->unknown_mac, s->dhcp_in, s->dhcp_offer,
 		 s->dhcp_ack, s->dhcp_nak, s->dhcp_ignored, s->arp_answered, s->dns_queries,
-		 s->vip_packets, s->delivered, s->tx_err);
+		 s->vip_packets, s->delivered, s->tx_err, s->ndp_in, s->ns_answered, s->ra_sent,
+		 s->ra_guard, s->dhcp6_in, s->dhcp6_ev[DHCP6_EV_BOUND], s->vip6_packets);
 	if (ls->tx) {
 		lansock_flush(ls);
 		dp_tun_free(ls->tx);

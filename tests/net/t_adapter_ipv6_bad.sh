@@ -54,6 +54,10 @@ g2ll=$(n g2 ip -j -6 addr show dev eth0 scope link | jq -r '.[0].addr_info[0].lo
 pfx=${ad6%::*}
 dhclient6_once g1 || fail "g1: dhclient -6 got no lease"
 [[ $(dhcp6_get g1 ip6) == "$(vip g1 6)" ]] || fail "g1: leased '$(dhcp6_get g1 ip6)'"
+# The route to the overlay comes with the adapter's RA (within 0.5 s of
+# g1's first frame), the address is usable once DAD is done.
+wait_for 10 n g1 ip -6 route get "$a6"
+wait_for 10 dad_done g1
 vping g1 "$a6" || fail "g1: ping -6 a before the bad input"
 ok "g1 $(vip g1 6) pings a $a6 through ad"
 
@@ -164,6 +168,8 @@ is_running ad || fail "ad is not running"
 g1_works
 dhclient6_once g2 || fail "g2: dhclient -6 got no lease after the bad input"
 [[ $(dhcp6_get g2 ip6) == "$(vip g2 6)" ]] || fail "g2: leased '$(dhcp6_get g2 ip6)'"
+wait_for 10 n g2 ip -6 route get "$a6"
+wait_for 10 dad_done g2
 vping g2 "$a6" || fail "g2: ping -6 a gets no replies"
 ok "g1 resolves and pings a; g2 leased $(vip g2 6) and pings a"
 
