@@ -45,7 +45,9 @@ gn_new g1 ad "$M1"
 gn_new g2 ad "$M2"
 start_cloud
 start_node a a
-start_adapter ad
+# Its RSS is compared below: under ASan without the quarantine, which
+# would keep every freed block.
+ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=0:thread_local_quarantine_size_kb=0" start_adapter ad
 wait_registered a
 ad6=$(vip ad 6)
 a6=$(vip a 6)
@@ -94,29 +96,38 @@ ok "3 RAs from g2: counted in ra_guard, no route or address on the adapter"
 
 pretty "a flood of Neighbour Solicitations for random overlay addresses"
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/${DPID[ad]}/status"; }
+neigh() { n ad ip -6 neigh show dev "$ADAPTER_LAN" | grep -c . || true; }
+# flood: 5000 NS from g2, then 3000 from random MACs, while g1 resolves
+# and pings; each from g2 is answered (the adapter answers for the
+# overlay) from no state (some may be lost in socket buffers, most not),
+# and the unknown MACs cost a few log lines.
+flood()
+{
+	local before lines0 lines fpid
+	before=$(lan ns_answered)
+	ns_flood g2 eth0 "$M2" "$g2ll" "$pfx" 5000 &
+	fpid=$!
+	g1_works
+	wait "$fpid" || fail "g2: the flood failed"
+	wait_for 10 lan_ge ns_answered $((before + 4000)) ||
+		fail "ad: ns_answered $(lan ns_answered) after 5000 NS (from $before)"
+	lines0=$(grep -c "unknown MAC" "$(log_of ad)" || true)
+	ns_flood g2 eth0 random "$g2ll" "$pfx" 3000
+	g1_works
+	lines=$(($(grep -c "unknown MAC" "$(log_of ad)" || true) - lines0))
+	((lines <= 10)) || fail "ad: $lines log lines about unknown MACs for 3000 of them"
+	(($(neigh) <= 8)) || fail "ad: $(neigh) neighbour entries on $ADAPTER_LAN after the flood"
+	ok "5000 NS from g2 ($(($(lan ns_answered) - before)) answered) and 3000 from random MACs ($lines log lines); $(neigh) neighbour entries; g1 works"
+}
 rss0=$(rss)
-before=$(lan ns_answered)
-ns_flood g2 eth0 "$M2" "$g2ll" "$pfx" 5000 &
-fpid=$!
-g1_works
-wait "$fpid" || fail "g2: the flood failed"
-# Every one is answered (the adapter answers for the overlay) from no
-# state; some may be lost in the socket buffers, most are not.
-wait_for 10 lan_ge ns_answered $((before + 4000)) ||
-	fail "ad: ns_answered $(lan ns_answered) after 5000 NS (from $before)"
-neigh=$(n ad ip -6 neigh show dev "$ADAPTER_LAN" | grep -c . || true)
-((neigh <= 8)) || fail "ad: $neigh neighbour entries on $ADAPTER_LAN after the flood"
-ok "5000 NS from g2: $(($(lan ns_answered) - before)) answered, $neigh neighbour entries, RSS ${rss0} -> $(rss) kB"
-lines0=$(grep -c "unknown MAC" "$(log_of ad)" || true)
-ns_flood g2 eth0 random "$g2ll" "$pfx" 3000
-g1_works
-lines=$(($(grep -c "unknown MAC" "$(log_of ad)" || true) - lines0))
-((lines <= 10)) || fail "ad: $lines log lines about unknown MACs for 3000 of them"
+flood
 rss1=$(rss)
-((rss1 - rss0 < 2048)) || fail "ad: RSS grew from $rss0 to $rss1 kB under the floods"
-neigh=$(n ad ip -6 neigh show dev "$ADAPTER_LAN" | grep -c . || true)
-((neigh <= 8)) || fail "ad: $neigh neighbour entries on $ADAPTER_LAN after the second flood"
-ok "3000 NS from random MACs: $lines log lines, RSS $rss0 -> $rss1 kB, $neigh neighbour entries; g1 works"
+# The first flood warms the daemon up (new code paths, buffers); a table
+# that grew with the targets or the MACs would grow again in the second.
+flood
+rss2=$(rss)
+((rss2 - rss1 < 1024)) || fail "ad: RSS grew from $rss1 to $rss2 kB in the second flood"
+ok "RSS $rss0 kB before, $rss1 after one flood, $rss2 after two"
 
 pretty "malformed NDP from g2"
 # A well-formed NS from g2 for a's VIPv6: type, code, checksum, reserved,
