@@ -5,7 +5,7 @@ FUZZ  ?= build-fuzz
 JOBS  ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build asan check demo bench bench-nat bench-cloud fuzz fuzz-build fresh clean
+.PHONY: all deps build asan check demo bench bench-nat bench-cloud fuzz fuzz-build fresh clean install deb
 
 all: build
 
@@ -55,5 +55,21 @@ fuzz: fuzz-build
 fresh: deps
 	@scripts/fresh.sh
 
+# Install the release build under PREFIX (the programs, man pages,
+# systemd units: dist/CMakeLists.txt).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# cyphonic_VERSION_ARCH.deb here, from a build for /usr without tests.
+DEB ?= build-deb
+deb: deps
+	@cmake -S . -B $(DEB) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DCYPHONIC_TESTS=OFF >/dev/null
+	@cmake --build $(DEB) -j$(JOBS)
+	@cd $(DEB) && cpack -G DEB >/dev/null
+	@cp $(DEB)/cyphonic_*.deb .
+	@ls cyphonic_*.deb
+
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(DEB)

@@ -275,6 +275,11 @@ static int load(struct cloud_conf *c, const char *name, const char *text, char *
 	return rc;
 }
 
+void cloud_conf_keys(FILE *f)
+{
+	conf_keys_print(&cloud_schema, f);
+}
+
 int cloud_conf_load(struct cloud_conf *c, const char *path, char *err, size_t errlen)
 {
 	return load(c, path, NULL, err, errlen);

@@ -51,6 +51,7 @@
 #define CY_CLOUD_CONF_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "privdrop.h"
@@ -102,6 +103,8 @@ struct cloud_conf {
 };
 
 int cloud_conf_load(struct cloud_conf *c, const char *path, char *err, size_t errlen);
+/* Every key the loader takes, "section key" a line (conf_keys_print()). */
+void cloud_conf_keys(FILE *f);
 int cloud_conf_load_string(struct cloud_conf *c, const char *name, const char *text,
 			   char *err, size_t errlen);
 

@@ -58,7 +58,10 @@ static int cloud_pki_reload(struct cloud *c);
 
 static void cloud_usage(void)
 {
-	fprintf(stderr, "usage: cyphonic-cloud -c FILE [-d]\n");
+	fprintf(stderr, "usage: cyphonic-cloud -c FILE [-d]\n"
+			"  -c FILE  cloud configuration (cloud.conf from `cyphonic init`)\n"
+			"  -d       log at debug level\n"
+			"  -K       list the configuration keys it takes (\"section key\" a line)\n");
 	exit(2);
 }
 
@@ -432,11 +435,14 @@ int main(int argc, char **argv)
 	char err[512];
 	int opt, rc = 1;
 
-	while ((opt = getopt(argc, argv, "c:dh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dhK")) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
+		case 'K':
+			cloud_conf_keys(stdout);
+			return 0;
 		case 'd':
 			debug = true;
 			break;

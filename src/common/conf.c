@@ -477,6 +477,12 @@ void conf_secret_free(char *text, size_t len)
 	free(text);
 }
 
+void conf_keys_print(const struct conf_schema *s, FILE *f)
+{
+	for (size_t i = 0; i < s->nkeys; i++)
+		fprintf(f, "%s %s\n", s->keys[i].section, s->keys[i].name);
+}
+
 void conf_free(const struct conf_schema *s, void *obj)
 {
 	for (size_t i = 0; i < s->nkeys; i++) {

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 enum conf_type {
@@ -62,6 +63,10 @@ int conf_load_file(const char *path, const struct conf_schema *s, void *obj, cha
 		   size_t errlen);
 int conf_load_string(const char *name, const char *text, const struct conf_schema *s,
 		     void *obj, char *err, size_t errlen);
+/* Every key of s as "section key" lines on f, in the table's order (what
+ * `cyphonicd -K` and `cyphonic-cloud -K` print; the man page test reads
+ * it). */
+void conf_keys_print(const struct conf_schema *s, FILE *f);
 /* Wipe and free the CONF_TEXT and CONF_SECRET values of obj. */
 void conf_free(const struct conf_schema *s, void *obj);
 

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: cyphonicd -c FILE\n"
 		   "  -c FILE  node configuration (nodes/NAME.conf from `cyphonic node add`)\n"
+		   "  -K       list the configuration keys it takes (\"section key\" a line)\n"
 		   "  -h       this help\n");
 }
 
@@ -81,11 +82,14 @@ int main(int argc, char **argv)
 	bool ok;
 	int c, rc = 1;
 
-	while ((c = getopt(argc, argv, "c:h")) != -1) {
+	while ((c = getopt(argc, argv, "c:hK")) != -1) {
 		switch (c) {
 		case 'c':
 			path = optarg;
 			break;
+		case 'K':
+			node_conf_keys(stdout);
+			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;

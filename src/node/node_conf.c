@@ -264,6 +264,11 @@ static int load(struct node_conf *c, const char *name, const char *text, char *e
 	return rc;
 }
 
+void node_conf_keys(FILE *f)
+{
+	conf_keys_print(&node_schema, f);
+}
+
 int node_conf_load(struct node_conf *c, const char *path, char *err, size_t errlen)
 {
 	return load(c, path, NULL, err, errlen);

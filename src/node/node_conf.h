@@ -51,6 +51,7 @@
 #define CY_NODE_CONF_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -103,6 +104,8 @@ struct node_conf {
 
 /* 0, or -1 with "FILE:LINE: reason" in err. */
 int node_conf_load(struct node_conf *c, const char *path, char *err, size_t errlen);
+/* Every key the loader takes, "section key" a line (conf_keys_print()). */
+void node_conf_keys(FILE *f);
 int node_conf_load_string(struct node_conf *c, const char *name, const char *text,
 			  char *err, size_t errlen);
 void node_conf_free(struct node_conf *c);
