@@ -61,15 +61,13 @@ PREFIX ?= /usr/local
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
-# cyphonic_VERSION_ARCH.deb here, from a build for /usr without tests.
-DEB ?= build-deb
-deb: deps
-	@cmake -S . -B $(DEB) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-		-DCYPHONIC_TESTS=OFF >/dev/null
-	@cmake --build $(DEB) -j$(JOBS)
-	@cd $(DEB) && cpack -G DEB >/dev/null
-	@cp $(DEB)/cyphonic_*.deb .
+# cyphonic_VERSION_ARCH.deb here, packaged from the release build (its
+# files for /usr, stripped: dist/CMakeLists.txt).
+deb: build
+	@rm -f cyphonic_*.deb
+	@cd $(BUILD) && cpack -G DEB -B "$(CURDIR)/$(BUILD)/deb" >/dev/null
+	@cp $(BUILD)/deb/cyphonic_*.deb .
 	@ls cyphonic_*.deb
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(DEB)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) cyphonic_*.deb

@@ -7,6 +7,8 @@
 # that a package installed on this machine by hand, or a test that skips,
 # cannot make the run look green.  Nothing is cached between runs: every
 # package the project needs is installed by its own scripts/deps.sh.
+# Then `make deb` there, and the package installed with apt into a second
+# minimal root, where the installed programs make a cloud and a node.
 #
 # The root is a mount point of its own (bind-mounted onto itself) with
 # /proc, /sys, /dev and a private /run, so `ip netns` works inside it.
@@ -29,6 +31,7 @@ if [[ -n $(git -C "$SRC" status --porcelain --untracked-files=no) ]]; then
 fi
 
 ROOT=$(mktemp -d /var/tmp/cyphonic-fresh.XXXXXX)
+ROOT2=
 mounted=()
 cleanup()
 {
@@ -36,7 +39,8 @@ cleanup()
 	set +e
 	# Processes left inside the root (none when the tests cleaned up).
 	for p in /proc/[0-9]*; do
-		[[ $(readlink "$p/root" 2>/dev/null) == "$ROOT"* ]] && kill -9 "${p#/proc/}" 2>/dev/null
+		r=$(readlink "$p/root" 2>/dev/null)
+		[[ $r == "$ROOT"* || ( -n $ROOT2 && $r == "$ROOT2"* ) ]] && kill -9 "${p#/proc/}" 2>/dev/null
 	done
 	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
 		m=${mounted[i]}
@@ -45,6 +49,7 @@ cleanup()
 		umount -R "$m" 2>/dev/null || umount -lR "$m"
 	done
 	rm -rf --one-file-system "$ROOT"
+	[[ -z $ROOT2 ]] || rm -rf --one-file-system "$ROOT2"
 	exit "$rc"
 }
 trap cleanup EXIT INT TERM
@@ -90,6 +95,51 @@ inroot 'make check' | tee "$ROOT/check.log"
 rc=${PIPESTATUS[0]}
 set -e
 echo "==== fresh: make check done after $(elapsed) (status $rc)"
+
+# The package: made in the first root, installed into a second minimal
+# one by apt (which must find every library it depends on), where the
+# installed programs make a cloud and enrol a node.
+pkg_rc=0
+if ((rc == 0)); then
+	set +e
+	(
+		set -e
+		echo "==== fresh: make deb"
+		inroot 'make deb'
+		ROOT2=$(mktemp -d /var/tmp/cyphonic-fresh2.XXXXXX)
+		echo "$ROOT2" >"$ROOT/root2"
+		mmdebstrap --quiet --variant=minbase "$SUITE" "$ROOT2" \
+			"deb $MIRROR $SUITE main" \
+			"deb $MIRROR $SUITE-updates main" \
+			"deb $SECURITY $SUITE-security main"
+		cp -L /etc/resolv.conf "$ROOT2/etc/resolv.conf"
+		cp "$ROOT"/root/cyphonic/cyphonic_*.deb "$ROOT2/root/"
+		in2() {
+			chroot "$ROOT2" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+				PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+				/bin/sh -ec "$1"
+		}
+		in2 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends /root/cyphonic_*.deb >/dev/null'
+		in2 'cyphonic --help >/dev/null && cyphonicd -K | grep -qx "adapter lan" &&
+			cyphonic-cloud -K | grep -qx "cloud domain" &&
+			test -f /usr/lib/systemd/system/cyphonicd@.service &&
+			test -f /usr/lib/systemd/system/cyphonic-cloud.service &&
+			zcat /usr/share/man/man8/cyphonicd.8.gz | grep -q "^.SH NAME" &&
+			zcat /usr/share/man/man5/cyphonic.conf.5.gz | grep -q "^.SH NODE.CONF" &&
+			test "$(stat -c %a /etc/cyphonic)" = 700 &&
+			cyphonic init --dir /var/lib/cyphonic/cloud --domain example.test \
+				--cloud 192.0.2.1 >/dev/null &&
+			cyphonic node add alpha --dir /var/lib/cyphonic/cloud >/dev/null &&
+			test -s /var/lib/cyphonic/cloud/nodes/alpha.conf'
+		echo "==== fresh: $(cd "$ROOT/root/cyphonic" && ls cyphonic_*.deb) installed by apt into a second fresh root; cyphonic init and node add from it: ok"
+	)
+	pkg_rc=$?
+	set -e
+	[[ ! -f $ROOT/root2 ]] || ROOT2=$(cat "$ROOT/root2")
+	echo "==== fresh: package done after $(elapsed) (status $pkg_rc)"
+fi
 # The closing line again, last, for whoever reads only the end.
 tail -n 1 "$ROOT/check.log"
+((rc != 0)) || rc=$pkg_rc
 exit "$rc"

@@ -354,6 +354,17 @@ int cmd_init(int argc, char **argv)
 		return cli_fail("cannot read random bytes");
 	}
 
+	/* With its parents (/var/lib/cyphonic/cloud on a fresh system): each
+	 * one made is its owner's alone, as the keys below it are. */
+	snprintf(path, sizeof(path), "%s", a.dir);
+	for (char *c = path + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return cli_fail("%s: %s", path, strerror(errno));
+		*c = '/';
+	}
 	if (mkdir(a.dir, 0700) < 0 && errno != EEXIST)
 		return cli_fail("%s: %s", a.dir, strerror(errno));
 	if (!realpath(a.dir, dir))
