@@ -101,13 +101,13 @@ echo "==== fresh: make check done after $(elapsed) (status $rc)"
 # installed programs make a cloud and enrol a node.
 pkg_rc=0
 if ((rc == 0)); then
+	# made here, so that cleanup removes it whatever stops the run
+	ROOT2=$(mktemp -d /var/tmp/cyphonic-fresh2.XXXXXX)
 	set +e
 	(
 		set -e
 		echo "==== fresh: make deb"
 		inroot 'make deb'
-		ROOT2=$(mktemp -d /var/tmp/cyphonic-fresh2.XXXXXX)
-		echo "$ROOT2" >"$ROOT/root2"
 		mmdebstrap --quiet --variant=minbase "$SUITE" "$ROOT2" \
 			"deb $MIRROR $SUITE main" \
 			"deb $MIRROR $SUITE-updates main" \
@@ -136,7 +136,6 @@ if ((rc == 0)); then
 	)
 	pkg_rc=$?
 	set -e
-	[[ ! -f $ROOT/root2 ]] || ROOT2=$(cat "$ROOT/root2")
 	echo "==== fresh: package done after $(elapsed) (status $pkg_rc)"
 fi
 # The closing line again, last, for whoever reads only the end.

@@ -9,11 +9,13 @@ set -eu
 readme=$1 out=$2 version=$3
 src=$(dirname "$0")/../docs/man
 mkdir -p "$out"
+US=$(printf '\037')
 date=$(date -u -r "$readme" +%Y-%m-%d 2>/dev/null || date -u +%Y-%m-%d)
 
 # table HEADING: the rows of the table under "### HEADING", one per line,
-# cells separated by a tab, leading and trailing pipes gone (a \| is a
-# pipe in a cell).
+# cells separated by the unit separator (\037: not white space, so an
+# empty cell stays a cell for `read`), leading and trailing pipes gone (a
+# \| is a pipe in a cell).
 table()
 {
 	awk -v h="### $1" '
@@ -22,16 +24,18 @@ table()
 		on && /^\|/ && !/^\|---/ {
 			if (!hdr++) next
 			gsub(/\\\|/, "\001")              # an escaped pipe is text
-			sub(/^\| */, ""); sub(/ *\|$/, ""); gsub(/ *\| */, "\t")
+			sub(/^\| */, ""); sub(/ *\|$/, ""); gsub(/ *\| */, "\037")
 			gsub(/\001/, "|"); print
 		}' "$readme"
 }
 
-# roff: Markdown of a cell to roff: backslashes escaped, `code` in bold,
-# dashes and signs as roff's glyphs, a leading dot or quote protected.
+# roff: Markdown of a cell to roff: backslashes escaped, hyphens as
+# minus signs (an option copied from the page must work), `code` in
+# bold, dashes and signs as roff's glyphs, a leading dot or quote
+# protected.
 roff()
 {
-	sed -e 's/\\/\\e/g' -e 's/`\([^`]*\)`/\\fB\1\\fR/g' -e 's/–/\\(en/g' -e 's/—/\\(em/g' \
+	sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e 's/`\([^`]*\)`/\\fB\1\\fR/g' -e 's/–/\\(en/g' -e 's/—/\\(em/g' \
 		-e 's/≥/\\(>=/g' -e 's/≤/\\(<=/g' -e 's/×/\\(mu/g' -e 's/→/\\(->/g' \
 		-e "s/^\\([.']\\)/\\\\\\&\\1/"
 }
@@ -57,13 +61,13 @@ creates a cloud, enrols nodes, adapters and general nodes, revokes them,
 and asks the running daemons for their status and counters.
 .SH COMMANDS
 EOF
-	table Commands | while IFS="$(printf '\t')" read -r cmd what; do
+	table Commands | while IFS="$US" read -r cmd what; do
 		printf '.TP\n%s\n%s\n' "$(printf '%s' "$cmd" | roff)" "$(printf '%s' "$what" | roff)"
 	done
 	cat <<EOF
 .SH PORTS
 EOF
-	table Ports | while IFS="$(printf '\t')" read -r what port; do
+	table Ports | while IFS="$US" read -r what port; do
 		printf '.TP\n%s\n%s\n' "$(printf '%s' "$port" | roff)" "$(printf '%s' "$what" | roff)"
 	done
 	cat <<EOF
@@ -101,7 +105,7 @@ EOF
 		[ "$f" = cloud.conf ] && d=cyphonic-cloud || d=cyphonicd
 		printf 'Read by \\fB%s -c\\fR \\fIFILE\\fR.\n' "$d"
 		sec=
-		table "$f" | while IFS="$(printf '\t')" read -r s key def what; do
+		table "$f" | while IFS="$US" read -r s key def what; do
 			if [ "$s" != "$sec" ]; then
 				printf '.SS [%s]\n' "$s"
 				sec=$s
@@ -112,7 +116,9 @@ EOF
 			'('*) printf ' %s' "$(printf '%s' "$def" | roff)" ;;
 			*) printf ' (default: %s)' "$(printf '%s' "$def" | roff)" ;;
 			esac
-			printf '\n%s\n' "$(printf '%s' "${what:--}" | roff)"
+			# (an empty meaning: an empty body, not a blank line)
+			w=$(printf '%s' "$what" | roff)
+			printf '\n%s\n' "${w:-\\&}"
 		done
 	done
 	cat <<EOF

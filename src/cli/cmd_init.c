@@ -330,7 +330,7 @@ int cmd_init(int argc, char **argv)
 		default: return cli_usage("init");
 		}
 	}
-	if (optind != argc || !a.dir || !a.domain || !a.cloud)
+	if (optind != argc || !a.dir || !a.dir[0] || !a.domain || !a.cloud)
 		return cli_usage("init");
 	if (a.store && (strlen(a.store) >= CLOUD_PATH_MAX || !strstr(a.store, "://")))
 		return cli_fail("--store: not a store URL like "
@@ -354,14 +354,15 @@ int cmd_init(int argc, char **argv)
 		return cli_fail("cannot read random bytes");
 	}
 
-	/* With its parents (/var/lib/cyphonic/cloud on a fresh system): each
-	 * one made is its owner's alone, as the keys below it are. */
+	/* With its parents (/var/lib/cyphonic/cloud on a fresh system): those
+	 * 0755, so that a [cloud] user given DIR can reach it; DIR itself,
+	 * which holds the keys, 0700. */
 	snprintf(path, sizeof(path), "%s", a.dir);
 	for (char *c = path + 1; *c; c++) {
 		if (*c != '/')
 			continue;
 		*c = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
 			return cli_fail("%s: %s", path, strerror(errno));
 		*c = '/';
 	}

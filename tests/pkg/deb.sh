@@ -2,8 +2,9 @@
 # deb.sh BUILD: `cpack -G DEB` in BUILD makes cyphonic_VERSION_ARCH.deb
 # with the programs, man pages and units at their Debian places, a
 # postinst that makes /etc/cyphonic, and Depends naming the libraries the
-# programs load (dpkg-shlibdeps) and nftables.  (`make deb` does the same
-# from a release build for /usr; `make fresh` does not install it yet.)
+# programs load (dpkg-shlibdeps) and nftables, and units that start the
+# programs in /usr/sbin.  (`make deb` does the same from the release
+# build; `make fresh` installs it into a fresh root.)
 set -euo pipefail
 BUILD=$(cd "${1:?usage: deb.sh BUILD}" && pwd)
 out=$(mktemp -d)
@@ -22,6 +23,11 @@ done
 dep=$(dpkg-deb -f "$deb" Depends)
 for d in libssl3 libevent nftables libsqlite3 libpq5 libmnl0; do
 	[[ $dep == *"$d"* ]] || { echo "deb: Depends lacks $d: $dep" >&2; fails=$((fails + 1)); }
+done
+dpkg-deb -x "$deb" "$out/root"
+for u in cyphonicd@.service cyphonic-cloud.service; do
+	grep -q '^ExecStart=/usr/sbin/' "$out/root/usr/lib/systemd/system/$u" ||
+		{ echo "deb: $u does not start /usr/sbin/...: $(grep ExecStart "$out/root/usr/lib/systemd/system/$u")" >&2; fails=$((fails + 1)); }
 done
 dpkg-deb -e "$deb" "$out/ctl"
 grep -q 'install -d -m 0700 /etc/cyphonic' "$out/ctl/postinst" ||

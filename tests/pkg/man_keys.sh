@@ -50,9 +50,12 @@ done < <("$BIN/cyphonic" help | sed -n 's/^  \(cyphonic\( [a-z][a-z|]*\)*\).*/\1
 ((n > 5)) || bad "cyphonic help listed $n commands"
 echo "cyphonic: $n commands, each in cyphonic(8)"
 
+# Each option of a daemon's usage is an entry of its page's OPTIONS.
 for p in cyphonicd cyphonic-cloud; do
+	opts=$(awk '/^\.SH / { on = ($2 == "OPTIONS"); next } on && /^\.TP/ { getline; print }' \
+		"$MAN/$p.8")
 	for o in $("$BIN/$p" -h 2>&1 | sed -n 's/^  \(-[a-zA-Z]\).*/\1/p'); do
-		grep -q "^\.B.* \\\\$o\b\|^\.BI \\\\$o\b\|^\.B \\\\$o$" "$MAN/$p.8" || bad "option $o of $p is not in $p(8)"
+		grep -q "^\.BI\? \\\\$o\b" <<<"$opts" || bad "option $o of $p is not in the OPTIONS of $p(8)"
 	done
 done
 

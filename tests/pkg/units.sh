@@ -1,7 +1,7 @@
 #!/bin/bash
 # units.sh SRC BIN: the systemd units pass `systemd-analyze verify` (with
-# ExecStart pointed at this build's programs, as a package would have them
-# in /usr/sbin) and `systemd-analyze security` rates each sandbox; an
+# ExecStart pointed at this build's programs, as an installation fills in
+# its own sbin) and `systemd-analyze security` rates each sandbox; an
 # exposure above 4.0 ("OK" is below 5) fails.
 set -euo pipefail
 SRC=${1:?usage: units.sh SRC BIN} BIN=$(cd "${2:?usage: units.sh SRC BIN}" && pwd)
@@ -10,11 +10,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 command -v systemd-analyze >/dev/null || { echo "units: no systemd-analyze (scripts/deps.sh)" >&2; exit 1; }
 fails=0
-for u in "$SRC"/dist/systemd/*.service; do
-	name=$(basename "$u")
+for u in "$SRC"/dist/systemd/*.service.in; do
+	name=$(basename "$u" .in)
 	# an instance of the template, as `systemctl enable cyphonicd@alpha` makes
 	[[ $name != *@.service ]] || name=${name/@./@alpha.}
-	sed "s|/usr/sbin/|$BIN/|g" "$u" >"$tmp/$name"
+	sed "s|@SBINDIR@|$BIN|g" "$u" >"$tmp/$name"
 	if ! out=$(cd "$tmp" && systemd-analyze verify --man=no "./$name" 2>&1) || [[ -n $out ]]; then
 		echo "units: $name: systemd-analyze verify: $out" >&2
 		fails=$((fails + 1))
