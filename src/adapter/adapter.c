@@ -60,6 +60,7 @@ struct adapter {
 	bool have_list;
 	bool fetching;
 	int64_t next_fetch_ms, last_unknown_fetch_ms;
+	uint64_t nat_gen;           /* the GN table's generation nftables holds */
 	struct ratelimit rl, unknown_rl;
 	struct login *info;     /* Information Requests */
 };
@@ -220,6 +221,19 @@ fail:
 	return -ENOMEM;
 }
 
+/* nftables' sets of the enrolled GNs follow the table: when it changed
+ * (the list is fetched every refresh, mostly the same), or for a table
+ * just made (fresh). */
+static void nat_sync(struct adapter *a, bool fresh)
+{
+	uint64_t gen = gn_table_gen(a->gns);
+
+	if (!a->nat || (!fresh && gen == a->nat_gen))
+		return;
+	/* failed (logged): tried again with the next list */
+	a->nat_gen = nat_gns(a->nat, a->gns) == 0 ? gen : UINT64_MAX;
+}
+
 /* ---- the general-node list from the AS ---- */
 
 typedef void (*gn_list_cb)(void *arg, int err, const struct cy_gn *list, size_t n);
@@ -270,7 +284,7 @@ static void on_list(void *arg, int err, const struct cy_gn *list, size_t n)
 		log_warnx("general-node list: out of memory");
 		return;
 	}
-	nat_gns(a->nat, a->gns);
+	nat_sync(a, false);
 	if (skipped > 0)
 		log_warnx("general-node list: %d entries with a duplicate MAC or VIP skipped",
 			  skipped);
@@ -423,6 +437,7 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	struct nat_cfg nc = { .lan = a->lan, .tun = node_tun_name(a->node),
 			      .masquerade = a->conf->adapter_nat };
 	char s[INET_ADDRSTRLEN], n4[INET_ADDRSTRLEN], s6[INET6_ADDRSTRLEN];
+	struct in6_addr ll;
 	bool internet6, kernel_ip6;
 
 	if (a->have_ip && a->ip.s_addr == in->vip4.s_addr && a->vip_len == in->prefix4 &&
@@ -463,14 +478,14 @@ static void on_node_registered(void *arg, const struct sig_info *in)
 	nc.vip6_net = a->ip6;
 	nc.vip6_len = a->vip6_len;
 	a->nat = nat_new(&nc);
-	nat_gns(a->nat, a->gns);
+	nat_sync(a, true);
 	lansock_set_addr(a->ls, &a->ip, a->vip_len);
 	dnstcp_set_addr(a->dnstcp, AF_INET, &a->ip);
 	if (a->vip6_len) {
 		lansock_set_addr6(a->ls, &a->ip6, a->vip6_len, kernel_ip6, internet6);
 		dnstcp_set_addr(a->dnstcp, AF_INET6, &a->ip6);
-		if (lansock_kernel_ll6(a->ls))
-			dnstcp_set_addr(a->dnstcp, AF_INET6, lansock_kernel_ll6(a->ls));
+		if (lansock_kernel_ll6(a->ls, &ll))
+			dnstcp_set_addr(a->dnstcp, AF_INET6, &ll);
 	}
 	fetch_list(a);
 }

@@ -10,6 +10,7 @@ struct gn_table {
 	size_t n;
 	gn_drop_cb drop;
 	void *arg;
+	uint64_t gen;              /* entries added or dropped so far */
 	uint8_t unknown[GN_UNKNOWN_MAX][6];
 	size_t nunknown, unknown_next;
 };
@@ -100,13 +101,17 @@ int gn_table_sync(struct gn_table *t, const struct cy_gn *list, size_t n)
 			}
 			g->info = *in;
 			unknown_forget(t, in->mac);
+			t->gen++;
 		}
 		g->mark = true;
 		nv[nn++] = g;
 	}
-	for (i = 0; i < t->n; i++)
-		if (!t->v[i]->mark)
+	for (i = 0; i < t->n; i++) {
+		if (!t->v[i]->mark) {
 			drop(t, t->v[i]);
+			t->gen++;
+		}
+	}
 	free(t->v);
 	t->v = nv;
 	t->n = nn;
@@ -137,6 +142,11 @@ struct gn *gn_by_vip6(struct gn_table *t, const struct in6_addr *vip6)
 		if (!memcmp(&t->v[i]->info.vip6, vip6, sizeof(*vip6)))
 			return t->v[i];
 	return NULL;
+}
+
+uint64_t gn_table_gen(const struct gn_table *t)
+{
+	return t->gen;
 }
 
 size_t gn_count(const struct gn_table *t)

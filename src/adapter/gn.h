@@ -50,6 +50,10 @@ void gn_table_free(struct gn_table *t);
  * Returns how many entries were skipped, or -ENOMEM. */
 int gn_table_sync(struct gn_table *t, const struct cy_gn *list, size_t n);
 
+/* Changes whenever gn_table_sync() adds, drops or replaces an entry (an
+ * identical list leaves it). */
+uint64_t gn_table_gen(const struct gn_table *t);
+
 struct gn *gn_by_mac(struct gn_table *t, const uint8_t mac[6]);
 struct gn *gn_by_vip4(struct gn_table *t, const struct in_addr *vip4);
 struct gn *gn_by_vip6(struct gn_table *t, const struct in6_addr *vip6);

@@ -298,48 +298,56 @@ static void frag_needed(struct lansock *ls, const struct gn *g, const uint8_t *p
 		ls->st.frag_needed++;
 }
 
-/* One wire packet (complete checksums) from GN g to a peer VIP. */
+/* One wire packet (complete checksums, IPv4 or IPv6) from GN g to a peer
+ * VIP.  Too big for the tunnel: IPv6 is never fragmented on the way
+ * (Packet Too Big back, RFC 8201); IPv4 only with DF (frag needed,
+ * RFC 1191), else the overlay carries it whole (the tunnel's UDP is
+ * fragmented on the way). */
 static void vip_packet(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len)
 {
-	if (len > (size_t)ls->cfg.mtu && (get_be16(pkt + 6) & IP_DF)) {
+	bool v6 = pkt[0] >> 4 == 6;
+
+	if (len > (size_t)ls->cfg.mtu && (v6 || (get_be16(pkt + 6) & IP_DF))) {
 		ls->st.too_big++;
-		frag_needed(ls, g, pkt, len);
+		if (v6)
+			lan_too_big6(ls, g, pkt, len);
+		else
+			frag_needed(ls, g, pkt, len);
 		return;
 	}
-	/* Without DF the overlay carries it whole (the tunnel's UDP is
-	 * fragmented on the way). */
-	if (frame_tcp_mss_clamp(pkt, len, lan_mss(ls, false)))
+	if (frame_tcp_mss_clamp(pkt, len, lan_mss(ls, v6)))
 		ls->st.mss_clamped++;
-	ls->st.vip_packets++;
+	if (v6)
+		ls->st.vip6_packets++;
+	else
+		ls->st.vip_packets++;
 	ls->cfg.ops->input(ls->cfg.arg, g, pkt, len);
 }
 
 struct seg_ctx {
 	struct lansock *ls;
 	struct gn *g;
-	void (*pkt_fn)(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len);
 };
 
 static int vip_segment(void *arg, uint8_t *pkt, size_t len)
 {
 	struct seg_ctx *c = arg;
 
-	c->pkt_fn(c->ls, c->g, pkt, len);
+	vip_packet(c->ls, c->g, pkt, len);
 	return 0;
 }
 
 /* fi: a VIP or VIP6 frame in ls->rx, from g. */
-void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi,
-		   void (*pkt_fn)(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len))
+void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi)
 {
-	struct seg_ctx c = { .ls = ls, .g = g, .pkt_fn = pkt_fn };
+	struct seg_ctx c = { .ls = ls, .g = g };
 	const uint8_t *ip = fi->ethertype == FRAME_ETHERTYPE_IPV6 ? fi->ip6 : fi->ip;
 	size_t len = fi->ethertype == FRAME_ETHERTYPE_IPV6 ? fi->ip6_len : fi->ip_len;
 	int n;
 
 	if (fi->vnet.gso_type == GSO_NONE && !(fi->vnet.flags & GSO_F_NEEDS_CSUM)) {
 		/* The common complete packet: in place (rx is ours). */
-		pkt_fn(ls, g, ls->rx + (ip - ls->rx), len);
+		vip_packet(ls, g, ls->rx + (ip - ls->rx), len);
 		return;
 	}
 	/* Partial checksum or a super-frame: completed / cut into wire
@@ -377,7 +385,7 @@ static void vip_input(struct lansock *ls, const struct frame_info *fi)
 		ls->st.other++;          /* another GN on this LAN: they talk directly */
 		return;
 	}
-	lan_vip_frame(ls, g, fi, vip_packet);
+	lan_vip_frame(ls, g, fi);
 }
 
 /* ---- frames ---- */

@@ -91,9 +91,9 @@ void lansock_set_addr(struct lansock *ls, const struct in_addr *ip, uint8_t vip_
  * router). */
 void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t prefix6,
 		       bool kernel_ip6, bool default_router);
-/* The link-local address the adapter uses on the LAN, when the kernel
- * holds it there (it serves TCP on it); NULL otherwise. */
-const struct in6_addr *lansock_kernel_ll6(const struct lansock *ls);
+/* The link-local address the adapter uses on the LAN into *ll, when the
+ * kernel holds it there (it serves TCP on it); false otherwise. */
+bool lansock_kernel_ll6(const struct lansock *ls, struct in6_addr *ll);
 /* Send the Router Advertisements that are due, each to an active GN's
  * MAC (3 at 16 s, then every 200 to 600 s; answers to solicitations):
  * call every second, and at the times lansock_ra_wake() names.  Returns

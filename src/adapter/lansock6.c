@@ -112,7 +112,6 @@ void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t p
 	if (!ls->kernel_ll)
 		ndp_link_local(ls->mac, ll);     /* IPv6 off on the LAN: ours alone */
 	memcpy(ls->fc.ll6, ll, 16);
-	memcpy(&ls->ll6, ll, 16);
 	memcpy(ls->fc.ip6, ip6->s6_addr, 16);
 	addr_in6_mask(ip6->s6_addr, prefix6, ls->fc.vip6_net);
 	ls->fc.vip6_len = prefix6;
@@ -145,9 +144,12 @@ void lansock_set_addr6(struct lansock *ls, const struct in6_addr *ip6, uint8_t p
 	}
 }
 
-const struct in6_addr *lansock_kernel_ll6(const struct lansock *ls)
+bool lansock_kernel_ll6(const struct lansock *ls, struct in6_addr *ll)
 {
-	return ls->have_addr6 && ls->kernel_ll ? &ls->ll6 : NULL;
+	if (!ls->have_addr6 || !ls->kernel_ll)
+		return false;
+	memcpy(ll->s6_addr, ls->nc.ll, 16);
+	return true;
 }
 
 /* ---- Router Advertisements ----
@@ -351,9 +353,9 @@ int64_t lansock_lease6_left(const struct lansock *ls, const uint8_t mac[6])
 
 /* ---- IPv6 from a GN to a peer VIPv6 ---- */
 
-/* RFC 8201: IPv6 is never fragmented on the way, so a packet over the
- * tunnel MTU gets a Packet Too Big back, from the adapter's VIPv6. */
-static void too_big6(struct lansock *ls, const struct gn *g, const uint8_t *pkt, size_t len)
+/* RFC 8201: a Packet Too Big back to the GN, from the adapter's VIPv6,
+ * with the tunnel MTU. */
+void lan_too_big6(struct lansock *ls, const struct gn *g, const uint8_t *pkt, size_t len)
 {
 	ssize_t n = frame_icmp6_too_big(ls->out + FRAME_ETH_LEN, sizeof(ls->out) - FRAME_ETH_LEN,
 					pkt, len, ls->fc.ip6, (uint32_t)ls->cfg.mtu);
@@ -363,19 +365,6 @@ static void too_big6(struct lansock *ls, const struct gn *g, const uint8_t *pkt,
 	frame_eth_header(ls->out, g->info.mac, ls->mac, FRAME_ETHERTYPE_IPV6);
 	if (lan_send_frame(ls, ls->out, FRAME_ETH_LEN + (size_t)n) == 0)
 		ls->st.packet_too_big++;
-}
-
-static void vip6_packet(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len)
-{
-	if (len > (size_t)ls->cfg.mtu) {
-		ls->st.too_big++;
-		too_big6(ls, g, pkt, len);
-		return;
-	}
-	if (frame_tcp_mss_clamp(pkt, len, lan_mss(ls, true)))
-		ls->st.mss_clamped++;
-	ls->st.vip6_packets++;
-	ls->cfg.ops->input(ls->cfg.arg, g, pkt, len);
 }
 
 void lan_vip6_input(struct lansock *ls, const struct frame_info *fi)
@@ -397,7 +386,7 @@ void lan_vip6_input(struct lansock *ls, const struct frame_info *fi)
 		ls->st.other++;          /* another GN on this LAN: they talk directly */
 		return;
 	}
-	lan_vip_frame(ls, g, fi, vip6_packet);
+	lan_vip_frame(ls, g, fi);
 }
 
 /* ---- counters ---- */

@@ -52,7 +52,6 @@ struct lansock {
 	bool have_addr6;                 /* lansock_set_addr6() was called: */
 	bool kernel_ll;                  /* the kernel owns nc.ll (it answers NS for it) */
 	bool kernel_ip6;                 /* ... and fc.ip6, the VIPv6 */
-	struct in6_addr ll6;             /* = nc.ll */
 	int64_t ra_wake_ms;              /* lansock_ra_wake() */
 	struct frame_cfg fc;
 	struct dhcp_cfg dc;
@@ -77,16 +76,17 @@ int lan_send_frame(struct lansock *ls, const uint8_t *frame, size_t len);
 /* The GN behind a frame's source MAC, the owner told it was seen; NULL
  * for a MAC that is no GN (the owner told too). */
 struct gn *lan_gn_from(struct lansock *ls, const uint8_t mac[6]);
-/* Hand one complete wire packet (IPv4 or IPv6) from GN g to its
- * overlay, cut to segments first when fi is a GSO super-frame / has a
- * partial checksum.  pkt_fn: the per-family check (too big, MSS clamp). */
-void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi,
-		   void (*pkt_fn)(struct lansock *ls, struct gn *g, uint8_t *pkt, size_t len));
+/* A VIP or VIP6 frame from GN g to its overlay: cut to wire packets first
+ * when it is a GSO super-frame or has a partial checksum; each checked
+ * against the tunnel MTU and its SYN's MSS clamped. */
+void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi);
 
 /* The MSS a TCP segment over the tunnel may carry. */
 uint16_t lan_mss(const struct lansock *ls, bool v6);
 
-/* lansock6.c: the IPv6 kinds of frame_classify() (but DNS6). */
+/* lansock6.c: the IPv6 kinds of frame_classify() (but DNS6), and the
+ * Packet Too Big for a VIPv6 packet over the tunnel MTU. */
+void lan_too_big6(struct lansock *ls, const struct gn *g, const uint8_t *pkt, size_t len);
 void lan_ndp_input(struct lansock *ls, const struct frame_info *fi);
 void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi);
 void lan_vip6_input(struct lansock *ls, const struct frame_info *fi);

@@ -48,6 +48,7 @@ static void test_sync(void **state)
 	uint8_t mac2[6] = { 0x02, 0xc1, 0, 0, 0, 2 };
 	struct in_addr a;
 	struct gn *g2;
+	uint64_t gen;
 
 	drops = 0;
 	assert_non_null(t);
@@ -60,8 +61,11 @@ static void test_sync(void **state)
 	inet_pton(AF_INET, "100.64.0.7", &a);
 	assert_string_equal(gn_by_vip4(t, &a)->info.name, "g3");
 
-	/* Same list again: the same entries (owner state kept), no drops. */
+	/* Same list again: the same entries (owner state kept), no drops,
+	 * the same generation. */
+	gen = gn_table_gen(t);
 	assert_int_equal(gn_table_sync(t, l, 3), 0);
+	assert_true(gn_table_gen(t) == gen);
 	assert_ptr_equal(gn_by_mac(t, mac2), g2);
 	assert_true(g2->active);
 	assert_int_equal(drops, 0);
@@ -69,6 +73,7 @@ static void test_sync(void **state)
 	/* g1 gone (revoked), g3's VIP changed: both dropped, g3 re-added. */
 	l[2].vip4.s_addr = htonl(0x64400009);
 	assert_int_equal(gn_table_sync(t, &l[1], 2), 0);
+	assert_true(gn_table_gen(t) != gen);
 	assert_int_equal(drops, 2);
 	assert_int_equal(gn_count(t), 2);
 	assert_null(gn_by_vip4(t, &a));
