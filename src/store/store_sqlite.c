@@ -957,16 +957,23 @@ int store_sqlite_open(struct store **out, const char *path, char *err, size_t er
 		return -ENAMETOOLONG;
 	}
 	/* The file holds common keys and password hashes: create it 0600
-	 * (SQLite gives its -wal and -shm files the same mode). */
+	 * (SQLite gives its -wal and -shm files the same mode).  Only when it
+	 * is not there: closing a descriptor of a file this process has open
+	 * in SQLite (the console's handle beside the NMS's) would drop every
+	 * POSIX lock the process holds on it, and another process closing
+	 * the database would then take it for unused and delete the WAL
+	 * under us. */
 	memory = !strcmp(path, ":memory:"); /* tests: a private in-memory store */
-	fd = memory ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (!memory && fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return rc;
+	if (!memory && access(path, F_OK) < 0) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return rc;
+		}
+		if (fd >= 0)
+			close(fd);
 	}
-	if (fd >= 0)
-		close(fd);
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
