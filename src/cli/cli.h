@@ -36,6 +36,7 @@ int cmd_ping(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 
 /* `node add` and `adapter add` (cmd_node.c): argv[0] is "add"; kind
  * CY_KIND_NODE or CY_KIND_ADAPTER (which also takes --lan IFACE). */

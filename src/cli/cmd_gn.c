@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "addr.h"
+#include "admin.h"
 #include "cli.h"
 
 struct gn_args {
@@ -21,91 +21,25 @@ struct gn_args {
 	char tags[STORE_TAGS_MAX + 1];   /* the access policy's (policy.h) */
 };
 
-struct gn_mac_find {
-	const uint8_t *mac;
-	struct store_node found;
-	bool hit;
-};
-
-static int gn_mac_match(const struct store_node *n, void *arg)
-{
-	struct gn_mac_find *f = arg;
-
-	if (n->kind != CY_KIND_GN || memcmp(n->mac, f->mac, 6))
-		return 0;
-	f->found = *n;
-	f->hit = true;
-	return 1;
-}
-
-/* The adapter the general node goes behind: enrolled, an adapter, not
- * revoked.  0, else prints why and returns CLI_FAIL. */
-static int gn_adapter(struct store *st, const struct gn_args *a, const char *domain,
-		      struct store_node *ad)
-{
-	int err = store_node_by_name(st, a->adapter, ad);
-
-	if (err == -ENOENT)
-		return cli_fail("no adapter named '%s' in %s (enrol it with 'cyphonic adapter add')",
-				a->adapter, domain);
-	if (err < 0)
-		return cli_fail("store: %s", strerror(-err));
-	if (ad->kind != CY_KIND_ADAPTER)
-		return cli_fail("%s is not an adapter", ad->fqdn);
-	if (ad->revoked)
-		return cli_fail("adapter %s is revoked (%s)", ad->fqdn, ad->revoke_reason);
-	return 0;
-}
-
-/* One MAC, one general node: the adapter finds it by its MAC. */
-static int gn_mac_unused(struct store *st, const uint8_t mac[6])
-{
-	struct gn_mac_find mf = { .mac = mac };
-	char s[18];
-	int err;
-
-	err = store_node_foreach(st, -1, gn_mac_match, &mf);
-	if (err < 0)
-		return cli_fail("store: %s", strerror(-err));
-	if (mf.hit)
-		return cli_fail("MAC %s is already enrolled as %s%s", cy_mac_str(mac, s),
-				mf.found.fqdn, mf.found.revoked ? " (revoked)" : "");
-	return 0;
-}
-
 static int gn_add(const struct gn_args *a)
 {
-	struct store_node ad, n;
+	struct store_node n;
 	struct cloud_conf c;
 	struct store *st = NULL;
-	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[18];
-	int rc = CLI_FAIL, err;
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN], mac[CY_MAC_STR], err[512];
+	int rc = CLI_FAIL;
 
-	if (cli_node_start(a->dir, a->name, &c, &n))
+	if (cli_cloud_conf(a->dir, &c) < 0 || cli_store_open(&c, &st) < 0)
 		return CLI_FAIL;
-	if (cli_store_open(&c, &st) < 0)
-		return CLI_FAIL;
-	if (gn_adapter(st, a, c.domain, &ad) || cli_name_unused(st, a->name) ||
-	    gn_mac_unused(st, a->mac))
-		goto out;
-	n.kind = CY_KIND_GN;
-	n.adapter_id = ad.id;
-	strcpy(n.tags, a->tags);
-	memcpy(n.mac, a->mac, 6);
-	err = store_node_add(st, &n);
-	if (err == -EEXIST) {
-		cli_fail("%s or MAC %s is already enrolled", n.fqdn, cy_mac_str(a->mac, mac));
-		goto out;
+	if (admin_gn_add(st, &c, a->name, a->adapter, a->mac, a->tags, &n, err, sizeof(err)) < 0) {
+		cli_fail("%s", err);
+	} else {
+		printf("%s vip4 %s vip6 %s mac %s adapter %s.%s\n", n.fqdn,
+		       inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
+		       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)), cy_mac_str(n.mac, mac),
+		       a->adapter, c.domain);
+		rc = CLI_OK;
 	}
-	if (err < 0) {
-		cli_node_add_fail(&n, err);
-		goto out;
-	}
-	printf("%s vip4 %s vip6 %s mac %s adapter %s\n", n.fqdn,
-	       inet_ntop(AF_INET, n.vip4, v4, sizeof(v4)),
-	       inet_ntop(AF_INET6, n.vip6, v6, sizeof(v6)), cy_mac_str(n.mac, mac), ad.fqdn);
-	rc = CLI_OK;
-out:
 	store_close(st);
 	return rc;
 }
@@ -139,11 +73,6 @@ static int gn_cmd_add(int argc, char **argv)
 	if (optind != argc - 1 || !a.dir || !a.adapter || !mac)
 		return cli_usage("gn");
 	a.name = argv[optind];
-	if (!cy_label_ok(a.name))
-		return cli_fail("'%s' is not a valid general node name: one DNS label, lowercase "
-				"a-z, 0-9 and '-', at most %d characters", a.name, CY_NAME_MAX);
-	if (!cy_label_ok(a.adapter))
-		return cli_fail("'%s' is not a valid adapter name", a.adapter);
 	if (!cy_mac_parse(mac, a.mac) || !cy_mac_unicast(a.mac))
 		return cli_fail("--mac: '%s' is not a unicast MAC address like "
 				"02:00:5e:10:00:01 (not multicast, not all zeros)", mac);

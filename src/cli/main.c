@@ -28,6 +28,9 @@ static const struct cli_cmd cli_cmds[] = {
 	  "validate an access policy; say whether it allows FROM to reach TO, and which line" },
 	{ "ca", cmd_ca, "status|roll|switch|finish --dir DIR",
 	  "show the cloud's CAs; roll to a new CA with both trusted side by side" },
+	{ "admin", cmd_admin, "add|remove NAME --dir DIR",
+	  "add (or set the password of) or remove a web console account; the password is read "
+	  "from standard input" },
 	{ "list", cmd_list, "--dir DIR [--json]",
 	  "list every node, adapter and general node with its VIPs and registration" },
 	{ "status", cmd_status, "-c NODE.conf [--json]",

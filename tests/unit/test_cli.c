@@ -181,7 +181,8 @@ static void test_node_add_list_revoke(void **state)
 	struct store_reg r;
 	struct keys k = { 0 };
 	static const char *const want[] = { "name", "fqdn", "kind", "vip4", "vip6", "revoked",
-					    "registered", "observed", "nat", "host", "tags" };
+					    "reason", "registered", "observed", "nat", "host",
+					    "created", "last_seen", "tags" };
 	socklen_t len;
 	size_t i;
 
@@ -254,13 +255,14 @@ static void test_node_add_list_revoke(void **state)
 	/* list --json: exactly the documented keys */
 	assert_int_equal(run("list --dir %s/c --json", dir), 0);
 	assert_int_equal(jsonread_walk(out, list_keys, &k), 0);
-	assert_int_equal(k.n, 11);
-	for (i = 0; i < 11; i++)
+	assert_int_equal(k.n, (int)(sizeof(want) / sizeof(want[0])));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_string_equal(k.path[i], want[i]);
 	assert_non_null(strstr(out, "\"name\":\"alpha\",\"fqdn\":\"alpha.example.test\","
 				    "\"kind\":\"node\",\"vip4\":\"100.64.0.1\""));
-	assert_non_null(strstr(out, "\"revoked\":false,\"registered\":false,\"observed\":null,"
-				    "\"nat\":null,\"host\":null,\"tags\":\"\"}"));
+	assert_non_null(strstr(out, "\"revoked\":false,\"reason\":null,\"registered\":false,"
+				    "\"observed\":null,\"nat\":null,\"host\":null,\"created\":"));
+	assert_non_null(strstr(out, "\"last_seen\":null,\"tags\":\"\"}"));
 	assert_non_null(strstr(out, "\"tags\":\"cam,outdoor\"}"));
 	/* tag: replaces, clears; bad ones and unknown names refused */
 	assert_int_equal(run("tag alpha nvr admin --dir %s/c", dir), 0);
@@ -327,7 +329,7 @@ static void test_node_add_list_revoke(void **state)
 	assert_int_equal(store_reg_put(st, &r), 0);
 	assert_int_equal(run("list --dir %s/c --json", dir), 0);
 	assert_non_null(strstr(out, "\"registered\":true,\"observed\":\"203.0.113.5:4000\","
-				    "\"nat\":true,\"host\":\"cloud-a\",\"tags\":\"\"}"));
+				    "\"nat\":true,\"host\":\"cloud-a\",\"created\":"));
 	assert_non_null(strstr(out, "\"name\":\"beta\""));
 	assert_int_equal(run("list --dir %s/c", dir), 0);
 	assert_non_null(strstr(out, "NAME"));
@@ -453,7 +455,7 @@ static void test_adapter_gn(void **state)
 				    "\"kind\":\"adapter\""));
 	assert_non_null(strstr(out, "\"name\":\"cam\",\"fqdn\":\"cam.example.test\","
 				    "\"kind\":\"gn\""));
-	assert_non_null(strstr(out, "\"nat\":null,\"host\":null,\"adapter\":\"ad1\","
+	assert_non_null(strstr(out, "\"last_seen\":null,\"adapter\":\"ad1\","
 				    "\"mac\":\"02:aa:bb:cc:dd:01\",\"tags\":\"\"}"));
 	assert_non_null(strstr(out, "\"adapter\":\"ad2\",\"mac\":\"02:aa:bb:cc:dd:03\","));
 	assert_int_equal(run("list --dir %s/c", dir), 0);
