@@ -14,3 +14,6 @@ add_custom_target(fuzz_nms_seeds
           $<TARGET_FILE:fuzz_nms>
   DEPENDS fuzz_nms
   COMMENT "Writing fuzz/corpus/fuzz_nms/ (fuzz/fuzz_nms.c, write_seeds)")
+
+# The web console's request inputs: cookie, session token, form, CSRF header.
+cy_fuzz(fuzz_console SOURCES fuzz_console.c LIBS cy_console)

@@ -14,6 +14,7 @@
 #define NMS_PORT 7444
 #define TRS_PORT 7445
 #define METRICS_PORT 9470
+#define CONSOLE_PORT 7447
 
 static int set_endpoint(struct sockaddr_storage *ss, uint16_t port, const char *v, char *err,
 			size_t errlen)
@@ -110,6 +111,12 @@ bad:
 	return -1;
 }
 
+static int set_console_listen(void *obj, const char *v, char *err, size_t errlen)
+{
+	return set_endpoint(&((struct cloud_conf *)obj)->console_listen, CONSOLE_PORT, v, err,
+			    errlen);
+}
+
 static int set_level(void *obj, const char *v, char *err, size_t errlen)
 {
 	struct cloud_conf *c = obj;
@@ -159,6 +166,9 @@ static const struct conf_key cloud_keys[] = {
 	FN("trs", "ports", set_trs_ports, false),
 	INT("trs", "idle", trs_idle, 5, 3600),
 	INT("trs", "max_sessions", trs_max_sessions, 1, 65536),
+	FN("console", "listen", set_console_listen, false),
+	STR("console", "cert", console_cert, false),
+	STR("console", "key", console_key, false),
 };
 
 static const struct conf_section cloud_sections[] = {
@@ -166,6 +176,7 @@ static const struct conf_section cloud_sections[] = {
 	{ "as", offsetof(struct cloud_conf, has_as) },
 	{ "nms", offsetof(struct cloud_conf, has_nms) },
 	{ "trs", offsetof(struct cloud_conf, has_trs) },
+	{ "console", offsetof(struct cloud_conf, has_console) },
 };
 
 static const struct conf_schema cloud_schema = {
@@ -181,6 +192,7 @@ static void defaults(struct cloud_conf *c)
 	addr_parse("[::]", AS_PORT, &c->as_listen, &len);
 	addr_parse("[::]", NMS_PORT, &c->nms_listen, &len);
 	addr_parse("[::]", TRS_PORT, &c->trs_listen, &len);
+	addr_parse("127.0.0.1", CONSOLE_PORT, &c->console_listen, &len);
 	c->trs_idle = 60;
 	c->trs_max_sessions = 1024;
 	c->key_lifetime = 3600;
@@ -220,6 +232,14 @@ static int finish(struct cloud_conf *c, const char *name, char *err, size_t errl
 		snprintf(err, errlen, "%s: [nms] trs needs trs_key (the NMS-TRS key file)", name);
 		return -1;
 	}
+	if (c->has_console && (!c->console_cert[0] || !c->console_key[0])) {
+		snprintf(err, errlen, "%s: [console] needs cert and key", name);
+		return -1;
+	}
+	if (c->has_console && (!c->store[0] || !c->ca_cert[0])) {
+		snprintf(err, errlen, "%s: [cloud] needs store and ca_cert for the console", name);
+		return -1;
+	}
 	if (c->has_trs && (!c->trs_secret[0] || !c->npublic)) {
 		snprintf(err, errlen, "%s: [trs] needs key and public (the addresses nodes reach "
 			 "it at)", name);
@@ -245,6 +265,7 @@ static int check_key_files(const struct cloud_conf *c, const char *name, char *e
 		{ "as", "key", offsetof(struct cloud_conf, as_key) },
 		{ "nms", "trs_key", offsetof(struct cloud_conf, trs_key) },
 		{ "trs", "key", offsetof(struct cloud_conf, trs_secret) },
+		{ "console", "key", offsetof(struct cloud_conf, console_key) },
 	};
 	char why[CLOUD_PATH_MAX + 100];
 

@@ -46,6 +46,11 @@
  *   ports = 40000-40999                            relay session ports (default: any)
  *   idle = 60                                      seconds before an idle session closes
  *   max_sessions = 1024
+ *
+ *   [console]                                      the web console (docs/console.md)
+ *   listen = 127.0.0.1:7447                        HTTPS (port 7447 unless given)
+ *   cert = DIR/console.pem                         its certificate chain (required)
+ *   key = DIR/console.key                          (required)
  */
 #ifndef CY_CLOUD_CONF_H
 #define CY_CLOUD_CONF_H
@@ -98,6 +103,11 @@ struct cloud_conf {
 	int trs_port_lo, trs_port_hi;          /* 0, 0: any */
 	int trs_idle;
 	int trs_max_sessions;
+
+	bool has_console;
+	struct sockaddr_storage console_listen;
+	char console_cert[CLOUD_PATH_MAX];
+	char console_key[CLOUD_PATH_MAX];
 
 	bool has_cloud;
 };

@@ -2,7 +2,8 @@
  * when cloud.conf has an [as] section, the NMS role when it has an [nms]
  * section (over one store) and the TRS role when it has a [trs] section
  * (no store), in one libevent loop, and answers "stats" on its control
- * socket. */
+ * socket.  The TRS and the web console ([console]) have threads of
+ * their own. */
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "as_server.h"
 #include "ctrfile.h"
 #include "cloud_conf.h"
+#include "console.h"
 #include "control.h"
 #include "counters.h"
 #include "json.h"
@@ -51,6 +53,8 @@ struct cloud {
 	struct control *ctl;
 	struct metrics_http *metrics;            /* [cloud] metrics */
 	struct store_bus *bus;                   /* signals from the other cloud hosts */
+	struct console *console;                 /* [console] */
+	struct event *ev_figures;                /* the console's figures, every second */
 	struct event *ev_term, *ev_int, *ev_hup;
 };
 
@@ -157,30 +161,13 @@ static void cloud_metrics(void *arg, FILE *f)
 		cloud_store_metrics(f, store_stats(c->st));
 }
 
-static long cloud_control(void *arg, const char *req, char *out, size_t cap)
+/* `cyphonic stats --json`: each role's counters (ts: the TRS's, read by
+ * the caller) and the store's.  The length, or -1 when it does not fit
+ * cap. */
+static long cloud_stats_json(struct cloud *c, const struct trs_stats *ts, char *out, size_t cap)
 {
-	struct cloud *c = arg;
 	struct json j;
-	long n;
 
-	/* `cyphonic ca` changed the CA files: read them again. */
-	if (!strcmp(req, "reload-ca")) {
-		if (c->pki && cloud_pki_reload(c) < 0)
-			return snprintf(out, cap, "failed: see the cloud's log\n");
-		return snprintf(out, cap, "ok\n");
-	}
-
-	/* An administrator changed a node (revoked, tagged): its tunnels are
-	 * checked again now. */
-	if (!strcmp(req, "authz")) {
-		if (c->nms_srv) {
-			nms_server_authz(c->nms_srv);
-			nms_bus_authz(c->nms);   /* and the other hosts */
-		}
-		return snprintf(out, cap, "ok\n");
-	}
-	if (strcmp(req, "stats"))
-		return -1;
 	json_init(&j, out, cap);
 	json_obj_begin(&j, NULL);
 	if (c->as)
@@ -191,11 +178,8 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 		counters_json(&j, "nms", nms_counters, nms_ncounters, nms_stats(c->nms));
 	else
 		json_null(&j, "nms");
-	if (c->trs_srv) {
-		struct trs_stats ts = cloud_trs_stats(c);
-
-		counters_json(&j, "trs", trs_counters, trs_ncounters, &ts);
-	}
+	if (c->trs_srv)
+		counters_json(&j, "trs", trs_counters, trs_ncounters, ts);
 	else
 		json_null(&j, "trs");
 	if (c->st)
@@ -203,7 +187,68 @@ static long cloud_control(void *arg, const char *req, char *out, size_t cap)
 	else
 		json_null(&j, "store");
 	json_obj_end(&j);
-	n = json_finish(&j);
+	return json_finish(&j);
+}
+
+/* An administrator changed a node (revoked, tagged): its tunnels are
+ * checked again now, here and on the other hosts. */
+static void cloud_authz(void *arg)
+{
+	struct cloud *c = arg;
+
+	if (c->nms_srv) {
+		nms_server_authz(c->nms_srv);
+		nms_bus_authz(c->nms);
+	}
+}
+
+/* The console changed nodes or the policy file: read the policy if it
+ * changed, and check the tunnels again. */
+static void cloud_console_changed(void *arg)
+{
+	struct cloud *c = arg;
+
+	if (c->nms)
+		nms_policy_reload(c->nms, false);
+	cloud_authz(c);
+}
+
+/* The console's live view: the same figures as `cyphonic stats`. */
+static void cloud_figures(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud *c = arg;
+	char out[CONTROL_REPLY_MAX / 4];
+	struct trs_stats ts = { 0 };
+
+	if (c->trs_srv)
+		ts = cloud_trs_stats(c);
+	if (cloud_stats_json(c, &ts, out, sizeof(out)) < 0)
+		snprintf(out, sizeof(out), "null");
+	console_figures(c->console, out, c->nms ? nms_stats(c->nms) : NULL,
+			c->trs_srv ? &ts : NULL);
+}
+
+static long cloud_control(void *arg, const char *req, char *out, size_t cap)
+{
+	struct cloud *c = arg;
+	struct trs_stats ts = { 0 };
+	long n;
+
+	/* `cyphonic ca` changed the CA files: read them again. */
+	if (!strcmp(req, "reload-ca")) {
+		if (c->pki && cloud_pki_reload(c) < 0)
+			return snprintf(out, cap, "failed: see the cloud's log\n");
+		return snprintf(out, cap, "ok\n");
+	}
+	if (!strcmp(req, "authz")) {
+		cloud_authz(c);
+		return snprintf(out, cap, "ok\n");
+	}
+	if (strcmp(req, "stats"))
+		return -1;
+	if (c->trs_srv)
+		ts = cloud_trs_stats(c);
+	n = cloud_stats_json(c, &ts, out, cap);
 	if (n < 0 || (size_t)n + 1 >= cap)
 		return -1;
 	out[n++] = '\n';
@@ -391,6 +436,18 @@ static int cloud_start(struct cloud *c)
 		if (!c->metrics)
 			return -1;
 	}
+	if (c->conf.has_console) {
+		struct timeval second = { 1, 0 };
+
+		c->console = console_new(c->base, &c->conf, cloud_console_changed, c);
+		if (!c->console)
+			return -1;
+		cloud_figures(-1, 0, c);
+		c->ev_figures = event_new(c->base, -1, EV_PERSIST, cloud_figures, c);
+		if (!c->ev_figures || event_add(c->ev_figures, &second) < 0 ||
+		    console_start(c->console) < 0)
+			return -1;
+	}
 	c->ev_term = evsignal_new(c->base, SIGTERM, cloud_signal, c);
 	c->ev_int = evsignal_new(c->base, SIGINT, cloud_signal, c);
 	c->ev_hup = evsignal_new(c->base, SIGHUP, cloud_hup, c);
@@ -410,6 +467,9 @@ static void cloud_stop(struct cloud *c)
 		event_free(c->ev_int);
 	control_free(c->ctl);
 	metrics_http_free(c->metrics);
+	if (c->ev_figures)
+		event_free(c->ev_figures);
+	console_free(c->console);
 	store_bus_free(c->bus);
 	loopthread_stop(c->trs_loop);
 	trs_server_free(c->trs_srv);

@@ -765,6 +765,48 @@ topo_basic()
 	lan_host "$b" r 198.51.100.10/24
 }
 
+# ---------------------------------------------------------------- the console
+
+CONSOLE_URL=https://192.0.2.1:7447
+declare -A CSRF=()
+
+# console_on NAME PASSWORD: the cloud's console on 192.0.2.1:7447 (so the
+# test hosts reach it), with the account NAME.  Before start_cloud.
+console_on()
+{
+	conf_set "$CLOUD_DIR/cloud.conf" console listen 192.0.2.1:7447
+	printf '%s\n' "$2" | cy admin add "$1" --dir "$CLOUD_DIR" >/dev/null
+}
+
+# con NS JAR PATH [curl args...]: an HTTPS request to the console from NS,
+# keeping cookies in JAR ("" none), verified against the cloud's CA.  The
+# status goes to CON_CODE, the body to $RUN_DIR/con.body, the headers to
+# $RUN_DIR/con.hdr.
+CON_CODE=
+con()
+{
+	local ns=$1 jar=$2 path=$3
+	shift 3
+	local j=()
+	[[ -z $jar ]] || j=(-b "$RUN_DIR/$jar.jar" -c "$RUN_DIR/$jar.jar")
+	CON_CODE=$(n "$ns" curl -sS --max-time 10 --cacert "$CLOUD_DIR/ca.pem" "${j[@]}" \
+		-o "$RUN_DIR/con.body" -D "$RUN_DIR/con.hdr" -w '%{http_code}' "$@" \
+		"$CONSOLE_URL$path") || CON_CODE=000
+}
+# con_post NS JAR PATH [curl args...]: con with the JAR session's CSRF token.
+con_post() { local ns=$1 jar=$2 path=$3; shift 3; con "$ns" "$jar" "$path" -H "X-CSRF-Token: ${CSRF[$jar]:-}" "$@"; }
+# cbody JQ: a field of the last reply's body.
+cbody() { jq -er "$1" "$RUN_DIR/con.body"; }
+# con_expect CODE WHAT: the last reply had status CODE.
+con_expect() { [[ $CON_CODE == "$1" ]] || fail "$2: HTTP $CON_CODE, not $1: $(head -c 300 "$RUN_DIR/con.body")"; }
+# con_login NS JAR NAME PASSWORD: log in; CSRF[JAR] gets the session's token.
+con_login()
+{
+	con "$1" "$2" /api/login -d "name=$3" --data-urlencode "password=$4"
+	con_expect 200 "login as $3"
+	CSRF[$2]=$(cbody .csrf)
+}
+
 # ---------------------------------------------------------------- raw clients
 
 # udp_file NS DST PORT FILE: send FILE as exactly one datagram from NS
