@@ -8,7 +8,9 @@
 # cannot make the run look green.  Nothing is cached between runs: every
 # package the project needs is installed by its own scripts/deps.sh.
 # Then `make deb` there, and the package installed with apt into a second
-# minimal root, where the installed programs make a cloud and a node.
+# minimal root (with systemd, man-db and curl), where the installed
+# programs make a cloud and a node, and tests/pkg/systemd_boot.sh boots
+# systemd over it and runs both daemons from their units.
 #
 # The root is a mount point of its own (bind-mounted onto itself) with
 # /proc, /sys, /dev and a private /run, so `ip netns` works inside it.
@@ -108,7 +110,9 @@ if ((rc == 0)); then
 		set -e
 		echo "==== fresh: make deb"
 		inroot 'make deb'
-		mmdebstrap --quiet --variant=minbase "$SUITE" "$ROOT2" \
+		# what a Debian 12 host has and the checks use: systemd as PID 1,
+		# man, curl for the console
+		mmdebstrap --quiet --variant=minbase --include=systemd,man-db,curl "$SUITE" "$ROOT2" \
 			"deb $MIRROR $SUITE main" \
 			"deb $MIRROR $SUITE-updates main" \
 			"deb $SECURITY $SUITE-security main"
@@ -133,6 +137,8 @@ if ((rc == 0)); then
 			cyphonic node add alpha --dir /var/lib/cyphonic/cloud >/dev/null &&
 			test -s /var/lib/cyphonic/cloud/nodes/alpha.conf'
 		echo "==== fresh: $(cd "$ROOT/root/cyphonic" && ls cyphonic_*.deb) installed by apt into a second fresh root; cyphonic init and node add from it: ok"
+		in2 'rm -rf /var/lib/cyphonic/cloud'
+		"$SRC/tests/pkg/systemd_boot.sh" "$ROOT2"
 	)
 	pkg_rc=$?
 	set -e
