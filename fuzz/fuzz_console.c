@@ -42,11 +42,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char v[CONSOLE_TOKEN_HEX + 1];
 	struct evkeyvalq form;
 
-	if (!mine)
-		mine = console_session_new(&t, "root", 1, id);
+	if (!mine) {
+		static const uint8_t account[CONSOLE_TOKEN_LEN];
+
+		mine = console_session_new(&t, "root", account, 1, id);
+	}
 	check(mine != NULL);
-	if (console_cookie_value(cookie, "cy_session", v, sizeof(v))) {
-		struct console_session *s = console_session_find(&t, v, 2);
+	if (console_cookie_value(cookie, "__Host-cy_session", v, sizeof(v))) {
+		struct console_session *s = console_session_find(&t, v, 2, size & 1);
 
 		check(!s || (s == mine && !strcmp(v, id)));
 	}

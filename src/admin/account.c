@@ -42,28 +42,30 @@ int admin_account_set(struct store *st, const char *name, const char *password, 
 	return 0;
 }
 
-bool admin_account_exists(struct store *st, const char *name)
+int admin_account_hash(struct store *st, const char *name, char hash[PWHASH_MAX])
 {
-	char key[ACCOUNT_KEY_MAX], hash[PWHASH_MAX];
-	bool yes;
+	char key[ACCOUNT_KEY_MAX];
+	int rc;
 
+	hash[0] = '\0';
 	if (!cy_label_ok(name))
-		return false;
+		return -ENOENT;
 	account_key(name, key);
-	yes = store_meta_get(st, key, hash, sizeof(hash)) == 0 && hash[0];
-	cy_wipe(hash, sizeof(hash));
-	return yes;
+	rc = store_meta_get(st, key, hash, PWHASH_MAX);
+	if (rc == -ENOENT || (rc == 0 && !hash[0]))
+		return -ENOENT;
+	return rc < 0 ? -EIO : 0;
 }
 
 int admin_account_remove(struct store *st, const char *name)
 {
 	char key[ACCOUNT_KEY_MAX], hash[PWHASH_MAX];
+	int rc = admin_account_hash(st, name, hash);
 
-	if (!cy_label_ok(name))
-		return -ENOENT;
+	cy_wipe(hash, sizeof(hash));
+	if (rc < 0)
+		return rc;
 	account_key(name, key);
-	if (store_meta_get(st, key, hash, sizeof(hash)) < 0 || !hash[0])
-		return -ENOENT;
 	return store_meta_set(st, key, "") < 0 ? -EIO : 0;
 }
 
@@ -83,18 +85,22 @@ static void decoy_make(void)
 		decoy[0] = '\0';
 }
 
-bool admin_account_check(struct store *st, const char *name, const char *password)
+int admin_account_check(struct store *st, const char *name, const char *password,
+			char hash[PWHASH_MAX])
 {
-	char key[ACCOUNT_KEY_MAX], hash[PWHASH_MAX] = "";
 	bool known, ok;
+	int rc;
 
 	pthread_once(&decoy_once, decoy_make);
-	known = cy_label_ok(name) && strlen(password) <= ACCOUNT_PW_MAX;
-	if (known) {
-		account_key(name, key);
-		known = store_meta_get(st, key, hash, sizeof(hash)) == 0 && hash[0];
-	}
+	if (!decoy[0])
+		return -EIO;   /* without it an unknown name would answer faster */
+	rc = strlen(password) <= ACCOUNT_PW_MAX ? admin_account_hash(st, name, hash) : -ENOENT;
+	if (rc == -EIO)
+		return -EIO;
+	known = rc == 0;
 	ok = pwhash_verify(password, known ? hash : decoy);
-	cy_wipe(hash, sizeof(hash));
-	return known && ok;
+	if (known && ok)
+		return 0;
+	cy_wipe(hash, PWHASH_MAX);
+	return -EACCES;
 }

@@ -81,10 +81,10 @@ int admin_list(struct store *st, int64_t now, struct admin_row **rows, size_t *n
 /* "node", "adapter", "gn". */
 const char *admin_kind_str(enum cy_kind k);
 /* The rows as the JSON array `cyphonic list --json` prints (its keys in
- * README.md and docs/console.md), into j; admin_list_json_cap(n) bytes
- * hold it. */
+ * README.md and docs/console.md), into j (under key, or NULL);
+ * admin_list_json_cap(n) bytes hold it, however its texts escape. */
 struct json;
-void admin_list_json(struct json *j, const struct admin_row *rows, size_t n);
+void admin_list_json(struct json *j, const char *key, const struct admin_row *rows, size_t n);
 size_t admin_list_json_cap(size_t n);
 
 /* The access policy's file ([nms] policy, docs/policy.md), whole.
@@ -105,12 +105,16 @@ int admin_policy_set(const struct cloud_conf *c, const char *text, size_t len, u
  * knows them.  Names are DNS labels. */
 int admin_account_set(struct store *st, const char *name, const char *password, char *err,
 		      size_t errlen);
-/* Does name have an account? */
-bool admin_account_exists(struct store *st, const char *name);
+/* The password hash of name's account into hash: 0, -ENOENT (no account),
+ * -EIO (the store). */
+int admin_account_hash(struct store *st, const char *name, char hash[PWHASH_MAX]);
 /* Remove: the name no longer logs in.  -ENOENT when it had no account. */
 int admin_account_remove(struct store *st, const char *name);
-/* True when name has an account and password is its own.  The hash is
- * computed even for an unknown name, so the time says nothing. */
-bool admin_account_check(struct store *st, const char *name, const char *password);
+/* 0 when name has an account and password is its own (hash: its hash,
+ * for the session to keep a digest of); -EACCES when not; -EIO when the
+ * store or the hashing failed.  The hash is computed even for an unknown
+ * name, so the time says nothing. */
+int admin_account_check(struct store *st, const char *name, const char *password,
+			char hash[PWHASH_MAX]);
 
 #endif

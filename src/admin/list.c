@@ -93,14 +93,21 @@ int admin_list(struct store *st, int64_t now, struct admin_row **rows, size_t *n
 	return 0;
 }
 
+/* A row at its longest: every text escaped to six bytes a byte (\u00XX),
+ * and the keys and numbers. */
+#define ROW_JSON_MAX                                                                 \
+	(512 + 6 * (3 * CY_NAME_MAX + CY_FQDN_MAX + CY_REASON_MAX + STORE_TAGS_MAX +   \
+		    STORE_HOST_MAX + ADDR_STR_MAX + INET6_ADDRSTRLEN + INET_ADDRSTRLEN + \
+		    CY_MAC_STR))
+
 size_t admin_list_json_cap(size_t n)
 {
-	return 256 + n * 2048;
+	return 256 + n * ROW_JSON_MAX;
 }
 
-void admin_list_json(struct json *j, const struct admin_row *rows, size_t n)
+void admin_list_json(struct json *j, const char *key, const struct admin_row *rows, size_t n)
 {
-	json_arr_begin(j, NULL);
+	json_arr_begin(j, key);
 	for (size_t i = 0; i < n; i++) {
 		const struct admin_row *r = &rows[i];
 

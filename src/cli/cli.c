@@ -145,18 +145,6 @@ int cli_subcmd_other(const char *cmd, int argc, char **argv)
 	return cli_usage(cmd);
 }
 
-int cli_node_start(const char *dir, const char *name, struct cloud_conf *c,
-		   struct store_node *n)
-{
-	if (cli_cloud_conf(dir, c) < 0)
-		return CLI_FAIL;
-	memset(n, 0, sizeof(*n));
-	strcpy(n->name, name);
-	if (snprintf(n->fqdn, sizeof(n->fqdn), "%s.%s", name, c->domain) >= (int)sizeof(n->fqdn))
-		return cli_fail("%s.%s: longer than %d characters", name, c->domain, CY_FQDN_MAX);
-	return 0;
-}
-
 void cli_cloud_authz(const struct cloud_conf *c)
 {
 	char reply[64];
@@ -176,23 +164,6 @@ int cli_tag_add(char *tags, const char *tag)
 				strlen(next) > STORE_TAGS_MAX ? "too many tags" : err);
 	strcpy(tags, next);
 	return 0;
-}
-
-int cli_name_unused(struct store *st, const char *name)
-{
-	struct store_node dup;
-
-	if (store_node_by_name(st, name, &dup) != 0)
-		return 0;
-	return cli_fail("%s is already enrolled%s", dup.fqdn,
-			dup.revoked ? " (revoked; names are not reused)" : "");
-}
-
-int cli_node_add_fail(const struct store_node *n, int err)
-{
-	if (err == -ENOSPC)
-		return cli_fail("the virtual address ranges are full");
-	return cli_fail("store: cannot add %s: %s", n->fqdn, strerror(-err));
 }
 
 int cli_query_print(const char *sock, const char *what, const char *req, bool json,

@@ -87,15 +87,4 @@ void cli_cloud_authz(const struct cloud_conf *c);
  * (policy_tags_check).  0, or CLI_FAIL saying why. */
 int cli_tag_add(char *tags, const char *tag);
 
-/* Load DIR/cloud.conf into c and start the store record of NAME.DOMAIN
- * in n (zeroed, name and fqdn set); on failure prints why, CLI_FAIL. */
-int cli_node_start(const char *dir, const char *name, struct cloud_conf *c,
-		   struct store_node *n);
-/* 0 when nothing in the store is named name yet, else prints what is
- * (names are never reused) and returns CLI_FAIL. */
-int cli_name_unused(struct store *st, const char *name);
-/* Prints why store_node_add(n) failed with err, other than -EEXIST
- * (what is taken the caller knows); returns CLI_FAIL. */
-int cli_node_add_fail(const struct store_node *n, int err);
-
 #endif

@@ -8,8 +8,9 @@
  *
  * Creates a cloud in DIR: the CA (ca.pem, ca.key), the AS server
  * certificate (as.pem, as.key), the web console's certificate
- * (console.pem, console.key; the console listens on loopback until
- * cloud.conf says otherwise), the NMS-TRS key (trs.key), the store
+ * (console.pem, console.key, from a CA of its own, console-ca.pem, that
+ * nodes do not trust; the console listens on loopback until cloud.conf
+ * says otherwise), the NMS-TRS key (trs.key), the store
  * (cloud.db, with the domain and the virtual ranges in its metadata) and
  * cloud.conf, written last: a DIR with cloud.conf is a complete cloud
  * running all three roles (AS, NMS, TRS) on the --cloud addresses.  An existing cloud is never
@@ -36,10 +37,11 @@
 #define DEFAULT_VIP4 "100.64.0.0/10"
 #define INIT_TRS_PORT 7445
 #define INIT_CONSOLE_PORT 7447
-#define INIT_CONSOLE_DAYS 365    /* `cyphonic init` again, or your own: docs/console.md */
+#define INIT_CONSOLE_DAYS 825    /* `cyphonic init` again, or your own: docs/console.md */
 
 static const char *const init_files[] = {
 	"cloud.conf", "ca.pem", "ca.key", "as.pem", "as.key", "console.pem", "console.key",
+	"console-ca.pem",
 	"trs.key", "cloud.db",
 	"cloud.db-wal", "cloud.db-shm",
 };
@@ -131,44 +133,70 @@ static bool init_url_has_password(const char *url)
 	return at && (!slash || at < slash) && memchr(rest, ':', (size_t)(at - rest));
 }
 
-/* The console's certificate: ECDSA P-256, which browsers take in TLS
- * (they do not take Ed25519), issued by the cloud's CA for the --cloud
- * addresses and loopback. */
-static X509 *init_console_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
-			       const struct sockaddr_storage *addrs, size_t naddrs)
+/* The console's certificate and its own CA (ca_issue_web_root): for the
+ * --cloud addresses and loopback.  The CA's key is dropped once it has
+ * signed. */
+static int init_console_pki(const char *dir, const struct init_args *a,
+			    const struct sockaddr_storage *addrs, size_t naddrs)
 {
 	struct sockaddr_storage all[INIT_MAX_CLOUD + 2];
+	EVP_PKEY *ca_key = ca_key_new_web(), *key = ca_key_new_web();
+	X509 *ca = NULL, *x = NULL;
+	char path[PATH_MAX];
 	socklen_t len;
 	size_t n = 0;
+	int rc = -1, err;
 
 	for (size_t i = 0; i < naddrs && n < INIT_MAX_CLOUD; i++)
 		all[n++] = addrs[i];
 	addr_parse("127.0.0.1", 0, &all[n++], &len);
 	addr_parse("::1", 0, &all[n++], &len);
-	return ca_issue_server(ca, ca_key, key, domain, all, n, INIT_CONSOLE_DAYS);
+	ca = ca_key && key ? ca_issue_web_root(ca_key, a->domain, CA_ROOT_DAYS) : NULL;
+	x = ca ? ca_issue_web_server(ca, ca_key, key, a->domain, all, n, INIT_CONSOLE_DAYS) : NULL;
+	if (!x) {
+		cli_fail("cannot issue the console's certificates");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/console-ca.pem", dir);
+	if ((err = ca_write_cert(path, ca, 1)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/console.key", dir);
+	if ((err = ca_write_key(path, key, 1)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/console.pem", dir);
+	if ((err = ca_write_cert(path, x, 1)) < 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	cli_fail("%s: %s", path, strerror(-err));
+out:
+	X509_free(ca);
+	X509_free(x);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	return rc;
 }
 
 static int init_pki(const char *dir, const struct init_args *a,
 		    const struct sockaddr_storage *addrs, size_t naddrs)
 {
-	EVP_PKEY *ca_key = NULL, *as_key = NULL, *con_key = NULL;
-	X509 *ca = NULL, *as = NULL, *con = NULL;
+	EVP_PKEY *ca_key = NULL, *as_key = NULL;
+	X509 *ca = NULL, *as = NULL;
 	char path[PATH_MAX];
 	int rc = -1, err;
 
 	ca_key = ca_key_new();
 	as_key = ca_key_new();
-	con_key = EVP_EC_gen("P-256");
-	if (!ca_key || !as_key || !con_key) {
-		cli_fail("cannot generate keys");
+	if (!ca_key || !as_key) {
+		cli_fail("cannot generate Ed25519 keys");
 		goto out;
 	}
 	ca = ca_issue_root(ca_key, a->domain);
 	as = ca ? ca_issue_server(ca, ca_key, as_key, a->domain, addrs, naddrs, CA_LEAF_DAYS)
 		: NULL;
-	con = as ? init_console_cert(ca, ca_key, con_key, a->domain, addrs, naddrs) : NULL;
-	if (!ca || !as || !con) {
-		cli_fail("cannot issue the CA, AS and console certificates");
+	if (!ca || !as) {
+		cli_fail("cannot issue the CA and AS certificates");
 		goto out;
 	}
 #define WRITE(name, call)                                                        \
@@ -183,17 +211,13 @@ static int init_pki(const char *dir, const struct init_args *a,
 	WRITE("ca.pem", ca_write_cert(path, ca, 1));
 	WRITE("as.key", ca_write_key(path, as_key, 1));
 	WRITE("as.pem", ca_write_cert(path, as, 1));
-	WRITE("console.key", ca_write_key(path, con_key, 1));
-	WRITE("console.pem", ca_write_cert(path, con, 1));
 #undef WRITE
-	rc = 0;
+	rc = init_console_pki(dir, a, addrs, naddrs);
 out:
 	X509_free(ca);
 	X509_free(as);
-	X509_free(con);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(as_key);
-	EVP_PKEY_free(con_key);
 	return rc;
 }
 

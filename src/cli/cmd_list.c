@@ -28,7 +28,7 @@ static int list_json(const struct admin_row *rows, size_t n)
 	if (!buf)
 		return cli_fail("out of memory");
 	json_init(&j, buf, cap);
-	admin_list_json(&j, rows, n);
+	admin_list_json(&j, NULL, rows, n);
 	if (json_finish(&j) < 0) {
 		free(buf);
 		return cli_fail("internal error: list output too large");

@@ -202,14 +202,15 @@ static void cloud_authz(void *arg)
 	}
 }
 
-/* The console changed nodes or the policy file: read the policy if it
- * changed, and check the tunnels again. */
+/* The console changed nodes or the policy file: read the policy now
+ * (not after its settling time: the console renamed a whole file in),
+ * and check the tunnels again. */
 static void cloud_console_changed(void *arg)
 {
 	struct cloud *c = arg;
 
 	if (c->nms)
-		nms_policy_reload(c->nms, false);
+		nms_policy_reload(c->nms, true);   /* the file is whole: renamed in */
 	cloud_authz(c);
 }
 

@@ -104,8 +104,10 @@ static X509 *ca_issue(EVP_PKEY *key, const char *cn, int days, X509 *issuer,
 			goto fail;
 	if (san && X509_add_ext(x, (X509_EXTENSION *)san, -1) != 1)
 		goto fail;
-	/* Ed25519 signs without a separate digest: md is NULL. */
-	if (X509_sign(x, sign_key, NULL) > 0)
+	/* Ed25519 signs without a separate digest: md is NULL; the
+	 * console's ECDSA keys sign SHA-256. */
+	if (X509_sign(x, sign_key, EVP_PKEY_get_id(sign_key) == EVP_PKEY_ED25519 ? NULL
+									       : EVP_sha256()) > 0)
 		return x;
 fail:
 	X509_free(x);
@@ -160,6 +162,43 @@ X509 *ca_issue_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *dom
 	}
 	if (!nips)
 		return NULL;
+	return ca_issue_leaf(ca, ca_key, key, cn, days, san, NULL, "serverAuth");
+}
+
+EVP_PKEY *ca_key_new_web(void)
+{
+	return EVP_EC_gen("P-256");
+}
+
+X509 *ca_issue_web_root(EVP_PKEY *key, const char *domain, int days)
+{
+	static const struct ca_ext ext[] = {
+		{ NID_basic_constraints, "critical,CA:TRUE,pathlen:0" },
+		{ NID_key_usage, "critical,keyCertSign,cRLSign" },
+		{ NID_subject_key_identifier, "hash" },
+	};
+	char cn[300];
+
+	snprintf(cn, sizeof(cn), "CYPHONIC console CA %s", domain);
+	return ca_issue(key, cn, days, NULL, key, ext, CONF_ARRAY_LEN(ext), NULL);
+}
+
+X509 *ca_issue_web_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
+			  const struct sockaddr_storage *ips, size_t nips, int days)
+{
+	char cn[300], san[1024], ip[ADDR_STR_MAX];
+	size_t len;
+
+	snprintf(cn, sizeof(cn), "console.%s", domain);
+	len = (size_t)snprintf(san, sizeof(san), "DNS:localhost");
+	for (size_t i = 0; i < nips; i++) {
+		if (ips[i].ss_family != AF_INET && ips[i].ss_family != AF_INET6)
+			return NULL;
+		len += (size_t)snprintf(san + len, sizeof(san) - len, ",IP:%s",
+					addr_ip_str((const struct sockaddr *)&ips[i], ip));
+		if (len >= sizeof(san))
+			return NULL;
+	}
 	return ca_issue_leaf(ca, ca_key, key, cn, days, san, NULL, "serverAuth");
 }
 

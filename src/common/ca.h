@@ -34,6 +34,14 @@ X509 *ca_issue_root(EVP_PKEY *key, const char *domain);
 X509 *ca_issue_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
 		      const struct sockaddr_storage *ips, size_t nips, int days);
 X509 *ca_issue_node(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *fqdn, int days);
+/* The web console's own PKI, apart from the CA nodes trust (a console's
+ * key must never pass for the AS): an ECDSA P-256 CA that browsers take
+ * (they do not take Ed25519) and its server certificate for localhost and
+ * the addresses ips.  The CA's key is not kept. */
+EVP_PKEY *ca_key_new_web(void);
+X509 *ca_issue_web_root(EVP_PKEY *key, const char *domain, int days);
+X509 *ca_issue_web_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
+			  const struct sockaddr_storage *ips, size_t nips, int days);
 /* A new AS certificate like old (its CN and addresses) for key. */
 X509 *ca_reissue_server(const X509 *old, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, int days);
 

@@ -779,7 +779,7 @@ console_on()
 }
 
 # con NS JAR PATH [curl args...]: an HTTPS request to the console from NS,
-# keeping cookies in JAR ("" none), verified against the cloud's CA.  The
+# keeping cookies in JAR ("" none), verified against the console's own CA.  The
 # status goes to CON_CODE, the body to $RUN_DIR/con.body, the headers to
 # $RUN_DIR/con.hdr.
 CON_CODE=
@@ -789,7 +789,7 @@ con()
 	shift 3
 	local j=()
 	[[ -z $jar ]] || j=(-b "$RUN_DIR/$jar.jar" -c "$RUN_DIR/$jar.jar")
-	CON_CODE=$(n "$ns" curl -sS --max-time 10 --cacert "$CLOUD_DIR/ca.pem" "${j[@]}" \
+	CON_CODE=$(n "$ns" curl -sS --max-time 10 --cacert "$CLOUD_DIR/console-ca.pem" "${j[@]}" \
 		-o "$RUN_DIR/con.body" -D "$RUN_DIR/con.hdr" -w '%{http_code}' "$@" \
 		"$CONSOLE_URL$path") || CON_CODE=000
 }

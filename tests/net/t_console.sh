@@ -47,6 +47,11 @@ con a "" /nothing
 con_expect 404 "GET /nothing"
 ok "page, script and headers; unknown paths 404"
 
+pretty "the console's certificate is its own CA's: the cloud CA nodes trust does not take it"
+n a curl -sS --max-time 10 --cacert "$CLOUD_DIR/ca.pem" -o /dev/null "$CONSOLE_URL/" 2>/dev/null &&
+	fail "the console's certificate verified against the nodes' CA"
+ok "refused against ca.pem; verified against console-ca.pem"
+
 pretty "no session: every API refused"
 for p in /api/nodes /api/overview /api/stats /api/policy /api/session; do
 	con a "" "$p"
@@ -54,7 +59,7 @@ for p in /api/nodes /api/overview /api/stats /api/policy /api/session; do
 done
 con a "" /api/revoke -d name=a -d reason=x
 con_expect 401 "revoke without a session"
-printf '%s\tFALSE\t/\tTRUE\t0\tcy_session\t%064d\n' 192.0.2.1 7 >"$RUN_DIR/forged.jar"
+printf '%s\tFALSE\t/\tTRUE\t0\t__Host-cy_session\t%064d\n' 192.0.2.1 7 >"$RUN_DIR/forged.jar"
 con a forged /api/nodes
 con_expect 401 "a forged session cookie"
 [[ $(list_get a .revoked) == false ]] || fail "a revoked"
@@ -62,7 +67,7 @@ ok "401 without a session or with a forged one; nothing changed"
 
 pretty "log in"
 con_login a op root "$PW"
-cookie=$(tr -d '\r' <"$RUN_DIR/con.hdr" | grep -i '^set-cookie: cy_session=')
+cookie=$(tr -d '\r' <"$RUN_DIR/con.hdr" | grep -i '^set-cookie: __Host-cy_session=')
 for attr in Secure HttpOnly SameSite=Strict; do
 	[[ $cookie == *"; $attr"* ]] || fail "session cookie without $attr: $cookie"
 done
@@ -70,6 +75,16 @@ con a op /api/session
 con_expect 200 "session"
 [[ $(cbody .name) == root && $(cbody .domain) == "$CY_DOMAIN" ]] || fail "session: $(cat "$RUN_DIR/con.body")"
 ok "logged in; cookie Secure, HttpOnly, SameSite=Strict"
+
+pretty "a login from a page of another origin, a GET of the login, a large login body: refused"
+con a "" /api/login -H "Origin: https://evil.example" -d name=root --data-urlencode "password=$PW"
+con_expect 403 "a login from another origin"
+con a "" /api/login
+con_expect 405 "GET /api/login"
+head -c 5000 /dev/zero | tr '\0' a >"$RUN_DIR/biglogin"
+con a "" /api/login -d name=root --data-urlencode "password@$RUN_DIR/biglogin"
+con_expect 400 "a login body over 4 KiB"
+ok "403, 405, 400"
 
 pretty "the table and the overview"
 con a op /api/nodes
@@ -84,6 +99,10 @@ con_expect 200 "overview"
 [[ $(cbody '.relay_sessions') =~ ^[0-9]+$ ]] || fail "overview: no relay sessions figure"
 [[ $(cbody '.hosts | length') == 1 && $(cbody '.hosts[0].name') == "$(list_get a .host)" &&
 	$(cbody '.hosts[0].registered') == 1 ]] || fail "overview hosts: $(jq -c .hosts "$RUN_DIR/con.body")"
+con a op /api/view
+con_expect 200 "view"
+[[ $(cbody '.overview.nodes.enrolled') == 1 && $(cbody '.nodes[0].name') == a ]] ||
+	fail "view: $(head -c 300 "$RUN_DIR/con.body")"
 con a op /api/stats
 con_expect 200 "stats"
 (($(cbody .cloud.nms.registrations) >= 1)) || fail "stats: no registration counted"
@@ -199,29 +218,57 @@ con_expect 401 "a removed account's login"
 printf '%s\n' "$PW" | cy admin add root --dir "$CLOUD_DIR" >/dev/null
 ok "refused at its next request and login"
 
-pretty "wrong passwords: refused, counted, then throttled"
+pretty "a new password ends the account's sessions"
+con_login a op3 root "$PW"
+printf '%s\n' "$PW-new" | cy admin add root --dir "$CLOUD_DIR" >/dev/null
+con a op3 /api/nodes
+con_expect 401 "a session from before the password changed"
+con_login a op3 root "$PW-new"
+printf '%s\n' "$PW" | cy admin add root --dir "$CLOUD_DIR" >/dev/null
+ok "the old session refused; the new password logs in"
+
+pretty "100 idle connections: the console takes 32 at once, the cloud's descriptors stay bounded"
+fd0=$(ls /proc/"${DPID[cloud]}"/fd | wc -l)
+touch "$RUN_DIR/hold"
+n a bash -c 'for i in $(seq 100); do exec {fd}<>/dev/tcp/192.0.2.1/7447 || exit 1; done
+	while [[ -e '"$RUN_DIR"'/hold ]]; do sleep 0.1; done' &
+holder=$!
+wait_for 10 eval '(( $(ls /proc/'"${DPID[cloud]}"'/fd | wc -l) >= fd0 + 32 ))'
+fds=$(ls /proc/"${DPID[cloud]}"/fd | wc -l)
+((fds <= fd0 + 34)) || fail "the cloud holds $fds descriptors, $fd0 before: more than 32 connections"
+stat_get .nms.keepalives >/dev/null || fail "the cloud's control socket stopped answering"
+is_registered a || fail "a lost its registration"
+rm -f "$RUN_DIR/hold"
+wait "$holder" || fail "the 100 connections were not made"
+wait_for 30 eval 'con cloud "" /; [[ $CON_CODE == 200 ]]'
+ok "$((fds - fd0)) descriptors for 100 connections; the AS, NMS and control socket unaffected; the console answers again"
+
+pretty "wrong passwords from b's site: refused, counted, then throttled; a still logs in"
 con_login cloud st root "$PW"   # another source, to read the counters
 f0=$(con cloud st /api/stats && cbody .console.login_failed)
-# the removed account's login above was a's first failure; four more are free
-for i in 2 3 4 5 6; do
-	con a "" /api/login -d name=root -d password=wrong
+# b's site (its NAPT, 192.0.2.20) never logged root in: five failures are
+# free, the sixth starts a wait
+for i in 1 2 3 4 5 6; do
+	con b "" /api/login -d name=root -d password=wrong
 	con_expect 401 "wrong password $i"
 done
-con a "" /api/login -d name=root -d password=wrong
-con_expect 429 "a wrong password at once after the free ones"
+con b "" /api/login -d name=root -d password=wrong
+con_expect 429 "a wrong password at once after the sixth"
 tr -d '\r' <"$RUN_DIR/con.hdr" | grep -qi '^retry-after: [0-9]' || fail "429 without Retry-After"
 # each further failure (once its wait is over) doubles the wait: 1, 2, 4 s
-wrong_401() { con a "" /api/login -d name=root -d password=wrong; [[ $CON_CODE == 401 ]]; }
+wrong_401() { con b "" /api/login -d name=root -d password=wrong; [[ $CON_CODE == 401 ]]; }
 wait_for 10 wrong_401
 wait_for 10 wrong_401
-con a "" /api/login -d name=root --data-urlencode "password=$PW"
-con_expect 429 "the right password while throttled"
+con b "" /api/login -d name=root --data-urlencode "password=$PW"
+con_expect 429 "the right password from b's site while throttled"
+# a logged root in before: the guesser cannot lock it out
+con_login a op4 root "$PW"
 con cloud st /api/stats
-(($(cbody .console.login_failed) == f0 + 7)) ||
-	fail "login_failed $(cbody .console.login_failed), not $((f0 + 7))"
+(($(cbody .console.login_failed) == f0 + 8)) ||
+	fail "login_failed $(cbody .console.login_failed), not $((f0 + 8))"
 (($(cbody .console.login_throttled) >= 2)) || fail "login_throttled"
-grep -q "failed login as 'root' from 192.0.2.10" "$(log_of cloud)" || fail "no log line"
-ok "401 until the free failures are used, then 429 with Retry-After even for the right password; counted and logged"
+grep -q "failed login as 'root' from 192.0.2.20" "$(log_of cloud)" || fail "no log line"
+ok "401 six times, then 429 with Retry-After even for the right password; a logs in meanwhile; counted and logged"
 
 stop_all
 ok "all daemons stopped cleanly"

@@ -95,7 +95,7 @@ registered() { sdx cyphonic status -c /etc/cyphonic/alpha.conf --json | grep -q 
 until_ok registered || die "alpha never registered: $(sdx cyphonic status -c /etc/cyphonic/alpha.conf 2>&1 | head -n5)"
 check "cyphonicd@alpha active under its unit and registered"
 
-C=(curl -sS --max-time 10 --cacert "$D/ca.pem" -o /dev/null -w '%{http_code}')
+C=(curl -sS --max-time 10 --cacert "$D/console-ca.pem" -o /dev/null -w '%{http_code}')
 code=$(sdx "${C[@]}" https://127.0.0.1:7447/api/nodes) || die "console: curl failed"
 [[ $code == 401 ]] || die "console: /api/nodes without a session gave $code"
 code=$(sdx "${C[@]}" -d name=root --data-urlencode 'password=correct horse 9' \

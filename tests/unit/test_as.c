@@ -288,6 +288,21 @@ static void test_limit_table(void **state)
 	inet_pton(AF_INET6, "2001:db8:1:300::1", &b.sin6_addr);
 	as_limit_key_addr((struct sockaddr *)&b, kb);
 	assert_string_not_equal(ka, kb);
+	/* an IPv4-mapped peer of a dual-stack socket is its IPv4 address,
+	 * not ::ffff:0:0/56, which every IPv4 client would share */
+	{
+		struct sockaddr_in v4 = { .sin_family = AF_INET };
+		char km[AS_LIMIT_KEY_MAX], k4[AS_LIMIT_KEY_MAX];
+
+		inet_pton(AF_INET6, "::ffff:192.0.2.7", &b.sin6_addr);
+		inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr);
+		as_limit_key_addr((struct sockaddr *)&b, km);
+		as_limit_key_addr((struct sockaddr *)&v4, k4);
+		assert_string_equal(km, k4);
+		inet_pton(AF_INET6, "::ffff:192.0.2.8", &b.sin6_addr);
+		as_limit_key_addr((struct sockaddr *)&b, km);
+		assert_string_not_equal(km, k4);
+	}
 	for (int i = 0; i < AS_LIMIT_FREE; i++)
 		as_limit_failed(l, ka, t);
 	assert_int_equal(as_limit_wait(l, ka, t), 0);
@@ -320,6 +335,33 @@ static void test_limit_table(void **state)
 	assert_false(as_limit_marked(l, "a:192.0.2.1|n:beta", t + 20000, 10000));
 	assert_false(as_limit_marked(l, "a:192.0.2.2|n:beta", t, 10000));
 	as_limit_free(l);
+}
+
+/* The guard of password logins: a name's failures do not lock out a
+ * source that logged it in; a success keeps the source's own failures. */
+static void test_login_guard(void **state)
+{
+	struct login_guard *g = login_guard_new();
+	struct sockaddr_in good = { .sin_family = AF_INET }, bad = good;
+	int64_t t = 5000000;
+
+	assert_non_null(g);
+	inet_pton(AF_INET, "192.0.2.10", &good.sin_addr);
+	inet_pton(AF_INET, "198.51.100.66", &bad.sin_addr);
+	login_guard_result(g, (struct sockaddr *)&good, "root", true, t);
+	for (int i = 0; i < AS_LIMIT_FREE + 3; i++)
+		login_guard_result(g, (struct sockaddr *)&bad, "root", false, t);
+	assert_true(login_guard_wait(g, (struct sockaddr *)&bad, "root", t) > 0);
+	assert_true(login_guard_wait(g, (struct sockaddr *)&bad, "other", t) > 0);
+	/* the source that logged root in is not held back by root's failures */
+	assert_int_equal(login_guard_wait(g, (struct sockaddr *)&good, "root", t), 0);
+	/* but a fresh source is: the name backs off */
+	good.sin_addr.s_addr ^= htonl(1);
+	assert_true(login_guard_wait(g, (struct sockaddr *)&good, "root", t) > 0);
+	/* a success from the guesser's source keeps its failures */
+	login_guard_result(g, (struct sockaddr *)&bad, "mine", true, t);
+	assert_true(login_guard_wait(g, (struct sockaddr *)&bad, "other", t) > 0);
+	login_guard_free(g);
 }
 
 /* The check runs off the loop: a password changed meanwhile is not
@@ -875,6 +917,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_password_backoff_per_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_check_split, setup, teardown),
 		cmocka_unit_test(test_limit_table),
+		cmocka_unit_test(test_login_guard),
 		cmocka_unit_test_setup_teardown(test_password_guessing_does_not_lock_out, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_login_retires_older_key, setup, teardown),

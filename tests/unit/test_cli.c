@@ -107,6 +107,21 @@ static void test_usage(void **state)
 	assert_non_null(strstr(read_file(strcat(strcpy(out, dir), "/stderr")), "cloud.conf"));
 }
 
+static X509 *read_cert(const char *base, const char *name)
+{
+	char path[512];
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/%s", base, name);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
 static void test_init(void **state)
 {
 	struct cloud_conf c;
@@ -131,6 +146,29 @@ static void test_init(void **state)
 	snprintf(path, sizeof(path), "%s/c/as.key", dir);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/c/console.key", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* the console's certificate is its own CA's, never one a node would
+	 * take for the AS: the cloud CA did not issue it */
+	{
+		X509 *con = read_cert(dir, "c/console.pem"), *cca = read_cert(dir, "c/console-ca.pem");
+		X509 *ca = read_cert(dir, "c/ca.pem");
+
+		assert_true(con && cca && ca);
+		assert_true(ca_issued_by(con, cca));
+		assert_false(ca_issued_by(con, ca));
+		assert_int_equal(X509_check_ip_asc(con, "192.0.2.1", 0), 1);
+		assert_int_equal(X509_check_ip_asc(con, "127.0.0.1", 0), 1);
+		assert_int_equal(X509_check_host(con, "localhost", 0, 0, NULL), 1);
+		assert_int_equal(EVP_PKEY_get_id(X509_get0_pubkey(con)), EVP_PKEY_EC);
+		X509_free(con);
+		X509_free(cca);
+		X509_free(ca);
+	}
+	snprintf(path, sizeof(path), "%s/c/cloud.conf", dir);
+	assert_int_equal(cloud_conf_load(&c, path, err, sizeof(err)), 0);
+	assert_true(c.has_console);
 
 	assert_int_equal(store_open(&st, c.store, err, sizeof(err)), 0);
 	assert_int_equal(store_meta_get(st, "domain", v, sizeof(v)), 0);

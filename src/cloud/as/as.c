@@ -20,7 +20,6 @@
 #include "wire.h"
 
 #define AS_KEY_TRIES 4
-#define AS_GOOD_MS (24 * 3600 * 1000LL)   /* a source that logged a name in vouches this long */
 
 struct as {
 	struct store *st;
@@ -31,7 +30,7 @@ struct as {
 	/* Failed password logins by source and by name, and the sources that
 	 * logged a name in lately (they are not held back by that name's
 	 * failures: a guesser elsewhere cannot lock a node out). */
-	struct as_limit *by_src, *by_name, *good;
+	struct login_guard *guard;           /* password logins (as_limit.h) */
 	char dummy[PWHASH_MAX];      /* verified against when there is no hash */
 };
 
@@ -46,12 +45,10 @@ struct as *as_new(struct store *st, const struct as_conf *conf)
 		return NULL;
 	as->st = st;
 	as->conf = *conf;
-	as->by_src = as_limit_new();
-	as->by_name = as_limit_new();
-	as->good = as_limit_new();
+	as->guard = login_guard_new();
 	/* The hash an unknown name is checked against, made once here so no
 	 * request pays for it. */
-	if (!as->by_src || !as->by_name || !as->good ||
+	if (!as->guard ||
 	    pwhash_create("cyphonic dummy password", as->dummy) < 0) {
 		as_free(as);
 		return NULL;
@@ -63,9 +60,7 @@ void as_free(struct as *as)
 {
 	if (!as)
 		return;
-	as_limit_free(as->by_src);
-	as_limit_free(as->by_name);
-	as_limit_free(as->good);
+	login_guard_free(as->guard);
 	free(as);
 }
 
@@ -242,26 +237,13 @@ void as_check_free(struct as_check *chk)
 static ssize_t as_check_start(struct as *as, const struct as_peer *peer, const struct as_req *r,
 			      uint8_t *resp, size_t cap, struct as_check **chk)
 {
-	char ksrc[AS_LIMIT_KEY_MAX], kname[AS_LIMIT_KEY_MAX], kpair[AS_LIMIT_KEY_MAX];
 	char pbuf[ADDR_STR_MAX], why[64];
 	int64_t now = clock_now_ms();
 	struct store_node n;
 	struct as_check *c;
-	int wait, w, rc;
+	int wait, rc;
 
-	as_limit_key_addr(peer->addr, ksrc);
-	as_limit_key_name(r->name, kname);
-	as_limit_key_pair(ksrc, r->name, kpair);
-	/* A source that logged this name in lately is not held back by the
-	 * name's failures (a guesser elsewhere must not lock the node out),
-	 * nor by its own (a site behind one NAPT with one bad node). */
-	wait = 0;
-	if (!as_limit_marked(as->good, kpair, now, AS_GOOD_MS)) {
-		wait = as_limit_wait(as->by_src, ksrc, now);
-		w = as_limit_wait(as->by_name, kname, now);
-		if (w > wait)
-			wait = w;
-	}
+	wait = login_guard_wait(as->guard, peer->addr, r->name, now);
 	if (wait > 0) {
 		as->stats.throttled++;
 		LOG_RATELIMITED(&as->rl_refused, "as: %s: password login for %s refused for %d s "
@@ -298,7 +280,6 @@ static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct a
 		       struct as_check **chk)
 {
 	char reason[CY_REASON_MAX + 1], pbuf[ADDR_STR_MAX];
-	char ksrc[AS_LIMIT_KEY_MAX], kname[AS_LIMIT_KEY_MAX], kpair[AS_LIMIT_KEY_MAX];
 	bool ok;
 	int rc;
 
@@ -312,19 +293,8 @@ static ssize_t as_auth(struct as *as, const struct as_peer *peer, const struct a
 			return as_check_start(as, peer, r, resp, cap, chk);
 		rc = store_node_by_name(as->st, r->name, n);
 		ok = rc == 0 && (*chk)->ok && !strcmp(n->pwhash, (*chk)->hash);
-		as_limit_key_addr(peer->addr, ksrc);
-		as_limit_key_name(r->name, kname);
-		as_limit_key_pair(ksrc, r->name, kpair);
-		/* A success clears the name's failures and vouches for this
-		 * source with this name; the source's own failures stay (one
-		 * good account must not buy a guesser fresh tries). */
-		if (ok) {
-			as_limit_succeeded(as->by_name, kname);
-			as_limit_mark(as->good, kpair, clock_now_ms());
-		} else if (rc != -EIO) {
-			as_limit_failed(as->by_src, ksrc, clock_now_ms());
-			as_limit_failed(as->by_name, kname, clock_now_ms());
-		}
+		if (rc != -EIO)
+			login_guard_result(as->guard, peer->addr, r->name, ok, clock_now_ms());
 	} else {
 		*how = "none";
 		rc = -ENOENT;

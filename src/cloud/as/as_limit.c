@@ -45,7 +45,15 @@ void as_limit_key_addr(const struct sockaddr *sa, char key[AS_LIMIT_KEY_MAX])
 {
 	char buf[ADDR_STR_MAX];
 
-	if (sa && sa->sa_family == AF_INET6) {
+	/* An IPv4 client of a dual-stack socket is keyed as IPv4, not as
+	 * part of ::ffff:0:0/56, which every IPv4 client would share. */
+	if (sa && sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+		struct sockaddr_in p = { .sin_family = AF_INET };
+
+		memcpy(&p.sin_addr, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr + 12, 4);
+		snprintf(key, AS_LIMIT_KEY_MAX, "a:%s", addr_str((struct sockaddr *)&p, buf));
+	} else if (sa && sa->sa_family == AF_INET6) {
 		struct sockaddr_in6 p = *(const struct sockaddr_in6 *)sa;
 
 		memset(p.sin6_addr.s6_addr + 7, 0, 9);
@@ -173,4 +181,80 @@ bool as_limit_marked(struct as_limit *l, const char *key, int64_t now_ms, int64_
 	struct slot *s = find(l, key, false, now_ms);
 
 	return s && now_ms - s->last_ms <= max_age_ms;
+}
+
+struct login_guard {
+	struct as_limit *by_src, *by_name, *good;
+};
+
+struct login_guard *login_guard_new(void)
+{
+	struct login_guard *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->by_src = as_limit_new();
+	g->by_name = as_limit_new();
+	g->good = as_limit_new();
+	if (!g->by_src || !g->by_name || !g->good) {
+		login_guard_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void login_guard_free(struct login_guard *g)
+{
+	if (!g)
+		return;
+	as_limit_free(g->by_src);
+	as_limit_free(g->by_name);
+	as_limit_free(g->good);
+	free(g);
+}
+
+struct guard_keys {
+	char src[AS_LIMIT_KEY_MAX], name[AS_LIMIT_KEY_MAX], pair[AS_LIMIT_KEY_MAX];
+};
+
+static void guard_keys(const struct sockaddr *src, const char *name, struct guard_keys *k)
+{
+	as_limit_key_addr(src, k->src);
+	as_limit_key_name(name, k->name);
+	as_limit_key_pair(k->src, name, k->pair);
+}
+
+int login_guard_wait(struct login_guard *g, const struct sockaddr *src, const char *name,
+		     int64_t now_ms)
+{
+	struct guard_keys k;
+	int wait, w;
+
+	guard_keys(src, name, &k);
+	/* A source that logged this name in lately is not held back by the
+	 * name's failures (a guesser elsewhere must not lock it out), nor by
+	 * its own (a site behind one NAPT with one bad client). */
+	if (as_limit_marked(g->good, k.pair, now_ms, LOGIN_GUARD_GOOD_MS))
+		return 0;
+	wait = as_limit_wait(g->by_src, k.src, now_ms);
+	w = as_limit_wait(g->by_name, k.name, now_ms);
+	return w > wait ? w : wait;
+}
+
+void login_guard_result(struct login_guard *g, const struct sockaddr *src, const char *name,
+			bool ok, int64_t now_ms)
+{
+	struct guard_keys k;
+
+	guard_keys(src, name, &k);
+	/* A success clears the name's failures and vouches for this source
+	 * with this name; the source's own failures stay (one good account
+	 * must not buy a guesser fresh tries). */
+	if (ok) {
+		as_limit_succeeded(g->by_name, k.name);
+		as_limit_mark(g->good, k.pair, now_ms);
+	} else {
+		as_limit_failed(g->by_src, k.src, now_ms);
+		as_limit_failed(g->by_name, k.name, now_ms);
+	}
 }

@@ -34,7 +34,7 @@ struct as_limit;
 struct as_limit *as_limit_new(void);
 void as_limit_free(struct as_limit *l);
 
-/* The key of a source: an IPv4 address, or the /56 of an IPv6 address
+/* The key of a source: an IPv4 address (also IPv4-mapped), or the /56 of an IPv6 address
  * (one site usually holds a whole /56, so a host cannot dodge the limits
  * by taking more addresses of its prefix). */
 void as_limit_key_addr(const struct sockaddr *sa, char key[AS_LIMIT_KEY_MAX]);
@@ -50,5 +50,22 @@ void as_limit_succeeded(struct as_limit *l, const char *key);
 /* Remember key at now_ms / whether it was remembered within max_age_ms. */
 void as_limit_mark(struct as_limit *l, const char *key, int64_t now_ms);
 bool as_limit_marked(struct as_limit *l, const char *key, int64_t now_ms, int64_t max_age_ms);
+
+/* Password logins (the AS's and the web console's), guarded by source and
+ * by name with three tables: failures by source, failures by name, and
+ * the (source, name) pairs that logged in.  login_guard_wait: seconds the
+ * attempt must wait (0: check the password), none for a pair that logged
+ * in within LOGIN_GUARD_GOOD_MS, so a guesser elsewhere cannot lock a
+ * name out.  login_guard_result: a success clears the name's failures
+ * and vouches for the pair, a failure counts against both (an error of
+ * the store is neither: the caller does not call it). */
+#define LOGIN_GUARD_GOOD_MS (24 * 3600 * 1000LL)
+struct login_guard;
+struct login_guard *login_guard_new(void);
+void login_guard_free(struct login_guard *g);
+int login_guard_wait(struct login_guard *g, const struct sockaddr *src, const char *name,
+		     int64_t now_ms);
+void login_guard_result(struct login_guard *g, const struct sockaddr *src, const char *name,
+			bool ok, int64_t now_ms);
 
 #endif

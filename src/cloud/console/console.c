@@ -8,7 +8,9 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,9 @@
 
 #define CONSOLE_TIMEOUT_S 10
 #define CONSOLE_HEADERS_MAX 8192
-#define CONSOLE_COOKIE "cy_session"
+/* __Host-: the browser takes it only from this origin over HTTPS, with
+ * Path=/ and no Domain, so no other host of the site can plant one. */
+#define CONSOLE_COOKIE "__Host-cy_session"
 #define CONSOLE_CSRF_HEADER "X-CSRF-Token"
 
 /* Sent with every answer: nothing of the page loads from elsewhere or
@@ -47,6 +51,17 @@ static void console_headers(struct evhttp_request *req, const char *type)
 	evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
 }
 
+static void free_ref(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+static void wipe_free(const void *data, size_t len, void *arg)
+{
+	cy_wipe((void *)data, len);
+	free((void *)data);
+}
+
 void console_reply_json(struct console_req *r, int code, const char *text)
 {
 	struct evbuffer *b = evbuffer_new();
@@ -57,6 +72,32 @@ void console_reply_json(struct console_req *r, int code, const char *text)
 	}
 	console_headers(r->req, "application/json; charset=utf-8");
 	evbuffer_add(b, text, strlen(text));
+	evbuffer_add(b, "\n", 1);
+	evhttp_send_reply(r->req, code, NULL, b);
+	evbuffer_free(b);
+}
+
+void console_reply_j(struct console_req *r, int code, struct json *j, bool secret)
+{
+	struct evbuffer *b;
+	long n = json_finish(j);
+
+	if (n < 0) {
+		if (secret)
+			cy_wipe(j->p, j->cap);
+		free(j->p);
+		return console_reply_error(r, 500, "the answer does not fit");
+	}
+	b = evbuffer_new();
+	if (!b) {
+		if (secret)
+			cy_wipe(j->p, j->cap);
+		free(j->p);
+		return console_reply_error(r, 500, "out of memory");
+	}
+	console_headers(r->req, "application/json; charset=utf-8");
+	/* the text itself goes out, freed (and wiped) once written */
+	evbuffer_add_reference(b, j->p, (size_t)n, secret ? wipe_free : free_ref, NULL);
 	evbuffer_add(b, "\n", 1);
 	evhttp_send_reply(r->req, code, NULL, b);
 	evbuffer_free(b);
@@ -94,6 +135,7 @@ int console_status_of(int err)
 	case -EPERM: return 403;
 	case -ENOENT: return 404;
 	case -EEXIST: return 409;
+	case -ENOSPC: return 409;   /* the address ranges are full */
 	default: return 500;
 	}
 }
@@ -133,29 +175,42 @@ void console_figures(struct console *c, const char *stats_json, const struct nms
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* The live session of the request, whose account still exists (removed
- * with `cyphonic admin remove`: its sessions end). */
+/* The session of the request's cookie (touch: a request of its user's),
+ * whose account still has the password it logged in with: removed or
+ * given a new one, its sessions end.  NULL with *err set when the store
+ * could not say (the sessions stay). */
 static struct console_session *console_session_of(struct console *c,
-						  struct evhttp_request *req)
+						  struct evhttp_request *req, bool touch,
+						  bool *err)
 {
-	char id[CONSOLE_TOKEN_HEX + 1];
+	char id[CONSOLE_TOKEN_HEX + 1], hash[PWHASH_MAX];
 	struct console_session *s;
+	int rc;
 
+	*err = false;
 	if (!console_cookie_value(evhttp_find_header(evhttp_request_get_input_headers(req),
 						     "Cookie"),
 				  CONSOLE_COOKIE, id, sizeof(id)))
 		return NULL;
-	s = console_session_find(&c->sessions, id, clock_now_ms() / 1000);
-	if (s && !admin_account_exists(c->st, s->name)) {
-		console_session_end_name(&c->sessions, s->name);
+	s = console_session_find(&c->sessions, id, clock_now_ms() / 1000, touch);
+	if (!s)
+		return NULL;
+	rc = admin_account_hash(c->st, s->name, hash);
+	if (rc == -EIO) {
+		*err = true;
 		return NULL;
 	}
+	if (rc < 0 || !console_session_account_ok(s, hash)) {
+		console_session_end_name(&c->sessions, s->name);
+		s = NULL;
+	}
+	cy_wipe(hash, sizeof(hash));
 	return s;
 }
 
 static void console_session_json(struct console_req *r, int code)
 {
-	char out[256];
+	char out[64 + CY_NAME_MAX + CONSOLE_TOKEN_HEX + 6 * CY_FQDN_MAX];
 	struct json j;
 
 	json_init(&j, out, sizeof(out));
@@ -164,34 +219,50 @@ static void console_session_json(struct console_req *r, int code)
 	json_str(&j, "csrf", r->s->csrf);
 	json_str(&j, "domain", r->c->conf->domain);
 	json_obj_end(&j);
-	json_finish(&j);
+	if (json_finish(&j) < 0)
+		return console_reply_error(r, 500, "the answer does not fit");
 	console_reply_json(r, code, out);
 }
 
-/* POST /api/login: name, password.  Failures are counted by source and
- * by name (as_limit.h): after AS_LIMIT_FREE of them, each doubles a wait
- * during which that source or name is refused without a password check. */
+/* The name as the log may show it: a name that is no DNS label is not
+ * written out (it could hold line breaks or escapes). */
+static const char *console_log_name(const char *name)
+{
+	return cy_label_ok(name) ? name : "(not a valid name)";
+}
+
+/* A login form posted by a page of another origin (login CSRF) is
+ * refused: a browser sends Origin with every POST. */
+static bool console_origin_ok(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *origin = evhttp_find_header(h, "Origin");
+	const char *host = evhttp_find_header(h, "Host");
+
+	if (!origin)
+		return true;   /* not a browser's (curl) */
+	return host && !strncmp(origin, "https://", 8) && !strcmp(origin + 8, host);
+}
+
+/* POST /api/login: name, password.  Guarded as the AS's password logins
+ * are (login_guard: failures by source and by name, a source that logged
+ * the name in not held back by the name's). */
 static void console_login(struct console_req *r)
 {
 	struct console *c = r->c;
 	const char *name = console_field(r, "name"), *pw = console_field(r, "password");
 	const struct sockaddr *sa =
 		evhttp_connection_get_addr(evhttp_request_get_connection(r->req));
-	char kaddr[AS_LIMIT_KEY_MAX], kname[AS_LIMIT_KEY_MAX], id[CONSOLE_TOKEN_HEX], cookie[160];
-	char who[ADDR_STR_MAX];
+	char id[CONSOLE_TOKEN_HEX], cookie[160], who[ADDR_STR_MAX], hash[PWHASH_MAX];
+	uint8_t account[CONSOLE_TOKEN_LEN];
 	int64_t now = clock_now_ms();
-	int wait;
+	int wait, rc;
 
+	if (!console_origin_ok(r->req))
+		return console_reply_error(r, 403, "a login from another origin");
 	if (!name || !pw || !name[0])
 		return console_reply_error(r, 400, "name and password are required");
-	if (sa)
-		as_limit_key_addr(sa, kaddr);
-	else
-		snprintf(kaddr, sizeof(kaddr), "a:?");
-	as_limit_key_name(name, kname);
-	wait = as_limit_wait(c->limit, kaddr, now);
-	if (as_limit_wait(c->limit, kname, now) > wait)
-		wait = as_limit_wait(c->limit, kname, now);
+	wait = login_guard_wait(c->guard, sa, name, now);
 	if (wait > 0) {
 		char s[16];
 
@@ -201,19 +272,21 @@ static void console_login(struct console_req *r)
 		return console_reply_error(r, 429, "too many failed logins: try again in %d s",
 					   wait);
 	}
-	if (!admin_account_check(c->st, name, pw)) {
+	rc = admin_account_check(c->st, name, pw, hash);
+	if (rc == -EIO)
+		return console_reply_error(r, 500, "the store cannot be read");
+	login_guard_result(c->guard, sa, name, rc == 0, now);
+	if (rc < 0) {
 		c->stats.login_failed++;
-		as_limit_failed(c->limit, kaddr, now);
-		as_limit_failed(c->limit, kname, now);
-		log_warnx("console: failed login as '%.*s' from %s", CY_NAME_MAX, name,
-			  sa ? addr_str(sa, who) : "?");
+		LOG_RATELIMITED(&c->rl_log, "console: failed login as '%s' from %s",
+				console_log_name(name), sa ? addr_str(sa, who) : "?");
 		return console_reply_error(r, 401, "wrong name or password");
 	}
-	as_limit_succeeded(c->limit, kaddr);
-	as_limit_succeeded(c->limit, kname);
-	r->s = console_session_new(&c->sessions, name, now / 1000, id);
+	rc = console_session_account(hash, account);
+	cy_wipe(hash, sizeof(hash));
+	r->s = rc == 0 ? console_session_new(&c->sessions, name, account, now / 1000, id) : NULL;
 	if (!r->s)
-		return console_reply_error(r, 500, "no random numbers");
+		return console_reply_error(r, 500, "no session could be made");
 	c->stats.logins++;
 	log_info("console: %s logged in from %s", name, sa ? addr_str(sa, who) : "?");
 	snprintf(cookie, sizeof(cookie),
@@ -231,16 +304,21 @@ static void console_logout(struct console_req *r)
 	console_reply_json(r, 200, "{}");
 }
 
-/* The POST body as form fields (application/x-www-form-urlencoded). */
-static int console_form(struct console_req *r, struct evkeyvalq *form)
+static void console_session_get(struct console_req *r)
+{
+	console_session_json(r, 200);
+}
+
+/* The POST body as form fields (application/x-www-form-urlencoded), at
+ * most max bytes.  The copy is wiped: it may hold a password. */
+static int console_form(struct console_req *r, struct evkeyvalq *form, size_t max)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in);
 	char *body;
 	int rc;
 
-	TAILQ_INIT(form);
-	if (len > CONSOLE_BODY_MAX)
+	if (len > max)
 		return -1;
 	body = malloc(len + 1);
 	if (!body)
@@ -248,33 +326,54 @@ static int console_form(struct console_req *r, struct evkeyvalq *form)
 	evbuffer_copyout(in, body, len);
 	body[len] = '\0';
 	rc = strlen(body) == len ? evhttp_parse_query_str(body, form) : -1;
+	cy_wipe(body, len);
 	free(body);
 	r->form = form;
 	return rc;
 }
 
+/* The form's values wiped before they are freed. */
+static void console_form_clear(struct evkeyvalq *form)
+{
+	struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, form, next)
+		if (kv->value)
+			cy_wipe(kv->value, strlen(kv->value));
+	evhttp_clear_headers(form);
+}
+
+enum { ROUTE_OPEN = 1 };   /* needs no session */
+
 struct console_route {
 	const char *path;
 	enum evhttp_cmd_type method;
 	void (*fn)(struct console_req *r);
+	int flags;
 };
 
 static const struct console_route console_routes[] = {
-	{ "/api/logout", EVHTTP_REQ_POST, console_logout },
-	{ "/api/overview", EVHTTP_REQ_GET, console_api_overview },
-	{ "/api/nodes", EVHTTP_REQ_GET, console_api_nodes },
-	{ "/api/stats", EVHTTP_REQ_GET, console_api_stats },
-	{ "/api/enrol", EVHTTP_REQ_POST, console_api_enrol },
-	{ "/api/gn", EVHTTP_REQ_POST, console_api_gn },
-	{ "/api/revoke", EVHTTP_REQ_POST, console_api_revoke },
-	{ "/api/policy", EVHTTP_REQ_GET, console_api_policy },
-	{ "/api/policy", EVHTTP_REQ_POST, console_api_policy_set },
+	{ "/api/login", EVHTTP_REQ_POST, console_login, ROUTE_OPEN },
+	{ "/api/logout", EVHTTP_REQ_POST, console_logout, 0 },
+	{ "/api/session", EVHTTP_REQ_GET, console_session_get, 0 },
+	{ "/api/view", EVHTTP_REQ_GET, console_api_view, 0 },
+	{ "/api/overview", EVHTTP_REQ_GET, console_api_overview, 0 },
+	{ "/api/nodes", EVHTTP_REQ_GET, console_api_nodes, 0 },
+	{ "/api/stats", EVHTTP_REQ_GET, console_api_stats, 0 },
+	{ "/api/enrol", EVHTTP_REQ_POST, console_api_enrol, 0 },
+	{ "/api/gn", EVHTTP_REQ_POST, console_api_gn, 0 },
+	{ "/api/revoke", EVHTTP_REQ_POST, console_api_revoke, 0 },
+	{ "/api/policy", EVHTTP_REQ_GET, console_api_policy, 0 },
+	{ "/api/policy", EVHTTP_REQ_POST, console_api_policy_set, 0 },
 };
 
+/* An API request: the route, then the session and (to change anything)
+ * the CSRF token, and only then the body is read. */
 static void console_api(struct console_req *r, const char *path, enum evhttp_cmd_type method)
 {
 	const struct console_route *rt = NULL;
-	bool known = false;
+	struct evkeyvalq form;
+	bool known = false, store_err;
 
 	for (size_t i = 0; i < sizeof(console_routes) / sizeof(console_routes[0]); i++) {
 		if (strcmp(console_routes[i].path, path))
@@ -283,31 +382,38 @@ static void console_api(struct console_req *r, const char *path, enum evhttp_cmd
 		if (console_routes[i].method == method)
 			rt = &console_routes[i];
 	}
-	if (!strcmp(path, "/api/login") && method == EVHTTP_REQ_POST)
-		return console_login(r);
-	r->s = console_session_of(r->c, r->req);
-	if (!strcmp(path, "/api/session") && method == EVHTTP_REQ_GET) {
+	if (!rt)
+		return console_reply_error(r, known ? 405 : 404, known ? "method not allowed"
+								       : "no such API");
+	if (!(rt->flags & ROUTE_OPEN)) {
+		/* the page's polling (GET) does not keep a session alive; its
+		 * user's loading it (/api/session) and changes do */
+		r->s = console_session_of(r->c, r->req,
+					  method == EVHTTP_REQ_POST || rt->fn == console_session_get,
+					  &store_err);
+		if (store_err)
+			return console_reply_error(r, 500, "the store cannot be read");
 		if (!r->s) {
 			r->c->stats.no_session++;
 			return console_reply_error(r, 401, "not logged in");
 		}
-		return console_session_json(r, 200);
+		if (method == EVHTTP_REQ_POST &&
+		    !console_session_csrf_ok(r->s, evhttp_find_header(
+					    evhttp_request_get_input_headers(r->req),
+					    CONSOLE_CSRF_HEADER))) {
+			r->c->stats.csrf_refused++;
+			return console_reply_error(r, 403, "missing or wrong " CONSOLE_CSRF_HEADER);
+		}
 	}
-	if (!rt)
-		return console_reply_error(r, known ? 405 : 404, known ? "method not allowed"
-								       : "no such API");
-	if (!r->s) {
-		r->c->stats.no_session++;
-		return console_reply_error(r, 401, "not logged in");
-	}
+	TAILQ_INIT(&form);
 	if (method == EVHTTP_REQ_POST &&
-	    !console_session_csrf_ok(r->s, evhttp_find_header(
-				    evhttp_request_get_input_headers(r->req),
-				    CONSOLE_CSRF_HEADER))) {
-		r->c->stats.csrf_refused++;
-		return console_reply_error(r, 403, "missing or wrong " CONSOLE_CSRF_HEADER);
-	}
-	rt->fn(r);
+	    console_form(r, &form, rt->flags & ROUTE_OPEN ? CONSOLE_LOGIN_BODY_MAX
+							  : CONSOLE_BODY_MAX) < 0)
+		console_reply_error(r, 400, "the body is not a form "
+				    "(application/x-www-form-urlencoded) or is too large");
+	else
+		rt->fn(r);
+	console_form_clear(&form);
 }
 
 static void console_static(struct console_req *r, const char *path)
@@ -339,10 +445,16 @@ static void console_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct evkeyvalq form;
+	struct bufferevent *bev =
+		evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
 
+	/* Never an answer without TLS: libevent falls back to a plain
+	 * connection when console_bev could not make one. */
+	if (!bev || !bufferevent_openssl_get_ssl(bev)) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
 	r.c->stats.requests++;
-	TAILQ_INIT(&form);
 	if (!path)
 		return console_reply_error(&r, 400, "no path");
 	if (strncmp(path, "/api/", 5)) {
@@ -350,28 +462,85 @@ static void console_request(struct evhttp_request *req, void *arg)
 			return console_reply_error(&r, 405, "method not allowed");
 		return console_static(&r, path);
 	}
-	if (method == EVHTTP_REQ_POST && console_form(&r, &form) < 0) {
-		evhttp_clear_headers(&form);
-		return console_reply_error(&r, 400, "the body is not a form "
-					   "(application/x-www-form-urlencoded)");
-	}
-	if (method != EVHTTP_REQ_POST && method != EVHTTP_REQ_GET) {
-		console_reply_error(&r, 405, "method not allowed");
-	} else {
-		console_api(&r, path, method);
-	}
-	evhttp_clear_headers(&form);
+	console_api(&r, path, method);
+}
+
+/* Each TLS connection is counted from its SSL object's birth to its free
+ * (ex_data's free callback: libevent frees the SSL with the connection),
+ * and lives at most CONSOLE_CONN_LIFE_S, however slowly it trickles: the
+ * listener pauses while CONSOLE_CONNS are open, so the console cannot
+ * hold the descriptors the AS, NMS and TRS share with it. */
+struct console_conn {
+	struct console *c;
+	struct event *deadline;
+	SSL *ssl;
+};
+
+static int conn_index = -1;
+static pthread_once_t conn_index_once = PTHREAD_ONCE_INIT;
+
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+		      void *argp)
+{
+	struct console_conn *cc = ptr;
+
+	if (!cc)
+		return;
+	event_free(cc->deadline);
+	if (cc->c->nconns-- == CONSOLE_CONNS && cc->c->listener)
+		evconnlistener_enable(cc->c->listener);
+	free(cc);
+}
+
+static void conn_index_make(void)
+{
+	conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+}
+
+static void conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct console_conn *cc = arg;
+	int s = SSL_get_fd(cc->ssl);
+
+	/* evhttp sees the end of the stream and closes the connection */
+	cc->c->stats.conns_expired++;
+	if (s >= 0)
+		shutdown(s, SHUT_RDWR);
 }
 
 static struct bufferevent *console_bev(struct event_base *base, void *arg)
 {
 	struct console *c = arg;
+	struct timeval life = { CONSOLE_CONN_LIFE_S, 0 };
+	struct console_conn *cc = calloc(1, sizeof(*cc));
+	struct bufferevent *bev;
 	SSL *ssl = SSL_new(c->ctx);
 
-	if (!ssl)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	if (!cc || !ssl || conn_index < 0)
+		goto fail;
+	cc->c = c;
+	cc->ssl = ssl;
+	cc->deadline = evtimer_new(base, conn_deadline, cc);
+	if (!cc->deadline || evtimer_add(cc->deadline, &life) < 0 ||
+	    !SSL_set_ex_data(ssl, conn_index, cc)) {
+		if (cc->deadline)
+			event_free(cc->deadline);
+		goto fail;
+	}
+	/* counted from here: conn_free uncounts it when the SSL goes */
+	if (++c->nconns == CONSOLE_CONNS && c->listener) {
+		c->stats.conns_refused++;
+		evconnlistener_disable(c->listener);
+	}
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		SSL_free(ssl);   /* and cc with it */
+	return bev;
+fail:
+	free(cc);
+	SSL_free(ssl);
+	return NULL;
 }
 
 static SSL_CTX *console_tls(const struct cloud_conf *conf)
@@ -402,10 +571,12 @@ struct console *console_new(struct event_base *loop, const struct cloud_conf *co
 {
 	struct console *c = calloc(1, sizeof(*c));
 	char err[CLOUD_PATH_MAX + 128], a[ADDR_STR_MAX];
+	struct evhttp_bound_socket *bound;
 	int fd;
 
 	if (!c)
 		return NULL;
+	pthread_once(&conn_index_once, conn_index_make);
 	pthread_mutex_init(&c->mu, NULL);
 	c->conf = conf;
 	c->loop = loop;
@@ -413,9 +584,9 @@ struct console *console_new(struct event_base *loop, const struct cloud_conf *co
 	c->changed_arg = arg;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	c->ctx = console_tls(conf);
-	c->limit = as_limit_new();
+	c->guard = login_guard_new();
 	c->thread = loopthread_new("console");
-	if (c->efd < 0 || !c->ctx || !c->limit || !c->thread)
+	if (c->efd < 0 || !c->ctx || !c->guard || !c->thread || conn_index < 0)
 		goto fail;
 	c->ev_changed = event_new(loop, c->efd, EV_READ | EV_PERSIST, on_changed, c);
 	if (!c->ev_changed || event_add(c->ev_changed, NULL) < 0)
@@ -435,13 +606,15 @@ struct console *console_new(struct event_base *loop, const struct cloud_conf *co
 	evhttp_set_max_headers_size(c->http, CONSOLE_HEADERS_MAX);
 	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 	fd = addr_tcp_listen(&conf->console_listen, 64);
-	if (fd < 0 || !evhttp_accept_socket_with_handle(c->http, fd)) {
+	bound = fd >= 0 ? evhttp_accept_socket_with_handle(c->http, fd) : NULL;
+	if (!bound) {
 		if (fd >= 0)
 			close(fd);
 		log_warn("console: cannot listen on %s",
 			 addr_str((const struct sockaddr *)&conf->console_listen, a));
 		goto fail;
 	}
+	c->listener = evhttp_bound_socket_get_listener(bound);
 	log_info("console: https on %s",
 		 addr_str((const struct sockaddr *)&conf->console_listen, a));
 	return c;
@@ -460,6 +633,7 @@ void console_free(struct console *c)
 	if (!c)
 		return;
 	loopthread_stop(c->thread);
+	c->listener = NULL;
 	if (c->http)
 		evhttp_free(c->http);
 	loopthread_free(c->thread);
@@ -468,7 +642,7 @@ void console_free(struct console *c)
 	if (c->efd >= 0)
 		close(c->efd);
 	store_close(c->st);
-	as_limit_free(c->limit);
+	login_guard_free(c->guard);
 	SSL_CTX_free(c->ctx);
 	free(c->figures_json);
 	pthread_mutex_destroy(&c->mu);

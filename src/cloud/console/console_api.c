@@ -49,22 +49,16 @@ static void count_hosts(struct host_count *h, size_t *nh, const char *host)
 	h[i].registered++;
 }
 
-/* GET /api/overview: counts by kind, the cloud hosts nodes are registered
- * on, route selections by outcome, relay sessions open. */
-void console_api_overview(struct console_req *r)
+/* The overview's object (key overview, or NULL at the top): counts by
+ * kind, the cloud hosts nodes are registered on, route selections by
+ * outcome, relay sessions open. */
+static void overview_json(struct console *c, struct json *j, const char *key,
+			  const struct admin_row *rows, size_t n)
 {
-	struct console *c = r->c;
 	struct kind_count kinds[3] = { 0 };
 	struct host_count hosts[OVERVIEW_HOSTS];
-	struct admin_row *rows = NULL;
-	size_t n = 0, nh = 0;
-	char out[4096];
-	struct json j;
-	int rc;
+	size_t nh = 0;
 
-	rc = admin_list(c->st, clock_now(), &rows, &n);
-	if (rc < 0)
-		return console_reply_error(r, 500, "store: cannot list nodes");
 	for (size_t i = 0; i < n; i++) {
 		struct kind_count *k = &kinds[rows[i].kind <= CY_KIND_GN ? rows[i].kind : 0];
 
@@ -74,46 +68,45 @@ void console_api_overview(struct console_req *r)
 		if (rows[i].registered)
 			count_hosts(hosts, &nh, rows[i].host);
 	}
-	free(rows);
-	json_init(&j, out, sizeof(out));
-	json_obj_begin(&j, NULL);
-	json_str(&j, "domain", c->conf->domain);
-	count_json(&j, "nodes", &kinds[CY_KIND_NODE]);
-	count_json(&j, "adapters", &kinds[CY_KIND_ADAPTER]);
-	count_json(&j, "gns", &kinds[CY_KIND_GN]);
-	json_arr_begin(&j, "hosts");
+	json_obj_begin(j, key);
+	json_str(j, "domain", c->conf->domain);
+	count_json(j, "nodes", &kinds[CY_KIND_NODE]);
+	count_json(j, "adapters", &kinds[CY_KIND_ADAPTER]);
+	count_json(j, "gns", &kinds[CY_KIND_GN]);
+	json_arr_begin(j, "hosts");
 	for (size_t i = 0; i < nh; i++) {
-		json_obj_begin(&j, NULL);
-		json_str(&j, "name", hosts[i].name);
-		json_uint(&j, "registered", hosts[i].registered);
-		json_obj_end(&j);
+		json_obj_begin(j, NULL);
+		json_str(j, "name", hosts[i].name);
+		json_uint(j, "registered", hosts[i].registered);
+		json_obj_end(j);
 	}
-	json_arr_end(&j);
+	json_arr_end(j);
 	pthread_mutex_lock(&c->mu);
 	if (c->has_nms) {
-		json_obj_begin(&j, "routes");
-		json_uint(&j, "selected", c->nms.directions_ok);
-		json_uint(&j, "relayed", c->nms.relays - c->nms.relays_failed);
-		json_uint(&j, "punched", c->nms.punches);
-		json_uint(&j, "failed", c->nms.directions_failed);
-		json_uint(&j, "denied", c->nms.policy_denied);
-		json_obj_end(&j);
+		json_obj_begin(j, "routes");
+		json_uint(j, "selected", c->nms.directions_ok);
+		json_uint(j, "relayed", c->nms.relays - c->nms.relays_failed);
+		json_uint(j, "punched", c->nms.punches);
+		json_uint(j, "failed", c->nms.directions_failed);
+		json_uint(j, "denied", c->nms.policy_denied);
+		json_obj_end(j);
 	} else {
-		json_null(&j, "routes");
+		json_null(j, "routes");
 	}
 	if (c->has_trs)
-		json_uint(&j, "relay_sessions", c->trs.sessions);
+		json_uint(j, "relay_sessions", c->trs.sessions);
 	else
-		json_null(&j, "relay_sessions");
+		json_null(j, "relay_sessions");
 	pthread_mutex_unlock(&c->mu);
-	json_obj_end(&j);
-	if (json_finish(&j) < 0)
-		return console_reply_error(r, 500, "overview too large");
-	console_reply_json(r, 200, out);
+	json_obj_end(j);
 }
 
-/* GET /api/nodes: the rows of `cyphonic list --json`. */
-void console_api_nodes(struct console_req *r)
+#define OVERVIEW_JSON_MAX (1024 + OVERVIEW_HOSTS * (64 + 6 * STORE_HOST_MAX) + 6 * CY_FQDN_MAX)
+
+enum { WANT_OVERVIEW = 1, WANT_NODES = 2 };
+
+/* One walk of the store for what the request wants. */
+static void list_reply(struct console_req *r, int want)
 {
 	struct admin_row *rows = NULL;
 	size_t n = 0, cap;
@@ -122,20 +115,43 @@ void console_api_nodes(struct console_req *r)
 
 	if (admin_list(r->c->st, clock_now(), &rows, &n) < 0)
 		return console_reply_error(r, 500, "store: cannot list nodes");
-	cap = admin_list_json_cap(n);
+	cap = OVERVIEW_JSON_MAX + admin_list_json_cap(n) + 64;
 	out = malloc(cap);
 	if (!out) {
 		free(rows);
 		return console_reply_error(r, 500, "out of memory");
 	}
 	json_init(&j, out, cap);
-	admin_list_json(&j, rows, n);
+	if (want == WANT_OVERVIEW) {
+		overview_json(r->c, &j, NULL, rows, n);
+	} else if (want == WANT_NODES) {
+		admin_list_json(&j, NULL, rows, n);
+	} else {
+		json_obj_begin(&j, NULL);
+		overview_json(r->c, &j, "overview", rows, n);
+		admin_list_json(&j, "nodes", rows, n);
+		json_obj_end(&j);
+	}
 	free(rows);
-	if (json_finish(&j) < 0)
-		console_reply_error(r, 500, "list too large");
-	else
-		console_reply_json(r, 200, out);
-	free(out);
+	console_reply_j(r, 200, &j, false);
+}
+
+/* GET /api/overview. */
+void console_api_overview(struct console_req *r)
+{
+	list_reply(r, WANT_OVERVIEW);
+}
+
+/* GET /api/nodes: the rows of `cyphonic list --json`. */
+void console_api_nodes(struct console_req *r)
+{
+	list_reply(r, WANT_NODES);
+}
+
+/* GET /api/view: {"overview", "nodes"} from one walk (the page's poll). */
+void console_api_view(struct console_req *r)
+{
+	list_reply(r, WANT_OVERVIEW | WANT_NODES);
 }
 
 /* GET /api/stats: the loop's figures with the console's own counters,
@@ -153,12 +169,15 @@ void console_api_stats(struct console_req *r)
 	len = snprintf(out, CONSOLE_STATS_MAX + 1024,
 		       "{\"cloud\":%s,\"console\":{\"requests\":%llu,\"logins\":%llu,"
 		       "\"login_failed\":%llu,\"login_throttled\":%llu,\"no_session\":%llu,"
-		       "\"csrf_refused\":%llu,\"bad_requests\":%llu,\"changes\":%llu}}",
+		       "\"csrf_refused\":%llu,\"bad_requests\":%llu,\"changes\":%llu,"
+		       "\"conns\":%d,\"conns_full\":%llu,\"conns_expired\":%llu}}",
 		       c->figures_json ? c->figures_json : "null",
 		       (unsigned long long)s->requests, (unsigned long long)s->logins,
 		       (unsigned long long)s->login_failed, (unsigned long long)s->login_throttled,
 		       (unsigned long long)s->no_session, (unsigned long long)s->csrf_refused,
-		       (unsigned long long)s->bad_requests, (unsigned long long)s->changes);
+		       (unsigned long long)s->bad_requests, (unsigned long long)s->changes,
+		       c->nconns, (unsigned long long)s->conns_refused,
+		       (unsigned long long)s->conns_expired);
 	pthread_mutex_unlock(&c->mu);
 	if (len < 0 || len >= CONSOLE_STATS_MAX + 1024)
 		console_reply_error(r, 500, "figures too large");
@@ -167,17 +186,22 @@ void console_api_stats(struct console_req *r)
 	free(out);
 }
 
-/* The node's new VIPs (and config) as the reply to an enrolment. */
-static void enrolled_json(struct console_req *r, const struct store_node *n,
-			  const char *config)
+/* Room for the reply to an enrolment: every byte of the config may be
+ * escaped to six (\u00XX). */
+static size_t enrolled_cap(const char *config)
 {
-	size_t cap = 2048 + (config ? 2 * strlen(config) : 0);
-	char *out = malloc(cap), v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
+	return 1024 + 6 * (CY_NAME_MAX + CY_FQDN_MAX) + (config ? 6 * strlen(config) : 0);
+}
+
+/* The node's new VIPs (and config) as the reply to an enrolment, into out
+ * (enrolled_cap bytes, taken: freed, wiped, when sent). */
+static void enrolled_reply(struct console_req *r, const struct store_node *n,
+			   const char *config, char *out)
+{
+	char v4[INET_ADDRSTRLEN], v6[INET6_ADDRSTRLEN];
 	struct json j;
 
-	if (!out)
-		return console_reply_error(r, 500, "out of memory");
-	json_init(&j, out, cap);
+	json_init(&j, out, enrolled_cap(config));
 	json_obj_begin(&j, NULL);
 	json_str(&j, "name", n->name);
 	json_str(&j, "fqdn", n->fqdn);
@@ -187,12 +211,7 @@ static void enrolled_json(struct console_req *r, const struct store_node *n,
 	if (config)
 		json_str(&j, "config", config);
 	json_obj_end(&j);
-	if (json_finish(&j) < 0)
-		console_reply_error(r, 500, "reply too large");
-	else
-		console_reply_json(r, 200, out);
-	cy_wipe(out, cap);
-	free(out);
+	console_reply_j(r, 200, &j, config != NULL);
 }
 
 static const char *field_or_null(struct console_req *r, const char *name)
@@ -213,7 +232,7 @@ void console_api_enrol(struct console_req *r)
 				 .lan = field_or_null(r, "lan"),
 				 .tags = tags ? tags : "" };
 	struct store_node n;
-	char err[512], *config = NULL;
+	char err[512], *config = NULL, *out;
 	int rc;
 
 	if (!kind || !a.name)
@@ -225,15 +244,23 @@ void console_api_enrol(struct console_req *r)
 	else
 		return console_reply_error(r, 400, "kind: node or adapter");
 	rc = admin_enrol(r->c->st, r->c->conf, &a, &n, &config, err, sizeof(err));
+	/* the reply's room before the store holds the node: once it does,
+	 * the config must reach the administrator */
+	out = rc == 0 ? malloc(enrolled_cap(config)) : NULL;
+	if (rc == 0 && !out) {
+		rc = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+	}
 	if (rc == 0)
 		rc = admin_node_add(r->c->st, &n, err, sizeof(err));
 	if (rc < 0) {
+		free(out);
 		admin_config_free(config);
 		return console_reply_error(r, console_status_of(rc), "%s", err);
 	}
 	r->c->stats.changes++;
 	log_info("console: %s enrolled %s %s", r->s->name, kind, n.fqdn);
-	enrolled_json(r, &n, config);
+	enrolled_reply(r, &n, config, out);
 	admin_config_free(config);
 }
 
@@ -244,7 +271,7 @@ void console_api_gn(struct console_req *r)
 	const char *mac = console_field(r, "mac"), *tags = console_field(r, "tags");
 	struct store_node n;
 	uint8_t m[6];
-	char err[512];
+	char err[512], *out;
 	int rc;
 
 	if (!name || !adapter || !mac)
@@ -258,7 +285,10 @@ void console_api_gn(struct console_req *r)
 		return console_reply_error(r, console_status_of(rc), "%s", err);
 	r->c->stats.changes++;
 	log_info("console: %s enrolled general node %s", r->s->name, n.fqdn);
-	enrolled_json(r, &n, NULL);
+	out = malloc(enrolled_cap(NULL));
+	if (!out)
+		return console_reply_error(r, 500, "out of memory (%s is enrolled)", n.fqdn);
+	enrolled_reply(r, &n, NULL, out);
 }
 
 static void revoked_one(void *arg, const char *fqdn, const char *reason)
@@ -273,7 +303,7 @@ static void revoked_one(void *arg, const char *fqdn, const char *reason)
 void console_api_revoke(struct console_req *r)
 {
 	const char *name = console_field(r, "name"), *reason = field_or_null(r, "reason");
-	char err[512], out[1024];
+	char err[512], out[256 + 6 * (CY_NAME_MAX + 512)];
 	struct json j;
 	bool already;
 	int rc;
@@ -293,7 +323,8 @@ void console_api_revoke(struct console_req *r)
 	json_bool(&j, "already", already);
 	json_str(&j, "reason", already ? err : reason ? reason : ADMIN_REVOKE_REASON);
 	json_obj_end(&j);
-	json_finish(&j);
+	if (json_finish(&j) < 0)
+		return console_reply_error(r, 500, "the answer does not fit");
 	console_reply_json(r, 200, out);
 }
 
@@ -320,11 +351,7 @@ void console_api_policy(struct console_req *r)
 	json_str(&j, "text", text);
 	json_obj_end(&j);
 	free(text);
-	if (json_finish(&j) < 0)
-		console_reply_error(r, 500, "policy too large");
-	else
-		console_reply_json(r, 200, out);
-	free(out);
+	console_reply_j(r, 200, &j, false);
 }
 
 /* POST /api/policy: text.  Refused with its line when invalid; else the
@@ -332,7 +359,7 @@ void console_api_policy(struct console_req *r)
 void console_api_policy_set(struct console_req *r)
 {
 	const char *text = console_field(r, "text");
-	char err[512], out[800];
+	char err[512], out[256 + 6 * 512];
 	unsigned line;
 	struct json j;
 	int rc;
@@ -347,7 +374,8 @@ void console_api_policy_set(struct console_req *r)
 		json_str(&j, "error", err);
 		json_uint(&j, "line", line);
 		json_obj_end(&j);
-		json_finish(&j);
+		if (json_finish(&j) < 0)
+			return console_reply_error(r, 400, "the policy is invalid at line %u", line);
 		return console_reply_json(r, 400, out);
 	}
 	if (rc < 0)

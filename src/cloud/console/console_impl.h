@@ -10,12 +10,17 @@
 #include <stdint.h>
 
 #include "as_limit.h"
+#include "log.h"
 #include "console.h"
 #include "console_session.h"
+#include "json.h"
 #include "store.h"
 
 #define CONSOLE_BODY_MAX (1024 * 1024)   /* a policy of ADMIN_POLICY_MAX, form-encoded */
+#define CONSOLE_LOGIN_BODY_MAX 4096
 #define CONSOLE_STATS_MAX (64 * 1024)
+#define CONSOLE_CONNS 32                 /* at once; the listener pauses at this many */
+#define CONSOLE_CONN_LIFE_S 60           /* a connection's whole life, however it trickles */
 
 /* What the console counts (docs/console.md; `cyphonic stats` "console"). */
 struct console_stats {
@@ -26,7 +31,9 @@ struct console_stats {
 	uint64_t no_session;       /* an API request without a live session */
 	uint64_t csrf_refused;     /* a change without the session's CSRF token */
 	uint64_t bad_requests;
-	uint64_t changes;          /* enrolments and revocations made */
+	uint64_t changes;          /* enrolments, revocations, policies saved */
+	uint64_t conns_refused;    /* connections past CONSOLE_CONNS waited in the backlog */
+	uint64_t conns_expired;    /* connections closed at CONSOLE_CONN_LIFE_S */
 };
 
 struct console {
@@ -36,9 +43,12 @@ struct console {
 	struct evhttp *http;
 	SSL_CTX *ctx;
 	struct store *st;                    /* used on the console's thread only */
-	struct as_limit *limit;              /* failed logins, by source and by name */
+	struct login_guard *guard;           /* failed logins (as_limit.h) */
+	struct ratelimit rl_log;
 	struct console_sessions sessions;
 	struct console_stats stats;
+	struct evconnlistener *listener;
+	int nconns;                          /* TLS connections open */
 
 	/* the cloud loop's side */
 	struct event_base *loop;
@@ -62,8 +72,11 @@ struct console_req {
 	struct evkeyvalq *form;              /* POST body, decoded */
 };
 
-/* Reply with a JSON body (text, or {"error": msg} for code >= 400). */
+/* Reply with a JSON body. */
 void console_reply_json(struct console_req *r, int code, const char *text);
+/* Reply with the JSON in j (finished here), or 500 when it did not fit;
+ * secret: wiped from every buffer once sent (a node's private key). */
+void console_reply_j(struct console_req *r, int code, struct json *j, bool secret);
 void console_reply_error(struct console_req *r, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A form field, or NULL. */
@@ -75,6 +88,7 @@ void console_changed(struct console *c);
 
 /* The API's handlers (console_api.c). */
 void console_api_overview(struct console_req *r);
+void console_api_view(struct console_req *r);
 void console_api_nodes(struct console_req *r);
 void console_api_stats(struct console_req *r);
 void console_api_enrol(struct console_req *r);

@@ -1,6 +1,7 @@
 #include "console_session.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,7 +40,8 @@ static bool live(const struct console_session *s, int64_t now)
 }
 
 struct console_session *console_session_new(struct console_sessions *t, const char *name,
-					    int64_t now, char id_hex[CONSOLE_TOKEN_HEX])
+					    const uint8_t account[CONSOLE_TOKEN_LEN], int64_t now,
+					    char id_hex[CONSOLE_TOKEN_HEX])
 {
 	struct console_session *s = &t->s[0];
 	uint8_t csrf[CONSOLE_TOKEN_LEN];
@@ -61,12 +63,13 @@ struct console_session *console_session_new(struct console_sessions *t, const ch
 	hex(csrf, sizeof(csrf), s->csrf);
 	hex(s->id, sizeof(s->id), id_hex);
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	memcpy(s->account, account, sizeof(s->account));
 	s->born = s->used = now;
 	return s;
 }
 
 struct console_session *console_session_find(struct console_sessions *t, const char *id_hex,
-					     int64_t now)
+					     int64_t now, bool touch)
 {
 	uint8_t id[CONSOLE_TOKEN_LEN];
 	struct console_session *hit = NULL;
@@ -83,7 +86,8 @@ struct console_session *console_session_find(struct console_sessions *t, const c
 		console_session_end(hit);
 		return NULL;
 	}
-	hit->used = now;
+	if (touch)
+		hit->used = now;
 	return hit;
 }
 
@@ -126,4 +130,22 @@ bool console_cookie_value(const char *h, const char *name, char *out, size_t len
 		h = *end ? end + 1 : end;
 	}
 	return false;
+}
+
+int console_session_account(const char *pwhash, uint8_t out[CONSOLE_TOKEN_LEN])
+{
+	unsigned len = 0;
+
+	return EVP_Digest(pwhash, strlen(pwhash), out, &len, EVP_sha256(), NULL) == 1 &&
+			       len == CONSOLE_TOKEN_LEN
+		       ? 0
+		       : -1;
+}
+
+bool console_session_account_ok(const struct console_session *s, const char *pwhash)
+{
+	uint8_t now[CONSOLE_TOKEN_LEN];
+
+	return console_session_account(pwhash, now) == 0 &&
+	       !CRYPTO_memcmp(now, s->account, sizeof(now));
 }

@@ -116,7 +116,7 @@ def enrol(d, url, name, password, peer, peer_vip4, newnode, config, downloads):
         raise Failed("the console opened after a wrong password")
     login(d, url, name, password)
     wait(d, EC.visibility_of_element_located((By.ID, "app")), "the console after login")
-    cookie = d.get_cookie("cy_session")
+    cookie = d.get_cookie("__Host-cy_session")
     if not cookie or not cookie.get("httpOnly") or not cookie.get("secure") \
             or cookie.get("sameSite") != "Strict":
         raise Failed("session cookie %r" % cookie)
@@ -181,7 +181,7 @@ def revoke(d, url, name, password, node, reason):
 
 def session_gone(d, url):
     # the cookie gone (expired, another browser): back at the login
-    d.delete_cookie("cy_session")
+    d.delete_cookie("__Host-cy_session")
     d.get(url + "/")
     wait(d, EC.visibility_of_element_located((By.ID, "login-form")), "the login form")
     if d.find_element(By.ID, "app").is_displayed():

@@ -57,8 +57,8 @@ function counts(c) {
 
 async function refresh() {
   try {
-    const [ov, list, st] = await Promise.all([api('/api/overview'), api('/api/nodes'),
-                                             api('/api/stats')]);
+    const [view, st] = await Promise.all([api('/api/view'), api('/api/stats')]);
+    const ov = view.overview;
     text($('app-error'), '');
     text($('ov-nodes'), counts(ov.nodes));
     text($('ov-adapters'), counts(ov.adapters));
@@ -69,7 +69,7 @@ async function refresh() {
     text($('ov-relays'), ov.relay_sessions == null ? 'no TRS on this host' : ov.relay_sessions);
     text($('ov-hosts'), ov.hosts.length
       ? ov.hosts.map((h) => `${h.name} (${h.registered})`).join(', ') : 'none registered');
-    rows = list;
+    rows = view.nodes;
     drawNodes();
     drawFigures(st);
   } catch (e) {
