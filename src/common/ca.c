@@ -144,23 +144,31 @@ static X509 *ca_issue_leaf(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char
 	return ca_issue(key, cn, days, ca, ca_key, ext, CONF_ARRAY_LEN(ext) - !san, san_ext);
 }
 
+/* "IP:a,IP:b..." for ips after what san holds (len bytes): 0, or -1 when
+ * an address is not IP or it does not fit. */
+static int ca_san_ips(char *san, size_t cap, size_t len, const struct sockaddr_storage *ips,
+		      size_t nips)
+{
+	char ip[ADDR_STR_MAX];
+
+	for (size_t i = 0; i < nips; i++) {
+		if (ips[i].ss_family != AF_INET && ips[i].ss_family != AF_INET6)
+			return -1;
+		len += (size_t)snprintf(san + len, cap - len, "%sIP:%s", len ? "," : "",
+					addr_ip_str((const struct sockaddr *)&ips[i], ip));
+		if (len >= cap)
+			return -1;
+	}
+	return 0;
+}
+
 X509 *ca_issue_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
 		      const struct sockaddr_storage *ips, size_t nips, int days)
 {
-	char cn[300], san[1024], ip[ADDR_STR_MAX];
-	size_t i, len = 0;
+	char cn[300], san[1024] = "";
 
 	snprintf(cn, sizeof(cn), "as.%s", domain);
-	san[0] = '\0';
-	for (i = 0; i < nips; i++) {
-		if (ips[i].ss_family != AF_INET && ips[i].ss_family != AF_INET6)
-			return NULL;
-		addr_ip_str((const struct sockaddr *)&ips[i], ip);
-		len += snprintf(san + len, sizeof(san) - len, "%sIP:%s", i ? "," : "", ip);
-		if (len >= sizeof(san))
-			return NULL;
-	}
-	if (!nips)
+	if (!nips || ca_san_ips(san, sizeof(san), 0, ips, nips) < 0)
 		return NULL;
 	return ca_issue_leaf(ca, ca_key, key, cn, days, san, NULL, "serverAuth");
 }
@@ -186,19 +194,11 @@ X509 *ca_issue_web_root(EVP_PKEY *key, const char *domain, int days)
 X509 *ca_issue_web_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
 			  const struct sockaddr_storage *ips, size_t nips, int days)
 {
-	char cn[300], san[1024], ip[ADDR_STR_MAX];
-	size_t len;
+	char cn[300], san[1024] = "DNS:localhost";
 
 	snprintf(cn, sizeof(cn), "console.%s", domain);
-	len = (size_t)snprintf(san, sizeof(san), "DNS:localhost");
-	for (size_t i = 0; i < nips; i++) {
-		if (ips[i].ss_family != AF_INET && ips[i].ss_family != AF_INET6)
-			return NULL;
-		len += (size_t)snprintf(san + len, sizeof(san) - len, ",IP:%s",
-					addr_ip_str((const struct sockaddr *)&ips[i], ip));
-		if (len >= sizeof(san))
-			return NULL;
-	}
+	if (ca_san_ips(san, sizeof(san), strlen(san), ips, nips) < 0)
+		return NULL;
 	return ca_issue_leaf(ca, ca_key, key, cn, days, san, NULL, "serverAuth");
 }
 
