@@ -9,7 +9,7 @@
 #   2001:db8::1/64          2001:db8::10/64        nft masquerade on eth0  cyphonicd, [adapter]
 #   cyphonic-cloud          cyphonicd              lan 198.51.100.1/24     lan0: DHCP, ARP, DNS
 #   AS :7443 NMS :7444                                  |                       |
-#   TRS :7445                                      ns beta (behind NAPT)   ns sensor (general node)
+#   TRS :7445 console :7447                        ns beta (behind NAPT)   ns sensor (general node)
 #                                                  198.51.100.10/24        eth0, VIP4 by udhcpc;
 #                                                  cyphonicd               stock tools only
 #                                                                          ns meter (general node,
@@ -49,7 +49,10 @@
 # (registration time, cold DNS answer, ARP answer, ping RTT, throughput,
 # the AS, NMS and TRS counters) are printed.  Then beta moves from behind
 # its NAPT to the Internet in the middle of a TCP transfer to alpha, which
-# finishes intact (docs/mobility.md); then everything is stopped and removed.
+# finishes intact (docs/mobility.md).  The web console lists every node
+# with the VIPs the store holds, and headless Chromium (when installed)
+# shows them on its page, saved as build/artefacts/demo-console.png; then
+# everything is stopped and removed.
 [[ $# -ge 1 ]] || { echo "usage: $0 BINDIR" >&2; exit 2; }
 export CYPHONIC_BIN=$1
 export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
@@ -139,8 +142,10 @@ if ((GN)); then
 	gn_new sensor ad "$SENSOR_MAC"
 	gn_new meter ad "$METER_MAC"
 fi
+DEMO_PW=cyphonic-demo
+console_on demo "$DEMO_PW"
 start_cloud
-ok "cyphonic-cloud up in ns cloud: AS tcp/7443, NMS udp/7444, TRS udp/7445"
+ok "cyphonic-cloud up in ns cloud: AS tcp/7443, NMS udp/7444, TRS udp/7445, console tcp/7447"
 cy list --dir "$CLOUD_DIR"
 
 title "Nodes$( ((GN)) && echo " and the adapter"): start, log in, register"
@@ -412,6 +417,28 @@ cy revoke epsilon --dir "$CLOUD_DIR" --reason "demo: lost device" >/dev/null
 expect_exit epsilon
 wait_for 5 eval '! has_tunnel gamma epsilon'
 ok "epsilon revoked: gamma dropped its tunnel to it $(($(now_ms) - t0)) ms later (the command included)"
+
+title "The web console: https://192.0.2.1:7447/ (account demo, password $DEMO_PW)"
+con_login alpha op demo "$DEMO_PW"
+con alpha op /api/view
+con_expect 200 "the console's view"
+jq -r '.nodes[] | [.fqdn, .kind, .vip4, (if .revoked then "revoked" elif .registered then "registered" else "enrolled" end), (.observed // "-"), (if .nat then "NAPT" else "" end)] | @tsv' \
+	"$RUN_DIR/con.body" | awk -F'\t' '{ printf "  %-24s %-8s %-15s %-11s %-22s %s\n", $1, $2, $3, $4, $5, $6 }'
+for x in $(cy list --dir "$CLOUD_DIR" --json | jq -r '.[].name'); do
+	[[ $(cbody ".nodes[] | select(.name == \"$x\") | .vip4") == "$(vip "$x" 4)" ]] ||
+		fail "the console shows $x with another VIP than the store's"
+done
+ok "the console lists every node with the store's VIPs; route selections: $(cbody '.overview.routes | "\(.selected) answered, \(.relayed) relayed, \(.punched) punched"')"
+if command -v chromium >/dev/null && [[ -x /usr/bin/chromedriver ]]; then
+	ART=${CY_ARTEFACT_DIR:-$(cd "$CYPHONIC_BIN/.." && pwd)/artefacts}
+	mkdir -p "$ART"
+	pairs=$(cy list --dir "$CLOUD_DIR" --json | jq -r '.[] | "\(.name)=\(.vip4)"')
+	# shellcheck disable=SC2086
+	n alpha env HOME="$RUN_DIR" /usr/bin/python3 "$(dirname "$0")/../tests/net/tools/console_browser.py" \
+		show "$CONSOLE_URL" demo "$DEMO_PW" $pairs "$ART/demo-console.png" ||
+		fail "Chromium did not show the demo's nodes"
+	ok "Chromium shows every node with its VIP: $ART/demo-console.png"
+fi
 
 title "Teardown"
 stop_all

@@ -94,7 +94,7 @@ size_t admin_list_json_cap(size_t n);
  * then written in place of the old file at once (a new file renamed over
  * it); the NMS reads it within a second.  -ENOENT when cloud.conf names
  * no policy file. */
-#define ADMIN_POLICY_MAX (256 * 1024)
+#define ADMIN_POLICY_MAX (128 * 1024)
 int admin_policy_get(const struct cloud_conf *c, char **text, size_t *len, char *err,
 		     size_t errlen);
 int admin_policy_set(const struct cloud_conf *c, const char *text, size_t len, unsigned *line,

@@ -218,14 +218,19 @@ con_expect 401 "a removed account's login"
 printf '%s\n' "$PW" | cy admin add root --dir "$CLOUD_DIR" >/dev/null
 ok "refused at its next request and login"
 
-pretty "a new password ends the account's sessions"
+pretty "a new password ends the account's sessions, not the ones it logs in afterwards"
 con_login a op3 root "$PW"
+cp "$RUN_DIR/op3.jar" "$RUN_DIR/stale.jar"
 printf '%s\n' "$PW-new" | cy admin add root --dir "$CLOUD_DIR" >/dev/null
+con_login a op5 root "$PW-new"
 con a op3 /api/nodes
 con_expect 401 "a session from before the password changed"
-con_login a op3 root "$PW-new"
+con a stale /api/nodes
+con_expect 401 "the old session again"
+con a op5 /api/nodes
+con_expect 200 "the session of the new password, after the old one was refused"
 printf '%s\n' "$PW" | cy admin add root --dir "$CLOUD_DIR" >/dev/null
-ok "the old session refused; the new password logs in"
+ok "the old session refused; the new password's session unharmed"
 
 pretty "100 idle connections: the console takes 32 at once, the cloud's descriptors stay bounded"
 fd0=$(ls /proc/"${DPID[cloud]}"/fd | wc -l)

@@ -81,11 +81,18 @@ static void test_session_ends(void **state)
 	s = console_session_new(&t, "root", acct0, now, id);
 	console_session_end(s);
 	assert_null(console_session_find(&t, id, now, true));
-	/* an account removed: all its sessions end, others stay */
-	console_session_new(&t, "root", acct0, now, id);
+	/* an account removed: all its sessions end, others stay; named by
+	 * the first one's own name (wiped on the way) */
+	s = console_session_new(&t, "root", acct0, now, id);
 	console_session_new(&t, "ops", acct0, now, id2);
-	console_session_end_name(&t, "root");
-	assert_null(console_session_find(&t, id, now, true));
+	{
+		char id3[CONSOLE_TOKEN_HEX];
+
+		console_session_new(&t, "root", acct0, now, id3);
+		console_session_end_name(&t, s->name);
+		assert_null(console_session_find(&t, id, now, true));
+		assert_null(console_session_find(&t, id3, now, true));
+	}
 	assert_non_null(console_session_find(&t, id2, now, true));
 }
 

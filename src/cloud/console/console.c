@@ -95,9 +95,15 @@ void console_reply_j(struct console_req *r, int code, struct json *j, bool secre
 		free(j->p);
 		return console_reply_error(r, 500, "out of memory");
 	}
-	console_headers(r->req, "application/json; charset=utf-8");
 	/* the text itself goes out, freed (and wiped) once written */
-	evbuffer_add_reference(b, j->p, (size_t)n, secret ? wipe_free : free_ref, NULL);
+	if (evbuffer_add_reference(b, j->p, (size_t)n, secret ? wipe_free : free_ref, NULL) < 0) {
+		evbuffer_free(b);
+		if (secret)
+			cy_wipe(j->p, j->cap);
+		free(j->p);
+		return console_reply_error(r, 500, "out of memory");
+	}
+	console_headers(r->req, "application/json; charset=utf-8");
 	evbuffer_add(b, "\n", 1);
 	evhttp_send_reply(r->req, code, NULL, b);
 	evbuffer_free(b);
@@ -175,13 +181,13 @@ void console_figures(struct console *c, const char *stats_json, const struct nms
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* The session of the request's cookie (touch: a request of its user's),
- * whose account still has the password it logged in with: removed or
- * given a new one, its sessions end.  NULL with *err set when the store
- * could not say (the sessions stay). */
+/* The session of the request's cookie, whose account still has the
+ * password it logged in with: a session from before a new password ends,
+ * and every session of a removed account.  NULL with *err set when the
+ * store could not say (the sessions stay).  Not touched: see
+ * console_api(). */
 static struct console_session *console_session_of(struct console *c,
-						  struct evhttp_request *req, bool touch,
-						  bool *err)
+						  struct evhttp_request *req, bool *err)
 {
 	char id[CONSOLE_TOKEN_HEX + 1], hash[PWHASH_MAX];
 	struct console_session *s;
@@ -192,7 +198,7 @@ static struct console_session *console_session_of(struct console *c,
 						     "Cookie"),
 				  CONSOLE_COOKIE, id, sizeof(id)))
 		return NULL;
-	s = console_session_find(&c->sessions, id, clock_now_ms() / 1000, touch);
+	s = console_session_find(&c->sessions, id, clock_now_ms() / 1000, false);
 	if (!s)
 		return NULL;
 	rc = admin_account_hash(c->st, s->name, hash);
@@ -200,12 +206,26 @@ static struct console_session *console_session_of(struct console *c,
 		*err = true;
 		return NULL;
 	}
-	if (rc < 0 || !console_session_account_ok(s, hash)) {
+	if (rc == -ENOENT) {
 		console_session_end_name(&c->sessions, s->name);
+		s = NULL;
+	} else if (!console_session_account_ok(s, hash)) {
+		console_session_end(s);
 		s = NULL;
 	}
 	cy_wipe(hash, sizeof(hash));
 	return s;
+}
+
+/* Did the page itself ask (not a request of another site, nor a page of
+ * another port of the same host)?  Browsers say so in Sec-Fetch-Site;
+ * other clients send none. */
+static bool console_same_origin(struct evhttp_request *req)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
+					   "Sec-Fetch-Site");
+
+	return !v || !strcmp(v, "same-origin");
 }
 
 static void console_session_json(struct console_req *r, int code)
@@ -309,6 +329,13 @@ static void console_session_get(struct console_req *r)
 	console_session_json(r, 200);
 }
 
+/* POST /api/touch: the page reports its user's input (console_api touches
+ * the session of every POST that passed its CSRF check). */
+static void console_touch(struct console_req *r)
+{
+	console_reply_json(r, 200, "{}");
+}
+
 /* The POST body as form fields (application/x-www-form-urlencoded), at
  * most max bytes.  The copy is wiped: it may hold a password. */
 static int console_form(struct console_req *r, struct evkeyvalq *form, size_t max)
@@ -356,6 +383,7 @@ static const struct console_route console_routes[] = {
 	{ "/api/login", EVHTTP_REQ_POST, console_login, ROUTE_OPEN },
 	{ "/api/logout", EVHTTP_REQ_POST, console_logout, 0 },
 	{ "/api/session", EVHTTP_REQ_GET, console_session_get, 0 },
+	{ "/api/touch", EVHTTP_REQ_POST, console_touch, 0 },
 	{ "/api/view", EVHTTP_REQ_GET, console_api_view, 0 },
 	{ "/api/overview", EVHTTP_REQ_GET, console_api_overview, 0 },
 	{ "/api/nodes", EVHTTP_REQ_GET, console_api_nodes, 0 },
@@ -386,11 +414,7 @@ static void console_api(struct console_req *r, const char *path, enum evhttp_cmd
 		return console_reply_error(r, known ? 405 : 404, known ? "method not allowed"
 								       : "no such API");
 	if (!(rt->flags & ROUTE_OPEN)) {
-		/* the page's polling (GET) does not keep a session alive; its
-		 * user's loading it (/api/session) and changes do */
-		r->s = console_session_of(r->c, r->req,
-					  method == EVHTTP_REQ_POST || rt->fn == console_session_get,
-					  &store_err);
+		r->s = console_session_of(r->c, r->req, &store_err);
 		if (store_err)
 			return console_reply_error(r, 500, "the store cannot be read");
 		if (!r->s) {
@@ -404,6 +428,12 @@ static void console_api(struct console_req *r, const char *path, enum evhttp_cmd
 			r->c->stats.csrf_refused++;
 			return console_reply_error(r, 403, "missing or wrong " CONSOLE_CSRF_HEADER);
 		}
+		/* what keeps a session alive: its user's doing (a change, the
+		 * page's report of input, loading the page), never the page's
+		 * own refresh, nor another site's request */
+		if (method == EVHTTP_REQ_POST ||
+		    (rt->fn == console_session_get && console_same_origin(r->req)))
+			r->s->used = clock_now_ms() / 1000;
 	}
 	TAILQ_INIT(&form);
 	if (method == EVHTTP_REQ_POST &&
@@ -474,6 +504,8 @@ struct console_conn {
 	struct console *c;
 	struct event *deadline;
 	SSL *ssl;
+	struct bufferevent *bev;
+	int graces;               /* deadlines put off for a request in hand */
 };
 
 static int conn_index = -1;
@@ -500,7 +532,17 @@ static void conn_index_make(void)
 static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct console_conn *cc = arg;
+	struct timeval grace = { CONSOLE_TIMEOUT_S, 0 };
 	int s = SSL_get_fd(cc->ssl);
+
+	/* a request read or an answer not yet written: it finishes first (an
+	 * enrolment's reply carries the only copy of the node's key) */
+	if (cc->bev && (evbuffer_get_length(bufferevent_get_input(cc->bev)) ||
+			evbuffer_get_length(bufferevent_get_output(cc->bev))) &&
+	    cc->graces++ < 3) {
+		evtimer_add(cc->deadline, &grace);
+		return;
+	}
 
 	/* evhttp sees the end of the stream and closes the connection */
 	cc->c->stats.conns_expired++;
@@ -532,10 +574,10 @@ static struct bufferevent *console_bev(struct event_base *base, void *arg)
 		c->stats.conns_refused++;
 		evconnlistener_disable(c->listener);
 	}
+	/* on failure libevent frees the SSL itself (and cc with it) */
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 					     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev)
-		SSL_free(ssl);   /* and cc with it */
+	cc->bev = bev;
 	return bev;
 fail:
 	free(cc);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "admin.h"
 #include "as_limit.h"
 #include "log.h"
 #include "console.h"
@@ -16,7 +17,7 @@
 #include "json.h"
 #include "store.h"
 
-#define CONSOLE_BODY_MAX (1024 * 1024)   /* a policy of ADMIN_POLICY_MAX, form-encoded */
+#define CONSOLE_BODY_MAX (3 * ADMIN_POLICY_MAX + 4096)   /* a policy, form-encoded */
 #define CONSOLE_LOGIN_BODY_MAX 4096
 #define CONSOLE_STATS_MAX (64 * 1024)
 #define CONSOLE_CONNS 32                 /* at once; the listener pauses at this many */

@@ -104,8 +104,12 @@ void console_session_end(struct console_session *s)
 
 void console_session_end_name(struct console_sessions *t, const char *name)
 {
+	char n[CY_NAME_MAX + 1];
+
+	/* name may be a session's own, wiped on the way */
+	snprintf(n, sizeof(n), "%s", name);
 	for (size_t i = 0; i < CONSOLE_SESSIONS; i++)
-		if (t->s[i].name[0] && !strcmp(t->s[i].name, name))
+		if (t->s[i].name[0] && !strcmp(t->s[i].name, n))
 			console_session_end(&t->s[i]);
 }
 

@@ -3,13 +3,15 @@
 
     console_browser.py enrol URL NAME PASSWORD PEER PEER_VIP4 NEWNODE CONFIG SHOT
     console_browser.py revoke URL NAME PASSWORD NODE REASON SHOT
+    console_browser.py show URL NAME PASSWORD NODE=VIP4... SHOT
 
 enrol: a wrong password is refused on the page; the right one logs in;
 the search finds PEER with PEER_VIP4; NEWNODE is enrolled through the form
 and its config downloaded to CONFIG.  revoke: NODE shows as registered,
 is revoked through the dialog with REASON (HTML in it stays text); a
 change without the CSRF token is refused; a session whose cookie is gone
-is back at the login.  Each phase saves a screenshot to SHOT.  Exits 0,
+is back at the login.  show: every NODE is in the table with its VIP4
+(`make demo`).  Each phase saves a screenshot to SHOT.  Exits 0,
 or 1 saying what failed (a screenshot of that moment beside SHOT)."""
 import os
 import shutil
@@ -179,6 +181,15 @@ def revoke(d, url, name, password, node, reason):
         raise Failed("the reason's script ran")
 
 
+def show(d, url, name, password, pairs):
+    login(d, url, name, password)
+    wait(d, EC.visibility_of_element_located((By.ID, "app")), "the console after login")
+    for pair in pairs:
+        node, vip4 = pair.split("=", 1)
+        wait(d, lambda d: cell(d, node, "vip4") == vip4, "%s with %s in the table" % (node, vip4))
+    d.set_window_size(1400, 200 + 32 * len(pairs) + 900)
+
+
 def session_gone(d, url):
     # the cookie gone (expired, another browser): back at the login
     d.delete_cookie("__Host-cy_session")
@@ -197,6 +208,9 @@ def main(argv):
         if phase == "enrol":
             _, _, _, name, pw, peer, peer_vip4, newnode, config, _ = argv
             enrol(d, url, name, pw, peer, peer_vip4, newnode, config, downloads)
+            d.save_screenshot(shot)
+        elif phase == "show":
+            show(d, url, argv[3], argv[4], argv[5:-1])
             d.save_screenshot(shot)
         elif phase == "revoke":
             _, _, _, name, pw, node, reason, _ = argv

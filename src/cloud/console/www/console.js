@@ -10,6 +10,7 @@ let rows = [];
 let sortKey = 'fqdn';
 let sortDir = 1;
 let timer = null;
+let configUrl = null;
 
 async function api(path, fields) {
   const opts = { credentials: 'same-origin', headers: {} };
@@ -46,9 +47,30 @@ function loggedOut() {
   csrf = null;
   if (timer) clearInterval(timer);
   timer = null;
+  // nothing of the session stays in the page, not a node's config; an
+  // unsaved policy edit does (every account sees the policy), for the
+  // next login to save
+  if (configUrl) URL.revokeObjectURL(configUrl);
+  configUrl = null;
+  $('enrol-download').hidden = true;
+  $('enrol-download').removeAttribute('href');
+  for (const id of ['enrol-result', 'gn-result', 'app-error']) text($(id), '');
+  rows = [];
+  $('nodes').tBodies[0].replaceChildren();
+  $('figures').tBodies[0].replaceChildren();
   $('who').hidden = true;
   $('app').hidden = true;
   $('login').hidden = false;
+}
+
+// The user's input keeps the session alive (the refresh every two
+// seconds does not): reported at most once a minute.
+let lastTouch = 0;
+function userActive() {
+  const now = Date.now();
+  if (!csrf || now - lastTouch < 60000) return;
+  lastTouch = now;
+  api('/api/touch', {}).catch(() => {});
 }
 
 function counts(c) {
@@ -194,8 +216,6 @@ function formFields(form) {
   return f;
 }
 
-let configUrl = null;
-
 async function enrol(ev) {
   ev.preventDefault();
   const dl = $('enrol-download');
@@ -246,13 +266,21 @@ async function logout() {
   loggedOut();
 }
 
-async function loadPolicy() {
+// The text last loaded or saved: an edit not saved yet is never replaced
+// by a load the user did not ask for.
+let policyLoaded = null;
+
+async function loadPolicy(asked) {
+  const ta = $('policy-text');
+  if (!asked && policyLoaded !== null && ta.value !== policyLoaded) return;
   try {
     const p = await api('/api/policy');
     text($('policy-path'), p.path);
-    $('policy-text').value = p.text == null ? '' : p.text;
+    ta.value = p.text == null ? '' : p.text;
+    policyLoaded = ta.value;
     text($('policy-result'), p.text == null ? 'no policy file: every pair is allowed' : '');
     $('policy-result').className = '';
+    $('policy-save').disabled = false;
   } catch (e) {
     text($('policy-result'), e.message);
     $('policy-save').disabled = true;
@@ -278,6 +306,7 @@ async function savePolicy() {
   let body = {};
   try { body = await res.json(); } catch (e) { /* no body */ }
   if (res.ok) {
+    policyLoaded = ta.value;
     $('policy-result').className = '';
     text($('policy-result'), 'saved: the NMS applies it now, to running tunnels too');
     return;
@@ -302,7 +331,10 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('enrol-kind').addEventListener('change', lanShown);
   $('search').addEventListener('input', drawNodes);
   $('policy-save').addEventListener('click', savePolicy);
-  $('policy-reload').addEventListener('click', loadPolicy);
+  $('policy-reload').addEventListener('click', () => loadPolicy(true));
+  for (const ev of ['keydown', 'pointerdown', 'wheel']) {
+    document.addEventListener(ev, userActive, { passive: true });
+  }
   $('revoke-cancel').addEventListener('click', () => { revoking = null; $('revoke-dialog').close(); });
   $('revoke-form').addEventListener('submit', () => { revoke(); });
   for (const th of $('nodes').tHead.rows[0].cells) {
