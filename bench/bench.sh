@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/bench.sh BINDIR: CYPHONIC's node, general-node and relayed paths
-# against the plain network and wireguard-go (userspace WireGuard over a
-# TUN, like us), on one machine.
+# against the plain network, wireguard-go (userspace WireGuard over a TUN,
+# like us) and Nebula (Debian's, userspace over a TUN too), on one machine.
 #
 #                          inet: bridge br0 (the "Internet")
 #     +-----------------+------------------+------------------+-----------------+
@@ -10,6 +10,7 @@
 #  192.0.2.1/24     192.0.2.10/24      192.0.2.30/24      192.0.2.40/24     192.0.2.50/24
 #  cyphonic-cloud   cy0: h1's VIPs     cy0: h2's VIPs     cyphonicd with    BENCH_PEERS
 #                   wgh1 198.51.100.1  wgh2 198.51.100.2  [adapter]         idle nodes (for
+#                   nb1 10.88.0.1      nb1 10.88.0.2
 #                   iperf3 -c, ping    iperf3 -s          lan0 (bridge)     RSS per peer)
 #                                                          |
 #                                                         ns gn (general node, stock tools)
@@ -22,13 +23,16 @@
 # Four systems, measured in alternation, BENCH_ROUNDS (3) rounds, medians:
 #   plain     h1 -> 192.0.2.30 (the limit: veth + bridge)
 #   wg        h1 -> 198.51.100.2 over `wireguard-go wgh1` (never the kernel module)
+#   nb        h1 -> 10.88.0.2 over Nebula (static host map, no lighthouse)
 #   cy        h1 -> h2's VIP4 over the tunnel the resolver set up (node path, direct)
 #   gn        gn -> h2's VIP4 through the adapter ad (general-node path, direct)
 #   gn6       gn -> h2's VIP6 through the adapter ad (the same over IPv6)
 #   relay     rl1 -> rl2's VIP4, both behind NAPT: through the TRS in the cloud
 # TCP: iperf3 -t BENCH_SECONDS (5), one stream and -P 4.  UDP: iperf3 -u -l 1300
 # at the highest rate with <= 1% loss (found once per system, from the rate
-# that arrives at full offered load).  RTT: ping -c 200 -i 0.01, p50 and p99.
+# that arrives at full offered load).  RTT: ping -c 200 -i 0.01, p50 and p99;
+# the same again while one bulk TCP flow (iperf3) runs through the same
+# tunnel: latency under load.
 # CPU seconds per GB: utime + stime of the tunnel daemons at both ends
 # (/proc/PID/stat) over the single-stream TCP run, over the bytes moved.
 # Memory: VmRSS of each idle daemon with one peer, and per peer (RSS with
@@ -51,7 +55,7 @@ export CY_LOG_LEVEL=${CY_LOG_LEVEL:-info}
 source "$(dirname "$0")/../tests/net/lib.sh"
 source "$(dirname "$0")/gn.sh"
 require
-for t in iperf3 wireguard-go wg ping dig udhcpc arping perl; do
+for t in iperf3 wireguard-go wg nebula nebula-cert ping dig udhcpc arping perl; do
 	command -v "$t" >/dev/null || fail "missing tool: $t (run scripts/deps.sh)"
 done
 
@@ -60,10 +64,10 @@ SECS=${BENCH_SECONDS:-5}
 COLD=${BENCH_COLD:-5}
 NPEERS=${BENCH_PEERS:-32}
 OUT=$(cd "$CYPHONIC_BIN/.." && pwd)/bench-results.txt
-read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg cy gn gn6 relay}"
-declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [cy]="CY node"
+read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg nb cy gn gn6 relay}"
+declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [nb]="Nebula" [cy]="CY node"
 	[gn]="CY GN" [gn6]="CY GN IPv6" [relay]="CY relay")
-declare -A CLIENT=([plain]=h1 [wg]=h1 [cy]=h1 [gn]=gn [gn6]=gn [relay]=rl1)
+declare -A CLIENT=([plain]=h1 [wg]=h1 [nb]=h1 [cy]=h1 [gn]=gn [gn6]=gn [relay]=rl1)
 declare -A RES=()   # "sys metric" -> space-separated samples
 NOTES=()
 GN_MAC=02:00:00:00:53:01
@@ -111,6 +115,7 @@ sys_pids()
 {
 	case $1 in
 	wg) echo "${DPID[wg-h1]} ${DPID[wg-h2]}" ;;
+	nb) echo "${DPID[nb-h1]} ${DPID[nb-h2]}" ;;
 	cy) echo "${DPID[h1]} ${DPID[h2]}" ;;
 	gn | gn6) echo "${DPID[ad]} ${DPID[h2]}" ;;
 	relay) echo "${DPID[rl1]} ${DPID[rl2]} ${DPID[cloud]}" ;;
@@ -159,6 +164,40 @@ wg_up h2 198.51.100.2 h1 198.51.100.1 192.0.2.10
 ADDR[wg]=198.51.100.2
 wait_for 10 n h1 ping -c 1 -W 1 198.51.100.2
 ok "wgh1 <-> wgh2 up (TUN devices of wireguard-go $(wireguard-go --version | awk '{ print $2; exit }'))"
+
+# Nebula between h1 and h2: a CA, a certificate each, a static host map
+# (no lighthouse), every flow allowed, the same MTU as the others.
+nb_up()
+{
+	local h=$1 me=$2 peer_ip=$3 peer_ep=$4 d=$RUN_DIR/nebula
+	nebula-cert sign -ca-crt "$d/ca.crt" -ca-key "$d/ca.key" -name "$h" -ip "$me/24" \
+		-out-crt "$d/$h.crt" -out-key "$d/$h.key"
+	cat >"$d/$h.yml" <<EOF
+pki: { ca: $d/ca.crt, cert: $d/$h.crt, key: $d/$h.key }
+static_host_map: { "$peer_ip": ["$peer_ep:4242"] }
+lighthouse: { am_lighthouse: false, hosts: [] }
+listen: { host: 0.0.0.0, port: 4242 }
+punchy: { punch: false }
+tun: { dev: nb1, mtu: 1400, drop_local_broadcast: false, drop_multicast: false }
+logging: { level: warning }
+firewall:
+  outbound: [{ port: any, proto: any, host: any }]
+  inbound: [{ port: any, proto: any, host: any }]
+EOF
+	start_daemon "nb-$h" "$h" aux nebula -config "$d/$h.yml"
+	wait_for 5 n "$h" ip link show nb1
+}
+if has nb; then
+	pretty "Nebula between h1 and h2"
+	mkdir -p "$RUN_DIR/nebula"
+	nebula-cert ca -name cyphonic-bench -out-crt "$RUN_DIR/nebula/ca.crt" \
+		-out-key "$RUN_DIR/nebula/ca.key"
+	nb_up h1 10.88.0.1 10.88.0.2 192.0.2.30
+	nb_up h2 10.88.0.2 10.88.0.1 192.0.2.10
+	ADDR[nb]=10.88.0.2
+	wait_for 10 n h1 ping -c 1 -W 1 10.88.0.2
+	ok "nb1 <-> nb1 up (Nebula $(nebula -version | awk '{ print $2; exit }'))"
+fi
 
 # gn_ready: the adapter has logged gn in and registered it (a restarted
 # adapter learns the GN again from its lease file or from its next frame;
@@ -313,9 +352,10 @@ fi
 
 pretty "memory: idle daemons with one peer"
 add wg rss_kb "$(rss_kb "${DPID[wg-h1]}")"
+! has nb || add nb rss_kb "$(rss_kb "${DPID[nb-h1]}")"
 ! has cy || add cy rss_kb "$(rss_kb "${DPID[h1]}")"
 ! has_gn || add gn rss_kb "$(rss_kb "${DPID[ad]}")"
-for s in wg cy gn; do
+for s in wg nb cy gn; do
 	[[ -n ${RES[$s rss_kb]:-} ]] && say "${LABEL[$s]}: VmRSS ${RES[$s rss_kb]}kB"
 done
 
@@ -423,6 +463,15 @@ for s in "${SYSTEMS[@]}"; do
 done
 
 last() { awk '{ print $NF }' <<<"${RES[$1 $2]:-}"; }
+# bulk_flowing SYS: SYS's client has an iperf3 data connection with a
+# congestion window past its first ten segments (slow start is over: the
+# queues on the path fill).
+bulk_flowing()
+{
+	n "${CLIENT[$1]}" ss -Htni state established 'dport = :5201' |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^cwnd:/) { split($i, c, ":"); if (c[2] > 20) f = 1 } }
+			END { exit !f }'
+}
 for ((r = 1; r <= ROUNDS; r++)); do
 	pretty "round $r of $ROUNDS"
 	for s in "${SYSTEMS[@]}"; do tcp_run "$s"; done
@@ -442,6 +491,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		add "$s" p50 "$(pct 50 "${rtts[@]}")"
 		add "$s" p99 "$(pct 99 "${rtts[@]}")"
 	done
+	# Latency under load: the same pings while one bulk TCP flow runs
+	# through the same tunnel (from its slow start's end to past the
+	# pings' end).
+	for s in "${SYSTEMS[@]}"; do
+		n "${CLIENT[$s]}" iperf3 -c "${ADDR[$s]}" -t 4 >/dev/null 2>&1 &
+		bulk=$!
+		wait_for 5 bulk_flowing "$s"
+		mapfile -t rtts < <(n "${CLIENT[$s]}" ping -n -c 200 -i 0.01 -W 1 "${ADDR[$s]}" |
+			sed -n 's/.* time=\([0-9.]*\) ms/\1/p')
+		wait "$bulk" || fail "${LABEL[$s]}: the bulk flow under the pings failed"
+		((${#rtts[@]} >= 190)) || fail "${LABEL[$s]}: under load only ${#rtts[@]} of 200 echoes answered"
+		add "$s" p50_load "$(pct 50 "${rtts[@]}")"
+		add "$s" p99_load "$(pct 99 "${rtts[@]}")"
+	done
 	if has gn; then
 		mapfile -t arps < <(arp_times gn "${ADDR[gn]}" 20)
 		((${#arps[@]} >= 18)) || fail "gn: only ${#arps[@]} of 20 ARP requests for ${ADDR[gn]} answered"
@@ -452,9 +515,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		add gn arp_ms "$(us2ms "$(pct 50 "${arps[@]#* }")")"
 	fi
 	for s in "${SYSTEMS[@]}"; do
-		say "$(printf '%-13s TCP %8s  -P4 %8s  UDP %8s (%s%% loss)  RTT p50 %s p99 %s' \
+		say "$(printf '%-13s TCP %8s  -P4 %8s  UDP %8s (%s%% loss)  RTT p50 %s p99 %s, loaded %s %s' \
 			"${LABEL[$s]}" "$(last "$s" tcp)" "$(last "$s" tcp4)" "$(last "$s" udp)" \
-			"$(last "$s" udp_loss)" "$(last "$s" p50)" "$(last "$s" p99)")"
+			"$(last "$s" udp_loss)" "$(last "$s" p50)" "$(last "$s" p99)" \
+			"$(last "$s" p50_load)" "$(last "$s" p99_load)")"
 	done
 done
 ! has cy || [[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is no longer direct"
@@ -469,24 +533,40 @@ ratio()
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b == 0)
 		print "-"; else printf "%.2f", a / b }'
 }
-FMT='%-30s %10s %12s %10s %10s %10s %10s %8s %8s %8s %8s %10s %10s\n'
+FMT='%-30s %10s %12s %10s %10s %10s %10s %10s %13s %8s %8s %8s %10s %10s\n'
+# best_peer METRIC: "value peer" of the better of wireguard-go and Nebula
+# (higher is better for throughput, lower for the rest), or "-".
+best_peer()
+{
+	local w n
+	w=$(med wg "$1")
+	n=$(med nb "$1")
+	awk -v w="$w" -v n="$n" -v m="$1" 'BEGIN {
+		hi = (m ~ /^(tcp|tcp4|udp)$/)
+		if (w == "-" || w == "") { if (n == "-" || n == "") print "-"; else print n, "nb"; exit }
+		if (n == "-" || n == "") { print w, "wg"; exit }
+		if ((hi && n > w) || (!hi && n < w)) print n, "nb"; else print w, "wg" }'
+}
 # row NAME METRIC DECK_NODE DECK_GN
 row()
 {
-	local p w c g g6 r rw rg rg6 rr
+	local p w nb c g g6 r rb rg rg6 rr best
 	p=$(med plain "$2")
 	w=$(med wg "$2")
+	nb=$(med nb "$2")
 	c=$(med cy "$2")
 	g=$(med gn "$2")
 	g6=$(med gn6 "$2")
 	r=$(med relay "$2")
-	rw=$(ratio "$c" "$w")
+	best=$(best_peer "$2")
+	rb=$(ratio "$c" "${best% *}")
+	[[ $rb == - ]] || rb="$rb (${best#* })"
 	rg=$(ratio "$g" "$c")
 	rg6=$(ratio "$g6" "$g")
 	rr=$(ratio "$r" "$c")
-	[[ $2 != udp_loss ]] || rw=- rg=- rg6=- rr=-
+	[[ $2 != udp_loss ]] || rb=- rg=- rg6=- rr=-
 	# shellcheck disable=SC2059
-	printf "$FMT" "$1" "$p" "$w" "$c" "$g" "$g6" "$r" "$rw" "$rg" "$rg6" "$rr" "$3" "$4"
+	printf "$FMT" "$1" "$p" "$w" "$nb" "$c" "$g" "$g6" "$r" "$rb" "$rg" "$rg6" "$rr" "$3" "$4"
 }
 # verdict TEXT OK: one line of the targets.
 verdict()
@@ -502,21 +582,26 @@ verdict()
 		"$(uname -r)" "$CYPHONIC_BIN/cyphonicd"
 	printf 'medians of %s rounds (systems alternating); iperf3 -t %s; UDP -l 1300 at the rate\n' \
 		"$ROUNDS" "$SECS"
-	printf 'with <= 1%% loss; ping -c 200 -i 0.01; cold start: %s runs, daemons restarted each time\n' \
+	printf 'with <= 1%% loss; ping -c 200 -i 0.01, idle and beside one iperf3 TCP flow through the\n'
+	printf 'same tunnel (from the end of its slow start); cold start: %s runs, daemons restarted each time\n' \
 		"$COLD"
+	printf 'CY/best peer: CY node over the better of wireguard-go (wg) and Nebula (nb) on each line\n'
+	printf '(above 1 is better for throughput; below 1 for RTT, CPU and memory)\n'
 	printf 'all hosts share this machine (clients, servers, every daemon and the cloud)\n'
 	printf 'CY node: h1 -> h2 (two cyphonicd); CY GN: general node -> adapter -> h2 (IPv4;\n'
 	printf 'CY GN6: the same over IPv6, to h2 VIP6); CY relay: rl1 -> rl2, each behind its own\n'
 	printf 'NAPT, through the TRS (cyphonic-cloud)\n\n'
 	# shellcheck disable=SC2059
-	printf "$FMT" "" "plain veth" "wireguard-go" "CY node" "CY GN" "CY GN6" "CY relay" \
-		"CY/wg-go" "GN/node" "GN6/GN" "rly/node" "deck node" "deck GN"
+	printf "$FMT" "" "plain veth" "wireguard-go" "Nebula" "CY node" "CY GN" "CY GN6" "CY relay" \
+		"CY/best peer" "GN/node" "GN6/GN" "rly/node" "deck node" "deck GN"
 	row "TCP, 1 stream (Mbit/s)" tcp 44.4 37.3
 	row "TCP, 4 streams (Mbit/s)" tcp4 - -
 	row "UDP at <= 1% loss (Mbit/s)" udp 49.9 39.6
 	row "UDP loss at that rate (%)" udp_loss 0.056 0.93
 	row "RTT p50 (ms)" p50 2.523 3.594
 	row "RTT p99 (ms)" p99 - -
+	row "RTT p50 under TCP load (ms)" p50_load - -
+	row "RTT p99 under TCP load (ms)" p99_load - -
 	row "DNS answer, cold (ms)" dns_ms 21.40 27.00
 	row "DNS answer, warm (ms)" dns_warm_ms - -
 	row "ARP answer, peer VIP (ms)" arp_ms - "0.32/1.00"
@@ -537,13 +622,13 @@ verdict()
 	printf 'for the GN including its ARP for the peer VIP).  "ARP answer": arping from the GN\n'
 	printf 'for the peer VIP, answered with the adapter MAC (deck: 0.32 ms in the adapter, 1.00\n'
 	printf 'ms at the GN).  CPU: utime+stime of the daemons at both ends (wireguard-go: wgh1,\n'
-	printf 'wgh2; node: h1, h2; GN: the adapter and h2; relay: rl1, rl2 and the cloud, whose\n'
+	printf 'wgh2; Nebula: both nebula; node: h1, h2; GN: the adapter and h2; relay: rl1, rl2 and the cloud, whose\n'
 	printf 'TRS forwards every packet) over the 1-stream TCP run, per GB\n'
 	printf 'received; kernel work in softirq on their behalf is not counted.  RSS: VmRSS of\n'
-	printf 'wireguard-go wgh1, cyphonicd h1, the adapter (with its one GN); per extra peer:\n'
+	printf 'wireguard-go wgh1, nebula on h1, cyphonicd h1, the adapter (with its one GN); per extra peer:\n'
 	printf '(RSS with %s more peers - RSS with one) / %s (CYPHONIC: tunnels set up by\n' \
 		"$NPEERS" "$NPEERS"
-	printf 'resolving; wireguard-go: peers configured, no handshake).\n'
+	printf 'resolving; wireguard-go: peers configured, no handshake; Nebula: not measured).\n'
 	printf '\ntargets (this run):\n'
 	tw=$(med wg tcp) tc=$(med cy tcp) tg=$(med gn tcp) tg6=$(med gn6 tcp)
 	ok_cmp() { [[ $1 == - || $2 == - ]] && echo - || echo "$1 $3 $2"; }
@@ -557,6 +642,8 @@ verdict()
 		"$(ok_cmp "$tc" "$(times "$tw" 2)" '>=')"
 	verdict "node RTT p50 < wireguard-go's ($(med cy p50) vs $(med wg p50) ms)" \
 		"$(ok_cmp "$(med cy p50)" "$(med wg p50)" '<')"
+	verdict "node RTT p99 under one bulk TCP flow < 1 ms ($(med cy p99_load) ms)" \
+		"$(ok_cmp "$(med cy p99_load)" 1 '<')"
 	verdict "idle cyphonicd < 10 MB RSS ($(med cy rss_kb) kB)" "$(ok_cmp "$(med cy rss_kb)" 10240 '<')"
 	verdict "< 1 KB RSS per peer ($(med cy rss_peer_kb) kB)" "$(ok_cmp "$(med cy rss_peer_kb)" 1 '<')"
 	for n in "${NOTES[@]}"; do printf 'note: %s\n' "$n"; done

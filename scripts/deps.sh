@@ -9,7 +9,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev libssl-dev libevent-dev libsqlite3-dev
 libpq-dev libmnl-dev libinih-dev libcmocka-dev libnftables-dev libcap-dev iproute2 nftables
 udhcpc isc-dhcp-client dnsutils iperf3 netcat-openbsd arping curl jq busybox
-procps iputils-ping postgresql sqlite3 wireguard-go wireguard-tools openssl dnsmasq-base
+procps iputils-ping postgresql sqlite3 wireguard-go wireguard-tools nebula openssl dnsmasq-base
 tcpdump conntrack mmdebstrap prometheus dhcpcd-base ndisc6 systemd groff-base dpkg-dev file
 chromium chromium-driver python3-selenium"
 if [ "${1:-}" = --list ]; then
