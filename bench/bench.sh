@@ -501,9 +501,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		mapfile -t rtts < <(n "${CLIENT[$s]}" ping -n -c 200 -i 0.01 -W 1 "${ADDR[$s]}" |
 			sed -n 's/.* time=\([0-9.]*\) ms/\1/p')
 		wait "$bulk" || fail "${LABEL[$s]}: the bulk flow under the pings failed"
-		((${#rtts[@]} >= 190)) || fail "${LABEL[$s]}: under load only ${#rtts[@]} of 200 echoes answered"
+		# a loaded tunnel may lose a ping: counted, not fatal, unless most
+		((${#rtts[@]} >= 100)) || fail "${LABEL[$s]}: under load only ${#rtts[@]} of 200 echoes answered"
 		add "$s" p50_load "$(pct 50 "${rtts[@]}")"
 		add "$s" p99_load "$(pct 99 "${rtts[@]}")"
+		add "$s" load_loss "$(awk -v n=${#rtts[@]} 'BEGIN { printf "%.1f", (200 - n) / 2 }')"
 	done
 	if has gn; then
 		mapfile -t arps < <(arp_times gn "${ADDR[gn]}" 20)
@@ -564,7 +566,7 @@ row()
 	rg=$(ratio "$g" "$c")
 	rg6=$(ratio "$g6" "$g")
 	rr=$(ratio "$r" "$c")
-	[[ $2 != udp_loss ]] || rb=- rg=- rg6=- rr=-
+	[[ $2 != udp_loss && $2 != load_loss ]] || rb=- rg=- rg6=- rr=-
 	# shellcheck disable=SC2059
 	printf "$FMT" "$1" "$p" "$w" "$nb" "$c" "$g" "$g6" "$r" "$rb" "$rg" "$rg6" "$rr" "$3" "$4"
 }
@@ -602,6 +604,7 @@ verdict()
 	row "RTT p99 (ms)" p99 - -
 	row "RTT p50 under TCP load (ms)" p50_load - -
 	row "RTT p99 under TCP load (ms)" p99_load - -
+	row "pings lost under TCP load (%)" load_loss - -
 	row "DNS answer, cold (ms)" dns_ms 21.40 27.00
 	row "DNS answer, warm (ms)" dns_warm_ms - -
 	row "ARP answer, peer VIP (ms)" arp_ms - "0.32/1.00"

@@ -13,8 +13,13 @@
 #include "udp.h"
 #include "wire.h"
 
-/* Read until EAGAIN, but yield to the other events after this many. */
-#define READ_BATCH 1024
+/* Read until EAGAIN, but yield to the other events after this many: a
+ * daemon busy with one direction's bulk (each read up to a 64 KB TUN
+ * super-packet or UDP GRO buffer) turns to the other direction's
+ * descriptor often, so a small packet there (a ping, a flow's ACKs) does
+ * not wait out a whole batch.  1024 -> 16 halved a ping's wait beside a
+ * bulk flow and cost no throughput (docs/performance.md). */
+#define READ_BATCH 16
 #define SOCK_BUF (4 << 20)      /* UDP socket buffers: bursts at line rate */
 
 struct dpio_port {
