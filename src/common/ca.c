@@ -114,17 +114,24 @@ fail:
 	return NULL;
 }
 
-X509 *ca_issue_root(EVP_PKEY *key, const char *domain)
+/* A self-signed CA for key; constraints: its basicConstraints. */
+static X509 *ca_issue_ca(EVP_PKEY *key, const char *cn, int days, const char *constraints)
 {
-	static const struct ca_ext ext[] = {
-		{ NID_basic_constraints, "critical,CA:TRUE" },
+	const struct ca_ext ext[] = {
+		{ NID_basic_constraints, constraints },
 		{ NID_key_usage, "critical,keyCertSign,cRLSign" },
 		{ NID_subject_key_identifier, "hash" },
 	};
+
+	return ca_issue(key, cn, days, NULL, key, ext, CONF_ARRAY_LEN(ext), NULL);
+}
+
+X509 *ca_issue_root(EVP_PKEY *key, const char *domain)
+{
 	char cn[300];
 
 	snprintf(cn, sizeof(cn), "CYPHONIC CA %s", domain);
-	return ca_issue(key, cn, CA_ROOT_DAYS, NULL, key, ext, CONF_ARRAY_LEN(ext), NULL);
+	return ca_issue_ca(key, cn, CA_ROOT_DAYS, "critical,CA:TRUE");
 }
 
 /* san: "DNS:..." or "IP:...,IP:..." text, or NULL with san_ext the
@@ -180,15 +187,10 @@ EVP_PKEY *ca_key_new_web(void)
 
 X509 *ca_issue_web_root(EVP_PKEY *key, const char *domain, int days)
 {
-	static const struct ca_ext ext[] = {
-		{ NID_basic_constraints, "critical,CA:TRUE,pathlen:0" },
-		{ NID_key_usage, "critical,keyCertSign,cRLSign" },
-		{ NID_subject_key_identifier, "hash" },
-	};
 	char cn[300];
 
 	snprintf(cn, sizeof(cn), "CYPHONIC console CA %s", domain);
-	return ca_issue(key, cn, days, NULL, key, ext, CONF_ARRAY_LEN(ext), NULL);
+	return ca_issue_ca(key, cn, days, "critical,CA:TRUE,pathlen:0");
 }
 
 X509 *ca_issue_web_server(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *key, const char *domain,
