@@ -617,7 +617,7 @@ prom_value() { awk -v m="$2" '$1 == m { print $2; f = 1 } END { exit !f }' "$RUN
 stat_get() { stats | jq -er "$1"; }
 
 # start_cloud [NS]: run cyphonic-cloud (default in namespace "cloud") and
-# wait until its control socket answers.
+# wait until its control socket answers and its roles (and console) listen.
 start_cloud()
 {
 	local ns=${1:-cloud}
@@ -628,6 +628,8 @@ start_cloud()
 	wait_for 10 n "$ns" sh -c 'ss -Hltn sport = :7443 | grep -q . && ss -Hlun sport = :7444 | grep -q .'
 	! grep -q '^\[trs\]' "$CLOUD_DIR/cloud.conf" ||
 		wait_for 10 n "$ns" sh -c 'ss -Hlun sport = :7445 | grep -q .'
+	! grep -q '^\[console\]' "$CLOUD_DIR/cloud.conf" ||
+		wait_for 10 n "$ns" sh -c 'ss -Hltn sport = :7447 | grep -q .'
 }
 
 # start_node NAME NS: run cyphonicd with nodes/NAME.conf in NS.
