@@ -1,5 +1,6 @@
 /* libFuzzer: the access policy's flows on inner packets
- * (src/node/dataplane/flowcheck.c) and the FLOWS attribute's parser
+ * (src/node/dataplane/flowcheck.c), the flow queues' classifier on the
+ * same packets (src/node/io/fq.c), and the FLOWS attribute's parser
  * (src/proto/flows.c).  Any bytes: the classifier never reads outside
  * them and says ports only for a protocol that has them; a parsed FLOWS
  * list holds at most CY_FLOWS_MAX items, each with lo <= hi. */
@@ -9,6 +10,7 @@
 
 #include "flowcheck.h"
 #include "flows.h"
+#include "fq.h"
 
 static void check(int ok)
 {
@@ -35,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(!opens || proto == 6);
 	(void)flow_allowed(&r, data, size, true);
 	(void)flow_allowed(&r, data, size, false);
+	check(dp_fq_bucket(data, size, 0x9e3779b97f4a7c15ULL) < DP_FQ_FLOWS);
 	/* The same bytes as a FLOWS attribute. */
 	cy_build_start(&b, buf, sizeof(buf), CY_ROUTE_DIRECTION);
 	cy_put_bytes(&b, CY_A_FLOWS_OUT, data, size > 400 ? 400 : size);

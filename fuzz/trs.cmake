@@ -9,5 +9,7 @@ cy_fuzz(fuzz_punch SOURCES fuzz_punch.c ${PROJECT_SOURCE_DIR}/src/node/dataplane
 target_include_directories(fuzz_punch PRIVATE ${PROJECT_SOURCE_DIR}/src/node/dataplane)
 # The access policy's flows on inner packets, and the FLOWS attribute.
 cy_fuzz(fuzz_flow SOURCES fuzz_flow.c ${PROJECT_SOURCE_DIR}/src/node/dataplane/flowcheck.c
+        ${PROJECT_SOURCE_DIR}/src/node/io/fq.c ${PROJECT_SOURCE_DIR}/src/node/io/codel.c
         LIBS cy_proto cy_common)
-target_include_directories(fuzz_flow PRIVATE ${PROJECT_SOURCE_DIR}/src/node/dataplane)
+target_include_directories(fuzz_flow PRIVATE ${PROJECT_SOURCE_DIR}/src/node/dataplane
+        ${PROJECT_SOURCE_DIR}/src/node/io)

@@ -121,6 +121,7 @@ static long control_status(struct node *n, char *out, size_t cap)
 {
 	struct overlay_tunnel_view *tv;
 	struct status_extra ex = { 0 };
+	struct dpio_stats dp;
 	size_t nt;
 	long len;
 
@@ -132,6 +133,8 @@ static long control_status(struct node *n, char *out, size_t cap)
 	ex.ntunnels = nt;
 	ex.drops = overlay_drops(ident_overlay(n->id));
 	ex.mapping = overlay_mapping(ident_overlay(n->id));
+	dpio_stats_get(n->io, &dp);
+	ex.dp = &dp;
 	ex.more = n->status_cb;
 	ex.more_arg = n->status_arg;
 	len = status_format_ext(ident_info(n->id), &ex, clock_now_ms(), out, cap);

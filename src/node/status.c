@@ -66,6 +66,15 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 	json_arr_end(&j);
 	if (ex && ex->drops)
 		counters_json(&j, "drops", overlay_drop_counters, overlay_ndrop_counters, ex->drops);
+	if (ex && ex->dp) {
+		json_obj_begin(&j, "queue");
+		json_uint(&j, "backlog", ex->dp->fq_backlog);
+		json_uint(&j, "marked", ex->dp->fq_marked);
+		json_uint(&j, "dropped", ex->dp->fq_dropped);
+		json_uint(&j, "overlimit", ex->dp->fq_overlimit);
+		json_uint(&j, "tun_write_errors", ex->dp->tun_write_err);
+		json_obj_end(&j);
+	}
 	if (in->have_key)
 		json_int(&j, "key_expires_in",
 			 in->key_expires_ms > now_ms ? (in->key_expires_ms - now_ms) / 1000 : 0);

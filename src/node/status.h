@@ -8,13 +8,16 @@
  *     tx_bytes, rx_packets, tx_packets, state, tunnel_id, age }
  * rx/tx_bytes count inner bytes (the IP packets carried).  drops counts
  * dropped datagrams and packets by reason:
- *   { replay, auth, unknown, malformed, bad_src, no_route, expired } */
+ *   { replay, auth, unknown, malformed, bad_src, no_route, expired }
+ * queue: the flow queues between the TUN and the tunnels (fq.h):
+ *   { backlog, marked, dropped, overlimit, tun_write_errors } */
 #ifndef CY_NODE_STATUS_H
 #define CY_NODE_STATUS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpio.h"
 #include "overlay.h"
 #include "sig.h"
 
@@ -25,6 +28,7 @@ struct status_extra {
 	const struct overlay_tunnel_view *tunnels;
 	size_t ntunnels;
 	const struct overlay_drops *drops;         /* NULL: no "drops" */
+	const struct dpio_stats *dp;               /* NULL: no "queue" */
 	uint8_t mapping;                           /* enum cy_mapping: "mapping" */
 	/* Adds members at the end of the object (the adapter's
 	 * "general_nodes" and "lan"); NULL: none. */

@@ -192,18 +192,19 @@ static void seg_fn(void *arg, uint8_t *pkt, size_t len)
 	s->got += l4 - thl;
 }
 
-static void test_tun_input(void **state)
+/* A TCP super-packet of PAYLOAD bytes as the kernel leaves it in tunbuf
+ * (vnet header, partial checksum); tos: its IP ToS byte.  Its length. */
+static size_t mk_super(uint8_t tos)
 {
 	uint8_t *ip = tunbuf + GSO_HDR_LEN, *tcp = ip + 20;
 	struct gso_hdr h = { .flags = GSO_F_NEEDS_CSUM, .gso_type = GSO_TCPV4, .hdr_len = 40,
 			     .gso_size = MSS, .csum_start = 20, .csum_offset = 16 };
 	size_t plen = 40 + PAYLOAD;
-	struct segs s = { 0 };
 	uint8_t src[4] = { 100, 64, 0, 1 }, dst[4] = { 100, 64, 0, 2 };
 
-	(void)state;
 	memset(tunbuf, 0, sizeof(tunbuf));
 	ip[0] = 0x45;
+	ip[1] = tos;
 	put_be16(ip + 2, (uint16_t)plen);
 	ip[8] = 64;
 	ip[9] = 6;
@@ -221,7 +222,19 @@ static void test_tun_input(void **state)
 	put_be16(tcp + 16, (uint16_t)~inet_csum_fold(inet_pseudo_sum(src, dst, 4, 6,
 								     20 + PAYLOAD)));
 	gso_put_hdr(tunbuf, &h);
+	return GSO_HDR_LEN + plen;
+}
 
+static void test_tun_input(void **state)
+{
+	uint8_t *ip = tunbuf + GSO_HDR_LEN, *tcp = ip + 20;
+	struct gso_hdr h;
+	size_t plen = 40 + PAYLOAD;
+	struct segs s = { 0 };
+	uint8_t src[4] = { 100, 64, 0, 1 }, dst[4] = { 100, 64, 0, 2 };
+
+	(void)state;
+	mk_super(0);
 	assert_int_equal(dp_tun_input(tunbuf, GSO_HDR_LEN + plen, scratch, seg_fn, &s),
 			 (PAYLOAD + MSS - 1) / MSS);
 	assert_false(s.bad);
@@ -248,6 +261,40 @@ static void test_tun_input(void **state)
 	h.gso_type = GSO_TCPV4;
 	gso_put_hdr(tunbuf, &h);
 	assert_true(dp_tun_input(tunbuf, GSO_HDR_LEN + 140, scratch, seg_fn, &s) < 0);
+}
+
+/* A congestion signal (fq.h): an ECN-capable packet is marked CE, its
+ * header checksum still right, nothing lost; any other loses its first
+ * wire packet and no more. */
+static void test_tun_signal(void **state)
+{
+	struct dp_tun *t = dp_tun_new(-1, true, &DP_CONF_ALL);
+	uint8_t *ip = tunbuf + GSO_HDR_LEN;
+	size_t len, nseg = (PAYLOAD + MSS - 1) / MSS;
+	struct segs s = { 0 };
+
+	(void)state;
+	assert_non_null(t);
+	len = mk_super(0x02);                               /* ECT(0) */
+	assert_int_equal(dp_tun_handle(t, tunbuf, len, true, seg_fn, &s), (int)nseg);
+	assert_false(s.bad);
+	assert_int_equal(s.n, nseg);
+	assert_int_equal(ip[1] & 3, 3);                     /* CE */
+	assert_int_equal(inet_csum(ip, 20), 0);
+	memset(&s, 0, sizeof(s));
+	len = mk_super(0);                                  /* not ECT */
+	assert_int_equal(dp_tun_handle(t, tunbuf, len, true, seg_fn, &s), (int)nseg);
+	assert_false(s.bad);
+	assert_int_equal(s.n, nseg - 1);
+	assert_int_equal(s.got, PAYLOAD - MSS);             /* the first went */
+	assert_int_equal(joined[0], (uint8_t)(MSS * 7 + 3));
+	assert_int_equal(dp_tun_stats(t)->ce_marked, 1);
+	assert_int_equal(dp_tun_stats(t)->signal_dropped, 1);
+	memset(&s, 0, sizeof(s));
+	len = mk_super(0);                                  /* no signal: all of it */
+	assert_int_equal(dp_tun_handle(t, tunbuf, len, false, seg_fn, &s), (int)nseg);
+	assert_int_equal(s.got, PAYLOAD);
+	dp_tun_free(t);
 }
 
 /* ---- sockets ---- */
@@ -322,7 +369,7 @@ static void roundtrip(const char *env)
 		struct pollfd p = { .fd = b, .events = POLLIN };
 
 		assert_true(poll(&p, 1, 2000) == 1);
-		assert_true(dp_rx_run(rx, 1024, rx_fn, &r) >= 0);
+		assert_true(dp_rx_run(rx, 1 << 20, rx_fn, &r) >= 0);
 	}
 	assert_false(r.bad);
 	assert_int_equal(r.n, 300);
@@ -370,8 +417,13 @@ static void test_conf_env(void **state)
 	unsetenv("CY_DP_MMSG");
 	unsetenv("CY_DP_VNET");
 	unsetenv("CY_DP_COALESCE");
+	unsetenv("CY_DP_FQ");
 	dp_conf_from_env(&c);
-	assert_true(c.mmsg && c.gso && c.gro && c.vnet && c.coalesce);
+	assert_true(c.mmsg && c.gso && c.gro && c.vnet && c.coalesce && c.fq);
+	setenv("CY_DP_FQ", "off", 1);
+	dp_conf_from_env(&c);
+	assert_true(c.mmsg && c.coalesce && !c.fq);
+	unsetenv("CY_DP_FQ");
 	setenv("CY_DP_GSO", "no", 1);
 	setenv("CY_DP_VNET", "Off", 1);   /* coalescing needs the vnet header */
 	dp_conf_from_env(&c);
@@ -380,7 +432,7 @@ static void test_conf_env(void **state)
 	setenv("CY_DP_GSO", "1", 1);
 	setenv("CY_DP_VNET", "yes", 1);
 	dp_conf_from_env(&c);
-	assert_true(!c.mmsg && !c.gso && !c.gro && !c.vnet && !c.coalesce);
+	assert_true(!c.mmsg && !c.gso && !c.gro && !c.vnet && !c.coalesce && !c.fq);
 	unsetenv("CY_DP");
 	unsetenv("CY_DP_GSO");
 	unsetenv("CY_DP_VNET");
@@ -720,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_tun_input),
+		cmocka_unit_test(test_tun_signal),
 		cmocka_unit_test(test_sockets_on),
 		cmocka_unit_test(test_sockets_off),
 		cmocka_unit_test(test_sockets_mixed),

@@ -47,9 +47,9 @@
 
 /* The switches (above). */
 struct dp_conf {
-	bool mmsg, gso, gro, vnet, coalesce;
+	bool mmsg, gso, gro, vnet, coalesce, fq;
 };
-#define DP_CONF_ALL ((struct dp_conf){ true, true, true, true, true })
+#define DP_CONF_ALL ((struct dp_conf){ true, true, true, true, true, true })
 
 #define DP_SLOT 2048            /* one sealed datagram (inner MTU up to ~2000) */
 #define DP_TX_MAX 128           /* datagrams per batch */
@@ -116,11 +116,12 @@ struct dp_rx;
 /* For the UDP socket fd; turns UDP_GRO on when switched on. */
 struct dp_rx *dp_rx_new(int fd, const struct dp_conf *conf);
 void dp_rx_free(struct dp_rx *rx);
-/* Receive until the socket is empty or about max datagrams were handed to
- * fn (from unmapped, as udp_recv does).  Truncated messages are dropped.
- * Returns the number of datagrams, or -errno other than EAGAIN when the
- * first receive failed. */
-int dp_rx_run(struct dp_rx *rx, unsigned max, dp_rx_fn fn, void *arg);
+/* Receive until the socket is empty or about budget bytes were handed to
+ * fn (from unmapped, as udp_recv does): with UDP GRO a receive asks for
+ * no more 64 KB buffers than the budget has left.  Truncated messages are
+ * dropped.  Returns the number of datagrams, or -errno other than EAGAIN
+ * when the first receive failed. */
+int dp_rx_run(struct dp_rx *rx, size_t budget, dp_rx_fn fn, void *arg);
 bool dp_rx_gro(const struct dp_rx *rx);
 
 /* ---- TUN ---- */
@@ -135,6 +136,7 @@ typedef void (*dp_pkt_fn)(void *arg, uint8_t *pkt, size_t len);
 
 struct dp_tun_stats {
 	uint64_t reads, packets, super, bad;   /* read side */
+	uint64_t ce_marked, signal_dropped;    /* congestion signals (fq.h) given */
 	uint64_t writes, merged;               /* write side: system calls, segments merged */
 	uint64_t write_lost;                   /* packets in writes that failed */
 };
@@ -150,9 +152,15 @@ struct dp_tun *dp_tun_new(int fd, bool vnet, const struct dp_conf *conf);
 #define DP_L2_MAX 64
 struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len, const struct dp_conf *conf);
 void dp_tun_free(struct dp_tun *t);
-/* Read until EAGAIN or max reads; each packet (segments of a
- * super-packet) goes to fn.  Returns the number of reads. */
-int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg);
+/* One read from the device into buf (cap bytes: GSO_HDR_LEN +
+ * GSO_PKT_MAX with vnet): its length, 0 or -1 (errno) as read(2). */
+ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap);
+/* What dp_tun_recv read (len bytes) to fn, cut into wire packets.  With
+ * signal (a congestion signal from fq.h) the packet is marked CE when it
+ * is ECN-capable, else its first wire packet is dropped.  Returns the
+ * number of packets cut, or -EINVAL (unusable offload header). */
+int dp_tun_handle(struct dp_tun *t, uint8_t *buf, size_t len, bool signal, dp_pkt_fn fn,
+		  void *arg);
 /* One plain IP packet to the device (with a header when vnet).  With
  * coalescing a TCP segment may be held to be merged with the next ones of
  * its flow (up to 8 flows held): call dp_tun_flush() before going back to
@@ -170,6 +178,8 @@ bool dp_tun_pending(const struct dp_tun *t);
  * scratch has GSO_PKT_MAX bytes.  Packets handed, or -EINVAL. */
 int dp_tun_input(uint8_t *buf, size_t len, uint8_t *scratch, dp_pkt_fn fn, void *arg);
 bool dp_tun_vnet(const struct dp_tun *t);
+/* The device's own read buffer: GSO_HDR_LEN + GSO_PKT_MAX bytes. */
+uint8_t *dp_tun_buf(struct dp_tun *t);
 const struct dp_tun_stats *dp_tun_stats(const struct dp_tun *t);
 
 #endif

@@ -6,21 +6,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "fq.h"
+#include "gso.h"
 #include "log.h"
 #include "udp.h"
 #include "wire.h"
 
-/* Read until EAGAIN, but yield to the other events after this many: a
- * daemon busy with one direction's bulk (each read up to a 64 KB TUN
- * super-packet or UDP GRO buffer) turns to the other direction's
- * descriptor often, so a small packet there (a ping, a flow's ACKs) does
- * not wait out a whole batch.  1024 -> 16 halved a ping's wait beside a
- * bulk flow and cost no throughput (docs/performance.md). */
-#define READ_BATCH 16
+/* A turn of work on one descriptor before the daemon yields to the
+ * others: a daemon busy with one direction's bulk turns to the other
+ * direction often, so a small packet there (a ping, a flow's ACKs) does
+ * not wait out a whole batch.  Counted in bytes, as a read may be a 64 KB
+ * TUN super-packet or UDP GRO buffer: 256 KB is about a quarter of a
+ * millisecond of sealing here (1024 reads -> 16 -> 256 KB: a ping beside
+ * a bulk flow waited 4.0 -> 2.0-2.8 -> 1.5-1.8 ms at its median, at the
+ * same throughput; docs/performance.md). */
+#define TURN_BYTES (256 << 10)
+#define READ_BATCH 16           /* TUN reads per turn without the flow queues */
 #define SOCK_BUF (4 << 20)      /* UDP socket buffers: bursts at line rate */
+/* The flow queues (fq.h).  Tighter than fq_codel's Internet defaults
+ * (5 ms, 100 ms): this queue stands only while the daemon itself is the
+ * bottleneck, and here 1 ms / 10 ms kept a ping beside a bulk flow
+ * shorter at no cost in throughput (docs/performance.md); a flow with a
+ * far longer RTT that this host's CPU limits may lose some throughput. */
+#define FQ_TARGET_NS 1000000
+#define FQ_INTERVAL_NS 10000000
+#define FQ_LIMIT (8 << 20)      /* bytes of buffers queued, at most */
+#define TUN_DRAIN 256           /* TUN reads into the queues per turn, at most */
 
 struct dpio_port {
 	struct dpio *io;
@@ -48,6 +63,8 @@ struct dpio {
 	void *tun_arg;
 	struct event *tun_ev;
 	struct event *flush_ev;         /* writes what the TUN writer holds */
+	struct dp_fq *fq;               /* what was read from the TUN, by flow */
+	struct event *serve_ev;         /* serves the queues on after a yield */
 	struct dpio_stats st;
 	struct ratelimit rl;
 	unsigned spares;                /* spare sockets open (dpio_spare.c) */
@@ -74,6 +91,7 @@ void dp_conf_from_env(struct dp_conf *c)
 	c->gro = all && env_bool("CY_DP_GRO", true);
 	c->vnet = all && env_bool("CY_DP_VNET", true);
 	c->coalesce = c->vnet && env_bool("CY_DP_COALESCE", true);
+	c->fq = all && env_bool("CY_DP_FQ", true);
 }
 
 /* ---- the object ---- */
@@ -86,9 +104,10 @@ struct dpio *dpio_new(struct event_base *base, const struct dp_conf *conf)
 		return NULL;
 	io->base = base;
 	io->conf = *conf;
-	log_info("data plane: mmsg %s, udp gso %s, udp gro %s, tun offload %s, coalesce %s",
+	log_info("data plane: mmsg %s, udp gso %s, udp gro %s, tun offload %s, coalesce %s, "
+		 "fq_codel %s",
 		 conf->mmsg ? "on" : "off", conf->gso ? "on" : "off", conf->gro ? "on" : "off",
-		 conf->vnet ? "on" : "off", conf->coalesce ? "on" : "off");
+		 conf->vnet ? "on" : "off", conf->coalesce ? "on" : "off", conf->fq ? "on" : "off");
 	return io;
 }
 
@@ -100,6 +119,9 @@ void dpio_free(struct dpio *io)
 		event_free(io->tun_ev);
 	if (io->flush_ev)
 		event_free(io->flush_ev);
+	if (io->serve_ev)
+		event_free(io->serve_ev);
+	dp_fq_free(io->fq);
 	if (io->tun)
 		dp_tun_flush(io->tun);
 	dp_tun_free(io->tun);
@@ -107,7 +129,20 @@ void dpio_free(struct dpio *io)
 }
 
 const struct dp_conf *dpio_conf(const struct dpio *io) { return &io->conf; }
-const struct dpio_stats *dpio_stats(const struct dpio *io) { return &io->st; }
+void dpio_stats_get(const struct dpio *io, struct dpio_stats *out)
+{
+	*out = io->st;
+	if (io->fq) {
+		const struct dp_fq_stats *f = dp_fq_stats(io->fq);
+
+		out->fq_backlog = f->backlog;
+		out->fq_overlimit = f->overlimit;
+	}
+	if (io->tun) {
+		out->fq_marked = dp_tun_stats(io->tun)->ce_marked;
+		out->fq_dropped = dp_tun_stats(io->tun)->signal_dropped;
+	}
+}
 
 /* ---- bursts ---- */
 
@@ -144,15 +179,85 @@ static void on_tun_flush(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* A burst of reads (each maybe a TSO super-packet, cut into wire packets):
- * their datagrams leave in one batch per port at the end. */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Without the queues: a burst of reads (each maybe a TSO super-packet,
+ * cut into wire packets), their datagrams leaving in one batch per port
+ * at the end. */
+static void tun_direct(struct dpio *io)
+{
+	uint8_t *buf = dp_tun_buf(io->tun);
+
+	dpio_burst_begin(io);
+	for (unsigned i = 0; i < READ_BATCH; i++) {
+		ssize_t len = dp_tun_recv(io->tun, buf, GSO_HDR_LEN + GSO_PKT_MAX);
+
+		if (len <= 0)
+			break;
+		dp_tun_handle(io->tun, buf, (size_t)len, false, io->tun_input, io->tun_arg);
+	}
+	dpio_burst_end(io);
+}
+
+/* With them (fq.h): everything the device holds moves into the flow
+ * queues (up to TUN_DRAIN reads), then about TURN_BYTES are served in
+ * their order and sent as one batch; if more wait, the daemon turns to
+ * its sockets and comes back. */
+static void tun_turn(struct dpio *io)
+{
+	const struct timeval now = { 0, 0 };
+	int64_t t = mono_ns();
+	unsigned i;
+
+	for (i = 0; i < TUN_DRAIN; i++) {
+		uint8_t *slot = dp_fq_slot(io->fq);
+		ssize_t len;
+
+		if (!slot) {            /* out of memory: the device's order, then */
+			if (dp_fq_empty(io->fq))
+				tun_direct(io);
+			break;
+		}
+		len = dp_tun_recv(io->tun, slot, GSO_HDR_LEN + GSO_PKT_MAX);
+		if (len <= 0)
+			break;
+		dp_fq_push(io->fq, (size_t)len, t);
+	}
+	dpio_burst_begin(io);
+	for (size_t done = 0; done < TURN_BYTES;) {
+		bool signal;
+		size_t len;
+		uint8_t *pkt = dp_fq_pop(io->fq, mono_ns(), &len, &signal);
+
+		if (!pkt)
+			break;
+		dp_tun_handle(io->tun, pkt, len, signal, io->tun_input, io->tun_arg);
+		done += len;
+	}
+	dpio_burst_end(io);
+	if (!dp_fq_empty(io->fq))
+		event_add(io->serve_ev, &now);
+}
+
 static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
 	struct dpio *io = arg;
 
-	dpio_burst_begin(io);
-	dp_tun_read(io->tun, READ_BATCH, io->tun_input, io->tun_arg);
-	dpio_burst_end(io);
+	if (io->fq)
+		tun_turn(io);
+	else
+		tun_direct(io);
+}
+
+static void on_serve(evutil_socket_t fd, short what, void *arg)
+{
+	tun_turn(arg);
 }
 
 int dpio_tun_attach(struct dpio *io, int fd, bool vnet, dp_pkt_fn input, void *arg)
@@ -164,6 +269,20 @@ int dpio_tun_attach(struct dpio *io, int fd, bool vnet, dp_pkt_fn input, void *a
 		return -ENOMEM;
 	io->tun_input = input;
 	io->tun_arg = arg;
+	if (io->conf.fq) {
+		struct dp_fq_conf fc = {
+			.target_ns = FQ_TARGET_NS,
+			.interval_ns = FQ_INTERVAL_NS,
+			.limit = FQ_LIMIT,
+			.hdr = vnet ? GSO_HDR_LEN : 0,
+			.cap = GSO_HDR_LEN + GSO_PKT_MAX,
+		};
+
+		io->fq = dp_fq_new(&fc);
+		io->serve_ev = event_new(io->base, -1, 0, on_serve, io);
+		if (!io->fq || !io->serve_ev)
+			return -ENOMEM;
+	}
 	io->tun_ev = event_new(io->base, fd, EV_READ | EV_PERSIST, on_tun, io);
 	io->flush_ev = event_new(io->base, -1, 0, on_tun_flush, io);
 	if (!io->tun_ev || !io->flush_ev || event_add(io->tun_ev, NULL) < 0)
@@ -202,7 +321,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 	int n;
 
 	p->reading = true;
-	n = dp_rx_run(p->rx, READ_BATCH, p->cfg.input, p->cfg.arg);
+	n = dp_rx_run(p->rx, TURN_BYTES, p->cfg.input, p->cfg.arg);
 	if (n < 0)
 		LOG_RATELIMITED(&p->rl, "%s: udp receive: %s", p->name, strerror(-n));
 	if (p->cfg.after_read)

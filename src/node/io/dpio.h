@@ -2,8 +2,10 @@
  * between the kernel and the overlays (batch.h), so a packet crosses from
  * one side to the other without passing through the node or an identity:
  *
- *   TUN -> dpio on_tun: a burst of reads (dp_tun_read), each packet to the
- *          local input (the node's overlay_tun_input) -> the overlay seals
+ *   TUN -> dpio on_tun: what the device holds is read into the flow
+ *          queues (fq.h: per flow, round robin, CoDel), and about 256 KB
+ *          of it served per turn, each packet to the local input (the
+ *          node's overlay_tun_input) -> the overlay seals
  *          it straight into a slot of its port's send batch (dpio_slot,
  *          dpio_commit) -> at the end of the burst every port that queued
  *          datagrams sends them (dp_tx_flush: sendmmsg, UDP GSO).
@@ -37,7 +39,7 @@ struct dpio_port;
 /* The switches from the environment (values 0/no/off/false or anything
  * else for on; all default on), for the bench:
  *   CY_DP=off      everything off: one packet per system call
- *   CY_DP_MMSG, CY_DP_GSO, CY_DP_GRO, CY_DP_VNET, CY_DP_COALESCE */
+ *   CY_DP_MMSG, CY_DP_GSO, CY_DP_GRO, CY_DP_VNET, CY_DP_COALESCE, CY_DP_FQ */
 void dp_conf_from_env(struct dp_conf *c);
 
 /* NULL on ENOMEM.  base may be NULL only when no TUN is attached (tests). */
@@ -122,7 +124,12 @@ int dpio_deliver(struct dpio_port *p, const uint8_t *pkt, size_t len);
 
 struct dpio_stats {
 	uint64_t tun_write_err;   /* packets (or flushes) the TUN refused */
+	/* the flow queues (fq.h), zero without them */
+	uint64_t fq_backlog;      /* packets queued now */
+	uint64_t fq_marked;       /* CoDel's congestion signals given as a CE mark */
+	uint64_t fq_dropped;      /* ...or as a wire packet dropped */
+	uint64_t fq_overlimit;    /* packets dropped at the memory limit */
 };
-const struct dpio_stats *dpio_stats(const struct dpio *io);
+void dpio_stats_get(const struct dpio *io, struct dpio_stats *out);
 
 #endif

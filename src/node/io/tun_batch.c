@@ -105,6 +105,7 @@ void dp_tun_free(struct dp_tun *t)
 	free(t);
 }
 bool dp_tun_vnet(const struct dp_tun *t) { return t->vnet; }
+uint8_t *dp_tun_buf(struct dp_tun *t) { return t->buf; }
 const struct dp_tun_stats *dp_tun_stats(const struct dp_tun *t) { return &t->st; }
 
 struct seg_ctx {
@@ -143,33 +144,85 @@ int dp_tun_input(uint8_t *buf, size_t len, uint8_t *scratch, dp_pkt_fn fn, void 
 	return gso_segment(&h, pkt, plen, 0, scratch, GSO_PKT_MAX, seg_out, &s);
 }
 
-int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg)
+ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap)
 {
-	unsigned i;
+	ssize_t len = read(t->fd, buf, cap);
 
-	for (i = 0; i < max; i++) {
-		ssize_t len = read(t->fd, t->buf, GSO_HDR_LEN + GSO_PKT_MAX);
-		int k;
-
-		if (len <= 0)
-			break;
+	if (len > 0)
 		t->st.reads++;
-		if (!t->vnet) {
-			t->st.packets++;
-			fn(arg, t->buf, (size_t)len);
-			continue;
-		}
-		k = dp_tun_input(t->buf, (size_t)len, t->seg, fn, arg);
-		if (k < 0) {
-			t->st.bad++;
-			LOG_RATELIMITED(&t->rl, "TUN: packet with an unusable offload header "
-					"dropped");
-			continue;
-		}
-		t->st.packets += (unsigned)k;
-		t->st.super += k > 1;
+	return len;
+}
+
+/* A congestion signal on IP packet pkt: CE when it is ECN-capable (true),
+ * else nothing (false: the caller drops a packet instead). */
+static bool mark_ce(uint8_t *pkt, size_t len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4 && (pkt[1] & 3)) {
+		size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+		uint16_t sum;
+
+		if (ihl < 20 || ihl > len)
+			return false;
+		pkt[1] |= 3;
+		sum = ip_csum(pkt, ihl);
+		pkt[10] = (uint8_t)(sum >> 8);
+		pkt[11] = (uint8_t)sum;
+		return true;
 	}
-	return (int)i;
+	if (len >= 40 && pkt[0] >> 4 == 6 && (pkt[1] & 0x30)) {
+		pkt[1] |= 0x30;
+		return true;
+	}
+	return false;
+}
+
+struct drop_ctx {
+	dp_pkt_fn fn;
+	void *arg;
+	bool dropped;
+};
+
+static void drop_first(void *arg, uint8_t *pkt, size_t len)
+{
+	struct drop_ctx *d = arg;
+
+	if (!d->dropped) {
+		d->dropped = true;
+		return;
+	}
+	d->fn(d->arg, pkt, len);
+}
+
+int dp_tun_handle(struct dp_tun *t, uint8_t *buf, size_t len, bool signal, dp_pkt_fn fn,
+		  void *arg)
+{
+	size_t hdr = t->vnet ? GSO_HDR_LEN : 0;
+	struct drop_ctx d = { fn, arg, false };
+	int k;
+
+	if (signal && len > hdr && mark_ce(buf + hdr, len - hdr)) {
+		t->st.ce_marked++;
+	} else if (signal) {
+		/* Not ECN-capable: its first wire packet is lost, as a router
+		 * under fq_codel would lose it, and the sender slows down. */
+		t->st.signal_dropped++;
+		fn = drop_first;
+		arg = &d;
+	}
+	if (!t->vnet) {
+		t->st.packets++;
+		fn(arg, buf, len);
+		return 1;
+	}
+	k = dp_tun_input(buf, len, t->seg, fn, arg);
+	if (k < 0) {
+		t->st.bad++;
+		LOG_RATELIMITED(&t->rl, "TUN: packet with an unusable offload header dropped");
+		return k;
+	}
+	t->st.packets += (unsigned)k;
+	t->st.super += k > 1;
+	return k;
 }
 
 /* One packet behind its link header l2 (t->l2len bytes) and, with vnet,

@@ -366,14 +366,24 @@ static size_t gro_size(struct msghdr *h)
 	return 0;
 }
 
-int dp_rx_run(struct dp_rx *rx, unsigned max, dp_rx_fn fn, void *arg)
+int dp_rx_run(struct dp_rx *rx, size_t budget, dp_rx_fn fn, void *arg)
 {
 	struct dp_rx_arena *a = arena;
-	unsigned want = rx->mmsg ? DP_RX_MSGS : 1, done = 0;
+	unsigned want, done = 0;
+	size_t bytes = 0;
 	bool first = true;
 
-	while (done < max) {
+	while (bytes < budget) {
 		int r;
+
+		/* With GRO each buffer may fill: ask for what the budget has
+		 * left, so one turn stays about its size. */
+		want = rx->mmsg ? DP_RX_MSGS : 1;
+		if (rx->gro && want > 1) {
+			size_t left = (budget - bytes + DP_RX_BUF - 1) / DP_RX_BUF;
+
+			want = left < want ? (unsigned)left : want;
+		}
 
 		for (unsigned i = 0; i < want; i++) {
 			struct msghdr *h = &a->msgs[i].msg_hdr;
@@ -418,6 +428,7 @@ int dp_rx_run(struct dp_rx *rx, unsigned max, dp_rx_fn fn, void *arg)
 				continue;
 			}
 			addr_unmap(&a->from[i], &fl);
+			bytes += a->msgs[i].msg_len;
 			done += (unsigned)dp_split(a->iov[i].iov_base, a->msgs[i].msg_len,
 						   rx->gro ? gro_size(h) : 0,
 						   (const struct sockaddr *)&a->from[i], fn, arg);
