@@ -77,25 +77,44 @@ uint64_t cy_seal_counter(uint64_t *last)
 	return *last;
 }
 
-int cy_ctr_next(struct cy_ctr *c, uint64_t *out)
+/* The counter the clock asks for now, a new block reserved when it is
+ * past the one in use.  0 or -errno. */
+static int ctr_want(struct cy_ctr *c, uint64_t *want)
 {
-	uint64_t want = (uint64_t)clock_now() * 1000000000ULL, start;
-	uint64_t block = c->block ? c->block : CY_CTR_BLOCK;
+	uint64_t block = c->block ? c->block : CY_CTR_BLOCK, start;
 	int rc;
 
-	if (want < c->next)
-		want = c->next;
-	if (want >= c->end) {
-		rc = c->reserve(c->arg, want, block, &start);
+	*want = (uint64_t)clock_now() * 1000000000ULL;
+	if (*want < c->next)
+		*want = c->next;
+	if (*want >= c->end) {
+		rc = c->reserve(c->arg, *want, block, &start);
 		if (rc < 0)
 			return rc;
 		c->next = start;
 		c->end = start + block;
-		want = start;
+		*want = start;
 	}
+	return 0;
+}
+
+int cy_ctr_next(struct cy_ctr *c, uint64_t *out)
+{
+	uint64_t want;
+	int rc = ctr_want(c, &want);
+
+	if (rc < 0)
+		return rc;
 	*out = want;
 	c->next = want + 1;
 	return 0;
+}
+
+int cy_ctr_prime(struct cy_ctr *c)
+{
+	uint64_t want;
+
+	return ctr_want(c, &want);
 }
 
 int cy_ctr_reserve_in_memory(void *mark, uint64_t at_least, uint64_t block, uint64_t *start)

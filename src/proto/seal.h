@@ -55,6 +55,13 @@ uint64_t cy_seal_counter(uint64_t *last);
  * at most this far behind what it has seen (about a second: a
  * retransmission), at the cost of a reservation a second. */
 #define CY_CTR_BLOCK_SHARED (1ULL << 30)
+/* Where one process alone seals under the keys (the NMS on a SQLite
+ * store, one host by design): nobody else's counters to stay near, so a
+ * block lasts about 73 minutes of the clock and the reservation (a
+ * synchronous write to the store) is made at start (cy_ctr_prime) and
+ * rarely after, not in the path of a route selection after every second
+ * of quiet. */
+#define CY_CTR_BLOCK_ALONE (1ULL << 42)
 
 struct cy_ctr {
 	uint64_t next, end;              /* the block in use: [next, end) */
@@ -68,6 +75,9 @@ struct cy_ctr {
 /* 0 with the next counter in *out, or -errno (nothing reserved: do not
  * seal). */
 int cy_ctr_next(struct cy_ctr *c, uint64_t *out);
+/* Reserve now what the next cy_ctr_next would (nothing when the block in
+ * use still covers the clock): 0 or -errno. */
+int cy_ctr_prime(struct cy_ctr *c);
 
 /* A reserve that keeps the mark in memory, in the uint64_t at mark: for
  * unit tests and fuzzers only (it persists nothing, so it protects

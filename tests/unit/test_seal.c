@@ -529,6 +529,62 @@ static void test_ctr_file_never_repeats(void **state)
 	clock_set_fake(0, 0);
 }
 
+/* A process alone on its store (the NMS on SQLite): one reservation at
+ * start (cy_ctr_prime), none for the next hour of messages, however
+ * quiet; counters still rise and never repeat. */
+struct counting_mark {
+	uint64_t mark;
+	int calls;
+};
+
+static int counting_reserve(void *arg, uint64_t at_least, uint64_t block, uint64_t *start)
+{
+	struct counting_mark *m = arg;
+
+	m->calls++;
+	return cy_ctr_reserve_in_memory(&m->mark, at_least, block, start);
+}
+
+static void test_ctr_alone_reserves_at_start(void **state)
+{
+	struct counting_mark m = { 0, 0 };
+	struct cy_ctr c = { .reserve = counting_reserve, .arg = &m, .block = CY_CTR_BLOCK_ALONE };
+	uint64_t prev = 0, v;
+
+	(void)state;
+	clock_set_fake(1700000000, 1000);
+	assert_int_equal(cy_ctr_prime(&c), 0);
+	assert_int_equal(m.calls, 1);
+	assert_int_equal(cy_ctr_prime(&c), 0);          /* still covered */
+	assert_int_equal(m.calls, 1);
+	/* a message now and then, with minutes of quiet between: no write */
+	for (int i = 0; i < 30; i++) {
+		clock_set_fake(1700000000 + i * 120, 1000);
+		assert_int_equal(cy_ctr_next(&c, &v), 0);
+		assert_true(v > prev);
+		prev = v;
+	}
+	assert_int_equal(m.calls, 1);
+	/* past the block (73 minutes): the next one reserves again */
+	clock_set_fake(1700000000 + 5000, 1000);
+	assert_int_equal(cy_ctr_next(&c, &v), 0);
+	assert_true(v > prev);
+	assert_int_equal(m.calls, 2);
+	/* the same quiet spells with a shared block reserve every time */
+	{
+		struct counting_mark s = { 0, 0 };
+		struct cy_ctr sh = { .reserve = counting_reserve, .arg = &s,
+				     .block = CY_CTR_BLOCK_SHARED };
+
+		for (int i = 0; i < 5; i++) {
+			clock_set_fake(1700000000 + i * 2, 1000);
+			assert_int_equal(cy_ctr_next(&sh, &v), 0);
+		}
+		assert_int_equal(s.calls, 5);
+	}
+	clock_set_fake(0, 0);
+}
+
 /* Two processes sharing one mark (NMS hosts on one store): whichever
  * reserved last is ahead, but by a block at most, so a node moving from
  * one to the other finds the new one's counters that close behind; and no
@@ -558,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_ctr_file_never_repeats),
 		cmocka_unit_test(test_ctr_shared_hosts_stay_close),
+		cmocka_unit_test(test_ctr_alone_reserves_at_start),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_wrong_key_dir),
 		cmocka_unit_test(test_peek),

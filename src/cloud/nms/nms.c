@@ -95,7 +95,7 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
 	n->grants = grant_table_new();
-	if (!n->routes || !n->grants || nms_keys_init(n) < 0 || nms_nodes_init(n) < 0 ||
+	if (!n->routes || !n->grants || nms_keys_init(n, conf->store && store_url_server(conf->store)) < 0 || nms_nodes_init(n) < 0 ||
 	    nms_regs_init(n) < 0 || nms_punch_secret(n) < 0) {
 		route_table_free(n->routes);
 		grant_table_free(n->grants);

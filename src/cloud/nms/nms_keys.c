@@ -176,11 +176,15 @@ int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
 }
 
 
-int nms_keys_init(struct nms *n)
+int nms_keys_init(struct nms *n, bool shared)
 {
 	n->ctr.reserve = nms_ctr_reserve;
 	n->ctr.arg = n->st;
-	n->ctr.block = CY_CTR_BLOCK_SHARED;   /* hosts stay within a second */
+	/* Hosts sharing the store stay within a second of each other; one
+	 * alone reserves at start and about hourly after (seal.h). */
+	n->ctr.block = shared ? CY_CTR_BLOCK_SHARED : CY_CTR_BLOCK_ALONE;
+	if (!shared && cy_ctr_prime(&n->ctr) < 0)
+		log_warnx("nms: could not reserve sealing counters: tried again at the first message");
 	return idmap_init(&n->keys, NMS_BUCKETS);
 }
 
