@@ -167,13 +167,26 @@ struct segs {
 	int n;
 	size_t got, maxlen;
 	bool bad;
+	bool tos;                /* keep each segment's ECN field in ecn[] */
+	uint8_t ecn[64];
 };
+
+static void count_fn(void *arg, uint8_t *pkt, size_t len)
+{
+	struct segs *s = arg;
+
+	(void)pkt;
+	(void)len;
+	s->n++;
+}
 
 static void seg_fn(void *arg, uint8_t *pkt, size_t len)
 {
 	struct segs *s = arg;
 	size_t ihl = (size_t)(pkt[0] & 15) * 4, l4 = len - ihl, thl;
 
+	if (s->tos && s->n < 64)
+		s->ecn[s->n] = pkt[1] & 3;
 	s->n++;
 	if (len > s->maxlen)
 		s->maxlen = len;
@@ -276,11 +289,16 @@ static void test_tun_signal(void **state)
 	(void)state;
 	assert_non_null(t);
 	len = mk_super(0x02);                               /* ECT(0) */
+	s.tos = true;
 	assert_int_equal(dp_tun_handle(t, tunbuf, len, true, seg_fn, &s), (int)nseg);
-	assert_false(s.bad);
+	assert_false(s.bad);                                /* checksums right */
 	assert_int_equal(s.n, nseg);
-	assert_int_equal(ip[1] & 3, 3);                     /* CE */
-	assert_int_equal(inet_csum(ip, 20), 0);
+	assert_int_equal(s.got, PAYLOAD);
+	/* CE on the first wire packet only, ECT(0) on the rest */
+	assert_int_equal(s.ecn[0], 3);
+	for (size_t i = 1; i < nseg; i++)
+		assert_int_equal(s.ecn[i], 2);
+	assert_int_equal(ip[1] & 3, 2);
 	memset(&s, 0, sizeof(s));
 	len = mk_super(0);                                  /* not ECT */
 	assert_int_equal(dp_tun_handle(t, tunbuf, len, true, seg_fn, &s), (int)nseg);
@@ -290,6 +308,28 @@ static void test_tun_signal(void **state)
 	assert_int_equal(joined[0], (uint8_t)(MSS * 7 + 3));
 	assert_int_equal(dp_tun_stats(t)->ce_marked, 1);
 	assert_int_equal(dp_tun_stats(t)->signal_dropped, 1);
+	/* the same on a plain device: the one packet marked, or dropped */
+	{
+		struct dp_tun *p = dp_tun_new(-1, false, &DP_CONF_ALL);
+		uint8_t pkt[120];
+
+		memset(&s, 0, sizeof(s));
+		mk_super(0x01);                             /* ECT(1) */
+		memcpy(pkt, tunbuf + GSO_HDR_LEN, 40);
+		put_be16(pkt + 2, sizeof(pkt));
+		put_be16(pkt + 10, 0);
+		put_be16(pkt + 10, ip_csum(pkt, 20));
+		assert_int_equal(dp_tun_handle(p, pkt, sizeof(pkt), true, count_fn, &s), 1);
+		assert_int_equal(s.n, 1);
+		assert_int_equal(pkt[1] & 3, 3);
+		assert_int_equal(inet_csum(pkt, 20), 0);
+		pkt[1] = 0;
+		assert_int_equal(dp_tun_handle(p, pkt, sizeof(pkt), true, count_fn, &s), 1);
+		assert_int_equal(s.n, 1);                   /* dropped */
+		assert_int_equal(dp_tun_stats(p)->ce_marked, 1);
+		assert_int_equal(dp_tun_stats(p)->signal_dropped, 1);
+		dp_tun_free(p);
+	}
 	memset(&s, 0, sizeof(s));
 	len = mk_super(0);                                  /* no signal: all of it */
 	assert_int_equal(dp_tun_handle(t, tunbuf, len, false, seg_fn, &s), (int)nseg);

@@ -26,6 +26,7 @@ static const struct dp_fq_conf conf = {
 	.limit = 8 << 20,
 	.hdr = HDR,
 	.cap = HDR + 65535,
+	.key = 0x5eed,           /* fixed: the flows below land in buckets of their own */
 };
 
 /* A vnet header and an IPv4 UDP packet of len bytes from port sport
@@ -46,6 +47,21 @@ static size_t mk_udp(uint8_t *b, uint16_t sport, size_t len, uint8_t tag)
 	put_be16(ip + 24, (uint16_t)(len - 20));
 	ip[28] = tag;
 	return HDR + len;
+}
+
+static unsigned bucket_of(uint16_t sport)
+{
+	uint8_t b[HDR + 100];
+
+	mk_udp(b, sport, 100, 0);
+	return dp_fq_bucket(b + HDR, 100, conf.key);
+}
+
+/* The flows a test uses are apart under the fixed key (else a collision
+ * would merge them: 1 in 256 with a random key). */
+static void apart(uint16_t a, uint16_t b)
+{
+	assert_int_not_equal(bucket_of(a), bucket_of(b));
 }
 
 static void push(struct dp_fq *q, uint16_t sport, size_t len, uint8_t tag, int64_t now)
@@ -72,6 +88,7 @@ static void test_sparse_first(void **state)
 
 	(void)state;
 	assert_non_null(q);
+	apart(1000, 2000);
 	for (int i = 0; i < 40; i++)
 		push(q, 1000, 60000, (uint8_t)i, 0);      /* a bulk flow's super-packets */
 	assert_int_equal(pop_tag(q, 0, &len, &sig), 0);
@@ -96,6 +113,7 @@ static void test_fair_bytes(void **state)
 	bool sig;
 
 	(void)state;
+	apart(1000, 3000);
 	/* flow A in 60000-byte super-packets, flow B in 1400-byte packets */
 	for (int i = 0; i < 10; i++)
 		push(q, 1000, 60000, 0, 0);
@@ -182,7 +200,7 @@ static void test_codel_state(void **state)
 	t += 300 * MS;
 	assert_false(codel_signal(&c, &p, 6 * MS, true, t));
 	assert_true(codel_signal(&c, &p, 6 * MS, true, t + 100 * MS));
-	assert_true(c.count >= 1);
+	assert_int_equal(c.count, 2);     /* count - lastcount: 3 - 1 */
 }
 
 static void test_limit(void **state)
@@ -194,6 +212,7 @@ static void test_limit(void **state)
 
 	(void)state;
 	small.limit = 4 * small.cap;
+	apart(1000, 2000);
 	q = dp_fq_new(&small);
 	assert_non_null(q);
 	push(q, 2000, 84, 0xee, 0);                       /* a ping waits */
@@ -237,14 +256,30 @@ static void test_hostile(void **state)
 	assert_int_equal(dp_fq_bucket(b, 3, 42), 0);
 	b[0] = 0x70;
 	assert_int_equal(dp_fq_bucket(b, sizeof(b), 42), 0);
-	/* the same flow always hashes alike, different ports usually not */
-	mk_udp(b, 1000, 100, 0);
-	assert_int_equal(dp_fq_bucket(b + HDR, 100, 42), dp_fq_bucket(b + HDR, 100, 42));
+	/* one flow always hashes alike; 64 flows spread over many buckets;
+	 * another key puts them elsewhere */
+	{
+		unsigned used = 0, moved = 0;
+		bool seen[DP_FQ_FLOWS] = { false };
+
+		for (uint16_t p = 0; p < 64; p++) {
+			unsigned k = bucket_of((uint16_t)(4000 + p));
+
+			assert_int_equal(k, bucket_of((uint16_t)(4000 + p)));
+			used += !seen[k];
+			seen[k] = true;
+			mk_udp(b, (uint16_t)(4000 + p), 100, 0);
+			moved += dp_fq_bucket(b + HDR, 100, 42) != k;
+		}
+		assert_true(used >= 48);
+		assert_true(moved >= 48);
+	}
 	/* a read of no more than the header, or more than cap, is not queued */
 	assert_non_null(dp_fq_slot(q));
 	dp_fq_push(q, HDR, 0);
 	dp_fq_push(q, conf.cap + 1, 0);
 	assert_true(dp_fq_empty(q));
+	assert_int_equal(dp_fq_stats(q)->unusable, 2);
 	assert_null(dp_fq_pop(q, 0, &len, &sig));
 	dp_fq_free(q);
 	/* unusable settings */

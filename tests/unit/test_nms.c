@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -680,6 +681,31 @@ static void test_restart_replay(void **state)
  * replayed from its traffic with the first is refused; its next one
  * moves it, and from then the first refuses it and the second refuses
  * every counter of the first's time. */
+/* On SQLite the NMS is alone (its sealing counters run in long blocks):
+ * a second one on the same file is refused until the first is gone. */
+static void test_sqlite_alone(void **state)
+{
+	struct fx *f = *state;
+	char url[160], lock[160];
+	struct nms_conf nc = { .registration_ttl = TTL, .store = url };
+	struct nms *a, *b;
+
+	snprintf(url, sizeof(url), "sqlite:%s", f->cf.db);
+	snprintf(lock, sizeof(lock), "%s.nms-lock", f->cf.db);
+	a = nms_new(f->cf.st, &nc);
+	assert_non_null(a);
+	assert_null(nms_new(f->cf.st, &nc));
+	/* the same file named as a plain path, as cloud.conf usually does */
+	nc.store = f->cf.db;
+	assert_null(nms_new(f->cf.st, &nc));
+	nc.store = url;
+	nms_free(a);
+	b = nms_new(f->cf.st, &nc);
+	assert_non_null(b);
+	nms_free(b);
+	unlink(lock);
+}
+
 static void test_two_hosts(void **state)
 {
 	struct fx *f = *state;
@@ -848,6 +874,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_inner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_hosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_registration_gone, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reply_counters_rise, setup, teardown),

@@ -2,12 +2,15 @@
 #include "nms_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "aead.h"
@@ -78,15 +81,57 @@ static int nms_punch_secret(struct nms *n)
 	       nms_shared_secret(n, "bus_key", n->bus_key) < 0 ? -1 : 0;
 }
 
+/* On SQLite the NMS must be the only one (its sealing counters run in long
+ * blocks, seal.h): an exclusive lock beside the database file.  The
+ * descriptor, -1 with errno EBUSY when another holds it, or -1 (other
+ * errno) when it cannot be taken. */
+static int nms_lock_alone(const char *store)
+{
+	char path[4096];
+	int fd;
+
+	if (!strncmp(store, "sqlite:", 7))
+		store += 7;    /* else a plain path (store_open) */
+	if (snprintf(path, sizeof(path), "%s.nms-lock", store) >= (int)sizeof(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			errno = EBUSY;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 {
 	struct nms *n;
+	bool shared = conf->store && store_url_server(conf->store);
+	int lock = -1;
 
 	if (conf->registration_ttl <= 0)
 		return NULL;
+	if (conf->store && !shared) {
+		lock = nms_lock_alone(conf->store);
+		if (lock < 0) {
+			log_warn("nms: %s", errno == EBUSY ?
+				 "another NMS runs on this SQLite store (one host only: several "
+				 "hosts share a PostgreSQL store)" : "cannot lock the SQLite store");
+			return NULL;
+		}
+	}
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (!n) {
+		if (lock >= 0)
+			close(lock);
 		return NULL;
+	}
+	n->alone_fd = lock;
 	n->st = st;
 	n->conf = *conf;
 	n->prefix4 = nms_prefix_len(st, "vip4_prefix", 10, 32);
@@ -95,13 +140,15 @@ struct nms *nms_new(struct store *st, const struct nms_conf *conf)
 		n->rl_salt = 0x9e3779b97f4a7c15ULL;
 	n->routes = route_table_new();
 	n->grants = grant_table_new();
-	if (!n->routes || !n->grants || nms_keys_init(n, conf->store && store_url_server(conf->store)) < 0 || nms_nodes_init(n) < 0 ||
+	if (!n->routes || !n->grants || nms_keys_init(n, shared) < 0 || nms_nodes_init(n) < 0 ||
 	    nms_regs_init(n) < 0 || nms_punch_secret(n) < 0) {
 		route_table_free(n->routes);
 		grant_table_free(n->grants);
 		nms_keys_free(n);
 		nms_nodes_free(n);
 		nms_regs_free(n);
+		if (n->alone_fd >= 0)
+			close(n->alone_fd);
 		free(n);
 		return NULL;
 	}
@@ -131,6 +178,8 @@ void nms_free(struct nms *n)
 	route_table_free(n->routes);
 	grant_table_free(n->grants);
 	nms_relay_free(n->relay);
+	if (n->alone_fd >= 0)
+		close(n->alone_fd);
 	free(n);
 }
 

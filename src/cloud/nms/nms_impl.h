@@ -50,6 +50,7 @@ struct nms_rl_slot {
 #define NMS_BUS_FWD 256   /* delivered tunnels remembered (nms_bus.c) */
 
 struct nms {
+	int alone_fd;                      /* SQLite: the lock that keeps the store ours, or -1 */
 	struct store *st;
 	struct nms_conf conf;
 	struct nms_stats stats;

@@ -57,6 +57,7 @@ struct dp_conf {
 #define DP_GSO_BYTES 65000      /* bytes per UDP GSO message (< 64 KB UDP length) */
 #define DP_RX_MSGS 32           /* messages per recvmmsg */
 #define DP_RX_BUF 65536         /* per message: a UDP GRO buffer or one datagram */
+#define DP_RX_MSG_MIN 2048      /* what a message costs a receive turn at least */
 
 /* ---- planning (pure, for tests) ---- */
 
@@ -117,9 +118,9 @@ struct dp_rx;
 struct dp_rx *dp_rx_new(int fd, const struct dp_conf *conf);
 void dp_rx_free(struct dp_rx *rx);
 /* Receive until the socket is empty or about budget bytes were handed to
- * fn (from unmapped, as udp_recv does): with UDP GRO a receive asks for
- * no more 64 KB buffers than the budget has left.  Truncated messages are
- * dropped.  Returns the number of datagrams, or -errno other than EAGAIN
+ * fn (from unmapped, as udp_recv does), each message counted as at least
+ * DP_RX_MSG_MIN; a receive asks for no more messages than the budget has
+ * left at the size the last ones had.  Truncated messages are dropped.  Returns the number of datagrams, or -errno other than EAGAIN
  * when the first receive failed. */
 int dp_rx_run(struct dp_rx *rx, size_t budget, dp_rx_fn fn, void *arg);
 bool dp_rx_gro(const struct dp_rx *rx);

@@ -35,7 +35,10 @@
 #define FQ_TARGET_NS 1000000
 #define FQ_INTERVAL_NS 10000000
 #define FQ_LIMIT (8 << 20)      /* bytes of buffers queued, at most */
-#define TUN_DRAIN 256           /* TUN reads into the queues per turn, at most */
+/* Read from the TUN into the queues per turn, at most: what arrived while
+ * a turn was served, several times over, not the whole kernel FIFO (500
+ * packets of up to 64 KB) at once. */
+#define TUN_DRAIN (4 * TURN_BYTES)
 
 struct dpio_port {
 	struct dpio *io;
@@ -205,17 +208,17 @@ static void tun_direct(struct dpio *io)
 	dpio_burst_end(io);
 }
 
-/* With them (fq.h): everything the device holds moves into the flow
- * queues (up to TUN_DRAIN reads), then about TURN_BYTES are served in
- * their order and sent as one batch; if more wait, the daemon turns to
- * its sockets and comes back. */
+/* With them (fq.h): what the device holds moves into the flow queues
+ * (about TUN_DRAIN bytes at most, and not past the queues' limit), each
+ * packet stamped as it is read; then about TURN_BYTES are served in their
+ * order and sent as one batch; if more wait, the daemon turns to its
+ * sockets and comes back. */
 static void tun_turn(struct dpio *io)
 {
 	const struct timeval now = { 0, 0 };
-	int64_t t = mono_ns();
-	unsigned i;
+	size_t drained = 0;
 
-	for (i = 0; i < TUN_DRAIN; i++) {
+	while (drained < TUN_DRAIN && dp_fq_stats(io->fq)->bytes < FQ_LIMIT - TUN_DRAIN) {
 		uint8_t *slot = dp_fq_slot(io->fq);
 		ssize_t len;
 
@@ -227,7 +230,8 @@ static void tun_turn(struct dpio *io)
 		len = dp_tun_recv(io->tun, slot, GSO_HDR_LEN + GSO_PKT_MAX);
 		if (len <= 0)
 			break;
-		dp_fq_push(io->fq, (size_t)len, t);
+		dp_fq_push(io->fq, (size_t)len, mono_ns());
+		drained += (size_t)len;
 	}
 	dpio_burst_begin(io);
 	for (size_t done = 0; done < TURN_BYTES;) {

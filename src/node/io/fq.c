@@ -215,7 +215,8 @@ struct dp_fq *dp_fq_new(const struct dp_fq_conf *conf)
 		return NULL;
 	q->c = *conf;
 	q->cp = (struct codel_params){ conf->target_ns, conf->interval_ns };
-	if (RAND_bytes((unsigned char *)&q->key, sizeof(q->key)) != 1) {
+	q->key = conf->key;
+	if (!q->key && RAND_bytes((unsigned char *)&q->key, sizeof(q->key)) != 1) {
 		free(q);
 		return NULL;
 	}
@@ -247,13 +248,17 @@ void dp_fq_push(struct dp_fq *q, size_t len, int64_t now_ns)
 	struct pkt *p = q->slot;
 	struct flow *f;
 
-	if (!p || len <= q->c.hdr || len > q->c.cap)
+	if (!p || len <= q->c.hdr || len > q->c.cap) {
+		q->st.unusable++;
 		return;
+	}
 	if (len <= SMALL_DATA) {
 		/* the read slot stays for the next read */
 		p = buf_get(q, false);
-		if (!p)
+		if (!p) {
+			q->st.unusable++;
 			return;
+		}
 		memcpy(p->data, q->slot->data, len);
 	} else {
 		q->slot = NULL;

@@ -34,12 +34,14 @@ struct dp_fq_conf {
 	size_t limit;            /* bytes of buffers queued, at most */
 	size_t hdr;              /* bytes in front of each IP packet (a vnet header) */
 	size_t cap;              /* largest packet with its header */
+	uint64_t key;            /* the flow hash's key; 0: a random one (tests fix it) */
 };
 
 struct dp_fq_stats {
 	uint64_t packets;        /* queued */
 	uint64_t signals;        /* congestion signals given (CoDel) */
 	uint64_t overlimit;      /* heads dropped to make room */
+	uint64_t unusable;       /* not queued: no IP packet behind the header, or no memory */
 	size_t bytes;            /* buffer bytes queued now */
 	size_t backlog;          /* packets queued now */
 };

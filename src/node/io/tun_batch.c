@@ -153,72 +153,90 @@ ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap)
 	return len;
 }
 
-/* A congestion signal on IP packet pkt: CE when it is ECN-capable (true),
- * else nothing (false: the caller drops a packet instead). */
-static bool mark_ce(uint8_t *pkt, size_t len)
+/* Is IP packet pkt ECN-capable (ECT(0), ECT(1) or CE already)? */
+static bool ecn_capable(const uint8_t *pkt, size_t len)
 {
-	if (len >= 20 && pkt[0] >> 4 == 4 && (pkt[1] & 3)) {
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		return (pkt[1] & 3) != 0;
+	if (len >= 40 && pkt[0] >> 4 == 6)
+		return (pkt[1] & 0x30) != 0;
+	return false;
+}
+
+/* CE on an ECN-capable IP packet (the IPv4 header checksum redone). */
+static void mark_ce(uint8_t *pkt, size_t len)
+{
+	if (len >= 20 && pkt[0] >> 4 == 4) {
 		size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
 		uint16_t sum;
 
 		if (ihl < 20 || ihl > len)
-			return false;
+			return;
 		pkt[1] |= 3;
 		sum = ip_csum(pkt, ihl);
 		pkt[10] = (uint8_t)(sum >> 8);
 		pkt[11] = (uint8_t)sum;
-		return true;
-	}
-	if (len >= 40 && pkt[0] >> 4 == 6 && (pkt[1] & 0x30)) {
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
 		pkt[1] |= 0x30;
-		return true;
 	}
-	return false;
 }
 
-struct drop_ctx {
+/* The congestion signal rides on the first wire packet of what was read
+ * (a TSO super-packet is many): marked, or dropped.  One mark, as one
+ * drop, per signal: a sender that counts marks (DCTCP, L4S) is not told
+ * forty times over. */
+struct signal_ctx {
 	dp_pkt_fn fn;
 	void *arg;
-	bool dropped;
+	bool mark;               /* mark (ECN-capable), else drop */
+	bool done;
 };
 
-static void drop_first(void *arg, uint8_t *pkt, size_t len)
+static void signal_first(void *arg, uint8_t *pkt, size_t len)
 {
-	struct drop_ctx *d = arg;
+	struct signal_ctx *c = arg;
 
-	if (!d->dropped) {
-		d->dropped = true;
-		return;
+	if (!c->done) {
+		c->done = true;
+		if (!c->mark)
+			return;
+		mark_ce(pkt, len);
 	}
-	d->fn(d->arg, pkt, len);
+	c->fn(c->arg, pkt, len);
 }
 
 int dp_tun_handle(struct dp_tun *t, uint8_t *buf, size_t len, bool signal, dp_pkt_fn fn,
 		  void *arg)
 {
 	size_t hdr = t->vnet ? GSO_HDR_LEN : 0;
-	struct drop_ctx d = { fn, arg, false };
+	struct signal_ctx c = { fn, arg, false, false };
 	int k;
 
-	if (signal && len > hdr && mark_ce(buf + hdr, len - hdr)) {
-		t->st.ce_marked++;
-	} else if (signal) {
+	if (len <= hdr)
+		return -EINVAL;
+	if (signal) {
 		/* Not ECN-capable: its first wire packet is lost, as a router
 		 * under fq_codel would lose it, and the sender slows down. */
-		t->st.signal_dropped++;
-		fn = drop_first;
-		arg = &d;
+		c.mark = ecn_capable(buf + hdr, len - hdr);
+		fn = signal_first;
+		arg = &c;
 	}
 	if (!t->vnet) {
-		t->st.packets++;
 		fn(arg, buf, len);
-		return 1;
+		k = 1;
+	} else {
+		k = dp_tun_input(buf, len, t->seg, fn, arg);
 	}
-	k = dp_tun_input(buf, len, t->seg, fn, arg);
 	if (k < 0) {
 		t->st.bad++;
 		LOG_RATELIMITED(&t->rl, "TUN: packet with an unusable offload header dropped");
 		return k;
+	}
+	if (signal && c.done) {
+		if (c.mark)
+			t->st.ce_marked++;
+		else
+			t->st.signal_dropped++;
 	}
 	t->st.packets += (unsigned)k;
 	t->st.super += k > 1;

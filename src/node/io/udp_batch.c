@@ -288,6 +288,7 @@ static struct dp_rx_arena *arena;
 struct dp_rx {
 	int fd;
 	bool gro, mmsg;
+	size_t msg_size;                       /* bytes per message lately (for a turn's size) */
 	struct ratelimit rl;
 };
 
@@ -332,6 +333,7 @@ struct dp_rx *dp_rx_new(int fd, const struct dp_conf *conf)
 	}
 	rx->fd = fd;
 	rx->mmsg = conf->mmsg;
+	rx->msg_size = DP_RX_MSG_MIN;
 	if (conf->gro) {
 		if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0)
 			rx->gro = true;
@@ -370,17 +372,18 @@ int dp_rx_run(struct dp_rx *rx, size_t budget, dp_rx_fn fn, void *arg)
 {
 	struct dp_rx_arena *a = arena;
 	unsigned want, done = 0;
-	size_t bytes = 0;
+	size_t bytes = 0, got = 0;
 	bool first = true;
 
 	while (bytes < budget) {
 		int r;
 
-		/* With GRO each buffer may fill: ask for what the budget has
-		 * left, so one turn stays about its size. */
+		/* Ask for what the budget has left, at the size the last
+		 * messages had (a GRO buffer may hold 64 KB, or one small
+		 * datagram), so one turn stays about its size. */
 		want = rx->mmsg ? DP_RX_MSGS : 1;
-		if (rx->gro && want > 1) {
-			size_t left = (budget - bytes + DP_RX_BUF - 1) / DP_RX_BUF;
+		if (want > 1) {
+			size_t left = (budget - bytes + rx->msg_size - 1) / rx->msg_size;
 
 			want = left < want ? (unsigned)left : want;
 		}
@@ -422,17 +425,23 @@ int dp_rx_run(struct dp_rx *rx, size_t budget, dp_rx_fn fn, void *arg)
 		for (int i = 0; i < r; i++) {
 			struct msghdr *h = &a->msgs[i].msg_hdr;
 			socklen_t fl = h->msg_namelen;
+			size_t charge = a->msgs[i].msg_len;
 
+			/* Every message costs a turn something, an empty or a
+			 * truncated one too: a flood of them cannot keep it going. */
+			bytes += charge > DP_RX_MSG_MIN ? charge : DP_RX_MSG_MIN;
+			got += charge;
 			if (h->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 				LOG_RATELIMITED(&rx->rl, "UDP receive: truncated message dropped");
 				continue;
 			}
 			addr_unmap(&a->from[i], &fl);
-			bytes += a->msgs[i].msg_len;
 			done += (unsigned)dp_split(a->iov[i].iov_base, a->msgs[i].msg_len,
 						   rx->gro ? gro_size(h) : 0,
 						   (const struct sockaddr *)&a->from[i], fn, arg);
 		}
+		rx->msg_size = got / (size_t)r > DP_RX_MSG_MIN ? got / (size_t)r : DP_RX_MSG_MIN;
+		got = 0;
 		if ((unsigned)r < want)
 			break;   /* the socket is empty */
 	}
