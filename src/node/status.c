@@ -6,6 +6,7 @@
 
 #include "addr.h"
 #include "counters.h"
+#include "dpio.h"
 #include "json.h"
 
 static void status_tunnel(struct json *j, const struct overlay_tunnel_view *t)

@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dpio.h"
 #include "overlay.h"
 #include "sig.h"
 
+struct dpio_stats;
 struct json;
 
 struct status_extra {

@@ -189,8 +189,9 @@ int64_t grants_next_ms(const struct nms *n);
 
 /* nms_keys.c: the common keys in use, a cache over the store.
  * nms_keys_init sets up the cache and the sending counters (0 or
- * -ENOMEM; shared: other hosts seal under the same keys, seal.h); nms_keys_expire drops cached keys past their expiry,
- * nms_keys_free all of them; nms_key_drop one (revoked or expired in the
+ * -ENOMEM; shared: other hosts seal under the same keys, seal.h);
+ * nms_keys_expire drops cached keys past their expiry, nms_keys_free all
+ * of them; nms_key_drop one (revoked or expired in the
  * store meanwhile); nms_keys_recheck_all has each looked up in the store
  * again when next used (a revocation or a tag changed: keys may be gone),
  * keeping its receive window when it is still there. */

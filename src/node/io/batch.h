@@ -120,8 +120,9 @@ void dp_rx_free(struct dp_rx *rx);
 /* Receive until the socket is empty or about budget bytes were handed to
  * fn (from unmapped, as udp_recv does), each message counted as at least
  * DP_RX_MSG_MIN; a receive asks for no more messages than the budget has
- * left at the size the last ones had.  Truncated messages are dropped.  Returns the number of datagrams, or -errno other than EAGAIN
- * when the first receive failed. */
+ * left at the size the last ones had.  Truncated messages are dropped.
+ * Returns the number of datagrams, or -errno other than EAGAIN when the
+ * first receive failed. */
 int dp_rx_run(struct dp_rx *rx, size_t budget, dp_rx_fn fn, void *arg);
 bool dp_rx_gro(const struct dp_rx *rx);
 
@@ -162,6 +163,9 @@ ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap);
  * number of packets cut, or -EINVAL (unusable offload header). */
 int dp_tun_handle(struct dp_tun *t, uint8_t *buf, size_t len, bool signal, dp_pkt_fn fn,
 		  void *arg);
+/* Up to max reads into the device's own buffer, each handled as above
+ * without a signal.  Returns the number of reads. */
+int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg);
 /* One plain IP packet to the device (with a header when vnet).  With
  * coalescing a TCP segment may be held to be merged with the next ones of
  * its flow (up to 8 flows held): call dp_tun_flush() before going back to
@@ -179,8 +183,6 @@ bool dp_tun_pending(const struct dp_tun *t);
  * scratch has GSO_PKT_MAX bytes.  Packets handed, or -EINVAL. */
 int dp_tun_input(uint8_t *buf, size_t len, uint8_t *scratch, dp_pkt_fn fn, void *arg);
 bool dp_tun_vnet(const struct dp_tun *t);
-/* The device's own read buffer: GSO_HDR_LEN + GSO_PKT_MAX bytes. */
-uint8_t *dp_tun_buf(struct dp_tun *t);
 const struct dp_tun_stats *dp_tun_stats(const struct dp_tun *t);
 
 #endif

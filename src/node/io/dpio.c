@@ -195,16 +195,8 @@ static int64_t mono_ns(void)
  * at the end. */
 static void tun_direct(struct dpio *io)
 {
-	uint8_t *buf = dp_tun_buf(io->tun);
-
 	dpio_burst_begin(io);
-	for (unsigned i = 0; i < READ_BATCH; i++) {
-		ssize_t len = dp_tun_recv(io->tun, buf, GSO_HDR_LEN + GSO_PKT_MAX);
-
-		if (len <= 0)
-			break;
-		dp_tun_handle(io->tun, buf, (size_t)len, false, io->tun_input, io->tun_arg);
-	}
+	dp_tun_read(io->tun, READ_BATCH, io->tun_input, io->tun_arg);
 	dpio_burst_end(io);
 }
 

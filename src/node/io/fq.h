@@ -52,16 +52,17 @@ struct dp_fq;
 struct dp_fq *dp_fq_new(const struct dp_fq_conf *conf);
 void dp_fq_free(struct dp_fq *q);
 
-/* Where to read the next packet: conf.cap bytes.  At the limit this
- * drops the fattest flow's head first.  NULL only on ENOMEM. */
+/* Where to read the next packet: conf.cap bytes.  NULL only on ENOMEM. */
 uint8_t *dp_fq_slot(struct dp_fq *q);
 /* The slot holds a packet of len bytes (header included), read at now:
- * queue it to its flow. */
+ * queue it to its flow, first dropping the fattest flow's head while the
+ * limit has no room for it (a packet that cannot be queued counts as
+ * unusable). */
 void dp_fq_push(struct dp_fq *q, size_t len, int64_t now_ns);
 
 /* The next packet to send (header included), NULL when none is queued.
  * *signal: CoDel asks for a congestion signal with this one.  The
- * pointer stays valid until the next dp_fq_pop or dp_fq_slot. */
+ * pointer stays valid until the next dp_fq_pop or dp_fq_free. */
 uint8_t *dp_fq_pop(struct dp_fq *q, int64_t now_ns, size_t *len, bool *signal);
 
 bool dp_fq_empty(const struct dp_fq *q);

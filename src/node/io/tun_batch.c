@@ -105,7 +105,6 @@ void dp_tun_free(struct dp_tun *t)
 	free(t);
 }
 bool dp_tun_vnet(const struct dp_tun *t) { return t->vnet; }
-uint8_t *dp_tun_buf(struct dp_tun *t) { return t->buf; }
 const struct dp_tun_stats *dp_tun_stats(const struct dp_tun *t) { return &t->st; }
 
 struct seg_ctx {
@@ -241,6 +240,20 @@ int dp_tun_handle(struct dp_tun *t, uint8_t *buf, size_t len, bool signal, dp_pk
 	t->st.packets += (unsigned)k;
 	t->st.super += k > 1;
 	return k;
+}
+
+int dp_tun_read(struct dp_tun *t, unsigned max, dp_pkt_fn fn, void *arg)
+{
+	unsigned i;
+
+	for (i = 0; i < max; i++) {
+		ssize_t len = dp_tun_recv(t, t->buf, GSO_HDR_LEN + GSO_PKT_MAX);
+
+		if (len <= 0)
+			break;
+		dp_tun_handle(t, t->buf, (size_t)len, false, fn, arg);
+	}
+	return (int)i;
 }
 
 /* One packet behind its link header l2 (t->l2len bytes) and, with vnet,
