@@ -3,7 +3,7 @@
  * simultaneous open, rekey with a grace period, counter limits,
  * retransmission and give-up, the relayed (Temp Key) form, many tunnels
  * at once with their replay windows folded when idle, a node's own
- * Request or Response sent back to it. */
+ * Request or Response sent back to it, ephemeral keys made ahead of time. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "clock.h"
+#include "eph.h"
 #include "tunnel.h"
 
 #define T0_S 1700000000
@@ -933,6 +935,75 @@ static void test_tunnel_reflected_request_refused(void **state)
 	reflected(true);
 }
 
+/* Each side's handshake takes its spare ephemeral key (made ahead of
+ * time) instead of making one; once taken, a spare is gone until it is
+ * made again, and the next is a different key.  Without a spare, or
+ * with none ready, the key is made on the spot. */
+static void test_spare_ephemeral(void **state)
+{
+	struct eph_spare sa = { 0 }, sb = { 0 };
+	uint8_t first_a[EPH_PUB_LEN], first_b[EPH_PUB_LEN], pub[EPH_PUB_LEN];
+	struct tunnel_params p = {
+		.tunnel_id = TID, .tunnel_key = tkey, .role = TUNNEL_INITIATOR,
+		.local_fqdn = "alpha.example.net", .peer_fqdn = "beta.example.net",
+		.spare = &sa,
+	};
+	struct tunnel *a, *b;
+	EVP_PKEY *k;
+
+	assert_true(eph_next_ms(&sa) <= now_ms);
+	eph_refill(&sa, now_ms);
+	eph_refill(&sb, now_ms);
+	assert_non_null(sa.key);
+	assert_non_null(sb.key);
+	assert_int_equal(eph_next_ms(&sa), INT64_MAX);
+	memcpy(first_a, sa.pub, EPH_PUB_LEN);
+	memcpy(first_b, sb.pub, EPH_PUB_LEN);
+	assert_memory_not_equal(first_a, first_b, EPH_PUB_LEN);
+
+	a = tunnel_new(&p);
+	p.role = TUNNEL_RESPONDER;
+	p.local_fqdn = "beta.example.net";
+	p.peer_fqdn = "alpha.example.net";
+	p.spare = &sb;
+	b = tunnel_new(&p);
+	assert_non_null(a);
+	assert_non_null(b);
+	handshake(a, b, TUNNEL_REQ_LEN);
+	send_ok(a, b, 100);
+	send_ok(b, a, 100);
+	assert_null(sa.key);
+	assert_null(sb.key);
+	assert_int_equal(sa.taken, 1);
+	assert_int_equal(sb.taken, 1);
+	assert_int_equal(sa.made_now + sb.made_now, 0);
+	assert_true(eph_next_ms(&sa) <= now_ms);
+
+	/* A rekey with no spare ready makes its key on the spot. */
+	advance_ms(1000);
+	handshake(a, b, TUNNEL_REQ_LEN);
+	assert_int_equal(sa.made_now, 1);
+	assert_int_equal(sb.made_now, 1);
+
+	/* Made again: a new key, and the next handshake takes it. */
+	eph_refill(&sa, now_ms);
+	assert_non_null(sa.key);
+	assert_memory_not_equal(sa.pub, first_a, EPH_PUB_LEN);
+	advance_ms(1000);
+	handshake(a, b, TUNNEL_REQ_LEN);
+	assert_int_equal(sa.taken, 2);
+	assert_null(sa.key);
+
+	/* No spare at all: made now. */
+	k = eph_take(NULL, pub);
+	assert_non_null(k);
+	EVP_PKEY_free(k);
+	eph_clear(&sa);
+	eph_clear(&sb);
+	tunnel_free(a);
+	tunnel_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +1022,7 @@ int main(void)
 		cmocka_unit_test_setup(test_relay_format, setup_each),
 		cmocka_unit_test_setup(test_bad_share_and_misc, setup_each),
 		cmocka_unit_test_setup(test_tunnel_reflected_request_refused, setup_each),
+		cmocka_unit_test_setup(test_spare_ephemeral, setup_each),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -79,6 +79,7 @@ struct overlay *overlay_new(const struct overlay_cfg *cfg)
 		return NULL;
 	}
 	overlay_warm_up(o->out);
+	eph_refill(&o->eph, clock_now_ms());
 	ping_table_init(&o->pings);
 	o->move_next_ms = INT64_MAX;
 	o->punch_next_ms = INT64_MAX;
@@ -91,6 +92,7 @@ void overlay_free(struct overlay *o)
 	if (!o)
 		return;
 	peer_table_free(o->peers);
+	eph_clear(&o->eph);
 	dpio_spares_free(o->spares);
 	relay_table_free(o->relays);
 	punch_table_free(o->punches);
@@ -203,6 +205,7 @@ static struct tunnel *route_tunnel(struct overlay *o, struct peer *p, const stru
 		.peer_fqdn = p->fqdn,
 		.index_in_use = peer_index_claim,
 		.index_ctx = p,
+		.spare = &o->eph,
 	};
 	struct tunnel *t = tunnel_new(&tp);
 
@@ -501,6 +504,8 @@ void overlay_timeout(struct overlay *o)
 	size_t i;
 
 	ping_timers(o, now);
+	/* The key a handshake took, made again now that it has been sent. */
+	eph_refill(&o->eph, now);
 	if (now >= o->move_next_ms)
 		move_timers(o, now);
 	if (now >= o->punch_next_ms)
@@ -534,6 +539,8 @@ int64_t overlay_next_ms(const struct overlay *o)
 
 	if (o->punch_next_ms < at)
 		at = o->punch_next_ms;
+	if (eph_next_ms(&o->eph) < at)
+		at = eph_next_ms(&o->eph);
 	return o->move_next_ms < at ? o->move_next_ms : at;
 }
 

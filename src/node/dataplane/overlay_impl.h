@@ -15,6 +15,7 @@
 #define CY_NODE_OVERLAY_IMPL_H
 
 #include "early.h"
+#include "eph.h"
 #include "log.h"
 #include "overlay.h"
 #include "peer.h"
@@ -41,6 +42,7 @@ struct overlay {
 	struct early_cache early;
 	struct relay_table *relays;   /* hellos to the TRS of relayed tunnels */
 	struct punch_table *punches;  /* probes towards direct candidates */
+	struct eph_spare eph;         /* the next handshake's ephemeral key */
 	int64_t punch_next_ms;        /* punch_next_ms(punches), INT64_MAX */
 	struct dpio_spares *spares;   /* the birthday approach's sockets (one set at a time), */
 	uint64_t spares_tid;          /* ...for this tunnel's CY_PUNCH_MANY burst */

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "eph.h"
 #include "keylog.h"
 #include "log.h"
 #include "wire.h"
@@ -63,6 +64,7 @@ struct tunnel {
 	uint8_t offer;
 	bool (*index_in_use)(void *ctx, uint32_t idx);
 	void *index_ctx;
+	struct eph_spare *spare;            /* tunnel_params.spare */
 
 	struct handshake *hs;               /* our Request in flight, else NULL */
 	struct hs_reply *reply;
@@ -178,6 +180,7 @@ struct tunnel *tunnel_new(const struct tunnel_params *p)
 			  AEAD_CHACHA20_POLY1305 : AEAD_AES256_GCM;
 	t->index_in_use = p->index_in_use;
 	t->index_ctx = p->index_ctx;
+	t->spare = p->spare;
 	return t;
 }
 
@@ -195,21 +198,6 @@ void tunnel_free(struct tunnel *t)
 }
 
 /* --- crypto helpers ------------------------------------------------------ */
-
-static EVP_PKEY *x25519_keygen(uint8_t pub[TUNNEL_PUB_LEN])
-{
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_X25519, NULL);
-	EVP_PKEY *pk = NULL;
-	size_t len = TUNNEL_PUB_LEN;
-
-	if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, &pk) != 1 ||
-	    EVP_PKEY_get_raw_public_key(pk, pub, &len) != 1 || len != TUNNEL_PUB_LEN) {
-		EVP_PKEY_free(pk);
-		pk = NULL;
-	}
-	EVP_PKEY_CTX_free(ctx);
-	return pk;
-}
 
 /* X25519(priv, peer) into out.  -EPERM for a share that yields the
  * all-zero secret (a low-order point: RFC 7748 section 6.1). */
@@ -390,7 +378,7 @@ static struct handshake *hs_detach(struct tunnel *t)
 /* New share, End Key material, nonce and index for this attempt. */
 static int hs_generate(const struct tunnel *t, struct handshake *hs)
 {
-	hs->eph = x25519_keygen(hs->pub);
+	hs->eph = eph_take(t->spare, hs->pub);
 	if (!hs->eph || cy_random(hs->material, MATERIAL_LEN) < 0 ||
 	    new_nonce(hs->nonce, DIR_REQUEST) < 0 || new_index(t, &hs->index) < 0)
 		return -EIO;
@@ -675,7 +663,7 @@ static ssize_t responder_session(struct tunnel *t, struct req_ctx *rc)
 	EVP_PKEY *eph;
 	ssize_t n = -EIO;
 
-	eph = x25519_keygen(rc->rpub);
+	eph = eph_take(t->spare, rc->rpub);
 	if (!eph)
 		return -EIO;
 	if (x25519_shared(eph, rc->ipub, shared) < 0) {

@@ -67,6 +67,8 @@ enum tunnel_state {
 	TUNNEL_FAILED,        /* the handshake timed out (TUNNEL_REKEY_ATTEMPT_MS) */
 };
 
+struct eph_spare;
+
 struct tunnel_params {
 	uint64_t tunnel_id;
 	const uint8_t *tunnel_key;   /* TUNNEL_KEY_LEN, from the Route Direction */
@@ -81,6 +83,9 @@ struct tunnel_params {
 	 * of this daemon, so a fresh random index is drawn instead. */
 	bool (*index_in_use)(void *ctx, uint32_t idx);
 	void *index_ctx;
+	/* Optional: an ephemeral key made ahead of time (eph.h), taken by the
+	 * next handshake of this tunnel (ours or an answer); must outlive it. */
+	struct eph_spare *spare;
 };
 
 struct tunnel_stats {
