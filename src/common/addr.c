@@ -278,10 +278,17 @@ int addr_tcp_listen(const struct sockaddr_storage *ss, int backlog)
 	return fd;
 }
 
-void addr_sock_buffers(int fd, int bytes)
+int addr_sock_buffers(int fd, int bytes)
 {
+	int got = 0;
+	socklen_t len = sizeof(got);
+
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+	/* socket(7): the kernel doubles the value set, for its bookkeeping. */
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0)
+		return -1;
+	return got / 2;
 }

@@ -52,7 +52,9 @@ int cy_hex_digit(int c);
 int addr_tcp_listen(const struct sockaddr_storage *ss, int backlog);
 
 /* Both buffers of socket fd to bytes: past the system's limits when the
- * process may (CAP_NET_ADMIN), else as far as they allow. */
-void addr_sock_buffers(int fd, int bytes);
+ * process may (CAP_NET_ADMIN), else as far as they allow
+ * (net.core.rmem_max, wmem_max).  Returns the receive buffer granted, in
+ * the same units as bytes (the kernel's figure halved), or -1. */
+int addr_sock_buffers(int fd, int bytes);
 
 #endif

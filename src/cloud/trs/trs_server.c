@@ -15,6 +15,7 @@
 
 #define TRS_BATCH 256
 #define TRS_DATA_MAX 65536
+#define TRS_SOCK_BUF (4 << 20)  /* each relay session's socket, each way */
 #define TRS_GSO_SEGS 64        /* datagrams per UDP_SEGMENT message (kernel minimum) */
 
 
@@ -38,6 +39,7 @@ struct trs_server {
 	size_t nports;
 	uint8_t *buf;
 	bool no_gso;                      /* UDP_SEGMENT failed: one datagram per send */
+	bool buf_warned;                  /* said once: the buffers are capped */
 	struct ratelimit rl;
 };
 
@@ -294,7 +296,7 @@ static int trs_port_open(void *arg, size_t slot, uint16_t *port)
 {
 	struct trs_server *s = arg;
 	struct trs_port *p;
-	int fd = -1;
+	int fd = -1, got;
 
 	if (slot >= s->nports)
 		return -EINVAL;
@@ -311,6 +313,17 @@ static int trs_port_open(void *arg, size_t slot, uint16_t *port)
 	p->fd = fd;
 	/* Best effort: without it, one datagram per read. */
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &(int){ 1 }, sizeof(int));
+	/* A session's socket holds what both nodes' sockets hold: with the
+	 * default (about 200 KB) one bulk TCP flow overflowed it, and 2-7 %
+	 * of the pings beside it were lost (docs/performance.md). */
+	got = addr_sock_buffers(fd, TRS_SOCK_BUF);
+	if (got >= 0 && got < TRS_SOCK_BUF && !s->buf_warned) {
+		s->buf_warned = true;
+		log_warnx("trs: relay sockets get %d KB of receive buffer, not %d KB: "
+			  "under load a bulk flow may fill it and lose the packets beside "
+			  "it; raise net.core.rmem_max and net.core.wmem_max to %d",
+			  got / 1024, TRS_SOCK_BUF / 1024, TRS_SOCK_BUF);
+	}
 	p->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, trs_port_read, p);
 	if (!p->ev || event_add(p->ev, NULL) < 0) {
 		if (p->ev)
