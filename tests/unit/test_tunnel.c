@@ -956,7 +956,7 @@ static void test_spare_ephemeral(void **state)
 	eph_refill(&sb, now_ms);
 	assert_non_null(sa.key);
 	assert_non_null(sb.key);
-	assert_int_equal(eph_next_ms(&sa), INT64_MAX);
+	assert_int_equal(eph_next_ms(&sa), now_ms + EPH_MAX_AGE_MS);
 	memcpy(first_a, sa.pub, EPH_PUB_LEN);
 	memcpy(first_b, sb.pub, EPH_PUB_LEN);
 	assert_memory_not_equal(first_a, first_b, EPH_PUB_LEN);
@@ -993,6 +993,17 @@ static void test_spare_ephemeral(void **state)
 	handshake(a, b, TUNNEL_REQ_LEN);
 	assert_int_equal(sa.taken, 2);
 	assert_null(sa.key);
+
+	/* A spare is made again once it is EPH_MAX_AGE_MS old, and not before. */
+	eph_refill(&sa, now_ms);
+	memcpy(first_a, sa.pub, EPH_PUB_LEN);
+	assert_int_equal(eph_next_ms(&sa), now_ms + EPH_MAX_AGE_MS);
+	eph_refill(&sa, now_ms + EPH_MAX_AGE_MS - 1);
+	assert_memory_equal(sa.pub, first_a, EPH_PUB_LEN);
+	eph_refill(&sa, now_ms + EPH_MAX_AGE_MS);
+	assert_non_null(sa.key);
+	assert_memory_not_equal(sa.pub, first_a, EPH_PUB_LEN);
+	assert_int_equal(eph_next_ms(&sa), now_ms + 2 * EPH_MAX_AGE_MS);
 
 	/* No spare at all: made now. */
 	k = eph_take(NULL, pub);

@@ -41,18 +41,27 @@ EVP_PKEY *eph_take(struct eph_spare *s, uint8_t pub[EPH_PUB_LEN])
 
 int64_t eph_next_ms(const struct eph_spare *s)
 {
-	return s->key ? INT64_MAX : s->retry_ms;
+	return s->key ? s->made_ms + EPH_MAX_AGE_MS : s->retry_ms;
 }
 
 void eph_refill(struct eph_spare *s, int64_t now)
 {
-	if (s->key || now < s->retry_ms)
+	if (s->key && now - s->made_ms < EPH_MAX_AGE_MS)
 		return;
+	if (!s->key && now < s->retry_ms)
+		return;
+	eph_clear(s);
 	s->key = eph_generate(s->pub);
-	if (!s->key) {
-		s->retry_ms = now + EPH_RETRY_MS;
-		log_warnx("could not make an ephemeral X25519 key ahead of time; retrying in 1 s");
+	s->made_ms = now;
+	if (s->key) {
+		s->failing = false;
+		return;
 	}
+	s->retry_ms = now + EPH_RETRY_MS;
+	if (!s->failing)
+		log_warnx("could not make an ephemeral X25519 key ahead of time; "
+			  "handshakes make theirs on the spot, retrying every second");
+	s->failing = true;
 }
 
 void eph_clear(struct eph_spare *s)

@@ -591,8 +591,10 @@ const struct overlay_drops *overlay_drops(const struct overlay *o)
 	return &o->drops;
 }
 
-const struct overlay_stats *overlay_stats(const struct overlay *o)
+const struct overlay_stats *overlay_stats(struct overlay *o)
 {
+	o->st.keys_ahead = o->eph.taken;
+	o->st.keys_made_now = o->eph.made_now;
 	return &o->st;
 }
 
@@ -629,5 +631,7 @@ const struct counter overlay_counters[] = {
 	COUNTER(struct overlay_stats, teardowns, "tunnels torn down by the NMS"),
 	COUNTER(struct overlay_stats, teardowns_ignored, "Tunnel Teardowns for no tunnel held"),
 	COUNTER(struct overlay_stats, regrants, "tunnels selected again when their grant ran out"),
+	COUNTER(struct overlay_stats, keys_ahead, "handshakes that took an ephemeral key made ahead"),
+	COUNTER(struct overlay_stats, keys_made_now, "handshakes that made their ephemeral key then"),
 };
 const size_t overlay_ncounters = sizeof(overlay_counters) / sizeof(overlay_counters[0]);

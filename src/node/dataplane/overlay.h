@@ -109,6 +109,7 @@ struct overlay_stats {
 	uint64_t punched, punch_failed, path_fallbacks, punch_dirs_ignored;
 	uint64_t teardowns, teardowns_ignored;  /* Tunnel Teardowns acted on, or not */
 	uint64_t regrants;                      /* tunnels selected again at CY_GRANT_LIFETIME_S */
+	uint64_t keys_ahead, keys_made_now;     /* handshakes' ephemeral keys: made ahead, or then */
 };
 
 /* The table of those counters (counters.h), as the metrics show them. */
@@ -217,7 +218,7 @@ const struct overlay_drops *overlay_drops(const struct overlay *o);
 /* This identity's VIPs (from its registration): the only destinations a
  * received inner packet may have.  Until they are set, none is delivered. */
 void overlay_set_vips(struct overlay *o, const struct in_addr *vip4, const struct in6_addr *vip6);
-const struct overlay_stats *overlay_stats(const struct overlay *o);
+const struct overlay_stats *overlay_stats(struct overlay *o);
 
 /* Tests. */
 struct peer_table *overlay_peers(struct overlay *o);

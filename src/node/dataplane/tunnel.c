@@ -15,6 +15,8 @@
 #include "log.h"
 #include "wire.h"
 
+_Static_assert(EPH_PUB_LEN == TUNNEL_PUB_LEN, "an ephemeral key is the share a handshake carries");
+
 /* First byte of the handshake nonce: which message, hence which sender. */
 enum { DIR_REQUEST = 1, DIR_RESPONSE = 2 };
 
