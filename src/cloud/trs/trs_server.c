@@ -314,8 +314,8 @@ static int trs_port_open(void *arg, size_t slot, uint16_t *port)
 	/* Best effort: without it, one datagram per read. */
 	(void)setsockopt(fd, SOL_UDP, UDP_GRO, &(int){ 1 }, sizeof(int));
 	/* A session's socket holds what both nodes' sockets hold: with the
-	 * default (about 200 KB) one bulk TCP flow overflowed it, and 2-7 %
-	 * of the pings beside it were lost (docs/performance.md). */
+	 * default (rmem_default) one bulk TCP flow overflowed it, and up to
+	 * 7.5 % of the pings beside it were lost (docs/performance.md). */
 	got = addr_sock_buffers(fd, TRS_SOCK_BUF);
 	if (got >= 0 && got < TRS_SOCK_BUF && !s->buf_warned) {
 		s->buf_warned = true;
