@@ -52,8 +52,8 @@ void eph_refill(struct eph_spare *s, int64_t now)
 		return;
 	eph_clear(s);
 	s->key = eph_generate(s->pub);
-	s->made_ms = now;
 	if (s->key) {
+		s->made_ms = now;
 		s->failing = false;
 		return;
 	}
