@@ -40,20 +40,44 @@ void gso_put_hdr(uint8_t out[GSO_HDR_LEN], const struct gso_hdr *h)
 
 /* ---- checksums ---- */
 
+/* The one's complement sum does not depend on the byte order it is taken
+ * in (RFC 1071 2(B)): the words are added as they lie in memory, eight
+ * bytes at a time into two 64-bit accumulators (no carry is lost below
+ * 2^31 rounds: 32 GB), folded to 16 bits, and the result is swapped to
+ * network order once.  A byte at a time this was a sixth of a sender's
+ * CPU (it runs over every segment cut from a super-packet). */
 uint32_t inet_csum_add(uint32_t sum, const void *p, size_t len)
 {
 	const uint8_t *b = p;
-	uint64_t s = sum;
-	size_t i;
+	uint64_t s0 = 0, s1 = 0, r;
+	uint16_t half;
+	uint8_t be[2];
+	size_t i = 0;
 
-	for (i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		s += (uint32_t)b[len - 1] << 8;
+	for (; i + 16 <= len; i += 16) {
+		uint64_t x, y;
+
+		memcpy(&x, b + i, 8);
+		memcpy(&y, b + i + 8, 8);
+		s0 += (x & 0xffffffffu) + (x >> 32);
+		s1 += (y & 0xffffffffu) + (y >> 32);
+	}
+	s0 += s1;
+	for (; i + 2 <= len; i += 2) {
+		memcpy(&half, b + i, 2);
+		s0 += half;
+	}
+	while (s0 >> 16)
+		s0 = (s0 & 0xffff) + (s0 >> 16);
+	half = (uint16_t)s0;
+	memcpy(be, &half, 2);        /* memory order -> network order */
+	r = (uint64_t)sum + ((uint32_t)be[0] << 8 | be[1]);
+	if (i < len)                 /* the odd byte, padded */
+		r += (uint32_t)b[i] << 8;
 	/* end-around carry keeps the one's complement sum in 32 bits */
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	while (r >> 32)
+		r = (r & 0xffffffffu) + (r >> 32);
+	return (uint32_t)r;
 }
 
 uint16_t inet_csum_fold(uint32_t sum)

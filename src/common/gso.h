@@ -73,7 +73,9 @@ void gso_put_hdr(uint8_t out[GSO_HDR_LEN], const struct gso_hdr *h);
 
 /* ---- Internet checksum (RFC 1071) ---- */
 
-/* Add len bytes (big-endian 16-bit words, odd byte padded) to sum. */
+/* Add len bytes (big-endian 16-bit words, odd byte padded) to sum: a one's
+ * complement sum, partly folded (only its value modulo 0xffff, and whether
+ * it is zero, are defined). */
 uint32_t inet_csum_add(uint32_t sum, const void *p, size_t len);
 /* Fold to 16 bits and complement: the value to store in a header. */
 uint16_t inet_csum_fold(uint32_t sum);
