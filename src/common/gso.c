@@ -43,7 +43,7 @@ void gso_put_hdr(uint8_t out[GSO_HDR_LEN], const struct gso_hdr *h)
 /* The one's complement sum does not depend on the byte order it is taken
  * in (RFC 1071 2(B)): the words are added as they lie in memory, eight
  * bytes at a time into two 64-bit accumulators (no carry is lost below
- * 2^31 rounds: 32 GB), folded to 16 bits, and the result is swapped to
+ * 2^30 rounds: 16 GB), folded to 16 bits, and the result is swapped to
  * network order once.  A byte at a time this was a sixth of a sender's
  * CPU (it runs over every segment cut from a super-packet). */
 uint32_t inet_csum_add(uint32_t sum, const void *p, size_t len)

@@ -86,7 +86,7 @@ uint16_t inet_csum(const void *p, size_t len);
  * checksum field itself counted as zero (so it works on filled headers). */
 uint16_t ip_csum(const uint8_t *iph, size_t ihl);
 /* Sum of the pseudo header (RFC 768 / RFC 8200 8.1) for an IPv4 (alen 4)
- * or IPv6 (alen 16) packet: src, dst, proto, l4len.  Not folded. */
+ * or IPv6 (alen 16) packet: src, dst, proto, l4len.  Not folded to 16 bits. */
 uint32_t inet_pseudo_sum(const uint8_t *src, const uint8_t *dst, size_t alen, uint8_t proto,
 			 uint32_t l4len);
 /* Full TCP/UDP checksum over the pseudo header and l4[0..len) whose own

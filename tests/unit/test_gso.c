@@ -212,11 +212,21 @@ static void test_csum_words(void **state)
 		seed = seed * 1103515245 + 12345;
 		buf[i] = (uint8_t)(seed >> 16);
 	}
+	static const uint32_t sums[] = { 0x12345, 0xffff, 0x1fffe, 0x80000000, 0xfffffffe,
+					 0xffffffff };
+
 	for (size_t len = 0; len < 300; len++)
 		for (size_t off = 0; off < 8; off++) {
 			assert_int_equal(inet_csum(buf + off, len), csum_ref(0, buf + off, len));
-			assert_int_equal(inet_csum_fold(inet_csum_add(0x1fffe, buf + off, len)),
-					 csum_ref(0x1fffe, buf + off, len));
+			for (size_t k = 0; k < sizeof(sums) / sizeof(sums[0]); k++)
+				assert_int_equal(inet_csum_fold(inet_csum_add(sums[k], buf + off, len)),
+						 csum_ref(sums[k], buf + off, len));
+			/* chained: an even first part, then the rest */
+			assert_int_equal(inet_csum_fold(inet_csum_add(inet_csum_add(0, buf + off,
+										    len / 4 * 2),
+								      buf + off + len / 4 * 2,
+								      len - len / 4 * 2)),
+					 csum_ref(0, buf + off, len));
 		}
 	assert_int_equal(inet_csum(buf + 3, 65535), csum_ref(0, buf + 3, 65535));
 	memset(buf, 0xff, sizeof(buf));
