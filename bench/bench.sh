@@ -457,27 +457,53 @@ tcp_run()
 # while it passes, then halve the gap to the first rate that failed,
 # until the step is under 2% (at most 6 more tries).  A 2 s try passes
 # at <= 0.5% loss: the rounds' longer runs at that rate scatter more.
-declare -A URATE=()
+# The systems search in step, one try each in turn, as the rounds
+# alternate them: a slow moment of this shared machine falls on one try
+# of each system, not on one system's whole search.
+declare -A URATE=() U_PASSED=() U_BAD=() U_TRIES=() U_DONE=()
 udp_ok() { awk -v l="$U_LOSS" 'BEGIN { exit !(l <= 0.5) }'; }
-pretty "UDP: finding each system's rate at <= 1% loss"
-for s in "${SYSTEMS[@]}"; do
-	rate=10000 passed=0
-	for ((try = 0; try < 5; try++)); do
+# udp_step SYS: SYS's next try of the search.
+udp_step()
+{
+	local s=$1 rate=${URATE[$1]} bad=${U_BAD[$1]} next
+	if ((!U_PASSED[$s])); then
 		udp_run "$s" "${rate}M" 2
 		say "${LABEL[$s]}: offered ${rate} Mbit/s, received $U_RX Mbit/s, loss $U_LOSS%"
-		udp_ok && { passed=1; break; }
-		rate=$(awk -v r="$U_RX" 'BEGIN { r = int(r * 0.9); print r < 1 ? 1 : r }')
+		U_TRIES[$s]=$((U_TRIES[$s] + 1))
+		if udp_ok; then
+			U_PASSED[$s]=1 U_TRIES[$s]=0
+		else
+			URATE[$s]=$(awk -v r="$U_RX" 'BEGIN { r = int(r * 0.9); print r < 1 ? 1 : r }')
+			((U_TRIES[$s] < 5)) || U_DONE[$s]=1
+		fi
+		return 0
+	fi
+	next=$((bad ? (rate + bad) / 2 : rate * 6 / 5))
+	if ((next <= rate + rate / 50 || U_TRIES[$s] >= 6)); then
+		U_DONE[$s]=1
+		return 0
+	fi
+	udp_run "$s" "${next}M" 2
+	say "${LABEL[$s]}: offered ${next} Mbit/s, received $U_RX Mbit/s, loss $U_LOSS%"
+	U_TRIES[$s]=$((U_TRIES[$s] + 1))
+	if udp_ok; then URATE[$s]=$next; else U_BAD[$s]=$next; fi
+}
+pretty "UDP: finding each system's rate at <= 1% loss"
+for s in "${SYSTEMS[@]}"; do
+	URATE[$s]=10000 U_PASSED[$s]=0 U_BAD[$s]=0 U_TRIES[$s]=0 U_DONE[$s]=0
+done
+searching=1
+while ((searching)); do
+	searching=0
+	for s in "${SYSTEMS[@]}"; do
+		((U_DONE[$s])) && continue
+		udp_step "$s"
+		((U_DONE[$s])) || searching=1
 	done
-	bad=0
-	for ((try = 0; passed && try < 6; try++)); do
-		next=$((bad ? (rate + bad) / 2 : rate * 6 / 5))
-		((next > rate + rate / 50)) || break
-		udp_run "$s" "${next}M" 2
-		say "${LABEL[$s]}: offered ${next} Mbit/s, received $U_RX Mbit/s, loss $U_LOSS%"
-		if udp_ok; then rate=$next; else bad=$next; fi
-	done
-	((passed)) || NOTES+=("${LABEL[$s]}: no UDP rate passed in 5 tries; the rounds use ${rate} Mbit/s, untested")
-	URATE[$s]=$rate
+done
+for s in "${SYSTEMS[@]}"; do
+	((U_PASSED[$s])) ||
+		NOTES+=("${LABEL[$s]}: no UDP rate passed in 5 tries; the rounds use ${URATE[$s]} Mbit/s, untested")
 done
 
 last() { awk '{ print $NF }' <<<"${RES[$1 $2]:-}"; }
