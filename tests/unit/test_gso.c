@@ -201,10 +201,12 @@ static uint16_t csum_ref(uint32_t sum, const uint8_t *b, size_t len)
 }
 
 /* The word-at-a-time sum agrees with the definition at every length and
- * alignment, chained after a partial sum, over all-zero, all-ones and
- * random bytes. */
+ * alignment, after any incoming partial sum and split over two calls,
+ * over all-zero, all-ones and random bytes. */
 static void test_csum_words(void **state)
 {
+	static const uint32_t sums[] = { 0x12345, 0xffff, 0x1fffe, 0x80000000, 0xfffffffe,
+					 0xffffffff };
 	static uint8_t buf[70000];
 	uint32_t seed = 12345;
 
@@ -212,9 +214,6 @@ static void test_csum_words(void **state)
 		seed = seed * 1103515245 + 12345;
 		buf[i] = (uint8_t)(seed >> 16);
 	}
-	static const uint32_t sums[] = { 0x12345, 0xffff, 0x1fffe, 0x80000000, 0xfffffffe,
-					 0xffffffff };
-
 	for (size_t len = 0; len < 300; len++)
 		for (size_t off = 0; off < 8; off++) {
 			assert_int_equal(inet_csum(buf + off, len), csum_ref(0, buf + off, len));
