@@ -916,6 +916,67 @@ static void test_overlay_ping(void **state)
 	assert_non_null(r.error);
 }
 
+/* The tunnel goes while a ping runs (here the peer restarted): the probes
+ * due until the next tunnel is up count as lost, the ping goes on and
+ * ends with the replies that came through either. */
+static void test_overlay_ping_across_tunnels(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = b->fqdn, .port = b->port,
+				   .arg = b };
+	struct overlay_ping_result r;
+	unsigned sent;
+	uint32_t id;
+	int i;
+
+	(void)state;
+	up_pair(0x5656);
+	assert_int_equal(overlay_ping_start(a->ov, "b.example.test", 60, 500, &id), 0);
+	for (i = 0; i < 4; i++) {
+		overlay_timeout(a->ov);
+		deliver_all();
+		advance(500);
+	}
+	overlay_free(b->ov);
+	b->ov = overlay_new(&cfg);
+	assert_non_null(b->ov);
+	overlay_set_vips(b->ov, &b->vip4, &b->vip6);
+	/* nothing comes back: a selects the route again, by name */
+	for (i = 0; i < 200 && !a->dir_reqs; i++) {
+		overlay_timeout(a->ov);
+		overlay_timeout(b->ov);
+		deliver_all();
+		advance(500);
+	}
+	assert_int_equal(a->dir_reqs, 1);
+	assert_string_equal(a->last_req_fqdn, "b.example.test");
+	/* probes fall due before the route comes */
+	for (i = 0; i < 3; i++) {
+		overlay_timeout(a->ov);
+		deliver_all();
+		advance(500);
+	}
+	assert_int_equal(overlay_ping_get(a->ov, id, &r), 0);
+	assert_int_equal(r.state, PING_RUNNING);
+	assert_int_equal(r.received, 4);          /* before the restart only */
+	sent = r.sent;
+	route(1, 0, 0x5757, false, 0);
+	route(0, 1, 0x5757, true, a->next_req);
+	deliver_all();
+	for (i = 0; i < 100 && r.state == PING_RUNNING; i++) {
+		overlay_timeout(a->ov);
+		overlay_timeout(b->ov);
+		deliver_all();
+		advance(500);
+		assert_int_equal(overlay_ping_get(a->ov, id, &r), 0);
+	}
+	assert_int_equal(r.state, PING_DONE);
+	assert_null(r.error);
+	assert_int_equal(r.sent, 60);
+	/* every probe of the new tunnel came back */
+	assert_int_equal(r.received, 4 + (60 - sent));
+}
+
 /* The peer moves: an authenticated packet from a new address is followed;
  * a packet for the live tunnel (its real receiver index) that fails
  * authentication, or that authenticates but replays an older counter,
@@ -1067,7 +1128,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_flows_receiver, setup, teardown),
-cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_ping_across_tunnels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_peer_asks_again, setup, teardown),

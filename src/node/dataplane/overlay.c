@@ -400,12 +400,25 @@ static void ping_timers(struct overlay *o, int64_t now)
 		if (ping_due(pg, now) != PING_DUE_PROBE)
 			continue;
 		p = peer_by_fqdn(o->peers, pg->fqdn);
+		if (peer_negative(p)) {
+			ping_fail(pg, status_reason(p->neg_status));
+			continue;
+		}
 		if (!p || !p->tunnel) {
-			ping_fail(pg, "the tunnel went away");
+			/* Between one tunnel and the next (its relay session
+			 * lost, the peer restarted): the probe is lost, and the
+			 * route is selected again if nothing else asked yet. */
+			if (wait_tunnel(o, p, pg->fqdn, PEER_WAIT_PING, pg->id) < 0)
+				ping_fail(pg, "the tunnel went away and no new route could be asked for");
+			else
+				ping_lost(pg, now);
 			continue;
 		}
 		probe_build(pg, probe);
-		seal_send(o, p, probe, sizeof(probe));
+		/* It asks for an answer, as traffic does: none for
+		 * OVERLAY_DEAD_MS selects the route again (peer_tick). */
+		if (seal_send(o, p, probe, sizeof(probe)) == 0 && !p->unanswered_since_ms)
+			p->unanswered_since_ms = p->last_tx_ms;
 		peer_endpoint_get(p, &ep);
 		ping_sent(pg, &ep, p->have_endpoint, on_relay(p), now);
 	}

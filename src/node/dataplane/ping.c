@@ -117,6 +117,13 @@ void probe_build_move(uint8_t *buf, uint32_t seq)
 	probe_write(buf, PROBE_MOVE_ID, seq);
 }
 
+/* The next probe after one just sent (or lost), or the wait for the last
+ * replies. */
+static void ping_next(struct overlay_ping *pg, int64_t now)
+{
+	pg->next_ms = now + (pg->sent < pg->count ? pg->interval_ms : OVERLAY_PING_WAIT_MS);
+}
+
 void ping_sent(struct overlay_ping *pg, const struct sockaddr_storage *endpoint, bool have,
 	       bool relay, int64_t now)
 {
@@ -131,7 +138,13 @@ void ping_sent(struct overlay_ping *pg, const struct sockaddr_storage *endpoint,
 	pg->have_endpoint = have;
 	pg->endpoint = *endpoint;
 	pg->relay = relay;
-	pg->next_ms = now + (pg->sent < pg->count ? pg->interval_ms : OVERLAY_PING_WAIT_MS);
+	ping_next(pg, now);
+}
+
+void ping_lost(struct overlay_ping *pg, int64_t now)
+{
+	pg->sent++;
+	ping_next(pg, now);
 }
 
 int64_t ping_next_ms(const struct ping_table *t, int64_t at)

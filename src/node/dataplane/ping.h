@@ -67,6 +67,9 @@ void probe_build(struct overlay_ping *pg, uint8_t *buf);
 /* pg's probe just went to endpoint (relay: over a TRS); the next is due. */
 void ping_sent(struct overlay_ping *pg, const struct sockaddr_storage *endpoint, bool have,
 	       bool relay, int64_t now);
+/* pg's probe was due while its peer had no tunnel (between one and the
+ * next): counted as sent and lost, the next is due. */
+void ping_lost(struct overlay_ping *pg, int64_t now);
 /* The earliest probe due, or at if none is earlier. */
 int64_t ping_next_ms(const struct ping_table *t, int64_t at);
 /* 0 with *res filled (a finished ping is forgotten once read), -ENOENT. */
