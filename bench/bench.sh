@@ -32,7 +32,9 @@
 # at the highest rate with <= 1% loss (found once per system: from the rate
 # that arrives at full offered load, up in steps of a fifth, then halving).  RTT: ping -c 200 -i 0.01, p50 and p99;
 # the same again while one bulk TCP flow (iperf3) runs through the same
-# tunnel: latency under load.
+# tunnel: latency under load; and beside a TCP flow held to BENCH_PACED_MBPS
+# (200 Mbit/s, a rate every system carries): the wait a tunnel adds when
+# it is not itself the bottleneck.
 # CPU seconds per GB: utime + stime of the tunnel daemons at both ends
 # (/proc/PID/stat) over the single-stream TCP run, over the bytes moved.
 # Memory: VmRSS of each idle daemon with one peer, and per peer (RSS with
@@ -65,6 +67,7 @@ COLD=${BENCH_COLD:-5}
 # The cold runs also set up the tunnels the measurements below use.
 ((COLD >= 1)) || { echo "bench: BENCH_COLD must be at least 1 (it was $COLD)" >&2; exit 2; }
 NPEERS=${BENCH_PEERS:-32}
+PACED=${BENCH_PACED_MBPS:-200}
 OUT=$(cd "$CYPHONIC_BIN/.." && pwd)/bench-results.txt
 read -ra SYSTEMS <<<"${BENCH_SYSTEMS:-plain wg nb cy gn gn6 relay}"
 declare -A ADDR=() LABEL=([plain]="plain veth" [wg]="wireguard-go" [nb]="Nebula" [cy]="CY node"
@@ -516,6 +519,35 @@ bulk_flowing()
 		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^cwnd:/) { split($i, c, ":"); if (c[2] > 20) f = 1 } }
 			END { exit !f }'
 }
+# paced_flowing SYS: SYS's client has an iperf3 data connection that has
+# carried a megabyte (the paced flow runs; it never leaves slow start's
+# window, so bulk_flowing's sign does not come).
+paced_flowing()
+{
+	n "${CLIENT[$1]}" ss -Htni state established 'dport = :5201' |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^bytes_acked:/) { split($i, b, ":"); if (b[2] > 1000000) f = 1 } }
+			END { exit !f }'
+}
+# rtts_beside SYS KEY IPERF-ARGS...: 200 pings while an iperf3 flow with
+# IPERF-ARGS runs through SYS's tunnel (once READY SYS holds), their p50
+# and p99 as KEY's p50_KEY, p99_KEY, and the share lost as KEY_loss.
+rtts_beside()
+{
+	local s=$1 key=$2 ready=$3 bulk rtts
+	shift 3
+	n "${CLIENT[$s]}" iperf3 -c "${ADDR[$s]}" -t 4 -J "$@" >"$RUN_DIR/beside.json" 2>&1 &
+	bulk=$!
+	wait_for 5 "$ready" "$s"
+	mapfile -t rtts < <(n "${CLIENT[$s]}" ping -n -c 200 -i 0.01 -W 1 "${ADDR[$s]}" |
+		sed -n 's/.* time=\([0-9.]*\) ms/\1/p')
+	wait "$bulk" || fail "${LABEL[$s]}: the flow beside the pings failed: $(tail -n 5 "$RUN_DIR/beside.json")"
+	# a loaded tunnel may lose a ping: counted, not fatal, unless most
+	((${#rtts[@]} >= 100)) || fail "${LABEL[$s]}: beside a flow only ${#rtts[@]} of 200 echoes answered"
+	add "$s" "p50_$key" "$(pct 50 "${rtts[@]}")"
+	add "$s" "p99_$key" "$(pct 99 "${rtts[@]}")"
+	add "$s" "${key}_loss" "$(awk -v n=${#rtts[@]} 'BEGIN { printf "%.1f", (200 - n) / 2 }')"
+	BESIDE_MBPS=$(mbps "$(jq -r .end.sum_received.bits_per_second "$RUN_DIR/beside.json")")
+}
 for ((r = 1; r <= ROUNDS; r++)); do
 	pretty "round $r of $ROUNDS"
 	for s in "${SYSTEMS[@]}"; do tcp_run "$s"; done
@@ -540,18 +572,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	# Latency under load: the same pings while one bulk TCP flow runs
 	# through the same tunnel (from its slow start's end to past the
 	# pings' end).
+	for s in "${SYSTEMS[@]}"; do rtts_beside "$s" load bulk_flowing; done
+	# The same beside a flow held to PACED Mbit/s (iperf3 paces it).
 	for s in "${SYSTEMS[@]}"; do
-		n "${CLIENT[$s]}" iperf3 -c "${ADDR[$s]}" -t 4 >/dev/null 2>&1 &
-		bulk=$!
-		wait_for 5 bulk_flowing "$s"
-		mapfile -t rtts < <(n "${CLIENT[$s]}" ping -n -c 200 -i 0.01 -W 1 "${ADDR[$s]}" |
-			sed -n 's/.* time=\([0-9.]*\) ms/\1/p')
-		wait "$bulk" || fail "${LABEL[$s]}: the bulk flow under the pings failed"
-		# a loaded tunnel may lose a ping: counted, not fatal, unless most
-		((${#rtts[@]} >= 100)) || fail "${LABEL[$s]}: under load only ${#rtts[@]} of 200 echoes answered"
-		add "$s" p50_load "$(pct 50 "${rtts[@]}")"
-		add "$s" p99_load "$(pct 99 "${rtts[@]}")"
-		add "$s" load_loss "$(awk -v n=${#rtts[@]} 'BEGIN { printf "%.1f", (200 - n) / 2 }')"
+		rtts_beside "$s" paced paced_flowing -b "${PACED}M"
+		awk -v m="$BESIDE_MBPS" -v p="$PACED" 'BEGIN { exit !(m < 0.95 * p) }' &&
+			NOTES+=("${LABEL[$s]}: round $r carried $BESIDE_MBPS of the paced ${PACED} Mbit/s beside the pings")
 	done
 	if has gn; then
 		mapfile -t arps < <(arp_times gn "${ADDR[gn]}" 20)
@@ -563,10 +589,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		add gn arp_ms "$(us2ms "$(pct 50 "${arps[@]#* }")")"
 	fi
 	for s in "${SYSTEMS[@]}"; do
-		say "$(printf '%-13s TCP %8s  -P4 %8s  UDP %8s (%s%% loss)  RTT p50 %s p99 %s, loaded %s %s' \
+		say "$(printf '%-13s TCP %8s  -P4 %8s  UDP %8s (%s%% loss)  RTT p50 %s p99 %s, loaded %s %s, paced %s %s' \
 			"${LABEL[$s]}" "$(last "$s" tcp)" "$(last "$s" tcp4)" "$(last "$s" udp)" \
 			"$(last "$s" udp_loss)" "$(last "$s" p50)" "$(last "$s" p99)" \
-			"$(last "$s" p50_load)" "$(last "$s" p99_load)")"
+			"$(last "$s" p50_load)" "$(last "$s" p99_load)" \
+			"$(last "$s" p50_paced)" "$(last "$s" p99_paced)")"
 	done
 done
 ! has cy || [[ $(tunnel_get h1 h2 .path) == direct ]] || fail "h1 -> h2 is no longer direct"
@@ -612,7 +639,7 @@ row()
 	rg=$(ratio "$g" "$c")
 	rg6=$(ratio "$g6" "$g")
 	rr=$(ratio "$r" "$c")
-	[[ $2 != udp_loss && $2 != load_loss ]] || rb=- rg=- rg6=- rr=-
+	[[ $2 != udp_loss && $2 != load_loss && $2 != paced_loss ]] || rb=- rg=- rg6=- rr=-
 	# shellcheck disable=SC2059
 	printf "$FMT" "$1" "$p" "$w" "$nb" "$c" "$g" "$g6" "$r" "$rb" "$rg" "$rg6" "$rr" "$3" "$4"
 }
@@ -631,7 +658,8 @@ verdict()
 	printf 'medians of %s rounds (systems alternating); iperf3 -t %s; UDP -l 1300 at the rate\n' \
 		"$ROUNDS" "$SECS"
 	printf 'with <= 1%% loss; ping -c 200 -i 0.01, idle and beside one iperf3 TCP flow through the\n'
-	printf 'same tunnel (from the end of its slow start); cold start: %s runs, daemons restarted each time\n' \
+	printf 'same tunnel (from the end of its slow start), and beside one held to %s Mbit/s\n' "$PACED"
+	printf '(iperf3 -b: a rate every system carries); cold start: %s runs, daemons restarted each time\n' \
 		"$COLD"
 	printf 'CY/best peer: CY node over the better of wireguard-go (wg) and Nebula (nb) on each line\n'
 	printf '(above 1 is better for throughput; below 1 for RTT, CPU and memory)\n'
@@ -651,6 +679,9 @@ verdict()
 	row "RTT p50 under TCP load (ms)" p50_load - -
 	row "RTT p99 under TCP load (ms)" p99_load - -
 	row "pings lost under TCP load (%)" load_loss - -
+	row "RTT p50 beside ${PACED}M TCP (ms)" p50_paced - -
+	row "RTT p99 beside ${PACED}M TCP (ms)" p99_paced - -
+	row "pings lost beside ${PACED}M TCP (%)" paced_loss - -
 	row "DNS answer, cold (ms)" dns_ms 21.40 27.00
 	row "DNS answer, warm (ms)" dns_warm_ms - -
 	row "ARP answer, peer VIP (ms)" arp_ms - "0.32/1.00"
@@ -693,6 +724,8 @@ verdict()
 		"$(ok_cmp "$(med cy p50)" "$(med wg p50)" '<')"
 	verdict "node RTT p99 under one bulk TCP flow < 1 ms ($(med cy p99_load) ms)" \
 		"$(ok_cmp "$(med cy p99_load)" 1 '<')"
+	verdict "node RTT p99 beside $PACED Mbit/s TCP < 1 ms ($(med cy p99_paced) ms)" \
+		"$(ok_cmp "$(med cy p99_paced)" 1 '<')"
 	verdict "idle cyphonicd < 10 MB RSS ($(med cy rss_kb) kB)" "$(ok_cmp "$(med cy rss_kb)" 10240 '<')"
 	verdict "< 1 KB RSS per peer ($(med cy rss_peer_kb) kB)" "$(ok_cmp "$(med cy rss_peer_kb)" 1 '<')"
 	for n in "${NOTES[@]}"; do printf 'note: %s\n' "$n"; done
