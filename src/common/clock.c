@@ -20,6 +20,16 @@ int64_t clock_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t clock_coarse_ms(void)
+{
+	struct timespec ts;
+
+	if (fake_ms)
+		return fake_ms;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void clock_set_fake(int64_t unix_s, int64_t mono_ms)
 {
 	fake_s = unix_s;

@@ -117,7 +117,7 @@ static void data_input(struct overlay *o, const uint8_t *buf, size_t len,
 		return;
 	}
 	o->st.udp_rx_data++;
-	p->last_rx_ms = clock_now_ms();
+	p->last_rx_ms = clock_coarse_ms();
 	p->unanswered_since_ms = 0;
 	if (n > 0 && !p->ack_due_since_ms)
 		p->ack_due_since_ms = p->last_rx_ms;
@@ -362,7 +362,7 @@ static ssize_t seal_batched(struct overlay *o, struct peer *p, const uint8_t *pk
 	n = tunnel_seal(p->tunnel, pkt, len, slot, cap);
 	if (n > 0 && p->have_endpoint &&
 	    dpio_commit(port, (size_t)n, (const struct sockaddr *)&p->endpoint) == 0) {
-		p->last_tx_ms = clock_now_ms();
+		p->last_tx_ms = clock_coarse_ms();
 		p->ack_due_since_ms = 0;
 	}
 	return n;

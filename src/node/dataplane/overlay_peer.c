@@ -52,7 +52,7 @@ int send_to(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
 	int err = send_via(o, p, buf, len, to);
 
 	if (err == 0 && p) {
-		p->last_tx_ms = clock_now_ms();
+		p->last_tx_ms = clock_coarse_ms();
 		p->ack_due_since_ms = 0;
 	}
 	return err;

@@ -918,7 +918,7 @@ ssize_t tunnel_seal(struct tunnel *t, const uint8_t *ip, size_t len, uint8_t *ou
 {
 	struct session *s = t->cur ? t->cur : t->next;
 
-	if (!s || session_expired(s, clock_now_ms())) {
+	if (!s || session_expired(s, clock_coarse_ms())) {
 		t->drop_no_session++;
 		return -ENOTCONN;
 	}
@@ -927,7 +927,7 @@ ssize_t tunnel_seal(struct tunnel *t, const uint8_t *ip, size_t len, uint8_t *ou
 
 ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
 {
-	int64_t now = clock_now_ms();
+	int64_t now = clock_coarse_ms();
 	struct session *s = NULL;
 	uint32_t idx;
 	ssize_t n;
