@@ -10,6 +10,7 @@
  * right IPv4 header checksum); for IPv6, what each kind points at must lie
  * within the frame, NDP goes on to ndp_parse(), DHCPv6 and DNS frames are
  * rebuilt, and the MSS clamp and Packet Too Big are checked as for IPv4. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,24 @@ static bool fz_is_gn(void *arg, uint32_t ip)
 
 static uint8_t fz_seg[FRAME_ETH_LEN + GSO_PKT_MAX + 64];
 
+/* The packets gso_segment() made, to compare gso_segment_inplace()'s
+ * with: their count and an FNV-1a hash of their bytes in order. */
+struct fz_segs {
+	size_t n;
+	uint64_t hash;
+};
+
 static int fz_seg_cb(void *arg, uint8_t *pkt, size_t len)
 {
-	size_t *n = arg;
+	struct fz_segs *s = arg;
 
-	(*n)++;
+	s->n++;
 	if (len < 20)
 		abort();
 	if ((pkt[0] >> 4) == 4 && inet_csum(pkt, (size_t)(pkt[0] & 0x0f) * 4) != 0)
 		abort();
+	for (size_t i = 0; i < len; i++)
+		s->hash = (s->hash ^ pkt[i]) * 0x100000001b3ull;
 	return 0;
 }
 
@@ -185,12 +195,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	if (fi.have_vnet) {
-		size_t segs = 0;
+		static uint8_t work[FRAME_ETH_LEN + GSO_PKT_MAX + 64];
+		struct fz_segs a = { 0, 0xcbf29ce484222325ull }, b = a;
 		int r = gso_segment(&fi.vnet, fi.eth, fi.eth_len, FRAME_ETH_LEN, fz_seg,
-				    sizeof(fz_seg), fz_seg_cb, &segs);
+				    sizeof(fz_seg), fz_seg_cb, &a), ri;
 
-		if ((r > 0 && (size_t)r != segs) || (r <= 0 && segs != 0))
+		if ((r > 0 && (size_t)r != a.n) || (r <= 0 && a.n != 0))
 			abort();
+		/* in place: the same packets, or the same refusal */
+		if (fi.eth_len <= sizeof(work)) {
+			memcpy(work, fi.eth, fi.eth_len);
+			ri = gso_segment_inplace(&fi.vnet, work, fi.eth_len, FRAME_ETH_LEN,
+						 fz_seg_cb, &b);
+			if (r != -ENOSPC && (ri != r || b.n != a.n || b.hash != a.hash))
+				abort();
+		}
 	}
 	return 0;
 }

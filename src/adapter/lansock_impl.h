@@ -61,11 +61,11 @@ struct lansock {
 	struct dp_tun *tx;               /* deliveries to the GNs (coalesced) */
 	struct lan_stats st;
 	struct ratelimit rl;
-	/* rx: the frame being handled; seg: its GSO segments; out: frames the
-	 * adapter builds (ARP, DHCP, DNS, ICMP, NDP); syn: a delivered SYN
-	 * being clamped (deliveries may happen while seg is in use). */
+	/* rx: the frame being handled (a super-frame is cut into its GSO
+	 * segments in place); out: frames the adapter builds (ARP, DHCP,
+	 * DNS, ICMP, NDP); syn: a delivered SYN being clamped (deliveries may
+	 * happen while rx is being cut). */
 	uint8_t rx[RX_MAX];
-	uint8_t seg[FRAME_OUT_MAX];
 	uint8_t out[FRAME_OUT_MAX];
 	uint8_t syn[GSO_PKT_MAX];
 };

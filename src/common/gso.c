@@ -193,16 +193,23 @@ static int gso_parse_ip(const uint8_t *p, size_t avail, struct gso_ip *ip)
 	return -EINVAL;
 }
 
-int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t l3off,
-		uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg)
+/* The headers in front of each segment's payload, kept while the
+ * segments are built in place: link header + IPv4 with options + TCP
+ * with options. */
+#define GSO_HDRS_MAX (64 + 60 + 60)
+
+/* gso_segment(), or with seg NULL gso_segment_inplace() (buf is then
+ * written to). */
+static int segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
+		   uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg)
 {
 	struct gso_ip ip;
 	uint8_t type = h->gso_type & (uint8_t)~GSO_ECN;
+	uint8_t tmpl[GSO_HDRS_MAX];
 	const uint8_t *l4;
 	size_t l4hl, payload, hdrs, off, n, nseg, i, alen;
 	uint32_t seq = 0;
 	uint16_t id = 0;
-	uint8_t *sip, *sl4;
 	int r;
 
 	if (l3off > len || h->hdr_len > len)
@@ -220,9 +227,13 @@ int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t 
 		return -EINVAL;
 
 	if (type == GSO_NONE) {
-		if (segcap < l3off + ip.total)
-			return -ENOSPC;
-		memcpy(seg, buf, l3off + ip.total);
+		if (!seg) {
+			seg = buf;
+		} else {
+			if (segcap < l3off + ip.total)
+				return -ENOSPC;
+			memcpy(seg, buf, l3off + ip.total);
+		}
 		if ((h->flags & GSO_F_NEEDS_CSUM) &&
 		    gso_complete_csum(seg, l3off + ip.total, h->csum_start, h->csum_offset) < 0)
 			return -EINVAL;
@@ -269,18 +280,30 @@ int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t 
 	hdrs = l3off + ip.hl + l4hl;
 	payload = ip.total - ip.hl - l4hl;
 	nseg = payload == 0 ? 1 : (payload + h->gso_size - 1) / h->gso_size;
-	if (segcap < hdrs + (payload < h->gso_size ? payload : h->gso_size))
+	if (seg && segcap < hdrs + (payload < h->gso_size ? payload : h->gso_size))
 		return -ENOSPC;
+	if (!seg) {
+		if (hdrs > sizeof(tmpl))
+			return -EINVAL;
+		memcpy(tmpl, buf, hdrs);
+	}
 
-	sip = seg + l3off;
-	sl4 = sip + ip.hl;
 	for (i = 0, off = 0; i < nseg; i++, off += n) {
+		/* In place, segment i's headers go right in front of its
+		 * payload, over the end of segment i - 1, which fn is done
+		 * with. */
+		uint8_t *s = seg ? seg : buf + off;
+		uint8_t *sip = s + l3off, *sl4 = sip + ip.hl;
 		size_t iplen;
 
 		n = payload - off < h->gso_size ? payload - off : h->gso_size;
 		iplen = ip.hl + l4hl + n;
-		memcpy(seg, buf, hdrs);
-		memcpy(seg + hdrs, buf + hdrs + off, n);
+		if (seg) {
+			memcpy(seg, buf, hdrs);
+			memcpy(seg + hdrs, buf + hdrs + off, n);
+		} else {
+			memcpy(s, tmpl, hdrs);
+		}
 
 		if (ip.ver == 4) {
 			put_be16(sip + 2, (uint16_t)iplen);
@@ -310,4 +333,19 @@ int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t 
 			return r;
 	}
 	return (int)nseg;
+}
+
+int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t l3off,
+		uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg)
+{
+	if (!seg)
+		return -ENOSPC;
+	/* seg is never NULL: buf is only read */
+	return segment(h, (uint8_t *)buf, len, l3off, seg, segcap, fn, arg);
+}
+
+int gso_segment_inplace(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
+			gso_seg_fn fn, void *arg)
+{
+	return segment(h, buf, len, l3off, NULL, 0, fn, arg);
 }

@@ -133,4 +133,13 @@ typedef int (*gso_seg_fn)(void *arg, uint8_t *pkt, size_t len);
 int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t l3off,
 		uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg);
 
+/* gso_segment() without the copies: each packet is built inside buf
+ * itself, segment i's headers written just in front of its payload, over
+ * the end of segment i - 1 (which fn is done with once it returns), so no
+ * payload byte moves.  buf is left in pieces.  The same packets, return
+ * values and errors as gso_segment() (-ENOSPC never; -EINVAL also when
+ * the headers are over 184 bytes). */
+int gso_segment_inplace(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
+			gso_seg_fn fn, void *arg);
+
 #endif

@@ -450,6 +450,102 @@ static void test_hostile(void **state)
 	}
 }
 
+/* ---- in place: the same packets as with the copies ---- */
+
+static uint8_t ref[BIG], work[BIG];
+static uint8_t rec[2 * BIG];            /* the copies' packets, link header in front */
+
+struct rec {
+	size_t l3off;
+	size_t at, n, lens[64];
+	int stop_at;                    /* -ECANCELED at this packet (0 = never) */
+	bool cmp;                       /* compare with rec instead of recording */
+};
+
+static int rec_cb(void *arg, uint8_t *p, size_t len)
+{
+	struct rec *r = arg;
+	size_t all = r->l3off + len;
+
+	if (r->stop_at && (int)r->n + 1 == r->stop_at)
+		return -ECANCELED;
+	if (r->cmp) {
+		assert_true(r->n < 64);
+		assert_int_equal(all, r->lens[r->n]);
+		assert_memory_equal(p - r->l3off, rec + r->at, all);
+	} else {
+		assert_true(r->n < 64 && r->at + all <= sizeof(rec));
+		memcpy(rec + r->at, p - r->l3off, all);
+		r->lens[r->n] = all;
+	}
+	r->at += all;
+	r->n++;
+	return 0;
+}
+
+/* The frame in pkt (len bytes, IP at L2) cut both ways, from l3off (L2,
+ * or 0: from its IP header as a TUN hands it): the same return and the
+ * same bytes in the same packets. */
+static void same_both_ways(const struct gso_hdr *h, size_t len, size_t l3off, int stop_at)
+{
+	const uint8_t *from = l3off ? pkt : pkt + L2;
+	size_t flen = l3off ? len : len - L2;
+	struct rec a = { .l3off = l3off, .stop_at = stop_at };
+	struct rec b = { .l3off = l3off, .stop_at = stop_at, .cmp = true };
+	int ra, rb;
+
+	memcpy(ref, from, flen);
+	ra = gso_segment(h, ref, flen, l3off, seg, sizeof(seg), rec_cb, &a);
+	assert_memory_equal(ref, from, flen);          /* the copies leave buf alone */
+	memcpy(b.lens, a.lens, sizeof(a.lens));
+	memcpy(work, from, flen);
+	rb = gso_segment_inplace(h, work, flen, l3off, rec_cb, &b);
+	assert_int_equal(rb, ra);
+	assert_int_equal(b.n, a.n);
+	assert_int_equal(b.at, a.at);
+}
+
+static void test_inplace(void **state)
+{
+	struct gso_hdr t4 = { .flags = GSO_F_NEEDS_CSUM, .gso_type = GSO_TCPV4 | GSO_ECN,
+			      .hdr_len = L2 + 52, .gso_size = 1448, .csum_start = L2 + 20,
+			      .csum_offset = 16 };
+	struct gso_hdr t4tun = t4, t6 = { .gso_type = GSO_TCPV6, .gso_size = 1428 };
+	struct gso_hdr u = { .gso_type = GSO_UDP_L4, .gso_size = 1200 };
+	struct gso_hdr none = { .flags = GSO_F_NEEDS_CSUM, .csum_start = L2 + 20,
+				.csum_offset = 6 };
+	size_t sizes[] = { 0, 1, 100, 1447, 1448, 1449, 1448 * 5, 9001, 65535 - 20 - 32 };
+	size_t len;
+
+	t4tun.csum_start = 20;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		len = mk_v4(6, sizes[i], 0x80 | 0x10 | 0x08 | 0x01);
+		same_both_ways(&t4, len, L2, 0);
+		same_both_ways(&t4tun, len, 0, 0);
+		if (sizes[i] <= 65535 - 32) {
+			len = mk_v6(6, sizes[i], 0x10 | 0x08);
+			same_both_ways(&t6, len, L2, 0);
+			same_both_ways(&t6, len, 0, 0);
+		}
+		if (sizes[i] <= 9001) {
+			len = mk_v4(17, sizes[i], 0);
+			same_both_ways(&u, len, L2, 0);
+			len = mk_v6(17, sizes[i], 0);
+			same_both_ways(&u, len, 0, 0);
+		}
+	}
+	/* one complete packet with its checksum to finish */
+	len = mk_v4(17, 33, 0);
+	put_be16(pkt + L2 + 20 + 6, 0x4321);
+	same_both_ways(&none, len, L2, 0);
+	/* fn stops it at the third packet: both stop there */
+	len = mk_v4(6, 9000, 0x10);
+	same_both_ways(&t4, len, L2, 3);
+	/* hostile: what the copies refuse, in place refuses too */
+	t4.gso_size = 0;
+	same_both_ways(&t4, len, L2, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_tun_single),
 		cmocka_unit_test(test_complete_csum),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_inplace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

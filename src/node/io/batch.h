@@ -179,9 +179,10 @@ int dp_tun_write_l2(struct dp_tun *t, const uint8_t *l2, const uint8_t *pkt, siz
 /* Write the held super-packets, if any.  0 or the last -errno. */
 int dp_tun_flush(struct dp_tun *t);
 bool dp_tun_pending(const struct dp_tun *t);
-/* Pure: one buffer as read from a vnet TUN (header + packet) to fn;
- * scratch has GSO_PKT_MAX bytes.  Packets handed, or -EINVAL. */
-int dp_tun_input(uint8_t *buf, size_t len, uint8_t *scratch, dp_pkt_fn fn, void *arg);
+/* Pure: one buffer as read from a vnet TUN (header + packet) to fn, a
+ * super-packet cut into its wire packets inside buf (which it leaves in
+ * pieces).  Packets handed, or -EINVAL. */
+int dp_tun_input(uint8_t *buf, size_t len, dp_pkt_fn fn, void *arg);
 bool dp_tun_vnet(const struct dp_tun *t);
 const struct dp_tun_stats *dp_tun_stats(const struct dp_tun *t);
 

@@ -56,7 +56,6 @@ struct dp_tun {
 	bool coalesce;
 	size_t l2len;            /* link header bytes in front of each packet written */
 	uint8_t *buf;            /* GSO_HDR_LEN + GSO_PKT_MAX */
-	uint8_t *seg;            /* GSO_PKT_MAX: segments of a super-packet */
 	struct dp_gro gro[DP_GRO_FLOWS];   /* buffers allocated on first use */
 	unsigned held;           /* slots with len != 0 */
 	uint64_t clock;
@@ -83,8 +82,7 @@ struct dp_tun *dp_tun_new_l2(int fd, bool vnet, size_t l2len, const struct dp_co
 	t->coalesce = vnet && conf->coalesce;
 	t->l2len = l2len;
 	t->buf = malloc(GSO_HDR_LEN + GSO_PKT_MAX);
-	t->seg = vnet ? malloc(GSO_PKT_MAX) : NULL;
-	if (!t->buf || (vnet && !t->seg)) {
+	if (!t->buf) {
 		dp_tun_free(t);
 		return NULL;
 	}
@@ -96,7 +94,6 @@ void dp_tun_free(struct dp_tun *t)
 	if (!t)
 		return;
 	free(t->buf);
-	free(t->seg);
 	for (size_t i = 0; i < DP_GRO_FLOWS; i++) {
 		if (t->gro[i].buf)   /* plaintext */
 			cy_wipe(t->gro[i].buf, GSO_HDR_LEN + t->l2len + GSO_PKT_MAX);
@@ -120,7 +117,7 @@ static int seg_out(void *arg, uint8_t *pkt, size_t len)
 	return 0;
 }
 
-int dp_tun_input(uint8_t *buf, size_t len, uint8_t *scratch, dp_pkt_fn fn, void *arg)
+int dp_tun_input(uint8_t *buf, size_t len, dp_pkt_fn fn, void *arg)
 {
 	struct cur c = cur_make(buf, len);
 	struct seg_ctx s = { fn, arg };
@@ -140,7 +137,8 @@ int dp_tun_input(uint8_t *buf, size_t len, uint8_t *scratch, dp_pkt_fn fn, void 
 		fn(arg, pkt, plen);
 		return 1;
 	}
-	return gso_segment(&h, pkt, plen, 0, scratch, GSO_PKT_MAX, seg_out, &s);
+	/* A super-packet: cut where it lies (nothing reads it afterwards). */
+	return gso_segment_inplace(&h, pkt, plen, 0, seg_out, &s);
 }
 
 ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap)
@@ -224,7 +222,7 @@ int dp_tun_handle(struct dp_tun *t, uint8_t *buf, size_t len, bool signal, dp_pk
 		fn(arg, buf, len);
 		k = 1;
 	} else {
-		k = dp_tun_input(buf, len, t->seg, fn, arg);
+		k = dp_tun_input(buf, len, fn, arg);
 	}
 	if (k < 0) {
 		t->st.bad++;
