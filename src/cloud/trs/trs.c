@@ -460,7 +460,7 @@ bool trs_handle_relay(struct trs *t, size_t slot, const struct sockaddr *from, u
 		t->st.drop_unknown_src++;
 		return false;
 	}
-	s->active_ms = clock_now_ms();
+	s->active_ms = clock_coarse_ms();     /* per datagram: only expiry reads it */
 	if (!s->known[!side]) {
 		/* The initiator's hello and Request can overtake the
 		 * responder's hello: keep the newest handshake briefly. */
