@@ -13,7 +13,7 @@
  *   DNS to the LAN address (udp dport 53) -> ops->dns_query (the GN's resolver)
  *   from a GN, IPv4 source = its VIP, destination a peer VIP
  *                                         -> checksum completed, GSO split
- *                                            (gso_segment(), gso.h), MSS
+ *                                            (in place, gso.h), MSS
  *                                            clamped, too big with DF: ICMP
  *                                            frag needed, else ops->input
  *   IPv6 (lansock6.c, once lansock_set_addr6() was called):

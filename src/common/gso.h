@@ -10,7 +10,7 @@
  *     it with gso_complete_csum() before the packet leaves this host;
  *   - gso_type != GSO_NONE: a super-packet carrying up to 64 KB of
  *     payload, to be cut into segments of gso_size payload bytes each
- *     (gso_segment()).
+ *     (gso_segment(), or gso_segment_inplace() without the copies).
  * All offsets (hdr_len, csum_start) count from the start of the buffer the
  * header came with: the Ethernet header for AF_PACKET, the IP header for a
  * TUN.  The functions below take that buffer plus "l3off", where the IP
@@ -105,8 +105,11 @@ int gso_complete_csum(uint8_t *pkt, size_t len, uint16_t csum_start, uint16_t cs
 
 /* One segment: the IP packet at pkt (len bytes), inside the caller's
  * buffer with the l3off bytes of link header copied in front of it (so
- * pkt - l3off is a complete frame of l3off + len bytes).  Return 0 to go
- * on, a negative errno to stop (gso_segment() then returns it). */
+ * pkt - l3off is a complete frame of l3off + len bytes).  It may be
+ * changed within those bytes, never beyond pkt + len (cut in place, the
+ * next segment's payload lies there), and is gone once fn returns: a
+ * copy is kept, never the pointer.  Return 0 to go on, a negative errno
+ * to stop (gso_segment() then returns it). */
 typedef int (*gso_seg_fn)(void *arg, uint8_t *pkt, size_t len);
 
 /* Turn the packet in buf (len bytes: l3off bytes of link header, then an

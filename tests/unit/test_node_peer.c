@@ -17,6 +17,7 @@
 #include "dpio.h"
 #include "overlay.h"
 #include "peer.h"
+#include "ping.h"
 #include "session.h"
 #include "tunnel.h"
 
@@ -916,6 +917,37 @@ static void test_overlay_ping(void **state)
 	assert_non_null(r.error);
 }
 
+/* A failure that arrives after a ping ended (a waiter it left behind)
+ * changes nothing: what it got stands. */
+static void test_ping_fail_after_end(void **state)
+{
+	struct ping_table t;
+	struct sockaddr_storage ep = { .ss_family = AF_INET };
+	struct overlay_ping_result r;
+	struct overlay_ping *pg;
+	uint8_t probe[PROBE_LEN];
+	int64_t now;
+	uint32_t id;
+
+	(void)state;
+	ping_table_init(&t);
+	pg = ping_new(&t, "b.example.test", 1, 100);
+	assert_non_null(pg);
+	ping_commit(pg);
+	id = pg->id;
+	ping_run(pg, false);
+	now = clock_now_ms();
+	assert_int_equal(ping_due(pg, now), PING_DUE_PROBE);
+	probe_build(pg, probe);
+	ping_sent(pg, &ep, true, false, now);
+	assert_int_equal(ping_due(pg, now + 2000), PING_DUE_NONE);   /* the wait is over */
+	ping_fail(pg, "route failed");
+	assert_int_equal(ping_get(&t, id, &r), 0);
+	assert_int_equal(r.state, PING_DONE);
+	assert_null(r.error);
+	assert_int_equal(r.sent, 1);
+}
+
 /* The tunnel goes while a ping runs (here the peer restarted): the probes
  * due until the next tunnel is up count as lost, the ping goes on and
  * ends with the replies that came through either. */
@@ -1130,6 +1162,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_flows_receiver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_ping_across_tunnels, setup, teardown),
+		cmocka_unit_test(test_ping_fail_after_end),
 		cmocka_unit_test_setup_teardown(test_overlay_roaming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_dead_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_peer_asks_again, setup, teardown),

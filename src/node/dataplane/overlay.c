@@ -407,11 +407,17 @@ static void ping_timers(struct overlay *o, int64_t now)
 		if (!p || !p->tunnel) {
 			/* Between one tunnel and the next (its relay session
 			 * lost, the peer restarted): the probe is lost, and the
-			 * route is selected again if nothing else asked yet. */
-			if (wait_tunnel(o, p, pg->fqdn, PEER_WAIT_PING, pg->id) < 0)
+			 * route is selected again if nothing else asked yet.
+			 * The waiter only lets a failed selection end the ping
+			 * at once: a full table of them ends nothing. */
+			if (!p ? wait_tunnel(o, p, pg->fqdn, PEER_WAIT_PING, pg->id) < 0
+			       : start_selection(o, p, pg->fqdn, NULL, NULL) < 0) {
 				ping_fail(pg, "the tunnel went away and no new route could be asked for");
-			else
-				ping_lost(pg, now);
+				continue;
+			}
+			if (p)
+				(void)peer_waiter_add(p, PEER_WAIT_PING, pg->id);
+			ping_lost(pg, now);
 			continue;
 		}
 		probe_build(pg, probe);

@@ -61,6 +61,10 @@ struct overlay_ping *ping_find(struct ping_table *t, uint32_t id)
 
 void ping_fail(struct overlay_ping *pg, const char *why)
 {
+	/* A waiter left by a running ping may answer after it ended: what
+	 * it got stands. */
+	if (pg->state == PING_DONE || pg->state == PING_FAILED)
+		return;
 	pg->state = PING_FAILED;
 	pg->error = why;
 	pg->done_ms = clock_now_ms();

@@ -56,6 +56,7 @@ void ping_commit(struct overlay_ping *pg);
 struct overlay_ping *ping_find(struct ping_table *t, uint32_t id);
 /* The tunnel is up: probes start now (relay: the path it runs over). */
 void ping_run(struct overlay_ping *pg, bool relay);
+/* pg ends with why, unless it already ended. */
 void ping_fail(struct overlay_ping *pg, const char *why);
 /* What the timer must do for pg at now: PING_DUE_PROBE (send one with
  * probe_build), or nothing (finished pings are forgotten after

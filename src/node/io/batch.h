@@ -133,7 +133,9 @@ bool dp_rx_gro(const struct dp_rx *rx);
  * the header, which still works). */
 int dp_tun_offload(int fd);
 
-/* A packet of the local side, at most a wire packet (checksums complete). */
+/* A packet of the local side, at most a wire packet (checksums complete).
+ * Changed, if at all, within its len bytes; gone once fn returns (it may
+ * lie inside a super-packet being cut in place). */
 typedef void (*dp_pkt_fn)(void *arg, uint8_t *pkt, size_t len);
 
 struct dp_tun_stats {
@@ -157,7 +159,8 @@ void dp_tun_free(struct dp_tun *t);
 /* One read from the device into buf (cap bytes: GSO_HDR_LEN +
  * GSO_PKT_MAX with vnet): its length, 0 or -1 (errno) as read(2). */
 ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap);
-/* What dp_tun_recv read (len bytes) to fn, cut into wire packets.  With
+/* What dp_tun_recv read (len bytes) to fn, cut into wire packets inside
+ * buf (left in pieces).  With
  * signal (a congestion signal from fq.h) the packet is marked CE when it
  * is ECN-capable, else its first wire packet is dropped.  Returns the
  * number of packets cut, or -EINVAL (unusable offload header). */
