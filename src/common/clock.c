@@ -10,24 +10,25 @@ int64_t clock_now(void)
 	return fake_s ? fake_s : (int64_t)time(NULL);
 }
 
-int64_t clock_now_ms(void)
+/* Clock id in milliseconds, or the fake clock. */
+static int64_t mono_ms(clockid_t id)
 {
 	struct timespec ts;
 
 	if (fake_ms)
 		return fake_ms;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_now_ms(void)
+{
+	return mono_ms(CLOCK_MONOTONIC);
 }
 
 int64_t clock_coarse_ms(void)
 {
-	struct timespec ts;
-
-	if (fake_ms)
-		return fake_ms;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ms(CLOCK_MONOTONIC_COARSE);
 }
 
 void clock_set_fake(int64_t unix_s, int64_t mono_ms)

@@ -452,6 +452,18 @@ static void up_pair(uint64_t tid)
 	deliver_all();
 }
 
+/* n's daemon restarted: a new overlay, no tunnels, the same VIPs. */
+static void node_restart(struct fake_node *n)
+{
+	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = n->fqdn, .port = n->port,
+				   .arg = n };
+
+	overlay_free(n->ov);
+	n->ov = overlay_new(&cfg);
+	assert_non_null(n->ov);
+	overlay_set_vips(n->ov, &n->vip4, &n->vip6);
+}
+
 static void test_overlay_packet_to_vip(void **state)
 {
 	struct fake_node *a = &nodes[0], *b = &nodes[1];
@@ -954,8 +966,6 @@ static void test_ping_fail_after_end(void **state)
 static void test_overlay_ping_across_tunnels(void **state)
 {
 	struct fake_node *a = &nodes[0], *b = &nodes[1];
-	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = b->fqdn, .port = b->port,
-				   .arg = b };
 	struct overlay_ping_result r;
 	unsigned sent;
 	uint32_t id;
@@ -969,10 +979,7 @@ static void test_overlay_ping_across_tunnels(void **state)
 		deliver_all();
 		advance(500);
 	}
-	overlay_free(b->ov);
-	b->ov = overlay_new(&cfg);
-	assert_non_null(b->ov);
-	overlay_set_vips(b->ov, &b->vip4, &b->vip6);
+	node_restart(b);
 	/* nothing comes back: a selects the route again, by name */
 	for (i = 0; i < 200 && !a->dir_reqs; i++) {
 		overlay_timeout(a->ov);
@@ -1088,16 +1095,11 @@ static void test_overlay_roaming(void **state)
 static void test_overlay_dead_peer(void **state)
 {
 	struct fake_node *a = &nodes[0], *b = &nodes[1];
-	struct overlay_cfg cfg = { .ops = &f_ops, .local_fqdn = b->fqdn, .port = b->port,
-				   .arg = b };
 	uint8_t pkt[60];
 	int i;
 
 	up_pair(0x7777);
-	overlay_free(b->ov);
-	b->ov = overlay_new(&cfg);
-	assert_non_null(b->ov);
-	overlay_set_vips(b->ov, &b->vip4, &b->vip6);
+	node_restart(b);
 	for (i = 0; i < 20; i++) {
 		overlay_tun_input(a->ov, pkt, ip4(pkt, &a->vip4, &b->vip4, 1));
 		deliver_all();
