@@ -10,7 +10,6 @@
  * right IPv4 header checksum); for IPv6, what each kind points at must lie
  * within the frame, NDP goes on to ndp_parse(), DHCPv6 and DNS frames are
  * rebuilt, and the MSS clamp and Packet Too Big are checked as for IPv4. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,26 +27,15 @@ static bool fz_is_gn(void *arg, uint32_t ip)
 	return ip == 0x64400007 || ip == 0x64400008;    /* 100.64.0.7, .8 */
 }
 
-static uint8_t fz_seg[FRAME_ETH_LEN + GSO_PKT_MAX + 64];
-
-/* The packets gso_segment() made, to compare gso_segment_inplace()'s
- * with: their count and an FNV-1a hash of their bytes in order. */
-struct fz_segs {
-	size_t n;
-	uint64_t hash;
-};
-
 static int fz_seg_cb(void *arg, uint8_t *pkt, size_t len)
 {
-	struct fz_segs *s = arg;
+	size_t *n = arg;
 
-	s->n++;
+	(*n)++;
 	if (len < 20)
 		abort();
 	if ((pkt[0] >> 4) == 4 && inet_csum(pkt, (size_t)(pkt[0] & 0x0f) * 4) != 0)
 		abort();
-	for (size_t i = 0; i < len; i++)
-		s->hash = (s->hash ^ pkt[i]) * 0x100000001b3ull;
 	return 0;
 }
 
@@ -195,22 +183,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	if (fi.have_vnet) {
-		struct fz_segs a = { 0, 0xcbf29ce484222325ull }, b = a;
-		uint8_t *work;
-		int r = gso_segment(&fi.vnet, fi.eth, fi.eth_len, FRAME_ETH_LEN, fz_seg,
-				    sizeof(fz_seg), fz_seg_cb, &a), ri;
+		/* cut where it lies, in a buffer of the frame's size (a write
+		 * past it is caught) */
+		uint8_t *work = malloc(fi.eth_len ? fi.eth_len : 1);
+		size_t segs = 0;
+		int r;
 
-		if ((r > 0 && (size_t)r != a.n) || (r <= 0 && a.n != 0))
-			abort();
-		/* in place, in a buffer of the frame's size (a write past it
-		 * is caught): the same packets, or the same refusal */
-		work = malloc(fi.eth_len ? fi.eth_len : 1);
 		if (!work)
 			abort();
 		memcpy(work, fi.eth, fi.eth_len);
-		ri = gso_segment_inplace(&fi.vnet, work, fi.eth_len, FRAME_ETH_LEN, fz_seg_cb, &b);
+		r = gso_segment(&fi.vnet, work, fi.eth_len, FRAME_ETH_LEN, fz_seg_cb, &segs);
 		free(work);
-		if (r != -ENOSPC && (ri != r || b.n != a.n || b.hash != a.hash))
+		if ((r > 0 && (size_t)r != segs) || (r <= 0 && segs != 0))
 			abort();
 	}
 	return 0;

@@ -353,8 +353,8 @@ void lan_vip_frame(struct lansock *ls, struct gn *g, const struct frame_info *fi
 	/* Partial checksum or a super-frame: completed / cut into wire
 	 * packets where it lies in rx, each with the Ethernet header in
 	 * front. */
-	n = gso_segment_inplace(&fi->vnet, ls->rx + (fi->eth - ls->rx), fi->eth_len,
-				FRAME_ETH_LEN, vip_segment, &c);
+	n = gso_segment(&fi->vnet, ls->rx + (fi->eth - ls->rx), fi->eth_len, FRAME_ETH_LEN,
+			vip_segment, &c);
 	if (fi->vnet.gso_type == GSO_NONE) {
 		if (n < 0)
 			ls->st.vip_malformed++;

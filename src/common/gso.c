@@ -193,19 +193,12 @@ static int gso_parse_ip(const uint8_t *p, size_t avail, struct gso_ip *ip)
 	return -EINVAL;
 }
 
-/* The headers in front of each segment's payload, kept while the
- * segments are built in place: link header + IPv4 with options + TCP
- * with options. */
-#define GSO_HDRS_MAX (64 + 60 + 60)
-
-/* gso_segment(), or with seg NULL gso_segment_inplace() (buf is then
- * written to). */
-static int segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
-		   uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg)
+int gso_segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
+		gso_seg_fn fn, void *arg)
 {
 	struct gso_ip ip;
 	uint8_t type = h->gso_type & (uint8_t)~GSO_ECN;
-	uint8_t tmpl[GSO_HDRS_MAX];
+	uint8_t tmpl[GSO_HDRS_MAX];     /* the headers, kept while buf is cut */
 	const uint8_t *l4;
 	size_t l4hl, payload, hdrs, off, n, nseg, i, alen;
 	uint32_t seq = 0;
@@ -227,17 +220,10 @@ static int segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3o
 		return -EINVAL;
 
 	if (type == GSO_NONE) {
-		if (!seg) {
-			seg = buf;
-		} else {
-			if (segcap < l3off + ip.total)
-				return -ENOSPC;
-			memcpy(seg, buf, l3off + ip.total);
-		}
 		if ((h->flags & GSO_F_NEEDS_CSUM) &&
-		    gso_complete_csum(seg, l3off + ip.total, h->csum_start, h->csum_offset) < 0)
+		    gso_complete_csum(buf, l3off + ip.total, h->csum_start, h->csum_offset) < 0)
 			return -EINVAL;
-		r = fn(arg, seg + l3off, ip.total);
+		r = fn(arg, buf + l3off, ip.total);
 		return r < 0 ? r : 1;
 	}
 
@@ -280,30 +266,20 @@ static int segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3o
 	hdrs = l3off + ip.hl + l4hl;
 	payload = ip.total - ip.hl - l4hl;
 	nseg = payload == 0 ? 1 : (payload + h->gso_size - 1) / h->gso_size;
-	if (seg && segcap < hdrs + (payload < h->gso_size ? payload : h->gso_size))
-		return -ENOSPC;
-	if (!seg) {
-		if (hdrs > sizeof(tmpl))
-			return -EINVAL;
-		memcpy(tmpl, buf, hdrs);
-	}
+	if (hdrs > sizeof(tmpl))
+		return -EINVAL;
+	memcpy(tmpl, buf, hdrs);
 
 	for (i = 0, off = 0; i < nseg; i++, off += n) {
-		/* In place, segment i's headers go right in front of its
-		 * payload, over the end of segment i - 1, which fn is done
-		 * with. */
-		uint8_t *s = seg ? seg : buf + off;
+		/* Segment i's headers go right in front of its payload,
+		 * over the end of segment i - 1, which fn is done with. */
+		uint8_t *s = buf + off;
 		uint8_t *sip = s + l3off, *sl4 = sip + ip.hl;
 		size_t iplen;
 
 		n = payload - off < h->gso_size ? payload - off : h->gso_size;
 		iplen = ip.hl + l4hl + n;
-		if (seg) {
-			memcpy(seg, buf, hdrs);
-			memcpy(seg + hdrs, buf + hdrs + off, n);
-		} else {
-			memcpy(s, tmpl, hdrs);
-		}
+		memcpy(s, tmpl, hdrs);
 
 		if (ip.ver == 4) {
 			put_be16(sip + 2, (uint16_t)iplen);
@@ -335,17 +311,3 @@ static int segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3o
 	return (int)nseg;
 }
 
-int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t l3off,
-		uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg)
-{
-	if (!seg)
-		return -ENOSPC;
-	/* seg is never NULL: buf is only read */
-	return segment(h, (uint8_t *)buf, len, l3off, seg, segcap, fn, arg);
-}
-
-int gso_segment_inplace(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
-			gso_seg_fn fn, void *arg)
-{
-	return segment(h, buf, len, l3off, NULL, 0, fn, arg);
-}

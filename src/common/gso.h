@@ -10,7 +10,7 @@
  *     it with gso_complete_csum() before the packet leaves this host;
  *   - gso_type != GSO_NONE: a super-packet carrying up to 64 KB of
  *     payload, to be cut into segments of gso_size payload bytes each
- *     (gso_segment(), or gso_segment_inplace() without the copies).
+ *     (gso_segment()).
  * All offsets (hdr_len, csum_start) count from the start of the buffer the
  * header came with: the Ethernet header for AF_PACKET, the IP header for a
  * TUN.  The functions below take that buffer plus "l3off", where the IP
@@ -106,19 +106,24 @@ int gso_complete_csum(uint8_t *pkt, size_t len, uint16_t csum_start, uint16_t cs
 /* One segment: the IP packet at pkt (len bytes), inside the caller's
  * buffer with the l3off bytes of link header copied in front of it (so
  * pkt - l3off is a complete frame of l3off + len bytes).  It may be
- * changed within those bytes, never beyond pkt + len (cut in place, the
- * next segment's payload lies there), and is gone once fn returns: a
- * copy is kept, never the pointer.  Return 0 to go on, a negative errno
+ * changed within those bytes, never beyond pkt + len (the next segment's
+ * payload lies there), and is gone once fn returns: a copy is kept,
+ * never the pointer.  Return 0 to go on, a negative errno
  * to stop (gso_segment() then returns it). */
 typedef int (*gso_seg_fn)(void *arg, uint8_t *pkt, size_t len);
 
+/* The most header bytes in front of each segment's payload: link header
+ * + IPv4 with options + TCP with options. */
+#define GSO_HDRS_MAX (64 + 60 + 60)
+
 /* Turn the packet in buf (len bytes: l3off bytes of link header, then an
  * IPv4 or IPv6 packet) that came with header h into wire packets, each
- * handed to fn, built one after the other in the caller's scratch buffer
- * seg (segcap bytes, at least l3off + headers + gso_size; GSO_PKT_MAX +
- * l3off always suffices).  No allocation.
+ * handed to fn.  They are cut where they lie, no payload byte moved:
+ * segment i's headers are written just in front of its payload, over the
+ * end of segment i - 1 (which fn is done with once it returns); buf is
+ * left in pieces.  No allocation.
  *
- *   GSO_NONE: one packet, a copy of buf with the checksum completed when
+ *   GSO_NONE: one packet, buf itself with the checksum completed when
  *     NEEDS_CSUM is set (buf's trailing bytes past the IP length dropped).
  *   GSO_TCPV4 / GSO_TCPV6: segments of gso_size TCP payload bytes; each
  *     gets IPv4 total length / IPv6 payload length, IPv4 id + i and a new
@@ -131,18 +136,9 @@ typedef int (*gso_seg_fn)(void *arg, uint8_t *pkt, size_t len);
  * or packet that does not fit together (gso_size 0, hdr_len beyond the
  * packet, a NEEDS_CSUM field outside the packet's L4 part, the IP version
  * or L4 protocol not matching gso_type,
- * IPv4 fragments, IPv6 extension headers, GSO_UDP; IPv4 options are copied),
- * -ENOSPC when a segment does not fit in seg, or fn's negative return. */
-int gso_segment(const struct gso_hdr *h, const uint8_t *buf, size_t len, size_t l3off,
-		uint8_t *seg, size_t segcap, gso_seg_fn fn, void *arg);
-
-/* gso_segment() without the copies: each packet is built inside buf
- * itself, segment i's headers written just in front of its payload, over
- * the end of segment i - 1 (which fn is done with once it returns), so no
- * payload byte moves.  buf is left in pieces.  The same packets, return
- * values and errors as gso_segment() (-ENOSPC never; -EINVAL also when
- * the headers are over 184 bytes). */
-int gso_segment_inplace(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
-			gso_seg_fn fn, void *arg);
+ * IPv4 fragments, IPv6 extension headers, GSO_UDP, headers over
+ * GSO_HDRS_MAX; IPv4 options are copied), or fn's negative return. */
+int gso_segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
+		gso_seg_fn fn, void *arg);
 
 #endif

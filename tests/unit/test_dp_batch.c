@@ -684,7 +684,7 @@ static int l2seg_fn(void *arg, uint8_t *pkt, size_t len)
 
 static void test_coalesce_l2(void **state)
 {
-	static uint8_t p[2000], seg[14 + GSO_PKT_MAX];
+	static uint8_t p[2000];
 	const uint8_t a[14] = { 2, 0, 0, 0, 0, 0xa, 2, 0, 0, 0, 0, 1, 8, 0 };
 	const uint8_t b[14] = { 2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 1, 8, 0 };
 	struct l2segs s = { .r = { .next = 1000 }, .eth = a };
@@ -717,8 +717,8 @@ static void test_coalesce_l2(void **state)
 	assert_int_equal(h.csum_start, 14 + 20);
 	assert_int_equal(h.hdr_len, 14 + 20 + 32);
 	assert_memory_equal(wire + GSO_HDR_LEN, a, 14);
-	assert_int_equal(gso_segment(&h, wire + GSO_HDR_LEN, want - GSO_HDR_LEN, 14, seg,
-				     sizeof(seg), l2seg_fn, &s), 4);
+	assert_int_equal(gso_segment(&h, wire + GSO_HDR_LEN, want - GSO_HDR_LEN, 14, l2seg_fn,
+				     &s), 4);
 	assert_false(s.r.bad);
 	assert_int_equal(s.r.bytes, 4 * SEGP);
 	/* the single one: a zero vnet header (no DATA_VALID on a packet

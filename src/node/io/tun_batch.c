@@ -138,7 +138,7 @@ int dp_tun_input(uint8_t *buf, size_t len, dp_pkt_fn fn, void *arg)
 		return 1;
 	}
 	/* A super-packet: cut where it lies (nothing reads it afterwards). */
-	return gso_segment_inplace(&h, pkt, plen, 0, seg_out, &s);
+	return gso_segment(&h, pkt, plen, 0, seg_out, &s);
 }
 
 ssize_t dp_tun_recv(struct dp_tun *t, uint8_t *buf, size_t cap)
