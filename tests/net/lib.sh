@@ -112,6 +112,19 @@ dump_logs()
 	echo "======== end of logs ========"
 }
 
+# dump_status: what each running node reports (tunnels, endpoints, counters)
+# at the moment a test failed, beside the logs.
+dump_status()
+{
+	local name
+	for name in "${!DPID[@]}"; do
+		[[ -f ${CLOUD_DIR:-/nonexistent}/nodes/$name.conf ]] || continue
+		echo "======== status of $name ========"
+		timeout 5 "$CYPHONIC_BIN/cyphonic" status -c "$(node_conf "$name")" --json 2>&1 |
+			jq -c . 2>/dev/null || echo "(no answer)"
+	done
+}
+
 # Kill one daemon: SIGTERM, up to 10 s to go, then SIGKILL.  Sets REAP_RC
 # to its exit status (no command substitution: `wait` needs this shell).
 REAP_RC=0
@@ -138,6 +151,7 @@ cleanup()
 
 	trap - EXIT INT TERM ERR
 	set +eE
+	[[ $rc == 0 && $CY_FAILED != 1 ]] || dump_status >&2
 	for name in "${!DPID[@]}"; do
 		reap "${DPID[$name]}"
 	done
