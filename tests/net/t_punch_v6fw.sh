@@ -1,9 +1,10 @@
 #!/bin/bash
 # Two IPv6-only nodes, each behind a stateful firewall (an IPv6 router that
 # lets UDP in from the Internet only as a reply).  Neither is behind NAPT,
-# so the NMS sees each at its own address and routes them directly; the
-# responder's probe, sent before it confirms the route, opens its firewall
-# for the initiator's Tunnel Request (docs/nat.md).
+# so the NMS sees each at its own address and routes them directly, the CN
+# initiating as it confirms: the MN's firewall drops that Request, the MN's
+# probe, sent as its route arrives, opens it, and the CN sends the same
+# Request again as the probe comes (docs/nat.md), not a second later.
 #
 #                          inet: bridge br0 (the "Internet")
 #        +----------------------+-----------------------+
@@ -26,7 +27,15 @@ lan_host a r1 - 2001:db8:1::10/64
 lan_host b r2 - 2001:db8:2::10/64
 route6 "cloud r2" 2001:db8:1::/64 2001:db8::20
 route6 "cloud r1" 2001:db8:2::/64 2001:db8::21
-nodes_up a b
+cloud_new
+node_new a
+node_new b
+conf_set "$(node_conf b)" node metrics "[::1]:9999"
+start_cloud
+start_node a a
+start_node b b
+wait_registered a
+wait_registered b
 for x in a b; do
 	[[ $(status_get "$x" .nat) == false ]] || fail "$x: nat is not false"
 done
@@ -37,7 +46,10 @@ pair_check a b '2001:db8:1::10' '2001:db8:2::10' 10
 check_found a b address
 d=$(fw6_drops r1)
 ((d >= 1)) || fail "r1 dropped $d unsolicited datagrams: the firewall was not in the way"
-ok "path direct, found by address; r1's firewall dropped $d unsolicited datagram(s) (b's first probe)"
+prom_scrape b "http://[::1]:9999/metrics" b
+q=$(prom_value b cyphonic_node_requests_on_probe_total)
+[[ $q == 1 ]] || fail "b sent its Request again on a's probe $q times, not once"
+ok "path direct, found by address; r1's firewall dropped $d unsolicited datagram(s) (b's first Request), b sent it again on a's probe"
 no_drops "a b" "replay auth unknown malformed"
 [[ $(stat_get .trs.sessions) == 0 ]] || fail "trs.sessions = $(stat_get .trs.sessions)"
 ok "no relay session, no drops on the nodes"

@@ -83,9 +83,9 @@ struct decide_row {
 #define V6 CY_FAM_IPV6
 
 static const struct decide_row decide_rows[] = {
-	{ "global/global", false, V4, "192.0.2.10:7446", false, V4, "198.51.100.20:7446",
-	  CY_OK, true, false, false },
-	{ "NAPT MN -> global CN", true, V4, "203.0.113.5:40000", false, V4,
+	{ "global/global: the CN initiates", false, V4, "192.0.2.10:7446", false, V4,
+	  "198.51.100.20:7446", CY_OK, false, false, false },
+	{ "NAPT MN -> global CN: the MN initiates", true, V4, "203.0.113.5:40000", false, V4,
 	  "198.51.100.20:7446", CY_OK, true, false, false },
 	{ "global MN -> NAPT CN: the CN initiates", false, V4, "192.0.2.10:7446", true, V4,
 	  "203.0.113.7:41000", CY_OK, false, false, false },
@@ -99,10 +99,14 @@ static const struct decide_row decide_rows[] = {
 	  "[2001:db8::20]:7446", CY_OK, true, true, false },
 	{ "v6-only/v4-only: relay", false, V6, "[2001:db8::10]:7446", false, V4,
 	  "198.51.100.20:7446", CY_OK, true, true, false },
-	{ "v6/v6", false, V6, "[2001:db8::10]:7446", false, V6, "[2001:db8::20]:7446", CY_OK,
-	  true, false, false },
-	{ "dual MN (seen on v4) -> v6-only CN", false, V4 | V6, "192.0.2.10:7446", false, V6,
+	{ "v6/v6: the CN initiates", false, V6, "[2001:db8::10]:7446", false, V6,
+	  "[2001:db8::20]:7446", CY_OK, false, false, false },
+	{ "dual MN (seen on v4) -> v6-only CN: the MN initiates over v6", false, V4 | V6,
+	  "192.0.2.10:7446", false, V6,
 	  "[2001:db8::20]:7446", CY_OK, true, false, false },
+	{ "dual MN seen on v6 -> dual CN seen on v4: the MN initiates over v4 (its probe "
+	  "would not open its v6 firewall)", false, V4 | V6, "[2001:db8::10]:7446", false,
+	  V4 | V6, "198.51.100.20:7446", CY_OK, true, false, false },
 	{ "v4-only MN -> dual CN seen on v6: the CN initiates over v4", false, V4,
 	  "192.0.2.10:7446", false, V4 | V6, "[2001:db8::20]:7446", CY_OK, false, false, false },
 	{ "NAPT v4 MN -> v6-only global CN: relay", true, V4, "203.0.113.5:40000", false, V6,
@@ -497,9 +501,10 @@ static void test_global_global(void **state)
 	struct fx *f = *state;
 	const struct nms_stats *st = nms_stats(f->nms);
 
+	/* Both reachable: the CN initiates as it confirms, the MN answers. */
 	reg_global_pair(f);
 	assert_int_equal(exchange(f, "192.0.2.10:7446", "198.51.100.20:7446", 7),
-			 CY_ROLE_INITIATOR);
+			 CY_ROLE_RESPONDER);
 	assert_int_equal(st->directions, 1);
 	assert_int_equal(st->directions_ok, 1);
 	assert_int_equal(st->directions_failed, 0);
@@ -533,7 +538,7 @@ static void test_v6_v6(void **state)
 	reg(f, 'a', "[2001:db8::10]:7446", "[2001:db8::10]:7446", V6);
 	reg(f, 'b', "[2001:db8:1::20]:7446", "[2001:db8:1::20]:7446", V6);
 	assert_int_equal(exchange(f, "[2001:db8::10]:7446", "[2001:db8:1::20]:7446", 1),
-			 CY_ROLE_INITIATOR);
+			 CY_ROLE_RESPONDER);
 }
 
 /* A Direction Request answered at once with a failure. */

@@ -18,6 +18,7 @@
 #include "overlay.h"
 #include "peer.h"
 #include "ping.h"
+#include "punch.h"
 #include "session.h"
 #include "tunnel.h"
 
@@ -698,14 +699,127 @@ static void test_overlay_early_request(void **state)
 	deliver_all();                     /* a has no route yet */
 	assert_int_equal(overlay_drops(a->ov)->unknown, 0);
 	route(0, 1, 0x3333, false, 1);     /* now it has: answers at once */
-	assert_int_equal(nnet, 2);         /* after its probe (punch.h) */
+	assert_int_equal(nnet, 1);         /* the Response; no probe: the way is open */
+	assert_int_equal(a->dns_done, 0);
 	deliver_all();
 	{
 		struct overlay_tunnel_view v;
 
+		assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+		assert_string_equal(v.state, "up");
 		assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
 		assert_string_equal(v.state, "up");
 	}
+	assert_int_equal(overlay_stats(b->ov)->requests_on_probe, 0);
+}
+
+/* The CN initiates and a firewall in front of the MN drops its Request:
+ * the MN's probe, sent as its route arrives, opens the firewall and
+ * brings the same Request again at once, not a second later.  Once per
+ * attempt: the burst's next probe is only acked. */
+static void test_overlay_request_on_probe(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view v;
+
+	drop_next = true;
+	route(1, 0, 0x5555, true, 0);      /* b's Request: dropped */
+	assert_int_equal(nnet, 0);
+	route(0, 1, 0x5555, false, 1);     /* a has no Request: it probes */
+	assert_int_equal(nnet, 1);
+	assert_int_equal(net[0].from, 0);
+	assert_int_equal(net[0].b[1], CY_PUNCH);
+	deliver_one(0);                    /* b: the ack, then the Request */
+	assert_int_equal(nnet, 2);
+	assert_int_equal(net[0].b[1], CY_PUNCH);
+	assert_int_equal(net[1].b[1], CY_TUNNEL_REQ);
+	assert_int_equal(overlay_stats(b->ov)->requests_on_probe, 1);
+	/* a's next probe, before the Request arrives: acked, nothing more */
+	advance(PUNCH_RETRY_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(nnet, 3);
+	assert_int_equal(net[2].from, 0);
+	deliver_one(2);
+	assert_int_equal(nnet, 3);
+	assert_int_equal(net[2].b[1], CY_PUNCH);
+	assert_int_equal(overlay_stats(b->ov)->requests_on_probe, 1);
+	deliver_all();
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	assert_string_equal(v.state, "up");
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_string_equal(v.state, "up");
+	for (int i = 0; i < 2; i++) {
+		const struct overlay_drops *d = overlay_drops(nodes[i].ov);
+
+		assert_int_equal(d->replay + d->auth + d->unknown + d->malformed, 0);
+	}
+}
+
+/* The Request was only late: the copy the probe brought came first and
+ * made the tunnel; the first copy, after b confirmed the session, is a
+ * stale duplicate (counted as such) and changes nothing. */
+static void test_overlay_request_on_probe_late(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view v;
+	struct dgram req;
+
+	route(1, 0, 0x6666, true, 0);      /* b's Request, held back */
+	assert_int_equal(nnet, 1);
+	req = net[0];
+	nnet = 0;
+	route(0, 1, 0x6666, false, 1);     /* a probes */
+	deliver_all();                     /* b's ack and Request again; a answers */
+	net[nnet++] = req;                 /* the first copy, late */
+	deliver_all();
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	assert_string_equal(v.state, "up");
+	assert_int_equal(overlay_tunnels(b->ov, &v, 1), 1);
+	assert_string_equal(v.state, "up");
+	assert_int_equal(overlay_stats(a->ov)->hs_completed, 1);
+	assert_int_equal(overlay_stats(b->ov)->hs_completed, 1);
+	assert_int_equal(overlay_drops(a->ov)->replay, 1);
+	assert_int_equal(overlay_drops(a->ov)->auth + overlay_drops(b->ov)->unknown, 0);
+	/* and the tunnel carries data both ways */
+	{
+		uint8_t pkt[60];
+		size_t n = ip4(pkt, &a->vip4, &b->vip4, 7);
+
+		overlay_tun_input(a->ov, pkt, n);
+		deliver_all();
+		assert_int_equal(b->tun_writes, 1);
+		n = ip4(pkt, &b->vip4, &a->vip4, 8);
+		overlay_tun_input(b->ov, pkt, n);
+		deliver_all();
+		assert_int_equal(a->tun_writes, 1);
+	}
+}
+
+/* a waits as responder and no Request ever gets through (nor its
+ * probes): once the initiator's second-by-second retries are over, the
+ * tunnel goes and the lookup waiting on it fails, as an initiator's does
+ * when its handshake times out. */
+static void test_overlay_request_never_came(void **state)
+{
+	struct fake_node *a = &nodes[0];
+	struct overlay_tunnel_view v;
+
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 9), 0);
+	route(0, 1, 0x7777, false, a->next_req);
+	for (int i = 0; i < 9; i++) {
+		nnet = 0;
+		advance(OVERLAY_TICK_MS);
+		overlay_timeout(a->ov);
+	}
+	assert_int_equal(a->dns_done, 0);
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	advance(OVERLAY_TICK_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(a->dns_done, 1);
+	assert_int_equal(a->dns_status, RESOLVER_SERVFAIL);
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 0);
+	assert_int_equal(overlay_stats(a->ov)->requests_missed, 1);
+	nnet = 0;
 }
 
 /* The first Request is lost: retried after a second, not after 5. */
@@ -1156,7 +1270,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_simultaneous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_simultaneous_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_early_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_request_on_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_request_on_probe_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_lost_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_request_never_came, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),

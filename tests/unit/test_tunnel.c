@@ -210,6 +210,52 @@ static void test_duplicate_after_confirmation(void **state)
 	tunnel_free(b);
 }
 
+/* The Request sent again (tunnel_resend_request) is the same bytes, once
+ * per attempt: the responder answers the copy of one it had with the same
+ * Response, and one it never had (a firewall dropped it) as the first. */
+static void test_resend_request(void **state)
+{
+	static uint8_t again[TUNNEL_MSG_MAX], resp2[TUNNEL_MSG_MAX];
+	struct tunnel *a, *b;
+	struct tunnel_stats sa;
+	ssize_t n;
+
+	for (int lost = 0; lost < 2; lost++) {
+		pair(&a, &b, NULL);
+		assert_int_equal(tunnel_resend_request(a, again, sizeof(again)), -ENOENT);
+		assert_int_equal(tunnel_resend_request(b, again, sizeof(again)), -ENOENT);
+		n = tunnel_initiate(a, req, sizeof(req));
+		assert_int_equal(n, TUNNEL_REQ_LEN);
+		advance_ms(5);
+		assert_int_equal(tunnel_resend_request(a, again, TUNNEL_REQ_LEN - 1), -EMSGSIZE);
+		assert_int_equal(tunnel_resend_request(a, again, sizeof(again)), n);
+		assert_memory_equal(again, req, (size_t)n);
+		assert_int_equal(tunnel_resend_request(a, again, sizeof(again)), -EALREADY);
+		if (!lost) {
+			/* b had the first: the copy gets the same Response */
+			assert_int_equal(tunnel_handle_request(b, req, (size_t)n, resp2,
+							       sizeof(resp2)), TUNNEL_RESP_LEN);
+			assert_int_equal(tunnel_handle_request(b, again, (size_t)n, resp,
+							       sizeof(resp)), TUNNEL_RESP_LEN);
+			assert_memory_equal(resp, resp2, TUNNEL_RESP_LEN);
+			assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka,
+								sizeof(ka)), SESSION_OVERHEAD);
+			assert_int_equal(tunnel_open(b, ka, SESSION_OVERHEAD, out, sizeof(out)), 0);
+		} else {
+			answer(a, b, n);   /* req holds the copy's bytes too */
+		}
+		tunnel_get_stats(a, &sa);
+		assert_int_equal(sa.req_sent, 2);
+		assert_int_equal(sa.hs_retransmits, 1);
+		send_ok(a, b, 100);
+		send_ok(b, a, 100);
+		/* Established: nothing in flight to send again. */
+		assert_int_equal(tunnel_resend_request(a, again, sizeof(again)), -ENOENT);
+		tunnel_free(a);
+		tunnel_free(b);
+	}
+}
+
 /* More tunnels than the cipher context pool serves at once (aead.h),
  * used in turn with data both ways and a lost packet each, then idle:
  * every tunnel keeps working and its replay window goes. */
@@ -1025,6 +1071,7 @@ int main(void)
 		cmocka_unit_test_setup(test_stale_request, setup_each),
 		cmocka_unit_test_setup(test_replayed_request, setup_each),
 		cmocka_unit_test_setup(test_duplicate_after_confirmation, setup_each),
+		cmocka_unit_test_setup(test_resend_request, setup_each),
 		cmocka_unit_test_setup(test_many_tunnels, setup_each),
 		cmocka_unit_test_setup(test_simultaneous_open, setup_each),
 		cmocka_unit_test_setup(test_rekey_grace, setup_each),

@@ -138,22 +138,31 @@ static uint8_t route_fam(const struct sockaddr *sa)
 /* The initiator sends its Tunnel Request to the responder's observed
  * endpoint, so the responder must be reachable there (not behind NAPT:
  * an unsolicited datagram would not pass its NAPT) and the initiator must
- * have that endpoint's family.  Prefer the MN as initiator (it is the one
- * waiting); fall back to the CN when only it can open the path. */
+ * have that endpoint's family.  Prefer the CN as initiator: it gets the
+ * route first and sends its Request as it confirms, so the Request meets
+ * the MN's Route Direction and the MN (the one waiting) answers it at
+ * once, a round trip between the two sooner than when the MN starts the
+ * handshake after the NMS's answer.  A stateful firewall in front of the
+ * MN costs that round trip back, not more: the MN's probe to the CN's
+ * observed endpoint opens it and brings the Request again (docs/nat.md),
+ * which needs both observed in one family; else the MN initiates when it
+ * can. */
 enum cy_result route_decide(const struct route_end *mn, const struct route_end *cn,
 			    struct route_choice *c)
 {
 	uint8_t fm = mn->families | route_fam(mn->observed);
 	uint8_t fc = cn->families | route_fam(cn->observed);
+	bool mn_open = !mn->nat && (route_fam(mn->observed) & fc);
+	bool cn_open = !cn->nat && (route_fam(cn->observed) & fm);
 
 	memset(c, 0, sizeof(*c));
 	c->path = CY_PATH_DIRECT;
-	if (!cn->nat && (route_fam(cn->observed) & fm)) {
-		c->mn_initiates = true;
+	if (mn_open && (!cn_open || route_fam(mn->observed) == route_fam(cn->observed))) {
+		c->mn_initiates = false;
 		return CY_OK;
 	}
-	if (!mn->nat && (route_fam(mn->observed) & fc)) {
-		c->mn_initiates = false;
+	if (cn_open) {
+		c->mn_initiates = true;
 		return CY_OK;
 	}
 	/* Rule 3: only a TRS connects them.  Both send to the relay; the MN

@@ -266,13 +266,17 @@ void overlay_route_ready(struct overlay *o, const struct sig_route *r)
 		if (n > 0)
 			send_to(o, NULL, o->out, (size_t)n, (const struct sockaddr *)&r->peer);
 	}
-	/* The CN's probe leaves before it confirms the route: its NAPT or
-	 * firewall lets the MN's probe (or Tunnel Request) in. */
-	punch_route(o, p, r, now);
 	if (r->role != CY_ROLE_INITIATOR) {
+		/* A CN initiates as it confirms: its Request usually came
+		 * before our route and is answered first.  The probes go
+		 * when it is not here (as the CN's leave before it confirms
+		 * the route): its NAPT or firewall lets the initiator's
+		 * Request (or probe) in. */
 		early_replay(o, p);
+		punch_route(o, p, r, now);
 		return;
 	}
+	punch_route(o, p, r, now);
 	n = tunnel_initiate(t, o->out, OVERLAY_BUF);
 	if (n > 0)
 		send_peer(o, p, o->out, (size_t)n);
@@ -647,6 +651,10 @@ const struct counter overlay_counters[] = {
 	COUNTER(struct overlay_stats, punch_failed, "punching attempts that found no path"),
 	COUNTER(struct overlay_stats, path_fallbacks, "direct paths given up for the relay"),
 	COUNTER(struct overlay_stats, punch_dirs_ignored, "Punch Directions ignored"),
+	COUNTER(struct overlay_stats, requests_on_probe,
+		"Tunnel Requests sent again when the responder's probe came"),
+	COUNTER(struct overlay_stats, requests_missed,
+		"tunnels given up as responder: no Tunnel Request came"),
 	COUNTER(struct overlay_stats, teardowns, "tunnels torn down by the NMS"),
 	COUNTER(struct overlay_stats, teardowns_ignored, "Tunnel Teardowns for no tunnel held"),
 	COUNTER(struct overlay_stats, regrants, "tunnels selected again when their grant ran out"),

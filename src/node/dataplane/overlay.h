@@ -107,6 +107,8 @@ struct overlay_stats {
 	uint64_t tun_rx, udp_rx_data, hs_completed, routes, routes_ignored, probes_echoed;
 	uint64_t moves, moves_confirmed, moves_reselected;
 	uint64_t punched, punch_failed, path_fallbacks, punch_dirs_ignored;
+	uint64_t requests_on_probe;             /* our Request sent again on the responder's probe */
+	uint64_t requests_missed;               /* tunnels given up: no Request came to answer */
 	uint64_t teardowns, teardowns_ignored;  /* Tunnel Teardowns acted on, or not */
 	uint64_t regrants;                      /* tunnels selected again at CY_GRANT_LIFETIME_S */
 	uint64_t keys_ahead, keys_made_now;     /* handshakes' ephemeral keys: made ahead, or then */

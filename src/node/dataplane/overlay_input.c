@@ -228,6 +228,26 @@ static void punch_probed(struct overlay *o, struct peer *p, const struct sockadd
 		send_via(o, p, o->out, (size_t)n, from);
 }
 
+/* The responder of a direct route probes us as its route arrives when
+ * our Request had not come: a stateful firewall in front of it dropped
+ * the Request, and the probe opened it (or the Request is still on its
+ * way; the copy is then a duplicate, answered alike).  The same Request
+ * again, once, rather than the next attempt a second later, to where
+ * the probe came from: that is the way the firewall opened (the probe
+ * is authenticated and fresh, punch.h). */
+static void request_on_probe(struct overlay *o, struct peer *p, const struct sockaddr *from)
+{
+	ssize_t n;
+
+	if (p->relay || p->state != PEER_HANDSHAKE)
+		return;
+	n = tunnel_resend_request(p->tunnel, o->out, OVERLAY_BUF);
+	if (n > 0) {
+		send_to(o, p, o->out, (size_t)n, from);
+		o->st.requests_on_probe++;
+	}
+}
+
 /* A Punch (punch.h): a probe is answered, an ack moves a relayed tunnel
  * onto the direct path it proves.  spare >= 0: it came to that spare
  * socket (the birthday approach), which becomes the tunnel's own. */
@@ -270,6 +290,7 @@ static void punch_input_dg(struct overlay *o, const uint8_t *buf, size_t len,
 	if (r == PUNCH_IN_PROBE) {
 		send_via(o, p, o->out, alen, from);
 		punch_probed(o, p, from);
+		request_on_probe(o, p, from);
 	} else {
 		path_punched(o, p, from);
 	}

@@ -274,8 +274,9 @@ void path_punched(struct overlay *o, struct peer *p, const struct sockaddr *from
 }
 
 /* A candidate: both ends burst.  A direct route: only the responder does
- * (the initiator's Request opens its own way); the initiator's entry
- * answers its probes until the tunnel is up (peer_up drops it). */
+ * (the initiator's Request opens its own way), unless the Request came
+ * and was answered already; the initiator's entry answers its probes
+ * until the tunnel is up (peer_up drops it). */
 void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, int64_t now)
 {
 	/* The birthday approach only beside a relay (the NMS's choice). */
@@ -286,7 +287,7 @@ void punch_route(struct overlay *o, struct peer *p, const struct sig_route *r, i
 
 	if (r->have_cand) {
 		cand = (const struct sockaddr *)&r->cand;
-	} else if (r->path == CY_PATH_DIRECT && p->have_endpoint) {
+	} else if (r->path == CY_PATH_DIRECT && p->have_endpoint && p->state != PEER_UP) {
 		cand = (const struct sockaddr *)&r->peer;
 		burst = r->role == CY_ROLE_RESPONDER;
 	}
@@ -347,11 +348,36 @@ static bool tunnel_timers(struct overlay *o, struct peer *p, int64_t now)
 	return false;
 }
 
+/* We wait for the initiator's Request and none came while it retried
+ * every second: its Requests do not get through (a firewall our probe
+ * could not open, an address the NMS saw that is not ours any more).
+ * The tunnel goes and what waits on it fails, as when an initiator's
+ * handshake times out; the next lookup or packet selects again.  True
+ * when it went. */
+static bool request_never_came(struct overlay *o, struct peer *p, int64_t now)
+{
+	char nb[INET6_ADDRSTRLEN];
+	struct tunnel_info ti;
+
+	if (p->state != PEER_HANDSHAKE || now - p->tunnel_at_ms < OVERLAY_FAST_RETRY_FOR_MS)
+		return false;
+	tunnel_get_info(p->tunnel, &ti);
+	if (ti.state != TUNNEL_IDLE)
+		return false;
+	log_info("tunnel %016" PRIx64 " to %s: no Tunnel Request in %d s, giving it up",
+		 p->tunnel_id, peer_name(p, nb, sizeof(nb)), OVERLAY_FAST_RETRY_FOR_MS / 1000);
+	o->st.requests_missed++;
+	peer_set_tunnel(p, NULL, 0, now);
+	peer_failed(o, p, RESOLVER_SERVFAIL);
+	return true;
+}
+
 void peer_tick(struct overlay *o, struct peer *p, int64_t now)
 {
 	char nb[INET6_ADDRSTRLEN];
 
-	if (!p->tunnel || fast_retry(o, p, now) || !tunnel_timers(o, p, now))
+	if (!p->tunnel || fast_retry(o, p, now) || !tunnel_timers(o, p, now) ||
+	    request_never_came(o, p, now))
 		return;
 	if (p->state != PEER_UP)
 		return;

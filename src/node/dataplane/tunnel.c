@@ -34,6 +34,7 @@ struct handshake {
 	uint32_t index;
 	int64_t started_ms;                 /* first attempt of this handshake */
 	int64_t sent_ms;                    /* last (re)transmission */
+	bool resent;                        /* tunnel_resend_request sent it again */
 };
 
 /* The Response to the peer's last Request, for a duplicate of it; kept
@@ -491,6 +492,30 @@ fail:
 ssize_t tunnel_initiate(struct tunnel *t, uint8_t *out, size_t cap)
 {
 	return build_request(t, out, cap, true);
+}
+
+/* Sealed again from the same share, material, nonce and timestamp (the
+ * last one we sent is this attempt's), so the bytes are those sent
+ * before, the AEAD being deterministic: no new attempt, nothing a
+ * Response to the first copy would not match. */
+ssize_t tunnel_resend_request(struct tunnel *t, uint8_t *out, size_t cap)
+{
+	size_t total = t->relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
+	struct handshake *hs = t->hs;
+
+	if (!hs)
+		return -ENOENT;
+	if (hs->resent)
+		return -EALREADY;
+	if (cap < total)
+		return -EMSGSIZE;
+	if (seal_request(t, hs, t->own_ts_last, out, cap, total) < 0)
+		return -EIO;
+	hs->resent = true;
+	hs->sent_ms = clock_now_ms();
+	t->hc.req_sent++;
+	t->hc.retransmits++;
+	return (ssize_t)total;
 }
 
 /* The responder picks from what the initiator offers: the initiator's

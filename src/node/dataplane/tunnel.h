@@ -128,6 +128,14 @@ void tunnel_free(struct tunnel *t);
  * out; returns its length or -EMSGSIZE/-EIO. */
 ssize_t tunnel_initiate(struct tunnel *t, uint8_t *out, size_t cap);
 
+/* The Request in flight again, byte for byte, once per attempt: for a
+ * peer that may not have had the first (a firewall in front of it
+ * dropped it until its own probe opened the way).  A peer that had it
+ * takes this one as its duplicate and answers with the same Response.
+ * Its length, or -ENOENT (no Request of ours in flight), -EALREADY (sent
+ * again already), -EMSGSIZE, -EIO. */
+ssize_t tunnel_resend_request(struct tunnel *t, uint8_t *out, size_t cap);
+
 /* A Request from the peer.  Returns the Response length to send back, or:
  *   -EPROTO    malformed         -EBADMSG  authentication failed, or
  *                                          our own Request reflected back

@@ -287,9 +287,11 @@ static void send_confirmation(struct sig *s, uint64_t tunnel_id, uint8_t result,
 }
 
 /* A Route Direction naming us as the CN.  The daemon learns the route
- * before the NMS learns we are ready, so the MN's Tunnel Request (sent
- * when the NMS answers it) always finds us prepared.  The answer goes to
- * the NMS that sent the direction. */
+ * before the NMS learns we are ready: as responder, the MN's Tunnel
+ * Request (sent when the NMS answers it) always finds us prepared; as
+ * initiator, our Request leaves ahead of the Confirmation, so it reaches
+ * the MN before the NMS's answer does.  The answer goes to the NMS that
+ * sent the direction. */
 static void on_route_to_cn(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
 {
 	int64_t now = clock_now_ms();
