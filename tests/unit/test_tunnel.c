@@ -193,15 +193,20 @@ static void test_duplicate_after_confirmation(void **state)
 	pair(&a, &b, NULL);
 	handshake(a, b, TUNNEL_REQ_LEN);
 	tunnel_get_info(b, &ib);
-	assert_int_equal(tunnel_handle_request(b, req, TUNNEL_REQ_LEN, resp, sizeof(resp)),
-			 -ESTALE);
+	/* The exact copy: a duplicate, nothing answered, nothing made. */
+	assert_int_equal(tunnel_handle_request(b, req, TUNNEL_REQ_LEN, out, sizeof(out)),
+			 -EALREADY);
 	tunnel_get_stats(b, &sb);
-	assert_int_equal(sb.hs_dup, 0);
-	assert_int_equal(sb.hs_drop_stale, 1);
+	assert_int_equal(sb.hs_dup, 1);
+	assert_int_equal(sb.hs_drop_stale, 0);
 	tunnel_get_info(b, &ib2);
 	assert_int_equal(ib2.nsessions, 1);
 	assert_int_equal(ib2.local_index, ib.local_index);
-	/* The handshake state is gone too: a Response now is unexpected. */
+	/* The Response a took, again: a duplicate too. */
+	assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
+			 -EALREADY);
+	/* Any other: unexpected, the handshake state is gone. */
+	resp[TUNNEL_RESP_LEN - 1] ^= 1;
 	assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
 			 -ENOENT);
 	send_ok(a, b, 100);
@@ -394,8 +399,8 @@ static void test_tampered_handshake(void **state)
 	tunnel_get_stats(a, &sa);
 	assert_int_equal(sa.hs_drop_auth + sa.hs_drop_malformed, (uint64_t)m);
 	assert_true(tunnel_handle_response(a, resp, (size_t)m, ka, sizeof(ka)) > 0);
-	/* The same Response again: no handshake waits for it. */
-	assert_int_equal(tunnel_handle_response(a, resp, (size_t)m, ka, sizeof(ka)), -ENOENT);
+	/* The same Response again: a duplicate, no handshake waits for it. */
+	assert_int_equal(tunnel_handle_response(a, resp, (size_t)m, ka, sizeof(ka)), -EALREADY);
 	assert_int_equal(tunnel_open(b, ka, SESSION_OVERHEAD, out, sizeof(out)), 0);
 	send_ok(a, b, 64);
 	send_ok(b, a, 64);

@@ -73,6 +73,9 @@ struct tunnel {
 	struct hs_reply *reply;
 	int64_t own_ts_last;                /* last Request timestamp we sent */
 	uint64_t peer_ts_last;              /* newest Request timestamp accepted */
+	uint8_t last_req_tag[AEAD_TAG_LEN]; /* ...its tag: a later copy is a duplicate */
+	uint8_t last_resp_tag[AEAD_TAG_LEN];/* the Response our last attempt took */
+	bool have_last_resp;
 
 	struct session *cur;                /* carries our data */
 	struct session *next;               /* answered a Request, not yet confirmed */
@@ -643,6 +646,17 @@ static bool request_dup(const struct tunnel *t, const struct req_ctx *rc)
 	       !memcmp(rc->h.nonce, t->reply->req_nonce, AEAD_NONCE_LEN);
 }
 
+/* A copy of the last Request we accepted (timestamp and tag) once its
+ * Response is no longer kept: the network doubled it, or the initiator
+ * sent it again on our probe (tunnel_resend_request) while the first
+ * was on its way.  Nothing to do, and nothing wrong. */
+static bool request_copy(const struct tunnel *t, const struct req_ctx *rc, const uint8_t *pkt,
+			 size_t len)
+{
+	return t->have_last_req && rc->ts == t->peer_ts_last &&
+	       !memcmp(pkt + len - AEAD_TAG_LEN, t->last_req_tag, AEAD_TAG_LEN);
+}
+
 static ssize_t resend_reply(struct tunnel *t, uint8_t *out)
 {
 	t->hc.dup++;
@@ -753,7 +767,8 @@ static int build_response(const struct tunnel *t, const struct req_ctx *rc, uint
 /* Install: the new session waits for its first Data message before it
  * carries ours (the Response may be lost), unless there is no other
  * session at all.  resp is the Response, kept for a duplicate. */
-static void install_next(struct tunnel *t, struct req_ctx *rc, const uint8_t *resp)
+static void install_next(struct tunnel *t, struct req_ctx *rc, const uint8_t *req_tag,
+			 const uint8_t *resp)
 {
 	retire(t, &t->next);
 	t->next = rc->s;
@@ -761,6 +776,7 @@ static void install_next(struct tunnel *t, struct req_ctx *rc, const uint8_t *re
 	t->failed = false;
 	t->have_last_req = true;
 	t->peer_ts_last = rc->ts;
+	memcpy(t->last_req_tag, req_tag, AEAD_TAG_LEN);
 	/* Without memory for it a duplicate is refused as stale instead. */
 	if (t->reply || (t->reply = malloc(sizeof(*t->reply)))) {
 		memcpy(t->reply->req_nonce, rc->h.nonce, AEAD_NONCE_LEN);
@@ -788,6 +804,11 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		n = resend_reply(t, out);
 		goto out;
 	}
+	if (request_copy(t, &rc, pkt, len)) {
+		t->hc.dup++;
+		n = -EALREADY;
+		goto out;
+	}
 	if (request_stale(t, rc.ts, wall)) {
 		n = refuse(t, &t->hc.drop_stale, -ESTALE, "stale or replayed Request");
 		goto out;
@@ -807,7 +828,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		n = -EIO;
 		goto out;
 	}
-	install_next(t, &rc, out);
+	install_next(t, &rc, pkt + len - AEAD_TAG_LEN, out);
 	n = TUNNEL_RESP_LEN;
 out:
 	session_free(rc.s);
@@ -917,6 +938,11 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	t->hc.resp_recv++;
 	if (hs_parse(t, pkt, len, CY_TUNNEL_RES, &h) < 0)
 		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response");
+	if (!t->hs && t->have_last_resp &&
+	    !memcmp(pkt + len - AEAD_TAG_LEN, t->last_resp_tag, AEAD_TAG_LEN)) {
+		t->hc.dup++;   /* the one we took, doubled or answering a copy */
+		return -EALREADY;
+	}
 	if (!t->hs)
 		return refuse(t, &t->hc.drop_unexpected, -ENOENT, "unexpected Response");
 	n = response_open(t, pkt, &h, &r);
@@ -928,6 +954,8 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	if (n < 0)
 		return n;
 	hs_free(t);
+	memcpy(t->last_resp_tag, pkt + len - AEAD_TAG_LEN, AEAD_TAG_LEN);
+	t->have_last_resp = true;
 	/* Our own Request was answered: a session we created by answering
 	 * the peer's earlier Request is superseded. */
 	retire_next(t);

@@ -140,11 +140,12 @@ ssize_t tunnel_resend_request(struct tunnel *t, uint8_t *out, size_t cap);
  *   -EPROTO    malformed         -EBADMSG  authentication failed, or
  *                                          our own Request reflected back
  *   -ESTALE    stale or replayed -EALREADY our own Request wins the
- *   -EPERM     bad key share or no common AEAD     simultaneous open
+ *   -EPERM     bad key share or no common AEAD     simultaneous open, or
+ *                                          a copy of the last Request
  * A byte-identical duplicate of the last Request is answered again with
  * the same Response and creates no session, as long as that session waits
  * for its confirmation (afterwards the initiator has the Response: a copy
- * is -ESTALE). */
+ * is -EALREADY, counted as a duplicate). */
 ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			      size_t cap);
 
@@ -152,7 +153,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
  * keepalive Data message into out (send it: it confirms the session to
  * the responder); returns its length, or -EPROTO, -EBADMSG (also: our own
  * Response reflected back), -ENOENT (not waiting for this Response),
- * -EPERM. */
+ * -EALREADY (a copy of the Response our last handshake took), -EPERM. */
 ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			       size_t cap);
 
