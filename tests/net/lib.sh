@@ -742,15 +742,26 @@ require()
 # random; eim for ones plain punching passes); the cloud and both nodes
 # started and registered.
 # nodes_up NAME...: a cloud and the nodes NAME..., each enrolled, started in
-# its own namespace NAME and registered.
-nodes_up()
+# its own namespace NAME and registered.  In two steps, to change their
+# configs in between: nodes_new NAME... (the cloud and the nodes enrolled),
+# then nodes_start NAME... (all started, each in its namespace NAME).
+nodes_new()
 {
 	local x
 	cloud_new
 	for x in "$@"; do node_new "$x"; done
+}
+nodes_start()
+{
+	local x
 	start_cloud
 	for x in "$@"; do start_node "$x" "$x"; done
 	for x in "$@"; do wait_registered "$x"; done
+}
+nodes_up()
+{
+	nodes_new "$@"
+	nodes_start "$@"
 }
 
 topo_relay_napt()

@@ -12,17 +12,11 @@ source "$(dirname "$0")/lib.sh"
 require
 
 topo_basic
-cloud_new
-node_new a
-node_new b
+nodes_new a b
 conf_set "$CLOUD_DIR/cloud.conf" cloud metrics 127.0.0.1
 conf_set "$(node_conf a)" node metrics 127.0.0.1
 conf_set "$(node_conf b)" node metrics "[::1]:9999"
-start_cloud
-start_node a a
-start_node b b
-wait_registered a
-wait_registered b
+nodes_start a b
 vping a "$(vip b 4)" 5 || fail "a: ping b"
 vping b "$(vip a 4)" 5 || fail "b: ping a"
 ok "a and b registered and pinged each other"

@@ -27,15 +27,9 @@ lan_host a r1 - 2001:db8:1::10/64
 lan_host b r2 - 2001:db8:2::10/64
 route6 "cloud r2" 2001:db8:1::/64 2001:db8::20
 route6 "cloud r1" 2001:db8:2::/64 2001:db8::21
-cloud_new
-node_new a
-node_new b
+nodes_new a b
 conf_set "$(node_conf b)" node metrics "[::1]:9999"
-start_cloud
-start_node a a
-start_node b b
-wait_registered a
-wait_registered b
+nodes_start a b
 for x in a b; do
 	[[ $(status_get "$x" .nat) == false ]] || fail "$x: nat is not false"
 done
