@@ -40,7 +40,6 @@ struct handshake {
 /* The Response to the peer's last Request, for a duplicate of it; kept
  * while the session it created waits for its confirmation. */
 struct hs_reply {
-	uint8_t req_nonce[AEAD_NONCE_LEN];
 	uint8_t resp[TUNNEL_RESP_LEN];
 };
 
@@ -636,20 +635,13 @@ static ssize_t request_open(struct tunnel *t, const uint8_t *pkt, struct req_ctx
 	return n;
 }
 
-/* An exact duplicate of the last Request we accepted (the network
- * doubled it, or our Response was lost and someone replays it) gets the
- * same Response again and creates nothing, until the initiator
- * confirmed the session (then it is only stale). */
-static bool request_dup(const struct tunnel *t, const struct req_ctx *rc)
-{
-	return t->reply && t->have_last_req && rc->ts == t->peer_ts_last &&
-	       !memcmp(rc->h.nonce, t->reply->req_nonce, AEAD_NONCE_LEN);
-}
-
-/* A copy of the last Request we accepted (timestamp and tag) once its
- * Response is no longer kept: the network doubled it, or the initiator
- * sent it again on our probe (tunnel_resend_request) while the first
- * was on its way.  Nothing to do, and nothing wrong. */
+/* An exact copy of the last Request we accepted (its timestamp and tag;
+ * it authenticated): the network doubled it, our Response was lost and
+ * the initiator or someone else sends it again, or the initiator sent it
+ * again on our probe (tunnel_resend_request) while the first was on its
+ * way.  While the session it created waits for its confirmation it gets
+ * the same Response again (t->reply); afterwards the initiator has that
+ * Response and the copy changes nothing.  Nothing wrong either way. */
 static bool request_copy(const struct tunnel *t, const struct req_ctx *rc, const uint8_t *pkt,
 			 size_t len)
 {
@@ -777,11 +769,9 @@ static void install_next(struct tunnel *t, struct req_ctx *rc, const uint8_t *re
 	t->have_last_req = true;
 	t->peer_ts_last = rc->ts;
 	memcpy(t->last_req_tag, req_tag, AEAD_TAG_LEN);
-	/* Without memory for it a duplicate is refused as stale instead. */
-	if (t->reply || (t->reply = malloc(sizeof(*t->reply)))) {
-		memcpy(t->reply->req_nonce, rc->h.nonce, AEAD_NONCE_LEN);
+	/* Without memory for it a copy is only not answered again. */
+	if (t->reply || (t->reply = malloc(sizeof(*t->reply))))
 		memcpy(t->reply->resp, resp, TUNNEL_RESP_LEN);
-	}
 	t->hc.resp_sent++;
 }
 
@@ -800,13 +790,13 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	n = request_open(t, pkt, &rc);
 	if (n < 0)
 		goto out;
-	if (request_dup(t, &rc)) {
-		n = resend_reply(t, out);
-		goto out;
-	}
 	if (request_copy(t, &rc, pkt, len)) {
-		t->hc.dup++;
-		n = -EALREADY;
+		if (t->reply) {
+			n = resend_reply(t, out);
+		} else {
+			t->hc.dup++;
+			n = -EALREADY;
+		}
 		goto out;
 	}
 	if (request_stale(t, rc.ts, wall)) {
