@@ -45,6 +45,7 @@ struct dpio_port {
 	struct dpio_port_cfg cfg;
 	char name[CY_FQDN_MAX + 1];
 	int fd;
+	bool v6sock;                    /* udp_v6sock(fd) */
 	uint16_t number;
 	struct event *ev;
 	struct dp_tx *tx;
@@ -333,6 +334,7 @@ static int port_start(struct dpio_port *p)
 	struct dpio *io = p->io;
 
 	p->number = udp_port(p->fd);
+	p->v6sock = udp_v6sock(p->fd);
 	addr_sock_buffers(p->fd, SOCK_BUF);
 	p->tx = dp_tx_new(p->fd, &io->conf);
 	p->rx = dp_rx_new(p->fd, &io->conf);
@@ -467,7 +469,7 @@ int dpio_send(struct dpio_port *p, const uint8_t *buf, size_t len, const struct 
 
 	if (p->cfg.tap)
 		return p->cfg.tap(p->cfg.arg, buf, len, to);
-	err = udp_send(p->fd, buf, len, to);
+	err = udp_send(p->fd, p->v6sock, buf, len, to);
 	if (err < 0)
 		LOG_RATELIMITED(&p->rl, "%s: send to %s: %s", p->name, addr_str(to, a),
 				strerror(-err));

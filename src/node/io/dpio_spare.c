@@ -16,6 +16,7 @@ struct spare {
 	struct dpio_spares *set;
 	unsigned idx;
 	int fd;
+	bool v6sock;                 /* udp_v6sock(fd) */
 	struct event *ev;
 };
 
@@ -79,6 +80,7 @@ struct dpio_spares *dpio_spares_open(struct dpio_port *like, unsigned count,
 		sp->fd = udp_open(0);
 		if (sp->fd < 0)
 			break;   /* out of descriptors: what opened will do */
+		sp->v6sock = udp_v6sock(sp->fd);
 		sp->ev = event_new(dpio_port_base(like), sp->fd, EV_READ | EV_PERSIST, on_spare, sp);
 		if (!sp->ev || event_add(sp->ev, NULL) < 0) {
 			spare_close(sp);
@@ -114,7 +116,7 @@ int dpio_spares_send(struct dpio_spares *set, unsigned idx, const uint8_t *buf, 
 {
 	if (idx >= set->count || set->s[idx].fd < 0)
 		return -EBADF;
-	return udp_send(set->s[idx].fd, buf, len, to);
+	return udp_send(set->s[idx].fd, set->s[idx].v6sock, buf, len, to);
 }
 
 struct dpio_port *dpio_spares_adopt(struct dpio_spares *set, unsigned idx)

@@ -8,14 +8,32 @@
 #include "addr.h"
 #include "log.h"
 
-static int family_of(int fd)
+bool udp_v6sock(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return AF_UNSPEC;
-	return ss.ss_family;
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET6;
+}
+
+socklen_t udp_dst(bool v6sock, const struct sockaddr *to, struct sockaddr_storage *out)
+{
+	socklen_t len = addr_len(to);
+
+	memset(out, 0, sizeof(*out));
+	if (to->sa_family == AF_INET && v6sock) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
+		struct sockaddr_in6 *m = (struct sockaddr_in6 *)out;
+
+		m->sin6_family = AF_INET6;
+		m->sin6_port = sin->sin_port;
+		m->sin6_addr.s6_addr[10] = 0xff;
+		m->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		return sizeof(*m);
+	}
+	memcpy(out, to, len);
+	return len;
 }
 
 int udp_open(uint16_t port)
@@ -65,23 +83,12 @@ ssize_t udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from,
 	return n;
 }
 
-int udp_send(int fd, const void *buf, size_t len, const struct sockaddr *to)
+int udp_send(int fd, bool v6sock, const void *buf, size_t len, const struct sockaddr *to)
 {
-	struct sockaddr_in6 m = { .sin6_family = AF_INET6 };
-	const struct sockaddr *dst = to;
-	socklen_t dlen = addr_len(to);
+	struct sockaddr_storage dst;
+	socklen_t dlen = udp_dst(v6sock, to, &dst);
 
-	if (to->sa_family == AF_INET && family_of(fd) == AF_INET6) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
-
-		m.sin6_port = sin->sin_port;
-		m.sin6_addr.s6_addr[10] = 0xff;
-		m.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&m.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		dst = (const struct sockaddr *)&m;
-		dlen = sizeof(m);
-	}
-	if (sendto(fd, buf, len, 0, dst, dlen) < 0)
+	if (sendto(fd, buf, len, 0, (const struct sockaddr *)&dst, dlen) < 0)
 		return -errno;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "gso.h"
 #include "log.h"
+#include "udp.h"
 
 /* GSO messages refused with EINVAL (path MTU below the segment size, an
  * old kernel) before UDP GSO is given up on a socket. */
@@ -96,16 +97,13 @@ struct dp_tx {
 struct dp_tx *dp_tx_new(int fd, const struct dp_conf *conf)
 {
 	struct dp_tx *tx = calloc(1, sizeof(*tx));
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 
 	if (!tx)
 		return NULL;
 	tx->fd = fd;
 	tx->gso = conf->gso;
 	tx->mmsg = conf->mmsg;
-	tx->v6sock = getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-		     ss.ss_family == AF_INET6;
+	tx->v6sock = udp_v6sock(fd);
 	return tx;
 }
 
@@ -132,27 +130,9 @@ uint8_t *dp_tx_slot(struct dp_tx *tx, size_t *cap)
 
 int dp_tx_commit(struct dp_tx *tx, size_t len, const struct sockaddr *to)
 {
-	struct sockaddr_storage *d;
-	socklen_t dl = addr_len(to);
-
-	if (!tx->slots || tx->n >= DP_TX_MAX || !len || len > DP_SLOT || !dl)
+	if (!tx->slots || tx->n >= DP_TX_MAX || !len || len > DP_SLOT || !addr_len(to))
 		return -EINVAL;
-	d = &tx->dst[tx->n];
-	memset(d, 0, sizeof(*d));
-	if (to->sa_family == AF_INET && tx->v6sock) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
-		struct sockaddr_in6 *m = (struct sockaddr_in6 *)d;
-
-		m->sin6_family = AF_INET6;
-		m->sin6_port = sin->sin_port;
-		m->sin6_addr.s6_addr[10] = 0xff;
-		m->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&m->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		dl = sizeof(*m);
-	} else {
-		memcpy(d, to, dl);
-	}
-	tx->dstlen[tx->n] = dl;
+	tx->dstlen[tx->n] = udp_dst(tx->v6sock, to, &tx->dst[tx->n]);
 	tx->len[tx->n] = (uint16_t)len;
 	tx->n++;
 	if (tx->n == DP_TX_MAX)
