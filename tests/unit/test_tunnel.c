@@ -211,6 +211,13 @@ static void test_duplicate_after_confirmation(void **state)
 			 -ENOENT);
 	send_ok(a, b, 100);
 	send_ok(b, a, 100);
+	/* The same copy past the clock skew: stale, as any old Request. */
+	advance_ms(TUNNEL_REQ_MAX_SKEW_MS + 1000);
+	assert_int_equal(tunnel_handle_request(b, req, TUNNEL_REQ_LEN, out, sizeof(out)),
+			 -ESTALE);
+	tunnel_get_stats(b, &sb);
+	assert_int_equal(sb.hs_dup, 1);
+	assert_int_equal(sb.hs_drop_stale, 1);
 	tunnel_free(a);
 	tunnel_free(b);
 }

@@ -33,7 +33,7 @@ static void count_hs_err(struct overlay *o, ssize_t err)
 	case -EBADMSG:
 	case -EPERM: o->drops.auth++; break;
 	case -ESTALE: o->drops.replay++; break;
-	case -EALREADY: break;  /* simultaneous open: our Request wins */
+	case -EALREADY: break;  /* simultaneous open (our Request wins), or a copy */
 	case -ENOENT: o->drops.unknown++; break;
 	default: o->drops.malformed++; break;
 	}

@@ -641,7 +641,8 @@ static ssize_t request_open(struct tunnel *t, const uint8_t *pkt, struct req_ctx
  * again on our probe (tunnel_resend_request) while the first was on its
  * way.  While the session it created waits for its confirmation it gets
  * the same Response again (t->reply); afterwards the initiator has that
- * Response and the copy changes nothing.  Nothing wrong either way. */
+ * Response and the copy changes nothing, as long as it is within the
+ * clock skew (later it is stale, as any old Request). */
 static bool request_copy(const struct tunnel *t, const struct req_ctx *rc, const uint8_t *pkt,
 			 size_t len)
 {
@@ -657,13 +658,18 @@ static ssize_t resend_reply(struct tunnel *t, uint8_t *out)
 	return TUNNEL_RESP_LEN;
 }
 
-/* Freshness: within the skew of our clock (wall), and newer than the
- * last Request we accepted. */
+/* A Request's timestamp within the skew of our clock (wall). */
+static bool request_in_skew(uint64_t ts, int64_t wall)
+{
+	return ts <= INT64_MAX && (int64_t)ts >= wall - TUNNEL_REQ_MAX_SKEW_MS &&
+	       (int64_t)ts <= wall + TUNNEL_REQ_MAX_SKEW_MS;
+}
+
+/* Freshness: within the skew, and newer than the last Request we
+ * accepted. */
 static bool request_stale(const struct tunnel *t, uint64_t ts, int64_t wall)
 {
-	return ts > INT64_MAX || (int64_t)ts < wall - TUNNEL_REQ_MAX_SKEW_MS ||
-	       (int64_t)ts > wall + TUNNEL_REQ_MAX_SKEW_MS ||
-	       (t->have_last_req && ts <= t->peer_ts_last);
+	return !request_in_skew(ts, wall) || (t->have_last_req && ts <= t->peer_ts_last);
 }
 
 /* Simultaneous open: both sent a Request.  The one from the side with
@@ -790,7 +796,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	n = request_open(t, pkt, &rc);
 	if (n < 0)
 		goto out;
-	if (request_copy(t, &rc, pkt, len)) {
+	if (request_copy(t, &rc, pkt, len) && (t->reply || request_in_skew(rc.ts, wall))) {
 		if (t->reply) {
 			n = resend_reply(t, out);
 		} else {

@@ -98,7 +98,8 @@ struct tunnel_stats {
 	uint64_t hs_drop_stale;      /* Request timestamp too old, too new or replayed */
 	uint64_t hs_drop_unexpected; /* Response we did not wait for */
 	uint64_t hs_drop_crypto;     /* bad X25519 share (all-zero secret), no AEAD in common */
-	uint64_t hs_dup;             /* duplicate Request answered from cache */
+	uint64_t hs_dup;             /* copies: of the last Request (answered from cache
+				      * while kept), of the Response we took */
 	uint64_t hs_collisions;      /* simultaneous opens resolved */
 	uint64_t hs_retransmits;
 	uint64_t hs_timeouts;
