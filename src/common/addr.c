@@ -120,6 +120,26 @@ void addr_unmap(struct sockaddr_storage *ss, socklen_t *len)
 		*len = sizeof(sin);
 }
 
+socklen_t addr_map(const struct sockaddr *to, int family, struct sockaddr_storage *out)
+{
+	socklen_t len = addr_len(to);
+
+	memset(out, 0, sizeof(*out));
+	if (to->sa_family == AF_INET && family == AF_INET6) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
+		struct sockaddr_in6 *m = (struct sockaddr_in6 *)out;
+
+		m->sin6_family = AF_INET6;
+		m->sin6_port = sin->sin_port;
+		m->sin6_addr.s6_addr[10] = 0xff;
+		m->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&m->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		return sizeof(*m);
+	}
+	memcpy(out, to, len);
+	return len;
+}
+
 bool addr_in6_prefix(const uint8_t a[16], const uint8_t net[16], unsigned len)
 {
 	size_t bytes = len / 8;

@@ -20,6 +20,11 @@ const char *addr_str(const struct sockaddr *sa, char buf[ADDR_STR_MAX]);
 const char *addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STR_MAX]);
 /* ::ffff:a.b.c.d becomes AF_INET in place (what a dual-stack socket reports). */
 void addr_unmap(struct sockaddr_storage *ss, socklen_t *len);
+/* The reverse, for sending: to into out as a socket of family takes it,
+ * AF_INET mapped to ::ffff:a.b.c.d on an AF_INET6 (dual-stack) socket,
+ * anything else copied.  Its length (0 for a family addr_len does not
+ * know). */
+socklen_t addr_map(const struct sockaddr *to, int family, struct sockaddr_storage *out);
 /* Same family, address and port. */
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* Same family and address, any port. */

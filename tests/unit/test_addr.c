@@ -104,6 +104,27 @@ static void test_parse_bad(void **state)
 	}
 }
 
+/* addr_map: what addr_unmap undoes, only towards a dual-stack socket. */
+static void test_map(void **state)
+{
+	struct sockaddr_storage v4, v6, m;
+	socklen_t l;
+
+	assert_int_equal(addr_parse("192.0.2.7:7446", 0, &v4, &l), 0);
+	assert_int_equal(addr_parse("[2001:db8::7]:1", 0, &v6, &l), 0);
+	assert_int_equal(addr_map((struct sockaddr *)&v4, AF_INET6, &m),
+			 sizeof(struct sockaddr_in6));
+	assert_string_equal(addr_str((struct sockaddr *)&m, out), "[::ffff:192.0.2.7]:7446");
+	l = sizeof(struct sockaddr_in6);
+	addr_unmap(&m, &l);
+	assert_true(addr_equal((struct sockaddr *)&m, (struct sockaddr *)&v4));
+	assert_int_equal(addr_map((struct sockaddr *)&v4, AF_INET, &m), sizeof(struct sockaddr_in));
+	assert_true(addr_equal((struct sockaddr *)&m, (struct sockaddr *)&v4));
+	assert_int_equal(addr_map((struct sockaddr *)&v6, AF_INET6, &m),
+			 sizeof(struct sockaddr_in6));
+	assert_true(addr_equal((struct sockaddr *)&m, (struct sockaddr *)&v6));
+}
+
 static void test_unmap(void **state)
 {
 	struct sockaddr_storage b;
@@ -236,6 +257,7 @@ static void test_mac(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_mac),
 		cmocka_unit_test(test_in6_prefix),
 		cmocka_unit_test(test_parse_good),

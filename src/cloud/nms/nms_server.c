@@ -33,20 +33,11 @@ struct nms_server {
 static void nms_server_send(struct nms_server *s, const struct sockaddr_storage *to,
 			    const uint8_t *p, size_t len)
 {
-	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6 };
-	const struct sockaddr *sa = (const struct sockaddr *)to;
-
+	struct sockaddr_storage sa;
 	/* A dual-stack socket wants its IPv4 peers mapped back. */
-	if (s->family == AF_INET6 && to->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
+	socklen_t sl = addr_map((const struct sockaddr *)to, s->family, &sa);
 
-		m6.sin6_port = sin->sin_port;
-		m6.sin6_addr.s6_addr[10] = 0xff;
-		m6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&m6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		sa = (const struct sockaddr *)&m6;
-	}
-	if (sendto(s->fd, p, len, 0, sa, addr_len(sa)) < 0)
+	if (sendto(s->fd, p, len, 0, (const struct sockaddr *)&sa, sl) < 0)
 		LOG_RATELIMITED(&s->rl, "nms: sendto: %s", strerror(errno));
 }
 

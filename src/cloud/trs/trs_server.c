@@ -49,7 +49,7 @@ struct trs_server {
 static int trs_send(struct trs_server *s, int fd, const struct sockaddr *to, const uint8_t *p,
 		    size_t len, uint16_t seg)
 {
-	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_storage dst;
 	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -58,17 +58,8 @@ static int trs_send(struct trs_server *s, int fd, const struct sockaddr *to, con
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 
-	if (s->listen.ss_family == AF_INET6 && to->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
-
-		m6.sin6_port = sin->sin_port;
-		m6.sin6_addr.s6_addr[10] = 0xff;
-		m6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&m6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		to = (const struct sockaddr *)&m6;
-	}
-	mh.msg_name = (void *)to;
-	mh.msg_namelen = addr_len(to);
+	mh.msg_name = &dst;
+	mh.msg_namelen = addr_map(to, s->listen.ss_family, &dst);
 	if (seg) {
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.buf;

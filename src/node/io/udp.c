@@ -16,26 +16,6 @@ bool udp_v6sock(int fd)
 	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET6;
 }
 
-socklen_t udp_dst(bool v6sock, const struct sockaddr *to, struct sockaddr_storage *out)
-{
-	socklen_t len = addr_len(to);
-
-	memset(out, 0, sizeof(*out));
-	if (to->sa_family == AF_INET && v6sock) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)to;
-		struct sockaddr_in6 *m = (struct sockaddr_in6 *)out;
-
-		m->sin6_family = AF_INET6;
-		m->sin6_port = sin->sin_port;
-		m->sin6_addr.s6_addr[10] = 0xff;
-		m->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&m->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		return sizeof(*m);
-	}
-	memcpy(out, to, len);
-	return len;
-}
-
 int udp_open(uint16_t port)
 {
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
@@ -86,7 +66,7 @@ ssize_t udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from,
 int udp_send(int fd, bool v6sock, const void *buf, size_t len, const struct sockaddr *to)
 {
 	struct sockaddr_storage dst;
-	socklen_t dlen = udp_dst(v6sock, to, &dst);
+	socklen_t dlen = addr_map(to, v6sock ? AF_INET6 : AF_INET, &dst);
 
 	if (sendto(fd, buf, len, 0, (const struct sockaddr *)&dst, dlen) < 0)
 		return -errno;

@@ -19,8 +19,6 @@ ssize_t udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from,
 /* Whether fd is a dual-stack (AF_INET6) socket, whose IPv4 destinations
  * are v4-mapped.  Asked once per socket, not per datagram. */
 bool udp_v6sock(int fd);
-/* to as such a socket (v6sock) takes it, into out; its length. */
-socklen_t udp_dst(bool v6sock, const struct sockaddr *to, struct sockaddr_storage *out);
 /* 0 or -errno. */
 int udp_send(int fd, bool v6sock, const void *buf, size_t len, const struct sockaddr *to);
 /* The port the socket is bound to, 0 on error. */

@@ -132,7 +132,7 @@ int dp_tx_commit(struct dp_tx *tx, size_t len, const struct sockaddr *to)
 {
 	if (!tx->slots || tx->n >= DP_TX_MAX || !len || len > DP_SLOT || !addr_len(to))
 		return -EINVAL;
-	tx->dstlen[tx->n] = udp_dst(tx->v6sock, to, &tx->dst[tx->n]);
+	tx->dstlen[tx->n] = addr_map(to, tx->v6sock ? AF_INET6 : AF_INET, &tx->dst[tx->n]);
 	tx->len[tx->n] = (uint16_t)len;
 	tx->n++;
 	if (tx->n == DP_TX_MAX)
