@@ -45,6 +45,8 @@
 # each so nothing is cached; for the GN also the ARP answer for the peer's
 # VIP (arping, answered by the adapter with its own MAC).
 #
+# BENCH_SCHED: [node] sched_priority of every CYPHONIC daemon (unset: the
+# default, 0, normal scheduling; 1: SCHED_FIFO 1).
 # Prints a table (also written next to BINDIR: BUILD/bench-results.txt)
 # with the ratios CYPHONIC / wireguard-go and general node / node, and the
 # deck's Raspberry Pi figures.  Everything is removed on exit.
@@ -78,6 +80,12 @@ NOTES=()
 GN_MAC=02:00:00:00:53:01
 
 add() { RES["$1 $2"]+="$3 "; }
+# bench_conf FILE: the bench's settings for a CYPHONIC daemon's config.
+bench_conf()
+{
+	conf_set "$1" node keepalive 15
+	[[ -z ${BENCH_SCHED:-} ]] || conf_set "$1" node sched_priority "$BENCH_SCHED"
+}
 has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 has_gn() { has gn || has gn6; }
 has_cy() { has cy || has_gn || has relay; }
@@ -234,7 +242,7 @@ if has_cy; then
 	conf_set "$CLOUD_DIR/cloud.conf" cloud log_level info
 	for h in h1 h2; do
 		node_new "$h"
-		conf_set "$(node_conf "$h")" node keepalive 15
+		bench_conf "$(node_conf "$h")"
 	done
 	start_cloud
 	start_node h2 h2
@@ -246,7 +254,7 @@ if has_cy; then
 	if has_gn; then
 		adapter_new ad
 		# Bench settings: no 1 s keepalive, no 2 s list refresh.
-		conf_set "$(node_conf ad)" node keepalive 15
+		bench_conf "$(node_conf ad)"
 		conf_set "$(node_conf ad)" adapter refresh 60
 		conf_set "$(node_conf ad)" node log_level "$CY_LOG_LEVEL"
 		gn_new gn ad "$GN_MAC"
@@ -273,7 +281,7 @@ if has_cy; then
 	if has relay; then
 		for h in rl1 rl2; do
 			node_new "$h"
-			conf_set "$(node_conf "$h")" node keepalive 15
+			bench_conf "$(node_conf "$h")"
 			start_node "$h" "$h"
 		done
 		for h in rl1 rl2; do wait_registered "$h"; done
@@ -375,7 +383,7 @@ if ((NPEERS > 0)) && has cy; then
 	for ((i = 1; i <= NPEERS; i++)); do
 		node_new "p$i" >/dev/null
 		f=$(node_conf "p$i")
-		conf_set "$f" node keepalive 15
+		bench_conf "$f"
 		conf_set "$f" node log_level warn
 		conf_set "$f" node tun "cyp$i"
 		conf_set "$f" node port $((7500 + i))

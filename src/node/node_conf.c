@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "log.h"
 #include "privdrop.h"
+#include "rtsched.h"
 
 #define NODE_DEFAULT_AS_PORT 7443
 
@@ -155,6 +156,7 @@ static const struct conf_key node_keys[] = {
 	INT("node", "mtu", mtu, 1280, 65535),
 	STR("node", "control", control, false),
 	INT("node", "keepalive", keepalive, 1, 3600),
+	INT("node", "sched_priority", sched_priority, 0, RTSCHED_PRIO_MAX),
 	FN("node", "log_level", set_level, false),
 	FN("node", "user", set_user, false),
 	FN("node", "metrics", set_metrics, false),

@@ -76,6 +76,7 @@ struct node_conf {
 	int mtu;
 	char control[NODE_PATH_MAX];
 	int keepalive;
+	int sched_priority;                  /* SCHED_FIFO priority, 0 (default): normal (rtsched.h) */
 	char log_level[16];
 	char user[PRIVDROP_USER_MAX + 1];    /* "" none */
 	bool has_metrics;

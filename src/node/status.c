@@ -8,6 +8,7 @@
 #include "counters.h"
 #include "dpio.h"
 #include "json.h"
+#include "rtsched.h"
 
 static void status_tunnel(struct json *j, const struct overlay_tunnel_view *t)
 {
@@ -74,6 +75,13 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 		json_uint(&j, "dropped", ex->dp->fq_dropped);
 		json_uint(&j, "overlimit", ex->dp->fq_overlimit);
 		json_uint(&j, "tun_write_errors", ex->dp->tun_write_err);
+		json_obj_end(&j);
+	}
+	if (ex && ex->sched) {
+		json_obj_begin(&j, "sched");
+		json_str(&j, "state", rtsched_state_str(ex->sched->state));
+		json_int(&j, "priority", ex->sched->prio);
+		json_uint(&j, "stepped_back", ex->sched->stepped_back);
 		json_obj_end(&j);
 	}
 	if (in->have_key)

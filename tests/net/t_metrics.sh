@@ -52,8 +52,11 @@ for x in a b; do
 	    $(prom_value "$x" 'cyphonic_node_tunnels{path="relay"}')))
 	((t == 1)) || fail "$x: $t tunnels"
 	prom_value "$x" 'cyphonic_node_drops_total{reason="replay"}' >/dev/null || fail "$x: no drops by reason"
+	[[ $(prom_value "$x" cyphonic_node_sched_realtime) == 0 &&
+	   $(prom_value "$x" cyphonic_node_sched_stepped_back_total) == 0 ]] ||
+		fail "$x: not the default normal scheduling"
 done
-ok "promtool accepts both; each registered, one tunnel with bytes both ways, drops by reason"
+ok "promtool accepts both; each registered, one tunnel with bytes both ways, drops by reason, normal scheduling"
 
 pretty "only GET /metrics"
 code=$(n a curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9471/other)

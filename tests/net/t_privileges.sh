@@ -1,9 +1,11 @@
 #!/bin/bash
 # Least privilege (docs/security.md, "Privileges"): the cloud and node a
-# run as user nobody, node b as root; once started each keeps only the
-# capabilities it needs (the cloud none, a node CAP_NET_ADMIN) in every
-# set, bounding set included, with no_new_privs, and everything still
-# works: login, registration, a name resolved, pings both ways through a
+# run as user nobody, a realtime ([node] sched_priority 1), node b as root
+# with the default normal scheduling; once started each keeps only the
+# capabilities it needs (the cloud none, a node CAP_NET_ADMIN, and
+# CAP_SYS_NICE for a realtime one that could not raise its RLIMIT_RTPRIO)
+# in every set, bounding set included, with no_new_privs, and everything
+# still works: login, registration, a name resolved, pings both ways through a
 # NAPT, a tunnel set up anew after b restarts.  (The adapter runs as nobody
 # in net_adapter_data_user: t_adapter_data.sh with CY_USER=nobody.)
 #
@@ -18,6 +20,7 @@ cloud_new
 node_new a
 node_new b
 conf_del "$(node_conf b)" node user   # b stays root, with fewer capabilities
+conf_set "$(node_conf a)" node sched_priority 1
 
 # proc_field NAME FIELD: a line of /proc/PID/status of daemon NAME.
 proc_field() { awk -v f="$2:" '$1 == f {print $2}' "/proc/${DPID[$1]}/status"; }
@@ -45,10 +48,29 @@ wait_registered a
 wait_registered b
 ok "a (nobody) and b (root) registered with the cloud (nobody)"
 
+# a runs realtime: SCHED_FIFO 1, not inherited; it keeps
+# CAP_SYS_NICE (bit 23) only when it could not raise its RLIMIT_RTPRIO for
+# the way back after a step back (no CAP_SYS_RESOURCE here).
+rtprio_limit() { awk '$1 == "Max" && $2 == "realtime" && $3 == "priority" {print $4}' "/proc/${DPID[$1]}/limits"; }
+expect_sched()
+{
+	local name=$1 want=$2 got
+	got=$(chrt -p "${DPID[$name]}" | sed -n 's/.*scheduling policy: //p')
+	[[ $got == "$want" ]] || fail "$name: scheduling policy $got, not $want"
+	ok "$name: $got"
+}
+
 pretty "what each kept"
 expect_privs cloud "$nobody" 0000000000000000
-expect_privs a "$nobody" 0000000000001000
+if (($(rtprio_limit a) >= 1)); then a_mask=0000000000001000; else a_mask=0000000000801000; fi
+expect_privs a "$nobody" "$a_mask"
 expect_privs b 0 0000000000001000
+expect_sched a "SCHED_FIFO|SCHED_RESET_ON_FORK"
+expect_sched b SCHED_OTHER
+expect_sched cloud SCHED_OTHER
+[[ $(status_get a .sched.state) == realtime && $(status_get b .sched.state) == normal ]] ||
+	fail "status: a $(status_get a .sched.state), b $(status_get b .sched.state)"
+ok "status says a runs realtime, b normal"
 
 pretty "everything still works"
 [[ $(resolve a b A) == "$(vip b 4)" ]] || fail "a: $(fqdn b) does not resolve to b's VIP"
