@@ -15,7 +15,6 @@
 #include "node.h"
 #include "node_conf.h"
 #include "privdrop.h"
-#include "rtsched.h"
 
 static void usage(FILE *f)
 {
@@ -50,27 +49,19 @@ static void raise_nofile(void)
 /* Everything that needed more is made: keep CAP_NET_ADMIN (addresses and
  * routes on the TUN, socket buffers, the adapter's nftables) and, for an
  * adapter, CAP_NET_RAW (its LAN socket) and CAP_NET_BIND_SERVICE (DNS over
- * TCP on port 53 of its LAN address, bound when it learns the address);
- * CAP_SYS_NICE too when the way back to realtime after a step back needs
- * it (rtsched.h); and become [node] user. */
-static int drop_privileges(const struct node_conf *conf, const struct node *node)
+ * TCP on port 53 of its LAN address, bound when it learns the address),
+ * and become [node] user. */
+static int drop_privileges(const struct node_conf *conf)
 {
-	cap_value_t keep[4] = { CAP_NET_ADMIN };
-	size_t n = 1;
+	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE };
 	char err[NODE_FILE_MAX + 128];
 
-	if (conf->has_adapter) {
-		keep[n++] = CAP_NET_RAW;
-		keep[n++] = CAP_NET_BIND_SERVICE;
-	}
-	if (rtsched_wants_nice(node_sched(node)))
-		keep[n++] = CAP_SYS_NICE;
 	/* What it writes later, it writes as the user: renewed credentials,
 	 * an adapter's leases. */
 	if (privdrop_state_dir(conf->renewed, conf->user, err, sizeof(err)) < 0 ||
 	    (conf->has_adapter &&
 	     privdrop_state_dir(conf->adapter_leases, conf->user, err, sizeof(err)) < 0) ||
-	    privdrop(conf->user, keep, n, err, sizeof(err)) < 0) {
+	    privdrop(conf->user, keep, conf->has_adapter ? 3 : 1, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return -1;
 	}
@@ -137,7 +128,7 @@ int main(int argc, char **argv)
 		if (!adapter)
 			goto out;
 	}
-	if (drop_privileges(&conf, node) < 0)
+	if (drop_privileges(&conf) < 0)
 		goto out;
 	event_base_dispatch(base);
 	adapter_stop(adapter);

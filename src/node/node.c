@@ -45,7 +45,7 @@ struct node {
 	const struct node_conf *conf;
 	struct tun *tun;
 	struct dpio *io;            /* the data path's I/O: the TUN and every UDP port */
-	struct rtsched *sched;      /* [node] sched_priority: the daemon's thread */
+	bool realtime;              /* [node] sched_priority took (rtsched.h) */
 	struct netwatch *watch;     /* link, address and route changes: moves */
 	struct cred *cred;          /* the credentials every login uses */
 	struct ident *id;
@@ -124,7 +124,6 @@ static long control_status(struct node *n, char *out, size_t cap)
 	struct overlay_tunnel_view *tv;
 	struct status_extra ex = { 0 };
 	struct dpio_stats dp;
-	struct rtsched_stats sched;
 	size_t nt;
 	long len;
 
@@ -138,8 +137,7 @@ static long control_status(struct node *n, char *out, size_t cap)
 	ex.mapping = overlay_mapping(ident_overlay(n->id));
 	dpio_stats_get(n->io, &dp);
 	ex.dp = &dp;
-	rtsched_stats(n->sched, &sched);
-	ex.sched = &sched;
+	ex.sched_prio = n->realtime ? n->conf->sched_priority : 0;
 	ex.more = n->status_cb;
 	ex.more_arg = n->status_arg;
 	len = status_format_ext(ident_info(n->id), &ex, clock_now_ms(), out, cap);
@@ -157,7 +155,6 @@ static void node_metrics(void *arg, FILE *f)
 	size_t nt, on[2] = { 0, 0 };
 	struct overlay_tunnel_view *tv = node_tunnels(n, &nt);
 	char labels[CY_FQDN_MAX * 2 + 64];
-	struct rtsched_stats sched;
 
 	prom_head(f, "cyphonic_node_registered", "gauge", "1 while registered with the NMS");
 	prom_sample(f, "cyphonic_node_registered", NULL,
@@ -191,13 +188,9 @@ static void node_metrics(void *arg, FILE *f)
 	PER_TUNNEL("cyphonic_node_tunnel_tx_packets_total", tx_packets, "packets sent, by tunnel");
 #undef PER_TUNNEL
 	free(tv);
-	rtsched_stats(n->sched, &sched);
 	prom_head(f, "cyphonic_node_sched_realtime", "gauge",
-		  "1 while the daemon runs at its realtime priority ([node] sched_priority)");
-	prom_sample(f, "cyphonic_node_sched_realtime", NULL, sched.state == RTSCHED_REALTIME);
-	prom_head(f, "cyphonic_node_sched_stepped_back_total", "counter",
-		  "times it went to normal scheduling, busy without a pause");
-	prom_sample(f, "cyphonic_node_sched_stepped_back_total", NULL, sched.stepped_back);
+		  "1 when the daemon runs SCHED_FIFO ([node] sched_priority)");
+	prom_sample(f, "cyphonic_node_sched_realtime", NULL, n->realtime);
 	if (n->metrics_cb)
 		n->metrics_cb(n->metrics_arg, f);
 }
@@ -401,10 +394,9 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf,
 		goto fail;
 	n->tun = tun_new(conf->tun, conf->mtu, dp->vnet);
 	n->io = dpio_new(base, dp);
-	n->sched = rtsched_new(base, conf->sched_priority);
-	if (!n->tun || !n->io || !n->sched)
+	if (!n->tun || !n->io)
 		goto fail;
-	dpio_set_sched(n->io, n->sched);
+	n->realtime = rtsched_set(conf->sched_priority);
 	n->skip_ifs[0] = tun_name(n->tun);
 	n->watch = netwatch_new(base);   /* without it moves go unnoticed, logged */
 	ic.io = n->io;
@@ -472,7 +464,6 @@ void node_free(struct node *n)
 	}
 	ident_free(n->id);
 	dpio_free(n->io);   /* after the identities: their ports are gone */
-	rtsched_free(n->sched);
 	netwatch_free(n->watch);
 	cred_free(n->cred);
 	if (n->tun) {
@@ -493,8 +484,6 @@ struct dpio *node_dpio(struct node *n)
 {
 	return n->io;
 }
-
-const struct rtsched *node_sched(const struct node *n) { return n->sched; }
 
 struct netwatch *node_netwatch(struct node *n)
 {

@@ -38,8 +38,6 @@ const struct sig_info *node_info(const struct node *n);
 const char *node_tun_name(const struct node *n);
 /* The data path's I/O: the adapter's general nodes get their ports there. */
 struct dpio *node_dpio(struct node *n);
-/* The daemon thread's scheduling ([node] sched_priority, rtsched.h). */
-const struct rtsched *node_sched(const struct node *n);
 /* Its eyes on the networks (NULL when rtnetlink failed): each general
  * node's identity listens too, so all of them move with the adapter. */
 struct netwatch *node_netwatch(struct node *n);

@@ -8,7 +8,6 @@
 #include "counters.h"
 #include "dpio.h"
 #include "json.h"
-#include "rtsched.h"
 
 static void status_tunnel(struct json *j, const struct overlay_tunnel_view *t)
 {
@@ -77,11 +76,10 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 		json_uint(&j, "tun_write_errors", ex->dp->tun_write_err);
 		json_obj_end(&j);
 	}
-	if (ex && ex->sched) {
+	if (ex) {
 		json_obj_begin(&j, "sched");
-		json_str(&j, "state", rtsched_state_str(ex->sched->state));
-		json_int(&j, "priority", ex->sched->prio);
-		json_uint(&j, "stepped_back", ex->sched->stepped_back);
+		json_str(&j, "policy", ex->sched_prio ? "fifo" : "normal");
+		json_int(&j, "priority", ex->sched_prio);
 		json_obj_end(&j);
 	}
 	if (in->have_key)

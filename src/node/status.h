@@ -12,7 +12,7 @@
  * queue: the flow queues between the TUN and the tunnels (fq.h):
  *   { backlog, marked, dropped, overlimit, tun_write_errors }
  * sched: the daemon's scheduling (rtsched.h):
- *   { state: "realtime"|"stepped_back"|"normal", priority, stepped_back } */
+ *   { policy: "fifo"|"normal", priority: its SCHED_FIFO priority or 0 } */
 #ifndef CY_NODE_STATUS_H
 #define CY_NODE_STATUS_H
 
@@ -24,7 +24,6 @@
 
 struct dpio_stats;
 struct json;
-struct rtsched_stats;
 
 struct status_extra {
 	const char *dns;                           /* "ADDR:PORT", NULL: no resolver */
@@ -32,7 +31,7 @@ struct status_extra {
 	size_t ntunnels;
 	const struct overlay_drops *drops;         /* NULL: no "drops" */
 	const struct dpio_stats *dp;               /* NULL: no "queue" */
-	const struct rtsched_stats *sched;         /* NULL: no "sched" */
+	int sched_prio;                            /* SCHED_FIFO priority, 0: normal */
 	uint8_t mapping;                           /* enum cy_mapping: "mapping" */
 	/* Adds members at the end of the object (the adapter's
 	 * "general_nodes" and "lan"); NULL: none. */

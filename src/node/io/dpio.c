@@ -13,7 +13,6 @@
 #include "fq.h"
 #include "gso.h"
 #include "log.h"
-#include "rtsched.h"
 #include "udp.h"
 #include "wire.h"
 
@@ -73,7 +72,6 @@ struct dpio {
 	struct dpio_stats st;
 	struct ratelimit rl;
 	unsigned spares;                /* spare sockets open (dpio_spare.c) */
-	struct rtsched *sched;          /* told of every turn (not owned) */
 };
 
 /* ---- switches ---- */
@@ -135,7 +133,6 @@ void dpio_free(struct dpio *io)
 }
 
 const struct dp_conf *dpio_conf(const struct dpio *io) { return &io->conf; }
-void dpio_set_sched(struct dpio *io, struct rtsched *s) { io->sched = s; }
 void dpio_stats_get(const struct dpio *io, struct dpio_stats *out)
 {
 	*out = io->st;
@@ -155,8 +152,7 @@ void dpio_stats_get(const struct dpio *io, struct dpio_stats *out)
 
 void dpio_burst_begin(struct dpio *io)
 {
-	if (!io->burst++)
-		rtsched_busy(io->sched);
+	io->burst++;
 }
 
 /* The last burst ended: every port's queue goes out. */
@@ -322,7 +318,6 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 	int n;
 
 	p->reading = true;
-	rtsched_busy(p->io->sched);
 	n = dp_rx_run(p->rx, TURN_BYTES, p->cfg.input, p->cfg.arg);
 	if (n < 0)
 		LOG_RATELIMITED(&p->rl, "%s: udp receive: %s", p->name, strerror(-n));

@@ -47,11 +47,6 @@ struct dpio *dpio_new(struct event_base *base, const struct dp_conf *conf);
 void dpio_free(struct dpio *io);
 const struct dp_conf *dpio_conf(const struct dpio *io);
 
-/* The thread's scheduling (rtsched.h), told of each turn of reads (the
- * TUN's, a socket's, an owner's burst); NULL: none.  Not owned. */
-struct rtsched;
-void dpio_set_sched(struct dpio *io, struct rtsched *s);
-
 /* The node's TUN device fd (not owned; vnet: it carries virtio-net
  * headers): readable bursts go to input, packets of at most a wire
  * packet.  0 or -errno. */
