@@ -251,6 +251,14 @@ if has_cy; then
 	wait_registered h1
 	ADDR[cy]=$(vip h2 4)
 	ok "h1 and h2 registered; h2's VIP4 ${ADDR[cy]}"
+	if [[ -n ${BENCH_SCHED:-} ]]; then
+		want=$( ((BENCH_SCHED > 0)) && echo realtime || echo normal)
+		for h in h1 h2; do
+			[[ $(status_get "$h" .sched.policy) == "$want" ]] ||
+				fail "$h: scheduling $(status_get "$h" .sched.policy), not $want (BENCH_SCHED=$BENCH_SCHED)"
+		done
+		NOTES+=("CYPHONIC daemons at [node] sched_priority $BENCH_SCHED ($want scheduling)")
+	fi
 	if has_gn; then
 		adapter_new ad
 		# Bench settings: no 1 s keepalive, no 2 s list refresh.

@@ -1,8 +1,6 @@
 #include "rtsched.h"
 
-#include <errno.h>
 #include <sched.h>
-#include <string.h>
 
 #include "log.h"
 
@@ -18,4 +16,14 @@ bool rtsched_set(int prio)
 	}
 	log_info("scheduling: SCHED_FIFO %d", prio);
 	return true;
+}
+
+int rtsched_prio(void)
+{
+	struct sched_param sp;
+	int pol = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+
+	if ((pol != SCHED_FIFO && pol != SCHED_RR) || sched_getparam(0, &sp) < 0)
+		return 0;
+	return sp.sched_priority;
 }

@@ -4,10 +4,12 @@
  * A userspace data path does for the overlay what the kernel's softirq
  * does for its own network, and at SCHED_FIFO it runs, like softirq, as
  * soon as a packet is there instead of waiting for a time slice behind
- * ordinary processes.  What bounds it is the kernel's: realtime threads
- * get at most sched_rt_runtime_us of every sched_rt_period_us (95 % of a
- * CPU by default), so a flooded daemon can leave ordinary processes on
- * its CPU that 5 %; which is why it is the operator's choice. */
+ * ordinary processes (ksoftirqd, where the kernel defers its own packet
+ * work, included).  What bounds it is the kernel's: realtime threads get
+ * at most sched_rt_runtime_us of every sched_rt_period_us (95 % of a CPU
+ * by default; -1: no bound), so a flooded daemon can leave ordinary
+ * processes on its CPU that 5 %; which is why it is the operator's
+ * choice. */
 #ifndef CY_RTSCHED_H
 #define CY_RTSCHED_H
 
@@ -21,5 +23,10 @@
  * container, systemd's RestrictRealtime): logged, false, and the thread
  * stays as it was. */
 bool rtsched_set(int prio);
+
+/* The calling thread's realtime priority now (SCHED_FIFO or SCHED_RR,
+ * however it got it: this call, chrt, systemd's CPUSchedulingPolicy), 0
+ * when it is not realtime. */
+int rtsched_prio(void);
 
 #endif

@@ -45,7 +45,6 @@ struct node {
 	const struct node_conf *conf;
 	struct tun *tun;
 	struct dpio *io;            /* the data path's I/O: the TUN and every UDP port */
-	bool realtime;              /* [node] sched_priority took (rtsched.h) */
 	struct netwatch *watch;     /* link, address and route changes: moves */
 	struct cred *cred;          /* the credentials every login uses */
 	struct ident *id;
@@ -137,7 +136,7 @@ static long control_status(struct node *n, char *out, size_t cap)
 	ex.mapping = overlay_mapping(ident_overlay(n->id));
 	dpio_stats_get(n->io, &dp);
 	ex.dp = &dp;
-	ex.sched_prio = n->realtime ? n->conf->sched_priority : 0;
+	ex.sched_prio = rtsched_prio();
 	ex.more = n->status_cb;
 	ex.more_arg = n->status_arg;
 	len = status_format_ext(ident_info(n->id), &ex, clock_now_ms(), out, cap);
@@ -189,8 +188,8 @@ static void node_metrics(void *arg, FILE *f)
 #undef PER_TUNNEL
 	free(tv);
 	prom_head(f, "cyphonic_node_sched_realtime", "gauge",
-		  "1 when the daemon runs SCHED_FIFO ([node] sched_priority)");
-	prom_sample(f, "cyphonic_node_sched_realtime", NULL, n->realtime);
+		  "1 while the daemon runs realtime ([node] sched_priority, or as started)");
+	prom_sample(f, "cyphonic_node_sched_realtime", NULL, rtsched_prio() > 0);
 	if (n->metrics_cb)
 		n->metrics_cb(n->metrics_arg, f);
 }
@@ -396,7 +395,7 @@ struct node *node_new(struct event_base *base, const struct node_conf *conf,
 	n->io = dpio_new(base, dp);
 	if (!n->tun || !n->io)
 		goto fail;
-	n->realtime = rtsched_set(conf->sched_priority);
+	rtsched_set(conf->sched_priority);   /* refused: logged, it runs as it was */
 	n->skip_ifs[0] = tun_name(n->tun);
 	n->watch = netwatch_new(base);   /* without it moves go unnoticed, logged */
 	ic.io = n->io;

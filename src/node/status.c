@@ -78,7 +78,7 @@ long status_format_ext(const struct sig_info *in, const struct status_extra *ex,
 	}
 	if (ex) {
 		json_obj_begin(&j, "sched");
-		json_str(&j, "policy", ex->sched_prio ? "fifo" : "normal");
+		json_str(&j, "policy", ex->sched_prio ? "realtime" : "normal");
 		json_int(&j, "priority", ex->sched_prio);
 		json_obj_end(&j);
 	}

@@ -11,8 +11,8 @@
  *   { replay, auth, unknown, malformed, bad_src, no_route, expired }
  * queue: the flow queues between the TUN and the tunnels (fq.h):
  *   { backlog, marked, dropped, overlimit, tun_write_errors }
- * sched: the daemon's scheduling (rtsched.h):
- *   { policy: "fifo"|"normal", priority: its SCHED_FIFO priority or 0 } */
+ * sched: the daemon's scheduling as it is now (rtsched.h):
+ *   { policy: "realtime"|"normal", priority: its realtime priority or 0 } */
 #ifndef CY_NODE_STATUS_H
 #define CY_NODE_STATUS_H
 
@@ -31,7 +31,7 @@ struct status_extra {
 	size_t ntunnels;
 	const struct overlay_drops *drops;         /* NULL: no "drops" */
 	const struct dpio_stats *dp;               /* NULL: no "queue" */
-	int sched_prio;                            /* SCHED_FIFO priority, 0: normal */
+	int sched_prio;                            /* rtsched_prio(): 0 normal */
 	uint8_t mapping;                           /* enum cy_mapping: "mapping" */
 	/* Adds members at the end of the object (the adapter's
 	 * "general_nodes" and "lan"); NULL: none. */

@@ -64,7 +64,7 @@ expect_privs b 0 0000000000001000
 expect_sched a "SCHED_FIFO|SCHED_RESET_ON_FORK"   # a realtime, not inherited
 expect_sched b SCHED_OTHER
 expect_sched cloud SCHED_OTHER
-[[ $(status_get a .sched.policy) == fifo && $(status_get a .sched.priority) == 1 &&
+[[ $(status_get a .sched.policy) == realtime && $(status_get a .sched.priority) == 1 &&
    $(status_get b .sched.policy) == normal ]] ||
 	fail "status: a $(status_get a .sched.policy), b $(status_get b .sched.policy)"
 ok "status says a runs realtime, b normal"

@@ -38,9 +38,11 @@ static int in_child(int (*fn)(void))
 
 static int prio_zero(void)
 {
+	int before = sched_getscheduler(0);
+
 	if (rtsched_set(0))
 		return 1;
-	if (policy() != SCHED_OTHER)
+	if (sched_getscheduler(0) != before || rtsched_prio() != 0)
 		return 2;
 	return 0;
 }
@@ -60,7 +62,7 @@ static int fifo(void)
 		return 1;
 	if (policy() != SCHED_FIFO || !reset_on_fork())
 		return 2;
-	if (sched_getparam(0, &sp) < 0 || sp.sched_priority != 1)
+	if (sched_getparam(0, &sp) < 0 || sp.sched_priority != 1 || rtsched_prio() != 1)
 		return 3;
 	/* What it starts runs normal. */
 	pid = fork();
@@ -81,6 +83,7 @@ static int refused(void)
 	const cap_value_t nice = CAP_SYS_NICE;
 	const struct rlimit none = { 0, 0 };
 	cap_t caps = cap_get_proc();
+	int before;
 
 	/* Neither the capability nor the limit (lowering it needs neither). */
 	if (!caps || cap_set_flag(caps, CAP_EFFECTIVE, 1, &nice, CAP_CLEAR) < 0 ||
@@ -88,9 +91,10 @@ static int refused(void)
 	    setrlimit(RLIMIT_RTPRIO, &none) < 0)
 		return 1;
 	cap_free(caps);
+	before = sched_getscheduler(0);
 	if (rtsched_set(1))
 		return 2;
-	if (policy() != SCHED_OTHER)
+	if (sched_getscheduler(0) != before || rtsched_prio() != 0)
 		return 3;
 	return 0;
 }
