@@ -33,8 +33,8 @@ struct nms_server {
 static void nms_server_send(struct nms_server *s, const struct sockaddr_storage *to,
 			    const uint8_t *p, size_t len)
 {
+	/* A dual-stack socket wants its IPv4 peers v4-mapped. */
 	struct sockaddr_storage sa;
-	/* A dual-stack socket wants its IPv4 peers mapped back. */
 	socklen_t sl = addr_map((const struct sockaddr *)to, s->family, &sa);
 
 	if (sendto(s->fd, p, len, 0, (const struct sockaddr *)&sa, sl) < 0)
