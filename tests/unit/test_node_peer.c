@@ -268,6 +268,9 @@ struct fake_node {
 static struct dgram net[NET_MAX];
 static int nnet;
 static struct fake_node nodes[2];
+/* A third address, no node's: what is sent there is only counted. */
+static struct sockaddr_storage elsewhere;
+static int to_elsewhere;
 static bool drop_next;     /* the next datagram is lost */
 static bool capture;       /* keep a copy of the last data datagram */
 static struct dgram captured;
@@ -288,6 +291,10 @@ static int f_send(void *arg, const uint8_t *buf, size_t len, const struct sockad
 	assert_true(len <= sizeof(net[0].b));
 	if (drop_next) {
 		drop_next = false;
+		return 0;
+	}
+	if (!memcmp(&elsewhere, to, addr_len(to))) {
+		to_elsewhere++;
 		return 0;
 	}
 	assert_true(nnet < NET_MAX);
@@ -392,6 +399,12 @@ static int setup(void **state)
 	assert_non_null(io);
 	nnet = 0;
 	drop_next = capture = false;
+	to_elsewhere = 0;
+	{
+		socklen_t len;
+
+		assert_int_equal(addr_parse("198.51.100.66", 5555, &elsewhere, &len), 0);
+	}
 	setup_node(0, "a", "192.0.2.10", "100.64.0.1", "fd00::1");
 	setup_node(1, "b", "192.0.2.30", "100.64.0.2", "fd00::2");
 	return 0;
@@ -846,6 +859,36 @@ static void test_overlay_lost_request(void **state)
 	assert_string_equal(v.state, "up");
 }
 
+/* Someone who saw b's Request sends a copy from elsewhere while a waits
+ * for b to confirm the session it made: a answers the copy there with the
+ * Response it already sent (nothing new to learn), and keeps b where b
+ * is.  Before, the copy moved a's endpoint for b to the sender. */
+static void test_overlay_request_copy_moves_nothing(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view v;
+	struct dgram req;
+
+	route(1, 0, 0x5151, true, 0);      /* b (CN) initiates */
+	assert_int_equal(nnet, 1);
+	req = net[0];
+	deliver_all();                     /* early: a keeps it */
+	route(0, 1, 0x5151, false, 1);     /* a answers: the Response waits in net */
+	assert_int_equal(nnet, 1);
+	assert_int_equal(net[0].b[1], CY_TUNNEL_RES);
+	assert_int_equal(overlay_udp_input(a->ov, req.b, req.len,
+					   (struct sockaddr *)&elsewhere), 0);
+	assert_int_equal(to_elsewhere, 1);
+	assert_int_equal(nnet, 1);         /* nothing more towards b */
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	assert_true(addr_equal((struct sockaddr *)&v.endpoint, (struct sockaddr *)&b->addr));
+	deliver_all();
+	check_one_tunnel(0x5151);
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	assert_true(addr_equal((struct sockaddr *)&v.endpoint, (struct sockaddr *)&b->addr));
+	assert_int_equal(overlay_stats(a->ov)->hs_completed, 1);
+}
+
 /* An on-path attacker sends b ("b.example.test", the larger FQDN) its own
  * Request back, with a's source address.  b refuses it (an auth drop),
  * answers nothing, keeps its endpoint for a and its handshake, and the
@@ -1277,6 +1320,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_request_on_probe_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_lost_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_request_never_came, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_request_copy_moves_nothing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),

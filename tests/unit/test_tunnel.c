@@ -205,10 +205,22 @@ static void test_duplicate_after_confirmation(void **state)
 	/* The Response a took, again: a duplicate too. */
 	assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
 			 -EALREADY);
-	/* Any other: unexpected, the handshake state is gone. */
+	/* Its tag on other bytes: not a copy, and unexpected (the
+	 * handshake state is gone); any other too. */
+	resp[TUNNEL_HDR_LEN] ^= 1;
+	assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
+			 -ENOENT);
+	resp[TUNNEL_HDR_LEN] ^= 1;
 	resp[TUNNEL_RESP_LEN - 1] ^= 1;
 	assert_int_equal(tunnel_handle_response(a, resp, TUNNEL_RESP_LEN, ka, sizeof(ka)),
 			 -ENOENT);
+	{
+		struct tunnel_stats sa;
+
+		tunnel_get_stats(a, &sa);
+		assert_int_equal(sa.hs_dup, 1);
+		assert_int_equal(sa.hs_drop_unexpected, 2);
+	}
 	send_ok(a, b, 100);
 	send_ok(b, a, 100);
 	/* The same copy past the clock skew: stale, as any old Request. */
@@ -577,6 +589,26 @@ static void simultaneous(const char *an, const char *bn)
 	tunnel_get_stats(b, &sb);
 	assert_int_equal(sa.hs_collisions, 1);
 	assert_int_equal(sb.hs_collisions, 1);
+	/* The losing Request again, now that the winner's attempt is done:
+	 * a copy of one it saw, not a Request to answer (it would make a
+	 * session the loser never confirms). */
+	{
+		struct tunnel_info iw, iw2;
+		struct tunnel_stats sw;
+
+		tunnel_get_info(win, &iw);
+		assert_int_equal(tunnel_handle_request(win, win == a ? rb : ra,
+						       (size_t)(win == a ? nb : na), pa, sizeof(pa)),
+				 -EALREADY);
+		tunnel_get_info(win, &iw2);
+		assert_int_equal(iw2.nsessions, 1);
+		assert_int_equal(iw2.local_index, iw.local_index);
+		tunnel_get_stats(win, &sw);
+		assert_int_equal(sw.hs_dup, 1);
+		assert_int_equal(sw.resp_sent, 0);
+		send_ok(a, b, 70);
+		send_ok(b, a, 70);
+	}
 	tunnel_free(a);
 	tunnel_free(b);
 }

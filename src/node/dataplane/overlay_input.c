@@ -171,7 +171,16 @@ static void hs_done(struct overlay *o, struct peer *p, ssize_t n, const struct s
 static void hs_request(struct overlay *o, struct peer *p, const uint8_t *buf, size_t len,
 		       const struct sockaddr *from)
 {
-	hs_done(o, p, tunnel_handle_request(p->tunnel, buf, len, o->out, OVERLAY_BUF), from);
+	ssize_t n = tunnel_handle_request(p->tunnel, buf, len, o->out, OVERLAY_BUF);
+
+	/* A copy of the Request answered last: the same Response back to
+	 * where it came from (an initiator that lost ours), and nothing
+	 * else: anyone who saw the Request may send a copy. */
+	if (n > 0 && tunnel_answered_copy(p->tunnel)) {
+		send_to(o, p, o->out, (size_t)n, from);
+		return;
+	}
+	hs_done(o, p, n, from);
 }
 
 void early_replay(struct overlay *o, struct peer *p)

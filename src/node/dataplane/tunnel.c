@@ -74,7 +74,9 @@ struct tunnel {
 	uint64_t peer_ts_last;              /* newest Request timestamp accepted */
 	uint8_t last_req_tag[AEAD_TAG_LEN]; /* ...its tag: a later copy is a duplicate */
 	uint8_t last_resp_tag[AEAD_TAG_LEN];/* the Response our last attempt took */
+	uint8_t last_resp_aad[AEAD_NONCE_LEN]; /* ...and our Request's nonce it is bound to */
 	bool have_last_resp;
+	bool answered_copy;                 /* see tunnel_answered_copy() */
 
 	struct session *cur;                /* carries our data */
 	struct session *next;               /* answered a Request, not yet confirmed */
@@ -654,8 +656,18 @@ static ssize_t resend_reply(struct tunnel *t, uint8_t *out)
 {
 	t->hc.dup++;
 	t->hc.resp_sent++;
+	t->answered_copy = true;
 	memcpy(out, t->reply->resp, TUNNEL_RESP_LEN);
 	return TUNNEL_RESP_LEN;
+}
+
+/* The peer's Request with timestamp ts and tag authenticated and was
+ * fresh: it is the newest, and a later copy of it is a duplicate. */
+static void request_seen(struct tunnel *t, uint64_t ts, const uint8_t *tag)
+{
+	t->have_last_req = true;
+	t->peer_ts_last = ts;
+	memcpy(t->last_req_tag, tag, AEAD_TAG_LEN);
 }
 
 /* A Request's timestamp within the skew of our clock (wall). */
@@ -772,9 +784,7 @@ static void install_next(struct tunnel *t, struct req_ctx *rc, const uint8_t *re
 	t->next = rc->s;
 	rc->s = NULL;
 	t->failed = false;
-	t->have_last_req = true;
-	t->peer_ts_last = rc->ts;
-	memcpy(t->last_req_tag, req_tag, AEAD_TAG_LEN);
+	request_seen(t, rc->ts, req_tag);
 	/* Without memory for it a copy is only not answered again. */
 	if (t->reply || (t->reply = malloc(sizeof(*t->reply))))
 		memcpy(t->reply->resp, resp, TUNNEL_RESP_LEN);
@@ -789,6 +799,7 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 	ssize_t n;
 
 	t->hc.req_recv++;
+	t->answered_copy = false;
 	if (hs_parse(t, pkt, len, CY_TUNNEL_REQ, &rc.h) < 0)
 		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Request");
 	if (cap < TUNNEL_RESP_LEN)
@@ -810,6 +821,12 @@ ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, 
 		goto out;
 	}
 	if (collision_ours_wins(t, rc.ipub)) {
+		/* Not answered, but seen: a copy of it later, once our own
+		 * attempt is done, must not make a session (nor move the
+		 * peer).  A Response kept for an older Request goes: that
+		 * one is stale now. */
+		request_seen(t, rc.ts, pkt + len - AEAD_TAG_LEN);
+		reply_free(t);
 		n = -EALREADY;
 		goto out;
 	}
@@ -854,22 +871,49 @@ struct resp_in {
 	uint8_t rpub[TUNNEL_PUB_LEN];
 };
 
+/* Authenticate the Response pkt as an answer to our Request with the
+ * nonce req_nonce; its body into body.  0 or -1. */
+static int response_auth(const struct tunnel *t, const uint8_t *pkt, const struct hs_hdr *h,
+			 const uint8_t *req_nonce, uint8_t body[TUNNEL_RESP_BODY_LEN])
+{
+	uint8_t aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN];
+
+	memcpy(aad, pkt, TUNNEL_HDR_LEN);
+	memcpy(aad + TUNNEL_HDR_LEN, req_nonce, AEAD_NONCE_LEN);
+	return aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h->nonce, aad, sizeof(aad),
+			      h->ct, h->ctlen, body) < 0 ? -1 : 0;
+}
+
+/* A copy of the Response our last handshake took (doubled by the
+ * network, or answering a copy of our Request): its tag, and it
+ * authenticates, so that a forgery is not counted as one. */
+static bool response_copy(const struct tunnel *t, const uint8_t *pkt, size_t len,
+			  const struct hs_hdr *h)
+{
+	uint8_t body[TUNNEL_RESP_BODY_LEN];
+	bool copy;
+
+	if (t->hs || !t->have_last_resp ||
+	    memcmp(pkt + len - AEAD_TAG_LEN, t->last_resp_tag, AEAD_TAG_LEN))
+		return false;
+	copy = response_auth(t, pkt, h, t->last_resp_aad, body) == 0;
+	cy_wipe(body, sizeof(body));
+	return copy;
+}
+
 /* Open the Response pkt (bound to our Request's nonce) and read its
  * body into r.  0 or the refusal. */
 static ssize_t response_open(struct tunnel *t, const uint8_t *pkt, const struct hs_hdr *h,
 			     struct resp_in *r)
 {
-	uint8_t body[TUNNEL_RESP_BODY_LEN], aad[TUNNEL_HDR_LEN + AEAD_NONCE_LEN];
+	uint8_t body[TUNNEL_RESP_BODY_LEN];
 	int sender = -EPROTO;
 	uint8_t role;
 	uint16_t rsv16;
 	struct cur c;
 	ssize_t n = 0;
 
-	memcpy(aad, pkt, TUNNEL_HDR_LEN);
-	memcpy(aad + TUNNEL_HDR_LEN, t->hs->nonce, AEAD_NONCE_LEN);
-	if (aead_open_once(AEAD_CHACHA20_POLY1305, t->tunnel_key, h->nonce, aad, sizeof(aad),
-			   h->ct, h->ctlen, body) < 0)
+	if (response_auth(t, pkt, h, t->hs->nonce, body) < 0)
 		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Response");
 
 	c = cur_make(body, sizeof(body));
@@ -934,9 +978,8 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	t->hc.resp_recv++;
 	if (hs_parse(t, pkt, len, CY_TUNNEL_RES, &h) < 0)
 		return refuse(t, &t->hc.drop_malformed, -EPROTO, "malformed Response");
-	if (!t->hs && t->have_last_resp &&
-	    !memcmp(pkt + len - AEAD_TAG_LEN, t->last_resp_tag, AEAD_TAG_LEN)) {
-		t->hc.dup++;   /* the one we took, doubled or answering a copy */
+	if (response_copy(t, pkt, len, &h)) {
+		t->hc.dup++;
 		return -EALREADY;
 	}
 	if (!t->hs)
@@ -949,9 +992,10 @@ ssize_t tunnel_handle_response(struct tunnel *t, const uint8_t *pkt, size_t len,
 	cy_wipe(&r, sizeof(r));
 	if (n < 0)
 		return n;
-	hs_free(t);
 	memcpy(t->last_resp_tag, pkt + len - AEAD_TAG_LEN, AEAD_TAG_LEN);
+	memcpy(t->last_resp_aad, t->hs->nonce, AEAD_NONCE_LEN);
 	t->have_last_resp = true;
+	hs_free(t);
 	/* Our own Request was answered: a session we created by answering
 	 * the peer's earlier Request is superseded. */
 	retire_next(t);
@@ -1014,6 +1058,11 @@ ssize_t tunnel_open(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *o
 bool tunnel_rx_newest(const struct tunnel *t)
 {
 	return t->rx_newest;
+}
+
+bool tunnel_answered_copy(const struct tunnel *t)
+{
+	return t->answered_copy;
 }
 
 /* --- timers --------------------------------------------------------------- */

@@ -98,8 +98,9 @@ struct tunnel_stats {
 	uint64_t hs_drop_stale;      /* Request timestamp too old, too new or replayed */
 	uint64_t hs_drop_unexpected; /* Response we did not wait for */
 	uint64_t hs_drop_crypto;     /* bad X25519 share (all-zero secret), no AEAD in common */
-	uint64_t hs_dup;             /* copies: of the last Request (answered from cache
-				      * while kept), of the Response we took */
+	uint64_t hs_dup;             /* copies: of the last Request seen (answered from
+				      * cache while kept; a losing one is not answered),
+				      * of the Response we took */
 	uint64_t hs_collisions;      /* simultaneous opens resolved */
 	uint64_t hs_retransmits;
 	uint64_t hs_timeouts;
@@ -146,9 +147,16 @@ ssize_t tunnel_resend_request(struct tunnel *t, uint8_t *out, size_t cap);
  * A byte-identical duplicate of the last Request is answered again with
  * the same Response and creates no session, as long as that session waits
  * for its confirmation (afterwards the initiator has the Response: a copy
- * is -EALREADY, counted as a duplicate). */
+ * is -EALREADY, counted as a duplicate).  The Request that lost a
+ * simultaneous open counts as the last one: a copy of it is never
+ * answered. */
 ssize_t tunnel_handle_request(struct tunnel *t, const uint8_t *pkt, size_t len, uint8_t *out,
 			      size_t cap);
+/* The Response tunnel_handle_request() last returned answers such a
+ * copy.  Anyone who saw the Request on the wire can send a copy, from
+ * anywhere: send the answer where the copy came from, but let it move
+ * nothing (the peer's endpoint stays where it is). */
+bool tunnel_answered_copy(const struct tunnel *t);
 
 /* A Response to our Request.  Installs the new session and writes a
  * keepalive Data message into out (send it: it confirms the session to
