@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "dpio.h"
+#include "early.h"
 #include "overlay.h"
 #include "peer.h"
 #include "ping.h"
@@ -239,6 +240,7 @@ static void test_peer_memory(void **state)
 
 struct dgram {
 	int from, to;   /* node numbers */
+	struct sockaddr_storage src;   /* where it comes from: from's address, or the TRS's */
 	size_t len;
 	uint8_t b[2048];
 };
@@ -271,6 +273,14 @@ static struct fake_node nodes[2];
 /* A third address, no node's: what is sent there is only counted. */
 static struct sockaddr_storage elsewhere;
 static int to_elsewhere;
+/* A TRS relay session: what a node sends there goes on, unchanged, to
+ * the other node, from this address; its hellos are only counted. */
+static struct sockaddr_storage trs;
+static int trs_hellos;
+/* route(): through the TRS (route_relay), with the other node's own
+ * address as a candidate to punch (route_cand). */
+static bool route_relay, route_cand;
+static int drop_punch_from;   /* this node's probes are lost (-1: none) */
 static bool drop_next;     /* the next datagram is lost */
 static bool capture;       /* keep a copy of the last data datagram */
 static struct dgram captured;
@@ -297,10 +307,22 @@ static int f_send(void *arg, const uint8_t *buf, size_t len, const struct sockad
 		to_elsewhere++;
 		return 0;
 	}
+	if (n->id == drop_punch_from && len > 3 && buf[1] == CY_PUNCH && buf[3] == PUNCH_PROBE)
+		return 0;
+	if (!memcmp(&trs, to, addr_len(to)) && len > 1 && buf[1] == CY_RELAY_HELLO) {
+		trs_hellos++;
+		return 0;
+	}
 	assert_true(nnet < NET_MAX);
 	d = &net[nnet++];
 	d->from = n->id;
-	d->to = node_of(to);
+	d->src = n->addr;
+	if (!memcmp(&trs, to, addr_len(to))) {
+		d->to = 1 - n->id;
+		d->src = trs;
+	} else {
+		d->to = node_of(to);
+	}
 	assert_true(d->to >= 0);
 	d->len = len;
 	memcpy(d->b, buf, len);
@@ -355,8 +377,8 @@ static void deliver_one(int i)
 
 	memmove(&net[i], &net[i + 1], (size_t)(nnet - i - 1) * sizeof(net[0]));
 	nnet--;
-	assert_int_equal(overlay_udp_input(nodes[d.to].ov, d.b, d.len,
-					   (struct sockaddr *)&nodes[d.from].addr), 0);
+	assert_int_equal(overlay_udp_input(nodes[d.to].ov, d.b, d.len, (struct sockaddr *)&d.src),
+			 0);
 }
 
 static void deliver_all(void)
@@ -404,7 +426,11 @@ static int setup(void **state)
 		socklen_t len;
 
 		assert_int_equal(addr_parse("198.51.100.66", 5555, &elsewhere, &len), 0);
+		assert_int_equal(addr_parse("192.0.2.1", 40001, &trs, &len), 0);
 	}
+	trs_hellos = 0;
+	route_relay = route_cand = false;
+	drop_punch_from = -1;
 	setup_node(0, "a", "192.0.2.10", "100.64.0.1", "fd00::1");
 	setup_node(1, "b", "192.0.2.30", "100.64.0.2", "fd00::2");
 	return 0;
@@ -444,6 +470,16 @@ static void route(int at, int other, uint64_t tid, bool initiator, uint32_t req_
 	r.peer = nodes[other].addr;
 	r.role = initiator ? CY_ROLE_INITIATOR : CY_ROLE_RESPONDER;
 	r.path = CY_PATH_DIRECT;
+	if (route_relay) {
+		r.path = CY_PATH_RELAY;
+		r.peer = trs;
+		memset(r.temp_key, 0x3c, sizeof(r.temp_key));
+	}
+	if (route_cand) {
+		r.have_cand = true;
+		r.cand = nodes[other].addr;
+		r.punch_mode = CY_PUNCH_PLAIN;
+	}
 	overlay_route_ready(nodes[at].ov, &r);
 }
 
@@ -889,6 +925,90 @@ static void test_overlay_request_copy_moves_nothing(void **state)
 	assert_int_equal(overlay_stats(a->ov)->hs_completed, 1);
 }
 
+/* Someone who saw the CN's Request sends copies of it from elsewhere
+ * before the MN has its route, as many as the early cache holds: the
+ * genuine one, kept first, stays and is answered first, and b stays where
+ * it is.  Before, the copies pushed it out and the first of them moved
+ * a's endpoint for b to their sender. */
+static void test_overlay_early_copies(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct overlay_tunnel_view v;
+	struct dgram req;
+
+	route(1, 0, 0x3434, true, 0);      /* b (CN) initiates */
+	assert_int_equal(nnet, 1);
+	req = net[0];
+	deliver_all();                     /* a keeps it */
+	for (int i = 0; i < EARLY_SLOTS; i++)
+		assert_int_equal(overlay_udp_input(a->ov, req.b, req.len,
+						   (struct sockaddr *)&elsewhere), 0);
+	assert_int_equal(overlay_drops(a->ov)->unknown, 0);
+	route(0, 1, 0x3434, false, 1);
+	assert_int_equal(to_elsewhere, 0);
+	assert_int_equal(nnet, 1);         /* the one Response, to b */
+	assert_int_equal(net[0].to, 1);
+	assert_int_equal(net[0].b[1], CY_TUNNEL_RES);
+	assert_int_equal(overlay_tunnels(a->ov, &v, 1), 1);
+	assert_true(addr_equal((struct sockaddr *)&v.endpoint, (struct sockaddr *)&b->addr));
+	deliver_all();
+	check_one_tunnel(0x3434);
+}
+
+/* The endpoint a keeps for b, and b's for a. */
+static void endpoints_are(const struct sockaddr_storage *of_b, const struct sockaddr_storage *of_a)
+{
+	struct overlay_tunnel_view v;
+
+	assert_int_equal(overlay_tunnels(nodes[0].ov, &v, 1), 1);
+	assert_true(addr_equal((struct sockaddr *)&v.endpoint, (const struct sockaddr *)of_b));
+	assert_int_equal(overlay_tunnels(nodes[1].ov, &v, 1), 1);
+	assert_true(addr_equal((struct sockaddr *)&v.endpoint, (const struct sockaddr *)of_a));
+}
+
+/* A relayed tunnel leaves the TRS only for a path the peer proved.  The
+ * TRS (or anyone on its way) holding back one of b's packets and sending
+ * it from another address first: authentic and the newest, so a takes
+ * it, but a stays on the relay and sends nothing there.  Before, a moved
+ * to that address and sent the tunnel's traffic there. */
+static void test_overlay_relay_stays(void **state)
+{
+	struct fake_node *a = &nodes[0], *b = &nodes[1];
+	struct dgram held;
+	uint8_t pkt[60];
+	int w;
+
+	route_relay = true;
+	up_pair(0x7070);
+	assert_true(trs_hellos > 0);
+	endpoints_are(&trs, &trs);
+	overlay_tun_input(b->ov, pkt, ip4(pkt, &b->vip4, &a->vip4, 5));
+	assert_int_equal(nnet, 1);
+	held = net[0];
+	nnet = 0;
+	w = a->tun_writes;
+	assert_int_equal(overlay_udp_input(a->ov, held.b, held.len, (struct sockaddr *)&elsewhere),
+			 0);
+	assert_int_equal(a->tun_writes, w + 1);
+	endpoints_are(&trs, &trs);
+	check_one_tunnel(0x7070);
+	assert_int_equal(to_elsewhere, 0);
+	endpoints_are(&trs, &trs);
+}
+
+/* A relayed tunnel with a candidate: b's probe reaches a (a's own are
+ * lost), a answers it, b takes the path the answer proved, and its
+ * packets from there move a too. */
+static void test_overlay_relay_punched(void **state)
+{
+	route_relay = route_cand = true;
+	drop_punch_from = 0;
+	up_pair(0x7171);
+	check_one_tunnel(0x7171);          /* b's packets now come from b itself */
+	endpoints_are(&nodes[1].addr, &nodes[0].addr);
+	assert_int_equal(to_elsewhere, 0);
+}
+
 /* An on-path attacker sends b ("b.example.test", the larger FQDN) its own
  * Request back, with a's source address.  b refuses it (an auth drop),
  * answers nothing, keeps its endpoint for a and its handshake, and the
@@ -1322,6 +1442,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_request_never_came, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_request_copy_moves_nothing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_early_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_relay_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_relay_punched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),

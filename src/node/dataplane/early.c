@@ -12,6 +12,13 @@ unsigned early_store(struct early_cache *c, uint64_t tid, const uint8_t *buf, si
 
 	if (len > TUNNEL_MSG_MAX)
 		return 1;
+	/* A copy of one kept (the network doubled it, or someone who saw
+	 * it sends it again from elsewhere): the first stays, so copies
+	 * can neither push it out nor be answered before it. */
+	for (int i = 0; i < EARLY_SLOTS; i++)
+		if (c->e[i].used && c->e[i].tunnel_id == tid && c->e[i].len == len &&
+		    !memcmp(c->e[i].pkt, buf, len))
+			return 0;
 	for (int i = 0; i < EARLY_SLOTS; i++) {
 		if (!c->e[i].used) {
 			e = &c->e[i];
@@ -45,14 +52,19 @@ unsigned early_expire(struct early_cache *c, int64_t now)
 
 struct early_req *early_take(struct early_cache *c, uint64_t tid, int64_t now)
 {
-	for (int i = 0; i < EARLY_SLOTS; i++) {
-		struct early_req *e = &c->e[i];
+	struct early_req *first;
 
-		if (!e->used || e->tunnel_id != tid)
-			continue;
-		e->used = false;
-		if (now - e->at_ms <= EARLY_MS)
-			return e;
-	}
-	return NULL;
+	do {
+		first = NULL;
+		for (int i = 0; i < EARLY_SLOTS; i++) {
+			struct early_req *e = &c->e[i];
+
+			if (e->used && e->tunnel_id == tid && (!first || e->at_ms < first->at_ms))
+				first = e;
+		}
+		if (!first)
+			return NULL;
+		first->used = false;
+	} while (now - first->at_ms > EARLY_MS);
+	return first;
 }

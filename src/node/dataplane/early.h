@@ -29,15 +29,17 @@ struct early_cache {
 	struct early_req e[EARLY_SLOTS];
 };
 
-/* Keep the Request buf (len bytes, for tunnel id tid) from from.  Returns
- * how many were lost doing so: 1 when it is too large or pushed out an
- * unused entry, else 0. */
+/* Keep the Request buf (len bytes, for tunnel id tid) from from, unless
+ * the same bytes are kept already (the first copy stays).  Returns how
+ * many were lost doing so: 1 when it is too large or pushed out an unused
+ * entry, else 0. */
 unsigned early_store(struct early_cache *c, uint64_t tid, const uint8_t *buf, size_t len,
 		     const struct sockaddr *from, int64_t now);
 /* Forget entries older than EARLY_MS; returns how many. */
 unsigned early_expire(struct early_cache *c, int64_t now);
-/* The next fresh Request kept for tid, taken out of the cache; NULL when
- * none is left.  Stale ones are dropped on the way. */
+/* The oldest fresh Request kept for tid (they are handled in the order
+ * they came), taken out of the cache; NULL when none is left.  Stale ones
+ * are dropped on the way. */
 struct early_req *early_take(struct early_cache *c, uint64_t tid, int64_t now);
 
 #endif

@@ -36,6 +36,7 @@ struct overlay {
 	struct overlay_drops drops;
 	struct overlay_stats st;
 	struct ratelimit rl;
+	struct ratelimit rl_roam;     /* "endpoint a -> b": every move, at packet rate if forced */
 	int64_t next_tick_ms;
 	int64_t move_next_ms;         /* the earliest move probe or deadline, INT64_MAX */
 	struct ping_table pings;

@@ -177,7 +177,7 @@ static void hs_request(struct overlay *o, struct peer *p, const uint8_t *buf, si
 	 * where it came from (an initiator that lost ours), and nothing
 	 * else: anyone who saw the Request may send a copy. */
 	if (n > 0 && tunnel_answered_copy(p->tunnel)) {
-		send_to(o, p, o->out, (size_t)n, from);
+		send_via(o, p, o->out, (size_t)n, from);
 		return;
 	}
 	hs_done(o, p, n, from);

@@ -98,6 +98,18 @@ void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 		return;
 	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
 		return;
+	/* Off the relay only to where the peer proved a direct path: its
+	 * probe came from there and we answered it.  An authentic packet
+	 * from anywhere else (the TRS sending one of those it forwards from
+	 * another address, or someone who copied one on its way) is taken
+	 * but moves nothing: it would send the tunnel's traffic there. */
+	if (on_relay(p) && !punch_answered_from(o->punches, p->tunnel_id, from)) {
+		if (ratelimit_ok(&o->rl_roam))
+			log_info("peer %s: a packet from %s, where no probe of its came from: "
+				 "staying on the relay", peer_name(p, nb, sizeof(nb)),
+				 addr_str(from, b));
+		return;
+	}
 	now = clock_now_ms();
 	back = p->relay && !on_relay(p) && addr_equal(from, &p->route_peer.sa);
 	/* Through the relay while on the punched path: the peer has not
@@ -105,9 +117,10 @@ void roam(struct overlay *o, struct peer *p, const struct sockaddr *from)
 	 * died): only the second moves us. */
 	if (back && now - p->punched_ms < OVERLAY_PUNCH_SETTLE_MS)
 		return;
-	log_info("peer %s: endpoint %s -> %s", peer_name(p, nb, sizeof(nb)),
-		 p->have_endpoint ? addr_str((const struct sockaddr *)&p->endpoint, a) : "-",
-		 addr_str(from, b));
+	if (ratelimit_ok(&o->rl_roam))
+		log_info("peer %s: endpoint %s -> %s", peer_name(p, nb, sizeof(nb)),
+			 p->have_endpoint ? addr_str((const struct sockaddr *)&p->endpoint, a) : "-",
+			 addr_str(from, b));
 	set_endpoint(p, from);
 	if (back) {
 		/* Punch again: the burst finds the path if it still works,

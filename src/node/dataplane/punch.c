@@ -29,6 +29,7 @@ struct punch_entry {
 	uint32_t spray_at, spray_step;     /* ...the k-th to port spray_port(k) */
 	struct sockaddr_storage cand;
 	struct sockaddr_storage probed;    /* punch_probe_now's last destination */
+	struct sockaddr_storage answered;  /* where the last probe we answered came from */
 	uint8_t ticket[CY_TICKET_LEN];
 	int64_t burst_at, burst_end, next_ms, again_ms;
 	uint64_t last_stamp;               /* ours, rising strictly */
@@ -369,9 +370,26 @@ int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len,
 		return -EPERM;
 	if (punch_open(e->key, pkt, len, m) < 0)
 		return -EBADMSG;
-	if (m->kind == PUNCH_PROBE)
-		return punch_answer(e, m, out, cap, outlen);
+	if (m->kind == PUNCH_PROBE) {
+		int r = punch_answer(e, m, out, cap, outlen);
+		socklen_t l = addr_len(from);
+
+		if (r == PUNCH_IN_PROBE && l && l <= sizeof(e->answered)) {
+			memset(&e->answered, 0, sizeof(e->answered));
+			memcpy(&e->answered, from, l);
+		}
+		return r;
+	}
 	return punch_acked(e, m, from, now_ms);
+}
+
+bool punch_answered_from(const struct punch_table *t, uint64_t tunnel_id,
+			 const struct sockaddr *from)
+{
+	const struct punch_entry *e = punch_find(t, tunnel_id);
+
+	return e && e->answered.ss_family != AF_UNSPEC &&
+	       addr_equal((const struct sockaddr *)&e->answered, from);
 }
 
 /* A round of the spray: PUNCH_SPRAY_ROUND probes, one stamp, each to the

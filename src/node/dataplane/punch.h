@@ -122,6 +122,11 @@ bool punch_bursting(const struct punch_table *t, uint64_t tunnel_id);
 int punch_input(struct punch_table *t, const uint8_t *pkt, size_t len,
 		const struct sockaddr *from, int64_t now_ms, struct punch_msg *m, uint8_t *out,
 		size_t cap, size_t *outlen);
+/* The last probe of tunnel_id's peer that we answered came from `from`:
+ * the peer holds a direct path from there (our ack proves it the way
+ * back). */
+bool punch_answered_from(const struct punch_table *t, uint64_t tunnel_id,
+			 const struct sockaddr *from);
 /* A probe of tunnel_id's burst now, to `to`, outside its schedule: the
  * peer's probe just came from there, the candidate's address at another
  * port (its NAPT maps the flow towards us elsewhere).  Its length, or
