@@ -427,6 +427,36 @@ static void test_tampered_handshake(void **state)
 	tunnel_free(b);
 }
 
+/* The Response to an attempt that a retry replaced (a path slower than
+ * the retries): not taken, and not a forgery either; the retry's own
+ * Response completes the handshake. */
+static void test_late_response(void **state)
+{
+	uint8_t req1[TUNNEL_MSG_MAX], resp1[TUNNEL_MSG_MAX];
+	struct tunnel *a, *b;
+	struct tunnel_stats sa;
+	ssize_t n1, n, m1;
+
+	pair(&a, &b, NULL);
+	n1 = tunnel_initiate(a, req1, sizeof(req1));
+	advance_ms(1000);
+	n = tunnel_initiate(a, req, sizeof(req));   /* the retry */
+	m1 = tunnel_handle_request(b, req1, (size_t)n1, resp1, sizeof(resp1));
+	assert_int_equal(m1, TUNNEL_RESP_LEN);
+	assert_int_equal(tunnel_handle_response(a, resp1, (size_t)m1, ka, sizeof(ka)), -ENOENT);
+	tunnel_get_stats(a, &sa);
+	assert_int_equal(sa.hs_drop_unexpected, 1);
+	assert_int_equal(sa.hs_drop_auth, 0);
+	/* one bit off: a forgery still */
+	resp1[TUNNEL_RESP_LEN - 1] ^= 1;
+	assert_int_equal(tunnel_handle_response(a, resp1, (size_t)m1, ka, sizeof(ka)), -EBADMSG);
+	answer(a, b, n);
+	send_ok(a, b, 300);
+	send_ok(b, a, 300);
+	tunnel_free(a);
+	tunnel_free(b);
+}
+
 static void test_data_tamper_replay_index(void **state)
 {
 	struct tunnel *a, *b;
@@ -1111,6 +1141,7 @@ int main(void)
 		cmocka_unit_test_setup(test_handshake_and_data, setup_each),
 		cmocka_unit_test_setup(test_aead_negotiation, setup_each),
 		cmocka_unit_test_setup(test_tampered_handshake, setup_each),
+		cmocka_unit_test_setup(test_late_response, setup_each),
 		cmocka_unit_test_setup(test_data_tamper_replay_index, setup_each),
 		cmocka_unit_test_setup(test_stale_request, setup_each),
 		cmocka_unit_test_setup(test_replayed_request, setup_each),

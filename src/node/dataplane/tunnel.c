@@ -31,6 +31,8 @@ struct handshake {
 	uint8_t pub[TUNNEL_PUB_LEN];
 	uint8_t material[MATERIAL_LEN];     /* End Key material we chose */
 	uint8_t nonce[AEAD_NONCE_LEN];      /* of our last Request: the Response binds it */
+	uint8_t prev_nonce[AEAD_NONCE_LEN]; /* ...and of the attempt before, if any: a late */
+	bool have_prev;                     /* Response to it is not a forgery */
 	uint32_t index;
 	int64_t started_ms;                 /* first attempt of this handshake */
 	int64_t sent_ms;                    /* last (re)transmission */
@@ -466,16 +468,23 @@ static ssize_t build_request(struct tunnel *t, uint8_t *out, size_t cap, bool re
 	size_t total = t->relay ? TUNNEL_REQ_RELAY_LEN : TUNNEL_REQ_LEN;
 	int64_t now = clock_now_ms();
 	int64_t started = t->hs ? t->hs->started_ms : now;
+	uint8_t prev[AEAD_NONCE_LEN];
+	bool have_prev = t->hs != NULL;
 	struct handshake *hs;
 	int64_t ts;
 
 	if (cap < total)
 		return -EMSGSIZE;
+	if (have_prev)
+		memcpy(prev, t->hs->nonce, AEAD_NONCE_LEN);
 	hs = hs_detach(t);
 	if (!hs)
 		return -ENOMEM;
 	if (hs_generate(t, hs) < 0)
 		goto fail;
+	if (have_prev)
+		memcpy(hs->prev_nonce, prev, AEAD_NONCE_LEN);
+	hs->have_prev = have_prev;
 	ts = request_ts(t);
 	if (seal_request(t, hs, ts, out, cap, total) < 0)
 		goto fail;
@@ -913,8 +922,15 @@ static ssize_t response_open(struct tunnel *t, const uint8_t *pkt, const struct 
 	struct cur c;
 	ssize_t n = 0;
 
-	if (response_auth(t, pkt, h, t->hs->nonce, body) < 0)
+	if (response_auth(t, pkt, h, t->hs->nonce, body) < 0) {
+		/* A retry replaced the attempt it answers (a slow path). */
+		if (t->hs->have_prev && response_auth(t, pkt, h, t->hs->prev_nonce, body) == 0) {
+			cy_wipe(body, sizeof(body));
+			return refuse(t, &t->hc.drop_unexpected, -ENOENT,
+				      "Response to an attempt retried since");
+		}
 		return refuse(t, &t->hc.drop_auth, -EBADMSG, "unauthenticated Response");
+	}
 
 	c = cur_make(body, sizeof(body));
 	if (!cur_get_u32(&c, &r->rindex) || !cur_get_u32(&c, &r->iindex) ||
