@@ -308,6 +308,8 @@ static void test_tcp6_64k(void **state)
 	assert_int_equal(s.got, payload);
 }
 
+static int count_cb(void *arg, uint8_t *p, size_t len);
+
 static void test_udp_l4(void **state)
 {
 	size_t payload = 9000;
@@ -324,6 +326,17 @@ static void test_udp_l4(void **state)
 	s = (struct segs){ .ver = 6, .proto = 17, .thl = 8, .mss = 1200, .payload = payload,
 			   .orig = pkt + L2 + 48 };
 	assert_int_equal(cut(&h, len, L2, check_seg, &s), 8);
+
+	/* more segments than a UDP GSO send may have: refused */
+	{
+		struct gso_hdr x = { .gso_type = GSO_UDP_L4, .gso_size = 8 };
+		int n = 0;
+
+		len = mk_v4(17, GSO_UDP_MAX_SEGS * 8 + 1, 0);
+		assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
+		len = mk_v4(17, GSO_UDP_MAX_SEGS * 8, 0);
+		assert_int_equal(cut(&x, len, L2, count_cb, &n), GSO_UDP_MAX_SEGS);
+	}
 }
 
 static size_t tun_len;
@@ -402,6 +415,16 @@ static void test_hostile(void **state)
 	x = h;
 	x.gso_size = 0;
 	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
+	/* a segment size no TCP uses: 5000 packets out of one frame */
+	x.gso_size = 1;
+	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
+	x.gso_size = GSO_TCP_MIN_SIZE - 1;
+	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
+	assert_int_equal(n, 0);
+	x.gso_size = GSO_TCP_MIN_SIZE;  /* the smallest there is: 57 segments */
+	assert_int_equal(cut(&x, len, L2, count_cb, &n), (5000 + GSO_TCP_MIN_SIZE - 1) / GSO_TCP_MIN_SIZE);
+	n = 0;
+	len = mk_v4(6, 5000, 0x10);     /* cut in pieces: build it again */
 	x = h;
 	x.hdr_len = (uint16_t)(len + 1);
 	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
