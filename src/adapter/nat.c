@@ -109,6 +109,14 @@ int nat_script(const struct nat_cfg *c, char *out, size_t cap)
 	    "    type filter hook input priority -10; policy accept;\n"
 	    "    iifname \"%s\" udp dport 67 counter drop\n"
 	    "    iifname \"%s\" ip daddr %s udp dport 53 counter drop\n", c->lan, c->lan, ip);
+	/* A VIP source from the LAN is a general node's, from its MAC, or
+	 * nothing this host takes (another's VIP, or an overlay peer's,
+	 * would reach its services without the tunnel's authentication). */
+	PUT("    iifname \"%s\" ip saddr %s ether saddr . ip saddr != @gn4 counter drop\n",
+	    c->lan, net);
+	if (nm.ip6[0])
+		PUT("    iifname \"%s\" ip6 saddr %s ether saddr . ip6 saddr != @gn6 counter drop\n",
+		    c->lan, nm.net6);
 	/* DNS over TCP (dnstcp.c): the kernel's TCP, so each segment is
 	 * checked here; the MAC the listener reads from the neighbour table
 	 * at accept is the one a LAN host may have announced for itself. */

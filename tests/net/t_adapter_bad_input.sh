@@ -214,9 +214,23 @@ seen=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
 [[ $seen == 0 ]] || fail "a saw $seen packets from $V2 sent by g1: $(tcpdump -r "$pcap" -n 2>/dev/null | head -n 3)"
 b1=$(status ad | jq -r .lan.vip_bad_src)
 ((b1 >= b0 + 3)) || fail "ad: lan.vip_bad_src went from $b0 to $b1, not up by 3"
+ok "ad dropped and counted them (lan.vip_bad_src $b0 -> $b1); a saw nothing from $V2"
+
+pretty "g1 pings the adapter's own VIP with g2's VIP as its source: the adapter's kernel takes none"
+n ad timeout 30 tcpdump -i any -n -U -w "$pcap" "icmp and src host $advip and dst host $V2" \
+	2>"$pcap.err" &
+tpid=$!
+wait_for 10 grep -q 'listening on' "$pcap.err"
+n g1 ping -n -q -c 3 -i 0.2 -W 1 -w 3 -I "$V2" "$advip" >/dev/null &&
+	fail "g1: ping $advip from g2's VIP $V2 got replies"
+kill -TERM "$tpid" 2>/dev/null || true
+wait "$tpid" || true
+seen=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
+[[ $seen == 0 ]] || fail "ad answered $seen packets sent by g1 as $V2: $(tcpdump -r "$pcap" -n 2>/dev/null | head -n 3)"
 n g1 ip addr del "$V2/32" dev eth0
 vping g1 "$avip" || fail "g1: ping a from its own VIP after the spoofing"
-ok "ad dropped and counted them (lan.vip_bad_src $b0 -> $b1); a saw nothing from $V2; g1's own pings still pass"
+n g1 ping -n -q -c 1 -W 2 "$advip" >/dev/null || fail "g1: ping the adapter ($advip) from its own VIP"
+ok "ad answered none of them; g1's own pings to a and to the adapter still pass"
 
 stop_all
 ok "all daemons stopped cleanly, no sanitizer report"

@@ -182,6 +182,19 @@ static void test_nat_script(void **state)
 	assert_int_equal(nat_ingress_script(&c, small, sizeof(small)), -ENOSPC);
 	assert_true(nat_script(&c, s, sizeof(s)) > 0);
 	assert_non_null(strstr(s, "iifname \"lan0\" ip daddr 100.64.0.3 udp dport 53"));
+	/* a VIP source from another MAC: neither taken (input) nor routed
+	 * (forward) */
+	{
+		const char *rule = "iifname \"lan0\" ip saddr 100.64.0.0/10 ether saddr . ip saddr "
+				   "!= @gn4 counter drop";
+		const char *in = strstr(s, "chain input"), *fwd = strstr(s, "chain forward");
+		const char *r1 = strstr(s, rule), *r2 = r1 ? strstr(r1 + 1, rule) : NULL;
+
+		assert_non_null(in);
+		assert_non_null(fwd);
+		assert_non_null(r2);
+		assert_true(in < r1 && r1 < fwd && fwd < r2);
+	}
 	assert_non_null(strstr(s, "iifname \"lan0\" oifname != \"lan0\" ip daddr 100.64.0.0/10 counter drop"));
 	/* only the LAN's own traffic is masqueraded, nothing from the TUN
 	 * (overlay peers) is forwarded, and the uplink reaches the LAN only
@@ -219,6 +232,15 @@ static void test_nat_script6(void **state)
 	assert_non_null(strstr(s, "iifname \"lan0\" ip6 daddr { fd00:64:1::3, fe80::/10 } "
 			       "udp dport 53 counter drop"));
 	assert_non_null(strstr(s, "iifname \"lan0\" icmpv6 type nd-router-advert counter drop"));
+	{
+		const char *rule = "iifname \"lan0\" ip6 saddr fd00:64:1::/48 ether saddr . ip6 saddr "
+				   "!= @gn6 counter drop";
+		const char *r1 = strstr(s, rule), *fwd = strstr(s, "chain forward");
+
+		assert_non_null(r1);
+		assert_true(r1 < fwd);
+		assert_non_null(strstr(fwd, rule));
+	}
 	assert_non_null(strstr(s, "iifname \"lan0\" oifname != \"lan0\" ip6 daddr "
 			       "fd00:64:1::/48 counter drop"));
 	assert_non_null(strstr(s, "iifname \"lan0\" ip6 saddr fd00:64:1::/48 accept"));
