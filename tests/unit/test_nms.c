@@ -443,6 +443,61 @@ static void test_unknown_key(void **state)
 			 NMS_REJECT_LEN);
 }
 
+/* Made-up key ids cost at most NMS_KEY_MISSES_PER_SOURCE store lookups a
+ * second from one source, NMS_KEY_MISSES_PER_SEC from all; past that they
+ * are dropped without one (and counted), other sources' keys are still
+ * looked up, and in the next second the NMS looks again. */
+static void test_unknown_keys_shed(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage from = ep("198.51.100.9:1234"), other = ep("203.0.113.77:1234");
+	uint8_t pkt[512], out[NMS_PKT_MAX];
+	const struct store_stats *ss = store_stats(f->cf.st);
+	uint64_t calls0, shed0;
+	char a[64];
+	size_t len;
+	int extra = 10;
+
+	calls0 = ss->calls;
+	for (int i = 0; i < NMS_KEY_MISSES_PER_SOURCE + extra; i++) {
+		len = reg_req(f->ka, 0x10000 + (uint64_t)i, 1, "198.51.100.9:1234", pkt,
+			      sizeof(pkt));
+		nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	}
+	assert_int_equal(nms_stats(f->nms)->unknown_key, NMS_KEY_MISSES_PER_SOURCE + extra);
+	assert_int_equal(nms_stats(f->nms)->unknown_key_shed, extra);
+	assert_int_equal(ss->calls - calls0, NMS_KEY_MISSES_PER_SOURCE);
+	/* another source is still looked up, and a known key still works */
+	calls0 = ss->calls;
+	len = reg_req(f->ka, 0x20000, 1, "203.0.113.77:1234", pkt, sizeof(pkt));
+	nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out));
+	assert_int_equal(ss->calls - calls0, 1);
+	len = reg_req(f->ka, KEY_A, ++f->ctr_a, "203.0.113.77:1234", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out)) > 0);
+	assert_int_equal(nms_stats(f->nms)->registrations, 1);
+	/* from many sources: no more than the total */
+	shed0 = nms_stats(f->nms)->unknown_key_shed;
+	calls0 = ss->calls;
+	for (int i = 0; i < 4 * NMS_KEY_MISSES_PER_SEC; i++) {
+		struct sockaddr_storage x;
+
+		snprintf(a, sizeof(a), "10.%d.%d.1:1234", i / 256, i % 256);
+		x = ep(a);
+		len = reg_req(f->ka, 0x30000 + (uint64_t)i, 1, a, pkt, sizeof(pkt));
+		nms_handle(f->nms, SA(x), pkt, len, out, sizeof(out));
+	}
+	assert_true(ss->calls - calls0 <= NMS_KEY_MISSES_PER_SEC);
+	assert_true(nms_stats(f->nms)->unknown_key_shed - shed0 >= 3 * NMS_KEY_MISSES_PER_SEC);
+	/* the next second: looked up again */
+	clock_set_fake(NOW + 1, 2000);
+	calls0 = ss->calls;
+	shed0 = nms_stats(f->nms)->unknown_key_shed;
+	len = reg_req(f->ka, 0x40000, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
+	assert_int_equal(ss->calls - calls0, 1);
+	assert_int_equal(nms_stats(f->nms)->unknown_key_shed, shed0);
+}
+
 static void test_expired_key(void **state)
 {
 	struct fx *f = *state;
@@ -866,6 +921,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_keys_shed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_recheck, setup, teardown),

@@ -252,7 +252,8 @@ void nms_expire(struct nms *n, int64_t now)
 	grants_tick(n, clock_now_ms());
 }
 
-static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
+/* from's slot, its counts of this second; NULL when not an IP address. */
+static struct nms_rl_slot *nms_rl_slot(struct nms *n, const struct sockaddr *from)
 {
 	const uint8_t *p;
 	size_t len;
@@ -267,7 +268,7 @@ static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
 		p = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
 		len = 16;
 	} else {
-		return false;
+		return NULL;
 	}
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ p[i]) * 0x100000001b3ULL;
@@ -275,11 +276,33 @@ static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
 	if (s->second != sec) {
 		s->second = sec;
 		s->sent = 0;
+		s->misses = 0;
 	}
-	if (s->sent >= NMS_REJECT_PER_SEC)
+	return s;
+}
+
+static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
+{
+	struct nms_rl_slot *s = nms_rl_slot(n, from);
+
+	if (!s || s->sent >= NMS_REJECT_PER_SEC)
 		return false;
 	s->sent++;
 	return true;
+}
+
+/* A store lookup for a key not cached is within this second's budgets
+ * (from's and everyone's); s: from's slot. */
+static bool nms_lookup_ok(struct nms *n, const struct nms_rl_slot *s)
+{
+	int64_t sec = clock_now_ms() / 1000;
+
+	if (sec != n->miss_sec) {
+		n->miss_sec = sec;
+		n->key_misses = 0;
+	}
+	return s && s->misses < NMS_KEY_MISSES_PER_SOURCE &&
+	       n->key_misses < NMS_KEY_MISSES_PER_SEC;
 }
 
 /* NMS Reject (0x81), not sealed: ver | 0x81 | result | 0 | key id. */
@@ -499,6 +522,7 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 				      size_t *ret, bool *loaded)
 {
 	char fbuf[ADDR_STR_MAX];
+	struct nms_rl_slot *slot;
 	struct store_key sk;
 	struct nms_key *k;
 	int rc;
@@ -508,8 +532,18 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 	k = nms_key_cached(n, h->key_id);
 	if (k)
 		return k;
+	slot = nms_rl_slot(n, from);
+	if (!nms_lookup_ok(n, slot)) {
+		n->stats.unknown_key++;
+		n->stats.unknown_key_shed++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: too many unknown keys this second, "
+				"%016" PRIx64 " not looked up", addr_str(from, fbuf), h->key_id);
+		return NULL;
+	}
 	rc = store_key_get(n->st, h->key_id, &sk);
 	if (rc == -ENOENT) {
+		slot->misses++;
+		n->key_misses++;
 		n->stats.unknown_key++;
 		nms_key_drop(n, h->key_id); /* revoked or expired meanwhile */
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: unknown key %016" PRIx64,
@@ -650,6 +684,8 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, bus_in, "signals from other cloud hosts"),
 	COUNTER(struct nms_stats, bus_bad, "signals from other cloud hosts not understood"),
 	COUNTER(struct nms_stats, unknown_key, "datagrams under a key the NMS does not have"),
+	COUNTER(struct nms_stats, unknown_key_shed,
+		"datagrams under a key not cached, not looked up (too many unknown this second)"),
 	COUNTER(struct nms_stats, expired_key, "datagrams under an expired key"),
 	COUNTER(struct nms_stats, registrations, "registrations"),
 	COUNTER(struct nms_stats, keepalives, "keepalives"),

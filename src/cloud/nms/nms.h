@@ -28,6 +28,15 @@
 #define NMS_PKT_MAX 2048         /* largest datagram handled */
 #define NMS_REJECT_LEN 12
 #define NMS_REJECT_PER_SEC 5     /* NMS Rejects per source address and second */
+/* Store lookups a second that find no key, from one source address and
+ * from all: past either, a datagram under a key the NMS has not cached
+ * is dropped unlooked-at until the next second (counted in unknown_key
+ * and unknown_key_shed).  Made-up key ids cost the event loop at most
+ * that many store round trips a second; a source that makes them up
+ * cannot keep other sources' new keys from being looked up, unless it
+ * forges its source addresses. */
+#define NMS_KEY_MISSES_PER_SOURCE 8
+#define NMS_KEY_MISSES_PER_SEC 1024
 /* The NMS keeps the common keys in memory and looks each up in the store
  * again after this long (a login elsewhere replaces a key; a revocation
  * told to the NMS has every key looked up again at once); a Registration
@@ -75,6 +84,7 @@ struct nms_stats {
 	uint64_t auth_fail;
 	uint64_t replay;
 	uint64_t unknown_key;
+	uint64_t unknown_key_shed;   /* ...not looked up: NMS_KEY_MISSES_PER_SEC reached */
 	uint64_t expired_key;
 	uint64_t registrations;
 	uint64_t keepalives;

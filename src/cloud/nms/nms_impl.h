@@ -42,9 +42,12 @@ struct nms_key {
 
 /* NMS Rejects are unauthenticated answers to unauthenticated input:
  * limit them per source address so the NMS is no reflector. */
+/* Per source address (hashed) and second: NMS Rejects sent, store
+ * lookups that found no key. */
 struct nms_rl_slot {
 	int64_t second;
 	unsigned sent;
+	unsigned misses;
 };
 
 #define NMS_BUS_FWD 256   /* delivered tunnels remembered (nms_bus.c) */
@@ -64,6 +67,8 @@ struct nms {
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
+	int64_t miss_sec;                  /* the second key_misses counts in */
+	unsigned key_misses;               /* store lookups that found no key, from anywhere */
 	/* Counters of everything sealed to nodes: the common keys outlive
 	 * this process (the store keeps them), so the counters come from
 	 * blocks reserved in the store and never repeat under a key. */
