@@ -497,6 +497,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (a->have_ip && clock_now_ms() >= a->next_fetch_ms)
 		fetch_list(a);
 	ra_arm(a, lansock_ra_tick(a->ls));
+	lansock_tick(a->ls);
 }
 
 /* ---- status ---- */

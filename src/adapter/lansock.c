@@ -202,7 +202,7 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 	if (res.ev != DHCP_EV_MALFORMED && res.ev != DHCP_EV_CHADDR_MISMATCH)
 		lan_gn_from(ls, fi->src_mac);
 	if (res.lease_changed)
-		lease_table_save(ls->leases, now);         /* logs its errors */
+		lease_table_changed(ls->leases, now);      /* logs its errors */
 	if (!res.len)
 		return;
 	u.dst_mac = res.dst_mac;
@@ -635,6 +635,7 @@ void lansock_free(struct lansock *ls)
 		lansock_flush(ls);
 		dp_tun_free(ls->tx);
 	}
+	lease_table_flush(ls->leases, clock_now(), true);
 	lease_table_free(ls->leases);
 	if (ls->fd >= 0)
 		close(ls->fd);
@@ -693,4 +694,9 @@ void lansock_status(const struct lansock *ls, struct json *j)
 	json_uint(j, "tx_err", s->tx_err);
 	lan_status6(ls, j);
 	json_obj_end(j);
+}
+
+void lansock_tick(struct lansock *ls)
+{
+	lease_table_flush(ls->leases, clock_now(), false);
 }

@@ -99,6 +99,9 @@ bool lansock_kernel_ll6(const struct lansock *ls, struct in6_addr *ll);
  * call every second, and at the times lansock_ra_wake() names.  Returns
  * when the next one is due (clock_now_ms()), 0 for none. */
 int64_t lansock_ra_tick(struct lansock *ls);
+/* About once a second: a lease change whose save waits (lease.h) is
+ * saved once its gap has passed. */
+void lansock_tick(struct lansock *ls);
 /* A Router Solicitation's answer is due at this clock_now_ms() time
  * (after a random delay): call lansock_ra_tick() then.  0 when none was
  * scheduled since the last call. */

@@ -338,7 +338,7 @@ void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi)
 				ls->ifname, cy_mac_str(fi->src_mac, mac),
 				inet_ntop(AF_INET6, res.vip6, a, sizeof(a)));
 	if (res.lease_changed)
-		lease_table_save(ls->leases, now);         /* logs its errors */
+		lease_table_changed(ls->leases, now);      /* logs its errors */
 	if (!res.len)
 		return;
 	n = frame_build_udp6(ls->out, sizeof(ls->out), &u, res.reply, res.len);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,59 @@ static void test_save_load(void **state)
 	lease_table_free(lt);
 }
 
+/* The file says what it holds. */
+static bool file_has(const char *what)
+{
+	char buf[512];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+/* Changes are saved at once, then at most once per LEASE_SAVE_GAP_S: a
+ * flood of renewals does not write (and wait for) the disk per message;
+ * what waits is saved by the tick after the gap, or at exit. */
+static void test_save_coalesced(void **state)
+{
+	struct lease_table *lt = lease_table_new(path);
+	uint8_t a[6] = { 0x02, 0xaa, 0, 0, 0, 1 }, b[6] = { 0x02, 0xbb, 0, 0, 0, 2 };
+	uint8_t c[6] = { 0x02, 0xcc, 0, 0, 0, 3 };
+
+	lease_set(lt, a, IP(100, 64, 0, 5), NOW + 3600, LEASE_BOUND);
+	lease_table_changed(lt, NOW);
+	assert_true(file_has("02:aa:00:00:00:01"));
+	assert_false(lease_table_dirty(lt));
+	for (int i = 0; i < 1000; i++) {                   /* renewals */
+		lease_set(lt, b, IP(100, 64, 0, 6), NOW + 3600 + i, LEASE_BOUND);
+		lease_table_changed(lt, NOW + 1);
+	}
+	assert_false(file_has("02:bb"));
+	assert_true(lease_table_dirty(lt));
+	lease_table_flush(lt, NOW + LEASE_SAVE_GAP_S - 1, false);
+	assert_false(file_has("02:bb"));
+	lease_table_flush(lt, NOW + LEASE_SAVE_GAP_S, false);
+	assert_true(file_has("02:bb:00:00:00:02 100.64.0.6 1700004599"));
+	assert_false(lease_table_dirty(lt));
+	/* nothing changed: nothing written */
+	unlink(path);
+	lease_table_flush(lt, NOW + 3 * LEASE_SAVE_GAP_S, true);
+	assert_false(file_has("02:aa"));
+	/* at exit, what waits is saved at once */
+	lease_table_changed(lt, NOW + 3 * LEASE_SAVE_GAP_S);
+	lease_set(lt, c, IP(100, 64, 0, 7), NOW + 3600, LEASE_BOUND);
+	lease_table_changed(lt, NOW + 3 * LEASE_SAVE_GAP_S + 1);
+	assert_false(file_has("02:cc"));
+	lease_table_flush(lt, NOW + 3 * LEASE_SAVE_GAP_S + 1, true);
+	assert_true(file_has("02:cc"));
+	lease_table_free(lt);
+}
+
 static void test_hostile_file(void **state)
 {
 	struct lease_table *lt = lease_table_new(path);
@@ -226,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_coalesced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_file, setup, teardown),
 	};
 

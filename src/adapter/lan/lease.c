@@ -20,6 +20,9 @@ struct lease_table {
 	char *path;
 	struct lease *v;
 	size_t n, cap;
+	bool dirty;                      /* changed since the last save */
+	bool saved_once;
+	int64_t saved_at;                /* the last save's now */
 };
 
 struct lease_table *lease_table_new(const char *path)
@@ -392,4 +395,27 @@ out:
 		close(fd);
 	unlink(tmp);
 	return r;
+}
+
+void lease_table_changed(struct lease_table *lt, int64_t now)
+{
+	lt->dirty = true;
+	lease_table_flush(lt, now, false);
+}
+
+void lease_table_flush(struct lease_table *lt, int64_t now, bool force)
+{
+	if (!lt->dirty || (!force && lt->saved_once && now - lt->saved_at < LEASE_SAVE_GAP_S &&
+			   now >= lt->saved_at))
+		return;
+	/* A failed save is tried again after the gap, not before: its
+	 * warning comes once per gap. */
+	lt->saved_once = true;
+	lt->saved_at = now;
+	lt->dirty = lease_table_save(lt, now) < 0;
+}
+
+bool lease_table_dirty(const struct lease_table *lt)
+{
+	return lt->dirty;
 }

@@ -47,6 +47,17 @@ int lease_table_load(struct lease_table *lt, int64_t now);
 /* Write all BOUND, unexpired leases (see above).  0 or -errno (logged).
  * No-op without a path. */
 int lease_table_save(struct lease_table *lt, int64_t now);
+/* The table changed (a lease given, renewed, released): saved now when
+ * the last save is at least LEASE_SAVE_GAP_S old, else by the first
+ * lease_table_flush() after that, so a flood of renewals writes the file
+ * (and waits for the disk) once per gap, not once per message. */
+#define LEASE_SAVE_GAP_S 5
+void lease_table_changed(struct lease_table *lt, int64_t now);
+/* A pending change saved, when its gap has passed or with force (at
+ * exit).  Call about once a second. */
+void lease_table_flush(struct lease_table *lt, int64_t now, bool force);
+/* A change waits for its save. */
+bool lease_table_dirty(const struct lease_table *lt);
 /* The same two on text in memory, no file involved (the fuzzer's way in):
  * load lines of the file format from buf (the same rules and warnings,
  * named after the table's path or "(lease text)"), and write the file's
