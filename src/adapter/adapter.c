@@ -325,7 +325,7 @@ static void lan_gn_seen(void *arg, struct gn *g)
 		gn_activate(a, g);
 }
 
-static void lan_unknown_mac(void *arg, const uint8_t mac[6])
+static void lan_unknown_mac(void *arg, const uint8_t mac[6], bool asks_lease)
 {
 	struct adapter *a = arg;
 	int64_t now = clock_now_ms();
@@ -336,8 +336,10 @@ static void lan_unknown_mac(void *arg, const uint8_t mac[6])
 		LOG_RATELIMITED(&a->unknown_rl,
 				"unknown MAC %s on %s: not a general node of this adapter, no lease",
 				cy_mac_str(mac, s), a->lan);
-	/* It may have been enrolled since the last fetch. */
-	if (a->have_ip && now - a->last_unknown_fetch_ms >= ADAPTER_UNKNOWN_FETCH_MS) {
+	/* A device asking for a lease may have been enrolled since the last
+	 * fetch.  Only then: the LAN's other hosts ARP and solicit all the
+	 * time, and each fetch is a TLS login to the AS. */
+	if (asks_lease && a->have_ip && now - a->last_unknown_fetch_ms >= ADAPTER_UNKNOWN_FETCH_MS) {
 		a->last_unknown_fetch_ms = now;
 		fetch_list(a);
 	}

@@ -4,7 +4,7 @@
  *  - once the node's own identity is registered, its VIPv4 becomes the LAN
  *    address (/32), the nftables table goes in (nat.h) and the GN list is
  *    fetched from the AS (again every `refresh` s, and when an unknown MAC
- *    shows up, at most once per ADAPTER_UNKNOWN_FETCH_MS);
+ *    asks for a lease, at most once per ADAPTER_UNKNOWN_FETCH_MS);
  *  - every frame of the LAN is read from an AF_PACKET socket (lansock.h)
  *    and classified: DHCP -> the DHCP server (lease file), ARP -> answered
  *    for peer VIPs, DNS to the LAN address -> that GN's resolver, packets

@@ -106,18 +106,28 @@ static bool dhcp_lookup(void *arg, const uint8_t mac[6], uint32_t *vip4)
 }
 
 /* The owner logs each unknown MAC once. */
-struct gn *lan_gn_from(struct lansock *ls, const uint8_t mac[6])
+static struct gn *gn_from(struct lansock *ls, const uint8_t mac[6], bool asks_lease)
 {
 	struct gn *g = gn_by_mac(ls->cfg.gns, mac);
 
 	if (!g) {
-		ls->cfg.ops->unknown_mac(ls->cfg.arg, mac);
+		ls->cfg.ops->unknown_mac(ls->cfg.arg, mac, asks_lease);
 		return NULL;
 	}
 	g->frames++;
 	ls->cfg.ops->gn_seen(ls->cfg.arg, g);
 	lan_ra_first(ls, g);
 	return g;
+}
+
+struct gn *lan_gn_from(struct lansock *ls, const uint8_t mac[6])
+{
+	return gn_from(ls, mac, false);
+}
+
+struct gn *lan_gn_asks(struct lansock *ls, const uint8_t mac[6])
+{
+	return gn_from(ls, mac, true);
 }
 
 /* ---- ARP ---- */
@@ -190,7 +200,7 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 	ls->st.dhcp_in++;
 	if (!ls->have_addr) {
 		/* Nothing to offer before the adapter's own VIP is known. */
-		lan_gn_from(ls, fi->src_mac);
+		lan_gn_asks(ls, fi->src_mac);
 		ls->st.dhcp_ignored++;
 		return;
 	}
@@ -200,7 +210,7 @@ static void dhcp_input(struct lansock *ls, const struct frame_info *fi)
 	/* The owner hears of the MAC (seen, or unknown: logged once) unless
 	 * the message was not even a well-formed request of its own. */
 	if (res.ev != DHCP_EV_MALFORMED && res.ev != DHCP_EV_CHADDR_MISMATCH)
-		lan_gn_from(ls, fi->src_mac);
+		lan_gn_asks(ls, fi->src_mac);
 	if (res.lease_changed)
 		lease_table_changed(ls->leases, now);      /* logs its errors */
 	if (!res.len)

@@ -54,8 +54,10 @@ struct lansock;
 struct lansock_ops {
 	/* A frame (DHCP or traffic) from an enrolled GN's MAC. */
 	void (*gn_seen)(void *arg, struct gn *g);
-	/* A frame from a MAC that is no GN of this adapter. */
-	void (*unknown_mac)(void *arg, const uint8_t mac[6]);
+	/* A frame from a MAC that is no GN of this adapter; asks_lease: a
+	 * DHCP or DHCPv6 message (the device wants to join: it may have been
+	 * enrolled since the GN list was fetched). */
+	void (*unknown_mac)(void *arg, const uint8_t mac[6], bool asks_lease);
 	/* An IPv4 or IPv6 packet from GN g to a peer VIP, ready for its overlay. */
 	void (*input)(void *arg, struct gn *g, const uint8_t *pkt, size_t len);
 	/* A DNS query from g to the LAN address (client: its address, port).

@@ -321,7 +321,7 @@ void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi)
 	ls->st.dhcp6_in++;
 	if (!ls->have_addr6) {
 		/* Nothing to give before the adapter's own VIPv6 is known. */
-		lan_gn_from(ls, fi->src_mac);
+		lan_gn_asks(ls, fi->src_mac);
 		ls->st.dhcp6_ev[DHCP6_EV_IGNORED]++;
 		return;
 	}
@@ -332,7 +332,7 @@ void lan_dhcp6_input(struct lansock *ls, const struct frame_info *fi)
 		LOG_RATELIMITED(&ls->rl, "%s: malformed DHCPv6 message from %s: %s", ls->ifname,
 				cy_mac_str(fi->src_mac, mac), res.why);
 	else
-		lan_gn_from(ls, fi->src_mac);    /* seen, or unknown: logged once */
+		lan_gn_asks(ls, fi->src_mac);    /* seen, or unknown: logged once */
 	if (res.ev == DHCP6_EV_DECLINED)
 		LOG_RATELIMITED(&ls->rl, "%s: %s declined %s: another host on the LAN uses it",
 				ls->ifname, cy_mac_str(fi->src_mac, mac),

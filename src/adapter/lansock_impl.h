@@ -74,8 +74,10 @@ struct lansock {
  * for the GNs.  0 or -errno (counted, logged). */
 int lan_send_frame(struct lansock *ls, const uint8_t *frame, size_t len);
 /* The GN behind a frame's source MAC, the owner told it was seen; NULL
- * for a MAC that is no GN (the owner told too). */
+ * for a MAC that is no GN (the owner told too).  lan_gn_asks: the same
+ * for a DHCP or DHCPv6 message. */
 struct gn *lan_gn_from(struct lansock *ls, const uint8_t mac[6]);
+struct gn *lan_gn_asks(struct lansock *ls, const uint8_t mac[6]);
 /* A VIP or VIP6 frame from GN g to its overlay: cut to wire packets first
  * when it is a GSO super-frame or has a partial checksum; each checked
  * against the tunnel MTU and its SYN's MSS clamped. */

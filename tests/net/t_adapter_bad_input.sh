@@ -42,6 +42,8 @@ cloud_new
 node_new a
 node_upstream a "$UPSTREAM4"
 adapter_new ad
+# No periodic GN-list fetch during the test: each one below is caused.
+conf_set "$(node_conf ad)" adapter refresh 3600
 gn_new g1 ad "$M1"
 gn_new g2 ad "$M2"
 start_cloud
@@ -184,8 +186,11 @@ ok "g1 still pings and resolves a; g2 leased $(vip g2 4) and pings a"
 pretty "unenrolled x with a static VIP-range address reaches nothing in the overlay"
 addr x eth0 "$ROGUE/10"
 n x ip route add default via "$advip"
+fetches=$(stat_get .as.info_ok)
 got=$(arp_macs x "$avip" 3) && fail "x (unenrolled): arping $avip answered by $got"
-ok "x: arping a's VIP $avip: no answer"
+[[ $(stat_get .as.info_ok) == "$fetches" ]] ||
+	fail "x's ARPs made ad fetch its GN list ($fetches -> $(stat_get .as.info_ok) Information Requests)"
+ok "x: arping a's VIP $avip: no answer, and no GN-list fetch for an unknown MAC's ARPs"
 n x ip neigh replace "$avip" lladdr "$admac" dev eth0 nud permanent
 pcap=$RUN_DIR/a-rogue.pcap
 n a timeout 30 tcpdump -i any -n -U -w "$pcap" "icmp and host $ROGUE" 2>"$pcap.err" &
@@ -198,6 +203,11 @@ seen=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
 [[ $seen == 0 ]] || fail "a saw $seen packets from the unenrolled x: $(tcpdump -r "$pcap" -n 2>/dev/null | head -n 3)"
 ok "x: ping a's VIP $avip: no replies; a saw nothing from $ROGUE"
 vping g1 "$avip" || fail "g1: ping a after x's attempts"
+
+pretty "x asks for a lease: ad fetches its GN list once (x may have been enrolled)"
+udhcpc_once x 3 && fail "x (unenrolled) got a DHCP lease"
+wait_for 10 eval '(($(stat_get .as.info_ok) > fetches))'
+ok "no lease for x; Information Requests $fetches -> $(stat_get .as.info_ok)"
 
 pretty "g1 sends with g2's VIP as its source: dropped at the adapter, counted"
 V2=$(vip g2 4)
