@@ -179,6 +179,11 @@ static int gn_activate(struct adapter *a, struct gn *g)
 	const struct sockaddr_storage *ups;
 	char mac[18];
 
+	/* Its last start failed (file descriptors or memory ran out): not
+	 * again for every frame it sends. */
+	if (clock_now_ms() < g->retry_ms)
+		return -EAGAIN;
+
 	g->active = true;
 	if (g->ident)
 		return 0;
@@ -215,7 +220,9 @@ static int gn_activate(struct adapter *a, struct gn *g)
 	ident_start(c->id);
 	return 0;
 fail:
-	log_warnx("general node %s: cannot start its identity", g->info.fqdn);
+	LOG_RATELIMITED(&a->unknown_rl, "general node %s: cannot start its identity, "
+			"trying again in %d s", g->info.fqdn, ADAPTER_ACTIVATE_RETRY_MS / 1000);
+	g->retry_ms = clock_now_ms() + ADAPTER_ACTIVATE_RETRY_MS;
 	gnctx_free(c);
 	g->active = false;
 	return -ENOMEM;

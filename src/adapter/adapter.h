@@ -17,6 +17,7 @@
 #define CY_ADAPTER_ADAPTER_H
 
 #define ADAPTER_UNKNOWN_FETCH_MS 5000
+#define ADAPTER_ACTIVATE_RETRY_MS 5000   /* a general node whose identity failed to start */
 
 struct event_base;
 struct node;

@@ -28,6 +28,7 @@ struct gn {
 	void *ident;         /* the owner's: struct ident * */
 	void *dns;           /* the owner's: struct resolver_server * */
 	uint64_t frames;     /* frames seen from its MAC */
+	int64_t retry_ms;    /* its identity failed to start: not again before (clock_now_ms) */
 	/* Router Advertisements to it (lansock6.c) */
 	int64_t ra_next_ms;  /* the next unsolicited one (clock_now_ms) */
 	int64_t ra_last_ms;  /* the last one sent to it */
