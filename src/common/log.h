@@ -47,5 +47,12 @@ bool ratelimit_ok(struct ratelimit *rl);
 		if (ratelimit_ok(rl))                              \
 			log_msg(LOG_LVL_WARN, false, __VA_ARGS__); \
 	} while (0)
+/* The same for an informational line that someone else's packets can
+ * make happen at their rate. */
+#define LOG_RATELIMITED_INFO(rl, ...)                              \
+	do {                                                       \
+		if (ratelimit_ok(rl))                              \
+			log_msg(LOG_LVL_INFO, false, __VA_ARGS__); \
+	} while (0)
 
 #endif

@@ -193,9 +193,9 @@ static uint8_t open_res(struct fx *f, const uint8_t *out, size_t len,
 }
 
 /* A session for TID; returns its slot (port - PORT0). */
-static size_t alloc(struct fx *f)
+static size_t alloc_tid(struct fx *f, uint64_t tid)
 {
-	struct req r = { .tid = TID, .key = f->relay_key, .keylen = TRS_KEY_LEN };
+	struct req r = { .tid = tid, .key = f->relay_key, .keylen = TRS_KEY_LEN };
 	uint8_t pkt[TRS_PKT_MAX], out[TRS_PKT_MAX];
 	struct sockaddr_storage eps[4];
 	size_t n = build_req(f, &r, pkt, sizeof(pkt)), neps;
@@ -205,6 +205,11 @@ static size_t alloc(struct fx *f)
 	assert_int_equal(open_res(f, out, n, eps, &neps), CY_OK);
 	assert_int_equal(neps, 2);
 	return addr_port(SA(eps[0])) - PORT0;
+}
+
+static size_t alloc(struct fx *f)
+{
+	return alloc_tid(f, TID);
 }
 
 static void test_request(void **state)
@@ -736,6 +741,30 @@ static void test_expire(void **state)
 	assert_int_equal(alloc(f), slot);
 }
 
+/* A session no node says hello to is closed after TRS_HELLO_WAIT_MS, not
+ * after the idle time: a node selecting route after route holds each
+ * port seconds, not a minute. */
+static void test_expire_never_greeted(void **state)
+{
+	struct fx *f = *state;
+	const struct trs_stats *st = trs_stats(f->t);
+	size_t slot = alloc_tid(f, TID + 1), greeted = alloc(f);
+
+	both_sides(f, greeted);
+	assert_int_equal(st->sessions, 2);
+	trs_expire(f->t, MONO + TRS_HELLO_WAIT_MS - 1);
+	assert_int_equal(st->sessions, 2);
+	trs_expire(f->t, MONO + TRS_HELLO_WAIT_MS);
+	assert_int_equal(st->sessions, 1);
+	assert_int_equal(st->sessions_expired, 1);
+	/* the greeted one lives its idle time */
+	trs_expire(f->t, MONO + 59999);
+	assert_int_equal(st->sessions, 1);
+	trs_expire(f->t, MONO + 60000);
+	assert_int_equal(st->sessions, 0);
+	(void)slot;
+}
+
 static void test_full(void **state)
 {
 	struct fx *f = *state;
@@ -898,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_ack_wire),
 		cmocka_unit_test_setup_teardown(test_roam, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire_never_greeted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full, setup_one, teardown),
 		cmocka_unit_test_setup_teardown(test_no_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_cache, setup, teardown),

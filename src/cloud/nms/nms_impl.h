@@ -67,6 +67,7 @@ struct nms {
 	struct nms_rl_slot rl[NMS_RL_SLOTS];
 	uint64_t rl_salt;
 	struct ratelimit rl_log;
+	struct ratelimit rl_route;         /* route selections that failed */
 	int64_t miss_sec;                  /* the second key_misses counts in */
 	unsigned key_misses;               /* store lookups that found no key, from anywhere */
 	/* Counters of everything sealed to nodes: the common keys outlive

@@ -680,9 +680,10 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 	return 0;
 fail:
 	n->stats.directions_failed++;
-	log_info("nms: route %s -> %s: %s%s%s", s.mn.id ? s.mn.fqdn : addr_str(from, fbuf),
-		 s.cn.id ? s.cn.fqdn : "?", cy_result_str(r), s.why ? ": " : "",
-		 s.why ? s.why : "");
+	/* A node can ask for names that fail as fast as it likes. */
+	LOG_RATELIMITED_INFO(&n->rl_route, "nms: route %s -> %s: %s%s%s",
+			     s.mn.id ? s.mn.fqdn : addr_str(from, fbuf), s.cn.id ? s.cn.fqdn : "?",
+			     cy_result_str(r), s.why ? ": " : "", s.why ? s.why : "");
 	return route_fail_msg(req_id, r, s.why, msg, cap);
 }
 

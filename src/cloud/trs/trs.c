@@ -390,8 +390,8 @@ static bool trs_hello(struct trs *t, struct trs_session *s, const struct sockadd
 	s->last_ts[side] = ts;
 	s->active_ms = clock_now_ms();
 	if (!s->known[side] || !addr_equal((const struct sockaddr *)&s->ep[side], from))
-		log_info("trs: tunnel %016" PRIx64 ": side %u at %s", s->tunnel_id, side,
-			 addr_str(from, fb));
+		LOG_RATELIMITED_INFO(&t->rl, "trs: tunnel %016" PRIx64 ": side %u at %s",
+				     s->tunnel_id, side, addr_str(from, fb));
 	memset(&s->ep[side], 0, sizeof(s->ep[side]));
 	memcpy(&s->ep[side], from, addr_len(from));
 	s->known[side] = true;
@@ -484,13 +484,17 @@ bool trs_handle_relay(struct trs *t, size_t slot, const struct sockaddr *from, u
 
 void trs_expire(struct trs *t, int64_t now_ms)
 {
+	int64_t idle_ms = (int64_t)t->conf.idle_s * 1000;
+
 	for (size_t i = 0; i < t->conf.max_sessions; i++) {
 		struct trs_session *s = t->sessions[i];
+		bool greeted = s && (s->known[0] || s->known[1]);
 
-		if (!s || now_ms - s->active_ms < (int64_t)t->conf.idle_s * 1000)
+		if (!s || now_ms - s->active_ms <
+				  (greeted || idle_ms < TRS_HELLO_WAIT_MS ? idle_ms : TRS_HELLO_WAIT_MS))
 			continue;
-		log_info("trs: tunnel %016" PRIx64 ": relay session on port %u idle, closed",
-			 s->tunnel_id, s->port);
+		LOG_RATELIMITED_INFO(&t->rl, "trs: tunnel %016" PRIx64 ": relay session on port %u %s, "
+				"closed", s->tunnel_id, s->port, greeted ? "idle" : "never greeted");
 		t->st.sessions_expired++;
 		trs_session_close(t, i);
 	}

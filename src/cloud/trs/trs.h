@@ -37,6 +37,10 @@
 #define TRS_REQ_MAX_SKEW_MS (60 * 1000)
 #define TRS_LINKS 8                 /* NMS link keys (one per NMS process) cached */
 #define TRS_HELD_MAX 256            /* a handshake waiting for the other side */
+/* A session no side has said hello to is closed after this, not after
+ * the idle time: its nodes hello as their routes arrive, and a node
+ * selecting route after route must not hold a port a minute each. */
+#define TRS_HELLO_WAIT_MS 10000
 
 struct trs_conf {
 	uint8_t secret[TRS_KEY_LEN];               /* the NMS-TRS key */
