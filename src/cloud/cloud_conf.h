@@ -28,6 +28,7 @@
  *   cert_days = 90                                 lifetime of node and AS certificates
  *   renew_days = 30                                renewed with this many days left
  *   nms = 192.0.2.1:7444,[2001:db8::1]:7444        NMS endpoints given to nodes (required)
+ *   max_conns = 1024                               TLS connections at once
  *
  *   [nms]
  *   listen = [::]:7444
@@ -84,6 +85,7 @@ struct cloud_conf {
 	char as_key[CLOUD_PATH_MAX];
 	int key_lifetime;
 	int cert_days, renew_days;
+	int as_max_conns;             /* 0: as_server.h's AS_MAX_CONNS (1024) */
 	size_t nnms;
 	struct sockaddr_storage nms[CLOUD_MAX_NMS];
 

@@ -369,6 +369,7 @@ static int cloud_start(struct cloud *c)
 			.cert = c->conf.as_cert,
 			.key = c->conf.as_key,
 			.ca_cert = c->conf.ca_cert,
+			.max_conns = c->conf.as_max_conns,
 		};
 
 		ac.nnms = c->conf.nnms < AS_MAX_NMS ? c->conf.nnms : AS_MAX_NMS;

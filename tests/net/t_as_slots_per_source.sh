@@ -3,7 +3,8 @@
 # from one source are kept, one that never starts TLS is closed after the
 # 3 s handshake timeout, and so is one that sends its handshake a byte a
 # second (the deadline is absolute); while x holds what it can, node a
-# logs in.
+# logs in.  With every slot of a small table ([as] max_conns = 16) held by
+# silent clients of two hosts, a new login cuts the oldest handshake.
 #
 #          inet: bridge br0 (the "Internet")
 #   +-----------+-----------+
@@ -18,6 +19,7 @@ internet
 inet_host cloud 192.0.2.1/24 2001:db8::1/64
 inet_host a 192.0.2.10/24 -
 inet_host x 192.0.2.66/24 -
+inet_host y 192.0.2.67/24 -
 cloud_new
 node_new a
 start_cloud
@@ -56,4 +58,29 @@ wait "$holder" 2>/dev/null || true
 refused=$(stat_get .as.conn_refused)
 ((refused > 1000)) || fail "as.conn_refused is $refused"
 ok "as.conn_refused $refused"
+
+pretty "every slot held by silent clients (x and y, 8 each of 16): a's login cuts the oldest handshake"
+stop_daemon a
+stop_daemon cloud
+conf_set "$CLOUD_DIR/cloud.conf" as max_conns 16
+start_cloud
+n x "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 8 6 >"$W/hold-x" &
+hx=$!
+n y "$CYPHONIC_BIN/cy_abuse" hold 192.0.2.1 7443 8 6 >"$W/hold-y" &
+hy=$!
+held() { (($(n cloud ss -Htn state established '( sport = :7443 )' | wc -l) >= 16)); }
+wait_for 5 held
+# Only a handshake that has had AS_EVICT_AGE_MS (0.2 s) is cut: let the
+# holders' age past it (a time, not an event to wait for).
+sleep 0.3
+r0=$(stat_get .as.conn_refused)
+e0=$(stat_get .as.conn_evicted)
+start_node a a
+wait_registered a 10
+r1=$(stat_get .as.conn_refused)
+e1=$(stat_get .as.conn_evicted)
+((r1 == r0)) || fail "a's login was refused while silent clients held every slot (conn_refused $r0 -> $r1)"
+((e1 > e0)) || fail "no silent connection was cut (conn_evicted $e0 -> $e1)"
+wait "$hx" "$hy" 2>/dev/null || true
+ok "a registered in $REG_MS ms; conn_refused stayed $r0, conn_evicted $e0 -> $e1"
 stop_all

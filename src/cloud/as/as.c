@@ -79,6 +79,11 @@ void as_conn_refused(struct as *as)
 	as->stats.conn_refused++;
 }
 
+void as_conn_evicted(struct as *as)
+{
+	as->stats.conn_evicted++;
+}
+
 ssize_t as_frame_len(struct as *as, const uint8_t *hdr)
 {
 	ssize_t n = cy_frame_len(hdr);
@@ -633,6 +638,8 @@ const struct counter as_counters[] = {
 	COUNTER(struct as_stats, info_refused, "Information Requests refused"),
 	COUNTER(struct as_stats, throttled, "password logins refused without hashing"),
 	COUNTER(struct as_stats, conn_refused, "connections refused over a cap"),
+	COUNTER(struct as_stats, conn_evicted,
+		"connections cut in their TLS handshake to make room for a new one"),
 	COUNTER(struct as_stats, renewed, "node certificates renewed"),
 	COUNTER(struct as_stats, renew_failed, "node certificate renewals that failed"),
 };

@@ -59,6 +59,7 @@ struct as_stats {
 	uint64_t throttled;      /* password logins refused unhashed: backing off after
 				  * failures, or too many checks queued (RESULT 10) */
 	uint64_t conn_refused;   /* connections refused: too many in all or from one source */
+	uint64_t conn_evicted;   /* connections cut in their handshake: all were taken */
 	uint64_t renewed;        /* node certificates renewed at login */
 	uint64_t renew_failed;   /* renewals due that could not be made */
 };
@@ -117,6 +118,7 @@ bool as_response_ok(const uint8_t *resp, size_t len);
  * glue logs). */
 void as_tls_failed(struct as *as);
 void as_conn_refused(struct as *as);
+void as_conn_evicted(struct as *as);
 const struct as_stats *as_stats(const struct as *as);
 
 #endif

@@ -23,6 +23,7 @@
 #include "as_limit.h"
 #include "as_hs.h"
 #include "as_pool.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "store.h"
@@ -47,6 +48,8 @@ struct as_conn {
 	bool checking;                       /* a password check runs for it */
 	bool closing;                        /* close once the response is written */
 	bool draining;                       /* response sent, FIN sent: reading to EOF */
+	bool evicted;                        /* cut in its handshake to make room */
+	int64_t accepted_ms;
 	size_t drained;                      /* bytes read and dropped meanwhile */
 	struct event *deadline;              /* absolute: handshake, lifetime, drain */
 	char serial[STORE_SERIAL_MAX + 1];
@@ -318,7 +321,7 @@ static void as_hs_done(void *tag, bool ok, const char *err, void *arg)
 
 	if (ok && as_conn_open(c) == 0)
 		return;
-	if (!ok) {
+	if (!ok && !c->evicted) {
 		as_tls_failed(c->srv->as);
 		LOG_RATELIMITED(&c->srv->rl_tls, "as: %s: TLS handshake failed: %s",
 				addr_str((struct sockaddr *)&c->peer, pbuf), err);
@@ -350,6 +353,28 @@ static void as_conn_written(struct bufferevent *bev, void *arg)
 		as_conn_next(c);
 }
 
+/* The table is full: cut the oldest connection still in its handshake
+ * (one that opened and sends nothing holds a slot up to
+ * AS_HANDSHAKE_TIMEOUT) if it has had AS_EVICT_AGE_MS.  Its worker sees
+ * the socket shut and hands it back as failed (as_hs_done), which frees
+ * it.  True when one was cut. */
+static bool as_evict(struct as_server *s)
+{
+	int64_t now = clock_now_ms();
+	struct as_conn *c, *old = NULL;
+
+	/* newest first: the last match is the oldest */
+	for (c = s->conns; c; c = c->next)
+		if (!c->bev && !c->evicted && now - c->accepted_ms >= AS_EVICT_AGE_MS)
+			old = c;
+	if (!old)
+		return false;
+	old->evicted = true;
+	shutdown(old->fd, SHUT_RDWR);
+	as_conn_evicted(s->as);
+	return true;
+}
+
 static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -361,7 +386,8 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	SSL *ssl;
 	int from_src = 0, one = 1;
 
-	if (s->nconns >= s->max_conns) {
+	if (s->nconns >= s->max_conns &&
+	    (s->nconns >= s->max_conns + AS_EVICT_SLACK || !as_evict(s))) {
 		LOG_RATELIMITED(&s->rl_full, "as: %d connections, refusing more", s->nconns);
 		as_conn_refused(s->as);
 		close(fd);
@@ -388,6 +414,7 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 		goto fail;
 	SSL_set_accept_state(ssl);
 	c->peer = peer;
+	c->accepted_ms = clock_now_ms();
 	memcpy(c->src, src, sizeof(c->src));
 	c->srv = s;
 	c->fd = fd;

@@ -12,6 +12,11 @@
 #include <sys/socket.h>
 
 #define AS_MAX_CONNS 1024
+/* All taken: the oldest connection still in its TLS handshake for at
+ * least AS_EVICT_AGE_MS is cut to make room for the new one (while up to
+ * AS_EVICT_SLACK cut ones wait for their worker to let go of them). */
+#define AS_EVICT_AGE_MS 200
+#define AS_EVICT_SLACK 64
 #define AS_SRC_CONNS 8            /* connections at once from one source */
 #define AS_HANDSHAKE_TIMEOUT 3    /* seconds for the TLS handshake, from accept */
 #define AS_CONN_LIFETIME 30       /* seconds a connection may live after it */
