@@ -127,11 +127,14 @@ n x ip route add "$(vip ad 4)/32" dev eth0
 # is the adapter that turns x away, not the network.
 n ad ip route add "$XIP/32" dev "$ADAPTER_LAN"
 # tcp53_drops: the packets the adapter's nftables dropped on their way to
-# its DNS-over-TCP listener (not from an enrolled MAC with its VIP).
+# its DNS-over-TCP listener (not from an enrolled MAC with its VIP): by
+# the rules for TCP port 53, or, for a VIP source, by the one that drops
+# any VIP source whose MAC is not that general node's.
 tcp53_drops()
 {
 	n ad nft list chain inet "cyphonic_adapter_$ADAPTER_LAN" input |
-		awk '/tcp dport 53/ { for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) }
+		awk '/tcp dport 53|saddr != @gn[46]/ {
+			for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) }
 			END { print s + 0 }'
 }
 ng0=$(dtcp not_gn)
