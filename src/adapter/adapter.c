@@ -61,7 +61,7 @@ struct adapter {
 	bool fetching;
 	int64_t next_fetch_ms, last_unknown_fetch_ms;
 	uint64_t nat_gen;           /* the GN table's generation nftables holds */
-	struct ratelimit rl, unknown_rl;
+	struct ratelimit rl, unknown_rl, start_rl;
 	struct login *info;     /* Information Requests */
 };
 
@@ -220,7 +220,7 @@ static int gn_activate(struct adapter *a, struct gn *g)
 	ident_start(c->id);
 	return 0;
 fail:
-	LOG_RATELIMITED(&a->unknown_rl, "general node %s: cannot start its identity, "
+	LOG_RATELIMITED(&a->start_rl, "general node %s: cannot start its identity, "
 			"trying again in %d s", g->info.fqdn, ADAPTER_ACTIVATE_RETRY_MS / 1000);
 	g->retry_ms = clock_now_ms() + ADAPTER_ACTIVATE_RETRY_MS;
 	gnctx_free(c);

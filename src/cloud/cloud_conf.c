@@ -155,7 +155,7 @@ static const struct conf_key cloud_keys[] = {
 	INT("as", "cert_days", cert_days, 2, 3650),
 	INT("as", "renew_days", renew_days, 1, 3649),
 	FN("as", "nms", set_nms_list, false),
-	INT("as", "max_conns", as_max_conns, 16, 65536),
+	INT("as", "max_conns", as_max_conns, 16, 16384),
 	FN("nms", "listen", set_nms_listen, false),
 	INT("nms", "registration_ttl", registration_ttl, 3, 3600),
 	FN("nms", "trs", set_trs_list, false),

@@ -301,8 +301,14 @@ static int cloud_nms_relay(struct cloud *c)
 
 /* A socket per relay session: let max_sessions of them fit under the
  * descriptor limit when the hard limit allows it. */
-static void cloud_raise_nofile(size_t want)
+/* Room for every socket the roles may hold at once: the TRS's relay
+ * sessions and the AS's connections (with those cut in their handshake
+ * but not yet let go), and 64 more for the rest. */
+static void cloud_raise_nofile(const struct cloud_conf *cf)
 {
+	size_t conns = cf->as_max_conns > 0 ? (size_t)cf->as_max_conns : AS_MAX_CONNS;
+	size_t want = (cf->has_trs ? (size_t)cf->trs_max_sessions : 0) +
+		      (cf->has_as ? conns + AS_EVICT_SLACK : 0);
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want + 64)
@@ -310,16 +316,14 @@ static void cloud_raise_nofile(size_t want)
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want + 64 ? want + 64
 									       : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want + 64)
-		log_warnx("trs: %zu relay sessions may not all get a socket (RLIMIT_NOFILE %llu)",
-			  want, (unsigned long long)rl.rlim_cur);
+		log_warnx("%zu relay sessions and AS connections may not all get a socket "
+			  "(RLIMIT_NOFILE %llu)", want, (unsigned long long)rl.rlim_cur);
 }
 
 static int cloud_trs(struct cloud *c)
 {
 	struct trs_server_conf tc = { .listen = c->conf.trs_listen };
 	char err[CLOUD_PATH_MAX + 64];
-
-	cloud_raise_nofile((size_t)c->conf.trs_max_sessions);
 
 	tc.port_lo = (uint16_t)c->conf.trs_port_lo;
 	tc.port_hi = (uint16_t)c->conf.trs_port_hi;
@@ -351,6 +355,7 @@ static int cloud_start(struct cloud *c)
 {
 	char err[2 * CLOUD_PATH_MAX + 128];
 
+	cloud_raise_nofile(&c->conf);
 	if ((c->conf.has_as || c->conf.has_nms) &&
 	    store_open(&c->st, c->conf.store, err, sizeof(err)) < 0) {
 		log_err("store: %s", err);

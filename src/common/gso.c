@@ -266,11 +266,12 @@ int gso_segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
 	hdrs = l3off + ip.hl + l4hl;
 	payload = ip.total - ip.hl - l4hl;
 	nseg = payload == 0 ? 1 : (payload + h->gso_size - 1) / h->gso_size;
-	/* No kernel makes more: a TCP segment of less than TCP_MIN_MSS, or
-	 * a UDP super-packet of more than UDP_MAX_SEGMENTS, is a forged
-	 * header (a LAN host's), which would make one frame tens of
-	 * thousands of packets. */
-	if ((ip.proto == IPPROTO_TCP_ && h->gso_size < GSO_TCP_MIN_SIZE) ||
+	/* No kernel makes more: a UDP super-packet of more than
+	 * UDP_MAX_SEGMENTS, or a TCP one cut finer than its smallest send
+	 * MSS less the most options allow, is a forged header (a LAN
+	 * host's), which would make one frame tens of thousands of
+	 * packets. */
+	if ((ip.proto == IPPROTO_TCP_ && nseg > GSO_TCP_MAX_SEGS) ||
 	    (ip.proto == IPPROTO_UDP_ && nseg > GSO_UDP_MAX_SEGS))
 		return -EINVAL;
 	if (hdrs > sizeof(tmpl))

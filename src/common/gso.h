@@ -115,9 +115,11 @@ typedef int (*gso_seg_fn)(void *arg, uint8_t *pkt, size_t len);
 /* The most header bytes in front of each segment's payload: link header
  * + IPv4 with options + TCP with options. */
 #define GSO_HDRS_MAX (64 + 60 + 60)
-/* What Linux itself never goes beyond: its smallest TCP MSS (TCP_MIN_MSS)
- * and the most segments of one UDP GSO send (UDP_MAX_SEGMENTS). */
-#define GSO_TCP_MIN_SIZE 88
+/* What Linux itself never goes beyond: the most segments of one UDP GSO
+ * send (UDP_MAX_SEGMENTS), and of a 64 KB TCP super-packet at the
+ * smallest payload a segment can carry (tcp_min_snd_mss, 48, less 12
+ * bytes of timestamps: 36 bytes, 1820 segments; 2048 leaves room). */
+#define GSO_TCP_MAX_SEGS 2048
 #define GSO_UDP_MAX_SEGS 128
 
 /* Turn the packet in buf (len bytes: l3off bytes of link header, then an
@@ -141,9 +143,8 @@ typedef int (*gso_seg_fn)(void *arg, uint8_t *pkt, size_t len);
  * packet, a NEEDS_CSUM field outside the packet's L4 part, the IP version
  * or L4 protocol not matching gso_type,
  * IPv4 fragments, IPv6 extension headers, GSO_UDP, headers over
- * GSO_HDRS_MAX, a TCP gso_size below GSO_TCP_MIN_SIZE or more than
- * GSO_UDP_MAX_SEGS UDP segments; IPv4 options are copied), or fn's
- * negative return. */
+ * GSO_HDRS_MAX, more than GSO_TCP_MAX_SEGS TCP or GSO_UDP_MAX_SEGS UDP
+ * segments; IPv4 options are copied), or fn's negative return. */
 int gso_segment(const struct gso_hdr *h, uint8_t *buf, size_t len, size_t l3off,
 		gso_seg_fn fn, void *arg);
 

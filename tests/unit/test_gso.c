@@ -415,14 +415,16 @@ static void test_hostile(void **state)
 	x = h;
 	x.gso_size = 0;
 	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
-	/* a segment size no TCP uses: 5000 packets out of one frame */
+	/* cut finer than any TCP cuts: more than GSO_TCP_MAX_SEGS packets
+	 * out of one frame */
+	len = mk_v4(6, 60000, 0x10);
 	x.gso_size = 1;
 	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
-	x.gso_size = GSO_TCP_MIN_SIZE - 1;
+	x.gso_size = 60000 / GSO_TCP_MAX_SEGS;      /* 29: 2069 segments */
 	assert_int_equal(cut(&x, len, L2, count_cb, &n), -EINVAL);
 	assert_int_equal(n, 0);
-	x.gso_size = GSO_TCP_MIN_SIZE;  /* the smallest there is: 57 segments */
-	assert_int_equal(cut(&x, len, L2, count_cb, &n), (5000 + GSO_TCP_MIN_SIZE - 1) / GSO_TCP_MIN_SIZE);
+	x.gso_size = 36;   /* the smallest a kernel sends: 1667 segments */
+	assert_int_equal(cut(&x, len, L2, count_cb, &n), (60000 + 35) / 36);
 	n = 0;
 	len = mk_v4(6, 5000, 0x10);     /* cut in pieces: build it again */
 	x = h;

@@ -488,8 +488,30 @@ static void test_unknown_keys_shed(void **state)
 	}
 	assert_true(ss->calls - calls0 <= NMS_KEY_MISSES_PER_SEC);
 	assert_true(nms_stats(f->nms)->unknown_key_shed - shed0 >= 3 * NMS_KEY_MISSES_PER_SEC);
+	/* ...and a key the NMS holds, due for its re-check (a revocation
+	 * somewhere), is still looked up and taken that same second */
+	nms_authz_check(f->nms);
+	shed0 = nms_stats(f->nms)->unknown_key_shed;
+	len = reg_req(f->ka, KEY_A, ++f->ctr_a, "203.0.113.77:1234", pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out)) > 0);
+	assert_int_equal(nms_stats(f->nms)->registrations, 2);
+	assert_int_equal(nms_stats(f->nms)->unknown_key_shed, shed0);
+	/* an IPv6 host is one source for its whole /64 */
+	{
+		struct sockaddr_storage v6;
+
+		shed0 = nms_stats(f->nms)->unknown_key_shed;
+		clock_set_fake(NOW + 5, 6000);
+		for (int i = 0; i < NMS_KEY_MISSES_PER_SOURCE + extra; i++) {
+			snprintf(a, sizeof(a), "[2001:db8:5:6::%x]:1234", i + 1);
+			v6 = ep(a);
+			len = reg_req(f->ka, 0x50000 + (uint64_t)i, 1, a, pkt, sizeof(pkt));
+			nms_handle(f->nms, SA(v6), pkt, len, out, sizeof(out));
+		}
+		assert_int_equal(nms_stats(f->nms)->unknown_key_shed - shed0, extra);
+	}
 	/* the next second: looked up again */
-	clock_set_fake(NOW + 1, 2000);
+	clock_set_fake(NOW + 6, 7000);
 	calls0 = ss->calls;
 	shed0 = nms_stats(f->nms)->unknown_key_shed;
 	len = reg_req(f->ka, 0x40000, 1, "198.51.100.9:1234", pkt, sizeof(pkt));

@@ -405,7 +405,7 @@ void lease_table_changed(struct lease_table *lt, int64_t now)
 
 void lease_table_flush(struct lease_table *lt, int64_t now, bool force)
 {
-	if (!lt->dirty || (!force && lt->saved_once && now - lt->saved_at < LEASE_SAVE_GAP_S &&
+	if (!lt || !lt->dirty || (!force && lt->saved_once && now - lt->saved_at < LEASE_SAVE_GAP_S &&
 			   now >= lt->saved_at))
 		return;
 	/* A failed save is tried again after the gap, not before: its

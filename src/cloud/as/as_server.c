@@ -386,22 +386,24 @@ static void as_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	SSL *ssl;
 	int from_src = 0, one = 1;
 
-	if (s->nconns >= s->max_conns &&
-	    (s->nconns >= s->max_conns + AS_EVICT_SLACK || !as_evict(s))) {
-		LOG_RATELIMITED(&s->rl_full, "as: %d connections, refusing more", s->nconns);
-		as_conn_refused(s->as);
-		close(fd);
-		return;
-	}
 	if ((size_t)salen <= sizeof(peer))
 		memcpy(&peer, sa, (size_t)salen);
 	addr_unmap(&peer, &len);
 	as_limit_key_addr((struct sockaddr *)&peer, src);
 	for (c = s->conns; c; c = c->next)
-		from_src += !strcmp(c->src, src);
+		from_src += !c->evicted && !strcmp(c->src, src);
 	if (from_src >= AS_SRC_CONNS) {
 		LOG_RATELIMITED(&s->rl_full, "as: %s: %d connections from there, refusing more",
 				addr_str((struct sockaddr *)&peer, pbuf), from_src);
+		as_conn_refused(s->as);
+		close(fd);
+		return;
+	}
+	/* Only for a connection that will be taken: a source at its cap
+	 * cuts nobody's handshake. */
+	if (s->nconns >= s->max_conns &&
+	    (s->nconns >= s->max_conns + AS_EVICT_SLACK || !as_evict(s))) {
+		LOG_RATELIMITED(&s->rl_full, "as: %d connections, refusing more", s->nconns);
 		as_conn_refused(s->as);
 		close(fd);
 		return;

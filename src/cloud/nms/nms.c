@@ -265,8 +265,10 @@ static struct nms_rl_slot *nms_rl_slot(struct nms *n, const struct sockaddr *fro
 		p = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
 		len = 4;
 	} else if (from->sa_family == AF_INET6) {
+		/* A host has a /64 (RFC 7421): one source, whatever the
+		 * address it picks in it. */
 		p = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
-		len = 16;
+		len = 8;
 	} else {
 		return NULL;
 	}
@@ -289,6 +291,15 @@ static bool nms_reject_ok(struct nms *n, const struct sockaddr *from)
 		return false;
 	s->sent++;
 	return true;
+}
+
+/* A store lookup that found no usable key (none, expired, or the store
+ * failed), charged to from's slot s and to everyone's. */
+static void nms_lookup_missed(struct nms *n, struct nms_rl_slot *s)
+{
+	if (s)
+		s->misses++;
+	n->key_misses++;
 }
 
 /* A store lookup for a key not cached is within this second's budgets
@@ -532,8 +543,10 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 	k = nms_key_cached(n, h->key_id);
 	if (k)
 		return k;
+	/* A key in memory, due for its re-check, is always looked up: the
+	 * budget is for ids the NMS has never seen. */
 	slot = nms_rl_slot(n, from);
-	if (!nms_lookup_ok(n, slot)) {
+	if (!nms_key_known(n, h->key_id) && !nms_lookup_ok(n, slot)) {
 		n->stats.unknown_key++;
 		n->stats.unknown_key_shed++;
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: too many unknown keys this second, "
@@ -541,9 +554,9 @@ static struct nms_key *nms_key_lookup(struct nms *n, const struct sockaddr *from
 		return NULL;
 	}
 	rc = store_key_get(n->st, h->key_id, &sk);
+	if (rc < 0 || sk.expires <= clock_now())
+		nms_lookup_missed(n, slot);
 	if (rc == -ENOENT) {
-		slot->misses++;
-		n->key_misses++;
 		n->stats.unknown_key++;
 		nms_key_drop(n, h->key_id); /* revoked or expired meanwhile */
 		LOG_RATELIMITED(&n->rl_log, "nms: %s: unknown key %016" PRIx64,

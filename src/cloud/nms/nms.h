@@ -28,13 +28,14 @@
 #define NMS_PKT_MAX 2048         /* largest datagram handled */
 #define NMS_REJECT_LEN 12
 #define NMS_REJECT_PER_SEC 5     /* NMS Rejects per source address and second */
-/* Store lookups a second that find no key, from one source address and
- * from all: past either, a datagram under a key the NMS has not cached
- * is dropped unlooked-at until the next second (counted in unknown_key
- * and unknown_key_shed).  Made-up key ids cost the event loop at most
- * that many store round trips a second; a source that makes them up
- * cannot keep other sources' new keys from being looked up, unless it
- * forges its source addresses. */
+/* Store lookups a second that find no usable key, from one source (an
+ * IPv4 address, an IPv6 /64) and from all: past either, a datagram under
+ * a key id the NMS has never had in memory is dropped unlooked-at until
+ * the next second (counted in unknown_key and unknown_key_shed).  Made-up
+ * key ids cost the event loop at most that many store round trips a
+ * second; a source that makes them up cannot keep other sources' new
+ * keys from being looked up unless it forges its source addresses, and
+ * nobody can keep the NMS from re-checking the keys it holds. */
 #define NMS_KEY_MISSES_PER_SOURCE 8
 #define NMS_KEY_MISSES_PER_SEC 1024
 /* The NMS keeps the common keys in memory and looks each up in the store

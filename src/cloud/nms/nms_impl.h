@@ -217,6 +217,8 @@ struct nms_key *nms_key_find(struct nms *n, uint64_t key_id);
 /* The cached key key_id when the store had it less than
  * NMS_KEY_RECHECK_MS ago and it has not expired; else NULL (look it up). */
 struct nms_key *nms_key_cached(struct nms *n, uint64_t key_id);
+/* key_id is in memory (fresh or due for its re-check). */
+bool nms_key_known(struct nms *n, uint64_t key_id);
 /* Is k still in the store (a login replaces a node's key, a revocation
  * deletes it)?  Looked up now: 0, -ENOENT (k is marked expired: no lookup
  * takes it any more, the next sweep frees it) or -EIO. */

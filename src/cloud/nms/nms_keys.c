@@ -99,6 +99,11 @@ static bool key_fresh(const struct nms *n, const struct nms_key *k)
 	return k->gen == n->key_gen && clock_now_ms() - k->checked_ms < NMS_KEY_RECHECK_MS;
 }
 
+bool nms_key_known(struct nms *n, uint64_t key_id)
+{
+	return nms_key_at(n, key_id) != NULL;
+}
+
 struct nms_key *nms_key_cached(struct nms *n, uint64_t key_id)
 {
 	struct nms_key *k = nms_key_at(n, key_id);

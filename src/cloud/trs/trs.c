@@ -56,6 +56,7 @@ struct trs {
 	struct trs_link links[TRS_LINKS];
 	struct trs_session **sessions;     /* conf.max_sessions slots */
 	struct ratelimit rl;
+	struct ratelimit rl_info;          /* sessions' sides and closings */
 	struct cy_ctr ctr;                 /* reply counters, all links */
 };
 
@@ -390,7 +391,7 @@ static bool trs_hello(struct trs *t, struct trs_session *s, const struct sockadd
 	s->last_ts[side] = ts;
 	s->active_ms = clock_now_ms();
 	if (!s->known[side] || !addr_equal((const struct sockaddr *)&s->ep[side], from))
-		LOG_RATELIMITED_INFO(&t->rl, "trs: tunnel %016" PRIx64 ": side %u at %s",
+		LOG_RATELIMITED_INFO(&t->rl_info, "trs: tunnel %016" PRIx64 ": side %u at %s",
 				     s->tunnel_id, side, addr_str(from, fb));
 	memset(&s->ep[side], 0, sizeof(s->ep[side]));
 	memcpy(&s->ep[side], from, addr_len(from));
@@ -493,7 +494,7 @@ void trs_expire(struct trs *t, int64_t now_ms)
 		if (!s || now_ms - s->active_ms <
 				  (greeted || idle_ms < TRS_HELLO_WAIT_MS ? idle_ms : TRS_HELLO_WAIT_MS))
 			continue;
-		LOG_RATELIMITED_INFO(&t->rl, "trs: tunnel %016" PRIx64 ": relay session on port %u %s, "
+		LOG_RATELIMITED_INFO(&t->rl_info, "trs: tunnel %016" PRIx64 ": relay session on port %u %s, "
 				"closed", s->tunnel_id, s->port, greeted ? "idle" : "never greeted");
 		t->st.sessions_expired++;
 		trs_session_close(t, i);
