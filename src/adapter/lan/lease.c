@@ -21,8 +21,7 @@ struct lease_table {
 	struct lease *v;
 	size_t n, cap;
 	bool dirty;                      /* changed since the last save */
-	bool saved_once;
-	int64_t saved_at;                /* the last save's now */
+	int64_t saved_at;                /* the last save's now (0: none yet) */
 };
 
 struct lease_table *lease_table_new(const char *path)
@@ -405,12 +404,12 @@ void lease_table_changed(struct lease_table *lt, int64_t now)
 
 void lease_table_flush(struct lease_table *lt, int64_t now, bool force)
 {
-	if (!lt || !lt->dirty || (!force && lt->saved_once && now - lt->saved_at < LEASE_SAVE_GAP_S &&
-			   now >= lt->saved_at))
+	/* (A clock stepped back is no gap to wait for.) */
+	if (!lt || !lt->dirty ||
+	    (!force && now >= lt->saved_at && now - lt->saved_at < LEASE_SAVE_GAP_S))
 		return;
 	/* A failed save is tried again after the gap, not before: its
 	 * warning comes once per gap. */
-	lt->saved_once = true;
 	lt->saved_at = now;
 	lt->dirty = lease_table_save(lt, now) < 0;
 }
