@@ -213,11 +213,11 @@ static void ops_punch_direction(void *arg, uint64_t tunnel_id, const char *peer_
 }
 
 static void ops_teardown(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
-			 const char *reason)
+			 const char *reason, enum cy_result result)
 {
 	struct ident *id = arg;
 
-	overlay_teardown(id->ov, tunnel_id, peer_fqdn, reason);
+	overlay_teardown(id->ov, tunnel_id, peer_fqdn, reason, result);
 	arm_timer(id);
 }
 

@@ -2,9 +2,11 @@
 # Two IPv6-only nodes, each behind a stateful firewall (an IPv6 router that
 # lets UDP in from the Internet only as a reply).  Neither is behind NAPT,
 # so the NMS sees each at its own address and routes them directly, the CN
-# initiating as it confirms: the MN's firewall drops that Request, the MN's
-# probe, sent as its route arrives, opens it, and the CN sends the same
+# initiating, each told at once.  The MN's probe, sent as its route
+# arrives, opens its firewall: before the CN's Request comes, which then
+# passes, or after the firewall dropped it, and then the CN sends the same
 # Request again as the probe comes (docs/nat.md), not a second later.
+# Which of the two depends on which daemon runs first; both must work.
 #
 #                          inet: bridge br0 (the "Internet")
 #        +----------------------+-----------------------+
@@ -36,14 +38,25 @@ done
 ok "a and b registered, not behind NAPT"
 
 pretty "a -> b: direct through both firewalls"
+r1_dropped_more() { (($(fw6_drops r1) > d0)); }
+d0=$(fw6_drops r1)
+n b bash -c 'echo unsolicited > /dev/udp/2001:db8:1::10/9'
+wait_for 5 r1_dropped_more
+d0=$(fw6_drops r1)
+ok "r1's firewall is in the way: it dropped an unsolicited datagram from b to a"
 pair_check a b '2001:db8:1::10' '2001:db8:2::10' 10
 check_found a b address
-d=$(fw6_drops r1)
-((d >= 1)) || fail "r1 dropped $d unsolicited datagrams: the firewall was not in the way"
+d=$(($(fw6_drops r1) - d0))
 prom_scrape b "http://[::1]:9999/metrics" b
 q=$(prom_value b cyphonic_node_requests_on_probe_total)
-[[ $q == 1 ]] || fail "b sent its Request again on a's probe $q times, not once"
-ok "path direct, found by address; r1's firewall dropped $d unsolicited datagram(s) (b's first Request), b sent it again on a's probe"
+((q <= 1)) || fail "b sent its Request again on a's probe $q times, more than once"
+((d == 0 || q == 1)) ||
+	fail "r1 dropped $d of b's datagrams and b never sent its Request again on a's probe"
+if ((d == 0)); then
+	ok "path direct, found by address; a's probe opened r1 before b's Request came"
+else
+	ok "path direct, found by address; r1 dropped $d datagram(s) (b's first Request), b sent it again on a's probe"
+fi
 no_drops "a b" "replay auth unknown malformed"
 [[ $(stat_get .trs.sessions) == 0 ]] || fail "trs.sessions = $(stat_get .trs.sessions)"
 ok "no relay session, no drops on the nodes"

@@ -445,15 +445,18 @@ static uint8_t exchange_punch(struct fx *f, const char *mn_ep, const char *cn_ep
 
 	assert_int_equal(dir_req(f, 'a', mn_ep, req_id, "beta.example.test", NULL, NULL, out,
 				 sizeof(out)), 0);
-	assert_int_equal(f->nsent, base + 1);
+	assert_true(f->nsent == base + 1 || f->nsent == base + 2);
 	cn_direction(f, base, 'b', cn_ep, &to_cn);
 	assert_string_equal(to_cn.fqdn, "alpha.example.test");
 	assert_memory_equal(to_cn.vip4, f->alpha.vip4, 4);
 	assert_memory_equal(to_cn.vip6, f->alpha.vip6, 16);
 	assert_true(addr_equal(SA(to_cn.peer), SA(mep)));
 	assert_int_equal(to_cn.path, CY_PATH_DIRECT);
+	/* The CN initiates: the MN's answer went with the CN's Route
+	 * Direction, right after it.  Else the MN gets it on the
+	 * Confirmation. */
+	assert_int_equal(f->nsent == base + 2, to_cn.role == CY_ROLE_INITIATOR);
 
-	/* The Confirmation: the MN gets its answer at once. */
 	assert_int_equal(confirm(f, 'b', cn_ep, to_cn.tunnel_id, CY_OK), 0);
 	assert_int_equal(f->nsent, base + 2);
 	assert_true(addr_equal(SA(f->sent[base + 1].to), SA(mep)));
@@ -666,8 +669,8 @@ static void test_punch_request(void **state)
 
 /* Sent datagram idx, opened with who's key: a Tunnel Teardown of tunnel
  * tid naming the peer fqdn. */
-static void teardown_check(struct fx *f, int idx, char who, const char *to, uint64_t tid,
-			   const char *fqdn, const char *why)
+static void teardown_check_result(struct fx *f, int idx, char who, const char *to,
+				  uint64_t tid, const char *fqdn, const char *why, uint8_t result)
 {
 	uint8_t plain[NMS_PKT_MAX];
 	struct sockaddr_storage want = ep(to);
@@ -687,6 +690,17 @@ static void teardown_check(struct fx *f, int idx, char who, const char *to, uint
 	assert_string_equal(name, fqdn);
 	assert_true(cy_msg_str(&m, CY_A_REASON, reason, CY_REASON_MAX));
 	assert_string_equal(reason, why);
+	if (result == CY_OK)
+		assert_null(cy_msg_find(&m, CY_A_RESULT));
+	else
+		assert_int_equal(result_of(&m), result);
+}
+
+/* A Teardown of a grant that ended (no RESULT). */
+static void teardown_check(struct fx *f, int idx, char who, const char *to, uint64_t tid,
+			   const char *fqdn, const char *why)
+{
+	teardown_check_result(f, idx, who, to, tid, fqdn, why, CY_OK);
 }
 
 /* A confirmed route is a grant: revoking one end tears the tunnel down at
@@ -742,17 +756,22 @@ static void test_teardown_on_revoke(void **state)
 	assert_true(nms_next_ms(f->nms) > f->mono + 1000);
 }
 
-/* The policy changes while a selection waits for the correspondent: the
- * requester never gets the key (RESULT 4, as for an unknown name) and the
- * correspondent, which has it already, is told to drop it. */
-static void test_denied_in_flight(void **state)
+/* The policy changes while a selection waits for the correspondent.
+ * When the MN initiates (behind NAPT), it never gets the key (RESULT 4,
+ * as for an unknown name) and the correspondent, which has it already,
+ * is told to drop it.  When the CN initiates, the MN had its answer with
+ * the CN's Route Direction: both are told to drop the tunnel, and the
+ * Confirmation changes nothing. */
+static void denied_in_flight(struct fx *f, bool cn_initiates)
 {
-	struct fx *f = *state;
 	struct nms_conf nc = { .registration_ttl = TTL };
 	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	const char *mn_ep = cn_initiates ? "192.0.2.10:7446" : "203.0.113.5:40000";
+	const char *why = "alpha.example.test -> beta.example.test no longer allowed by the "
+			  "access policy";
 	char path[192], err[256];
 	struct cy_msg m;
-	struct rd cn;
+	struct rd cn, mn;
 	uint8_t res;
 	FILE *pf;
 
@@ -763,29 +782,56 @@ static void test_denied_in_flight(void **state)
 	assert_non_null(f->nms);
 	nms_set_ops(f->nms, &cap_ops, f);
 	assert_int_equal(nms_policy_start(f->nms, err, sizeof(err)), 0);   /* none yet */
-	reg_global_pair(f);
+	reg(f, 'a', mn_ep, cn_initiates ? mn_ep : "10.0.0.2:7446", V4);
+	reg(f, 'b', "198.51.100.20:7446", "198.51.100.20:7446", V4);
 	f->nsent = 0;
-	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 9, "beta.example.test", NULL, NULL,
-				 out, sizeof(out)), 0);
-	assert_int_equal(f->nsent, 1);
+	assert_int_equal(dir_req(f, 'a', mn_ep, 9, "beta.example.test", NULL, NULL, out,
+				 sizeof(out)), 0);
+	assert_int_equal(f->nsent, cn_initiates ? 2 : 1);
 	cn_direction(f, 0, 'b', "198.51.100.20:7446", &cn);
 	pf = fopen(path, "w");
 	assert_non_null(pf);
 	fputs("allow gamma beta\n", pf);
 	fclose(pf);
 	assert_int_equal(nms_policy_reload(f->nms, true), 0);
-	confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
-	/* To b: a Teardown of the tunnel it confirmed; to a: RESULT 4. */
-	assert_int_equal(f->nsent, 3);
-	teardown_check(f, 1, 'b', "198.51.100.20:7446", cn.tunnel_id, "alpha.example.test",
-		       "alpha.example.test -> beta.example.test no longer allowed by the "
-		       "access policy");
-	open_for(f, 'a', f->sent[2].buf, f->sent[2].len, &m, plain);
-	assert_int_equal(m.type, CY_ROUTE_DIRECTION);
-	assert_true(cy_msg_u8(&m, CY_A_RESULT, &res));
-	assert_int_equal(res, CY_ERR_UNKNOWN);
-	assert_null(cy_msg_find(&m, CY_A_KEY));
+	if (cn_initiates) {
+		open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
+		rd_get(&m, &mn);
+		assert_true(mn.tunnel_id == cn.tunnel_id);
+		/* The reload tore it down at both ends; nothing more after. */
+		assert_int_equal(f->nsent, 4);
+		teardown_check(f, 2, 'a', mn_ep, cn.tunnel_id, "beta.example.test", why);
+		teardown_check(f, 3, 'b', "198.51.100.20:7446", cn.tunnel_id,
+			       "alpha.example.test", why);
+		confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
+		assert_int_equal(f->nsent, 4);
+		/* A retransmitted request hears RESULT 4 now. */
+		expect_fail(f, 'a', mn_ep, 9, "beta.example.test", NULL, CY_ERR_UNKNOWN);
+	} else {
+		assert_int_equal(f->nsent, 1);
+		confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
+		/* To b: a Teardown of the tunnel it confirmed; to a: RESULT 4. */
+		assert_int_equal(f->nsent, 3);
+		teardown_check(f, 1, 'b', "198.51.100.20:7446", cn.tunnel_id,
+			       "alpha.example.test", why);
+		open_for(f, 'a', f->sent[2].buf, f->sent[2].len, &m, plain);
+		assert_int_equal(m.type, CY_ROUTE_DIRECTION);
+		assert_true(cy_msg_u8(&m, CY_A_RESULT, &res));
+		assert_int_equal(res, CY_ERR_UNKNOWN);
+		assert_null(cy_msg_find(&m, CY_A_KEY));
+	}
 	assert_int_equal(nms_stats(f->nms)->directions_ok, 0);
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
+}
+
+static void test_denied_in_flight(void **state)
+{
+	denied_in_flight(*state, false);
+}
+
+static void test_denied_in_flight_told(void **state)
+{
+	denied_in_flight(*state, true);
 }
 
 static void test_v4_v6(void **state)
@@ -836,31 +882,46 @@ static void test_mn_unregistered(void **state)
 	expect_fail(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, CY_ERR_REREGISTER);
 }
 
-static void test_cn_silent(void **state)
+/* The CN never confirms: its Route Direction is sent ROUTE_RETX_MAX
+ * times more, ROUTE_RETX_MS apart, then the selection fails with RESULT
+ * 9.  An MN that initiates (behind NAPT) hears it as the answer; one the
+ * CN initiates to had its answer at once, and both ends get a Teardown
+ * carrying RESULT 9. */
+static void cn_silent(struct fx *f, bool cn_initiates)
 {
-	struct fx *f = *state;
 	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	const char *mn_ep = cn_initiates ? "192.0.2.10:7446" : "203.0.113.5:40000";
+	const char *why = "no confirmation from the correspondent";
+	int told = cn_initiates ? 1 : 0, end;
 	struct sockaddr_storage mn;
 	struct rd first, again;
 	struct cy_msg m;
 	uint32_t rid;
 
-	reg_global_pair(f);
+	reg(f, 'a', mn_ep, cn_initiates ? mn_ep : "10.0.0.2:7446", V4);
+	reg(f, 'b', "198.51.100.20:7446", "198.51.100.20:7446", V4);
 	assert_int_equal(nms_next_ms(f->nms), INT64_MAX);
-	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 9, "beta.example.test", NULL, NULL,
-				 out, sizeof(out)), 0);
-	assert_int_equal(f->nsent, 1);
+	assert_int_equal(dir_req(f, 'a', mn_ep, 9, "beta.example.test", NULL, NULL, out,
+				 sizeof(out)), 0);
+	assert_int_equal(f->nsent, 1 + told);
 	cn_direction(f, 0, 'b', "198.51.100.20:7446", &first);
+	if (cn_initiates) {
+		open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
+		assert_int_equal(result_of(&m), CY_OK);
+		rd_get(&m, &again);
+		assert_true(again.tunnel_id == first.tunnel_id);
+		assert_int_equal(again.role, CY_ROLE_RESPONDER);
+	}
 	assert_int_equal(nms_next_ms(f->nms), MONO + ROUTE_RETX_MS);
 
 	/* Nothing is due before the timer. */
 	nms_tick(f->nms, MONO + ROUTE_RETX_MS - 1);
-	assert_int_equal(f->nsent, 1);
+	assert_int_equal(f->nsent, 1 + told);
 	for (int i = 1; i <= ROUTE_RETX_MAX; i++) {
 		set_mono(f, MONO + i * ROUTE_RETX_MS);
 		nms_tick(f->nms, f->mono);
-		assert_int_equal(f->nsent, 1 + i);
-		cn_direction(f, i, 'b', "198.51.100.20:7446", &again);
+		assert_int_equal(f->nsent, 1 + told + i);
+		cn_direction(f, told + i, 'b', "198.51.100.20:7446", &again);
 		assert_true(again.tunnel_id == first.tunnel_id);
 		assert_memory_equal(again.key, first.key, CY_KEY_LEN);
 		assert_int_equal(nms_next_ms(f->nms), f->mono + ROUTE_RETX_MS);
@@ -868,29 +929,50 @@ static void test_cn_silent(void **state)
 	/* Then the MN hears 9. */
 	set_mono(f, MONO + (ROUTE_RETX_MAX + 1) * ROUTE_RETX_MS);
 	nms_tick(f->nms, f->mono);
-	assert_int_equal(f->nsent, ROUTE_RETX_MAX + 2);
-	mn = ep("192.0.2.10:7446");
-	assert_true(addr_equal(SA(f->sent[ROUTE_RETX_MAX + 1].to), SA(mn)));
-	open_for(f, 'a', f->sent[ROUTE_RETX_MAX + 1].buf, f->sent[ROUTE_RETX_MAX + 1].len, &m,
-		 plain);
-	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
-	assert_true(cy_msg_u32(&m, CY_A_REQ_ID, &rid));
-	assert_int_equal(rid, 9);
-	assert_null(cy_msg_find(&m, CY_A_KEY));
+	end = 1 + told + ROUTE_RETX_MAX;
+	if (cn_initiates) {
+		assert_int_equal(f->nsent, end + 2);
+		teardown_check_result(f, end, 'a', mn_ep, first.tunnel_id, "beta.example.test",
+				      why, CY_ERR_UNREACHABLE);
+		teardown_check_result(f, end + 1, 'b', "198.51.100.20:7446", first.tunnel_id,
+				      "alpha.example.test", why, CY_ERR_UNREACHABLE);
+	} else {
+		assert_int_equal(f->nsent, end + 1);
+		mn = ep(mn_ep);
+		assert_true(addr_equal(SA(f->sent[end].to), SA(mn)));
+		open_for(f, 'a', f->sent[end].buf, f->sent[end].len, &m, plain);
+		assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
+		assert_true(cy_msg_u32(&m, CY_A_REQ_ID, &rid));
+		assert_int_equal(rid, 9);
+		assert_null(cy_msg_find(&m, CY_A_KEY));
+	}
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 0);
 
 	/* A late Confirmation changes nothing; a retransmitted request hears
 	 * 9 again, without a new selection. */
+	end = f->nsent;
 	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", first.tunnel_id, CY_OK), 0);
-	assert_int_equal(f->nsent, ROUTE_RETX_MAX + 2);
-	expect_fail(f, 'a', "192.0.2.10:7446", 9, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
+	assert_int_equal(f->nsent, end);
+	expect_fail(f, 'a', mn_ep, 9, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
 	assert_int_equal(nms_stats(f->nms)->directions, 1);
 
-	/* The finished selection is forgotten after ROUTE_KEEP_MS. */
-	assert_true(nms_next_ms(f->nms) == f->mono + ROUTE_KEEP_MS);
+	/* The finished selection is forgotten after ROUTE_KEEP_MS (a
+	 * Teardown's retransmissions aside). */
 	set_mono(f, f->mono + ROUTE_KEEP_MS);
 	nms_tick(f->nms, f->mono);
-	assert_int_equal(nms_next_ms(f->nms), INT64_MAX);
+	if (!cn_initiates)
+		assert_int_equal(nms_next_ms(f->nms), INT64_MAX);
+}
+
+static void test_cn_silent(void **state)
+{
+	cn_silent(*state, true);
+}
+
+static void test_cn_silent_mn_initiates(void **state)
+{
+	cn_silent(*state, false);
 }
 
 static void test_retransmitted_request(void **state)
@@ -904,19 +986,25 @@ static void test_retransmitted_request(void **state)
 	reg_global_pair(f);
 	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 5, "beta.example.test", NULL, NULL,
 				 out, sizeof(out)), 0);
-	/* While pending: no second tunnel, no second Route Direction. */
-	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 5, "beta.example.test", NULL, NULL,
-				 out, sizeof(out)), 0);
-	assert_int_equal(f->nsent, 1);
-	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
-	/* A Confirmation from someone else than the CN is ignored. */
-	assert_int_equal(confirm(f, 'a', "192.0.2.10:7446", to_cn.tunnel_id, CY_OK), 0);
-	assert_int_equal(f->nsent, 1);
-	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_OK), 0);
 	assert_int_equal(f->nsent, 2);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
 	open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
 	rd_get(&m, &to_mn);
-	/* A duplicate Confirmation does not answer twice. */
+	/* While the CN has not confirmed: no second tunnel, no second Route
+	 * Direction; the answer the MN had, again, on the reply path. */
+	r = dir_req(f, 'a', "192.0.2.10:7446", 5, "beta.example.test", NULL, NULL, out,
+		    sizeof(out));
+	open_for(f, 'a', out, r, &m, plain);
+	rd_get(&m, &again);
+	assert_true(again.tunnel_id == to_mn.tunnel_id);
+	assert_int_equal(f->nsent, 2);
+	/* A Confirmation from someone else than the CN is ignored. */
+	assert_int_equal(confirm(f, 'a', "192.0.2.10:7446", to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 0);
+	/* The CN's sends nothing more (the MN has its answer), nor does a
+	 * duplicate. */
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_OK), 0);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 1);
 	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_OK), 0);
 	assert_int_equal(f->nsent, 2);
 
@@ -935,29 +1023,33 @@ static void test_retransmitted_request(void **state)
 	/* A new REQ_ID is a new selection with a new tunnel and key. */
 	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 6, "beta.example.test", NULL, NULL,
 				 out, sizeof(out)), 0);
-	assert_int_equal(f->nsent, 3);
+	assert_int_equal(f->nsent, 4);
 	cn_direction(f, 2, 'b', "198.51.100.20:7446", &again);
 	assert_true(again.tunnel_id != to_cn.tunnel_id);
 	assert_memory_not_equal(again.key, to_cn.key, CY_KEY_LEN);
 }
 
+/* The CN refuses (RESULT 8): the MN, which had its answer, and the CN
+ * get a Teardown saying so; a retransmitted request hears 8. */
 static void test_cn_refuses(void **state)
 {
 	struct fx *f = *state;
-	uint8_t out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	uint8_t out[NMS_PKT_MAX];
 	struct rd to_cn;
-	struct cy_msg m;
 
 	reg_global_pair(f);
 	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, NULL,
 				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 2);
 	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
 	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_ERR_POLICY),
 			 0);
-	assert_int_equal(f->nsent, 2);
-	open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
-	assert_int_equal(result_of(&m), CY_ERR_POLICY);
-	assert_null(cy_msg_find(&m, CY_A_KEY));
+	assert_int_equal(f->nsent, 4);
+	teardown_check_result(f, 2, 'a', "192.0.2.10:7446", to_cn.tunnel_id, "beta.example.test",
+			      "the correspondent refused", CY_ERR_POLICY);
+	teardown_check_result(f, 3, 'b', "198.51.100.20:7446", to_cn.tunnel_id,
+			      "alpha.example.test", "the correspondent refused", CY_ERR_POLICY);
+	expect_fail(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, CY_ERR_POLICY);
 }
 
 static void test_by_vip(void **state)
@@ -971,19 +1063,19 @@ static void test_by_vip(void **state)
 	/* By VIP4. */
 	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, NULL, f->beta.vip4, NULL, out,
 				 sizeof(out)), 0);
-	assert_int_equal(f->nsent, 1);
+	assert_int_equal(f->nsent, 2);
 	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
 	assert_string_equal(to_cn.fqdn, "alpha.example.test");
 	/* By VIP6. */
 	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 2, NULL, NULL, f->gamma.vip6, out,
 				 sizeof(out)), 0);
-	assert_int_equal(f->nsent, 2);
-	cn_direction(f, 1, 'c', "198.51.100.30:7446", &to_cn);
+	assert_int_equal(f->nsent, 4);
+	cn_direction(f, 2, 'c', "198.51.100.30:7446", &to_cn);
 	/* By FQDN in another case and with the root dot. */
 	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 3, "Gamma.Example.TEST.", NULL, NULL,
 				 out, sizeof(out)), 0);
-	assert_int_equal(f->nsent, 3);
-	cn_direction(f, 2, 'c', "198.51.100.30:7446", &to_cn);
+	assert_int_equal(f->nsent, 6);
+	cn_direction(f, 4, 'c', "198.51.100.30:7446", &to_cn);
 }
 
 static void test_malformed(void **state)
@@ -1465,7 +1557,9 @@ static void test_server_loopback(void **state)
 	lo_register(f, base, &mn, 'a', SA(listen));
 	lo_register(f, base, &cn, 'b', SA(listen));
 
-	/* The whole exchange, timed from the request to the answer. */
+	/* The whole exchange, timed from the request to the answer.  Both
+	 * reachable: the CN initiates, and both get their Route Direction
+	 * at once. */
 	t0 = mono_us();
 	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
 	cy_put_u32(&b, CY_A_REQ_ID, 77);
@@ -1476,10 +1570,7 @@ static void test_server_loopback(void **state)
 	open_for(f, 'b', buf, (size_t)r, &m, plain);
 	rd_get(&m, &to_cn);
 	assert_true(addr_equal(SA(to_cn.peer), SA(mn.ep)));
-	cy_build_start(&b, msg, sizeof(msg), CY_CONFIRMATION);
-	cy_put_u64(&b, CY_A_TUNNEL_ID, to_cn.tunnel_id);
-	cy_put_u8(&b, CY_A_RESULT, CY_OK);
-	lo_send(f, &cn, 'b', SA(listen), &b);
+	assert_int_equal(to_cn.role, CY_ROLE_INITIATOR);
 	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
 	t1 = mono_us();
 	assert_true(r > 0);
@@ -1492,15 +1583,23 @@ static void test_server_loopback(void **state)
 	print_message("route selection over loopback: %lld us\n", (long long)(t1 - t0));
 	/* Far below the 2 ms budget of the whole cold path (ASan included). */
 	assert_true(t1 - t0 < 20000);
+	cy_build_start(&b, msg, sizeof(msg), CY_CONFIRMATION);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, to_cn.tunnel_id);
+	cy_put_u8(&b, CY_A_RESULT, CY_OK);
+	lo_send(f, &cn, 'b', SA(listen), &b);
 
 	/* A silent CN: the server's own timer retransmits every 250 ms, then
-	 * the MN hears 9. */
+	 * the MN, which had its answer, gets a Teardown saying 9. */
 	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
 	cy_put_u32(&b, CY_A_REQ_ID, 78);
 	cy_put_str(&b, CY_A_FQDN, "beta.example.test");
 	t0 = mono_us();
 	lo_send(f, &mn, 'a', SA(listen), &b);
 	assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0);
+	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
+	assert_true(r > 0);
+	open_for(f, 'a', buf, (size_t)r, &m, plain);
+	assert_int_equal(result_of(&m), CY_OK);
 	for (i = 0; i < 3; i++) {
 		assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0);
 		t_retx[i] = mono_us() - t0;
@@ -1517,7 +1616,10 @@ static void test_server_loopback(void **state)
 	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
 	assert_true(r > 0);
 	assert_true(mono_us() - t0 >= ((ROUTE_RETX_MAX + 1) * ROUTE_RETX_MS - CLOCK_SLACK_MS) * 1000);
-	open_for(f, 'a', buf, (size_t)r, &m, plain);
+	r = cy_unseal(f->ka, buf, (size_t)r, plain, sizeof(plain));
+	assert_true(r > 0);
+	assert_int_equal(cy_msg_parse(&m, plain, (size_t)r), 0);
+	assert_int_equal(m.type, CY_TEARDOWN);
 	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
 
 	nms_server_free(srv);
@@ -1622,10 +1724,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_punch_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_teardown_on_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_denied_in_flight_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_revoked_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cn_unregistered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mn_unregistered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cn_silent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cn_silent_mn_initiates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retransmitted_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cn_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_by_vip, setup, teardown),

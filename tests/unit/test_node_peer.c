@@ -1073,11 +1073,12 @@ static void test_overlay_teardown(void **state)
 
 	(void)state;
 	up_pair(0x6767);
-	overlay_teardown(a->ov, 0x6868, "b.example.test", "x");
-	overlay_teardown(a->ov, 0x6767, "c.example.test", "x");
+	overlay_teardown(a->ov, 0x6868, "b.example.test", "x", CY_ERR_UNKNOWN);
+	overlay_teardown(a->ov, 0x6767, "c.example.test", "x", CY_ERR_UNKNOWN);
 	assert_int_equal(overlay_stats(a->ov)->teardowns_ignored, 2);
 	assert_int_equal(overlay_tunnels(a->ov, NULL, 0), 1);
-	overlay_teardown(a->ov, 0x6767, "B.example.test", "b.example.test revoked");
+	overlay_teardown(a->ov, 0x6767, "B.example.test", "b.example.test revoked",
+			 CY_ERR_UNKNOWN);
 	assert_int_equal(overlay_stats(a->ov)->teardowns, 1);
 	assert_int_equal(overlay_tunnels(a->ov, NULL, 0), 0);
 	dirs = a->dir_reqs;
@@ -1093,6 +1094,28 @@ static void test_overlay_teardown(void **state)
 	overlay_timeout(a->ov);
 	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 10), 0);
 	assert_int_equal(a->dir_reqs, dirs + 1);
+}
+
+/* The NMS answered us before the CN confirmed (it initiates) and then
+ * gave up on the CN: its Teardown carries the selection's RESULT, and the
+ * lookup waiting on the tunnel is answered as that failure would have
+ * been (SERVFAIL for 9), not as a policy denial. */
+static void test_overlay_teardown_result(void **state)
+{
+	struct fake_node *a = &nodes[0];
+	int done;
+
+	(void)state;
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 9), 0);
+	done = a->dns_done;
+	route(0, 1, 0x6969, false, a->next_req);   /* as responder: waits for b's Request */
+	assert_int_equal(a->dns_done, done);
+	overlay_teardown(a->ov, 0x6969, "b.example.test", "no confirmation from the correspondent",
+			 CY_ERR_UNREACHABLE);
+	assert_int_equal(overlay_stats(a->ov)->teardowns, 1);
+	assert_int_equal(a->dns_done, done + 1);
+	assert_int_equal(a->dns_status, RESOLVER_SERVFAIL);
+	assert_int_equal(overlay_tunnels(a->ov, NULL, 0), 0);
 }
 
 /* The policy's flows on a tunnel: a may start TCP to b's port 554 and
@@ -1448,6 +1471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_overlay_reflected_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_punch_direction_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_teardown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_teardown_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_flows_receiver, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_ping, setup, teardown),

@@ -41,6 +41,10 @@ struct fake {
 	uint32_t failed_id;
 	enum cy_result failed_res;
 	char failed_reason[CY_REASON_MAX + 1];
+	int nteardowns;
+	uint64_t td_tunnel;
+	enum cy_result td_result;
+	char td_reason[CY_REASON_MAX + 1];
 };
 
 static struct fake F;
@@ -83,6 +87,15 @@ static void f_failed(void *arg, uint32_t req_id, enum cy_result res, const char 
 	snprintf(F.failed_reason, sizeof(F.failed_reason), "%s", reason);
 }
 
+static void f_teardown(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
+		       const char *reason, enum cy_result result)
+{
+	F.nteardowns++;
+	F.td_tunnel = tunnel_id;
+	F.td_result = result;
+	snprintf(F.td_reason, sizeof(F.td_reason), "%s", reason);
+}
+
 static const struct sig_ops ops = {
 	.send = f_send,
 	.login = f_login,
@@ -90,6 +103,7 @@ static const struct sig_ops ops = {
 	.registered = f_registered,
 	.route_ready = f_ready,
 	.route_failed = f_failed,
+	.teardown = f_teardown,
 };
 
 static void advance(int64_t ms)
@@ -515,6 +529,49 @@ static void test_bad_route_direction(void **state)
 	assert_int_equal(F.nready, 1);
 }
 
+/* A Tunnel Teardown: acknowledged and handed on, with its RESULT when
+ * it has one (a selection that failed after we had our answer) and
+ * CY_ERR_UNKNOWN (the policy's answer) when not.  RESULT 0 is no reason
+ * to tear anything down: dropped as malformed, not acknowledged. */
+static size_t teardown_msg(int result, uint8_t *out)
+{
+	uint8_t msg[256];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, TUNNEL);
+	cy_put_str(&b, CY_A_FQDN, "beta.example.test");
+	cy_put_str(&b, CY_A_REASON, "why");
+	if (result >= 0)
+		cy_put_u8(&b, CY_A_RESULT, (uint8_t)result);
+	return nms_seal(msg, cy_build_finish(&b), out);
+}
+
+static void test_teardown_result(void **state)
+{
+	struct sig *s = *state;
+	uint8_t d[2048], plain[2048];
+	struct cy_msg m;
+
+	do_register(s);
+	assert_int_equal(sig_input(s, d, teardown_msg(-1, d), nms_addr()), 0);
+	assert_int_equal(F.nteardowns, 1);
+	assert_true(F.td_tunnel == TUNNEL);
+	assert_int_equal(F.td_result, CY_ERR_UNKNOWN);
+	assert_string_equal(F.td_reason, "why");
+	assert_int_equal(F.nsent, 1);
+	open_sent(0, &m, plain);
+	assert_int_equal(m.type, CY_TEARDOWN_ACK);
+	assert_int_equal(sig_input(s, d, teardown_msg(CY_ERR_UNREACHABLE, d), nms_addr()), 0);
+	assert_int_equal(F.nteardowns, 2);
+	assert_int_equal(F.td_result, CY_ERR_UNREACHABLE);
+	assert_int_equal(F.nsent, 2);
+	assert_int_equal(sig_input(s, d, teardown_msg(CY_OK, d), nms_addr()), 0);
+	assert_int_equal(F.nteardowns, 2);
+	assert_int_equal(F.nsent, 2);
+	assert_int_equal(sig_stats(s)->rx_bad, 1);
+}
+
 /* PATH 1 (through a TRS): the Temp Key is required and handed on; a
  * relayed Route Direction without it is dropped and not confirmed. */
 static void test_relay_route(void **state)
@@ -567,6 +624,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_as_cn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_route_direction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_route, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_teardown_result, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@ struct grant {
 	int64_t expires_ms;
 	uint64_t flows;                /* nms_policy_flows_hash when granted */
 	bool ending;                   /* being torn down */
+	uint8_t result;                /* ...with this RESULT (grant_cancel), or none (0) */
 	uint32_t hnext;                /* next in its pair's bucket: index + 1, 0 none */
 	bool acked[2];
 	int tries;
@@ -212,6 +213,8 @@ static enum tell grant_tell(struct nms *n, const struct grant *g, int side)
 	cy_put_u64(&b, CY_A_TUNNEL_ID, g->tunnel_id);
 	cy_put_str(&b, CY_A_FQDN, other.fqdn);
 	cy_put_str(&b, CY_A_REASON, g->reason);
+	if (g->result != CY_OK)
+		cy_put_u8(&b, CY_A_RESULT, g->result);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	return nms_send_sealed(n, k, (const struct sockaddr *)&reg.observed, msg,
 			       (size_t)cy_build_finish(&b)) == 0 ? TOLD : LATER;
@@ -246,6 +249,26 @@ static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t n
 	n->stats.teardowns++;
 	log_info("nms: tunnel %016" PRIx64 " torn down: %s", g->tunnel_id, g->reason);
 	grant_retell(n, g, now_ms);
+}
+
+bool grant_live(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn)
+{
+	struct grant *g = grant_of_pair(n->grants, mn, cn);
+
+	return g && g->tunnel_id == tunnel_id;
+}
+
+void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint8_t result,
+		  const char *why, int64_t now_ms)
+{
+	struct grant *g = grant_of_pair(n->grants, mn, cn);
+
+	/* Ended already (by a policy change, told then), or replaced by the
+	 * pair's next route: nothing of this tunnel is left to end. */
+	if (!grant_live(n, tunnel_id, mn, cn))
+		return;
+	g->result = result;
+	grant_end(n, g, why, now_ms);
 }
 
 /* Whether g may go on: its nodes not revoked, the policy allowing them.

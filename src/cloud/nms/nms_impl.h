@@ -185,6 +185,14 @@ void grant_table_free(struct grant_table *t);
 bool grant_room(struct nms *n, int64_t a, int64_t b);
 bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64_t flows,
 	       int64_t now_ms);
+/* Whether tunnel_id is still the pair's granted tunnel (not ended, not
+ * replaced). */
+bool grant_live(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn);
+/* The route selection that made tunnel_id's grant failed after the MN
+ * had its key: both ends are told as for any ended grant, with result
+ * (the selection's RESULT) for what waits on the tunnel. */
+void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint8_t result,
+		  const char *why, int64_t now_ms);
 void grants_check(struct nms *n, int64_t now_ms);
 /* ...and GRANT_SWEEP of them, going round, for changes nobody told of. */
 void grants_sweep(struct nms *n, int64_t now_ms);

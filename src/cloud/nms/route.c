@@ -44,7 +44,8 @@ struct route_entry {
 	struct route_entry *mnext;         /* chain of its MN's bucket */
 	uint64_t tunnel_id;
 	uint32_t req_id;
-	bool done;                         /* the MN was answered */
+	bool done;                         /* finished: confirmed, or failed */
+	bool told;                         /* the MN has its answer before the CN confirmed */
 	uint8_t result;                    /* that answer's RESULT */
 	char reason[CY_REASON_MAX + 1];
 	int tries;                         /* Route Directions sent to the CN */
@@ -363,20 +364,34 @@ static void route_send_cn(struct nms *n, struct route_entry *e)
 	e->tries++;
 }
 
-/* Answer the MN (outside the reply path: it did not send the datagram
- * being handled) and keep the answer for its retransmissions. */
+/* The answer to the MN, outside the reply path (it did not send the
+ * datagram being handled). */
+static void route_send_mn(struct nms *n, const struct route_entry *e)
+{
+	uint8_t msg[NMS_MSG_MAX];
+	struct nms_key *k = nms_key_find(n, e->mn.key_id);
+	ssize_t len = route_msg(n, e, true, msg, sizeof(msg));
+
+	/* Without the key (renewed meanwhile), the MN's retransmission under
+	 * its new key picks the answer up from this entry. */
+	if (k && len > 0)
+		nms_send_sealed(n, k, (const struct sockaddr *)&e->mn_from, msg, (size_t)len);
+	cy_wipe(msg, sizeof(msg));
+}
+
+/* Finish e: answer the MN (unless it was told already) and keep the
+ * answer for its retransmissions. */
 static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 			 const char *reason)
 {
-	uint8_t msg[NMS_MSG_MAX];
-	struct nms_key *k;
-	ssize_t len;
-
 	/* The policy or a revocation may have changed since the selection
 	 * (the CN confirmed, a TRS answered): the grant is checked before the
-	 * MN gets the key, and the CN, which has it, is told to drop it. */
-	if (r == CY_OK && !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows,
-				     clock_now_ms())) {
+	 * MN gets the key, and the CN, which has it, is told to drop it.  An
+	 * MN told early has had its grant since then; a change since ended
+	 * it and told both ends (grants_check). */
+	if (r == CY_OK &&
+	    (e->told ? !grant_live(n, e->tunnel_id, e->mn.id, e->cn.id)
+		     : !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows, clock_now_ms()))) {
 		r = CY_ERR_UNKNOWN;
 		reason = "unknown name or address";
 	}
@@ -399,14 +414,14 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 		cy_wipe(e->temp_key, sizeof(e->temp_key));
 		if (e->choice.path == CY_PATH_RELAY)
 			n->stats.relays_failed++;
+		/* The MN has the key already: its tunnel is torn down, with
+		 * this RESULT for what waits on it. */
+		if (e->told)
+			grant_cancel(n, e->tunnel_id, e->mn.id, e->cn.id, r, e->reason,
+				     clock_now_ms());
 	}
-	k = nms_key_find(n, e->mn.key_id);
-	len = route_msg(n, e, true, msg, sizeof(msg));
-	/* Without the key (renewed meanwhile), the MN's retransmission under
-	 * its new key picks the answer up from this entry. */
-	if (k && len > 0)
-		nms_send_sealed(n, k, (const struct sockaddr *)&e->mn_from, msg, (size_t)len);
-	cy_wipe(msg, sizeof(msg));
+	if (!e->told)
+		route_send_mn(n, e);
 }
 
 /* ---- the correspondent ---- */
@@ -635,6 +650,19 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 	/* At once: the MN's DNS answer waits on this. */
 	route_send_cn(n, e);
 	route_at(n->routes, e, clock_now_ms() + ROUTE_RETX_MS);
+	/* The CN initiates: the MN gets its answer now, beside the CN's, not
+	 * after the Confirmation, so it holds the route when the CN's Request
+	 * comes (one hop later, not three).  A CN that refuses or never
+	 * confirms tears the MN's tunnel down again (route_finish).  The
+	 * grant is made before the key leaves. */
+	if (s->choice.mn_initiates)
+		return;
+	if (!grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows, clock_now_ms())) {
+		route_finish(n, e, CY_ERR_UNKNOWN, "unknown name or address");
+		return;
+	}
+	e->told = true;
+	route_send_mn(n, e);
 }
 
 ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct sockaddr *from,
@@ -657,7 +685,7 @@ ssize_t route_direction_req(struct nms *n, struct nms_key *k, const struct socka
 	/* A retransmission: the same answer, or none yet. */
 	e = route_by_req(n->routes, k->node_id, req_id, &per_node);
 	if (e)
-		return e->done ? route_msg(n, e, true, msg, cap) : 0;
+		return e->done || e->told ? route_msg(n, e, true, msg, cap) : 0;
 
 	r = route_lookup(n, m, &s.cn, &s.why);
 	if (r == CY_ERR_MALFORMED) {

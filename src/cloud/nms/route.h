@@ -6,8 +6,10 @@
  * route_direction_req() checks the requester and the correspondent, picks
  * the path (route_decide(), a pure function), creates the Tunnel Key and
  * tunnel id, sends the Route Direction to the CN at once and keeps the
- * selection pending; route_confirmation() answers the MN the moment the
- * CN confirms; route_tick() retransmits to a silent CN and gives up.
+ * selection pending.  When the CN initiates, the MN is answered at once
+ * too; otherwise route_confirmation() answers it the moment the CN
+ * confirms.  route_tick() retransmits to a silent CN and gives up (an MN
+ * answered already then gets a Teardown: grant_cancel()).
  * Finished selections are kept a few seconds so a retransmitted Direction
  * Request gets the same answer instead of a second tunnel. */
 #ifndef CY_NMS_ROUTE_H

@@ -482,7 +482,7 @@ void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *
 }
 
 void overlay_teardown(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
-		      const char *reason)
+		      const char *reason, enum cy_result result)
 {
 	struct peer *p = peer_by_tid(o->peers, tunnel_id);
 	char nb[INET6_ADDRSTRLEN];
@@ -497,8 +497,9 @@ void overlay_teardown(struct overlay *o, uint64_t tunnel_id, const char *peer_fq
 	o->st.teardowns++;
 	peer_set_tunnel(p, NULL, 0, clock_now_ms());
 	/* What waits for it, and what comes for the next PEER_NEG_MS, is
-	 * refused; then the NMS decides again. */
-	peer_failed(o, p, RESOLVER_NXDOMAIN);
+	 * refused (as unknown: the policy's answer; or as the failed
+	 * selection's RESULT says); then the NMS decides again. */
+	peer_failed(o, p, result_status(result));
 }
 
 void overlay_set_observed(struct overlay *o, const struct sockaddr *observed)

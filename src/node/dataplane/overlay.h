@@ -189,11 +189,13 @@ void overlay_punch_direction(struct overlay *o, uint64_t tunnel_id, const char *
 
 /* A Tunnel Teardown from the NMS (sig_ops.teardown): our tunnel
  * tunnel_id to peer_fqdn lost its authorisation (a node revoked, the
- * access policy changed): its keys go now, and the peer's name or VIP
- * gets the NMS's new answer after PEER_NEG_MS.  Anything else is ignored
- * (counted). */
+ * access policy changed) or its route selection failed after we had our
+ * answer (the CN refused or never confirmed): its keys go now, what waits
+ * on it is answered as result says (as a failed selection is), and the
+ * peer's name or VIP gets the NMS's new answer after PEER_NEG_MS.
+ * Anything else is ignored (counted). */
 void overlay_teardown(struct overlay *o, uint64_t tunnel_id, const char *peer_fqdn,
-		      const char *reason);
+		      const char *reason, enum cy_result result);
 
 /* Where the NMS sees this identity (its registration).  Compared with
  * where each TRS sees it (Relay Acks), it tells how the NAPT in front of

@@ -158,9 +158,11 @@ struct sig_ops {
 	void (*punch_direction)(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
 				const struct sockaddr *cand, uint8_t mode);
 	/* A Tunnel Teardown: drop our tunnel tunnel_id to peer_fqdn, its
-	 * authorisation is gone (reason: why; docs/policy.md; optional). */
+	 * authorisation is gone (reason: why; result: the RESULT it carried,
+	 * for a route selection that failed after we had our answer, else
+	 * CY_ERR_UNKNOWN; docs/policy.md; optional). */
 	void (*teardown)(void *arg, uint64_t tunnel_id, const char *peer_fqdn,
-			 const char *reason);
+			 const char *reason, enum cy_result result);
 };
 
 struct sig;

@@ -393,13 +393,15 @@ void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockadd
 void sig_teardown_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
 {
 	char fqdn[CY_FQDN_MAX + 1], reason[CY_REASON_MAX + 1] = "";
-	uint8_t msg[64];
+	uint8_t msg[64], result = CY_ERR_UNKNOWN;
 	struct cy_builder b;
 	uint64_t tunnel_id;
 
 	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tunnel_id) || !tunnel_id ||
 	    !cy_msg_str(m, CY_A_FQDN, fqdn, CY_FQDN_MAX) ||
-	    (cy_msg_find(m, CY_A_REASON) && !cy_msg_str(m, CY_A_REASON, reason, CY_REASON_MAX))) {
+	    (cy_msg_find(m, CY_A_REASON) && !cy_msg_str(m, CY_A_REASON, reason, CY_REASON_MAX)) ||
+	    (cy_msg_find(m, CY_A_RESULT) &&
+	     (!cy_msg_u8(m, CY_A_RESULT, &result) || result == CY_OK))) {
 		sig_bad_input(s, from, "Tunnel Teardown missing a required attribute");
 		return;
 	}
@@ -411,7 +413,7 @@ void sig_teardown_input(struct sig *s, const struct cy_msg *m, const struct sock
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
 	sig_send_sealed(s, msg, cy_build_finish(&b));
 	if (s->ops->teardown)
-		s->ops->teardown(s->arg, tunnel_id, fqdn, reason);
+		s->ops->teardown(s->arg, tunnel_id, fqdn, reason, (enum cy_result)result);
 }
 
 void sig_route_timeout(struct sig *s, int64_t now)
