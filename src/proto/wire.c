@@ -24,6 +24,7 @@ const char *cy_result_str(enum cy_result r)
 	case CY_ERR_POLICY: return "refused by policy";
 	case CY_ERR_UNREACHABLE: return "peer unreachable";
 	case CY_ERR_BUSY: return "try again later";
+	case CY_ERR_PROVE: return "prove the address";
 	}
 	return "unknown result";
 }

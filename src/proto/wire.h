@@ -124,7 +124,11 @@ enum cy_attr_type {
 	CY_A_NEWKEY = 37,    /* 32 bytes: an Ed25519 public key to certify when renewing */
 	CY_A_CA = 38,        /* DER certificate of a CA the cloud trusts; repeatable */
 	CY_A_CERT = 39,      /* DER certificate: the node's renewed one, for NEWKEY */
+	CY_A_COOKIE = 40,    /* CY_COOKIE_LEN bytes: the NMS's proof that a node is reached
+			      * at an endpoint (a Registration's return routability) */
 };
+
+#define CY_COOKIE_LEN 16
 
 #define CY_CERT_DER_MAX 2048 /* CA and CERT attributes: one certificate */
 
@@ -140,6 +144,7 @@ enum cy_result {
 	CY_ERR_POLICY = 8,
 	CY_ERR_UNREACHABLE = 9, /* peer not registered, or no path without a relay */
 	CY_ERR_BUSY = 10,       /* not now: too many failed logins, or the AS is loaded */
+	CY_ERR_PROVE = 11,      /* register again with the COOKIE: prove the endpoint is yours */
 };
 
 enum cy_role { CY_ROLE_RESPONDER = 0, CY_ROLE_INITIATOR = 1 };

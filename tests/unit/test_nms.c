@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "cloud_fixture.h"
 #include "nms.h"
+#include "nms_impl.h"
 #include "seal.h"
 #include "store.h"
 #include "wire.h"
@@ -107,10 +108,13 @@ static size_t seal(struct aead *a, uint64_t key_id, uint64_t ctr, const uint8_t 
 	return (size_t)n;
 }
 
-static size_t reg_req(struct aead *a, uint64_t key_id, uint64_t ctr, const char *addr,
-		      uint8_t *out, size_t cap)
+/* A Registration Request reporting addr, sent from `from` with the cookie
+ * f's NMS gives that endpoint (as a node echoes it: nms_cookie.c), none
+ * when from is NULL. */
+static size_t reg_req(struct fx *f, struct aead *a, uint64_t key_id, uint64_t ctr,
+		      const char *addr, const struct sockaddr *from, uint8_t *out, size_t cap)
 {
-	uint8_t msg[256];
+	uint8_t msg[256], cookie[CY_COOKIE_LEN];
 	struct cy_builder b;
 	struct sockaddr_storage ss;
 	ssize_t n;
@@ -122,6 +126,10 @@ static size_t reg_req(struct aead *a, uint64_t key_id, uint64_t ctr, const char 
 	}
 	cy_put_u8(&b, CY_A_FAMILIES, CY_FAM_IPV4);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+	if (from) {
+		assert_true(nms_reg_cookie(f->nms, key_id, from, clock_now(), cookie));
+		cy_put_bytes(&b, CY_A_COOKIE, cookie, sizeof(cookie));
+	}
 	n = cy_build_finish(&b);
 	assert_true(n > 0);
 	return seal(a, key_id, ctr, msg, (size_t)n, out, cap);
@@ -174,7 +182,7 @@ static void test_register_direct(void **state)
 	uint32_t ttl;
 	size_t len, r;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 1, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -227,23 +235,23 @@ static void test_reply_counters_never_repeat(void **state)
 	struct nms *other;
 	size_t len, r;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 1, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	c[0] = reply_counter(out, r);
 	/* restart, the wall clock an hour behind */
 	nms_free(f->nms);
 	clock_set_fake(NOW - 3600, 1000);
 	f->nms = new_nms(f->cf.st);
-	len = reg_req(f->ka, KEY_A, 2, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 2, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	c[1] = reply_counter(out, r);
 	assert_true(c[1] > c[0]);
 	/* a second NMS on the same store answers under the same key */
 	other = new_nms(f->cf.st);
-	len = reg_req(f->ka, KEY_A, 3, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 3, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(other, SA(from), pkt, len, out, sizeof(out));
 	c[2] = reply_counter(out, r);
-	len = reg_req(f->ka, KEY_A, 4, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 4, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	c[3] = reply_counter(out, r);
 	nms_free(other);
@@ -251,6 +259,96 @@ static void test_reply_counters_never_repeat(void **state)
 		for (int j = i + 1; j < 4; j++)
 			assert_true(c[i] != c[j]);
 	assert_true(c[2] > c[1]);
+}
+
+/* A Registration with cookie (NULL: none) from `from` as alpha under
+ * KEY_A with counter ctr; returns its RESULT, and the cookie the answer
+ * gave in *got (when 11). */
+static int reg_with(struct fx *f, uint64_t ctr, const char *from, const uint8_t *cookie,
+		    uint8_t got[CY_COOKIE_LEN], size_t *req_len, size_t *res_len)
+{
+	struct sockaddr_storage src = ep(from);
+	uint8_t msg[256], pkt[512], out[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	struct cy_builder b;
+	struct cy_msg m;
+	size_t len, r;
+	int res;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+	cy_put_endpoint(&b, CY_A_ADDR, SA(src));
+	cy_put_u8(&b, CY_A_FAMILIES, CY_FAM_IPV4);
+	cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+	if (cookie)
+		cy_put_bytes(&b, CY_A_COOKIE, cookie, CY_COOKIE_LEN);
+	len = seal(f->ka, KEY_A, ctr, msg, (size_t)cy_build_finish(&b), pkt, sizeof(pkt));
+	r = nms_handle(f->nms, SA(src), pkt, len, out, sizeof(out));
+	res = open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain));
+	if (res == CY_ERR_PROVE)
+		assert_true(cy_msg_bytes(&m, CY_A_COOKIE, got, CY_COOKIE_LEN));
+	else
+		assert_null(cy_msg_find(&m, CY_A_COOKIE));
+	if (req_len)
+		*req_len = len;
+	if (res_len)
+		*res_len = r;
+	return res;
+}
+
+static void assert_registered_at(struct fx *f, const char *where)
+{
+	struct sockaddr_storage want = ep(where);
+	struct store_reg reg;
+
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), 0);
+	assert_true(addr_equal(SA(reg.observed), SA(want)));
+}
+
+/* Return routability: a Registration takes the registration to a new
+ * endpoint (or makes it) only when it echoes the cookie the NMS sent
+ * there.  Without one it gets RESULT 11 and a cookie, no bigger than the
+ * request, and nothing changes; a refresh from where it is registered
+ * needs none.  A copy of a fresh Registration raced from elsewhere (or
+ * a node forging its source) does not move it, whatever cookie it shows:
+ * of another endpoint, of another key, or older than the last window. */
+static void test_register_proves_endpoint(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage b_ep = ep("203.0.113.66:7446");
+	uint8_t c1[CY_COOKIE_LEN], c2[CY_COOKIE_LEN], cb[CY_COOKIE_LEN], other[CY_COOKIE_LEN];
+	struct store_reg reg;
+	size_t qlen, rlen;
+
+	assert_int_equal(reg_with(f, 1, "192.0.2.10:7446", NULL, c1, &qlen, &rlen), CY_ERR_PROVE);
+	assert_true(rlen <= qlen);
+	assert_int_equal(store_reg_get(f->cf.st, f->alpha.id, &reg), -ENOENT);
+	assert_int_equal(nms_stats(f->nms)->registrations, 0);
+	assert_int_equal(nms_stats(f->nms)->reg_challenges, 1);
+	/* The cookie back, from there: registered. */
+	assert_int_equal(reg_with(f, 2, "192.0.2.10:7446", c1, c2, NULL, NULL), CY_OK);
+	assert_registered_at(f, "192.0.2.10:7446");
+	/* A refresh from there needs none. */
+	assert_int_equal(reg_with(f, 3, "192.0.2.10:7446", NULL, c2, NULL, NULL), CY_OK);
+	assert_int_equal(nms_stats(f->nms)->registrations, 2);
+	/* From elsewhere: challenged, not moved, with no cookie, the cookie
+	 * of the endpoint it is at, or a cookie of that endpoint for another
+	 * key. */
+	assert_int_equal(reg_with(f, 4, "203.0.113.66:7446", NULL, cb, NULL, NULL), CY_ERR_PROVE);
+	assert_int_equal(reg_with(f, 5, "203.0.113.66:7446", c1, c2, NULL, NULL), CY_ERR_PROVE);
+	assert_true(nms_reg_cookie(f->nms, KEY_B, SA(b_ep), clock_now(), other));
+	assert_int_equal(reg_with(f, 6, "203.0.113.66:7446", other, c2, NULL, NULL),
+			 CY_ERR_PROVE);
+	assert_registered_at(f, "192.0.2.10:7446");
+	assert_int_equal(nms_stats(f->nms)->reg_challenges, 4);
+	/* The cookie sent there takes it, this window or the next, not
+	 * later. */
+	clock_set_fake(NOW + NMS_COOKIE_WINDOW_S, 2000);
+	assert_int_equal(reg_with(f, 7, "203.0.113.66:7446", cb, c2, NULL, NULL), CY_OK);
+	assert_registered_at(f, "203.0.113.66:7446");
+	clock_set_fake(NOW + 3 * NMS_COOKIE_WINDOW_S, 3000);
+	assert_int_equal(reg_with(f, 8, "192.0.2.10:7446", c1, c2, NULL, NULL), CY_ERR_PROVE);
+	assert_registered_at(f, "203.0.113.66:7446");
+	assert_int_equal(reg_with(f, 9, "192.0.2.10:7446", c2, c1, NULL, NULL), CY_OK);
+	assert_registered_at(f, "192.0.2.10:7446");
 }
 
 static void test_register_napt(void **state)
@@ -264,7 +362,7 @@ static void test_register_napt(void **state)
 	socklen_t sl;
 	size_t len, r;
 
-	len = reg_req(f->kb, KEY_B, 1, "10.0.0.2:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->kb, KEY_B, 1, "10.0.0.2:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -277,7 +375,7 @@ static void test_register_napt(void **state)
 
 	/* Same address but another port: a port-translating NAPT. */
 	from = ep("10.0.0.2:50000");
-	len = reg_req(f->kb, KEY_B, 2, "10.0.0.2:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->kb, KEY_B, 2, "10.0.0.2:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -286,7 +384,7 @@ static void test_register_napt(void **state)
 
 	/* IPv6, direct. */
 	from = ep("[2001:db8::5]:7446");
-	len = reg_req(f->kb, KEY_B, 3, "[2001:db8::5]:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->kb, KEY_B, 3, "[2001:db8::5]:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -310,7 +408,7 @@ static void test_keepalive(void **state)
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_KEEPALIVE_ACK, &m, plain,
 				    sizeof(plain)), CY_ERR_REREGISTER);
 
-	len = reg_req(f->kb, KEY_B, ctr++, "10.0.0.2:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->kb, KEY_B, ctr++, "10.0.0.2:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->kb, KEY_B, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -359,7 +457,7 @@ static void test_deregister(void **state)
 	struct cy_msg m;
 	size_t len, r;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 1, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -377,13 +475,13 @@ static void test_replay(void **state)
 	uint8_t pkt[512], out[NMS_PKT_MAX];
 	size_t len;
 
-	len = reg_req(f->ka, KEY_A, 7, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 7, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > 0);
 	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
 	assert_int_equal(nms_stats(f->nms)->replay, 1);
 	assert_int_equal(nms_stats(f->nms)->registrations, 1);
 	/* Older but inside the window and unseen: fine. */
-	len = reg_req(f->ka, KEY_A, 3, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 3, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > 0);
 }
 
@@ -394,7 +492,7 @@ static void test_modified(void **state)
 	uint8_t pkt[512], out[NMS_PKT_MAX];
 	size_t len;
 
-	len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 1, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	for (size_t i = CY_SEAL_HDR_LEN; i < len; i++) {
 		pkt[i] ^= 0x01;
 		assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
@@ -420,7 +518,7 @@ static void test_unknown_key(void **state)
 	size_t len, r;
 	int replies = 0;
 
-	len = reg_req(f->ka, 0x4242, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, 0x4242, 1, "198.51.100.9:1234", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(r, NMS_REJECT_LEN);
 	assert_int_equal(out[0], CY_VERSION);
@@ -460,7 +558,7 @@ static void test_unknown_keys_shed(void **state)
 
 	calls0 = ss->calls;
 	for (int i = 0; i < NMS_KEY_MISSES_PER_SOURCE + extra; i++) {
-		len = reg_req(f->ka, 0x10000 + (uint64_t)i, 1, "198.51.100.9:1234", pkt,
+		len = reg_req(f, f->ka, 0x10000 + (uint64_t)i, 1, "198.51.100.9:1234", SA(from), pkt,
 			      sizeof(pkt));
 		nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	}
@@ -469,10 +567,10 @@ static void test_unknown_keys_shed(void **state)
 	assert_int_equal(ss->calls - calls0, NMS_KEY_MISSES_PER_SOURCE);
 	/* another source is still looked up, and a known key still works */
 	calls0 = ss->calls;
-	len = reg_req(f->ka, 0x20000, 1, "203.0.113.77:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, 0x20000, 1, "203.0.113.77:1234", SA(other), pkt, sizeof(pkt));
 	nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out));
 	assert_int_equal(ss->calls - calls0, 1);
-	len = reg_req(f->ka, KEY_A, ++f->ctr_a, "203.0.113.77:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, ++f->ctr_a, "203.0.113.77:1234", SA(other), pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out)) > 0);
 	assert_int_equal(nms_stats(f->nms)->registrations, 1);
 	/* from many sources: no more than the total */
@@ -483,7 +581,7 @@ static void test_unknown_keys_shed(void **state)
 
 		snprintf(a, sizeof(a), "10.%d.%d.1:1234", i / 256, i % 256);
 		x = ep(a);
-		len = reg_req(f->ka, 0x30000 + (uint64_t)i, 1, a, pkt, sizeof(pkt));
+		len = reg_req(f, f->ka, 0x30000 + (uint64_t)i, 1, a, SA(x), pkt, sizeof(pkt));
 		nms_handle(f->nms, SA(x), pkt, len, out, sizeof(out));
 	}
 	assert_true(ss->calls - calls0 <= NMS_KEY_MISSES_PER_SEC);
@@ -492,7 +590,7 @@ static void test_unknown_keys_shed(void **state)
 	 * somewhere), is still looked up and taken that same second */
 	nms_authz_check(f->nms);
 	shed0 = nms_stats(f->nms)->unknown_key_shed;
-	len = reg_req(f->ka, KEY_A, ++f->ctr_a, "203.0.113.77:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, ++f->ctr_a, "203.0.113.77:1234", SA(other), pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(other), pkt, len, out, sizeof(out)) > 0);
 	assert_int_equal(nms_stats(f->nms)->registrations, 2);
 	assert_int_equal(nms_stats(f->nms)->unknown_key_shed, shed0);
@@ -505,7 +603,7 @@ static void test_unknown_keys_shed(void **state)
 		for (int i = 0; i < NMS_KEY_MISSES_PER_SOURCE + extra; i++) {
 			snprintf(a, sizeof(a), "[2001:db8:5:6::%x]:1234", i + 1);
 			v6 = ep(a);
-			len = reg_req(f->ka, 0x50000 + (uint64_t)i, 1, a, pkt, sizeof(pkt));
+			len = reg_req(f, f->ka, 0x50000 + (uint64_t)i, 1, a, SA(v6), pkt, sizeof(pkt));
 			nms_handle(f->nms, SA(v6), pkt, len, out, sizeof(out));
 		}
 		assert_int_equal(nms_stats(f->nms)->unknown_key_shed - shed0, extra);
@@ -514,7 +612,7 @@ static void test_unknown_keys_shed(void **state)
 	clock_set_fake(NOW + 6, 7000);
 	calls0 = ss->calls;
 	shed0 = nms_stats(f->nms)->unknown_key_shed;
-	len = reg_req(f->ka, 0x40000, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, 0x40000, 1, "198.51.100.9:1234", SA(from), pkt, sizeof(pkt));
 	nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(ss->calls - calls0, 1);
 	assert_int_equal(nms_stats(f->nms)->unknown_key_shed, shed0);
@@ -527,7 +625,7 @@ static void test_expired_key(void **state)
 	uint8_t pkt[512], out[NMS_PKT_MAX];
 	size_t len, r;
 
-	len = reg_req(f->kold, KEY_OLD, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->kold, KEY_OLD, 1, "198.51.100.9:1234", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(r, NMS_REJECT_LEN);
 	assert_int_equal(out[1], CY_NMS_REJECT);
@@ -537,16 +635,16 @@ static void test_expired_key(void **state)
 	assert_int_equal(nms_stats(f->nms)->registrations, 0);
 
 	/* A key that was fine goes past its expiry while cached. */
-	len = reg_req(f->ka, KEY_A, 1, "198.51.100.9:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 1, "198.51.100.9:1234", SA(from), pkt, sizeof(pkt));
 	assert_true(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
 	clock_set_fake(NOW + 3600, 5000);
-	len = reg_req(f->ka, KEY_A, 2, "198.51.100.9:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 2, "198.51.100.9:1234", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(r, NMS_REJECT_LEN);
 	assert_int_equal(out[2], CY_ERR_EXPIRED);
 	/* After the sweep it is gone from the store: unknown. */
 	nms_expire(f->nms, clock_now());
-	len = reg_req(f->ka, KEY_A, 3, "198.51.100.9:1234", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 3, "198.51.100.9:1234", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(r, NMS_REJECT_LEN);
 	assert_int_equal(out[2], CY_ERR_UNKNOWN);
@@ -556,7 +654,7 @@ static void test_expired_key(void **state)
 static void alpha_registered(struct fx *f, const struct sockaddr_storage *from)
 {
 	uint8_t pkt[512], out[NMS_PKT_MAX];
-	size_t len = reg_req(f->ka, KEY_A, 1, "192.0.2.10:7446", pkt, sizeof(pkt));
+	size_t len = reg_req(f, f->ka, KEY_A, 1, "192.0.2.10:7446", SA(*from), pkt, sizeof(pkt));
 
 	assert_true(nms_handle(f->nms, SA(*from), pkt, len, out, sizeof(out)) > NMS_REJECT_LEN);
 }
@@ -593,7 +691,7 @@ static void test_key_recheck(void **state)
 	alpha_registered(f, &from);
 	assert_int_equal(store_key_delete(f->cf.st, KEY_A), 0);
 	clock_set_fake(NOW, 1001);
-	len = reg_req(f->ka, KEY_A, 2, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 2, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 	assert_true(r > NMS_REJECT_LEN); /* sealed: the Registration Response */
 	assert_int_equal(nms_stats(f->nms)->registrations, 1);
@@ -646,7 +744,7 @@ static void test_garbage(void **state)
 		sent++;
 	}
 	/* Every truncation of a good datagram. */
-	len = reg_req(f->ka, KEY_A, 1, "198.51.100.9:1234", good, sizeof(good));
+	len = reg_req(f, f->ka, KEY_A, 1, "198.51.100.9:1234", SA(from), good, sizeof(good));
 	for (size_t i = 0; i < len; i++) {
 		assert_int_equal(nms_handle(f->nms, SA(from), good, i, out, sizeof(out)), 0);
 		sent++;
@@ -729,7 +827,7 @@ static void test_restart_replay(void **state)
 	struct cy_msg m;
 	size_t len, olen, r;
 
-	olen = reg_req(f->ka, KEY_A, 5, "192.0.2.10:7446", old, sizeof(old));
+	olen = reg_req(f, f->ka, KEY_A, 5, "192.0.2.10:7446", SA(from), old, sizeof(old));
 	assert_true(nms_handle(f->nms, SA(from), old, olen, out, sizeof(out)) > 0);
 
 	/* The NMS restarts on the same store: the recorded registration is
@@ -738,7 +836,7 @@ static void test_restart_replay(void **state)
 	f->nms = new_nms(f->cf.st);
 	assert_int_equal(nms_handle(f->nms, SA(from), old, olen, out, sizeof(out)), 0);
 	assert_int_equal(nms_stats(f->nms)->replay, 1);
-	len = reg_req(f->ka, KEY_A, 4, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 4, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	assert_int_equal(nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out)), 0);
 	assert_int_equal(nms_stats(f->nms)->replay, 2);
 	len = simple_req(f->ka, KEY_A, 6, CY_KEEPALIVE, pkt, sizeof(pkt));
@@ -793,7 +891,7 @@ static void test_two_hosts(void **state)
 	struct cy_msg m;
 	size_t len, olen, r;
 
-	olen = reg_req(f->ka, KEY_A, 5, "192.0.2.10:7446", old, sizeof(old));
+	olen = reg_req(f, f->ka, KEY_A, 5, "192.0.2.10:7446", SA(from), old, sizeof(old));
 	r = nms_handle(f->nms, SA(from), old, olen, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -818,7 +916,7 @@ static void test_two_hosts(void **state)
 	assert_string_equal(reg.host, "local");
 
 	/* the node's next Registration moves it */
-	len = reg_req(f->ka, KEY_A, 21, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 21, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(b, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -861,12 +959,12 @@ static void test_replay_after_registration_gone(void **state)
 	size_t len, olen, r;
 
 	/* host-b knows the key from an earlier registration there */
-	len = reg_req(f->ka, KEY_A, 3, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 3, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(b, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
 	/* the node moves to the first host, and deregisters there */
-	olen = reg_req(f->ka, KEY_A, 5, "192.0.2.10:7446", old, sizeof(old));
+	olen = reg_req(f, f->ka, KEY_A, 5, "192.0.2.10:7446", SA(from), old, sizeof(old));
 	r = nms_handle(f->nms, SA(from), old, olen, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -892,7 +990,7 @@ static void test_replay_after_registration_gone(void **state)
 
 	/* the same after the registration expires, and the node itself goes
 	 * on: its next Registration is taken */
-	len = reg_req(f->ka, KEY_A, 30, "192.0.2.10:7446", old, sizeof(old));
+	len = reg_req(f, f->ka, KEY_A, 30, "192.0.2.10:7446", SA(from), old, sizeof(old));
 	r = nms_handle(c, SA(from), old, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -903,7 +1001,7 @@ static void test_replay_after_registration_gone(void **state)
 	c = new_nms_host(f->cf.st, "host-c");
 	assert_int_equal(nms_handle(c, SA(evil), old, olen, out, sizeof(out)), 0);
 	assert_int_equal(nms_stats(c)->replay, 1);
-	len = reg_req(f->ka, KEY_A, 31, "192.0.2.10:7446", pkt, sizeof(pkt));
+	len = reg_req(f, f->ka, KEY_A, 31, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 	r = nms_handle(c, SA(from), pkt, len, out, sizeof(out));
 	assert_int_equal(open_reply(f->ka, KEY_A, out, r, CY_REG_RES, &m, plain, sizeof(plain)),
 			 CY_OK);
@@ -923,7 +1021,7 @@ static void test_reply_counters_rise(void **state)
 	size_t len, r;
 
 	for (uint64_t i = 1; i <= 50; i++) {
-		len = reg_req(f->ka, KEY_A, i, "192.0.2.10:7446", pkt, sizeof(pkt));
+		len = reg_req(f, f->ka, KEY_A, i, "192.0.2.10:7446", SA(from), pkt, sizeof(pkt));
 		r = nms_handle(f->nms, SA(from), pkt, len, out, sizeof(out));
 		assert_true(r > 0);
 		assert_int_equal(cy_seal_peek(out, r, &h), 0);
@@ -938,6 +1036,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_counters_never_repeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_napt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_proves_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deregister, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),

@@ -297,18 +297,38 @@ static size_t to_nms(struct fx *f, char who, const char *from, struct cy_builder
 	return nms_handle(f->nms, SA(src), pkt, (size_t)n, out, cap);
 }
 
-/* Register `who` from `from`, reporting `addr` with the given families. */
+/* Register `who` from `from`, reporting `addr` with the given families,
+ * as a node does: again with the cookie when the NMS asks for it. */
 static void reg(struct fx *f, char who, const char *from, const char *addr, uint8_t fam)
 {
-	uint8_t msg[256], out[NMS_PKT_MAX];
+	uint8_t msg[256], out[NMS_PKT_MAX], plain[NMS_PKT_MAX], cookie[CY_COOKIE_LEN], res = 0xff;
 	struct sockaddr_storage a = ep(addr);
 	struct cy_builder b;
+	uint64_t key_id, *ctr;
+	struct aead *k = node_aead(f, who, &key_id, &ctr);
 
-	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
-	cy_put_endpoint(&b, CY_A_ADDR, SA(a));
-	cy_put_u8(&b, CY_A_FAMILIES, fam);
-	cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
-	assert_true(to_nms(f, who, from, &b, out, sizeof(out)) > 0);
+	for (int i = 0; i < 2 && res != CY_OK; i++) {
+		struct cy_msg m;
+		ssize_t n;
+		size_t r;
+
+		cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+		cy_put_endpoint(&b, CY_A_ADDR, SA(a));
+		cy_put_u8(&b, CY_A_FAMILIES, fam);
+		cy_put_u64(&b, CY_A_TIME, (uint64_t)NOW * 1000);
+		if (i)
+			cy_put_bytes(&b, CY_A_COOKIE, cookie, sizeof(cookie));
+		r = to_nms(f, who, from, &b, out, sizeof(out));
+		assert_true(r > 0);
+		n = cy_unseal(k, out, r, plain, sizeof(plain));
+		assert_true(n > 0);
+		assert_int_equal(cy_msg_parse(&m, plain, (size_t)n), 0);
+		assert_int_equal(m.type, CY_REG_RES);
+		assert_true(cy_msg_u8(&m, CY_A_RESULT, &res));
+		if (res == CY_ERR_PROVE)
+			assert_true(cy_msg_bytes(&m, CY_A_COOKIE, cookie, sizeof(cookie)));
+	}
+	assert_int_equal(res, CY_OK);
 }
 
 /* The usual pair: alpha and beta both global on IPv4. */
@@ -1515,19 +1535,31 @@ static void lo_send(struct fx *f, struct lo_node *n, char who, const struct sock
 static void lo_register(struct fx *f, struct event_base *base, struct lo_node *n, char who,
 			const struct sockaddr *nms)
 {
-	uint8_t msg[256], buf[NMS_PKT_MAX], plain[NMS_PKT_MAX];
+	uint8_t msg[256], buf[NMS_PKT_MAX], plain[NMS_PKT_MAX], cookie[CY_COOKIE_LEN], res = 0xff;
 	struct cy_builder b;
 	uint64_t key_id, *ctr;
 	struct aead *a = node_aead(f, who, &key_id, &ctr);
+	struct cy_msg m;
 	ssize_t r;
 
-	cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
-	cy_put_endpoint(&b, CY_A_ADDR, SA(n->ep));
-	cy_put_u8(&b, CY_A_FAMILIES, V4);
-	lo_send(f, n, who, nms, &b);
-	r = lo_recv(base, n, buf, sizeof(buf), 2000);
-	assert_true(r > 0);
-	assert_true(cy_unseal(a, buf, (size_t)r, plain, sizeof(plain)) > 0);
+	/* Without a cookie, then with the one the NMS sent back. */
+	for (int i = 0; i < 2 && res != CY_OK; i++) {
+		cy_build_start(&b, msg, sizeof(msg), CY_REG_REQ);
+		cy_put_endpoint(&b, CY_A_ADDR, SA(n->ep));
+		cy_put_u8(&b, CY_A_FAMILIES, V4);
+		if (i)
+			cy_put_bytes(&b, CY_A_COOKIE, cookie, sizeof(cookie));
+		lo_send(f, n, who, nms, &b);
+		r = lo_recv(base, n, buf, sizeof(buf), 2000);
+		assert_true(r > 0);
+		r = cy_unseal(a, buf, (size_t)r, plain, sizeof(plain));
+		assert_true(r > 0);
+		assert_int_equal(cy_msg_parse(&m, plain, (size_t)r), 0);
+		assert_true(cy_msg_u8(&m, CY_A_RESULT, &res));
+		if (res == CY_ERR_PROVE)
+			assert_true(cy_msg_bytes(&m, CY_A_COOKIE, cookie, sizeof(cookie)));
+	}
+	assert_int_equal(res, CY_OK);
 }
 
 static void test_server_loopback(void **state)

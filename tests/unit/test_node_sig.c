@@ -250,6 +250,71 @@ static void test_registration_request(void **state)
 	assert_int_equal(m.type, CY_REG_REQ);
 }
 
+/* An NMS that asks us to prove our endpoint (RESULT 11) gets the
+ * Registration again at once, to it, with its cookie; the same cookie
+ * again waits for the timer (no loop), and later Registrations carry
+ * it.  An answer 11 without a cookie is dropped; one from an address
+ * that is not our NMS too. */
+static void prove_answer(const uint8_t *cookie, uint8_t *out, size_t *len)
+{
+	uint8_t msg[64];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_REG_RES);
+	cy_put_u8(&b, CY_A_RESULT, CY_ERR_PROVE);
+	if (cookie)
+		cy_put_bytes(&b, CY_A_COOKIE, cookie, CY_COOKIE_LEN);
+	*len = nms_seal(key1, KEY_ID, CY_DIR_FROM_CLOUD, msg, (size_t)cy_build_finish(&b), out);
+}
+
+static void test_registration_prove(void **state)
+{
+	struct sig *s = *state;
+	uint8_t d[2048], plain[2048], got[CY_COOKIE_LEN], cookie[CY_COOKIE_LEN];
+	struct sockaddr_storage other;
+	struct cy_msg m;
+	socklen_t l;
+	size_t n;
+
+	memset(cookie, 0xc0, sizeof(cookie));
+	sig_start(s);
+	login_ok(s, KEY_ID, key1, 3600);
+	assert_int_equal(F.nsent, 1);
+	open_last(key1, KEY_ID, 1, &m, plain);
+	assert_null(cy_msg_find(&m, CY_A_COOKIE));
+	/* without a cookie, or from elsewhere: dropped */
+	prove_answer(NULL, d, &n);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	addr_parse("198.51.100.99:7444", 0, &other, &l);
+	prove_answer(cookie, d, &n);
+	assert_int_equal(sig_input(s, d, n, (struct sockaddr *)&other), 0);
+	assert_int_equal(F.nsent, 1);
+	assert_int_equal(sig_stats(s)->rx_bad, 2);
+	/* the cookie: the Registration again, at once, with it */
+	prove_answer(cookie, d, &n);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(F.nsent, 2);
+	open_last(key1, KEY_ID, 2, &m, plain);
+	assert_int_equal(m.type, CY_REG_REQ);
+	assert_true(cy_msg_bytes(&m, CY_A_COOKIE, got, sizeof(got)));
+	assert_memory_equal(got, cookie, sizeof(cookie));
+	/* the same cookie again: nothing now; the timer's retransmission
+	 * carries it */
+	prove_answer(cookie, d, &n);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(F.nsent, 2);
+	assert_int_equal(sig_stats(s)->reg_cookies, 2);
+	advance(SIG_REG_RETRY_MS);
+	sig_timeout(s);
+	assert_int_equal(F.nsent, 3);
+	open_last(key1, KEY_ID, 3, &m, plain);
+	assert_true(cy_msg_bytes(&m, CY_A_COOKIE, got, sizeof(got)));
+	assert_int_equal(sig_info(s)->state, SIG_REGISTER);
+	n = reg_res(key1, KEY_ID, "100.64.0.1", d);
+	assert_int_equal(sig_input(s, d, n, nms_addr()), 0);
+	assert_int_equal(sig_info(s)->state, SIG_REGISTERED);
+}
+
 static void test_registration_response(void **state)
 {
 	struct sig *s = *state;
@@ -986,6 +1051,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_registration_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registration_prove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registration_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_before_registration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_and_tamper_ignored, setup, teardown),

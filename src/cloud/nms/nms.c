@@ -73,12 +73,14 @@ static int nms_shared_secret(struct nms *n, const char *name, uint8_t out[32])
 
 /* The key of the punch tickets (route.c): one for every host of the
  * store, since a node's Punch Request may reach another host than the one
- * that selected its route; and the key of the signals between hosts
- * (nms_bus.c). */
+ * that selected its route; the key of the signals between hosts
+ * (nms_bus.c); and the key of the Registrations' cookies (nms_cookie.c),
+ * so a node that registers again on another host needs no new one. */
 static int nms_punch_secret(struct nms *n)
 {
 	return nms_shared_secret(n, "punch_secret", n->punch_secret) < 0 ||
-	       nms_shared_secret(n, "bus_key", n->bus_key) < 0 ? -1 : 0;
+	       nms_shared_secret(n, "bus_key", n->bus_key) < 0 ||
+	       nms_shared_secret(n, "cookie_secret", n->cookie_secret) < 0 ? -1 : 0;
 }
 
 /* On SQLite the NMS must be the only one (its sealing counters run in long
@@ -461,6 +463,18 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, bool loaded,
 				addr_str(from, fbuf), node.fqdn, ctr, prev.host);
 		return 0;
 	}
+	/* Moving it (or making it) needs proof that the node is reached
+	 * where the request came from: the cookie sent there. */
+	if (!nms_reg_proven(n, k->key_id, m, from, have_prev ? &prev : NULL, now)) {
+		uint8_t cookie[CY_COOKIE_LEN];
+
+		if (!nms_reg_cookie(n, k->key_id, from, now, cookie))
+			return nms_fail(&b, CY_ERR_INTERNAL, "no cookie");
+		n->stats.reg_challenges++;
+		cy_put_u8(&b, CY_A_RESULT, CY_ERR_PROVE);
+		cy_put_bytes(&b, CY_A_COOKIE, cookie, sizeof(cookie));
+		return cy_build_finish(&b);
+	}
 	if (other)
 		replay_init_from(&k->rx, ctr + 1);
 	if (nms_reg_store(n, k, from, &node, &reg, &prev, have_prev, now) < 0)
@@ -701,6 +715,8 @@ const struct counter nms_counters[] = {
 		"datagrams under a key not cached, not looked up (too many unknown this second)"),
 	COUNTER(struct nms_stats, expired_key, "datagrams under an expired key"),
 	COUNTER(struct nms_stats, registrations, "registrations"),
+	COUNTER(struct nms_stats, reg_challenges,
+		"Registrations answered with a cookie to echo (a new endpoint)"),
 	COUNTER(struct nms_stats, keepalives, "keepalives"),
 	COUNTER(struct nms_stats, deregistrations, "deregistrations"),
 	COUNTER(struct nms_stats, directions, "new Direction Requests"),

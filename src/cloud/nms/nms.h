@@ -88,6 +88,7 @@ struct nms_stats {
 	uint64_t unknown_key_shed;   /* ...not looked up: NMS_KEY_MISSES_PER_SEC reached */
 	uint64_t expired_key;
 	uint64_t registrations;
+	uint64_t reg_challenges;     /* Registrations answered with a cookie to echo */
 	uint64_t keepalives;
 	uint64_t deregistrations;
 	uint64_t directions;         /* new Direction Requests (not retransmissions) */

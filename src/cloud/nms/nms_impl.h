@@ -83,6 +83,7 @@ struct nms {
 	 * (its metadata "punch_secret"). */
 	uint8_t punch_secret[32];
 	uint8_t bus_key[32];         /* seals the signals between hosts (nms_bus.c) */
+	uint8_t cookie_secret[32];   /* keys the Registrations' cookies (nms_cookie.c) */
 	/* nms_policy.c: the access policy in force (NULL: everything
 	 * allowed), its file, and that file as last seen. */
 	struct policy *policy;
@@ -237,5 +238,22 @@ int nms_send_sealed(struct nms *n, struct nms_key *k, const struct sockaddr *to,
 /* Seal msg under k into out (a reply); the datagram length or 0. */
 size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size_t len,
 		      uint8_t *out, size_t cap);
+
+/* nms_cookie.c: a Registration that would move (or make) a registration
+ * must come from where it is, or echo the cookie the NMS sent there.
+ * Cookies change every NMS_COOKIE_WINDOW_S; one is taken in its window
+ * and the next. */
+#define NMS_COOKIE_WINDOW_S 60
+struct store_reg;
+/* The cookie for endpoint from and key key_id now (seconds); false when
+ * none can be made. */
+bool nms_reg_cookie(const struct nms *n, uint64_t key_id, const struct sockaddr *from,
+		    int64_t now, uint8_t out[CY_COOKIE_LEN]);
+/* Whether m, a Registration under key_id from `from`, may take the
+ * registration there: from prev's endpoint (prev: the node's
+ * registration, NULL for none; refreshed, not moved), or echoing from's
+ * cookie. */
+bool nms_reg_proven(const struct nms *n, uint64_t key_id, const struct cy_msg *m,
+		    const struct sockaddr *from, const struct store_reg *prev, int64_t now);
 
 #endif

@@ -47,14 +47,13 @@ static void drop_key(struct sig *s)
 
 /* ---- sending ---- */
 
-/* all: to every NMS endpoint of the login, else to the one in use. */
-static void send_reg(struct sig *s, bool all)
+/* To NMS idx, with the cookie it gave us, if any. */
+static void send_reg_to(struct sig *s, size_t idx)
 {
 	struct sockaddr_storage addrs[SIG_MAX_ADDRS];
 	uint8_t msg[SIG_DGRAM_MAX - CY_SEAL_OVERHEAD];
 	struct cy_builder b;
 	uint8_t fam = 0;
-	ssize_t len;
 	size_t n, i;
 
 	n = s->ops->local_addrs(s->arg, addrs, SIG_MAX_ADDRS);
@@ -72,14 +71,50 @@ static void send_reg(struct sig *s, bool all)
 	}
 	cy_put_u8(&b, CY_A_FAMILIES, fam);
 	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+	if (s->have_cookie[idx])
+		cy_put_bytes(&b, CY_A_COOKIE, s->cookie[idx], CY_COOKIE_LEN);
 	log_debug("Registration Request with %zu addresses", n);
-	len = cy_build_finish(&b);
-	if (!all) {
-		sig_send_sealed(s, msg, len);
+	sig_send_sealed_to(s, msg, cy_build_finish(&b), (const struct sockaddr *)&s->nms[idx]);
+}
+
+/* all: to every NMS endpoint of the login, else to the one in use. */
+static void send_reg(struct sig *s, bool all)
+{
+	if (s->nnms == 0) {
+		s->st.tx_err++;
 		return;
 	}
+	if (!all) {
+		send_reg_to(s, s->nms_idx);
+		return;
+	}
+	for (size_t i = 0; i < s->nnms; i++)
+		send_reg_to(s, i);
+}
+
+/* An NMS asks us to prove that we are reached where it sees us: the
+ * Registration again, at once, with its cookie.  Only for a new cookie:
+ * one it gave before was echoed already (the request timer sends it
+ * again). */
+static void on_reg_prove(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
+{
+	uint8_t cookie[CY_COOKIE_LEN];
+	size_t i;
+
 	for (i = 0; i < s->nnms; i++)
-		sig_send_sealed_to(s, msg, len, (const struct sockaddr *)&s->nms[i]);
+		if (addr_equal((const struct sockaddr *)&s->nms[i], from))
+			break;
+	if (i == s->nnms || !cy_msg_bytes(m, CY_A_COOKIE, cookie, sizeof(cookie))) {
+		sig_bad_input(s, from, "Registration Response 11 without a COOKIE");
+		return;
+	}
+	s->st.reg_cookies++;
+	if (s->have_cookie[i] && !memcmp(s->cookie[i], cookie, sizeof(cookie)))
+		return;
+	memcpy(s->cookie[i], cookie, sizeof(cookie));
+	s->have_cookie[i] = true;
+	log_debug("NMS %zu asks us to prove our address: registering again with its cookie", i);
+	send_reg_to(s, i);
 }
 
 static void send_simple(struct sig *s, uint8_t type)
@@ -212,6 +247,8 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 		s->nnms = r->nnms < LOGIN_MAX_NMS ? r->nnms : LOGIN_MAX_NMS;
 		memcpy(s->nms, r->nms, s->nnms * sizeof(s->nms[0]));
 		s->nms_idx = 0;
+		/* Cookies are of a key: the new one needs new ones. */
+		memset(s->have_cookie, 0, sizeof(s->have_cookie));
 		snprintf(s->info.fqdn, sizeof(s->info.fqdn), "%s", r->fqdn);
 		s->login_backoff_ms = 0;
 		s->login_at = NEVER;
@@ -291,6 +328,10 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 	}
 	if (in->state != SIG_REGISTER && in->state != SIG_REGISTERED)
 		return; /* a late answer while logging in */
+	if (res == CY_ERR_PROVE) {
+		on_reg_prove(s, m, from);
+		return;
+	}
 	if (res != CY_OK) {
 		cy_msg_str(m, CY_A_REASON, reason, CY_REASON_MAX);
 		log_warnx("registration refused: %s%s%s", cy_result_str((enum cy_result)res),

@@ -111,6 +111,7 @@ struct sig_stats {
 	uint64_t punch_req;        /* Punch Requests sent */
 	uint64_t punch_dirs;       /* Punch Directions taken */
 	uint64_t teardowns;        /* Tunnel Teardowns taken (and acknowledged) */
+	uint64_t reg_cookies;      /* Registrations answered with a cookie to echo */
 };
 
 /* A route the NMS selected: given to ops->route_ready, valid during the

@@ -56,6 +56,10 @@ struct sig {
 	struct replay rx;           /* dir 1, this key */
 	size_t nnms, nms_idx;
 	struct sockaddr_storage nms[LOGIN_MAX_NMS];
+	/* The cookie each NMS last gave us to echo in Registrations: proof
+	 * that we are reached where it sees us (docs/protocol.md). */
+	uint8_t cookie[LOGIN_MAX_NMS][CY_COOKIE_LEN];
+	bool have_cookie[LOGIN_MAX_NMS];
 
 	bool login_pending;
 	int login_backoff_ms;
