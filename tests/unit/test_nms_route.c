@@ -776,6 +776,17 @@ static void test_teardown_on_revoke(void **state)
 	assert_true(nms_next_ms(f->nms) > f->mono + 1000);
 }
 
+/* `who` acknowledges the Teardown of tid. */
+static void teardown_ack(struct fx *f, char who, const char *from, uint64_t tid)
+{
+	uint8_t msg[64], out[NMS_PKT_MAX];
+	struct cy_builder b;
+
+	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN_ACK);
+	cy_put_u64(&b, CY_A_TUNNEL_ID, tid);
+	to_nms(f, who, from, &b, out, sizeof(out));
+}
+
 /* The policy changes while a selection waits for the correspondent.
  * When the MN initiates (behind NAPT), it never gets the key (RESULT 4,
  * as for an unknown name) and the correspondent, which has it already,
@@ -818,15 +829,27 @@ static void denied_in_flight(struct fx *f, bool cn_initiates)
 		open_for(f, 'a', f->sent[1].buf, f->sent[1].len, &m, plain);
 		rd_get(&m, &mn);
 		assert_true(mn.tunnel_id == cn.tunnel_id);
-		/* The reload tore it down at both ends; nothing more after. */
+		/* The reload tore it down at both ends. */
 		assert_int_equal(f->nsent, 4);
 		teardown_check(f, 2, 'a', mn_ep, cn.tunnel_id, "beta.example.test", why);
 		teardown_check(f, 3, 'b', "198.51.100.20:7446", cn.tunnel_id,
 			       "alpha.example.test", why);
-		confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
+		teardown_ack(f, 'a', mn_ep, cn.tunnel_id);
+		teardown_ack(f, 'b', "198.51.100.20:7446", cn.tunnel_id);
+		/* The selection ended with it: no Route Direction to b again,
+		 * and a retransmitted request hears RESULT 4, not the key. */
+		set_mono(f, f->mono + ROUTE_RETX_MS);
+		nms_tick(f->nms, f->mono);
 		assert_int_equal(f->nsent, 4);
-		/* A retransmitted request hears RESULT 4 now. */
 		expect_fail(f, 'a', mn_ep, 9, "beta.example.test", NULL, CY_ERR_UNKNOWN);
+		/* b confirms late (it took the route): told to drop it, once. */
+		confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
+		assert_int_equal(f->nsent, 5);
+		teardown_check(f, 4, 'b', "198.51.100.20:7446", cn.tunnel_id,
+			       "alpha.example.test",
+			       "the route was withdrawn before it was confirmed");
+		confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
+		assert_int_equal(f->nsent, 5);
 	} else {
 		assert_int_equal(f->nsent, 1);
 		confirm(f, 'b', "198.51.100.20:7446", cn.tunnel_id, CY_OK);
@@ -852,6 +875,51 @@ static void test_denied_in_flight(void **state)
 static void test_denied_in_flight_told(void **state)
 {
 	denied_in_flight(*state, true);
+}
+
+/* a and b look each other up at the same moment: two selections, each
+ * answered and confirmed, both counted ok.  The nodes keep one tunnel
+ * (the larger id) whichever was granted last, so a revocation tears down
+ * both ids. */
+static void test_pair_both_ways(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX];
+	struct store_node beta;
+	struct rd x, y;
+	uint64_t got[2];
+
+	reg_global_pair(f);
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(dir_req(f, 'b', "198.51.100.20:7446", 2, "alpha.example.test", NULL,
+				 NULL, out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 4);
+	cn_direction(f, 0, 'b', "198.51.100.20:7446", &x);
+	cn_direction(f, 2, 'a', "192.0.2.10:7446", &y);
+	assert_true(x.tunnel_id != y.tunnel_id);
+	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", x.tunnel_id, CY_OK), 0);
+	assert_int_equal(confirm(f, 'a', "192.0.2.10:7446", y.tunnel_id, CY_OK), 0);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 2);
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 0);
+	f->nsent = 0;
+	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
+	store_reg_delete(f->cf.st, beta.id);
+	nms_authz_check(f->nms);
+	assert_int_equal(f->nsent, 2);
+	for (int i = 0; i < 2; i++) {
+		uint8_t plain[NMS_PKT_MAX];
+		struct cy_msg m;
+		ssize_t n = cy_unseal(f->ka, f->sent[i].buf, f->sent[i].len, plain, sizeof(plain));
+
+		assert_true(n > 0);
+		assert_int_equal(cy_msg_parse(&m, plain, (size_t)n), 0);
+		assert_int_equal(m.type, CY_TEARDOWN);
+		assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &got[i]));
+	}
+	assert_true((got[0] == x.tunnel_id && got[1] == y.tunnel_id) ||
+		    (got[0] == y.tunnel_id && got[1] == x.tunnel_id));
 }
 
 static void test_v4_v6(void **state)
@@ -934,8 +1002,13 @@ static void cn_silent(struct fx *f, bool cn_initiates)
 	}
 	assert_int_equal(nms_next_ms(f->nms), MONO + ROUTE_RETX_MS);
 
-	/* Nothing is due before the timer. */
+	/* Nothing is due before the timer; a retransmitted request gets the
+	 * answer the MN had, or none yet (the MN initiates: after the CN's
+	 * Confirmation). */
 	nms_tick(f->nms, MONO + ROUTE_RETX_MS - 1);
+	assert_int_equal(f->nsent, 1 + told);
+	assert_int_equal(dir_req(f, 'a', mn_ep, 9, "beta.example.test", NULL, NULL, out,
+				 sizeof(out)) > 0, cn_initiates);
 	assert_int_equal(f->nsent, 1 + told);
 	for (int i = 1; i <= ROUTE_RETX_MAX; i++) {
 		set_mono(f, MONO + i * ROUTE_RETX_MS);
@@ -951,11 +1024,19 @@ static void cn_silent(struct fx *f, bool cn_initiates)
 	nms_tick(f->nms, f->mono);
 	end = 1 + told + ROUTE_RETX_MAX;
 	if (cn_initiates) {
-		assert_int_equal(f->nsent, end + 2);
+		/* To the MN only (the CN holds nothing the NMS knows of),
+		 * a few times at most. */
+		assert_int_equal(f->nsent, end + 1);
 		teardown_check_result(f, end, 'a', mn_ep, first.tunnel_id, "beta.example.test",
 				      why, CY_ERR_UNREACHABLE);
-		teardown_check_result(f, end + 1, 'b', "198.51.100.20:7446", first.tunnel_id,
-				      "alpha.example.test", why, CY_ERR_UNREACHABLE);
+		for (int i = 1; i < 20; i++) {
+			set_mono(f, f->mono + ROUTE_RETX_MS);
+			nms_tick(f->nms, f->mono);
+		}
+		for (int i = end + 1; i < f->nsent; i++)
+			teardown_check_result(f, i, 'a', mn_ep, first.tunnel_id,
+					      "beta.example.test", why, CY_ERR_UNREACHABLE);
+		assert_int_equal(f->nsent, end + 5);
 	} else {
 		assert_int_equal(f->nsent, end + 1);
 		mn = ep(mn_ep);
@@ -969,11 +1050,17 @@ static void cn_silent(struct fx *f, bool cn_initiates)
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
 	assert_int_equal(nms_stats(f->nms)->directions_ok, 0);
 
-	/* A late Confirmation changes nothing; a retransmitted request hears
-	 * 9 again, without a new selection. */
+	/* A late Confirmation: the CN took the route, and is told to drop
+	 * it when the MN had its answer (else nothing); a retransmitted
+	 * request hears 9 again, without a new selection. */
 	end = f->nsent;
 	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", first.tunnel_id, CY_OK), 0);
-	assert_int_equal(f->nsent, end);
+	assert_int_equal(f->nsent, end + told);
+	if (cn_initiates)
+		teardown_check(f, end, 'b', "198.51.100.20:7446", first.tunnel_id,
+			       "alpha.example.test",
+			       "the route was withdrawn before it was confirmed");
+	end = f->nsent;
 	expect_fail(f, 'a', mn_ep, 9, "beta.example.test", NULL, CY_ERR_UNREACHABLE);
 	assert_int_equal(nms_stats(f->nms)->directions, 1);
 
@@ -1049,8 +1136,8 @@ static void test_retransmitted_request(void **state)
 	assert_memory_not_equal(again.key, to_cn.key, CY_KEY_LEN);
 }
 
-/* The CN refuses (RESULT 8): the MN, which had its answer, and the CN
- * get a Teardown saying so; a retransmitted request hears 8. */
+/* The CN refuses (RESULT 8): the MN, which had its answer, gets a
+ * Teardown saying so; a retransmitted request hears 8. */
 static void test_cn_refuses(void **state)
 {
 	struct fx *f = *state;
@@ -1064,11 +1151,9 @@ static void test_cn_refuses(void **state)
 	cn_direction(f, 0, 'b', "198.51.100.20:7446", &to_cn);
 	assert_int_equal(confirm(f, 'b', "198.51.100.20:7446", to_cn.tunnel_id, CY_ERR_POLICY),
 			 0);
-	assert_int_equal(f->nsent, 4);
+	assert_int_equal(f->nsent, 3);
 	teardown_check_result(f, 2, 'a', "192.0.2.10:7446", to_cn.tunnel_id, "beta.example.test",
 			      "the correspondent refused", CY_ERR_POLICY);
-	teardown_check_result(f, 3, 'b', "198.51.100.20:7446", to_cn.tunnel_id,
-			      "alpha.example.test", "the correspondent refused", CY_ERR_POLICY);
 	expect_fail(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, CY_ERR_POLICY);
 }
 
@@ -1573,6 +1658,7 @@ static void test_server_loopback(void **state)
 	struct cy_builder b;
 	struct cy_msg m;
 	struct rd to_cn, to_mn;
+	uint64_t tid;
 	int64_t t0, t1, t_retx[3];
 	ssize_t r;
 	int i;
@@ -1627,7 +1713,10 @@ static void test_server_loopback(void **state)
 	cy_put_str(&b, CY_A_FQDN, "beta.example.test");
 	t0 = mono_us();
 	lo_send(f, &mn, 'a', SA(listen), &b);
-	assert_true(lo_recv(base, &cn, buf, sizeof(buf), 2000) > 0);
+	r = lo_recv(base, &cn, buf, sizeof(buf), 2000);
+	assert_true(r > 0);
+	open_for(f, 'b', buf, (size_t)r, &m, plain);
+	rd_get(&m, &to_cn);
 	r = lo_recv(base, &mn, buf, sizeof(buf), 2000);
 	assert_true(r > 0);
 	open_for(f, 'a', buf, (size_t)r, &m, plain);
@@ -1652,6 +1741,7 @@ static void test_server_loopback(void **state)
 	assert_true(r > 0);
 	assert_int_equal(cy_msg_parse(&m, plain, (size_t)r), 0);
 	assert_int_equal(m.type, CY_TEARDOWN);
+	assert_true(cy_msg_u64(&m, CY_A_TUNNEL_ID, &tid) && tid == to_cn.tunnel_id);
 	assert_int_equal(result_of(&m), CY_ERR_UNREACHABLE);
 
 	nms_server_free(srv);
@@ -1753,6 +1843,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v6_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_napt_napt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pair_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_teardown_on_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied_in_flight, setup, teardown),

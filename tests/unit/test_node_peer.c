@@ -1116,6 +1116,18 @@ static void test_overlay_teardown_result(void **state)
 	assert_int_equal(a->dns_done, done + 1);
 	assert_int_equal(a->dns_status, RESOLVER_SERVFAIL);
 	assert_int_equal(overlay_tunnels(a->ov, NULL, 0), 0);
+	/* ...and what asks within PEER_NEG_MS hears the same. */
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 10), 0);
+	assert_int_equal(a->dns_done, done + 2);
+	assert_int_equal(a->dns_status, RESOLVER_SERVFAIL);
+	/* RESULT 8 (the CN refused): REFUSED. */
+	advance(PEER_NEG_MS + OVERLAY_TICK_MS);
+	overlay_timeout(a->ov);
+	assert_int_equal(overlay_lookup(a->ov, "b.example.test", 11), 0);
+	route(0, 1, 0x6a6a, false, a->next_req);
+	overlay_teardown(a->ov, 0x6a6a, "b.example.test", "the correspondent refused",
+			 CY_ERR_POLICY);
+	assert_int_equal(a->dns_status, RESOLVER_REFUSED);
 }
 
 /* The policy's flows on a tunnel: a may start TCP to b's port 554 and

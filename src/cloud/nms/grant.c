@@ -11,7 +11,11 @@
  *
  * One grant per pair of nodes (a new route between them replaces the
  * tunnel id: a node holds one tunnel per peer), at most GRANT_MAX: a
- * selection that would need more is refused, never left untracked. */
+ * selection that would need more is refused, never left untracked.  It
+ * remembers the tunnel id it replaced too: two selections between the
+ * pair at once (each looked the other up) leave the nodes with the one
+ * of the larger id, whichever was granted last, so a Teardown names
+ * both. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include "clock.h"
 #include "log.h"
 #include "nms_impl.h"
+#include "route.h"
 #include "store.h"
 #include "wire.h"
 
@@ -36,6 +41,7 @@
 
 struct grant {
 	uint64_t tunnel_id;
+	uint64_t prev_id;              /* the pair's tunnel before, 0 none */
 	int64_t node[2];               /* the route's MN and CN */
 	int64_t expires_ms;
 	uint64_t flows;                /* nms_policy_flows_hash when granted */
@@ -43,7 +49,7 @@ struct grant {
 	uint8_t result;                /* ...with this RESULT (grant_cancel), or none (0) */
 	uint32_t hnext;                /* next in its pair's bucket: index + 1, 0 none */
 	bool acked[2];
-	int tries;
+	int tries, max_tries;
 	int64_t next_ms;
 	char reason[CY_REASON_MAX + 1];
 };
@@ -54,6 +60,8 @@ struct grant_table {
 	struct grant *v;
 	size_t n, cap;
 	size_t nending;                /* of them being torn down */
+	int64_t ending_next_ms;        /* the earliest of their next_ms... */
+	bool ending_next_ok;           /* ...when this says it is up to date */
 	size_t sweep;                  /* where the next expiry sweep checks from */
 	uint32_t head[GRANT_BUCKETS];  /* index + 1 of a bucket's first, 0 none */
 };
@@ -161,6 +169,8 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
 	 * depends on it); the pair hash does not: no relink. */
 	g->node[0] = mn;
 	g->node[1] = cn;
+	if (g->tunnel_id != tunnel_id)
+		g->prev_id = g->tunnel_id;
 	g->tunnel_id = tunnel_id;
 	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
 	g->flows = flows;
@@ -175,8 +185,10 @@ static void grant_del(struct grant_table *t, size_t i)
 {
 	size_t last = t->n - 1;
 
-	if (t->v[i].ending)
+	if (t->v[i].ending) {
 		t->nending--;
+		t->ending_next_ok = false;
+	}
 	grant_unlink(t, i);
 	if (i != last) {
 		grant_unlink(t, last);
@@ -209,15 +221,23 @@ static enum tell grant_tell(struct nms *n, const struct grant *g, int side)
 	rc = nms_node_by_id(n, g->node[!side], &other);
 	if (rc < 0)
 		return rc == -ENOENT ? NOBODY : LATER;
-	cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
-	cy_put_u64(&b, CY_A_TUNNEL_ID, g->tunnel_id);
-	cy_put_str(&b, CY_A_FQDN, other.fqdn);
-	cy_put_str(&b, CY_A_REASON, g->reason);
-	if (g->result != CY_OK)
-		cy_put_u8(&b, CY_A_RESULT, g->result);
-	cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
-	return nms_send_sealed(n, k, (const struct sockaddr *)&reg.observed, msg,
-			       (size_t)cy_build_finish(&b)) == 0 ? TOLD : LATER;
+	for (int i = 0; i < 2; i++) {
+		uint64_t id = i ? g->prev_id : g->tunnel_id;
+
+		if (!id)
+			continue;
+		cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
+		cy_put_u64(&b, CY_A_TUNNEL_ID, id);
+		cy_put_str(&b, CY_A_FQDN, other.fqdn);
+		cy_put_str(&b, CY_A_REASON, g->reason);
+		if (g->result != CY_OK)
+			cy_put_u8(&b, CY_A_RESULT, g->result);
+		cy_put_u64(&b, CY_A_TIME, (uint64_t)clock_now() * 1000);
+		if (nms_send_sealed(n, k, (const struct sockaddr *)&reg.observed, msg,
+				    (size_t)cy_build_finish(&b)) < 0)
+			return LATER;
+	}
+	return TOLD;
 }
 
 /* Tell the ends not acknowledged yet, again.  False: nobody is left to
@@ -226,7 +246,7 @@ static bool grant_retell(struct nms *n, struct grant *g, int64_t now_ms)
 {
 	bool more = false;
 
-	if (g->tries >= GRANT_TRIES)
+	if (g->tries >= g->max_tries)
 		return false;
 	for (int side = 0; side < 2; side++) {
 		if (g->acked[side])
@@ -238,17 +258,24 @@ static bool grant_retell(struct nms *n, struct grant *g, int64_t now_ms)
 	}
 	g->tries++;
 	g->next_ms = now_ms + (g->tries < GRANT_FAST_TRIES ? GRANT_RETX_MS : GRANT_SLOW_RETX_MS);
+	n->grants->ending_next_ok = false;
 	return more;
 }
 
 static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t now_ms)
 {
+	uint64_t tunnel_id = g->tunnel_id;
+
 	g->ending = true;
+	if (!g->max_tries)
+		g->max_tries = GRANT_TRIES;
 	n->grants->nending++;
 	snprintf(g->reason, sizeof(g->reason), "%.*s", (int)sizeof(g->reason) - 1, why);
 	n->stats.teardowns++;
 	log_info("nms: tunnel %016" PRIx64 " torn down: %s", g->tunnel_id, g->reason);
 	grant_retell(n, g, now_ms);
+	/* A selection of it still waiting on its CN ends too. */
+	route_grant_ended(n, tunnel_id);
 }
 
 bool grant_live(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn)
@@ -268,6 +295,31 @@ void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uin
 	if (!grant_live(n, tunnel_id, mn, cn))
 		return;
 	g->result = result;
+	/* The CN refused, or never confirmed: it holds nothing the NMS
+	 * knows of (one that confirms late is told: grant_drop_cn).  The MN
+	 * waits on the tunnel: told quickly, and not for long (its own
+	 * handshake gives up in seconds anyway). */
+	g->acked[1] = true;
+	g->max_tries = GRANT_FAST_TRIES;
+	grant_end(n, g, why, now_ms);
+}
+
+void grant_drop_cn(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, const char *why,
+		   int64_t now_ms)
+{
+	struct grant *g = grant_new(n->grants);
+
+	if (!g) {
+		LOG_RATELIMITED(&n->rl_log, "nms: cannot tell the CN of tunnel %016" PRIx64
+				" to drop it", tunnel_id);
+		return;
+	}
+	g->node[0] = mn;
+	g->node[1] = cn;
+	g->tunnel_id = tunnel_id;
+	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
+	grant_link(n->grants, (size_t)(g - n->grants->v));
+	g->acked[0] = true;   /* the MN was told */
 	grant_end(n, g, why, now_ms);
 }
 
@@ -343,7 +395,7 @@ bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
 	for (size_t i = 0; i < t->n; i++) {
 		struct grant *g = &t->v[i];
 
-		if (g->tunnel_id != tid || !g->ending)
+		if ((g->tunnel_id != tid && g->prev_id != tid) || !g->ending)
 			continue;
 		for (int side = 0; side < 2; side++)
 			if (g->node[side] == k->node_id)
@@ -378,11 +430,17 @@ int64_t grants_next_ms(const struct nms *n)
 	const struct grant_table *t = n->grants;
 	int64_t next = INT64_MAX;
 
-	/* Expiries are swept by nms_expire: only teardowns need the timer. */
+	/* Expiries are swept by nms_expire: only teardowns need the timer.
+	 * Asked after every batch of datagrams: the earliest is kept until
+	 * a teardown starts, retells or goes. */
 	if (!t->nending)
 		return INT64_MAX;
+	if (t->ending_next_ok)
+		return t->ending_next_ms;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].ending && t->v[i].next_ms < next)
 			next = t->v[i].next_ms;
+	n->grants->ending_next_ms = next;
+	n->grants->ending_next_ok = true;
 	return next;
 }

@@ -190,10 +190,14 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
  * replaced). */
 bool grant_live(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn);
 /* The route selection that made tunnel_id's grant failed after the MN
- * had its key: both ends are told as for any ended grant, with result
- * (the selection's RESULT) for what waits on the tunnel. */
+ * had its key: the MN is told as for an ended grant (GRANT_FAST_TRIES
+ * times at most), with result (the selection's RESULT) for what waits
+ * on the tunnel. */
 void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint8_t result,
 		  const char *why, int64_t now_ms);
+/* ...and its CN confirmed it late: it alone is told to drop the tunnel. */
+void grant_drop_cn(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, const char *why,
+		   int64_t now_ms);
 void grants_check(struct nms *n, int64_t now_ms);
 /* ...and GRANT_SWEEP of them, going round, for changes nobody told of. */
 void grants_sweep(struct nms *n, int64_t now_ms);

@@ -46,6 +46,7 @@ struct route_entry {
 	uint32_t req_id;
 	bool done;                         /* finished: confirmed, or failed */
 	bool told;                         /* the MN has its answer before the CN confirmed */
+	bool cn_dropped;                   /* ...failed, and the CN confirming late was told */
 	uint8_t result;                    /* that answer's RESULT */
 	char reason[CY_REASON_MAX + 1];
 	int tries;                         /* Route Directions sent to the CN */
@@ -387,11 +388,11 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 	/* The policy or a revocation may have changed since the selection
 	 * (the CN confirmed, a TRS answered): the grant is checked before the
 	 * MN gets the key, and the CN, which has it, is told to drop it.  An
-	 * MN told early has had its grant since then; a change since ended
-	 * it and told both ends (grants_check). */
-	if (r == CY_OK &&
-	    (e->told ? !grant_live(n, e->tunnel_id, e->mn.id, e->cn.id)
-		     : !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows, clock_now_ms()))) {
+	 * MN told early has had its grant since then: a change since ended
+	 * it, told both ends and finished this selection already
+	 * (route_grant_ended). */
+	if (r == CY_OK && !e->told &&
+	    !grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows, clock_now_ms())) {
 		r = CY_ERR_UNKNOWN;
 		reason = "unknown name or address";
 	}
@@ -733,6 +734,16 @@ bool route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr 
 	/* Only the CN the direction went to confirms it. */
 	if (!e || e->cn.id != k->node_id)
 		return false;
+	/* Late, for a selection that failed after the MN had its answer
+	 * (the grant ended, or this CN was given up on): the CN took the
+	 * route, and is told to drop it, once. */
+	if (e->done && e->told && e->result != CY_OK && res == CY_OK && !e->cn_dropped) {
+		e->cn_dropped = true;
+		grant_drop_cn(n, e->tunnel_id, e->mn.id, e->cn.id,
+			      "the route was withdrawn before it was confirmed",
+			      clock_now_ms());
+		return true;
+	}
 	if (e->done)
 		return true; /* a duplicate */
 	if (res == CY_OK)
@@ -741,6 +752,17 @@ bool route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr 
 		route_finish(n, e, res == CY_ERR_POLICY ? CY_ERR_POLICY : CY_ERR_UNREACHABLE,
 			     "the correspondent refused");
 	return true;
+}
+
+void route_grant_ended(struct nms *n, uint64_t tunnel_id)
+{
+	struct route_entry *e = route_by_tunnel(n->routes, tunnel_id);
+
+	/* No more Route Directions to the CN, no more answers with the key
+	 * to the MN: it fails as the answer would have (the Teardown said
+	 * so already). */
+	if (e && e->told && !e->done)
+		route_finish(n, e, CY_ERR_UNKNOWN, "unknown name or address");
 }
 
 /* ---- punching again ---- */

@@ -87,6 +87,10 @@ bool route_confirmation(struct nms *n, struct nms_key *k, const struct sockaddr 
  * Response.  The selection goes on with the Route Direction to the CN. */
 void route_relay_response(struct nms *n, const struct sockaddr *from, const uint8_t *pkt,
 			  size_t len);
+/* The grant of tunnel_id ended (grant.c): a selection of it whose MN had
+ * its answer and whose CN has not confirmed yet fails (RESULT 4), and
+ * nothing of it is sent again. */
+void route_grant_ended(struct nms *n, uint64_t tunnel_id);
 void route_tick(struct nms *n, int64_t now_ms);
 int64_t route_next_ms(const struct nms *n);
 
