@@ -344,11 +344,39 @@ static void test_register_proves_endpoint(void **state)
 	clock_set_fake(NOW + NMS_COOKIE_WINDOW_S, 2000);
 	assert_int_equal(reg_with(f, 7, "203.0.113.66:7446", cb, c2, NULL, NULL), CY_OK);
 	assert_registered_at(f, "203.0.113.66:7446");
-	clock_set_fake(NOW + 3 * NMS_COOKIE_WINDOW_S, 3000);
+	clock_set_fake(NOW + 2 * NMS_COOKIE_WINDOW_S, 3000);
 	assert_int_equal(reg_with(f, 8, "192.0.2.10:7446", c1, c2, NULL, NULL), CY_ERR_PROVE);
 	assert_registered_at(f, "203.0.113.66:7446");
 	assert_int_equal(reg_with(f, 9, "192.0.2.10:7446", c2, c1, NULL, NULL), CY_OK);
 	assert_registered_at(f, "192.0.2.10:7446");
+	/* Expired, even where it was: a cookie again. */
+	clock_set_fake(NOW + 2 * NMS_COOKIE_WINDOW_S + TTL, 4000);
+	assert_int_equal(reg_with(f, 10, "192.0.2.10:7446", NULL, c1, NULL, NULL), CY_ERR_PROVE);
+	assert_int_equal(reg_with(f, 11, "192.0.2.10:7446", c1, c2, NULL, NULL), CY_OK);
+}
+
+/* A Registration held back by a copier and let go later, from where the
+ * node was, with that endpoint's (still valid) cookie: its counter is
+ * older than the registration's, so it moves nothing. */
+static void test_register_late_copy(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_storage old_ep = ep("203.0.113.66:7446"), now_ep = ep("192.0.2.10:7446");
+	uint8_t held[512], pkt[512], out[NMS_PKT_MAX];
+	size_t hlen, len;
+	uint64_t replays;
+
+	/* The node at old_ep sends counter 3 with the cookie; the copier
+	 * keeps it, the NMS never sees it. */
+	hlen = reg_req(f, f->ka, KEY_A, 3, "203.0.113.66:7446", SA(old_ep), held, sizeof(held));
+	/* It registers at now_ep (counter 4). */
+	len = reg_req(f, f->ka, KEY_A, 4, "192.0.2.10:7446", SA(now_ep), pkt, sizeof(pkt));
+	assert_true(nms_handle(f->nms, SA(now_ep), pkt, len, out, sizeof(out)) > 0);
+	assert_registered_at(f, "192.0.2.10:7446");
+	replays = nms_stats(f->nms)->replay;
+	assert_int_equal(nms_handle(f->nms, SA(old_ep), held, hlen, out, sizeof(out)), 0);
+	assert_registered_at(f, "192.0.2.10:7446");
+	assert_int_equal(nms_stats(f->nms)->replay, replays + 1);
 }
 
 static void test_register_napt(void **state)
@@ -1037,6 +1065,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_counters_never_repeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_napt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_proves_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_late_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deregister, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),

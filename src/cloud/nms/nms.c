@@ -422,7 +422,7 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, bool loaded,
 	struct store_reg reg, prev;
 	struct cy_builder b;
 	int64_t now = clock_now();
-	bool have_prev, other;
+	bool have_prev, other, refresh;
 	int rc;
 
 	cy_build_start(&b, msg, cap, CY_REG_RES);
@@ -463,14 +463,29 @@ static ssize_t nms_register(struct nms *n, struct nms_key *k, bool loaded,
 				addr_str(from, fbuf), node.fqdn, ctr, prev.host);
 		return 0;
 	}
-	/* Moving it (or making it) needs proof that the node is reached
-	 * where the request came from: the cookie sent there. */
-	if (!nms_reg_proven(n, k->key_id, m, from, have_prev ? &prev : NULL, now)) {
+	/* A refresh: from the endpoint of its live registration under this
+	 * key.  Anything else moves (or makes) it: only with the node's
+	 * newest counter (a move is sent after all it sent before: an older
+	 * one, unseen so far, is a copy held back and let go later), and
+	 * with proof that the node is reached where the request came from:
+	 * the cookie sent there (nms_cookie.c). */
+	refresh = have_prev && prev.key_id == k->key_id && prev.expires > now &&
+		  addr_equal((const struct sockaddr *)&prev.observed, from);
+	if (!refresh && have_prev && prev.key_id == k->key_id && ctr < prev.counter) {
+		n->stats.replay++;
+		LOG_RATELIMITED(&n->rl_log, "nms: %s: Registration of %s with counter %" PRIu64
+				" not past its registration's: a replay", addr_str(from, fbuf),
+				node.fqdn, ctr);
+		return 0;
+	}
+	if (!refresh && !nms_reg_cookie_ok(n, k->key_id, m, from, now)) {
 		uint8_t cookie[CY_COOKIE_LEN];
 
 		if (!nms_reg_cookie(n, k->key_id, from, now, cookie))
 			return nms_fail(&b, CY_ERR_INTERNAL, "no cookie");
 		n->stats.reg_challenges++;
+		log_debug("nms: %s: Registration of %s from a new endpoint: asking for the cookie",
+			  addr_str(from, fbuf), node.fqdn);
 		cy_put_u8(&b, CY_A_RESULT, CY_ERR_PROVE);
 		cy_put_bytes(&b, CY_A_COOKIE, cookie, sizeof(cookie));
 		return cy_build_finish(&b);
@@ -716,7 +731,7 @@ const struct counter nms_counters[] = {
 	COUNTER(struct nms_stats, expired_key, "datagrams under an expired key"),
 	COUNTER(struct nms_stats, registrations, "registrations"),
 	COUNTER(struct nms_stats, reg_challenges,
-		"Registrations answered with a cookie to echo (a new endpoint)"),
+		"Registrations answered with a cookie to echo (a new endpoint, key or registration)"),
 	COUNTER(struct nms_stats, keepalives, "keepalives"),
 	COUNTER(struct nms_stats, deregistrations, "deregistrations"),
 	COUNTER(struct nms_stats, directions, "new Direction Requests"),

@@ -30,7 +30,7 @@ static bool nms_cookie(const struct nms *n, uint64_t key_id, const struct sockad
 
 	put_be64(in, key_id);
 	put_be64(in + 8, (uint64_t)w);
-	in[16] = (uint8_t)from->sa_family;
+	in[16] = from->sa_family == AF_INET ? 4 : 6;   /* as on the wire, not the OS's number */
 	if (from->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)from;
 
@@ -59,16 +59,11 @@ bool nms_reg_cookie(const struct nms *n, uint64_t key_id, const struct sockaddr 
 	return nms_cookie(n, key_id, from, now / NMS_COOKIE_WINDOW_S, out);
 }
 
-bool nms_reg_proven(const struct nms *n, uint64_t key_id, const struct cy_msg *m,
-		    const struct sockaddr *from, const struct store_reg *prev, int64_t now)
+bool nms_reg_cookie_ok(const struct nms *n, uint64_t key_id, const struct cy_msg *m,
+		       const struct sockaddr *from, int64_t now)
 {
 	uint8_t got[CY_COOKIE_LEN], want[CY_COOKIE_LEN];
 
-	/* Where its live registration under this key already is: nothing
-	 * moves (a refresh). */
-	if (prev && prev->key_id == key_id && prev->expires > now &&
-	    addr_equal((const struct sockaddr *)&prev->observed, from))
-		return true;
 	if (!cy_msg_bytes(m, CY_A_COOKIE, got, sizeof(got)))
 		return false;
 	/* This window's or the last one's: a cookie lives one to two. */

@@ -248,16 +248,13 @@ size_t nms_seal_reply(struct nms *n, struct nms_key *k, const uint8_t *msg, size
  * Cookies change every NMS_COOKIE_WINDOW_S; one is taken in its window
  * and the next. */
 #define NMS_COOKIE_WINDOW_S 60
-struct store_reg;
 /* The cookie for endpoint from and key key_id now (seconds); false when
  * none can be made. */
 bool nms_reg_cookie(const struct nms *n, uint64_t key_id, const struct sockaddr *from,
 		    int64_t now, uint8_t out[CY_COOKIE_LEN]);
-/* Whether m, a Registration under key_id from `from`, may take the
- * registration there: from prev's endpoint (prev: the node's
- * registration, NULL for none; refreshed, not moved), or echoing from's
- * cookie. */
-bool nms_reg_proven(const struct nms *n, uint64_t key_id, const struct cy_msg *m,
-		    const struct sockaddr *from, const struct store_reg *prev, int64_t now);
+/* Whether m, a Registration under key_id from `from`, echoes from's
+ * cookie (this window's or the last one's). */
+bool nms_reg_cookie_ok(const struct nms *n, uint64_t key_id, const struct cy_msg *m,
+		       const struct sockaddr *from, int64_t now);
 
 #endif

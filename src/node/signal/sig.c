@@ -47,6 +47,28 @@ static void drop_key(struct sig *s)
 
 /* ---- sending ---- */
 
+/* The index in s->nms of the NMS endpoint `from` (an IPv4-mapped IPv6
+ * address on either side taken as the IPv4 one), s->nnms for none. */
+static size_t sig_nms_index(const struct sig *s, const struct sockaddr *from)
+{
+	struct sockaddr_storage a, b;
+
+	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
+		return s->nnms;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, from, addr_len(from));
+	addr_unmap(&a, NULL);
+	for (size_t i = 0; i < s->nnms; i++) {
+		if (s->nms[i].ss_family != AF_INET && s->nms[i].ss_family != AF_INET6)
+			continue;
+		b = s->nms[i];
+		addr_unmap(&b, NULL);
+		if (addr_equal((const struct sockaddr *)&a, (const struct sockaddr *)&b))
+			return i;
+	}
+	return s->nnms;
+}
+
 /* To NMS idx, with the cookie it gave us, if any. */
 static void send_reg_to(struct sig *s, size_t idx)
 {
@@ -93,26 +115,33 @@ static void send_reg(struct sig *s, bool all)
 }
 
 /* An NMS asks us to prove that we are reached where it sees us: the
- * Registration again, at once, with its cookie.  Only for a new cookie:
- * one it gave before was echoed already (the request timer sends it
- * again). */
+ * Registration again, at once, with its cookie.  Only for a new cookie
+ * (one it gave before was echoed already), and once per retry period: a
+ * source that changes between two datagrams (per-packet balancing over
+ * uplinks, a NAPT rebinding) must not make us ping-pong; the request
+ * timer sends the latest. */
 static void on_reg_prove(struct sig *s, const struct cy_msg *m, const struct sockaddr *from)
 {
 	uint8_t cookie[CY_COOKIE_LEN];
-	size_t i;
+	int64_t now = clock_now_ms();
+	size_t i = sig_nms_index(s, from);
 
-	for (i = 0; i < s->nnms; i++)
-		if (addr_equal((const struct sockaddr *)&s->nms[i], from))
-			break;
-	if (i == s->nnms || !cy_msg_bytes(m, CY_A_COOKIE, cookie, sizeof(cookie))) {
+	if (!cy_msg_bytes(m, CY_A_COOKIE, cookie, sizeof(cookie))) {
 		sig_bad_input(s, from, "Registration Response 11 without a COOKIE");
 		return;
 	}
+	/* Sealed by our NMS, whichever address it answered from (a host
+	 * with several): taken for the one in use. */
+	if (i >= s->nnms)
+		i = s->nms_idx;
 	s->st.reg_cookies++;
 	if (s->have_cookie[i] && !memcmp(s->cookie[i], cookie, sizeof(cookie)))
 		return;
 	memcpy(s->cookie[i], cookie, sizeof(cookie));
 	s->have_cookie[i] = true;
+	if (now < s->prove_until)
+		return;
+	s->prove_until = now + SIG_REG_RETRY_MS;
 	log_debug("NMS %zu asks us to prove our address: registering again with its cookie", i);
 	send_reg_to(s, i);
 }
@@ -434,26 +463,9 @@ static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockad
 	}
 }
 
-/* One of the NMS endpoints the login gave us: same address and port, an
- * IPv4-mapped IPv6 address on either side taken as the IPv4 one. */
 static bool from_nms(const struct sig *s, const struct sockaddr *from)
 {
-	struct sockaddr_storage a, b;
-
-	if (from->sa_family != AF_INET && from->sa_family != AF_INET6)
-		return false;
-	memset(&a, 0, sizeof(a));
-	memcpy(&a, from, addr_len(from));
-	addr_unmap(&a, NULL);
-	for (size_t i = 0; i < s->nnms; i++) {
-		if (s->nms[i].ss_family != AF_INET && s->nms[i].ss_family != AF_INET6)
-			continue;
-		b = s->nms[i];
-		addr_unmap(&b, NULL);
-		if (addr_equal((const struct sockaddr *)&a, (const struct sockaddr *)&b))
-			return true;
-	}
-	return false;
+	return sig_nms_index(s, from) < s->nnms;
 }
 
 static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
