@@ -151,6 +151,13 @@ int store_meta_set(struct store *st, const char *key, const char *value)
 	return call_end(st, t0, st->ops->meta_set(st, key, value));
 }
 
+int store_meta_add(struct store *st, const char *key, const char *value)
+{
+	int64_t t0 = call_start();
+
+	return call_end(st, t0, st->ops->meta_add(st, key, value));
+}
+
 int store_counter_reserve(struct store *st, const char *name, uint64_t at_least, uint64_t block,
 			  uint64_t *start)
 {

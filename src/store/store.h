@@ -131,6 +131,10 @@ void store_close(struct store *st);
 
 /* Small key/value metadata: "domain", "vip4_prefix", "vip6_prefix", ... */
 int store_meta_set(struct store *st, const char *key, const char *value);
+/* Set key to value only when it has none yet: of two processes adding
+ * at once, the first wins and the other's value is dropped.  0 either
+ * way (read the key back for the value that holds). */
+int store_meta_add(struct store *st, const char *key, const char *value);
 int store_meta_get(struct store *st, const char *key, char *value, size_t len);
 
 /* Reserve the block [*start, *start + block) of the counter NAME, in one

@@ -18,6 +18,7 @@ struct store_ops {
 	const char *name;
 	void (*close)(struct store *st);
 	int (*meta_set)(struct store *st, const char *key, const char *value);
+	int (*meta_add)(struct store *st, const char *key, const char *value);
 	int (*meta_get)(struct store *st, const char *key, char *value, size_t len);
 	int (*counter_reserve)(struct store *st, const char *name, uint64_t at_least,
 			       uint64_t block, uint64_t *start);

@@ -646,6 +646,18 @@ static int pg_meta_set(struct store *st, const char *key, const char *value)
 	return rc < 0 ? rc : 0;
 }
 
+static int pg_meta_add(struct store *st, const char *key, const char *value)
+{
+	struct store_pg *s = to_pg(st);
+	int rc;
+
+	if (strlen(value) > STORE_META_MAX)
+		return -EINVAL;
+	rc = pg_done(s, "meta add", "INSERT INTO meta (key, value) VALUES ($1, $2) "
+		     "ON CONFLICT (key) DO NOTHING", "tt", key, value);
+	return rc < 0 ? rc : 0;
+}
+
 static int meta_get(struct store_pg *s, const char *key, char *value, size_t len, bool lock)
 {
 	PGresult *r;
@@ -1481,6 +1493,7 @@ static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
 	.meta_set = pg_meta_set,
+	.meta_add = pg_meta_add,
 	.meta_get = pg_meta_get,
 	.counter_reserve = pg_counter_reserve,
 	.node_add = pg_node_add,

@@ -103,6 +103,7 @@ _Static_assert(CONF_ARRAY_LEN(migrations) == STORE_SCHEMA_VERSION,
 
 enum query {
 	Q_META_SET,
+	Q_META_ADD,
 	Q_META_GET,
 	Q_VIP_NEXT,
 	Q_VIP_FREE,
@@ -139,6 +140,7 @@ enum query {
 static const char *const query_sql[Q_COUNT] = {
 	[Q_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 		       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[Q_META_ADD] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
 	[Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	/* The index after the highest taken (an index lookup: enrolling
 	 * stays as fast with 100,000 nodes as with ten)... */
@@ -398,6 +400,17 @@ static int sq_meta_set(struct store *st, const char *key, const char *value)
 	if (strlen(value) > STORE_META_MAX)
 		return -EINVAL;
 	rc = step_done(s, prep(s, Q_META_SET, "tt", key, value), "meta set");
+	return rc < 0 ? rc : 0;
+}
+
+static int sq_meta_add(struct store *st, const char *key, const char *value)
+{
+	struct store_sqlite *s = to_sqlite(st);
+	int rc;
+
+	if (strlen(value) > STORE_META_MAX)
+		return -EINVAL;
+	rc = step_done(s, prep(s, Q_META_ADD, "tt", key, value), "meta add");
 	return rc < 0 ? rc : 0;
 }
 
@@ -917,6 +930,7 @@ static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.meta_set = sq_meta_set,
+	.meta_add = sq_meta_add,
 	.meta_get = sq_meta_get,
 	.counter_reserve = sq_counter_reserve,
 	.node_add = sq_node_add,

@@ -843,6 +843,12 @@ static void test_meta(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(store_meta_set(f->st, "big", big), -EINVAL);
+	/* add: only when the key has no value yet (the first of two wins) */
+	assert_int_equal(store_meta_add(f->st, "secret", "first"), 0);
+	assert_int_equal(store_meta_add(f->st, "secret", "second"), 0);
+	assert_int_equal(store_meta_get(f->st, "secret", v, sizeof(v)), 0);
+	assert_string_equal(v, "first");
+	assert_int_equal(store_meta_add(f->st, "big", big), -EINVAL);
 }
 
 /* A callback may use the store while foreach runs. */

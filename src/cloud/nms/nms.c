@@ -54,8 +54,9 @@ static int nms_shared_secret(struct nms *n, const char *name, uint8_t out[32])
 		for (i = 0; i < sizeof(fresh); i++)
 			snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
 		cy_wipe(fresh, sizeof(fresh));
-		/* two hosts starting at once: whichever wrote last, both read it */
-		rc = store_meta_set(n->st, name, hex);
+		/* two hosts starting at once: the first one's holds, both
+		 * read it */
+		rc = store_meta_add(n->st, name, hex);
 		if (rc == 0)
 			rc = store_meta_get(n->st, name, hex, sizeof(hex));
 	}
