@@ -634,28 +634,31 @@ static void backoff(int i)
 
 /* ---- metadata and counters ---- */
 
-static int pg_meta_set(struct store *st, const char *key, const char *value)
+/* replace: a value the key has is overwritten (set), else kept (add). */
+static int pg_meta_write(struct store *st, const char *key, const char *value, bool replace)
 {
 	struct store_pg *s = to_pg(st);
 	int rc;
 
 	if (strlen(value) > STORE_META_MAX)
 		return -EINVAL;
-	rc = pg_done(s, "meta set", "INSERT INTO meta (key, value) VALUES ($1, $2) "
-		     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", "tt", key, value);
+	rc = pg_done(s, replace ? "meta set" : "meta add",
+		     replace ? "INSERT INTO meta (key, value) VALUES ($1, $2) "
+			       "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+			     : "INSERT INTO meta (key, value) VALUES ($1, $2) "
+			       "ON CONFLICT (key) DO NOTHING",
+		     "tt", key, value);
 	return rc < 0 ? rc : 0;
+}
+
+static int pg_meta_set(struct store *st, const char *key, const char *value)
+{
+	return pg_meta_write(st, key, value, true);
 }
 
 static int pg_meta_add(struct store *st, const char *key, const char *value)
 {
-	struct store_pg *s = to_pg(st);
-	int rc;
-
-	if (strlen(value) > STORE_META_MAX)
-		return -EINVAL;
-	rc = pg_done(s, "meta add", "INSERT INTO meta (key, value) VALUES ($1, $2) "
-		     "ON CONFLICT (key) DO NOTHING", "tt", key, value);
-	return rc < 0 ? rc : 0;
+	return pg_meta_write(st, key, value, false);
 }
 
 static int meta_get(struct store_pg *s, const char *key, char *value, size_t len, bool lock)

@@ -392,26 +392,27 @@ static int row_node(struct store_sqlite *s, sqlite3_stmt *st, void *out)
 
 /* ---- meta ---- */
 
-static int sq_meta_set(struct store *st, const char *key, const char *value)
+/* replace: a value the key has is overwritten (set), else kept (add). */
+static int sq_meta_write(struct store *st, const char *key, const char *value, bool replace)
 {
 	struct store_sqlite *s = to_sqlite(st);
 	int rc;
 
 	if (strlen(value) > STORE_META_MAX)
 		return -EINVAL;
-	rc = step_done(s, prep(s, Q_META_SET, "tt", key, value), "meta set");
+	rc = step_done(s, prep(s, replace ? Q_META_SET : Q_META_ADD, "tt", key, value),
+		       replace ? "meta set" : "meta add");
 	return rc < 0 ? rc : 0;
+}
+
+static int sq_meta_set(struct store *st, const char *key, const char *value)
+{
+	return sq_meta_write(st, key, value, true);
 }
 
 static int sq_meta_add(struct store *st, const char *key, const char *value)
 {
-	struct store_sqlite *s = to_sqlite(st);
-	int rc;
-
-	if (strlen(value) > STORE_META_MAX)
-		return -EINVAL;
-	rc = step_done(s, prep(s, Q_META_ADD, "tt", key, value), "meta add");
-	return rc < 0 ? rc : 0;
+	return sq_meta_write(st, key, value, false);
 }
 
 static int meta_get(struct store_sqlite *s, const char *key, char *value, size_t len)
