@@ -920,6 +920,60 @@ static void test_pair_both_ways(void **state)
 	}
 	assert_true((got[0] == x.tunnel_id && got[1] == y.tunnel_id) ||
 		    (got[0] == y.tunnel_id && got[1] == x.tunnel_id));
+	/* a acknowledges one id only (the one it does not hold, say): the
+	 * other is told again, alone. */
+	teardown_ack(f, 'a', "192.0.2.10:7446", got[1]);
+	set_mono(f, f->mono + 250);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 3);
+	teardown_check(f, 2, 'a', "192.0.2.10:7446", got[0], "beta.example.test",
+		       "beta.example.test revoked");
+	teardown_ack(f, 'a', "192.0.2.10:7446", got[0]);
+	set_mono(f, f->mono + 250);
+	nms_tick(f->nms, f->mono);
+	assert_int_equal(f->nsent, 3);
+}
+
+/* Two selections raced and the one granted last fails (its CN b never
+ * confirms): a, told of it, gets a Teardown of that tunnel alone, and
+ * the pair's grant stays on the other, which a revocation then tears
+ * down. */
+static void test_pair_race_cancel(void **state)
+{
+	struct fx *f = *state;
+	uint8_t out[NMS_PKT_MAX];
+	struct store_node beta;
+	struct rd x, y;
+
+	reg_global_pair(f);
+	assert_int_equal(dir_req(f, 'b', "198.51.100.20:7446", 2, "alpha.example.test", NULL,
+				 NULL, out, sizeof(out)), 0);
+	assert_int_equal(dir_req(f, 'a', "192.0.2.10:7446", 1, "beta.example.test", NULL, NULL,
+				 out, sizeof(out)), 0);
+	assert_int_equal(f->nsent, 4);
+	cn_direction(f, 0, 'a', "192.0.2.10:7446", &y);   /* b's selection: a is its CN */
+	cn_direction(f, 2, 'b', "198.51.100.20:7446", &x); /* a's: b is its CN, granted last */
+	assert_int_equal(confirm(f, 'a', "192.0.2.10:7446", y.tunnel_id, CY_OK), 0);
+	/* b never confirms x: given up on, a told of x alone */
+	for (int i = 1; i <= ROUTE_RETX_MAX + 1; i++) {
+		set_mono(f, MONO + i * ROUTE_RETX_MS);
+		nms_tick(f->nms, f->mono);
+	}
+	teardown_check_result(f, f->nsent - 1, 'a', "192.0.2.10:7446", x.tunnel_id,
+			      "beta.example.test", "no confirmation from the correspondent",
+			      CY_ERR_UNREACHABLE);
+	teardown_ack(f, 'a', "192.0.2.10:7446", x.tunnel_id);
+	assert_int_equal(nms_stats(f->nms)->directions_ok, 1);
+	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
+	/* b revoked: a's tunnel y is torn down, and only y. */
+	f->nsent = 0;
+	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
+	store_reg_delete(f->cf.st, beta.id);
+	nms_authz_check(f->nms);
+	assert_int_equal(f->nsent, 1);
+	teardown_check(f, 0, 'a', "192.0.2.10:7446", y.tunnel_id, "beta.example.test",
+		       "beta.example.test revoked");
 }
 
 static void test_v4_v6(void **state)
@@ -1844,6 +1898,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_napt_napt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v4_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pair_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pair_race_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_punch_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_teardown_on_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied_in_flight, setup, teardown),

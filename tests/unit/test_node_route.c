@@ -441,6 +441,36 @@ static void test_queued_until_registered(void **state)
 	assert_int_equal(req_id_of(2), id);
 }
 
+/* During a move the NMS still holds the old registration (proving the
+ * new endpoint takes a round trip): a route requested then waits for the
+ * Registration Response, and retransmissions are held too. */
+static void test_held_while_moving(void **state)
+{
+	struct sig *s = *state;
+	uint32_t id;
+	int sent;
+
+	do_register(s);
+	sig_handover(s);
+	sent = F.nsent;                 /* the Registration Request(s) */
+	assert_true(sent >= 1);
+	assert_int_equal(sig_direction_request(s, "beta.example.test", NULL, NULL, &id), 0);
+	assert_int_equal(F.nsent, sent);
+	advance(SIG_DIR_RETRY_MS);
+	sig_timeout(s);
+	for (int i = sent; i < F.nsent; i++) {
+		uint8_t plain[2048];
+		struct cy_msg m;
+
+		open_sent(i, &m, plain);
+		assert_int_equal(m.type, CY_REG_REQ);
+	}
+	sent = F.nsent;
+	registered(s);
+	assert_int_equal(F.nsent, sent + 1);
+	assert_int_equal(req_id_of(sent), id);
+}
+
 static void test_as_cn(void **state)
 {
 	struct sig *s = *state;
@@ -621,6 +651,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_merge_and_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_answer_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queued_until_registered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_while_moving, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_as_cn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_route_direction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_route, setup, teardown),

@@ -39,6 +39,8 @@
 #define GRANT_BUCKETS (1 << 18)                   /* pair hash heads (a power of two) */
 #define GRANT_SWEEP 4096                          /* checked per expiry sweep (nodes cached) */
 
+enum { ACK_ID = 1, ACK_PREV = 2, ACK_ALL = 3 };
+
 struct grant {
 	uint64_t tunnel_id;
 	uint64_t prev_id;              /* the pair's tunnel before, 0 none */
@@ -48,7 +50,7 @@ struct grant {
 	bool ending;                   /* being torn down */
 	uint8_t result;                /* ...with this RESULT (grant_cancel), or none (0) */
 	uint32_t hnext;                /* next in its pair's bucket: index + 1, 0 none */
-	bool acked[2];
+	uint8_t acked[2];              /* per end: ACK_ID, ACK_PREV as each Teardown was */
 	int tries, max_tries;
 	int64_t next_ms;
 	char reason[CY_REASON_MAX + 1];
@@ -176,7 +178,9 @@ bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64
 	g->flows = flows;
 	if (grant_valid(n, g, why, sizeof(why)))
 		return true;
-	g->acked[0] = true;   /* the MN gets no key: only the CN has one to drop */
+	/* The MN gets no key of this tunnel: only the CN has one to drop
+	 * (and both the tunnel before, if any). */
+	g->acked[0] = ACK_ID;
 	grant_end(n, g, why, now_ms);
 	return false;
 }
@@ -224,7 +228,7 @@ static enum tell grant_tell(struct nms *n, const struct grant *g, int side)
 	for (int i = 0; i < 2; i++) {
 		uint64_t id = i ? g->prev_id : g->tunnel_id;
 
-		if (!id)
+		if (!id || (g->acked[side] & (i ? ACK_PREV : ACK_ID)))
 			continue;
 		cy_build_start(&b, msg, sizeof(msg), CY_TEARDOWN);
 		cy_put_u64(&b, CY_A_TUNNEL_ID, id);
@@ -249,10 +253,10 @@ static bool grant_retell(struct nms *n, struct grant *g, int64_t now_ms)
 	if (g->tries >= g->max_tries)
 		return false;
 	for (int side = 0; side < 2; side++) {
-		if (g->acked[side])
+		if (g->acked[side] == ACK_ALL)
 			continue;
 		if (grant_tell(n, g, side) == NOBODY)
-			g->acked[side] = true;   /* nobody to wait for */
+			g->acked[side] = ACK_ALL;   /* nobody to wait for */
 		else
 			more = true;
 	}
@@ -264,53 +268,38 @@ static bool grant_retell(struct nms *n, struct grant *g, int64_t now_ms)
 
 static void grant_end(struct nms *n, struct grant *g, const char *why, int64_t now_ms)
 {
-	uint64_t tunnel_id = g->tunnel_id;
+	uint64_t tunnel_id = g->tunnel_id, prev_id = g->prev_id;
 
 	g->ending = true;
 	if (!g->max_tries)
 		g->max_tries = GRANT_TRIES;
+	/* Nothing to wait for of an id there is none of. */
+	if (!prev_id) {
+		g->acked[0] |= ACK_PREV;
+		g->acked[1] |= ACK_PREV;
+	}
 	n->grants->nending++;
 	snprintf(g->reason, sizeof(g->reason), "%.*s", (int)sizeof(g->reason) - 1, why);
 	n->stats.teardowns++;
 	log_info("nms: tunnel %016" PRIx64 " torn down: %s", g->tunnel_id, g->reason);
 	grant_retell(n, g, now_ms);
-	/* A selection of it still waiting on its CN ends too. */
+	/* A selection of either still waiting on its CN ends too. */
 	route_grant_ended(n, tunnel_id);
+	if (prev_id)
+		route_grant_ended(n, prev_id);
 }
 
-bool grant_live(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn)
-{
-	struct grant *g = grant_of_pair(n->grants, mn, cn);
-
-	return g && g->tunnel_id == tunnel_id;
-}
-
-void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint8_t result,
-		  const char *why, int64_t now_ms)
-{
-	struct grant *g = grant_of_pair(n->grants, mn, cn);
-
-	/* Ended already (by a policy change, told then), or replaced by the
-	 * pair's next route: nothing of this tunnel is left to end. */
-	if (!grant_live(n, tunnel_id, mn, cn))
-		return;
-	g->result = result;
-	/* The CN refused, or never confirmed: it holds nothing the NMS
-	 * knows of (one that confirms late is told: grant_drop_cn).  The MN
-	 * waits on the tunnel: told quickly, and not for long (its own
-	 * handshake gives up in seconds anyway). */
-	g->acked[1] = true;
-	g->max_tries = GRANT_FAST_TRIES;
-	grant_end(n, g, why, now_ms);
-}
-
-void grant_drop_cn(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, const char *why,
-		   int64_t now_ms)
+/* A Teardown of tunnel_id alone, to one end of the pair mn, cn (side 0
+ * the MN, 1 the CN), apart from the pair's grant: a record that only
+ * tells, max_tries times at most. */
+static void grant_tell_alone(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn,
+			     int side, uint8_t result, const char *why, int max_tries,
+			     int64_t now_ms)
 {
 	struct grant *g = grant_new(n->grants);
 
 	if (!g) {
-		LOG_RATELIMITED(&n->rl_log, "nms: cannot tell the CN of tunnel %016" PRIx64
+		LOG_RATELIMITED(&n->rl_log, "nms: cannot tell an end of tunnel %016" PRIx64
 				" to drop it", tunnel_id);
 		return;
 	}
@@ -319,8 +308,41 @@ void grant_drop_cn(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, co
 	g->tunnel_id = tunnel_id;
 	g->expires_ms = now_ms + (int64_t)CY_GRANT_LIFETIME_S * 1000 + GRANT_MARGIN_MS;
 	grant_link(n->grants, (size_t)(g - n->grants->v));
-	g->acked[0] = true;   /* the MN was told */
+	g->acked[!side] = ACK_ALL;
+	g->result = result;
+	g->max_tries = max_tries;
 	grant_end(n, g, why, now_ms);
+}
+
+void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint8_t result,
+		  const char *why, int64_t now_ms)
+{
+	struct grant_table *t = n->grants;
+	struct grant *g = grant_of_pair(t, mn, cn);
+
+	/* Nothing of this tunnel stays granted: the pair's grant goes back
+	 * to the tunnel it had before (the nodes may hold it still: the CN
+	 * never got this one, or two selections raced), or goes when there
+	 * was none.  A grant that ended already told both ends. */
+	if (g && g->tunnel_id == tunnel_id) {
+		g->tunnel_id = g->prev_id;
+		g->prev_id = 0;
+		if (!g->tunnel_id)
+			grant_del(t, (size_t)(g - t->v));
+	} else if (g && g->prev_id == tunnel_id) {
+		g->prev_id = 0;
+	}
+	/* The CN refused, or never confirmed: it holds nothing the NMS
+	 * knows of (one that confirms late is told: grant_drop_cn).  The MN
+	 * waits on the tunnel: told quickly, and not for long (its own
+	 * handshake gives up in seconds anyway). */
+	grant_tell_alone(n, tunnel_id, mn, cn, 0, result, why, GRANT_FAST_TRIES, now_ms);
+}
+
+void grant_drop_cn(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, const char *why,
+		   int64_t now_ms)
+{
+	grant_tell_alone(n, tunnel_id, mn, cn, 1, CY_OK, why, GRANT_TRIES, now_ms);
 }
 
 /* Whether g may go on: its nodes not revoked, the policy allowing them.
@@ -386,12 +408,15 @@ void grants_sweep(struct nms *n, int64_t now_ms)
 bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
 {
 	struct grant_table *t = n->grants;
+	bool found = false;
 	uint64_t tid;
 
 	if (!cy_msg_u64(m, CY_A_TUNNEL_ID, &tid)) {
 		n->stats.malformed++;
 		return true;
 	}
+	/* Every ending grant naming it (a pair's, and a Teardown told alone
+	 * may both): each end acknowledges each id. */
 	for (size_t i = 0; i < t->n; i++) {
 		struct grant *g = &t->v[i];
 
@@ -399,10 +424,10 @@ bool grant_ack(struct nms *n, struct nms_key *k, const struct cy_msg *m)
 			continue;
 		for (int side = 0; side < 2; side++)
 			if (g->node[side] == k->node_id)
-				g->acked[side] = true;
-		return true;
+				g->acked[side] |= g->tunnel_id == tid ? ACK_ID : ACK_PREV;
+		found = true;
 	}
-	return false;
+	return found;
 }
 
 void grants_tick(struct nms *n, int64_t now_ms)
@@ -414,7 +439,7 @@ void grants_tick(struct nms *n, int64_t now_ms)
 		bool done = now_ms >= g->expires_ms;
 
 		if (!done && g->ending) {
-			done = g->acked[0] && g->acked[1];
+			done = g->acked[0] == ACK_ALL && g->acked[1] == ACK_ALL;
 			if (!done && now_ms >= g->next_ms)
 				done = !grant_retell(n, g, now_ms);
 		}

@@ -186,13 +186,11 @@ void grant_table_free(struct grant_table *t);
 bool grant_room(struct nms *n, int64_t a, int64_t b);
 bool grant_add(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint64_t flows,
 	       int64_t now_ms);
-/* Whether tunnel_id is still the pair's granted tunnel (not ended, not
- * replaced). */
-bool grant_live(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn);
 /* The route selection that made tunnel_id's grant failed after the MN
- * had its key: the MN is told as for an ended grant (GRANT_FAST_TRIES
- * times at most), with result (the selection's RESULT) for what waits
- * on the tunnel. */
+ * had its key: nothing of tunnel_id stays granted (the pair's grant
+ * goes back to the tunnel before it, if any), and the MN alone is told
+ * to drop it (GRANT_FAST_TRIES times at most), with result (the
+ * selection's RESULT) for what waits on the tunnel. */
 void grant_cancel(struct nms *n, uint64_t tunnel_id, int64_t mn, int64_t cn, uint8_t result,
 		  const char *why, int64_t now_ms);
 /* ...and its CN confirmed it late: it alone is told to drop the tunnel. */

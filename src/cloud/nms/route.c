@@ -47,6 +47,7 @@ struct route_entry {
 	bool done;                         /* finished: confirmed, or failed */
 	bool told;                         /* the MN has its answer before the CN confirmed */
 	bool cn_dropped;                   /* ...failed, and the CN confirming late was told */
+	bool grant_gone;                   /* ...its grant ended (both ends told then) */
 	uint8_t result;                    /* that answer's RESULT */
 	char reason[CY_REASON_MAX + 1];
 	int tries;                         /* Route Directions sent to the CN */
@@ -416,8 +417,9 @@ static void route_finish(struct nms *n, struct route_entry *e, enum cy_result r,
 		if (e->choice.path == CY_PATH_RELAY)
 			n->stats.relays_failed++;
 		/* The MN has the key already: its tunnel is torn down, with
-		 * this RESULT for what waits on it. */
-		if (e->told)
+		 * this RESULT for what waits on it (unless the grant's end
+		 * told it already). */
+		if (e->told && !e->grant_gone)
 			grant_cancel(n, e->tunnel_id, e->mn.id, e->cn.id, r, e->reason,
 				     clock_now_ms());
 	}
@@ -648,20 +650,22 @@ static void route_start(struct nms *n, struct route_entry *e, const struct route
 		 s->choice.mn_initiates ? s->mn.fqdn : s->cn.fqdn,
 		 addr_str((struct sockaddr *)(s->choice.mn_initiates ? &e->cn.ep : &e->mn.ep),
 			  pbuf), s->choice.punch ? " by punching (no TRS)" : "");
-	/* At once: the MN's DNS answer waits on this. */
-	route_send_cn(n, e);
 	route_at(n->routes, e, clock_now_ms() + ROUTE_RETX_MS);
-	/* The CN initiates: the MN gets its answer now, beside the CN's, not
-	 * after the Confirmation, so it holds the route when the CN's Request
-	 * comes (one hop later, not three).  A CN that refuses or never
-	 * confirms tears the MN's tunnel down again (route_finish).  The
-	 * grant is made before the key leaves. */
-	if (s->choice.mn_initiates)
+	if (s->choice.mn_initiates) {
+		/* At once: the MN's DNS answer waits on this. */
+		route_send_cn(n, e);
 		return;
+	}
+	/* The CN initiates: the MN gets its answer now, right after the
+	 * CN's, not after the Confirmation, so it holds the route when the
+	 * CN's Request comes (one hop later, not three).  A CN that refuses
+	 * or never confirms tears the MN's tunnel down again (route_finish).
+	 * The grant is made before either key leaves. */
 	if (!grant_add(n, e->tunnel_id, e->mn.id, e->cn.id, e->flows, clock_now_ms())) {
 		route_finish(n, e, CY_ERR_UNKNOWN, "unknown name or address");
 		return;
 	}
+	route_send_cn(n, e);
 	e->told = true;
 	route_send_mn(n, e);
 }
@@ -761,8 +765,10 @@ void route_grant_ended(struct nms *n, uint64_t tunnel_id)
 	/* No more Route Directions to the CN, no more answers with the key
 	 * to the MN: it fails as the answer would have (the Teardown said
 	 * so already). */
-	if (e && e->told && !e->done)
+	if (e && e->told && !e->done) {
+		e->grant_gone = true;
 		route_finish(n, e, CY_ERR_UNKNOWN, "unknown name or address");
+	}
 }
 
 /* ---- punching again ---- */

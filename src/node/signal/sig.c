@@ -139,9 +139,9 @@ static void on_reg_prove(struct sig *s, const struct cy_msg *m, const struct soc
 		return;
 	memcpy(s->cookie[i], cookie, sizeof(cookie));
 	s->have_cookie[i] = true;
-	if (now < s->prove_until)
+	if (now < s->prove_until[i])
 		return;
-	s->prove_until = now + SIG_REG_RETRY_MS;
+	s->prove_until[i] = now + SIG_REG_RETRY_MS;
 	log_debug("NMS %zu asks us to prove our address: registering again with its cookie", i);
 	send_reg_to(s, i);
 }
@@ -278,6 +278,7 @@ void sig_login_done(struct sig *s, const struct login_result *r)
 		s->nms_idx = 0;
 		/* Cookies are of a key: the new one needs new ones. */
 		memset(s->have_cookie, 0, sizeof(s->have_cookie));
+		memset(s->prove_until, 0, sizeof(s->prove_until));
 		snprintf(s->info.fqdn, sizeof(s->info.fqdn), "%s", r->fqdn);
 		s->login_backoff_ms = 0;
 		s->login_at = NEVER;
@@ -699,6 +700,8 @@ void sig_handover(struct sig *s)
 	if (!s->moving)
 		s->reg_since = now;
 	s->moving = true;
+	/* From here the NMS asks for new cookies: answered at once. */
+	memset(s->prove_until, 0, sizeof(s->prove_until));
 	send_reg(s, true);
 	s->tx_at = now + SIG_MOVE_RETRY_MS;
 }

@@ -60,7 +60,8 @@ struct sig {
 	 * that we are reached where it sees us (docs/protocol.md). */
 	uint8_t cookie[LOGIN_MAX_NMS][CY_COOKIE_LEN];
 	bool have_cookie[LOGIN_MAX_NMS];
-	int64_t prove_until;        /* no Registration at once for a cookie before this */
+	/* no Registration at once for a new cookie of NMS i before this */
+	int64_t prove_until[LOGIN_MAX_NMS];
 
 	bool login_pending;
 	int login_backoff_ms;

@@ -33,6 +33,15 @@ static void dir_send(struct sig *s, struct sig_dir *d)
 	d->tries++;
 }
 
+/* Registered, and not moving: the NMS selects from the registration it
+ * has, so during a move requests wait for the new one (proving the new
+ * endpoint takes a round trip to the NMS first: docs/protocol.md), and
+ * go when it is answered (sig_route_flush). */
+static bool dir_may_send(const struct sig *s)
+{
+	return s->info.state == SIG_REGISTERED && !s->moving;
+}
+
 /* Registered (again): send what waited for it. */
 void sig_route_flush(struct sig *s)
 {
@@ -150,7 +159,7 @@ int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 	d->since = now;
 	d->tx_at = now + SIG_DIR_RETRY_MS;
 	s->st.dir_req++;
-	if (s->info.state == SIG_REGISTERED)
+	if (dir_may_send(s))
 		dir_send(s, d);
 	*req_id_out = d->req_id;
 	return 0;
@@ -428,7 +437,7 @@ void sig_route_timeout(struct sig *s, int64_t now)
 			continue;
 		}
 		if (now >= d->tx_at) {
-			if (s->info.state == SIG_REGISTERED)
+			if (dir_may_send(s))
 				dir_send(s, d);
 			d->tx_at = now + SIG_DIR_RETRY_MS;
 		}
