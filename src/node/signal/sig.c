@@ -702,6 +702,7 @@ void sig_handover(struct sig *s)
 	s->moving = true;
 	/* From here the NMS asks for new cookies: answered at once. */
 	memset(s->prove_until, 0, sizeof(s->prove_until));
+	sig_route_moved(s);
 	send_reg(s, true);
 	s->tx_at = now + SIG_MOVE_RETRY_MS;
 }

@@ -25,7 +25,8 @@ struct aead;
 /* A Direction Request in flight. */
 struct sig_dir {
 	bool used;
-	uint32_t req_id;
+	uint32_t req_id;                   /* the daemon's name for it (route_ready, _failed) */
+	uint32_t wire_id;                  /* the REQ_ID sent: a new one after a move */
 	char fqdn[CY_FQDN_MAX + 1];        /* lower case, no root dot; "" when by VIP */
 	bool has4, has6;
 	uint8_t vip4[4], vip6[16];
@@ -96,6 +97,9 @@ void sig_bad_input(struct sig *s, const struct sockaddr *from, const char *why);
  * takes a Route Direction (true: the NMS asks us to register again
  * first); timeout retries and gives up; next_ms is when that is due. */
 void sig_route_flush(struct sig *s);
+/* We moved: requests sent before get new REQ_IDs (sent once registered
+ * again), so none is answered from the old registration. */
+void sig_route_moved(struct sig *s);
 /* A Punch Direction from the NMS (sig_route.c). */
 void sig_punch_input(struct sig *s, const struct cy_msg *m, const struct sockaddr *from);
 /* A Tunnel Teardown: acknowledged, then handed to ops->teardown. */

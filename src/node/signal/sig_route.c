@@ -21,7 +21,7 @@ static void dir_send(struct sig *s, struct sig_dir *d)
 	struct cy_builder b;
 
 	cy_build_start(&b, msg, sizeof(msg), CY_DIRECTION_REQ);
-	cy_put_u32(&b, CY_A_REQ_ID, d->req_id);
+	cy_put_u32(&b, CY_A_REQ_ID, d->wire_id);
 	if (d->fqdn[0])
 		cy_put_str(&b, CY_A_FQDN, d->fqdn);
 	else if (d->has4)
@@ -81,20 +81,50 @@ static void dir_fail(struct sig *s, struct sig_dir *d, enum cy_result r, const c
 		s->ops->route_failed(s->arg, req_id, r, reason);
 }
 
-static struct sig_dir *dir_find(struct sig *s, uint32_t req_id)
+/* The request an answer's REQ_ID names. */
+static struct sig_dir *dir_find(struct sig *s, uint32_t wire_id)
 {
 	for (size_t i = 0; i < SIG_DIR_MAX; i++)
-		if (s->dirs[i].used && s->dirs[i].req_id == req_id)
+		if (s->dirs[i].used && s->dirs[i].wire_id == wire_id)
 			return &s->dirs[i];
 	return NULL;
 }
 
-static bool dir_id_taken(const struct sig *s, const struct sig_dir *d)
+/* Whether id is some other request's, by either name. */
+static bool dir_id_taken(const struct sig *s, const struct sig_dir *d, uint32_t id)
 {
 	for (size_t i = 0; i < SIG_DIR_MAX; i++)
-		if (&s->dirs[i] != d && s->dirs[i].used && s->dirs[i].req_id == d->req_id)
+		if (&s->dirs[i] != d && s->dirs[i].used &&
+		    (s->dirs[i].req_id == id || s->dirs[i].wire_id == id))
 			return true;
 	return false;
+}
+
+/* A new id for d, nonzero and no other request's. */
+static uint32_t dir_new_id(struct sig *s, const struct sig_dir *d)
+{
+	uint32_t id;
+
+	do {
+		id = s->next_req_id++;
+	} while (id == 0 || dir_id_taken(s, d, id));
+	return id;
+}
+
+void sig_route_moved(struct sig *s)
+{
+	for (size_t i = 0; i < SIG_DIR_MAX; i++) {
+		struct sig_dir *d = &s->dirs[i];
+
+		if (!d->used || d->tries == 0)
+			continue;
+		/* Sent before the move: the NMS may have selected it from the
+		 * old registration, and would answer the same REQ_ID the same
+		 * way.  A new one, sent once the new registration is
+		 * answered; the deadline stands. */
+		d->wire_id = dir_new_id(s, d);
+		d->tries = 0;
+	}
 }
 
 int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
@@ -144,9 +174,7 @@ int sig_direction_request(struct sig *s, const char *fqdn, const uint8_t *vip4,
 	d = slot;
 	memset(d, 0, sizeof(*d));
 	d->used = true;
-	do {
-		d->req_id = s->next_req_id++;
-	} while (d->req_id == 0 || dir_id_taken(s, d));
+	d->req_id = d->wire_id = dir_new_id(s, d);
 	strcpy(d->fqdn, name);
 	if (vip4) {
 		d->has4 = true;
@@ -272,7 +300,7 @@ static bool on_route_answer(struct sig *s, const struct cy_msg *m, uint32_t req_
 		sig_bad_input(s, from, "Route Direction missing a required attribute");
 		return false;
 	}
-	r.req_id = req_id;
+	r.req_id = d->req_id;
 	memset(d, 0, sizeof(*d));
 	s->st.dir_ok++;
 	log_route("route to", &r);
