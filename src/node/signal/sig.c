@@ -349,6 +349,7 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 	uint8_t res, p4, p6, nat;
 	bool moved;
 	uint32_t ttl;
+	size_t idx;
 	struct in_addr a4;
 	struct in6_addr a6;
 
@@ -388,9 +389,9 @@ static void on_reg_res(struct sig *s, const struct cy_msg *m, const struct socka
 	s->moving = false;
 	s->reg_at = clock_now_ms();
 	/* Keepalives go to the NMS that answered. */
-	for (size_t i = 0; i < s->nnms; i++)
-		if (addr_equal((const struct sockaddr *)&s->nms[i], from))
-			s->nms_idx = i;
+	idx = sig_nms_index(s, from);
+	if (idx < s->nnms)
+		s->nms_idx = idx;
 	strcpy(in->fqdn, fqdn);
 	in->have_vips = true;
 	in->vip4 = a4;
@@ -464,11 +465,6 @@ static void on_ka_ack(struct sig *s, const struct cy_msg *m, const struct sockad
 	}
 }
 
-static bool from_nms(const struct sig *s, const struct sockaddr *from)
-{
-	return sig_nms_index(s, from) < s->nnms;
-}
-
 static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 		     const struct sockaddr *from)
 {
@@ -486,7 +482,7 @@ static int on_reject(struct sig *s, const uint8_t *buf, size_t len,
 	/* Unauthenticated, and the key id it names travels in clear in every
 	 * datagram we seal: anyone who saw one can write it.  So it counts
 	 * only from an NMS endpoint of our login... */
-	if (!from_nms(s, from)) {
+	if (sig_nms_index(s, from) >= s->nnms) {
 		s->st.rx_reject_ignored++;
 		LOG_RATELIMITED(&s->rl, "ignored NMS Reject from %s: not an NMS of our login",
 				addr_str(from, a));
