@@ -723,6 +723,18 @@ static void teardown_check(struct fx *f, int idx, char who, const char *to, uint
 	teardown_check_result(f, idx, who, to, tid, fqdn, why, CY_OK);
 }
 
+/* b revoked as `cyphonic revoke` does (its keys and registration go),
+ * and the NMS told. */
+static void revoke_beta(struct fx *f)
+{
+	struct store_node beta;
+
+	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
+	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
+	store_reg_delete(f->cf.st, beta.id);
+	nms_authz_check(f->nms);
+}
+
 /* A confirmed route is a grant: revoking one end tears the tunnel down at
  * the other (the revoked one has no key left to be told with), resent
  * until acknowledged; the grant then goes.  A grant nothing changed is
@@ -732,7 +744,6 @@ static void test_teardown_on_revoke(void **state)
 	struct fx *f = *state;
 	uint8_t msg[64], out[NMS_PKT_MAX];
 	struct cy_builder b;
-	struct store_node beta;
 	uint64_t tid;
 
 	reg_global_pair(f);
@@ -741,11 +752,7 @@ static void test_teardown_on_revoke(void **state)
 	f->nsent = 0;
 	nms_authz_check(f->nms);
 	assert_int_equal(f->nsent, 0);
-	/* b revoked (as cyphonic revoke does: its keys and registration go). */
-	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
-	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
-	store_reg_delete(f->cf.st, beta.id);
-	nms_authz_check(f->nms);
+	revoke_beta(f);
 	assert_int_equal(f->nsent, 1);
 	teardown_check(f, 0, 'a', "192.0.2.10:7446", tid, "beta.example.test",
 		       "beta.example.test revoked");
@@ -885,7 +892,6 @@ static void test_pair_both_ways(void **state)
 {
 	struct fx *f = *state;
 	uint8_t out[NMS_PKT_MAX];
-	struct store_node beta;
 	struct rd x, y;
 	uint64_t got[2];
 
@@ -903,10 +909,7 @@ static void test_pair_both_ways(void **state)
 	assert_int_equal(nms_stats(f->nms)->directions_ok, 2);
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 0);
 	f->nsent = 0;
-	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
-	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
-	store_reg_delete(f->cf.st, beta.id);
-	nms_authz_check(f->nms);
+	revoke_beta(f);
 	assert_int_equal(f->nsent, 2);
 	for (int i = 0; i < 2; i++) {
 		uint8_t plain[NMS_PKT_MAX];
@@ -942,7 +945,6 @@ static void test_pair_race_cancel(void **state)
 {
 	struct fx *f = *state;
 	uint8_t out[NMS_PKT_MAX];
-	struct store_node beta;
 	struct rd x, y;
 
 	reg_global_pair(f);
@@ -967,10 +969,7 @@ static void test_pair_race_cancel(void **state)
 	assert_int_equal(nms_stats(f->nms)->directions_failed, 1);
 	/* b revoked: a's tunnel y is torn down, and only y. */
 	f->nsent = 0;
-	assert_int_equal(store_node_revoke(f->cf.st, "beta", "stolen"), 0);
-	assert_int_equal(store_node_by_name(f->cf.st, "beta", &beta), 0);
-	store_reg_delete(f->cf.st, beta.id);
-	nms_authz_check(f->nms);
+	revoke_beta(f);
 	assert_int_equal(f->nsent, 1);
 	teardown_check(f, 0, 'a', "192.0.2.10:7446", y.tunnel_id, "beta.example.test",
 		       "beta.example.test revoked");
