@@ -299,11 +299,10 @@ static int cloud_nms_relay(struct cloud *c)
 	return rc_;
 }
 
-/* A socket per relay session: let max_sessions of them fit under the
- * descriptor limit when the hard limit allows it. */
-/* Room for every socket the roles may hold at once: the TRS's relay
- * sessions and the AS's connections (with those cut in their handshake
- * but not yet let go), and 64 more for the rest. */
+/* Room under the descriptor limit (as far as the hard limit allows) for
+ * every socket the roles may hold at once: the TRS's relay sessions (one
+ * each) and the AS's connections (with those cut in their handshake but
+ * not yet let go), and 64 more for the rest. */
 static void cloud_raise_nofile(const struct cloud_conf *cf)
 {
 	size_t conns = cf->as_max_conns > 0 ? (size_t)cf->as_max_conns : AS_MAX_CONNS;
